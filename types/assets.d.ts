@@ -1,0 +1,5 @@
+// SQL migrations are bundled as text (esbuild loader / vitest plugin), never read from disk at run time.
+declare module "*.sql" {
+  const text: string;
+  export default text;
+}

@@ -1,0 +1,22 @@
+import { readFileSync } from "node:fs";
+import { defineConfig, type Plugin } from "vitest/config";
+
+// Migrations are imported as text, exactly as the esbuild bundle does (loader ".sql": "text").
+const sqlAsText: Plugin = {
+  name: "sql-as-text",
+  load(id) {
+    if (!id.endsWith(".sql")) return null;
+    return `export default ${JSON.stringify(readFileSync(id, "utf8"))};`;
+  },
+};
+
+export default defineConfig({
+  plugins: [sqlAsText],
+  test: {
+    include: ["test/**/*.test.ts"],
+    globalSetup: ["test/global-setup.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+  },
+});
