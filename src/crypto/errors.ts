@@ -1,0 +1,50 @@
+/**
+ * Error types of the crypto layer. Messages are written for operators and logs: they may name
+ * files, tenants, key versions and master-key labels (fingerprints), but never key bytes,
+ * plaintext or file contents.
+ */
+
+export class CryptoError extends Error {
+  override readonly name: string = "CryptoError";
+}
+
+/** A caller passed a key, nonce or version of the wrong shape: a programming error, not bad data. */
+export class CryptoParamError extends CryptoError {
+  override readonly name: string = "CryptoParamError";
+}
+
+/**
+ * Authenticated decryption failed (wrong key, wrong AAD, tampered or truncated input). The
+ * cause is deliberately not distinguished: telling an attacker which check failed helps them.
+ */
+export class DecryptError extends CryptoError {
+  override readonly name: string = "DecryptError";
+  constructor(message = "decryption failed: data is corrupt, tampered, or bound to another key or context") {
+    super(message);
+  }
+}
+
+/** A sealed content field is not in a format this version understands. */
+export class FieldFormatError extends CryptoError {
+  override readonly name: string = "FieldFormatError";
+}
+
+/** The master-key file is missing, unsafe or malformed. Names the file, never its content. */
+export class KeyFileError extends CryptoError {
+  override readonly name: string = "KeyFileError";
+}
+
+/** The master key a DEK was wrapped under is not the one loaded (or not reachable at all). */
+export class MasterKeyUnavailableError extends CryptoError {
+  override readonly name: string = "MasterKeyUnavailableError";
+}
+
+/** A wrapped key failed authentication under the right-looking master key: tampered or wrong AAD. */
+export class KeyUnwrapError extends DecryptError {
+  override readonly name: string = "KeyUnwrapError";
+}
+
+/** A tenant has no usable data key for the requested operation. */
+export class TenantKeyError extends CryptoError {
+  override readonly name: string = "TenantKeyError";
+}

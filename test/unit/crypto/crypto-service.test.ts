@@ -1,0 +1,229 @@
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { CryptoService, PLATFORM_TENANT_ID, type FieldRef } from "../../../src/crypto/crypto-service.js";
+import {
+  CryptoParamError,
+  DecryptError,
+  KeyUnwrapError,
+  MasterKeyUnavailableError,
+  TenantKeyError,
+} from "../../../src/crypto/errors.js";
+import { dekAad, fieldKeyVersion } from "../../../src/crypto/field-cipher.js";
+import { deriveKey, SUB_KEY_LABELS } from "../../../src/crypto/hkdf.js";
+import type { KeyResolver, ResolverInfo, WrappedKey } from "../../../src/crypto/key-resolver.js";
+import { EnvKeyResolver, generateMasterKeyFile } from "../../../src/crypto/resolvers/env.js";
+import { makeTempDir, MemoryTenantKeyStore, toHex } from "./helpers.js";
+
+/** Delegating resolver that counts unwraps, to prove the hot path does not reach the KEK. */
+class CountingResolver implements KeyResolver {
+  unwraps = 0;
+  constructor(readonly inner: KeyResolver) {}
+  wrap(dek: Uint8Array, aad: Uint8Array): Promise<WrappedKey> {
+    return this.inner.wrap(dek, aad);
+  }
+  unwrap(wrapped: WrappedKey, aad: Uint8Array): Promise<Uint8Array> {
+    this.unwraps++;
+    return this.inner.unwrap(wrapped, aad);
+  }
+  describe(): ResolverInfo {
+    return this.inner.describe();
+  }
+  check(): Promise<void> {
+    return this.inner.check();
+  }
+}
+
+const ref: FieldRef = { table: "nodes", column: "body", rowId: "row-1" };
+let dir: string;
+let cleanup: () => Promise<void>;
+let resolverA: EnvKeyResolver;
+let store: MemoryTenantKeyStore;
+let counting: CountingResolver;
+let svc: CryptoService;
+
+async function newResolver(name: string): Promise<EnvKeyResolver> {
+  const path = join(dir, name);
+  await generateMasterKeyFile(path);
+  return EnvKeyResolver.fromFile(path);
+}
+
+beforeEach(async () => {
+  ({ dir, cleanup } = await makeTempDir());
+  resolverA = await newResolver("master-a.key");
+  store = new MemoryTenantKeyStore();
+  counting = new CountingResolver(resolverA);
+  svc = new CryptoService(counting, store);
+});
+afterEach(async () => {
+  await cleanup();
+});
+
+describe("tenant keys and fields", () => {
+  it("round-trips text, including empty and non-ASCII", async () => {
+    await svc.createTenantKey("t1");
+    for (const text of ["hello", "", "Grüße 🚀 — 決定", "x".repeat(100_000)]) {
+      const sealed = await svc.encryptField("t1", ref, text);
+      expect(await svc.decryptField("t1", ref, sealed)).toBe(text);
+    }
+  });
+
+  it("stores the DEK only wrapped, labelled with the master key", async () => {
+    expect(await svc.createTenantKey("t1")).toBe(1);
+    const [row] = store.listTenantKeys("t1");
+    expect(row).toMatchObject({ tenantId: "t1", version: 1, status: "active" });
+    expect(row?.masterLabel).toBe(resolverA.describe().masterLabel);
+    expect(row?.wrapped).toHaveLength(12 + 32 + 16);
+    expect(Number.isNaN(Date.parse(row?.createdAt ?? ""))).toBe(false);
+  });
+
+  it("writes with the newest version and still reads the older one", async () => {
+    await svc.createTenantKey("t1");
+    const old = await svc.encryptField("t1", ref, "old");
+    expect(await svc.createTenantKey("t1")).toBe(2);
+    const fresh = await svc.encryptField("t1", ref, "new");
+    expect([fieldKeyVersion(old), fieldKeyVersion(fresh)]).toEqual([1, 2]);
+    expect(await svc.decryptField("t1", ref, old)).toBe("old");
+    expect(await svc.decryptField("t1", ref, fresh)).toBe("new");
+  });
+
+  it("refuses to encrypt for a tenant without a key", async () => {
+    await expect(svc.encryptField("t1", ref, "x")).rejects.toThrow(TenantKeyError);
+  });
+
+  it.each<[string, string, FieldRef]>([
+    ["another row", "t1", { ...ref, rowId: "row-2" }],
+    ["another column", "t1", { ...ref, column: "title" }],
+    ["another table", "t1", { ...ref, table: "edges" }],
+    ["another tenant", "t2", ref],
+  ])("a ciphertext moved to %s fails with DecryptError", async (_name, tenant, where) => {
+    await svc.createTenantKey("t1");
+    await svc.createTenantKey("t2");
+    const sealed = await svc.encryptField("t1", ref, "confidential");
+    const err = await svc.decryptField(tenant, where, sealed).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DecryptError);
+    expect((err as Error).message).not.toContain("confidential");
+  });
+
+  it("rejects reserved and empty tenant ids", async () => {
+    await expect(svc.createTenantKey(PLATFORM_TENANT_ID)).rejects.toThrow(CryptoParamError);
+    await expect(svc.encryptField("_platform", ref, "x")).rejects.toThrow(CryptoParamError);
+    await expect(svc.decryptField("", ref, new Uint8Array(40))).rejects.toThrow(CryptoParamError);
+  });
+
+  it("hands out distinct versions under concurrent creation", async () => {
+    const versions = await Promise.all([1, 2, 3, 4, 5].map(() => svc.createTenantKey("t1")));
+    expect([...versions].sort()).toEqual([1, 2, 3, 4, 5]);
+    expect(store.listTenantKeys("t1")).toHaveLength(5);
+  });
+});
+
+describe("DEK cache", () => {
+  it("a restarted service unwraps once, then serves from memory", async () => {
+    await svc.createTenantKey("t1");
+    const sealed = await svc.encryptField("t1", ref, "cached");
+    const restarted = new CryptoService(counting, store);
+    counting.unwraps = 0;
+    await Promise.all([1, 2, 3].map(() => restarted.decryptField("t1", ref, sealed)));
+    expect(counting.unwraps).toBe(1);
+    await restarted.encryptField("t1", ref, "loads the write version once");
+    const listCalls = store.listCalls;
+    for (let i = 0; i < 100; i++) {
+      expect(await restarted.decryptField("t1", ref, await restarted.encryptField("t1", ref, `v${i}`))).toBe(`v${i}`);
+    }
+    expect(counting.unwraps).toBe(1);
+    expect(store.listCalls).toBe(listCalls);
+  });
+
+  it("forgetTenant drops the cached key so the next use unwraps again", async () => {
+    await svc.createTenantKey("t1");
+    await svc.createTenantKey("t2");
+    const s1 = await svc.encryptField("t1", ref, "a");
+    const s2 = await svc.encryptField("t2", ref, "b");
+    counting.unwraps = 0;
+    svc.forgetTenant("t1");
+    expect(await svc.decryptField("t1", ref, s1)).toBe("a");
+    expect(await svc.decryptField("t2", ref, s2)).toBe("b");
+    expect(counting.unwraps).toBe(1);
+  });
+
+  it("a retired version no longer decrypts once the cache is dropped", async () => {
+    await svc.createTenantKey("t1");
+    const sealed = await svc.encryptField("t1", ref, "old");
+    await svc.createTenantKey("t1");
+    store.update("t1", 1, { status: "retired" });
+    svc.forgetTenant("t1");
+    await expect(svc.decryptField("t1", ref, sealed)).rejects.toThrow(/version 1 of tenant t1 is retired/);
+    expect(fieldKeyVersion(await svc.encryptField("t1", ref, "x"))).toBe(2);
+  });
+});
+
+describe("master key and wrapped DEK failures", () => {
+  it("a DEK wrapped under master key A cannot be unwrapped with B: clear error naming both", async () => {
+    await svc.createTenantKey("t1");
+    const sealed = await svc.encryptField("t1", ref, "secret");
+    const resolverB = await newResolver("master-b.key");
+    const other = new CryptoService(resolverB, store);
+    const err = await other.decryptField("t1", ref, sealed).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MasterKeyUnavailableError);
+    expect((err as Error).message).toBe(
+      `DEK was wrapped by master key ${resolverA.describe().masterLabel}, but the loaded master key is ${resolverB.describe().masterLabel}`,
+    );
+  });
+
+  it("a tampered wrapped DEK fails with KeyUnwrapError", async () => {
+    await svc.createTenantKey("t1");
+    const sealed = await svc.encryptField("t1", ref, "secret");
+    const wrapped = store.listTenantKeys("t1")[0]?.wrapped.slice() ?? new Uint8Array(0);
+    wrapped[20] = (wrapped[20] ?? 0) ^ 0x80;
+    store.update("t1", 1, { wrapped });
+    const fresh = new CryptoService(resolverA, store);
+    await expect(fresh.decryptField("t1", ref, sealed)).rejects.toThrow(KeyUnwrapError);
+  });
+
+  it("a wrapped DEK copied to another tenant's row fails (AAD binds tenant and version)", async () => {
+    await svc.createTenantKey("t1");
+    await svc.createTenantKey("t2");
+    const sealed = await svc.encryptField("t2", ref, "secret");
+    const t1Wrapped = store.listTenantKeys("t1")[0]?.wrapped ?? new Uint8Array(0);
+    store.update("t2", 1, { wrapped: t1Wrapped });
+    const fresh = new CryptoService(resolverA, store);
+    await expect(fresh.decryptField("t2", ref, sealed)).rejects.toThrow(KeyUnwrapError);
+  });
+});
+
+describe("platform sub-keys", () => {
+  it("creates the wrapped root secret on first use and derives stable, distinct keys", async () => {
+    expect(store.listTenantKeys(PLATFORM_TENANT_ID)).toHaveLength(0);
+    const jwt = await svc.subKey("jwt");
+    expect(jwt).toHaveLength(32);
+    expect(store.listTenantKeys(PLATFORM_TENANT_ID)).toHaveLength(1);
+    expect(toHex(await svc.subKey("jwt"))).toBe(toHex(jwt));
+    const all = await Promise.all(SUB_KEY_LABELS.map((l) => svc.subKey(l)));
+    expect(new Set(all.map(toHex)).size).toBe(SUB_KEY_LABELS.length);
+  });
+
+  it("is HKDF of the stored root secret and survives a restart", async () => {
+    const audit = await svc.subKey("audit-hmac");
+    const [row] = store.listTenantKeys(PLATFORM_TENANT_ID);
+    const root = await resolverA.unwrap(
+      { masterLabel: row?.masterLabel ?? "", blob: row?.wrapped ?? new Uint8Array(0) },
+      dekAad(PLATFORM_TENANT_ID, 1),
+    );
+    expect(toHex(deriveKey(root, "audit-hmac"))).toBe(toHex(audit));
+    const restarted = new CryptoService(resolverA, store);
+    expect(toHex(await restarted.subKey("audit-hmac"))).toBe(toHex(audit));
+  });
+
+  it("creates exactly one root secret under concurrent first use", async () => {
+    const keys = await Promise.all([1, 2, 3, 4].map(() => svc.subKey("backup")));
+    expect(new Set(keys.map(toHex)).size).toBe(1);
+    expect(store.listTenantKeys(PLATFORM_TENANT_ID)).toHaveLength(1);
+  });
+
+  it("returns a copy: callers cannot corrupt the cached root", async () => {
+    const first = await svc.subKey("jwt");
+    const expected = toHex(first);
+    first.fill(0);
+    expect(toHex(await svc.subKey("jwt"))).toBe(expected);
+  });
+});
