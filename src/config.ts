@@ -1,0 +1,219 @@
+/**
+ * The one typed configuration of the appliance.
+ *
+ * Sources, later wins: embedded defaults < env file (/etc/vecto/vecto.env or VECTO_ENV_FILE)
+ * < process environment. This is the only module that reads process.env: everything else
+ * receives a `Config`.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { z } from "zod";
+
+export const DEFAULT_ENV_FILE = "/etc/vecto/vecto.env";
+
+export type KeyResolverKind = "env" | "pkcs11";
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface Pkcs11Config {
+  readonly library: string;
+  readonly tokenLabel: string;
+  readonly pinFile: string;
+  readonly keyLabel: string;
+}
+
+export interface Config {
+  readonly dataDir: string;
+  readonly databaseFile: string;
+  readonly cacheDir: string;
+  readonly listen: ListenAddress;
+  /** Plain-HTTP listener that only redirects to HTTPS; null when not wanted. */
+  readonly redirectListen: ListenAddress | null;
+  readonly tls: {
+    readonly certFile: string;
+    readonly keyFile: string;
+    /** True when no certificate was configured: a self-signed one is generated in the data dir. */
+    readonly selfSigned: boolean;
+  };
+  readonly keyResolver: KeyResolverKind;
+  readonly masterKeyFile: string;
+  /** True when no master key was configured: a dev-only key file is generated in the data dir. */
+  readonly devMasterKey: boolean;
+  readonly pkcs11: Pkcs11Config | null;
+  readonly airgapped: boolean;
+  readonly ollamaUrl: string;
+  /** Extra host:port pairs that src/egress.ts may reach beyond loopback. */
+  readonly egressAllow: readonly string[];
+  readonly logLevel: LogLevel;
+  readonly bodyLimitBytes: number;
+  /** Lifetime of the one-time setup token, in seconds. */
+  readonly setupTokenTtlSeconds: number;
+}
+
+/** Raised for invalid configuration; the message is one line that names the variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const listenSchema = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "expected host:port")
+  .transform((value, ctx): ListenAddress => {
+    const at = value.lastIndexOf(":");
+    const host = value.slice(0, at).replace(/^\[(.*)\]$/, "$1");
+    const port = Number(value.slice(at + 1));
+    if (port > 65535) ctx.addIssue({ code: "custom", message: "port must be 0-65535 (0: any free port)" });
+    return { host, port };
+  });
+
+const booleanSchema = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { message: "expected true or false" })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const positiveIntSchema = z
+  .string()
+  .regex(/^\d+$/, "expected a whole number")
+  .transform(Number)
+  .refine((n) => n > 0, "must be greater than 0");
+
+const urlSchema = z.url({ protocol: /^https?$/, message: "expected an http(s) URL" });
+
+/** Parses a systemd-style env file: KEY=VALUE lines, # comments, optional quotes. */
+export function parseEnvFile(text: string, file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) return;
+    const match = /^([A-Z_][A-Z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!match) throw new ConfigError(`${file}:${index + 1}: expected KEY=VALUE`);
+    const [, key, value] = match as unknown as [string, string, string];
+    out[key] = value.replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1");
+  });
+  return out;
+}
+
+function readEnvFile(path: string, required: boolean): Record<string, string> {
+  if (!existsSync(path)) {
+    if (required) throw new ConfigError(`VECTO_ENV_FILE: ${path} does not exist`);
+    return {};
+  }
+  try {
+    return parseEnvFile(readFileSync(path, "utf8"), path);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`VECTO_ENV_FILE: cannot read ${path}`);
+  }
+}
+
+/** Merges the env file and the process environment (process wins), keeping only VECTO_* and systemd's directory variables. */
+export function collectEnv(processEnv: Env = process.env): Env {
+  const explicitFile = processEnv.VECTO_ENV_FILE;
+  const fileValues = readEnvFile(explicitFile ?? DEFAULT_ENV_FILE, explicitFile !== undefined);
+  const merged: Record<string, string | undefined> = { ...fileValues };
+  for (const [key, value] of Object.entries(processEnv)) {
+    if (key.startsWith("VECTO_") || key === "CREDENTIALS_DIRECTORY" || key === "CACHE_DIRECTORY" || key === "STATE_DIRECTORY") {
+      if (value !== undefined && value !== "") merged[key] = value;
+    }
+  }
+  return merged;
+}
+
+function parse<T>(env: Env, name: string, schema: z.ZodType<T>, fallback: string): T;
+function parse<T>(env: Env, name: string, schema: z.ZodType<T>): T | undefined;
+function parse<T>(env: Env, name: string, schema: z.ZodType<T>, fallback?: string): T | undefined {
+  const raw = env[name] ?? fallback;
+  if (raw === undefined) return undefined;
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const reason = result.error.issues[0]?.message ?? "invalid value";
+    throw new ConfigError(`${name}: ${reason} (got "${truncate(raw)}")`);
+  }
+  return result.data;
+}
+
+function truncate(value: string): string {
+  return value.length > 60 ? `${value.slice(0, 57)}...` : value;
+}
+
+function absolute(path: string, base: string): string {
+  return isAbsolute(path) ? path : resolve(base, path);
+}
+
+function required(env: Env, name: string, why: string): string {
+  const value = env[name];
+  if (value === undefined) throw new ConfigError(`${name}: required ${why}`);
+  return value;
+}
+
+function tlsConfig(env: Env, dataDir: string, cwd: string): Config["tls"] {
+  const cert = env.VECTO_TLS_CERT;
+  const key = env.VECTO_TLS_KEY;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ConfigError(`${cert === undefined ? "VECTO_TLS_CERT" : "VECTO_TLS_KEY"}: set VECTO_TLS_CERT and VECTO_TLS_KEY together`);
+  }
+  if (cert !== undefined && key !== undefined) {
+    return { certFile: absolute(cert, cwd), keyFile: absolute(key, cwd), selfSigned: false };
+  }
+  return { certFile: join(dataDir, "tls", "cert.pem"), keyFile: join(dataDir, "tls", "key.pem"), selfSigned: true };
+}
+
+function masterKeyConfig(env: Env, dataDir: string, cwd: string): { masterKeyFile: string; devMasterKey: boolean } {
+  if (env.VECTO_MASTER_KEY_FILE !== undefined) return { masterKeyFile: absolute(env.VECTO_MASTER_KEY_FILE, cwd), devMasterKey: false };
+  // systemd LoadCredential=master-key:... puts the file here.
+  if (env.CREDENTIALS_DIRECTORY !== undefined) return { masterKeyFile: join(env.CREDENTIALS_DIRECTORY, "master-key"), devMasterKey: false };
+  return { masterKeyFile: join(dataDir, "master.key"), devMasterKey: true };
+}
+
+function pkcs11Config(env: Env, cwd: string): Pkcs11Config {
+  const why = "when VECTO_KEY_RESOLVER=pkcs11";
+  const pinFile = env.VECTO_PKCS11_PIN_FILE ?? (env.CREDENTIALS_DIRECTORY !== undefined ? join(env.CREDENTIALS_DIRECTORY, "pkcs11-pin") : undefined);
+  if (pinFile === undefined) throw new ConfigError(`VECTO_PKCS11_PIN_FILE: required ${why}`);
+  return {
+    library: absolute(required(env, "VECTO_PKCS11_LIB", why), cwd),
+    tokenLabel: required(env, "VECTO_PKCS11_TOKEN_LABEL", why),
+    pinFile: absolute(pinFile, cwd),
+    keyLabel: required(env, "VECTO_PKCS11_KEY_LABEL", why),
+  };
+}
+
+function egressAllowList(env: Env): string[] {
+  const raw = env.VECTO_EGRESS_ALLOW;
+  if (raw === undefined) return [];
+  const entries = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  for (const entry of entries) {
+    if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(entry)) throw new ConfigError(`VECTO_EGRESS_ALLOW: expected host:port entries separated by commas (got "${truncate(entry)}")`);
+  }
+  return entries;
+}
+
+/** Builds the validated config. Throws ConfigError with one line naming the variable. */
+export function loadConfig(processEnv: Env = process.env, cwd: string = process.cwd()): Config {
+  const env = collectEnv(processEnv);
+  const dataDir = absolute(env.VECTO_DATA_DIR ?? env.STATE_DIRECTORY ?? "./data", cwd);
+  const keyResolver = parse(env, "VECTO_KEY_RESOLVER", z.enum(["env", "pkcs11"], { message: "expected env or pkcs11" }), "env");
+  const master = masterKeyConfig(env, dataDir, cwd);
+  return {
+    dataDir,
+    databaseFile: join(dataDir, "vecto.db"),
+    cacheDir: absolute(env.CACHE_DIRECTORY ?? env.VECTO_CACHE_DIR ?? join(dataDir, "cache"), cwd),
+    listen: parse(env, "VECTO_LISTEN", listenSchema, "127.0.0.1:8443"),
+    redirectListen: parse(env, "VECTO_HTTP_LISTEN", listenSchema) ?? null,
+    tls: tlsConfig(env, dataDir, cwd),
+    keyResolver,
+    masterKeyFile: master.masterKeyFile,
+    devMasterKey: keyResolver === "env" && master.devMasterKey,
+    pkcs11: keyResolver === "pkcs11" ? pkcs11Config(env, cwd) : null,
+    airgapped: parse(env, "VECTO_AIRGAPPED", booleanSchema, "true"),
+    ollamaUrl: parse(env, "VECTO_OLLAMA_URL", urlSchema, "http://127.0.0.1:11434"),
+    egressAllow: egressAllowList(env),
+    logLevel: parse(env, "VECTO_LOG_LEVEL", z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { message: "expected one of fatal, error, warn, info, debug, trace, silent" }), "info"),
+    bodyLimitBytes: parse(env, "VECTO_BODY_LIMIT_BYTES", positiveIntSchema, String(1024 * 1024)),
+    setupTokenTtlSeconds: parse(env, "VECTO_SETUP_TOKEN_TTL_SECONDS", positiveIntSchema, String(30 * 60)),
+  };
+}

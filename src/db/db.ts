@@ -1,0 +1,146 @@
+/**
+ * The database: one SQLite file, opened with durable settings, migrated at open.
+ *
+ * This folder is the only place that holds the better-sqlite3 handle or writes SQL. Reads are
+ * plain methods; every change goes through `write()`, the single write path (and the place where
+ * group commit will batch concurrent requests into one durable transaction).
+ */
+import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { sqliteNativeBinding } from "../native/addons.js";
+import { migrate, schemaVersion } from "./migrate.js";
+import { migrations } from "./migrations/index.js";
+import { SetupTokenRepository } from "./setup-tokens.js";
+import { TenantDb } from "./tenant-db.js";
+import { TenantKeyRepository } from "./tenant-keys.js";
+import { TenantRepository } from "./tenants.js";
+import type { TenantScope } from "./tenant-scope.js";
+
+export interface OpenOptions {
+  /** Clock for recorded timestamps; tests pass a fixed one. */
+  readonly now?: () => Date;
+  readonly readonly?: boolean;
+}
+
+/** What a write transaction may change at platform level. */
+export interface PlatformTx {
+  readonly setupTokens: SetupTokenRepository;
+  readonly tenants: TenantRepository;
+  readonly now: string;
+}
+
+export class DatabaseOpenError extends Error {
+  override readonly name = "DatabaseOpenError";
+}
+
+const BUSY_TIMEOUT_MS = 5000;
+
+export class Database {
+  readonly tenantKeys: TenantKeyRepository;
+  readonly tenants: Pick<TenantRepository, "get" | "list">;
+  private readonly tenantWrites: TenantRepository;
+  private readonly setupTokens: SetupTokenRepository;
+  private closed = false;
+
+  private constructor(
+    private readonly handle: BetterSqlite3.Database,
+    private readonly clock: () => Date,
+  ) {
+    this.tenantKeys = new TenantKeyRepository(handle, (fn) => this.transact(fn));
+    this.setupTokens = new SetupTokenRepository(handle);
+    this.tenantWrites = new TenantRepository(handle);
+    this.tenants = this.tenantWrites;
+  }
+
+  /** Opens (creating if needed) and migrates the database file. */
+  static open(file: string, options: OpenOptions = {}): Database {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    let handle: BetterSqlite3.Database;
+    try {
+      const nativeBinding = sqliteNativeBinding();
+      handle = new BetterSqlite3(file, {
+        readonly: options.readonly ?? false,
+        timeout: BUSY_TIMEOUT_MS,
+        // better-sqlite3 accepts the addon object itself; @types/better-sqlite3 only knows the path form.
+        ...(nativeBinding ? { nativeBinding: nativeBinding as unknown as string } : {}),
+      });
+    } catch (error) {
+      throw new DatabaseOpenError(`cannot open database ${file}: ${(error as Error).message}`);
+    }
+    const db = new Database(handle, options.now ?? (() => new Date()));
+    try {
+      db.configure(options.readonly ?? false);
+    } catch (error) {
+      handle.close();
+      throw error;
+    }
+    return db;
+  }
+
+  private configure(readonly: boolean): void {
+    this.handle.pragma("foreign_keys = ON");
+    this.handle.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (readonly) return;
+    this.handle.pragma("journal_mode = WAL");
+    // FULL: an acknowledged write survives power loss, not only a process crash.
+    this.handle.pragma("synchronous = FULL");
+    migrate(this.handle, migrations, () => this.clock().toISOString());
+    this.ensureInstallation();
+  }
+
+  private ensureInstallation(): void {
+    this.transact(() => {
+      this.handle
+        .prepare("INSERT OR IGNORE INTO installation (id, installation_id, created_at) VALUES (1, ?, ?)")
+        .run(randomUUID(), this.clock().toISOString());
+    });
+  }
+
+  /** Runs fn in one IMMEDIATE transaction; the sole write path. */
+  private transact<T>(fn: () => T): T {
+    if (this.closed) throw new Error("database is closed");
+    if (this.handle.inTransaction) return fn();
+    return this.handle.transaction(fn).immediate();
+  }
+
+  /** The single write path for platform-level changes. Resolves after the transaction committed. */
+  async write<T>(fn: (tx: PlatformTx) => T): Promise<T> {
+    return this.transact(() => fn({ setupTokens: this.setupTokens, tenants: this.tenantWrites, now: this.clock().toISOString() }));
+  }
+
+  /** The data of one tenant, reachable only with a scope minted by authentication. */
+  forTenant(scope: TenantScope): TenantDb {
+    return new TenantDb(this.handle, scope.tenantId, (fn) => this.transact(fn));
+  }
+
+  installationId(): string {
+    const row = this.handle.prepare<[], { installation_id: string }>("SELECT installation_id FROM installation WHERE id = 1").get();
+    if (!row) throw new Error("installation row missing");
+    return row.installation_id;
+  }
+
+  schemaVersion(): number {
+    return schemaVersion(this.handle);
+  }
+
+  /** Cheap liveness probe for /readyz. */
+  ping(): void {
+    this.handle.prepare("SELECT 1").get();
+  }
+
+  /** Full `PRAGMA integrity_check`; returns the problems found (empty when healthy). */
+  integrityCheck(): string[] {
+    const rows = this.handle.pragma("integrity_check") as { integrity_check: string }[];
+    return rows.map((r) => r.integrity_check).filter((msg) => msg !== "ok");
+  }
+
+  /** Folds the WAL into the main file and closes; after this the directory holds one consistent file. */
+  close(): void {
+    if (this.closed) return;
+    if (!this.handle.readonly) this.handle.pragma("wal_checkpoint(TRUNCATE)");
+    this.handle.close();
+    this.closed = true;
+  }
+}

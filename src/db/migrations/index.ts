@@ -1,0 +1,13 @@
+/**
+ * The ordered list of schema migrations. SQL files are imported as text so that they travel
+ * inside the single binary; a migration, once released, is never edited (its checksum is checked).
+ */
+import init from "./0001_init.sql";
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const migrations: readonly Migration[] = [{ version: 1, name: "0001_init", sql: init }];

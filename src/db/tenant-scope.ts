@@ -1,0 +1,28 @@
+/**
+ * The proof that a request was authenticated for one tenant.
+ *
+ * A TenantDb can only be had for a TenantScope, and a TenantScope can only be minted by the
+ * authentication layer (src/auth); a test fails if anything else calls `mintTenantScope`.
+ * The brand makes a hand-built object literal a type error.
+ */
+declare const tenantScopeBrand: unique symbol;
+
+export type ActorType = "human" | "agent" | "system";
+
+export interface Actor {
+  readonly type: ActorType;
+  readonly id: string;
+  readonly name: string;
+}
+
+export interface TenantScope {
+  readonly tenantId: string;
+  readonly actor: Actor;
+  readonly [tenantScopeBrand]: true;
+}
+
+/** For src/auth only: call after the credential was verified and bound to this tenant. */
+export function mintTenantScope(tenantId: string, actor: Actor): TenantScope {
+  if (tenantId === "" || tenantId.startsWith("_")) throw new Error("invalid tenant id for a tenant scope");
+  return Object.freeze({ tenantId, actor }) as TenantScope;
+}

@@ -1,0 +1,31 @@
+/**
+ * The `vecto` command. Each subcommand lives in src/cli/; this file only assembles them.
+ */
+import { Command } from "commander";
+import { doctorCommand } from "./cli/doctor.js";
+import { initCommand } from "./cli/init.js";
+import { failureLine } from "./cli/output.js";
+import { serveCommand } from "./cli/serve.js";
+import { setupTokenCommand } from "./cli/setup-token.js";
+import { versionCommand } from "./cli/version.js";
+import { VERSION } from "./version.js";
+
+function buildProgram(): Command {
+  const program = new Command("vecto")
+    .description("Vecto appliance: graph-native project platform, self-hosted")
+    .version(VERSION, "-V, --version", "print the version")
+    .showHelpAfterError("(run vecto --help for usage)")
+    .configureOutput({ outputError: (message, write) => write(message.split("\n")[0] + "\n") });
+  for (const register of [serveCommand, initCommand, setupTokenCommand, doctorCommand, versionCommand]) register(program);
+  return program;
+}
+
+// Everything the appliance creates (database, keys, certificates, backups) is private to its user.
+process.umask(0o077);
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    process.stderr.write(`${failureLine(error)}\n`);
+    process.exitCode = 1;
+  });

@@ -1,0 +1,64 @@
+/**
+ * The Hono application: the middleware chain every request passes, then the routes.
+ *
+ * Order matters: request id first (everything after can name the request), security headers
+ * wrap everything (errors included), the access log sees the final status, the body limit runs
+ * before any handler reads a body.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { Database } from "../db/db.js";
+import type { Logger } from "../log.js";
+import { accessLog } from "./middleware/access-log.js";
+import { bodyLimit } from "./middleware/body-limit.js";
+import { requestId } from "./middleware/request-id.js";
+import { securityHeaders } from "./middleware/security-headers.js";
+import { ProblemError, problemResponse } from "./problem.js";
+import { healthRoutes } from "./routes/health.js";
+
+/** What the readiness check needs of the key resolver. */
+export interface KeysHealth {
+  check(): Promise<void>;
+}
+
+export interface AppDeps {
+  readonly db: Database;
+  readonly keys: KeysHealth;
+  readonly log: Logger;
+  readonly bodyLimitBytes: number;
+}
+
+export interface AppEnv {
+  Variables: { requestId: string };
+}
+
+/** Routes added by callers (tests, later issues) are mounted after the built-in ones. */
+export type RouteMount = (app: Hono<AppEnv>) => void;
+
+function toProblem(error: unknown): ProblemError | undefined {
+  if (error instanceof ProblemError) return error;
+  if (error instanceof HTTPException) {
+    const status = error.status;
+    if (status === 413) return new ProblemError(413, "payload-too-large");
+    if (status >= 400 && status < 500) return new ProblemError(status, "bad-request", error.message || undefined);
+  }
+  return undefined;
+}
+
+export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("*", requestId(), securityHeaders(), accessLog(deps.log), bodyLimit(deps.bodyLimitBytes));
+
+  app.route("/", healthRoutes(deps));
+  for (const mount of mounts) mount(app);
+
+  app.notFound((c) => problemResponse(c, new ProblemError(404, "not-found", `no route for ${c.req.method} ${c.req.path}`)));
+  app.onError((error, c) => {
+    const problem = toProblem(error);
+    if (problem) return problemResponse(c, problem);
+    // The client learns only the request id; the log gets the error's name and message, never a stack.
+    deps.log.error({ requestId: c.get("requestId"), error: { name: error.name, message: error.message } }, "unhandled error");
+    return problemResponse(c, new ProblemError(500, "internal-error", "the request failed; quote the request id to your administrator"));
+  });
+  return app;
+}

@@ -1,0 +1,60 @@
+/**
+ * Reads and validates a JSON request body against a zod schema.
+ *
+ * 415 unless the body is declared application/json, 400 when it does not parse, 422 when it
+ * does not match (unknown fields included: schemas are strict objects). The handler only ever
+ * sees a typed, validated value, so nothing is written on bad input.
+ */
+import type { Context } from "hono";
+import type { z } from "zod";
+import { ProblemError } from "./problem.js";
+
+/** Nesting deeper than this is refused before validation: no legitimate request needs it. */
+const MAX_DEPTH = 32;
+
+function isJsonContentType(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const mediaType = header.split(";")[0]?.trim().toLowerCase();
+  return mediaType === "application/json" || (mediaType?.endsWith("+json") ?? false);
+}
+
+function depth(value: unknown, level = 0): number {
+  if (level > MAX_DEPTH || value === null || typeof value !== "object") return level;
+  let deepest = level;
+  for (const child of Object.values(value)) deepest = Math.max(deepest, depth(child, level + 1));
+  return deepest;
+}
+
+export interface FieldError {
+  readonly path: string;
+  readonly message: string;
+}
+
+function fieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.length === 0 ? "(body)" : issue.path.map(String).join("."),
+    message: issue.message,
+  }));
+}
+
+export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  if (!isJsonContentType(c.req.header("content-type"))) {
+    throw new ProblemError(415, "unsupported-media-type", "request body must be application/json");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await c.req.text());
+  } catch (error) {
+    if (error instanceof ProblemError) throw error;
+    throw new ProblemError(400, "malformed-json", "request body is not valid JSON");
+  }
+  if (depth(parsed) > MAX_DEPTH) {
+    throw new ProblemError(400, "bad-request", `JSON nesting deeper than ${MAX_DEPTH} levels`);
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) {
+    const errors = fieldErrors(result.error);
+    throw new ProblemError(422, "validation-failed", errors.map((e) => `${e.path}: ${e.message}`).join("; "), { errors });
+  }
+  return result.data;
+}

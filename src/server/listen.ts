@@ -1,0 +1,100 @@
+/**
+ * The listeners: HTTPS (TLS 1.3 only) serving the app, and an optional plain-HTTP listener
+ * whose only answer is a redirect to HTTPS. These sockets accept connections; they never open
+ * one (outbound traffic belongs to src/egress.ts).
+ */
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import type { Hono } from "hono";
+import type { ListenAddress } from "../config.js";
+import type { AppEnv } from "./app.js";
+
+export interface TlsFiles {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+export interface RunningServer {
+  /** The bound HTTPS address (port resolved when 0 was asked for). */
+  readonly address: ListenAddress;
+  readonly redirectAddress: ListenAddress | null;
+  /** Stops accepting, lets in-flight requests finish (bounded), then resolves. */
+  close(): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+function listening(server: HttpServer | HttpsServer): Promise<ListenAddress> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => reject(error);
+    server.once("error", onError);
+    const done = (): void => {
+      server.off("error", onError);
+      const info = server.address() as AddressInfo;
+      resolve({ host: info.address, port: info.port });
+    };
+    if (server.listening) done();
+    else server.once("listening", done);
+  });
+}
+
+function closeServer(server: HttpServer | HttpsServer): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+  });
+}
+
+function formatHost(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/** A redirect target built from the configured address; the Host header only supplies a hostname when we listen on all interfaces. */
+function redirectServer(https: ListenAddress): HttpServer {
+  return createHttpServer((req, res) => {
+    const wildcard = https.host === "0.0.0.0" || https.host === "::";
+    const requested = (req.headers.host ?? "").replace(/:\d+$/, "");
+    const host = wildcard && /^[A-Za-z0-9.-]{1,253}$/.test(requested) ? requested : formatHost(https.host);
+    const path = (req.url ?? "/").startsWith("/") ? req.url ?? "/" : "/";
+    res.writeHead(308, { Location: `https://${host}:${https.port}${path}`, "Content-Length": "0", Connection: "close" });
+    res.end();
+  });
+}
+
+export async function startServer(
+  app: Hono<AppEnv>,
+  options: { listen: ListenAddress; redirectListen: ListenAddress | null; tls: TlsFiles },
+): Promise<RunningServer> {
+  const https = serve({
+    fetch: app.fetch,
+    hostname: options.listen.host,
+    port: options.listen.port,
+    createServer: createHttpsServer,
+    serverOptions: { cert: options.tls.cert, key: options.tls.key, minVersion: "TLSv1.3", maxVersion: "TLSv1.3" },
+  }) as HttpsServer;
+  const address = await listening(https);
+
+  let redirect: HttpServer | null = null;
+  let redirectAddress: ListenAddress | null = null;
+  if (options.redirectListen) {
+    redirect = redirectServer(address);
+    redirect.listen(options.redirectListen.port, options.redirectListen.host);
+    try {
+      redirectAddress = await listening(redirect);
+    } catch (error) {
+      await closeServer(https);
+      throw error;
+    }
+  }
+
+  return {
+    address,
+    redirectAddress,
+    async close() {
+      await Promise.all([closeServer(https), redirect ? closeServer(redirect) : Promise.resolve()]);
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * RFC 9457 problem details: the one error shape of the API.
+ *
+ * `type` is a stable URN per kind of problem (listed in docs/problems.md); `detail` says what
+ * was wrong in words safe to show a client: never a stack trace, SQL or key material.
+ */
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+export type ProblemKind =
+  | "bad-request"
+  | "malformed-json"
+  | "unsupported-media-type"
+  | "payload-too-large"
+  | "validation-failed"
+  | "not-found"
+  | "method-not-allowed"
+  | "unauthorized"
+  | "forbidden"
+  | "conflict"
+  | "not-ready"
+  | "keys-unavailable"
+  | "internal-error";
+
+export interface ProblemBody {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail?: string;
+  readonly instance?: string;
+  readonly [extension: string]: unknown;
+}
+
+const TITLES: Record<ProblemKind, string> = {
+  "bad-request": "Bad request",
+  "malformed-json": "Malformed JSON body",
+  "unsupported-media-type": "Unsupported media type",
+  "payload-too-large": "Payload too large",
+  "validation-failed": "Validation failed",
+  "not-found": "Not found",
+  "method-not-allowed": "Method not allowed",
+  unauthorized: "Authentication required",
+  forbidden: "Forbidden",
+  conflict: "Conflict",
+  "not-ready": "Service not ready",
+  "keys-unavailable": "Encryption keys unavailable",
+  "internal-error": "Internal server error",
+};
+
+export function problemType(kind: ProblemKind): string {
+  return `urn:vecto:problem:${kind}`;
+}
+
+/** Thrown anywhere below a route; the app's error handler turns it into a problem response. */
+export class ProblemError extends Error {
+  override readonly name = "ProblemError";
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly kind: ProblemKind,
+    readonly detail?: string,
+    readonly extensions: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(detail ?? TITLES[kind]);
+  }
+}
+
+export function problemBody(status: number, kind: ProblemKind, detail?: string, extensions: Record<string, unknown> = {}): ProblemBody {
+  return { type: problemType(kind), title: TITLES[kind], status, ...(detail ? { detail } : {}), ...extensions };
+}
+
+export function problemResponse(c: Context, error: ProblemError): Response {
+  const requestId = c.get("requestId");
+  const body = problemBody(error.status, error.kind, error.detail, { ...error.extensions, ...(requestId ? { requestId } : {}) });
+  return c.body(JSON.stringify(body), error.status, { "Content-Type": PROBLEM_CONTENT_TYPE });
+}
