@@ -10,6 +10,9 @@ const sqlAsText: Plugin = {
   },
 };
 
+// .ci/run asks for a JSON report too, to print one plain "N passed, N failed" line.
+const jsonReport = process.env.VITEST_JSON_REPORT;
+
 export default defineConfig({
   plugins: [sqlAsText],
   test: {
@@ -18,5 +21,6 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    reporters: jsonReport ? ["default", ["json", { outputFile: jsonReport }]] : ["default"],
   },
 });

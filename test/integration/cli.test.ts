@@ -1,0 +1,177 @@
+/** The `vecto` command as an operator uses it: the built bundle, run as a process, in a fresh directory. */
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { freePort, httpsRequest, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
+
+const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8")) as { version: string };
+
+function mode(path: string): number {
+  return statSync(path).mode & 0o777;
+}
+
+describe("vecto CLI", () => {
+  const cleanups: (() => void)[] = [];
+  afterEach(() => cleanups.splice(0).forEach((fn) => fn()));
+  function dir(): string {
+    const d = tempDir();
+    cleanups.push(d.cleanup);
+    return d.path;
+  }
+
+  it("prints its version, as text and JSON", () => {
+    const cwd = dir();
+    const text = runCli(["version"], { cwd });
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`^vecto ${pkg.version.replace(/\./g, "\\.")} \\(node `));
+    const json = runCli(["version", "--json"], { cwd });
+    expect(JSON.parse(json.stdout)).toMatchObject({ version: pkg.version });
+  });
+
+  it("has --help on every command", () => {
+    const cwd = dir();
+    for (const command of [[], ["serve"], ["init"], ["doctor"], ["setup-token"], ["version"]]) {
+      const result = runCli([...command, "--help"], { cwd });
+      expect(result.status, command.join(" ")).toBe(0);
+      expect(result.stdout).toContain("Usage: vecto");
+    }
+  });
+
+  it("fails an unknown command or option with one line and a non-zero exit", () => {
+    const cwd = dir();
+    for (const args of [["frobnicate"], ["version", "--bogus"]]) {
+      const result = runCli(args, { cwd });
+      expect(result.status).not.toBe(0);
+      expect(result.stderr.trim().split("\n")[0]).toMatch(/^error: /);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it("init creates a private data dir, a 0600 master key, a certificate and the database", () => {
+    const cwd = dir();
+    const result = runCli(["init", "--json"], { cwd });
+    expect(result.status, result.stderr).toBe(0);
+    const data = join(cwd, "data");
+    expect(mode(data)).toBe(0o700);
+    expect(mode(join(data, "master.key"))).toBe(0o600);
+    expect(readFileSync(join(data, "master.key"), "utf8")).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
+    expect(mode(join(data, "tls", "key.pem"))).toBe(0o600);
+    expect(readFileSync(join(data, "tls", "cert.pem"), "utf8")).toContain("BEGIN CERTIFICATE");
+    expect(mode(join(data, "vecto.db"))).toBe(0o600);
+    expect(JSON.parse(result.stdout)).toMatchObject({ dataDir: data, schemaVersion: 1 });
+    expect(result.stderr).toContain("DEV-ONLY master key"); // the generated key is flagged in the log
+  });
+
+  it("init refuses to overwrite an existing key, and leaves it untouched", () => {
+    const cwd = dir();
+    expect(runCli(["init"], { cwd }).status).toBe(0);
+    const key = readFileSync(join(cwd, "data", "master.key"));
+    const again = runCli(["init"], { cwd });
+    expect(again.status).toBe(1);
+    expect(again.stderr.trim()).toBe(`vecto: master key ${join(cwd, "data", "master.key")} already exists; refusing to overwrite it`);
+    expect(readFileSync(join(cwd, "data", "master.key")).equals(key)).toBe(true);
+  });
+
+  it("doctor passes a fresh installation and fails each broken part with a non-zero exit", () => {
+    const cwd = dir();
+    expect(runCli(["init"], { cwd }).status).toBe(0);
+    const healthy = runCli(["doctor", "--json"], { cwd });
+    expect(healthy.status, healthy.stdout + healthy.stderr).toBe(0);
+    const report = JSON.parse(healthy.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[] };
+    expect(report.ok).toBe(true);
+    expect(report.checks.map((c) => c.name)).toEqual(["data directory", "master key file", "key resolver", "tls key file", "tls certificate", "database"]);
+
+    chmodSync(join(cwd, "data", "master.key"), 0o644);
+    const leakyKey = runCli(["doctor"], { cwd });
+    expect(leakyKey.status).toBe(1);
+    expect(leakyKey.stdout).toMatch(/FAIL {2}master key file: .* has mode 0644; expected 0600/);
+    expect(leakyKey.stderr.trim()).toMatch(/^vecto: \d of 6 checks failed$/);
+    chmodSync(join(cwd, "data", "master.key"), 0o600);
+
+    chmodSync(join(cwd, "data"), 0o755);
+    expect(runCli(["doctor"], { cwd }).stdout).toMatch(/FAIL {2}data directory: .* has mode 0755/);
+    chmodSync(join(cwd, "data"), 0o700);
+
+    writeFileSync(join(cwd, "data", "tls", "cert.pem"), "not a certificate");
+    expect(runCli(["doctor"], { cwd }).stdout).toContain("FAIL  tls certificate:");
+  });
+
+  it("doctor finds a corrupted database", () => {
+    const cwd = dir();
+    expect(runCli(["init"], { cwd }).status).toBe(0);
+    const file = join(cwd, "data", "vecto.db");
+    const raw = new BetterSqlite3(file);
+    raw.exec("CREATE TABLE filler (id INTEGER PRIMARY KEY, v TEXT); CREATE INDEX filler_v ON filler(v);");
+    const insert = raw.prepare("INSERT INTO filler (v) VALUES (?)");
+    for (let i = 0; i < 2000; i++) insert.run(`value-${i}`);
+    const root = (raw.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'filler_v'").get() as { rootpage: number }).rootpage;
+    const pageSize = raw.pragma("page_size", { simple: true }) as number;
+    raw.pragma("wal_checkpoint(TRUNCATE)");
+    raw.close();
+    // Overwrite the middle of the index's root page with garbage.
+    const bytes = readFileSync(file);
+    bytes.fill(0x5a, (root - 1) * pageSize + 12, root * pageSize);
+    writeFileSync(file, bytes);
+    const result = runCli(["doctor"], { cwd });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/FAIL {2}database: /);
+  });
+
+  it("setup-token issues a single new token and refuses to run without a database", () => {
+    const cwd = dir();
+    const none = runCli(["setup-token"], { cwd });
+    expect(none.status).toBe(1);
+    expect(none.stderr.trim()).toBe(`vecto: no database at ${join(cwd, "data", "vecto.db")}; run "vecto init" first`);
+    expect(runCli(["init"], { cwd }).status).toBe(0);
+    const issued = JSON.parse(runCli(["setup-token", "--json"], { cwd }).stdout) as { token: string; expiresAt: string };
+    expect(issued.token).toMatch(/^vst_[A-Za-z0-9_-]{43}$/);
+    const raw = new BetterSqlite3(join(cwd, "data", "vecto.db"), { readonly: true });
+    const rows = raw.prepare("SELECT hex(token_hash) AS h FROM setup_tokens").all() as { h: string }[];
+    raw.close();
+    expect(rows).toHaveLength(1);
+    expect(JSON.stringify(rows)).not.toContain(Buffer.from(issued.token).toString("hex").toUpperCase()); // stored hashed
+  });
+
+  it("stops with one clear line on an invalid setting", () => {
+    const cwd = dir();
+    const result = runCli(["serve"], { cwd, env: { VECTO_LISTEN: "everywhere" } });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe('vecto: VECTO_LISTEN: expected host:port (got "everywhere")');
+    expect(existsSync(join(cwd, "data"))).toBe(false); // nothing half-created
+  });
+
+  it("refuses to start when a configured master key file is missing", () => {
+    const cwd = dir();
+    const result = runCli(["serve"], { cwd, env: { VECTO_MASTER_KEY_FILE: join(cwd, "missing.key"), VECTO_LISTEN: "127.0.0.1:0" } });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toMatch(/^vecto: master key file .*missing\.key does not exist/);
+  });
+
+  it("serve starts on the embedded default, prints URL and setup token, and stops cleanly on SIGINT", async () => {
+    const cwd = dir();
+    const port = await freePort();
+    const server = await startServe(cwd, { VECTO_LISTEN: `127.0.0.1:${port}` }, ["--setup-token"]);
+    expect(server.stderr()).toContain(`Vecto is running at https://127.0.0.1:${port}/`);
+    expect(server.stderr()).toMatch(/One-time setup token .*\n\s+vst_[A-Za-z0-9_-]{43}\n/);
+    expect(server.stdout()).not.toMatch(/vst_[A-Za-z0-9_-]{43}/); // the token is shown, never logged
+    expect((await httpsRequest(port, "/readyz")).status).toBe(200);
+    server.child.kill("SIGINT");
+    expect(await waitForExit(server.child)).toBe(0);
+    expect(server.stdout()).toContain("stopped cleanly");
+    expect(existsSync(join(cwd, "data", "vecto.db-wal"))).toBe(false); // checkpointed: one consistent file
+    const raw = new BetterSqlite3(join(cwd, "data", "vecto.db"), { readonly: true });
+    expect(raw.pragma("integrity_check", { simple: true })).toBe("ok");
+    raw.close();
+  });
+
+  it("serve keeps the setup token out of a non-terminal stderr unless asked", async () => {
+    const cwd = dir();
+    const port = await freePort();
+    const server = await startServe(cwd, { VECTO_LISTEN: `127.0.0.1:${port}` });
+    expect(server.stderr()).not.toMatch(/vst_/);
+    expect(server.stdout()).toContain("run `vecto setup-token`");
+    server.child.kill("SIGTERM");
+    expect(await waitForExit(server.child)).toBe(0);
+  });
+});

@@ -1,0 +1,97 @@
+/** Secrets never reach a log: not from request logging, not when code logs an object carelessly. */
+import { Writable } from "node:stream";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { loadConfig } from "../../src/config.js";
+import { prepareForServe } from "../../src/data-dir.js";
+import { createLogger } from "../../src/log.js";
+import { buildApp } from "../../src/server/app.js";
+import { jsonBody } from "../../src/server/json-body.js";
+import { openServices, type Services } from "../../src/services.js";
+import { tempDir } from "../helpers.js";
+
+function capture(): { stream: Writable; text: () => string } {
+  let text = "";
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  return { stream, text: () => text };
+}
+
+const PASSWORD = "correct-horse-battery-staple-91";
+const TOKEN = "vct_Zm9vYmFyYmF6cXV4cXV1eGNvcmdl_a1b2c3";
+
+describe("logs", () => {
+  const dir = tempDir();
+  let services: Services;
+
+  beforeAll(async () => {
+    const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data") }, dir.path);
+    await prepareForServe(config, createLogger("silent"));
+    services = await openServices(config);
+  });
+  afterAll(() => {
+    services.close();
+    dir.cleanup();
+  });
+
+  it("never contain a password or token sent in a request, even when the request fails", async () => {
+    const out = capture();
+    const log = createLogger("trace", out.stream);
+    const app = buildApp({ db: services.db, keys: services.resolver, log, bodyLimitBytes: 65536 }, [
+      (a) =>
+        a.post("/api/test/login", async (c) => {
+          await jsonBody(c, z.strictObject({ user: z.string(), password: z.string() }));
+          throw new Error("login backend unavailable");
+        }),
+    ]);
+    const headers = { Authorization: `Bearer ${TOKEN}`, Cookie: `session=${TOKEN}`, "Content-Type": "application/json" };
+    const body = JSON.stringify({ user: "ada", password: PASSWORD });
+    const failed = await app.request(`/api/test/login?token=${TOKEN}&password=${PASSWORD}`, { method: "POST", headers, body });
+    expect(failed.status).toBe(500);
+    const invalid = await app.request(`/api/test/login?access_token=${TOKEN}`, { method: "POST", headers, body: JSON.stringify({ user: "ada", password: PASSWORD, x: 1 }) });
+    expect(invalid.status).toBe(422);
+
+    const logged = out.text();
+    expect(logged).toContain('"path":"/api/test/login"'); // the requests were logged...
+    expect(logged).toContain("unhandled error");
+    expect(logged).not.toContain(PASSWORD); // ...without their secrets
+    expect(logged).not.toContain(TOKEN);
+    expect(logged).not.toMatch(/at .*\(.*:\d+:\d+\)/); // and without stack traces
+  });
+
+  it("redact secret fields when code logs an object that carries them", () => {
+    const out = capture();
+    const log = createLogger("info", out.stream);
+    log.info({ password: PASSWORD, user: { token: TOKEN, name: "ada" }, req: { headers: { authorization: `Bearer ${TOKEN}` } }, apiKey: TOKEN }, "careless");
+    const line = JSON.parse(out.text()) as { user: { name: string; token: string } };
+    expect(line.user.name).toBe("ada");
+    expect(line.user.token).toBe("[REDACTED]");
+    expect(out.text()).not.toContain(PASSWORD);
+    expect(out.text()).not.toContain(TOKEN);
+  });
+});
+
+describe("readiness", () => {
+  it("is 503 with the reason when the database is gone", async () => {
+    const dir = tempDir();
+    const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data") }, dir.path);
+    await prepareForServe(config, createLogger("silent"));
+    const services = await openServices(config);
+    const app = buildApp({ db: services.db, keys: services.resolver, log: createLogger("silent"), bodyLimitBytes: 1024 });
+    expect((await app.request("/readyz")).status).toBe(200);
+    services.close();
+    const res = await app.request("/readyz");
+    expect(res.status).toBe(503);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const body = (await res.json()) as { type: string; checks: { database: string; keys: string } };
+    expect(body.type).toBe("urn:vecto:problem:not-ready");
+    expect(body.checks.keys).toBe("ok");
+    expect(body.checks.database).not.toBe("ok");
+    dir.cleanup();
+  });
+});

@@ -1,0 +1,157 @@
+/**
+ * The HTTPS server as a client meets it: a real TLS 1.3 listener on loopback, the real app
+ * with a real database and master key file.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { request as httpRequest } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { loadConfig } from "../../src/config.js";
+import { prepareForServe } from "../../src/data-dir.js";
+import { createLogger } from "../../src/log.js";
+import { buildApp } from "../../src/server/app.js";
+import { jsonBody } from "../../src/server/json-body.js";
+import { startServer, type RunningServer } from "../../src/server/listen.js";
+import { openServices, type Services } from "../../src/services.js";
+import { httpsRequest, tempDir } from "../helpers.js";
+
+const tenantInput = z.strictObject({ slug: z.string().regex(/^[a-z0-9-]{2,40}$/), name: z.string().min(1).max(200) });
+
+describe("HTTPS server", () => {
+  const dir = tempDir();
+  let services: Services;
+  let server: RunningServer;
+  let port: number;
+
+  beforeAll(async () => {
+    const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data"), VECTO_LISTEN: "127.0.0.1:0", VECTO_HTTP_LISTEN: "127.0.0.1:0", VECTO_BODY_LIMIT_BYTES: "4096" }, dir.path);
+    const log = createLogger("silent");
+    await prepareForServe(config, log);
+    services = await openServices(config);
+    // A route in the real chain that validates a body and writes: bad input must leave no trace.
+    const app = buildApp({ db: services.db, keys: services.resolver, log, bodyLimitBytes: config.bodyLimitBytes }, [
+      (a) =>
+        a.post("/api/test/tenants", async (c) => {
+          const input = await jsonBody(c, tenantInput);
+          await services.db.write((tx) => tx.tenants.create({ id: input.slug, slug: input.slug, name: input.name, status: "active", createdAt: tx.now }));
+          return c.json({ id: input.slug }, 201);
+        }),
+      (a) =>
+        a.get("/api/test/boom", () => {
+          throw new Error("SQLITE_ERROR: near \"SELEC\": syntax error in SELEC * FROM secrets");
+        }),
+    ]);
+    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } });
+    port = server.address.port;
+  });
+
+  afterAll(async () => {
+    await server.close();
+    services.close();
+    dir.cleanup();
+  });
+
+  it("answers /healthz and /readyz", async () => {
+    const health = await httpsRequest(port, "/healthz");
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toEqual({ status: "ok" });
+    const ready = await httpsRequest(port, "/readyz");
+    expect(ready.status).toBe(200);
+    expect(JSON.parse(ready.body)).toEqual({ status: "ready", checks: { database: "ok", keys: "ok" } });
+  });
+
+  it("speaks TLS 1.3 and refuses a TLS 1.2 client", async () => {
+    const ok = await httpsRequest(port, "/healthz", { minVersion: "TLSv1.3" });
+    expect(ok.status).toBe(200);
+    await expect(httpsRequest(port, "/healthz", { maxVersion: "TLSv1.2" })).rejects.toMatchObject({
+      code: expect.stringMatching(/ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION|EPROTO|ECONNRESET/),
+    });
+  });
+
+  it("puts the security headers on every response, errors included", async () => {
+    for (const path of ["/healthz", "/no-such-route"]) {
+      const res = await httpsRequest(port, path);
+      expect(res.headers["strict-transport-security"]).toBe("max-age=63072000; includeSubDomains");
+      expect(res.headers["content-security-policy"]).toContain("default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+      expect(res.headers["x-content-type-options"]).toBe("nosniff");
+      expect(res.headers["referrer-policy"]).toBe("no-referrer");
+      expect(res.headers["x-frame-options"]).toBe("DENY");
+      expect(res.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+      expect(res.headers["x-powered-by"]).toBeUndefined();
+    }
+  });
+
+  it("keeps a well-formed caller request id and replaces a hostile one", async () => {
+    expect((await httpsRequest(port, "/healthz", { headers: { "X-Request-Id": "trace-12345678" } })).headers["x-request-id"]).toBe("trace-12345678");
+    expect((await httpsRequest(port, "/healthz", { headers: { "X-Request-Id": "<script>alert(1)</script>" } })).headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("answers unknown routes with RFC 9457 problem+json", async () => {
+    const res = await httpsRequest(port, "/api/nothing-here");
+    expect(res.status).toBe(404);
+    expect(res.headers["content-type"]).toBe("application/problem+json");
+    expect(JSON.parse(res.body)).toMatchObject({ type: "urn:vecto:problem:not-found", title: "Not found", status: 404 });
+    expect(res.headers["cache-control"]).toBe("no-store");
+  });
+
+  it("hides internal errors: no stack, no SQL, only a request id", async () => {
+    const res = await httpsRequest(port, "/api/test/boom");
+    expect(res.status).toBe(500);
+    const body = JSON.parse(res.body) as Record<string, unknown>;
+    expect(body).toMatchObject({ type: "urn:vecto:problem:internal-error", status: 500 });
+    expect(body.requestId).toBe(res.headers["x-request-id"]);
+    expect(res.body).not.toMatch(/SELEC|secrets|SQLITE|at .*\.ts:\d+/);
+  });
+
+  describe("bad input gets a 4xx problem and writes nothing", () => {
+    const post = (body: string | Buffer, contentType = "application/json") =>
+      httpsRequest(port, "/api/test/tenants", { method: "POST", body, headers: { "Content-Type": contentType } });
+
+    it.each([
+      ["malformed JSON", '{"slug": "acme",', "application/json", 400, "malformed-json"],
+      ["wrong content type", "slug=acme&name=Acme", "application/x-www-form-urlencoded", 415, "unsupported-media-type"],
+      ["missing content type", '{"slug":"acme","name":"Acme"}', "", 415, "unsupported-media-type"],
+      ["unknown field", '{"slug":"acme","name":"Acme","admin":true}', "application/json", 422, "validation-failed"],
+      ["wrong type", '{"slug":"acme","name":42}', "application/json", 422, "validation-failed"],
+      ["deeply nested", `{"slug":"acme","name":"x","n":${"[".repeat(100)}${"]".repeat(100)}}`, "application/json", 400, "bad-request"],
+      ["oversized body", JSON.stringify({ slug: "acme", name: "x".repeat(5000) }), "application/json", 413, "payload-too-large"],
+    ])("%s", async (_name, body, contentType, status, kind) => {
+      const res = await post(body, contentType);
+      expect(res.status).toBe(status);
+      expect(res.headers["content-type"]).toBe("application/problem+json");
+      expect(JSON.parse(res.body)).toMatchObject({ type: `urn:vecto:problem:${kind}`, status });
+      expect(services.db.tenants.list()).toEqual([]);
+    });
+
+    it("names what was wrong", async () => {
+      const res = await post('{"slug":"acme","name":"Acme","admin":true}');
+      const body = JSON.parse(res.body) as { errors: { path: string; message: string }[] };
+      expect(body.errors.map((e) => e.path)).toEqual(["(body)"]);
+      expect(body.errors[0]?.message).toContain("admin");
+    });
+
+    it("and good input is written", async () => {
+      const res = await post('{"slug":"acme","name":"Acme"}');
+      expect(res.status).toBe(201);
+      expect(services.db.tenants.list().map((t) => t.id)).toEqual(["acme"]);
+    });
+  });
+
+  it("redirects plain HTTP to HTTPS and serves nothing over it", async () => {
+    const redirect = server.redirectAddress;
+    expect(redirect).not.toBeNull();
+    const res = await new Promise<{ status: number; location: string | undefined; body: string }>((resolve, reject) => {
+      const req = httpRequest({ host: "127.0.0.1", port: redirect?.port, path: "/healthz?x=1", headers: { Host: "evil.example:80" } }, (r) => {
+        let body = "";
+        r.on("data", (d: Buffer) => (body += d.toString()));
+        r.on("end", () => resolve({ status: r.statusCode ?? 0, location: r.headers.location, body }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(res.status).toBe(308);
+    expect(res.location).toBe(`https://127.0.0.1:${port}/healthz?x=1`);
+    expect(res.body).toBe("");
+  });
+});

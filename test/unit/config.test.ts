@@ -1,0 +1,89 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, parseEnvFile } from "../../src/config.js";
+import { tempDir } from "../helpers.js";
+
+const cwd = "/srv/vecto-test";
+const base = { VECTO_ENV_FILE: "/dev/null" };
+
+function failure(env: Record<string, string>): string {
+  try {
+    loadConfig({ ...base, ...env }, cwd);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error("expected loadConfig to fail");
+}
+
+describe("config", () => {
+  const dirs: (() => void)[] = [];
+  afterEach(() => dirs.splice(0).forEach((cleanup) => cleanup()));
+
+  it("runs on the embedded default with nothing set", () => {
+    const config = loadConfig(base, cwd);
+    expect(config.dataDir).toBe("/srv/vecto-test/data");
+    expect(config.databaseFile).toBe("/srv/vecto-test/data/vecto.db");
+    expect(config.listen).toEqual({ host: "127.0.0.1", port: 8443 });
+    expect(config.redirectListen).toBeNull();
+    expect(config.keyResolver).toBe("env");
+    expect(config.masterKeyFile).toBe("/srv/vecto-test/data/master.key");
+    expect(config.devMasterKey).toBe(true);
+    expect(config.tls).toEqual({ certFile: "/srv/vecto-test/data/tls/cert.pem", keyFile: "/srv/vecto-test/data/tls/key.pem", selfSigned: true });
+    expect(config.airgapped).toBe(true);
+    expect(config.ollamaUrl).toBe("http://127.0.0.1:11434");
+  });
+
+  it("takes a configured master key and certificate as production settings", () => {
+    const config = loadConfig({ ...base, VECTO_MASTER_KEY_FILE: "keys/master", VECTO_TLS_CERT: "/etc/pki/c.pem", VECTO_TLS_KEY: "/etc/pki/k.pem" }, cwd);
+    expect(config.masterKeyFile).toBe("/srv/vecto-test/keys/master");
+    expect(config.devMasterKey).toBe(false);
+    expect(config.tls.selfSigned).toBe(false);
+  });
+
+  it("reads the master key from the systemd credentials directory", () => {
+    const config = loadConfig({ ...base, CREDENTIALS_DIRECTORY: "/run/credentials/vecto.service" }, cwd);
+    expect(config.masterKeyFile).toBe("/run/credentials/vecto.service/master-key");
+    expect(config.devMasterKey).toBe(false);
+  });
+
+  it.each([
+    [{ VECTO_LISTEN: "8443" }, /^VECTO_LISTEN: expected host:port/],
+    [{ VECTO_LISTEN: "127.0.0.1:99999" }, /^VECTO_LISTEN: port must be 0-65535/],
+    [{ VECTO_HTTP_LISTEN: "nope" }, /^VECTO_HTTP_LISTEN: /],
+    [{ VECTO_KEY_RESOLVER: "kms" }, /^VECTO_KEY_RESOLVER: expected env or pkcs11/],
+    [{ VECTO_AIRGAPPED: "maybe" }, /^VECTO_AIRGAPPED: expected true or false/],
+    [{ VECTO_OLLAMA_URL: "ftp://x" }, /^VECTO_OLLAMA_URL: /],
+    [{ VECTO_LOG_LEVEL: "loud" }, /^VECTO_LOG_LEVEL: /],
+    [{ VECTO_BODY_LIMIT_BYTES: "-1" }, /^VECTO_BODY_LIMIT_BYTES: expected a whole number/],
+    [{ VECTO_TLS_CERT: "/c.pem" }, /^VECTO_TLS_KEY: set VECTO_TLS_CERT and VECTO_TLS_KEY together/],
+    [{ VECTO_KEY_RESOLVER: "pkcs11" }, /^VECTO_PKCS11_PIN_FILE: required when VECTO_KEY_RESOLVER=pkcs11/],
+    [{ VECTO_KEY_RESOLVER: "pkcs11", VECTO_PKCS11_PIN_FILE: "/p" }, /^VECTO_PKCS11_LIB: required/],
+    [{ VECTO_EGRESS_ALLOW: "api.example.com" }, /^VECTO_EGRESS_ALLOW: expected host:port/],
+  ])("refuses %j with one line naming the variable", (env, expected) => {
+    const message = failure(env);
+    expect(message).toMatch(expected);
+    expect(message).not.toContain("\n");
+  });
+
+  it("takes values from the env file, with the process environment winning", () => {
+    const dir = tempDir();
+    dirs.push(dir.cleanup);
+    const file = join(dir.path, "vecto.env");
+    writeFileSync(file, "# comment\nVECTO_LISTEN=0.0.0.0:9443\nVECTO_DATA_DIR=\"/var/lib/vecto\"\n");
+    const config = loadConfig({ VECTO_ENV_FILE: file, VECTO_LISTEN: "127.0.0.1:7443" }, cwd);
+    expect(config.listen).toEqual({ host: "127.0.0.1", port: 7443 });
+    expect(config.dataDir).toBe("/var/lib/vecto");
+  });
+
+  it("names the env file and line of a malformed entry", () => {
+    expect(() => parseEnvFile("VECTO_LISTEN=1.2.3.4:1\nthis is not an assignment\n", "/etc/vecto/vecto.env")).toThrow(
+      "/etc/vecto/vecto.env:2: expected KEY=VALUE",
+    );
+  });
+
+  it("refuses an explicitly named env file that does not exist", () => {
+    expect(failure({ VECTO_ENV_FILE: "/nonexistent/vecto.env" })).toBe("VECTO_ENV_FILE: /nonexistent/vecto.env does not exist");
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * Tenant isolation at the data-access layer (datasheet 4.1): every SQL statement in src/ that
+ * touches a tenant-owned table must bind tenant_id. Tenant-owned tables are found from the
+ * migrations (a `tenant_id ... NOT NULL` column), so a new table is covered the day it is added.
+ */
+import { describe, expect, it } from "vitest";
+import { migrations } from "../../../src/db/migrations/index.js";
+import { sourceFiles, stringLiterals } from "../../source-files.js";
+
+/** Statements allowed to touch a tenant-owned table without a tenant_id condition, with the reason. Keep it short. */
+const ALLOWED: Record<string, string> = {};
+
+const SQL_START = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\b/i;
+
+function tenantOwnedTables(sql: readonly string[]): string[] {
+  const tables: string[] = [];
+  for (const text of sql) {
+    for (const match of text.matchAll(/CREATE TABLE\s+(?:IF NOT EXISTS\s+)?(\w+)\s*\(([\s\S]*?)\)\s*(?:STRICT|WITHOUT ROWID|;)/gi)) {
+      const [, name, body] = match as unknown as [string, string, string];
+      if (/^\s*tenant_id\s+TEXT\s+NOT NULL/im.test(body)) tables.push(name.toLowerCase());
+    }
+  }
+  return tables;
+}
+
+function tablesIn(statement: string): string[] {
+  const names = [...statement.matchAll(/\b(?:FROM|JOIN|INTO|UPDATE)\s+(\w+)/gi)].map((m) => (m[1] ?? "").toLowerCase());
+  return [...new Set(names)];
+}
+
+/** Why a statement on a tenant-owned table is unsafe, or undefined when it binds tenant_id. */
+function tenancyViolation(statement: string): string | undefined {
+  const normalized = statement.replace(/\s+/g, " ").trim();
+  if (/^(INSERT|REPLACE)\b/i.test(normalized)) {
+    const columns = /\(([^)]*)\)\s*(VALUES|SELECT)/i.exec(normalized)?.[1] ?? "";
+    return /\btenant_id\b/i.test(columns) ? undefined : "INSERT without a tenant_id column";
+  }
+  const where = /\bWHERE\b([\s\S]*)$/i.exec(normalized)?.[1];
+  if (where === undefined) return "no WHERE clause";
+  return /\btenant_id\s*(=|IN\b)/i.test(where) ? undefined : "WHERE clause without a tenant_id condition";
+}
+
+interface Found {
+  readonly where: string;
+  readonly statement: string;
+  readonly tables: string[];
+}
+
+function sqlStatements(): Found[] {
+  return sourceFiles("src").flatMap((file) =>
+    stringLiterals(file)
+      .filter((literal) => SQL_START.test(literal.text))
+      .map((literal) => ({ where: `${file.path}:${literal.line}`, statement: literal.text, tables: tablesIn(literal.text) })),
+  );
+}
+
+describe("tenant isolation in SQL", () => {
+  const owned = tenantOwnedTables(migrations.map((m) => m.sql));
+  const statements = sqlStatements();
+
+  it("finds the tenant-owned tables and the statements that touch them", () => {
+    expect(owned).toContain("tenant_keys");
+    expect(owned).not.toContain("tenants");
+    expect(statements.length).toBeGreaterThan(5);
+    console.log(`tenancy: ${owned.length} tenant-owned tables, ${statements.length} SQL statements checked`);
+  });
+
+  it("every statement on a tenant-owned table binds tenant_id", () => {
+    const violations = statements
+      .filter((s) => s.tables.some((t) => owned.includes(t)))
+      .filter((s) => ALLOWED[s.statement.replace(/\s+/g, " ").trim()] === undefined)
+      .map((s) => ({ where: s.where, why: tenancyViolation(s.statement), statement: s.statement.replace(/\s+/g, " ").trim() }))
+      .filter((v) => v.why !== undefined);
+    expect(violations).toEqual([]);
+  });
+
+  it("the check itself catches the statements it exists for", () => {
+    expect(tenancyViolation("SELECT title FROM nodes WHERE id = ?")).toBe("WHERE clause without a tenant_id condition");
+    expect(tenancyViolation("SELECT title FROM nodes")).toBe("no WHERE clause");
+    expect(tenancyViolation("UPDATE nodes SET title = ? WHERE id = ?")).toBe("WHERE clause without a tenant_id condition");
+    expect(tenancyViolation("DELETE FROM nodes WHERE project_id = ?")).toBe("WHERE clause without a tenant_id condition");
+    expect(tenancyViolation("INSERT INTO nodes (id, title) VALUES (?, ?)")).toBe("INSERT without a tenant_id column");
+    expect(tenancyViolation("SELECT title FROM nodes WHERE tenant_id = ? AND id = ?")).toBeUndefined();
+    expect(tenancyViolation("INSERT INTO nodes (tenant_id, id) VALUES (?, ?)")).toBeUndefined();
+    expect(tenantOwnedTables(["CREATE TABLE nodes (\n  id TEXT PRIMARY KEY,\n  tenant_id TEXT NOT NULL\n) STRICT;"])).toEqual(["nodes"]);
+  });
+});
