@@ -4,8 +4,10 @@
  * their PKI's certificate via VECTO_TLS_CERT/VECTO_TLS_KEY.
  */
 import { X509Certificate } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
 import { generate } from "selfsigned";
-import { writeNewSecretFile, writeNewFile } from "../fs-safe.js";
+import { writeNewFile } from "./secret-file.js";
 
 const VALIDITY_DAYS = 825;
 
@@ -34,8 +36,10 @@ export async function generateSelfSignedCertificate(certFile: string, keyFile: s
       },
     ],
   });
-  writeNewSecretFile(keyFile, pem.private);
-  writeNewFile(certFile, pem.cert, 0o644);
+  await mkdir(dirname(keyFile), { recursive: true, mode: 0o700 });
+  await mkdir(dirname(certFile), { recursive: true, mode: 0o700 });
+  await writeNewFile(keyFile, pem.private, 0o600);
+  await writeNewFile(certFile, pem.cert, 0o644);
 }
 
 /** Summary for `vecto doctor`: no key material, only what an operator needs to judge the certificate. */

@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { constants as fsc, promises as fsp } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { aead } from "../aead.js";
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from "../aead-params.js";
 import { DecryptError, KeyFileError, KeyUnwrapError, MasterKeyUnavailableError } from "../errors.js";
 import type { KeyResolver, ResolverInfo, WrappedKey } from "../key-resolver.js";
+import { FileExistsError, writeNewFile } from "../secret-file.js";
 
 /** base64 of 32 bytes is 44 chars; anything much larger is not a key file, so never read it whole. */
 const MAX_KEY_FILE_BYTES = 64;
@@ -146,56 +147,8 @@ export class EnvKeyResolver implements KeyResolver {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await fsp.lstat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw err;
-  }
-}
-
 function refuseOverwrite(path: string): KeyFileError {
   return new KeyFileError(`refusing to overwrite existing master key file ${path}`);
-}
-
-/** Writes the temp file with 0600 from creation (O_EXCL: never reuses a file someone else made). */
-async function writeTempKey(tmp: string, content: string): Promise<void> {
-  const handle = await fsp.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-  try {
-    await handle.writeFile(content, "latin1");
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * Publishes tmp at path without ever replacing an existing file: link(2) fails with EEXIST,
- * where rename(2) would silently clobber a key created between our check and the rename.
- * Filesystems without hard links fall back to check-then-rename.
- */
-async function publishNoClobber(tmp: string, path: string): Promise<void> {
-  try {
-    await fsp.link(tmp, path);
-    await fsp.unlink(tmp);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") throw refuseOverwrite(path);
-    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw err;
-    if (await exists(path)) throw refuseOverwrite(path);
-    await fsp.rename(tmp, path);
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, fsc.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /**
@@ -203,20 +156,16 @@ async function syncDir(dir: string): Promise<void> {
  * losing a master key loses every tenant's data.
  */
 export async function generateMasterKeyFile(path: string): Promise<{ masterLabel: string }> {
-  if (await exists(path)) throw refuseOverwrite(path);
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const key = randomBytes(AEAD_KEY_BYTES);
   try {
-    await writeTempKey(tmp, `${key.toString("base64")}\n`).catch((err: unknown) => {
-      const code = (err as NodeJS.ErrnoException).code ?? "unknown error";
-      throw new KeyFileError(`cannot create master key file ${path}: ${FS_REASONS[code] ?? code} (in ${dir})`);
-    });
-    await publishNoClobber(tmp, path);
-    await syncDir(dir);
+    await writeNewFile(path, `${key.toString("base64")}\n`, 0o600);
     return { masterLabel: envMasterLabel(key) };
+  } catch (err) {
+    if (err instanceof FileExistsError) throw refuseOverwrite(path);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) throw err;
+    throw new KeyFileError(`cannot create master key file ${path}: ${FS_REASONS[code] ?? code} (in ${dirname(path)})`);
   } finally {
     key.fill(0);
-    await fsp.rm(tmp, { force: true });
   }
 }
