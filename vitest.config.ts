@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { defineConfig, type Plugin } from "vitest/config";
 
-// Migrations are imported as text, exactly as the esbuild bundle does (loader ".sql": "text").
-const sqlAsText: Plugin = {
-  name: "sql-as-text",
+// Migrations and word lists are imported as text, exactly as the esbuild bundle does (loader "text").
+const textAssets: Plugin = {
+  name: "text-assets",
+  enforce: "pre",
   load(id) {
-    if (!id.endsWith(".sql")) return null;
+    if (!id.endsWith(".sql") && !id.endsWith(".txt")) return null;
     return `export default ${JSON.stringify(readFileSync(id, "utf8"))};`;
   },
 };
@@ -14,7 +15,7 @@ const sqlAsText: Plugin = {
 const jsonReport = process.env.VITEST_JSON_REPORT;
 
 export default defineConfig({
-  plugins: [sqlAsText],
+  plugins: [textAssets],
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/global-setup.ts"],

@@ -107,7 +107,7 @@ export async function bundle(opts = {}) {
     // A SEA main script is wrapped in a function: a hashbang there is a syntax error.
     banner: sea ? { js: `/* vecto ${pkg.version} (single binary) */` } : { js: "#!/usr/bin/env node" },
     sourcemap: sea ? false : "linked",
-    loader: { ".sql": "text" },
+    loader: { ".sql": "text", ".txt": "text" },
     external: sea ? [] : NATIVE_PACKAGES,
     plugins: sea ? [seaNativePlugin(), noRuntimePathsPlugin()] : [noRuntimePathsPlugin()],
     logLevel: "silent",

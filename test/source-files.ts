@@ -25,15 +25,32 @@ export function sourceFiles(folder: string, extension = ".ts"): SourceFile[] {
     .map((file) => ({ path: relative(ROOT, file).split("\\").join("/"), text: readFileSync(file, "utf8") }));
 }
 
-/** Every string and template literal in a TypeScript file, with its line. */
+/** Top-level `const NAME = "text"` declarations of a file, so templates that use them can be read whole. */
+function stringConstants(source: ts.SourceFile): Map<string, string> {
+  const constants = new Map<string, string>();
+  for (const statement of source.statements) {
+    if (!ts.isVariableStatement(statement)) continue;
+    for (const declaration of statement.declarationList.declarations) {
+      const init = declaration.initializer;
+      if (ts.isIdentifier(declaration.name) && init && (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init))) {
+        constants.set(declaration.name.text, init.text);
+      }
+    }
+  }
+  return constants;
+}
+
+/** Every string and template literal in a TypeScript file, with its line; a template's file-level string constants are filled in. */
 export function stringLiterals(file: SourceFile): { text: string; line: number }[] {
   const source = ts.createSourceFile(file.path, file.text, ts.ScriptTarget.Latest, true);
+  const constants = stringConstants(source);
+  const spanText = (expression: ts.Expression): string => (ts.isIdentifier(expression) ? constants.get(expression.text) : undefined) ?? "${…}";
   const found: { text: string; line: number }[] = [];
   const visit = (node: ts.Node): void => {
     if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) {
       found.push({ text: node.text, line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1 });
     } else if (ts.isTemplateExpression(node)) {
-      const text = node.head.text + node.templateSpans.map((span) => `\${…}${span.literal.text}`).join("");
+      const text = node.head.text + node.templateSpans.map((span) => spanText(span.expression) + span.literal.text).join("");
       found.push({ text, line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1 });
     }
     ts.forEachChild(node, visit);

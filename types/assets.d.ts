@@ -3,3 +3,9 @@ declare module "*.sql" {
   const text: string;
   export default text;
 }
+
+// Word lists (e.g. the common-password list) are bundled the same way.
+declare module "*.txt" {
+  const text: string;
+  export default text;
+}

@@ -4,8 +4,8 @@
  * High entropy (256 bits), so a plain SHA-256 is the right stored form; short-lived; single use;
  * issuing a new one retires the old. The token is shown once, on the operator's terminal.
  */
-import { createHash, randomBytes } from "node:crypto";
 import type { Database } from "../db/db.js";
+import { newOpaqueSecret, secretHash } from "./secrets.js";
 
 const PREFIX = "vst_";
 
@@ -15,11 +15,11 @@ export interface IssuedSetupToken {
 }
 
 export function hashSetupToken(token: string): Uint8Array {
-  return createHash("sha256").update(token, "utf8").digest();
+  return secretHash(token);
 }
 
 export async function issueSetupToken(db: Database, ttlSeconds: number): Promise<IssuedSetupToken> {
-  const token = PREFIX + randomBytes(32).toString("base64url");
+  const token = PREFIX + newOpaqueSecret();
   return db.write((tx) => {
     const expiresAt = new Date(Date.parse(tx.now) + ttlSeconds * 1000).toISOString();
     tx.setupTokens.replace(hashSetupToken(token), tx.now, expiresAt);
@@ -27,8 +27,4 @@ export async function issueSetupToken(db: Database, ttlSeconds: number): Promise
   });
 }
 
-/** True exactly once for a valid, unexpired token. */
-export async function consumeSetupToken(db: Database, token: string): Promise<boolean> {
-  if (!token.startsWith(PREFIX)) return false;
-  return db.write((tx) => tx.setupTokens.consume(hashSetupToken(token), tx.now));
-}
+

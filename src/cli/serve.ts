@@ -54,10 +54,10 @@ function onSignals(stop: (signal: NodeJS.Signals) => Promise<void>): void {
 export async function runServer(config: Config, log: Logger, options: ServeOptions): Promise<void> {
   await prepareForServe(config, log);
   if (config.devMasterKey) log.warn({ file: config.masterKeyFile }, "running with a DEV-ONLY master key");
-  const services = await openServices(config);
+  const services = await openServices(config, log);
   let server: RunningServer;
   try {
-    const app = buildApp({ db: services.db, keys: services.resolver, log, bodyLimitBytes: config.bodyLimitBytes });
+    const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, log, bodyLimitBytes: config.bodyLimitBytes });
     const tls = { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
     server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls });
   } catch (error) {

@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { AEAD_KEY_BYTES } from "./aead-params.js";
 import { CryptoParamError, TenantKeyError } from "./errors.js";
 import { dekAad, fieldAad, fieldKeyVersion, openField, sealField } from "./field-cipher.js";
@@ -104,6 +106,21 @@ export class CryptoService {
       this.#cachedOrStoredVersion(PLATFORM_TENANT_ID) ??
       (await this.#serialized(PLATFORM_TENANT_ID, () => this.#ensurePlatformRoot()));
     return deriveKey(await this.#dek(PLATFORM_TENANT_ID, version), label);
+  }
+
+  /**
+   * A keyed hash for finding a row by an encrypted value (a blind index, e.g. a login email):
+   * HMAC-SHA256 under the "search-index" sub-key over (purpose, tenant, value). Equal inputs give
+   * equal outputs, so it reveals equality within a tenant and nothing else.
+   */
+  async blindIndex(tenantId: string, purpose: string, value: string): Promise<Uint8Array> {
+    const key = await this.subKey("search-index");
+    return hmac(sha256, key, utf8Encoder.encode(purpose + SEP + tenantId + SEP + value));
+  }
+
+  /** A secret for one member of a family (e.g. one JWT signing key per kid): HMAC of the context under the label's sub-key. */
+  async derivedSecret(label: SubKeyLabel, context: string): Promise<Uint8Array> {
+    return hmac(sha256, await this.subKey(label), utf8Encoder.encode(context));
   }
 
   async #ensurePlatformRoot(): Promise<number> {

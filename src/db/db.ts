@@ -16,6 +16,11 @@ import { SetupTokenRepository } from "./setup-tokens.js";
 import { TenantDb } from "./tenant-db.js";
 import { TenantKeyRepository } from "./tenant-keys.js";
 import { TenantRepository } from "./tenants.js";
+import { UserRepository } from "./users.js";
+import { SessionRepository } from "./sessions.js";
+import { PersonalTokenRepository } from "./personal-tokens.js";
+import { JwtKeyRepository } from "./jwt-keys.js";
+import { LoginThrottleRepository } from "./login-throttle.js";
 import type { TenantScope } from "./tenant-scope.js";
 
 export interface OpenOptions {
@@ -24,10 +29,19 @@ export interface OpenOptions {
   readonly readonly?: boolean;
 }
 
-/** What a write transaction may change at platform level. */
-export interface PlatformTx {
+/** The repositories, write methods included: only reachable inside `write()`. */
+interface Repositories {
   readonly setupTokens: SetupTokenRepository;
   readonly tenants: TenantRepository;
+  readonly users: UserRepository;
+  readonly sessions: SessionRepository;
+  readonly personalTokens: PersonalTokenRepository;
+  readonly jwtKeys: JwtKeyRepository;
+  readonly loginThrottle: LoginThrottleRepository;
+}
+
+/** What a write transaction may change at platform level. */
+export interface PlatformTx extends Repositories {
   readonly now: string;
 }
 
@@ -39,9 +53,13 @@ const BUSY_TIMEOUT_MS = 5000;
 
 export class Database {
   readonly tenantKeys: TenantKeyRepository;
-  readonly tenants: Pick<TenantRepository, "get" | "list">;
-  private readonly tenantWrites: TenantRepository;
-  private readonly setupTokens: SetupTokenRepository;
+  readonly tenants: Pick<TenantRepository, "get" | "getBySlug" | "platformTenant" | "list">;
+  readonly users: Pick<UserRepository, "get" | "findByEmail">;
+  readonly sessions: Pick<SessionRepository, "get" | "listForUser" | "findRefreshToken">;
+  readonly personalTokens: Pick<PersonalTokenRepository, "findByHash" | "get" | "listForUser">;
+  readonly jwtKeys: Pick<JwtKeyRepository, "list">;
+  readonly loginThrottle: Pick<LoginThrottleRepository, "get">;
+  private readonly repositories: Repositories;
   private closed = false;
 
   private constructor(
@@ -49,9 +67,16 @@ export class Database {
     private readonly clock: () => Date,
   ) {
     this.tenantKeys = new TenantKeyRepository(handle, (fn) => this.transact(fn));
-    this.setupTokens = new SetupTokenRepository(handle);
-    this.tenantWrites = new TenantRepository(handle);
-    this.tenants = this.tenantWrites;
+    this.repositories = {
+      setupTokens: new SetupTokenRepository(handle),
+      tenants: new TenantRepository(handle),
+      users: new UserRepository(handle),
+      sessions: new SessionRepository(handle),
+      personalTokens: new PersonalTokenRepository(handle),
+      jwtKeys: new JwtKeyRepository(handle),
+      loginThrottle: new LoginThrottleRepository(handle),
+    };
+    ({ tenants: this.tenants, users: this.users, sessions: this.sessions, personalTokens: this.personalTokens, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle } = this.repositories);
   }
 
   /** Opens (creating if needed) and migrates the database file. */
@@ -107,12 +132,12 @@ export class Database {
 
   /** The single write path for platform-level changes. Resolves after the transaction committed. */
   async write<T>(fn: (tx: PlatformTx) => T): Promise<T> {
-    return this.transact(() => fn({ setupTokens: this.setupTokens, tenants: this.tenantWrites, now: this.clock().toISOString() }));
+    return this.transact(() => fn({ ...this.repositories, now: this.clock().toISOString() }));
   }
 
   /** The data of one tenant, reachable only with a scope minted by authentication. */
   forTenant(scope: TenantScope): TenantDb {
-    return new TenantDb(this.handle, scope.tenantId, (fn) => this.transact(fn));
+    return new TenantDb(this.repositories, scope.tenantId, (fn) => this.transact(fn), () => this.clock().toISOString());
   }
 
   installationId(): string {

@@ -1,11 +1,16 @@
 /** Tenant records (platform level: the platform root manages them, never their content). */
 import type BetterSqlite3 from "better-sqlite3";
 
+export type TenantKind = "platform" | "customer";
+
 export interface Tenant {
   readonly id: string;
   readonly slug: string;
   readonly name: string;
+  readonly kind: TenantKind;
   readonly status: "active" | "suspended";
+  /** Lifetime of access tokens issued to this tenant's users. */
+  readonly accessTokenTtlSeconds: number;
   readonly createdAt: string;
 }
 
@@ -13,12 +18,24 @@ interface TenantRow {
   id: string;
   slug: string;
   name: string;
+  kind: TenantKind;
   status: "active" | "suspended";
+  access_token_ttl_seconds: number;
   created_at: string;
 }
 
+const COLUMNS = "id, slug, name, kind, status, access_token_ttl_seconds, created_at";
+
 function toTenant(row: TenantRow): Tenant {
-  return { id: row.id, slug: row.slug, name: row.name, status: row.status, createdAt: row.created_at };
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    kind: row.kind,
+    status: row.status,
+    accessTokenTtlSeconds: row.access_token_ttl_seconds,
+    createdAt: row.created_at,
+  };
 }
 
 export class TenantRepository {
@@ -26,16 +43,41 @@ export class TenantRepository {
 
   create(tenant: Tenant): void {
     this.handle
-      .prepare("INSERT INTO tenants (id, slug, name, status, created_at) VALUES (?, ?, ?, ?, ?)")
-      .run(tenant.id, tenant.slug, tenant.name, tenant.status, tenant.createdAt);
+      .prepare(`INSERT INTO tenants (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .run(tenant.id, tenant.slug, tenant.name, tenant.kind, tenant.status, tenant.accessTokenTtlSeconds, tenant.createdAt);
   }
 
   get(id: string): Tenant | undefined {
-    const row = this.handle.prepare<[string], TenantRow>("SELECT id, slug, name, status, created_at FROM tenants WHERE id = ?").get(id);
+    const row = this.handle.prepare<[string], TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE id = ?`).get(id);
     return row ? toTenant(row) : undefined;
   }
 
-  list(): Tenant[] {
-    return this.handle.prepare<[], TenantRow>("SELECT id, slug, name, status, created_at FROM tenants ORDER BY created_at, id").all().map(toTenant);
+  getBySlug(slug: string): Tenant | undefined {
+    const row = this.handle.prepare<[string], TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE slug = ?`).get(slug);
+    return row ? toTenant(row) : undefined;
+  }
+
+  /** The one tenant that holds the platform root's account; undefined before setup. */
+  platformTenant(): Tenant | undefined {
+    const row = this.handle.prepare<[], TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE kind = 'platform'`).get();
+    return row ? toTenant(row) : undefined;
+  }
+
+  /** Customer tenants, keyset-paginated by id. */
+  list(after?: string, limit = 100): Tenant[] {
+    return this.handle
+      .prepare<[string, number], TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE kind = 'customer' AND id > ? ORDER BY id LIMIT ?`)
+      .all(after ?? "", limit)
+      .map(toTenant);
+  }
+
+  update(id: string, changes: { status?: Tenant["status"]; name?: string; accessTokenTtlSeconds?: number }): boolean {
+    const current = this.get(id);
+    if (!current || current.kind !== "customer") return false;
+    return (
+      this.handle
+        .prepare("UPDATE tenants SET status = ?, name = ?, access_token_ttl_seconds = ? WHERE id = ? AND kind = 'customer'")
+        .run(changes.status ?? current.status, changes.name ?? current.name, changes.accessTokenTtlSeconds ?? current.accessTokenTtlSeconds, id).changes === 1
+    );
   }
 }

@@ -7,14 +7,24 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import type { Principal } from "../auth/principal.js";
 import type { Database } from "../db/db.js";
+import type { Identity } from "../services.js";
 import type { Logger } from "../log.js";
 import { accessLog } from "./middleware/access-log.js";
 import { bodyLimit } from "./middleware/body-limit.js";
 import { requestId } from "./middleware/request-id.js";
 import { securityHeaders } from "./middleware/security-headers.js";
-import { ProblemError, problemResponse } from "./problem.js";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { DomainError, type DomainErrorKind } from "../errors.js";
+import { ProblemError, problemResponse, type ProblemKind } from "./problem.js";
+import { authRoutes } from "./routes/auth.js";
 import { healthRoutes } from "./routes/health.js";
+import { sessionRoutes } from "./routes/sessions.js";
+import { setupRoutes } from "./routes/setup.js";
+import { tenantRoutes } from "./routes/tenants.js";
+import { tokenRoutes } from "./routes/tokens.js";
+import { userRoutes } from "./routes/users.js";
 
 /** What the readiness check needs of the key resolver. */
 export interface KeysHealth {
@@ -24,19 +34,33 @@ export interface KeysHealth {
 export interface AppDeps {
   readonly db: Database;
   readonly keys: KeysHealth;
+  readonly identity: Identity;
   readonly log: Logger;
   readonly bodyLimitBytes: number;
 }
 
 export interface AppEnv {
-  Variables: { requestId: string };
+  Variables: { requestId: string; principal?: Principal };
 }
 
 /** Routes added by callers (tests, later issues) are mounted after the built-in ones. */
 export type RouteMount = (app: Hono<AppEnv>) => void;
 
+const DOMAIN_STATUS: Record<DomainErrorKind, [ContentfulStatusCode, ProblemKind]> = {
+  "invalid-credentials": [401, "unauthorized"],
+  throttled: [429, "too-many-requests"],
+  forbidden: [403, "forbidden"],
+  "not-found": [404, "not-found"],
+  conflict: [409, "conflict"],
+  rejected: [422, "rejected"],
+};
+
 function toProblem(error: unknown): ProblemError | undefined {
   if (error instanceof ProblemError) return error;
+  if (error instanceof DomainError) {
+    const [status, kind] = DOMAIN_STATUS[error.kind];
+    return new ProblemError(status, kind, error.message, error.details);
+  }
   if (error instanceof HTTPException) {
     const status = error.status;
     if (status === 413) return new ProblemError(413, "payload-too-large");
@@ -49,7 +73,7 @@ export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hon
   const app = new Hono<AppEnv>();
   app.use("*", requestId(), securityHeaders(), accessLog(deps.log), bodyLimit(deps.bodyLimitBytes));
 
-  app.route("/", healthRoutes(deps));
+  for (const routes of [healthRoutes, setupRoutes, authRoutes, tenantRoutes, userRoutes, sessionRoutes, tokenRoutes]) app.route("/", routes(deps));
   for (const mount of mounts) mount(app);
 
   app.notFound((c) => problemResponse(c, new ProblemError(404, "not-found", `no route for ${c.req.method} ${c.req.path}`)));

@@ -20,6 +20,8 @@ export type ProblemKind =
   | "unauthorized"
   | "forbidden"
   | "conflict"
+  | "too-many-requests"
+  | "rejected"
   | "not-ready"
   | "keys-unavailable"
   | "internal-error";
@@ -44,6 +46,8 @@ const TITLES: Record<ProblemKind, string> = {
   unauthorized: "Authentication required",
   forbidden: "Forbidden",
   conflict: "Conflict",
+  "too-many-requests": "Too many requests",
+  rejected: "Request refused by policy",
   "not-ready": "Service not ready",
   "keys-unavailable": "Encryption keys unavailable",
   "internal-error": "Internal server error",
@@ -73,5 +77,9 @@ export function problemBody(status: number, kind: ProblemKind, detail?: string, 
 export function problemResponse(c: Context, error: ProblemError): Response {
   const requestId = c.get("requestId");
   const body = problemBody(error.status, error.kind, error.detail, { ...error.extensions, ...(requestId ? { requestId } : {}) });
-  return c.body(JSON.stringify(body), error.status, { "Content-Type": PROBLEM_CONTENT_TYPE });
+  const headers: Record<string, string> = { "Content-Type": PROBLEM_CONTENT_TYPE };
+  const retryAfter = error.extensions.retryAfterSeconds;
+  if (typeof retryAfter === "number") headers["Retry-After"] = String(retryAfter);
+  if (error.status === 401) headers["WWW-Authenticate"] = 'Bearer realm="vecto"';
+  return c.body(JSON.stringify(body), error.status, headers);
 }

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "no
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { migrations } from "../../src/db/migrations/index.js";
 import { freePort, httpsRequest, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
 
 const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8")) as { version: string };
@@ -59,7 +60,7 @@ describe("vecto CLI", () => {
     expect(mode(join(data, "tls", "key.pem"))).toBe(0o600);
     expect(readFileSync(join(data, "tls", "cert.pem"), "utf8")).toContain("BEGIN CERTIFICATE");
     expect(mode(join(data, "vecto.db"))).toBe(0o600);
-    expect(JSON.parse(result.stdout)).toMatchObject({ dataDir: data, schemaVersion: 1 });
+    expect(JSON.parse(result.stdout)).toMatchObject({ dataDir: data, schemaVersion: migrations.at(-1)?.version });
     expect(result.stderr).toContain("DEV-ONLY master key"); // the generated key is flagged in the log
   });
 

@@ -28,13 +28,13 @@ describe("HTTPS server", () => {
     const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data"), VECTO_LISTEN: "127.0.0.1:0", VECTO_HTTP_LISTEN: "127.0.0.1:0", VECTO_BODY_LIMIT_BYTES: "4096" }, dir.path);
     const log = createLogger("silent");
     await prepareForServe(config, log);
-    services = await openServices(config);
+    services = await openServices(config, log);
     // A route in the real chain that validates a body and writes: bad input must leave no trace.
-    const app = buildApp({ db: services.db, keys: services.resolver, log, bodyLimitBytes: config.bodyLimitBytes }, [
+    const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, log, bodyLimitBytes: config.bodyLimitBytes }, [
       (a) =>
         a.post("/api/test/tenants", async (c) => {
           const input = await jsonBody(c, tenantInput);
-          await services.db.write((tx) => tx.tenants.create({ id: input.slug, slug: input.slug, name: input.name, status: "active", createdAt: tx.now }));
+          await services.db.write((tx) => tx.tenants.create({ id: input.slug, slug: input.slug, name: input.name, kind: "customer", status: "active", accessTokenTtlSeconds: 28800, createdAt: tx.now }));
           return c.json({ id: input.slug }, 201);
         }),
       (a) =>

@@ -3,6 +3,7 @@
  * inside the single binary; a migration, once released, is never edited (its checksum is checked).
  */
 import init from "./0001_init.sql";
+import identity from "./0002_identity.sql";
 
 export interface Migration {
   readonly version: number;
@@ -10,4 +11,7 @@ export interface Migration {
   readonly sql: string;
 }
 
-export const migrations: readonly Migration[] = [{ version: 1, name: "0001_init", sql: init }];
+export const migrations: readonly Migration[] = [
+  { version: 1, name: "0001_init", sql: init },
+  { version: 2, name: "0002_identity", sql: identity },
+];

@@ -8,7 +8,20 @@ import { migrations } from "../../../src/db/migrations/index.js";
 import { mintTenantScope } from "../../../src/db/tenant-scope.js";
 import { tempDir } from "../../helpers.js";
 
-const tenant = (id: string) => ({ id, slug: id, name: `Tenant ${id}`, status: "active" as const, createdAt: "2026-01-01T00:00:00.000Z" });
+const tenant = (id: string) => ({ id, slug: id, name: `Tenant ${id}`, kind: "customer" as const, status: "active" as const, accessTokenTtlSeconds: 28800, createdAt: "2026-01-01T00:00:00.000Z" });
+const user = (id: string) => ({
+  id,
+  kind: "human" as const,
+  emailLookup: new Uint8Array(32).fill(id.length),
+  emailEnc: new Uint8Array(40),
+  nameEnc: new Uint8Array(40),
+  role: "member" as const,
+  auditor: false,
+  passwordHash: null,
+  status: "active" as const,
+  createdAt: "2026-01-01T00:00:00.000Z",
+  updatedAt: "2026-01-01T00:00:00.000Z",
+});
 
 describe("database", () => {
   const cleanups: (() => void)[] = [];
@@ -95,14 +108,21 @@ describe("database", () => {
       tx.tenants.create(tenant("alpha"));
       tx.tenants.create(tenant("beta"));
     });
-    db.tenantKeys.insertTenantKey({ tenantId: "alpha", version: 1, masterLabel: "env:a", wrapped: new Uint8Array(44), status: "active", createdAt: "now" });
-    db.tenantKeys.insertTenantKey({ tenantId: "beta", version: 1, masterLabel: "env:a", wrapped: new Uint8Array(44), status: "active", createdAt: "now" });
-    db.tenantKeys.insertTenantKey({ tenantId: "beta", version: 2, masterLabel: "env:a", wrapped: new Uint8Array(44), status: "active", createdAt: "now" });
     const alpha = db.forTenant(mintTenantScope("alpha", { type: "human", id: "u1", name: "A" }));
-    expect(alpha.tenant()?.id).toBe("alpha");
-    expect(alpha.keyVersions().map((k) => k.version)).toEqual([1]);
     const beta = db.forTenant(mintTenantScope("beta", { type: "human", id: "u2", name: "B" }));
-    expect(beta.keyVersions().map((k) => k.version)).toEqual([1, 2]);
+    await alpha.write((tx) => tx.insertUser(user("a-1")));
+    await beta.write((tx) => {
+      tx.insertUser(user("b-1"));
+      tx.insertUser(user("b-22"));
+    });
+    expect(alpha.tenant()?.id).toBe("alpha");
+    expect(alpha.listUsers(undefined, 10).map((u) => u.id)).toEqual(["a-1"]);
+    expect(beta.listUsers(undefined, 10).map((u) => u.id)).toEqual(["b-1", "b-22"]);
+    // Knowing another tenant's row id is not enough: every read and write binds the tenant.
+    expect(alpha.user("b-1")).toBeUndefined();
+    expect(await alpha.write((tx) => tx.updateUser("b-1", { role: "viewer" }))).toBe(false);
+    expect(await alpha.write((tx) => tx.deleteUser("b-1"))).toBe(false);
+    expect(beta.user("b-1")?.role).toBe("member");
   });
 
   it("will not mint a tenant scope for the reserved platform id", () => {

@@ -1,0 +1,214 @@
+/**
+ * Creating and changing accounts: the first platform root (with the one-time setup token),
+ * tenants with their first admin, and a tenant's users. Every change that could widen or
+ * narrow access ends the user's sessions and tokens in the same transaction.
+ */
+import { randomUUID } from "node:crypto";
+import type { CryptoService } from "../crypto/crypto-service.js";
+import type { Database } from "../db/db.js";
+import type { TenantDb } from "../db/tenant-db.js";
+import type { Tenant } from "../db/tenants.js";
+import type { ActorKind, UserChanges, UserRecord } from "../db/users.js";
+import { DomainError } from "../errors.js";
+import type { AuthEventSink } from "./events.js";
+import { passwordProblem, type PasswordHasher } from "./passwords.js";
+import type { Principal } from "./principal.js";
+import { openProfile, sealName, sealProfile, type Profile } from "./profiles.js";
+import type { Role, TenantRole } from "./rbac.js";
+import { hashSetupToken } from "./setup-token.js";
+
+export interface NewAccount extends Profile {
+  readonly password: string;
+}
+
+export interface NewUser extends Profile {
+  readonly kind: ActorKind;
+  readonly role: TenantRole;
+  readonly auditor: boolean;
+  /** Humans log in with a password; agents only use access tokens. */
+  readonly password?: string;
+}
+
+export interface UserView extends Profile {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly kind: ActorKind;
+  readonly role: Role;
+  readonly auditor: boolean;
+  readonly status: UserRecord["status"];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface AccountDeps {
+  readonly db: Database;
+  readonly crypto: CryptoService;
+  readonly passwords: PasswordHasher;
+  readonly events: AuthEventSink;
+}
+
+function checkPassword(password: string, profile: Profile): void {
+  const problem = passwordProblem(password, [profile.email.split("@")[0] ?? "", ...profile.name.split(/\s+/)]);
+  if (problem) throw new DomainError("rejected", `password ${problem}`);
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Error && "code" in error && (error as { code: unknown }).code === "SQLITE_CONSTRAINT_UNIQUE";
+}
+
+export async function toUserView(crypto: CryptoService, user: UserRecord): Promise<UserView> {
+  const profile = await openProfile(crypto, user);
+  return { id: user.id, tenantId: user.tenantId, kind: user.kind, role: user.role, auditor: user.auditor, status: user.status, createdAt: user.createdAt, updatedAt: user.updatedAt, ...profile };
+}
+
+async function newUserRecord(deps: AccountDeps, tenantId: string, user: NewUser | (NewAccount & { role: "platform_root" }), now: string): Promise<UserRecord> {
+  const id = randomUUID();
+  const password = "password" in user ? user.password : undefined;
+  const kind = "kind" in user ? user.kind : "human";
+  if (kind === "human" && password === undefined) throw new DomainError("rejected", "a human user needs a password");
+  if (kind === "agent" && password !== undefined) throw new DomainError("rejected", "an agent authenticates with access tokens, not a password");
+  if (password !== undefined) checkPassword(password, user);
+  return {
+    id,
+    tenantId,
+    kind,
+    ...(await sealProfile(deps.crypto, tenantId, id, user)),
+    role: user.role,
+    auditor: "auditor" in user ? user.auditor : false,
+    passwordHash: password === undefined ? null : await deps.passwords.hash(password),
+    status: "active",
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** POST /api/setup: creates the platform tenant and its root, once, with the one-time token. */
+export async function completeSetup(deps: AccountDeps, setupToken: string, root: NewAccount): Promise<UserView> {
+  if (deps.db.tenants.platformTenant()) throw new DomainError("conflict", "setup is already complete");
+  checkPassword(root.password, root);
+  const tenantId = randomUUID();
+  await deps.crypto.createTenantKey(tenantId);
+  const now = new Date().toISOString();
+  const user = await newUserRecord(deps, tenantId, { ...root, role: "platform_root" }, now);
+  const created = await deps.db.write((tx) => {
+    if (tx.tenants.platformTenant()) return false;
+    if (!tx.setupTokens.consume(hashSetupToken(setupToken), tx.now)) throw new DomainError("invalid-credentials", "the setup token is invalid, spent or expired");
+    tx.tenants.create({ id: tenantId, slug: "platform", name: "Platform", kind: "platform", status: "active", accessTokenTtlSeconds: 8 * 3600, createdAt: tx.now });
+    tx.users.insert(user);
+    return true;
+  });
+  if (!created) throw new DomainError("conflict", "setup is already complete");
+  deps.events.emit({ event: "auth.setup_completed", sensitivity: "security", severity: "info", tenantId, actor: { type: "human", id: user.id }, payload: {} });
+  return toUserView(deps.crypto, user);
+}
+
+/** The platform root creates a tenant together with its first tenant admin. */
+export async function createTenant(deps: AccountDeps, actor: Principal, input: { slug: string; name: string; admin: NewAccount }): Promise<{ tenant: Tenant; admin: UserView }> {
+  if (input.slug === "platform" || deps.db.tenants.getBySlug(input.slug)) throw new DomainError("conflict", `tenant slug ${input.slug} is taken`);
+  const tenantId = randomUUID();
+  await deps.crypto.createTenantKey(tenantId);
+  const now = new Date().toISOString();
+  const admin = await newUserRecord(deps, tenantId, { ...input.admin, kind: "human", role: "tenant_admin", auditor: false }, now);
+  const tenant: Tenant = { id: tenantId, slug: input.slug, name: input.name, kind: "customer", status: "active", accessTokenTtlSeconds: 8 * 3600, createdAt: now };
+  try {
+    await deps.db.write((tx) => {
+      tx.tenants.create(tenant);
+      tx.users.insert(admin);
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new DomainError("conflict", `tenant slug ${input.slug} is taken`);
+    throw error;
+  }
+  deps.events.emit({ event: "tenant.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { slug: input.slug } });
+  return { tenant, admin: await toUserView(deps.crypto, admin) };
+}
+
+export function listTenants(deps: AccountDeps, after: string | undefined, limit: number): Tenant[] {
+  return deps.db.tenants.list(after, limit);
+}
+
+export function tenantById(deps: AccountDeps, tenantId: string): Tenant {
+  const tenant = deps.db.tenants.get(tenantId);
+  if (!tenant || tenant.kind !== "customer") throw new DomainError("not-found", "no such tenant");
+  return tenant;
+}
+
+export async function updateTenant(deps: AccountDeps, actor: Principal, tenantId: string, changes: { name?: string; status?: Tenant["status"]; accessTokenTtlSeconds?: number }): Promise<Tenant> {
+  tenantById(deps, tenantId);
+  await deps.db.write((tx) => tx.tenants.update(tenantId, changes));
+  deps.events.emit({ event: "tenant.updated", sensitivity: changes.status ? "security" : "normal", severity: "info", tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { ...(changes.status ? { status: changes.status } : {}), ...(changes.accessTokenTtlSeconds ? { accessTokenTtlSeconds: changes.accessTokenTtlSeconds } : {}) } });
+  return tenantById(deps, tenantId);
+}
+
+export async function createUser(deps: AccountDeps, tenantDb: TenantDb, actor: Principal, input: NewUser): Promise<UserView> {
+  const user = await newUserRecord(deps, tenantDb.tenantId, input, new Date().toISOString());
+  try {
+    await tenantDb.write((tx) => tx.insertUser(user));
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new DomainError("conflict", "a user with this email exists in this tenant");
+    throw error;
+  }
+  deps.events.emit({ event: "user.created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId: user.id, role: user.role, kind: user.kind } });
+  return toUserView(deps.crypto, user);
+}
+
+export async function listUsers(deps: AccountDeps, tenantDb: TenantDb, after: string | undefined, limit: number): Promise<UserView[]> {
+  return Promise.all(tenantDb.listUsers(after, limit).map((u) => toUserView(deps.crypto, u)));
+}
+
+export async function userById(deps: AccountDeps, tenantDb: TenantDb, userId: string): Promise<UserView> {
+  return toUserView(deps.crypto, existingUser(tenantDb, userId));
+}
+
+export interface UserUpdate {
+  readonly name?: string;
+  readonly role?: TenantRole;
+  readonly auditor?: boolean;
+  readonly status?: UserRecord["status"];
+}
+
+/** The caller's own account, as it is now. */
+export async function currentUser(deps: AccountDeps, principal: Principal): Promise<UserView> {
+  const user = deps.db.users.get(principal.tenantId, principal.userId);
+  if (!user) throw new DomainError("invalid-credentials", "the account no longer exists");
+  return toUserView(deps.crypto, user);
+}
+
+function existingUser(tenantDb: TenantDb, userId: string): UserRecord {
+  const user = tenantDb.user(userId);
+  if (!user) throw new DomainError("not-found", "no such user");
+  return user;
+}
+
+/** Refuses changes that would leave the tenant without an active admin, or let an admin change itself. */
+function guardAdminChange(tenantDb: TenantDb, actor: Principal, target: UserRecord, losesAdmin: boolean): void {
+  if (target.id === actor.userId) throw new DomainError("forbidden", "you cannot change your own role, capabilities or status");
+  if (losesAdmin && target.role === "tenant_admin" && target.status === "active" && tenantDb.activeUsersWithRole("tenant_admin") <= 1) {
+    throw new DomainError("conflict", "the tenant would have no active admin left");
+  }
+}
+
+export async function updateUser(deps: AccountDeps, tenantDb: TenantDb, actor: Principal, userId: string, update: UserUpdate): Promise<UserView> {
+  const target = existingUser(tenantDb, userId);
+  const changesAccess = update.role !== undefined || update.auditor !== undefined || update.status !== undefined;
+  if (changesAccess) guardAdminChange(tenantDb, actor, target, (update.role !== undefined && update.role !== "tenant_admin") || update.status === "disabled");
+  const changes: UserChanges = {
+    ...(update.role !== undefined ? { role: update.role } : {}),
+    ...(update.auditor !== undefined ? { auditor: update.auditor } : {}),
+    ...(update.status !== undefined ? { status: update.status } : {}),
+    ...(update.name !== undefined ? { nameEnc: await sealName(deps.crypto, tenantDb.tenantId, userId, update.name) } : {}),
+  };
+  await tenantDb.write((tx) => {
+    tx.updateUser(userId, changes);
+    if (changesAccess) tx.revokeUserCredentials(userId, "access changed");
+  });
+  deps.events.emit({ event: "user.updated", sensitivity: changesAccess ? "security" : "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId, ...(update.role ? { role: update.role } : {}), ...(update.status ? { status: update.status } : {}), ...(update.auditor !== undefined ? { auditor: update.auditor } : {}) } });
+  return toUserView(deps.crypto, existingUser(tenantDb, userId));
+}
+
+export async function deleteUser(deps: AccountDeps, tenantDb: TenantDb, actor: Principal, userId: string): Promise<void> {
+  const target = existingUser(tenantDb, userId);
+  guardAdminChange(tenantDb, actor, target, true);
+  await tenantDb.write((tx) => tx.deleteUser(userId));
+  deps.events.emit({ event: "user.deleted", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId } });
+}

@@ -1,0 +1,68 @@
+/**
+ * Turns a bearer credential into a Principal, checking everything at every request: the JWT (or
+ * personal token), then the session or token row, the user and the tenant as they are NOW, so
+ * logout, revocation, disabling a user, a role change or suspending a tenant take effect on the
+ * next request. Effective scopes are those the credential carries AND the user's role grants
+ * today. This is the only place that mints a TenantScope.
+ */
+import type { Database } from "../db/db.js";
+import { mintTenantScope } from "../db/tenant-scope.js";
+import type { Tenant } from "../db/tenants.js";
+import type { UserRecord } from "../db/users.js";
+import { InvalidTokenError, type AccessTokens } from "./jwt.js";
+import { findUsableToken } from "./personal-tokens.js";
+import type { Principal } from "./principal.js";
+import { isScope, scopesFor, type Scope } from "./rbac.js";
+
+export class Authenticator {
+  constructor(
+    private readonly db: Database,
+    private readonly accessTokens: AccessTokens,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Throws InvalidTokenError for any credential that does not open the door, without saying why. */
+  async authenticate(bearer: string): Promise<Principal> {
+    return bearer.startsWith("vct_") ? this.fromPersonalToken(bearer) : this.fromAccessToken(bearer);
+  }
+
+  private async fromAccessToken(token: string): Promise<Principal> {
+    const claims = await this.accessTokens.verify(token);
+    const session = this.db.sessions.get(claims.tid, claims.sid);
+    if (!session || session.userId !== claims.sub || session.revokedAt !== null || Date.parse(session.expiresAt) <= this.now().getTime()) {
+      throw new InvalidTokenError("session ended");
+    }
+    const { tenant, user } = this.liveAccount(claims.tid, claims.sub);
+    return this.principal(tenant, user, claims.scopes, { kind: "session", sessionId: session.id }, null);
+  }
+
+  private async fromPersonalToken(token: string): Promise<Principal> {
+    const record = findUsableToken(this.db, token, this.now());
+    if (!record) throw new InvalidTokenError("unknown token");
+    const { tenant, user } = this.liveAccount(record.tenantId, record.userId);
+    return this.principal(tenant, user, record.scopes, { kind: "access-token", tokenId: record.id }, record.projectId);
+  }
+
+  private liveAccount(tenantId: string, userId: string): { tenant: Tenant; user: UserRecord } {
+    const tenant = this.db.tenants.get(tenantId);
+    const user = this.db.users.get(tenantId, userId);
+    if (!tenant || tenant.status !== "active" || !user || user.status !== "active") throw new InvalidTokenError("account unavailable");
+    return { tenant, user };
+  }
+
+  private principal(tenant: Tenant, user: UserRecord, granted: readonly string[], credential: Principal["credential"], projectId: string | null): Principal {
+    const held = scopesFor(user.role, user.auditor);
+    const scopes = new Set<Scope>(granted.filter((s): s is Scope => isScope(s) && held.has(s)));
+    return {
+      userId: user.id,
+      actorKind: user.kind,
+      tenantId: tenant.id,
+      tenantKind: tenant.kind,
+      role: user.role,
+      scopes,
+      credential,
+      projectId,
+      tenantScope: tenant.kind === "customer" ? mintTenantScope(tenant.id, { type: user.kind, id: user.id, name: user.id }) : null,
+    };
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * Access tokens: JWT, HS256 only, `typ: at+jwt` (RFC 9068), with iss, aud, sub, tid, sid,
+ * scopes, exp, nbf, iat, jti. Signed by a rotating key ring: each key is named by a `kid` and
+ * its secret is derived from the installation root secret, so no signing secret is stored.
+ * After rotation older kids still verify until every token they signed has expired.
+ *
+ * jose does the JOSE work (algorithm allow-list, claim checks): a well-kept library beats a
+ * hand-written verifier for a format with this many pitfalls (alg none, HS/RS confusion).
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { errors, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import type { CryptoService } from "../crypto/crypto-service.js";
+import type { Database } from "../db/db.js";
+
+export const ACCESS_TOKEN_TYPE = "at+jwt";
+const ALGORITHM = "HS256";
+/** Longest access-token lifetime a tenant may set; a retired key is kept this long after its last use. */
+export const MAX_ACCESS_TOKEN_SECONDS = 86_400;
+const CLOCK_TOLERANCE_SECONDS = 30;
+
+export interface AccessClaims {
+  readonly sub: string;
+  readonly tid: string;
+  readonly sid: string;
+  readonly scopes: readonly string[];
+  readonly jti: string;
+  readonly exp: number;
+}
+
+export class InvalidTokenError extends Error {
+  override readonly name = "InvalidTokenError";
+}
+
+interface Claims extends JWTPayload {
+  tid?: unknown;
+  sid?: unknown;
+  scopes?: unknown;
+}
+
+export class AccessTokens {
+  private readonly secrets = new Map<string, Uint8Array>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly crypto: CryptoService,
+    private readonly issuer: string,
+    private readonly audience = "vecto-api",
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async sign(subject: { userId: string; tenantId: string; sessionId: string; scopes: readonly string[] }, lifetimeSeconds: number): Promise<{ token: string; expiresAt: Date }> {
+    const kid = await this.activeKid();
+    const issuedAt = Math.floor(this.now().getTime() / 1000);
+    const expiresAt = issuedAt + Math.min(lifetimeSeconds, MAX_ACCESS_TOKEN_SECONDS);
+    const token = await new SignJWT({ tid: subject.tenantId, sid: subject.sessionId, scopes: [...subject.scopes] })
+      .setProtectedHeader({ alg: ALGORITHM, typ: ACCESS_TOKEN_TYPE, kid })
+      .setIssuer(this.issuer)
+      .setAudience(this.audience)
+      .setSubject(subject.userId)
+      .setJti(randomUUID())
+      .setIssuedAt(issuedAt)
+      .setNotBefore(issuedAt)
+      .setExpirationTime(expiresAt)
+      .sign(await this.secret(kid));
+    return { token, expiresAt: new Date(expiresAt * 1000) };
+  }
+
+  /** Verifies signature, algorithm, type and claims; any failure is one InvalidTokenError. */
+  async verify(token: string): Promise<AccessClaims> {
+    try {
+      const { payload } = await jwtVerify<Claims>(token, async (header) => this.verificationKey(header.kid), {
+        algorithms: [ALGORITHM],
+        typ: ACCESS_TOKEN_TYPE,
+        issuer: this.issuer,
+        audience: this.audience,
+        requiredClaims: ["sub", "jti", "iat", "nbf", "exp"],
+        currentDate: this.now(),
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        maxTokenAge: MAX_ACCESS_TOKEN_SECONDS,
+      });
+      return toClaims(payload);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw error;
+      if (error instanceof errors.JOSEError) throw new InvalidTokenError(error.code);
+      throw error;
+    }
+  }
+
+  /** Starts a new signing key; the previous ones keep verifying until their tokens expire. */
+  async rotate(): Promise<string> {
+    const kid = randomBytes(9).toString("base64url");
+    await this.db.write((tx) => {
+      tx.jwtKeys.rotate(kid, tx.now);
+      tx.jwtKeys.prune(new Date(Date.parse(tx.now) - 2 * MAX_ACCESS_TOKEN_SECONDS * 1000).toISOString());
+    });
+    return kid;
+  }
+
+  private async activeKid(): Promise<string> {
+    const active = this.db.jwtKeys.list().find((k) => k.retiredAt === null);
+    return active ? active.kid : this.rotate();
+  }
+
+  private async verificationKey(kid: string | undefined): Promise<Uint8Array> {
+    if (kid === undefined) throw new InvalidTokenError("missing kid");
+    const known = this.db.jwtKeys.list().find((k) => k.kid === kid);
+    if (!known) throw new InvalidTokenError("unknown kid");
+    return this.secret(kid);
+  }
+
+  private async secret(kid: string): Promise<Uint8Array> {
+    let secret = this.secrets.get(kid);
+    if (secret === undefined) {
+      secret = await this.crypto.derivedSecret("jwt", `kid:${kid}`);
+      this.secrets.set(kid, secret);
+    }
+    return secret;
+  }
+}
+
+function toClaims(payload: Claims): AccessClaims {
+  const { sub, jti, exp, tid, sid, scopes } = payload;
+  if (typeof sub !== "string" || typeof jti !== "string" || typeof exp !== "number" || typeof tid !== "string" || typeof sid !== "string") {
+    throw new InvalidTokenError("missing claims");
+  }
+  if (!Array.isArray(scopes) || !scopes.every((s): s is string => typeof s === "string")) throw new InvalidTokenError("bad scopes claim");
+  return { sub, jti, exp, tid, sid, scopes };
+}

@@ -1,0 +1,105 @@
+/**
+ * Personal access tokens: `vct_` + 43 random base62 characters + a 6-character CRC32 checksum
+ * (so secret scanners can recognise a token offline without a database), stored as SHA-256,
+ * shown once, always expiring. A token carries a subset of its owner's scopes and is either
+ * tenant-wide or restricted to one project; agents' tokens are restricted by default.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { crc32 } from "node:zlib";
+import type { Database } from "../db/db.js";
+import type { PersonalTokenRecord } from "../db/personal-tokens.js";
+import type { Principal } from "./principal.js";
+import type { Scope } from "./rbac.js";
+import { secretHash } from "./secrets.js";
+
+const PREFIX = "vct_";
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const BODY_LENGTH = 43; // > 256 bits of base62
+const CHECKSUM_LENGTH = 6;
+export const MAX_TOKEN_DAYS = 366;
+
+function randomBase62(length: number): string {
+  let out = "";
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248 && out.length < length) out += BASE62[byte % 62]; // 248 = 4 * 62: no modulo bias
+    }
+  }
+  return out;
+}
+
+function base62(value: number, width: number): string {
+  let out = "";
+  let n = value;
+  for (let i = 0; i < width; i++) {
+    out = BASE62[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
+}
+
+function checksum(body: string): string {
+  return base62(crc32(PREFIX + body) >>> 0, CHECKSUM_LENGTH);
+}
+
+/** True when the string has the token shape and a matching checksum (typos and truncations fail here, before any lookup). */
+export function isWellFormedToken(token: string): boolean {
+  const match = /^vct_([0-9A-Za-z]{43})([0-9A-Za-z]{6})$/.exec(token);
+  return match !== null && checksum(match[1] as string) === match[2];
+}
+
+export function newPersonalToken(): string {
+  const body = randomBase62(BODY_LENGTH);
+  return PREFIX + body + checksum(body);
+}
+
+export interface CreatedToken {
+  readonly token: string;
+  readonly record: PersonalTokenRecord;
+}
+
+export interface TokenRequest {
+  readonly name: string;
+  readonly scopes: readonly Scope[];
+  readonly projectId: string | null;
+  readonly expiresAt: Date;
+}
+
+export class PersonalTokenError extends Error {
+  override readonly name = "PersonalTokenError";
+}
+
+/** Creates a token for the principal itself, never with more than the principal holds now. */
+export async function createPersonalToken(db: Database, owner: Principal, request: TokenRequest, now: Date): Promise<CreatedToken> {
+  const excess = request.scopes.filter((s) => !owner.scopes.has(s));
+  if (excess.length > 0) throw new PersonalTokenError(`cannot grant scopes you do not hold: ${excess.join(", ")}`);
+  if (owner.credential.kind === "access-token") throw new PersonalTokenError("an access token cannot create another access token");
+  if (owner.actorKind === "agent" && request.projectId === null) throw new PersonalTokenError("an agent's token must be restricted to one project (projectId)");
+  const days = (request.expiresAt.getTime() - now.getTime()) / 86_400_000;
+  if (days <= 0) throw new PersonalTokenError("expiresAt must be in the future");
+  if (days > MAX_TOKEN_DAYS) throw new PersonalTokenError(`expiresAt must be within ${MAX_TOKEN_DAYS} days`);
+  const token = newPersonalToken();
+  const record: PersonalTokenRecord = {
+    id: randomUUID(),
+    tenantId: owner.tenantId,
+    userId: owner.userId,
+    name: request.name,
+    tokenHash: secretHash(token),
+    scopes: [...request.scopes],
+    projectId: request.projectId,
+    createdAt: now.toISOString(),
+    expiresAt: request.expiresAt.toISOString(),
+    lastUsedAt: null,
+    revokedAt: null,
+  };
+  await db.write((tx) => tx.personalTokens.insert(record));
+  return { token, record };
+}
+
+/** The stored token for a presented one, if it is well-formed, known, unrevoked and unexpired. */
+export function findUsableToken(db: Database, token: string, now: Date): PersonalTokenRecord | undefined {
+  if (!isWellFormedToken(token)) return undefined;
+  const record = db.personalTokens.findByHash(secretHash(token));
+  if (!record || record.revokedAt !== null || Date.parse(record.expiresAt) <= now.getTime()) return undefined;
+  return record;
+}

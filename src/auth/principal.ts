@@ -1,0 +1,22 @@
+/**
+ * Who is making a request, established by authentication and nothing else. Routes read it;
+ * requireScope checks it; tenant data is reached through `tenantScope`.
+ */
+import type { ActorKind } from "../db/users.js";
+import type { TenantScope } from "../db/tenant-scope.js";
+import type { Role, Scope } from "./rbac.js";
+
+export interface Principal {
+  readonly userId: string;
+  readonly actorKind: ActorKind;
+  readonly tenantId: string;
+  readonly tenantKind: "platform" | "customer";
+  readonly role: Role;
+  readonly scopes: ReadonlySet<Scope>;
+  /** How the request authenticated. */
+  readonly credential: { readonly kind: "session"; readonly sessionId: string } | { readonly kind: "access-token"; readonly tokenId: string };
+  /** A project-restricted access token reaches only this project; null means tenant-wide. */
+  readonly projectId: string | null;
+  /** The key to this tenant's data; null for the platform tenant, whose users hold no tenant content. */
+  readonly tenantScope: TenantScope | null;
+}

@@ -1,0 +1,55 @@
+/**
+ * Roles map to explicit scopes: the one table of who may do what. Routes declare the scope
+ * they need with requireScope(); nothing else grants access. Scopes are never inherited beyond
+ * this table (a tenant admin has no platform scope; the platform root has no graph scope, so it
+ * cannot read tenant content through any route).
+ */
+
+export const SCOPES = [
+  "self", // one's own profile, sessions and tokens
+  "platform:admin", // tenants, installation
+  "tenant:admin", // the tenant's settings
+  "users:manage", // the tenant's users
+  "graph:read",
+  "graph:write",
+  "audit:read",
+  "audit:security", // payloads of security-sensitive audit events (the auditor capability)
+  "keys:manage",
+  "license:manage",
+  "ai:invoke",
+  "release:signoff",
+] as const;
+
+export type Scope = (typeof SCOPES)[number];
+
+export const ROLES = ["platform_root", "tenant_admin", "member", "viewer"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Roles a tenant admin may give; the platform root exists only in the platform tenant. */
+export const TENANT_ROLES = ["tenant_admin", "member", "viewer"] as const satisfies readonly Role[];
+export type TenantRole = (typeof TENANT_ROLES)[number];
+
+const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
+  platform_root: ["self", "platform:admin", "keys:manage", "license:manage", "audit:read"],
+  tenant_admin: ["self", "tenant:admin", "users:manage", "graph:read", "graph:write", "audit:read", "ai:invoke", "release:signoff"],
+  member: ["self", "graph:read", "graph:write", "ai:invoke", "release:signoff"],
+  viewer: ["self", "graph:read"],
+};
+
+const AUDITOR_SCOPES: readonly Scope[] = ["audit:read", "audit:security"];
+
+/** The scopes a user holds now: its role's, plus the auditor capability's. */
+export function scopesFor(role: Role, auditor: boolean): ReadonlySet<Scope> {
+  return new Set<Scope>([...ROLE_SCOPES[role], ...(auditor ? AUDITOR_SCOPES : [])]);
+}
+
+export function isScope(value: string): value is Scope {
+  return (SCOPES as readonly string[]).includes(value);
+}
+
+/** Ordering used to stop a tenant admin from creating someone above itself. */
+const RANK: Record<Role, number> = { viewer: 0, member: 1, tenant_admin: 2, platform_root: 3 };
+
+export function outranks(a: Role, b: Role): boolean {
+  return RANK[a] > RANK[b];
+}

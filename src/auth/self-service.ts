@@ -1,0 +1,74 @@
+/**
+ * What every signed-in account may do to itself: see and end its sessions, create, list and
+ * revoke its personal access tokens. Every query binds the principal's own tenant and user.
+ */
+import type { Database } from "../db/db.js";
+import type { SessionRecord } from "../db/sessions.js";
+import type { PersonalTokenRecord } from "../db/personal-tokens.js";
+import { DomainError } from "../errors.js";
+import type { AuthEventSink } from "./events.js";
+import { createPersonalToken, PersonalTokenError, type TokenRequest } from "./personal-tokens.js";
+import type { Principal } from "./principal.js";
+
+export interface SessionView {
+  readonly id: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly lastUsedAt: string;
+  readonly revokedAt: string | null;
+  readonly client: string;
+  readonly current: boolean;
+}
+
+export interface TokenView {
+  readonly id: string;
+  readonly name: string;
+  readonly scopes: readonly string[];
+  readonly projectId: string | null;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly lastUsedAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+function sessionView(session: SessionRecord, principal: Principal): SessionView {
+  const current = principal.credential.kind === "session" && principal.credential.sessionId === session.id;
+  return { id: session.id, createdAt: session.createdAt, expiresAt: session.expiresAt, lastUsedAt: session.lastUsedAt, revokedAt: session.revokedAt, client: session.client, current };
+}
+
+function tokenView(token: PersonalTokenRecord): TokenView {
+  return { id: token.id, name: token.name, scopes: token.scopes, projectId: token.projectId, createdAt: token.createdAt, expiresAt: token.expiresAt, lastUsedAt: token.lastUsedAt, revokedAt: token.revokedAt };
+}
+
+export function ownSessions(db: Database, principal: Principal): SessionView[] {
+  return db.sessions.listForUser(principal.tenantId, principal.userId).map((s) => sessionView(s, principal));
+}
+
+export async function endOwnSession(db: Database, events: AuthEventSink, principal: Principal, sessionId: string): Promise<void> {
+  const session = db.sessions.get(principal.tenantId, sessionId);
+  if (!session || session.userId !== principal.userId) throw new DomainError("not-found", "no such session");
+  await db.write((tx) => tx.sessions.revoke(principal.tenantId, sessionId, "ended by user", tx.now));
+  events.emit({ event: "auth.session_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { sessionId } });
+}
+
+export function ownTokens(db: Database, principal: Principal): TokenView[] {
+  return db.personalTokens.listForUser(principal.tenantId, principal.userId).map(tokenView);
+}
+
+export async function createOwnToken(db: Database, events: AuthEventSink, principal: Principal, request: TokenRequest): Promise<{ token: string; info: TokenView }> {
+  try {
+    const created = await createPersonalToken(db, principal, request, new Date());
+    events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { tokenId: created.record.id, scopes: created.record.scopes.join(" "), projectId: created.record.projectId } });
+    return { token: created.token, info: tokenView(created.record) };
+  } catch (error) {
+    if (error instanceof PersonalTokenError) throw new DomainError("rejected", error.message);
+    throw error;
+  }
+}
+
+export async function revokeOwnToken(db: Database, events: AuthEventSink, principal: Principal, tokenId: string): Promise<void> {
+  const token = db.personalTokens.get(principal.tenantId, tokenId);
+  if (!token || token.userId !== principal.userId) throw new DomainError("not-found", "no such token");
+  await db.write((tx) => tx.personalTokens.revoke(principal.tenantId, principal.userId, tokenId, tx.now));
+  events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { tokenId } });
+}

@@ -1,0 +1,163 @@
+/**
+ * Sign-in, refresh and sign-out.
+ *
+ * A login creates a session (the refresh-token family) and returns a short-lived access token
+ * (JWT bound to the session) plus an opaque refresh token. Each refresh spends the presented
+ * refresh token and issues a new pair; presenting a spent one is treated as theft: the whole
+ * family is revoked and a security event raised (ASVS 10.4.5, 10.4.8).
+ */
+import { randomUUID } from "node:crypto";
+import type { CryptoService } from "../crypto/crypto-service.js";
+import type { Database } from "../db/db.js";
+import type { SessionRecord } from "../db/sessions.js";
+import type { Tenant } from "../db/tenants.js";
+import type { UserRecord } from "../db/users.js";
+import { DomainError } from "../errors.js";
+import type { AuthEventSink } from "./events.js";
+import type { AccessTokens } from "./jwt.js";
+import type { PasswordHasher } from "./passwords.js";
+import type { Principal } from "./principal.js";
+import { emailLookup } from "./profiles.js";
+import { scopesFor } from "./rbac.js";
+import { newOpaqueSecret, secretHash } from "./secrets.js";
+import { throttleKeys, type LoginThrottle } from "./throttle.js";
+
+export interface SessionPolicy {
+  /** Absolute lifetime of a session: after this, log in again. */
+  readonly sessionSeconds: number;
+  /** A refresh token unused for this long expires. */
+  readonly refreshIdleSeconds: number;
+}
+
+export const DEFAULT_SESSION_POLICY: SessionPolicy = { sessionSeconds: 30 * 86_400, refreshIdleSeconds: 7 * 86_400 };
+
+export interface TokenPair {
+  readonly tokenType: "Bearer";
+  readonly accessToken: string;
+  readonly expiresAt: string;
+  readonly refreshToken: string;
+  readonly refreshExpiresAt: string;
+  readonly sessionId: string;
+}
+
+export interface LoginRequest {
+  /** Tenant slug; absent for the platform root. */
+  readonly tenant?: string;
+  readonly email: string;
+  readonly password: string;
+  readonly client: string;
+  readonly address: string;
+}
+
+const INVALID = "invalid credentials";
+
+export interface SessionDeps {
+  readonly db: Database;
+  readonly crypto: CryptoService;
+  readonly passwords: PasswordHasher;
+  readonly accessTokens: AccessTokens;
+  readonly throttle: LoginThrottle;
+  readonly events: AuthEventSink;
+  readonly policy: SessionPolicy;
+  readonly now: () => Date;
+}
+
+export class Sessions {
+  constructor(private readonly deps: SessionDeps) {}
+
+  async login(request: LoginRequest): Promise<TokenPair> {
+    const { db, crypto, passwords, throttle, events } = this.deps;
+    const tenant = request.tenant === undefined ? db.tenants.platformTenant() : db.tenants.getBySlug(request.tenant);
+    const tenantRef = tenant?.id ?? `unknown:${request.tenant ?? ""}`;
+    const lookup = tenant ? await emailLookup(crypto, tenant.id, request.email) : new Uint8Array(32);
+    const keys = throttleKeys(tenantRef, Buffer.from(lookup).toString("hex").slice(0, 32), request.address);
+    const wait = throttle.retryAfter(keys);
+    if (wait > 0) {
+      events.emit({ event: "auth.login_throttled", sensitivity: "security", severity: "warn", tenantId: tenant?.id ?? null, actor: { type: "anonymous", id: null }, payload: { address: request.address, retryAfterSeconds: wait } });
+      throw new DomainError("throttled", `too many failed attempts; try again in ${wait} seconds`, { retryAfterSeconds: wait });
+    }
+    const user = tenant ? db.users.findByEmail(tenant.id, lookup) : undefined;
+    const verdict = user?.passwordHash ? await passwords.verify(user.passwordHash, request.password) : (await passwords.verifyNothing(request.password), { ok: false, rehash: false });
+    if (!tenant || !user || !verdict.ok || user.status !== "active" || tenant.status !== "active" || user.kind !== "human") {
+      await throttle.failure(keys);
+      events.emit({ event: "auth.login_failed", sensitivity: "security", severity: "warn", tenantId: tenant?.id ?? null, actor: { type: "anonymous", id: user?.id ?? null }, payload: { address: request.address, reason: !user ? "unknown account" : !verdict.ok ? "wrong password" : "account unavailable" } });
+      throw new DomainError("invalid-credentials", INVALID);
+    }
+    await throttle.success(keys);
+    if (verdict.rehash) {
+      const rehashed = await passwords.hash(request.password);
+      await db.write((tx) => tx.users.update(tenant.id, user.id, { passwordHash: rehashed }, tx.now));
+    }
+    const pair = await this.startSession(tenant, user, request.client);
+    events.emit({ event: "auth.login_succeeded", sensitivity: "security", severity: "info", tenantId: tenant.id, actor: { type: "human", id: user.id }, payload: { sessionId: pair.sessionId, address: request.address } });
+    return pair;
+  }
+
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const { db, events } = this.deps;
+    const now = this.deps.now();
+    const stored = db.sessions.findRefreshToken(secretHash(refreshToken));
+    if (!stored) throw new DomainError("invalid-credentials", INVALID);
+    const session = db.sessions.get(stored.tenantId, stored.sessionId);
+    if (!session || session.revokedAt !== null || Date.parse(session.expiresAt) <= now.getTime()) throw new DomainError("invalid-credentials", INVALID);
+    const spent = await db.write((tx) => {
+      if (tx.sessions.spendRefreshToken(stored.tenantId, stored.tokenHash, tx.now)) return false;
+      tx.sessions.revoke(stored.tenantId, session.id, "refresh token reused", tx.now);
+      return true;
+    });
+    if (spent) {
+      events.emit({ event: "auth.refresh_reused", sensitivity: "security", severity: "critical", tenantId: session.tenantId, actor: { type: "human", id: session.userId }, payload: { sessionId: session.id, revoked: "session" } });
+      throw new DomainError("invalid-credentials", INVALID);
+    }
+    if (Date.parse(stored.expiresAt) <= now.getTime()) throw new DomainError("invalid-credentials", INVALID);
+    const tenant = db.tenants.get(session.tenantId);
+    const user = db.users.get(session.tenantId, session.userId);
+    if (!tenant || tenant.status !== "active" || !user || user.status !== "active") throw new DomainError("invalid-credentials", INVALID);
+    return this.issue(tenant, user, session);
+  }
+
+  async logout(principal: Principal): Promise<void> {
+    if (principal.credential.kind !== "session") throw new DomainError("rejected", "log out ends a session; revoke an access token with DELETE /api/tokens/:id");
+    const sessionId = principal.credential.sessionId;
+    await this.deps.db.write((tx) => tx.sessions.revoke(principal.tenantId, sessionId, "logout", tx.now));
+    this.deps.events.emit({ event: "auth.logout", sensitivity: "normal", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { sessionId } });
+  }
+
+  private async startSession(tenant: Tenant, user: UserRecord, client: string): Promise<TokenPair> {
+    const now = this.deps.now();
+    const session: SessionRecord = {
+      id: randomUUID(),
+      tenantId: tenant.id,
+      userId: user.id,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + this.deps.policy.sessionSeconds * 1000).toISOString(),
+      lastUsedAt: now.toISOString(),
+      revokedAt: null,
+      revokeReason: null,
+      client: client.slice(0, 200),
+    };
+    await this.deps.db.write((tx) => tx.sessions.insert(session));
+    return this.issue(tenant, user, session);
+  }
+
+  /** A fresh access token and refresh token for a live session. */
+  private async issue(tenant: Tenant, user: UserRecord, session: SessionRecord): Promise<TokenPair> {
+    const now = this.deps.now();
+    const refreshToken = newOpaqueSecret();
+    const refreshExpires = new Date(Math.min(now.getTime() + this.deps.policy.refreshIdleSeconds * 1000, Date.parse(session.expiresAt)));
+    await this.deps.db.write((tx) => {
+      tx.sessions.insertRefreshToken({ tokenHash: secretHash(refreshToken), tenantId: tenant.id, sessionId: session.id, createdAt: tx.now, expiresAt: refreshExpires.toISOString(), usedAt: null });
+      tx.sessions.touch(tenant.id, session.id, tx.now);
+    });
+    const lifetime = Math.min(tenant.accessTokenTtlSeconds, Math.floor((Date.parse(session.expiresAt) - now.getTime()) / 1000));
+    const access = await this.deps.accessTokens.sign({ userId: user.id, tenantId: tenant.id, sessionId: session.id, scopes: [...scopesFor(user.role, user.auditor)] }, lifetime);
+    return {
+      tokenType: "Bearer",
+      accessToken: access.token,
+      expiresAt: access.expiresAt.toISOString(),
+      refreshToken,
+      refreshExpiresAt: refreshExpires.toISOString(),
+      sessionId: session.id,
+    };
+  }
+}

@@ -1,0 +1,37 @@
+/** Failure counters for login throttling, keyed by account or client address. */
+import type BetterSqlite3 from "better-sqlite3";
+
+export interface ThrottleRecord {
+  readonly key: string;
+  readonly failures: number;
+  readonly lastFailure: string;
+  readonly blockedUntil: string | null;
+}
+
+interface Row {
+  key: string;
+  failures: number;
+  last_failure: string;
+  blocked_until: string | null;
+}
+
+export class LoginThrottleRepository {
+  constructor(private readonly handle: BetterSqlite3.Database) {}
+
+  get(key: string): ThrottleRecord | undefined {
+    const row = this.handle.prepare<[string], Row>("SELECT key, failures, last_failure, blocked_until FROM login_throttle WHERE key = ?").get(key);
+    return row ? { key: row.key, failures: row.failures, lastFailure: row.last_failure, blockedUntil: row.blocked_until } : undefined;
+  }
+
+  put(record: ThrottleRecord): void {
+    this.handle
+      .prepare(
+        "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_failure = excluded.last_failure, blocked_until = excluded.blocked_until",
+      )
+      .run(record.key, record.failures, record.lastFailure, record.blockedUntil);
+  }
+
+  clear(key: string): void {
+    this.handle.prepare("DELETE FROM login_throttle WHERE key = ?").run(key);
+  }
+}

@@ -1,0 +1,140 @@
+/** Users of a tenant (and the platform root, who lives in the platform tenant). Every statement binds tenant_id. */
+import type BetterSqlite3 from "better-sqlite3";
+import type { Role } from "../auth/rbac.js";
+
+export type UserStatus = "active" | "disabled";
+export type ActorKind = "human" | "agent";
+
+export interface UserRecord {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly kind: ActorKind;
+  readonly emailLookup: Uint8Array;
+  readonly emailEnc: Uint8Array;
+  readonly nameEnc: Uint8Array;
+  readonly role: Role;
+  readonly auditor: boolean;
+  readonly passwordHash: string | null;
+  readonly status: UserStatus;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface UserChanges {
+  readonly role?: Role;
+  readonly auditor?: boolean;
+  readonly status?: UserStatus;
+  readonly nameEnc?: Uint8Array;
+  readonly passwordHash?: string;
+}
+
+interface UserRow {
+  id: string;
+  tenant_id: string;
+  kind: ActorKind;
+  email_lookup: Buffer;
+  email_enc: Buffer;
+  name_enc: Buffer;
+  role: Role;
+  auditor: number;
+  password_hash: string | null;
+  status: UserStatus;
+  created_at: string;
+  updated_at: string;
+}
+
+const COLUMNS = "id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash, status, created_at, updated_at";
+
+function toUser(row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    kind: row.kind,
+    emailLookup: new Uint8Array(row.email_lookup),
+    emailEnc: new Uint8Array(row.email_enc),
+    nameEnc: new Uint8Array(row.name_enc),
+    role: row.role,
+    auditor: row.auditor === 1,
+    passwordHash: row.password_hash,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export class UserRepository {
+  constructor(private readonly handle: BetterSqlite3.Database) {}
+
+  get(tenantId: string, id: string): UserRecord | undefined {
+    const row = this.handle.prepare<[string, string], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id = ?`).get(tenantId, id);
+    return row ? toUser(row) : undefined;
+  }
+
+  findByEmail(tenantId: string, emailLookup: Uint8Array): UserRecord | undefined {
+    const row = this.handle
+      .prepare<[string, Buffer], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND email_lookup = ?`)
+      .get(tenantId, Buffer.from(emailLookup));
+    return row ? toUser(row) : undefined;
+  }
+
+  /** Keyset-paginated, oldest first. */
+  list(tenantId: string, after: string | undefined, limit: number): UserRecord[] {
+    return this.handle
+      .prepare<[string, string, number], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`)
+      .all(tenantId, after ?? "", limit)
+      .map(toUser);
+  }
+
+  countByRole(tenantId: string, role: Role): number {
+    const row = this.handle
+      .prepare<[string, Role], { n: number }>("SELECT count(*) AS n FROM users WHERE tenant_id = ? AND role = ? AND status = 'active'")
+      .get(tenantId, role);
+    return row?.n ?? 0;
+  }
+
+  insert(user: UserRecord): void {
+    this.handle
+      .prepare(
+        `INSERT INTO users (id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        user.id,
+        user.tenantId,
+        user.kind,
+        Buffer.from(user.emailLookup),
+        Buffer.from(user.emailEnc),
+        Buffer.from(user.nameEnc),
+        user.role,
+        user.auditor ? 1 : 0,
+        user.passwordHash,
+        user.status,
+        user.createdAt,
+        user.updatedAt,
+      );
+  }
+
+  update(tenantId: string, id: string, changes: UserChanges, now: string): boolean {
+    const current = this.get(tenantId, id);
+    if (!current) return false;
+    const result = this.handle
+      .prepare(
+        "UPDATE users SET role = ?, auditor = ?, status = ?, name_enc = ?, password_hash = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+      )
+      .run(
+        changes.role ?? current.role,
+        (changes.auditor ?? current.auditor) ? 1 : 0,
+        changes.status ?? current.status,
+        Buffer.from(changes.nameEnc ?? current.nameEnc),
+        changes.passwordHash ?? current.passwordHash,
+        now,
+        tenantId,
+        id,
+      );
+    return result.changes === 1;
+  }
+
+  delete(tenantId: string, id: string): boolean {
+    return this.handle.prepare("DELETE FROM users WHERE tenant_id = ? AND id = ?").run(tenantId, id).changes === 1;
+  }
+}

@@ -1,0 +1,18 @@
+/** Request shapes shared by several routes. */
+import { z } from "zod";
+import { TENANT_ROLES } from "../../auth/rbac.js";
+
+export const emailSchema = z.email({ error: "expected an email address" }).max(254);
+export const nameSchema = z.string().trim().min(1).max(200);
+/** Length here only bounds the work; the password policy (src/auth/passwords.ts) judges new passwords. */
+export const passwordSchema = z.string().min(1).max(1024);
+export const slugSchema = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, "lowercase letters, digits and inner hyphens, 1-40 characters");
+export const tenantRoleSchema = z.enum(TENANT_ROLES);
+export const idSchema = z.uuid();
+
+export const accountSchema = z.strictObject({ email: emailSchema, name: nameSchema, password: passwordSchema });
+
+export const pageSchema = z.strictObject({
+  after: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});

@@ -1,0 +1,114 @@
+/**
+ * A real appliance in-process for identity tests: a fresh data dir, real database, real master
+ * key file, real argon2, the real app; requests go through app.request (no socket). Helpers
+ * drive it the way a client would: setup, login, create tenants and users.
+ */
+import { join } from "node:path";
+import type { Hono } from "hono";
+import { issueSetupToken } from "../src/auth/setup-token.js";
+import { loadConfig } from "../src/config.js";
+import { prepareForServe } from "../src/data-dir.js";
+import { createLogger } from "../src/log.js";
+import { buildApp, type AppEnv } from "../src/server/app.js";
+import { openServices, type Services } from "../src/services.js";
+import { tempDir } from "./helpers.js";
+
+export const STRONG_PASSWORD = "violet-anchor-quartz-meadow-42";
+
+export interface Tokens {
+  readonly accessToken: string;
+  readonly refreshToken: string;
+  readonly sessionId: string;
+}
+
+export interface Account {
+  readonly id: string;
+  readonly email: string;
+  readonly password: string;
+  readonly tokens: Tokens;
+}
+
+export interface TenantAccount {
+  readonly tenantId: string;
+  readonly slug: string;
+  readonly admin: Account;
+}
+
+export interface Fixture {
+  readonly app: Hono<AppEnv>;
+  readonly services: Services;
+  readonly root: Account;
+  call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
+  login(tenant: string | undefined, email: string, password: string): Promise<Response>;
+  createTenant(slug: string): Promise<TenantAccount>;
+  createUser(admin: Account, input: { role: "tenant_admin" | "member" | "viewer"; kind?: "human" | "agent"; auditor?: boolean; email?: string }, tenantSlug: string): Promise<Account>;
+  close(): void;
+}
+
+let counter = 0;
+function uniqueEmail(prefix: string): string {
+  counter += 1;
+  return `${prefix}${counter}@example.test`;
+}
+
+export async function identityFixture(): Promise<Fixture> {
+  const dir = tempDir("vecto-identity-");
+  const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data") }, dir.path);
+  const log = createLogger("silent");
+  await prepareForServe(config, log);
+  const services = await openServices(config, log);
+  const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, log, bodyLimitBytes: config.bodyLimitBytes });
+
+  const call: Fixture["call"] = (method, path, options = {}) => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token !== undefined) headers.Authorization = `Bearer ${options.token}`;
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+    return Promise.resolve(app.request(path, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) }));
+  };
+
+  const login: Fixture["login"] = (tenant, email, password) => call("POST", "/api/auth/login", { body: { ...(tenant ? { tenant } : {}), email, password } });
+
+  async function loggedIn(tenant: string | undefined, id: string, email: string, password: string): Promise<Account> {
+    const res = await login(tenant, email, password);
+    if (res.status !== 200) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+    return { id, email, password, tokens: (await res.json()) as Tokens };
+  }
+
+  const { token } = await issueSetupToken(services.db, 600);
+  const rootEmail = uniqueEmail("root");
+  const setup = await call("POST", "/api/setup", { body: { token, email: rootEmail, name: "Root Operator", password: STRONG_PASSWORD } });
+  if (setup.status !== 201) throw new Error(`setup failed: ${setup.status} ${await setup.text()}`);
+  const rootId = ((await setup.json()) as { user: { id: string } }).user.id;
+  const root = await loggedIn(undefined, rootId, rootEmail, STRONG_PASSWORD);
+
+  return {
+    app,
+    services,
+    root,
+    call,
+    login,
+    async createTenant(slug) {
+      const email = uniqueEmail(`admin-${slug}-`);
+      const res = await call("POST", "/api/tenants", { token: root.tokens.accessToken, body: { slug, name: `Tenant ${slug}`, admin: { email, name: "Tenant Admin", password: STRONG_PASSWORD } } });
+      if (res.status !== 201) throw new Error(`create tenant failed: ${res.status} ${await res.text()}`);
+      const body = (await res.json()) as { tenant: { id: string }; admin: { id: string } };
+      return { tenantId: body.tenant.id, slug, admin: await loggedIn(slug, body.admin.id, email, STRONG_PASSWORD) };
+    },
+    async createUser(admin, input, tenantSlug) {
+      const email = input.email ?? uniqueEmail(input.role);
+      const kind = input.kind ?? "human";
+      const res = await call("POST", "/api/users", {
+        token: admin.tokens.accessToken,
+        body: { email, name: `User ${input.role}`, role: input.role, kind, auditor: input.auditor ?? false, ...(kind === "human" ? { password: STRONG_PASSWORD } : {}) },
+      });
+      if (res.status !== 201) throw new Error(`create user failed: ${res.status} ${await res.text()}`);
+      const id = ((await res.json()) as { user: { id: string } }).user.id;
+      if (kind === "agent") return { id, email, password: "", tokens: { accessToken: "", refreshToken: "", sessionId: "" } };
+      return loggedIn(tenantSlug, id, email, STRONG_PASSWORD);
+    },
+    close() {
+      services.close();
+      dir.cleanup();
+    },
+  };
+}
