@@ -4,6 +4,7 @@
 import { Command } from "commander";
 import { doctorCommand } from "./cli/doctor.js";
 import { initCommand } from "./cli/init.js";
+import { keysCommand } from "./cli/keys.js";
 import { failureLine } from "./cli/output.js";
 import { serveCommand } from "./cli/serve.js";
 import { setupTokenCommand } from "./cli/setup-token.js";
@@ -16,7 +17,7 @@ function buildProgram(): Command {
     .version(VERSION, "-V, --version", "print the version")
     .showHelpAfterError("(run vecto --help for usage)")
     .configureOutput({ outputError: (message, write) => write(message.split("\n")[0] + "\n") });
-  for (const register of [serveCommand, initCommand, setupTokenCommand, doctorCommand, versionCommand]) register(program);
+  for (const register of [serveCommand, initCommand, setupTokenCommand, keysCommand, doctorCommand, versionCommand]) register(program);
   return program;
 }
 

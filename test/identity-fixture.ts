@@ -38,8 +38,9 @@ export interface Fixture {
   readonly app: Hono<AppEnv>;
   readonly services: Services;
   readonly root: Account;
-  call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
-  login(tenant: string | undefined, email: string, password: string): Promise<Response>;
+  /** `address` plays the TCP peer address, as @hono/node-server would report it. */
+  call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string>; address?: string }): Promise<Response>;
+  login(tenant: string | undefined, email: string, password: string, address?: string): Promise<Response>;
   createTenant(slug: string): Promise<TenantAccount>;
   createUser(admin: Account, input: { role: "tenant_admin" | "member" | "viewer"; kind?: "human" | "agent"; auditor?: boolean; email?: string }, tenantSlug: string): Promise<Account>;
   close(): void;
@@ -63,10 +64,12 @@ export async function identityFixture(): Promise<Fixture> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined) headers.Authorization = `Bearer ${options.token}`;
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
-    return Promise.resolve(app.request(path, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) }));
+    const env = options.address === undefined ? undefined : { incoming: { socket: { remoteAddress: options.address } } };
+    return Promise.resolve(app.request(path, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) }, env));
   };
 
-  const login: Fixture["login"] = (tenant, email, password) => call("POST", "/api/auth/login", { body: { ...(tenant ? { tenant } : {}), email, password } });
+  const login: Fixture["login"] = (tenant, email, password, address) =>
+    call("POST", "/api/auth/login", { body: { ...(tenant ? { tenant } : {}), email, password }, ...(address ? { address } : {}) });
 
   async function loggedIn(tenant: string | undefined, id: string, email: string, password: string): Promise<Account> {
     const res = await login(tenant, email, password);

@@ -17,6 +17,8 @@ const ALGORITHM = "HS256";
 /** Longest access-token lifetime a tenant may set; a retired key is kept this long after its last use. */
 export const MAX_ACCESS_TOKEN_SECONDS = 86_400;
 const CLOCK_TOLERANCE_SECONDS = 30;
+/** A signing key older than this is replaced at the next sign-in: rotation needs no operator. */
+export const KEY_ROTATION_SECONDS = 7 * 86_400;
 
 export interface AccessClaims {
   readonly sub: string;
@@ -98,7 +100,8 @@ export class AccessTokens {
 
   private async activeKid(): Promise<string> {
     const active = this.db.jwtKeys.list().find((k) => k.retiredAt === null);
-    return active ? active.kid : this.rotate();
+    const fresh = active && this.now().getTime() - Date.parse(active.createdAt) < KEY_ROTATION_SECONDS * 1000;
+    return active && fresh ? active.kid : this.rotate();
   }
 
   private async verificationKey(kid: string | undefined): Promise<Uint8Array> {

@@ -5,6 +5,7 @@
  * issuing a new one retires the old. The token is shown once, on the operator's terminal.
  */
 import type { Database } from "../db/db.js";
+import { DomainError } from "../errors.js";
 import { newOpaqueSecret, secretHash } from "./secrets.js";
 
 const PREFIX = "vst_";
@@ -18,7 +19,13 @@ export function hashSetupToken(token: string): Uint8Array {
   return secretHash(token);
 }
 
+/** True until the platform root exists. */
+export function setupPending(db: Database): boolean {
+  return db.tenants.platformTenant() === undefined;
+}
+
 export async function issueSetupToken(db: Database, ttlSeconds: number): Promise<IssuedSetupToken> {
+  if (!setupPending(db)) throw new DomainError("conflict", "setup is already complete; the platform root manages access from here");
   const token = PREFIX + newOpaqueSecret();
   return db.write((tx) => {
     const expiresAt = new Date(Date.parse(tx.now) + ttlSeconds * 1000).toISOString();

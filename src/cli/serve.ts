@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
-import { issueSetupToken } from "../auth/setup-token.js";
+import { issueSetupToken, setupPending } from "../auth/setup-token.js";
 import type { Config } from "../config.js";
 import { prepareForServe } from "../data-dir.js";
 import { createLogger, type Logger } from "../log.js";
@@ -20,21 +20,19 @@ function formatUrl(host: string, port: number): string {
 }
 
 /** Prints the URL (and, on a terminal or when asked, the one-time setup token), then logs readiness. */
+/** Prints the URL (and, while setup is pending, the one-time setup token) on a terminal or when asked, then logs readiness. */
 async function announce(config: Config, services: Services, server: RunningServer, log: Logger, print: boolean): Promise<void> {
   const url = formatUrl(server.address.host, server.address.port);
-  // Identity (the platform root) arrives in a later increment; until then setup is always pending.
+  const pending = setupPending(services.db);
   if (print) {
-    const issued = await issueSetupToken(services.db, config.setupTokenTtlSeconds);
-    const lines = [
-      "",
-      `  Vecto is running at ${url}`,
-      `  One-time setup token for creating the platform root (valid until ${issued.expiresAt}):`,
-      `    ${issued.token}`,
-      ...(config.devMasterKey ? ["  WARNING: dev-only master key in the data directory; not for production."] : []),
-      "",
-    ];
-    process.stderr.write(`${lines.join("\n")}\n`);
-  } else {
+    const lines = ["", `  Vecto is running at ${url}`];
+    if (pending) {
+      const issued = await issueSetupToken(services.db, config.setupTokenTtlSeconds);
+      lines.push(`  One-time setup token for creating the platform root (valid until ${issued.expiresAt}):`, `    ${issued.token}`);
+    }
+    if (config.devMasterKey) lines.push("  WARNING: dev-only master key in the data directory; not for production.");
+    process.stderr.write(`${lines.join("\n")}\n\n`);
+  } else if (pending) {
     log.info("setup pending: run `vecto setup-token` to get the one-time setup token");
   }
   log.info({ url, redirect: server.redirectAddress, masterLabel: services.resolver.describe().masterLabel }, "vecto is listening");

@@ -3,7 +3,11 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "no
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { completeSetup } from "../../src/auth/accounts.js";
+import { loadConfig } from "../../src/config.js";
 import { migrations } from "../../src/db/migrations/index.js";
+import { createLogger } from "../../src/log.js";
+import { openServices } from "../../src/services.js";
 import { freePort, httpsRequest, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
 
 const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8")) as { version: string };
@@ -132,6 +136,32 @@ describe("vecto CLI", () => {
     raw.close();
     expect(rows).toHaveLength(1);
     expect(JSON.stringify(rows)).not.toContain(Buffer.from(issued.token).toString("hex").toUpperCase()); // stored hashed
+  });
+
+  it("keys rotate-jwt starts a new signing key", () => {
+    const cwd = dir();
+    expect(runCli(["init"], { cwd }).status).toBe(0);
+    const first = JSON.parse(runCli(["keys", "rotate-jwt", "--json"], { cwd }).stdout) as { kid: string };
+    const second = runCli(["keys", "rotate-jwt", "--json"], { cwd });
+    expect(second.status).toBe(0);
+    expect((JSON.parse(second.stdout) as { kid: string }).kid).not.toBe(first.kid);
+    const raw = new BetterSqlite3(join(cwd, "data", "vecto.db"), { readonly: true });
+    const ring = raw.prepare("SELECT kid, retired_at FROM jwt_keys ORDER BY created_at").all() as { kid: string; retired_at: string | null }[];
+    raw.close();
+    expect(ring.filter((k) => k.retired_at === null).map((k) => k.kid)).toEqual([(JSON.parse(second.stdout) as { kid: string }).kid]);
+  });
+
+  it("setup-token refuses once the platform root exists", async () => {
+    const cwd = dir();
+    expect(runCli(["init"], { cwd }).status).toBe(0);
+    const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd }).stdout) as { token: string };
+    const config = loadConfig({ VECTO_ENV_FILE: "/dev/null" }, cwd);
+    const services = await openServices(config, createLogger("silent"));
+    await completeSetup(services.identity.accounts, token, { email: "root@example.test", name: "Root", password: "violet-anchor-quartz-meadow-42" });
+    services.close();
+    const again = runCli(["setup-token"], { cwd });
+    expect(again.status).toBe(1);
+    expect(again.stderr.trim()).toBe("vecto: setup is already complete; the platform root manages access from here");
   });
 
   it("stops with one clear line on an invalid setting", () => {

@@ -1,0 +1,215 @@
+/**
+ * What authentication costs per request: requests/s and latency of an authenticated
+ * `GET /api/me` (once with a session access token, once with a personal access token) against
+ * the unauthenticated `GET /healthz`, same run, same server, over real HTTPS (TLS 1.3) on
+ * 127.0.0.1 with autocannon.
+ *
+ * The appliance runs in this process exactly as `vecto serve` wires it (temp data dir, real
+ * database, master key, argon2, self-signed certificate). autocannon runs in one worker thread
+ * so that its event loop is not the server's; it still shares the machine's cores with it.
+ *
+ * `/api/me` does more than authenticate: JWT verification (or PAT hash lookup), the session,
+ * user and tenant rows, then decrypting the user's email and name for the response body. The
+ * ratio is therefore an upper bound on the cost of authentication alone.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { request } from "node:https";
+import { createRequire, register } from "node:module";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { RunningServer } from "../src/server/listen.js";
+import type { Services } from "../src/services.js";
+
+/*
+ * src/ imports its SQL migrations and word lists as text (esbuild loader "text" in the bundle,
+ * a plugin in vitest.config.ts); plain `node --import tsx` has no such loader and fails with
+ * 'Unknown file extension ".txt"'. This hook does what the bundler does, for this process, and the
+ * appliance modules are imported only after it is in place (hence the dynamic imports in run()).
+ */
+const TEXT_ASSET_HOOK = `
+import { readFile } from "node:fs/promises";
+export async function load(url, context, nextLoad) {
+  if (url.startsWith("file:") && (url.endsWith(".sql") || url.endsWith(".txt"))) {
+    const text = await readFile(new URL(url), "utf8");
+    return { format: "module", source: "export default " + JSON.stringify(text) + ";", shortCircuit: true };
+  }
+  return nextLoad(url, context);
+}`;
+register(`data:text/javascript,${encodeURIComponent(TEXT_ASSET_HOOK)}`);
+
+const CONNECTIONS = 10;
+const DURATION_S = 5;
+const WARMUP_S = 1;
+const PASSWORD = "violet-anchor-quartz-meadow-42";
+
+/** The part of autocannon's result this bench reads (autocannon ships no type declarations). */
+interface Histogram {
+  readonly average: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+}
+interface AutocannonResult {
+  readonly requests: Histogram & { readonly total: number };
+  readonly latency: Histogram;
+  readonly duration: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  readonly non2xx: number;
+  readonly "2xx": number;
+}
+interface AutocannonOptions {
+  readonly url: string;
+  readonly method: "GET";
+  readonly headers?: Record<string, string>;
+  readonly connections: number;
+  readonly duration: number;
+  readonly workers?: number;
+  readonly warmup?: { readonly connections: number; readonly duration: number };
+  readonly tlsOptions?: { readonly rejectUnauthorized: boolean; readonly minVersion: "TLSv1.3" };
+}
+type Autocannon = (options: AutocannonOptions) => Promise<AutocannonResult>;
+
+const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
+
+interface Target {
+  readonly label: string;
+  readonly path: string;
+  readonly token?: string;
+}
+
+interface Measurement {
+  readonly label: string;
+  readonly path: string;
+  readonly requests: number;
+  readonly reqPerSec: number;
+  readonly latencyMs: { readonly average: number; readonly p50: number; readonly p99: number; readonly max: number };
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly timeouts: number;
+}
+
+function round(n: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+function post(base: string, path: string, body: unknown, token?: string): Promise<unknown> {
+  // Node's fetch has no per-request TLS option; node:https lets these few setup calls accept the
+  // appliance's own self-signed certificate.
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = request(
+      new URL(path, base),
+      {
+        method: "POST",
+        rejectUnauthorized: false,
+        headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data), ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          if ((res.statusCode ?? 0) >= 300) reject(new Error(`POST ${path}: ${res.statusCode} ${text}`));
+          else resolve(JSON.parse(text) as unknown);
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
+async function measure(base: string, target: Target): Promise<Measurement> {
+  const result = await autocannon({
+    url: new URL(target.path, base).href,
+    method: "GET",
+    ...(target.token ? { headers: { Authorization: `Bearer ${target.token}` } } : {}),
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    warmup: { connections: CONNECTIONS, duration: WARMUP_S },
+    workers: 1,
+    tlsOptions: { rejectUnauthorized: false, minVersion: "TLSv1.3" },
+  });
+  const m: Measurement = {
+    label: target.label,
+    path: target.path,
+    requests: result.requests.total,
+    reqPerSec: round(result.requests.total / result.duration, 1),
+    latencyMs: { average: round(result.latency.average, 2), p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+  // A run of 401s would measure the rejection path, not authentication: refuse to report it.
+  if (m.non2xx > 0 || m.errors > 0 || m.requests === 0) throw new Error(`${target.label}: ${m.non2xx} non-2xx, ${m.errors} errors, ${m.requests} requests`);
+  return m;
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const [{ issueSetupToken }, { loadConfig }, { prepareForServe }, { createLogger }, { buildApp }, { startServer }, { openServices }] = await Promise.all([
+    import("../src/auth/setup-token.js"),
+    import("../src/config.js"),
+    import("../src/data-dir.js"),
+    import("../src/log.js"),
+    import("../src/server/app.js"),
+    import("../src/server/listen.js"),
+    import("../src/services.js"),
+  ]);
+  const dir = await mkdtemp(join(tmpdir(), "vecto-bench-identity-"));
+  let services: Services | undefined;
+  let server: RunningServer | undefined;
+  try {
+    const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir, "data"), VECTO_LISTEN: "127.0.0.1:0" }, dir);
+    const log = createLogger("silent");
+    await prepareForServe(config, log);
+    services = await openServices(config, log);
+    const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, log, bodyLimitBytes: config.bodyLimitBytes });
+    const tls = { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) };
+    server = await startServer(app, { listen: config.listen, redirectListen: null, tls });
+    const base = `https://127.0.0.1:${server.address.port}`;
+
+    const { token: setupToken } = await issueSetupToken(services.db, 600);
+    const email = "root@example.test";
+    await post(base, "/api/setup", { token: setupToken, email, name: "Bench Root", password: PASSWORD });
+    const { accessToken } = (await post(base, "/api/auth/login", { email, password: PASSWORD })) as { accessToken: string };
+    const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+    const { token: pat } = (await post(base, "/api/tokens", { name: "bench", scopes: ["self"], expiresAt }, accessToken)) as { token: string };
+
+    const targets: Target[] = [
+      { label: "GET /healthz (no auth)", path: "/healthz" },
+      { label: "GET /api/me (session JWT)", path: "/api/me", token: accessToken },
+      { label: "GET /api/me (personal token)", path: "/api/me", token: pat },
+    ];
+    const measurements: Measurement[] = [];
+    for (const target of targets) measurements.push(await measure(base, target));
+
+    const [health, meJwt, mePat] = measurements as [Measurement, Measurement, Measurement];
+    const ratios = {
+      "meJwt/healthz reqPerSec": round(meJwt.reqPerSec / health.reqPerSec, 3),
+      "mePat/healthz reqPerSec": round(mePat.reqPerSec / health.reqPerSec, 3),
+    };
+    const summary = measurements.map((m) => ({
+      target: m.label,
+      "req/s": m.reqPerSec,
+      "p50 ms": m.latencyMs.p50,
+      "p99 ms": m.latencyMs.p99,
+      "vs healthz": round(m.reqPerSec / health.reqPerSec, 3),
+    }));
+    return {
+      note:
+        `Load generator and server share this machine (${availableParallelism()} logical CPUs): the server runs on this process's main thread, ` +
+        "autocannon in one worker thread of the same process, so both compete for the same cores and absolute numbers are lower than on a dedicated client. " +
+        "Compare the rows with each other, not with other machines. /api/me also reads and decrypts the user profile, so the ratio bounds the cost of authentication from above.",
+      setup: { transport: "HTTPS, TLS 1.3, self-signed certificate, 127.0.0.1", connections: CONNECTIONS, durationSeconds: DURATION_S, warmupSeconds: WARMUP_S, autocannonWorkers: 1, pipelining: 1 },
+      measurements,
+      ratios,
+      summary,
+    };
+  } finally {
+    await server?.close();
+    services?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

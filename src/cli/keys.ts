@@ -1,0 +1,29 @@
+/** `vecto keys …`: key operations an operator runs by hand. */
+import type { Command } from "commander";
+import { createLogger } from "../log.js";
+import { openServices } from "../services.js";
+import { commandConfig } from "./context.js";
+import { action, printJson, printLine } from "./output.js";
+
+export function keysCommand(program: Command): void {
+  const keys = program.command("keys").description("key operations");
+  keys
+    .command("rotate-jwt")
+    .description("start a new access-token signing key now (tokens signed by older keys stay valid until they expire)")
+    .option("--json", "print as JSON")
+    .action(
+      action(async (options: { json?: boolean }) => {
+        const config = commandConfig();
+        const log = createLogger(config.logLevel, "stderr");
+        const services = await openServices(config, log);
+        try {
+          const kid = await services.identity.accessTokens.rotate();
+          services.identity.events.emit({ event: "auth.jwt_key_rotated", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "human", id: "operator" }, payload: { kid } });
+          if (options.json) printJson({ kid });
+          else printLine(`new access-token signing key ${kid}; older keys verify until their tokens expire`);
+        } finally {
+          services.close();
+        }
+      }),
+    );
+}

@@ -1,0 +1,55 @@
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { delaySeconds, LoginThrottle, throttleKeys } from "../../../src/auth/throttle.js";
+import { Database } from "../../../src/db/db.js";
+import { tempDir } from "../../helpers.js";
+
+describe("login throttle", () => {
+  const cleanups: (() => void)[] = [];
+  afterEach(() => cleanups.splice(0).forEach((fn) => fn()));
+
+  function setup(): { throttle: LoginThrottle; clock: { now: Date } } {
+    const dir = tempDir();
+    const db = Database.open(join(dir.path, "vecto.db"));
+    cleanups.push(() => {
+      db.close();
+      dir.cleanup();
+    });
+    const clock = { now: new Date("2026-11-28T10:00:00.000Z") };
+    return { throttle: new LoginThrottle(db, () => clock.now), clock };
+  }
+
+  it("backs off exponentially after the free failures, up to the cap", () => {
+    const policy = { freeFailures: 5, maxDelaySeconds: 900 };
+    expect([4, 5, 6, 7, 8, 14, 15, 30].map((n) => delaySeconds(n, policy))).toEqual([0, 1, 2, 4, 8, 512, 900, 900]);
+  });
+
+  it("blocks for the computed delay, then allows one more attempt", async () => {
+    const { throttle, clock } = setup();
+    const keys = throttleKeys("t1", "acct", "10.9.9.9");
+    for (let i = 0; i < 7; i++) await throttle.failure(keys); // 7 failures, 5 free: 2^(7-5) = 4 s
+    expect(throttle.retryAfter(keys)).toBe(4);
+    clock.now = new Date(clock.now.getTime() + 4000);
+    expect(throttle.retryAfter(keys)).toBe(0);
+  });
+
+  it("caps the account-wide delay at one minute, so a distributed attack cannot lock the owner out", async () => {
+    const { throttle } = setup();
+    for (let i = 0; i < 40; i++) await throttle.failure(throttleKeys("t1", "acct", `192.0.2.${i}`));
+    expect(throttle.retryAfter(throttleKeys("t1", "acct", "198.51.100.1"))).toBeLessThanOrEqual(60);
+    expect(throttle.retryAfter(throttleKeys("t1", "acct", "198.51.100.1"))).toBeGreaterThan(0);
+  });
+
+  it("forgets failures after an hour without one, and a success clears the account", async () => {
+    const { throttle, clock } = setup();
+    const keys = throttleKeys("t1", "acct", "10.1.1.1");
+    for (let i = 0; i < 6; i++) await throttle.failure(keys);
+    expect(throttle.retryAfter(keys)).toBe(2);
+    clock.now = new Date(clock.now.getTime() + 61 * 60_000);
+    await throttle.failure(keys);
+    expect(throttle.retryAfter(keys)).toBe(0); // counting started over
+    for (let i = 0; i < 6; i++) await throttle.failure(keys);
+    await throttle.success(keys);
+    expect(throttle.retryAfter({ ...keys, address: "addr:none" })).toBe(0);
+  });
+});
