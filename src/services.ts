@@ -7,7 +7,7 @@ import type { Config } from "./config.js";
 import { ConfigError } from "./config.js";
 import { Authenticator } from "./auth/authenticate.js";
 import type { AccountDeps } from "./auth/accounts.js";
-import { logEventSink, type AuthEventSink } from "./auth/events.js";
+import { logEventSink, type EventSink } from "./audit/events.js";
 import { AccessTokens } from "./auth/jwt.js";
 import { MIN_ARGON2, PasswordHasher } from "./auth/passwords.js";
 import { DEFAULT_SESSION_POLICY, Sessions } from "./auth/sessions.js";
@@ -16,6 +16,7 @@ import { CryptoService } from "./crypto/crypto-service.js";
 import type { KeyResolver } from "./crypto/key-resolver.js";
 import { EnvKeyResolver } from "./crypto/resolvers/env.js";
 import { Database } from "./db/db.js";
+import type { GraphDeps } from "./graph/projects.js";
 import type { Logger } from "./log.js";
 
 export interface Identity {
@@ -23,7 +24,7 @@ export interface Identity {
   readonly sessions: Sessions;
   readonly accounts: AccountDeps;
   readonly accessTokens: AccessTokens;
-  readonly events: AuthEventSink;
+  readonly events: EventSink;
 }
 
 export interface Services {
@@ -31,6 +32,7 @@ export interface Services {
   readonly resolver: KeyResolver;
   readonly crypto: CryptoService;
   readonly identity: Identity;
+  readonly graph: GraphDeps;
   close(): void;
 }
 
@@ -54,5 +56,6 @@ export async function openServices(config: Config, log: Logger): Promise<Service
   const resolver = await openKeyResolver(config);
   const db = Database.open(config.databaseFile);
   const crypto = new CryptoService(resolver, db.tenantKeys);
-  return { db, resolver, crypto, identity: createIdentity(db, crypto, log), close: () => db.close() };
+  const identity = createIdentity(db, crypto, log);
+  return { db, resolver, crypto, identity, graph: { crypto, events: identity.events }, close: () => db.close() };
 }

@@ -58,7 +58,7 @@ export async function identityFixture(): Promise<Fixture> {
   const log = createLogger("silent");
   await prepareForServe(config, log);
   const services = await openServices(config, log);
-  const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, log, bodyLimitBytes: config.bodyLimitBytes });
+  const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, graph: services.graph, log, bodyLimitBytes: config.bodyLimitBytes });
 
   const call: Fixture["call"] = (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };

@@ -10,7 +10,7 @@ import type { TenantDb } from "../db/tenant-db.js";
 import type { Tenant } from "../db/tenants.js";
 import type { ActorKind, UserChanges, UserRecord } from "../db/users.js";
 import { DomainError } from "../errors.js";
-import type { AuthEventSink } from "./events.js";
+import type { EventSink } from "../audit/events.js";
 import { passwordProblem, type PasswordHasher } from "./passwords.js";
 import type { Principal } from "./principal.js";
 import { openProfile, sealName, sealProfile, type Profile } from "./profiles.js";
@@ -44,7 +44,7 @@ export interface AccountDeps {
   readonly db: Database;
   readonly crypto: CryptoService;
   readonly passwords: PasswordHasher;
-  readonly events: AuthEventSink;
+  readonly events: EventSink;
 }
 
 function checkPassword(password: string, profile: Profile): void {

@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { crc32 } from "node:zlib";
 import type { Database } from "../db/db.js";
 import type { PersonalTokenRecord } from "../db/personal-tokens.js";
-import type { Principal } from "./principal.js";
+import type { ActorKind } from "../db/users.js";
 import type { Scope } from "./rbac.js";
 import { secretHash } from "./secrets.js";
 
@@ -69,12 +69,19 @@ export class PersonalTokenError extends Error {
   override readonly name = "PersonalTokenError";
 }
 
-/** Creates a token for the principal itself, never with more than the principal holds now. */
-export async function createPersonalToken(db: Database, owner: Principal, request: TokenRequest, now: Date): Promise<CreatedToken> {
+/** Whose token it is: a user and the scopes it holds now. */
+export interface TokenOwner {
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly kind: ActorKind;
+  readonly scopes: ReadonlySet<Scope>;
+}
+
+/** Creates a token for `owner`, never with more than the owner holds now. */
+export async function createPersonalToken(db: Database, owner: TokenOwner, request: TokenRequest, now: Date): Promise<CreatedToken> {
   const excess = request.scopes.filter((s) => !owner.scopes.has(s));
-  if (excess.length > 0) throw new PersonalTokenError(`cannot grant scopes you do not hold: ${excess.join(", ")}`);
-  if (owner.credential.kind === "access-token") throw new PersonalTokenError("an access token cannot create another access token");
-  if (owner.actorKind === "agent" && request.projectId === null) throw new PersonalTokenError("an agent's token must be restricted to one project (projectId)");
+  if (excess.length > 0) throw new PersonalTokenError(`cannot grant scopes the owner does not hold: ${excess.join(", ")}`);
+  if (owner.kind === "agent" && request.projectId === null) throw new PersonalTokenError("an agent's token must be restricted to one project (projectId)");
   const days = (request.expiresAt.getTime() - now.getTime()) / 86_400_000;
   if (days <= 0) throw new PersonalTokenError("expiresAt must be in the future");
   if (days > MAX_TOKEN_DAYS) throw new PersonalTokenError(`expiresAt must be within ${MAX_TOKEN_DAYS} days`);

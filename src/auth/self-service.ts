@@ -6,7 +6,8 @@ import type { Database } from "../db/db.js";
 import type { SessionRecord } from "../db/sessions.js";
 import type { PersonalTokenRecord } from "../db/personal-tokens.js";
 import { DomainError } from "../errors.js";
-import type { AuthEventSink } from "./events.js";
+import { projectAccess } from "../graph/projects.js";
+import type { EventSink } from "../audit/events.js";
 import { createPersonalToken, PersonalTokenError, type TokenRequest } from "./personal-tokens.js";
 import type { Principal } from "./principal.js";
 
@@ -36,7 +37,7 @@ function sessionView(session: SessionRecord, principal: Principal): SessionView 
   return { id: session.id, createdAt: session.createdAt, expiresAt: session.expiresAt, lastUsedAt: session.lastUsedAt, revokedAt: session.revokedAt, client: session.client, current };
 }
 
-function tokenView(token: PersonalTokenRecord): TokenView {
+export function tokenView(token: PersonalTokenRecord): TokenView {
   return { id: token.id, name: token.name, scopes: token.scopes, projectId: token.projectId, createdAt: token.createdAt, expiresAt: token.expiresAt, lastUsedAt: token.lastUsedAt, revokedAt: token.revokedAt };
 }
 
@@ -44,7 +45,7 @@ export function ownSessions(db: Database, principal: Principal): SessionView[] {
   return db.sessions.listForUser(principal.tenantId, principal.userId).map((s) => sessionView(s, principal));
 }
 
-export async function endOwnSession(db: Database, events: AuthEventSink, principal: Principal, sessionId: string): Promise<void> {
+export async function endOwnSession(db: Database, events: EventSink, principal: Principal, sessionId: string): Promise<void> {
   const session = db.sessions.get(principal.tenantId, sessionId);
   if (!session || session.userId !== principal.userId) throw new DomainError("not-found", "no such session");
   await db.write((tx) => tx.sessions.revoke(principal.tenantId, sessionId, "ended by user", tx.now));
@@ -55,9 +56,19 @@ export function ownTokens(db: Database, principal: Principal): TokenView[] {
   return db.personalTokens.listForUser(principal.tenantId, principal.userId).map(tokenView);
 }
 
-export async function createOwnToken(db: Database, events: AuthEventSink, principal: Principal, request: TokenRequest): Promise<{ token: string; info: TokenView }> {
+/** A project restriction must name a project the owner can enter (its existence is otherwise not revealed). */
+function checkProjectRestriction(db: Database, principal: Principal, projectId: string | null): void {
+  if (projectId === null) return;
+  if (!principal.tenantScope) throw new DomainError("rejected", "platform accounts have no projects");
+  projectAccess(db.forTenant(principal.tenantScope), principal, projectId);
+}
+
+export async function createOwnToken(db: Database, events: EventSink, principal: Principal, request: TokenRequest): Promise<{ token: string; info: TokenView }> {
+  if (principal.credential.kind === "access-token") throw new DomainError("forbidden", "an access token cannot create another access token");
+  checkProjectRestriction(db, principal, request.projectId);
   try {
-    const created = await createPersonalToken(db, principal, request, new Date());
+    const owner = { tenantId: principal.tenantId, userId: principal.userId, kind: principal.actorKind, scopes: principal.scopes };
+    const created = await createPersonalToken(db, owner, request, new Date());
     events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { tokenId: created.record.id, scopes: created.record.scopes.join(" "), projectId: created.record.projectId } });
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
@@ -66,7 +77,7 @@ export async function createOwnToken(db: Database, events: AuthEventSink, princi
   }
 }
 
-export async function revokeOwnToken(db: Database, events: AuthEventSink, principal: Principal, tokenId: string): Promise<void> {
+export async function revokeOwnToken(db: Database, events: EventSink, principal: Principal, tokenId: string): Promise<void> {
   const token = db.personalTokens.get(principal.tenantId, tokenId);
   if (!token || token.userId !== principal.userId) throw new DomainError("not-found", "no such token");
   await db.write((tx) => tx.personalTokens.revoke(principal.tenantId, principal.userId, tokenId, tx.now));

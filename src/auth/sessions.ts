@@ -13,7 +13,7 @@ import type { SessionRecord } from "../db/sessions.js";
 import type { Tenant } from "../db/tenants.js";
 import type { UserRecord } from "../db/users.js";
 import { DomainError } from "../errors.js";
-import type { AuthEventSink } from "./events.js";
+import type { EventSink } from "../audit/events.js";
 import type { AccessTokens } from "./jwt.js";
 import type { PasswordHasher } from "./passwords.js";
 import type { Principal } from "./principal.js";
@@ -57,7 +57,7 @@ export interface SessionDeps {
   readonly passwords: PasswordHasher;
   readonly accessTokens: AccessTokens;
   readonly throttle: LoginThrottle;
-  readonly events: AuthEventSink;
+  readonly events: EventSink;
   readonly policy: SessionPolicy;
   readonly now: () => Date;
 }

@@ -21,6 +21,7 @@ import { SessionRepository } from "./sessions.js";
 import { PersonalTokenRepository } from "./personal-tokens.js";
 import { JwtKeyRepository } from "./jwt-keys.js";
 import { LoginThrottleRepository } from "./login-throttle.js";
+import { ProjectRepository } from "./projects.js";
 import type { TenantScope } from "./tenant-scope.js";
 
 export interface OpenOptions {
@@ -38,6 +39,7 @@ interface Repositories {
   readonly personalTokens: PersonalTokenRepository;
   readonly jwtKeys: JwtKeyRepository;
   readonly loginThrottle: LoginThrottleRepository;
+  readonly projects: ProjectRepository;
 }
 
 /** What a write transaction may change at platform level. */
@@ -75,6 +77,7 @@ export class Database {
       personalTokens: new PersonalTokenRepository(handle),
       jwtKeys: new JwtKeyRepository(handle),
       loginThrottle: new LoginThrottleRepository(handle),
+      projects: new ProjectRepository(handle),
     };
     ({ tenants: this.tenants, users: this.users, sessions: this.sessions, personalTokens: this.personalTokens, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle } = this.repositories);
   }

@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Principal } from "../auth/principal.js";
 import type { Database } from "../db/db.js";
+import type { GraphDeps } from "../graph/projects.js";
 import type { Identity } from "../services.js";
 import type { Logger } from "../log.js";
 import { accessLog } from "./middleware/access-log.js";
@@ -20,6 +21,7 @@ import { DomainError, type DomainErrorKind } from "../errors.js";
 import { ProblemError, problemResponse, type ProblemKind } from "./problem.js";
 import { authRoutes } from "./routes/auth.js";
 import { healthRoutes } from "./routes/health.js";
+import { projectRoutes } from "./routes/projects.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { setupRoutes } from "./routes/setup.js";
 import { tenantRoutes } from "./routes/tenants.js";
@@ -35,6 +37,7 @@ export interface AppDeps {
   readonly db: Database;
   readonly keys: KeysHealth;
   readonly identity: Identity;
+  readonly graph: GraphDeps;
   readonly log: Logger;
   readonly bodyLimitBytes: number;
 }
@@ -73,7 +76,7 @@ export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hon
   const app = new Hono<AppEnv>();
   app.use("*", requestId(), securityHeaders(), accessLog(deps.log), bodyLimit(deps.bodyLimitBytes));
 
-  for (const routes of [healthRoutes, setupRoutes, authRoutes, tenantRoutes, userRoutes, sessionRoutes, tokenRoutes]) app.route("/", routes(deps));
+  for (const routes of [healthRoutes, setupRoutes, authRoutes, tenantRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes]) app.route("/", routes(deps));
   for (const mount of mounts) mount(app);
 
   app.notFound((c) => problemResponse(c, new ProblemError(404, "not-found", `no route for ${c.req.method} ${c.req.path}`)));

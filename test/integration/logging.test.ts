@@ -42,7 +42,7 @@ describe("logs", () => {
   it("never contain a password or token sent in a request, even when the request fails", async () => {
     const out = capture();
     const log = createLogger("trace", out.stream);
-    const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, log, bodyLimitBytes: 65536 }, [
+    const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, graph: services.graph, log, bodyLimitBytes: 65536 }, [
       (a) =>
         a.post("/api/test/login", async (c) => {
           await jsonBody(c, z.strictObject({ user: z.string(), password: z.string() }));
@@ -82,7 +82,7 @@ describe("readiness", () => {
     const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data") }, dir.path);
     await prepareForServe(config, createLogger("silent"));
     const services = await openServices(config, createLogger("silent"));
-    const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, log: createLogger("silent"), bodyLimitBytes: 1024 });
+    const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, graph: services.graph, log: createLogger("silent"), bodyLimitBytes: 1024 });
     expect((await app.request("/readyz")).status).toBe(200);
     services.close();
     const res = await app.request("/readyz");

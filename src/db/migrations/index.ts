@@ -4,6 +4,7 @@
  */
 import init from "./0001_init.sql";
 import identity from "./0002_identity.sql";
+import projects from "./0003_projects.sql";
 
 export interface Migration {
   readonly version: number;
@@ -14,4 +15,5 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { version: 1, name: "0001_init", sql: init },
   { version: 2, name: "0002_identity", sql: identity },
+  { version: 3, name: "0003_projects", sql: projects },
 ];

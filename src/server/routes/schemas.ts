@@ -1,6 +1,6 @@
 /** Request shapes shared by several routes. */
 import { z } from "zod";
-import { TENANT_ROLES } from "../../auth/rbac.js";
+import { SCOPES, TENANT_ROLES } from "../../auth/rbac.js";
 
 export const emailSchema = z.email({ error: "expected an email address" }).max(254);
 export const nameSchema = z.string().trim().min(1).max(200);
@@ -15,4 +15,11 @@ export const accountSchema = z.strictObject({ email: emailSchema, name: nameSche
 export const pageSchema = z.strictObject({
   after: z.string().max(64).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+export const tokenRequestSchema = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),
+  projectId: idSchema.nullable().default(null),
+  expiresAt: z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
 });

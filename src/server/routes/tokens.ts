@@ -1,20 +1,12 @@
 /** The caller's personal access tokens: the token itself is in the creation response only. */
 import { Hono } from "hono";
-import { z } from "zod";
-import { SCOPES } from "../../auth/rbac.js";
 import { createOwnToken, ownTokens, revokeOwnToken } from "../../auth/self-service.js";
 import type { AppDeps, AppEnv } from "../app.js";
 import { jsonBody } from "../json-body.js";
 import { principalOf, requireScope } from "../middleware/require-scope.js";
 import { idParam } from "./params.js";
-import { idSchema } from "./schemas.js";
+import { tokenRequestSchema } from "./schemas.js";
 
-const createSchema = z.strictObject({
-  name: z.string().trim().min(1).max(100),
-  scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),
-  projectId: idSchema.nullable().default(null),
-  expiresAt: z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
-});
 
 export function tokenRoutes(deps: AppDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
@@ -23,7 +15,7 @@ export function tokenRoutes(deps: AppDeps): Hono<AppEnv> {
   routes.get("/api/tokens", self, (c) => c.json({ tokens: ownTokens(deps.db, principalOf(c)) }));
 
   routes.post("/api/tokens", self, async (c) => {
-    const input = await jsonBody(c, createSchema);
+    const input = await jsonBody(c, tokenRequestSchema);
     const created = await createOwnToken(deps.db, deps.identity.events, principalOf(c), { ...input, scopes: [...new Set(input.scopes)] });
     return c.json({ token: created.token, ...created.info }, 201);
   });

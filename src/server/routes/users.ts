@@ -2,11 +2,12 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { createUser, deleteUser, listUsers, updateUser, userById } from "../../auth/accounts.js";
+import { agentTokens, issueAgentToken, revokeAgentToken } from "../../auth/agent-tokens.js";
 import type { AppDeps, AppEnv } from "../app.js";
 import { jsonBody } from "../json-body.js";
 import { principalOf, requireScope, tenantDbOf } from "../middleware/require-scope.js";
 import { idParam, queryOf } from "./params.js";
-import { emailSchema, nameSchema, pageSchema, passwordSchema, tenantRoleSchema } from "./schemas.js";
+import { emailSchema, nameSchema, pageSchema, passwordSchema, tenantRoleSchema, tokenRequestSchema } from "./schemas.js";
 
 const createSchema = z.strictObject({
   email: emailSchema,
@@ -45,6 +46,20 @@ export function userRoutes(deps: AppDeps): Hono<AppEnv> {
 
   routes.delete("/api/users/:userId", manage, async (c) => {
     await deleteUser(accounts, tenantDbOf(deps, c), principalOf(c), idParam(c, "userId"));
+    return c.body(null, 204);
+  });
+
+  routes.get("/api/users/:userId/tokens", manage, (c) => c.json({ tokens: agentTokens(tenantDbOf(deps, c), idParam(c, "userId")) }));
+
+  routes.post("/api/users/:userId/tokens", manage, async (c) => {
+    const agentId = idParam(c, "userId");
+    const input = await jsonBody(c, tokenRequestSchema);
+    const created = await issueAgentToken(deps.db, deps.identity.events, tenantDbOf(deps, c), principalOf(c), agentId, { ...input, scopes: [...new Set(input.scopes)] });
+    return c.json({ token: created.token, ...created.info }, 201);
+  });
+
+  routes.delete("/api/users/:userId/tokens/:tokenId", manage, async (c) => {
+    await revokeAgentToken(deps.identity.events, tenantDbOf(deps, c), principalOf(c), idParam(c, "userId"), idParam(c, "tokenId"));
     return c.body(null, 204);
   });
 

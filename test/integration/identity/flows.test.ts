@@ -13,9 +13,9 @@ describe("identity flows", () => {
   });
   afterAll(() => f.close());
 
-  it("completes setup once: a second setup is refused, even with a fresh token", async () => {
-    const { token } = await issueSetupToken(f.services.db, 600);
-    const again = await f.call("POST", "/api/setup", { body: { token, email: "second@example.test", name: "Second", password: STRONG_PASSWORD } });
+  it("completes setup once: no new setup token, and a second setup is refused", async () => {
+    await expect(issueSetupToken(f.services.db, 600)).rejects.toThrow("setup is already complete");
+    const again = await f.call("POST", "/api/setup", { body: { token: "vst_any-token-at-all", email: "second@example.test", name: "Second", password: STRONG_PASSWORD } });
     expect(again.status).toBe(409);
     expect(((await again.json()) as { type: string }).type).toBe("urn:vecto:problem:conflict");
   });

@@ -1,11 +1,12 @@
 /**
- * The single hook through which identity reports what happened (logins, failures, throttling,
- * token issue and revocation, refresh-token replay). Today the sink writes a structured log line;
- * the audit trail will take this hook over and make each event a signed audit row.
+ * The single hook through which the domain reports what happened (logins, failures, throttling,
+ * token issue and revocation, refresh-token replay, user, tenant and project changes). Today the
+ * sink writes a structured log line; the audit trail will take this hook over and make each
+ * event a signed audit row committed with the change it records.
  */
 import type { Logger } from "../log.js";
 
-export type AuthEventName =
+export type EventName =
   | "auth.setup_completed"
   | "auth.login_succeeded"
   | "auth.login_failed"
@@ -20,10 +21,14 @@ export type AuthEventName =
   | "user.updated"
   | "user.deleted"
   | "tenant.created"
-  | "tenant.updated";
+  | "tenant.updated"
+  | "project.created"
+  | "project.updated"
+  | "project.member_set"
+  | "project.member_removed";
 
-export interface AuthEvent {
-  readonly event: AuthEventName;
+export interface DomainEvent {
+  readonly event: EventName;
   readonly sensitivity: "normal" | "security";
   readonly severity: "info" | "warn" | "error" | "critical";
   readonly tenantId: string | null;
@@ -32,11 +37,11 @@ export interface AuthEvent {
   readonly payload: Readonly<Record<string, string | number | boolean | null>>;
 }
 
-export interface AuthEventSink {
-  emit(event: AuthEvent): void;
+export interface EventSink {
+  emit(event: DomainEvent): void;
 }
 
-export function logEventSink(log: Logger): AuthEventSink {
+export function logEventSink(log: Logger): EventSink {
   return {
     emit(event) {
       const level = event.severity === "info" ? "info" : event.severity === "warn" ? "warn" : "error";

@@ -1,0 +1,47 @@
+/**
+ * Tokens for agents. An agent has no password and cannot sign in: a tenant admin issues its
+ * access tokens, each restricted to one project the agent is a member of, with no more than the
+ * agent's role grants. The token is shown once, to the admin, to hand to the agent.
+ */
+import type { EventSink } from "../audit/events.js";
+import type { Database } from "../db/db.js";
+import type { TenantDb } from "../db/tenant-db.js";
+import type { UserRecord } from "../db/users.js";
+import { DomainError } from "../errors.js";
+import { createPersonalToken, PersonalTokenError, type TokenRequest } from "./personal-tokens.js";
+import type { Principal } from "./principal.js";
+import { scopesFor } from "./rbac.js";
+import { tokenView, type TokenView } from "./self-service.js";
+
+function agentOf(tenantDb: TenantDb, agentId: string): UserRecord {
+  const agent = tenantDb.user(agentId);
+  if (!agent) throw new DomainError("not-found", "no such user");
+  if (agent.kind !== "agent") throw new DomainError("rejected", "tokens are issued this way only to agents; people create their own");
+  return agent;
+}
+
+export async function issueAgentToken(db: Database, events: EventSink, tenantDb: TenantDb, actor: Principal, agentId: string, request: TokenRequest): Promise<{ token: string; info: TokenView }> {
+  const agent = agentOf(tenantDb, agentId);
+  if (agent.status !== "active") throw new DomainError("rejected", "the agent is disabled");
+  if (request.projectId !== null && !tenantDb.membership(request.projectId, agentId)) {
+    throw new DomainError("rejected", "the agent is not a member of that project; add it first");
+  }
+  try {
+    const created = await createPersonalToken(db, { tenantId: tenantDb.tenantId, userId: agentId, kind: "agent", scopes: scopesFor(agent.role, agent.auditor) }, request, new Date());
+    events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { tokenId: created.record.id, forAgent: agentId, projectId: created.record.projectId } });
+    return { token: created.token, info: tokenView(created.record) };
+  } catch (error) {
+    if (error instanceof PersonalTokenError) throw new DomainError("rejected", error.message);
+    throw error;
+  }
+}
+
+export function agentTokens(tenantDb: TenantDb, agentId: string): TokenView[] {
+  return tenantDb.personalTokensOf(agentOf(tenantDb, agentId).id).map(tokenView);
+}
+
+export async function revokeAgentToken(events: EventSink, tenantDb: TenantDb, actor: Principal, agentId: string, tokenId: string): Promise<void> {
+  agentOf(tenantDb, agentId);
+  if (!(await tenantDb.write((tx) => tx.revokePersonalToken(agentId, tokenId)))) throw new DomainError("not-found", "no such token");
+  events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { tokenId, forAgent: agentId } });
+}

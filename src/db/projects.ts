@@ -1,0 +1,119 @@
+/** Projects and memberships. Every statement binds tenant_id. */
+import type BetterSqlite3 from "better-sqlite3";
+
+export type ProjectRole = "editor" | "viewer";
+
+export interface ProjectRecord {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly nameEnc: Uint8Array;
+  readonly status: "active" | "archived";
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface MemberRecord {
+  readonly projectId: string;
+  readonly userId: string;
+  readonly role: ProjectRole;
+  readonly addedAt: string;
+}
+
+interface ProjectRow {
+  id: string;
+  tenant_id: string;
+  name_enc: Buffer;
+  status: "active" | "archived";
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+
+interface MemberRow {
+  project_id: string;
+  user_id: string;
+  role: ProjectRole;
+  added_at: string;
+}
+
+const COLUMNS = "id, tenant_id, name_enc, status, created_by, created_at, updated_at";
+
+function toProject(row: ProjectRow): ProjectRecord {
+  return { id: row.id, tenantId: row.tenant_id, nameEnc: new Uint8Array(row.name_enc), status: row.status, createdBy: row.created_by, createdAt: row.created_at, updatedAt: row.updated_at };
+}
+
+function toMember(row: MemberRow): MemberRecord {
+  return { projectId: row.project_id, userId: row.user_id, role: row.role, addedAt: row.added_at };
+}
+
+export class ProjectRepository {
+  constructor(private readonly handle: BetterSqlite3.Database) {}
+
+  get(tenantId: string, id: string): ProjectRecord | undefined {
+    const row = this.handle.prepare<[string, string], ProjectRow>(`SELECT ${COLUMNS} FROM projects WHERE tenant_id = ? AND id = ?`).get(tenantId, id);
+    return row ? toProject(row) : undefined;
+  }
+
+  /** All of the tenant's projects, keyset-paginated by id. */
+  list(tenantId: string, after: string | undefined, limit: number): ProjectRecord[] {
+    return this.handle
+      .prepare<[string, string, number], ProjectRow>(`SELECT ${COLUMNS} FROM projects WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`)
+      .all(tenantId, after ?? "", limit)
+      .map(toProject);
+  }
+
+  /** The projects a user is a member of, keyset-paginated by id. */
+  listForMember(tenantId: string, userId: string, after: string | undefined, limit: number): ProjectRecord[] {
+    return this.handle
+      .prepare<[string, string, string, number], ProjectRow>(
+        `SELECT p.id, p.tenant_id, p.name_enc, p.status, p.created_by, p.created_at, p.updated_at
+         FROM projects p JOIN project_members m ON m.tenant_id = p.tenant_id AND m.project_id = p.id
+         WHERE p.tenant_id = ? AND m.user_id = ? AND p.id > ? ORDER BY p.id LIMIT ?`,
+      )
+      .all(tenantId, userId, after ?? "", limit)
+      .map(toProject);
+  }
+
+  insert(project: ProjectRecord): void {
+    this.handle
+      .prepare(`INSERT INTO projects (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .run(project.id, project.tenantId, Buffer.from(project.nameEnc), project.status, project.createdBy, project.createdAt, project.updatedAt);
+  }
+
+  update(tenantId: string, id: string, changes: { nameEnc?: Uint8Array; status?: ProjectRecord["status"] }, now: string): boolean {
+    const current = this.get(tenantId, id);
+    if (!current) return false;
+    return (
+      this.handle
+        .prepare("UPDATE projects SET name_enc = ?, status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
+        .run(Buffer.from(changes.nameEnc ?? current.nameEnc), changes.status ?? current.status, now, tenantId, id).changes === 1
+    );
+  }
+
+  membership(tenantId: string, projectId: string, userId: string): MemberRecord | undefined {
+    const row = this.handle
+      .prepare<[string, string, string], MemberRow>("SELECT project_id, user_id, role, added_at FROM project_members WHERE tenant_id = ? AND project_id = ? AND user_id = ?")
+      .get(tenantId, projectId, userId);
+    return row ? toMember(row) : undefined;
+  }
+
+  members(tenantId: string, projectId: string): MemberRecord[] {
+    return this.handle
+      .prepare<[string, string], MemberRow>("SELECT project_id, user_id, role, added_at FROM project_members WHERE tenant_id = ? AND project_id = ? ORDER BY added_at, user_id")
+      .all(tenantId, projectId)
+      .map(toMember);
+  }
+
+  putMember(tenantId: string, member: MemberRecord): void {
+    this.handle
+      .prepare(
+        "INSERT INTO project_members (tenant_id, project_id, user_id, role, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
+      )
+      .run(tenantId, member.projectId, member.userId, member.role, member.addedAt);
+  }
+
+  removeMember(tenantId: string, projectId: string, userId: string): boolean {
+    return this.handle.prepare("DELETE FROM project_members WHERE tenant_id = ? AND project_id = ? AND user_id = ?").run(tenantId, projectId, userId).changes === 1;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Projects and who may enter them. A tenant admin reaches every project of its tenant; anyone
+ * else reaches a project only as a member, and the project role caps what it may do there
+ * (editor writes, viewer reads). A project-restricted access token reaches its one project and
+ * nothing else. A project one may not enter is reported as not found, never as forbidden: its
+ * existence is not revealed.
+ */
+import { randomUUID } from "node:crypto";
+import type { EventSink } from "../audit/events.js";
+import type { Principal } from "../auth/principal.js";
+import type { CryptoService } from "../crypto/crypto-service.js";
+import type { MemberRecord, ProjectRecord, ProjectRole } from "../db/projects.js";
+import type { TenantDb } from "../db/tenant-db.js";
+import { DomainError } from "../errors.js";
+
+export interface GraphDeps {
+  readonly crypto: CryptoService;
+  readonly events: EventSink;
+}
+
+export type ProjectStanding = "admin" | ProjectRole;
+
+export interface ProjectView {
+  readonly id: string;
+  readonly name: string;
+  readonly status: ProjectRecord["status"];
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** The caller's standing in the project. */
+  readonly standing: ProjectStanding;
+}
+
+export interface ProjectAccess {
+  readonly project: ProjectRecord;
+  readonly standing: ProjectStanding;
+  readonly canWrite: boolean;
+}
+
+const NOT_FOUND = "no such project";
+
+function nameRef(projectId: string): { table: string; column: string; rowId: string } {
+  return { table: "projects", column: "name", rowId: projectId };
+}
+
+/** What the principal may do in the project; not-found when it may not see it at all. */
+export function projectAccess(tenantDb: TenantDb, principal: Principal, projectId: string): ProjectAccess {
+  const project = tenantDb.project(projectId);
+  if (!project || (principal.projectId !== null && principal.projectId !== projectId)) throw new DomainError("not-found", NOT_FOUND);
+  const writer = principal.scopes.has("graph:write");
+  if (principal.role === "tenant_admin") return { project, standing: "admin", canWrite: writer };
+  const membership = tenantDb.membership(projectId, principal.userId);
+  if (!membership || !principal.scopes.has("graph:read")) throw new DomainError("not-found", NOT_FOUND);
+  return { project, standing: membership.role, canWrite: writer && membership.role === "editor" };
+}
+
+function writable(access: ProjectAccess): ProjectAccess {
+  if (!access.canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
+  return access;
+}
+
+async function view(deps: GraphDeps, project: ProjectRecord, standing: ProjectStanding): Promise<ProjectView> {
+  const name = await deps.crypto.decryptField(project.tenantId, nameRef(project.id), project.nameEnc);
+  return { id: project.id, name, status: project.status, createdBy: project.createdBy, createdAt: project.createdAt, updatedAt: project.updatedAt, standing };
+}
+
+export async function listProjects(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, after: string | undefined, limit: number): Promise<ProjectView[]> {
+  if (principal.projectId !== null) {
+    if (after !== undefined && after >= principal.projectId) return [];
+    try {
+      const access = projectAccess(tenantDb, principal, principal.projectId);
+      return [await view(deps, access.project, access.standing)];
+    } catch (error) {
+      if (error instanceof DomainError && error.kind === "not-found") return [];
+      throw error;
+    }
+  }
+  if (principal.role === "tenant_admin") return Promise.all(tenantDb.listProjects(after, limit).map((p) => view(deps, p, "admin")));
+  const projects = tenantDb.listProjectsOf(principal.userId, after, limit);
+  return Promise.all(projects.map((p) => view(deps, p, tenantDb.membership(p.id, principal.userId)?.role ?? "viewer")));
+}
+
+export async function getProject(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string): Promise<ProjectView> {
+  const access = projectAccess(tenantDb, principal, projectId);
+  return view(deps, access.project, access.standing);
+}
+
+/** The creator becomes the project's first editor (a tenant admin needs no membership). */
+export async function createProject(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, input: { name: string }): Promise<ProjectView> {
+  if (principal.projectId !== null) throw new DomainError("forbidden", "a project-restricted token cannot create projects");
+  const id = randomUUID();
+  const nameEnc = await deps.crypto.encryptField(tenantDb.tenantId, nameRef(id), input.name);
+  await tenantDb.write((tx) => {
+    tx.insertProject({ id, nameEnc, status: "active", createdBy: principal.userId, createdAt: tx.now, updatedAt: tx.now });
+    if (principal.role !== "tenant_admin") tx.putProjectMember({ projectId: id, userId: principal.userId, role: "editor", addedAt: tx.now });
+  });
+  deps.events.emit({ event: "project.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId: id } });
+  return getProject(deps, tenantDb, principal, id);
+}
+
+/** Rename, archive (soft delete) or restore. */
+export async function updateProject(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, changes: { name?: string; status?: ProjectRecord["status"] }): Promise<ProjectView> {
+  writable(projectAccess(tenantDb, principal, projectId));
+  const nameEnc = changes.name === undefined ? undefined : await deps.crypto.encryptField(tenantDb.tenantId, nameRef(projectId), changes.name);
+  await tenantDb.write((tx) => tx.updateProject(projectId, { ...(nameEnc ? { nameEnc } : {}), ...(changes.status ? { status: changes.status } : {}) }));
+  deps.events.emit({ event: "project.updated", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, ...(changes.status ? { status: changes.status } : {}) } });
+  return getProject(deps, tenantDb, principal, projectId);
+}
+
+export function listMembers(tenantDb: TenantDb, principal: Principal, projectId: string): MemberRecord[] {
+  projectAccess(tenantDb, principal, projectId);
+  return tenantDb.projectMembers(projectId);
+}
+
+/** Tenant admins grant project roles; the user must belong to the same tenant. */
+export async function setMember(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, userId: string, role: ProjectRole): Promise<MemberRecord> {
+  projectAccess(tenantDb, principal, projectId);
+  const user = tenantDb.user(userId);
+  if (!user) throw new DomainError("not-found", "no such user");
+  if (user.role === "tenant_admin") throw new DomainError("rejected", "tenant admins reach every project already");
+  await tenantDb.write((tx) => tx.putProjectMember({ projectId, userId, role, addedAt: tx.now }));
+  deps.events.emit({ event: "project.member_set", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, userId, role } });
+  const member = tenantDb.membership(projectId, userId);
+  if (!member) throw new Error("membership vanished after write");
+  return member;
+}
+
+export async function removeMember(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, userId: string): Promise<void> {
+  projectAccess(tenantDb, principal, projectId);
+  if (!(await tenantDb.write((tx) => tx.removeProjectMember(projectId, userId)))) throw new DomainError("not-found", "no such member");
+  deps.events.emit({ event: "project.member_removed", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, userId } });
+}
