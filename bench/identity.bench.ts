@@ -165,7 +165,9 @@ export async function run(): Promise<Record<string, unknown>> {
     const log = createLogger("silent");
     await prepareForServe(config, log);
     services = await openServices(config, log);
-    const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, log, bodyLimitBytes: config.bodyLimitBytes });
+    // Spread, not listed field by field: whatever the composition root provides (db, identity, and
+    // whatever later increments add to AppDeps) reaches the app exactly as in `vecto serve`.
+    const app = buildApp({ ...services, keys: services.resolver, log, bodyLimitBytes: config.bodyLimitBytes });
     const tls = { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) };
     server = await startServer(app, { listen: config.listen, redirectListen: null, tls });
     const base = `https://127.0.0.1:${server.address.port}`;
