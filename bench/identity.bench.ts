@@ -14,28 +14,17 @@
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { request } from "node:https";
-import { createRequire, register } from "node:module";
-import { availableParallelism, tmpdir } from "node:os";
+import { createRequire } from "node:module";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RunningServer } from "../src/server/listen.js";
-import type { Services } from "../src/services.js";
+import { issueSetupToken } from "../src/auth/setup-token.js";
+import { loadConfig } from "../src/config.js";
+import { prepareForServe } from "../src/data-dir.js";
+import { createLogger } from "../src/log.js";
+import { buildApp } from "../src/server/app.js";
+import { startServer, type RunningServer } from "../src/server/listen.js";
+import { openServices, type Services } from "../src/services.js";
 
-/*
- * src/ imports its SQL migrations and word lists as text (esbuild loader "text" in the bundle,
- * a plugin in vitest.config.ts); plain `node --import tsx` has no such loader and fails with
- * 'Unknown file extension ".txt"'. This hook does what the bundler does, for this process, and the
- * appliance modules are imported only after it is in place (hence the dynamic imports in run()).
- */
-const TEXT_ASSET_HOOK = `
-import { readFile } from "node:fs/promises";
-export async function load(url, context, nextLoad) {
-  if (url.startsWith("file:") && (url.endsWith(".sql") || url.endsWith(".txt"))) {
-    const text = await readFile(new URL(url), "utf8");
-    return { format: "module", source: "export default " + JSON.stringify(text) + ";", shortCircuit: true };
-  }
-  return nextLoad(url, context);
-}`;
-register(`data:text/javascript,${encodeURIComponent(TEXT_ASSET_HOOK)}`);
 
 const CONNECTIONS = 10;
 const DURATION_S = 5;
@@ -148,15 +137,7 @@ async function measure(base: string, target: Target): Promise<Measurement> {
 }
 
 export async function run(): Promise<Record<string, unknown>> {
-  const [{ issueSetupToken }, { loadConfig }, { prepareForServe }, { createLogger }, { buildApp }, { startServer }, { openServices }] = await Promise.all([
-    import("../src/auth/setup-token.js"),
-    import("../src/config.js"),
-    import("../src/data-dir.js"),
-    import("../src/log.js"),
-    import("../src/server/app.js"),
-    import("../src/server/listen.js"),
-    import("../src/services.js"),
-  ]);
+  const loadAtStart = round(loadavg()[0] ?? 0, 2);
   const dir = await mkdtemp(join(tmpdir(), "vecto-bench-identity-"));
   let services: Services | undefined;
   let server: RunningServer | undefined;
@@ -203,7 +184,8 @@ export async function run(): Promise<Record<string, unknown>> {
       note:
         `Load generator and server share this machine (${availableParallelism()} logical CPUs): the server runs on this process's main thread, ` +
         "autocannon in one worker thread of the same process, so both compete for the same cores and absolute numbers are lower than on a dedicated client. " +
-        "Compare the rows with each other, not with other machines. /api/me also reads and decrypts the user profile, so the ratio bounds the cost of authentication from above.",
+        "Compare the rows with each other, not with other machines; a load average above 0 at start means other work was competing too. /api/me also reads and decrypts the user profile, so the ratio bounds the cost of authentication from above.",
+      loadAverage1m: { atStart: loadAtStart, atEnd: round(loadavg()[0] ?? 0, 2), cpus: availableParallelism() },
       setup: { transport: "HTTPS, TLS 1.3, self-signed certificate, 127.0.0.1", connections: CONNECTIONS, durationSeconds: DURATION_S, warmupSeconds: WARMUP_S, autocannonWorkers: 1, pipelining: 1 },
       measurements,
       ratios,

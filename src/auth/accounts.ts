@@ -82,9 +82,13 @@ async function newUserRecord(deps: AccountDeps, tenantId: string, user: NewUser 
   };
 }
 
+const SETUP_TOKEN_INVALID = "the setup token is invalid, spent or expired";
+
 /** POST /api/setup: creates the platform tenant and its root, once, with the one-time token. */
 export async function completeSetup(deps: AccountDeps, setupToken: string, root: NewAccount): Promise<UserView> {
   if (deps.db.tenants.platformTenant()) throw new DomainError("conflict", "setup is already complete");
+  // Check the token before any costly or lasting work: an unauthenticated caller gets nothing done.
+  if (!deps.db.setupTokens.isValid(hashSetupToken(setupToken), new Date().toISOString())) throw new DomainError("invalid-credentials", SETUP_TOKEN_INVALID);
   checkPassword(root.password, root);
   const tenantId = randomUUID();
   await deps.crypto.createTenantKey(tenantId);
@@ -92,7 +96,7 @@ export async function completeSetup(deps: AccountDeps, setupToken: string, root:
   const user = await newUserRecord(deps, tenantId, { ...root, role: "platform_root" }, now);
   const created = await deps.db.write((tx) => {
     if (tx.tenants.platformTenant()) return false;
-    if (!tx.setupTokens.consume(hashSetupToken(setupToken), tx.now)) throw new DomainError("invalid-credentials", "the setup token is invalid, spent or expired");
+    if (!tx.setupTokens.consume(hashSetupToken(setupToken), tx.now)) throw new DomainError("invalid-credentials", SETUP_TOKEN_INVALID);
     tx.tenants.create({ id: tenantId, slug: "platform", name: "Platform", kind: "platform", status: "active", accessTokenTtlSeconds: 8 * 3600, createdAt: tx.now });
     tx.users.insert(user);
     return true;

@@ -27,7 +27,7 @@ export async function issueAgentToken(db: Database, events: EventSink, tenantDb:
     throw new DomainError("rejected", "the agent is not a member of that project; add it first");
   }
   try {
-    const created = await createPersonalToken(db, { tenantId: tenantDb.tenantId, userId: agentId, kind: "agent", scopes: scopesFor(agent.role, agent.auditor) }, request, new Date());
+    const created = await createPersonalToken(db, { tenantId: tenantDb.tenantId, userId: agentId, kind: "agent", scopes: scopesFor(agent.role, agent.auditor) }, actor, request, new Date());
     events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { tokenId: created.record.id, forAgent: agentId, projectId: created.record.projectId } });
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {

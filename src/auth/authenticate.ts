@@ -7,12 +7,15 @@
  */
 import type { Database } from "../db/db.js";
 import { mintTenantScope } from "../db/tenant-scope.js";
+import type { PersonalTokenRecord } from "../db/personal-tokens.js";
 import type { Tenant } from "../db/tenants.js";
 import type { UserRecord } from "../db/users.js";
 import { InvalidTokenError, type AccessTokens } from "./jwt.js";
 import { findUsableToken } from "./personal-tokens.js";
 import type { Principal } from "./principal.js";
-import { isScope, scopesFor, type Scope } from "./rbac.js";
+import { isScope, PROJECT_SCOPES, scopesFor, type Scope } from "./rbac.js";
+
+const LAST_USED_RESOLUTION_MS = 60_000;
 
 export class Authenticator {
   constructor(
@@ -40,7 +43,15 @@ export class Authenticator {
     const record = findUsableToken(this.db, token, this.now());
     if (!record) throw new InvalidTokenError("unknown token");
     const { tenant, user } = this.liveAccount(record.tenantId, record.userId);
+    await this.noteUse(record);
     return this.principal(tenant, user, record.scopes, { kind: "access-token", tokenId: record.id }, record.projectId);
+  }
+
+  /** Records last use for the owner's token list, at most once a minute per token: no write per request. */
+  private async noteUse(record: PersonalTokenRecord): Promise<void> {
+    const now = this.now();
+    if (record.lastUsedAt !== null && now.getTime() - Date.parse(record.lastUsedAt) < LAST_USED_RESOLUTION_MS) return;
+    await this.db.write((tx) => tx.personalTokens.touch(record.tenantId, record.id, now.toISOString()));
   }
 
   private liveAccount(tenantId: string, userId: string): { tenant: Tenant; user: UserRecord } {
@@ -52,7 +63,9 @@ export class Authenticator {
 
   private principal(tenant: Tenant, user: UserRecord, granted: readonly string[], credential: Principal["credential"], projectId: string | null): Principal {
     const held = scopesFor(user.role, user.auditor);
-    const scopes = new Set<Scope>(granted.filter((s): s is Scope => isScope(s) && held.has(s)));
+    // A project-restricted credential never reaches beyond its project, whatever it was granted.
+    const allowed = (s: Scope): boolean => held.has(s) && (projectId === null || PROJECT_SCOPES.has(s));
+    const scopes = new Set<Scope>(granted.filter((s): s is Scope => isScope(s) && allowed(s)));
     return {
       userId: user.id,
       actorKind: user.kind,

@@ -9,7 +9,9 @@ import { crc32 } from "node:zlib";
 import type { Database } from "../db/db.js";
 import type { PersonalTokenRecord } from "../db/personal-tokens.js";
 import type { ActorKind } from "../db/users.js";
-import type { Scope } from "./rbac.js";
+import { DomainError } from "../errors.js";
+import type { Principal } from "./principal.js";
+import { PROJECT_SCOPES, type Scope } from "./rbac.js";
 import { secretHash } from "./secrets.js";
 
 const PREFIX = "vct_";
@@ -69,6 +71,11 @@ export class PersonalTokenError extends Error {
   override readonly name = "PersonalTokenError";
 }
 
+/** Only a signed-in session issues tokens: an access token cannot mint another. */
+export function assertCanIssue(issuer: Principal): void {
+  if (issuer.credential.kind === "access-token") throw new DomainError("forbidden", "an access token cannot create another access token");
+}
+
 /** Whose token it is: a user and the scopes it holds now. */
 export interface TokenOwner {
   readonly tenantId: string;
@@ -77,8 +84,14 @@ export interface TokenOwner {
   readonly scopes: ReadonlySet<Scope>;
 }
 
-/** Creates a token for `owner`, never with more than the owner holds now. */
-export async function createPersonalToken(db: Database, owner: TokenOwner, request: TokenRequest, now: Date): Promise<CreatedToken> {
+/**
+ * Creates a token for `owner`, never with more than the owner holds now. The issuer must have
+ * signed in: an access token cannot mint another (a leaked token must not be able to renew itself).
+ */
+export async function createPersonalToken(db: Database, owner: TokenOwner, issuer: Principal, request: TokenRequest, now: Date): Promise<CreatedToken> {
+  assertCanIssue(issuer);
+  const beyondProject = request.projectId === null ? [] : request.scopes.filter((s) => !PROJECT_SCOPES.has(s));
+  if (beyondProject.length > 0) throw new PersonalTokenError(`a project-restricted token cannot carry ${beyondProject.join(", ")}`);
   const excess = request.scopes.filter((s) => !owner.scopes.has(s));
   if (excess.length > 0) throw new PersonalTokenError(`cannot grant scopes the owner does not hold: ${excess.join(", ")}`);
   if (owner.kind === "agent" && request.projectId === null) throw new PersonalTokenError("an agent's token must be restricted to one project (projectId)");

@@ -22,6 +22,9 @@ export const SCOPES = [
 
 export type Scope = (typeof SCOPES)[number];
 
+/** The only scopes a project-restricted token can carry: nothing that reaches beyond the project. */
+export const PROJECT_SCOPES: ReadonlySet<Scope> = new Set<Scope>(["self", "graph:read", "graph:write", "ai:invoke", "release:signoff"]);
+
 export const ROLES = ["platform_root", "tenant_admin", "member", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
 

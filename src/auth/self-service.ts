@@ -8,7 +8,7 @@ import type { PersonalTokenRecord } from "../db/personal-tokens.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "../graph/projects.js";
 import type { EventSink } from "../audit/events.js";
-import { createPersonalToken, PersonalTokenError, type TokenRequest } from "./personal-tokens.js";
+import { assertCanIssue, createPersonalToken, PersonalTokenError, type TokenRequest } from "./personal-tokens.js";
 import type { Principal } from "./principal.js";
 
 export interface SessionView {
@@ -64,11 +64,11 @@ function checkProjectRestriction(db: Database, principal: Principal, projectId: 
 }
 
 export async function createOwnToken(db: Database, events: EventSink, principal: Principal, request: TokenRequest): Promise<{ token: string; info: TokenView }> {
-  if (principal.credential.kind === "access-token") throw new DomainError("forbidden", "an access token cannot create another access token");
+  assertCanIssue(principal); // before the project check, which could otherwise answer first
   checkProjectRestriction(db, principal, request.projectId);
   try {
     const owner = { tenantId: principal.tenantId, userId: principal.userId, kind: principal.actorKind, scopes: principal.scopes };
-    const created = await createPersonalToken(db, owner, request, new Date());
+    const created = await createPersonalToken(db, owner, principal, request, new Date());
     events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { tokenId: created.record.id, scopes: created.record.scopes.join(" "), projectId: created.record.projectId } });
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {

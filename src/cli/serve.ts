@@ -19,7 +19,6 @@ function formatUrl(host: string, port: number): string {
   return `https://${host.includes(":") ? `[${host}]` : host}:${port}/`;
 }
 
-/** Prints the URL (and, on a terminal or when asked, the one-time setup token), then logs readiness. */
 /** Prints the URL (and, while setup is pending, the one-time setup token) on a terminal or when asked, then logs readiness. */
 async function announce(config: Config, services: Services, server: RunningServer, log: Logger, print: boolean): Promise<void> {
   const url = formatUrl(server.address.host, server.address.port);

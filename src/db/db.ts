@@ -61,6 +61,7 @@ export class Database {
   readonly personalTokens: Pick<PersonalTokenRepository, "findByHash" | "get" | "listForUser">;
   readonly jwtKeys: Pick<JwtKeyRepository, "list">;
   readonly loginThrottle: Pick<LoginThrottleRepository, "get">;
+  readonly setupTokens: Pick<SetupTokenRepository, "isValid">;
   private readonly repositories: Repositories;
   private closed = false;
 
@@ -79,7 +80,7 @@ export class Database {
       loginThrottle: new LoginThrottleRepository(handle),
       projects: new ProjectRepository(handle),
     };
-    ({ tenants: this.tenants, users: this.users, sessions: this.sessions, personalTokens: this.personalTokens, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle } = this.repositories);
+    ({ tenants: this.tenants, users: this.users, sessions: this.sessions, personalTokens: this.personalTokens, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle, setupTokens: this.setupTokens } = this.repositories);
   }
 
   /** Opens (creating if needed) and migrates the database file. */

@@ -12,6 +12,14 @@ export class SetupTokenRepository {
       .run(Buffer.from(tokenHash), createdAt, expiresAt);
   }
 
+  /** True for an unspent, unexpired token; spends nothing. */
+  isValid(tokenHash: Uint8Array, now: string): boolean {
+    const row = this.handle
+      .prepare<[Buffer, string], { id: number }>("SELECT id FROM setup_tokens WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?")
+      .get(Buffer.from(tokenHash), now);
+    return row !== undefined;
+  }
+
   /** Marks the token spent; true only for an unspent, unexpired token. */
   consume(tokenHash: Uint8Array, now: string): boolean {
     const result = this.handle

@@ -1,5 +1,8 @@
 /** Projects: membership decides who enters; project roles cap writes; project-restricted tokens see one project. */
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newPersonalToken } from "../../src/auth/personal-tokens.js";
+import { secretHash } from "../../src/auth/secrets.js";
 import { identityFixture, type Account, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
 interface ProjectBody {
@@ -73,6 +76,24 @@ describe("projects and membership", () => {
     const list = await asJson<{ projects: { id: string }[] }>(await f.call("GET", "/api/projects", { token: pat }));
     expect(list.projects.map((p) => p.id)).toEqual([projectId]);
     expect((await f.call("POST", "/api/projects", { token: pat, body: { name: "Escape" } })).status).toBe(403);
+  });
+
+  it("a project-restricted token cannot carry tenant-wide scopes", async () => {
+    await f.call("PUT", `/api/projects/${projectId}/members/${member.id}`, { token: acme.admin.tokens.accessToken, body: { role: "editor" } });
+    const admin = (await (await f.login("proj-acme", acme.admin.email, acme.admin.password)).json()) as { accessToken: string };
+    const res = await f.call("POST", "/api/tokens", { token: admin.accessToken, body: { name: "wide", scopes: ["graph:read", "users:manage"], projectId, expiresAt: tomorrow() } });
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as { detail: string }).detail).toBe("a project-restricted token cannot carry users:manage");
+    const ok = await f.call("POST", "/api/tokens", { token: admin.accessToken, body: { name: "narrow", scopes: ["self", "graph:read"], projectId, expiresAt: tomorrow() } });
+    const pat = ((await ok.json()) as { token: string }).token;
+    expect((await f.call("GET", "/api/users", { token: pat })).status).toBe(403);
+    // Even a row that somehow holds a wide scope is cut down to the project's scopes at every request.
+    const forged = newPersonalToken();
+    await f.services.db.write((tx) =>
+      tx.personalTokens.insert({ id: randomUUID(), tenantId: acme.tenantId, userId: acme.admin.id, name: "forged", tokenHash: secretHash(forged), scopes: ["self", "users:manage"], projectId, createdAt: tx.now, expiresAt: tomorrow(), lastUsedAt: null, revokedAt: null }),
+    );
+    expect((await f.call("GET", "/api/users", { token: forged })).status).toBe(403);
+    expect((await f.call("GET", "/api/me", { token: forged })).status).toBe(200);
   });
 
   it("refuses a token restricted to a project its owner cannot enter", async () => {
