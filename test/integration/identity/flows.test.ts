@@ -1,4 +1,6 @@
 /** Identity as a client uses it: setup once, log in, refresh, log out, manage tenants and users. */
+import argon2 from "argon2";
+import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueSetupToken } from "../../../src/auth/setup-token.js";
 import { identityFixture, STRONG_PASSWORD, type Fixture, type TenantAccount } from "../../identity-fixture.js";
@@ -135,6 +137,42 @@ describe("identity flows", () => {
     expect(list.sessions.find((s) => s.id === other.sessionId)?.current).toBe(false);
     expect((await f.call("DELETE", `/api/sessions/${pair.sessionId}`, { token: other.accessToken })).status).toBe(204);
     expect((await f.call("GET", "/api/me", { token: pair.accessToken })).status).toBe(401);
+  });
+
+  it("issues access tokens with the tenant's configured lifetime", async () => {
+    const gamma = await f.createTenant("ttl-co");
+    const lifetime = (token: string): number => {
+      const claims = decodeJwt(token);
+      return (claims.exp ?? 0) - (claims.iat ?? 0);
+    };
+    expect(lifetime(gamma.admin.tokens.accessToken)).toBe(8 * 3600);
+    expect((await f.call("PATCH", `/api/tenants/${gamma.tenantId}`, { token: f.root.tokens.accessToken, body: { accessTokenTtlSeconds: 900 } })).status).toBe(200);
+    const pair = (await (await f.login("ttl-co", gamma.admin.email, STRONG_PASSWORD)).json()) as { accessToken: string };
+    expect(lifetime(pair.accessToken)).toBe(900);
+    expect((await f.call("PATCH", `/api/tenants/${gamma.tenantId}`, { token: f.root.tokens.accessToken, body: { accessTokenTtlSeconds: 10 } })).status).toBe(422);
+  });
+
+  it("records when a personal access token was last used", async () => {
+    const admin = (await (await f.login("acme", acme.admin.email, STRONG_PASSWORD)).json()) as { accessToken: string };
+    const created = (await (await f.call("POST", "/api/tokens", { token: admin.accessToken, body: { name: "used", scopes: ["self"], expiresAt: new Date(Date.now() + 86_400_000).toISOString() } })).json()) as { token: string; id: string };
+    const lastUsed = async (): Promise<string | null> => {
+      const list = (await (await f.call("GET", "/api/tokens", { token: admin.accessToken })).json()) as { tokens: { id: string; lastUsedAt: string | null }[] };
+      return list.tokens.find((t) => t.id === created.id)?.lastUsedAt ?? null;
+    };
+    expect(await lastUsed()).toBeNull();
+    await f.call("GET", "/api/me", { token: created.token });
+    expect(await lastUsed()).not.toBeNull();
+  });
+
+  it("rehashes a password at sign-in when the stored hash used weaker parameters", async () => {
+    const tenant = await f.createTenant("rehash-co");
+    const member = await f.createUser(tenant.admin, { role: "member" }, "rehash-co");
+    const weak = await argon2.hash(STRONG_PASSWORD, { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 });
+    await f.services.db.write((tx) => tx.users.update(tenant.tenantId, member.id, { passwordHash: weak }, tx.now));
+    expect((await f.login("rehash-co", member.email, STRONG_PASSWORD)).status).toBe(200);
+    const stored = f.services.db.users.get(tenant.tenantId, member.id)?.passwordHash ?? "";
+    expect(stored).not.toBe(weak);
+    expect(stored).toContain("m=19456");
   });
 
   it("a suspended tenant's tokens stop working", async () => {
