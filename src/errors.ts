@@ -9,6 +9,8 @@ export type DomainErrorKind =
   | "forbidden"
   | "not-found"
   | "conflict"
+  | "precondition-failed" // If-Match named a version that is no longer current
+  | "precondition-required" // a change that needs If-Match came without it
   | "rejected"; // well-formed input that a rule refuses (password policy, limits)
 
 export class DomainError extends Error {

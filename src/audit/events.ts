@@ -25,7 +25,11 @@ export type EventName =
   | "project.created"
   | "project.updated"
   | "project.member_set"
-  | "project.member_removed";
+  | "project.member_removed"
+  | "node.created"
+  | "node.updated"
+  | "edge.created"
+  | "edge.deleted";
 
 export interface DomainEvent {
   readonly event: EventName;

@@ -22,6 +22,8 @@ import { PersonalTokenRepository } from "./personal-tokens.js";
 import { JwtKeyRepository } from "./jwt-keys.js";
 import { LoginThrottleRepository } from "./login-throttle.js";
 import { ProjectRepository } from "./projects.js";
+import { NodeRepository } from "./nodes.js";
+import { EdgeRepository } from "./edges.js";
 import type { TenantScope } from "./tenant-scope.js";
 
 export interface OpenOptions {
@@ -40,6 +42,8 @@ interface Repositories {
   readonly jwtKeys: JwtKeyRepository;
   readonly loginThrottle: LoginThrottleRepository;
   readonly projects: ProjectRepository;
+  readonly nodes: NodeRepository;
+  readonly edges: EdgeRepository;
 }
 
 /** What a write transaction may change at platform level. */
@@ -79,6 +83,8 @@ export class Database {
       jwtKeys: new JwtKeyRepository(handle),
       loginThrottle: new LoginThrottleRepository(handle),
       projects: new ProjectRepository(handle),
+      nodes: new NodeRepository(handle),
+      edges: new EdgeRepository(handle),
     };
     ({ tenants: this.tenants, users: this.users, sessions: this.sessions, personalTokens: this.personalTokens, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle, setupTokens: this.setupTokens } = this.repositories);
   }

@@ -3,6 +3,9 @@
  * repositories it calls bind it in SQL (test/unit/db/tenancy.test.ts checks every statement).
  */
 import type { PersonalTokenRecord, PersonalTokenRepository } from "./personal-tokens.js";
+import type { EdgeRecord, EdgeRepository, TraceStep } from "./edges.js";
+import type { NodeChanges, NodeFilter, NodeRecord, NodeRepository } from "./nodes.js";
+import type { EdgeType } from "../graph/vocabulary.js";
 import type { MemberRecord, ProjectRecord, ProjectRepository } from "./projects.js";
 import type { SessionRepository } from "./sessions.js";
 import { type Tenant, type TenantRepository } from "./tenants.js";
@@ -11,6 +14,8 @@ import type { Role } from "../auth/rbac.js";
 
 interface TenantRepositories {
   readonly tenants: TenantRepository;
+  readonly nodes: NodeRepository;
+  readonly edges: EdgeRepository;
   readonly projects: ProjectRepository;
   readonly users: UserRepository;
   readonly sessions: SessionRepository;
@@ -35,6 +40,39 @@ export class TenantTx {
 
   deleteUser(id: string): boolean {
     return this.repos.users.delete(this.tenantId, id);
+  }
+
+  insertNode(node: Omit<NodeRecord, "tenantId">, terms: readonly Uint8Array[]): void {
+    this.repos.nodes.insert({ ...node, tenantId: this.tenantId });
+    this.repos.nodes.replaceTerms(this.tenantId, node.id, terms);
+  }
+
+  /** The new version, or undefined when `expectedVersion` is stale. */
+  updateNode(id: string, expectedVersion: number, changes: NodeChanges, terms?: readonly Uint8Array[]): number | undefined {
+    const version = this.repos.nodes.update(this.tenantId, id, expectedVersion, changes, this.now);
+    if (version !== undefined && terms) this.repos.nodes.replaceTerms(this.tenantId, id, terms);
+    return version;
+  }
+
+  insertEdge(edge: Omit<EdgeRecord, "tenantId">): void {
+    this.repos.edges.insert({ ...edge, tenantId: this.tenantId });
+  }
+
+  deleteEdge(id: string): boolean {
+    return this.repos.edges.delete(this.tenantId, id);
+  }
+
+  /** Reads inside the transaction (e.g. the cycle check right before an insert). */
+  edgePathExists(type: EdgeType, start: string, target: string, maxDepth: number): boolean {
+    return this.repos.edges.reachable(this.tenantId, type, start, target, maxDepth);
+  }
+
+  findEdge(type: EdgeType, fromId: string, toId: string): EdgeRecord | undefined {
+    return this.repos.edges.find(this.tenantId, type, fromId, toId);
+  }
+
+  node(id: string): NodeRecord | undefined {
+    return this.repos.nodes.get(this.tenantId, id);
   }
 
   insertPersonalToken(token: Omit<PersonalTokenRecord, "tenantId">): void {
@@ -96,6 +134,34 @@ export class TenantDb {
 
   personalTokensOf(userId: string): PersonalTokenRecord[] {
     return this.repos.personalTokens.listForUser(this.tenantId, userId);
+  }
+
+  node(id: string): NodeRecord | undefined {
+    return this.repos.nodes.get(this.tenantId, id);
+  }
+
+  nodes(ids: readonly string[]): NodeRecord[] {
+    return this.repos.nodes.getMany(this.tenantId, ids);
+  }
+
+  listNodes(projectId: string, filter: NodeFilter): NodeRecord[] {
+    return this.repos.nodes.list(this.tenantId, projectId, filter);
+  }
+
+  edge(id: string): EdgeRecord | undefined {
+    return this.repos.edges.get(this.tenantId, id);
+  }
+
+  edgesTouching(nodeIds: readonly string[]): EdgeRecord[] {
+    return this.repos.edges.touching(this.tenantId, nodeIds);
+  }
+
+  listEdges(projectId: string, after: string | undefined, limit: number): EdgeRecord[] {
+    return this.repos.edges.listForProject(this.tenantId, projectId, after, limit);
+  }
+
+  trace(start: string, viaTo: readonly EdgeType[], viaFrom: readonly EdgeType[], maxDepth: number, maxNodes: number): TraceStep[] {
+    return this.repos.edges.trace(this.tenantId, start, viaTo, viaFrom, maxDepth, maxNodes);
   }
 
   project(id: string): ProjectRecord | undefined {

@@ -18,9 +18,12 @@ import { requestId } from "./middleware/request-id.js";
 import { securityHeaders } from "./middleware/security-headers.js";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { DomainError, type DomainErrorKind } from "../errors.js";
+import { openApiRoutes } from "./openapi.js";
 import { ProblemError, problemResponse, type ProblemKind } from "./problem.js";
+import { ApiRegistry, attachRegistry, type ApiRouter } from "./route.js";
 import { authRoutes } from "./routes/auth.js";
 import { healthRoutes } from "./routes/health.js";
+import { graphRoutes } from "./routes/graph.js";
 import { projectRoutes } from "./routes/projects.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { setupRoutes } from "./routes/setup.js";
@@ -55,6 +58,8 @@ const DOMAIN_STATUS: Record<DomainErrorKind, [ContentfulStatusCode, ProblemKind]
   forbidden: [403, "forbidden"],
   "not-found": [404, "not-found"],
   conflict: [409, "conflict"],
+  "precondition-failed": [412, "precondition-failed"],
+  "precondition-required": [428, "precondition-required"],
   rejected: [422, "rejected"],
 };
 
@@ -76,7 +81,12 @@ export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hon
   const app = new Hono<AppEnv>();
   app.use("*", requestId(), securityHeaders(), accessLog(deps.log), bodyLimit(deps.bodyLimitBytes));
 
-  for (const routes of [healthRoutes, setupRoutes, authRoutes, tenantRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes]) app.route("/", routes(deps));
+  // Every built-in route goes through defineRoute, so the registry (and /api/openapi.json) sees it.
+  const registry = new ApiRegistry();
+  const builtIn: readonly ((deps: AppDeps) => ApiRouter)[] = [healthRoutes, setupRoutes, authRoutes, tenantRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes, graphRoutes];
+  for (const routes of builtIn) registry.mount(app, routes(deps));
+  registry.mount(app, openApiRoutes(deps.identity.authenticator, registry));
+  attachRegistry(app, registry);
   for (const mount of mounts) mount(app);
 
   app.notFound((c) => problemResponse(c, new ProblemError(404, "not-found", `no route for ${c.req.method} ${c.req.path}`)));

@@ -21,6 +21,8 @@ export type ProblemKind =
   | "forbidden"
   | "conflict"
   | "too-many-requests"
+  | "precondition-failed"
+  | "precondition-required"
   | "rejected"
   | "not-ready"
   | "keys-unavailable"
@@ -47,6 +49,8 @@ const TITLES: Record<ProblemKind, string> = {
   forbidden: "Forbidden",
   conflict: "Conflict",
   "too-many-requests": "Too many requests",
+  "precondition-failed": "Precondition failed",
+  "precondition-required": "Precondition required",
   rejected: "Request refused by policy",
   "not-ready": "Service not ready",
   "keys-unavailable": "Encryption keys unavailable",

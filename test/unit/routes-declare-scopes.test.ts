@@ -10,7 +10,7 @@ import { requireScope, scopeDeclarations } from "../../src/server/middleware/req
 import { identityFixture, type Fixture } from "../identity-fixture.js";
 
 /** The only routes reachable without a credential. Each entry must exist (no stale entries). */
-const PUBLIC_ROUTES: readonly string[] = ["GET /healthz", "GET /readyz", "POST /api/setup", "POST /api/auth/login", "POST /api/auth/refresh"];
+const PUBLIC_ROUTES: readonly string[] = ["GET /healthz", "GET /readyz", "GET /api/openapi.json", "POST /api/setup", "POST /api/auth/login", "POST /api/auth/refresh"];
 
 interface RouteEntry {
   readonly method: string;

@@ -5,6 +5,7 @@
 import init from "./0001_init.sql";
 import identity from "./0002_identity.sql";
 import projects from "./0003_projects.sql";
+import graph from "./0004_graph.sql";
 
 export interface Migration {
   readonly version: number;
@@ -16,4 +17,5 @@ export const migrations: readonly Migration[] = [
   { version: 1, name: "0001_init", sql: init },
   { version: 2, name: "0002_identity", sql: identity },
   { version: 3, name: "0003_projects", sql: projects },
+  { version: 4, name: "0004_graph", sql: graph },
 ];

@@ -1,15 +1,17 @@
 /** Sign-in (public), refresh (public: the refresh token is the credential), sign-out and who-am-I. */
 import { getConnInfo } from "@hono/node-server/conninfo";
-import { Hono, type Context } from "hono";
+import type { Context } from "hono";
 import { z } from "zod";
 import { currentUser } from "../../auth/accounts.js";
 import type { AppDeps, AppEnv } from "../app.js";
-import { jsonBody } from "../json-body.js";
-import { principalOf, requireScope } from "../middleware/require-scope.js";
+import { principalOf } from "../middleware/require-scope.js";
+import { ApiRouter, defineRoute } from "../route.js";
 import { emailSchema, passwordSchema, slugSchema } from "./schemas.js";
 
 const loginSchema = z.strictObject({ tenant: slugSchema.optional(), email: emailSchema, password: passwordSchema });
 const refreshSchema = z.strictObject({ refreshToken: z.string().min(16).max(200) });
+
+const tags = ["auth"];
 
 /** The TCP peer; a proxy's X-Forwarded-For is not trusted (it is whatever the client says). */
 function clientAddress(c: Context<AppEnv>): string {
@@ -20,36 +22,80 @@ function clientAddress(c: Context<AppEnv>): string {
   }
 }
 
-export function authRoutes(deps: AppDeps): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
-  const { sessions, authenticator, accounts } = deps.identity;
+function sessionRoutes(router: ApiRouter, deps: AppDeps): void {
+  const { sessions } = deps.identity;
 
-  routes.post("/api/auth/login", async (c) => {
-    const input = await jsonBody(c, loginSchema);
-    const pair = await sessions.login({ ...input, client: c.req.header("user-agent") ?? "", address: clientAddress(c) });
-    return c.json(pair);
-  });
+  defineRoute(
+    router,
+    {
+      method: "post",
+      path: "/api/auth/login",
+      operationId: "login",
+      summary: "Sign in: an access token and a refresh token",
+      description: "Without `tenant`, signs in to the platform tenant.",
+      tags,
+      scopes: "public",
+      body: loginSchema,
+      responses: {
+        200: { description: "the token pair" },
+        401: { description: "wrong tenant, email or password (not told apart)" },
+        429: { description: "too many failed attempts; Retry-After says when to try again" },
+      },
+    },
+    async (c, { body }) => c.json(await sessions.login({ ...body, client: c.req.header("user-agent") ?? "", address: clientAddress(c) })),
+  );
 
-  routes.post("/api/auth/refresh", async (c) => {
-    const input = await jsonBody(c, refreshSchema);
-    return c.json(await sessions.refresh(input.refreshToken));
-  });
+  defineRoute(
+    router,
+    {
+      method: "post",
+      path: "/api/auth/refresh",
+      operationId: "refreshSession",
+      summary: "Exchange a refresh token for a new token pair (the old refresh token is spent)",
+      tags,
+      scopes: "public",
+      body: refreshSchema,
+      responses: { 200: { description: "the new token pair" }, 401: { description: "the refresh token is invalid, spent or expired" } },
+    },
+    async (c, { body }) => c.json(await sessions.refresh(body.refreshToken)),
+  );
 
-  routes.post("/api/auth/logout", requireScope(authenticator, "self"), async (c) => {
-    await sessions.logout(principalOf(c));
-    return c.body(null, 204);
-  });
+  defineRoute(
+    router,
+    {
+      method: "post",
+      path: "/api/auth/logout",
+      operationId: "logout",
+      summary: "End the caller's session",
+      tags,
+      scopes: ["self"],
+      responses: { 204: { description: "the session is ended" }, 422: { description: "the credential is not a session (a personal access token is revoked instead)" } },
+    },
+    async (c) => {
+      await sessions.logout(principalOf(c));
+      return c.body(null, 204);
+    },
+  );
+}
 
-  routes.get("/api/me", requireScope(authenticator, "self"), async (c) => {
-    const principal = principalOf(c);
-    return c.json({
-      user: await currentUser(accounts, principal),
-      tenant: { id: principal.tenantId, kind: principal.tenantKind },
-      scopes: [...principal.scopes].sort(),
-      credential: principal.credential.kind,
-      projectId: principal.projectId,
-    });
-  });
+export function authRoutes(deps: AppDeps): ApiRouter {
+  const router = new ApiRouter(deps.identity.authenticator);
+  sessionRoutes(router, deps);
 
-  return routes;
+  defineRoute(
+    router,
+    { method: "get", path: "/api/me", operationId: "getMe", summary: "Who am I: user, tenant, scopes and credential", tags, scopes: ["self"], responses: { 200: { description: "the caller" } } },
+    async (c) => {
+      const principal = principalOf(c);
+      return c.json({
+        user: await currentUser(deps.identity.accounts, principal),
+        tenant: { id: principal.tenantId, kind: principal.tenantKind },
+        scopes: [...principal.scopes].sort(),
+        credential: principal.credential.kind,
+        projectId: principal.projectId,
+      });
+    },
+  );
+
+  return router;
 }

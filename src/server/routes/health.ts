@@ -2,11 +2,15 @@
  * Liveness and readiness. Public (no credentials): they reveal only whether the parts are up,
  * never versions of keys, paths or error internals.
  */
-import { Hono } from "hono";
-import type { AppEnv, AppDeps } from "../app.js";
+import { z } from "zod";
+import type { AppDeps } from "../app.js";
 import { PROBLEM_CONTENT_TYPE, problemBody } from "../problem.js";
+import { ApiRouter, defineRoute } from "../route.js";
 
 type CheckResult = "ok" | string;
+
+const liveSchema = z.object({ status: z.literal("ok") });
+const readySchema = z.object({ status: z.literal("ready"), checks: z.object({ database: z.literal("ok"), keys: z.literal("ok") }) });
 
 async function probe(run: () => unknown): Promise<CheckResult> {
   try {
@@ -17,22 +21,42 @@ async function probe(run: () => unknown): Promise<CheckResult> {
   }
 }
 
-export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
+export function healthRoutes(deps: AppDeps): ApiRouter {
+  const router = new ApiRouter(deps.identity.authenticator);
+  const tags = ["health"];
 
-  routes.get("/healthz", (c) => c.json({ status: "ok" }));
+  defineRoute(
+    router,
+    { method: "get", path: "/healthz", operationId: "getLiveness", summary: "Liveness", tags, scopes: "public", responses: { 200: { description: "the process is up", schema: liveSchema } } },
+    (c) => c.json({ status: "ok" }),
+  );
 
-  routes.get("/readyz", async (c) => {
-    const checks = {
-      database: await probe(() => deps.db.ping()),
-      keys: await probe(() => deps.keys.check()),
-    };
-    const failing = Object.entries(checks).filter(([, result]) => result !== "ok");
-    if (failing.length === 0) return c.json({ status: "ready", checks });
-    const detail = failing.map(([name, reason]) => `${name}: ${reason}`).join("; ");
-    c.header("Retry-After", "5");
-    return c.body(JSON.stringify(problemBody(503, "not-ready", detail, { checks })), 503, { "Content-Type": PROBLEM_CONTENT_TYPE });
-  });
+  defineRoute(
+    router,
+    {
+      method: "get",
+      path: "/readyz",
+      operationId: "getReadiness",
+      summary: "Readiness: database and keys",
+      tags,
+      scopes: "public",
+      responses: {
+        200: { description: "ready to serve", schema: readySchema },
+        503: { description: "not ready; `checks` names what failed (Retry-After: 5)" },
+      },
+    },
+    async (c) => {
+      const checks = {
+        database: await probe(() => deps.db.ping()),
+        keys: await probe(() => deps.keys.check()),
+      };
+      const failing = Object.entries(checks).filter(([, result]) => result !== "ok");
+      if (failing.length === 0) return c.json({ status: "ready", checks });
+      const detail = failing.map(([name, reason]) => `${name}: ${reason}`).join("; ");
+      c.header("Retry-After", "5");
+      return c.body(JSON.stringify(problemBody(503, "not-ready", detail, { checks })), 503, { "Content-Type": PROBLEM_CONTENT_TYPE });
+    },
+  );
 
-  return routes;
+  return router;
 }

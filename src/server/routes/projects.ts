@@ -1,67 +1,83 @@
 /** Projects and their members. Visibility follows membership; see src/graph/projects.ts. */
-import { Hono } from "hono";
 import { z } from "zod";
 import { createProject, getProject, listMembers, listProjects, removeMember, setMember, updateProject } from "../../graph/projects.js";
-import type { AppDeps, AppEnv } from "../app.js";
-import { jsonBody } from "../json-body.js";
-import { principalOf, requireScope, tenantDbOf } from "../middleware/require-scope.js";
-import { idParam, queryOf } from "./params.js";
-import { nameSchema, pageSchema } from "./schemas.js";
+import type { AppDeps } from "../app.js";
+import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
+import { ApiRouter, defineRoute } from "../route.js";
+import { nameSchema, nothingToChange, pageSchema } from "./schemas.js";
 
 const createSchema = z.strictObject({ name: nameSchema });
-const updateSchema = z
-  .strictObject({ name: nameSchema.optional(), status: z.enum(["active", "archived"]).optional() })
-  .refine((u) => Object.keys(u).length > 0, "nothing to change");
+const updateSchema = nothingToChange(z.strictObject({ name: nameSchema.optional(), status: z.enum(["active", "archived"]).optional() }));
 const memberSchema = z.strictObject({ role: z.enum(["editor", "viewer"]) });
 
-export function projectRoutes(deps: AppDeps): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
-  const auth = deps.identity.authenticator;
-  const read = requireScope(auth, "graph:read");
-  const write = requireScope(auth, "graph:write");
-  const admin = requireScope(auth, "tenant:admin");
+const tags = ["projects"];
+const read = ["graph:read"] as const;
+const write = ["graph:write"] as const;
 
-  routes.get("/api/projects", read, async (c) => {
-    const page = queryOf(c, pageSchema);
-    return c.json({ projects: await listProjects(deps.graph, tenantDbOf(deps, c), principalOf(c), page.after, page.limit) });
-  });
-
-  routes.post("/api/projects", write, async (c) => {
-    const input = await jsonBody(c, createSchema);
-    return c.json({ project: await createProject(deps.graph, tenantDbOf(deps, c), principalOf(c), input) }, 201);
-  });
-
-  routes.get("/api/projects/:projectId", read, async (c) =>
-    c.json({ project: await getProject(deps.graph, tenantDbOf(deps, c), principalOf(c), idParam(c, "projectId")) }),
+function projectCrud(router: ApiRouter, deps: AppDeps): void {
+  defineRoute(
+    router,
+    { method: "get", path: "/api/projects", operationId: "listProjects", summary: "The projects the caller can see", tags, scopes: read, query: pageSchema, responses: { 200: { description: "a page of projects" } } },
+    async (c, { query }) => c.json({ projects: await listProjects(deps.graph, tenantDbOf(deps, c), principalOf(c), query.after, query.limit) }),
   );
 
-  routes.patch("/api/projects/:projectId", write, async (c) => {
-    const projectId = idParam(c, "projectId");
-    const input = await jsonBody(c, updateSchema);
-    return c.json({ project: await updateProject(deps.graph, tenantDbOf(deps, c), principalOf(c), projectId, input) });
-  });
+  defineRoute(
+    router,
+    { method: "post", path: "/api/projects", operationId: "createProject", summary: "Create a project (the caller becomes its editor)", tags, scopes: write, body: createSchema, responses: { 201: { description: "the project" }, 403: { description: "lacks scope graph:write, or the token is restricted to a project" } } },
+    async (c, { body }) => c.json({ project: await createProject(deps.graph, tenantDbOf(deps, c), principalOf(c), body) }, 201),
+  );
+
+  defineRoute(
+    router,
+    { method: "get", path: "/api/projects/:projectId", operationId: "getProject", summary: "One project", tags, scopes: read, responses: { 200: { description: "the project" } } },
+    async (c, { params }) => c.json({ project: await getProject(deps.graph, tenantDbOf(deps, c), principalOf(c), params.projectId) }),
+  );
+
+  defineRoute(
+    router,
+    { method: "patch", path: "/api/projects/:projectId", operationId: "updateProject", summary: "Rename, archive or restore a project", tags, scopes: write, body: updateSchema, responses: { 200: { description: "the updated project" }, 403: { description: "lacks scope graph:write, or may only read this project" } } },
+    async (c, { params, body }) => c.json({ project: await updateProject(deps.graph, tenantDbOf(deps, c), principalOf(c), params.projectId, body) }),
+  );
 
   /** Archives (soft delete); PATCH status "active" restores. */
-  routes.delete("/api/projects/:projectId", write, async (c) => {
-    await updateProject(deps.graph, tenantDbOf(deps, c), principalOf(c), idParam(c, "projectId"), { status: "archived" });
-    return c.body(null, 204);
-  });
+  defineRoute(
+    router,
+    { method: "delete", path: "/api/projects/:projectId", operationId: "archiveProject", summary: "Archive a project (PATCH status \"active\" restores it)", tags, scopes: write, responses: { 204: { description: "the project is archived" } } },
+    async (c, { params }) => {
+      await updateProject(deps.graph, tenantDbOf(deps, c), principalOf(c), params.projectId, { status: "archived" });
+      return c.body(null, 204);
+    },
+  );
+}
 
-  routes.get("/api/projects/:projectId/members", read, (c) =>
-    c.json({ members: listMembers(tenantDbOf(deps, c), principalOf(c), idParam(c, "projectId")) }),
+function memberRoutes(router: ApiRouter, deps: AppDeps): void {
+  const admin = ["tenant:admin"] as const;
+
+  defineRoute(
+    router,
+    { method: "get", path: "/api/projects/:projectId/members", operationId: "listProjectMembers", summary: "A project's members", tags, scopes: read, responses: { 200: { description: "the members" } } },
+    (c, { params }) => c.json({ members: listMembers(tenantDbOf(deps, c), principalOf(c), params.projectId) }),
   );
 
-  routes.put("/api/projects/:projectId/members/:userId", admin, async (c) => {
-    const projectId = idParam(c, "projectId");
-    const userId = idParam(c, "userId");
-    const input = await jsonBody(c, memberSchema);
-    return c.json({ member: await setMember(deps.graph, tenantDbOf(deps, c), principalOf(c), projectId, userId, input.role) });
-  });
+  defineRoute(
+    router,
+    { method: "put", path: "/api/projects/:projectId/members/:userId", operationId: "setProjectMember", summary: "Add a member or change its role", tags, scopes: admin, body: memberSchema, responses: { 200: { description: "the membership" }, 422: { description: "the body does not match the schema, or the user is a tenant admin (who reaches every project)" } } },
+    async (c, { params, body }) => c.json({ member: await setMember(deps.graph, tenantDbOf(deps, c), principalOf(c), params.projectId, params.userId, body.role) }),
+  );
 
-  routes.delete("/api/projects/:projectId/members/:userId", admin, async (c) => {
-    await removeMember(deps.graph, tenantDbOf(deps, c), principalOf(c), idParam(c, "projectId"), idParam(c, "userId"));
-    return c.body(null, 204);
-  });
+  defineRoute(
+    router,
+    { method: "delete", path: "/api/projects/:projectId/members/:userId", operationId: "removeProjectMember", summary: "Remove a member", tags, scopes: admin, responses: { 204: { description: "the member is removed" } } },
+    async (c, { params }) => {
+      await removeMember(deps.graph, tenantDbOf(deps, c), principalOf(c), params.projectId, params.userId);
+      return c.body(null, 204);
+    },
+  );
+}
 
-  return routes;
+export function projectRoutes(deps: AppDeps): ApiRouter {
+  const router = new ApiRouter(deps.identity.authenticator);
+  projectCrud(router, deps);
+  memberRoutes(router, deps);
+  return router;
 }

@@ -23,3 +23,11 @@ export const tokenRequestSchema = z.strictObject({
   projectId: idSchema.nullable().default(null),
   expiresAt: z.iso.datetime({ offset: true }).transform((s) => new Date(s)),
 });
+
+/**
+ * An update of optional fields refuses an empty body; the metadata says the same in the
+ * generated JSON Schema, where a refinement alone would not show.
+ */
+export function nothingToChange<S extends z.ZodObject>(schema: S): S {
+  return schema.refine((u) => Object.keys(u).length > 0, "nothing to change").meta({ minProperties: 1 });
+}

@@ -1,20 +1,27 @@
 /** The caller's own sessions: list them, end one (e.g. a lost laptop). */
-import { Hono } from "hono";
 import { endOwnSession, ownSessions } from "../../auth/self-service.js";
-import type { AppDeps, AppEnv } from "../app.js";
-import { principalOf, requireScope } from "../middleware/require-scope.js";
-import { idParam } from "./params.js";
+import type { AppDeps } from "../app.js";
+import { principalOf } from "../middleware/require-scope.js";
+import { ApiRouter, defineRoute } from "../route.js";
 
-export function sessionRoutes(deps: AppDeps): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
-  const self = requireScope(deps.identity.authenticator, "self");
+export function sessionRoutes(deps: AppDeps): ApiRouter {
+  const router = new ApiRouter(deps.identity.authenticator);
+  const tags = ["sessions"];
 
-  routes.get("/api/sessions", self, (c) => c.json({ sessions: ownSessions(deps.db, principalOf(c)) }));
+  defineRoute(
+    router,
+    { method: "get", path: "/api/sessions", operationId: "listOwnSessions", summary: "The caller's sessions", tags, scopes: ["self"], responses: { 200: { description: "the sessions" } } },
+    (c) => c.json({ sessions: ownSessions(deps.db, principalOf(c)) }),
+  );
 
-  routes.delete("/api/sessions/:sessionId", self, async (c) => {
-    await endOwnSession(deps.db, deps.identity.events, principalOf(c), idParam(c, "sessionId"));
-    return c.body(null, 204);
-  });
+  defineRoute(
+    router,
+    { method: "delete", path: "/api/sessions/:sessionId", operationId: "endOwnSession", summary: "End one of the caller's sessions", tags, scopes: ["self"], responses: { 204: { description: "the session is ended" } } },
+    async (c, { params }) => {
+      await endOwnSession(deps.db, deps.identity.events, principalOf(c), params.sessionId);
+      return c.body(null, 204);
+    },
+  );
 
-  return routes;
+  return router;
 }

@@ -1,19 +1,35 @@
 /** POST /api/setup: the first platform root, with the one-time setup token. Public, and works once. */
-import { Hono } from "hono";
 import { z } from "zod";
 import { completeSetup } from "../../auth/accounts.js";
-import type { AppDeps, AppEnv } from "../app.js";
-import { jsonBody } from "../json-body.js";
+import type { AppDeps } from "../app.js";
+import { ApiRouter, defineRoute } from "../route.js";
 import { emailSchema, nameSchema, passwordSchema } from "./schemas.js";
 
 const setupSchema = z.strictObject({ token: z.string().min(1).max(200), email: emailSchema, name: nameSchema, password: passwordSchema });
 
-export function setupRoutes(deps: AppDeps): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
-  routes.post("/api/setup", async (c) => {
-    const input = await jsonBody(c, setupSchema);
-    const root = await completeSetup(deps.identity.accounts, input.token, { email: input.email, name: input.name, password: input.password });
-    return c.json({ user: root }, 201);
-  });
-  return routes;
+export function setupRoutes(deps: AppDeps): ApiRouter {
+  const router = new ApiRouter(deps.identity.authenticator);
+  defineRoute(
+    router,
+    {
+      method: "post",
+      path: "/api/setup",
+      operationId: "completeSetup",
+      summary: "Create the first platform root with the one-time setup token",
+      tags: ["setup"],
+      scopes: "public",
+      body: setupSchema,
+      responses: {
+        201: { description: "the platform root was created" },
+        401: { description: "the setup token is invalid, expired or used" },
+        409: { description: "setup is already complete" },
+        422: { description: "the body does not match the schema, or the password is too weak" },
+      },
+    },
+    async (c, { body }) => {
+      const root = await completeSetup(deps.identity.accounts, body.token, { email: body.email, name: body.name, password: body.password });
+      return c.json({ user: root }, 201);
+    },
+  );
+  return router;
 }

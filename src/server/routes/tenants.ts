@@ -1,44 +1,56 @@
 /** Tenants, managed by the platform root: create (with the first tenant admin), list, read, suspend. Never their content. */
-import { Hono } from "hono";
 import { z } from "zod";
 import { createTenant, listTenants, tenantById, updateTenant } from "../../auth/accounts.js";
-import type { AppDeps, AppEnv } from "../app.js";
-import { jsonBody } from "../json-body.js";
-import { principalOf, requireScope } from "../middleware/require-scope.js";
-import { idParam, queryOf } from "./params.js";
-import { accountSchema, nameSchema, pageSchema, slugSchema } from "./schemas.js";
+import type { AppDeps } from "../app.js";
+import { principalOf } from "../middleware/require-scope.js";
+import { ApiRouter, defineRoute } from "../route.js";
+import { accountSchema, nameSchema, nothingToChange, pageSchema, slugSchema } from "./schemas.js";
 
 const createSchema = z.strictObject({ slug: slugSchema, name: nameSchema, admin: accountSchema });
-const updateSchema = z
-  .strictObject({
+const updateSchema = nothingToChange(
+  z.strictObject({
     name: nameSchema.optional(),
     status: z.enum(["active", "suspended"]).optional(),
     accessTokenTtlSeconds: z.number().int().min(300).max(86_400).optional(),
-  })
-  .refine((u) => Object.keys(u).length > 0, "nothing to change");
+  }),
+);
 
-export function tenantRoutes(deps: AppDeps): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
-  const admin = requireScope(deps.identity.authenticator, "platform:admin");
+export function tenantRoutes(deps: AppDeps): ApiRouter {
+  const router = new ApiRouter(deps.identity.authenticator);
   const accounts = deps.identity.accounts;
+  const common = { tags: ["tenants"], scopes: ["platform:admin"] } as const;
 
-  routes.get("/api/tenants", admin, (c) => {
-    const page = queryOf(c, pageSchema);
-    return c.json({ tenants: listTenants(accounts, page.after, page.limit) });
-  });
+  defineRoute(
+    router,
+    { ...common, method: "get", path: "/api/tenants", operationId: "listTenants", summary: "List tenants", query: pageSchema, responses: { 200: { description: "a page of tenants" } } },
+    (c, { query }) => c.json({ tenants: listTenants(accounts, query.after, query.limit) }),
+  );
 
-  routes.post("/api/tenants", admin, async (c) => {
-    const input = await jsonBody(c, createSchema);
-    return c.json(await createTenant(accounts, principalOf(c), input), 201);
-  });
+  defineRoute(
+    router,
+    {
+      ...common,
+      method: "post",
+      path: "/api/tenants",
+      operationId: "createTenant",
+      summary: "Create a tenant with its first tenant admin",
+      body: createSchema,
+      responses: { 201: { description: "the tenant and its admin" }, 409: { description: "the slug is taken" }, 422: { description: "the body does not match the schema, or the password is too weak" } },
+    },
+    async (c, { body }) => c.json(await createTenant(accounts, principalOf(c), body), 201),
+  );
 
-  routes.get("/api/tenants/:tenantId", admin, (c) => c.json({ tenant: tenantById(accounts, idParam(c, "tenantId")) }));
+  defineRoute(
+    router,
+    { ...common, method: "get", path: "/api/tenants/:tenantId", operationId: "getTenant", summary: "One tenant", responses: { 200: { description: "the tenant" } } },
+    (c, { params }) => c.json({ tenant: tenantById(accounts, params.tenantId) }),
+  );
 
-  routes.patch("/api/tenants/:tenantId", admin, async (c) => {
-    const tenantId = idParam(c, "tenantId");
-    const input = await jsonBody(c, updateSchema);
-    return c.json({ tenant: await updateTenant(accounts, principalOf(c), tenantId, input) });
-  });
+  defineRoute(
+    router,
+    { ...common, method: "patch", path: "/api/tenants/:tenantId", operationId: "updateTenant", summary: "Rename, suspend or reactivate a tenant, or set its access-token lifetime", body: updateSchema, responses: { 200: { description: "the updated tenant" } } },
+    async (c, { params, body }) => c.json({ tenant: await updateTenant(accounts, principalOf(c), params.tenantId, body) }),
+  );
 
-  return routes;
+  return router;
 }

@@ -1,13 +1,11 @@
 /** The users of the caller's tenant, managed by its tenant admins. Another tenant's user is simply not found. */
-import { Hono } from "hono";
 import { z } from "zod";
 import { createUser, deleteUser, listUsers, updateUser, userById } from "../../auth/accounts.js";
 import { agentTokens, issueAgentToken, revokeAgentToken } from "../../auth/agent-tokens.js";
-import type { AppDeps, AppEnv } from "../app.js";
-import { jsonBody } from "../json-body.js";
-import { principalOf, requireScope, tenantDbOf } from "../middleware/require-scope.js";
-import { idParam, queryOf } from "./params.js";
-import { emailSchema, nameSchema, pageSchema, passwordSchema, tenantRoleSchema, tokenRequestSchema } from "./schemas.js";
+import type { AppDeps } from "../app.js";
+import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
+import { ApiRouter, defineRoute } from "../route.js";
+import { emailSchema, nameSchema, nothingToChange, pageSchema, passwordSchema, tenantRoleSchema, tokenRequestSchema } from "./schemas.js";
 
 const createSchema = z.strictObject({
   email: emailSchema,
@@ -17,51 +15,102 @@ const createSchema = z.strictObject({
   auditor: z.boolean().default(false),
   password: passwordSchema.optional(),
 });
-const updateSchema = z
-  .strictObject({ name: nameSchema.optional(), role: tenantRoleSchema.optional(), auditor: z.boolean().optional(), status: z.enum(["active", "disabled"]).optional() })
-  .refine((u) => Object.keys(u).length > 0, "nothing to change");
+const updateSchema = nothingToChange(
+  z.strictObject({ name: nameSchema.optional(), role: tenantRoleSchema.optional(), auditor: z.boolean().optional(), status: z.enum(["active", "disabled"]).optional() }),
+);
 
-export function userRoutes(deps: AppDeps): Hono<AppEnv> {
-  const routes = new Hono<AppEnv>();
-  const manage = requireScope(deps.identity.authenticator, "users:manage");
+const common = { tags: ["users"], scopes: ["users:manage"] } as const;
+
+function accountRoutes(router: ApiRouter, deps: AppDeps): void {
   const accounts = deps.identity.accounts;
 
-  routes.get("/api/users", manage, async (c) => {
-    const page = queryOf(c, pageSchema);
-    return c.json({ users: await listUsers(accounts, tenantDbOf(deps, c), page.after, page.limit) });
-  });
+  defineRoute(
+    router,
+    { ...common, method: "get", path: "/api/users", operationId: "listUsers", summary: "List the tenant's users", query: pageSchema, responses: { 200: { description: "a page of users" } } },
+    async (c, { query }) => c.json({ users: await listUsers(accounts, tenantDbOf(deps, c), query.after, query.limit) }),
+  );
 
-  routes.post("/api/users", manage, async (c) => {
-    const input = await jsonBody(c, createSchema);
-    return c.json({ user: await createUser(accounts, tenantDbOf(deps, c), principalOf(c), input) }, 201);
-  });
+  defineRoute(
+    router,
+    {
+      ...common,
+      method: "post",
+      path: "/api/users",
+      operationId: "createUser",
+      summary: "Create a user (a human with a password, or an agent without)",
+      body: createSchema,
+      responses: { 201: { description: "the user" }, 409: { description: "a user with this email exists" }, 422: { description: "the body does not match the schema, or the password is missing, unwanted or too weak" } },
+    },
+    async (c, { body }) => c.json({ user: await createUser(accounts, tenantDbOf(deps, c), principalOf(c), body) }, 201),
+  );
 
-  routes.get("/api/users/:userId", manage, async (c) => c.json({ user: await userById(accounts, tenantDbOf(deps, c), idParam(c, "userId")) }));
+  defineRoute(
+    router,
+    { ...common, method: "get", path: "/api/users/:userId", operationId: "getUser", summary: "One user", responses: { 200: { description: "the user" } } },
+    async (c, { params }) => c.json({ user: await userById(accounts, tenantDbOf(deps, c), params.userId) }),
+  );
 
-  routes.patch("/api/users/:userId", manage, async (c) => {
-    const userId = idParam(c, "userId");
-    const input = await jsonBody(c, updateSchema);
-    return c.json({ user: await updateUser(accounts, tenantDbOf(deps, c), principalOf(c), userId, input) });
-  });
+  defineRoute(
+    router,
+    {
+      ...common,
+      method: "patch",
+      path: "/api/users/:userId",
+      operationId: "updateUser",
+      summary: "Rename a user, change its role or auditor capability, disable or re-enable it",
+      body: updateSchema,
+      responses: { 200: { description: "the updated user" }, 403: { description: "lacks scope users:manage, or changes the caller's own account" }, 409: { description: "the tenant would have no active admin" } },
+    },
+    async (c, { params, body }) => c.json({ user: await updateUser(accounts, tenantDbOf(deps, c), principalOf(c), params.userId, body) }),
+  );
 
-  routes.delete("/api/users/:userId", manage, async (c) => {
-    await deleteUser(accounts, tenantDbOf(deps, c), principalOf(c), idParam(c, "userId"));
-    return c.body(null, 204);
-  });
+  defineRoute(
+    router,
+    { ...common, method: "delete", path: "/api/users/:userId", operationId: "deleteUser", summary: "Delete a user", responses: { 204: { description: "the user is deleted" }, 409: { description: "the tenant would have no active admin" } } },
+    async (c, { params }) => {
+      await deleteUser(accounts, tenantDbOf(deps, c), principalOf(c), params.userId);
+      return c.body(null, 204);
+    },
+  );
+}
 
-  routes.get("/api/users/:userId/tokens", manage, (c) => c.json({ tokens: agentTokens(tenantDbOf(deps, c), idParam(c, "userId")) }));
+function agentTokenRoutes(router: ApiRouter, deps: AppDeps): void {
+  defineRoute(
+    router,
+    { ...common, method: "get", path: "/api/users/:userId/tokens", operationId: "listAgentTokens", summary: "An agent's access tokens (never the secret)", responses: { 200: { description: "the tokens" } } },
+    (c, { params }) => c.json({ tokens: agentTokens(tenantDbOf(deps, c), params.userId) }),
+  );
 
-  routes.post("/api/users/:userId/tokens", manage, async (c) => {
-    const agentId = idParam(c, "userId");
-    const input = await jsonBody(c, tokenRequestSchema);
-    const created = await issueAgentToken(deps.db, deps.identity.events, tenantDbOf(deps, c), principalOf(c), agentId, { ...input, scopes: [...new Set(input.scopes)] });
-    return c.json({ token: created.token, ...created.info }, 201);
-  });
+  defineRoute(
+    router,
+    {
+      ...common,
+      method: "post",
+      path: "/api/users/:userId/tokens",
+      operationId: "issueAgentToken",
+      summary: "Issue an access token (vct_…) to an agent; the secret is in this response only",
+      body: tokenRequestSchema,
+      responses: { 201: { description: "the token and its description" }, 422: { description: "the body does not match the schema, or the user is not an active agent, or the scopes or project are not allowed" } },
+    },
+    async (c, { params, body }) => {
+      const created = await issueAgentToken(deps.db, deps.identity.events, tenantDbOf(deps, c), principalOf(c), params.userId, { ...body, scopes: [...new Set(body.scopes)] });
+      return c.json({ token: created.token, ...created.info }, 201);
+    },
+  );
 
-  routes.delete("/api/users/:userId/tokens/:tokenId", manage, async (c) => {
-    await revokeAgentToken(deps.identity.events, tenantDbOf(deps, c), principalOf(c), idParam(c, "userId"), idParam(c, "tokenId"));
-    return c.body(null, 204);
-  });
+  defineRoute(
+    router,
+    { ...common, method: "delete", path: "/api/users/:userId/tokens/:tokenId", operationId: "revokeAgentToken", summary: "Revoke an agent's access token", responses: { 204: { description: "the token is revoked" } } },
+    async (c, { params }) => {
+      await revokeAgentToken(deps.identity.events, tenantDbOf(deps, c), principalOf(c), params.userId, params.tokenId);
+      return c.body(null, 204);
+    },
+  );
+}
 
-  return routes;
+export function userRoutes(deps: AppDeps): ApiRouter {
+  const router = new ApiRouter(deps.identity.authenticator);
+  accountRoutes(router, deps);
+  agentTokenRoutes(router, deps);
+  return router;
 }

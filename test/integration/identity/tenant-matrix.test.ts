@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scopeDeclarations } from "../../../src/server/middleware/require-scope.js";
 import { identityFixture, type Account, type Fixture, type TenantAccount } from "../../identity-fixture.js";
 
-type IdKind = "user" | "session" | "token" | "project";
+type IdKind = "user" | "session" | "token" | "project" | "node" | "edge";
 
 interface ParamRoute {
   /** For each path parameter, the kind of id that goes into it. */
@@ -42,6 +42,18 @@ const PARAM_ROUTES: Readonly<Record<string, ParamRoute>> = {
   "GET /api/projects/:projectId/members": { params: { projectId: "project" } },
   "PUT /api/projects/:projectId/members/:userId": { params: { projectId: "project", userId: "user" }, bodies: () => [{ role: "editor" }] },
   "DELETE /api/projects/:projectId/members/:userId": { params: { projectId: "project", userId: "user" } },
+  "POST /api/projects/:projectId/nodes": { params: { projectId: "project" }, bodies: () => [{ type: "idea", title: "Injected" }] },
+  "GET /api/projects/:projectId/nodes": { params: { projectId: "project" } },
+  // Edges between B's own nodes, in B's project: only the tenant boundary stops it.
+  "POST /api/projects/:projectId/edges": { params: { projectId: "project" }, bodies: (theirs) => [{ type: "relates", from: theirs.node[0], to: theirs.node[1] }] },
+  "GET /api/projects/:projectId/edges": { params: { projectId: "project" } },
+  "GET /api/nodes/:nodeId": { params: { nodeId: "node" } },
+  "PATCH /api/nodes/:nodeId": { params: { nodeId: "node" }, bodies: () => [{ title: "Taken Over" }, { status: "accepted" }] },
+  "DELETE /api/nodes/:nodeId": { params: { nodeId: "node" } },
+  "POST /api/nodes/:nodeId/restore": { params: { nodeId: "node" } },
+  "GET /api/nodes/:nodeId/trace": { params: { nodeId: "node" } },
+  "GET /api/edges/:edgeId": { params: { edgeId: "edge" } },
+  "DELETE /api/edges/:edgeId": { params: { edgeId: "edge" } },
 };
 
 /** Every tenant-side listing (GET without a parameter); none may show B's ids to A. */
@@ -63,7 +75,7 @@ function combinations(params: readonly [string, IdKind][], theirs: Record<IdKind
   return combos.filter((c) => c.anyTheirs).map(({ values, mixed }) => ({ values, mixed }));
 }
 
-const isTenantScoped = (path: string): boolean => path.startsWith("/api/") && !path.startsWith("/api/tenants");
+const isTenantScoped = (path: string): boolean => path.startsWith("/api/") && !path.startsWith("/api/tenants") && path !== "/api/openapi.json";
 
 interface Attacker {
   readonly name: string;
@@ -119,6 +131,18 @@ describe("cross-tenant matrix", () => {
     expect(res.status, await res.clone().text()).toBe(200);
   }
 
+  async function createNode(owner: Account, projectId: string, type: string, title: string): Promise<string> {
+    const res = await f.call("POST", `/api/projects/${projectId}/nodes`, { token: owner.tokens.accessToken, body: { type, title } });
+    expect(res.status, await res.clone().text()).toBe(201);
+    return ((await res.json()) as { node: { id: string } }).node.id;
+  }
+
+  async function createEdge(owner: Account, projectId: string, type: string, from: string, to: string): Promise<string> {
+    const res = await f.call("POST", `/api/projects/${projectId}/edges`, { token: owner.tokens.accessToken, body: { type, from, to } });
+    expect(res.status, await res.clone().text()).toBe(201);
+    return ((await res.json()) as { edge: { id: string } }).edge.id;
+  }
+
   async function issueAgentToken(admin: Account, agentId: string, projectId: string): Promise<{ id: string; token: string }> {
     const res = await f.call("POST", `/api/users/${agentId}/tokens`, { token: admin.tokens.accessToken, body: { name: "agent", scopes: ["self", "graph:read"], projectId, expiresAt: inOneDay() } });
     expect(res.status, await res.clone().text()).toBe(201);
@@ -143,6 +167,8 @@ describe("cross-tenant matrix", () => {
       sessions: await Promise.all([admin, bMember.tokens.accessToken].map(async (t) => pick(((await get("/api/sessions", t)) as { sessions: [] }).sessions))),
       tokens: await Promise.all([admin, bMember.tokens.accessToken].map(async (t) => pick(((await get("/api/tokens", t)) as { tokens: [] }).tokens))),
       agentTokens: pick(((await get(`/api/users/${bAgent.id}/tokens`)) as { tokens: [] }).tokens),
+      nodes: await Promise.all(bIds.project.map((id) => get(`/api/projects/${id}/nodes?includeArchived=true`))),
+      edges: await Promise.all(bIds.project.map((id) => get(`/api/projects/${id}/edges`))),
     });
   }
 
@@ -166,14 +192,22 @@ describe("cross-tenant matrix", () => {
     const aAgent = await f.createUser(a.admin, { role: "member", kind: "agent" }, a.slug);
     await setMember(a.admin, aProject, aAgent.id, "editor");
     const aAgentToken = await issueAgentToken(a.admin, aAgent.id, aProject);
+    const bIdea = await createNode(b.admin, bProjects[0] as string, "idea", "B secret idea");
+    const bDecision = await createNode(b.admin, bProjects[0] as string, "decision", "B secret decision");
+    const bEdge = await createEdge(b.admin, bProjects[0] as string, "originates_from", bDecision, bIdea);
+    const aIdea = await createNode(a.admin, aProject, "idea", "A own idea");
+    const aDecision = await createNode(a.admin, aProject, "decision", "A own decision");
+    const aEdge = await createEdge(a.admin, aProject, "originates_from", aDecision, aIdea);
     bIds = {
       user: [b.admin.id, bMember.id, bViewer.id, bAgent.id],
       session: [b.admin.tokens.sessionId, bMember.tokens.sessionId, bViewer.tokens.sessionId],
       token: bPats.map((p) => p.id),
       project: bProjects,
+      node: [bIdea, bDecision],
+      edge: [bEdge],
     };
-    aIds = { user: [aMember.id, aAgent.id], session: [aMember.tokens.sessionId], token: [aAdminPat.id, aAgentToken.id], project: [aProject] };
-    bSecrets = [b.tenantId, ...Object.values(bIds).flat(), b.admin.email, bMember.email, bViewer.email, ...bPats.map((p) => p.token), "B secret project"];
+    aIds = { user: [aMember.id, aAgent.id], session: [aMember.tokens.sessionId], token: [aAdminPat.id, aAgentToken.id], project: [aProject], node: [aIdea, aDecision], edge: [aEdge] };
+    bSecrets = [b.tenantId, ...Object.values(bIds).flat(), b.admin.email, bMember.email, bViewer.email, ...bPats.map((p) => p.token), "B secret project", "B secret idea", "B secret decision"];
     attackers = [
       { name: "A admin (session)", token: a.admin.tokens.accessToken, scopes: new Set() },
       { name: "A admin (personal token)", token: aAdminPat.token, scopes: new Set() },

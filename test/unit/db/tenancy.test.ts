@@ -40,9 +40,10 @@ function tenancyViolation(statement: string): string | undefined {
     const columns = /\(([^)]*)\)\s*(VALUES|SELECT)/i.exec(normalized)?.[1] ?? "";
     return /\btenant_id\b/i.test(columns) ? undefined : "INSERT without a tenant_id column";
   }
-  const where = /\bWHERE\b([\s\S]*)$/i.exec(normalized)?.[1];
-  if (where === undefined) return "no WHERE clause";
-  return /\btenant_id\s*(=|IN\b)/i.test(where) ? undefined : "WHERE clause without a tenant_id condition";
+  if (!/\b(WHERE|ON)\b/i.test(normalized)) return "no WHERE clause";
+  // The condition may sit in a WHERE or in a JOIN's ON (recursive queries bind the tenant there).
+  const afterFrom = /\b(?:FROM|UPDATE)\b([\s\S]*)$/i.exec(normalized)?.[1] ?? "";
+  return /\btenant_id\s*(=|IN\b)/i.test(afterFrom) ? undefined : "WHERE clause without a tenant_id condition";
 }
 
 interface Found {
@@ -87,6 +88,8 @@ describe("tenant isolation in SQL", () => {
     expect(tenancyViolation("INSERT INTO nodes (id, title) VALUES (?, ?)")).toBe("INSERT without a tenant_id column");
     expect(tenancyViolation("SELECT title FROM nodes WHERE tenant_id = ? AND id = ?")).toBeUndefined();
     expect(tenancyViolation("INSERT INTO nodes (tenant_id, id) VALUES (?, ?)")).toBeUndefined();
+    expect(tenancyViolation("WITH RECURSIVE r(id) AS (SELECT ? UNION SELECT e.to_id FROM r JOIN edges e ON e.from_id = r.id) SELECT id FROM r")).toBe("WHERE clause without a tenant_id condition");
+    expect(tenancyViolation("WITH RECURSIVE r(id) AS (SELECT ? UNION SELECT e.to_id FROM r JOIN edges e ON e.tenant_id = ? AND e.from_id = r.id) SELECT id FROM r")).toBeUndefined();
     expect(tenantOwnedTables(["CREATE TABLE nodes (\n  id TEXT PRIMARY KEY,\n  tenant_id TEXT NOT NULL\n) STRICT;"])).toEqual(["nodes"]);
   });
 });

@@ -1,0 +1,118 @@
+/** Edges of the graph, and the recursive queries over them (cycle check, chain of custody). */
+import type BetterSqlite3 from "better-sqlite3";
+import type { EdgeType } from "../graph/vocabulary.js";
+
+export interface EdgeRecord {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly projectId: string;
+  readonly type: EdgeType;
+  readonly fromId: string;
+  readonly toId: string;
+  readonly createdBy: string;
+  readonly createdAt: string;
+}
+
+interface EdgeRow {
+  id: string;
+  tenant_id: string;
+  project_id: string;
+  type: EdgeType;
+  from_id: string;
+  to_id: string;
+  created_by: string;
+  created_at: string;
+}
+
+export interface TraceStep {
+  readonly nodeId: string;
+  readonly depth: number;
+}
+
+const COLUMNS = "id, tenant_id, project_id, type, from_id, to_id, created_by, created_at";
+
+function toEdge(row: EdgeRow): EdgeRecord {
+  return { id: row.id, tenantId: row.tenant_id, projectId: row.project_id, type: row.type, fromId: row.from_id, toId: row.to_id, createdBy: row.created_by, createdAt: row.created_at };
+}
+
+/** Is `target` reachable from `start` along edges of one type? (Adding start→target would then close a cycle when reversed.) */
+const REACHABLE_SQL = `WITH RECURSIVE reach(node_id, depth) AS (
+    SELECT @start, 0
+    UNION
+    SELECT e.to_id, reach.depth + 1 FROM reach JOIN edges e ON e.tenant_id = @tenantId AND e.type = @type AND e.from_id = reach.node_id
+    WHERE reach.depth < @maxDepth
+  )
+  SELECT 1 AS found FROM reach WHERE node_id = @target LIMIT 1`;
+
+/**
+ * The chain of custody upstream of a node: custody edges followed toward their upstream end
+ * (to_id for most types, from_id for ships_in), breadth-first, bounded by depth.
+ */
+const TRACE_SQL = `WITH RECURSIVE up(node_id, depth) AS (
+    SELECT @start, 0
+    UNION
+    SELECT e.to_id, up.depth + 1 FROM up JOIN edges e ON e.tenant_id = @tenantId AND e.from_id = up.node_id
+      AND e.type IN (SELECT value FROM json_each(@viaTo))
+    WHERE up.depth < @maxDepth
+    UNION
+    SELECT e.from_id, up.depth + 1 FROM up JOIN edges e ON e.tenant_id = @tenantId AND e.to_id = up.node_id
+      AND e.type IN (SELECT value FROM json_each(@viaFrom))
+    WHERE up.depth < @maxDepth
+  )
+  SELECT node_id, min(depth) AS depth FROM up GROUP BY node_id ORDER BY depth, node_id LIMIT @maxNodes`;
+
+export class EdgeRepository {
+  constructor(private readonly handle: BetterSqlite3.Database) {}
+
+  get(tenantId: string, id: string): EdgeRecord | undefined {
+    const row = this.handle.prepare<[string, string], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND id = ?`).get(tenantId, id);
+    return row ? toEdge(row) : undefined;
+  }
+
+  find(tenantId: string, type: EdgeType, fromId: string, toId: string): EdgeRecord | undefined {
+    const row = this.handle
+      .prepare<[string, EdgeType, string, string], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND type = ? AND from_id = ? AND to_id = ?`)
+      .get(tenantId, type, fromId, toId);
+    return row ? toEdge(row) : undefined;
+  }
+
+  /** Edges touching any of the nodes (either end). */
+  touching(tenantId: string, nodeIds: readonly string[]): EdgeRecord[] {
+    if (nodeIds.length === 0) return [];
+    return this.handle
+      .prepare<[string, string, string], EdgeRow>(
+        `SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND (from_id IN (SELECT value FROM json_each(?)) OR to_id IN (SELECT value FROM json_each(?))) ORDER BY created_at, id`,
+      )
+      .all(tenantId, JSON.stringify(nodeIds), JSON.stringify(nodeIds))
+      .map(toEdge);
+  }
+
+  /** A project's edges, keyset-paginated by id. */
+  listForProject(tenantId: string, projectId: string, after: string | undefined, limit: number): EdgeRecord[] {
+    return this.handle
+      .prepare<[string, string, string, number], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?`)
+      .all(tenantId, projectId, after ?? "", limit)
+      .map(toEdge);
+  }
+
+  reachable(tenantId: string, type: EdgeType, start: string, target: string, maxDepth: number): boolean {
+    return this.handle.prepare(REACHABLE_SQL).get({ tenantId, type, start, target, maxDepth }) !== undefined;
+  }
+
+  trace(tenantId: string, start: string, viaTo: readonly EdgeType[], viaFrom: readonly EdgeType[], maxDepth: number, maxNodes: number): TraceStep[] {
+    return this.handle
+      .prepare<[Record<string, string | number>], { node_id: string; depth: number }>(TRACE_SQL)
+      .all({ tenantId, start, viaTo: JSON.stringify(viaTo), viaFrom: JSON.stringify(viaFrom), maxDepth, maxNodes })
+      .map((r) => ({ nodeId: r.node_id, depth: r.depth }));
+  }
+
+  insert(edge: EdgeRecord): void {
+    this.handle
+      .prepare(`INSERT INTO edges (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(edge.id, edge.tenantId, edge.projectId, edge.type, edge.fromId, edge.toId, edge.createdBy, edge.createdAt);
+  }
+
+  delete(tenantId: string, id: string): boolean {
+    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND id = ?").run(tenantId, id).changes === 1;
+  }
+}

@@ -1,0 +1,175 @@
+/** Nodes of the graph. Every statement binds tenant_id; reads of one project also bind project_id. */
+import type BetterSqlite3 from "better-sqlite3";
+import type { NodeType, ReviewKind, ReviewVerdict } from "../graph/vocabulary.js";
+
+export interface NodeRecord {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly projectId: string;
+  readonly type: NodeType;
+  readonly status: string;
+  readonly reviewKind: ReviewKind | null;
+  readonly verdict: ReviewVerdict | null;
+  readonly titleEnc: Uint8Array;
+  readonly bodyEnc: Uint8Array;
+  readonly authorType: "human" | "agent";
+  readonly authorId: string;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly archivedAt: string | null;
+}
+
+export interface NodeChanges {
+  readonly status?: string;
+  readonly reviewKind?: ReviewKind | null;
+  readonly verdict?: ReviewVerdict | null;
+  readonly titleEnc?: Uint8Array;
+  readonly bodyEnc?: Uint8Array;
+  readonly archivedAt?: string | null;
+}
+
+export interface NodeFilter {
+  readonly type?: NodeType;
+  readonly status?: string;
+  readonly updatedSince?: string;
+  readonly includeArchived: boolean;
+  /** Only nodes whose title has every one of these term hashes. */
+  readonly terms?: readonly Uint8Array[];
+  /** Keyset cursor: strictly after (updatedAt, id). */
+  readonly after?: { readonly updatedAt: string; readonly id: string };
+  readonly limit: number;
+}
+
+interface NodeRow {
+  id: string;
+  tenant_id: string;
+  project_id: string;
+  type: NodeType;
+  status: string;
+  review_kind: ReviewKind | null;
+  verdict: ReviewVerdict | null;
+  title_enc: Buffer;
+  body_enc: Buffer;
+  author_type: "human" | "agent";
+  author_id: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+  archived_at: string | null;
+}
+
+const COLUMNS = "id, tenant_id, project_id, type, status, review_kind, verdict, title_enc, body_enc, author_type, author_id, version, created_at, updated_at, archived_at";
+
+const LIST_SQL = `SELECT id, tenant_id, project_id, type, status, review_kind, verdict, title_enc, body_enc, author_type, author_id, version, created_at, updated_at, archived_at
+  FROM nodes n
+  WHERE n.tenant_id = @tenantId AND n.project_id = @projectId
+    AND (@type IS NULL OR n.type = @type)
+    AND (@status IS NULL OR n.status = @status)
+    AND (@updatedSince IS NULL OR n.updated_at >= @updatedSince)
+    AND (@includeArchived = 1 OR n.archived_at IS NULL)
+    AND (@afterUpdated IS NULL OR n.updated_at > @afterUpdated OR (n.updated_at = @afterUpdated AND n.id > @afterId))
+    AND (@termCount = 0 OR n.id IN (
+      SELECT t.node_id FROM node_terms t
+      WHERE t.tenant_id = @tenantId AND t.term IN (SELECT unhex(value) FROM json_each(@terms))
+      GROUP BY t.node_id HAVING count(*) = @termCount))
+  ORDER BY n.updated_at, n.id
+  LIMIT @limit`;
+
+function toNode(row: NodeRow): NodeRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    projectId: row.project_id,
+    type: row.type,
+    status: row.status,
+    reviewKind: row.review_kind,
+    verdict: row.verdict,
+    titleEnc: new Uint8Array(row.title_enc),
+    bodyEnc: new Uint8Array(row.body_enc),
+    authorType: row.author_type,
+    authorId: row.author_id,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    archivedAt: row.archived_at,
+  };
+}
+
+export class NodeRepository {
+  constructor(private readonly handle: BetterSqlite3.Database) {}
+
+  get(tenantId: string, id: string): NodeRecord | undefined {
+    const row = this.handle.prepare<[string, string], NodeRow>(`SELECT ${COLUMNS} FROM nodes WHERE tenant_id = ? AND id = ?`).get(tenantId, id);
+    return row ? toNode(row) : undefined;
+  }
+
+  getMany(tenantId: string, ids: readonly string[]): NodeRecord[] {
+    if (ids.length === 0) return [];
+    return this.handle
+      .prepare<[string, string], NodeRow>(`SELECT ${COLUMNS} FROM nodes WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))`)
+      .all(tenantId, JSON.stringify(ids))
+      .map(toNode);
+  }
+
+  /**
+   * One project's nodes, ordered by (updated_at, id): a stable order that also serves "changed
+   * since" sync. One static statement with optional filters, so the tenancy check can read it.
+   */
+  list(tenantId: string, projectId: string, filter: NodeFilter): NodeRecord[] {
+    const terms = (filter.terms ?? []).map((t) => Buffer.from(t).toString("hex"));
+    return this.handle
+      .prepare<[Record<string, string | number | null>], NodeRow>(LIST_SQL)
+      .all({
+        tenantId,
+        projectId,
+        type: filter.type ?? null,
+        status: filter.status ?? null,
+        updatedSince: filter.updatedSince ?? null,
+        includeArchived: filter.includeArchived ? 1 : 0,
+        afterUpdated: filter.after?.updatedAt ?? null,
+        afterId: filter.after?.id ?? "",
+        terms: JSON.stringify(terms),
+        termCount: terms.length,
+        limit: filter.limit,
+      })
+      .map(toNode);
+  }
+
+  insert(node: NodeRecord): void {
+    this.handle
+      .prepare(`INSERT INTO nodes (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(node.id, node.tenantId, node.projectId, node.type, node.status, node.reviewKind, node.verdict, Buffer.from(node.titleEnc), Buffer.from(node.bodyEnc), node.authorType, node.authorId, node.version, node.createdAt, node.updatedAt, node.archivedAt);
+  }
+
+  /** Applies the changes only if the stored version is `expectedVersion`; returns the new version or undefined on a stale one. */
+  update(tenantId: string, id: string, expectedVersion: number, changes: NodeChanges, now: string): number | undefined {
+    const current = this.get(tenantId, id);
+    if (!current || current.version !== expectedVersion) return undefined;
+    const next = expectedVersion + 1;
+    const result = this.handle
+      .prepare(
+        "UPDATE nodes SET status = ?, review_kind = ?, verdict = ?, title_enc = ?, body_enc = ?, archived_at = ?, version = ?, updated_at = ? WHERE tenant_id = ? AND id = ? AND version = ?",
+      )
+      .run(
+        changes.status ?? current.status,
+        changes.reviewKind !== undefined ? changes.reviewKind : current.reviewKind,
+        changes.verdict !== undefined ? changes.verdict : current.verdict,
+        Buffer.from(changes.titleEnc ?? current.titleEnc),
+        Buffer.from(changes.bodyEnc ?? current.bodyEnc),
+        changes.archivedAt !== undefined ? changes.archivedAt : current.archivedAt,
+        next,
+        now,
+        tenantId,
+        id,
+        expectedVersion,
+      );
+    return result.changes === 1 ? next : undefined;
+  }
+
+  replaceTerms(tenantId: string, nodeId: string, terms: readonly Uint8Array[]): void {
+    this.handle.prepare("DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?").run(tenantId, nodeId);
+    const insert = this.handle.prepare("INSERT OR IGNORE INTO node_terms (tenant_id, term, node_id) VALUES (?, ?, ?)");
+    for (const term of terms) insert.run(tenantId, Buffer.from(term), nodeId);
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Edges: typed links between two nodes of one project, in the one canonical direction of their
+ * type (src/graph/vocabulary.ts). One edge per (type, from, to); no edge crosses a project or a
+ * tenant (also enforced by the schema); types that must stay acyclic refuse a closing edge.
+ * A `supersedes` edge between decisions marks the older one superseded in the same transaction.
+ */
+import { randomUUID } from "node:crypto";
+import type { Principal } from "../auth/principal.js";
+import type { EdgeRecord } from "../db/edges.js";
+import type { NodeRecord } from "../db/nodes.js";
+import type { TenantDb } from "../db/tenant-db.js";
+import { DomainError } from "../errors.js";
+import { projectAccess, type GraphDeps } from "./projects.js";
+import { EDGE_RULES, type EdgeType } from "./vocabulary.js";
+
+/** Deeper than any real chain; bounds the cycle check on a hostile graph. */
+const CYCLE_SEARCH_DEPTH = 10_000;
+
+export interface EdgeView {
+  readonly id: string;
+  readonly projectId: string;
+  readonly type: EdgeType;
+  /** How the edge reads from its `to` end. */
+  readonly inverse: string;
+  readonly from: string;
+  readonly to: string;
+  readonly createdBy: string;
+  readonly createdAt: string;
+}
+
+export function toEdgeView(edge: EdgeRecord): EdgeView {
+  return { id: edge.id, projectId: edge.projectId, type: edge.type, inverse: EDGE_RULES[edge.type].inverse, from: edge.fromId, to: edge.toId, createdBy: edge.createdBy, createdAt: edge.createdAt };
+}
+
+function endpoint(tenantDb: TenantDb, projectId: string, nodeId: string, end: "from" | "to"): NodeRecord {
+  const node = tenantDb.node(nodeId);
+  // A node of another project (or tenant) is reported exactly like a missing one.
+  if (!node || node.projectId !== projectId) throw new DomainError("rejected", `${end}: no such node in this project`);
+  return node;
+}
+
+function checkEndpoints(type: EdgeType, from: NodeRecord, to: NodeRecord): void {
+  const rule = EDGE_RULES[type];
+  if (from.id === to.id) throw new DomainError("rejected", "an edge cannot join a node to itself");
+  if (rule.from && !rule.from.includes(from.type)) throw new DomainError("rejected", `${type} starts at a ${rule.from.join(" or ")}, not a ${from.type}`);
+  if (rule.to && !rule.to.includes(to.type)) throw new DomainError("rejected", `${type} ends at a ${rule.to.join(" or ")}, not a ${to.type}`);
+}
+
+export async function createEdge(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, input: { type: EdgeType; from: string; to: string }): Promise<EdgeView> {
+  if (!projectAccess(tenantDb, principal, projectId).canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
+  const from = endpoint(tenantDb, projectId, input.from, "from");
+  const to = endpoint(tenantDb, projectId, input.to, "to");
+  checkEndpoints(input.type, from, to);
+  const id = randomUUID();
+  await tenantDb.write((tx) => {
+    if (tx.findEdge(input.type, from.id, to.id)) throw new DomainError("conflict", `a ${input.type} edge from ${from.id} to ${to.id} exists`);
+    // Checked inside the transaction: no concurrent edge can slip a cycle in between check and insert.
+    if (EDGE_RULES[input.type].acyclic && tx.edgePathExists(input.type, to.id, from.id, CYCLE_SEARCH_DEPTH)) {
+      throw new DomainError("rejected", `this ${input.type} edge would close a cycle`);
+    }
+    tx.insertEdge({ id, projectId, type: input.type, fromId: from.id, toId: to.id, createdBy: principal.userId, createdAt: tx.now });
+    if (input.type === "supersedes" && to.status !== "superseded") {
+      const older = tx.node(to.id);
+      if (older) tx.updateNode(older.id, older.version, { status: "superseded" });
+    }
+  });
+  deps.events.emit({ event: "edge.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { edgeId: id, type: input.type, from: from.id, to: to.id } });
+  const edge = tenantDb.edge(id);
+  if (!edge) throw new Error("edge vanished after write");
+  return toEdgeView(edge);
+}
+
+function edgeAccess(tenantDb: TenantDb, principal: Principal, edgeId: string): { edge: EdgeRecord; canWrite: boolean } {
+  const edge = tenantDb.edge(edgeId);
+  if (!edge) throw new DomainError("not-found", "no such edge");
+  try {
+    return { edge, canWrite: projectAccess(tenantDb, principal, edge.projectId).canWrite };
+  } catch (error) {
+    if (error instanceof DomainError && error.kind === "not-found") throw new DomainError("not-found", "no such edge");
+    throw error;
+  }
+}
+
+export function getEdge(tenantDb: TenantDb, principal: Principal, edgeId: string): EdgeView {
+  return toEdgeView(edgeAccess(tenantDb, principal, edgeId).edge);
+}
+
+export function listEdges(tenantDb: TenantDb, principal: Principal, projectId: string, after: string | undefined, limit: number): EdgeView[] {
+  projectAccess(tenantDb, principal, projectId);
+  return tenantDb.listEdges(projectId, after, limit).map(toEdgeView);
+}
+
+export async function deleteEdge(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, edgeId: string): Promise<void> {
+  const { edge, canWrite } = edgeAccess(tenantDb, principal, edgeId);
+  if (!canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
+  await tenantDb.write((tx) => tx.deleteEdge(edgeId));
+  deps.events.emit({ event: "edge.deleted", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { edgeId, type: edge.type } });
+}

@@ -1,0 +1,208 @@
+/**
+ * Nodes: ideas, decisions, reviews, tasks, releases and notes of a project. Title and body are
+ * tenant content, encrypted with the tenant's DEK and bound to their row; type, status,
+ * timestamps and author are plaintext so they can be filtered. Changes need the current
+ * version (If-Match): a stale one is refused, so no update is lost.
+ */
+import { randomUUID } from "node:crypto";
+import type { Principal } from "../auth/principal.js";
+import type { NodeChanges, NodeRecord } from "../db/nodes.js";
+import type { TenantDb } from "../db/tenant-db.js";
+import { DomainError } from "../errors.js";
+import { projectAccess, type GraphDeps } from "./projects.js";
+import { NODE_STATUSES, isStatusOf, type NodeType, type ReviewKind, type ReviewVerdict } from "./vocabulary.js";
+
+export interface NodeInput {
+  readonly type: NodeType;
+  readonly title: string;
+  readonly body: string;
+  readonly status?: string;
+  readonly reviewKind?: ReviewKind;
+  readonly verdict?: ReviewVerdict | null;
+}
+
+export interface NodeUpdate {
+  readonly title?: string;
+  readonly body?: string;
+  readonly status?: string;
+  readonly reviewKind?: ReviewKind;
+  readonly verdict?: ReviewVerdict | null;
+}
+
+export interface NodeView {
+  readonly id: string;
+  readonly projectId: string;
+  readonly type: NodeType;
+  readonly status: string;
+  readonly reviewKind: ReviewKind | null;
+  readonly verdict: ReviewVerdict | null;
+  readonly title: string;
+  readonly body: string;
+  readonly author: { readonly type: "human" | "agent"; readonly id: string };
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly archivedAt: string | null;
+}
+
+export interface NodeQuery {
+  readonly type?: NodeType;
+  readonly status?: string;
+  readonly updatedSince?: string;
+  readonly q?: string;
+  readonly includeArchived: boolean;
+  readonly cursor?: string;
+  readonly limit: number;
+}
+
+const MAX_TERMS = 64;
+
+function ref(id: string, column: "title" | "body"): { table: string; column: string; rowId: string } {
+  return { table: "nodes", column, rowId: id };
+}
+
+/** The words of a title, normalised: what title search matches on. */
+export function titleWords(title: string): string[] {
+  const words = title.normalize("NFKC").toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w.length >= 2);
+  return [...new Set(words)].slice(0, MAX_TERMS);
+}
+
+function titleTerms(deps: GraphDeps, tenantId: string, title: string): Promise<Uint8Array[]> {
+  return Promise.all(titleWords(title).map((word) => deps.crypto.blindIndex(tenantId, "nodes.title", word)));
+}
+
+/** Review fields belong to reviews only; a finished review must carry its verdict, an open one none. */
+function checkTypeFields(type: NodeType, status: string, reviewKind: ReviewKind | null, verdict: ReviewVerdict | null): void {
+  if (!isStatusOf(type, status)) throw new DomainError("rejected", `status of a ${type} must be one of ${NODE_STATUSES[type].join(", ")}`);
+  if (type !== "review") {
+    if (reviewKind !== null || verdict !== null) throw new DomainError("rejected", "reviewKind and verdict belong to reviews only");
+    return;
+  }
+  if (status === "done" && verdict === null) throw new DomainError("rejected", "a done review needs a verdict");
+  if (status !== "done" && verdict !== null) throw new DomainError("rejected", "only a done review has a verdict");
+}
+
+export async function toNodeView(deps: GraphDeps, node: NodeRecord): Promise<NodeView> {
+  return {
+    id: node.id,
+    projectId: node.projectId,
+    type: node.type,
+    status: node.status,
+    reviewKind: node.reviewKind,
+    verdict: node.verdict,
+    title: await deps.crypto.decryptField(node.tenantId, ref(node.id, "title"), node.titleEnc),
+    body: await deps.crypto.decryptField(node.tenantId, ref(node.id, "body"), node.bodyEnc),
+    author: { type: node.authorType, id: node.authorId },
+    version: node.version,
+    createdAt: node.createdAt,
+    updatedAt: node.updatedAt,
+    archivedAt: node.archivedAt,
+  };
+}
+
+/** The node and the caller's access to its project; a node in a project one cannot enter is not found. */
+export function nodeAccess(tenantDb: TenantDb, principal: Principal, nodeId: string): { node: NodeRecord; canWrite: boolean } {
+  const node = tenantDb.node(nodeId);
+  if (!node) throw new DomainError("not-found", "no such node");
+  try {
+    return { node, canWrite: projectAccess(tenantDb, principal, node.projectId).canWrite };
+  } catch (error) {
+    if (error instanceof DomainError && error.kind === "not-found") throw new DomainError("not-found", "no such node");
+    throw error;
+  }
+}
+
+function writableNode(tenantDb: TenantDb, principal: Principal, nodeId: string): NodeRecord {
+  const { node, canWrite } = nodeAccess(tenantDb, principal, nodeId);
+  if (!canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
+  return node;
+}
+
+export async function createNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, input: NodeInput): Promise<NodeView> {
+  const access = projectAccess(tenantDb, principal, projectId);
+  if (!access.canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
+  const status = input.status ?? NODE_STATUSES[input.type][0];
+  const reviewKind = input.type === "review" ? (input.reviewKind ?? "other") : (input.reviewKind ?? null);
+  const verdict = input.verdict ?? null;
+  checkTypeFields(input.type, status, reviewKind, verdict);
+  const id = randomUUID();
+  const tenantId = tenantDb.tenantId;
+  const titleEnc = await deps.crypto.encryptField(tenantId, ref(id, "title"), input.title);
+  const bodyEnc = await deps.crypto.encryptField(tenantId, ref(id, "body"), input.body);
+  const terms = await titleTerms(deps, tenantId, input.title);
+  await tenantDb.write((tx) =>
+    tx.insertNode(
+      { id, projectId, type: input.type, status, reviewKind, verdict, titleEnc, bodyEnc, authorType: principal.actorKind, authorId: principal.userId, version: 1, createdAt: tx.now, updatedAt: tx.now, archivedAt: null },
+      terms,
+    ),
+  );
+  deps.events.emit({ event: "node.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { nodeId: id, projectId, type: input.type } });
+  return getNode(deps, tenantDb, principal, id);
+}
+
+export async function getNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string): Promise<NodeView> {
+  return toNodeView(deps, nodeAccess(tenantDb, principal, nodeId).node);
+}
+
+function encodeCursor(node: NodeRecord): string {
+  return Buffer.from(`${node.updatedAt}|${node.id}`, "utf8").toString("base64url");
+}
+
+function decodeCursor(cursor: string): { updatedAt: string; id: string } {
+  const [updatedAt, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  if (!updatedAt || !id || Number.isNaN(Date.parse(updatedAt))) throw new DomainError("rejected", "cursor is not one this server issued");
+  return { updatedAt, id };
+}
+
+export async function listNodes(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, query: NodeQuery): Promise<{ nodes: NodeView[]; nextCursor: string | null }> {
+  projectAccess(tenantDb, principal, projectId);
+  const words = query.q === undefined ? [] : titleWords(query.q);
+  if (query.q !== undefined && words.length === 0) throw new DomainError("rejected", "q needs at least one word of two or more letters or digits");
+  const records = tenantDb.listNodes(projectId, {
+    ...(query.type ? { type: query.type } : {}),
+    ...(query.status ? { status: query.status } : {}),
+    ...(query.updatedSince ? { updatedSince: query.updatedSince } : {}),
+    ...(query.cursor ? { after: decodeCursor(query.cursor) } : {}),
+    terms: await Promise.all(words.map((w) => deps.crypto.blindIndex(tenantDb.tenantId, "nodes.title", w))),
+    includeArchived: query.includeArchived,
+    limit: query.limit + 1,
+  });
+  const page = records.slice(0, query.limit);
+  const last = page.at(-1);
+  return { nodes: await Promise.all(page.map((n) => toNodeView(deps, n))), nextCursor: records.length > query.limit && last ? encodeCursor(last) : null };
+}
+
+async function applyUpdate(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, node: NodeRecord, expectedVersion: number, changes: NodeChanges, terms?: Uint8Array[]): Promise<NodeView> {
+  const version = await tenantDb.write((tx) => tx.updateNode(node.id, expectedVersion, changes, terms));
+  if (version === undefined) throw new DomainError("precondition-failed", `the node changed since version ${expectedVersion}; fetch it again`);
+  deps.events.emit({ event: "node.updated", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { nodeId: node.id, version } });
+  return getNode(deps, tenantDb, principal, node.id);
+}
+
+/** Edits a node (rectification, in GDPR terms). `expectedVersion` comes from If-Match. */
+export async function updateNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string, expectedVersion: number | undefined, update: NodeUpdate): Promise<NodeView> {
+  const node = writableNode(tenantDb, principal, nodeId);
+  if (expectedVersion === undefined) throw new DomainError("precondition-required", 'changing a node needs If-Match: "<version>" from its ETag');
+  if (node.version !== expectedVersion) throw new DomainError("precondition-failed", `the node is at version ${node.version}, not ${expectedVersion}; fetch it again`);
+  const status = update.status ?? node.status;
+  const reviewKind = update.reviewKind ?? node.reviewKind;
+  const verdict = update.verdict !== undefined ? update.verdict : node.verdict;
+  checkTypeFields(node.type, status, reviewKind, verdict);
+  const tenantId = tenantDb.tenantId;
+  const changes: NodeChanges = {
+    status,
+    reviewKind,
+    verdict,
+    ...(update.title !== undefined ? { titleEnc: await deps.crypto.encryptField(tenantId, ref(nodeId, "title"), update.title) } : {}),
+    ...(update.body !== undefined ? { bodyEnc: await deps.crypto.encryptField(tenantId, ref(nodeId, "body"), update.body) } : {}),
+  };
+  const terms = update.title !== undefined ? await titleTerms(deps, tenantId, update.title) : undefined;
+  return applyUpdate(deps, tenantDb, principal, node, expectedVersion, changes, terms);
+}
+
+/** Soft delete (archive) or restore; archived nodes keep their edges and are left out of lists by default. */
+export async function setArchived(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string, archived: boolean): Promise<NodeView> {
+  const node = writableNode(tenantDb, principal, nodeId);
+  if ((node.archivedAt !== null) === archived) return toNodeView(deps, node);
+  return applyUpdate(deps, tenantDb, principal, node, node.version, { archivedAt: archived ? new Date().toISOString() : null });
+}
