@@ -55,7 +55,7 @@ export function createIdentity(db: Database, crypto: CryptoService, log: Logger,
 export async function openServices(config: Config, log: Logger): Promise<Services> {
   const resolver = await openKeyResolver(config);
   const db = Database.open(config.databaseFile);
-  const crypto = new CryptoService(resolver, db.tenantKeys);
+  const crypto = new CryptoService(resolver, db.keystore);
   const identity = createIdentity(db, crypto, log);
   return { db, resolver, crypto, identity, graph: { crypto, events: identity.events }, close: () => db.close() };
 }

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import type { Config } from "../config.js";
 import { describeCertificate } from "../crypto/tls-certificate.js";
-import { Database } from "../db/db.js";
+import { Database, keystorePath } from "../db/db.js";
 import { migrations } from "../db/migrations/index.js";
 import { openKeyResolver } from "../services.js";
 import { commandConfig } from "./context.js";
@@ -67,7 +67,7 @@ function databaseCheck(config: Config): CheckResult {
   let db: Database | undefined;
   try {
     db = Database.open(config.databaseFile, { readonly: true });
-    const problems = db.integrityCheck();
+    const problems = [...db.integrityCheck(), ...db.keystore.integrityCheck().map((p) => `keystore: ${p}`)];
     if (problems.length > 0) return { name, ok: false, detail: `integrity_check: ${problems.slice(0, 3).join("; ")}` };
     const latest = migrations.at(-1)?.version ?? 0;
     const version = db.schemaVersion();
@@ -87,6 +87,7 @@ export async function runChecks(config: Config): Promise<CheckResult[]> {
   checks.push(privatePath("tls key file", config.tls.keyFile, "file"));
   checks.push(certificateCheck(config));
   checks.push(databaseCheck(config));
+  checks.push(privatePath("keystore file", keystorePath(config.databaseFile), "file"));
   return checks;
 }
 

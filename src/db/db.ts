@@ -7,14 +7,15 @@
  */
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import BetterSqlite3 from "better-sqlite3";
-import { sqliteNativeBinding } from "../native/addons.js";
+import { dirname, join } from "node:path";
+import type BetterSqlite3 from "better-sqlite3";
+import { KeyStore } from "./keystore.js";
+import { openSqlite } from "./sqlite.js";
+import { moveKeysToKeystore } from "./keystore-move.js";
 import { migrate, schemaVersion } from "./migrate.js";
 import { migrations } from "./migrations/index.js";
 import { SetupTokenRepository } from "./setup-tokens.js";
 import { TenantDb } from "./tenant-db.js";
-import { TenantKeyRepository } from "./tenant-keys.js";
 import { TenantRepository } from "./tenants.js";
 import { UserRepository } from "./users.js";
 import { SessionRepository } from "./sessions.js";
@@ -27,6 +28,8 @@ import { EdgeRepository } from "./edges.js";
 import type { TenantScope } from "./tenant-scope.js";
 
 export interface OpenOptions {
+  /** Where the wrapped tenant keys live; default keys.db beside the database. */
+  readonly keystoreFile?: string;
   /** Clock for recorded timestamps; tests pass a fixed one. */
   readonly now?: () => Date;
   readonly readonly?: boolean;
@@ -51,14 +54,16 @@ export interface PlatformTx extends Repositories {
   readonly now: string;
 }
 
+/** The keystore file that goes with a database file. */
+export function keystorePath(databaseFile: string): string {
+  return join(dirname(databaseFile), "keys.db");
+}
+
 export class DatabaseOpenError extends Error {
   override readonly name = "DatabaseOpenError";
 }
 
-const BUSY_TIMEOUT_MS = 5000;
-
 export class Database {
-  readonly tenantKeys: TenantKeyRepository;
   readonly tenants: Pick<TenantRepository, "get" | "getBySlug" | "platformTenant" | "list">;
   readonly users: Pick<UserRepository, "get" | "findByEmail">;
   readonly sessions: Pick<SessionRepository, "get" | "listForUser" | "findRefreshToken">;
@@ -71,9 +76,10 @@ export class Database {
 
   private constructor(
     private readonly handle: BetterSqlite3.Database,
+    /** Wrapped tenant keys, in their own file (see keystore.ts). */
+    readonly keystore: KeyStore,
     private readonly clock: () => Date,
   ) {
-    this.tenantKeys = new TenantKeyRepository(handle, (fn) => this.transact(fn));
     this.repositories = {
       setupTokens: new SetupTokenRepository(handle),
       tenants: new TenantRepository(handle),
@@ -89,38 +95,38 @@ export class Database {
     ({ tenants: this.tenants, users: this.users, sessions: this.sessions, personalTokens: this.personalTokens, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle, setupTokens: this.setupTokens } = this.repositories);
   }
 
-  /** Opens (creating if needed) and migrates the database file. */
+  /** Opens (creating if needed) and migrates the database file and its keystore (default: keys.db beside it). */
   static open(file: string, options: OpenOptions = {}): Database {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const readonly = options.readonly ?? false;
+    const clock = options.now ?? (() => new Date());
+    const now = (): string => clock().toISOString();
     let handle: BetterSqlite3.Database;
+    let keystore: KeyStore;
     try {
-      const nativeBinding = sqliteNativeBinding();
-      handle = new BetterSqlite3(file, {
-        readonly: options.readonly ?? false,
-        timeout: BUSY_TIMEOUT_MS,
-        // better-sqlite3 accepts the addon object itself; @types/better-sqlite3 only knows the path form.
-        ...(nativeBinding ? { nativeBinding: nativeBinding as unknown as string } : {}),
-      });
+      handle = openSqlite(file, readonly);
     } catch (error) {
       throw new DatabaseOpenError(`cannot open database ${file}: ${(error as Error).message}`);
     }
-    const db = new Database(handle, options.now ?? (() => new Date()));
     try {
-      db.configure(options.readonly ?? false);
+      keystore = KeyStore.open(options.keystoreFile ?? keystorePath(file), { readonly, now });
     } catch (error) {
+      handle.close();
+      throw new DatabaseOpenError(`cannot open keystore beside ${file}: ${(error as Error).message}`);
+    }
+    const db = new Database(handle, keystore, clock);
+    try {
+      if (!readonly) db.migrate();
+    } catch (error) {
+      keystore.close();
       handle.close();
       throw error;
     }
     return db;
   }
 
-  private configure(readonly: boolean): void {
-    this.handle.pragma("foreign_keys = ON");
-    this.handle.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    if (readonly) return;
-    this.handle.pragma("journal_mode = WAL");
-    // FULL: an acknowledged write survives power loss, not only a process crash.
-    this.handle.pragma("synchronous = FULL");
+  private migrate(): void {
+    moveKeysToKeystore(this.handle, this.keystore);
     migrate(this.handle, migrations, () => this.clock().toISOString());
     this.ensureInstallation();
   }
@@ -171,11 +177,12 @@ export class Database {
     return rows.map((r) => r.integrity_check).filter((msg) => msg !== "ok");
   }
 
-  /** Folds the WAL into the main file and closes; after this the directory holds one consistent file. */
+  /** Folds the WALs into their files and closes: afterwards each file is consistent on its own. */
   close(): void {
     if (this.closed) return;
     if (!this.handle.readonly) this.handle.pragma("wal_checkpoint(TRUNCATE)");
     this.handle.close();
+    this.keystore.close();
     this.closed = true;
   }
 }

@@ -6,6 +6,8 @@ import init from "./0001_init.sql";
 import identity from "./0002_identity.sql";
 import projects from "./0003_projects.sql";
 import graph from "./0004_graph.sql";
+import keystore from "./0005_keystore.sql";
+import keys from "../keystore-migrations/0001_keys.sql";
 
 export interface Migration {
   readonly version: number;
@@ -18,4 +20,8 @@ export const migrations: readonly Migration[] = [
   { version: 2, name: "0002_identity", sql: identity },
   { version: 3, name: "0003_projects", sql: projects },
   { version: 4, name: "0004_graph", sql: graph },
+  { version: 5, name: "0005_keystore", sql: keystore },
 ];
+
+/** Migrations of the keystore file (src/db/keystore.ts), versioned on their own. */
+export const keystoreMigrations: readonly Migration[] = [{ version: 1, name: "0001_keys", sql: keys }];

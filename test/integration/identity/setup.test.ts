@@ -32,7 +32,7 @@ describe("first-run setup", () => {
   }
 
   function keyRows(services: Services): number {
-    return services.db.tenantKeys.listTenantKeys("_platform").length + (services.db.tenants.platformTenant() ? 1 : 0);
+    return services.db.keystore.listTenantKeys("_platform").length + (services.db.tenants.platformTenant() ? 1 : 0);
   }
 
   it("a wrong token does no work and leaves nothing behind", async () => {

@@ -22,7 +22,7 @@ describe("access tokens on a rotating key ring", () => {
       dir.cleanup();
     });
     await generateMasterKeyFile(join(dir.path, "master.key"));
-    const crypto = new CryptoService(await EnvKeyResolver.fromFile(join(dir.path, "master.key")), db.tenantKeys);
+    const crypto = new CryptoService(await EnvKeyResolver.fromFile(join(dir.path, "master.key")), db.keystore);
     return { tokens: new AccessTokens(db, crypto, "vecto:test", "vecto-api", () => clock.now), clock, db };
   }
 
