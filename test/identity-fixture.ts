@@ -38,6 +38,8 @@ export interface Fixture {
   readonly app: Hono<AppEnv>;
   readonly services: Services;
   readonly root: Account;
+  /** The appliance's data directory (database, keystore, generated keys). */
+  readonly dataDir: string;
   /** `address` plays the TCP peer address, as @hono/node-server would report it. */
   call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string>; address?: string }): Promise<Response>;
   login(tenant: string | undefined, email: string, password: string, address?: string): Promise<Response>;
@@ -88,6 +90,7 @@ export async function identityFixture(): Promise<Fixture> {
     app,
     services,
     root,
+    dataDir: config.dataDir,
     call,
     login,
     async createTenant(slug) {

@@ -185,7 +185,7 @@ function existingUser(tenantDb: TenantDb, userId: string): UserRecord {
 }
 
 /** Refuses changes that would leave the tenant without an active admin, or let an admin change itself. */
-function guardAdminChange(tenantDb: TenantDb, actor: Principal, target: UserRecord, losesAdmin: boolean): void {
+export function guardAdminChange(tenantDb: TenantDb, actor: Principal, target: UserRecord, losesAdmin: boolean): void {
   if (target.id === actor.userId) throw new DomainError("forbidden", "you cannot change your own role, capabilities or status");
   if (losesAdmin && target.role === "tenant_admin" && target.status === "active" && tenantDb.activeUsersWithRole("tenant_admin") <= 1) {
     throw new DomainError("conflict", "the tenant would have no active admin left");

@@ -166,6 +166,11 @@ export class Database {
     return schemaVersion(this.handle);
   }
 
+  /** Folds the WAL into the database file now (after an erasure: no old page images stay in the WAL). */
+  checkpoint(): void {
+    this.handle.pragma("wal_checkpoint(TRUNCATE)");
+  }
+
   /** Cheap liveness probe for /readyz. */
   ping(): void {
     this.handle.prepare("SELECT 1").get();

@@ -31,6 +31,11 @@ export class LoginThrottleRepository {
       .run(record.key, record.failures, record.lastFailure, record.blockedUntil);
   }
 
+  /** Forgets every counter that names the tenant (its accounts' keys start with the tenant id). */
+  clearTenant(tenantId: string): void {
+    this.handle.prepare("DELETE FROM login_throttle WHERE key LIKE ? OR key LIKE ?").run(`acct:${tenantId}:%`, `acct-addr:${tenantId}:%`);
+  }
+
   clear(key: string): void {
     this.handle.prepare("DELETE FROM login_throttle WHERE key = ?").run(key);
   }

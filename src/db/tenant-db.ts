@@ -38,6 +38,10 @@ export class TenantTx {
     return this.repos.users.update(this.tenantId, id, changes, this.now);
   }
 
+  pseudonymiseUser(id: string, profile: Pick<UserRecord, "emailLookup" | "emailEnc" | "nameEnc">): boolean {
+    return this.repos.users.pseudonymise(this.tenantId, id, profile, this.now);
+  }
+
   deleteUser(id: string): boolean {
     return this.repos.users.delete(this.tenantId, id);
   }

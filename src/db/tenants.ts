@@ -71,6 +71,11 @@ export class TenantRepository {
       .map(toTenant);
   }
 
+  /** Deletes a customer tenant; its users, sessions, tokens, projects, nodes and edges go with it (ON DELETE CASCADE). */
+  erase(id: string): boolean {
+    return this.handle.prepare("DELETE FROM tenants WHERE id = ? AND kind = 'customer'").run(id).changes === 1;
+  }
+
   update(id: string, changes: { status?: Tenant["status"]; name?: string; accessTokenTtlSeconds?: number }): boolean {
     const current = this.get(id);
     if (!current || current.kind !== "customer") return false;

@@ -134,6 +134,15 @@ export class UserRepository {
     return result.changes === 1;
   }
 
+  /** GDPR erasure of a person: new (pseudonymous) email and name, no password, disabled; the id stays so provenance survives. */
+  pseudonymise(tenantId: string, id: string, profile: Pick<UserRecord, "emailLookup" | "emailEnc" | "nameEnc">, now: string): boolean {
+    return (
+      this.handle
+        .prepare("UPDATE users SET email_lookup = ?, email_enc = ?, name_enc = ?, password_hash = NULL, status = 'disabled', updated_at = ? WHERE tenant_id = ? AND id = ?")
+        .run(Buffer.from(profile.emailLookup), Buffer.from(profile.emailEnc), Buffer.from(profile.nameEnc), now, tenantId, id).changes === 1
+    );
+  }
+
   delete(tenantId: string, id: string): boolean {
     return this.handle.prepare("DELETE FROM users WHERE tenant_id = ? AND id = ?").run(tenantId, id).changes === 1;
   }

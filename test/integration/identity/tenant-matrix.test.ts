@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scopeDeclarations } from "../../../src/server/middleware/require-scope.js";
 import { identityFixture, type Account, type Fixture, type TenantAccount } from "../../identity-fixture.js";
 
-type IdKind = "user" | "session" | "token" | "project" | "node" | "edge";
+type IdKind = "user" | "session" | "token" | "project" | "node" | "edge" | "tenant";
 
 interface ParamRoute {
   /** For each path parameter, the kind of id that goes into it. */
@@ -53,6 +53,8 @@ const PARAM_ROUTES: Readonly<Record<string, ParamRoute>> = {
   "POST /api/nodes/:nodeId/restore": { params: { nodeId: "node" } },
   "GET /api/nodes/:nodeId/trace": { params: { nodeId: "node" } },
   "GET /api/edges/:edgeId": { params: { edgeId: "edge" } },
+  "POST /api/users/:userId/erase": { params: { userId: "user" } },
+  "GET /api/tenants/:tenantId/export": { params: { tenantId: "tenant" } },
   "DELETE /api/edges/:edgeId": { params: { edgeId: "edge" } },
 };
 
@@ -75,7 +77,9 @@ function combinations(params: readonly [string, IdKind][], theirs: Record<IdKind
   return combos.filter((c) => c.anyTheirs).map(({ values, mixed }) => ({ values, mixed }));
 }
 
-const isTenantScoped = (path: string): boolean => path.startsWith("/api/") && !path.startsWith("/api/tenants") && path !== "/api/openapi.json";
+/** /api/tenants is the platform root's, except a tenant's export, which is its own admin's. */
+const isTenantScoped = (path: string): boolean =>
+  path.startsWith("/api/") && (!path.startsWith("/api/tenants") || path.endsWith("/export")) && path !== "/api/openapi.json";
 
 interface Attacker {
   readonly name: string;
@@ -205,8 +209,9 @@ describe("cross-tenant matrix", () => {
       project: bProjects,
       node: [bIdea, bDecision],
       edge: [bEdge],
+      tenant: [b.tenantId],
     };
-    aIds = { user: [aMember.id, aAgent.id], session: [aMember.tokens.sessionId], token: [aAdminPat.id, aAgentToken.id], project: [aProject], node: [aIdea, aDecision], edge: [aEdge] };
+    aIds = { user: [aMember.id, aAgent.id], session: [aMember.tokens.sessionId], token: [aAdminPat.id, aAgentToken.id], project: [aProject], node: [aIdea, aDecision], edge: [aEdge], tenant: [a.tenantId] };
     bSecrets = [b.tenantId, ...Object.values(bIds).flat(), b.admin.email, bMember.email, bViewer.email, ...bPats.map((p) => p.token), "B secret project", "B secret idea", "B secret decision"];
     attackers = [
       { name: "A admin (session)", token: a.admin.tokens.accessToken, scopes: new Set() },

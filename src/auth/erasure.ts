@@ -1,0 +1,40 @@
+/**
+ * GDPR erasure (datasheet section 9).
+ * - A person: their email and name are replaced by a pseudonym everywhere they are stored (the
+ *   user row; nodes refer to authors by id only), their password and credentials are gone, the
+ *   account is disabled. The id stays, so the provenance of what they did survives.
+ * - A tenant: its keys are destroyed first (crypto-shredding: every copy of its ciphertext, live
+ *   or in an earlier data backup, becomes unreadable), then its rows are deleted and overwritten.
+ */
+import type { TenantDb } from "../db/tenant-db.js";
+import { DomainError } from "../errors.js";
+import { guardAdminChange, tenantById, type AccountDeps } from "./accounts.js";
+import type { Principal } from "./principal.js";
+import { sealProfile } from "./profiles.js";
+
+export async function eraseUser(deps: AccountDeps, tenantDb: TenantDb, actor: Principal, userId: string): Promise<void> {
+  const target = tenantDb.user(userId);
+  if (!target) throw new DomainError("not-found", "no such user");
+  guardAdminChange(tenantDb, actor, target, true);
+  const pseudonym = await sealProfile(deps.crypto, tenantDb.tenantId, userId, { email: `erased-${userId}@erased.invalid`, name: "Erased user" });
+  await tenantDb.write((tx) => {
+    tx.pseudonymiseUser(userId, pseudonym);
+    tx.revokeUserCredentials(userId, "erased");
+  });
+  deps.events.emit({ event: "user.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId } });
+}
+
+/** Irreversible; the caller repeats the tenant's slug to confirm. */
+export async function eraseTenant(deps: AccountDeps, actor: Principal, tenantId: string, confirmSlug: string): Promise<{ keysDestroyed: number }> {
+  const tenant = tenantById(deps, tenantId);
+  if (confirmSlug !== tenant.slug) throw new DomainError("rejected", "confirm must repeat the tenant's slug exactly");
+  const keysDestroyed = deps.db.keystore.destroyTenantKeys(tenantId);
+  deps.crypto.forgetTenant(tenantId);
+  await deps.db.write((tx) => {
+    tx.tenants.erase(tenantId);
+    tx.loginThrottle.clearTenant(tenantId);
+  });
+  deps.db.checkpoint();
+  deps.events.emit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { slug: tenant.slug, keysDestroyed } });
+  return { keysDestroyed };
+}

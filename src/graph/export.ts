@@ -1,0 +1,128 @@
+/**
+ * GDPR data portability (datasheet section 9): the complete graph of a tenant, decrypted, as
+ * one JSON document or as a tar of Markdown files (one per node; decisions in ADR form). Both
+ * are produced as streams, page by page, so a large tenant never sits in memory at once.
+ */
+import { pack } from "tar-stream";
+import { toUserView, type UserView } from "../auth/accounts.js";
+import type { Principal } from "../auth/principal.js";
+import type { TenantDb } from "../db/tenant-db.js";
+import { DomainError } from "../errors.js";
+import { toEdgeView, type EdgeView } from "./edges.js";
+import { toNodeView, type NodeView } from "./nodes.js";
+import type { GraphDeps } from "./projects.js";
+import { EDGE_RULES } from "./vocabulary.js";
+
+const PAGE = 200;
+
+interface ExportedProject {
+  readonly id: string;
+  readonly name: string;
+  readonly status: string;
+  readonly createdAt: string;
+  readonly members: { userId: string; role: string }[];
+}
+
+/** Only the tenant's own admin exports it; anyone else, including the platform root, cannot reach the route. */
+export function checkExportAllowed(tenantDb: TenantDb, principal: Principal, tenantId: string): void {
+  if (tenantId !== tenantDb.tenantId || principal.role !== "tenant_admin" || principal.projectId !== null) throw new DomainError("not-found", "no such tenant");
+}
+
+async function* users(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<UserView> {
+  for (let after: string | undefined; ; ) {
+    const page = tenantDb.listUsers(after, PAGE);
+    for (const user of page) yield toUserView(deps.crypto, user);
+    if (page.length < PAGE) return;
+    after = page.at(-1)?.id;
+  }
+}
+
+async function* projects(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<ExportedProject> {
+  for (let after: string | undefined; ; ) {
+    const page = tenantDb.listProjects(after, PAGE);
+    for (const p of page) {
+      const name = await deps.crypto.decryptField(p.tenantId, { table: "projects", column: "name", rowId: p.id }, p.nameEnc);
+      yield { id: p.id, name, status: p.status, createdAt: p.createdAt, members: tenantDb.projectMembers(p.id).map((m) => ({ userId: m.userId, role: m.role })) };
+    }
+    if (page.length < PAGE) return;
+    after = page.at(-1)?.id;
+  }
+}
+
+async function* nodes(deps: GraphDeps, tenantDb: TenantDb, projectId: string): AsyncGenerator<NodeView> {
+  for (let after: { updatedAt: string; id: string } | undefined; ; ) {
+    const page = tenantDb.listNodes(projectId, { includeArchived: true, limit: PAGE, ...(after ? { after } : {}) });
+    for (const node of page) yield toNodeView(deps, node);
+    const last = page.at(-1);
+    if (page.length < PAGE || !last) return;
+    after = { updatedAt: last.updatedAt, id: last.id };
+  }
+}
+
+function* edges(tenantDb: TenantDb, projectId: string): Generator<EdgeView> {
+  for (let after: string | undefined; ; ) {
+    const page = tenantDb.listEdges(projectId, after, PAGE);
+    for (const edge of page) yield toEdgeView(edge);
+    if (page.length < PAGE) return;
+    after = page.at(-1)?.id;
+  }
+}
+
+/** The JSON export as chunks of text: { tenant, exportedAt, users, projects: [{ …, nodes, edges }] }. */
+export async function* jsonExport(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<string> {
+  const tenant = tenantDb.tenant();
+  yield `{"format":"vecto-tenant-export/1","exportedAt":${JSON.stringify(new Date().toISOString())},"tenant":${JSON.stringify({ id: tenant?.id, slug: tenant?.slug, name: tenant?.name })},"users":[`;
+  let first = true;
+  for await (const user of users(deps, tenantDb)) {
+    yield (first ? "" : ",") + JSON.stringify(user);
+    first = false;
+  }
+  yield `],"projects":[`;
+  first = true;
+  for await (const project of projects(deps, tenantDb)) {
+    yield `${first ? "" : ","}${JSON.stringify(project).slice(0, -1)},"nodes":[`;
+    first = false;
+    let firstNode = true;
+    for await (const node of nodes(deps, tenantDb, project.id)) {
+      yield (firstNode ? "" : ",") + JSON.stringify(node);
+      firstNode = false;
+    }
+    yield `],"edges":${JSON.stringify([...edges(tenantDb, project.id)])}}`;
+  }
+  yield "]}\n";
+}
+
+function frontMatter(fields: Record<string, string | number | null>): string {
+  const lines = Object.entries(fields).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
+  return `---\n${lines.join("\n")}\n---\n\n`;
+}
+
+/** A node as Markdown; a decision in ADR form (Status, Context/Decision body, Links). */
+export function nodeMarkdown(node: NodeView, links: readonly EdgeView[]): string {
+  const meta = frontMatter({ id: node.id, type: node.type, status: node.status, reviewKind: node.reviewKind, verdict: node.verdict, author: `${node.author.type}:${node.author.id}`, version: node.version, created: node.createdAt, updated: node.updatedAt, archived: node.archivedAt });
+  const linkLines = links.map((e) => (e.from === node.id ? `- ${e.type} → [${e.to}](../${e.to}.md)` : `- ${EDGE_RULES[e.type].inverse} → [${e.from}](../${e.from}.md)`));
+  const linkSection = linkLines.length > 0 ? `\n\n## Links\n\n${linkLines.join("\n")}\n` : "\n";
+  if (node.type === "decision") {
+    return `${meta}# ${node.title}\n\n## Status\n\n${node.status}\n\n## Context and decision\n\n${node.body}${linkSection}`;
+  }
+  return `${meta}# ${node.title}\n\n${node.body}${linkSection}`;
+}
+
+/** The Markdown export: a tar stream of `<project-id>/project.md` and `<project-id>/<type>/<node-id>.md`. */
+export function markdownExport(deps: GraphDeps, tenantDb: TenantDb): NodeJS.ReadableStream {
+  const tar = pack();
+  const add = (name: string, text: string): Promise<void> =>
+    new Promise((resolve, reject) => tar.entry({ name: `vecto-export/${name}`, mode: 0o644, mtime: new Date() }, text, (error) => (error ? reject(error) : resolve())));
+  const fill = async (): Promise<void> => {
+    for await (const project of projects(deps, tenantDb)) {
+      await add(`${project.id}/project.md`, `${frontMatter({ id: project.id, status: project.status, created: project.createdAt })}# ${project.name}\n\n## Members\n\n${project.members.map((m) => `- ${m.userId} (${m.role})`).join("\n")}\n`);
+      const projectEdges = [...edges(tenantDb, project.id)];
+      for await (const node of nodes(deps, tenantDb, project.id)) {
+        await add(`${project.id}/${node.type}/${node.id}.md`, nodeMarkdown(node, projectEdges.filter((e) => e.from === node.id || e.to === node.id)));
+      }
+    }
+    tar.finalize();
+  };
+  fill().catch((error: unknown) => tar.destroy(error instanceof Error ? error : new Error("export failed")));
+  return tar;
+}

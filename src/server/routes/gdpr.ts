@@ -1,0 +1,51 @@
+/** GDPR: a tenant's complete export (its own admin), a person's erasure (tenant admin), a tenant's erasure (platform root). */
+import { Readable } from "node:stream";
+import { z } from "zod";
+import { eraseTenant, eraseUser } from "../../auth/erasure.js";
+import { checkExportAllowed, jsonExport, markdownExport } from "../../graph/export.js";
+import type { AppDeps } from "../app.js";
+import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
+import { ApiRouter, defineRoute } from "../route.js";
+import { slugSchema } from "./schemas.js";
+
+const exportQuery = z.strictObject({ format: z.enum(["json", "markdown"]).default("json") });
+const eraseTenantSchema = z.strictObject({ confirm: slugSchema });
+const tags = ["gdpr"];
+
+export function gdprRoutes(deps: AppDeps): ApiRouter {
+  const router = new ApiRouter(deps.identity.authenticator);
+
+  defineRoute(
+    router,
+    { method: "get", path: "/api/tenants/:tenantId/export", operationId: "exportTenant", summary: "The tenant's complete graph, decrypted: JSON, or a tar of Markdown files (decisions in ADR form)", tags, scopes: ["tenant:admin"], query: exportQuery, responses: { 200: { description: "a streamed JSON document or tar archive" } } },
+    (c, { params, query }) => {
+      const tenantDb = tenantDbOf(deps, c);
+      const principal = principalOf(c);
+      checkExportAllowed(tenantDb, principal, params.tenantId);
+      deps.identity.events.emit({ event: "tenant.exported", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { format: query.format } });
+      const stamp = new Date().toISOString().slice(0, 10);
+      const slug = tenantDb.tenant()?.slug ?? "tenant";
+      const stream = query.format === "json" ? Readable.from(jsonExport(deps.graph, tenantDb), { objectMode: false }) : Readable.from(markdownExport(deps.graph, tenantDb));
+      c.header("Content-Type", query.format === "json" ? "application/json" : "application/x-tar");
+      c.header("Content-Disposition", `attachment; filename="vecto-export-${slug}-${stamp}.${query.format === "json" ? "json" : "tar"}"`);
+      return c.body(Readable.toWeb(stream) as ReadableStream<Uint8Array>);
+    },
+  );
+
+  defineRoute(
+    router,
+    { method: "post", path: "/api/users/:userId/erase", operationId: "eraseUser", summary: "Erase a person: pseudonymise their email and name, end their access; the id stays for provenance", tags, scopes: ["users:manage"], responses: { 204: { description: "erased" } } },
+    async (c, { params }) => {
+      await eraseUser(deps.identity.accounts, tenantDbOf(deps, c), principalOf(c), params.userId);
+      return c.body(null, 204);
+    },
+  );
+
+  defineRoute(
+    router,
+    { method: "post", path: "/api/tenants/:tenantId/erase", operationId: "eraseTenant", summary: "Erase a tenant: destroy its keys (crypto-shredding), then delete its data. Irreversible", tags, scopes: ["platform:admin"], body: eraseTenantSchema, responses: { 200: { description: "erased" } } },
+    async (c, { params, body }) => c.json(await eraseTenant(deps.identity.accounts, principalOf(c), params.tenantId, body.confirm)),
+  );
+
+  return router;
+}

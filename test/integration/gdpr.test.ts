@@ -1,0 +1,131 @@
+/** GDPR: export, rectification is edit (graph tests), erasure of a person and of a whole tenant. */
+import { copyFileSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import BetterSqlite3 from "better-sqlite3";
+import { extract } from "tar-stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CryptoService } from "../../src/crypto/crypto-service.js";
+import { keystorePath } from "../../src/db/db.js";
+import { identityFixture, STRONG_PASSWORD, type Fixture, type TenantAccount } from "../identity-fixture.js";
+
+describe("GDPR", () => {
+  let f: Fixture;
+  let acme: TenantAccount;
+  let admin: string;
+  let projectId: string;
+  let decisionId: string;
+
+  const json = async <T>(res: Response): Promise<T> => (await res.json()) as T;
+  const post = (path: string, body: unknown, token = admin): Promise<Response> => f.call("POST", path, { token, body });
+
+  beforeAll(async () => {
+    f = await identityFixture();
+    acme = await f.createTenant("gdpr-acme");
+    admin = acme.admin.tokens.accessToken;
+    projectId = (await json<{ project: { id: string } }>(await post("/api/projects", { name: "Portable" }))).project.id;
+    const idea = (await json<{ node: { id: string } }>(await post(`/api/projects/${projectId}/nodes`, { type: "idea", title: "Let customers leave with their data" }))).node.id;
+    decisionId = (await json<{ node: { id: string } }>(await post(`/api/projects/${projectId}/nodes`, { type: "decision", title: "Export as JSON and Markdown", body: "We chose both formats.", status: "accepted" }))).node.id;
+    expect((await post(`/api/projects/${projectId}/edges`, { type: "originates_from", from: decisionId, to: idea })).status).toBe(201);
+  });
+  afterAll(() => f.close());
+
+  it("exports the complete tenant graph as JSON, decrypted", async () => {
+    const res = await f.call("GET", `/api/tenants/${acme.tenantId}/export`, { token: admin });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-disposition")).toMatch(/attachment; filename="vecto-export-gdpr-acme-\d{4}-\d{2}-\d{2}\.json"/);
+    const doc = await json<{ tenant: { slug: string }; users: { email: string }[]; projects: { name: string; nodes: { title: string; body: string }[]; edges: { type: string }[] }[] }>(res);
+    expect(doc.tenant.slug).toBe("gdpr-acme");
+    expect(doc.users.map((u) => u.email)).toContain(acme.admin.email);
+    const project = doc.projects.find((p) => p.name === "Portable");
+    expect(project?.nodes.map((n) => n.title).sort()).toEqual(["Export as JSON and Markdown", "Let customers leave with their data"]);
+    expect(project?.edges.map((e) => e.type)).toEqual(["originates_from"]);
+  });
+
+  it("exports Markdown files in a tar, decisions in ADR form", async () => {
+    const res = await f.call("GET", `/api/tenants/${acme.tenantId}/export?format=markdown`, { token: admin });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/x-tar");
+    const files = new Map<string, string>();
+    const tar = extract();
+    tar.on("entry", (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => {
+        files.set(header.name, Buffer.concat(chunks).toString("utf8"));
+        next();
+      });
+    });
+    const archive = Buffer.from(new Uint8Array(await res.arrayBuffer()));
+    await new Promise<void>((resolve, reject) => {
+      tar.on("finish", resolve);
+      tar.on("error", reject);
+      Readable.from([archive]).pipe(tar);
+    });
+    const decision = files.get(`vecto-export/${projectId}/decision/${decisionId}.md`) ?? "";
+    expect(decision).toContain("# Export as JSON and Markdown");
+    expect(decision).toContain("## Status\n\naccepted");
+    expect(decision).toContain("## Context and decision\n\nWe chose both formats.");
+    expect(decision).toMatch(/- originates_from → \[[0-9a-f-]{36}\]/);
+    expect(files.get(`vecto-export/${projectId}/project.md`)).toContain("# Portable");
+  });
+
+  it("lets only the tenant's own admin export it", async () => {
+    const other = await f.createTenant("gdpr-other");
+    const member = await f.createUser(acme.admin, { role: "member" }, "gdpr-acme");
+    expect((await f.call("GET", `/api/tenants/${acme.tenantId}/export`, { token: other.admin.tokens.accessToken })).status).toBe(404);
+    expect((await f.call("GET", `/api/tenants/${acme.tenantId}/export`, { token: member.tokens.accessToken })).status).toBe(403);
+    expect((await f.call("GET", `/api/tenants/${acme.tenantId}/export`, { token: f.root.tokens.accessToken })).status).toBe(403);
+  });
+
+  it("erases a person: pseudonymised, signed out for good, id kept for provenance", async () => {
+    const person = await f.createUser(acme.admin, { role: "member", email: "ada.lovelace@example.test" }, "gdpr-acme");
+    await f.call("PUT", `/api/projects/${projectId}/members/${person.id}`, { token: admin, body: { role: "editor" } });
+    const authored = (await json<{ node: { id: string } }>(await post(`/api/projects/${projectId}/nodes`, { type: "note", title: "Ada's note" }, person.tokens.accessToken))).node.id;
+    expect((await post(`/api/users/${person.id}/erase`, {})).status).toBe(204);
+    const view = (await json<{ user: { email: string; name: string; status: string } }>(await f.call("GET", `/api/users/${person.id}`, { token: admin }))).user;
+    expect(view).toEqual(expect.objectContaining({ email: `erased-${person.id}@erased.invalid`, name: "Erased user", status: "disabled" }));
+    expect((await f.call("GET", "/api/me", { token: person.tokens.accessToken })).status).toBe(401);
+    expect((await f.login("gdpr-acme", "ada.lovelace@example.test", STRONG_PASSWORD)).status).toBe(401);
+    expect((await json<{ node: { author: { id: string } } }>(await f.call("GET", `/api/nodes/${authored}`, { token: admin }))).node.author.id).toBe(person.id);
+    // The old email is free again: the blind index no longer points at the erased row.
+    expect((await post("/api/users", { email: "ada.lovelace@example.test", name: "Another Ada", role: "viewer", password: STRONG_PASSWORD })).status).toBe(201);
+  });
+
+  it("erases a tenant by destroying its keys: neither the live files nor an earlier data backup yield its content", async () => {
+    const doomed = await f.createTenant("gdpr-doomed");
+    const token = doomed.admin.tokens.accessToken;
+    const pid = (await json<{ project: { id: string } }>(await post("/api/projects", { name: "Doomed" }, token))).project.id;
+    const nodeId = (await json<{ node: { id: string } }>(await post(`/api/projects/${pid}/nodes`, { type: "idea", title: "Merger plan codename HEATHER", body: "confidential" }, token))).node.id;
+    const db = f.services.db;
+    const file = join(f.dataDir, "vecto.db");
+    const wrapped = db.keystore.listTenantKeys(doomed.tenantId).map((k) => Buffer.from(k.wrapped));
+    expect(wrapped.length).toBeGreaterThan(0);
+    db.checkpoint();
+    const backup = `${file}.earlier-backup`;
+    copyFileSync(file, backup); // an earlier data backup: data only, no keys (ADR 0002)
+
+    expect((await post(`/api/tenants/${doomed.tenantId}/erase`, { confirm: "wrong-slug" }, f.root.tokens.accessToken)).status).toBe(422);
+    const erased = await post(`/api/tenants/${doomed.tenantId}/erase`, { confirm: "gdpr-doomed" }, f.root.tokens.accessToken);
+    expect(erased.status).toBe(200);
+    expect(await json(erased)).toEqual({ keysDestroyed: wrapped.length });
+
+    expect((await f.call("GET", `/api/tenants/${doomed.tenantId}`, { token: f.root.tokens.accessToken })).status).toBe(404);
+    expect((await f.call("GET", "/api/me", { token })).status).toBe(401);
+    expect(db.keystore.listTenantKeys(doomed.tenantId)).toEqual([]);
+    for (const live of [file, keystorePath(file)]) {
+      const bytes = readFileSync(live);
+      for (const key of wrapped) expect(bytes.includes(key), `${live} still holds a wrapped key`).toBe(false);
+    }
+    // The earlier backup still has the ciphertext, but no key anywhere opens it any more.
+    const old = new BetterSqlite3(backup, { readonly: true });
+    const row = old.prepare("SELECT title_enc FROM nodes WHERE tenant_id = ? AND id = ?").get(doomed.tenantId, nodeId) as { title_enc: Buffer } | undefined;
+    old.close();
+    expect(row).toBeDefined();
+    const fresh = new CryptoService(f.services.resolver, db.keystore);
+    await expect(fresh.decryptField(doomed.tenantId, { table: "nodes", column: "title", rowId: nodeId }, new Uint8Array(row?.title_enc ?? []))).rejects.toThrow(/no data key/);
+    expect(readFileSync(backup).includes(Buffer.from("HEATHER"))).toBe(false);
+    // Everyone else is untouched.
+    expect((await f.call("GET", `/api/nodes/${decisionId}`, { token: admin })).status).toBe(200);
+  });
+});
