@@ -9,6 +9,9 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { ProblemError } from "./problem.js";
 
+/** Strict: invalid UTF-8 is refused, never silently replaced (RFC 8259 requires UTF-8). */
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 /** Nesting deeper than this is refused before validation: no legitimate request needs it. */
 const MAX_DEPTH = 32;
 
@@ -41,9 +44,16 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Prom
   if (!isJsonContentType(c.req.header("content-type"))) {
     throw new ProblemError(415, "unsupported-media-type", "request body must be application/json");
   }
+  let text: string;
+  try {
+    text = utf8.decode(await c.req.arrayBuffer());
+  } catch (error) {
+    if (error instanceof ProblemError) throw error;
+    throw new ProblemError(400, "bad-request", "request body is not valid UTF-8");
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await c.req.text());
+    parsed = JSON.parse(text);
   } catch (error) {
     if (error instanceof ProblemError) throw error;
     throw new ProblemError(400, "malformed-json", "request body is not valid JSON");

@@ -114,6 +114,7 @@ describe("HTTPS server", () => {
       ["missing content type", '{"slug":"acme","name":"Acme"}', "", 415, "unsupported-media-type"],
       ["unknown field", '{"slug":"acme","name":"Acme","admin":true}', "application/json", 422, "validation-failed"],
       ["wrong type", '{"slug":"acme","name":42}', "application/json", 422, "validation-failed"],
+      ["invalid UTF-8", Buffer.concat([Buffer.from('{"slug":"acme","name":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]), "application/json", 400, "bad-request"],
       ["deeply nested", `{"slug":"acme","name":"x","n":${"[".repeat(100)}${"]".repeat(100)}}`, "application/json", 400, "bad-request"],
       ["oversized body", JSON.stringify({ slug: "acme", name: "x".repeat(5000) }), "application/json", 413, "payload-too-large"],
     ])("%s", async (_name, body, contentType, status, kind) => {
