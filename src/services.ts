@@ -7,7 +7,8 @@ import type { Config } from "./config.js";
 import { ConfigError } from "./config.js";
 import { Authenticator } from "./auth/authenticate.js";
 import type { AccountDeps } from "./auth/accounts.js";
-import { logEventSink, type EventSink } from "./audit/events.js";
+import { auditEventSink, type EventSink } from "./audit/events.js";
+import { HmacAuditSealer } from "./audit/seal.js";
 import { AccessTokens } from "./auth/jwt.js";
 import { MIN_ARGON2, PasswordHasher } from "./auth/passwords.js";
 import { DEFAULT_SESSION_POLICY, Sessions } from "./auth/sessions.js";
@@ -44,7 +45,7 @@ export async function openKeyResolver(config: Config): Promise<KeyResolver> {
 }
 
 export function createIdentity(db: Database, crypto: CryptoService, log: Logger, now: () => Date = () => new Date()): Identity {
-  const events = logEventSink(log);
+  const events = auditEventSink(db, log);
   const passwords = new PasswordHasher(MIN_ARGON2);
   const accessTokens = new AccessTokens(db, crypto, `vecto:${db.installationId()}`, "vecto-api", now);
   const throttle = new LoginThrottle(db, now);
@@ -56,6 +57,7 @@ export async function openServices(config: Config, log: Logger): Promise<Service
   const resolver = await openKeyResolver(config);
   const db = Database.open(config.databaseFile);
   const crypto = new CryptoService(resolver, db.keystore);
+  db.setAuditSealer(new HmacAuditSealer(await crypto.macFunction("audit-hmac")));
   const identity = createIdentity(db, crypto, log);
   return { db, resolver, crypto, identity, graph: { crypto, events: identity.events }, close: () => db.close() };
 }

@@ -1,9 +1,11 @@
 /**
  * The single hook through which the domain reports what happened (logins, failures, throttling,
- * token issue and revocation, refresh-token replay, user, tenant and project changes). Today the
- * sink writes a structured log line; the audit trail will take this hook over and make each
- * event a signed audit row committed with the change it records.
+ * token issue and revocation, refresh-token replay, user, tenant, project, node and edge changes).
+ * Each event becomes a signed row of the audit trail. Emitted inside a write transaction it
+ * commits with the change it records (or neither commits); emitted outside one, it is written on
+ * its own. A structured log line follows, for the journal.
  */
+import type { Database } from "../db/db.js";
 import type { Logger } from "../log.js";
 
 export type EventName =
@@ -39,7 +41,7 @@ export interface DomainEvent {
   readonly sensitivity: "normal" | "security";
   readonly severity: "info" | "warn" | "error" | "critical";
   readonly tenantId: string | null;
-  readonly actor: { readonly type: "human" | "agent" | "anonymous"; readonly id: string | null };
+  readonly actor: { readonly type: "human" | "agent" | "system" | "anonymous"; readonly id: string | null };
   /** Never secrets: ids, reasons, counts. */
   readonly payload: Readonly<Record<string, string | number | boolean | null>>;
 }
@@ -48,11 +50,12 @@ export interface EventSink {
   emit(event: DomainEvent): void;
 }
 
-export function logEventSink(log: Logger): EventSink {
+export function auditEventSink(db: Database, log: Logger): EventSink {
   return {
     emit(event) {
+      db.audit(event);
       const level = event.severity === "info" ? "info" : event.severity === "warn" ? "warn" : "error";
-      log[level]({ authEvent: event }, event.event);
+      log[level]({ audit: { event: event.event, tenantId: event.tenantId, actor: event.actor } }, event.event);
     },
   };
 }

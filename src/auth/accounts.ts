@@ -99,10 +99,10 @@ export async function completeSetup(deps: AccountDeps, setupToken: string, root:
     if (!tx.setupTokens.consume(hashSetupToken(setupToken), tx.now)) throw new DomainError("invalid-credentials", SETUP_TOKEN_INVALID);
     tx.tenants.create({ id: tenantId, slug: "platform", name: "Platform", kind: "platform", status: "active", accessTokenTtlSeconds: 8 * 3600, createdAt: tx.now });
     tx.users.insert(user);
+    deps.events.emit({ event: "auth.setup_completed", sensitivity: "security", severity: "info", tenantId, actor: { type: "human", id: user.id }, payload: {} });
     return true;
   });
   if (!created) throw new DomainError("conflict", "setup is already complete");
-  deps.events.emit({ event: "auth.setup_completed", sensitivity: "security", severity: "info", tenantId, actor: { type: "human", id: user.id }, payload: {} });
   return toUserView(deps.crypto, user);
 }
 
@@ -118,12 +118,12 @@ export async function createTenant(deps: AccountDeps, actor: Principal, input: {
     await deps.db.write((tx) => {
       tx.tenants.create(tenant);
       tx.users.insert(admin);
+      deps.events.emit({ event: "tenant.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { slug: input.slug } });
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw new DomainError("conflict", `tenant slug ${input.slug} is taken`);
     throw error;
   }
-  deps.events.emit({ event: "tenant.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { slug: input.slug } });
   return { tenant, admin: await toUserView(deps.crypto, admin) };
 }
 
@@ -139,20 +139,24 @@ export function tenantById(deps: AccountDeps, tenantId: string): Tenant {
 
 export async function updateTenant(deps: AccountDeps, actor: Principal, tenantId: string, changes: { name?: string; status?: Tenant["status"]; accessTokenTtlSeconds?: number }): Promise<Tenant> {
   tenantById(deps, tenantId);
-  await deps.db.write((tx) => tx.tenants.update(tenantId, changes));
-  deps.events.emit({ event: "tenant.updated", sensitivity: changes.status ? "security" : "normal", severity: "info", tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { ...(changes.status ? { status: changes.status } : {}), ...(changes.accessTokenTtlSeconds ? { accessTokenTtlSeconds: changes.accessTokenTtlSeconds } : {}) } });
+  await deps.db.write((tx) => {
+    tx.tenants.update(tenantId, changes);
+    deps.events.emit({ event: "tenant.updated", sensitivity: changes.status ? "security" : "normal", severity: "info", tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { ...(changes.status ? { status: changes.status } : {}), ...(changes.accessTokenTtlSeconds ? { accessTokenTtlSeconds: changes.accessTokenTtlSeconds } : {}) } });
+  });
   return tenantById(deps, tenantId);
 }
 
 export async function createUser(deps: AccountDeps, tenantDb: TenantDb, actor: Principal, input: NewUser): Promise<UserView> {
   const user = await newUserRecord(deps, tenantDb.tenantId, input, new Date().toISOString());
   try {
-    await tenantDb.write((tx) => tx.insertUser(user));
+    await tenantDb.write((tx) => {
+      tx.insertUser(user);
+      deps.events.emit({ event: "user.created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId: user.id, role: user.role, kind: user.kind } });
+    });
   } catch (error) {
     if (isUniqueViolation(error)) throw new DomainError("conflict", "a user with this email exists in this tenant");
     throw error;
   }
-  deps.events.emit({ event: "user.created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId: user.id, role: user.role, kind: user.kind } });
   return toUserView(deps.crypto, user);
 }
 
@@ -205,14 +209,16 @@ export async function updateUser(deps: AccountDeps, tenantDb: TenantDb, actor: P
   await tenantDb.write((tx) => {
     tx.updateUser(userId, changes);
     if (changesAccess) tx.revokeUserCredentials(userId, "access changed");
+    deps.events.emit({ event: "user.updated", sensitivity: changesAccess ? "security" : "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId, ...(update.role ? { role: update.role } : {}), ...(update.status ? { status: update.status } : {}), ...(update.auditor !== undefined ? { auditor: update.auditor } : {}) } });
   });
-  deps.events.emit({ event: "user.updated", sensitivity: changesAccess ? "security" : "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId, ...(update.role ? { role: update.role } : {}), ...(update.status ? { status: update.status } : {}), ...(update.auditor !== undefined ? { auditor: update.auditor } : {}) } });
   return toUserView(deps.crypto, existingUser(tenantDb, userId));
 }
 
 export async function deleteUser(deps: AccountDeps, tenantDb: TenantDb, actor: Principal, userId: string): Promise<void> {
   const target = existingUser(tenantDb, userId);
   guardAdminChange(tenantDb, actor, target, true);
-  await tenantDb.write((tx) => tx.deleteUser(userId));
-  deps.events.emit({ event: "user.deleted", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId } });
+  await tenantDb.write((tx) => {
+    tx.deleteUser(userId);
+    deps.events.emit({ event: "user.deleted", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId } });
+  });
 }

@@ -27,8 +27,10 @@ export async function issueAgentToken(db: Database, events: EventSink, tenantDb:
     throw new DomainError("rejected", "the agent is not a member of that project; add it first");
   }
   try {
-    const created = await createPersonalToken(db, { tenantId: tenantDb.tenantId, userId: agentId, kind: "agent", scopes: scopesFor(agent.role, agent.auditor) }, actor, request, new Date());
-    events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { tokenId: created.record.id, forAgent: agentId, projectId: created.record.projectId } });
+    const owner = { tenantId: tenantDb.tenantId, userId: agentId, kind: "agent" as const, scopes: scopesFor(agent.role, agent.auditor) };
+    const created = await createPersonalToken(db, owner, actor, request, new Date(), (record) =>
+      events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { tokenId: record.id, forAgent: agentId, projectId: record.projectId } }),
+    );
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
     if (error instanceof PersonalTokenError) throw new DomainError("rejected", error.message);
@@ -42,6 +44,8 @@ export function agentTokens(tenantDb: TenantDb, agentId: string): TokenView[] {
 
 export async function revokeAgentToken(events: EventSink, tenantDb: TenantDb, actor: Principal, agentId: string, tokenId: string): Promise<void> {
   agentOf(tenantDb, agentId);
-  if (!(await tenantDb.write((tx) => tx.revokePersonalToken(agentId, tokenId)))) throw new DomainError("not-found", "no such token");
-  events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { tokenId, forAgent: agentId } });
+  await tenantDb.write((tx) => {
+    if (!tx.revokePersonalToken(agentId, tokenId)) throw new DomainError("not-found", "no such token");
+    events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { tokenId, forAgent: agentId } });
+  });
 }

@@ -20,8 +20,8 @@ export async function eraseUser(deps: AccountDeps, tenantDb: TenantDb, actor: Pr
   await tenantDb.write((tx) => {
     tx.pseudonymiseUser(userId, pseudonym);
     tx.revokeUserCredentials(userId, "erased");
+    deps.events.emit({ event: "user.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId } });
   });
-  deps.events.emit({ event: "user.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId } });
 }
 
 /** Irreversible; the caller repeats the tenant's slug to confirm. */
@@ -33,8 +33,9 @@ export async function eraseTenant(deps: AccountDeps, actor: Principal, tenantId:
   await deps.db.write((tx) => {
     tx.tenants.erase(tenantId);
     tx.loginThrottle.clearTenant(tenantId);
+    // Recorded in the platform's log: the tenant's own log is its history, kept under audit retention.
+    deps.events.emit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: actor.actorKind, id: actor.userId }, payload: { erasedTenantId: tenantId, slug: tenant.slug, keysDestroyed } });
   });
   deps.db.checkpoint();
-  deps.events.emit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { slug: tenant.slug, keysDestroyed } });
   return { keysDestroyed };
 }

@@ -88,7 +88,8 @@ export interface TokenOwner {
  * Creates a token for `owner`, never with more than the owner holds now. The issuer must have
  * signed in: an access token cannot mint another (a leaked token must not be able to renew itself).
  */
-export async function createPersonalToken(db: Database, owner: TokenOwner, issuer: Principal, request: TokenRequest, now: Date): Promise<CreatedToken> {
+/** `record` runs inside the insert's transaction: the audit event commits with the token, or neither does. */
+export async function createPersonalToken(db: Database, owner: TokenOwner, issuer: Principal, request: TokenRequest, now: Date, record: (token: PersonalTokenRecord) => void): Promise<CreatedToken> {
   assertCanIssue(issuer);
   const beyondProject = request.projectId === null ? [] : request.scopes.filter((s) => !PROJECT_SCOPES.has(s));
   if (beyondProject.length > 0) throw new PersonalTokenError(`a project-restricted token cannot carry ${beyondProject.join(", ")}`);
@@ -99,7 +100,7 @@ export async function createPersonalToken(db: Database, owner: TokenOwner, issue
   if (days <= 0) throw new PersonalTokenError("expiresAt must be in the future");
   if (days > MAX_TOKEN_DAYS) throw new PersonalTokenError(`expiresAt must be within ${MAX_TOKEN_DAYS} days`);
   const token = newPersonalToken();
-  const record: PersonalTokenRecord = {
+  const stored: PersonalTokenRecord = {
     id: randomUUID(),
     tenantId: owner.tenantId,
     userId: owner.userId,
@@ -112,8 +113,11 @@ export async function createPersonalToken(db: Database, owner: TokenOwner, issue
     lastUsedAt: null,
     revokedAt: null,
   };
-  await db.write((tx) => tx.personalTokens.insert(record));
-  return { token, record };
+  await db.write((tx) => {
+    tx.personalTokens.insert(stored);
+    record(stored);
+  });
+  return { token, record: stored };
 }
 
 /** The stored token for a presented one, if it is well-formed, known, unrevoked and unexpired. */

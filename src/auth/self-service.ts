@@ -48,8 +48,10 @@ export function ownSessions(db: Database, principal: Principal): SessionView[] {
 export async function endOwnSession(db: Database, events: EventSink, principal: Principal, sessionId: string): Promise<void> {
   const session = db.sessions.get(principal.tenantId, sessionId);
   if (!session || session.userId !== principal.userId) throw new DomainError("not-found", "no such session");
-  await db.write((tx) => tx.sessions.revoke(principal.tenantId, sessionId, "ended by user", tx.now));
-  events.emit({ event: "auth.session_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { sessionId } });
+  await db.write((tx) => {
+    tx.sessions.revoke(principal.tenantId, sessionId, "ended by user", tx.now);
+    events.emit({ event: "auth.session_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { sessionId } });
+  });
 }
 
 export function ownTokens(db: Database, principal: Principal): TokenView[] {
@@ -68,8 +70,9 @@ export async function createOwnToken(db: Database, events: EventSink, principal:
   checkProjectRestriction(db, principal, request.projectId);
   try {
     const owner = { tenantId: principal.tenantId, userId: principal.userId, kind: principal.actorKind, scopes: principal.scopes };
-    const created = await createPersonalToken(db, owner, principal, request, new Date());
-    events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { tokenId: created.record.id, scopes: created.record.scopes.join(" "), projectId: created.record.projectId } });
+    const created = await createPersonalToken(db, owner, principal, request, new Date(), (record) =>
+      events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { tokenId: record.id, scopes: record.scopes.join(" "), projectId: record.projectId } }),
+    );
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
     if (error instanceof PersonalTokenError) throw new DomainError("rejected", error.message);
@@ -80,6 +83,8 @@ export async function createOwnToken(db: Database, events: EventSink, principal:
 export async function revokeOwnToken(db: Database, events: EventSink, principal: Principal, tokenId: string): Promise<void> {
   const token = db.personalTokens.get(principal.tenantId, tokenId);
   if (!token || token.userId !== principal.userId) throw new DomainError("not-found", "no such token");
-  await db.write((tx) => tx.personalTokens.revoke(principal.tenantId, principal.userId, tokenId, tx.now));
-  events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { tokenId } });
+  await db.write((tx) => {
+    tx.personalTokens.revoke(principal.tenantId, principal.userId, tokenId, tx.now);
+    events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { tokenId } });
+  });
 }

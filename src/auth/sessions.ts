@@ -88,9 +88,7 @@ export class Sessions {
       const rehashed = await passwords.hash(request.password);
       await db.write((tx) => tx.users.update(tenant.id, user.id, { passwordHash: rehashed }, tx.now));
     }
-    const pair = await this.startSession(tenant, user, request.client);
-    events.emit({ event: "auth.login_succeeded", sensitivity: "security", severity: "info", tenantId: tenant.id, actor: { type: "human", id: user.id }, payload: { sessionId: pair.sessionId, address: request.address } });
-    return pair;
+    return this.startSession(tenant, user, request.client, request.address);
   }
 
   async refresh(refreshToken: string): Promise<TokenPair> {
@@ -103,12 +101,10 @@ export class Sessions {
     const spent = await db.write((tx) => {
       if (tx.sessions.spendRefreshToken(stored.tenantId, stored.tokenHash, tx.now)) return false;
       tx.sessions.revoke(stored.tenantId, session.id, "refresh token reused", tx.now);
+      events.emit({ event: "auth.refresh_reused", sensitivity: "security", severity: "critical", tenantId: session.tenantId, actor: { type: "human", id: session.userId }, payload: { sessionId: session.id, revoked: "session" } });
       return true;
     });
-    if (spent) {
-      events.emit({ event: "auth.refresh_reused", sensitivity: "security", severity: "critical", tenantId: session.tenantId, actor: { type: "human", id: session.userId }, payload: { sessionId: session.id, revoked: "session" } });
-      throw new DomainError("invalid-credentials", INVALID);
-    }
+    if (spent) throw new DomainError("invalid-credentials", INVALID);
     if (Date.parse(stored.expiresAt) <= now.getTime()) throw new DomainError("invalid-credentials", INVALID);
     const tenant = db.tenants.get(session.tenantId);
     const user = db.users.get(session.tenantId, session.userId);
@@ -119,11 +115,13 @@ export class Sessions {
   async logout(principal: Principal): Promise<void> {
     if (principal.credential.kind !== "session") throw new DomainError("rejected", "log out ends a session; revoke an access token with DELETE /api/tokens/:id");
     const sessionId = principal.credential.sessionId;
-    await this.deps.db.write((tx) => tx.sessions.revoke(principal.tenantId, sessionId, "logout", tx.now));
-    this.deps.events.emit({ event: "auth.logout", sensitivity: "normal", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { sessionId } });
+    await this.deps.db.write((tx) => {
+      tx.sessions.revoke(principal.tenantId, sessionId, "logout", tx.now);
+      this.deps.events.emit({ event: "auth.logout", sensitivity: "normal", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { sessionId } });
+    });
   }
 
-  private async startSession(tenant: Tenant, user: UserRecord, client: string): Promise<TokenPair> {
+  private async startSession(tenant: Tenant, user: UserRecord, client: string, address: string): Promise<TokenPair> {
     const now = this.deps.now();
     const session: SessionRecord = {
       id: randomUUID(),
@@ -136,7 +134,10 @@ export class Sessions {
       revokeReason: null,
       client: client.slice(0, 200),
     };
-    await this.deps.db.write((tx) => tx.sessions.insert(session));
+    await this.deps.db.write((tx) => {
+      tx.sessions.insert(session);
+      this.deps.events.emit({ event: "auth.login_succeeded", sensitivity: "security", severity: "info", tenantId: tenant.id, actor: { type: "human", id: user.id }, payload: { sessionId: session.id, address } });
+    });
     return this.issue(tenant, user, session);
   }
 

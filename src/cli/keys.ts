@@ -18,7 +18,7 @@ export function keysCommand(program: Command): void {
         const services = await openServices(config, log);
         try {
           const kid = await services.identity.accessTokens.rotate();
-          services.identity.events.emit({ event: "auth.jwt_key_rotated", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "human", id: "operator" }, payload: { kid } });
+          services.identity.events.emit({ event: "auth.jwt_key_rotated", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: "vecto keys rotate-jwt" }, payload: { kid } });
           if (options.json) printJson({ kid });
           else printLine(`new access-token signing key ${kid}; older keys verify until their tokens expire`);
         } finally {

@@ -123,6 +123,15 @@ export class CryptoService {
     return hmac(sha256, await this.subKey(label), utf8Encoder.encode(context));
   }
 
+  /**
+   * An HMAC-SHA256 function under the label's sub-key (e.g. the audit trail's signatures). The key
+   * stays inside the returned closure: callers can sign, never read it.
+   */
+  async macFunction(label: SubKeyLabel): Promise<(data: Uint8Array) => Uint8Array> {
+    const key = await this.subKey(label);
+    return (data) => hmac(sha256, key, data);
+  }
+
   async #ensurePlatformRoot(): Promise<number> {
     return this.#cachedOrStoredVersion(PLATFORM_TENANT_ID) ?? this.#createKey(PLATFORM_TENANT_ID);
   }

@@ -25,6 +25,9 @@ import { LoginThrottleRepository } from "./login-throttle.js";
 import { ProjectRepository } from "./projects.js";
 import { NodeRepository } from "./nodes.js";
 import { EdgeRepository } from "./edges.js";
+import { AuditRepository } from "./audit-log.js";
+import type { AuditSealer } from "../audit/seal.js";
+import type { DomainEvent } from "../audit/events.js";
 import type { TenantScope } from "./tenant-scope.js";
 
 export interface OpenOptions {
@@ -47,12 +50,16 @@ interface Repositories {
   readonly projects: ProjectRepository;
   readonly nodes: NodeRepository;
   readonly edges: EdgeRepository;
+  readonly audit: AuditRepository;
 }
 
 /** What a write transaction may change at platform level. */
 export interface PlatformTx extends Repositories {
   readonly now: string;
 }
+
+/** The audit log of the installation itself (events of no tenant). */
+export const PLATFORM_LOG = "_platform";
 
 /** The keystore file that goes with a database file. */
 export function keystorePath(databaseFile: string): string {
@@ -72,6 +79,7 @@ export class Database {
   readonly loginThrottle: Pick<LoginThrottleRepository, "get">;
   readonly setupTokens: Pick<SetupTokenRepository, "isValid">;
   private readonly repositories: Repositories;
+  private auditSealer: AuditSealer | undefined;
   private closed = false;
 
   private constructor(
@@ -91,6 +99,7 @@ export class Database {
       projects: new ProjectRepository(handle),
       nodes: new NodeRepository(handle),
       edges: new EdgeRepository(handle),
+      audit: new AuditRepository(handle),
     };
     ({ tenants: this.tenants, users: this.users, sessions: this.sessions, personalTokens: this.personalTokens, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle, setupTokens: this.setupTokens } = this.repositories);
   }
@@ -164,6 +173,26 @@ export class Database {
 
   schemaVersion(): number {
     return schemaVersion(this.handle);
+  }
+
+  /** Audit rows are sealed (signed, hashed) by the audit module, which holds the HMAC key. */
+  setAuditSealer(sealer: AuditSealer): void {
+    this.auditSealer = sealer;
+  }
+
+  /**
+   * Appends an audit event to its log: inside the caller's transaction when one is open (so the
+   * change and its event commit together, or neither does), else in one of its own. Without a
+   * sealer nothing can be audited, and so nothing is written (fail closed).
+   */
+  audit(event: DomainEvent): void {
+    const sealer = this.auditSealer;
+    if (!sealer) throw new Error("the audit trail is not ready; refusing to write without it");
+    this.transact(() => {
+      const logId = event.tenantId ?? PLATFORM_LOG;
+      const position = { logId, seq: this.repositories.audit.nextSeq(logId), vid: randomUUID(), timestamp: this.clock().toISOString() };
+      this.repositories.audit.append(sealer.seal(event, position));
+    });
   }
 
   /** Folds the WAL into the database file now (after an erasure: no old page images stay in the WAL). */

@@ -63,8 +63,8 @@ export async function createEdge(deps: GraphDeps, tenantDb: TenantDb, principal:
       const older = tx.node(to.id);
       if (older) tx.updateNode(older.id, older.version, { status: "superseded" });
     }
+    deps.events.emit({ event: "edge.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { edgeId: id, projectId, type: input.type, from: from.id, to: to.id } });
   });
-  deps.events.emit({ event: "edge.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { edgeId: id, type: input.type, from: from.id, to: to.id } });
   const edge = tenantDb.edge(id);
   if (!edge) throw new Error("edge vanished after write");
   return toEdgeView(edge);
@@ -93,6 +93,8 @@ export function listEdges(tenantDb: TenantDb, principal: Principal, projectId: s
 export async function deleteEdge(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, edgeId: string): Promise<void> {
   const { edge, canWrite } = edgeAccess(tenantDb, principal, edgeId);
   if (!canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
-  await tenantDb.write((tx) => tx.deleteEdge(edgeId));
-  deps.events.emit({ event: "edge.deleted", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { edgeId, type: edge.type } });
+  await tenantDb.write((tx) => {
+    tx.deleteEdge(edgeId);
+    deps.events.emit({ event: "edge.deleted", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { edgeId, projectId: edge.projectId, type: edge.type } });
+  });
 }

@@ -130,13 +130,13 @@ export async function createNode(deps: GraphDeps, tenantDb: TenantDb, principal:
   const titleEnc = await deps.crypto.encryptField(tenantId, ref(id, "title"), input.title);
   const bodyEnc = await deps.crypto.encryptField(tenantId, ref(id, "body"), input.body);
   const terms = await titleTerms(deps, tenantId, input.title);
-  await tenantDb.write((tx) =>
+  await tenantDb.write((tx) => {
     tx.insertNode(
       { id, projectId, type: input.type, status, reviewKind, verdict, titleEnc, bodyEnc, authorType: principal.actorKind, authorId: principal.userId, version: 1, createdAt: tx.now, updatedAt: tx.now, archivedAt: null },
       terms,
-    ),
-  );
-  deps.events.emit({ event: "node.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { nodeId: id, projectId, type: input.type } });
+    );
+    deps.events.emit({ event: "node.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { nodeId: id, projectId, type: input.type } });
+  });
   return getNode(deps, tenantDb, principal, id);
 }
 
@@ -173,9 +173,11 @@ export async function listNodes(deps: GraphDeps, tenantDb: TenantDb, principal: 
 }
 
 async function applyUpdate(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, node: NodeRecord, expectedVersion: number, changes: NodeChanges, terms?: Uint8Array[]): Promise<NodeView> {
-  const version = await tenantDb.write((tx) => tx.updateNode(node.id, expectedVersion, changes, terms));
-  if (version === undefined) throw new DomainError("precondition-failed", `the node changed since version ${expectedVersion}; fetch it again`);
-  deps.events.emit({ event: "node.updated", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { nodeId: node.id, version } });
+  await tenantDb.write((tx) => {
+    const version = tx.updateNode(node.id, expectedVersion, changes, terms);
+    if (version === undefined) throw new DomainError("precondition-failed", `the node changed since version ${expectedVersion}; fetch it again`);
+    deps.events.emit({ event: "node.updated", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { nodeId: node.id, projectId: node.projectId, version } });
+  });
   return getNode(deps, tenantDb, principal, node.id);
 }
 

@@ -93,8 +93,8 @@ export async function createProject(deps: GraphDeps, tenantDb: TenantDb, princip
   await tenantDb.write((tx) => {
     tx.insertProject({ id, nameEnc, status: "active", createdBy: principal.userId, createdAt: tx.now, updatedAt: tx.now });
     if (principal.role !== "tenant_admin") tx.putProjectMember({ projectId: id, userId: principal.userId, role: "editor", addedAt: tx.now });
+    deps.events.emit({ event: "project.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId: id } });
   });
-  deps.events.emit({ event: "project.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId: id } });
   return getProject(deps, tenantDb, principal, id);
 }
 
@@ -102,8 +102,10 @@ export async function createProject(deps: GraphDeps, tenantDb: TenantDb, princip
 export async function updateProject(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, changes: { name?: string; status?: ProjectRecord["status"] }): Promise<ProjectView> {
   writable(projectAccess(tenantDb, principal, projectId));
   const nameEnc = changes.name === undefined ? undefined : await deps.crypto.encryptField(tenantDb.tenantId, nameRef(projectId), changes.name);
-  await tenantDb.write((tx) => tx.updateProject(projectId, { ...(nameEnc ? { nameEnc } : {}), ...(changes.status ? { status: changes.status } : {}) }));
-  deps.events.emit({ event: "project.updated", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, ...(changes.status ? { status: changes.status } : {}) } });
+  await tenantDb.write((tx) => {
+    tx.updateProject(projectId, { ...(nameEnc ? { nameEnc } : {}), ...(changes.status ? { status: changes.status } : {}) });
+    deps.events.emit({ event: "project.updated", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, ...(changes.status ? { status: changes.status } : {}) } });
+  });
   return getProject(deps, tenantDb, principal, projectId);
 }
 
@@ -118,8 +120,10 @@ export async function setMember(deps: GraphDeps, tenantDb: TenantDb, principal: 
   const user = tenantDb.user(userId);
   if (!user) throw new DomainError("not-found", "no such user");
   if (user.role === "tenant_admin") throw new DomainError("rejected", "tenant admins reach every project already");
-  await tenantDb.write((tx) => tx.putProjectMember({ projectId, userId, role, addedAt: tx.now }));
-  deps.events.emit({ event: "project.member_set", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, userId, role } });
+  await tenantDb.write((tx) => {
+    tx.putProjectMember({ projectId, userId, role, addedAt: tx.now });
+    deps.events.emit({ event: "project.member_set", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, userId, role } });
+  });
   const member = tenantDb.membership(projectId, userId);
   if (!member) throw new Error("membership vanished after write");
   return member;
@@ -127,6 +131,8 @@ export async function setMember(deps: GraphDeps, tenantDb: TenantDb, principal: 
 
 export async function removeMember(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, userId: string): Promise<void> {
   projectAccess(tenantDb, principal, projectId);
-  if (!(await tenantDb.write((tx) => tx.removeProjectMember(projectId, userId)))) throw new DomainError("not-found", "no such member");
-  deps.events.emit({ event: "project.member_removed", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, userId } });
+  await tenantDb.write((tx) => {
+    if (!tx.removeProjectMember(projectId, userId)) throw new DomainError("not-found", "no such member");
+    deps.events.emit({ event: "project.member_removed", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, userId } });
+  });
 }

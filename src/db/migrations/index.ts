@@ -7,6 +7,7 @@ import identity from "./0002_identity.sql";
 import projects from "./0003_projects.sql";
 import graph from "./0004_graph.sql";
 import keystore from "./0005_keystore.sql";
+import audit from "./0006_audit.sql";
 import keys from "../keystore-migrations/0001_keys.sql";
 
 export interface Migration {
@@ -21,6 +22,7 @@ export const migrations: readonly Migration[] = [
   { version: 3, name: "0003_projects", sql: projects },
   { version: 4, name: "0004_graph", sql: graph },
   { version: 5, name: "0005_keystore", sql: keystore },
+  { version: 6, name: "0006_audit", sql: audit },
 ];
 
 /** Migrations of the keystore file (src/db/keystore.ts), versioned on their own. */

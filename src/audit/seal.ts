@@ -1,0 +1,96 @@
+/**
+ * Turning an event into an audit row: the datasheet's event shape, canonical JSON (RFC 8785, so
+ * any verifier re-creates the same bytes), an HMAC-SHA256 signature over it, and the Merkle leaf
+ * hash of the signed event (RFC 6962: SHA-256(0x00 || bytes)).
+ */
+import { createHash } from "node:crypto";
+import canonicalizeModule from "canonicalize";
+import type { AuditRow } from "../db/audit-log.js";
+import type { DomainEvent } from "./events.js";
+
+/** Where the row goes: its log, leaf index, id and time (decided inside the write transaction). */
+export interface AuditPosition {
+  readonly logId: string;
+  readonly seq: number;
+  readonly vid: string;
+  readonly timestamp: string;
+}
+
+export interface AuditSealer {
+  seal(event: DomainEvent, position: AuditPosition): AuditRow;
+}
+
+// canonicalize is CommonJS (module.exports = function); its typings declare an ES default export
+// instead, so TypeScript sees the module object. At run time the default import is the function.
+const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
+
+function canonical(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new Error("audit event is not serialisable");
+  return text;
+}
+
+/** The event exactly as the datasheet shows it, with its position; `signature` is added after signing. */
+export function unsignedEvent(row: Omit<AuditRow, "signature" | "leafHash">): Record<string, unknown> {
+  return {
+    vid: row.vid,
+    log: row.tenantId,
+    seq: row.seq,
+    event: row.event,
+    scope: row.scope,
+    sensitivity: row.sensitivity,
+    severity: row.severity,
+    actor: { type: row.actorType, id: row.actorId, name: row.actorName },
+    scope_vid: row.scopeVid,
+    timestamp: row.timestamp,
+    payload: JSON.parse(row.payload) as unknown,
+  };
+}
+
+export function signedEvent(row: AuditRow): Record<string, unknown> {
+  return { ...unsignedEvent(row), signature: Buffer.from(row.signature).toString("base64") };
+}
+
+/** The bytes the HMAC covers, and the bytes the Merkle leaf covers: both canonical JSON. */
+export function signatureInput(row: Omit<AuditRow, "signature" | "leafHash">): Uint8Array {
+  return Buffer.from(canonical(unsignedEvent(row)), "utf8");
+}
+
+export function leafInput(row: AuditRow): Uint8Array {
+  return Buffer.from(canonical(signedEvent(row)), "utf8");
+}
+
+export function leafHashOf(row: AuditRow): Uint8Array {
+  return createHash("sha256").update(Buffer.from([0])).update(leafInput(row)).digest();
+}
+
+function scopeOf(event: DomainEvent): AuditRow["scope"] {
+  if (event.tenantId === null) return "infra";
+  return typeof event.payload.projectId === "string" ? "project" : "tenant";
+}
+
+export class HmacAuditSealer implements AuditSealer {
+  constructor(private readonly mac: (data: Uint8Array) => Uint8Array) {}
+
+  seal(event: DomainEvent, position: AuditPosition): AuditRow {
+    const scope = scopeOf(event);
+    const unsigned = {
+      vid: position.vid,
+      tenantId: position.logId,
+      seq: position.seq,
+      event: event.event,
+      scope,
+      sensitivity: event.sensitivity,
+      severity: event.severity,
+      actorType: event.actor.type,
+      actorId: event.actor.id,
+      actorName: null,
+      scopeVid: scope === "project" ? (event.payload.projectId as string) : event.tenantId,
+      timestamp: position.timestamp,
+      payload: canonical(event.payload),
+    } as const;
+    const signature = this.mac(signatureInput(unsigned));
+    const signed: AuditRow = { ...unsigned, signature, leafHash: new Uint8Array(32) };
+    return { ...signed, leafHash: leafHashOf(signed) };
+  }
+}

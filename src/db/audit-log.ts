@@ -1,0 +1,91 @@
+/** Audit rows: appended inside the transaction of the change they record; never updated or deleted (triggers). */
+import type BetterSqlite3 from "better-sqlite3";
+
+export interface AuditRow {
+  readonly vid: string;
+  /** The log the row belongs to: a tenant id, or "_platform". */
+  readonly tenantId: string;
+  /** Leaf index in its log's Merkle tree. */
+  readonly seq: number;
+  readonly event: string;
+  readonly scope: "infra" | "tenant" | "project" | "user";
+  readonly sensitivity: "normal" | "security";
+  readonly severity: "info" | "warn" | "error" | "critical";
+  readonly actorType: "human" | "agent" | "system" | "anonymous";
+  readonly actorId: string | null;
+  readonly actorName: string | null;
+  readonly scopeVid: string | null;
+  readonly timestamp: string;
+  /** Canonical JSON (RFC 8785). */
+  readonly payload: string;
+  readonly signature: Uint8Array;
+  readonly leafHash: Uint8Array;
+}
+
+interface Row {
+  vid: string;
+  tenant_id: string;
+  seq: number;
+  event: string;
+  scope: AuditRow["scope"];
+  sensitivity: AuditRow["sensitivity"];
+  severity: AuditRow["severity"];
+  actor_type: AuditRow["actorType"];
+  actor_id: string | null;
+  actor_name: string | null;
+  scope_vid: string | null;
+  timestamp: string;
+  payload: string;
+  signature: Buffer;
+  leaf_hash: Buffer;
+}
+
+const COLUMNS = "vid, tenant_id, seq, event, scope, sensitivity, severity, actor_type, actor_id, actor_name, scope_vid, timestamp, payload, signature, leaf_hash";
+
+function toRow(r: Row): AuditRow {
+  return {
+    vid: r.vid,
+    tenantId: r.tenant_id,
+    seq: r.seq,
+    event: r.event,
+    scope: r.scope,
+    sensitivity: r.sensitivity,
+    severity: r.severity,
+    actorType: r.actor_type,
+    actorId: r.actor_id,
+    actorName: r.actor_name,
+    scopeVid: r.scope_vid,
+    timestamp: r.timestamp,
+    payload: r.payload,
+    signature: new Uint8Array(r.signature),
+    leafHash: new Uint8Array(r.leaf_hash),
+  };
+}
+
+export class AuditRepository {
+  constructor(private readonly handle: BetterSqlite3.Database) {}
+
+  /** The next leaf index of a log; called inside the write transaction, so no two appends race for it. */
+  nextSeq(tenantId: string): number {
+    const row = this.handle.prepare<[string], { next: number }>("SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_events WHERE tenant_id = ?").get(tenantId);
+    return row?.next ?? 0;
+  }
+
+  append(row: AuditRow): void {
+    this.handle
+      .prepare(`INSERT INTO audit_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(row.vid, row.tenantId, row.seq, row.event, row.scope, row.sensitivity, row.severity, row.actorType, row.actorId, row.actorName, row.scopeVid, row.timestamp, row.payload, Buffer.from(row.signature), Buffer.from(row.leafHash));
+  }
+
+  /** A log's rows in leaf order, from `fromSeq`, a page at a time (constant memory for any size). */
+  page(tenantId: string, fromSeq: number, limit: number): AuditRow[] {
+    return this.handle
+      .prepare<[string, number, number], Row>(`SELECT ${COLUMNS} FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?`)
+      .all(tenantId, fromSeq, limit)
+      .map(toRow);
+  }
+
+  size(tenantId: string): number {
+    return this.nextSeq(tenantId);
+  }
+}
