@@ -62,6 +62,24 @@ function toRow(r: Row): AuditRow {
   };
 }
 
+export interface AuditFilter {
+  readonly from?: string;
+  readonly to?: string;
+  readonly actorId?: string;
+  readonly event?: string;
+  /** Keyset: rows with seq greater than this. */
+  readonly afterSeq: number;
+  readonly limit: number;
+}
+
+const FILTER_SQL = `SELECT ${COLUMNS} FROM audit_events
+  WHERE tenant_id = @tenantId AND seq > @afterSeq
+    AND (@from IS NULL OR timestamp >= @from)
+    AND (@to IS NULL OR timestamp < @to)
+    AND (@actorId IS NULL OR actor_id = @actorId)
+    AND (@event IS NULL OR event = @event)
+  ORDER BY seq LIMIT @limit`;
+
 export class AuditRepository {
   constructor(private readonly handle: BetterSqlite3.Database) {}
 
@@ -82,6 +100,14 @@ export class AuditRepository {
     return this.handle
       .prepare<[string, number, number], Row>(`SELECT ${COLUMNS} FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?`)
       .all(tenantId, fromSeq, limit)
+      .map(toRow);
+  }
+
+  /** One page of a log's rows matching the filter, in seq order (keyset pagination: constant memory). */
+  filtered(tenantId: string, filter: AuditFilter): AuditRow[] {
+    return this.handle
+      .prepare<[Record<string, string | number | null>], Row>(FILTER_SQL)
+      .all({ tenantId, afterSeq: filter.afterSeq, from: filter.from ?? null, to: filter.to ?? null, actorId: filter.actorId ?? null, event: filter.event ?? null, limit: filter.limit })
       .map(toRow);
   }
 

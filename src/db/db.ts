@@ -78,6 +78,8 @@ export class Database {
   readonly jwtKeys: Pick<JwtKeyRepository, "list">;
   readonly loginThrottle: Pick<LoginThrottleRepository, "get">;
   readonly setupTokens: Pick<SetupTokenRepository, "isValid">;
+  /** Reading the audit logs (appending goes through audit()). */
+  readonly auditLog: Pick<AuditRepository, "page" | "filtered" | "size">;
   private readonly repositories: Repositories;
   private auditSealer: AuditSealer | undefined;
   private closed = false;
@@ -102,6 +104,7 @@ export class Database {
       audit: new AuditRepository(handle),
     };
     ({ tenants: this.tenants, users: this.users, sessions: this.sessions, personalTokens: this.personalTokens, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle, setupTokens: this.setupTokens } = this.repositories);
+    this.auditLog = this.repositories.audit;
   }
 
   /** Opens (creating if needed) and migrates the database file and its keystore (default: keys.db beside it). */
