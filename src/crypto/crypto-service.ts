@@ -16,6 +16,9 @@ import type { StoredTenantKey, TenantKeyStore } from "./tenant-key-store.js";
  */
 export const PLATFORM_TENANT_ID = "_platform";
 
+/** Reserved keystore id of the installation's Ed25519 signing seed. */
+export const SIGNING_KEY_ID = "_signing";
+
 /** Where a content field lives; part of its AAD, so a ciphertext cannot be moved elsewhere. */
 export interface FieldRef {
   readonly table: string;
@@ -130,6 +133,16 @@ export class CryptoService {
   async macFunction(label: SubKeyLabel): Promise<(data: Uint8Array) => Uint8Array> {
     const key = await this.subKey(label);
     return (data) => hmac(sha256, key, data);
+  }
+
+  /**
+   * The installation's Ed25519 signing seed (32 random bytes), stored wrapped under the reserved
+   * id "_signing" like any data key, created on first use. It signs audit checkpoints and usage
+   * reports; only its public half ever leaves the process.
+   */
+  async signingSeed(): Promise<Uint8Array> {
+    const version = this.#cachedOrStoredVersion(SIGNING_KEY_ID) ?? (await this.#serialized(SIGNING_KEY_ID, async () => this.#cachedOrStoredVersion(SIGNING_KEY_ID) ?? this.#createKey(SIGNING_KEY_ID)));
+    return (await this.#dek(SIGNING_KEY_ID, version)).slice();
   }
 
   async #ensurePlatformRoot(): Promise<number> {

@@ -62,6 +62,30 @@ function toRow(r: Row): AuditRow {
   };
 }
 
+export interface CheckpointRow {
+  readonly tenantId: string;
+  readonly size: number;
+  readonly rootHash: Uint8Array;
+  /** The Merkle frontier at `size`, 32-byte hashes concatenated. */
+  readonly frontier: Uint8Array;
+  /** The C2SP signed note. */
+  readonly note: string;
+  readonly createdAt: string;
+}
+
+interface CheckpointSqlRow {
+  tenant_id: string;
+  size: number;
+  root_hash: Buffer;
+  frontier: Buffer;
+  note: string;
+  created_at: string;
+}
+
+function toCheckpoint(r: CheckpointSqlRow): CheckpointRow {
+  return { tenantId: r.tenant_id, size: r.size, rootHash: new Uint8Array(r.root_hash), frontier: new Uint8Array(r.frontier), note: r.note, createdAt: r.created_at };
+}
+
 export interface AuditFilter {
   readonly from?: string;
   readonly to?: string;
@@ -109,6 +133,31 @@ export class AuditRepository {
       .prepare<[Record<string, string | number | null>], Row>(FILTER_SQL)
       .all({ tenantId, afterSeq: filter.afterSeq, from: filter.from ?? null, to: filter.to ?? null, actorId: filter.actorId ?? null, event: filter.event ?? null, limit: filter.limit })
       .map(toRow);
+  }
+
+  /** Every log that has events: the tenants' and the installation's. */
+  logIds(): string[] {
+    return this.handle.prepare<[], { tenant_id: string }>("SELECT DISTINCT tenant_id FROM audit_events WHERE tenant_id IS NOT NULL ORDER BY tenant_id").all().map((r) => r.tenant_id);
+  }
+
+  latestCheckpoint(tenantId: string): CheckpointRow | undefined {
+    const row = this.handle
+      .prepare<[string], CheckpointSqlRow>("SELECT tenant_id, size, root_hash, frontier, note, created_at FROM audit_checkpoints WHERE tenant_id = ? ORDER BY size DESC LIMIT 1")
+      .get(tenantId);
+    return row ? toCheckpoint(row) : undefined;
+  }
+
+  checkpoints(tenantId: string): CheckpointRow[] {
+    return this.handle
+      .prepare<[string], CheckpointSqlRow>("SELECT tenant_id, size, root_hash, frontier, note, created_at FROM audit_checkpoints WHERE tenant_id = ? ORDER BY size")
+      .all(tenantId)
+      .map(toCheckpoint);
+  }
+
+  insertCheckpoint(row: CheckpointRow): void {
+    this.handle
+      .prepare("INSERT OR IGNORE INTO audit_checkpoints (tenant_id, size, root_hash, frontier, note, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(row.tenantId, row.size, Buffer.from(row.rootHash), Buffer.from(row.frontier), row.note, row.createdAt);
   }
 
   size(tenantId: string): number {

@@ -25,7 +25,7 @@ import { LoginThrottleRepository } from "./login-throttle.js";
 import { ProjectRepository } from "./projects.js";
 import { NodeRepository } from "./nodes.js";
 import { EdgeRepository } from "./edges.js";
-import { AuditRepository } from "./audit-log.js";
+import { AuditRepository, type CheckpointRow } from "./audit-log.js";
 import type { AuditSealer } from "../audit/seal.js";
 import type { DomainEvent } from "../audit/events.js";
 import type { TenantScope } from "./tenant-scope.js";
@@ -79,7 +79,7 @@ export class Database {
   readonly loginThrottle: Pick<LoginThrottleRepository, "get">;
   readonly setupTokens: Pick<SetupTokenRepository, "isValid">;
   /** Reading the audit logs (appending goes through audit()). */
-  readonly auditLog: Pick<AuditRepository, "page" | "filtered" | "size">;
+  readonly auditLog: Pick<AuditRepository, "page" | "filtered" | "size" | "logIds" | "latestCheckpoint" | "checkpoints">;
   private readonly repositories: Repositories;
   private auditSealer: AuditSealer | undefined;
   private closed = false;
@@ -196,6 +196,11 @@ export class Database {
       const position = { logId, seq: this.repositories.audit.nextSeq(logId), vid: randomUUID(), timestamp: this.clock().toISOString() };
       this.repositories.audit.append(sealer.seal(event, position));
     });
+  }
+
+  /** Stores a signed checkpoint (idempotent per log and size). */
+  saveCheckpoint(row: CheckpointRow): void {
+    this.transact(() => this.repositories.audit.insertCheckpoint(row));
   }
 
   /** Folds the WAL into the database file now (after an erasure: no old page images stay in the WAL). */

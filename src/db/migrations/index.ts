@@ -8,6 +8,7 @@ import projects from "./0003_projects.sql";
 import graph from "./0004_graph.sql";
 import keystore from "./0005_keystore.sql";
 import audit from "./0006_audit.sql";
+import checkpoints from "./0007_checkpoints.sql";
 import keys from "../keystore-migrations/0001_keys.sql";
 
 export interface Migration {
@@ -23,6 +24,7 @@ export const migrations: readonly Migration[] = [
   { version: 4, name: "0004_graph", sql: graph },
   { version: 5, name: "0005_keystore", sql: keystore },
   { version: 6, name: "0006_audit", sql: audit },
+  { version: 7, name: "0007_checkpoints", sql: checkpoints },
 ];
 
 /** Migrations of the keystore file (src/db/keystore.ts), versioned on their own. */

@@ -1,0 +1,77 @@
+/**
+ * Signed checkpoints of the audit logs: for each log, the Merkle root at its current size, in a
+ * C2SP checkpoint signed with the installation's Ed25519 key (key name = the log's origin). A
+ * third party holding only the verifier key can check them offline; a later checkpoint also
+ * commits to every earlier one through the Merkle tree. Made by the scheduled job and on demand.
+ */
+import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CheckpointRow } from "../db/audit-log.js";
+import { PLATFORM_LOG, type Database } from "../db/db.js";
+import { checkpointOrigin, signCheckpoint } from "./checkpoint.js";
+import { HASH_SIZE, MerkleTreeBuilder } from "./merkle.js";
+import { formatVerifierKey, publicKeyFromSeed, signerFromSeed } from "./signed-note.js";
+
+const PAGE = 2_000;
+
+export interface LogKeys {
+  readonly origin: string;
+  /** C2SP verifier key: `<origin>+<key id>+<base64 key>`. */
+  readonly verifierKey: string;
+}
+
+/** The name a log goes by in checkpoints: the tenant id, or "platform" for the installation's own. */
+export function logName(logId: string): string {
+  return logId === PLATFORM_LOG ? "platform" : logId;
+}
+
+export async function logKeys(db: Database, crypto: CryptoService, logId: string): Promise<LogKeys> {
+  const origin = checkpointOrigin(db.installationId(), logName(logId));
+  const seed = await crypto.signingSeed();
+  try {
+    return { origin, verifierKey: formatVerifierKey(origin, publicKeyFromSeed(seed)) };
+  } finally {
+    seed.fill(0);
+  }
+}
+
+function splitFrontier(bytes: Uint8Array): Uint8Array[] {
+  const hashes: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += HASH_SIZE) hashes.push(bytes.slice(i, i + HASH_SIZE));
+  return hashes;
+}
+
+function joinFrontier(hashes: readonly Uint8Array[]): Uint8Array {
+  return Buffer.concat(hashes.map((h) => Buffer.from(h)));
+}
+
+/** The tree over a log's leaves, resumed from its latest checkpoint so only new leaves are hashed. */
+function extendTree(db: Database, logId: string): MerkleTreeBuilder {
+  const last = db.auditLog.latestCheckpoint(logId);
+  const tree = last ? MerkleTreeBuilder.fromFrontier(last.size, splitFrontier(last.frontier)) : new MerkleTreeBuilder();
+  for (;;) {
+    const page = db.auditLog.page(logId, tree.size, PAGE);
+    for (const row of page) tree.append(row.leafHash);
+    if (page.length < PAGE) return tree;
+  }
+}
+
+/** Checkpoints every log that grew since its last one; returns the new checkpoints. */
+export async function makeCheckpoints(db: Database, crypto: CryptoService, now: () => Date = () => new Date()): Promise<CheckpointRow[]> {
+  const made: CheckpointRow[] = [];
+  const seed = await crypto.signingSeed();
+  try {
+    for (const logId of db.auditLog.logIds()) {
+      const tree = extendTree(db, logId);
+      if (tree.size === 0 || tree.size === db.auditLog.latestCheckpoint(logId)?.size) continue;
+      const origin = checkpointOrigin(db.installationId(), logName(logId));
+      const rootHash = tree.root();
+      const note = signCheckpoint({ origin, size: tree.size, rootHash, time: new Date(Math.floor(now().getTime() / 1000) * 1000) }, signerFromSeed(origin, seed));
+      const row: CheckpointRow = { tenantId: logId, size: tree.size, rootHash, frontier: joinFrontier(tree.frontier()), note, createdAt: now().toISOString() };
+      db.saveCheckpoint(row);
+      made.push(row);
+    }
+  } finally {
+    seed.fill(0);
+  }
+  return made;
+}

@@ -1,0 +1,119 @@
+/**
+ * Verification names the first bad event for every kind of tampering, done the way an insider
+ * would: raw SQL on the database file with the append-only triggers dropped.
+ */
+import { createHmac, randomBytes } from "node:crypto";
+import { join } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkpointOrigin, signCheckpoint, verifyCheckpoint } from "../../src/audit/checkpoint.js";
+import { logKeys, makeCheckpoints } from "../../src/audit/checkpoints.js";
+import { newKeyPair } from "../../src/audit/signed-note.js";
+import { verifyLog } from "../../src/audit/verify.js";
+import { identityFixture, type Fixture } from "../identity-fixture.js";
+
+describe("audit verification", () => {
+  let f: Fixture;
+  let raw: BetterSqlite3.Database;
+
+  beforeAll(async () => {
+    f = await identityFixture();
+    raw = new BetterSqlite3(join(f.dataDir, "vecto.db"));
+  });
+  afterAll(() => {
+    raw.close();
+    f.close();
+  });
+
+  /** A tenant with a log of at least `events` events, checkpointed. */
+  async function tenantLog(slug: string, events = 12): Promise<string> {
+    const t = await f.createTenant(slug);
+    const token = t.admin.tokens.accessToken;
+    const project = ((await (await f.call("POST", "/api/projects", { token, body: { name: "P" } })).json()) as { project: { id: string } }).project.id;
+    while (f.services.db.auditLog.size(t.tenantId) < events) {
+      await f.call("POST", `/api/projects/${project}/nodes`, { token, body: { type: "note", title: "n" } });
+    }
+    await makeCheckpoints(f.services.db, f.services.crypto);
+    return t.tenantId;
+  }
+
+  /** Runs raw SQL with the append-only triggers out of the way, as an attacker with file access would. */
+  function tamper(sql: string, ...params: unknown[]): void {
+    raw.exec("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;");
+    try {
+      raw.prepare(sql).run(...params);
+    } finally {
+      raw.exec(`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+        CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;`);
+    }
+  }
+
+  const verify = (log: string) => verifyLog(f.services.db, f.services.crypto, log);
+
+  it("passes an untouched log and its signed checkpoints", async () => {
+    const log = await tenantLog("verify-clean");
+    const report = await verify(log);
+    expect(report).toMatchObject({ ok: true, checkpoints: 1 });
+    expect(report.events).toBeGreaterThanOrEqual(12);
+  });
+
+  it("names an edited payload", async () => {
+    const log = await tenantLog("verify-edit");
+    tamper("UPDATE audit_events SET payload = '{\"nodeId\":\"someone-else\"}' WHERE tenant_id = ? AND seq = 7", log);
+    expect((await verify(log)).firstBad).toEqual({ seq: 7, reason: expect.stringContaining("HMAC") });
+  });
+
+  it("names a deleted event", async () => {
+    const log = await tenantLog("verify-delete");
+    tamper("DELETE FROM audit_events WHERE tenant_id = ? AND seq = 5", log);
+    expect((await verify(log)).firstBad).toEqual({ seq: 5, reason: "event 5 is missing (the next stored event is 6)" });
+  });
+
+  it("names an inserted (forged) event", async () => {
+    const log = await tenantLog("verify-insert");
+    const size = f.services.db.auditLog.size(log);
+    tamper(
+      "INSERT INTO audit_events (vid, tenant_id, seq, event, scope, sensitivity, severity, actor_type, actor_id, actor_name, scope_vid, timestamp, payload, signature, leaf_hash) VALUES (?, ?, ?, 'user.created', 'tenant', 'security', 'info', 'human', 'x', NULL, ?, ?, '{}', ?, ?)",
+      "forged-vid", log, size, log, new Date().toISOString(), randomBytes(32), randomBytes(32),
+    );
+    expect((await verify(log)).firstBad?.seq).toBe(size);
+  });
+
+  it("names the first of two swapped events", async () => {
+    const log = await tenantLog("verify-swap");
+    const a = raw.prepare("SELECT vid FROM audit_events WHERE tenant_id = ? AND seq = 3").get(log) as { vid: string };
+    const b = raw.prepare("SELECT vid FROM audit_events WHERE tenant_id = ? AND seq = 4").get(log) as { vid: string };
+    tamper("UPDATE audit_events SET seq = 1000000 WHERE vid = ?", a.vid);
+    tamper("UPDATE audit_events SET seq = 3 WHERE vid = ?", b.vid);
+    tamper("UPDATE audit_events SET seq = 4 WHERE vid = ?", a.vid);
+    expect((await verify(log)).firstBad).toEqual({ seq: 3, reason: expect.stringContaining("HMAC") });
+  });
+
+  it("names a truncated tail against the signed checkpoint", async () => {
+    const log = await tenantLog("verify-truncate");
+    const size = f.services.db.auditLog.size(log);
+    tamper("DELETE FROM audit_events WHERE tenant_id = ? AND seq >= ?", log, size - 3);
+    expect((await verify(log)).firstBad).toEqual({ seq: size - 3, reason: expect.stringContaining("events were removed from the end") });
+  });
+
+  it("names an event re-signed with another key", async () => {
+    const log = await tenantLog("verify-resign");
+    const row = raw.prepare("SELECT payload FROM audit_events WHERE tenant_id = ? AND seq = 6").get(log) as { payload: string };
+    const forgedSig = createHmac("sha256", randomBytes(32)).update(row.payload).digest();
+    tamper("UPDATE audit_events SET signature = ? WHERE tenant_id = ? AND seq = 6", forgedSig, log);
+    expect((await verify(log)).firstBad?.seq).toBe(6);
+  });
+
+  it("refuses a checkpoint signed by another key, and a third party checks checkpoints with the public key alone", async () => {
+    const log = await tenantLog("verify-checkpoint");
+    const { origin, verifierKey } = await logKeys(f.services.db, f.services.crypto, log);
+    const cp = f.services.db.auditLog.latestCheckpoint(log);
+    expect(cp).toBeDefined();
+    expect(verifyCheckpoint(cp?.note ?? "", verifierKey, origin).size).toBe(cp?.size);
+    expect(origin).toBe(checkpointOrigin(f.services.db.installationId(), log));
+    const impostor = newKeyPair(origin);
+    const forged = signCheckpoint({ origin, size: cp?.size ?? 0, rootHash: randomBytes(32), time: new Date(Math.floor(Date.now() / 1000) * 1000) }, impostor.signer);
+    raw.prepare("UPDATE audit_checkpoints SET note = ? WHERE tenant_id = ? AND size = ?").run(forged, log, cp?.size);
+    expect((await verify(log)).firstBad?.reason).toContain("does not verify with the installation key");
+  });
+});
