@@ -107,7 +107,8 @@ export class NodeRepository {
   getMany(tenantId: string, ids: readonly string[]): NodeRecord[] {
     if (ids.length === 0) return [];
     return this.handle
-      .prepare<[string, string], NodeRow>(`SELECT ${COLUMNS} FROM nodes WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))`)
+      // "+tenant_id": still bound, but the planner looks rows up by primary key instead of scanning by tenant.
+      .prepare<[string, string], NodeRow>(`SELECT ${COLUMNS} FROM nodes WHERE +tenant_id = ? AND id IN (SELECT value FROM json_each(?))`)
       .all(tenantId, JSON.stringify(ids))
       .map(toNode);
   }
