@@ -10,6 +10,7 @@
 import { readFileSync, chmodSync, mkdirSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { createRequire } from "node:module";
 import * as esbuild from "esbuild";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -23,6 +24,27 @@ function packageOf(file) {
   if (i < 0 || i + 1 >= parts.length) return undefined;
   const first = parts[i + 1];
   return first.startsWith("@") ? `${first}/${parts[i + 2]}` : first;
+}
+
+/**
+ * Packages whose ESM build finds files through import.meta.url (node-cron locates its daemon that
+ * way), which a CommonJS bundle does not have: their CommonJS build is bundled instead, where the
+ * same lookup uses __filename and is only evaluated, never used (we schedule functions, not files).
+ */
+const COMMONJS_ENTRIES = ["node-cron"];
+
+function commonJsEntriesPlugin() {
+  const require = createRequire(import.meta.url);
+  return {
+    name: "vecto-commonjs-entries",
+    setup(build) {
+      for (const name of COMMONJS_ENTRIES) {
+        // require.resolve follows the package's "require" export: its CommonJS build.
+        const path = require.resolve(name);
+        build.onResolve({ filter: new RegExp(`^${name}$`) }, () => ({ path }));
+      }
+    },
+  };
 }
 
 /**
@@ -109,7 +131,7 @@ export async function bundle(opts = {}) {
     sourcemap: sea ? false : "linked",
     loader: { ".sql": "text", ".txt": "text" },
     external: sea ? [] : NATIVE_PACKAGES,
-    plugins: sea ? [seaNativePlugin(), noRuntimePathsPlugin()] : [noRuntimePathsPlugin()],
+    plugins: sea ? [commonJsEntriesPlugin(), seaNativePlugin(), noRuntimePathsPlugin()] : [commonJsEntriesPlugin(), noRuntimePathsPlugin()],
     logLevel: "silent",
     metafile: true,
     legalComments: "none",

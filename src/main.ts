@@ -2,6 +2,7 @@
  * The `vecto` command. Each subcommand lives in src/cli/; this file only assembles them.
  */
 import { Command } from "commander";
+import { auditCommand } from "./cli/audit.js";
 import { doctorCommand } from "./cli/doctor.js";
 import { initCommand } from "./cli/init.js";
 import { keysCommand } from "./cli/keys.js";
@@ -17,7 +18,7 @@ function buildProgram(): Command {
     .version(VERSION, "-V, --version", "print the version")
     .showHelpAfterError("(run vecto --help for usage)")
     .configureOutput({ outputError: (message, write) => write(message.split("\n")[0] + "\n") });
-  for (const register of [serveCommand, initCommand, setupTokenCommand, keysCommand, doctorCommand, versionCommand]) register(program);
+  for (const register of [serveCommand, initCommand, setupTokenCommand, keysCommand, auditCommand, doctorCommand, versionCommand]) register(program);
   return program;
 }
 

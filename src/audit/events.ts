@@ -34,7 +34,9 @@ export type EventName =
   | "node.created"
   | "node.updated"
   | "edge.created"
-  | "edge.deleted";
+  | "edge.deleted"
+  | "job.run"
+  | "audit.exported";
 
 export interface DomainEvent {
   readonly event: EventName;
@@ -42,6 +44,8 @@ export interface DomainEvent {
   readonly severity: "info" | "warn" | "error" | "critical";
   readonly tenantId: string | null;
   readonly actor: { readonly type: "human" | "agent" | "system" | "anonymous"; readonly id: string | null };
+  /** People to tell, in their notifications (tied to this event's audit row). Messages carry no tenant content. */
+  readonly notify?: { readonly userIds: readonly string[]; readonly message: string };
   /** Never secrets: ids, reasons, counts. */
   readonly payload: Readonly<Record<string, string | number | boolean | null>>;
 }

@@ -209,7 +209,7 @@ export async function updateUser(deps: AccountDeps, tenantDb: TenantDb, actor: P
   await tenantDb.write((tx) => {
     tx.updateUser(userId, changes);
     if (changesAccess) tx.revokeUserCredentials(userId, "access changed");
-    deps.events.emit({ event: "user.updated", sensitivity: changesAccess ? "security" : "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId, ...(update.role ? { role: update.role } : {}), ...(update.status ? { status: update.status } : {}), ...(update.auditor !== undefined ? { auditor: update.auditor } : {}) } });
+    deps.events.emit({ event: "user.updated", sensitivity: changesAccess ? "security" : "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId, ...(update.role ? { role: update.role } : {}), ...(update.status ? { status: update.status } : {}), ...(update.auditor !== undefined ? { auditor: update.auditor } : {}) }, ...(changesAccess ? { notify: { userIds: [userId], message: "An administrator changed your access; please sign in again." } } : {}) });
   });
   return toUserView(deps.crypto, existingUser(tenantDb, userId));
 }

@@ -101,7 +101,7 @@ export class Sessions {
     const spent = await db.write((tx) => {
       if (tx.sessions.spendRefreshToken(stored.tenantId, stored.tokenHash, tx.now)) return false;
       tx.sessions.revoke(stored.tenantId, session.id, "refresh token reused", tx.now);
-      events.emit({ event: "auth.refresh_reused", sensitivity: "security", severity: "critical", tenantId: session.tenantId, actor: { type: "human", id: session.userId }, payload: { sessionId: session.id, revoked: "session" } });
+      events.emit({ event: "auth.refresh_reused", sensitivity: "security", severity: "critical", tenantId: session.tenantId, actor: { type: "human", id: session.userId }, payload: { sessionId: session.id, revoked: "session" }, notify: { userIds: [session.userId], message: "A sign-in token of yours was used twice, so that session was ended. If it was not you, change your password." } });
       return true;
     });
     if (spent) throw new DomainError("invalid-credentials", INVALID);

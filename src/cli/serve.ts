@@ -8,6 +8,8 @@ import { buildApp } from "../server/app.js";
 import { startServer, type RunningServer } from "../server/listen.js";
 import { openServices, type Services } from "../services.js";
 import { commandConfig } from "./context.js";
+import { auditCheckpointJob } from "../jobs/jobs.js";
+import { startScheduler } from "../jobs/scheduler.js";
 import { action } from "./output.js";
 
 interface ServeOptions {
@@ -61,8 +63,10 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     services.close();
     throw error;
   }
+  const scheduler = startScheduler([auditCheckpointJob(services)], services.identity.events, log);
   onSignals(async (signal) => {
     log.info({ signal }, "shutting down");
+    await scheduler.stop();
     await server.close();
     services.close();
     log.info("stopped cleanly");

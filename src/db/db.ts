@@ -26,6 +26,7 @@ import { ProjectRepository } from "./projects.js";
 import { NodeRepository } from "./nodes.js";
 import { EdgeRepository } from "./edges.js";
 import { AuditRepository, type CheckpointRow } from "./audit-log.js";
+import { NotificationRepository } from "./notifications.js";
 import type { AuditSealer } from "../audit/seal.js";
 import type { DomainEvent } from "../audit/events.js";
 import type { TenantScope } from "./tenant-scope.js";
@@ -51,6 +52,7 @@ interface Repositories {
   readonly nodes: NodeRepository;
   readonly edges: EdgeRepository;
   readonly audit: AuditRepository;
+  readonly notifications: NotificationRepository;
 }
 
 /** What a write transaction may change at platform level. */
@@ -80,6 +82,7 @@ export class Database {
   readonly setupTokens: Pick<SetupTokenRepository, "isValid">;
   /** Reading the audit logs (appending goes through audit()). */
   readonly auditLog: Pick<AuditRepository, "page" | "filtered" | "size" | "logIds" | "latestCheckpoint" | "checkpoints">;
+  readonly notifications: Pick<NotificationRepository, "forUser">;
   private readonly repositories: Repositories;
   private auditSealer: AuditSealer | undefined;
   private closed = false;
@@ -102,9 +105,11 @@ export class Database {
       nodes: new NodeRepository(handle),
       edges: new EdgeRepository(handle),
       audit: new AuditRepository(handle),
+      notifications: new NotificationRepository(handle),
     };
     ({ tenants: this.tenants, users: this.users, sessions: this.sessions, personalTokens: this.personalTokens, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle, setupTokens: this.setupTokens } = this.repositories);
     this.auditLog = this.repositories.audit;
+    this.notifications = this.repositories.notifications;
   }
 
   /** Opens (creating if needed) and migrates the database file and its keystore (default: keys.db beside it). */
@@ -195,6 +200,11 @@ export class Database {
       const logId = event.tenantId ?? PLATFORM_LOG;
       const position = { logId, seq: this.repositories.audit.nextSeq(logId), vid: randomUUID(), timestamp: this.clock().toISOString() };
       this.repositories.audit.append(sealer.seal(event, position));
+      // The only way a notification is made: with the vid of the audit row just written.
+      for (const userId of event.notify?.userIds ?? []) {
+        if (event.tenantId === null) break;
+        this.repositories.notifications.insert({ id: randomUUID(), tenantId: event.tenantId, userId, triggeredByAuditVid: position.vid, message: event.notify?.message ?? "", createdAt: position.timestamp, readAt: null });
+      }
     });
   }
 
@@ -222,7 +232,11 @@ export class Database {
   /** Folds the WALs into their files and closes: afterwards each file is consistent on its own. */
   close(): void {
     if (this.closed) return;
-    if (!this.handle.readonly) this.handle.pragma("wal_checkpoint(TRUNCATE)");
+    if (!this.handle.readonly) {
+      // Lets SQLite refresh the planner statistics it finds worth refreshing (cheap; recommended at close).
+      this.handle.pragma("optimize");
+      this.handle.pragma("wal_checkpoint(TRUNCATE)");
+    }
     this.handle.close();
     this.keystore.close();
     this.closed = true;

@@ -122,7 +122,7 @@ export async function setMember(deps: GraphDeps, tenantDb: TenantDb, principal: 
   if (user.role === "tenant_admin") throw new DomainError("rejected", "tenant admins reach every project already");
   await tenantDb.write((tx) => {
     tx.putProjectMember({ projectId, userId, role, addedAt: tx.now });
-    deps.events.emit({ event: "project.member_set", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, userId, role } });
+    deps.events.emit({ event: "project.member_set", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, userId, role }, notify: { userIds: [userId], message: `You now have ${role} access to project ${projectId}.` } });
   });
   const member = tenantDb.membership(projectId, userId);
   if (!member) throw new Error("membership vanished after write");

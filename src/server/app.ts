@@ -21,9 +21,12 @@ import { DomainError, type DomainErrorKind } from "../errors.js";
 import { openApiRoutes } from "./openapi.js";
 import { ProblemError, problemResponse, type ProblemKind } from "./problem.js";
 import { ApiRegistry, attachRegistry, type ApiRouter } from "./route.js";
+import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
 import { healthRoutes } from "./routes/health.js";
+import { auditIntegrityRoutes } from "./routes/audit-integrity.js";
 import { gdprRoutes } from "./routes/gdpr.js";
+import { notificationRoutes } from "./routes/notifications.js";
 import { graphRoutes } from "./routes/graph.js";
 import { projectRoutes } from "./routes/projects.js";
 import { sessionRoutes } from "./routes/sessions.js";
@@ -84,7 +87,7 @@ export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hon
 
   // Every built-in route goes through defineRoute, so the registry (and /api/openapi.json) sees it.
   const registry = new ApiRegistry();
-  const builtIn: readonly ((deps: AppDeps) => ApiRouter)[] = [healthRoutes, setupRoutes, authRoutes, tenantRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes, graphRoutes, gdprRoutes];
+  const builtIn: readonly ((deps: AppDeps) => ApiRouter)[] = [healthRoutes, setupRoutes, authRoutes, tenantRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes, graphRoutes, gdprRoutes, auditIntegrityRoutes, notificationRoutes, auditRoutes];
   for (const routes of builtIn) registry.mount(app, routes(deps));
   registry.mount(app, openApiRoutes(deps.identity.authenticator, registry));
   attachRegistry(app, registry);

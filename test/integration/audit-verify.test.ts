@@ -116,4 +116,22 @@ describe("audit verification", () => {
     raw.prepare("UPDATE audit_checkpoints SET note = ? WHERE tenant_id = ? AND size = ?").run(forged, log, cp?.size);
     expect((await verify(log)).firstBad?.reason).toContain("does not verify with the installation key");
   });
+
+  it("serves verification and checkpoints over the API, each caller its own log", async () => {
+    const t = await f.createTenant("verify-api");
+    const token = t.admin.tokens.accessToken;
+    expect((await f.call("POST", "/api/audit/checkpoints", { token })).status).toBe(403);
+    expect((await f.call("POST", "/api/audit/checkpoints", { token: f.root.tokens.accessToken })).status).toBe(200);
+    const report = (await (await f.call("GET", "/api/audit/verify", { token })).json()) as { report: { ok: boolean; log: string } };
+    expect(report.report).toMatchObject({ ok: true, log: t.tenantId });
+    const listed = (await (await f.call("GET", "/api/audit/checkpoints", { token })).json()) as { origin: string; verifierKey: string; checkpoints: { size: number; note: string }[] };
+    const latest = listed.checkpoints.at(-1);
+    expect(latest).toBeDefined();
+    expect(verifyCheckpoint(latest?.note ?? "", listed.verifierKey, listed.origin).size).toBe(latest?.size);
+    expect((await f.call("GET", "/api/audit/verify?log=platform", { token })).status).toBe(404);
+    const platform = (await (await f.call("GET", "/api/audit/verify?log=platform", { token: f.root.tokens.accessToken })).json()) as { report: { ok: boolean; log: string } };
+    expect(platform.report).toMatchObject({ ok: true, log: "platform" });
+    const member = await f.createUser(t.admin, { role: "member" }, "verify-api");
+    expect((await f.call("GET", "/api/audit/verify", { token: member.tokens.accessToken })).status).toBe(403);
+  });
 });

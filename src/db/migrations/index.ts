@@ -9,6 +9,7 @@ import graph from "./0004_graph.sql";
 import keystore from "./0005_keystore.sql";
 import audit from "./0006_audit.sql";
 import checkpoints from "./0007_checkpoints.sql";
+import notifications from "./0008_notifications.sql";
 import keys from "../keystore-migrations/0001_keys.sql";
 
 export interface Migration {
@@ -25,6 +26,7 @@ export const migrations: readonly Migration[] = [
   { version: 5, name: "0005_keystore", sql: keystore },
   { version: 6, name: "0006_audit", sql: audit },
   { version: 7, name: "0007_checkpoints", sql: checkpoints },
+  { version: 8, name: "0008_notifications", sql: notifications },
 ];
 
 /** Migrations of the keystore file (src/db/keystore.ts), versioned on their own. */

@@ -1,0 +1,148 @@
+/**
+ * Exporting an audit log (DESIGN.md "Audit trail", datasheet section 5): JSON Lines or CSV,
+ * filtered by time range, actor and event, streamed page by page so memory stays constant for a
+ * log of any size. Shared by GET /api/audit and `vecto audit export`.
+ *
+ * Snapshot: an export holds the rows with seq < the log's size when the export started (the
+ * caller passes that size as `endSeq`). Rows are never changed or deleted, so this is a stable
+ * cut of the log however long streaming takes; events appended meanwhile (including the
+ * `audit.exported` event recording this very export) belong to the next export.
+ *
+ * Redaction: when the reader lacks the auditor capability (`audit:security`), the payload of a
+ * security-sensitive event is replaced by {"redacted": true} and the line gains "redacted": true.
+ * vid, seq and signature stay those of the original event, so the signature no longer matches the
+ * redacted line; an auditor's unredacted export of the same rows verifies, and the two line up
+ * by vid.
+ */
+import { z } from "zod";
+import type { AuditFilter, AuditRow } from "../db/audit-log.js";
+import { signedEvent } from "./seal.js";
+
+export const AUDIT_FORMATS = ["jsonl", "csv"] as const;
+export type AuditFormat = (typeof AUDIT_FORMATS)[number];
+
+/** Rows per read: large enough to amortise the query, small enough that a page is a few hundred KB. */
+export const EXPORT_PAGE_SIZE = 500;
+
+/** The filter fields, validated alike by the API and the CLI. */
+export const auditFilterFields = {
+  // Stored timestamps are toISOString() (UTC, milliseconds) and compared as text, so any accepted
+  // offset or precision is normalised to that form first.
+  from: z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString()).optional(),
+  to: z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString()).optional(),
+  // A user id (uuid) or a system actor's name ("vecto keys rotate-jwt").
+  actor: z.string().max(128).regex(/^[A-Za-z0-9][A-Za-z0-9 ._:@-]*$/, "an actor id").optional(),
+  event: z.string().max(64).regex(/^[a-z][a-z_]*\.[a-z][a-z_]*$/, "an event name, category.action").optional(),
+  format: z.enum(AUDIT_FORMATS).default("jsonl"),
+} as const;
+
+export const auditFilterSchema = z.strictObject(auditFilterFields);
+export type AuditFilterInput = z.output<typeof auditFilterSchema>;
+
+/** What an export reads: a log, its filter and the snapshot bound. */
+export interface ExportSpec {
+  readonly log: string;
+  readonly filter: Omit<AuditFilterInput, "format">;
+  /** Rows with seq >= endSeq are not part of this export (see the file comment). */
+  readonly endSeq: number;
+}
+
+export interface ExportOptions {
+  readonly format: AuditFormat;
+  /** True when the reader lacks `audit:security`: security payloads are withheld. */
+  readonly redactSecurity: boolean;
+}
+
+export type AuditSource = { filtered(tenantId: string, filter: AuditFilter): AuditRow[] };
+
+/** The export's rows in seq order, one page in memory at a time. */
+export function* exportRows(source: AuditSource, spec: ExportSpec, pageSize = EXPORT_PAGE_SIZE): Generator<AuditRow[]> {
+  const { from, to, actor, event } = spec.filter;
+  let afterSeq = -1;
+  for (;;) {
+    const page = source.filtered(spec.log, { from, to, actorId: actor, event, afterSeq, limit: pageSize });
+    const inSnapshot = page.filter((row) => row.seq < spec.endSeq);
+    if (inSnapshot.length > 0) yield inSnapshot;
+    if (page.length < pageSize || inSnapshot.length < page.length) return;
+    afterSeq = page[page.length - 1]?.seq ?? afterSeq;
+  }
+}
+
+/** The event as exported: the signed event, or its redacted form (same vid and signature). */
+export function exportedEvent(row: AuditRow, redactSecurity: boolean): Record<string, unknown> {
+  const event = signedEvent(row);
+  if (!redactSecurity || row.sensitivity !== "security") return event;
+  return { ...event, payload: { redacted: true }, redacted: true };
+}
+
+export const CSV_COLUMNS = ["vid", "log", "seq", "timestamp", "event", "scope", "sensitivity", "severity", "actor_type", "actor_id", "scope_vid", "payload", "signature", "redacted"] as const;
+
+/**
+ * Cells a spreadsheet would run as a formula (OWASP "CSV injection"; tab and CR too, as OWASP
+ * advises), and the apostrophe itself, so that the escape can be undone without ambiguity.
+ */
+const NEEDS_APOSTROPHE = /^[=+\-@\t\r']/;
+
+/**
+ * One CSV cell (RFC 4180): quoted when it holds a quote, comma or line break, quotes doubled.
+ * A cell starting with = + - @ (or tab, CR) gets a leading apostrophe first, so a spreadsheet
+ * shows it as text instead of evaluating it. This does happen: a base64 signature starts with "+"
+ * one time in 64. To keep every value recoverable, a cell starting with an apostrophe gets one
+ * too; so a consumer (a SIEM, a verifier) restores the value by dropping one leading apostrophe
+ * when there is one, in any column.
+ */
+export function csvCell(value: string | number | boolean | null): string {
+  const raw = value === null ? "" : String(value);
+  const text = NEEDS_APOSTROPHE.test(raw) ? `'${raw}` : raw;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+function csvRow(cells: readonly (string | number | boolean | null)[]): string {
+  return `${cells.map(csvCell).join(",")}\r\n`;
+}
+
+function csvLine(event: Record<string, unknown>): string {
+  const actor = event.actor as { type: string; id: string | null };
+  const cell = (key: string): string | number | null => (event[key] ?? null) as string | number | null;
+  return csvRow([
+    cell("vid"), cell("log"), cell("seq"), cell("timestamp"), cell("event"), cell("scope"), cell("sensitivity"), cell("severity"),
+    actor.type, actor.id, cell("scope_vid"), JSON.stringify(event.payload), cell("signature"), event.redacted === true ? "true" : "",
+  ]);
+}
+
+function renderPage(page: readonly AuditRow[], options: ExportOptions): string {
+  const events = page.map((row) => exportedEvent(row, options.redactSecurity));
+  return options.format === "jsonl" ? events.map((e) => `${JSON.stringify(e)}\n`).join("") : events.map(csvLine).join("");
+}
+
+/** The export as text chunks, one per page (CSV starts with its header row); pull-driven, so the reader's pace sets memory. */
+export function* exportChunks(source: AuditSource, spec: ExportSpec, options: ExportOptions): Generator<string> {
+  if (options.format === "csv") yield csvRow(CSV_COLUMNS);
+  for (const page of exportRows(source, spec)) yield renderPage(page, options);
+}
+
+/** A web stream over the chunks, read only as fast as the client takes them (no buffering ahead). */
+export function exportStream(chunks: Iterator<string>): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const next = chunks.next();
+      if (next.done === true) controller.close();
+      else controller.enqueue(encoder.encode(next.value));
+    },
+    cancel() {
+      chunks.return?.(undefined);
+    },
+  });
+}
+
+/** The filter as recorded in the `audit.exported` event: what was asked for, never what was returned. */
+export function exportRecord(log: string, format: AuditFormat, filter: ExportSpec["filter"], redacted: boolean): Record<string, string | boolean> {
+  const fields = { log, format, redacted, ...filter };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Record<string, string | boolean>;
+}
+
+export function exportFileName(label: string, format: AuditFormat, now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `vecto-audit-${label.replace(/[^A-Za-z0-9_-]/g, "_")}-${stamp}.${format}`;
+}

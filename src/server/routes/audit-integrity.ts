@@ -1,0 +1,54 @@
+/** The audit logs' integrity: verification, and the signed checkpoints a third party checks offline. */
+import { z } from "zod";
+import { logKeys, makeCheckpoints } from "../../audit/checkpoints.js";
+import { verifyLog } from "../../audit/verify.js";
+import type { Principal } from "../../auth/principal.js";
+import { PLATFORM_LOG } from "../../db/db.js";
+import type { AppDeps } from "../app.js";
+import { principalOf } from "../middleware/require-scope.js";
+import { ProblemError } from "../problem.js";
+import { ApiRouter, defineRoute } from "../route.js";
+
+const logQuery = z.strictObject({ log: z.enum(["own", "platform"]).default("own") });
+const tags = ["audit"];
+const read = ["audit:read"] as const;
+
+/** A tenant reads its own log; the platform root reads its tenant's log or, with log=platform, the installation's. */
+function logOf(principal: Principal, which: "own" | "platform"): string {
+  if (which === "own") return principal.tenantId;
+  if (principal.tenantKind !== "platform") throw new ProblemError(404, "not-found", "no such log");
+  return PLATFORM_LOG;
+}
+
+export function auditIntegrityRoutes(deps: AppDeps): ApiRouter {
+  const router = new ApiRouter(deps.identity.authenticator);
+  const { db, crypto } = deps.identity.accounts;
+
+  defineRoute(
+    router,
+    { method: "get", path: "/api/audit/verify", operationId: "verifyAuditLog", summary: "Recompute every signature, leaf and signed checkpoint of the log; names the first bad event", tags, scopes: read, query: logQuery, responses: { 200: { description: "the verification report (ok, events, checkpoints, firstBad)" } } },
+    async (c, { query }) => c.json({ report: await verifyLog(db, crypto, logOf(principalOf(c), query.log)) }),
+  );
+
+  defineRoute(
+    router,
+    { method: "get", path: "/api/audit/checkpoints", operationId: "listAuditCheckpoints", summary: "The log's signed checkpoints (C2SP signed notes) and the verifier key that checks them", tags, scopes: read, query: logQuery, responses: { 200: { description: "origin, verifier key and checkpoints" } } },
+    async (c, { query }) => {
+      const log = logOf(principalOf(c), query.log);
+      const keys = await logKeys(db, crypto, log);
+      const checkpoints = db.auditLog.checkpoints(log).map((cp) => ({ size: cp.size, rootHash: Buffer.from(cp.rootHash).toString("base64"), createdAt: cp.createdAt, note: cp.note }));
+      return c.json({ ...keys, checkpoints });
+    },
+  );
+
+  defineRoute(
+    router,
+    { method: "post", path: "/api/audit/checkpoints", operationId: "makeAuditCheckpoints", summary: "Sign checkpoints now for every log that grew (the scheduler also does it every few minutes)", tags, scopes: ["platform:admin"], responses: { 200: { description: "the logs checkpointed and their sizes" } } },
+    async (c) => {
+      const made = await makeCheckpoints(db, crypto);
+      return c.json({ checkpoints: made.map((cp) => ({ size: cp.size, createdAt: cp.createdAt })) });
+    },
+  );
+
+  return router;
+}

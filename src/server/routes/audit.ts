@@ -1,0 +1,69 @@
+/**
+ * GET /api/audit: the caller's own tenant's audit log, streamed as JSON Lines or CSV (see
+ * src/audit/export.ts for the snapshot and redaction rules). There is no tenant in the path: a
+ * reader only ever reaches its own tenant's log; the platform root reads the platform tenant's
+ * log, and with log=platform the installation's own log.
+ */
+import type { Context } from "hono";
+import { z } from "zod";
+import { auditFilterFields, exportChunks, exportFileName, exportRecord, exportStream, type AuditFormat, type ExportSpec } from "../../audit/export.js";
+import type { Principal } from "../../auth/principal.js";
+import { PLATFORM_LOG } from "../../db/db.js";
+import type { AppDeps, AppEnv } from "../app.js";
+import { principalOf } from "../middleware/require-scope.js";
+import { ProblemError } from "../problem.js";
+import { ApiRouter, defineRoute } from "../route.js";
+
+const auditQuery = z.strictObject({ ...auditFilterFields, log: z.enum(["platform"]).optional() });
+type AuditQuery = z.output<typeof auditQuery>;
+
+const CONTENT_TYPES: Record<AuditFormat, string> = { jsonl: "application/x-ndjson; charset=utf-8", csv: "text/csv; charset=utf-8; header=present" };
+
+/** The log the caller may read: its own tenant's, or for the platform root on request the installation's. */
+function logOf(principal: Principal, query: AuditQuery): string {
+  if (query.log === undefined) return principal.tenantId;
+  if (principal.tenantKind !== "platform") throw new ProblemError(403, "forbidden", "only the platform root reads the installation log");
+  return PLATFORM_LOG;
+}
+
+function fileLabel(deps: AppDeps, log: string): string {
+  return log === PLATFORM_LOG ? "platform" : (deps.db.tenants.get(log)?.slug ?? log);
+}
+
+function exportAudit(deps: AppDeps, c: Context<AppEnv>, query: AuditQuery): Response {
+  const principal = principalOf(c);
+  const log = logOf(principal, query);
+  const { format, log: _log, ...filter } = query;
+  const redact = !principal.scopes.has("audit:security");
+  // The size is taken before the export is recorded, so the export ends just before its own event.
+  const spec: ExportSpec = { log, filter, endSeq: deps.db.auditLog.size(log) };
+  deps.identity.events.emit({ event: "audit.exported", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: exportRecord(log, format, filter, redact) });
+  c.header("Content-Type", CONTENT_TYPES[format]);
+  c.header("Content-Disposition", `attachment; filename="${exportFileName(fileLabel(deps, log), format, new Date())}"`);
+  c.header("Cache-Control", "no-store");
+  return c.body(exportStream(exportChunks(deps.db.auditLog, spec, { format, redactSecurity: redact })));
+}
+
+export function auditRoutes(deps: AppDeps): ApiRouter {
+  const router = new ApiRouter(deps.identity.authenticator);
+  defineRoute(
+    router,
+    {
+      method: "get",
+      path: "/api/audit",
+      operationId: "exportAuditLog",
+      summary: "The caller's tenant's audit log as JSON Lines or CSV, streamed; security payloads need audit:security",
+      description:
+        "Holds the events with seq below the log's size when the export started; the export itself is recorded (audit.exported) just before, and so is not in it. " +
+        'Without audit:security, security events carry payload {"redacted": true} and "redacted": true, with their original vid and signature (which then no longer matches the line). ' +
+        "CSV cells starting with = + - @ (or tab, CR) are prefixed with an apostrophe against spreadsheet formula injection (base64 signatures can start with +), " +
+        "and so are cells starting with an apostrophe: drop one leading apostrophe from any cell to recover its value.",
+      tags: ["audit"],
+      scopes: ["audit:read"],
+      query: auditQuery,
+      responses: { 200: { description: "a streamed JSON Lines (application/x-ndjson) or CSV (text/csv) file" } },
+    },
+    (c, { query }) => exportAudit(deps, c, query),
+  );
+  return router;
+}
