@@ -7,12 +7,14 @@ import { existsSync, fstatSync, fchmodSync, openSync, createWriteStream } from "
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
+import { makeCheckpoints } from "../audit/checkpoints.js";
+import { verifyLog, type VerifyReport } from "../audit/verify.js";
 import { auditFilterSchema, exportChunks, exportRecord, type AuditFilterInput, type ExportSpec } from "../audit/export.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
 import { createLogger } from "../log.js";
 import { openServices } from "../services.js";
 import { commandConfig } from "./context.js";
-import { action, CliError } from "./output.js";
+import { action, CliError, printJson, printLine } from "./output.js";
 
 interface ExportOptions {
   readonly log: string;
@@ -69,6 +71,37 @@ async function runExport(options: ExportOptions): Promise<void> {
   }
 }
 
+/** Opens the installation for a command that needs the keys (verification, signing). */
+async function withServices<T>(run: (services: Awaited<ReturnType<typeof openServices>>) => Promise<T>): Promise<T> {
+  const config = commandConfig();
+  if (!existsSync(config.databaseFile)) throw new CliError(`no database at ${config.databaseFile}; run "vecto init" first`);
+  const services = await openServices(config, createLogger(config.logLevel, "stderr"));
+  try {
+    return await run(services);
+  } finally {
+    services.close();
+  }
+}
+
+async function runVerify(options: { log?: string; json?: boolean }): Promise<void> {
+  const reports = await withServices(async ({ db, crypto }) => {
+    const logs = options.log === undefined ? db.auditLog.logIds() : [resolveLog(db, options.log)];
+    const out: VerifyReport[] = [];
+    for (const log of logs) out.push(await verifyLog(db, crypto, log));
+    return out;
+  });
+  const bad = reports.filter((r) => !r.ok);
+  if (options.json) printJson({ ok: bad.length === 0, logs: reports });
+  else for (const r of reports) printLine(r.ok ? `ok    ${r.log}: ${r.events} events, ${r.checkpoints} signed checkpoints` : `FAIL  ${r.log}: event ${r.firstBad?.seq}: ${r.firstBad?.reason}`);
+  if (bad.length > 0) throw new CliError(`${bad.length} of ${reports.length} audit logs failed verification`);
+}
+
+async function runCheckpoint(options: { json?: boolean }): Promise<void> {
+  const made = await withServices(({ db, crypto }) => makeCheckpoints(db, crypto));
+  if (options.json) printJson({ checkpoints: made.map((m) => ({ log: m.tenantId, size: m.size })) });
+  else printLine(made.length === 0 ? "no log grew since its last checkpoint" : `signed ${made.length} checkpoint(s)`);
+}
+
 export function auditCommand(program: Command): void {
   const audit = program.command("audit").description("the audit trail");
   audit
@@ -85,4 +118,15 @@ export function auditCommand(program: Command): void {
     .option("--format <format>", "jsonl or csv (a CSV cell starting with = + - @ TAB CR or ' gets a leading ' against formula injection; drop it to recover the value)", "jsonl")
     .option("--out <file>", "write to this file (created 0600) instead of stdout")
     .action(action(runExport));
+  audit
+    .command("verify")
+    .description("recompute every HMAC, leaf hash and signed checkpoint of the audit logs; names the first bad event; exit 1 on any")
+    .option("--log <log>", 'one log: "platform", a tenant id or slug (default: every log)')
+    .option("--json", "print the reports as JSON")
+    .action(action(runVerify));
+  audit
+    .command("checkpoint")
+    .description("sign a checkpoint now for every audit log that grew since its last one")
+    .option("--json", "print as JSON")
+    .action(action(runCheckpoint));
 }

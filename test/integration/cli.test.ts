@@ -164,6 +164,27 @@ describe("vecto CLI", () => {
     expect(again.stderr.trim()).toBe("vecto: setup is already complete; the platform root manages access from here");
   });
 
+  it("audit checkpoint signs the logs; audit verify passes them and fails a tampered one, naming the event", async () => {
+    const cwd = dir();
+    expect(runCli(["init"], { cwd }).status).toBe(0);
+    const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd }).stdout) as { token: string };
+    const services = await openServices(loadConfig({ VECTO_ENV_FILE: "/dev/null" }, cwd), createLogger("silent"));
+    await completeSetup(services.identity.accounts, token, { email: "root@example.test", name: "Root", password: "violet-anchor-quartz-meadow-42" });
+    const platformTenant = services.db.tenants.platformTenant()?.id ?? "";
+    services.close();
+    expect(JSON.parse(runCli(["audit", "checkpoint", "--json"], { cwd }).stdout)).toEqual({ checkpoints: [{ log: platformTenant, size: 1 }] });
+    const ok = runCli(["audit", "verify"], { cwd });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(`ok    ${platformTenant}: 1 events, 1 signed checkpoints`);
+    const raw = new BetterSqlite3(join(cwd, "data", "vecto.db"));
+    raw.exec("DROP TRIGGER audit_events_no_update; UPDATE audit_events SET payload = '{\"forged\":true}' WHERE seq = 0;");
+    raw.close();
+    const bad = runCli(["audit", "verify"], { cwd });
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toMatch(/FAIL {2}.*: event 0: its HMAC signature does not match/);
+    expect(bad.stderr.trim()).toBe("vecto: 1 of 1 audit logs failed verification");
+  });
+
   it("stops with one clear line on an invalid setting", () => {
     const cwd = dir();
     const result = runCli(["serve"], { cwd, env: { VECTO_LISTEN: "everywhere" } });
