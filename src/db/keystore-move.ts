@@ -4,23 +4,12 @@
  * old table: a crash at any point leaves every key in at least one place.
  */
 import type BetterSqlite3 from "better-sqlite3";
-import type { StoredTenantKey } from "../crypto/tenant-key-store.js";
-import type { KeyStore } from "./keystore.js";
-
-interface LegacyRow {
-  tenant_id: string;
-  version: number;
-  master_label: string;
-  wrapped: Buffer;
-  status: "active" | "retired";
-  created_at: string;
-}
+import { toKey, type KeyStore, type TenantKeyRow } from "./keystore.js";
 
 export function moveKeysToKeystore(handle: BetterSqlite3.Database, keystore: KeyStore): void {
   const legacy = handle.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tenant_keys'").get();
   if (!legacy) return;
-  const rows = handle.prepare<[], LegacyRow>("SELECT tenant_id, version, master_label, wrapped, status, created_at FROM tenant_keys WHERE tenant_id IS NOT NULL").all();
-  const keys: StoredTenantKey[] = rows.map((r) => ({ tenantId: r.tenant_id, version: r.version, masterLabel: r.master_label, wrapped: new Uint8Array(r.wrapped), status: r.status, createdAt: r.created_at }));
+  const keys = handle.prepare<[], TenantKeyRow>("SELECT tenant_id, version, master_label, wrapped, status, created_at FROM tenant_keys WHERE tenant_id IS NOT NULL").all().map(toKey);
   keystore.adopt(keys);
   for (const key of keys) {
     const copy = keystore.listTenantKeys(key.tenantId).find((k) => k.version === key.version);

@@ -10,7 +10,7 @@ import { migrate } from "./migrate.js";
 import { keystoreMigrations } from "./migrations/index.js";
 import { openSqlite } from "./sqlite.js";
 
-interface TenantKeyRow {
+export interface TenantKeyRow {
   tenant_id: string;
   version: number;
   master_label: string;
@@ -21,7 +21,7 @@ interface TenantKeyRow {
 
 const COLUMNS = "tenant_id, version, master_label, wrapped, status, created_at";
 
-function toKey(row: TenantKeyRow): StoredTenantKey {
+export function toKey(row: TenantKeyRow): StoredTenantKey {
   return { tenantId: row.tenant_id, version: row.version, masterLabel: row.master_label, wrapped: new Uint8Array(row.wrapped), status: row.status, createdAt: row.created_at };
 }
 

@@ -10,7 +10,7 @@ import type { EdgeRecord } from "../db/edges.js";
 import type { NodeRecord } from "../db/nodes.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
-import { projectAccess, type GraphDeps } from "./projects.js";
+import { accessWithin, projectAccess, type GraphDeps } from "./projects.js";
 import { EDGE_RULES, type EdgeType } from "./vocabulary.js";
 
 /** Deeper than any real chain; bounds the cycle check on a hostile graph. */
@@ -72,13 +72,8 @@ export async function createEdge(deps: GraphDeps, tenantDb: TenantDb, principal:
 
 function edgeAccess(tenantDb: TenantDb, principal: Principal, edgeId: string): { edge: EdgeRecord; canWrite: boolean } {
   const edge = tenantDb.edge(edgeId);
-  if (!edge) throw new DomainError("not-found", "no such edge");
-  try {
-    return { edge, canWrite: projectAccess(tenantDb, principal, edge.projectId).canWrite };
-  } catch (error) {
-    if (error instanceof DomainError && error.kind === "not-found") throw new DomainError("not-found", "no such edge");
-    throw error;
-  }
+  const canWrite = accessWithin(tenantDb, principal, edge, "edge");
+  return { edge: edge as EdgeRecord, canWrite };
 }
 
 export function getEdge(tenantDb: TenantDb, principal: Principal, edgeId: string): EdgeView {

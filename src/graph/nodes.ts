@@ -9,7 +9,7 @@ import type { Principal } from "../auth/principal.js";
 import type { NodeChanges, NodeRecord } from "../db/nodes.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
-import { projectAccess, type GraphDeps } from "./projects.js";
+import { accessWithin, projectAccess, type GraphDeps } from "./projects.js";
 import { NODE_STATUSES, isStatusOf, type NodeType, type ReviewKind, type ReviewVerdict } from "./vocabulary.js";
 
 export interface NodeInput {
@@ -103,13 +103,8 @@ export async function toNodeView(deps: GraphDeps, node: NodeRecord): Promise<Nod
 /** The node and the caller's access to its project; a node in a project one cannot enter is not found. */
 export function nodeAccess(tenantDb: TenantDb, principal: Principal, nodeId: string): { node: NodeRecord; canWrite: boolean } {
   const node = tenantDb.node(nodeId);
-  if (!node) throw new DomainError("not-found", "no such node");
-  try {
-    return { node, canWrite: projectAccess(tenantDb, principal, node.projectId).canWrite };
-  } catch (error) {
-    if (error instanceof DomainError && error.kind === "not-found") throw new DomainError("not-found", "no such node");
-    throw error;
-  }
+  const canWrite = accessWithin(tenantDb, principal, node, "node");
+  return { node: node as NodeRecord, canWrite };
 }
 
 function writableNode(tenantDb: TenantDb, principal: Principal, nodeId: string): NodeRecord {

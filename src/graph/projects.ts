@@ -54,6 +54,20 @@ export function projectAccess(tenantDb: TenantDb, principal: Principal, projectI
   return { project, standing: membership.role, canWrite: writer && membership.role === "editor" };
 }
 
+/**
+ * Access to a thing inside a project (a node, an edge): whether the caller may change it, and
+ * "no such <thing>" when the thing or its project is out of reach, so neither is revealed.
+ */
+export function accessWithin(tenantDb: TenantDb, principal: Principal, thing: { projectId: string } | undefined, what: string): boolean {
+  if (!thing) throw new DomainError("not-found", `no such ${what}`);
+  try {
+    return projectAccess(tenantDb, principal, thing.projectId).canWrite;
+  } catch (error) {
+    if (error instanceof DomainError && error.kind === "not-found") throw new DomainError("not-found", `no such ${what}`);
+    throw error;
+  }
+}
+
 function writable(access: ProjectAccess): ProjectAccess {
   if (!access.canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
   return access;
