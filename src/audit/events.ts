@@ -36,7 +36,8 @@ export type EventName =
   | "edge.created"
   | "edge.deleted"
   | "job.run"
-  | "audit.exported";
+  | "audit.exported"
+  | "audit.verified";
 
 export interface DomainEvent {
   readonly event: EventName;

@@ -8,6 +8,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkpointOrigin, signCheckpoint, verifyCheckpoint } from "../../src/audit/checkpoint.js";
 import { logKeys, makeCheckpoints } from "../../src/audit/checkpoints.js";
+import { verifyConsistency, verifyInclusion } from "../../src/audit/merkle.js";
 import { newKeyPair } from "../../src/audit/signed-note.js";
 import { verifyLog } from "../../src/audit/verify.js";
 import { identityFixture, type Fixture } from "../identity-fixture.js";
@@ -133,5 +134,28 @@ describe("audit verification", () => {
     expect(platform.report).toMatchObject({ ok: true, log: "platform" });
     const member = await f.createUser(t.admin, { role: "member" }, "verify-api");
     expect((await f.call("GET", "/api/audit/verify", { token: member.tokens.accessToken })).status).toBe(403);
+  });
+
+  it("serves inclusion and consistency proofs that check against the signed checkpoints", async () => {
+    const t = await f.createTenant("verify-proofs");
+    const token = t.admin.tokens.accessToken;
+    const project = ((await (await f.call("POST", "/api/projects", { token, body: { name: "P" } })).json()) as { project: { id: string } }).project.id;
+    await makeCheckpoints(f.services.db, f.services.crypto);
+    for (let i = 0; i < 5; i++) await f.call("POST", `/api/projects/${project}/nodes`, { token, body: { type: "note", title: `n${i}` } });
+    await makeCheckpoints(f.services.db, f.services.crypto);
+    const listed = (await (await f.call("GET", "/api/audit/checkpoints", { token })).json()) as { origin: string; verifierKey: string; checkpoints: { size: number; note: string }[] };
+    const [older, newer] = listed.checkpoints.map((cp) => verifyCheckpoint(cp.note, listed.verifierKey, listed.origin));
+    expect(older && newer && older.size < newer.size).toBe(true);
+    const b64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "base64"));
+    const inc = (await (await f.call("GET", `/api/audit/proofs/inclusion?seq=2&size=${newer?.size}`, { token })).json()) as { leafHash: string; proof: string[] };
+    expect(verifyInclusion(b64(inc.leafHash), 2, newer?.size ?? 0, inc.proof.map(b64), newer?.rootHash ?? new Uint8Array())).toBe(true);
+    expect(verifyInclusion(b64(inc.leafHash), 3, newer?.size ?? 0, inc.proof.map(b64), newer?.rootHash ?? new Uint8Array())).toBe(false);
+    const con = (await (await f.call("GET", `/api/audit/proofs/consistency?from=${older?.size}&to=${newer?.size}`, { token })).json()) as { proof: string[] };
+    expect(verifyConsistency(older?.size ?? 0, newer?.size ?? 0, older?.rootHash ?? new Uint8Array(), newer?.rootHash ?? new Uint8Array(), con.proof.map(b64))).toBe(true);
+    expect((await f.call("GET", `/api/audit/proofs/inclusion?seq=0&size=${(newer?.size ?? 0) - 1}`, { token })).status).toBe(422);
+    const verified = raw.prepare("SELECT payload FROM audit_events WHERE tenant_id = ? AND event = 'audit.verified'").all(t.tenantId);
+    expect(verified).toEqual([]);
+    await f.call("GET", "/api/audit/verify", { token });
+    expect(raw.prepare("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ? AND event = 'audit.verified'").get(t.tenantId)).toEqual({ n: 1 });
   });
 });

@@ -1,6 +1,7 @@
 /** The audit logs' integrity: verification, and the signed checkpoints a third party checks offline. */
 import { z } from "zod";
 import { logKeys, makeCheckpoints } from "../../audit/checkpoints.js";
+import { consistency, inclusion } from "../../audit/proofs.js";
 import { verifyLog } from "../../audit/verify.js";
 import type { Principal } from "../../auth/principal.js";
 import { PLATFORM_LOG } from "../../db/db.js";
@@ -10,6 +11,9 @@ import { ProblemError } from "../problem.js";
 import { ApiRouter, defineRoute } from "../route.js";
 
 const logQuery = z.strictObject({ log: z.enum(["own", "platform"]).default("own") });
+const count = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const inclusionQuery = logQuery.extend({ seq: count, size: count.min(1) });
+const consistencyQuery = logQuery.extend({ from: count.min(1), to: count.min(1) });
 const tags = ["audit"];
 const read = ["audit:read"] as const;
 
@@ -27,7 +31,13 @@ export function auditIntegrityRoutes(deps: AppDeps): ApiRouter {
   defineRoute(
     router,
     { method: "get", path: "/api/audit/verify", operationId: "verifyAuditLog", summary: "Recompute every signature, leaf and signed checkpoint of the log; names the first bad event", tags, scopes: read, query: logQuery, responses: { 200: { description: "the verification report (ok, events, checkpoints, firstBad)" } } },
-    async (c, { query }) => c.json({ report: await verifyLog(db, crypto, logOf(principalOf(c), query.log)) }),
+    async (c, { query }) => {
+      const principal = principalOf(c);
+      const report = await verifyLog(db, crypto, logOf(principal, query.log));
+      // Reading the audit trail is itself audited.
+      deps.identity.events.emit({ event: "audit.verified", sensitivity: "security", severity: report.ok ? "info" : "critical", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { log: report.log, ok: report.ok, events: report.events, ...(report.firstBad ? { firstBadSeq: report.firstBad.seq } : {}) } });
+      return c.json({ report });
+    },
   );
 
   defineRoute(
@@ -39,6 +49,18 @@ export function auditIntegrityRoutes(deps: AppDeps): ApiRouter {
       const checkpoints = db.auditLog.checkpoints(log).map((cp) => ({ size: cp.size, rootHash: Buffer.from(cp.rootHash).toString("base64"), createdAt: cp.createdAt, note: cp.note }));
       return c.json({ ...keys, checkpoints });
     },
+  );
+
+  defineRoute(
+    router,
+    { method: "get", path: "/api/audit/proofs/inclusion", operationId: "auditInclusionProof", summary: "RFC 6962 proof that event `seq` is in the log at a signed size", tags, scopes: read, query: inclusionQuery, responses: { 200: { description: "leaf hash and audit path (base64)" } } },
+    (c, { query }) => c.json(inclusion(db, logOf(principalOf(c), query.log), query.seq, query.size)),
+  );
+
+  defineRoute(
+    router,
+    { method: "get", path: "/api/audit/proofs/consistency", operationId: "auditConsistencyProof", summary: "RFC 6962 proof that the log at signed size `from` is a prefix of the log at signed size `to`", tags, scopes: read, query: consistencyQuery, responses: { 200: { description: "consistency proof (base64)" } } },
+    (c, { query }) => c.json(consistency(db, logOf(principalOf(c), query.log), query.from, query.to)),
   );
 
   defineRoute(

@@ -60,7 +60,10 @@ const PARAM_ROUTES: Readonly<Record<string, ParamRoute>> = {
 };
 
 /** Every tenant-side listing (GET without a parameter); none may show B's ids to A. */
-const LISTING_ROUTES: readonly string[] = ["GET /api/me", "GET /api/users", "GET /api/sessions", "GET /api/tokens", "GET /api/projects", "GET /api/notifications", "GET /api/audit", "GET /api/audit/verify", "GET /api/audit/checkpoints"];
+const LISTING_ROUTES: readonly string[] = ["GET /api/me", "GET /api/users", "GET /api/sessions", "GET /api/tokens", "GET /api/projects", "GET /api/notifications", "GET /api/audit", "GET /api/audit/verify", "GET /api/audit/checkpoints", "GET /api/audit/proofs/inclusion", "GET /api/audit/proofs/consistency"];
+
+/** Reads that need query parameters: without them they answer 400, which reveals nothing either. */
+const NEEDS_QUERY: ReadonlySet<string> = new Set(["GET /api/audit/proofs/inclusion", "GET /api/audit/proofs/consistency"]);
 
 const paramNames = (path: string): string[] => [...path.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1] as string);
 
@@ -287,7 +290,7 @@ describe("cross-tenant matrix", () => {
         const text = await res.text();
         const label = `${attacker.name} GET ${path}${query}`;
         // A listing that takes no such parameter refuses it (400): that reveals nothing either.
-        const allowed = !scopes.every((s) => attacker.scopes.has(s)) ? [403] : query === "" ? [200] : [200, 400];
+        const allowed = !scopes.every((s) => attacker.scopes.has(s)) ? [403] : query === "" && !NEEDS_QUERY.has(key) ? [200] : [200, 400];
         expect.soft(allowed, `${label} -> ${res.status} ${text}`).toContain(res.status);
         for (const secret of bSecrets) expect.soft(text.includes(secret), `${label} leaks ${secret}`).toBe(false);
         attempts += 1;
