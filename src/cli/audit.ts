@@ -3,11 +3,13 @@
  * The export is unredacted: whoever runs this holds the database and the master key, and so the
  * payloads anyway. It is itself recorded (audit.exported, in the installation log).
  */
-import { existsSync, fstatSync, fchmodSync, openSync, createWriteStream } from "node:fs";
+import { existsSync, fstatSync, fchmodSync, openSync, createReadStream, createWriteStream, statSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
-import { makeCheckpoints } from "../audit/checkpoints.js";
+import { verifyBundle, writeBundle, writeSlice } from "../audit/bundle.js";
+import { logKeys, logName, makeCheckpoints } from "../audit/checkpoints.js";
 import { verifyLog, type VerifyReport } from "../audit/verify.js";
 import { auditFilterSchema, exportChunks, exportRecord, type AuditFilterInput, type ExportSpec } from "../audit/export.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
@@ -24,6 +26,8 @@ interface ExportOptions {
   readonly event?: string;
   readonly format?: string;
   readonly out?: string;
+  readonly bundle?: boolean;
+  readonly slice?: string;
 }
 
 const SYSTEM_ACTOR = "vecto audit export";
@@ -71,6 +75,40 @@ async function runExport(options: ExportOptions): Promise<void> {
   }
 }
 
+/** Each line of a bundle with its newline, for a byte stream. */
+async function* withNewlines(lines: AsyncIterable<string>): AsyncGenerator<string> {
+  for await (const line of lines) yield `${line}\n`;
+}
+
+/** `--slice FIRST-LAST` (inclusive, as an operator reads seq numbers) to the half-open [from, to). */
+function sliceRange(text: string): { from: number; to: number } {
+  const match = /^(0|[1-9][0-9]{0,14})-(0|[1-9][0-9]{0,14})$/.exec(text);
+  const from = Number(match?.[1]);
+  const last = Number(match?.[2]);
+  if (!match || last < from) throw new CliError(`invalid --slice: expected FIRST-LAST event seq numbers, e.g. 100-199 (got "${text}")`);
+  return { from, to: last + 1 };
+}
+
+/** `export --bundle`: the whole log up to its newest signed checkpoint, for offline verification. */
+async function runBundleExport(options: ExportOptions, command: Command): Promise<void> {
+  // A filtered bundle could not be checked against the signed roots, so filters are refused, not ignored.
+  const given = ["from", "to", "actor", "event", "format"].filter((name) => command.getOptionValueSource(name) === "cli");
+  if (given.length > 0) throw new CliError(`--bundle takes the whole log up to its newest signed checkpoint; it cannot be combined with ${given.map((n) => `--${n}`).join(", ")}`);
+  const range = options.slice === undefined ? undefined : sliceRange(options.slice);
+  await withServices(async ({ db, crypto, identity }) => {
+    const log = resolveLog(db, options.log);
+    const payload = { log, format: range ? "slice" : "bundle", redacted: false, out: options.out ?? "stdout", ...(range ? { slice: options.slice } : {}) };
+    identity.events.emit({ event: "audit.exported", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: SYSTEM_ACTOR }, payload });
+    const lines = range ? writeSlice(db, crypto, log, range.from, range.to) : writeBundle(db, crypto, log);
+    await pipeline(Readable.from(withNewlines(lines)), destination(options.out));
+  });
+}
+
+async function exportAction(options: ExportOptions, command: Command): Promise<void> {
+  if (options.slice !== undefined && !options.bundle) throw new CliError("--slice needs --bundle");
+  return options.bundle ? runBundleExport(options, command) : runExport(options);
+}
+
 /** Opens the installation for a command that needs the keys (verification, signing). */
 async function withServices<T>(run: (services: Awaited<ReturnType<typeof openServices>>) => Promise<T>): Promise<T> {
   const config = commandConfig();
@@ -83,7 +121,53 @@ async function withServices<T>(run: (services: Awaited<ReturnType<typeof openSer
   }
 }
 
-async function runVerify(options: { log?: string; json?: boolean }): Promise<void> {
+interface VerifyOptions {
+  readonly log?: string;
+  readonly json?: boolean;
+  readonly file?: string;
+  readonly key?: string;
+  readonly printKey?: boolean;
+}
+
+/**
+ * `verify --file`: offline, with only the file and the key the auditor was given. Deliberately
+ * loads no config and opens nothing else, so it runs anywhere, even without an installation.
+ */
+async function runVerifyFile(file: string, key: string, json: boolean): Promise<void> {
+  if (!existsSync(file) || !statSync(file).isFile()) throw new CliError(`no file ${file}`);
+  const lines = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
+  const report = await verifyBundle(lines, key);
+  if (json) printJson(report);
+  else if (report.ok) printLine(`ok    ${report.log ?? "?"}: ${report.events} events${report.slice ? ` (${report.slice.from}..${report.slice.to - 1})` : ""}, ${report.checkpoints} signed checkpoints, verified offline`);
+  const bad = report.firstBad;
+  if (bad) throw new CliError(`audit bundle failed verification${bad.seq === undefined ? "" : ` at event ${bad.seq}`}: ${bad.reason}`);
+}
+
+/** `verify --print-key`: the public key to hand an auditor (out of band) for `verify --file`. */
+async function runPrintKey(options: VerifyOptions): Promise<void> {
+  const keys = await withServices(async ({ db, crypto }) => {
+    const logs = options.log === undefined ? db.auditLog.logIds() : [resolveLog(db, options.log)];
+    const out: { log: string; origin: string; verifierKey: string }[] = [];
+    for (const log of logs) out.push({ log: logName(log), ...(await logKeys(db, crypto, log)) });
+    return out;
+  });
+  if (options.json) printJson({ keys });
+  else if (options.log !== undefined) printLine(keys[0]?.verifierKey);
+  else for (const k of keys) printLine(`${k.log} ${k.verifierKey}`);
+}
+
+/** Which verification was asked for; the offline and key-printing options do not mix with others. */
+async function runVerifyCommand(options: VerifyOptions): Promise<void> {
+  if (options.file !== undefined) {
+    if (options.key === undefined) throw new CliError("--file needs --key '<verifier key>', obtained from the installation's operator (vecto audit verify --print-key)");
+    if (options.log !== undefined || options.printKey) throw new CliError("--file verifies the one log in the file; it takes no --log or --print-key");
+    return runVerifyFile(options.file, options.key, options.json === true);
+  }
+  if (options.key !== undefined) throw new CliError("--key is for verifying a bundle: add --file FILE");
+  return options.printKey ? runPrintKey(options) : runVerify(options);
+}
+
+async function runVerify(options: VerifyOptions): Promise<void> {
   const reports = await withServices(async ({ db, crypto }) => {
     const logs = options.log === undefined ? db.auditLog.logIds() : [resolveLog(db, options.log)];
     const out: VerifyReport[] = [];
@@ -117,13 +201,18 @@ export function auditCommand(program: Command): void {
     .option("--event <name>", "only events of this name (category.action)")
     .option("--format <format>", "jsonl or csv (a CSV cell starting with = + - @ TAB CR or ' gets a leading ' against formula injection; drop it to recover the value)", "jsonl")
     .option("--out <file>", "write to this file (created 0600) instead of stdout")
-    .action(action(runExport));
+    .option("--bundle", "write an audit bundle instead: the whole log up to its newest signed checkpoint with the signed checkpoints, checkable offline by vecto audit verify --file (run vecto audit checkpoint first to include the newest events)")
+    .option("--slice <first-last>", "with --bundle: only events FIRST..LAST (seq numbers), each with an inclusion proof against the newest signed checkpoint, e.g. for a SIEM")
+    .action(action((options: ExportOptions, command: Command) => exportAction(options, command)));
   audit
     .command("verify")
     .description("recompute every HMAC, leaf hash and signed checkpoint of the audit logs; names the first bad event; exit 1 on any")
     .option("--log <log>", 'one log: "platform", a tenant id or slug (default: every log)')
     .option("--json", "print the reports as JSON")
-    .action(action(runVerify));
+    .option("--file <file>", "verify an audit bundle (vecto audit export --bundle) offline instead: needs only the file and --key, no installation")
+    .option("--key <verifierKey>", "with --file: the log's verifier key, obtained out of band (never trust the one inside the bundle)")
+    .option("--print-key", "print the verifier key of each log (or of --log) to hand to an auditor")
+    .action(action(runVerifyCommand));
   audit
     .command("checkpoint")
     .description("sign a checkpoint now for every audit log that grew since its last one")
