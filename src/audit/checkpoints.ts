@@ -49,8 +49,8 @@ function extendTree(db: Database, logId: string): MerkleTreeBuilder {
   const last = db.auditLog.latestCheckpoint(logId);
   const tree = last ? MerkleTreeBuilder.fromFrontier(last.size, splitFrontier(last.frontier)) : new MerkleTreeBuilder();
   for (;;) {
-    const page = db.auditLog.page(logId, tree.size, PAGE);
-    for (const row of page) tree.append(row.leafHash);
+    const page = db.auditLog.leafHashes(logId, tree.size, PAGE);
+    for (const leaf of page) tree.append(leaf);
     if (page.length < PAGE) return tree;
   }
 }

@@ -105,17 +105,22 @@ const FILTER_SQL = `SELECT ${COLUMNS} FROM audit_events
   ORDER BY seq LIMIT @limit`;
 
 export class AuditRepository {
+  // Prepared once, on first use (after migrations): appending runs inside every write request,
+  // and preparing each time doubled its cost.
+  private nextSeqStatement: BetterSqlite3.Statement<[string], { next: number }> | undefined;
+  private appendStatement: BetterSqlite3.Statement | undefined;
+
   constructor(private readonly handle: BetterSqlite3.Database) {}
 
   /** The next leaf index of a log; called inside the write transaction, so no two appends race for it. */
   nextSeq(tenantId: string): number {
-    const row = this.handle.prepare<[string], { next: number }>("SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_events WHERE tenant_id = ?").get(tenantId);
-    return row?.next ?? 0;
+    this.nextSeqStatement ??= this.handle.prepare<[string], { next: number }>("SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_events WHERE tenant_id = ?");
+    return this.nextSeqStatement.get(tenantId)?.next ?? 0;
   }
 
   append(row: AuditRow): void {
-    this.handle
-      .prepare(`INSERT INTO audit_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    this.appendStatement ??= this.handle.prepare(`INSERT INTO audit_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.appendStatement
       .run(row.vid, row.tenantId, row.seq, row.event, row.scope, row.sensitivity, row.severity, row.actorType, row.actorId, row.actorName, row.scopeVid, row.timestamp, row.payload, Buffer.from(row.signature), Buffer.from(row.leafHash));
   }
 
@@ -133,6 +138,14 @@ export class AuditRepository {
       .prepare<[Record<string, string | number | null>], Row>(FILTER_SQL)
       .all({ tenantId, afterSeq: filter.afterSeq, from: filter.from ?? null, to: filter.to ?? null, actorId: filter.actorId ?? null, event: filter.event ?? null, limit: filter.limit })
       .map(toRow);
+  }
+
+  /** Only the leaf hashes of a page of a log (what the Merkle tree needs), in seq order. */
+  leafHashes(tenantId: string, fromSeq: number, limit: number): Uint8Array[] {
+    return this.handle
+      .prepare<[string, number, number], { leaf_hash: Buffer }>("SELECT leaf_hash FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?")
+      .all(tenantId, fromSeq, limit)
+      .map((r) => new Uint8Array(r.leaf_hash));
   }
 
   /** Every log that has events: the tenants' and the installation's. */

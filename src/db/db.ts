@@ -81,7 +81,7 @@ export class Database {
   readonly loginThrottle: Pick<LoginThrottleRepository, "get">;
   readonly setupTokens: Pick<SetupTokenRepository, "isValid">;
   /** Reading the audit logs (appending goes through audit()). */
-  readonly auditLog: Pick<AuditRepository, "page" | "filtered" | "size" | "logIds" | "latestCheckpoint" | "checkpoints">;
+  readonly auditLog: Pick<AuditRepository, "page" | "leafHashes" | "filtered" | "size" | "logIds" | "latestCheckpoint" | "checkpoints">;
   readonly notifications: Pick<NotificationRepository, "forUser">;
   private readonly repositories: Repositories;
   private auditSealer: AuditSealer | undefined;
