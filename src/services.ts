@@ -16,6 +16,7 @@ import { LoginThrottle } from "./auth/throttle.js";
 import { CryptoService } from "./crypto/crypto-service.js";
 import type { KeyResolver } from "./crypto/key-resolver.js";
 import { EnvKeyResolver } from "./crypto/resolvers/env.js";
+import { Pkcs11KeyResolver } from "./crypto/resolvers/pkcs11.js";
 import { Database } from "./db/db.js";
 import type { GraphDeps } from "./graph/projects.js";
 import type { Logger } from "./log.js";
@@ -39,7 +40,8 @@ export interface Services {
 
 export async function openKeyResolver(config: Config): Promise<KeyResolver> {
   if (config.keyResolver === "pkcs11") {
-    throw new ConfigError("VECTO_KEY_RESOLVER: pkcs11 is not available in this build yet; use env");
+    if (config.pkcs11 === null) throw new ConfigError("VECTO_KEY_RESOLVER: pkcs11 needs the VECTO_PKCS11_* settings");
+    return Pkcs11KeyResolver.open(config.pkcs11);
   }
   return EnvKeyResolver.fromFile(config.masterKeyFile);
 }

@@ -1,9 +1,10 @@
 /** `vecto keys …`: key operations an operator runs by hand. */
 import type { Command } from "commander";
+import { generateHsmMasterKey } from "../crypto/resolvers/pkcs11.js";
 import { createLogger } from "../log.js";
 import { openServices } from "../services.js";
 import { commandConfig } from "./context.js";
-import { action, printJson, printLine } from "./output.js";
+import { action, CliError, printJson, printLine } from "./output.js";
 
 export function keysCommand(program: Command): void {
   const keys = program.command("keys").description("key operations");
@@ -24,6 +25,19 @@ export function keysCommand(program: Command): void {
         } finally {
           services.close();
         }
+      }),
+    );
+  keys
+    .command("init-hsm")
+    .description("generate the AES-256 master key inside the configured PKCS#11 token (non-extractable); refuses if the key label exists")
+    .option("--json", "print as JSON")
+    .action(
+      action(async (options: { json?: boolean }) => {
+        const config = commandConfig();
+        if (config.pkcs11 === null) throw new CliError("init-hsm needs VECTO_KEY_RESOLVER=pkcs11 and the VECTO_PKCS11_* settings");
+        const { masterLabel } = await generateHsmMasterKey(config.pkcs11);
+        if (options.json) printJson({ masterLabel });
+        else printLine(`generated master key ${masterLabel} (non-extractable, inside the token)`);
       }),
     );
 }

@@ -48,3 +48,17 @@ export class KeyUnwrapError extends DecryptError {
 export class TenantKeyError extends CryptoError {
   override readonly name: string = "TenantKeyError";
 }
+
+/**
+ * The PKCS#11 side is unusable: library, token, login or key object. `ckr` carries the PKCS#11
+ * return code name (e.g. CKR_PIN_INCORRECT) when there is one; messages never carry the PIN.
+ */
+export class HsmError extends MasterKeyUnavailableError {
+  override readonly name: string = "HsmError";
+  constructor(
+    message: string,
+    readonly ckr?: string,
+  ) {
+    super(message);
+  }
+}
