@@ -1,6 +1,7 @@
 /** `vecto keys …`: key operations an operator runs by hand. */
 import type { Command } from "commander";
 import { generateHsmMasterKey } from "../crypto/resolvers/pkcs11.js";
+import { keyStatus } from "../keys/status.js";
 import { createLogger } from "../log.js";
 import { openServices } from "../services.js";
 import { commandConfig } from "./context.js";
@@ -8,6 +9,25 @@ import { action, CliError, printJson, printLine } from "./output.js";
 
 export function keysCommand(program: Command): void {
   const keys = program.command("keys").description("key operations");
+  keys
+    .command("status")
+    .description("the key resolver, the loaded master key's label and every tenant's data-key versions (no key material)")
+    .option("--json", "print as JSON")
+    .action(
+      action(async (options: { json?: boolean }) => {
+        const config = commandConfig();
+        const services = await openServices(config, createLogger(config.logLevel, "stderr"));
+        try {
+          const status = keyStatus(services.resolver, services.db.keystore);
+          if (options.json) return printJson(status);
+          printLine(`resolver: ${status.resolver.kind}, master key ${status.resolver.masterLabel}`);
+          for (const t of status.tenants) printLine(`  ${t.tenantId}: ${t.versions.map((v) => `v${v.version} ${v.status}`).join(", ")}`);
+          if (status.wrappedUnderOtherMasterKeys > 0) printLine(`  ${status.wrappedUnderOtherMasterKeys} key(s) are wrapped under another master key`);
+        } finally {
+          services.close();
+        }
+      }),
+    );
   keys
     .command("rotate-jwt")
     .description("start a new access-token signing key now (tokens signed by older keys stay valid until they expire)")

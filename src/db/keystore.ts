@@ -57,6 +57,14 @@ export class KeyStore implements TenantKeyStore {
     }).immediate();
   }
 
+  /** Every key's metadata (never the wrapped bytes), for the key status report. */
+  summary(): { tenantId: string; version: number; masterLabel: string; status: string; createdAt: string }[] {
+    return this.handle
+      .prepare<[], { tenant_id: string; version: number; master_label: string; status: string; created_at: string }>("SELECT tenant_id, version, master_label, status, created_at FROM tenant_keys ORDER BY tenant_id, version")
+      .all()
+      .map((r) => ({ tenantId: r.tenant_id, version: r.version, masterLabel: r.master_label, status: r.status, createdAt: r.created_at }));
+  }
+
   /** Crypto-shredding: every key of the tenant is overwritten and removed, and the WAL folded in so no copy lingers. */
   destroyTenantKeys(tenantId: string): number {
     const removed = this.handle.prepare("DELETE FROM tenant_keys WHERE tenant_id = ?").run(tenantId).changes;

@@ -8,6 +8,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Principal } from "../auth/principal.js";
+import type { KeyResolver } from "../crypto/key-resolver.js";
 import type { Database } from "../db/db.js";
 import type { GraphDeps } from "../graph/projects.js";
 import type { Identity } from "../services.js";
@@ -26,6 +27,7 @@ import { authRoutes } from "./routes/auth.js";
 import { healthRoutes } from "./routes/health.js";
 import { auditIntegrityRoutes } from "./routes/audit-integrity.js";
 import { gdprRoutes } from "./routes/gdpr.js";
+import { keyRoutes } from "./routes/keys.js";
 import { notificationRoutes } from "./routes/notifications.js";
 import { graphRoutes } from "./routes/graph.js";
 import { projectRoutes } from "./routes/projects.js";
@@ -35,14 +37,11 @@ import { tenantRoutes } from "./routes/tenants.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { userRoutes } from "./routes/users.js";
 
-/** What the readiness check needs of the key resolver. */
-export interface KeysHealth {
-  check(): Promise<void>;
-}
 
 export interface AppDeps {
   readonly db: Database;
-  readonly keys: KeysHealth;
+  /** The master-key resolver: readiness checks it, the key status describes it. */
+  readonly keys: KeyResolver;
   readonly identity: Identity;
   readonly graph: GraphDeps;
   readonly log: Logger;
@@ -87,7 +86,7 @@ export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hon
 
   // Every built-in route goes through defineRoute, so the registry (and /api/openapi.json) sees it.
   const registry = new ApiRegistry();
-  const builtIn: readonly ((deps: AppDeps) => ApiRouter)[] = [healthRoutes, setupRoutes, authRoutes, tenantRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes, graphRoutes, gdprRoutes, auditIntegrityRoutes, notificationRoutes, auditRoutes];
+  const builtIn: readonly ((deps: AppDeps) => ApiRouter)[] = [healthRoutes, setupRoutes, authRoutes, tenantRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes, graphRoutes, gdprRoutes, auditIntegrityRoutes, notificationRoutes, keyRoutes, auditRoutes];
   for (const routes of builtIn) registry.mount(app, routes(deps));
   registry.mount(app, openApiRoutes(deps.identity.authenticator, registry));
   attachRegistry(app, registry);

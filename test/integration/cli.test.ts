@@ -138,6 +138,19 @@ describe("vecto CLI", () => {
     expect(JSON.stringify(rows)).not.toContain(Buffer.from(issued.token).toString("hex").toUpperCase()); // stored hashed
   });
 
+  it("keys status names the resolver and master key, never key material", () => {
+    const cwd = dir();
+    expect(runCli(["init"], { cwd }).status).toBe(0);
+    const result = runCli(["keys", "status", "--json"], { cwd });
+    expect(result.status, result.stderr).toBe(0);
+    const status = JSON.parse(result.stdout) as { resolver: { kind: string; masterLabel: string }; tenants: { tenantId: string }[] };
+    expect(status.resolver.kind).toBe("env");
+    expect(status.resolver.masterLabel).toMatch(/^env:[0-9a-f]{16}$/);
+    expect(status.tenants.map((t) => t.tenantId)).toContain("_platform");
+    const masterKey = readFileSync(join(cwd, "data", "master.key"), "utf8").trim();
+    expect(result.stdout).not.toContain(masterKey);
+  });
+
   it("keys rotate-jwt starts a new signing key", () => {
     const cwd = dir();
     expect(runCli(["init"], { cwd }).status).toBe(0);

@@ -81,9 +81,9 @@ function combinations(params: readonly [string, IdKind][], theirs: Record<IdKind
   return combos.filter((c) => c.anyTheirs).map(({ values, mixed }) => ({ values, mixed }));
 }
 
-/** /api/tenants is the platform root's, except a tenant's export, which is its own admin's. */
+/** /api/tenants and /api/keys are the platform root's (it manages tenants, so it knows their ids), except a tenant's export, which is its own admin's. */
 const isTenantScoped = (path: string): boolean =>
-  path.startsWith("/api/") && (!path.startsWith("/api/tenants") || path.endsWith("/export")) && path !== "/api/openapi.json";
+  path.startsWith("/api/") && !path.startsWith("/api/keys") && (!path.startsWith("/api/tenants") || path.endsWith("/export")) && path !== "/api/openapi.json";
 
 interface Attacker {
   readonly name: string;
