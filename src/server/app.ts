@@ -8,6 +8,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Principal } from "../auth/principal.js";
+import { MasterKeyUnavailableError } from "../crypto/errors.js";
 import type { KeyResolver } from "../crypto/key-resolver.js";
 import type { Database } from "../db/db.js";
 import type { GraphDeps } from "../graph/projects.js";
@@ -71,6 +72,10 @@ function toProblem(error: unknown): ProblemError | undefined {
   if (error instanceof DomainError) {
     const [status, kind] = DOMAIN_STATUS[error.kind];
     return new ProblemError(status, kind, error.message, error.details);
+  }
+  // Fail closed: without its key a tenant's data is neither read nor written; the client may retry.
+  if (error instanceof MasterKeyUnavailableError) {
+    return new ProblemError(503, "keys-unavailable", "the encryption keys for this data are unavailable; nothing was written", { retryAfterSeconds: 30 });
   }
   if (error instanceof HTTPException) {
     const status = error.status;
