@@ -15,7 +15,7 @@ import { passwordProblem, type PasswordHasher } from "./passwords.js";
 import type { Principal } from "./principal.js";
 import { openProfile, sealName, sealProfile, type Profile } from "./profiles.js";
 import type { Role, TenantRole } from "./rbac.js";
-import { hashSetupToken } from "./setup-token.js";
+import { secretHash } from "./secrets.js";
 
 export interface NewAccount extends Profile {
   readonly password: string;
@@ -88,7 +88,7 @@ const SETUP_TOKEN_INVALID = "the setup token is invalid, spent or expired";
 export async function completeSetup(deps: AccountDeps, setupToken: string, root: NewAccount): Promise<UserView> {
   if (deps.db.tenants.platformTenant()) throw new DomainError("conflict", "setup is already complete");
   // Check the token before any costly or lasting work: an unauthenticated caller gets nothing done.
-  if (!deps.db.setupTokens.isValid(hashSetupToken(setupToken), new Date().toISOString())) throw new DomainError("invalid-credentials", SETUP_TOKEN_INVALID);
+  if (!deps.db.setupTokens.isValid(secretHash(setupToken), new Date().toISOString())) throw new DomainError("invalid-credentials", SETUP_TOKEN_INVALID);
   checkPassword(root.password, root);
   const tenantId = randomUUID();
   await deps.crypto.createTenantKey(tenantId);
@@ -96,7 +96,7 @@ export async function completeSetup(deps: AccountDeps, setupToken: string, root:
   const user = await newUserRecord(deps, tenantId, { ...root, role: "platform_root" }, now);
   const created = await deps.db.write((tx) => {
     if (tx.tenants.platformTenant()) return false;
-    if (!tx.setupTokens.consume(hashSetupToken(setupToken), tx.now)) throw new DomainError("invalid-credentials", SETUP_TOKEN_INVALID);
+    if (!tx.setupTokens.consume(secretHash(setupToken), tx.now)) throw new DomainError("invalid-credentials", SETUP_TOKEN_INVALID);
     tx.tenants.create({ id: tenantId, slug: "platform", name: "Platform", kind: "platform", status: "active", accessTokenTtlSeconds: 8 * 3600, createdAt: tx.now });
     tx.users.insert(user);
     deps.events.emit({ event: "auth.setup_completed", sensitivity: "security", severity: "info", tenantId, actor: { type: "human", id: user.id }, payload: {} });

@@ -40,6 +40,7 @@ interface Claims extends JWTPayload {
 }
 
 export class AccessTokens {
+  /** Secrets of the kids known to this process; an unknown kid re-reads the ring once (another process may have rotated). */
   private readonly secrets = new Map<string, Uint8Array>();
 
   constructor(
@@ -106,6 +107,10 @@ export class AccessTokens {
 
   private async verificationKey(kid: string | undefined): Promise<Uint8Array> {
     if (kid === undefined) throw new InvalidTokenError("missing kid");
+    // A kid seen before was in the ring; it leaves the ring only two days after retirement, when
+    // every token it signed has expired (exp is checked), so the cache never widens acceptance.
+    const cached = this.secrets.get(kid);
+    if (cached !== undefined) return cached;
     const known = this.db.jwtKeys.list().find((k) => k.kid === kid);
     if (!known) throw new InvalidTokenError("unknown kid");
     return this.secret(kid);

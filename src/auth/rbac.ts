@@ -49,10 +49,3 @@ export function scopesFor(role: Role, auditor: boolean): ReadonlySet<Scope> {
 export function isScope(value: string): value is Scope {
   return (SCOPES as readonly string[]).includes(value);
 }
-
-/** Ordering used to stop a tenant admin from creating someone above itself. */
-const RANK: Record<Role, number> = { viewer: 0, member: 1, tenant_admin: 2, platform_root: 3 };
-
-export function outranks(a: Role, b: Role): boolean {
-  return RANK[a] > RANK[b];
-}

@@ -21,16 +21,8 @@ export interface SessionView {
   readonly current: boolean;
 }
 
-export interface TokenView {
-  readonly id: string;
-  readonly name: string;
-  readonly scopes: readonly string[];
-  readonly projectId: string | null;
-  readonly createdAt: string;
-  readonly expiresAt: string;
-  readonly lastUsedAt: string | null;
-  readonly revokedAt: string | null;
-}
+/** A token as its owner sees it: everything but the hash and the owner ids. */
+export type TokenView = Omit<PersonalTokenRecord, "tenantId" | "userId" | "tokenHash">;
 
 function sessionView(session: SessionRecord, principal: Principal): SessionView {
   const current = principal.credential.kind === "session" && principal.credential.sessionId === session.id;

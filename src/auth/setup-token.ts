@@ -15,9 +15,6 @@ export interface IssuedSetupToken {
   readonly expiresAt: string;
 }
 
-export function hashSetupToken(token: string): Uint8Array {
-  return secretHash(token);
-}
 
 /** True until the platform root exists. */
 export function setupPending(db: Database): boolean {
@@ -29,7 +26,7 @@ export async function issueSetupToken(db: Database, ttlSeconds: number): Promise
   const token = PREFIX + newOpaqueSecret();
   return db.write((tx) => {
     const expiresAt = new Date(Date.parse(tx.now) + ttlSeconds * 1000).toISOString();
-    tx.setupTokens.replace(hashSetupToken(token), tx.now, expiresAt);
+    tx.setupTokens.replace(secretHash(token), tx.now, expiresAt);
     return { token, expiresAt };
   });
 }

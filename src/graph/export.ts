@@ -3,6 +3,7 @@
  * one JSON document or as a tar of Markdown files (one per node; decisions in ADR form). Both
  * are produced as streams, page by page, so a large tenant never sits in memory at once.
  */
+import { Readable } from "node:stream";
 import { pack } from "tar-stream";
 import { toUserView, type UserView } from "../auth/accounts.js";
 import type { Principal } from "../auth/principal.js";
@@ -24,8 +25,26 @@ interface ExportedProject {
 }
 
 /** Only the tenant's own admin exports it; anyone else, including the platform root, cannot reach the route. */
-export function checkExportAllowed(tenantDb: TenantDb, principal: Principal, tenantId: string): void {
+function checkExportAllowed(tenantDb: TenantDb, principal: Principal, tenantId: string): void {
   if (tenantId !== tenantDb.tenantId || principal.role !== "tenant_admin" || principal.projectId !== null) throw new DomainError("not-found", "no such tenant");
+}
+
+export interface TenantExport {
+  readonly body: Readable;
+  readonly contentType: string;
+  readonly filename: string;
+}
+
+/** Checks who asks, records the export in the audit trail, and returns the stream to send. */
+export function exportTenant(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, tenantId: string, format: "json" | "markdown"): TenantExport {
+  checkExportAllowed(tenantDb, principal, tenantId);
+  deps.events.emit({ event: "tenant.exported", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { format } });
+  const stamp = new Date().toISOString().slice(0, 10);
+  const slug = tenantDb.tenant()?.slug ?? "tenant";
+  if (format === "json") {
+    return { body: Readable.from(jsonExport(deps, tenantDb), { objectMode: false }), contentType: "application/json", filename: `vecto-export-${slug}-${stamp}.json` };
+  }
+  return { body: Readable.from(markdownExport(deps, tenantDb)), contentType: "application/x-tar", filename: `vecto-export-${slug}-${stamp}.tar` };
 }
 
 async function* users(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<UserView> {

@@ -2,7 +2,7 @@
 import { Readable } from "node:stream";
 import { z } from "zod";
 import { eraseTenant, eraseUser } from "../../auth/erasure.js";
-import { checkExportAllowed, jsonExport, markdownExport } from "../../graph/export.js";
+import { exportTenant } from "../../graph/export.js";
 import type { AppDeps } from "../app.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
@@ -19,16 +19,10 @@ export function gdprRoutes(deps: AppDeps): ApiRouter {
     router,
     { method: "get", path: "/api/tenants/:tenantId/export", operationId: "exportTenant", summary: "The tenant's complete graph, decrypted: JSON, or a tar of Markdown files (decisions in ADR form)", tags, scopes: ["tenant:admin"], query: exportQuery, responses: { 200: { description: "a streamed JSON document or tar archive" } } },
     (c, { params, query }) => {
-      const tenantDb = tenantDbOf(deps, c);
-      const principal = principalOf(c);
-      checkExportAllowed(tenantDb, principal, params.tenantId);
-      deps.identity.events.emit({ event: "tenant.exported", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { format: query.format } });
-      const stamp = new Date().toISOString().slice(0, 10);
-      const slug = tenantDb.tenant()?.slug ?? "tenant";
-      const stream = query.format === "json" ? Readable.from(jsonExport(deps.graph, tenantDb), { objectMode: false }) : Readable.from(markdownExport(deps.graph, tenantDb));
-      c.header("Content-Type", query.format === "json" ? "application/json" : "application/x-tar");
-      c.header("Content-Disposition", `attachment; filename="vecto-export-${slug}-${stamp}.${query.format === "json" ? "json" : "tar"}"`);
-      return c.body(Readable.toWeb(stream) as ReadableStream<Uint8Array>);
+      const exported = exportTenant(deps.graph, tenantDbOf(deps, c), principalOf(c), params.tenantId, query.format);
+      c.header("Content-Type", exported.contentType);
+      c.header("Content-Disposition", `attachment; filename="${exported.filename}"`);
+      return c.body(Readable.toWeb(exported.body) as ReadableStream<Uint8Array>);
     },
   );
 
