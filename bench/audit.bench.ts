@@ -50,6 +50,7 @@ import { createProject } from "../src/graph/projects.js";
 import { createLogger } from "../src/log.js";
 import { buildApp } from "../src/server/app.js";
 import { openServices, type Services } from "../src/services.js";
+import { percentile, round } from "./stats.js";
 
 const PASSWORD = "violet-anchor-quartz-meadow-42";
 
@@ -83,11 +84,6 @@ function progress(message: string): void {
   console.error(`[audit +${((performance.now() - benchStarted) / 1000).toFixed(1)} s] ${message}`);
 }
 
-function round(n: number, digits = 3): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
-}
-
 function mb(bytes: number): number {
   return round(bytes / 1_048_576, 1);
 }
@@ -104,7 +100,7 @@ interface Stats {
 /** Nearest-rank percentiles; ops/s from the summed time of the timed calls (no gaps between blocks). */
 function stats(samples: readonly number[]): Stats {
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
+  const at = (p: number): number => percentile(sorted, p);
   const total = sorted.reduce((s, x) => s + x, 0);
   return {
     writes: sorted.length,

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import type { Aead } from "../src/crypto/aead.js";
 import { nobleAead } from "../src/crypto/aead-noble.js";
 import { nodeAead } from "../src/crypto/aead-node.js";
+import { round } from "./stats.js";
 
 const SIZES = [
   { label: "64 B", bytes: 64 },
@@ -46,11 +47,6 @@ function measure(impl: Aead, size: (typeof SIZES)[number]): Measurement {
   const { ops, elapsed } = loop(impl, payload, MEASURE_MS);
   const opsPerSec = (ops * 1000) / elapsed;
   return { impl: impl.name, size: size.label, ops, opsPerSec, mbPerSec: (opsPerSec * size.bytes) / 1e6 };
-}
-
-function round(n: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
 }
 
 export async function run(): Promise<Record<string, unknown>> {

@@ -24,6 +24,7 @@ import { createLogger } from "../src/log.js";
 import { buildApp } from "../src/server/app.js";
 import { startServer, type RunningServer } from "../src/server/listen.js";
 import { openServices, type Services } from "../src/services.js";
+import { round } from "./stats.js";
 
 
 const CONNECTIONS = 10;
@@ -76,11 +77,6 @@ interface Measurement {
   readonly non2xx: number;
   readonly errors: number;
   readonly timeouts: number;
-}
-
-function round(n: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
 }
 
 function post(base: string, path: string, body: unknown, token?: string): Promise<unknown> {

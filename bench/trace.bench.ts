@@ -40,6 +40,7 @@ import { createProject } from "../src/graph/projects.js";
 import { DEFAULT_TRACE_DEPTH, MAX_TRACE_DEPTH, MAX_TRACE_NODES, traceUpstream } from "../src/graph/trace.js";
 import { UPSTREAM_VIA_FROM, UPSTREAM_VIA_TO, type EdgeType, type NodeType } from "../src/graph/vocabulary.js";
 import { openServices, type Services } from "../src/services.js";
+import { percentile, round } from "./stats.js";
 
 const PASSWORD = "violet-anchor-quartz-meadow-42";
 const SEED = 20_240_601;
@@ -90,11 +91,6 @@ function progress(message: string): void {
   console.error(`[trace +${((performance.now() - benchStarted) / 1000).toFixed(1)} s] ${message}`);
 }
 
-function round(n: number, digits = 3): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
-}
-
 interface Stats {
   readonly runs: number;
   readonly p50: number;
@@ -106,7 +102,7 @@ interface Stats {
 /** Nearest-rank percentiles, in milliseconds. */
 function stats(samples: readonly number[]): Stats {
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
+  const at = (p: number): number => percentile(sorted, p);
   const mean = sorted.reduce((s, x) => s + x, 0) / sorted.length;
   return { runs: sorted.length, p50: round(at(0.5)), p95: round(at(0.95)), max: round(sorted.at(-1) ?? NaN), mean: round(mean) };
 }

@@ -3,8 +3,10 @@
  * - A person: their email and name are replaced by a pseudonym everywhere they are stored (the
  *   user row; nodes refer to authors by id only), their password and credentials are gone, the
  *   account is disabled. The id stays, so the provenance of what they did survives.
- * - A tenant: its keys are destroyed first (crypto-shredding: every copy of its ciphertext, live
- *   or in an earlier data backup, becomes unreadable), then its rows are deleted and overwritten.
+ * - A tenant: its keys are destroyed first (crypto-shredding: its ciphertext in the live files and
+ *   in its per-tenant backups becomes unreadable), then its rows are deleted and overwritten.
+ *   Full backups carry the keystore until retention removes them, and a restore erases the tenant
+ *   again (ADR 0004, src/backup/erasures.ts).
  */
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";

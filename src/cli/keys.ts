@@ -1,11 +1,43 @@
 /** `vecto keys …`: key operations an operator runs by hand. */
 import type { Command } from "commander";
 import { generateHsmMasterKey } from "../crypto/resolvers/pkcs11.js";
+import { isAbsolute, resolve } from "node:path";
+import type { Config } from "../config.js";
+import { reencryptTenant, retireUnusedVersions, tenantsWithKeys } from "../keys/reencrypt.js";
+import { retireMaster, rotateMaster, rotateTenantKey } from "../keys/rotation.js";
 import { keyStatus } from "../keys/status.js";
 import { createLogger } from "../log.js";
-import { openServices } from "../services.js";
+import { openServices, type MasterKeyTarget, type Services } from "../services.js";
 import { commandConfig } from "./context.js";
 import { action, CliError, printJson, printLine } from "./output.js";
+
+const CLI_ACTOR = (command: string) => ({ type: "system" as const, id: `vecto keys ${command}` });
+
+async function withServices(run: (services: Services, config: Config) => Promise<void>): Promise<void> {
+  const config = commandConfig();
+  const services = await openServices(config, createLogger(config.logLevel, "stderr"));
+  try {
+    await run(services, config);
+  } finally {
+    services.close();
+  }
+}
+
+/** How the configured (about to be previous) master key is named in VECTO_PREVIOUS_MASTER_KEYS. */
+function previousEntry(config: Config): string {
+  return config.keyResolver === "pkcs11" && config.pkcs11 !== null ? `pkcs11:${config.pkcs11.keyLabel}` : `file:${config.masterKeyFile}`;
+}
+
+function rotationTarget(options: { newKeyFile?: string; newKeyLabel?: string }): MasterKeyTarget {
+  if ((options.newKeyFile === undefined) === (options.newKeyLabel === undefined)) throw new CliError("give exactly one of --new-key-file PATH or --new-key-label LABEL");
+  if (options.newKeyFile !== undefined) return { kind: "env", file: isAbsolute(options.newKeyFile) ? options.newKeyFile : resolve(options.newKeyFile) };
+  return { kind: "pkcs11", keyLabel: options.newKeyLabel ?? "" };
+}
+
+function nextConfigLines(config: Config, target: MasterKeyTarget): string[] {
+  const current = target.kind === "env" ? [`VECTO_KEY_RESOLVER=env`, `VECTO_MASTER_KEY_FILE=${target.file}`] : [`VECTO_KEY_RESOLVER=pkcs11`, `VECTO_PKCS11_KEY_LABEL=${target.keyLabel}`];
+  return [...current, `VECTO_PREVIOUS_MASTER_KEYS=${previousEntry(config)}`];
+}
 
 export function keysCommand(program: Command): void {
   const keys = program.command("keys").description("key operations");
@@ -18,14 +50,92 @@ export function keysCommand(program: Command): void {
         const config = commandConfig();
         const services = await openServices(config, createLogger(config.logLevel, "stderr"));
         try {
-          const status = keyStatus(services.resolver, services.db.keystore);
+          const status = keyStatus(services.db, services.crypto);
           if (options.json) return printJson(status);
-          printLine(`resolver: ${status.resolver.kind}, master key ${status.resolver.masterLabel}`);
-          for (const t of status.tenants) printLine(`  ${t.tenantId}: ${t.versions.map((v) => `v${v.version} ${v.status}`).join(", ")}`);
+          printLine(`resolver: ${status.resolver.kind}, master key ${status.resolver.masterLabel} (version ${status.masterVersion ?? "-"})`);
+          for (const m of status.masterKeys) printLine(`  master v${m.version} ${m.label}: ${m.retiredAt !== null ? "retired" : m.current ? "current" : m.loaded ? "loaded" : "not loaded"}, wraps ${m.wraps} data keys`);
+          for (const t of status.tenants) {
+            const versions = t.versions.map((v) => `v${v.version} ${v.status} (${v.values} values, ${v.encryptions} encryptions)`).join(", ");
+            printLine(`  ${t.tenantId}: ${versions}${t.reencryptionRemaining > 0 ? `; re-encryption: ${t.reencryptionRemaining} values left` : ""}`);
+          }
           if (status.wrappedUnderOtherMasterKeys > 0) printLine(`  ${status.wrappedUnderOtherMasterKeys} key(s) are wrapped under another master key`);
         } finally {
           services.close();
         }
+      }),
+    );
+  keys
+    .command("rotate-master")
+    .description("rotate the master key: create (or load) the new key, wrap every data key under it; the old key keeps unwrapping until retired")
+    .option("--new-key-file <path>", "a master key file (created 0600 if it does not exist)")
+    .option("--new-key-label <label>", "a key label in the configured PKCS#11 token (generated non-extractable if missing)")
+    .option("--json", "print as JSON")
+    .action(
+      action(async (options: { newKeyFile?: string; newKeyLabel?: string; json?: boolean }) => {
+        const target = rotationTarget(options);
+        await withServices(async (services, config) => {
+          const result = await rotateMaster(services.keyAdmin, await services.keyAdmin.openMaster(target), CLI_ACTOR("rotate-master"));
+          const next = nextConfigLines(config, target);
+          if (options.json) return printJson({ ...result, nextConfig: next });
+          printLine(`master key ${result.masterLabel} (version ${result.masterVersion}) now wraps every data key (${result.wrapsAdded} wraps added)`);
+          printLine("Make it current in /etc/vecto/vecto.env, keeping the old key for unwrapping, then restart:");
+          for (const line of next) printLine(`  ${line}`);
+          printLine(`Running servers keep working meanwhile. When all run with the new key: vecto keys retire-master ${result.previousLabel}`);
+        });
+      }),
+    );
+  keys
+    .command("retire-master")
+    .description("remove every wrap under an earlier master key, after checking each data key opens under the current one")
+    .argument("<label>", "the master key label (see vecto keys status)")
+    .option("--json", "print as JSON")
+    .action(
+      action(async (label: string, options: { json?: boolean }) => {
+        await withServices(async (services) => {
+          const result = await retireMaster(services.keyAdmin, label, CLI_ACTOR("retire-master"));
+          if (options.json) return printJson({ masterLabel: label, ...result });
+          printLine(`master key ${label} retired: ${result.wrapsRemoved} wraps removed; take it out of VECTO_PREVIOUS_MASTER_KEYS and destroy it`);
+        });
+      }),
+    );
+  keys
+    .command("rotate-tenant")
+    .description("a new data-key version for a tenant (or every tenant): new writes use it at once; re-encryption moves older rows")
+    .argument("[tenant-id]", "the tenant")
+    .option("--all", "every tenant")
+    .option("--json", "print as JSON")
+    .action(
+      action(async (tenantId: string | undefined, options: { all?: boolean; json?: boolean }) => {
+        if ((tenantId === undefined) === (options.all !== true)) throw new CliError("give a tenant id or --all");
+        await withServices(async (services) => {
+          const ids = options.all ? tenantsWithKeys(services.keyAdmin) : [tenantId ?? ""];
+          const rotated: { tenantId: string; version: number }[] = [];
+          for (const id of ids) rotated.push({ tenantId: id, ...(await rotateTenantKey(services.keyAdmin, id, CLI_ACTOR("rotate-tenant"))) });
+          if (options.json) return printJson(rotated);
+          for (const r of rotated) printLine(`${r.tenantId}: data key version ${r.version} takes new writes`);
+        });
+      }),
+    );
+  keys
+    .command("reencrypt")
+    .description("re-encrypt rows sealed under older data-key versions now (the background job does the same in shares); resumable")
+    .option("--tenant <id>", "only this tenant")
+    .option("--retire-unused-now", "retire versions nothing uses at once, without the grace period (only when no server is running)")
+    .option("--json", "print as JSON")
+    .action(
+      action(async (options: { tenant?: string; retireUnusedNow?: boolean; json?: boolean }) => {
+        await withServices(async (services) => {
+          const actor = CLI_ACTOR("reencrypt");
+          const ids = options.tenant !== undefined ? [options.tenant] : tenantsWithKeys(services.keyAdmin);
+          const results = [];
+          for (const id of ids) {
+            const done = await reencryptTenant(services.keyAdmin, id, actor);
+            const retired = options.retireUnusedNow && done.remaining === 0 ? retireUnusedVersions(services.keyAdmin, id, 0, actor) : [];
+            results.push({ ...done, retiredVersions: retired });
+            if (!options.json) printLine(`${id}: ${done.rewritten} values re-encrypted to version ${done.writeVersion ?? "-"}, ${done.remaining} left${retired.length > 0 ? `; retired v${retired.join(", v")}` : ""}`);
+          }
+          if (options.json) printJson(results);
+        });
       }),
     );
   keys

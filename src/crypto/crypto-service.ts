@@ -6,7 +6,8 @@ import { CryptoParamError, TenantKeyError } from "./errors.js";
 import { dekAad, fieldAad, fieldKeyVersion, openField, sealField } from "./field-cipher.js";
 import { deriveKey, isSubKeyLabel, type SubKeyLabel } from "./hkdf.js";
 import type { KeyResolver } from "./key-resolver.js";
-import type { StoredTenantKey, TenantKeyStore } from "./tenant-key-store.js";
+import { MasterKeyRing } from "./master-key-ring.js";
+import type { KeyWrap, StoredTenantKey, TenantKeyStore } from "./tenant-key-store.js";
 
 /**
  * Reserved TenantKeyStore id holding the installation root secret (32 random bytes, stored only
@@ -18,6 +19,23 @@ export const PLATFORM_TENANT_ID = "_platform";
 
 /** Reserved keystore id of the installation's Ed25519 signing seed. */
 export const SIGNING_KEY_ID = "_signing";
+
+/**
+ * With 96-bit random nonces, NIST SP 800-38D bounds one key to 2^32 encryptions. A data key is
+ * rotated automatically once 2^30 are reserved under it: a quarter of the bound.
+ */
+export const DEFAULT_MAX_ENCRYPTIONS_PER_KEY = 2 ** 30;
+/** Encryptions reserved per keystore write: the count is exact to within one block per process. */
+export const DEFAULT_RESERVATION_BLOCK = 1024;
+/** Data keys re-wrapped per keystore transaction during a master rotation. */
+const REWRAP_BATCH = 500;
+
+export interface CryptoServiceOptions {
+  readonly maxEncryptionsPerKey?: number;
+  readonly reservationBlock?: number;
+  /** Told when a data key was rotated because its encryption budget ran out (for the audit trail). */
+  readonly onForcedRotation?: (tenantId: string, newVersion: number) => void;
+}
 
 /** Where a content field lives; part of its AAD, so a ciphertext cannot be moved elsewhere. */
 export interface FieldRef {
@@ -53,16 +71,28 @@ function newestActiveVersion(keys: readonly StoredTenantKey[]): number | undefin
  * forgetTenant afterwards.
  */
 export class CryptoService {
-  readonly #resolver: KeyResolver;
+  readonly #ring: MasterKeyRing;
   readonly #store: TenantKeyStore;
   readonly #deks = new Map<string, Uint8Array>();
   readonly #pending = new Map<string, Promise<Uint8Array>>();
   readonly #writeVersions = new Map<string, number>();
+  readonly #budgets = new Map<string, { next: number; end: number }>();
   readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #maxEncryptions: number;
+  readonly #block: number;
+  readonly #onForcedRotation: (tenantId: string, newVersion: number) => void;
 
-  constructor(resolver: KeyResolver, store: TenantKeyStore) {
-    this.#resolver = resolver;
+  constructor(resolver: KeyResolver, store: TenantKeyStore, options: CryptoServiceOptions = {}) {
+    this.#ring = resolver instanceof MasterKeyRing ? resolver : new MasterKeyRing(resolver);
     this.#store = store;
+    this.#maxEncryptions = options.maxEncryptionsPerKey ?? DEFAULT_MAX_ENCRYPTIONS_PER_KEY;
+    this.#block = Math.min(options.reservationBlock ?? DEFAULT_RESERVATION_BLOCK, this.#maxEncryptions);
+    this.#onForcedRotation = options.onForcedRotation ?? (() => undefined);
+  }
+
+  /** The master keys in use: rotation adds to it and promotes. */
+  get masterKeys(): MasterKeyRing {
+    return this.#ring;
   }
 
   /** Adds a new DEK version for the tenant; new writes use it from now on. */
@@ -71,11 +101,26 @@ export class CryptoService {
     return this.#serialized(tenantId, () => this.#createKey(tenantId));
   }
 
+  /** The version new writes of the tenant use; undefined before it has keys. */
+  writeVersion(tenantId: string): number | undefined {
+    checkTenantId(tenantId);
+    return this.#cachedOrStoredVersion(tenantId);
+  }
+
   async encryptField(tenantId: string, ref: FieldRef, plaintext: string): Promise<Uint8Array> {
     checkTenantId(tenantId);
-    const version = this.#writeVersion(tenantId);
+    const version = await this.#reserveEncryption(tenantId);
     const dek = await this.#dek(tenantId, version);
     return sealField(dek, version, utf8Encoder.encode(plaintext), fieldAad(tenantId, ref.table, ref.column, ref.rowId));
+  }
+
+  /**
+   * Re-seals a field under the tenant's write version (after a data-key rotation); null when it
+   * is sealed under that version already.
+   */
+  async reencryptField(tenantId: string, ref: FieldRef, sealed: Uint8Array): Promise<Uint8Array | null> {
+    if (fieldKeyVersion(sealed) === this.writeVersion(tenantId)) return null;
+    return this.encryptField(tenantId, ref, await this.decryptField(tenantId, ref, sealed));
   }
 
   /** Throws DecryptError if the ciphertext was tampered with or belongs to another place. */
@@ -96,6 +141,56 @@ export class CryptoService {
       for (const k of [...map.keys()]) if (k.startsWith(prefix)) map.delete(k);
     }
     this.#writeVersions.delete(tenantId);
+    for (const k of [...this.#budgets.keys()]) if (k.startsWith(prefix)) this.#budgets.delete(k);
+  }
+
+  /** Re-reads every write version on next use: picks up versions another process created. */
+  refreshWriteVersions(): void {
+    this.#writeVersions.clear();
+  }
+
+  /**
+   * Gives every data key (tenants' and the platform's) a wrap under each loaded, non-retired
+   * master key that lacks one: the re-wrap step of a master rotation, and the catch-up for keys
+   * created elsewhere meanwhile. Returns the number of wraps added.
+   */
+  async wrapUnderAllMasters(owners: readonly string[]): Promise<number> {
+    let added = 0;
+    // Written in batches: one durable transaction per batch, not per key.
+    for (let i = 0; i < owners.length; i += REWRAP_BATCH) {
+      const batch: { tenantId: string; version: number; wraps: KeyWrap[] }[] = [];
+      for (const owner of owners.slice(i, i + REWRAP_BATCH)) batch.push(...(await this.#missingWraps(owner)));
+      if (batch.length > 0) this.#store.addWraps(batch);
+      added += batch.reduce((n, b) => n + b.wraps.length, 0);
+    }
+    return added;
+  }
+
+  async #missingWraps(owner: string): Promise<{ tenantId: string; version: number; wraps: KeyWrap[] }[]> {
+    const out: { tenantId: string; version: number; wraps: KeyWrap[] }[] = [];
+    for (const key of this.#store.listTenantKeys(owner)) {
+      if (key.status !== "active") continue;
+      const missing = this.#wrappingMasters().filter((r) => !key.wraps.some((w) => w.masterLabel === r.describe().masterLabel));
+      if (missing.length === 0) continue;
+      const dek = await this.#dek(owner, key.version);
+      const aad = dekAad(owner, key.version);
+      const wraps: KeyWrap[] = [];
+      for (const r of missing) {
+        const w = await r.wrap(dek, aad);
+        wraps.push({ masterLabel: w.masterLabel, wrapped: w.blob });
+      }
+      out.push({ tenantId: owner, version: key.version, wraps });
+    }
+    return out;
+  }
+
+  /** Proves a stored DEK version opens with the given master key alone (before another is retired). */
+  async checkUnwrapsWith(owner: string, version: number, masterLabel: string): Promise<void> {
+    const key = this.#store.listTenantKeys(owner).find((k) => k.version === version);
+    const wrap = key?.wraps.find((w) => w.masterLabel === masterLabel);
+    if (wrap === undefined) throw new TenantKeyError(`data key ${owner} version ${version} has no wrap under master key ${masterLabel}`);
+    const dek = await this.#ring.unwrap({ masterLabel, blob: wrap.wrapped }, dekAad(owner, version));
+    if (dek.length !== AEAD_KEY_BYTES) throw new TenantKeyError(`data key ${owner} version ${version} has the wrong length`);
   }
 
   /**
@@ -149,22 +244,60 @@ export class CryptoService {
     return this.#cachedOrStoredVersion(PLATFORM_TENANT_ID) ?? this.#createKey(PLATFORM_TENANT_ID);
   }
 
+  /** The current master key first, then the other loaded ones that are not retired. */
+  #wrappingMasters(): KeyResolver[] {
+    const retired = this.#store.retiredMasterLabels();
+    return this.#ring.loaded().filter((r, i) => i === 0 || !retired.has(r.describe().masterLabel));
+  }
+
   async #createKey(tenantId: string): Promise<number> {
     const existing = this.#store.listTenantKeys(tenantId);
     const version = existing.reduce((max, k) => Math.max(max, k.version), 0) + 1;
     const dek = new Uint8Array(randomBytes(AEAD_KEY_BYTES));
-    const wrapped = await this.#resolver.wrap(dek, dekAad(tenantId, version));
-    this.#store.insertTenantKey({
-      tenantId,
-      version,
-      masterLabel: wrapped.masterLabel,
-      wrapped: wrapped.blob,
-      status: "active",
-      createdAt: new Date().toISOString(),
-    });
+    const aad = dekAad(tenantId, version);
+    // Wrapped under every loaded master key, so whichever of them the next start is configured
+    // with reads it. Only the current key must succeed: a wrap an unreachable earlier key could
+    // not make is added later by wrapUnderAllMasters (start-up, key-maintenance job).
+    const [current, ...others] = this.#wrappingMasters();
+    if (current === undefined) throw new TenantKeyError("no master key is loaded");
+    const first = await current.wrap(dek, aad);
+    const wraps: KeyWrap[] = [{ masterLabel: first.masterLabel, wrapped: first.blob }];
+    for (const r of others) {
+      const w = await r.wrap(dek, aad).catch(() => undefined);
+      if (w !== undefined) wraps.push({ masterLabel: w.masterLabel, wrapped: w.blob });
+    }
+    this.#store.insertTenantKey({ tenantId, version, wraps, createdAt: new Date().toISOString() });
     this.#deks.set(tenantId + SEP + version, dek);
     this.#writeVersions.set(tenantId, version);
     return version;
+  }
+
+  /**
+   * The write version, with one encryption counted against it. Counts are reserved in blocks in
+   * the keystore (atomically, so processes sharing it get disjoint blocks); a key whose count
+   * passes the limit is replaced by a new version before it is used again.
+   */
+  async #reserveEncryption(tenantId: string): Promise<number> {
+    for (;;) {
+      const version = this.#requireWriteVersion(tenantId);
+      const id = tenantId + SEP + version;
+      const budget = this.#budgets.get(id);
+      if (budget !== undefined && budget.next < budget.end) {
+        budget.next++;
+        return version;
+      }
+      const total = this.#store.reserveEncryptions(tenantId, version, this.#block);
+      if (total <= this.#maxEncryptions) {
+        this.#budgets.set(id, { next: total - this.#block + 1, end: total });
+        return version;
+      }
+      await this.#serialized(tenantId, async () => {
+        this.#writeVersions.delete(tenantId);
+        if (this.#requireWriteVersion(tenantId) !== version) return;
+        const created = await this.#createKey(tenantId);
+        this.#onForcedRotation(tenantId, created);
+      });
+    }
   }
 
   #cachedOrStoredVersion(tenantId: string): number | undefined {
@@ -175,7 +308,7 @@ export class CryptoService {
     return stored;
   }
 
-  #writeVersion(tenantId: string): number {
+  #requireWriteVersion(tenantId: string): number {
     const version = this.#cachedOrStoredVersion(tenantId);
     if (version === undefined) throw new TenantKeyError(`tenant ${tenantId} has no active data key`);
     return version;
@@ -208,8 +341,10 @@ export class CryptoService {
     if (stored.status === "retired") {
       throw new TenantKeyError(`data key version ${version} of tenant ${tenantId} is retired`);
     }
-    const wrapped = { masterLabel: stored.masterLabel, blob: stored.wrapped };
-    const dek = await this.#resolver.unwrap(wrapped, dekAad(tenantId, version));
+    // Prefer the current master key, then any other loaded one; with none loaded the ring names what is missing.
+    const wrap = this.#ring.labels().map((label) => stored.wraps.find((w) => w.masterLabel === label)).find((w) => w !== undefined) ?? stored.wraps[0];
+    if (wrap === undefined) throw new TenantKeyError(`data key version ${version} of tenant ${tenantId} has no wrapped copy`);
+    const dek = await this.#ring.unwrap({ masterLabel: wrap.masterLabel, blob: wrap.wrapped }, dekAad(tenantId, version));
     if (dek.length !== AEAD_KEY_BYTES) {
       throw new TenantKeyError(`data key version ${version} of tenant ${tenantId} has the wrong length`);
     }

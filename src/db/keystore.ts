@@ -1,29 +1,62 @@
 /**
  * The keystore: wrapped tenant data keys in a SQLite file of their own (datasheet 2.2: keys stored
- * separately from data). The data database and its backups hold only ciphertext; destroying a
- * tenant's keys here (crypto-shredding) makes that ciphertext unreadable everywhere, including in
- * earlier data backups. Plaintext keys never reach this module: src/crypto wraps them first.
+ * separately from data). The data database holds only ciphertext; destroying a tenant's keys here
+ * (crypto-shredding) makes that ciphertext unreadable everywhere. Plaintext keys never reach this
+ * module: src/crypto wraps them first.
  */
 import type BetterSqlite3 from "better-sqlite3";
-import type { StoredTenantKey, TenantKeyStore } from "../crypto/tenant-key-store.js";
-import { migrate } from "./migrate.js";
+import type { KeyWrap, StoredTenantKey, TenantKeyStore } from "../crypto/tenant-key-store.js";
+import { migrate, schemaVersion } from "./migrate.js";
 import { keystoreMigrations } from "./migrations/index.js";
 import { openSqlite } from "./sqlite.js";
 
-export interface TenantKeyRow {
+interface TenantKeyRow {
   tenant_id: string;
   version: number;
-  master_label: string;
-  wrapped: Buffer;
   status: "active" | "retired";
+  encryptions: number;
   created_at: string;
 }
 
-const COLUMNS = "tenant_id, version, master_label, wrapped, status, created_at";
-
-export function toKey(row: TenantKeyRow): StoredTenantKey {
-  return { tenantId: row.tenant_id, version: row.version, masterLabel: row.master_label, wrapped: new Uint8Array(row.wrapped), status: row.status, createdAt: row.created_at };
+interface WrapRow {
+  version: number;
+  master_label: string;
+  wrapped: Buffer;
 }
+
+/** A key as it was stored before wraps had a table of their own (the data database before 0005). */
+export interface LegacyTenantKey {
+  readonly tenantId: string;
+  readonly version: number;
+  readonly masterLabel: string;
+  readonly wrapped: Uint8Array;
+  readonly status: "active" | "retired";
+  readonly createdAt: string;
+}
+
+export interface MasterKeyRecord {
+  readonly label: string;
+  readonly version: number;
+  readonly kind: "env" | "pkcs11";
+  readonly createdAt: string;
+  readonly retiredAt: string | null;
+  /** Data keys wrapped under it now. */
+  readonly wraps: number;
+}
+
+/** A data key's metadata, never its wrapped bytes: what the key status may show. */
+export interface TenantKeySummary {
+  readonly tenantId: string;
+  readonly version: number;
+  readonly status: "active" | "retired";
+  readonly encryptions: number;
+  readonly masterLabels: readonly string[];
+  readonly createdAt: string;
+  readonly unusedSince: string | null;
+  readonly retiredAt: string | null;
+}
+
+const KEY_COLUMNS = "tenant_id, version, status, encryptions, created_at";
 
 export class KeyStore implements TenantKeyStore {
   private constructor(private readonly handle: BetterSqlite3.Database) {}
@@ -40,36 +73,144 @@ export class KeyStore implements TenantKeyStore {
   }
 
   listTenantKeys(tenantId: string): StoredTenantKey[] {
-    return this.handle.prepare<[string], TenantKeyRow>(`SELECT ${COLUMNS} FROM tenant_keys WHERE tenant_id = ? ORDER BY version`).all(tenantId).map(toKey);
+    const keys = this.handle.prepare<[string], TenantKeyRow>(`SELECT ${KEY_COLUMNS} FROM tenant_keys WHERE tenant_id = ? ORDER BY version`).all(tenantId);
+    const wraps = this.handle.prepare<[string], WrapRow>("SELECT version, master_label, wrapped FROM key_wraps WHERE tenant_id = ? ORDER BY created_at, master_label").all(tenantId);
+    return keys.map((k) => ({
+      tenantId: k.tenant_id,
+      version: k.version,
+      status: k.status,
+      encryptions: k.encryptions,
+      createdAt: k.created_at,
+      wraps: wraps.filter((w) => w.version === k.version).map((w) => ({ masterLabel: w.master_label, wrapped: new Uint8Array(w.wrapped) })),
+    }));
   }
 
-  insertTenantKey(key: StoredTenantKey): void {
-    this.handle
-      .prepare(`INSERT INTO tenant_keys (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`)
-      .run(key.tenantId, key.version, key.masterLabel, Buffer.from(key.wrapped), key.status, key.createdAt);
+  /** Every tenant (and reserved id) that has keys. */
+  keyOwners(): string[] {
+    return this.handle.prepare<[], { tenant_id: string }>("SELECT DISTINCT tenant_id FROM tenant_keys ORDER BY tenant_id").all().map((r) => r.tenant_id);
+  }
+
+  insertTenantKey(key: { tenantId: string; version: number; wraps: readonly KeyWrap[]; createdAt: string }): void {
+    this.handle.transaction(() => {
+      this.handle.prepare("INSERT INTO tenant_keys (tenant_id, version, status, created_at) VALUES (?, ?, 'active', ?)").run(key.tenantId, key.version, key.createdAt);
+      this.insertWraps(key.tenantId, key.version, key.wraps, key.createdAt, false);
+    }).immediate();
+  }
+
+  addWraps(entries: readonly { tenantId: string; version: number; wraps: readonly KeyWrap[] }[]): void {
+    const now = new Date().toISOString();
+    this.handle.transaction(() => {
+      for (const e of entries) this.insertWraps(e.tenantId, e.version, e.wraps, now, true);
+    }).immediate();
+  }
+
+  private insertWraps(tenantId: string, version: number, wraps: readonly KeyWrap[], createdAt: string, ignoreExisting: boolean): void {
+    const insert = this.handle.prepare(`INSERT ${ignoreExisting ? "OR IGNORE " : ""}INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES (?, ?, ?, ?, ?)`);
+    for (const w of wraps) insert.run(tenantId, version, w.masterLabel, Buffer.from(w.wrapped), createdAt);
+  }
+
+  reserveEncryptions(tenantId: string, version: number, count: number): number {
+    const row = this.handle
+      .prepare<[number, string, number], { encryptions: number }>("UPDATE tenant_keys SET encryptions = encryptions + ? WHERE tenant_id = ? AND version = ? RETURNING encryptions")
+      .get(count, tenantId, version);
+    if (!row) throw new Error(`no data key ${tenantId} version ${version} to count encryptions for`);
+    return row.encryptions;
+  }
+
+  retiredMasterLabels(): ReadonlySet<string> {
+    return new Set(this.handle.prepare<[], { label: string }>("SELECT label FROM master_keys WHERE retired_at IS NOT NULL").all().map((r) => r.label));
+  }
+
+  /** Records a master key the installation uses; returns its version (existing or new). */
+  registerMaster(label: string, kind: "env" | "pkcs11", now: string): number {
+    return this.handle.transaction(() => {
+      const existing = this.handle.prepare<[string], { version: number }>("SELECT version FROM master_keys WHERE label = ?").get(label);
+      if (existing) return existing.version;
+      const next = (this.handle.prepare<[], { v: number | null }>("SELECT max(version) AS v FROM master_keys").get()?.v ?? 0) + 1;
+      this.handle.prepare("INSERT INTO master_keys (label, version, kind, created_at) VALUES (?, ?, ?, ?)").run(label, next, kind, now);
+      return next;
+    }).immediate();
+  }
+
+  masters(): MasterKeyRecord[] {
+    return this.handle
+      .prepare<[], { label: string; version: number; kind: "env" | "pkcs11"; created_at: string; retired_at: string | null; wraps: number }>(
+        "SELECT m.label, m.version, m.kind, m.created_at, m.retired_at, (SELECT count(*) FROM key_wraps w WHERE w.master_label = m.label) AS wraps FROM master_keys m ORDER BY m.version",
+      )
+      .all()
+      .map((r) => ({ label: r.label, version: r.version, kind: r.kind, createdAt: r.created_at, retiredAt: r.retired_at, wraps: r.wraps }));
+  }
+
+  /** Removes every wrap under a master key and marks it retired; the caller has checked each DEK has another wrap. */
+  retireMaster(label: string, now: string): number {
+    const removed = this.handle.transaction(() => {
+      const n = this.handle.prepare("DELETE FROM key_wraps WHERE master_label = ?").run(label).changes;
+      this.handle.prepare("UPDATE master_keys SET retired_at = ? WHERE label = ? AND retired_at IS NULL").run(now, label);
+      return n;
+    }).immediate();
+    this.handle.pragma("wal_checkpoint(TRUNCATE)");
+    return removed;
+  }
+
+  /** Re-encryption found nothing sealed under this version since `since` (null: it found something). */
+  markUnused(tenantId: string, version: number, since: string | null): void {
+    this.handle.prepare("UPDATE tenant_keys SET unused_since = ? WHERE tenant_id = ? AND version = ? AND status = 'active'").run(since, tenantId, version);
+  }
+
+  /** Destroys one data-key version's wraps: whatever it sealed becomes unreadable. */
+  retireVersion(tenantId: string, version: number, now: string): void {
+    this.handle.transaction(() => {
+      this.handle.prepare("DELETE FROM key_wraps WHERE tenant_id = ? AND version = ?").run(tenantId, version);
+      this.handle.prepare("UPDATE tenant_keys SET status = 'retired', retired_at = ? WHERE tenant_id = ? AND version = ?").run(now, tenantId, version);
+    }).immediate();
+    this.handle.pragma("wal_checkpoint(TRUNCATE)");
   }
 
   /** Adds keys that are not there yet (same tenant and version); used once to move keys out of the data database. */
-  adopt(keys: readonly StoredTenantKey[]): void {
-    const insert = this.handle.prepare(`INSERT OR IGNORE INTO tenant_keys (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`);
+  adopt(keys: readonly LegacyTenantKey[]): void {
+    const insertKey = this.handle.prepare("INSERT OR IGNORE INTO tenant_keys (tenant_id, version, status, created_at) VALUES (?, ?, ?, ?)");
+    const insertWrap = this.handle.prepare("INSERT OR IGNORE INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES (?, ?, ?, ?, ?)");
+    const register = this.handle.prepare("INSERT OR IGNORE INTO master_keys (label, version, kind, created_at) VALUES (?, (SELECT coalesce(max(version), 0) + 1 FROM master_keys), ?, ?)");
     this.handle.transaction(() => {
-      for (const k of keys) insert.run(k.tenantId, k.version, k.masterLabel, Buffer.from(k.wrapped), k.status, k.createdAt);
+      for (const k of keys) {
+        insertKey.run(k.tenantId, k.version, k.status, k.createdAt);
+        insertWrap.run(k.tenantId, k.version, k.masterLabel, Buffer.from(k.wrapped), k.createdAt);
+        register.run(k.masterLabel, k.masterLabel.startsWith("pkcs11:") ? "pkcs11" : "env", k.createdAt);
+      }
     }).immediate();
   }
 
   /** Every key's metadata (never the wrapped bytes), for the key status report. */
-  summary(): { tenantId: string; version: number; masterLabel: string; status: string; createdAt: string }[] {
+  summary(): TenantKeySummary[] {
+    const wraps = this.handle.prepare<[], { tenant_id: string; version: number; master_label: string }>("SELECT tenant_id, version, master_label FROM key_wraps ORDER BY master_label").all();
     return this.handle
-      .prepare<[], { tenant_id: string; version: number; master_label: string; status: string; created_at: string }>("SELECT tenant_id, version, master_label, status, created_at FROM tenant_keys ORDER BY tenant_id, version")
+      .prepare<[], TenantKeyRow & { unused_since: string | null; retired_at: string | null }>(`SELECT ${KEY_COLUMNS}, unused_since, retired_at FROM tenant_keys ORDER BY tenant_id, version`)
       .all()
-      .map((r) => ({ tenantId: r.tenant_id, version: r.version, masterLabel: r.master_label, status: r.status, createdAt: r.created_at }));
+      .map((r) => ({
+        tenantId: r.tenant_id,
+        version: r.version,
+        status: r.status,
+        encryptions: r.encryptions,
+        masterLabels: wraps.filter((w) => w.tenant_id === r.tenant_id && w.version === r.version).map((w) => w.master_label),
+        createdAt: r.created_at,
+        unusedSince: r.unused_since,
+        retiredAt: r.retired_at,
+      }));
   }
 
   /** Crypto-shredding: every key of the tenant is overwritten and removed, and the WAL folded in so no copy lingers. */
   destroyTenantKeys(tenantId: string): number {
-    const removed = this.handle.prepare("DELETE FROM tenant_keys WHERE tenant_id = ?").run(tenantId).changes;
+    const removed = this.handle.transaction(() => {
+      this.handle.prepare("DELETE FROM key_wraps WHERE tenant_id = ?").run(tenantId);
+      return this.handle.prepare("DELETE FROM tenant_keys WHERE tenant_id = ?").run(tenantId).changes;
+    }).immediate();
     this.handle.pragma("wal_checkpoint(TRUNCATE)");
     return removed;
+  }
+
+  /** The newest keystore migration applied (0: none). */
+  schemaVersion(): number {
+    return schemaVersion(this.handle);
   }
 
   integrityCheck(): string[] {

@@ -1,29 +1,63 @@
 /**
- * What an operator may know about the keys: which resolver and master key are in use, and each
- * tenant's data-key versions with the master key that wraps them. Never key material.
+ * What an operator may know about the keys: the resolver and master keys in use, each data-key
+ * version with its master wraps, encryption count and the values still sealed under it, and how
+ * far re-encryption has come. Never key material.
  */
-import type { KeyStore } from "../db/keystore.js";
-import type { KeyResolver, ResolverInfo } from "../crypto/key-resolver.js";
+import type { CryptoService } from "../crypto/crypto-service.js";
+import type { ResolverInfo } from "../crypto/key-resolver.js";
+import type { Database } from "../db/db.js";
+import type { MasterKeyRecord } from "../db/keystore.js";
+
+export interface DataKeyStatus {
+  readonly version: number;
+  readonly status: "active" | "retired";
+  /** Encryptions reserved under the version: an upper bound of those performed. */
+  readonly encryptions: number;
+  /** Sealed values under the version now. */
+  readonly values: number;
+  readonly masterLabels: readonly string[];
+  readonly createdAt: string;
+  readonly unusedSince: string | null;
+  readonly retiredAt: string | null;
+}
+
+export interface TenantKeyStatus {
+  readonly tenantId: string;
+  readonly writeVersion: number | null;
+  readonly versions: readonly DataKeyStatus[];
+  /** Values still sealed under an older version: zero when re-encryption is complete. */
+  readonly reencryptionRemaining: number;
+}
 
 export interface KeyStatus {
   readonly resolver: ResolverInfo;
-  /** Keys wrapped under a master key other than the one loaded (unreadable until it is back). */
+  readonly masterVersion: number | null;
+  readonly masterKeys: readonly (MasterKeyRecord & { readonly loaded: boolean; readonly current: boolean })[];
+  /** Active data keys with no wrap under the current master key (a rotation in progress, or keys it cannot read). */
   readonly wrappedUnderOtherMasterKeys: number;
-  readonly tenants: readonly { readonly tenantId: string; readonly versions: readonly { version: number; status: string; masterLabel: string; createdAt: string }[] }[];
+  readonly tenants: readonly TenantKeyStatus[];
 }
 
-export function keyStatus(resolver: KeyResolver, keystore: KeyStore): KeyStatus {
-  const info = resolver.describe();
-  const rows = keystore.summary();
-  const byTenant = new Map<string, { version: number; status: string; masterLabel: string; createdAt: string }[]>();
-  for (const row of rows) {
-    const list = byTenant.get(row.tenantId) ?? [];
-    list.push({ version: row.version, status: row.status, masterLabel: row.masterLabel, createdAt: row.createdAt });
-    byTenant.set(row.tenantId, list);
-  }
+export function keyStatus(db: Database, crypto: CryptoService): KeyStatus {
+  const ring = crypto.masterKeys;
+  const current = ring.currentLabel;
+  const masters = db.keystore.masters().map((m) => ({ ...m, loaded: ring.has(m.label), current: m.label === current }));
+  const keys = db.keystore.summary();
+  const owners = [...new Set(keys.map((k) => k.tenantId))];
+  const tenants = owners.map((tenantId): TenantKeyStatus => {
+    // Reserved ids ("_platform", "_signing") hold installation secrets, not sealed tenant fields.
+    const reserved = tenantId.startsWith("_");
+    const counts = reserved ? new Map<number, number>() : db.sealedFields.versionCounts(tenantId);
+    const writeVersion = reserved ? null : (crypto.writeVersion(tenantId) ?? null);
+    const versions = keys.filter((k) => k.tenantId === tenantId).map(({ tenantId: _, ...k }) => ({ ...k, values: counts.get(k.version) ?? 0 }));
+    const remaining = [...counts].reduce((n, [version, count]) => (version === writeVersion ? n : n + count), 0);
+    return { tenantId, writeVersion, versions, reencryptionRemaining: remaining };
+  });
   return {
-    resolver: info,
-    wrappedUnderOtherMasterKeys: rows.filter((r) => r.masterLabel !== info.masterLabel).length,
-    tenants: [...byTenant].map(([tenantId, versions]) => ({ tenantId, versions })),
+    resolver: crypto.masterKeys.describe(),
+    masterVersion: masters.find((m) => m.current)?.version ?? null,
+    masterKeys: masters,
+    wrappedUnderOtherMasterKeys: keys.filter((k) => k.status === "active" && !k.masterLabels.includes(current)).length,
+    tenants,
   };
 }

@@ -99,7 +99,7 @@ describe("GDPR", () => {
     const nodeId = (await json<{ node: { id: string } }>(await post(`/api/projects/${pid}/nodes`, { type: "idea", title: "Merger plan codename HEATHER", body: "confidential" }, token))).node.id;
     const db = f.services.db;
     const file = join(f.dataDir, "vecto.db");
-    const wrapped = db.keystore.listTenantKeys(doomed.tenantId).map((k) => Buffer.from(k.wrapped));
+    const wrapped = db.keystore.listTenantKeys(doomed.tenantId).flatMap((k) => k.wraps.map((w) => Buffer.from(w.wrapped)));
     expect(wrapped.length).toBeGreaterThan(0);
     db.checkpoint();
     const backup = `${file}.earlier-backup`;

@@ -1,5 +1,6 @@
 /** Key status tells an operator what protects the data, and never any key material. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { KeyStatus } from "../../src/keys/status.js";
 import { identityFixture, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
 describe("key status", () => {
@@ -16,13 +17,20 @@ describe("key status", () => {
     const res = await f.call("GET", "/api/keys/status", { token: f.root.tokens.accessToken });
     expect(res.status).toBe(200);
     const text = await res.text();
-    const status = JSON.parse(text) as { resolver: { kind: string; masterLabel: string }; wrappedUnderOtherMasterKeys: number; tenants: { tenantId: string; versions: { version: number; status: string; masterLabel: string }[] }[] };
-    expect(status.resolver).toMatchObject({ kind: "env", masterLabel: f.services.resolver.describe().masterLabel });
+    const status = JSON.parse(text) as KeyStatus;
+    const label = f.services.resolver.describe().masterLabel;
+    expect(status.resolver).toMatchObject({ kind: "env", masterLabel: label });
+    expect(status.masterVersion).toBe(1);
+    expect(status.masterKeys).toEqual([expect.objectContaining({ label, version: 1, kind: "env", current: true, loaded: true, retiredAt: null })]);
     expect(status.wrappedUnderOtherMasterKeys).toBe(0);
-    expect(status.tenants.find((t) => t.tenantId === acme.tenantId)?.versions).toEqual([expect.objectContaining({ version: 1, status: "active", masterLabel: status.resolver.masterLabel })]);
-    for (const key of f.services.db.keystore.listTenantKeys(acme.tenantId)) {
-      expect(text).not.toContain(Buffer.from(key.wrapped).toString("base64"));
-      expect(text).not.toContain(Buffer.from(key.wrapped).toString("hex"));
+    const tenant = status.tenants.find((t) => t.tenantId === acme.tenantId);
+    // The first admin's email and name are the tenant's two sealed values so far.
+    expect(tenant).toMatchObject({ writeVersion: 1, reencryptionRemaining: 0 });
+    expect(tenant?.versions).toEqual([expect.objectContaining({ version: 1, status: "active", masterLabels: [label], values: 2 })]);
+    expect(tenant?.versions[0]?.encryptions).toBeGreaterThanOrEqual(2);
+    for (const { wrapped } of f.services.db.keystore.listTenantKeys(acme.tenantId).flatMap((k) => k.wraps)) {
+      expect(text).not.toContain(Buffer.from(wrapped).toString("base64"));
+      expect(text).not.toContain(Buffer.from(wrapped).toString("hex"));
     }
   });
 

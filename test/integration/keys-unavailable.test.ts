@@ -19,7 +19,7 @@ describe("keys unavailable", () => {
     healthy = await f.createTenant("healthy");
     projectId = ((await (await f.call("POST", "/api/projects", { token: stranded.admin.tokens.accessToken, body: { name: "Before" } })).json()) as { project: { id: string } }).project.id;
     // A newer data key wrapped under a master key this installation does not hold.
-    f.services.db.keystore.insertTenantKey({ tenantId: stranded.tenantId, version: 2, masterLabel: "env:0000000000000000", wrapped: randomBytes(60), status: "active", createdAt: new Date().toISOString() });
+    f.services.db.keystore.insertTenantKey({ tenantId: stranded.tenantId, version: 2, wraps: [{ masterLabel: "env:0000000000000000", wrapped: randomBytes(60) }], createdAt: new Date().toISOString() });
     f.services.crypto.forgetTenant(stranded.tenantId);
   });
   afterAll(() => f.close());

@@ -42,6 +42,16 @@ describe("config", () => {
     expect(config.tls.selfSigned).toBe(false);
   });
 
+  it("takes earlier master keys for unwrapping, files and HSM labels, and a data-key encryption limit", () => {
+    const hsm = { VECTO_PKCS11_LIB: "/usr/lib/softhsm/libsofthsm2.so", VECTO_PKCS11_TOKEN_LABEL: "vecto", VECTO_PKCS11_PIN_FILE: "/etc/vecto/pin", VECTO_PKCS11_KEY_LABEL: "master-2" };
+    const config = loadConfig({ ...base, ...hsm, VECTO_PREVIOUS_MASTER_KEYS: "file:old.key, pkcs11:master-1", VECTO_DEK_MAX_ENCRYPTIONS: "1000000" }, cwd);
+    expect(config.keyResolver).toBe("env");
+    expect(config.pkcs11?.keyLabel).toBe("master-2");
+    expect(config.previousMasterKeys).toEqual([{ kind: "env", file: "/srv/vecto-test/old.key" }, { kind: "pkcs11", keyLabel: "master-1" }]);
+    expect(config.dekMaxEncryptions).toBe(1_000_000);
+    expect(loadConfig(base, cwd)).toMatchObject({ previousMasterKeys: [], pkcs11: null, dekMaxEncryptions: 2 ** 30 });
+  });
+
   it("reads the master key from the systemd credentials directory", () => {
     const config = loadConfig({ ...base, CREDENTIALS_DIRECTORY: "/run/credentials/vecto.service" }, cwd);
     expect(config.masterKeyFile).toBe("/run/credentials/vecto.service/master-key");
@@ -61,6 +71,10 @@ describe("config", () => {
     [{ VECTO_KEY_RESOLVER: "pkcs11" }, /^VECTO_PKCS11_PIN_FILE: required when VECTO_KEY_RESOLVER=pkcs11/],
     [{ VECTO_KEY_RESOLVER: "pkcs11", VECTO_PKCS11_PIN_FILE: "/p" }, /^VECTO_PKCS11_LIB: required/],
     [{ VECTO_EGRESS_ALLOW: "api.example.com" }, /^VECTO_EGRESS_ALLOW: expected host:port/],
+    [{ VECTO_PREVIOUS_MASTER_KEYS: "/etc/vecto/old.key" }, /^VECTO_PREVIOUS_MASTER_KEYS: expected file:PATH or pkcs11:KEY_LABEL/],
+    [{ VECTO_PREVIOUS_MASTER_KEYS: "pkcs11:old-master" }, /^VECTO_PREVIOUS_MASTER_KEYS: a pkcs11: entry needs the VECTO_PKCS11_\* settings/],
+    [{ VECTO_DEK_MAX_ENCRYPTIONS: "4294967296" }, /^VECTO_DEK_MAX_ENCRYPTIONS: must be at most 2147483648/],
+    [{ VECTO_DEK_MAX_ENCRYPTIONS: "0" }, /^VECTO_DEK_MAX_ENCRYPTIONS: must be greater than 0/],
   ])("refuses %j with one line naming the variable", (env, expected) => {
     const message = failure(env);
     expect(message).toMatch(expected);

@@ -37,6 +37,8 @@ const TOKEN_GONE = new Set([
   "CKR_KEY_HANDLE_INVALID",
   "CKR_OBJECT_HANDLE_INVALID",
   "CKR_SLOT_ID_INVALID",
+  // The library was re-initialised to rescan for a vanished token (see rescan below).
+  "CKR_CRYPTOKI_NOT_INITIALIZED",
 ]);
 
 const PIN_REFUSED = new Set(["CKR_PIN_INCORRECT", "CKR_PIN_LOCKED", "CKR_PIN_EXPIRED", "CKR_PIN_INVALID", "CKR_PIN_LEN_RANGE"]);
@@ -61,12 +63,40 @@ function firstLine(err: unknown): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Module loading: once per process and library. C_Finalize is never called: other resolvers in
-// the process (and the keys CLI) share the initialised library.
+// Module loading: once per process and library, shared by every resolver in the process. The
+// one exception to "initialise once" is rescan(): some modules (SoftHSM2 among them) only see a
+// token that came back after C_Finalize + C_Initialize.
 
 export interface LoadedPkcs11 {
   readonly api: Api;
   readonly lib: Pkcs11js.PKCS11;
+  /** Operations running on sessions of this module, and when it was last re-initialised. */
+  readonly state: { inFlight: number; rescannedAt: number };
+}
+
+/** At most one re-initialisation per interval: /readyz polling must not hammer the module. */
+const RESCAN_INTERVAL_MS = 2000;
+
+/**
+ * Re-initialises the module so it looks for tokens afresh, when our token is not found. Only
+ * while no operation runs on it (finalising would pull sessions from under them); a failed
+ * C_Initialize (the token store still missing) leaves it uninitialised, and the next call retries.
+ */
+function rescan(loaded: LoadedPkcs11): boolean {
+  const now = Date.now();
+  if (loaded.state.inFlight > 0 || now - loaded.state.rescannedAt < RESCAN_INTERVAL_MS) return false;
+  loaded.state.rescannedAt = now;
+  try {
+    loaded.lib.C_Finalize();
+  } catch {
+    // Not initialised (an earlier rescan failed): nothing to finalise.
+  }
+  try {
+    loaded.lib.C_Initialize({ flags: loaded.api.CKF_OS_LOCKING_OK });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const modules = new Map<string, Promise<LoadedPkcs11>>();
@@ -98,7 +128,7 @@ async function loadModule(library: string): Promise<LoadedPkcs11> {
       throw new HsmError(`PKCS#11 library ${library} failed to initialise: ${ckrOf(err) ?? firstLine(err)}`, ckrOf(err));
     }
   }
-  return { api, lib };
+  return { api, lib, state: { inFlight: 0, rescannedAt: 0 } };
 }
 
 /** The initialised module for a library path; a failed load is not cached, so a fixed path works on retry. */
@@ -337,6 +367,7 @@ class SessionPool {
       if (isTokenGone(err)) this.#retire(token);
       throw err;
     }
+    token.loaded.state.inFlight++;
     try {
       const result = await work(token.loaded, session, token.key);
       this.#release(token, session);
@@ -345,6 +376,8 @@ class SessionPool {
       this.#discard(token, session);
       if (isTokenGone(err)) this.#retire(token);
       throw err;
+    } finally {
+      token.loaded.state.inFlight--;
     }
   }
 
@@ -369,7 +402,7 @@ class SessionPool {
     const loaded = await loadPkcs11(this.#target.library);
     let opened: { slot: Handle; session: Handle };
     try {
-      opened = openTokenSession(loaded, this.#target);
+      opened = this.#openSession(loaded);
     } catch (err) {
       // Never retry a refused PIN: /readyz polling would use up a real token's PIN attempts.
       if (err instanceof HsmError && err.ckr !== undefined && PIN_REFUSED.has(err.ckr)) this.#pinRefused = err;
@@ -382,6 +415,29 @@ class SessionPool {
       closeQuietly(loaded.lib, session);
       throw err;
     }
+  }
+
+  /** Opens a session; when the token is missing, rescans the module once and tries again (the token may be back). */
+  #openSession(loaded: LoadedPkcs11): { slot: Handle; session: Handle } {
+    try {
+      return openTokenSession(loaded, this.#target);
+    } catch (err) {
+      const ckr = err instanceof HsmError ? err.ckr : undefined;
+      if (ckr === undefined || !TOKEN_GONE.has(ckr) || !rescan(loaded)) throw this.#unavailable(err);
+      try {
+        return openTokenSession(loaded, this.#target);
+      } catch (again) {
+        throw this.#unavailable(again);
+      }
+    }
+  }
+
+  /** While the module is uninitialised its own message says little; name the token instead. */
+  #unavailable(err: unknown): unknown {
+    if (err instanceof HsmError && err.ckr === "CKR_CRYPTOKI_NOT_INITIALIZED") {
+      return new HsmError(`PKCS#11 token "${this.#target.tokenLabel}" is unavailable: the module could not be re-initialised (is the token store there?)`, err.ckr);
+    }
+    return err;
   }
 
   async #acquire(token: OpenToken): Promise<Handle> {

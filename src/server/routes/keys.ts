@@ -1,14 +1,48 @@
-/** Key status for the platform root: resolver, master key, per-tenant key versions. No key material. */
+/**
+ * Key administration for the platform root: status (no key material), master-key rotation, and a
+ * new data-key version for a tenant. Re-encryption of older rows runs in the background job.
+ */
+import { isAbsolute } from "node:path";
+import { z } from "zod";
+import { rotateMaster, rotateTenantKey, type Actor } from "../../keys/rotation.js";
 import { keyStatus } from "../../keys/status.js";
+import type { Principal } from "../../auth/principal.js";
 import type { AppDeps } from "../app.js";
+import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
+
+const keyLabelSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "letters, digits, _ . - (at most 64)");
+const rotateMasterSchema = z.strictObject({
+  newMasterKey: z.discriminatedUnion("kind", [
+    z.strictObject({ kind: z.literal("env"), file: z.string().max(4096).refine(isAbsolute, "must be an absolute path") }),
+    z.strictObject({ kind: z.literal("pkcs11"), keyLabel: keyLabelSchema }),
+  ]),
+});
+const tags = ["keys"];
+
+function actorOf(principal: Principal): Actor {
+  return { type: "human", id: principal.userId };
+}
 
 export function keyRoutes(deps: AppDeps): ApiRouter {
   const router = new ApiRouter(deps.identity.authenticator);
   defineRoute(
     router,
-    { method: "get", path: "/api/keys/status", operationId: "keyStatus", summary: "The key resolver, the loaded master key's label, and every tenant's data-key versions (no key material)", tags: ["keys"], scopes: ["keys:manage"], responses: { 200: { description: "key status" } } },
-    (c) => c.json(keyStatus(deps.keys, deps.db.keystore)),
+    { method: "get", path: "/api/keys/status", operationId: "keyStatus", summary: "The master keys, every data-key version with its encryption count and the values sealed under it, and re-encryption progress (no key material)", tags, scopes: ["keys:manage"], responses: { 200: { description: "key status" } } },
+    (c) => c.json(keyStatus(deps.db, deps.keyAdmin.crypto)),
+  );
+  defineRoute(
+    router,
+    { method: "post", path: "/api/keys/rotate", operationId: "rotateMasterKey", summary: "Rotate the master key: load (or create) the new key, wrap every data key under it, make it current. The old key keeps unwrapping until retired", tags, scopes: ["keys:manage"], body: rotateMasterSchema, responses: { 200: { description: "rotated" } } },
+    async (c, { body }) => {
+      const next = await deps.keyAdmin.openMaster(body.newMasterKey);
+      return c.json(await rotateMaster(deps.keyAdmin, next, actorOf(principalOf(c))));
+    },
+  );
+  defineRoute(
+    router,
+    { method: "post", path: "/api/tenants/:tenantId/keys/rotate", operationId: "rotateTenantKey", summary: "A new data-key version for the tenant: new writes use it at once, older rows move in the background", tags, scopes: ["keys:manage"], responses: { 200: { description: "rotated" } } },
+    async (c, { params }) => c.json(await rotateTenantKey(deps.keyAdmin, params.tenantId, actorOf(principalOf(c)))),
   );
   return router;
 }

@@ -11,6 +11,7 @@ import {
 import { dekAad, fieldKeyVersion } from "../../../src/crypto/field-cipher.js";
 import { deriveKey, SUB_KEY_LABELS } from "../../../src/crypto/hkdf.js";
 import type { KeyResolver, ResolverInfo, WrappedKey } from "../../../src/crypto/key-resolver.js";
+import { MasterKeyRing } from "../../../src/crypto/master-key-ring.js";
 import { EnvKeyResolver, generateMasterKeyFile } from "../../../src/crypto/resolvers/env.js";
 import { makeTempDir, MemoryTenantKeyStore, toHex } from "./helpers.js";
 
@@ -71,8 +72,8 @@ describe("tenant keys and fields", () => {
     expect(await svc.createTenantKey("t1")).toBe(1);
     const [row] = store.listTenantKeys("t1");
     expect(row).toMatchObject({ tenantId: "t1", version: 1, status: "active" });
-    expect(row?.masterLabel).toBe(resolverA.describe().masterLabel);
-    expect(row?.wrapped).toHaveLength(12 + 32 + 16);
+    expect(row?.wraps.map((w) => w.masterLabel)).toEqual([resolverA.describe().masterLabel]);
+    expect(row?.wraps[0]?.wrapped).toHaveLength(12 + 32 + 16);
     expect(Number.isNaN(Date.parse(row?.createdAt ?? ""))).toBe(false);
   });
 
@@ -173,9 +174,10 @@ describe("master key and wrapped DEK failures", () => {
   it("a tampered wrapped DEK fails with KeyUnwrapError", async () => {
     await svc.createTenantKey("t1");
     const sealed = await svc.encryptField("t1", ref, "secret");
-    const wrapped = store.listTenantKeys("t1")[0]?.wrapped.slice() ?? new Uint8Array(0);
+    const [wrap] = store.listTenantKeys("t1")[0]?.wraps ?? [];
+    const wrapped = wrap?.wrapped.slice() ?? new Uint8Array(0);
     wrapped[20] = (wrapped[20] ?? 0) ^ 0x80;
-    store.update("t1", 1, { wrapped });
+    store.update("t1", 1, { wraps: [{ masterLabel: wrap?.masterLabel ?? "", wrapped }] });
     const fresh = new CryptoService(resolverA, store);
     await expect(fresh.decryptField("t1", ref, sealed)).rejects.toThrow(KeyUnwrapError);
   });
@@ -184,8 +186,7 @@ describe("master key and wrapped DEK failures", () => {
     await svc.createTenantKey("t1");
     await svc.createTenantKey("t2");
     const sealed = await svc.encryptField("t2", ref, "secret");
-    const t1Wrapped = store.listTenantKeys("t1")[0]?.wrapped ?? new Uint8Array(0);
-    store.update("t2", 1, { wrapped: t1Wrapped });
+    store.update("t2", 1, { wraps: store.listTenantKeys("t1")[0]?.wraps ?? [] });
     const fresh = new CryptoService(resolverA, store);
     await expect(fresh.decryptField("t2", ref, sealed)).rejects.toThrow(KeyUnwrapError);
   });
@@ -206,7 +207,7 @@ describe("platform sub-keys", () => {
     const audit = await svc.subKey("audit-hmac");
     const [row] = store.listTenantKeys(PLATFORM_TENANT_ID);
     const root = await resolverA.unwrap(
-      { masterLabel: row?.masterLabel ?? "", blob: row?.wrapped ?? new Uint8Array(0) },
+      { masterLabel: row?.wraps[0]?.masterLabel ?? "", blob: row?.wraps[0]?.wrapped ?? new Uint8Array(0) },
       dekAad(PLATFORM_TENANT_ID, 1),
     );
     expect(toHex(deriveKey(root, "audit-hmac"))).toBe(toHex(audit));
@@ -225,5 +226,45 @@ describe("platform sub-keys", () => {
     const expected = toHex(first);
     first.fill(0);
     expect(toHex(await svc.subKey("jwt"))).toBe(expected);
+  });
+});
+
+/** An earlier master key whose HSM is away: every wrap and unwrap fails until it is back. */
+class FlakyResolver extends CountingResolver {
+  away = true;
+  override wrap(dek: Uint8Array, aad: Uint8Array): Promise<WrappedKey> {
+    return this.away ? Promise.reject(new MasterKeyUnavailableError("token away")) : super.wrap(dek, aad);
+  }
+}
+
+describe("several master keys (a rotation in progress)", () => {
+  it("wraps a new data key under every loaded master key, and reads it with either alone", async () => {
+    const resolverB = await newResolver("master-b.key");
+    const both = new CryptoService(new MasterKeyRing(resolverB, [resolverA]), store);
+    await both.createTenantKey("t1");
+    const sealed = await both.encryptField("t1", ref, "either key");
+    expect(store.listTenantKeys("t1")[0]?.wraps.map((w) => w.masterLabel)).toEqual([resolverB.describe().masterLabel, resolverA.describe().masterLabel]);
+    expect(await new CryptoService(resolverA, store).decryptField("t1", ref, sealed)).toBe("either key");
+    expect(await new CryptoService(resolverB, store).decryptField("t1", ref, sealed)).toBe("either key");
+  });
+
+  it("an unreachable earlier key does not stop new data keys; its wrap is added once it is back", async () => {
+    const flaky = new FlakyResolver(await newResolver("master-b.key"));
+    const ring = new MasterKeyRing(resolverA, [flaky]);
+    const crypto = new CryptoService(ring, store);
+    await crypto.createTenantKey("t1");
+    expect(store.listTenantKeys("t1")[0]?.wraps.map((w) => w.masterLabel)).toEqual([resolverA.describe().masterLabel]);
+    await expect(crypto.wrapUnderAllMasters(["t1"])).rejects.toThrow(MasterKeyUnavailableError);
+    flaky.away = false;
+    expect(await crypto.wrapUnderAllMasters(["t1"])).toBe(1);
+    expect(await crypto.wrapUnderAllMasters(["t1"])).toBe(0);
+    expect(store.listTenantKeys("t1")[0]?.wraps).toHaveLength(2);
+  });
+
+  it("does not wrap under a master key the keystore marks retired", async () => {
+    const resolverB = await newResolver("master-b.key");
+    store.retired.add(resolverA.describe().masterLabel);
+    await new CryptoService(new MasterKeyRing(resolverB, [resolverA]), store).createTenantKey("t1");
+    expect(store.listTenantKeys("t1")[0]?.wraps.map((w) => w.masterLabel)).toEqual([resolverB.describe().masterLabel]);
   });
 });

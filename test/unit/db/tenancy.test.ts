@@ -9,8 +9,16 @@ import { sourceFiles, stringLiterals } from "../../source-files.js";
 
 /** Statements allowed to touch a tenant-owned table without a tenant_id condition, with the reason. Keep it short. */
 const ALLOWED: Record<string, string> = {
-  "SELECT tenant_id, version, master_label, status, created_at FROM tenant_keys ORDER BY tenant_id, version":
-    "the platform's key status report: versions and labels of every key, never key material",
+  "SELECT tenant_id, version, status, encryptions, created_at, unused_since, retired_at FROM tenant_keys ORDER BY tenant_id, version":
+    "the platform's key status report: versions and counts of every key, never key material",
+  "SELECT tenant_id, version, master_label FROM key_wraps ORDER BY master_label":
+    "the platform's key status report: which master keys wrap each key (labels only, never the wrapped bytes)",
+  "SELECT DISTINCT tenant_id FROM tenant_keys ORDER BY tenant_id":
+    "key administration enumerates the key owners (ids only) to re-wrap under a new master key and to re-encrypt",
+  "SELECT m.label, m.version, m.kind, m.created_at, m.retired_at, (SELECT count(*) FROM key_wraps w WHERE w.master_label = m.label) AS wraps FROM master_keys m ORDER BY m.version":
+    "the master-key registry with the number of keys each wraps (a count, no key material)",
+  "DELETE FROM key_wraps WHERE master_label = ?":
+    "retiring a master key removes its wraps across tenants, after every key was proven to open under the current one",
   "SELECT DISTINCT tenant_id FROM audit_events WHERE tenant_id IS NOT NULL ORDER BY tenant_id":
     "the checkpoint job enumerates the logs (ids only) to sign each one",
   "SELECT tenant_id, version, master_label, wrapped, status, created_at FROM tenant_keys WHERE tenant_id IS NOT NULL":
