@@ -19,6 +19,8 @@ const SECRET_FIELDS = [
   "refreshToken",
   "setupToken",
   "secret",
+  // A tenant secret's value travels in request bodies as `value` (docs/secrets.md).
+  "value",
   "apiKey",
   "pin",
   "authorization",

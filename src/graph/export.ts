@@ -2,6 +2,8 @@
  * GDPR data portability (datasheet section 9): the complete graph of a tenant, decrypted, as
  * one JSON document or as a tar of Markdown files (one per node; decisions in ADR form). Both
  * are produced as streams, page by page, so a large tenant never sits in memory at once.
+ * Tenant secrets appear as metadata only (name, description, version, dates): their values are
+ * write-only and leave the appliance in no export (docs/secrets.md).
  */
 import { Readable } from "node:stream";
 import { pack } from "tar-stream";
@@ -9,6 +11,7 @@ import { toUserView, type UserView } from "../auth/accounts.js";
 import type { Principal } from "../auth/principal.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
+import { secretMetadata, type SecretView } from "../secrets/secrets.js";
 import { toEdgeView, type EdgeView } from "./edges.js";
 import { toNodeView, type NodeView } from "./nodes.js";
 import type { GraphDeps } from "./projects.js";
@@ -96,6 +99,12 @@ export async function* jsonExport(deps: GraphDeps, tenantDb: TenantDb): AsyncGen
     yield (first ? "" : ",") + JSON.stringify(user);
     first = false;
   }
+  yield `],"secrets":[`;
+  first = true;
+  for await (const secret of secretMetadata(deps, tenantDb, PAGE)) {
+    yield (first ? "" : ",") + JSON.stringify(secret);
+    first = false;
+  }
   yield `],"projects":[`;
   first = true;
   for await (const project of projects(deps, tenantDb)) {
@@ -127,12 +136,22 @@ export function nodeMarkdown(node: NodeView, links: readonly EdgeView[]): string
   return `${meta}# ${node.title}\n\n${node.body}${linkSection}`;
 }
 
-/** The Markdown export: a tar stream of `<project-id>/project.md` and `<project-id>/<type>/<node-id>.md`. */
+/** The secrets' metadata as one Markdown table (no values: they are never exported). */
+export function secretsMarkdown(secrets: readonly SecretView[]): string {
+  const cell = (text: string | null): string => (text ?? "").replace(/[|\\]/g, (c) => `\\${c}`).replace(/\s+/g, " ");
+  const rows = secrets.map((s) => `| ${s.name} | ${cell(s.description)} | ${s.version} | ${s.createdAt} | ${s.rotatedAt} |`);
+  return `# Secrets\n\nValues are write-only and not part of any export; enter them again where they are needed.\n\n| name | description | version | created | rotated |\n| --- | --- | --- | --- | --- |\n${rows.join("\n")}\n`;
+}
+
+/** The Markdown export: a tar stream of `secrets.md`, `<project-id>/project.md` and `<project-id>/<type>/<node-id>.md`. */
 export function markdownExport(deps: GraphDeps, tenantDb: TenantDb): NodeJS.ReadableStream {
   const tar = pack();
   const add = (name: string, text: string): Promise<void> =>
     new Promise((resolve, reject) => tar.entry({ name: `vecto-export/${name}`, mode: 0o644, mtime: new Date() }, text, (error) => (error ? reject(error) : resolve())));
   const fill = async (): Promise<void> => {
+    const secrets: SecretView[] = [];
+    for await (const secret of secretMetadata(deps, tenantDb, PAGE)) secrets.push(secret);
+    await add("secrets.md", secretsMarkdown(secrets));
     for await (const project of projects(deps, tenantDb)) {
       await add(`${project.id}/project.md`, `${frontMatter({ id: project.id, status: project.status, created: project.createdAt })}# ${project.name}\n\n## Members\n\n${project.members.map((m) => `- ${m.userId} (${m.role})`).join("\n")}\n`);
       const projectEdges = [...edges(tenantDb, project.id)];

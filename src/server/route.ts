@@ -3,7 +3,8 @@
  * route (scope check, path, body and query validation) and its OpenAPI operation are made, so
  * the documentation cannot drift from what is enforced.
  *
- * Every path parameter is an id (a UUID): a malformed one is 404, as it always was.
+ * Every path parameter is an id (a UUID) unless the spec gives it a schema of its own (a secret's
+ * name, say). Either way a malformed one is 404, as it always was, since it names nothing that can exist.
  * Validation order is path, then body, then query: a bad id is "not found" before the body is read.
  */
 import { Hono, type Context, type MiddlewareHandler } from "hono";
@@ -13,7 +14,7 @@ import type { Scope } from "../auth/rbac.js";
 import type { AppEnv } from "./app.js";
 import { jsonBody } from "./json-body.js";
 import { requireScope } from "./middleware/require-scope.js";
-import { idParam, queryOf } from "./routes/params.js";
+import { idParam, namedParam, queryOf } from "./routes/params.js";
 
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
 
@@ -41,6 +42,8 @@ export interface RouteSpec<P extends string = string, B extends z.ZodType | unde
   readonly tags: readonly string[];
   /** Every scope the caller must hold, or "public" (no credential; keep the public list short). */
   readonly scopes: readonly [Scope, ...Scope[]] | "public";
+  /** Path parameters that are not UUIDs, with the schema they must match (else 404); the rest are ids. */
+  readonly pathParams?: Readonly<Partial<Record<PathParams<P>, z.ZodType<string>>>>;
   /** The JSON body, validated with jsonBody (415/400/422). */
   readonly body?: B;
   /** The query string, validated with queryOf (400). */
@@ -74,7 +77,11 @@ async function readInput<P extends string, B extends z.ZodType | undefined, Q ex
   c: Context<AppEnv>,
   spec: RouteSpec<P, B, Q>,
 ): Promise<RouteInput<P, B, Q>> {
-  const params = Object.fromEntries(pathParamNames(spec.path).map((name) => [name, idParam(c, name)]));
+  const own: Readonly<Record<string, z.ZodType<string> | undefined>> = spec.pathParams ?? {};
+  const params = Object.fromEntries(pathParamNames(spec.path).map((name) => {
+    const schema = own[name];
+    return [name, schema === undefined ? idParam(c, name) : namedParam(c, name, schema)];
+  }));
   const body: unknown = spec.body === undefined ? undefined : await jsonBody(c, spec.body);
   const query: unknown = spec.query === undefined ? undefined : queryOf(c, spec.query);
   // The casts restate what the schemas just proved; TypeScript cannot follow it through the optional generics.

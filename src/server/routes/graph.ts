@@ -7,8 +7,8 @@ import { DEFAULT_TRACE_DEPTH, MAX_TRACE_DEPTH, traceUpstream } from "../../graph
 import { BODY_MAX_CHARS, EDGE_TYPES, NODE_TYPES, REVIEW_KINDS, REVIEW_VERDICTS, TITLE_MAX_CHARS } from "../../graph/vocabulary.js";
 import type { AppDeps, AppEnv } from "../app.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
-import { ProblemError } from "../problem.js";
 import { ApiRouter, defineRoute } from "../route.js";
+import { ifMatchVersion } from "./params.js";
 import { idSchema, nothingToChange, pageSchema } from "./schemas.js";
 
 const titleSchema = z.string().trim().min(1).max(TITLE_MAX_CHARS);
@@ -55,15 +55,6 @@ function nodeResponse(c: Context<AppEnv>, node: NodeView, status: 200 | 201 = 20
   return c.json({ node }, status);
 }
 
-/** The version a change is based on (If-Match: "<version>"); undefined when absent, which the domain refuses after the access check. */
-function expectedVersion(c: Context<AppEnv>): number | undefined {
-  const header = c.req.header("if-match");
-  if (header === undefined) return undefined;
-  const match = /^\s*(?:W\/)?"(\d{1,15})"\s*$/.exec(header);
-  if (!match) throw new ProblemError(412, "precondition-failed", 'If-Match must be one entity tag, "<version>"');
-  return Number(match[1]);
-}
-
 function nodeRoutes(router: ApiRouter, deps: AppDeps): void {
   defineRoute(
     router,
@@ -90,7 +81,8 @@ function nodeRoutes(router: ApiRouter, deps: AppDeps): void {
     router,
     { method: "patch", path: "/api/nodes/:nodeId", operationId: "updateNode", summary: 'Edit a node; needs If-Match: "<version>"', tags: nodeTags, scopes: write, body: updateNodeSchema, responses: { 200: { description: "the node at its new version" }, 412: { description: "the node changed since that version" }, 428: { description: "If-Match is missing" } } },
     async (c, { params, body }) => {
-      const version = expectedVersion(c);
+      // Undefined when If-Match is absent, which the domain refuses after the access check.
+      const version = ifMatchVersion(c);
       return nodeResponse(c, await updateNode(deps.graph, tenantDbOf(deps, c), principalOf(c), params.nodeId, version, body));
     },
   );

@@ -11,6 +11,22 @@ export function idParam(c: Context, name: string): string {
   return parsed.data;
 }
 
+/** A path parameter with a schema of its own (e.g. a name); one that cannot exist is not found either. */
+export function namedParam(c: Context, name: string, schema: z.ZodType<string>): string {
+  const parsed = schema.safeParse(c.req.param(name));
+  if (!parsed.success) throw new ProblemError(404, "not-found", `nothing can have that ${name}`);
+  return parsed.data;
+}
+
+/** The version a change is based on (If-Match: "<version>", as the ETag gave it); undefined when absent. */
+export function ifMatchVersion(c: Context): number | undefined {
+  const header = c.req.header("if-match");
+  if (header === undefined) return undefined;
+  const match = /^\s*(?:W\/)?"(\d{1,15})"\s*$/.exec(header);
+  if (!match) throw new ProblemError(412, "precondition-failed", 'If-Match must be one entity tag, "<version>"');
+  return Number(match[1]);
+}
+
 export function queryOf<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
   const parsed = schema.safeParse(c.req.query());
   if (!parsed.success) {
