@@ -1,0 +1,243 @@
+/**
+ * `vecto backup restore`: replaces the data database and the keystore with a backup's.
+ *
+ * Nothing in the data directory changes until the whole backup has been verified (every chunk,
+ * every hash, integrity checks) and every refusal has been decided: appliance serving, tenant
+ * backup, newer schema, another installation, unreadable erasure record. Refusals leave no trace
+ * (not even an audit row: the live files stay byte for byte as they were).
+ *
+ * Then, holding the data-dir lock (so `vecto serve` cannot start meanwhile):
+ * 1. the verified copies are opened through the normal composition root (openServices), which
+ *    migrates them forward to this build's schema; tenants this installation erased since the
+ *    backup are erased again in them; `backup.restored` is recorded in their audit log;
+ * 2. the erasure record (erased-tenants.json) is updated;
+ * 3. each live file is kept as `<name>.pre-restore-<time>` (a hard link, with its -wal if it had
+ *    one), its -wal/-shm are removed (a stale WAL must never meet another database file), and the
+ *    restored file is renamed over it: data database first, then keystore (an interrupted
+ *    restore leaves new data with the old, newer keystore, which still opens it; run it again).
+ */
+import { chmod, link, open, rename, rm, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { Config } from "../config.js";
+import { CryptoError } from "../crypto/errors.js";
+import { acquireDataDirLock, DataDirBusyError, dataDirLocked, type DataDirLock } from "../db/data-dir-lock.js";
+import { keystorePath } from "../db/db.js";
+import { SchemaError } from "../db/migrate.js";
+import { keystoreMigrations, migrations } from "../db/migrations/index.js";
+import { readLiveFacts, type LiveFacts } from "../db/snapshot.js";
+import type { Logger } from "../log.js";
+import { openKeyResolver, openServices, type Services } from "../services.js";
+import { BackupError, RestoreRefusedError } from "./errors.js";
+import { ERASED_FILE, mergeErasures, readErasedFile, writeErasedFile, type ErasedTenant } from "./erasures.js";
+import { exists, fsyncDir, privateWorkDir } from "./files.js";
+import { DATA_FILE, KEYSTORE_FILE } from "./format.js";
+import { silentProgress, type Progress } from "./progress.js";
+import { readBackupHeader, verifyBackup, type VerifyReport } from "./verify.js";
+
+export interface RestoreOptions {
+  /** Restore a backup of another installation over this one (a clone or a move); refused otherwise. */
+  readonly forceInstallation?: boolean;
+  readonly progress?: Progress;
+  readonly now?: () => Date;
+}
+
+export interface RestoreReport {
+  readonly file: string;
+  readonly backupId: string;
+  readonly createdAt: string;
+  readonly dataDir: string;
+  /** The replaced files, kept for an undo. */
+  readonly previous: string[];
+  /** Tenants erased again because this installation erased them after the backup was taken. */
+  readonly erasedAgain: string[];
+  readonly warnings: string[];
+}
+
+const SIDE_FILES = ["-wal", "-shm", "-journal"];
+
+function refuseBusy(dataDir: string): never {
+  throw new RestoreRefusedError(`refusing to restore: ${dataDir} is in use by a running vecto serve; stop the service first`);
+}
+
+/** A backup from a newer build cannot be opened by this one's migrations. */
+function checkSchema(header: Pick<VerifyReport, "schema">): void {
+  const dataLatest = migrations.at(-1)?.version ?? 0;
+  const keysLatest = keystoreMigrations.at(-1)?.version ?? 0;
+  if (header.schema.data > dataLatest) {
+    throw new RestoreRefusedError(`refusing to restore: the backup has data schema version ${header.schema.data}, this build knows up to ${dataLatest}; restore it with the newer vecto that made it`);
+  }
+  if ((header.schema.keystore ?? 0) > keysLatest) {
+    throw new RestoreRefusedError(`refusing to restore: the backup has keystore schema version ${String(header.schema.keystore)}, this build knows up to ${keysLatest}; restore it with the newer vecto that made it`);
+  }
+}
+
+function checkInstallation(report: VerifyReport, live: LiveFacts | null, force: boolean): void {
+  if (force || live === null || live.installationId === null || live.installationId === report.installationId) return;
+  throw new RestoreRefusedError(
+    `refusing to restore: the backup is from installation ${report.installationId}, this data directory is installation ${live.installationId}; use --force-installation to replace it anyway`,
+  );
+}
+
+/** What the live database says; null when there is none. An unreadable one is reported, not fatal: it may be why we restore. */
+async function liveFacts(databaseFile: string, warnings: string[]): Promise<LiveFacts | null> {
+  if (!(await exists(databaseFile))) return null;
+  try {
+    return readLiveFacts(databaseFile);
+  } catch (error) {
+    warnings.push(`the live database could not be read (${(error as Error).message}); erasures are taken from ${ERASED_FILE} only`);
+    return { installationId: null, erasedTenants: [] };
+  }
+}
+
+/** Opens the staged copies like the appliance would (migrating them forward) and brings them in line with this installation. */
+async function prepareStaged(config: Config, stageDir: string, report: VerifyReport, erased: readonly ErasedTenant[], log: Logger): Promise<string[]> {
+  let services: Services;
+  try {
+    services = await openServices({ ...config, databaseFile: join(stageDir, DATA_FILE) }, log);
+  } catch (error) {
+    if (error instanceof SchemaError) throw new RestoreRefusedError(`refusing to restore: ${error.message}`);
+    if (error instanceof CryptoError) throw new RestoreRefusedError(`refusing to restore: the backup's keystore does not open with the loaded master key (${error.message})`);
+    throw error;
+  }
+  try {
+    const erasedAgain = await eraseAgain(services, erased, report.backupId);
+    services.identity.events.emit({ event: "backup.restored", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: "system", id: "vecto backup restore" }, payload: { backupId: report.backupId, backupCreatedAt: report.createdAt, backupInstallationId: report.installationId, erasedAgain: erasedAgain.length } });
+    return erasedAgain;
+  } finally {
+    services.close();
+  }
+}
+
+/** The same steps as a live tenant erasure (src/auth/erasure.ts): keys destroyed first, then the rows. */
+async function eraseAgain(services: Services, erased: readonly ErasedTenant[], backupId: string): Promise<string[]> {
+  const done: string[] = [];
+  const present = new Set(services.db.keystore.summary().map((k) => k.tenantId));
+  for (const { tenantId } of erased) {
+    const tenant = services.db.tenants.get(tenantId);
+    if (!present.has(tenantId) && tenant === undefined) continue;
+    const keysDestroyed = services.db.keystore.destroyTenantKeys(tenantId);
+    services.crypto.forgetTenant(tenantId);
+    await services.db.write((tx) => {
+      tx.tenants.erase(tenantId);
+      tx.loginThrottle.clearTenant(tenantId);
+      services.identity.events.emit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: "system", id: "vecto backup restore" }, payload: { erasedTenantId: tenantId, slug: tenant?.slug ?? null, keysDestroyed, erasedAgainAfterRestoreOf: backupId } });
+    });
+    done.push(tenantId);
+  }
+  services.db.checkpoint();
+  return done;
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Keeps the live file (and its WAL) under the pre-restore name, clears its side files, and renames the restored file over it. */
+async function swapIn(staged: string, live: string, stamp: string): Promise<string | null> {
+  for (const side of SIDE_FILES) {
+    if (await exists(staged + side)) {
+      if (side === "-wal" && (await stat(staged + side)).size > 0) throw new BackupError(`${staged}-wal is not empty; refusing to swap an unfinished copy`);
+      await rm(staged + side, { force: true });
+    }
+  }
+  await syncFile(staged);
+  let kept: string | null = null;
+  if (await exists(live)) {
+    kept = `${live}.pre-restore-${stamp}`;
+    await link(live, kept);
+    await chmod(kept, 0o600);
+    if (await exists(`${live}-wal`)) await link(`${live}-wal`, `${kept}-wal`);
+  }
+  for (const side of SIDE_FILES) await rm(live + side, { force: true });
+  await chmod(staged, 0o600);
+  await rename(staged, live);
+  await fsyncDir(dirname(live));
+  return kept;
+}
+
+function stampOf(now: Date): string {
+  return now.toISOString().replace(/[-:]/g, "").replace(".", "");
+}
+
+async function collectErasures(config: Config, file: string, live: LiveFacts | null): Promise<ErasedTenant[]> {
+  const files = [join(config.dataDir, ERASED_FILE), join(dirname(file), ERASED_FILE)];
+  const recorded: ErasedTenant[][] = [];
+  for (const path of files) {
+    try {
+      recorded.push(await readErasedFile(path));
+    } catch (error) {
+      throw new RestoreRefusedError(`refusing to restore: ${(error as Error).message}`);
+    }
+  }
+  return mergeErasures(live?.erasedTenants ?? [], ...recorded);
+}
+
+interface Decision {
+  readonly report: VerifyReport;
+  readonly erased: ErasedTenant[];
+  readonly warnings: string[];
+}
+
+/** Everything that may refuse, before anything changes: the whole backup verified into `workDir`, schema, installation, erasure record. */
+async function decide(config: Config, file: string, workDir: string, options: RestoreOptions): Promise<Decision> {
+  const resolver = await openKeyResolver(config);
+  const report = await verifyBackup(file, { resolver }, workDir, options.progress ?? silentProgress);
+  // After verification: the schema versions are then the authenticated, checked ones.
+  checkSchema(report);
+  const warnings: string[] = [];
+  const live = await liveFacts(config.databaseFile, warnings);
+  checkInstallation(report, live, options.forceInstallation ?? false);
+  return { report, erased: await collectErasures(config, file, live), warnings };
+}
+
+function lockOrRefuse(dataDir: string): DataDirLock {
+  try {
+    return acquireDataDirLock(dataDir);
+  } catch (error) {
+    if (error instanceof DataDirBusyError) refuseBusy(dataDir);
+    throw error;
+  }
+}
+
+/** Under the lock: brings the staged copies in line, records erasures, swaps both files in. Returns the kept previous files. */
+async function replaceLive(config: Config, workDir: string, decision: Decision, log: Logger, now: Date): Promise<{ previous: string[]; erasedAgain: string[] }> {
+  const erasedAgain = await prepareStaged(config, workDir, decision.report, decision.erased, log);
+  if (decision.erased.length > 0) await writeErasedFile(join(config.dataDir, ERASED_FILE), decision.erased);
+  const stamp = stampOf(now);
+  const previous: string[] = [];
+  for (const [staged, liveFile] of [
+    [join(workDir, DATA_FILE), config.databaseFile],
+    [join(workDir, KEYSTORE_FILE), keystorePath(config.databaseFile)],
+  ] as const) {
+    const kept = await swapIn(staged, liveFile, stamp);
+    if (kept !== null) previous.push(kept);
+  }
+  return { previous, erasedAgain };
+}
+
+/** Verifies, decides, then replaces. Throws RestoreRefusedError / BackupInvalidError with one line; the data dir is untouched then. */
+export async function restoreBackup(config: Config, file: string, log: Logger, options: RestoreOptions = {}): Promise<RestoreReport> {
+  const dataDir = config.dataDir;
+  if (dataDirLocked(dataDir)) refuseBusy(dataDir);
+  const { header } = await readBackupHeader(file);
+  if (header.kind !== "full") throw new RestoreRefusedError(`refusing to restore: ${file} is a tenant backup (tenant ${header.tenant?.slug ?? ""}); tenant backups are for export and verification, only full backups are restored`);
+  const work = await privateWorkDir(dataDir, "restore");
+  try {
+    const decision = await decide(config, file, work.path, options);
+    const lock = lockOrRefuse(dataDir);
+    try {
+      const { previous, erasedAgain } = await replaceLive(config, work.path, decision, log, options.now?.() ?? new Date());
+      const { report, warnings } = decision;
+      return { file, backupId: report.backupId, createdAt: report.createdAt, dataDir, previous, erasedAgain, warnings };
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await work.remove();
+  }
+}

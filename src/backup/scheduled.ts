@@ -1,0 +1,75 @@
+/**
+ * The scheduled backup (a job of `vecto serve`, src/jobs): a full backup into the backup
+ * directory, verified completely, and only then the oldest ones beyond VECTO_BACKUP_KEEP removed.
+ * A backup that fails verification is deleted and the run fails: retention never trades a good
+ * old backup for a bad new one. Each run is audited (backup.created, backup.verified, or
+ * backup.failed) besides the scheduler's own job.run event. The erasure record is refreshed in
+ * the data and backup directories (see erasures.ts).
+ */
+import { mkdir, rm } from "node:fs/promises";
+import { basename, join } from "node:path";
+import type { EventSink } from "../audit/events.js";
+import type { KeyResolver } from "../crypto/key-resolver.js";
+import { readLiveFacts } from "../db/snapshot.js";
+import { createFullBackup, type BackupSource } from "./create.js";
+import { ERASED_FILE, recordErasures } from "./erasures.js";
+import { privateWorkDir } from "./files.js";
+import { applyRetention, backupFileName } from "./retention.js";
+import { verifyBackup } from "./verify.js";
+
+export interface ScheduledBackupDeps {
+  readonly source: BackupSource;
+  readonly backupDir: string;
+  readonly keep: number;
+  readonly resolver: KeyResolver;
+  readonly events: EventSink;
+  readonly now?: () => Date;
+  /** Tests only: small chunks. */
+  readonly chunkBytes?: number;
+}
+
+export interface ScheduledBackupResult {
+  readonly file: string;
+  readonly backupId: string;
+  readonly bytes: number;
+  readonly removed: number;
+}
+
+const ACTOR = { type: "system", id: "job:backup" } as const;
+
+async function verifyOrDelete(file: string, deps: ScheduledBackupDeps): Promise<void> {
+  const work = await privateWorkDir(deps.source.dataDir, "verify");
+  try {
+    await verifyBackup(file, { resolver: deps.resolver }, work.path);
+  } catch (error) {
+    await rm(file, { force: true });
+    throw error;
+  } finally {
+    await work.remove();
+  }
+}
+
+/** Copies this installation's erasures next to the data and next to the backups. */
+async function refreshErasureRecords(deps: ScheduledBackupDeps): Promise<void> {
+  const { erasedTenants } = readLiveFacts(deps.source.databaseFile);
+  await recordErasures(join(deps.source.dataDir, ERASED_FILE), erasedTenants);
+  await recordErasures(join(deps.backupDir, ERASED_FILE), erasedTenants);
+}
+
+export async function runScheduledBackup(deps: ScheduledBackupDeps): Promise<ScheduledBackupResult> {
+  const now = deps.now?.() ?? new Date();
+  try {
+    await mkdir(deps.backupDir, { recursive: true, mode: 0o700 });
+    const out = join(deps.backupDir, backupFileName(now));
+    const created = await createFullBackup(deps.source, deps.resolver, { out, ...(deps.now ? { now: deps.now } : {}), ...(deps.chunkBytes ? { chunkBytes: deps.chunkBytes } : {}) });
+    deps.events.emit({ event: "backup.created", sensitivity: "security", severity: "info", tenantId: null, actor: ACTOR, payload: { backupId: created.backupId, file: basename(out), bytes: created.bytes, masterLabel: created.keyOwner } });
+    await verifyOrDelete(out, deps);
+    deps.events.emit({ event: "backup.verified", sensitivity: "normal", severity: "info", tenantId: null, actor: ACTOR, payload: { backupId: created.backupId, file: basename(out) } });
+    const removed = await applyRetention(deps.backupDir, deps.keep, out, now);
+    await refreshErasureRecords(deps);
+    return { file: out, backupId: created.backupId, bytes: created.bytes, removed: removed.length };
+  } catch (error) {
+    deps.events.emit({ event: "backup.failed", sensitivity: "security", severity: "error", tenantId: null, actor: ACTOR, payload: { operation: "scheduled", reason: (error as Error).name } });
+    throw error;
+  }
+}
