@@ -11,7 +11,9 @@ export type DomainErrorKind =
   | "conflict"
   | "precondition-failed" // If-Match named a version that is no longer current
   | "precondition-required" // a change that needs If-Match came without it
-  | "rejected"; // well-formed input that a rule refuses (password policy, limits)
+  | "rejected" // well-formed input that a rule refuses (password policy, limits)
+  | "license-limit" // creating this would exceed a limit of the license (tenants, users, agents)
+  | "license-read-only"; // the license expired after its grace period: changes wait for a renewed license
 
 export class DomainError extends Error {
   override readonly name = "DomainError";

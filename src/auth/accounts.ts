@@ -11,6 +11,7 @@ import type { Tenant } from "../db/tenants.js";
 import type { ActorKind, UserChanges, UserRecord } from "../db/users.js";
 import { DomainError } from "../errors.js";
 import type { EventSink } from "../audit/events.js";
+import type { LicenseService } from "../license/license.js";
 import { passwordProblem, type PasswordHasher } from "./passwords.js";
 import type { Principal } from "./principal.js";
 import { openProfile, sealName, sealProfile, type Profile } from "./profiles.js";
@@ -45,6 +46,8 @@ export interface AccountDeps {
   readonly crypto: CryptoService;
   readonly passwords: PasswordHasher;
   readonly events: EventSink;
+  /** The license's limits, checked where tenants, people and agents are created (docs/licensing.md). */
+  readonly license: Pick<LicenseService, "assertCanCreate">;
 }
 
 function checkPassword(password: string, profile: Profile): void {
@@ -109,6 +112,12 @@ export async function completeSetup(deps: AccountDeps, setupToken: string, root:
 /** The platform root creates a tenant together with its first tenant admin. */
 export async function createTenant(deps: AccountDeps, actor: Principal, input: { slug: string; name: string; admin: NewAccount }): Promise<{ tenant: Tenant; admin: UserView }> {
   if (input.slug === "platform" || deps.db.tenants.getBySlug(input.slug)) throw new DomainError("conflict", `tenant slug ${input.slug} is taken`);
+  // A tenant comes with its first admin: it takes a tenant and a person. Checked before any key or hash is made.
+  const gate = (): void => {
+    deps.license.assertCanCreate("tenant");
+    deps.license.assertCanCreate("user");
+  };
+  gate();
   const tenantId = randomUUID();
   await deps.crypto.createTenantKey(tenantId);
   const now = new Date().toISOString();
@@ -116,6 +125,7 @@ export async function createTenant(deps: AccountDeps, actor: Principal, input: {
   const tenant: Tenant = { id: tenantId, slug: input.slug, name: input.name, kind: "customer", status: "active", accessTokenTtlSeconds: 8 * 3600, createdAt: now };
   try {
     await deps.db.write((tx) => {
+      gate();
       tx.tenants.create(tenant);
       tx.users.insert(admin);
       deps.events.emit({ event: "tenant.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { slug: input.slug } });
@@ -147,9 +157,12 @@ export async function updateTenant(deps: AccountDeps, actor: Principal, tenantId
 }
 
 export async function createUser(deps: AccountDeps, tenantDb: TenantDb, actor: Principal, input: NewUser): Promise<UserView> {
+  const seat = input.kind === "agent" ? "agent" : "user";
+  deps.license.assertCanCreate(seat);
   const user = await newUserRecord(deps, tenantDb.tenantId, input, new Date().toISOString());
   try {
     await tenantDb.write((tx) => {
+      deps.license.assertCanCreate(seat);
       tx.insertUser(user);
       deps.events.emit({ event: "user.created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId: user.id, role: user.role, kind: user.kind } });
     });
@@ -200,6 +213,9 @@ export async function updateUser(deps: AccountDeps, tenantDb: TenantDb, actor: P
   const target = existingUser(tenantDb, userId);
   const changesAccess = update.role !== undefined || update.auditor !== undefined || update.status !== undefined;
   if (changesAccess) guardAdminChange(tenantDb, actor, target, (update.role !== undefined && update.role !== "tenant_admin") || update.status === "disabled");
+  // Enabling a disabled account takes a seat again, like creating it.
+  const takesSeat = update.status === "active" && target.status === "disabled";
+  if (takesSeat) deps.license.assertCanCreate(target.kind === "agent" ? "agent" : "user");
   const changes: UserChanges = {
     ...(update.role !== undefined ? { role: update.role } : {}),
     ...(update.auditor !== undefined ? { auditor: update.auditor } : {}),
@@ -207,6 +223,7 @@ export async function updateUser(deps: AccountDeps, tenantDb: TenantDb, actor: P
     ...(update.name !== undefined ? { nameEnc: await sealName(deps.crypto, tenantDb.tenantId, userId, update.name) } : {}),
   };
   await tenantDb.write((tx) => {
+    if (takesSeat) deps.license.assertCanCreate(target.kind === "agent" ? "agent" : "user");
     tx.updateUser(userId, changes);
     if (changesAccess) tx.revokeUserCredentials(userId, "access changed");
     deps.events.emit({ event: "user.updated", sensitivity: changesAccess ? "security" : "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId, ...(update.role ? { role: update.role } : {}), ...(update.status ? { status: update.status } : {}), ...(update.auditor !== undefined ? { auditor: update.auditor } : {}) }, ...(changesAccess ? { notify: { userIds: [userId], message: "An administrator changed your access; please sign in again." } } : {}) });

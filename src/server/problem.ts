@@ -24,6 +24,8 @@ export type ProblemKind =
   | "precondition-failed"
   | "precondition-required"
   | "rejected"
+  | "license-limit"
+  | "license-read-only"
   | "not-ready"
   | "keys-unavailable"
   | "internal-error";
@@ -52,6 +54,8 @@ const TITLES: Record<ProblemKind, string> = {
   "precondition-failed": "Precondition failed",
   "precondition-required": "Precondition required",
   rejected: "Request refused by policy",
+  "license-limit": "License limit reached",
+  "license-read-only": "License expired: read-only",
   "not-ready": "Service not ready",
   "keys-unavailable": "Encryption keys unavailable",
   "internal-error": "Internal server error",

@@ -1,8 +1,11 @@
 /**
  * Liveness and readiness. Public (no credentials): they reveal only whether the parts are up,
- * never versions of keys, paths or error internals.
+ * never versions of keys, paths or error internals. Readiness also names the license state
+ * (docs/licensing.md) as detail: an expired license never makes the appliance unready, since
+ * reading, exports and backups must keep working.
  */
 import { z } from "zod";
+import { LICENSE_STATES, type LicenseState } from "../../license/state.js";
 import type { AppDeps } from "../app.js";
 import { PROBLEM_CONTENT_TYPE, problemBody } from "../problem.js";
 import { ApiRouter, defineRoute } from "../route.js";
@@ -10,7 +13,8 @@ import { ApiRouter, defineRoute } from "../route.js";
 type CheckResult = "ok" | string;
 
 const liveSchema = z.object({ status: z.literal("ok") });
-const readySchema = z.object({ status: z.literal("ready"), checks: z.object({ database: z.literal("ok"), keys: z.literal("ok") }) });
+const licenseDetail = z.enum([...LICENSE_STATES, "unknown"]).meta({ description: "the license state (detail only: never makes the appliance unready)" });
+const readySchema = z.object({ status: z.literal("ready"), checks: z.object({ database: z.literal("ok"), keys: z.literal("ok") }), license: licenseDetail });
 
 async function probe(run: () => unknown): Promise<CheckResult> {
   try {
@@ -37,7 +41,7 @@ export function healthRoutes(deps: AppDeps): ApiRouter {
       method: "get",
       path: "/readyz",
       operationId: "getReadiness",
-      summary: "Readiness: database and keys",
+      summary: "Readiness: database and keys; the license state as detail",
       tags,
       scopes: "public",
       responses: {
@@ -50,11 +54,17 @@ export function healthRoutes(deps: AppDeps): ApiRouter {
         database: await probe(() => deps.db.ping()),
         keys: await probe(() => deps.keys.check()),
       };
+      let license: LicenseState | "unknown";
+      try {
+        license = deps.license.state();
+      } catch {
+        license = "unknown";
+      }
       const failing = Object.entries(checks).filter(([, result]) => result !== "ok");
-      if (failing.length === 0) return c.json({ status: "ready", checks });
+      if (failing.length === 0) return c.json({ status: "ready", checks, license });
       const detail = failing.map(([name, reason]) => `${name}: ${reason}`).join("; ");
       c.header("Retry-After", "5");
-      return c.body(JSON.stringify(problemBody(503, "not-ready", detail, { checks })), 503, { "Content-Type": PROBLEM_CONTENT_TYPE });
+      return c.body(JSON.stringify(problemBody(503, "not-ready", detail, { checks, license })), 503, { "Content-Type": PROBLEM_CONTENT_TYPE });
     },
   );
 

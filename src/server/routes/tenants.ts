@@ -35,7 +35,7 @@ export function tenantRoutes(deps: AppDeps): ApiRouter {
       operationId: "createTenant",
       summary: "Create a tenant with its first tenant admin",
       body: createSchema,
-      responses: { 201: { description: "the tenant and its admin" }, 409: { description: "the slug is taken" }, 422: { description: "the body does not match the schema, or the password is too weak" } },
+      responses: { 201: { description: "the tenant and its admin" }, 402: { description: "a license limit (tenants, or users for the admin) is reached (license-limit), or the license expired (license-read-only); nothing was created" }, 409: { description: "the slug is taken" }, 422: { description: "the body does not match the schema, or the password is too weak" } },
     },
     async (c, { body }) => c.json(await createTenant(accounts, principalOf(c), body), 201),
   );

@@ -39,7 +39,7 @@ function accountRoutes(router: ApiRouter, deps: AppDeps): void {
       operationId: "createUser",
       summary: "Create a user (a human with a password, or an agent without)",
       body: createSchema,
-      responses: { 201: { description: "the user" }, 409: { description: "a user with this email exists" }, 422: { description: "the body does not match the schema, or the password is missing, unwanted or too weak" } },
+      responses: { 201: { description: "the user" }, 402: { description: "the license's users (people) or agents limit is reached (license-limit), or the license expired (license-read-only); nothing was created" }, 409: { description: "a user with this email exists" }, 422: { description: "the body does not match the schema, or the password is missing, unwanted or too weak" } },
     },
     async (c, { body }) => c.json({ user: await createUser(accounts, tenantDbOf(deps, c), principalOf(c), body) }, 201),
   );
@@ -59,7 +59,7 @@ function accountRoutes(router: ApiRouter, deps: AppDeps): void {
       operationId: "updateUser",
       summary: "Rename a user, change its role or auditor capability, disable or re-enable it",
       body: updateSchema,
-      responses: { 200: { description: "the updated user" }, 403: { description: "lacks scope users:manage, or changes the caller's own account" }, 409: { description: "the tenant would have no active admin" } },
+      responses: { 200: { description: "the updated user" }, 402: { description: "enabling a disabled account needs a free seat: the license's users or agents limit is reached (license-limit)" }, 403: { description: "lacks scope users:manage, or changes the caller's own account" }, 409: { description: "the tenant would have no active admin" } },
     },
     async (c, { params, body }) => c.json({ user: await updateUser(accounts, tenantDbOf(deps, c), principalOf(c), params.userId, body) }),
   );

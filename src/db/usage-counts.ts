@@ -1,0 +1,94 @@
+/**
+ * Counts for license limits and usage snapshots: numbers only, never content. Every statement on
+ * a tenant-owned table binds one tenant_id (test/unit/db/tenancy.test.ts); installation totals are
+ * the domain's sums over the customer tenants (src/usage/counts.ts).
+ */
+import type BetterSqlite3 from "better-sqlite3";
+import type { Role } from "../auth/rbac.js";
+import type { ActorKind, UserStatus } from "./users.js";
+
+export interface UserCountRow {
+  readonly kind: ActorKind;
+  readonly role: Role;
+  readonly status: UserStatus;
+  readonly auditor: boolean;
+  readonly count: number;
+}
+
+/** A session's times, for the peak-concurrency estimate; no ids. */
+export interface SessionSpan {
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly lastUsedAt: string;
+  readonly revokedAt: string | null;
+}
+
+export class UsageCountRepository {
+  constructor(private readonly handle: BetterSqlite3.Database) {}
+
+  /** Customer tenants (the platform tenant holds only the platform root) with their access-token lifetime. */
+  customerTenants(): { id: string; accessTokenTtlSeconds: number }[] {
+    return this.handle
+      .prepare<[], { id: string; access_token_ttl_seconds: number }>("SELECT id, access_token_ttl_seconds FROM tenants WHERE kind = 'customer' ORDER BY id")
+      .all()
+      .map((r) => ({ id: r.id, accessTokenTtlSeconds: r.access_token_ttl_seconds }));
+  }
+
+  customerTenantCount(): number {
+    return this.handle.prepare<[], { n: number }>("SELECT count(*) AS n FROM tenants WHERE kind = 'customer'").get()?.n ?? 0;
+  }
+
+  /** Active accounts of a tenant by kind: the seats a license counts. */
+  activeAccounts(tenantId: string): { humans: number; agents: number } {
+    const rows = this.handle.prepare<[string], { kind: ActorKind; n: number }>("SELECT kind, count(*) AS n FROM users WHERE tenant_id = ? AND status = 'active' GROUP BY kind").all(tenantId);
+    return { humans: rows.find((r) => r.kind === "human")?.n ?? 0, agents: rows.find((r) => r.kind === "agent")?.n ?? 0 };
+  }
+
+  users(tenantId: string): UserCountRow[] {
+    return this.handle
+      .prepare<[string], { kind: ActorKind; role: Role; status: UserStatus; auditor: number; n: number }>("SELECT kind, role, status, auditor, count(*) AS n FROM users WHERE tenant_id = ? GROUP BY kind, role, status, auditor")
+      .all(tenantId)
+      .map((r) => ({ kind: r.kind, role: r.role, status: r.status, auditor: r.auditor === 1, count: r.n }));
+  }
+
+  /**
+   * Active people of a tenant in [since, until]: a session of theirs was created or used, or one
+   * of their personal access tokens was used, within the window.
+   */
+  activeHumans(tenantId: string, since: string, until: string): number {
+    return (
+      this.handle
+        .prepare<[string, string, string, string, string, string, string, string], { n: number }>(
+          `SELECT count(*) AS n FROM users u WHERE u.tenant_id = ? AND u.kind = 'human' AND (
+             EXISTS (SELECT 1 FROM sessions s WHERE s.tenant_id = ? AND s.user_id = u.id AND s.created_at <= ? AND (s.created_at >= ? OR s.last_used_at >= ?))
+             OR EXISTS (SELECT 1 FROM personal_access_tokens p WHERE p.tenant_id = ? AND p.user_id = u.id AND p.last_used_at IS NOT NULL AND p.last_used_at >= ? AND p.last_used_at <= ?))`,
+        )
+        .get(tenantId, tenantId, until, since, since, tenantId, since, until)?.n ?? 0
+    );
+  }
+
+  /** Projects that are not archived. */
+  activeProjects(tenantId: string): number {
+    return this.handle.prepare<[string], { n: number }>("SELECT count(*) AS n FROM projects WHERE tenant_id = ? AND status = 'active'").get(tenantId)?.n ?? 0;
+  }
+
+  /** Nodes that are not archived (deleting a node archives it). */
+  liveNodes(tenantId: string): number {
+    return this.handle.prepare<[string], { n: number }>("SELECT count(*) AS n FROM nodes WHERE tenant_id = ? AND archived_at IS NULL").get(tenantId)?.n ?? 0;
+  }
+
+  /** Personal access tokens that are neither revoked nor expired at `at`. */
+  livePersonalTokens(tenantId: string, at: string): number {
+    return this.handle.prepare<[string, string], { n: number }>("SELECT count(*) AS n FROM personal_access_tokens WHERE tenant_id = ? AND revoked_at IS NULL AND expires_at > ?").get(tenantId, at)?.n ?? 0;
+  }
+
+  /** Sessions of a tenant that may have been live at some moment in [from, to). */
+  sessionSpans(tenantId: string, from: string, to: string): SessionSpan[] {
+    return this.handle
+      .prepare<[string, string, string, string], { created_at: string; expires_at: string; last_used_at: string; revoked_at: string | null }>(
+        "SELECT created_at, expires_at, last_used_at, revoked_at FROM sessions WHERE tenant_id = ? AND created_at < ? AND expires_at > ? AND (revoked_at IS NULL OR revoked_at > ?)",
+      )
+      .all(tenantId, to, from, from)
+      .map((r) => ({ createdAt: r.created_at, expiresAt: r.expires_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at }));
+  }
+}
