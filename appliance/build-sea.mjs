@@ -5,6 +5,7 @@
 //   node appliance/build-sea.mjs            -> dist/vecto               (entry src/main.ts)
 //   node appliance/build-sea.mjs --probe    -> dist/probe/vecto-probe   (entry appliance/probe/main.ts, addon self-check)
 //   node appliance/build-sea.mjs --entry F --binary B                    (any other entry; work files next to B)
+//   ... --vendor-keys FILE   the vendor's license keys to compile in (a release; see bundle.mjs)
 //
 // Steps: esbuild bundle (--sea mode) -> sea-config.json with the three native addons + a sha256
 // manifest as assets -> `node --experimental-sea-config` -> copy process.execPath -> postject the
@@ -63,7 +64,7 @@ function mib(n) {
 }
 
 /**
- * @param {{ target?: "main" | "probe", entry?: string, binary?: string, useCodeCache?: boolean, quiet?: boolean }} [opts]
+ * @param {{ target?: "main" | "probe", entry?: string, binary?: string, vendorKeys?: string, useCodeCache?: boolean, quiet?: boolean }} [opts]
  * @returns {Promise<{ binary: string, size: number, manifest: object }>}
  */
 export async function buildSea(opts = {}) {
@@ -81,8 +82,9 @@ export async function buildSea(opts = {}) {
 
   // 1. bundle
   const main = join(workDir, "vecto.cjs");
-  await bundle({ sea: true, entry: target.entry, outfile: main, quiet: opts.quiet });
+  const { vendorKeyIds, vendorKeysSource } = await bundle({ sea: true, entry: target.entry, outfile: main, vendorKeys: opts.vendorKeys, quiet: opts.quiet });
   log(`bundled ${target.entry} -> ${relative(ROOT, main)} (${(statSync(main).size / 1024).toFixed(0)} KiB)`);
+  log(`vendor keys compiled in: ${vendorKeyIds.join(", ")} (${vendorKeysSource})`);
 
   // 2. addons + manifest
   const addons = locateAddons();
@@ -132,7 +134,7 @@ export async function buildSea(opts = {}) {
 
   const size = statSync(binary).size;
   log(`${relative(ROOT, binary)}: ${mib(size)} (${size} bytes), node ${process.version}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  return { binary, size, manifest };
+  return { binary, size, manifest, vendorKeyIds };
 }
 
 function parseArgs(argv) {
@@ -143,7 +145,11 @@ function parseArgs(argv) {
     else if (a === "--no-code-cache") opts.useCodeCache = false;
     else if (a === "--entry" && argv[i + 1]) opts.entry = argv[++i];
     else if (a === "--binary" && argv[i + 1]) opts.binary = argv[++i];
-    else throw new Error(`unknown argument ${a} (use --probe, --no-code-cache, --entry F --binary B)`);
+    else if (a === "--vendor-keys") {
+      if (!argv[i + 1]) throw new Error("--vendor-keys needs a FILE: a JSON array of {kid, publicKey} (npm run licensing -- keygen writes one)");
+      opts.vendorKeys = argv[++i];
+    }
+    else throw new Error(`unknown argument ${a} (use --probe, --no-code-cache, --entry F --binary B, --vendor-keys FILE)`);
   }
   if (opts.binary && !opts.entry) throw new Error("--binary needs --entry");
   return opts;

@@ -4,6 +4,13 @@
 //   node appliance/bundle.mjs                 -> dist/vecto.cjs      (native packages external, load from node_modules)
 //   node appliance/bundle.mjs --sea           -> dist/sea/vecto.cjs  (everything inside; addons come from SEA assets)
 //   node appliance/bundle.mjs --entry F --outfile O [--sea]          (e.g. the appliance/probe self-check)
+//   ... --vendor-keys FILE   compile in the vendor's license keys (a release); default: src/license/vendor-keys.ts's list
+//
+// FILE is a JSON array [{"kid": "...", "publicKey": "..."}, ...] (publicKey: raw 32 bytes in base64,
+// or an SPKI PEM), checked with src/license/format.ts's own trustedKeyMap (kid = first 16 hex of
+// sha256 of the raw key); a bad file fails the build with one line. It becomes the global
+// __VECTO_VENDOR_KEYS__ (esbuild define, types/build-defines.d.ts). Never runtime configuration: a
+// configurable trust anchor would let anyone sign their own license (docs/licensing.md).
 //
 // Fails on any esbuild warning about import.meta (a CJS/SEA bundle has none) and, in --sea mode, on any
 // require of a native addon that the SEA loader does not know about.
@@ -108,15 +115,89 @@ function noRuntimePathsPlugin() {
   };
 }
 
+const VENDOR_KEYS_GLOBAL = "__VECTO_VENDOR_KEYS__";
+const VENDOR_KEYS_MODULE = "src/license/vendor-keys.ts";
+
 /**
- * Build one bundle. Returns { outfile, warnings }.
- * @param {{ sea?: boolean, entry?: string, outfile?: string, quiet?: boolean }} [opts]
+ * src/license's own code (format.ts's trustedKeyMap, ed25519.ts, vendor-keys.ts's default list),
+ * bundled on the fly and imported: the build checks a key exactly as license verification does.
+ */
+async function licenseModules() {
+  const result = await esbuild.build({
+    stdin: {
+      contents: [
+        'export { trustedKeyMap } from "./src/license/format.js";',
+        'export { encodePublicKey } from "./src/license/ed25519.js";',
+        'export { DEFAULT_VENDOR_KEYS } from "./src/license/vendor-keys.js";',
+      ].join("\n"),
+      resolveDir: ROOT,
+      loader: "ts",
+      sourcefile: "vendor-keys-check.ts",
+    },
+    bundle: true,
+    write: false,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    logLevel: "silent",
+  });
+  return import(`data:text/javascript;base64,${Buffer.from(result.outputFiles[0].contents).toString("base64")}`);
+}
+
+/**
+ * The vendor keys to compile in. Without `file`: the default list (nothing is defined; the source's
+ * list stays). With it: the file, every entry checked, public keys normalized to raw base64.
+ * Any problem is one line naming the file and the entry.
+ * @param {string} [file]
+ * @returns {Promise<{ keys?: { kid: string, publicKey: string }[], ids: string[], source: string }>}
+ */
+export async function loadVendorKeys(file) {
+  const license = await licenseModules();
+  if (file === undefined) return { ids: license.DEFAULT_VENDOR_KEYS.map((k) => k.kid), source: `the default list in ${VENDOR_KEYS_MODULE}` };
+  const fail = (message) => {
+    throw new Error(`--vendor-keys ${file}: ${message}`.replace(/\s+/g, " "));
+  };
+  let list;
+  try {
+    list = JSON.parse(readFileSync(resolve(file), "utf8"));
+  } catch (err) {
+    fail(err instanceof SyntaxError ? `not JSON (${err.message})` : `cannot read it (${err.code ?? err.message})`);
+  }
+  const shape = '[{"kid": "...", "publicKey": "..."}, ...]';
+  if (!Array.isArray(list) || list.length === 0) fail(`must be a non-empty JSON array ${shape}`);
+  const keys = [];
+  for (const [i, entry] of list.entries()) {
+    const at = `entry ${i + 1}`;
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) fail(`${at}: must be an object {"kid": "...", "publicKey": "..."}`);
+    const unknown = Object.keys(entry).filter((k) => k !== "kid" && k !== "publicKey");
+    if (unknown.length) fail(`${at}: unknown field "${unknown[0]}" (an entry has "kid" and "publicKey" only)`);
+    // The rule a license envelope's kid follows (format.ts).
+    if (typeof entry.kid !== "string" || !/^[0-9a-f]{16}$/.test(entry.kid)) fail(`${at}: "kid" must be 16 lowercase hex digits (the first 16 of sha256 of the raw public key)`);
+    if (typeof entry.publicKey !== "string") fail(`${at} (kid ${entry.kid}): "publicKey" must be the raw 32-byte key in base64, or an SPKI PEM`);
+    if (keys.some((k) => k.kid === entry.kid)) fail(`${at}: kid ${entry.kid} is listed twice`);
+    let raw;
+    try {
+      raw = license.trustedKeyMap([{ kid: entry.kid, publicKey: entry.publicKey }]).get(entry.kid);
+    } catch (err) {
+      fail(`${at} (kid ${entry.kid}): ${err.message}`);
+    }
+    keys.push({ kid: entry.kid, publicKey: license.encodePublicKey(raw) });
+  }
+  license.trustedKeyMap(keys); // the list as the appliance will use it
+  return { keys, ids: keys.map((k) => k.kid), source: file };
+}
+
+/**
+ * Build one bundle. Returns { outfile, warnings, metafile, vendorKeyIds, vendorKeysSource }.
+ * @param {{ sea?: boolean, entry?: string, outfile?: string, vendorKeys?: string, quiet?: boolean }} [opts]
  */
 export async function bundle(opts = {}) {
   const sea = Boolean(opts.sea);
   const entry = resolve(ROOT, opts.entry ?? "src/main.ts");
   const outfile = resolve(ROOT, opts.outfile ?? (sea ? "dist/sea/vecto.cjs" : "dist/vecto.cjs"));
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+  // First: a bad keys file fails before anything is written.
+  const vendor = await loadVendorKeys(opts.vendorKeys);
   mkdirSync(dirname(outfile), { recursive: true });
 
   const result = await esbuild.build({
@@ -136,6 +217,7 @@ export async function bundle(opts = {}) {
     metafile: true,
     legalComments: "none",
     keepNames: true,
+    define: vendor.keys ? { [VENDOR_KEYS_GLOBAL]: JSON.stringify(vendor.keys) } : {},
   });
 
   const warnings = result.warnings;
@@ -162,7 +244,14 @@ export async function bundle(opts = {}) {
   } else {
     chmodSync(outfile, 0o755);
   }
-  return { outfile, warnings, metafile: result.metafile };
+
+  // The keys must have reached the code that reads them (a renamed global would silently keep the default list).
+  if (vendor.keys && Object.keys(result.metafile.inputs).some((p) => resolve(p) === join(ROOT, VENDOR_KEYS_MODULE))) {
+    const text = readFileSync(outfile, "utf8");
+    const missing = vendor.ids.filter((kid) => !text.includes(`"${kid}"`));
+    if (missing.length || text.includes(`typeof ${VENDOR_KEYS_GLOBAL}`)) throw new Error(`--vendor-keys: ${VENDOR_KEYS_GLOBAL} was not replaced in ${relative(ROOT, outfile)}; is it still read by ${VENDOR_KEYS_MODULE}?`);
+  }
+  return { outfile, warnings, metafile: result.metafile, vendorKeyIds: vendor.ids, vendorKeysSource: vendor.source };
 }
 
 function parseArgs(argv) {
@@ -172,15 +261,20 @@ function parseArgs(argv) {
     if (a === "--sea") opts.sea = true;
     else if (a === "--entry") opts.entry = argv[++i];
     else if (a === "--outfile") opts.outfile = argv[++i];
-    else throw new Error(`bundle: unknown argument ${a}`);
+    else if (a === "--vendor-keys") {
+      if (!argv[i + 1]) throw new Error("--vendor-keys needs a FILE: a JSON array of {kid, publicKey} (npm run licensing -- keygen writes one)");
+      opts.vendorKeys = argv[++i];
+    }
+    else throw new Error(`unknown argument ${a} (use --sea, --entry F, --outfile O, --vendor-keys FILE)`);
   }
   return opts;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   try {
-    const { outfile } = await bundle(parseArgs(process.argv.slice(2)));
+    const { outfile, vendorKeyIds, vendorKeysSource } = await bundle(parseArgs(process.argv.slice(2)));
     console.log(`bundle: ${relative(process.cwd(), outfile)}`);
+    console.log(`bundle: vendor keys compiled in: ${vendorKeyIds.join(", ")} (${vendorKeysSource})`);
   } catch (err) {
     console.error(`bundle: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
+import { validate as validCron } from "node-cron";
 import { z } from "zod";
 
 export const DEFAULT_ENV_FILE = "/etc/vecto/vecto.env";
@@ -26,6 +27,9 @@ export interface Pkcs11Config {
   readonly keyLabel: string;
 }
 
+/** An earlier master key, kept for unwrapping until it is retired (see docs/key-rotation.md). */
+export type PreviousMasterKey = { readonly kind: "env"; readonly file: string } | { readonly kind: "pkcs11"; readonly keyLabel: string };
+
 export interface Config {
   readonly dataDir: string;
   readonly databaseFile: string;
@@ -43,7 +47,11 @@ export interface Config {
   readonly masterKeyFile: string;
   /** True when no master key was configured: a dev-only key file is generated in the data dir. */
   readonly devMasterKey: boolean;
+  /** PKCS#11 settings: present when the resolver is pkcs11, or when VECTO_PKCS11_LIB is set (migration to or from an HSM). */
   readonly pkcs11: Pkcs11Config | null;
+  readonly previousMasterKeys: readonly PreviousMasterKey[];
+  /** A data key is rotated automatically once this many encryptions were made under it. */
+  readonly dekMaxEncryptions: number;
   readonly airgapped: boolean;
   readonly ollamaUrl: string;
   /** Extra host:port pairs that src/egress.ts may reach beyond loopback. */
@@ -52,6 +60,16 @@ export interface Config {
   readonly bodyLimitBytes: number;
   /** Lifetime of the one-time setup token, in seconds. */
   readonly setupTokenTtlSeconds: number;
+  readonly backup: BackupConfig;
+}
+
+export interface BackupConfig {
+  /** Where `vecto backup create` and the scheduled job write backups. */
+  readonly dir: string;
+  /** Cron expression of the scheduled backup inside `vecto serve`; null: no scheduled backups. */
+  readonly schedule: string | null;
+  /** Full backups the scheduled job keeps (the newest, verified ones). */
+  readonly keep: number;
 }
 
 /** Raised for invalid configuration; the message is one line that names the variable. */
@@ -171,7 +189,7 @@ function masterKeyConfig(env: Env, dataDir: string, cwd: string): { masterKeyFil
 }
 
 function pkcs11Config(env: Env, cwd: string): Pkcs11Config {
-  const why = "when VECTO_KEY_RESOLVER=pkcs11";
+  const why = "when VECTO_KEY_RESOLVER=pkcs11 or VECTO_PKCS11_LIB is set";
   const pinFile = env.VECTO_PKCS11_PIN_FILE ?? (env.CREDENTIALS_DIRECTORY !== undefined ? join(env.CREDENTIALS_DIRECTORY, "pkcs11-pin") : undefined);
   if (pinFile === undefined) throw new ConfigError(`VECTO_PKCS11_PIN_FILE: required ${why}`);
   return {
@@ -179,6 +197,37 @@ function pkcs11Config(env: Env, cwd: string): Pkcs11Config {
     tokenLabel: required(env, "VECTO_PKCS11_TOKEN_LABEL", why),
     pinFile: absolute(pinFile, cwd),
     keyLabel: required(env, "VECTO_PKCS11_KEY_LABEL", why),
+  };
+}
+
+function previousMasterKeys(env: Env, cwd: string, pkcs11: Pkcs11Config | null): PreviousMasterKey[] {
+  const raw = env.VECTO_PREVIOUS_MASTER_KEYS;
+  if (raw === undefined) return [];
+  return raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map((entry): PreviousMasterKey => {
+      if (entry.startsWith("file:") && entry.length > 5) return { kind: "env", file: absolute(entry.slice(5), cwd) };
+      if (entry.startsWith("pkcs11:") && entry.length > 7) {
+        if (pkcs11 === null) throw new ConfigError("VECTO_PREVIOUS_MASTER_KEYS: a pkcs11: entry needs the VECTO_PKCS11_* settings");
+        return { kind: "pkcs11", keyLabel: entry.slice(7) };
+      }
+      throw new ConfigError(`VECTO_PREVIOUS_MASTER_KEYS: expected file:PATH or pkcs11:KEY_LABEL entries separated by commas (got "${truncate(entry)}")`);
+    });
+}
+
+const backupScheduleSchema = z
+  .string()
+  .trim()
+  .refine((v) => v === "off" || (/^\S+( \S+){4}$/.test(v) && validCron(v)), "expected a cron expression (minute hour day month weekday) or off")
+  .transform((v) => (v === "off" ? null : v));
+
+function backupConfig(env: Env, dataDir: string, cwd: string): BackupConfig {
+  return {
+    dir: absolute(env.VECTO_BACKUP_DIR ?? join(dataDir, "backups"), cwd),
+    schedule: parse(env, "VECTO_BACKUP_SCHEDULE", backupScheduleSchema, "0 3 * * *"),
+    keep: parse(env, "VECTO_BACKUP_KEEP", positiveIntSchema, "7"),
   };
 }
 
@@ -198,6 +247,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
   const dataDir = absolute(env.VECTO_DATA_DIR ?? env.STATE_DIRECTORY ?? "./data", cwd);
   const keyResolver = parse(env, "VECTO_KEY_RESOLVER", z.enum(["env", "pkcs11"], { message: "expected env or pkcs11" }), "env");
   const master = masterKeyConfig(env, dataDir, cwd);
+  const pkcs11 = keyResolver === "pkcs11" || env.VECTO_PKCS11_LIB !== undefined ? pkcs11Config(env, cwd) : null;
   return {
     dataDir,
     databaseFile: join(dataDir, "vecto.db"),
@@ -208,12 +258,15 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
     keyResolver,
     masterKeyFile: master.masterKeyFile,
     devMasterKey: keyResolver === "env" && master.devMasterKey,
-    pkcs11: keyResolver === "pkcs11" ? pkcs11Config(env, cwd) : null,
+    pkcs11,
+    previousMasterKeys: previousMasterKeys(env, cwd, pkcs11),
+    dekMaxEncryptions: parse(env, "VECTO_DEK_MAX_ENCRYPTIONS", positiveIntSchema.refine((n) => n <= 2 ** 31, "must be at most 2147483648 (2^31)"), String(2 ** 30)),
     airgapped: parse(env, "VECTO_AIRGAPPED", booleanSchema, "true"),
     ollamaUrl: parse(env, "VECTO_OLLAMA_URL", urlSchema, "http://127.0.0.1:11434"),
     egressAllow: egressAllowList(env),
     logLevel: parse(env, "VECTO_LOG_LEVEL", z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { message: "expected one of fatal, error, warn, info, debug, trace, silent" }), "info"),
     bodyLimitBytes: parse(env, "VECTO_BODY_LIMIT_BYTES", positiveIntSchema, String(1024 * 1024)),
     setupTokenTtlSeconds: parse(env, "VECTO_SETUP_TOKEN_TTL_SECONDS", positiveIntSchema, String(30 * 60)),
+    backup: backupConfig(env, dataDir, cwd),
   };
 }

@@ -3,12 +3,16 @@
  */
 import { Command } from "commander";
 import { auditCommand } from "./cli/audit.js";
+import { backupCommand } from "./cli/backup.js";
 import { doctorCommand } from "./cli/doctor.js";
 import { initCommand } from "./cli/init.js";
 import { keysCommand } from "./cli/keys.js";
+import { licenseCommand } from "./cli/license.js";
+import { usageCommand } from "./cli/usage.js";
 import { failureLine } from "./cli/output.js";
 import { serveCommand } from "./cli/serve.js";
 import { setupTokenCommand } from "./cli/setup-token.js";
+import { supportBundleCommand } from "./cli/support-bundle.js";
 import { versionCommand } from "./cli/version.js";
 import { VERSION } from "./version.js";
 
@@ -18,7 +22,7 @@ function buildProgram(): Command {
     .version(VERSION, "-V, --version", "print the version")
     .showHelpAfterError("(run vecto --help for usage)")
     .configureOutput({ outputError: (message, write) => write(message.split("\n")[0] + "\n") });
-  for (const register of [serveCommand, initCommand, setupTokenCommand, keysCommand, auditCommand, doctorCommand, versionCommand]) register(program);
+  for (const register of [serveCommand, initCommand, setupTokenCommand, keysCommand, backupCommand, auditCommand, licenseCommand, usageCommand, doctorCommand, supportBundleCommand, versionCommand]) register(program);
   return program;
 }
 

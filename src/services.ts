@@ -3,7 +3,7 @@
  * config, and assembles identity on top. Used by `serve`, `doctor` and the CLI alike, so every
  * command sees the same wiring.
  */
-import type { Config } from "./config.js";
+import type { Config, PreviousMasterKey } from "./config.js";
 import { ConfigError } from "./config.js";
 import { Authenticator } from "./auth/authenticate.js";
 import type { AccountDeps } from "./auth/accounts.js";
@@ -15,11 +15,19 @@ import { DEFAULT_SESSION_POLICY, Sessions } from "./auth/sessions.js";
 import { LoginThrottle } from "./auth/throttle.js";
 import { CryptoService } from "./crypto/crypto-service.js";
 import type { KeyResolver } from "./crypto/key-resolver.js";
-import { EnvKeyResolver } from "./crypto/resolvers/env.js";
-import { Pkcs11KeyResolver } from "./crypto/resolvers/pkcs11.js";
+import { MasterKeyRing } from "./crypto/master-key-ring.js";
+import { EnvKeyResolver, generateMasterKeyFile } from "./crypto/resolvers/env.js";
+import { generateHsmMasterKey, Pkcs11KeyResolver } from "./crypto/resolvers/pkcs11.js";
+import { existsSync } from "node:fs";
 import { Database } from "./db/db.js";
 import type { GraphDeps } from "./graph/projects.js";
+import { registerLoadedMasters, type KeyDeps } from "./keys/rotation.js";
 import type { Logger } from "./log.js";
+import type { VendorKey } from "./license/format.js";
+import { LicenseService } from "./license/license.js";
+import { VENDOR_KEYS } from "./license/vendor-keys.js";
+import { UsageService } from "./usage/usage.js";
+import { VERSION } from "./version.js";
 
 export interface Identity {
   readonly authenticator: Authenticator;
@@ -29,37 +37,100 @@ export interface Identity {
   readonly events: EventSink;
 }
 
+/** A master key to load or create: a key file, or a key label in the configured PKCS#11 token. */
+export type MasterKeyTarget = PreviousMasterKey;
+
+/** What key administration (rotation, re-encryption, status) needs, and how to open another master key. */
+export interface KeyAdmin extends KeyDeps {
+  /** Loads the master key, creating it first if it does not exist (a new 0600 file, or a non-extractable HSM key). */
+  openMaster(target: MasterKeyTarget): Promise<KeyResolver>;
+}
+
 export interface Services {
   readonly db: Database;
-  readonly resolver: KeyResolver;
+  /** The master keys in use: the configured one, current, and VECTO_PREVIOUS_MASTER_KEYS for unwrapping. */
+  readonly resolver: MasterKeyRing;
   readonly crypto: CryptoService;
+  readonly keyAdmin: KeyAdmin;
   readonly identity: Identity;
   readonly graph: GraphDeps;
+  /** The license in effect, its limits and the clock's high-water mark (docs/licensing.md). */
+  readonly license: LicenseService;
+  /** Daily usage snapshots and the signed usage report. */
+  readonly usage: UsageService;
   close(): void;
 }
 
-export async function openKeyResolver(config: Config): Promise<KeyResolver> {
-  if (config.keyResolver === "pkcs11") {
-    if (config.pkcs11 === null) throw new ConfigError("VECTO_KEY_RESOLVER: pkcs11 needs the VECTO_PKCS11_* settings");
-    return Pkcs11KeyResolver.open(config.pkcs11);
-  }
-  return EnvKeyResolver.fromFile(config.masterKeyFile);
+export interface ServiceOptions {
+  /**
+   * The vendor keys licenses must be signed with. The product always uses the list compiled into
+   * it (src/license/vendor-keys.ts); tests pass their own key here, through this same wiring.
+   * There is deliberately no configuration setting for it: a configurable trust anchor is a bypass.
+   */
+  readonly vendorKeys?: readonly VendorKey[];
+  /** The clock (database timestamps, sessions, license and usage); tests pass a movable one. */
+  readonly now?: () => Date;
 }
 
-export function createIdentity(db: Database, crypto: CryptoService, log: Logger, now: () => Date = () => new Date()): Identity {
+function pkcs11Settings(config: Config): NonNullable<Config["pkcs11"]> {
+  if (config.pkcs11 === null) throw new ConfigError("VECTO_PKCS11_LIB: a PKCS#11 master key needs the VECTO_PKCS11_* settings");
+  return config.pkcs11;
+}
+
+/** Loads a master key that must exist. */
+async function loadMaster(config: Config, target: MasterKeyTarget): Promise<KeyResolver> {
+  if (target.kind === "pkcs11") return Pkcs11KeyResolver.open({ ...pkcs11Settings(config), keyLabel: target.keyLabel });
+  return EnvKeyResolver.fromFile(target.file);
+}
+
+/** Loads a master key, creating it first when it does not exist yet. */
+export async function openOrCreateMaster(config: Config, target: MasterKeyTarget): Promise<KeyResolver> {
+  if (target.kind === "env") {
+    if (!existsSync(target.file)) await generateMasterKeyFile(target.file);
+    return loadMaster(config, target);
+  }
+  try {
+    return await loadMaster(config, target);
+  } catch {
+    // Most often the label does not exist yet; any other cause (PIN, token) makes generation fail with its own message.
+    await generateHsmMasterKey({ ...pkcs11Settings(config), keyLabel: target.keyLabel });
+    return loadMaster(config, target);
+  }
+}
+
+/** The configured master key, current, with the previous ones loaded for unwrapping. */
+export async function openKeyResolver(config: Config): Promise<MasterKeyRing> {
+  const current = config.keyResolver === "pkcs11" ? await loadMaster(config, { kind: "pkcs11", keyLabel: pkcs11Settings(config).keyLabel }) : await loadMaster(config, { kind: "env", file: config.masterKeyFile });
+  const previous: KeyResolver[] = [];
+  for (const target of config.previousMasterKeys) previous.push(await loadMaster(config, target));
+  return new MasterKeyRing(current, previous);
+}
+
+export function createIdentity(db: Database, crypto: CryptoService, log: Logger, license: Pick<LicenseService, "assertCanCreate">, now: () => Date = () => new Date()): Identity {
   const events = auditEventSink(db, log);
   const passwords = new PasswordHasher(MIN_ARGON2);
   const accessTokens = new AccessTokens(db, crypto, `vecto:${db.installationId()}`, "vecto-api", now);
   const throttle = new LoginThrottle(db, now);
   const sessions = new Sessions({ db, crypto, passwords, accessTokens, throttle, events, policy: DEFAULT_SESSION_POLICY, now });
-  return { authenticator: new Authenticator(db, accessTokens, now), sessions, accounts: { db, crypto, passwords, events }, accessTokens, events };
+  return { authenticator: new Authenticator(db, accessTokens, now), sessions, accounts: { db, crypto, passwords, events, license }, accessTokens, events };
 }
 
-export async function openServices(config: Config, log: Logger): Promise<Services> {
+export async function openServices(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Services> {
+  const now = options.now ?? (() => new Date());
   const resolver = await openKeyResolver(config);
-  const db = Database.open(config.databaseFile);
-  const crypto = new CryptoService(resolver, db.keystore);
+  const db = Database.open(config.databaseFile, { now });
+  // Stateless over db and log: the same sink identity makes, available before identity exists.
+  const events = auditEventSink(db, log);
+  const crypto = new CryptoService(resolver, db.keystore, {
+    maxEncryptionsPerKey: config.dekMaxEncryptions,
+    onForcedRotation: (tenantId, version) =>
+      events.emit({ event: "keys.dek_rotated", sensitivity: "security", severity: "info", tenantId, actor: { type: "system", id: "crypto" }, payload: { version, reason: "encryption-limit" } }),
+  });
   db.setAuditSealer(new HmacAuditSealer(await crypto.macFunction("audit-hmac")));
-  const identity = createIdentity(db, crypto, log);
-  return { db, resolver, crypto, identity, graph: { crypto, events: identity.events }, close: () => db.close() };
+  const license = new LicenseService({ db, events, vendorKeys: options.vendorKeys ?? VENDOR_KEYS, now });
+  const usage = new UsageService({ db, crypto, events, license, now, appVersion: VERSION });
+  const identity = createIdentity(db, crypto, log, license, now);
+  const keyAdmin: KeyAdmin = { db, crypto, events: identity.events, now, openMaster: (target) => openOrCreateMaster(config, target) };
+  registerLoadedMasters(keyAdmin);
+  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events }, license, usage, close: () => db.close() };
 }

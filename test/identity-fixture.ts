@@ -8,9 +8,9 @@ import type { Hono } from "hono";
 import { issueSetupToken } from "../src/auth/setup-token.js";
 import { loadConfig } from "../src/config.js";
 import { prepareForServe } from "../src/data-dir.js";
-import { createLogger } from "../src/log.js";
+import { createLogger, type Logger } from "../src/log.js";
 import { buildApp, type AppEnv } from "../src/server/app.js";
-import { openServices, type Services } from "../src/services.js";
+import { openServices, type ServiceOptions, type Services } from "../src/services.js";
 import { tempDir } from "./helpers.js";
 
 export const STRONG_PASSWORD = "violet-anchor-quartz-meadow-42";
@@ -54,13 +54,17 @@ function uniqueEmail(prefix: string): string {
   return `${prefix}${counter}@example.test`;
 }
 
-export async function identityFixture(): Promise<Fixture> {
+/**
+ * `log` receives everything the appliance logs (services and requests); silent by default.
+ * `vendorKeys` and `now` go to openServices, the product's own wiring (a test vendor key, a movable clock).
+ */
+export async function identityFixture(options: { log?: Logger } & ServiceOptions = {}): Promise<Fixture> {
   const dir = tempDir("vecto-identity-");
   const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data") }, dir.path);
-  const log = createLogger("silent");
+  const log = options.log ?? createLogger("silent");
   await prepareForServe(config, log);
-  const services = await openServices(config, log);
-  const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, graph: services.graph, log, bodyLimitBytes: config.bodyLimitBytes });
+  const services = await openServices(config, log, { ...(options.vendorKeys ? { vendorKeys: options.vendorKeys } : {}), ...(options.now ? { now: options.now } : {}) });
+  const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes });
 
   const call: Fixture["call"] = (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };

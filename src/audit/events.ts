@@ -35,9 +35,27 @@ export type EventName =
   | "node.updated"
   | "edge.created"
   | "edge.deleted"
+  | "secret.created"
+  | "secret.rotated"
+  | "secret.deleted"
+  | "keys.master_rotated"
+  | "keys.master_retired"
+  | "keys.dek_rotated"
+  | "keys.dek_retired"
+  | "keys.reencrypted"
   | "job.run"
   | "audit.exported"
-  | "audit.verified";
+  | "audit.verified"
+  | "backup.created"
+  | "backup.verified"
+  | "backup.restored"
+  | "backup.failed"
+  | "license.installed"
+  | "license.refused"
+  | "license.state_changed"
+  | "license.clock_rollback"
+  | "usage.snapshot"
+  | "usage.exported";
 
 export interface DomainEvent {
   readonly event: EventName;

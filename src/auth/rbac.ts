@@ -9,6 +9,7 @@ export const SCOPES = [
   "self", // one's own profile, sessions and tokens
   "platform:admin", // tenants, installation
   "tenant:admin", // the tenant's settings
+  "secrets:manage", // the tenant's stored credentials: create, rotate, delete; never read back
   "users:manage", // the tenant's users
   "graph:read",
   "graph:write",
@@ -34,7 +35,7 @@ export type TenantRole = (typeof TENANT_ROLES)[number];
 
 const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   platform_root: ["self", "platform:admin", "keys:manage", "license:manage", "audit:read"],
-  tenant_admin: ["self", "tenant:admin", "users:manage", "graph:read", "graph:write", "audit:read", "ai:invoke", "release:signoff"],
+  tenant_admin: ["self", "tenant:admin", "secrets:manage", "users:manage", "graph:read", "graph:write", "audit:read", "ai:invoke", "release:signoff"],
   member: ["self", "graph:read", "graph:write", "ai:invoke", "release:signoff"],
   viewer: ["self", "graph:read"],
 };

@@ -8,7 +8,9 @@ import { buildApp } from "../server/app.js";
 import { startServer, type RunningServer } from "../server/listen.js";
 import { openServices, type Services } from "../services.js";
 import { commandConfig } from "./context.js";
-import { auditCheckpointJob } from "../jobs/jobs.js";
+import { auditCheckpointJob, backupJob, keyMaintenanceJob, usageSnapshotJob } from "../jobs/jobs.js";
+import { acquireDataDirLock } from "../db/data-dir-lock.js";
+import { wrapUnderLoadedMasters } from "../keys/rotation.js";
 import { startScheduler } from "../jobs/scheduler.js";
 import { action } from "./output.js";
 
@@ -50,25 +52,51 @@ function onSignals(stop: (signal: NodeJS.Signals) => Promise<void>): void {
   process.on("SIGTERM", handler);
 }
 
+/**
+ * At start: the clock against its high-water mark, the license state, and yesterday's usage
+ * snapshot when the nightly job missed it (the appliance was down at 00:15). Never blocks start-up:
+ * a failure is logged and the nightly job tries again.
+ */
+async function licenseAtStart(services: Services, log: Logger): Promise<void> {
+  try {
+    await services.license.observeClock("start");
+    await services.license.recordStateChange();
+    const outcome = await services.usage.snapshot({ type: "system", id: "start" });
+    const status = services.license.status();
+    for (const warning of status.warnings) log.warn({ license: status.state }, warning);
+    log.info({ license: status.state, usageSnapshot: outcome.status, day: outcome.day }, "license and usage checked");
+  } catch (error) {
+    log.error({ error: { name: (error as Error).name, message: (error as Error).message } }, "license and usage check at start failed");
+  }
+}
+
 export async function runServer(config: Config, log: Logger, options: ServeOptions): Promise<void> {
   await prepareForServe(config, log);
   if (config.devMasterKey) log.warn({ file: config.masterKeyFile }, "running with a DEV-ONLY master key");
+  // Held while serving: `vecto backup restore` refuses while it is held (src/db/data-dir-lock.ts).
+  const lock = acquireDataDirLock(config.dataDir);
   const services = await openServices(config, log);
   let server: RunningServer;
   try {
-    const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, graph: services.graph, log, bodyLimitBytes: config.bodyLimitBytes });
+    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes });
     const tls = { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
     server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls });
   } catch (error) {
     services.close();
+    lock.release();
     throw error;
   }
-  const scheduler = startScheduler([auditCheckpointJob(services)], services.identity.events, log);
+  // Data keys created while this configuration's master keys were not all loaded get their wraps now.
+  await wrapUnderLoadedMasters(services.keyAdmin);
+  const backups = config.backup.schedule === null ? [] : [backupJob(services, config, config.backup.schedule)];
+  await licenseAtStart(services, log);
+  const scheduler = startScheduler([auditCheckpointJob(services), keyMaintenanceJob(services), usageSnapshotJob(services), ...backups], services.identity.events, log);
   onSignals(async (signal) => {
     log.info({ signal }, "shutting down");
     await scheduler.stop();
     await server.close();
     services.close();
+    lock.release();
     log.info("stopped cleanly");
     process.exit(0);
   });

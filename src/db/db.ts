@@ -27,6 +27,10 @@ import { NodeRepository } from "./nodes.js";
 import { EdgeRepository } from "./edges.js";
 import { AuditRepository, type CheckpointRow } from "./audit-log.js";
 import { NotificationRepository } from "./notifications.js";
+import { SealedFieldRepository } from "./sealed-fields.js";
+import { SecretRepository } from "./secrets.js";
+import { LicensingRepository } from "./licensing.js";
+import { UsageCountRepository } from "./usage-counts.js";
 import type { AuditSealer } from "../audit/seal.js";
 import type { DomainEvent } from "../audit/events.js";
 import type { TenantScope } from "./tenant-scope.js";
@@ -53,6 +57,9 @@ interface Repositories {
   readonly edges: EdgeRepository;
   readonly audit: AuditRepository;
   readonly notifications: NotificationRepository;
+  readonly sealedFields: SealedFieldRepository;
+  readonly secrets: SecretRepository;
+  readonly licensing: LicensingRepository;
 }
 
 /** What a write transaction may change at platform level. */
@@ -83,6 +90,12 @@ export class Database {
   /** Reading the audit logs (appending goes through audit()). */
   readonly auditLog: Pick<AuditRepository, "page" | "leafHashes" | "filtered" | "size" | "logIds" | "latestCheckpoint" | "checkpoints">;
   readonly notifications: Pick<NotificationRepository, "forUser">;
+  /** Sealed values per data-key version, for re-encryption and the key status. */
+  readonly sealedFields: Pick<SealedFieldRepository, "versionCounts" | "notUnder">;
+  /** Installed licenses, the clock's high-water mark, usage snapshots (changes go through write()). */
+  readonly licensing: Pick<LicensingRepository, "currentLicense" | "currentSequence" | "licenseHistory" | "meta" | "rollbacksAfter" | "lastSnapshot" | "lastSnapshotBefore" | "snapshotForDay" | "snapshotsBetween" | "latestAuditTime">;
+  /** Counts (numbers only) for license limits and usage snapshots. */
+  readonly usageCounts: UsageCountRepository;
   private readonly repositories: Repositories;
   private auditSealer: AuditSealer | undefined;
   private closed = false;
@@ -106,10 +119,16 @@ export class Database {
       edges: new EdgeRepository(handle),
       audit: new AuditRepository(handle),
       notifications: new NotificationRepository(handle),
+      sealedFields: new SealedFieldRepository(handle),
+      secrets: new SecretRepository(handle),
+      licensing: new LicensingRepository(handle),
     };
     ({ tenants: this.tenants, users: this.users, sessions: this.sessions, personalTokens: this.personalTokens, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle, setupTokens: this.setupTokens } = this.repositories);
     this.auditLog = this.repositories.audit;
     this.notifications = this.repositories.notifications;
+    this.sealedFields = this.repositories.sealedFields;
+    this.licensing = this.repositories.licensing;
+    this.usageCounts = new UsageCountRepository(handle);
   }
 
   /** Opens (creating if needed) and migrates the database file and its keystore (default: keys.db beside it). */

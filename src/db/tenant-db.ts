@@ -7,6 +7,7 @@ import type { EdgeRecord, EdgeRepository, TraceStep } from "./edges.js";
 import type { NodeChanges, NodeFilter, NodeRecord, NodeRepository } from "./nodes.js";
 import type { EdgeType } from "../graph/vocabulary.js";
 import type { MemberRecord, ProjectRecord, ProjectRepository } from "./projects.js";
+import type { SecretRecord, SecretRepository, SecretRotation } from "./secrets.js";
 import type { SessionRepository } from "./sessions.js";
 import { type Tenant, type TenantRepository } from "./tenants.js";
 import type { UserChanges, UserRecord, UserRepository } from "./users.js";
@@ -20,6 +21,7 @@ interface TenantRepositories {
   readonly users: UserRepository;
   readonly sessions: SessionRepository;
   readonly personalTokens: PersonalTokenRepository;
+  readonly secrets: SecretRepository;
 }
 
 /** Changes to one tenant's data, inside one transaction. */
@@ -101,6 +103,25 @@ export class TenantTx {
 
   removeProjectMember(projectId: string, userId: string): boolean {
     return this.repos.projects.removeMember(this.tenantId, projectId, userId);
+  }
+
+  /** Read inside the transaction, so a uniqueness check and the insert after it cannot race. */
+  secret(name: string): SecretRecord | undefined {
+    return this.repos.secrets.get(this.tenantId, name);
+  }
+
+  insertSecret(secret: Omit<SecretRecord, "tenantId">): void {
+    this.repos.secrets.insert({ ...secret, tenantId: this.tenantId });
+  }
+
+  /** The new version, or undefined when the row is gone or `expectedVersion` is stale. */
+  rotateSecret(id: string, expectedVersion: number | undefined, rotation: SecretRotation): number | undefined {
+    return this.repos.secrets.rotate(this.tenantId, id, expectedVersion, rotation, this.now);
+  }
+
+  /** The deleted secret, or undefined when there was none of that name. */
+  deleteSecret(name: string): SecretRecord | undefined {
+    return this.repos.secrets.delete(this.tenantId, name);
   }
 
   /** Ends every session and token of a user: disable, role change and delete take effect at once. */
@@ -186,6 +207,14 @@ export class TenantDb {
 
   projectMembers(projectId: string): MemberRecord[] {
     return this.repos.projects.members(this.tenantId, projectId);
+  }
+
+  secret(name: string): SecretRecord | undefined {
+    return this.repos.secrets.get(this.tenantId, name);
+  }
+
+  listSecrets(after: string | undefined, limit: number): SecretRecord[] {
+    return this.repos.secrets.list(this.tenantId, after, limit);
   }
 
   /** The single write path for this tenant's changes. */

@@ -1,5 +1,10 @@
 /** The appliance's scheduled jobs. */
+import { basename } from "node:path";
 import { makeCheckpoints } from "../audit/checkpoints.js";
+import { runScheduledBackup } from "../backup/scheduled.js";
+import type { Config } from "../config.js";
+import { keystorePath } from "../db/db.js";
+import { keyMaintenance } from "../keys/maintenance.js";
 import type { Services } from "../services.js";
 import type { Job } from "./scheduler.js";
 
@@ -11,6 +16,50 @@ export function auditCheckpointJob(services: Pick<Services, "db" | "crypto">): J
     async run() {
       const made = await makeCheckpoints(services.db, services.crypto);
       return { logsCheckpointed: made.length };
+    },
+  };
+}
+
+/**
+ * Every five minutes: key maintenance (keys.md): pick up key versions made elsewhere, wrap every
+ * data key under each loaded master key, re-encrypt a share of older rows, retire unused versions.
+ */
+export function keyMaintenanceJob(services: Pick<Services, "keyAdmin">): Job {
+  return {
+    name: "key-maintenance",
+    cron: "*/5 * * * *",
+    run: () => keyMaintenance(services.keyAdmin),
+  };
+}
+
+/**
+ * On VECTO_BACKUP_SCHEDULE (default daily at 03:00): a full encrypted backup into VECTO_BACKUP_DIR,
+ * verified, then only the newest VECTO_BACKUP_KEEP kept (docs/backup.md).
+ */
+export function backupJob(services: Pick<Services, "resolver" | "identity">, config: Pick<Config, "dataDir" | "databaseFile" | "backup">, schedule: string): Job {
+  return {
+    name: "backup",
+    cron: schedule,
+    async run() {
+      const source = { dataDir: config.dataDir, databaseFile: config.databaseFile, keystoreFile: keystorePath(config.databaseFile) };
+      const result = await runScheduledBackup({ source, backupDir: config.backup.dir, keep: config.backup.keep, resolver: services.resolver, events: services.identity.events });
+      return { file: basename(result.file), backupId: result.backupId, bytes: result.bytes, removed: result.removed };
+    },
+  };
+}
+
+/**
+ * Daily at 00:15 (UTC on a UTC host): the clock's high-water mark, the license state (audited when
+ * it changed) and the usage snapshot of the day that just ended (docs/licensing.md).
+ */
+export function usageSnapshotJob(services: Pick<Services, "license" | "usage">): Job {
+  return {
+    name: "usage-snapshot",
+    cron: "15 0 * * *",
+    async run() {
+      const outcome = await services.usage.snapshot({ type: "system", id: "job:usage-snapshot" });
+      const state = await services.license.recordStateChange();
+      return { day: outcome.day, snapshot: outcome.status, licenseState: state };
     },
   };
 }

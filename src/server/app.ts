@@ -3,7 +3,8 @@
  *
  * Order matters: request id first (everything after can name the request), security headers
  * wrap everything (errors included), the access log sees the final status, the body limit runs
- * before any handler reads a body.
+ * before any handler reads a body, and the license guard refuses changes while the license is
+ * expired after its grace period (docs/licensing.md).
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -13,9 +14,13 @@ import type { KeyResolver } from "../crypto/key-resolver.js";
 import type { Database } from "../db/db.js";
 import type { GraphDeps } from "../graph/projects.js";
 import type { Identity } from "../services.js";
+import type { KeyAdmin } from "../services.js";
 import type { Logger } from "../log.js";
+import type { LicenseService } from "../license/license.js";
+import type { UsageService } from "../usage/usage.js";
 import { accessLog } from "./middleware/access-log.js";
 import { bodyLimit } from "./middleware/body-limit.js";
+import { licenseGuard } from "./middleware/license-guard.js";
 import { requestId } from "./middleware/request-id.js";
 import { securityHeaders } from "./middleware/security-headers.js";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -29,9 +34,11 @@ import { healthRoutes } from "./routes/health.js";
 import { auditIntegrityRoutes } from "./routes/audit-integrity.js";
 import { gdprRoutes } from "./routes/gdpr.js";
 import { keyRoutes } from "./routes/keys.js";
+import { licenseRoutes } from "./routes/license.js";
 import { notificationRoutes } from "./routes/notifications.js";
 import { graphRoutes } from "./routes/graph.js";
 import { projectRoutes } from "./routes/projects.js";
+import { secretRoutes } from "./routes/secrets.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { setupRoutes } from "./routes/setup.js";
 import { tenantRoutes } from "./routes/tenants.js";
@@ -43,8 +50,13 @@ export interface AppDeps {
   readonly db: Database;
   /** The master-key resolver: readiness checks it, the key status describes it. */
   readonly keys: KeyResolver;
+  /** Rotation and key status. */
+  readonly keyAdmin: KeyAdmin;
   readonly identity: Identity;
   readonly graph: GraphDeps;
+  /** The license: /readyz detail, GET|PUT /api/license, and read-only after expiry (licenseGuard). */
+  readonly license: LicenseService;
+  readonly usage: UsageService;
   readonly log: Logger;
   readonly bodyLimitBytes: number;
 }
@@ -65,6 +77,9 @@ const DOMAIN_STATUS: Record<DomainErrorKind, [ContentfulStatusCode, ProblemKind]
   "precondition-failed": [412, "precondition-failed"],
   "precondition-required": [428, "precondition-required"],
   rejected: [422, "rejected"],
+  // 402, not 403: the caller's rights are fine, the installation's entitlement is not (docs/licensing.md).
+  "license-limit": [402, "license-limit"],
+  "license-read-only": [402, "license-read-only"],
 };
 
 function toProblem(error: unknown): ProblemError | undefined {
@@ -87,11 +102,11 @@ function toProblem(error: unknown): ProblemError | undefined {
 
 export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use("*", requestId(), securityHeaders(), accessLog(deps.log), bodyLimit(deps.bodyLimitBytes));
+  app.use("*", requestId(), securityHeaders(), accessLog(deps.log), bodyLimit(deps.bodyLimitBytes), licenseGuard(deps.license));
 
   // Every built-in route goes through defineRoute, so the registry (and /api/openapi.json) sees it.
   const registry = new ApiRegistry();
-  const builtIn: readonly ((deps: AppDeps) => ApiRouter)[] = [healthRoutes, setupRoutes, authRoutes, tenantRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes, graphRoutes, gdprRoutes, auditIntegrityRoutes, notificationRoutes, keyRoutes, auditRoutes];
+  const builtIn: readonly ((deps: AppDeps) => ApiRouter)[] = [healthRoutes, setupRoutes, authRoutes, tenantRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes, graphRoutes, gdprRoutes, auditIntegrityRoutes, notificationRoutes, keyRoutes, auditRoutes, secretRoutes, licenseRoutes];
   for (const routes of builtIn) registry.mount(app, routes(deps));
   registry.mount(app, openApiRoutes(deps.identity.authenticator, registry));
   attachRegistry(app, registry);

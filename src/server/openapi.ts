@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { Authenticator } from "../auth/authenticate.js";
 import { VERSION } from "../version.js";
+import { allowedWhileReadOnly } from "./middleware/license-guard.js";
 import { PROBLEM_CONTENT_TYPE } from "./problem.js";
 import { ApiRouter, defineRoute, pathParamNames, type ApiRegistry, type ResponseSpec, type RouteSpec } from "./route.js";
 
@@ -96,6 +97,7 @@ function standardErrors(spec: RouteSpec): Record<string, ResponseObject> {
     errors["403"] = problemResponse(`the credential lacks a required scope (${spec.scopes.join(", ")})`);
   }
   if (pathParamNames(spec.path).length > 0) errors["404"] = problemResponse("no such resource, or not visible to the caller");
+  if (!allowedWhileReadOnly(spec.method, spec.path)) errors["402"] = problemResponse("the license expired and its grace period ended: the appliance is read-only for changes until a renewed license is installed (license-read-only)");
   if (spec.body) {
     errors["413"] = problemResponse("the body is larger than the configured limit");
     errors["415"] = problemResponse("the body is not application/json");
@@ -125,8 +127,15 @@ function queryParameters(query: z.ZodType): Parameter[] {
   );
 }
 
+/** A path parameter's schema: the route's own (e.g. a secret's name), else a UUID. */
+export function pathParamSchema(spec: RouteSpec, name: string): JsonSchema {
+  const own: Readonly<Record<string, z.ZodType<string> | undefined>> = spec.pathParams ?? {};
+  const schema = own[name];
+  return schema === undefined ? { type: "string", format: "uuid" } : z.toJSONSchema(schema, REQUEST_SCHEMA_OPTIONS);
+}
+
 function parameters(spec: RouteSpec): Parameter[] {
-  const path = pathParamNames(spec.path).map((name) => ({ name, in: "path" as const, required: true, schema: { type: "string", format: "uuid" } satisfies JsonSchema }));
+  const path = pathParamNames(spec.path).map((name) => ({ name, in: "path" as const, required: true, schema: pathParamSchema(spec, name) }));
   return [...path, ...(spec.query ? queryParameters(spec.query) : [])];
 }
 

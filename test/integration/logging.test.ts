@@ -10,6 +10,7 @@ import { buildApp } from "../../src/server/app.js";
 import { jsonBody } from "../../src/server/json-body.js";
 import { openServices, type Services } from "../../src/services.js";
 import { tempDir } from "../helpers.js";
+import { identityFixture } from "../identity-fixture.js";
 
 function capture(): { stream: Writable; text: () => string } {
   let text = "";
@@ -24,6 +25,7 @@ function capture(): { stream: Writable; text: () => string } {
 
 const PASSWORD = "correct-horse-battery-staple-91";
 const TOKEN = "vct_Zm9vYmFyYmF6cXV4cXV1eGNvcmdl_a1b2c3";
+const SECRET_VALUE = "sk-live-LOGGED-NEVER-8c2f6e0d4b";
 
 describe("logs", () => {
   const dir = tempDir();
@@ -42,7 +44,7 @@ describe("logs", () => {
   it("never contain a password or token sent in a request, even when the request fails", async () => {
     const out = capture();
     const log = createLogger("trace", out.stream);
-    const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, graph: services.graph, log, bodyLimitBytes: 65536 }, [
+    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: 65536 }, [
       (a) =>
         a.post("/api/test/login", async (c) => {
           await jsonBody(c, z.strictObject({ user: z.string(), password: z.string() }));
@@ -67,12 +69,40 @@ describe("logs", () => {
   it("redact secret fields when code logs an object that carries them", () => {
     const out = capture();
     const log = createLogger("info", out.stream);
-    log.info({ password: PASSWORD, user: { token: TOKEN, name: "ada" }, req: { headers: { authorization: `Bearer ${TOKEN}` } }, apiKey: TOKEN }, "careless");
-    const line = JSON.parse(out.text()) as { user: { name: string; token: string } };
+    log.info({ password: PASSWORD, user: { token: TOKEN, name: "ada" }, req: { headers: { authorization: `Bearer ${TOKEN}` } }, apiKey: TOKEN, body: { name: "openai", value: SECRET_VALUE } }, "careless");
+    const line = JSON.parse(out.text()) as { user: { name: string; token: string }; body: { name: string; value: string } };
     expect(line.user.name).toBe("ada");
     expect(line.user.token).toBe("[REDACTED]");
+    expect(line.body).toEqual({ name: "openai", value: "[REDACTED]" });
     expect(out.text()).not.toContain(PASSWORD);
     expect(out.text()).not.toContain(TOKEN);
+    expect(out.text()).not.toContain(SECRET_VALUE);
+  });
+
+  it("never contain a tenant secret's value: not from creating, rotating, refusing or deleting it", async () => {
+    const out = capture();
+    const f = await identityFixture({ log: createLogger("trace", out.stream) });
+    try {
+      const acme = await f.createTenant("logging-acme");
+      const token = acme.admin.tokens.accessToken;
+      const sent = [
+        await f.call("POST", "/api/secrets", { token, body: { name: "openai", value: SECRET_VALUE } }),
+        await f.call("POST", "/api/secrets", { token, body: { name: "openai", value: SECRET_VALUE } }), // 409
+        await f.call("POST", "/api/secrets", { token, body: { name: "Not Valid", value: SECRET_VALUE } }), // 422
+        await f.call("POST", "/api/secrets", { token, body: { name: "huge", value: `${SECRET_VALUE}${"x".repeat(9000)}` } }), // 422
+        await f.call("PUT", "/api/secrets/openai", { token, body: { value: `${SECRET_VALUE}-rotated` } }),
+        await f.call("PUT", "/api/secrets/missing", { token, body: { value: SECRET_VALUE } }), // 404
+        await f.call("GET", "/api/secrets", { token }),
+        await f.call("DELETE", "/api/secrets/openai", { token }),
+      ];
+      expect(sent.map((r) => r.status)).toEqual([201, 409, 422, 422, 200, 404, 200, 204]);
+    } finally {
+      f.close();
+    }
+    const logged = out.text();
+    expect(logged).toContain('"path":"/api/secrets"'); // the requests were logged...
+    expect(logged).toContain("secret.rotated"); // ...and so were their audit events...
+    expect(logged).not.toContain(SECRET_VALUE); // ...without the value
   });
 });
 
@@ -82,7 +112,7 @@ describe("readiness", () => {
     const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data") }, dir.path);
     await prepareForServe(config, createLogger("silent"));
     const services = await openServices(config, createLogger("silent"));
-    const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, graph: services.graph, log: createLogger("silent"), bodyLimitBytes: 1024 });
+    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log: createLogger("silent"), bodyLimitBytes: 1024 });
     expect((await app.request("/readyz")).status).toBe(200);
     services.close();
     const res = await app.request("/readyz");

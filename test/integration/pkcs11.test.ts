@@ -15,6 +15,7 @@ import { HsmError, KeyFileError, KeyUnwrapError, MasterKeyUnavailableError } fro
 import { generateHsmMasterKey, loadPkcs11, openTokenSession, Pkcs11KeyResolver } from "../../src/crypto/resolvers/pkcs11.js";
 import { EnvKeyResolver, generateMasterKeyFile } from "../../src/crypto/resolvers/env.js";
 import { createLogger } from "../../src/log.js";
+import { retireMaster, rotateMaster } from "../../src/keys/rotation.js";
 import { openServices } from "../../src/services.js";
 import { createSoftHsmToken, softHsmVersion, type SoftHsmToken } from "../fixtures/softhsm.js";
 import { freePort, httpsRequest, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
@@ -253,12 +254,59 @@ describe("pkcs11 resolver in the services", () => {
       await services.crypto.createTenantKey("acme");
       const ref = { table: "nodes", column: "title", rowId: "n1" };
       const sealed = await services.crypto.encryptField("acme", ref, "launch plan");
-      expect(services.db.keystore.listTenantKeys("acme").map((k) => k.masterLabel)).toEqual(["pkcs11:vecto-test/vecto-master"]);
+      expect(services.db.keystore.listTenantKeys("acme").flatMap((k) => k.wraps.map((w) => w.masterLabel))).toEqual(["pkcs11:vecto-test/vecto-master"]);
       // No cached DEK: the stored wrapped DEK has to be unwrapped by the token.
       const fresh = new CryptoService(services.resolver, services.db.keystore);
       expect(await fresh.decryptField("acme", ref, sealed)).toBe("launch plan");
     } finally {
       services.close();
+      dir.cleanup();
+    }
+  });
+});
+
+describe("migrating the master key from a file to the HSM", () => {
+  it("is a rotation: afterwards the HSM key alone reads everything, and the file key is retired", async () => {
+    const dir = tempDir();
+    const dataDir = join(dir.path, "data");
+    mkdirSync(dataDir, { mode: 0o700 });
+    const keyFile = join(dir.path, "master.key");
+    const { masterLabel: fileLabel } = await generateMasterKeyFile(keyFile);
+    const base = { VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: dataDir, ...hsm.env("migrated-master") };
+    const actor = { type: "system" as const, id: "test" };
+    const ref = { table: "nodes", column: "title", rowId: "n1" };
+    try {
+      // 1. Running on the key file, with the PKCS#11 settings present for the move.
+      const onFile = await openServices(loadConfig({ ...base, VECTO_KEY_RESOLVER: "env", VECTO_MASTER_KEY_FILE: keyFile }, dir.path), createLogger("silent"));
+      let sealed: Uint8Array;
+      try {
+        expect(onFile.resolver.currentLabel).toBe(fileLabel);
+        await onFile.crypto.createTenantKey("acme");
+        sealed = await onFile.crypto.encryptField("acme", ref, "migrate me");
+        const rotated = await rotateMaster(onFile.keyAdmin, await onFile.keyAdmin.openMaster({ kind: "pkcs11", keyLabel: "migrated-master" }), actor);
+        expect(rotated).toMatchObject({ masterLabel: "pkcs11:vecto-test/migrated-master", previousLabel: fileLabel, masterVersion: 2 });
+      } finally {
+        onFile.close();
+      }
+      // 2. Restarted on the HSM key, the file key listed as previous: retire it.
+      const both = await openServices(loadConfig({ ...base, VECTO_PREVIOUS_MASTER_KEYS: `file:${keyFile}` }, dir.path), createLogger("silent"));
+      try {
+        expect(both.resolver.labels()).toEqual(["pkcs11:vecto-test/migrated-master", fileLabel]);
+        // The installation root secret and acme's data key.
+        expect((await retireMaster(both.keyAdmin, fileLabel, actor)).wrapsRemoved).toBe(2);
+      } finally {
+        both.close();
+      }
+      // 3. The HSM alone: every key opens; the file key opens nothing.
+      const onHsm = await openServices(loadConfig(base, dir.path), createLogger("silent"));
+      try {
+        expect(await new CryptoService(onHsm.resolver, onHsm.db.keystore).decryptField("acme", ref, sealed)).toBe("migrate me");
+        expect(onHsm.db.keystore.listTenantKeys("acme").flatMap((k) => k.wraps.map((w) => w.masterLabel))).toEqual(["pkcs11:vecto-test/migrated-master"]);
+        await expect(new CryptoService(await EnvKeyResolver.fromFile(keyFile), onHsm.db.keystore).decryptField("acme", ref, sealed)).rejects.toThrow(MasterKeyUnavailableError);
+      } finally {
+        onHsm.close();
+      }
+    } finally {
       dir.cleanup();
     }
   });
@@ -296,7 +344,7 @@ describe("vecto with VECTO_KEY_RESOLVER=pkcs11 (built bundle)", () => {
       const projectId = await withServer(dir.path, env, async (call) => {
         const ready = await call("GET", "/readyz");
         expect(ready.status).toBe(200);
-        expect(JSON.parse(ready.body)).toEqual({ status: "ready", checks: { database: "ok", keys: "ok" } });
+        expect(JSON.parse(ready.body)).toEqual({ status: "ready", checks: { database: "ok", keys: "ok" }, license: "unlicensed" });
         expect((await call("POST", "/api/setup", { body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD } })).status).toBe(201);
         const root = await loginToken(call, undefined, "root@example.test");
         const tenant = await call("POST", "/api/tenants", { token: root, body: { slug: "acme", name: "Acme", admin: { email: "admin@acme.test", name: "Admin", password: STRONG_PASSWORD } } });
@@ -321,7 +369,7 @@ describe("vecto with VECTO_KEY_RESOLVER=pkcs11 (built bundle)", () => {
 });
 
 describe("vecto serve when the token goes away", () => {
-  it("/readyz turns 503 and names the missing token (own token, so this process's SoftHSM is untouched)", async () => {
+  it("fails closed while the token is gone (503 with the reason, nothing written) and recovers by itself when it returns", async () => {
     const own = createSoftHsmToken({ tokenLabel: "vecto-removable" });
     const dir = tempDir();
     const port = await freePort();
@@ -329,8 +377,13 @@ describe("vecto serve when the token goes away", () => {
     try {
       expect(runCli(["init"], { cwd: dir.path, env }).status).toBe(0);
       expect(runCli(["keys", "init-hsm"], { cwd: dir.path, env }).status).toBe(0);
+      const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd: dir.path, env }).stdout) as { token: string };
       await withServer(dir.path, env, async (call) => {
         expect((await call("GET", "/readyz")).status).toBe(200);
+        expect((await call("POST", "/api/setup", { body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD } })).status).toBe(201);
+        const root = await loginToken(call, undefined, "root@example.test");
+        const tenantBody = (slug: string) => ({ slug, name: slug, admin: { email: `admin@${slug}.test`, name: "Admin", password: STRONG_PASSWORD } });
+
         // SoftHSM's equivalent of pulling the token: its files disappear.
         renameSync(join(own.dir, "tokens"), join(own.dir, "tokens-pulled"));
         const gone = await call("GET", "/readyz");
@@ -339,6 +392,23 @@ describe("vecto serve when the token goes away", () => {
         expect(keys).toMatch(/^PKCS#11 token "vecto-removable" (not found via|is unavailable)/);
         expect(keys).not.toContain(own.pin);
         expect((await call("GET", "/healthz")).status).toBe(200);
+        // A new tenant needs a data key wrapped in the token: refused with 503, and no tenant appears.
+        const refused = await call("POST", "/api/tenants", { token: root, body: tenantBody("during-outage") });
+        expect(refused.status).toBe(503);
+        expect(JSON.parse(refused.body)).toMatchObject({ status: 503 });
+        expect(JSON.parse(refused.body).detail).not.toContain(own.pin);
+
+        // The token comes back: the service picks it up on its own, no restart.
+        renameSync(join(own.dir, "tokens-pulled"), join(own.dir, "tokens"));
+        let ready = await call("GET", "/readyz");
+        for (let i = 0; i < 40 && ready.status !== 200; i++) {
+          await new Promise((r) => setTimeout(r, 250));
+          ready = await call("GET", "/readyz");
+        }
+        expect(ready.status).toBe(200);
+        expect((await call("POST", "/api/tenants", { token: root, body: tenantBody("after-outage") })).status).toBe(201);
+        const list = JSON.parse((await call("GET", "/api/tenants", { token: root })).body) as { tenants: { slug: string }[] };
+        expect(list.tenants.map((t) => t.slug)).toEqual(["after-outage"]);
       }, "pkcs11:vecto-removable/removable-master");
     } finally {
       dir.cleanup();

@@ -30,7 +30,7 @@ describe("HTTPS server", () => {
     await prepareForServe(config, log);
     services = await openServices(config, log);
     // A route in the real chain that validates a body and writes: bad input must leave no trace.
-    const app = buildApp({ db: services.db, keys: services.resolver, identity: services.identity, graph: services.graph, log, bodyLimitBytes: config.bodyLimitBytes }, [
+    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes }, [
       (a) =>
         a.post("/api/test/tenants", async (c) => {
           const input = await jsonBody(c, tenantInput);
@@ -58,7 +58,7 @@ describe("HTTPS server", () => {
     expect(JSON.parse(health.body)).toEqual({ status: "ok" });
     const ready = await httpsRequest(port, "/readyz");
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.body)).toEqual({ status: "ready", checks: { database: "ok", keys: "ok" } });
+    expect(JSON.parse(ready.body)).toEqual({ status: "ready", checks: { database: "ok", keys: "ok" }, license: "unlicensed" });
   });
 
   it("speaks TLS 1.3 and refuses a TLS 1.2 client", async () => {

@@ -10,7 +10,10 @@ import keystore from "./0005_keystore.sql";
 import audit from "./0006_audit.sql";
 import checkpoints from "./0007_checkpoints.sql";
 import notifications from "./0008_notifications.sql";
+import secrets from "./0009_secrets.sql";
+import licenseUsage from "./0010_license_usage.sql";
 import keys from "../keystore-migrations/0001_keys.sql";
+import keyRotation from "../keystore-migrations/0002_rotation.sql";
 
 export interface Migration {
   readonly version: number;
@@ -27,7 +30,12 @@ export const migrations: readonly Migration[] = [
   { version: 6, name: "0006_audit", sql: audit },
   { version: 7, name: "0007_checkpoints", sql: checkpoints },
   { version: 8, name: "0008_notifications", sql: notifications },
+  { version: 9, name: "0009_secrets", sql: secrets },
+  { version: 10, name: "0010_license_usage", sql: licenseUsage },
 ];
 
 /** Migrations of the keystore file (src/db/keystore.ts), versioned on their own. */
-export const keystoreMigrations: readonly Migration[] = [{ version: 1, name: "0001_keys", sql: keys }];
+export const keystoreMigrations: readonly Migration[] = [
+  { version: 1, name: "0001_keys", sql: keys },
+  { version: 2, name: "0002_rotation", sql: keyRotation },
+];

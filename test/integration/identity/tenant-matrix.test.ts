@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scopeDeclarations } from "../../../src/server/middleware/require-scope.js";
 import { identityFixture, type Account, type Fixture, type TenantAccount } from "../../identity-fixture.js";
 
-type IdKind = "user" | "session" | "token" | "project" | "node" | "edge" | "tenant" | "notification";
+type IdKind = "user" | "session" | "token" | "project" | "node" | "edge" | "tenant" | "notification" | "secret";
 
 interface ParamRoute {
   /** For each path parameter, the kind of id that goes into it. */
@@ -57,13 +57,16 @@ const PARAM_ROUTES: Readonly<Record<string, ParamRoute>> = {
   "GET /api/tenants/:tenantId/export": { params: { tenantId: "tenant" } },
   "POST /api/notifications/:notificationId/read": { params: { notificationId: "notification" } },
   "DELETE /api/edges/:edgeId": { params: { edgeId: "edge" } },
+  // Secrets are addressed by name, and names are only unique within a tenant: A holds none of B's names, so each must be 404.
+  "PUT /api/secrets/:name": { params: { name: "secret" }, bodies: () => [{ value: "A-OVERWRITES-B" }, { value: "A-OVERWRITES-B", description: "taken over" }] },
+  "DELETE /api/secrets/:name": { params: { name: "secret" } },
 };
 
-/** Every tenant-side listing (GET without a parameter); none may show B's ids to A. */
-const LISTING_ROUTES: readonly string[] = ["GET /api/me", "GET /api/users", "GET /api/sessions", "GET /api/tokens", "GET /api/projects", "GET /api/notifications", "GET /api/audit", "GET /api/audit/verify", "GET /api/audit/checkpoints", "GET /api/audit/proofs/inclusion", "GET /api/audit/proofs/consistency"];
+/** Every tenant-side listing (GET without a parameter), and the platform root's license and usage views (counts only); none may show B's ids to A. */
+const LISTING_ROUTES: readonly string[] = ["GET /api/me", "GET /api/users", "GET /api/sessions", "GET /api/tokens", "GET /api/projects", "GET /api/notifications", "GET /api/audit", "GET /api/audit/verify", "GET /api/audit/checkpoints", "GET /api/audit/proofs/inclusion", "GET /api/audit/proofs/consistency", "GET /api/secrets", "GET /api/license", "GET /api/usage/report"];
 
 /** Reads that need query parameters: without them they answer 400, which reveals nothing either. */
-const NEEDS_QUERY: ReadonlySet<string> = new Set(["GET /api/audit/proofs/inclusion", "GET /api/audit/proofs/consistency"]);
+const NEEDS_QUERY: ReadonlySet<string> = new Set(["GET /api/audit/proofs/inclusion", "GET /api/audit/proofs/consistency", "GET /api/usage/report"]);
 
 const paramNames = (path: string): string[] => [...path.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1] as string);
 
@@ -151,6 +154,12 @@ describe("cross-tenant matrix", () => {
     return ((await res.json()) as { edge: { id: string } }).edge.id;
   }
 
+  async function createSecret(admin: Account, name: string, value: string): Promise<string> {
+    const res = await f.call("POST", "/api/secrets", { token: admin.tokens.accessToken, body: { name, value } });
+    expect(res.status, await res.clone().text()).toBe(201);
+    return name;
+  }
+
   async function issueAgentToken(admin: Account, agentId: string, projectId: string): Promise<{ id: string; token: string }> {
     const res = await f.call("POST", `/api/users/${agentId}/tokens`, { token: admin.tokens.accessToken, body: { name: "agent", scopes: ["self", "graph:read"], projectId, expiresAt: inOneDay() } });
     expect(res.status, await res.clone().text()).toBe(201);
@@ -178,6 +187,7 @@ describe("cross-tenant matrix", () => {
       nodes: await Promise.all(bIds.project.map((id) => get(`/api/projects/${id}/nodes?includeArchived=true`))),
       edges: await Promise.all(bIds.project.map((id) => get(`/api/projects/${id}/edges`))),
       notifications: await get("/api/notifications", bMember.tokens.accessToken),
+      secrets: await get("/api/secrets"),
     });
   }
 
@@ -207,6 +217,9 @@ describe("cross-tenant matrix", () => {
     const aIdea = await createNode(a.admin, aProject, "idea", "A own idea");
     const aDecision = await createNode(a.admin, aProject, "decision", "A own decision");
     const aEdge = await createEdge(a.admin, aProject, "originates_from", aDecision, aIdea);
+    const bSecretValues = ["B-SECRET-VALUE-sk-live-4f9a", "B-SECRET-VALUE-anthropic-77c1"];
+    const bSecretNames = [await createSecret(b.admin, "b-openai.key", bSecretValues[0] as string), await createSecret(b.admin, "b-anthropic_key", bSecretValues[1] as string)];
+    const aSecretName = await createSecret(a.admin, "a-own-key", "A-SECRET-VALUE-own");
     bIds = {
       user: [b.admin.id, bMember.id, bViewer.id, bAgent.id],
       session: [b.admin.tokens.sessionId, bMember.tokens.sessionId, bViewer.tokens.sessionId],
@@ -216,10 +229,11 @@ describe("cross-tenant matrix", () => {
       edge: [bEdge],
       tenant: [b.tenantId],
       notification: ((await (await f.call("GET", "/api/notifications", { token: bMember.tokens.accessToken })).json()) as { notifications: { id: string }[] }).notifications.map((n) => n.id),
+      secret: bSecretNames,
     };
     expect(bIds.notification.length).toBeGreaterThan(0);
-    aIds = { user: [aMember.id, aAgent.id], session: [aMember.tokens.sessionId], token: [aAdminPat.id, aAgentToken.id], project: [aProject], node: [aIdea, aDecision], edge: [aEdge], tenant: [a.tenantId], notification: [] };
-    bSecrets = [b.tenantId, ...Object.values(bIds).flat(), b.admin.email, bMember.email, bViewer.email, ...bPats.map((p) => p.token), "B secret project", "B secret idea", "B secret decision"];
+    aIds = { user: [aMember.id, aAgent.id], session: [aMember.tokens.sessionId], token: [aAdminPat.id, aAgentToken.id], project: [aProject], node: [aIdea, aDecision], edge: [aEdge], tenant: [a.tenantId], notification: [], secret: [aSecretName] };
+    bSecrets = [b.tenantId, ...Object.values(bIds).flat(), b.admin.email, bMember.email, bViewer.email, ...bPats.map((p) => p.token), "B secret project", "B secret idea", "B secret decision", ...bSecretValues];
     attackers = [
       { name: "A admin (session)", token: a.admin.tokens.accessToken, scopes: new Set() },
       { name: "A admin (personal token)", token: aAdminPat.token, scopes: new Set() },
@@ -312,6 +326,7 @@ describe("cross-tenant matrix", () => {
     expect((await f.call("GET", `/api/users/${aMember.id}`, { token })).status).toBe(200);
     expect((await f.call("GET", `/api/projects/${aProject}`, { token: aMember.tokens.accessToken })).status).toBe(200);
     expect((await f.call("GET", `/api/projects/${aProject}/members`, { token })).status).toBe(200);
+    expect((await f.call("PUT", "/api/secrets/a-own-key", { token, body: { value: "A-SECRET-VALUE-rotated" } })).status).toBe(200);
     expect((await f.call("GET", `/api/users/${aIds.user[1] as string}/tokens`, { token })).status).toBe(200);
     expect((await f.call("PATCH", `/api/projects/${aProject}`, { token: aMember.tokens.accessToken, body: { name: "A renamed" } })).status).toBe(200);
     expect((await f.call("PATCH", `/api/users/${aMember.id}`, { token, body: { name: "Renamed Member" } })).status).toBe(200);
