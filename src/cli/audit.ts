@@ -15,7 +15,7 @@ import { auditFilterSchema, exportChunks, exportRecord, type AuditFilterInput, t
 import { PLATFORM_LOG, type Database } from "../db/db.js";
 import { createLogger } from "../log.js";
 import { openServices } from "../services.js";
-import { commandConfig } from "./context.js";
+import { commandConfig, withServices } from "./context.js";
 import { action, CliError, printJson, printLine } from "./output.js";
 
 interface ExportOptions {
@@ -107,18 +107,6 @@ async function runBundleExport(options: ExportOptions, command: Command): Promis
 async function exportAction(options: ExportOptions, command: Command): Promise<void> {
   if (options.slice !== undefined && !options.bundle) throw new CliError("--slice needs --bundle");
   return options.bundle ? runBundleExport(options, command) : runExport(options);
-}
-
-/** Opens the installation for a command that needs the keys (verification, signing). */
-async function withServices<T>(run: (services: Awaited<ReturnType<typeof openServices>>) => Promise<T>): Promise<T> {
-  const config = commandConfig();
-  if (!existsSync(config.databaseFile)) throw new CliError(`no database at ${config.databaseFile}; run "vecto init" first`);
-  const services = await openServices(config, createLogger(config.logLevel, "stderr"));
-  try {
-    return await run(services);
-  } finally {
-    services.close();
-  }
 }
 
 interface VerifyOptions {

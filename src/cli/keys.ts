@@ -7,21 +7,11 @@ import { reencryptTenant, retireUnusedVersions, tenantsWithKeys } from "../keys/
 import { retireMaster, rotateMaster, rotateTenantKey } from "../keys/rotation.js";
 import { keyStatus } from "../keys/status.js";
 import { createLogger } from "../log.js";
-import { openServices, type MasterKeyTarget, type Services } from "../services.js";
-import { commandConfig } from "./context.js";
+import { openServices, type MasterKeyTarget } from "../services.js";
+import { commandConfig, withServices } from "./context.js";
 import { action, CliError, printJson, printLine } from "./output.js";
 
 const CLI_ACTOR = (command: string) => ({ type: "system" as const, id: `vecto keys ${command}` });
-
-async function withServices(run: (services: Services, config: Config) => Promise<void>): Promise<void> {
-  const config = commandConfig();
-  const services = await openServices(config, createLogger(config.logLevel, "stderr"));
-  try {
-    await run(services, config);
-  } finally {
-    services.close();
-  }
-}
 
 /** How the configured (about to be previous) master key is named in VECTO_PREVIOUS_MASTER_KEYS. */
 function previousEntry(config: Config): string {

@@ -8,23 +8,10 @@ import type { Command } from "commander";
 import { DomainError } from "../errors.js";
 import { MAX_LICENSE_TEXT_BYTES } from "../license/format.js";
 import type { LicenseStatus } from "../license/license.js";
-import { createLogger } from "../log.js";
-import { openServices, type Services } from "../services.js";
-import { commandConfig } from "./context.js";
+import { withServices } from "./context.js";
 import { action, CliError, printJson, printLine } from "./output.js";
 
 const SYSTEM_ACTOR = "vecto license install";
-
-async function withServices<T>(run: (services: Services) => Promise<T>): Promise<T> {
-  const config = commandConfig();
-  if (!existsSync(config.databaseFile)) throw new CliError(`no database at ${config.databaseFile}; run "vecto init" first`);
-  const services = await openServices(config, createLogger(config.logLevel, "stderr"));
-  try {
-    return await run(services);
-  } finally {
-    services.close();
-  }
-}
 
 function readLicenseFile(file: string): string {
   if (!existsSync(file)) throw new CliError(`no such file: ${file}`);

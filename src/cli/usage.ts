@@ -3,27 +3,10 @@
  * license audit, and the daily snapshot on demand (docs/licensing.md). Nothing is sent anywhere:
  * the report is a file the customer reads, then gives to the vendor.
  */
-import { existsSync, fchmodSync, fstatSync, openSync, writeSync, closeSync } from "node:fs";
+import { fchmodSync, fstatSync, openSync, writeSync, closeSync } from "node:fs";
 import type { Command } from "commander";
-import { DomainError } from "../errors.js";
-import { createLogger } from "../log.js";
-import { openServices, type Services } from "../services.js";
-import { commandConfig } from "./context.js";
-import { action, CliError, printJson, printLine } from "./output.js";
-
-async function withServices<T>(run: (services: Services) => Promise<T>): Promise<T> {
-  const config = commandConfig();
-  if (!existsSync(config.databaseFile)) throw new CliError(`no database at ${config.databaseFile}; run "vecto init" first`);
-  const services = await openServices(config, createLogger(config.logLevel, "stderr"));
-  try {
-    return await run(services);
-  } catch (error) {
-    if (error instanceof DomainError) throw new CliError(error.message);
-    throw error;
-  } finally {
-    services.close();
-  }
-}
+import { withServices } from "./context.js";
+import { action, printJson, printLine } from "./output.js";
 
 /** A file private to the service user (0600, even when it existed before). */
 function writePrivate(file: string, text: string): void {
