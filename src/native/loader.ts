@@ -56,6 +56,8 @@ export class NativeAddonError extends Error {
 
 const DIR_MODE = 0o700;
 const FILE_MODE = 0o500;
+/** A hash-named addon directory once its file is verified: nothing more is written into it. */
+const SEALED_DIR_MODE = 0o500;
 
 let cacheDir: string | undefined;
 let manifest: Manifest | undefined;
@@ -119,8 +121,11 @@ function sha256File(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
 }
 
-/** mkdir 0700 if absent; refuse a symlink, a directory owned by someone else, or one others can write. */
-function ensurePrivateDir(dir: string): void {
+/**
+ * mkdir 0700 if absent; refuse a symlink or a directory owned by someone else; reset any other
+ * mode to `mode` (0700, or 0500 for a sealed addon directory), so others can never write there.
+ */
+function ensurePrivateDir(dir: string, mode: number = DIR_MODE): void {
   try {
     mkdirSync(dir, { mode: DIR_MODE });
   } catch (err) {
@@ -134,7 +139,7 @@ function ensurePrivateDir(dir: string): void {
   if (uid !== undefined && st.uid !== uid) {
     throw new NativeAddonError(`native addons: ${dir} is owned by uid ${st.uid}, not by this process (uid ${uid})`);
   }
-  if ((st.mode & 0o777) !== DIR_MODE) chmodSync(dir, DIR_MODE);
+  if ((st.mode & 0o777) !== DIR_MODE && (st.mode & 0o777) !== mode) chmodSync(dir, mode);
 }
 
 function fileMatches(path: string, sha256: string): boolean {
@@ -185,13 +190,16 @@ function materialize(name: NativeAddonName): string {
   try {
     mkdirSync(cacheDir, { recursive: true, mode: DIR_MODE });
     ensurePrivateDir(root);
-    ensurePrivateDir(dir);
-    if (fileMatches(file, entry.sha256)) return file;
-    // Missing, partial, tampered or a planted symlink: extract once (rename replaces whatever is
-    // there, atomically, so a concurrent start never sees a half-written file), then it must match.
-    const raw = sea.getRawAsset(entry.asset);
-    const bytes = typeof raw === "string" ? Buffer.from(raw) : new Uint8Array(raw);
-    extract(file, bytes);
+    ensurePrivateDir(dir, SEALED_DIR_MODE);
+    if (!fileMatches(file, entry.sha256)) {
+      // Missing, partial, tampered or a planted symlink: unseal, extract once (rename replaces
+      // whatever is there, atomically, so a concurrent start never sees a half-written file).
+      chmodSync(dir, DIR_MODE);
+      const raw = sea.getRawAsset(entry.asset);
+      const bytes = typeof raw === "string" ? Buffer.from(raw) : new Uint8Array(raw);
+      extract(file, bytes);
+    }
+    chmodSync(dir, SEALED_DIR_MODE);
   } catch (err) {
     if (err instanceof NativeAddonError) throw err;
     throw new NativeAddonError(`native addon ${name}: cannot extract to ${dir}: ${(err as Error).message}`);

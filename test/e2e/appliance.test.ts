@@ -3,7 +3,7 @@
  * environment, no node_modules anywhere above it. Builds with appliance/build-sea.mjs first.
  *
  * - appliance self-check (appliance/probe): all three native addons load from SEA assets, are
- *   extracted under the cache dir (0700 dirs, 0500/0400 files), and nothing lands in $TMPDIR or /tmp.
+ *   extracted under the cache dir (native/ 0700, sealed hash dirs 0500, files 0500/0400), and nothing lands in $TMPDIR or /tmp.
  * - dist/vecto: `version`, `--help`, `init`, `serve` + GET /healthz over HTTPS, SIGTERM -> exit 0.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -98,7 +98,7 @@ function nodeFilesUnder(dir: string): string[] {
   return out;
 }
 
-/** Extracted addons live in <cacheDir>/native/<sha256 prefix>/, dirs 0700, files 0500 or 0400, nowhere else. */
+/** Extracted addons live in <cacheDir>/native/<sha256 prefix>/ (0500 once verified; native/ 0700), files 0500 or 0400, nowhere else. */
 function expectAddonsExtractedUnder(dir: string, cacheDir: string, names: string[]): void {
   const native = join(cacheDir, "native");
   expect(statSync(native).mode & 0o777).toBe(0o700);
@@ -107,7 +107,7 @@ function expectAddonsExtractedUnder(dir: string, cacheDir: string, names: string
     expect(f.startsWith(native + "/"), `${f} is outside ${native}`).toBe(true);
     expect(dirname(dirname(f))).toBe(native);
     expect(/^[0-9a-f]{16}$/.test(dirname(f).slice(native.length + 1)), `${f}: directory is not a hash prefix`).toBe(true);
-    expect(statSync(dirname(f)).mode & 0o777).toBe(0o700);
+    expect(statSync(dirname(f)).mode & 0o777, `${dirname(f)}: a sealed addon directory`).toBe(0o500);
     expect([0o500, 0o400]).toContain(statSync(f).mode & 0o777);
   }
   for (const n of names) expect(files.some((f) => f.endsWith(`/${n}.node`)), `${n}.node not extracted`).toBe(true);
