@@ -121,7 +121,7 @@ export function signingKey(outDir, version, env = process.env) {
       try {
         privateKey = createPrivateKey({ key: readFileSync(fd), format: "pem" });
       } catch {
-        throw new Error(`VECTO_RELEASE_SIGNING_KEY: ${file} is not a PEM private key (expected PKCS#8 "BEGIN PRIVATE KEY", Ed25519)`);
+        throw new Error(`VECTO_RELEASE_SIGNING_KEY: ${file} is not a PEM private key (expected an Ed25519 key in PKCS#8 PEM, as "openssl genpkey -algorithm ed25519" writes)`);
       }
       if (privateKey.asymmetricKeyType !== "ed25519") throw new Error(`VECTO_RELEASE_SIGNING_KEY: ${file} is a ${privateKey.asymmetricKeyType} key; an Ed25519 key is required`);
       return { privateKey, publicKey: createPublicKey(privateKey), ephemeral: false, source: file };
