@@ -17,6 +17,9 @@ import { ENCRYPTED_COLUMNS } from "../../src/db/encrypted-columns.js";
 import { keyMaintenance } from "../../src/keys/maintenance.js";
 import { retireMaster } from "../../src/keys/rotation.js";
 import type { KeyStatus } from "../../src/keys/status.js";
+import { loadConfig } from "../../src/config.js";
+import { createLogger } from "../../src/log.js";
+import { openServices } from "../../src/services.js";
 import { identityFixture, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
 const SYSTEM = { type: "system" as const, id: "test" };
@@ -90,6 +93,22 @@ describe("master-key rotation", () => {
     const tenants = [acme.tenantId, late.tenantId];
     expect(await readAllWith(f, newKeyFile, tenants)).toBeGreaterThan(4);
     expect(await readAllWith(f, oldKeyFile, tenants)).toBeGreaterThan(4);
+  });
+
+  it("a master key registered in the keystore is never loaded or wrapped under: configuration alone decides", async () => {
+    // Someone with write access to keys.db registers a key of their own.
+    const planted = "env:0123456789abcdef";
+    f.services.db.keystore.registerMaster(planted, "env", new Date().toISOString());
+    const reopened = await openServices(loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: f.dataDir, VECTO_MASTER_KEY_FILE: newKeyFile, VECTO_PREVIOUS_MASTER_KEYS: `file:${oldKeyFile}` }, f.dataDir), createLogger("silent"));
+    try {
+      expect(reopened.resolver.labels()).not.toContain(planted);
+      await reopened.crypto.createTenantKey("planted-probe");
+      const wraps = reopened.db.keystore.listTenantKeys("planted-probe")[0]?.wraps.map((w) => w.masterLabel) ?? [];
+      expect(wraps).not.toContain(planted);
+      expect(wraps.sort()).toEqual([...reopened.resolver.labels()].sort());
+    } finally {
+      reopened.close();
+    }
   });
 
   it("refuses to rotate to the current key", async () => {
