@@ -1,6 +1,8 @@
 /**
  * The `vecto` command. Each subcommand lives in src/cli/; this file only assembles them.
  */
+// First: an unsupported Node stops here with one line, before anything else is loaded.
+import "./require-node.js";
 import { Command } from "commander";
 import { auditCommand } from "./cli/audit.js";
 import { backupCommand } from "./cli/backup.js";

@@ -36,7 +36,7 @@
  * CLI and verified with the vendor's own check (verifyUsageReport).
  *
  * Needs root (useradd, chown, chroot, unshare, strace). CI runs as root and installs strace and
- * iproute2 (.ci/run). VECTO_AIRGAP_KEEP=1 keeps the root, strace.log and results.json to look at.
+ * iproute2 (installed by test/system-tools.sh). VECTO_AIRGAP_KEEP=1 keeps the root, strace.log and results.json to look at.
  */
 import { spawn } from "node:child_process";
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -221,7 +221,7 @@ describe.skipIf(!isRoot)("the installed appliance, air-gapped (needs root: unsha
   const label = (program: string): string => (program === APPLIANCE ? "vecto" : program === process.execPath ? "node (smoke client)" : program);
 
   beforeAll(async () => {
-    for (const tool of ["unshare", "strace", "ip"]) if (!hasCommand(tool)) throw new Error(`${tool} is not installed (.ci/run installs strace and iproute2; unshare is util-linux)`);
+    for (const tool of ["unshare", "strace", "ip"]) if (!hasCommand(tool)) throw new Error(`${tool} is not installed (npm test installs strace and iproute2; unshare is util-linux)`);
     const ns = run("unshare", ["--net", "--", "true"]);
     if (ns.status !== 0) throw new Error(`unshare --net is not permitted here (it needs CAP_SYS_ADMIN: root on the host or a privileged container): ${ns.stderr.trim()}`);
     work = tempDir("vecto-airgap-");

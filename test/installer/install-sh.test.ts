@@ -2,7 +2,7 @@
  * installer/install.sh without a system to install on: shellcheck, the options, and the bundle
  * verification that runs before anything is touched.
  *
- * - shellcheck finds nothing in installer/*.sh (.ci/run installs shellcheck; a missing one fails).
+ * - shellcheck finds nothing in installer/*.sh (test/system-tools.sh installs shellcheck; a missing one fails).
  * - `install.sh verify` and `install.sh install --root R` refuse, with one `install.sh: ...` line on
  *   stderr and exit 1, a bundle whose file was changed after SHA256SUMS, one with a file that
  *   SHA256SUMS does not list, a symlink, a path leaving the bundle, a SHA256SUMS re-made after a
@@ -69,8 +69,8 @@ describe("installer/install.sh", () => {
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it("is shellcheck-clean", () => {
-    // .ci/run installs shellcheck when it is missing: never skip silently.
-    if (!hasCommand("shellcheck")) throw new Error("shellcheck is not installed (apt-get install shellcheck; .ci/run does it)");
+    // test/system-tools.sh (run by npm test) installs shellcheck when it is missing: never skip silently.
+    if (!hasCommand("shellcheck")) throw new Error("shellcheck is not installed (apt-get install shellcheck; npm test does it)");
     const scripts = readdirSync(join(ROOT, "installer")).filter((n) => n.endsWith(".sh")).map((n) => join("installer", n));
     expect(scripts).toContain("installer/install.sh");
     const result = run("shellcheck", ["--shell=sh", "--severity=style", ...scripts]);

@@ -51,8 +51,8 @@ function exposure(r: string): { score: number; report: string } {
 
 describe("systemd units", () => {
   beforeAll(() => {
-    // .ci/run installs systemd (for systemd-analyze) when it is missing: never skip silently.
-    if (!hasCommand("systemd-analyze")) throw new Error("systemd-analyze is not installed (apt-get install systemd; .ci/run does it)");
+    // npm test installs systemd (for systemd-analyze) when it is missing: never skip silently.
+    if (!hasCommand("systemd-analyze")) throw new Error("systemd-analyze is not installed (apt-get install systemd; npm test does it)");
     root = tempDir("vecto-unit-");
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));

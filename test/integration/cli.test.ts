@@ -1,5 +1,6 @@
 /** The `vecto` command as an operator uses it: the built bundle, run as a process, in a fresh directory. */
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
@@ -8,7 +9,7 @@ import { loadConfig } from "../../src/config.js";
 import { migrations } from "../../src/db/migrations/index.js";
 import { createLogger } from "../../src/log.js";
 import { openServices } from "../../src/services.js";
-import { freePort, httpsRequest, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
+import { CLI, cleanEnv, freePort, httpsRequest, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
 
 const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8")) as { version: string };
 
@@ -32,6 +33,17 @@ describe("vecto CLI", () => {
     expect(text.stdout).toMatch(new RegExp(`^vecto ${pkg.version.replace(/\./g, "\\.")} \\(node `));
     const json = runCli(["version", "--json"], { cwd });
     expect(JSON.parse(json.stdout)).toMatchObject({ version: pkg.version });
+  });
+
+  it("refuses to run on an unsupported Node with one line, before doing anything", () => {
+    const cwd = dir();
+    // A preload that makes this Node report an old version, as Node 20.12 would.
+    writeFileSync(join(cwd, "old-node.cjs"), 'Object.defineProperty(process, "versions", { value: { ...process.versions, node: "20.12.2" } });');
+    const result = spawnSync(process.execPath, ["--require", join(cwd, "old-node.cjs"), CLI, "init"], { cwd, env: cleanEnv(), encoding: "utf8" });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe("vecto: Node.js 20.12.2 is not supported; install Node.js ^20.19.0 or >=22.12.0\n");
+    expect(existsSync(join(cwd, "data"))).toBe(false);
   });
 
   it("has --help on every command", () => {

@@ -1,5 +1,5 @@
 /**
- * The pkcs11 key resolver against a real SoftHSM2 token (Debian `softhsm2`, installed by .ci/run).
+ * The pkcs11 key resolver against a real SoftHSM2 token (Debian `softhsm2`, installed by npm test: test/system-tools.sh).
  * No mocks: every wrap and unwrap is a C_Encrypt/C_Decrypt inside the token.
  *
  * SoftHSM reads SOFTHSM2_CONF once, when the PKCS#11 module is initialised; this file runs in its
