@@ -18,6 +18,7 @@ const STEP = " › ";
 
 interface Row {
   readonly line: number;
+  readonly cellCount: number;
   readonly status: string;
   readonly proofs: readonly string[];
   readonly note: string;
@@ -45,7 +46,7 @@ function mapRows(markdown: string): Row[] {
     if (row.join() === HEADER.join()) inTable = true;
     else if (inTable && !/^[-: ]*$/.test(row.join(""))) {
       const [, , status = "", proof = "", note = ""] = row;
-      rows.push({ line: index + 1, status, proofs: proof.split("<br>").map((p) => p.trim()).filter((p) => p !== ""), note });
+      rows.push({ line: index + 1, cellCount: row.length, status, proofs: proof.split("<br>").map((p) => p.trim()).filter((p) => p !== ""), note });
     }
   });
   return rows;
@@ -112,6 +113,10 @@ function mapProblems(markdown: string, read: (path: string) => string | undefine
   };
   for (const row of mapRows(markdown)) {
     const at = `${MAP}:${row.line}`;
+    if (row.cellCount !== HEADER.length) {
+      problems.push(`${at}: ${row.cellCount} cells, not ${HEADER.length} (a stray | ?)`);
+      continue;
+    }
     if (!STATUSES.includes(row.status)) problems.push(`${at}: unknown status "${row.status}"`);
     if (row.status === "proven" && row.proofs.length === 0) problems.push(`${at}: proven, but names no test`);
     if ((row.status === "partial" || row.status === "not built") && row.note === "") problems.push(`${at}: ${row.status}, but the note does not say what is missing`);
@@ -181,7 +186,7 @@ describe("the map checker", () => {
     expect(mapProblems(map(`| 1 | a promise | proven | ${proofs.join("<br>")} | |`, "| 2 | later | roadmap | | |"), read)).toEqual([]);
   });
 
-  it("can fail: a missing file or title, an ambiguous title, a proven row without a test, a bad status, a partial row without a note", () => {
+  it("can fail: a missing file or title, an ambiguous title, a proven row without a test, a bad status, a partial row without a note, a stray pipe", () => {
     const problems = mapProblems(
       map(
         "| 1 | a | proven | test/unit/missing.test.ts › plain title | |",
@@ -191,6 +196,7 @@ describe("the map checker", () => {
         "| 5 | e | done | | |",
         "| 6 | f | partial | test/unit/fake.test.ts › plain title | |",
         "| 7 | g | proven | src/server/app.ts › plain title<br>test/unit/fake.test.ts | |",
+        "| 8 | 'human|agent' | roadmap | | |",
       ),
       read,
     );
@@ -203,6 +209,7 @@ describe("the map checker", () => {
       `${MAP}:10: partial, but the note does not say what is missing`,
       `${MAP}:11: src/server/app.ts is not a test file`,
       `${MAP}:11: "test/unit/fake.test.ts" is not "file › title"`,
+      `${MAP}:12: 6 cells, not 5 (a stray | ?)`,
     ]);
   });
 });
