@@ -13,6 +13,7 @@ import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { secretMetadata, type SecretView } from "../secrets/secrets.js";
 import { toEdgeView, type EdgeView } from "./edges.js";
+import { fencedBlock, frontMatter, inlineText } from "./markdown.js";
 import { toNodeView, type NodeView } from "./nodes.js";
 import type { GraphDeps } from "./projects.js";
 import { EDGE_RULES } from "./vocabulary.js";
@@ -120,26 +121,24 @@ export async function* jsonExport(deps: GraphDeps, tenantDb: TenantDb): AsyncGen
   yield "]}\n";
 }
 
-function frontMatter(fields: Record<string, string | number | null>): string {
-  const lines = Object.entries(fields).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
-  return `---\n${lines.join("\n")}\n---\n\n`;
-}
-
 /** A node as Markdown; a decision in ADR form (Status, Context/Decision body, Links). */
 export function nodeMarkdown(node: NodeView, links: readonly EdgeView[]): string {
   const meta = frontMatter({ id: node.id, type: node.type, status: node.status, reviewKind: node.reviewKind, verdict: node.verdict, author: `${node.author.type}:${node.author.id}`, version: node.version, created: node.createdAt, updated: node.updatedAt, archived: node.archivedAt });
   const linkLines = links.map((e) => (e.from === node.id ? `- ${e.type} → [${e.to}](../${e.to}.md)` : `- ${EDGE_RULES[e.type].inverse} → [${e.from}](../${e.from}.md)`));
-  const linkSection = linkLines.length > 0 ? `\n\n## Links\n\n${linkLines.join("\n")}\n` : "\n";
+  const linkSection = linkLines.length > 0 ? `\n## Links\n\n${linkLines.join("\n")}\n` : "";
+  // Title and body are tenant text: the title is escaped, the body fenced (src/graph/markdown.ts).
+  const heading = `# ${inlineText(node.title)}\n`;
+  const body = node.body === "" ? "" : `\n${fencedBlock(node.body, "markdown")}`;
   if (node.type === "decision") {
-    return `${meta}# ${node.title}\n\n## Status\n\n${node.status}\n\n## Context and decision\n\n${node.body}${linkSection}`;
+    return `${meta}${heading}\n## Status\n\n${node.status}\n\n## Context and decision\n${body}${linkSection}`;
   }
-  return `${meta}# ${node.title}\n\n${node.body}${linkSection}`;
+  return `${meta}${heading}${body}${linkSection}`;
 }
 
 /** The secrets' metadata as one Markdown table (no values: they are never exported). */
 export function secretsMarkdown(secrets: readonly SecretView[]): string {
-  const cell = (text: string | null): string => (text ?? "").replace(/[|\\]/g, (c) => `\\${c}`).replace(/\s+/g, " ");
-  const rows = secrets.map((s) => `| ${s.name} | ${cell(s.description)} | ${s.version} | ${s.createdAt} | ${s.rotatedAt} |`);
+  const cell = (text: string | null): string => inlineText((text ?? "").replace(/\s+/g, " "));
+  const rows = secrets.map((s) => `| ${cell(s.name)} | ${cell(s.description)} | ${s.version} | ${s.createdAt} | ${s.rotatedAt} |`);
   return `# Secrets\n\nValues are write-only and not part of any export; enter them again where they are needed.\n\n| name | description | version | created | rotated |\n| --- | --- | --- | --- | --- |\n${rows.join("\n")}\n`;
 }
 
@@ -153,7 +152,7 @@ export function markdownExport(deps: GraphDeps, tenantDb: TenantDb): NodeJS.Read
     for await (const secret of secretMetadata(deps, tenantDb, PAGE)) secrets.push(secret);
     await add("secrets.md", secretsMarkdown(secrets));
     for await (const project of projects(deps, tenantDb)) {
-      await add(`${project.id}/project.md`, `${frontMatter({ id: project.id, status: project.status, created: project.createdAt })}# ${project.name}\n\n## Members\n\n${project.members.map((m) => `- ${m.userId} (${m.role})`).join("\n")}\n`);
+      await add(`${project.id}/project.md`, `${frontMatter({ id: project.id, status: project.status, created: project.createdAt })}# ${inlineText(project.name)}\n\n## Members\n\n${project.members.map((m) => `- ${m.userId} (${m.role})`).join("\n")}\n`);
       const projectEdges = [...edges(tenantDb, project.id)];
       for await (const node of nodes(deps, tenantDb, project.id)) {
         await add(`${project.id}/${node.type}/${node.id}.md`, nodeMarkdown(node, projectEdges.filter((e) => e.from === node.id || e.to === node.id)));

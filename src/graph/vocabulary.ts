@@ -18,6 +18,8 @@ export const NODE_STATUSES = {
 } as const satisfies Record<NodeType, readonly string[]>;
 
 export type NodeStatus = (typeof NODE_STATUSES)[NodeType][number];
+/** Every status of any type, once: what a request may name at all (isStatusOf then checks it fits the type). */
+export const ALL_NODE_STATUSES = [...new Set(Object.values(NODE_STATUSES).flat())] as [NodeStatus, ...NodeStatus[]];
 
 export const REVIEW_VERDICTS = ["approved", "changes_requested", "rejected"] as const;
 export type ReviewVerdict = (typeof REVIEW_VERDICTS)[number];

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CryptoService } from "../../src/crypto/crypto-service.js";
 import { keystorePath } from "../../src/db/db.js";
 import { identityFixture, STRONG_PASSWORD, type Fixture, type TenantAccount } from "../identity-fixture.js";
+import { markdownStructure, unescapedPunctuation, unescapeMarkdown } from "../markdown-structure.js";
 
 describe("GDPR", () => {
   let f: Fixture;
@@ -18,6 +19,30 @@ describe("GDPR", () => {
 
   const json = async <T>(res: Response): Promise<T> => (await res.json()) as T;
   const post = (path: string, body: unknown, token = admin): Promise<Response> => f.call("POST", path, { token, body });
+
+  /** The Markdown export, fetched and unpacked: file name → text. */
+  async function markdownFiles(): Promise<Map<string, string>> {
+    const res = await f.call("GET", `/api/tenants/${acme.tenantId}/export?format=markdown`, { token: admin });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/x-tar");
+    const files = new Map<string, string>();
+    const tar = extract();
+    tar.on("entry", (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => {
+        files.set(header.name, Buffer.concat(chunks).toString("utf8"));
+        next();
+      });
+    });
+    const archive = Buffer.from(new Uint8Array(await res.arrayBuffer()));
+    await new Promise<void>((resolve, reject) => {
+      tar.on("finish", resolve);
+      tar.on("error", reject);
+      Readable.from([archive]).pipe(tar);
+    });
+    return files;
+  }
 
   beforeAll(async () => {
     f = await identityFixture();
@@ -43,31 +68,33 @@ describe("GDPR", () => {
   });
 
   it("exports Markdown files in a tar, decisions in ADR form", async () => {
-    const res = await f.call("GET", `/api/tenants/${acme.tenantId}/export?format=markdown`, { token: admin });
-    expect(res.status).toBe(200);
-    expect(res.headers.get("content-type")).toBe("application/x-tar");
-    const files = new Map<string, string>();
-    const tar = extract();
-    tar.on("entry", (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => {
-        files.set(header.name, Buffer.concat(chunks).toString("utf8"));
-        next();
-      });
-    });
-    const archive = Buffer.from(new Uint8Array(await res.arrayBuffer()));
-    await new Promise<void>((resolve, reject) => {
-      tar.on("finish", resolve);
-      tar.on("error", reject);
-      Readable.from([archive]).pipe(tar);
-    });
+    const files = await markdownFiles();
     const decision = files.get(`vecto-export/${projectId}/decision/${decisionId}.md`) ?? "";
     expect(decision).toContain("# Export as JSON and Markdown");
     expect(decision).toContain("## Status\n\naccepted");
-    expect(decision).toContain("## Context and decision\n\nWe chose both formats.");
+    expect(decision).toContain("## Context and decision\n\n```markdown\nWe chose both formats.\n```\n");
     expect(decision).toMatch(/- originates_from → \[[0-9a-f-]{36}\]/);
     expect(files.get(`vecto-export/${projectId}/project.md`)).toContain("# Portable");
+  });
+
+  it("Markdown export: hostile titles, names and bodies stay content, never structure", async () => {
+    const title = "# Owned [x](javascript:alert(1)) <script>alert(1)</script> | a | b ##";
+    const body = "---\ntitle: injected\n---\n# Heading in the body\n```\n<script>alert(1)</script>\n````\n";
+    const hostileProject = (await json<{ project: { id: string } }>(await post("/api/projects", { name: "# Project <b>bold</b> [x](y)" }))).project.id;
+    const nodeId = (await json<{ node: { id: string } }>(await post(`/api/projects/${hostileProject}/nodes`, { type: "decision", title, body }))).node.id;
+    const files = await markdownFiles();
+
+    const decision = markdownStructure(files.get(`vecto-export/${hostileProject}/decision/${nodeId}.md`) ?? "");
+    expect(decision.frontMatter?.map((l) => l.split(":")[0])).toEqual(["id", "type", "status", "author", "version", "created", "updated"]);
+    expect(decision.headings).toHaveLength(3);
+    expect(unescapeMarkdown(decision.headings[0] ?? "")).toBe(`# ${title}`);
+    expect(unescapedPunctuation((decision.headings[0] ?? "").slice(2))).toEqual([]);
+    expect(decision.headings.slice(1)).toEqual(["## Status", "## Context and decision"]);
+    expect(decision.fences).toEqual([body.slice(0, -1)]);
+    expect(decision.htmlBlocks).toEqual([]);
+
+    const project = markdownStructure(files.get(`vecto-export/${hostileProject}/project.md`) ?? "");
+    expect(project.headings).toEqual(["# \\# Project \\<b\\>bold\\<\\/b\\> \\[x\\]\\(y\\)", "## Members"]);
   });
 
   it("lets only the tenant's own admin export it", async () => {

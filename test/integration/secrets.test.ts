@@ -344,7 +344,7 @@ describe("tenant secrets", () => {
     expect(tar.status).toBe(200);
     const files = await untar(Buffer.from(await tar.arrayBuffer()));
     const secretsMd = files.get("vecto-export/secrets.md") ?? "";
-    expect(secretsMd).toContain("| openai.api-key | Rotated after the offboarding | 3 |");
+    expect(secretsMd).toContain("| openai\\.api\\-key | Rotated after the offboarding | 3 |");
     for (const text of files.values()) expect(text).not.toContain(PLAINTEXT_MARK);
   });
 

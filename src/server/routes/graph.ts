@@ -4,16 +4,17 @@ import { z } from "zod";
 import { createEdge, deleteEdge, getEdge, listEdges } from "../../graph/edges.js";
 import { createNode, getNode, listNodes, setArchived, updateNode, type NodeView } from "../../graph/nodes.js";
 import { DEFAULT_TRACE_DEPTH, MAX_TRACE_DEPTH, traceUpstream } from "../../graph/trace.js";
-import { BODY_MAX_CHARS, EDGE_TYPES, NODE_TYPES, REVIEW_KINDS, REVIEW_VERDICTS, TITLE_MAX_CHARS } from "../../graph/vocabulary.js";
+import { ALL_NODE_STATUSES, BODY_MAX_CHARS, EDGE_TYPES, NODE_TYPES, REVIEW_KINDS, REVIEW_VERDICTS, TITLE_MAX_CHARS } from "../../graph/vocabulary.js";
 import type { AppDeps, AppEnv } from "../app.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { ifMatchVersion } from "./params.js";
-import { idSchema, nothingToChange, pageSchema } from "./schemas.js";
+import { idSchema, lineSchema, multilineSchema, nothingToChange, pageSchema } from "./schemas.js";
 
-const titleSchema = z.string().trim().min(1).max(TITLE_MAX_CHARS);
-const bodySchema = z.string().max(BODY_MAX_CHARS);
-const statusSchema = z.string().min(1).max(40);
+const titleSchema = lineSchema({ max: TITLE_MAX_CHARS, trim: true });
+const bodySchema = multilineSchema({ min: 0, max: BODY_MAX_CHARS });
+/** Any status of the vocabulary; the domain checks it fits the node's type. */
+const statusSchema = z.enum(ALL_NODE_STATUSES);
 
 const createNodeSchema = z.strictObject({
   type: z.enum(NODE_TYPES),

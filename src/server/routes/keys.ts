@@ -10,11 +10,12 @@ import type { Principal } from "../../auth/principal.js";
 import type { AppDeps } from "../app.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
+import { lineSchema } from "./schemas.js";
 
 const keyLabelSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "letters, digits, _ . - (at most 64)");
 const rotateMasterSchema = z.strictObject({
   newMasterKey: z.discriminatedUnion("kind", [
-    z.strictObject({ kind: z.literal("env"), file: z.string().max(4096).refine(isAbsolute, "must be an absolute path") }),
+    z.strictObject({ kind: z.literal("env"), file: lineSchema({ max: 4096 }).refine(isAbsolute, "must be an absolute path") }),
     z.strictObject({ kind: z.literal("pkcs11"), keyLabel: keyLabelSchema }),
   ]),
 });

@@ -11,6 +11,7 @@ import { isDay } from "../../usage/report-format.js";
 import type { AppDeps } from "../app.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
+import { multilineSchema } from "./schemas.js";
 
 const tags = ["license"];
 const manage = ["license:manage"] as const;
@@ -49,7 +50,7 @@ const statusSchema = z.strictObject({
 });
 
 const installSchema = z.strictObject({
-  license: z.string().min(1).max(MAX_LICENSE_TEXT_BYTES).meta({ description: "the license file's text, -----BEGIN VECTO LICENSE----- ... -----END VECTO LICENSE-----" }),
+  license: multilineSchema({ max: MAX_LICENSE_TEXT_BYTES }).meta({ description: "the license file's text, -----BEGIN VECTO LICENSE----- ... -----END VECTO LICENSE-----" }),
 });
 
 const dayParam = (what: string): z.ZodType<string> => z.string().refine(isDay, `${what} must be a date YYYY-MM-DD`);

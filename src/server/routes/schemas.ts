@@ -1,9 +1,14 @@
 /** Request shapes shared by several routes. */
 import { z } from "zod";
 import { SCOPES, TENANT_ROLES } from "../../auth/rbac.js";
+import { lineSchema } from "../../text.js";
+
+/** Every field of stored free text uses one of these two (src/text.ts), so one rule holds for all. */
+export { lineSchema, multilineSchema } from "../../text.js";
 
 export const emailSchema = z.email({ error: "expected an email address" }).max(254);
-export const nameSchema = z.string().trim().min(1).max(200);
+/** A person's, tenant's or project's name: one line; surrounding spaces are trimmed (the answer shows the stored value). */
+export const nameSchema = lineSchema({ max: 200, trim: true });
 /** Length here only bounds the work; the password policy (src/auth/passwords.ts) judges new passwords. */
 export const passwordSchema = z.string().min(1).max(1024);
 export const slugSchema = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, "lowercase letters, digits and inner hyphens, 1-40 characters");
@@ -18,7 +23,7 @@ export const pageSchema = z.strictObject({
 });
 
 export const tokenRequestSchema = z.strictObject({
-  name: z.string().trim().min(1).max(100),
+  name: lineSchema({ max: 100, trim: true }),
   scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length),
   projectId: idSchema.nullable().default(null),
   expiresAt: z.iso.datetime({ offset: true }).transform((s) => new Date(s)),

@@ -10,7 +10,7 @@ import type { AppDeps, AppEnv } from "../app.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { ifMatchVersion } from "./params.js";
-import { pageSchema } from "./schemas.js";
+import { multilineSchema, pageSchema } from "./schemas.js";
 
 const secretNameSchema = z.string().regex(SECRET_NAME_PATTERN, `name must be ${SECRET_NAME_RULE}`);
 
@@ -26,7 +26,7 @@ const secretValueSchema = z
   })
   .meta({ writeOnly: true, description: `the secret itself, 1-${SECRET_VALUE_MAX_BYTES} bytes of UTF-8 text without NUL; never returned by any route` });
 
-const descriptionSchema = z.string().trim().max(SECRET_DESCRIPTION_MAX_CHARS).meta({ description: "what the secret is for (tenant content: stored encrypted, returned in listings)" });
+const descriptionSchema = multilineSchema({ min: 0, max: SECRET_DESCRIPTION_MAX_CHARS, trim: true }).meta({ description: "what the secret is for (tenant content: stored encrypted, returned in listings)" });
 
 /** The response shape, documented: metadata only; there is no field a value could travel in. */
 const secretViewSchema = z.strictObject({
