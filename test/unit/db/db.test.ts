@@ -8,7 +8,7 @@ import { migrations } from "../../../src/db/migrations/index.js";
 import { mintTenantScope } from "../../../src/db/tenant-scope.js";
 import { tempDir } from "../../helpers.js";
 
-const tenant = (id: string) => ({ id, slug: id, name: `Tenant ${id}`, kind: "customer" as const, status: "active" as const, accessTokenTtlSeconds: 28800, createdAt: "2026-01-01T00:00:00.000Z" });
+const tenant = (id: string) => ({ id, slug: id, nameEnc: null, kind: "customer" as const, status: "active" as const, accessTokenTtlSeconds: 28800, createdAt: "2026-01-01T00:00:00.000Z" });
 const user = (id: string) => ({
   id,
   kind: "human" as const,
