@@ -5,7 +5,8 @@
  * read while the log still verifies.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CSV_COLUMNS } from "../../src/audit/export.js";
+import { actorNames } from "../../src/audit/actor-names.js";
+import { CSV_COLUMNS, exportChunks } from "../../src/audit/export.js";
 import { signatureInput } from "../../src/audit/seal.js";
 import type { AuditRow } from "../../src/db/audit-log.js";
 import { identityFixture, type Account, type Fixture, type TenantAccount } from "../identity-fixture.js";
@@ -100,6 +101,23 @@ describe("named actors in audit reads", () => {
     const installation = await f.call("GET", "/api/audit?log=platform", { token: f.root.tokens.accessToken });
     const last = JSON.parse((await installation.text()).trim().split("\n").at(-1) as string) as Line;
     expect(last).toMatchObject({ event: "auth.jwt_key_rotated", actor: { type: "system", id: "vecto keys rotate-jwt" }, actor_name: "vecto keys rotate-jwt" });
+  });
+
+  it("looks each distinct actor up once per export, not once per event", async () => {
+    const { db, crypto } = f.services;
+    let lookups = 0;
+    const users = { get: (tenantId: string, id: string) => (lookups++, db.users.get(tenantId, id)), findByEmail: db.users.findByEmail.bind(db.users) };
+    const names = actorNames({ db: { tenants: db.tenants, users }, crypto });
+    const spec = { log: acme.tenantId, filter: {}, endSeq: db.auditLog.size(acme.tenantId) };
+    let text = "";
+    for await (const chunk of exportChunks(db.auditLog, spec, { format: "jsonl", redactSecurity: false, names })) text += chunk;
+    const rows = db.auditLog.filtered(acme.tenantId, { afterSeq: -1, limit: 10_000 }).filter((r) => r.seq < spec.endSeq);
+    const people = new Set(rows.filter((r) => r.actorType === "human" || r.actorType === "agent").map((r) => r.actorId));
+    expect(rows.length).toBeGreaterThan(people.size * 2);
+    expect(text).toContain(AGENT_NAME);
+    // At most two lookups per person: the log's tenant, then the platform tenant (the root).
+    expect(lookups).toBeGreaterThanOrEqual(people.size);
+    expect(lookups).toBeLessThanOrEqual(people.size * 2);
   });
 
   it("keeps names out of the signed event and out of the stored log", async () => {
