@@ -120,8 +120,9 @@ function csvLine(event: Record<string, unknown>): string {
 }
 
 async function renderPage(page: readonly AuditRow[], options: ExportOptions): Promise<string> {
-  const events: Record<string, unknown>[] = [];
-  for (const row of page) events.push(exportedEvent(row, options.redactSecurity, await options.names.nameOf(row)));
+  // One wait per page: the resolver hands back the same promise for an actor it has seen.
+  const names = await Promise.all(page.map((row) => options.names.nameOf(row)));
+  const events = page.map((row, i) => exportedEvent(row, options.redactSecurity, names[i] ?? null));
   return options.format === "jsonl" ? events.map((e) => `${JSON.stringify(e)}\n`).join("") : events.map(csvLine).join("");
 }
 
