@@ -34,6 +34,7 @@ import { join, resolve } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import BetterSqlite3 from "better-sqlite3";
+import { actorNames } from "../src/audit/actor-names.js";
 import { makeCheckpoints } from "../src/audit/checkpoints.js";
 import type { DomainEvent, EventSink } from "../src/audit/events.js";
 import { exportChunks, type AuditFormat, type ExportSpec } from "../src/audit/export.js";
@@ -294,7 +295,7 @@ function rss(): { rssMB: number; heapUsedMB: number } {
 
 /** Part 3: the whole log through exportChunks into a sink that only counts. */
 async function exportRate(ap: Appliance, format: AuditFormat): Promise<Record<string, unknown>> {
-  const { db } = ap.services;
+  const { db, crypto } = ap.services;
   const spec: ExportSpec = { log: ap.bulkLog, filter: {}, endSeq: db.auditLog.size(ap.bulkLog) };
   let bytes = 0;
   let lines = 0;
@@ -307,7 +308,7 @@ async function exportRate(ap: Appliance, format: AuditFormat): Promise<Record<st
   });
   const before = rss();
   const t0 = performance.now();
-  await pipeline(Readable.from(exportChunks(db.auditLog, spec, { format, redactSecurity: false })), sink);
+  await pipeline(Readable.from(exportChunks(db.auditLog, spec, { format, redactSecurity: false, names: actorNames({ db, crypto }) })), sink);
   const seconds = (performance.now() - t0) / 1000;
   const events = format === "csv" ? lines - 1 : lines;
   if (events !== spec.endSeq) throw new Error(`${format} export: ${events} events, expected ${spec.endSeq}`);

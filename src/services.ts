@@ -12,6 +12,7 @@ import { HmacAuditSealer } from "./audit/seal.js";
 import { AccessTokens } from "./auth/jwt.js";
 import { MIN_ARGON2, PasswordHasher } from "./auth/passwords.js";
 import { DEFAULT_SESSION_POLICY, Sessions } from "./auth/sessions.js";
+import { sealPlaintextTenantNames } from "./auth/tenant-names.js";
 import { LoginThrottle } from "./auth/throttle.js";
 import { CryptoService } from "./crypto/crypto-service.js";
 import type { KeyResolver } from "./crypto/key-resolver.js";
@@ -132,5 +133,6 @@ export async function openServices(config: Config, log: Logger, options: Service
   const identity = createIdentity(db, crypto, log, license, now);
   const keyAdmin: KeyAdmin = { db, crypto, events: identity.events, now, openMaster: (target) => openOrCreateMaster(config, target) };
   registerLoadedMasters(keyAdmin);
+  await sealPlaintextTenantNames({ db, crypto, events: identity.events });
   return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events }, license, usage, close: () => db.close() };
 }

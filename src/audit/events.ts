@@ -27,6 +27,7 @@ export type EventName =
   | "tenant.updated"
   | "tenant.erased"
   | "tenant.exported"
+  | "tenant.names_sealed"
   | "project.created"
   | "project.updated"
   | "project.member_set"

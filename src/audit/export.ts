@@ -13,9 +13,15 @@
  * vid, seq and signature stay those of the original event, so the signature no longer matches the
  * redacted line; an auditor's unredacted export of the same rows verifies, and the two line up
  * by vid.
+ *
+ * Actor names: each line adds `actor_name` (CSV: the last column), the actor's name looked up as
+ * the export is read (actor-names.ts). It is not part of the signed event, whose `actor` object
+ * stays {type, id, name: null} exactly as signed: drop `actor_name` (and `redacted`) to get the
+ * signed event back.
  */
 import { z } from "zod";
 import type { AuditFilter, AuditRow } from "../db/audit-log.js";
+import type { ActorNames } from "./actor-names.js";
 import { signedEvent } from "./seal.js";
 
 export const AUDIT_FORMATS = ["jsonl", "csv"] as const;
@@ -51,6 +57,8 @@ export interface ExportOptions {
   readonly format: AuditFormat;
   /** True when the reader lacks `audit:security`: security payloads are withheld. */
   readonly redactSecurity: boolean;
+  /** One resolver per export, so each distinct actor is looked up once. */
+  readonly names: ActorNames;
 }
 
 export type AuditSource = { filtered(tenantId: string, filter: AuditFilter): AuditRow[] };
@@ -68,14 +76,15 @@ export function* exportRows(source: AuditSource, spec: ExportSpec, pageSize = EX
   }
 }
 
-/** The event as exported: the signed event, or its redacted form (same vid and signature). */
-export function exportedEvent(row: AuditRow, redactSecurity: boolean): Record<string, unknown> {
-  const event = signedEvent(row);
+/** The event as exported: the signed event, or its redacted form (same vid and signature), plus the unsigned actor name. */
+export function exportedEvent(row: AuditRow, redactSecurity: boolean, actorName: string | null): Record<string, unknown> {
+  const event = { ...signedEvent(row), actor_name: actorName };
   if (!redactSecurity || row.sensitivity !== "security") return event;
   return { ...event, payload: { redacted: true }, redacted: true };
 }
 
-export const CSV_COLUMNS = ["vid", "log", "seq", "timestamp", "event", "scope", "sensitivity", "severity", "actor_type", "actor_id", "scope_vid", "payload", "signature", "redacted"] as const;
+// actor_name comes last so that the columns before it keep their positions for existing readers.
+export const CSV_COLUMNS = ["vid", "log", "seq", "timestamp", "event", "scope", "sensitivity", "severity", "actor_type", "actor_id", "scope_vid", "payload", "signature", "redacted", "actor_name"] as const;
 
 /**
  * Cells a spreadsheet would run as a formula (OWASP "CSV injection"; tab and CR too, as OWASP
@@ -106,32 +115,34 @@ function csvLine(event: Record<string, unknown>): string {
   const cell = (key: string): string | number | null => (event[key] ?? null) as string | number | null;
   return csvRow([
     cell("vid"), cell("log"), cell("seq"), cell("timestamp"), cell("event"), cell("scope"), cell("sensitivity"), cell("severity"),
-    actor.type, actor.id, cell("scope_vid"), JSON.stringify(event.payload), cell("signature"), event.redacted === true ? "true" : "",
+    actor.type, actor.id, cell("scope_vid"), JSON.stringify(event.payload), cell("signature"), event.redacted === true ? "true" : "", cell("actor_name"),
   ]);
 }
 
-function renderPage(page: readonly AuditRow[], options: ExportOptions): string {
-  const events = page.map((row) => exportedEvent(row, options.redactSecurity));
+async function renderPage(page: readonly AuditRow[], options: ExportOptions): Promise<string> {
+  // One wait per page: the resolver hands back the same promise for an actor it has seen.
+  const names = await Promise.all(page.map((row) => options.names.nameOf(row)));
+  const events = page.map((row, i) => exportedEvent(row, options.redactSecurity, names[i] ?? null));
   return options.format === "jsonl" ? events.map((e) => `${JSON.stringify(e)}\n`).join("") : events.map(csvLine).join("");
 }
 
 /** The export as text chunks, one per page (CSV starts with its header row); pull-driven, so the reader's pace sets memory. */
-export function* exportChunks(source: AuditSource, spec: ExportSpec, options: ExportOptions): Generator<string> {
+export async function* exportChunks(source: AuditSource, spec: ExportSpec, options: ExportOptions): AsyncGenerator<string> {
   if (options.format === "csv") yield csvRow(CSV_COLUMNS);
-  for (const page of exportRows(source, spec)) yield renderPage(page, options);
+  for (const page of exportRows(source, spec)) yield await renderPage(page, options);
 }
 
 /** A web stream over the chunks, read only as fast as the client takes them (no buffering ahead). */
-export function exportStream(chunks: Iterator<string>): ReadableStream<Uint8Array> {
+export function exportStream(chunks: AsyncIterator<string>): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      const next = chunks.next();
+    async pull(controller) {
+      const next = await chunks.next();
       if (next.done === true) controller.close();
       else controller.enqueue(encoder.encode(next.value));
     },
-    cancel() {
-      chunks.return?.(undefined);
+    async cancel() {
+      await chunks.return?.(undefined);
     },
   });
 }

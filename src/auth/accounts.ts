@@ -15,6 +15,7 @@ import type { LicenseService } from "../license/license.js";
 import { passwordProblem, type PasswordHasher } from "./passwords.js";
 import type { Principal } from "./principal.js";
 import { openProfile, sealName, sealProfile, type Profile } from "./profiles.js";
+import { sealTenantName, tenantView, type TenantView } from "./tenant-names.js";
 import type { Role, TenantRole } from "./rbac.js";
 import { secretHash } from "./secrets.js";
 
@@ -97,10 +98,11 @@ export async function completeSetup(deps: AccountDeps, setupToken: string, root:
   await deps.crypto.createTenantKey(tenantId);
   const now = new Date().toISOString();
   const user = await newUserRecord(deps, tenantId, { ...root, role: "platform_root" }, now);
+  const nameEnc = await sealTenantName(deps.crypto, tenantId, "Platform");
   const created = await deps.db.write((tx) => {
     if (tx.tenants.platformTenant()) return false;
     if (!tx.setupTokens.consume(secretHash(setupToken), tx.now)) throw new DomainError("invalid-credentials", SETUP_TOKEN_INVALID);
-    tx.tenants.create({ id: tenantId, slug: "platform", name: "Platform", kind: "platform", status: "active", accessTokenTtlSeconds: 8 * 3600, createdAt: tx.now });
+    tx.tenants.create({ id: tenantId, slug: "platform", nameEnc, kind: "platform", status: "active", accessTokenTtlSeconds: 8 * 3600, createdAt: tx.now });
     tx.users.insert(user);
     deps.events.emit({ event: "auth.setup_completed", sensitivity: "security", severity: "info", tenantId, actor: { type: "human", id: user.id }, payload: {} });
     return true;
@@ -110,7 +112,7 @@ export async function completeSetup(deps: AccountDeps, setupToken: string, root:
 }
 
 /** The platform root creates a tenant together with its first tenant admin. */
-export async function createTenant(deps: AccountDeps, actor: Principal, input: { slug: string; name: string; admin: NewAccount }): Promise<{ tenant: Tenant; admin: UserView }> {
+export async function createTenant(deps: AccountDeps, actor: Principal, input: { slug: string; name: string; admin: NewAccount }): Promise<{ tenant: TenantView; admin: UserView }> {
   if (input.slug === "platform" || deps.db.tenants.getBySlug(input.slug)) throw new DomainError("conflict", `tenant slug ${input.slug} is taken`);
   // A tenant comes with its first admin: it takes a tenant and a person. Checked before any key or hash is made.
   const gate = (): void => {
@@ -122,7 +124,7 @@ export async function createTenant(deps: AccountDeps, actor: Principal, input: {
   await deps.crypto.createTenantKey(tenantId);
   const now = new Date().toISOString();
   const admin = await newUserRecord(deps, tenantId, { ...input.admin, kind: "human", role: "tenant_admin", auditor: false }, now);
-  const tenant: Tenant = { id: tenantId, slug: input.slug, name: input.name, kind: "customer", status: "active", accessTokenTtlSeconds: 8 * 3600, createdAt: now };
+  const tenant: Tenant = { id: tenantId, slug: input.slug, nameEnc: await sealTenantName(deps.crypto, tenantId, input.name), kind: "customer", status: "active", accessTokenTtlSeconds: 8 * 3600, createdAt: now };
   try {
     await deps.db.write((tx) => {
       gate();
@@ -134,11 +136,13 @@ export async function createTenant(deps: AccountDeps, actor: Principal, input: {
     if (isUniqueViolation(error)) throw new DomainError("conflict", `tenant slug ${input.slug} is taken`);
     throw error;
   }
-  return { tenant, admin: await toUserView(deps.crypto, admin) };
+  return { tenant: await tenantView(deps.crypto, tenant), admin: await toUserView(deps.crypto, admin) };
 }
 
-export function listTenants(deps: AccountDeps, after: string | undefined, limit: number): Tenant[] {
-  return deps.db.tenants.list(after, limit);
+export async function listTenants(deps: AccountDeps, after: string | undefined, limit: number): Promise<TenantView[]> {
+  const views: TenantView[] = [];
+  for (const tenant of deps.db.tenants.list(after, limit)) views.push(await tenantView(deps.crypto, tenant));
+  return views;
 }
 
 export function tenantById(deps: AccountDeps, tenantId: string): Tenant {
@@ -147,13 +151,15 @@ export function tenantById(deps: AccountDeps, tenantId: string): Tenant {
   return tenant;
 }
 
-export async function updateTenant(deps: AccountDeps, actor: Principal, tenantId: string, changes: { name?: string; status?: Tenant["status"]; accessTokenTtlSeconds?: number }): Promise<Tenant> {
+export async function updateTenant(deps: AccountDeps, actor: Principal, tenantId: string, changes: { name?: string; status?: Tenant["status"]; accessTokenTtlSeconds?: number }): Promise<TenantView> {
   tenantById(deps, tenantId);
+  const { name, ...rest } = changes;
+  const sealed = name === undefined ? {} : { nameEnc: await sealTenantName(deps.crypto, tenantId, name) };
   await deps.db.write((tx) => {
-    tx.tenants.update(tenantId, changes);
+    tx.tenants.update(tenantId, { ...rest, ...sealed });
     deps.events.emit({ event: "tenant.updated", sensitivity: changes.status ? "security" : "normal", severity: "info", tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { ...(changes.status ? { status: changes.status } : {}), ...(changes.accessTokenTtlSeconds ? { accessTokenTtlSeconds: changes.accessTokenTtlSeconds } : {}) } });
   });
-  return tenantById(deps, tenantId);
+  return tenantView(deps.crypto, tenantById(deps, tenantId));
 }
 
 export async function createUser(deps: AccountDeps, tenantDb: TenantDb, actor: Principal, input: NewUser): Promise<UserView> {

@@ -75,7 +75,7 @@ export class Authenticator {
       scopes,
       credential,
       projectId,
-      tenantScope: tenant.kind === "customer" ? mintTenantScope(tenant.id, { type: user.kind, id: user.id, name: user.id }) : null,
+      tenantScope: tenant.kind === "customer" ? mintTenantScope(tenant.id, { type: user.kind, id: user.id }) : null,
     };
   }
 }

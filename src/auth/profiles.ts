@@ -34,6 +34,10 @@ export function sealName(crypto: CryptoService, tenantId: string, userId: string
 export async function openProfile(crypto: CryptoService, user: UserRecord): Promise<Profile> {
   return {
     email: await crypto.decryptField(user.tenantId, { table: "users", column: "email", rowId: user.id }, user.emailEnc),
-    name: await crypto.decryptField(user.tenantId, { table: "users", column: "name", rowId: user.id }, user.nameEnc),
+    name: await openName(crypto, user),
   };
+}
+
+export function openName(crypto: CryptoService, user: Pick<UserRecord, "tenantId" | "id" | "nameEnc">): Promise<string> {
+  return crypto.decryptField(user.tenantId, { table: "users", column: "name", rowId: user.id }, user.nameEnc);
 }

@@ -11,6 +11,7 @@ import type { Command } from "commander";
 import { verifyBundle, writeBundle, writeSlice } from "../audit/bundle.js";
 import { logKeys, logName, makeCheckpoints } from "../audit/checkpoints.js";
 import { verifyLog, type VerifyReport } from "../audit/verify.js";
+import { actorNames } from "../audit/actor-names.js";
 import { auditFilterSchema, exportChunks, exportRecord, type AuditFilterInput, type ExportSpec } from "../audit/export.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
 import { createLogger } from "../log.js";
@@ -69,7 +70,8 @@ async function runExport(options: ExportOptions): Promise<void> {
     // Size first: the export ends just before the event that records it (when that lands in the same log).
     const spec: ExportSpec = { log, filter, endSeq: db.auditLog.size(log) };
     services.identity.events.emit({ event: "audit.exported", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: SYSTEM_ACTOR }, payload: { ...exportRecord(log, format, filter, false), out: options.out ?? "stdout" } });
-    await pipeline(Readable.from(exportChunks(db.auditLog, spec, { format, redactSecurity: false })), destination(options.out));
+    const names = actorNames({ db, crypto: services.crypto });
+    await pipeline(Readable.from(exportChunks(db.auditLog, spec, { format, redactSecurity: false, names })), destination(options.out));
   } finally {
     services.close();
   }

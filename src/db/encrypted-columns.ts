@@ -13,6 +13,8 @@ export interface EncryptedColumn {
   readonly fieldColumn: string;
   /** FieldRef.rowId comes from this column. */
   readonly idColumn: string;
+  /** The column holding the owning tenant's id: tenant_id, except in `tenants` itself. */
+  readonly tenantColumn?: "id";
 }
 
 export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
@@ -23,4 +25,9 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
   { table: "nodes", sqlColumn: "body_enc", fieldColumn: "body", idColumn: "id" },
   { table: "tenant_secrets", sqlColumn: "value_enc", fieldColumn: "value", idColumn: "id" },
   { table: "tenant_secrets", sqlColumn: "description_enc", fieldColumn: "description", idColumn: "id" },
+  { table: "tenants", sqlColumn: "name_enc", fieldColumn: "name", idColumn: "id", tenantColumn: "id" },
 ];
+
+export function tenantColumnOf(column: EncryptedColumn): string {
+  return column.tenantColumn ?? "tenant_id";
+}

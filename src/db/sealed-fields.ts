@@ -4,7 +4,7 @@
  * (field-cipher.ts), so SQL can count and find rows per version without decrypting anything.
  */
 import type BetterSqlite3 from "better-sqlite3";
-import { ENCRYPTED_COLUMNS, type EncryptedColumn } from "./encrypted-columns.js";
+import { ENCRYPTED_COLUMNS, tenantColumnOf, type EncryptedColumn } from "./encrypted-columns.js";
 
 export interface SealedRow {
   readonly id: string;
@@ -32,7 +32,7 @@ export class SealedFieldRepository {
     const counts = new Map<number, number>();
     for (const column of ENCRYPTED_COLUMNS) {
       const rows = this.handle
-        .prepare<[string], { v: Buffer; n: number }>(`SELECT ${versionExpr(column)} AS v, count(*) AS n FROM ${column.table} WHERE tenant_id = ? GROUP BY v`)
+        .prepare<[string], { v: Buffer; n: number }>(`SELECT ${versionExpr(column)} AS v, count(*) AS n FROM ${column.table} WHERE ${tenantColumnOf(column)} = ? AND ${column.sqlColumn} IS NOT NULL GROUP BY v`)
         .all(tenantId);
       for (const { v, n } of rows) {
         const version = v.length === 4 ? v.readUInt32BE(0) : -1;
@@ -46,7 +46,7 @@ export class SealedFieldRepository {
   notUnder(tenantId: string, column: EncryptedColumn, version: number, afterId: string, limit: number): SealedRow[] {
     return this.handle
       .prepare<[string, Buffer, string, number], { id: string; sealed: Buffer }>(
-        `SELECT ${column.idColumn} AS id, ${column.sqlColumn} AS sealed FROM ${column.table} WHERE tenant_id = ? AND ${versionExpr(column)} <> ? AND ${column.idColumn} > ? ORDER BY ${column.idColumn} LIMIT ?`,
+        `SELECT ${column.idColumn} AS id, ${column.sqlColumn} AS sealed FROM ${column.table} WHERE ${tenantColumnOf(column)} = ? AND ${versionExpr(column)} <> ? AND ${column.idColumn} > ? ORDER BY ${column.idColumn} LIMIT ?`,
       )
       .all(tenantId, versionBytes(version), afterId, limit)
       .map((r) => ({ id: r.id, sealed: new Uint8Array(r.sealed) }));
@@ -59,7 +59,7 @@ export class SealedFieldRepository {
   replace(tenantId: string, column: EncryptedColumn, id: string, before: Uint8Array, after: Uint8Array): boolean {
     return (
       this.handle
-        .prepare(`UPDATE ${column.table} SET ${column.sqlColumn} = ? WHERE tenant_id = ? AND ${column.idColumn} = ? AND ${column.sqlColumn} = ?`)
+        .prepare(`UPDATE ${column.table} SET ${column.sqlColumn} = ? WHERE ${tenantColumnOf(column)} = ? AND ${column.idColumn} = ? AND ${column.sqlColumn} = ?`)
         .run(Buffer.from(after), tenantId, id, Buffer.from(before)).changes === 1
     );
   }

@@ -9,10 +9,10 @@ declare const tenantScopeBrand: unique symbol;
 
 export type ActorType = "human" | "agent" | "system";
 
+/** Who acts; a name is never carried here (audit reads look it up from the user record: src/audit/actor-names.ts). */
 export interface Actor {
   readonly type: ActorType;
   readonly id: string;
-  readonly name: string;
 }
 
 export interface TenantScope {

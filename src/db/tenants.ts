@@ -6,7 +6,8 @@ export type TenantKind = "platform" | "customer";
 export interface Tenant {
   readonly id: string;
   readonly slug: string;
-  readonly name: string;
+  /** The display name, sealed with the tenant's data key (FieldRef tenants|name|id); null only for a row from before 0011 not yet sealed. */
+  readonly nameEnc: Uint8Array | null;
   readonly kind: TenantKind;
   readonly status: "active" | "suspended";
   /** Lifetime of access tokens issued to this tenant's users. */
@@ -17,20 +18,20 @@ export interface Tenant {
 interface TenantRow {
   id: string;
   slug: string;
-  name: string;
+  name_enc: Buffer | null;
   kind: TenantKind;
   status: "active" | "suspended";
   access_token_ttl_seconds: number;
   created_at: string;
 }
 
-const COLUMNS = "id, slug, name, kind, status, access_token_ttl_seconds, created_at";
+const COLUMNS = "id, slug, name_enc, kind, status, access_token_ttl_seconds, created_at";
 
 function toTenant(row: TenantRow): Tenant {
   return {
     id: row.id,
     slug: row.slug,
-    name: row.name,
+    nameEnc: row.name_enc === null ? null : new Uint8Array(row.name_enc),
     kind: row.kind,
     status: row.status,
     accessTokenTtlSeconds: row.access_token_ttl_seconds,
@@ -43,8 +44,9 @@ export class TenantRepository {
 
   create(tenant: Tenant): void {
     this.handle
-      .prepare(`INSERT INTO tenants (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-      .run(tenant.id, tenant.slug, tenant.name, tenant.kind, tenant.status, tenant.accessTokenTtlSeconds, tenant.createdAt);
+      // `name` is the plaintext column of before 0011, always '' now.
+      .prepare(`INSERT INTO tenants (name, ${COLUMNS}) VALUES ('', ?, ?, ?, ?, ?, ?, ?)`)
+      .run(tenant.id, tenant.slug, tenant.nameEnc === null ? null : Buffer.from(tenant.nameEnc), tenant.kind, tenant.status, tenant.accessTokenTtlSeconds, tenant.createdAt);
   }
 
   get(id: string): Tenant | undefined {
@@ -76,13 +78,24 @@ export class TenantRepository {
     return this.handle.prepare("DELETE FROM tenants WHERE id = ? AND kind = 'customer'").run(id).changes === 1;
   }
 
-  update(id: string, changes: { status?: Tenant["status"]; name?: string; accessTokenTtlSeconds?: number }): boolean {
+  update(id: string, changes: { status?: Tenant["status"]; nameEnc?: Uint8Array; accessTokenTtlSeconds?: number }): boolean {
     const current = this.get(id);
     if (!current || current.kind !== "customer") return false;
+    const nameEnc = changes.nameEnc ?? current.nameEnc;
     return (
       this.handle
-        .prepare("UPDATE tenants SET status = ?, name = ?, access_token_ttl_seconds = ? WHERE id = ? AND kind = 'customer'")
-        .run(changes.status ?? current.status, changes.name ?? current.name, changes.accessTokenTtlSeconds ?? current.accessTokenTtlSeconds, id).changes === 1
+        .prepare("UPDATE tenants SET status = ?, name = '', name_enc = ?, access_token_ttl_seconds = ? WHERE id = ? AND kind = 'customer'")
+        .run(changes.status ?? current.status, nameEnc === null ? null : Buffer.from(nameEnc), changes.accessTokenTtlSeconds ?? current.accessTokenTtlSeconds, id).changes === 1
     );
+  }
+
+  /** Names still in plaintext (rows from before migration 0011), for sealing at start. */
+  plaintextNames(): { id: string; name: string }[] {
+    return this.handle.prepare<[], { id: string; name: string }>("SELECT id, name FROM tenants WHERE name_enc IS NULL AND name <> '' ORDER BY id").all();
+  }
+
+  /** Replaces a plaintext name by its sealed form, only if it is still the plaintext that was sealed. */
+  sealPlaintextName(id: string, name: string, nameEnc: Uint8Array): boolean {
+    return this.handle.prepare("UPDATE tenants SET name = '', name_enc = ? WHERE id = ? AND name = ? AND name_enc IS NULL").run(Buffer.from(nameEnc), id, name).changes === 1;
   }
 }

@@ -9,6 +9,7 @@ import { Readable } from "node:stream";
 import { pack } from "tar-stream";
 import { toUserView, type UserView } from "../auth/accounts.js";
 import type { Principal } from "../auth/principal.js";
+import { tenantView } from "../auth/tenant-names.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { secretMetadata, type SecretView } from "../secrets/secrets.js";
@@ -93,7 +94,8 @@ function* edges(tenantDb: TenantDb, projectId: string): Generator<EdgeView> {
 
 /** The JSON export as chunks of text: { tenant, exportedAt, users, projects: [{ …, nodes, edges }] }. */
 export async function* jsonExport(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<string> {
-  const tenant = tenantDb.tenant();
+  const stored = tenantDb.tenant();
+  const tenant = stored === undefined ? undefined : await tenantView(deps.crypto, stored);
   yield `{"format":"vecto-tenant-export/1","exportedAt":${JSON.stringify(new Date().toISOString())},"tenant":${JSON.stringify({ id: tenant?.id, slug: tenant?.slug, name: tenant?.name })},"users":[`;
   let first = true;
   for await (const user of users(deps, tenantDb)) {

@@ -169,7 +169,7 @@ export async function collectSupportBundle(input: SupportBundleInput): Promise<S
   try {
     const listed = db === undefined ? [] : await attempt("tenants not listed", () => customerTenants(db));
     const tenants = Array.isArray(listed) ? listed : [];
-    const scrubber = new Scrubber({ secretPaths: config === null ? new Map() : secretPaths(config), terms: tenants.flatMap((t) => [t.slug, t.name]) });
+    const scrubber = new Scrubber({ secretPaths: config === null ? new Map() : secretPaths(config), terms: tenants.map((t) => t.slug) });
     const add = (name: string, content: string): void => void files.push({ name, content: scrubber.scrub(content) });
 
     const facts =

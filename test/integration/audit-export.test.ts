@@ -25,6 +25,7 @@ interface Line {
   payload: Record<string, unknown>;
   signature: string;
   redacted?: true;
+  actor_name: string | null;
 }
 
 const jsonl = (text: string): Line[] => text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Line);
@@ -157,7 +158,7 @@ describe("GET /api/audit", () => {
       const cell = Object.fromEntries(CSV_COLUMNS.map((name, k) => [name, unescapeCell(row[k] ?? "")]));
       expect(cell).toEqual({
         vid: line.vid, log: line.log, seq: String(line.seq), timestamp: line.timestamp, event: line.event, scope: line.scope, sensitivity: line.sensitivity, severity: line.severity,
-        actor_type: line.actor.type, actor_id: line.actor.id ?? "", scope_vid: line.scope_vid ?? "", payload: JSON.stringify(line.payload), signature: line.signature, redacted: "",
+        actor_type: line.actor.type, actor_id: line.actor.id ?? "", scope_vid: line.scope_vid ?? "", payload: JSON.stringify(line.payload), signature: line.signature, redacted: "", actor_name: line.actor_name ?? "",
       });
     });
     // The outsider's address sits inside the quoted JSON payload cell, its quotes doubled; the cell starts with {, not =.
@@ -292,7 +293,7 @@ describe("vecto audit export", () => {
     expect(exported.some((l) => l.redacted)).toBe(false);
     const again = jsonl(runCli(["audit", "export", "--event", "audit.exported"], { cwd }).stdout);
     expect(again).toHaveLength(1);
-    expect(again[0]).toMatchObject({ log: "_platform", seq: 3, actor: { type: "system", id: "vecto audit export" }, payload: { log: "_platform", format: "jsonl", out, redacted: false } });
+    expect(again[0]).toMatchObject({ log: "_platform", seq: 3, actor: { type: "system", id: "vecto audit export", name: null }, actor_name: "vecto audit export", payload: { log: "_platform", format: "jsonl", out, redacted: false } });
   });
 
   it("writes CSV to stdout, filtered", () => {

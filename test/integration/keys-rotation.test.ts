@@ -194,16 +194,16 @@ describe("tenant data-key rotation and re-encryption", () => {
     for (const n of nodes) expect((await json<{ node: { title: string } }>(await f.call("GET", `/api/nodes/${n.id}`, { token: acme.admin.tokens.accessToken }))).node.title).toBe(n.title);
     const status = await tenantStatus(acme.tenantId);
     expect(status?.writeVersion).toBe(2);
-    // 30 nodes x (title, body) + the project name + the admin's email and name.
-    expect(status?.reencryptionRemaining).toBe(63);
+    // 30 nodes x (title, body) + the project name + the admin's email and name + the tenant's name.
+    expect(status?.reencryptionRemaining).toBe(64);
   });
 
   it("re-encrypts in resumable shares, then retires the drained version after the grace period", async () => {
     const first = await keyMaintenance(f.services.keyAdmin, { maxValues: 20, retireGraceMs: 60_000 });
     expect(first.valuesReencrypted).toBe(20);
-    expect((await tenantStatus(acme.tenantId))?.reencryptionRemaining).toBe(43);
+    expect((await tenantStatus(acme.tenantId))?.reencryptionRemaining).toBe(44);
     const rest = await keyMaintenance(f.services.keyAdmin, { maxValues: 1000, retireGraceMs: 60_000 });
-    expect(rest.valuesReencrypted).toBe(43);
+    expect(rest.valuesReencrypted).toBe(44);
     let status = await tenantStatus(acme.tenantId);
     expect(status?.reencryptionRemaining).toBe(0);
     // Unused now, but within the grace period: marked, not retired.

@@ -34,7 +34,7 @@ describe("HTTPS server", () => {
       (a) =>
         a.post("/api/test/tenants", async (c) => {
           const input = await jsonBody(c, tenantInput);
-          await services.db.write((tx) => tx.tenants.create({ id: input.slug, slug: input.slug, name: input.name, kind: "customer", status: "active", accessTokenTtlSeconds: 28800, createdAt: tx.now }));
+          await services.db.write((tx) => tx.tenants.create({ id: input.slug, slug: input.slug, nameEnc: null, kind: "customer", status: "active", accessTokenTtlSeconds: 28800, createdAt: tx.now }));
           return c.json({ id: input.slug }, 201);
         }),
       (a) =>

@@ -6,6 +6,7 @@
  */
 import type { Context } from "hono";
 import { z } from "zod";
+import { actorNames } from "../../audit/actor-names.js";
 import { auditFilterFields, exportChunks, exportFileName, exportRecord, exportStream, type AuditFormat, type ExportSpec } from "../../audit/export.js";
 import type { Principal } from "../../auth/principal.js";
 import { PLATFORM_LOG } from "../../db/db.js";
@@ -41,7 +42,8 @@ function exportAudit(deps: AppDeps, c: Context<AppEnv>, query: AuditQuery): Resp
   c.header("Content-Type", CONTENT_TYPES[format]);
   c.header("Content-Disposition", `attachment; filename="${exportFileName(fileLabel(deps, log), format, new Date())}"`);
   c.header("Cache-Control", "no-store");
-  return c.body(exportStream(exportChunks(deps.db.auditLog, spec, { format, redactSecurity: redact })));
+  const names = actorNames(deps.identity.accounts);
+  return c.body(exportStream(exportChunks(deps.db.auditLog, spec, { format, redactSecurity: redact, names })));
 }
 
 export function auditRoutes(deps: AppDeps): ApiRouter {
@@ -57,7 +59,9 @@ export function auditRoutes(deps: AppDeps): ApiRouter {
         "Holds the events with seq below the log's size when the export started; the export itself is recorded (audit.exported) just before, and so is not in it. " +
         'Without audit:security, security events carry payload {"redacted": true} and "redacted": true, with their original vid and signature (which then no longer matches the line). ' +
         "CSV cells starting with = + - @ (or tab, CR) are prefixed with an apostrophe against spreadsheet formula injection (base64 signatures can start with +), " +
-        "and so are cells starting with an apostrophe: drop one leading apostrophe from any cell to recover its value.",
+        "and so are cells starting with an apostrophe: drop one leading apostrophe from any cell to recover its value. " +
+        "Each event adds actor_name (CSV: the last column): the actor's name as of the export, looked up from the user record and not signed " +
+        '(the signed actor object keeps name null, so an erased person\'s name leaves every later export; after erasure it reads "Erased user").',
       tags: ["audit"],
       scopes: ["audit:read"],
       query: auditQuery,

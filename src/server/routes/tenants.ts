@@ -1,6 +1,10 @@
-/** Tenants, managed by the platform root: create (with the first tenant admin), list, read, suspend. Never their content. */
+/**
+ * Tenants, managed by the platform root: create (with the first tenant admin), list, read, suspend.
+ * Never their content. Names are sealed with each tenant's key and opened here for the operator (src/auth/tenant-names.ts).
+ */
 import { z } from "zod";
 import { createTenant, listTenants, tenantById, updateTenant } from "../../auth/accounts.js";
+import { tenantView } from "../../auth/tenant-names.js";
 import type { AppDeps } from "../app.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
@@ -23,7 +27,7 @@ export function tenantRoutes(deps: AppDeps): ApiRouter {
   defineRoute(
     router,
     { ...common, method: "get", path: "/api/tenants", operationId: "listTenants", summary: "List tenants", query: pageSchema, responses: { 200: { description: "a page of tenants" } } },
-    (c, { query }) => c.json({ tenants: listTenants(accounts, query.after, query.limit) }),
+    async (c, { query }) => c.json({ tenants: await listTenants(accounts, query.after, query.limit) }),
   );
 
   defineRoute(
@@ -43,7 +47,7 @@ export function tenantRoutes(deps: AppDeps): ApiRouter {
   defineRoute(
     router,
     { ...common, method: "get", path: "/api/tenants/:tenantId", operationId: "getTenant", summary: "One tenant", responses: { 200: { description: "the tenant" } } },
-    (c, { params }) => c.json({ tenant: tenantById(accounts, params.tenantId) }),
+    async (c, { params }) => c.json({ tenant: await tenantView(accounts.crypto, tenantById(accounts, params.tenantId)) }),
   );
 
   defineRoute(

@@ -8,7 +8,7 @@ import { migrations } from "../../../src/db/migrations/index.js";
 import { mintTenantScope } from "../../../src/db/tenant-scope.js";
 import { tempDir } from "../../helpers.js";
 
-const tenant = (id: string) => ({ id, slug: id, name: `Tenant ${id}`, kind: "customer" as const, status: "active" as const, accessTokenTtlSeconds: 28800, createdAt: "2026-01-01T00:00:00.000Z" });
+const tenant = (id: string) => ({ id, slug: id, nameEnc: null, kind: "customer" as const, status: "active" as const, accessTokenTtlSeconds: 28800, createdAt: "2026-01-01T00:00:00.000Z" });
 const user = (id: string) => ({
   id,
   kind: "human" as const,
@@ -108,8 +108,8 @@ describe("database", () => {
       tx.tenants.create(tenant("alpha"));
       tx.tenants.create(tenant("beta"));
     });
-    const alpha = db.forTenant(mintTenantScope("alpha", { type: "human", id: "u1", name: "A" }));
-    const beta = db.forTenant(mintTenantScope("beta", { type: "human", id: "u2", name: "B" }));
+    const alpha = db.forTenant(mintTenantScope("alpha", { type: "human", id: "u1" }));
+    const beta = db.forTenant(mintTenantScope("beta", { type: "human", id: "u2" }));
     await alpha.write((tx) => tx.insertUser(user("a-1")));
     await beta.write((tx) => {
       tx.insertUser(user("b-1"));
@@ -126,8 +126,8 @@ describe("database", () => {
   });
 
   it("will not mint a tenant scope for the reserved platform id", () => {
-    expect(() => mintTenantScope("_platform", { type: "system", id: "x", name: "x" })).toThrow();
-    expect(() => mintTenantScope("", { type: "system", id: "x", name: "x" })).toThrow();
+    expect(() => mintTenantScope("_platform", { type: "system", id: "x" })).toThrow();
+    expect(() => mintTenantScope("", { type: "system", id: "x" })).toThrow();
   });
 
   it("leaves one consistent file after close: the WAL is checkpointed and removed", async () => {

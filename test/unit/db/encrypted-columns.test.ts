@@ -7,7 +7,7 @@
  */
 import BetterSqlite3 from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { ENCRYPTED_COLUMNS, type EncryptedColumn } from "../../../src/db/encrypted-columns.js";
+import { ENCRYPTED_COLUMNS, tenantColumnOf, type EncryptedColumn } from "../../../src/db/encrypted-columns.js";
 import { migrate } from "../../../src/db/migrate.js";
 import { migrations } from "../../../src/db/migrations/index.js";
 
@@ -48,12 +48,14 @@ describe("the encrypted-column registry", () => {
     expect(new Set(ENCRYPTED_COLUMNS.map((c) => `${c.table}.${c.sqlColumn}`)).size, "duplicate entries").toBe(ENCRYPTED_COLUMNS.length);
   });
 
-  it("every entry's table has its id column and a tenant_id (re-encryption works tenant by tenant)", () => {
+  it("every entry's table has its id column and its tenant column (re-encryption works tenant by tenant)", () => {
     for (const entry of ENCRYPTED_COLUMNS) {
       const names = (schema.get(entry.table) ?? []).map((c) => c.name);
       expect(names, `${entry.table}.${entry.idColumn}`).toContain(entry.idColumn);
-      expect(names, `${entry.table}.tenant_id`).toContain("tenant_id");
+      expect(names, `${entry.table}.${tenantColumnOf(entry)}`).toContain(tenantColumnOf(entry));
     }
+    // Only the tenants table is its own tenant column: anywhere else, "id" would be the row, not the tenant.
+    expect(ENCRYPTED_COLUMNS.filter((c) => c.tenantColumn !== undefined).map((c) => c.table)).toEqual(["tenants"]);
   });
 
   it("the AAD column names are unique per table (two sealed columns of a row must not be swappable)", () => {
