@@ -145,6 +145,14 @@ export class TenantTx {
 
 }
 
+/**
+ * One tenant's changes inside a platform transaction, for system work that no request scopes:
+ * a restore erasing again, in the restored copy, content erased after the backup was taken.
+ */
+export function tenantTxWithin(tx: ConstructorParameters<typeof TenantTx>[0] & { readonly now: string }, tenantId: string): TenantTx {
+  return new TenantTx(tx, tenantId, tx.now);
+}
+
 export class TenantDb {
   constructor(
     private readonly repos: TenantRepositories,

@@ -11,8 +11,10 @@
  * live content must not destroy it; the item has to be out of sight already (any writer can
  * archive, only a tenant admin restores or erases).
  */
+import type { EventSink } from "../audit/events.js";
 import type { Principal } from "../auth/principal.js";
-import type { TenantDb } from "../db/tenant-db.js";
+import type { Database } from "../db/db.js";
+import { tenantTxWithin, type TenantDb, type TenantTx } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { nodeAccess } from "./nodes.js";
 import { projectAccess, requireTenantAdmin, type GraphDeps } from "./projects.js";
@@ -60,4 +62,39 @@ export async function eraseProject(deps: GraphDeps, tenantDb: TenantDb, principa
     return done;
   });
   return { projectId, nodesErased: erased.nodes, edgesErased: erased.edges };
+}
+
+export interface ErasedItem {
+  readonly tenantId: string;
+  readonly kind: "node" | "project";
+  readonly id: string;
+}
+
+const RESTORE_ACTOR = { type: "system", id: "vecto backup restore" } as const;
+
+/** Erases one item in a transaction already open; false when it is not there (created after the backup, or gone with its project or tenant). */
+function eraseItemAgain(tx: TenantTx, events: EventSink, item: ErasedItem, backupId: string): boolean {
+  const base = { sensitivity: "security", severity: "warn", tenantId: item.tenantId, actor: RESTORE_ACTOR } as const;
+  if (item.kind === "node") {
+    const node = tx.node(item.id);
+    const done = node ? tx.eraseNode(item.id) : undefined;
+    if (!node || !done) return false;
+    events.emit({ ...base, event: "node.erased", payload: { nodeId: item.id, projectId: node.projectId, type: node.type, edgesErased: done.edges, erasedAgainAfterRestoreOf: backupId } });
+    return true;
+  }
+  const done = tx.eraseProject(item.id);
+  if (!done) return false;
+  events.emit({ ...base, event: "project.erased", payload: { projectId: item.id, nodesErased: done.nodes, edgesErased: done.edges, erasedAgainAfterRestoreOf: backupId } });
+  return true;
+}
+
+/**
+ * After a restore (src/backup/restore.ts): erases again, in the restored copy before it goes
+ * live, the content this installation erased after the backup was taken, each with a new
+ * tombstone naming the backup. Returns the items that were still there.
+ */
+export async function eraseContentAgain(db: Pick<Database, "write" | "checkpoint">, events: EventSink, items: readonly ErasedItem[], backupId: string): Promise<ErasedItem[]> {
+  const done = await db.write((tx) => items.filter((item) => eraseItemAgain(tenantTxWithin(tx, item.tenantId), events, item, backupId)));
+  db.checkpoint();
+  return done;
 }
