@@ -102,6 +102,10 @@ export class TenantTx {
     return this.repos.personalTokens.revoke(this.tenantId, userId, tokenId, this.now);
   }
 
+  project(id: string): ProjectRecord | undefined {
+    return this.repos.projects.get(this.tenantId, id);
+  }
+
   insertProject(project: Omit<ProjectRecord, "tenantId">): void {
     this.repos.projects.insert({ ...project, tenantId: this.tenantId });
   }

@@ -40,10 +40,12 @@ function actorOf(principal: Principal): { type: Principal["actorKind"]; id: stri
 export async function eraseNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string, reason: string): Promise<NodeErasure> {
   const { node } = nodeAccess(tenantDb, principal, nodeId);
   requireTenantAdmin(principal, "erase content");
-  if (node.archivedAt === null) throw new DomainError("conflict", "archive the node first (DELETE /api/nodes/:nodeId); only an archived node can be erased");
   const erased = await tenantDb.erase((tx) => {
+    // Checked again inside the transaction: a restore or another erasure may have come first.
+    const current = tx.node(nodeId);
+    if (!current) throw new DomainError("not-found", "no such node");
+    if (current.archivedAt === null) throw new DomainError("conflict", "archive the node first (DELETE /api/nodes/:nodeId); only an archived node can be erased");
     const done = tx.eraseNode(nodeId);
-    // Gone since it was read: another erasure won the race.
     if (!done) throw new DomainError("not-found", "no such node");
     deps.events.emit({ event: "node.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { nodeId, projectId: node.projectId, type: node.type, edgesErased: done.edges, reason } });
     return done;
@@ -52,10 +54,12 @@ export async function eraseNode(deps: GraphDeps, tenantDb: TenantDb, principal: 
 }
 
 export async function eraseProject(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, reason: string): Promise<ProjectErasure> {
-  const { project } = projectAccess(tenantDb, principal, projectId);
+  projectAccess(tenantDb, principal, projectId);
   requireTenantAdmin(principal, "erase content");
-  if (project.status !== "archived") throw new DomainError("conflict", "archive the project first (DELETE /api/projects/:projectId); only an archived project can be erased");
   const erased = await tenantDb.erase((tx) => {
+    const current = tx.project(projectId);
+    if (!current) throw new DomainError("not-found", "no such project");
+    if (current.status !== "archived") throw new DomainError("conflict", "archive the project first (DELETE /api/projects/:projectId); only an archived project can be erased");
     const done = tx.eraseProject(projectId);
     if (!done) throw new DomainError("not-found", "no such project");
     deps.events.emit({ event: "project.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { projectId, nodesErased: done.nodes, edgesErased: done.edges, reason } });
