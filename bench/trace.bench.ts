@@ -356,7 +356,7 @@ function candidateStatements(shipped: Statements): Statements | undefined {
 }
 
 function traceParams(tenantId: string, root: string, depth: number): Record<string, string | number> {
-  return { tenantId, start: root, viaTo: JSON.stringify(UPSTREAM_VIA_TO), viaFrom: JSON.stringify(UPSTREAM_VIA_FROM), maxDepth: depth, maxNodes: MAX_TRACE_NODES + 1 };
+  return { tenantId, start: root, viaTo: JSON.stringify(UPSTREAM_VIA_TO), viaFrom: JSON.stringify(UPSTREAM_VIA_FROM), maxDepth: depth, maxNodes: MAX_TRACE_NODES + 1, includeArchived: 0 };
 }
 
 /** Binds `touching`: the shipped text takes (tenant, ids, ids), the candidate (tenant, ids, tenant, ids). */

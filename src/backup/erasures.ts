@@ -12,6 +12,11 @@
  *   survives a chain of restores, and a copy travels with the backups for a restore onto a new
  *   machine. It holds tenant ids and times only, no personal data.
  * A new keystore table would not do: the keystore is restored from the backup too.
+ *
+ * Erased content (a node or a project hard-deleted on request, src/graph/erasure.ts) is recorded
+ * the same way: its `node.erased` / `project.erased` events in the tenant's audit log, and an
+ * entry (tenant id, kind, id, time) in the same file. A backup from before the erasure still
+ * holds the rows; restore deletes them again.
  */
 import { randomBytes } from "node:crypto";
 import { constants as fsc } from "node:fs";
@@ -28,18 +33,39 @@ export interface ErasedTenant {
   readonly erasedAt: string;
 }
 
+export interface ErasedContent {
+  readonly tenantId: string;
+  readonly kind: "node" | "project";
+  readonly id: string;
+  readonly erasedAt: string;
+}
+
+/** What the erasure file holds: erased tenants, and erased content of the tenants that remain. */
+export interface ErasureRecord {
+  readonly tenants: ErasedTenant[];
+  readonly content: ErasedContent[];
+}
+
+const idText = z.string().min(1).max(200);
 const fileSchema = z.object({
   note: z.string().optional(),
-  tenants: z.array(z.object({ tenantId: z.string().min(1).max(200), erasedAt: z.string().max(64) })),
+  tenants: z.array(z.object({ tenantId: idText, erasedAt: z.string().max(64) })),
+  // Absent in files written before content erasure existed.
+  content: z.array(z.object({ tenantId: idText, kind: z.enum(["node", "project"]), id: idText, erasedAt: z.string().max(64) })).default([]),
 });
 
-/** The erasures recorded in a file; none when it does not exist. A malformed file is an error: ignoring it could bring an erased tenant back. */
+/** The erased tenants recorded in a file; none when it does not exist. */
 export async function readErasedFile(path: string): Promise<ErasedTenant[]> {
+  return (await readErasureRecord(path)).tenants;
+}
+
+/** Everything recorded in a file; nothing when it does not exist. A malformed file is an error: ignoring it could bring erased data back. */
+export async function readErasureRecord(path: string): Promise<ErasureRecord> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { tenants: [], content: [] };
     throw new BackupError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
   }
   let parsed;
@@ -48,8 +74,8 @@ export async function readErasedFile(path: string): Promise<ErasedTenant[]> {
   } catch {
     parsed = undefined;
   }
-  if (!parsed?.success) throw new BackupError(`${path} is malformed; it records erased tenants, fix it rather than delete it`);
-  return parsed.data.tenants;
+  if (!parsed?.success) throw new BackupError(`${path} is malformed; it records erased tenants and content, fix it rather than delete it`);
+  return { tenants: parsed.data.tenants, content: parsed.data.content };
 }
 
 /** One entry per tenant (the earliest erasure time), sorted by tenant id. */
@@ -62,11 +88,22 @@ export function mergeErasures(...lists: readonly (readonly ErasedTenant[])[]): E
   return [...byId.values()].sort((a, b) => a.tenantId.localeCompare(b.tenantId));
 }
 
+/** One entry per erased item (the earliest time), sorted by tenant, kind and id. */
+export function mergeContentErasures(...lists: readonly (readonly ErasedContent[])[]): ErasedContent[] {
+  const byKey = new Map<string, ErasedContent>();
+  for (const entry of lists.flat()) {
+    const key = `${entry.tenantId}|${entry.kind}|${entry.id}`;
+    const known = byKey.get(key);
+    if (known === undefined || entry.erasedAt < known.erasedAt) byKey.set(key, entry);
+  }
+  return [...byKey.values()].sort((a, b) => a.tenantId.localeCompare(b.tenantId) || a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id));
+}
+
 /** Replaces the file atomically (temp file 0600, fsync, rename, fsync dir). */
-export async function writeErasedFile(path: string, tenants: readonly ErasedTenant[]): Promise<void> {
+export async function writeErasedFile(path: string, record: ErasureRecord): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
-  const doc = { note: "Tenants erased in this Vecto installation; vecto backup restore erases them again. Do not delete.", tenants };
+  const doc = { note: "Tenants and content erased in this Vecto installation; vecto backup restore erases them again. Do not delete.", tenants: record.tenants, content: record.content };
   try {
     const handle = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
     try {
@@ -82,10 +119,10 @@ export async function writeErasedFile(path: string, tenants: readonly ErasedTena
   }
 }
 
-/** Adds `tenants` to the file at `path` (created if missing); writes only when something is new. */
-export async function recordErasures(path: string, tenants: readonly ErasedTenant[]): Promise<ErasedTenant[]> {
-  const known = await readErasedFile(path);
-  const merged = mergeErasures(known, tenants);
+/** Adds `tenants` (and `content`) to the file at `path` (created if missing); writes only when something is new. */
+export async function recordErasures(path: string, tenants: readonly ErasedTenant[], content: readonly ErasedContent[] = []): Promise<ErasedTenant[]> {
+  const known = await readErasureRecord(path);
+  const merged = { tenants: mergeErasures(known.tenants, tenants), content: mergeContentErasures(known.content, content) };
   if (JSON.stringify(merged) !== JSON.stringify(known)) await writeErasedFile(path, merged);
-  return merged;
+  return merged.tenants;
 }

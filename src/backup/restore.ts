@@ -28,7 +28,8 @@ import { readLiveFacts, type LiveFacts } from "../db/snapshot.js";
 import type { Logger } from "../log.js";
 import { openKeyResolver, openServices, type Services } from "../services.js";
 import { BackupError, RestoreRefusedError } from "./errors.js";
-import { ERASED_FILE, mergeErasures, readErasedFile, writeErasedFile, type ErasedTenant } from "./erasures.js";
+import { eraseContentAgain, type ErasedItem } from "../graph/erasure.js";
+import { ERASED_FILE, mergeContentErasures, mergeErasures, readErasureRecord, writeErasedFile, type ErasureRecord } from "./erasures.js";
 import { exists, fsyncDir, privateWorkDir } from "./files.js";
 import { DATA_FILE, KEYSTORE_FILE } from "./format.js";
 import { silentProgress, type Progress } from "./progress.js";
@@ -50,6 +51,8 @@ export interface RestoreReport {
   readonly previous: string[];
   /** Tenants erased again because this installation erased them after the backup was taken. */
   readonly erasedAgain: string[];
+  /** Nodes and projects erased again, likewise (content erased on request, src/graph/erasure.ts). */
+  readonly contentErasedAgain: ErasedItem[];
   readonly warnings: string[];
 }
 
@@ -85,12 +88,17 @@ async function liveFacts(databaseFile: string, warnings: string[]): Promise<Live
     return readLiveFacts(databaseFile);
   } catch (error) {
     warnings.push(`the live database could not be read (${(error as Error).message}); erasures are taken from ${ERASED_FILE} only`);
-    return { installationId: null, erasedTenants: [] };
+    return { installationId: null, erasedTenants: [], erasedContent: [] };
   }
 }
 
 /** Opens the staged copies like the appliance would (migrating them forward) and brings them in line with this installation. */
-async function prepareStaged(config: Config, stageDir: string, report: VerifyReport, erased: readonly ErasedTenant[], log: Logger): Promise<string[]> {
+interface ErasedAgain {
+  readonly tenants: string[];
+  readonly content: ErasedItem[];
+}
+
+async function prepareStaged(config: Config, stageDir: string, report: VerifyReport, erased: ErasureRecord, log: Logger): Promise<ErasedAgain> {
   let services: Services;
   try {
     services = await openServices({ ...config, databaseFile: join(stageDir, DATA_FILE) }, log);
@@ -100,16 +108,17 @@ async function prepareStaged(config: Config, stageDir: string, report: VerifyRep
     throw error;
   }
   try {
-    const erasedAgain = await eraseAgain(services, erased, report.backupId);
-    services.identity.events.emit({ event: "backup.restored", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: "system", id: "vecto backup restore" }, payload: { backupId: report.backupId, backupCreatedAt: report.createdAt, backupInstallationId: report.installationId, erasedAgain: erasedAgain.length } });
-    return erasedAgain;
+    const tenants = await eraseAgain(services, erased.tenants, report.backupId);
+    const content = await eraseContentAgain(services.db, services.identity.events, erased.content, report.backupId);
+    services.identity.events.emit({ event: "backup.restored", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: "system", id: "vecto backup restore" }, payload: { backupId: report.backupId, backupCreatedAt: report.createdAt, backupInstallationId: report.installationId, erasedAgain: tenants.length, contentErasedAgain: content.length } });
+    return { tenants, content };
   } finally {
     services.close();
   }
 }
 
 /** The same steps as a live tenant erasure (src/auth/erasure.ts): keys destroyed first, then the rows. */
-async function eraseAgain(services: Services, erased: readonly ErasedTenant[], backupId: string): Promise<string[]> {
+async function eraseAgain(services: Services, erased: ErasureRecord["tenants"], backupId: string): Promise<string[]> {
   const done: string[] = [];
   const present = new Set(services.db.keystore.summary().map((k) => k.tenantId));
   for (const { tenantId } of erased) {
@@ -164,22 +173,25 @@ function stampOf(now: Date): string {
   return now.toISOString().replace(/[-:]/g, "").replace(".", "");
 }
 
-async function collectErasures(config: Config, file: string, live: LiveFacts | null): Promise<ErasedTenant[]> {
+async function collectErasures(config: Config, file: string, live: LiveFacts | null): Promise<ErasureRecord> {
   const files = [join(config.dataDir, ERASED_FILE), join(dirname(file), ERASED_FILE)];
-  const recorded: ErasedTenant[][] = [];
+  const recorded: ErasureRecord[] = [];
   for (const path of files) {
     try {
-      recorded.push(await readErasedFile(path));
+      recorded.push(await readErasureRecord(path));
     } catch (error) {
       throw new RestoreRefusedError(`refusing to restore: ${(error as Error).message}`);
     }
   }
-  return mergeErasures(live?.erasedTenants ?? [], ...recorded);
+  return {
+    tenants: mergeErasures(live?.erasedTenants ?? [], ...recorded.map((r) => r.tenants)),
+    content: mergeContentErasures(live?.erasedContent ?? [], ...recorded.map((r) => r.content)),
+  };
 }
 
 interface Decision {
   readonly report: VerifyReport;
-  readonly erased: ErasedTenant[];
+  readonly erased: ErasureRecord;
   readonly warnings: string[];
 }
 
@@ -205,9 +217,9 @@ function lockOrRefuse(dataDir: string): DataDirLock {
 }
 
 /** Under the lock: brings the staged copies in line, records erasures, swaps both files in. Returns the kept previous files. */
-async function replaceLive(config: Config, workDir: string, decision: Decision, log: Logger, now: Date): Promise<{ previous: string[]; erasedAgain: string[] }> {
+async function replaceLive(config: Config, workDir: string, decision: Decision, log: Logger, now: Date): Promise<{ previous: string[]; erasedAgain: ErasedAgain }> {
   const erasedAgain = await prepareStaged(config, workDir, decision.report, decision.erased, log);
-  if (decision.erased.length > 0) await writeErasedFile(join(config.dataDir, ERASED_FILE), decision.erased);
+  if (decision.erased.tenants.length + decision.erased.content.length > 0) await writeErasedFile(join(config.dataDir, ERASED_FILE), decision.erased);
   const stamp = stampOf(now);
   const previous: string[] = [];
   for (const [staged, liveFile] of [
@@ -233,7 +245,7 @@ export async function restoreBackup(config: Config, file: string, log: Logger, o
     try {
       const { previous, erasedAgain } = await replaceLive(config, work.path, decision, log, options.now?.() ?? new Date());
       const { report, warnings } = decision;
-      return { file, backupId: report.backupId, createdAt: report.createdAt, dataDir, previous, erasedAgain, warnings };
+      return { file, backupId: report.backupId, createdAt: report.createdAt, dataDir, previous, erasedAgain: erasedAgain.tenants, contentErasedAgain: erasedAgain.content, warnings };
     } finally {
       lock.release();
     }

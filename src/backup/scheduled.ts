@@ -51,9 +51,9 @@ async function verifyOrDelete(file: string, deps: ScheduledBackupDeps): Promise<
 
 /** Copies this installation's erasures next to the data and next to the backups. */
 async function refreshErasureRecords(deps: ScheduledBackupDeps): Promise<void> {
-  const { erasedTenants } = readLiveFacts(deps.source.databaseFile);
-  await recordErasures(join(deps.source.dataDir, ERASED_FILE), erasedTenants);
-  await recordErasures(join(deps.backupDir, ERASED_FILE), erasedTenants);
+  const { erasedTenants, erasedContent } = readLiveFacts(deps.source.databaseFile);
+  await recordErasures(join(deps.source.dataDir, ERASED_FILE), erasedTenants, erasedContent);
+  await recordErasures(join(deps.backupDir, ERASED_FILE), erasedTenants, erasedContent);
 }
 
 export async function runScheduledBackup(deps: ScheduledBackupDeps): Promise<ScheduledBackupResult> {

@@ -159,6 +159,7 @@ async function restoreAction(file: string, options: { yes?: boolean; forceInstal
   printLine(`restored backup ${report.backupId} (created ${report.createdAt}) into ${report.dataDir}`);
   for (const kept of report.previous) printLine(`  previous file kept as ${kept}`);
   if (report.erasedAgain.length > 0) printLine(`  erased again (erased here after the backup was taken): ${report.erasedAgain.join(", ")}`);
+  if (report.contentErasedAgain.length > 0) printLine(`  content erased again (erased here after the backup was taken): ${report.contentErasedAgain.map((c) => `${c.kind} ${c.id}`).join(", ")}`);
   for (const warning of report.warnings) printLine(`  warning: ${warning}`);
 }
 

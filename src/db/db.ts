@@ -189,7 +189,7 @@ export class Database {
 
   /** The data of one tenant, reachable only with a scope minted by authentication. */
   forTenant(scope: TenantScope): TenantDb {
-    return new TenantDb(this.repositories, scope.tenantId, (fn) => this.transact(fn), () => this.clock().toISOString());
+    return new TenantDb(this.repositories, scope.tenantId, (fn) => this.transact(fn), () => this.clock().toISOString(), () => this.checkpoint());
   }
 
   installationId(): string {

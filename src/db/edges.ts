@@ -49,16 +49,20 @@ const REACHABLE_SQL = `WITH RECURSIVE reach(node_id, depth) AS (
  * (to_id for most types, from_id for ships_in), breadth-first, bounded by depth. The joins are
  * pinned to the edge indexes (CROSS JOIN keeps the recursion outermost, INDEXED BY the index):
  * without planner statistics SQLite otherwise scans every custody edge of the tenant per step.
+ * An archived node is neither reached nor walked through unless @includeArchived is 1 (its
+ * primary-key lookup is the one extra step per edge).
  */
 const TRACE_SQL = `WITH RECURSIVE up(node_id, depth) AS (
     SELECT @start, 0
     UNION
     SELECT e.to_id, up.depth + 1 FROM up CROSS JOIN edges e INDEXED BY edges_from
       ON e.tenant_id = @tenantId AND e.from_id = up.node_id AND e.type IN (SELECT value FROM json_each(@viaTo))
+      CROSS JOIN nodes n ON n.id = e.to_id AND n.tenant_id = @tenantId AND (@includeArchived = 1 OR n.archived_at IS NULL)
     WHERE up.depth < @maxDepth
     UNION
     SELECT e.from_id, up.depth + 1 FROM up CROSS JOIN edges e INDEXED BY edges_to
       ON e.tenant_id = @tenantId AND e.to_id = up.node_id AND e.type IN (SELECT value FROM json_each(@viaFrom))
+      CROSS JOIN nodes n ON n.id = e.from_id AND n.tenant_id = @tenantId AND (@includeArchived = 1 OR n.archived_at IS NULL)
     WHERE up.depth < @maxDepth
   )
   SELECT node_id, min(depth) AS depth FROM up GROUP BY node_id ORDER BY depth, node_id LIMIT @maxNodes`;
@@ -105,10 +109,10 @@ export class EdgeRepository {
     return this.handle.prepare(REACHABLE_SQL).get({ tenantId, type, start, target, maxDepth }) !== undefined;
   }
 
-  trace(tenantId: string, start: string, viaTo: readonly EdgeType[], viaFrom: readonly EdgeType[], maxDepth: number, maxNodes: number): TraceStep[] {
+  trace(tenantId: string, start: string, viaTo: readonly EdgeType[], viaFrom: readonly EdgeType[], maxDepth: number, maxNodes: number, includeArchived = false): TraceStep[] {
     return this.handle
       .prepare<[Record<string, string | number>], { node_id: string; depth: number }>(TRACE_SQL)
-      .all({ tenantId, start, viaTo: JSON.stringify(viaTo), viaFrom: JSON.stringify(viaFrom), maxDepth, maxNodes })
+      .all({ tenantId, start, viaTo: JSON.stringify(viaTo), viaFrom: JSON.stringify(viaFrom), maxDepth, maxNodes, includeArchived: includeArchived ? 1 : 0 })
       .map((r) => ({ nodeId: r.node_id, depth: r.depth }));
   }
 
@@ -120,5 +124,15 @@ export class EdgeRepository {
 
   delete(tenantId: string, id: string): boolean {
     return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND id = ?").run(tenantId, id).changes === 1;
+  }
+
+  /** Deletes every edge with the node at either end; returns how many went. */
+  deleteTouching(tenantId: string, nodeId: string): number {
+    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND (from_id = ? OR to_id = ?)").run(tenantId, nodeId, nodeId).changes;
+  }
+
+  /** Deletes every edge of a project (edges never cross projects); returns how many went. */
+  deleteForProject(tenantId: string, projectId: string): number {
+    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND project_id = ?").run(tenantId, projectId).changes;
   }
 }

@@ -168,6 +168,24 @@ export class NodeRepository {
     return result.changes === 1 ? next : undefined;
   }
 
+  /**
+   * Hard delete of one node: its search terms first, then the row (title and body ciphertext).
+   * The terms would also go by ON DELETE CASCADE; deleting them by name keeps the erasure
+   * complete whatever the schema says. Edges are the caller's (EdgeRepository.deleteTouching).
+   */
+  erase(tenantId: string, id: string): boolean {
+    this.handle.prepare("DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?").run(tenantId, id);
+    return this.handle.prepare("DELETE FROM nodes WHERE tenant_id = ? AND id = ?").run(tenantId, id).changes === 1;
+  }
+
+  /** Hard delete of every node of a project, search terms first; returns how many nodes went. */
+  eraseProjectNodes(tenantId: string, projectId: string): number {
+    this.handle
+      .prepare("DELETE FROM node_terms WHERE tenant_id = ? AND node_id IN (SELECT id FROM nodes WHERE tenant_id = ? AND project_id = ?)")
+      .run(tenantId, tenantId, projectId);
+    return this.handle.prepare("DELETE FROM nodes WHERE tenant_id = ? AND project_id = ?").run(tenantId, projectId).changes;
+  }
+
   replaceTerms(tenantId: string, nodeId: string, terms: readonly Uint8Array[]): void {
     this.handle.prepare("DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?").run(tenantId, nodeId);
     const insert = this.handle.prepare("INSERT OR IGNORE INTO node_terms (tenant_id, term, node_id) VALUES (?, ?, ?)");

@@ -55,23 +55,23 @@ export class ProjectRepository {
     return row ? toProject(row) : undefined;
   }
 
-  /** All of the tenant's projects, keyset-paginated by id. */
-  list(tenantId: string, after: string | undefined, limit: number): ProjectRecord[] {
+  /** The tenant's projects, keyset-paginated by id; archived ones only when asked for. */
+  list(tenantId: string, after: string | undefined, limit: number, includeArchived = true): ProjectRecord[] {
     return this.handle
-      .prepare<[string, string, number], ProjectRow>(`SELECT ${COLUMNS} FROM projects WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`)
-      .all(tenantId, after ?? "", limit)
+      .prepare<[string, string, number, number], ProjectRow>(`SELECT ${COLUMNS} FROM projects WHERE tenant_id = ? AND id > ? AND (? = 1 OR status = 'active') ORDER BY id LIMIT ?`)
+      .all(tenantId, after ?? "", includeArchived ? 1 : 0, limit)
       .map(toProject);
   }
 
-  /** The projects a user is a member of, keyset-paginated by id. */
-  listForMember(tenantId: string, userId: string, after: string | undefined, limit: number): ProjectRecord[] {
+  /** The projects a user is a member of, keyset-paginated by id; archived ones only when asked for. */
+  listForMember(tenantId: string, userId: string, after: string | undefined, limit: number, includeArchived = true): ProjectRecord[] {
     return this.handle
-      .prepare<[string, string, string, number], ProjectRow>(
+      .prepare<[string, string, string, number, number], ProjectRow>(
         `SELECT p.id, p.tenant_id, p.name_enc, p.status, p.created_by, p.created_at, p.updated_at
          FROM projects p JOIN project_members m ON m.tenant_id = p.tenant_id AND m.project_id = p.id
-         WHERE p.tenant_id = ? AND m.user_id = ? AND p.id > ? ORDER BY p.id LIMIT ?`,
+         WHERE p.tenant_id = ? AND m.user_id = ? AND p.id > ? AND (? = 1 OR p.status = 'active') ORDER BY p.id LIMIT ?`,
       )
-      .all(tenantId, userId, after ?? "", limit)
+      .all(tenantId, userId, after ?? "", includeArchived ? 1 : 0, limit)
       .map(toProject);
   }
 
@@ -111,6 +111,12 @@ export class ProjectRepository {
         "INSERT INTO project_members (tenant_id, project_id, user_id, role, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
       )
       .run(tenantId, member.projectId, member.userId, member.role, member.addedAt);
+  }
+
+  /** Hard delete of the project row and its memberships (its nodes and edges go first, through their repositories). */
+  erase(tenantId: string, id: string): boolean {
+    this.handle.prepare("DELETE FROM project_members WHERE tenant_id = ? AND project_id = ?").run(tenantId, id);
+    return this.handle.prepare("DELETE FROM projects WHERE tenant_id = ? AND id = ?").run(tenantId, id).changes === 1;
   }
 
   removeMember(tenantId: string, projectId: string, userId: string): boolean {

@@ -130,6 +130,25 @@ export interface LiveFacts {
   readonly installationId: string | null;
   /** Tenants erased in this installation, from the `tenant.erased` events of the platform's audit log. */
   readonly erasedTenants: { readonly tenantId: string; readonly erasedAt: string }[];
+  /** Nodes and projects erased on request, from the `node.erased` / `project.erased` events of each tenant's audit log. */
+  readonly erasedContent: { readonly tenantId: string; readonly kind: "node" | "project"; readonly id: string; readonly erasedAt: string }[];
+}
+
+/** The content erasures of each remaining tenant's log (an erased tenant's rows went with it). */
+function erasedContentOf(handle: BetterSqlite3.Database): LiveFacts["erasedContent"] {
+  if (handle.prepare<[], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'tenants'").get()?.n !== 1) return [];
+  const tenants = handle.prepare<[], { id: string }>("SELECT id FROM tenants WHERE kind = 'customer' ORDER BY id").all();
+  const events = handle.prepare<[string], { event: string; payload: string; timestamp: string }>(
+    "SELECT event, payload, timestamp FROM audit_events WHERE tenant_id = ? AND event IN ('node.erased', 'project.erased') ORDER BY seq",
+  );
+  return tenants.flatMap(({ id: tenantId }) =>
+    events.all(tenantId).flatMap((r) => {
+      const payload = JSON.parse(r.payload) as { nodeId?: unknown; projectId?: unknown };
+      const kind = r.event === "node.erased" ? "node" : "project";
+      const id = kind === "node" ? payload.nodeId : payload.projectId;
+      return typeof id === "string" ? [{ tenantId, kind, id, erasedAt: r.timestamp } as const] : [];
+    }),
+  );
 }
 
 /**
@@ -142,13 +161,13 @@ export function readLiveFacts(databaseFile: string): LiveFacts {
   try {
     const installationId = installationIdOf(handle);
     const audit = handle.prepare<[], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'").get();
-    if (!audit || audit.n === 0) return { installationId, erasedTenants: [] };
+    if (!audit || audit.n === 0) return { installationId, erasedTenants: [], erasedContent: [] };
     const rows = handle.prepare<[string, string], { payload: string; timestamp: string }>("SELECT payload, timestamp FROM audit_events WHERE tenant_id = ? AND event = ? ORDER BY seq").all(PLATFORM_LOG, "tenant.erased");
     const erasedTenants = rows.flatMap((r) => {
       const id = (JSON.parse(r.payload) as { erasedTenantId?: unknown }).erasedTenantId;
       return typeof id === "string" ? [{ tenantId: id, erasedAt: r.timestamp }] : [];
     });
-    return { installationId, erasedTenants };
+    return { installationId, erasedTenants, erasedContent: erasedContentOf(handle) };
   } finally {
     handle.close();
   }

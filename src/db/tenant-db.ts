@@ -60,6 +60,19 @@ export class TenantTx {
     return version;
   }
 
+  /** Hard delete: the node's edges, search terms and row. Undefined when there was no such node. */
+  eraseNode(id: string): { edges: number } | undefined {
+    const edges = this.repos.edges.deleteTouching(this.tenantId, id);
+    return this.repos.nodes.erase(this.tenantId, id) ? { edges } : undefined;
+  }
+
+  /** Hard delete: a project's edges, nodes (with their search terms), memberships and row. Undefined when there was no such project. */
+  eraseProject(id: string): { nodes: number; edges: number } | undefined {
+    const edges = this.repos.edges.deleteForProject(this.tenantId, id);
+    const nodes = this.repos.nodes.eraseProjectNodes(this.tenantId, id);
+    return this.repos.projects.erase(this.tenantId, id) ? { nodes, edges } : undefined;
+  }
+
   insertEdge(edge: Omit<EdgeRecord, "tenantId">): void {
     this.repos.edges.insert({ ...edge, tenantId: this.tenantId });
   }
@@ -87,6 +100,10 @@ export class TenantTx {
 
   revokePersonalToken(userId: string, tokenId: string): boolean {
     return this.repos.personalTokens.revoke(this.tenantId, userId, tokenId, this.now);
+  }
+
+  project(id: string): ProjectRecord | undefined {
+    return this.repos.projects.get(this.tenantId, id);
   }
 
   insertProject(project: Omit<ProjectRecord, "tenantId">): void {
@@ -132,12 +149,22 @@ export class TenantTx {
 
 }
 
+/**
+ * One tenant's changes inside a platform transaction, for system work that no request scopes:
+ * a restore erasing again, in the restored copy, content erased after the backup was taken.
+ */
+export function tenantTxWithin(tx: ConstructorParameters<typeof TenantTx>[0] & { readonly now: string }, tenantId: string): TenantTx {
+  return new TenantTx(tx, tenantId, tx.now);
+}
+
 export class TenantDb {
   constructor(
     private readonly repos: TenantRepositories,
     readonly tenantId: string,
     private readonly transact: <T>(fn: () => T) => T,
     private readonly now: () => string,
+    /** Folds the WAL into the database file (Database.checkpoint). */
+    private readonly foldWal: () => void,
   ) {}
 
   /** This tenant's own record. */
@@ -185,20 +212,21 @@ export class TenantDb {
     return this.repos.edges.listForProject(this.tenantId, projectId, after, limit);
   }
 
-  trace(start: string, viaTo: readonly EdgeType[], viaFrom: readonly EdgeType[], maxDepth: number, maxNodes: number): TraceStep[] {
-    return this.repos.edges.trace(this.tenantId, start, viaTo, viaFrom, maxDepth, maxNodes);
+  trace(start: string, viaTo: readonly EdgeType[], viaFrom: readonly EdgeType[], maxDepth: number, maxNodes: number, includeArchived = false): TraceStep[] {
+    return this.repos.edges.trace(this.tenantId, start, viaTo, viaFrom, maxDepth, maxNodes, includeArchived);
   }
 
   project(id: string): ProjectRecord | undefined {
     return this.repos.projects.get(this.tenantId, id);
   }
 
-  listProjects(after: string | undefined, limit: number): ProjectRecord[] {
-    return this.repos.projects.list(this.tenantId, after, limit);
+  /** Every project, archived ones included unless `includeArchived` is false. */
+  listProjects(after: string | undefined, limit: number, includeArchived = true): ProjectRecord[] {
+    return this.repos.projects.list(this.tenantId, after, limit, includeArchived);
   }
 
-  listProjectsOf(userId: string, after: string | undefined, limit: number): ProjectRecord[] {
-    return this.repos.projects.listForMember(this.tenantId, userId, after, limit);
+  listProjectsOf(userId: string, after: string | undefined, limit: number, includeArchived = true): ProjectRecord[] {
+    return this.repos.projects.listForMember(this.tenantId, userId, after, limit, includeArchived);
   }
 
   membership(projectId: string, userId: string): MemberRecord | undefined {
@@ -220,5 +248,16 @@ export class TenantDb {
   /** The single write path for this tenant's changes. */
   async write<T>(fn: (tx: TenantTx) => T): Promise<T> {
     return this.transact(() => fn(new TenantTx(this.repos, this.tenantId, this.now())));
+  }
+
+  /**
+   * The write path of a hard delete: once it commits, the WAL is folded into the database file
+   * and truncated, so no page image of the deleted rows stays in the WAL (secure_delete has
+   * already zeroed them in the pages; src/db/sqlite.ts).
+   */
+  async erase<T>(fn: (tx: TenantTx) => T): Promise<T> {
+    const result = await this.write(fn);
+    this.foldWal();
+    return result;
   }
 }

@@ -9,7 +9,7 @@ import type { Principal } from "../auth/principal.js";
 import type { NodeChanges, NodeRecord } from "../db/nodes.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
-import { accessWithin, projectAccess, type GraphDeps } from "./projects.js";
+import { accessWithin, projectAccess, requireTenantAdmin, type GraphDeps } from "./projects.js";
 import { NODE_STATUSES, isStatusOf, type NodeType, type ReviewKind, type ReviewVerdict } from "./vocabulary.js";
 
 export interface NodeInput {
@@ -167,11 +167,13 @@ export async function listNodes(deps: GraphDeps, tenantDb: TenantDb, principal: 
   return { nodes: await Promise.all(page.map((n) => toNodeView(deps, n))), nextCursor: records.length > query.limit && last ? encodeCursor(last) : null };
 }
 
-async function applyUpdate(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, node: NodeRecord, expectedVersion: number, changes: NodeChanges, terms?: Uint8Array[]): Promise<NodeView> {
+type NodeChangeEvent = "node.updated" | "node.archived" | "node.restored";
+
+async function applyUpdate(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, node: NodeRecord, expectedVersion: number, changes: NodeChanges, terms?: Uint8Array[], event: NodeChangeEvent = "node.updated"): Promise<NodeView> {
   await tenantDb.write((tx) => {
     const version = tx.updateNode(node.id, expectedVersion, changes, terms);
     if (version === undefined) throw new DomainError("precondition-failed", `the node changed since version ${expectedVersion}; fetch it again`);
-    deps.events.emit({ event: "node.updated", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { nodeId: node.id, projectId: node.projectId, version } });
+    deps.events.emit({ event, sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { nodeId: node.id, projectId: node.projectId, version } });
   });
   return getNode(deps, tenantDb, principal, node.id);
 }
@@ -197,9 +199,20 @@ export async function updateNode(deps: GraphDeps, tenantDb: TenantDb, principal:
   return applyUpdate(deps, tenantDb, principal, node, expectedVersion, changes, terms);
 }
 
-/** Soft delete (archive) or restore; archived nodes keep their edges and are left out of lists by default. */
-export async function setArchived(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string, archived: boolean): Promise<NodeView> {
+/**
+ * Soft delete: anyone who may change the node archives it. It keeps its edges and content, and
+ * is left out of lists, search and traces unless they ask for archived nodes.
+ */
+export async function archiveNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string): Promise<NodeView> {
   const node = writableNode(tenantDb, principal, nodeId);
-  if ((node.archivedAt !== null) === archived) return toNodeView(deps, node);
-  return applyUpdate(deps, tenantDb, principal, node, node.version, { archivedAt: archived ? new Date().toISOString() : null });
+  if (node.archivedAt !== null) return toNodeView(deps, node);
+  return applyUpdate(deps, tenantDb, principal, node, node.version, { archivedAt: new Date().toISOString() }, undefined, "node.archived");
+}
+
+/** Only a tenant admin brings an archived node back (archiving is the first step of an erasure; undoing it is an admin's call). */
+export async function restoreNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string): Promise<NodeView> {
+  const node = nodeAccess(tenantDb, principal, nodeId).node;
+  requireTenantAdmin(principal, "restore an archived node");
+  if (node.archivedAt === null) return toNodeView(deps, node);
+  return applyUpdate(deps, tenantDb, principal, node, node.version, { archivedAt: null }, undefined, "node.restored");
 }

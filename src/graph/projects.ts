@@ -68,6 +68,11 @@ export function accessWithin(tenantDb: TenantDb, principal: Principal, thing: { 
   }
 }
 
+/** Restoring archived content and erasing it are the tenant admin's: not a member's, not a project-restricted token's. */
+export function requireTenantAdmin(principal: Principal, action: string): void {
+  if (principal.role !== "tenant_admin" || principal.projectId !== null || !principal.scopes.has("tenant:admin")) throw new DomainError("forbidden", `only a tenant admin may ${action}`);
+}
+
 function writable(access: ProjectAccess): ProjectAccess {
   if (!access.canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
   return access;
@@ -78,19 +83,21 @@ async function view(deps: GraphDeps, project: ProjectRecord, standing: ProjectSt
   return { id: project.id, name, status: project.status, createdBy: project.createdBy, createdAt: project.createdAt, updatedAt: project.updatedAt, standing };
 }
 
-export async function listProjects(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, after: string | undefined, limit: number): Promise<ProjectView[]> {
+/** The projects the caller may enter; archived ones only with `includeArchived`. */
+export async function listProjects(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, page: { after?: string | undefined; limit: number; includeArchived: boolean }): Promise<ProjectView[]> {
+  const { after, limit, includeArchived } = page;
   if (principal.projectId !== null) {
     if (after !== undefined && after >= principal.projectId) return [];
     try {
       const access = projectAccess(tenantDb, principal, principal.projectId);
-      return [await view(deps, access.project, access.standing)];
+      return access.project.status === "archived" && !includeArchived ? [] : [await view(deps, access.project, access.standing)];
     } catch (error) {
       if (error instanceof DomainError && error.kind === "not-found") return [];
       throw error;
     }
   }
-  if (principal.role === "tenant_admin") return Promise.all(tenantDb.listProjects(after, limit).map((p) => view(deps, p, "admin")));
-  const projects = tenantDb.listProjectsOf(principal.userId, after, limit);
+  if (principal.role === "tenant_admin") return Promise.all(tenantDb.listProjects(after, limit, includeArchived).map((p) => view(deps, p, "admin")));
+  const projects = tenantDb.listProjectsOf(principal.userId, after, limit, includeArchived);
   return Promise.all(projects.map((p) => view(deps, p, tenantDb.membership(p.id, principal.userId)?.role ?? "viewer")));
 }
 
@@ -112,13 +119,23 @@ export async function createProject(deps: GraphDeps, tenantDb: TenantDb, princip
   return getProject(deps, tenantDb, principal, id);
 }
 
-/** Rename, archive (soft delete) or restore. */
+/** The event a status change records: archiving (soft delete) or restoring; none when the status stays. */
+function statusEvent(from: ProjectRecord["status"], to: ProjectRecord["status"] | undefined): "project.archived" | "project.restored" | undefined {
+  if (to === undefined || to === from) return undefined;
+  return to === "archived" ? "project.archived" : "project.restored";
+}
+
+/** Rename, archive (soft delete; writers) or restore (tenant admins only, like a node). */
 export async function updateProject(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, changes: { name?: string; status?: ProjectRecord["status"] }): Promise<ProjectView> {
-  writable(projectAccess(tenantDb, principal, projectId));
+  const { project } = writable(projectAccess(tenantDb, principal, projectId));
+  const statusChange = statusEvent(project.status, changes.status);
+  if (statusChange === "project.restored") requireTenantAdmin(principal, "restore an archived project");
   const nameEnc = changes.name === undefined ? undefined : await deps.crypto.encryptField(tenantDb.tenantId, nameRef(projectId), changes.name);
+  const actor = { type: principal.actorKind, id: principal.userId };
   await tenantDb.write((tx) => {
     tx.updateProject(projectId, { ...(nameEnc ? { nameEnc } : {}), ...(changes.status ? { status: changes.status } : {}) });
-    deps.events.emit({ event: "project.updated", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, ...(changes.status ? { status: changes.status } : {}) } });
+    if (nameEnc || !statusChange) deps.events.emit({ event: "project.updated", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor, payload: { projectId } });
+    if (statusChange) deps.events.emit({ event: statusChange, sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor, payload: { projectId } });
   });
   return getProject(deps, tenantDb, principal, projectId);
 }

@@ -31,9 +31,10 @@ export interface Trace {
   readonly edges: EdgeView[];
 }
 
-export async function traceUpstream(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string, depth = DEFAULT_TRACE_DEPTH): Promise<Trace> {
+/** Archived nodes are neither shown nor walked through unless `includeArchived`; the node asked for is always there. */
+export async function traceUpstream(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string, depth = DEFAULT_TRACE_DEPTH, includeArchived = false): Promise<Trace> {
   nodeAccess(tenantDb, principal, nodeId);
-  const steps = tenantDb.trace(nodeId, UPSTREAM_VIA_TO, UPSTREAM_VIA_FROM, depth, MAX_TRACE_NODES + 1);
+  const steps = tenantDb.trace(nodeId, UPSTREAM_VIA_TO, UPSTREAM_VIA_FROM, depth, MAX_TRACE_NODES + 1, includeArchived);
   const kept = steps.slice(0, MAX_TRACE_NODES);
   const depthOf = new Map(kept.map((s) => [s.nodeId, s.depth]));
   const records = tenantDb.nodes([...depthOf.keys()]);

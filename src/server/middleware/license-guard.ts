@@ -9,7 +9,8 @@
  * - reducing or securing access: ending sessions, revoking tokens, changing or removing an
  *   existing account (enabling one still needs a free seat: src/auth/accounts.ts), suspending a
  *   tenant, rotating keys, rotating or deleting a stored credential, signing audit checkpoints;
- * - legal duties: GDPR erasure of a person or a tenant; marking a notification read.
+ * - legal duties: GDPR erasure of a person, a tenant or content (node, project) and archiving,
+ *   its first step; marking a notification read.
  * Refused: creating anything (tenants, users, agents, tokens, projects, nodes, edges, members,
  * secrets) and changing content.
  */
@@ -30,6 +31,10 @@ export const ALWAYS_ALLOWED_CHANGES: readonly string[] = [
   "PATCH /api/users/:userId",
   "DELETE /api/users/:userId",
   "POST /api/users/:userId/erase",
+  "DELETE /api/nodes/:nodeId",
+  "POST /api/nodes/:nodeId/erase",
+  "DELETE /api/projects/:projectId",
+  "POST /api/projects/:projectId/erase",
   "PATCH /api/tenants/:tenantId",
   "POST /api/tenants/:tenantId/erase",
   "POST /api/tenants/:tenantId/keys/rotate",

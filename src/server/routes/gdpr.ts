@@ -1,7 +1,8 @@
-/** GDPR: a tenant's complete export (its own admin), a person's erasure (tenant admin), a tenant's erasure (platform root). */
+/** GDPR: a tenant's complete export (its own admin), erasure of content and of a person (tenant admin), a tenant's erasure (platform root). */
 import { Readable } from "node:stream";
 import { z } from "zod";
 import { eraseTenant, eraseUser } from "../../auth/erasure.js";
+import { eraseNode, eraseProject, REASON_MAX_CHARS } from "../../graph/erasure.js";
 import { exportTenant } from "../../graph/export.js";
 import type { AppDeps } from "../app.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
@@ -10,6 +11,9 @@ import { slugSchema } from "./schemas.js";
 
 const exportQuery = z.strictObject({ format: z.enum(["json", "markdown"]).default("json") });
 const eraseTenantSchema = z.strictObject({ confirm: slugSchema });
+/** The documented request behind a content erasure (a ticket or letter reference); kept in the audit trail for good. */
+const eraseContentSchema = z.strictObject({ reason: z.string().trim().min(1).max(REASON_MAX_CHARS) });
+const contentErasure = { 200: { description: "erased; the counts of what went with it" }, 409: { description: "not archived yet: archive it first" } };
 const tags = ["gdpr"];
 
 export function gdprRoutes(deps: AppDeps): ApiRouter {
@@ -33,6 +37,18 @@ export function gdprRoutes(deps: AppDeps): ApiRouter {
       await eraseUser(deps.identity.accounts, tenantDbOf(deps, c), principalOf(c), params.userId);
       return c.body(null, 204);
     },
+  );
+
+  defineRoute(
+    router,
+    { method: "post", path: "/api/nodes/:nodeId/erase", operationId: "eraseNode", summary: "Hard-delete an archived node on documented request: content, search terms and edges; an audit tombstone stays", tags, scopes: ["tenant:admin"], body: eraseContentSchema, responses: contentErasure },
+    async (c, { params, body }) => c.json(await eraseNode(deps.graph, tenantDbOf(deps, c), principalOf(c), params.nodeId, body.reason)),
+  );
+
+  defineRoute(
+    router,
+    { method: "post", path: "/api/projects/:projectId/erase", operationId: "eraseProject", summary: "Hard-delete an archived project on documented request: its nodes, edges and memberships; an audit tombstone stays", tags, scopes: ["tenant:admin"], body: eraseContentSchema, responses: contentErasure },
+    async (c, { params, body }) => c.json(await eraseProject(deps.graph, tenantDbOf(deps, c), principalOf(c), params.projectId, body.reason)),
   );
 
   defineRoute(

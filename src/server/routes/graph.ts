@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { createEdge, deleteEdge, getEdge, listEdges } from "../../graph/edges.js";
-import { createNode, getNode, listNodes, setArchived, updateNode, type NodeView } from "../../graph/nodes.js";
+import { archiveNode, createNode, getNode, listNodes, restoreNode, updateNode, type NodeView } from "../../graph/nodes.js";
 import { DEFAULT_TRACE_DEPTH, MAX_TRACE_DEPTH, traceUpstream } from "../../graph/trace.js";
 import { ALL_NODE_STATUSES, BODY_MAX_CHARS, EDGE_TYPES, NODE_TYPES, REVIEW_KINDS, REVIEW_VERDICTS, TITLE_MAX_CHARS } from "../../graph/vocabulary.js";
 import type { AppDeps, AppEnv } from "../app.js";
@@ -43,7 +43,10 @@ const listNodesQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 const createEdgeSchema = z.strictObject({ type: z.enum(EDGE_TYPES), from: idSchema, to: idSchema });
-const traceQuery = z.strictObject({ depth: z.coerce.number().int().min(1).max(MAX_TRACE_DEPTH).default(DEFAULT_TRACE_DEPTH) });
+const traceQuery = z.strictObject({
+  depth: z.coerce.number().int().min(1).max(MAX_TRACE_DEPTH).default(DEFAULT_TRACE_DEPTH),
+  includeArchived: z.enum(["true", "false"]).default("false"),
+});
 
 const nodeTags = ["nodes"];
 const edgeTags = ["edges"];
@@ -90,20 +93,20 @@ function nodeRoutes(router: ApiRouter, deps: AppDeps): void {
 
   defineRoute(
     router,
-    { method: "delete", path: "/api/nodes/:nodeId", operationId: "archiveNode", summary: "Archive a node (soft delete; POST .../restore brings it back)", tags: nodeTags, scopes: write, responses: { 200: { description: "the archived node" } } },
-    async (c, { params }) => nodeResponse(c, await setArchived(deps.graph, tenantDbOf(deps, c), principalOf(c), params.nodeId, true)),
+    { method: "delete", path: "/api/nodes/:nodeId", operationId: "archiveNode", summary: "Archive a node (soft delete; a tenant admin restores it, or erases it for good)", tags: nodeTags, scopes: write, responses: { 200: { description: "the archived node" } } },
+    async (c, { params }) => nodeResponse(c, await archiveNode(deps.graph, tenantDbOf(deps, c), principalOf(c), params.nodeId)),
   );
 
   defineRoute(
     router,
-    { method: "post", path: "/api/nodes/:nodeId/restore", operationId: "restoreNode", summary: "Restore an archived node", tags: nodeTags, scopes: write, responses: { 200: { description: "the restored node" } } },
-    async (c, { params }) => nodeResponse(c, await setArchived(deps.graph, tenantDbOf(deps, c), principalOf(c), params.nodeId, false)),
+    { method: "post", path: "/api/nodes/:nodeId/restore", operationId: "restoreNode", summary: "Restore an archived node (tenant admins)", tags: nodeTags, scopes: ["tenant:admin"], responses: { 200: { description: "the restored node" } } },
+    async (c, { params }) => nodeResponse(c, await restoreNode(deps.graph, tenantDbOf(deps, c), principalOf(c), params.nodeId)),
   );
 
   defineRoute(
     router,
-    { method: "get", path: "/api/nodes/:nodeId/trace", operationId: "traceNode", summary: "Chain of custody upstream of a node (release → reviews → decisions → ideas), with depths", tags: nodeTags, scopes: read, query: traceQuery, responses: { 200: { description: "the traced nodes and custody edges" } } },
-    async (c, { params, query }) => c.json({ trace: await traceUpstream(deps.graph, tenantDbOf(deps, c), principalOf(c), params.nodeId, query.depth) }),
+    { method: "get", path: "/api/nodes/:nodeId/trace", operationId: "traceNode", summary: "Chain of custody upstream of a node (release → reviews → decisions → ideas), with depths; archived nodes only with includeArchived", tags: nodeTags, scopes: read, query: traceQuery, responses: { 200: { description: "the traced nodes and custody edges" } } },
+    async (c, { params, query }) => c.json({ trace: await traceUpstream(deps.graph, tenantDbOf(deps, c), principalOf(c), params.nodeId, query.depth, query.includeArchived === "true") }),
   );
 }
 

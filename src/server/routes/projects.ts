@@ -9,6 +9,7 @@ import { nameSchema, nothingToChange, pageSchema } from "./schemas.js";
 const createSchema = z.strictObject({ name: nameSchema });
 const updateSchema = nothingToChange(z.strictObject({ name: nameSchema.optional(), status: z.enum(["active", "archived"]).optional() }));
 const memberSchema = z.strictObject({ role: z.enum(["editor", "viewer"]) });
+const listQuery = pageSchema.extend({ includeArchived: z.enum(["true", "false"]).default("false") });
 
 const tags = ["projects"];
 const read = ["graph:read"] as const;
@@ -17,8 +18,8 @@ const write = ["graph:write"] as const;
 function projectCrud(router: ApiRouter, deps: AppDeps): void {
   defineRoute(
     router,
-    { method: "get", path: "/api/projects", operationId: "listProjects", summary: "The projects the caller can see", tags, scopes: read, query: pageSchema, responses: { 200: { description: "a page of projects" } } },
-    async (c, { query }) => c.json({ projects: await listProjects(deps.graph, tenantDbOf(deps, c), principalOf(c), query.after, query.limit) }),
+    { method: "get", path: "/api/projects", operationId: "listProjects", summary: "The projects the caller can see (archived ones with includeArchived=true)", tags, scopes: read, query: listQuery, responses: { 200: { description: "a page of projects" } } },
+    async (c, { query }) => c.json({ projects: await listProjects(deps.graph, tenantDbOf(deps, c), principalOf(c), { ...query, includeArchived: query.includeArchived === "true" }) }),
   );
 
   defineRoute(
@@ -35,11 +36,11 @@ function projectCrud(router: ApiRouter, deps: AppDeps): void {
 
   defineRoute(
     router,
-    { method: "patch", path: "/api/projects/:projectId", operationId: "updateProject", summary: "Rename, archive or restore a project", tags, scopes: write, body: updateSchema, responses: { 200: { description: "the updated project" }, 403: { description: "lacks scope graph:write, or may only read this project" } } },
+    { method: "patch", path: "/api/projects/:projectId", operationId: "updateProject", summary: "Rename, archive or restore a project (restoring: tenant admins)", tags, scopes: write, body: updateSchema, responses: { 200: { description: "the updated project" }, 403: { description: "lacks scope graph:write, may only read this project, or restores without being a tenant admin" } } },
     async (c, { params, body }) => c.json({ project: await updateProject(deps.graph, tenantDbOf(deps, c), principalOf(c), params.projectId, body) }),
   );
 
-  /** Archives (soft delete); PATCH status "active" restores. */
+  /** Archives (soft delete); PATCH status "active" restores (tenant admins), POST .../erase deletes for good. */
   defineRoute(
     router,
     { method: "delete", path: "/api/projects/:projectId", operationId: "archiveProject", summary: "Archive a project (PATCH status \"active\" restores it)", tags, scopes: write, responses: { 204: { description: "the project is archived" } } },

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ERASED_FILE, mergeErasures, readErasedFile, recordErasures } from "../../../src/backup/erasures.js";
+import { ERASED_FILE, mergeErasures, readErasedFile, readErasureRecord, recordErasures } from "../../../src/backup/erasures.js";
 import { BackupError } from "../../../src/backup/errors.js";
 import { formatProgress, silentProgress, terminalProgress } from "../../../src/backup/progress.js";
 import { applyRetention, backupFileName, listBackupFiles } from "../../../src/backup/retention.js";
@@ -75,6 +75,24 @@ describe("backup files", () => {
     expect(mergeErasures([{ tenantId: "x", erasedAt: "2" }], [{ tenantId: "x", erasedAt: "1" }])).toEqual([{ tenantId: "x", erasedAt: "1" }]);
     writeFileSync(file, "{ not json");
     await expect(readErasedFile(file)).rejects.toBeInstanceOf(BackupError);
+  });
+
+  it("records erased content in the same file, merged, and keeps it when tenants are added", async () => {
+    const file = join(dir(), ERASED_FILE);
+    // A file written before content erasure existed reads as no content.
+    writeFileSync(file, JSON.stringify({ tenants: [{ tenantId: "t", erasedAt: "1" }] }));
+    expect(await readErasureRecord(file)).toEqual({ tenants: [{ tenantId: "t", erasedAt: "1" }], content: [] });
+    await recordErasures(file, [], [{ tenantId: "a", kind: "node", id: "n-2", erasedAt: "3" }]);
+    await recordErasures(file, [{ tenantId: "u", erasedAt: "4" }], [
+      { tenantId: "a", kind: "project", id: "p-1", erasedAt: "5" },
+      { tenantId: "a", kind: "node", id: "n-2", erasedAt: "2" },
+    ]);
+    expect(await readErasureRecord(file)).toEqual({
+      tenants: [{ tenantId: "t", erasedAt: "1" }, { tenantId: "u", erasedAt: "4" }],
+      content: [{ tenantId: "a", kind: "node", id: "n-2", erasedAt: "2" }, { tenantId: "a", kind: "project", id: "p-1", erasedAt: "5" }],
+    });
+    writeFileSync(file, JSON.stringify({ tenants: [], content: [{ tenantId: "a", kind: "edge", id: "e", erasedAt: "1" }] }));
+    await expect(readErasureRecord(file)).rejects.toBeInstanceOf(BackupError);
   });
 
   it("formats progress, and stays silent off a terminal", () => {

@@ -73,7 +73,7 @@ describe("database snapshots", () => {
     keys.close();
     const before = readdirSync(live).sort();
     const bytes = readFileSync(join(live, "vecto.db"));
-    expect(readLiveFacts(join(live, "vecto.db"))).toEqual({ installationId: "inst-1", erasedTenants: [{ tenantId: "t-1", erasedAt: "2026-01-01T00:00:00Z" }] });
+    expect(readLiveFacts(join(live, "vecto.db"))).toEqual({ installationId: "inst-1", erasedTenants: [{ tenantId: "t-1", erasedAt: "2026-01-01T00:00:00Z" }], erasedContent: [] });
     expect(readdirSync(live).sort()).toEqual(before);
     expect(readFileSync(join(live, "vecto.db")).equals(bytes)).toBe(true);
   });

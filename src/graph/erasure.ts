@@ -1,0 +1,104 @@
+/**
+ * Erasure of content on documented request (datasheet section 9: "soft-delete with archival;
+ * hard-delete on documented request"). A tenant admin hard-deletes a node or a whole project
+ * that was archived first, giving the reason (the request's reference). In one transaction with
+ * its audit event: the title and body ciphertext, the title's search terms, the edges touching
+ * it (and for a project: every node, edge and membership, and the project row) are deleted;
+ * secure_delete zeroes the freed bytes and the WAL is folded into the file afterwards. What
+ * remains is the audit tombstone: ids, type, counts, the reason and who asked; no content.
+ *
+ * Archived first, as a two-step safety: erasure cannot be undone, so a single mistaken call on
+ * live content must not destroy it; the item has to be out of sight already (any writer can
+ * archive, only a tenant admin restores or erases).
+ */
+import type { EventSink } from "../audit/events.js";
+import type { Principal } from "../auth/principal.js";
+import type { Database } from "../db/db.js";
+import { tenantTxWithin, type TenantDb, type TenantTx } from "../db/tenant-db.js";
+import { DomainError } from "../errors.js";
+import { nodeAccess } from "./nodes.js";
+import { projectAccess, requireTenantAdmin, type GraphDeps } from "./projects.js";
+
+export const REASON_MAX_CHARS = 500;
+
+export interface NodeErasure {
+  readonly nodeId: string;
+  readonly projectId: string;
+  readonly edgesErased: number;
+}
+
+export interface ProjectErasure {
+  readonly projectId: string;
+  readonly nodesErased: number;
+  readonly edgesErased: number;
+}
+
+function actorOf(principal: Principal): { type: Principal["actorKind"]; id: string } {
+  return { type: principal.actorKind, id: principal.userId };
+}
+
+export async function eraseNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string, reason: string): Promise<NodeErasure> {
+  const { node } = nodeAccess(tenantDb, principal, nodeId);
+  requireTenantAdmin(principal, "erase content");
+  const erased = await tenantDb.erase((tx) => {
+    // Checked again inside the transaction: a restore or another erasure may have come first.
+    const current = tx.node(nodeId);
+    if (!current) throw new DomainError("not-found", "no such node");
+    if (current.archivedAt === null) throw new DomainError("conflict", "archive the node first (DELETE /api/nodes/:nodeId); only an archived node can be erased");
+    const done = tx.eraseNode(nodeId);
+    if (!done) throw new DomainError("not-found", "no such node");
+    deps.events.emit({ event: "node.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { nodeId, projectId: node.projectId, type: node.type, edgesErased: done.edges, reason } });
+    return done;
+  });
+  return { nodeId, projectId: node.projectId, edgesErased: erased.edges };
+}
+
+export async function eraseProject(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, reason: string): Promise<ProjectErasure> {
+  projectAccess(tenantDb, principal, projectId);
+  requireTenantAdmin(principal, "erase content");
+  const erased = await tenantDb.erase((tx) => {
+    const current = tx.project(projectId);
+    if (!current) throw new DomainError("not-found", "no such project");
+    if (current.status !== "archived") throw new DomainError("conflict", "archive the project first (DELETE /api/projects/:projectId); only an archived project can be erased");
+    const done = tx.eraseProject(projectId);
+    if (!done) throw new DomainError("not-found", "no such project");
+    deps.events.emit({ event: "project.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { projectId, nodesErased: done.nodes, edgesErased: done.edges, reason } });
+    return done;
+  });
+  return { projectId, nodesErased: erased.nodes, edgesErased: erased.edges };
+}
+
+export interface ErasedItem {
+  readonly tenantId: string;
+  readonly kind: "node" | "project";
+  readonly id: string;
+}
+
+const RESTORE_ACTOR = { type: "system", id: "vecto backup restore" } as const;
+
+/** Erases one item in a transaction already open; false when it is not there (created after the backup, or gone with its project or tenant). */
+function eraseItemAgain(tx: TenantTx, events: EventSink, item: ErasedItem, backupId: string): boolean {
+  const base = { sensitivity: "security", severity: "warn", tenantId: item.tenantId, actor: RESTORE_ACTOR } as const;
+  if (item.kind === "node") {
+    const node = tx.node(item.id);
+    const done = node ? tx.eraseNode(item.id) : undefined;
+    if (!node || !done) return false;
+    events.emit({ ...base, event: "node.erased", payload: { nodeId: item.id, projectId: node.projectId, type: node.type, edgesErased: done.edges, erasedAgainAfterRestoreOf: backupId } });
+    return true;
+  }
+  const done = tx.eraseProject(item.id);
+  if (!done) return false;
+  events.emit({ ...base, event: "project.erased", payload: { projectId: item.id, nodesErased: done.nodes, edgesErased: done.edges, erasedAgainAfterRestoreOf: backupId } });
+  return true;
+}
+
+/**
+ * After a restore (src/backup/restore.ts): erases again, in the restored copy before it goes
+ * live, the content this installation erased after the backup was taken, each with a new
+ * tombstone naming the backup. Returns the items that were still there.
+ */
+export async function eraseContentAgain(db: Pick<Database, "write" | "checkpoint">, events: EventSink, items: readonly ErasedItem[], backupId: string): Promise<ErasedItem[]> {
+  const done = await db.write((tx) => items.filter((item) => eraseItemAgain(tenantTxWithin(tx, item.tenantId), events, item, backupId)));
+  db.checkpoint();
+  return done;
+}
