@@ -7,12 +7,12 @@ import { exportTenant } from "../../graph/export.js";
 import type { AppDeps } from "../app.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
-import { slugSchema } from "./schemas.js";
+import { multilineSchema, slugSchema } from "./schemas.js";
 
 const exportQuery = z.strictObject({ format: z.enum(["json", "markdown"]).default("json") });
 const eraseTenantSchema = z.strictObject({ confirm: slugSchema });
 /** The documented request behind a content erasure (a ticket or letter reference); kept in the audit trail for good. */
-const eraseContentSchema = z.strictObject({ reason: z.string().trim().min(1).max(REASON_MAX_CHARS) });
+const eraseContentSchema = z.strictObject({ reason: multilineSchema({ max: REASON_MAX_CHARS, trim: true }) });
 const contentErasure = { 200: { description: "erased; the counts of what went with it" }, 409: { description: "not archived yet: archive it first" } };
 const tags = ["gdpr"];
 
