@@ -121,7 +121,8 @@ function tenancyViolation(statement: string): string | undefined {
   // The condition may sit in a WHERE or in a JOIN's ON (recursive queries bind the tenant there).
   const conditions = [...normalized.matchAll(/\btenant_id\s*(=|IN\b)/gi)].map((m) => m.index);
   if (conditions.length === 0) return "WHERE clause without a tenant_id condition";
-  return conditions.some((at) => bindsTenant(normalized, at)) ? undefined : "tenant_id condition not ANDed into its WHERE or ON";
+  // Every tenant condition must bind, a subquery's too: one weakened there lets its rows cross over.
+  return conditions.every((at) => bindsTenant(normalized, at)) ? undefined : "tenant_id condition not ANDed into its WHERE or ON";
 }
 
 interface Found {
@@ -179,6 +180,7 @@ describe("tenant isolation in SQL", () => {
     expect(tenancyViolation("SELECT title FROM nodes WHERE tenant_id = ? AND (status = ? OR status = ?)")).toBeUndefined();
     expect(tenancyViolation("SELECT id FROM nodes n WHERE n.tenant_id = ? AND (? = 0 OR n.id IN (SELECT t.node_id FROM node_terms t WHERE t.tenant_id = ? AND t.term = ?))")).toBeUndefined();
     expect(tenancyViolation("SELECT id FROM nodes n WHERE (? = 0 OR n.id IN (SELECT t.node_id FROM node_terms t WHERE t.tenant_id = ? AND t.term = ?)) AND n.tenant_id = ?")).toBeUndefined();
+    expect(tenancyViolation("SELECT id FROM nodes n WHERE n.tenant_id = ? AND n.id IN (SELECT t.node_id FROM node_terms t WHERE (t.tenant_id = ? OR 1) AND t.term = ?)")).toBe("tenant_id condition not ANDed into its WHERE or ON");
     // An upsert must not update another tenant's row that happens to conflict.
     expect(tenancyViolation("INSERT INTO project_members (tenant_id, project_id, user_id, role) VALUES (?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role")).toBe("upsert whose DO UPDATE does not check tenant_id");
     expect(tenancyViolation("INSERT INTO project_members (tenant_id, project_id, user_id, role) VALUES (?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role WHERE project_members.tenant_id = excluded.tenant_id")).toBeUndefined();
