@@ -105,10 +105,14 @@ export class ProjectRepository {
       .map(toMember);
   }
 
+  /**
+   * Adds a member or changes its role. The conflict target is (project_id, user_id) alone, so the
+   * update binds the tenant too: another tenant naming this project and user changes nothing.
+   */
   putMember(tenantId: string, member: MemberRecord): void {
     this.handle
       .prepare(
-        "INSERT INTO project_members (tenant_id, project_id, user_id, role, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
+        "INSERT INTO project_members (tenant_id, project_id, user_id, role, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role WHERE project_members.tenant_id = excluded.tenant_id",
       )
       .run(tenantId, member.projectId, member.userId, member.role, member.addedAt);
   }

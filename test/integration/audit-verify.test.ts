@@ -10,7 +10,9 @@ import { checkpointOrigin, signCheckpoint, verifyCheckpoint } from "../../src/au
 import { logKeys, makeCheckpoints } from "../../src/audit/checkpoints.js";
 import { verifyConsistency, verifyInclusion } from "../../src/audit/merkle.js";
 import { newKeyPair } from "../../src/audit/signed-note.js";
+import { leafHashOf, signatureInput } from "../../src/audit/seal.js";
 import { verifyLog } from "../../src/audit/verify.js";
+import type { AuditRow } from "../../src/db/audit-log.js";
 import { identityFixture, type Fixture } from "../identity-fixture.js";
 
 describe("audit verification", () => {
@@ -51,8 +53,12 @@ describe("audit verification", () => {
 
   const verify = (log: string) => verifyLog(f.services.db, f.services.crypto, log);
 
+  /** The log of the first case, sound when it passed; the license's evaluation limit allows few tenants. */
+  let cleanLog = "";
+
   it("passes an untouched log and its signed checkpoints", async () => {
     const log = await tenantLog("verify-clean");
+    cleanLog = log;
     const report = await verify(log);
     expect(report).toMatchObject({ ok: true, checkpoints: 1 });
     expect(report.events).toBeGreaterThanOrEqual(12);
@@ -103,6 +109,22 @@ describe("audit verification", () => {
     const forgedSig = createHmac("sha256", randomBytes(32)).update(row.payload).digest();
     tamper("UPDATE audit_events SET signature = ? WHERE tenant_id = ? AND seq = 6", forgedSig, log);
     expect((await verify(log)).firstBad?.seq).toBe(6);
+  });
+
+  it("names an event rewritten by a holder of the audit key: HMAC and leaf hash redone, only the signed checkpoint tells", async () => {
+    const log = cleanLog;
+    expect((await verify(log)).ok).toBe(true);
+    // The audit key, derived the way the product derives it (an insider with the master key can do this).
+    const mac = await f.services.crypto.macFunction("audit-hmac");
+    const original = f.services.db.auditLog.page(log, 7, 1)[0] as AuditRow;
+    const edited = { ...original, payload: JSON.stringify({ nodeId: "someone-else" }) };
+    const signature = mac(signatureInput(edited));
+    const leafHash = leafHashOf({ ...edited, signature });
+    tamper("UPDATE audit_events SET payload = ?, signature = ?, leaf_hash = ? WHERE tenant_id = ? AND seq = 7", edited.payload, signature, leafHash, log);
+    // Every row is self-consistent now: the HMAC and leaf checks pass, the Merkle root at the checkpoint does not.
+    const checkpoint = f.services.db.auditLog.latestCheckpoint(log);
+    expect(checkpoint?.size).toBeGreaterThan(7);
+    expect(await verify(log)).toMatchObject({ ok: false, firstBad: { seq: (checkpoint?.size ?? 0) - 1, reason: `the log up to event ${(checkpoint?.size ?? 0) - 1} no longer matches its signed checkpoint (an event at or before it was changed, added or removed)` } });
   });
 
   it("refuses a checkpoint signed by another key, and a third party checks checkpoints with the public key alone", async () => {

@@ -8,7 +8,7 @@
  */
 import { createHmac, generateKeyPairSync, randomUUID, type KeyObject } from "node:crypto";
 import { decodeJwt, decodeProtectedHeader, SignJWT, UnsecuredJWT, type JWTPayload } from "jose";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identityFixture, STRONG_PASSWORD, type Account, type Fixture, type TenantAccount } from "../../identity-fixture.js";
 
 const PROBLEM = /^application\/problem\+json/;
@@ -243,37 +243,48 @@ describe("identity attacks", () => {
 
   describe("refresh tokens", () => {
     it("replaying a spent refresh token revokes the whole family, newer tokens included, and raises a security event", async () => {
-      const emitted: Parameters<Fixture["services"]["identity"]["events"]["emit"]>[0][] = [];
-      const spy = vi.spyOn(f.services.identity.events, "emit").mockImplementation((event) => void emitted.push(event));
-      try {
-        const first = await login(acme.slug, member);
-        const secondRes = await refresh(first.refreshToken);
-        expect(secondRes.status).toBe(200);
-        const second = (await secondRes.json()) as Pair;
-        const thirdRes = await refresh(second.refreshToken);
-        expect(thirdRes.status).toBe(200);
-        const third = (await thirdRes.json()) as Pair;
-        expect(third.sessionId).toBe(first.sessionId);
-        expect((await me(third.accessToken)).status).toBe(200);
-        // An unrelated session of the same user must survive the revocation of this family.
-        const bystander = await login(acme.slug, member);
+      const first = await login(acme.slug, member);
+      const secondRes = await refresh(first.refreshToken);
+      expect(secondRes.status).toBe(200);
+      const second = (await secondRes.json()) as Pair;
+      const thirdRes = await refresh(second.refreshToken);
+      expect(thirdRes.status).toBe(200);
+      const third = (await thirdRes.json()) as Pair;
+      expect(third.sessionId).toBe(first.sessionId);
+      expect((await me(third.accessToken)).status).toBe(200);
+      // An unrelated session of the same user must survive the revocation of this family.
+      const bystander = await login(acme.slug, member);
+      const auditor = await f.createUser(acme.admin, { role: "viewer", auditor: true }, acme.slug);
+      const reuseEvents = async (): Promise<{ vid: string; event: string; sensitivity: string; severity: string; actor: { id: string }; payload: Record<string, unknown> }[]> => {
+        const res = await f.call("GET", "/api/audit?event=auth.refresh_reused", { token: auditor.tokens.accessToken });
+        expect(res.status).toBe(200);
+        return (await res.text()).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Awaited<ReturnType<typeof reuseEvents>>[number]);
+      };
+      const notifications = async (): Promise<{ message: string; triggeredByAuditVid: string }[]> =>
+        ((await (await f.call("GET", "/api/notifications", { token: bystander.accessToken })).json()) as { notifications: { message: string; triggeredByAuditVid: string }[] }).notifications;
+      const eventsBefore = (await reuseEvents()).length;
+      const notificationsBefore = (await notifications()).length;
 
-        await expectUnauthorized(await refresh(first.refreshToken), "replayed spent refresh token");
+      await expectUnauthorized(await refresh(first.refreshToken), "replayed spent refresh token");
 
-        await expectUnauthorized(await me(third.accessToken), "newest access token of the family");
-        await expectUnauthorized(await me(second.accessToken), "older access token of the family");
-        await expectUnauthorized(await me(first.accessToken), "first access token of the family");
-        await expectUnauthorized(await refresh(third.refreshToken), "newest (unspent) refresh token of the family");
-        await expectUnauthorized(await refresh(second.refreshToken), "second spent refresh token");
-        expect((await me(bystander.accessToken)).status).toBe(200);
+      await expectUnauthorized(await me(third.accessToken), "newest access token of the family");
+      await expectUnauthorized(await me(second.accessToken), "older access token of the family");
+      await expectUnauthorized(await me(first.accessToken), "first access token of the family");
+      await expectUnauthorized(await refresh(third.refreshToken), "newest (unspent) refresh token of the family");
+      await expectUnauthorized(await refresh(second.refreshToken), "second spent refresh token");
+      expect((await me(bystander.accessToken)).status).toBe(200);
 
-        const reuse = emitted.filter((e) => e.event === "auth.refresh_reused");
-        expect(reuse).toHaveLength(1);
-        expect(reuse[0]).toMatchObject({ sensitivity: "security", tenantId: acme.tenantId, actor: { id: member.id }, payload: { sessionId: first.sessionId } });
-        expect(JSON.stringify(emitted)).not.toContain(first.refreshToken);
-      } finally {
-        spy.mockRestore();
-      }
+      // The real audit trail holds the security event, signed into the tenant's log, read back through the API.
+      const reuse = (await reuseEvents()).slice(eventsBefore);
+      expect(reuse).toHaveLength(1);
+      expect(reuse[0]).toMatchObject({ sensitivity: "security", severity: "critical", actor: { id: member.id }, payload: { sessionId: first.sessionId, revoked: "session" } });
+      expect(JSON.stringify(reuse)).not.toContain(first.refreshToken);
+      // And the owner is told, by a notification tied to that very audit event.
+      const after = await notifications(); // newest first
+      const told = after.slice(0, after.length - notificationsBefore);
+      expect(told).toHaveLength(1);
+      expect(told[0]?.triggeredByAuditVid).toBe(reuse[0]?.vid);
+      expect(told[0]?.message).toMatch(/used twice/);
     });
 
     it("a refresh token is bound to its session: logging out the session kills it", async () => {

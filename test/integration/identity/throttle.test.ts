@@ -36,3 +36,27 @@ describe("login throttling", () => {
     expect(statuses.slice(20)).toContain(429);
   });
 });
+
+describe("login throttling and a successful sign-in (movable clock)", () => {
+  let clock = new Date();
+  let f: Fixture;
+  let acme: TenantAccount;
+
+  beforeAll(async () => {
+    f = await identityFixture({ now: () => clock });
+    acme = await f.createTenant("spray-co");
+  });
+  afterAll(() => f.close());
+
+  it("a sprayer's own valid account does not reset its address counter", async () => {
+    const sprayer = "203.0.113.77";
+    for (let i = 0; i < 20; i++) expect((await f.login("spray-co", `victim${i}@example.test`, "Summer2026!!x", sprayer)).status).toBe(401);
+    expect((await f.login("spray-co", "victim20@example.test", "Summer2026!!x", sprayer)).status).toBe(429);
+    clock = new Date(clock.getTime() + 1000);
+    // The attacker owns one real account and signs in to it from the spraying address.
+    expect((await f.login("spray-co", acme.admin.email, STRONG_PASSWORD, sprayer)).status).toBe(200);
+    // The address counter kept counting: the next guess is the 21st failure, and the one after waits.
+    expect((await f.login("spray-co", "victim21@example.test", "Summer2026!!x", sprayer)).status).toBe(401);
+    expect((await f.login("spray-co", "victim22@example.test", "Summer2026!!x", sprayer)).status).toBe(429);
+  });
+});

@@ -52,4 +52,20 @@ describe("login throttle", () => {
     await throttle.success(keys);
     expect(throttle.retryAfter({ ...keys, address: "addr:none" })).toBe(0);
   });
+
+  it("a success never clears the per-address counter: one valid account does not reset a sprayer", async () => {
+    const { throttle, clock } = setup();
+    const sprayer = "203.0.113.50";
+    // 20 wrong guesses at 20 accounts from one address: the address counter blocks (2^0 = 1 s).
+    for (let i = 0; i < 20; i++) await throttle.failure(throttleKeys("t1", `victim-${i}`, sprayer));
+    const own = throttleKeys("t1", "attackers-own-account", sprayer);
+    expect(throttle.retryAfter(own)).toBe(1);
+    clock.now = new Date(clock.now.getTime() + 1000);
+    // The attacker signs in to an account it owns, from the same address.
+    await throttle.success(own);
+    await throttle.failure(throttleKeys("t1", "victim-20", sprayer));
+    // The 21st failure still counts from 20: blocked 2 s, not started over.
+    expect(throttle.retryAfter(throttleKeys("t1", "victim-21", sprayer))).toBe(2);
+    expect(throttle.retryAfter(own)).toBe(2);
+  });
 });

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CryptoService, PLATFORM_TENANT_ID, type FieldRef } from "../../../src/crypto/crypto-service.js";
 import {
@@ -13,7 +14,9 @@ import { deriveKey, SUB_KEY_LABELS } from "../../../src/crypto/hkdf.js";
 import type { KeyResolver, ResolverInfo, WrappedKey } from "../../../src/crypto/key-resolver.js";
 import { MasterKeyRing } from "../../../src/crypto/master-key-ring.js";
 import { EnvKeyResolver, generateMasterKeyFile } from "../../../src/crypto/resolvers/env.js";
-import { makeTempDir, MemoryTenantKeyStore, toHex } from "./helpers.js";
+import type { KeyWrap, StoredTenantKey, TenantKeyStore } from "../../../src/crypto/tenant-key-store.js";
+import { KeyStore } from "../../../src/db/keystore.js";
+import { makeTempDir, toHex } from "./helpers.js";
 
 /** Delegating resolver that counts unwraps, to prove the hot path does not reach the KEK. */
 class CountingResolver implements KeyResolver {
@@ -34,11 +37,34 @@ class CountingResolver implements KeyResolver {
   }
 }
 
+/** The real keystore (a SQLite file), counting reads of the key list to prove the hot path skips it. */
+class CountingKeyStore implements TenantKeyStore {
+  listCalls = 0;
+  constructor(readonly inner: KeyStore) {}
+  listTenantKeys(tenantId: string): StoredTenantKey[] {
+    this.listCalls++;
+    return this.inner.listTenantKeys(tenantId);
+  }
+  insertTenantKey(key: { tenantId: string; version: number; wraps: readonly KeyWrap[]; createdAt: string }): void {
+    this.inner.insertTenantKey(key);
+  }
+  addWraps(entries: readonly { tenantId: string; version: number; wraps: readonly KeyWrap[] }[]): void {
+    this.inner.addWraps(entries);
+  }
+  reserveEncryptions(tenantId: string, version: number, count: number): number {
+    return this.inner.reserveEncryptions(tenantId, version, count);
+  }
+  retiredMasterLabels(): ReadonlySet<string> {
+    return this.inner.retiredMasterLabels();
+  }
+}
+
 const ref: FieldRef = { table: "nodes", column: "body", rowId: "row-1" };
 let dir: string;
 let cleanup: () => Promise<void>;
 let resolverA: EnvKeyResolver;
-let store: MemoryTenantKeyStore;
+let keystore: KeyStore;
+let store: CountingKeyStore;
 let counting: CountingResolver;
 let svc: CryptoService;
 
@@ -51,13 +77,25 @@ async function newResolver(name: string): Promise<EnvKeyResolver> {
 beforeEach(async () => {
   ({ dir, cleanup } = await makeTempDir());
   resolverA = await newResolver("master-a.key");
-  store = new MemoryTenantKeyStore();
+  keystore = KeyStore.open(join(dir, "keys.db"), { now: () => new Date().toISOString() });
+  store = new CountingKeyStore(keystore);
   counting = new CountingResolver(resolverA);
   svc = new CryptoService(counting, store);
 });
 afterEach(async () => {
+  keystore.close();
   await cleanup();
 });
+
+/** Changes the stored wrap of a data key the way someone with the keystore file would: raw SQL. */
+function rewriteWrap(tenantId: string, wrapped: Uint8Array): void {
+  const raw = new BetterSqlite3(join(dir, "keys.db"));
+  try {
+    raw.prepare("UPDATE key_wraps SET wrapped = ? WHERE tenant_id = ? AND version = 1").run(Buffer.from(wrapped), tenantId);
+  } finally {
+    raw.close();
+  }
+}
 
 describe("tenant keys and fields", () => {
   it("round-trips text, including empty and non-ASCII", async () => {
@@ -151,7 +189,7 @@ describe("DEK cache", () => {
     await svc.createTenantKey("t1");
     const sealed = await svc.encryptField("t1", ref, "old");
     await svc.createTenantKey("t1");
-    store.update("t1", 1, { status: "retired" });
+    keystore.retireVersion("t1", 1, new Date().toISOString());
     svc.forgetTenant("t1");
     await expect(svc.decryptField("t1", ref, sealed)).rejects.toThrow(/version 1 of tenant t1 is retired/);
     expect(fieldKeyVersion(await svc.encryptField("t1", ref, "x"))).toBe(2);
@@ -177,7 +215,7 @@ describe("master key and wrapped DEK failures", () => {
     const [wrap] = store.listTenantKeys("t1")[0]?.wraps ?? [];
     const wrapped = wrap?.wrapped.slice() ?? new Uint8Array(0);
     wrapped[20] = (wrapped[20] ?? 0) ^ 0x80;
-    store.update("t1", 1, { wraps: [{ masterLabel: wrap?.masterLabel ?? "", wrapped }] });
+    rewriteWrap("t1", wrapped);
     const fresh = new CryptoService(resolverA, store);
     await expect(fresh.decryptField("t1", ref, sealed)).rejects.toThrow(KeyUnwrapError);
   });
@@ -186,7 +224,7 @@ describe("master key and wrapped DEK failures", () => {
     await svc.createTenantKey("t1");
     await svc.createTenantKey("t2");
     const sealed = await svc.encryptField("t2", ref, "secret");
-    store.update("t2", 1, { wraps: store.listTenantKeys("t1")[0]?.wraps ?? [] });
+    rewriteWrap("t2", store.listTenantKeys("t1")[0]?.wraps[0]?.wrapped ?? new Uint8Array(0));
     const fresh = new CryptoService(resolverA, store);
     await expect(fresh.decryptField("t2", ref, sealed)).rejects.toThrow(KeyUnwrapError);
   });
@@ -243,9 +281,18 @@ describe("several master keys (a rotation in progress)", () => {
     const both = new CryptoService(new MasterKeyRing(resolverB, [resolverA]), store);
     await both.createTenantKey("t1");
     const sealed = await both.encryptField("t1", ref, "either key");
-    expect(store.listTenantKeys("t1")[0]?.wraps.map((w) => w.masterLabel)).toEqual([resolverB.describe().masterLabel, resolverA.describe().masterLabel]);
+    expect(store.listTenantKeys("t1")[0]?.wraps.map((w) => w.masterLabel).sort()).toEqual([resolverB.describe().masterLabel, resolverA.describe().masterLabel].sort());
     expect(await new CryptoService(resolverA, store).decryptField("t1", ref, sealed)).toBe("either key");
     expect(await new CryptoService(resolverB, store).decryptField("t1", ref, sealed)).toBe("either key");
+  });
+
+  it("a data key wrapped only under the earlier key opens through a ring that holds it as previous", async () => {
+    await svc.createTenantKey("t1");
+    const sealed = await svc.encryptField("t1", ref, "old key only");
+    const resolverB = await newResolver("master-b.key");
+    expect(store.listTenantKeys("t1")[0]?.wraps.map((w) => w.masterLabel)).toEqual([resolverA.describe().masterLabel]);
+    expect(await new CryptoService(new MasterKeyRing(resolverB, [resolverA]), store).decryptField("t1", ref, sealed)).toBe("old key only");
+    await expect(new CryptoService(new MasterKeyRing(resolverB), store).decryptField("t1", ref, sealed)).rejects.toThrow(MasterKeyUnavailableError);
   });
 
   it("an unreachable earlier key does not stop new data keys; its wrap is added once it is back", async () => {
@@ -263,7 +310,8 @@ describe("several master keys (a rotation in progress)", () => {
 
   it("does not wrap under a master key the keystore marks retired", async () => {
     const resolverB = await newResolver("master-b.key");
-    store.retired.add(resolverA.describe().masterLabel);
+    keystore.registerMaster(resolverA.describe().masterLabel, "env", new Date().toISOString());
+    keystore.retireMaster(resolverA.describe().masterLabel, new Date().toISOString());
     await new CryptoService(new MasterKeyRing(resolverB, [resolverA]), store).createTenantKey("t1");
     expect(store.listTenantKeys("t1")[0]?.wraps.map((w) => w.masterLabel)).toEqual([resolverB.describe().masterLabel]);
   });

@@ -47,17 +47,82 @@ function tablesIn(statement: string): string[] {
   return [...new Set(names)];
 }
 
+/** Each parenthesised group of a statement: where it opens and closes. */
+function groups(text: string): { open: number; close: number }[] {
+  const found: { open: number; close: number }[] = [];
+  const stack: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === "(") stack.push(i);
+    else if (text[i] === ")") found.push({ open: stack.pop() ?? 0, close: i });
+  }
+  return found;
+}
+
+/** The text with every nested group's content blanked (same length): what is left is one level. */
+function oneLevel(text: string): string {
+  let depth = 0;
+  let out = "";
+  for (const ch of text) {
+    if (ch === ")") depth--;
+    out += depth > 0 ? " " : ch;
+    if (ch === "(") depth++;
+  }
+  return out;
+}
+
+const CLAUSE_END = /\b(ORDER\s+BY|GROUP\s+BY|LIMIT|HAVING|UNION|EXCEPT|INTERSECT|JOIN|RETURNING|WINDOW|WHERE|ON)\b/gi;
+
+/**
+ * The condition around `at` in one level of a statement: from the WHERE or ON before it to the
+ * next clause; a parenthesised expression (no WHERE/ON) is its own condition. Undefined when
+ * `at` sits in a query but in no WHERE or ON (a select list, say).
+ */
+function conditionAt(level: string, at: number, isQuery: boolean): string | undefined {
+  const before = [...level.slice(0, at).matchAll(/\b(WHERE|ON)\b/gi)].at(-1);
+  if (before === undefined && isQuery) return undefined;
+  const start = before?.index ?? 0;
+  CLAUSE_END.lastIndex = at;
+  const end = CLAUSE_END.exec(level)?.index ?? level.length;
+  return level.slice(start, end);
+}
+
+/**
+ * Whether the tenant_id condition at `at` binds its query: it must be an AND conjunct of the
+ * WHERE or ON it sits in, through every parenthesised group around it up to its (sub)query. An OR
+ * beside it at any of those levels lets rows of other tenants through: `(tenant_id = ? OR 1)`.
+ */
+function bindsTenant(statement: string, at: number): boolean {
+  const around = groups(statement).filter((g) => g.open < at && at < g.close).sort((x, y) => y.open - x.open);
+  let position = at;
+  for (const group of [...around, { open: -1, close: statement.length }]) {
+    const level = oneLevel(statement.slice(group.open + 1, group.close));
+    const offset = position - (group.open + 1);
+    const isQuery = group.open === -1 || /^\s*(SELECT|WITH)\b/i.test(level);
+    const condition = conditionAt(level, offset, isQuery);
+    if (condition === undefined || /\bOR\b/i.test(condition)) return false;
+    if (isQuery) return true;
+    position = group.open;
+  }
+  return false;
+}
+
 /** Why a statement on a tenant-owned table is unsafe, or undefined when it binds tenant_id. */
 function tenancyViolation(statement: string): string | undefined {
   const normalized = statement.replace(/\s+/g, " ").trim();
   if (/^(INSERT|REPLACE)\b/i.test(normalized)) {
     const columns = /\(([^)]*)\)\s*(VALUES|SELECT)/i.exec(normalized)?.[1] ?? "";
-    return /\btenant_id\b/i.test(columns) ? undefined : "INSERT without a tenant_id column";
+    if (!/\btenant_id\b/i.test(columns)) return "INSERT without a tenant_id column";
+    // An upsert's update hits the row already there, whoever's it is: it must check the tenant.
+    const upsert = /\bDO\s+UPDATE\b([\s\S]*)$/i.exec(normalized)?.[1];
+    if (upsert !== undefined && !/\bWHERE\b[\s\S]*\btenant_id\s*=\s*excluded\.tenant_id\b/i.test(upsert)) return "upsert whose DO UPDATE does not check tenant_id";
+    return undefined;
   }
   if (!/\b(WHERE|ON)\b/i.test(normalized)) return "no WHERE clause";
   // The condition may sit in a WHERE or in a JOIN's ON (recursive queries bind the tenant there).
-  const afterFrom = /\b(?:FROM|UPDATE)\b([\s\S]*)$/i.exec(normalized)?.[1] ?? "";
-  return /\btenant_id\s*(=|IN\b)/i.test(afterFrom) ? undefined : "WHERE clause without a tenant_id condition";
+  const conditions = [...normalized.matchAll(/\btenant_id\s*(=|IN\b)/gi)].map((m) => m.index);
+  if (conditions.length === 0) return "WHERE clause without a tenant_id condition";
+  // Every tenant condition must bind, a subquery's too: one weakened there lets its rows cross over.
+  return conditions.every((at) => bindsTenant(normalized, at)) ? undefined : "tenant_id condition not ANDed into its WHERE or ON";
 }
 
 interface Found {
@@ -104,6 +169,21 @@ describe("tenant isolation in SQL", () => {
     expect(tenancyViolation("INSERT INTO nodes (tenant_id, id) VALUES (?, ?)")).toBeUndefined();
     expect(tenancyViolation("WITH RECURSIVE r(id) AS (SELECT ? UNION SELECT e.to_id FROM r JOIN edges e ON e.from_id = r.id) SELECT id FROM r")).toBe("WHERE clause without a tenant_id condition");
     expect(tenancyViolation("WITH RECURSIVE r(id) AS (SELECT ? UNION SELECT e.to_id FROM r JOIN edges e ON e.tenant_id = ? AND e.from_id = r.id) SELECT id FROM r")).toBeUndefined();
+    // Weakened conditions: an OR beside the tenant condition, at its level or around it.
+    expect(tenancyViolation("SELECT title FROM nodes WHERE (tenant_id = ? OR 1) AND id = ?")).toBe("tenant_id condition not ANDed into its WHERE or ON");
+    expect(tenancyViolation("SELECT title FROM nodes WHERE tenant_id = ? OR id = ?")).toBe("tenant_id condition not ANDed into its WHERE or ON");
+    expect(tenancyViolation("SELECT title FROM nodes WHERE id = ? OR (tenant_id = ? AND id = ?)")).toBe("tenant_id condition not ANDed into its WHERE or ON");
+    expect(tenancyViolation("SELECT title FROM nodes n WHERE (n.tenant_id = ? OR n.tenant_id IS NOT NULL) AND n.id = ?")).toBe("tenant_id condition not ANDed into its WHERE or ON");
+    expect(tenancyViolation("UPDATE nodes SET title = ? WHERE tenant_id = ? OR 1")).toBe("tenant_id condition not ANDed into its WHERE or ON");
+    expect(tenancyViolation("SELECT tenant_id = ? AS mine FROM nodes WHERE id = ?")).toBe("tenant_id condition not ANDed into its WHERE or ON");
+    // An OR elsewhere, or inside a subquery that itself binds the tenant, is fine.
+    expect(tenancyViolation("SELECT title FROM nodes WHERE tenant_id = ? AND (status = ? OR status = ?)")).toBeUndefined();
+    expect(tenancyViolation("SELECT id FROM nodes n WHERE n.tenant_id = ? AND (? = 0 OR n.id IN (SELECT t.node_id FROM node_terms t WHERE t.tenant_id = ? AND t.term = ?))")).toBeUndefined();
+    expect(tenancyViolation("SELECT id FROM nodes n WHERE (? = 0 OR n.id IN (SELECT t.node_id FROM node_terms t WHERE t.tenant_id = ? AND t.term = ?)) AND n.tenant_id = ?")).toBeUndefined();
+    expect(tenancyViolation("SELECT id FROM nodes n WHERE n.tenant_id = ? AND n.id IN (SELECT t.node_id FROM node_terms t WHERE (t.tenant_id = ? OR 1) AND t.term = ?)")).toBe("tenant_id condition not ANDed into its WHERE or ON");
+    // An upsert must not update another tenant's row that happens to conflict.
+    expect(tenancyViolation("INSERT INTO project_members (tenant_id, project_id, user_id, role) VALUES (?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role")).toBe("upsert whose DO UPDATE does not check tenant_id");
+    expect(tenancyViolation("INSERT INTO project_members (tenant_id, project_id, user_id, role) VALUES (?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role WHERE project_members.tenant_id = excluded.tenant_id")).toBeUndefined();
     expect(tenantOwnedTables(["CREATE TABLE nodes (\n  id TEXT PRIMARY KEY,\n  tenant_id TEXT NOT NULL\n) STRICT;"])).toEqual(["nodes"]);
   });
 });

@@ -173,6 +173,17 @@ describe("usage report verification", () => {
     expect(gap.problems[0]).toMatch(/does not continue the previous report's chain/);
   });
 
+  it("a report whose first snapshot does not continue from its chain anchor is refused: its first days were dropped", () => {
+    const all = chain(installation, days, () => 3);
+    const head = snapshotHash(all[4] as SignedSnapshot);
+    // Days 6 and 7 follow a report that ended on day 5; day 6 is dropped, the anchor left as the previous head.
+    const r = report(installation, all.slice(6), "2026-03-06", "2026-03-07");
+    const dropped = resign({ ...r, chain: { ...r.chain, anchor: head } }, installation);
+    const v = verifyUsageReport(dropped, { previousHead: head, pinnedKey: publicOf(installation) });
+    expect(v.ok).toBe(false);
+    expect(v.problems).toEqual(["day 2026-03-07 (snapshot 7): its prevHash differs from the report's chain anchor"]);
+  });
+
   it("lists clock rollbacks and overage against the license's limits", () => {
     const r = report(installation, chain(installation, days, (i) => (i === 4 ? 7 : 4), "2026-03-03"), "2026-03-01", "2026-03-07");
     const v = verifyUsageReport(r, { license: payloadAt(new Date("2026-01-01T00:00:00Z"), { limits: { tenants: 1, users: 6, agents: 10 } }) });
