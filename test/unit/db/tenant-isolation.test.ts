@@ -50,8 +50,8 @@ type Ids = ReturnType<typeof idsOf>;
 async function seed(db: Database, ids: Ids): Promise<void> {
   const user = (id: string, role: "tenant_admin" | "member", lookup: Uint8Array) => ({ id, kind: "human" as const, emailLookup: lookup, emailEnc: blob(`${id}-email`), nameEnc: blob(`${id}-name`), role, auditor: false, passwordHash: null, status: "active" as const, createdAt: T0, updatedAt: T0 });
   const node = (id: string, type: "idea" | "decision") => ({ id, projectId: ids.project, type, status: type === "idea" ? "open" : "proposed", reviewKind: null, verdict: null, titleEnc: blob(`${id}-title`), bodyEnc: blob(`${id}-body`), authorType: "human" as const, authorId: ids.admin, version: 1, createdAt: T0, updatedAt: T0, archivedAt: null });
-  await db.write((tx) => tx.tenants.create({ id: ids.tenant, slug: ids.tenant, name: ids.tenant, kind: "customer", status: "active", accessTokenTtlSeconds: 28_800, createdAt: T0 }));
-  await db.forTenant(mintTenantScope(ids.tenant, { type: "system", id: "seed", name: "seed" })).write((tx) => {
+  await db.write((tx) => tx.tenants.create({ id: ids.tenant, slug: ids.tenant, nameEnc: blob(`${ids.tenant}-name`), kind: "customer", status: "active", accessTokenTtlSeconds: 28_800, createdAt: T0 }));
+  await db.forTenant(mintTenantScope(ids.tenant, { type: "system", id: "seed" })).write((tx) => {
     tx.insertUser(user(ids.admin, "tenant_admin", ids.emailLookup));
     tx.insertUser(user(ids.member, "member", hash(`${ids.member}@example.test`)));
     tx.insertProject({ id: ids.project, nameEnc: blob(`${ids.tenant}-project-name`), status: "active", createdBy: ids.admin, createdAt: T0, updatedAt: T0 });
@@ -117,7 +117,7 @@ describe("tenant isolation, by behaviour", () => {
     // Alpha alone has a second audit event and a throttle counter: a count or a clear that crossed over would show.
     db.audit({ event: "user.updated", sensitivity: "normal", severity: "info", tenantId: a.tenant, actor: { type: "human", id: a.admin }, payload: { userId: a.member } });
     await db.write((tx) => tx.loginThrottle.put({ key: `acct:${a.tenant}:x`, failures: 3, lastFailure: T0, blockedUntil: null }));
-    beta = db.forTenant(mintTenantScope(b.tenant, { type: "human", id: b.admin, name: "beta admin" }));
+    beta = db.forTenant(mintTenantScope(b.tenant, { type: "human", id: b.admin }));
   });
   afterAll(() => {
     raw.close();
@@ -183,6 +183,7 @@ describe("tenant isolation, by behaviour", () => {
     secret: { run: () => beta.secret(a.secretName) },
     listSecrets: { run: () => beta.listSecrets(undefined, 100) },
     write: { run: inTx((tx) => tx.tenantId), expected: b.tenant },
+    erase: { run: () => beta.erase((tx) => tx.eraseNode(a.idea)) },
   });
 
   /** TenantTx: beta's changes (and reads inside a transaction), aimed at alpha's rows. */
@@ -209,6 +210,9 @@ describe("tenant isolation, by behaviour", () => {
     rotateSecret: { run: inTx((tx) => tx.rotateSecret(a.secretId, undefined, { valueEnc: blob("x"), rotatedBy: b.admin })) },
     deleteSecret: { run: inTx((tx) => tx.deleteSecret(a.secretName)) },
     revokeUserCredentials: { run: inTx((tx) => tx.revokeUserCredentials(a.member, "beta says so")) },
+    project: { run: inTx((tx) => tx.project(a.project)) },
+    eraseNode: { run: inTx((tx) => tx.eraseNode(a.idea)) },
+    eraseProject: { run: inTx((tx) => tx.eraseProject(a.project)) },
   });
 
   /** The repositories' tenant-bound methods, called directly with beta's tenant id. */
@@ -240,6 +244,11 @@ describe("tenant isolation, by behaviour", () => {
     "edges.reachable": { run: inPlatformTx((tx) => tx.edges.reachable(b.tenant, "originates_from", a.decision, a.idea, 5)), expected: false },
     "edges.trace": { run: inPlatformTx((tx) => tx.edges.trace(b.tenant, a.idea, ["originates_from"], ["originates_from"], 5, 100)), expected: [{ nodeId: a.idea, depth: 0 }] },
     "edges.delete": { run: inPlatformTx((tx) => tx.edges.delete(b.tenant, a.edge)), expected: false },
+    "edges.deleteTouching": { run: inPlatformTx((tx) => tx.edges.deleteTouching(b.tenant, a.idea)), expected: 0 },
+    "edges.deleteForProject": { run: inPlatformTx((tx) => tx.edges.deleteForProject(b.tenant, a.project)), expected: 0 },
+    "nodes.erase": { run: inPlatformTx((tx) => tx.nodes.erase(b.tenant, a.idea)), expected: false },
+    "nodes.eraseProjectNodes": { run: inPlatformTx((tx) => tx.nodes.eraseProjectNodes(b.tenant, a.project)), expected: 0 },
+    "projects.erase": { run: inPlatformTx((tx) => tx.projects.erase(b.tenant, a.project)), expected: false },
     "secrets.get": { run: inPlatformTx((tx) => tx.secrets.get(b.tenant, a.secretName)) },
     "secrets.list": { run: inPlatformTx((tx) => tx.secrets.list(b.tenant, undefined, 100)) },
     "secrets.rotate": { run: inPlatformTx((tx) => tx.secrets.rotate(b.tenant, a.secretId, 1, { valueEnc: blob("y"), rotatedBy: b.admin }, LATER)) },
@@ -285,7 +294,7 @@ describe("tenant isolation, by behaviour", () => {
     expect(alphaRows()).toContain(a.idea);
     expect(a.notification).not.toBe("");
     // The control case: alpha reading its own rows gets them, so an empty answer to beta means something.
-    const alpha = db.forTenant(mintTenantScope(a.tenant, { type: "system", id: "t", name: "t" }));
+    const alpha = db.forTenant(mintTenantScope(a.tenant, { type: "system", id: "t" }));
     expect(alpha.node(a.idea)?.id).toBe(a.idea);
     expect(alpha.membership(a.project, a.member)?.role).toBe("editor");
     expect(alpha.trace(a.decision, ["originates_from"], ["originates_from"], 5, 100).map((s) => s.nodeId)).toEqual([a.decision, a.idea]);
