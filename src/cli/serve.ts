@@ -80,7 +80,7 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
   try {
     const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes });
     const tls = { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
-    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls });
+    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls, log });
   } catch (error) {
     services.close();
     lock.release();
