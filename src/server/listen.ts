@@ -1,5 +1,5 @@
 /**
- * The listeners: HTTPS (TLS 1.3 only) serving the app, and
+ * The listeners: HTTPS (TLS 1.3 only; with VECTO_TLS_CLIENT_CA, mutual TLS) serving the app, and
  * an optional plain-HTTP listener whose only answer is a redirect to HTTPS. Both answer what the
  * HTTP layer refuses as problem+json (src/server/transport/http-errors.ts) and keep keep-alive honest after
  * an unread body (src/server/transport/connection.ts). These sockets accept connections; they never open
@@ -16,12 +16,10 @@ import type { AppEnv } from "./app.js";
 import { TransportResponse } from "./transport/connection.js";
 import { adapterProblem, answerHttpErrors, guardRequests } from "./transport/http-errors.js";
 import { securityHeaderValues } from "./middleware/security-headers.js";
+import type { TlsFiles } from "./tls-files.js";
 import { TransportResponder } from "./transport/problem-response.js";
 
-export interface TlsFiles {
-  readonly cert: Buffer;
-  readonly key: Buffer;
-}
+export type { TlsFiles } from "./tls-files.js";
 
 export interface RunningServer {
   /** The bound HTTPS address (port resolved when 0 was asked for). */
@@ -73,15 +71,25 @@ function redirectServer(https: ListenAddress, responder: TransportResponder): Ht
   return server;
 }
 
+/** OpenSSL's reason ("peer did not return a certificate"), else Node's code: fixed texts, nothing the client chose. */
+function handshakeFailure(error: Error & { code?: string }): string {
+  return /SSL routines:[^:]*:([^:]+):/.exec(error.message)?.[1] ?? error.code ?? error.name;
+}
+
 /** The HTTPS server: the app behind @hono/node-server's request listener, with the transport's answers around it. */
 function appServer(app: Hono<AppEnv>, options: { listen: ListenAddress; tls: TlsFiles; log: Logger }, responder: TransportResponder): HttpsServer {
   const listener = getRequestListener(app.fetch, { hostname: options.listen.host, autoCleanupIncoming: false, errorHandler: (error) => responder.response(adapterProblem(error)) });
   const { cert, key } = options.tls;
+  const clientCa = options.tls.clientCa ?? null;
+  const mutual = clientCa === null ? {} : { ca: clientCa, requestCert: true, rejectUnauthorized: true };
   const server = createHttpsServer(
-    { cert, key, minVersion: "TLSv1.3", maxVersion: "TLSv1.3", ServerResponse: TransportResponse, requireHostHeader: false },
+    { cert, key, minVersion: "TLSv1.3", maxVersion: "TLSv1.3", ...mutual, ServerResponse: TransportResponse, requireHostHeader: false },
     guardRequests(responder, listener),
   );
   answerHttpErrors(server, responder);
+  if (clientCa !== null) {
+    server.on("tlsClientError", (error: Error & { code?: string }) => options.log.info({ reason: handshakeFailure(error) }, "TLS handshake refused"));
+  }
   return server;
 }
 
