@@ -99,6 +99,17 @@ describe("HTTP transport", () => {
       expect(ending).toEqual({ error: null, trailing: 0 });
     });
 
+    it("a client still sending an oversized header block reads the whole 431 and sees no reset", async () => {
+      const conn = await RawConnection.open(port);
+      conn.write("GET / HTTP/1.1\r\nHost: vecto.test\r\nX-Big: ");
+      const sent = conn.writeAll(Buffer.alloc(4 * 1024 * 1024, 0x61));
+      expectProblem(await conn.response(), 431, "headers-too-large");
+      await sent;
+      expect(await conn.ending()).toEqual({ error: null, trailing: 0 });
+      conn.end();
+      await conn.closed();
+    });
+
     it("also on the plain-HTTP redirect listener", async () => {
       const redirect = server.redirectAddress?.port ?? 0;
       const { res } = await exchange("GET /a\u0000b HTTP/1.1\r\nHost: vecto.test\r\n\r\n", "tcp", redirect);

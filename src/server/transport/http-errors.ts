@@ -45,8 +45,11 @@ export function adapterProblem(error: unknown): TransportProblem {
 
 function onClientError(responder: TransportResponder): (error: ParserError, socket: Duplex) => void {
   return (error, socket) => {
-    const problem = parserProblem(error);
     const net = socket as Socket;
+    // The parser reports its error again for every chunk that still arrives: we answered already,
+    // and the graceful close reads the rest away (destroying now would reset the connection).
+    if (isClosing(net)) return;
+    const problem = parserProblem(error);
     if (problem === null || !socket.writable || isSending(net)) {
       socket.destroy();
       return;
