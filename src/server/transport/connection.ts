@@ -44,6 +44,8 @@ export function isSending(socket: Socket): boolean {
 /** End our side now; destroy when the client has closed too, or after `ms` at the latest. */
 export function closeGracefully(socket: Socket, ms = LINGER_MS): void {
   closing.add(socket);
+  // A socket handed over by Node (CONNECT) has no error listener left: a reset must not throw.
+  if (socket.listenerCount("error") === 0) socket.on("error", () => socket.destroy());
   if (!socket.writableEnded) socket.end();
   socket.resume();
   const timer = setTimeout(() => socket.destroy(), ms);
