@@ -1,9 +1,9 @@
 /**
  * The listeners: HTTPS (TLS 1.3 only; with VECTO_TLS_CLIENT_CA, mutual TLS) serving the app, and
  * an optional plain-HTTP listener whose only answer is a redirect to HTTPS. Both answer what the
- * HTTP layer refuses as problem+json (src/server/transport/http-errors.ts) and keep keep-alive honest after
- * an unread body (src/server/transport/connection.ts). These sockets accept connections; they never open
- * one (outbound traffic belongs to src/egress.ts).
+ * HTTP layer refuses as problem+json (src/server/transport/http-errors.ts) and keep keep-alive
+ * honest after an unread body (src/server/transport/connection.ts). These sockets accept
+ * connections; they never open one (outbound traffic belongs to src/egress.ts).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
