@@ -146,7 +146,7 @@ export async function run(): Promise<Record<string, unknown>> {
     // whatever later increments add to AppDeps) reaches the app exactly as in `vecto serve`.
     const app = buildApp({ ...services, keys: services.resolver, log, bodyLimitBytes: config.bodyLimitBytes });
     const tls = { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) };
-    server = await startServer(app, { listen: config.listen, redirectListen: null, tls });
+    server = await startServer(app, { listen: config.listen, redirectListen: null, tls, log });
     const base = `https://127.0.0.1:${server.address.port}`;
 
     const { token: setupToken } = await issueSetupToken(services.db, 600);

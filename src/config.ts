@@ -42,6 +42,8 @@ export interface Config {
     readonly keyFile: string;
     /** True when no certificate was configured: a self-signed one is generated in the data dir. */
     readonly selfSigned: boolean;
+    /** VECTO_TLS_CLIENT_CA: CA certificates a client certificate must chain to (mutual TLS); null: none asked. */
+    readonly clientCaFile: string | null;
   };
   readonly keyResolver: KeyResolverKind;
   readonly masterKeyFile: string;
@@ -172,13 +174,14 @@ function required(env: Env, name: string, why: string): string {
 function tlsConfig(env: Env, dataDir: string, cwd: string): Config["tls"] {
   const cert = env.VECTO_TLS_CERT;
   const key = env.VECTO_TLS_KEY;
+  const clientCaFile = env.VECTO_TLS_CLIENT_CA === undefined ? null : absolute(env.VECTO_TLS_CLIENT_CA, cwd);
   if ((cert === undefined) !== (key === undefined)) {
     throw new ConfigError(`${cert === undefined ? "VECTO_TLS_CERT" : "VECTO_TLS_KEY"}: set VECTO_TLS_CERT and VECTO_TLS_KEY together`);
   }
   if (cert !== undefined && key !== undefined) {
-    return { certFile: absolute(cert, cwd), keyFile: absolute(key, cwd), selfSigned: false };
+    return { certFile: absolute(cert, cwd), keyFile: absolute(key, cwd), selfSigned: false, clientCaFile };
   }
-  return { certFile: join(dataDir, "tls", "cert.pem"), keyFile: join(dataDir, "tls", "key.pem"), selfSigned: true };
+  return { certFile: join(dataDir, "tls", "cert.pem"), keyFile: join(dataDir, "tls", "key.pem"), selfSigned: true, clientCaFile };
 }
 
 function masterKeyConfig(env: Env, dataDir: string, cwd: string): { masterKeyFile: string; devMasterKey: boolean } {

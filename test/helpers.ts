@@ -54,7 +54,15 @@ export interface HttpsResult {
 export function httpsRequest(
   port: number,
   path: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer; maxVersion?: "TLSv1.2" | "TLSv1.3"; minVersion?: "TLSv1.2" | "TLSv1.3" } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    maxVersion?: "TLSv1.2" | "TLSv1.3";
+    minVersion?: "TLSv1.2" | "TLSv1.3";
+    /** A client certificate and its key (PEM), for mutual TLS. */
+    clientCert?: { cert: string; key: string };
+  } = {},
 ): Promise<HttpsResult> {
   return new Promise((resolveRequest, reject) => {
     const req = request(
@@ -67,6 +75,8 @@ export function httpsRequest(
         rejectUnauthorized: false,
         maxVersion: options.maxVersion,
         minVersion: options.minVersion,
+        cert: options.clientCert?.cert,
+        key: options.clientCert?.key,
         agent: false,
       },
       (res) => {

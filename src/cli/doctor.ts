@@ -8,6 +8,7 @@ import type { Config } from "../config.js";
 import { describeCertificate } from "../crypto/tls-certificate.js";
 import { Database, keystorePath } from "../db/db.js";
 import { migrations } from "../db/migrations/index.js";
+import { readClientCa } from "../server/tls-files.js";
 import { openKeyResolver } from "../services.js";
 import { commandConfig } from "./context.js";
 import { action, CliError, printJson, printLine } from "./output.js";
@@ -61,6 +62,16 @@ function certificateCheck(config: Config): CheckResult {
   }
 }
 
+/** Mutual TLS: the CA bundle `vecto serve` would refuse to start with. */
+function clientCaCheck(file: string): CheckResult {
+  try {
+    const { subjects } = readClientCa(file);
+    return { name: "tls client ca", ok: true, detail: `${file}: ${subjects.join("; ")}` };
+  } catch (error) {
+    return { name: "tls client ca", ok: false, detail: (error as Error).message };
+  }
+}
+
 function databaseCheck(config: Config): CheckResult {
   const name = "database";
   if (!existsSync(config.databaseFile)) return { name, ok: false, detail: `${config.databaseFile} does not exist` };
@@ -86,6 +97,7 @@ export async function runChecks(config: Config): Promise<CheckResult[]> {
   checks.push(await keyResolverCheck(config));
   checks.push(privatePath("tls key file", config.tls.keyFile, "file"));
   checks.push(certificateCheck(config));
+  if (config.tls.clientCaFile !== null) checks.push(clientCaCheck(config.tls.clientCaFile));
   checks.push(databaseCheck(config));
   checks.push(privatePath("keystore file", keystorePath(config.databaseFile), "file"));
   return checks;

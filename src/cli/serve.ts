@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { issueSetupToken, setupPending } from "../auth/setup-token.js";
 import type { Config } from "../config.js";
@@ -6,6 +5,7 @@ import { prepareForServe } from "../data-dir.js";
 import { createLogger, type Logger } from "../log.js";
 import { buildApp } from "../server/app.js";
 import { startServer, type RunningServer } from "../server/listen.js";
+import { readTlsFiles } from "../server/tls-files.js";
 import { openServices, type Services } from "../services.js";
 import { commandConfig } from "./context.js";
 import { auditCheckpointJob, backupJob, keyMaintenanceJob, usageSnapshotJob } from "../jobs/jobs.js";
@@ -38,7 +38,7 @@ async function announce(config: Config, services: Services, server: RunningServe
   } else if (pending) {
     log.info("setup pending: run `vecto setup-token` to get the one-time setup token");
   }
-  log.info({ url, redirect: server.redirectAddress, masterLabel: services.resolver.describe().masterLabel }, "vecto is listening");
+  log.info({ url, redirect: server.redirectAddress, masterLabel: services.resolver.describe().masterLabel, clientCertificates: config.tls.clientCaFile === null ? "not asked" : "required" }, "vecto is listening");
 }
 
 function onSignals(stop: (signal: NodeJS.Signals) => Promise<void>): void {
@@ -79,8 +79,7 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
   let server: RunningServer;
   try {
     const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes });
-    const tls = { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) };
-    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls });
+    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls: readTlsFiles(config.tls), log });
   } catch (error) {
     services.close();
     lock.release();

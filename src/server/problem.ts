@@ -17,10 +17,13 @@ export type ProblemKind =
   | "validation-failed"
   | "not-found"
   | "method-not-allowed"
+  | "request-timeout"
+  | "expectation-failed"
   | "unauthorized"
   | "forbidden"
   | "conflict"
   | "too-many-requests"
+  | "headers-too-large"
   | "precondition-failed"
   | "precondition-required"
   | "rejected"
@@ -47,10 +50,13 @@ const TITLES: Record<ProblemKind, string> = {
   "validation-failed": "Validation failed",
   "not-found": "Not found",
   "method-not-allowed": "Method not allowed",
+  "request-timeout": "Request timeout",
+  "expectation-failed": "Expectation failed",
   unauthorized: "Authentication required",
   forbidden: "Forbidden",
   conflict: "Conflict",
   "too-many-requests": "Too many requests",
+  "headers-too-large": "Request header fields too large",
   "precondition-failed": "Precondition failed",
   "precondition-required": "Precondition required",
   rejected: "Request refused by policy",

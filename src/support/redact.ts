@@ -148,7 +148,7 @@ export function redactConfig(config: Config): Record<string, unknown> {
     cacheDir: config.cacheDir,
     listen: config.listen,
     redirectListen: config.redirectListen,
-    tls: { certFile: config.tls.certFile, keyFile: secret(config.tls.keyFile), selfSigned: config.tls.selfSigned },
+    tls: { certFile: config.tls.certFile, keyFile: secret(config.tls.keyFile), selfSigned: config.tls.selfSigned, clientCaFile: config.tls.clientCaFile },
     keyResolver: config.keyResolver,
     masterKeyFile: config.keyResolver === "env" ? secret(config.masterKeyFile) : null,
     devMasterKey: config.devMasterKey,

@@ -42,7 +42,7 @@ describe("HTTPS server", () => {
           throw new Error("SQLITE_ERROR: near \"SELEC\": syntax error in SELEC * FROM secrets");
         }),
     ]);
-    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } });
+    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, log });
     port = server.address.port;
   });
 

@@ -30,16 +30,17 @@ describe("config", () => {
     expect(config.keyResolver).toBe("env");
     expect(config.masterKeyFile).toBe("/srv/vecto-test/data/master.key");
     expect(config.devMasterKey).toBe(true);
-    expect(config.tls).toEqual({ certFile: "/srv/vecto-test/data/tls/cert.pem", keyFile: "/srv/vecto-test/data/tls/key.pem", selfSigned: true });
+    expect(config.tls).toEqual({ certFile: "/srv/vecto-test/data/tls/cert.pem", keyFile: "/srv/vecto-test/data/tls/key.pem", selfSigned: true, clientCaFile: null });
     expect(config.airgapped).toBe(true);
     expect(config.ollamaUrl).toBe("http://127.0.0.1:11434");
   });
 
   it("takes a configured master key and certificate as production settings", () => {
-    const config = loadConfig({ ...base, VECTO_MASTER_KEY_FILE: "keys/master", VECTO_TLS_CERT: "/etc/pki/c.pem", VECTO_TLS_KEY: "/etc/pki/k.pem" }, cwd);
+    const config = loadConfig({ ...base, VECTO_MASTER_KEY_FILE: "keys/master", VECTO_TLS_CERT: "/etc/pki/c.pem", VECTO_TLS_KEY: "/etc/pki/k.pem", VECTO_TLS_CLIENT_CA: "pki/clients.pem" }, cwd);
     expect(config.masterKeyFile).toBe("/srv/vecto-test/keys/master");
     expect(config.devMasterKey).toBe(false);
     expect(config.tls.selfSigned).toBe(false);
+    expect(config.tls.clientCaFile).toBe("/srv/vecto-test/pki/clients.pem");
   });
 
   it("takes earlier master keys for unwrapping, files and HSM labels, and a data-key encryption limit", () => {

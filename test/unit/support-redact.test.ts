@@ -74,6 +74,7 @@ describe("support bundle redaction", () => {
         VECTO_MASTER_KEY_FILE: "/run/creds/master-key",
         VECTO_TLS_CERT: "/etc/vecto/cert.pem",
         VECTO_TLS_KEY: "/etc/vecto/tls-private.pem",
+        VECTO_TLS_CLIENT_CA: "/etc/vecto/client-ca.pem",
         VECTO_PKCS11_LIB: "/usr/lib/softhsm/libsofthsm2.so",
         VECTO_PKCS11_TOKEN_LABEL: "vecto",
         VECTO_PKCS11_PIN_FILE: "/run/creds/pkcs11-pin",
@@ -87,7 +88,8 @@ describe("support bundle redaction", () => {
     for (const secret of ["/run/creds/master-key", "/etc/vecto/tls-private.pem", "/run/creds/pkcs11-pin", "/run/creds/old-master-key", "hunter2"]) expect(text).not.toContain(secret);
     expect(redactConfig(config)).toMatchObject({
       dataDir: "/var/lib/vecto",
-      tls: { certFile: "/etc/vecto/cert.pem", selfSigned: false },
+      // A CA certificate is public: support may need to know which one is trusted.
+      tls: { certFile: "/etc/vecto/cert.pem", selfSigned: false, clientCaFile: "/etc/vecto/client-ca.pem" },
       pkcs11: { library: "/usr/lib/softhsm/libsofthsm2.so", tokenLabel: "vecto", keyLabel: "vecto-master" },
       previousMasterKeys: [{ kind: "env" }, { kind: "pkcs11", keyLabel: "old-label" }],
       ollamaUrl: "http://127.0.0.1:11434/ (credentials and query removed)",

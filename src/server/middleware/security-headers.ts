@@ -1,5 +1,5 @@
 /** Security headers on every response, errors included (hono's secureHeaders, tightened). */
-import type { MiddlewareHandler } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 
 export function securityHeaders(): MiddlewareHandler {
@@ -24,4 +24,14 @@ export function securityHeaders(): MiddlewareHandler {
     // API answers may carry tenant data: never cache them.
     if (c.req.path.startsWith("/api/")) c.header("Cache-Control", "no-store");
   };
+}
+
+/**
+ * The headers securityHeaders() puts on a response, for the few answers written outside the app
+ * (src/server/transport/problem-response.ts): taken from the middleware itself, so the two cannot drift.
+ */
+export async function securityHeaderValues(): Promise<Record<string, string>> {
+  const probe = new Hono().use(securityHeaders()).get("/", (c) => c.body(null, 204));
+  const response = await probe.request("/");
+  return Object.fromEntries(response.headers);
 }
