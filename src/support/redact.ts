@@ -162,6 +162,8 @@ export function redactConfig(config: Config): Record<string, unknown> {
     bodyLimitBytes: config.bodyLimitBytes,
     setupTokenTtlSeconds: config.setupTokenTtlSeconds,
     backup: { dir: config.backup.dir, schedule: config.backup.schedule, keep: config.backup.keep },
+    trustedProxies: config.trustedProxies.map((c) => `${c.network}/${c.prefix}`),
+    rateLimit: config.rateLimit,
   };
 }
 

@@ -26,7 +26,7 @@ const opensConnection = (f: SourceFile): boolean =>
 /** Files that accept connections (the HTTPS and redirect listeners) and the egress module itself. */
 const LISTENERS = ["src/server/listen.ts"];
 /** Modules that need node:net only for address parsing (isIP), not for sockets. */
-const ADDRESS_PARSING = ["src/egress.ts"];
+const ADDRESS_PARSING = ["src/egress.ts", "src/net-address.ts"];
 
 describe("rules of the house", () => {
   it("reads real sources", () => {

@@ -1,9 +1,7 @@
 /** Sign-in (public), refresh (public: the refresh token is the credential), sign-out and who-am-I. */
-import { getConnInfo } from "@hono/node-server/conninfo";
-import type { Context } from "hono";
 import { z } from "zod";
 import { currentUser } from "../../auth/accounts.js";
-import type { AppDeps, AppEnv } from "../app.js";
+import type { AppDeps } from "../app.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { emailSchema, passwordSchema, slugSchema } from "./schemas.js";
@@ -12,15 +10,6 @@ const loginSchema = z.strictObject({ tenant: slugSchema.optional(), email: email
 const refreshSchema = z.strictObject({ refreshToken: z.string().min(16).max(200) });
 
 const tags = ["auth"];
-
-/** The TCP peer; a proxy's X-Forwarded-For is not trusted (it is whatever the client says). */
-function clientAddress(c: Context<AppEnv>): string {
-  try {
-    return getConnInfo(c).remote.address ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-}
 
 function sessionRoutes(router: ApiRouter, deps: AppDeps): void {
   const { sessions } = deps.identity;
@@ -42,7 +31,7 @@ function sessionRoutes(router: ApiRouter, deps: AppDeps): void {
         429: { description: "too many failed attempts; Retry-After says when to try again" },
       },
     },
-    async (c, { body }) => c.json(await sessions.login({ ...body, client: c.req.header("user-agent") ?? "", address: clientAddress(c) })),
+    async (c, { body }) => c.json(await sessions.login({ ...body, client: c.req.header("user-agent") ?? "", address: c.get("clientAddress") })),
   );
 
   defineRoute(
