@@ -12,6 +12,7 @@ import checkpoints from "./0007_checkpoints.sql";
 import notifications from "./0008_notifications.sql";
 import secrets from "./0009_secrets.sql";
 import licenseUsage from "./0010_license_usage.sql";
+import passwordResets from "./0013_password_resets.sql";
 import keys from "../keystore-migrations/0001_keys.sql";
 import keyRotation from "../keystore-migrations/0002_rotation.sql";
 
@@ -32,6 +33,7 @@ export const migrations: readonly Migration[] = [
   { version: 8, name: "0008_notifications", sql: notifications },
   { version: 9, name: "0009_secrets", sql: secrets },
   { version: 10, name: "0010_license_usage", sql: licenseUsage },
+  { version: 13, name: "0013_password_resets", sql: passwordResets },
 ];
 
 /** Migrations of the keystore file (src/db/keystore.ts), versioned on their own. */
