@@ -1,7 +1,7 @@
 /**
- * API rate limits on every route (ASVS 2.4.1 / OWASP API4:2023): per client address, and per
- * credential (the presented bearer token, by its hash: the limiter runs before authentication,
- * so even a 404 or a request with a bad token is counted). Above a limit: 429
+ * API rate limits on every route (OWASP API4:2023, unrestricted resource consumption): per
+ * client address, and per credential (the presented bearer token, by its hash: the limiter runs
+ * before authentication, so even a 404 or a request with a bad token is counted). Above a limit: 429
  * too-many-requests with Retry-After. The probes /healthz and /readyz are exempt: they are
  * cheap, reveal nothing, and a throttled probe would take a healthy node out of service.
  */
