@@ -39,6 +39,8 @@ export const ROUTE_WORDS: ReadonlySet<string> = new Set([
   "nodes",
   "notifications",
   "openapi.json",
+  "password",
+  "password-reset",
   "projects",
   "proofs",
   "providers",
