@@ -51,7 +51,7 @@ import { createProject } from "../src/graph/projects.js";
 import { createLogger } from "../src/log.js";
 import { buildApp } from "../src/server/app.js";
 import { openServices, type Services } from "../src/services.js";
-import { percentile, round } from "./stats.js";
+import { pair, round, type Stats } from "./stats.js";
 
 const PASSWORD = "violet-anchor-quartz-meadow-42";
 
@@ -87,58 +87,6 @@ function progress(message: string): void {
 
 function mb(bytes: number): number {
   return round(bytes / 1_048_576, 1);
-}
-
-interface Stats {
-  readonly writes: number;
-  readonly opsPerSec: number;
-  readonly meanMs: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-}
-
-/** Nearest-rank percentiles; ops/s from the summed time of the timed calls (no gaps between blocks). */
-function stats(samples: readonly number[]): Stats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (p: number): number => percentile(sorted, p);
-  const total = sorted.reduce((s, x) => s + x, 0);
-  return {
-    writes: sorted.length,
-    opsPerSec: round((sorted.length * 1000) / total, 1),
-    meanMs: round(total / sorted.length),
-    p50Ms: round(at(0.5)),
-    p99Ms: round(at(0.99)),
-    maxMs: round(sorted.at(-1) ?? NaN),
-  };
-}
-
-/** Runs `warmup` untimed then `writes` timed calls of each side, alternating blocks of BLOCK. */
-async function pair(a: () => Promise<void>, b: () => Promise<void>, writes: number, warmup: number): Promise<{ a: Stats; b: Stats }> {
-  for (let i = 0; i < warmup; i++) {
-    await a();
-    await b();
-  }
-  const ta: number[] = [];
-  const tb: number[] = [];
-  const timed = async (fn: () => Promise<void>, into: number[]): Promise<void> => {
-    for (let i = 0; i < BLOCK && into.length < writes; i++) {
-      const t0 = performance.now();
-      await fn();
-      into.push(performance.now() - t0);
-    }
-  };
-  for (let block = 0; ta.length < writes || tb.length < writes; block++) {
-    // Swap which side goes first every other round, so neither always follows the other.
-    if (block % 2 === 0) {
-      await timed(a, ta);
-      await timed(b, tb);
-    } else {
-      await timed(b, tb);
-      await timed(a, ta);
-    }
-  }
-  return { a: stats(ta), b: stats(tb) };
 }
 
 function comparison(label: string, withAudit: Stats, without: Stats): Record<string, unknown> {
@@ -215,7 +163,7 @@ async function dataLayerPair(ap: Appliance, writes: number, warmup: number): Pro
       }
     });
   };
-  const { a, b } = await pair(write(true), write(false), writes, warmup);
+  const { a, b } = await pair(write(true), write(false), writes, warmup, BLOCK);
   return comparison("data layer: tenantDb.write(insertNode [+ db.audit]) per transaction", a, b);
 }
 
@@ -223,9 +171,11 @@ async function dataLayerPair(ap: Appliance, writes: number, warmup: number): Pro
 async function endToEndPair(ap: Appliance, writes: number, warmup: number): Promise<Record<string, unknown>> {
   const { services, accessToken, projectId } = ap;
   const log = createLogger("silent");
-  const shipped = buildApp({ ...services, keys: services.resolver, log, bodyLimitBytes: ap.bodyLimitBytes });
+  // Rate limits off on both sides: thousands of writes with one token would be refused, and this measures the audit, not the limiter.
+  const clients = { trustedProxies: [], rateLimit: { perCredential: null, perAddress: null } };
+  const shipped = buildApp({ ...services, keys: services.resolver, log, bodyLimitBytes: ap.bodyLimitBytes, clients });
   const noAudit: EventSink = { emit: () => undefined };
-  const baseline = buildApp({ ...services, graph: { ...services.graph, events: noAudit }, keys: services.resolver, log, bodyLimitBytes: ap.bodyLimitBytes });
+  const baseline = buildApp({ ...services, graph: { ...services.graph, events: noAudit }, keys: services.resolver, log, bodyLimitBytes: ap.bodyLimitBytes, clients });
   const body = JSON.stringify({ type: "decision", title: NODE_TITLE, body: NODE_BODY });
   const post = (app: typeof shipped) => async (): Promise<void> => {
     const res = await app.request(`/api/projects/${projectId}/nodes`, { method: "POST", headers: { Authorization: `Bearer ${accessToken}`, "Content-Type": "application/json" }, body });
@@ -233,7 +183,7 @@ async function endToEndPair(ap: Appliance, writes: number, warmup: number): Prom
     await res.arrayBuffer();
   };
   const auditBefore = services.db.auditLog.size(ap.tenantDb.tenantId);
-  const { a, b } = await pair(post(shipped), post(baseline), writes, warmup);
+  const { a, b } = await pair(post(shipped), post(baseline), writes, warmup, BLOCK);
   const appended = services.db.auditLog.size(ap.tenantDb.tenantId) - auditBefore;
   // Sanity: the shipped side wrote one audit row per request, the baseline none.
   if (appended !== writes + warmup) throw new Error(`expected ${writes + warmup} audit rows from the shipped app, got ${appended}`);

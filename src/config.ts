@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { validate as validCron } from "node-cron";
 import { z } from "zod";
+import { parseCidr, type Cidr } from "./net-address.js";
 
 export const DEFAULT_ENV_FILE = "/etc/vecto/vecto.env";
 
@@ -63,7 +64,23 @@ export interface Config {
   /** Lifetime of the one-time setup token, in seconds. */
   readonly setupTokenTtlSeconds: number;
   readonly backup: BackupConfig;
+  /** Reverse proxies whose X-Forwarded-For names the client (VECTO_TRUSTED_PROXIES); empty: the TCP peer is the client. */
+  readonly trustedProxies: readonly Cidr[];
+  readonly rateLimit: RateLimitConfig;
 }
+
+/** API requests per minute (token buckets, src/server/middleware/rate-limit.ts); null: that limit is off. */
+export interface RateLimitConfig {
+  readonly perCredential: number | null;
+  readonly perAddress: number | null;
+}
+
+/**
+ * 600 a minute per credential is ten a second sustained, with a minute's worth as burst: far above
+ * what a person or a well-behaved script does, low enough that one token cannot monopolise the
+ * server. Per address twice that, since people behind one NAT share an address.
+ */
+export const DEFAULT_RATE_LIMIT = { perCredential: 600, perAddress: 1200 } as const satisfies RateLimitConfig;
 
 export interface BackupConfig {
   /** Where `vecto backup create` and the scheduled job write backups. */
@@ -244,6 +261,17 @@ function egressAllowList(env: Env): string[] {
   return entries;
 }
 
+function trustedProxies(env: Env): Cidr[] {
+  const entries = (env.VECTO_TRUSTED_PROXIES ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return entries.map((entry) => {
+    const cidr = parseCidr(entry);
+    if (cidr === undefined) throw new ConfigError(`VECTO_TRUSTED_PROXIES: expected IPv4 or IPv6 addresses or CIDR ranges separated by commas (got "${truncate(entry)}")`);
+    return cidr;
+  });
+}
+
+const perMinuteSchema = z.union([z.literal("off").transform(() => null), positiveIntSchema], { message: "expected requests per minute (a whole number above 0) or off" });
+
 /** Builds the validated config. Throws ConfigError with one line naming the variable. */
 export function loadConfig(processEnv: Env = process.env, cwd: string = process.cwd()): Config {
   const env = collectEnv(processEnv);
@@ -271,5 +299,10 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
     bodyLimitBytes: parse(env, "VECTO_BODY_LIMIT_BYTES", positiveIntSchema, String(1024 * 1024)),
     setupTokenTtlSeconds: parse(env, "VECTO_SETUP_TOKEN_TTL_SECONDS", positiveIntSchema, String(30 * 60)),
     backup: backupConfig(env, dataDir, cwd),
+    trustedProxies: trustedProxies(env),
+    rateLimit: {
+      perCredential: parse(env, "VECTO_RATE_LIMIT_PER_CREDENTIAL", perMinuteSchema, String(DEFAULT_RATE_LIMIT.perCredential)),
+      perAddress: parse(env, "VECTO_RATE_LIMIT_PER_ADDRESS", perMinuteSchema, String(DEFAULT_RATE_LIMIT.perAddress)),
+    },
   };
 }

@@ -7,6 +7,7 @@ import type { Config, PreviousMasterKey } from "./config.js";
 import { ConfigError } from "./config.js";
 import { Authenticator } from "./auth/authenticate.js";
 import type { AccountDeps } from "./auth/accounts.js";
+import type { PasswordFlowDeps } from "./auth/password-change.js";
 import { auditEventSink, type EventSink } from "./audit/events.js";
 import { HmacAuditSealer } from "./audit/seal.js";
 import { AccessTokens } from "./auth/jwt.js";
@@ -34,6 +35,8 @@ export interface Identity {
   readonly authenticator: Authenticator;
   readonly sessions: Sessions;
   readonly accounts: AccountDeps;
+  /** Password change and admin-issued reset (src/auth/password-change.ts, password-reset.ts). */
+  readonly passwordFlows: PasswordFlowDeps;
   readonly accessTokens: AccessTokens;
   readonly events: EventSink;
 }
@@ -113,7 +116,7 @@ export function createIdentity(db: Database, crypto: CryptoService, log: Logger,
   const accessTokens = new AccessTokens(db, crypto, `vecto:${db.installationId()}`, "vecto-api", now);
   const throttle = new LoginThrottle(db, now);
   const sessions = new Sessions({ db, crypto, passwords, accessTokens, throttle, events, policy: DEFAULT_SESSION_POLICY, now });
-  return { authenticator: new Authenticator(db, accessTokens, now), sessions, accounts: { db, crypto, passwords, events, license }, accessTokens, events };
+  return { authenticator: new Authenticator(db, accessTokens, now), sessions, accounts: { db, crypto, passwords, events, license }, passwordFlows: { db, crypto, passwords, events, throttle, now }, accessTokens, events };
 }
 
 export async function openServices(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Services> {

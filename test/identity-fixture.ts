@@ -40,7 +40,7 @@ export interface Fixture {
   readonly root: Account;
   /** The appliance's data directory (database, keystore, generated keys). */
   readonly dataDir: string;
-  /** `address` plays the TCP peer address, as @hono/node-server would report it. */
+  /** `address` plays the TCP peer address, as @hono/node-server would report it (no address: no peer, "unknown"). */
   call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string>; address?: string }): Promise<Response>;
   login(tenant: string | undefined, email: string, password: string, address?: string): Promise<Response>;
   createTenant(slug: string): Promise<TenantAccount>;
@@ -56,15 +56,17 @@ function uniqueEmail(prefix: string): string {
 
 /**
  * `log` receives everything the appliance logs (services and requests); silent by default.
- * `vendorKeys` and `now` go to openServices, the product's own wiring (a test vendor key, a movable clock).
+ * `vendorKeys` and `now` go to openServices, the product's own wiring (a test vendor key, a movable clock);
+ * `now` also drives the rate limiter. `env` adds VECTO_* settings, read by the real loadConfig.
  */
-export async function identityFixture(options: { log?: Logger } & ServiceOptions = {}): Promise<Fixture> {
+export async function identityFixture(options: { log?: Logger; env?: Record<string, string> } & ServiceOptions = {}): Promise<Fixture> {
   const dir = tempDir("vecto-identity-");
-  const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data") }, dir.path);
+  const config = loadConfig({ ...options.env, VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data") }, dir.path);
   const log = options.log ?? createLogger("silent");
   await prepareForServe(config, log);
   const services = await openServices(config, log, { ...(options.vendorKeys ? { vendorKeys: options.vendorKeys } : {}), ...(options.now ? { now: options.now } : {}) });
-  const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes });
+  const clock = options.now;
+  const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit, ...(clock ? { now: () => clock().getTime() } : {}) } });
 
   const call: Fixture["call"] = (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };

@@ -51,7 +51,8 @@ export interface AccountDeps {
   readonly license: Pick<LicenseService, "assertCanCreate">;
 }
 
-function checkPassword(password: string, profile: Profile): void {
+/** The policy for a new password (src/auth/passwords.ts), with the account's own name and email as context. */
+export function checkPassword(password: string, profile: Profile): void {
   const problem = passwordProblem(password, [profile.email.split("@")[0] ?? "", ...profile.name.split(/\s+/)]);
   if (problem) throw new DomainError("rejected", `password ${problem}`);
 }

@@ -20,7 +20,7 @@ import type { Principal } from "./principal.js";
 import { emailLookup } from "./profiles.js";
 import { scopesFor } from "./rbac.js";
 import { newOpaqueSecret, secretHash } from "./secrets.js";
-import { throttleKeys, type LoginThrottle } from "./throttle.js";
+import { accountRef, throttleKeys, type LoginThrottle } from "./throttle.js";
 
 export interface SessionPolicy {
   /** Absolute lifetime of a session: after this, log in again. */
@@ -70,7 +70,7 @@ export class Sessions {
     const tenant = request.tenant === undefined ? db.tenants.platformTenant() : db.tenants.getBySlug(request.tenant);
     const tenantRef = tenant?.id ?? `unknown:${request.tenant ?? ""}`;
     const lookup = tenant ? await emailLookup(crypto, tenant.id, request.email) : new Uint8Array(32);
-    const keys = throttleKeys(tenantRef, Buffer.from(lookup).toString("hex").slice(0, 32), request.address);
+    const keys = throttleKeys(tenantRef, accountRef(lookup), request.address);
     const wait = throttle.retryAfter(keys);
     if (wait > 0) {
       events.emit({ event: "auth.login_throttled", sensitivity: "security", severity: "warn", tenantId: tenant?.id ?? null, actor: { type: "anonymous", id: null }, payload: { address: request.address, retryAfterSeconds: wait } });

@@ -31,6 +31,16 @@ export interface ThrottleKeys {
   readonly address: string;
 }
 
+/** How the throttle names an account: a prefix of its email's blind index (no email in the table). */
+export function accountRef(emailLookup: Uint8Array): string {
+  return Buffer.from(emailLookup).toString("hex").slice(0, 32);
+}
+
+/** The address counter alone, for attempts that name no account (a password reset token). */
+export function addressKeys(address: string): Pick<ThrottleKeys, "address"> {
+  return { address: `addr:${address}` };
+}
+
 export function throttleKeys(tenantId: string, accountRef: string, address: string): ThrottleKeys {
   return {
     account: `acct:${tenantId}:${accountRef}`,
@@ -52,18 +62,18 @@ export class LoginThrottle {
   ) {}
 
   /** Seconds to wait before another attempt, or 0 when one is allowed now. */
-  retryAfter(keys: ThrottleKeys): number {
+  retryAfter(keys: Partial<ThrottleKeys>): number {
     const now = this.now().getTime();
     let wait = 0;
     for (const key of Object.values(keys)) {
-      const record = this.db.loginThrottle.get(key);
+      const record = key === undefined ? undefined : this.db.loginThrottle.get(key);
       if (!record?.blockedUntil) continue;
       wait = Math.max(wait, Math.ceil((Date.parse(record.blockedUntil) - now) / 1000));
     }
     return wait;
   }
 
-  async failure(keys: ThrottleKeys): Promise<void> {
+  async failure(keys: Partial<ThrottleKeys>): Promise<void> {
     const now = this.now();
     await this.db.write((tx) => {
       for (const [kind, key] of Object.entries(keys) as [keyof ThrottleKeys, string][]) {

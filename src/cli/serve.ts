@@ -78,7 +78,7 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
   const services = await openServices(config, log);
   let server: RunningServer;
   try {
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes });
+    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit } });
     server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls: readTlsFiles(config.tls), log });
   } catch (error) {
     services.close();

@@ -19,6 +19,7 @@ import { TenantDb } from "./tenant-db.js";
 import { TenantRepository } from "./tenants.js";
 import { UserRepository } from "./users.js";
 import { SessionRepository } from "./sessions.js";
+import { PasswordResetRepository } from "./password-resets.js";
 import { PersonalTokenRepository } from "./personal-tokens.js";
 import { JwtKeyRepository } from "./jwt-keys.js";
 import { LoginThrottleRepository } from "./login-throttle.js";
@@ -60,6 +61,7 @@ interface Repositories {
   readonly sealedFields: SealedFieldRepository;
   readonly secrets: SecretRepository;
   readonly licensing: LicensingRepository;
+  readonly passwordResets: PasswordResetRepository;
 }
 
 /** What a write transaction may change at platform level. */
@@ -87,6 +89,7 @@ export class Database {
   readonly jwtKeys: Pick<JwtKeyRepository, "list">;
   readonly loginThrottle: Pick<LoginThrottleRepository, "get">;
   readonly setupTokens: Pick<SetupTokenRepository, "isValid">;
+  readonly passwordResets: Pick<PasswordResetRepository, "findByHash">;
   /** Reading the audit logs (appending goes through audit()). */
   readonly auditLog: Pick<AuditRepository, "page" | "leafHashes" | "filtered" | "size" | "logIds" | "latestCheckpoint" | "checkpoints">;
   readonly notifications: Pick<NotificationRepository, "forUser">;
@@ -122,12 +125,14 @@ export class Database {
       sealedFields: new SealedFieldRepository(handle),
       secrets: new SecretRepository(handle),
       licensing: new LicensingRepository(handle),
+      passwordResets: new PasswordResetRepository(handle),
     };
     ({ tenants: this.tenants, users: this.users, sessions: this.sessions, personalTokens: this.personalTokens, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle, setupTokens: this.setupTokens } = this.repositories);
     this.auditLog = this.repositories.audit;
     this.notifications = this.repositories.notifications;
     this.sealedFields = this.repositories.sealedFields;
     this.licensing = this.repositories.licensing;
+    this.passwordResets = this.repositories.passwordResets;
     this.usageCounts = new UsageCountRepository(handle);
   }
 

@@ -101,6 +101,13 @@ export class SessionRepository {
       .run(now, reason, tenantId, userId).changes;
   }
 
+  /** Every live session of the user but one (the caller's own, after a password change). */
+  revokeOthersForUser(tenantId: string, userId: string, keepId: string, reason: string, now: string): number {
+    return this.handle
+      .prepare("UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE tenant_id = ? AND user_id = ? AND id <> ? AND revoked_at IS NULL")
+      .run(now, reason, tenantId, userId, keepId).changes;
+  }
+
   /**
    * The refresh token's row, found by its hash. This lookup is what establishes the tenant,
    * so it cannot bind one: it is on the tenancy test's short allow-list.

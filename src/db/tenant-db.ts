@@ -9,6 +9,7 @@ import type { EdgeType } from "../graph/vocabulary.js";
 import type { MemberRecord, ProjectRecord, ProjectRepository } from "./projects.js";
 import type { SecretRecord, SecretRepository, SecretRotation } from "./secrets.js";
 import type { SessionRepository } from "./sessions.js";
+import type { PasswordResetRecord, PasswordResetRepository } from "./password-resets.js";
 import { type Tenant, type TenantRepository } from "./tenants.js";
 import type { UserChanges, UserRecord, UserRepository } from "./users.js";
 import type { Role } from "../auth/rbac.js";
@@ -22,6 +23,7 @@ interface TenantRepositories {
   readonly sessions: SessionRepository;
   readonly personalTokens: PersonalTokenRepository;
   readonly secrets: SecretRepository;
+  readonly passwordResets: PasswordResetRepository;
 }
 
 /** Changes to one tenant's data, inside one transaction. */
@@ -141,10 +143,16 @@ export class TenantTx {
     return this.repos.secrets.delete(this.tenantId, name);
   }
 
-  /** Ends every session and token of a user: disable, role change and delete take effect at once. */
+  /** Ends every session and token of a user, and a pending password reset: disable, role change and delete take effect at once. */
   revokeUserCredentials(userId: string, reason: string): void {
     this.repos.sessions.revokeAllForUser(this.tenantId, userId, reason, this.now);
     this.repos.personalTokens.revokeAllForUser(this.tenantId, userId, this.now);
+    this.repos.passwordResets.deleteForUser(this.tenantId, userId);
+  }
+
+  /** A new one-time reset for the user, replacing any earlier one. */
+  replacePasswordReset(reset: Omit<PasswordResetRecord, "tenantId">): void {
+    this.repos.passwordResets.replace({ ...reset, tenantId: this.tenantId });
   }
 
 }

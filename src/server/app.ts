@@ -4,7 +4,8 @@
  * Order matters: request id first (everything after can name the request), security headers
  * wrap everything (errors included), the access log sees the final status, the body limit runs
  * before any handler reads a body, and the license guard refuses changes while the license is
- * expired after its grace period (docs/licensing.md).
+ * expired after its grace period (docs/licensing.md). The client's address is settled before
+ * anything records it; the rate limit runs before any work is done for the request.
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
@@ -18,7 +19,11 @@ import type { KeyAdmin } from "../services.js";
 import type { Logger } from "../log.js";
 import type { LicenseService } from "../license/license.js";
 import type { UsageService } from "../usage/usage.js";
+import { DEFAULT_RATE_LIMIT, type RateLimitConfig } from "../config.js";
+import { TrustedProxies, type Cidr } from "../net-address.js";
 import { accessLog } from "./middleware/access-log.js";
+import { clientAddress } from "./middleware/client-address.js";
+import { rateLimit } from "./middleware/rate-limit.js";
 import { bodyLimit } from "./middleware/body-limit.js";
 import { licenseGuard } from "./middleware/license-guard.js";
 import { requestId } from "./middleware/request-id.js";
@@ -59,10 +64,19 @@ export interface AppDeps {
   readonly usage: UsageService;
   readonly log: Logger;
   readonly bodyLimitBytes: number;
+  /** Trusted proxies and rate limits (VECTO_TRUSTED_PROXIES, VECTO_RATE_LIMIT_*); absent: no proxy trusted, default limits. */
+  readonly clients?: ClientPolicy;
+}
+
+export interface ClientPolicy {
+  readonly trustedProxies: readonly Cidr[];
+  readonly rateLimit: RateLimitConfig;
+  /** The rate limiter's clock in ms (tests move it). */
+  readonly now?: () => number;
 }
 
 export interface AppEnv {
-  Variables: { requestId: string; principal?: Principal };
+  Variables: { requestId: string; clientAddress: string; principal?: Principal };
 }
 
 /** Routes added by callers (tests, later issues) are mounted after the built-in ones. */
@@ -102,7 +116,8 @@ function toProblem(error: unknown): ProblemError | undefined {
 
 export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.use("*", requestId(), securityHeaders(), accessLog(deps.log), bodyLimit(deps.bodyLimitBytes), licenseGuard(deps.license));
+  const clients = deps.clients ?? { trustedProxies: [], rateLimit: DEFAULT_RATE_LIMIT };
+  app.use("*", requestId(), securityHeaders(), clientAddress(new TrustedProxies(clients.trustedProxies)), accessLog(deps.log), rateLimit(clients.rateLimit, clients.now), bodyLimit(deps.bodyLimitBytes), licenseGuard(deps.license));
 
   // Every built-in route goes through defineRoute, so the registry (and /api/openapi.json) sees it.
   const registry = new ApiRegistry();

@@ -98,6 +98,7 @@ function standardErrors(spec: RouteSpec): Record<string, ResponseObject> {
   }
   if (pathParamNames(spec.path).length > 0) errors["404"] = problemResponse("no such resource, or not visible to the caller");
   if (!allowedWhileReadOnly(spec.method, spec.path)) errors["402"] = problemResponse("the license expired and its grace period ended: the appliance is read-only for changes until a renewed license is installed (license-read-only)");
+  if (spec.path !== "/healthz" && spec.path !== "/readyz") errors["429"] = problemResponse("too many requests from this credential or address (rate limit); Retry-After says when to try again");
   if (spec.body) {
     errors["413"] = problemResponse("the body is larger than the configured limit");
     errors["415"] = problemResponse("the body is not application/json");

@@ -39,6 +39,8 @@ export const ROUTE_WORDS: ReadonlySet<string> = new Set([
   "nodes",
   "notifications",
   "openapi.json",
+  "password",
+  "password-reset",
   "projects",
   "proofs",
   "providers",
@@ -162,6 +164,8 @@ export function redactConfig(config: Config): Record<string, unknown> {
     bodyLimitBytes: config.bodyLimitBytes,
     setupTokenTtlSeconds: config.setupTokenTtlSeconds,
     backup: { dir: config.backup.dir, schedule: config.backup.schedule, keep: config.backup.keep },
+    trustedProxies: config.trustedProxies.map((c) => `${c.network}/${c.prefix}`),
+    rateLimit: config.rateLimit,
   };
 }
 

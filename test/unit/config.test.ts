@@ -123,3 +123,29 @@ describe("config: backups", () => {
     expect(failure({ VECTO_BACKUP_KEEP: "seven" })).toMatch(/^VECTO_BACKUP_KEEP: expected a whole number/);
   });
 });
+
+describe("config: trusted proxies and rate limits", () => {
+  it("trusts no proxy and limits every credential and address by default", () => {
+    const config = loadConfig(base, cwd);
+    expect(config.trustedProxies).toEqual([]);
+    expect(config.rateLimit).toEqual({ perCredential: 600, perAddress: 1200 });
+  });
+
+  it("takes IPv4 and IPv6 addresses and CIDR ranges, and limits per minute or off", () => {
+    const config = loadConfig({ ...base, VECTO_TRUSTED_PROXIES: " 10.0.0.0/8, 192.0.2.7 ,fd00::/8,[::1]", VECTO_RATE_LIMIT_PER_CREDENTIAL: "off", VECTO_RATE_LIMIT_PER_ADDRESS: "60" }, cwd);
+    expect(config.trustedProxies).toEqual([
+      { network: "10.0.0.0", prefix: 8, family: "ipv4" },
+      { network: "192.0.2.7", prefix: 32, family: "ipv4" },
+      { network: "fd00::", prefix: 8, family: "ipv6" },
+      { network: "::1", prefix: 128, family: "ipv6" },
+    ]);
+    expect(config.rateLimit).toEqual({ perCredential: null, perAddress: 60 });
+  });
+
+  it("refuses a malformed range or limit in one line naming the variable", () => {
+    const proxies = /^VECTO_TRUSTED_PROXIES: expected IPv4 or IPv6 addresses or CIDR ranges separated by commas \(got "/;
+    for (const bad of ["10.0.0.0/33", "fd00::/129", "proxy.example", "10.0.0.0/8/1", "10.0.0.0/", "300.1.1.1"]) expect(failure({ VECTO_TRUSTED_PROXIES: bad }), bad).toMatch(proxies);
+    expect(failure({ VECTO_RATE_LIMIT_PER_ADDRESS: "0" })).toMatch(/^VECTO_RATE_LIMIT_PER_ADDRESS: /);
+    expect(failure({ VECTO_RATE_LIMIT_PER_CREDENTIAL: "lots" })).toBe('VECTO_RATE_LIMIT_PER_CREDENTIAL: expected requests per minute (a whole number above 0) or off (got "lots")');
+  });
+});

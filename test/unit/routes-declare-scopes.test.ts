@@ -10,7 +10,7 @@ import { requireScope, scopeDeclarations } from "../../src/server/middleware/req
 import { identityFixture, type Fixture } from "../identity-fixture.js";
 
 /** The only routes reachable without a credential. Each entry must exist (no stale entries). */
-const PUBLIC_ROUTES: readonly string[] = ["GET /healthz", "GET /readyz", "GET /api/openapi.json", "POST /api/setup", "POST /api/auth/login", "POST /api/auth/refresh"];
+const PUBLIC_ROUTES: readonly string[] = ["GET /healthz", "GET /readyz", "GET /api/openapi.json", "POST /api/setup", "POST /api/auth/login", "POST /api/auth/refresh", "POST /api/auth/password-reset"];
 
 interface RouteEntry {
   readonly method: string;
@@ -101,7 +101,7 @@ describe("every route declares a scope", () => {
   it("the public routes really answer without a credential, and a scoped one does not", async () => {
     expect((await f.call("GET", "/healthz")).status).toBe(200);
     expect((await f.call("GET", "/readyz")).status).toBe(200);
-    for (const path of ["/api/auth/login", "/api/auth/refresh", "/api/setup"]) expect((await f.call("POST", path, { body: {} })).status).not.toBe(401);
+    for (const path of ["/api/auth/login", "/api/auth/refresh", "/api/setup", "/api/auth/password-reset"]) expect((await f.call("POST", path, { body: {} })).status).not.toBe(401);
     for (const key of checkScopes(f.app.routes, PUBLIC_ROUTES).endpoints.filter((k) => !PUBLIC_ROUTES.includes(k))) {
       const [method, path] = key.split(" ") as [string, string];
       const concrete = path.replace(/:[A-Za-z]+/g, "00000000-0000-4000-8000-000000000000");

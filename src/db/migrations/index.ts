@@ -13,6 +13,7 @@ import notifications from "./0008_notifications.sql";
 import secrets from "./0009_secrets.sql";
 import licenseUsage from "./0010_license_usage.sql";
 import tenantNameEnc from "./0011_tenant_name_enc.sql";
+import passwordResets from "./0012_password_resets.sql";
 import keys from "../keystore-migrations/0001_keys.sql";
 import keyRotation from "../keystore-migrations/0002_rotation.sql";
 
@@ -34,6 +35,7 @@ export const migrations: readonly Migration[] = [
   { version: 9, name: "0009_secrets", sql: secrets },
   { version: 10, name: "0010_license_usage", sql: licenseUsage },
   { version: 11, name: "0011_tenant_name_enc", sql: tenantNameEnc },
+  { version: 12, name: "0012_password_resets", sql: passwordResets },
 ];
 
 /** Migrations of the keystore file (src/db/keystore.ts), versioned on their own. */

@@ -5,7 +5,8 @@
  * outside HTTP, and are never refused.
  *
  * Always allowed, whatever the license:
- * - installing a license (the way out), and signing in, refreshing, signing out;
+ * - installing a license (the way out), and signing in, refreshing, signing out, changing or
+ *   resetting a password (a locked-out person is a security problem, not a new seat);
  * - reducing or securing access: ending sessions, revoking tokens, changing or removing an
  *   existing account (enabling one still needs a free seat: src/auth/accounts.ts), suspending a
  *   tenant, rotating keys, rotating or deleting a stored credential, signing audit checkpoints;
@@ -25,6 +26,9 @@ export const ALWAYS_ALLOWED_CHANGES: readonly string[] = [
   "POST /api/auth/login",
   "POST /api/auth/refresh",
   "POST /api/auth/logout",
+  "POST /api/auth/password-reset",
+  "POST /api/me/password",
+  "POST /api/users/:userId/password-reset",
   "DELETE /api/sessions/:sessionId",
   "DELETE /api/tokens/:tokenId",
   "DELETE /api/users/:userId/tokens/:tokenId",

@@ -15,10 +15,12 @@ import { ProblemError } from "../problem.js";
 /** The middlewares that declare a scope, so tests can find undeclared routes. */
 export const scopeDeclarations = new WeakMap<MiddlewareHandler, readonly Scope[]>();
 
-function bearer(c: Context): string | undefined {
+/** The auth-scheme is case-insensitive (RFC 7235 section 2.1); one space, then token68's charset. */
+const BEARER = /^bearer ([A-Za-z0-9._~+/=-]{16,4096})$/i;
+
+export function bearer(c: Context): string | undefined {
   const header = c.req.header("authorization");
-  const match = header === undefined ? null : /^Bearer ([A-Za-z0-9._~+/=-]{16,4096})$/.exec(header);
-  return match?.[1];
+  return header === undefined ? undefined : BEARER.exec(header)?.[1];
 }
 
 export function requireScope(authenticator: Authenticator, ...scopes: Scope[]): MiddlewareHandler<AppEnv> {

@@ -1,26 +1,19 @@
-/** Sign-in (public), refresh (public: the refresh token is the credential), sign-out and who-am-I. */
-import { getConnInfo } from "@hono/node-server/conninfo";
-import type { Context } from "hono";
+/** Sign-in (public), refresh (public: the refresh token is the credential), sign-out, who-am-I, password change and reset redemption. */
 import { z } from "zod";
 import { currentUser } from "../../auth/accounts.js";
-import type { AppDeps, AppEnv } from "../app.js";
+import { changeOwnPassword } from "../../auth/password-change.js";
+import { redeemPasswordReset } from "../../auth/password-reset.js";
+import type { AppDeps } from "../app.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { emailSchema, passwordSchema, slugSchema } from "./schemas.js";
 
 const loginSchema = z.strictObject({ tenant: slugSchema.optional(), email: emailSchema, password: passwordSchema });
 const refreshSchema = z.strictObject({ refreshToken: z.string().min(16).max(200) });
+const passwordChangeSchema = z.strictObject({ currentPassword: passwordSchema, newPassword: passwordSchema });
+const passwordResetSchema = z.strictObject({ token: z.string().regex(/^vrt_[A-Za-z0-9_-]{43}$/, "expected a vrt_ reset token"), newPassword: passwordSchema });
 
 const tags = ["auth"];
-
-/** The TCP peer; a proxy's X-Forwarded-For is not trusted (it is whatever the client says). */
-function clientAddress(c: Context<AppEnv>): string {
-  try {
-    return getConnInfo(c).remote.address ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-}
 
 function sessionRoutes(router: ApiRouter, deps: AppDeps): void {
   const { sessions } = deps.identity;
@@ -42,7 +35,7 @@ function sessionRoutes(router: ApiRouter, deps: AppDeps): void {
         429: { description: "too many failed attempts; Retry-After says when to try again" },
       },
     },
-    async (c, { body }) => c.json(await sessions.login({ ...body, client: c.req.header("user-agent") ?? "", address: clientAddress(c) })),
+    async (c, { body }) => c.json(await sessions.login({ ...body, client: c.req.header("user-agent") ?? "", address: c.get("clientAddress") })),
   );
 
   defineRoute(
@@ -78,9 +71,57 @@ function sessionRoutes(router: ApiRouter, deps: AppDeps): void {
   );
 }
 
+function passwordRoutes(router: ApiRouter, deps: AppDeps): void {
+  defineRoute(
+    router,
+    {
+      method: "post",
+      path: "/api/me/password",
+      operationId: "changeOwnPassword",
+      summary: "Change your password: the current one is required; your other sessions end",
+      description: "Throttled like sign-in (the same counters). The session making the call stays; personal access tokens stay and are counted in the answer.",
+      tags,
+      scopes: ["self"],
+      body: passwordChangeSchema,
+      responses: {
+        200: { description: "changed: `sessionsEnded`, `personalTokensKept`" },
+        403: { description: "the current password is wrong" },
+        422: { description: "the new password is refused by the policy, or the account has no password (an agent)" },
+        429: { description: "too many failed attempts; Retry-After says when to try again" },
+      },
+    },
+    async (c, { body }) => c.json(await changeOwnPassword(deps.identity.passwordFlows, principalOf(c), body, c.get("clientAddress"))),
+  );
+
+  defineRoute(
+    router,
+    {
+      method: "post",
+      path: "/api/auth/password-reset",
+      operationId: "redeemPasswordReset",
+      summary: "Set a new password with a one-time reset token from your administrator",
+      description: "Ends every session and personal access token of the account. The token is spent only when the new password is accepted.",
+      tags,
+      scopes: "public",
+      body: passwordResetSchema,
+      responses: {
+        204: { description: "the password is set; sign in with it" },
+        401: { description: "the reset token is invalid, spent or expired" },
+        422: { description: "the new password is refused by the policy (the token is not spent)" },
+        429: { description: "too many failed attempts from this address; Retry-After says when to try again" },
+      },
+    },
+    async (c, { body }) => {
+      await redeemPasswordReset(deps.identity.passwordFlows, body.token, body.newPassword, c.get("clientAddress"));
+      return c.body(null, 204);
+    },
+  );
+}
+
 export function authRoutes(deps: AppDeps): ApiRouter {
   const router = new ApiRouter(deps.identity.authenticator);
   sessionRoutes(router, deps);
+  passwordRoutes(router, deps);
 
   defineRoute(
     router,

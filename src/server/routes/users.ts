@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { createUser, deleteUser, listUsers, updateUser, userById } from "../../auth/accounts.js";
 import { agentTokens, issueAgentToken, revokeAgentToken } from "../../auth/agent-tokens.js";
+import { issuePasswordReset } from "../../auth/password-reset.js";
 import type { AppDeps } from "../app.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
@@ -62,6 +63,20 @@ function accountRoutes(router: ApiRouter, deps: AppDeps): void {
       responses: { 200: { description: "the updated user" }, 402: { description: "enabling a disabled account needs a free seat: the license's users or agents limit is reached (license-limit)" }, 403: { description: "lacks scope users:manage, or changes the caller's own account" }, 409: { description: "the tenant would have no active admin" } },
     },
     async (c, { params, body }) => c.json({ user: await updateUser(accounts, tenantDbOf(deps, c), principalOf(c), params.userId, body) }),
+  );
+
+  defineRoute(
+    router,
+    {
+      ...common,
+      method: "post",
+      path: "/api/users/:userId/password-reset",
+      operationId: "issuePasswordReset",
+      summary: "Issue a one-time password reset token (vrt_…) for a person; the token is in this response only",
+      description: "Valid for 30 minutes and once; a newer one replaces it. Hand it to the person out of band; they redeem it at POST /api/auth/password-reset.",
+      responses: { 201: { description: "`userId`, `token`, `expiresAt`" }, 403: { description: "lacks scope users:manage, or names the caller (change your own password instead)" }, 422: { description: "the user is an agent or disabled" } },
+    },
+    async (c, { params }) => c.json(await issuePasswordReset(deps.identity.passwordFlows, tenantDbOf(deps, c), principalOf(c), params.userId), 201),
   );
 
   defineRoute(

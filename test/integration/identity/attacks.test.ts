@@ -239,6 +239,14 @@ describe("identity attacks", () => {
       await expectUnauthorized(await f.call("GET", "/api/me", { headers: { Authorization: `Basic ${Buffer.from(`${member.email}:${STRONG_PASSWORD}`).toString("base64")}` } }), "basic auth");
       await expectUnauthorized(await f.call("GET", "/api/me", { headers: { Authorization: `Bearer  ${member.tokens.accessToken}` } }), "malformed bearer header");
     });
+
+    it("the Bearer scheme name is case-insensitive (RFC 7235), the token's charset is still checked", async () => {
+      for (const scheme of ["bearer", "BEARER", "bEaReR"]) {
+        expect((await f.call("GET", "/api/me", { headers: { Authorization: `${scheme} ${member.tokens.accessToken}` } })).status, scheme).toBe(200);
+      }
+      await expectUnauthorized(await f.call("GET", "/api/me", { headers: { Authorization: `bearer ${member.tokens.accessToken}!` } }), "token outside token68");
+      await expectUnauthorized(await f.call("GET", "/api/me", { headers: { Authorization: `bearerx ${member.tokens.accessToken}` } }), "another scheme");
+    });
   });
 
   describe("refresh tokens", () => {

@@ -30,6 +30,7 @@ const PARAM_ROUTES: Readonly<Record<string, ParamRoute>> = {
   "GET /api/users/:userId": { params: { userId: "user" } },
   "PATCH /api/users/:userId": { params: { userId: "user" }, bodies: () => [{ name: "Taken Over" }, { role: "viewer" }, { role: "tenant_admin" }, { auditor: true }, { status: "disabled" }] },
   "DELETE /api/users/:userId": { params: { userId: "user" } },
+  "POST /api/users/:userId/password-reset": { params: { userId: "user" } },
   "GET /api/users/:userId/tokens": { params: { userId: "user" } },
   // The body is one that would succeed inside B (B's agent, B's project): only the tenant boundary stops it.
   "POST /api/users/:userId/tokens": { params: { userId: "user" }, bodies: (theirs) => theirs.project.map((projectId) => ({ name: "minted", scopes: ["self", "graph:read"], projectId, expiresAt: inOneDay() })) },

@@ -27,6 +27,8 @@ const ALLOWED: Record<string, string> = {
     "authentication: the presented refresh token's hash is what establishes the tenant",
   "SELECT id, tenant_id, user_id, name, token_hash, scopes, project_id, created_at, expires_at, last_used_at, revoked_at FROM personal_access_tokens WHERE token_hash = ?":
     "authentication: the presented access token's hash is what establishes the tenant",
+  "SELECT token_hash, tenant_id, user_id, created_by, created_at, expires_at FROM password_resets WHERE token_hash = ?":
+    "password reset: the presented reset token's hash is what establishes the tenant",
 };
 
 const SQL_START = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\b/i;

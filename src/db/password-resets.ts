@@ -1,0 +1,55 @@
+/** One-time password reset tokens, stored as SHA-256 hashes only; at most one per user. */
+import type BetterSqlite3 from "better-sqlite3";
+
+export interface PasswordResetRecord {
+  readonly tokenHash: Uint8Array;
+  readonly tenantId: string;
+  readonly userId: string;
+  /** The admin who issued it. */
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+}
+
+interface Row {
+  token_hash: Buffer;
+  tenant_id: string;
+  user_id: string;
+  created_by: string;
+  created_at: string;
+  expires_at: string;
+}
+
+export class PasswordResetRepository {
+  constructor(private readonly handle: BetterSqlite3.Database) {}
+
+  /**
+   * The reset's row, found by the presented token's hash. This lookup is what establishes the
+   * tenant, so it cannot bind one: it is on the tenancy test's short allow-list.
+   */
+  findByHash(tokenHash: Uint8Array): PasswordResetRecord | undefined {
+    const row = this.handle
+      .prepare<[Buffer], Row>("SELECT token_hash, tenant_id, user_id, created_by, created_at, expires_at FROM password_resets WHERE token_hash = ?")
+      .get(Buffer.from(tokenHash));
+    return row
+      ? { tokenHash: new Uint8Array(row.token_hash), tenantId: row.tenant_id, userId: row.user_id, createdBy: row.created_by, createdAt: row.created_at, expiresAt: row.expires_at }
+      : undefined;
+  }
+
+  /** Stores a new reset for the user; the user's earlier one, and every expired one of the tenant, are gone. */
+  replace(reset: PasswordResetRecord): void {
+    this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND (user_id = ? OR expires_at <= ?)").run(reset.tenantId, reset.userId, reset.createdAt);
+    this.handle
+      .prepare("INSERT INTO password_resets (token_hash, tenant_id, user_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(Buffer.from(reset.tokenHash), reset.tenantId, reset.userId, reset.createdBy, reset.createdAt, reset.expiresAt);
+  }
+
+  /** Deletes the reset if it is still unexpired; true only then (it can be spent once). */
+  consume(tenantId: string, tokenHash: Uint8Array, now: string): boolean {
+    return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND token_hash = ? AND expires_at > ?").run(tenantId, Buffer.from(tokenHash), now).changes === 1;
+  }
+
+  deleteForUser(tenantId: string, userId: string): number {
+    return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND user_id = ?").run(tenantId, userId).changes;
+  }
+}
