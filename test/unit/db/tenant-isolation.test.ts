@@ -38,6 +38,7 @@ function idsOf(t: string) {
     secretName: `${t}-only-secret`,
     session: `${t}-session`,
     refresh: hash(`${t}-refresh`),
+    reset: hash(`${t}-reset`),
     token: `${t}-token`,
     tokenHash: hash(`${t}-token`),
     emailLookup: hash(`${t}-admin@example.test`),
@@ -60,6 +61,7 @@ async function seed(db: Database, ids: Ids): Promise<void> {
     tx.insertNode(node(ids.decision, "decision"), [ids.term]);
     tx.insertEdge({ id: ids.edge, projectId: ids.project, type: "originates_from", fromId: ids.decision, toId: ids.idea, createdBy: ids.admin, createdAt: T0 });
     tx.insertSecret({ id: ids.secretId, name: ids.secretName, valueEnc: blob("sealed"), descriptionEnc: blob("sealed"), version: 1, createdBy: ids.admin, createdAt: T0, rotatedBy: ids.admin, rotatedAt: T0 });
+    tx.replacePasswordReset({ tokenHash: ids.reset, userId: ids.member, createdBy: ids.admin, createdAt: T0, expiresAt: LATER });
     tx.insertPersonalToken({ id: ids.token, userId: ids.member, name: "ci", tokenHash: ids.tokenHash, scopes: ["graph:read"], projectId: null, createdAt: T0, expiresAt: LATER, lastUsedAt: null, revokedAt: null });
   });
   await db.write((tx) => {
@@ -211,6 +213,7 @@ describe("tenant isolation, by behaviour", () => {
     deleteSecret: { run: inTx((tx) => tx.deleteSecret(a.secretName)) },
     revokeUserCredentials: { run: inTx((tx) => tx.revokeUserCredentials(a.member, "beta says so")) },
     project: { run: inTx((tx) => tx.project(a.project)) },
+    replacePasswordReset: { run: inTx((tx) => tx.replacePasswordReset({ tokenHash: hash("beta-planted-reset"), userId: a.member, createdBy: b.admin, createdAt: LATER, expiresAt: LATER })), inserts: true },
     eraseNode: { run: inTx((tx) => tx.eraseNode(a.idea)) },
     eraseProject: { run: inTx((tx) => tx.eraseProject(a.project)) },
   });
@@ -258,6 +261,9 @@ describe("tenant isolation, by behaviour", () => {
     "sessions.touch": { run: inPlatformTx((tx) => tx.sessions.touch(b.tenant, a.session, LATER)) },
     "sessions.revoke": { run: inPlatformTx((tx) => tx.sessions.revoke(b.tenant, a.session, "x", LATER)), expected: false },
     "sessions.revokeAllForUser": { run: inPlatformTx((tx) => tx.sessions.revokeAllForUser(b.tenant, a.member, "x", LATER)), expected: 0 },
+    "sessions.revokeOthersForUser": { run: inPlatformTx((tx) => tx.sessions.revokeOthersForUser(b.tenant, a.member, "none", "x", LATER)), expected: 0 },
+    "passwordResets.consume": { run: inPlatformTx((tx) => tx.passwordResets.consume(b.tenant, a.reset, T0)), expected: false },
+    "passwordResets.deleteForUser": { run: inPlatformTx((tx) => tx.passwordResets.deleteForUser(b.tenant, a.member)), expected: 0 },
     "sessions.spendRefreshToken": { run: inPlatformTx((tx) => tx.sessions.spendRefreshToken(b.tenant, a.refresh, LATER)), expected: false },
     "personalTokens.get": { run: inPlatformTx((tx) => tx.personalTokens.get(b.tenant, a.token)) },
     "personalTokens.listForUser": { run: inPlatformTx((tx) => tx.personalTokens.listForUser(b.tenant, a.member)) },
