@@ -1,5 +1,6 @@
 /** The one text rule (src/text.ts): what single-line and multi-line fields accept, refuse, and how they say so. */
 import { describe, expect, it } from "vitest";
+import { passwordSchema } from "../../src/server/routes/schemas.js";
 import { lineSchema, multilineSchema, textProblem } from "../../src/text.js";
 
 const C0_BUT_TAB_LF_CR = Array.from({ length: 0x20 }, (_, i) => String.fromCharCode(i)).filter((c) => !"\t\n\r".includes(c));
@@ -71,5 +72,13 @@ describe("the text rule", () => {
     expect(body.parse("line\r\nline\n")).toBe("line\r\nline\n");
     const issue = body.safeParse("x\ud800y").error?.issues[0];
     expect(issue).toMatchObject({ code: "custom", message: "contains a lone surrogate (ill-formed Unicode)" });
+  });
+});
+
+describe("passwords", () => {
+  it("refuse a lone surrogate, which UTF-8 hashing would turn into U+FFFD (two passwords would be one)", () => {
+    expect(Buffer.from("x\ud800").equals(Buffer.from("x\udfff"))).toBe(true);
+    for (const bad of ["x\ud800", "x\udfff", "\ude00😀"]) expect(passwordSchema.safeParse(bad).success, JSON.stringify(bad)).toBe(false);
+    for (const good of ["correct horse 😀 battery", "pass\tword with a tab", "пароль-密码"]) expect(passwordSchema.parse(good)).toBe(good);
   });
 });
