@@ -28,6 +28,7 @@ export type ProblemKind =
   | "license-read-only"
   | "not-ready"
   | "keys-unavailable"
+  | "storage-full"
   | "internal-error";
 
 export interface ProblemBody {
@@ -58,6 +59,7 @@ const TITLES: Record<ProblemKind, string> = {
   "license-read-only": "License expired: read-only",
   "not-ready": "Service not ready",
   "keys-unavailable": "Encryption keys unavailable",
+  "storage-full": "Storage full",
   "internal-error": "Internal server error",
 };
 
