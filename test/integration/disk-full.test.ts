@@ -87,6 +87,8 @@ describe.skipIf(!isRoot)("a full disk", () => {
 
   it("refuses writes with 507 storage-full and Retry-After, and logs no event for them", async () => {
     fill();
+    // Below the free-space floor /readyz says so before any write has failed.
+    expect((await call("GET", "/readyz", undefined, "")).status).toBe(503);
     const nodesLogged = server?.stdout().split("\n").filter((line) => line.includes('"msg":"node.created"')).length;
     for (let i = 0; i < 3; i++) {
       const res = await createNode(`refused ${i}`);
