@@ -105,6 +105,8 @@ describe.skipIf(!isRoot)("a full disk", () => {
 
   it("keeps reads working and every acknowledged write, and is not ready, naming storage", async () => {
     expect(await nodeIds()).toEqual([...acknowledged].sort());
+    // An export is recorded in the audit trail before its first byte: no record, no export.
+    expect((await call("GET", "/api/audit?format=jsonl")).status).toBe(507);
     const ready = await call("GET", "/readyz", undefined, "");
     expect(ready.status).toBe(503);
     expect(ready.headers["retry-after"]).toBe("5");
