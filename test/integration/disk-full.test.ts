@@ -22,10 +22,10 @@ const LEFT_FREE = 2048;
 const BIG_BODY = 60_000;
 
 describe.skipIf(!isRoot)("a full disk", () => {
-  const mnt = mkdtempSync(join(tmpdir(), "vecto-disk-full-"));
-  const cwd = join(mnt, "work");
-  const dataDir = join(mnt, "data");
-  const filler = join(mnt, "filler");
+  let mnt = "";
+  let cwd = "";
+  let dataDir = "";
+  let filler = "";
   let mounted = false;
   let server: Server | undefined;
   let port = 0;
@@ -64,6 +64,8 @@ describe.skipIf(!isRoot)("a full disk", () => {
   };
 
   beforeAll(async () => {
+    mnt = mkdtempSync(join(tmpdir(), "vecto-disk-full-"));
+    [cwd, dataDir, filler] = [join(mnt, "work"), join(mnt, "data"), join(mnt, "filler")];
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=12m,mode=0700", "tmpfs", mnt]);
     mounted = true;
     mkdirSync(cwd);
@@ -81,8 +83,9 @@ describe.skipIf(!isRoot)("a full disk", () => {
 
   afterAll(async () => {
     await stop();
-    if (mounted) execFileSync("umount", [mnt]);
-    rmSync(mnt, { recursive: true, force: true });
+    // Lazy: detaches even if a failed start left a process holding a file there.
+    if (mounted) execFileSync("umount", ["-l", mnt]);
+    if (mnt) rmSync(mnt, { recursive: true, force: true });
   });
 
   it("refuses writes with 507 storage-full and Retry-After, and logs no event for them", async () => {
