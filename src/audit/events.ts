@@ -90,7 +90,8 @@ export function auditEventSink(db: Database, log: Logger): EventSink {
     emit(event) {
       db.audit(event);
       const level = event.severity === "info" ? "info" : event.severity === "warn" ? "warn" : "error";
-      log[level]({ audit: { event: event.event, tenantId: event.tenantId, actor: event.actor } }, event.event);
+      // Logged once the event's transaction committed: a rolled-back change leaves no log line claiming it.
+      db.afterCommit(() => log[level]({ audit: { event: event.event, tenantId: event.tenantId, actor: event.actor } }, event.event));
     },
   };
 }

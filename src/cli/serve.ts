@@ -10,6 +10,7 @@ import { openServices, type Services } from "../services.js";
 import { commandConfig } from "./context.js";
 import { auditCheckpointJob, backupJob, keyMaintenanceJob, usageSnapshotJob } from "../jobs/jobs.js";
 import { acquireDataDirLock } from "../db/data-dir-lock.js";
+import { StorageFullError } from "../db/storage.js";
 import { wrapUnderLoadedMasters } from "../keys/rotation.js";
 import { startScheduler } from "../jobs/scheduler.js";
 import { action } from "./output.js";
@@ -94,8 +95,15 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     log.info({ signal }, "shutting down");
     await scheduler.stop();
     await server.close();
-    services.close();
-    lock.release();
+    try {
+      services.close();
+    } catch (error) {
+      // A full disk keeps the WAL unfolded: every commit is in it and the next start folds it in.
+      if (!(error instanceof StorageFullError)) throw error;
+      log.warn(error.message);
+    } finally {
+      lock.release();
+    }
     log.info("stopped cleanly");
     process.exit(0);
   });

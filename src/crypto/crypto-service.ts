@@ -132,6 +132,18 @@ export class CryptoService {
   }
 
   /**
+   * Unwraps every active data-key version of the tenant (cached afterwards): proves its sealed
+   * data can be opened before a streamed response commits to 200. Throws what the unwrap throws
+   * (MasterKeyUnavailableError, KeyUnwrapError), or TenantKeyError when the tenant has no key.
+   */
+  async checkTenantKeys(tenantId: string): Promise<void> {
+    checkTenantId(tenantId);
+    const active = this.#store.listTenantKeys(tenantId).filter((k) => k.status === "active");
+    if (active.length === 0) throw new TenantKeyError(`tenant ${tenantId} has no active data key`);
+    for (const key of active) await this.#dek(tenantId, key.version);
+  }
+
+  /**
    * Drops the tenant's cached DEKs and write version. References are dropped, not zeroed: an
    * operation already holding the key may still be using it.
    */

@@ -32,6 +32,7 @@ import { SealedFieldRepository } from "./sealed-fields.js";
 import { SecretRepository } from "./secrets.js";
 import { LicensingRepository } from "./licensing.js";
 import { UsageCountRepository } from "./usage-counts.js";
+import { isStorageFull, StorageFullError, StorageState } from "./storage.js";
 import type { AuditSealer } from "../audit/seal.js";
 import type { DomainEvent } from "../audit/events.js";
 import type { TenantScope } from "./tenant-scope.js";
@@ -102,12 +103,16 @@ export class Database {
   private readonly repositories: Repositories;
   private auditSealer: AuditSealer | undefined;
   private closed = false;
+  /** Work to do once the open transaction commits (dropped when it rolls back). */
+  private afterCommitQueue: (() => void)[] | undefined;
 
   private constructor(
     private readonly handle: BetterSqlite3.Database,
     /** Wrapped tenant keys, in their own file (see keystore.ts). */
     readonly keystore: KeyStore,
     private readonly clock: () => Date,
+    /** Whether the disk has room: fed by every write of the database and the keystore. */
+    private readonly storage: StorageState,
   ) {
     this.repositories = {
       setupTokens: new SetupTokenRepository(handle),
@@ -144,18 +149,19 @@ export class Database {
     const now = (): string => clock().toISOString();
     let handle: BetterSqlite3.Database;
     let keystore: KeyStore;
+    const storage = new StorageState(dirname(file));
     try {
       handle = openSqlite(file, readonly);
     } catch (error) {
       throw new DatabaseOpenError(`cannot open database ${file}: ${(error as Error).message}`);
     }
     try {
-      keystore = KeyStore.open(options.keystoreFile ?? keystorePath(file), { readonly, now });
+      keystore = KeyStore.open(options.keystoreFile ?? keystorePath(file), { readonly, now, storage });
     } catch (error) {
       handle.close();
       throw new DatabaseOpenError(`cannot open keystore beside ${file}: ${(error as Error).message}`);
     }
-    const db = new Database(handle, keystore, clock);
+    const db = new Database(handle, keystore, clock, storage);
     try {
       if (!readonly) db.migrate();
     } catch (error) {
@@ -180,11 +186,29 @@ export class Database {
     });
   }
 
-  /** Runs fn in one IMMEDIATE transaction; the sole write path. */
+  /**
+   * Runs fn in one IMMEDIATE transaction; the sole write path. A full disk rolls it back and
+   * surfaces as StorageFullError; what fn queued with afterCommit runs only once it committed.
+   */
   private transact<T>(fn: () => T): T {
     if (this.closed) throw new Error("database is closed");
     if (this.handle.inTransaction) return fn();
-    return this.handle.transaction(fn).immediate();
+    const queue: (() => void)[] = [];
+    this.afterCommitQueue = queue;
+    let result: T;
+    try {
+      result = this.storage.write(() => this.handle.transaction(fn).immediate());
+    } finally {
+      this.afterCommitQueue = undefined;
+    }
+    for (const run of queue) run();
+    return result;
+  }
+
+  /** Runs fn once the open write transaction has committed (never, if it rolls back); at once outside one. */
+  afterCommit(fn: () => void): void {
+    if (this.afterCommitQueue === undefined) fn();
+    else this.afterCommitQueue.push(fn);
   }
 
   /** The single write path for platform-level changes. Resolves after the transaction committed. */
@@ -239,12 +263,17 @@ export class Database {
 
   /** Folds the WAL into the database file now (after an erasure: no old page images stay in the WAL). */
   checkpoint(): void {
-    this.handle.pragma("wal_checkpoint(TRUNCATE)");
+    this.storage.write(() => this.handle.pragma("wal_checkpoint(TRUNCATE)"));
   }
 
   /** Cheap liveness probe for /readyz. */
   ping(): void {
     this.handle.prepare("SELECT 1").get();
+  }
+
+  /** For /readyz, without writing: throws StorageFullError while the disk has no room (see storage.ts). */
+  checkStorage(): void {
+    this.storage.check();
   }
 
   /** Full `PRAGMA integrity_check`; returns the problems found (empty when healthy). */
@@ -253,16 +282,33 @@ export class Database {
     return rows.map((r) => r.integrity_check).filter((msg) => msg !== "ok");
   }
 
-  /** Folds the WALs into their files and closes: afterwards each file is consistent on its own. */
+  /**
+   * Folds the WALs into their files and closes: afterwards each file is consistent on its own.
+   * The handles are closed whatever happens; on a full disk the fold cannot be written, so this
+   * throws StorageFullError afterwards: nothing is lost, the WAL keeps every commit and SQLite
+   * folds it in at the next open.
+   */
   close(): void {
     if (this.closed) return;
-    if (!this.handle.readonly) {
-      // Lets SQLite refresh the planner statistics it finds worth refreshing (cheap; recommended at close).
-      this.handle.pragma("optimize");
-      this.handle.pragma("wal_checkpoint(TRUNCATE)");
+    this.closed = true;
+    let failure: unknown;
+    try {
+      if (!this.handle.readonly) {
+        // Lets SQLite refresh the planner statistics it finds worth refreshing (cheap; recommended at close).
+        this.handle.pragma("optimize");
+        this.handle.pragma("wal_checkpoint(TRUNCATE)");
+      }
+    } catch (error) {
+      failure = error;
     }
     this.handle.close();
-    this.keystore.close();
-    this.closed = true;
+    try {
+      this.keystore.close();
+    } catch (error) {
+      failure ??= error;
+    }
+    if (failure === undefined) return;
+    if (isStorageFull(failure)) throw new StorageFullError("the disk is full: the write-ahead logs were kept (every commit is in them) and are folded in at the next start");
+    throw failure;
   }
 }

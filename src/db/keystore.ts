@@ -4,11 +4,13 @@
  * (crypto-shredding) makes that ciphertext unreadable everywhere. Plaintext keys never reach this
  * module: src/crypto wraps them first.
  */
+import { dirname } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import type { KeyWrap, StoredTenantKey, TenantKeyStore } from "../crypto/tenant-key-store.js";
 import { migrate, schemaVersion } from "./migrate.js";
 import { keystoreMigrations } from "./migrations/index.js";
 import { openSqlite } from "./sqlite.js";
+import { StorageState } from "./storage.js";
 
 interface TenantKeyRow {
   tenant_id: string;
@@ -59,9 +61,14 @@ export interface TenantKeySummary {
 const KEY_COLUMNS = "tenant_id, version, status, encryptions, created_at";
 
 export class KeyStore implements TenantKeyStore {
-  private constructor(private readonly handle: BetterSqlite3.Database) {}
+  private constructor(
+    private readonly handle: BetterSqlite3.Database,
+    /** Every change goes through storage.write: a full disk becomes StorageFullError (storage.ts). */
+    private readonly storage: StorageState,
+  ) {}
 
-  static open(file: string, options: { readonly?: boolean; now: () => string }): KeyStore {
+  /** `storage` is shared with the database beside it (one disk); default: its own, for this file's directory. */
+  static open(file: string, options: { readonly?: boolean; now: () => string; storage?: StorageState }): KeyStore {
     const handle = openSqlite(file, options.readonly ?? false);
     try {
       if (!options.readonly) migrate(handle, keystoreMigrations, options.now);
@@ -69,7 +76,12 @@ export class KeyStore implements TenantKeyStore {
       handle.close();
       throw error;
     }
-    return new KeyStore(handle);
+    return new KeyStore(handle, options.storage ?? new StorageState(dirname(file)));
+  }
+
+  /** One IMMEDIATE transaction, through the storage guard. */
+  private transact<T>(fn: () => T): T {
+    return this.storage.write(() => this.handle.transaction(fn).immediate());
   }
 
   listTenantKeys(tenantId: string): StoredTenantKey[] {
@@ -91,17 +103,17 @@ export class KeyStore implements TenantKeyStore {
   }
 
   insertTenantKey(key: { tenantId: string; version: number; wraps: readonly KeyWrap[]; createdAt: string }): void {
-    this.handle.transaction(() => {
+    this.transact(() => {
       this.handle.prepare("INSERT INTO tenant_keys (tenant_id, version, status, created_at) VALUES (?, ?, 'active', ?)").run(key.tenantId, key.version, key.createdAt);
       this.insertWraps(key.tenantId, key.version, key.wraps, key.createdAt, false);
-    }).immediate();
+    });
   }
 
   addWraps(entries: readonly { tenantId: string; version: number; wraps: readonly KeyWrap[] }[]): void {
     const now = new Date().toISOString();
-    this.handle.transaction(() => {
+    this.transact(() => {
       for (const e of entries) this.insertWraps(e.tenantId, e.version, e.wraps, now, true);
-    }).immediate();
+    });
   }
 
   private insertWraps(tenantId: string, version: number, wraps: readonly KeyWrap[], createdAt: string, ignoreExisting: boolean): void {
@@ -110,9 +122,11 @@ export class KeyStore implements TenantKeyStore {
   }
 
   reserveEncryptions(tenantId: string, version: number, count: number): number {
-    const row = this.handle
-      .prepare<[number, string, number], { encryptions: number }>("UPDATE tenant_keys SET encryptions = encryptions + ? WHERE tenant_id = ? AND version = ? RETURNING encryptions")
-      .get(count, tenantId, version);
+    const row = this.storage.write(() =>
+      this.handle
+        .prepare<[number, string, number], { encryptions: number }>("UPDATE tenant_keys SET encryptions = encryptions + ? WHERE tenant_id = ? AND version = ? RETURNING encryptions")
+        .get(count, tenantId, version),
+    );
     if (!row) throw new Error(`no data key ${tenantId} version ${version} to count encryptions for`);
     return row.encryptions;
   }
@@ -123,13 +137,13 @@ export class KeyStore implements TenantKeyStore {
 
   /** Records a master key the installation uses; returns its version (existing or new). */
   registerMaster(label: string, kind: "env" | "pkcs11", now: string): number {
-    return this.handle.transaction(() => {
+    return this.transact(() => {
       const existing = this.handle.prepare<[string], { version: number }>("SELECT version FROM master_keys WHERE label = ?").get(label);
       if (existing) return existing.version;
       const next = (this.handle.prepare<[], { v: number | null }>("SELECT max(version) AS v FROM master_keys").get()?.v ?? 0) + 1;
       this.handle.prepare("INSERT INTO master_keys (label, version, kind, created_at) VALUES (?, ?, ?, ?)").run(label, next, kind, now);
       return next;
-    }).immediate();
+    });
   }
 
   masters(): MasterKeyRecord[] {
@@ -143,27 +157,27 @@ export class KeyStore implements TenantKeyStore {
 
   /** Removes every wrap under a master key and marks it retired; the caller has checked each DEK has another wrap. */
   retireMaster(label: string, now: string): number {
-    const removed = this.handle.transaction(() => {
+    const removed = this.transact(() => {
       const n = this.handle.prepare("DELETE FROM key_wraps WHERE master_label = ?").run(label).changes;
       this.handle.prepare("UPDATE master_keys SET retired_at = ? WHERE label = ? AND retired_at IS NULL").run(now, label);
       return n;
-    }).immediate();
-    this.handle.pragma("wal_checkpoint(TRUNCATE)");
+    });
+    this.storage.write(() => this.handle.pragma("wal_checkpoint(TRUNCATE)"));
     return removed;
   }
 
   /** Re-encryption found nothing sealed under this version since `since` (null: it found something). */
   markUnused(tenantId: string, version: number, since: string | null): void {
-    this.handle.prepare("UPDATE tenant_keys SET unused_since = ? WHERE tenant_id = ? AND version = ? AND status = 'active'").run(since, tenantId, version);
+    this.storage.write(() => this.handle.prepare("UPDATE tenant_keys SET unused_since = ? WHERE tenant_id = ? AND version = ? AND status = 'active'").run(since, tenantId, version));
   }
 
   /** Destroys one data-key version's wraps: whatever it sealed becomes unreadable. */
   retireVersion(tenantId: string, version: number, now: string): void {
-    this.handle.transaction(() => {
+    this.transact(() => {
       this.handle.prepare("DELETE FROM key_wraps WHERE tenant_id = ? AND version = ?").run(tenantId, version);
       this.handle.prepare("UPDATE tenant_keys SET status = 'retired', retired_at = ? WHERE tenant_id = ? AND version = ?").run(now, tenantId, version);
-    }).immediate();
-    this.handle.pragma("wal_checkpoint(TRUNCATE)");
+    });
+    this.storage.write(() => this.handle.pragma("wal_checkpoint(TRUNCATE)"));
   }
 
   /** Adds keys that are not there yet (same tenant and version); used once to move keys out of the data database. */
@@ -171,13 +185,13 @@ export class KeyStore implements TenantKeyStore {
     const insertKey = this.handle.prepare("INSERT OR IGNORE INTO tenant_keys (tenant_id, version, status, created_at) VALUES (?, ?, ?, ?)");
     const insertWrap = this.handle.prepare("INSERT OR IGNORE INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES (?, ?, ?, ?, ?)");
     const register = this.handle.prepare("INSERT OR IGNORE INTO master_keys (label, version, kind, created_at) VALUES (?, (SELECT coalesce(max(version), 0) + 1 FROM master_keys), ?, ?)");
-    this.handle.transaction(() => {
+    this.transact(() => {
       for (const k of keys) {
         insertKey.run(k.tenantId, k.version, k.status, k.createdAt);
         insertWrap.run(k.tenantId, k.version, k.masterLabel, Buffer.from(k.wrapped), k.createdAt);
         register.run(k.masterLabel, k.masterLabel.startsWith("pkcs11:") ? "pkcs11" : "env", k.createdAt);
       }
-    }).immediate();
+    });
   }
 
   /** Every key's metadata (never the wrapped bytes), for the key status report. */
@@ -200,11 +214,11 @@ export class KeyStore implements TenantKeyStore {
 
   /** Crypto-shredding: every key of the tenant is overwritten and removed, and the WAL folded in so no copy lingers. */
   destroyTenantKeys(tenantId: string): number {
-    const removed = this.handle.transaction(() => {
+    const removed = this.transact(() => {
       this.handle.prepare("DELETE FROM key_wraps WHERE tenant_id = ?").run(tenantId);
       return this.handle.prepare("DELETE FROM tenant_keys WHERE tenant_id = ?").run(tenantId).changes;
-    }).immediate();
-    this.handle.pragma("wal_checkpoint(TRUNCATE)");
+    });
+    this.storage.write(() => this.handle.pragma("wal_checkpoint(TRUNCATE)"));
     return removed;
   }
 
@@ -217,9 +231,13 @@ export class KeyStore implements TenantKeyStore {
     return (this.handle.pragma("integrity_check") as { integrity_check: string }[]).map((r) => r.integrity_check).filter((m) => m !== "ok");
   }
 
+  /** Folds the WAL in and closes; the handle is closed even when the fold fails (a full disk keeps the WAL). */
   close(): void {
     if (!this.handle.open) return;
-    if (!this.handle.readonly) this.handle.pragma("wal_checkpoint(TRUNCATE)");
-    this.handle.close();
+    try {
+      if (!this.handle.readonly) this.handle.pragma("wal_checkpoint(TRUNCATE)");
+    } finally {
+      this.handle.close();
+    }
   }
 }

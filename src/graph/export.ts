@@ -40,9 +40,13 @@ export interface TenantExport {
   readonly filename: string;
 }
 
-/** Checks who asks, records the export in the audit trail, and returns the stream to send. */
-export function exportTenant(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, tenantId: string, format: "json" | "markdown"): TenantExport {
+/**
+ * Checks who asks and that the tenant's keys open (so an unavailable key is a 503 before the first
+ * byte, not a cut-off 200), records the export in the audit trail, and returns the stream to send.
+ */
+export async function exportTenant(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, tenantId: string, format: "json" | "markdown"): Promise<TenantExport> {
   checkExportAllowed(tenantDb, principal, tenantId);
+  await deps.crypto.checkTenantKeys(tenantDb.tenantId);
   deps.events.emit({ event: "tenant.exported", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { format } });
   const stamp = new Date().toISOString().slice(0, 10);
   const slug = tenantDb.tenant()?.slug ?? "tenant";

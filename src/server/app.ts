@@ -10,9 +10,10 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Principal } from "../auth/principal.js";
-import { MasterKeyUnavailableError } from "../crypto/errors.js";
+import { KeyUnwrapError, MasterKeyUnavailableError, TenantKeyError } from "../crypto/errors.js";
 import type { KeyResolver } from "../crypto/key-resolver.js";
 import type { Database } from "../db/db.js";
+import { StorageFullError } from "../db/storage.js";
 import type { GraphDeps } from "../graph/projects.js";
 import type { Identity } from "../services.js";
 import type { KeyAdmin } from "../services.js";
@@ -102,9 +103,12 @@ function toProblem(error: unknown): ProblemError | undefined {
     const [status, kind] = DOMAIN_STATUS[error.kind];
     return new ProblemError(status, kind, error.message, error.details);
   }
-  // Fail closed: without its key a tenant's data is neither read nor written; the client may retry.
-  if (error instanceof MasterKeyUnavailableError) {
-    return new ProblemError(503, "keys-unavailable", "the encryption keys for this data are unavailable; nothing was written", { retryAfterSeconds: 30 });
+  // Fail closed: without its key (master key not loaded, wrap not opening, no usable version) a tenant's data is neither read nor written; the client may retry.
+  if (error instanceof MasterKeyUnavailableError || error instanceof KeyUnwrapError || error instanceof TenantKeyError) {
+    return new ProblemError(503, "keys-unavailable", "the encryption keys for this data are unavailable; nothing was read or written", { retryAfterSeconds: 30 });
+  }
+  if (error instanceof StorageFullError) {
+    return new ProblemError(507, "storage-full", "the appliance's storage is full: the change was not stored; retry once space has been freed", { retryAfterSeconds: 60 });
   }
   if (error instanceof HTTPException) {
     const status = error.status;
@@ -130,6 +134,8 @@ export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hon
   app.notFound((c) => problemResponse(c, new ProblemError(404, "not-found", `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {
     const problem = toProblem(error);
+    // The operator's side of a 503/507: which part failed (crypto and storage messages name no secrets).
+    if (problem && problem.status >= 500) deps.log.warn({ requestId: c.get("requestId"), error: { name: error.name, message: error.message } }, problem.kind);
     if (problem) return problemResponse(c, problem);
     // The client learns only the request id; the log gets the error's name and message, never a stack.
     deps.log.error({ requestId: c.get("requestId"), error: { name: error.name, message: error.message } }, "unhandled error");

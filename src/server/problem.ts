@@ -31,6 +31,7 @@ export type ProblemKind =
   | "license-read-only"
   | "not-ready"
   | "keys-unavailable"
+  | "storage-full"
   | "internal-error";
 
 export interface ProblemBody {
@@ -64,6 +65,7 @@ const TITLES: Record<ProblemKind, string> = {
   "license-read-only": "License expired: read-only",
   "not-ready": "Service not ready",
   "keys-unavailable": "Encryption keys unavailable",
+  "storage-full": "Storage full",
   "internal-error": "Internal server error",
 };
 

@@ -125,3 +125,32 @@ describe("readiness", () => {
     dir.cleanup();
   });
 });
+
+describe("domain log lines", () => {
+  it("are written once the change committed, and never for a change that rolled back", async () => {
+    const out = capture();
+    const f = await identityFixture({ log: createLogger("info", out.stream) });
+    try {
+      const created = (): number => out.text().split("\n").filter((line) => line.includes('"msg":"node.created"')).length;
+      const acme = await f.createTenant("log-commit");
+      const token = acme.admin.tokens.accessToken;
+      const projectId = ((await (await f.call("POST", "/api/projects", { token, body: { name: "Logged" } })).json()) as { project: { id: string } }).project.id;
+      expect((await f.call("POST", `/api/projects/${projectId}/nodes`, { token, body: { type: "idea", title: "Committed" } })).status).toBe(201);
+      expect(created()).toBe(1);
+      const auditSize = f.services.db.auditLog.size(acme.tenantId);
+      // The event is recorded inside the transaction, which then fails: row, audit event and log line all go.
+      const event = { event: "node.created", sensitivity: "normal", severity: "info", tenantId: acme.tenantId, actor: { type: "human", id: acme.admin.id }, payload: { nodeId: "rolled-back" } } as const;
+      await expect(f.services.db.write(() => {
+        f.services.identity.events.emit(event);
+        throw new Error("the change failed after its event was recorded");
+      })).rejects.toThrow("failed after");
+      expect(f.services.db.auditLog.size(acme.tenantId)).toBe(auditSize);
+      expect(created()).toBe(1);
+      // Outside a transaction an event commits on its own, and is logged right after.
+      f.services.identity.events.emit(event);
+      expect(created()).toBe(2);
+    } finally {
+      f.close();
+    }
+  });
+});

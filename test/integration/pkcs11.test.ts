@@ -344,7 +344,7 @@ describe("vecto with VECTO_KEY_RESOLVER=pkcs11 (built bundle)", () => {
       const projectId = await withServer(dir.path, env, async (call) => {
         const ready = await call("GET", "/readyz");
         expect(ready.status).toBe(200);
-        expect(JSON.parse(ready.body)).toEqual({ status: "ready", checks: { database: "ok", keys: "ok" }, license: "unlicensed" });
+        expect(JSON.parse(ready.body)).toEqual({ status: "ready", checks: { database: "ok", storage: "ok", keys: "ok" }, license: "unlicensed" });
         expect((await call("POST", "/api/setup", { body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD } })).status).toBe(201);
         const root = await loginToken(call, undefined, "root@example.test");
         const tenant = await call("POST", "/api/tenants", { token: root, body: { slug: "acme", name: "Acme", admin: { email: "admin@acme.test", name: "Admin", password: STRONG_PASSWORD } } });

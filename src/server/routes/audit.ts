@@ -14,6 +14,7 @@ import type { AppDeps, AppEnv } from "../app.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ProblemError } from "../problem.js";
 import { ApiRouter, defineRoute } from "../route.js";
+import { streamedBody } from "../streamed.js";
 
 const auditQuery = z.strictObject({ ...auditFilterFields, log: z.enum(["platform"]).optional() });
 type AuditQuery = z.output<typeof auditQuery>;
@@ -43,7 +44,7 @@ function exportAudit(deps: AppDeps, c: Context<AppEnv>, query: AuditQuery): Resp
   c.header("Content-Disposition", `attachment; filename="${exportFileName(fileLabel(deps, log), format, new Date())}"`);
   c.header("Cache-Control", "no-store");
   const names = actorNames(deps.identity.accounts);
-  return c.body(exportStream(exportChunks(deps.db.auditLog, spec, { format, redactSecurity: redact, names })));
+  return streamedBody(c, exportStream(exportChunks(deps.db.auditLog, spec, { format, redactSecurity: redact, names })), deps.log, "audit export");
 }
 
 export function auditRoutes(deps: AppDeps): ApiRouter {
@@ -65,7 +66,7 @@ export function auditRoutes(deps: AppDeps): ApiRouter {
       tags: ["audit"],
       scopes: ["audit:read"],
       query: auditQuery,
-      responses: { 200: { description: "a streamed JSON Lines (application/x-ndjson) or CSV (text/csv) file" } },
+      responses: { 200: { description: "a streamed JSON Lines (application/x-ndjson) or CSV (text/csv) file; sent chunked, and cut off (no terminating chunk) if it fails midway: treat a connection error as a failed export" } },
     },
     (c, { query }) => exportAudit(deps, c, query),
   );

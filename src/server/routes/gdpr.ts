@@ -1,5 +1,4 @@
 /** GDPR: a tenant's complete export (its own admin), erasure of content and of a person (tenant admin), a tenant's erasure (platform root). */
-import { Readable } from "node:stream";
 import { z } from "zod";
 import { eraseTenant, eraseUser } from "../../auth/erasure.js";
 import { eraseNode, eraseProject, REASON_MAX_CHARS } from "../../graph/erasure.js";
@@ -7,6 +6,7 @@ import { exportTenant } from "../../graph/export.js";
 import type { AppDeps } from "../app.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
+import { streamedBody } from "../streamed.js";
 import { multilineSchema, slugSchema } from "./schemas.js";
 
 const exportQuery = z.strictObject({ format: z.enum(["json", "markdown"]).default("json") });
@@ -21,12 +21,12 @@ export function gdprRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/tenants/:tenantId/export", operationId: "exportTenant", summary: "The tenant's complete graph, decrypted: JSON, or a tar of Markdown files (decisions in ADR form)", tags, scopes: ["tenant:admin"], query: exportQuery, responses: { 200: { description: "a streamed JSON document or tar archive" } } },
-    (c, { params, query }) => {
-      const exported = exportTenant(deps.graph, tenantDbOf(deps, c), principalOf(c), params.tenantId, query.format);
+    { method: "get", path: "/api/tenants/:tenantId/export", operationId: "exportTenant", summary: "The tenant's complete graph, decrypted: JSON, or a tar of Markdown files (decisions in ADR form)", tags, scopes: ["tenant:admin"], query: exportQuery, responses: { 200: { description: "a streamed JSON document or tar archive; sent chunked, and cut off (no terminating chunk) if it fails midway: treat a connection error as a failed export" }, 503: { description: "the tenant's keys cannot be unwrapped (keys-unavailable); checked before the first byte" } } },
+    async (c, { params, query }) => {
+      const exported = await exportTenant(deps.graph, tenantDbOf(deps, c), principalOf(c), params.tenantId, query.format);
       c.header("Content-Type", exported.contentType);
       c.header("Content-Disposition", `attachment; filename="${exported.filename}"`);
-      return c.body(Readable.toWeb(exported.body) as ReadableStream<Uint8Array>);
+      return streamedBody(c, exported.body, deps.log, "tenant export");
     },
   );
 

@@ -14,7 +14,7 @@ type CheckResult = "ok" | string;
 
 const liveSchema = z.object({ status: z.literal("ok") });
 const licenseDetail = z.enum([...LICENSE_STATES, "unknown"]).meta({ description: "the license state (detail only: never makes the appliance unready)" });
-const readySchema = z.object({ status: z.literal("ready"), checks: z.object({ database: z.literal("ok"), keys: z.literal("ok") }), license: licenseDetail });
+const readySchema = z.object({ status: z.literal("ready"), checks: z.object({ database: z.literal("ok"), storage: z.literal("ok"), keys: z.literal("ok") }), license: licenseDetail });
 
 async function probe(run: () => unknown): Promise<CheckResult> {
   try {
@@ -41,7 +41,7 @@ export function healthRoutes(deps: AppDeps): ApiRouter {
       method: "get",
       path: "/readyz",
       operationId: "getReadiness",
-      summary: "Readiness: database and keys; the license state as detail",
+      summary: "Readiness: database, storage (room to write) and keys; the license state as detail",
       tags,
       scopes: "public",
       responses: {
@@ -52,6 +52,8 @@ export function healthRoutes(deps: AppDeps): ApiRouter {
     async (c) => {
       const checks = {
         database: await probe(() => deps.db.ping()),
+        // Without writing: free space on the data directory and whether the last write found the disk full.
+        storage: await probe(() => deps.db.checkStorage()),
         keys: await probe(() => deps.keys.check()),
       };
       let license: LicenseState | "unknown";
