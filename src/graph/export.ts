@@ -17,7 +17,7 @@ import { toEdgeView, type EdgeView } from "./edges.js";
 import { fencedBlock, frontMatter, inlineText } from "./markdown.js";
 import { toNodeView, type NodeView } from "./nodes.js";
 import type { GraphDeps } from "./projects.js";
-import { EDGE_RULES } from "./vocabulary.js";
+import { EDGE_RULES, type NodeType } from "./vocabulary.js";
 
 const PAGE = 200;
 
@@ -127,10 +127,18 @@ export async function* jsonExport(deps: GraphDeps, tenantDb: TenantDb): AsyncGen
   yield "]}\n";
 }
 
-/** A node as Markdown; a decision in ADR form (Status, Context/Decision body, Links). */
-export function nodeMarkdown(node: NodeView, links: readonly EdgeView[]): string {
+/**
+ * A node as Markdown; a decision in ADR form (Status, Context/Decision body, Links). A link points
+ * at the other node's file, `<project>/<type>/<id>.md`, relative to this one; `typeOf` gives the
+ * types of the linked nodes (an edge never leaves its project).
+ */
+export function nodeMarkdown(node: NodeView, links: readonly EdgeView[], typeOf: ReadonlyMap<string, NodeType>): string {
   const meta = frontMatter({ id: node.id, type: node.type, status: node.status, reviewKind: node.reviewKind, verdict: node.verdict, author: `${node.author.type}:${node.author.id}`, version: node.version, created: node.createdAt, updated: node.updatedAt, archived: node.archivedAt });
-  const linkLines = links.map((e) => (e.from === node.id ? `- ${e.type} → [${e.to}](../${e.to}.md)` : `- ${EDGE_RULES[e.type].inverse} → [${e.from}](../${e.from}.md)`));
+  const target = (id: string): string => {
+    const type = typeOf.get(id);
+    return type === undefined ? id : `[${id}](../${type}/${id}.md)`;
+  };
+  const linkLines = links.map((e) => (e.from === node.id ? `- ${e.type} → ${target(e.to)}` : `- ${EDGE_RULES[e.type].inverse} → ${target(e.from)}`));
   const linkSection = linkLines.length > 0 ? `\n## Links\n\n${linkLines.join("\n")}\n` : "";
   // Title and body are tenant text: the title is escaped, the body fenced (src/graph/markdown.ts).
   const heading = `# ${inlineText(node.title)}\n`;
@@ -160,8 +168,10 @@ export function markdownExport(deps: GraphDeps, tenantDb: TenantDb): NodeJS.Read
     for await (const project of projects(deps, tenantDb)) {
       await add(`${project.id}/project.md`, `${frontMatter({ id: project.id, status: project.status, created: project.createdAt })}# ${inlineText(project.name)}\n\n## Members\n\n${project.members.map((m) => `- ${m.userId} (${m.role})`).join("\n")}\n`);
       const projectEdges = [...edges(tenantDb, project.id)];
+      const linked = tenantDb.nodes([...new Set(projectEdges.flatMap((e) => [e.from, e.to]))]);
+      const typeOf = new Map(linked.map((n) => [n.id, n.type]));
       for await (const node of nodes(deps, tenantDb, project.id)) {
-        await add(`${project.id}/${node.type}/${node.id}.md`, nodeMarkdown(node, projectEdges.filter((e) => e.from === node.id || e.to === node.id)));
+        await add(`${project.id}/${node.type}/${node.id}.md`, nodeMarkdown(node, projectEdges.filter((e) => e.from === node.id || e.to === node.id), typeOf));
       }
     }
     tar.finalize();

@@ -73,7 +73,11 @@ describe("GDPR", () => {
     expect(decision).toContain("# Export as JSON and Markdown");
     expect(decision).toContain("## Status\n\naccepted");
     expect(decision).toContain("## Context and decision\n\n```markdown\nWe chose both formats.\n```\n");
-    expect(decision).toMatch(/- originates_from → \[[0-9a-f-]{36}\]/);
+    // A link points at the other node's file, relative to this one, and that file is in the export.
+    const target = /- originates_from → \[([0-9a-f-]{36})\]\(\.\.\/(\w+)\/([0-9a-f-]{36})\.md\)/.exec(decision);
+    expect(target?.[2]).toBe("idea");
+    expect(target?.[1]).toBe(target?.[3]);
+    expect(files.has(`vecto-export/${projectId}/idea/${target?.[3]}.md`)).toBe(true);
     expect(files.get(`vecto-export/${projectId}/project.md`)).toContain("# Portable");
   });
 
