@@ -15,7 +15,7 @@ import type { LicenseService } from "../license/license.js";
 import { passwordProblem, type PasswordHasher } from "./passwords.js";
 import type { Principal } from "./principal.js";
 import { openProfile, sealName, sealProfile, type Profile } from "./profiles.js";
-import { sealTenantName, tenantView, type TenantView } from "./tenant-names.js";
+import { sealTenantName, tenantListView, tenantView, type TenantView } from "./tenant-names.js";
 import type { Role, TenantRole } from "./rbac.js";
 import { secretHash } from "./secrets.js";
 
@@ -142,7 +142,7 @@ export async function createTenant(deps: AccountDeps, actor: Principal, input: {
 
 export async function listTenants(deps: AccountDeps, after: string | undefined, limit: number): Promise<TenantView[]> {
   const views: TenantView[] = [];
-  for (const tenant of deps.db.tenants.list(after, limit)) views.push(await tenantView(deps.crypto, tenant));
+  for (const tenant of deps.db.tenants.list(after, limit)) views.push(await tenantListView(deps.crypto, tenant));
   return views;
 }
 

@@ -10,11 +10,16 @@
  */
 import type { EventSink } from "../audit/events.js";
 import type { CryptoService, FieldRef } from "../crypto/crypto-service.js";
+import { isKeyUnavailable } from "../crypto/errors.js";
 import type { Database } from "../db/db.js";
 import type { Tenant } from "../db/tenants.js";
 
 /** A tenant as the API shows it: the name opened. */
-export type TenantView = Omit<Tenant, "nameEnc"> & { readonly name: string | null };
+export type TenantView = Omit<Tenant, "nameEnc"> & {
+  readonly name: string | null;
+  /** In a list only: the tenant's key cannot be unwrapped now, so its name is not shown (reading the tenant itself answers 503). */
+  readonly keysUnavailable?: true;
+};
 
 function nameRef(tenantId: string): FieldRef {
   return { table: "tenants", column: "name", rowId: tenantId };
@@ -27,6 +32,20 @@ export function sealTenantName(crypto: CryptoService, tenantId: string, name: st
 export async function tenantView(crypto: CryptoService, tenant: Tenant): Promise<TenantView> {
   const { nameEnc, ...rest } = tenant;
   return { ...rest, name: nameEnc === null ? null : await crypto.decryptField(tenant.id, nameRef(tenant.id), nameEnc) };
+}
+
+/**
+ * A tenant in the platform root's list. One tenant whose key is unavailable must not hide the
+ * others from the operator who has to find and mend it: it is listed, flagged, without its name.
+ */
+export async function tenantListView(crypto: CryptoService, tenant: Tenant): Promise<TenantView> {
+  try {
+    return await tenantView(crypto, tenant);
+  } catch (error) {
+    if (!isKeyUnavailable(error)) throw error;
+    const { nameEnc: _sealed, ...rest } = tenant;
+    return { ...rest, name: null, keysUnavailable: true };
+  }
 }
 
 export interface SealDeps {

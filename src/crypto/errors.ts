@@ -49,6 +49,11 @@ export class TenantKeyError extends CryptoError {
   override readonly name: string = "TenantKeyError";
 }
 
+/** The key for some data cannot be had right now (master key away, wrap does not open, no usable version): fail closed, retry later. */
+export function isKeyUnavailable(error: unknown): boolean {
+  return error instanceof MasterKeyUnavailableError || error instanceof KeyUnwrapError || error instanceof TenantKeyError;
+}
+
 /**
  * The PKCS#11 side is unusable: library, token, login or key object. `ckr` carries the PKCS#11
  * return code name (e.g. CKR_PIN_INCORRECT) when there is one; messages never carry the PIN.

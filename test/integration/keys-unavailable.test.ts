@@ -70,8 +70,7 @@ const NO_SEALED_DATA: Readonly<Record<string, string>> = {
   "GET /api/audit/checkpoints": "the audit trail",
   "GET /api/audit/proofs/inclusion": "the audit trail",
   "GET /api/audit/proofs/consistency": "the audit trail",
-  "GET /api/tenants": "tenant records (platform root)",
-  "GET /api/tenants/:tenantId": "a tenant record (platform root)",
+  "GET /api/tenants": "the platform root's list: a stranded tenant is listed without its name (below)",
   "GET /api/keys/status": "key metadata (platform root)",
   "GET /api/license": "the license (platform root)",
   "GET /api/usage/report": "counts (platform root)",
@@ -145,6 +144,14 @@ describe.each(["master-not-loaded", "wrap-does-not-open"] as const)("every read 
     expect(expected.filter((o) => o.includes(" 503 ")).map((o) => o.split(" ")[1])).toEqual(
       expect.arrayContaining(["/api/me", "/api/users", "/api/users/:userId", "/api/projects", "/api/projects/:projectId", "/api/projects/:projectId/nodes", "/api/nodes/:nodeId", "/api/nodes/:nodeId/trace", "/api/tenants/:tenantId/export", "/api/secrets"]),
     );
+  });
+
+  it("lists the stranded tenant for the platform root, flagged and without its name, beside the others", async () => {
+    const res = await f.call("GET", "/api/tenants", { token: f.root.tokens.accessToken });
+    expect(res.status).toBe(200);
+    const { tenants } = await json<{ tenants: { id: string; slug: string; name: string | null; keysUnavailable?: true }[] }>(res);
+    expect(tenants.find((t) => t.id === stranded.tenantId)).toMatchObject({ slug: "stranded", name: null, keysUnavailable: true });
+    expect(tenants.filter((t) => t.id !== stranded.tenantId).every((t) => t.name !== null && t.keysUnavailable === undefined)).toBe(true);
   });
 
   it("answers the Markdown export 503 too, before its first byte", async () => {
