@@ -9,26 +9,10 @@ import type { AuditRow } from "../../src/db/audit-log.js";
 import { createLogger } from "../../src/log.js";
 import { openServices } from "../../src/services.js";
 import { runCli, tempDir } from "../helpers.js";
+import { parseJsonl, signedRowOf, type AuditLine } from "../audit-lines.js";
 import { identityFixture, type Account, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
-interface Line {
-  vid: string;
-  log: string;
-  seq: number;
-  event: string;
-  scope: AuditRow["scope"];
-  sensitivity: AuditRow["sensitivity"];
-  severity: AuditRow["severity"];
-  actor: { type: AuditRow["actorType"]; id: string | null; name: string | null };
-  scope_vid: string | null;
-  timestamp: string;
-  payload: Record<string, unknown>;
-  signature: string;
-  redacted?: true;
-  actor_name: string | null;
-}
 
-const jsonl = (text: string): Line[] => text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Line);
 
 /** A strict RFC 4180 reader (quoted cells, doubled quotes, CRLF rows), so the test does not trust the writer. */
 function parseCsv(text: string): string[][] {
@@ -67,20 +51,11 @@ function parseCsv(text: string): string[][] {
   return rows;
 }
 
-/** The HMAC input re-created from an exported line, as a verifier holding the key would. */
-function rowOf(line: Line): Omit<AuditRow, "signature" | "leafHash"> {
-  return {
-    vid: line.vid, tenantId: line.log, seq: line.seq, event: line.event, scope: line.scope, sensitivity: line.sensitivity, severity: line.severity,
-    actorType: line.actor.type, actorId: line.actor.id, actorName: line.actor.name, scopeVid: line.scope_vid, timestamp: line.timestamp,
-    // The canonical payload had sorted keys; JSON.parse kept that order, so stringify gives the same bytes back.
-    payload: JSON.stringify(line.payload),
-  };
-}
 
 /** The documented inverse of the formula guard: one leading apostrophe is dropped. */
 const unescapeCell = (cell: string): string => (cell.startsWith("'") ? cell.slice(1) : cell);
 
-const FORMULA_ADDRESS = '=HYPERLINK("http://evil.example/","click"),1';
+const FORMULA_REASON = '=HYPERLINK("http://evil.example/","click"),1';
 
 describe("GET /api/audit", () => {
   let f: Fixture;
@@ -92,13 +67,13 @@ describe("GET /api/audit", () => {
   let mac: (data: Uint8Array) => Uint8Array;
 
   const get = (token: string, query = ""): Promise<Response> => f.call("GET", `/api/audit${query}`, { token });
-  async function lines(token: string, query = ""): Promise<Line[]> {
+  async function lines(token: string, query = ""): Promise<AuditLine[]> {
     const res = await get(token, query);
     expect(res.status, await res.clone().text()).toBe(200);
-    return jsonl(await res.text());
+    return parseJsonl(await res.text());
   }
   /** A later export also holds what was appended since (the exports' own events): compare up to the earlier one's end. */
-  const upTo = (later: Line[], earlier: Line[]): Line[] => later.filter((l) => l.seq <= (earlier.at(-1)?.seq ?? -1));
+  const upTo = (later: AuditLine[], earlier: AuditLine[]): AuditLine[] => later.filter((l) => l.seq <= (earlier.at(-1)?.seq ?? -1));
   const exportedEvents = (tenantId: string): AuditRow[] => f.services.db.auditLog.filtered(tenantId, { event: "audit.exported", afterSeq: -1, limit: 10_000 });
 
   beforeAll(async () => {
@@ -110,9 +85,16 @@ describe("GET /api/audit", () => {
     viewer = await f.createUser(acme.admin, { role: "viewer" }, acme.slug);
     auditor = await f.createUser(acme.admin, { role: "member", auditor: true }, acme.slug);
     const project = (await (await f.call("POST", "/api/projects", { token: member.tokens.accessToken, body: { name: "Exported" } })).json()) as { project: { id: string } };
-    for (const title of ["one", "two"]) await f.call("POST", `/api/projects/${project.project.id}/nodes`, { token: member.tokens.accessToken, body: { type: "idea", title } });
-    // A failed sign-in records the peer address: a value an outsider controls, in a security payload.
-    await f.login(acme.slug, acme.admin.email, "not-the-password", FORMULA_ADDRESS);
+    const nodeIds: string[] = [];
+    for (const title of ["one", "two", "three"]) {
+      const res = await f.call("POST", `/api/projects/${project.project.id}/nodes`, { token: member.tokens.accessToken, body: { type: "idea", title } });
+      nodeIds.push(((await res.json()) as { node: { id: string } }).node.id);
+    }
+    await f.login(acme.slug, acme.admin.email, "not-the-password");
+    // An erasure records its reason: text a user typed, in a security payload, as a spreadsheet formula.
+    const erased = nodeIds.at(-1) as string;
+    expect((await f.call("DELETE", `/api/nodes/${erased}`, { token: acme.admin.tokens.accessToken })).status).toBe(200);
+    expect((await f.call("POST", `/api/nodes/${erased}/erase`, { token: acme.admin.tokens.accessToken, body: { reason: FORMULA_REASON } })).status).toBe(200);
     await f.call("POST", "/api/projects", { token: other.admin.tokens.accessToken, body: { name: "Other's project" } });
   });
   afterAll(() => f.close());
@@ -122,11 +104,11 @@ describe("GET /api/audit", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/x-ndjson; charset=utf-8");
     expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="vecto-audit-export-acme-\d{8}T\d{6}Z\.jsonl"$/);
-    const all = jsonl(await res.text());
+    const all = parseJsonl(await res.text());
     expect(all.map((l) => l.seq)).toEqual(all.map((_, i) => i));
     expect(new Set(all.map((l) => l.log))).toEqual(new Set([acme.tenantId]));
     expect(all.map((l) => l.event)).toEqual(expect.arrayContaining(["tenant.created", "user.created", "project.created", "node.created", "auth.login_failed"]));
-    for (const line of all.filter((l) => l.sensitivity === "normal")) expect(Buffer.from(mac(signatureInput(rowOf(line)))).toString("base64")).toBe(line.signature);
+    for (const line of all.filter((l) => l.sensitivity === "normal")) expect(Buffer.from(mac(signatureInput(signedRowOf(line)))).toString("base64")).toBe(line.signature);
   });
 
   it("records each export (before streaming) in the reader's log, and the export stops just before that event", async () => {
@@ -150,10 +132,10 @@ describe("GET /api/audit", () => {
     const text = await res.text();
     const [header, ...rows] = parseCsv(text);
     expect(header).toEqual([...CSV_COLUMNS]);
-    const json = upTo(await lines(auditor.tokens.accessToken), rows.map((r) => ({ seq: Number(r[2]) }) as Line));
+    const json = upTo(await lines(auditor.tokens.accessToken), rows.map((r) => ({ seq: Number(r[2]) }) as AuditLine));
     expect(rows.length).toBe(json.length);
     rows.forEach((row, i) => {
-      const line = json[i] as Line;
+      const line = json[i] as AuditLine;
       for (const raw of row.filter((c) => c.startsWith("'"))) expect(raw, "only escaped cells start with an apostrophe").toMatch(/^'[=+\-@\t\r']/);
       const cell = Object.fromEntries(CSV_COLUMNS.map((name, k) => [name, unescapeCell(row[k] ?? "")]));
       expect(cell).toEqual({
@@ -161,10 +143,11 @@ describe("GET /api/audit", () => {
         actor_type: line.actor.type, actor_id: line.actor.id ?? "", scope_vid: line.scope_vid ?? "", payload: JSON.stringify(line.payload), signature: line.signature, redacted: "", actor_name: line.actor_name ?? "",
       });
     });
-    // The outsider's address sits inside the quoted JSON payload cell, its quotes doubled; the cell starts with {, not =.
-    const failed = rows.find((r) => r[4] === "auth.login_failed") as string[];
-    expect(JSON.parse(failed[11] as string)).toMatchObject({ address: FORMULA_ADDRESS });
-    expect(text).toContain(String.raw`"{""address"":""=HYPERLINK(\""http://evil.example/\"",\""click\""),1"",`);
+    // The typed reason sits inside the quoted JSON payload cell, its quotes doubled; the cell starts with {, not =.
+    const erased = rows.find((r) => r[4] === "node.erased") as string[];
+    expect((erased[11] as string).startsWith("{")).toBe(true);
+    expect(JSON.parse(erased[11] as string)).toMatchObject({ reason: FORMULA_REASON });
+    expect(text).toContain(String.raw`""reason"":""=HYPERLINK(\""http://evil.example/\"",\""click\""),1""`);
   });
 
   it("CSV cells: quoting per RFC 4180 and spreadsheet formulas neutralised with a leading apostrophe", () => {
@@ -186,7 +169,7 @@ describe("GET /api/audit", () => {
   it("filters by event, actor and time range, each narrowing to exactly the matching events", async () => {
     const token = acme.admin.tokens.accessToken;
     const all = await lines(token);
-    const check = async (query: string, keep: (l: Line) => boolean): Promise<void> => {
+    const check = async (query: string, keep: (l: AuditLine) => boolean): Promise<void> => {
       const got = await lines(token, query);
       const expected = all.filter(keep);
       expect(expected.length, query).toBeGreaterThan(0);
@@ -196,7 +179,7 @@ describe("GET /api/audit", () => {
     };
     await check("?event=node.created", (l) => l.event === "node.created");
     await check(`?actor=${member.id}`, (l) => l.actor.id === member.id);
-    const boundary = (all.find((l) => l.event === "project.created") as Line).timestamp;
+    const boundary = (all.find((l) => l.event === "project.created") as AuditLine).timestamp;
     await check(`?from=${encodeURIComponent(boundary)}`, (l) => l.timestamp >= boundary);
     await check(`?to=${encodeURIComponent(boundary)}`, (l) => l.timestamp < boundary);
     // An offset is the same instant: normalised before comparing with the stored UTC text.
@@ -238,16 +221,16 @@ describe("GET /api/audit", () => {
     expect(security.length).toBeGreaterThan(2);
     for (const line of security) {
       expect(line).toMatchObject({ payload: { redacted: true }, redacted: true });
-      const original = byVid.get(line.vid) as Line;
+      const original = byVid.get(line.vid) as AuditLine;
       expect(original.signature).toBe(line.signature);
       expect(original.redacted).toBeUndefined();
       // The auditor's copy verifies; the redacted line does not (by design: its payload was withheld).
-      expect(Buffer.from(mac(signatureInput(rowOf(original)))).toString("base64")).toBe(original.signature);
-      expect(Buffer.from(mac(signatureInput(rowOf(line)))).toString("base64")).not.toBe(line.signature);
+      expect(Buffer.from(mac(signatureInput(signedRowOf(original)))).toString("base64")).toBe(original.signature);
+      expect(Buffer.from(mac(signatureInput(signedRowOf(line)))).toString("base64")).not.toBe(line.signature);
     }
     for (const line of redacted.filter((l) => l.sensitivity === "normal")) expect(line).toEqual(byVid.get(line.vid));
     expect(JSON.stringify(redacted)).not.toContain("evil.example");
-    expect(full.find((l) => l.event === "auth.login_failed")?.payload).toMatchObject({ address: FORMULA_ADDRESS, reason: "wrong password" });
+    expect(full.find((l) => l.event === "node.erased")?.payload).toMatchObject({ reason: FORMULA_REASON });
     expect(JSON.parse((exportedEvents(acme.tenantId).at(-1) as AuditRow).payload)).toMatchObject({ redacted: false });
   });
 
@@ -259,7 +242,7 @@ describe("GET /api/audit", () => {
     expect(own.map((l) => l.event)).toContain("auth.setup_completed");
     const res = await get(f.root.tokens.accessToken, "?log=platform");
     expect(res.headers.get("content-disposition")).toMatch(/filename="vecto-audit-platform-/);
-    const installation = jsonl(await res.text());
+    const installation = parseJsonl(await res.text());
     expect(new Set(installation.map((l) => l.log))).toEqual(new Set(["_platform"]));
     expect(installation.at(-1)).toMatchObject({ event: "auth.jwt_key_rotated", redacted: true });
     expect(JSON.parse((exportedEvents(platformTenant ?? "").at(-1) as AuditRow).payload)).toMatchObject({ log: "_platform" });
@@ -288,10 +271,10 @@ describe("vecto audit export", () => {
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toBe("");
     expect(statSync(out).mode & 0o777).toBe(0o600);
-    const exported = jsonl(readFileSync(out, "utf8"));
+    const exported = parseJsonl(readFileSync(out, "utf8"));
     expect(exported.map((l) => l.payload)).toEqual([0, 1, 2].map((i) => ({ kid: `k-${i}`, note: 'line, with "quotes"' })));
     expect(exported.some((l) => l.redacted)).toBe(false);
-    const again = jsonl(runCli(["audit", "export", "--event", "audit.exported"], { cwd }).stdout);
+    const again = parseJsonl(runCli(["audit", "export", "--event", "audit.exported"], { cwd }).stdout);
     expect(again).toHaveLength(1);
     expect(again[0]).toMatchObject({ log: "_platform", seq: 3, actor: { type: "system", id: "vecto audit export", name: null }, actor_name: "vecto audit export", payload: { log: "_platform", format: "jsonl", out, redacted: false } });
   });

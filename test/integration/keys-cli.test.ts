@@ -27,6 +27,7 @@ describe("vecto keys rotate-* / reencrypt / retire-master", () => {
     acme = await f.createTenant("cli-keys");
     const pid = ((await (await f.call("POST", "/api/projects", { token: acme.admin.tokens.accessToken, body: { name: "Orion" } })).json()) as { project: { id: string } }).project.id;
     for (let i = 0; i < 5; i++) await f.call("POST", `/api/projects/${pid}/nodes`, { token: acme.admin.tokens.accessToken, body: { type: "task", title: `Task ${i}`, body: "b" } });
+    // Sealed values: the tenant's name, its admin's email and name, the project's name, 5 nodes' titles and bodies = 14.
     // The fixture removes its directory on close: work on a copy of the closed data directory.
     f.services.close();
     cwd = own.path;
@@ -52,14 +53,14 @@ describe("vecto keys rotate-* / reencrypt / retire-master", () => {
     const rotated = runCli(["keys", "rotate-tenant", "--all", "--json"], { cwd, env });
     expect(rotated.status).toBe(0);
     expect(JSON.parse(rotated.stdout)).toContainEqual({ tenantId: acme.tenantId, version: 2 });
-    expect(status().tenants.find((t) => t.tenantId === acme.tenantId)?.reencryptionRemaining).toBe(13);
+    expect(status().tenants.find((t) => t.tenantId === acme.tenantId)?.reencryptionRemaining).toBe(14);
 
     const re = runCli(["keys", "reencrypt", "--tenant", acme.tenantId, "--retire-unused-now", "--json"], { cwd, env });
     expect(re.status).toBe(0);
-    expect(JSON.parse(re.stdout)).toEqual([{ tenantId: acme.tenantId, writeVersion: 2, rewritten: 13, remaining: 0, retiredVersions: [1] }]);
+    expect(JSON.parse(re.stdout)).toEqual([{ tenantId: acme.tenantId, writeVersion: 2, rewritten: 14, remaining: 0, retiredVersions: [1] }]);
     const text = runCli(["keys", "status"], { cwd, env }).stdout;
     expect(text).toContain(`${acme.tenantId}: v1 retired (0 values`);
-    expect(text).toMatch(/v2 active \(13 values, \d+ encryptions\)/);
+    expect(text).toMatch(/v2 active \(14 values, \d+ encryptions\)/);
   });
 
   it("rotate-master prints the next configuration; retire-master then removes the old key's wraps", () => {
@@ -91,7 +92,7 @@ describe("vecto keys rotate-* / reencrypt / retire-master", () => {
           opened++;
         }
       }
-      expect(opened).toBe(13);
+      expect(opened).toBe(14);
     } finally {
       db.close();
     }

@@ -52,6 +52,9 @@ const PARAM_ROUTES: Readonly<Record<string, ParamRoute>> = {
   "PATCH /api/nodes/:nodeId": { params: { nodeId: "node" }, bodies: () => [{ title: "Taken Over" }, { status: "accepted" }] },
   "DELETE /api/nodes/:nodeId": { params: { nodeId: "node" } },
   "POST /api/nodes/:nodeId/restore": { params: { nodeId: "node" } },
+  // A reason that would do inside B: only the tenant boundary (404, never "archive it first") stops it.
+  "POST /api/nodes/:nodeId/erase": { params: { nodeId: "node" }, bodies: () => [{ reason: "request #1" }] },
+  "POST /api/projects/:projectId/erase": { params: { projectId: "project" }, bodies: () => [{ reason: "request #1" }] },
   "GET /api/nodes/:nodeId/trace": { params: { nodeId: "node" } },
   "GET /api/edges/:edgeId": { params: { edgeId: "edge" } },
   "POST /api/users/:userId/erase": { params: { userId: "user" } },
