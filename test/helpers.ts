@@ -5,6 +5,8 @@ import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createServer } from "node:net";
+import { Readable } from "node:stream";
+import { extract } from "tar-stream";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const CLI = join(ROOT, "dist", "vecto.cjs");
@@ -120,4 +122,24 @@ export function waitForExit(child: ChildProcessWithoutNullStreams): Promise<numb
     if (child.exitCode !== null) return resolveExit(child.exitCode);
     child.on("exit", (code) => resolveExit(code));
   });
+}
+
+/** The files of a tar archive, by name, as UTF-8 text. */
+export async function untar(archive: Buffer): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const tar = extract();
+  tar.on("entry", (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.on("end", () => {
+      files.set(header.name, Buffer.concat(chunks).toString("utf8"));
+      next();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    tar.on("finish", resolve);
+    tar.on("error", reject);
+    Readable.from([archive]).pipe(tar);
+  });
+  return files;
 }

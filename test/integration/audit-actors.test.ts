@@ -8,36 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { actorNames } from "../../src/audit/actor-names.js";
 import { CSV_COLUMNS, exportChunks } from "../../src/audit/export.js";
 import { signatureInput } from "../../src/audit/seal.js";
-import type { AuditRow } from "../../src/db/audit-log.js";
+import { parseJsonl, signedRowOf, type AuditLine } from "../audit-lines.js";
 import { identityFixture, type Account, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
-interface Line {
-  vid: string;
-  log: string;
-  seq: number;
-  event: string;
-  scope: AuditRow["scope"];
-  sensitivity: AuditRow["sensitivity"];
-  severity: AuditRow["severity"];
-  actor: { type: AuditRow["actorType"]; id: string | null; name: string | null };
-  scope_vid: string | null;
-  timestamp: string;
-  payload: Record<string, unknown>;
-  signature: string;
-  actor_name: string | null;
-}
 
 const HUMAN_NAME = "Ada Quillfeather-7c1e";
 const AGENT_NAME = "Release Bot-93fd";
 const tomorrow = (): string => new Date(Date.now() + 86_400_000).toISOString();
 
-/** The signed event's HMAC input from an exported line: actor_name is not part of it. */
-function signedRow(line: Line): Omit<AuditRow, "signature" | "leafHash"> {
-  return {
-    vid: line.vid, tenantId: line.log, seq: line.seq, event: line.event, scope: line.scope, sensitivity: line.sensitivity, severity: line.severity,
-    actorType: line.actor.type, actorId: line.actor.id, actorName: line.actor.name, scopeVid: line.scope_vid, timestamp: line.timestamp, payload: JSON.stringify(line.payload),
-  };
-}
 
 describe("named actors in audit reads", () => {
   let f: Fixture;
@@ -52,7 +30,7 @@ describe("named actors in audit reads", () => {
     expect(res.status, await res.clone().text()).toBe(200);
     return res.text();
   };
-  const jsonl = async (query = ""): Promise<Line[]> => (await exportText(query)).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Line);
+  const jsonl = async (query = ""): Promise<AuditLine[]> => parseJsonl(await exportText(query));
   /** CSV rows as objects; cells here hold no quotes, commas or leading formula characters except the payload, which is not read. */
   const csvByActor = async (actorId: string): Promise<Record<string, string>[]> => {
     const [header, ...rows] = (await exportText(`?format=csv&actor=${actorId}`)).split("\r\n").filter((r) => r !== "");
@@ -99,7 +77,7 @@ describe("named actors in audit reads", () => {
     expect(all.find((l) => l.event === "auth.login_failed")).toMatchObject({ actor: { type: "anonymous", id: human.id }, actor_name: null });
     f.services.identity.events.emit({ event: "auth.jwt_key_rotated", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: "vecto keys rotate-jwt" }, payload: { kid: "k-named" } });
     const installation = await f.call("GET", "/api/audit?log=platform", { token: f.root.tokens.accessToken });
-    const last = JSON.parse((await installation.text()).trim().split("\n").at(-1) as string) as Line;
+    const last = JSON.parse((await installation.text()).trim().split("\n").at(-1) as string) as AuditLine;
     expect(last).toMatchObject({ event: "auth.jwt_key_rotated", actor: { type: "system", id: "vecto keys rotate-jwt" }, actor_name: "vecto keys rotate-jwt" });
   });
 
@@ -124,7 +102,7 @@ describe("named actors in audit reads", () => {
     const mac = await f.services.crypto.macFunction("audit-hmac");
     const lines = (await jsonl()).filter((l) => l.sensitivity === "normal");
     expect(lines.some((l) => l.actor_name === AGENT_NAME)).toBe(true);
-    for (const line of lines) expect(Buffer.from(mac(signatureInput(signedRow(line)))).toString("base64")).toBe(line.signature);
+    for (const line of lines) expect(Buffer.from(mac(signatureInput(signedRowOf(line)))).toString("base64")).toBe(line.signature);
     const stored = f.services.db.auditLog.filtered(acme.tenantId, { afterSeq: -1, limit: 10_000 });
     expect(stored.every((row) => row.actorName === null)).toBe(true);
     expect(JSON.stringify(stored.map((row) => row.payload))).not.toMatch(/Quillfeather|Release Bot/);

@@ -1,12 +1,11 @@
 /** GDPR: export, rectification is edit (graph tests), erasure of a person and of a whole tenant. */
 import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import BetterSqlite3 from "better-sqlite3";
-import { extract } from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CryptoService } from "../../src/crypto/crypto-service.js";
 import { keystorePath } from "../../src/db/db.js";
+import { untar } from "../helpers.js";
 import { identityFixture, STRONG_PASSWORD, type Fixture, type TenantAccount } from "../identity-fixture.js";
 import { markdownStructure, unescapedPunctuation, unescapeMarkdown } from "../markdown-structure.js";
 
@@ -25,23 +24,7 @@ describe("GDPR", () => {
     const res = await f.call("GET", `/api/tenants/${acme.tenantId}/export?format=markdown`, { token: admin });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/x-tar");
-    const files = new Map<string, string>();
-    const tar = extract();
-    tar.on("entry", (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => {
-        files.set(header.name, Buffer.concat(chunks).toString("utf8"));
-        next();
-      });
-    });
-    const archive = Buffer.from(new Uint8Array(await res.arrayBuffer()));
-    await new Promise<void>((resolve, reject) => {
-      tar.on("finish", resolve);
-      tar.on("error", reject);
-      Readable.from([archive]).pipe(tar);
-    });
-    return files;
+    return untar(Buffer.from(new Uint8Array(await res.arrayBuffer())));
   }
 
   beforeAll(async () => {

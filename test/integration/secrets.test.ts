@@ -7,14 +7,13 @@
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import BetterSqlite3 from "better-sqlite3";
-import { extract } from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecryptError } from "../../src/crypto/errors.js";
 import type { TenantDb } from "../../src/db/tenant-db.js";
 import { DomainError } from "../../src/errors.js";
 import { useSecret } from "../../src/secrets/secrets.js";
+import { untar } from "../helpers.js";
 import { identityFixture, type Account, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
 /** Distinctive values: finding one anywhere it must not be is unambiguous. */
@@ -400,22 +399,3 @@ describe("tenant secrets", () => {
     }
   });
 });
-
-async function untar(archive: Buffer): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  const tar = extract();
-  tar.on("entry", (header, stream, next) => {
-    const chunks: Buffer[] = [];
-    stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.on("end", () => {
-      files.set(header.name, Buffer.concat(chunks).toString("utf8"));
-      next();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    tar.on("finish", resolve);
-    tar.on("error", reject);
-    Readable.from([archive]).pipe(tar);
-  });
-  return files;
-}
