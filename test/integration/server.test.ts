@@ -2,7 +2,6 @@
  * The HTTPS server as a client meets it: a real TLS 1.3 listener on loopback, the real app
  * with a real database and master key file.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +12,7 @@ import { createLogger } from "../../src/log.js";
 import { buildApp } from "../../src/server/app.js";
 import { jsonBody } from "../../src/server/json-body.js";
 import { startServer, type RunningServer } from "../../src/server/listen.js";
+import { readTlsFiles } from "../../src/server/tls-files.js";
 import { openServices, type Services } from "../../src/services.js";
 import { httpsRequest, tempDir } from "../helpers.js";
 
@@ -42,7 +42,7 @@ describe("HTTPS server", () => {
           throw new Error("SQLITE_ERROR: near \"SELEC\": syntax error in SELEC * FROM secrets");
         }),
     ]);
-    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, log });
+    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls: readTlsFiles(config.tls), log });
     port = server.address.port;
   });
 

@@ -3,7 +3,6 @@
  * problem+json with a request id, and a keep-alive connection survives a response sent before
  * its request body was read (or says `Connection: close` and ends cleanly).
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
@@ -11,6 +10,7 @@ import { prepareForServe } from "../../src/data-dir.js";
 import { createLogger } from "../../src/log.js";
 import { buildApp } from "../../src/server/app.js";
 import { startServer, type RunningServer } from "../../src/server/listen.js";
+import { readTlsFiles } from "../../src/server/tls-files.js";
 import { DISCARD_LIMIT_BYTES } from "../../src/server/transport/connection.js";
 import { openServices, type Services } from "../../src/services.js";
 import { tempDir } from "../helpers.js";
@@ -44,7 +44,7 @@ describe("HTTP transport", () => {
           return c.json({ processed, bytes: (await c.req.text()).length });
         }),
     ]);
-    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, log });
+    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls: readTlsFiles(config.tls), log });
     port = server.address.port;
   });
 
