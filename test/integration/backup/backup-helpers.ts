@@ -4,7 +4,9 @@ import { createHash } from "node:crypto";
 import { copyFileSync, chmodSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { CLI, cleanEnv, httpsRequest, type CliResult } from "../../helpers.js";
+import { expect } from "vitest";
+import { ERASED_FILE } from "../../../src/backup/erasures.js";
+import { CLI, cleanEnv, httpsRequest, runCli, type CliResult } from "../../helpers.js";
 import type { Fixture, TenantAccount } from "../../identity-fixture.js";
 
 /** Runs the built CLI without blocking the event loop (the in-process app keeps serving meanwhile). */
@@ -55,6 +57,19 @@ function canonicalRow(row: Record<string, unknown>): string {
 }
 
 /** Every row of every table of a SQLite file, each table's rows sorted: compare two files' content. */
+/**
+ * Restores a full backup on a "new machine" (an empty data dir under `scratch`), with the erasure
+ * record kept next to the backups, as the operator guide says; returns the new data dir.
+ */
+export function restoreOnNewMachine(f: Fixture, backup: string, backupsDir: string, scratch: string): string {
+  copyFileSync(join(f.dataDir, ERASED_FILE), join(backupsDir, ERASED_FILE));
+  const fresh = join(scratch, "new-machine");
+  const key = copyMasterKey(f, join(scratch, "master.key"));
+  const restored = runCli(["backup", "restore", backup, "--yes", "--json"], { cwd: scratch, env: { VECTO_DATA_DIR: fresh, VECTO_MASTER_KEY_FILE: key, VECTO_LOG_LEVEL: "warn" } });
+  expect(restored.status, restored.stderr).toBe(0);
+  return fresh;
+}
+
 export function allRows(file: string, skip: (table: string, row: Record<string, unknown>) => boolean = () => false): Record<string, string[]> {
   if (!existsSync(file)) throw new Error(`${file} does not exist`);
   const db = new BetterSqlite3(file, { readonly: true });

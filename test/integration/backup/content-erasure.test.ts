@@ -4,14 +4,14 @@
  * goes live, here (from the live audit log) and on a new machine (from the erasure record kept
  * next to the backups).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERASED_FILE } from "../../../src/backup/erasures.js";
 import { runCli, tempDir } from "../../helpers.js";
 import { identityFixture, type Fixture, type TenantAccount } from "../../identity-fixture.js";
-import { copyMasterKey, json } from "./backup-helpers.js";
+import { restoreOnNewMachine, json } from "./backup-helpers.js";
 
 interface Planted {
   readonly nodeId: string;
@@ -77,12 +77,7 @@ describe("content erasure across a restore", () => {
   });
 
   it("nor on a new machine, with the erasure record kept next to the backups", () => {
-    copyFileSync(join(f.dataDir, ERASED_FILE), join(backups, ERASED_FILE));
-    const fresh = join(scratch.path, "new-machine");
-    const key = copyMasterKey(f, join(scratch.path, "master.key"));
-    const restored = runCli(["backup", "restore", fullBackup, "--yes", "--json"], { cwd: scratch.path, env: { VECTO_DATA_DIR: fresh, VECTO_MASTER_KEY_FILE: key, VECTO_LOG_LEVEL: "warn" } });
-    expect(restored.status, restored.stderr).toBe(0);
-    expectErased(fresh);
+    expectErased(restoreOnNewMachine(f, fullBackup, backups, scratch.path));
   });
 
   function expectErased(dataDir: string): void {

@@ -3,7 +3,7 @@
  * and GDPR erasure across a full restore (a tenant erased after a backup stays erased when that
  * backup is restored, here or on a new machine).
  */
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,7 +13,7 @@ import { verifyBackup } from "../../../src/backup/verify.js";
 import { migrations } from "../../../src/db/migrations/index.js";
 import { runCli, tempDir } from "../../helpers.js";
 import { identityFixture, type Fixture } from "../../identity-fixture.js";
-import { copyMasterKey, failureLine, populate, type Populated } from "./backup-helpers.js";
+import { restoreOnNewMachine, failureLine, populate, type Populated } from "./backup-helpers.js";
 
 /** Tables whose migration declares `tenant_id ... NOT NULL` (the tenancy test's rule) and that exist now. */
 function tenantOwnedTables(dbFile: string): string[] {
@@ -110,12 +110,7 @@ describe("tenant backups and erasure", () => {
   });
 
   it("nor on a new machine, with the erasure record kept next to the backups", () => {
-    copyFileSync(join(f.dataDir, ERASED_FILE), join(backups, ERASED_FILE));
-    const fresh = join(scratch.path, "new-machine");
-    const key = copyMasterKey(f, join(scratch.path, "master.key"));
-    const restored = runCli(["backup", "restore", fullBackup, "--yes", "--json"], { cwd: scratch.path, env: { VECTO_DATA_DIR: fresh, VECTO_MASTER_KEY_FILE: key, VECTO_LOG_LEVEL: "warn" } });
-    expect(restored.status, restored.stderr).toBe(0);
-    expectErased(fresh);
+    expectErased(restoreOnNewMachine(f, fullBackup, backups, scratch.path));
   });
 
   function expectErased(dataDir: string): void {
