@@ -3,7 +3,8 @@
 # - softhsm2: the pkcs11 resolver against a real token (test/integration/pkcs11.test.ts);
 # - shellcheck, systemd (systemd-analyze only, no running systemd): test/installer/;
 # - strace, iproute2: the air-gapped proof (unshare --net, lo up, strace -f);
-# - openssl: certificates and CAs made inside tests (mutual TLS), signature checks of the bundle.
+# - openssl: certificates and CAs made inside tests (mutual TLS), signature checks of the bundle;
+# - curl, jq: the docs' curl walkthroughs, run as written (test/integration/docs-walkthrough.test.ts).
 # As root it installs what is missing and says what; as another user it stops with the one line to run.
 set -eu
 
@@ -15,6 +16,8 @@ need systemd-analyze systemd
 need strace strace
 need ip iproute2
 need openssl openssl
+need curl curl
+need jq jq
 
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -33,7 +33,7 @@ describe("test/system-tools.sh", () => {
         : spawnSync("/bin/sh", [SCRIPT], { encoding: "utf8", env });
       expect(result.status).toBe(1);
       expect(result.stdout).toBe("");
-      expect(result.stderr).toBe("npm test needs Debian packages that are missing; run: sudo apt-get install -y softhsm2 shellcheck systemd strace iproute2 openssl\n");
+      expect(result.stderr).toBe("npm test needs Debian packages that are missing; run: sudo apt-get install -y softhsm2 shellcheck systemd strace iproute2 openssl curl jq\n");
     } finally {
       rmSync(bin, { recursive: true, force: true });
     }
