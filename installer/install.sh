@@ -659,7 +659,7 @@ setup_url() {
 
 print_setup() {
 	say ""
-	say "Vecto is installed. Admin URL: $(setup_url)"
+	say "Vecto is installed. API URL: $(setup_url)"
 	if [ -n "$INITIALISED" ] && [ -f "$(p "$STATE/vecto.db")" ]; then
 		if as_service setup-token >"$WORK/token" 2>&1; then
 			say "Create the platform root with this one-time setup token (POST /api/setup; docs/install.md, \"First login\"):"

@@ -287,7 +287,7 @@ describe.skipIf(!isRoot)("the installed appliance, air-gapped (needs root: unsha
     expect(r.stdout).toContain("Signature: SHA256SUMS is signed by");
     expect(r.stdout).toContain("vecto doctor: every check passed");
     expect(r.stdout).toMatch(/setup token: vst_\S+/);
-    expect(r.stdout).toContain(`Admin URL: https://127.0.0.1:${PORT}/`);
+    expect(r.stdout).toContain(`API URL: https://127.0.0.1:${PORT}/`);
   });
 
   it("serves: setup with the one-time token, login, tenant, project and node written and read back", () => {

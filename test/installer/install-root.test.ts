@@ -128,7 +128,7 @@ describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd,
     expect(r.stdout).toContain("created the master key /etc/vecto/credentials/master-key");
     expect(r.stdout).toContain("vecto doctor: every check passed");
     expect(r.stdout).toContain(`install.sh: skipped: starting vecto.service: systemd is not running here`);
-    expect(r.stdout).toContain(`Admin URL: https://127.0.0.1:${port}/`);
+    expect(r.stdout).toContain(`API URL: https://127.0.0.1:${port}/`);
     const token = /setup token: (vst_\S+)/.exec(r.stdout);
     expect(token, r.stdout).not.toBeNull();
     setupToken = (token as RegExpExecArray)[1] as string;
