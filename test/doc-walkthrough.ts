@@ -77,7 +77,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const VOLATILE: readonly [string, RegExp][] = [
   ["timestamp", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/],
   ["jwt", /^eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+$/],
-  ["opaque token", /^(?:v[a-z]{1,4}_)?[\w-]{43}$/],
+  ["prefixed token", /^v[a-z]{1,4}_[\w-]{40,}$/],
+  ["opaque token", /^[\w-]{43}$/],
 ];
 
 /** Compares what a step printed with what the doc shows. */

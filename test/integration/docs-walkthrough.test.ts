@@ -35,7 +35,10 @@ function differences(check: ShapeCheck, step: WalkthroughStep, output: string): 
   return check.compare(JSON.parse(step.shown.text), actual);
 }
 
-describe.each([{ doc: "docs/graph.md", heading: "## Walkthrough with curl" }])("$doc, $heading", ({ doc, heading }) => {
+describe.each([
+  { doc: "docs/graph.md", heading: "## Walkthrough with curl" },
+  { doc: "docs/authentication.md", heading: "## Walkthrough with curl" },
+])("$doc, $heading", ({ doc, heading }) => {
   const steps = walkthroughSteps(readFileSync(join(ROOT, doc), "utf8"), heading);
   const scratch = tempDir();
   let server: Awaited<ReturnType<typeof startServe>> | undefined;
