@@ -12,6 +12,7 @@ import { Writable } from "node:stream";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sealProfile } from "../../../src/auth/profiles.js";
+import { issueRootRecovery } from "../../../src/auth/root-recovery.js";
 import { loadConfig } from "../../../src/config.js";
 import { createLogger } from "../../../src/log.js";
 import { buildApp } from "../../../src/server/app.js";
@@ -165,6 +166,8 @@ describe("vecto recover-root", () => {
       const app = buildApp({ ...services, keys: services.resolver, log, bodyLimitBytes: config.bodyLimitBytes });
       const res = await app.request("/api/auth/password-reset", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: issued.token, newPassword: OTHER_PASSWORD }) });
       expect(res.status).toBe(401);
+      // Issuing through the domain, as any other caller would, is refused as well.
+      await expect(issueRootRecovery(services.identity.passwordFlows)).rejects.toThrow("root recovery is disabled (VECTO_ROOT_RECOVERY=disabled)");
     } finally {
       services.close();
     }
