@@ -70,7 +70,7 @@ export function tenantRoutes(deps: AppDeps): ApiRouter {
       body: adminSchema,
       responses: {
         201: { description: "`userId`, `created` (false: an existing person was made admin), `token`, `expiresAt`" },
-        402: { description: "a new account, or a disabled one enabled again, needs a free seat: the license's users limit is reached (license-limit); nothing was changed" },
+        402: { description: "a new account, or a disabled one enabled again, needs a free seat: the license's users limit is reached (license-limit), or the license expired (license-read-only); nothing was changed. Making an existing active person admin works whatever the license" },
         404: { description: "no such tenant" },
         409: { description: "the tenant is suspended" },
         422: { description: "the body does not match the schema, or the email belongs to an agent" },

@@ -127,10 +127,11 @@ describe("a new tenant admin and the license", () => {
   let f: Fixture;
   let acme: TenantAccount;
   let member: Account;
+  let clock = Date.now();
 
   beforeAll(async () => {
-    const vendor = testVendor();
-    f = await identityFixture({ vendorKeys: [vendor.key] });
+    const vendor = testVendor(() => new Date(clock));
+    f = await identityFixture({ vendorKeys: [vendor.key], now: () => new Date(clock) });
     const installed = await f.call("PUT", "/api/license", { token: f.root.tokens.accessToken, body: { license: vendor.sign({ limits: { tenants: 5, users: 2, agents: 1 } }) } });
     expect(installed.status, await installed.clone().text()).toBe(200);
     acme = await f.createTenant("ta-licensed");
@@ -155,5 +156,22 @@ describe("a new tenant admin and the license", () => {
     expect((await f.call("PATCH", `/api/users/${member.id}`, { token: acme.admin.tokens.accessToken, body: { status: "disabled" } })).status).toBe(200);
     expect((await f.call("POST", "/api/users", { token: acme.admin.tokens.accessToken, body: { email: "seat@ta-licensed.test", name: "Seat", role: "viewer", password: STRONG_PASSWORD } })).status).toBe(201);
     expect((await f.call("POST", `/api/tenants/${acme.tenantId}/admins`, { token: root, body: { email: member.email, name: "Member" } })).status).toBe(402);
+  });
+
+  it("works for an existing active person after the license expired (a locked-out tenant could not even export), not for a new account", async () => {
+    clock += 2 * 365 * 86_400_000;
+    const signedIn = await f.login(undefined, f.root.email, STRONG_PASSWORD);
+    const root = (await json<{ accessToken: string }>(signedIn)).accessToken;
+    expect((await f.call("POST", "/api/tenants", { token: root, body: { slug: "ta-refused", name: "Refused", admin: { email: "a@ta-refused.test", name: "A", password: STRONG_PASSWORD } } })).status).toBe(402);
+    const fresh = await f.call("POST", `/api/tenants/${acme.tenantId}/admins`, { token: root, body: { email: "new@ta-licensed.test", name: "New" } });
+    expect(fresh.status).toBe(402);
+    expect(await json(fresh)).toMatchObject({ type: "urn:vecto:problem:license-read-only" });
+    const existing = await f.call("POST", `/api/tenants/${acme.tenantId}/admins`, { token: root, body: { email: acme.admin.email, name: "Admin" } });
+    expect(existing.status, await existing.clone().text()).toBe(201);
+    expect((await f.call("POST", "/api/auth/password-reset", { body: { token: (await json<Assigned>(existing)).token, newPassword: NEW_PASSWORD } })).status).toBe(204);
+    const admin = await f.login(acme.slug, acme.admin.email, NEW_PASSWORD);
+    expect(admin.status).toBe(200);
+    const exported = await f.call("GET", `/api/tenants/${acme.tenantId}/export`, { token: (await json<{ accessToken: string }>(admin)).accessToken });
+    expect(exported.status).toBe(200);
   });
 });
