@@ -4,7 +4,9 @@
  * users; an existing person can be made admin; nobody else may call it; it opens no tenant content
  * to the root; the license's user limit holds; the tenant's log and its other admins are told.
  */
+import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../../src/log.js";
 import { identityFixture, STRONG_PASSWORD, type Account, type Fixture, type TenantAccount } from "../../identity-fixture.js";
 import { testVendor } from "../../license-helpers.js";
 
@@ -25,9 +27,11 @@ describe("a new admin for a tenant, from the platform root", () => {
   let f: Fixture;
   let acme: TenantAccount;
   const t = Date.now();
+  let logText = "";
 
   beforeAll(async () => {
-    f = await identityFixture({ now: () => new Date(t) });
+    const log = createLogger("trace", new Writable({ write: (chunk: Buffer, _encoding, done) => ((logText += chunk.toString()), done()) }));
+    f = await identityFixture({ now: () => new Date(t), log });
     acme = await f.createTenant("ta-acme");
   });
   afterAll(() => f.close());
@@ -70,6 +74,8 @@ describe("a new admin for a tenant, from the platform root", () => {
     const events = auditOf(acme.tenantId, "tenant.admin_assigned");
     expect(events).toEqual([{ actorType: "human", actorId: f.root.id, sensitivity: "security", payload: { userId: body.userId, created: true, previousRole: null, previousStatus: null, expiresAt: body.expiresAt } }]);
     expect(JSON.stringify(f.services.db.auditLog.filtered(acme.tenantId, { afterSeq: -1, limit: 100_000 }))).not.toContain(body.token.slice(4));
+    expect(logText).toContain("tenant.admin_assigned");
+    expect(logText).not.toContain(body.token.slice(4));
     const told = await json<{ notifications: { message: string }[] }>(await f.call("GET", "/api/notifications", { token: acme.admin.tokens.accessToken }));
     expect(told.notifications.map((n) => n.message)).toContain("The platform root made an account of this tenant a tenant admin and issued it a one-time password reset. If your tenant did not ask for it, tell your security team.");
   });
