@@ -63,6 +63,8 @@ export interface Config {
   readonly bodyLimitBytes: number;
   /** Lifetime of the one-time setup token, in seconds. */
   readonly setupTokenTtlSeconds: number;
+  /** VECTO_ROOT_RECOVERY: whether `vecto recover-root` may issue, and the server accept, a recovery token for the platform root. */
+  readonly rootRecovery: boolean;
   readonly backup: BackupConfig;
   /** Reverse proxies whose X-Forwarded-For names the client (VECTO_TRUSTED_PROXIES); empty: the TCP peer is the client. */
   readonly trustedProxies: readonly Cidr[];
@@ -298,6 +300,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
     logLevel: parse(env, "VECTO_LOG_LEVEL", z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { message: "expected one of fatal, error, warn, info, debug, trace, silent" }), "info"),
     bodyLimitBytes: parse(env, "VECTO_BODY_LIMIT_BYTES", positiveIntSchema, String(1024 * 1024)),
     setupTokenTtlSeconds: parse(env, "VECTO_SETUP_TOKEN_TTL_SECONDS", positiveIntSchema, String(30 * 60)),
+    rootRecovery: parse(env, "VECTO_ROOT_RECOVERY", z.enum(["enabled", "disabled"], { message: "expected enabled or disabled" }), "enabled") === "enabled",
     backup: backupConfig(env, dataDir, cwd),
     trustedProxies: trustedProxies(env),
     rateLimit: {

@@ -12,6 +12,7 @@ import { keysCommand } from "./cli/keys.js";
 import { licenseCommand } from "./cli/license.js";
 import { usageCommand } from "./cli/usage.js";
 import { failureLine } from "./cli/output.js";
+import { recoverRootCommand } from "./cli/recover-root.js";
 import { serveCommand } from "./cli/serve.js";
 import { setupTokenCommand } from "./cli/setup-token.js";
 import { supportBundleCommand } from "./cli/support-bundle.js";
@@ -24,7 +25,7 @@ function buildProgram(): Command {
     .version(VERSION, "-V, --version", "print the version")
     .showHelpAfterError("(run vecto --help for usage)")
     .configureOutput({ outputError: (message, write) => write(message.split("\n")[0] + "\n") });
-  for (const register of [serveCommand, initCommand, setupTokenCommand, keysCommand, backupCommand, auditCommand, licenseCommand, usageCommand, doctorCommand, supportBundleCommand, versionCommand]) register(program);
+  for (const register of [serveCommand, initCommand, setupTokenCommand, recoverRootCommand, keysCommand, backupCommand, auditCommand, licenseCommand, usageCommand, doctorCommand, supportBundleCommand, versionCommand]) register(program);
   return program;
 }
 

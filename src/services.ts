@@ -110,13 +110,14 @@ export async function openKeyResolver(config: Config): Promise<MasterKeyRing> {
   return new MasterKeyRing(current, previous);
 }
 
-export function createIdentity(db: Database, crypto: CryptoService, log: Logger, license: Pick<LicenseService, "assertCanCreate">, now: () => Date = () => new Date()): Identity {
+export function createIdentity(db: Database, crypto: CryptoService, log: Logger, license: Pick<LicenseService, "assertCanCreate">, options: { now: () => Date; rootRecovery: boolean }): Identity {
+  const { now, rootRecovery } = options;
   const events = auditEventSink(db, log);
   const passwords = new PasswordHasher(MIN_ARGON2);
   const accessTokens = new AccessTokens(db, crypto, `vecto:${db.installationId()}`, "vecto-api", now);
   const throttle = new LoginThrottle(db, now);
   const sessions = new Sessions({ db, crypto, passwords, accessTokens, throttle, events, policy: DEFAULT_SESSION_POLICY, now });
-  return { authenticator: new Authenticator(db, accessTokens, now), sessions, accounts: { db, crypto, passwords, events, license }, passwordFlows: { db, crypto, passwords, events, throttle, now }, accessTokens, events };
+  return { authenticator: new Authenticator(db, accessTokens, now), sessions, accounts: { db, crypto, passwords, events, license }, passwordFlows: { db, crypto, passwords, events, throttle, now, rootRecovery }, accessTokens, events };
 }
 
 export async function openServices(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Services> {
@@ -133,7 +134,7 @@ export async function openServices(config: Config, log: Logger, options: Service
   db.setAuditSealer(new HmacAuditSealer(await crypto.macFunction("audit-hmac")));
   const license = new LicenseService({ db, events, vendorKeys: options.vendorKeys ?? VENDOR_KEYS, now });
   const usage = new UsageService({ db, crypto, events, license, now, appVersion: VERSION });
-  const identity = createIdentity(db, crypto, log, license, now);
+  const identity = createIdentity(db, crypto, log, license, { now, rootRecovery: config.rootRecovery });
   const keyAdmin: KeyAdmin = { db, crypto, events: identity.events, now, openMaster: (target) => openOrCreateMaster(config, target) };
   registerLoadedMasters(keyAdmin);
   await sealPlaintextTenantNames({ db, crypto, events: identity.events });

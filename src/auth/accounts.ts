@@ -57,7 +57,7 @@ export function checkPassword(password: string, profile: Profile): void {
   if (problem) throw new DomainError("rejected", `password ${problem}`);
 }
 
-function isUniqueViolation(error: unknown): boolean {
+export function isUniqueViolation(error: unknown): boolean {
   return error instanceof Error && "code" in error && (error as { code: unknown }).code === "SQLITE_CONSTRAINT_UNIQUE";
 }
 

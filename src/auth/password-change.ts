@@ -23,6 +23,8 @@ export interface PasswordFlowDeps {
   readonly events: EventSink;
   readonly throttle: LoginThrottle;
   readonly now: () => Date;
+  /** VECTO_ROOT_RECOVERY: a recovery token for the platform root (src/auth/root-recovery.ts) is issued and accepted only while true. */
+  readonly rootRecovery: boolean;
 }
 
 export interface PasswordChange {

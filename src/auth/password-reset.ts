@@ -8,6 +8,7 @@
  * deleted, erased, role changed) or tenant. Redeeming it ends every session and personal access
  * token of the user: a reset means the account may have been in the wrong hands. The admin who
  * issues a token could redeem it; that is why both steps are audited and the user is told.
+ * The platform root's only reset is the break-glass one of src/auth/root-recovery.ts.
  */
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
@@ -63,6 +64,8 @@ export async function redeemPasswordReset(deps: PasswordFlowDeps, token: string,
   const user = db.users.get(reset.tenantId, reset.userId);
   if (Date.parse(reset.expiresAt) <= deps.now().getTime()) return fail("expired", reset.tenantId);
   if (!tenant || tenant.status !== "active" || !user || user.status !== "active" || user.kind !== "human") return fail("account unavailable", reset.tenantId);
+  // Only `vecto recover-root` issues a reset for the platform tenant (no route does): the setting also voids one issued before it was disabled.
+  if (tenant.kind === "platform" && !deps.rootRecovery) return fail("root recovery disabled", reset.tenantId);
   checkPassword(newPassword, await openProfile(deps.crypto, user));
   const hash = await deps.passwords.hash(newPassword);
   const spent = await db.write((tx) => {

@@ -84,7 +84,7 @@ export class DatabaseOpenError extends Error {
 
 export class Database {
   readonly tenants: Pick<TenantRepository, "get" | "getBySlug" | "platformTenant" | "list" | "plaintextNames">;
-  readonly users: Pick<UserRepository, "get" | "findByEmail">;
+  readonly users: Pick<UserRepository, "get" | "findByEmail" | "list">;
   readonly sessions: Pick<SessionRepository, "get" | "listForUser" | "findRefreshToken">;
   readonly personalTokens: Pick<PersonalTokenRepository, "findByHash" | "get" | "listForUser">;
   readonly jwtKeys: Pick<JwtKeyRepository, "list">;

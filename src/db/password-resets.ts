@@ -49,6 +49,11 @@ export class PasswordResetRepository {
     return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND token_hash = ? AND expires_at > ?").run(tenantId, Buffer.from(tokenHash), now).changes === 1;
   }
 
+  /** Every reset of the tenant: a new root recovery token voids any earlier one, whichever root it was for. */
+  deleteForTenant(tenantId: string): number {
+    return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ?").run(tenantId).changes;
+  }
+
   deleteForUser(tenantId: string, userId: string): number {
     return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND user_id = ?").run(tenantId, userId).changes;
   }

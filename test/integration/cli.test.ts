@@ -48,7 +48,7 @@ describe("vecto CLI", () => {
 
   it("has --help on every command", () => {
     const cwd = dir();
-    for (const command of [[], ["serve"], ["init"], ["doctor"], ["setup-token"], ["version"]]) {
+    for (const command of [[], ["serve"], ["init"], ["doctor"], ["setup-token"], ["recover-root"], ["version"]]) {
       const result = runCli([...command, "--help"], { cwd });
       expect(result.status, command.join(" ")).toBe(0);
       expect(result.stdout).toContain("Usage: vecto");
@@ -186,7 +186,7 @@ describe("vecto CLI", () => {
     services.close();
     const again = runCli(["setup-token"], { cwd });
     expect(again.status).toBe(1);
-    expect(again.stderr.trim()).toBe("vecto: setup is already complete; the platform root manages access from here");
+    expect(again.stderr.trim()).toBe("vecto: setup is already complete; the platform root manages access from here (a forgotten root password: vecto recover-root)");
   });
 
   it("audit checkpoint signs the logs; audit verify passes them and fails a tampered one, naming the event", async () => {

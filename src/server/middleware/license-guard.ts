@@ -8,8 +8,10 @@
  * - installing a license (the way out), and signing in, refreshing, signing out, changing or
  *   resetting a password (a locked-out person is a security problem, not a new seat);
  * - reducing or securing access: ending sessions, revoking tokens, changing or removing an
- *   existing account (enabling one still needs a free seat: src/auth/accounts.ts), suspending a
- *   tenant, rotating keys, rotating or deleting a stored credential, signing audit checkpoints;
+ *   existing account (enabling one still needs a free seat: src/auth/accounts.ts), making an
+ *   existing person a tenant's admin (src/auth/tenant-admins.ts: a locked-out tenant could not
+ *   even export its data otherwise; a new account still needs a seat), suspending a tenant,
+ *   rotating keys, rotating or deleting a stored credential, signing audit checkpoints;
  * - legal duties: GDPR erasure of a person, a tenant or content (node, project) and archiving,
  *   its first step; marking a notification read.
  * Refused: creating anything (tenants, users, agents, tokens, projects, nodes, edges, members,
@@ -40,6 +42,7 @@ export const ALWAYS_ALLOWED_CHANGES: readonly string[] = [
   "DELETE /api/projects/:projectId",
   "POST /api/projects/:projectId/erase",
   "PATCH /api/tenants/:tenantId",
+  "POST /api/tenants/:tenantId/admins",
   "POST /api/tenants/:tenantId/erase",
   "POST /api/tenants/:tenantId/keys/rotate",
   "POST /api/keys/rotate",

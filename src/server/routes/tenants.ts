@@ -4,13 +4,15 @@
  */
 import { z } from "zod";
 import { createTenant, listTenants, tenantById, updateTenant } from "../../auth/accounts.js";
+import { assignTenantAdmin } from "../../auth/tenant-admins.js";
 import { tenantView } from "../../auth/tenant-names.js";
 import type { AppDeps } from "../app.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
-import { accountSchema, nameSchema, nothingToChange, pageSchema, slugSchema } from "./schemas.js";
+import { accountSchema, emailSchema, nameSchema, nothingToChange, pageSchema, slugSchema } from "./schemas.js";
 
 const createSchema = z.strictObject({ slug: slugSchema, name: nameSchema, admin: accountSchema });
+const adminSchema = z.strictObject({ email: emailSchema, name: nameSchema });
 const updateSchema = nothingToChange(
   z.strictObject({
     name: nameSchema.optional(),
@@ -54,6 +56,27 @@ export function tenantRoutes(deps: AppDeps): ApiRouter {
     router,
     { ...common, method: "patch", path: "/api/tenants/:tenantId", operationId: "updateTenant", summary: "Rename, suspend or reactivate a tenant, or set its access-token lifetime", body: updateSchema, responses: { 200: { description: "the updated tenant" } } },
     async (c, { params, body }) => c.json({ tenant: await updateTenant(accounts, principalOf(c), params.tenantId, body) }),
+  );
+
+  defineRoute(
+    router,
+    {
+      ...common,
+      method: "post",
+      path: "/api/tenants/:tenantId/admins",
+      operationId: "assignTenantAdmin",
+      summary: "Give a tenant an admin (e.g. after it lost its only one): the person with this email becomes an active tenant admin, or is created; returns a one-time reset token (vrt_…) for them to set their password",
+      description: "The token is in this response only, valid for 30 minutes and once; the person redeems it at POST /api/auth/password-reset. `name` is used only for a new account. Audited as tenant.admin_assigned in the tenant's log; the tenant's other active admins are notified.",
+      body: adminSchema,
+      responses: {
+        201: { description: "`userId`, `created` (false: an existing person was made admin), `token`, `expiresAt`" },
+        402: { description: "a new account, or a disabled one enabled again, needs a free seat: the license's users limit is reached (license-limit), or the license expired (license-read-only); nothing was changed. Making an existing active person admin works whatever the license" },
+        404: { description: "no such tenant" },
+        409: { description: "the tenant is suspended" },
+        422: { description: "the body does not match the schema, or the email belongs to an agent" },
+      },
+    },
+    async (c, { params, body }) => c.json(await assignTenantAdmin(accounts, principalOf(c), params.tenantId, body), 201),
   );
 
   return router;
