@@ -1,4 +1,5 @@
 /**
+ * `vecto tls check` checks certificate files as a reload would, changing nothing.
  * `vecto tls renew`: puts renewed certificate files into service without a restart. It checks the
  * files (the key matches, the certificate is within its validity period), then signals the
  * running `vecto serve` (SIGHUP, found through its serve record) and waits for its answer. With
@@ -8,7 +9,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
 import type { Config } from "../config.js";
-import { daysLeft, regenerateSelfSignedCertificate, selfSignedNames, type CertificateSummary } from "../crypto/tls-certificate.js";
+import { resolve } from "node:path";
+import { daysLeft, expiryWarning, regenerateSelfSignedCertificate, selfSignedNames, type CertificateSummary } from "../crypto/tls-certificate.js";
 import { findRunningServer, readServeRecord, recordedProcessRuns, type ServeRecord, type TlsReloadOutcome } from "../server/serve-record.js";
 import { loadCheckedTlsFiles } from "../server/tls-files.js";
 import { commandConfig } from "./context.js";
@@ -16,6 +18,34 @@ import { action, CliError, printJson, printLine } from "./output.js";
 
 const ANSWER_WAIT_MS = 15_000;
 const POLL_MS = 100;
+
+interface CheckOptions {
+  cert?: string;
+  key?: string;
+  json?: boolean;
+}
+
+/** The configured files, or a pair given on the command line (to check new files before putting them in place). */
+function filesToCheck(config: Config, options: CheckOptions): Config["tls"] {
+  if ((options.cert === undefined) !== (options.key === undefined)) throw new CliError("--cert and --key go together");
+  if (options.cert === undefined || options.key === undefined) return config.tls;
+  return { ...config.tls, certFile: resolve(options.cert), keyFile: resolve(options.key) };
+}
+
+async function check(options: CheckOptions): Promise<void> {
+  const config = commandConfig();
+  const tls = filesToCheck(config, options);
+  let certificate: CertificateSummary;
+  try {
+    certificate = loadCheckedTlsFiles(tls).certificate;
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  if (options.json) return printJson({ certFile: tls.certFile, certificate, warnings: [expiryWarning(certificate)].filter((w) => w !== null) });
+  printLine(`certificate: ${describe(certificate)}`);
+  const warning = expiryWarning(certificate);
+  if (warning !== null) printLine(`warning: ${warning}`);
+}
 
 interface RenewOptions {
   selfSigned?: boolean;
@@ -90,4 +120,11 @@ export function tlsCommand(program: Command): void {
     .option("--self-signed", "first regenerate the generated self-signed certificate (refused when VECTO_TLS_CERT is set)")
     .option("--json", "print the certificate and what was done as JSON")
     .action(action(renew));
+  tls
+    .command("check")
+    .description("check the certificate and key as a reload would (readable, key matches, within validity, client CA); changes nothing")
+    .option("--cert <file>", "check this certificate (PEM) instead of the configured one; with --key")
+    .option("--key <file>", "check this key (PEM) instead of the configured one; with --cert")
+    .option("--json", "print the certificate as JSON")
+    .action(action(check));
 }

@@ -232,6 +232,26 @@ describe("vecto tls renew without a running server", () => {
   afterEach(() => children.splice(0).forEach((child) => child.kill("SIGKILL")));
   afterAll(() => dir.cleanup());
 
+  it("vecto tls check: the configured pair, or new files before they are put in place; changes nothing", async () => {
+    const configured = runCli(["tls", "check"], { cwd: dir.path, env });
+    expect(configured.status).toBe(0);
+    expect(configured.stdout).toMatch(/^certificate: CN=vecto\.example; names: IP Address:127\.0\.0\.1; valid until \S+ \(\d+ days\); sha256 [0-9A-F:]+\n$/);
+
+    const next = await serverPair("vecto.example (next)");
+    const other = await serverPair("other");
+    writeFileSync(join(dir.path, "next-cert.pem"), next.cert);
+    writeFileSync(join(dir.path, "next-key.pem"), next.key);
+    writeFileSync(join(dir.path, "other-key.pem"), other.key);
+    const good = runCli(["tls", "check", "--cert", "next-cert.pem", "--key", "next-key.pem", "--json"], { cwd: dir.path, env });
+    expect(good.status).toBe(0);
+    expect(JSON.parse(good.stdout)).toMatchObject({ certFile: join(dir.path, "next-cert.pem"), certificate: { fingerprint256: next.fingerprint }, warnings: [] });
+    const bad = runCli(["tls", "check", "--cert", "next-cert.pem", "--key", "other-key.pem"], { cwd: dir.path, env });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^vecto: the key does not match the certificate \(CN=vecto\.example \(next\), /);
+    expect(runCli(["tls", "check", "--cert", "next-cert.pem"], { cwd: dir.path, env }).stderr).toBe("vecto: --cert and --key go together\n");
+    expect(new X509Certificate(readFileSync(certFile)).subject).toBe("CN=vecto.example");
+  });
+
   it("only checks the files and says that the next start uses them", () => {
     const result = runCli(["tls", "renew"], { cwd: dir.path, env });
     expect(result.status).toBe(0);
