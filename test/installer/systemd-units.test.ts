@@ -101,6 +101,7 @@ describe("systemd units", () => {
     const one = (key: string): string | undefined => settings.get(key)?.at(-1);
     expect(one("Type")).toBe("exec");
     expect(one("ExecStart")).toBe("/opt/vecto/bin/vecto serve");
+    expect(one("ExecReload")).toBe("/bin/kill -HUP $MAINPID"); // systemctl reload: the certificate, without a restart
     expect([one("User"), one("Group")]).toEqual(["vecto", "vecto"]);
     expect(settings.has("DynamicUser")).toBe(false);
     expect(one("EnvironmentFile")).toBe("-/etc/vecto/vecto.env");
