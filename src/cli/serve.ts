@@ -76,15 +76,17 @@ async function licenseAtStart(services: Services, log: Logger): Promise<void> {
   }
 }
 
-/** SIGHUP reloads the certificate (never the default "terminate"), also while starting: the files are read at start then. */
-function onReloadSignal(log: Logger): (reloader: TlsReloader) => void {
+/** SIGHUP reloads the certificate (never the default "terminate"); one that arrives while starting is done once the listener runs. */
+function onReloadSignal(): (reloader: TlsReloader) => void {
   let current: TlsReloader | null = null;
+  let pending = false;
   process.on("SIGHUP", () => {
-    if (current === null) log.info("SIGHUP while starting: the TLS files are being read now anyway");
+    if (current === null) pending = true;
     else void current.reload("SIGHUP");
   });
   return (reloader) => {
     current = reloader;
+    if (pending) void reloader.reload("SIGHUP while starting");
   };
 }
 
@@ -97,7 +99,7 @@ async function armTlsReload(config: Config, server: RunningServer, served: Serve
 }
 
 export async function runServer(config: Config, log: Logger, options: ServeOptions): Promise<void> {
-  const armReload = onReloadSignal(log);
+  const armReload = onReloadSignal();
   await prepareForServe(config, log);
   if (config.devMasterKey) log.warn({ file: config.masterKeyFile }, "running with a DEV-ONLY master key");
   // Held while serving: `vecto backup restore` refuses while it is held (src/db/data-dir-lock.ts).
