@@ -469,14 +469,33 @@ configure_listen() {
 	env_set VECTO_LISTEN "$LISTEN"
 }
 
-configure_tls() {
+# The customer's certificate, checked with the bundle's binary (the key matches, the certificate is
+# within its validity period) before anything is changed, so a bad pair never lands where the
+# service reads it.
+check_tls_files() {
 	[ -n "$TLS_CERT" ] || return 0
 	grep -q -- '-----BEGIN CERTIFICATE-----' "$TLS_CERT" 2>/dev/null || die "--tls-cert $TLS_CERT is not a PEM certificate"
 	grep -q -- '-----BEGIN .*PRIVATE KEY-----' "$TLS_KEY" 2>/dev/null || die "--tls-key $TLS_KEY is not a PEM private key"
+	VECTO_ENV_FILE=/dev/null "$BUNDLE/bin/vecto" tls check --cert "$TLS_CERT" --key "$TLS_KEY" >"$WORK/tls-check" 2>&1 ||
+		die "--tls-cert/--tls-key: $(tail -n 1 "$WORK/tls-check" | sed 's/^vecto: //'); nothing was changed"
+}
+
+# Installs the checked pair into /etc/vecto/tls. New files at the same paths only renew the
+# certificate: TLS_CHANGED has a running service reload them (SIGHUP) instead of restarting.
+TLS_CHANGED=""
+configure_tls() {
+	[ -n "$TLS_CERT" ] || return 0
 	dir "$(p "$TLS_DIR")" 0750 "0:$SVC_GID"
+	changed_before=$CHANGED
+	CHANGED=""
 	put "$TLS_CERT" "$(p "$TLS_DIR/cert.pem")" 0644 0:0
 	# vecto doctor wants the key 0600 and owned by the service user; the service sees /etc read-only.
 	put "$TLS_KEY" "$(p "$TLS_DIR/key.pem")" 0600 "$SVC_UID:$SVC_GID"
+	if [ -n "$CHANGED" ]; then
+		TLS_CHANGED=1
+		say "  installed $TLS_CERT and $TLS_KEY as $TLS_DIR/cert.pem and key.pem (replacing what was there)"
+	fi
+	CHANGED=$changed_before
 	env_set VECTO_TLS_CERT "$TLS_DIR/cert.pem"
 	env_set VECTO_TLS_KEY "$TLS_DIR/key.pem"
 }
@@ -684,6 +703,7 @@ cmd_install() {
 	if [ -f "$(p "$BIN")" ] && ! same_file "$BUNDLE/bin/vecto" "$(p "$BIN")"; then
 		die "vecto $(installed_version) is installed; this bundle is $NEW_VERSION: use \"$PROG upgrade\""
 	fi
+	check_tls_files
 	for tool in useradd groupadd chroot getent; do have "$tool" || die "$tool is needed (passwd/coreutils packages)"; done
 	say "Installing vecto $NEW_VERSION${ROOT:+ into $ROOT}"
 	ensure_user
@@ -697,7 +717,7 @@ cmd_install() {
 	install_files
 	initialise
 	[ -z "$INITIALISED" ] || preflight_doctor
-	[ -n "$CHANGED$INITIALISED" ] || say "  nothing changed"
+	[ -n "$CHANGED$TLS_CHANGED$INITIALISED" ] || say "  nothing changed"
 
 	if [ -z "$SYSTEMD" ]; then
 		if have systemctl && systemctl --root="${ROOT:-/}" enable "$UNIT" >/dev/null 2>&1; then
@@ -719,6 +739,9 @@ cmd_install() {
 	elif [ -n "$CHANGED" ]; then
 		say "  restarting $UNIT (files or settings changed)"
 		systemctl restart "$UNIT" || true
+	elif [ -n "$TLS_CHANGED" ]; then
+		say "  reloading $UNIT (new certificate files; open connections are kept)"
+		systemctl reload "$UNIT" || true
 	fi
 	say "  waiting for $(setup_url)readyz (up to ${TIMEOUT}s)"
 	wait_ready || die "$UNIT did not become ready ($NOT_READY): $(service_log | tail -n 1) (journalctl -u $UNIT)"

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { validate as validCron } from "node-cron";
 import { z } from "zod";
-import { parseCidr, type Cidr } from "./net-address.js";
+import { isDnsName, normalizeAddress, parseCidr, type Cidr } from "./net-address.js";
 
 export const DEFAULT_ENV_FILE = "/etc/vecto/vecto.env";
 
@@ -45,6 +45,8 @@ export interface Config {
     readonly selfSigned: boolean;
     /** VECTO_TLS_CLIENT_CA: CA certificates a client certificate must chain to (mutual TLS); null: none asked. */
     readonly clientCaFile: string | null;
+    /** VECTO_TLS_NAMES: extra DNS names and IP addresses (IPv6 without brackets) of the self-signed certificate. */
+    readonly names: readonly string[];
   };
   readonly keyResolver: KeyResolverKind;
   readonly masterKeyFile: string;
@@ -190,17 +192,30 @@ function required(env: Env, name: string, why: string): string {
   return value;
 }
 
+/** Comma-separated DNS names and IP addresses; an IPv6 address is written bare ("fd00::5"), as a certificate names it. */
+function tlsNames(env: Env): string[] {
+  const entries = (env.VECTO_TLS_NAMES ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return entries.map((entry) => {
+    if (/^\[.*\]$/.test(entry)) throw new ConfigError(`VECTO_TLS_NAMES: write an IPv6 address without brackets (got "${truncate(entry)}")`);
+    const ip = normalizeAddress(entry);
+    if (ip !== undefined) return ip;
+    if (isDnsName(entry)) return entry.toLowerCase();
+    throw new ConfigError(`VECTO_TLS_NAMES: expected DNS names or IP addresses separated by commas (got "${truncate(entry)}")`);
+  });
+}
+
 function tlsConfig(env: Env, dataDir: string, cwd: string): Config["tls"] {
   const cert = env.VECTO_TLS_CERT;
   const key = env.VECTO_TLS_KEY;
   const clientCaFile = env.VECTO_TLS_CLIENT_CA === undefined ? null : absolute(env.VECTO_TLS_CLIENT_CA, cwd);
+  const names = tlsNames(env);
   if ((cert === undefined) !== (key === undefined)) {
     throw new ConfigError(`${cert === undefined ? "VECTO_TLS_CERT" : "VECTO_TLS_KEY"}: set VECTO_TLS_CERT and VECTO_TLS_KEY together`);
   }
   if (cert !== undefined && key !== undefined) {
-    return { certFile: absolute(cert, cwd), keyFile: absolute(key, cwd), selfSigned: false, clientCaFile };
+    return { certFile: absolute(cert, cwd), keyFile: absolute(key, cwd), selfSigned: false, clientCaFile, names };
   }
-  return { certFile: join(dataDir, "tls", "cert.pem"), keyFile: join(dataDir, "tls", "key.pem"), selfSigned: true, clientCaFile };
+  return { certFile: join(dataDir, "tls", "cert.pem"), keyFile: join(dataDir, "tls", "key.pem"), selfSigned: true, clientCaFile, names };
 }
 
 function masterKeyConfig(env: Env, dataDir: string, cwd: string): { masterKeyFile: string; devMasterKey: boolean } {

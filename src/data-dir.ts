@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, chmodSync, statSync } from "node:fs";
 import type { Config } from "./config.js";
 import { generateMasterKeyFile } from "./crypto/resolvers/env.js";
-import { generateSelfSignedCertificate } from "./crypto/tls-certificate.js";
+import { generateSelfSignedCertificate, selfSignedNames } from "./crypto/tls-certificate.js";
 import type { Logger } from "./log.js";
 
 export class InitError extends Error {
@@ -61,7 +61,7 @@ async function ensureCertificate(config: Config, log: Logger, created: string[],
   if (certExists !== keyExists) {
     throw new InitError(`TLS certificate and key must both exist (found only ${certExists ? config.tls.certFile : config.tls.keyFile}); remove it or supply both`);
   }
-  await generateSelfSignedCertificate(config.tls.certFile, config.tls.keyFile, [config.listen.host]);
+  await generateSelfSignedCertificate(config.tls.certFile, config.tls.keyFile, selfSignedNames(config.listen.host, config.tls.names));
   created.push(config.tls.certFile, config.tls.keyFile);
   log.warn({ cert: config.tls.certFile }, "generated a self-signed TLS certificate; set VECTO_TLS_CERT/VECTO_TLS_KEY to use your PKI's");
 }

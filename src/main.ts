@@ -16,6 +16,7 @@ import { recoverRootCommand } from "./cli/recover-root.js";
 import { serveCommand } from "./cli/serve.js";
 import { setupTokenCommand } from "./cli/setup-token.js";
 import { supportBundleCommand } from "./cli/support-bundle.js";
+import { tlsCommand } from "./cli/tls.js";
 import { versionCommand } from "./cli/version.js";
 import { VERSION } from "./version.js";
 
@@ -25,7 +26,7 @@ function buildProgram(): Command {
     .version(VERSION, "-V, --version", "print the version")
     .showHelpAfterError("(run vecto --help for usage)")
     .configureOutput({ outputError: (message, write) => write(message.split("\n")[0] + "\n") });
-  for (const register of [serveCommand, initCommand, setupTokenCommand, recoverRootCommand, keysCommand, backupCommand, auditCommand, licenseCommand, usageCommand, doctorCommand, supportBundleCommand, versionCommand]) register(program);
+  for (const register of [serveCommand, initCommand, setupTokenCommand, recoverRootCommand, keysCommand, backupCommand, auditCommand, licenseCommand, usageCommand, doctorCommand, tlsCommand, supportBundleCommand, versionCommand]) register(program);
   return program;
 }
 

@@ -19,6 +19,13 @@ export function normalizeAddress(text: string): string | undefined {
   return isIP(address) === 0 ? undefined : address.toLowerCase();
 }
 
+const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** A host name as a certificate's DNS name holds it: dot-separated labels of letters, digits and inner hyphens. */
+export function isDnsName(text: string): boolean {
+  return DNS_NAME.test(text);
+}
+
 /** "10.0.0.0/8", "fd00::/8", or a bare address (a /32 or /128); undefined when malformed. */
 export function parseCidr(text: string): Cidr | undefined {
   const [addressPart = "", prefixPart, extra] = text.trim().split("/");

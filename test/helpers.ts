@@ -117,6 +117,24 @@ export async function startServe(cwd: string, env: Record<string, string>, args:
   return { child, stdout: () => out, stderr: () => err };
 }
 
+/** Resolves once the output read by `output` has `count` lines containing `text` (a child's log line, say). */
+export function waitForLines(child: ChildProcessWithoutNullStreams, output: () => string, text: string, count = 1): Promise<string[]> {
+  const matching = (): string[] => output().split("\n").filter((line) => line.includes(text));
+  return new Promise((resolveLines, reject) => {
+    const check = (): void => {
+      if (matching().length < count) return;
+      clearTimeout(timer);
+      child.stdout.off("data", check);
+      child.stderr.off("data", check);
+      resolveLines(matching());
+    };
+    const timer = setTimeout(() => reject(new Error(`no ${count} line(s) with "${text}" in: ${output()}`)), 30_000);
+    child.stdout.on("data", check);
+    child.stderr.on("data", check);
+    check();
+  });
+}
+
 export function waitForExit(child: ChildProcessWithoutNullStreams): Promise<number | null> {
   return new Promise((resolveExit) => {
     if (child.exitCode !== null) return resolveExit(child.exitCode);

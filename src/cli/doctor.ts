@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import type { Config } from "../config.js";
-import { describeCertificate } from "../crypto/tls-certificate.js";
+import { CERT_WARN_DAYS, checkTlsPair, daysLeft, describeCertificate, TlsPairError, type CertificateSummary } from "../crypto/tls-certificate.js";
 import { Database, keystorePath } from "../db/db.js";
 import { migrations } from "../db/migrations/index.js";
 import { readClientCa } from "../server/tls-files.js";
@@ -18,8 +18,6 @@ export interface CheckResult {
   readonly ok: boolean;
   readonly detail: string;
 }
-
-const CERT_WARN_DAYS = 30;
 
 function octal(mode: number): string {
   return (mode & 0o777).toString(8).padStart(4, "0");
@@ -47,19 +45,25 @@ async function keyResolverCheck(config: Config): Promise<CheckResult> {
   }
 }
 
+/** The certificate `vecto serve` would serve: readable, within its validity period, matching its key; a warning CERT_WARN_DAYS before expiry. */
 function certificateCheck(config: Config): CheckResult {
   const name = "tls certificate";
   if (!existsSync(config.tls.certFile)) return { name, ok: false, detail: `${config.tls.certFile} does not exist` };
+  let cert: CertificateSummary;
   try {
-    const cert = describeCertificate(readFileSync(config.tls.certFile));
-    const daysLeft = Math.floor((cert.validTo.getTime() - Date.now()) / 86_400_000);
-    if (daysLeft < 0) return { name, ok: false, detail: `expired on ${cert.validTo.toISOString()}` };
-    if (cert.validFrom.getTime() > Date.now()) return { name, ok: false, detail: `not valid before ${cert.validFrom.toISOString()}` };
-    const warning = daysLeft < CERT_WARN_DAYS ? `; renew soon: ${daysLeft} days left` : "";
-    return { name, ok: true, detail: `${cert.subject.replace(/\n/g, ", ")}, valid until ${cert.validTo.toISOString()}${warning}` };
+    cert = describeCertificate(readFileSync(config.tls.certFile));
   } catch {
     return { name, ok: false, detail: `${config.tls.certFile} is not a readable PEM certificate` };
   }
+  try {
+    // Expired, not yet valid, or not the key's certificate: what a reload would refuse.
+    checkTlsPair({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) });
+  } catch (error) {
+    return { name, ok: false, detail: error instanceof TlsPairError ? error.message : `cannot read ${config.tls.keyFile}` };
+  }
+  const left = daysLeft(cert);
+  const warning = left < CERT_WARN_DAYS ? `; renew soon: ${left} days left (vecto tls renew)` : "";
+  return { name, ok: true, detail: `${cert.subject}, valid until ${cert.validTo.toISOString()}${warning}` };
 }
 
 /** Mutual TLS: the CA bundle `vecto serve` would refuse to start with. */

@@ -6,6 +6,11 @@ import { createLogger, type Logger } from "../log.js";
 import { buildApp } from "../server/app.js";
 import { startServer, type RunningServer } from "../server/listen.js";
 import { readTlsFiles } from "../server/tls-files.js";
+import { describeCertificate } from "../crypto/tls-certificate.js";
+import { ServedCertificate } from "../server/served-certificate.js";
+import { processStartTime, removeServeRecord, writeServeRecord } from "../server/serve-record.js";
+import { TlsReloader } from "../server/tls-reload.js";
+import { logCertificateExpiry, tlsExpiryJob } from "../jobs/tls-expiry.js";
 import { openServices, type Services } from "../services.js";
 import { commandConfig } from "./context.js";
 import { auditCheckpointJob, backupJob, keyMaintenanceJob, usageSnapshotJob } from "../jobs/jobs.js";
@@ -71,16 +76,42 @@ async function licenseAtStart(services: Services, log: Logger): Promise<void> {
   }
 }
 
+/** SIGHUP reloads the certificate (never the default "terminate"); one that arrives while starting is done once the listener runs. */
+function onReloadSignal(): (reloader: TlsReloader) => void {
+  let current: TlsReloader | null = null;
+  let pending = false;
+  process.on("SIGHUP", () => {
+    if (current === null) pending = true;
+    else void current.reload("SIGHUP");
+  });
+  return (reloader) => {
+    current = reloader;
+    if (pending) void reloader.reload("SIGHUP while starting");
+  };
+}
+
+/** Reloads on SIGHUP from now on and writes the serve record `vecto tls renew` looks for. */
+async function armTlsReload(config: Config, server: RunningServer, served: ServedCertificate, log: Logger, arm: (reloader: TlsReloader) => void): Promise<void> {
+  const identity = { pid: process.pid, startTime: processStartTime("self") };
+  const reloader = new TlsReloader(config.tls, server, served, log, (tls) => writeServeRecord(config.dataDir, { ...identity, tls }));
+  await writeServeRecord(config.dataDir, { ...identity, tls: reloader.initial() });
+  arm(reloader);
+}
+
 export async function runServer(config: Config, log: Logger, options: ServeOptions): Promise<void> {
+  const armReload = onReloadSignal();
   await prepareForServe(config, log);
   if (config.devMasterKey) log.warn({ file: config.masterKeyFile }, "running with a DEV-ONLY master key");
   // Held while serving: `vecto backup restore` refuses while it is held (src/db/data-dir-lock.ts).
   const lock = acquireDataDirLock(config.dataDir);
   const services = await openServices(config, log);
   let server: RunningServer;
+  let served: ServedCertificate;
   try {
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit } });
-    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls: readTlsFiles(config.tls), log });
+    const tls = readTlsFiles(config.tls);
+    served = new ServedCertificate(describeCertificate(tls.cert));
+    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit }, certificate: served });
+    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls, log });
   } catch (error) {
     services.close();
     lock.release();
@@ -90,7 +121,9 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
   await wrapUnderLoadedMasters(services.keyAdmin);
   const backups = config.backup.schedule === null ? [] : [backupJob(services, config, config.backup.schedule)];
   await licenseAtStart(services, log);
-  const scheduler = startScheduler([auditCheckpointJob(services), keyMaintenanceJob(services), usageSnapshotJob(services), ...backups], services.identity.events, log);
+  logCertificateExpiry(served, log);
+  await armTlsReload(config, server, served, log, armReload);
+  const scheduler = startScheduler([auditCheckpointJob(services), keyMaintenanceJob(services), usageSnapshotJob(services), tlsExpiryJob(served, log), ...backups], services.identity.events, log);
   onSignals(async (signal) => {
     log.info({ signal }, "shutting down");
     await scheduler.stop();
@@ -102,6 +135,7 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
       if (!(error instanceof StorageFullError)) throw error;
       log.warn(error.message);
     } finally {
+      removeServeRecord(config.dataDir);
       lock.release();
     }
     log.info("stopped cleanly");

@@ -72,3 +72,20 @@ export async function writeNewFile(path: string, content: string | Uint8Array, m
     await fsp.rm(tmp, { force: true });
   }
 }
+
+/**
+ * Replaces `path` (or creates it) atomically with `content` and `mode`: readers see the old file
+ * or the new one, never a part. Only for files that are meant to be replaced (a regenerated
+ * self-signed certificate), never for a master key. The directory must exist.
+ */
+export async function replaceFile(path: string, content: string | Uint8Array, mode = 0o600): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    await writeTemp(tmp, content, mode);
+    await fsp.rename(tmp, path);
+    await syncDir(dir);
+  } finally {
+    await fsp.rm(tmp, { force: true });
+  }
+}

@@ -50,6 +50,7 @@ import { setupRoutes } from "./routes/setup.js";
 import { tenantRoutes } from "./routes/tenants.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { userRoutes } from "./routes/users.js";
+import type { ServedCertificate } from "./served-certificate.js";
 
 
 export interface AppDeps {
@@ -67,6 +68,8 @@ export interface AppDeps {
   readonly bodyLimitBytes: number;
   /** Trusted proxies and rate limits (VECTO_TRUSTED_PROXIES, VECTO_RATE_LIMIT_*); absent: no proxy trusted, default limits. */
   readonly clients?: ClientPolicy;
+  /** The TLS certificate being served: /readyz warns before it expires. Absent: no certificate warning (tests without a listener). */
+  readonly certificate?: ServedCertificate;
 }
 
 export interface ClientPolicy {

@@ -25,6 +25,12 @@ export interface RunningServer {
   /** The bound HTTPS address (port resolved when 0 was asked for). */
   readonly address: ListenAddress;
   readonly redirectAddress: ListenAddress | null;
+  /**
+   * Serves these files to every handshake from now on. Open connections keep the certificate they
+   * were made with; nothing is dropped. The caller checks the files first (loadCheckedTlsFiles):
+   * this only throws when OpenSSL refuses them, and then the old ones stay.
+   */
+  reloadTls(tls: TlsFiles): void;
   /** Stops accepting, lets in-flight requests finish (bounded), then resolves. */
   close(): Promise<void>;
 }
@@ -76,14 +82,20 @@ function handshakeFailure(error: Error & { code?: string }): string {
   return /SSL routines:[^:]*:([^:]+):/.exec(error.message)?.[1] ?? error.code ?? error.name;
 }
 
+/** What a handshake is made with; setSecureContext replaces all of it, so a reload passes the versions again. */
+function secureContextOptions(tls: TlsFiles): { cert: Buffer; key: Buffer; ca?: Buffer; minVersion: "TLSv1.3"; maxVersion: "TLSv1.3" } {
+  const base = { cert: tls.cert, key: tls.key, minVersion: "TLSv1.3" as const, maxVersion: "TLSv1.3" as const };
+  return tls.clientCa === null || tls.clientCa === undefined ? base : { ...base, ca: tls.clientCa };
+}
+
 /** The HTTPS server: the app behind @hono/node-server's request listener, with the transport's answers around it. */
 function appServer(app: Hono<AppEnv>, options: { listen: ListenAddress; tls: TlsFiles; log: Logger }, responder: TransportResponder): HttpsServer {
   const listener = getRequestListener(app.fetch, { hostname: options.listen.host, autoCleanupIncoming: false, errorHandler: (error) => responder.response(adapterProblem(error)) });
-  const { cert, key } = options.tls;
   const clientCa = options.tls.clientCa ?? null;
-  const mutual = clientCa === null ? {} : { ca: clientCa, requestCert: true, rejectUnauthorized: true };
+  // Whether a client certificate is asked for is fixed at start: a reload swaps the CA bundle, not the policy.
+  const mutual = clientCa === null ? {} : { requestCert: true, rejectUnauthorized: true };
   const server = createHttpsServer(
-    { cert, key, minVersion: "TLSv1.3", maxVersion: "TLSv1.3", ...mutual, ServerResponse: TransportResponse, requireHostHeader: false },
+    { ...secureContextOptions(options.tls), ...mutual, ServerResponse: TransportResponse, requireHostHeader: false },
     guardRequests(responder, listener),
   );
   answerHttpErrors(server, responder);
@@ -118,6 +130,9 @@ export async function startServer(
   return {
     address,
     redirectAddress,
+    reloadTls(tls) {
+      https.setSecureContext(secureContextOptions(tls));
+    },
     async close() {
       await Promise.all([closeServer(https), redirect ? closeServer(redirect) : Promise.resolve()]);
     },

@@ -1,11 +1,13 @@
 /**
- * The TLS files `vecto serve` reads at start: the server certificate and key, and for mutual TLS
- * the CA certificates that client certificates must chain to (VECTO_TLS_CLIENT_CA). A client CA
- * file that cannot be read, or holds anything but CA certificates, stops start-up with one line.
+ * The TLS files `vecto serve` reads at start and again on reload (SIGHUP, `vecto tls renew`): the
+ * server certificate and key, and for mutual TLS the CA certificates that client certificates
+ * must chain to (VECTO_TLS_CLIENT_CA). A client CA file that cannot be read, or holds anything but
+ * CA certificates, stops start-up with one line.
  */
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ConfigError, type Config } from "../config.js";
+import { checkTlsPair, TlsPairError, type CertificateSummary } from "../crypto/tls-certificate.js";
 
 export interface TlsFiles {
   readonly cert: Buffer;
@@ -45,4 +47,30 @@ export function readTlsFiles(tls: Config["tls"]): TlsFiles {
     key: readFileSync(tls.keyFile),
     clientCa: tls.clientCaFile === null ? null : readClientCa(tls.clientCaFile).pem,
   };
+}
+
+function readOne(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new TlsPairError(`cannot read the ${what} ${file} (${(error as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}
+
+/**
+ * The files as a reload takes them: readable, the key matching the certificate, the certificate
+ * within its validity period, the client CA bundle (if configured) valid. Throws TlsPairError or
+ * ConfigError with one line; the server then keeps what it serves.
+ */
+export function loadCheckedTlsFiles(tls: Config["tls"], now: Date = new Date()): { files: TlsFiles; certificate: CertificateSummary } {
+  const cert = readOne(tls.certFile, "certificate");
+  const key = readOne(tls.keyFile, "key file");
+  let certificate: CertificateSummary;
+  try {
+    certificate = checkTlsPair({ cert, key }, now);
+  } catch (error) {
+    throw new TlsPairError(`${(error as Error).message} (${tls.certFile}, ${tls.keyFile})`);
+  }
+  const clientCa = tls.clientCaFile === null ? null : readClientCa(tls.clientCaFile).pem;
+  return { files: { cert, key, clientCa }, certificate };
 }

@@ -23,6 +23,9 @@ import { spawn } from "node:child_process";
 import { appendFileSync, chmodSync, copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { X509Certificate } from "node:crypto";
+import { connect } from "node:tls";
+import { generate } from "selfsigned";
 import { freePort, httpsRequest } from "../helpers.js";
 import { applianceBinary, hasCommand, installer, isRoot, makeBundle, manifest, minimalRoot, removeApplianceBinary, ROOT, tempDir, type SigningKey, signingKey } from "./fixture.js";
 
@@ -91,6 +94,16 @@ async function whileServing(body: () => Promise<void>): Promise<void> {
   // vecto itself stopped (nothing listens), and its credential copies are gone.
   await expect(httpsRequest(port, "/healthz")).rejects.toThrow();
   expect(leftoverRunDirs()).toEqual([]);
+}
+
+function newConnectionFingerprint(on: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port: on, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.end();
+    });
+    socket.on("error", reject);
+  });
 }
 
 async function login(): Promise<number> {
@@ -178,6 +191,51 @@ describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd,
     expect(r.stdout).not.toContain("setup token: vst_");
     expect(manifest(target)).toEqual(before);
   }, 180_000);
+
+  it("re-runs with --tls-cert/--tls-key: a bad pair changes nothing; a good one replaces the files and says so; the same files or no options change nothing; exec tls renew reloads a running server", async () => {
+    const pair = async (name: string): Promise<{ cert: string; key: string; fingerprint: string }> => {
+      const pem = await generate([{ name: "commonName", value: name }], { keyType: "ec", algorithm: "sha256", notBeforeDate: new Date(Date.now() - 86_400_000), notAfterDate: new Date(Date.now() + 90 * 86_400_000) });
+      writeFileSync(join(work, `${name}.cert.pem`), pem.cert);
+      writeFileSync(join(work, `${name}.key.pem`), pem.private);
+      return { cert: join(work, `${name}.cert.pem`), key: join(work, `${name}.key.pem`), fingerprint: new X509Certificate(pem.cert).fingerprint256 };
+    };
+    const first = await pair("vecto-first.example");
+    const second = await pair("vecto-second.example");
+    const before = manifest(target);
+
+    const bad = installer(bundle1, ["install", "--root", target, "--tls-cert", first.cert, "--tls-key", second.key]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^install\.sh: --tls-cert\/--tls-key: the key does not match the certificate \(CN=vecto-first\.example, .*\); nothing was changed\n$/);
+    expect(manifest(target)).toEqual(before);
+
+    const installed = installer(bundle1, ["install", "--root", target, "--tls-cert", first.cert, "--tls-key", first.key]);
+    expect(installed.status, `${installed.stdout}\n${installed.stderr}`).toBe(0);
+    expect(installed.stdout).toContain(`installed ${first.cert} and ${first.key} as /etc/vecto/tls/cert.pem and key.pem (replacing what was there)`);
+    expect(installed.stdout).toContain("/etc/vecto/vecto.env: VECTO_TLS_CERT=/etc/vecto/tls/cert.pem");
+    const { uid, gid } = ids();
+    expect(`${mode("etc/vecto/tls/key.pem")} ${owner("etc/vecto/tls/key.pem")}`).toBe(`0600 ${uid}:${gid}`);
+    expect(`${mode("etc/vecto/tls/cert.pem")} ${owner("etc/vecto/tls/cert.pem")}`).toBe("0644 0:0");
+
+    for (const args of [["--tls-cert", first.cert, "--tls-key", first.key], []]) {
+      const again = installer(bundle1, ["install", "--root", target, ...args]);
+      expect(again.status, again.stderr).toBe(0);
+      expect(again.stdout, args.join(" ")).toContain("nothing changed");
+      expect(again.stdout).not.toContain("installed ");
+    }
+    expect(new X509Certificate(readFileSync(join(target, "etc", "vecto", "tls", "cert.pem"))).fingerprint256).toBe(first.fingerprint);
+
+    await whileServing(async () => {
+      expect(await newConnectionFingerprint(port)).toBe(first.fingerprint);
+      const renewed = installer(bundle1, ["install", "--root", target, "--tls-cert", second.cert, "--tls-key", second.key]);
+      expect(renewed.status, renewed.stderr).toBe(0);
+      expect(renewed.stdout).toContain("(replacing what was there)");
+      expect(renewed.stdout).not.toContain("vecto.env: VECTO_TLS_CERT"); // same paths: only the files changed
+      const reload = installer(bundle1, ["exec", "--root", target, "tls", "renew"]);
+      expect(reload.status, `${reload.stdout}\n${reload.stderr}`).toBe(0);
+      expect(reload.stdout).toMatch(/^vecto serve \(pid \d+\) reloaded it/m);
+      expect(await newConnectionFingerprint(port)).toBe(second.fingerprint);
+    });
+  }, 240_000);
 
   it("exec runs vecto as the service does: doctor passes, serve becomes ready, the setup token works", async () => {
     const doctor = installer(bundle1, ["exec", "--root", target, "doctor"]);

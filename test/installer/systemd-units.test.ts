@@ -4,8 +4,8 @@
  *
  * - `systemd-analyze verify --root=R vecto.service` reports nothing. R is a throwaway root with the
  *   unit (and a drop-in), the distribution's units (sysinit.target and friends, which verify loads)
- *   and an executable at /opt/vecto/bin/vecto: a copy of /usr/bin/true. verify only checks that
- *   ExecStart= names an executable file; it never runs it. The real binary would tie a unit-syntax
+ *   and an executable at /opt/vecto/bin/vecto: a copy of /usr/bin/true (and the host's /bin/kill for
+ *   ExecReload=). verify only checks that ExecStart= names an executable file; it never runs it. The real binary would tie a unit-syntax
  *   check to a four-minute build; the binary itself is tested in test/e2e and test/installer.
  * - `systemd-analyze security --offline=true --root=R vecto.service`: overall exposure at most 2.5,
  *   for the unit alone and with each shipped drop-in (docs/install.md lists the scores).
@@ -32,6 +32,9 @@ function unitRoot(dropIn?: string, unitText: string = readFileSync(UNIT, "utf8")
   mkdirSync(join(root, "usr", "lib", "systemd"), { recursive: true });
   cpSync(SYSTEM_UNITS, join(root, "usr", "lib", "systemd", "system"), { recursive: true });
   copyFileSync("/usr/bin/true", join(root, "opt", "vecto", "bin", "vecto"));
+  // ExecReload=/bin/kill -HUP $MAINPID: verify checks that /bin/kill is an executable in the root, as on the host.
+  mkdirSync(join(root, "bin"), { recursive: true });
+  copyFileSync("/bin/kill", join(root, "bin", "kill"));
   writeFileSync(join(root, "etc", "systemd", "system", "vecto.service"), unitText);
   if (dropIn) copyFileSync(join(DROPINS, dropIn), join(root, "etc", "systemd", "system", "vecto.service.d", `${dropIn.replace(/\.conf(\.example)?$/, "")}.conf`));
   return root;
@@ -98,6 +101,7 @@ describe("systemd units", () => {
     const one = (key: string): string | undefined => settings.get(key)?.at(-1);
     expect(one("Type")).toBe("exec");
     expect(one("ExecStart")).toBe("/opt/vecto/bin/vecto serve");
+    expect(one("ExecReload")).toBe("/bin/kill -HUP $MAINPID"); // systemctl reload: the certificate, without a restart
     expect([one("User"), one("Group")]).toEqual(["vecto", "vecto"]);
     expect(settings.has("DynamicUser")).toBe(false);
     expect(one("EnvironmentFile")).toBe("-/etc/vecto/vecto.env");

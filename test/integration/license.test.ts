@@ -101,7 +101,7 @@ describe("license on the appliance", () => {
     const s = await status();
     expect(s).toMatchObject({ state: "unlicensed", evaluation: true, readOnly: false, license: null, limits: { ...EVALUATION_LIMITS }, usage: { tenants: 1, users: 1, agents: 0 }, daysLeft: null });
     expect(s.warnings[0]).toMatch(/^no license is installed: evaluation limits apply/);
-    expect(await json(await f.call("GET", "/readyz"))).toEqual({ status: "ready", checks: { database: "ok", storage: "ok", keys: "ok" }, license: "unlicensed" });
+    expect(await json(await f.call("GET", "/readyz"))).toEqual({ status: "ready", checks: { database: "ok", storage: "ok", keys: "ok" }, license: "unlicensed", warnings: [] });
     await expectProblem(await f.call("GET", "/api/license", { token: admin }), 403, "forbidden");
     await expectProblem(await install(vendor.sign(), admin), 403, "forbidden");
     await expectProblem(await f.call("GET", "/api/usage/report?from=2026-01-01&to=2026-01-02", { token: admin }), 403, "forbidden");
@@ -202,7 +202,7 @@ describe("license on the appliance", () => {
     expect(await f.services.license.recordStateChange()).toBe("expired");
     expect(audit("license.state_changed").map((p) => `${String(p.from)}>${String(p.to)}`)).toEqual(["valid>expiring", "expiring>grace", "grace>expired"]);
     await relogin(); // signing in works
-    expect(await json(await f.call("GET", "/readyz"))).toEqual({ status: "ready", checks: { database: "ok", storage: "ok", keys: "ok" }, license: "expired" });
+    expect(await json(await f.call("GET", "/readyz"))).toEqual({ status: "ready", checks: { database: "ok", storage: "ok", keys: "ok" }, license: "expired", warnings: [] });
     const s = await status();
     expect(s).toMatchObject({ state: "expired", readOnly: true });
 

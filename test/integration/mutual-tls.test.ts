@@ -14,6 +14,11 @@ import { createLogger } from "../../src/log.js";
 import { buildApp } from "../../src/server/app.js";
 import { startServer, type RunningServer } from "../../src/server/listen.js";
 import { readClientCa, readTlsFiles } from "../../src/server/tls-files.js";
+import { describeCertificate } from "../../src/crypto/tls-certificate.js";
+import { ServedCertificate } from "../../src/server/served-certificate.js";
+import { TlsReloader } from "../../src/server/tls-reload.js";
+import type { TlsReloadOutcome } from "../../src/server/serve-record.js";
+import type { Config } from "../../src/config.js";
 import { openServices, type Services } from "../../src/services.js";
 import { httpsRequest, runCli, tempDir } from "../helpers.js";
 
@@ -69,6 +74,7 @@ describe("mutual TLS", () => {
   let foreign: Pem;
   let expired: Pem;
   let caFile: string;
+  let config: Config;
   const logLines: string[] = [];
 
   beforeAll(async () => {
@@ -80,7 +86,7 @@ describe("mutual TLS", () => {
     caFile = join(dir.path, "client-ca.pem");
     writeFileSync(caFile, ca.cert);
 
-    const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data"), VECTO_LISTEN: "127.0.0.1:0", VECTO_TLS_CLIENT_CA: caFile }, dir.path);
+    config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data"), VECTO_LISTEN: "127.0.0.1:0", VECTO_TLS_CLIENT_CA: caFile }, dir.path);
     const log = createLogger("info", { write: (line: string) => void logLines.push(line) });
     await prepareForServe(config, log);
     services = await openServices(config, log);
@@ -118,6 +124,27 @@ describe("mutual TLS", () => {
 
   it("refuses an expired certificate from the right CA", async () => {
     await expect(httpsRequest(port, "/healthz", { clientCert: expired })).rejects.toMatchObject(refusedWith("CERTIFICATE_EXPIRED"));
+  });
+
+  it("a reload (SIGHUP, vecto tls renew) takes a new client CA file for new connections; one that is no CA is refused and the old one kept", async () => {
+    const reloader = new TlsReloader(config.tls, server, new ServedCertificate(describeCertificate(readTlsFiles(config.tls).cert)), createLogger("silent"), async () => {});
+    const leaf = trusted.cert;
+    writeFileSync(caFile, leaf);
+    const refused: TlsReloadOutcome = await reloader.reload("test");
+    expect(refused).toMatchObject({ ok: false, refused: expect.stringMatching(/is not a CA certificate/) });
+    expect((await httpsRequest(port, "/healthz", { clientCert: trusted })).status).toBe(200);
+
+    const nextCa = await certificateAuthority("vecto test client CA (next)");
+    const nextClient = await clientCertificate("reverse-proxy.example", nextCa);
+    writeFileSync(caFile, nextCa.cert);
+    expect(await reloader.reload("test")).toMatchObject({ ok: true });
+    expect((await httpsRequest(port, "/healthz", { clientCert: nextClient })).status).toBe(200);
+    await expect(httpsRequest(port, "/healthz", { clientCert: trusted })).rejects.toMatchObject(refusedWith("UNKNOWN_CA"));
+    await expect(httpsRequest(port, "/healthz")).rejects.toMatchObject(refusedWith("CERTIFICATE_REQUIRED"));
+
+    writeFileSync(caFile, ca.cert);
+    expect(await reloader.reload("test")).toMatchObject({ ok: true });
+    expect((await httpsRequest(port, "/healthz", { clientCert: trusted })).status).toBe(200);
   });
 
   describe("VECTO_TLS_CLIENT_CA is checked before the listener starts", () => {

@@ -30,7 +30,7 @@ describe("config", () => {
     expect(config.keyResolver).toBe("env");
     expect(config.masterKeyFile).toBe("/srv/vecto-test/data/master.key");
     expect(config.devMasterKey).toBe(true);
-    expect(config.tls).toEqual({ certFile: "/srv/vecto-test/data/tls/cert.pem", keyFile: "/srv/vecto-test/data/tls/key.pem", selfSigned: true, clientCaFile: null });
+    expect(config.tls).toEqual({ certFile: "/srv/vecto-test/data/tls/cert.pem", keyFile: "/srv/vecto-test/data/tls/key.pem", selfSigned: true, clientCaFile: null, names: [] });
     expect(config.airgapped).toBe(true);
     expect(config.ollamaUrl).toBe("http://127.0.0.1:11434");
   });
@@ -147,5 +147,17 @@ describe("config: trusted proxies and rate limits", () => {
     for (const bad of ["10.0.0.0/33", "fd00::/129", "proxy.example", "10.0.0.0/8/1", "10.0.0.0/", "300.1.1.1"]) expect(failure({ VECTO_TRUSTED_PROXIES: bad }), bad).toMatch(proxies);
     expect(failure({ VECTO_RATE_LIMIT_PER_ADDRESS: "0" })).toMatch(/^VECTO_RATE_LIMIT_PER_ADDRESS: /);
     expect(failure({ VECTO_RATE_LIMIT_PER_CREDENTIAL: "lots" })).toBe('VECTO_RATE_LIMIT_PER_CREDENTIAL: expected requests per minute (a whole number above 0) or off (got "lots")');
+  });
+
+  it("takes extra certificate names: DNS names lower-cased, IPv4 and bare IPv6 addresses", () => {
+    const config = loadConfig({ ...base, VECTO_TLS_NAMES: " Vecto.Example.internal, 192.0.2.10 ,2001:DB8::10,, " }, cwd);
+    expect(config.tls.names).toEqual(["vecto.example.internal", "192.0.2.10", "2001:db8::10"]);
+  });
+
+  it("refuses a certificate name that is neither a DNS name nor an IP address, and a bracketed IPv6 address", () => {
+    expect(failure({ VECTO_TLS_NAMES: "vecto.example,[2001:db8::10]" })).toBe('VECTO_TLS_NAMES: write an IPv6 address without brackets (got "[2001:db8::10]")');
+    for (const bad of ["https://vecto.example", "vecto.example:8443", "under_score.example", "-lead.example", "300.1.1.1.1.", "a..b"]) {
+      expect(failure({ VECTO_TLS_NAMES: bad }), bad).toBe(`VECTO_TLS_NAMES: expected DNS names or IP addresses separated by commas (got "${bad}")`);
+    }
   });
 });

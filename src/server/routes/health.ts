@@ -2,7 +2,8 @@
  * Liveness and readiness. Public (no credentials): they reveal only whether the parts are up,
  * never versions of keys, paths or error internals. Readiness also names the license state
  * (docs/licensing.md) as detail: an expired license never makes the appliance unready, since
- * reading, exports and backups must keep working.
+ * reading, exports and backups must keep working. `warnings` (always present) names what needs
+ * attention soon, such as a TLS certificate within CERT_WARN_DAYS of expiry: still ready.
  */
 import { z } from "zod";
 import { LICENSE_STATES, type LicenseState } from "../../license/state.js";
@@ -14,7 +15,8 @@ type CheckResult = "ok" | string;
 
 const liveSchema = z.object({ status: z.literal("ok") });
 const licenseDetail = z.enum([...LICENSE_STATES, "unknown"]).meta({ description: "the license state (detail only: never makes the appliance unready)" });
-const readySchema = z.object({ status: z.literal("ready"), checks: z.object({ database: z.literal("ok"), storage: z.literal("ok"), keys: z.literal("ok") }), license: licenseDetail });
+const warningsDetail = z.array(z.string()).meta({ description: "what needs the operator's attention soon without making the appliance unready (e.g. the TLS certificate expires within 30 days); empty when nothing does" });
+const readySchema = z.object({ status: z.literal("ready"), checks: z.object({ database: z.literal("ok"), storage: z.literal("ok"), keys: z.literal("ok") }), license: licenseDetail, warnings: warningsDetail });
 
 async function probe(run: () => unknown): Promise<CheckResult> {
   try {
@@ -62,11 +64,12 @@ export function healthRoutes(deps: AppDeps): ApiRouter {
       } catch {
         license = "unknown";
       }
+      const warnings = deps.certificate?.warnings() ?? [];
       const failing = Object.entries(checks).filter(([, result]) => result !== "ok");
-      if (failing.length === 0) return c.json({ status: "ready", checks, license });
+      if (failing.length === 0) return c.json({ status: "ready", checks, license, warnings });
       const detail = failing.map(([name, reason]) => `${name}: ${reason}`).join("; ");
       c.header("Retry-After", "5");
-      return c.body(JSON.stringify(problemBody(503, "not-ready", detail, { checks, license })), 503, { "Content-Type": PROBLEM_CONTENT_TYPE });
+      return c.body(JSON.stringify(problemBody(503, "not-ready", detail, { checks, license, warnings })), 503, { "Content-Type": PROBLEM_CONTENT_TYPE });
     },
   );
 
