@@ -4,6 +4,7 @@ import type { Config } from "../config.js";
 import { prepareForServe } from "../data-dir.js";
 import { createLogger, type Logger } from "../log.js";
 import { buildApp } from "../server/app.js";
+import { repairErasureRecords } from "../backup/erasure-journal.js";
 import { startServer, type RunningServer } from "../server/listen.js";
 import { readTlsFiles } from "../server/tls-files.js";
 import { openServices, type Services } from "../services.js";
@@ -71,6 +72,15 @@ async function licenseAtStart(services: Services, log: Logger): Promise<void> {
   }
 }
 
+/** A failed write of the erasure record at erasure time, or a crash right after the commit, heals here (src/backup/erasure-journal.ts). */
+async function erasureRecordsAtStart(config: Config, log: Logger): Promise<void> {
+  try {
+    await repairErasureRecords(config);
+  } catch (error) {
+    log.error({ error: { name: (error as Error).name, message: (error as Error).message } }, "the erasure record (erased-tenants.json) could not be brought up to date; a restore of an older backup may not erase again what was erased since");
+  }
+}
+
 export async function runServer(config: Config, log: Logger, options: ServeOptions): Promise<void> {
   await prepareForServe(config, log);
   if (config.devMasterKey) log.warn({ file: config.masterKeyFile }, "running with a DEV-ONLY master key");
@@ -90,6 +100,7 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
   await wrapUnderLoadedMasters(services.keyAdmin);
   const backups = config.backup.schedule === null ? [] : [backupJob(services, config, config.backup.schedule)];
   await licenseAtStart(services, log);
+  await erasureRecordsAtStart(config, log);
   const scheduler = startScheduler([auditCheckpointJob(services), keyMaintenanceJob(services), usageSnapshotJob(services), ...backups], services.identity.events, log);
   onSignals(async (signal) => {
     log.info({ signal }, "shutting down");
