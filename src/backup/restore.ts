@@ -16,7 +16,7 @@
  *    restored file is renamed over it: data database first, then keystore (an interrupted
  *    restore leaves new data with the old, newer keystore, which still opens it; run it again).
  */
-import { chmod, link, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { chmod, link, open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Config } from "../config.js";
 import { CryptoError } from "../crypto/errors.js";
@@ -32,7 +32,7 @@ import { eraseContentAgain, type ErasedItem } from "../graph/erasure.js";
 import type { KeyResolver } from "../crypto/key-resolver.js";
 import { readEmbeddedErasures } from "./embedded-erasures.js";
 import { ERASED_FILE, mergeRecords, readErasureRecord, writeErasedFile, type ErasureRecord } from "./erasures.js";
-import { BACKUP_EXTENSION } from "./retention.js";
+import { backupFilesIn } from "./retention.js";
 import { exists, fsyncDir, privateWorkDir } from "./files.js";
 import { DATA_FILE, KEYSTORE_FILE, type BackupHeader } from "./format.js";
 import { silentProgress, type Progress } from "./progress.js";
@@ -197,16 +197,28 @@ async function recordFiles(config: Config, file: string, given: readonly string[
   return [...new Set(found)];
 }
 
-/** The erasure records embedded in the other full backups of this installation next to `file`, as new as it or newer, each authenticated. */
-async function newerBackupRecords(file: string, report: VerifyReport, resolver: KeyResolver): Promise<{ file: string; record: ErasureRecord }[]> {
+/**
+ * The erasure records embedded in the other full backups of this installation next to `file`, as
+ * new as it or newer, each authenticated. A file whose header cannot be read at all is skipped
+ * with a warning (it offers no record; deleting it would lose no more); a readable header that
+ * fails authentication was edited, and refuses.
+ */
+async function newerBackupRecords(file: string, report: VerifyReport, resolver: KeyResolver, warnings: string[]): Promise<{ file: string; record: ErasureRecord }[]> {
   const dir = dirname(file);
   const out: { file: string; record: ErasureRecord }[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const other = join(dir, entry.name);
-    if (!entry.isFile() || !entry.name.endsWith(BACKUP_EXTENSION) || other === file) continue;
+  for (const other of await backupFilesIn(dir)) {
+    if (other === file) continue;
+    let header: BackupHeader;
     try {
-      const { header } = await readBackupHeader(other);
-      if (header.kind !== "full" || header.installationId !== report.installationId || header.createdAt < report.createdAt || header.erasures === undefined) continue;
+      header = (await readBackupHeader(other)).header;
+    } catch (error) {
+      if (!(error instanceof BackupError)) throw error;
+      warnings.push(`${other}, next to the backup, is not a readable backup (${error.message}); an erasure record it may have held was not used`);
+      continue;
+    }
+    // A copy of the backup being restored (same id) carries the record already read from it.
+    if (header.kind !== "full" || header.backupId === report.backupId || header.installationId !== report.installationId || header.createdAt < report.createdAt || header.erasures === undefined) continue;
+    try {
       const embedded = await readEmbeddedErasures(other, resolver);
       if (embedded.record !== null) out.push({ file: other, record: embedded.record });
     } catch (error) {
@@ -220,7 +232,7 @@ async function newerBackupRecords(file: string, report: VerifyReport, resolver: 
 }
 
 /** Every erasure this installation recorded anywhere: live database, record files, the backup's own header, newer backups next to it. A malformed or untrustworthy record refuses. */
-async function collectErasures(config: Config, file: string, verified: { report: VerifyReport; header: BackupHeader }, live: LiveFacts | null, options: RestoreOptions, resolver: KeyResolver): Promise<Collected> {
+async function collectErasures(config: Config, file: string, verified: { report: VerifyReport; header: BackupHeader }, live: LiveFacts | null, options: RestoreOptions, resolver: KeyResolver, warnings: string[]): Promise<Collected> {
   const { report, header } = verified;
   const records: ErasureRecord[] = [];
   const sources: string[] = [];
@@ -236,7 +248,7 @@ async function collectErasures(config: Config, file: string, verified: { report:
     }
     sources.push(path);
   }
-  for (const newer of await newerBackupRecords(file, report, resolver)) {
+  for (const newer of await newerBackupRecords(file, report, resolver, warnings)) {
     records.push(newer.record);
     sources.push(newer.file);
   }
@@ -270,7 +282,7 @@ async function decide(config: Config, file: string, workDir: string, options: Re
   const warnings: string[] = [];
   const live = await liveFacts(config.databaseFile, warnings);
   checkInstallation(report, live, options.forceInstallation ?? false);
-  const collected = await collectErasures(config, file, verified, live, options, resolver);
+  const collected = await collectErasures(config, file, verified, live, options, resolver, warnings);
   if (collected.sources.length === 0) warnings.unshift(noRecordWarning(config, file, report));
   return { report, erased: collected.record, erasureSources: collected.sources, warnings };
 }

@@ -13,9 +13,9 @@ import { BackupInvalidError, RestoreRefusedError } from "../backup/errors.js";
 import { privateWorkDir } from "../backup/files.js";
 import { terminalProgress } from "../backup/progress.js";
 import { restoreBackup } from "../backup/restore.js";
-import { backupFilesIn, rewrapBackup, type RewrapResult } from "../backup/rewrap.js";
+import { rewrapBackup, type RewrapResult } from "../backup/rewrap.js";
 import { MasterKeyRing } from "../crypto/master-key-ring.js";
-import { backupFileName, listBackupFiles } from "../backup/retention.js";
+import { backupFileName, backupFilesIn, listBackupFiles } from "../backup/retention.js";
 import { createTenantBackup } from "../backup/tenant.js";
 import { readBackupHeader, verifyBackup, type BackupKeys, type VerifyReport } from "../backup/verify.js";
 import type { DomainEvent } from "../audit/events.js";
@@ -134,11 +134,11 @@ async function rewrapAction(files: string[], options: { dir?: string; json?: boo
   const results: RewrapResult[] = [];
   try {
     for (const file of targets) {
-      const result = await rewrapBackup(file, ring, config.dataDir);
+      const result = await rewrapBackup(file, config, ring, cliLogger(config));
       if (result.status === "rewrapped") audit(services, "backup.rewrapped", "info", { backupId: result.backupId, file: basename(file), from: result.from, to: result.to });
       results.push(result);
       if (options.json) continue;
-      if (result.status === "rewrapped") printLine(`${file}: re-encrypted from master key ${result.from} to ${result.to}, verified`);
+      if (result.status === "rewrapped") printLine(`${file}: re-encrypted from master key ${result.from} to ${result.to} (its data keys wrapped under ${result.to} too), verified`);
       else if (result.status === "current") printLine(`${file}: already under the current master key ${result.to}`);
       else printLine(`${file}: a tenant backup (sealed with tenant ${result.to}'s key); nothing to re-wrap`);
     }
