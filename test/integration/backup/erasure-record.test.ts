@@ -3,12 +3,13 @@
  * erasure, carried in every later backup's header, authenticated there, and what a restore on a
  * new machine falls back to; with nothing found anywhere the restore says so.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERASED_FILE } from "../../../src/backup/erasures.js";
 import { MAGIC, PREFIX_BYTES } from "../../../src/backup/format.js";
 import { readBackupHeader } from "../../../src/backup/verify.js";
+import { createLogger } from "../../../src/log.js";
 import { runCli, tempDir } from "../../helpers.js";
 import { identityFixture, type Fixture } from "../../identity-fixture.js";
 import { carryBackups, failureLine, loginStatusOn, populate, restoreOnNewMachine, type Populated } from "./backup-helpers.js";
@@ -70,7 +71,10 @@ describe("the erasure record", () => {
     expect(machine.report.erasedAgain).toEqual([data.acme.tenantId]);
     expect(machine.report.erasureSources).toEqual([join(backups, ERASED_FILE), newBackup]);
     expect(machine.report.warnings).toEqual([]);
+    // A lost record file (a failed write at erasure time, a crash after the commit) is rewritten from the audit log when vecto serve starts.
+    rmSync(join(machine.dataDir, ERASED_FILE));
     expect(await loginStatusOn(machine, scratch.path, data.acme.slug, data.acme.admin.email)).toBe(401);
+    expect(tenantsIn(join(machine.dataDir, ERASED_FILE))).toEqual([data.acme.tenantId]);
   });
 
   it("restoring the old backup alone into a fresh directory says loudly that no erasure record was found; --erasures FILE supplies it", () => {
@@ -100,5 +104,23 @@ describe("the erasure record", () => {
     expect(failureLine(refused)).toMatch(new RegExp(`^vecto: refusing to restore: ${newCopy}, next to the backup, may hold a newer erasure record and cannot be trusted \\(.*fails authentication.*\\); move it out of`));
     const verified = runCli(["backup", "verify", newCopy], { cwd: scratch.path, env });
     expect(verified.status).toBe(2);
+  });
+});
+
+describe("an erasure record that cannot be written", () => {
+  it("does not fail or undo the erasure: the audit event is the record, and the failure is logged", async () => {
+    const lines: string[] = [];
+    const f = await identityFixture({ log: createLogger("error", { write: (line: string) => void lines.push(line) }) });
+    try {
+      const acme = await f.createTenant("er-unwritable");
+      // A directory where the file should be: every write of it fails.
+      mkdirSync(join(f.dataDir, ERASED_FILE));
+      const erase = await f.call("POST", `/api/tenants/${acme.tenantId}/erase`, { token: f.root.tokens.accessToken, body: { confirm: acme.slug } });
+      expect(erase.status).toBe(200);
+      expect(f.services.db.tenants.get(acme.tenantId)).toBeUndefined();
+      expect(lines.join("")).toContain("the erasure is done and audited, but the erasure record could not be written");
+    } finally {
+      f.close();
+    }
   });
 });
