@@ -155,6 +155,7 @@ function printReport(report: VerifyReport): void {
   printLine(`ok: ${report.kind} backup ${report.backupId}, created ${report.createdAt} by ${report.producer}, installation ${report.installationId}`);
   printLine(`  ${report.kind === "full" ? "master key" : "tenant"} ${report.keyOwner}; schema data ${report.schema.data}${report.schema.keystore === undefined ? "" : `, keystore ${report.schema.keystore}`}`);
   for (const f of report.files) printLine(`  ${f.name}: ${f.size} bytes${f.rows === undefined ? "" : `, ${f.rows} rows`}, sha256 ${f.sha256}`);
+  if (report.erasures !== undefined) printLine(`  erasure record: ${report.erasures === null ? "none (a backup from before backups carried it)" : `${report.erasures.tenants} erased tenants, ${report.erasures.content} erased nodes and projects`}`);
 }
 
 async function verifyAction(file: string, options: { json?: boolean }): Promise<void> {
@@ -206,7 +207,7 @@ async function listAction(options: { dir?: string; json?: boolean }): Promise<vo
     }
   }
   if (options.json) return printJson(rows);
-  for (const r of rows) printLine("error" in r ? `${r.file}: ${r.error}` : `${r.createdAt}  ${r.kind.padEnd(6)}  ${String(r.bytes).padStart(12)}  ${r.file}`);
+  for (const r of rows) printLine("error" in r ? `${r.file}: ${r.error}` : `${r.createdAt}  ${r.kind.padEnd(6)}  ${String(r.bytes).padStart(12)}  ${r.keyOwner}  ${r.file}`);
 }
 
 export function backupCommand(program: Command): void {
