@@ -3,8 +3,14 @@
  *
  * Nothing in the data directory changes until the whole backup has been verified (every chunk,
  * every hash, integrity checks) and every refusal has been decided: appliance serving, tenant
- * backup, newer schema, another installation, unreadable erasure record. Refusals leave no trace
- * (not even an audit row: the live files stay byte for byte as they were).
+ * backup, newer schema, another installation, unreadable erasure record, a newer backup beside
+ * it whose (authenticated) header fails. Refusals leave no trace (not even an audit row: the live
+ * files stay byte for byte as they were).
+ *
+ * What to erase again is the union of every record found (collectErasures): the live audit log,
+ * erased-tenants.json in the data directory and beside the backup, --erasures files, the
+ * backup's own header, and the headers of the newer full backups beside it. Finding none at all
+ * is a loud warning in the report: a backup restored alone onto a new machine cannot know.
  *
  * Then, holding the data-dir lock (so `vecto serve` cannot start meanwhile):
  * 1. the verified copies are opened through the normal composition root (openServices), which
