@@ -222,8 +222,9 @@ async function newerBackupRecords(file: string, report: VerifyReport, resolver: 
       warnings.push(`${other}, next to the backup, is not a readable backup (${error.message}); an erasure record it may have held was not used`);
       continue;
     }
-    // A copy of the backup being restored (same id) carries the record already read from it.
-    if (header.kind !== "full" || header.backupId === report.backupId || header.installationId !== report.installationId || header.createdAt < report.createdAt || header.erasures === undefined) continue;
+    // A copy of the backup being restored (same id) carries the record already read from it. A
+    // header without a record is authenticated too: removing the record is an edit of it.
+    if (header.kind !== "full" || header.backupId === report.backupId || header.installationId !== report.installationId || header.createdAt < report.createdAt) continue;
     try {
       const embedded = await readEmbeddedErasures(other, resolver);
       if (embedded.record !== null) out.push({ file: other, record: embedded.record });

@@ -104,6 +104,14 @@ describe("the erasure record", () => {
     expect(failureLine(refused)).toMatch(new RegExp(`^vecto: refusing to restore: ${newCopy}, next to the backup, may hold a newer erasure record and cannot be trusted \\(.*fails authentication.*\\); move it out of`));
     const verified = runCli(["backup", "verify", newCopy], { cwd: scratch.path, env });
     expect(verified.status).toBe(2);
+
+    // Removing the record altogether is an edit too.
+    editHeader(newCopy, (header) => {
+      delete header.erasures;
+    });
+    const stripped = runCli(["backup", "restore", oldCopy, "--yes"], { cwd: scratch.path, env });
+    expect(stripped.status).toBe(3);
+    expect(failureLine(stripped)).toContain(`${newCopy}, next to the backup, may hold a newer erasure record and cannot be trusted`);
   });
 });
 
