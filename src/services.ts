@@ -10,6 +10,7 @@ import type { AccountDeps } from "./auth/accounts.js";
 import type { PasswordFlowDeps } from "./auth/password-change.js";
 import { auditEventSink, type EventSink } from "./audit/events.js";
 import { HmacAuditSealer } from "./audit/seal.js";
+import { erasureJournal, type ErasureJournal } from "./backup/erasure-journal.js";
 import { AccessTokens } from "./auth/jwt.js";
 import { MIN_ARGON2, PasswordHasher } from "./auth/passwords.js";
 import { DEFAULT_SESSION_POLICY, Sessions } from "./auth/sessions.js";
@@ -110,14 +111,14 @@ export async function openKeyResolver(config: Config): Promise<MasterKeyRing> {
   return new MasterKeyRing(current, previous);
 }
 
-export function createIdentity(db: Database, crypto: CryptoService, log: Logger, license: Pick<LicenseService, "assertCanCreate">, options: { now: () => Date; rootRecovery: boolean }): Identity {
-  const { now, rootRecovery } = options;
+export function createIdentity(db: Database, crypto: CryptoService, log: Logger, license: Pick<LicenseService, "assertCanCreate">, options: { erasures: ErasureJournal; now: () => Date; rootRecovery: boolean }): Identity {
+  const { erasures, now, rootRecovery } = options;
   const events = auditEventSink(db, log);
   const passwords = new PasswordHasher(MIN_ARGON2);
   const accessTokens = new AccessTokens(db, crypto, `vecto:${db.installationId()}`, "vecto-api", now);
   const throttle = new LoginThrottle(db, now);
   const sessions = new Sessions({ db, crypto, passwords, accessTokens, throttle, events, policy: DEFAULT_SESSION_POLICY, now });
-  return { authenticator: new Authenticator(db, accessTokens, now), sessions, accounts: { db, crypto, passwords, events, license }, passwordFlows: { db, crypto, passwords, events, throttle, now, rootRecovery }, accessTokens, events };
+  return { authenticator: new Authenticator(db, accessTokens, now), sessions, accounts: { db, crypto, passwords, events, license, erasures }, passwordFlows: { db, crypto, passwords, events, throttle, now, rootRecovery }, accessTokens, events };
 }
 
 export async function openServices(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Services> {
@@ -134,9 +135,10 @@ export async function openServices(config: Config, log: Logger, options: Service
   db.setAuditSealer(new HmacAuditSealer(await crypto.macFunction("audit-hmac")));
   const license = new LicenseService({ db, events, vendorKeys: options.vendorKeys ?? VENDOR_KEYS, now });
   const usage = new UsageService({ db, crypto, events, license, now, appVersion: VERSION });
-  const identity = createIdentity(db, crypto, log, license, { now, rootRecovery: config.rootRecovery });
+  const erasures = erasureJournal(config, log);
+  const identity = createIdentity(db, crypto, log, license, { erasures, now, rootRecovery: config.rootRecovery });
   const keyAdmin: KeyAdmin = { db, crypto, events: identity.events, now, openMaster: (target) => openOrCreateMaster(config, target) };
   registerLoadedMasters(keyAdmin);
   await sealPlaintextTenantNames({ db, crypto, events: identity.events });
-  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events }, license, usage, close: () => db.close() };
+  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, close: () => db.close() };
 }

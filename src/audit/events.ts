@@ -64,6 +64,7 @@ export type EventName =
   | "backup.verified"
   | "backup.restored"
   | "backup.failed"
+  | "backup.rewrapped"
   | "license.installed"
   | "license.refused"
   | "license.state_changed"

@@ -11,6 +11,7 @@ import type { Tenant } from "../db/tenants.js";
 import type { ActorKind, UserChanges, UserRecord } from "../db/users.js";
 import { DomainError } from "../errors.js";
 import type { EventSink } from "../audit/events.js";
+import type { ErasureJournal } from "../backup/erasure-journal.js";
 import type { LicenseService } from "../license/license.js";
 import { passwordProblem, type PasswordHasher } from "./passwords.js";
 import type { Principal } from "./principal.js";
@@ -49,6 +50,8 @@ export interface AccountDeps {
   readonly events: EventSink;
   /** The license's limits, checked where tenants, people and agents are created (docs/licensing.md). */
   readonly license: Pick<LicenseService, "assertCanCreate">;
+  /** Records a tenant erasure next to the data and the backups once it committed (src/backup/erasure-journal.ts). */
+  readonly erasures: ErasureJournal;
 }
 
 /** The policy for a new password (src/auth/passwords.ts), with the account's own name and email as context. */

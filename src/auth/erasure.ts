@@ -6,7 +6,8 @@
  * - A tenant: its keys are destroyed first (crypto-shredding: its ciphertext in the live files and
  *   in its per-tenant backups becomes unreadable), then its rows are deleted and overwritten.
  *   Full backups carry the keystore until retention removes them, and a restore erases the tenant
- *   again (ADR 0004, src/backup/erasures.ts).
+ *   again (ADR 0004, src/backup/erasures.ts): the erasure is recorded next to the data and the
+ *   backups as soon as it committed (src/backup/erasure-journal.ts).
  */
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
@@ -39,5 +40,6 @@ export async function eraseTenant(deps: AccountDeps, actor: Principal, tenantId:
     deps.events.emit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: actor.actorKind, id: actor.userId }, payload: { erasedTenantId: tenantId, slug: tenant.slug, keysDestroyed } });
   });
   deps.db.checkpoint();
+  await deps.erasures.tenantErased(tenantId);
   return { keysDestroyed };
 }

@@ -5,16 +5,22 @@
  * version and backup id. With an HSM the master key cannot be used to derive anything outside
  * the token, so "a key derived from the master key" is realised as "a random key only the master
  * key can unwrap": the same guarantee (no master key, no backup), and it works for every resolver.
+ *
+ * Every full backup carries the erasure record (erasures.ts) in its header: what the snapshot's
+ * audit log says was erased, with the record files of the data directory and of the backup's
+ * directory. Both files are brought up to date first, so the copy next to the backups is never
+ * older than the newest backup there; a record that cannot be read or written fails the backup.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { AEAD_KEY_BYTES } from "../crypto/aead-params.js";
 import type { KeyResolver } from "../crypto/key-resolver.js";
-import { inspectSnapshot, snapshotDatabases, type SnapshotProgress } from "../db/snapshot.js";
+import { inspectSnapshot, readLiveFacts, snapshotDatabases, type SnapshotProgress } from "../db/snapshot.js";
 import { VERSION } from "../version.js";
 import { encryptChunks } from "./chunk-cipher.js";
 import { hashFile, packFiles, type SourceFile } from "./container.js";
+import { ERASED_FILE, mergeRecords, readErasureRecord, recordErasures, type ErasureRecord } from "./erasures.js";
 import { BackupError } from "./errors.js";
 import { privateWorkDir, writeNewFileAtomically } from "./files.js";
 import { DATA_FILE, DEFAULT_CHUNK_BYTES, encodeHeader, fileKeyAad, hashHeader, KEYSTORE_FILE, NONCE_PREFIX_BYTES, type BackupFileEntry, type BackupHeader } from "./format.js";
@@ -45,6 +51,8 @@ export interface CreatedBackup {
   readonly files: readonly BackupFileEntry[];
   /** The master key that wrapped the file key (full backups) or the tenant (tenant backups). */
   readonly keyOwner: string;
+  /** Full backups: how many erased tenants and erased items its erasure record holds. */
+  readonly erasures?: { readonly tenants: number; readonly content: number };
 }
 
 export const PRODUCER = `vecto ${VERSION}`;
@@ -101,6 +109,17 @@ function snapshotProgress(progress: Progress): { onProgress: (p: SnapshotProgres
   };
 }
 
+/** The snapshot's erasures joined with the record files next to the data and next to the backup, which are updated to the join. */
+async function erasureRecord(source: BackupSource, snapshotFile: string, out: string): Promise<ErasureRecord> {
+  const facts = readLiveFacts(snapshotFile);
+  const files = [...new Set([join(source.dataDir, ERASED_FILE), join(dirname(out), ERASED_FILE)])];
+  const known: ErasureRecord[] = [];
+  for (const file of files) known.push(await readErasureRecord(file));
+  const record = mergeRecords({ tenants: facts.erasedTenants, content: facts.erasedContent }, ...known);
+  for (const file of files) await recordErasures(file, record.tenants, record.content);
+  return record;
+}
+
 async function snapshot(source: BackupSource, dir: string, progress: Progress): Promise<{ files: SourceFile[]; dataVersion: number; keystoreVersion: number; installationId: string }> {
   const files = [
     { name: DATA_FILE, path: join(dir, DATA_FILE) },
@@ -122,6 +141,7 @@ export async function createFullBackup(source: BackupSource, resolver: KeyResolv
   const fileKey = new Uint8Array(randomBytes(AEAD_KEY_BYTES));
   try {
     const snap = await snapshot(source, work.path, progress);
+    const erasures = await erasureRecord(source, join(work.path, DATA_FILE), options.out);
     const files = await describeFiles(snap.files, progress);
     const backupId = randomUUID();
     const createdAt = (options.now?.() ?? new Date()).toISOString();
@@ -136,9 +156,10 @@ export async function createFullBackup(source: BackupSource, resolver: KeyResolv
       key: { type: "master", masterLabel: wrapped.masterLabel, wrapped: Buffer.from(wrapped.blob).toString("base64") },
       schema: { data: snap.dataVersion, keystore: snap.keystoreVersion },
       files,
+      erasures,
     };
     const bytes = await writeBackupFile(options.out, header, fileKey, snap.files, progress);
-    return { file: options.out, backupId, kind: "full", createdAt, bytes, files, keyOwner: wrapped.masterLabel };
+    return { file: options.out, backupId, kind: "full", createdAt, bytes, files, keyOwner: wrapped.masterLabel, erasures: { tenants: erasures.tenants.length, content: erasures.content.length } };
   } finally {
     fileKey.fill(0);
     await work.remove();

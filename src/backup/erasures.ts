@@ -3,14 +3,18 @@
  * taken before a tenant was erased still holds that tenant's keys and rows. Restoring it must not
  * bring the tenant back: restore erases again every tenant this installation has erased.
  *
- * Where "this installation has erased" is recorded, and why in two places:
+ * Where "this installation has erased" is recorded, and why in several places:
  * - the `tenant.erased` events of the platform's audit log in the live database: signed,
  *   append-only, written in the erasure's own transaction. Authoritative, but the live database is
  *   exactly what a restore replaces (and may be the broken thing being restored);
- * - `erased-tenants.json`, a small file in the data directory (and, written by every scheduled
- *   backup, in the backup directory): outside the two files a restore replaces, so the record
- *   survives a chain of restores, and a copy travels with the backups for a restore onto a new
- *   machine. It holds tenant ids and times only, no personal data.
+ * - `erased-tenants.json`, a small file in the data directory and in the backup directory,
+ *   written right after each erasure commits (erasure-journal.ts), and again by every backup and
+ *   at every start (which repairs a write that failed or a crash in between): outside the two
+ *   files a restore replaces, so the record survives a chain of restores, and a copy travels with
+ *   the backups. It holds ids and times only, no personal data;
+ * - the header of every full backup (format.ts, `erasures`): the record as of that backup,
+ *   authenticated like the rest of the header, so a newer backup in the same directory tells a
+ *   restore of an older one what was erased since (restore.ts, embedded-erasures.ts).
  * A new keystore table would not do: the keystore is restored from the backup too.
  *
  * Erased content (a node or a project hard-deleted on request, src/graph/erasure.ts) is recorded
@@ -20,7 +24,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { constants as fsc } from "node:fs";
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { open, readFile, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { z } from "zod";
 import { BackupError } from "./errors.js";
@@ -47,12 +51,21 @@ export interface ErasureRecord {
 }
 
 const idText = z.string().min(1).max(200);
+export const erasedTenantSchema = z.object({ tenantId: idText, erasedAt: z.string().max(64) }).strict();
+export const erasedContentSchema = z.object({ tenantId: idText, kind: z.enum(["node", "project"]), id: idText, erasedAt: z.string().max(64) }).strict();
 const fileSchema = z.object({
   note: z.string().optional(),
-  tenants: z.array(z.object({ tenantId: idText, erasedAt: z.string().max(64) })),
+  tenants: z.array(erasedTenantSchema),
   // Absent in files written before content erasure existed.
-  content: z.array(z.object({ tenantId: idText, kind: z.enum(["node", "project"]), id: idText, erasedAt: z.string().max(64) })).default([]),
+  content: z.array(erasedContentSchema).default([]),
 });
+
+export const EMPTY_RECORD: ErasureRecord = { tenants: [], content: [] };
+
+/** The union of records: an erasure recorded anywhere counts. */
+export function mergeRecords(...records: readonly ErasureRecord[]): ErasureRecord {
+  return { tenants: mergeErasures(...records.map((r) => r.tenants)), content: mergeContentErasures(...records.map((r) => r.content)) };
+}
 
 /** The erased tenants recorded in a file; none when it does not exist. */
 export async function readErasedFile(path: string): Promise<ErasedTenant[]> {
@@ -119,10 +132,37 @@ export async function writeErasedFile(path: string, record: ErasureRecord): Prom
   }
 }
 
-/** Adds `tenants` (and `content`) to the file at `path` (created if missing); writes only when something is new. */
-export async function recordErasures(path: string, tenants: readonly ErasedTenant[], content: readonly ErasedContent[] = []): Promise<ErasedTenant[]> {
-  const known = await readErasureRecord(path);
-  const merged = { tenants: mergeErasures(known.tenants, tenants), content: mergeContentErasures(known.content, content) };
-  if (JSON.stringify(merged) !== JSON.stringify(known)) await writeErasedFile(path, merged);
-  return merged.tenants;
+/** Read-merge-write of one file, one at a time per path within this process (an erasure and a backup may record at once). */
+const pending = new Map<string, Promise<unknown>>();
+
+function serialized<T>(path: string, run: () => Promise<T>): Promise<T> {
+  const previous = pending.get(path) ?? Promise.resolve();
+  const next = previous.then(run, run);
+  const settled = next.catch(() => undefined);
+  pending.set(path, settled);
+  void settled.then(() => {
+    if (pending.get(path) === settled) pending.delete(path);
+  });
+  return next;
+}
+
+/**
+ * Adds `tenants` (and `content`) to the file at `path` (created if missing, also when there is
+ * nothing to record yet: an empty record still says "nothing was erased as of now"); writes only
+ * when something is new. Returns the file's record.
+ */
+export function recordErasures(path: string, tenants: readonly ErasedTenant[], content: readonly ErasedContent[] = []): Promise<ErasureRecord> {
+  return serialized(path, async () => {
+    let missing = false;
+    try {
+      await stat(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      missing = true;
+    }
+    const known = await readErasureRecord(path);
+    const merged = { tenants: mergeErasures(known.tenants, tenants), content: mergeContentErasures(known.content, content) };
+    if (missing || JSON.stringify(merged) !== JSON.stringify(known)) await writeErasedFile(path, merged);
+    return merged;
+  });
 }

@@ -7,17 +7,25 @@
  * The header is plain (an operator can read what a backup is without a key) and authenticated:
  * its SHA-256 over every byte before the first chunk is part of each chunk's AAD, so changing any
  * header byte makes every chunk fail. Chunks are described in chunk-cipher.ts.
+ *
+ * A full backup's header also carries `erasures`: the installation's erasure record as of the
+ * backup (erasures.ts). It is in the header, not in the encrypted files, so a restore can read
+ * it from every newer backup in a directory by opening one chunk each (embedded-erasures.ts);
+ * being part of the header, it is authenticated by that chunk. Backups written before it existed
+ * have no such field and stay readable.
  */
 import { createHash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { z } from "zod";
+import { erasedContentSchema, erasedTenantSchema } from "./erasures.js";
 import { BackupInvalidError } from "./errors.js";
 
 export const MAGIC = Buffer.from("VECTOBK\0", "latin1");
 export const FORMAT_VERSION = 1;
 /** magic + version + header length */
 export const PREFIX_BYTES = MAGIC.length + 2 + 4;
-const MAX_HEADER_BYTES = 256 * 1024;
+/** Room for the erasure record: about 100,000 erased items at ~150 bytes each. */
+const MAX_HEADER_BYTES = 16 * 1024 * 1024;
 
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
 export const MIN_CHUNK_BYTES = 4 * 1024;
@@ -60,6 +68,7 @@ const headerSchema = z
     schema: z.object({ data: z.number().int().nonnegative(), keystore: z.number().int().nonnegative().optional() }).strict(),
     tenant: z.object({ id: z.string().min(1).max(200), slug: z.string().min(1).max(200) }).strict().optional(),
     files: z.array(fileSchema).min(1).max(64),
+    erasures: z.object({ tenants: z.array(erasedTenantSchema), content: z.array(erasedContentSchema) }).strict().optional(),
   })
   .strict();
 
@@ -84,7 +93,7 @@ function checkShape(header: BackupHeader): string | undefined {
     if (names.join(",") !== `${DATA_FILE},${KEYSTORE_FILE}`) return "a full backup holds vecto.db and keys.db";
     return undefined;
   }
-  if (header.key.type !== "tenant" || header.tenant === undefined || header.key.tenantId !== header.tenant.id) return "inconsistent tenant backup";
+  if (header.key.type !== "tenant" || header.tenant === undefined || header.key.tenantId !== header.tenant.id || header.erasures !== undefined) return "inconsistent tenant backup";
   return undefined;
 }
 

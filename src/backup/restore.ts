@@ -3,8 +3,14 @@
  *
  * Nothing in the data directory changes until the whole backup has been verified (every chunk,
  * every hash, integrity checks) and every refusal has been decided: appliance serving, tenant
- * backup, newer schema, another installation, unreadable erasure record. Refusals leave no trace
- * (not even an audit row: the live files stay byte for byte as they were).
+ * backup, newer schema, another installation, unreadable erasure record, a newer backup beside
+ * it whose (authenticated) header fails. Refusals leave no trace (not even an audit row: the live
+ * files stay byte for byte as they were).
+ *
+ * What to erase again is the union of every record found (collectErasures): the live audit log,
+ * erased-tenants.json in the data directory and beside the backup, --erasures files, the
+ * backup's own header, and the headers of the newer full backups beside it. Finding none at all
+ * is a loud warning in the report: a backup restored alone onto a new machine cannot know.
  *
  * Then, holding the data-dir lock (so `vecto serve` cannot start meanwhile):
  * 1. the verified copies are opened through the normal composition root (openServices), which
@@ -29,17 +35,22 @@ import type { Logger } from "../log.js";
 import { openKeyResolver, openServices, type Services } from "../services.js";
 import { BackupError, RestoreRefusedError } from "./errors.js";
 import { eraseContentAgain, type ErasedItem } from "../graph/erasure.js";
-import { ERASED_FILE, mergeContentErasures, mergeErasures, readErasureRecord, writeErasedFile, type ErasureRecord } from "./erasures.js";
+import type { KeyResolver } from "../crypto/key-resolver.js";
+import { readEmbeddedErasures } from "./embedded-erasures.js";
+import { ERASED_FILE, mergeRecords, readErasureRecord, writeErasedFile, type ErasureRecord } from "./erasures.js";
+import { backupFilesIn } from "./retention.js";
 import { exists, fsyncDir, privateWorkDir } from "./files.js";
-import { DATA_FILE, KEYSTORE_FILE } from "./format.js";
+import { DATA_FILE, KEYSTORE_FILE, type BackupHeader } from "./format.js";
 import { silentProgress, type Progress } from "./progress.js";
-import { readBackupHeader, verifyBackup, type VerifyReport } from "./verify.js";
+import { readBackupHeader, verifyBackupFile, type VerifyReport } from "./verify.js";
 
 export interface RestoreOptions {
   /** Restore a backup of another installation over this one (a clone or a move); refused otherwise. */
   readonly forceInstallation?: boolean;
   readonly progress?: Progress;
   readonly now?: () => Date;
+  /** More erasure records to respect (erased-tenants.json files), e.g. copied from the old machine. */
+  readonly erasureFiles?: readonly string[];
 }
 
 export interface RestoreReport {
@@ -53,6 +64,8 @@ export interface RestoreReport {
   readonly erasedAgain: string[];
   /** Nodes and projects erased again, likewise (content erased on request, src/graph/erasure.ts). */
   readonly contentErasedAgain: ErasedItem[];
+  /** Where the erasure records came from: the live audit log, record files, newer backups next to this one. */
+  readonly erasureSources: string[];
   readonly warnings: string[];
 }
 
@@ -173,38 +186,112 @@ function stampOf(now: Date): string {
   return now.toISOString().replace(/[-:]/g, "").replace(".", "");
 }
 
-async function collectErasures(config: Config, file: string, live: LiveFacts | null): Promise<ErasureRecord> {
-  const files = [join(config.dataDir, ERASED_FILE), join(dirname(file), ERASED_FILE)];
-  const recorded: ErasureRecord[] = [];
-  for (const path of files) {
+interface Collected {
+  readonly record: ErasureRecord;
+  /** Where erasures were looked up and found (the restored backup's own header not counted). */
+  readonly sources: string[];
+}
+
+/** The record files that exist among the data directory's, the one next to the backup, and those given with --erasures (which must exist). */
+async function recordFiles(config: Config, file: string, given: readonly string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const path of [join(config.dataDir, ERASED_FILE), join(dirname(file), ERASED_FILE)]) if (await exists(path)) found.push(path);
+  for (const path of given) {
+    if (!(await exists(path))) throw new RestoreRefusedError(`refusing to restore: the erasure record ${path} does not exist`);
+    found.push(path);
+  }
+  return [...new Set(found)];
+}
+
+/**
+ * The erasure records embedded in the other full backups of this installation next to `file`, as
+ * new as it or newer, each authenticated. A file whose header cannot be read at all is skipped
+ * with a warning (it offers no record; deleting it would lose no more); a readable header that
+ * fails authentication was edited, and refuses.
+ */
+async function newerBackupRecords(file: string, report: VerifyReport, resolver: KeyResolver, warnings: string[]): Promise<{ file: string; record: ErasureRecord }[]> {
+  const dir = dirname(file);
+  const out: { file: string; record: ErasureRecord }[] = [];
+  for (const other of await backupFilesIn(dir)) {
+    if (other === file) continue;
+    let header: BackupHeader;
     try {
-      recorded.push(await readErasureRecord(path));
+      header = (await readBackupHeader(other)).header;
+    } catch (error) {
+      if (!(error instanceof BackupError)) throw error;
+      warnings.push(`${other}, next to the backup, is not a readable backup (${error.message}); an erasure record it may have held was not used`);
+      continue;
+    }
+    // A copy of the backup being restored (same id) carries the record already read from it. A
+    // header without a record is authenticated too: removing the record is an edit of it.
+    if (header.kind !== "full" || header.backupId === report.backupId || header.installationId !== report.installationId || header.createdAt < report.createdAt) continue;
+    try {
+      const embedded = await readEmbeddedErasures(other, resolver);
+      if (embedded.record !== null) out.push({ file: other, record: embedded.record });
+    } catch (error) {
+      if (!(error instanceof BackupError)) throw error;
+      throw new RestoreRefusedError(
+        `refusing to restore: ${other}, next to the backup, may hold a newer erasure record and cannot be trusted (${error.message}); move it out of ${dir} (and keep it) to restore without it`,
+      );
+    }
+  }
+  return out;
+}
+
+/** Every erasure this installation recorded anywhere: live database, record files, the backup's own header, newer backups next to it. A malformed or untrustworthy record refuses. */
+async function collectErasures(config: Config, file: string, verified: { report: VerifyReport; header: BackupHeader }, live: LiveFacts | null, options: RestoreOptions, resolver: KeyResolver, warnings: string[]): Promise<Collected> {
+  const { report, header } = verified;
+  const records: ErasureRecord[] = [];
+  const sources: string[] = [];
+  if (live !== null && live.installationId !== null) {
+    records.push({ tenants: live.erasedTenants, content: live.erasedContent });
+    sources.push(`the audit log of ${config.databaseFile}`);
+  }
+  for (const path of await recordFiles(config, file, options.erasureFiles ?? [])) {
+    try {
+      records.push(await readErasureRecord(path));
     } catch (error) {
       throw new RestoreRefusedError(`refusing to restore: ${(error as Error).message}`);
     }
+    sources.push(path);
   }
-  return {
-    tenants: mergeErasures(live?.erasedTenants ?? [], ...recorded.map((r) => r.tenants)),
-    content: mergeContentErasures(live?.erasedContent ?? [], ...recorded.map((r) => r.content)),
-  };
+  for (const newer of await newerBackupRecords(file, report, resolver, warnings)) {
+    records.push(newer.record);
+    sources.push(newer.file);
+  }
+  if (header.erasures !== undefined) records.push(header.erasures);
+  return { record: mergeRecords(...records), sources };
+}
+
+/** Said loudly: nothing told the restore what was erased after the backup was taken. */
+function noRecordWarning(config: Config, file: string, report: VerifyReport): string {
+  return (
+    `NO ERASURE RECORD FOUND: no live database in ${config.dataDir}, no ${ERASED_FILE} there or next to the backup, no newer backup next to it. ` +
+    `Tenants and content erased after ${report.createdAt} are back. Copy the whole backup directory (not one file), or give the record with --erasures FILE, and restore again; ` +
+    `or erase them again by hand`
+  );
 }
 
 interface Decision {
   readonly report: VerifyReport;
   readonly erased: ErasureRecord;
+  readonly erasureSources: string[];
   readonly warnings: string[];
 }
 
 /** Everything that may refuse, before anything changes: the whole backup verified into `workDir`, schema, installation, erasure record. */
 async function decide(config: Config, file: string, workDir: string, options: RestoreOptions): Promise<Decision> {
   const resolver = await openKeyResolver(config);
-  const report = await verifyBackup(file, { resolver }, workDir, options.progress ?? silentProgress);
+  const verified = await verifyBackupFile(file, { resolver }, workDir, options.progress ?? silentProgress);
+  const { report } = verified;
   // After verification: the schema versions are then the authenticated, checked ones.
   checkSchema(report);
   const warnings: string[] = [];
   const live = await liveFacts(config.databaseFile, warnings);
   checkInstallation(report, live, options.forceInstallation ?? false);
-  return { report, erased: await collectErasures(config, file, live), warnings };
+  const collected = await collectErasures(config, file, verified, live, options, resolver, warnings);
+  if (collected.sources.length === 0) warnings.unshift(noRecordWarning(config, file, report));
+  return { report, erased: collected.record, erasureSources: collected.sources, warnings };
 }
 
 function lockOrRefuse(dataDir: string): DataDirLock {
@@ -244,8 +331,8 @@ export async function restoreBackup(config: Config, file: string, log: Logger, o
     const lock = lockOrRefuse(dataDir);
     try {
       const { previous, erasedAgain } = await replaceLive(config, work.path, decision, log, options.now?.() ?? new Date());
-      const { report, warnings } = decision;
-      return { file, backupId: report.backupId, createdAt: report.createdAt, dataDir, previous, erasedAgain: erasedAgain.tenants, contentErasedAgain: erasedAgain.content, warnings };
+      const { report, warnings, erasureSources } = decision;
+      return { file, backupId: report.backupId, createdAt: report.createdAt, dataDir, previous, erasedAgain: erasedAgain.tenants, contentErasedAgain: erasedAgain.content, erasureSources, warnings };
     } finally {
       lock.release();
     }

@@ -38,6 +38,17 @@ export async function listBackupFiles(dir: string): Promise<string[]> {
   return names.filter((n) => ANY_NAME.test(n)).sort((a, b) => key(a).localeCompare(key(b)) || a.localeCompare(b)).map((n) => join(dir, n));
 }
 
+/** Every backup file (*.vbak, whatever its name) directly in `dir`, sorted by name; none when it does not exist. */
+export async function backupFilesIn(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries.filter((e) => e.isFile() && e.name.endsWith(BACKUP_EXTENSION)).map((e) => join(dir, e.name)).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+}
+
 /**
  * Keeps the newest `keep` full backups in `dir` (never removing `protect`, the one just made and
  * verified) and removes older ones; also removes .partial files left by interrupted runs.

@@ -4,15 +4,13 @@
  * A backup that fails verification is deleted and the run fails: retention never trades a good
  * old backup for a bad new one. Each run is audited (backup.created, backup.verified, or
  * backup.failed) besides the scheduler's own job.run event. The erasure record is refreshed in
- * the data and backup directories (see erasures.ts).
+ * the data and backup directories, and carried in the backup's header, by createFullBackup.
  */
 import { mkdir, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { EventSink } from "../audit/events.js";
 import type { KeyResolver } from "../crypto/key-resolver.js";
-import { readLiveFacts } from "../db/snapshot.js";
 import { createFullBackup, type BackupSource } from "./create.js";
-import { ERASED_FILE, recordErasures } from "./erasures.js";
 import { privateWorkDir } from "./files.js";
 import { applyRetention, backupFileName } from "./retention.js";
 import { verifyBackup } from "./verify.js";
@@ -49,13 +47,6 @@ async function verifyOrDelete(file: string, deps: ScheduledBackupDeps): Promise<
   }
 }
 
-/** Copies this installation's erasures next to the data and next to the backups. */
-async function refreshErasureRecords(deps: ScheduledBackupDeps): Promise<void> {
-  const { erasedTenants, erasedContent } = readLiveFacts(deps.source.databaseFile);
-  await recordErasures(join(deps.source.dataDir, ERASED_FILE), erasedTenants, erasedContent);
-  await recordErasures(join(deps.backupDir, ERASED_FILE), erasedTenants, erasedContent);
-}
-
 export async function runScheduledBackup(deps: ScheduledBackupDeps): Promise<ScheduledBackupResult> {
   const now = deps.now?.() ?? new Date();
   try {
@@ -66,7 +57,6 @@ export async function runScheduledBackup(deps: ScheduledBackupDeps): Promise<Sch
     await verifyOrDelete(out, deps);
     deps.events.emit({ event: "backup.verified", sensitivity: "normal", severity: "info", tenantId: null, actor: ACTOR, payload: { backupId: created.backupId, file: basename(out) } });
     const removed = await applyRetention(deps.backupDir, deps.keep, out, now);
-    await refreshErasureRecords(deps);
     return { file: out, backupId: created.backupId, bytes: created.bytes, removed: removed.length };
   } catch (error) {
     deps.events.emit({ event: "backup.failed", sensitivity: "security", severity: "error", tenantId: null, actor: ACTOR, payload: { operation: "scheduled", reason: (error as Error).name } });

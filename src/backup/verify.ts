@@ -45,6 +45,8 @@ export interface VerifyReport {
   readonly schema: BackupHeader["schema"];
   readonly files: BackupHeader["files"];
   readonly bytes: number;
+  /** Full backups: the size of the erasure record in the header; null for backups written before it existed. */
+  readonly erasures?: { readonly tenants: number; readonly content: number } | null;
 }
 
 /** Reads only the header: what `vecto backup list` shows, no key needed. */
@@ -149,6 +151,11 @@ async function checkContent(header: BackupHeader, dir: string): Promise<void> {
  * the caller created and removes). Throws BackupInvalidError naming the first problem.
  */
 export async function verifyBackup(file: string, keys: BackupKeys, dir: string, progress: Progress = silentProgress): Promise<VerifyReport> {
+  return (await verifyBackupFile(file, keys, dir, progress)).report;
+}
+
+/** verifyBackup, also returning the verified header (restore needs its erasure record). */
+export async function verifyBackupFile(file: string, keys: BackupKeys, dir: string, progress: Progress = silentProgress): Promise<{ report: VerifyReport; header: BackupHeader }> {
   const parsed = await readBackupHeader(file);
   const { header } = parsed;
   const fileKey = await openFileKey(header, keys);
@@ -158,7 +165,7 @@ export async function verifyBackup(file: string, keys: BackupKeys, dir: string, 
     fileKey.fill(0);
   }
   await checkContent(header, dir);
-  return {
+  const report: VerifyReport = {
     file,
     ok: true,
     kind: header.kind,
@@ -170,5 +177,7 @@ export async function verifyBackup(file: string, keys: BackupKeys, dir: string, 
     schema: header.schema,
     files: header.files,
     bytes: parsed.bytes,
+    ...(header.kind === "full" ? { erasures: header.erasures ? { tenants: header.erasures.tenants.length, content: header.erasures.content.length } : null } : {}),
   };
+  return { report, header };
 }

@@ -1,8 +1,8 @@
 /**
- * `vecto backup create|verify|restore|list` (docs/backup.md). Exit codes: 0 done; 1 could not
- * run (configuration, files, key resolver unreachable); 2 the backup is not intact or cannot be
- * opened with the keys here; 3 restore refused (serving, newer schema, other installation, not
- * confirmed). Failures are one line on stderr; progress goes to stderr only on a terminal.
+ * `vecto backup create|verify|restore|list|rewrap` (docs/backup.md). Exit codes: 0 done; 1 could
+ * not run (configuration, files, key resolver unreachable); 2 the backup is not intact or cannot
+ * be opened with the keys here; 3 restore refused (serving, newer schema, other installation,
+ * untrustworthy erasure record, not confirmed). Failures are one line on stderr; progress goes to stderr only on a terminal.
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -13,7 +13,9 @@ import { BackupInvalidError, RestoreRefusedError } from "../backup/errors.js";
 import { privateWorkDir } from "../backup/files.js";
 import { terminalProgress } from "../backup/progress.js";
 import { restoreBackup } from "../backup/restore.js";
-import { backupFileName, listBackupFiles } from "../backup/retention.js";
+import { rewrapBackup, type RewrapResult } from "../backup/rewrap.js";
+import { MasterKeyRing } from "../crypto/master-key-ring.js";
+import { backupFileName, backupFilesIn, listBackupFiles } from "../backup/retention.js";
 import { createTenantBackup } from "../backup/tenant.js";
 import { readBackupHeader, verifyBackup, type BackupKeys, type VerifyReport } from "../backup/verify.js";
 import type { DomainEvent } from "../audit/events.js";
@@ -122,10 +124,38 @@ async function verificationKeys(config: Config, kind: "full" | "tenant"): Promis
   return { keys: { resolver: await openKeyResolver(config) } };
 }
 
+async function rewrapAction(files: string[], options: { dir?: string; json?: boolean }): Promise<void> {
+  if ((files.length > 0) === (options.dir !== undefined)) throw new CliError("give backup files or --dir DIR");
+  const config = commandConfig();
+  const targets = options.dir !== undefined ? await backupFilesIn(resolve(options.dir)) : files.map((f) => resolve(f));
+  if (targets.length === 0) throw new CliError(`no backup files (*.vbak) in ${resolve(options.dir ?? ".")}`);
+  const { keys, services } = await verificationKeys(config, "full");
+  const ring = keys.resolver instanceof MasterKeyRing ? keys.resolver : await openKeyResolver(config);
+  const results: RewrapResult[] = [];
+  try {
+    for (const file of targets) {
+      const result = await rewrapBackup(file, config, ring, cliLogger(config));
+      if (result.status === "rewrapped") audit(services, "backup.rewrapped", "info", { backupId: result.backupId, file: basename(file), from: result.from, to: result.to });
+      results.push(result);
+      if (options.json) continue;
+      if (result.status === "rewrapped") printLine(`${file}: re-encrypted from master key ${result.from} to ${result.to} (its data keys wrapped under ${result.to} too), verified`);
+      else if (result.status === "current") printLine(`${file}: already under the current master key ${result.to}`);
+      else printLine(`${file}: a tenant backup (sealed with tenant ${result.to}'s key); nothing to re-wrap`);
+    }
+  } catch (error) {
+    audit(services, "backup.failed", "error", { operation: "rewrap", reason: (error as Error).name });
+    throw error;
+  } finally {
+    services?.close();
+  }
+  if (options.json) printJson(results);
+}
+
 function printReport(report: VerifyReport): void {
   printLine(`ok: ${report.kind} backup ${report.backupId}, created ${report.createdAt} by ${report.producer}, installation ${report.installationId}`);
   printLine(`  ${report.kind === "full" ? "master key" : "tenant"} ${report.keyOwner}; schema data ${report.schema.data}${report.schema.keystore === undefined ? "" : `, keystore ${report.schema.keystore}`}`);
   for (const f of report.files) printLine(`  ${f.name}: ${f.size} bytes${f.rows === undefined ? "" : `, ${f.rows} rows`}, sha256 ${f.sha256}`);
+  if (report.erasures !== undefined) printLine(`  erasure record: ${report.erasures === null ? "none (a backup from before backups carried it)" : `${report.erasures.tenants} erased tenants, ${report.erasures.content} erased nodes and projects`}`);
 }
 
 async function verifyAction(file: string, options: { json?: boolean }): Promise<void> {
@@ -148,16 +178,18 @@ async function verifyAction(file: string, options: { json?: boolean }): Promise<
   }
 }
 
-async function restoreAction(file: string, options: { yes?: boolean; forceInstallation?: boolean; json?: boolean }): Promise<void> {
+async function restoreAction(file: string, options: { yes?: boolean; forceInstallation?: boolean; erasures?: string[]; json?: boolean }): Promise<void> {
   const config = commandConfig();
   if (options.yes !== true) throw new CliError(`restore replaces ${config.databaseFile} and its keystore with the backup's; run again with --yes to confirm`, EXIT_REFUSED);
   const report = await restoreBackup(config, resolve(file), cliLogger(config), {
     forceInstallation: options.forceInstallation === true,
+    erasureFiles: (options.erasures ?? []).map((f) => resolve(f)),
     progress: terminalProgress(process.stderr, options.json !== true),
   });
   if (options.json) return printJson(report);
   printLine(`restored backup ${report.backupId} (created ${report.createdAt}) into ${report.dataDir}`);
   for (const kept of report.previous) printLine(`  previous file kept as ${kept}`);
+  for (const source of report.erasureSources) printLine(`  erasures taken from ${source}`);
   if (report.erasedAgain.length > 0) printLine(`  erased again (erased here after the backup was taken): ${report.erasedAgain.join(", ")}`);
   if (report.contentErasedAgain.length > 0) printLine(`  content erased again (erased here after the backup was taken): ${report.contentErasedAgain.map((c) => `${c.kind} ${c.id}`).join(", ")}`);
   for (const warning of report.warnings) printLine(`  warning: ${warning}`);
@@ -175,11 +207,11 @@ async function listAction(options: { dir?: string; json?: boolean }): Promise<vo
     }
   }
   if (options.json) return printJson(rows);
-  for (const r of rows) printLine("error" in r ? `${r.file}: ${r.error}` : `${r.createdAt}  ${r.kind.padEnd(6)}  ${String(r.bytes).padStart(12)}  ${r.file}`);
+  for (const r of rows) printLine("error" in r ? `${r.file}: ${r.error}` : `${r.createdAt}  ${r.kind.padEnd(6)}  ${String(r.bytes).padStart(12)}  ${r.keyOwner}  ${r.file}`);
 }
 
 export function backupCommand(program: Command): void {
-  const backup = program.command("backup").description("encrypted backups: create, verify, restore, list (docs/backup.md)");
+  const backup = program.command("backup").description("encrypted backups: create, verify, restore, list, rewrap (docs/backup.md)");
   backup
     .command("create")
     .description("back up the database and keystore (sealed with the master key), or one tenant's rows (--tenant, sealed with that tenant's key)")
@@ -200,8 +232,16 @@ export function backupCommand(program: Command): void {
     .argument("<file>", "the backup file")
     .option("--yes", "confirm: replace the live files (they are kept as *.pre-restore-<time>)")
     .option("--force-installation", "restore a backup of another installation over this one")
+    .option("--erasures <file...>", "also erase again what these erasure records (erased-tenants.json) list")
     .option("--json", "print the result as JSON")
     .action(withExitCodes(restoreAction));
+  backup
+    .command("rewrap")
+    .description("re-encrypt full backups under the current master key (the earlier one loaded via VECTO_PREVIOUS_MASTER_KEYS), so the earlier key can be retired")
+    .argument("[files...]", "backup files")
+    .option("--dir <dir>", "every backup (*.vbak) in this directory")
+    .option("--json", "print the results as JSON")
+    .action(withExitCodes(rewrapAction));
   backup
     .command("list")
     .description("list the backups in the backup directory (reads headers only; no key needed)")

@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { generateHsmMasterKey } from "../crypto/resolvers/pkcs11.js";
 import { isAbsolute, resolve } from "node:path";
+import { backupsUnderMaster, backupsUnderMasterRefusal } from "../backup/rewrap.js";
 import type { Config } from "../config.js";
 import { reencryptTenant, retireUnusedVersions, tenantsWithKeys } from "../keys/reencrypt.js";
 import { retireMaster, rotateMaster, rotateTenantKey } from "../keys/rotation.js";
@@ -81,7 +82,10 @@ export function keysCommand(program: Command): void {
     .option("--json", "print as JSON")
     .action(
       action(async (label: string, options: { json?: boolean }) => {
-        await withServices(async (services) => {
+        await withServices(async (services, config) => {
+          // Backups whose file key only this master key unwraps (src/backup/rewrap.ts): refused before anything is retired.
+          const underLabel = await backupsUnderMaster(config.backup.dir, label);
+          if (underLabel.length > 0) throw new CliError(backupsUnderMasterRefusal(label, config.backup.dir, underLabel));
           const result = await retireMaster(services.keyAdmin, label, CLI_ACTOR("retire-master"));
           if (options.json) return printJson({ masterLabel: label, ...result });
           printLine(`master key ${label} retired: ${result.wrapsRemoved} wraps removed; take it out of VECTO_PREVIOUS_MASTER_KEYS and destroy it`);

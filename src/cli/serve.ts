@@ -4,6 +4,7 @@ import type { Config } from "../config.js";
 import { prepareForServe } from "../data-dir.js";
 import { createLogger, type Logger } from "../log.js";
 import { buildApp } from "../server/app.js";
+import { repairErasureRecords } from "../backup/erasure-journal.js";
 import { startServer, type RunningServer } from "../server/listen.js";
 import { readTlsFiles } from "../server/tls-files.js";
 import { describeCertificate } from "../crypto/tls-certificate.js";
@@ -98,6 +99,15 @@ async function armTlsReload(config: Config, server: RunningServer, served: Serve
   arm(reloader);
 }
 
+/** A failed write of the erasure record at erasure time, or a crash right after the commit, heals here (src/backup/erasure-journal.ts). */
+async function erasureRecordsAtStart(config: Config, log: Logger): Promise<void> {
+  try {
+    await repairErasureRecords(config);
+  } catch (error) {
+    log.error({ error: { name: (error as Error).name, message: (error as Error).message } }, "the erasure record (erased-tenants.json) could not be brought up to date; a restore of an older backup may not erase again what was erased since");
+  }
+}
+
 export async function runServer(config: Config, log: Logger, options: ServeOptions): Promise<void> {
   const armReload = onReloadSignal();
   await prepareForServe(config, log);
@@ -121,6 +131,7 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
   await wrapUnderLoadedMasters(services.keyAdmin);
   const backups = config.backup.schedule === null ? [] : [backupJob(services, config, config.backup.schedule)];
   await licenseAtStart(services, log);
+  await erasureRecordsAtStart(config, log);
   logCertificateExpiry(served, log);
   await armTlsReload(config, server, served, log, armReload);
   const scheduler = startScheduler([auditCheckpointJob(services), keyMaintenanceJob(services), usageSnapshotJob(services), tlsExpiryJob(served, log), ...backups], services.identity.events, log);

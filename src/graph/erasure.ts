@@ -50,6 +50,7 @@ export async function eraseNode(deps: GraphDeps, tenantDb: TenantDb, principal: 
     deps.events.emit({ event: "node.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { nodeId, projectId: node.projectId, type: node.type, edgesErased: done.edges, reason } });
     return done;
   });
+  await deps.erasures.contentErased(tenantDb.tenantId, "node", nodeId);
   return { nodeId, projectId: node.projectId, edgesErased: erased.edges };
 }
 
@@ -65,6 +66,7 @@ export async function eraseProject(deps: GraphDeps, tenantDb: TenantDb, principa
     deps.events.emit({ event: "project.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { projectId, nodesErased: done.nodes, edgesErased: done.edges, reason } });
     return done;
   });
+  await deps.erasures.contentErased(tenantDb.tenantId, "project", projectId);
   return { projectId, nodesErased: erased.nodes, edgesErased: erased.edges };
 }
 

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { EventSink } from "../audit/events.js";
+import type { ErasureJournal } from "../backup/erasure-journal.js";
 import type { Principal } from "../auth/principal.js";
 import type { CryptoService } from "../crypto/crypto-service.js";
 import type { MemberRecord, ProjectRecord, ProjectRole } from "../db/projects.js";
@@ -16,6 +17,8 @@ import { DomainError } from "../errors.js";
 export interface GraphDeps {
   readonly crypto: CryptoService;
   readonly events: EventSink;
+  /** Records a node or project erasure next to the data and the backups once it committed (src/backup/erasure-journal.ts). */
+  readonly erasures: ErasureJournal;
 }
 
 export type ProjectStanding = "admin" | ProjectRole;

@@ -1,13 +1,12 @@
 /** Helpers shared by the backup integration tests: async CLI runs, file-tree hashes, every row of every table. */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, chmodSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { copyFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { basename, join, relative } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { expect } from "vitest";
-import { ERASED_FILE } from "../../../src/backup/erasures.js";
-import { CLI, cleanEnv, httpsRequest, runCli, type CliResult } from "../../helpers.js";
-import type { Fixture, TenantAccount } from "../../identity-fixture.js";
+import { CLI, cleanEnv, freePort, httpsRequest, runCli, startServe, waitForExit, type CliResult } from "../../helpers.js";
+import { STRONG_PASSWORD, type Fixture, type TenantAccount } from "../../identity-fixture.js";
 
 /** Runs the built CLI without blocking the event loop (the in-process app keeps serving meanwhile). */
 export function runCliAsync(args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
@@ -57,17 +56,48 @@ function canonicalRow(row: Record<string, unknown>): string {
 }
 
 /** Every row of every table of a SQLite file, each table's rows sorted: compare two files' content. */
+export interface NewMachine {
+  readonly dataDir: string;
+  /** The environment that runs `vecto` there (data dir, the copied master key). */
+  readonly env: Record<string, string>;
+  readonly report: { erasedAgain: string[]; contentErasedAgain: { kind: string; id: string }[]; erasureSources: string[]; warnings: string[] };
+}
+
 /**
- * Restores a full backup on a "new machine" (an empty data dir under `scratch`), with the erasure
- * record kept next to the backups, as the operator guide says; returns the new data dir.
+ * Restores a full backup on a "new machine": an empty data dir `scratch/<name>`, the fixture's
+ * master key copied, nothing else; the backup is restored from where it lies (copy the backup
+ * directory there first to model carrying it over). `extra` adds restore options.
  */
-export function restoreOnNewMachine(f: Fixture, backup: string, backupsDir: string, scratch: string): string {
-  copyFileSync(join(f.dataDir, ERASED_FILE), join(backupsDir, ERASED_FILE));
-  const fresh = join(scratch, "new-machine");
-  const key = copyMasterKey(f, join(scratch, "master.key"));
-  const restored = runCli(["backup", "restore", backup, "--yes", "--json"], { cwd: scratch, env: { VECTO_DATA_DIR: fresh, VECTO_MASTER_KEY_FILE: key, VECTO_LOG_LEVEL: "warn" } });
+export function restoreOnNewMachine(f: Fixture, backup: string, scratch: string, name = "new-machine", extra: string[] = []): NewMachine {
+  const fresh = join(scratch, name);
+  const key = existsSync(join(scratch, "master.key")) ? join(scratch, "master.key") : copyMasterKey(f, join(scratch, "master.key"));
+  const env = { VECTO_DATA_DIR: fresh, VECTO_MASTER_KEY_FILE: key, VECTO_LOG_LEVEL: "warn" };
+  const restored = runCli(["backup", "restore", backup, "--yes", "--json", ...extra], { cwd: scratch, env });
   expect(restored.status, restored.stderr).toBe(0);
-  return fresh;
+  return { dataDir: fresh, env, report: JSON.parse(restored.stdout) as NewMachine["report"] };
+}
+
+/** Copies the named backup files (and nothing else) into a new directory `to`: a backup directory carried to another machine. */
+export function carryBackups(files: readonly string[], to: string): string[] {
+  mkdirSync(to, { recursive: true, mode: 0o700 });
+  return files.map((file) => {
+    const copy = join(to, basename(file));
+    copyFileSync(file, copy);
+    return copy;
+  });
+}
+
+/** Serves a restored data dir and tries a tenant admin's login there: the HTTP status. */
+export async function loginStatusOn(machine: NewMachine, cwd: string, tenant: string, email: string): Promise<number> {
+  const port = await freePort();
+  const server = await startServe(cwd, { ...machine.env, VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_LOG_LEVEL: "info", VECTO_BACKUP_SCHEDULE: "off" }, ["--no-setup-token"]);
+  try {
+    const res = await httpsCaller(port).call("POST", "/api/auth/login", { body: { tenant, email, password: STRONG_PASSWORD } });
+    return res.status;
+  } finally {
+    server.child.kill("SIGTERM");
+    await waitForExit(server.child);
+  }
 }
 
 export function allRows(file: string, skip: (table: string, row: Record<string, unknown>) => boolean = () => false): Record<string, string[]> {

@@ -23,7 +23,7 @@ describe("vecto backup CLI", () => {
   afterAll(() => scratch.cleanup());
 
   it("has --help on every backup command", () => {
-    for (const command of [["backup"], ["backup", "create"], ["backup", "verify"], ["backup", "restore"], ["backup", "list"]]) {
+    for (const command of [["backup"], ["backup", "create"], ["backup", "verify"], ["backup", "restore"], ["backup", "list"], ["backup", "rewrap"]]) {
       const result = cli([...command, "--help"]);
       expect(result.status, command.join(" ")).toBe(0);
       expect(result.stdout).toContain(`Usage: vecto ${command.join(" ")}`);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERASED_FILE } from "../../../src/backup/erasures.js";
 import { runCli, tempDir } from "../../helpers.js";
 import { identityFixture, type Fixture, type TenantAccount } from "../../identity-fixture.js";
-import { restoreOnNewMachine, json } from "./backup-helpers.js";
+import { carryBackups, json, restoreOnNewMachine } from "./backup-helpers.js";
 
 interface Planted {
   readonly nodeId: string;
@@ -29,6 +29,7 @@ describe("content erasure across a restore", () => {
   const scratch = tempDir("vecto-content-erasure-");
   const backups = join(scratch.path, "backups");
   const fullBackup = join(backups, "full-before-erasure.vbak");
+  const laterBackup = join(backups, "full-after-erasure.vbak");
   const cli = (args: string[]): ReturnType<typeof runCli> => runCli(args, { cwd: scratch.path, env: { VECTO_DATA_DIR: f.dataDir, VECTO_LOG_LEVEL: "warn" } });
 
   const post = async <T>(path: string, body: unknown): Promise<T> => {
@@ -64,6 +65,11 @@ describe("content erasure across a restore", () => {
     expect(made.status, made.stderr).toBe(0);
     await erase("nodes", planted.nodeId);
     await erase("projects", planted.erasedProjectId);
+    // Recorded next to the data at once, before any backup ran.
+    const recorded = JSON.parse(readFileSync(join(f.dataDir, ERASED_FILE), "utf8")) as { content: { id: string }[] };
+    expect(recorded.content.map((c) => c.id).sort()).toEqual([planted.nodeId, planted.erasedProjectId].sort());
+    const later = cli(["backup", "create", "--out", laterBackup]);
+    expect(later.status, later.stderr).toBe(0);
     f.services.close();
 
     const restored = cli(["backup", "restore", fullBackup, "--yes", "--json"]);
@@ -76,8 +82,11 @@ describe("content erasure across a restore", () => {
     expect(record.content.map((c) => c.id).sort()).toEqual([planted.nodeId, planted.erasedProjectId].sort());
   });
 
-  it("nor on a new machine, with the erasure record kept next to the backups", () => {
-    expectErased(restoreOnNewMachine(f, fullBackup, backups, scratch.path));
+  it("nor on a new machine, from the backup directory carried over (the later backup's embedded record)", () => {
+    const [oldCopy] = carryBackups([fullBackup, laterBackup], join(scratch.path, "carried"));
+    const machine = restoreOnNewMachine(f, oldCopy ?? "", scratch.path);
+    expect(machine.report.contentErasedAgain.map((c) => c.id).sort()).toEqual([planted.nodeId, planted.erasedProjectId].sort());
+    expectErased(machine.dataDir);
   });
 
   function expectErased(dataDir: string): void {

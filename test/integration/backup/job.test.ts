@@ -5,13 +5,13 @@ import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ERASED_FILE } from "../../../src/backup/erasures.js";
 import { privateWorkDir } from "../../../src/backup/files.js";
-import { verifyBackup } from "../../../src/backup/verify.js";
+import { readBackupHeader, verifyBackup } from "../../../src/backup/verify.js";
 import { backupJob } from "../../../src/jobs/jobs.js";
 import { startScheduler, type Scheduler } from "../../../src/jobs/scheduler.js";
 import { createLogger } from "../../../src/log.js";
 import { tempDir } from "../../helpers.js";
 import { identityFixture, type Fixture } from "../../identity-fixture.js";
-import { populate, type Populated } from "./backup-helpers.js";
+import { carryBackups, loginStatusOn, populate, restoreOnNewMachine, type Populated } from "./backup-helpers.js";
 
 describe("scheduled backup job", () => {
   let f: Fixture;
@@ -70,12 +70,27 @@ describe("scheduled backup job", () => {
   it("records erasures next to the data and next to the backups", async () => {
     const erase = await f.call("POST", `/api/tenants/${data.beta.tenantId}/erase`, { token: f.root.tokens.accessToken, body: { confirm: data.beta.slug } });
     expect(erase.status).toBe(200);
+    // Recorded next to the data by the erasure itself, before any backup runs.
+    expect((JSON.parse(readFileSync(join(f.dataDir, ERASED_FILE), "utf8")) as { tenants: { tenantId: string }[] }).tenants.map((t) => t.tenantId)).toEqual([data.beta.tenantId]);
     await scheduler.runNow("backup");
     for (const dir of [f.dataDir, backupDir]) {
       const record = JSON.parse(readFileSync(join(dir, ERASED_FILE), "utf8")) as { tenants: { tenantId: string }[] };
       expect(record.tenants.map((t) => t.tenantId)).toEqual([data.beta.tenantId]);
     }
     expect(readdirSync(backupDir).filter((n) => n.endsWith(".vbak"))).toHaveLength(2);
+  });
+
+  it("a scheduled backup from before the erasure, restored on a new machine from the backup directory, erases the tenant again; its admin cannot sign in", async () => {
+    const [before, after] = readdirSync(backupDir).filter((n) => n.endsWith(".vbak")).sort();
+    const { header } = await readBackupHeader(join(backupDir, after ?? ""));
+    expect(header.erasures?.tenants.map((t) => t.tenantId)).toEqual([data.beta.tenantId]);
+    // Only the backups travel: the newer one's header is the record.
+    const [oldCopy] = carryBackups([join(backupDir, before ?? ""), join(backupDir, after ?? "")], join(scratch.path, "carried"));
+    const machine = restoreOnNewMachine(f, oldCopy ?? "", scratch.path);
+    expect(machine.report.erasedAgain).toEqual([data.beta.tenantId]);
+    expect(machine.report.warnings).toEqual([]);
+    expect(await loginStatusOn(machine, scratch.path, data.beta.slug, data.beta.admin.email)).toBe(401);
+    expect(await loginStatusOn(machine, scratch.path, data.acme.slug, data.acme.admin.email)).toBe(200);
   });
 
   it("audits a failing run as an error, without secrets or paths in the payload", async () => {

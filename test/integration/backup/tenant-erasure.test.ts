@@ -13,7 +13,7 @@ import { verifyBackup } from "../../../src/backup/verify.js";
 import { migrations } from "../../../src/db/migrations/index.js";
 import { runCli, tempDir } from "../../helpers.js";
 import { identityFixture, type Fixture } from "../../identity-fixture.js";
-import { restoreOnNewMachine, failureLine, populate, type Populated } from "./backup-helpers.js";
+import { carryBackups, failureLine, loginStatusOn, populate, restoreOnNewMachine, type Populated } from "./backup-helpers.js";
 
 /** Tables whose migration declares `tenant_id ... NOT NULL` (the tenancy test's rule) and that exist now. */
 function tenantOwnedTables(dbFile: string): string[] {
@@ -109,8 +109,18 @@ describe("tenant backups and erasure", () => {
     expect(statSync(join(f.dataDir, ERASED_FILE)).mode & 0o777).toBe(0o600);
   });
 
-  it("nor on a new machine, with the erasure record kept next to the backups", () => {
-    expectErased(restoreOnNewMachine(f, fullBackup, backups, scratch.path));
+  it("nor on a new machine, from the backup directory carried over: a later manual backup's embedded record erases it again, and its admin cannot sign in", async () => {
+    const later = cli(["backup", "create", "--out", join(backups, "full-after-erasure.vbak")]);
+    expect(later.status, later.stderr).toBe(0);
+    // Only the two backup files travel (no erased-tenants.json): the newer one's header is the record.
+    const [oldCopy] = carryBackups([fullBackup, join(backups, "full-after-erasure.vbak")], join(scratch.path, "carried"));
+    const machine = restoreOnNewMachine(f, oldCopy ?? "", scratch.path);
+    expect(machine.report.erasedAgain).toEqual([data.acme.tenantId]);
+    expect(machine.report.erasureSources).toEqual([join(scratch.path, "carried", "full-after-erasure.vbak")]);
+    expect(machine.report.warnings).toEqual([]);
+    expectErased(machine.dataDir);
+    expect(await loginStatusOn(machine, scratch.path, data.acme.slug, data.acme.admin.email)).toBe(401);
+    expect(await loginStatusOn(machine, scratch.path, data.beta.slug, data.beta.admin.email)).toBe(200);
   });
 
   function expectErased(dataDir: string): void {

@@ -47,6 +47,12 @@ describe("backup format", () => {
     }
   }
 
+  async function failsWith(bytes: Uint8Array, message: RegExp): Promise<void> {
+    const error = await parse(bytes).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackupInvalidError);
+    expect((error as Error).message).toMatch(message);
+  }
+
   it("round-trips a header and starts with the magic and version", async () => {
     const h = header();
     const encoded = encodeHeader(h);
@@ -58,11 +64,6 @@ describe("backup format", () => {
 
   it("refuses what is not a backup, a newer version, a cut header, a broken or foreign header", async () => {
     const encoded = encodeHeader(header());
-    const failsWith = async (bytes: Uint8Array, message: RegExp): Promise<void> => {
-      const error = await parse(bytes).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(BackupInvalidError);
-      expect((error as Error).message).toMatch(message);
-    };
     await failsWith(Buffer.from("SQLite format 3\0 and more"), /is not a Vecto backup/);
     const newer = Buffer.from(encoded);
     newer.writeUInt16BE(2, 8);
@@ -78,6 +79,16 @@ describe("backup format", () => {
     await failsWith(wrongFiles, /invalid header \(a full backup holds vecto.db and keys.db\)/);
     const mixed = encodeHeaderUnchecked(header({ kind: "tenant" }));
     await failsWith(mixed, /inconsistent tenant backup/);
+  });
+
+  it("carries a full backup's erasure record, strictly shaped; a tenant backup carries none", async () => {
+    const erasures = { tenants: [{ tenantId: randomUUID(), erasedAt: "2026-01-01T00:00:00.000Z" }], content: [{ tenantId: randomUUID(), kind: "node" as const, id: randomUUID(), erasedAt: "2026-01-02T00:00:00.000Z" }] };
+    expect((await parse(encodeHeader(header({ erasures })))).erasures).toEqual(erasures);
+    await failsWith(encodeHeaderUnchecked({ ...header(), erasures: { ...erasures, content: [{ ...erasures.content[0], title: "leaked" }] } }), /invalid header \(erasures\.content\.0\)/);
+    await failsWith(encodeHeaderUnchecked({ ...header(), erasures: { tenants: [{ tenantId: "" }], content: [] } }), /invalid header \(erasures\.tenants\.0/);
+    const tenant = header({ kind: "tenant", key: { type: "tenant", tenantId: "t1", sealed: randomBytes(40).toString("base64") }, tenant: { id: "t1", slug: "acme" }, schema: { data: 9 }, files: [{ name: "tenants.jsonl", size: 1, sha256: "c".repeat(64), rows: 1 }] });
+    expect(() => encodeHeader(tenant)).not.toThrow();
+    expect(() => encodeHeader({ ...tenant, erasures })).toThrow(/inconsistent tenant backup/);
   });
 
   it("never writes an inconsistent header", () => {
