@@ -11,9 +11,13 @@ import { commandConfig } from "./context.js";
 import { auditCheckpointJob, backupJob, keyMaintenanceJob, usageSnapshotJob } from "../jobs/jobs.js";
 import { acquireDataDirLock } from "../db/data-dir-lock.js";
 import { StorageFullError } from "../db/storage.js";
+import { keyHealth, watchKeyHealth } from "../keys/health.js";
 import { wrapUnderLoadedMasters } from "../keys/rotation.js";
 import { startScheduler } from "../jobs/scheduler.js";
 import { action } from "./output.js";
+
+/** How often a running server looks for a retired or superseded master key (a few indexed reads). */
+const KEY_HEALTH_INTERVAL_MS = 60_000;
 
 interface ServeOptions {
   /** Print the one-time setup token; defaults to "only when stderr is a terminal" so it stays out of journals. */
@@ -88,6 +92,11 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
   }
   // Data keys created while this configuration's master keys were not all loaded get their wraps now.
   await wrapUnderLoadedMasters(services.keyAdmin);
+  // For the CLI (keys status, doctor, retire-master): which master keys this server wraps and unwraps with.
+  const ring = services.resolver;
+  services.db.keystore.recordServing({ pid: process.pid, currentLabel: ring.currentLabel, loadedLabels: ring.labels(), startedAt: new Date().toISOString() });
+  // A master key retired or superseded by another process while this one runs: logged when it happens.
+  const stopKeyWatch = watchKeyHealth(() => keyHealth(services.db.keystore, { currentLabel: ring.currentLabel, loadedLabels: ring.labels() }, true), log, KEY_HEALTH_INTERVAL_MS);
   const backups = config.backup.schedule === null ? [] : [backupJob(services, config, config.backup.schedule)];
   await licenseAtStart(services, log);
   const scheduler = startScheduler([auditCheckpointJob(services), keyMaintenanceJob(services), usageSnapshotJob(services), ...backups], services.identity.events, log);
@@ -95,7 +104,9 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     log.info({ signal }, "shutting down");
     await scheduler.stop();
     await server.close();
+    stopKeyWatch();
     try {
+      services.db.keystore.clearServing(process.pid);
       services.close();
     } catch (error) {
       // A full disk keeps the WAL unfolded: every commit is in it and the next start folds it in.

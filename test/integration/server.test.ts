@@ -58,7 +58,7 @@ describe("HTTPS server", () => {
     expect(JSON.parse(health.body)).toEqual({ status: "ok" });
     const ready = await httpsRequest(port, "/readyz");
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.body)).toEqual({ status: "ready", checks: { database: "ok", storage: "ok", keys: "ok" }, license: "unlicensed" });
+    expect(JSON.parse(ready.body)).toEqual({ status: "ready", checks: { database: "ok", storage: "ok", keys: "ok" }, license: "unlicensed", warnings: [] });
   });
 
   it("speaks TLS 1.3 and refuses a TLS 1.2 client", async () => {
