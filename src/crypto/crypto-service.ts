@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { AEAD_KEY_BYTES } from "./aead-params.js";
-import { CryptoParamError, MasterKeyRetiredError, TenantKeyError } from "./errors.js";
+import { CryptoParamError, isKeyUnavailable, MasterKeyRetiredError, TenantKeyError } from "./errors.js";
 import { dekAad, fieldAad, fieldKeyVersion, openField, sealField } from "./field-cipher.js";
 import { deriveKey, isSubKeyLabel, type SubKeyLabel } from "./hkdf.js";
 import type { KeyResolver } from "./key-resolver.js";
@@ -164,7 +164,8 @@ export class CryptoService {
   /**
    * Gives every data key (tenants' and the platform's) a wrap under each loaded, non-retired
    * master key that lacks one: the re-wrap step of a master rotation, and the catch-up for keys
-   * created elsewhere meanwhile. Returns the number of wraps added.
+   * created elsewhere meanwhile. Keys no loaded master key opens are skipped. Returns the number
+   * of wraps added.
    */
   async wrapUnderAllMasters(owners: readonly string[]): Promise<number> {
     let added = 0;
@@ -184,7 +185,13 @@ export class CryptoService {
       if (key.status !== "active") continue;
       const missing = this.#usableMasters().filter((r) => !key.wraps.some((w) => w.masterLabel === r.describe().masterLabel));
       if (missing.length === 0) continue;
-      const dek = await this.#dek(owner, key.version);
+      // A key no loaded master key opens cannot be re-wrapped here; it must not stop the others
+      // (nor a server's start): the key health check names it (/readyz, keys status, doctor).
+      const dek = await this.#dek(owner, key.version).catch((error: unknown) => {
+        if (isKeyUnavailable(error)) return undefined;
+        throw error;
+      });
+      if (dek === undefined) continue;
       const aad = dekAad(owner, key.version);
       const wraps: KeyWrap[] = [];
       for (const r of missing) {

@@ -1,0 +1,183 @@
+/**
+ * Issue 13, point 1, end to end: the operator rotates the master key with the CLI, updates the
+ * configuration, and retires the old key while a server still runs on the OLD configuration. Real
+ * key files, the built CLI, real `vecto serve` processes. Retirement must never strand a tenant:
+ * it refuses while the running server still uses the key, and while a data key (a tenant created
+ * in the window) is wrapped only under it, naming the tenant; after a re-wrap it succeeds and the
+ * tenant reads with the old key file destroyed. A server whose key another process retired
+ * refuses new data keys; /readyz, `keys status` and `doctor` report what no available key opens.
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KeyStore } from "../../src/db/keystore.js";
+import type { KeyStatus } from "../../src/keys/status.js";
+import { freePort, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
+import { STRONG_PASSWORD } from "../identity-fixture.js";
+import { loginToken, serveClient, type Call } from "../serve-client.js";
+
+type Serve = Awaited<ReturnType<typeof startServe>>;
+interface DoctorCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+describe("retiring a master key while a server still runs on the old configuration", () => {
+  const dir = tempDir("vecto-retire-");
+  const data = join(dir.path, "data");
+  const keyA = join(dir.path, "master-a.key");
+  const keyB = join(dir.path, "master-b.key");
+  const keyC = join(dir.path, "master-c.key");
+  let port: number;
+  let call: Call;
+  let server: Serve | undefined;
+  let root: string;
+  let labelA: string;
+  let labelB: string;
+  const tenants: Record<string, string> = {};
+
+  const base = (): Record<string, string> => ({ VECTO_DATA_DIR: data, VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_LOG_LEVEL: "info" });
+  const onlyA = () => ({ ...base(), VECTO_MASTER_KEY_FILE: keyA });
+  const bWithA = () => ({ ...base(), VECTO_MASTER_KEY_FILE: keyB, VECTO_PREVIOUS_MASTER_KEYS: `file:${keyA}` });
+  const onlyB = () => ({ ...base(), VECTO_MASTER_KEY_FILE: keyB });
+  const onlyC = () => ({ ...base(), VECTO_MASTER_KEY_FILE: keyC });
+  const cli = (args: string[], env: Record<string, string>) => runCli(args, { cwd: dir.path, env: { ...env, VECTO_LOG_LEVEL: "silent" } });
+  const status = (env: Record<string, string>): KeyStatus => JSON.parse(cli(["keys", "status", "--json"], env).stdout) as KeyStatus;
+  const doctorKeys = (env: Record<string, string>): DoctorCheck | undefined => (JSON.parse(cli(["doctor", "--json"], env).stdout) as { checks: DoctorCheck[] }).checks.find((c) => c.name === "master keys");
+  const ready = async (): Promise<{ status: number; body: { checks: { keys: string }; warnings: string[] } }> => {
+    const res = await call("GET", "/readyz");
+    return { status: res.status, body: JSON.parse(res.body) as { checks: { keys: string }; warnings: string[] } };
+  };
+
+  async function serve(env: Record<string, string>): Promise<Serve> {
+    server = await startServe(dir.path, env);
+    return server;
+  }
+  async function stop(): Promise<void> {
+    if (server === undefined) return;
+    server.child.kill("SIGTERM");
+    await waitForExit(server.child);
+    server = undefined;
+  }
+  async function createTenant(slug: string): Promise<{ status: number; body: string }> {
+    const res = await call("POST", "/api/tenants", { token: root, body: { slug, name: `Tenant ${slug}`, admin: { email: `admin@${slug}.test`, name: "Admin", password: STRONG_PASSWORD } } });
+    if (res.status === 201) tenants[slug] = (JSON.parse(res.body) as { tenant: { id: string } }).tenant.id;
+    return res;
+  }
+
+  beforeAll(async () => {
+    port = await freePort();
+    call = serveClient(port);
+    expect(cli(["init"], onlyA()).status).toBe(0);
+    const { token } = JSON.parse(cli(["setup-token", "--json"], onlyA()).stdout) as { token: string };
+    await serve(onlyA());
+    expect((await call("POST", "/api/setup", { body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD } })).status).toBe(201);
+    root = await loginToken(call, undefined, "root@example.test");
+    expect((await createTenant("before")).status).toBe(201);
+    labelA = status(onlyA()).resolver.masterLabel;
+  }, 60_000);
+  afterAll(async () => {
+    await stop();
+    dir.cleanup();
+  });
+
+  it("rotate-master: the server still on the old key says it is superseded (readyz warning, keys status, doctor)", async () => {
+    const rotated = cli(["keys", "rotate-master", "--new-key-file", keyB, "--json"], onlyA());
+    expect(rotated.status).toBe(0);
+    labelB = (JSON.parse(rotated.stdout) as { masterLabel: string }).masterLabel;
+
+    const r = await ready();
+    expect(r.status).toBe(200);
+    expect(r.body.warnings).toEqual(["the current master key is superseded by a newer master key: make that one current and restart before retiring the old one"]);
+    const seen = status(bWithA());
+    expect(seen.health).toEqual({ failures: [], warnings: [] });
+    expect(seen.runningServer).toMatchObject({ pid: server?.child.pid, currentLabel: labelA, health: { failures: [], warnings: [expect.stringContaining(`master key ${labelA} is superseded by ${labelB} (version 2)`)] } });
+    const doctor = doctorKeys(bWithA());
+    expect(doctor).toMatchObject({ ok: true, detail: expect.stringContaining(`warning: running server (pid ${server?.child.pid}): master key ${labelA} is superseded`) });
+  });
+
+  it("a tenant created in the window is wrapped under the old key only; retire-master refuses while the server runs on that key", async () => {
+    expect((await createTenant("window")).status).toBe(201);
+    expect(status(bWithA()).tenants.find((t) => t.tenantId === tenants.window)?.versions.map((v) => v.masterLabels)).toEqual([[labelA]]);
+    const r = cli(["keys", "retire-master", labelA], bWithA());
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`vecto: master key ${labelA} is still the current key of the running server (pid ${server?.child.pid}, started ${status(bWithA()).runningServer?.startedAt}): make the new key current in its configuration and restart it, then retire\n`);
+    expect(status(bWithA()).masterKeys.find((m) => m.label === labelA)?.retiredAt).toBeNull();
+  });
+
+  it("with the old key left out of the configuration, retire-master refuses naming the tenant only it wraps; rewrap, then retire succeeds", async () => {
+    await stop();
+    const window = tenants.window ?? "";
+    const refused = cli(["keys", "retire-master", labelA], onlyB());
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toBe(
+      `vecto: master key ${labelA} cannot be retired: 1 data key(s) are wrapped only under it (tenant ${window} v1); load it beside the current key (VECTO_PREVIOUS_MASTER_KEYS) and run "vecto keys rewrap" (retire-master re-wraps too), then retire again\n`,
+    );
+    expect(status(onlyB()).health.failures).toEqual([`1 data key(s) have no wrap under an available master key: tenant ${window} v1`]);
+
+    const rewrap = cli(["keys", "rewrap", "--json"], bWithA());
+    expect(rewrap.status).toBe(0);
+    expect(JSON.parse(rewrap.stdout)).toEqual({ wrapsAdded: 1, masterLabels: [labelB, labelA] });
+    const retired = cli(["keys", "retire-master", labelA], bWithA());
+    expect(retired.status).toBe(0);
+    expect(retired.stdout).toMatch(new RegExp(`^master key ${labelA} retired: \\d+ wraps removed`));
+    // Idempotent: again, nothing left to remove.
+    const again = cli(["keys", "retire-master", labelA], onlyB());
+    expect(again.status).toBe(0);
+    expect(again.stdout).toBe(`master key ${labelA} was retired already: 0 leftover wraps removed\n`);
+  });
+
+  it("with the old key file destroyed, the window tenant signs in and reads; readyz and doctor are green", async () => {
+    rmSync(keyA);
+    await serve(onlyB());
+    const admin = await loginToken(call, "window", "admin@window.test");
+    const me = await call("GET", "/api/me", { token: admin });
+    expect(me.status).toBe(200);
+    expect(me.body).toContain("admin@window.test");
+    expect((await call("POST", "/api/projects", { token: admin, body: { name: "After" } })).status).toBe(201);
+    expect(await ready()).toMatchObject({ status: 200, body: { checks: { keys: "ok" }, warnings: [] } });
+    expect(doctorKeys(onlyB())).toMatchObject({ ok: true });
+  });
+
+  it("a server whose master key another process retired refuses new data keys (503, the cause named) and says so", async () => {
+    expect(cli(["keys", "rotate-master", "--new-key-file", keyC], onlyB()).status).toBe(0);
+    // Retired behind the running server's back (an older CLI, or a keystore edit): the CLI's own guard is not in the way.
+    const keystore = KeyStore.open(join(data, "keys.db"), { now: () => new Date().toISOString() });
+    keystore.retireMaster(labelB, new Date().toISOString());
+    keystore.close();
+
+    const refused = await createTenant("too-late");
+    expect(refused.status).toBe(503);
+    expect(JSON.parse(refused.body)).toMatchObject({ type: "urn:vecto:problem:keys-unavailable", detail: "this server's master key was retired: it cannot create a data key; restart it with the current configuration; nothing was written" });
+    const list = JSON.parse((await call("GET", "/api/tenants", { token: root })).body) as { tenants: { slug: string }[] };
+    expect(list.tenants.map((t) => t.slug).sort()).toEqual(["before", "window"]);
+    const r = await ready();
+    expect(r.status).toBe(503);
+    expect(r.body.checks.keys).toMatch(/^the current master key was retired; restart with the current configuration; \d+ data key\(s\) have no wrap under an available master key: /);
+    expect(status(onlyC()).runningServer?.health.failures[0]).toBe(`master key ${labelB} was retired; restart with the current configuration`);
+    expect(doctorKeys(onlyC())).toMatchObject({ ok: false, detail: expect.stringContaining(`running server (pid ${server?.child.pid}): master key ${labelB} was retired`) });
+    await stop();
+  });
+
+  it("a data key no available master key opens: the server logs it at start, /readyz answers 503 naming the tenant id, doctor fails naming it", async () => {
+    const before = tenants.before ?? "";
+    // The stranded state, built directly: the tenant's only wrap is under a key this configuration does not hold.
+    const raw = new BetterSqlite3(join(data, "keys.db"));
+    raw.prepare("UPDATE key_wraps SET master_label = 'env:00000000000000ff' WHERE tenant_id = ?").run(before);
+    raw.close();
+    const started = await serve(onlyC());
+    expect(started.stdout()).toContain(`1 data key(s) have no wrap under an available master key: tenant ${before} v1`);
+    const r = await ready();
+    expect(r.status).toBe(503);
+    expect(r.body.checks.keys).toBe(`1 data key(s) have no wrap under an available master key: tenant ${before} v1`);
+    expect(JSON.stringify(r.body)).not.toContain("Tenant before");
+    const doctor = doctorKeys(onlyC());
+    expect(doctor?.ok).toBe(false);
+    expect(doctor?.detail).toContain(`tenant ${before} v1 (no wrap under an available master key`);
+    // The other tenant is unaffected.
+    const admin = await loginToken(call, "window", "admin@window.test");
+    expect((await call("GET", "/api/me", { token: admin })).status).toBe(200);
+  });
+});
