@@ -180,4 +180,18 @@ describe("retiring a master key while a server still runs on the old configurati
     const admin = await loginToken(call, "window", "admin@window.test");
     expect((await call("GET", "/api/me", { token: admin })).status).toBe(200);
   });
+
+  it("doctor unwraps: a wrap that exists under the loaded key but does not open fails doctor, which /readyz cannot see", async () => {
+    const window = tenants.window ?? "";
+    const raw = new BetterSqlite3(join(data, "keys.db"));
+    raw.prepare("UPDATE key_wraps SET wrapped = zeroblob(60) WHERE tenant_id = ?").run(window);
+    raw.close();
+    const doctor = doctorKeys(onlyC());
+    expect(doctor?.ok).toBe(false);
+    expect(doctor?.detail).toContain("2 data key(s) open under no available master key");
+    // An actual unwrap that failed, not a missing wrap.
+    const reason = doctor?.detail.split(`tenant ${window} v1 (`)[1] ?? "";
+    expect(reason).toMatch(/^DEK unwrap failed|failed authentication|decryption failed/);
+    expect((await ready()).body.checks.keys).not.toContain(window);
+  });
 });
