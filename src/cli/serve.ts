@@ -94,7 +94,13 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
   await wrapUnderLoadedMasters(services.keyAdmin);
   // For the CLI (keys status, doctor, retire-master): which master keys this server wraps and unwraps with.
   const ring = services.resolver;
-  services.db.keystore.recordServing({ pid: process.pid, currentLabel: ring.currentLabel, loadedLabels: ring.labels(), startedAt: new Date().toISOString() });
+  try {
+    services.db.keystore.recordServing({ pid: process.pid, currentLabel: ring.currentLabel, loadedLabels: ring.labels(), startedAt: new Date().toISOString() });
+  } catch (error) {
+    // A full disk must not stop the start (reads keep working); the CLI then cannot see this server's keys.
+    if (!(error instanceof StorageFullError)) throw error;
+    log.warn("the running server's master keys could not be recorded (disk full): vecto keys status and retire-master cannot see them");
+  }
   // A master key retired or superseded by another process while this one runs: logged when it happens.
   const stopKeyWatch = watchKeyHealth(() => keyHealth(services.db.keystore, { currentLabel: ring.currentLabel, loadedLabels: ring.labels() }, true), log, KEY_HEALTH_INTERVAL_MS);
   const backups = config.backup.schedule === null ? [] : [backupJob(services, config, config.backup.schedule)];
@@ -106,7 +112,12 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     await server.close();
     stopKeyWatch();
     try {
+      // Left behind on a full disk, the record is harmless: it counts only while vecto.lock is held.
       services.db.keystore.clearServing(process.pid);
+    } catch (error) {
+      if (!(error instanceof StorageFullError)) throw error;
+    }
+    try {
       services.close();
     } catch (error) {
       // A full disk keeps the WAL unfolded: every commit is in it and the next start folds it in.
