@@ -117,7 +117,6 @@ export async function retireMaster(deps: KeyDeps, label: string, actor: Actor): 
       await deps.crypto.checkUnwrapsWith(owner, key.version, ring.currentLabel);
     }
   }
-  // Backup file keys (src/backup, its own owner): the refusal for backups encrypted only under `label` goes here.
   let wrapsRemoved: number;
   try {
     wrapsRemoved = deps.db.keystore.retireMaster(label, deps.now().toISOString());
