@@ -22,7 +22,9 @@ import { MasterKeyRing } from "./crypto/master-key-ring.js";
 import { EnvKeyResolver, generateMasterKeyFile } from "./crypto/resolvers/env.js";
 import { generateHsmMasterKey, Pkcs11KeyResolver } from "./crypto/resolvers/pkcs11.js";
 import { existsSync } from "node:fs";
+import { dataDirLocked } from "./db/data-dir-lock.js";
 import { Database } from "./db/db.js";
+import type { ServingRecord } from "./db/keystore.js";
 import type { GraphDeps } from "./graph/projects.js";
 import { registerLoadedMasters, type KeyDeps } from "./keys/rotation.js";
 import type { Logger } from "./log.js";
@@ -49,6 +51,8 @@ export type MasterKeyTarget = PreviousMasterKey;
 export interface KeyAdmin extends KeyDeps {
   /** Loads the master key, creating it first if it does not exist (a new 0600 file, or a non-extractable HSM key). */
   openMaster(target: MasterKeyTarget): Promise<KeyResolver>;
+  /** The master keys of the server running on this data directory now (it holds vecto.lock); null when none runs. */
+  readonly runningServer: () => ServingRecord | null;
 }
 
 export interface Services {
@@ -137,7 +141,15 @@ export async function openServices(config: Config, log: Logger, options: Service
   const usage = new UsageService({ db, crypto, events, license, now, appVersion: VERSION });
   const erasures = erasureJournal(config, log);
   const identity = createIdentity(db, crypto, log, license, { erasures, now, rootRecovery: config.rootRecovery });
-  const keyAdmin: KeyAdmin = { db, crypto, events: identity.events, now, openMaster: (target) => openOrCreateMaster(config, target) };
+  const keyAdmin: KeyAdmin = {
+    db,
+    crypto,
+    events: identity.events,
+    now,
+    openMaster: (target) => openOrCreateMaster(config, target),
+    // A record left by a server that crashed is ignored: nobody holds the lock then.
+    runningServer: () => (dataDirLocked(config.dataDir) ? db.keystore.servingRecord() : null),
+  };
   registerLoadedMasters(keyAdmin);
   await sealPlaintextTenantNames({ db, crypto, events: identity.events });
   return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, close: () => db.close() };

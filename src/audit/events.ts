@@ -54,6 +54,7 @@ export type EventName =
   | "secret.deleted"
   | "keys.master_rotated"
   | "keys.master_retired"
+  | "keys.rewrapped"
   | "keys.dek_rotated"
   | "keys.dek_retired"
   | "keys.reencrypted"

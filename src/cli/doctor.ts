@@ -11,6 +11,7 @@ import { migrations } from "../db/migrations/index.js";
 import { readClientCa } from "../server/tls-files.js";
 import { openKeyResolver } from "../services.js";
 import { commandConfig } from "./context.js";
+import { masterKeysCheck } from "./doctor-keys.js";
 import { action, CliError, printJson, printLine } from "./output.js";
 
 export interface CheckResult {
@@ -104,6 +105,7 @@ export async function runChecks(config: Config): Promise<CheckResult[]> {
   if (config.tls.clientCaFile !== null) checks.push(clientCaCheck(config.tls.clientCaFile));
   checks.push(databaseCheck(config));
   checks.push(privatePath("keystore file", keystorePath(config.databaseFile), "file"));
+  if (existsSync(config.databaseFile)) checks.push(await masterKeysCheck(config));
   return checks;
 }
 

@@ -5,7 +5,7 @@ import { isAbsolute, resolve } from "node:path";
 import { backupsUnderMaster, backupsUnderMasterRefusal } from "../backup/rewrap.js";
 import type { Config } from "../config.js";
 import { reencryptTenant, retireUnusedVersions, tenantsWithKeys } from "../keys/reencrypt.js";
-import { retireMaster, rotateMaster, rotateTenantKey } from "../keys/rotation.js";
+import { retireMaster, rewrapAll, rotateMaster, rotateTenantKey } from "../keys/rotation.js";
 import { keyStatus } from "../keys/status.js";
 import { createLogger } from "../log.js";
 import { openServices, type MasterKeyTarget } from "../services.js";
@@ -41,7 +41,7 @@ export function keysCommand(program: Command): void {
         const config = commandConfig();
         const services = await openServices(config, createLogger(config.logLevel, "stderr"));
         try {
-          const status = keyStatus(services.db, services.crypto);
+          const status = keyStatus(services.db, services.crypto, services.keyAdmin.runningServer());
           if (options.json) return printJson(status);
           printLine(`resolver: ${status.resolver.kind}, master key ${status.resolver.masterLabel} (version ${status.masterVersion ?? "-"})`);
           for (const m of status.masterKeys) printLine(`  master v${m.version} ${m.label}: ${m.retiredAt !== null ? "retired" : m.current ? "current" : m.loaded ? "loaded" : "not loaded"}, wraps ${m.wraps} data keys`);
@@ -50,6 +50,12 @@ export function keysCommand(program: Command): void {
             printLine(`  ${t.tenantId}: ${versions}${t.reencryptionRemaining > 0 ? `; re-encryption: ${t.reencryptionRemaining} values left` : ""}`);
           }
           if (status.wrappedUnderOtherMasterKeys > 0) printLine(`  ${status.wrappedUnderOtherMasterKeys} key(s) are wrapped under another master key`);
+          const server = status.runningServer;
+          printLine(server === null ? "running server: none" : `running server: pid ${server.pid} since ${server.startedAt}, current master key ${server.currentLabel}`);
+          for (const [who, health] of [["this configuration", status.health], ["running server", server?.health]] as const) {
+            for (const failure of health?.failures ?? []) printLine(`  FAIL (${who}): ${failure}`);
+            for (const warning of health?.warnings ?? []) printLine(`  WARNING (${who}): ${warning}`);
+          }
         } finally {
           services.close();
         }
@@ -71,13 +77,13 @@ export function keysCommand(program: Command): void {
           printLine(`master key ${result.masterLabel} (version ${result.masterVersion}) now wraps every data key (${result.wrapsAdded} wraps added)`);
           printLine("Make it current in /etc/vecto/vecto.env, keeping the old key for unwrapping, then restart:");
           for (const line of next) printLine(`  ${line}`);
-          printLine(`Running servers keep working meanwhile. When all run with the new key: vecto keys retire-master ${result.previousLabel}`);
+          printLine(`The running server keeps working meanwhile. Once it was restarted with this configuration: vecto keys retire-master ${result.previousLabel}`);
         });
       }),
     );
   keys
     .command("retire-master")
-    .description("remove every wrap under an earlier master key, after checking each data key opens under the current one")
+    .description("remove every wrap under an earlier master key; refuses while the running server still uses it or any data key is wrapped only under it (run again to clean up an already retired key)")
     .argument("<label>", "the master key label (see vecto keys status)")
     .option("--json", "print as JSON")
     .action(
@@ -88,7 +94,21 @@ export function keysCommand(program: Command): void {
           if (underLabel.length > 0) throw new CliError(backupsUnderMasterRefusal(label, config.backup.dir, underLabel));
           const result = await retireMaster(services.keyAdmin, label, CLI_ACTOR("retire-master"));
           if (options.json) return printJson({ masterLabel: label, ...result });
-          printLine(`master key ${label} retired: ${result.wrapsRemoved} wraps removed; take it out of VECTO_PREVIOUS_MASTER_KEYS and destroy it`);
+          if (result.alreadyRetired) printLine(`master key ${label} was retired already: ${result.wrapsRemoved} leftover wraps removed`);
+          else printLine(`master key ${label} retired: ${result.wrapsRemoved} wraps removed; take it out of VECTO_PREVIOUS_MASTER_KEYS and destroy it`);
+        });
+      }),
+    );
+  keys
+    .command("rewrap")
+    .description("wrap every data key under each loaded, non-retired master key it lacks (load an old key in VECTO_PREVIOUS_MASTER_KEYS to rescue what only it wraps)")
+    .option("--json", "print as JSON")
+    .action(
+      action(async (options: { json?: boolean }) => {
+        await withServices(async (services) => {
+          const result = await rewrapAll(services.keyAdmin, CLI_ACTOR("rewrap"));
+          if (options.json) return printJson({ ...result, masterLabels: services.resolver.labels() });
+          printLine(`${result.wrapsAdded} wraps added under ${services.resolver.labels().join(", ")}`);
         });
       }),
     );

@@ -17,9 +17,13 @@ import { commandConfig } from "./context.js";
 import { auditCheckpointJob, backupJob, keyMaintenanceJob, usageSnapshotJob } from "../jobs/jobs.js";
 import { acquireDataDirLock } from "../db/data-dir-lock.js";
 import { StorageFullError } from "../db/storage.js";
+import { keyHealth, watchKeyHealth } from "../keys/health.js";
 import { wrapUnderLoadedMasters } from "../keys/rotation.js";
 import { startScheduler } from "../jobs/scheduler.js";
 import { action } from "./output.js";
+
+/** How often a running server looks for a retired or superseded master key (a few indexed reads). */
+const KEY_HEALTH_INTERVAL_MS = 60_000;
 
 interface ServeOptions {
   /** Print the one-time setup token; defaults to "only when stderr is a terminal" so it stays out of journals. */
@@ -129,6 +133,17 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
   }
   // Data keys created while this configuration's master keys were not all loaded get their wraps now.
   await wrapUnderLoadedMasters(services.keyAdmin);
+  // For the CLI (keys status, doctor, retire-master): which master keys this server wraps and unwraps with.
+  const ring = services.resolver;
+  try {
+    services.db.keystore.recordServing({ pid: process.pid, currentLabel: ring.currentLabel, loadedLabels: ring.labels(), startedAt: new Date().toISOString() });
+  } catch (error) {
+    // A full disk must not stop the start (reads keep working); the CLI then cannot see this server's keys.
+    if (!(error instanceof StorageFullError)) throw error;
+    log.warn("the running server's master keys could not be recorded (disk full): vecto keys status and retire-master cannot see them");
+  }
+  // A master key retired or superseded by another process while this one runs: logged when it happens.
+  const stopKeyWatch = watchKeyHealth(() => keyHealth(services.db.keystore, { currentLabel: ring.currentLabel, loadedLabels: ring.labels() }, true), log, KEY_HEALTH_INTERVAL_MS);
   const backups = config.backup.schedule === null ? [] : [backupJob(services, config, config.backup.schedule)];
   await licenseAtStart(services, log);
   await erasureRecordsAtStart(config, log);
@@ -139,6 +154,13 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     log.info({ signal }, "shutting down");
     await scheduler.stop();
     await server.close();
+    stopKeyWatch();
+    try {
+      // Left behind on a full disk, the record is harmless: it counts only while vecto.lock is held.
+      services.db.keystore.clearServing(process.pid);
+    } catch (error) {
+      if (!(error instanceof StorageFullError)) throw error;
+    }
     try {
       services.close();
     } catch (error) {

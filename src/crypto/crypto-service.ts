@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { AEAD_KEY_BYTES } from "./aead-params.js";
-import { CryptoParamError, TenantKeyError } from "./errors.js";
+import { CryptoParamError, isKeyUnavailable, MasterKeyRetiredError, TenantKeyError } from "./errors.js";
 import { dekAad, fieldAad, fieldKeyVersion, openField, sealField } from "./field-cipher.js";
 import { deriveKey, isSubKeyLabel, type SubKeyLabel } from "./hkdf.js";
 import type { KeyResolver } from "./key-resolver.js";
@@ -164,7 +164,8 @@ export class CryptoService {
   /**
    * Gives every data key (tenants' and the platform's) a wrap under each loaded, non-retired
    * master key that lacks one: the re-wrap step of a master rotation, and the catch-up for keys
-   * created elsewhere meanwhile. Returns the number of wraps added.
+   * created elsewhere meanwhile. Keys no loaded master key opens are skipped. Returns the number
+   * of wraps added.
    */
   async wrapUnderAllMasters(owners: readonly string[]): Promise<number> {
     let added = 0;
@@ -182,9 +183,15 @@ export class CryptoService {
     const out: { tenantId: string; version: number; wraps: KeyWrap[] }[] = [];
     for (const key of this.#store.listTenantKeys(owner)) {
       if (key.status !== "active") continue;
-      const missing = this.#wrappingMasters().filter((r) => !key.wraps.some((w) => w.masterLabel === r.describe().masterLabel));
+      const missing = this.#usableMasters().filter((r) => !key.wraps.some((w) => w.masterLabel === r.describe().masterLabel));
       if (missing.length === 0) continue;
-      const dek = await this.#dek(owner, key.version);
+      // A key no loaded master key opens cannot be re-wrapped here; it must not stop the others
+      // (nor a server's start): the key health check names it (/readyz, keys status, doctor).
+      const dek = await this.#dek(owner, key.version).catch((error: unknown) => {
+        if (isKeyUnavailable(error)) return undefined;
+        throw error;
+      });
+      if (dek === undefined) continue;
       const aad = dekAad(owner, key.version);
       const wraps: KeyWrap[] = [];
       for (const r of missing) {
@@ -192,6 +199,35 @@ export class CryptoService {
         wraps.push({ masterLabel: w.masterLabel, wrapped: w.blob });
       }
       out.push({ tenantId: owner, version: key.version, wraps });
+    }
+    return out;
+  }
+
+  /**
+   * Every active data key of the owners that no loaded, non-retired master key opens, with why:
+   * each of its wraps under such a key is actually unwrapped (vecto doctor; /readyz only looks at
+   * which wraps exist). Nothing is cached or written.
+   */
+  async unreadableKeys(owners: readonly string[]): Promise<{ tenantId: string; version: number; reason: string }[]> {
+    const retired = this.#store.retiredMasterLabels();
+    const usable = this.#ring.labels().filter((l) => !retired.has(l));
+    const out: { tenantId: string; version: number; reason: string }[] = [];
+    for (const owner of owners) {
+      for (const key of this.#store.listTenantKeys(owner)) {
+        if (key.status !== "active") continue;
+        const wraps = key.wraps.filter((w) => usable.includes(w.masterLabel));
+        let reason = `no wrap under an available master key (wrapped under: ${key.wraps.map((w) => w.masterLabel).join(", ") || "none"})`;
+        for (const w of wraps) {
+          try {
+            await this.checkUnwrapsWith(owner, key.version, w.masterLabel);
+            reason = "";
+            break;
+          } catch (error) {
+            reason = (error as Error).message;
+          }
+        }
+        if (reason !== "") out.push({ tenantId: owner, version: key.version, reason });
+      }
     }
     return out;
   }
@@ -256,10 +292,20 @@ export class CryptoService {
     return this.#cachedOrStoredVersion(PLATFORM_TENANT_ID) ?? this.#createKey(PLATFORM_TENANT_ID);
   }
 
-  /** The current master key first, then the other loaded ones that are not retired. */
+  /**
+   * The loaded master keys that are not retired, the current one first. A retired current key
+   * (retired by another process while this one runs) wraps nothing new: with no other key the
+   * process refuses, naming the cause. The keystore checks again inside its write transaction.
+   */
   #wrappingMasters(): KeyResolver[] {
+    const usable = this.#usableMasters();
+    if (usable.length === 0) throw new MasterKeyRetiredError(this.#ring.currentLabel);
+    return usable;
+  }
+
+  #usableMasters(): KeyResolver[] {
     const retired = this.#store.retiredMasterLabels();
-    return this.#ring.loaded().filter((r, i) => i === 0 || !retired.has(r.describe().masterLabel));
+    return this.#ring.loaded().filter((r) => !retired.has(r.describe().masterLabel));
   }
 
   async #createKey(tenantId: string): Promise<number> {
@@ -267,8 +313,8 @@ export class CryptoService {
     const version = existing.reduce((max, k) => Math.max(max, k.version), 0) + 1;
     const dek = new Uint8Array(randomBytes(AEAD_KEY_BYTES));
     const aad = dekAad(tenantId, version);
-    // Wrapped under every loaded master key, so whichever of them the next start is configured
-    // with reads it. Only the current key must succeed: a wrap an unreachable earlier key could
+    // Wrapped under every loaded, non-retired master key, so whichever of them the next start is
+    // configured with reads it. Only the first (the current one unless retired) must succeed: a wrap an unreachable earlier key could
     // not make is added later by wrapUnderAllMasters (start-up, key-maintenance job).
     const [current, ...others] = this.#wrappingMasters();
     if (current === undefined) throw new TenantKeyError("no master key is loaded");

@@ -39,6 +39,19 @@ export class MasterKeyUnavailableError extends CryptoError {
   override readonly name: string = "MasterKeyUnavailableError";
 }
 
+/**
+ * The master key a process would wrap a new data key under was retired (by another process,
+ * after this one started): a wrap under it would be deleted by nobody and opened by nothing once
+ * the key is destroyed, so none is written. The process must be restarted with the current
+ * configuration. A MasterKeyUnavailableError, so requests fail closed with 503 keys-unavailable.
+ */
+export class MasterKeyRetiredError extends MasterKeyUnavailableError {
+  override readonly name: string = "MasterKeyRetiredError";
+  constructor(readonly masterLabel: string) {
+    super(`this server's master key ${masterLabel} was retired; restart it with the current configuration`);
+  }
+}
+
 /** A wrapped key failed authentication under the right-looking master key: tampered or wrong AAD. */
 export class KeyUnwrapError extends DecryptError {
   override readonly name: string = "KeyUnwrapError";

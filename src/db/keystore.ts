@@ -6,6 +6,7 @@
  */
 import { dirname } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
+import { MasterKeyRetiredError } from "../crypto/errors.js";
 import type { KeyWrap, StoredTenantKey, TenantKeyStore } from "../crypto/tenant-key-store.js";
 import { migrate, schemaVersion } from "./migrate.js";
 import { keystoreMigrations } from "./migrations/index.js";
@@ -58,7 +59,44 @@ export interface TenantKeySummary {
   readonly retiredAt: string | null;
 }
 
+/** One data-key version, by owner (a tenant id, or "_platform"/"_signing") and version. */
+export interface DataKeyRef {
+  readonly tenantId: string;
+  readonly version: number;
+}
+
+/** The master keys the server running on this data directory uses (recorded at its start). */
+export interface ServingRecord {
+  readonly pid: number;
+  readonly currentLabel: string;
+  readonly loadedLabels: readonly string[];
+  readonly startedAt: string;
+}
+
+/**
+ * Retiring the master key would leave these active data keys with no wrap under any other
+ * registered, non-retired master key: they would become unreadable once the key is destroyed.
+ */
+export class StrandingRetirementError extends Error {
+  override readonly name = "StrandingRetirementError";
+  constructor(
+    readonly masterLabel: string,
+    readonly stranded: readonly DataKeyRef[],
+  ) {
+    super(`retiring master key ${masterLabel} would strand ${stranded.length} data key(s)`);
+  }
+}
+
 const KEY_COLUMNS = "tenant_id, version, status, encryptions, created_at";
+
+/**
+ * Active data keys (k) with no wrap under a registered, non-retired master key other than @excluded
+ * and within the label list @labels (a JSON array; null: any label).
+ */
+const WITHOUT_USABLE_WRAP = `k.status = 'active' AND NOT EXISTS (
+  SELECT 1 FROM key_wraps w JOIN master_keys m ON m.label = w.master_label
+  WHERE w.tenant_id = k.tenant_id AND w.version = k.version AND m.retired_at IS NULL
+    AND w.master_label IS NOT @excluded AND (@labels IS NULL OR w.master_label IN (SELECT value FROM json_each(@labels))))`;
 
 export class KeyStore implements TenantKeyStore {
   private constructor(
@@ -102,18 +140,32 @@ export class KeyStore implements TenantKeyStore {
     return this.handle.prepare<[], { tenant_id: string }>("SELECT DISTINCT tenant_id FROM tenant_keys ORDER BY tenant_id").all().map((r) => r.tenant_id);
   }
 
+  /**
+   * Wraps under a retired master key are left out, checked inside the write transaction: a process
+   * still running on a key another process retired meanwhile cannot slip one in. With no wrap
+   * left, nothing is stored and MasterKeyRetiredError names the retired key.
+   */
   insertTenantKey(key: { tenantId: string; version: number; wraps: readonly KeyWrap[]; createdAt: string }): void {
     this.transact(() => {
+      const wraps = this.withoutRetired(key.wraps);
+      const first = key.wraps[0];
+      if (wraps.length === 0 && first !== undefined) throw new MasterKeyRetiredError(first.masterLabel);
       this.handle.prepare("INSERT INTO tenant_keys (tenant_id, version, status, created_at) VALUES (?, ?, 'active', ?)").run(key.tenantId, key.version, key.createdAt);
-      this.insertWraps(key.tenantId, key.version, key.wraps, key.createdAt, false);
+      this.insertWraps(key.tenantId, key.version, wraps, key.createdAt, false);
     });
   }
 
+  /** Wraps under a retired master key are left out (checked inside the transaction, as above). */
   addWraps(entries: readonly { tenantId: string; version: number; wraps: readonly KeyWrap[] }[]): void {
     const now = new Date().toISOString();
     this.transact(() => {
-      for (const e of entries) this.insertWraps(e.tenantId, e.version, e.wraps, now, true);
+      for (const e of entries) this.insertWraps(e.tenantId, e.version, this.withoutRetired(e.wraps), now, true);
     });
+  }
+
+  private withoutRetired(wraps: readonly KeyWrap[]): KeyWrap[] {
+    const retired = this.retiredMasterLabels();
+    return wraps.filter((w) => !retired.has(w.masterLabel));
   }
 
   private insertWraps(tenantId: string, version: number, wraps: readonly KeyWrap[], createdAt: string, ignoreExisting: boolean): void {
@@ -155,15 +207,64 @@ export class KeyStore implements TenantKeyStore {
       .map((r) => ({ label: r.label, version: r.version, kind: r.kind, createdAt: r.created_at, retiredAt: r.retired_at, wraps: r.wraps }));
   }
 
-  /** Removes every wrap under a master key and marks it retired; the caller has checked each DEK has another wrap. */
+  /**
+   * Removes every wrap under a master key and marks it retired (again: an already retired key
+   * loses wraps written under it since). Refuses with StrandingRetirementError while any active
+   * data key is wrapped under no other registered, non-retired master key. The check, the
+   * deletion and the mark are one write transaction: SQLite serializes writers, so no wrap
+   * another process writes can fall between them.
+   */
   retireMaster(label: string, now: string): number {
     const removed = this.transact(() => {
+      const stranded = this.handle
+        .prepare<[{ excluded: string; labels: null }], { tenant_id: string; version: number }>(
+          `SELECT k.tenant_id, k.version FROM tenant_keys k WHERE ${WITHOUT_USABLE_WRAP}
+             AND EXISTS (SELECT 1 FROM key_wraps w WHERE w.tenant_id = k.tenant_id AND w.version = k.version AND w.master_label = @excluded)
+           ORDER BY k.tenant_id, k.version`,
+        )
+        .all({ excluded: label, labels: null });
+      if (stranded.length > 0) throw new StrandingRetirementError(label, stranded.map((r) => ({ tenantId: r.tenant_id, version: r.version })));
       const n = this.handle.prepare("DELETE FROM key_wraps WHERE master_label = ?").run(label).changes;
       this.handle.prepare("UPDATE master_keys SET retired_at = ? WHERE label = ? AND retired_at IS NULL").run(now, label);
       return n;
     });
     this.storage.write(() => this.handle.pragma("wal_checkpoint(TRUNCATE)"));
     return removed;
+  }
+
+  /**
+   * Active data keys that no master key in `labels` can open: none of their wraps is under one of
+   * those labels that is registered and not retired. A structural check (no unwrap), cheap enough
+   * for /readyz.
+   */
+  keysWithoutUsableWrap(labels: readonly string[]): DataKeyRef[] {
+    return this.handle
+      .prepare<[{ excluded: null; labels: string }], { tenant_id: string; version: number }>(`SELECT k.tenant_id, k.version FROM tenant_keys k WHERE ${WITHOUT_USABLE_WRAP} ORDER BY k.tenant_id, k.version`)
+      .all({ excluded: null, labels: JSON.stringify(labels) })
+      .map((r) => ({ tenantId: r.tenant_id, version: r.version }));
+  }
+
+  /** Records the master keys of the server now starting on this data directory (replacing any earlier record). */
+  recordServing(record: ServingRecord): void {
+    this.transact(() => {
+      this.handle
+        .prepare("INSERT OR REPLACE INTO serving (id, pid, current_label, loaded_labels, started_at) VALUES (1, ?, ?, ?, ?)")
+        .run(record.pid, record.currentLabel, JSON.stringify(record.loadedLabels), record.startedAt);
+    });
+  }
+
+  /** Removes the record at a clean stop (only the process's own). */
+  clearServing(pid: number): void {
+    this.transact(() => this.handle.prepare("DELETE FROM serving WHERE pid = ?").run(pid));
+  }
+
+  /** The last server's record; whether it still runs is for the caller to tell (vecto.lock). */
+  servingRecord(): ServingRecord | null {
+    // A keystore opened read-only (vecto doctor) may predate migration 0003: then no server recorded anything.
+    if (this.handle.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'serving'").get() === undefined) return null;
+    const row = this.handle.prepare<[], { pid: number; current_label: string; loaded_labels: string; started_at: string }>("SELECT pid, current_label, loaded_labels, started_at FROM serving WHERE id = 1").get();
+    if (row === undefined) return null;
+    return { pid: row.pid, currentLabel: row.current_label, loadedLabels: JSON.parse(row.loaded_labels) as string[], startedAt: row.started_at };
   }
 
   /** Re-encryption found nothing sealed under this version since `since` (null: it found something). */

@@ -6,7 +6,8 @@
 import type { CryptoService } from "../crypto/crypto-service.js";
 import type { ResolverInfo } from "../crypto/key-resolver.js";
 import type { Database } from "../db/db.js";
-import type { MasterKeyRecord } from "../db/keystore.js";
+import type { MasterKeyRecord, ServingRecord } from "../db/keystore.js";
+import { keyHealth, type KeyHealth } from "./health.js";
 
 export interface DataKeyStatus {
   readonly version: number;
@@ -36,9 +37,13 @@ export interface KeyStatus {
   /** Active data keys with no wrap under the current master key (a rotation in progress, or keys it cannot read). */
   readonly wrappedUnderOtherMasterKeys: number;
   readonly tenants: readonly TenantKeyStatus[];
+  /** This process's master keys: failures (retired current key, stranded data keys) and warnings (superseded). */
+  readonly health: KeyHealth;
+  /** The server running on the data directory (if one runs): the master keys it uses, and the same checks for them. */
+  readonly runningServer: (ServingRecord & { readonly health: KeyHealth }) | null;
 }
 
-export function keyStatus(db: Database, crypto: CryptoService): KeyStatus {
+export function keyStatus(db: Database, crypto: CryptoService, runningServer: ServingRecord | null = null): KeyStatus {
   const ring = crypto.masterKeys;
   const current = ring.currentLabel;
   const masters = db.keystore.masters().map((m) => ({ ...m, loaded: ring.has(m.label), current: m.label === current }));
@@ -59,5 +64,7 @@ export function keyStatus(db: Database, crypto: CryptoService): KeyStatus {
     masterKeys: masters,
     wrappedUnderOtherMasterKeys: keys.filter((k) => k.status === "active" && !k.masterLabels.includes(current)).length,
     tenants,
+    health: keyHealth(db.keystore, { currentLabel: current, loadedLabels: ring.labels() }, true),
+    runningServer: runningServer === null ? null : { ...runningServer, health: keyHealth(db.keystore, runningServer, true) },
   };
 }

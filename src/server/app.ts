@@ -10,7 +10,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Principal } from "../auth/principal.js";
-import { isKeyUnavailable } from "../crypto/errors.js";
+import { isKeyUnavailable, MasterKeyRetiredError } from "../crypto/errors.js";
 import type { KeyResolver } from "../crypto/key-resolver.js";
 import type { Database } from "../db/db.js";
 import { StorageFullError } from "../db/storage.js";
@@ -107,6 +107,10 @@ function toProblem(error: unknown): ProblemError | undefined {
     return new ProblemError(status, kind, error.message, error.details);
   }
   // Fail closed: without its key (master key not loaded, wrap not opening, no usable version) a tenant's data is neither read nor written; the client may retry.
+  // The label stays in the log (below), as for every keys-unavailable answer; the client learns the cause.
+  if (error instanceof MasterKeyRetiredError) {
+    return new ProblemError(503, "keys-unavailable", "this server's master key was retired: it cannot create a data key; restart it with the current configuration; nothing was written", { retryAfterSeconds: 30 });
+  }
   if (isKeyUnavailable(error)) {
     return new ProblemError(503, "keys-unavailable", "the encryption keys for this data are unavailable; nothing was read or written", { retryAfterSeconds: 30 });
   }

@@ -97,13 +97,13 @@ describe("vecto CLI", () => {
     expect(healthy.status, healthy.stdout + healthy.stderr).toBe(0);
     const report = JSON.parse(healthy.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[] };
     expect(report.ok).toBe(true);
-    expect(report.checks.map((c) => c.name)).toEqual(["data directory", "master key file", "key resolver", "tls key file", "tls certificate", "database", "keystore file"]);
+    expect(report.checks.map((c) => c.name)).toEqual(["data directory", "master key file", "key resolver", "tls key file", "tls certificate", "database", "keystore file", "master keys"]);
 
     chmodSync(join(cwd, "data", "master.key"), 0o644);
     const leakyKey = runCli(["doctor"], { cwd });
     expect(leakyKey.status).toBe(1);
     expect(leakyKey.stdout).toMatch(/FAIL {2}master key file: .* has mode 0644; expected 0600/);
-    expect(leakyKey.stderr.trim()).toMatch(/^vecto: \d of 7 checks failed$/);
+    expect(leakyKey.stderr.trim()).toMatch(/^vecto: \d of 8 checks failed$/);
     chmodSync(join(cwd, "data", "master.key"), 0o600);
 
     chmodSync(join(cwd, "data"), 0o755);

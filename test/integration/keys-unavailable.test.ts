@@ -56,7 +56,7 @@ describe("keys unavailable", () => {
 /** GET routes that read none of a tenant's sealed data: they answer as usual without its key. Each must exist. */
 const NO_SEALED_DATA: Readonly<Record<string, string>> = {
   "GET /healthz": "liveness",
-  "GET /readyz": "checks the master key, not a tenant's data key",
+  "GET /readyz": "checks which wraps exist, not whether they open: see READINESS",
   "GET /api/openapi.json": "the API description",
   "GET /api/sessions": "session metadata",
   "GET /api/tokens": "token metadata",
@@ -75,6 +75,20 @@ const NO_SEALED_DATA: Readonly<Record<string, string>> = {
   "GET /api/license": "the license (platform root)",
   "GET /api/usage/report": "counts (platform root)",
 };
+
+/**
+ * /readyz's keys check is structural (cheap enough to poll): a data key with no wrap under a
+ * loaded master key makes it 503, naming the tenant id; a wrap that exists but does not open is
+ * for `vecto doctor`, which unwraps.
+ */
+let strandedId = "";
+const READINESS = {
+  "master-not-loaded": {
+    // The tenant's id only: /readyz is public, so never its name.
+    test: (body: string) => (JSON.parse(body) as { checks: { keys: string } }).checks.keys === `1 data key(s) have no wrap under an available master key: tenant ${strandedId} v1` && !body.includes("Tenant stranded"),
+  },
+  "wrap-does-not-open": { test: (body: string) => body.includes(strandedId) },
+} as const;
 
 /** Query strings the routes require. */
 const QUERIES: Readonly<Record<string, string>> = {
@@ -115,6 +129,7 @@ describe.each(["master-not-loaded", "wrap-does-not-open"] as const)("every read 
     expect((await f.call("POST", "/api/secrets", { token, body: { name: "db-password", value: "sealed-value" } })).status).toBe(201);
     ids.userId = (await f.createUser(stranded.admin, { role: "member", kind: "agent" }, stranded.slug)).id;
     ids.tenantId = stranded.tenantId;
+    strandedId = stranded.tenantId;
     strand(f, stranded.tenantId, how);
   });
   afterAll(() => f.close());
@@ -129,6 +144,10 @@ describe.each(["master-not-loaded", "wrap-does-not-open"] as const)("every read 
       const path = spec.path.replace(/:([A-Za-z]+)/g, (_, name: string) => ids[name] ?? "missing") + (QUERIES[spec.path] ?? "");
       const res = await f.call("GET", path, { token: platform ? f.root.tokens.accessToken : stranded.admin.tokens.accessToken });
       const route = `GET ${spec.path}`;
+      if (route === "GET /readyz") {
+        outcomes.push(`${route} ${res.status} ${READINESS[how].test(await res.text()) ? "names the tenant" : "does not name it"}`);
+        continue;
+      }
       if (route in NO_SEALED_DATA) {
         // As it answers with the key: the proofs refuse sizes no checkpoint signed (422), which is not this test's concern.
         outcomes.push(`${route} ${res.status < 500 ? "as usual" : res.status}`);
@@ -138,7 +157,10 @@ describe.each(["master-not-loaded", "wrap-does-not-open"] as const)("every read 
       const problem = res.headers.get("content-type") === "application/problem+json" ? await json<{ type: string }>(res) : { type: `(${res.headers.get("content-type")})` };
       outcomes.push(`${route} ${res.status} ${problem.type} retry-after ${res.headers.get("retry-after")}`);
     }
-    const expected = specs.map((s) => `GET ${s.path}`).map((route) => (route in NO_SEALED_DATA ? `${route} as usual` : `${route} 503 urn:vecto:problem:keys-unavailable retry-after 30`));
+    const readyz = how === "master-not-loaded" ? "GET /readyz 503 names the tenant" : "GET /readyz 200 does not name it";
+    const expected = specs
+      .map((s) => `GET ${s.path}`)
+      .map((route) => (route === "GET /readyz" ? readyz : route in NO_SEALED_DATA ? `${route} as usual` : `${route} 503 urn:vecto:problem:keys-unavailable retry-after 30`));
     expect(outcomes).toEqual(expected);
     // The routes that do read sealed data are the ones that matter: they are all there.
     expect(expected.filter((o) => o.includes(" 503 ")).map((o) => o.split(" ")[1])).toEqual(

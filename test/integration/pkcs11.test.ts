@@ -18,8 +18,9 @@ import { createLogger } from "../../src/log.js";
 import { retireMaster, rotateMaster } from "../../src/keys/rotation.js";
 import { openServices } from "../../src/services.js";
 import { createSoftHsmToken, softHsmVersion, type SoftHsmToken } from "../fixtures/softhsm.js";
-import { freePort, httpsRequest, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
+import { freePort, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
 import { STRONG_PASSWORD } from "../identity-fixture.js";
+import { loginToken, serveClient, type Call } from "../serve-client.js";
 
 const MASTER = "vecto-master";
 const OTHER = "other-master";
@@ -344,7 +345,7 @@ describe("vecto with VECTO_KEY_RESOLVER=pkcs11 (built bundle)", () => {
       const projectId = await withServer(dir.path, env, async (call) => {
         const ready = await call("GET", "/readyz");
         expect(ready.status).toBe(200);
-        expect(JSON.parse(ready.body)).toEqual({ status: "ready", checks: { database: "ok", storage: "ok", keys: "ok" }, license: "unlicensed" });
+        expect(JSON.parse(ready.body)).toEqual({ status: "ready", checks: { database: "ok", storage: "ok", keys: "ok" }, license: "unlicensed", warnings: [] });
         expect((await call("POST", "/api/setup", { body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD } })).status).toBe(201);
         const root = await loginToken(call, undefined, "root@example.test");
         const tenant = await call("POST", "/api/tenants", { token: root, body: { slug: "acme", name: "Acme", admin: { email: "admin@acme.test", name: "Admin", password: STRONG_PASSWORD } } });
@@ -417,17 +418,9 @@ describe("vecto serve when the token goes away", () => {
   }, 60_000);
 });
 
-type Call = (method: string, path: string, options?: { token?: string; body?: unknown }) => Promise<{ status: number; body: string }>;
-
 async function withServer<T>(cwd: string, env: Record<string, string>, run: (call: Call) => Promise<T>, masterLabel = "pkcs11:vecto-test/server-master"): Promise<T> {
   const server = await startServe(cwd, env);
-  const port = Number(env.VECTO_LISTEN?.split(":")[1]);
-  const call: Call = (method, path, options = {}) => {
-    const headers: Record<string, string> = {};
-    if (options.token !== undefined) headers.Authorization = `Bearer ${options.token}`;
-    if (options.body !== undefined) headers["Content-Type"] = "application/json";
-    return httpsRequest(port, path, { method, headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
-  };
+  const call = serveClient(Number(env.VECTO_LISTEN?.split(":")[1]));
   try {
     expect(server.stdout()).toContain(`"masterLabel":"${masterLabel}"`);
     return await run(call);
@@ -435,10 +428,4 @@ async function withServer<T>(cwd: string, env: Record<string, string>, run: (cal
     server.child.kill("SIGTERM");
     await waitForExit(server.child);
   }
-}
-
-async function loginToken(call: Call, tenant: string | undefined, email: string): Promise<string> {
-  const res = await call("POST", "/api/auth/login", { body: { ...(tenant !== undefined ? { tenant } : {}), email, password: STRONG_PASSWORD } });
-  expect(res.status).toBe(200);
-  return (JSON.parse(res.body) as { accessToken: string }).accessToken;
 }

@@ -16,6 +16,7 @@ import tenantNameEnc from "./0011_tenant_name_enc.sql";
 import passwordResets from "./0012_password_resets.sql";
 import keys from "../keystore-migrations/0001_keys.sql";
 import keyRotation from "../keystore-migrations/0002_rotation.sql";
+import keyServing from "../keystore-migrations/0003_serving.sql";
 
 export interface Migration {
   readonly version: number;
@@ -42,4 +43,5 @@ export const migrations: readonly Migration[] = [
 export const keystoreMigrations: readonly Migration[] = [
   { version: 1, name: "0001_keys", sql: keys },
   { version: 2, name: "0002_rotation", sql: keyRotation },
+  { version: 3, name: "0003_serving", sql: keyServing },
 ];

@@ -2,10 +2,13 @@
  * Liveness and readiness. Public (no credentials): they reveal only whether the parts are up,
  * never versions of keys, paths or error internals. Readiness also names the license state
  * (docs/licensing.md) as detail: an expired license never makes the appliance unready, since
- * reading, exports and backups must keep working. `warnings` (always present) names what needs
- * attention soon, such as a TLS certificate within CERT_WARN_DAYS of expiry: still ready.
+ * reading, exports and backups must keep working. `warnings` (always present) lists what an
+ * operator should act on that does not make it unready: a superseded master key, a TLS certificate
+ * within CERT_WARN_DAYS of expiry. The keys check names, for a data key no available master key
+ * opens, the tenant's id (never its name).
  */
 import { z } from "zod";
+import { keyHealth } from "../../keys/health.js";
 import { LICENSE_STATES, type LicenseState } from "../../license/state.js";
 import type { AppDeps } from "../app.js";
 import { PROBLEM_CONTENT_TYPE, problemBody } from "../problem.js";
@@ -15,8 +18,8 @@ type CheckResult = "ok" | string;
 
 const liveSchema = z.object({ status: z.literal("ok") });
 const licenseDetail = z.enum([...LICENSE_STATES, "unknown"]).meta({ description: "the license state (detail only: never makes the appliance unready)" });
-const warningsDetail = z.array(z.string()).meta({ description: "what needs the operator's attention soon without making the appliance unready (e.g. the TLS certificate expires within 30 days); empty when nothing does" });
-const readySchema = z.object({ status: z.literal("ready"), checks: z.object({ database: z.literal("ok"), storage: z.literal("ok"), keys: z.literal("ok") }), license: licenseDetail, warnings: warningsDetail });
+const warningsSchema = z.array(z.string()).meta({ description: "things to act on soon that do not make the appliance unready (a superseded master key, a TLS certificate that expires within 30 days); empty when none" });
+const readySchema = z.object({ status: z.literal("ready"), checks: z.object({ database: z.literal("ok"), storage: z.literal("ok"), keys: z.literal("ok") }), license: licenseDetail, warnings: warningsSchema });
 
 async function probe(run: () => unknown): Promise<CheckResult> {
   try {
@@ -52,11 +55,22 @@ export function healthRoutes(deps: AppDeps): ApiRouter {
       },
     },
     async (c) => {
+      const database = await probe(() => deps.db.ping());
+      const warnings: string[] = [];
       const checks = {
-        database: await probe(() => deps.db.ping()),
+        database,
         // Without writing: free space on the data directory and whether the last write found the disk full.
         storage: await probe(() => deps.db.checkStorage()),
-        keys: await probe(() => deps.keys.check()),
+        // The master key answers, and (from the keystore beside the database, so only when that is up) it is
+        // not retired and every data key has a wrap some loaded, non-retired master key opens: tenant ids only.
+        keys: await probe(async () => {
+          await deps.keys.check();
+          if (database !== "ok") return;
+          const ring = deps.keyAdmin.crypto.masterKeys;
+          const health = keyHealth(deps.db.keystore, { currentLabel: ring.currentLabel, loadedLabels: ring.labels() }, false);
+          warnings.push(...health.warnings);
+          if (health.failures.length > 0) throw new Error(health.failures.join("; "));
+        }),
       };
       let license: LicenseState | "unknown";
       try {
@@ -64,7 +78,7 @@ export function healthRoutes(deps: AppDeps): ApiRouter {
       } catch {
         license = "unknown";
       }
-      const warnings = deps.certificate?.warnings() ?? [];
+      warnings.push(...(deps.certificate?.warnings() ?? []));
       const failing = Object.entries(checks).filter(([, result]) => result !== "ok");
       if (failing.length === 0) return c.json({ status: "ready", checks, license, warnings });
       const detail = failing.map(([name, reason]) => `${name}: ${reason}`).join("; ");

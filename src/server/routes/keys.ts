@@ -30,7 +30,7 @@ export function keyRoutes(deps: AppDeps): ApiRouter {
   defineRoute(
     router,
     { method: "get", path: "/api/keys/status", operationId: "keyStatus", summary: "The master keys, every data-key version with its encryption count and the values sealed under it, and re-encryption progress (no key material)", tags, scopes: ["keys:manage"], responses: { 200: { description: "key status" } } },
-    (c) => c.json(keyStatus(deps.db, deps.keyAdmin.crypto)),
+    (c) => c.json(keyStatus(deps.db, deps.keyAdmin.crypto, deps.keyAdmin.runningServer())),
   );
   defineRoute(
     router,

@@ -7,6 +7,7 @@ import {
   DecryptError,
   KeyUnwrapError,
   MasterKeyUnavailableError,
+  MasterKeyRetiredError,
   TenantKeyError,
 } from "../../../src/crypto/errors.js";
 import { dekAad, fieldKeyVersion } from "../../../src/crypto/field-cipher.js";
@@ -314,5 +315,40 @@ describe("several master keys (a rotation in progress)", () => {
     keystore.retireMaster(resolverA.describe().masterLabel, new Date().toISOString());
     await new CryptoService(new MasterKeyRing(resolverB, [resolverA]), store).createTenantKey("t1");
     expect(store.listTenantKeys("t1")[0]?.wraps.map((w) => w.masterLabel)).toEqual([resolverB.describe().masterLabel]);
+  });
+
+  it("refuses a new data key when its current (and only) master key was retired by another process meanwhile; nothing is stored", async () => {
+    const label = resolverA.describe().masterLabel;
+    await svc.createTenantKey("t0");
+    keystore.registerMaster(label, "env", new Date().toISOString());
+    const other = await newResolver("master-b.key");
+    keystore.registerMaster(other.describe().masterLabel, "env", new Date().toISOString());
+    keystore.addWraps([{ tenantId: "t0", version: 1, wraps: [{ masterLabel: other.describe().masterLabel, wrapped: new Uint8Array(60) }] }]);
+    keystore.retireMaster(label, new Date().toISOString());
+    await expect(svc.createTenantKey("t1")).rejects.toThrow(new MasterKeyRetiredError(label));
+    expect(store.listTenantKeys("t1")).toEqual([]);
+    // Nor does its catch-up pass put a wrap back under the retired key.
+    expect(await svc.wrapUnderAllMasters(["t0"])).toBe(0);
+    expect(store.listTenantKeys("t0")[0]?.wraps.map((w) => w.masterLabel)).toEqual([other.describe().masterLabel]);
+  });
+
+  it("wraps only under the other loaded key when the current one is retired", async () => {
+    const resolverB = await newResolver("master-b.key");
+    keystore.registerMaster(resolverA.describe().masterLabel, "env", new Date().toISOString());
+    keystore.retireMaster(resolverA.describe().masterLabel, new Date().toISOString());
+    await new CryptoService(new MasterKeyRing(resolverA, [resolverB]), store).createTenantKey("t1");
+    expect(store.listTenantKeys("t1")[0]?.wraps.map((w) => w.masterLabel)).toEqual([resolverB.describe().masterLabel]);
+  });
+
+  it("the keystore leaves out a wrap under a retired key inside its own transaction, whatever the caller believed", () => {
+    const label = resolverA.describe().masterLabel;
+    keystore.registerMaster(label, "env", new Date().toISOString());
+    keystore.retireMaster(label, new Date().toISOString());
+    const wraps = [{ masterLabel: label, wrapped: new Uint8Array(60) }];
+    expect(() => keystore.insertTenantKey({ tenantId: "t1", version: 1, wraps, createdAt: new Date().toISOString() })).toThrow(new MasterKeyRetiredError(label));
+    expect(keystore.listTenantKeys("t1")).toEqual([]);
+    keystore.insertTenantKey({ tenantId: "t1", version: 1, wraps: [...wraps, { masterLabel: "env:other", wrapped: new Uint8Array(60) }], createdAt: new Date().toISOString() });
+    keystore.addWraps([{ tenantId: "t1", version: 1, wraps }]);
+    expect(keystore.listTenantKeys("t1")[0]?.wraps.map((w) => w.masterLabel)).toEqual(["env:other"]);
   });
 });
