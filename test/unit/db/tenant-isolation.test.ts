@@ -263,6 +263,8 @@ describe("tenant isolation, by behaviour", () => {
     "sessions.revokeAllForUser": { run: inPlatformTx((tx) => tx.sessions.revokeAllForUser(b.tenant, a.member, "x", LATER)), expected: 0 },
     "sessions.revokeOthersForUser": { run: inPlatformTx((tx) => tx.sessions.revokeOthersForUser(b.tenant, a.member, "none", "x", LATER)), expected: 0 },
     "passwordResets.consume": { run: inPlatformTx((tx) => tx.passwordResets.consume(b.tenant, a.reset, T0)), expected: false },
+    // Deletes beta's own resets (a change `inserts` allows); alpha's must stay.
+    "passwordResets.deleteForTenant": { run: inPlatformTx((tx) => tx.passwordResets.deleteForTenant(b.tenant)), inserts: true },
     "passwordResets.deleteForUser": { run: inPlatformTx((tx) => tx.passwordResets.deleteForUser(b.tenant, a.member)), expected: 0 },
     "sessions.spendRefreshToken": { run: inPlatformTx((tx) => tx.sessions.spendRefreshToken(b.tenant, a.refresh, LATER)), expected: false },
     "personalTokens.get": { run: inPlatformTx((tx) => tx.personalTokens.get(b.tenant, a.token)) },
