@@ -15,7 +15,7 @@ import { identityFixture, type TenantAccount } from "../identity-fixture.js";
 /** Enough platform events that an export is far larger than a pipe's buffer: head closes it mid-stream. */
 const BULK_EVENTS = 600;
 
-describe("CLI hygiene", () => {
+describe("CLI hygiene", { timeout: 180_000 }, () => {
   const own = tempDir("vecto-cli-hygiene-");
   const cwd = own.path;
   const dataDir = join(cwd, "data");
