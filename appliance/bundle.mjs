@@ -224,8 +224,8 @@ async function chooseVendorKeys(opts, outfile) {
     fail(err instanceof SyntaxError ? "not JSON" : `cannot read it (${err.code ?? err.message})`);
   }
   const keys = checkVendorKeys(await licenseModules(), recorded?.keys, fail);
-  const from = typeof recorded.source === "string" ? `from ${recorded.source}, ` : "";
-  return { keys, ids: keys.map((k) => k.kid), source: `kept from the previous build (${from}recorded in ${shown}; --default-vendor-keys drops them)`, kept: true };
+  const from = typeof recorded.source === "string" ? `${recorded.source}, ` : "";
+  return { keys, ids: keys.map((k) => k.kid), source: `kept from the previous build: ${from}recorded in ${shown}; --default-vendor-keys drops them`, kept: true };
 }
 
 /** After a successful build: record its keys beside it, or drop a stale record when it has the default list. */

@@ -108,7 +108,7 @@ describe("vendor keys as a build input", () => {
     expect(JSON.parse(readFileSync(record, "utf8"))).toEqual({ source: keysFile, keys: [{ kid, publicKey: expect.any(String) }] });
     const rebuilt = await npmBuild(["--outfile", built]);
     expect(rebuilt.status, rebuilt.stderr).toBe(0);
-    expect(lines(rebuilt.stdout).at(-1)).toBe(`bundle: vendor keys compiled in: ${kid} (kept from the previous build (from ${keysFile}, recorded in ${record}; --default-vendor-keys drops them))`);
+    expect(lines(rebuilt.stdout).at(-1)).toBe(`bundle: vendor keys compiled in: ${kid} (kept from the previous build: ${keysFile}, recorded in ${record}; --default-vendor-keys drops them)`);
     expect(JSON.parse(cli(built, builtData, ["version", "--json"]).stdout)).toMatchObject({ vendorKeyIds: [kid] });
     expect(JSON.parse(cli(built, builtData, ["license", "show", "--json"]).stdout)).toMatchObject({ state: "valid", license: { kid } });
 
