@@ -150,9 +150,9 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
         const made = cli(["backup", "create", "--tenant", name, "--dir", backups, "--json"]);
         expect(made.status, made.stderr).toBe(0);
         expect(JSON.parse(made.stdout)).toMatchObject({ kind: "tenant", keyOwner: acme.tenantId });
-        const exported = cli(["audit", "export", "--log", name, "--event", "keys.dek_rotated"]);
+        const exported = cli(["audit", "export", "--log", name]);
         expect(exported.status, exported.stderr).toBe(0);
-        expect(exported.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { log: string }).log)).toContain(acme.tenantId);
+        expect(new Set(exported.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { log: string }).log))).toEqual(new Set([acme.tenantId]));
       }
     });
 
