@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { loadConfig, type Config, type LogLevel } from "../config.js";
 import { DomainError } from "../errors.js";
-import { createLogger, type Logger } from "../log.js";
+import { createLogger, type Logger, type LogTarget } from "../log.js";
 import { configureNativeAddons } from "../native/addons.js";
 import { openServices, type Services } from "../services.js";
 import { CliError } from "./output.js";
@@ -22,17 +22,25 @@ export function setVerbose(on: boolean): void {
 
 const LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
 
+/** Log lines kept without --verbose, as a person reads them: "warning: <message>", no JSON. */
+const plainLines: Exclude<LogTarget, string> = {
+  write(line: string): void {
+    const { level, msg } = JSON.parse(line) as { level?: string; msg?: string };
+    process.stderr.write(`${level === "warn" ? "warning" : (level ?? "log")}: ${msg ?? ""}\n`);
+  },
+};
+
 /**
  * The log of a command other than `serve`. A command's audit rows are the record and its output
  * says what it did, so their JSON echo on stderr is noise before a result or before the one line
- * a failure prints: quiet by default. `quiet` is the level kept without --verbose ("warn" for
- * init, whose warnings about a development key or certificate must be seen). With --verbose:
- * VECTO_LOG_LEVEL, but at least info.
+ * a failure prints: quiet by default. `quiet` is the level kept without --verbose, as plain lines
+ * ("warn" for init, whose warnings about a development key or certificate must be seen). With
+ * --verbose: the JSON lines, at VECTO_LOG_LEVEL but at least info.
  */
 export function cliLogger(config: Config, quiet: LogLevel = "silent"): Logger {
   const configured = LEVELS.indexOf(config.logLevel);
-  const level = verbose ? LEVELS[Math.min(configured, LEVELS.indexOf("info"))] : LEVELS[Math.max(configured, LEVELS.indexOf(quiet))];
-  return createLogger(level ?? "info", "stderr");
+  if (verbose) return createLogger(LEVELS[Math.min(configured, LEVELS.indexOf("info"))] ?? "info", "stderr");
+  return createLogger(LEVELS[Math.max(configured, LEVELS.indexOf(quiet))] ?? "silent", plainLines);
 }
 
 /**

@@ -108,6 +108,17 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
       }
     });
 
+    it("init says its warnings (a development key, a self-signed certificate) as plain lines, not JSON", () => {
+      const fresh = tempDir("vecto-cli-init-");
+      try {
+        const r = runCli(["init"], { cwd: fresh.path, env: { VECTO_DATA_DIR: join(fresh.path, "data") } });
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^warning: generated a DEV-ONLY master key inside the data directory; /), expect.stringMatching(/^warning: generated a self-signed TLS certificate; /)]);
+      } finally {
+        fresh.cleanup();
+      }
+    });
+
     it("--verbose (before or after the command) or -v writes the JSON log lines, at least info", () => {
       for (const args of [["--verbose", "keys", "rotate-tenant", "hygiene-acme"], ["keys", "rotate-tenant", "hygiene-acme", "--verbose"], ["-v", "keys", "rotate-jwt"]]) {
         const r = runCli(args, { cwd, env: { ...env, VECTO_LOG_LEVEL: "error" } });
