@@ -66,7 +66,9 @@ async function outputFile(config: Config, options: CreateOptions, tenantSlug: st
 
 async function runCreate(services: Services, config: Config, options: CreateOptions): Promise<CreatedBackup> {
   const progress = terminalProgress(process.stderr, options.json !== true);
-  const tenant = options.tenant === undefined ? undefined : resolveTenant(services.db, options.tenant, "customer");
+  const found = options.tenant === undefined ? undefined : resolveTenant(services.db, options.tenant, "customer");
+  // Only what the backup header names (the header is checked strictly).
+  const tenant = found === undefined ? undefined : { id: found.id, slug: found.slug };
   const out = await outputFile(config, options, tenant?.slug);
   if (tenant !== undefined) {
     const source = { dataDir: config.dataDir, databaseFile: config.databaseFile, installationId: services.db.installationId(), schemaVersion: services.db.schemaVersion() };

@@ -160,7 +160,10 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
       for (const name of ["hygiene-acme", acme.tenantId]) {
         const made = cli(["backup", "create", "--tenant", name, "--dir", backups, "--json"]);
         expect(made.status, made.stderr).toBe(0);
-        expect(JSON.parse(made.stdout)).toMatchObject({ kind: "tenant", keyOwner: acme.tenantId });
+        const created = JSON.parse(made.stdout) as { kind: string; keyOwner: string; file: string };
+        expect(created).toMatchObject({ kind: "tenant", keyOwner: acme.tenantId });
+        const verified = cli(["backup", "verify", created.file]);
+        expect(verified.status, verified.stderr).toBe(0);
         const exported = cli(["audit", "export", "--log", name]);
         expect(exported.status, exported.stderr).toBe(0);
         expect(new Set(exported.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { log: string }).log))).toEqual(new Set([acme.tenantId]));
