@@ -6,6 +6,7 @@
 //   node appliance/build-sea.mjs --probe    -> dist/probe/vecto-probe   (entry appliance/probe/main.ts, addon self-check)
 //   node appliance/build-sea.mjs --entry F --binary B                    (any other entry; work files next to B)
 //   ... --vendor-keys FILE   the vendor's license keys to compile in (a release; see bundle.mjs)
+//   ... --default-vendor-keys   the default list, even where an earlier build used --vendor-keys (which stick otherwise)
 //
 // Steps: esbuild bundle (--sea mode) -> sea-config.json with the three native addons + a sha256
 // manifest as assets -> `node --experimental-sea-config` -> copy process.execPath -> postject the
@@ -64,7 +65,7 @@ function mib(n) {
 }
 
 /**
- * @param {{ target?: "main" | "probe", entry?: string, binary?: string, vendorKeys?: string, useCodeCache?: boolean, quiet?: boolean }} [opts]
+ * @param {{ target?: "main" | "probe", entry?: string, binary?: string, vendorKeys?: string, defaultVendorKeys?: boolean, useCodeCache?: boolean, quiet?: boolean }} [opts]
  * @returns {Promise<{ binary: string, size: number, manifest: object }>}
  */
 export async function buildSea(opts = {}) {
@@ -82,7 +83,7 @@ export async function buildSea(opts = {}) {
 
   // 1. bundle
   const main = join(workDir, "vecto.cjs");
-  const { vendorKeyIds, vendorKeysSource } = await bundle({ sea: true, entry: target.entry, outfile: main, vendorKeys: opts.vendorKeys, quiet: opts.quiet });
+  const { vendorKeyIds, vendorKeysSource } = await bundle({ sea: true, entry: target.entry, outfile: main, vendorKeys: opts.vendorKeys, defaultVendorKeys: opts.defaultVendorKeys, quiet: opts.quiet });
   log(`bundled ${target.entry} -> ${relative(ROOT, main)} (${(statSync(main).size / 1024).toFixed(0)} KiB)`);
   log(`vendor keys compiled in: ${vendorKeyIds.join(", ")} (${vendorKeysSource})`);
 
@@ -149,7 +150,8 @@ function parseArgs(argv) {
       if (!argv[i + 1]) throw new Error("--vendor-keys needs a FILE: a JSON array of {kid, publicKey} (npm run licensing -- keygen writes one)");
       opts.vendorKeys = argv[++i];
     }
-    else throw new Error(`unknown argument ${a} (use --probe, --no-code-cache, --entry F --binary B, --vendor-keys FILE)`);
+    else if (a === "--default-vendor-keys") opts.defaultVendorKeys = true;
+    else throw new Error(`unknown argument ${a} (use --probe, --no-code-cache, --entry F --binary B, --vendor-keys FILE, --default-vendor-keys)`);
   }
   if (opts.binary && !opts.entry) throw new Error("--binary needs --entry");
   return opts;

@@ -5,6 +5,12 @@
 //   node appliance/bundle.mjs --sea           -> dist/sea/vecto.cjs  (everything inside; addons come from SEA assets)
 //   node appliance/bundle.mjs --entry F --outfile O [--sea]          (e.g. the appliance/probe self-check)
 //   ... --vendor-keys FILE   compile in the vendor's license keys (a release); default: src/license/vendor-keys.ts's list
+//   ... --default-vendor-keys   build with that default list even where an earlier build used --vendor-keys
+//
+// The keys a build was made with stick to its output file: they are recorded beside it
+// (<outfile>.vendor-keys.json) and a later build of the same file without either flag compiles in
+// the same keys again, saying so. So `npm start` (which runs `npm run build`) never turns a build
+// made for the vendor's licenses back into one that trusts only the development key.
 //
 // FILE is a JSON array [{"kid": "...", "publicKey": "..."}, ...] (publicKey: raw 32 bytes in base64,
 // or an SPKI PEM), checked with src/license/format.ts's own trustedKeyMap (kid = first 16 hex of
@@ -14,8 +20,8 @@
 //
 // Fails on any esbuild warning about import.meta (a CJS/SEA bundle has none) and, in --sea mode, on any
 // require of a native addon that the SEA loader does not know about.
-import { readFileSync, chmodSync, mkdirSync } from "node:fs";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { readFileSync, chmodSync, mkdirSync, existsSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { createRequire } from "node:module";
 import * as esbuild from "esbuild";
@@ -163,6 +169,12 @@ export async function loadVendorKeys(file) {
   } catch (err) {
     fail(err instanceof SyntaxError ? `not JSON (${err.message})` : `cannot read it (${err.code ?? err.message})`);
   }
+  const keys = checkVendorKeys(license, list, fail);
+  return { keys, ids: keys.map((k) => k.kid), source: file };
+}
+
+/** Every entry of a vendor key list checked as the appliance checks it; public keys normalized to raw base64. */
+function checkVendorKeys(license, list, fail) {
   const shape = '[{"kid": "...", "publicKey": "..."}, ...]';
   if (!Array.isArray(list) || list.length === 0) fail(`must be a non-empty JSON array ${shape}`);
   const keys = [];
@@ -184,12 +196,49 @@ export async function loadVendorKeys(file) {
     keys.push({ kid: entry.kid, publicKey: license.encodePublicKey(raw) });
   }
   license.trustedKeyMap(keys); // the list as the appliance will use it
-  return { keys, ids: keys.map((k) => k.kid), source: file };
+  return keys;
+}
+
+/** Where the keys a build was made with are recorded: beside its output file. */
+export function vendorKeysRecord(outfile) {
+  return `${outfile}.vendor-keys.json`;
+}
+
+/**
+ * The keys to build `outfile` with: the file given; the default list when asked; otherwise the keys
+ * recorded by the previous build of the same file (checked again), else the default list.
+ */
+async function chooseVendorKeys(opts, outfile) {
+  if (opts.vendorKeys !== undefined && opts.defaultVendorKeys) throw new Error("--vendor-keys and --default-vendor-keys exclude each other");
+  const record = vendorKeysRecord(outfile);
+  if (opts.vendorKeys !== undefined || opts.defaultVendorKeys || !existsSync(record)) return loadVendorKeys(opts.vendorKeys);
+  const inside = relative(process.cwd(), record);
+  const shown = inside.startsWith("..") || isAbsolute(inside) ? record : inside;
+  const fail = (message) => {
+    throw new Error(`${shown} (the vendor keys of the previous build): ${message}; rebuild with --vendor-keys FILE or --default-vendor-keys`.replace(/\s+/g, " "));
+  };
+  let recorded;
+  try {
+    recorded = JSON.parse(readFileSync(record, "utf8"));
+  } catch (err) {
+    fail(err instanceof SyntaxError ? "not JSON" : `cannot read it (${err.code ?? err.message})`);
+  }
+  const keys = checkVendorKeys(await licenseModules(), recorded?.keys, fail);
+  const from = typeof recorded.source === "string" ? `${recorded.source}, ` : "";
+  return { keys, ids: keys.map((k) => k.kid), source: `kept from the previous build: ${from}recorded in ${shown}; --default-vendor-keys drops them`, kept: true };
+}
+
+/** After a successful build: record its keys beside it, or drop a stale record when it has the default list. */
+function recordVendorKeys(outfile, vendor) {
+  const record = vendorKeysRecord(outfile);
+  if (!vendor.keys) return rmSync(record, { force: true });
+  if (vendor.kept) return undefined;
+  writeFileSync(record, `${JSON.stringify({ source: resolve(vendor.source), keys: vendor.keys }, null, 2)}\n`);
 }
 
 /**
  * Build one bundle. Returns { outfile, warnings, metafile, vendorKeyIds, vendorKeysSource }.
- * @param {{ sea?: boolean, entry?: string, outfile?: string, vendorKeys?: string, quiet?: boolean }} [opts]
+ * @param {{ sea?: boolean, entry?: string, outfile?: string, vendorKeys?: string, defaultVendorKeys?: boolean, quiet?: boolean }} [opts]
  */
 export async function bundle(opts = {}) {
   const sea = Boolean(opts.sea);
@@ -197,7 +246,7 @@ export async function bundle(opts = {}) {
   const outfile = resolve(ROOT, opts.outfile ?? (sea ? "dist/sea/vecto.cjs" : "dist/vecto.cjs"));
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
   // First: a bad keys file fails before anything is written.
-  const vendor = await loadVendorKeys(opts.vendorKeys);
+  const vendor = await chooseVendorKeys(opts, outfile);
   mkdirSync(dirname(outfile), { recursive: true });
 
   const result = await esbuild.build({
@@ -251,6 +300,7 @@ export async function bundle(opts = {}) {
     const missing = vendor.ids.filter((kid) => !text.includes(`"${kid}"`));
     if (missing.length || text.includes(`typeof ${VENDOR_KEYS_GLOBAL}`)) throw new Error(`--vendor-keys: ${VENDOR_KEYS_GLOBAL} was not replaced in ${relative(ROOT, outfile)}; is it still read by ${VENDOR_KEYS_MODULE}?`);
   }
+  recordVendorKeys(outfile, vendor);
   return { outfile, warnings, metafile: result.metafile, vendorKeyIds: vendor.ids, vendorKeysSource: vendor.source };
 }
 
@@ -265,7 +315,8 @@ function parseArgs(argv) {
       if (!argv[i + 1]) throw new Error("--vendor-keys needs a FILE: a JSON array of {kid, publicKey} (npm run licensing -- keygen writes one)");
       opts.vendorKeys = argv[++i];
     }
-    else throw new Error(`unknown argument ${a} (use --sea, --entry F, --outfile O, --vendor-keys FILE)`);
+    else if (a === "--default-vendor-keys") opts.defaultVendorKeys = true;
+    else throw new Error(`unknown argument ${a} (use --sea, --entry F, --outfile O, --vendor-keys FILE, --default-vendor-keys)`);
   }
   return opts;
 }

@@ -11,7 +11,8 @@ import { initCommand } from "./cli/init.js";
 import { keysCommand } from "./cli/keys.js";
 import { licenseCommand } from "./cli/license.js";
 import { usageCommand } from "./cli/usage.js";
-import { failureLine } from "./cli/output.js";
+import { endQuietlyOnClosedStdout, failureLine } from "./cli/output.js";
+import { setVerbose } from "./cli/context.js";
 import { recoverRootCommand } from "./cli/recover-root.js";
 import { serveCommand } from "./cli/serve.js";
 import { setupTokenCommand } from "./cli/setup-token.js";
@@ -24,6 +25,8 @@ function buildProgram(): Command {
   const program = new Command("vecto")
     .description("Vecto appliance: graph-native project platform, self-hosted")
     .version(VERSION, "-V, --version", "print the version")
+    .option("-v, --verbose", "write JSON log lines to stderr (VECTO_LOG_LEVEL, at least info); serve always logs, other commands only with this")
+    .hook("preAction", (self) => setVerbose(self.opts<{ verbose?: boolean }>().verbose === true))
     .showHelpAfterError("(run vecto --help for usage)")
     .configureOutput({ outputError: (message, write) => write(message.split("\n")[0] + "\n") });
   for (const register of [serveCommand, initCommand, setupTokenCommand, recoverRootCommand, keysCommand, backupCommand, auditCommand, licenseCommand, usageCommand, doctorCommand, tlsCommand, supportBundleCommand, versionCommand]) register(program);
@@ -32,6 +35,7 @@ function buildProgram(): Command {
 
 // Everything the appliance creates (database, keys, certificates, backups) is private to its user.
 process.umask(0o077);
+endQuietlyOnClosedStdout();
 
 buildProgram()
   .parseAsync(process.argv)

@@ -7,5 +7,6 @@ import { resolve } from "node:path";
 
 export default function setup(): void {
   const root = resolve(import.meta.dirname, "..");
-  execFileSync(process.execPath, [resolve(root, "appliance", "bundle.mjs")], { cwd: root, stdio: "inherit" });
+  // The default vendor keys, explicitly: a developer's earlier build with --vendor-keys would otherwise stick (bundle.mjs).
+  execFileSync(process.execPath, [resolve(root, "appliance", "bundle.mjs"), "--default-vendor-keys"], { cwd: root, stdio: "inherit" });
 }

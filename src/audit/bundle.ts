@@ -134,7 +134,8 @@ function storedSubtrees(db: Database, logId: string): SubtreeHash {
 export async function* writeSlice(db: Database, crypto: CryptoService, logId: string, fromSeq: number, toSeq: number): AsyncGenerator<string> {
   const newest = (await signedCheckpoints(db, crypto, logId)).at(-1) as CheckpointRow;
   if (!Number.isSafeInteger(fromSeq) || !Number.isSafeInteger(toSeq) || fromSeq < 0 || fromSeq >= toSeq || toSeq > newest.size) {
-    throw new RangeError(`a slice is events from..to-1 with 0 <= from < to <= ${newest.size} (the newest signed checkpoint)`);
+    // Said in the inclusive FIRST-LAST form the operator gives (vecto audit export --slice).
+    throw new RangeError(`events ${fromSeq}-${toSeq - 1} are not all under the newest signed checkpoint, which covers events 0-${newest.size - 1} (vecto audit checkpoint signs newer ones)`);
   }
   const { origin, verifierKey } = await logKeys(db, crypto, logId);
   const header: SliceHeader = { format: SLICE_FORMAT, log: logName(logId), origin, verifierKey, checkpoint: newest.note, from: fromSeq, to: toSeq };

@@ -1,11 +1,15 @@
 /**
  * `vecto audit export`: an audit log, streamed to stdout or a file, for the operator on the box.
  * The export is unredacted: whoever runs this holds the database and the master key, and so the
- * payloads anyway. It is itself recorded (audit.exported, in the installation log).
+ * payloads anyway. It is itself recorded (audit.exported, in the installation log): to stdout just
+ * before its first byte leaves, to a file once the file is complete. A failed export to a file
+ * leaves no file and no record.
  */
-import { existsSync, fstatSync, fchmodSync, openSync, createReadStream, createWriteStream, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, openSync, createReadStream, createWriteStream, rmSync, renameSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
-import { Readable, type Writable } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { verifyBundle, writeBundle, writeSlice } from "../audit/bundle.js";
@@ -14,10 +18,10 @@ import { verifyLog, type VerifyReport } from "../audit/verify.js";
 import { actorNames } from "../audit/actor-names.js";
 import { auditFilterSchema, exportChunks, exportRecord, type AuditFilterInput, type ExportSpec } from "../audit/export.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
-import { createLogger } from "../log.js";
-import { openServices } from "../services.js";
-import { commandConfig, withServices } from "./context.js";
+import type { Services } from "../services.js";
+import { withServices } from "./context.js";
 import { action, CliError, printJson, printLine } from "./output.js";
+import { findTenant } from "./tenant.js";
 
 interface ExportOptions {
   readonly log: string;
@@ -45,36 +49,65 @@ function parseFilter(options: ExportOptions): AuditFilterInput {
 /** "platform" is the installation log; otherwise a tenant id or slug, or the id of an erased tenant whose log remains. */
 function resolveLog(db: Database, name: string): string {
   if (name === "platform") return PLATFORM_LOG;
-  const tenant = db.tenants.get(name) ?? db.tenants.getBySlug(name);
+  const tenant = findTenant(db, name);
   if (tenant) return tenant.id;
   if (db.auditLog.size(name) > 0) return name;
   throw new CliError(`no audit log "${name}": expected "platform", a tenant id or a tenant slug`);
 }
 
-/** A file private to the service user (0600, even when it existed before), or stdout. */
-function destination(out: string | undefined): Writable {
-  if (out === undefined) return process.stdout;
-  const fd = openSync(out, "w", 0o600);
-  if (fstatSync(fd).isFile()) fchmodSync(fd, 0o600);
-  return createWriteStream("", { fd });
+/** Runs `first` once, just before the first chunk passes. */
+async function* beforeFirst(chunks: AsyncIterable<string>, first: () => void): AsyncGenerator<string> {
+  for await (const chunk of chunks) {
+    first();
+    yield chunk;
+  }
+}
+
+/**
+ * Streams an export to stdout or to `out`, calling `record` once: for stdout before the first byte
+ * (bytes leave as they are made, so an export the reader stops early is still recorded); for a file
+ * once it is complete. The file is written as a private (0600) temporary file beside `out` and
+ * renamed over it, so a failure leaves neither an empty nor a partial file, and no record.
+ */
+async function writeExport(chunks: AsyncIterable<string>, out: string | undefined, record: () => void): Promise<void> {
+  let recorded = false;
+  const recordOnce = (): void => {
+    if (!recorded) record();
+    recorded = true;
+  };
+  // stdout, or a device or pipe named by --out (nothing to rename there).
+  if (out === undefined || (existsSync(out) && !statSync(out).isFile())) {
+    await pipeline(Readable.from(beforeFirst(chunks, recordOnce)), out === undefined ? process.stdout : createWriteStream(out));
+    return recordOnce();
+  }
+  const temp = join(dirname(out), `.${basename(out)}.${randomBytes(6).toString("hex")}.partial`);
+  const fd = openSync(temp, "wx", 0o600);
+  try {
+    await pipeline(Readable.from(chunks), createWriteStream("", { fd }));
+    // Recorded before the file appears under its name: an export may fail unrecorded-and-absent, never present-and-unrecorded.
+    recordOnce();
+    renameSync(temp, out);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+function recordExport(services: Services, payload: Record<string, string | boolean>): void {
+  services.identity.events.emit({ event: "audit.exported", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: SYSTEM_ACTOR }, payload });
 }
 
 async function runExport(options: ExportOptions): Promise<void> {
   const { format, ...filter } = parseFilter(options);
-  const config = commandConfig();
-  if (!existsSync(config.databaseFile)) throw new CliError(`no database at ${config.databaseFile}; run "vecto init" first`);
-  const services = await openServices(config, createLogger(config.logLevel, "stderr"));
-  try {
+  await withServices(async (services) => {
     const db = services.db;
     const log = resolveLog(db, options.log);
     // Size first: the export ends just before the event that records it (when that lands in the same log).
     const spec: ExportSpec = { log, filter, endSeq: db.auditLog.size(log) };
-    services.identity.events.emit({ event: "audit.exported", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: SYSTEM_ACTOR }, payload: { ...exportRecord(log, format, filter, false), out: options.out ?? "stdout" } });
     const names = actorNames({ db, crypto: services.crypto });
-    await pipeline(Readable.from(exportChunks(db.auditLog, spec, { format, redactSecurity: false, names })), destination(options.out));
-  } finally {
-    services.close();
-  }
+    const chunks = exportChunks(db.auditLog, spec, { format, redactSecurity: false, names });
+    await writeExport(chunks, options.out, () => recordExport(services, { ...exportRecord(log, format, filter, false), out: options.out ?? "stdout" }));
+  });
 }
 
 /** Each line of a bundle with its newline, for a byte stream. */
@@ -82,12 +115,12 @@ async function* withNewlines(lines: AsyncIterable<string>): AsyncGenerator<strin
   for await (const line of lines) yield `${line}\n`;
 }
 
-/** `--slice FIRST-LAST` (inclusive, as an operator reads seq numbers) to the half-open [from, to). */
+/** `--slice FIRST-LAST`, both included (as an operator reads seq numbers), to the half-open [from, to) of the slice format. */
 function sliceRange(text: string): { from: number; to: number } {
   const match = /^(0|[1-9][0-9]{0,14})-(0|[1-9][0-9]{0,14})$/.exec(text);
   const from = Number(match?.[1]);
   const last = Number(match?.[2]);
-  if (!match || last < from) throw new CliError(`invalid --slice: expected FIRST-LAST event seq numbers, e.g. 100-199 (got "${text}")`);
+  if (!match || last < from) throw new CliError(`invalid --slice: expected FIRST-LAST event seq numbers, both included, e.g. 100-199 (got "${text}")`);
   return { from, to: last + 1 };
 }
 
@@ -97,12 +130,17 @@ async function runBundleExport(options: ExportOptions, command: Command): Promis
   const given = ["from", "to", "actor", "event", "format"].filter((name) => command.getOptionValueSource(name) === "cli");
   if (given.length > 0) throw new CliError(`--bundle takes the whole log up to its newest signed checkpoint; it cannot be combined with ${given.map((n) => `--${n}`).join(", ")}`);
   const range = options.slice === undefined ? undefined : sliceRange(options.slice);
-  await withServices(async ({ db, crypto, identity }) => {
+  await withServices(async (services) => {
+    const { db, crypto } = services;
     const log = resolveLog(db, options.log);
-    const payload = { log, format: range ? "slice" : "bundle", redacted: false, out: options.out ?? "stdout", ...(range ? { slice: options.slice } : {}) };
-    identity.events.emit({ event: "audit.exported", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: SYSTEM_ACTOR }, payload });
+    const payload = { log, format: range ? "slice" : "bundle", redacted: false, out: options.out ?? "stdout", ...(range ? { slice: options.slice ?? "" } : {}) };
     const lines = range ? writeSlice(db, crypto, log, range.from, range.to) : writeBundle(db, crypto, log);
-    await pipeline(Readable.from(withNewlines(lines)), destination(options.out));
+    try {
+      await writeExport(withNewlines(lines), options.out, () => recordExport(services, payload));
+    } catch (error) {
+      if (range && error instanceof RangeError) throw new CliError(`--slice ${options.slice ?? ""}: ${error.message}`);
+      throw error;
+    }
   });
 }
 
@@ -128,7 +166,7 @@ async function runVerifyFile(file: string, key: string, json: boolean): Promise<
   const lines = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
   const report = await verifyBundle(lines, key);
   if (json) printJson(report);
-  else if (report.ok) printLine(`ok    ${report.log ?? "?"}: ${report.events} events${report.slice ? ` (${report.slice.from}..${report.slice.to - 1})` : ""}, ${report.checkpoints} signed checkpoints, verified offline`);
+  else if (report.ok) printLine(`ok    ${report.log ?? "?"}: ${report.events} events${report.slice ? ` (${report.slice.from}-${report.slice.to - 1})` : ""}, ${report.checkpoints} signed checkpoints, verified offline`);
   const bad = report.firstBad;
   if (bad) throw new CliError(`audit bundle failed verification${bad.seq === undefined ? "" : ` at event ${bad.seq}`}: ${bad.reason}`);
 }
@@ -192,7 +230,7 @@ export function auditCommand(program: Command): void {
     .option("--format <format>", "jsonl or csv (a CSV cell starting with = + - @ TAB CR or ' gets a leading ' against formula injection; drop it to recover the value)", "jsonl")
     .option("--out <file>", "write to this file (created 0600) instead of stdout")
     .option("--bundle", "write an audit bundle instead: the whole log up to its newest signed checkpoint with the signed checkpoints, checkable offline by vecto audit verify --file (run vecto audit checkpoint first to include the newest events)")
-    .option("--slice <first-last>", "with --bundle: only events FIRST..LAST (seq numbers), each with an inclusion proof against the newest signed checkpoint, e.g. for a SIEM")
+    .option("--slice <first-last>", "with --bundle: only events FIRST to LAST, both included (seq numbers, e.g. 100-199), each with an inclusion proof against the newest signed checkpoint, e.g. for a SIEM")
     .action(action((options: ExportOptions, command: Command) => exportAction(options, command)));
   audit
     .command("verify")

@@ -21,11 +21,11 @@ import { readBackupHeader, verifyBackup, type BackupKeys, type VerifyReport } fr
 import type { DomainEvent } from "../audit/events.js";
 import type { Config } from "../config.js";
 import { CryptoError } from "../crypto/errors.js";
-import { keystorePath, type Database } from "../db/db.js";
-import { createLogger, type Logger } from "../log.js";
+import { keystorePath } from "../db/db.js";
 import { openKeyResolver, openServices, type Services } from "../services.js";
-import { commandConfig } from "./context.js";
+import { cliLogger, commandConfig } from "./context.js";
 import { action, CliError, printJson, printLine } from "./output.js";
+import { resolveTenant } from "./tenant.js";
 
 const EXIT_INVALID = 2;
 const EXIT_REFUSED = 3;
@@ -50,26 +50,12 @@ function withExitCodes<A extends unknown[]>(run: (...args: A) => Promise<void>):
   });
 }
 
-/**
- * The audit rows these commands write are the record; their echo in the log would put JSON lines
- * before the one line a failure prints, so logs stay off unless debugging was asked for.
- */
-function cliLogger(config: Config): Logger {
-  return createLogger(config.logLevel === "debug" || config.logLevel === "trace" ? config.logLevel : "silent", "stderr");
-}
-
 function requireDatabase(config: Config): void {
   if (!existsSync(config.databaseFile)) throw new CliError(`no database at ${config.databaseFile}; run "vecto init" first`);
 }
 
 function audit(services: Services | undefined, event: DomainEvent["event"], severity: DomainEvent["severity"], payload: DomainEvent["payload"]): void {
   services?.identity.events.emit({ event, sensitivity: "security", severity, tenantId: null, actor: { type: "system", id: "vecto backup" }, payload });
-}
-
-function resolveTenant(db: Database, name: string): { id: string; slug: string } {
-  const tenant = db.tenants.get(name) ?? db.tenants.getBySlug(name);
-  if (!tenant || tenant.kind !== "customer") throw new CliError(`no tenant "${name}": expected a tenant id or slug`);
-  return { id: tenant.id, slug: tenant.slug };
 }
 
 async function outputFile(config: Config, options: CreateOptions, tenantSlug: string | undefined): Promise<string> {
@@ -82,7 +68,9 @@ async function outputFile(config: Config, options: CreateOptions, tenantSlug: st
 
 async function runCreate(services: Services, config: Config, options: CreateOptions): Promise<CreatedBackup> {
   const progress = terminalProgress(process.stderr, options.json !== true);
-  const tenant = options.tenant === undefined ? undefined : resolveTenant(services.db, options.tenant);
+  const found = options.tenant === undefined ? undefined : resolveTenant(services.db, options.tenant, "customer");
+  // Only what the backup header names (the header is checked strictly).
+  const tenant = found === undefined ? undefined : { id: found.id, slug: found.slug };
   const out = await outputFile(config, options, tenant?.slug);
   if (tenant !== undefined) {
     const source = { dataDir: config.dataDir, databaseFile: config.databaseFile, installationId: services.db.installationId(), schemaVersion: services.db.schemaVersion() };

@@ -1,8 +1,7 @@
 import type { Command } from "commander";
 import { initialize } from "../data-dir.js";
 import { Database } from "../db/db.js";
-import { createLogger } from "../log.js";
-import { commandConfig } from "./context.js";
+import { cliLogger, commandConfig } from "./context.js";
 import { action, printJson, printLine } from "./output.js";
 
 export function initCommand(program: Command): void {
@@ -13,7 +12,7 @@ export function initCommand(program: Command): void {
     .action(
       action(async (options: { json?: boolean }) => {
         const config = commandConfig();
-        const log = createLogger(config.logLevel, "stderr");
+        const log = cliLogger(config, "warn");
         const { created } = await initialize(config, log);
         const db = Database.open(config.databaseFile);
         const result = { dataDir: config.dataDir, created, schemaVersion: db.schemaVersion(), installationId: db.installationId() };

@@ -7,10 +7,10 @@ import type { Config } from "../config.js";
 import { reencryptTenant, retireUnusedVersions, tenantsWithKeys } from "../keys/reencrypt.js";
 import { retireMaster, rewrapAll, rotateMaster, rotateTenantKey } from "../keys/rotation.js";
 import { keyStatus } from "../keys/status.js";
-import { createLogger } from "../log.js";
 import { openServices, type MasterKeyTarget } from "../services.js";
-import { commandConfig, withServices } from "./context.js";
+import { cliLogger, commandConfig, withServices } from "./context.js";
 import { action, CliError, printJson, printLine } from "./output.js";
+import { resolveTenant } from "./tenant.js";
 
 const CLI_ACTOR = (command: string) => ({ type: "system" as const, id: `vecto keys ${command}` });
 
@@ -39,7 +39,7 @@ export function keysCommand(program: Command): void {
     .action(
       action(async (options: { json?: boolean }) => {
         const config = commandConfig();
-        const services = await openServices(config, createLogger(config.logLevel, "stderr"));
+        const services = await openServices(config, cliLogger(config));
         try {
           const status = keyStatus(services.db, services.crypto, services.keyAdmin.runningServer());
           if (options.json) return printJson(status);
@@ -115,14 +115,14 @@ export function keysCommand(program: Command): void {
   keys
     .command("rotate-tenant")
     .description("a new data-key version for a tenant (or every tenant): new writes use it at once; re-encryption moves older rows")
-    .argument("[tenant-id]", "the tenant")
+    .argument("[tenant]", "the tenant: its id or slug")
     .option("--all", "every tenant")
     .option("--json", "print as JSON")
     .action(
-      action(async (tenantId: string | undefined, options: { all?: boolean; json?: boolean }) => {
-        if ((tenantId === undefined) === (options.all !== true)) throw new CliError("give a tenant id or --all");
+      action(async (tenant: string | undefined, options: { all?: boolean; json?: boolean }) => {
+        if ((tenant === undefined) === (options.all !== true)) throw new CliError("give a tenant (id or slug) or --all");
         await withServices(async (services) => {
-          const ids = options.all ? tenantsWithKeys(services.keyAdmin) : [tenantId ?? ""];
+          const ids = options.all ? tenantsWithKeys(services.keyAdmin) : [resolveTenant(services.db, tenant ?? "").id];
           const rotated: { tenantId: string; version: number }[] = [];
           for (const id of ids) rotated.push({ tenantId: id, ...(await rotateTenantKey(services.keyAdmin, id, CLI_ACTOR("rotate-tenant"))) });
           if (options.json) return printJson(rotated);
@@ -133,14 +133,14 @@ export function keysCommand(program: Command): void {
   keys
     .command("reencrypt")
     .description("re-encrypt rows sealed under older data-key versions now (the background job does the same in shares); resumable")
-    .option("--tenant <id>", "only this tenant")
+    .option("--tenant <tenant>", "only this tenant (id or slug)")
     .option("--retire-unused-now", "retire versions nothing uses at once, without the grace period (only when no server is running)")
     .option("--json", "print as JSON")
     .action(
       action(async (options: { tenant?: string; retireUnusedNow?: boolean; json?: boolean }) => {
         await withServices(async (services) => {
           const actor = CLI_ACTOR("reencrypt");
-          const ids = options.tenant !== undefined ? [options.tenant] : tenantsWithKeys(services.keyAdmin);
+          const ids = options.tenant !== undefined ? [resolveTenant(services.db, options.tenant).id] : tenantsWithKeys(services.keyAdmin);
           const results = [];
           for (const id of ids) {
             const done = await reencryptTenant(services.keyAdmin, id, actor);
@@ -159,8 +159,7 @@ export function keysCommand(program: Command): void {
     .action(
       action(async (options: { json?: boolean }) => {
         const config = commandConfig();
-        const log = createLogger(config.logLevel, "stderr");
-        const services = await openServices(config, log);
+        const services = await openServices(config, cliLogger(config));
         try {
           const kid = await services.identity.accessTokens.rotate();
           services.identity.events.emit({ event: "auth.jwt_key_rotated", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: "vecto keys rotate-jwt" }, payload: { kid } });

@@ -5,6 +5,7 @@
  * Tenant secrets appear as metadata only (name, description, version, dates): their values are
  * write-only and leave the appliance in no export (docs/secrets.md).
  */
+import { posix } from "node:path";
 import { Readable } from "node:stream";
 import { pack } from "tar-stream";
 import { toUserView, type UserView } from "../auth/accounts.js";
@@ -17,7 +18,7 @@ import { toEdgeView, type EdgeView } from "./edges.js";
 import { fencedBlock, frontMatter, inlineText } from "./markdown.js";
 import { toNodeView, type NodeView } from "./nodes.js";
 import type { GraphDeps } from "./projects.js";
-import { EDGE_RULES, type NodeType } from "./vocabulary.js";
+import { EDGE_RULES } from "./vocabulary.js";
 
 const PAGE = 200;
 
@@ -127,16 +128,23 @@ export async function* jsonExport(deps: GraphDeps, tenantDb: TenantDb): AsyncGen
   yield "]}\n";
 }
 
+/** Where a node's file sits in the Markdown export, below its top directory. */
+export function nodeFile(node: { readonly projectId: string; readonly type: string; readonly id: string }): string {
+  return `${node.projectId}/${node.type}/${node.id}.md`;
+}
+
 /**
  * A node as Markdown; a decision in ADR form (Status, Context/Decision body, Links). A link points
- * at the other node's file, `<project>/<type>/<id>.md`, relative to this one; `typeOf` gives the
- * types of the linked nodes (an edge never leaves its project).
+ * at the other node's file relative to this one; `files` gives the files (nodeFile) of the linked
+ * nodes that the export holds. A node not in it is named by its id in plain text, never a dead link.
  */
-export function nodeMarkdown(node: NodeView, links: readonly EdgeView[], typeOf: ReadonlyMap<string, NodeType>): string {
+export function nodeMarkdown(node: NodeView, links: readonly EdgeView[], files: ReadonlyMap<string, string>): string {
   const meta = frontMatter({ id: node.id, type: node.type, status: node.status, reviewKind: node.reviewKind, verdict: node.verdict, author: `${node.author.type}:${node.author.id}`, version: node.version, created: node.createdAt, updated: node.updatedAt, archived: node.archivedAt });
+  // From <project>/<type>/: up to the project, then down ("../<type>/<id>.md" within the project).
+  const project = posix.dirname(posix.dirname(nodeFile(node)));
   const target = (id: string): string => {
-    const type = typeOf.get(id);
-    return type === undefined ? id : `[${id}](../${type}/${id}.md)`;
+    const file = files.get(id);
+    return file === undefined ? id : `[${id}](${posix.join("..", posix.relative(project, file))})`;
   };
   const linkLines = links.map((e) => (e.from === node.id ? `- ${e.type} → ${target(e.to)}` : `- ${EDGE_RULES[e.type].inverse} → ${target(e.from)}`));
   const linkSection = linkLines.length > 0 ? `\n## Links\n\n${linkLines.join("\n")}\n` : "";
@@ -168,10 +176,12 @@ export function markdownExport(deps: GraphDeps, tenantDb: TenantDb): NodeJS.Read
     for await (const project of projects(deps, tenantDb)) {
       await add(`${project.id}/project.md`, `${frontMatter({ id: project.id, status: project.status, created: project.createdAt })}# ${inlineText(project.name)}\n\n## Members\n\n${project.members.map((m) => `- ${m.userId} (${m.role})`).join("\n")}\n`);
       const projectEdges = [...edges(tenantDb, project.id)];
-      const linked = tenantDb.nodes([...new Set(projectEdges.flatMap((e) => [e.from, e.to]))]);
-      const typeOf = new Map(linked.map((n) => [n.id, n.type]));
+      // Every node of this project is written below (archived ones too); an edge never leaves its
+      // project, and a node of another project would not be linked: its file is not known here.
+      const linked = tenantDb.nodes([...new Set(projectEdges.flatMap((e) => [e.from, e.to]))]).filter((n) => n.projectId === project.id);
+      const files = new Map(linked.map((n) => [n.id, nodeFile(n)]));
       for await (const node of nodes(deps, tenantDb, project.id)) {
-        await add(`${project.id}/${node.type}/${node.id}.md`, nodeMarkdown(node, projectEdges.filter((e) => e.from === node.id || e.to === node.id), typeOf));
+        await add(nodeFile(node), nodeMarkdown(node, projectEdges.filter((e) => e.from === node.id || e.to === node.id), files));
       }
     }
     tar.finalize();

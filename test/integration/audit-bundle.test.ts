@@ -256,7 +256,7 @@ describe("audit bundles", () => {
       const { cwd, name } = auditorCopy(out);
       const ok = runCli(["audit", "verify", "--file", name, "--key", coarse.key], { cwd });
       expect(ok.status, ok.stderr).toBe(0);
-      expect(ok.stdout.trim()).toBe(`ok    ${coarse.log}: 5 events (2..6), 1 signed checkpoints, verified offline`);
+      expect(ok.stdout.trim()).toBe(`ok    ${coarse.log}: 5 events (2-6), 1 signed checkpoints, verified offline`);
     });
 
     it("fails offline with one line naming the first bad event, or the wrong key", () => {

@@ -1,10 +1,11 @@
 /** GDPR: export, rectification is edit (graph tests), erasure of a person and of a whole tenant. */
 import { copyFileSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CryptoService } from "../../src/crypto/crypto-service.js";
 import { keystorePath } from "../../src/db/db.js";
+import { NODE_TYPES, type EdgeType, type NodeType } from "../../src/graph/vocabulary.js";
 import { untar } from "../helpers.js";
 import { identityFixture, STRONG_PASSWORD, type Fixture, type TenantAccount } from "../identity-fixture.js";
 import { markdownStructure, unescapedPunctuation, unescapeMarkdown } from "../markdown-structure.js";
@@ -20,8 +21,8 @@ describe("GDPR", () => {
   const post = (path: string, body: unknown, token = admin): Promise<Response> => f.call("POST", path, { token, body });
 
   /** The Markdown export, fetched and unpacked: file name → text. */
-  async function markdownFiles(): Promise<Map<string, string>> {
-    const res = await f.call("GET", `/api/tenants/${acme.tenantId}/export?format=markdown`, { token: admin });
+  async function markdownFiles(tenant = acme, token = admin): Promise<Map<string, string>> {
+    const res = await f.call("GET", `/api/tenants/${tenant.tenantId}/export?format=markdown`, { token });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/x-tar");
     return untar(Buffer.from(new Uint8Array(await res.arrayBuffer())));
@@ -63,6 +64,67 @@ describe("GDPR", () => {
     expect(files.has(`vecto-export/${projectId}/idea/${target?.[3]}.md`)).toBe(true);
     expect(files.get(`vecto-export/${projectId}/project.md`)).toContain("# Portable");
   });
+
+  it("Markdown export: every link of every file resolves to a file of the archive (several projects, every node and edge type, archived and erased nodes)", async () => {
+    const tenant = await f.createTenant("gdpr-links");
+    const token = tenant.admin.tokens.accessToken;
+    const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+      const res = await f.call(method, path, { token, ...(body === undefined ? {} : { body }) });
+      expect(res.status, `${method} ${path}`).toBeLessThan(300);
+      return res.status === 204 ? (undefined as T) : json<T>(res);
+    };
+    expect((await f.call("POST", "/api/secrets", { token, body: { name: "smtp_password", value: "s3cret-value", description: "mail relay" } })).status).toBe(201);
+    const erased: string[] = [];
+    for (const name of ["Alpha", "Beta", "Gamma"]) {
+      const pid = (await call<{ project: { id: string } }>("POST", "/api/projects", { name })).project.id;
+      const node = async (type: NodeType, title: string): Promise<string> => (await call<{ node: { id: string } }>("POST", `/api/projects/${pid}/nodes`, { type, title, body: "plain" })).node.id;
+      const ids = Object.fromEntries(await Promise.all(NODE_TYPES.map(async (type) => [type, await node(type, `${name} ${type}`)] as const))) as Record<NodeType, string>;
+      const older = await node("decision", `${name} older decision`);
+      const gone = await node("idea", `${name} idea to erase`);
+      // Every edge type once; every node type at the from end of one edge and the to end of another.
+      const edges: [EdgeType, string, string][] = [
+        ["originates_from", ids.decision, ids.idea],
+        ["decided_by", ids.task, ids.decision],
+        ["reviewed_in", ids.decision, ids.review],
+        ["implements", ids.task, older],
+        ["ships_in", ids.task, ids.release],
+        ["supersedes", ids.decision, older],
+        ["blocks", ids.review, ids.note],
+        ["duplicates", ids.note, ids.idea],
+        ["relates", ids.idea, ids.task],
+        ["parent_of", ids.release, ids.review],
+        ["relates", gone, ids.note],
+      ];
+      for (const [type, from, to] of edges) await call("POST", `/api/projects/${pid}/edges`, { type, from, to });
+      await call("DELETE", `/api/nodes/${ids.review}`); // archived: exported, its links kept
+      await call("DELETE", `/api/nodes/${gone}`);
+      await call("POST", `/api/nodes/${gone}/erase`, { reason: "GDPR request 42" }); // erased: gone with its edges
+      erased.push(gone);
+      if (name === "Gamma") await call("DELETE", `/api/projects/${pid}`); // an archived project is exported too
+    }
+
+    const files = await markdownFiles(tenant, token);
+    const exported = await call<{ projects: { id: string; nodes: { id: string; type: string }[]; edges: { from: string; to: string }[] }[] }>("GET", `/api/tenants/${tenant.tenantId}/export`);
+    expect(exported.projects).toHaveLength(3);
+    expect(files.has("vecto-export/secrets.md")).toBe(true);
+    let links = 0;
+    for (const [name, text] of files) {
+      // Bodies are fenced and tenant text escaped: the only "](" left are the export's own links.
+      for (const [, label, href] of text.matchAll(/\[([^\]]*)\]\(([^)]*)\)/g)) {
+        links += 1;
+        expect(href, `${name}: ${href}`).not.toMatch(/^(\/|[a-z]+:)/);
+        const target = posix.join(posix.dirname(name), href ?? "");
+        expect(files.has(target), `${name} links to ${href}, which resolves to ${target}: not in the archive`).toBe(true);
+        expect(files.get(target), `${name} → ${target}`).toMatch(new RegExp(`^---\nid: "${label}"\n`));
+      }
+    }
+    // Each edge is a link in the files at both of its ends, and nothing links to an erased node.
+    const edgeCount = exported.projects.reduce((n, p) => n + p.edges.length, 0);
+    expect(edgeCount).toBe(30);
+    expect(links).toBe(2 * edgeCount);
+    for (const p of exported.projects) for (const n of p.nodes) expect(files.has(`vecto-export/${p.id}/${n.type}/${n.id}.md`)).toBe(true);
+    for (const id of erased) expect([...files.values()].some((text) => text.includes(id))).toBe(false);
+  }, 120_000);
 
   it("Markdown export: hostile titles, names and bodies stay content, never structure", async () => {
     const title = "# Owned [x](javascript:alert(1)) <script>alert(1)</script> | a | b ##";

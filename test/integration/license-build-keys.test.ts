@@ -30,6 +30,15 @@ function node(args: string[], env: Record<string, string> = {}): Promise<Run> {
 
 const tool = (args: string[]): Promise<Run> => node(["--import", "tsx", join(ROOT, "licensing", "cli.ts"), ...args]);
 const buildBundle = (outfile: string, keys: string): Promise<Run> => node([join(ROOT, "appliance", "bundle.mjs"), "--outfile", outfile, "--vendor-keys", keys]);
+
+/** `npm run build -- ARGS`: the build `npm start` runs first, as the operator's shell runs it. */
+function npmBuild(args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile("npm", ["run", "--silent", "build", "--", ...args], { cwd: ROOT, env: cleanEnv(), encoding: "utf8", timeout: 120_000 }, (error, stdout, stderr) => {
+      done({ status: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 const lines = (text: string): string[] => text.trim().split("\n").filter((l) => l !== "");
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -92,6 +101,32 @@ describe("vendor keys as a build input", () => {
     expect(JSON.parse(version.stdout)).toMatchObject({ vendorKeyIds: [kid] });
     const standard = cli(CLI, defaultData, ["version", "--json"]);
     expect(JSON.parse(standard.stdout)).toMatchObject({ vendorKeyIds: DEFAULT_VENDOR_KEYS.map((k) => k.kid) });
+  });
+
+  it("a rebuild without --vendor-keys (npm start runs npm run build) keeps the build's keys and the license stays valid; --default-vendor-keys drops them", async () => {
+    const record = `${built}.vendor-keys.json`;
+    expect(JSON.parse(readFileSync(record, "utf8"))).toEqual({ source: keysFile, keys: [{ kid, publicKey: expect.any(String) }] });
+    const rebuilt = await npmBuild(["--outfile", built]);
+    expect(rebuilt.status, rebuilt.stderr).toBe(0);
+    expect(lines(rebuilt.stdout).at(-1)).toBe(`bundle: vendor keys compiled in: ${kid} (kept from the previous build: ${keysFile}, recorded in ${record}; --default-vendor-keys drops them)`);
+    expect(JSON.parse(cli(built, builtData, ["version", "--json"]).stdout)).toMatchObject({ vendorKeyIds: [kid] });
+    expect(JSON.parse(cli(built, builtData, ["license", "show", "--json"]).stdout)).toMatchObject({ state: "valid", license: { kid } });
+
+    const reset = await npmBuild(["--outfile", built, "--default-vendor-keys"]);
+    expect(reset.status, reset.stderr).toBe(0);
+    expect(existsSync(record)).toBe(false);
+    expect(JSON.parse(cli(built, builtData, ["version", "--json"]).stdout)).toMatchObject({ vendorKeyIds: DEFAULT_VENDOR_KEYS.map((k) => k.kid) });
+    // Back to the vendor's keys for the tests after this one.
+    expect((await buildBundle(built, keysFile)).status).toBe(0);
+  }, 180_000);
+
+  it("a damaged record of the previous build's keys fails the build with one line saying how to choose", async () => {
+    const outfile = join(dir.path, "damaged.cjs");
+    writeFileSync(`${outfile}.vendor-keys.json`, '{"keys": []}');
+    const r = await node([join(ROOT, "appliance", "bundle.mjs"), "--outfile", outfile]);
+    expect(r.status).toBe(1);
+    expect(lines(r.stderr)).toEqual([expect.stringMatching(/^bundle: .*damaged\.cjs\.vendor-keys\.json \(the vendor keys of the previous build\): must be a non-empty JSON array .*; rebuild with --vendor-keys FILE or --default-vendor-keys$/)]);
+    expect(existsSync(outfile)).toBe(false);
   });
 
   it("the standard dist/vecto.cjs (default keys) refuses the same license in one line naming the untrusted kid", () => {

@@ -47,8 +47,8 @@ function node(title: string, body: string, type: NodeView["type"] = "decision"):
 }
 const link: EdgeView = { id: OTHER, projectId: OTHER, type: "originates_from", inverse: "origin of", from: ID, to: OTHER, createdBy: OTHER, createdAt: "2026-01-01T00:00:00.000Z" };
 
-/** The linked node (OTHER) is an idea: its file is ../idea/OTHER.md from any node file. */
-const TYPES: ReadonlyMap<string, NodeView["type"]> = new Map([[OTHER, "idea"]]);
+/** The linked node (OTHER) is an idea of the same project: its file is ../idea/OTHER.md from the node's file. */
+const FILES: ReadonlyMap<string, string> = new Map([[OTHER, `${OTHER}/idea/${OTHER}.md`]]);
 
 /** What a title shows once rendered: its text, with line breaks as spaces. */
 const shownTitle = (title: string): string => title.replace(/[\p{Cc}\u2028\u2029]/gu, " ");
@@ -56,7 +56,7 @@ const shownTitle = (title: string): string => title.replace(/[\p{Cc}\u2028\u2029
 describe("Markdown export with hostile text", () => {
   it("a hostile title is one escaped heading line: no other heading, no front matter, no inline construct", () => {
     for (const title of HOSTILE_TITLES) {
-      const md = nodeMarkdown(node(title, "plain body"), [link], TYPES);
+      const md = nodeMarkdown(node(title, "plain body"), [link], FILES);
       const structure = markdownStructure(md);
       expect(structure.headings, JSON.stringify(title)).toEqual([`# ${inlineText(title)}`, "## Status", "## Context and decision", "## Links"]);
       expect(structure.htmlBlocks, JSON.stringify(title)).toEqual([]);
@@ -70,7 +70,7 @@ describe("Markdown export with hostile text", () => {
 
   it("a hostile body stays verbatim inside one fenced block that no line of it can close", () => {
     for (const type of ["decision", "idea"] as const) {
-      const md = nodeMarkdown(node("Fine title", HOSTILE_BODY, type), [link], TYPES);
+      const md = nodeMarkdown(node("Fine title", HOSTILE_BODY, type), [link], FILES);
       const structure = markdownStructure(md);
       expect(structure.fences, type).toEqual([HOSTILE_BODY]);
       const expected = type === "decision" ? ["# Fine title", "## Status", "## Context and decision", "## Links"] : ["# Fine title", "## Links"];
@@ -82,8 +82,8 @@ describe("Markdown export with hostile text", () => {
   });
 
   it("an empty body adds no block; a body's own line ends are kept, CRLF included", () => {
-    expect(markdownStructure(nodeMarkdown(node("T", "", "note"), [], TYPES)).fences).toEqual([]);
-    expect(nodeMarkdown(node("T", "", "note"), [], TYPES)).toMatch(/\n---\n\n# T\n$/);
+    expect(markdownStructure(nodeMarkdown(node("T", "", "note"), [], FILES)).fences).toEqual([]);
+    expect(nodeMarkdown(node("T", "", "note"), [], FILES)).toMatch(/\n---\n\n# T\n$/);
     expect(fencedBlock("a\r\nb\n", "markdown")).toBe("```markdown\na\r\nb\n```\n");
     expect(fencedBlock("no end", "")).toBe("```\nno end\n```\n");
   });
