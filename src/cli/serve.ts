@@ -103,6 +103,18 @@ async function armTlsReload(config: Config, server: RunningServer, served: Serve
   arm(reloader);
 }
 
+/** For the CLI (keys status, doctor, retire-master): which master keys this server wraps and unwraps with. */
+function recordServingKeys(services: Services, log: Logger): void {
+  const ring = services.resolver;
+  try {
+    services.db.keystore.recordServing({ pid: process.pid, currentLabel: ring.currentLabel, loadedLabels: ring.labels(), startedAt: new Date().toISOString() });
+  } catch (error) {
+    // A full disk must not stop the start (reads keep working); the CLI then cannot see this server's keys.
+    if (!(error instanceof StorageFullError)) throw error;
+    log.warn("the running server's master keys could not be recorded (disk full): vecto keys status and retire-master cannot see them");
+  }
+}
+
 /** A failed write of the erasure record at erasure time, or a crash right after the commit, heals here (src/backup/erasure-journal.ts). */
 async function erasureRecordsAtStart(config: Config, log: Logger): Promise<void> {
   try {
@@ -119,9 +131,16 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
   // Held while serving: `vecto backup restore` refuses while it is held (src/db/data-dir-lock.ts).
   const lock = acquireDataDirLock(config.dataDir);
   const services = await openServices(config, log);
+  const ring = services.resolver;
   let server: RunningServer;
   let served: ServedCertificate;
   try {
+    // Everything the start does before the listener answers: a signal arriving once it answers finds its handler.
+    // Data keys created while this configuration's master keys were not all loaded get their wraps now.
+    await wrapUnderLoadedMasters(services.keyAdmin);
+    recordServingKeys(services, log);
+    await licenseAtStart(services, log);
+    await erasureRecordsAtStart(config, log);
     const tls = readTlsFiles(config.tls);
     served = new ServedCertificate(describeCertificate(tls.cert));
     const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit }, certificate: served });
@@ -131,24 +150,9 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     lock.release();
     throw error;
   }
-  // Data keys created while this configuration's master keys were not all loaded get their wraps now.
-  await wrapUnderLoadedMasters(services.keyAdmin);
-  // For the CLI (keys status, doctor, retire-master): which master keys this server wraps and unwraps with.
-  const ring = services.resolver;
-  try {
-    services.db.keystore.recordServing({ pid: process.pid, currentLabel: ring.currentLabel, loadedLabels: ring.labels(), startedAt: new Date().toISOString() });
-  } catch (error) {
-    // A full disk must not stop the start (reads keep working); the CLI then cannot see this server's keys.
-    if (!(error instanceof StorageFullError)) throw error;
-    log.warn("the running server's master keys could not be recorded (disk full): vecto keys status and retire-master cannot see them");
-  }
   // A master key retired or superseded by another process while this one runs: logged when it happens.
   const stopKeyWatch = watchKeyHealth(() => keyHealth(services.db.keystore, { currentLabel: ring.currentLabel, loadedLabels: ring.labels() }, true), log, KEY_HEALTH_INTERVAL_MS);
   const backups = config.backup.schedule === null ? [] : [backupJob(services, config, config.backup.schedule)];
-  await licenseAtStart(services, log);
-  await erasureRecordsAtStart(config, log);
-  logCertificateExpiry(served, log);
-  await armTlsReload(config, server, served, log, armReload);
   const scheduler = startScheduler([auditCheckpointJob(services), keyMaintenanceJob(services), usageSnapshotJob(services), tlsExpiryJob(served, log), ...backups], services.identity.events, log);
   onSignals(async (signal) => {
     log.info({ signal }, "shutting down");
@@ -174,6 +178,8 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     log.info("stopped cleanly");
     process.exit(0);
   });
+  logCertificateExpiry(served, log);
+  await armTlsReload(config, server, served, log, armReload);
   await announce(config, services, server, log, options.setupToken ?? process.stderr.isTTY === true);
 }
 

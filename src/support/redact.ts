@@ -16,6 +16,7 @@ export const REDACTED = "[redacted]";
 export const ROUTE_WORDS: ReadonlySet<string> = new Set([
   "api",
   "admin",
+  "admins",
   "agents",
   "ai",
   "audit",

@@ -257,7 +257,11 @@ describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd,
     const bin = join(target, "opt", "vecto", "bin");
     expect(readFileSync(join(bin, "vecto")).equals(readFileSync(join(bundle2, "bin", "vecto")))).toBe(true);
     expect(readFileSync(join(bin, "vecto.prev")).equals(readFileSync(join(bundle1, "bin", "vecto")))).toBe(true);
-    const backups = readdirSync(join(target, "var", "lib", "vecto", "upgrade"));
+    // A backup writes the installation's erasure record beside itself (docs/backup.md), so a restore of it finds it.
+    const upgradeDir = readdirSync(join(target, "var", "lib", "vecto", "upgrade"));
+    expect(upgradeDir).toContain("erased-tenants.json");
+    expect(mode("var/lib/vecto/upgrade/erased-tenants.json")).toBe("0600");
+    const backups = upgradeDir.filter((name) => name !== "erased-tenants.json");
     expect(backups).toHaveLength(1);
     expect(backups[0]).toMatch(new RegExp(`^pre-upgrade-\\d{8}T\\d{6}Z-${VERSION.replace(/\./g, "\\.")}\\.vbak$`));
     expect(mode(`var/lib/vecto/upgrade/${backups[0]}`)).toBe("0600");
