@@ -5,6 +5,7 @@ import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createServer } from "node:net";
+import { connect } from "node:tls";
 import { Readable } from "node:stream";
 import { extract } from "tar-stream";
 
@@ -51,6 +52,18 @@ export interface HttpsResult {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: string;
+}
+
+/** The fingerprint of the certificate a NEW TLS connection to 127.0.0.1:port is shown. */
+export function newConnectionFingerprint(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
+      const fingerprint = socket.getPeerCertificate().fingerprint256;
+      socket.end();
+      resolve(fingerprint);
+    });
+    socket.on("error", reject);
+  });
 }
 
 export function httpsRequest(

@@ -9,26 +9,14 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { connect } from "node:tls";
 import { generate } from "selfsigned";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, httpsRequest, runCli, startServe, tempDir, waitForExit, waitForLines } from "../helpers.js";
+import { freePort, httpsRequest, runCli, startServe, tempDir, waitForExit, waitForLines, newConnectionFingerprint } from "../helpers.js";
 
 const DAY = 86_400_000;
 
 function certificateIn(dataDir: string): X509Certificate {
   return new X509Certificate(readFileSync(join(dataDir, "tls", "cert.pem")));
-}
-
-function newConnectionFingerprint(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
-      const fingerprint = socket.getPeerCertificate().fingerprint256;
-      socket.end();
-      resolve(fingerprint);
-    });
-    socket.on("error", reject);
-  });
 }
 
 async function customerPair(days: number, from = -DAY): Promise<{ cert: string; key: string }> {

@@ -15,7 +15,7 @@ import { generate } from "selfsigned";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { acquireDataDirLock } from "../../src/db/data-dir-lock.js";
 import { processStartTime, SERVE_RECORD_FILE } from "../../src/server/serve-record.js";
-import { freePort, runCli, startServe, tempDir, waitForExit, waitForLines } from "../helpers.js";
+import { freePort, runCli, startServe, tempDir, waitForExit, waitForLines, newConnectionFingerprint } from "../helpers.js";
 
 const DAY = 86_400_000;
 
@@ -37,18 +37,6 @@ async function serverPair(name: string, validity: { from: number; to: number } =
     ],
   });
   return { cert: pem.cert, key: pem.private, fingerprint: new X509Certificate(pem.cert).fingerprint256 };
-}
-
-/** The certificate a NEW connection is shown. */
-function newConnectionFingerprint(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
-      const fingerprint = socket.getPeerCertificate().fingerprint256;
-      socket.end();
-      resolve(fingerprint);
-    });
-    socket.on("error", reject);
-  });
 }
 
 interface KeptAliveAnswer {
