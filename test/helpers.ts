@@ -96,6 +96,8 @@ export function httpsRequest(
       },
       (res) => {
         const chunks: Buffer[] = [];
+        // A connection cut mid-answer (a killed server) rejects rather than leaving the promise pending.
+        res.on("error", reject);
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("end", () => resolveRequest({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
       },
