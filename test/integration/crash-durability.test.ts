@@ -15,8 +15,8 @@
  * - `vecto audit verify` passes and `PRAGMA integrity_check` is ok on vecto.db and keys.db.
  * At the end every round's project is checked again as it was settled after its own crash.
  *
- * Each round has its own project; one tenant serves all rounds. The kill delay and the clients'
- * choices come from a seeded generator; the seed and the round count are printed. The interleaving
+ * Each round has its own project; one tenant serves all rounds. The kill delays and each client's
+ * choices come from generators seeded from one seed, printed with the round count. The interleaving
  * of concurrent requests is the scheduler's, so a seed replays the same kill moments, not the same
  * races. Long mode: VECTO_CRASH_ROUNDS=200 (any count); replay: VECTO_CRASH_SEED=<printed seed>.
  */
@@ -105,7 +105,8 @@ async function attempt(send: () => Promise<HttpsResult>): Promise<{ outcome: Out
 describe("crash durability under SIGKILL and concurrent writes", () => {
   const dir = tempDir("vecto-crash-");
   const dataDir = join(dir.path, "data");
-  const random = seededRandom(SEED);
+  /** Kill delays from their own generator, so a seed replays them whatever the clients drew. */
+  const killDelays = seededRandom(SEED);
   const rounds: Round[] = [];
   let server: Server | undefined;
   let port = 0;
@@ -147,6 +148,7 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
   /** One client: creates nodes and updates its own, until its server is gone. */
   async function client(round: number, index: number, nodes: Tracked[], projectId: string): Promise<void> {
     const mine: Tracked[] = [];
+    const random = seededRandom(SEED + (round * CLIENTS + index + 1) * 0x9e3779b9);
     for (let seq = 0; ; seq++) {
       const target = random() < UPDATE_SHARE ? mine[Math.floor(random() * mine.length)] : undefined;
       const outcome = target ? await update(target) : await create(`crash r${round} c${index} s${seq}`, mine, nodes, projectId);
@@ -283,7 +285,7 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
         const projectId = json<{ project: { id: string } }>(await call("POST", "/api/projects", { name: `round ${index}` }), 201).project.id;
         const round: Round = { index, projectId, since, nodes: [] };
         rounds.push(round);
-        const delay = KILL_AFTER_MS.min + Math.floor(random() * (KILL_AFTER_MS.max - KILL_AFTER_MS.min));
+        const delay = KILL_AFTER_MS.min + Math.floor(killDelays() * (KILL_AFTER_MS.max - KILL_AFTER_MS.min));
         const load = Promise.all(Array.from({ length: CLIENTS }, (_, c) => client(index, c, round.nodes, projectId)));
         await new Promise((resolve) => setTimeout(resolve, delay));
         await kill();
