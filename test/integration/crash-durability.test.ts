@@ -175,7 +175,8 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
     const next = node.acknowledged + 1;
     node.versions.push(contentOf(node.marker, next));
     node.pending = next;
-    const { outcome, res } = await attempt(() => call("PATCH", `/api/nodes/${node.id ?? ""}`, node.versions[next - 1], { "If-Match": `"${node.acknowledged}"` }));
+    const ifMatch = { "If-Match": `"${node.acknowledged}"` };
+    const { outcome, res } = await attempt(() => call("PATCH", `/api/nodes/${node.id ?? ""}`, node.versions[next - 1], ifMatch));
     if (outcome === "unknown") return outcome;
     node.pending = undefined;
     if (outcome === "acknowledged" && res) {
@@ -189,7 +190,8 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
     const out: NodeView[] = [];
     let cursor: string | null = null;
     do {
-      const page: { nodes: NodeView[]; nextCursor: string | null } = json(await call("GET", `/api/projects/${projectId}/nodes?limit=500${cursor ? `&cursor=${cursor}` : ""}`));
+      const path = `/api/projects/${projectId}/nodes?limit=500${cursor ? `&cursor=${cursor}` : ""}`;
+      const page: { nodes: NodeView[]; nextCursor: string | null } = json(await call("GET", path));
       out.push(...page.nodes);
       cursor = page.nextCursor;
     } while (cursor !== null);
@@ -262,13 +264,17 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
     console.log(`crash durability: ${ROUNDS} rounds, ${CLIENTS} clients, seed ${SEED} (replay with VECTO_CRASH_SEED=${SEED})`);
     const first = await start(["--setup-token"]);
     const setupToken = /vst_[A-Za-z0-9_-]{43}/.exec(first.stderr())?.[0];
-    json(await call("POST", "/api/setup", { token: setupToken, email: "root@crash.test", name: "Root", password: STRONG_PASSWORD }, {}, ""), 201);
-    const root = json<{ accessToken: string }>(await call("POST", "/api/auth/login", { email: "root@crash.test", password: STRONG_PASSWORD }, {}, "")).accessToken;
-    json(await call("POST", "/api/tenants", { slug: "crash", name: "Crash", admin: { email: "admin@crash.test", name: "Admin", password: STRONG_PASSWORD } }, {}, root), 201);
-    const admin = json<{ accessToken: string }>(await call("POST", "/api/auth/login", { tenant: "crash", email: "admin@crash.test", password: STRONG_PASSWORD }, {}, "")).accessToken;
+    const password = STRONG_PASSWORD;
+    const login = async (body: object): Promise<string> => json<{ accessToken: string }>(await call("POST", "/api/auth/login", body, {}, "")).accessToken;
+    json(await call("POST", "/api/setup", { token: setupToken, email: "root@crash.test", name: "Root", password }, {}, ""), 201);
+    const root = await login({ email: "root@crash.test", password });
+    const tenant = { slug: "crash", name: "Crash", admin: { email: "admin@crash.test", name: "Admin", password } };
+    json(await call("POST", "/api/tenants", tenant, {}, root), 201);
+    const admin = await login({ tenant: "crash", email: "admin@crash.test", password });
     // A personal token outlives restarts and needs no password hash per round.
     const expiresAt = new Date(Date.now() + 7 * 24 * 3600_000).toISOString();
-    token = json<{ token: string }>(await call("POST", "/api/tokens", { name: "crash", scopes: ["graph:read", "graph:write", "audit:read"], expiresAt }, {}, admin), 201).token;
+    const request = { name: "crash", scopes: ["graph:read", "graph:write", "audit:read"], expiresAt };
+    token = json<{ token: string }>(await call("POST", "/api/tokens", request, {}, admin), 201).token;
   }, 60_000);
 
   afterAll(async () => {
@@ -300,7 +306,8 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
       }
       // Later crashes left earlier rounds as they were settled.
       for (const round of rounds) await checkRound(round);
-      console.log(`crash durability: creates ${JSON.stringify(tally.creates)}, updates acknowledged ${tally.updates}, unknown writes found whole ${tally.unknownPresent}`);
+      const { creates, updates, unknownPresent } = tally;
+      console.log(`crash durability: creates ${JSON.stringify(creates)}, updates acknowledged ${updates}, unanswered writes found whole ${unknownPresent}`);
     },
     Math.max(120_000, ROUNDS * 10_000),
   );
