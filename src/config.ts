@@ -68,7 +68,7 @@ export interface Config {
   /** VECTO_ROOT_RECOVERY: whether `vecto recover-root` may issue, and the server accept, a recovery token for the platform root. */
   readonly rootRecovery: boolean;
   readonly backup: BackupConfig;
-  /** VECTO_AUDIT_ANCHOR_DIR: where every signed audit checkpoint is also appended (docs/audit.md#anchors). */
+  /** VECTO_AUDIT_ANCHOR_DIR: where every signed audit checkpoint is also appended (docs/audit.md#anchors-checkpoints-kept-outside-the-database). */
   readonly auditAnchorDir: string;
   /** Reverse proxies whose X-Forwarded-For names the client (VECTO_TRUSTED_PROXIES); empty: the TCP peer is the client. */
   readonly trustedProxies: readonly Cidr[];

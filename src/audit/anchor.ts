@@ -10,7 +10,7 @@
  * Each checkpoint is also logged at info (`event: "audit.checkpoint"`), so the journal a SIEM
  * collects holds a third copy.
  */
-import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../log.js";
 
@@ -31,7 +31,14 @@ export interface AnchorLine {
 }
 
 /** What an anchor directory holds for a log. */
-export type AnchorRead = { readonly state: "no-directory" } | { readonly state: "no-file"; readonly file: string } | { readonly state: "lines"; readonly file: string; readonly lines: readonly AnchorLine[] };
+/**
+ * What an anchor directory holds for a log. Files are named `VECTO_AUDIT_ANCHOR_DIR/<log>.jsonl`
+ * in reports, not by their path: GET /api/audit/verify shows a tenant its report, and the
+ * server's directory layout is none of its business.
+ */
+export type AnchorRead = { readonly state: "no-directory" } | { readonly state: "no-file"; readonly name: string } | { readonly state: "lines"; readonly name: string; readonly lines: readonly AnchorLine[] };
+
+const SETTING = "VECTO_AUDIT_ANCHOR_DIR";
 
 function noteOf(line: string): string | null {
   try {
@@ -70,18 +77,19 @@ export class AuditAnchor {
   }
 
   /**
-   * Creates the directory (0700) the first time, seeded with the checkpoints the database already
-   * holds (`existing`, read only then): an installation upgraded from a build without anchors gets
-   * its history anchored at once. A directory that exists is never seeded again, so deleting one
-   * log's file is not silently repaired (verify reports it).
+   * Creates the directory (0700) if needed and, while it holds no anchor file, seeds it with the
+   * checkpoints the database already holds (`existing`, read only then): an installation upgraded
+   * from a build without anchors, or given a new (possibly pre-made) anchor mount, is anchored at
+   * once. A directory holding any anchor file is never seeded again, so deleting one log's file is
+   * not silently repaired (verify reports it).
    */
   ensure(existing: () => Iterable<AnchorCheckpoint>): void {
-    if (existsSync(this.dir)) return;
+    if (existsSync(this.dir) && readdirSync(this.dir).some((name) => name.endsWith(".jsonl"))) return;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const seeded = [...existing()];
     this.write(seeded);
     fsyncDirectory(this.dir);
-    this.log.warn({ dir: this.dir, checkpoints: seeded.length }, "audit anchor directory created, seeded with the checkpoints the database holds");
+    this.log.warn({ dir: this.dir, checkpoints: seeded.length }, "audit anchor directory seeded with the checkpoints the database holds (it held no anchor file)");
   }
 
   /** Appends (O_APPEND, 0600) and fsyncs each checkpoint, then logs it for the journal. Call after the rows committed. */
@@ -95,8 +103,9 @@ export class AuditAnchor {
   read(log: string): AnchorRead {
     if (!existsSync(this.dir)) return { state: "no-directory" };
     const file = this.file(log);
-    if (!existsSync(file)) return { state: "no-file", file };
-    return { state: "lines", file, lines: anchorLines(readFileSync(file, "utf8"), file) };
+    const name = `${SETTING}/${log}.jsonl`;
+    if (!existsSync(file)) return { state: "no-file", name };
+    return { state: "lines", name, lines: anchorLines(readFileSync(file, "utf8"), name) };
   }
 
   private write(checkpoints: readonly AnchorCheckpoint[]): void {

@@ -89,7 +89,7 @@ function highestAnchor(anchor: AuditAnchor, keys: LogKeys, logId: string, stored
   const read = anchor.read(logName(logId));
   if (read.state !== "lines") {
     if (stored.length === 0) return {};
-    const where = read.state === "no-directory" ? `the anchor directory ${anchor.dir} does not exist (vecto serve or vecto audit checkpoint creates it, seeded from the database)` : `the anchor file ${read.file} is missing`;
+    const where = read.state === "no-directory" ? "the anchor directory (VECTO_AUDIT_ANCHOR_DIR) does not exist (vecto serve or vecto audit checkpoint creates it, seeded from the database)" : `the anchor file ${read.name} is missing`;
     return { bad: `${where}, yet the database holds ${stored.length} signed checkpoints of this log: anchors deleted?` };
   }
   let highest: (Expected & { at: string }) | undefined;

@@ -12,6 +12,7 @@ import { checkpointOrigin, signCheckpoint } from "../../src/audit/checkpoint.js"
 import { logName, makeCheckpoints } from "../../src/audit/checkpoints.js";
 import { PLATFORM_LOG } from "../../src/db/db.js";
 import { newKeyPair } from "../../src/audit/signed-note.js";
+import { verifyLog } from "../../src/audit/verify.js";
 import { createLogger } from "../../src/log.js";
 import { identityFixture } from "../identity-fixture.js";
 import { runCli, tempDir } from "../helpers.js";
@@ -32,6 +33,8 @@ interface Installation {
 }
 
 const env = { VECTO_LOG_LEVEL: "warn" };
+/** How reports name the installation log's anchor file (never by its path). */
+const NAME = "VECTO_AUDIT_ANCHOR_DIR/platform.jsonl";
 
 describe("audit anchors outside the database", () => {
   const cleanups: (() => void)[] = [];
@@ -116,7 +119,7 @@ describe("audit anchors outside the database", () => {
     const { size } = inst.checkpoint();
     inst.sql("DELETE FROM audit_events WHERE seq >= ?", size - 3);
     inst.sql("DELETE FROM audit_checkpoints");
-    expect(fails(inst)).toContain(`the log has ${size - 3} events, the anchor at ${inst.file}:2 covers ${size} > ${size - 3}: events ${size - 3}..${size - 1} were removed`);
+    expect(fails(inst)).toContain(`the log has ${size - 3} events, the anchor at ${NAME}:2 covers ${size} > ${size - 3}: events ${size - 3}..${size - 1} were removed`);
   });
 
   it("names the newest checkpoint deleted, with or without the events after the one before", () => {
@@ -125,7 +128,7 @@ describe("audit anchors outside the database", () => {
     inst.grow(2);
     const { size } = inst.checkpoint();
     inst.sql("DELETE FROM audit_checkpoints WHERE size = ?", size);
-    expect(fails(inst)).toContain(`the anchor at ${inst.file}:2 holds a signed checkpoint at size ${size} that the database no longer has: its checkpoint was deleted`);
+    expect(fails(inst)).toContain(`the anchor at ${NAME}:2 holds a signed checkpoint at size ${size} that the database no longer has: its checkpoint was deleted`);
     inst.sql("DELETE FROM audit_events WHERE seq >= ?", older);
     expect(fails(inst)).toContain(`covers ${size} > ${older}: events ${older}..${size - 1} were removed`);
   });
@@ -145,7 +148,7 @@ describe("audit anchors outside the database", () => {
     expect(fails(inst)).toContain(`covers ${size} > ${old}: events ${old}..${size - 1} were removed (cut from the end, or an older copy of the database was put back)`);
     // The restored copy lives on past the anchored size: another history now stands where the anchored one was.
     inst.grow(size - old + 1);
-    expect(fails(inst)).toContain(`the log at size ${size} does not match the anchor at ${inst.file}:2: a rollback or fork`);
+    expect(fails(inst)).toContain(`the log at size ${size} does not match the anchor at ${NAME}:2: a rollback or fork`);
   });
 
   it("with --trusted-checkpoint, catches a truncation even when the anchors are deleted as well", () => {
@@ -179,27 +182,50 @@ describe("audit anchors outside the database", () => {
     const forged = signCheckpoint({ origin, size: size + 1000, rootHash: new Uint8Array(32), time: new Date(Math.floor(Date.now() / 1000) * 1000) }, impostor.signer);
     appendFileSync(inst.file, `${JSON.stringify({ origin, size: size + 1000, note: forged })}\n`);
     const out = fails(inst);
-    expect(out).toContain(`the anchor line ${inst.file}:2 is not a checkpoint of this log signed by the installation key (edited or forged); it was not trusted`);
+    expect(out).toContain(`the anchor line ${NAME}:2 is not a checkpoint of this log signed by the installation key (edited or forged); it was not trusted`);
     expect(out).not.toContain("were removed");
     // An edited genuine line: its signature no longer matches.
     writeFileSync(inst.file, `${JSON.stringify({ origin, size, note: note.replace(`\n${size}\n`, `\n${size + 1}\n`) })}\n`);
-    expect(fails(inst)).toContain(`the anchor line ${inst.file}:1 is not a checkpoint of this log`);
+    expect(fails(inst)).toContain(`the anchor line ${NAME}:1 is not a checkpoint of this log`);
   });
 
-  it("reports a deleted anchor file or directory while the database holds checkpoints; only a new directory is seeded", () => {
+  it("reports a deleted anchor file or directory while the database holds checkpoints; only a directory without anchor files is seeded", () => {
     const inst = installation();
     rmSync(inst.file);
-    expect(fails(inst)).toContain(`the anchor file ${inst.file} is missing, yet the database holds 1 signed checkpoints of this log: anchors deleted?`);
-    // A checkpoint run does not repair a missing file in an existing directory.
-    expect(inst.cli(["audit", "checkpoint"]).stdout).toContain("no log grew");
-    expect(existsSync(inst.file)).toBe(false);
+    expect(fails(inst)).toContain(`the anchor file ${NAME} is missing, yet the database holds 1 signed checkpoints of this log: anchors deleted?`);
     rmSync(inst.anchors, { recursive: true });
-    expect(fails(inst)).toContain(`the anchor directory ${inst.anchors} does not exist`);
+    expect(fails(inst)).toContain("the anchor directory (VECTO_AUDIT_ANCHOR_DIR) does not exist");
     // As after an upgrade from a build without anchors: the new directory is seeded from the database, and says so.
     const seeded = inst.cli(["--verbose", "audit", "checkpoint"]);
-    expect(seeded.stderr).toContain("audit anchor directory created, seeded with the checkpoints the database holds");
+    expect(seeded.stderr).toContain("audit anchor directory seeded with the checkpoints the database holds (it held no anchor file)");
     expect(readFileSync(inst.file, "utf8").trimEnd().split("\n")).toHaveLength(1);
     expect(inst.cli(["audit", "verify"]).status).toBe(0);
+    // So is an empty directory an operator made for the anchors (another mount).
+    rmSync(inst.file);
+    expect(inst.cli(["audit", "checkpoint"]).status).toBe(0);
+    expect(readFileSync(inst.file, "utf8").trimEnd().split("\n")).toHaveLength(1);
+    expect(inst.cli(["audit", "verify"]).status).toBe(0);
+  });
+
+  it("does not repair one log's deleted anchor file while the directory holds others", async () => {
+    const f = await identityFixture();
+    cleanups.push(() => f.close());
+    const { db, crypto, auditAnchor } = f.services;
+    const acme = await f.createTenant("anchor-kept");
+    const tenant = acme.tenantId;
+    await makeCheckpoints(db, crypto, auditAnchor);
+    expect(db.auditLog.logIds().length).toBeGreaterThan(1);
+    const file = auditAnchor.file(logName(tenant));
+    rmSync(file);
+    expect(await makeCheckpoints(db, crypto, auditAnchor)).toEqual([]);
+    expect(existsSync(file)).toBe(false);
+    expect((await verifyLog(db, crypto, auditAnchor, tenant)).firstBad?.reason).toBe(`the anchor file VECTO_AUDIT_ANCHOR_DIR/${tenant}.jsonl is missing, yet the database holds 1 signed checkpoints of this log: anchors deleted?`);
+    for (const other of db.auditLog.logIds().filter((id) => id !== tenant)) expect((await verifyLog(db, crypto, auditAnchor, other)).ok).toBe(true);
+    // The tenant's own auditors see the failure through the API, without the server's paths.
+    const api = await f.call("GET", "/api/audit/verify", { token: acme.admin.tokens.accessToken });
+    const body = await api.text();
+    expect(JSON.parse(body)).toMatchObject({ report: { ok: false, firstBad: { reason: expect.stringContaining(`VECTO_AUDIT_ANCHOR_DIR/${tenant}.jsonl is missing`) } } });
+    expect(body).not.toContain(f.dataDir);
   });
 
   it("logs each checkpoint at info for the journal, with origin, size, root hash and signed note", async () => {
