@@ -10,7 +10,7 @@
  * Each checkpoint is also logged at info (`event: "audit.checkpoint"`), so the journal a SIEM
  * collects holds a third copy.
  */
-import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "../log.js";
 
@@ -55,6 +55,14 @@ export function anchorLines(text: string, file: string): AnchorLine[] {
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
   return lines.map((line, i) => ({ at: `${file}:${i + 1}`, note: noteOf(line) }));
+}
+
+function endsTorn(fd: number): boolean {
+  const size = fstatSync(fd).size;
+  if (size === 0) return false;
+  const last = Buffer.alloc(1);
+  readSync(fd, last, 0, 1, size - 1);
+  return last[0] !== 0x0a;
 }
 
 function fsyncDirectory(dir: string): void {
@@ -114,9 +122,11 @@ export class AuditAnchor {
     for (const [log, list] of byLog) {
       const file = this.file(log);
       const created = !existsSync(file);
-      const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+      const fd = openSync(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o600);
       try {
-        writeSync(fd, list.map((cp) => `${JSON.stringify({ origin: cp.origin, size: cp.size, note: cp.note })}\n`).join(""));
+        // A line torn by a crash or a full disk stays on its own line (verify reports it) rather than spoiling this one.
+        const lead = endsTorn(fd) ? "\n" : "";
+        writeSync(fd, lead + list.map((cp) => `${JSON.stringify({ origin: cp.origin, size: cp.size, note: cp.note })}\n`).join(""));
         fsyncSync(fd);
       } finally {
         closeSync(fd);

@@ -95,6 +95,7 @@ function highestAnchor(anchor: AuditAnchor, keys: LogKeys, logId: string, stored
   let highest: (Expected & { at: string }) | undefined;
   for (const line of read.lines) {
     const cp = opened(line.note, keys);
+    if (line.note === null) return { bad: `the anchor line ${line.at} is unreadable (torn by a crash or a full disk, or edited); it was not trusted` };
     if (cp === null) return { bad: `the anchor line ${line.at} is not a checkpoint of this log signed by the installation key (edited or forged); it was not trusted` };
     if (!highest || cp.size > highest.size) highest = { ...cp, outside: `the anchor at ${line.at}`, at: line.at };
   }

@@ -15,7 +15,7 @@ import { newKeyPair } from "../../src/audit/signed-note.js";
 import { verifyLog } from "../../src/audit/verify.js";
 import { createLogger } from "../../src/log.js";
 import { identityFixture } from "../identity-fixture.js";
-import { runCli, tempDir } from "../helpers.js";
+import { freePort, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
 
 interface Installation {
   readonly cwd: string;
@@ -187,6 +187,24 @@ describe("audit anchors outside the database", () => {
     // An edited genuine line: its signature no longer matches.
     writeFileSync(inst.file, `${JSON.stringify({ origin, size, note: note.replace(`\n${size}\n`, `\n${size + 1}\n`) })}\n`);
     expect(fails(inst)).toContain(`the anchor line ${NAME}:1 is not a checkpoint of this log`);
+    // A line torn by a crash: reported, and the next checkpoint still lands on a line of its own.
+    writeFileSync(inst.file, `${line ?? ""}\n{"origin":"${origin}","si`);
+    expect(fails(inst)).toContain(`the anchor line ${NAME}:2 is unreadable (torn by a crash or a full disk, or edited); it was not trusted`);
+    inst.grow(1);
+    const made = inst.checkpoint();
+    expect(readFileSync(inst.file, "utf8").split("\n")[2]).toBe(JSON.stringify({ origin, size: made.size, note: made.note }));
+  });
+
+  it("seeds the anchor directory when vecto serve starts on an installation without one, and says so in its log", async () => {
+    const inst = installation();
+    rmSync(inst.anchors, { recursive: true });
+    const server = await startServe(inst.cwd, { VECTO_LISTEN: `127.0.0.1:${await freePort()}`, VECTO_HTTP_LISTEN: "" });
+    server.child.kill("SIGTERM");
+    expect(await waitForExit(server.child)).toBe(0);
+    const seeded = server.stdout().split("\n").filter((line) => line.includes("audit anchor directory seeded")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(seeded).toEqual([expect.objectContaining({ level: "warn", dir: inst.anchors, checkpoints: 1 })]);
+    expect(readFileSync(inst.file, "utf8").trimEnd().split("\n")).toHaveLength(1);
+    expect(inst.cli(["audit", "verify"]).status).toBe(0);
   });
 
   it("reports a deleted anchor file or directory while the database holds checkpoints; only a directory without anchor files is seeded", () => {
