@@ -69,12 +69,11 @@ function signedSizes(db: Database, keys: LogKeys, logId: string): { sizes: Expec
   return { sizes };
 }
 
-/** The note if it is a checkpoint of this log signed by the installation key; null otherwise. */
-function opened(note: string | null, keys: LogKeys): Expected | null {
-  if (note === null) return null;
+/** The note's size and root if it is a checkpoint of this log signed by the installation key; null otherwise. */
+function opened(note: string, keys: LogKeys, outside: string): Expected | null {
   try {
     const cp = verifyCheckpoint(note, keys.verifierKey, keys.origin);
-    return { size: cp.size, root: cp.rootHash, outside: "" };
+    return { size: cp.size, root: cp.rootHash, outside };
   } catch {
     return null;
   }
@@ -94,10 +93,10 @@ function highestAnchor(anchor: AuditAnchor, keys: LogKeys, logId: string, stored
   }
   let highest: (Expected & { at: string }) | undefined;
   for (const line of read.lines) {
-    const cp = opened(line.note, keys);
     if (line.note === null) return { bad: `the anchor line ${line.at} is unreadable (torn by a crash or a full disk, or edited); it was not trusted` };
+    const cp = opened(line.note, keys, `the anchor at ${line.at}`);
     if (cp === null) return { bad: `the anchor line ${line.at} is not a checkpoint of this log signed by the installation key (edited or forged); it was not trusted` };
-    if (!highest || cp.size > highest.size) highest = { ...cp, outside: `the anchor at ${line.at}`, at: line.at };
+    if (!highest || cp.size > highest.size) highest = { ...cp, at: line.at };
   }
   return highest ? { highest } : {};
 }
@@ -106,9 +105,9 @@ function highestAnchor(anchor: AuditAnchor, keys: LogKeys, logId: string, stored
 function trustedSizes(trusted: readonly TrustedNote[], keys: LogKeys): { sizes: Expected[]; bad?: string } {
   const sizes: Expected[] = [];
   for (const t of trusted.filter((n) => n.note.split("\n", 1)[0] === keys.origin)) {
-    const cp = opened(t.note, keys);
+    const cp = opened(t.note, keys, `the trusted checkpoint ${t.at}`);
     if (cp === null) return { sizes, bad: `the trusted checkpoint ${t.at} does not verify with the installation key` };
-    sizes.push({ ...cp, outside: `the trusted checkpoint ${t.at}` });
+    sizes.push(cp);
   }
   return { sizes };
 }
