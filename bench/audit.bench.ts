@@ -331,7 +331,7 @@ export async function run(): Promise<Record<string, unknown>> {
     const events = filled.events as number;
 
     const cpStarted = performance.now();
-    const made = await makeCheckpoints(db, crypto);
+    const made = await makeCheckpoints(db, crypto, services.auditAnchor);
     const cpSeconds = (performance.now() - cpStarted) / 1000;
     const bulkCheckpoint = made.find((c) => c.tenantId === ap.bulkLog);
     if (bulkCheckpoint?.size !== events) throw new Error(`checkpoint of the bulk log: ${bulkCheckpoint?.size}, expected ${events}`);
@@ -340,7 +340,7 @@ export async function run(): Promise<Record<string, unknown>> {
     global.gc?.();
     const memBefore = rss();
     const vStarted = performance.now();
-    const report = await verifyLog(db, crypto, ap.bulkLog);
+    const report = await verifyLog(db, crypto, services.auditAnchor, ap.bulkLog);
     const vSeconds = (performance.now() - vStarted) / 1000;
     const memAfter = rss();
     if (!report.ok || report.events !== events) throw new Error(`verifyLog: ${JSON.stringify(report)}`);

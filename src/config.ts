@@ -68,6 +68,8 @@ export interface Config {
   /** VECTO_ROOT_RECOVERY: whether `vecto recover-root` may issue, and the server accept, a recovery token for the platform root. */
   readonly rootRecovery: boolean;
   readonly backup: BackupConfig;
+  /** VECTO_AUDIT_ANCHOR_DIR: where every signed audit checkpoint is also appended (docs/audit.md#anchors-checkpoints-kept-outside-the-database). */
+  readonly auditAnchorDir: string;
   /** Reverse proxies whose X-Forwarded-For names the client (VECTO_TRUSTED_PROXIES); empty: the TCP peer is the client. */
   readonly trustedProxies: readonly Cidr[];
   readonly rateLimit: RateLimitConfig;
@@ -268,6 +270,13 @@ function backupConfig(env: Env, dataDir: string, cwd: string): BackupConfig {
   };
 }
 
+/** Outside the database, ideally on another mount; never the data directory itself, whose files it would sit among. */
+function auditAnchorDir(env: Env, dataDir: string, cwd: string): string {
+  const dir = absolute(env.VECTO_AUDIT_ANCHOR_DIR ?? join(dataDir, "audit-anchors"), cwd);
+  if (resolve(dir) === resolve(dataDir)) throw new ConfigError("VECTO_AUDIT_ANCHOR_DIR: must be a directory of its own, not the data directory (default: <data>/audit-anchors)");
+  return dir;
+}
+
 function egressAllowList(env: Env): string[] {
   const raw = env.VECTO_EGRESS_ALLOW;
   if (raw === undefined) return [];
@@ -317,6 +326,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
     setupTokenTtlSeconds: parse(env, "VECTO_SETUP_TOKEN_TTL_SECONDS", positiveIntSchema, String(30 * 60)),
     rootRecovery: parse(env, "VECTO_ROOT_RECOVERY", z.enum(["enabled", "disabled"], { message: "expected enabled or disabled" }), "enabled") === "enabled",
     backup: backupConfig(env, dataDir, cwd),
+    auditAnchorDir: auditAnchorDir(env, dataDir, cwd),
     trustedProxies: trustedProxies(env),
     rateLimit: {
       perCredential: parse(env, "VECTO_RATE_LIMIT_PER_CREDENTIAL", perMinuteSchema, String(DEFAULT_RATE_LIMIT.perCredential)),

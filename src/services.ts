@@ -8,6 +8,7 @@ import { ConfigError } from "./config.js";
 import { Authenticator } from "./auth/authenticate.js";
 import type { AccountDeps } from "./auth/accounts.js";
 import type { PasswordFlowDeps } from "./auth/password-change.js";
+import { AuditAnchor } from "./audit/anchor.js";
 import { auditEventSink, type EventSink } from "./audit/events.js";
 import { HmacAuditSealer } from "./audit/seal.js";
 import { erasureJournal, type ErasureJournal } from "./backup/erasure-journal.js";
@@ -67,6 +68,8 @@ export interface Services {
   readonly license: LicenseService;
   /** Daily usage snapshots and the signed usage report. */
   readonly usage: UsageService;
+  /** Where every signed audit checkpoint is also appended, outside the database (VECTO_AUDIT_ANCHOR_DIR). */
+  readonly auditAnchor: AuditAnchor;
   close(): void;
 }
 
@@ -152,5 +155,5 @@ export async function openServices(config: Config, log: Logger, options: Service
   };
   registerLoadedMasters(keyAdmin);
   await sealPlaintextTenantNames({ db, crypto, events: identity.events });
-  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, close: () => db.close() };
+  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor: new AuditAnchor(config.auditAnchorDir, log), close: () => db.close() };
 }

@@ -66,7 +66,7 @@ export async function identityFixture(options: { log?: Logger; env?: Record<stri
   await prepareForServe(config, log);
   const services = await openServices(config, log, { ...(options.vendorKeys ? { vendorKeys: options.vendorKeys } : {}), ...(options.now ? { now: options.now } : {}) });
   const clock = options.now;
-  const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit, ...(clock ? { now: () => clock().getTime() } : {}) } });
+  const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit, ...(clock ? { now: () => clock().getTime() } : {}) } });
 
   const call: Fixture["call"] = (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };

@@ -23,6 +23,7 @@ import { z } from "zod";
 import type { CryptoService } from "../crypto/crypto-service.js";
 import type { AuditRow, CheckpointRow } from "../db/audit-log.js";
 import type { Database } from "../db/db.js";
+import type { AuditAnchor } from "./anchor.js";
 import { parseCheckpoint, verifyCheckpoint, type Checkpoint } from "./checkpoint.js";
 import { logKeys, logName, makeCheckpoints } from "./checkpoints.js";
 import { inclusionProofFromSubtrees, leafHash, MerkleTreeBuilder, verifyInclusion, type SubtreeHash } from "./merkle.js";
@@ -72,8 +73,8 @@ export interface BundleReport {
 // Writing.
 
 /** Checkpoints are made by a job; a log never checkpointed yet gets one now so it can be bundled. */
-async function signedCheckpoints(db: Database, crypto: CryptoService, logId: string): Promise<CheckpointRow[]> {
-  if (!db.auditLog.latestCheckpoint(logId)) await makeCheckpoints(db, crypto);
+async function signedCheckpoints(db: Database, crypto: CryptoService, anchor: AuditAnchor, logId: string): Promise<CheckpointRow[]> {
+  if (!db.auditLog.latestCheckpoint(logId)) await makeCheckpoints(db, crypto, anchor);
   const checkpoints = db.auditLog.checkpoints(logId);
   if (checkpoints.length === 0) throw new Error(`the audit log ${logName(logId)} has no events to bundle`);
   return checkpoints;
@@ -100,8 +101,8 @@ function eventText(row: AuditRow): string {
  * The bundle of a log as lines without their newline (the writer adds "\n"). Rows are immutable
  * and the bundle stops at a checkpoint, so it is a stable cut however long streaming takes.
  */
-export async function* writeBundle(db: Database, crypto: CryptoService, logId: string): AsyncGenerator<string> {
-  const checkpoints = await signedCheckpoints(db, crypto, logId);
+export async function* writeBundle(db: Database, crypto: CryptoService, anchor: AuditAnchor, logId: string): AsyncGenerator<string> {
+  const checkpoints = await signedCheckpoints(db, crypto, anchor, logId);
   const { origin, verifierKey } = await logKeys(db, crypto, logId);
   const header: BundleHeader = { format: BUNDLE_FORMAT, log: logName(logId), origin, verifierKey, checkpoints: checkpoints.map((cp) => cp.note) };
   yield JSON.stringify(header);
@@ -131,8 +132,8 @@ function storedSubtrees(db: Database, logId: string): SubtreeHash {
  * Events seq fromSeq..toSeq-1 of a log, each with its inclusion proof against the newest signed
  * checkpoint (which must cover them: run a checkpoint first for the newest events).
  */
-export async function* writeSlice(db: Database, crypto: CryptoService, logId: string, fromSeq: number, toSeq: number): AsyncGenerator<string> {
-  const newest = (await signedCheckpoints(db, crypto, logId)).at(-1) as CheckpointRow;
+export async function* writeSlice(db: Database, crypto: CryptoService, anchor: AuditAnchor, logId: string, fromSeq: number, toSeq: number): AsyncGenerator<string> {
+  const newest = (await signedCheckpoints(db, crypto, anchor, logId)).at(-1) as CheckpointRow;
   if (!Number.isSafeInteger(fromSeq) || !Number.isSafeInteger(toSeq) || fromSeq < 0 || fromSeq >= toSeq || toSeq > newest.size) {
     // Said in the inclusive FIRST-LAST form the operator gives (vecto audit export --slice).
     throw new RangeError(`events ${fromSeq}-${toSeq - 1} are not all under the newest signed checkpoint, which covers events 0-${newest.size - 1} (vecto audit checkpoint signs newer ones)`);

@@ -7,6 +7,7 @@
 import type { CryptoService } from "../crypto/crypto-service.js";
 import type { CheckpointRow } from "../db/audit-log.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
+import type { AnchorCheckpoint, AuditAnchor } from "./anchor.js";
 import { checkpointOrigin, signCheckpoint } from "./checkpoint.js";
 import { HASH_SIZE, MerkleTreeBuilder } from "./merkle.js";
 import { formatVerifierKey, publicKeyFromSeed, signerFromSeed } from "./signed-note.js";
@@ -55,8 +56,22 @@ function extendTree(db: Database, logId: string): MerkleTreeBuilder {
   }
 }
 
-/** Checkpoints every log that grew since its last one; returns the new checkpoints. */
-export async function makeCheckpoints(db: Database, crypto: CryptoService, now: () => Date = () => new Date()): Promise<CheckpointRow[]> {
+function anchorOf(db: Database, row: CheckpointRow): AnchorCheckpoint {
+  return { log: logName(row.tenantId), origin: checkpointOrigin(db.installationId(), logName(row.tenantId)), size: row.size, rootHash: row.rootHash, note: row.note };
+}
+
+/** Creates the anchor directory, seeded with every checkpoint in the database, unless it exists (src/audit/anchor.ts). */
+export function ensureAnchors(db: Database, anchor: AuditAnchor): void {
+  anchor.ensure(() => db.auditLog.logIds().flatMap((logId) => db.auditLog.checkpoints(logId).map((row) => anchorOf(db, row))));
+}
+
+/**
+ * Checkpoints every log that grew since its last one; returns the new checkpoints. Each is
+ * appended to the anchor file once its row committed: a crash between leaves the anchor one
+ * checkpoint behind the database, which verify accepts (an anchor is a lower bound).
+ */
+export async function makeCheckpoints(db: Database, crypto: CryptoService, anchor: AuditAnchor, now: () => Date = () => new Date()): Promise<CheckpointRow[]> {
+  ensureAnchors(db, anchor);
   const made: CheckpointRow[] = [];
   const seed = await crypto.signingSeed();
   try {
@@ -68,6 +83,7 @@ export async function makeCheckpoints(db: Database, crypto: CryptoService, now: 
       const note = signCheckpoint({ origin, size: tree.size, rootHash, time: new Date(Math.floor(now().getTime() / 1000) * 1000) }, signerFromSeed(origin, seed));
       const row: CheckpointRow = { tenantId: logId, size: tree.size, rootHash, frontier: joinFrontier(tree.frontier()), note, createdAt: now().toISOString() };
       db.saveCheckpoint(row);
+      anchor.append([anchorOf(db, row)]);
       made.push(row);
     }
   } finally {

@@ -1,13 +1,16 @@
 /**
  * Verifying an audit log end to end: every event's HMAC, its leaf hash, an unbroken sequence, and
  * the Merkle root at every signed checkpoint. Reports the first bad event, so an edit, a deletion,
- * an insertion, a reorder or a truncation is named, whichever way it was made.
+ * an insertion, a reorder or a truncation is named, whichever way it was made. The checkpoints
+ * in the database can be deleted with the events they cover, so the log is also checked against
+ * checkpoints kept outside it: the highest anchor (src/audit/anchor.ts) and an auditor's saved copy.
  */
 import type { CryptoService } from "../crypto/crypto-service.js";
 import type { AuditRow } from "../db/audit-log.js";
 import type { Database } from "../db/db.js";
+import type { AuditAnchor } from "./anchor.js";
 import { verifyCheckpoint } from "./checkpoint.js";
-import { logKeys, logName } from "./checkpoints.js";
+import { logKeys, logName, type LogKeys } from "./checkpoints.js";
 import { MerkleTreeBuilder } from "./merkle.js";
 import { leafHashOf, signatureInput } from "./seal.js";
 
@@ -17,14 +20,27 @@ export interface VerifyReport {
   readonly log: string;
   readonly events: number;
   readonly checkpoints: number;
+  /** The highest anchor the log was checked against (`<file>:<line>` and its tree size); absent when none. */
+  readonly anchor?: { readonly at: string; readonly size: number };
   readonly ok: boolean;
   readonly firstBad?: { readonly seq: number; readonly reason: string };
 }
 
+/** An auditor's saved copy of a signed checkpoint (`--trusted-checkpoint FILE`), and where it came from. */
+export interface TrustedNote {
+  readonly at: string;
+  readonly note: string;
+}
+
+/** What the log must match at a size, and who says so. */
 interface Expected {
   readonly size: number;
   readonly root: Uint8Array;
+  /** Null: a checkpoint in the database; otherwise the anchor line or trusted file, for messages. */
+  readonly outside: string | null;
 }
+
+type Bad = NonNullable<VerifyReport["firstBad"]>;
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a).equals(Buffer.from(b));
@@ -39,14 +55,13 @@ function rowProblem(row: AuditRow, expectedSeq: number, mac: (data: Uint8Array) 
 }
 
 /** The signed checkpoints of the log, each checked against the installation's key. */
-async function signedSizes(db: Database, crypto: CryptoService, logId: string): Promise<{ sizes: Expected[]; bad?: VerifyReport["firstBad"] }> {
-  const { origin, verifierKey } = await logKeys(db, crypto, logId);
+function signedSizes(db: Database, keys: LogKeys, logId: string): { sizes: Expected[]; bad?: Bad } {
   const sizes: Expected[] = [];
   for (const cp of db.auditLog.checkpoints(logId)) {
     try {
-      const parsed = verifyCheckpoint(cp.note, verifierKey, origin);
+      const parsed = verifyCheckpoint(cp.note, keys.verifierKey, keys.origin);
       if (parsed.size !== cp.size || !equal(parsed.rootHash, cp.rootHash)) throw new Error("stored size or root differs from the signed one");
-      sizes.push({ size: parsed.size, root: parsed.rootHash });
+      sizes.push({ size: parsed.size, root: parsed.rootHash, outside: null });
     } catch {
       return { sizes, bad: { seq: cp.size - 1, reason: `the checkpoint at size ${cp.size} does not verify with the installation key` } };
     }
@@ -54,28 +69,102 @@ async function signedSizes(db: Database, crypto: CryptoService, logId: string): 
   return { sizes };
 }
 
-export async function verifyLog(db: Database, crypto: CryptoService, logId: string): Promise<VerifyReport> {
+/** The note's size and root if it is a checkpoint of this log signed by the installation key; null otherwise. */
+function opened(note: string, keys: LogKeys, outside: string): Expected | null {
+  try {
+    const cp = verifyCheckpoint(note, keys.verifierKey, keys.origin);
+    return { size: cp.size, root: cp.rootHash, outside };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The highest anchor of the log. An anchor line that does not verify is reported, never trusted;
+ * a missing file or directory is a failure once the database holds checkpoints for the log, since
+ * deleting the anchor is the next step of the attack it stops.
+ */
+function highestAnchor(anchor: AuditAnchor, keys: LogKeys, logId: string, stored: readonly Expected[]): { highest?: Expected & { at: string }; bad?: string } {
+  const read = anchor.read(logName(logId));
+  if (read.state !== "lines") {
+    if (stored.length === 0) return {};
+    const where = read.state === "no-directory" ? "the anchor directory (VECTO_AUDIT_ANCHOR_DIR) does not exist (vecto serve or vecto audit checkpoint creates it, seeded from the database)" : `the anchor file ${read.name} is missing`;
+    return { bad: `${where}, yet the database holds ${stored.length} signed checkpoints of this log: anchors deleted?` };
+  }
+  let highest: (Expected & { at: string }) | undefined;
+  for (const line of read.lines) {
+    if (line.note === null) return { bad: `the anchor line ${line.at} is unreadable (torn by a crash or a full disk, or edited); it was not trusted` };
+    const cp = opened(line.note, keys, `the anchor at ${line.at}`);
+    if (cp === null) return { bad: `the anchor line ${line.at} is not a checkpoint of this log signed by the installation key (edited or forged); it was not trusted` };
+    if (!highest || cp.size > highest.size) highest = { ...cp, at: line.at };
+  }
+  return highest ? { highest } : {};
+}
+
+/** The trusted notes for this log (by origin), each of which must verify. */
+function trustedSizes(trusted: readonly TrustedNote[], keys: LogKeys): { sizes: Expected[]; bad?: string } {
+  const sizes: Expected[] = [];
+  for (const t of trusted.filter((n) => n.note.split("\n", 1)[0] === keys.origin)) {
+    const cp = opened(t.note, keys, `the trusted checkpoint ${t.at}`);
+    if (cp === null) return { sizes, bad: `the trusted checkpoint ${t.at} does not verify with the installation key` };
+    sizes.push(cp);
+  }
+  return { sizes };
+}
+
+/** Walks the log, checking each expected root as its size is reached; names the first failure. */
+async function walk(db: Database, crypto: CryptoService, logId: string, expected: readonly Expected[]): Promise<{ events: number; bad?: Bad }> {
   const mac = await crypto.macFunction("audit-hmac");
-  const signed = await signedSizes(db, crypto, logId);
-  const report = (events: number, firstBad?: VerifyReport["firstBad"]): VerifyReport => ({ log: logName(logId), events, checkpoints: signed.sizes.length, ok: firstBad === undefined, ...(firstBad ? { firstBad } : {}) });
-  if (signed.bad) return report(0, signed.bad);
-  const pending = [...signed.sizes];
+  const pending = [...expected].sort((a, b) => a.size - b.size);
   const tree = new MerkleTreeBuilder();
   for (;;) {
     const page = db.auditLog.page(logId, tree.size, PAGE);
     for (const row of page) {
       const problem = rowProblem(row, tree.size, mac);
-      if (problem) return report(tree.size, { seq: tree.size, reason: problem });
+      if (problem) return { events: tree.size, bad: { seq: tree.size, reason: problem } };
       tree.append(row.leafHash);
-      const due = pending[0];
-      if (due && due.size === tree.size) {
-        if (!equal(tree.root(), due.root)) return report(tree.size, { seq: due.size - 1, reason: `the log up to event ${due.size - 1} no longer matches its signed checkpoint (an event at or before it was changed, added or removed)` });
+      for (let due = pending[0]; due && due.size === tree.size; due = pending[0]) {
+        if (!equal(tree.root(), due.root)) return { events: tree.size, bad: { seq: due.size - 1, reason: mismatch(due) } };
         pending.shift();
       }
     }
     if (page.length < PAGE) break;
   }
-  const covered = pending.at(-1);
-  if (covered) return report(tree.size, { seq: tree.size, reason: `the log ends after ${tree.size} events, but a signed checkpoint covers ${covered.size}: events were removed from the end` });
-  return report(tree.size);
+  // Of the expectations at the highest size, the database's own checkpoint is named first (it is listed first).
+  const covered = pending.find((due) => due.size === pending.at(-1)?.size);
+  if (covered) return { events: tree.size, bad: { seq: tree.size, reason: truncated(tree.size, covered) } };
+  return { events: tree.size };
+}
+
+function mismatch(due: Expected): string {
+  if (due.outside === null) return `the log up to event ${due.size - 1} no longer matches its signed checkpoint (an event at or before it was changed, added or removed)`;
+  return `the log at size ${due.size} does not match ${due.outside}: a rollback or fork (the log was replaced by another history up to event ${due.size - 1})`;
+}
+
+function truncated(events: number, covered: Expected): string {
+  if (covered.outside === null) return `the log ends after ${events} events, but a signed checkpoint covers ${covered.size}: events were removed from the end`;
+  return `the log has ${events} events, ${covered.outside} covers ${covered.size} > ${events}: events ${events}..${covered.size - 1} were removed (cut from the end, or an older copy of the database was put back)`;
+}
+
+/**
+ * Verifies a log against its own signed checkpoints, the highest anchor outside the database and
+ * any trusted checkpoints an auditor saved. The anchor must also be among the database's
+ * checkpoints: anchors are written after the row commits, so one the database lacks was deleted.
+ */
+export async function verifyLog(db: Database, crypto: CryptoService, anchor: AuditAnchor, logId: string, trusted: readonly TrustedNote[] = []): Promise<VerifyReport> {
+  const keys = await logKeys(db, crypto, logId);
+  const signed = signedSizes(db, keys, logId);
+  const found = highestAnchor(anchor, keys, logId, signed.sizes);
+  const extra = trustedSizes(trusted, keys);
+  const highest = found.highest;
+  const report = (events: number, firstBad?: Bad): VerifyReport => ({ log: logName(logId), events, checkpoints: signed.sizes.length, ...(highest ? { anchor: { at: highest.at, size: highest.size } } : {}), ok: firstBad === undefined, ...(firstBad ? { firstBad } : {}) });
+  if (signed.bad) return report(0, signed.bad);
+  const walked = await walk(db, crypto, logId, [...signed.sizes, ...(highest ? [highest] : []), ...extra.sizes]);
+  if (walked.bad) return report(walked.events, walked.bad);
+  if (extra.bad) return report(walked.events, { seq: walked.events, reason: extra.bad });
+  if (found.bad) return report(walked.events, { seq: walked.events, reason: found.bad });
+  if (highest && !signed.sizes.some((cp) => cp.size === highest.size && equal(cp.root, highest.root))) {
+    return report(walked.events, { seq: highest.size - 1, reason: `${highest.outside ?? "the anchor"} holds a signed checkpoint at size ${highest.size} that the database no longer has: its checkpoint was deleted` });
+  }
+  return report(walked.events);
 }

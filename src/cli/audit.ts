@@ -6,7 +6,7 @@
  * leaves no file and no record.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, openSync, createReadStream, createWriteStream, rmSync, renameSync, statSync } from "node:fs";
+import { existsSync, openSync, createReadStream, createWriteStream, readFileSync, rmSync, renameSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
@@ -14,7 +14,8 @@ import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { verifyBundle, writeBundle, writeSlice } from "../audit/bundle.js";
 import { logKeys, logName, makeCheckpoints } from "../audit/checkpoints.js";
-import { verifyLog, type VerifyReport } from "../audit/verify.js";
+import { anchorLines } from "../audit/anchor.js";
+import { verifyLog, type TrustedNote, type VerifyReport } from "../audit/verify.js";
 import { actorNames } from "../audit/actor-names.js";
 import { auditFilterSchema, exportChunks, exportRecord, type AuditFilterInput, type ExportSpec } from "../audit/export.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
@@ -131,10 +132,10 @@ async function runBundleExport(options: ExportOptions, command: Command): Promis
   if (given.length > 0) throw new CliError(`--bundle takes the whole log up to its newest signed checkpoint; it cannot be combined with ${given.map((n) => `--${n}`).join(", ")}`);
   const range = options.slice === undefined ? undefined : sliceRange(options.slice);
   await withServices(async (services) => {
-    const { db, crypto } = services;
+    const { db, crypto, auditAnchor } = services;
     const log = resolveLog(db, options.log);
     const payload = { log, format: range ? "slice" : "bundle", redacted: false, out: options.out ?? "stdout", ...(range ? { slice: options.slice ?? "" } : {}) };
-    const lines = range ? writeSlice(db, crypto, log, range.from, range.to) : writeBundle(db, crypto, log);
+    const lines = range ? writeSlice(db, crypto, auditAnchor, log, range.from, range.to) : writeBundle(db, crypto, auditAnchor, log);
     try {
       await writeExport(withNewlines(lines), options.out, () => recordExport(services, payload));
     } catch (error) {
@@ -155,6 +156,7 @@ interface VerifyOptions {
   readonly file?: string;
   readonly key?: string;
   readonly printKey?: boolean;
+  readonly trustedCheckpoint?: string;
 }
 
 /**
@@ -192,25 +194,53 @@ async function runVerifyCommand(options: VerifyOptions): Promise<void> {
     return runVerifyFile(options.file, options.key, options.json === true);
   }
   if (options.key !== undefined) throw new CliError("--key is for verifying a bundle: add --file FILE");
+  if (options.trustedCheckpoint !== undefined && options.printKey) throw new CliError("--trusted-checkpoint is for verifying the installation's logs; it takes no --print-key");
   return options.printKey ? runPrintKey(options) : runVerify(options);
 }
 
+/**
+ * `--trusted-checkpoint FILE`: an auditor's saved copy, either the signed note itself (the `note`
+ * of GET /api/audit/checkpoints or of `vecto audit checkpoint --json`) or JSON Lines each with a
+ * `note` (a copy of an anchor file). It applies to the log its origin names.
+ */
+function readTrusted(file: string | undefined): TrustedNote[] {
+  if (file === undefined) return [];
+  if (!existsSync(file) || !statSync(file).isFile()) throw new CliError(`no file ${file}`);
+  const text = readFileSync(file, "utf8");
+  if (!text.startsWith("{")) return [{ at: file, note: text }];
+  const lines = anchorLines(text, file);
+  const bad = lines.find((line) => line.note === null);
+  if (bad) throw new CliError(`--trusted-checkpoint: ${bad.at} is not a JSON line with a "note"`);
+  return lines.map((line) => ({ at: line.at, note: line.note ?? "" }));
+}
+
+function trustedLogs(db: Database, trusted: readonly TrustedNote[], origins: ReadonlyMap<string, string>): void {
+  for (const t of trusted) {
+    const origin = t.note.split("\n", 1)[0] ?? "";
+    if (!origins.has(origin)) throw new CliError(`--trusted-checkpoint: ${t.at} is for "${origin}", not a log of this installation (${db.installationId()})${origins.size === 1 ? " or of --log" : ""}`);
+  }
+}
+
 async function runVerify(options: VerifyOptions): Promise<void> {
-  const reports = await withServices(async ({ db, crypto }) => {
+  const trusted = readTrusted(options.trustedCheckpoint);
+  const reports = await withServices(async ({ db, crypto, auditAnchor }) => {
     const logs = options.log === undefined ? db.auditLog.logIds() : [resolveLog(db, options.log)];
+    const keys = new Map<string, string>();
+    for (const log of logs) keys.set((await logKeys(db, crypto, log)).origin, log);
+    trustedLogs(db, trusted, keys);
     const out: VerifyReport[] = [];
-    for (const log of logs) out.push(await verifyLog(db, crypto, log));
+    for (const log of logs) out.push(await verifyLog(db, crypto, auditAnchor, log, trusted));
     return out;
   });
   const bad = reports.filter((r) => !r.ok);
   if (options.json) printJson({ ok: bad.length === 0, logs: reports });
-  else for (const r of reports) printLine(r.ok ? `ok    ${r.log}: ${r.events} events, ${r.checkpoints} signed checkpoints` : `FAIL  ${r.log}: event ${r.firstBad?.seq}: ${r.firstBad?.reason}`);
+  else for (const r of reports) printLine(r.ok ? `ok    ${r.log}: ${r.events} events, ${r.checkpoints} signed checkpoints${r.anchor ? `, anchored at size ${r.anchor.size}` : ""}` : `FAIL  ${r.log}: event ${r.firstBad?.seq}: ${r.firstBad?.reason}`);
   if (bad.length > 0) throw new CliError(`${bad.length} of ${reports.length} audit logs failed verification`);
 }
 
 async function runCheckpoint(options: { json?: boolean }): Promise<void> {
-  const made = await withServices(({ db, crypto }) => makeCheckpoints(db, crypto));
-  if (options.json) printJson({ checkpoints: made.map((m) => ({ log: m.tenantId, size: m.size })) });
+  const made = await withServices(({ db, crypto, auditAnchor }) => makeCheckpoints(db, crypto, auditAnchor));
+  if (options.json) printJson({ checkpoints: made.map((m) => ({ log: m.tenantId, size: m.size, note: m.note })) });
   else printLine(made.length === 0 ? "no log grew since its last checkpoint" : `signed ${made.length} checkpoint(s)`);
 }
 
@@ -234,16 +264,17 @@ export function auditCommand(program: Command): void {
     .action(action((options: ExportOptions, command: Command) => exportAction(options, command)));
   audit
     .command("verify")
-    .description("recompute every HMAC, leaf hash and signed checkpoint of the audit logs; names the first bad event; exit 1 on any")
+    .description("recompute every HMAC, leaf hash and signed checkpoint of the audit logs and check them against the highest anchor in VECTO_AUDIT_ANCHOR_DIR; names the first bad event, a truncation or a rollback; exit 1 on any")
     .option("--log <log>", 'one log: "platform", a tenant id or slug (default: every log)')
     .option("--json", "print the reports as JSON")
     .option("--file <file>", "verify an audit bundle (vecto audit export --bundle) offline instead: needs only the file and --key, no installation")
     .option("--key <verifierKey>", "with --file: the log's verifier key, obtained out of band (never trust the one inside the bundle)")
     .option("--print-key", "print the verifier key of each log (or of --log) to hand to an auditor")
+    .option("--trusted-checkpoint <file>", "also check the log against an auditor's saved signed checkpoint: the note as GET /api/audit/checkpoints or audit checkpoint --json gives it, or JSON Lines with a note each (a copy of an anchor file)")
     .action(action(runVerifyCommand));
   audit
     .command("checkpoint")
-    .description("sign a checkpoint now for every audit log that grew since its last one")
+    .description("sign a checkpoint now for every audit log that grew since its last one, and append it to the anchor file (--json includes the signed note an auditor can keep)")
     .option("--json", "print as JSON")
     .action(action(runCheckpoint));
 }

@@ -14,6 +14,7 @@ import { TlsReloader } from "../server/tls-reload.js";
 import { logCertificateExpiry, tlsExpiryJob } from "../jobs/tls-expiry.js";
 import { openServices, type Services } from "../services.js";
 import { commandConfig } from "./context.js";
+import { ensureAnchors } from "../audit/checkpoints.js";
 import { auditCheckpointJob, backupJob, keyMaintenanceJob, usageSnapshotJob } from "../jobs/jobs.js";
 import { acquireDataDirLock } from "../db/data-dir-lock.js";
 import { StorageFullError } from "../db/storage.js";
@@ -139,11 +140,13 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     // Data keys created while this configuration's master keys were not all loaded get their wraps now.
     await wrapUnderLoadedMasters(services.keyAdmin);
     recordServingKeys(services, log);
+    // An installation upgraded from a build without anchors gets its checkpoints anchored now (logged).
+    ensureAnchors(services.db, services.auditAnchor);
     await licenseAtStart(services, log);
     await erasureRecordsAtStart(config, log);
     const tls = readTlsFiles(config.tls);
     served = new ServedCertificate(describeCertificate(tls.cert));
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit }, certificate: served });
+    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit }, certificate: served });
     server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls, log });
   } catch (error) {
     services.close();

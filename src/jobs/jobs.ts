@@ -8,13 +8,13 @@ import { keyMaintenance } from "../keys/maintenance.js";
 import type { Services } from "../services.js";
 import type { Job } from "./scheduler.js";
 
-/** Every five minutes: sign a checkpoint of every audit log that grew. */
-export function auditCheckpointJob(services: Pick<Services, "db" | "crypto">): Job {
+/** Every five minutes: sign a checkpoint of every audit log that grew, and anchor it outside the database. */
+export function auditCheckpointJob(services: Pick<Services, "db" | "crypto" | "auditAnchor">): Job {
   return {
     name: "audit-checkpoints",
     cron: "*/5 * * * *",
     async run() {
-      const made = await makeCheckpoints(services.db, services.crypto);
+      const made = await makeCheckpoints(services.db, services.crypto, services.auditAnchor);
       return { logsCheckpointed: made.length };
     },
   };

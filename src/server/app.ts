@@ -9,6 +9,7 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import type { AuditAnchor } from "../audit/anchor.js";
 import type { Principal } from "../auth/principal.js";
 import { isKeyUnavailable, MasterKeyRetiredError } from "../crypto/errors.js";
 import type { KeyResolver } from "../crypto/key-resolver.js";
@@ -64,6 +65,8 @@ export interface AppDeps {
   /** The license: /readyz detail, GET|PUT /api/license, and read-only after expiry (licenseGuard). */
   readonly license: LicenseService;
   readonly usage: UsageService;
+  /** The audit anchors outside the database: checkpoints made through the API are appended there, verify reads them. */
+  readonly auditAnchor: AuditAnchor;
   readonly log: Logger;
   readonly bodyLimitBytes: number;
   /** Trusted proxies and rate limits (VECTO_TRUSTED_PROXIES, VECTO_RATE_LIMIT_*); absent: no proxy trusted, default limits. */

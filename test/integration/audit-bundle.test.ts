@@ -54,14 +54,14 @@ describe("audit bundles", () => {
     const project = ((await (await f.call("POST", "/api/projects", { token, body: { name: "P" } })).json()) as { project: { id: string } }).project.id;
     while (f.services.db.auditLog.size(t.tenantId) < events) {
       await f.call("POST", `/api/projects/${project}/nodes`, { token, body: { type: "note", title: "n" } });
-      if (checkpointEach) await makeCheckpoints(f.services.db, f.services.crypto);
+      if (checkpointEach) await makeCheckpoints(f.services.db, f.services.crypto, f.services.auditAnchor);
     }
     return t.tenantId;
   }
 
   async function bundleOf(log: string): Promise<{ key: string; lines: string[] }> {
     const { verifierKey } = await logKeys(f.services.db, f.services.crypto, log);
-    return { key: verifierKey, lines: await collect(writeBundle(f.services.db, f.services.crypto, log)) };
+    return { key: verifierKey, lines: await collect(writeBundle(f.services.db, f.services.crypto, f.services.auditAnchor, log)) };
   }
 
   const verify = (lines: readonly string[], key: string): Promise<BundleReport> => verifyBundle(linesOf(lines), key);
@@ -73,7 +73,7 @@ describe("audit bundles", () => {
     const denseLog = await tenantWithEvents("bundle-dense", 10, true);
     dense = { log: denseLog, slug: "bundle-dense", ...(await bundleOf(denseLog)) };
     const coarseLog = await tenantWithEvents("bundle-coarse", 12, false);
-    await makeCheckpoints(f.services.db, f.services.crypto);
+    await makeCheckpoints(f.services.db, f.services.crypto, f.services.auditAnchor);
     coarse = { log: coarseLog, ...(await bundleOf(coarseLog)) };
   });
   afterAll(() => {
@@ -185,7 +185,7 @@ describe("audit bundles", () => {
   });
 
   describe("slices", () => {
-    const slice = (log: string, from: number, to: number): Promise<string[]> => collect(writeSlice(f.services.db, f.services.crypto, log, from, to));
+    const slice = (log: string, from: number, to: number): Promise<string[]> => collect(writeSlice(f.services.db, f.services.crypto, f.services.auditAnchor, log, from, to));
 
     it("proves each event of a range against the newest checkpoint", async () => {
       const lines = await slice(coarse.log, 3, 9);
@@ -196,7 +196,7 @@ describe("audit bundles", () => {
       const n = size(coarse.lines);
       expect((await verify(await slice(coarse.log, 0, n), coarse.key)).ok).toBe(true);
       expect((await verify(await slice(coarse.log, n - 1, n), coarse.key)).ok).toBe(true);
-      await expect(collect(writeSlice(f.services.db, f.services.crypto, coarse.log, 2, n + 1))).rejects.toThrow(RangeError);
+      await expect(collect(writeSlice(f.services.db, f.services.crypto, f.services.auditAnchor, coarse.log, 2, n + 1))).rejects.toThrow(RangeError);
       expect((await verify(lines, newKeyPair(header(coarse.lines).origin).verifierKey)).firstBad?.reason).toContain("not the trusted key");
     });
 

@@ -36,7 +36,7 @@ describe("audit verification", () => {
     while (f.services.db.auditLog.size(t.tenantId) < events) {
       await f.call("POST", `/api/projects/${project}/nodes`, { token, body: { type: "note", title: "n" } });
     }
-    await makeCheckpoints(f.services.db, f.services.crypto);
+    await makeCheckpoints(f.services.db, f.services.crypto, f.services.auditAnchor);
     return t.tenantId;
   }
 
@@ -51,7 +51,7 @@ describe("audit verification", () => {
     }
   }
 
-  const verify = (log: string) => verifyLog(f.services.db, f.services.crypto, log);
+  const verify = (log: string) => verifyLog(f.services.db, f.services.crypto, f.services.auditAnchor, log);
 
   /** The log of the first case, sound when it passed; the license's evaluation limit allows few tenants. */
   let cleanLog = "";
@@ -162,9 +162,9 @@ describe("audit verification", () => {
     const t = await f.createTenant("verify-proofs");
     const token = t.admin.tokens.accessToken;
     const project = ((await (await f.call("POST", "/api/projects", { token, body: { name: "P" } })).json()) as { project: { id: string } }).project.id;
-    await makeCheckpoints(f.services.db, f.services.crypto);
+    await makeCheckpoints(f.services.db, f.services.crypto, f.services.auditAnchor);
     for (let i = 0; i < 5; i++) await f.call("POST", `/api/projects/${project}/nodes`, { token, body: { type: "note", title: `n${i}` } });
-    await makeCheckpoints(f.services.db, f.services.crypto);
+    await makeCheckpoints(f.services.db, f.services.crypto, f.services.auditAnchor);
     const listed = (await (await f.call("GET", "/api/audit/checkpoints", { token })).json()) as { origin: string; verifierKey: string; checkpoints: { size: number; note: string }[] };
     const [older, newer] = listed.checkpoints.map((cp) => verifyCheckpoint(cp.note, listed.verifierKey, listed.origin));
     expect(older && newer && older.size < newer.size).toBe(true);

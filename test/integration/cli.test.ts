@@ -197,7 +197,7 @@ describe("vecto CLI", () => {
     await completeSetup(services.identity.accounts, token, { email: "root@example.test", name: "Root", password: "violet-anchor-quartz-meadow-42" });
     const platformTenant = services.db.tenants.platformTenant()?.id ?? "";
     services.close();
-    expect(JSON.parse(runCli(["audit", "checkpoint", "--json"], { cwd }).stdout)).toEqual({ checkpoints: [{ log: platformTenant, size: 1 }] });
+    expect(JSON.parse(runCli(["audit", "checkpoint", "--json"], { cwd }).stdout)).toEqual({ checkpoints: [{ log: platformTenant, size: 1, note: expect.stringMatching(/^vecto\.local\/.*\n1\n/) }] });
     const ok = runCli(["audit", "verify"], { cwd });
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toContain(`ok    ${platformTenant}: 1 events, 1 signed checkpoints`);

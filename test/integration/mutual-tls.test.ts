@@ -90,7 +90,7 @@ describe("mutual TLS", () => {
     const log = createLogger("info", { write: (line: string) => void logLines.push(line) });
     await prepareForServe(config, log);
     services = await openServices(config, log);
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes });
+    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log, bodyLimitBytes: config.bodyLimitBytes });
     server = await startServer(app, { listen: config.listen, redirectListen: null, tls: readTlsFiles(config.tls), log });
     port = server.address.port;
   });

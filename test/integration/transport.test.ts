@@ -37,7 +37,7 @@ describe("HTTP transport", () => {
     const log = createLogger("info", { write: (line: string) => void logLines.push(line) });
     await prepareForServe(config, log);
     services = await openServices(config, log);
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, log, bodyLimitBytes: config.bodyLimitBytes }, [
+    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log, bodyLimitBytes: config.bodyLimitBytes }, [
       (a) =>
         a.post("/api/test/count", async (c) => {
           processed += 1;

@@ -124,6 +124,18 @@ describe("config: backups", () => {
   });
 });
 
+describe("config: audit anchors", () => {
+  it("defaults to a directory in the data dir and takes another, relative to the working directory", () => {
+    expect(loadConfig(base, cwd).auditAnchorDir).toBe("/srv/vecto-test/data/audit-anchors");
+    expect(loadConfig({ ...base, VECTO_AUDIT_ANCHOR_DIR: "/mnt/worm/vecto" }, cwd).auditAnchorDir).toBe("/mnt/worm/vecto");
+    expect(loadConfig({ ...base, VECTO_AUDIT_ANCHOR_DIR: "anchors" }, cwd).auditAnchorDir).toBe("/srv/vecto-test/anchors");
+  });
+
+  it("refuses the data directory itself, naming the variable", () => {
+    expect(failure({ VECTO_AUDIT_ANCHOR_DIR: "data/" })).toBe("VECTO_AUDIT_ANCHOR_DIR: must be a directory of its own, not the data directory (default: <data>/audit-anchors)");
+  });
+});
+
 describe("config: trusted proxies and rate limits", () => {
   it("trusts no proxy and limits every credential and address by default", () => {
     const config = loadConfig(base, cwd);

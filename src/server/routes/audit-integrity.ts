@@ -33,7 +33,7 @@ export function auditIntegrityRoutes(deps: AppDeps): ApiRouter {
     { method: "get", path: "/api/audit/verify", operationId: "verifyAuditLog", summary: "Recompute every signature, leaf and signed checkpoint of the log; names the first bad event", tags, scopes: read, query: logQuery, responses: { 200: { description: "the verification report (ok, events, checkpoints, firstBad)" } } },
     async (c, { query }) => {
       const principal = principalOf(c);
-      const report = await verifyLog(db, crypto, logOf(principal, query.log));
+      const report = await verifyLog(db, crypto, deps.auditAnchor, logOf(principal, query.log));
       // Reading the audit trail is itself audited.
       deps.identity.events.emit({ event: "audit.verified", sensitivity: "security", severity: report.ok ? "info" : "critical", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { log: report.log, ok: report.ok, events: report.events, ...(report.firstBad ? { firstBadSeq: report.firstBad.seq } : {}) } });
       return c.json({ report });
@@ -67,7 +67,7 @@ export function auditIntegrityRoutes(deps: AppDeps): ApiRouter {
     router,
     { method: "post", path: "/api/audit/checkpoints", operationId: "makeAuditCheckpoints", summary: "Sign checkpoints now for every log that grew (the scheduler also does it every few minutes)", tags, scopes: ["platform:admin"], responses: { 200: { description: "the logs checkpointed and their sizes" } } },
     async (c) => {
-      const made = await makeCheckpoints(db, crypto);
+      const made = await makeCheckpoints(db, crypto, deps.auditAnchor);
       return c.json({ checkpoints: made.map((cp) => ({ size: cp.size, createdAt: cp.createdAt })) });
     },
   );
