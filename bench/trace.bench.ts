@@ -41,6 +41,7 @@ import { DEFAULT_TRACE_DEPTH, MAX_TRACE_DEPTH, MAX_TRACE_NODES, traceUpstream } 
 import { UPSTREAM_VIA_FROM, UPSTREAM_VIA_TO, type EdgeType, type NodeType } from "../src/graph/vocabulary.js";
 import { openServices, type Services } from "../src/services.js";
 import { percentile, round } from "./stats.js";
+import { seededRandom } from "../test/seeded-random.js";
 
 const PASSWORD = "violet-anchor-quartz-meadow-42";
 const SEED = 20_240_601;
@@ -72,18 +73,6 @@ const SAMPLE_BUDGET_MS = 1_000;
 const SLOW_QUERY_MS = 4_000;
 
 const CUSTODY = new Set<EdgeType>([...UPSTREAM_VIA_TO, ...UPSTREAM_VIA_FROM]);
-
-/** mulberry32: a small seeded generator, so every run builds the same graph. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const benchStarted = performance.now();
 /** Progress on stderr, so a slow step shows where it is. */
@@ -159,7 +148,7 @@ interface Graph {
 
 /** The project's shape: custody edges as a team would draw them, plus relates/blocks noise (with cycles). */
 function planGraph(): Graph {
-  const rand = prng(SEED);
+  const rand = seededRandom(SEED);
   const pick = (n: number): number => Math.floor(rand() * n);
   const topic = (): string => TOPICS[pick(TOPICS.length)] ?? "misc";
   const nodes: PlannedNode[] = [];

@@ -26,6 +26,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, httpsRequest, runCli, startServe, tempDir, waitForExit, type HttpsResult } from "../helpers.js";
 import { STRONG_PASSWORD } from "../identity-fixture.js";
+import { seededRandom } from "../seeded-random.js";
 
 type Server = Awaited<ReturnType<typeof startServe>>;
 type Outcome = "acknowledged" | "refused" | "failed" | "unknown";
@@ -36,18 +37,6 @@ const CLIENTS = 8;
 /** The kill lands this long after the load starts: long enough for writes to pile up, short enough to keep rounds cheap. */
 const KILL_AFTER_MS = { min: 40, max: 600 } as const;
 const UPDATE_SHARE = 0.35;
-
-/** mulberry32: a small seeded generator, so a failing run names the seed that replays its kill moments. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Content {
   readonly title: string;

@@ -20,6 +20,7 @@ import {
   verifyConsistency,
   verifyInclusion,
 } from "../../../src/audit/merkle.js";
+import { seededRandom } from "../../seeded-random.js";
 
 interface Fixture {
   hasher: {
@@ -93,18 +94,7 @@ function refSubproof(m: number, d: readonly Uint8Array[], b: boolean): Uint8Arra
 
 const SEED = 0x6962;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = mulberry32(SEED);
+const random = seededRandom(SEED);
 const randomInt = (maxExclusive: number): number => Math.floor(random() * maxExclusive);
 const MAX_SIZE = 300;
 const randomLeaves = Array.from({ length: MAX_SIZE }, (_, i) => leafHash(new TextEncoder().encode(`entry ${SEED}/${i}/${random()}`)));
