@@ -38,7 +38,7 @@ import { createLogger } from "../src/log.js";
 import { getNode } from "../src/graph/nodes.js";
 import { createProject } from "../src/graph/projects.js";
 import { DEFAULT_TRACE_DEPTH, MAX_TRACE_DEPTH, MAX_TRACE_NODES, traceUpstream } from "../src/graph/trace.js";
-import { UPSTREAM_VIA_FROM, UPSTREAM_VIA_TO, type EdgeType, type NodeType } from "../src/graph/vocabulary.js";
+import { UPSTREAM_VIA_FROM, UPSTREAM_VIA_TO, type EdgeType, type NodeType } from "../src/vocabulary/graph.js";
 import { openServices, type Services } from "../src/services.js";
 import { percentile, round } from "./stats.js";
 import { seededRandom } from "../test/seeded-random.js";

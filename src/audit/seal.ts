@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import canonicalizeModule from "canonicalize";
 import type { AuditRow } from "../db/audit-log.js";
-import type { DomainEvent } from "./events.js";
+import type { DomainEvent } from "../vocabulary/events.js";
 
 /** Where the row goes: its log, leaf index, id and time (decided inside the write transaction). */
 export interface AuditPosition {

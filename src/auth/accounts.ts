@@ -8,16 +8,17 @@ import type { CryptoService } from "../crypto/crypto-service.js";
 import type { Database } from "../db/db.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import type { Tenant } from "../db/tenants.js";
-import type { ActorKind, UserChanges, UserRecord } from "../db/users.js";
+import type { ActorKind } from "../vocabulary/events.js";
+import type { UserChanges, UserRecord } from "../db/users.js";
 import { DomainError } from "../errors.js";
 import type { EventSink } from "../audit/events.js";
 import type { ErasureJournal } from "../backup/erasure-journal.js";
 import type { LicenseService } from "../license/license.js";
 import { passwordProblem, type PasswordHasher } from "./passwords.js";
-import type { Principal } from "./principal.js";
+import { actorOf, type Principal } from "./principal.js";
 import { openProfile, sealName, sealProfile, type Profile } from "./profiles.js";
 import { sealTenantName, tenantListView, tenantView, type TenantView } from "./tenant-names.js";
-import type { Role, TenantRole } from "./rbac.js";
+import type { Role, TenantRole } from "../vocabulary/roles.js";
 import { secretHash } from "./secrets.js";
 
 export interface NewAccount extends Profile {
@@ -134,7 +135,7 @@ export async function createTenant(deps: AccountDeps, actor: Principal, input: {
       gate();
       tx.tenants.create(tenant);
       tx.users.insert(admin);
-      deps.events.emit({ event: "tenant.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { slug: input.slug } });
+      deps.events.emit({ event: "tenant.created", sensitivity: "normal", severity: "info", tenantId, actor: actorOf(actor), payload: { slug: input.slug } });
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw new DomainError("conflict", `tenant slug ${input.slug} is taken`);
@@ -161,7 +162,7 @@ export async function updateTenant(deps: AccountDeps, actor: Principal, tenantId
   const sealed = name === undefined ? {} : { nameEnc: await sealTenantName(deps.crypto, tenantId, name) };
   await deps.db.write((tx) => {
     tx.tenants.update(tenantId, { ...rest, ...sealed });
-    deps.events.emit({ event: "tenant.updated", sensitivity: changes.status ? "security" : "normal", severity: "info", tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { ...(changes.status ? { status: changes.status } : {}), ...(changes.accessTokenTtlSeconds ? { accessTokenTtlSeconds: changes.accessTokenTtlSeconds } : {}) } });
+    deps.events.emit({ event: "tenant.updated", sensitivity: changes.status ? "security" : "normal", severity: "info", tenantId, actor: actorOf(actor), payload: { ...(changes.status ? { status: changes.status } : {}), ...(changes.accessTokenTtlSeconds ? { accessTokenTtlSeconds: changes.accessTokenTtlSeconds } : {}) } });
   });
   return tenantView(deps.crypto, tenantById(deps, tenantId));
 }
@@ -174,7 +175,7 @@ export async function createUser(deps: AccountDeps, tenantDb: TenantDb, actor: P
     await tenantDb.write((tx) => {
       deps.license.assertCanCreate(seat);
       tx.insertUser(user);
-      deps.events.emit({ event: "user.created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId: user.id, role: user.role, kind: user.kind } });
+      deps.events.emit({ event: "user.created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId: user.id, role: user.role, kind: user.kind } });
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw new DomainError("conflict", "a user with this email exists in this tenant");
@@ -236,7 +237,7 @@ export async function updateUser(deps: AccountDeps, tenantDb: TenantDb, actor: P
     if (takesSeat) deps.license.assertCanCreate(target.kind === "agent" ? "agent" : "user");
     tx.updateUser(userId, changes);
     if (changesAccess) tx.revokeUserCredentials(userId, "access changed");
-    deps.events.emit({ event: "user.updated", sensitivity: changesAccess ? "security" : "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId, ...(update.role ? { role: update.role } : {}), ...(update.status ? { status: update.status } : {}), ...(update.auditor !== undefined ? { auditor: update.auditor } : {}) }, ...(changesAccess ? { notify: { userIds: [userId], message: "An administrator changed your access; please sign in again." } } : {}) });
+    deps.events.emit({ event: "user.updated", sensitivity: changesAccess ? "security" : "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId, ...(update.role ? { role: update.role } : {}), ...(update.status ? { status: update.status } : {}), ...(update.auditor !== undefined ? { auditor: update.auditor } : {}) }, ...(changesAccess ? { notify: { userIds: [userId], message: "An administrator changed your access; please sign in again." } } : {}) });
   });
   return toUserView(deps.crypto, existingUser(tenantDb, userId));
 }
@@ -246,6 +247,6 @@ export async function deleteUser(deps: AccountDeps, tenantDb: TenantDb, actor: P
   guardAdminChange(tenantDb, actor, target, true);
   await tenantDb.write((tx) => {
     tx.deleteUser(userId);
-    deps.events.emit({ event: "user.deleted", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId } });
+    deps.events.emit({ event: "user.deleted", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId } });
   });
 }

@@ -9,8 +9,8 @@ import type { TenantDb } from "../db/tenant-db.js";
 import type { UserRecord } from "../db/users.js";
 import { DomainError } from "../errors.js";
 import { createPersonalToken, PersonalTokenError, type TokenRequest } from "./personal-tokens.js";
-import type { Principal } from "./principal.js";
-import { scopesFor } from "./rbac.js";
+import { actorOf, type Principal } from "./principal.js";
+import { scopesFor } from "../vocabulary/roles.js";
 import { tokenView, type TokenView } from "./self-service.js";
 
 function agentOf(tenantDb: TenantDb, agentId: string): UserRecord {
@@ -29,7 +29,7 @@ export async function issueAgentToken(db: Database, events: EventSink, tenantDb:
   try {
     const owner = { tenantId: tenantDb.tenantId, userId: agentId, kind: "agent" as const, scopes: scopesFor(agent.role, agent.auditor) };
     const created = await createPersonalToken(db, owner, actor, request, new Date(), (record) =>
-      events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { tokenId: record.id, forAgent: agentId, projectId: record.projectId } }),
+      events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { tokenId: record.id, forAgent: agentId, projectId: record.projectId } }),
     );
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
@@ -46,6 +46,6 @@ export async function revokeAgentToken(events: EventSink, tenantDb: TenantDb, ac
   agentOf(tenantDb, agentId);
   await tenantDb.write((tx) => {
     if (!tx.revokePersonalToken(agentId, tokenId)) throw new DomainError("not-found", "no such token");
-    events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { tokenId, forAgent: agentId } });
+    events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { tokenId, forAgent: agentId } });
   });
 }

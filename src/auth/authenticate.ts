@@ -13,7 +13,7 @@ import type { UserRecord } from "../db/users.js";
 import { InvalidTokenError, type AccessTokens } from "./jwt.js";
 import { findUsableToken } from "./personal-tokens.js";
 import type { Principal } from "./principal.js";
-import { isScope, PROJECT_SCOPES, scopesFor, type Scope } from "./rbac.js";
+import { isScope, PROJECT_SCOPES, scopesFor, type Scope } from "../vocabulary/roles.js";
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 

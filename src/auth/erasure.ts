@@ -12,7 +12,7 @@
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { guardAdminChange, tenantById, type AccountDeps } from "./accounts.js";
-import type { Principal } from "./principal.js";
+import { actorOf, type Principal } from "./principal.js";
 import { sealProfile } from "./profiles.js";
 
 export async function eraseUser(deps: AccountDeps, tenantDb: TenantDb, actor: Principal, userId: string): Promise<void> {
@@ -23,7 +23,7 @@ export async function eraseUser(deps: AccountDeps, tenantDb: TenantDb, actor: Pr
   await tenantDb.write((tx) => {
     tx.pseudonymiseUser(userId, pseudonym);
     tx.revokeUserCredentials(userId, "erased");
-    deps.events.emit({ event: "user.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId } });
+    deps.events.emit({ event: "user.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId } });
   });
 }
 
@@ -37,7 +37,7 @@ export async function eraseTenant(deps: AccountDeps, actor: Principal, tenantId:
     tx.tenants.erase(tenantId);
     tx.loginThrottle.clearTenant(tenantId);
     // Recorded in the platform's log: the tenant's own log is its history, kept under audit retention.
-    deps.events.emit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: actor.actorKind, id: actor.userId }, payload: { erasedTenantId: tenantId, slug: tenant.slug, keysDestroyed } });
+    deps.events.emit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor: actorOf(actor), payload: { erasedTenantId: tenantId, slug: tenant.slug, keysDestroyed } });
   });
   deps.db.checkpoint();
   await deps.erasures.tenantErased(tenantId);

@@ -12,7 +12,7 @@ import { DomainError } from "../errors.js";
 import type { EventSink } from "../audit/events.js";
 import { checkPassword } from "./accounts.js";
 import type { PasswordHasher } from "./passwords.js";
-import type { Principal } from "./principal.js";
+import { actorOf, type Principal } from "./principal.js";
 import { openProfile } from "./profiles.js";
 import { accountRef, throttleKeys, type LoginThrottle } from "./throttle.js";
 
@@ -42,7 +42,7 @@ export async function changeOwnPassword(deps: PasswordFlowDeps, principal: Princ
   const user = db.users.get(principal.tenantId, principal.userId);
   if (!user) throw new DomainError("invalid-credentials", "the account no longer exists");
   if (user.kind !== "human" || user.passwordHash === null) throw new DomainError("rejected", "this account has no password");
-  const actor = { type: principal.actorKind, id: principal.userId };
+  const actor = actorOf(principal);
   const keys = throttleKeys(principal.tenantId, accountRef(user.emailLookup), address);
   const wait = deps.throttle.retryAfter(keys);
   if (wait > 0) {

@@ -14,7 +14,7 @@ import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import type { PasswordFlowDeps } from "./password-change.js";
 import { checkPassword } from "./accounts.js";
-import type { Principal } from "./principal.js";
+import { actorOf, type Principal } from "./principal.js";
 import { openProfile } from "./profiles.js";
 import { newOpaqueSecret, secretHash } from "./secrets.js";
 import { addressKeys } from "./throttle.js";
@@ -40,7 +40,7 @@ export async function issuePasswordReset(deps: PasswordFlowDeps, tenantDb: Tenan
   const expiresAt = await tenantDb.write((tx) => {
     const expires = new Date(Date.parse(tx.now) + RESET_TOKEN_TTL_SECONDS * 1000).toISOString();
     tx.replacePasswordReset({ tokenHash: secretHash(token), userId, createdBy: actor.userId, createdAt: tx.now, expiresAt: expires });
-    deps.events.emit({ event: "auth.password_reset_issued", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: { type: actor.actorKind, id: actor.userId }, payload: { userId, expiresAt: expires } });
+    deps.events.emit({ event: "auth.password_reset_issued", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId, expiresAt: expires } });
     return expires;
   });
   return { userId, token, expiresAt };

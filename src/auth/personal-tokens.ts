@@ -8,10 +8,10 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { crc32 } from "node:zlib";
 import type { Database } from "../db/db.js";
 import type { PersonalTokenRecord } from "../db/personal-tokens.js";
-import type { ActorKind } from "../db/users.js";
+import type { ActorKind } from "../vocabulary/events.js";
 import { DomainError } from "../errors.js";
 import type { Principal } from "./principal.js";
-import { PROJECT_SCOPES, type Scope } from "./rbac.js";
+import { PROJECT_SCOPES, type Scope } from "../vocabulary/roles.js";
 import { secretHash } from "./secrets.js";
 
 const PREFIX = "vct_";

@@ -2,9 +2,9 @@
  * Who is making a request, established by authentication and nothing else. Routes read it;
  * requireScope checks it; tenant data is reached through `tenantScope`.
  */
-import type { ActorKind } from "../db/users.js";
+import type { Actor, ActorKind } from "../vocabulary/events.js";
 import type { TenantScope } from "../db/tenant-scope.js";
-import type { Role, Scope } from "./rbac.js";
+import type { Role, Scope } from "../vocabulary/roles.js";
 
 export interface Principal {
   readonly userId: string;
@@ -19,4 +19,9 @@ export interface Principal {
   readonly projectId: string | null;
   /** The key to this tenant's data; null for the platform tenant, whose users hold no tenant content. */
   readonly tenantScope: TenantScope | null;
+}
+
+/** The actor an audit event names for what this principal did. */
+export function actorOf(principal: Pick<Principal, "actorKind" | "userId">): Actor {
+  return { type: principal.actorKind, id: principal.userId };
 }

@@ -9,7 +9,7 @@ import { DomainError } from "../errors.js";
 import { projectAccess } from "../graph/projects.js";
 import type { EventSink } from "../audit/events.js";
 import { assertCanIssue, createPersonalToken, PersonalTokenError, type TokenRequest } from "./personal-tokens.js";
-import type { Principal } from "./principal.js";
+import { actorOf, type Principal } from "./principal.js";
 
 export interface SessionView {
   readonly id: string;
@@ -42,7 +42,7 @@ export async function endOwnSession(db: Database, events: EventSink, principal: 
   if (!session || session.userId !== principal.userId) throw new DomainError("not-found", "no such session");
   await db.write((tx) => {
     tx.sessions.revoke(principal.tenantId, sessionId, "ended by user", tx.now);
-    events.emit({ event: "auth.session_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { sessionId } });
+    events.emit({ event: "auth.session_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { sessionId } });
   });
 }
 
@@ -63,7 +63,7 @@ export async function createOwnToken(db: Database, events: EventSink, principal:
   try {
     const owner = { tenantId: principal.tenantId, userId: principal.userId, kind: principal.actorKind, scopes: principal.scopes };
     const created = await createPersonalToken(db, owner, principal, request, new Date(), (record) =>
-      events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { tokenId: record.id, scopes: record.scopes.join(" "), projectId: record.projectId } }),
+      events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { tokenId: record.id, scopes: record.scopes.join(" "), projectId: record.projectId } }),
     );
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
@@ -77,6 +77,6 @@ export async function revokeOwnToken(db: Database, events: EventSink, principal:
   if (!token || token.userId !== principal.userId) throw new DomainError("not-found", "no such token");
   await db.write((tx) => {
     tx.personalTokens.revoke(principal.tenantId, principal.userId, tokenId, tx.now);
-    events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { tokenId } });
+    events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { tokenId } });
   });
 }

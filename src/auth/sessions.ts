@@ -16,9 +16,9 @@ import { DomainError } from "../errors.js";
 import type { EventSink } from "../audit/events.js";
 import type { AccessTokens } from "./jwt.js";
 import type { PasswordHasher } from "./passwords.js";
-import type { Principal } from "./principal.js";
+import { actorOf, type Principal } from "./principal.js";
 import { emailLookup } from "./profiles.js";
-import { scopesFor } from "./rbac.js";
+import { scopesFor } from "../vocabulary/roles.js";
 import { newOpaqueSecret, secretHash } from "./secrets.js";
 import { accountRef, throttleKeys, type LoginThrottle } from "./throttle.js";
 
@@ -117,7 +117,7 @@ export class Sessions {
     const sessionId = principal.credential.sessionId;
     await this.deps.db.write((tx) => {
       tx.sessions.revoke(principal.tenantId, sessionId, "logout", tx.now);
-      this.deps.events.emit({ event: "auth.logout", sensitivity: "normal", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { sessionId } });
+      this.deps.events.emit({ event: "auth.logout", sensitivity: "normal", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { sessionId } });
     });
   }
 

@@ -16,7 +16,7 @@ import type { UserRecord } from "../db/users.js";
 import { DomainError } from "../errors.js";
 import { isUniqueViolation, tenantById, type AccountDeps } from "./accounts.js";
 import { RESET_TOKEN_PREFIX, RESET_TOKEN_TTL_SECONDS } from "./password-reset.js";
-import type { Principal } from "./principal.js";
+import { actorOf, type Principal } from "./principal.js";
 import { emailLookup, sealProfile, type Profile } from "./profiles.js";
 import { newOpaqueSecret, secretHash } from "./secrets.js";
 
@@ -74,7 +74,7 @@ export async function assignTenantAdmin(deps: AccountDeps, actor: Principal, ten
         sensitivity: "security",
         severity: "warn",
         tenantId,
-        actor: { type: actor.actorKind, id: actor.userId },
+        actor: actorOf(actor),
         payload: { userId: user.id, created: existing === undefined, previousRole: existing?.role ?? null, previousStatus: existing?.status ?? null, expiresAt: expires },
         ...(notify.length > 0 ? { notify: { userIds: notify, message: "The platform root made an account of this tenant a tenant admin and issued it a one-time password reset. If your tenant did not ask for it, tell your security team." } } : {}),
       });

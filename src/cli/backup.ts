@@ -18,7 +18,7 @@ import { MasterKeyRing } from "../crypto/master-key-ring.js";
 import { backupFileName, backupFilesIn, listBackupFiles } from "../backup/retention.js";
 import { createTenantBackup } from "../backup/tenant.js";
 import { readBackupHeader, verifyBackup, type BackupKeys, type VerifyReport } from "../backup/verify.js";
-import type { DomainEvent } from "../audit/events.js";
+import type { DomainEvent } from "../vocabulary/events.js";
 import type { Config } from "../config.js";
 import { CryptoError } from "../crypto/errors.js";
 import { keystorePath } from "../db/db.js";

@@ -34,7 +34,7 @@ import { LicensingRepository } from "./licensing.js";
 import { UsageCountRepository } from "./usage-counts.js";
 import { isStorageFull, StorageFullError, StorageState } from "./storage.js";
 import type { AuditSealer } from "../audit/seal.js";
-import type { DomainEvent } from "../audit/events.js";
+import type { DomainEvent } from "../vocabulary/events.js";
 import type { TenantScope } from "./tenant-scope.js";
 
 export interface OpenOptions {

@@ -5,14 +5,14 @@
 import type { PersonalTokenRecord, PersonalTokenRepository } from "./personal-tokens.js";
 import type { EdgeRecord, EdgeRepository, TraceStep } from "./edges.js";
 import type { NodeChanges, NodeFilter, NodeRecord, NodeRepository } from "./nodes.js";
-import type { EdgeType } from "../graph/vocabulary.js";
+import type { EdgeType } from "../vocabulary/graph.js";
 import type { MemberRecord, ProjectRecord, ProjectRepository } from "./projects.js";
 import type { SecretRecord, SecretRepository, SecretRotation } from "./secrets.js";
 import type { SessionRepository } from "./sessions.js";
 import type { PasswordResetRecord, PasswordResetRepository } from "./password-resets.js";
 import { type Tenant, type TenantRepository } from "./tenants.js";
 import type { UserChanges, UserRecord, UserRepository } from "./users.js";
-import type { Role } from "../auth/rbac.js";
+import type { Role } from "../vocabulary/roles.js";
 
 interface TenantRepositories {
   readonly tenants: TenantRepository;

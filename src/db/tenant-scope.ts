@@ -5,18 +5,13 @@
  * authentication layer (src/auth); a test fails if anything else calls `mintTenantScope`.
  * The brand makes a hand-built object literal a type error.
  */
+import type { Actor } from "../vocabulary/events.js";
+
 declare const tenantScopeBrand: unique symbol;
-
-export type ActorType = "human" | "agent" | "system";
-
-/** Who acts; a name is never carried here (audit reads look it up from the user record: src/audit/actor-names.ts). */
-export interface Actor {
-  readonly type: ActorType;
-  readonly id: string;
-}
 
 export interface TenantScope {
   readonly tenantId: string;
+  /** Who acts; a name is never carried here (audit reads look it up from the user record: src/audit/actor-names.ts). */
   readonly actor: Actor;
   readonly [tenantScopeBrand]: true;
 }

@@ -4,8 +4,9 @@
  * the domain's sums over the customer tenants (src/usage/counts.ts).
  */
 import type BetterSqlite3 from "better-sqlite3";
-import type { Role } from "../auth/rbac.js";
-import type { ActorKind, UserStatus } from "./users.js";
+import type { Role } from "../vocabulary/roles.js";
+import type { ActorKind } from "../vocabulary/events.js";
+import type { UserStatus } from "./users.js";
 
 export interface UserCountRow {
   readonly kind: ActorKind;

@@ -1,17 +1,17 @@
 /**
  * Edges: typed links between two nodes of one project, in the one canonical direction of their
- * type (src/graph/vocabulary.ts). One edge per (type, from, to); no edge crosses a project or a
+ * type (src/vocabulary/graph.ts). One edge per (type, from, to); no edge crosses a project or a
  * tenant (also enforced by the schema); types that must stay acyclic refuse a closing edge.
  * A `supersedes` edge between decisions marks the older one superseded in the same transaction.
  */
 import { randomUUID } from "node:crypto";
-import type { Principal } from "../auth/principal.js";
+import { actorOf, type Principal } from "../auth/principal.js";
 import type { EdgeRecord } from "../db/edges.js";
 import type { NodeRecord } from "../db/nodes.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { accessWithin, projectAccess, type GraphDeps } from "./projects.js";
-import { EDGE_RULES, type EdgeType } from "./vocabulary.js";
+import { EDGE_RULES, type EdgeType } from "../vocabulary/graph.js";
 
 /** Deeper than any real chain; bounds the cycle check on a hostile graph. */
 const CYCLE_SEARCH_DEPTH = 10_000;
@@ -63,7 +63,7 @@ export async function createEdge(deps: GraphDeps, tenantDb: TenantDb, principal:
       const older = tx.node(to.id);
       if (older) tx.updateNode(older.id, older.version, { status: "superseded" });
     }
-    deps.events.emit({ event: "edge.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { edgeId: id, projectId, type: input.type, from: from.id, to: to.id } });
+    deps.events.emit({ event: "edge.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { edgeId: id, projectId, type: input.type, from: from.id, to: to.id } });
   });
   const edge = tenantDb.edge(id);
   if (!edge) throw new Error("edge vanished after write");
@@ -90,6 +90,6 @@ export async function deleteEdge(deps: GraphDeps, tenantDb: TenantDb, principal:
   if (!canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
   await tenantDb.write((tx) => {
     tx.deleteEdge(edgeId);
-    deps.events.emit({ event: "edge.deleted", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { edgeId, projectId: edge.projectId, type: edge.type } });
+    deps.events.emit({ event: "edge.deleted", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { edgeId, projectId: edge.projectId, type: edge.type } });
   });
 }

@@ -12,7 +12,7 @@
  * archive, only a tenant admin restores or erases).
  */
 import type { EventSink } from "../audit/events.js";
-import type { Principal } from "../auth/principal.js";
+import { actorOf, type Principal } from "../auth/principal.js";
 import type { Database } from "../db/db.js";
 import { tenantTxWithin, type TenantDb, type TenantTx } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
@@ -31,10 +31,6 @@ export interface ProjectErasure {
   readonly projectId: string;
   readonly nodesErased: number;
   readonly edgesErased: number;
-}
-
-function actorOf(principal: Principal): { type: Principal["actorKind"]; id: string } {
-  return { type: principal.actorKind, id: principal.userId };
 }
 
 export async function eraseNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string, reason: string): Promise<NodeErasure> {

@@ -9,7 +9,7 @@ import { posix } from "node:path";
 import { Readable } from "node:stream";
 import { pack } from "tar-stream";
 import { toUserView, type UserView } from "../auth/accounts.js";
-import type { Principal } from "../auth/principal.js";
+import { actorOf, type Principal } from "../auth/principal.js";
 import { tenantView } from "../auth/tenant-names.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
@@ -18,7 +18,7 @@ import { toEdgeView, type EdgeView } from "./edges.js";
 import { fencedBlock, frontMatter, inlineText } from "./markdown.js";
 import { toNodeView, type NodeView } from "./nodes.js";
 import type { GraphDeps } from "./projects.js";
-import { EDGE_RULES } from "./vocabulary.js";
+import { EDGE_RULES } from "../vocabulary/graph.js";
 
 const PAGE = 200;
 
@@ -48,7 +48,7 @@ export interface TenantExport {
 export async function exportTenant(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, tenantId: string, format: "json" | "markdown"): Promise<TenantExport> {
   checkExportAllowed(tenantDb, principal, tenantId);
   await deps.crypto.checkTenantKeys(tenantDb.tenantId);
-  deps.events.emit({ event: "tenant.exported", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { format } });
+  deps.events.emit({ event: "tenant.exported", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { format } });
   const stamp = new Date().toISOString().slice(0, 10);
   const slug = tenantDb.tenant()?.slug ?? "tenant";
   if (format === "json") {

@@ -5,12 +5,12 @@
  * version (If-Match): a stale one is refused, so no update is lost.
  */
 import { randomUUID } from "node:crypto";
-import type { Principal } from "../auth/principal.js";
+import { actorOf, type Principal } from "../auth/principal.js";
 import type { NodeChanges, NodeRecord } from "../db/nodes.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { accessWithin, projectAccess, requireTenantAdmin, type GraphDeps } from "./projects.js";
-import { NODE_STATUSES, isStatusOf, type NodeType, type ReviewKind, type ReviewVerdict } from "./vocabulary.js";
+import { NODE_STATUSES, isStatusOf, type NodeType, type ReviewKind, type ReviewVerdict } from "../vocabulary/graph.js";
 
 export interface NodeInput {
   readonly type: NodeType;
@@ -130,7 +130,7 @@ export async function createNode(deps: GraphDeps, tenantDb: TenantDb, principal:
       { id, projectId, type: input.type, status, reviewKind, verdict, titleEnc, bodyEnc, authorType: principal.actorKind, authorId: principal.userId, version: 1, createdAt: tx.now, updatedAt: tx.now, archivedAt: null },
       terms,
     );
-    deps.events.emit({ event: "node.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { nodeId: id, projectId, type: input.type } });
+    deps.events.emit({ event: "node.created", sensitivity: "normal", severity: "info", tenantId, actor: actorOf(principal), payload: { nodeId: id, projectId, type: input.type } });
   });
   return getNode(deps, tenantDb, principal, id);
 }
@@ -173,7 +173,7 @@ async function applyUpdate(deps: GraphDeps, tenantDb: TenantDb, principal: Princ
   await tenantDb.write((tx) => {
     const version = tx.updateNode(node.id, expectedVersion, changes, terms);
     if (version === undefined) throw new DomainError("precondition-failed", `the node changed since version ${expectedVersion}; fetch it again`);
-    deps.events.emit({ event, sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { nodeId: node.id, projectId: node.projectId, version } });
+    deps.events.emit({ event, sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { nodeId: node.id, projectId: node.projectId, version } });
   });
   return getNode(deps, tenantDb, principal, node.id);
 }

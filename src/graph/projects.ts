@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { EventSink } from "../audit/events.js";
 import type { ErasureJournal } from "../backup/erasure-journal.js";
-import type { Principal } from "../auth/principal.js";
+import { actorOf, type Principal } from "../auth/principal.js";
 import type { CryptoService } from "../crypto/crypto-service.js";
 import type { MemberRecord, ProjectRecord, ProjectRole } from "../db/projects.js";
 import type { TenantDb } from "../db/tenant-db.js";
@@ -117,7 +117,7 @@ export async function createProject(deps: GraphDeps, tenantDb: TenantDb, princip
   await tenantDb.write((tx) => {
     tx.insertProject({ id, nameEnc, status: "active", createdBy: principal.userId, createdAt: tx.now, updatedAt: tx.now });
     if (principal.role !== "tenant_admin") tx.putProjectMember({ projectId: id, userId: principal.userId, role: "editor", addedAt: tx.now });
-    deps.events.emit({ event: "project.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId: id } });
+    deps.events.emit({ event: "project.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { projectId: id } });
   });
   return getProject(deps, tenantDb, principal, id);
 }
@@ -134,7 +134,7 @@ export async function updateProject(deps: GraphDeps, tenantDb: TenantDb, princip
   const statusChange = statusEvent(project.status, changes.status);
   if (statusChange === "project.restored") requireTenantAdmin(principal, "restore an archived project");
   const nameEnc = changes.name === undefined ? undefined : await deps.crypto.encryptField(tenantDb.tenantId, nameRef(projectId), changes.name);
-  const actor = { type: principal.actorKind, id: principal.userId };
+  const actor = actorOf(principal);
   await tenantDb.write((tx) => {
     tx.updateProject(projectId, { ...(nameEnc ? { nameEnc } : {}), ...(changes.status ? { status: changes.status } : {}) });
     if (nameEnc || !statusChange) deps.events.emit({ event: "project.updated", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor, payload: { projectId } });
@@ -156,7 +156,7 @@ export async function setMember(deps: GraphDeps, tenantDb: TenantDb, principal: 
   if (user.role === "tenant_admin") throw new DomainError("rejected", "tenant admins reach every project already");
   await tenantDb.write((tx) => {
     tx.putProjectMember({ projectId, userId, role, addedAt: tx.now });
-    deps.events.emit({ event: "project.member_set", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, userId, role }, notify: { userIds: [userId], message: `You now have ${role} access to project ${projectId}.` } });
+    deps.events.emit({ event: "project.member_set", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { projectId, userId, role }, notify: { userIds: [userId], message: `You now have ${role} access to project ${projectId}.` } });
   });
   const member = tenantDb.membership(projectId, userId);
   if (!member) throw new Error("membership vanished after write");
@@ -167,6 +167,6 @@ export async function removeMember(deps: GraphDeps, tenantDb: TenantDb, principa
   projectAccess(tenantDb, principal, projectId);
   await tenantDb.write((tx) => {
     if (!tx.removeProjectMember(projectId, userId)) throw new DomainError("not-found", "no such member");
-    deps.events.emit({ event: "project.member_removed", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { projectId, userId } });
+    deps.events.emit({ event: "project.member_removed", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { projectId, userId } });
   });
 }

@@ -8,7 +8,7 @@ import type { TenantDb } from "../db/tenant-db.js";
 import { toEdgeView, type EdgeView } from "./edges.js";
 import { nodeAccess } from "./nodes.js";
 import type { GraphDeps } from "./projects.js";
-import { EDGE_RULES, UPSTREAM_VIA_FROM, UPSTREAM_VIA_TO, type NodeType } from "./vocabulary.js";
+import { EDGE_RULES, UPSTREAM_VIA_FROM, UPSTREAM_VIA_TO, type NodeType } from "../vocabulary/graph.js";
 
 export const DEFAULT_TRACE_DEPTH = 16;
 export const MAX_TRACE_DEPTH = 64;

@@ -8,7 +8,8 @@
 import type { FieldRef } from "../crypto/crypto-service.js";
 import { ENCRYPTED_COLUMNS, type EncryptedColumn } from "../db/encrypted-columns.js";
 import type { SealedRow } from "../db/sealed-fields.js";
-import type { Actor, KeyDeps } from "./rotation.js";
+import type { KeyDeps } from "./rotation.js";
+import type { Actor } from "../vocabulary/events.js";
 
 export interface ReencryptResult {
   readonly tenantId: string;

@@ -8,6 +8,7 @@
  *   older rows, and a version no row uses any more is retired.
  */
 import type { EventSink } from "../audit/events.js";
+import type { Actor } from "../vocabulary/events.js";
 import type { CryptoService } from "../crypto/crypto-service.js";
 import type { KeyResolver } from "../crypto/key-resolver.js";
 import type { Database } from "../db/db.js";
@@ -21,11 +22,6 @@ export interface KeyDeps {
   readonly now: () => Date;
   /** The master keys of the server running on the data directory, if one runs (retire-master refuses to pull its current key away). */
   readonly runningServer?: () => ServingRecord | null;
-}
-
-export interface Actor {
-  readonly type: "human" | "system";
-  readonly id: string | null;
 }
 
 export interface MasterRotation {

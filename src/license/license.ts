@@ -9,6 +9,7 @@
  * next usage snapshot), never punished. See docs/licensing.md.
  */
 import type { EventSink } from "../audit/events.js";
+import type { Actor } from "../vocabulary/events.js";
 import type { Database, PlatformTx } from "../db/db.js";
 import type { ClockRollbackRow } from "../db/licensing.js";
 import { DomainError } from "../errors.js";
@@ -17,11 +18,6 @@ import { checkInstallable, daysUntil, licenseTimes, limitsOf, stateAt, warningsF
 
 /** A clock this far behind its high-water mark is a rollback; less is ordinary adjustment (NTP steps, leap smearing). */
 export const CLOCK_TOLERANCE_MS = 5 * 60_000;
-
-export interface Actor {
-  readonly type: "human" | "agent" | "system";
-  readonly id: string;
-}
 
 export interface LicenseDeps {
   readonly db: Database;

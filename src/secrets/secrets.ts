@@ -10,7 +10,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { EventSink } from "../audit/events.js";
-import type { Principal } from "../auth/principal.js";
+import { actorOf, type Principal } from "../auth/principal.js";
 import type { CryptoService, FieldRef } from "../crypto/crypto-service.js";
 import type { SecretRecord } from "../db/secrets.js";
 import type { TenantDb } from "../db/tenant-db.js";
@@ -122,7 +122,7 @@ async function view(deps: Pick<SecretDeps, "crypto">, record: SecretRecord): Pro
 
 function audit(deps: SecretDeps, tenantDb: TenantDb, principal: Principal, event: "secret.created" | "secret.rotated" | "secret.deleted", record: { id: string; name: string }, version: number): void {
   // Name, id and version only: the value and description never enter the audit trail.
-  deps.events.emit({ event, sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { secretId: record.id, name: record.name, version } });
+  deps.events.emit({ event, sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { secretId: record.id, name: record.name, version } });
 }
 
 export async function listSecrets(deps: Pick<SecretDeps, "crypto">, tenantDb: TenantDb, principal: Principal, after: string | undefined, limit: number): Promise<SecretView[]> {

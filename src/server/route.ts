@@ -10,7 +10,7 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { z } from "zod";
 import type { Authenticator } from "../auth/authenticate.js";
-import type { Scope } from "../auth/rbac.js";
+import type { Scope } from "../vocabulary/roles.js";
 import type { AppEnv } from "./app.js";
 import { jsonBody } from "./json-body.js";
 import { requireScope } from "./middleware/require-scope.js";

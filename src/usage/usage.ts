@@ -15,7 +15,8 @@ import type { UsageSnapshotRow } from "../db/licensing.js";
 import { DomainError } from "../errors.js";
 import { canonicalJson } from "../license/canonical.js";
 import { encodePublicKey } from "../license/ed25519.js";
-import type { Actor, LicenseService } from "../license/license.js";
+import type { LicenseService } from "../license/license.js";
+import type { Actor } from "../vocabulary/events.js";
 import { countUsage } from "./counts.js";
 import {
   addDays,

@@ -5,7 +5,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CryptoService } from "../../src/crypto/crypto-service.js";
 import { keystorePath } from "../../src/db/db.js";
-import { NODE_TYPES, type EdgeType, type NodeType } from "../../src/graph/vocabulary.js";
+import { NODE_TYPES, type EdgeType, type NodeType } from "../../src/vocabulary/graph.js";
 import { untar } from "../helpers.js";
 import { identityFixture, STRONG_PASSWORD, type Fixture, type TenantAccount } from "../identity-fixture.js";
 import { markdownStructure, unescapedPunctuation, unescapeMarkdown } from "../markdown-structure.js";

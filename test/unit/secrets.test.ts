@@ -4,7 +4,7 @@
  * route, never the server layer) opens a secret.
  */
 import { describe, expect, it } from "vitest";
-import { PROJECT_SCOPES, ROLES, scopesFor } from "../../src/auth/rbac.js";
+import { PROJECT_SCOPES, ROLES, scopesFor } from "../../src/vocabulary/roles.js";
 import { isSecretName, SECRET_VALUE_MAX_BYTES, secretValueProblem } from "../../src/secrets/secrets.js";
 import { importedModules, namedImportsFrom, sourceFiles, type SourceFile } from "../source-files.js";
 

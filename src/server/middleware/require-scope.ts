@@ -7,7 +7,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { Authenticator } from "../../auth/authenticate.js";
 import { InvalidTokenError } from "../../auth/jwt.js";
 import type { Principal } from "../../auth/principal.js";
-import type { Scope } from "../../auth/rbac.js";
+import type { Scope } from "../../vocabulary/roles.js";
 import type { TenantDb } from "../../db/tenant-db.js";
 import type { AppDeps, AppEnv } from "../app.js";
 import { ProblemError } from "../problem.js";

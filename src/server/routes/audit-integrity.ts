@@ -3,7 +3,7 @@ import { z } from "zod";
 import { logKeys, makeCheckpoints } from "../../audit/checkpoints.js";
 import { consistency, inclusion } from "../../audit/proofs.js";
 import { verifyLog } from "../../audit/verify.js";
-import type { Principal } from "../../auth/principal.js";
+import { actorOf, type Principal } from "../../auth/principal.js";
 import { PLATFORM_LOG } from "../../db/db.js";
 import type { AppDeps } from "../app.js";
 import { principalOf } from "../middleware/require-scope.js";
@@ -35,7 +35,7 @@ export function auditIntegrityRoutes(deps: AppDeps): ApiRouter {
       const principal = principalOf(c);
       const report = await verifyLog(db, crypto, deps.auditAnchor, logOf(principal, query.log));
       // Reading the audit trail is itself audited.
-      deps.identity.events.emit({ event: "audit.verified", sensitivity: "security", severity: report.ok ? "info" : "critical", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { log: report.log, ok: report.ok, events: report.events, ...(report.firstBad ? { firstBadSeq: report.firstBad.seq } : {}) } });
+      deps.identity.events.emit({ event: "audit.verified", sensitivity: "security", severity: report.ok ? "info" : "critical", tenantId: principal.tenantId, actor: actorOf(principal), payload: { log: report.log, ok: report.ok, events: report.events, ...(report.firstBad ? { firstBadSeq: report.firstBad.seq } : {}) } });
       return c.json({ report });
     },
   );

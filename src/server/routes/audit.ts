@@ -8,7 +8,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { actorNames } from "../../audit/actor-names.js";
 import { auditFilterFields, exportChunks, exportFileName, exportRecord, exportStream, type AuditFormat, type ExportSpec } from "../../audit/export.js";
-import type { Principal } from "../../auth/principal.js";
+import { actorOf, type Principal } from "../../auth/principal.js";
 import { PLATFORM_LOG } from "../../db/db.js";
 import type { AppDeps, AppEnv } from "../app.js";
 import { principalOf } from "../middleware/require-scope.js";
@@ -39,7 +39,7 @@ function exportAudit(deps: AppDeps, c: Context<AppEnv>, query: AuditQuery): Resp
   const redact = !principal.scopes.has("audit:security");
   // The size is taken before the export is recorded, so the export ends just before its own event.
   const spec: ExportSpec = { log, filter, endSeq: deps.db.auditLog.size(log) };
-  deps.identity.events.emit({ event: "audit.exported", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: exportRecord(log, format, filter, redact) });
+  deps.identity.events.emit({ event: "audit.exported", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: exportRecord(log, format, filter, redact) });
   c.header("Content-Type", CONTENT_TYPES[format]);
   c.header("Content-Disposition", `attachment; filename="${exportFileName(fileLabel(deps, log), format, new Date())}"`);
   c.header("Cache-Control", "no-store");

@@ -4,9 +4,9 @@
  */
 import { isAbsolute } from "node:path";
 import { z } from "zod";
-import { rotateMaster, rotateTenantKey, type Actor } from "../../keys/rotation.js";
+import { rotateMaster, rotateTenantKey } from "../../keys/rotation.js";
 import { keyStatus } from "../../keys/status.js";
-import type { Principal } from "../../auth/principal.js";
+import { actorOf } from "../../auth/principal.js";
 import type { AppDeps } from "../app.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
@@ -20,10 +20,6 @@ const rotateMasterSchema = z.strictObject({
   ]),
 });
 const tags = ["keys"];
-
-function actorOf(principal: Principal): Actor {
-  return { type: "human", id: principal.userId };
-}
 
 export function keyRoutes(deps: AppDeps): ApiRouter {
   const router = new ApiRouter(deps.identity.authenticator);

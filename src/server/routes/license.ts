@@ -12,6 +12,7 @@ import type { AppDeps } from "../app.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { multilineSchema } from "./schemas.js";
+import { actorOf } from "../../auth/principal.js";
 
 const tags = ["license"];
 const manage = ["license:manage"] as const;
@@ -80,7 +81,7 @@ export function licenseRoutes(deps: AppDeps): ApiRouter {
     },
     async (c, { body }) => {
       const principal = principalOf(c);
-      return c.json(await deps.license.install(body.license, { type: principal.actorKind, id: principal.userId }));
+      return c.json(await deps.license.install(body.license, actorOf(principal)));
     },
   );
 
@@ -99,7 +100,7 @@ export function licenseRoutes(deps: AppDeps): ApiRouter {
     },
     async (c, { query }) => {
       const principal = principalOf(c);
-      const report = await deps.usage.report(query.from, query.to, { type: principal.actorKind, id: principal.userId }, "api");
+      const report = await deps.usage.report(query.from, query.to, actorOf(principal), "api");
       c.header("Content-Disposition", `attachment; filename="vecto-usage-${query.from}-${query.to}.json"`);
       c.header("Cache-Control", "no-store");
       return c.json(report);

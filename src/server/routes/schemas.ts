@@ -1,6 +1,6 @@
 /** Request shapes shared by several routes. */
 import { z } from "zod";
-import { SCOPES, TENANT_ROLES } from "../../auth/rbac.js";
+import { SCOPES, TENANT_ROLES } from "../../vocabulary/roles.js";
 import { lineSchema } from "../../text.js";
 
 /** Every field of stored free text uses one of these two (src/text.ts), so one rule holds for all. */

@@ -3,7 +3,7 @@
  * (VECTO_TRUSTED_PROXIES), and every route is rate-limited per address and per credential.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { DomainEvent } from "../../../src/audit/events.js";
+import type { DomainEvent } from "../../../src/vocabulary/events.js";
 import { identityFixture, STRONG_PASSWORD, type Fixture, type TenantAccount } from "../../identity-fixture.js";
 
 type Emitted = Parameters<Fixture["services"]["identity"]["events"]["emit"]>[0];

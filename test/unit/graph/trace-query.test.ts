@@ -12,7 +12,7 @@ import { createEdge } from "../../../src/graph/edges.js";
 import { createNode } from "../../../src/graph/nodes.js";
 import { createProject, type GraphDeps } from "../../../src/graph/projects.js";
 import { traceUpstream, type Trace } from "../../../src/graph/trace.js";
-import type { EdgeType, NodeType } from "../../../src/graph/vocabulary.js";
+import type { EdgeType, NodeType } from "../../../src/vocabulary/graph.js";
 import { identityFixture, type Fixture } from "../../identity-fixture.js";
 
 interface Actor {
