@@ -9,8 +9,9 @@ import { Authenticator } from "./auth/authenticate.js";
 import type { AccountDeps } from "./auth/accounts.js";
 import type { PasswordFlowDeps } from "./auth/password-change.js";
 import { AuditAnchor } from "./audit/anchor.js";
-import { auditEventSink, type EventSink } from "./audit/events.js";
+import { auditEventSink, auditLogLines, type EventSink } from "./audit/events.js";
 import { HmacAuditSealer } from "./audit/seal.js";
+import { notifyFromEvent } from "./notify/notifications.js";
 import { erasureJournal, type ErasureJournal } from "./backup/erasure-journal.js";
 import { AccessTokens } from "./auth/jwt.js";
 import { MIN_ARGON2, PasswordHasher } from "./auth/passwords.js";
@@ -120,7 +121,7 @@ export async function openKeyResolver(config: Config): Promise<MasterKeyRing> {
 
 export function createIdentity(db: Database, crypto: CryptoService, log: Logger, license: Pick<LicenseService, "assertCanCreate">, options: { erasures: ErasureJournal; now: () => Date; rootRecovery: boolean }): Identity {
   const { erasures, now, rootRecovery } = options;
-  const events = auditEventSink(db, log);
+  const events = auditEventSink(db);
   const passwords = new PasswordHasher(MIN_ARGON2);
   const accessTokens = new AccessTokens(db, crypto, `vecto:${db.installationId()}`, "vecto-api", now);
   const throttle = new LoginThrottle(db, now);
@@ -132,8 +133,11 @@ export async function openServices(config: Config, log: Logger, options: Service
   const now = options.now ?? (() => new Date());
   const resolver = await openKeyResolver(config);
   const db = Database.open(config.databaseFile, { now });
-  // Stateless over db and log: the same sink identity makes, available before identity exists.
-  const events = auditEventSink(db, log);
+  // What follows every audit event into its transaction: the user notifications it names, its log line.
+  db.followEvents(notifyFromEvent);
+  db.followEvents(auditLogLines(db, log));
+  // Stateless over db: the same sink identity makes, available before identity exists.
+  const events = auditEventSink(db);
   const crypto = new CryptoService(resolver, db.keystore, {
     maxEncryptionsPerKey: config.dekMaxEncryptions,
     onForcedRotation: (tenantId, version) =>

@@ -11,19 +11,19 @@
  */
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
-import { guardAdminChange, tenantById, type AccountDeps } from "./accounts.js";
+import { guardAdminChange, revokeUserCredentials, tenantById, type AccountDeps } from "./accounts.js";
 import { actorOf, type Principal } from "./principal.js";
 import { sealProfile } from "./profiles.js";
 
 export async function eraseUser(deps: AccountDeps, tenantDb: TenantDb, actor: Principal, userId: string): Promise<void> {
-  const target = tenantDb.user(userId);
+  const target = tenantDb.users.get(userId);
   if (!target) throw new DomainError("not-found", "no such user");
   guardAdminChange(tenantDb, actor, target, true);
   const pseudonym = await sealProfile(deps.crypto, tenantDb.tenantId, userId, { email: `erased-${userId}@erased.invalid`, name: "Erased user" });
   await tenantDb.write((tx) => {
-    tx.pseudonymiseUser(userId, pseudonym);
-    tx.revokeUserCredentials(userId, "erased");
-    deps.events.emit({ event: "user.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId } });
+    tx.users.pseudonymise(userId, pseudonym, tx.now);
+    revokeUserCredentials(tx, userId, "erased");
+    tx.audit({ event: "user.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId } });
   });
 }
 
@@ -37,7 +37,7 @@ export async function eraseTenant(deps: AccountDeps, actor: Principal, tenantId:
     tx.tenants.erase(tenantId);
     tx.loginThrottle.clearTenant(tenantId);
     // Recorded in the platform's log: the tenant's own log is its history, kept under audit retention.
-    deps.events.emit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor: actorOf(actor), payload: { erasedTenantId: tenantId, slug: tenant.slug, keysDestroyed } });
+    tx.audit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor: actorOf(actor), payload: { erasedTenantId: tenantId, slug: tenant.slug, keysDestroyed } });
   });
   deps.db.checkpoint();
   await deps.erasures.tenantErased(tenantId);

@@ -122,7 +122,7 @@ async function prepareStaged(config: Config, stageDir: string, report: VerifyRep
   }
   try {
     const tenants = await eraseAgain(services, erased.tenants, report.backupId);
-    const content = await eraseContentAgain(services.db, services.identity.events, erased.content, report.backupId);
+    const content = await eraseContentAgain(services.db, erased.content, report.backupId);
     services.identity.events.emit({ event: "backup.restored", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: "system", id: "vecto backup restore" }, payload: { backupId: report.backupId, backupCreatedAt: report.createdAt, backupInstallationId: report.installationId, erasedAgain: tenants.length, contentErasedAgain: content.length } });
     return { tenants, content };
   } finally {
@@ -142,7 +142,7 @@ async function eraseAgain(services: Services, erased: ErasureRecord["tenants"], 
     await services.db.write((tx) => {
       tx.tenants.erase(tenantId);
       tx.loginThrottle.clearTenant(tenantId);
-      services.identity.events.emit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: "system", id: "vecto backup restore" }, payload: { erasedTenantId: tenantId, slug: tenant?.slug ?? null, keysDestroyed, erasedAgainAfterRestoreOf: backupId } });
+      tx.audit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: "system", id: "vecto backup restore" }, payload: { erasedTenantId: tenantId, slug: tenant?.slug ?? null, keysDestroyed, erasedAgainAfterRestoreOf: backupId } });
     });
     done.push(tenantId);
   }

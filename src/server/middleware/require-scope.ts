@@ -56,3 +56,8 @@ export function tenantDbOf(deps: Pick<AppDeps, "db">, c: Context<AppEnv>): Tenan
   if (!scope) throw new ProblemError(403, "forbidden", "this account holds no tenant data");
   return deps.db.forTenant(scope);
 }
+
+/** The caller's own account rows (sessions, tokens, notifications), the platform root's too. */
+export function accountDbOf(deps: Pick<AppDeps, "db">, c: Context<AppEnv>): TenantDb {
+  return deps.db.forTenant(principalOf(c).accountScope);
+}
