@@ -20,7 +20,7 @@ import { TlsReloader } from "../../src/server/tls-reload.js";
 import type { TlsReloadOutcome } from "../../src/server/serve-record.js";
 import type { Config } from "../../src/config.js";
 import { openServices, type Services } from "../../src/services.js";
-import { httpsRequest, runCli, tempDir } from "../helpers.js";
+import { httpsRequest, runCli, tempDir, testDir } from "../helpers.js";
 
 interface Pem {
   readonly cert: string;
@@ -170,14 +170,10 @@ describe("mutual TLS", () => {
     });
 
     it("`vecto serve` stops with one line when the file cannot be read", () => {
-      const cwd = tempDir();
-      try {
-        const result = runCli(["serve"], { cwd: cwd.path, env: { VECTO_LISTEN: "127.0.0.1:0", VECTO_TLS_CLIENT_CA: join(cwd.path, "missing-ca.pem") } });
-        expect(result.status).toBe(1);
-        expect(result.stderr.trim().split("\n").at(-1)).toBe(`vecto: VECTO_TLS_CLIENT_CA: cannot read ${join(cwd.path, "missing-ca.pem")}`);
-      } finally {
-        cwd.cleanup();
-      }
+      const cwd = testDir();
+      const result = runCli(["serve"], { cwd, env: { VECTO_LISTEN: "127.0.0.1:0", VECTO_TLS_CLIENT_CA: join(cwd, "missing-ca.pem") } });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim().split("\n").at(-1)).toBe(`vecto: VECTO_TLS_CLIENT_CA: cannot read ${join(cwd, "missing-ca.pem")}`);
     });
   });
 });
