@@ -41,6 +41,7 @@ export class Checkpointer {
   /** When each log's last run started (performance.now()); entries older than the interval are dropped. */
   readonly #lastRun = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
+  #timerAt = 0;
   #inFlight: Promise<void> | undefined;
   #started = false;
   #failures = 0;
@@ -80,16 +81,20 @@ export class Checkpointer {
     if (this.#pending.size > 0) await this.#runLogs([...this.#pending]);
   }
 
+  /** Sets the timer for the earliest due log; a log due sooner than the timer set (another log's interval) brings it forward. */
   #schedule(): void {
-    if (!this.#started || this.#timer !== undefined || this.#inFlight !== undefined || this.#pending.size === 0) return;
+    if (!this.#started || this.#inFlight !== undefined || this.#pending.size === 0) return;
     const now = performance.now();
     let due = Number.POSITIVE_INFINITY;
     for (const logId of this.#pending) due = Math.min(due, (this.#lastRun.get(logId) ?? Number.NEGATIVE_INFINITY) + this.#intervalMs);
-    const delay = Math.max(0, due - now, this.#notBefore - now);
+    const at = Math.max(now, due, this.#notBefore);
+    if (this.#timer !== undefined && this.#timerAt <= at) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#runDue();
-    }, delay);
+    }, at - now);
     this.#timer.unref();
   }
 
