@@ -14,7 +14,7 @@ import { TlsReloader } from "../server/tls-reload.js";
 import { logCertificateExpiry, tlsExpiryJob } from "../jobs/tls-expiry.js";
 import { openServices, type Services } from "../services.js";
 import { commandConfig } from "./context.js";
-import { ensureAnchors } from "../audit/checkpoints.js";
+import { ensureAnchors, ensureTokenAnchors } from "../audit/checkpoints.js";
 import { auditCheckpointJob, backupJob, keyMaintenanceJob, usageSnapshotJob } from "../jobs/jobs.js";
 import { acquireDataDirLock } from "../db/data-dir-lock.js";
 import { StorageFullError } from "../db/storage.js";
@@ -142,6 +142,10 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     recordServingKeys(services, log);
     // An installation upgraded from a build without anchors gets its checkpoints anchored now (logged).
     ensureAnchors(services.db, services.auditAnchor);
+    // With an HSM: its anchor of each log catches up with the newest checkpoint (refused, and logged, after a rollback).
+    await ensureTokenAnchors(services.db, services.auditAnchor);
+    // From here on every committed event gets its log checkpointed within about a second.
+    services.checkpointer.start();
     await licenseAtStart(services, log);
     await erasureRecordsAtStart(config, log);
     const tls = readTlsFiles(config.tls);
@@ -162,6 +166,8 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     await scheduler.stop();
     await server.close();
     stopKeyWatch();
+    // The last requests' events: signed, stored and anchored before the database closes.
+    await services.checkpointer.stop();
     try {
       // Left behind on a full disk, the record is harmless: it counts only while vecto.lock is held.
       services.db.keystore.clearServing(process.pid);

@@ -13,7 +13,7 @@ import type * as Pkcs11js from "pkcs11js";
 import type { Pkcs11Config } from "../../config.js";
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from "../aead-params.js";
 import { HsmError, KeyFileError, KeyUnwrapError, MasterKeyUnavailableError } from "../errors.js";
-import type { KeyResolver, ResolverInfo, WrappedKey } from "../key-resolver.js";
+import type { KeyResolver, ResolverInfo, TokenRecords, WrappedKey } from "../key-resolver.js";
 
 type Api = typeof Pkcs11js;
 type Handle = Pkcs11js.Handle;
@@ -307,6 +307,55 @@ function gcmMechanism(api: Api, iv: Buffer, aad: Uint8Array): Pkcs11js.Mechanism
 }
 
 // ---------------------------------------------------------------------------------------------
+// Data objects (TokenRecords): private token objects of class CKO_DATA, found by label.
+
+const RECORD_APPLICATION = "vecto";
+
+function findData(loaded: LoadedPkcs11, session: Handle, label: string): Handle[] {
+  const { api, lib } = loaded;
+  lib.C_FindObjectsInit(session, [
+    { type: api.CKA_CLASS, value: api.CKO_DATA },
+    { type: api.CKA_LABEL, value: label },
+  ]);
+  try {
+    // More than two means leftovers of several interrupted replaces; all are read, and removed by the next one.
+    return lib.C_FindObjects(session, 16);
+  } finally {
+    lib.C_FindObjectsFinal(session);
+  }
+}
+
+function dataValue(loaded: LoadedPkcs11, session: Handle, object: Handle): Uint8Array {
+  const [attr] = loaded.lib.C_GetAttributeValue(session, object, [{ type: loaded.api.CKA_VALUE }]);
+  return new Uint8Array(attr?.value ?? Buffer.alloc(0));
+}
+
+function readRecords(loaded: LoadedPkcs11, session: Handle, label: string): Uint8Array[] {
+  return findData(loaded, session, label).map((object) => dataValue(loaded, session, object));
+}
+
+/**
+ * Creates the new object first, then destroys the older ones it supersedes: a crash in between
+ * leaves both, never neither. Not modifiable (CKA_MODIFIABLE=false): it is replaced, never edited.
+ */
+function replaceRecord(loaded: LoadedPkcs11, session: Handle, label: string, value: Uint8Array, supersedes: (older: Uint8Array) => boolean): void {
+  const { api, lib } = loaded;
+  const before = findData(loaded, session, label);
+  lib.C_CreateObject(session, [
+    { type: api.CKA_CLASS, value: api.CKO_DATA },
+    { type: api.CKA_TOKEN, value: true },
+    { type: api.CKA_PRIVATE, value: true },
+    { type: api.CKA_MODIFIABLE, value: false },
+    { type: api.CKA_LABEL, value: label },
+    { type: api.CKA_APPLICATION, value: RECORD_APPLICATION },
+    { type: api.CKA_VALUE, value: Buffer.from(value) },
+  ]);
+  for (const object of before) {
+    if (supersedes(dataValue(loaded, session, object))) lib.C_DestroyObject(session, object);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Session pool. One logged-in token "generation" at a time; a token error retires it and the next
 // call opens a new one (finding the slot again), so service resumes when the token comes back.
 
@@ -356,6 +405,21 @@ class SessionPool {
         throw new HsmError(`PKCS#11 token "${this.#target.tokenLabel}" is unavailable: ${ckr ?? "sessions were closed"}`, ckr);
       }
     }
+  }
+
+  /**
+   * Runs work on a read-write session of its own, closed afterwards: creating and destroying token
+   * objects needs one, and the pooled sessions that wrap and unwrap stay read-only.
+   */
+  runReadWrite<T>(work: (loaded: LoadedPkcs11, session: Handle) => T): Promise<T> {
+    return this.run(async (loaded) => {
+      const { session } = openTokenSession(loaded, this.#target, true);
+      try {
+        return work(loaded, session);
+      } finally {
+        closeQuietly(loaded.lib, session);
+      }
+    });
   }
 
   async #runOnce<T>(work: SessionWork<T>): Promise<T> {
@@ -616,6 +680,22 @@ export class Pkcs11KeyResolver implements KeyResolver {
       await this.#selfTest();
     } catch (err) {
       throw this.#hsmFailure("self-test", err);
+    }
+  }
+
+  /** Data objects in the token beside the master key (the audit log's anchor: src/audit/anchor.ts). */
+  readonly tokenRecords: TokenRecords = {
+    where: "the HSM (PKCS#11 token)",
+    read: (name) => this.#records("C_FindObjects", () => this.#pool.run(async (loaded, session) => readRecords(loaded, session, name))),
+    replace: (name, value, supersedes) => this.#records("C_CreateObject", () => this.#pool.runReadWrite((loaded, session) => replaceRecord(loaded, session, name, value, supersedes))),
+  };
+
+  async #records<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      const ckr = ckrOf(err);
+      throw ckr === undefined ? err : new HsmError(`PKCS#11 ${operation} of a data object in token "${this.#config.tokenLabel}" failed: ${ckr}`, ckr);
     }
   }
 
