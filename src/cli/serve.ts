@@ -6,10 +6,10 @@ import { createLogger, type Logger } from "../log.js";
 import { buildApp } from "../server/app.js";
 import { repairErasureRecords } from "../backup/erasure-journal.js";
 import { startServer, type RunningServer } from "../server/listen.js";
-import { readTlsFiles } from "../server/tls-files.js";
+import { readTlsFiles } from "../tls/tls-files.js";
 import { describeCertificate } from "../crypto/tls-certificate.js";
-import { ServedCertificate } from "../server/served-certificate.js";
-import { processStartTime, removeServeRecord, writeServeRecord } from "../server/serve-record.js";
+import { ServedCertificate } from "../tls/served-certificate.js";
+import { processStartTime, removeServeRecord, writeServeRecord } from "../tls/serve-record.js";
 import { TlsReloader } from "../server/tls-reload.js";
 import { logCertificateExpiry, tlsExpiryJob } from "../jobs/tls-expiry.js";
 import { openServices, type Services } from "../services.js";
@@ -150,7 +150,7 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     await erasureRecordsAtStart(config, log);
     const tls = readTlsFiles(config.tls);
     served = new ServedCertificate(describeCertificate(tls.cert));
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit }, certificate: served });
+    const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit }, certificate: served });
     server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls, log });
   } catch (error) {
     services.close();

@@ -44,7 +44,7 @@ describe("logs", () => {
   it("never contain a password or token sent in a request, even when the request fails", async () => {
     const out = capture();
     const log = createLogger("trace", out.stream);
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log, bodyLimitBytes: 65536 }, [
+    const app = buildApp({ ...services, log, bodyLimitBytes: 65536 }, [
       (a) =>
         a.post("/api/test/login", async (c) => {
           await jsonBody(c, z.strictObject({ user: z.string(), password: z.string() }));
@@ -112,7 +112,7 @@ describe("readiness", () => {
     const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir, "data") }, dir);
     await prepareForServe(config, createLogger("silent"));
     const services = await openServices(config, createLogger("silent"));
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log: createLogger("silent"), bodyLimitBytes: 1024 });
+    const app = buildApp({ ...services, log: createLogger("silent"), bodyLimitBytes: 1024 });
     expect((await app.request("/readyz")).status).toBe(200);
     services.close();
     const res = await app.request("/readyz");

@@ -10,10 +10,17 @@
 import { randomBytes } from "node:crypto";
 import { constants as fsc, promises as fsp } from "node:fs";
 import type * as Pkcs11js from "pkcs11js";
-import type { Pkcs11Config } from "../../config.js";
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from "../aead-params.js";
 import { HsmError, KeyFileError, KeyUnwrapError, MasterKeyUnavailableError } from "../errors.js";
 import type { KeyResolver, ResolverInfo, TokenRecords, WrappedKey } from "../key-resolver.js";
+
+/** Where the master key is: the token, its PIN file and the key's label. The composition root fills them from VECTO_PKCS11_* (src/config.ts); crypto reads no configuration itself. */
+export interface Pkcs11Settings {
+  readonly library: string;
+  readonly tokenLabel: string;
+  readonly pinFile: string;
+  readonly keyLabel: string;
+}
 
 type Api = typeof Pkcs11js;
 type Handle = Pkcs11js.Handle;
@@ -571,18 +578,18 @@ function isTokenGone(err: unknown): boolean {
 // ---------------------------------------------------------------------------------------------
 
 export class Pkcs11KeyResolver implements KeyResolver {
-  readonly #config: Pkcs11Config;
+  readonly #config: Pkcs11Settings;
   readonly #label: string;
   readonly #pool: SessionPool;
 
-  private constructor(config: Pkcs11Config, pin: string) {
+  private constructor(config: Pkcs11Settings, pin: string) {
     this.#config = config;
     this.#label = pkcs11MasterLabel(config.tokenLabel, config.keyLabel);
     this.#pool = new SessionPool({ ...config, pin });
   }
 
   /** Reads the PIN, logs in and finds the key now, so a misconfiguration stops startup with one clear line. */
-  static async open(config: Pkcs11Config): Promise<Pkcs11KeyResolver> {
+  static async open(config: Pkcs11Settings): Promise<Pkcs11KeyResolver> {
     const resolver = new Pkcs11KeyResolver(config, await readPinFile(config.pinFile));
     await resolver.#pool.run(async () => undefined);
     return resolver;
@@ -732,7 +739,7 @@ function masterKeyTemplate(api: Api, keyLabel: string): Pkcs11js.Template {
  * `vecto keys init-hsm`: generates the master key inside the token. Refuses when a secret key with
  * the label exists: a second one would make the label ambiguous, and replacing one loses data.
  */
-export async function generateHsmMasterKey(config: Pkcs11Config): Promise<{ masterLabel: string }> {
+export async function generateHsmMasterKey(config: Pkcs11Settings): Promise<{ masterLabel: string }> {
   const target = { ...config, pin: await readPinFile(config.pinFile) };
   const loaded = await loadPkcs11(config.library);
   const { session } = openTokenSession(loaded, target, true);
