@@ -34,7 +34,7 @@ import { join, resolve } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import BetterSqlite3 from "better-sqlite3";
-import { actorNames } from "../src/audit/actor-names.js";
+import { actorNames } from "../src/auth/actor-names.js";
 import { makeCheckpoints } from "../src/audit/checkpoints.js";
 import type { DomainEvent } from "../src/vocabulary/events.js";
 import { exportChunks, type AuditFormat, type ExportSpec } from "../src/audit/export.js";
@@ -186,7 +186,7 @@ async function endToEndWrite(ap: Appliance, writes: number, warmup: number): Pro
   const log = createLogger("silent");
   // Rate limits off: thousands of writes with one token would be refused, and this measures the write, not the limiter.
   const clients = { trustedProxies: [], rateLimit: { perCredential: null, perAddress: null } };
-  const shipped = buildApp({ ...services, keys: services.resolver, log, bodyLimitBytes: ap.bodyLimitBytes, clients });
+  const shipped = buildApp({ ...services, log, bodyLimitBytes: ap.bodyLimitBytes, clients });
   const body = JSON.stringify({ type: "decision", title: NODE_TITLE, body: NODE_BODY });
   const post = async (): Promise<void> => {
     const res = await shipped.request(`/api/projects/${projectId}/nodes`, { method: "POST", headers: { Authorization: `Bearer ${accessToken}`, "Content-Type": "application/json" }, body });

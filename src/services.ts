@@ -9,10 +9,13 @@ import { Authenticator } from "./auth/authenticate.js";
 import type { AccountDeps } from "./auth/accounts.js";
 import type { PasswordFlowDeps } from "./auth/password-change.js";
 import { AuditAnchor } from "./audit/anchor.js";
+import { Checkpointer } from "./audit/checkpointer.js";
+import { makeCheckpoints } from "./audit/checkpoints.js";
 import { auditEventSink, auditLogLines, type EventSink } from "./audit/events.js";
 import { HmacAuditSealer } from "./audit/seal.js";
 import { notifyFromEvent } from "./notify/notifications.js";
-import { erasureJournal, type ErasureJournal } from "./backup/erasure-journal.js";
+import { erasureJournal } from "./backup/erasure-journal.js";
+import type { ErasureJournal } from "./vocabulary/erasure.js";
 import { AccessTokens } from "./auth/jwt.js";
 import { MIN_ARGON2, PasswordHasher } from "./auth/passwords.js";
 import { DEFAULT_SESSION_POLICY, Sessions } from "./auth/sessions.js";
@@ -71,6 +74,8 @@ export interface Services {
   readonly usage: UsageService;
   /** Where every signed audit checkpoint is also appended, outside the database (VECTO_AUDIT_ANCHOR_DIR). */
   readonly auditAnchor: AuditAnchor;
+  /** Checkpoints each log soon after it grew; idle until `vecto serve` starts it (src/audit/checkpointer.ts). */
+  readonly checkpointer: Checkpointer;
   close(): void;
 }
 
@@ -136,6 +141,13 @@ export async function openServices(config: Config, log: Logger, options: Service
   // What follows every audit event into its transaction: the user notifications it names, its log line.
   db.followEvents(notifyFromEvent);
   db.followEvents(auditLogLines(db, log));
+  // The anchor in the token follows the ring's current key (pkcs11 only).
+  const auditAnchor = new AuditAnchor(config.auditAnchorDir, log, resolver);
+  // Runs only once serve started it, long after crypto below exists; told after each commit which logs grew.
+  const checkpointer = new Checkpointer(async (logs) => (await makeCheckpoints(db, crypto, auditAnchor, { logs, now })).length, log);
+  db.onCommitted((committed) => {
+    for (const logId of committed.logIds) checkpointer.grew(logId);
+  });
   // Stateless over db: the same sink identity makes, available before identity exists.
   const events = auditEventSink(db);
   const crypto = new CryptoService(resolver, db.keystore, {
@@ -159,5 +171,5 @@ export async function openServices(config: Config, log: Logger, options: Service
   };
   registerLoadedMasters(keyAdmin);
   await sealPlaintextTenantNames({ db, crypto, events: identity.events });
-  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor: new AuditAnchor(config.auditAnchorDir, log), close: () => db.close() };
+  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor, checkpointer, close: () => db.close() };
 }

@@ -21,12 +21,11 @@ import { TenantRepository } from "./tenants.js";
 import { CredentialLookup } from "./credential-lookup.js";
 import { JwtKeyRepository } from "./jwt-keys.js";
 import { LoginThrottleRepository } from "./login-throttle.js";
-import { AuditRepository, type CheckpointRow } from "./audit-log.js";
+import { AuditRepository, type AuditPosition, type AuditSealer, type CheckpointRow } from "./audit-log.js";
 import { LicensingRepository } from "./licensing.js";
 import { UsageCountRepository } from "./usage-counts.js";
 import { isStorageFull, StorageFullError, StorageState } from "./storage.js";
 import { WritePath, type Committed, type TransactionBase } from "./write-path.js";
-import type { AuditSealer } from "../audit/seal.js";
 import type { DomainEvent } from "../vocabulary/events.js";
 import type { TenantScope } from "./tenant-scope.js";
 
@@ -50,14 +49,6 @@ export interface PlatformTx extends TransactionBase {
    * tenant created with its first admin, a restore erasing again, re-encryption.
    */
   tenant(tenantId: string): TenantTx;
-}
-
-/** Where an audit event was written: its row's id and time (notifications name it). */
-export interface AuditPosition {
-  readonly logId: string;
-  readonly seq: number;
-  readonly vid: string;
-  readonly timestamp: string;
 }
 
 /**
