@@ -26,7 +26,7 @@ import { LicensingRepository } from "./licensing.js";
 import { UsageCountRepository } from "./usage-counts.js";
 import { isStorageFull, StorageFullError, StorageState } from "./storage.js";
 import { WritePath, type Committed, type TransactionBase } from "./write-path.js";
-import type { DomainEvent } from "../vocabulary/events.js";
+import { PLATFORM_LOG, type DomainEvent } from "../vocabulary/events.js";
 import type { TenantScope } from "./tenant-scope.js";
 
 export interface OpenOptions {
@@ -76,8 +76,8 @@ export interface Bookkeeping {
 
 export type BookkeepingKind = keyof Bookkeeping;
 
-/** The audit log of the installation itself (events of no tenant). */
-export const PLATFORM_LOG = "_platform";
+/** The audit log of the installation itself, named in the vocabulary (src/server reads it there). */
+export { PLATFORM_LOG };
 
 /** The keystore file that goes with a database file. */
 export function keystorePath(databaseFile: string): string {

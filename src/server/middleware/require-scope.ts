@@ -8,9 +8,11 @@ import type { Authenticator } from "../../auth/authenticate.js";
 import { InvalidTokenError } from "../../auth/jwt.js";
 import type { Principal } from "../../auth/principal.js";
 import type { Scope } from "../../vocabulary/roles.js";
-import type { TenantDb } from "../../db/tenant-db.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { ProblemError } from "../problem.js";
+
+/** One tenant's door, as the database in AppDeps hands it out (src/server names no db type). */
+type TenantDb = ReturnType<AppDeps["db"]["forTenant"]>;
 
 /** The middlewares that declare a scope, so tests can find undeclared routes. */
 export const scopeDeclarations = new WeakMap<MiddlewareHandler, readonly Scope[]>();

@@ -4,7 +4,7 @@ import { logKeys, makeCheckpoints } from "../../audit/checkpoints.js";
 import { consistency, inclusion } from "../../audit/proofs.js";
 import { verifyLog } from "../../audit/verify.js";
 import { actorOf, type Principal } from "../../auth/principal.js";
-import { PLATFORM_LOG } from "../../db/db.js";
+import { PLATFORM_LOG } from "../../vocabulary/events.js";
 import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ProblemError } from "../problem.js";

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { actorNames } from "../../auth/actor-names.js";
 import { auditFilterFields, exportChunks, exportFileName, exportRecord, exportStream, type AuditFormat, type ExportSpec } from "../../audit/export.js";
 import { actorOf, type Principal } from "../../auth/principal.js";
-import { PLATFORM_LOG } from "../../db/db.js";
+import { PLATFORM_LOG } from "../../vocabulary/events.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ProblemError } from "../problem.js";
