@@ -27,7 +27,7 @@ import { dataDirLocked } from "./db/data-dir-lock.js";
 import { Database } from "./db/db.js";
 import type { ServingRecord } from "./db/keystore.js";
 import type { GraphDeps } from "./graph/projects.js";
-import { registerLoadedMasters, type KeyDeps } from "./keys/rotation.js";
+import { recordDekRotated, registerLoadedMasters, type KeyDeps } from "./keys/rotation.js";
 import type { Logger } from "./log.js";
 import type { VendorKey } from "./license/format.js";
 import { LicenseService } from "./license/license.js";
@@ -136,8 +136,7 @@ export async function openServices(config: Config, log: Logger, options: Service
   const events = auditEventSink(db, log);
   const crypto = new CryptoService(resolver, db.keystore, {
     maxEncryptionsPerKey: config.dekMaxEncryptions,
-    onForcedRotation: (tenantId, version) =>
-      events.emit({ event: "keys.dek_rotated", sensitivity: "security", severity: "info", tenantId, actor: { type: "system", id: "crypto" }, payload: { version, reason: "encryption-limit" } }),
+    onForcedRotation: (tenantId, version) => recordDekRotated(events, tenantId, version, { type: "system", id: "crypto" }, "encryption-limit"),
   });
   db.setAuditSealer(new HmacAuditSealer(await crypto.macFunction("audit-hmac")));
   const license = new LicenseService({ db, events, vendorKeys: options.vendorKeys ?? VENDOR_KEYS, now });

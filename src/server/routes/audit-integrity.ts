@@ -2,12 +2,10 @@
 import { z } from "zod";
 import { logKeys, makeCheckpoints } from "../../audit/checkpoints.js";
 import { consistency, inclusion } from "../../audit/proofs.js";
-import { verifyLog } from "../../audit/verify.js";
-import { actorOf, type Principal } from "../../auth/principal.js";
-import { PLATFORM_LOG } from "../../db/db.js";
+import { readableLog, verifyForReader } from "../../audit/reader-access.js";
+import type { Principal } from "../../auth/principal.js";
 import type { AppDeps } from "../app.js";
 import { principalOf } from "../middleware/require-scope.js";
-import { ProblemError } from "../problem.js";
 import { ApiRouter, defineRoute } from "../route.js";
 
 const logQuery = z.strictObject({ log: z.enum(["own", "platform"]).default("own") });
@@ -19,9 +17,7 @@ const read = ["audit:read"] as const;
 
 /** A tenant reads its own log; the platform root reads its tenant's log or, with log=platform, the installation's. */
 function logOf(principal: Principal, which: "own" | "platform"): string {
-  if (which === "own") return principal.tenantId;
-  if (principal.tenantKind !== "platform") throw new ProblemError(404, "not-found", "no such log");
-  return PLATFORM_LOG;
+  return readableLog(principal, which === "platform", "not-found");
 }
 
 export function auditIntegrityRoutes(deps: AppDeps): ApiRouter {
@@ -33,9 +29,7 @@ export function auditIntegrityRoutes(deps: AppDeps): ApiRouter {
     { method: "get", path: "/api/audit/verify", operationId: "verifyAuditLog", summary: "Recompute every signature, leaf and signed checkpoint of the log; names the first bad event", tags, scopes: read, query: logQuery, responses: { 200: { description: "the verification report (ok, events, checkpoints, firstBad)" } } },
     async (c, { query }) => {
       const principal = principalOf(c);
-      const report = await verifyLog(db, crypto, deps.auditAnchor, logOf(principal, query.log));
-      // Reading the audit trail is itself audited.
-      deps.identity.events.emit({ event: "audit.verified", sensitivity: "security", severity: report.ok ? "info" : "critical", tenantId: principal.tenantId, actor: actorOf(principal), payload: { log: report.log, ok: report.ok, events: report.events, ...(report.firstBad ? { firstBadSeq: report.firstBad.seq } : {}) } });
+      const report = await verifyForReader({ db, crypto, anchor: deps.auditAnchor, events: deps.identity.events }, principal, logOf(principal, query.log));
       return c.json({ report });
     },
   );
