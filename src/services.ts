@@ -10,6 +10,7 @@ import type { AccountDeps } from "./auth/accounts.js";
 import type { PasswordFlowDeps } from "./auth/password-change.js";
 import { AuditAnchor } from "./audit/anchor.js";
 import { auditEventSink, type EventSink } from "./audit/events.js";
+import { ReadAudit } from "./audit/read-audit.js";
 import { HmacAuditSealer } from "./audit/seal.js";
 import { erasureJournal, type ErasureJournal } from "./backup/erasure-journal.js";
 import { AccessTokens } from "./auth/jwt.js";
@@ -43,6 +44,8 @@ export interface Identity {
   readonly passwordFlows: PasswordFlowDeps;
   readonly accessTokens: AccessTokens;
   readonly events: EventSink;
+  /** Read events, by each tenant's read-audit setting, appended in batches off the request path (src/audit/read-audit.ts). */
+  readonly reads: ReadAudit;
 }
 
 /** A master key to load or create: a key file, or a key label in the configured PKCS#11 token. */
@@ -125,7 +128,13 @@ export function createIdentity(db: Database, crypto: CryptoService, log: Logger,
   const accessTokens = new AccessTokens(db, crypto, `vecto:${db.installationId()}`, "vecto-api", now);
   const throttle = new LoginThrottle(db, now);
   const sessions = new Sessions({ db, crypto, passwords, accessTokens, throttle, events, policy: DEFAULT_SESSION_POLICY, now });
-  return { authenticator: new Authenticator(db, accessTokens, now), sessions, accounts: { db, crypto, passwords, events, license, erasures }, passwordFlows: { db, crypto, passwords, events, throttle, now, rootRecovery }, accessTokens, events };
+  return { authenticator: new Authenticator(db, accessTokens, now), sessions, accounts: { db, crypto, passwords, events, license, erasures }, passwordFlows: { db, crypto, passwords, events, throttle, now, rootRecovery }, accessTokens, events, reads: new ReadAudit({ db, events, log }) };
+}
+
+/** Queued read events are written first (the batcher starts its write before returning), then the database is closed. */
+function closeServices(identity: Identity, db: Database): void {
+  void identity.reads.close();
+  db.close();
 }
 
 export async function openServices(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Services> {
@@ -154,5 +163,5 @@ export async function openServices(config: Config, log: Logger, options: Service
   };
   registerLoadedMasters(keyAdmin);
   await sealPlaintextTenantNames({ db, crypto, events: identity.events });
-  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor: new AuditAnchor(config.auditAnchorDir, log), close: () => db.close() };
+  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor: new AuditAnchor(config.auditAnchorDir, log), close: () => closeServices(identity, db) };
 }

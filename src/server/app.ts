@@ -10,6 +10,7 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AuditAnchor } from "../audit/anchor.js";
+import type { ReadRecord } from "../audit/read-audit.js";
 import type { Principal } from "../auth/principal.js";
 import { isKeyUnavailable, MasterKeyRetiredError } from "../crypto/errors.js";
 import type { KeyResolver } from "../crypto/key-resolver.js";
@@ -28,6 +29,7 @@ import { clientAddress } from "./middleware/client-address.js";
 import { rateLimit } from "./middleware/rate-limit.js";
 import { bodyLimit } from "./middleware/body-limit.js";
 import { licenseGuard } from "./middleware/license-guard.js";
+import { readAudit } from "./middleware/read-audit.js";
 import { requestId } from "./middleware/request-id.js";
 import { securityHeaders } from "./middleware/security-headers.js";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -49,6 +51,7 @@ import { secretRoutes } from "./routes/secrets.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { setupRoutes } from "./routes/setup.js";
 import { tenantRoutes } from "./routes/tenants.js";
+import { tenantSettingsRoutes } from "./routes/tenant-settings.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { userRoutes } from "./routes/users.js";
 import type { ServedCertificate } from "./served-certificate.js";
@@ -83,7 +86,8 @@ export interface ClientPolicy {
 }
 
 export interface AppEnv {
-  Variables: { requestId: string; clientAddress: string; principal?: Principal };
+  /** `read`: what the route's spec says a successful call reads (defineRoute), for the read-audit middleware. */
+  Variables: { requestId: string; clientAddress: string; principal?: Principal; read?: ReadRecord };
 }
 
 /** Routes added by callers (tests, later issues) are mounted after the built-in ones. */
@@ -131,11 +135,11 @@ function toProblem(error: unknown): ProblemError | undefined {
 export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const clients = deps.clients ?? { trustedProxies: [], rateLimit: DEFAULT_RATE_LIMIT };
-  app.use("*", requestId(), securityHeaders(), clientAddress(new TrustedProxies(clients.trustedProxies)), accessLog(deps.log), rateLimit(clients.rateLimit, clients.now), bodyLimit(deps.bodyLimitBytes), licenseGuard(deps.license));
+  app.use("*", requestId(), securityHeaders(), clientAddress(new TrustedProxies(clients.trustedProxies)), accessLog(deps.log), rateLimit(clients.rateLimit, clients.now), bodyLimit(deps.bodyLimitBytes), licenseGuard(deps.license), readAudit(deps.identity.reads));
 
   // Every built-in route goes through defineRoute, so the registry (and /api/openapi.json) sees it.
   const registry = new ApiRegistry();
-  const builtIn: readonly ((deps: AppDeps) => ApiRouter)[] = [healthRoutes, setupRoutes, authRoutes, tenantRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes, graphRoutes, gdprRoutes, auditIntegrityRoutes, notificationRoutes, keyRoutes, auditRoutes, secretRoutes, licenseRoutes];
+  const builtIn: readonly ((deps: AppDeps) => ApiRouter)[] = [healthRoutes, setupRoutes, authRoutes, tenantRoutes, tenantSettingsRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes, graphRoutes, gdprRoutes, auditIntegrityRoutes, notificationRoutes, keyRoutes, auditRoutes, secretRoutes, licenseRoutes];
   for (const routes of builtIn) registry.mount(app, routes(deps));
   registry.mount(app, openApiRoutes(deps.identity.authenticator, registry));
   attachRegistry(app, registry);

@@ -65,6 +65,8 @@ export type EventName =
   | "job.run"
   | "audit.exported"
   | "audit.verified"
+  | "read.sensitive"
+  | "read.content"
   | "backup.created"
   | "backup.verified"
   | "backup.restored"

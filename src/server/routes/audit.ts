@@ -42,7 +42,7 @@ export function auditRoutes(deps: AppDeps): ApiRouter {
     {
       method: "get",
       path: "/api/audit",
-      operationId: "exportAuditLog",
+      operationId: "exportAuditLog", reads: "sensitive",
       summary: "The caller's tenant's audit log as JSON Lines or CSV, streamed; security payloads need audit:security",
       description:
         "Holds the events with seq below the log's size when the export started; the export itself is recorded (audit.exported) just before, and so is not in it. " +
