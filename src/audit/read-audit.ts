@@ -14,13 +14,13 @@
  * the ids in the path; never content, never the query. It is appended off the request path by the
  * batcher (event-batcher.ts): at most a second behind, so a read never waits for an fsync.
  */
-import { actorOf, type Principal } from "../auth/principal.js";
 import type { Database } from "../db/db.js";
 import type { ReadAuditLevel } from "../db/tenants.js";
 import type { Logger } from "../log.js";
-import type { DomainEvent } from "../vocabulary/events.js";
+import { actorOf, type DomainEvent } from "../vocabulary/events.js";
 import { EventBatcher } from "./event-batcher.js";
 import type { EventSink } from "./events.js";
+import type { Reader } from "./reader-access.js";
 
 export type { ReadAuditLevel } from "../db/tenants.js";
 export const READ_AUDIT_LEVELS = ["off", "sensitive", "all"] as const satisfies readonly ReadAuditLevel[];
@@ -42,7 +42,7 @@ export function recordsRead(level: ReadAuditLevel, kind: ReadKind): boolean {
   return level === "all" || (level === "sensitive" && kind === "sensitive");
 }
 
-export function readEvent(principal: Principal, read: ReadRecord): DomainEvent {
+export function readEvent(principal: Pick<Reader, "tenantId" | "actorKind" | "userId">, read: ReadRecord): DomainEvent {
   return {
     event: read.kind === "sensitive" ? "read.sensitive" : "read.content",
     sensitivity: read.kind === "sensitive" ? "security" : "normal",
@@ -74,7 +74,7 @@ export class ReadAudit {
   }
 
   /** Called after a successful read; never throws and never waits. */
-  record(principal: Principal, read: ReadRecord): void {
+  record(principal: Pick<Reader, "tenantId" | "actorKind" | "userId">, read: ReadRecord): void {
     try {
       const level = this.deps.db.tenants.get(principal.tenantId)?.readAudit ?? "sensitive";
       if (recordsRead(level, read.kind)) this.#batcher.add(readEvent(principal, read));

@@ -3,29 +3,41 @@
  * audit route: which log it reaches, whether security payloads are withheld from it, and the
  * records its export and its verification leave in the trail. Routes only translate HTTP.
  */
-import { actorOf, type Principal } from "../auth/principal.js";
 import type { CryptoService } from "../crypto/crypto-service.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
 import { DomainError } from "../errors.js";
 import type { AuditAnchor } from "./anchor.js";
-import type { ActorNames } from "./actor-names.js";
 import type { EventSink } from "./events.js";
-import { exportChunks, recordAuditExport, type AuditFilterInput, type ExportSpec } from "./export.js";
+import { exportChunks, recordAuditExport, type ActorNames, type AuditFilterInput, type ExportSpec } from "./export.js";
 import { verifyLog, type VerifyReport } from "./verify.js";
+import { actorOf, type ActorKind } from "../vocabulary/events.js";
+import type { Scope } from "../vocabulary/roles.js";
+
+/**
+ * Who reads: the fields of an authenticated principal (src/auth/principal.ts) the audit trail
+ * needs, named here because auth sits above the audit trail; a principal is a reader.
+ */
+export interface Reader {
+  readonly userId: string;
+  readonly actorKind: ActorKind;
+  readonly tenantId: string;
+  readonly tenantKind: "platform" | "customer";
+  readonly scopes: ReadonlySet<Scope>;
+}
 
 /**
  * The log a reader may read: its own tenant's, or, for the platform root on request, the
  * installation's. `refusal` is how another reader is turned away: the export says it is
  * forbidden, the integrity routes say there is no such log.
  */
-export function readableLog(principal: Principal, installationLog: boolean, refusal: "forbidden" | "not-found"): string {
+export function readableLog(principal: Reader, installationLog: boolean, refusal: "forbidden" | "not-found"): string {
   if (!installationLog) return principal.tenantId;
   if (principal.tenantKind === "platform") return PLATFORM_LOG;
   throw new DomainError(refusal, refusal === "forbidden" ? "only the platform root reads the installation log" : "no such log");
 }
 
 /** Security payloads are withheld from a reader without the auditor capability. */
-export function withholdsSecurity(principal: Principal): boolean {
+export function withholdsSecurity(principal: Reader): boolean {
   return !principal.scopes.has("audit:security");
 }
 
@@ -39,7 +51,7 @@ export interface ReaderExportDeps {
  * GET /api/audit: the export as text chunks. The log's size is taken before the export is
  * recorded (audit.exported), so the export ends just before its own event.
  */
-export function exportForReader(deps: ReaderExportDeps, principal: Principal, log: string, query: AuditFilterInput): AsyncGenerator<string> {
+export function exportForReader(deps: ReaderExportDeps, principal: Reader, log: string, query: AuditFilterInput): AsyncGenerator<string> {
   const { format, ...filter } = query;
   const redactSecurity = withholdsSecurity(principal);
   const spec: ExportSpec = { log, filter, endSeq: deps.db.auditLog.size(log) };
@@ -55,7 +67,7 @@ export interface ReaderVerifyDeps {
 }
 
 /** GET /api/audit/verify: the verification report; reading the audit trail's integrity is itself audited (audit.verified). */
-export async function verifyForReader(deps: ReaderVerifyDeps, principal: Principal, log: string): Promise<VerifyReport> {
+export async function verifyForReader(deps: ReaderVerifyDeps, principal: Reader, log: string): Promise<VerifyReport> {
   const report = await verifyLog(deps.db, deps.crypto, deps.anchor, log);
   deps.events.emit({
     event: "audit.verified",

@@ -46,7 +46,7 @@ export async function eraseTenant(deps: AccountDeps, actor: Principal, tenantId:
  * with `erasedAgainAfterRestoreOf`): its keys destroyed first, then its rows, recorded as tenant.erased.
  * Returns how many key versions were destroyed.
  */
-export async function shredTenant(deps: { readonly db: Database; readonly crypto: CryptoService; readonly events: EventSink }, tenantId: string, slug: string | null, actor: Actor, restoredBackupId?: string): Promise<number> {
+export async function shredTenant(deps: { readonly db: Database; readonly crypto: Pick<CryptoService, "forgetTenant">; readonly events: EventSink }, tenantId: string, slug: string | null, actor: Actor, restoredBackupId?: string): Promise<number> {
   const keysDestroyed = deps.db.keystore.destroyTenantKeys(tenantId);
   deps.crypto.forgetTenant(tenantId);
   await deps.db.write((tx) => {

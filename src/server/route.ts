@@ -12,7 +12,7 @@ import type { z } from "zod";
 import type { ReadKind } from "../audit/read-audit.js";
 import type { Authenticator } from "../auth/authenticate.js";
 import type { Scope } from "../vocabulary/roles.js";
-import type { AppEnv } from "./app.js";
+import type { AppEnv } from "./deps.js";
 import { jsonBody } from "./json-body.js";
 import { requireScope } from "./middleware/require-scope.js";
 import { idParam, namedParam, queryOf } from "./routes/params.js";

@@ -5,7 +5,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import type { ReadAudit } from "../../audit/read-audit.js";
-import type { AppEnv } from "../app.js";
+import type { AppEnv } from "../deps.js";
 
 export function readAudit(reads: Pick<ReadAudit, "record">): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

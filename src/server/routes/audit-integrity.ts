@@ -4,7 +4,7 @@ import { logKeys, makeCheckpoints } from "../../audit/checkpoints.js";
 import { consistency, inclusion } from "../../audit/proofs.js";
 import { readableLog, verifyForReader } from "../../audit/reader-access.js";
 import type { Principal } from "../../auth/principal.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 

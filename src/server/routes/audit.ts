@@ -6,11 +6,11 @@
  */
 import type { Context } from "hono";
 import { z } from "zod";
-import { actorNames } from "../../audit/actor-names.js";
+import { actorNames } from "../../auth/actor-names.js";
 import { auditFilterFields, exportFileName, exportStream, type AuditFormat } from "../../audit/export.js";
 import { exportForReader, readableLog } from "../../audit/reader-access.js";
 import { PLATFORM_LOG } from "../../db/db.js";
-import type { AppDeps, AppEnv } from "../app.js";
+import type { AppDeps, AppEnv } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { streamedBody } from "../streamed.js";

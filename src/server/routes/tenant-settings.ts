@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { READ_AUDIT_LEVELS } from "../../audit/read-audit.js";
 import { tenantSettings, updateTenantSettings } from "../../auth/tenant-settings.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { nothingToChange } from "./schemas.js";
