@@ -139,7 +139,7 @@ export async function openServices(config: Config, log: Logger, options: Service
     onForcedRotation: (tenantId, version) =>
       events.emit({ event: "keys.dek_rotated", sensitivity: "security", severity: "info", tenantId, actor: { type: "system", id: "crypto" }, payload: { version, reason: "encryption-limit" } }),
   });
-  db.setAuditSealer(new HmacAuditSealer(await crypto.macFunction("audit-hmac")));
+  db.setAuditSealer(new HmacAuditSealer(await crypto.mac("audit-hmac")));
   const license = new LicenseService({ db, events, vendorKeys: options.vendorKeys ?? VENDOR_KEYS, now });
   const usage = new UsageService({ db, crypto, events, license, now, appVersion: VERSION });
   const erasures = erasureJournal(config, log);

@@ -10,7 +10,7 @@ import { PLATFORM_LOG, type Database } from "../db/db.js";
 import type { AnchorCheckpoint, AuditAnchor } from "./anchor.js";
 import { checkpointOrigin, signCheckpoint } from "./checkpoint.js";
 import { HASH_SIZE, MerkleTreeBuilder } from "./merkle.js";
-import { formatVerifierKey, publicKeyFromSeed, signerFromSeed } from "./signed-note.js";
+import { formatVerifierKey, noteSigner } from "./signed-note.js";
 
 const PAGE = 2_000;
 
@@ -27,12 +27,7 @@ export function logName(logId: string): string {
 
 export async function logKeys(db: Database, crypto: CryptoService, logId: string): Promise<LogKeys> {
   const origin = checkpointOrigin(db.installationId(), logName(logId));
-  const seed = await crypto.signingSeed();
-  try {
-    return { origin, verifierKey: formatVerifierKey(origin, publicKeyFromSeed(seed)) };
-  } finally {
-    seed.fill(0);
-  }
+  return { origin, verifierKey: formatVerifierKey(origin, (await crypto.signer("audit-checkpoint")).publicKey) };
 }
 
 function splitFrontier(bytes: Uint8Array): Uint8Array[] {
@@ -73,21 +68,17 @@ export function ensureAnchors(db: Database, anchor: AuditAnchor): void {
 export async function makeCheckpoints(db: Database, crypto: CryptoService, anchor: AuditAnchor, now: () => Date = () => new Date()): Promise<CheckpointRow[]> {
   ensureAnchors(db, anchor);
   const made: CheckpointRow[] = [];
-  const seed = await crypto.signingSeed();
-  try {
-    for (const logId of db.auditLog.logIds()) {
-      const tree = extendTree(db, logId);
-      if (tree.size === 0 || tree.size === db.auditLog.latestCheckpoint(logId)?.size) continue;
-      const origin = checkpointOrigin(db.installationId(), logName(logId));
-      const rootHash = tree.root();
-      const note = signCheckpoint({ origin, size: tree.size, rootHash, time: new Date(Math.floor(now().getTime() / 1000) * 1000) }, signerFromSeed(origin, seed));
-      const row: CheckpointRow = { tenantId: logId, size: tree.size, rootHash, frontier: joinFrontier(tree.frontier()), note, createdAt: now().toISOString() };
-      db.saveCheckpoint(row);
-      anchor.append([anchorOf(db, row)]);
-      made.push(row);
-    }
-  } finally {
-    seed.fill(0);
+  const signer = await crypto.signer("audit-checkpoint");
+  for (const logId of db.auditLog.logIds()) {
+    const tree = extendTree(db, logId);
+    if (tree.size === 0 || tree.size === db.auditLog.latestCheckpoint(logId)?.size) continue;
+    const origin = checkpointOrigin(db.installationId(), logName(logId));
+    const rootHash = tree.root();
+    const note = signCheckpoint({ origin, size: tree.size, rootHash, time: new Date(Math.floor(now().getTime() / 1000) * 1000) }, noteSigner(origin, signer));
+    const row: CheckpointRow = { tenantId: logId, size: tree.size, rootHash, frontier: joinFrontier(tree.frontier()), note, createdAt: now().toISOString() };
+    db.saveCheckpoint(row);
+    anchor.append([anchorOf(db, row)]);
+    made.push(row);
   }
   return made;
 }
