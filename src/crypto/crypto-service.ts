@@ -4,8 +4,9 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { AccessTokenKeys } from "./access-token-keys.js";
 import { AEAD_KEY_BYTES } from "./aead-params.js";
 import { ed25519SignerFromSeed, type Ed25519Signer } from "./ed25519.js";
-import { CryptoParamError, isKeyUnavailable, MasterKeyRetiredError, TenantKeyError } from "./errors.js";
+import { CryptoParamError, FileKeyError, isKeyUnavailable, MasterKeyRetiredError, TenantKeyError } from "./errors.js";
 import { dekAad, fieldAad, fieldKeyVersion, openField, sealField } from "./field-cipher.js";
+import { fileKeyBytes, fileKeyFromBytes, type FileKey } from "./file-key.js";
 import { deriveKey, isSubKeyLabel, type SubKeyLabel } from "./hkdf.js";
 import type { KeyResolver } from "./key-resolver.js";
 import { isMacPurpose, MacKey, type MacPurpose } from "./mac-key.js";
@@ -141,6 +142,18 @@ export class CryptoService {
     const dek = await this.#dek(tenantId, fieldKeyVersion(sealed));
     const aad = fieldAad(tenantId, ref.table, ref.column, ref.rowId);
     return utf8Decoder.decode(openField(() => dek, sealed, aad));
+  }
+
+  /** A backup file key sealed under the tenant's data key, as a content field at `ref` (its base64 is the field's text). */
+  async sealFileKey(tenantId: string, ref: FieldRef, key: FileKey): Promise<Uint8Array> {
+    return this.encryptField(tenantId, ref, Buffer.from(fileKeyBytes(key)).toString("base64"));
+  }
+
+  /** Opens what sealFileKey sealed: throws what decryptField throws, or FileKeyError for a key of the wrong length. */
+  async openFileKey(tenantId: string, ref: FieldRef, sealed: Uint8Array): Promise<FileKey> {
+    const bytes = new Uint8Array(Buffer.from(await this.decryptField(tenantId, ref, sealed), "base64"));
+    if (bytes.length !== AEAD_KEY_BYTES) throw new FileKeyError(`a file key is ${AEAD_KEY_BYTES} bytes`);
+    return fileKeyFromBytes(bytes);
   }
 
   /**

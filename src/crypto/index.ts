@@ -6,8 +6,11 @@ export { CryptoService, PLATFORM_TENANT_ID, SIGNING_PURPOSES, type FieldRef, typ
 export * from "./ed25519.js";
 export * from "./errors.js";
 export { fieldKeyVersion } from "./field-cipher.js";
+export { generateFileKey, unwrapFileKey, wrapFileKey, type FileKey } from "./file-key.js";
 export { SUB_KEY_LABELS, type SubKeyLabel } from "./hkdf.js";
 export type { KeyResolver, ResolverInfo, WrappedKey } from "./key-resolver.js";
 export { MAC_PURPOSES, type MacKey, type MacPurpose } from "./mac-key.js";
+export { MasterKeyRing } from "./master-key-ring.js";
 export { EnvKeyResolver, generateMasterKeyFile } from "./resolvers/env.js";
+export { openStream, sealStream, STREAM_NONCE_PREFIX_BYTES, STREAM_TAG_BYTES, type StreamParams } from "./stream-cipher.js";
 export type { StoredTenantKey, TenantKeyStore } from "./tenant-key-store.js";
