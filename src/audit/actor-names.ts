@@ -14,7 +14,7 @@
  *   caller was not that person.
  */
 import { openName } from "../auth/profiles.js";
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService } from "../crypto/index.js";
 import type { AuditRow } from "../db/audit-log.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
 

@@ -4,7 +4,7 @@
  * third party holding only the verifier key can check them offline; a later checkpoint also
  * commits to every earlier one through the Merkle tree. Made by the scheduled job and on demand.
  */
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService } from "../crypto/index.js";
 import type { CheckpointRow } from "../db/audit-log.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
 import type { AnchorCheckpoint, AuditAnchor } from "./anchor.js";

@@ -6,14 +6,14 @@
  * transparency-dev, sigsum), so parsing follows Go's rules and is, where noted, stricter.
  *
  * Ed25519 itself is src/crypto's (one module for notes, licenses and usage reports): a note signer
- * wraps an Ed25519Signer handle, which never reveals its private key, and no error message here
- * ever quotes a signer key or seed, so logging a signer, a key pair or an error cannot leak key
- * material. The appliance's own key reaches this module only as such a handle (CryptoService.signer).
+ * wraps an Ed25519Signer handle, which never reveals its private key. This module never sees a
+ * private key or seed: the appliance's own key reaches it only as such a handle (CryptoService.signer),
+ * and Go's `PRIVATE+KEY+…` signer-key strings are not read or written here at all.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { decodeBase64Strict, ED25519_PUBLIC_KEY_BYTES, ED25519_SEED_BYTES, ed25519SignerFromSeed, verifyEd25519, type Ed25519Signer } from "../crypto/index.js";
+import { createHash } from "node:crypto";
+import { decodeBase64Strict, ED25519_PUBLIC_KEY_BYTES, generateEd25519Signer, verifyEd25519, type Ed25519Signer } from "../crypto/index.js";
 
-export { decodeBase64Strict, ED25519_PUBLIC_KEY_BYTES, ED25519_SEED_BYTES };
+export { decodeBase64Strict, ED25519_PUBLIC_KEY_BYTES };
 
 /** Signature type byte for Ed25519 in key IDs and encoded keys (signed-note, "Signature types"). */
 export const ED25519_SIGNATURE_TYPE = 0x01;
@@ -21,11 +21,10 @@ export const ED25519_SIGNATURE_TYPE = 0x01;
 export const MAX_SIGNATURES = 100;
 
 const SIGNATURE_PREFIX = "\u2014 "; // em dash, space
-const SIGNER_KEY_PREFIX = "PRIVATE+KEY+";
 
 export type SignedNoteErrorCode =
   | "malformed-note" // not a signed note at all (syntax, encoding, too many signatures)
-  | "malformed-key" // a verifier or signer key string, name, seed or public key of the wrong shape
+  | "malformed-key" // a verifier key string, name or public key of the wrong shape
   | "invalid-signature" // a known key's signature does not verify: the note was altered
   | "unverified-note" // well-formed, but no signature by any of the given keys
   | "ambiguous-key"; // two given verifiers share name and key ID: the key list is wrong
@@ -60,9 +59,8 @@ export interface NewKeyPair {
   readonly publicKey: Uint8Array;
   /** `<name>+<keyid>+<base64(0x01 || public key)>`, for whoever verifies. */
   readonly verifierKey: string;
+  /** The only way to the private key, which never leaves src/crypto. */
   readonly signer: NoteSigner;
-  /** A copy of the 32-byte seed, for the caller to wrap under the master key. A function, so logging the pair does not print it. */
-  exportSeed(): Uint8Array;
 }
 
 export interface SignatureId {
@@ -95,20 +93,12 @@ export function formatKeyId(keyId: number): string {
   return keyId.toString(16).padStart(8, "0");
 }
 
+/** A fresh key pair held as a handle (an impostor in tests, a witness): nothing here can export it. */
 export function newKeyPair(name: string): NewKeyPair {
   requireName(name);
-  const random = randomBytes(ED25519_SEED_BYTES);
-  const seed = new Uint8Array(random);
-  random.fill(0); // keep exactly one copy, the one exportSeed() reads
-  const signer = signerFromSeed(name, seed);
-  const publicKey = publicKeyFromSeed(seed);
-  return {
-    name,
-    publicKey,
-    verifierKey: formatVerifierKey(name, publicKey),
-    signer,
-    exportSeed: () => seed.slice(),
-  };
+  const key = generateEd25519Signer();
+  const publicKey = key.publicKey;
+  return { name, publicKey, verifierKey: formatVerifierKey(name, publicKey), signer: noteSigner(name, key) };
 }
 
 /** The note signer `name` for an Ed25519 key handle (e.g. the installation's, CryptoService.signer). */
@@ -117,17 +107,6 @@ export function noteSigner(name: string, signer: Ed25519Signer): NoteSigner {
   return { name, keyId: computeKeyId(name, signer.publicKey), sign: (message: Uint8Array): Uint8Array => signer.sign(message) };
 }
 
-/** The signer for a raw seed (a Go signer key, a test key). The seed is not retained. */
-export function signerFromSeed(name: string, seed: Uint8Array): NoteSigner {
-  requireName(name);
-  requireLength(seed, ED25519_SEED_BYTES, "seed");
-  return noteSigner(name, ed25519SignerFromSeed(seed));
-}
-
-export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
-  requireLength(seed, ED25519_SEED_BYTES, "seed");
-  return ed25519SignerFromSeed(seed).publicKey;
-}
 
 export function formatVerifierKey(name: string, publicKey: Uint8Array): string {
   const keyId = keyIdFor(name, publicKey);
@@ -146,31 +125,6 @@ export function parseVerifierKey(verifierKey: string): NoteVerifier {
   return makeVerifier(name, keyId, publicKey);
 }
 
-/**
- * Go's encoded signer key, `PRIVATE+KEY+<name>+<keyid>+<base64(0x01 || seed)>`. Exists for
- * interoperability with Go tooling; the appliance itself keeps raw seeds (signerFromSeed).
- */
-export function formatSignerKey(name: string, seed: Uint8Array): string {
-  const keyId = keyIdFor(name, publicKeyFromSeed(seed));
-  return `${SIGNER_KEY_PREFIX}${name}+${formatKeyId(keyId)}+${encodeTypedKey(seed)}`;
-}
-
-/** Errors never quote the input: it is a private key. */
-export function parseSignerKey(signerKey: string): NoteSigner {
-  if (!signerKey.startsWith(SIGNER_KEY_PREFIX)) throw badKey("signer key");
-  const [name, keyIdHex, keyB64] = splitKey(signerKey.slice(SIGNER_KEY_PREFIX.length), 3) ?? [];
-  if (name === undefined || keyIdHex === undefined || keyB64 === undefined) throw badKey("signer key");
-  const keyId = parseKeyIdHex(keyIdHex);
-  const seed = decodeTypedKey(keyB64, ED25519_SEED_BYTES);
-  try {
-    if (!isValidKeyName(name) || keyId === null || seed === null) throw badKey("signer key");
-    const signer = signerFromSeed(name, seed);
-    if (signer.keyId !== keyId) throw badKey("signer key (key ID does not match name and key)");
-    return signer;
-  } finally {
-    seed?.fill(0);
-  }
-}
 
 /** Signs text (which must end in a newline) with one or more keys; returns the whole note. */
 export function sign(text: string, signer: NoteSigner, ...more: NoteSigner[]): string {

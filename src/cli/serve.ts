@@ -7,7 +7,7 @@ import { buildApp } from "../server/app.js";
 import { repairErasureRecords } from "../backup/erasure-journal.js";
 import { startServer, type RunningServer } from "../server/listen.js";
 import { readTlsFiles } from "../server/tls-files.js";
-import { describeCertificate } from "../crypto/tls-certificate.js";
+import { describeCertificate } from "../crypto/index.js";
 import { ServedCertificate } from "../server/served-certificate.js";
 import { processStartTime, removeServeRecord, writeServeRecord } from "../server/serve-record.js";
 import { TlsReloader } from "../server/tls-reload.js";

@@ -68,6 +68,11 @@ export function ed25519SignerFromSeed(seed: Uint8Array): Ed25519Signer {
   }
 }
 
+/** A signer for a fresh key pair (an impostor in a test, a key a caller keeps only as this handle). */
+export function generateEd25519Signer(): Ed25519Signer {
+  return new PrivateKeySigner(generateKeyPairSync("ed25519").privateKey);
+}
+
 /** The signer for a PKCS#8 PEM private key file (the vendor's license key). Errors name the file, never its content. */
 export function readEd25519SignerFile(file: string): Ed25519Signer {
   let key: KeyObject;

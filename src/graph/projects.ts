@@ -9,7 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { EventSink } from "../audit/events.js";
 import type { ErasureJournal } from "../backup/erasure-journal.js";
 import { actorOf, type Principal } from "../auth/principal.js";
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService } from "../crypto/index.js";
 import type { MemberRecord, ProjectRecord, ProjectRole } from "../db/projects.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";

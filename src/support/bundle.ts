@@ -12,7 +12,7 @@ import { createGzip } from "node:zlib";
 import { pack } from "tar-stream";
 import { listBackupFiles } from "../backup/retention.js";
 import type { Config } from "../config.js";
-import { CryptoService } from "../crypto/crypto-service.js";
+import { CryptoService } from "../crypto/index.js";
 import { Database } from "../db/db.js";
 import { keystoreMigrations, migrations } from "../db/migrations/index.js";
 import { keyStatus } from "../keys/status.js";

@@ -242,7 +242,7 @@ describe("master key and wrapped DEK failures", () => {
 describe("platform sub-keys, used through handles", () => {
   const message = new TextEncoder().encode("probe");
 
-  it("creates the wrapped root secret on first use; each handle uses its label's HKDF sub-key, distinct per label", async () => {
+  it("creates the wrapped root secret on first use and derives stable, distinct keys", async () => {
     expect(store.listTenantKeys(PLATFORM_TENANT_ID)).toHaveLength(0);
     const tag = (await svc.mac("audit-hmac")).mac(message);
     expect(store.listTenantKeys(PLATFORM_TENANT_ID)).toHaveLength(1);
