@@ -34,7 +34,7 @@ import { join, resolve } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import BetterSqlite3 from "better-sqlite3";
-import { actorNames } from "../src/audit/actor-names.js";
+import { actorNames } from "../src/auth/actor-names.js";
 import { makeCheckpoints } from "../src/audit/checkpoints.js";
 import type { DomainEvent } from "../src/vocabulary/events.js";
 import type { EventSink } from "../src/audit/events.js";
@@ -174,9 +174,9 @@ async function endToEndPair(ap: Appliance, writes: number, warmup: number): Prom
   const log = createLogger("silent");
   // Rate limits off on both sides: thousands of writes with one token would be refused, and this measures the audit, not the limiter.
   const clients = { trustedProxies: [], rateLimit: { perCredential: null, perAddress: null } };
-  const shipped = buildApp({ ...services, keys: services.resolver, log, bodyLimitBytes: ap.bodyLimitBytes, clients });
+  const shipped = buildApp({ ...services, log, bodyLimitBytes: ap.bodyLimitBytes, clients });
   const noAudit: EventSink = { emit: () => undefined };
-  const baseline = buildApp({ ...services, graph: { ...services.graph, events: noAudit }, keys: services.resolver, log, bodyLimitBytes: ap.bodyLimitBytes, clients });
+  const baseline = buildApp({ ...services, graph: { ...services.graph, events: noAudit }, log, bodyLimitBytes: ap.bodyLimitBytes, clients });
   const body = JSON.stringify({ type: "decision", title: NODE_TITLE, body: NODE_BODY });
   const post = (app: typeof shipped) => async (): Promise<void> => {
     const res = await app.request(`/api/projects/${projectId}/nodes`, { method: "POST", headers: { Authorization: `Bearer ${accessToken}`, "Content-Type": "application/json" }, body });

@@ -28,7 +28,8 @@ import { loadConfig } from "../src/config.js";
 import { prepareForServe } from "../src/data-dir.js";
 import { createLogger } from "../src/log.js";
 import { Hono } from "hono";
-import { buildApp, type AppEnv } from "../src/server/app.js";
+import { buildApp } from "../src/server/app.js";
+import type { AppEnv } from "../src/server/deps.js";
 import { rateLimit } from "../src/server/middleware/rate-limit.js";
 import { startServer, type RunningServer } from "../src/server/listen.js";
 import { openServices, type Services } from "../src/services.js";
@@ -193,8 +194,8 @@ export async function run(): Promise<Record<string, unknown>> {
     // Spread, not listed field by field: whatever the composition root provides (db, identity, and
     // whatever later increments add to AppDeps) reaches the app exactly as in `vecto serve`.
     const limited = { trustedProxies: config.trustedProxies, rateLimit: { perCredential: NEVER_REFUSED, perAddress: NEVER_REFUSED } };
-    const app = buildApp({ ...services, keys: services.resolver, log, bodyLimitBytes: config.bodyLimitBytes, clients: limited });
-    const unlimited = buildApp({ ...services, keys: services.resolver, log, bodyLimitBytes: config.bodyLimitBytes, clients: { ...limited, rateLimit: { perCredential: null, perAddress: null } } });
+    const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes, clients: limited });
+    const unlimited = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes, clients: { ...limited, rateLimit: { perCredential: null, perAddress: null } } });
     const tls = { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) };
     server = await startServer(app, { listen: config.listen, redirectListen: null, tls, log });
     unlimitedServer = await startServer(unlimited, { listen: config.listen, redirectListen: null, tls, log });

@@ -25,3 +25,26 @@ export class DomainError extends Error {
     super(message);
   }
 }
+
+/**
+ * Failures that are the appliance's, not the request's, and pass with time: the keys for the data
+ * cannot be had (master key not loaded, a wrap that does not open, no usable data key), this
+ * process's master key was retired under it, or the disk is full. They arise below the domain,
+ * in src/crypto and src/db, whose error classes carry the kind as `unavailable`; the server maps
+ * each kind to its problem (src/server/app.ts) without knowing those classes, the CLI prints the
+ * message. Nothing was written when one is thrown.
+ */
+export type UnavailableKind = "keys-unavailable" | "master-key-retired" | "storage-full";
+
+/** What an error class of src/crypto or src/db declares to be recognised as one of these failures. */
+export interface Unavailable {
+  readonly unavailable: UnavailableKind;
+}
+
+const UNAVAILABLE_KINDS: ReadonlySet<unknown> = new Set<UnavailableKind>(["keys-unavailable", "master-key-retired", "storage-full"]);
+
+/** The kind of an unavailability failure, or undefined for any other error. */
+export function unavailableKind(error: unknown): UnavailableKind | undefined {
+  if (!(error instanceof Error) || !("unavailable" in error) || !UNAVAILABLE_KINDS.has(error.unavailable)) return undefined;
+  return error.unavailable as UnavailableKind;
+}

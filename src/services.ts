@@ -9,9 +9,12 @@ import { Authenticator } from "./auth/authenticate.js";
 import type { AccountDeps } from "./auth/accounts.js";
 import type { PasswordFlowDeps } from "./auth/password-change.js";
 import { AuditAnchor } from "./audit/anchor.js";
+import { Checkpointer } from "./audit/checkpointer.js";
+import { makeCheckpoints } from "./audit/checkpoints.js";
 import { auditEventSink, type EventSink } from "./audit/events.js";
 import { HmacAuditSealer } from "./audit/seal.js";
-import { erasureJournal, type ErasureJournal } from "./backup/erasure-journal.js";
+import { erasureJournal } from "./backup/erasure-journal.js";
+import type { ErasureJournal } from "./vocabulary/erasure.js";
 import { AccessTokens } from "./auth/jwt.js";
 import { MIN_ARGON2, PasswordHasher } from "./auth/passwords.js";
 import { DEFAULT_SESSION_POLICY, Sessions } from "./auth/sessions.js";
@@ -66,6 +69,8 @@ export interface Services {
   readonly usage: UsageService;
   /** Where every signed audit checkpoint is also appended, outside the database (VECTO_AUDIT_ANCHOR_DIR). */
   readonly auditAnchor: AuditAnchor;
+  /** Checkpoints each log soon after it grew; idle until `vecto serve` starts it (src/audit/checkpointer.ts). */
+  readonly checkpointer: Checkpointer;
   close(): void;
 }
 
@@ -114,9 +119,9 @@ export async function openKeyResolver(config: Config): Promise<MasterKeyRing> {
   return new MasterKeyRing(current, previous);
 }
 
-export function createIdentity(db: Database, crypto: CryptoService, log: Logger, license: Pick<LicenseService, "assertCanCreate">, options: { erasures: ErasureJournal; now: () => Date; rootRecovery: boolean }): Identity {
+export function createIdentity(db: Database, crypto: CryptoService, log: Logger, license: Pick<LicenseService, "assertCanCreate">, options: { erasures: ErasureJournal; now: () => Date; rootRecovery: boolean; logGrew?: (logId: string) => void }): Identity {
   const { erasures, now, rootRecovery } = options;
-  const events = auditEventSink(db, log);
+  const events = auditEventSink(db, log, options.logGrew);
   const passwords = new PasswordHasher(MIN_ARGON2);
   const accessTokens = new AccessTokens(db, crypto, `vecto:${db.installationId()}`, "vecto-api", now);
   const throttle = new LoginThrottle(db, now);
@@ -128,8 +133,13 @@ export async function openServices(config: Config, log: Logger, options: Service
   const now = options.now ?? (() => new Date());
   const resolver = await openKeyResolver(config);
   const db = Database.open(config.databaseFile, { now });
+  // The anchor in the token follows the ring's current key (pkcs11 only).
+  const auditAnchor = new AuditAnchor(config.auditAnchorDir, log, resolver);
+  // Runs only once serve started it, long after crypto below exists.
+  const checkpointer = new Checkpointer(async (logs) => (await makeCheckpoints(db, crypto, auditAnchor, { logs, now })).length, log);
+  const logGrew = (logId: string): void => checkpointer.grew(logId);
   // Stateless over db and log: the same sink identity makes, available before identity exists.
-  const events = auditEventSink(db, log);
+  const events = auditEventSink(db, log, logGrew);
   const crypto = new CryptoService(resolver, db.keystore, {
     maxEncryptionsPerKey: config.dekMaxEncryptions,
     onForcedRotation: (tenantId, version) =>
@@ -139,7 +149,7 @@ export async function openServices(config: Config, log: Logger, options: Service
   const license = new LicenseService({ db, events, vendorKeys: options.vendorKeys ?? VENDOR_KEYS, now });
   const usage = new UsageService({ db, crypto, events, license, now, appVersion: VERSION });
   const erasures = erasureJournal(config, log);
-  const identity = createIdentity(db, crypto, log, license, { erasures, now, rootRecovery: config.rootRecovery });
+  const identity = createIdentity(db, crypto, log, license, { erasures, now, rootRecovery: config.rootRecovery, logGrew });
   const keyAdmin: KeyAdmin = {
     db,
     crypto,
@@ -151,5 +161,5 @@ export async function openServices(config: Config, log: Logger, options: Service
   };
   registerLoadedMasters(keyAdmin);
   await sealPlaintextTenantNames({ db, crypto, events: identity.events });
-  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor: new AuditAnchor(config.auditAnchorDir, log), close: () => db.close() };
+  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor, checkpointer, close: () => db.close() };
 }

@@ -8,13 +8,33 @@ import { createServer } from "node:net";
 import { connect } from "node:tls";
 import { Readable } from "node:stream";
 import { extract } from "tar-stream";
+import { onTestFinished } from "vitest";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const CLI = join(ROOT, "dist", "vecto.cjs");
 
+/** A fresh directory under the system temp dir (mode 0700, as mkdtemp makes it); the caller removes it with `cleanup`. */
 export function tempDir(prefix = "vecto-test-"): { path: string; cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * A fresh directory (as `tempDir`) removed when the current test finishes, pass or fail. Call it in a
+ * test, or in a function or `beforeEach` the test runs; outside a test vitest throws. Cleanups the
+ * test registers later with `onTestFinished` (closing a database kept in the directory) run before
+ * the removal: vitest runs them in reverse order. For a directory shared by a whole suite, use
+ * `tempDir` and remove it in `afterAll`.
+ */
+export function testDir(prefix = "vecto-test-"): string {
+  const dir = tempDir(prefix);
+  try {
+    onTestFinished(dir.cleanup);
+  } catch (error) {
+    dir.cleanup(); // called outside a test: leave nothing behind
+    throw error;
+  }
+  return dir.path;
 }
 
 /** An environment with no VECTO_* leaking in from the developer's shell, and no /etc/vecto file. */

@@ -9,7 +9,8 @@ import { issueSetupToken } from "../src/auth/setup-token.js";
 import { loadConfig } from "../src/config.js";
 import { prepareForServe } from "../src/data-dir.js";
 import { createLogger, type Logger } from "../src/log.js";
-import { buildApp, type AppEnv } from "../src/server/app.js";
+import { buildApp } from "../src/server/app.js";
+import type { AppEnv } from "../src/server/deps.js";
 import { openServices, type ServiceOptions, type Services } from "../src/services.js";
 import { tempDir } from "./helpers.js";
 
@@ -66,7 +67,7 @@ export async function identityFixture(options: { log?: Logger; env?: Record<stri
   await prepareForServe(config, log);
   const services = await openServices(config, log, { ...(options.vendorKeys ? { vendorKeys: options.vendorKeys } : {}), ...(options.now ? { now: options.now } : {}) });
   const clock = options.now;
-  const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit, ...(clock ? { now: () => clock().getTime() } : {}) } });
+  const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit, ...(clock ? { now: () => clock().getTime() } : {}) } });
 
   const call: Fixture["call"] = (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };

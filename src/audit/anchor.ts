@@ -9,9 +9,17 @@
  *
  * Each checkpoint is also logged at info (`event: "audit.checkpoint"`), so the journal a SIEM
  * collects holds a third copy.
+ *
+ * With a master key in a PKCS#11 token, the newest size and root of each log also go to a private
+ * data object in the token (`vecto-audit-anchor:<origin>`, TokenRecords in src/crypto), which
+ * whoever holds the whole data directory cannot write without the token's PIN: putting back an
+ * older copy of the directory, anchor files and all, leaves the token ahead of the log. The token
+ * value only moves forward, from a size the database holds a checkpoint at; otherwise it stays put
+ * as the evidence verify reports.
  */
 import { closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import type { TokenRecords } from "../crypto/index.js";
 import type { Logger } from "../log.js";
 
 /** One signed checkpoint to anchor: its log's name (`platform` or a tenant id) and its note. */
@@ -39,6 +47,42 @@ export interface AnchorLine {
 export type AnchorRead = { readonly state: "no-directory" } | { readonly state: "no-file"; readonly name: string } | { readonly state: "lines"; readonly name: string; readonly lines: readonly AnchorLine[] };
 
 const SETTING = "VECTO_AUDIT_ANCHOR_DIR";
+const TOKEN_LABEL = "vecto-audit-anchor:";
+
+/** A log's newest size and root as the token holds them. */
+export interface TokenAnchor {
+  readonly size: number;
+  readonly rootHash: Uint8Array;
+  /** Which token, for messages (never a path). */
+  readonly where: string;
+}
+
+/** What the token holds for a log: nothing to hold it in (no token), nothing yet, an anchor, or something unreadable. */
+export type TokenAnchorRead = { readonly state: "no-token" } | { readonly state: "none" } | { readonly state: "anchor"; readonly anchor: TokenAnchor } | { readonly state: "unreadable"; readonly where: string; readonly reason: string };
+
+/** Where the token records come from: the master key ring, whose current key may change at run time. */
+export interface TokenRecordSource {
+  readonly tokenRecords?: TokenRecords | undefined;
+}
+
+function encodeTokenAnchor(cp: AnchorCheckpoint): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ origin: cp.origin, size: cp.size, rootHash: Buffer.from(cp.rootHash).toString("base64") }));
+}
+
+function decodeTokenAnchor(bytes: Uint8Array, origin: string): { size: number; rootHash: Uint8Array } | null {
+  try {
+    const parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) as { origin?: unknown; size?: unknown; rootHash?: unknown };
+    if (parsed.origin !== origin || !Number.isSafeInteger(parsed.size) || typeof parsed.rootHash !== "string") return null;
+    const rootHash = new Uint8Array(Buffer.from(parsed.rootHash, "base64"));
+    return rootHash.length === 32 ? { size: parsed.size as number, rootHash } : null;
+  } catch {
+    return null;
+  }
+}
+
+function sameRoot(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a).equals(Buffer.from(b));
+}
 
 function noteOf(line: string): string | null {
   try {
@@ -75,9 +119,15 @@ function fsyncDirectory(dir: string): void {
 }
 
 export class AuditAnchor {
+  /** Per origin, the token value this process last wrote or found agreeing with the database. */
+  readonly #confirmed = new Map<string, string>();
+  /** Per log, the newest checkpoint whose anchor line could not be written yet. */
+  readonly #unwritten = new Map<string, AnchorCheckpoint>();
+
   constructor(
     readonly dir: string,
-    private readonly log: Pick<Logger, "info" | "warn">,
+    private readonly log: Pick<Logger, "info" | "warn" | "error">,
+    private readonly token: TokenRecordSource = {},
   ) {}
 
   file(log: string): string {
@@ -100,10 +150,23 @@ export class AuditAnchor {
     this.log.warn({ dir: this.dir, checkpoints: seeded.length }, "audit anchor directory seeded with the checkpoints the database holds (it held no anchor file)");
   }
 
-  /** Appends (O_APPEND, 0600) and fsyncs each checkpoint, then logs it for the journal. Call after the rows committed. */
+  /**
+   * Appends (O_APPEND, 0600) and fsyncs each checkpoint, then logs it for the journal. Call after
+   * the rows committed. When the write fails (a full disk, an unwritable mount), the newest of each
+   * log is kept and written first by the next call, so the anchor catches up once it can be written.
+   */
   append(checkpoints: readonly AnchorCheckpoint[]): void {
-    this.write(checkpoints);
-    for (const cp of checkpoints) {
+    const held = [...this.#unwritten.values()];
+    const all = [...held.filter((old) => !checkpoints.some((cp) => cp.log === old.log && cp.size <= old.size)), ...checkpoints];
+    if (all.length === 0) return;
+    try {
+      this.write(all);
+    } catch (error) {
+      for (const cp of all) this.#unwritten.set(cp.log, cp);
+      throw error;
+    }
+    this.#unwritten.clear();
+    for (const cp of all) {
       this.log.info({ event: "audit.checkpoint", origin: cp.origin, size: cp.size, rootHash: Buffer.from(cp.rootHash).toString("base64"), note: cp.note }, "audit checkpoint signed");
     }
   }
@@ -114,6 +177,55 @@ export class AuditAnchor {
     const name = `${SETTING}/${log}.jsonl`;
     if (!existsSync(file)) return { state: "no-file", name };
     return { state: "lines", name, lines: anchorLines(readFileSync(file, "utf8"), name) };
+  }
+
+  /** The token's anchor of the log with this origin; a token that cannot be read is logged and reported, not thrown. */
+  async readToken(origin: string): Promise<TokenAnchorRead> {
+    const records = this.token.tokenRecords;
+    if (records === undefined) return { state: "no-token" };
+    let values: Uint8Array[];
+    try {
+      values = await records.read(TOKEN_LABEL + origin);
+    } catch (error) {
+      this.log.warn({ origin, error: { name: (error as Error).name, message: (error as Error).message } }, "the audit anchor in the token could not be read");
+      return { state: "unreadable", where: records.where, reason: "the token did not answer (the service log says why)" };
+    }
+    const decoded = values.map((value) => decodeTokenAnchor(value, origin));
+    if (decoded.some((d) => d === null)) return { state: "unreadable", where: records.where, reason: `a data object labelled ${TOKEN_LABEL}<origin> holds something that is not this log's anchor` };
+    const highest = decoded.reduce<{ size: number; rootHash: Uint8Array } | null>((a, b) => (b !== null && (a === null || b.size > a.size) ? b : a), null);
+    return highest === null ? { state: "none" } : { state: "anchor", anchor: { ...highest, where: records.where } };
+  }
+
+  /**
+   * Moves the token's anchor of cp's log up to cp. Not when the token holds a larger size, or a
+   * size the database has no checkpoint of with that root (`known`): the database was then rolled
+   * back or replaced, and the token keeps the evidence verify reports. Failures are logged, never
+   * thrown: the checkpoint is already in the database and the anchor file, and the next one retries.
+   */
+  async toToken(cp: AnchorCheckpoint, known: (size: number, rootHash: Uint8Array) => boolean): Promise<void> {
+    const records = this.token.tokenRecords;
+    if (records === undefined) return;
+    const read = await this.readToken(cp.origin);
+    if (read.state === "unreadable") {
+      this.log.error({ origin: cp.origin, size: cp.size, reason: read.reason }, "audit checkpoint not anchored in the token: its anchor there is unreadable");
+      return;
+    }
+    if (read.state === "anchor") {
+      const held = read.anchor;
+      const key = `${held.size}:${Buffer.from(held.rootHash).toString("base64")}`;
+      if (held.size === cp.size && sameRoot(held.rootHash, cp.rootHash)) return void this.#confirmed.set(cp.origin, key);
+      const agrees = held.size < cp.size && (this.#confirmed.get(cp.origin) === key || known(held.size, held.rootHash));
+      if (!agrees) {
+        this.log.error({ origin: cp.origin, size: cp.size, tokenSize: held.size }, "audit anchor in the token NOT moved: it holds a tree size and root this database has no checkpoint of, so the database was rolled back or replaced (vecto audit verify names it)");
+        return;
+      }
+    }
+    try {
+      await records.replace(TOKEN_LABEL + cp.origin, encodeTokenAnchor(cp), (older) => (decodeTokenAnchor(older, cp.origin)?.size ?? Number.POSITIVE_INFINITY) <= cp.size);
+      this.#confirmed.set(cp.origin, `${cp.size}:${Buffer.from(cp.rootHash).toString("base64")}`);
+    } catch (error) {
+      this.log.error({ origin: cp.origin, size: cp.size, error: { name: (error as Error).name, message: (error as Error).message } }, "audit checkpoint not anchored in the token (the next checkpoint tries again)");
+    }
   }
 
   private write(checkpoints: readonly AnchorCheckpoint[]): void {

@@ -2,7 +2,8 @@
  * Signed checkpoints of the audit logs: for each log, the Merkle root at its current size, in a
  * C2SP checkpoint signed with the installation's Ed25519 key (key name = the log's origin). A
  * third party holding only the verifier key can check them offline; a later checkpoint also
- * commits to every earlier one through the Merkle tree. Made by the scheduled job and on demand.
+ * commits to every earlier one through the Merkle tree. Made as the logs grow (src/audit/checkpointer.ts),
+ * by the scheduled job as a safety net, and on demand.
  */
 import type { CryptoService } from "../crypto/index.js";
 import type { CheckpointRow } from "../db/audit-log.js";
@@ -60,16 +61,53 @@ export function ensureAnchors(db: Database, anchor: AuditAnchor): void {
   anchor.ensure(() => db.auditLog.logIds().flatMap((logId) => db.auditLog.checkpoints(logId).map((row) => anchorOf(db, row))));
 }
 
+/** Whether the database holds a checkpoint of the log at this size with this root (the token's anchor must be one). */
+function holdsCheckpoint(db: Database, logId: string, size: number, rootHash: Uint8Array): boolean {
+  const row = db.auditLog.checkpoints(logId).find((cp) => cp.size === size);
+  return row !== undefined && Buffer.from(row.rootHash).equals(Buffer.from(rootHash));
+}
+
+/** Brings the token's anchor of each log up to its newest checkpoint, where it is behind (at start: after an upgrade, or a crash between row and token). */
+export async function ensureTokenAnchors(db: Database, anchor: AuditAnchor): Promise<void> {
+  for (const logId of db.auditLog.logIds()) {
+    const latest = db.auditLog.latestCheckpoint(logId);
+    if (latest) await anchor.toToken(anchorOf(db, latest), (size, root) => holdsCheckpoint(db, logId, size, root));
+  }
+}
+
+/** The run in progress per database: runs from the checkpointer, the job, the API and the CLI never overlap in a process. */
+const running = new WeakMap<Database, Promise<unknown>>();
+
+export interface CheckpointOptions {
+  readonly now?: () => Date;
+  /** Only these logs (the ones the checkpointer was told grew); default: every log. */
+  readonly logs?: readonly string[];
+}
+
 /**
- * Checkpoints every log that grew since its last one; returns the new checkpoints. Each is
- * appended to the anchor file once its row committed: a crash between leaves the anchor one
- * checkpoint behind the database, which verify accepts (an anchor is a lower bound).
+ * Checkpoints every log that grew since its last one (or those of `options.logs`); returns the
+ * new checkpoints. Each is appended to the anchor file once its row committed, then to the
+ * token's anchor: a crash between leaves an anchor one checkpoint behind the database, which
+ * verify accepts (an anchor is a lower bound).
  */
-export async function makeCheckpoints(db: Database, crypto: CryptoService, anchor: AuditAnchor, now: () => Date = () => new Date()): Promise<CheckpointRow[]> {
+export function makeCheckpoints(db: Database, crypto: CryptoService, anchor: AuditAnchor, options: CheckpointOptions = {}): Promise<CheckpointRow[]> {
+  const previous = running.get(db) ?? Promise.resolve();
+  const run = previous.then(
+    () => checkpointLogs(db, crypto, anchor, options),
+    () => checkpointLogs(db, crypto, anchor, options),
+  );
+  running.set(db, run);
+  return run;
+}
+
+async function checkpointLogs(db: Database, crypto: CryptoService, anchor: AuditAnchor, options: CheckpointOptions): Promise<CheckpointRow[]> {
+  const now = options.now ?? (() => new Date());
   ensureAnchors(db, anchor);
+  // Anchor lines a failed run could not write go first (a run that throws here is retried).
+  anchor.append([]);
   const made: CheckpointRow[] = [];
   const signer = await crypto.signer("audit-checkpoint");
-  for (const logId of db.auditLog.logIds()) {
+  for (const logId of options.logs ?? db.auditLog.logIds()) {
     const tree = extendTree(db, logId);
     if (tree.size === 0 || tree.size === db.auditLog.latestCheckpoint(logId)?.size) continue;
     const origin = checkpointOrigin(db.installationId(), logName(logId));
@@ -80,5 +118,6 @@ export async function makeCheckpoints(db: Database, crypto: CryptoService, ancho
     anchor.append([anchorOf(db, row)]);
     made.push(row);
   }
+  for (const row of made) await anchor.toToken(anchorOf(db, row), (size, root) => holdsCheckpoint(db, row.tenantId, size, root));
   return made;
 }

@@ -15,14 +15,21 @@
  * by vid.
  *
  * Actor names: each line adds `actor_name` (CSV: the last column), the actor's name looked up as
- * the export is read (actor-names.ts). It is not part of the signed event, whose `actor` object
- * stays {type, id, name: null} exactly as signed: drop `actor_name` (and `redacted`) to get the
- * signed event back.
+ * the export is read (src/auth/actor-names.ts). It is not part of the signed event, whose `actor`
+ * object stays {type, id, name: null} exactly as signed: drop `actor_name` (and `redacted`) to get
+ * the signed event back.
  */
 import { z } from "zod";
 import type { AuditFilter, AuditRow } from "../db/audit-log.js";
-import type { ActorNames } from "./actor-names.js";
 import { signedEvent } from "./seal.js";
+
+export type ActorRef = Pick<AuditRow, "tenantId" | "actorType" | "actorId">;
+
+/** How an export names the actors of its rows; identity provides it (src/auth/actor-names.ts), the audit trail only asks. */
+export interface ActorNames {
+  /** The display name of a row's actor, as of now. */
+  nameOf(row: ActorRef): Promise<string | null>;
+}
 
 export const AUDIT_FORMATS = ["jsonl", "csv"] as const;
 export type AuditFormat = (typeof AUDIT_FORMATS)[number];

@@ -6,20 +6,8 @@
 import { createHash } from "node:crypto";
 import canonicalizeModule from "canonicalize";
 import type { MacKey } from "../crypto/index.js";
-import type { AuditRow } from "../db/audit-log.js";
+import type { AuditPosition, AuditRow, AuditSealer } from "../db/audit-log.js";
 import type { DomainEvent } from "../vocabulary/events.js";
-
-/** Where the row goes: its log, leaf index, id and time (decided inside the write transaction). */
-export interface AuditPosition {
-  readonly logId: string;
-  readonly seq: number;
-  readonly vid: string;
-  readonly timestamp: string;
-}
-
-export interface AuditSealer {
-  seal(event: DomainEvent, position: AuditPosition): AuditRow;
-}
 
 // canonicalize is CommonJS (module.exports = function); its typings declare an ES default export
 // instead, so TypeScript sees the module object. At run time the default import is the function.

@@ -3,7 +3,8 @@
  * the Merkle root at every signed checkpoint. Reports the first bad event, so an edit, a deletion,
  * an insertion, a reorder or a truncation is named, whichever way it was made. The checkpoints
  * in the database can be deleted with the events they cover, so the log is also checked against
- * checkpoints kept outside it: the highest anchor (src/audit/anchor.ts) and an auditor's saved copy.
+ * checkpoints kept outside it: the highest anchor (src/audit/anchor.ts), the anchor in the HSM
+ * token when the master key is in one, and an auditor's saved copy.
  */
 import type { CryptoService, MacKey } from "../crypto/index.js";
 import type { AuditRow } from "../db/audit-log.js";
@@ -22,6 +23,8 @@ export interface VerifyReport {
   readonly checkpoints: number;
   /** The highest anchor the log was checked against (`<file>:<line>` and its tree size); absent when none. */
   readonly anchor?: { readonly at: string; readonly size: number };
+  /** The anchor in the HSM token the log was checked against (pkcs11 only); absent when none. */
+  readonly tokenAnchor?: { readonly at: string; readonly size: number };
   readonly ok: boolean;
   readonly firstBad?: { readonly seq: number; readonly reason: string };
 }
@@ -101,6 +104,15 @@ function highestAnchor(anchor: AuditAnchor, keys: LogKeys, logId: string, stored
   return highest ? { highest } : {};
 }
 
+/** The token's anchor of the log, as an expectation; what the token holds is trusted as it stands (it needs the PIN to write). */
+async function tokenExpectation(anchor: AuditAnchor, keys: LogKeys): Promise<{ expected?: Expected & { at: string }; bad?: string }> {
+  const read = await anchor.readToken(keys.origin);
+  if (read.state === "unreadable") return { bad: `the anchor in ${read.where} could not be checked: ${read.reason}` };
+  if (read.state !== "anchor") return {};
+  const at = `the anchor in ${read.anchor.where}`;
+  return { expected: { size: read.anchor.size, root: read.anchor.rootHash, outside: at, at } };
+}
+
 /** The trusted notes for this log (by origin), each of which must verify. */
 function trustedSizes(trusted: readonly TrustedNote[], keys: LogKeys): { sizes: Expected[]; bad?: string } {
   const sizes: Expected[] = [];
@@ -147,8 +159,8 @@ function truncated(events: number, covered: Expected): string {
 }
 
 /**
- * Verifies a log against its own signed checkpoints, the highest anchor outside the database and
- * any trusted checkpoints an auditor saved. The anchor must also be among the database's
+ * Verifies a log against its own signed checkpoints, the highest anchor outside the database, the
+ * anchor in the HSM token (pkcs11) and any trusted checkpoints an auditor saved. The anchor must also be among the database's
  * checkpoints: anchors are written after the row commits, so one the database lacks was deleted.
  */
 export async function verifyLog(db: Database, crypto: CryptoService, anchor: AuditAnchor, logId: string, trusted: readonly TrustedNote[] = []): Promise<VerifyReport> {
@@ -156,11 +168,22 @@ export async function verifyLog(db: Database, crypto: CryptoService, anchor: Aud
   const signed = signedSizes(db, keys, logId);
   const found = highestAnchor(anchor, keys, logId, signed.sizes);
   const extra = trustedSizes(trusted, keys);
+  const token = await tokenExpectation(anchor, keys);
   const highest = found.highest;
-  const report = (events: number, firstBad?: Bad): VerifyReport => ({ log: logName(logId), events, checkpoints: signed.sizes.length, ...(highest ? { anchor: { at: highest.at, size: highest.size } } : {}), ok: firstBad === undefined, ...(firstBad ? { firstBad } : {}) });
+  const inToken = token.expected;
+  const report = (events: number, firstBad?: Bad): VerifyReport => ({
+    log: logName(logId),
+    events,
+    checkpoints: signed.sizes.length,
+    ...(highest ? { anchor: { at: highest.at, size: highest.size } } : {}),
+    ...(inToken ? { tokenAnchor: { at: inToken.at, size: inToken.size } } : {}),
+    ok: firstBad === undefined,
+    ...(firstBad ? { firstBad } : {}),
+  });
   if (signed.bad) return report(0, signed.bad);
-  const walked = await walk(db, crypto, logId, [...signed.sizes, ...(highest ? [highest] : []), ...extra.sizes]);
+  const walked = await walk(db, crypto, logId, [...signed.sizes, ...(highest ? [highest] : []), ...(inToken ? [inToken] : []), ...extra.sizes]);
   if (walked.bad) return report(walked.events, walked.bad);
+  if (token.bad) return report(walked.events, { seq: walked.events, reason: token.bad });
   if (extra.bad) return report(walked.events, { seq: walked.events, reason: extra.bad });
   if (found.bad) return report(walked.events, { seq: walked.events, reason: found.bad });
   if (highest && !signed.sizes.some((cp) => cp.size === highest.size && equal(cp.root, highest.root))) {

@@ -12,7 +12,7 @@ import type { ActorKind } from "../vocabulary/events.js";
 import type { UserChanges, UserRecord } from "../db/users.js";
 import { DomainError } from "../errors.js";
 import type { EventSink } from "../audit/events.js";
-import type { ErasureJournal } from "../backup/erasure-journal.js";
+import type { ErasureJournal } from "../vocabulary/erasure.js";
 import type { LicenseService } from "../license/license.js";
 import { passwordProblem, type PasswordHasher } from "./passwords.js";
 import { actorOf, type Principal } from "./principal.js";

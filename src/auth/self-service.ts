@@ -6,7 +6,7 @@ import type { Database } from "../db/db.js";
 import type { SessionRecord } from "../db/sessions.js";
 import type { PersonalTokenRecord } from "../db/personal-tokens.js";
 import { DomainError } from "../errors.js";
-import { projectAccess } from "../graph/projects.js";
+import { projectAccess } from "./project-access.js";
 import type { EventSink } from "../audit/events.js";
 import { assertCanIssue, createPersonalToken, PersonalTokenError, type TokenRequest } from "./personal-tokens.js";
 import { actorOf, type Principal } from "./principal.js";

@@ -14,14 +14,8 @@ import { join } from "node:path";
 import type { Config } from "../config.js";
 import { readLiveFacts } from "../db/snapshot.js";
 import type { Logger } from "../log.js";
+import type { ErasureJournal } from "../vocabulary/erasure.js";
 import { ERASED_FILE, recordErasures, type ErasedContent, type ErasedTenant, type ErasureRecord } from "./erasures.js";
-
-export interface ErasureJournal {
-  /** Called after a tenant erasure committed. Never throws. */
-  tenantErased(tenantId: string): Promise<void>;
-  /** Called after a node or project erasure committed. Never throws. */
-  contentErased(tenantId: string, kind: ErasedContent["kind"], id: string): Promise<void>;
-}
 
 type JournalConfig = Pick<Config, "dataDir" | "backup">;
 

@@ -13,7 +13,7 @@
  * is a loud warning in the report: a backup restored alone onto a new machine cannot know.
  *
  * Then, holding the data-dir lock (so `vecto serve` cannot start meanwhile):
- * 1. the verified copies are opened through the normal composition root (openServices), which
+ * 1. the verified copies are opened through the normal composition root (openServices, handed in by the CLI), which
  *    migrates them forward to this build's schema; tenants this installation erased since the
  *    backup are erased again in them; `backup.restored` is recorded in their audit log;
  * 2. the erasure record (erased-tenants.json) is updated;
@@ -32,13 +32,13 @@ import { SchemaError } from "../db/migrate.js";
 import { keystoreMigrations, migrations } from "../db/migrations/index.js";
 import { readLiveFacts, type LiveFacts } from "../db/snapshot.js";
 import type { Logger } from "../log.js";
-import { openKeyResolver, openServices, type Services } from "../services.js";
 import { BackupError, RestoreRefusedError } from "./errors.js";
 import { eraseContentAgain, type ErasedItem } from "../graph/erasure.js";
 import type { KeyResolver } from "../crypto/index.js";
 import { readEmbeddedErasures } from "./embedded-erasures.js";
 import { ERASED_FILE, mergeRecords, readErasureRecord, writeErasedFile, type ErasureRecord } from "./erasures.js";
 import { backupFilesIn } from "./retention.js";
+import type { BackupWiring, OpenedCopy } from "./wiring.js";
 import { exists, fsyncDir, privateWorkDir } from "./files.js";
 import { DATA_FILE, KEYSTORE_FILE, type BackupHeader } from "./format.js";
 import { silentProgress, type Progress } from "./progress.js";
@@ -111,10 +111,10 @@ interface ErasedAgain {
   readonly content: ErasedItem[];
 }
 
-async function prepareStaged(config: Config, stageDir: string, report: VerifyReport, erased: ErasureRecord, log: Logger): Promise<ErasedAgain> {
-  let services: Services;
+async function prepareStaged(config: Config, wiring: BackupWiring, stageDir: string, report: VerifyReport, erased: ErasureRecord, log: Logger): Promise<ErasedAgain> {
+  let services: OpenedCopy;
   try {
-    services = await openServices({ ...config, databaseFile: join(stageDir, DATA_FILE) }, log);
+    services = await wiring.openServices({ ...config, databaseFile: join(stageDir, DATA_FILE) }, log);
   } catch (error) {
     if (error instanceof SchemaError) throw new RestoreRefusedError(`refusing to restore: ${error.message}`);
     if (error instanceof CryptoError) throw new RestoreRefusedError(`refusing to restore: the backup's keystore does not open with the loaded master key (${error.message})`);
@@ -131,7 +131,7 @@ async function prepareStaged(config: Config, stageDir: string, report: VerifyRep
 }
 
 /** The same steps as a live tenant erasure (src/auth/erasure.ts): keys destroyed first, then the rows. */
-async function eraseAgain(services: Services, erased: ErasureRecord["tenants"], backupId: string): Promise<string[]> {
+async function eraseAgain(services: OpenedCopy, erased: ErasureRecord["tenants"], backupId: string): Promise<string[]> {
   const done: string[] = [];
   const present = new Set(services.db.keystore.summary().map((k) => k.tenantId));
   for (const { tenantId } of erased) {
@@ -280,8 +280,8 @@ interface Decision {
 }
 
 /** Everything that may refuse, before anything changes: the whole backup verified into `workDir`, schema, installation, erasure record. */
-async function decide(config: Config, file: string, workDir: string, options: RestoreOptions): Promise<Decision> {
-  const resolver = await openKeyResolver(config);
+async function decide(config: Config, wiring: BackupWiring, file: string, workDir: string, options: RestoreOptions): Promise<Decision> {
+  const resolver = await wiring.openKeyResolver(config);
   const verified = await verifyBackupFile(file, { resolver }, workDir, options.progress ?? silentProgress);
   const { report } = verified;
   // After verification: the schema versions are then the authenticated, checked ones.
@@ -304,8 +304,8 @@ function lockOrRefuse(dataDir: string): DataDirLock {
 }
 
 /** Under the lock: brings the staged copies in line, records erasures, swaps both files in. Returns the kept previous files. */
-async function replaceLive(config: Config, workDir: string, decision: Decision, log: Logger, now: Date): Promise<{ previous: string[]; erasedAgain: ErasedAgain }> {
-  const erasedAgain = await prepareStaged(config, workDir, decision.report, decision.erased, log);
+async function replaceLive(config: Config, wiring: BackupWiring, workDir: string, decision: Decision, log: Logger, now: Date): Promise<{ previous: string[]; erasedAgain: ErasedAgain }> {
+  const erasedAgain = await prepareStaged(config, wiring, workDir, decision.report, decision.erased, log);
   if (decision.erased.tenants.length + decision.erased.content.length > 0) await writeErasedFile(join(config.dataDir, ERASED_FILE), decision.erased);
   const stamp = stampOf(now);
   const previous: string[] = [];
@@ -319,18 +319,18 @@ async function replaceLive(config: Config, workDir: string, decision: Decision, 
   return { previous, erasedAgain };
 }
 
-/** Verifies, decides, then replaces. Throws RestoreRefusedError / BackupInvalidError with one line; the data dir is untouched then. */
-export async function restoreBackup(config: Config, file: string, log: Logger, options: RestoreOptions = {}): Promise<RestoreReport> {
+/** Verifies, decides, then replaces, opening keys and the staged copy through `wiring`. Throws RestoreRefusedError / BackupInvalidError with one line; the data dir is untouched then. */
+export async function restoreBackup(config: Config, wiring: BackupWiring, file: string, log: Logger, options: RestoreOptions = {}): Promise<RestoreReport> {
   const dataDir = config.dataDir;
   if (dataDirLocked(dataDir)) refuseBusy(dataDir);
   const { header } = await readBackupHeader(file);
   if (header.kind !== "full") throw new RestoreRefusedError(`refusing to restore: ${file} is a tenant backup (tenant ${header.tenant?.slug ?? ""}); tenant backups are for export and verification, only full backups are restored`);
   const work = await privateWorkDir(dataDir, "restore");
   try {
-    const decision = await decide(config, file, work.path, options);
+    const decision = await decide(config, wiring, file, work.path, options);
     const lock = lockOrRefuse(dataDir);
     try {
-      const { previous, erasedAgain } = await replaceLive(config, work.path, decision, log, options.now?.() ?? new Date());
+      const { previous, erasedAgain } = await replaceLive(config, wiring, work.path, decision, log, options.now?.() ?? new Date());
       const { report, warnings, erasureSources } = decision;
       return { file, backupId: report.backupId, createdAt: report.createdAt, dataDir, previous, erasedAgain: erasedAgain.tenants, contentErasedAgain: erasedAgain.content, erasureSources, warnings };
     } finally {

@@ -23,13 +23,13 @@ import { generateFileKey, wrapFileKey, type MasterKeyRing } from "../crypto/inde
 import { inspectSnapshot } from "../db/snapshot.js";
 import { wrapUnderLoadedMasters } from "../keys/rotation.js";
 import type { Logger } from "../log.js";
-import { openServices } from "../services.js";
 import { describeFiles, newCipherParams, PRODUCER, writeBackupFile } from "./create.js";
 import { fsyncDir, privateWorkDir } from "./files.js";
 import { DATA_FILE, fileKeyAad, KEYSTORE_FILE, type BackupHeader } from "./format.js";
 import { silentProgress } from "./progress.js";
 import { backupFilesIn } from "./retention.js";
 import { readBackupHeader, verifyBackup } from "./verify.js";
+import type { BackupWiring } from "./wiring.js";
 
 export interface RewrapResult {
   readonly file: string;
@@ -61,8 +61,8 @@ export function backupsUnderMasterRefusal(label: string, dir: string, files: rea
 }
 
 /** Opens the decrypted copies like the appliance would and wraps every data key in their keystore under each loaded master key (the current one included). */
-async function wrapCopiedKeystore(config: Config, dir: string, log: Logger): Promise<{ data: number; keystore: number }> {
-  const services = await openServices({ ...config, databaseFile: join(dir, DATA_FILE) }, log);
+async function wrapCopiedKeystore(config: Config, wiring: BackupWiring, dir: string, log: Logger): Promise<{ data: number; keystore: number }> {
+  const services = await wiring.openServices({ ...config, databaseFile: join(dir, DATA_FILE) }, log);
   try {
     await wrapUnderLoadedMasters(services.keyAdmin);
   } finally {
@@ -82,7 +82,7 @@ async function verifyInto(file: string, ring: MasterKeyRing, dataDir: string): P
 }
 
 /** Re-encrypts one backup under the current master key of `ring` (see the file comment). The work dirs are private, inside the data dir. */
-export async function rewrapBackup(file: string, config: Config, ring: MasterKeyRing, log: Logger): Promise<RewrapResult> {
+export async function rewrapBackup(file: string, config: Config, wiring: BackupWiring, ring: MasterKeyRing, log: Logger): Promise<RewrapResult> {
   const { header } = await readBackupHeader(file);
   if (header.key.type !== "master") return { file, backupId: header.backupId, status: "tenant", from: header.key.tenantId, to: header.key.tenantId };
   const from = header.key.masterLabel;
@@ -92,7 +92,7 @@ export async function rewrapBackup(file: string, config: Config, ring: MasterKey
   const tmp = join(dirname(file), `.${basename(file)}.rewrap-${randomBytes(4).toString("hex")}`);
   try {
     await verifyBackup(file, { resolver: ring }, work.path);
-    const schema = await wrapCopiedKeystore(config, work.path, log);
+    const schema = await wrapCopiedKeystore(config, wiring, work.path, log);
     const sources = [DATA_FILE, KEYSTORE_FILE].map((name) => ({ name, path: join(work.path, name) }));
     const files = await describeFiles(sources, silentProgress);
     const wrapped = await wrapFileKey(fileKey, ring, fileKeyAad(header));

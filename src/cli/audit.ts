@@ -16,7 +16,7 @@ import { verifyBundle, writeBundle, writeSlice } from "../audit/bundle.js";
 import { logKeys, logName, makeCheckpoints } from "../audit/checkpoints.js";
 import { anchorLines } from "../audit/anchor.js";
 import { verifyLog, type TrustedNote, type VerifyReport } from "../audit/verify.js";
-import { actorNames } from "../audit/actor-names.js";
+import { actorNames } from "../auth/actor-names.js";
 import { auditFilterSchema, exportChunks, exportRecord, type AuditFilterInput, type ExportSpec } from "../audit/export.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
 import type { Services } from "../services.js";

@@ -122,7 +122,7 @@ async function rewrapAction(files: string[], options: { dir?: string; json?: boo
   const results: RewrapResult[] = [];
   try {
     for (const file of targets) {
-      const result = await rewrapBackup(file, config, ring, cliLogger(config));
+      const result = await rewrapBackup(file, config, { openServices, openKeyResolver }, ring, cliLogger(config));
       if (result.status === "rewrapped") audit(services, "backup.rewrapped", "info", { backupId: result.backupId, file: basename(file), from: result.from, to: result.to });
       results.push(result);
       if (options.json) continue;
@@ -169,7 +169,7 @@ async function verifyAction(file: string, options: { json?: boolean }): Promise<
 async function restoreAction(file: string, options: { yes?: boolean; forceInstallation?: boolean; erasures?: string[]; json?: boolean }): Promise<void> {
   const config = commandConfig();
   if (options.yes !== true) throw new CliError(`restore replaces ${config.databaseFile} and its keystore with the backup's; run again with --yes to confirm`, EXIT_REFUSED);
-  const report = await restoreBackup(config, resolve(file), cliLogger(config), {
+  const report = await restoreBackup(config, { openServices, openKeyResolver }, resolve(file), cliLogger(config), {
     forceInstallation: options.forceInstallation === true,
     erasureFiles: (options.erasures ?? []).map((f) => resolve(f)),
     progress: terminalProgress(process.stderr, options.json !== true),

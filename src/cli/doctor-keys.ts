@@ -10,7 +10,7 @@ import { dataDirLocked } from "../db/data-dir-lock.js";
 import { Database } from "../db/db.js";
 import { keyHealth } from "../keys/health.js";
 import { openKeyResolver } from "../services.js";
-import type { CheckResult } from "./doctor.js";
+import type { CheckResult } from "./doctor-check.js";
 
 const NAMED = 5;
 

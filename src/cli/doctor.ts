@@ -8,17 +8,12 @@ import type { Config } from "../config.js";
 import { CERT_WARN_DAYS, checkTlsPair, daysLeft, describeCertificate, TlsPairError, type CertificateSummary } from "../crypto/index.js";
 import { Database, keystorePath } from "../db/db.js";
 import { migrations } from "../db/migrations/index.js";
-import { readClientCa } from "../server/tls-files.js";
+import { readClientCa } from "../tls/tls-files.js";
 import { openKeyResolver } from "../services.js";
 import { commandConfig } from "./context.js";
+import type { CheckResult } from "./doctor-check.js";
 import { masterKeysCheck } from "./doctor-keys.js";
 import { action, CliError, printJson, printLine } from "./output.js";
-
-export interface CheckResult {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly detail: string;
-}
 
 function octal(mode: number): string {
   return (mode & 0o777).toString(8).padStart(4, "0");

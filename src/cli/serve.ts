@@ -6,15 +6,15 @@ import { createLogger, type Logger } from "../log.js";
 import { buildApp } from "../server/app.js";
 import { repairErasureRecords } from "../backup/erasure-journal.js";
 import { startServer, type RunningServer } from "../server/listen.js";
-import { readTlsFiles } from "../server/tls-files.js";
+import { readTlsFiles } from "../tls/tls-files.js";
 import { describeCertificate } from "../crypto/index.js";
-import { ServedCertificate } from "../server/served-certificate.js";
-import { processStartTime, removeServeRecord, writeServeRecord } from "../server/serve-record.js";
+import { ServedCertificate } from "../tls/served-certificate.js";
+import { processStartTime, removeServeRecord, writeServeRecord } from "../tls/serve-record.js";
 import { TlsReloader } from "../server/tls-reload.js";
 import { logCertificateExpiry, tlsExpiryJob } from "../jobs/tls-expiry.js";
 import { openServices, type Services } from "../services.js";
 import { commandConfig } from "./context.js";
-import { ensureAnchors } from "../audit/checkpoints.js";
+import { ensureAnchors, ensureTokenAnchors } from "../audit/checkpoints.js";
 import { auditCheckpointJob, backupJob, keyMaintenanceJob, usageSnapshotJob } from "../jobs/jobs.js";
 import { acquireDataDirLock } from "../db/data-dir-lock.js";
 import { StorageFullError } from "../db/storage.js";
@@ -142,11 +142,15 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     recordServingKeys(services, log);
     // An installation upgraded from a build without anchors gets its checkpoints anchored now (logged).
     ensureAnchors(services.db, services.auditAnchor);
+    // With an HSM: its anchor of each log catches up with the newest checkpoint (refused, and logged, after a rollback).
+    await ensureTokenAnchors(services.db, services.auditAnchor);
+    // From here on every committed event gets its log checkpointed within about a second.
+    services.checkpointer.start();
     await licenseAtStart(services, log);
     await erasureRecordsAtStart(config, log);
     const tls = readTlsFiles(config.tls);
     served = new ServedCertificate(describeCertificate(tls.cert));
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit }, certificate: served });
+    const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit }, certificate: served });
     server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls, log });
   } catch (error) {
     services.close();
@@ -162,6 +166,8 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     await scheduler.stop();
     await server.close();
     stopKeyWatch();
+    // The last requests' events: signed, stored and anchored before the database closes.
+    await services.checkpointer.stop();
     try {
       // Left behind on a full disk, the record is harmless: it counts only while vecto.lock is held.
       services.db.keystore.clearServing(process.pid);

@@ -10,6 +10,7 @@ import { ConfigError, type Config } from "../config.js";
 import { collectSupportBundle, writeSupportArchive, type SupportBundleInput } from "../support/bundle.js";
 import { fileLogs, journalLogs } from "../support/logs.js";
 import { commandConfig } from "./context.js";
+import { openKeyResolver } from "../services.js";
 import { runChecks } from "./doctor.js";
 import { action, CliError, printJson, printLine } from "./output.js";
 
@@ -69,7 +70,7 @@ export function supportBundleCommand(program: Command): void {
         }
         const logs = options.logFile !== undefined ? fileLogs(resolve(options.logFile), since) : journalLogs(options.unit, since);
 
-        const bundle = await collectSupportBundle({ config, ...(configError === undefined ? {} : { configError }), checks, logs, since, now });
+        const bundle = await collectSupportBundle({ config, ...(configError === undefined ? {} : { configError }), checks, logs, since, now, openKeyResolver });
         const bytes = await writeSupportArchive(out, bundle.files, now);
         const files = [...bundle.files.map((f) => f.name)].sort();
         if (options.json) return printJson({ file: out, bytes, files, problems: bundle.problems });

@@ -11,8 +11,8 @@ import type { Command } from "commander";
 import type { Config } from "../config.js";
 import { resolve } from "node:path";
 import { daysLeft, expiryWarning, regenerateSelfSignedCertificate, selfSignedNames, type CertificateSummary } from "../crypto/index.js";
-import { findRunningServer, readServeRecord, recordedProcessRuns, type ServeRecord, type TlsReloadOutcome } from "../server/serve-record.js";
-import { loadCheckedTlsFiles } from "../server/tls-files.js";
+import { findRunningServer, readServeRecord, recordedProcessRuns, type ServeRecord, type TlsReloadOutcome } from "../tls/serve-record.js";
+import { loadCheckedTlsFiles } from "../tls/tls-files.js";
 import { commandConfig } from "./context.js";
 import { action, CliError, printJson, printLine } from "./output.js";
 

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv } from "node:crypto";
-import type { Aead } from "./aead.js";
+import type { Aead } from "./aead-params.js";
 import { AEAD_TAG_BYTES, checkKeyAndNonce } from "./aead-params.js";
 import { DecryptError } from "./errors.js";
 

@@ -1,16 +1,8 @@
 import { nodeAead } from "./aead-node.js";
+import type { Aead } from "./aead-params.js";
 
-/**
- * AES-256-GCM with a 96-bit nonce and a 128-bit tag. Two implementations exist (aead-noble.ts,
- * aead-node.ts); both are checked against NIST vectors and each other in test/unit/crypto.
- */
-export interface Aead {
-  readonly name: string;
-  /** Returns ciphertext || 16-byte tag. */
-  seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
-  /** Input is ciphertext || 16-byte tag. Throws DecryptError on any authentication failure. */
-  open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array;
-}
+/** The AES-256-GCM interface is declared in aead-params.ts, which both implementations import. */
+export type { Aead };
 
 export { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from "./aead-params.js";
 

@@ -3,6 +3,7 @@
  * files, tenants, key versions and master-key labels (fingerprints), but never key bytes,
  * plaintext or file contents.
  */
+import type { Unavailable, UnavailableKind } from "../errors.js";
 
 export class CryptoError extends Error {
   override readonly name: string = "CryptoError";
@@ -35,8 +36,9 @@ export class KeyFileError extends CryptoError {
 }
 
 /** The master key a DEK was wrapped under is not the one loaded (or not reachable at all). */
-export class MasterKeyUnavailableError extends CryptoError {
+export class MasterKeyUnavailableError extends CryptoError implements Unavailable {
   override readonly name: string = "MasterKeyUnavailableError";
+  readonly unavailable: UnavailableKind = "keys-unavailable";
 }
 
 /**
@@ -47,19 +49,22 @@ export class MasterKeyUnavailableError extends CryptoError {
  */
 export class MasterKeyRetiredError extends MasterKeyUnavailableError {
   override readonly name: string = "MasterKeyRetiredError";
+  override readonly unavailable: UnavailableKind = "master-key-retired";
   constructor(readonly masterLabel: string) {
     super(`this server's master key ${masterLabel} was retired; restart it with the current configuration`);
   }
 }
 
 /** A wrapped key failed authentication under the right-looking master key: tampered or wrong AAD. */
-export class KeyUnwrapError extends DecryptError {
+export class KeyUnwrapError extends DecryptError implements Unavailable {
   override readonly name: string = "KeyUnwrapError";
+  readonly unavailable: UnavailableKind = "keys-unavailable";
 }
 
 /** A tenant has no usable data key for the requested operation. */
-export class TenantKeyError extends CryptoError {
+export class TenantKeyError extends CryptoError implements Unavailable {
   override readonly name: string = "TenantKeyError";
+  readonly unavailable: UnavailableKind = "keys-unavailable";
 }
 
 /** The key for some data cannot be had right now (master key away, wrap does not open, no usable version): fail closed, retry later. */

@@ -2,6 +2,8 @@
 // (test/unit/architecture.test.ts; the one exception, the vendor-shared format modules that
 // import ./ed25519.js alone, is named there). Keys are used through handles and never exported.
 export type { AccessTokenKeys } from "./access-token-keys.js";
+// The stream cipher's buffer, also the backup container's (crypto may import nothing above it).
+export { ByteQueue } from "./byte-queue.js";
 export { CryptoService, PLATFORM_TENANT_ID, SIGNING_PURPOSES, type FieldRef, type SigningPurpose } from "./crypto-service.js";
 // Not ed25519SignerFromSeed, readEd25519SignerFile or writeNewEd25519KeyFiles: seeds and key files stay inside
 // src/crypto (the vendor tool, which must not load the crypto service, imports ./ed25519.js itself).
@@ -21,7 +23,7 @@ export * from "./errors.js";
 export { fieldKeyVersion } from "./field-cipher.js";
 export { generateFileKey, unwrapFileKey, wrapFileKey, type FileKey } from "./file-key.js";
 export { SUB_KEY_LABELS, type SubKeyLabel } from "./hkdf.js";
-export type { KeyResolver, ResolverInfo, WrappedKey } from "./key-resolver.js";
+export type { KeyResolver, ResolverInfo, TokenRecords, WrappedKey } from "./key-resolver.js";
 export { MAC_PURPOSES, type MacKey, type MacPurpose } from "./mac-key.js";
 export { MasterKeyRing } from "./master-key-ring.js";
 export { EnvKeyResolver, generateMasterKeyFile } from "./resolvers/env.js";

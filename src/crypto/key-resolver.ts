@@ -17,6 +17,24 @@ export interface ResolverInfo {
   readonly detail: Record<string, string>;
 }
 
+/**
+ * Small records kept inside the master key's token, beside the key: state that must survive
+ * someone putting back an older copy of the whole data directory (the audit log's newest tree
+ * size and root, src/audit/anchor.ts). Only resolvers whose key lives in a token have it (pkcs11);
+ * a key file lives on the same box as the data, so env has none.
+ */
+export interface TokenRecords {
+  /** For messages: which token, never a path or a PIN. */
+  readonly where: string;
+  /** Every value stored under the name (normally one; two after a crash between a replace's steps). */
+  read(name: string): Promise<Uint8Array[]>;
+  /**
+   * Stores value under name, then removes the older values under that name that `supersedes`
+   * says it replaces. Never an in-place edit: a crash leaves the old value or both, not half of one.
+   */
+  replace(name: string, value: Uint8Array, supersedes: (older: Uint8Array) => boolean): Promise<void>;
+}
+
 export interface KeyResolver {
   wrap(dek: Uint8Array, aad: Uint8Array): Promise<WrappedKey>;
   /** Throws a clear error naming the master label when it is not available or the key is wrong. */
@@ -24,4 +42,6 @@ export interface KeyResolver {
   describe(): ResolverInfo;
   /** Health probe for /readyz: resolves when the master key is usable, throws with a reason otherwise. */
   check(): Promise<void>;
+  /** Records in the key's token; absent for resolvers without one. */
+  readonly tokenRecords?: TokenRecords | undefined;
 }

@@ -5,7 +5,7 @@
  * a key file to an HSM is the same operation with resolvers of two kinds.
  */
 import { MasterKeyUnavailableError } from "./errors.js";
-import type { KeyResolver, ResolverInfo, WrappedKey } from "./key-resolver.js";
+import type { KeyResolver, ResolverInfo, TokenRecords, WrappedKey } from "./key-resolver.js";
 
 export class MasterKeyRing implements KeyResolver {
   #current: KeyResolver;
@@ -70,6 +70,11 @@ export class MasterKeyRing implements KeyResolver {
 
   describe(): ResolverInfo {
     return this.#current.describe();
+  }
+
+  /** The current key's token records: the audit anchor follows the key the installation runs on. */
+  get tokenRecords(): TokenRecords | undefined {
+    return this.#current.tokenRecords;
   }
 
   /** Ready when the current key works; an unusable earlier key only matters for what it alone wraps. */

@@ -15,7 +15,7 @@
  * ciphertext, then its tag), not one buffer per chunk: see sealChunk.
  */
 import { createCipheriv, createDecipheriv } from "node:crypto";
-import { ByteQueue } from "../byte-queue.js";
+import { ByteQueue } from "./byte-queue.js";
 import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from "./aead-params.js";
 import { CryptoParamError, StreamCipherError } from "./errors.js";
 import { fileKeyBytes, type FileKey } from "./file-key.js";

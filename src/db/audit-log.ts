@@ -1,5 +1,19 @@
 /** Audit rows: appended inside the transaction of the change they record; never updated or deleted (triggers). */
 import type BetterSqlite3 from "better-sqlite3";
+import type { DomainEvent } from "../vocabulary/events.js";
+
+/** Where the row goes: its log, leaf index, id and time (decided inside the write transaction). */
+export interface AuditPosition {
+  readonly logId: string;
+  readonly seq: number;
+  readonly vid: string;
+  readonly timestamp: string;
+}
+
+/** What turns an event into its signed row; the database holds one (src/audit/seal.ts makes it) and calls it inside the write. */
+export interface AuditSealer {
+  seal(event: DomainEvent, position: AuditPosition): AuditRow;
+}
 
 export interface AuditRow {
   readonly vid: string;

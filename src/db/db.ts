@@ -26,14 +26,13 @@ import { LoginThrottleRepository } from "./login-throttle.js";
 import { ProjectRepository } from "./projects.js";
 import { NodeRepository } from "./nodes.js";
 import { EdgeRepository } from "./edges.js";
-import { AuditRepository, type CheckpointRow } from "./audit-log.js";
+import { AuditRepository, type AuditSealer, type CheckpointRow } from "./audit-log.js";
 import { NotificationRepository } from "./notifications.js";
 import { SealedFieldRepository } from "./sealed-fields.js";
 import { SecretRepository } from "./secrets.js";
 import { LicensingRepository } from "./licensing.js";
 import { UsageCountRepository } from "./usage-counts.js";
 import { isStorageFull, StorageFullError, StorageState } from "./storage.js";
-import type { AuditSealer } from "../audit/seal.js";
 import type { DomainEvent } from "../vocabulary/events.js";
 import type { TenantScope } from "./tenant-scope.js";
 

@@ -9,10 +9,12 @@
  * since (an operator freed space: the next write may try again).
  */
 import { statfsSync } from "node:fs";
+import type { Unavailable, UnavailableKind } from "../errors.js";
 
 /** Nothing can be written: the disk (or the quota) holding the data directory is full. */
-export class StorageFullError extends Error {
+export class StorageFullError extends Error implements Unavailable {
   override readonly name = "StorageFullError";
+  readonly unavailable: UnavailableKind = "storage-full";
 }
 
 /**

@@ -11,7 +11,7 @@ declare const tenantScopeBrand: unique symbol;
 
 export interface TenantScope {
   readonly tenantId: string;
-  /** Who acts; a name is never carried here (audit reads look it up from the user record: src/audit/actor-names.ts). */
+  /** Who acts; a name is never carried here (audit reads look it up from the user record: src/auth/actor-names.ts). */
   readonly actor: Actor;
   readonly [tenantScopeBrand]: true;
 }

@@ -10,7 +10,8 @@ import type { EdgeRecord } from "../db/edges.js";
 import type { NodeRecord } from "../db/nodes.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
-import { accessWithin, projectAccess, type GraphDeps } from "./projects.js";
+import { projectAccess } from "../auth/project-access.js";
+import { accessWithin, type GraphDeps } from "./projects.js";
 import { EDGE_RULES, type EdgeType } from "../vocabulary/graph.js";
 
 /** Deeper than any real chain; bounds the cycle check on a hostile graph. */

@@ -17,7 +17,8 @@ import type { Database } from "../db/db.js";
 import { tenantTxWithin, type TenantDb, type TenantTx } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { nodeAccess } from "./nodes.js";
-import { projectAccess, requireTenantAdmin, type GraphDeps } from "./projects.js";
+import { projectAccess } from "../auth/project-access.js";
+import { requireTenantAdmin, type GraphDeps } from "./projects.js";
 
 export const REASON_MAX_CHARS = 500;
 

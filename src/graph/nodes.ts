@@ -9,7 +9,8 @@ import { actorOf, type Principal } from "../auth/principal.js";
 import type { NodeChanges, NodeRecord } from "../db/nodes.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
-import { accessWithin, projectAccess, requireTenantAdmin, type GraphDeps } from "./projects.js";
+import { projectAccess } from "../auth/project-access.js";
+import { accessWithin, requireTenantAdmin, type GraphDeps } from "./projects.js";
 import { NODE_STATUSES, isStatusOf, type NodeType, type ReviewKind, type ReviewVerdict } from "../vocabulary/graph.js";
 
 export interface NodeInput {

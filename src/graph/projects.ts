@@ -1,14 +1,13 @@
 /**
- * Projects and who may enter them. A tenant admin reaches every project of its tenant; anyone
- * else reaches a project only as a member, and the project role caps what it may do there
- * (editor writes, viewer reads). A project-restricted access token reaches its one project and
- * nothing else. A project one may not enter is reported as not found, never as forbidden: its
- * existence is not revealed.
+ * Projects: creating, renaming, archiving, membership. Who may enter a project is an access rule
+ * (src/auth/project-access.ts): a project one may not enter is reported as not found, never as
+ * forbidden, so its existence is not revealed.
  */
 import { randomUUID } from "node:crypto";
 import type { EventSink } from "../audit/events.js";
-import type { ErasureJournal } from "../backup/erasure-journal.js";
+import type { ErasureJournal } from "../vocabulary/erasure.js";
 import { actorOf, type Principal } from "../auth/principal.js";
+import { projectAccess, type ProjectAccess, type ProjectStanding } from "../auth/project-access.js";
 import type { CryptoService } from "../crypto/index.js";
 import type { MemberRecord, ProjectRecord, ProjectRole } from "../db/projects.js";
 import type { TenantDb } from "../db/tenant-db.js";
@@ -21,8 +20,6 @@ export interface GraphDeps {
   readonly erasures: ErasureJournal;
 }
 
-export type ProjectStanding = "admin" | ProjectRole;
-
 export interface ProjectView {
   readonly id: string;
   readonly name: string;
@@ -34,27 +31,8 @@ export interface ProjectView {
   readonly standing: ProjectStanding;
 }
 
-export interface ProjectAccess {
-  readonly project: ProjectRecord;
-  readonly standing: ProjectStanding;
-  readonly canWrite: boolean;
-}
-
-const NOT_FOUND = "no such project";
-
 function nameRef(projectId: string): { table: string; column: string; rowId: string } {
   return { table: "projects", column: "name", rowId: projectId };
-}
-
-/** What the principal may do in the project; not-found when it may not see it at all. */
-export function projectAccess(tenantDb: TenantDb, principal: Principal, projectId: string): ProjectAccess {
-  const project = tenantDb.project(projectId);
-  if (!project || (principal.projectId !== null && principal.projectId !== projectId)) throw new DomainError("not-found", NOT_FOUND);
-  const writer = principal.scopes.has("graph:write");
-  if (principal.role === "tenant_admin") return { project, standing: "admin", canWrite: writer };
-  const membership = tenantDb.membership(projectId, principal.userId);
-  if (!membership || !principal.scopes.has("graph:read")) throw new DomainError("not-found", NOT_FOUND);
-  return { project, standing: membership.role, canWrite: writer && membership.role === "editor" };
 }
 
 /**

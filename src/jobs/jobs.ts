@@ -5,11 +5,29 @@ import { runScheduledBackup } from "../backup/scheduled.js";
 import type { Config } from "../config.js";
 import { keystorePath } from "../db/db.js";
 import { keyMaintenance } from "../keys/maintenance.js";
-import type { Services } from "../services.js";
+import type { AuditAnchor } from "../audit/anchor.js";
+import type { EventSink } from "../audit/events.js";
+import type { CryptoService, KeyResolver } from "../crypto/index.js";
+import type { Database } from "../db/db.js";
+import type { KeyDeps } from "../keys/rotation.js";
+import type { LicenseService } from "../license/license.js";
+import type { UsageService } from "../usage/usage.js";
 import type { Job } from "./scheduler.js";
 
+/** What the jobs use of the service's wiring; `vecto serve` passes its services (src/services.ts), which the jobs never import. */
+export interface JobDeps {
+  readonly db: Database;
+  readonly crypto: CryptoService;
+  readonly auditAnchor: AuditAnchor;
+  readonly keyAdmin: KeyDeps;
+  readonly resolver: KeyResolver;
+  readonly identity: { readonly events: EventSink };
+  readonly license: LicenseService;
+  readonly usage: UsageService;
+}
+
 /** Every five minutes: sign a checkpoint of every audit log that grew, and anchor it outside the database. */
-export function auditCheckpointJob(services: Pick<Services, "db" | "crypto" | "auditAnchor">): Job {
+export function auditCheckpointJob(services: Pick<JobDeps, "db" | "crypto" | "auditAnchor">): Job {
   return {
     name: "audit-checkpoints",
     cron: "*/5 * * * *",
@@ -24,7 +42,7 @@ export function auditCheckpointJob(services: Pick<Services, "db" | "crypto" | "a
  * Every five minutes: key maintenance (keys.md): pick up key versions made elsewhere, wrap every
  * data key under each loaded master key, re-encrypt a share of older rows, retire unused versions.
  */
-export function keyMaintenanceJob(services: Pick<Services, "keyAdmin">): Job {
+export function keyMaintenanceJob(services: Pick<JobDeps, "keyAdmin">): Job {
   return {
     name: "key-maintenance",
     cron: "*/5 * * * *",
@@ -36,7 +54,7 @@ export function keyMaintenanceJob(services: Pick<Services, "keyAdmin">): Job {
  * On VECTO_BACKUP_SCHEDULE (default daily at 03:00): a full encrypted backup into VECTO_BACKUP_DIR,
  * verified, then only the newest VECTO_BACKUP_KEEP kept (docs/backup.md).
  */
-export function backupJob(services: Pick<Services, "resolver" | "identity">, config: Pick<Config, "dataDir" | "databaseFile" | "backup">, schedule: string): Job {
+export function backupJob(services: Pick<JobDeps, "resolver" | "identity">, config: Pick<Config, "dataDir" | "databaseFile" | "backup">, schedule: string): Job {
   return {
     name: "backup",
     cron: schedule,
@@ -52,7 +70,7 @@ export function backupJob(services: Pick<Services, "resolver" | "identity">, con
  * Daily at 00:15 (UTC on a UTC host): the clock's high-water mark, the license state (audited when
  * it changed) and the usage snapshot of the day that just ended (docs/licensing.md).
  */
-export function usageSnapshotJob(services: Pick<Services, "license" | "usage">): Job {
+export function usageSnapshotJob(services: Pick<JobDeps, "license" | "usage">): Job {
   return {
     name: "usage-snapshot",
     cron: "15 0 * * *",

@@ -1,7 +1,7 @@
 /** Daily: a warning in the log while the served TLS certificate is within CERT_WARN_DAYS of expiry. */
 import { daysLeft } from "../crypto/index.js";
 import type { Logger } from "../log.js";
-import type { ServedCertificate } from "../server/served-certificate.js";
+import type { ServedCertificate } from "../tls/served-certificate.js";
 import type { Job } from "./scheduler.js";
 
 /** Logs the warning (if any) now; returns the days left for the job's audit record. */

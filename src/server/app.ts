@@ -9,19 +9,8 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { AuditAnchor } from "../audit/anchor.js";
-import type { Principal } from "../auth/principal.js";
-import { isKeyUnavailable, MasterKeyRetiredError, type KeyResolver } from "../crypto/index.js";
-import type { Database } from "../db/db.js";
-import { StorageFullError } from "../db/storage.js";
-import type { GraphDeps } from "../graph/projects.js";
-import type { Identity } from "../services.js";
-import type { KeyAdmin } from "../services.js";
-import type { Logger } from "../log.js";
-import type { LicenseService } from "../license/license.js";
-import type { UsageService } from "../usage/usage.js";
-import { DEFAULT_RATE_LIMIT, type RateLimitConfig } from "../config.js";
-import { TrustedProxies, type Cidr } from "../net-address.js";
+import { DEFAULT_RATE_LIMIT } from "../config.js";
+import { TrustedProxies } from "../net-address.js";
 import { accessLog } from "./middleware/access-log.js";
 import { clientAddress } from "./middleware/client-address.js";
 import { rateLimit } from "./middleware/rate-limit.js";
@@ -30,7 +19,7 @@ import { licenseGuard } from "./middleware/license-guard.js";
 import { requestId } from "./middleware/request-id.js";
 import { securityHeaders } from "./middleware/security-headers.js";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { DomainError, type DomainErrorKind } from "../errors.js";
+import { DomainError, unavailableKind, type DomainErrorKind, type UnavailableKind } from "../errors.js";
 import { openApiRoutes } from "./openapi.js";
 import { ProblemError, problemResponse, type ProblemKind } from "./problem.js";
 import { ApiRegistry, attachRegistry, type ApiRouter } from "./route.js";
@@ -50,40 +39,8 @@ import { setupRoutes } from "./routes/setup.js";
 import { tenantRoutes } from "./routes/tenants.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { userRoutes } from "./routes/users.js";
-import type { ServedCertificate } from "./served-certificate.js";
+import type { AppDeps, AppEnv } from "./deps.js";
 
-
-export interface AppDeps {
-  readonly db: Database;
-  /** The master-key resolver: readiness checks it, the key status describes it. */
-  readonly keys: KeyResolver;
-  /** Rotation and key status. */
-  readonly keyAdmin: KeyAdmin;
-  readonly identity: Identity;
-  readonly graph: GraphDeps;
-  /** The license: /readyz detail, GET|PUT /api/license, and read-only after expiry (licenseGuard). */
-  readonly license: LicenseService;
-  readonly usage: UsageService;
-  /** The audit anchors outside the database: checkpoints made through the API are appended there, verify reads them. */
-  readonly auditAnchor: AuditAnchor;
-  readonly log: Logger;
-  readonly bodyLimitBytes: number;
-  /** Trusted proxies and rate limits (VECTO_TRUSTED_PROXIES, VECTO_RATE_LIMIT_*); absent: no proxy trusted, default limits. */
-  readonly clients?: ClientPolicy;
-  /** The TLS certificate being served: /readyz warns before it expires. Absent: no certificate warning (tests without a listener). */
-  readonly certificate?: ServedCertificate;
-}
-
-export interface ClientPolicy {
-  readonly trustedProxies: readonly Cidr[];
-  readonly rateLimit: RateLimitConfig;
-  /** The rate limiter's clock in ms (tests move it). */
-  readonly now?: () => number;
-}
-
-export interface AppEnv {
-  Variables: { requestId: string; clientAddress: string; principal?: Principal };
-}
 
 /** Routes added by callers (tests, later issues) are mounted after the built-in ones. */
 export type RouteMount = (app: Hono<AppEnv>) => void;
@@ -102,23 +59,22 @@ const DOMAIN_STATUS: Record<DomainErrorKind, [ContentfulStatusCode, ProblemKind]
   "license-read-only": [402, "license-read-only"],
 };
 
+// Fail closed: without its key (master key not loaded, wrap not opening, no usable version) a tenant's data is neither read nor written; the client may retry.
+// A retired master key's label stays in the log (onError), as for every keys-unavailable answer; the client learns the cause.
+const UNAVAILABLE_PROBLEM: Record<UnavailableKind, () => ProblemError> = {
+  "keys-unavailable": () => new ProblemError(503, "keys-unavailable", "the encryption keys for this data are unavailable; nothing was read or written", { retryAfterSeconds: 30 }),
+  "master-key-retired": () => new ProblemError(503, "keys-unavailable", "this server's master key was retired: it cannot create a data key; restart it with the current configuration; nothing was written", { retryAfterSeconds: 30 }),
+  "storage-full": () => new ProblemError(507, "storage-full", "the appliance's storage is full: the change was not stored; retry once space has been freed", { retryAfterSeconds: 60 }),
+};
+
 function toProblem(error: unknown): ProblemError | undefined {
   if (error instanceof ProblemError) return error;
   if (error instanceof DomainError) {
     const [status, kind] = DOMAIN_STATUS[error.kind];
     return new ProblemError(status, kind, error.message, error.details);
   }
-  // Fail closed: without its key (master key not loaded, wrap not opening, no usable version) a tenant's data is neither read nor written; the client may retry.
-  // The label stays in the log (below), as for every keys-unavailable answer; the client learns the cause.
-  if (error instanceof MasterKeyRetiredError) {
-    return new ProblemError(503, "keys-unavailable", "this server's master key was retired: it cannot create a data key; restart it with the current configuration; nothing was written", { retryAfterSeconds: 30 });
-  }
-  if (isKeyUnavailable(error)) {
-    return new ProblemError(503, "keys-unavailable", "the encryption keys for this data are unavailable; nothing was read or written", { retryAfterSeconds: 30 });
-  }
-  if (error instanceof StorageFullError) {
-    return new ProblemError(507, "storage-full", "the appliance's storage is full: the change was not stored; retry once space has been freed", { retryAfterSeconds: 60 });
-  }
+  const unavailable = unavailableKind(error);
+  if (unavailable !== undefined) return UNAVAILABLE_PROBLEM[unavailable]();
   if (error instanceof HTTPException) {
     const status = error.status;
     if (status === 413) return new ProblemError(413, "payload-too-large");

@@ -12,14 +12,14 @@ import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { ListenAddress } from "../config.js";
 import type { Logger } from "../log.js";
-import type { AppEnv } from "./app.js";
+import type { AppEnv } from "./deps.js";
 import { TransportResponse } from "./transport/connection.js";
 import { adapterProblem, answerHttpErrors, guardRequests } from "./transport/http-errors.js";
 import { securityHeaderValues } from "./middleware/security-headers.js";
-import type { TlsFiles } from "./tls-files.js";
+import type { TlsFiles } from "../tls/tls-files.js";
 import { TransportResponder } from "./transport/problem-response.js";
 
-export type { TlsFiles } from "./tls-files.js";
+export type { TlsFiles } from "../tls/tls-files.js";
 
 export interface RunningServer {
   /** The bound HTTPS address (port resolved when 0 was asked for). */

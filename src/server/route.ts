@@ -11,7 +11,7 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { z } from "zod";
 import type { Authenticator } from "../auth/authenticate.js";
 import type { Scope } from "../vocabulary/roles.js";
-import type { AppEnv } from "./app.js";
+import type { AppEnv } from "./deps.js";
 import { jsonBody } from "./json-body.js";
 import { requireScope } from "./middleware/require-scope.js";
 import { idParam, namedParam, queryOf } from "./routes/params.js";

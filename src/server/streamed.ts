@@ -11,7 +11,7 @@ import type { HttpBindings } from "@hono/node-server";
 import { Readable } from "node:stream";
 import type { Context } from "hono";
 import type { Logger } from "../log.js";
-import type { AppEnv } from "./app.js";
+import type { AppEnv } from "./deps.js";
 
 /** The response for a streamed body; a failure midway is logged (name and message, no stack) and cuts the response off. */
 export function streamedBody(c: Context<AppEnv>, body: Readable | ReadableStream<Uint8Array>, log: Logger, what: string): Response {

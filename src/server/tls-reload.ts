@@ -8,9 +8,9 @@
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 import type { RunningServer } from "./listen.js";
-import type { TlsReloadOutcome } from "./serve-record.js";
-import type { ServedCertificate } from "./served-certificate.js";
-import { loadCheckedTlsFiles } from "./tls-files.js";
+import type { TlsReloadOutcome } from "../tls/serve-record.js";
+import type { ServedCertificate } from "../tls/served-certificate.js";
+import { loadCheckedTlsFiles } from "../tls/tls-files.js";
 
 export class TlsReloader {
   #sequence = 0;

@@ -12,12 +12,11 @@ import { createGzip } from "node:zlib";
 import { pack } from "tar-stream";
 import { listBackupFiles } from "../backup/retention.js";
 import type { Config } from "../config.js";
-import { CryptoService } from "../crypto/index.js";
+import { CryptoService, type KeyResolver } from "../crypto/index.js";
 import { Database } from "../db/db.js";
 import { keystoreMigrations, migrations } from "../db/migrations/index.js";
 import { keyStatus } from "../keys/status.js";
 import { inSea } from "../native/loader.js";
-import { openKeyResolver } from "../services.js";
 import { VERSION } from "../version.js";
 import type { CollectedLogs } from "./logs.js";
 import { redactConfig, sanitizeLogLine, Scrubber, secretPaths } from "./redact.js";
@@ -37,6 +36,8 @@ export interface SupportBundleInput {
   readonly logs: CollectedLogs;
   readonly since: Date;
   readonly now: Date;
+  /** Loads the configured master keys (src/services.ts openKeyResolver, handed in by the CLI) for the key status. */
+  readonly openKeyResolver: (config: Config) => Promise<KeyResolver>;
 }
 
 export interface SupportFile {
@@ -89,8 +90,8 @@ function customerTenants(db: Database): ReturnType<Database["tenants"]["list"]> 
   return all;
 }
 
-async function keysSection(config: Config, db: Database, problems: string[]): Promise<unknown> {
-  let resolver: Awaited<ReturnType<typeof openKeyResolver>>;
+async function keysSection(config: Config, db: Database, openKeyResolver: SupportBundleInput["openKeyResolver"], problems: string[]): Promise<unknown> {
+  let resolver: KeyResolver;
   try {
     resolver = await openKeyResolver(config);
   } catch (error) {
@@ -196,7 +197,7 @@ export async function collectSupportBundle(input: SupportBundleInput): Promise<S
     add("doctor.txt", doctorText(input.checks));
 
     if (config !== null && db !== undefined) {
-      add("keys-status.json", json(await attempt("keys-status.json", () => keysSection(config, db, problems))));
+      add("keys-status.json", json(await attempt("keys-status.json", () => keysSection(config, db, input.openKeyResolver, problems))));
       add("audit.json", json(await attempt("audit.json", () => auditSection(db))));
     } else {
       add("keys-status.json", json({ error: "database not read (see MANIFEST.txt)" }));

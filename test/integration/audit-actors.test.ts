@@ -5,7 +5,7 @@
  * read while the log still verifies.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { actorNames } from "../../src/audit/actor-names.js";
+import { actorNames } from "../../src/auth/actor-names.js";
 import { CSV_COLUMNS, exportChunks } from "../../src/audit/export.js";
 import { signatureInput } from "../../src/audit/seal.js";
 import { parseJsonl, signedRowOf, type AuditLine } from "../audit-lines.js";

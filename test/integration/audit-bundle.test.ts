@@ -13,7 +13,7 @@ import { parseCheckpoint, signCheckpoint } from "../../src/audit/checkpoint.js";
 import { logKeys, makeCheckpoints } from "../../src/audit/checkpoints.js";
 import { leafHash } from "../../src/audit/merkle.js";
 import { newKeyPair } from "../../src/audit/signed-note.js";
-import { runCli, tempDir } from "../helpers.js";
+import { runCli, tempDir, testDir } from "../helpers.js";
 import { identityFixture, type Fixture } from "../identity-fixture.js";
 
 const canonicalize = canonicalizeModule as unknown as (value: unknown) => string;
@@ -225,11 +225,11 @@ describe("audit bundles", () => {
 
     /** A directory holding nothing but the file: the auditor's machine. */
     function auditorCopy(file: string, lines?: readonly string[]): { cwd: string; name: string } {
-      const d = tempDir("vecto-auditor-");
+      const cwd = testDir("vecto-auditor-");
       const name = "bundle.jsonl";
-      if (lines) writeFileSync(join(d.path, name), lines.map((l) => `${l}\n`).join(""));
-      else copyFileSync(file, join(d.path, name));
-      return { cwd: d.path, name };
+      if (lines) writeFileSync(join(cwd, name), lines.map((l) => `${l}\n`).join(""));
+      else copyFileSync(file, join(cwd, name));
+      return { cwd, name };
     }
 
     it("exports a bundle and prints the key on the box; verifies it offline in an empty directory", () => {

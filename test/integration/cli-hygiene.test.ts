@@ -9,7 +9,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync 
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Database, PLATFORM_LOG } from "../../src/db/db.js";
-import { CLI, cleanEnv, runCli, tempDir, type CliResult } from "../helpers.js";
+import { CLI, cleanEnv, runCli, tempDir, testDir, type CliResult } from "../helpers.js";
 import { identityFixture, type TenantAccount } from "../identity-fixture.js";
 
 /** Enough platform events that an export is far larger than a pipe's buffer: head closes it mid-stream. */
@@ -109,14 +109,10 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
     });
 
     it("init says its warnings (a development key, a self-signed certificate) as plain lines, not JSON", () => {
-      const fresh = tempDir("vecto-cli-init-");
-      try {
-        const r = runCli(["init"], { cwd: fresh.path, env: { VECTO_DATA_DIR: join(fresh.path, "data") } });
-        expect(r.status, r.stderr).toBe(0);
-        expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^warning: generated a DEV-ONLY master key inside the data directory; /), expect.stringMatching(/^warning: generated a self-signed TLS certificate; /)]);
-      } finally {
-        fresh.cleanup();
-      }
+      const fresh = testDir("vecto-cli-init-");
+      const r = runCli(["init"], { cwd: fresh, env: { VECTO_DATA_DIR: join(fresh, "data") } });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^warning: generated a DEV-ONLY master key inside the data directory; /), expect.stringMatching(/^warning: generated a self-signed TLS certificate; /)]);
     });
 
     it("--verbose (before or after the command) or -v writes the JSON log lines, at least info", () => {

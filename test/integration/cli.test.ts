@@ -3,13 +3,13 @@ import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "no
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { completeSetup } from "../../src/auth/accounts.js";
 import { loadConfig } from "../../src/config.js";
 import { migrations } from "../../src/db/migrations/index.js";
 import { createLogger } from "../../src/log.js";
 import { openServices } from "../../src/services.js";
-import { CLI, cleanEnv, freePort, httpsRequest, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
+import { CLI, cleanEnv, freePort, httpsRequest, runCli, startServe, testDir, waitForExit } from "../helpers.js";
 
 const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8")) as { version: string };
 
@@ -18,16 +18,8 @@ function mode(path: string): number {
 }
 
 describe("vecto CLI", () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((fn) => fn()));
-  function dir(): string {
-    const d = tempDir();
-    cleanups.push(d.cleanup);
-    return d.path;
-  }
-
   it("prints its version, as text and JSON", () => {
-    const cwd = dir();
+    const cwd = testDir();
     const text = runCli(["version"], { cwd });
     expect(text.status).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`^vecto ${pkg.version.replace(/\./g, "\\.")} \\(node `));
@@ -36,7 +28,7 @@ describe("vecto CLI", () => {
   });
 
   it("refuses to run on an unsupported Node with one line, before doing anything", () => {
-    const cwd = dir();
+    const cwd = testDir();
     // A preload that makes this Node report an old version, as Node 20.12 would.
     writeFileSync(join(cwd, "old-node.cjs"), 'Object.defineProperty(process, "versions", { value: { ...process.versions, node: "20.12.2" } });');
     const result = spawnSync(process.execPath, ["--require", join(cwd, "old-node.cjs"), CLI, "init"], { cwd, env: cleanEnv(), encoding: "utf8" });
@@ -47,7 +39,7 @@ describe("vecto CLI", () => {
   });
 
   it("has --help on every command", () => {
-    const cwd = dir();
+    const cwd = testDir();
     for (const command of [[], ["serve"], ["init"], ["doctor"], ["setup-token"], ["recover-root"], ["version"]]) {
       const result = runCli([...command, "--help"], { cwd });
       expect(result.status, command.join(" ")).toBe(0);
@@ -56,7 +48,7 @@ describe("vecto CLI", () => {
   });
 
   it("fails an unknown command or option with one line and a non-zero exit", () => {
-    const cwd = dir();
+    const cwd = testDir();
     for (const args of [["frobnicate"], ["version", "--bogus"]]) {
       const result = runCli(args, { cwd });
       expect(result.status).not.toBe(0);
@@ -66,7 +58,7 @@ describe("vecto CLI", () => {
   });
 
   it("init creates a private data dir, a 0600 master key, a certificate and the database", () => {
-    const cwd = dir();
+    const cwd = testDir();
     const result = runCli(["init", "--json"], { cwd });
     expect(result.status, result.stderr).toBe(0);
     const data = join(cwd, "data");
@@ -81,7 +73,7 @@ describe("vecto CLI", () => {
   });
 
   it("init refuses to overwrite an existing key, and leaves it untouched", () => {
-    const cwd = dir();
+    const cwd = testDir();
     expect(runCli(["init"], { cwd }).status).toBe(0);
     const key = readFileSync(join(cwd, "data", "master.key"));
     const again = runCli(["init"], { cwd });
@@ -91,7 +83,7 @@ describe("vecto CLI", () => {
   });
 
   it("doctor passes a fresh installation and fails each broken part with a non-zero exit", () => {
-    const cwd = dir();
+    const cwd = testDir();
     expect(runCli(["init"], { cwd }).status).toBe(0);
     const healthy = runCli(["doctor", "--json"], { cwd });
     expect(healthy.status, healthy.stdout + healthy.stderr).toBe(0);
@@ -115,7 +107,7 @@ describe("vecto CLI", () => {
   });
 
   it("doctor finds a corrupted database", () => {
-    const cwd = dir();
+    const cwd = testDir();
     expect(runCli(["init"], { cwd }).status).toBe(0);
     const file = join(cwd, "data", "vecto.db");
     const raw = new BetterSqlite3(file);
@@ -136,7 +128,7 @@ describe("vecto CLI", () => {
   });
 
   it("setup-token issues a single new token and refuses to run without a database", () => {
-    const cwd = dir();
+    const cwd = testDir();
     const none = runCli(["setup-token"], { cwd });
     expect(none.status).toBe(1);
     expect(none.stderr.trim()).toBe(`vecto: no database at ${join(cwd, "data", "vecto.db")}; run "vecto init" first`);
@@ -151,7 +143,7 @@ describe("vecto CLI", () => {
   });
 
   it("keys status names the resolver and master key, never key material", () => {
-    const cwd = dir();
+    const cwd = testDir();
     expect(runCli(["init"], { cwd }).status).toBe(0);
     const result = runCli(["keys", "status", "--json"], { cwd });
     expect(result.status, result.stderr).toBe(0);
@@ -164,7 +156,7 @@ describe("vecto CLI", () => {
   });
 
   it("keys rotate-jwt starts a new signing key", () => {
-    const cwd = dir();
+    const cwd = testDir();
     expect(runCli(["init"], { cwd }).status).toBe(0);
     const first = JSON.parse(runCli(["keys", "rotate-jwt", "--json"], { cwd }).stdout) as { kid: string };
     const second = runCli(["keys", "rotate-jwt", "--json"], { cwd });
@@ -177,7 +169,7 @@ describe("vecto CLI", () => {
   });
 
   it("setup-token refuses once the platform root exists", async () => {
-    const cwd = dir();
+    const cwd = testDir();
     expect(runCli(["init"], { cwd }).status).toBe(0);
     const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd }).stdout) as { token: string };
     const config = loadConfig({ VECTO_ENV_FILE: "/dev/null" }, cwd);
@@ -190,7 +182,7 @@ describe("vecto CLI", () => {
   });
 
   it("audit checkpoint signs the logs; audit verify passes them and fails a tampered one, naming the event", async () => {
-    const cwd = dir();
+    const cwd = testDir();
     expect(runCli(["init"], { cwd }).status).toBe(0);
     const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd }).stdout) as { token: string };
     const services = await openServices(loadConfig({ VECTO_ENV_FILE: "/dev/null" }, cwd), createLogger("silent"));
@@ -211,7 +203,7 @@ describe("vecto CLI", () => {
   });
 
   it("stops with one clear line on an invalid setting", () => {
-    const cwd = dir();
+    const cwd = testDir();
     const result = runCli(["serve"], { cwd, env: { VECTO_LISTEN: "everywhere" } });
     expect(result.status).toBe(1);
     expect(result.stderr.trim()).toBe('vecto: VECTO_LISTEN: expected host:port (got "everywhere")');
@@ -219,14 +211,14 @@ describe("vecto CLI", () => {
   });
 
   it("refuses to start when a configured master key file is missing", () => {
-    const cwd = dir();
+    const cwd = testDir();
     const result = runCli(["serve"], { cwd, env: { VECTO_MASTER_KEY_FILE: join(cwd, "missing.key"), VECTO_LISTEN: "127.0.0.1:0" } });
     expect(result.status).toBe(1);
     expect(result.stderr.trim()).toMatch(/^vecto: master key file .*missing\.key does not exist/);
   });
 
   it("serve starts on the embedded default, prints URL and setup token, and stops cleanly on SIGINT", async () => {
-    const cwd = dir();
+    const cwd = testDir();
     const port = await freePort();
     const server = await startServe(cwd, { VECTO_LISTEN: `127.0.0.1:${port}` }, ["--setup-token"]);
     expect(server.stderr()).toContain(`Vecto is running at https://127.0.0.1:${port}/`);
@@ -243,7 +235,7 @@ describe("vecto CLI", () => {
   });
 
   it("serve keeps the setup token out of a non-terminal stderr unless asked", async () => {
-    const cwd = dir();
+    const cwd = testDir();
     const port = await freePort();
     const server = await startServe(cwd, { VECTO_LISTEN: `127.0.0.1:${port}` });
     expect(server.stderr()).not.toMatch(/vst_/);

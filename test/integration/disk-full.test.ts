@@ -7,11 +7,10 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, startServe, waitForExit, type HttpsResult, httpsRequest } from "../helpers.js";
+import { freePort, startServe, tempDir, waitForExit, type HttpsResult, httpsRequest } from "../helpers.js";
 import { STRONG_PASSWORD } from "../identity-fixture.js";
 import { isRoot } from "../installer/fixture.js";
 
@@ -22,6 +21,7 @@ const LEFT_FREE = 2048;
 const BIG_BODY = 60_000;
 
 describe.skipIf(!isRoot)("a full disk", () => {
+  let scratch: ReturnType<typeof tempDir> | undefined;
   let mnt = "";
   let cwd = "";
   let dataDir = "";
@@ -64,7 +64,8 @@ describe.skipIf(!isRoot)("a full disk", () => {
   };
 
   beforeAll(async () => {
-    mnt = mkdtempSync(join(tmpdir(), "vecto-disk-full-"));
+    scratch = tempDir("vecto-disk-full-");
+    mnt = scratch.path;
     [cwd, dataDir, filler] = [join(mnt, "work"), join(mnt, "data"), join(mnt, "filler")];
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=12m,mode=0700", "tmpfs", mnt]);
     mounted = true;
@@ -85,7 +86,7 @@ describe.skipIf(!isRoot)("a full disk", () => {
     await stop();
     // Lazy: detaches even if a failed start left a process holding a file there.
     if (mounted) execFileSync("umount", ["-l", mnt]);
-    if (mnt) rmSync(mnt, { recursive: true, force: true });
+    scratch?.cleanup();
   });
 
   it("refuses writes with 507 storage-full and Retry-After, and logs no event for them", async () => {

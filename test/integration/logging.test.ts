@@ -9,7 +9,7 @@ import { createLogger } from "../../src/log.js";
 import { buildApp } from "../../src/server/app.js";
 import { jsonBody } from "../../src/server/json-body.js";
 import { openServices, type Services } from "../../src/services.js";
-import { tempDir } from "../helpers.js";
+import { tempDir, testDir } from "../helpers.js";
 import { identityFixture } from "../identity-fixture.js";
 
 function capture(): { stream: Writable; text: () => string } {
@@ -44,7 +44,7 @@ describe("logs", () => {
   it("never contain a password or token sent in a request, even when the request fails", async () => {
     const out = capture();
     const log = createLogger("trace", out.stream);
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log, bodyLimitBytes: 65536 }, [
+    const app = buildApp({ ...services, log, bodyLimitBytes: 65536 }, [
       (a) =>
         a.post("/api/test/login", async (c) => {
           await jsonBody(c, z.strictObject({ user: z.string(), password: z.string() }));
@@ -108,11 +108,11 @@ describe("logs", () => {
 
 describe("readiness", () => {
   it("is 503 with the reason when the database is gone", async () => {
-    const dir = tempDir();
-    const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data") }, dir.path);
+    const dir = testDir();
+    const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir, "data") }, dir);
     await prepareForServe(config, createLogger("silent"));
     const services = await openServices(config, createLogger("silent"));
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log: createLogger("silent"), bodyLimitBytes: 1024 });
+    const app = buildApp({ ...services, log: createLogger("silent"), bodyLimitBytes: 1024 });
     expect((await app.request("/readyz")).status).toBe(200);
     services.close();
     const res = await app.request("/readyz");
@@ -122,7 +122,6 @@ describe("readiness", () => {
     expect(body.type).toBe("urn:vecto:problem:not-ready");
     expect(body.checks.keys).toBe("ok");
     expect(body.checks.database).not.toBe("ok");
-    dir.cleanup();
   });
 });
 

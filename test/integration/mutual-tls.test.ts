@@ -13,14 +13,14 @@ import { prepareForServe } from "../../src/data-dir.js";
 import { createLogger } from "../../src/log.js";
 import { buildApp } from "../../src/server/app.js";
 import { startServer, type RunningServer } from "../../src/server/listen.js";
-import { readClientCa, readTlsFiles } from "../../src/server/tls-files.js";
+import { readClientCa, readTlsFiles } from "../../src/tls/tls-files.js";
 import { describeCertificate } from "../../src/crypto/tls-certificate.js";
-import { ServedCertificate } from "../../src/server/served-certificate.js";
+import { ServedCertificate } from "../../src/tls/served-certificate.js";
 import { TlsReloader } from "../../src/server/tls-reload.js";
-import type { TlsReloadOutcome } from "../../src/server/serve-record.js";
+import type { TlsReloadOutcome } from "../../src/tls/serve-record.js";
 import type { Config } from "../../src/config.js";
 import { openServices, type Services } from "../../src/services.js";
-import { httpsRequest, runCli, tempDir } from "../helpers.js";
+import { httpsRequest, runCli, tempDir, testDir } from "../helpers.js";
 
 interface Pem {
   readonly cert: string;
@@ -90,7 +90,7 @@ describe("mutual TLS", () => {
     const log = createLogger("info", { write: (line: string) => void logLines.push(line) });
     await prepareForServe(config, log);
     services = await openServices(config, log);
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log, bodyLimitBytes: config.bodyLimitBytes });
+    const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes });
     server = await startServer(app, { listen: config.listen, redirectListen: null, tls: readTlsFiles(config.tls), log });
     port = server.address.port;
   });
@@ -170,14 +170,10 @@ describe("mutual TLS", () => {
     });
 
     it("`vecto serve` stops with one line when the file cannot be read", () => {
-      const cwd = tempDir();
-      try {
-        const result = runCli(["serve"], { cwd: cwd.path, env: { VECTO_LISTEN: "127.0.0.1:0", VECTO_TLS_CLIENT_CA: join(cwd.path, "missing-ca.pem") } });
-        expect(result.status).toBe(1);
-        expect(result.stderr.trim().split("\n").at(-1)).toBe(`vecto: VECTO_TLS_CLIENT_CA: cannot read ${join(cwd.path, "missing-ca.pem")}`);
-      } finally {
-        cwd.cleanup();
-      }
+      const cwd = testDir();
+      const result = runCli(["serve"], { cwd, env: { VECTO_LISTEN: "127.0.0.1:0", VECTO_TLS_CLIENT_CA: join(cwd, "missing-ca.pem") } });
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim().split("\n").at(-1)).toBe(`vecto: VECTO_TLS_CLIENT_CA: cannot read ${join(cwd, "missing-ca.pem")}`);
     });
   });
 });

@@ -6,7 +6,7 @@
  * own worker process (pool "forks"), so setting it in beforeAll, before the first resolver, is safe.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, type Pkcs11Config } from "../../src/config.js";
@@ -14,6 +14,7 @@ import { CryptoService } from "../../src/crypto/crypto-service.js";
 import { HsmError, KeyFileError, KeyUnwrapError, MasterKeyUnavailableError } from "../../src/crypto/errors.js";
 import { generateHsmMasterKey, loadPkcs11, openTokenSession, Pkcs11KeyResolver } from "../../src/crypto/resolvers/pkcs11.js";
 import { EnvKeyResolver, generateMasterKeyFile } from "../../src/crypto/resolvers/env.js";
+import type { KeyResolver } from "../../src/crypto/key-resolver.js";
 import { createLogger } from "../../src/log.js";
 import { retireMaster, rotateMaster } from "../../src/keys/rotation.js";
 import { openServices } from "../../src/services.js";
@@ -311,6 +312,108 @@ describe("migrating the master key from a file to the HSM", () => {
       dir.cleanup();
     }
   });
+});
+
+describe("the audit anchor in the token (a data object beside the master key)", () => {
+  const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+  const text = (values: Uint8Array[]): string[] => values.map((v) => new TextDecoder().decode(v)).sort();
+
+  it("is a private, unmodifiable CKO_DATA token object, replaced rather than edited; the env resolver has no such store", async () => {
+    const records = resolver.tokenRecords;
+    const name = "vecto-audit-anchor:test/records";
+    expect(await records.read(name)).toEqual([]);
+    await records.replace(name, bytes("one"), () => true);
+    await records.replace(name, bytes("two"), (older) => new TextDecoder().decode(older) === "one");
+    expect(text(await records.read(name))).toEqual(["two"]);
+    // What supersedes() keeps stays (a crash between create and destroy leaves both, never neither).
+    await records.replace(name, bytes("three"), () => false);
+    expect(text(await records.read(name))).toEqual(["three", "two"]);
+
+    const loaded = await loadPkcs11(hsm.library);
+    const { api, lib } = loaded;
+    const { session } = openTokenSession(loaded, { ...cfg(), pin: hsm.pin }, true);
+    try {
+      lib.C_FindObjectsInit(session, [{ type: api.CKA_LABEL, value: name }]);
+      const found = lib.C_FindObjects(session, 4);
+      lib.C_FindObjectsFinal(session);
+      expect(found).toHaveLength(2);
+      for (const object of found) {
+        const attrs = lib.C_GetAttributeValue(session, object, [{ type: api.CKA_CLASS }, { type: api.CKA_TOKEN }, { type: api.CKA_PRIVATE }, { type: api.CKA_MODIFIABLE }]);
+        expect(attrs.map((a) => a.value.readUIntLE(0, a.value.length === 1 ? 1 : 4))).toEqual([api.CKO_DATA, 1, 1, 0]);
+        const edit = await captureError(async () => lib.C_SetAttributeValue(session, object, [{ type: api.CKA_VALUE, value: Buffer.from("rolled back") }]));
+        // SoftHSM2 answers 0x1B, CKR_ACTION_PROHIBITED of PKCS#11 3.0 (pkcs11js knows only 2.40 names).
+        expect(edit.message).toMatch(/^(CKR_ACTION_PROHIBITED|CKR_VENDOR_DEFINED:27|CKR_ATTRIBUTE_READ_ONLY)$/);
+      }
+      expect(text(await records.read(name))).toEqual(["three", "two"]);
+    } finally {
+      lib.C_CloseSession(session);
+    }
+    const dir = tempDir();
+    try {
+      await generateMasterKeyFile(join(dir.path, "master.key"));
+      const env: KeyResolver = await EnvKeyResolver.fromFile(join(dir.path, "master.key"));
+      expect(env.tokenRecords).toBeUndefined();
+    } finally {
+      dir.cleanup();
+    }
+  });
+
+  it("vecto audit verify names a rollback of the whole data directory (database and anchor files) that the token's anchor is ahead of", () => {
+    const dir = tempDir();
+    const cwd = dir.path;
+    const data = join(cwd, "data");
+    const env = hsm.env("anchor-master", { VECTO_DATA_DIR: data, VECTO_LOG_LEVEL: "warn" });
+    const other = hsm.env("anchor-other", { VECTO_DATA_DIR: join(cwd, "other-data"), VECTO_LOG_LEVEL: "warn" });
+    const cli = (args: string[], e = env): ReturnType<typeof runCli> => runCli(args, { cwd, env: e });
+    /** `audit export` records one event in the installation log each time. */
+    const grow = (n: number, e = env): void => {
+      for (let i = 0; i < n; i++) expect(cli(["audit", "export", "--out", join(cwd, "export.jsonl")], e).status).toBe(0);
+    };
+    const checkpoint = (e = env): number => {
+      const made = cli(["audit", "checkpoint", "--json"], e);
+      expect(made.status, made.stderr).toBe(0);
+      return (JSON.parse(made.stdout) as { checkpoints: { size: number }[] }).checkpoints[0]?.size ?? 0;
+    };
+    const verify = (e = env): { status: number | null; report: { ok: boolean; tokenAnchor?: { size: number }; firstBad?: { reason: string } } } => {
+      const result = cli(["audit", "verify", "--log", "platform", "--json"], e);
+      return { status: result.status, report: (JSON.parse(result.stdout) as { logs: [{ ok: boolean }] }).logs[0] };
+    };
+    try {
+      const [old = 0] = [env, other].map((e) => {
+        expect(cli(["init"], e).status).toBe(0);
+        expect(cli(["keys", "init-hsm"], e).status).toBe(0);
+        grow(2, e);
+        return checkpoint(e);
+      });
+      expect(old).toBeGreaterThan(0);
+      expect(verify()).toEqual({ status: 0, report: expect.objectContaining({ ok: true, tokenAnchor: { at: "the anchor in the HSM (PKCS#11 token)", size: old } }) });
+      cpSync(data, join(cwd, "copy"), { recursive: true });
+      grow(3);
+      const size = checkpoint();
+      expect(size).toBeGreaterThan(old);
+      expect(verify()).toMatchObject({ status: 0, report: { ok: true, tokenAnchor: { size } } });
+
+      // The whole data directory put back: database, keystore and anchor files agree with each other, not with the token.
+      rmSync(data, { recursive: true });
+      cpSync(join(cwd, "copy"), data, { recursive: true });
+      const rolledBack = verify();
+      expect(rolledBack.status).toBe(1);
+      expect(rolledBack.report.firstBad?.reason).toBe(`the log has ${old} events, the anchor in the HSM (PKCS#11 token) covers ${size} > ${old}: events ${old}..${size - 1} were removed (cut from the end, or an older copy of the database was put back)`);
+      // Checkpoints of the restored log do not move the token's anchor back.
+      grow(1);
+      checkpoint();
+      expect(verify().report.firstBad?.reason).toContain(`the anchor in the HSM (PKCS#11 token) covers ${size} >`);
+      // Nor forward, once the restored log grew past it with another history: that is named as a fork.
+      grow(size - old);
+      expect(checkpoint()).toBeGreaterThan(size);
+      expect(verify().report.firstBad?.reason).toBe(`the log at size ${size} does not match the anchor in the HSM (PKCS#11 token): a rollback or fork (the log was replaced by another history up to event ${size - 1})`);
+
+      // Another installation on the same token keeps its own anchor, untouched.
+      expect(verify(other)).toMatchObject({ status: 0, report: { ok: true, tokenAnchor: { size: expect.any(Number) } } });
+    } finally {
+      dir.cleanup();
+    }
+  }, 120_000);
 });
 
 describe("vecto with VECTO_KEY_RESOLVER=pkcs11 (built bundle)", () => {

@@ -12,7 +12,7 @@ import { createLogger } from "../../src/log.js";
 import { buildApp } from "../../src/server/app.js";
 import { jsonBody } from "../../src/server/json-body.js";
 import { startServer, type RunningServer } from "../../src/server/listen.js";
-import { readTlsFiles } from "../../src/server/tls-files.js";
+import { readTlsFiles } from "../../src/tls/tls-files.js";
 import { openServices, type Services } from "../../src/services.js";
 import { httpsRequest, tempDir } from "../helpers.js";
 
@@ -30,7 +30,7 @@ describe("HTTPS server", () => {
     await prepareForServe(config, log);
     services = await openServices(config, log);
     // A route in the real chain that validates a body and writes: bad input must leave no trace.
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log, bodyLimitBytes: config.bodyLimitBytes }, [
+    const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes }, [
       (a) =>
         a.post("/api/test/tenants", async (c) => {
           const input = await jsonBody(c, tenantInput);

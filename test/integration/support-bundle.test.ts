@@ -10,11 +10,11 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { pino } from "pino";
 import { extract } from "tar-stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { keystoreMigrations, migrations } from "../../src/db/migrations/index.js";
 import { createLogger } from "../../src/log.js";
 import { createSoftHsmToken } from "../fixtures/softhsm.js";
-import { freePort, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
+import { freePort, runCli, startServe, tempDir, testDir, waitForExit } from "../helpers.js";
 import { identityFixture, STRONG_PASSWORD } from "../identity-fixture.js";
 
 const M = {
@@ -195,24 +195,20 @@ describe("vecto support-bundle", () => {
   it("with a PKCS#11 master key: the PIN and its file's path are nowhere, the resolver is reported", async () => {
     const pin = "zq-pin-7731";
     const hsm = createSoftHsmToken({ pin });
-    const dir = tempDir("vecto-support-hsm-");
-    try {
-      const hsmEnv = hsm.env("support-master", { VECTO_DATA_DIR: join(dir.path, "data"), VECTO_LOG_LEVEL: "silent" });
-      expect(runCli(["init"], { cwd: dir.path, env: hsmEnv }).status).toBe(0);
-      expect(runCli(["keys", "init-hsm"], { cwd: dir.path, env: hsmEnv }).status).toBe(0);
-      const out = join(dir.path, "hsm.tar.gz");
-      const r = runCli(["support-bundle", "--out", out], { cwd: dir.path, env: hsmEnv });
-      expect(r.status, r.stderr).toBe(0);
-      const { raw, entries } = await unpack(out);
-      expect(leaks(raw, [pin, hsm.pinFile, hsm.soPin === pin ? pin : hsm.soPin])).toEqual([]);
-      const file = (name: string): string => entries.find((e) => e.name === `hsm/${name}`)?.text ?? "";
-      expect(JSON.parse(file("keys-status.json"))).toMatchObject({ resolver: { kind: "pkcs11", masterLabel: "pkcs11:vecto-test/support-master" } });
-      expect(JSON.parse(file("config.json"))).toMatchObject({ keyResolver: "pkcs11", pkcs11: { tokenLabel: "vecto-test", keyLabel: "support-master", pinFile: "[redacted] (path of a secret file)" } });
-      expect(file("doctor.txt")).toContain("ok    key resolver: pkcs11");
-    } finally {
-      dir.cleanup();
-      hsm.cleanup();
-    }
+    onTestFinished(() => hsm.cleanup());
+    const dir = testDir("vecto-support-hsm-");
+    const hsmEnv = hsm.env("support-master", { VECTO_DATA_DIR: join(dir, "data"), VECTO_LOG_LEVEL: "silent" });
+    expect(runCli(["init"], { cwd: dir, env: hsmEnv }).status).toBe(0);
+    expect(runCli(["keys", "init-hsm"], { cwd: dir, env: hsmEnv }).status).toBe(0);
+    const out = join(dir, "hsm.tar.gz");
+    const r = runCli(["support-bundle", "--out", out], { cwd: dir, env: hsmEnv });
+    expect(r.status, r.stderr).toBe(0);
+    const { raw, entries } = await unpack(out);
+    expect(leaks(raw, [pin, hsm.pinFile, hsm.soPin === pin ? pin : hsm.soPin])).toEqual([]);
+    const file = (name: string): string => entries.find((e) => e.name === `hsm/${name}`)?.text ?? "";
+    expect(JSON.parse(file("keys-status.json"))).toMatchObject({ resolver: { kind: "pkcs11", masterLabel: "pkcs11:vecto-test/support-master" } });
+    expect(JSON.parse(file("config.json"))).toMatchObject({ keyResolver: "pkcs11", pkcs11: { tokenLabel: "vecto-test", keyLabel: "support-master", pinFile: "[redacted] (path of a secret file)" } });
+    expect(file("doctor.txt")).toContain("ok    key resolver: pkcs11");
   }, 60_000);
 
   it("still bundles what it can when the configuration does not load; refuses bad options and existing files with one line", async () => {

@@ -11,7 +11,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { generate } from "selfsigned";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, httpsRequest, runCli, startServe, tempDir, waitForExit, waitForLines, newConnectionFingerprint } from "../helpers.js";
+import { freePort, httpsRequest, runCli, startServe, tempDir, testDir, waitForExit, waitForLines, newConnectionFingerprint } from "../helpers.js";
 
 const DAY = 86_400_000;
 
@@ -44,16 +44,12 @@ function doctorCertificate(cwd: string, env: Record<string, string>): { ok: bool
 }
 
 describe("the self-signed certificate's names", () => {
-  const dirs: (() => void)[] = [];
-  afterAll(() => dirs.forEach((cleanup) => cleanup()));
-
   function init(env: Record<string, string>): X509Certificate {
-    const dir = tempDir();
-    dirs.push(dir.cleanup);
-    const result = runCli(["init"], { cwd: dir.path, env });
+    const dir = testDir();
+    const result = runCli(["init"], { cwd: dir, env });
     expect(result.stderr.split("\n").filter((l) => l.startsWith("vecto:"))).toEqual([]);
     expect(result.status).toBe(0);
-    return certificateIn(join(dir.path, "data"));
+    return certificateIn(join(dir, "data"));
   }
 
   it("an IPv6 listen address is an IP name of the bare address (never a DNS name, never bracketed); VECTO_TLS_NAMES adds DNS names and IPs", () => {

@@ -14,7 +14,7 @@ import { connect } from "node:tls";
 import { generate } from "selfsigned";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { acquireDataDirLock } from "../../src/db/data-dir-lock.js";
-import { processStartTime, SERVE_RECORD_FILE } from "../../src/server/serve-record.js";
+import { processStartTime, SERVE_RECORD_FILE } from "../../src/tls/serve-record.js";
 import { freePort, runCli, startServe, tempDir, waitForExit, waitForLines, newConnectionFingerprint } from "../helpers.js";
 
 const DAY = 86_400_000;

@@ -10,7 +10,7 @@ import { prepareForServe } from "../../src/data-dir.js";
 import { createLogger } from "../../src/log.js";
 import { buildApp } from "../../src/server/app.js";
 import { startServer, type RunningServer } from "../../src/server/listen.js";
-import { readTlsFiles } from "../../src/server/tls-files.js";
+import { readTlsFiles } from "../../src/tls/tls-files.js";
 import { DISCARD_LIMIT_BYTES } from "../../src/server/transport/connection.js";
 import { openServices, type Services } from "../../src/services.js";
 import { tempDir } from "../helpers.js";
@@ -37,7 +37,7 @@ describe("HTTP transport", () => {
     const log = createLogger("info", { write: (line: string) => void logLines.push(line) });
     await prepareForServe(config, log);
     services = await openServices(config, log);
-    const app = buildApp({ db: services.db, keys: services.resolver, keyAdmin: services.keyAdmin, identity: services.identity, graph: services.graph, license: services.license, usage: services.usage, auditAnchor: services.auditAnchor, log, bodyLimitBytes: config.bodyLimitBytes }, [
+    const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes }, [
       (a) =>
         a.post("/api/test/count", async (c) => {
           processed += 1;

@@ -180,3 +180,198 @@ describe("rules of the house", () => {
     expectCheck(reachesDown, ['import { NodeRepository } from "../../db/nodes.js";', 'import { seal } from "../../crypto/field-cipher.js";', 'import type { TenantDb } from "../../db/tenant-db.js";'], ['import type { Database } from "../../db/db.js";', 'import { createNode } from "../../graph/nodes.js";']);
   });
 });
+
+/** The relative imports of each file (type-only ones included: a type cycle is a cycle of meaning), resolved to repository paths. */
+type ImportGraph = ReadonlyMap<string, readonly string[]>;
+
+function importGraph(files: readonly SourceFile[]): ImportGraph {
+  const paths = new Set(files.map((f) => f.path));
+  const graph = new Map<string, string[]>();
+  for (const file of files) {
+    const targets = importedModules(file)
+      .filter((m) => m.startsWith("."))
+      .map((m) => posix.normalize(posix.join(posix.dirname(file.path), m)).replace(/\.js$/, ".ts"))
+      .filter((target) => paths.has(target));
+    graph.set(file.path, [...new Set(targets)]);
+  }
+  return graph;
+}
+
+/** A file's place in the folder picture: its top folder under src (src/db), or the file itself for top-level files (src/config.ts). */
+const folderOf = (path: string): string => path.split("/").slice(0, path.split("/").length > 2 ? 2 : 3).join("/");
+
+/** The folder picture: an arrow between two folders when any file of one imports a file of the other; each arrow keeps one file edge as its witness. */
+function folderGraph(graph: ImportGraph): { graph: ImportGraph; witness: (from: string, to: string) => string } {
+  const folders = new Map<string, Map<string, string>>();
+  for (const [from, targets] of graph) {
+    const arrows = folders.get(folderOf(from)) ?? new Map<string, string>();
+    folders.set(folderOf(from), arrows);
+    for (const to of targets) if (folderOf(to) !== folderOf(from) && !arrows.has(folderOf(to))) arrows.set(folderOf(to), `${from} → ${to}`);
+  }
+  return { graph: new Map([...folders].map(([folder, arrows]) => [folder, [...arrows.keys()]])), witness: (from, to) => folders.get(from)?.get(to) ?? "?" };
+}
+
+/** One cycle per strongly connected component (Tarjan), each as the path a → b → … → a. */
+function cycles(graph: ImportGraph): string[][] {
+  let next = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const found: string[][] = [];
+  const connect = (node: string): void => {
+    index.set(node, next);
+    low.set(node, next++);
+    stack.push(node);
+    for (const to of graph.get(node) ?? []) {
+      if (!index.has(to)) {
+        connect(to);
+        low.set(node, Math.min(low.get(node) ?? 0, low.get(to) ?? 0));
+      } else if (stack.includes(to)) low.set(node, Math.min(low.get(node) ?? 0, index.get(to) ?? 0));
+    }
+    if (low.get(node) !== index.get(node)) return;
+    const component = stack.splice(stack.indexOf(node));
+    if (component.length > 1 || (graph.get(node) ?? []).includes(node)) found.push(cycleWithin(graph, new Set(component), node));
+  };
+  for (const node of graph.keys()) if (!index.has(node)) connect(node);
+  return found;
+}
+
+/** A shortest cycle through `start` inside one strongly connected component (breadth-first back to start). */
+function cycleWithin(graph: ImportGraph, component: ReadonlySet<string>, start: string): string[] {
+  const previous = new Map<string, string>();
+  const queue = [start];
+  while (queue.length > 0) {
+    const node = queue.shift() as string;
+    for (const to of graph.get(node) ?? []) {
+      if (!component.has(to)) continue;
+      if (to === start) {
+        const path = [node];
+        while (path[0] !== start) path.unshift(previous.get(path[0] as string) as string);
+        return [...path, start];
+      }
+      if (!previous.has(to)) {
+        previous.set(to, node);
+        queue.push(to);
+      }
+    }
+  }
+  return [start];
+}
+
+/** Every file import that leaves `fromFolder` (a path prefix) for a target not on its list, as "from → to". */
+function edgesOutside(graph: ImportGraph, from: (path: string) => boolean, allowed: (target: string) => boolean): string[] {
+  return [...graph].flatMap(([file, targets]) => (from(file) ? targets.filter((t) => !allowed(t)).map((t) => `${file} → ${t}`) : []));
+}
+
+/** The self-check of a rule over the import picture: it flags every offending set of sources and none of the benign ones. */
+function expectGraphCheck(violations: (graph: ImportGraph) => readonly unknown[], offending: readonly (readonly SourceFile[])[], benign: readonly (readonly SourceFile[])[]): void {
+  expect(offending.filter((files) => violations(importGraph(files)).length === 0).map((files) => files.map((f) => f.path)), "offending pictures the check misses").toEqual([]);
+  expect(benign.filter((files) => violations(importGraph(files)).length > 0).map((files) => files.map((f) => f.path)), "benign pictures the check flags").toEqual([]);
+}
+
+const srcGraph = importGraph(src);
+const under = (...folders: string[]) => (path: string): boolean => folders.some((folder) => path.startsWith(`${folder}/`) || path === folder);
+const fileCycles = (graph: ImportGraph): string[] => cycles(graph).map((cycle) => cycle.join(" → "));
+const folderCycles = (graph: ImportGraph): string[] => {
+  const folders = folderGraph(graph);
+  return cycles(folders.graph).map((cycle) => `${cycle.join(" → ")} (${cycle.slice(1).map((to, i) => folders.witness(cycle[i] as string, to)).join("; ")})`);
+};
+/**
+ * What the two lowest layers may import: their own files, the vocabulary, the error kinds of
+ * src/errors.ts, native addons; db also the crypto layer beside it (the key store port it
+ * implements), crypto the address parser (certificate names). The floor itself (src/vocabulary,
+ * src/errors.ts) imports nothing of the project.
+ */
+const DB_MAY_IMPORT = under("src/db", "src/vocabulary", "src/errors.ts", "src/native", "src/crypto");
+const CRYPTO_MAY_IMPORT = under("src/crypto", "src/vocabulary", "src/errors.ts", "src/native", "src/net-address.ts");
+const FLOOR = under("src/vocabulary", "src/errors.ts");
+/** The folders above the domain: the composition root, what it is started by, and the two faces (HTTP and CLI). */
+const ABOVE_DOMAIN = under("src/services.ts", "src/main.ts", "src/cli", "src/server");
+/**
+ * db imports that the "one door" branch (issue 14 point 1) removes from src/server; the lead
+ * deletes this list when merging it. Nothing may be added to it.
+ */
+const SERVER_DB_PENDING = ["src/server/middleware/require-scope.ts → src/db/tenant-db.ts", "src/server/routes/audit-integrity.ts → src/db/db.ts", "src/server/routes/audit.ts → src/db/db.ts"];
+
+const at = (path: string, text: string): SourceFile => ({ path, text });
+
+describe("the import picture", () => {
+  it("has no cycle between files, type imports included", () => {
+    expect(srcGraph.size).toBe(src.length);
+    expect(fileCycles(srcGraph), "import cycles (break each by moving the shared type or function to the file both can import)").toEqual([]);
+    expectGraphCheck(
+      fileCycles,
+      [
+        [at("src/a/x.ts", 'import type { Y } from "./y.js";'), at("src/a/y.ts", 'import { x } from "./x.js";')],
+        [at("src/a/x.ts", 'export { y } from "../b/y.js";'), at("src/b/y.ts", 'import { z } from "../c/z.js";'), at("src/c/z.ts", 'const x = await import("../a/x.js");')],
+      ],
+      [[at("src/a/x.ts", 'import type { Y } from "./y.js";'), at("src/a/y.ts", 'import { z } from "../z.js";'), at("src/z.ts", 'import { readFile } from "node:fs";')]],
+    );
+  });
+
+  it("has no cycle between folders: each folder sits on a layer below the folders that import it", () => {
+    expect(folderCycles(srcGraph), "folder cycles, each with one file import per arrow").toEqual([]);
+    expectGraphCheck(
+      folderCycles,
+      [
+        [at("src/db/db.ts", 'import type { AuditSealer } from "../audit/seal.js";'), at("src/audit/seal.ts", 'import type { AuditRow } from "../db/audit-log.js";'), at("src/db/audit-log.ts", "")],
+        [at("src/auth/a.ts", 'import { p } from "../graph/p.js";'), at("src/graph/p.ts", 'import type { Principal } from "../auth/principal.js";'), at("src/auth/principal.ts", "")],
+      ],
+      [[at("src/graph/p.ts", 'import type { Principal } from "../auth/principal.js";'), at("src/auth/principal.ts", 'import type { Role } from "../vocabulary/roles.js";'), at("src/vocabulary/roles.ts", "")]],
+    );
+  });
+
+  it("db and crypto import nothing above them: only their own files, the vocabulary, the error kinds and native addons (db also crypto, crypto also the address parser)", () => {
+    expect(edgesOutside(srcGraph, under("src/db"), DB_MAY_IMPORT), "imports from src/db up into other folders").toEqual([]);
+    expect(edgesOutside(srcGraph, under("src/crypto"), CRYPTO_MAY_IMPORT), "imports from src/crypto up into other folders").toEqual([]);
+    expect(edgesOutside(srcGraph, FLOOR, FLOOR), "imports from src/vocabulary or src/errors.ts into the project").toEqual([]);
+    const upward = (graph: ImportGraph): string[] => [...edgesOutside(graph, under("src/db"), DB_MAY_IMPORT), ...edgesOutside(graph, under("src/crypto"), CRYPTO_MAY_IMPORT), ...edgesOutside(graph, FLOOR, FLOOR)];
+    expectGraphCheck(
+      upward,
+      [
+        [at("src/db/users.ts", 'import type { AppDeps } from "../server/deps.js";'), at("src/server/deps.ts", "")],
+        [at("src/crypto/resolvers/pkcs11.ts", 'import type { Config } from "../../config.js";'), at("src/config.ts", "")],
+        [at("src/db/db.ts", 'import type { AuditSealer } from "../audit/seal.js";'), at("src/audit/seal.ts", "")],
+        [at("src/vocabulary/events.ts", 'import type { Principal } from "../auth/principal.js";'), at("src/auth/principal.ts", "")],
+      ],
+      [
+        [
+          at("src/db/db.ts", 'import type { Role } from "../vocabulary/roles.js";'),
+          at("src/vocabulary/roles.ts", ""),
+          at("src/db/keystore.ts", 'import { MasterKeyRetiredError } from "../crypto/errors.js";'),
+          at("src/crypto/errors.ts", 'import type { UnavailableKind } from "../errors.js";'),
+          at("src/errors.ts", ""),
+        ],
+      ],
+    );
+  });
+
+  it("no domain module imports the composition root, the CLI or the server: they receive what they need", () => {
+    const domain = (path: string): boolean => !ABOVE_DOMAIN(path);
+    expect(edgesOutside(srcGraph, domain, (t) => !ABOVE_DOMAIN(t)), "imports from domain code up into src/services.ts, src/main.ts, src/cli or src/server").toEqual([]);
+    const upward = (graph: ImportGraph): string[] => edgesOutside(graph, domain, (t) => !ABOVE_DOMAIN(t));
+    expectGraphCheck(
+      upward,
+      [
+        [at("src/backup/restore.ts", 'import { openServices } from "../services.js";'), at("src/services.ts", "")],
+        [at("src/jobs/jobs.ts", 'import type { Services } from "../services.js";'), at("src/services.ts", "")],
+        [at("src/jobs/tls-expiry.ts", 'import type { ServedCertificate } from "../server/served-certificate.js";'), at("src/server/served-certificate.ts", "")],
+      ],
+      [[at("src/cli/backup.ts", 'import { openServices } from "../services.js";'), at("src/services.ts", 'import { restore } from "./backup/restore.js";'), at("src/backup/restore.ts", "")]],
+    );
+  });
+
+  it("src/server imports neither src/crypto nor src/db: key and storage failures reach it as domain errors", () => {
+    const reachesBelow = (graph: ImportGraph): string[] => edgesOutside(graph, under("src/server"), (t) => !under("src/crypto", "src/db")(t)).filter((edge) => !SERVER_DB_PENDING.includes(edge));
+    expect(reachesBelow(srcGraph), "imports from src/server into src/crypto or src/db").toEqual([]);
+    expectGraphCheck(
+      reachesBelow,
+      [
+        [at("src/server/app.ts", 'import { isKeyUnavailable } from "../crypto/errors.js";'), at("src/crypto/errors.ts", "")],
+        [at("src/server/serve-record.ts", 'import { dataDirLocked } from "../db/data-dir-lock.js";'), at("src/db/data-dir-lock.ts", "")],
+        [at("src/server/routes/keys.ts", 'import type { TenantDb } from "../../db/tenant-db.js";'), at("src/db/tenant-db.ts", "")],
+      ],
+      [[at("src/server/app.ts", 'import { DomainError } from "../errors.js";'), at("src/errors.ts", ""), at("src/server/deps.ts", 'import type { Services } from "../services.js";'), at("src/services.ts", 'import { Database } from "./db/db.js";'), at("src/db/db.ts", "")]],
+    );
+  });
+});

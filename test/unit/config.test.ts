@@ -1,8 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, parseEnvFile } from "../../src/config.js";
-import { tempDir } from "../helpers.js";
+import { testDir } from "../helpers.js";
 
 const cwd = "/srv/vecto-test";
 const base = { VECTO_ENV_FILE: "/dev/null" };
@@ -18,9 +18,6 @@ function failure(env: Record<string, string>): string {
 }
 
 describe("config", () => {
-  const dirs: (() => void)[] = [];
-  afterEach(() => dirs.splice(0).forEach((cleanup) => cleanup()));
-
   it("runs on the embedded default with nothing set", () => {
     const config = loadConfig(base, cwd);
     expect(config.dataDir).toBe("/srv/vecto-test/data");
@@ -83,9 +80,7 @@ describe("config", () => {
   });
 
   it("takes values from the env file, with the process environment winning", () => {
-    const dir = tempDir();
-    dirs.push(dir.cleanup);
-    const file = join(dir.path, "vecto.env");
+    const file = join(testDir(), "vecto.env");
     writeFileSync(file, "# comment\nVECTO_LISTEN=0.0.0.0:9443\nVECTO_DATA_DIR=\"/var/lib/vecto\"\n");
     const config = loadConfig({ VECTO_ENV_FILE: file, VECTO_LISTEN: "127.0.0.1:7443" }, cwd);
     expect(config.listen).toEqual({ host: "127.0.0.1", port: 7443 });

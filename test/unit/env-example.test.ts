@@ -2,12 +2,11 @@
  * config/vecto.env.example, shipped in the offline bundle: it names every variable src/config.ts
  * reads, sets none of them (all commented out), and every line is valid once uncommented.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig, parseEnvFile } from "../../src/config.js";
-import { ROOT } from "../helpers.js";
+import { ROOT, testDir } from "../helpers.js";
 
 const example = readFileSync(join(ROOT, "config", "vecto.env.example"), "utf8");
 const configSource = readFileSync(join(ROOT, "src", "config.ts"), "utf8");
@@ -36,20 +35,16 @@ describe("config/vecto.env.example", () => {
   });
 
   it("is valid configuration with every line uncommented", () => {
-    const dir = mkdtempSync(join(tmpdir(), "vecto-env-example-"));
-    try {
-      const file = join(dir, "vecto.env");
-      writeFileSync(file, example.replace(/^#(VECTO_)/gm, "$1"));
-      const parsed = parseEnvFile(readFileSync(file, "utf8"), file);
-      expect(Object.keys(parsed).sort()).toEqual(variables.filter((v) => v !== "VECTO_ENV_FILE"));
-      const config = loadConfig({ VECTO_ENV_FILE: file }, dir);
-      expect(config.listen).toEqual({ host: "127.0.0.1", port: 8443 });
-      expect(config.backup).toEqual({ dir: "/var/lib/vecto/backups", schedule: "0 3 * * *", keep: 7 });
-      expect(config.dekMaxEncryptions).toBe(2 ** 30);
-      expect(config.previousMasterKeys).toEqual([]);
-      expect(config.airgapped).toBe(true);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const dir = testDir("vecto-env-example-");
+    const file = join(dir, "vecto.env");
+    writeFileSync(file, example.replace(/^#(VECTO_)/gm, "$1"));
+    const parsed = parseEnvFile(readFileSync(file, "utf8"), file);
+    expect(Object.keys(parsed).sort()).toEqual(variables.filter((v) => v !== "VECTO_ENV_FILE"));
+    const config = loadConfig({ VECTO_ENV_FILE: file }, dir);
+    expect(config.listen).toEqual({ host: "127.0.0.1", port: 8443 });
+    expect(config.backup).toEqual({ dir: "/var/lib/vecto/backups", schedule: "0 3 * * *", keep: 7 });
+    expect(config.dekMaxEncryptions).toBe(2 ** 30);
+    expect(config.previousMasterKeys).toEqual([]);
+    expect(config.airgapped).toBe(true);
   });
 });

@@ -3,11 +3,10 @@
  * as a user who cannot install, with tools missing, it stops at once with the one line to run.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT } from "../helpers.js";
+import { ROOT, testDir } from "../helpers.js";
 
 const SCRIPT = join(ROOT, "test", "system-tools.sh");
 const isRoot = process.getuid?.() === 0;
@@ -22,20 +21,16 @@ describe("test/system-tools.sh", () => {
 
   it("stops a non-root user with one line naming the apt-get install, and installs nothing", () => {
     // A PATH on which only `id` exists: every tool is missing.
-    const bin = mkdtempSync(join(tmpdir(), "vecto-path-"));
-    try {
-      symlinkSync("/usr/bin/id", join(bin, "id"));
-      chmodSync(bin, 0o755);
-      const env = { PATH: bin };
-      // As root, drop to nobody first: root would install the packages instead.
-      const result = isRoot
-        ? spawnSync("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", SCRIPT], { encoding: "utf8", env })
-        : spawnSync("/bin/sh", [SCRIPT], { encoding: "utf8", env });
-      expect(result.status).toBe(1);
-      expect(result.stdout).toBe("");
-      expect(result.stderr).toBe("npm test needs Debian packages that are missing; run: sudo apt-get install -y softhsm2 shellcheck systemd strace iproute2 openssl curl jq\n");
-    } finally {
-      rmSync(bin, { recursive: true, force: true });
-    }
+    const bin = testDir("vecto-path-");
+    symlinkSync("/usr/bin/id", join(bin, "id"));
+    chmodSync(bin, 0o755);
+    const env = { PATH: bin };
+    // As root, drop to nobody first: root would install the packages instead.
+    const result = isRoot
+      ? spawnSync("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", SCRIPT], { encoding: "utf8", env })
+      : spawnSync("/bin/sh", [SCRIPT], { encoding: "utf8", env });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe("npm test needs Debian packages that are missing; run: sudo apt-get install -y softhsm2 shellcheck systemd strace iproute2 openssl curl jq\n");
   });
 });

@@ -10,10 +10,17 @@
 import { randomBytes } from "node:crypto";
 import { constants as fsc, promises as fsp } from "node:fs";
 import type * as Pkcs11js from "pkcs11js";
-import type { Pkcs11Config } from "../../config.js";
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from "../aead-params.js";
 import { HsmError, KeyFileError, KeyUnwrapError, MasterKeyUnavailableError } from "../errors.js";
-import type { KeyResolver, ResolverInfo, WrappedKey } from "../key-resolver.js";
+import type { KeyResolver, ResolverInfo, TokenRecords, WrappedKey } from "../key-resolver.js";
+
+/** Where the master key is: the token, its PIN file and the key's label. The composition root fills them from VECTO_PKCS11_* (src/config.ts); crypto reads no configuration itself. */
+export interface Pkcs11Settings {
+  readonly library: string;
+  readonly tokenLabel: string;
+  readonly pinFile: string;
+  readonly keyLabel: string;
+}
 
 type Api = typeof Pkcs11js;
 type Handle = Pkcs11js.Handle;
@@ -307,6 +314,55 @@ function gcmMechanism(api: Api, iv: Buffer, aad: Uint8Array): Pkcs11js.Mechanism
 }
 
 // ---------------------------------------------------------------------------------------------
+// Data objects (TokenRecords): private token objects of class CKO_DATA, found by label.
+
+const RECORD_APPLICATION = "vecto";
+
+function findData(loaded: LoadedPkcs11, session: Handle, label: string): Handle[] {
+  const { api, lib } = loaded;
+  lib.C_FindObjectsInit(session, [
+    { type: api.CKA_CLASS, value: api.CKO_DATA },
+    { type: api.CKA_LABEL, value: label },
+  ]);
+  try {
+    // More than two means leftovers of several interrupted replaces; all are read, and removed by the next one.
+    return lib.C_FindObjects(session, 16);
+  } finally {
+    lib.C_FindObjectsFinal(session);
+  }
+}
+
+function dataValue(loaded: LoadedPkcs11, session: Handle, object: Handle): Uint8Array {
+  const [attr] = loaded.lib.C_GetAttributeValue(session, object, [{ type: loaded.api.CKA_VALUE }]);
+  return new Uint8Array(attr?.value ?? Buffer.alloc(0));
+}
+
+function readRecords(loaded: LoadedPkcs11, session: Handle, label: string): Uint8Array[] {
+  return findData(loaded, session, label).map((object) => dataValue(loaded, session, object));
+}
+
+/**
+ * Creates the new object first, then destroys the older ones it supersedes: a crash in between
+ * leaves both, never neither. Not modifiable (CKA_MODIFIABLE=false): it is replaced, never edited.
+ */
+function replaceRecord(loaded: LoadedPkcs11, session: Handle, label: string, value: Uint8Array, supersedes: (older: Uint8Array) => boolean): void {
+  const { api, lib } = loaded;
+  const before = findData(loaded, session, label);
+  lib.C_CreateObject(session, [
+    { type: api.CKA_CLASS, value: api.CKO_DATA },
+    { type: api.CKA_TOKEN, value: true },
+    { type: api.CKA_PRIVATE, value: true },
+    { type: api.CKA_MODIFIABLE, value: false },
+    { type: api.CKA_LABEL, value: label },
+    { type: api.CKA_APPLICATION, value: RECORD_APPLICATION },
+    { type: api.CKA_VALUE, value: Buffer.from(value) },
+  ]);
+  for (const object of before) {
+    if (supersedes(dataValue(loaded, session, object))) lib.C_DestroyObject(session, object);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Session pool. One logged-in token "generation" at a time; a token error retires it and the next
 // call opens a new one (finding the slot again), so service resumes when the token comes back.
 
@@ -356,6 +412,21 @@ class SessionPool {
         throw new HsmError(`PKCS#11 token "${this.#target.tokenLabel}" is unavailable: ${ckr ?? "sessions were closed"}`, ckr);
       }
     }
+  }
+
+  /**
+   * Runs work on a read-write session of its own, closed afterwards: creating and destroying token
+   * objects needs one, and the pooled sessions that wrap and unwrap stay read-only.
+   */
+  runReadWrite<T>(work: (loaded: LoadedPkcs11, session: Handle) => T): Promise<T> {
+    return this.run(async (loaded) => {
+      const { session } = openTokenSession(loaded, this.#target, true);
+      try {
+        return work(loaded, session);
+      } finally {
+        closeQuietly(loaded.lib, session);
+      }
+    });
   }
 
   async #runOnce<T>(work: SessionWork<T>): Promise<T> {
@@ -507,18 +578,18 @@ function isTokenGone(err: unknown): boolean {
 // ---------------------------------------------------------------------------------------------
 
 export class Pkcs11KeyResolver implements KeyResolver {
-  readonly #config: Pkcs11Config;
+  readonly #config: Pkcs11Settings;
   readonly #label: string;
   readonly #pool: SessionPool;
 
-  private constructor(config: Pkcs11Config, pin: string) {
+  private constructor(config: Pkcs11Settings, pin: string) {
     this.#config = config;
     this.#label = pkcs11MasterLabel(config.tokenLabel, config.keyLabel);
     this.#pool = new SessionPool({ ...config, pin });
   }
 
   /** Reads the PIN, logs in and finds the key now, so a misconfiguration stops startup with one clear line. */
-  static async open(config: Pkcs11Config): Promise<Pkcs11KeyResolver> {
+  static async open(config: Pkcs11Settings): Promise<Pkcs11KeyResolver> {
     const resolver = new Pkcs11KeyResolver(config, await readPinFile(config.pinFile));
     await resolver.#pool.run(async () => undefined);
     return resolver;
@@ -619,6 +690,22 @@ export class Pkcs11KeyResolver implements KeyResolver {
     }
   }
 
+  /** Data objects in the token beside the master key (the audit log's anchor: src/audit/anchor.ts). */
+  readonly tokenRecords: TokenRecords = {
+    where: "the HSM (PKCS#11 token)",
+    read: (name) => this.#records("C_FindObjects", () => this.#pool.run(async (loaded, session) => readRecords(loaded, session, name))),
+    replace: (name, value, supersedes) => this.#records("C_CreateObject", () => this.#pool.runReadWrite((loaded, session) => replaceRecord(loaded, session, name, value, supersedes))),
+  };
+
+  async #records<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      const ckr = ckrOf(err);
+      throw ckr === undefined ? err : new HsmError(`PKCS#11 ${operation} of a data object in token "${this.#config.tokenLabel}" failed: ${ckr}`, ckr);
+    }
+  }
+
   /** Closes this resolver's sessions. Not part of KeyResolver: the process normally just exits. */
   close(): Promise<void> {
     return this.#pool.close();
@@ -652,7 +739,7 @@ function masterKeyTemplate(api: Api, keyLabel: string): Pkcs11js.Template {
  * `vecto keys init-hsm`: generates the master key inside the token. Refuses when a secret key with
  * the label exists: a second one would make the label ambiguous, and replacing one loses data.
  */
-export async function generateHsmMasterKey(config: Pkcs11Config): Promise<{ masterLabel: string }> {
+export async function generateHsmMasterKey(config: Pkcs11Settings): Promise<{ masterLabel: string }> {
   const target = { ...config, pin: await readPinFile(config.pinFile) };
   const loaded = await loadPkcs11(config.library);
   const { session } = openTokenSession(loaded, target, true);

@@ -1,7 +1,7 @@
 /** One structured line per request: client address, method, path (never the query string, which may carry tokens), status, time. */
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../../log.js";
-import type { AppEnv } from "../app.js";
+import type { AppEnv } from "../deps.js";
 
 export function accessLog(log: Logger): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

@@ -7,7 +7,7 @@
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context, MiddlewareHandler } from "hono";
 import type { TrustedProxies } from "../../net-address.js";
-import type { AppEnv } from "../app.js";
+import type { AppEnv } from "../deps.js";
 
 function peerAddress(c: Context<AppEnv>): string | undefined {
   try {

@@ -19,7 +19,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import type { LicenseService } from "../../license/license.js";
-import type { AppEnv } from "../app.js";
+import type { AppEnv } from "../deps.js";
 
 /** "METHOD /hono/path" of every change that works whatever the license's state. */
 export const ALWAYS_ALLOWED_CHANGES: readonly string[] = [

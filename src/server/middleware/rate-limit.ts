@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import type { RateLimitConfig } from "../../config.js";
-import type { AppEnv } from "../app.js";
+import type { AppEnv } from "../deps.js";
 import { ProblemError } from "../problem.js";
 import { TokenBuckets } from "../token-buckets.js";
 import { bearer } from "./require-scope.js";

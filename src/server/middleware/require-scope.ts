@@ -9,7 +9,7 @@ import { InvalidTokenError } from "../../auth/jwt.js";
 import type { Principal } from "../../auth/principal.js";
 import type { Scope } from "../../vocabulary/roles.js";
 import type { TenantDb } from "../../db/tenant-db.js";
-import type { AppDeps, AppEnv } from "../app.js";
+import type { AppDeps, AppEnv } from "../deps.js";
 import { ProblemError } from "../problem.js";
 
 /** The middlewares that declare a scope, so tests can find undeclared routes. */

@@ -5,7 +5,7 @@ import { consistency, inclusion } from "../../audit/proofs.js";
 import { verifyLog } from "../../audit/verify.js";
 import { actorOf, type Principal } from "../../auth/principal.js";
 import { PLATFORM_LOG } from "../../db/db.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ProblemError } from "../problem.js";
 import { ApiRouter, defineRoute } from "../route.js";

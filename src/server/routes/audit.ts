@@ -6,11 +6,11 @@
  */
 import type { Context } from "hono";
 import { z } from "zod";
-import { actorNames } from "../../audit/actor-names.js";
+import { actorNames } from "../../auth/actor-names.js";
 import { auditFilterFields, exportChunks, exportFileName, exportRecord, exportStream, type AuditFormat, type ExportSpec } from "../../audit/export.js";
 import { actorOf, type Principal } from "../../auth/principal.js";
 import { PLATFORM_LOG } from "../../db/db.js";
-import type { AppDeps, AppEnv } from "../app.js";
+import type { AppDeps, AppEnv } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ProblemError } from "../problem.js";
 import { ApiRouter, defineRoute } from "../route.js";

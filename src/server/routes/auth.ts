@@ -3,7 +3,7 @@ import { z } from "zod";
 import { currentUser } from "../../auth/accounts.js";
 import { changeOwnPassword } from "../../auth/password-change.js";
 import { redeemPasswordReset } from "../../auth/password-reset.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { emailSchema, passwordSchema, slugSchema } from "./schemas.js";

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { eraseTenant, eraseUser } from "../../auth/erasure.js";
 import { eraseNode, eraseProject, REASON_MAX_CHARS } from "../../graph/erasure.js";
 import { exportTenant } from "../../graph/export.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { streamedBody } from "../streamed.js";

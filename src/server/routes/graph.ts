@@ -5,7 +5,7 @@ import { createEdge, deleteEdge, getEdge, listEdges } from "../../graph/edges.js
 import { archiveNode, createNode, getNode, listNodes, restoreNode, updateNode, type NodeView } from "../../graph/nodes.js";
 import { DEFAULT_TRACE_DEPTH, MAX_TRACE_DEPTH, traceUpstream } from "../../graph/trace.js";
 import { ALL_NODE_STATUSES, BODY_MAX_CHARS, EDGE_TYPES, NODE_TYPES, REVIEW_KINDS, REVIEW_VERDICTS, TITLE_MAX_CHARS } from "../../vocabulary/graph.js";
-import type { AppDeps, AppEnv } from "../app.js";
+import type { AppDeps, AppEnv } from "../deps.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { ifMatchVersion } from "./params.js";

@@ -10,7 +10,7 @@
 import { z } from "zod";
 import { keyHealth } from "../../keys/health.js";
 import { LICENSE_STATES, type LicenseState } from "../../license/state.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { PROBLEM_CONTENT_TYPE, problemBody } from "../problem.js";
 import { ApiRouter, defineRoute } from "../route.js";
 
@@ -64,7 +64,7 @@ export function healthRoutes(deps: AppDeps): ApiRouter {
         // The master key answers, and (from the keystore beside the database, so only when that is up) it is
         // not retired and every data key has a wrap some loaded, non-retired master key opens: tenant ids only.
         keys: await probe(async () => {
-          await deps.keys.check();
+          await deps.resolver.check();
           if (database !== "ok") return;
           const ring = deps.keyAdmin.crypto.masterKeys;
           const health = keyHealth(deps.db.keystore, { currentLabel: ring.currentLabel, loadedLabels: ring.labels() }, false);

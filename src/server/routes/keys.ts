@@ -7,7 +7,7 @@ import { z } from "zod";
 import { rotateMaster, rotateTenantKey } from "../../keys/rotation.js";
 import { keyStatus } from "../../keys/status.js";
 import { actorOf } from "../../auth/principal.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { lineSchema } from "./schemas.js";

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { DEPLOYMENT_MODES, MAX_LICENSE_TEXT_BYTES } from "../../license/format.js";
 import { LICENSE_STATES } from "../../license/state.js";
 import { isDay } from "../../usage/report-format.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { multilineSchema } from "./schemas.js";

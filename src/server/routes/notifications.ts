@@ -1,7 +1,7 @@
 /** The caller's own notifications. */
 import { z } from "zod";
 import { markRead, ownNotifications } from "../../notify/notifications.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 

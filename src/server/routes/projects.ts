@@ -1,7 +1,7 @@
 /** Projects and their members. Visibility follows membership; see src/graph/projects.ts. */
 import { z } from "zod";
 import { createProject, getProject, listMembers, listProjects, removeMember, setMember, updateProject } from "../../graph/projects.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { nameSchema, nothingToChange, pageSchema } from "./schemas.js";

@@ -6,7 +6,7 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { createSecret, deleteSecret, listSecrets, rotateSecret, SECRET_DESCRIPTION_MAX_CHARS, SECRET_NAME_PATTERN, SECRET_NAME_RULE, SECRET_VALUE_MAX_BYTES, secretValueProblem, type SecretView } from "../../secrets/secrets.js";
-import type { AppDeps, AppEnv } from "../app.js";
+import type { AppDeps, AppEnv } from "../deps.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { ifMatchVersion } from "./params.js";

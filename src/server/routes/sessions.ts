@@ -1,6 +1,6 @@
 /** The caller's own sessions: list them, end one (e.g. a lost laptop). */
 import { endOwnSession, ownSessions } from "../../auth/self-service.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 

@@ -1,7 +1,7 @@
 /** POST /api/setup: the first platform root, with the one-time setup token. Public, and works once. */
 import { z } from "zod";
 import { completeSetup } from "../../auth/accounts.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { emailSchema, nameSchema, passwordSchema } from "./schemas.js";
 

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { createTenant, listTenants, tenantById, updateTenant } from "../../auth/accounts.js";
 import { assignTenantAdmin } from "../../auth/tenant-admins.js";
 import { tenantView } from "../../auth/tenant-names.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { accountSchema, emailSchema, nameSchema, nothingToChange, pageSchema, slugSchema } from "./schemas.js";

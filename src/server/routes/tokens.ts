@@ -1,6 +1,6 @@
 /** The caller's personal access tokens: the token itself is in the creation response only. */
 import { createOwnToken, ownTokens, revokeOwnToken } from "../../auth/self-service.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { tokenRequestSchema } from "./schemas.js";

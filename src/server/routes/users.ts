@@ -3,7 +3,7 @@ import { z } from "zod";
 import { createUser, deleteUser, listUsers, updateUser, userById } from "../../auth/accounts.js";
 import { agentTokens, issueAgentToken, revokeAgentToken } from "../../auth/agent-tokens.js";
 import { issuePasswordReset } from "../../auth/password-reset.js";
-import type { AppDeps } from "../app.js";
+import type { AppDeps } from "../deps.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { emailSchema, nameSchema, nothingToChange, pageSchema, passwordSchema, tenantRoleSchema, tokenRequestSchema } from "./schemas.js";

@@ -17,7 +17,7 @@ import { loadConfig } from "../../../src/config.js";
 import { createLogger } from "../../../src/log.js";
 import { buildApp } from "../../../src/server/app.js";
 import { startServer, type RunningServer } from "../../../src/server/listen.js";
-import { readTlsFiles } from "../../../src/server/tls-files.js";
+import { readTlsFiles } from "../../../src/tls/tls-files.js";
 import { openServices } from "../../../src/services.js";
 import { httpsRequest, runCli, tempDir, type CliResult } from "../../helpers.js";
 import { identityFixture, STRONG_PASSWORD, type Fixture } from "../../identity-fixture.js";
@@ -163,7 +163,7 @@ describe("vecto recover-root", () => {
     const log = createLogger("silent");
     const services = await openServices(config, log);
     try {
-      const app = buildApp({ ...services, keys: services.resolver, log, bodyLimitBytes: config.bodyLimitBytes });
+      const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes });
       const res = await app.request("/api/auth/password-reset", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: issued.token, newPassword: OTHER_PASSWORD }) });
       expect(res.status).toBe(401);
       // Issuing through the domain, as any other caller would, is refused as well.

@@ -25,7 +25,7 @@ describe("first-run setup", () => {
       services.close();
       dir.cleanup();
     });
-    const app = buildApp({ ...services, keys: services.resolver, log, bodyLimitBytes: config.bodyLimitBytes });
+    const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes });
     const setup = async (token: string): Promise<Response> =>
       app.request("/api/setup", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD }) });
     return { services, setup };

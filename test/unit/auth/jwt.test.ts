@@ -1,28 +1,22 @@
 import { join } from "node:path";
 import { decodeProtectedHeader } from "jose";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { AccessTokens, InvalidTokenError, KEY_ROTATION_SECONDS } from "../../../src/auth/jwt.js";
 import { CryptoService } from "../../../src/crypto/crypto-service.js";
 import { EnvKeyResolver, generateMasterKeyFile } from "../../../src/crypto/resolvers/env.js";
 import { Database } from "../../../src/db/db.js";
-import { tempDir } from "../../helpers.js";
+import { testDir } from "../../helpers.js";
 
 const subject = { userId: "u-1", tenantId: "t-1", sessionId: "s-1", scopes: ["self", "graph:read"] };
 
 describe("access tokens on a rotating key ring", () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((fn) => fn()));
-
   async function setup(): Promise<{ tokens: AccessTokens; clock: { now: Date }; db: Database }> {
-    const dir = tempDir();
+    const dir = testDir();
     const clock = { now: new Date("2026-11-28T10:00:00.000Z") };
-    const db = Database.open(join(dir.path, "vecto.db"), { now: () => clock.now });
-    cleanups.push(() => {
-      db.close();
-      dir.cleanup();
-    });
-    await generateMasterKeyFile(join(dir.path, "master.key"));
-    const crypto = new CryptoService(await EnvKeyResolver.fromFile(join(dir.path, "master.key")), db.keystore);
+    const db = Database.open(join(dir, "vecto.db"), { now: () => clock.now });
+    onTestFinished(() => db.close());
+    await generateMasterKeyFile(join(dir, "master.key"));
+    const crypto = new CryptoService(await EnvKeyResolver.fromFile(join(dir, "master.key")), db.keystore);
     return { tokens: new AccessTokens(db, crypto, "vecto:test", "vecto-api", () => clock.now), clock, db };
   }
 

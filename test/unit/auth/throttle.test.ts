@@ -1,20 +1,14 @@
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { delaySeconds, LoginThrottle, throttleKeys } from "../../../src/auth/throttle.js";
 import { Database } from "../../../src/db/db.js";
-import { tempDir } from "../../helpers.js";
+import { testDir } from "../../helpers.js";
 
 describe("login throttle", () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((fn) => fn()));
-
   function setup(): { throttle: LoginThrottle; clock: { now: Date } } {
-    const dir = tempDir();
-    const db = Database.open(join(dir.path, "vecto.db"));
-    cleanups.push(() => {
-      db.close();
-      dir.cleanup();
-    });
+    const dir = testDir();
+    const db = Database.open(join(dir, "vecto.db"));
+    onTestFinished(() => db.close());
     const clock = { now: new Date("2026-11-28T10:00:00.000Z") };
     return { throttle: new LoginThrottle(db, () => clock.now), clock };
   }

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { decryptChunks, encryptChunks, type ChunkParams } from "../../../src/backup/chunk-cipher.js";
 import { BackupInvalidError } from "../../../src/backup/errors.js";
-import { ByteQueue } from "../../../src/byte-queue.js";
+import { ByteQueue } from "../../../src/crypto/byte-queue.js";
 import { generateFileKey } from "../../../src/crypto/file-key.js";
 
 const CHUNK = 4096;

@@ -3,11 +3,11 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { hashFile, packFiles, unpackFiles } from "../../../src/backup/container.js";
 import { BackupInvalidError } from "../../../src/backup/errors.js";
 import { encodeHeader, FORMAT_VERSION, MAGIC, PREFIX_BYTES, readHeader, type BackupHeader, type BackupFileEntry } from "../../../src/backup/format.js";
-import { tempDir } from "../../helpers.js";
+import { testDir } from "../../helpers.js";
 
 function header(overrides: Partial<BackupHeader> = {}): BackupHeader {
   return {
@@ -28,16 +28,8 @@ function header(overrides: Partial<BackupHeader> = {}): BackupHeader {
 }
 
 describe("backup format", () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((fn) => fn()));
-  function dir(): string {
-    const d = tempDir();
-    cleanups.push(d.cleanup);
-    return d.path;
-  }
-
   async function parse(bytes: Uint8Array): Promise<BackupHeader> {
-    const file = join(dir(), "b.vbak");
+    const file = join(testDir(), "b.vbak");
     writeFileSync(file, bytes);
     const handle = await open(file, "r");
     try {
@@ -125,7 +117,7 @@ describe("backup format", () => {
     }
 
     it("unpacks exactly what was packed, checking sizes and hashes", async () => {
-      const root = dir();
+      const root = testDir();
       const list = files(root);
       const out = join(root, "out");
       mkdirSync(out);
@@ -134,7 +126,7 @@ describe("backup format", () => {
     });
 
     it("refuses a container that disagrees with the header", async () => {
-      const root = dir();
+      const root = testDir();
       const list = files(root);
       const bytes = await packed(list);
       const expected = await entries(list);

@@ -2,23 +2,15 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ERASED_FILE, mergeErasures, readErasedFile, readErasureRecord, recordErasures } from "../../../src/backup/erasures.js";
 import { BackupError } from "../../../src/backup/errors.js";
 import { formatProgress, silentProgress, terminalProgress } from "../../../src/backup/progress.js";
 import { applyRetention, backupFileName, listBackupFiles } from "../../../src/backup/retention.js";
 import { acquireDataDirLock, DataDirBusyError, dataDirLocked, LOCK_FILE } from "../../../src/db/data-dir-lock.js";
-import { ROOT, tempDir } from "../../helpers.js";
+import { ROOT, testDir } from "../../helpers.js";
 
 describe("backup files", () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((fn) => fn()));
-  function dir(): string {
-    const d = tempDir();
-    cleanups.push(d.cleanup);
-    return d.path;
-  }
-
   it("names sort by time and tell full from tenant backups", () => {
     const early = backupFileName(new Date("2026-05-05T03:00:00.000Z"));
     const late = backupFileName(new Date("2026-05-05T03:00:00.001Z"));
@@ -28,7 +20,7 @@ describe("backup files", () => {
   });
 
   it("keeps the newest N full backups, never the protected one, and leaves other files alone", async () => {
-    const d = dir();
+    const d = testDir();
     const names = [1, 2, 3, 4, 5].map((s) => backupFileName(new Date(Date.UTC(2026, 4, s))));
     for (const n of names) writeFileSync(join(d, n), "x");
     const tenant = backupFileName(new Date(Date.UTC(2026, 4, 1)), "acme");
@@ -46,7 +38,7 @@ describe("backup files", () => {
   });
 
   it("removes .partial files an interrupted run left a day ago, not a running one's", async () => {
-    const d = dir();
+    const d = testDir();
     const stale = join(d, `${backupFileName(new Date())}.partial`);
     const fresh = join(d, `${backupFileName(new Date())}.partial`);
     writeFileSync(stale, "x");
@@ -59,7 +51,7 @@ describe("backup files", () => {
   });
 
   it("records erasures in a private file, merged, and refuses a malformed one", async () => {
-    const d = dir();
+    const d = testDir();
     const file = join(d, ERASED_FILE);
     expect(await readErasedFile(file)).toEqual([]);
     await recordErasures(file, [{ tenantId: "b", erasedAt: "2026-01-02T00:00:00.000Z" }]);
@@ -78,7 +70,7 @@ describe("backup files", () => {
   });
 
   it("records erased content in the same file, merged, and keeps it when tenants are added", async () => {
-    const file = join(dir(), ERASED_FILE);
+    const file = join(testDir(), ERASED_FILE);
     // A file written before content erasure existed reads as no content.
     writeFileSync(file, JSON.stringify({ tenants: [{ tenantId: "t", erasedAt: "1" }] }));
     expect(await readErasureRecord(file)).toEqual({ tenants: [{ tenantId: "t", erasedAt: "1" }], content: [] });
@@ -119,7 +111,7 @@ describe("backup files", () => {
     }
 
     it("is held until released, seen from this process and another, and never created by a probe", () => {
-      const d = dir();
+      const d = testDir();
       expect(dataDirLocked(d)).toBe(false);
       expect(existsSync(join(d, LOCK_FILE))).toBe(false);
       const lock = acquireDataDirLock(d);
@@ -135,7 +127,7 @@ describe("backup files", () => {
     });
 
     it("a missing data dir is not locked", () => {
-      const d = join(dir(), "nope");
+      const d = join(testDir(), "nope");
       expect(dataDirLocked(d)).toBe(false);
       mkdirSync(d);
     });

@@ -2,20 +2,12 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { inspectSnapshot, readLiveFacts, snapshotDatabases } from "../../../src/db/snapshot.js";
 import { exportTenantRows } from "../../../src/db/tenant-export.js";
-import { tempDir } from "../../helpers.js";
+import { testDir } from "../../helpers.js";
 
 describe("database snapshots", () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((fn) => fn()));
-  function dir(): string {
-    const d = tempDir();
-    cleanups.push(d.cleanup);
-    return d.path;
-  }
-
   function liveFiles(d: string): { data: BetterSqlite3.Database; keys: BetterSqlite3.Database } {
     const data = new BetterSqlite3(join(d, "vecto.db"));
     data.pragma("journal_mode = WAL");
@@ -33,8 +25,8 @@ describe("database snapshots", () => {
   }
 
   it("copies both files as of one moment while another connection keeps writing, privately", async () => {
-    const live = dir();
-    const out = dir();
+    const live = testDir();
+    const out = testDir();
     const { data, keys } = liveFiles(live);
     const insert = data.prepare("INSERT INTO t (v) VALUES (randomblob(2000))");
     let steps = 0;
@@ -63,7 +55,7 @@ describe("database snapshots", () => {
   });
 
   it("reads the live facts and leaves the data directory exactly as it was", () => {
-    const live = dir();
+    const live = testDir();
     const { data, keys } = liveFiles(live);
     data.exec("CREATE TABLE audit_events (tenant_id TEXT, seq INTEGER, event TEXT, payload TEXT, timestamp TEXT)");
     data.prepare("INSERT INTO audit_events VALUES ('_platform', 0, 'tenant.erased', ?, '2026-01-01T00:00:00Z')").run(JSON.stringify({ erasedTenantId: "t-1", slug: "acme" }));
@@ -79,7 +71,7 @@ describe("database snapshots", () => {
   });
 
   it("exports a tenant's rows of every table with a NOT NULL tenant_id, WITHOUT ROWID tables too, blobs as base64", () => {
-    const d = dir();
+    const d = testDir();
     const db = new BetterSqlite3(join(d, "vecto.db"));
     db.exec(`
       CREATE TABLE tenants (id TEXT PRIMARY KEY, kind TEXT);

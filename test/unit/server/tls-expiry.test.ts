@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { CERT_WARN_DAYS, daysLeft, expiryWarning, type CertificateSummary } from "../../../src/crypto/tls-certificate.js";
 import { tlsExpiryJob } from "../../../src/jobs/tls-expiry.js";
 import { createLogger } from "../../../src/log.js";
-import { ServedCertificate } from "../../../src/server/served-certificate.js";
+import { ServedCertificate } from "../../../src/tls/served-certificate.js";
 
 const DAY = 86_400_000;
 const now = new Date("2027-03-01T12:00:00.000Z");

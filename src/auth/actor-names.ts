@@ -13,17 +13,10 @@
  * - anonymous (a failed sign-in): null, even when the id names the account that was tried: the
  *   caller was not that person.
  */
-import { openName } from "../auth/profiles.js";
+import type { ActorNames } from "../audit/export.js";
 import type { CryptoService } from "../crypto/index.js";
-import type { AuditRow } from "../db/audit-log.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
-
-export type ActorRef = Pick<AuditRow, "tenantId" | "actorType" | "actorId">;
-
-export interface ActorNames {
-  /** The display name of a row's actor, as of now. */
-  nameOf(row: ActorRef): Promise<string | null>;
-}
+import { openName } from "./profiles.js";
 
 export type ActorNameDeps = { readonly db: Pick<Database, "tenants" | "users">; readonly crypto: CryptoService };
 

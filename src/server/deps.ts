@@ -1,0 +1,44 @@
+/**
+ * What the HTTP application is built from. The long-lived parts are the composition root's own
+ * (src/services.ts `Services`), taken by name rather than re-declared, so a part added there is
+ * one `Pick` away from the routes; the rest is how this listener serves (logging, limits, the
+ * certificate). `vecto serve` (src/cli/serve.ts) builds it as `{ ...services, log, ... }`.
+ */
+import type { Principal } from "../auth/principal.js";
+import type { RateLimitConfig } from "../config.js";
+import type { Logger } from "../log.js";
+import type { Cidr } from "../net-address.js";
+import type { Services } from "../services.js";
+import type { ServedCertificate } from "../tls/served-certificate.js";
+
+/**
+ * The composition root's parts the routes use: the database, the master keys (readiness checks
+ * them, the key status describes them), key administration, identity, the graph, the license
+ * (/readyz, GET|PUT /api/license, read-only after expiry), usage, and the audit anchors outside
+ * the database (checkpoints made through the API are appended there, verify reads them).
+ */
+export type ServedParts = Pick<Services, "db" | "resolver" | "keyAdmin" | "identity" | "graph" | "license" | "usage" | "auditAnchor">;
+
+/** How this listener serves: what is not the composition root's. */
+export interface ServingSettings {
+  readonly log: Logger;
+  readonly bodyLimitBytes: number;
+  /** Trusted proxies and rate limits (VECTO_TRUSTED_PROXIES, VECTO_RATE_LIMIT_*); absent: no proxy trusted, default limits. */
+  readonly clients?: ClientPolicy;
+  /** The TLS certificate being served: /readyz warns before it expires. Absent: no certificate warning (tests without a listener). */
+  readonly certificate?: ServedCertificate;
+}
+
+export type AppDeps = ServedParts & ServingSettings;
+
+export interface ClientPolicy {
+  readonly trustedProxies: readonly Cidr[];
+  readonly rateLimit: RateLimitConfig;
+  /** The rate limiter's clock in ms (tests move it). */
+  readonly now?: () => number;
+}
+
+/** What the middleware chain leaves on each request's context for the handlers. */
+export interface AppEnv {
+  Variables: { requestId: string; clientAddress: string; principal?: Principal };
+}
