@@ -21,11 +21,7 @@ import { MIN_ARGON2, PasswordHasher } from "./auth/passwords.js";
 import { DEFAULT_SESSION_POLICY, Sessions } from "./auth/sessions.js";
 import { sealPlaintextTenantNames } from "./auth/tenant-names.js";
 import { LoginThrottle } from "./auth/throttle.js";
-import { CryptoService } from "./crypto/crypto-service.js";
-import type { KeyResolver } from "./crypto/key-resolver.js";
-import { MasterKeyRing } from "./crypto/master-key-ring.js";
-import { EnvKeyResolver, generateMasterKeyFile } from "./crypto/resolvers/env.js";
-import { generateHsmMasterKey, Pkcs11KeyResolver } from "./crypto/resolvers/pkcs11.js";
+import { CryptoService, EnvKeyResolver, generateHsmMasterKey, generateMasterKeyFile, MasterKeyRing, Pkcs11KeyResolver, type KeyResolver } from "./crypto/index.js";
 import { existsSync } from "node:fs";
 import { dataDirLocked } from "./db/data-dir-lock.js";
 import { Database } from "./db/db.js";
@@ -157,7 +153,7 @@ export async function openServices(config: Config, log: Logger, options: Service
     maxEncryptionsPerKey: config.dekMaxEncryptions,
     onForcedRotation: (tenantId, version) => recordDekRotated(events, tenantId, version, { type: "system", id: "crypto" }, "encryption-limit"),
   });
-  db.setAuditSealer(new HmacAuditSealer(await crypto.macFunction("audit-hmac")));
+  db.setAuditSealer(new HmacAuditSealer(await crypto.mac("audit-hmac")));
   const license = new LicenseService({ db, events, vendorKeys: options.vendorKeys ?? VENDOR_KEYS, now });
   const usage = new UsageService({ db, crypto, events, license, now, appVersion: VERSION });
   const erasures = erasureJournal(config, log);

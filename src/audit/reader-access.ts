@@ -3,7 +3,7 @@
  * audit route: which log it reaches, whether security payloads are withheld from it, and the
  * records its export and its verification leave in the trail. Routes only translate HTTP.
  */
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService } from "../crypto/index.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
 import { DomainError } from "../errors.js";
 import type { AuditAnchor } from "./anchor.js";

@@ -4,7 +4,7 @@
  * narrow access ends the user's sessions and tokens in the same transaction.
  */
 import { randomUUID } from "node:crypto";
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import type { Tenant } from "../db/tenants.js";

@@ -10,7 +10,7 @@
  *   backups as soon as it committed (src/backup/erasure-journal.ts).
  */
 import type { EventSink } from "../audit/events.js";
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import type { Actor } from "../vocabulary/events.js";

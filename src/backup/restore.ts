@@ -25,7 +25,7 @@
 import { chmod, link, open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Config } from "../config.js";
-import { CryptoError } from "../crypto/errors.js";
+import { CryptoError } from "../crypto/index.js";
 import { acquireDataDirLock, DataDirBusyError, dataDirLocked, type DataDirLock } from "../db/data-dir-lock.js";
 import { keystorePath } from "../db/db.js";
 import { SchemaError } from "../db/migrate.js";
@@ -35,7 +35,7 @@ import type { Logger } from "../log.js";
 import { BackupError, RestoreRefusedError } from "./errors.js";
 import { eraseContentAgain, type ErasedItem } from "../graph/erasure.js";
 import { shredTenant } from "../auth/erasure.js";
-import type { KeyResolver } from "../crypto/key-resolver.js";
+import type { KeyResolver } from "../crypto/index.js";
 import { readEmbeddedErasures } from "./embedded-erasures.js";
 import { ERASED_FILE, mergeRecords, readErasureRecord, writeErasedFile, type ErasureRecord } from "./erasures.js";
 import { backupFilesIn } from "./retention.js";

@@ -9,7 +9,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { EventSink } from "../audit/events.js";
-import type { KeyResolver } from "../crypto/key-resolver.js";
+import type { KeyResolver } from "../crypto/index.js";
 import { backupRecorder, recordBackupCreated, recordBackupFailed, recordBackupVerified } from "./audit-records.js";
 import { createFullBackup, type BackupSource } from "./create.js";
 import { privateWorkDir } from "./files.js";

@@ -1,7 +1,7 @@
 /** `vecto keys …`: key operations an operator runs by hand. */
 import { rotateAccessTokenKey } from "../auth/jwt-rotation.js";
 import type { Command } from "commander";
-import { generateHsmMasterKey } from "../crypto/resolvers/pkcs11.js";
+import { generateHsmMasterKey } from "../crypto/index.js";
 import { isAbsolute, resolve } from "node:path";
 import { backupsUnderMaster, backupsUnderMasterRefusal } from "../backup/rewrap.js";
 import type { Config } from "../config.js";

@@ -7,7 +7,7 @@ import { buildApp } from "../server/app.js";
 import { repairErasureRecords } from "../backup/erasure-journal.js";
 import { startServer, type RunningServer } from "../server/listen.js";
 import { readTlsFiles } from "../tls/tls-files.js";
-import { describeCertificate } from "../crypto/tls-certificate.js";
+import { describeCertificate } from "../crypto/index.js";
 import { ServedCertificate } from "../tls/served-certificate.js";
 import { processStartTime, removeServeRecord, writeServeRecord } from "../tls/serve-record.js";
 import { TlsReloader } from "../server/tls-reload.js";

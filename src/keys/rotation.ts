@@ -9,8 +9,7 @@
  */
 import type { EventSink } from "../audit/events.js";
 import type { Actor } from "../vocabulary/events.js";
-import type { CryptoService } from "../crypto/crypto-service.js";
-import type { KeyResolver } from "../crypto/key-resolver.js";
+import type { CryptoService, KeyResolver } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import { StrandingRetirementError, type DataKeyRef, type ServingRecord } from "../db/keystore.js";
 import { DomainError } from "../errors.js";

@@ -113,7 +113,7 @@ describe("tenant isolation, by behaviour", () => {
 
   beforeAll(async () => {
     const key = randomBytes(32);
-    db.setAuditSealer(new HmacAuditSealer((data) => createHmac("sha256", key).update(data).digest()));
+    db.setAuditSealer(new HmacAuditSealer({ mac: (data) => createHmac("sha256", key).update(data).digest() }));
     await seed(db, a);
     await seed(db, b);
     // Alpha alone has a second audit event and a throttle counter: a count or a clear that crossed over would show.
