@@ -8,8 +8,8 @@ import type { Database } from "../db/db.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import type { UserRecord } from "../db/users.js";
 import { DomainError } from "../errors.js";
-import { createPersonalToken, PersonalTokenError, type TokenRequest } from "./personal-tokens.js";
-import { actorOf, type Principal } from "./principal.js";
+import { createPersonalToken, PersonalTokenError, recordTokenCreated, recordTokenRevoked, type TokenRequest } from "./personal-tokens.js";
+import type { Principal } from "./principal.js";
 import { scopesFor } from "../vocabulary/roles.js";
 import { tokenView, type TokenView } from "./self-service.js";
 
@@ -28,9 +28,7 @@ export async function issueAgentToken(db: Database, events: EventSink, tenantDb:
   }
   try {
     const owner = { tenantId: tenantDb.tenantId, userId: agentId, kind: "agent" as const, scopes: scopesFor(agent.role, agent.auditor) };
-    const created = await createPersonalToken(db, owner, actor, request, new Date(), (record) =>
-      events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { tokenId: record.id, forAgent: agentId, projectId: record.projectId } }),
-    );
+    const created = await createPersonalToken(db, owner, actor, request, new Date(), (record) => recordTokenCreated(events, actor, record, agentId));
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
     if (error instanceof PersonalTokenError) throw new DomainError("rejected", error.message);
@@ -46,6 +44,6 @@ export async function revokeAgentToken(events: EventSink, tenantDb: TenantDb, ac
   agentOf(tenantDb, agentId);
   await tenantDb.write((tx) => {
     if (!tx.revokePersonalToken(agentId, tokenId)) throw new DomainError("not-found", "no such token");
-    events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { tokenId, forAgent: agentId } });
+    recordTokenRevoked(events, actor, tenantDb.tenantId, tokenId, agentId);
   });
 }

@@ -8,9 +8,10 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { crc32 } from "node:zlib";
 import type { Database } from "../db/db.js";
 import type { PersonalTokenRecord } from "../db/personal-tokens.js";
+import type { EventSink } from "../audit/events.js";
 import type { ActorKind } from "../vocabulary/events.js";
 import { DomainError } from "../errors.js";
-import type { Principal } from "./principal.js";
+import { actorOf, type Principal } from "./principal.js";
 import { PROJECT_SCOPES, type Scope } from "../vocabulary/roles.js";
 import { secretHash } from "./secrets.js";
 
@@ -126,4 +127,15 @@ export function findUsableToken(db: Database, token: string, now: Date): Persona
   const record = db.personalTokens.findByHash(secretHash(token));
   if (!record || record.revokedAt !== null || Date.parse(record.expiresAt) <= now.getTime()) return undefined;
   return record;
+}
+
+/** The record of an issued token (a person's own, or an agent's by its admin): ids and restrictions, never the token. */
+export function recordTokenCreated(events: EventSink, issuer: Principal, token: PersonalTokenRecord, forAgent?: string): void {
+  const restriction: Record<string, string> = forAgent === undefined ? { scopes: token.scopes.join(" ") } : { forAgent };
+  const payload = { tokenId: token.id, ...restriction, projectId: token.projectId };
+  events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: token.tenantId, actor: actorOf(issuer), payload });
+}
+
+export function recordTokenRevoked(events: EventSink, revoker: Principal, tenantId: string, tokenId: string, forAgent?: string): void {
+  events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId, actor: actorOf(revoker), payload: { tokenId, ...(forAgent === undefined ? {} : { forAgent }) } });
 }

@@ -8,7 +8,7 @@ import type { PersonalTokenRecord } from "../db/personal-tokens.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "./project-access.js";
 import type { EventSink } from "../audit/events.js";
-import { assertCanIssue, createPersonalToken, PersonalTokenError, type TokenRequest } from "./personal-tokens.js";
+import { assertCanIssue, createPersonalToken, PersonalTokenError, recordTokenCreated, recordTokenRevoked, type TokenRequest } from "./personal-tokens.js";
 import { actorOf, type Principal } from "./principal.js";
 
 export interface SessionView {
@@ -62,9 +62,7 @@ export async function createOwnToken(db: Database, events: EventSink, principal:
   checkProjectRestriction(db, principal, request.projectId);
   try {
     const owner = { tenantId: principal.tenantId, userId: principal.userId, kind: principal.actorKind, scopes: principal.scopes };
-    const created = await createPersonalToken(db, owner, principal, request, new Date(), (record) =>
-      events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { tokenId: record.id, scopes: record.scopes.join(" "), projectId: record.projectId } }),
-    );
+    const created = await createPersonalToken(db, owner, principal, request, new Date(), (record) => recordTokenCreated(events, principal, record));
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
     if (error instanceof PersonalTokenError) throw new DomainError("rejected", error.message);
@@ -77,6 +75,6 @@ export async function revokeOwnToken(db: Database, events: EventSink, principal:
   if (!token || token.userId !== principal.userId) throw new DomainError("not-found", "no such token");
   await db.write((tx) => {
     tx.personalTokens.revoke(principal.tenantId, principal.userId, tokenId, tx.now);
-    events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { tokenId } });
+    recordTokenRevoked(events, principal, principal.tenantId, tokenId);
   });
 }
