@@ -125,7 +125,7 @@ const VENDOR_KEYS_GLOBAL = "__VECTO_VENDOR_KEYS__";
 const VENDOR_KEYS_MODULE = "src/license/vendor-keys.ts";
 
 /**
- * src/license's own code (format.ts's trustedKeyMap, ed25519.ts, vendor-keys.ts's default list),
+ * src/license's own code (format.ts's trustedKeyMap, vendor-keys.ts's default list) and src/crypto/ed25519.ts,
  * bundled on the fly and imported: the build checks a key exactly as license verification does.
  */
 async function licenseModules() {
@@ -133,7 +133,7 @@ async function licenseModules() {
     stdin: {
       contents: [
         'export { trustedKeyMap } from "./src/license/format.js";',
-        'export { encodePublicKey } from "./src/license/ed25519.js";',
+        'export { encodePublicKey } from "./src/crypto/ed25519.js";',
         'export { DEFAULT_VENDOR_KEYS } from "./src/license/vendor-keys.js";',
       ].join("\n"),
       resolveDir: ROOT,

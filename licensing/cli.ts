@@ -8,12 +8,12 @@
  *                                             chain, gaps, clock rollbacks, overage
  *
  * Runs offline. It shares only the format modules with the appliance (src/license/format.ts,
- * src/usage/report-format.ts and what they import: node:crypto, zod, canonicalize), never the
- * appliance's database, crypto service or native addons. See licensing/README.md.
+ * src/usage/report-format.ts and what they import: src/crypto/ed25519.ts, zod, canonicalize), never
+ * the appliance's database, crypto service or native addons. See licensing/README.md.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { Command } from "commander";
-import { keyIdOf, parsePublicKey } from "../src/license/ed25519.js";
+import { keyIdOf, parsePublicKey } from "../src/crypto/ed25519.js";
 import { LicenseError, verifyLicense, type LicensePayload, type VendorKey } from "../src/license/format.js";
 import { VENDOR_KEYS } from "../src/license/vendor-keys.js";
 import { verificationText, verifyUsageReport } from "../src/usage/report-format.js";

@@ -3,7 +3,7 @@
  * schema the appliance uses, signed with the vendor key, armored.
  */
 import { readFileSync } from "node:fs";
-import type { KeyObject } from "node:crypto";
+import type { Ed25519Signer } from "../src/crypto/ed25519.js";
 import { licensePayloadSchema, signLicense, type LicensePayload } from "../src/license/format.js";
 import { VendorToolError } from "./keys.js";
 
@@ -79,7 +79,7 @@ export function payloadFrom(flags: IssueFlags, now: Date): LicensePayload {
   return parsed.data;
 }
 
-export function issueLicense(flags: IssueFlags, key: KeyObject, now: Date): { text: string; payload: LicensePayload } {
+export function issueLicense(flags: IssueFlags, key: Ed25519Signer, now: Date): { text: string; payload: LicensePayload } {
   const payload = payloadFrom(flags, now);
   return { text: signLicense(payload, key), payload };
 }

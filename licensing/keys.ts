@@ -3,10 +3,10 @@
  * key as SPKI PEM and as a build input: vendor-keys.json, [{"kid", "publicKey" (raw, base64)}], the
  * file `npm run build:appliance -- --vendor-keys FILE` compiles into a release (appliance/bundle.mjs).
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { encodePublicKey, keyIdOf, rawPublicKey } from "../src/license/ed25519.js";
+// The standalone Ed25519 module (not src/crypto/index.ts): the tool must not load the crypto service.
+import { encodePublicKey, KeyFormatError, keyIdOf, readEd25519SignerFile, writeNewEd25519KeyFiles, type Ed25519Signer } from "../src/crypto/ed25519.js";
 
 export const PRIVATE_KEY_FILE = "vendor-license-key.pem";
 export const PUBLIC_KEY_FILE = "vendor-license-key.pub.pem";
@@ -34,30 +34,25 @@ export function generateVendorKey(dir: string): GeneratedKey {
   const publicKeyFile = join(dir, PUBLIC_KEY_FILE);
   const vendorKeysFile = join(dir, VENDOR_KEYS_FILE);
   for (const file of [privateKeyFile, publicKeyFile, vendorKeysFile]) if (existsSync(file)) throw new VendorToolError(`${file} exists; refusing to overwrite a key`);
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  // "wx": created here, never through a file someone put in the way; 0600 from the first byte.
-  writeFileSync(privateKeyFile, privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600, flag: "wx" });
-  writeFileSync(publicKeyFile, publicKey.export({ format: "pem", type: "spki" }), { mode: 0o644, flag: "wx" });
-  const raw = rawPublicKey(publicKey);
+  // Written by src/crypto: the private key never passes through this tool as a value.
+  const raw = writeNewEd25519KeyFiles(privateKeyFile, publicKeyFile);
   const entry = { kid: keyIdOf(raw), publicKey: encodePublicKey(raw) };
   writeFileSync(vendorKeysFile, `${JSON.stringify([entry], null, 2)}\n`, { mode: 0o644, flag: "wx" });
   return { ...entry, privateKeyFile, publicKeyFile, vendorKeysFile };
 }
 
-/** Loads the private key; warns (through `warn`) when the file is readable by others. */
-export function loadPrivateKey(file: string, warn: (message: string) => void): KeyObject {
+/** Loads the private key as a signer; warns (through `warn`) when the file is readable by others. */
+export function loadPrivateKey(file: string, warn: (message: string) => void): Ed25519Signer {
   if (!existsSync(file)) throw new VendorToolError(`no such key file: ${file}`);
   if ((statSync(file).mode & 0o077) !== 0) warn(`${file} is readable by group or others; it should be 0600`);
-  let key: KeyObject;
   try {
-    key = createPrivateKey(readFileSync(file, "utf8"));
-  } catch {
-    throw new VendorToolError(`${file} is not a PEM private key`);
+    return readEd25519SignerFile(file);
+  } catch (error) {
+    if (error instanceof KeyFormatError) throw new VendorToolError(error.message);
+    throw error;
   }
-  if (key.asymmetricKeyType !== "ed25519") throw new VendorToolError(`${file} is not an Ed25519 key`);
-  return key;
 }
 
-export function keyIdOfPrivate(key: KeyObject): string {
-  return keyIdOf(rawPublicKey(createPublicKey(key)));
+export function keyIdOfPrivate(key: Ed25519Signer): string {
+  return keyIdOf(key.publicKey);
 }

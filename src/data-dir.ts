@@ -5,8 +5,7 @@
  */
 import { existsSync, mkdirSync, chmodSync, statSync } from "node:fs";
 import type { Config } from "./config.js";
-import { generateMasterKeyFile } from "./crypto/resolvers/env.js";
-import { generateSelfSignedCertificate, selfSignedNames } from "./crypto/tls-certificate.js";
+import { generateMasterKeyFile, generateSelfSignedCertificate, selfSignedNames } from "./crypto/index.js";
 import type { Logger } from "./log.js";
 
 export class InitError extends Error {

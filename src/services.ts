@@ -12,6 +12,7 @@ import { AuditAnchor } from "./audit/anchor.js";
 import { Checkpointer } from "./audit/checkpointer.js";
 import { makeCheckpoints } from "./audit/checkpoints.js";
 import { auditEventSink, auditLogLines, type EventSink } from "./audit/events.js";
+import { ReadAudit } from "./audit/read-audit.js";
 import { HmacAuditSealer } from "./audit/seal.js";
 import { notifyFromEvent } from "./notify/notifications.js";
 import { erasureJournal } from "./backup/erasure-journal.js";
@@ -21,17 +22,13 @@ import { MIN_ARGON2, PasswordHasher } from "./auth/passwords.js";
 import { DEFAULT_SESSION_POLICY, Sessions } from "./auth/sessions.js";
 import { sealPlaintextTenantNames } from "./auth/tenant-names.js";
 import { LoginThrottle } from "./auth/throttle.js";
-import { CryptoService } from "./crypto/crypto-service.js";
-import type { KeyResolver } from "./crypto/key-resolver.js";
-import { MasterKeyRing } from "./crypto/master-key-ring.js";
-import { EnvKeyResolver, generateMasterKeyFile } from "./crypto/resolvers/env.js";
-import { generateHsmMasterKey, Pkcs11KeyResolver } from "./crypto/resolvers/pkcs11.js";
+import { CryptoService, EnvKeyResolver, generateHsmMasterKey, generateMasterKeyFile, MasterKeyRing, Pkcs11KeyResolver, type KeyResolver } from "./crypto/index.js";
 import { existsSync } from "node:fs";
 import { dataDirLocked } from "./db/data-dir-lock.js";
 import { Database } from "./db/db.js";
 import type { ServingRecord } from "./db/keystore.js";
 import type { GraphDeps } from "./graph/projects.js";
-import { registerLoadedMasters, type KeyDeps } from "./keys/rotation.js";
+import { recordDekRotated, registerLoadedMasters, type KeyDeps } from "./keys/rotation.js";
 import type { Logger } from "./log.js";
 import type { VendorKey } from "./license/format.js";
 import { LicenseService } from "./license/license.js";
@@ -47,6 +44,8 @@ export interface Identity {
   readonly passwordFlows: PasswordFlowDeps;
   readonly accessTokens: AccessTokens;
   readonly events: EventSink;
+  /** Read events, by each tenant's read-audit setting, appended in batches off the request path (src/audit/read-audit.ts). */
+  readonly reads: ReadAudit;
 }
 
 /** A master key to load or create: a key file, or a key label in the configured PKCS#11 token. */
@@ -131,7 +130,13 @@ export function createIdentity(db: Database, crypto: CryptoService, log: Logger,
   const accessTokens = new AccessTokens(db, crypto, `vecto:${db.installationId()}`, "vecto-api", now);
   const throttle = new LoginThrottle(db, now);
   const sessions = new Sessions({ db, crypto, passwords, accessTokens, throttle, events, policy: DEFAULT_SESSION_POLICY, now });
-  return { authenticator: new Authenticator(db, accessTokens, now), sessions, accounts: { db, crypto, passwords, events, license, erasures }, passwordFlows: { db, crypto, passwords, events, throttle, now, rootRecovery }, accessTokens, events };
+  return { authenticator: new Authenticator(db, accessTokens, now), sessions, accounts: { db, crypto, passwords, events, license, erasures }, passwordFlows: { db, crypto, passwords, events, throttle, now, rootRecovery }, accessTokens, events, reads: new ReadAudit({ db, events, log }) };
+}
+
+/** Queued read events are written first (the batcher starts its write before returning), then the database is closed. */
+function closeServices(identity: Identity, db: Database): void {
+  void identity.reads.close();
+  db.close();
 }
 
 export async function openServices(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Services> {
@@ -152,10 +157,9 @@ export async function openServices(config: Config, log: Logger, options: Service
   const events = auditEventSink(db);
   const crypto = new CryptoService(resolver, db.keystore, {
     maxEncryptionsPerKey: config.dekMaxEncryptions,
-    onForcedRotation: (tenantId, version) =>
-      events.emit({ event: "keys.dek_rotated", sensitivity: "security", severity: "info", tenantId, actor: { type: "system", id: "crypto" }, payload: { version, reason: "encryption-limit" } }),
+    onForcedRotation: (tenantId, version) => recordDekRotated(events, tenantId, version, { type: "system", id: "crypto" }, "encryption-limit"),
   });
-  db.setAuditSealer(new HmacAuditSealer(await crypto.macFunction("audit-hmac")));
+  db.setAuditSealer(new HmacAuditSealer(await crypto.mac("audit-hmac")));
   const license = new LicenseService({ db, events, vendorKeys: options.vendorKeys ?? VENDOR_KEYS, now });
   const usage = new UsageService({ db, crypto, events, license, now, appVersion: VERSION });
   const erasures = erasureJournal(config, log);
@@ -171,5 +175,5 @@ export async function openServices(config: Config, log: Logger, options: Service
   };
   registerLoadedMasters(keyAdmin);
   await sealPlaintextTenantNames({ db, crypto, events: identity.events });
-  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor, checkpointer, close: () => db.close() };
+  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor, checkpointer, close: () => closeServices(identity, db) };
 }

@@ -3,12 +3,14 @@
  * them by the same code the vendor's tool uses (src/license/format.ts). The appliance under test
  * is given the test key through openServices' vendorKeys option, the product's own wiring.
  */
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
-import { encodePublicKey, keyIdOf, rawPublicKey } from "../src/license/ed25519.js";
+import { generateKeyPairSync, sign, type KeyObject } from "node:crypto";
+import { encodePublicKey, keyIdOf, parsePublicKey, type Ed25519Signer } from "../src/crypto/ed25519.js";
 import { signLicense, type LicensePayload, type VendorKey } from "../src/license/format.js";
 
 export interface TestVendor {
   readonly privateKey: KeyObject;
+  /** The same key as the signer handle signLicense takes. */
+  readonly signer: Ed25519Signer;
   readonly key: VendorKey;
   sign(overrides?: Partial<LicensePayload>): string;
 }
@@ -40,11 +42,13 @@ export function payloadAt(now: Date, overrides: Partial<LicensePayload> = {}): L
 
 export function testVendor(now: () => Date = () => new Date()): TestVendor {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  const raw = rawPublicKey(publicKey);
+  const raw = parsePublicKey(publicKey.export({ format: "pem", type: "spki" }).toString());
+  const signer: Ed25519Signer = { publicKey: raw, sign: (message) => new Uint8Array(sign(null, message, privateKey)) };
   return {
     privateKey,
+    signer,
     key: { kid: keyIdOf(raw), publicKey: encodePublicKey(raw) },
-    sign: (overrides = {}) => signLicense(payloadAt(now(), overrides), privateKey),
+    sign: (overrides = {}) => signLicense(payloadAt(now(), overrides), signer),
   };
 }
 

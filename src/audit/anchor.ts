@@ -19,7 +19,7 @@
  */
 import { closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { TokenRecords } from "../crypto/key-resolver.js";
+import type { TokenRecords } from "../crypto/index.js";
 import type { Logger } from "../log.js";
 
 /** One signed checkpoint to anchor: its log's name (`platform` or a tenant id) and its note. */

@@ -20,7 +20,7 @@
  */
 import canonicalizeModule from "canonicalize";
 import { z } from "zod";
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService } from "../crypto/index.js";
 import type { AuditRow, CheckpointRow } from "../db/audit-log.js";
 import type { Database } from "../db/db.js";
 import type { AuditAnchor } from "./anchor.js";

@@ -5,13 +5,13 @@
  * commits to every earlier one through the Merkle tree. Made as the logs grow (src/audit/checkpointer.ts),
  * by the scheduled job as a safety net, and on demand.
  */
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService } from "../crypto/index.js";
 import type { CheckpointRow } from "../db/audit-log.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
 import type { AnchorCheckpoint, AuditAnchor } from "./anchor.js";
 import { checkpointOrigin, signCheckpoint } from "./checkpoint.js";
 import { HASH_SIZE, MerkleTreeBuilder } from "./merkle.js";
-import { formatVerifierKey, publicKeyFromSeed, signerFromSeed } from "./signed-note.js";
+import { formatVerifierKey, noteSigner } from "./signed-note.js";
 
 const PAGE = 2_000;
 
@@ -28,12 +28,7 @@ export function logName(logId: string): string {
 
 export async function logKeys(db: Database, crypto: CryptoService, logId: string): Promise<LogKeys> {
   const origin = checkpointOrigin(db.installationId(), logName(logId));
-  const seed = await crypto.signingSeed();
-  try {
-    return { origin, verifierKey: formatVerifierKey(origin, publicKeyFromSeed(seed)) };
-  } finally {
-    seed.fill(0);
-  }
+  return { origin, verifierKey: formatVerifierKey(origin, (await crypto.signer("audit-checkpoint")).publicKey) };
 }
 
 function splitFrontier(bytes: Uint8Array): Uint8Array[] {
@@ -111,21 +106,17 @@ async function checkpointLogs(db: Database, crypto: CryptoService, anchor: Audit
   // Anchor lines a failed run could not write go first (a run that throws here is retried).
   anchor.append([]);
   const made: CheckpointRow[] = [];
-  const seed = await crypto.signingSeed();
-  try {
-    for (const logId of options.logs ?? db.auditLog.logIds()) {
-      const tree = extendTree(db, logId);
-      if (tree.size === 0 || tree.size === db.auditLog.latestCheckpoint(logId)?.size) continue;
-      const origin = checkpointOrigin(db.installationId(), logName(logId));
-      const rootHash = tree.root();
-      const note = signCheckpoint({ origin, size: tree.size, rootHash, time: new Date(Math.floor(now().getTime() / 1000) * 1000) }, signerFromSeed(origin, seed));
-      const row: CheckpointRow = { tenantId: logId, size: tree.size, rootHash, frontier: joinFrontier(tree.frontier()), note, createdAt: now().toISOString() };
-      db.saveCheckpoint(row);
-      anchor.append([anchorOf(db, row)]);
-      made.push(row);
-    }
-  } finally {
-    seed.fill(0);
+  const signer = await crypto.signer("audit-checkpoint");
+  for (const logId of options.logs ?? db.auditLog.logIds()) {
+    const tree = extendTree(db, logId);
+    if (tree.size === 0 || tree.size === db.auditLog.latestCheckpoint(logId)?.size) continue;
+    const origin = checkpointOrigin(db.installationId(), logName(logId));
+    const rootHash = tree.root();
+    const note = signCheckpoint({ origin, size: tree.size, rootHash, time: new Date(Math.floor(now().getTime() / 1000) * 1000) }, noteSigner(origin, signer));
+    const row: CheckpointRow = { tenantId: logId, size: tree.size, rootHash, frontier: joinFrontier(tree.frontier()), note, createdAt: now().toISOString() };
+    db.saveCheckpoint(row);
+    anchor.append([anchorOf(db, row)]);
+    made.push(row);
   }
   for (const row of made) await anchor.toToken(anchorOf(db, row), (size, root) => holdsCheckpoint(db, row.tenantId, size, root));
   return made;

@@ -21,6 +21,8 @@
  */
 import { z } from "zod";
 import type { AuditFilter, AuditRow } from "../db/audit-log.js";
+import type { Actor } from "../vocabulary/events.js";
+import type { EventSink } from "./events.js";
 import { signedEvent } from "./seal.js";
 
 export type ActorRef = Pick<AuditRow, "tenantId" | "actorType" | "actorId">;
@@ -154,10 +156,42 @@ export function exportStream(chunks: AsyncIterator<string>): ReadableStream<Uint
   });
 }
 
-/** The filter as recorded in the `audit.exported` event: what was asked for, never what was returned. */
-export function exportRecord(log: string, format: AuditFormat, filter: ExportSpec["filter"], redacted: boolean): Record<string, string | boolean> {
-  const fields = { log, format, redacted, ...filter };
-  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Record<string, string | boolean>;
+/** What an export asked for, as its `audit.exported` event records it: never what was returned. */
+export interface ExportRecord {
+  readonly log: string;
+  /** jsonl or csv; "bundle" or "slice" for `vecto audit export --bundle`. */
+  readonly format: AuditFormat | "bundle" | "slice";
+  readonly filter?: ExportSpec["filter"];
+  readonly redacted: boolean;
+  /** Where a CLI export went: a file name, or "stdout". */
+  readonly out?: string;
+  /** `--slice FIRST-LAST` as given. */
+  readonly slice?: string;
+}
+
+/** The one place an export is recorded (audit.exported), for the API and the CLI alike. */
+export function recordAuditExport(events: EventSink, who: { readonly tenantId: string | null; readonly actor: Actor }, record: ExportRecord): void {
+  const { log, format, redacted, filter, out, slice } = record;
+  const fields = { log, format, redacted, ...filter, out, slice };
+  const payload = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Record<string, string | boolean>;
+  events.emit({ event: "audit.exported", sensitivity: "security", severity: "info", tenantId: who.tenantId, actor: who.actor, payload });
+}
+
+/**
+ * `vecto audit export` (not --bundle): the operator's unredacted export, and the record to make of
+ * it (the installation log, actor "vecto audit export") when the caller has delivered it.
+ */
+export function exportForOperator(deps: { readonly db: { readonly auditLog: AuditSource & { size(log: string): number } }; readonly events: EventSink; readonly names: ActorNames }, log: string, query: AuditFilterInput, out: string | undefined): { chunks: AsyncGenerator<string>; record: () => void } {
+  const { format, ...filter } = query;
+  // Size first: the export ends just before the event that records it (when that lands in the same log).
+  const spec: ExportSpec = { log, filter, endSeq: deps.db.auditLog.size(log) };
+  const chunks = exportChunks(deps.db.auditLog, spec, { format, redactSecurity: false, names: deps.names });
+  return { chunks, record: () => recordOperatorExport(deps.events, { log, format, filter, redacted: false, out: out ?? "stdout" }) };
+}
+
+/** The operator's exports (plain, --bundle, --slice) are recorded in the installation log under this system actor. */
+export function recordOperatorExport(events: EventSink, record: ExportRecord): void {
+  recordAuditExport(events, { tenantId: null, actor: { type: "system", id: "vecto audit export" } }, record);
 }
 
 export function exportFileName(label: string, format: AuditFormat, now: Date): string {

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import canonicalizeModule from "canonicalize";
+import type { MacKey } from "../crypto/index.js";
 import type { AuditPosition, AuditRow, AuditSealer } from "../db/audit-log.js";
 import type { DomainEvent } from "../vocabulary/events.js";
 
@@ -58,7 +59,8 @@ function scopeOf(event: DomainEvent): AuditRow["scope"] {
 }
 
 export class HmacAuditSealer implements AuditSealer {
-  constructor(private readonly mac: (data: Uint8Array) => Uint8Array) {}
+  /** `key`: the "audit-hmac" handle of src/crypto (CryptoService.mac); the key itself stays there. */
+  constructor(private readonly key: Pick<MacKey, "mac">) {}
 
   seal(event: DomainEvent, position: AuditPosition): AuditRow {
     const scope = scopeOf(event);
@@ -77,7 +79,7 @@ export class HmacAuditSealer implements AuditSealer {
       timestamp: position.timestamp,
       payload: canonical(event.payload),
     } as const;
-    const signature = this.mac(signatureInput(unsigned));
+    const signature = this.key.mac(signatureInput(unsigned));
     const signed: AuditRow = { ...unsigned, signature, leafHash: new Uint8Array(32) };
     return { ...signed, leafHash: leafHashOf(signed) };
   }

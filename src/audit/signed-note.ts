@@ -5,29 +5,26 @@
  * the verifier key check our audit checkpoints offline with stock tooling (Go's note package,
  * transparency-dev, sigsum), so parsing follows Go's rules and is, where noted, stricter.
  *
- * Private keys: the seed lives in a KeyObject inside a closure, never in an enumerable property,
- * and no error message here ever quotes a signer key or seed, so logging a signer, a key pair or
- * an error cannot leak key material.
+ * Ed25519 itself is src/crypto's (one module for notes, licenses and usage reports): a note signer
+ * wraps an Ed25519Signer handle, which never reveals its private key. This module never sees a
+ * private key or seed: the appliance's own key reaches it only as such a handle (CryptoService.signer),
+ * and Go's `PRIVATE+KEY+…` signer-key strings are not read or written here at all.
  */
-import { createHash, createPrivateKey, createPublicKey, randomBytes, sign as ed25519Sign, verify as ed25519Verify, type KeyObject } from "node:crypto";
+import { createHash } from "node:crypto";
+import { decodeBase64Strict, ED25519_PUBLIC_KEY_BYTES, generateEd25519Signer, verifyEd25519, type Ed25519Signer } from "../crypto/index.js";
+
+export { decodeBase64Strict, ED25519_PUBLIC_KEY_BYTES };
 
 /** Signature type byte for Ed25519 in key IDs and encoded keys (signed-note, "Signature types"). */
 export const ED25519_SIGNATURE_TYPE = 0x01;
 /** Go's limit; the spec asks verifiers to accept at least 16 and to bound the work somehow. */
 export const MAX_SIGNATURES = 100;
-export const ED25519_SEED_BYTES = 32;
-export const ED25519_PUBLIC_KEY_BYTES = 32;
-const ED25519_SIGNATURE_BYTES = 64;
 
 const SIGNATURE_PREFIX = "\u2014 "; // em dash, space
-const SIGNER_KEY_PREFIX = "PRIVATE+KEY+";
-// DER wrappers that turn a raw 32-byte seed / public key into the PKCS#8 / SPKI node:crypto takes.
-const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
-const SPKI_ED25519_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 
 export type SignedNoteErrorCode =
   | "malformed-note" // not a signed note at all (syntax, encoding, too many signatures)
-  | "malformed-key" // a verifier or signer key string, name, seed or public key of the wrong shape
+  | "malformed-key" // a verifier key string, name or public key of the wrong shape
   | "invalid-signature" // a known key's signature does not verify: the note was altered
   | "unverified-note" // well-formed, but no signature by any of the given keys
   | "ambiguous-key"; // two given verifiers share name and key ID: the key list is wrong
@@ -62,9 +59,8 @@ export interface NewKeyPair {
   readonly publicKey: Uint8Array;
   /** `<name>+<keyid>+<base64(0x01 || public key)>`, for whoever verifies. */
   readonly verifierKey: string;
+  /** The only way to the private key, which never leaves src/crypto. */
   readonly signer: NoteSigner;
-  /** A copy of the 32-byte seed, for the caller to wrap under the master key. A function, so logging the pair does not print it. */
-  exportSeed(): Uint8Array;
 }
 
 export interface SignatureId {
@@ -97,39 +93,20 @@ export function formatKeyId(keyId: number): string {
   return keyId.toString(16).padStart(8, "0");
 }
 
+/** A fresh key pair held as a handle (an impostor in tests, a witness): nothing here can export it. */
 export function newKeyPair(name: string): NewKeyPair {
   requireName(name);
-  const random = randomBytes(ED25519_SEED_BYTES);
-  const seed = new Uint8Array(random);
-  random.fill(0); // keep exactly one copy, the one exportSeed() reads
-  const signer = signerFromSeed(name, seed);
-  const publicKey = publicKeyFromSeed(seed);
-  return {
-    name,
-    publicKey,
-    verifierKey: formatVerifierKey(name, publicKey),
-    signer,
-    exportSeed: () => seed.slice(),
-  };
+  const key = generateEd25519Signer();
+  const publicKey = key.publicKey;
+  return { name, publicKey, verifierKey: formatVerifierKey(name, publicKey), signer: noteSigner(name, key) };
 }
 
-/** The signer for a raw seed (e.g. just unwrapped by the master key). The seed is not retained. */
-export function signerFromSeed(name: string, seed: Uint8Array): NoteSigner {
+/** The note signer `name` for an Ed25519 key handle (e.g. the installation's, CryptoService.signer). */
+export function noteSigner(name: string, signer: Ed25519Signer): NoteSigner {
   requireName(name);
-  requireLength(seed, ED25519_SEED_BYTES, "seed");
-  const privateKey = privateKeyFromSeed(seed);
-  const keyId = computeKeyId(name, rawPublicKey(createPublicKey(privateKey)));
-  return {
-    name,
-    keyId,
-    sign: (message: Uint8Array): Uint8Array => new Uint8Array(ed25519Sign(null, message, privateKey)),
-  };
+  return { name, keyId: computeKeyId(name, signer.publicKey), sign: (message: Uint8Array): Uint8Array => signer.sign(message) };
 }
 
-export function publicKeyFromSeed(seed: Uint8Array): Uint8Array {
-  requireLength(seed, ED25519_SEED_BYTES, "seed");
-  return rawPublicKey(createPublicKey(privateKeyFromSeed(seed)));
-}
 
 export function formatVerifierKey(name: string, publicKey: Uint8Array): string {
   const keyId = keyIdFor(name, publicKey);
@@ -148,31 +125,6 @@ export function parseVerifierKey(verifierKey: string): NoteVerifier {
   return makeVerifier(name, keyId, publicKey);
 }
 
-/**
- * Go's encoded signer key, `PRIVATE+KEY+<name>+<keyid>+<base64(0x01 || seed)>`. Exists for
- * interoperability with Go tooling; the appliance itself keeps raw seeds (signerFromSeed).
- */
-export function formatSignerKey(name: string, seed: Uint8Array): string {
-  const keyId = keyIdFor(name, publicKeyFromSeed(seed));
-  return `${SIGNER_KEY_PREFIX}${name}+${formatKeyId(keyId)}+${encodeTypedKey(seed)}`;
-}
-
-/** Errors never quote the input: it is a private key. */
-export function parseSignerKey(signerKey: string): NoteSigner {
-  if (!signerKey.startsWith(SIGNER_KEY_PREFIX)) throw badKey("signer key");
-  const [name, keyIdHex, keyB64] = splitKey(signerKey.slice(SIGNER_KEY_PREFIX.length), 3) ?? [];
-  if (name === undefined || keyIdHex === undefined || keyB64 === undefined) throw badKey("signer key");
-  const keyId = parseKeyIdHex(keyIdHex);
-  const seed = decodeTypedKey(keyB64, ED25519_SEED_BYTES);
-  try {
-    if (!isValidKeyName(name) || keyId === null || seed === null) throw badKey("signer key");
-    const signer = signerFromSeed(name, seed);
-    if (signer.keyId !== keyId) throw badKey("signer key (key ID does not match name and key)");
-    return signer;
-  } finally {
-    seed?.fill(0);
-  }
-}
 
 /** Signs text (which must end in a newline) with one or more keys; returns the whole note. */
 export function sign(text: string, signer: NoteSigner, ...more: NoteSigner[]): string {
@@ -291,36 +243,13 @@ function computeKeyId(name: string, publicKey: Uint8Array): number {
 }
 
 function makeVerifier(name: string, keyId: number, publicKey: Uint8Array): NoteVerifier {
-  const keyObject = createPublicKey({ key: derWrap(SPKI_ED25519_PREFIX, publicKey), format: "der", type: "spki" });
+  const key = publicKey.slice();
   return {
     name,
     keyId,
     publicKey: publicKey.slice(),
-    verify: (message: Uint8Array, signature: Uint8Array): boolean =>
-      signature.length === ED25519_SIGNATURE_BYTES && ed25519Verify(null, message, keyObject, signature),
+    verify: (message: Uint8Array, signature: Uint8Array): boolean => verifyEd25519(key, message, signature),
   };
-}
-
-function privateKeyFromSeed(seed: Uint8Array): KeyObject {
-  const der = derWrap(PKCS8_ED25519_PREFIX, seed);
-  try {
-    return createPrivateKey({ key: der, format: "der", type: "pkcs8" });
-  } finally {
-    der.fill(0); // the seed copy inside the DER must not linger in memory
-  }
-}
-
-/** Buffer.alloc, not concat: concat may place the bytes in Node's shared pool, beyond fill(0)'s reach. */
-function derWrap(prefix: Buffer, key: Uint8Array): Buffer {
-  const der = Buffer.alloc(prefix.length + key.length);
-  prefix.copy(der, 0);
-  der.set(key, prefix.length);
-  return der;
-}
-
-function rawPublicKey(publicKey: KeyObject): Uint8Array {
-  const spki = publicKey.export({ format: "der", type: "spki" });
-  return new Uint8Array(spki.subarray(SPKI_ED25519_PREFIX.length));
 }
 
 function encodeTypedKey(key: Uint8Array): string {
@@ -370,16 +299,6 @@ function indexVerifiers(verifiers: readonly NoteVerifier[]): Map<string, NoteVer
 }
 
 // --- small helpers -----------------------------------------------------------------------------
-
-/**
- * Standard base64 with padding, canonical only (no stray bits, no whitespace): Buffer.from is
- * lenient, and a lenient decoder would accept several spellings of one signature or root hash.
- */
-export function decodeBase64Strict(encoded: string): Uint8Array | null {
-  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(encoded)) return null;
-  const bytes = Buffer.from(encoded, "base64");
-  return bytes.toString("base64") === encoded ? new Uint8Array(bytes) : null;
-}
 
 /** ASCII control characters below U+0020 (the note's rule; DEL is allowed there, as in Go). */
 export function hasControlCharacter(s: string, allowNewline: boolean): boolean {

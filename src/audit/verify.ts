@@ -6,7 +6,7 @@
  * checkpoints kept outside it: the highest anchor (src/audit/anchor.ts), the anchor in the HSM
  * token when the master key is in one, and an auditor's saved copy.
  */
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService, MacKey } from "../crypto/index.js";
 import type { AuditRow } from "../db/audit-log.js";
 import type { Database } from "../db/db.js";
 import type { AuditAnchor } from "./anchor.js";
@@ -50,9 +50,9 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** Why this row is bad, or undefined when it is sound. */
-function rowProblem(row: AuditRow, expectedSeq: number, mac: (data: Uint8Array) => Uint8Array): string | undefined {
+function rowProblem(row: AuditRow, expectedSeq: number, mac: MacKey): string | undefined {
   if (row.seq !== expectedSeq) return `event ${expectedSeq} is missing (the next stored event is ${row.seq})`;
-  if (!equal(mac(signatureInput(row)), row.signature)) return "its HMAC signature does not match its content (edited, moved, or signed with another key)";
+  if (!mac.verify(signatureInput(row), row.signature)) return "its HMAC signature does not match its content (edited, moved, or signed with another key)";
   if (!equal(leafHashOf(row), row.leafHash)) return "its stored leaf hash does not match its content";
   return undefined;
 }
@@ -126,7 +126,7 @@ function trustedSizes(trusted: readonly TrustedNote[], keys: LogKeys): { sizes: 
 
 /** Walks the log, checking each expected root as its size is reached; names the first failure. */
 async function walk(db: Database, crypto: CryptoService, logId: string, expected: readonly Expected[]): Promise<{ events: number; bad?: Bad }> {
-  const mac = await crypto.macFunction("audit-hmac");
+  const mac = await crypto.mac("audit-hmac");
   const pending = [...expected].sort((a, b) => a.size - b.size);
   const tree = new MerkleTreeBuilder();
   for (;;) {

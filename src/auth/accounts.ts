@@ -4,7 +4,7 @@
  * narrow access ends the user's sessions and tokens in the same transaction.
  */
 import { randomUUID } from "node:crypto";
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import type { TenantDb, TenantTx } from "../db/tenant-db.js";
 import type { Tenant } from "../db/tenants.js";
@@ -129,7 +129,7 @@ export async function createTenant(deps: AccountDeps, actor: Principal, input: {
   await deps.crypto.createTenantKey(tenantId);
   const now = new Date().toISOString();
   const admin = await newUserRecord(deps, tenantId, { ...input.admin, kind: "human", role: "tenant_admin", auditor: false }, now);
-  const tenant: Tenant = { id: tenantId, slug: input.slug, nameEnc: await sealTenantName(deps.crypto, tenantId, input.name), kind: "customer", status: "active", accessTokenTtlSeconds: 8 * 3600, createdAt: now };
+  const tenant: Omit<Tenant, "readAudit"> = { id: tenantId, slug: input.slug, nameEnc: await sealTenantName(deps.crypto, tenantId, input.name), kind: "customer", status: "active", accessTokenTtlSeconds: 8 * 3600, createdAt: now };
   try {
     await deps.db.write((tx) => {
       gate();
@@ -141,7 +141,7 @@ export async function createTenant(deps: AccountDeps, actor: Principal, input: {
     if (isUniqueViolation(error)) throw new DomainError("conflict", `tenant slug ${input.slug} is taken`);
     throw error;
   }
-  return { tenant: await tenantView(deps.crypto, tenant), admin: await toUserView(deps.crypto, admin) };
+  return { tenant: await tenantView(deps.crypto, tenantById(deps, tenantId)), admin: await toUserView(deps.crypto, admin) };
 }
 
 export async function listTenants(deps: AccountDeps, after: string | undefined, limit: number): Promise<TenantView[]> {
@@ -156,13 +156,14 @@ export function tenantById(deps: AccountDeps, tenantId: string): Tenant {
   return tenant;
 }
 
-export async function updateTenant(deps: AccountDeps, actor: Principal, tenantId: string, changes: { name?: string; status?: Tenant["status"]; accessTokenTtlSeconds?: number }): Promise<TenantView> {
+export async function updateTenant(deps: AccountDeps, actor: Principal, tenantId: string, changes: { name?: string; status?: Tenant["status"]; accessTokenTtlSeconds?: number; readAudit?: Tenant["readAudit"] }): Promise<TenantView> {
   tenantById(deps, tenantId);
   const { name, ...rest } = changes;
   const sealed = name === undefined ? {} : { nameEnc: await sealTenantName(deps.crypto, tenantId, name) };
   await deps.db.write((tx) => {
     tx.tenants.update(tenantId, { ...rest, ...sealed });
-    tx.audit({ event: "tenant.updated", sensitivity: changes.status ? "security" : "normal", severity: "info", tenantId, actor: actorOf(actor), payload: { ...(changes.status ? { status: changes.status } : {}), ...(changes.accessTokenTtlSeconds ? { accessTokenTtlSeconds: changes.accessTokenTtlSeconds } : {}) } });
+    // Suspending a tenant or changing what its audit trail records is a security change.
+    deps.events.emit({ event: "tenant.updated", sensitivity: changes.status || changes.readAudit ? "security" : "normal", severity: "info", tenantId, actor: actorOf(actor), payload: { ...(changes.status ? { status: changes.status } : {}), ...(changes.accessTokenTtlSeconds ? { accessTokenTtlSeconds: changes.accessTokenTtlSeconds } : {}), ...(changes.readAudit ? { readAudit: changes.readAudit } : {}) } });
   });
   return tenantView(deps.crypto, tenantById(deps, tenantId));
 }

@@ -14,7 +14,7 @@
  *   caller was not that person.
  */
 import type { ActorNames } from "../audit/export.js";
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService } from "../crypto/index.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
 import { openName } from "./profiles.js";
 

@@ -6,8 +6,8 @@
 import type { TenantDb } from "../db/tenant-db.js";
 import type { UserRecord } from "../db/users.js";
 import { DomainError } from "../errors.js";
-import { createPersonalToken, PersonalTokenError, type TokenRequest } from "./personal-tokens.js";
-import { actorOf, type Principal } from "./principal.js";
+import { createPersonalToken, PersonalTokenError, tokenCreatedEvent, tokenRevokedEvent, type TokenRequest } from "./personal-tokens.js";
+import type { Principal } from "./principal.js";
 import { scopesFor } from "../vocabulary/roles.js";
 import { tokenView, type TokenView } from "./self-service.js";
 
@@ -26,7 +26,7 @@ export async function issueAgentToken(tenantDb: TenantDb, actor: Principal, agen
   }
   try {
     const owner = { tenantId: tenantDb.tenantId, userId: agentId, kind: "agent" as const, scopes: scopesFor(agent.role, agent.auditor) };
-    const created = await createPersonalToken(tenantDb, owner, actor, request, new Date(), (record) => ({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { tokenId: record.id, forAgent: agentId, projectId: record.projectId } }));
+    const created = await createPersonalToken(tenantDb, owner, actor, request, new Date(), (record) => tokenCreatedEvent(actor, record, agentId));
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
     if (error instanceof PersonalTokenError) throw new DomainError("rejected", error.message);
@@ -42,6 +42,6 @@ export async function revokeAgentToken(tenantDb: TenantDb, actor: Principal, age
   agentOf(tenantDb, agentId);
   await tenantDb.write((tx) => {
     if (!tx.personalTokens.revoke(agentId, tokenId, tx.now)) throw new DomainError("not-found", "no such token");
-    tx.audit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { tokenId, forAgent: agentId } });
+    tx.audit(tokenRevokedEvent(actor, tenantDb.tenantId, tokenId, agentId));
   });
 }

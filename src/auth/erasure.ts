@@ -9,7 +9,10 @@
  *   again (ADR 0004, src/backup/erasures.ts): the erasure is recorded next to the data and the
  *   backups as soon as it committed (src/backup/erasure-journal.ts).
  */
+import type { CryptoService } from "../crypto/index.js";
+import type { Database } from "../db/db.js";
 import type { TenantDb } from "../db/tenant-db.js";
+import type { Actor } from "../vocabulary/events.js";
 import { DomainError } from "../errors.js";
 import { guardAdminChange, revokeUserCredentials, tenantById, type AccountDeps } from "./accounts.js";
 import { actorOf, type Principal } from "./principal.js";
@@ -31,15 +34,26 @@ export async function eraseUser(deps: AccountDeps, tenantDb: TenantDb, actor: Pr
 export async function eraseTenant(deps: AccountDeps, actor: Principal, tenantId: string, confirmSlug: string): Promise<{ keysDestroyed: number }> {
   const tenant = tenantById(deps, tenantId);
   if (confirmSlug !== tenant.slug) throw new DomainError("rejected", "confirm must repeat the tenant's slug exactly");
+  const keysDestroyed = await shredTenant(deps, tenantId, tenant.slug, actorOf(actor));
+  deps.db.checkpoint();
+  await deps.erasures.tenantErased(tenantId);
+  return { keysDestroyed };
+}
+
+/**
+ * The steps of a tenant's erasure, live (eraseTenant) and again after a restore (src/backup/restore.ts,
+ * with `erasedAgainAfterRestoreOf`): its keys destroyed first, then its rows, recorded as tenant.erased.
+ * Returns how many key versions were destroyed.
+ */
+export async function shredTenant(deps: { readonly db: Database; readonly crypto: Pick<CryptoService, "forgetTenant"> }, tenantId: string, slug: string | null, actor: Actor, restoredBackupId?: string): Promise<number> {
   const keysDestroyed = deps.db.keystore.destroyTenantKeys(tenantId);
   deps.crypto.forgetTenant(tenantId);
   await deps.db.write((tx) => {
     tx.tenants.erase(tenantId);
     tx.loginThrottle.clearTenant(tenantId);
     // Recorded in the platform's log: the tenant's own log is its history, kept under audit retention.
-    tx.audit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor: actorOf(actor), payload: { erasedTenantId: tenantId, slug: tenant.slug, keysDestroyed } });
+    const payload = { erasedTenantId: tenantId, slug, keysDestroyed, ...(restoredBackupId === undefined ? {} : { erasedAgainAfterRestoreOf: restoredBackupId }) };
+    tx.audit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor, payload });
   });
-  deps.db.checkpoint();
-  await deps.erasures.tenantErased(tenantId);
-  return { keysDestroyed };
+  return keysDestroyed;
 }

@@ -1,19 +1,19 @@
 /**
  * Access tokens: JWT, HS256 only, `typ: at+jwt` (RFC 9068), with iss, aud, sub, tid, sid,
  * scopes, exp, nbf, iat, jti. Signed by a rotating key ring: each key is named by a `kid` and
- * its secret is derived from the installation root secret, so no signing secret is stored.
- * After rotation older kids still verify until every token they signed has expired.
+ * its secret is derived from the installation root secret inside src/crypto (AccessTokenKeys),
+ * so no signing secret is stored, nor ever seen here. After rotation older kids still verify
+ * until every token they signed has expired.
  *
  * jose does the JOSE work (algorithm allow-list, claim checks): a well-kept library beats a
  * hand-written verifier for a format with this many pitfalls (alg none, HS/RS confusion).
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { errors, jwtVerify, SignJWT, type JWTPayload } from "jose";
-import type { CryptoService } from "../crypto/crypto-service.js";
+import { errors, type JWTPayload } from "jose";
+import type { AccessTokenKeys, CryptoService } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 
 export const ACCESS_TOKEN_TYPE = "at+jwt";
-const ALGORITHM = "HS256";
 /** Longest access-token lifetime a tenant may set; a retired key is kept this long after its last use. */
 export const MAX_ACCESS_TOKEN_SECONDS = 86_400;
 const CLOCK_TOLERANCE_SECONDS = 30;
@@ -40,39 +40,34 @@ interface Claims extends JWTPayload {
 }
 
 export class AccessTokens {
-  /** Secrets of the kids known to this process; an unknown kid re-reads the ring once (another process may have rotated). */
-  private readonly secrets = new Map<string, Uint8Array>();
+  /** Kids known to this process to be in the ring; an unknown kid re-reads the ring once (another process may have rotated). */
+  private readonly knownKids = new Set<string>();
+  private readonly keys: AccessTokenKeys;
 
   constructor(
     private readonly db: Database,
-    private readonly crypto: CryptoService,
+    crypto: CryptoService,
     private readonly issuer: string,
     private readonly audience = "vecto-api",
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.keys = crypto.accessTokenKeys();
+  }
 
   async sign(subject: { userId: string; tenantId: string; sessionId: string; scopes: readonly string[] }, lifetimeSeconds: number): Promise<{ token: string; expiresAt: Date }> {
     const kid = await this.activeKid();
     const issuedAt = Math.floor(this.now().getTime() / 1000);
     const expiresAt = issuedAt + Math.min(lifetimeSeconds, MAX_ACCESS_TOKEN_SECONDS);
-    const token = await new SignJWT({ tid: subject.tenantId, sid: subject.sessionId, scopes: [...subject.scopes] })
-      .setProtectedHeader({ alg: ALGORITHM, typ: ACCESS_TOKEN_TYPE, kid })
-      .setIssuer(this.issuer)
-      .setAudience(this.audience)
-      .setSubject(subject.userId)
-      .setJti(randomUUID())
-      .setIssuedAt(issuedAt)
-      .setNotBefore(issuedAt)
-      .setExpirationTime(expiresAt)
-      .sign(await this.secret(kid));
+    const claims = { tid: subject.tenantId, sid: subject.sessionId, scopes: [...subject.scopes], iss: this.issuer, aud: this.audience, sub: subject.userId, jti: randomUUID(), iat: issuedAt, nbf: issuedAt, exp: expiresAt };
+    const token = await this.keys.sign(kid, claims, { typ: ACCESS_TOKEN_TYPE });
+    this.knownKids.add(kid);
     return { token, expiresAt: new Date(expiresAt * 1000) };
   }
 
   /** Verifies signature, algorithm, type and claims; any failure is one InvalidTokenError. */
   async verify(token: string): Promise<AccessClaims> {
     try {
-      const { payload } = await jwtVerify<Claims>(token, async (header) => this.verificationKey(header.kid), {
-        algorithms: [ALGORITHM],
+      const { payload } = await this.keys.verify<Claims>(token, (kid) => this.trustedKid(kid), {
         typ: ACCESS_TOKEN_TYPE,
         issuer: this.issuer,
         audience: this.audience,
@@ -106,24 +101,16 @@ export class AccessTokens {
     return active && fresh ? active.kid : this.rotate();
   }
 
-  private async verificationKey(kid: string | undefined): Promise<Uint8Array> {
+  /** The token's kid if it is in the ring; throws otherwise, before any key is derived for it. */
+  private trustedKid(kid: string | undefined): string {
     if (kid === undefined) throw new InvalidTokenError("missing kid");
     // A kid seen before was in the ring; it leaves the ring only two days after retirement, when
     // every token it signed has expired (exp is checked), so the cache never widens acceptance.
-    const cached = this.secrets.get(kid);
-    if (cached !== undefined) return cached;
+    if (this.knownKids.has(kid)) return kid;
     const known = this.db.jwtKeys.list().find((k) => k.kid === kid);
     if (!known) throw new InvalidTokenError("unknown kid");
-    return this.secret(kid);
-  }
-
-  private async secret(kid: string): Promise<Uint8Array> {
-    let secret = this.secrets.get(kid);
-    if (secret === undefined) {
-      secret = await this.crypto.derivedSecret("jwt", `kid:${kid}`);
-      this.secrets.set(kid, secret);
-    }
-    return secret;
+    this.knownKids.add(kid);
+    return kid;
   }
 }
 

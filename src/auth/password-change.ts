@@ -6,7 +6,7 @@
  * credentials the user made on purpose, each with its own expiry; the answer says how many
  * remain so the user can review them (GET /api/tokens).
  */
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import { DomainError } from "../errors.js";
 import type { EventSink } from "../audit/events.js";

@@ -12,7 +12,7 @@ import type { DomainEvent } from "../vocabulary/events.js";
 import type { PersonalTokenRecord } from "../db/personal-tokens.js";
 import type { ActorKind } from "../vocabulary/events.js";
 import { DomainError } from "../errors.js";
-import type { Principal } from "./principal.js";
+import { actorOf, type Principal } from "./principal.js";
 import { PROJECT_SCOPES, type Scope } from "../vocabulary/roles.js";
 import { secretHash } from "./secrets.js";
 
@@ -128,4 +128,16 @@ export function findUsableToken(credentials: CredentialLookup, token: string, no
   const record = credentials.personalToken(secretHash(token));
   if (!record || record.revokedAt !== null || Date.parse(record.expiresAt) <= now.getTime()) return undefined;
   return record;
+}
+
+/** The event of an issued token (a person's own, or an agent's by its admin): ids and restrictions, never the token. */
+export function tokenCreatedEvent(issuer: Principal, token: PersonalTokenRecord, forAgent?: string): DomainEvent {
+  const restriction: Record<string, string> = forAgent === undefined ? { scopes: token.scopes.join(" ") } : { forAgent };
+  const payload = { tokenId: token.id, ...restriction, projectId: token.projectId };
+  return { event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: token.tenantId, actor: actorOf(issuer), payload };
+}
+
+/** The event of a revoked token, recorded by the write that revokes it (tx.audit). */
+export function tokenRevokedEvent(revoker: Principal, tenantId: string, tokenId: string, forAgent?: string): DomainEvent {
+  return { event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId, actor: actorOf(revoker), payload: { tokenId, ...(forAgent === undefined ? {} : { forAgent }) } };
 }

@@ -2,7 +2,7 @@
  * A user's email and name are tenant content: encrypted with the tenant's data key, bound to
  * their row (AAD tenant|users|column|id). The email is found at login through a blind index.
  */
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService } from "../crypto/index.js";
 import type { UserRecord } from "../db/users.js";
 
 export interface Profile {

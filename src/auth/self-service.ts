@@ -7,7 +7,7 @@ import type { SessionRecord } from "../db/sessions.js";
 import type { PersonalTokenRecord } from "../db/personal-tokens.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "./project-access.js";
-import { assertCanIssue, createPersonalToken, PersonalTokenError, type TokenRequest } from "./personal-tokens.js";
+import { assertCanIssue, createPersonalToken, PersonalTokenError, tokenCreatedEvent, tokenRevokedEvent, type TokenRequest } from "./personal-tokens.js";
 import { actorOf, type Principal } from "./principal.js";
 
 export interface SessionView {
@@ -62,7 +62,7 @@ export async function createOwnToken(db: TenantDoor, principal: Principal, reque
   checkProjectRestriction(db, principal, request.projectId);
   try {
     const owner = { tenantId: principal.tenantId, userId: principal.userId, kind: principal.actorKind, scopes: principal.scopes };
-    const created = await createPersonalToken(db.forTenant(principal.accountScope), owner, principal, request, new Date(), (record) => ({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { tokenId: record.id, scopes: record.scopes.join(" "), projectId: record.projectId } }));
+    const created = await createPersonalToken(db.forTenant(principal.accountScope), owner, principal, request, new Date(), (record) => tokenCreatedEvent(principal, record));
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
     if (error instanceof PersonalTokenError) throw new DomainError("rejected", error.message);
@@ -76,6 +76,6 @@ export async function revokeOwnToken(db: TenantDoor, principal: Principal, token
   if (!token || token.userId !== principal.userId) throw new DomainError("not-found", "no such token");
   await account.write((tx) => {
     tx.personalTokens.revoke(principal.userId, tokenId, tx.now);
-    tx.audit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { tokenId } });
+    tx.audit(tokenRevokedEvent(principal, principal.tenantId, tokenId));
   });
 }

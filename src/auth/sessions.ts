@@ -7,7 +7,7 @@
  * family is revoked and a security event raised (ASVS 10.4.5, 10.4.8).
  */
 import { randomUUID } from "node:crypto";
-import type { CryptoService } from "../crypto/crypto-service.js";
+import type { CryptoService } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import type { SessionRecord } from "../db/sessions.js";
 import type { TenantDb } from "../db/tenant-db.js";

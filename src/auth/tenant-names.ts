@@ -9,8 +9,7 @@
  * tell tenants apart, not graph content, which stays out of the platform root's reach.
  */
 import type { EventSink } from "../audit/events.js";
-import type { CryptoService, FieldRef } from "../crypto/crypto-service.js";
-import { isKeyUnavailable } from "../crypto/errors.js";
+import { isKeyUnavailable, type CryptoService, type FieldRef } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import type { Tenant } from "../db/tenants.js";
 

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, constants as fsc } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { ByteQueue } from "./chunk-cipher.js";
+import { ByteQueue } from "../crypto/index.js";
 import { BackupInvalidError } from "./errors.js";
 import type { BackupFileEntry } from "./format.js";
 

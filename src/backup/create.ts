@@ -14,8 +14,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { AEAD_KEY_BYTES } from "../crypto/aead-params.js";
-import type { KeyResolver } from "../crypto/key-resolver.js";
+import { generateFileKey, wrapFileKey, type FileKey, type KeyResolver } from "../crypto/index.js";
 import { inspectSnapshot, readLiveFacts, snapshotDatabases, type SnapshotProgress } from "../db/snapshot.js";
 import { VERSION } from "../version.js";
 import { encryptChunks } from "./chunk-cipher.js";
@@ -73,7 +72,7 @@ export async function describeFiles(files: readonly SourceFile[], progress: Prog
 }
 
 /** The common tail of full and tenant backups: header, then the container sealed in chunks, published atomically. */
-export async function writeBackupFile(out: string, header: BackupHeader, fileKey: Uint8Array, sources: readonly SourceFile[], progress: Progress): Promise<number> {
+export async function writeBackupFile(out: string, header: BackupHeader, fileKey: FileKey, sources: readonly SourceFile[], progress: Progress): Promise<number> {
   const encoded = encodeHeader(header);
   const params = { key: fileKey, noncePrefix: Buffer.from(header.cipher.noncePrefix, "base64"), headerHash: hashHeader(encoded), chunkBytes: header.cipher.chunkBytes };
   progress.start("encrypting", header.files.reduce((sum, f) => sum + f.size, 0));
@@ -138,14 +137,14 @@ async function snapshot(source: BackupSource, dir: string, progress: Progress): 
 export async function createFullBackup(source: BackupSource, resolver: KeyResolver, options: CreateOptions): Promise<CreatedBackup> {
   const progress = options.progress ?? silentProgress;
   const work = await privateWorkDir(source.dataDir, "backup");
-  const fileKey = new Uint8Array(randomBytes(AEAD_KEY_BYTES));
+  const fileKey = generateFileKey();
   try {
     const snap = await snapshot(source, work.path, progress);
     const erasures = await erasureRecord(source, join(work.path, DATA_FILE), options.out);
     const files = await describeFiles(snap.files, progress);
     const backupId = randomUUID();
     const createdAt = (options.now?.() ?? new Date()).toISOString();
-    const wrapped = await resolver.wrap(fileKey, fileKeyAad({ kind: "full", backupId }));
+    const wrapped = await wrapFileKey(fileKey, resolver, fileKeyAad({ kind: "full", backupId }));
     const header: BackupHeader = {
       kind: "full",
       backupId,
@@ -161,7 +160,7 @@ export async function createFullBackup(source: BackupSource, resolver: KeyResolv
     const bytes = await writeBackupFile(options.out, header, fileKey, snap.files, progress);
     return { file: options.out, backupId, kind: "full", createdAt, bytes, files, keyOwner: wrapped.masterLabel, erasures: { tenants: erasures.tenants.length, content: erasures.content.length } };
   } finally {
-    fileKey.fill(0);
+    fileKey.destroy();
     await work.remove();
   }
 }

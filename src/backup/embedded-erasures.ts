@@ -6,8 +6,7 @@
  * one unwrap and one chunk (1 MiB by default) per backup, whatever its size.
  */
 import { createReadStream } from "node:fs";
-import type { KeyResolver } from "../crypto/key-resolver.js";
-import { AEAD_TAG_BYTES } from "../crypto/aead-params.js";
+import { STREAM_TAG_BYTES, type KeyResolver } from "../crypto/index.js";
 import { decryptChunks } from "./chunk-cipher.js";
 import type { ErasureRecord } from "./erasures.js";
 import { BackupInvalidError } from "./errors.js";
@@ -20,7 +19,7 @@ export async function authenticateHeader(file: string, parsed: ParsedHeader, res
   const fileKey = await openFileKey(header, { resolver });
   try {
     // One byte beyond the first sealed chunk tells a first chunk from a final one.
-    const end = parsed.dataOffset + header.cipher.chunkBytes + AEAD_TAG_BYTES;
+    const end = parsed.dataOffset + header.cipher.chunkBytes + STREAM_TAG_BYTES;
     const stream = createReadStream(file, { start: parsed.dataOffset, end });
     const chunks = decryptChunks(stream as AsyncIterable<Buffer>, { key: fileKey, noncePrefix: Buffer.from(header.cipher.noncePrefix, "base64"), headerHash: parsed.headerHash, chunkBytes: header.cipher.chunkBytes });
     try {
@@ -31,7 +30,7 @@ export async function authenticateHeader(file: string, parsed: ParsedHeader, res
       stream.destroy();
     }
   } finally {
-    fileKey.fill(0);
+    fileKey.destroy();
   }
 }
 

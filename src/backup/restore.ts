@@ -25,7 +25,7 @@
 import { chmod, link, open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Config } from "../config.js";
-import { CryptoError } from "../crypto/errors.js";
+import { CryptoError } from "../crypto/index.js";
 import { acquireDataDirLock, DataDirBusyError, dataDirLocked, type DataDirLock } from "../db/data-dir-lock.js";
 import { keystorePath } from "../db/db.js";
 import { SchemaError } from "../db/migrate.js";
@@ -34,7 +34,8 @@ import { readLiveFacts, type LiveFacts } from "../db/snapshot.js";
 import type { Logger } from "../log.js";
 import { BackupError, RestoreRefusedError } from "./errors.js";
 import { eraseContentAgain, type ErasedItem } from "../graph/erasure.js";
-import type { KeyResolver } from "../crypto/key-resolver.js";
+import { shredTenant } from "../auth/erasure.js";
+import type { KeyResolver } from "../crypto/index.js";
 import { readEmbeddedErasures } from "./embedded-erasures.js";
 import { ERASED_FILE, mergeRecords, readErasureRecord, writeErasedFile, type ErasureRecord } from "./erasures.js";
 import { backupFilesIn } from "./retention.js";
@@ -123,27 +124,23 @@ async function prepareStaged(config: Config, wiring: BackupWiring, stageDir: str
   try {
     const tenants = await eraseAgain(services, erased.tenants, report.backupId);
     const content = await eraseContentAgain(services.db, erased.content, report.backupId);
-    services.identity.events.emit({ event: "backup.restored", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: "system", id: "vecto backup restore" }, payload: { backupId: report.backupId, backupCreatedAt: report.createdAt, backupInstallationId: report.installationId, erasedAgain: tenants.length, contentErasedAgain: content.length } });
+    services.identity.events.emit({ event: "backup.restored", sensitivity: "security", severity: "warn", tenantId: null, actor: RESTORE_ACTOR, payload: { backupId: report.backupId, backupCreatedAt: report.createdAt, backupInstallationId: report.installationId, erasedAgain: tenants.length, contentErasedAgain: content.length } });
     return { tenants, content };
   } finally {
     services.close();
   }
 }
 
-/** The same steps as a live tenant erasure (src/auth/erasure.ts): keys destroyed first, then the rows. */
+const RESTORE_ACTOR = { type: "system", id: "vecto backup restore" } as const;
+
+/** The same steps as a live tenant erasure (shredTenant, src/auth/erasure.ts): keys destroyed first, then the rows. */
 async function eraseAgain(services: OpenedCopy, erased: ErasureRecord["tenants"], backupId: string): Promise<string[]> {
   const done: string[] = [];
   const present = new Set(services.db.keystore.summary().map((k) => k.tenantId));
   for (const { tenantId } of erased) {
     const tenant = services.db.tenants.get(tenantId);
     if (!present.has(tenantId) && tenant === undefined) continue;
-    const keysDestroyed = services.db.keystore.destroyTenantKeys(tenantId);
-    services.crypto.forgetTenant(tenantId);
-    await services.db.write((tx) => {
-      tx.tenants.erase(tenantId);
-      tx.loginThrottle.clearTenant(tenantId);
-      tx.audit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: "system", id: "vecto backup restore" }, payload: { erasedTenantId: tenantId, slug: tenant?.slug ?? null, keysDestroyed, erasedAgainAfterRestoreOf: backupId } });
-    });
+    await shredTenant({ db: services.db, crypto: services.crypto }, tenantId, tenant?.slug ?? null, RESTORE_ACTOR, backupId);
     done.push(tenantId);
   }
   services.db.checkpoint();

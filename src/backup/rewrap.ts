@@ -19,8 +19,7 @@ import { randomBytes } from "node:crypto";
 import { rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Config } from "../config.js";
-import { AEAD_KEY_BYTES } from "../crypto/aead-params.js";
-import type { MasterKeyRing } from "../crypto/master-key-ring.js";
+import { generateFileKey, wrapFileKey, type MasterKeyRing } from "../crypto/index.js";
 import { inspectSnapshot } from "../db/snapshot.js";
 import { wrapUnderLoadedMasters } from "../keys/rotation.js";
 import type { Logger } from "../log.js";
@@ -89,14 +88,14 @@ export async function rewrapBackup(file: string, config: Config, wiring: BackupW
   const from = header.key.masterLabel;
   if (from === ring.currentLabel) return { file, backupId: header.backupId, status: "current", from, to: from };
   const work = await privateWorkDir(config.dataDir, "rewrap");
-  const fileKey = new Uint8Array(randomBytes(AEAD_KEY_BYTES));
+  const fileKey = generateFileKey();
   const tmp = join(dirname(file), `.${basename(file)}.rewrap-${randomBytes(4).toString("hex")}`);
   try {
     await verifyBackup(file, { resolver: ring }, work.path);
     const schema = await wrapCopiedKeystore(config, wiring, work.path, log);
     const sources = [DATA_FILE, KEYSTORE_FILE].map((name) => ({ name, path: join(work.path, name) }));
     const files = await describeFiles(sources, silentProgress);
-    const wrapped = await ring.wrap(fileKey, fileKeyAad(header));
+    const wrapped = await wrapFileKey(fileKey, ring, fileKeyAad(header));
     const next: BackupHeader = {
       ...header,
       producer: PRODUCER,
@@ -111,7 +110,7 @@ export async function rewrapBackup(file: string, config: Config, wiring: BackupW
     await fsyncDir(dirname(file));
     return { file, backupId: header.backupId, status: "rewrapped", from, to: wrapped.masterLabel };
   } finally {
-    fileKey.fill(0);
+    fileKey.destroy();
     await rm(tmp, { force: true });
     await work.remove();
   }

@@ -9,7 +9,8 @@
 import { mkdir, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { EventSink } from "../audit/events.js";
-import type { KeyResolver } from "../crypto/key-resolver.js";
+import type { KeyResolver } from "../crypto/index.js";
+import { backupRecorder, recordBackupCreated, recordBackupFailed, recordBackupVerified } from "./audit-records.js";
 import { createFullBackup, type BackupSource } from "./create.js";
 import { privateWorkDir } from "./files.js";
 import { applyRetention, backupFileName } from "./retention.js";
@@ -33,8 +34,6 @@ export interface ScheduledBackupResult {
   readonly removed: number;
 }
 
-const ACTOR = { type: "system", id: "job:backup" } as const;
-
 async function verifyOrDelete(file: string, deps: ScheduledBackupDeps): Promise<void> {
   const work = await privateWorkDir(deps.source.dataDir, "verify");
   try {
@@ -49,17 +48,18 @@ async function verifyOrDelete(file: string, deps: ScheduledBackupDeps): Promise<
 
 export async function runScheduledBackup(deps: ScheduledBackupDeps): Promise<ScheduledBackupResult> {
   const now = deps.now?.() ?? new Date();
+  const recorder = backupRecorder(deps.events, "job:backup");
   try {
     await mkdir(deps.backupDir, { recursive: true, mode: 0o700 });
     const out = join(deps.backupDir, backupFileName(now));
     const created = await createFullBackup(deps.source, deps.resolver, { out, ...(deps.now ? { now: deps.now } : {}), ...(deps.chunkBytes ? { chunkBytes: deps.chunkBytes } : {}) });
-    deps.events.emit({ event: "backup.created", sensitivity: "security", severity: "info", tenantId: null, actor: ACTOR, payload: { backupId: created.backupId, file: basename(out), bytes: created.bytes, masterLabel: created.keyOwner } });
+    recordBackupCreated(recorder, { backupId: created.backupId, kind: created.kind, file: basename(out), bytes: created.bytes, keyOwner: created.keyOwner });
     await verifyOrDelete(out, deps);
-    deps.events.emit({ event: "backup.verified", sensitivity: "normal", severity: "info", tenantId: null, actor: ACTOR, payload: { backupId: created.backupId, file: basename(out) } });
+    recordBackupVerified(recorder, { backupId: created.backupId, kind: created.kind, file: basename(out) });
     const removed = await applyRetention(deps.backupDir, deps.keep, out, now);
     return { file: out, backupId: created.backupId, bytes: created.bytes, removed: removed.length };
   } catch (error) {
-    deps.events.emit({ event: "backup.failed", sensitivity: "security", severity: "error", tenantId: null, actor: ACTOR, payload: { operation: "scheduled", reason: (error as Error).name } });
+    recordBackupFailed(recorder, "scheduled", error);
     throw error;
   }
 }

@@ -8,12 +8,10 @@
  * backup of it unreadable, wherever the file went. These backups are for export, portability and
  * verification; they are not restored by `vecto backup restore` (docs/backup.md).
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { closeSync, constants as fsc, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { AEAD_KEY_BYTES } from "../crypto/aead-params.js";
-import type { CryptoService } from "../crypto/crypto-service.js";
-import { CryptoError, DecryptError, MasterKeyUnavailableError, TenantKeyError } from "../crypto/errors.js";
+import { CryptoError, DecryptError, FileKeyError, generateFileKey, MasterKeyUnavailableError, TenantKeyError, type CryptoService, type FileKey } from "../crypto/index.js";
 import { exportTenantRows, type ExportRow } from "../db/tenant-export.js";
 import type { SourceFile } from "./container.js";
 import { describeFiles, newCipherParams, PRODUCER, writeBackupFile, type CreatedBackup, type CreateOptions } from "./create.js";
@@ -61,13 +59,13 @@ function writeTables(databaseFile: string, tenantId: string, dir: string): { fil
 export async function createTenantBackup(source: TenantBackupSource, crypto: CryptoService, tenant: { id: string; slug: string }, options: CreateOptions): Promise<CreatedBackup> {
   const progress = options.progress ?? silentProgress;
   const work = await privateWorkDir(source.dataDir, "backup");
-  const fileKey = new Uint8Array(randomBytes(AEAD_KEY_BYTES));
+  const fileKey = generateFileKey();
   try {
     const tables = writeTables(source.databaseFile, tenant.id, work.path);
     const files = await describeFiles(tables.files, progress, tables.rows);
     const backupId = randomUUID();
     const createdAt = (options.now?.() ?? new Date()).toISOString();
-    const sealed = await crypto.encryptField(tenant.id, tenantFileKeyRef(backupId), Buffer.from(fileKey).toString("base64"));
+    const sealed = await crypto.sealFileKey(tenant.id, tenantFileKeyRef(backupId), fileKey);
     const header: BackupHeader = {
       kind: "tenant",
       backupId,
@@ -83,22 +81,22 @@ export async function createTenantBackup(source: TenantBackupSource, crypto: Cry
     const bytes = await writeBackupFile(options.out, header, fileKey, tables.files, progress);
     return { file: options.out, backupId, kind: "tenant", createdAt, bytes, files, keyOwner: tenant.id };
   } finally {
-    fileKey.fill(0);
+    fileKey.destroy();
     await work.remove();
   }
 }
 
 /** Opens a tenant backup's file key with the tenant's data key; erasure (no key left) is named as such. */
-export async function openTenantFileKey(header: BackupHeader, crypto: CryptoService, installationId: string | null, tenantHasKeys?: (tenantId: string) => boolean): Promise<Uint8Array> {
+export async function openTenantFileKey(header: BackupHeader, crypto: CryptoService, installationId: string | null, tenantHasKeys?: (tenantId: string) => boolean): Promise<FileKey> {
   if (header.key.type !== "tenant") throw new Error("not a tenant backup");
   const tenantId = header.key.tenantId;
   if (installationId !== null && header.installationId !== installationId) {
     throw new BackupInvalidError(`this tenant backup was made by installation ${header.installationId}; only that installation holds tenant ${tenantId}'s key`);
   }
-  let text: string;
   try {
-    text = await crypto.decryptField(tenantId, tenantFileKeyRef(header.backupId), Buffer.from(header.key.sealed, "base64"));
+    return await crypto.openFileKey(tenantId, tenantFileKeyRef(header.backupId), Buffer.from(header.key.sealed, "base64"));
   } catch (error) {
+    if (error instanceof FileKeyError) throw new BackupInvalidError("this backup's file key has the wrong length: the header is modified");
     if (error instanceof TenantKeyError) {
       const why = tenantHasKeys?.(tenantId) === true ? "the key version that sealed it was retired" : "it was erased: its keys were destroyed";
       throw new BackupInvalidError(`tenant ${tenantId} has no data key here for this backup (${why}); this tenant backup can no longer be opened`);
@@ -108,7 +106,4 @@ export async function openTenantFileKey(header: BackupHeader, crypto: CryptoServ
     if (error instanceof CryptoError) throw new BackupInvalidError(`this backup's file key cannot be opened: ${error.message}`);
     throw error;
   }
-  const key = new Uint8Array(Buffer.from(text, "base64"));
-  if (key.length !== AEAD_KEY_BYTES) throw new BackupInvalidError("this backup's file key has the wrong length: the header is modified");
-  return key;
 }

@@ -10,10 +10,7 @@
 import { createReadStream } from "node:fs";
 import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { AEAD_KEY_BYTES, AEAD_TAG_BYTES } from "../crypto/aead-params.js";
-import type { CryptoService } from "../crypto/crypto-service.js";
-import { DecryptError, HsmError, MasterKeyUnavailableError } from "../crypto/errors.js";
-import type { KeyResolver } from "../crypto/key-resolver.js";
+import { DecryptError, FileKeyError, HsmError, MasterKeyUnavailableError, STREAM_TAG_BYTES, unwrapFileKey, type CryptoService, type FileKey, type KeyResolver } from "../crypto/index.js";
 import { inspectSnapshot, SnapshotError } from "../db/snapshot.js";
 import { decryptChunks } from "./chunk-cipher.js";
 import { unpackFiles } from "./container.js";
@@ -66,13 +63,13 @@ export async function readBackupHeader(file: string): Promise<ParsedHeader & { b
   }
 }
 
-async function unwrapWithMaster(header: BackupHeader, resolver: KeyResolver): Promise<Uint8Array> {
+async function unwrapWithMaster(header: BackupHeader, resolver: KeyResolver): Promise<FileKey> {
   if (header.key.type !== "master") throw new Error("not a full backup");
   const label = header.key.masterLabel;
-  let key: Uint8Array;
   try {
-    key = await resolver.unwrap({ masterLabel: label, blob: new Uint8Array(Buffer.from(header.key.wrapped, "base64")) }, fileKeyAad(header));
+    return await unwrapFileKey(resolver, { masterLabel: label, blob: new Uint8Array(Buffer.from(header.key.wrapped, "base64")) }, fileKeyAad(header));
   } catch (error) {
+    if (error instanceof FileKeyError) throw new BackupInvalidError("this backup's file key has the wrong length: the header is modified");
     if (error instanceof HsmError) throw new BackupError(`cannot reach the master key to open this backup: ${error.message}`);
     if (error instanceof MasterKeyUnavailableError) {
       throw new BackupInvalidError(`this backup is encrypted under master key ${label}, but the loaded master key is ${resolver.describe().masterLabel}; configure master key ${label} to open it`);
@@ -80,12 +77,10 @@ async function unwrapWithMaster(header: BackupHeader, resolver: KeyResolver): Pr
     if (error instanceof DecryptError) throw new BackupInvalidError(`this backup's file key fails authentication under master key ${label}: the header is modified`);
     throw error;
   }
-  if (key.length !== AEAD_KEY_BYTES) throw new BackupInvalidError("this backup's file key has the wrong length: the header is modified");
-  return key;
 }
 
 /** The file key of a backup, opened with what `keys` offers. */
-export async function openFileKey(header: BackupHeader, keys: BackupKeys): Promise<Uint8Array> {
+export async function openFileKey(header: BackupHeader, keys: BackupKeys): Promise<FileKey> {
   if (header.key.type === "master") {
     if (!keys.resolver) throw new BackupError("a full backup needs the master key (key resolver) to open");
     return unwrapWithMaster(header, keys.resolver);
@@ -95,9 +90,9 @@ export async function openFileKey(header: BackupHeader, keys: BackupKeys): Promi
 }
 
 /** Decrypts and unpacks the files into `dir`, checking every tag, the final marker, sizes and hashes. */
-async function decryptInto(file: string, parsed: ParsedHeader, fileKey: Uint8Array, dir: string, progress: Progress, total: number): Promise<void> {
+async function decryptInto(file: string, parsed: ParsedHeader, fileKey: FileKey, dir: string, progress: Progress, total: number): Promise<void> {
   const { header } = parsed;
-  const sealedChunk = header.cipher.chunkBytes + AEAD_TAG_BYTES;
+  const sealedChunk = header.cipher.chunkBytes + STREAM_TAG_BYTES;
   async function* counted(): AsyncGenerator<Buffer> {
     for await (const piece of createReadStream(file, { start: parsed.dataOffset, highWaterMark: sealedChunk }) as AsyncIterable<Buffer>) {
       progress.add(piece.length);
@@ -162,7 +157,7 @@ export async function verifyBackupFile(file: string, keys: BackupKeys, dir: stri
   try {
     await decryptInto(file, parsed, fileKey, dir, progress, parsed.bytes - parsed.dataOffset);
   } finally {
-    fileKey.fill(0);
+    fileKey.destroy();
   }
   await checkContent(header, dir);
   const report: VerifyReport = {

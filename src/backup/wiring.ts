@@ -6,8 +6,7 @@
  */
 import type { EventSink } from "../audit/events.js";
 import type { Config } from "../config.js";
-import type { CryptoService } from "../crypto/crypto-service.js";
-import type { KeyResolver } from "../crypto/key-resolver.js";
+import type { CryptoService, KeyResolver } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import type { KeyDeps } from "../keys/rotation.js";
 import type { Logger } from "../log.js";

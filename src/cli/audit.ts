@@ -17,9 +17,8 @@ import { logKeys, logName, makeCheckpoints } from "../audit/checkpoints.js";
 import { anchorLines } from "../audit/anchor.js";
 import { verifyLog, type TrustedNote, type VerifyReport } from "../audit/verify.js";
 import { actorNames } from "../auth/actor-names.js";
-import { auditFilterSchema, exportChunks, exportRecord, type AuditFilterInput, type ExportSpec } from "../audit/export.js";
+import { auditFilterSchema, exportForOperator, recordOperatorExport, type AuditFilterInput } from "../audit/export.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
-import type { Services } from "../services.js";
 import { withServices } from "./context.js";
 import { action, CliError, printJson, printLine } from "./output.js";
 import { findTenant } from "./tenant.js";
@@ -35,8 +34,6 @@ interface ExportOptions {
   readonly bundle?: boolean;
   readonly slice?: string;
 }
-
-const SYSTEM_ACTOR = "vecto audit export";
 
 /** The options through the same schema as the API's query, so both accept and refuse alike. */
 function parseFilter(options: ExportOptions): AuditFilterInput {
@@ -94,20 +91,13 @@ async function writeExport(chunks: AsyncIterable<string>, out: string | undefine
   }
 }
 
-function recordExport(services: Services, payload: Record<string, string | boolean>): void {
-  services.identity.events.emit({ event: "audit.exported", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: SYSTEM_ACTOR }, payload });
-}
-
 async function runExport(options: ExportOptions): Promise<void> {
-  const { format, ...filter } = parseFilter(options);
+  const query = parseFilter(options);
   await withServices(async (services) => {
-    const db = services.db;
+    const { db, crypto } = services;
     const log = resolveLog(db, options.log);
-    // Size first: the export ends just before the event that records it (when that lands in the same log).
-    const spec: ExportSpec = { log, filter, endSeq: db.auditLog.size(log) };
-    const names = actorNames({ db, crypto: services.crypto });
-    const chunks = exportChunks(db.auditLog, spec, { format, redactSecurity: false, names });
-    await writeExport(chunks, options.out, () => recordExport(services, { ...exportRecord(log, format, filter, false), out: options.out ?? "stdout" }));
+    const { chunks, record } = exportForOperator({ db, events: services.identity.events, names: actorNames({ db, crypto }) }, log, query, options.out);
+    await writeExport(chunks, options.out, record);
   });
 }
 
@@ -134,10 +124,10 @@ async function runBundleExport(options: ExportOptions, command: Command): Promis
   await withServices(async (services) => {
     const { db, crypto, auditAnchor } = services;
     const log = resolveLog(db, options.log);
-    const payload = { log, format: range ? "slice" : "bundle", redacted: false, out: options.out ?? "stdout", ...(range ? { slice: options.slice ?? "" } : {}) };
+    const record = { log, format: range ? "slice" : "bundle", redacted: false, out: options.out ?? "stdout", ...(range ? { slice: options.slice ?? "" } : {}) } as const;
     const lines = range ? writeSlice(db, crypto, auditAnchor, log, range.from, range.to) : writeBundle(db, crypto, auditAnchor, log);
     try {
-      await writeExport(withNewlines(lines), options.out, () => recordExport(services, payload));
+      await writeExport(withNewlines(lines), options.out, () => recordOperatorExport(services.identity.events, record));
     } catch (error) {
       if (range && error instanceof RangeError) throw new CliError(`--slice ${options.slice ?? ""}: ${error.message}`);
       throw error;

@@ -14,13 +14,13 @@ import { privateWorkDir } from "../backup/files.js";
 import { terminalProgress } from "../backup/progress.js";
 import { restoreBackup } from "../backup/restore.js";
 import { rewrapBackup, type RewrapResult } from "../backup/rewrap.js";
-import { MasterKeyRing } from "../crypto/master-key-ring.js";
+import { MasterKeyRing } from "../crypto/index.js";
 import { backupFileName, backupFilesIn, listBackupFiles } from "../backup/retention.js";
 import { createTenantBackup } from "../backup/tenant.js";
 import { readBackupHeader, verifyBackup, type BackupKeys, type VerifyReport } from "../backup/verify.js";
-import type { DomainEvent } from "../vocabulary/events.js";
+import { backupRecorder, recordBackupCreated, recordBackupFailed, recordBackupRewrapped, recordBackupVerified, type BackupRecorder } from "../backup/audit-records.js";
 import type { Config } from "../config.js";
-import { CryptoError } from "../crypto/errors.js";
+import { CryptoError } from "../crypto/index.js";
 import { keystorePath } from "../db/db.js";
 import { openKeyResolver, openServices, type Services } from "../services.js";
 import { cliLogger, commandConfig } from "./context.js";
@@ -54,8 +54,8 @@ function requireDatabase(config: Config): void {
   if (!existsSync(config.databaseFile)) throw new CliError(`no database at ${config.databaseFile}; run "vecto init" first`);
 }
 
-function audit(services: Services | undefined, event: DomainEvent["event"], severity: DomainEvent["severity"], payload: DomainEvent["payload"]): void {
-  services?.identity.events.emit({ event, sensitivity: "security", severity, tenantId: null, actor: { type: "system", id: "vecto backup" }, payload });
+function recorder(services: Services | undefined): BackupRecorder {
+  return backupRecorder(services?.identity.events, "vecto backup");
 }
 
 async function outputFile(config: Config, options: CreateOptions, tenantSlug: string | undefined): Promise<string> {
@@ -85,11 +85,11 @@ async function createAction(options: CreateOptions): Promise<void> {
   const services = await openServices(config, cliLogger(config));
   try {
     const created = await runCreate(services, config, options);
-    audit(services, "backup.created", "info", { backupId: created.backupId, kind: created.kind, file: basename(created.file), bytes: created.bytes, keyOwner: created.keyOwner });
+    recordBackupCreated(recorder(services), { backupId: created.backupId, kind: created.kind, file: basename(created.file), bytes: created.bytes, keyOwner: created.keyOwner });
     if (options.json) return printJson(created);
     printLine(`${created.kind} backup ${created.backupId} written to ${created.file} (${created.bytes} bytes, ${created.kind === "full" ? "master key" : "tenant"} ${created.keyOwner})`);
   } catch (error) {
-    audit(services, "backup.failed", "error", { operation: "create", reason: (error as Error).name });
+    recordBackupFailed(recorder(services), "create", error);
     throw error;
   } finally {
     services.close();
@@ -123,7 +123,7 @@ async function rewrapAction(files: string[], options: { dir?: string; json?: boo
   try {
     for (const file of targets) {
       const result = await rewrapBackup(file, config, { openServices, openKeyResolver }, ring, cliLogger(config));
-      if (result.status === "rewrapped") audit(services, "backup.rewrapped", "info", { backupId: result.backupId, file: basename(file), from: result.from, to: result.to });
+      if (result.status === "rewrapped") recordBackupRewrapped(recorder(services), { backupId: result.backupId, file: basename(file), from: result.from, to: result.to });
       results.push(result);
       if (options.json) continue;
       if (result.status === "rewrapped") printLine(`${file}: re-encrypted from master key ${result.from} to ${result.to} (its data keys wrapped under ${result.to} too), verified`);
@@ -131,7 +131,7 @@ async function rewrapAction(files: string[], options: { dir?: string; json?: boo
       else printLine(`${file}: a tenant backup (sealed with tenant ${result.to}'s key); nothing to re-wrap`);
     }
   } catch (error) {
-    audit(services, "backup.failed", "error", { operation: "rewrap", reason: (error as Error).name });
+    recordBackupFailed(recorder(services), "rewrap", error);
     throw error;
   } finally {
     services?.close();
@@ -154,11 +154,11 @@ async function verifyAction(file: string, options: { json?: boolean }): Promise<
   const work = await privateWorkDir(config.dataDir, "verify");
   try {
     const report = await verifyBackup(path, keys, work.path, terminalProgress(process.stderr, options.json !== true));
-    audit(services, "backup.verified", "info", { backupId: report.backupId, kind: report.kind, file: basename(path) });
+    recordBackupVerified(recorder(services), { backupId: report.backupId, kind: report.kind, file: basename(path) });
     if (options.json) return printJson(report);
     printReport(report);
   } catch (error) {
-    audit(services, "backup.failed", "error", { operation: "verify", backupId: header.backupId, reason: (error as Error).name });
+    recordBackupFailed(recorder(services), "verify", error, header.backupId);
     throw error;
   } finally {
     await work.remove();

@@ -5,7 +5,7 @@
  * or leave a data key without a wrap it can open. A superseded key is a warning, not a failure.
  */
 import type { Config } from "../config.js";
-import { CryptoService } from "../crypto/crypto-service.js";
+import { CryptoService } from "../crypto/index.js";
 import { dataDirLocked } from "../db/data-dir-lock.js";
 import { Database } from "../db/db.js";
 import { keyHealth } from "../keys/health.js";

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import type { Config } from "../config.js";
-import { CERT_WARN_DAYS, checkTlsPair, daysLeft, describeCertificate, TlsPairError, type CertificateSummary } from "../crypto/tls-certificate.js";
+import { CERT_WARN_DAYS, checkTlsPair, daysLeft, describeCertificate, TlsPairError, type CertificateSummary } from "../crypto/index.js";
 import { Database, keystorePath } from "../db/db.js";
 import { migrations } from "../db/migrations/index.js";
 import { readClientCa } from "../tls/tls-files.js";

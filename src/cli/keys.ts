@@ -1,6 +1,7 @@
 /** `vecto keys …`: key operations an operator runs by hand. */
+import { rotateAccessTokenKey } from "../auth/jwt-rotation.js";
 import type { Command } from "commander";
-import { generateHsmMasterKey } from "../crypto/resolvers/pkcs11.js";
+import { generateHsmMasterKey } from "../crypto/index.js";
 import { isAbsolute, resolve } from "node:path";
 import { backupsUnderMaster, backupsUnderMasterRefusal } from "../backup/rewrap.js";
 import type { Config } from "../config.js";
@@ -161,8 +162,7 @@ export function keysCommand(program: Command): void {
         const config = commandConfig();
         const services = await openServices(config, cliLogger(config));
         try {
-          const kid = await services.identity.accessTokens.rotate();
-          services.identity.events.emit({ event: "auth.jwt_key_rotated", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: "vecto keys rotate-jwt" }, payload: { kid } });
+          const kid = await rotateAccessTokenKey(services.identity, { type: "system", id: "vecto keys rotate-jwt" });
           if (options.json) printJson({ kid });
           else printLine(`new access-token signing key ${kid}; older keys verify until their tokens expire`);
         } finally {

@@ -7,7 +7,7 @@ import { buildApp } from "../server/app.js";
 import { repairErasureRecords } from "../backup/erasure-journal.js";
 import { startServer, type RunningServer } from "../server/listen.js";
 import { readTlsFiles } from "../tls/tls-files.js";
-import { describeCertificate } from "../crypto/tls-certificate.js";
+import { describeCertificate } from "../crypto/index.js";
 import { ServedCertificate } from "../tls/served-certificate.js";
 import { processStartTime, removeServeRecord, writeServeRecord } from "../tls/serve-record.js";
 import { TlsReloader } from "../server/tls-reload.js";
@@ -166,7 +166,8 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     await scheduler.stop();
     await server.close();
     stopKeyWatch();
-    // The last requests' events: signed, stored and anchored before the database closes.
+    // The last requests' read events written, then every event signed, stored and anchored before the database closes.
+    await services.identity.reads.close();
     await services.checkpointer.stop();
     try {
       // Left behind on a full disk, the record is harmless: it counts only while vecto.lock is held.

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Command } from "commander";
 import type { Config } from "../config.js";
 import { resolve } from "node:path";
-import { daysLeft, expiryWarning, regenerateSelfSignedCertificate, selfSignedNames, type CertificateSummary } from "../crypto/tls-certificate.js";
+import { daysLeft, expiryWarning, regenerateSelfSignedCertificate, selfSignedNames, type CertificateSummary } from "../crypto/index.js";
 import { findRunningServer, readServeRecord, recordedProcessRuns, type ServeRecord, type TlsReloadOutcome } from "../tls/serve-record.js";
 import { loadCheckedTlsFiles } from "../tls/tls-files.js";
 import { commandConfig } from "./context.js";

@@ -1,11 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { AccessTokenKeys } from "./access-token-keys.js";
 import { AEAD_KEY_BYTES } from "./aead-params.js";
-import { CryptoParamError, isKeyUnavailable, MasterKeyRetiredError, TenantKeyError } from "./errors.js";
+import { ed25519SignerFromSeed, type Ed25519Signer } from "./ed25519.js";
+import { CryptoParamError, FileKeyError, isKeyUnavailable, MasterKeyRetiredError, TenantKeyError } from "./errors.js";
 import { dekAad, fieldAad, fieldKeyVersion, openField, sealField } from "./field-cipher.js";
+import { fileKeyBytes, fileKeyFromBytes, type FileKey } from "./file-key.js";
 import { deriveKey, isSubKeyLabel, type SubKeyLabel } from "./hkdf.js";
 import type { KeyResolver } from "./key-resolver.js";
+import { isMacPurpose, MacKey, type MacPurpose } from "./mac-key.js";
 import { MasterKeyRing } from "./master-key-ring.js";
 import type { KeyWrap, StoredTenantKey, TenantKeyStore } from "./tenant-key-store.js";
 
@@ -19,6 +23,14 @@ export const PLATFORM_TENANT_ID = "_platform";
 
 /** Reserved keystore id of the installation's Ed25519 signing seed. */
 export const SIGNING_KEY_ID = "_signing";
+
+/**
+ * What the installation's Ed25519 key signs. Both are served by the one installation key: its public
+ * half is what auditors (checkpoint verifier key) and the vendor (usage reports) already pin. Naming
+ * the purpose keeps every signing call site greppable and reviewable here.
+ */
+export const SIGNING_PURPOSES = ["audit-checkpoint", "usage-report"] as const;
+export type SigningPurpose = (typeof SIGNING_PURPOSES)[number];
 
 /**
  * With 96-bit random nonces, NIST SP 800-38D bounds one key to 2^32 encryptions. A data key is
@@ -81,6 +93,7 @@ export class CryptoService {
   readonly #maxEncryptions: number;
   readonly #block: number;
   readonly #onForcedRotation: (tenantId: string, newVersion: number) => void;
+  #signer: Promise<Ed25519Signer> | undefined;
 
   constructor(resolver: KeyResolver, store: TenantKeyStore, options: CryptoServiceOptions = {}) {
     this.#ring = resolver instanceof MasterKeyRing ? resolver : new MasterKeyRing(resolver);
@@ -129,6 +142,18 @@ export class CryptoService {
     const dek = await this.#dek(tenantId, fieldKeyVersion(sealed));
     const aad = fieldAad(tenantId, ref.table, ref.column, ref.rowId);
     return utf8Decoder.decode(openField(() => dek, sealed, aad));
+  }
+
+  /** A backup file key sealed under the tenant's data key, as a content field at `ref` (its base64 is the field's text). */
+  async sealFileKey(tenantId: string, ref: FieldRef, key: FileKey): Promise<Uint8Array> {
+    return this.encryptField(tenantId, ref, Buffer.from(fileKeyBytes(key)).toString("base64"));
+  }
+
+  /** Opens what sealFileKey sealed: throws what decryptField throws, or FileKeyError for a key of the wrong length. */
+  async openFileKey(tenantId: string, ref: FieldRef, sealed: Uint8Array): Promise<FileKey> {
+    const bytes = new Uint8Array(Buffer.from(await this.decryptField(tenantId, ref, sealed), "base64"));
+    if (bytes.length !== AEAD_KEY_BYTES) throw new FileKeyError(`a file key is ${AEAD_KEY_BYTES} bytes`);
+    return fileKeyFromBytes(bytes);
   }
 
   /**
@@ -244,9 +269,10 @@ export class CryptoService {
   /**
    * A platform sub-key for one purpose, derived from the installation root secret (created on
    * first use). Derived from the newest active "_platform" version: adding one changes every
-   * sub-key, so that is a deliberate migration, never routine rotation. Returns a fresh copy.
+   * sub-key, so that is a deliberate migration, never routine rotation. Private: sub-keys are used
+   * through handles (mac, accessTokenKeys, blindIndex), never handed out.
    */
-  async subKey(label: SubKeyLabel): Promise<Uint8Array> {
+  async #subKey(label: SubKeyLabel): Promise<Uint8Array> {
     if (!isSubKeyLabel(label)) throw new CryptoParamError("unknown sub-key label");
     const version =
       this.#cachedOrStoredVersion(PLATFORM_TENANT_ID) ??
@@ -260,32 +286,44 @@ export class CryptoService {
    * equal outputs, so it reveals equality within a tenant and nothing else.
    */
   async blindIndex(tenantId: string, purpose: string, value: string): Promise<Uint8Array> {
-    const key = await this.subKey("search-index");
+    const key = await this.#subKey("search-index");
     return hmac(sha256, key, utf8Encoder.encode(purpose + SEP + tenantId + SEP + value));
   }
 
-  /** A secret for one member of a family (e.g. one JWT signing key per kid): HMAC of the context under the label's sub-key. */
-  async derivedSecret(label: SubKeyLabel, context: string): Promise<Uint8Array> {
-    return hmac(sha256, await this.subKey(label), utf8Encoder.encode(context));
+  /**
+   * An HMAC-SHA256 handle under the purpose's sub-key (e.g. the audit trail's signatures): callers
+   * can mac and verify, never read the key. Only the purposes in MAC_PURPOSES: a MAC handle on a
+   * sub-key that other keys are derived from (as "jwt" is) would hand those keys out.
+   */
+  async mac(purpose: MacPurpose): Promise<MacKey> {
+    if (!isMacPurpose(purpose)) throw new CryptoParamError("unknown MAC purpose");
+    return new MacKey(await this.#subKey(purpose));
+  }
+
+  /** The HS256 keys of access tokens: per kid, HMAC of "kid:<kid>" under the "jwt" sub-key, used inside the handle only. */
+  accessTokenKeys(): AccessTokenKeys {
+    return new AccessTokenKeys(async (kid) => hmac(sha256, await this.#subKey("jwt"), utf8Encoder.encode(`kid:${kid}`)));
   }
 
   /**
-   * An HMAC-SHA256 function under the label's sub-key (e.g. the audit trail's signatures). The key
-   * stays inside the returned closure: callers can sign, never read it.
+   * The installation's Ed25519 key as a signing handle. Its seed (32 random bytes) is stored wrapped
+   * under the reserved id "_signing" like any data key, created on first use; only the public half
+   * ever leaves src/crypto.
    */
-  async macFunction(label: SubKeyLabel): Promise<(data: Uint8Array) => Uint8Array> {
-    const key = await this.subKey(label);
-    return (data) => hmac(sha256, key, data);
+  async signer(purpose: SigningPurpose): Promise<Ed25519Signer> {
+    if (!(SIGNING_PURPOSES as readonly string[]).includes(purpose)) throw new CryptoParamError("unknown signing purpose");
+    this.#signer ??= this.#loadSigner();
+    try {
+      return await this.#signer;
+    } catch (error) {
+      this.#signer = undefined; // a master key that was away may be back next time
+      throw error;
+    }
   }
 
-  /**
-   * The installation's Ed25519 signing seed (32 random bytes), stored wrapped under the reserved
-   * id "_signing" like any data key, created on first use. It signs audit checkpoints and usage
-   * reports; only its public half ever leaves the process.
-   */
-  async signingSeed(): Promise<Uint8Array> {
+  async #loadSigner(): Promise<Ed25519Signer> {
     const version = this.#cachedOrStoredVersion(SIGNING_KEY_ID) ?? (await this.#serialized(SIGNING_KEY_ID, async () => this.#cachedOrStoredVersion(SIGNING_KEY_ID) ?? this.#createKey(SIGNING_KEY_ID)));
-    return (await this.#dek(SIGNING_KEY_ID, version)).slice();
+    return ed25519SignerFromSeed(await this.#dek(SIGNING_KEY_ID, version));
   }
 
   async #ensurePlatformRoot(): Promise<number> {

@@ -85,3 +85,23 @@ export class HsmError extends MasterKeyUnavailableError {
     super(message);
   }
 }
+
+/** A backup file key of the wrong shape: its wrapped or sealed copy was modified. */
+export class FileKeyError extends CryptoError {
+  override readonly name: string = "FileKeyError";
+}
+
+/**
+ * A sealed chunk stream does not open (crypto/stream-cipher.ts). `kind` says where: a chunk fails
+ * authentication ("chunk"), the last one does ("final-chunk": truncated at a boundary or modified),
+ * the stream ends inside a chunk ("ends-inside"), or holds nothing at all ("empty").
+ */
+export class StreamCipherError extends CryptoError {
+  override readonly name: string = "StreamCipherError";
+  constructor(
+    readonly kind: "chunk" | "final-chunk" | "ends-inside" | "empty",
+    readonly index: number,
+  ) {
+    super(kind === "empty" ? "the stream holds no sealed chunk" : kind === "ends-inside" ? `the stream ends inside chunk ${index}` : `chunk ${index} fails authentication`);
+  }
+}

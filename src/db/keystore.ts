@@ -6,8 +6,7 @@
  */
 import { dirname } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
-import { MasterKeyRetiredError } from "../crypto/errors.js";
-import type { KeyWrap, StoredTenantKey, TenantKeyStore } from "../crypto/tenant-key-store.js";
+import { MasterKeyRetiredError, type KeyWrap, type StoredTenantKey, type TenantKeyStore } from "../crypto/index.js";
 import { migrate, schemaVersion } from "./migrate.js";
 import { keystoreMigrations } from "./migrations/index.js";
 import { openSqlite } from "./sqlite.js";

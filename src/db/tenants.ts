@@ -3,6 +3,9 @@ import type BetterSqlite3 from "better-sqlite3";
 
 export type TenantKind = "platform" | "customer";
 
+/** Which reads leave an audit event (migration 0013; src/audit/read-audit.ts). */
+export type ReadAuditLevel = "off" | "sensitive" | "all";
+
 export interface Tenant {
   readonly id: string;
   readonly slug: string;
@@ -12,6 +15,7 @@ export interface Tenant {
   readonly status: "active" | "suspended";
   /** Lifetime of access tokens issued to this tenant's users. */
   readonly accessTokenTtlSeconds: number;
+  readonly readAudit: ReadAuditLevel;
   readonly createdAt: string;
 }
 
@@ -22,10 +26,11 @@ interface TenantRow {
   kind: TenantKind;
   status: "active" | "suspended";
   access_token_ttl_seconds: number;
+  read_audit: ReadAuditLevel;
   created_at: string;
 }
 
-const COLUMNS = "id, slug, name_enc, kind, status, access_token_ttl_seconds, created_at";
+const COLUMNS = "id, slug, name_enc, kind, status, access_token_ttl_seconds, read_audit, created_at";
 
 function toTenant(row: TenantRow): Tenant {
   return {
@@ -35,6 +40,7 @@ function toTenant(row: TenantRow): Tenant {
     kind: row.kind,
     status: row.status,
     accessTokenTtlSeconds: row.access_token_ttl_seconds,
+    readAudit: row.read_audit,
     createdAt: row.created_at,
   };
 }
@@ -42,10 +48,11 @@ function toTenant(row: TenantRow): Tenant {
 export class TenantRepository {
   constructor(private readonly handle: BetterSqlite3.Database) {}
 
-  create(tenant: Tenant): void {
+  /** A new tenant reads-audits at the column's default ('sensitive', migration 0013) until its admin changes it. */
+  create(tenant: Omit<Tenant, "readAudit">): void {
     this.handle
       // `name` is the plaintext column of before 0011, always '' now.
-      .prepare(`INSERT INTO tenants (name, ${COLUMNS}) VALUES ('', ?, ?, ?, ?, ?, ?, ?)`)
+      .prepare("INSERT INTO tenants (name, id, slug, name_enc, kind, status, access_token_ttl_seconds, created_at) VALUES ('', ?, ?, ?, ?, ?, ?, ?)")
       .run(tenant.id, tenant.slug, tenant.nameEnc === null ? null : Buffer.from(tenant.nameEnc), tenant.kind, tenant.status, tenant.accessTokenTtlSeconds, tenant.createdAt);
   }
 
@@ -78,14 +85,14 @@ export class TenantRepository {
     return this.handle.prepare("DELETE FROM tenants WHERE id = ? AND kind = 'customer'").run(id).changes === 1;
   }
 
-  update(id: string, changes: { status?: Tenant["status"]; nameEnc?: Uint8Array; accessTokenTtlSeconds?: number }): boolean {
+  update(id: string, changes: { status?: Tenant["status"]; nameEnc?: Uint8Array; accessTokenTtlSeconds?: number; readAudit?: ReadAuditLevel }): boolean {
     const current = this.get(id);
     if (!current || current.kind !== "customer") return false;
     const nameEnc = changes.nameEnc ?? current.nameEnc;
     return (
       this.handle
-        .prepare("UPDATE tenants SET status = ?, name = '', name_enc = ?, access_token_ttl_seconds = ? WHERE id = ? AND kind = 'customer'")
-        .run(changes.status ?? current.status, nameEnc === null ? null : Buffer.from(nameEnc), changes.accessTokenTtlSeconds ?? current.accessTokenTtlSeconds, id).changes === 1
+        .prepare("UPDATE tenants SET status = ?, name = '', name_enc = ?, access_token_ttl_seconds = ?, read_audit = ? WHERE id = ? AND kind = 'customer'")
+        .run(changes.status ?? current.status, nameEnc === null ? null : Buffer.from(nameEnc), changes.accessTokenTtlSeconds ?? current.accessTokenTtlSeconds, changes.readAudit ?? current.readAudit, id).changes === 1
     );
   }
 

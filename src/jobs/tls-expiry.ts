@@ -1,5 +1,5 @@
 /** Daily: a warning in the log while the served TLS certificate is within CERT_WARN_DAYS of expiry. */
-import { daysLeft } from "../crypto/tls-certificate.js";
+import { daysLeft } from "../crypto/index.js";
 import type { Logger } from "../log.js";
 import type { ServedCertificate } from "../tls/served-certificate.js";
 import type { Job } from "./scheduler.js";

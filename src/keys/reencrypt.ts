@@ -5,7 +5,7 @@
  * remembered between runs: the next run finds what is left by the key version in each value,
  * so an interrupted run simply resumes.
  */
-import type { FieldRef } from "../crypto/crypto-service.js";
+import type { FieldRef } from "../crypto/index.js";
 import { ENCRYPTED_COLUMNS, type EncryptedColumn } from "../db/encrypted-columns.js";
 import type { SealedRow } from "../db/sealed-fields.js";
 import type { KeyDeps } from "./rotation.js";

@@ -9,8 +9,7 @@
  */
 import type { EventSink } from "../audit/events.js";
 import type { Actor } from "../vocabulary/events.js";
-import type { CryptoService } from "../crypto/crypto-service.js";
-import type { KeyResolver } from "../crypto/key-resolver.js";
+import type { CryptoService, KeyResolver } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import { StrandingRetirementError, type DataKeyRef, type ServingRecord } from "../db/keystore.js";
 import { DomainError } from "../errors.js";
@@ -150,6 +149,11 @@ function refreshServingRecord(deps: KeyDeps): void {
 export async function rotateTenantKey(deps: KeyDeps, tenantId: string, actor: Actor): Promise<{ version: number }> {
   if (deps.db.tenants.get(tenantId) === undefined) throw new DomainError("not-found", "no such tenant");
   const version = await deps.crypto.createTenantKey(tenantId);
-  deps.events.emit({ event: "keys.dek_rotated", sensitivity: "security", severity: "info", tenantId, actor, payload: { version, reason: "requested" } });
+  recordDekRotated(deps.events, tenantId, version, actor, "requested");
   return { version };
+}
+
+/** A tenant's new data-key version, on request or forced by the encryption limit (the crypto service's onForcedRotation). */
+export function recordDekRotated(events: EventSink, tenantId: string, version: number, actor: Actor, reason: "requested" | "encryption-limit"): void {
+  events.emit({ event: "keys.dek_rotated", sensitivity: "security", severity: "info", tenantId, actor, payload: { version, reason } });
 }

@@ -3,8 +3,7 @@
  * version with its master wraps, encryption count and the values still sealed under it, and how
  * far re-encryption has come. Never key material.
  */
-import type { CryptoService } from "../crypto/crypto-service.js";
-import type { ResolverInfo } from "../crypto/key-resolver.js";
+import type { CryptoService, ResolverInfo } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import type { MasterKeyRecord, ServingRecord } from "../db/keystore.js";
 import { keyHealth, type KeyHealth } from "./health.js";

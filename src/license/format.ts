@@ -8,14 +8,14 @@
  * `sig` is Ed25519 by the vendor key `kid` over "vecto-license-v1\n" + the RFC 8785 canonical JSON
  * of `payload` (domain-separated, so no other signature of that key can pass for a license).
  *
- * Shared by the appliance and the vendor's tool (licensing/): node:crypto, zod and canonicalize
+ * Shared by the appliance and the vendor's tool (licensing/): src/crypto/ed25519.ts, zod and canonicalize
  * only, no native addon. Which keys are trusted is always the caller's parameter: the appliance
  * passes the list compiled into it (vendor-keys.ts), nothing is read from configuration.
  */
 import { z } from "zod";
 import { canonicalJson, signingMessage } from "./canonical.js";
-import { decodeBase64Strict, ED25519_SIGNATURE_BYTES, keyIdOf, parsePublicKey, rawPublicKey, signEd25519, verifyEd25519 } from "./ed25519.js";
-import { createPublicKey, type KeyObject } from "node:crypto";
+// The standalone Ed25519 module, not crypto/index.ts: the vendor tool shares this file and must not load the crypto service.
+import { decodeBase64Strict, ED25519_SIGNATURE_BYTES, keyIdOf, parsePublicKey, verifyEd25519, type Ed25519Signer } from "../crypto/ed25519.js";
 
 export const LICENSE_BEGIN = "-----BEGIN VECTO LICENSE-----";
 export const LICENSE_END = "-----END VECTO LICENSE-----";
@@ -112,7 +112,7 @@ export function dearmorLicense(text: string): Buffer {
   const body = lines.slice(1, -1).join("");
   const bytes = decodeBase64Strict(body);
   if (bytes === null || bytes.length === 0) throw new LicenseError("armor", "the license is damaged: the text between the armor lines is not valid base64");
-  return bytes;
+  return Buffer.from(bytes);
 }
 
 export function armorLicense(envelope: { payload: unknown; kid: string; sig: string }): string {
@@ -164,11 +164,10 @@ export function verifyLicense(text: string, trustedKeys: readonly VendorKey[]): 
   return { payload: parsed.data, kid };
 }
 
-/** The vendor side: signs a payload (validated first) with an Ed25519 private key; returns the armored text. */
-export function signLicense(payload: LicensePayload, privateKey: KeyObject): string {
+/** The vendor side: signs a payload (validated first) with the vendor's Ed25519 key; returns the armored text. */
+export function signLicense(payload: LicensePayload, signer: Ed25519Signer): string {
   const parsed = licensePayloadSchema.safeParse(payload);
   if (!parsed.success) throw new LicenseError("invalid-payload", `license spec: ${describeIssue(parsed.error)}`);
-  const raw = rawPublicKey(createPublicKey(privateKey));
-  const sig = Buffer.from(signEd25519(privateKey, licenseSigningMessage(parsed.data))).toString("base64");
-  return armorLicense({ payload: parsed.data, kid: keyIdOf(raw), sig });
+  const sig = Buffer.from(signer.sign(licenseSigningMessage(parsed.data))).toString("base64");
+  return armorLicense({ payload: parsed.data, kid: keyIdOf(signer.publicKey), sig });
 }

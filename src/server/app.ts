@@ -16,6 +16,7 @@ import { clientAddress } from "./middleware/client-address.js";
 import { rateLimit } from "./middleware/rate-limit.js";
 import { bodyLimit } from "./middleware/body-limit.js";
 import { licenseGuard } from "./middleware/license-guard.js";
+import { readAudit } from "./middleware/read-audit.js";
 import { requestId } from "./middleware/request-id.js";
 import { securityHeaders } from "./middleware/security-headers.js";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -37,6 +38,7 @@ import { secretRoutes } from "./routes/secrets.js";
 import { sessionRoutes } from "./routes/sessions.js";
 import { setupRoutes } from "./routes/setup.js";
 import { tenantRoutes } from "./routes/tenants.js";
+import { tenantSettingsRoutes } from "./routes/tenant-settings.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { userRoutes } from "./routes/users.js";
 import type { AppDeps, AppEnv } from "./deps.js";
@@ -86,11 +88,11 @@ function toProblem(error: unknown): ProblemError | undefined {
 export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const clients = deps.clients ?? { trustedProxies: [], rateLimit: DEFAULT_RATE_LIMIT };
-  app.use("*", requestId(), securityHeaders(), clientAddress(new TrustedProxies(clients.trustedProxies)), accessLog(deps.log), rateLimit(clients.rateLimit, clients.now), bodyLimit(deps.bodyLimitBytes), licenseGuard(deps.license));
+  app.use("*", requestId(), securityHeaders(), clientAddress(new TrustedProxies(clients.trustedProxies)), accessLog(deps.log), rateLimit(clients.rateLimit, clients.now), bodyLimit(deps.bodyLimitBytes), licenseGuard(deps.license), readAudit(deps.identity.reads));
 
   // Every built-in route goes through defineRoute, so the registry (and /api/openapi.json) sees it.
   const registry = new ApiRegistry();
-  const builtIn: readonly ((deps: AppDeps) => ApiRouter)[] = [healthRoutes, setupRoutes, authRoutes, tenantRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes, graphRoutes, gdprRoutes, auditIntegrityRoutes, notificationRoutes, keyRoutes, auditRoutes, secretRoutes, licenseRoutes];
+  const builtIn: readonly ((deps: AppDeps) => ApiRouter)[] = [healthRoutes, setupRoutes, authRoutes, tenantRoutes, tenantSettingsRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes, graphRoutes, gdprRoutes, auditIntegrityRoutes, notificationRoutes, keyRoutes, auditRoutes, secretRoutes, licenseRoutes];
   for (const routes of builtIn) registry.mount(app, routes(deps));
   registry.mount(app, openApiRoutes(deps.identity.authenticator, registry));
   attachRegistry(app, registry);

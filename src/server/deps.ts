@@ -4,6 +4,7 @@
  * one `Pick` away from the routes; the rest is how this listener serves (logging, limits, the
  * certificate). `vecto serve` (src/cli/serve.ts) builds it as `{ ...services, log, ... }`.
  */
+import type { ReadRecord } from "../audit/read-audit.js";
 import type { Principal } from "../auth/principal.js";
 import type { RateLimitConfig } from "../config.js";
 import type { Logger } from "../log.js";
@@ -38,7 +39,10 @@ export interface ClientPolicy {
   readonly now?: () => number;
 }
 
-/** What the middleware chain leaves on each request's context for the handlers. */
+/**
+ * What the middleware chain leaves on each request's context for the handlers; `read` is what the
+ * route's spec says a successful call reads (defineRoute), for the read-audit middleware.
+ */
 export interface AppEnv {
-  Variables: { requestId: string; clientAddress: string; principal?: Principal };
+  Variables: { requestId: string; clientAddress: string; principal?: Principal; read?: ReadRecord };
 }

@@ -9,6 +9,7 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { z } from "zod";
+import type { ReadKind } from "../audit/read-audit.js";
 import type { Authenticator } from "../auth/authenticate.js";
 import type { Scope } from "../vocabulary/roles.js";
 import type { AppEnv } from "./deps.js";
@@ -50,6 +51,13 @@ export interface RouteSpec<P extends string = string, B extends z.ZodType | unde
   readonly query?: Q;
   /** The route's own outcomes; the standard error responses (401/403/400/413/415/422/404) are added for it. */
   readonly responses: Readonly<Record<number, ResponseSpec>>;
+  /**
+   * What a successful call reads, for read auditing (src/audit/read-audit.ts): "sensitive"
+   * (exports, audit-log reads, secret metadata, key views) or "content" (any other read of
+   * tenant or installation data). Every GET that needs a credential says which
+   * (test/unit/routes-declare-reads.test.ts); nothing else is recorded as a read.
+   */
+  readonly reads?: ReadKind;
 }
 
 type Parsed<S> = S extends z.ZodType ? z.output<S> : undefined;
@@ -94,7 +102,12 @@ export function defineRoute<P extends string, B extends z.ZodType | undefined = 
   handler: RouteHandler<P, B, Q>,
 ): void {
   router.specs.push(spec);
-  const run: MiddlewareHandler<AppEnv> = async (c) => handler(c, await readInput(c, spec));
+  const run: MiddlewareHandler<AppEnv> = async (c) => {
+    const input = await readInput(c, spec);
+    // Handed to the read-audit middleware, which records it if the call succeeds (src/server/middleware/read-audit.ts).
+    if (spec.reads !== undefined) c.set("read", { kind: spec.reads, operation: spec.operationId, resource: spec.tags[0] ?? spec.operationId, ids: input.params });
+    return handler(c, input);
+  };
   const method = spec.method.toUpperCase();
   if (spec.scopes === "public") router.hono.on(method, spec.path, run);
   else router.hono.on(method, spec.path, requireScope(router.authenticator, ...spec.scopes), run);

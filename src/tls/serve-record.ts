@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { replaceFile } from "../crypto/secret-file.js";
+import { replaceFile } from "../crypto/index.js";
 import { dataDirLocked } from "../db/data-dir-lock.js";
 
 export const SERVE_RECORD_FILE = "serve.json";

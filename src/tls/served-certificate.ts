@@ -2,7 +2,7 @@
  * The certificate the HTTPS listener serves right now (it changes on reload), for /readyz and the
  * daily expiry log line. Only what an operator needs to judge it: no key material.
  */
-import { CERT_WARN_DAYS, expiryWarning, type CertificateSummary } from "../crypto/tls-certificate.js";
+import { CERT_WARN_DAYS, expiryWarning, type CertificateSummary } from "../crypto/index.js";
 
 export { CERT_WARN_DAYS };
 export type { CertificateSummary };

@@ -7,7 +7,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ConfigError, type Config } from "../config.js";
-import { checkTlsPair, TlsPairError, type CertificateSummary } from "../crypto/tls-certificate.js";
+import { checkTlsPair, TlsPairError, type CertificateSummary } from "../crypto/index.js";
 
 export interface TlsFiles {
   readonly cert: Buffer;

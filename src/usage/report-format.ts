@@ -15,7 +15,8 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { canonicalJson, signingMessage } from "../license/canonical.js";
-import { decodeBase64Strict, ED25519_PUBLIC_KEY_BYTES, keyIdOf, verifyEd25519 } from "../license/ed25519.js";
+// The standalone Ed25519 module, not crypto/index.ts: the vendor tool shares this file and must not load the crypto service.
+import { decodeBase64Strict, ED25519_PUBLIC_KEY_BYTES, keyIdOf, verifyEd25519 } from "../crypto/ed25519.js";
 import { DEPLOYMENT_MODES, type LicensePayload } from "../license/format.js";
 import { LICENSE_STATES } from "../license/state.js";
 

@@ -8,13 +8,11 @@
  * signed with the installation's Ed25519 key and hash-chained (report-format.ts), in the database.
  */
 import type { EventSink } from "../audit/events.js";
-import { publicKeyFromSeed, signerFromSeed } from "../audit/signed-note.js";
-import type { CryptoService } from "../crypto/crypto-service.js";
+import { encodePublicKey, type CryptoService } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import type { UsageSnapshotRow } from "../db/licensing.js";
 import { DomainError } from "../errors.js";
 import { canonicalJson } from "../license/canonical.js";
-import { encodePublicKey } from "../license/ed25519.js";
 import type { LicenseService } from "../license/license.js";
 import type { Actor } from "../vocabulary/events.js";
 import { countUsage } from "./counts.js";
@@ -42,7 +40,7 @@ import {
 
 export interface UsageDeps {
   readonly db: Database;
-  readonly crypto: Pick<CryptoService, "signingSeed">;
+  readonly crypto: Pick<CryptoService, "signer">;
   readonly events: EventSink;
   readonly license: LicenseService;
   readonly now: () => Date;
@@ -53,9 +51,6 @@ export type SnapshotOutcome =
   | { readonly status: "recorded"; readonly day: string; readonly seq: number; readonly hash: string; readonly snapshot: SignedSnapshot }
   | { readonly status: "exists"; readonly day: string; readonly seq: number; readonly hash: string }
   | { readonly status: "skipped"; readonly day: string; readonly reason: string };
-
-/** The name the signer goes by; only its key matters for usage signatures. */
-const SIGNER_NAME = "vecto-usage";
 
 function parseSnapshot(row: UsageSnapshotRow): SignedSnapshot {
   return signedSnapshotSchema.parse(JSON.parse(row.body));
@@ -70,21 +65,11 @@ export class UsageService {
 
   /** The installation's public key, raw 32 bytes in base64 (the key usage signatures verify with). */
   async installationPublicKey(): Promise<string> {
-    const seed = await this.deps.crypto.signingSeed();
-    try {
-      return encodePublicKey(publicKeyFromSeed(seed));
-    } finally {
-      seed.fill(0);
-    }
+    return encodePublicKey((await this.deps.crypto.signer("usage-report")).publicKey);
   }
 
   async #sign(message: Uint8Array): Promise<string> {
-    const seed = await this.deps.crypto.signingSeed();
-    try {
-      return Buffer.from(signerFromSeed(SIGNER_NAME, seed).sign(message)).toString("base64");
-    } finally {
-      seed.fill(0);
-    }
+    return Buffer.from((await this.deps.crypto.signer("usage-report")).sign(message)).toString("base64");
   }
 
   /**

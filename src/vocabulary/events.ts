@@ -15,6 +15,14 @@ export interface Actor {
   readonly id: string | null;
 }
 
+/**
+ * The actor an audit event names for what an authenticated account did: the one helper, here so
+ * that layers below auth (the audit trail) use it too; src/auth/principal.ts re-exports it.
+ */
+export function actorOf(account: { readonly actorKind: ActorKind; readonly userId: string }): Actor {
+  return { type: account.actorKind, id: account.userId };
+}
+
 export type EventName =
   | "auth.setup_completed"
   | "auth.login_succeeded"
@@ -68,6 +76,8 @@ export type EventName =
   | "job.run"
   | "audit.exported"
   | "audit.verified"
+  | "read.sensitive"
+  | "read.content"
   | "backup.created"
   | "backup.verified"
   | "backup.restored"

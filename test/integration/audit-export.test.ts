@@ -78,7 +78,7 @@ describe("GET /api/audit", () => {
 
   beforeAll(async () => {
     f = await identityFixture();
-    mac = await f.services.crypto.macFunction("audit-hmac");
+    mac = await f.services.crypto.mac("audit-hmac").then((key) => (data: Uint8Array) => key.mac(data));
     acme = await f.createTenant("export-acme");
     other = await f.createTenant("export-other");
     member = await f.createUser(acme.admin, { role: "member" }, acme.slug);

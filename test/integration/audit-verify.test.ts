@@ -115,7 +115,7 @@ describe("audit verification", () => {
     const log = cleanLog;
     expect((await verify(log)).ok).toBe(true);
     // The audit key, derived the way the product derives it (an insider with the master key can do this).
-    const mac = await f.services.crypto.macFunction("audit-hmac");
+    const mac = await f.services.crypto.mac("audit-hmac").then((key) => (data: Uint8Array) => key.mac(data));
     const original = f.services.db.auditLog.page(log, 7, 1)[0] as AuditRow;
     const edited = { ...original, payload: JSON.stringify({ nodeId: "someone-else" }) };
     const signature = mac(signatureInput(edited));

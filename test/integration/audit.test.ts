@@ -49,7 +49,7 @@ describe("audit trail", () => {
   });
 
   it("signs each event with HMAC-SHA256 over its canonical form and chains it as a Merkle leaf", async () => {
-    const mac = await f.services.crypto.macFunction("audit-hmac");
+    const mac = await f.services.crypto.mac("audit-hmac").then((key) => (data: Uint8Array) => key.mac(data));
     const stored = raw.prepare("SELECT * FROM audit_events WHERE tenant_id = ? ORDER BY seq").all(acme.tenantId) as Record<string, unknown>[];
     for (const r of stored) {
       const row: AuditRow = {

@@ -70,6 +70,7 @@ const NO_SEALED_DATA: Readonly<Record<string, string>> = {
   "GET /api/audit/checkpoints": "the audit trail",
   "GET /api/audit/proofs/inclusion": "the audit trail",
   "GET /api/audit/proofs/consistency": "the audit trail",
+  "GET /api/tenant/settings": "the tenant's settings, none sealed",
   "GET /api/tenants": "the platform root's list: a stranded tenant is listed without its name (below)",
   "GET /api/keys/status": "key metadata (platform root)",
   "GET /api/license": "the license (platform root)",

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { importedModules, namedImportsFrom, sourceFiles, type SourceFile } from "../source-files.js";
 
 const src = sourceFiles("src");
+const vendorTool = sourceFiles("licensing");
 
 function offenders(files: readonly SourceFile[], isOffence: (file: SourceFile) => boolean, allowed: (path: string) => boolean): string[] {
   return files.filter((f) => !allowed(f.path) && isOffence(f)).map((f) => f.path);
@@ -29,6 +30,50 @@ const readsEnv = (f: SourceFile): boolean => /\bprocess\.env\b/.test(f.text);
 const mints = (f: SourceFile): boolean => /\bmintTenantScope\s*\(/.test(f.text);
 const usesConsole = (f: SourceFile): boolean => /\bconsole\.(log|info|warn|debug|trace)\s*\(/.test(f.text);
 const runtimePaths = (f: SourceFile): boolean => /\bimport\.meta\b|\b__dirname\b|\b__filename\b/.test(f.text);
+
+/** Every src/crypto module a file imports by relative path, resolved (src/crypto/index.js, src/crypto/ed25519.js, ...). */
+const cryptoModules = (f: SourceFile): string[] =>
+  importedModules(f)
+    .filter((m) => m.startsWith("."))
+    .map((m) => posix.join(posix.dirname(f.path), m))
+    .filter((target) => target.startsWith("src/crypto/"));
+const CRYPTO_ENTRY = "src/crypto/index.js";
+/**
+ * The one exemption from "only through index.ts": the vendor's tool (licensing/) and the format
+ * modules it shares with the appliance import the standalone Ed25519 module, src/crypto/ed25519.ts,
+ * and nothing else of src/crypto, because the tool must not load the crypto service, its resolvers
+ * or native addons (test/unit/license/dependencies.test.ts).
+ */
+const ED25519_MODULE = "src/crypto/ed25519.js";
+const VENDOR_SHARED = ["src/license/format.ts", "src/usage/report-format.ts"];
+const mayImportEd25519 = (path: string): boolean => VENDOR_SHARED.includes(path) || path.startsWith("licensing/");
+const bypassesCryptoEntry = (f: SourceFile): boolean => cryptoModules(f).some((m) => m !== CRYPTO_ENTRY && !(m === ED25519_MODULE && mayImportEd25519(f.path)));
+
+/**
+ * Key operations: node:crypto's ciphers, MACs, key objects, signatures, key generation and key
+ * derivation; the noble MAC, KDF, cipher and curve modules; jose's signing and verification; and a
+ * master-key resolver's wrap/unwrap. Hashing (createHash, @noble/hashes/sha2), randomBytes,
+ * randomUUID, timingSafeEqual, X509Certificate (reading a certificate) and argon2 (passwords) are
+ * not key operations and stay allowed everywhere.
+ */
+const NODE_KEY_FUNCTIONS = [
+  "createCipheriv", "createDecipheriv", "createHmac", "createSign", "createVerify", "sign", "verify",
+  "generateKeyPair", "generateKeyPairSync", "generateKey", "generateKeySync", "createPrivateKey", "createPublicKey", "createSecretKey", "KeyObject",
+  "hkdf", "hkdfSync", "pbkdf2", "pbkdf2Sync", "scrypt", "scryptSync", "diffieHellman", "createDiffieHellman", "createECDH",
+  "publicEncrypt", "privateDecrypt", "privateEncrypt", "publicDecrypt", "webcrypto", "subtle", "*",
+];
+const NOBLE_KEY_MODULES = /^@noble\/(ciphers|curves)(\/|$)|^@noble\/hashes\/(hmac|hkdf|pbkdf2|scrypt)(\.js)?$/;
+/** From jose, code outside src/crypto may take its error classes and decode (never verify) a token. */
+const JOSE_OUTSIDE_CRYPTO = ["errors", "decodeJwt", "decodeProtectedHeader", "JWTPayload", "JWTHeaderParameters", "JWTVerifyOptions", "JWTVerifyResult"];
+/** src/crypto's own ways between key bytes and handles (a seed to a signer, bytes to a file key and back). */
+const KEY_BYTE_FUNCTIONS = ["ed25519SignerFromSeed", "fileKeyFromBytes", "fileKeyBytes"];
+const usesKeys = (f: SourceFile): boolean =>
+  ["node:crypto", "crypto"].some((m) => namedImportsFrom(f, m).some((name) => NODE_KEY_FUNCTIONS.includes(name))) ||
+  importedModules(f).some((m) => /(^|\/)crypto\//.test(m) && namedImportsFrom(f, m).some((name) => KEY_BYTE_FUNCTIONS.includes(name))) ||
+  importedModules(f).some((m) => NOBLE_KEY_MODULES.test(m)) ||
+  namedImportsFrom(f, "jose").some((name) => !JOSE_OUTSIDE_CRYPTO.includes(name)) ||
+  /\.(wrap|unwrap)\s*\(/.test(f.text);
+const isCrypto = (path: string): boolean => path.startsWith("src/crypto/");
 
 /** The self-check of one rule: it flags every offending source and none of the benign ones. */
 function expectCheck(isOffence: (file: SourceFile) => boolean, offending: readonly string[], benign: readonly string[]): void {
@@ -84,6 +129,48 @@ describe("rules of the house", () => {
   it("bundles for Node SEA: no top-level await, no import.meta, no __dirname lookups in src", () => {
     expect(offenders(src, runtimePaths, () => false)).toEqual([]);
     expectCheck(runtimePaths, ["const here = new URL(import.meta.url);", 'const file = join(__dirname, "x.sql");', "const me = __filename;"], ['import sql from "./0001_init.sql";', "const dirnameOf = (p: string) => p;"]);
+  });
+
+  it("src/crypto is entered only through src/crypto/index.ts", () => {
+    expect(offenders([...src, ...vendorTool], bypassesCryptoEntry, isCrypto)).toEqual([]);
+    // The exemption is used for what it is for (the vendor-shared modules do import the Ed25519 module), and for nothing more.
+    expect(src.filter((f) => VENDOR_SHARED.includes(f.path)).map((f) => cryptoModules(f))).toEqual([[ED25519_MODULE], [ED25519_MODULE]]);
+    expectCheck(bypassesCryptoEntry, ['import { sealField } from "./crypto/field-cipher.js";', 'import type { KeyResolver } from "./crypto/key-resolver.js";', 'export { EnvKeyResolver } from "./crypto/resolvers/env.js";', 'import { verifyEd25519 } from "./crypto/ed25519.js";'], ['import { CryptoService } from "./crypto/index.js";', 'import { createHash } from "node:crypto";', 'import { x } from "./cryptography/a.js";']);
+    const vendor = (text: string): SourceFile => ({ path: "licensing/x.ts", text });
+    expect(bypassesCryptoEntry(vendor('import { keyIdOf } from "../src/crypto/ed25519.js";'))).toBe(false);
+    expect(bypassesCryptoEntry(vendor('import { CryptoService } from "../src/crypto/crypto-service.js";'))).toBe(true);
+  });
+
+  it("no key operation outside src/crypto: keys are used through its handles", () => {
+    expect(offenders([...src, ...vendorTool], usesKeys, isCrypto)).toEqual([]);
+    expectCheck(
+      usesKeys,
+      [
+        'import { createCipheriv } from "node:crypto";',
+        'import { createHmac as mac } from "node:crypto";',
+        'import { sign, createPrivateKey } from "crypto";',
+        'import { generateKeyPairSync } from "node:crypto";',
+        'import { hkdfSync } from "node:crypto";',
+        'import * as nodeCrypto from "node:crypto";',
+        'import { type KeyObject } from "node:crypto";',
+        'import { hmac } from "@noble/hashes/hmac.js";',
+        'import { gcm } from "@noble/ciphers/aes.js";',
+        'import { SignJWT } from "jose";',
+        'import { jwtVerify, errors } from "jose";',
+        "const key = await resolver.unwrap(wrapped, aad);",
+        'import { ed25519SignerFromSeed } from "../crypto/index.js";',
+        'import { fileKeyBytes } from "../crypto/file-key.js";',
+      ],
+      [
+        'import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";',
+        'import { X509Certificate } from "node:crypto";',
+        'import { sha256 } from "@noble/hashes/sha2.js";',
+        'import { errors, type JWTPayload } from "jose";',
+        'const signer = await crypto.signer("usage-report");',
+        "const tag = key.mac(message);",
+        'import { generateEd25519Signer, generateFileKey } from "../crypto/index.js";',
+      ],
+    );
   });
 
 });
@@ -206,6 +293,7 @@ const PLATFORM_FILES: Record<string, string> = {
   "src/auth/accounts.ts": "tenants and setup: creating a tenant with its first admin, completing setup",
   "src/auth/setup-token.ts": "setup: the one-time setup token",
   "src/auth/tenant-names.ts": "tenants: sealing tenant names at start",
+  "src/auth/erasure.ts": "tenants: erasing a tenant (its keys, its rows), live and again after a restore",
   "src/auth/jwt.ts": "keys: the JWT key ring",
   "src/auth/throttle.ts": "login counters, before any tenant is known",
   "src/auth/authenticate.ts": "finding which tenant a presented token belongs to (credential lookup), before any scope exists",

@@ -2,12 +2,10 @@
 import { z } from "zod";
 import { logKeys, makeCheckpoints } from "../../audit/checkpoints.js";
 import { consistency, inclusion } from "../../audit/proofs.js";
-import { verifyLog } from "../../audit/verify.js";
-import { actorOf, type Principal } from "../../auth/principal.js";
-import { PLATFORM_LOG } from "../../vocabulary/events.js";
+import { readableLog, verifyForReader } from "../../audit/reader-access.js";
+import type { Principal } from "../../auth/principal.js";
 import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
-import { ProblemError } from "../problem.js";
 import { ApiRouter, defineRoute } from "../route.js";
 
 const logQuery = z.strictObject({ log: z.enum(["own", "platform"]).default("own") });
@@ -19,9 +17,7 @@ const read = ["audit:read"] as const;
 
 /** A tenant reads its own log; the platform root reads its tenant's log or, with log=platform, the installation's. */
 function logOf(principal: Principal, which: "own" | "platform"): string {
-  if (which === "own") return principal.tenantId;
-  if (principal.tenantKind !== "platform") throw new ProblemError(404, "not-found", "no such log");
-  return PLATFORM_LOG;
+  return readableLog(principal, which === "platform", "not-found");
 }
 
 export function auditIntegrityRoutes(deps: AppDeps): ApiRouter {
@@ -30,19 +26,17 @@ export function auditIntegrityRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/audit/verify", operationId: "verifyAuditLog", summary: "Recompute every signature, leaf and signed checkpoint of the log; names the first bad event", tags, scopes: read, query: logQuery, responses: { 200: { description: "the verification report (ok, events, checkpoints, firstBad)" } } },
+    { method: "get", path: "/api/audit/verify", operationId: "verifyAuditLog", reads: "sensitive", summary: "Recompute every signature, leaf and signed checkpoint of the log; names the first bad event", tags, scopes: read, query: logQuery, responses: { 200: { description: "the verification report (ok, events, checkpoints, firstBad)" } } },
     async (c, { query }) => {
       const principal = principalOf(c);
-      const report = await verifyLog(db, crypto, deps.auditAnchor, logOf(principal, query.log));
-      // Reading the audit trail is itself audited.
-      deps.identity.events.emit({ event: "audit.verified", sensitivity: "security", severity: report.ok ? "info" : "critical", tenantId: principal.tenantId, actor: actorOf(principal), payload: { log: report.log, ok: report.ok, events: report.events, ...(report.firstBad ? { firstBadSeq: report.firstBad.seq } : {}) } });
+      const report = await verifyForReader({ db, crypto, anchor: deps.auditAnchor, events: deps.identity.events }, principal, logOf(principal, query.log));
       return c.json({ report });
     },
   );
 
   defineRoute(
     router,
-    { method: "get", path: "/api/audit/checkpoints", operationId: "listAuditCheckpoints", summary: "The log's signed checkpoints (C2SP signed notes) and the verifier key that checks them", tags, scopes: read, query: logQuery, responses: { 200: { description: "origin, verifier key and checkpoints" } } },
+    { method: "get", path: "/api/audit/checkpoints", operationId: "listAuditCheckpoints", reads: "sensitive", summary: "The log's signed checkpoints (C2SP signed notes) and the verifier key that checks them", tags, scopes: read, query: logQuery, responses: { 200: { description: "origin, verifier key and checkpoints" } } },
     async (c, { query }) => {
       const log = logOf(principalOf(c), query.log);
       const keys = await logKeys(db, crypto, log);
@@ -53,13 +47,13 @@ export function auditIntegrityRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/audit/proofs/inclusion", operationId: "auditInclusionProof", summary: "RFC 6962 proof that event `seq` is in the log at a signed size", tags, scopes: read, query: inclusionQuery, responses: { 200: { description: "leaf hash and audit path (base64)" } } },
+    { method: "get", path: "/api/audit/proofs/inclusion", operationId: "auditInclusionProof", reads: "sensitive", summary: "RFC 6962 proof that event `seq` is in the log at a signed size", tags, scopes: read, query: inclusionQuery, responses: { 200: { description: "leaf hash and audit path (base64)" } } },
     (c, { query }) => c.json(inclusion(db, logOf(principalOf(c), query.log), query.seq, query.size)),
   );
 
   defineRoute(
     router,
-    { method: "get", path: "/api/audit/proofs/consistency", operationId: "auditConsistencyProof", summary: "RFC 6962 proof that the log at signed size `from` is a prefix of the log at signed size `to`", tags, scopes: read, query: consistencyQuery, responses: { 200: { description: "consistency proof (base64)" } } },
+    { method: "get", path: "/api/audit/proofs/consistency", operationId: "auditConsistencyProof", reads: "sensitive", summary: "RFC 6962 proof that the log at signed size `from` is a prefix of the log at signed size `to`", tags, scopes: read, query: consistencyQuery, responses: { 200: { description: "consistency proof (base64)" } } },
     (c, { query }) => c.json(consistency(db, logOf(principalOf(c), query.log), query.from, query.to)),
   );
 

@@ -7,12 +7,11 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { actorNames } from "../../auth/actor-names.js";
-import { auditFilterFields, exportChunks, exportFileName, exportRecord, exportStream, type AuditFormat, type ExportSpec } from "../../audit/export.js";
-import { actorOf, type Principal } from "../../auth/principal.js";
+import { auditFilterFields, exportFileName, exportStream, type AuditFormat } from "../../audit/export.js";
+import { exportForReader, readableLog } from "../../audit/reader-access.js";
 import { PLATFORM_LOG } from "../../vocabulary/events.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
-import { ProblemError } from "../problem.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { streamedBody } from "../streamed.js";
 
@@ -21,30 +20,19 @@ type AuditQuery = z.output<typeof auditQuery>;
 
 const CONTENT_TYPES: Record<AuditFormat, string> = { jsonl: "application/x-ndjson; charset=utf-8", csv: "text/csv; charset=utf-8; header=present" };
 
-/** The log the caller may read: its own tenant's, or for the platform root on request the installation's. */
-function logOf(principal: Principal, query: AuditQuery): string {
-  if (query.log === undefined) return principal.tenantId;
-  if (principal.tenantKind !== "platform") throw new ProblemError(403, "forbidden", "only the platform root reads the installation log");
-  return PLATFORM_LOG;
-}
-
 function fileLabel(deps: AppDeps, log: string): string {
   return log === PLATFORM_LOG ? "platform" : (deps.db.tenants.get(log)?.slug ?? log);
 }
 
 function exportAudit(deps: AppDeps, c: Context<AppEnv>, query: AuditQuery): Response {
   const principal = principalOf(c);
-  const log = logOf(principal, query);
-  const { format, log: _log, ...filter } = query;
-  const redact = !principal.scopes.has("audit:security");
-  // The size is taken before the export is recorded, so the export ends just before its own event.
-  const spec: ExportSpec = { log, filter, endSeq: deps.db.auditLog.size(log) };
-  deps.identity.events.emit({ event: "audit.exported", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: exportRecord(log, format, filter, redact) });
-  c.header("Content-Type", CONTENT_TYPES[format]);
-  c.header("Content-Disposition", `attachment; filename="${exportFileName(fileLabel(deps, log), format, new Date())}"`);
+  const { log: which, ...request } = query;
+  const log = readableLog(principal, which === "platform", "forbidden");
+  const chunks = exportForReader({ db: deps.db, events: deps.identity.events, names: actorNames(deps.identity.accounts) }, principal, log, request);
+  c.header("Content-Type", CONTENT_TYPES[request.format]);
+  c.header("Content-Disposition", `attachment; filename="${exportFileName(fileLabel(deps, log), request.format, new Date())}"`);
   c.header("Cache-Control", "no-store");
-  const names = actorNames(deps.identity.accounts);
-  return streamedBody(c, exportStream(exportChunks(deps.db.auditLog, spec, { format, redactSecurity: redact, names })), deps.log, "audit export");
+  return streamedBody(c, exportStream(chunks), deps.log, "audit export");
 }
 
 export function auditRoutes(deps: AppDeps): ApiRouter {
@@ -54,7 +42,7 @@ export function auditRoutes(deps: AppDeps): ApiRouter {
     {
       method: "get",
       path: "/api/audit",
-      operationId: "exportAuditLog",
+      operationId: "exportAuditLog", reads: "sensitive",
       summary: "The caller's tenant's audit log as JSON Lines or CSV, streamed; security payloads need audit:security",
       description:
         "Holds the events with seq below the log's size when the export started; the export itself is recorded (audit.exported) just before, and so is not in it. " +

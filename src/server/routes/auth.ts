@@ -125,7 +125,7 @@ export function authRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/me", operationId: "getMe", summary: "Who am I: user, tenant, scopes and credential", tags, scopes: ["self"], responses: { 200: { description: "the caller" } } },
+    { method: "get", path: "/api/me", operationId: "getMe", reads: "content", summary: "Who am I: user, tenant, scopes and credential", tags, scopes: ["self"], responses: { 200: { description: "the caller" } } },
     async (c) => {
       const principal = principalOf(c);
       return c.json({

@@ -21,7 +21,7 @@ export function gdprRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/tenants/:tenantId/export", operationId: "exportTenant", summary: "The tenant's complete graph, decrypted: JSON, or a tar of Markdown files (decisions in ADR form)", tags, scopes: ["tenant:admin"], query: exportQuery, responses: { 200: { description: "a streamed JSON document or tar archive; sent chunked, and cut off (no terminating chunk) if it fails midway: treat a connection error as a failed export" }, 503: { description: "the tenant's keys cannot be unwrapped (keys-unavailable); checked before the first byte" } } },
+    { method: "get", path: "/api/tenants/:tenantId/export", operationId: "exportTenant", reads: "sensitive", summary: "The tenant's complete graph, decrypted: JSON, or a tar of Markdown files (decisions in ADR form)", tags, scopes: ["tenant:admin"], query: exportQuery, responses: { 200: { description: "a streamed JSON document or tar archive; sent chunked, and cut off (no terminating chunk) if it fails midway: treat a connection error as a failed export" }, 503: { description: "the tenant's keys cannot be unwrapped (keys-unavailable); checked before the first byte" } } },
     async (c, { params, query }) => {
       const exported = await exportTenant(deps.graph, tenantDbOf(deps, c), principalOf(c), params.tenantId, query.format);
       c.header("Content-Type", exported.contentType);

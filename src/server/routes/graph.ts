@@ -68,7 +68,7 @@ function nodeRoutes(router: ApiRouter, deps: AppDeps): void {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/projects/:projectId/nodes", operationId: "listNodes", summary: "A project's nodes, filtered, oldest change first, keyset-paginated (nextCursor)", tags: nodeTags, scopes: read, query: listNodesQuery, responses: { 200: { description: "a page of nodes" } } },
+    { method: "get", path: "/api/projects/:projectId/nodes", operationId: "listNodes", reads: "content", summary: "A project's nodes, filtered, oldest change first, keyset-paginated (nextCursor)", tags: nodeTags, scopes: read, query: listNodesQuery, responses: { 200: { description: "a page of nodes" } } },
     async (c, { params, query }) => {
       const { includeArchived, ...rest } = query;
       return c.json(await listNodes(deps.graph, tenantDbOf(deps, c), principalOf(c), params.projectId, { ...rest, includeArchived: includeArchived === "true" }));
@@ -77,7 +77,7 @@ function nodeRoutes(router: ApiRouter, deps: AppDeps): void {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/nodes/:nodeId", operationId: "getNode", summary: "One node (ETag: its version)", tags: nodeTags, scopes: read, responses: { 200: { description: "the node" } } },
+    { method: "get", path: "/api/nodes/:nodeId", operationId: "getNode", reads: "content", summary: "One node (ETag: its version)", tags: nodeTags, scopes: read, responses: { 200: { description: "the node" } } },
     async (c, { params }) => nodeResponse(c, await getNode(deps.graph, tenantDbOf(deps, c), principalOf(c), params.nodeId)),
   );
 
@@ -105,7 +105,7 @@ function nodeRoutes(router: ApiRouter, deps: AppDeps): void {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/nodes/:nodeId/trace", operationId: "traceNode", summary: "Chain of custody upstream of a node (release → reviews → decisions → ideas), with depths; archived nodes only with includeArchived", tags: nodeTags, scopes: read, query: traceQuery, responses: { 200: { description: "the traced nodes and custody edges" } } },
+    { method: "get", path: "/api/nodes/:nodeId/trace", operationId: "traceNode", reads: "content", summary: "Chain of custody upstream of a node (release → reviews → decisions → ideas), with depths; archived nodes only with includeArchived", tags: nodeTags, scopes: read, query: traceQuery, responses: { 200: { description: "the traced nodes and custody edges" } } },
     async (c, { params, query }) => c.json({ trace: await traceUpstream(deps.graph, tenantDbOf(deps, c), principalOf(c), params.nodeId, query.depth, query.includeArchived === "true") }),
   );
 }
@@ -119,13 +119,13 @@ function edgeRoutes(router: ApiRouter, deps: AppDeps): void {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/projects/:projectId/edges", operationId: "listEdges", summary: "A project's edges, keyset-paginated by id", tags: edgeTags, scopes: read, query: pageSchema, responses: { 200: { description: "a page of edges" } } },
+    { method: "get", path: "/api/projects/:projectId/edges", operationId: "listEdges", reads: "content", summary: "A project's edges, keyset-paginated by id", tags: edgeTags, scopes: read, query: pageSchema, responses: { 200: { description: "a page of edges" } } },
     (c, { params, query }) => c.json({ edges: listEdges(tenantDbOf(deps, c), principalOf(c), params.projectId, query.after, query.limit) }),
   );
 
   defineRoute(
     router,
-    { method: "get", path: "/api/edges/:edgeId", operationId: "getEdge", summary: "One edge", tags: edgeTags, scopes: read, responses: { 200: { description: "the edge" } } },
+    { method: "get", path: "/api/edges/:edgeId", operationId: "getEdge", reads: "content", summary: "One edge", tags: edgeTags, scopes: read, responses: { 200: { description: "the edge" } } },
     (c, { params }) => c.json({ edge: getEdge(tenantDbOf(deps, c), principalOf(c), params.edgeId) }),
   );
 

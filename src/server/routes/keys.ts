@@ -25,7 +25,7 @@ export function keyRoutes(deps: AppDeps): ApiRouter {
   const router = new ApiRouter(deps.identity.authenticator);
   defineRoute(
     router,
-    { method: "get", path: "/api/keys/status", operationId: "keyStatus", summary: "The master keys, every data-key version with its encryption count and the values sealed under it, and re-encryption progress (no key material)", tags, scopes: ["keys:manage"], responses: { 200: { description: "key status" } } },
+    { method: "get", path: "/api/keys/status", operationId: "keyStatus", reads: "sensitive", summary: "The master keys, every data-key version with its encryption count and the values sealed under it, and re-encryption progress (no key material)", tags, scopes: ["keys:manage"], responses: { 200: { description: "key status" } } },
     (c) => c.json(keyStatus(deps.db, deps.keyAdmin.crypto, deps.keyAdmin.runningServer())),
   );
   defineRoute(

@@ -62,7 +62,7 @@ export function licenseRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/license", operationId: "getLicense", summary: "The license: state, licensee, edition, limits, usage against them, expiry and warnings", tags, scopes: manage, responses: { 200: { description: "the license status", schema: statusSchema } } },
+    { method: "get", path: "/api/license", operationId: "getLicense", reads: "content", summary: "The license: state, licensee, edition, limits, usage against them, expiry and warnings", tags, scopes: manage, responses: { 200: { description: "the license status", schema: statusSchema } } },
     (c) => c.json(deps.license.status()),
   );
 
@@ -90,7 +90,7 @@ export function licenseRoutes(deps: AppDeps): ApiRouter {
     {
       method: "get",
       path: "/api/usage/report",
-      operationId: "getUsageReport",
+      operationId: "getUsageReport", reads: "sensitive",
       summary: "The signed usage report for a period (counts only), for a license audit",
       description: "Daily snapshots of the period with their hash chain, missing days and clock rollbacks, a Markdown summary, signed with the installation's Ed25519 key. Recorded as usage.exported. The vendor verifies it with `npm run licensing -- verify-usage`.",
       tags,

@@ -13,7 +13,7 @@ export function notificationRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/notifications", operationId: "listNotifications", summary: "The caller's notifications, newest first; each names the audit event behind it", tags, scopes: ["self"], query: listQuery, responses: { 200: { description: "notifications" } } },
+    { method: "get", path: "/api/notifications", operationId: "listNotifications", reads: "content", summary: "The caller's notifications, newest first; each names the audit event behind it", tags, scopes: ["self"], query: listQuery, responses: { 200: { description: "notifications" } } },
     (c, { query }) => c.json({ notifications: ownNotifications(accountDbOf(deps, c), principalOf(c), query.unread === "true", query.limit) }),
   );
 

@@ -18,7 +18,7 @@ const write = ["graph:write"] as const;
 function projectCrud(router: ApiRouter, deps: AppDeps): void {
   defineRoute(
     router,
-    { method: "get", path: "/api/projects", operationId: "listProjects", summary: "The projects the caller can see (archived ones with includeArchived=true)", tags, scopes: read, query: listQuery, responses: { 200: { description: "a page of projects" } } },
+    { method: "get", path: "/api/projects", operationId: "listProjects", reads: "content", summary: "The projects the caller can see (archived ones with includeArchived=true)", tags, scopes: read, query: listQuery, responses: { 200: { description: "a page of projects" } } },
     async (c, { query }) => c.json({ projects: await listProjects(deps.graph, tenantDbOf(deps, c), principalOf(c), { ...query, includeArchived: query.includeArchived === "true" }) }),
   );
 
@@ -30,7 +30,7 @@ function projectCrud(router: ApiRouter, deps: AppDeps): void {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/projects/:projectId", operationId: "getProject", summary: "One project", tags, scopes: read, responses: { 200: { description: "the project" } } },
+    { method: "get", path: "/api/projects/:projectId", operationId: "getProject", reads: "content", summary: "One project", tags, scopes: read, responses: { 200: { description: "the project" } } },
     async (c, { params }) => c.json({ project: await getProject(deps.graph, tenantDbOf(deps, c), principalOf(c), params.projectId) }),
   );
 
@@ -56,7 +56,7 @@ function memberRoutes(router: ApiRouter, deps: AppDeps): void {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/projects/:projectId/members", operationId: "listProjectMembers", summary: "A project's members", tags, scopes: read, responses: { 200: { description: "the members" } } },
+    { method: "get", path: "/api/projects/:projectId/members", operationId: "listProjectMembers", reads: "content", summary: "A project's members", tags, scopes: read, responses: { 200: { description: "the members" } } },
     (c, { params }) => c.json({ members: listMembers(tenantDbOf(deps, c), principalOf(c), params.projectId) }),
   );
 

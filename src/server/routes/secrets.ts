@@ -59,7 +59,7 @@ export function secretRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/secrets", operationId: "listSecrets", summary: "The tenant's secrets: metadata only, never a value", tags, scopes: manage, query: pageSchema, responses: { 200: { description: "a page of secrets (by name)", schema: z.strictObject({ secrets: z.array(secretViewSchema) }) } } },
+    { method: "get", path: "/api/secrets", operationId: "listSecrets", reads: "sensitive", summary: "The tenant's secrets: metadata only, never a value", tags, scopes: manage, query: pageSchema, responses: { 200: { description: "a page of secrets (by name)", schema: z.strictObject({ secrets: z.array(secretViewSchema) }) } } },
     async (c, { query }) => c.json({ secrets: await listSecrets(deps.graph, tenantDbOf(deps, c), principalOf(c), query.after, query.limit) }),
   );
 

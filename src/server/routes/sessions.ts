@@ -10,7 +10,7 @@ export function sessionRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/sessions", operationId: "listOwnSessions", summary: "The caller's sessions", tags, scopes: ["self"], responses: { 200: { description: "the sessions" } } },
+    { method: "get", path: "/api/sessions", operationId: "listOwnSessions", reads: "content", summary: "The caller's sessions", tags, scopes: ["self"], responses: { 200: { description: "the sessions" } } },
     (c) => c.json({ sessions: ownSessions(deps.db, principalOf(c)) }),
   );
 

@@ -28,7 +28,7 @@ export function tenantRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { ...common, method: "get", path: "/api/tenants", operationId: "listTenants", summary: "List tenants", query: pageSchema, responses: { 200: { description: "a page of tenants" } } },
+    { ...common, method: "get", path: "/api/tenants", operationId: "listTenants", reads: "content", summary: "List tenants", query: pageSchema, responses: { 200: { description: "a page of tenants" } } },
     async (c, { query }) => c.json({ tenants: await listTenants(accounts, query.after, query.limit) }),
   );
 
@@ -48,7 +48,7 @@ export function tenantRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { ...common, method: "get", path: "/api/tenants/:tenantId", operationId: "getTenant", summary: "One tenant", responses: { 200: { description: "the tenant" } } },
+    { ...common, method: "get", path: "/api/tenants/:tenantId", operationId: "getTenant", reads: "content", summary: "One tenant", responses: { 200: { description: "the tenant" } } },
     async (c, { params }) => c.json({ tenant: await tenantView(accounts.crypto, tenantById(accounts, params.tenantId)) }),
   );
 

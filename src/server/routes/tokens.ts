@@ -11,7 +11,7 @@ export function tokenRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/tokens", operationId: "listOwnTokens", summary: "The caller's personal access tokens (never the secret)", tags, scopes: ["self"], responses: { 200: { description: "the tokens" } } },
+    { method: "get", path: "/api/tokens", operationId: "listOwnTokens", reads: "content", summary: "The caller's personal access tokens (never the secret)", tags, scopes: ["self"], responses: { 200: { description: "the tokens" } } },
     (c) => c.json({ tokens: ownTokens(deps.db, principalOf(c)) }),
   );
 

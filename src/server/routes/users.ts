@@ -27,7 +27,7 @@ function accountRoutes(router: ApiRouter, deps: AppDeps): void {
 
   defineRoute(
     router,
-    { ...common, method: "get", path: "/api/users", operationId: "listUsers", summary: "List the tenant's users", query: pageSchema, responses: { 200: { description: "a page of users" } } },
+    { ...common, method: "get", path: "/api/users", operationId: "listUsers", reads: "content", summary: "List the tenant's users", query: pageSchema, responses: { 200: { description: "a page of users" } } },
     async (c, { query }) => c.json({ users: await listUsers(accounts, tenantDbOf(deps, c), query.after, query.limit) }),
   );
 
@@ -47,7 +47,7 @@ function accountRoutes(router: ApiRouter, deps: AppDeps): void {
 
   defineRoute(
     router,
-    { ...common, method: "get", path: "/api/users/:userId", operationId: "getUser", summary: "One user", responses: { 200: { description: "the user" } } },
+    { ...common, method: "get", path: "/api/users/:userId", operationId: "getUser", reads: "content", summary: "One user", responses: { 200: { description: "the user" } } },
     async (c, { params }) => c.json({ user: await userById(accounts, tenantDbOf(deps, c), params.userId) }),
   );
 
@@ -92,7 +92,7 @@ function accountRoutes(router: ApiRouter, deps: AppDeps): void {
 function agentTokenRoutes(router: ApiRouter, deps: AppDeps): void {
   defineRoute(
     router,
-    { ...common, method: "get", path: "/api/users/:userId/tokens", operationId: "listAgentTokens", summary: "An agent's access tokens (never the secret)", responses: { 200: { description: "the tokens" } } },
+    { ...common, method: "get", path: "/api/users/:userId/tokens", operationId: "listAgentTokens", reads: "content", summary: "An agent's access tokens (never the secret)", responses: { 200: { description: "the tokens" } } },
     (c, { params }) => c.json({ tokens: agentTokens(tenantDbOf(deps, c), params.userId) }),
   );
 

@@ -10,6 +10,7 @@ import { createHmac, generateKeyPairSync, randomUUID, type KeyObject } from "nod
 import { decodeJwt, decodeProtectedHeader, SignJWT, UnsecuredJWT, type JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { behindTheApi, identityFixture, STRONG_PASSWORD, type Account, type Fixture, type TenantAccount } from "../../identity-fixture.js";
+import { accessTokenSecret } from "../../platform-secrets.js";
 
 const PROBLEM = /^application\/problem\+json/;
 
@@ -112,7 +113,7 @@ describe("identity attacks", () => {
     viewer = await f.createUser(acme.admin, { role: "viewer" }, acme.slug);
     realClaims = decodeJwt(member.tokens.accessToken) as typeof realClaims;
     realKid = decodeProtectedHeader(member.tokens.accessToken).kid ?? "";
-    secret = await f.services.crypto.derivedSecret("jwt", `kid:${realKid}`);
+    secret = await accessTokenSecret(f.services.crypto.masterKeys, f.services.db.keystore, realKid);
     issuer = `vecto:${f.services.db.installationId()}`;
     rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
   });
@@ -160,11 +161,11 @@ describe("identity attacks", () => {
     it("a wrong, unknown or missing kid is refused, even when the secret is derived the appliance's way", async () => {
       const bogus = "not-a-real-kid";
       const cases: [string, string][] = [
-        ["unknown kid, secret derived for it", forge({ header: { kid: bogus }, key: await f.services.crypto.derivedSecret("jwt", `kid:${bogus}`) })],
+        ["unknown kid, secret derived for it", forge({ header: { kid: bogus }, key: await accessTokenSecret(f.services.crypto.masterKeys, f.services.db.keystore, bogus) })],
         ["unknown kid, real secret", forge({ header: { kid: bogus } })],
         ["missing kid", forge({ header: { kid: undefined } })],
         ["empty kid", forge({ header: { kid: "" } })],
-        ["real kid, secret of another kid", forge({ key: await f.services.crypto.derivedSecret("jwt", `kid:${bogus}`) })],
+        ["real kid, secret of another kid", forge({ key: await accessTokenSecret(f.services.crypto.masterKeys, f.services.db.keystore, bogus) })],
         ["path-like kid", forge({ header: { kid: `../${realKid}` } })],
       ];
       for (const [label, token] of cases) await expectUnauthorized(await me(token), label);

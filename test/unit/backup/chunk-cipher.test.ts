@@ -6,14 +6,16 @@
  */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ByteQueue, decryptChunks, encryptChunks, type ChunkParams } from "../../../src/backup/chunk-cipher.js";
+import { decryptChunks, encryptChunks, type ChunkParams } from "../../../src/backup/chunk-cipher.js";
 import { BackupInvalidError } from "../../../src/backup/errors.js";
+import { ByteQueue } from "../../../src/crypto/byte-queue.js";
+import { generateFileKey } from "../../../src/crypto/file-key.js";
 
 const CHUNK = 4096;
 const SEALED = CHUNK + 16;
 
 function params(overrides: Partial<ChunkParams> = {}): ChunkParams {
-  return { key: new Uint8Array(randomBytes(32)), noncePrefix: new Uint8Array(randomBytes(4)), headerHash: new Uint8Array(randomBytes(32)), chunkBytes: CHUNK, ...overrides };
+  return { key: generateFileKey(), noncePrefix: new Uint8Array(randomBytes(4)), headerHash: new Uint8Array(randomBytes(32)), chunkBytes: CHUNK, ...overrides };
 }
 
 /** Feeds `data` in uneven pieces, as a file stream would. */
@@ -121,7 +123,7 @@ describe("chunk cipher", () => {
     it("another header (hash), another nonce prefix, another key", async () => {
       const p = params();
       const sealed = await seal(plain, p);
-      for (const other of [{ headerHash: new Uint8Array(randomBytes(32)) }, { noncePrefix: new Uint8Array(randomBytes(4)) }, { key: new Uint8Array(randomBytes(32)) }]) {
+      for (const other of [{ headerHash: new Uint8Array(randomBytes(32)) }, { noncePrefix: new Uint8Array(randomBytes(4)) }, { key: generateFileKey() }]) {
         await expectFailure(sealed, { ...p, ...other }, /chunk 0 fails authentication/, 0);
       }
     });

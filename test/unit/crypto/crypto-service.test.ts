@@ -1,7 +1,13 @@
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
+import { KeyObject } from "node:crypto";
+import { inspect } from "node:util";
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { jwtVerify, SignJWT } from "jose";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { CryptoService, PLATFORM_TENANT_ID, type FieldRef } from "../../../src/crypto/crypto-service.js";
+import { CryptoService, PLATFORM_TENANT_ID, SIGNING_KEY_ID, type FieldRef, type SigningPurpose } from "../../../src/crypto/crypto-service.js";
+import { verifyEd25519 } from "../../../src/crypto/ed25519.js";
 import {
   CryptoParamError,
   DecryptError,
@@ -11,12 +17,14 @@ import {
   TenantKeyError,
 } from "../../../src/crypto/errors.js";
 import { dekAad, fieldKeyVersion } from "../../../src/crypto/field-cipher.js";
-import { deriveKey, SUB_KEY_LABELS } from "../../../src/crypto/hkdf.js";
+import { SUB_KEY_LABELS } from "../../../src/crypto/hkdf.js";
 import type { KeyResolver, ResolverInfo, WrappedKey } from "../../../src/crypto/key-resolver.js";
+import type { MacPurpose } from "../../../src/crypto/mac-key.js";
 import { MasterKeyRing } from "../../../src/crypto/master-key-ring.js";
 import { EnvKeyResolver, generateMasterKeyFile } from "../../../src/crypto/resolvers/env.js";
 import type { KeyWrap, StoredTenantKey, TenantKeyStore } from "../../../src/crypto/tenant-key-store.js";
 import { KeyStore } from "../../../src/db/keystore.js";
+import { accessTokenSecret, platformSubKey } from "../../platform-secrets.js";
 import { makeTempDir, toHex } from "./helpers.js";
 
 /** Delegating resolver that counts unwraps, to prove the hot path does not reach the KEK. */
@@ -231,40 +239,85 @@ describe("master key and wrapped DEK failures", () => {
   });
 });
 
-describe("platform sub-keys", () => {
+describe("platform sub-keys, used through handles", () => {
+  const message = new TextEncoder().encode("probe");
+
   it("creates the wrapped root secret on first use and derives stable, distinct keys", async () => {
     expect(store.listTenantKeys(PLATFORM_TENANT_ID)).toHaveLength(0);
-    const jwt = await svc.subKey("jwt");
-    expect(jwt).toHaveLength(32);
+    const tag = (await svc.mac("audit-hmac")).mac(message);
     expect(store.listTenantKeys(PLATFORM_TENANT_ID)).toHaveLength(1);
-    expect(toHex(await svc.subKey("jwt"))).toBe(toHex(jwt));
-    const all = await Promise.all(SUB_KEY_LABELS.map((l) => svc.subKey(l)));
+    expect(toHex(tag)).toBe(toHex(hmac(sha256, await platformSubKey(resolverA, store, "audit-hmac"), message)));
+    expect(toHex((await svc.mac("audit-hmac")).mac(message))).toBe(toHex(tag));
+    const searchKey = await platformSubKey(resolverA, store, "search-index");
+    expect(toHex(await svc.blindIndex("t1", "users.email", "a@example.com"))).toBe(toHex(hmac(sha256, searchKey, new TextEncoder().encode("users.email\u0000t1\u0000a@example.com"))));
+    const all = await Promise.all(SUB_KEY_LABELS.map((l) => platformSubKey(resolverA, store, l)));
     expect(new Set(all.map(toHex)).size).toBe(SUB_KEY_LABELS.length);
   });
 
-  it("is HKDF of the stored root secret and survives a restart", async () => {
-    const audit = await svc.subKey("audit-hmac");
-    const [row] = store.listTenantKeys(PLATFORM_TENANT_ID);
-    const root = await resolverA.unwrap(
-      { masterLabel: row?.wraps[0]?.masterLabel ?? "", blob: row?.wraps[0]?.wrapped ?? new Uint8Array(0) },
-      dekAad(PLATFORM_TENANT_ID, 1),
-    );
-    expect(toHex(deriveKey(root, "audit-hmac"))).toBe(toHex(audit));
+  it("signs access tokens with the per-kid secret and verifies HS256 only", async () => {
+    const keys = svc.accessTokenKeys();
+    const token = await keys.sign("kid-1", { sub: "u1" }, { typ: "at+jwt" });
+    const secret = await accessTokenSecret(resolverA, store, "kid-1");
+    expect((await jwtVerify(token, secret)).protectedHeader).toEqual({ alg: "HS256", typ: "at+jwt", kid: "kid-1" });
+    expect((await keys.verify(token, (kid) => kid ?? "", {})).payload.sub).toBe("u1");
+    // The caller's kid check runs first and its refusal stands; HS384 with the real secret is refused.
+    await expect(keys.verify(token, () => { throw new Error("untrusted kid"); }, {})).rejects.toThrow("untrusted kid");
+    const hs384 = await new SignJWT({ sub: "u1" }).setProtectedHeader({ alg: "HS384", kid: "kid-1" }).sign(secret);
+    await expect(keys.verify(hs384, (kid) => kid ?? "", { algorithms: ["HS384"] })).rejects.toThrow(/alg/);
+  });
+
+  it("survives a restart", async () => {
+    const tag = (await svc.mac("audit-hmac")).mac(message);
     const restarted = new CryptoService(resolverA, store);
-    expect(toHex(await restarted.subKey("audit-hmac"))).toBe(toHex(audit));
+    expect(toHex((await restarted.mac("audit-hmac")).mac(message))).toBe(toHex(tag));
+    expect((await restarted.mac("audit-hmac")).verify(message, tag)).toBe(true);
+    expect((await restarted.mac("audit-hmac")).verify(message, tag.subarray(0, 31))).toBe(false);
   });
 
   it("creates exactly one root secret under concurrent first use", async () => {
-    const keys = await Promise.all([1, 2, 3, 4].map(() => svc.subKey("backup")));
-    expect(new Set(keys.map(toHex)).size).toBe(1);
+    const keys = await Promise.all([1, 2, 3, 4].map(() => svc.mac("audit-hmac")));
+    expect(new Set(keys.map((k) => toHex(k.mac(message)))).size).toBe(1);
     expect(store.listTenantKeys(PLATFORM_TENANT_ID)).toHaveLength(1);
   });
 
-  it("returns a copy: callers cannot corrupt the cached root", async () => {
-    const first = await svc.subKey("jwt");
-    const expected = toHex(first);
-    first.fill(0);
-    expect(toHex(await svc.subKey("jwt"))).toBe(expected);
+  it("refuses a MAC handle on a sub-key other keys derive from: mac(\"jwt\") would hand out every kid's secret", async () => {
+    await expect(svc.mac("jwt" as MacPurpose)).rejects.toThrow(CryptoParamError);
+    await expect(svc.mac("search-index" as MacPurpose)).rejects.toThrow(CryptoParamError);
+  });
+});
+
+describe("the installation signing key, used through a handle", () => {
+  it("one key for every purpose, created once, stable across a restart", async () => {
+    const [a, b] = await Promise.all([svc.signer("audit-checkpoint"), svc.signer("usage-report")]);
+    expect(toHex(a.publicKey)).toBe(toHex(b.publicKey));
+    expect(store.listTenantKeys(SIGNING_KEY_ID)).toHaveLength(1);
+    const restarted = await new CryptoService(resolverA, store).signer("usage-report");
+    expect(toHex(restarted.publicKey)).toBe(toHex(a.publicKey));
+    const message = new TextEncoder().encode("m");
+    expect(verifyEd25519(a.publicKey, message, restarted.sign(message))).toBe(true);
+    await expect(svc.signer("licenses" as SigningPurpose)).rejects.toThrow(CryptoParamError);
+  });
+});
+
+describe("handles never expose key bytes", () => {
+  it("no own property holds a key; JSON shows nothing; inspect shows no key bytes", async () => {
+    const signer = await svc.signer("audit-checkpoint");
+    const mac = await svc.mac("audit-hmac");
+    const tokens = svc.accessTokenKeys();
+    await tokens.sign("kid-1", { sub: "u" }); // its secret is now cached inside
+    const [seedRow] = store.listTenantKeys(SIGNING_KEY_ID);
+    const seed = await resolverA.unwrap({ masterLabel: seedRow?.wraps[0]?.masterLabel ?? "", blob: seedRow?.wraps[0]?.wrapped ?? new Uint8Array() }, dekAad(SIGNING_KEY_ID, 1));
+    const secrets = [seed, await platformSubKey(resolverA, store, "audit-hmac"), await accessTokenSecret(resolverA, store, "kid-1")];
+    const forms = secrets.flatMap((k) => [toHex(k), Buffer.from(k).toString("base64").slice(0, 16), [...k.subarray(0, 6)].join(", ")]);
+    for (const handle of [signer, mac, tokens] as object[]) {
+      for (const name of Reflect.ownKeys(handle)) {
+        const value: unknown = (handle as Record<string | symbol, unknown>)[name];
+        expect(value instanceof Uint8Array || value instanceof KeyObject, String(name)).toBe(false);
+      }
+      expect(JSON.stringify(handle)).toBe("{}");
+      const printed = inspect(handle, { showHidden: true, depth: 10, getters: true });
+      for (const form of forms) expect(printed).not.toContain(form);
+    }
   });
 });
 

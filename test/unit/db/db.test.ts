@@ -39,7 +39,7 @@ describe("database", () => {
     const file = join(dir.path, "data", "vecto.db");
     const db = Database.open(file);
     const key = randomBytes(32);
-    db.setAuditSealer(new HmacAuditSealer((data) => createHmac("sha256", key).update(data).digest()));
+    db.setAuditSealer(new HmacAuditSealer({ mac: (data) => createHmac("sha256", key).update(data).digest() }));
     cleanups.unshift(() => db.close());
     return { file, db };
   }

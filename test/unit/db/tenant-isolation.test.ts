@@ -137,7 +137,7 @@ describe("tenant isolation, by behaviour", () => {
 
   beforeAll(async () => {
     const key = randomBytes(32);
-    db.setAuditSealer(new HmacAuditSealer((data) => createHmac("sha256", key).update(data).digest()));
+    db.setAuditSealer(new HmacAuditSealer({ mac: (data) => createHmac("sha256", key).update(data).digest() }));
     db.followEvents(notifyFromEvent);
     await seed(db, a);
     await seed(db, b);

@@ -34,7 +34,7 @@ describe("the write path: no write without its event", () => {
     const dir = tempDir("vecto-write-path-");
     db = Database.open(join(dir.path, "vecto.db"));
     const key = randomBytes(32);
-    db.setAuditSealer(new HmacAuditSealer((data) => createHmac("sha256", key).update(data).digest()));
+    db.setAuditSealer(new HmacAuditSealer({ mac: (data) => createHmac("sha256", key).update(data).digest() }));
     await db.write((tx) => {
       tx.tenants.create(tenantRow("beta"));
       tx.audit({ ...event("beta"), event: "tenant.created" });

@@ -6,7 +6,7 @@
 import { createPublicKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { canonicalJson } from "../../../src/license/canonical.js";
-import { keyIdOf, parsePublicKey, signEd25519 } from "../../../src/license/ed25519.js";
+import { keyIdOf, parsePublicKey } from "../../../src/crypto/ed25519.js";
 import { armorLicense, LICENSE_BEGIN, LICENSE_END, LicenseError, signLicense, trustedKeyMap, verifyLicense, type LicenseErrorCode, type VendorKey } from "../../../src/license/format.js";
 import { VENDOR_KEYS } from "../../../src/license/vendor-keys.js";
 import { envelopeOf, payloadAt, testVendor } from "../../license-helpers.js";
@@ -109,7 +109,7 @@ describe("license format", () => {
 
   it("refuses a vendor-signed payload with unknown or invalid fields, naming the field", () => {
     const sign = (payload: unknown): string => {
-      const sig = Buffer.from(signEd25519(vendor.privateKey, Buffer.from(`vecto-license-v1\n${canonicalJson(payload)}`))).toString("base64");
+      const sig = Buffer.from(vendor.signer.sign(Buffer.from(`vecto-license-v1\n${canonicalJson(payload)}`))).toString("base64");
       return armorLicense({ payload, kid: vendor.key.kid, sig });
     };
     const good = payloadAt(new Date());
@@ -127,12 +127,12 @@ describe("license format", () => {
 
   it("is domain-separated: the same key's signature over the bare payload is not a license signature", () => {
     const payload = payloadAt(new Date());
-    const sig = Buffer.from(signEd25519(vendor.privateKey, Buffer.from(canonicalJson(payload)))).toString("base64");
+    const sig = Buffer.from(vendor.signer.sign(Buffer.from(canonicalJson(payload)))).toString("base64");
     expect(refusal(armorLicense({ payload, kid: vendor.key.kid, sig })).code).toBe("bad-signature");
   });
 
   it("signLicense refuses an invalid spec instead of signing it", () => {
-    expect(() => signLicense({ ...payloadAt(new Date()), licensee: "" }, vendor.privateKey)).toThrow(/licensee/);
+    expect(() => signLicense({ ...payloadAt(new Date()), licensee: "" }, vendor.signer)).toThrow(/licensee/);
   });
 
   it("a key list entry whose kid does not match its key is refused", () => {

@@ -27,7 +27,7 @@ describe("the installed license, as loaded", () => {
 
   beforeAll(async () => {
     const key = randomBytes(32);
-    db.setAuditSealer(new HmacAuditSealer((data) => createHmac("sha256", key).update(data).digest()));
+    db.setAuditSealer(new HmacAuditSealer({ mac: (data) => createHmac("sha256", key).update(data).digest() }));
     await service().install(generous, system);
     await service().install(vendor.sign({ licenseId: "LIC-NEW", sequence: 2, limits: { tenants: 3, users: 10, agents: 1 } }), system);
   });

@@ -4,9 +4,9 @@
  * reordered days and a swapped key are each detected with a specific message; gaps, rollbacks and
  * overage are listed.
  */
-import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { encodePublicKey, rawPublicKey, signEd25519 } from "../../../src/license/ed25519.js";
+import { ed25519SignerFromSeed, encodePublicKey, type Ed25519Signer } from "../../../src/crypto/ed25519.js";
 import {
   addDays,
   daysIn,
@@ -27,11 +27,11 @@ import {
 } from "../../../src/usage/report-format.js";
 import { payloadAt } from "../../license-helpers.js";
 
-const installation = generateKeyPairSync("ed25519").privateKey;
-const intruder = generateKeyPairSync("ed25519").privateKey;
-const publicOf = (key: KeyObject): Uint8Array => rawPublicKey(createPublicKey(key));
+const installation = ed25519SignerFromSeed(randomBytes(32));
+const intruder = ed25519SignerFromSeed(randomBytes(32));
+const publicOf = (key: Ed25519Signer): Uint8Array => key.publicKey;
 
-const sig = (key: KeyObject, message: Uint8Array): string => Buffer.from(signEd25519(key, message)).toString("base64");
+const sig = (key: Ed25519Signer, message: Uint8Array): string => Buffer.from(key.sign(message)).toString("base64");
 
 function counts(users: number, extra: Partial<UsageCounts> = {}): UsageCounts {
   return {
@@ -48,7 +48,7 @@ function counts(users: number, extra: Partial<UsageCounts> = {}): UsageCounts {
   };
 }
 
-function chain(key: KeyObject, days: readonly string[], users: (i: number) => number, rollbackOn?: string): SignedSnapshot[] {
+function chain(key: Ed25519Signer, days: readonly string[], users: (i: number) => number, rollbackOn?: string): SignedSnapshot[] {
   const out: SignedSnapshot[] = [];
   days.forEach((day, i) => {
     const prev = out.at(-1);
@@ -69,7 +69,7 @@ function chain(key: KeyObject, days: readonly string[], users: (i: number) => nu
   return out;
 }
 
-function report(key: KeyObject, snapshots: SignedSnapshot[], from: string, to: string): UsageReport {
+function report(key: Ed25519Signer, snapshots: SignedSnapshot[], from: string, to: string): UsageReport {
   const have = new Set(snapshots.map((s) => s.day));
   const body: Omit<UnsignedReport, "summary"> = {
     format: REPORT_FORMAT,
@@ -89,7 +89,7 @@ function report(key: KeyObject, snapshots: SignedSnapshot[], from: string, to: s
 }
 
 /** Re-signs a report (not its snapshots) as whoever holds `key`. */
-function resign(r: UsageReport, key: KeyObject): UsageReport {
+function resign(r: UsageReport, key: Ed25519Signer): UsageReport {
   const unsigned = { ...withoutSignature(r), installationPublicKey: encodePublicKey(publicOf(key)) };
   return { ...unsigned, signature: sig(key, reportSigningMessage(unsigned)) };
 }

@@ -1,0 +1,81 @@
+/**
+ * What a signed-in reader may do with the audit logs through the API, decided here once for every
+ * audit route: which log it reaches, whether security payloads are withheld from it, and the
+ * records its export and its verification leave in the trail. Routes only translate HTTP.
+ */
+import type { CryptoService } from "../crypto/index.js";
+import { PLATFORM_LOG, type Database } from "../db/db.js";
+import { DomainError } from "../errors.js";
+import type { AuditAnchor } from "./anchor.js";
+import type { EventSink } from "./events.js";
+import { exportChunks, recordAuditExport, type ActorNames, type AuditFilterInput, type ExportSpec } from "./export.js";
+import { verifyLog, type VerifyReport } from "./verify.js";
+import { actorOf, type ActorKind } from "../vocabulary/events.js";
+import type { Scope } from "../vocabulary/roles.js";
+
+/**
+ * Who reads: the fields of an authenticated principal (src/auth/principal.ts) the audit trail
+ * needs, named here because auth sits above the audit trail; a principal is a reader.
+ */
+export interface Reader {
+  readonly userId: string;
+  readonly actorKind: ActorKind;
+  readonly tenantId: string;
+  readonly tenantKind: "platform" | "customer";
+  readonly scopes: ReadonlySet<Scope>;
+}
+
+/**
+ * The log a reader may read: its own tenant's, or, for the platform root on request, the
+ * installation's. `refusal` is how another reader is turned away: the export says it is
+ * forbidden, the integrity routes say there is no such log.
+ */
+export function readableLog(principal: Reader, installationLog: boolean, refusal: "forbidden" | "not-found"): string {
+  if (!installationLog) return principal.tenantId;
+  if (principal.tenantKind === "platform") return PLATFORM_LOG;
+  throw new DomainError(refusal, refusal === "forbidden" ? "only the platform root reads the installation log" : "no such log");
+}
+
+/** Security payloads are withheld from a reader without the auditor capability. */
+export function withholdsSecurity(principal: Reader): boolean {
+  return !principal.scopes.has("audit:security");
+}
+
+export interface ReaderExportDeps {
+  readonly db: Pick<Database, "auditLog">;
+  readonly events: EventSink;
+  readonly names: ActorNames;
+}
+
+/**
+ * GET /api/audit: the export as text chunks. The log's size is taken before the export is
+ * recorded (audit.exported), so the export ends just before its own event.
+ */
+export function exportForReader(deps: ReaderExportDeps, principal: Reader, log: string, query: AuditFilterInput): AsyncGenerator<string> {
+  const { format, ...filter } = query;
+  const redactSecurity = withholdsSecurity(principal);
+  const spec: ExportSpec = { log, filter, endSeq: deps.db.auditLog.size(log) };
+  recordAuditExport(deps.events, { tenantId: principal.tenantId, actor: actorOf(principal) }, { log, format, filter, redacted: redactSecurity });
+  return exportChunks(deps.db.auditLog, spec, { format, redactSecurity, names: deps.names });
+}
+
+export interface ReaderVerifyDeps {
+  readonly db: Database;
+  readonly crypto: CryptoService;
+  readonly anchor: AuditAnchor;
+  readonly events: EventSink;
+}
+
+/** GET /api/audit/verify: the verification report; reading the audit trail's integrity is itself audited (audit.verified). */
+export async function verifyForReader(deps: ReaderVerifyDeps, principal: Reader, log: string): Promise<VerifyReport> {
+  const report = await verifyLog(deps.db, deps.crypto, deps.anchor, log);
+  deps.events.emit({
+    event: "audit.verified",
+    sensitivity: "security",
+    severity: report.ok ? "info" : "critical",
+    tenantId: principal.tenantId,
+    actor: actorOf(principal),
+    payload: { log: report.log, ok: report.ok, events: report.events, ...(report.firstBad ? { firstBadSeq: report.firstBad.seq } : {}) },
+  });
+  return report;
+}
