@@ -66,7 +66,7 @@ describe("notifications", () => {
     expect(fromEvent).toContain("triggeredByAuditVid: position.vid");
     // ...which the composition root alone hands to the database...
     expect(files.filter((file) => /\bnotifyFromEvent\b/.test(file.text)).map((file) => file.path).sort()).toEqual(["src/notify/notifications.ts", "src/services.ts"]);
-    expect(files.find((file) => file.path === "src/services.ts")?.text).toContain("db.followEvents(notifyFromEvent)");
+    expect(files.find((file) => file.path === "src/services.ts")?.text).toMatch(/^\s*db\.followEvents\(notifyFromEvent\);$/m);
     // ...and the database calls in the write that appends the event, right after the append, with that tenant's transaction.
     const db = files.find((file) => file.path === "src/db/db.ts")?.text ?? "";
     const auditMethod = db.slice(db.indexOf("  audit(event: DomainEvent): void {"), db.indexOf("  /** Stores a signed checkpoint"));
