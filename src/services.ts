@@ -11,9 +11,10 @@ import type { PasswordFlowDeps } from "./auth/password-change.js";
 import { AuditAnchor } from "./audit/anchor.js";
 import { Checkpointer } from "./audit/checkpointer.js";
 import { makeCheckpoints } from "./audit/checkpoints.js";
-import { auditEventSink, type EventSink } from "./audit/events.js";
+import { auditEventSink, auditLogLines, type EventSink } from "./audit/events.js";
 import { ReadAudit } from "./audit/read-audit.js";
 import { HmacAuditSealer } from "./audit/seal.js";
+import { notifyFromEvent } from "./notify/notifications.js";
 import { erasureJournal } from "./backup/erasure-journal.js";
 import type { ErasureJournal } from "./vocabulary/erasure.js";
 import { AccessTokens } from "./auth/jwt.js";
@@ -122,9 +123,9 @@ export async function openKeyResolver(config: Config): Promise<MasterKeyRing> {
   return new MasterKeyRing(current, previous);
 }
 
-export function createIdentity(db: Database, crypto: CryptoService, log: Logger, license: Pick<LicenseService, "assertCanCreate">, options: { erasures: ErasureJournal; now: () => Date; rootRecovery: boolean; logGrew?: (logId: string) => void }): Identity {
+export function createIdentity(db: Database, crypto: CryptoService, log: Logger, license: Pick<LicenseService, "assertCanCreate">, options: { erasures: ErasureJournal; now: () => Date; rootRecovery: boolean }): Identity {
   const { erasures, now, rootRecovery } = options;
-  const events = auditEventSink(db, log, options.logGrew);
+  const events = auditEventSink(db);
   const passwords = new PasswordHasher(MIN_ARGON2);
   const accessTokens = new AccessTokens(db, crypto, `vecto:${db.installationId()}`, "vecto-api", now);
   const throttle = new LoginThrottle(db, now);
@@ -142,13 +143,18 @@ export async function openServices(config: Config, log: Logger, options: Service
   const now = options.now ?? (() => new Date());
   const resolver = await openKeyResolver(config);
   const db = Database.open(config.databaseFile, { now });
+  // What follows every audit event into its transaction: the user notifications it names, its log line.
+  db.followEvents(notifyFromEvent);
+  db.followEvents(auditLogLines(db, log));
   // The anchor in the token follows the ring's current key (pkcs11 only).
   const auditAnchor = new AuditAnchor(config.auditAnchorDir, log, resolver);
-  // Runs only once serve started it, long after crypto below exists.
+  // Runs only once serve started it, long after crypto below exists; told after each commit which logs grew.
   const checkpointer = new Checkpointer(async (logs) => (await makeCheckpoints(db, crypto, auditAnchor, { logs, now })).length, log);
-  const logGrew = (logId: string): void => checkpointer.grew(logId);
-  // Stateless over db and log: the same sink identity makes, available before identity exists.
-  const events = auditEventSink(db, log, logGrew);
+  db.onCommitted((committed) => {
+    for (const logId of committed.logIds) checkpointer.grew(logId);
+  });
+  // Stateless over db: the same sink identity makes, available before identity exists.
+  const events = auditEventSink(db);
   const crypto = new CryptoService(resolver, db.keystore, {
     maxEncryptionsPerKey: config.dekMaxEncryptions,
     onForcedRotation: (tenantId, version) => recordDekRotated(events, tenantId, version, { type: "system", id: "crypto" }, "encryption-limit"),
@@ -157,7 +163,7 @@ export async function openServices(config: Config, log: Logger, options: Service
   const license = new LicenseService({ db, events, vendorKeys: options.vendorKeys ?? VENDOR_KEYS, now });
   const usage = new UsageService({ db, crypto, events, license, now, appVersion: VERSION });
   const erasures = erasureJournal(config, log);
-  const identity = createIdentity(db, crypto, log, license, { erasures, now, rootRecovery: config.rootRecovery, logGrew });
+  const identity = createIdentity(db, crypto, log, license, { erasures, now, rootRecovery: config.rootRecovery });
   const keyAdmin: KeyAdmin = {
     db,
     crypto,

@@ -6,6 +6,8 @@
 import { join } from "node:path";
 import type { Hono } from "hono";
 import { issueSetupToken } from "../src/auth/setup-token.js";
+import type { Database } from "../src/db/db.js";
+import type { TenantTx } from "../src/db/tenant-db.js";
 import { loadConfig } from "../src/config.js";
 import { prepareForServe } from "../src/data-dir.js";
 import { createLogger, type Logger } from "../src/log.js";
@@ -124,4 +126,17 @@ export async function identityFixture(options: { log?: Logger; env?: Record<stri
       dir.cleanup();
     },
   };
+}
+
+/**
+ * Changes one tenant's rows behind the API's back (a planted password hash, a forged token row),
+ * for tests of what the product does with such rows. It still goes through the one write path,
+ * which takes no change without its event: the test is recorded as the actor.
+ */
+export async function behindTheApi<T>(db: Database, tenantId: string, fn: (tx: TenantTx) => T): Promise<T> {
+  return db.write((tx) => {
+    const result = fn(tx.tenant(tenantId));
+    tx.audit({ event: "user.updated", sensitivity: "security", severity: "warn", tenantId, actor: { type: "system", id: "test-behind-the-api" }, payload: {} });
+    return result;
+  });
 }

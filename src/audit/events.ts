@@ -1,11 +1,11 @@
 /**
- * The single hook through which the domain reports what happened (logins, failures, throttling,
- * token issue and revocation, refresh-token replay, user, tenant, project, node and edge changes).
- * Each event becomes a signed row of the audit trail. Emitted inside a write transaction it
- * commits with the change it records (or neither commits); emitted outside one, it is written on
- * its own. A structured log line follows, for the journal.
+ * The single hook through which the domain reports what happened outside a write of its own
+ * (logins, failures, throttling, token issue and revocation, refresh-token replay). A change
+ * records its event with its transaction's `tx.audit(event)` (src/db/write-path.ts); both paths
+ * end in the same signed row. Emitted inside a write transaction it commits with the change it
+ * records (or neither commits); emitted outside one, it is written on its own.
  */
-import { PLATFORM_LOG, type Database } from "../db/db.js";
+import type { Database, EventFollower } from "../db/db.js";
 import type { DomainEvent } from "../vocabulary/events.js";
 import type { Logger } from "../log.js";
 
@@ -13,15 +13,21 @@ export interface EventSink {
   emit(event: DomainEvent): void;
 }
 
-/** `grew` hears, once the event committed, which log it went to (src/audit/checkpointer.ts). */
-export function auditEventSink(db: Database, log: Logger, grew: (logId: string) => void = () => {}): EventSink {
+export function auditEventSink(db: Database): EventSink {
   return {
     emit(event) {
       db.audit(event);
-      const level = event.severity === "info" ? "info" : event.severity === "warn" ? "warn" : "error";
-      // Logged once the event's transaction committed: a rolled-back change leaves no log line claiming it.
-      db.afterCommit(() => log[level]({ audit: { event: event.event, tenantId: event.tenantId, actor: event.actor } }, event.event));
-      db.afterCommit(() => grew(event.tenantId ?? PLATFORM_LOG));
     },
+  };
+}
+
+/**
+ * A structured log line for the journal after each audit event, however it was recorded: once
+ * the event's transaction committed, so a rolled-back change leaves no log line claiming it.
+ */
+export function auditLogLines(db: Pick<Database, "afterCommit">, log: Logger): EventFollower {
+  return (event) => {
+    const level = event.severity === "info" ? "info" : event.severity === "warn" ? "warn" : "error";
+    db.afterCommit(() => log[level]({ audit: { event: event.event, tenantId: event.tenantId, actor: event.actor } }, event.event));
   };
 }

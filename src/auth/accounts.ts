@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { CryptoService } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
-import type { TenantDb } from "../db/tenant-db.js";
+import type { TenantDb, TenantTx } from "../db/tenant-db.js";
 import type { Tenant } from "../db/tenants.js";
 import type { ActorKind } from "../vocabulary/events.js";
 import type { UserChanges, UserRecord } from "../db/users.js";
@@ -108,8 +108,8 @@ export async function completeSetup(deps: AccountDeps, setupToken: string, root:
     if (tx.tenants.platformTenant()) return false;
     if (!tx.setupTokens.consume(secretHash(setupToken), tx.now)) throw new DomainError("invalid-credentials", SETUP_TOKEN_INVALID);
     tx.tenants.create({ id: tenantId, slug: "platform", nameEnc, kind: "platform", status: "active", accessTokenTtlSeconds: 8 * 3600, createdAt: tx.now });
-    tx.users.insert(user);
-    deps.events.emit({ event: "auth.setup_completed", sensitivity: "security", severity: "info", tenantId, actor: { type: "human", id: user.id }, payload: {} });
+    tx.tenant(tenantId).users.insert(user);
+    tx.audit({ event: "auth.setup_completed", sensitivity: "security", severity: "info", tenantId, actor: { type: "human", id: user.id }, payload: {} });
     return true;
   });
   if (!created) throw new DomainError("conflict", "setup is already complete");
@@ -134,8 +134,8 @@ export async function createTenant(deps: AccountDeps, actor: Principal, input: {
     await deps.db.write((tx) => {
       gate();
       tx.tenants.create(tenant);
-      tx.users.insert(admin);
-      deps.events.emit({ event: "tenant.created", sensitivity: "normal", severity: "info", tenantId, actor: actorOf(actor), payload: { slug: input.slug } });
+      tx.tenant(tenantId).users.insert(admin);
+      tx.audit({ event: "tenant.created", sensitivity: "normal", severity: "info", tenantId, actor: actorOf(actor), payload: { slug: input.slug } });
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw new DomainError("conflict", `tenant slug ${input.slug} is taken`);
@@ -175,8 +175,8 @@ export async function createUser(deps: AccountDeps, tenantDb: TenantDb, actor: P
   try {
     await tenantDb.write((tx) => {
       deps.license.assertCanCreate(seat);
-      tx.insertUser(user);
-      deps.events.emit({ event: "user.created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId: user.id, role: user.role, kind: user.kind } });
+      tx.users.insert(user);
+      tx.audit({ event: "user.created", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId: user.id, role: user.role, kind: user.kind } });
     });
   } catch (error) {
     if (isUniqueViolation(error)) throw new DomainError("conflict", "a user with this email exists in this tenant");
@@ -186,7 +186,7 @@ export async function createUser(deps: AccountDeps, tenantDb: TenantDb, actor: P
 }
 
 export async function listUsers(deps: AccountDeps, tenantDb: TenantDb, after: string | undefined, limit: number): Promise<UserView[]> {
-  return Promise.all(tenantDb.listUsers(after, limit).map((u) => toUserView(deps.crypto, u)));
+  return Promise.all(tenantDb.users.list(after, limit).map((u) => toUserView(deps.crypto, u)));
 }
 
 export async function userById(deps: AccountDeps, tenantDb: TenantDb, userId: string): Promise<UserView> {
@@ -202,13 +202,13 @@ export interface UserUpdate {
 
 /** The caller's own account, as it is now. */
 export async function currentUser(deps: AccountDeps, principal: Principal): Promise<UserView> {
-  const user = deps.db.users.get(principal.tenantId, principal.userId);
+  const user = deps.db.forTenant(principal.accountScope).users.get(principal.userId);
   if (!user) throw new DomainError("invalid-credentials", "the account no longer exists");
   return toUserView(deps.crypto, user);
 }
 
 function existingUser(tenantDb: TenantDb, userId: string): UserRecord {
-  const user = tenantDb.user(userId);
+  const user = tenantDb.users.get(userId);
   if (!user) throw new DomainError("not-found", "no such user");
   return user;
 }
@@ -216,7 +216,7 @@ function existingUser(tenantDb: TenantDb, userId: string): UserRecord {
 /** Refuses changes that would leave the tenant without an active admin, or let an admin change itself. */
 export function guardAdminChange(tenantDb: TenantDb, actor: Principal, target: UserRecord, losesAdmin: boolean): void {
   if (target.id === actor.userId) throw new DomainError("forbidden", "you cannot change your own role, capabilities or status");
-  if (losesAdmin && target.role === "tenant_admin" && target.status === "active" && tenantDb.activeUsersWithRole("tenant_admin") <= 1) {
+  if (losesAdmin && target.role === "tenant_admin" && target.status === "active" && tenantDb.users.countByRole("tenant_admin") <= 1) {
     throw new DomainError("conflict", "the tenant would have no active admin left");
   }
 }
@@ -236,18 +236,25 @@ export async function updateUser(deps: AccountDeps, tenantDb: TenantDb, actor: P
   };
   await tenantDb.write((tx) => {
     if (takesSeat) deps.license.assertCanCreate(target.kind === "agent" ? "agent" : "user");
-    tx.updateUser(userId, changes);
-    if (changesAccess) tx.revokeUserCredentials(userId, "access changed");
-    deps.events.emit({ event: "user.updated", sensitivity: changesAccess ? "security" : "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId, ...(update.role ? { role: update.role } : {}), ...(update.status ? { status: update.status } : {}), ...(update.auditor !== undefined ? { auditor: update.auditor } : {}) }, ...(changesAccess ? { notify: { userIds: [userId], message: "An administrator changed your access; please sign in again." } } : {}) });
+    tx.users.update(userId, changes, tx.now);
+    if (changesAccess) revokeUserCredentials(tx, userId, "access changed");
+    tx.audit({ event: "user.updated", sensitivity: changesAccess ? "security" : "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId, ...(update.role ? { role: update.role } : {}), ...(update.status ? { status: update.status } : {}), ...(update.auditor !== undefined ? { auditor: update.auditor } : {}) }, ...(changesAccess ? { notify: { userIds: [userId], message: "An administrator changed your access; please sign in again." } } : {}) });
   });
   return toUserView(deps.crypto, existingUser(tenantDb, userId));
+}
+
+/** Ends every session and token of a user, and a pending password reset: disable, role change, delete and erasure take effect at once. */
+export function revokeUserCredentials(tx: TenantTx, userId: string, reason: string): void {
+  tx.sessions.revokeAllForUser(userId, reason, tx.now);
+  tx.personalTokens.revokeAllForUser(userId, tx.now);
+  tx.passwordResets.deleteForUser(userId);
 }
 
 export async function deleteUser(deps: AccountDeps, tenantDb: TenantDb, actor: Principal, userId: string): Promise<void> {
   const target = existingUser(tenantDb, userId);
   guardAdminChange(tenantDb, actor, target, true);
   await tenantDb.write((tx) => {
-    tx.deleteUser(userId);
-    deps.events.emit({ event: "user.deleted", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId } });
+    tx.users.delete(userId);
+    tx.audit({ event: "user.deleted", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId } });
   });
 }

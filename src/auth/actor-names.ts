@@ -18,7 +18,7 @@ import type { CryptoService } from "../crypto/index.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
 import { openName } from "./profiles.js";
 
-export type ActorNameDeps = { readonly db: Pick<Database, "tenants" | "users">; readonly crypto: CryptoService };
+export type ActorNameDeps = { readonly db: Pick<Database, "tenants" | "tenantReads">; readonly crypto: CryptoService };
 
 /**
  * A resolver for one read (one export stream): each distinct actor costs one user lookup and one
@@ -49,7 +49,7 @@ async function userName(deps: ActorNameDeps, log: string, userId: string): Promi
   const platform = deps.db.tenants.platformTenant()?.id;
   const candidates = [log === PLATFORM_LOG ? undefined : log, platform].filter((t): t is string => t !== undefined);
   for (const tenantId of candidates) {
-    const user = deps.db.users.get(tenantId, userId);
+    const user = deps.db.tenantReads(tenantId).users.get(userId);
     if (user === undefined) continue;
     try {
       return await openName(deps.crypto, user);

@@ -3,32 +3,30 @@
  * access tokens, each restricted to one project the agent is a member of, with no more than the
  * agent's role grants. The token is shown once, to the admin, to hand to the agent.
  */
-import type { EventSink } from "../audit/events.js";
-import type { Database } from "../db/db.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import type { UserRecord } from "../db/users.js";
 import { DomainError } from "../errors.js";
-import { createPersonalToken, PersonalTokenError, recordTokenCreated, recordTokenRevoked, type TokenRequest } from "./personal-tokens.js";
+import { createPersonalToken, PersonalTokenError, tokenCreatedEvent, tokenRevokedEvent, type TokenRequest } from "./personal-tokens.js";
 import type { Principal } from "./principal.js";
 import { scopesFor } from "../vocabulary/roles.js";
 import { tokenView, type TokenView } from "./self-service.js";
 
 function agentOf(tenantDb: TenantDb, agentId: string): UserRecord {
-  const agent = tenantDb.user(agentId);
+  const agent = tenantDb.users.get(agentId);
   if (!agent) throw new DomainError("not-found", "no such user");
   if (agent.kind !== "agent") throw new DomainError("rejected", "tokens are issued this way only to agents; people create their own");
   return agent;
 }
 
-export async function issueAgentToken(db: Database, events: EventSink, tenantDb: TenantDb, actor: Principal, agentId: string, request: TokenRequest): Promise<{ token: string; info: TokenView }> {
+export async function issueAgentToken(tenantDb: TenantDb, actor: Principal, agentId: string, request: TokenRequest): Promise<{ token: string; info: TokenView }> {
   const agent = agentOf(tenantDb, agentId);
   if (agent.status !== "active") throw new DomainError("rejected", "the agent is disabled");
-  if (request.projectId !== null && !tenantDb.membership(request.projectId, agentId)) {
+  if (request.projectId !== null && !tenantDb.projects.membership(request.projectId, agentId)) {
     throw new DomainError("rejected", "the agent is not a member of that project; add it first");
   }
   try {
     const owner = { tenantId: tenantDb.tenantId, userId: agentId, kind: "agent" as const, scopes: scopesFor(agent.role, agent.auditor) };
-    const created = await createPersonalToken(db, owner, actor, request, new Date(), (record) => recordTokenCreated(events, actor, record, agentId));
+    const created = await createPersonalToken(tenantDb, owner, actor, request, new Date(), (record) => tokenCreatedEvent(actor, record, agentId));
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
     if (error instanceof PersonalTokenError) throw new DomainError("rejected", error.message);
@@ -37,13 +35,13 @@ export async function issueAgentToken(db: Database, events: EventSink, tenantDb:
 }
 
 export function agentTokens(tenantDb: TenantDb, agentId: string): TokenView[] {
-  return tenantDb.personalTokensOf(agentOf(tenantDb, agentId).id).map(tokenView);
+  return tenantDb.personalTokens.listForUser(agentOf(tenantDb, agentId).id).map(tokenView);
 }
 
-export async function revokeAgentToken(events: EventSink, tenantDb: TenantDb, actor: Principal, agentId: string, tokenId: string): Promise<void> {
+export async function revokeAgentToken(tenantDb: TenantDb, actor: Principal, agentId: string, tokenId: string): Promise<void> {
   agentOf(tenantDb, agentId);
   await tenantDb.write((tx) => {
-    if (!tx.revokePersonalToken(agentId, tokenId)) throw new DomainError("not-found", "no such token");
-    recordTokenRevoked(events, actor, tenantDb.tenantId, tokenId, agentId);
+    if (!tx.personalTokens.revoke(agentId, tokenId, tx.now)) throw new DomainError("not-found", "no such token");
+    tx.audit(tokenRevokedEvent(actor, tenantDb.tenantId, tokenId, agentId));
   });
 }

@@ -6,7 +6,8 @@
  * today. This is the only place that mints a TenantScope.
  */
 import type { Database } from "../db/db.js";
-import { mintTenantScope } from "../db/tenant-scope.js";
+import { mintTenantScope, type TenantScope } from "../db/tenant-scope.js";
+import type { TenantDb } from "../db/tenant-db.js";
 import type { PersonalTokenRecord } from "../db/personal-tokens.js";
 import type { Tenant } from "../db/tenants.js";
 import type { UserRecord } from "../db/users.js";
@@ -16,6 +17,24 @@ import type { Principal } from "./principal.js";
 import { isScope, PROJECT_SCOPES, scopesFor, type Scope } from "../vocabulary/roles.js";
 
 const LAST_USED_RESOLUTION_MS = 60_000;
+
+/** The scope of the authentication step itself, once a verified credential has named its tenant. */
+function credentialScope(tenantId: string): TenantScope {
+  return mintTenantScope(tenantId, { type: "system", id: "authentication" });
+}
+
+/** Records last use for the owner's token list, at most once a minute per token: no write per request. */
+async function noteUse(account: TenantDb, record: PersonalTokenRecord, now: Date): Promise<void> {
+  if (record.lastUsedAt !== null && now.getTime() - Date.parse(record.lastUsedAt) < LAST_USED_RESOLUTION_MS) return;
+  await account.bookkeep("credential-use", (tx) => tx.personalTokens.touch(record.id, now.toISOString()));
+}
+
+function liveAccount(account: TenantDb, userId: string): { tenant: Tenant; user: UserRecord } {
+  const tenant = account.tenant.get();
+  const user = account.users.get(userId);
+  if (!tenant || tenant.status !== "active" || !user || user.status !== "active") throw new InvalidTokenError("account unavailable");
+  return { tenant, user };
+}
 
 export class Authenticator {
   constructor(
@@ -31,35 +50,26 @@ export class Authenticator {
 
   private async fromAccessToken(token: string): Promise<Principal> {
     const claims = await this.accessTokens.verify(token);
-    const session = this.db.sessions.get(claims.tid, claims.sid);
+    // The verified signature establishes the tenant: from here on, its door.
+    const account = this.db.forTenant(credentialScope(claims.tid));
+    const session = account.sessions.get(claims.sid);
     if (!session || session.userId !== claims.sub || session.revokedAt !== null || Date.parse(session.expiresAt) <= this.now().getTime()) {
       throw new InvalidTokenError("session ended");
     }
-    const { tenant, user } = this.liveAccount(claims.tid, claims.sub);
+    const { tenant, user } = liveAccount(account, claims.sub);
     return this.principal(tenant, user, claims.scopes, { kind: "session", sessionId: session.id }, null);
   }
 
   private async fromPersonalToken(token: string): Promise<Principal> {
-    const record = findUsableToken(this.db, token, this.now());
+    const record = findUsableToken(this.db.credentials, token, this.now());
     if (!record) throw new InvalidTokenError("unknown token");
-    const { tenant, user } = this.liveAccount(record.tenantId, record.userId);
-    await this.noteUse(record);
+    // The token's hash established the tenant: from here on, its door.
+    const account = this.db.forTenant(credentialScope(record.tenantId));
+    const { tenant, user } = liveAccount(account, record.userId);
+    await noteUse(account, record, this.now());
     return this.principal(tenant, user, record.scopes, { kind: "access-token", tokenId: record.id }, record.projectId);
   }
 
-  /** Records last use for the owner's token list, at most once a minute per token: no write per request. */
-  private async noteUse(record: PersonalTokenRecord): Promise<void> {
-    const now = this.now();
-    if (record.lastUsedAt !== null && now.getTime() - Date.parse(record.lastUsedAt) < LAST_USED_RESOLUTION_MS) return;
-    await this.db.write((tx) => tx.personalTokens.touch(record.tenantId, record.id, now.toISOString()));
-  }
-
-  private liveAccount(tenantId: string, userId: string): { tenant: Tenant; user: UserRecord } {
-    const tenant = this.db.tenants.get(tenantId);
-    const user = this.db.users.get(tenantId, userId);
-    if (!tenant || tenant.status !== "active" || !user || user.status !== "active") throw new InvalidTokenError("account unavailable");
-    return { tenant, user };
-  }
 
   private principal(tenant: Tenant, user: UserRecord, granted: readonly string[], credential: Principal["credential"], projectId: string | null): Principal {
     const held = scopesFor(user.role, user.auditor);
@@ -76,6 +86,7 @@ export class Authenticator {
       credential,
       projectId,
       tenantScope: tenant.kind === "customer" ? mintTenantScope(tenant.id, { type: user.kind, id: user.id }) : null,
+      accountScope: mintTenantScope(tenant.id, { type: user.kind, id: user.id }),
     };
   }
 }

@@ -9,25 +9,24 @@
  *   again (ADR 0004, src/backup/erasures.ts): the erasure is recorded next to the data and the
  *   backups as soon as it committed (src/backup/erasure-journal.ts).
  */
-import type { EventSink } from "../audit/events.js";
 import type { CryptoService } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import type { Actor } from "../vocabulary/events.js";
 import { DomainError } from "../errors.js";
-import { guardAdminChange, tenantById, type AccountDeps } from "./accounts.js";
+import { guardAdminChange, revokeUserCredentials, tenantById, type AccountDeps } from "./accounts.js";
 import { actorOf, type Principal } from "./principal.js";
 import { sealProfile } from "./profiles.js";
 
 export async function eraseUser(deps: AccountDeps, tenantDb: TenantDb, actor: Principal, userId: string): Promise<void> {
-  const target = tenantDb.user(userId);
+  const target = tenantDb.users.get(userId);
   if (!target) throw new DomainError("not-found", "no such user");
   guardAdminChange(tenantDb, actor, target, true);
   const pseudonym = await sealProfile(deps.crypto, tenantDb.tenantId, userId, { email: `erased-${userId}@erased.invalid`, name: "Erased user" });
   await tenantDb.write((tx) => {
-    tx.pseudonymiseUser(userId, pseudonym);
-    tx.revokeUserCredentials(userId, "erased");
-    deps.events.emit({ event: "user.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId } });
+    tx.users.pseudonymise(userId, pseudonym, tx.now);
+    revokeUserCredentials(tx, userId, "erased");
+    tx.audit({ event: "user.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId } });
   });
 }
 
@@ -46,7 +45,7 @@ export async function eraseTenant(deps: AccountDeps, actor: Principal, tenantId:
  * with `erasedAgainAfterRestoreOf`): its keys destroyed first, then its rows, recorded as tenant.erased.
  * Returns how many key versions were destroyed.
  */
-export async function shredTenant(deps: { readonly db: Database; readonly crypto: Pick<CryptoService, "forgetTenant">; readonly events: EventSink }, tenantId: string, slug: string | null, actor: Actor, restoredBackupId?: string): Promise<number> {
+export async function shredTenant(deps: { readonly db: Database; readonly crypto: Pick<CryptoService, "forgetTenant"> }, tenantId: string, slug: string | null, actor: Actor, restoredBackupId?: string): Promise<number> {
   const keysDestroyed = deps.db.keystore.destroyTenantKeys(tenantId);
   deps.crypto.forgetTenant(tenantId);
   await deps.db.write((tx) => {
@@ -54,7 +53,7 @@ export async function shredTenant(deps: { readonly db: Database; readonly crypto
     tx.loginThrottle.clearTenant(tenantId);
     // Recorded in the platform's log: the tenant's own log is its history, kept under audit retention.
     const payload = { erasedTenantId: tenantId, slug, keysDestroyed, ...(restoredBackupId === undefined ? {} : { erasedAgainAfterRestoreOf: restoredBackupId }) };
-    deps.events.emit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor, payload });
+    tx.audit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor, payload });
   });
   return keysDestroyed;
 }

@@ -87,7 +87,8 @@ export class AccessTokens {
   /** Starts a new signing key; the previous ones keep verifying until their tokens expire. */
   async rotate(): Promise<string> {
     const kid = randomBytes(9).toString("base64url");
-    await this.db.write((tx) => {
+    // Key-ring housekeeping, not an action: an operator's rotation is audited by its command.
+    await this.db.bookkeep("jwt-key-ring", (tx) => {
       tx.jwtKeys.rotate(kid, tx.now);
       tx.jwtKeys.prune(new Date(Date.parse(tx.now) - 2 * MAX_ACCESS_TOKEN_SECONDS * 1000).toISOString());
     });

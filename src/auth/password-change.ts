@@ -38,8 +38,9 @@ export interface PasswordChanged {
 }
 
 export async function changeOwnPassword(deps: PasswordFlowDeps, principal: Principal, change: PasswordChange, address: string): Promise<PasswordChanged> {
-  const { db, events } = deps;
-  const user = db.users.get(principal.tenantId, principal.userId);
+  const { events } = deps;
+  const account = deps.db.forTenant(principal.accountScope);
+  const user = account.users.get(principal.userId);
   if (!user) throw new DomainError("invalid-credentials", "the account no longer exists");
   if (user.kind !== "human" || user.passwordHash === null) throw new DomainError("rejected", "this account has no password");
   const actor = actorOf(principal);
@@ -60,10 +61,10 @@ export async function changeOwnPassword(deps: PasswordFlowDeps, principal: Princ
   checkPassword(change.newPassword, await openProfile(deps.crypto, user));
   const hash = await deps.passwords.hash(change.newPassword);
   const keep = principal.credential.kind === "session" ? principal.credential.sessionId : null;
-  const sessionsEnded = await db.write((tx) => {
-    tx.users.update(principal.tenantId, user.id, { passwordHash: hash }, tx.now);
-    const ended = keep === null ? tx.sessions.revokeAllForUser(principal.tenantId, user.id, "password changed", tx.now) : tx.sessions.revokeOthersForUser(principal.tenantId, user.id, keep, "password changed", tx.now);
-    events.emit({
+  const sessionsEnded = await account.write((tx) => {
+    tx.users.update(user.id, { passwordHash: hash }, tx.now);
+    const ended = keep === null ? tx.sessions.revokeAllForUser(user.id, "password changed", tx.now) : tx.sessions.revokeOthersForUser(user.id, keep, "password changed", tx.now);
+    tx.audit({
       event: "auth.password_changed",
       sensitivity: "security",
       severity: "info",
@@ -75,6 +76,6 @@ export async function changeOwnPassword(deps: PasswordFlowDeps, principal: Princ
     return ended;
   });
   const now = deps.now().getTime();
-  const personalTokensKept = db.personalTokens.listForUser(principal.tenantId, user.id).filter((t) => t.revokedAt === null && Date.parse(t.expiresAt) > now).length;
+  const personalTokensKept = account.personalTokens.listForUser(user.id).filter((t) => t.revokedAt === null && Date.parse(t.expiresAt) > now).length;
   return { sessionsEnded, personalTokensKept };
 }

@@ -11,6 +11,7 @@
  * The platform root's only reset is the break-glass one of src/auth/root-recovery.ts.
  */
 import type { TenantDb } from "../db/tenant-db.js";
+import { mintTenantScope } from "../db/tenant-scope.js";
 import { DomainError } from "../errors.js";
 import type { PasswordFlowDeps } from "./password-change.js";
 import { checkPassword } from "./accounts.js";
@@ -31,7 +32,7 @@ export interface IssuedReset {
 }
 
 export async function issuePasswordReset(deps: PasswordFlowDeps, tenantDb: TenantDb, actor: Principal, userId: string): Promise<IssuedReset> {
-  const target = tenantDb.user(userId);
+  const target = tenantDb.users.get(userId);
   if (!target) throw new DomainError("not-found", "no such user");
   if (target.id === actor.userId) throw new DomainError("forbidden", "change your own password with POST /api/me/password");
   if (target.kind !== "human") throw new DomainError("rejected", "an agent has no password");
@@ -39,8 +40,8 @@ export async function issuePasswordReset(deps: PasswordFlowDeps, tenantDb: Tenan
   const token = RESET_TOKEN_PREFIX + newOpaqueSecret();
   const expiresAt = await tenantDb.write((tx) => {
     const expires = new Date(Date.parse(tx.now) + RESET_TOKEN_TTL_SECONDS * 1000).toISOString();
-    tx.replacePasswordReset({ tokenHash: secretHash(token), userId, createdBy: actor.userId, createdAt: tx.now, expiresAt: expires });
-    deps.events.emit({ event: "auth.password_reset_issued", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId, expiresAt: expires } });
+    tx.passwordResets.replace({ tokenHash: secretHash(token), userId, createdBy: actor.userId, createdAt: tx.now, expiresAt: expires });
+    tx.audit({ event: "auth.password_reset_issued", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId, expiresAt: expires } });
     return expires;
   });
   return { userId, token, expiresAt };
@@ -58,22 +59,24 @@ export async function redeemPasswordReset(deps: PasswordFlowDeps, token: string,
     throw new DomainError("invalid-credentials", INVALID);
   };
   if (wait > 0) return fail("throttled", null);
-  const reset = token.startsWith(RESET_TOKEN_PREFIX) ? db.passwordResets.findByHash(secretHash(token)) : undefined;
+  const reset = token.startsWith(RESET_TOKEN_PREFIX) ? db.credentials.passwordReset(secretHash(token)) : undefined;
   if (!reset) return fail("unknown token", null);
-  const tenant = db.tenants.get(reset.tenantId);
-  const user = db.users.get(reset.tenantId, reset.userId);
+  // The token's hash established the tenant: from here on, its door.
+  const account = db.forTenant(mintTenantScope(reset.tenantId, { type: "system", id: "password reset" }));
+  const tenant = account.tenant.get();
+  const user = account.users.get(reset.userId);
   if (Date.parse(reset.expiresAt) <= deps.now().getTime()) return fail("expired", reset.tenantId);
   if (!tenant || tenant.status !== "active" || !user || user.status !== "active" || user.kind !== "human") return fail("account unavailable", reset.tenantId);
   // Only `vecto recover-root` issues a reset for the platform tenant (no route does): the setting also voids one issued before it was disabled.
   if (tenant.kind === "platform" && !deps.rootRecovery) return fail("root recovery disabled", reset.tenantId);
   checkPassword(newPassword, await openProfile(deps.crypto, user));
   const hash = await deps.passwords.hash(newPassword);
-  const spent = await db.write((tx) => {
-    if (!tx.passwordResets.consume(reset.tenantId, reset.tokenHash, tx.now)) return false;
-    tx.users.update(reset.tenantId, user.id, { passwordHash: hash }, tx.now);
-    const sessionsEnded = tx.sessions.revokeAllForUser(reset.tenantId, user.id, "password reset", tx.now);
-    const tokensRevoked = tx.personalTokens.revokeAllForUser(reset.tenantId, user.id, tx.now);
-    events.emit({
+  const spent = await account.write((tx) => {
+    if (!tx.passwordResets.consume(reset.tokenHash, tx.now)) return false;
+    tx.users.update(user.id, { passwordHash: hash }, tx.now);
+    const sessionsEnded = tx.sessions.revokeAllForUser(user.id, "password reset", tx.now);
+    const tokensRevoked = tx.personalTokens.revokeAllForUser(user.id, tx.now);
+    tx.audit({
       event: "auth.password_reset_completed",
       sensitivity: "security",
       severity: "warn",

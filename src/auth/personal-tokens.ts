@@ -6,9 +6,10 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { crc32 } from "node:zlib";
-import type { Database } from "../db/db.js";
+import type { CredentialLookup } from "../db/credential-lookup.js";
+import type { TenantDb } from "../db/tenant-db.js";
+import type { DomainEvent } from "../vocabulary/events.js";
 import type { PersonalTokenRecord } from "../db/personal-tokens.js";
-import type { EventSink } from "../audit/events.js";
 import type { ActorKind } from "../vocabulary/events.js";
 import { DomainError } from "../errors.js";
 import { actorOf, type Principal } from "./principal.js";
@@ -89,8 +90,8 @@ export interface TokenOwner {
  * Creates a token for `owner`, never with more than the owner holds now. The issuer must have
  * signed in: an access token cannot mint another (a leaked token must not be able to renew itself).
  */
-/** `record` runs inside the insert's transaction: the audit event commits with the token, or neither does. */
-export async function createPersonalToken(db: Database, owner: TokenOwner, issuer: Principal, request: TokenRequest, now: Date, record: (token: PersonalTokenRecord) => void): Promise<CreatedToken> {
+/** `event` is the audit event of the issue, recorded in the insert's transaction: it commits with the token, or neither does. `account`: the owner's tenant. */
+export async function createPersonalToken(account: TenantDb, owner: TokenOwner, issuer: Principal, request: TokenRequest, now: Date, event: (token: PersonalTokenRecord) => DomainEvent): Promise<CreatedToken> {
   assertCanIssue(issuer);
   const beyondProject = request.projectId === null ? [] : request.scopes.filter((s) => !PROJECT_SCOPES.has(s));
   if (beyondProject.length > 0) throw new PersonalTokenError(`a project-restricted token cannot carry ${beyondProject.join(", ")}`);
@@ -114,28 +115,29 @@ export async function createPersonalToken(db: Database, owner: TokenOwner, issue
     lastUsedAt: null,
     revokedAt: null,
   };
-  await db.write((tx) => {
+  await account.write((tx) => {
     tx.personalTokens.insert(stored);
-    record(stored);
+    tx.audit(event(stored));
   });
   return { token, record: stored };
 }
 
 /** The stored token for a presented one, if it is well-formed, known, unrevoked and unexpired. */
-export function findUsableToken(db: Database, token: string, now: Date): PersonalTokenRecord | undefined {
+export function findUsableToken(credentials: CredentialLookup, token: string, now: Date): PersonalTokenRecord | undefined {
   if (!isWellFormedToken(token)) return undefined;
-  const record = db.personalTokens.findByHash(secretHash(token));
+  const record = credentials.personalToken(secretHash(token));
   if (!record || record.revokedAt !== null || Date.parse(record.expiresAt) <= now.getTime()) return undefined;
   return record;
 }
 
-/** The record of an issued token (a person's own, or an agent's by its admin): ids and restrictions, never the token. */
-export function recordTokenCreated(events: EventSink, issuer: Principal, token: PersonalTokenRecord, forAgent?: string): void {
+/** The event of an issued token (a person's own, or an agent's by its admin): ids and restrictions, never the token. */
+export function tokenCreatedEvent(issuer: Principal, token: PersonalTokenRecord, forAgent?: string): DomainEvent {
   const restriction: Record<string, string> = forAgent === undefined ? { scopes: token.scopes.join(" ") } : { forAgent };
   const payload = { tokenId: token.id, ...restriction, projectId: token.projectId };
-  events.emit({ event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: token.tenantId, actor: actorOf(issuer), payload });
+  return { event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: token.tenantId, actor: actorOf(issuer), payload };
 }
 
-export function recordTokenRevoked(events: EventSink, revoker: Principal, tenantId: string, tokenId: string, forAgent?: string): void {
-  events.emit({ event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId, actor: actorOf(revoker), payload: { tokenId, ...(forAgent === undefined ? {} : { forAgent }) } });
+/** The event of a revoked token, recorded by the write that revokes it (tx.audit). */
+export function tokenRevokedEvent(revoker: Principal, tenantId: string, tokenId: string, forAgent?: string): DomainEvent {
+  return { event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId, actor: actorOf(revoker), payload: { tokenId, ...(forAgent === undefined ? {} : { forAgent }) } };
 }

@@ -19,6 +19,12 @@ export interface Principal {
   readonly projectId: string | null;
   /** The key to this tenant's data; null for the platform tenant, whose users hold no tenant content. */
   readonly tenantScope: TenantScope | null;
+  /**
+   * The key to the caller's own account rows (own sessions, tokens, notifications, password), in
+   * whatever tenant the account lives: the platform root's too. Domain code reads only the
+   * caller's own rows through it.
+   */
+  readonly accountScope: TenantScope;
 }
 
 /** The actor an audit event names for what this principal did (defined with the actor type, below auth). */

@@ -34,12 +34,12 @@ export interface IssuedRootRecovery {
 /** The platform's roots; a lookup by email when given, else the only one. */
 async function recoveredRoot(deps: PasswordFlowDeps, platformId: string, email: string | undefined): Promise<UserRecord> {
   if (email !== undefined) {
-    const user = deps.db.users.findByEmail(platformId, await emailLookup(deps.crypto, platformId, email));
+    const user = deps.db.tenantReads(platformId).users.findByEmail(await emailLookup(deps.crypto, platformId, email));
     if (user?.role !== "platform_root") throw new DomainError("not-found", `no platform root has the email ${email}`);
     return user;
   }
   // The platform tenant holds only its roots; setup makes one, and no route adds another. The schema does not forbid more.
-  const roots = deps.db.users.list(platformId, undefined, 100).filter((u) => u.role === "platform_root");
+  const roots = deps.db.tenantReads(platformId).users.list(undefined, 100).filter((u) => u.role === "platform_root");
   const [only] = roots;
   if (only === undefined) throw new DomainError("conflict", "the platform tenant has no root account");
   if (roots.length > 1) {
@@ -57,11 +57,12 @@ export async function issueRootRecovery(deps: PasswordFlowDeps, email?: string):
   if (root.status !== "active" || root.kind !== "human") throw new DomainError("rejected", "this platform root account is disabled");
   const profile = await openProfile(deps.crypto, root);
   const token = RESET_TOKEN_PREFIX + newOpaqueSecret();
-  const expiresAt = await deps.db.write((tx) => {
+  const expiresAt = await deps.db.write((platformTx) => {
+    const tx = platformTx.tenant(platform.id);
     const expires = new Date(Date.parse(tx.now) + ROOT_RECOVERY_TTL_SECONDS * 1000).toISOString();
-    tx.passwordResets.deleteForTenant(platform.id);
-    tx.passwordResets.replace({ tokenHash: secretHash(token), tenantId: platform.id, userId: root.id, createdBy: ROOT_RECOVERY_ACTOR.id, createdAt: tx.now, expiresAt: expires });
-    deps.events.emit({ event: "auth.root_recovery_issued", sensitivity: "security", severity: "warn", tenantId: platform.id, actor: ROOT_RECOVERY_ACTOR, payload: { userId: root.id, expiresAt: expires } });
+    tx.passwordResets.deleteForTenant();
+    tx.passwordResets.replace({ tokenHash: secretHash(token), userId: root.id, createdBy: ROOT_RECOVERY_ACTOR.id, createdAt: tx.now, expiresAt: expires });
+    tx.audit({ event: "auth.root_recovery_issued", sensitivity: "security", severity: "warn", tenantId: platform.id, actor: ROOT_RECOVERY_ACTOR, payload: { userId: root.id, expiresAt: expires } });
     return expires;
   });
   return { userId: root.id, email: profile.email, token, expiresAt };

@@ -2,13 +2,12 @@
  * What every signed-in account may do to itself: see and end its sessions, create, list and
  * revoke its personal access tokens. Every query binds the principal's own tenant and user.
  */
-import type { Database } from "../db/db.js";
+import type { TenantDoor } from "../db/tenant-db.js";
 import type { SessionRecord } from "../db/sessions.js";
 import type { PersonalTokenRecord } from "../db/personal-tokens.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "./project-access.js";
-import type { EventSink } from "../audit/events.js";
-import { assertCanIssue, createPersonalToken, PersonalTokenError, recordTokenCreated, recordTokenRevoked, type TokenRequest } from "./personal-tokens.js";
+import { assertCanIssue, createPersonalToken, PersonalTokenError, tokenCreatedEvent, tokenRevokedEvent, type TokenRequest } from "./personal-tokens.js";
 import { actorOf, type Principal } from "./principal.js";
 
 export interface SessionView {
@@ -33,36 +32,37 @@ export function tokenView(token: PersonalTokenRecord): TokenView {
   return { id: token.id, name: token.name, scopes: token.scopes, projectId: token.projectId, createdAt: token.createdAt, expiresAt: token.expiresAt, lastUsedAt: token.lastUsedAt, revokedAt: token.revokedAt };
 }
 
-export function ownSessions(db: Database, principal: Principal): SessionView[] {
-  return db.sessions.listForUser(principal.tenantId, principal.userId).map((s) => sessionView(s, principal));
+export function ownSessions(db: TenantDoor, principal: Principal): SessionView[] {
+  return db.forTenant(principal.accountScope).sessions.listForUser(principal.userId).map((s) => sessionView(s, principal));
 }
 
-export async function endOwnSession(db: Database, events: EventSink, principal: Principal, sessionId: string): Promise<void> {
-  const session = db.sessions.get(principal.tenantId, sessionId);
+export async function endOwnSession(db: TenantDoor, principal: Principal, sessionId: string): Promise<void> {
+  const account = db.forTenant(principal.accountScope);
+  const session = account.sessions.get(sessionId);
   if (!session || session.userId !== principal.userId) throw new DomainError("not-found", "no such session");
-  await db.write((tx) => {
-    tx.sessions.revoke(principal.tenantId, sessionId, "ended by user", tx.now);
-    events.emit({ event: "auth.session_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { sessionId } });
+  await account.write((tx) => {
+    tx.sessions.revoke(sessionId, "ended by user", tx.now);
+    tx.audit({ event: "auth.session_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { sessionId } });
   });
 }
 
-export function ownTokens(db: Database, principal: Principal): TokenView[] {
-  return db.personalTokens.listForUser(principal.tenantId, principal.userId).map(tokenView);
+export function ownTokens(db: TenantDoor, principal: Principal): TokenView[] {
+  return db.forTenant(principal.accountScope).personalTokens.listForUser(principal.userId).map(tokenView);
 }
 
 /** A project restriction must name a project the owner can enter (its existence is otherwise not revealed). */
-function checkProjectRestriction(db: Database, principal: Principal, projectId: string | null): void {
+function checkProjectRestriction(db: TenantDoor, principal: Principal, projectId: string | null): void {
   if (projectId === null) return;
   if (!principal.tenantScope) throw new DomainError("rejected", "platform accounts have no projects");
   projectAccess(db.forTenant(principal.tenantScope), principal, projectId);
 }
 
-export async function createOwnToken(db: Database, events: EventSink, principal: Principal, request: TokenRequest): Promise<{ token: string; info: TokenView }> {
+export async function createOwnToken(db: TenantDoor, principal: Principal, request: TokenRequest): Promise<{ token: string; info: TokenView }> {
   assertCanIssue(principal); // before the project check, which could otherwise answer first
   checkProjectRestriction(db, principal, request.projectId);
   try {
     const owner = { tenantId: principal.tenantId, userId: principal.userId, kind: principal.actorKind, scopes: principal.scopes };
-    const created = await createPersonalToken(db, owner, principal, request, new Date(), (record) => recordTokenCreated(events, principal, record));
+    const created = await createPersonalToken(db.forTenant(principal.accountScope), owner, principal, request, new Date(), (record) => tokenCreatedEvent(principal, record));
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
     if (error instanceof PersonalTokenError) throw new DomainError("rejected", error.message);
@@ -70,11 +70,12 @@ export async function createOwnToken(db: Database, events: EventSink, principal:
   }
 }
 
-export async function revokeOwnToken(db: Database, events: EventSink, principal: Principal, tokenId: string): Promise<void> {
-  const token = db.personalTokens.get(principal.tenantId, tokenId);
+export async function revokeOwnToken(db: TenantDoor, principal: Principal, tokenId: string): Promise<void> {
+  const account = db.forTenant(principal.accountScope);
+  const token = account.personalTokens.get(tokenId);
   if (!token || token.userId !== principal.userId) throw new DomainError("not-found", "no such token");
-  await db.write((tx) => {
-    tx.personalTokens.revoke(principal.tenantId, principal.userId, tokenId, tx.now);
-    recordTokenRevoked(events, principal, principal.tenantId, tokenId);
+  await account.write((tx) => {
+    tx.personalTokens.revoke(principal.userId, tokenId, tx.now);
+    tx.audit(tokenRevokedEvent(principal, principal.tenantId, tokenId));
   });
 }

@@ -10,6 +10,8 @@ import { randomUUID } from "node:crypto";
 import type { CryptoService } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import type { SessionRecord } from "../db/sessions.js";
+import type { TenantDb } from "../db/tenant-db.js";
+import { mintTenantScope } from "../db/tenant-scope.js";
 import type { Tenant } from "../db/tenants.js";
 import type { UserRecord } from "../db/users.js";
 import { DomainError } from "../errors.js";
@@ -76,7 +78,7 @@ export class Sessions {
       events.emit({ event: "auth.login_throttled", sensitivity: "security", severity: "warn", tenantId: tenant?.id ?? null, actor: { type: "anonymous", id: null }, payload: { address: request.address, retryAfterSeconds: wait } });
       throw new DomainError("throttled", `too many failed attempts; try again in ${wait} seconds`, { retryAfterSeconds: wait });
     }
-    const user = tenant ? db.users.findByEmail(tenant.id, lookup) : undefined;
+    const user = tenant ? db.credentials.userByEmail(tenant.id, lookup) : undefined;
     const verdict = user?.passwordHash ? await passwords.verify(user.passwordHash, request.password) : (await passwords.verifyNothing(request.password), { ok: false, rehash: false });
     if (!tenant || !user || !verdict.ok || user.status !== "active" || tenant.status !== "active" || user.kind !== "human") {
       await throttle.failure(keys);
@@ -84,44 +86,48 @@ export class Sessions {
       throw new DomainError("invalid-credentials", INVALID);
     }
     await throttle.success(keys);
-    if (verdict.rehash) {
-      const rehashed = await passwords.hash(request.password);
-      await db.write((tx) => tx.users.update(tenant.id, user.id, { passwordHash: rehashed }, tx.now));
-    }
-    return this.startSession(tenant, user, request.client, request.address);
+    // The password opened the account: from here on, its tenant's door.
+    const account = db.forTenant(mintTenantScope(tenant.id, { type: user.kind, id: user.id }));
+    const rehashed = verdict.rehash ? await passwords.hash(request.password) : undefined;
+    return this.startSession(account, tenant, user, request.client, request.address, rehashed);
   }
 
   async refresh(refreshToken: string): Promise<TokenPair> {
-    const { db, events } = this.deps;
+    const { db } = this.deps;
     const now = this.deps.now();
-    const stored = db.sessions.findRefreshToken(secretHash(refreshToken));
+    const stored = db.credentials.refreshToken(secretHash(refreshToken));
     if (!stored) throw new DomainError("invalid-credentials", INVALID);
-    const session = db.sessions.get(stored.tenantId, stored.sessionId);
+    // The token's hash established the tenant: from here on, its door.
+    const account = db.forTenant(mintTenantScope(stored.tenantId, { type: "system", id: "authentication" }));
+    const session = account.sessions.get(stored.sessionId);
     if (!session || session.revokedAt !== null || Date.parse(session.expiresAt) <= now.getTime()) throw new DomainError("invalid-credentials", INVALID);
-    const spent = await db.write((tx) => {
-      if (tx.sessions.spendRefreshToken(stored.tenantId, stored.tokenHash, tx.now)) return false;
-      tx.sessions.revoke(stored.tenantId, session.id, "refresh token reused", tx.now);
-      events.emit({ event: "auth.refresh_reused", sensitivity: "security", severity: "critical", tenantId: session.tenantId, actor: { type: "human", id: session.userId }, payload: { sessionId: session.id, revoked: "session" }, notify: { userIds: [session.userId], message: "A sign-in token of yours was used twice, so that session was ended. If it was not you, change your password." } });
-      return true;
+    // Spending the token is bookkeeping of its use; a replay is an action: the session ends, audited.
+    if (await account.bookkeep("credential-use", (tx) => tx.sessions.spendRefreshToken(stored.tokenHash, tx.now))) return this.refreshed(account, session, stored.expiresAt, now);
+    await account.write((tx) => {
+      tx.sessions.revoke(session.id, "refresh token reused", tx.now);
+      tx.audit({ event: "auth.refresh_reused", sensitivity: "security", severity: "critical", tenantId: session.tenantId, actor: { type: "human", id: session.userId }, payload: { sessionId: session.id, revoked: "session" }, notify: { userIds: [session.userId], message: "A sign-in token of yours was used twice, so that session was ended. If it was not you, change your password." } });
     });
-    if (spent) throw new DomainError("invalid-credentials", INVALID);
-    if (Date.parse(stored.expiresAt) <= now.getTime()) throw new DomainError("invalid-credentials", INVALID);
-    const tenant = db.tenants.get(session.tenantId);
-    const user = db.users.get(session.tenantId, session.userId);
+    throw new DomainError("invalid-credentials", INVALID);
+  }
+
+  private async refreshed(account: TenantDb, session: SessionRecord, refreshExpiresAt: string, now: Date): Promise<TokenPair> {
+    if (Date.parse(refreshExpiresAt) <= now.getTime()) throw new DomainError("invalid-credentials", INVALID);
+    const tenant = account.tenant.get();
+    const user = account.users.get(session.userId);
     if (!tenant || tenant.status !== "active" || !user || user.status !== "active") throw new DomainError("invalid-credentials", INVALID);
-    return this.issue(tenant, user, session);
+    return this.issue(account, tenant, user, session);
   }
 
   async logout(principal: Principal): Promise<void> {
     if (principal.credential.kind !== "session") throw new DomainError("rejected", "log out ends a session; revoke an access token with DELETE /api/tokens/:id");
     const sessionId = principal.credential.sessionId;
-    await this.deps.db.write((tx) => {
-      tx.sessions.revoke(principal.tenantId, sessionId, "logout", tx.now);
-      this.deps.events.emit({ event: "auth.logout", sensitivity: "normal", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { sessionId } });
+    await this.deps.db.forTenant(principal.accountScope).write((tx) => {
+      tx.sessions.revoke(sessionId, "logout", tx.now);
+      tx.audit({ event: "auth.logout", sensitivity: "normal", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { sessionId } });
     });
   }
 
-  private async startSession(tenant: Tenant, user: UserRecord, client: string, address: string): Promise<TokenPair> {
+  private async startSession(account: TenantDb, tenant: Tenant, user: UserRecord, client: string, address: string, rehashed: string | undefined): Promise<TokenPair> {
     const now = this.deps.now();
     const session: SessionRecord = {
       id: randomUUID(),
@@ -134,21 +140,23 @@ export class Sessions {
       revokeReason: null,
       client: client.slice(0, 200),
     };
-    await this.deps.db.write((tx) => {
+    await account.write((tx) => {
+      // A stronger hash of the same password, when its parameters rose: part of signing in.
+      if (rehashed !== undefined) tx.users.update(user.id, { passwordHash: rehashed }, tx.now);
       tx.sessions.insert(session);
-      this.deps.events.emit({ event: "auth.login_succeeded", sensitivity: "security", severity: "info", tenantId: tenant.id, actor: { type: "human", id: user.id }, payload: { sessionId: session.id, address } });
+      tx.audit({ event: "auth.login_succeeded", sensitivity: "security", severity: "info", tenantId: tenant.id, actor: { type: "human", id: user.id }, payload: { sessionId: session.id, address } });
     });
-    return this.issue(tenant, user, session);
+    return this.issue(account, tenant, user, session);
   }
 
   /** A fresh access token and refresh token for a live session. */
-  private async issue(tenant: Tenant, user: UserRecord, session: SessionRecord): Promise<TokenPair> {
+  private async issue(account: TenantDb, tenant: Tenant, user: UserRecord, session: SessionRecord): Promise<TokenPair> {
     const now = this.deps.now();
     const refreshToken = newOpaqueSecret();
     const refreshExpires = new Date(Math.min(now.getTime() + this.deps.policy.refreshIdleSeconds * 1000, Date.parse(session.expiresAt)));
-    await this.deps.db.write((tx) => {
-      tx.sessions.insertRefreshToken({ tokenHash: secretHash(refreshToken), tenantId: tenant.id, sessionId: session.id, createdAt: tx.now, expiresAt: refreshExpires.toISOString(), usedAt: null });
-      tx.sessions.touch(tenant.id, session.id, tx.now);
+    await account.bookkeep("credential-use", (tx) => {
+      tx.sessions.insertRefreshToken({ tokenHash: secretHash(refreshToken), sessionId: session.id, createdAt: tx.now, expiresAt: refreshExpires.toISOString(), usedAt: null });
+      tx.sessions.touch(session.id, tx.now);
     });
     const lifetime = Math.min(tenant.accessTokenTtlSeconds, Math.floor((Date.parse(session.expiresAt) - now.getTime()) / 1000));
     const access = await this.deps.accessTokens.sign({ userId: user.id, tenantId: tenant.id, sessionId: session.id, scopes: [...scopesFor(user.role, user.auditor)] }, lifetime);

@@ -24,7 +24,7 @@ export function setupPending(db: Database): boolean {
 export async function issueSetupToken(db: Database, ttlSeconds: number): Promise<IssuedSetupToken> {
   if (!setupPending(db)) throw new DomainError("conflict", "setup is already complete; the platform root manages access from here (a forgotten root password: vecto recover-root)");
   const token = PREFIX + newOpaqueSecret();
-  return db.write((tx) => {
+  return db.bookkeep("setup-token", (tx) => {
     const expiresAt = new Date(Date.parse(tx.now) + ttlSeconds * 1000).toISOString();
     tx.setupTokens.replace(secretHash(token), tx.now, expiresAt);
     return { token, expiresAt };

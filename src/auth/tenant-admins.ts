@@ -38,7 +38,8 @@ async function newAdmin(deps: AccountDeps, tenantId: string, profile: Profile, n
 /** The tenant's active admins other than `except`, to be told. */
 function otherAdmins(deps: AccountDeps, tenantId: string, except: string): string[] {
   const ids: string[] = [];
-  for (let page = deps.db.users.list(tenantId, undefined, 500); page.length > 0; page = deps.db.users.list(tenantId, page.at(-1)?.id, 500)) {
+  const users = deps.db.tenantReads(tenantId).users;
+  for (let page = users.list(undefined, 500); page.length > 0; page = users.list(page.at(-1)?.id, 500)) {
     for (const u of page) if (u.role === "tenant_admin" && u.status === "active" && u.id !== except) ids.push(u.id);
   }
   return ids;
@@ -48,7 +49,7 @@ export async function assignTenantAdmin(deps: AccountDeps, actor: Principal, ten
   const tenant = tenantById(deps, tenantId);
   if (tenant.status !== "active") throw new DomainError("conflict", "the tenant is suspended; reactivate it first");
   const lookup = await emailLookup(deps.crypto, tenantId, profile.email);
-  const existing = deps.db.users.findByEmail(tenantId, lookup);
+  const existing = deps.db.tenantReads(tenantId).users.findByEmail(lookup);
   if (existing?.kind === "agent") throw new DomainError("rejected", "this email belongs to an agent, which cannot be an admin");
   // A new person, or a disabled one enabled again, takes a seat (as in createUser and updateUser).
   const takesSeat = existing === undefined || existing.status === "disabled";
@@ -57,19 +58,21 @@ export async function assignTenantAdmin(deps: AccountDeps, actor: Principal, ten
   const token = RESET_TOKEN_PREFIX + newOpaqueSecret();
   const notify = otherAdmins(deps, tenantId, user.id);
   try {
-    const expiresAt = await deps.db.write((tx) => {
+    const expiresAt = await deps.db.write((platformTx) => {
+      // The platform root acts on the tenant's accounts: system work of the platform, in the tenant's rows.
+      const tx = platformTx.tenant(tenantId);
       if (takesSeat) deps.license.assertCanCreate("user");
-      if (tx.users.findByEmail(tenantId, lookup)?.id !== existing?.id) throw new DomainError("conflict", "the tenant's users changed meanwhile; try again");
+      if (tx.users.findByEmail(lookup)?.id !== existing?.id) throw new DomainError("conflict", "the tenant's users changed meanwhile; try again");
       const accessChanged = existing !== undefined && (existing.role !== "tenant_admin" || existing.status !== "active");
       if (existing === undefined) tx.users.insert(user);
       else if (accessChanged) {
-        tx.users.update(tenantId, user.id, { role: "tenant_admin", status: "active" }, tx.now);
-        tx.sessions.revokeAllForUser(tenantId, user.id, "access changed", tx.now);
-        tx.personalTokens.revokeAllForUser(tenantId, user.id, tx.now);
+        tx.users.update(user.id, { role: "tenant_admin", status: "active" }, tx.now);
+        tx.sessions.revokeAllForUser(user.id, "access changed", tx.now);
+        tx.personalTokens.revokeAllForUser(user.id, tx.now);
       }
       const expires = new Date(Date.parse(tx.now) + RESET_TOKEN_TTL_SECONDS * 1000).toISOString();
-      tx.passwordResets.replace({ tokenHash: secretHash(token), tenantId, userId: user.id, createdBy: actor.userId, createdAt: tx.now, expiresAt: expires });
-      deps.events.emit({
+      tx.passwordResets.replace({ tokenHash: secretHash(token), userId: user.id, createdBy: actor.userId, createdAt: tx.now, expiresAt: expires });
+      tx.audit({
         event: "tenant.admin_assigned",
         sensitivity: "security",
         severity: "warn",

@@ -75,7 +75,8 @@ export class LoginThrottle {
 
   async failure(keys: Partial<ThrottleKeys>): Promise<void> {
     const now = this.now();
-    await this.db.write((tx) => {
+    // Counters, not actions: the failure itself is audited by the flow that failed.
+    await this.db.bookkeep("login-throttle", (tx) => {
       for (const [kind, key] of Object.entries(keys) as [keyof ThrottleKeys, string][]) {
         const record = tx.loginThrottle.get(key);
         const fresh = !record || now.getTime() - Date.parse(record.lastFailure) > WINDOW_MS;
@@ -87,7 +88,7 @@ export class LoginThrottle {
   }
 
   async success(keys: ThrottleKeys): Promise<void> {
-    await this.db.write((tx) => {
+    await this.db.bookkeep("login-throttle", (tx) => {
       tx.loginThrottle.clear(keys.account);
       tx.loginThrottle.clear(keys.accountAddress);
     });

@@ -123,7 +123,7 @@ async function prepareStaged(config: Config, wiring: BackupWiring, stageDir: str
   }
   try {
     const tenants = await eraseAgain(services, erased.tenants, report.backupId);
-    const content = await eraseContentAgain(services.db, services.identity.events, erased.content, report.backupId);
+    const content = await eraseContentAgain(services.db, erased.content, report.backupId);
     services.identity.events.emit({ event: "backup.restored", sensitivity: "security", severity: "warn", tenantId: null, actor: RESTORE_ACTOR, payload: { backupId: report.backupId, backupCreatedAt: report.createdAt, backupInstallationId: report.installationId, erasedAgain: tenants.length, contentErasedAgain: content.length } });
     return { tenants, content };
   } finally {
@@ -140,7 +140,7 @@ async function eraseAgain(services: OpenedCopy, erased: ErasureRecord["tenants"]
   for (const { tenantId } of erased) {
     const tenant = services.db.tenants.get(tenantId);
     if (!present.has(tenantId) && tenant === undefined) continue;
-    await shredTenant({ db: services.db, crypto: services.crypto, events: services.identity.events }, tenantId, tenant?.slug ?? null, RESTORE_ACTOR, backupId);
+    await shredTenant({ db: services.db, crypto: services.crypto }, tenantId, tenant?.slug ?? null, RESTORE_ACTOR, backupId);
     done.push(tenantId);
   }
   services.db.checkpoint();

@@ -118,6 +118,68 @@ const FILTER_SQL = `SELECT ${COLUMNS} FROM audit_events
     AND (@event IS NULL OR event = @event)
   ORDER BY seq LIMIT @limit`;
 
+/**
+ * Reading one audit log (a tenant's, or the installation's "_platform"): the log id is bound at
+ * construction and in every statement. Appending is Database.audit's alone.
+ */
+export class AuditLogRepository {
+  /** All of it is reading: a read handle may call every method. */
+  static readonly reads = ["page", "filtered", "leafHashes", "size", "latestCheckpoint", "checkpoints"] as const;
+
+  constructor(
+    private readonly handle: BetterSqlite3.Database,
+    readonly tenantId: string,
+  ) {}
+
+  /** The log's rows in leaf order, from `fromSeq`, a page at a time (constant memory for any size). */
+  page(fromSeq: number, limit: number): AuditRow[] {
+    return this.handle
+      .prepare<[string, number, number], Row>(`SELECT ${COLUMNS} FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?`)
+      .all(this.tenantId, fromSeq, limit)
+      .map(toRow);
+  }
+
+  /** One page of the log's rows matching the filter, in seq order (keyset pagination: constant memory). */
+  filtered(filter: AuditFilter): AuditRow[] {
+    return this.handle
+      .prepare<[Record<string, string | number | null>], Row>(FILTER_SQL)
+      .all({ tenantId: this.tenantId, afterSeq: filter.afterSeq, from: filter.from ?? null, to: filter.to ?? null, actorId: filter.actorId ?? null, event: filter.event ?? null, limit: filter.limit })
+      .map(toRow);
+  }
+
+  /** Only the leaf hashes of a page of the log (what the Merkle tree needs), in seq order. */
+  leafHashes(fromSeq: number, limit: number): Uint8Array[] {
+    return this.handle
+      .prepare<[string, number, number], { leaf_hash: Buffer }>("SELECT leaf_hash FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?")
+      .all(this.tenantId, fromSeq, limit)
+      .map((r) => new Uint8Array(r.leaf_hash));
+  }
+
+  /** How many events the log holds (its next leaf index). */
+  size(): number {
+    return this.handle.prepare<[string], { next: number }>("SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_events WHERE tenant_id = ?").get(this.tenantId)?.next ?? 0;
+  }
+
+  latestCheckpoint(): CheckpointRow | undefined {
+    const row = this.handle
+      .prepare<[string], CheckpointSqlRow>("SELECT tenant_id, size, root_hash, frontier, note, created_at FROM audit_checkpoints WHERE tenant_id = ? ORDER BY size DESC LIMIT 1")
+      .get(this.tenantId);
+    return row ? toCheckpoint(row) : undefined;
+  }
+
+  checkpoints(): CheckpointRow[] {
+    return this.handle
+      .prepare<[string], CheckpointSqlRow>("SELECT tenant_id, size, root_hash, frontier, note, created_at FROM audit_checkpoints WHERE tenant_id = ? ORDER BY size")
+      .all(this.tenantId)
+      .map(toCheckpoint);
+  }
+}
+
+/**
+ * The audit logs at platform level: appending (inside the write transaction of the change it
+ * records), the list of logs, checkpoints, and reading any log by its id (verification, export
+ * and checkpoints walk every log, the installation's included).
+ */
 export class AuditRepository {
   // Prepared once, on first use (after migrations): appending runs inside every write request,
   // and preparing each time doubled its cost.
@@ -127,9 +189,9 @@ export class AuditRepository {
   constructor(private readonly handle: BetterSqlite3.Database) {}
 
   /** The next leaf index of a log; called inside the write transaction, so no two appends race for it. */
-  nextSeq(tenantId: string): number {
+  nextSeq(logId: string): number {
     this.nextSeqStatement ??= this.handle.prepare<[string], { next: number }>("SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_events WHERE tenant_id = ?");
-    return this.nextSeqStatement.get(tenantId)?.next ?? 0;
+    return this.nextSeqStatement.get(logId)?.next ?? 0;
   }
 
   append(row: AuditRow): void {
@@ -138,28 +200,33 @@ export class AuditRepository {
       .run(row.vid, row.tenantId, row.seq, row.event, row.scope, row.sensitivity, row.severity, row.actorType, row.actorId, row.actorName, row.scopeVid, row.timestamp, row.payload, Buffer.from(row.signature), Buffer.from(row.leafHash));
   }
 
-  /** A log's rows in leaf order, from `fromSeq`, a page at a time (constant memory for any size). */
-  page(tenantId: string, fromSeq: number, limit: number): AuditRow[] {
-    return this.handle
-      .prepare<[string, number, number], Row>(`SELECT ${COLUMNS} FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?`)
-      .all(tenantId, fromSeq, limit)
-      .map(toRow);
+  /** One log, for reading. */
+  log(logId: string): AuditLogRepository {
+    return new AuditLogRepository(this.handle, logId);
   }
 
-  /** One page of a log's rows matching the filter, in seq order (keyset pagination: constant memory). */
-  filtered(tenantId: string, filter: AuditFilter): AuditRow[] {
-    return this.handle
-      .prepare<[Record<string, string | number | null>], Row>(FILTER_SQL)
-      .all({ tenantId, afterSeq: filter.afterSeq, from: filter.from ?? null, to: filter.to ?? null, actorId: filter.actorId ?? null, event: filter.event ?? null, limit: filter.limit })
-      .map(toRow);
+  page(logId: string, fromSeq: number, limit: number): AuditRow[] {
+    return this.log(logId).page(fromSeq, limit);
   }
 
-  /** Only the leaf hashes of a page of a log (what the Merkle tree needs), in seq order. */
-  leafHashes(tenantId: string, fromSeq: number, limit: number): Uint8Array[] {
-    return this.handle
-      .prepare<[string, number, number], { leaf_hash: Buffer }>("SELECT leaf_hash FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?")
-      .all(tenantId, fromSeq, limit)
-      .map((r) => new Uint8Array(r.leaf_hash));
+  filtered(logId: string, filter: AuditFilter): AuditRow[] {
+    return this.log(logId).filtered(filter);
+  }
+
+  leafHashes(logId: string, fromSeq: number, limit: number): Uint8Array[] {
+    return this.log(logId).leafHashes(fromSeq, limit);
+  }
+
+  latestCheckpoint(logId: string): CheckpointRow | undefined {
+    return this.log(logId).latestCheckpoint();
+  }
+
+  checkpoints(logId: string): CheckpointRow[] {
+    return this.log(logId).checkpoints();
+  }
+
+  size(logId: string): number {
+    return this.nextSeq(logId);
   }
 
   /** Every log that has events: the tenants' and the installation's. */
@@ -167,27 +234,9 @@ export class AuditRepository {
     return this.handle.prepare<[], { tenant_id: string }>("SELECT DISTINCT tenant_id FROM audit_events WHERE tenant_id IS NOT NULL ORDER BY tenant_id").all().map((r) => r.tenant_id);
   }
 
-  latestCheckpoint(tenantId: string): CheckpointRow | undefined {
-    const row = this.handle
-      .prepare<[string], CheckpointSqlRow>("SELECT tenant_id, size, root_hash, frontier, note, created_at FROM audit_checkpoints WHERE tenant_id = ? ORDER BY size DESC LIMIT 1")
-      .get(tenantId);
-    return row ? toCheckpoint(row) : undefined;
-  }
-
-  checkpoints(tenantId: string): CheckpointRow[] {
-    return this.handle
-      .prepare<[string], CheckpointSqlRow>("SELECT tenant_id, size, root_hash, frontier, note, created_at FROM audit_checkpoints WHERE tenant_id = ? ORDER BY size")
-      .all(tenantId)
-      .map(toCheckpoint);
-  }
-
   insertCheckpoint(row: CheckpointRow): void {
     this.handle
       .prepare("INSERT OR IGNORE INTO audit_checkpoints (tenant_id, size, root_hash, frontier, note, created_at) VALUES (?, ?, ?, ?, ?, ?)")
       .run(row.tenantId, row.size, Buffer.from(row.rootHash), Buffer.from(row.frontier), row.note, row.createdAt);
-  }
-
-  size(tenantId: string): number {
-    return this.nextSeq(tenantId);
   }
 }

@@ -15,25 +15,18 @@ import { moveKeysToKeystore } from "./keystore-move.js";
 import { migrate, schemaVersion } from "./migrate.js";
 import { migrations } from "./migrations/index.js";
 import { SetupTokenRepository } from "./setup-tokens.js";
-import { TenantDb } from "./tenant-db.js";
+import { tenantBookkeeping, type TenantDb, type TenantTx } from "./tenant-db.js";
+import { only, tenantReads, tenantRepositories, type TenantReads } from "./tenant-repositories.js";
 import { TenantRepository } from "./tenants.js";
-import { UserRepository } from "./users.js";
-import { SessionRepository } from "./sessions.js";
-import { PasswordResetRepository } from "./password-resets.js";
-import { PersonalTokenRepository } from "./personal-tokens.js";
+import { CredentialLookup } from "./credential-lookup.js";
 import { JwtKeyRepository } from "./jwt-keys.js";
 import { LoginThrottleRepository } from "./login-throttle.js";
-import { ProjectRepository } from "./projects.js";
-import { NodeRepository } from "./nodes.js";
-import { EdgeRepository } from "./edges.js";
-import { AuditRepository, type AuditSealer, type CheckpointRow } from "./audit-log.js";
-import { NotificationRepository } from "./notifications.js";
-import { SealedFieldRepository } from "./sealed-fields.js";
-import { SecretRepository } from "./secrets.js";
+import { AuditRepository, type AuditPosition, type AuditSealer, type CheckpointRow } from "./audit-log.js";
 import { LicensingRepository } from "./licensing.js";
 import { UsageCountRepository } from "./usage-counts.js";
 import { isStorageFull, StorageFullError, StorageState } from "./storage.js";
-import type { DomainEvent } from "../vocabulary/events.js";
+import { WritePath, type Committed, type TransactionBase } from "./write-path.js";
+import { PLATFORM_LOG, type DomainEvent } from "../vocabulary/events.js";
 import type { TenantScope } from "./tenant-scope.js";
 
 export interface OpenOptions {
@@ -44,33 +37,47 @@ export interface OpenOptions {
   readonly readonly?: boolean;
 }
 
-/** The repositories, write methods included: only reachable inside `write()`. */
-interface Repositories {
+/** What a platform write transaction may change: the installation's own tables, and (for system work) one tenant's. */
+export interface PlatformTx extends TransactionBase {
   readonly setupTokens: SetupTokenRepository;
   readonly tenants: TenantRepository;
-  readonly users: UserRepository;
-  readonly sessions: SessionRepository;
-  readonly personalTokens: PersonalTokenRepository;
-  readonly jwtKeys: JwtKeyRepository;
-  readonly loginThrottle: LoginThrottleRepository;
-  readonly projects: ProjectRepository;
-  readonly nodes: NodeRepository;
-  readonly edges: EdgeRepository;
-  readonly audit: AuditRepository;
-  readonly notifications: NotificationRepository;
-  readonly sealedFields: SealedFieldRepository;
-  readonly secrets: SecretRepository;
   readonly licensing: LicensingRepository;
-  readonly passwordResets: PasswordResetRepository;
+  /** Erasing a tenant forgets its login counters too. */
+  readonly loginThrottle: Pick<LoginThrottleRepository, "clearTenant">;
+  /**
+   * One tenant's repositories inside this platform transaction, for work no request scopes: a
+   * tenant created with its first admin, a restore erasing again, re-encryption.
+   */
+  tenant(tenantId: string): TenantTx;
 }
 
-/** What a write transaction may change at platform level. */
-export interface PlatformTx extends Repositories {
-  readonly now: string;
+/**
+ * What follows an event into its transaction, decided outside the database (src/notify makes a
+ * user's notifications from it, src/audit logs it once committed): called after the event's row
+ * is appended, with that tenant's repositories (undefined for an event of the platform log).
+ */
+export type EventFollower = (event: DomainEvent, position: AuditPosition, tx: TenantTx | undefined) => void;
+
+/**
+ * The platform writes that are not actions, each with the only repository it may touch: none
+ * reaches tenant data, and none needs an audit event (the action they serve has its own, or they
+ * record no action at all). A tenant's own such writes: TenantBookkeeping (tenant-db.ts).
+ */
+export interface Bookkeeping {
+  /** Login failure counters (auth/throttle.ts). */
+  readonly "login-throttle": { readonly loginThrottle: LoginThrottleRepository };
+  /** The JWT key ring's ids and ages (auth/jwt.ts). */
+  readonly "jwt-key-ring": { readonly jwtKeys: JwtKeyRepository };
+  /** The clock's high-water mark and the license state last seen (license/license.ts). */
+  readonly "license-marks": { readonly licensing: Pick<LicensingRepository, "meta" | "setMeta"> };
+  /** The one-time setup token (auth/setup-token.ts). */
+  readonly "setup-token": { readonly setupTokens: Pick<SetupTokenRepository, "replace"> };
 }
 
-/** The audit log of the installation itself (events of no tenant). */
-export const PLATFORM_LOG = "_platform";
+export type BookkeepingKind = keyof Bookkeeping;
+
+/** The audit log of the installation itself, named in the vocabulary (src/server reads it there). */
+export { PLATFORM_LOG };
 
 /** The keystore file that goes with a database file. */
 export function keystorePath(databaseFile: string): string {
@@ -83,27 +90,22 @@ export class DatabaseOpenError extends Error {
 
 export class Database {
   readonly tenants: Pick<TenantRepository, "get" | "getBySlug" | "platformTenant" | "list" | "plaintextNames">;
-  readonly users: Pick<UserRepository, "get" | "findByEmail" | "list">;
-  readonly sessions: Pick<SessionRepository, "get" | "listForUser" | "findRefreshToken">;
-  readonly personalTokens: Pick<PersonalTokenRepository, "findByHash" | "get" | "listForUser">;
   readonly jwtKeys: Pick<JwtKeyRepository, "list">;
   readonly loginThrottle: Pick<LoginThrottleRepository, "get">;
   readonly setupTokens: Pick<SetupTokenRepository, "isValid">;
-  readonly passwordResets: Pick<PasswordResetRepository, "findByHash">;
-  /** Reading the audit logs (appending goes through audit()). */
+  /** Which tenant a presented credential belongs to: for src/auth alone (credential-lookup.ts). */
+  readonly credentials: CredentialLookup;
+  /** Reading the audit logs, any of them by id (appending goes through a transaction's audit()). */
   readonly auditLog: Pick<AuditRepository, "page" | "leafHashes" | "filtered" | "size" | "logIds" | "latestCheckpoint" | "checkpoints">;
-  readonly notifications: Pick<NotificationRepository, "forUser">;
-  /** Sealed values per data-key version, for re-encryption and the key status. */
-  readonly sealedFields: Pick<SealedFieldRepository, "versionCounts" | "notUnder">;
   /** Installed licenses, the clock's high-water mark, usage snapshots (changes go through write()). */
   readonly licensing: Pick<LicensingRepository, "currentLicense" | "currentSequence" | "licenseHistory" | "meta" | "rollbacksAfter" | "lastSnapshot" | "lastSnapshotBefore" | "snapshotForDay" | "snapshotsBetween" | "latestAuditTime">;
-  /** Counts (numbers only) for license limits and usage snapshots. */
+  /** Which customer tenants there are, for license limits and usage snapshots (each one's counts: tenantReads(id).usage). */
   readonly usageCounts: UsageCountRepository;
-  private readonly repositories: Repositories;
+  private readonly platform: { readonly setupTokens: SetupTokenRepository; readonly tenants: TenantRepository; readonly licensing: LicensingRepository; readonly jwtKeys: JwtKeyRepository; readonly loginThrottle: LoginThrottleRepository; readonly audit: AuditRepository };
+  private readonly writes: WritePath;
   private auditSealer: AuditSealer | undefined;
+  private readonly followers: EventFollower[] = [];
   private closed = false;
-  /** Work to do once the open transaction commits (dropped when it rolls back). */
-  private afterCommitQueue: (() => void)[] | undefined;
 
   private constructor(
     private readonly handle: BetterSqlite3.Database,
@@ -113,31 +115,18 @@ export class Database {
     /** Whether the disk has room: fed by every write of the database and the keystore. */
     private readonly storage: StorageState,
   ) {
-    this.repositories = {
+    this.platform = {
       setupTokens: new SetupTokenRepository(handle),
       tenants: new TenantRepository(handle),
-      users: new UserRepository(handle),
-      sessions: new SessionRepository(handle),
-      personalTokens: new PersonalTokenRepository(handle),
+      licensing: new LicensingRepository(handle),
       jwtKeys: new JwtKeyRepository(handle),
       loginThrottle: new LoginThrottleRepository(handle),
-      projects: new ProjectRepository(handle),
-      nodes: new NodeRepository(handle),
-      edges: new EdgeRepository(handle),
       audit: new AuditRepository(handle),
-      notifications: new NotificationRepository(handle),
-      sealedFields: new SealedFieldRepository(handle),
-      secrets: new SecretRepository(handle),
-      licensing: new LicensingRepository(handle),
-      passwordResets: new PasswordResetRepository(handle),
     };
-    ({ tenants: this.tenants, users: this.users, sessions: this.sessions, personalTokens: this.personalTokens, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle, setupTokens: this.setupTokens } = this.repositories);
-    this.auditLog = this.repositories.audit;
-    this.notifications = this.repositories.notifications;
-    this.sealedFields = this.repositories.sealedFields;
-    this.licensing = this.repositories.licensing;
-    this.passwordResets = this.repositories.passwordResets;
+    ({ tenants: this.tenants, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle, setupTokens: this.setupTokens, licensing: this.licensing, audit: this.auditLog } = this.platform);
+    this.credentials = new CredentialLookup(handle);
     this.usageCounts = new UsageCountRepository(handle);
+    this.writes = new WritePath(handle, storage, () => this.closed);
   }
 
   /** Opens (creating if needed) and migrates the database file and its keystore (default: keys.db beside it). */
@@ -177,47 +166,86 @@ export class Database {
     this.ensureInstallation();
   }
 
+  /** The engine's own row (not an action of anyone): outside the audited path. */
   private ensureInstallation(): void {
-    this.transact(() => {
+    this.writes.run(false, () => {
       this.handle
         .prepare("INSERT OR IGNORE INTO installation (id, installation_id, created_at) VALUES (1, ?, ?)")
         .run(randomUUID(), this.clock().toISOString());
     });
   }
 
-  /**
-   * Runs fn in one IMMEDIATE transaction; the sole write path. A full disk rolls it back and
-   * surfaces as StorageFullError; what fn queued with afterCommit runs only once it committed.
-   */
-  private transact<T>(fn: () => T): T {
-    if (this.closed) throw new Error("database is closed");
-    if (this.handle.inTransaction) return fn();
-    const queue: (() => void)[] = [];
-    this.afterCommitQueue = queue;
-    let result: T;
-    try {
-      result = this.storage.write(() => this.handle.transaction(fn).immediate());
-    } finally {
-      this.afterCommitQueue = undefined;
-    }
-    for (const run of queue) run();
-    return result;
-  }
-
   /** Runs fn once the open write transaction has committed (never, if it rolls back); at once outside one. */
   afterCommit(fn: () => void): void {
-    if (this.afterCommitQueue === undefined) fn();
-    else this.afterCommitQueue.push(fn);
+    this.writes.afterCommit(fn);
   }
 
-  /** The single write path for platform-level changes. Resolves after the transaction committed. */
+  /** The hook after each commit that appended audit events, with the logs they went to (write-path.ts). */
+  onCommitted(listener: (committed: Committed) => void): void {
+    this.writes.onCommitted(listener);
+  }
+
+  /** The single write path for platform-level changes (contract: write-path.ts). */
   async write<T>(fn: (tx: PlatformTx) => T): Promise<T> {
-    return this.transact(() => fn({ ...this.repositories, now: this.clock().toISOString() }));
+    return this.writes.run(true, () => fn(this.platformTx(this.clock().toISOString())));
+  }
+
+  /** A platform write that is not an action: one of the named kinds, with only its repository (see Bookkeeping). */
+  async bookkeep<K extends BookkeepingKind, T>(kind: K, fn: (tx: Bookkeeping[K] & { readonly now: string }) => T): Promise<T> {
+    return this.writes.run(false, () => fn({ ...this.bookkeeping(kind), now: this.clock().toISOString() }));
   }
 
   /** The data of one tenant, reachable only with a scope minted by authentication. */
   forTenant(scope: TenantScope): TenantDb {
-    return new TenantDb(this.repositories, scope.tenantId, (fn) => this.transact(fn), () => this.clock().toISOString(), () => this.checkpoint());
+    const tenantId = scope.tenantId;
+    return {
+      ...tenantReads(this.handle, tenantId),
+      tenantId,
+      write: async (fn) => this.writes.run(true, () => fn(this.tenantTx(tenantId, this.clock().toISOString()))),
+      erase: async (fn) => {
+        const result = await this.writes.run(true, () => fn(this.tenantTx(tenantId, this.clock().toISOString())));
+        this.checkpoint();
+        return result;
+      },
+      bookkeep: async (kind, fn) => this.writes.run(false, () => fn({ ...tenantBookkeeping(this.handle, tenantId)[kind], now: this.clock().toISOString() })),
+    };
+  }
+
+  /**
+   * One tenant's reads for platform work that no request scopes (usage counts, key status,
+   * re-encryption); only platform modules hold the Database (test/unit/architecture.test.ts).
+   */
+  tenantReads(tenantId: string): TenantReads {
+    return tenantReads(this.handle, tenantId);
+  }
+
+  /** Events of this database also make what src/notify decides (services.ts registers it). */
+  followEvents(follower: EventFollower): void {
+    this.followers.push(follower);
+  }
+
+  private platformTx(now: string): PlatformTx {
+    const { setupTokens, tenants, licensing, loginThrottle } = this.platform;
+    return { setupTokens, tenants, licensing, loginThrottle, now, audit: (event) => this.audit(event), tenant: (tenantId) => this.tenantTx(tenantId, now) };
+  }
+
+  private tenantTx(tenantId: string, now: string): TenantTx {
+    return {
+      ...tenantRepositories(this.handle, tenantId),
+      tenantId,
+      now,
+      // A tenant's transaction records events of that tenant only.
+      audit: (event) => {
+        if (event.tenantId !== tenantId) throw new Error("a tenant's transaction records only that tenant's events");
+        this.audit(event);
+      },
+    };
+  }
+
+  private bookkeeping<K extends BookkeepingKind>(kind: K): Bookkeeping[K] {
+    const { loginThrottle, jwtKeys, licensing, setupTokens } = this.platform;
+    const all: Bookkeeping = { "login-throttle": { loginThrottle }, "jwt-key-ring": { jwtKeys }, "license-marks": { licensing: only(licensing, ["meta", "setMeta"]) }, "setup-token": { setupTokens: only(setupTokens, ["replace"]) } };
+    return all[kind];
   }
 
   installationId(): string {
@@ -237,27 +265,28 @@ export class Database {
 
   /**
    * Appends an audit event to its log: inside the caller's transaction when one is open (so the
-   * change and its event commit together, or neither does), else in one of its own. Without a
-   * sealer nothing can be audited, and so nothing is written (fail closed).
+   * change and its event commit together, or neither does), else as a write whose only change is
+   * the event. Without a sealer nothing can be audited, and so nothing is written (fail closed).
+   * Domain code records events with its transaction's `tx.audit(event)`; this is that, and the
+   * path of events that have no change of their own (a failed login).
    */
   audit(event: DomainEvent): void {
     const sealer = this.auditSealer;
     if (!sealer) throw new Error("the audit trail is not ready; refusing to write without it");
-    this.transact(() => {
+    this.writes.run(true, () => {
       const logId = event.tenantId ?? PLATFORM_LOG;
-      const position = { logId, seq: this.repositories.audit.nextSeq(logId), vid: randomUUID(), timestamp: this.clock().toISOString() };
-      this.repositories.audit.append(sealer.seal(event, position));
-      // The only way a notification is made: with the vid of the audit row just written.
-      for (const userId of event.notify?.userIds ?? []) {
-        if (event.tenantId === null) break;
-        this.repositories.notifications.insert({ id: randomUUID(), tenantId: event.tenantId, userId, triggeredByAuditVid: position.vid, message: event.notify?.message ?? "", createdAt: position.timestamp, readAt: null });
-      }
+      const now = this.clock().toISOString();
+      const position: AuditPosition = { logId, seq: this.platform.audit.nextSeq(logId), vid: randomUUID(), timestamp: now };
+      this.platform.audit.append(sealer.seal(event, position));
+      this.writes.audited(logId);
+      const tenantTx = event.tenantId === null ? undefined : this.tenantTx(event.tenantId, now);
+      for (const follow of this.followers) follow(event, position, tenantTx);
     });
   }
 
-  /** Stores a signed checkpoint (idempotent per log and size). */
+  /** Stores a signed checkpoint (idempotent per log and size): bookkeeping of the audit trail itself. */
   saveCheckpoint(row: CheckpointRow): void {
-    this.transact(() => this.repositories.audit.insertCheckpoint(row));
+    this.writes.run(false, () => this.platform.audit.insertCheckpoint(row));
   }
 
   /** Folds the WAL into the database file now (after an erasure: no old page images stay in the WAL). */

@@ -73,66 +73,73 @@ const TOUCHING_SQL = `SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND from_
   SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND to_id IN (SELECT value FROM json_each(?))
   ORDER BY created_at, id`;
 
+/** One tenant's edges: the tenant id is bound at construction and in every statement. */
 export class EdgeRepository {
-  constructor(private readonly handle: BetterSqlite3.Database) {}
+  /** What a read handle (TenantDb) may call. */
+  static readonly reads = ["get", "find", "touching", "listForProject", "reachable", "trace"] as const;
 
-  get(tenantId: string, id: string): EdgeRecord | undefined {
-    const row = this.handle.prepare<[string, string], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND id = ?`).get(tenantId, id);
+  constructor(
+    private readonly handle: BetterSqlite3.Database,
+    readonly tenantId: string,
+  ) {}
+
+  get(id: string): EdgeRecord | undefined {
+    const row = this.handle.prepare<[string, string], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
     return row ? toEdge(row) : undefined;
   }
 
-  find(tenantId: string, type: EdgeType, fromId: string, toId: string): EdgeRecord | undefined {
+  find(type: EdgeType, fromId: string, toId: string): EdgeRecord | undefined {
     const row = this.handle
       .prepare<[string, EdgeType, string, string], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND type = ? AND from_id = ? AND to_id = ?`)
-      .get(tenantId, type, fromId, toId);
+      .get(this.tenantId, type, fromId, toId);
     return row ? toEdge(row) : undefined;
   }
 
   /** Edges touching any of the nodes (either end). */
-  touching(tenantId: string, nodeIds: readonly string[]): EdgeRecord[] {
+  touching(nodeIds: readonly string[]): EdgeRecord[] {
     if (nodeIds.length === 0) return [];
     return this.handle
       .prepare<[string, string, string, string], EdgeRow>(TOUCHING_SQL)
-      .all(tenantId, JSON.stringify(nodeIds), tenantId, JSON.stringify(nodeIds))
+      .all(this.tenantId, JSON.stringify(nodeIds), this.tenantId, JSON.stringify(nodeIds))
       .map(toEdge);
   }
 
   /** A project's edges, keyset-paginated by id. */
-  listForProject(tenantId: string, projectId: string, after: string | undefined, limit: number): EdgeRecord[] {
+  listForProject(projectId: string, after: string | undefined, limit: number): EdgeRecord[] {
     return this.handle
       .prepare<[string, string, string, number], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?`)
-      .all(tenantId, projectId, after ?? "", limit)
+      .all(this.tenantId, projectId, after ?? "", limit)
       .map(toEdge);
   }
 
-  reachable(tenantId: string, type: EdgeType, start: string, target: string, maxDepth: number): boolean {
-    return this.handle.prepare(REACHABLE_SQL).get({ tenantId, type, start, target, maxDepth }) !== undefined;
+  reachable(type: EdgeType, start: string, target: string, maxDepth: number): boolean {
+    return this.handle.prepare(REACHABLE_SQL).get({ tenantId: this.tenantId, type, start, target, maxDepth }) !== undefined;
   }
 
-  trace(tenantId: string, start: string, viaTo: readonly EdgeType[], viaFrom: readonly EdgeType[], maxDepth: number, maxNodes: number, includeArchived = false): TraceStep[] {
+  trace(start: string, viaTo: readonly EdgeType[], viaFrom: readonly EdgeType[], maxDepth: number, maxNodes: number, includeArchived = false): TraceStep[] {
     return this.handle
       .prepare<[Record<string, string | number>], { node_id: string; depth: number }>(TRACE_SQL)
-      .all({ tenantId, start, viaTo: JSON.stringify(viaTo), viaFrom: JSON.stringify(viaFrom), maxDepth, maxNodes, includeArchived: includeArchived ? 1 : 0 })
+      .all({ tenantId: this.tenantId, start, viaTo: JSON.stringify(viaTo), viaFrom: JSON.stringify(viaFrom), maxDepth, maxNodes, includeArchived: includeArchived ? 1 : 0 })
       .map((r) => ({ nodeId: r.node_id, depth: r.depth }));
   }
 
-  insert(edge: EdgeRecord): void {
+  insert(edge: Omit<EdgeRecord, "tenantId">): void {
     this.handle
       .prepare(`INSERT INTO edges (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(edge.id, edge.tenantId, edge.projectId, edge.type, edge.fromId, edge.toId, edge.createdBy, edge.createdAt);
+      .run(edge.id, this.tenantId, edge.projectId, edge.type, edge.fromId, edge.toId, edge.createdBy, edge.createdAt);
   }
 
-  delete(tenantId: string, id: string): boolean {
-    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND id = ?").run(tenantId, id).changes === 1;
+  delete(id: string): boolean {
+    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1;
   }
 
   /** Deletes every edge with the node at either end; returns how many went. */
-  deleteTouching(tenantId: string, nodeId: string): number {
-    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND (from_id = ? OR to_id = ?)").run(tenantId, nodeId, nodeId).changes;
+  deleteTouching(nodeId: string): number {
+    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND (from_id = ? OR to_id = ?)").run(this.tenantId, nodeId, nodeId).changes;
   }
 
   /** Deletes every edge of a project (edges never cross projects); returns how many went. */
-  deleteForProject(tenantId: string, projectId: string): number {
-    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND project_id = ?").run(tenantId, projectId).changes;
+  deleteForProject(projectId: string): number {
+    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, projectId).changes;
   }
 }

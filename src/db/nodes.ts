@@ -96,20 +96,30 @@ function toNode(row: NodeRow): NodeRecord {
   };
 }
 
-export class NodeRepository {
-  constructor(private readonly handle: BetterSqlite3.Database) {}
+/** A node to insert: the repository adds its tenant. */
+export type NewNode = Omit<NodeRecord, "tenantId">;
 
-  get(tenantId: string, id: string): NodeRecord | undefined {
-    const row = this.handle.prepare<[string, string], NodeRow>(`SELECT ${COLUMNS} FROM nodes WHERE tenant_id = ? AND id = ?`).get(tenantId, id);
+/** One tenant's nodes: the tenant id is bound at construction and in every statement. */
+export class NodeRepository {
+  /** What a read handle (TenantDb) may call. */
+  static readonly reads = ["get", "getMany", "list"] as const;
+
+  constructor(
+    private readonly handle: BetterSqlite3.Database,
+    readonly tenantId: string,
+  ) {}
+
+  get(id: string): NodeRecord | undefined {
+    const row = this.handle.prepare<[string, string], NodeRow>(`SELECT ${COLUMNS} FROM nodes WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
     return row ? toNode(row) : undefined;
   }
 
-  getMany(tenantId: string, ids: readonly string[]): NodeRecord[] {
+  getMany(ids: readonly string[]): NodeRecord[] {
     if (ids.length === 0) return [];
     return this.handle
       // "+tenant_id": still bound, but the planner looks rows up by primary key instead of scanning by tenant.
       .prepare<[string, string], NodeRow>(`SELECT ${COLUMNS} FROM nodes WHERE +tenant_id = ? AND id IN (SELECT value FROM json_each(?))`)
-      .all(tenantId, JSON.stringify(ids))
+      .all(this.tenantId, JSON.stringify(ids))
       .map(toNode);
   }
 
@@ -117,12 +127,12 @@ export class NodeRepository {
    * One project's nodes, ordered by (updated_at, id): a stable order that also serves "changed
    * since" sync. One static statement with optional filters, so the tenancy check can read it.
    */
-  list(tenantId: string, projectId: string, filter: NodeFilter): NodeRecord[] {
+  list(projectId: string, filter: NodeFilter): NodeRecord[] {
     const terms = (filter.terms ?? []).map((t) => Buffer.from(t).toString("hex"));
     return this.handle
       .prepare<[Record<string, string | number | null>], NodeRow>(LIST_SQL)
       .all({
-        tenantId,
+        tenantId: this.tenantId,
         projectId,
         type: filter.type ?? null,
         status: filter.status ?? null,
@@ -137,15 +147,20 @@ export class NodeRepository {
       .map(toNode);
   }
 
-  insert(node: NodeRecord): void {
+  /** Inserts the node with the search terms of its title. */
+  insert(node: NewNode, terms: readonly Uint8Array[]): void {
     this.handle
       .prepare(`INSERT INTO nodes (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(node.id, node.tenantId, node.projectId, node.type, node.status, node.reviewKind, node.verdict, Buffer.from(node.titleEnc), Buffer.from(node.bodyEnc), node.authorType, node.authorId, node.version, node.createdAt, node.updatedAt, node.archivedAt);
+      .run(node.id, this.tenantId, node.projectId, node.type, node.status, node.reviewKind, node.verdict, Buffer.from(node.titleEnc), Buffer.from(node.bodyEnc), node.authorType, node.authorId, node.version, node.createdAt, node.updatedAt, node.archivedAt);
+    this.#replaceTerms(node.id, terms);
   }
 
-  /** Applies the changes only if the stored version is `expectedVersion`; returns the new version or undefined on a stale one. */
-  update(tenantId: string, id: string, expectedVersion: number, changes: NodeChanges, now: string): number | undefined {
-    const current = this.get(tenantId, id);
+  /**
+   * Applies the changes only if the stored version is `expectedVersion` (and replaces the search
+   * terms when given); returns the new version or undefined on a stale one.
+   */
+  update(id: string, expectedVersion: number, changes: NodeChanges, now: string, terms?: readonly Uint8Array[]): number | undefined {
+    const current = this.get(id);
     if (!current || current.version !== expectedVersion) return undefined;
     const next = expectedVersion + 1;
     const result = this.handle
@@ -161,11 +176,13 @@ export class NodeRepository {
         changes.archivedAt !== undefined ? changes.archivedAt : current.archivedAt,
         next,
         now,
-        tenantId,
+        this.tenantId,
         id,
         expectedVersion,
       );
-    return result.changes === 1 ? next : undefined;
+    if (result.changes !== 1) return undefined;
+    if (terms) this.#replaceTerms(id, terms);
+    return next;
   }
 
   /**
@@ -173,22 +190,22 @@ export class NodeRepository {
    * The terms would also go by ON DELETE CASCADE; deleting them by name keeps the erasure
    * complete whatever the schema says. Edges are the caller's (EdgeRepository.deleteTouching).
    */
-  erase(tenantId: string, id: string): boolean {
-    this.handle.prepare("DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?").run(tenantId, id);
-    return this.handle.prepare("DELETE FROM nodes WHERE tenant_id = ? AND id = ?").run(tenantId, id).changes === 1;
+  erase(id: string): boolean {
+    this.handle.prepare("DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?").run(this.tenantId, id);
+    return this.handle.prepare("DELETE FROM nodes WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1;
   }
 
   /** Hard delete of every node of a project, search terms first; returns how many nodes went. */
-  eraseProjectNodes(tenantId: string, projectId: string): number {
+  eraseProjectNodes(projectId: string): number {
     this.handle
       .prepare("DELETE FROM node_terms WHERE tenant_id = ? AND node_id IN (SELECT id FROM nodes WHERE tenant_id = ? AND project_id = ?)")
-      .run(tenantId, tenantId, projectId);
-    return this.handle.prepare("DELETE FROM nodes WHERE tenant_id = ? AND project_id = ?").run(tenantId, projectId).changes;
+      .run(this.tenantId, this.tenantId, projectId);
+    return this.handle.prepare("DELETE FROM nodes WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, projectId).changes;
   }
 
-  replaceTerms(tenantId: string, nodeId: string, terms: readonly Uint8Array[]): void {
-    this.handle.prepare("DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?").run(tenantId, nodeId);
+  #replaceTerms(nodeId: string, terms: readonly Uint8Array[]): void {
+    this.handle.prepare("DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?").run(this.tenantId, nodeId);
     const insert = this.handle.prepare("INSERT OR IGNORE INTO node_terms (tenant_id, term, node_id) VALUES (?, ?, ?)");
-    for (const term of terms) insert.run(tenantId, Buffer.from(term), nodeId);
+    for (const term of terms) insert.run(this.tenantId, Buffer.from(term), nodeId);
   }
 }

@@ -27,22 +27,29 @@ function toRecord(r: Row): NotificationRecord {
   return { id: r.id, tenantId: r.tenant_id, userId: r.user_id, triggeredByAuditVid: r.triggered_by_audit_vid, message: r.message, createdAt: r.created_at, readAt: r.read_at };
 }
 
+/** One tenant's notifications: the tenant id is bound at construction and in every statement. */
 export class NotificationRepository {
-  constructor(private readonly handle: BetterSqlite3.Database) {}
+  /** What a read handle (TenantDb) may call. */
+  static readonly reads = ["forUser"] as const;
 
-  insert(n: NotificationRecord): void {
-    this.handle.prepare(`INSERT INTO notifications (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(n.id, n.tenantId, n.userId, n.triggeredByAuditVid, n.message, n.createdAt, n.readAt);
+  constructor(
+    private readonly handle: BetterSqlite3.Database,
+    readonly tenantId: string,
+  ) {}
+
+  insert(n: Omit<NotificationRecord, "tenantId">): void {
+    this.handle.prepare(`INSERT INTO notifications (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(n.id, this.tenantId, n.userId, n.triggeredByAuditVid, n.message, n.createdAt, n.readAt);
   }
 
   /** A user's notifications, newest first. */
-  forUser(tenantId: string, userId: string, unreadOnly: boolean, limit: number): NotificationRecord[] {
+  forUser(userId: string, unreadOnly: boolean, limit: number): NotificationRecord[] {
     return this.handle
       .prepare<[string, string, number, number], Row>(`SELECT ${COLUMNS} FROM notifications WHERE tenant_id = ? AND user_id = ? AND (? = 0 OR read_at IS NULL) ORDER BY created_at DESC, id LIMIT ?`)
-      .all(tenantId, userId, unreadOnly ? 1 : 0, limit)
+      .all(this.tenantId, userId, unreadOnly ? 1 : 0, limit)
       .map(toRecord);
   }
 
-  markRead(tenantId: string, userId: string, id: string, now: string): boolean {
-    return this.handle.prepare("UPDATE notifications SET read_at = coalesce(read_at, ?) WHERE tenant_id = ? AND user_id = ? AND id = ?").run(now, tenantId, userId, id).changes === 1;
+  markRead(userId: string, id: string, now: string): boolean {
+    return this.handle.prepare("UPDATE notifications SET read_at = coalesce(read_at, ?) WHERE tenant_id = ? AND user_id = ? AND id = ?").run(now, this.tenantId, userId, id).changes === 1;
   }
 }

@@ -11,7 +11,7 @@ export interface PasswordResetRecord {
   readonly expiresAt: string;
 }
 
-interface Row {
+export interface PasswordResetRow {
   token_hash: Buffer;
   tenant_id: string;
   user_id: string;
@@ -20,41 +20,39 @@ interface Row {
   expires_at: string;
 }
 
-export class PasswordResetRepository {
-  constructor(private readonly handle: BetterSqlite3.Database) {}
+/** One tenant's password resets: the tenant id is bound at construction and in every statement. */
+export function toPasswordReset(row: PasswordResetRow): PasswordResetRecord {
+  return { tokenHash: new Uint8Array(row.token_hash), tenantId: row.tenant_id, userId: row.user_id, createdBy: row.created_by, createdAt: row.created_at, expiresAt: row.expires_at };
+}
 
-  /**
-   * The reset's row, found by the presented token's hash. This lookup is what establishes the
-   * tenant, so it cannot bind one: it is on the tenancy test's short allow-list.
-   */
-  findByHash(tokenHash: Uint8Array): PasswordResetRecord | undefined {
-    const row = this.handle
-      .prepare<[Buffer], Row>("SELECT token_hash, tenant_id, user_id, created_by, created_at, expires_at FROM password_resets WHERE token_hash = ?")
-      .get(Buffer.from(tokenHash));
-    return row
-      ? { tokenHash: new Uint8Array(row.token_hash), tenantId: row.tenant_id, userId: row.user_id, createdBy: row.created_by, createdAt: row.created_at, expiresAt: row.expires_at }
-      : undefined;
-  }
+export class PasswordResetRepository {
+  /** A read handle sees none of it: resets are found by their hash (credential-lookup.ts) and changed only in a write. */
+  static readonly reads = [] as const;
+
+  constructor(
+    private readonly handle: BetterSqlite3.Database,
+    readonly tenantId: string,
+  ) {}
 
   /** Stores a new reset for the user; the user's earlier one, and every expired one of the tenant, are gone. */
-  replace(reset: PasswordResetRecord): void {
-    this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND (user_id = ? OR expires_at <= ?)").run(reset.tenantId, reset.userId, reset.createdAt);
+  replace(reset: Omit<PasswordResetRecord, "tenantId">): void {
+    this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND (user_id = ? OR expires_at <= ?)").run(this.tenantId, reset.userId, reset.createdAt);
     this.handle
       .prepare("INSERT INTO password_resets (token_hash, tenant_id, user_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(Buffer.from(reset.tokenHash), reset.tenantId, reset.userId, reset.createdBy, reset.createdAt, reset.expiresAt);
+      .run(Buffer.from(reset.tokenHash), this.tenantId, reset.userId, reset.createdBy, reset.createdAt, reset.expiresAt);
   }
 
   /** Deletes the reset if it is still unexpired; true only then (it can be spent once). */
-  consume(tenantId: string, tokenHash: Uint8Array, now: string): boolean {
-    return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND token_hash = ? AND expires_at > ?").run(tenantId, Buffer.from(tokenHash), now).changes === 1;
+  consume(tokenHash: Uint8Array, now: string): boolean {
+    return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND token_hash = ? AND expires_at > ?").run(this.tenantId, Buffer.from(tokenHash), now).changes === 1;
   }
 
   /** Every reset of the tenant: a new root recovery token voids any earlier one, whichever root it was for. */
-  deleteForTenant(tenantId: string): number {
-    return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ?").run(tenantId).changes;
+  deleteForTenant(): number {
+    return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ?").run(this.tenantId).changes;
   }
 
-  deleteForUser(tenantId: string, userId: string): number {
-    return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND user_id = ?").run(tenantId, userId).changes;
+  deleteForUser(userId: string): number {
+    return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND user_id = ?").run(this.tenantId, userId).changes;
   }
 }

@@ -15,7 +15,7 @@ export interface PersonalTokenRecord {
   readonly revokedAt: string | null;
 }
 
-interface Row {
+export interface PersonalTokenRow {
   id: string;
   tenant_id: string;
   user_id: string;
@@ -29,9 +29,9 @@ interface Row {
   revoked_at: string | null;
 }
 
-const COLUMNS = "id, tenant_id, user_id, name, token_hash, scopes, project_id, created_at, expires_at, last_used_at, revoked_at";
+export const PERSONAL_TOKEN_COLUMNS = "id, tenant_id, user_id, name, token_hash, scopes, project_id, created_at, expires_at, last_used_at, revoked_at";
 
-function toRecord(row: Row): PersonalTokenRecord {
+export function toPersonalToken(row: PersonalTokenRow): PersonalTokenRecord {
   return {
     id: row.id,
     tenantId: row.tenant_id,
@@ -47,48 +47,49 @@ function toRecord(row: Row): PersonalTokenRecord {
   };
 }
 
+/** One tenant's personal access tokens: the tenant id is bound at construction and in every statement. */
 export class PersonalTokenRepository {
-  constructor(private readonly handle: BetterSqlite3.Database) {}
+  /** What a read handle (TenantDb) may call. */
+  static readonly reads = ["get", "listForUser"] as const;
 
-  /** Found by the hash of the presented token; this lookup establishes the tenant (tenancy allow-list). */
-  findByHash(tokenHash: Uint8Array): PersonalTokenRecord | undefined {
-    const row = this.handle.prepare<[Buffer], Row>(`SELECT ${COLUMNS} FROM personal_access_tokens WHERE token_hash = ?`).get(Buffer.from(tokenHash));
-    return row ? toRecord(row) : undefined;
+  constructor(
+    private readonly handle: BetterSqlite3.Database,
+    readonly tenantId: string,
+  ) {}
+
+  get(id: string): PersonalTokenRecord | undefined {
+    const row = this.handle.prepare<[string, string], PersonalTokenRow>(`SELECT ${PERSONAL_TOKEN_COLUMNS} FROM personal_access_tokens WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
+    return row ? toPersonalToken(row) : undefined;
   }
 
-  get(tenantId: string, id: string): PersonalTokenRecord | undefined {
-    const row = this.handle.prepare<[string, string], Row>(`SELECT ${COLUMNS} FROM personal_access_tokens WHERE tenant_id = ? AND id = ?`).get(tenantId, id);
-    return row ? toRecord(row) : undefined;
-  }
-
-  listForUser(tenantId: string, userId: string): PersonalTokenRecord[] {
+  listForUser(userId: string): PersonalTokenRecord[] {
     return this.handle
-      .prepare<[string, string], Row>(`SELECT ${COLUMNS} FROM personal_access_tokens WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC`)
-      .all(tenantId, userId)
-      .map(toRecord);
+      .prepare<[string, string], PersonalTokenRow>(`SELECT ${PERSONAL_TOKEN_COLUMNS} FROM personal_access_tokens WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC`)
+      .all(this.tenantId, userId)
+      .map(toPersonalToken);
   }
 
-  insert(token: PersonalTokenRecord): void {
+  insert(token: Omit<PersonalTokenRecord, "tenantId">): void {
     this.handle
-      .prepare(`INSERT INTO personal_access_tokens (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(token.id, token.tenantId, token.userId, token.name, Buffer.from(token.tokenHash), token.scopes.join(" "), token.projectId, token.createdAt, token.expiresAt, token.lastUsedAt, token.revokedAt);
+      .prepare(`INSERT INTO personal_access_tokens (${PERSONAL_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(token.id, this.tenantId, token.userId, token.name, Buffer.from(token.tokenHash), token.scopes.join(" "), token.projectId, token.createdAt, token.expiresAt, token.lastUsedAt, token.revokedAt);
   }
 
-  touch(tenantId: string, id: string, now: string): void {
-    this.handle.prepare("UPDATE personal_access_tokens SET last_used_at = ? WHERE tenant_id = ? AND id = ?").run(now, tenantId, id);
+  touch(id: string, now: string): void {
+    this.handle.prepare("UPDATE personal_access_tokens SET last_used_at = ? WHERE tenant_id = ? AND id = ?").run(now, this.tenantId, id);
   }
 
-  revoke(tenantId: string, userId: string, id: string, now: string): boolean {
+  revoke(userId: string, id: string, now: string): boolean {
     return (
       this.handle
         .prepare("UPDATE personal_access_tokens SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND id = ? AND revoked_at IS NULL")
-        .run(now, tenantId, userId, id).changes === 1
+        .run(now, this.tenantId, userId, id).changes === 1
     );
   }
 
-  revokeAllForUser(tenantId: string, userId: string, now: string): number {
+  revokeAllForUser(userId: string, now: string): number {
     return this.handle
       .prepare("UPDATE personal_access_tokens SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL")
-      .run(now, tenantId, userId).changes;
+      .run(now, this.tenantId, userId).changes;
   }
 }

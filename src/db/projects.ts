@@ -47,61 +47,68 @@ function toMember(row: MemberRow): MemberRecord {
   return { projectId: row.project_id, userId: row.user_id, role: row.role, addedAt: row.added_at };
 }
 
+/** One tenant's projects and memberships: the tenant id is bound at construction and in every statement. */
 export class ProjectRepository {
-  constructor(private readonly handle: BetterSqlite3.Database) {}
+  /** What a read handle (TenantDb) may call. */
+  static readonly reads = ["get", "list", "listForMember", "membership", "members"] as const;
 
-  get(tenantId: string, id: string): ProjectRecord | undefined {
-    const row = this.handle.prepare<[string, string], ProjectRow>(`SELECT ${COLUMNS} FROM projects WHERE tenant_id = ? AND id = ?`).get(tenantId, id);
+  constructor(
+    private readonly handle: BetterSqlite3.Database,
+    readonly tenantId: string,
+  ) {}
+
+  get(id: string): ProjectRecord | undefined {
+    const row = this.handle.prepare<[string, string], ProjectRow>(`SELECT ${COLUMNS} FROM projects WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
     return row ? toProject(row) : undefined;
   }
 
   /** The tenant's projects, keyset-paginated by id; archived ones only when asked for. */
-  list(tenantId: string, after: string | undefined, limit: number, includeArchived = true): ProjectRecord[] {
+  list(after: string | undefined, limit: number, includeArchived = true): ProjectRecord[] {
     return this.handle
       .prepare<[string, string, number, number], ProjectRow>(`SELECT ${COLUMNS} FROM projects WHERE tenant_id = ? AND id > ? AND (? = 1 OR status = 'active') ORDER BY id LIMIT ?`)
-      .all(tenantId, after ?? "", includeArchived ? 1 : 0, limit)
+      .all(this.tenantId, after ?? "", includeArchived ? 1 : 0, limit)
       .map(toProject);
   }
 
   /** The projects a user is a member of, keyset-paginated by id; archived ones only when asked for. */
-  listForMember(tenantId: string, userId: string, after: string | undefined, limit: number, includeArchived = true): ProjectRecord[] {
+  listForMember(userId: string, after: string | undefined, limit: number, includeArchived = true): ProjectRecord[] {
     return this.handle
       .prepare<[string, string, string, number, number], ProjectRow>(
         `SELECT p.id, p.tenant_id, p.name_enc, p.status, p.created_by, p.created_at, p.updated_at
          FROM projects p JOIN project_members m ON m.tenant_id = p.tenant_id AND m.project_id = p.id
          WHERE p.tenant_id = ? AND m.user_id = ? AND p.id > ? AND (? = 1 OR p.status = 'active') ORDER BY p.id LIMIT ?`,
       )
-      .all(tenantId, userId, after ?? "", includeArchived ? 1 : 0, limit)
+      .all(this.tenantId, userId, after ?? "", includeArchived ? 1 : 0, limit)
       .map(toProject);
   }
 
-  insert(project: ProjectRecord): void {
+  insert(project: Omit<ProjectRecord, "tenantId">): void {
     this.handle
       .prepare(`INSERT INTO projects (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-      .run(project.id, project.tenantId, Buffer.from(project.nameEnc), project.status, project.createdBy, project.createdAt, project.updatedAt);
+      .run(project.id, this.tenantId, Buffer.from(project.nameEnc), project.status, project.createdBy, project.createdAt, project.updatedAt);
   }
 
-  update(tenantId: string, id: string, changes: { nameEnc?: Uint8Array; status?: ProjectRecord["status"] }, now: string): boolean {
-    const current = this.get(tenantId, id);
+  update(id: string, changes: { nameEnc?: Uint8Array; status?: ProjectRecord["status"] }, now: string): boolean {
+    const current = this.get(id);
     if (!current) return false;
     return (
       this.handle
         .prepare("UPDATE projects SET name_enc = ?, status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
-        .run(Buffer.from(changes.nameEnc ?? current.nameEnc), changes.status ?? current.status, now, tenantId, id).changes === 1
+        .run(Buffer.from(changes.nameEnc ?? current.nameEnc), changes.status ?? current.status, now, this.tenantId, id).changes === 1
     );
   }
 
-  membership(tenantId: string, projectId: string, userId: string): MemberRecord | undefined {
+  membership(projectId: string, userId: string): MemberRecord | undefined {
     const row = this.handle
       .prepare<[string, string, string], MemberRow>("SELECT project_id, user_id, role, added_at FROM project_members WHERE tenant_id = ? AND project_id = ? AND user_id = ?")
-      .get(tenantId, projectId, userId);
+      .get(this.tenantId, projectId, userId);
     return row ? toMember(row) : undefined;
   }
 
-  members(tenantId: string, projectId: string): MemberRecord[] {
+  members(projectId: string): MemberRecord[] {
     return this.handle
       .prepare<[string, string], MemberRow>("SELECT project_id, user_id, role, added_at FROM project_members WHERE tenant_id = ? AND project_id = ? ORDER BY added_at, user_id")
-      .all(tenantId, projectId)
+      .all(this.tenantId, projectId)
       .map(toMember);
   }
 
@@ -109,21 +116,21 @@ export class ProjectRepository {
    * Adds a member or changes its role. The conflict target is (project_id, user_id) alone, so the
    * update binds the tenant too: another tenant naming this project and user changes nothing.
    */
-  putMember(tenantId: string, member: MemberRecord): void {
+  putMember(member: MemberRecord): void {
     this.handle
       .prepare(
         "INSERT INTO project_members (tenant_id, project_id, user_id, role, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role WHERE project_members.tenant_id = excluded.tenant_id",
       )
-      .run(tenantId, member.projectId, member.userId, member.role, member.addedAt);
+      .run(this.tenantId, member.projectId, member.userId, member.role, member.addedAt);
   }
 
   /** Hard delete of the project row and its memberships (its nodes and edges go first, through their repositories). */
-  erase(tenantId: string, id: string): boolean {
-    this.handle.prepare("DELETE FROM project_members WHERE tenant_id = ? AND project_id = ?").run(tenantId, id);
-    return this.handle.prepare("DELETE FROM projects WHERE tenant_id = ? AND id = ?").run(tenantId, id).changes === 1;
+  erase(id: string): boolean {
+    this.handle.prepare("DELETE FROM project_members WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, id);
+    return this.handle.prepare("DELETE FROM projects WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1;
   }
 
-  removeMember(tenantId: string, projectId: string, userId: string): boolean {
-    return this.handle.prepare("DELETE FROM project_members WHERE tenant_id = ? AND project_id = ? AND user_id = ?").run(tenantId, projectId, userId).changes === 1;
+  removeMember(projectId: string, userId: string): boolean {
+    return this.handle.prepare("DELETE FROM project_members WHERE tenant_id = ? AND project_id = ? AND user_id = ?").run(this.tenantId, projectId, userId).changes === 1;
   }
 }

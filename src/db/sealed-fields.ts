@@ -24,16 +24,23 @@ function versionBytes(version: number): Buffer {
   return b;
 }
 
+/** One tenant's sealed values: the tenant id is bound at construction and in every statement. */
 export class SealedFieldRepository {
-  constructor(private readonly handle: BetterSqlite3.Database) {}
+  /** What a read handle may call. */
+  static readonly reads = ["versionCounts", "notUnder"] as const;
+
+  constructor(
+    private readonly handle: BetterSqlite3.Database,
+    readonly tenantId: string,
+  ) {}
 
   /** How many sealed values of the tenant each key version holds. */
-  versionCounts(tenantId: string): Map<number, number> {
+  versionCounts(): Map<number, number> {
     const counts = new Map<number, number>();
     for (const column of ENCRYPTED_COLUMNS) {
       const rows = this.handle
         .prepare<[string], { v: Buffer; n: number }>(`SELECT ${versionExpr(column)} AS v, count(*) AS n FROM ${column.table} WHERE ${tenantColumnOf(column)} = ? AND ${column.sqlColumn} IS NOT NULL GROUP BY v`)
-        .all(tenantId);
+        .all(this.tenantId);
       for (const { v, n } of rows) {
         const version = v.length === 4 ? v.readUInt32BE(0) : -1;
         counts.set(version, (counts.get(version) ?? 0) + n);
@@ -43,12 +50,12 @@ export class SealedFieldRepository {
   }
 
   /** The next rows (by id, after `afterId`) of one column not sealed under `version`. */
-  notUnder(tenantId: string, column: EncryptedColumn, version: number, afterId: string, limit: number): SealedRow[] {
+  notUnder(column: EncryptedColumn, version: number, afterId: string, limit: number): SealedRow[] {
     return this.handle
       .prepare<[string, Buffer, string, number], { id: string; sealed: Buffer }>(
         `SELECT ${column.idColumn} AS id, ${column.sqlColumn} AS sealed FROM ${column.table} WHERE ${tenantColumnOf(column)} = ? AND ${versionExpr(column)} <> ? AND ${column.idColumn} > ? ORDER BY ${column.idColumn} LIMIT ?`,
       )
-      .all(tenantId, versionBytes(version), afterId, limit)
+      .all(this.tenantId, versionBytes(version), afterId, limit)
       .map((r) => ({ id: r.id, sealed: new Uint8Array(r.sealed) }));
   }
 
@@ -56,11 +63,11 @@ export class SealedFieldRepository {
    * Swaps one sealed value for its re-encryption, only if it is unchanged since it was read: a
    * concurrent edit (sealed under the new version anyway) wins. Returns whether it was replaced.
    */
-  replace(tenantId: string, column: EncryptedColumn, id: string, before: Uint8Array, after: Uint8Array): boolean {
+  replace(column: EncryptedColumn, id: string, before: Uint8Array, after: Uint8Array): boolean {
     return (
       this.handle
         .prepare(`UPDATE ${column.table} SET ${column.sqlColumn} = ? WHERE ${tenantColumnOf(column)} = ? AND ${column.idColumn} = ? AND ${column.sqlColumn} = ?`)
-        .run(Buffer.from(after), tenantId, id, Buffer.from(before)).changes === 1
+        .run(Buffer.from(after), this.tenantId, id, Buffer.from(before)).changes === 1
     );
   }
 }

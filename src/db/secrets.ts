@@ -55,26 +55,33 @@ function toSecret(row: SecretRow): SecretRecord {
   };
 }
 
+/** One tenant's secrets: the tenant id is bound at construction and in every statement. */
 export class SecretRepository {
-  constructor(private readonly handle: BetterSqlite3.Database) {}
+  /** What a read handle (TenantDb) may call. */
+  static readonly reads = ["get", "list"] as const;
 
-  get(tenantId: string, name: string): SecretRecord | undefined {
-    const row = this.handle.prepare<[string, string], SecretRow>(`SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND name = ?`).get(tenantId, name);
+  constructor(
+    private readonly handle: BetterSqlite3.Database,
+    readonly tenantId: string,
+  ) {}
+
+  get(name: string): SecretRecord | undefined {
+    const row = this.handle.prepare<[string, string], SecretRow>(`SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND name = ?`).get(this.tenantId, name);
     return row ? toSecret(row) : undefined;
   }
 
   /** The tenant's secrets, keyset-paginated by name. */
-  list(tenantId: string, after: string | undefined, limit: number): SecretRecord[] {
+  list(after: string | undefined, limit: number): SecretRecord[] {
     return this.handle
       .prepare<[string, string, number], SecretRow>(`SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?`)
-      .all(tenantId, after ?? "", limit)
+      .all(this.tenantId, after ?? "", limit)
       .map(toSecret);
   }
 
-  insert(secret: SecretRecord): void {
+  insert(secret: Omit<SecretRecord, "tenantId">): void {
     this.handle
       .prepare(`INSERT INTO tenant_secrets (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(secret.id, secret.tenantId, secret.name, Buffer.from(secret.valueEnc), Buffer.from(secret.descriptionEnc), secret.version, secret.createdBy, secret.createdAt, secret.rotatedBy, secret.rotatedAt);
+      .run(secret.id, this.tenantId, secret.name, Buffer.from(secret.valueEnc), Buffer.from(secret.descriptionEnc), secret.version, secret.createdBy, secret.createdAt, secret.rotatedBy, secret.rotatedAt);
   }
 
   /**
@@ -82,21 +89,21 @@ export class SecretRepository {
    * version. With `expectedVersion` it changes nothing unless that is still the current version.
    * Returns the new version, or undefined when nothing matched.
    */
-  rotate(tenantId: string, id: string, expectedVersion: number | undefined, rotation: SecretRotation, now: string): number | undefined {
-    const current = this.handle.prepare<[string, string], SecretRow>(`SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND id = ?`).get(tenantId, id);
+  rotate(id: string, expectedVersion: number | undefined, rotation: SecretRotation, now: string): number | undefined {
+    const current = this.handle.prepare<[string, string], SecretRow>(`SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
     if (!current || (expectedVersion !== undefined && current.version !== expectedVersion)) return undefined;
     const description = rotation.descriptionEnc === undefined ? current.description_enc : Buffer.from(rotation.descriptionEnc);
     const changed = this.handle
       .prepare("UPDATE tenant_secrets SET value_enc = ?, description_enc = ?, version = version + 1, rotated_by = ?, rotated_at = ? WHERE tenant_id = ? AND id = ? AND version = ?")
-      .run(Buffer.from(rotation.valueEnc), description, rotation.rotatedBy, now, tenantId, id, current.version).changes;
+      .run(Buffer.from(rotation.valueEnc), description, rotation.rotatedBy, now, this.tenantId, id, current.version).changes;
     return changed === 1 ? current.version + 1 : undefined;
   }
 
   /** Deletes by name; secure_delete (src/db/sqlite.ts) overwrites the freed ciphertext. Returns the deleted row. */
-  delete(tenantId: string, name: string): SecretRecord | undefined {
-    const current = this.get(tenantId, name);
+  delete(name: string): SecretRecord | undefined {
+    const current = this.get(name);
     if (!current) return undefined;
-    const changed = this.handle.prepare("DELETE FROM tenant_secrets WHERE tenant_id = ? AND id = ?").run(tenantId, current.id).changes;
+    const changed = this.handle.prepare("DELETE FROM tenant_secrets WHERE tenant_id = ? AND id = ?").run(this.tenantId, current.id).changes;
     return changed === 1 ? current : undefined;
   }
 }

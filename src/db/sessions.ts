@@ -37,7 +37,7 @@ interface SessionRow {
   client: string;
 }
 
-interface RefreshRow {
+export interface RefreshRow {
   token_hash: Buffer;
   tenant_id: string;
   session_id: string;
@@ -47,6 +47,12 @@ interface RefreshRow {
 }
 
 const SESSION_COLUMNS = "id, tenant_id, user_id, created_at, expires_at, last_used_at, revoked_at, revoke_reason, client";
+
+export const REFRESH_COLUMNS = "token_hash, tenant_id, session_id, created_at, expires_at, used_at";
+
+export function toRefreshToken(row: RefreshRow): RefreshTokenRecord {
+  return { tokenHash: new Uint8Array(row.token_hash), tenantId: row.tenant_id, sessionId: row.session_id, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at };
+}
 
 function toSession(row: SessionRow): SessionRecord {
   return {
@@ -62,77 +68,71 @@ function toSession(row: SessionRow): SessionRecord {
   };
 }
 
+/** One tenant's sessions and refresh tokens: the tenant id is bound at construction and in every statement. */
 export class SessionRepository {
-  constructor(private readonly handle: BetterSqlite3.Database) {}
+  /** What a read handle (TenantDb) may call. */
+  static readonly reads = ["get", "listForUser"] as const;
 
-  get(tenantId: string, id: string): SessionRecord | undefined {
-    const row = this.handle.prepare<[string, string], SessionRow>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND id = ?`).get(tenantId, id);
+  constructor(
+    private readonly handle: BetterSqlite3.Database,
+    readonly tenantId: string,
+  ) {}
+
+  get(id: string): SessionRecord | undefined {
+    const row = this.handle.prepare<[string, string], SessionRow>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
     return row ? toSession(row) : undefined;
   }
 
-  listForUser(tenantId: string, userId: string): SessionRecord[] {
+  listForUser(userId: string): SessionRecord[] {
     return this.handle
       .prepare<[string, string], SessionRow>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC`)
-      .all(tenantId, userId)
+      .all(this.tenantId, userId)
       .map(toSession);
   }
 
-  insert(session: SessionRecord): void {
+  insert(session: Omit<SessionRecord, "tenantId">): void {
     this.handle
       .prepare(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(session.id, session.tenantId, session.userId, session.createdAt, session.expiresAt, session.lastUsedAt, session.revokedAt, session.revokeReason, session.client);
+      .run(session.id, this.tenantId, session.userId, session.createdAt, session.expiresAt, session.lastUsedAt, session.revokedAt, session.revokeReason, session.client);
   }
 
-  touch(tenantId: string, id: string, now: string): void {
-    this.handle.prepare("UPDATE sessions SET last_used_at = ? WHERE tenant_id = ? AND id = ?").run(now, tenantId, id);
+  touch(id: string, now: string): void {
+    this.handle.prepare("UPDATE sessions SET last_used_at = ? WHERE tenant_id = ? AND id = ?").run(now, this.tenantId, id);
   }
 
-  revoke(tenantId: string, id: string, reason: string, now: string): boolean {
+  revoke(id: string, reason: string, now: string): boolean {
     return (
       this.handle
         .prepare("UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL")
-        .run(now, reason, tenantId, id).changes === 1
+        .run(now, reason, this.tenantId, id).changes === 1
     );
   }
 
-  revokeAllForUser(tenantId: string, userId: string, reason: string, now: string): number {
+  revokeAllForUser(userId: string, reason: string, now: string): number {
     return this.handle
       .prepare("UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL")
-      .run(now, reason, tenantId, userId).changes;
+      .run(now, reason, this.tenantId, userId).changes;
   }
 
   /** Every live session of the user but one (the caller's own, after a password change). */
-  revokeOthersForUser(tenantId: string, userId: string, keepId: string, reason: string, now: string): number {
+  revokeOthersForUser(userId: string, keepId: string, reason: string, now: string): number {
     return this.handle
       .prepare("UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE tenant_id = ? AND user_id = ? AND id <> ? AND revoked_at IS NULL")
-      .run(now, reason, tenantId, userId, keepId).changes;
+      .run(now, reason, this.tenantId, userId, keepId).changes;
   }
 
-  /**
-   * The refresh token's row, found by its hash. This lookup is what establishes the tenant,
-   * so it cannot bind one: it is on the tenancy test's short allow-list.
-   */
-  findRefreshToken(tokenHash: Uint8Array): RefreshTokenRecord | undefined {
-    const row = this.handle
-      .prepare<[Buffer], RefreshRow>("SELECT token_hash, tenant_id, session_id, created_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = ?")
-      .get(Buffer.from(tokenHash));
-    return row
-      ? { tokenHash: new Uint8Array(row.token_hash), tenantId: row.tenant_id, sessionId: row.session_id, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at }
-      : undefined;
-  }
-
-  insertRefreshToken(token: RefreshTokenRecord): void {
+  insertRefreshToken(token: Omit<RefreshTokenRecord, "tenantId">): void {
     this.handle
       .prepare("INSERT INTO refresh_tokens (token_hash, tenant_id, session_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(Buffer.from(token.tokenHash), token.tenantId, token.sessionId, token.createdAt, token.expiresAt, token.usedAt);
+      .run(Buffer.from(token.tokenHash), this.tenantId, token.sessionId, token.createdAt, token.expiresAt, token.usedAt);
   }
 
   /** Marks the token spent; false when it was already spent (a replay). */
-  spendRefreshToken(tenantId: string, tokenHash: Uint8Array, now: string): boolean {
+  spendRefreshToken(tokenHash: Uint8Array, now: string): boolean {
     return (
       this.handle
         .prepare("UPDATE refresh_tokens SET used_at = ? WHERE tenant_id = ? AND token_hash = ? AND used_at IS NULL")
-        .run(now, tenantId, Buffer.from(tokenHash)).changes === 1
+        .run(now, this.tenantId, Buffer.from(tokenHash)).changes === 1
     );
   }
 }

@@ -106,3 +106,19 @@ export class TenantRepository {
     return this.handle.prepare("UPDATE tenants SET name = '', name_enc = ? WHERE id = ? AND name = ? AND name_enc IS NULL").run(Buffer.from(nameEnc), id, name).changes === 1;
   }
 }
+
+/** A tenant's own record, as its door shows it: the tenant id is bound at construction. */
+export class OwnTenantRepository {
+  /** All of it is reading (tenant records change at platform level). */
+  static readonly reads = ["get"] as const;
+
+  constructor(
+    private readonly handle: BetterSqlite3.Database,
+    readonly tenantId: string,
+  ) {}
+
+  get(): Tenant | undefined {
+    const row = this.handle.prepare<[string], TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE id = ?`).get(this.tenantId);
+    return row ? toTenant(row) : undefined;
+  }
+}

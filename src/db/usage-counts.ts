@@ -24,6 +24,7 @@ export interface SessionSpan {
   readonly revokedAt: string | null;
 }
 
+/** Installation-wide counts: which customer tenants there are (their own counts: TenantUsageRepository). */
 export class UsageCountRepository {
   constructor(private readonly handle: BetterSqlite3.Database) {}
 
@@ -39,16 +40,28 @@ export class UsageCountRepository {
     return this.handle.prepare<[], { n: number }>("SELECT count(*) AS n FROM tenants WHERE kind = 'customer'").get()?.n ?? 0;
   }
 
+}
+
+/** One tenant's counts (numbers only): the tenant id is bound at construction and in every statement. */
+export class TenantUsageRepository {
+  /** All of it is reading. */
+  static readonly reads = ["activeAccounts", "users", "activeHumans", "activeProjects", "liveNodes", "livePersonalTokens", "sessionSpans"] as const;
+
+  constructor(
+    private readonly handle: BetterSqlite3.Database,
+    readonly tenantId: string,
+  ) {}
+
   /** Active accounts of a tenant by kind: the seats a license counts. */
-  activeAccounts(tenantId: string): { humans: number; agents: number } {
-    const rows = this.handle.prepare<[string], { kind: ActorKind; n: number }>("SELECT kind, count(*) AS n FROM users WHERE tenant_id = ? AND status = 'active' GROUP BY kind").all(tenantId);
+  activeAccounts(): { humans: number; agents: number } {
+    const rows = this.handle.prepare<[string], { kind: ActorKind; n: number }>("SELECT kind, count(*) AS n FROM users WHERE tenant_id = ? AND status = 'active' GROUP BY kind").all(this.tenantId);
     return { humans: rows.find((r) => r.kind === "human")?.n ?? 0, agents: rows.find((r) => r.kind === "agent")?.n ?? 0 };
   }
 
-  users(tenantId: string): UserCountRow[] {
+  users(): UserCountRow[] {
     return this.handle
       .prepare<[string], { kind: ActorKind; role: Role; status: UserStatus; auditor: number; n: number }>("SELECT kind, role, status, auditor, count(*) AS n FROM users WHERE tenant_id = ? GROUP BY kind, role, status, auditor")
-      .all(tenantId)
+      .all(this.tenantId)
       .map((r) => ({ kind: r.kind, role: r.role, status: r.status, auditor: r.auditor === 1, count: r.n }));
   }
 
@@ -56,7 +69,7 @@ export class UsageCountRepository {
    * Active people of a tenant in [since, until]: a session of theirs was created or used, or one
    * of their personal access tokens was used, within the window.
    */
-  activeHumans(tenantId: string, since: string, until: string): number {
+  activeHumans(since: string, until: string): number {
     return (
       this.handle
         .prepare<[string, string, string, string, string, string, string, string], { n: number }>(
@@ -64,32 +77,32 @@ export class UsageCountRepository {
              EXISTS (SELECT 1 FROM sessions s WHERE s.tenant_id = ? AND s.user_id = u.id AND s.created_at <= ? AND (s.created_at >= ? OR s.last_used_at >= ?))
              OR EXISTS (SELECT 1 FROM personal_access_tokens p WHERE p.tenant_id = ? AND p.user_id = u.id AND p.last_used_at IS NOT NULL AND p.last_used_at >= ? AND p.last_used_at <= ?))`,
         )
-        .get(tenantId, tenantId, until, since, since, tenantId, since, until)?.n ?? 0
+        .get(this.tenantId, this.tenantId, until, since, since, this.tenantId, since, until)?.n ?? 0
     );
   }
 
   /** Projects that are not archived. */
-  activeProjects(tenantId: string): number {
-    return this.handle.prepare<[string], { n: number }>("SELECT count(*) AS n FROM projects WHERE tenant_id = ? AND status = 'active'").get(tenantId)?.n ?? 0;
+  activeProjects(): number {
+    return this.handle.prepare<[string], { n: number }>("SELECT count(*) AS n FROM projects WHERE tenant_id = ? AND status = 'active'").get(this.tenantId)?.n ?? 0;
   }
 
   /** Nodes that are not archived (deleting a node archives it). */
-  liveNodes(tenantId: string): number {
-    return this.handle.prepare<[string], { n: number }>("SELECT count(*) AS n FROM nodes WHERE tenant_id = ? AND archived_at IS NULL").get(tenantId)?.n ?? 0;
+  liveNodes(): number {
+    return this.handle.prepare<[string], { n: number }>("SELECT count(*) AS n FROM nodes WHERE tenant_id = ? AND archived_at IS NULL").get(this.tenantId)?.n ?? 0;
   }
 
   /** Personal access tokens that are neither revoked nor expired at `at`. */
-  livePersonalTokens(tenantId: string, at: string): number {
-    return this.handle.prepare<[string, string], { n: number }>("SELECT count(*) AS n FROM personal_access_tokens WHERE tenant_id = ? AND revoked_at IS NULL AND expires_at > ?").get(tenantId, at)?.n ?? 0;
+  livePersonalTokens(at: string): number {
+    return this.handle.prepare<[string, string], { n: number }>("SELECT count(*) AS n FROM personal_access_tokens WHERE tenant_id = ? AND revoked_at IS NULL AND expires_at > ?").get(this.tenantId, at)?.n ?? 0;
   }
 
   /** Sessions of a tenant that may have been live at some moment in [from, to). */
-  sessionSpans(tenantId: string, from: string, to: string): SessionSpan[] {
+  sessionSpans(from: string, to: string): SessionSpan[] {
     return this.handle
       .prepare<[string, string, string, string], { created_at: string; expires_at: string; last_used_at: string; revoked_at: string | null }>(
         "SELECT created_at, expires_at, last_used_at, revoked_at FROM sessions WHERE tenant_id = ? AND created_at < ? AND expires_at > ? AND (revoked_at IS NULL OR revoked_at > ?)",
       )
-      .all(tenantId, to, from, from)
+      .all(this.tenantId, to, from, from)
       .map((r) => ({ createdAt: r.created_at, expiresAt: r.expires_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at }));
   }
 }

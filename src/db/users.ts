@@ -62,37 +62,44 @@ function toUser(row: UserRow): UserRecord {
   };
 }
 
+/** One tenant's users: the tenant id is bound at construction and in every statement. */
 export class UserRepository {
-  constructor(private readonly handle: BetterSqlite3.Database) {}
+  /** What a read handle (TenantDb) may call. */
+  static readonly reads = ["get", "findByEmail", "list", "countByRole"] as const;
 
-  get(tenantId: string, id: string): UserRecord | undefined {
-    const row = this.handle.prepare<[string, string], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id = ?`).get(tenantId, id);
+  constructor(
+    private readonly handle: BetterSqlite3.Database,
+    readonly tenantId: string,
+  ) {}
+
+  get(id: string): UserRecord | undefined {
+    const row = this.handle.prepare<[string, string], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
     return row ? toUser(row) : undefined;
   }
 
-  findByEmail(tenantId: string, emailLookup: Uint8Array): UserRecord | undefined {
+  findByEmail(emailLookup: Uint8Array): UserRecord | undefined {
     const row = this.handle
       .prepare<[string, Buffer], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND email_lookup = ?`)
-      .get(tenantId, Buffer.from(emailLookup));
+      .get(this.tenantId, Buffer.from(emailLookup));
     return row ? toUser(row) : undefined;
   }
 
   /** Keyset-paginated, oldest first. */
-  list(tenantId: string, after: string | undefined, limit: number): UserRecord[] {
+  list(after: string | undefined, limit: number): UserRecord[] {
     return this.handle
       .prepare<[string, string, number], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`)
-      .all(tenantId, after ?? "", limit)
+      .all(this.tenantId, after ?? "", limit)
       .map(toUser);
   }
 
-  countByRole(tenantId: string, role: Role): number {
+  countByRole(role: Role): number {
     const row = this.handle
       .prepare<[string, Role], { n: number }>("SELECT count(*) AS n FROM users WHERE tenant_id = ? AND role = ? AND status = 'active'")
-      .get(tenantId, role);
+      .get(this.tenantId, role);
     return row?.n ?? 0;
   }
 
-  insert(user: UserRecord): void {
+  insert(user: Omit<UserRecord, "tenantId">): void {
     this.handle
       .prepare(
         `INSERT INTO users (id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash, status, created_at, updated_at)
@@ -100,7 +107,7 @@ export class UserRepository {
       )
       .run(
         user.id,
-        user.tenantId,
+        this.tenantId,
         user.kind,
         Buffer.from(user.emailLookup),
         Buffer.from(user.emailEnc),
@@ -114,8 +121,8 @@ export class UserRepository {
       );
   }
 
-  update(tenantId: string, id: string, changes: UserChanges, now: string): boolean {
-    const current = this.get(tenantId, id);
+  update(id: string, changes: UserChanges, now: string): boolean {
+    const current = this.get(id);
     if (!current) return false;
     const result = this.handle
       .prepare(
@@ -128,22 +135,22 @@ export class UserRepository {
         Buffer.from(changes.nameEnc ?? current.nameEnc),
         changes.passwordHash ?? current.passwordHash,
         now,
-        tenantId,
+        this.tenantId,
         id,
       );
     return result.changes === 1;
   }
 
   /** GDPR erasure of a person: new (pseudonymous) email and name, no password, disabled; the id stays so provenance survives. */
-  pseudonymise(tenantId: string, id: string, profile: Pick<UserRecord, "emailLookup" | "emailEnc" | "nameEnc">, now: string): boolean {
+  pseudonymise(id: string, profile: Pick<UserRecord, "emailLookup" | "emailEnc" | "nameEnc">, now: string): boolean {
     return (
       this.handle
         .prepare("UPDATE users SET email_lookup = ?, email_enc = ?, name_enc = ?, password_hash = NULL, status = 'disabled', updated_at = ? WHERE tenant_id = ? AND id = ?")
-        .run(Buffer.from(profile.emailLookup), Buffer.from(profile.emailEnc), Buffer.from(profile.nameEnc), now, tenantId, id).changes === 1
+        .run(Buffer.from(profile.emailLookup), Buffer.from(profile.emailEnc), Buffer.from(profile.nameEnc), now, this.tenantId, id).changes === 1
     );
   }
 
-  delete(tenantId: string, id: string): boolean {
-    return this.handle.prepare("DELETE FROM users WHERE tenant_id = ? AND id = ?").run(tenantId, id).changes === 1;
+  delete(id: string): boolean {
+    return this.handle.prepare("DELETE FROM users WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1;
   }
 }

@@ -34,7 +34,7 @@ export function toEdgeView(edge: EdgeRecord): EdgeView {
 }
 
 function endpoint(tenantDb: TenantDb, projectId: string, nodeId: string, end: "from" | "to"): NodeRecord {
-  const node = tenantDb.node(nodeId);
+  const node = tenantDb.nodes.get(nodeId);
   // A node of another project (or tenant) is reported exactly like a missing one.
   if (!node || node.projectId !== projectId) throw new DomainError("rejected", `${end}: no such node in this project`);
   return node;
@@ -54,25 +54,25 @@ export async function createEdge(deps: GraphDeps, tenantDb: TenantDb, principal:
   checkEndpoints(input.type, from, to);
   const id = randomUUID();
   await tenantDb.write((tx) => {
-    if (tx.findEdge(input.type, from.id, to.id)) throw new DomainError("conflict", `a ${input.type} edge from ${from.id} to ${to.id} exists`);
+    if (tx.edges.find(input.type, from.id, to.id)) throw new DomainError("conflict", `a ${input.type} edge from ${from.id} to ${to.id} exists`);
     // Checked inside the transaction: no concurrent edge can slip a cycle in between check and insert.
-    if (EDGE_RULES[input.type].acyclic && tx.edgePathExists(input.type, to.id, from.id, CYCLE_SEARCH_DEPTH)) {
+    if (EDGE_RULES[input.type].acyclic && tx.edges.reachable(input.type, to.id, from.id, CYCLE_SEARCH_DEPTH)) {
       throw new DomainError("rejected", `this ${input.type} edge would close a cycle`);
     }
-    tx.insertEdge({ id, projectId, type: input.type, fromId: from.id, toId: to.id, createdBy: principal.userId, createdAt: tx.now });
+    tx.edges.insert({ id, projectId, type: input.type, fromId: from.id, toId: to.id, createdBy: principal.userId, createdAt: tx.now });
     if (input.type === "supersedes" && to.status !== "superseded") {
-      const older = tx.node(to.id);
-      if (older) tx.updateNode(older.id, older.version, { status: "superseded" });
+      const older = tx.nodes.get(to.id);
+      if (older) tx.nodes.update(older.id, older.version, { status: "superseded" }, tx.now);
     }
-    deps.events.emit({ event: "edge.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { edgeId: id, projectId, type: input.type, from: from.id, to: to.id } });
+    tx.audit({ event: "edge.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { edgeId: id, projectId, type: input.type, from: from.id, to: to.id } });
   });
-  const edge = tenantDb.edge(id);
+  const edge = tenantDb.edges.get(id);
   if (!edge) throw new Error("edge vanished after write");
   return toEdgeView(edge);
 }
 
 function edgeAccess(tenantDb: TenantDb, principal: Principal, edgeId: string): { edge: EdgeRecord; canWrite: boolean } {
-  const edge = tenantDb.edge(edgeId);
+  const edge = tenantDb.edges.get(edgeId);
   const canWrite = accessWithin(tenantDb, principal, edge, "edge");
   return { edge: edge as EdgeRecord, canWrite };
 }
@@ -83,14 +83,14 @@ export function getEdge(tenantDb: TenantDb, principal: Principal, edgeId: string
 
 export function listEdges(tenantDb: TenantDb, principal: Principal, projectId: string, after: string | undefined, limit: number): EdgeView[] {
   projectAccess(tenantDb, principal, projectId);
-  return tenantDb.listEdges(projectId, after, limit).map(toEdgeView);
+  return tenantDb.edges.listForProject(projectId, after, limit).map(toEdgeView);
 }
 
 export async function deleteEdge(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, edgeId: string): Promise<void> {
   const { edge, canWrite } = edgeAccess(tenantDb, principal, edgeId);
   if (!canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
   await tenantDb.write((tx) => {
-    tx.deleteEdge(edgeId);
-    deps.events.emit({ event: "edge.deleted", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { edgeId, projectId: edge.projectId, type: edge.type } });
+    tx.edges.delete(edgeId);
+    tx.audit({ event: "edge.deleted", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { edgeId, projectId: edge.projectId, type: edge.type } });
   });
 }

@@ -50,7 +50,7 @@ export async function exportTenant(deps: GraphDeps, tenantDb: TenantDb, principa
   await deps.crypto.checkTenantKeys(tenantDb.tenantId);
   deps.events.emit({ event: "tenant.exported", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { format } });
   const stamp = new Date().toISOString().slice(0, 10);
-  const slug = tenantDb.tenant()?.slug ?? "tenant";
+  const slug = tenantDb.tenant.get()?.slug ?? "tenant";
   if (format === "json") {
     return { body: Readable.from(jsonExport(deps, tenantDb), { objectMode: false }), contentType: "application/json", filename: `vecto-export-${slug}-${stamp}.json` };
   }
@@ -59,7 +59,7 @@ export async function exportTenant(deps: GraphDeps, tenantDb: TenantDb, principa
 
 async function* users(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<UserView> {
   for (let after: string | undefined; ; ) {
-    const page = tenantDb.listUsers(after, PAGE);
+    const page = tenantDb.users.list(after, PAGE);
     for (const user of page) yield toUserView(deps.crypto, user);
     if (page.length < PAGE) return;
     after = page.at(-1)?.id;
@@ -68,10 +68,10 @@ async function* users(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<UserV
 
 async function* projects(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<ExportedProject> {
   for (let after: string | undefined; ; ) {
-    const page = tenantDb.listProjects(after, PAGE);
+    const page = tenantDb.projects.list(after, PAGE);
     for (const p of page) {
       const name = await deps.crypto.decryptField(p.tenantId, { table: "projects", column: "name", rowId: p.id }, p.nameEnc);
-      yield { id: p.id, name, status: p.status, createdAt: p.createdAt, members: tenantDb.projectMembers(p.id).map((m) => ({ userId: m.userId, role: m.role })) };
+      yield { id: p.id, name, status: p.status, createdAt: p.createdAt, members: tenantDb.projects.members(p.id).map((m) => ({ userId: m.userId, role: m.role })) };
     }
     if (page.length < PAGE) return;
     after = page.at(-1)?.id;
@@ -80,7 +80,7 @@ async function* projects(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<Ex
 
 async function* nodes(deps: GraphDeps, tenantDb: TenantDb, projectId: string): AsyncGenerator<NodeView> {
   for (let after: { updatedAt: string; id: string } | undefined; ; ) {
-    const page = tenantDb.listNodes(projectId, { includeArchived: true, limit: PAGE, ...(after ? { after } : {}) });
+    const page = tenantDb.nodes.list(projectId, { includeArchived: true, limit: PAGE, ...(after ? { after } : {}) });
     for (const node of page) yield toNodeView(deps, node);
     const last = page.at(-1);
     if (page.length < PAGE || !last) return;
@@ -90,7 +90,7 @@ async function* nodes(deps: GraphDeps, tenantDb: TenantDb, projectId: string): A
 
 function* edges(tenantDb: TenantDb, projectId: string): Generator<EdgeView> {
   for (let after: string | undefined; ; ) {
-    const page = tenantDb.listEdges(projectId, after, PAGE);
+    const page = tenantDb.edges.listForProject(projectId, after, PAGE);
     for (const edge of page) yield toEdgeView(edge);
     if (page.length < PAGE) return;
     after = page.at(-1)?.id;
@@ -99,7 +99,7 @@ function* edges(tenantDb: TenantDb, projectId: string): Generator<EdgeView> {
 
 /** The JSON export as chunks of text: { tenant, exportedAt, users, projects: [{ …, nodes, edges }] }. */
 export async function* jsonExport(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<string> {
-  const stored = tenantDb.tenant();
+  const stored = tenantDb.tenant.get();
   const tenant = stored === undefined ? undefined : await tenantView(deps.crypto, stored);
   yield `{"format":"vecto-tenant-export/1","exportedAt":${JSON.stringify(new Date().toISOString())},"tenant":${JSON.stringify({ id: tenant?.id, slug: tenant?.slug, name: tenant?.name })},"users":[`;
   let first = true;
@@ -178,7 +178,7 @@ export function markdownExport(deps: GraphDeps, tenantDb: TenantDb): NodeJS.Read
       const projectEdges = [...edges(tenantDb, project.id)];
       // Every node of this project is written below (archived ones too); an edge never leaves its
       // project, and a node of another project would not be linked: its file is not known here.
-      const linked = tenantDb.nodes([...new Set(projectEdges.flatMap((e) => [e.from, e.to]))]).filter((n) => n.projectId === project.id);
+      const linked = tenantDb.nodes.getMany([...new Set(projectEdges.flatMap((e) => [e.from, e.to]))]).filter((n) => n.projectId === project.id);
       const files = new Map(linked.map((n) => [n.id, nodeFile(n)]));
       for await (const node of nodes(deps, tenantDb, project.id)) {
         await add(nodeFile(node), nodeMarkdown(node, projectEdges.filter((e) => e.from === node.id || e.to === node.id), files));

@@ -103,7 +103,7 @@ export async function toNodeView(deps: GraphDeps, node: NodeRecord): Promise<Nod
 
 /** The node and the caller's access to its project; a node in a project one cannot enter is not found. */
 export function nodeAccess(tenantDb: TenantDb, principal: Principal, nodeId: string): { node: NodeRecord; canWrite: boolean } {
-  const node = tenantDb.node(nodeId);
+  const node = tenantDb.nodes.get(nodeId);
   const canWrite = accessWithin(tenantDb, principal, node, "node");
   return { node: node as NodeRecord, canWrite };
 }
@@ -127,11 +127,11 @@ export async function createNode(deps: GraphDeps, tenantDb: TenantDb, principal:
   const bodyEnc = await deps.crypto.encryptField(tenantId, ref(id, "body"), input.body);
   const terms = await titleTerms(deps, tenantId, input.title);
   await tenantDb.write((tx) => {
-    tx.insertNode(
+    tx.nodes.insert(
       { id, projectId, type: input.type, status, reviewKind, verdict, titleEnc, bodyEnc, authorType: principal.actorKind, authorId: principal.userId, version: 1, createdAt: tx.now, updatedAt: tx.now, archivedAt: null },
       terms,
     );
-    deps.events.emit({ event: "node.created", sensitivity: "normal", severity: "info", tenantId, actor: actorOf(principal), payload: { nodeId: id, projectId, type: input.type } });
+    tx.audit({ event: "node.created", sensitivity: "normal", severity: "info", tenantId, actor: actorOf(principal), payload: { nodeId: id, projectId, type: input.type } });
   });
   return getNode(deps, tenantDb, principal, id);
 }
@@ -154,7 +154,7 @@ export async function listNodes(deps: GraphDeps, tenantDb: TenantDb, principal: 
   projectAccess(tenantDb, principal, projectId);
   const words = query.q === undefined ? [] : titleWords(query.q);
   if (query.q !== undefined && words.length === 0) throw new DomainError("rejected", "q needs at least one word of two or more letters or digits");
-  const records = tenantDb.listNodes(projectId, {
+  const records = tenantDb.nodes.list(projectId, {
     ...(query.type ? { type: query.type } : {}),
     ...(query.status ? { status: query.status } : {}),
     ...(query.updatedSince ? { updatedSince: query.updatedSince } : {}),
@@ -172,9 +172,9 @@ type NodeChangeEvent = "node.updated" | "node.archived" | "node.restored";
 
 async function applyUpdate(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, node: NodeRecord, expectedVersion: number, changes: NodeChanges, terms?: Uint8Array[], event: NodeChangeEvent = "node.updated"): Promise<NodeView> {
   await tenantDb.write((tx) => {
-    const version = tx.updateNode(node.id, expectedVersion, changes, terms);
+    const version = tx.nodes.update(node.id, expectedVersion, changes, tx.now, terms);
     if (version === undefined) throw new DomainError("precondition-failed", `the node changed since version ${expectedVersion}; fetch it again`);
-    deps.events.emit({ event, sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { nodeId: node.id, projectId: node.projectId, version } });
+    tx.audit({ event, sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { nodeId: node.id, projectId: node.projectId, version } });
   });
   return getNode(deps, tenantDb, principal, node.id);
 }

@@ -77,9 +77,9 @@ export async function listProjects(deps: GraphDeps, tenantDb: TenantDb, principa
       throw error;
     }
   }
-  if (principal.role === "tenant_admin") return Promise.all(tenantDb.listProjects(after, limit, includeArchived).map((p) => view(deps, p, "admin")));
-  const projects = tenantDb.listProjectsOf(principal.userId, after, limit, includeArchived);
-  return Promise.all(projects.map((p) => view(deps, p, tenantDb.membership(p.id, principal.userId)?.role ?? "viewer")));
+  if (principal.role === "tenant_admin") return Promise.all(tenantDb.projects.list(after, limit, includeArchived).map((p) => view(deps, p, "admin")));
+  const projects = tenantDb.projects.listForMember(principal.userId, after, limit, includeArchived);
+  return Promise.all(projects.map((p) => view(deps, p, tenantDb.projects.membership(p.id, principal.userId)?.role ?? "viewer")));
 }
 
 export async function getProject(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string): Promise<ProjectView> {
@@ -93,9 +93,9 @@ export async function createProject(deps: GraphDeps, tenantDb: TenantDb, princip
   const id = randomUUID();
   const nameEnc = await deps.crypto.encryptField(tenantDb.tenantId, nameRef(id), input.name);
   await tenantDb.write((tx) => {
-    tx.insertProject({ id, nameEnc, status: "active", createdBy: principal.userId, createdAt: tx.now, updatedAt: tx.now });
-    if (principal.role !== "tenant_admin") tx.putProjectMember({ projectId: id, userId: principal.userId, role: "editor", addedAt: tx.now });
-    deps.events.emit({ event: "project.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { projectId: id } });
+    tx.projects.insert({ id, nameEnc, status: "active", createdBy: principal.userId, createdAt: tx.now, updatedAt: tx.now });
+    if (principal.role !== "tenant_admin") tx.projects.putMember({ projectId: id, userId: principal.userId, role: "editor", addedAt: tx.now });
+    tx.audit({ event: "project.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { projectId: id } });
   });
   return getProject(deps, tenantDb, principal, id);
 }
@@ -114,29 +114,29 @@ export async function updateProject(deps: GraphDeps, tenantDb: TenantDb, princip
   const nameEnc = changes.name === undefined ? undefined : await deps.crypto.encryptField(tenantDb.tenantId, nameRef(projectId), changes.name);
   const actor = actorOf(principal);
   await tenantDb.write((tx) => {
-    tx.updateProject(projectId, { ...(nameEnc ? { nameEnc } : {}), ...(changes.status ? { status: changes.status } : {}) });
-    if (nameEnc || !statusChange) deps.events.emit({ event: "project.updated", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor, payload: { projectId } });
-    if (statusChange) deps.events.emit({ event: statusChange, sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor, payload: { projectId } });
+    tx.projects.update(projectId, { ...(nameEnc ? { nameEnc } : {}), ...(changes.status ? { status: changes.status } : {}) }, tx.now);
+    if (nameEnc || !statusChange) tx.audit({ event: "project.updated", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor, payload: { projectId } });
+    if (statusChange) tx.audit({ event: statusChange, sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor, payload: { projectId } });
   });
   return getProject(deps, tenantDb, principal, projectId);
 }
 
 export function listMembers(tenantDb: TenantDb, principal: Principal, projectId: string): MemberRecord[] {
   projectAccess(tenantDb, principal, projectId);
-  return tenantDb.projectMembers(projectId);
+  return tenantDb.projects.members(projectId);
 }
 
 /** Tenant admins grant project roles; the user must belong to the same tenant. */
 export async function setMember(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, userId: string, role: ProjectRole): Promise<MemberRecord> {
   projectAccess(tenantDb, principal, projectId);
-  const user = tenantDb.user(userId);
+  const user = tenantDb.users.get(userId);
   if (!user) throw new DomainError("not-found", "no such user");
   if (user.role === "tenant_admin") throw new DomainError("rejected", "tenant admins reach every project already");
   await tenantDb.write((tx) => {
-    tx.putProjectMember({ projectId, userId, role, addedAt: tx.now });
-    deps.events.emit({ event: "project.member_set", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { projectId, userId, role }, notify: { userIds: [userId], message: `You now have ${role} access to project ${projectId}.` } });
+    tx.projects.putMember({ projectId, userId, role, addedAt: tx.now });
+    tx.audit({ event: "project.member_set", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { projectId, userId, role }, notify: { userIds: [userId], message: `You now have ${role} access to project ${projectId}.` } });
   });
-  const member = tenantDb.membership(projectId, userId);
+  const member = tenantDb.projects.membership(projectId, userId);
   if (!member) throw new Error("membership vanished after write");
   return member;
 }
@@ -144,7 +144,7 @@ export async function setMember(deps: GraphDeps, tenantDb: TenantDb, principal: 
 export async function removeMember(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, userId: string): Promise<void> {
   projectAccess(tenantDb, principal, projectId);
   await tenantDb.write((tx) => {
-    if (!tx.removeProjectMember(projectId, userId)) throw new DomainError("not-found", "no such member");
-    deps.events.emit({ event: "project.member_removed", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { projectId, userId } });
+    if (!tx.projects.removeMember(projectId, userId)) throw new DomainError("not-found", "no such member");
+    tx.audit({ event: "project.member_removed", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { projectId, userId } });
   });
 }

@@ -35,7 +35,7 @@ export function tenantsWithKeys(deps: KeyDeps): string[] {
 export function remainingValues(deps: KeyDeps, tenantId: string): number {
   const target = deps.crypto.writeVersion(tenantId);
   let n = 0;
-  for (const [version, count] of deps.db.sealedFields.versionCounts(tenantId)) if (version !== target) n += count;
+  for (const [version, count] of deps.db.tenantReads(tenantId).sealedFields.versionCounts()) if (version !== target) n += count;
   return n;
 }
 
@@ -48,7 +48,7 @@ export async function reencryptTenant(deps: KeyDeps, tenantId: string, actor: Ac
   for (const column of ENCRYPTED_COLUMNS) {
     let after = "";
     while (budget > 0) {
-      const rows = deps.db.sealedFields.notUnder(tenantId, column, target, after, Math.min(batchSize, budget));
+      const rows = deps.db.tenantReads(tenantId).sealedFields.notUnder(column, target, after, Math.min(batchSize, budget));
       if (rows.length === 0) break;
       after = rows[rows.length - 1]?.id ?? after;
       budget -= rows.length;
@@ -67,9 +67,9 @@ async function reencryptBatch(deps: KeyDeps, tenantId: string, column: Encrypted
   }
   return deps.db.write((tx) => {
     let n = 0;
-    for (const u of updates) if (tx.sealedFields.replace(tenantId, column, u.row.id, u.row.sealed, u.next)) n++;
+    for (const u of updates) if (tx.tenant(tenantId).sealedFields.replace(column, u.row.id, u.row.sealed, u.next)) n++;
     if (n > 0) {
-      deps.events.emit({ event: "keys.reencrypted", sensitivity: "normal", severity: "info", tenantId, actor, payload: { table: column.table, column: column.fieldColumn, values: n, version: updates[0]?.version ?? 0 } });
+      tx.audit({ event: "keys.reencrypted", sensitivity: "normal", severity: "info", tenantId, actor, payload: { table: column.table, column: column.fieldColumn, values: n, version: updates[0]?.version ?? 0 } });
     }
     return n;
   });
@@ -83,7 +83,7 @@ async function reencryptBatch(deps: KeyDeps, tenantId: string, column: Encrypted
 export function retireUnusedVersions(deps: KeyDeps, tenantId: string, graceMs: number, actor: Actor): number[] {
   const target = deps.crypto.writeVersion(tenantId);
   if (target === undefined) return [];
-  const counts = deps.db.sealedFields.versionCounts(tenantId);
+  const counts = deps.db.tenantReads(tenantId).sealedFields.versionCounts();
   const now = deps.now();
   const retired: number[] = [];
   for (const key of deps.db.keystore.summary()) {

@@ -51,7 +51,7 @@ export function keyStatus(db: Database, crypto: CryptoService, runningServer: Se
   const tenants = owners.map((tenantId): TenantKeyStatus => {
     // Reserved ids ("_platform", "_signing") hold installation secrets, not sealed tenant fields.
     const reserved = tenantId.startsWith("_");
-    const counts = reserved ? new Map<number, number>() : db.sealedFields.versionCounts(tenantId);
+    const counts = reserved ? new Map<number, number>() : db.tenantReads(tenantId).sealedFields.versionCounts();
     const writeVersion = reserved ? null : (crypto.writeVersion(tenantId) ?? null);
     const versions = keys.filter((k) => k.tenantId === tenantId).map(({ tenantId: _, ...k }) => ({ ...k, values: counts.get(k.version) ?? 0 }));
     const remaining = [...counts].reduce((n, [version, count]) => (version === writeVersion ? n : n + count), 0);

@@ -68,7 +68,7 @@ export function seatUsage(db: Database): Limits {
   let users = 0;
   let agents = 0;
   for (const tenant of db.usageCounts.customerTenants()) {
-    const counts = db.usageCounts.activeAccounts(tenant.id);
+    const counts = db.tenantReads(tenant.id).usage.activeAccounts();
     users += counts.humans;
     agents += counts.agents;
   }
@@ -187,7 +187,8 @@ export class LicenseService {
           payload: { licenseId: payload.licenseId, sequence: payload.sequence, kid, edition: payload.edition, deploymentMode: payload.deploymentMode, expiresAt: payload.expiresAt, tenants: payload.limits.tenants, users: payload.limits.users, agents: payload.limits.agents, state },
         });
         tx.licensing.setMeta("license.last_state", state);
-        this.#observeClock(tx, now, "license-install");
+        const behind = this.#moveMark(tx, now, "license-install");
+        if (behind !== undefined) this.#recordRollback(tx, behind);
       });
     } catch (error) {
       if (error instanceof LicenseError) {
@@ -211,10 +212,25 @@ export class LicenseService {
    */
   async observeClock(source: string): Promise<ClockRollbackRow | undefined> {
     const now = this.deps.now();
-    return this.deps.db.write((tx) => this.#observeClock(tx, now, source));
+    // Moving the mark is bookkeeping; a rollback found is an action of the appliance, audited.
+    const behind = await this.deps.db.bookkeep("license-marks", (tx) => this.#moveMark(tx, now, source));
+    if (behind === undefined) return undefined;
+    return this.deps.db.write((tx) => {
+      if (tx.licensing.meta("clock.incident_open") === "1") return undefined; // once per incident (another observer came first)
+      return this.#recordRollback(tx, behind);
+    });
   }
 
-  #observeClock(tx: PlatformTx, now: Date, source: string): ClockRollbackRow | undefined {
+  /** Records a clock rollback found, with its event, and opens the incident. */
+  #recordRollback(tx: PlatformTx, behind: Omit<ClockRollbackRow, "id">): ClockRollbackRow {
+    const id = tx.licensing.insertRollback(behind);
+    tx.licensing.setMeta("clock.incident_open", "1");
+    tx.audit({ event: "license.clock_rollback", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: "system", id: "license" }, payload: { ...behind } });
+    return { id, ...behind };
+  }
+
+  /** Moves the high-water mark; returns a rollback to record when the clock is behind it and no incident is open. */
+  #moveMark(tx: { readonly licensing: Pick<PlatformTx["licensing"], "meta" | "setMeta"> }, now: Date, source: string): Omit<ClockRollbackRow, "id"> | undefined {
     const db = this.deps.db;
     let mark = parseTime(tx.licensing.meta("clock.high_water"));
     for (const logId of db.auditLog.logIds()) {
@@ -225,11 +241,7 @@ export class LicenseService {
     if (mark !== undefined && mark - now.getTime() > CLOCK_TOLERANCE_MS) {
       tx.licensing.setMeta("clock.high_water", new Date(mark).toISOString());
       if (open) return undefined; // once per incident
-      const row = { detectedAt: now.toISOString(), highWater: new Date(mark).toISOString(), behindSeconds: Math.round((mark - now.getTime()) / 1000), source };
-      const id = tx.licensing.insertRollback(row);
-      tx.licensing.setMeta("clock.incident_open", "1");
-      this.deps.events.emit({ event: "license.clock_rollback", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: "system", id: "license" }, payload: { ...row } });
-      return { id, ...row };
+      return { detectedAt: now.toISOString(), highWater: new Date(mark).toISOString(), behindSeconds: Math.round((mark - now.getTime()) / 1000), source };
     }
     if (open) tx.licensing.setMeta("clock.incident_open", "0");
     tx.licensing.setMeta("clock.high_water", new Date(Math.max(mark ?? 0, now.getTime())).toISOString());
@@ -245,11 +257,15 @@ export class LicenseService {
     const state = this.state();
     const last = this.deps.db.licensing.meta("license.last_state");
     if (last === state) return state;
+    // The first call only remembers the state (bookkeeping); a change is recorded with its event.
+    if (last === undefined) {
+      await this.deps.db.bookkeep("license-marks", (tx) => tx.licensing.setMeta("license.last_state", state));
+      return state;
+    }
     await this.deps.db.write((tx) => {
       tx.licensing.setMeta("license.last_state", state);
-      if (last === undefined) return;
       const severity = state === "grace" || state === "expired" ? "warn" : "info";
-      this.deps.events.emit({ event: "license.state_changed", sensitivity: "normal", severity, tenantId: null, actor: { type: "system", id: "license" }, payload: { from: last, to: state, licenseId: this.payload()?.licenseId ?? null } });
+      tx.audit({ event: "license.state_changed", sensitivity: "normal", severity, tenantId: null, actor: { type: "system", id: "license" }, payload: { from: last, to: state, licenseId: this.payload()?.licenseId ?? null } });
     });
     return state;
   }

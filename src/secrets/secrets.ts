@@ -13,7 +13,7 @@ import type { EventSink } from "../audit/events.js";
 import { actorOf, type Principal } from "../auth/principal.js";
 import type { CryptoService, FieldRef } from "../crypto/index.js";
 import type { SecretRecord } from "../db/secrets.js";
-import type { TenantDb } from "../db/tenant-db.js";
+import type { TenantDb, TenantTx } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 
 export interface SecretDeps {
@@ -101,7 +101,7 @@ function assertManager(principal: Principal): void {
 
 /** A name that breaks the rule cannot exist: not found, like a malformed id. */
 function existing(tenantDb: TenantDb, name: string): SecretRecord {
-  const record = isSecretName(name) ? tenantDb.secret(name) : undefined;
+  const record = isSecretName(name) ? tenantDb.secrets.get(name) : undefined;
   if (!record) throw new DomainError("not-found", NOT_FOUND);
   return record;
 }
@@ -120,20 +120,20 @@ async function view(deps: Pick<SecretDeps, "crypto">, record: SecretRecord): Pro
   };
 }
 
-function audit(deps: SecretDeps, tenantDb: TenantDb, principal: Principal, event: "secret.created" | "secret.rotated" | "secret.deleted", record: { id: string; name: string }, version: number): void {
+function audit(tx: TenantTx, principal: Principal, event: "secret.created" | "secret.rotated" | "secret.deleted", record: { id: string; name: string }, version: number): void {
   // Name, id and version only: the value and description never enter the audit trail.
-  deps.events.emit({ event, sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { secretId: record.id, name: record.name, version } });
+  tx.audit({ event, sensitivity: "security", severity: "info", tenantId: tx.tenantId, actor: actorOf(principal), payload: { secretId: record.id, name: record.name, version } });
 }
 
 export async function listSecrets(deps: Pick<SecretDeps, "crypto">, tenantDb: TenantDb, principal: Principal, after: string | undefined, limit: number): Promise<SecretView[]> {
   assertManager(principal);
-  return Promise.all(tenantDb.listSecrets(after, limit).map((record) => view(deps, record)));
+  return Promise.all(tenantDb.secrets.list(after, limit).map((record) => view(deps, record)));
 }
 
 /** Every secret's metadata, page by page: for the tenant's GDPR export (values are never exported). */
 export async function* secretMetadata(deps: Pick<SecretDeps, "crypto">, tenantDb: TenantDb, pageSize: number): AsyncGenerator<SecretView> {
   for (let after: string | undefined; ; ) {
-    const page = tenantDb.listSecrets(after, pageSize);
+    const page = tenantDb.secrets.list(after, pageSize);
     for (const record of page) yield view(deps, record);
     if (page.length < pageSize) return;
     after = page.at(-1)?.name;
@@ -147,16 +147,16 @@ export async function createSecret(deps: SecretDeps, tenantDb: TenantDb, princip
   checkValue(input.value);
   checkDescription(input.description);
   const conflict = (): DomainError => new DomainError("conflict", `a secret named ${input.name} exists; rotate it with PUT /api/secrets/${input.name}`);
-  if (tenantDb.secret(input.name)) throw conflict();
+  if (tenantDb.secrets.get(input.name)) throw conflict();
   const id = randomUUID();
   const valueEnc = await deps.crypto.encryptField(tenantDb.tenantId, valueRef(id), input.value);
   const descriptionEnc = await deps.crypto.encryptField(tenantDb.tenantId, descriptionRef(id), input.description ?? "");
   const record = await tenantDb.write((tx) => {
     // Checked again inside the transaction: a concurrent create of the same name loses here, not on the UNIQUE index.
-    if (tx.secret(input.name)) throw conflict();
+    if (tx.secrets.get(input.name)) throw conflict();
     const created = { id, name: input.name, valueEnc, descriptionEnc, version: 1, createdBy: principal.userId, createdAt: tx.now, rotatedBy: principal.userId, rotatedAt: tx.now };
-    tx.insertSecret(created);
-    audit(deps, tenantDb, principal, "secret.created", created, 1);
+    tx.secrets.insert(created);
+    audit(tx, principal, "secret.created", created, 1);
     return { ...created, tenantId: tenantDb.tenantId };
   });
   return view(deps, record);
@@ -179,10 +179,10 @@ export async function rotateSecret(deps: SecretDeps, tenantDb: TenantDb, princip
   const descriptionEnc = input.description === undefined ? undefined : await deps.crypto.encryptField(tenantDb.tenantId, descriptionRef(current.id), input.description);
   await tenantDb.write((tx) => {
     // Deleted (or deleted and re-created under a new id) meanwhile: the ciphertext belongs to no row any more.
-    if (tx.secret(name)?.id !== current.id) throw new DomainError("not-found", NOT_FOUND);
-    const version = tx.rotateSecret(current.id, expectedVersion, { valueEnc, ...(descriptionEnc ? { descriptionEnc } : {}), rotatedBy: principal.userId });
+    if (tx.secrets.get(name)?.id !== current.id) throw new DomainError("not-found", NOT_FOUND);
+    const version = tx.secrets.rotate(current.id, expectedVersion, { valueEnc, ...(descriptionEnc ? { descriptionEnc } : {}), rotatedBy: principal.userId }, tx.now);
     if (version === undefined) throw stale();
-    audit(deps, tenantDb, principal, "secret.rotated", current, version);
+    audit(tx, principal, "secret.rotated", current, version);
   });
   return view(deps, existing(tenantDb, name));
 }
@@ -192,9 +192,9 @@ export async function deleteSecret(deps: SecretDeps, tenantDb: TenantDb, princip
   assertManager(principal);
   if (!isSecretName(name)) throw new DomainError("not-found", NOT_FOUND);
   await tenantDb.write((tx) => {
-    const gone = tx.deleteSecret(name);
+    const gone = tx.secrets.delete(name);
     if (!gone) throw new DomainError("not-found", NOT_FOUND);
-    audit(deps, tenantDb, principal, "secret.deleted", gone, gone.version);
+    audit(tx, principal, "secret.deleted", gone, gone.version);
   });
 }
 

@@ -71,7 +71,8 @@ export function countUsage(db: Database, day: string, at: Date): UsageCounts {
   const intervals: Interval[] = [];
   for (const tenant of db.usageCounts.customerTenants()) {
     counts.tenants += 1;
-    for (const row of db.usageCounts.users(tenant.id)) {
+    const usage = db.tenantReads(tenant.id).usage;
+    for (const row of usage.users()) {
       if (row.kind === "agent") {
         if (row.status === "active") counts.agents += row.count;
         continue;
@@ -84,11 +85,11 @@ export function countUsage(db: Database, day: string, at: Date): UsageCounts {
       if (row.role === "tenant_admin" || row.role === "member" || row.role === "viewer") counts.users.byRole[row.role] += row.count;
       if (row.auditor) counts.users.auditors += row.count;
     }
-    counts.activeUsers30d += db.usageCounts.activeHumans(tenant.id, since, until);
-    counts.projects += db.usageCounts.activeProjects(tenant.id);
-    counts.nodes += db.usageCounts.liveNodes(tenant.id);
-    counts.personalAccessTokens += db.usageCounts.livePersonalTokens(tenant.id, at.toISOString());
-    for (const span of db.usageCounts.sessionSpans(tenant.id, new Date(from).toISOString(), new Date(to).toISOString())) {
+    counts.activeUsers30d += usage.activeHumans(since, until);
+    counts.projects += usage.activeProjects();
+    counts.nodes += usage.liveNodes();
+    counts.personalAccessTokens += usage.livePersonalTokens(at.toISOString());
+    for (const span of usage.sessionSpans(new Date(from).toISOString(), new Date(to).toISOString())) {
       const interval = sessionInterval(span, tenant.accessTokenTtlSeconds, from, to);
       if (interval) intervals.push(interval);
     }

@@ -3,6 +3,9 @@
  * shape of an event. The database stores events and the domain emits them; both import this.
  */
 
+/** The audit log of the installation itself (events of no tenant); each tenant's log is named by its id. */
+export const PLATFORM_LOG = "_platform";
+
 /** A person or an agent: the two kinds of account. */
 export type ActorKind = "human" | "agent";
 

@@ -84,8 +84,11 @@ describe("named actors in audit reads", () => {
   it("looks each distinct actor up once per export, not once per event", async () => {
     const { db, crypto } = f.services;
     let lookups = 0;
-    const users = { get: (tenantId: string, id: string) => (lookups++, db.users.get(tenantId, id)), findByEmail: db.users.findByEmail.bind(db.users), list: db.users.list.bind(db.users) };
-    const names = actorNames({ db: { tenants: db.tenants, users }, crypto });
+    const tenantReads: typeof db.tenantReads = (tenantId) => {
+      const reads = db.tenantReads(tenantId);
+      return { ...reads, users: { ...reads.users, get: (id: string) => (lookups++, reads.users.get(id)) } };
+    };
+    const names = actorNames({ db: { tenants: db.tenants, tenantReads }, crypto });
     const spec = { log: acme.tenantId, filter: {}, endSeq: db.auditLog.size(acme.tenantId) };
     let text = "";
     for await (const chunk of exportChunks(db.auditLog, spec, { format: "jsonl", redactSecurity: false, names })) text += chunk;

@@ -120,7 +120,7 @@ describe("erasure of content", () => {
     const release = await node("release", "v9");
     await link("ships_in", target, release);
     const tenantDb = f.services.db.forTenant({ tenantId: acme.tenantId } as never);
-    const stored = tenantDb.node(target);
+    const stored = tenantDb.nodes.get(target);
     if (!stored) throw new Error("node not stored");
     const secrets = {
       title: stored.titleEnc,
@@ -139,7 +139,7 @@ describe("erasure of content", () => {
     expect((await erase(admin, { reason: "   " })).status).toBe(422);
     expect((await erase(editor.tokens.accessToken, { reason: "DSR-2026-114" })).status).toBe(403);
     expect((await erase(other.admin.tokens.accessToken, { reason: "DSR-2026-114" })).status).toBe(404);
-    expect(tenantDb.node(target)).toBeDefined();
+    expect(tenantDb.nodes.get(target)).toBeDefined();
 
     const res = await erase(admin, { reason: "DSR-2026-114" });
     expect(res.status).toBe(200);
@@ -175,8 +175,8 @@ describe("erasure of content", () => {
     await link("originates_from", b, a, pid);
     const tenantDb = f.services.db.forTenant({ tenantId: acme.tenantId } as never);
     const secrets = {
-      name: tenantDb.project(pid)?.nameEnc ?? new Uint8Array(),
-      title: tenantDb.node(a)?.titleEnc ?? new Uint8Array(),
+      name: tenantDb.projects.get(pid)?.nameEnc ?? new Uint8Array(),
+      title: tenantDb.nodes.get(a)?.titleEnc ?? new Uint8Array(),
       term: await f.services.crypto.blindIndex(acme.tenantId, "nodes.title", "nightingale"),
     };
     for (const [what, bytes] of Object.entries(secrets)) expect(onDisk(bytes), `${what} before`).toBe(true);
@@ -195,7 +195,7 @@ describe("erasure of content", () => {
     expect((await call("GET", `/api/nodes/${a}`)).status).toBe(404);
     expect((await erase(admin, { reason: "again" })).status).toBe(404);
     expect(await projectsListed("?includeArchived=true", editor.tokens.accessToken)).not.toContain(pid);
-    expect(tenantDb.membership(pid, editor.id)).toBeUndefined();
+    expect(tenantDb.projects.membership(pid, editor.id)).toBeUndefined();
     for (const [what, bytes] of Object.entries(secrets)) expect(onDisk(bytes), `${what} after`).toBe(false);
     for (const format of ["json", "markdown"] as const) {
       const doc = await exported(format);

@@ -36,7 +36,7 @@ describe("graph: nodes, edges, trace", () => {
   it("creates typed nodes with their starting status and encrypts title and body at rest", async () => {
     const decision = await node("decision", "Use SQLite for the appliance", { body: "Context: one binary, no DBA." });
     expect(decision).toMatchObject({ type: "decision", status: "proposed", version: 1, title: "Use SQLite for the appliance" });
-    const stored = f.services.db.forTenant({ tenantId: acme.tenantId } as never).node(decision.id);
+    const stored = f.services.db.forTenant({ tenantId: acme.tenantId } as never).nodes.get(decision.id);
     expect(Buffer.from(stored?.titleEnc ?? []).toString("latin1")).not.toContain("SQLite");
     expect(Buffer.from(stored?.bodyEnc ?? []).toString("latin1")).not.toContain("DBA");
   });

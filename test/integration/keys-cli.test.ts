@@ -87,7 +87,7 @@ describe("vecto keys rotate-* / reencrypt / retire-master", () => {
       const crypto = new CryptoService(await EnvKeyResolver.fromFile(newKey()), db.keystore);
       let opened = 0;
       for (const column of ENCRYPTED_COLUMNS) {
-        for (const row of db.sealedFields.notUnder(acme.tenantId, column, 0xffff_ffff, "", 10_000)) {
+        for (const row of db.tenantReads(acme.tenantId).sealedFields.notUnder(column, 0xffff_ffff, "", 10_000)) {
           expect(await crypto.decryptField(acme.tenantId, { table: column.table, column: column.fieldColumn, rowId: row.id }, row.sealed)).toEqual(expect.any(String));
           opened++;
         }

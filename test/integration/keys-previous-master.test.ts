@@ -25,7 +25,7 @@ async function openAll(db: Database, crypto: CryptoService): Promise<number> {
   let opened = 0;
   for (const tenantId of db.keystore.keyOwners().filter((o) => !o.startsWith("_"))) {
     for (const column of ENCRYPTED_COLUMNS) {
-      for (const row of db.sealedFields.notUnder(tenantId, column, 0xffff_ffff, "", 1_000_000)) {
+      for (const row of db.tenantReads(tenantId).sealedFields.notUnder(column, 0xffff_ffff, "", 1_000_000)) {
         await crypto.decryptField(tenantId, { table: column.table, column: column.fieldColumn, rowId: row.id }, row.sealed);
         opened++;
       }

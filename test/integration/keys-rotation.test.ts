@@ -35,7 +35,7 @@ async function readAllWith(f: Fixture, keyFile: string, tenantIds: readonly stri
   for (const tenantId of tenantIds) {
     for (const column of ENCRYPTED_COLUMNS) {
       // "not under version 2^32-1" is every value of the column.
-      for (const row of f.services.db.sealedFields.notUnder(tenantId, column, 0xffff_ffff, "", 1_000_000)) {
+      for (const row of f.services.db.tenantReads(tenantId).sealedFields.notUnder(column, 0xffff_ffff, "", 1_000_000)) {
         await crypto.decryptField(tenantId, { table: column.table, column: column.fieldColumn, rowId: row.id }, row.sealed);
         opened++;
       }
@@ -188,7 +188,7 @@ describe("tenant data-key rotation and re-encryption", () => {
     expect(await json(res)).toEqual({ version: 2 });
     const created = await f.call("POST", `/api/projects/${pid}/nodes`, { token: acme.admin.tokens.accessToken, body: { type: "idea", title: "After rotation", body: "" } });
     const id = (await json<{ node: { id: string } }>(created)).node.id;
-    const sealed = f.services.db.sealedFields.notUnder(acme.tenantId, ENCRYPTED_COLUMNS.find((c) => c.table === "nodes" && c.fieldColumn === "title") ?? ENCRYPTED_COLUMNS[0]!, 1, "", 1000);
+    const sealed = f.services.db.tenantReads(acme.tenantId).sealedFields.notUnder(ENCRYPTED_COLUMNS.find((c) => c.table === "nodes" && c.fieldColumn === "title") ?? ENCRYPTED_COLUMNS[0]!, 1, "", 1000);
     expect(sealed.map((r) => r.id)).toEqual([id]);
     expect(fieldKeyVersion(sealed[0]?.sealed ?? new Uint8Array())).toBe(2);
     nodes.push({ id, title: "After rotation" });

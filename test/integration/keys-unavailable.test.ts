@@ -43,7 +43,7 @@ describe("keys unavailable", () => {
     const body = (await res.json()) as { type: string; detail: string };
     expect(body.type).toBe("urn:vecto:problem:keys-unavailable");
     expect(body.detail).not.toMatch(/env:|wrapped/);
-    const rows = f.services.db.forTenant({ tenantId: stranded.tenantId } as never).listNodes(projectId, { includeArchived: true, limit: 10 });
+    const rows = f.services.db.forTenant({ tenantId: stranded.tenantId } as never).nodes.list(projectId, { includeArchived: true, limit: 10 });
     expect(rows).toEqual([]);
   });
 

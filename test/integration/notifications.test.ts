@@ -56,11 +56,21 @@ describe("notifications", () => {
       raw.prepare("INSERT INTO notifications (id, tenant_id, user_id, triggered_by_audit_vid, message, created_at) VALUES ('n1', ?, ?, 'no-such-audit-event', 'hi', 'now')").run(acme.tenantId, member.id),
     ).toThrow(/FOREIGN KEY constraint failed/);
     expect(() => raw.prepare("INSERT INTO notifications (id, tenant_id, user_id, message, created_at) VALUES ('n2', ?, ?, 'hi', 'now')").run(acme.tenantId, member.id)).toThrow(/NOT NULL/);
-    const inserts = sourceFiles("src").filter((file) => /notifications\.insert\(/.test(file.text)).map((file) => file.path);
-    expect(inserts).toEqual(["src/db/db.ts"]);
-    const db = sourceFiles("src").find((file) => file.path === "src/db/db.ts")?.text ?? "";
+    const files = sourceFiles("src");
+    const inserts = files.filter((file) => /notifications\.insert\(/.test(file.text)).map((file) => file.path);
+    expect(inserts).toEqual(["src/notify/notifications.ts"]);
+    // src/notify makes them from the event, with the vid of the audit row just written...
+    const notify = files.find((file) => file.path === "src/notify/notifications.ts")?.text ?? "";
+    const fromEvent = notify.slice(notify.indexOf("export function notifyFromEvent("), notify.indexOf("\n}\n", notify.indexOf("export function notifyFromEvent(")));
+    expect(fromEvent).toContain("tx.notifications.insert(");
+    expect(fromEvent).toContain("triggeredByAuditVid: position.vid");
+    // ...which the composition root alone hands to the database...
+    expect(files.filter((file) => /\bnotifyFromEvent\b/.test(file.text)).map((file) => file.path).sort()).toEqual(["src/notify/notifications.ts", "src/services.ts"]);
+    expect(files.find((file) => file.path === "src/services.ts")?.text).toMatch(/^\s*db\.followEvents\(notifyFromEvent\);$/m);
+    // ...and the database calls in the write that appends the event, right after the append, with that tenant's transaction.
+    const db = files.find((file) => file.path === "src/db/db.ts")?.text ?? "";
     const auditMethod = db.slice(db.indexOf("  audit(event: DomainEvent): void {"), db.indexOf("  /** Stores a signed checkpoint"));
-    expect(auditMethod).toContain("notifications.insert(");
-    expect(auditMethod).toContain("triggeredByAuditVid: position.vid");
+    expect(auditMethod).toMatch(/this\.writes\.run\(true, \(\) => \{[\s\S]*audit\.append\([\s\S]*this\.tenantTx\(event\.tenantId, now\)[\s\S]*for \(const follow of this\.followers\) follow\(event, position, tenantTx\)/);
+    expect(auditMethod).not.toContain("notifications");
   });
 });

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newPersonalToken } from "../../src/auth/personal-tokens.js";
 import { secretHash } from "../../src/auth/secrets.js";
-import { identityFixture, type Account, type Fixture, type TenantAccount } from "../identity-fixture.js";
+import { behindTheApi, identityFixture, type Account, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
 interface ProjectBody {
   project: { id: string; name: string; standing: string; status: string };
@@ -89,8 +89,8 @@ describe("projects and membership", () => {
     expect((await f.call("GET", "/api/users", { token: pat })).status).toBe(403);
     // Even a row that somehow holds a wide scope is cut down to the project's scopes at every request.
     const forged = newPersonalToken();
-    await f.services.db.write((tx) =>
-      tx.personalTokens.insert({ id: randomUUID(), tenantId: acme.tenantId, userId: acme.admin.id, name: "forged", tokenHash: secretHash(forged), scopes: ["self", "users:manage"], projectId, createdAt: tx.now, expiresAt: tomorrow(), lastUsedAt: null, revokedAt: null }),
+    await behindTheApi(f.services.db, acme.tenantId, (tx) =>
+      tx.personalTokens.insert({ id: randomUUID(), userId: acme.admin.id, name: "forged", tokenHash: secretHash(forged), scopes: ["self", "users:manage"], projectId, createdAt: tx.now, expiresAt: tomorrow(), lastUsedAt: null, revokedAt: null }),
     );
     expect((await f.call("GET", "/api/users", { token: forged })).status).toBe(403);
     expect((await f.call("GET", "/api/me", { token: forged })).status).toBe(200);
@@ -146,7 +146,7 @@ describe("projects and membership", () => {
 
   it("stores project names encrypted", () => {
     const tenantDb = f.services.db.forTenant(acmeScope());
-    const stored = tenantDb.project(projectId);
+    const stored = tenantDb.projects.get(projectId);
     expect(Buffer.from(stored?.nameEnc ?? []).toString("latin1")).not.toContain("Apollo");
   });
 

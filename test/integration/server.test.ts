@@ -34,7 +34,10 @@ describe("HTTPS server", () => {
       (a) =>
         a.post("/api/test/tenants", async (c) => {
           const input = await jsonBody(c, tenantInput);
-          await services.db.write((tx) => tx.tenants.create({ id: input.slug, slug: input.slug, nameEnc: null, kind: "customer", status: "active", accessTokenTtlSeconds: 28800, createdAt: tx.now }));
+          await services.db.write((tx) => {
+            tx.tenants.create({ id: input.slug, slug: input.slug, nameEnc: null, kind: "customer", status: "active", accessTokenTtlSeconds: 28800, createdAt: tx.now });
+            tx.audit({ event: "tenant.created", sensitivity: "normal", severity: "info", tenantId: input.slug, actor: { type: "system", id: "test" }, payload: { slug: input.slug } });
+          });
           return c.json({ id: input.slug }, 201);
         }),
       (a) =>

@@ -75,12 +75,12 @@ describe("tenant display names", () => {
   it("is counted by the key status and moved by rotation and re-encryption, and stays readable", async () => {
     expect(TENANTS_COLUMN).toBeDefined();
     const column = TENANTS_COLUMN as NonNullable<typeof TENANTS_COLUMN>;
-    expect(f.services.db.sealedFields.notUnder(tenantId, column, 0xffff_ffff, "", 10).map((r) => r.id)).toEqual([tenantId]);
+    expect(f.services.db.tenantReads(tenantId).sealedFields.notUnder(column, 0xffff_ffff, "", 10).map((r) => r.id)).toEqual([tenantId]);
     expect((await asRoot("POST", `/api/tenants/${tenantId}/keys/rotate`)).status).toBe(200);
-    expect(f.services.db.sealedFields.notUnder(tenantId, column, 2, "", 10).map((r) => r.id)).toEqual([tenantId]);
+    expect(f.services.db.tenantReads(tenantId).sealedFields.notUnder(column, 2, "", 10).map((r) => r.id)).toEqual([tenantId]);
     await keyMaintenance(f.services.keyAdmin, { maxValues: 1000, retireGraceMs: 0 });
     expect(fieldKeyVersion(f.services.db.tenants.get(tenantId)?.nameEnc ?? new Uint8Array())).toBe(2);
-    expect(f.services.db.sealedFields.versionCounts(tenantId).get(1) ?? 0).toBe(0);
+    expect(f.services.db.tenantReads(tenantId).sealedFields.versionCounts().get(1) ?? 0).toBe(0);
     f.services.crypto.forgetTenant(tenantId);
     expect(await nameOf(tenantId)).toBe(RENAMED);
   });

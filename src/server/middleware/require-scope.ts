@@ -8,9 +8,11 @@ import type { Authenticator } from "../../auth/authenticate.js";
 import { InvalidTokenError } from "../../auth/jwt.js";
 import type { Principal } from "../../auth/principal.js";
 import type { Scope } from "../../vocabulary/roles.js";
-import type { TenantDb } from "../../db/tenant-db.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { ProblemError } from "../problem.js";
+
+/** One tenant's door, as the database in AppDeps hands it out (src/server names no db type). */
+type TenantDb = ReturnType<AppDeps["db"]["forTenant"]>;
 
 /** The middlewares that declare a scope, so tests can find undeclared routes. */
 export const scopeDeclarations = new WeakMap<MiddlewareHandler, readonly Scope[]>();
@@ -55,4 +57,9 @@ export function tenantDbOf(deps: Pick<AppDeps, "db">, c: Context<AppEnv>): Tenan
   const scope = principalOf(c).tenantScope;
   if (!scope) throw new ProblemError(403, "forbidden", "this account holds no tenant data");
   return deps.db.forTenant(scope);
+}
+
+/** The caller's own account rows (sessions, tokens, notifications), the platform root's too. */
+export function accountDbOf(deps: Pick<AppDeps, "db">, c: Context<AppEnv>): TenantDb {
+  return deps.db.forTenant(principalOf(c).accountScope);
 }

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { actorNames } from "../../auth/actor-names.js";
 import { auditFilterFields, exportFileName, exportStream, type AuditFormat } from "../../audit/export.js";
 import { exportForReader, readableLog } from "../../audit/reader-access.js";
-import { PLATFORM_LOG } from "../../db/db.js";
+import { PLATFORM_LOG } from "../../vocabulary/events.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";

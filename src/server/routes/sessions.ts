@@ -18,7 +18,7 @@ export function sessionRoutes(deps: AppDeps): ApiRouter {
     router,
     { method: "delete", path: "/api/sessions/:sessionId", operationId: "endOwnSession", summary: "End one of the caller's sessions", tags, scopes: ["self"], responses: { 204: { description: "the session is ended" } } },
     async (c, { params }) => {
-      await endOwnSession(deps.db, deps.identity.events, principalOf(c), params.sessionId);
+      await endOwnSession(deps.db, principalOf(c), params.sessionId);
       return c.body(null, 204);
     },
   );

@@ -32,7 +32,7 @@ export function tokenRoutes(deps: AppDeps): ApiRouter {
       },
     },
     async (c, { body }) => {
-      const created = await createOwnToken(deps.db, deps.identity.events, principalOf(c), { ...body, scopes: [...new Set(body.scopes)] });
+      const created = await createOwnToken(deps.db, principalOf(c), { ...body, scopes: [...new Set(body.scopes)] });
       return c.json({ token: created.token, ...created.info }, 201);
     },
   );
@@ -41,7 +41,7 @@ export function tokenRoutes(deps: AppDeps): ApiRouter {
     router,
     { method: "delete", path: "/api/tokens/:tokenId", operationId: "revokeOwnToken", summary: "Revoke one of the caller's personal access tokens", tags, scopes: ["self"], responses: { 204: { description: "the token is revoked" } } },
     async (c, { params }) => {
-      await revokeOwnToken(deps.db, deps.identity.events, principalOf(c), params.tokenId);
+      await revokeOwnToken(deps.db, principalOf(c), params.tokenId);
       return c.body(null, 204);
     },
   );

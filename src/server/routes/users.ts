@@ -108,7 +108,7 @@ function agentTokenRoutes(router: ApiRouter, deps: AppDeps): void {
       responses: { 201: { description: "the token and its description" }, 422: { description: "the body does not match the schema, or the user is not an active agent, or the scopes or project are not allowed" } },
     },
     async (c, { params, body }) => {
-      const created = await issueAgentToken(deps.db, deps.identity.events, tenantDbOf(deps, c), principalOf(c), params.userId, { ...body, scopes: [...new Set(body.scopes)] });
+      const created = await issueAgentToken(tenantDbOf(deps, c), principalOf(c), params.userId, { ...body, scopes: [...new Set(body.scopes)] });
       return c.json({ token: created.token, ...created.info }, 201);
     },
   );
@@ -117,7 +117,7 @@ function agentTokenRoutes(router: ApiRouter, deps: AppDeps): void {
     router,
     { ...common, method: "delete", path: "/api/users/:userId/tokens/:tokenId", operationId: "revokeAgentToken", summary: "Revoke an agent's access token", responses: { 204: { description: "the token is revoked" } } },
     async (c, { params }) => {
-      await revokeAgentToken(deps.identity.events, tenantDbOf(deps, c), principalOf(c), params.userId, params.tokenId);
+      await revokeAgentToken(tenantDbOf(deps, c), principalOf(c), params.userId, params.tokenId);
       return c.body(null, 204);
     },
   );

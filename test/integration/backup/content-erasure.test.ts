@@ -51,7 +51,7 @@ describe("content erasure across a restore", () => {
     await post(`/api/projects/${projectId}/edges`, { type: "originates_from", from: keptNodeId, to: nodeId });
     const erasedProjectId = (await post<{ project: { id: string } }>("/api/projects", { name: "Erased project" })).project.id;
     const erasedProjectNodeId = (await post<{ node: { id: string } }>(`/api/projects/${erasedProjectId}/nodes`, { type: "task", title: "Erased task" })).node.id;
-    const stored = f.services.db.forTenant({ tenantId: acme.tenantId } as never).node(nodeId);
+    const stored = f.services.db.forTenant({ tenantId: acme.tenantId } as never).nodes.get(nodeId);
     planted = { nodeId, projectId, keptNodeId, erasedProjectId, erasedProjectNodeId, titleEnc: Buffer.from(stored?.titleEnc ?? []) };
     mkdirSync(backups, { mode: 0o700 });
   });

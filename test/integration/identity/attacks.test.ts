@@ -9,7 +9,7 @@
 import { createHmac, generateKeyPairSync, randomUUID, type KeyObject } from "node:crypto";
 import { decodeJwt, decodeProtectedHeader, SignJWT, UnsecuredJWT, type JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { identityFixture, STRONG_PASSWORD, type Account, type Fixture, type TenantAccount } from "../../identity-fixture.js";
+import { behindTheApi, identityFixture, STRONG_PASSWORD, type Account, type Fixture, type TenantAccount } from "../../identity-fixture.js";
 import { accessTokenSecret } from "../../platform-secrets.js";
 
 const PROBLEM = /^application\/problem\+json/;
@@ -473,7 +473,7 @@ describe("identity attacks", () => {
       await expectUnauthorized(await f.login(acme.slug, agent.email, STRONG_PASSWORD), "agent login, no password set");
       await expectStatus(await f.call("POST", "/api/users", { token: acme.admin.tokens.accessToken, body: { email: "agent-pw@example.test", name: "Agent Pw", kind: "agent", role: "member", password: STRONG_PASSWORD } }), 422, "agent created with a password");
       const hash = await f.services.identity.accounts.passwords.hash(STRONG_PASSWORD);
-      await f.services.db.write((tx) => tx.users.update(acme.tenantId, agent.id, { passwordHash: hash }, tx.now));
+      await behindTheApi(f.services.db, acme.tenantId, (tx) => tx.users.update(agent.id, { passwordHash: hash }, tx.now));
       await expectUnauthorized(await f.login(acme.slug, agent.email, STRONG_PASSWORD), "agent login, password planted in the database");
     });
   });

@@ -3,7 +3,7 @@ import argon2 from "argon2";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueSetupToken } from "../../../src/auth/setup-token.js";
-import { identityFixture, STRONG_PASSWORD, type Fixture, type TenantAccount } from "../../identity-fixture.js";
+import { behindTheApi, identityFixture, STRONG_PASSWORD, type Fixture, type TenantAccount } from "../../identity-fixture.js";
 
 describe("identity flows", () => {
   let f: Fixture;
@@ -33,7 +33,7 @@ describe("identity flows", () => {
   });
 
   it("stores emails and names encrypted and passwords as argon2id", async () => {
-    const user = f.services.db.users.get(acme.tenantId, acme.admin.id);
+    const user = f.services.db.tenantReads(acme.tenantId).users.get(acme.admin.id);
     expect(user?.passwordHash).toMatch(/^\$argon2id\$v=19\$/);
     const params = new Map((user?.passwordHash?.split("$")[3] ?? "").split(",").map((kv) => kv.split("=") as [string, string]));
     expect(Number(params.get("m"))).toBeGreaterThanOrEqual(19 * 1024);
@@ -168,9 +168,9 @@ describe("identity flows", () => {
     const tenant = await f.createTenant("rehash-co");
     const member = await f.createUser(tenant.admin, { role: "member" }, "rehash-co");
     const weak = await argon2.hash(STRONG_PASSWORD, { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 });
-    await f.services.db.write((tx) => tx.users.update(tenant.tenantId, member.id, { passwordHash: weak }, tx.now));
+    await behindTheApi(f.services.db, tenant.tenantId, (tx) => tx.users.update(member.id, { passwordHash: weak }, tx.now));
     expect((await f.login("rehash-co", member.email, STRONG_PASSWORD)).status).toBe(200);
-    const stored = f.services.db.users.get(tenant.tenantId, member.id)?.passwordHash ?? "";
+    const stored = f.services.db.tenantReads(tenant.tenantId).users.get(member.id)?.passwordHash ?? "";
     expect(stored).not.toBe(weak);
     expect(stored).toContain("m=19456");
   });

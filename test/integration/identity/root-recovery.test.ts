@@ -20,7 +20,7 @@ import { startServer, type RunningServer } from "../../../src/server/listen.js";
 import { readTlsFiles } from "../../../src/tls/tls-files.js";
 import { openServices } from "../../../src/services.js";
 import { httpsRequest, runCli, tempDir, type CliResult } from "../../helpers.js";
-import { identityFixture, STRONG_PASSWORD, type Fixture } from "../../identity-fixture.js";
+import { behindTheApi, identityFixture, STRONG_PASSWORD, type Fixture } from "../../identity-fixture.js";
 
 const NEW_PASSWORD = "saffron-glacier-tundra-lyric-58";
 const OTHER_PASSWORD = "cobalt-meadow-harvest-violin-73";
@@ -191,7 +191,7 @@ describe("vecto recover-root", () => {
     const id = "00000000-0000-4000-8000-00000000a002";
     const now = new Date().toISOString();
     const profile = await sealProfile(f.services.crypto, platformId(), id, { email: "second-root@example.test", name: "Second Root" });
-    await f.services.db.write((tx) => tx.users.insert({ id, tenantId: platformId(), kind: "human", ...profile, role: "platform_root", auditor: false, passwordHash: null, status: "active", createdAt: now, updatedAt: now }));
+    await behindTheApi(f.services.db, platformId(), (tx) => tx.users.insert({ id, kind: "human", ...profile, role: "platform_root", auditor: false, passwordHash: null, status: "active", createdAt: now, updatedAt: now }));
     const first = issue(["--email", f.root.email]);
     const ambiguous = cli([]);
     expect(ambiguous.status).toBe(1);

@@ -67,7 +67,7 @@ const PARAM_ROUTES: Readonly<Record<string, ParamRoute>> = {
 };
 
 /** Every tenant-side listing (GET without a parameter), and the platform root's license and usage views (counts only); none may show B's ids to A. */
-const LISTING_ROUTES: readonly string[] = ["GET /api/me", "GET /api/users", "GET /api/sessions", "GET /api/tokens", "GET /api/projects", "GET /api/notifications", "GET /api/audit", "GET /api/audit/verify", "GET /api/audit/checkpoints", "GET /api/audit/proofs/inclusion", "GET /api/audit/proofs/consistency", "GET /api/secrets", "GET /api/license", "GET /api/usage/report"];
+const LISTING_ROUTES: readonly string[] = ["GET /api/me", "GET /api/users", "GET /api/sessions", "GET /api/tokens", "GET /api/projects", "GET /api/notifications", "GET /api/audit", "GET /api/audit/verify", "GET /api/audit/checkpoints", "GET /api/audit/proofs/inclusion", "GET /api/audit/proofs/consistency", "GET /api/secrets", "GET /api/tenant/settings", "GET /api/license", "GET /api/usage/report"];
 
 /** Reads that need query parameters: without them they answer 400, which reveals nothing either. */
 const NEEDS_QUERY: ReadonlySet<string> = new Set(["GET /api/audit/proofs/inclusion", "GET /api/audit/proofs/consistency", "GET /api/usage/report"]);

@@ -1,11 +1,14 @@
+import { createHmac, randomBytes } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { HmacAuditSealer } from "../../../src/audit/seal.js";
 import { Database } from "../../../src/db/db.js";
 import { migrate, SchemaError } from "../../../src/db/migrate.js";
 import { migrations } from "../../../src/db/migrations/index.js";
 import { mintTenantScope } from "../../../src/db/tenant-scope.js";
+import type { DomainEvent } from "../../../src/vocabulary/events.js";
 import { tempDir } from "../../helpers.js";
 
 const tenant = (id: string) => ({ id, slug: id, nameEnc: null, kind: "customer" as const, status: "active" as const, accessTokenTtlSeconds: 28800, createdAt: "2026-01-01T00:00:00.000Z" });
@@ -23,6 +26,9 @@ const user = (id: string) => ({
   updatedAt: "2026-01-01T00:00:00.000Z",
 });
 
+/** The event a test write records with its change (the write path refuses a change without one). */
+const changed = (tenantId: string | null): DomainEvent => ({ event: "tenant.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: "system", id: "test" }, payload: {} });
+
 describe("database", () => {
   const cleanups: (() => void)[] = [];
   afterEach(() => cleanups.splice(0).forEach((fn) => fn()));
@@ -32,6 +38,8 @@ describe("database", () => {
     cleanups.push(dir.cleanup);
     const file = join(dir.path, "data", "vecto.db");
     const db = Database.open(file);
+    const key = randomBytes(32);
+    db.setAuditSealer(new HmacAuditSealer({ mac: (data) => createHmac("sha256", key).update(data).digest() }));
     cleanups.unshift(() => db.close());
     return { file, db };
   }
@@ -92,14 +100,20 @@ describe("database", () => {
 
   it("commits a write whole or not at all", async () => {
     const { db } = fresh();
-    await db.write((tx) => tx.tenants.create(tenant("t1")));
+    await db.write((tx) => {
+      tx.tenants.create(tenant("t1"));
+      tx.audit(changed(null));
+    });
     await expect(
       db.write((tx) => {
         tx.tenants.create(tenant("t2"));
+        tx.audit(changed(null));
         tx.tenants.create(tenant("t1")); // duplicate id: the whole transaction must roll back
       }),
-    ).rejects.toThrow();
+    ).rejects.toThrow(/UNIQUE/);
     expect(db.tenants.list().map((t) => t.id)).toEqual(["t1"]);
+    // The event of the rolled-back write went with it.
+    expect(db.auditLog.size("_platform")).toBe(1);
   });
 
   it("gives a TenantDb that sees only its own tenant", async () => {
@@ -107,22 +121,27 @@ describe("database", () => {
     await db.write((tx) => {
       tx.tenants.create(tenant("alpha"));
       tx.tenants.create(tenant("beta"));
+      tx.audit(changed(null));
     });
     const alpha = db.forTenant(mintTenantScope("alpha", { type: "human", id: "u1" }));
     const beta = db.forTenant(mintTenantScope("beta", { type: "human", id: "u2" }));
-    await alpha.write((tx) => tx.insertUser(user("a-1")));
-    await beta.write((tx) => {
-      tx.insertUser(user("b-1"));
-      tx.insertUser(user("b-22"));
+    await alpha.write((tx) => {
+      tx.users.insert(user("a-1"));
+      tx.audit(changed("alpha"));
     });
-    expect(alpha.tenant()?.id).toBe("alpha");
-    expect(alpha.listUsers(undefined, 10).map((u) => u.id)).toEqual(["a-1"]);
-    expect(beta.listUsers(undefined, 10).map((u) => u.id)).toEqual(["b-1", "b-22"]);
+    await beta.write((tx) => {
+      tx.users.insert(user("b-1"));
+      tx.users.insert(user("b-22"));
+      tx.audit(changed("beta"));
+    });
+    expect(alpha.tenant.get()?.id).toBe("alpha");
+    expect(alpha.users.list(undefined, 10).map((u) => u.id)).toEqual(["a-1"]);
+    expect(beta.users.list(undefined, 10).map((u) => u.id)).toEqual(["b-1", "b-22"]);
     // Knowing another tenant's row id is not enough: every read and write binds the tenant.
-    expect(alpha.user("b-1")).toBeUndefined();
-    expect(await alpha.write((tx) => tx.updateUser("b-1", { role: "viewer" }))).toBe(false);
-    expect(await alpha.write((tx) => tx.deleteUser("b-1"))).toBe(false);
-    expect(beta.user("b-1")?.role).toBe("member");
+    expect(alpha.users.get("b-1")).toBeUndefined();
+    expect(await alpha.write((tx) => tx.users.update("b-1", { role: "viewer" }, tx.now))).toBe(false);
+    expect(await alpha.write((tx) => tx.users.delete("b-1"))).toBe(false);
+    expect(beta.users.get("b-1")?.role).toBe("member");
   });
 
   it("will not mint a tenant scope for the reserved platform id", () => {
@@ -132,7 +151,10 @@ describe("database", () => {
 
   it("leaves one consistent file after close: the WAL is checkpointed and removed", async () => {
     const { file, db } = fresh();
-    await db.write((tx) => tx.tenants.create(tenant("t1")));
+    await db.write((tx) => {
+      tx.tenants.create(tenant("t1"));
+      tx.audit(changed(null));
+    });
     expect(existsSync(`${file}-wal`)).toBe(true);
     db.close();
     expect(existsSync(`${file}-wal`)).toBe(false);

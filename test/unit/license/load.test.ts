@@ -13,7 +13,6 @@ import { HmacAuditSealer } from "../../../src/audit/seal.js";
 import { Database } from "../../../src/db/db.js";
 import { LicenseService } from "../../../src/license/license.js";
 import { EVALUATION_LIMITS } from "../../../src/license/state.js";
-import { createLogger } from "../../../src/log.js";
 import { tempDir } from "../../helpers.js";
 import { testVendor } from "../../license-helpers.js";
 
@@ -23,7 +22,7 @@ describe("the installed license, as loaded", () => {
   const db = Database.open(file);
   const vendor = testVendor();
   const system = { type: "system" as const, id: "test" };
-  const service = (): LicenseService => new LicenseService({ db, events: auditEventSink(db, createLogger("silent")), vendorKeys: [vendor.key], now: () => new Date() });
+  const service = (): LicenseService => new LicenseService({ db, events: auditEventSink(db), vendorKeys: [vendor.key], now: () => new Date() });
   const generous = vendor.sign({ licenseId: "LIC-OLD", sequence: 1, limits: { tenants: 500, users: 5000, agents: 500 } });
 
   beforeAll(async () => {
