@@ -87,12 +87,12 @@ function opened(note: string, keys: LogKeys, outside: string): Expected | null {
  * a missing file or directory is a failure once the database holds checkpoints for the log, since
  * deleting the anchor is the next step of the attack it stops.
  */
-function highestAnchor(anchor: AuditAnchor, keys: LogKeys, logId: string, stored: readonly Expected[]): { highest?: Expected & { at: string }; bad?: string } {
+function highestAnchor(anchor: AuditAnchor, keys: LogKeys, logId: string, stored: number): { highest?: Expected & { at: string }; bad?: string } {
   const read = anchor.read(logName(logId));
   if (read.state !== "lines") {
-    if (stored.length === 0) return {};
+    if (stored === 0) return {};
     const where = read.state === "no-directory" ? "the anchor directory (VECTO_AUDIT_ANCHOR_DIR) does not exist (vecto serve or vecto audit checkpoint creates it, seeded from the database)" : `the anchor file ${read.name} is missing`;
-    return { bad: `${where}, yet the database holds ${stored.length} signed checkpoints of this log: anchors deleted?` };
+    return { bad: `${where}, yet the database holds ${stored} signed checkpoints of this log: anchors deleted?` };
   }
   let highest: (Expected & { at: string }) | undefined;
   for (const line of read.lines) {
@@ -165,8 +165,13 @@ function truncated(events: number, covered: Expected): string {
  */
 export async function verifyLog(db: Database, crypto: CryptoService, anchor: AuditAnchor, logId: string, trusted: readonly TrustedNote[] = []): Promise<VerifyReport> {
   const keys = await logKeys(db, crypto, logId);
+  // A running server appends an anchor line just after its checkpoint row commits. So the anchor
+  // is read between two reads of the checkpoints: a missing anchor file is judged by the rows
+  // there were before it, and each anchor line must be among the rows read after it. A checkpoint
+  // committed in between then never reads as deleted.
+  const storedBefore = db.auditLog.checkpoints(logId).length;
+  const found = highestAnchor(anchor, keys, logId, storedBefore);
   const signed = signedSizes(db, keys, logId);
-  const found = highestAnchor(anchor, keys, logId, signed.sizes);
   const extra = trustedSizes(trusted, keys);
   const token = await tokenExpectation(anchor, keys);
   const highest = found.highest;

@@ -229,6 +229,28 @@ describe("audit anchors outside the database", () => {
     expect(inst.cli(["audit", "verify"]).status).toBe(0);
   });
 
+  it("does not take a checkpoint a running server commits while verify reads for a deleted one", async () => {
+    const f = await identityFixture();
+    cleanups.push(() => f.close());
+    const { db, crypto, auditAnchor } = f.services;
+    const tenant = (await f.createTenant("racing")).tenantId;
+    await makeCheckpoints(db, crypto, auditAnchor);
+    // The log's newest checkpoint, taken back out of the database (its anchor line stays): put
+    // back between verify's reads, it is what a server checkpointing at that moment leaves.
+    const row = db.auditLog.checkpoints(tenant).at(-1);
+    if (row === undefined) throw new Error("no checkpoint");
+    const raw = new BetterSqlite3(join(f.dataDir, "vecto.db"));
+    raw.prepare("DELETE FROM audit_checkpoints WHERE tenant_id = ? AND size = ?").run(tenant, row.size);
+    raw.close();
+    const read = auditAnchor.read.bind(auditAnchor);
+    auditAnchor.read = (log) => {
+      if (log === logName(tenant) && db.auditLog.checkpoints(tenant).length === 0) db.saveCheckpoint(row);
+      return read(log);
+    };
+    const report = await verifyLog(db, crypto, auditAnchor, tenant);
+    expect(report).toMatchObject({ ok: true, checkpoints: 1, anchor: { size: row.size } });
+  });
+
   it("does not repair one log's deleted anchor file while the directory holds others", async () => {
     const f = await identityFixture();
     cleanups.push(() => f.close());
