@@ -44,7 +44,7 @@ import type { Principal } from "../src/auth/principal.js";
 import { issueSetupToken } from "../src/auth/setup-token.js";
 import { loadConfig } from "../src/config.js";
 import { prepareForServe } from "../src/data-dir.js";
-import { NodeRepository, type NodeRecord } from "../src/db/nodes.js";
+import { NodeRepository, type NodeRecord } from "../src/db/repositories/nodes.js";
 import { openSqlite } from "../src/db/sqlite.js";
 import type { TenantDb } from "../src/db/tenant-db.js";
 import { titleWords } from "../src/graph/nodes.js";
@@ -301,9 +301,9 @@ function auditPlans(databaseFile: string, log: string): Record<string, string[]>
       const rows = (Array.isArray(params) ? statement.all(...(params as unknown[])) : statement.all(params)) as { detail: string }[];
       plans[name] = rows.map((r) => r.detail);
     };
-    explain("nextSeq / size", sqlFromSource("src/db/audit-log.ts", "coalesce(max(seq) + 1, 0)"), [log]);
-    explain("page (verify, checkpoints)", sqlFromSource("src/db/audit-log.ts", "seq >= ? ORDER BY seq LIMIT ?"), [log, 0, 2000]);
-    explain("filtered (export)", sqlFromSource("src/db/audit-log.ts", "seq > @afterSeq"), { tenantId: log, afterSeq: -1, from: null, to: null, actorId: null, event: null, limit: 500 });
+    explain("nextSeq / size", sqlFromSource("src/db/repositories/audit-log.ts", "coalesce(max(seq) + 1, 0)"), [log]);
+    explain("page (verify, checkpoints)", sqlFromSource("src/db/repositories/audit-log.ts", "seq >= ? ORDER BY seq LIMIT ?"), [log, 0, 2000]);
+    explain("filtered (export)", sqlFromSource("src/db/repositories/audit-log.ts", "seq > @afterSeq"), { tenantId: log, afterSeq: -1, from: null, to: null, actorId: null, event: null, limit: 500 });
     return plans;
   } finally {
     handle.close();

@@ -31,8 +31,8 @@ import type { Principal } from "../src/auth/principal.js";
 import { issueSetupToken } from "../src/auth/setup-token.js";
 import { loadConfig } from "../src/config.js";
 import { prepareForServe } from "../src/data-dir.js";
-import type { EdgeRecord } from "../src/db/edges.js";
-import type { NodeRecord } from "../src/db/nodes.js";
+import type { EdgeRecord } from "../src/db/repositories/edges.js";
+import type { NodeRecord } from "../src/db/repositories/nodes.js";
 import type { TenantDb } from "../src/db/tenant-db.js";
 import { createLogger } from "../src/log.js";
 import { getNode } from "../src/graph/nodes.js";
@@ -323,9 +323,9 @@ interface Statements {
 /** As src/db has them today (read from the source, so the plan is of the shipped text). */
 function shippedStatements(): Statements {
   return {
-    trace: sqlFromSource("src/db/edges.ts", "WITH RECURSIVE up("),
-    touching: sqlFromSource("src/db/edges.ts", "AND to_id IN (SELECT value FROM json_each(?))"),
-    nodes: sqlFromSource("src/db/nodes.ts", "AND id IN (SELECT value FROM json_each(?))"),
+    trace: sqlFromSource("src/db/repositories/edges.ts", "WITH RECURSIVE up("),
+    touching: sqlFromSource("src/db/repositories/edges.ts", "AND to_id IN (SELECT value FROM json_each(?))"),
+    nodes: sqlFromSource("src/db/repositories/nodes.ts", "AND id IN (SELECT value FROM json_each(?))"),
   };
 }
 

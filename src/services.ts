@@ -28,7 +28,7 @@ import { dataDirLocked } from "./db/data-dir-lock.js";
 import { Database } from "./db/db.js";
 import type { ServingRecord } from "./db/keystore.js";
 import type { GraphDeps } from "./graph/projects.js";
-import { recordDekRotated, registerLoadedMasters, type KeyDeps } from "./keys/rotation.js";
+import { recordDekRotated, registerLoadedMasters, type KeyDeps } from "./key-admin/rotation.js";
 import type { Logger } from "./log.js";
 import type { VendorKey } from "./license/format.js";
 import { LicenseService } from "./license/license.js";

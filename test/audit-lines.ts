@@ -1,5 +1,5 @@
 /** Exported audit lines (JSON Lines), as a reader of an export sees them, and what a verifier re-creates from one. */
-import type { AuditRow } from "../src/db/audit-log.js";
+import type { AuditRow } from "../src/db/repositories/audit-log.js";
 
 export interface AuditLine {
   vid: string;

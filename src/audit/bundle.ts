@@ -21,10 +21,10 @@
 import canonicalizeModule from "canonicalize";
 import { z } from "zod";
 import type { CryptoService } from "../crypto/index.js";
-import type { AuditRow, CheckpointRow } from "../db/audit-log.js";
+import type { AuditRow, CheckpointRow } from "../db/repositories/audit-log.js";
 import type { Database } from "../db/db.js";
 import type { AuditAnchor } from "./anchor.js";
-import { parseCheckpoint, verifyCheckpoint, type Checkpoint } from "./checkpoint.js";
+import { parseCheckpoint, verifyCheckpoint, type Checkpoint } from "./checkpoint-format.js";
 import { logKeys, logName, makeCheckpoints } from "./checkpoints.js";
 import { inclusionProofFromSubtrees, leafHash, MerkleTreeBuilder, verifyInclusion, type SubtreeHash } from "./merkle.js";
 import { leafInput } from "./seal.js";

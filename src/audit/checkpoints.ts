@@ -6,10 +6,10 @@
  * by the scheduled job as a safety net, and on demand.
  */
 import type { CryptoService } from "../crypto/index.js";
-import type { CheckpointRow } from "../db/audit-log.js";
+import type { CheckpointRow } from "../db/repositories/audit-log.js";
 import { PLATFORM_LOG, type Database } from "../db/db.js";
 import type { AnchorCheckpoint, AuditAnchor } from "./anchor.js";
-import { checkpointOrigin, signCheckpoint } from "./checkpoint.js";
+import { checkpointOrigin, signCheckpoint } from "./checkpoint-format.js";
 import { HASH_SIZE, MerkleTreeBuilder } from "./merkle.js";
 import { formatVerifierKey, noteSigner } from "./signed-note.js";
 

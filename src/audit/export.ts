@@ -20,7 +20,7 @@
  * the signed event back.
  */
 import { z } from "zod";
-import type { AuditFilter, AuditRow } from "../db/audit-log.js";
+import type { AuditFilter, AuditRow } from "../db/repositories/audit-log.js";
 import type { Actor } from "../vocabulary/events.js";
 import type { EventSink } from "./events.js";
 import { signedEvent } from "./seal.js";

@@ -15,14 +15,14 @@
  * batcher (event-batcher.ts): at most a second behind, so a read never waits for an fsync.
  */
 import type { Database } from "../db/db.js";
-import type { ReadAuditLevel } from "../db/tenants.js";
+import type { ReadAuditLevel } from "../db/repositories/tenants.js";
 import type { Logger } from "../log.js";
 import { actorOf, type DomainEvent } from "../vocabulary/events.js";
 import { EventBatcher } from "./event-batcher.js";
 import type { EventSink } from "./events.js";
 import type { Reader } from "./reader-access.js";
 
-export type { ReadAuditLevel } from "../db/tenants.js";
+export type { ReadAuditLevel } from "../db/repositories/tenants.js";
 export const READ_AUDIT_LEVELS = ["off", "sensitive", "all"] as const satisfies readonly ReadAuditLevel[];
 
 /** What a route reads: "sensitive" is recorded unless the tenant turned read auditing off; "content" only with "all". */

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import canonicalizeModule from "canonicalize";
 import type { MacKey } from "../crypto/index.js";
-import type { AuditPosition, AuditRow, AuditSealer } from "../db/audit-log.js";
+import type { AuditPosition, AuditRow, AuditSealer } from "../db/repositories/audit-log.js";
 import type { DomainEvent } from "../vocabulary/events.js";
 
 // canonicalize is CommonJS (module.exports = function); its typings declare an ES default export

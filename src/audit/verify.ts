@@ -7,10 +7,10 @@
  * token when the master key is in one, and an auditor's saved copy.
  */
 import type { CryptoService, MacKey } from "../crypto/index.js";
-import type { AuditRow } from "../db/audit-log.js";
+import type { AuditRow } from "../db/repositories/audit-log.js";
 import type { Database } from "../db/db.js";
 import type { AuditAnchor } from "./anchor.js";
-import { verifyCheckpoint } from "./checkpoint.js";
+import { verifyCheckpoint } from "./checkpoint-format.js";
 import { logKeys, logName, type LogKeys } from "./checkpoints.js";
 import { MerkleTreeBuilder } from "./merkle.js";
 import { leafHashOf, signatureInput } from "./seal.js";

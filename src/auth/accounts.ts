@@ -7,9 +7,9 @@ import { randomUUID } from "node:crypto";
 import type { CryptoService } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
 import type { TenantDb, TenantTx } from "../db/tenant-db.js";
-import type { Tenant } from "../db/tenants.js";
+import type { Tenant } from "../db/repositories/tenants.js";
 import type { ActorKind } from "../vocabulary/events.js";
-import type { UserChanges, UserRecord } from "../db/users.js";
+import type { UserChanges, UserRecord } from "../db/repositories/users.js";
 import { DomainError } from "../errors.js";
 import type { EventSink } from "../audit/events.js";
 import type { ErasureJournal } from "../vocabulary/erasure.js";
@@ -19,7 +19,7 @@ import { actorOf, type Principal } from "./principal.js";
 import { openProfile, sealName, sealProfile, type Profile } from "./profiles.js";
 import { sealTenantName, tenantListView, tenantView, type TenantView } from "./tenant-names.js";
 import type { Role, TenantRole } from "../vocabulary/roles.js";
-import { secretHash } from "./secrets.js";
+import { secretHash } from "./opaque-secrets.js";
 
 export interface NewAccount extends Profile {
   readonly password: string;

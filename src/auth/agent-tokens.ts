@@ -4,7 +4,7 @@
  * agent's role grants. The token is shown once, to the admin, to hand to the agent.
  */
 import type { TenantDb } from "../db/tenant-db.js";
-import type { UserRecord } from "../db/users.js";
+import type { UserRecord } from "../db/repositories/users.js";
 import { DomainError } from "../errors.js";
 import { createPersonalToken, PersonalTokenError, tokenCreatedEvent, tokenRevokedEvent, type TokenRequest } from "./personal-tokens.js";
 import type { Principal } from "./principal.js";

@@ -8,9 +8,9 @@
 import type { Database } from "../db/db.js";
 import { mintTenantScope, type TenantScope } from "../db/tenant-scope.js";
 import type { TenantDb } from "../db/tenant-db.js";
-import type { PersonalTokenRecord } from "../db/personal-tokens.js";
-import type { Tenant } from "../db/tenants.js";
-import type { UserRecord } from "../db/users.js";
+import type { PersonalTokenRecord } from "../db/repositories/personal-tokens.js";
+import type { Tenant } from "../db/repositories/tenants.js";
+import type { UserRecord } from "../db/repositories/users.js";
 import { InvalidTokenError, type AccessTokens } from "./jwt.js";
 import { findUsableToken } from "./personal-tokens.js";
 import type { Principal } from "./principal.js";

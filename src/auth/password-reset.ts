@@ -17,7 +17,7 @@ import type { PasswordFlowDeps } from "./password-change.js";
 import { checkPassword } from "./accounts.js";
 import { actorOf, type Principal } from "./principal.js";
 import { openProfile } from "./profiles.js";
-import { newOpaqueSecret, secretHash } from "./secrets.js";
+import { newOpaqueSecret, secretHash } from "./opaque-secrets.js";
 import { addressKeys } from "./throttle.js";
 
 export const RESET_TOKEN_PREFIX = "vrt_";

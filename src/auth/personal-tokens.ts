@@ -6,15 +6,15 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { crc32 } from "node:zlib";
-import type { CredentialLookup } from "../db/credential-lookup.js";
+import type { CredentialLookup } from "../db/repositories/credential-lookup.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import type { DomainEvent } from "../vocabulary/events.js";
-import type { PersonalTokenRecord } from "../db/personal-tokens.js";
+import type { PersonalTokenRecord } from "../db/repositories/personal-tokens.js";
 import type { ActorKind } from "../vocabulary/events.js";
 import { DomainError } from "../errors.js";
 import { actorOf, type Principal } from "./principal.js";
 import { PROJECT_SCOPES, type Scope } from "../vocabulary/roles.js";
-import { secretHash } from "./secrets.js";
+import { secretHash } from "./opaque-secrets.js";
 
 const PREFIX = "vct_";
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -3,7 +3,7 @@
  * their row (AAD tenant|users|column|id). The email is found at login through a blind index.
  */
 import type { CryptoService } from "../crypto/index.js";
-import type { UserRecord } from "../db/users.js";
+import type { UserRecord } from "../db/repositories/users.js";
 
 export interface Profile {
   readonly email: string;

@@ -6,7 +6,7 @@
  * revealed. An access rule, so it sits with identity: the graph (src/graph) and personal tokens
  * restricted to a project (self-service.ts) both ask it.
  */
-import type { ProjectRecord, ProjectRole } from "../db/projects.js";
+import type { ProjectRecord, ProjectRole } from "../db/repositories/projects.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import type { Principal } from "./principal.js";

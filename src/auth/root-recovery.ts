@@ -11,12 +11,12 @@
  * master key and the database already, so it adds no power: it replaces editing the database by
  * hand with a step that is audited.
  */
-import type { UserRecord } from "../db/users.js";
+import type { UserRecord } from "../db/repositories/users.js";
 import { DomainError } from "../errors.js";
 import type { PasswordFlowDeps } from "./password-change.js";
 import { RESET_TOKEN_PREFIX } from "./password-reset.js";
 import { emailLookup, openProfile } from "./profiles.js";
-import { newOpaqueSecret, secretHash } from "./secrets.js";
+import { newOpaqueSecret, secretHash } from "./opaque-secrets.js";
 
 export const ROOT_RECOVERY_TTL_SECONDS = 15 * 60;
 /** The actor of the issue in the audit trail, and the `issuedBy` of the reset's redemption. */

@@ -3,8 +3,8 @@
  * revoke its personal access tokens. Every query binds the principal's own tenant and user.
  */
 import type { TenantDoor } from "../db/tenant-db.js";
-import type { SessionRecord } from "../db/sessions.js";
-import type { PersonalTokenRecord } from "../db/personal-tokens.js";
+import type { SessionRecord } from "../db/repositories/sessions.js";
+import type { PersonalTokenRecord } from "../db/repositories/personal-tokens.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "./project-access.js";
 import { assertCanIssue, createPersonalToken, PersonalTokenError, tokenCreatedEvent, tokenRevokedEvent, type TokenRequest } from "./personal-tokens.js";

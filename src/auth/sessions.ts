@@ -9,11 +9,11 @@
 import { randomUUID } from "node:crypto";
 import type { CryptoService } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
-import type { SessionRecord } from "../db/sessions.js";
+import type { SessionRecord } from "../db/repositories/sessions.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { mintTenantScope } from "../db/tenant-scope.js";
-import type { Tenant } from "../db/tenants.js";
-import type { UserRecord } from "../db/users.js";
+import type { Tenant } from "../db/repositories/tenants.js";
+import type { UserRecord } from "../db/repositories/users.js";
 import { DomainError } from "../errors.js";
 import type { EventSink } from "../audit/events.js";
 import type { AccessTokens } from "./jwt.js";
@@ -21,7 +21,7 @@ import type { PasswordHasher } from "./passwords.js";
 import { actorOf, type Principal } from "./principal.js";
 import { emailLookup } from "./profiles.js";
 import { scopesFor } from "../vocabulary/roles.js";
-import { newOpaqueSecret, secretHash } from "./secrets.js";
+import { newOpaqueSecret, secretHash } from "./opaque-secrets.js";
 import { accountRef, throttleKeys, type LoginThrottle } from "./throttle.js";
 
 export interface SessionPolicy {

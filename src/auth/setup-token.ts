@@ -6,7 +6,7 @@
  */
 import type { Database } from "../db/db.js";
 import { DomainError } from "../errors.js";
-import { newOpaqueSecret, secretHash } from "./secrets.js";
+import { newOpaqueSecret, secretHash } from "./opaque-secrets.js";
 
 const PREFIX = "vst_";
 

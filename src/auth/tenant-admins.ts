@@ -12,13 +12,13 @@
  * tenant's other active admins. Its redemption is audited like any reset, naming the root.
  */
 import { randomUUID } from "node:crypto";
-import type { UserRecord } from "../db/users.js";
+import type { UserRecord } from "../db/repositories/users.js";
 import { DomainError } from "../errors.js";
 import { isUniqueViolation, tenantById, type AccountDeps } from "./accounts.js";
 import { RESET_TOKEN_PREFIX, RESET_TOKEN_TTL_SECONDS } from "./password-reset.js";
 import { actorOf, type Principal } from "./principal.js";
 import { emailLookup, sealProfile, type Profile } from "./profiles.js";
-import { newOpaqueSecret, secretHash } from "./secrets.js";
+import { newOpaqueSecret, secretHash } from "./opaque-secrets.js";
 
 export interface AssignedAdmin {
   readonly userId: string;

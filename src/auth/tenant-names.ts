@@ -11,7 +11,7 @@
 import type { EventSink } from "../audit/events.js";
 import { isKeyUnavailable, type CryptoService, type FieldRef } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
-import type { Tenant } from "../db/tenants.js";
+import type { Tenant } from "../db/repositories/tenants.js";
 
 /** A tenant as the API shows it: the name opened. */
 export type TenantView = Omit<Tenant, "nameEnc"> & {

@@ -3,7 +3,7 @@
  * `readAudit`, which reads leave an audit event (src/audit/read-audit.ts). A change is recorded as
  * tenant.updated (security) in the tenant's log by updateTenant, like the platform root's changes.
  */
-import type { Tenant } from "../db/tenants.js";
+import type { Tenant } from "../db/repositories/tenants.js";
 import { tenantById, updateTenant, type AccountDeps } from "./accounts.js";
 import type { Principal } from "./principal.js";
 

@@ -21,7 +21,7 @@ import { basename, dirname, join } from "node:path";
 import type { Config } from "../config.js";
 import { generateFileKey, wrapFileKey, type MasterKeyRing } from "../crypto/index.js";
 import { inspectSnapshot } from "../db/snapshot.js";
-import { wrapUnderLoadedMasters } from "../keys/rotation.js";
+import { wrapUnderLoadedMasters } from "../key-admin/rotation.js";
 import type { Logger } from "../log.js";
 import { describeFiles, newCipherParams, PRODUCER, writeBackupFile } from "./create.js";
 import { fsyncDir, privateWorkDir } from "./files.js";

@@ -12,7 +12,7 @@ import { randomUUID } from "node:crypto";
 import { closeSync, constants as fsc, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { CryptoError, DecryptError, FileKeyError, generateFileKey, MasterKeyUnavailableError, TenantKeyError, type CryptoService, type FileKey } from "../crypto/index.js";
-import { exportTenantRows, type ExportRow } from "../db/tenant-export.js";
+import { exportTenantRows, type ExportRow } from "../db/repositories/tenant-export.js";
 import type { SourceFile } from "./container.js";
 import { describeFiles, newCipherParams, PRODUCER, writeBackupFile, type CreatedBackup, type CreateOptions } from "./create.js";
 import { BackupError, BackupInvalidError } from "./errors.js";

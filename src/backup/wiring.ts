@@ -8,7 +8,7 @@ import type { EventSink } from "../audit/events.js";
 import type { Config } from "../config.js";
 import type { CryptoService, KeyResolver } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
-import type { KeyDeps } from "../keys/rotation.js";
+import type { KeyDeps } from "../key-admin/rotation.js";
 import type { Logger } from "../log.js";
 
 /** The parts of the opened services a restore or a rewrap uses on the copy. */

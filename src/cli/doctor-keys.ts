@@ -8,7 +8,7 @@ import type { Config } from "../config.js";
 import { CryptoService } from "../crypto/index.js";
 import { dataDirLocked } from "../db/data-dir-lock.js";
 import { Database } from "../db/db.js";
-import { keyHealth } from "../keys/health.js";
+import { keyHealth } from "../key-admin/health.js";
 import { openKeyResolver } from "../services.js";
 import type { CheckResult } from "./doctor-check.js";
 

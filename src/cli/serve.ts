@@ -18,8 +18,8 @@ import { ensureAnchors, ensureTokenAnchors } from "../audit/checkpoints.js";
 import { auditCheckpointJob, backupJob, keyMaintenanceJob, usageSnapshotJob } from "../jobs/jobs.js";
 import { acquireDataDirLock } from "../db/data-dir-lock.js";
 import { StorageFullError } from "../db/storage.js";
-import { keyHealth, watchKeyHealth } from "../keys/health.js";
-import { wrapUnderLoadedMasters } from "../keys/rotation.js";
+import { keyHealth, watchKeyHealth } from "../key-admin/health.js";
+import { wrapUnderLoadedMasters } from "../key-admin/rotation.js";
 import { startScheduler } from "../jobs/scheduler.js";
 import { action } from "./output.js";
 

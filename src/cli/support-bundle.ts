@@ -1,14 +1,14 @@
 /**
  * `vecto support-bundle [--out FILE] [--since DURATION] [--log-file FILE]`: a redacted diagnostics
- * archive (tar.gz, 0600) for vendor support; see src/support/bundle.ts and docs/operator-guide.md.
+ * archive (tar.gz, 0600) for vendor support; see src/support-bundle/bundle.ts and docs/operator-guide.md.
  * Exit 0 when the archive was written (parts that could not be collected are listed in it);
  * 1 with one line when it could not be written or the options are wrong.
  */
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { ConfigError, type Config } from "../config.js";
-import { collectSupportBundle, writeSupportArchive, type SupportBundleInput } from "../support/bundle.js";
-import { fileLogs, journalLogs } from "../support/logs.js";
+import { collectSupportBundle, writeSupportArchive, type SupportBundleInput } from "../support-bundle/bundle.js";
+import { fileLogs, journalLogs } from "../support-bundle/logs.js";
 import { commandConfig } from "./context.js";
 import { openKeyResolver } from "../services.js";
 import { runChecks } from "./doctor.js";

@@ -3,7 +3,7 @@
  * display name is sealed with the tenant's key and so cannot be looked up).
  */
 import type { Database } from "../db/db.js";
-import type { Tenant } from "../db/tenants.js";
+import type { Tenant } from "../db/repositories/tenants.js";
 import { CliError } from "./output.js";
 
 export function findTenant(db: Database, idOrSlug: string): Tenant | undefined {

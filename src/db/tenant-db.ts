@@ -6,9 +6,9 @@
  * repository added to the registry appears on both sides by itself.
  */
 import type BetterSqlite3 from "better-sqlite3";
-import { NotificationRepository } from "./notifications.js";
-import { PersonalTokenRepository } from "./personal-tokens.js";
-import { SessionRepository } from "./sessions.js";
+import { NotificationRepository } from "./repositories/notifications.js";
+import { PersonalTokenRepository } from "./repositories/personal-tokens.js";
+import { SessionRepository } from "./repositories/sessions.js";
 import { only, type TenantReads, type TenantRepositories } from "./tenant-repositories.js";
 import type { TenantScope } from "./tenant-scope.js";
 import type { TransactionBase } from "./write-path.js";

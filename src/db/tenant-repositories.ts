@@ -9,19 +9,19 @@
  * here next to its migration and repository file.
  */
 import type BetterSqlite3 from "better-sqlite3";
-import { AuditLogRepository } from "./audit-log.js";
-import { EdgeRepository } from "./edges.js";
-import { NodeRepository } from "./nodes.js";
-import { NotificationRepository } from "./notifications.js";
-import { PasswordResetRepository } from "./password-resets.js";
-import { PersonalTokenRepository } from "./personal-tokens.js";
-import { ProjectRepository } from "./projects.js";
-import { SealedFieldRepository } from "./sealed-fields.js";
-import { SecretRepository } from "./secrets.js";
-import { SessionRepository } from "./sessions.js";
-import { OwnTenantRepository } from "./tenants.js";
-import { TenantUsageRepository } from "./usage-counts.js";
-import { UserRepository } from "./users.js";
+import { AuditLogRepository } from "./repositories/audit-log.js";
+import { EdgeRepository } from "./repositories/edges.js";
+import { NodeRepository } from "./repositories/nodes.js";
+import { NotificationRepository } from "./repositories/notifications.js";
+import { PasswordResetRepository } from "./repositories/password-resets.js";
+import { PersonalTokenRepository } from "./repositories/personal-tokens.js";
+import { ProjectRepository } from "./repositories/projects.js";
+import { SealedFieldRepository } from "./repositories/sealed-fields.js";
+import { SecretRepository } from "./repositories/secrets.js";
+import { SessionRepository } from "./repositories/sessions.js";
+import { OwnTenantRepository } from "./repositories/tenants.js";
+import { TenantUsageRepository } from "./repositories/usage-counts.js";
+import { UserRepository } from "./repositories/users.js";
 
 /** What a tenant repository class looks like: built for one tenant, with the names of its reads. */
 interface TenantRepositoryClass {

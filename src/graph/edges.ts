@@ -6,8 +6,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { actorOf, type Principal } from "../auth/principal.js";
-import type { EdgeRecord } from "../db/edges.js";
-import type { NodeRecord } from "../db/nodes.js";
+import type { EdgeRecord } from "../db/repositories/edges.js";
+import type { NodeRecord } from "../db/repositories/nodes.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "../auth/project-access.js";

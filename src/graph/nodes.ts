@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { actorOf, type Principal } from "../auth/principal.js";
-import type { NodeChanges, NodeRecord } from "../db/nodes.js";
+import type { NodeChanges, NodeRecord } from "../db/repositories/nodes.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "../auth/project-access.js";

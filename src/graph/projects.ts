@@ -9,7 +9,7 @@ import type { ErasureJournal } from "../vocabulary/erasure.js";
 import { actorOf, type Principal } from "../auth/principal.js";
 import { projectAccess, type ProjectAccess, type ProjectStanding } from "../auth/project-access.js";
 import type { CryptoService } from "../crypto/index.js";
-import type { MemberRecord, ProjectRecord, ProjectRole } from "../db/projects.js";
+import type { MemberRecord, ProjectRecord, ProjectRole } from "../db/repositories/projects.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 

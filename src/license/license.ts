@@ -11,7 +11,7 @@
 import type { EventSink } from "../audit/events.js";
 import type { Actor } from "../vocabulary/events.js";
 import type { Database, PlatformTx } from "../db/db.js";
-import type { ClockRollbackRow } from "../db/licensing.js";
+import type { ClockRollbackRow } from "../db/repositories/licensing.js";
 import { DomainError } from "../errors.js";
 import { LicenseError, verifyLicense, type LicensePayload, type VendorKey } from "./format.js";
 import { checkInstallable, daysUntil, licenseTimes, limitsOf, stateAt, warningsFor, type LicenseState, type LimitName, type Limits } from "./state.js";

@@ -4,7 +4,7 @@
  * are read and marked read by their owner.
  */
 import type { Principal } from "../auth/principal.js";
-import type { AuditPosition } from "../db/audit-log.js";
+import type { AuditPosition } from "../db/repositories/audit-log.js";
 import type { TenantDb, TenantTx } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import type { DomainEvent } from "../vocabulary/events.js";

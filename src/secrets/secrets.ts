@@ -12,7 +12,7 @@ import { randomUUID } from "node:crypto";
 import type { EventSink } from "../audit/events.js";
 import { actorOf, type Principal } from "../auth/principal.js";
 import type { CryptoService, FieldRef } from "../crypto/index.js";
-import type { SecretRecord } from "../db/secrets.js";
+import type { SecretRecord } from "../db/repositories/secrets.js";
 import type { TenantDb, TenantTx } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 

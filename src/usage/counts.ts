@@ -11,7 +11,7 @@
  * that was idle between uses, never under-counts one that was used.
  */
 import type { Database } from "../db/db.js";
-import type { SessionSpan } from "../db/usage-counts.js";
+import type { SessionSpan } from "../db/repositories/usage-counts.js";
 import { dayStart, type UsageCounts } from "./report-format.js";
 
 const DAY_MS = 86_400_000;

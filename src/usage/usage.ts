@@ -10,7 +10,7 @@
 import type { EventSink } from "../audit/events.js";
 import { encodePublicKey, type CryptoService } from "../crypto/index.js";
 import type { Database } from "../db/db.js";
-import type { UsageSnapshotRow } from "../db/licensing.js";
+import type { UsageSnapshotRow } from "../db/repositories/licensing.js";
 import { DomainError } from "../errors.js";
 import { canonicalJson } from "../license/canonical.js";
 import type { LicenseService } from "../license/license.js";

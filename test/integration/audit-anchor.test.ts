@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { checkpointOrigin, signCheckpoint } from "../../src/audit/checkpoint.js";
+import { checkpointOrigin, signCheckpoint } from "../../src/audit/checkpoint-format.js";
 import { logName, makeCheckpoints } from "../../src/audit/checkpoints.js";
 import { PLATFORM_LOG } from "../../src/db/db.js";
 import { newKeyPair } from "../../src/audit/signed-note.js";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import canonicalizeModule from "canonicalize";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUNDLE_FORMAT, SLICE_FORMAT, verifyBundle, writeBundle, writeSlice, type BundleHeader, type BundleReport } from "../../src/audit/bundle.js";
-import { parseCheckpoint, signCheckpoint } from "../../src/audit/checkpoint.js";
+import { parseCheckpoint, signCheckpoint } from "../../src/audit/checkpoint-format.js";
 import { logKeys, makeCheckpoints } from "../../src/audit/checkpoints.js";
 import { leafHash } from "../../src/audit/merkle.js";
 import { newKeyPair } from "../../src/audit/signed-note.js";

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CSV_COLUMNS, csvCell } from "../../src/audit/export.js";
 import { signatureInput } from "../../src/audit/seal.js";
 import { loadConfig } from "../../src/config.js";
-import type { AuditRow } from "../../src/db/audit-log.js";
+import type { AuditRow } from "../../src/db/repositories/audit-log.js";
 import { createLogger } from "../../src/log.js";
 import { openServices } from "../../src/services.js";
 import { runCli, tempDir } from "../helpers.js";

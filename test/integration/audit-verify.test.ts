@@ -6,13 +6,13 @@ import { createHmac, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkpointOrigin, signCheckpoint, verifyCheckpoint } from "../../src/audit/checkpoint.js";
+import { checkpointOrigin, signCheckpoint, verifyCheckpoint } from "../../src/audit/checkpoint-format.js";
 import { logKeys, makeCheckpoints } from "../../src/audit/checkpoints.js";
 import { verifyConsistency, verifyInclusion } from "../../src/audit/merkle.js";
 import { newKeyPair } from "../../src/audit/signed-note.js";
 import { leafHashOf, signatureInput } from "../../src/audit/seal.js";
 import { verifyLog } from "../../src/audit/verify.js";
-import type { AuditRow } from "../../src/db/audit-log.js";
+import type { AuditRow } from "../../src/db/repositories/audit-log.js";
 import { identityFixture, type Fixture } from "../identity-fixture.js";
 
 describe("audit verification", () => {

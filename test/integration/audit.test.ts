@@ -3,7 +3,7 @@ import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { leafHashOf, signatureInput } from "../../src/audit/seal.js";
-import type { AuditRow } from "../../src/db/audit-log.js";
+import type { AuditRow } from "../../src/db/repositories/audit-log.js";
 import { identityFixture, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
 describe("audit trail", () => {

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AuditRow } from "../../src/db/audit-log.js";
+import type { AuditRow } from "../../src/db/repositories/audit-log.js";
 import { identityFixture, type Account, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
 interface NodeView {

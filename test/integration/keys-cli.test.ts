@@ -9,7 +9,7 @@ import { CryptoService } from "../../src/crypto/crypto-service.js";
 import { EnvKeyResolver } from "../../src/crypto/resolvers/env.js";
 import { Database } from "../../src/db/db.js";
 import { ENCRYPTED_COLUMNS } from "../../src/db/encrypted-columns.js";
-import type { KeyStatus } from "../../src/keys/status.js";
+import type { KeyStatus } from "../../src/key-admin/status.js";
 import { runCli, tempDir } from "../helpers.js";
 import { identityFixture, type Fixture, type TenantAccount } from "../identity-fixture.js";
 

@@ -13,7 +13,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyStore } from "../../src/db/keystore.js";
 import { createSoftHsmToken } from "../fixtures/softhsm.js";
-import type { KeyStatus } from "../../src/keys/status.js";
+import type { KeyStatus } from "../../src/key-admin/status.js";
 import { freePort, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
 import { STRONG_PASSWORD } from "../identity-fixture.js";
 import { loginToken, serveClient } from "../serve-client.js";

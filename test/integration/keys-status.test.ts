@@ -1,6 +1,6 @@
 /** Key status tells an operator what protects the data, and never any key material. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { KeyStatus } from "../../src/keys/status.js";
+import type { KeyStatus } from "../../src/key-admin/status.js";
 import { identityFixture, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
 describe("key status", () => {

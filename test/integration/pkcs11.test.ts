@@ -16,7 +16,7 @@ import { generateHsmMasterKey, loadPkcs11, openTokenSession, Pkcs11KeyResolver }
 import { EnvKeyResolver, generateMasterKeyFile } from "../../src/crypto/resolvers/env.js";
 import type { KeyResolver } from "../../src/crypto/key-resolver.js";
 import { createLogger } from "../../src/log.js";
-import { retireMaster, rotateMaster } from "../../src/keys/rotation.js";
+import { retireMaster, rotateMaster } from "../../src/key-admin/rotation.js";
 import { openServices } from "../../src/services.js";
 import { createSoftHsmToken, softHsmVersion, type SoftHsmToken } from "../fixtures/softhsm.js";
 import { freePort, runCli, startServe, tempDir, waitForExit } from "../helpers.js";

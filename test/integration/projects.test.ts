@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newPersonalToken } from "../../src/auth/personal-tokens.js";
-import { secretHash } from "../../src/auth/secrets.js";
+import { secretHash } from "../../src/auth/opaque-secrets.js";
 import { behindTheApi, identityFixture, type Account, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
 interface ProjectBody {

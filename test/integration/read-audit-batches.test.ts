@@ -6,7 +6,7 @@
  * Also here: who may change the setting, and that the change is itself audited.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { AuditRow } from "../../src/db/audit-log.js";
+import type { AuditRow } from "../../src/db/repositories/audit-log.js";
 import { identityFixture, type Account, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
 type Logged = Omit<AuditRow, "payload"> & { readonly payload: Record<string, unknown> };

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { fieldKeyVersion } from "../../src/crypto/field-cipher.js";
 import { ENCRYPTED_COLUMNS } from "../../src/db/encrypted-columns.js";
-import { keyMaintenance } from "../../src/keys/maintenance.js";
+import { keyMaintenance } from "../../src/key-admin/maintenance.js";
 import { createLogger } from "../../src/log.js";
 import { openServices } from "../../src/services.js";
 import { identityFixture, STRONG_PASSWORD, type Fixture } from "../identity-fixture.js";

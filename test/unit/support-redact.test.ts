@@ -1,11 +1,11 @@
 /**
- * The safety nets of the support bundle (src/support/redact.ts): logged paths keep only the API's
+ * The safety nets of the support bundle (src/support-bundle/redact.ts): logged paths keep only the API's
  * words and ids, free text loses secret paths, e-mail addresses and tenant names, log records keep
  * only known fields, and the configuration loses the paths of secret files.
  */
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
-import { redactConfig, ROUTE_WORDS, sanitizeLogLine, sanitizePath, Scrubber, secretPaths } from "../../src/support/redact.js";
+import { redactConfig, ROUTE_WORDS, sanitizeLogLine, sanitizePath, Scrubber, secretPaths } from "../../src/support-bundle/redact.js";
 import { sourceFiles } from "../source-files.js";
 
 const ID = "0b6f3c1e-9a4d-4e2b-8c7f-1d2e3f4a5b6c";
@@ -15,7 +15,7 @@ describe("support bundle redaction", () => {
     const paths = sourceFiles("src/server").flatMap((f) => [...f.text.matchAll(/\bpath: "(\/[^"]*)"/g)].map((m) => m[1] ?? ""));
     expect(paths.length).toBeGreaterThan(30);
     const unknown = paths.flatMap((p) => p.split("/").filter((s) => s !== "" && !s.startsWith(":") && !ROUTE_WORDS.has(s)));
-    expect(unknown, "add these words to ROUTE_WORDS in src/support/redact.ts").toEqual([]);
+    expect(unknown, "add these words to ROUTE_WORDS in src/support-bundle/redact.ts").toEqual([]);
   });
 
   it("reduces a path to the API's words and ids", () => {

@@ -8,7 +8,7 @@
  * opens, the tenant's id (never its name).
  */
 import { z } from "zod";
-import { keyHealth } from "../../keys/health.js";
+import { keyHealth } from "../../key-admin/health.js";
 import { LICENSE_STATES, type LicenseState } from "../../license/state.js";
 import type { AppDeps } from "../deps.js";
 import { PROBLEM_CONTENT_TYPE, problemBody } from "../problem.js";

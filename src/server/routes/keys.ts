@@ -4,8 +4,8 @@
  */
 import { isAbsolute } from "node:path";
 import { z } from "zod";
-import { rotateMaster, rotateTenantKey } from "../../keys/rotation.js";
-import { keyStatus } from "../../keys/status.js";
+import { rotateMaster, rotateTenantKey } from "../../key-admin/rotation.js";
+import { keyStatus } from "../../key-admin/status.js";
 import { actorOf } from "../../auth/principal.js";
 import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { inspectSnapshot, readLiveFacts, snapshotDatabases } from "../../../src/db/snapshot.js";
-import { exportTenantRows } from "../../../src/db/tenant-export.js";
+import { exportTenantRows } from "../../../src/db/repositories/tenant-export.js";
 import { testDir } from "../../helpers.js";
 
 describe("database snapshots", () => {

@@ -11,8 +11,8 @@ import { join, relative } from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { HmacAuditSealer } from "../../../src/audit/seal.js";
 import { Database, PLATFORM_LOG } from "../../../src/db/db.js";
-import type { LicensingRepository } from "../../../src/db/licensing.js";
-import type { SessionRepository } from "../../../src/db/sessions.js";
+import type { LicensingRepository } from "../../../src/db/repositories/licensing.js";
+import type { SessionRepository } from "../../../src/db/repositories/sessions.js";
 import type { TenantDb } from "../../../src/db/tenant-db.js";
 import { mintTenantScope } from "../../../src/db/tenant-scope.js";
 import { MissingAuditEventError } from "../../../src/db/write-path.js";
@@ -155,7 +155,7 @@ describe("the write path: no write without its event", () => {
       "src/db/keystore.ts": /\.transaction\(/,
       "src/db/migrate.ts": /\.transaction\(/,
       "src/db/snapshot.ts": /exec\("BEGIN"\)/,
-      "src/db/tenant-export.ts": /exec\("BEGIN"\)/,
+      "src/db/repositories/tenant-export.ts": /exec\("BEGIN"\)/,
       "src/db/data-dir-lock.ts": /exec\("BEGIN EXCLUSIVE; COMMIT"\)/,
     };
     const found: string[] = [];

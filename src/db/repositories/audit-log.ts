@@ -1,6 +1,6 @@
 /** Audit rows: appended inside the transaction of the change they record; never updated or deleted (triggers). */
 import type BetterSqlite3 from "better-sqlite3";
-import type { DomainEvent } from "../vocabulary/events.js";
+import type { DomainEvent } from "../../vocabulary/events.js";
 
 /** Where the row goes: its log, leaf index, id and time (decided inside the write transaction). */
 export interface AuditPosition {

@@ -1,6 +1,6 @@
 /** Edges of the graph, and the recursive queries over them (cycle check, chain of custody). */
 import type BetterSqlite3 from "better-sqlite3";
-import type { EdgeType } from "../vocabulary/graph.js";
+import type { EdgeType } from "../../vocabulary/graph.js";
 
 export interface EdgeRecord {
   readonly id: string;

@@ -15,7 +15,7 @@ import type { Config } from "../config.js";
 import { CryptoService, type KeyResolver } from "../crypto/index.js";
 import { Database } from "../db/db.js";
 import { keystoreMigrations, migrations } from "../db/migrations/index.js";
-import { keyStatus } from "../keys/status.js";
+import { keyStatus } from "../key-admin/status.js";
 import { inSea } from "../native/loader.js";
 import { VERSION } from "../version.js";
 import type { CollectedLogs } from "./logs.js";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { CheckpointError, checkpointOrigin, formatCheckpoint, parseCheckpoint, signCheckpoint, verifyCheckpoint, type Checkpoint } from "../../../src/audit/checkpoint.js";
+import { CheckpointError, checkpointOrigin, formatCheckpoint, parseCheckpoint, signCheckpoint, verifyCheckpoint, type Checkpoint } from "../../../src/audit/checkpoint-format.js";
 import { SignedNoteError, newKeyPair, open, parseVerifierKey, sign } from "../../../src/audit/signed-note.js";
 
 /** Root hash of the tlog-checkpoint spec's example, reused only as 32 known bytes. */

@@ -7,7 +7,7 @@
  */
 import type { FieldRef } from "../crypto/index.js";
 import { ENCRYPTED_COLUMNS, type EncryptedColumn } from "../db/encrypted-columns.js";
-import type { SealedRow } from "../db/sealed-fields.js";
+import type { SealedRow } from "../db/repositories/sealed-fields.js";
 import type { KeyDeps } from "./rotation.js";
 import type { Actor } from "../vocabulary/events.js";
 

@@ -8,7 +8,7 @@
  */
 import { existsSync } from "node:fs";
 import type BetterSqlite3 from "better-sqlite3";
-import { openSqlite } from "./sqlite.js";
+import { openSqlite } from "../sqlite.js";
 
 export type ExportValue = string | number | null | { readonly base64: string };
 export type ExportRow = Readonly<Record<string, ExportValue>>;

@@ -1,6 +1,6 @@
 /** Nodes of the graph. Every statement binds tenant_id; reads of one project also bind project_id. */
 import type BetterSqlite3 from "better-sqlite3";
-import type { NodeType, ReviewKind, ReviewVerdict } from "../vocabulary/graph.js";
+import type { NodeType, ReviewKind, ReviewVerdict } from "../../vocabulary/graph.js";
 
 export interface NodeRecord {
   readonly id: string;

@@ -1,7 +1,7 @@
 /** Users of a tenant (and the platform root, who lives in the platform tenant). Every statement binds tenant_id. */
 import type BetterSqlite3 from "better-sqlite3";
-import type { Role } from "../vocabulary/roles.js";
-import type { ActorKind } from "../vocabulary/events.js";
+import type { Role } from "../../vocabulary/roles.js";
+import type { ActorKind } from "../../vocabulary/events.js";
 
 export type UserStatus = "active" | "disabled";
 

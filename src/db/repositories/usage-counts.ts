@@ -4,8 +4,8 @@
  * the domain's sums over the customer tenants (src/usage/counts.ts).
  */
 import type BetterSqlite3 from "better-sqlite3";
-import type { Role } from "../vocabulary/roles.js";
-import type { ActorKind } from "../vocabulary/events.js";
+import type { Role } from "../../vocabulary/roles.js";
+import type { ActorKind } from "../../vocabulary/events.js";
 import type { UserStatus } from "./users.js";
 
 export interface UserCountRow {

@@ -4,7 +4,7 @@
  * (field-cipher.ts), so SQL can count and find rows per version without decrypting anything.
  */
 import type BetterSqlite3 from "better-sqlite3";
-import { ENCRYPTED_COLUMNS, tenantColumnOf, type EncryptedColumn } from "./encrypted-columns.js";
+import { ENCRYPTED_COLUMNS, tenantColumnOf, type EncryptedColumn } from "../encrypted-columns.js";
 
 export interface SealedRow {
   readonly id: string;
