@@ -44,7 +44,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dayOf, addDays, verifyUsageReport, type UsageReport } from "../../src/usage/report-format.js";
 import { testVendor } from "../license-helpers.js";
-import { applianceBinary, hasCommand, isRoot, makeBundle, minimalRoot, removeApplianceBinary, ROOT, run, signingKey, tempDir } from "./fixture.js";
+import { applianceBinary, hasCommand, isRoot, makeBundle, minimalRoot, removeApplianceBinary, ROOT, run, signingKey } from "./fixture.js";
+import { tempDir } from "../helpers.js";
 import { assertOnlyLoopback, describe as describeDestination, parseStrace, tally, violation, type Allowance, type SocketCall, type Trace } from "./strace-connections.js";
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -224,7 +225,7 @@ describe.skipIf(!isRoot)("the installed appliance, air-gapped (needs root: unsha
     for (const tool of ["unshare", "strace", "ip"]) if (!hasCommand(tool)) throw new Error(`${tool} is not installed (npm test installs strace and iproute2; unshare is util-linux)`);
     const ns = run("unshare", ["--net", "--", "true"]);
     if (ns.status !== 0) throw new Error(`unshare --net is not permitted here (it needs CAP_SYS_ADMIN: root on the host or a privileged container): ${ns.stderr.trim()}`);
-    work = tempDir("vecto-airgap-");
+    work = tempDir("vecto-airgap-").path;
     const key = signingKey(work);
     const binary = applianceBinary();
     const bundle = makeBundle(join(work, "bundle"), { binary, version: VERSION, key: key.privateKey });

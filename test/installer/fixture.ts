@@ -5,10 +5,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { ROOT } from "../helpers.js";
+import { ROOT, tempDir } from "../helpers.js";
 
 export { ROOT };
 export const INSTALLER = join(ROOT, "installer", "install.sh");
@@ -30,10 +29,6 @@ export function hasCommand(name: string): boolean {
 }
 
 export const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-
-export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
 
 export interface SigningKey {
   readonly privateKey: KeyObject;
@@ -148,7 +143,7 @@ let cachedBinary: string | undefined;
 export function applianceBinary(): string {
   if (cachedBinary) return cachedBinary;
   const source = process.env.VECTO_E2E_BINARY ?? join(ROOT, "dist", "vecto");
-  const copy = join(tempDir("vecto-installer-bin-"), "vecto");
+  const copy = join(tempDir("vecto-installer-bin-").path, "vecto");
   for (let attempt = 1; ; attempt++) {
     if (!existsSync(source)) {
       const b = run(process.execPath, [join(ROOT, "appliance", "build-sea.mjs")], { timeout: 300_000 });

@@ -26,8 +26,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { X509Certificate } from "node:crypto";
 import { connect } from "node:tls";
 import { generate } from "selfsigned";
-import { freePort, httpsRequest } from "../helpers.js";
-import { applianceBinary, hasCommand, installer, isRoot, makeBundle, manifest, minimalRoot, removeApplianceBinary, ROOT, tempDir, type SigningKey, signingKey } from "./fixture.js";
+import { freePort, httpsRequest, tempDir } from "../helpers.js";
+import { applianceBinary, hasCommand, installer, isRoot, makeBundle, manifest, minimalRoot, removeApplianceBinary, ROOT, type SigningKey, signingKey } from "./fixture.js";
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const ROOT_USER = { email: "root@example.com", name: "Root Operator", password: "violet-anchor-quartz-meadow-42" };
@@ -112,7 +112,7 @@ async function login(): Promise<number> {
 
 describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd, chown, chroot)", () => {
   beforeAll(async () => {
-    work = tempDir("vecto-install-root-");
+    work = tempDir("vecto-install-root-").path;
     key = signingKey(work);
     port = await freePort();
     const binary = applianceBinary();

@@ -15,7 +15,8 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasCommand, installer, isRoot, listTree, makeBundle, ROOT, run, sealBundle, signingKey, tempDir, type Run, type SigningKey } from "./fixture.js";
+import { hasCommand, installer, isRoot, listTree, makeBundle, ROOT, run, sealBundle, signingKey, type Run, type SigningKey } from "./fixture.js";
+import { tempDir } from "../helpers.js";
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 
@@ -61,7 +62,7 @@ function expectBundleRefused(dir: string, args: string[], message: RegExp): void
 
 describe("installer/install.sh", () => {
   beforeAll(() => {
-    work = tempDir("vecto-install-sh-");
+    work = tempDir("vecto-install-sh-").path;
     key = signingKey(work, "release");
     otherKey = signingKey(work, "other");
     standIn = writeStandIn(work);

@@ -15,7 +15,8 @@
 import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasCommand, ROOT, run, tempDir } from "./fixture.js";
+import { hasCommand, ROOT, run } from "./fixture.js";
+import { tempDir } from "../helpers.js";
 
 const UNIT = join(ROOT, "systemd", "vecto.service");
 const DROPINS = join(ROOT, "systemd", "vecto.service.d");
@@ -56,7 +57,7 @@ describe("systemd units", () => {
   beforeAll(() => {
     // npm test installs systemd (for systemd-analyze) when it is missing: never skip silently.
     if (!hasCommand("systemd-analyze")) throw new Error("systemd-analyze is not installed (apt-get install systemd; npm test does it)");
-    root = tempDir("vecto-unit-");
+    root = tempDir("vecto-unit-").path;
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 

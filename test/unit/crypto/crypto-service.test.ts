@@ -25,7 +25,8 @@ import { EnvKeyResolver, generateMasterKeyFile } from "../../../src/crypto/resol
 import type { KeyWrap, StoredTenantKey, TenantKeyStore } from "../../../src/crypto/tenant-key-store.js";
 import { KeyStore } from "../../../src/db/keystore.js";
 import { accessTokenSecret, platformSubKey } from "../../platform-secrets.js";
-import { makeTempDir, toHex } from "./helpers.js";
+import { toHex } from "./helpers.js";
+import { tempDir } from "../../helpers.js";
 
 /** Delegating resolver that counts unwraps, to prove the hot path does not reach the KEK. */
 class CountingResolver implements KeyResolver {
@@ -70,7 +71,7 @@ class CountingKeyStore implements TenantKeyStore {
 
 const ref: FieldRef = { table: "nodes", column: "body", rowId: "row-1" };
 let dir: string;
-let cleanup: () => Promise<void>;
+let cleanup: () => void;
 let resolverA: EnvKeyResolver;
 let keystore: KeyStore;
 let store: CountingKeyStore;
@@ -84,7 +85,7 @@ async function newResolver(name: string): Promise<EnvKeyResolver> {
 }
 
 beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
+  ({ path: dir, cleanup } = tempDir("vecto-crypto-"));
   resolverA = await newResolver("master-a.key");
   keystore = KeyStore.open(join(dir, "keys.db"), { now: () => new Date().toISOString() });
   store = new CountingKeyStore(keystore);
@@ -93,7 +94,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   keystore.close();
-  await cleanup();
+  cleanup();
 });
 
 /** Changes the stored wrap of a data key the way someone with the keystore file would: raw SQL. */

@@ -9,17 +9,18 @@ import {
   MasterKeyUnavailableError,
 } from "../../../src/crypto/errors.js";
 import { EnvKeyResolver, generateMasterKeyFile } from "../../../src/crypto/resolvers/env.js";
-import { makeTempDir, toHex, writeKeyFile } from "./helpers.js";
+import { toHex, writeKeyFile } from "./helpers.js";
+import { tempDir } from "../../helpers.js";
 
 let dir: string;
-let cleanup: () => Promise<void>;
+let cleanup: () => void;
 const aad = new TextEncoder().encode("tenant-1|v1");
 
 beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
+  ({ path: dir, cleanup } = tempDir("vecto-crypto-"));
 });
 afterEach(async () => {
-  await cleanup();
+  cleanup();
 });
 
 async function resolverWithKey(name: string, key: Uint8Array): Promise<EnvKeyResolver> {

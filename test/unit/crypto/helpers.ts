@@ -1,14 +1,7 @@
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { chmod, writeFile } from "node:fs/promises";
 
 export const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "hex"));
 export const toHex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
-
-export async function makeTempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), "vecto-crypto-"));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
 
 /** Writes a key file with exact content and mode (chmod after write: umask cannot interfere). */
 export async function writeKeyFile(path: string, content: string | Uint8Array, mode = 0o600): Promise<void> {

@@ -14,7 +14,8 @@ import { fileKeyFromBytes, generateFileKey, unwrapFileKey, wrapFileKey, type Fil
 import { EnvKeyResolver, generateMasterKeyFile } from "../../../src/crypto/resolvers/env.js";
 import { openStream, sealStream, type StreamParams } from "../../../src/crypto/stream-cipher.js";
 import { KeyStore } from "../../../src/db/keystore.js";
-import { makeTempDir, toHex } from "./helpers.js";
+import { toHex } from "./helpers.js";
+import { tempDir } from "../../helpers.js";
 
 const KEY = (): Uint8Array => new Uint8Array(32).map((_, i) => i);
 const PLAIN = new Uint8Array(40).map((_, i) => 100 + i);
@@ -45,13 +46,13 @@ async function* pieces(bytes: Uint8Array, ...cuts: number[]): AsyncGenerator<Uin
 const opens = async (key: FileKey): Promise<string> => toHex(await collect(openStream(pieces(Buffer.from(EARLIER_CIPHERTEXT, "hex"), 50), params(key))));
 
 let dir: string;
-let cleanup: () => Promise<void>;
+let cleanup: () => void;
 let resolver: EnvKeyResolver;
 let keystore: KeyStore;
 let crypto: CryptoService;
 
 beforeEach(async () => {
-  ({ dir, cleanup } = await makeTempDir());
+  ({ path: dir, cleanup } = tempDir("vecto-crypto-"));
   await generateMasterKeyFile(join(dir, "master.key"));
   resolver = await EnvKeyResolver.fromFile(join(dir, "master.key"));
   keystore = KeyStore.open(join(dir, "keys.db"), { now: () => new Date().toISOString() });
@@ -60,7 +61,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   keystore.close();
-  await cleanup();
+  cleanup();
 });
 
 describe("the stream cipher writes and reads the earlier format", () => {
