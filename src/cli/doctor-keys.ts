@@ -26,8 +26,13 @@ export async function masterKeysCheck(config: Config): Promise<CheckResult> {
     const warnings = [...own.warnings];
     const unreadable = await crypto.unreadableKeys(db.keystore.keyOwners());
     if (unreadable.length > 0) {
-      const named = unreadable.slice(0, NAMED).map((k) => `tenant ${k.tenantId} v${k.version} (${k.reason})`).join("; ");
-      failures.push(`${unreadable.length} data key(s) open under no available master key: ${named}${unreadable.length > NAMED ? "; …" : ""}`);
+      const named = unreadable
+        .slice(0, NAMED)
+        .map((k) => `tenant ${k.tenantId} v${k.version} (${k.reason})`)
+        .join("; ");
+      failures.push(
+        `${unreadable.length} data key(s) open under no available master key: ${named}${unreadable.length > NAMED ? "; …" : ""}`,
+      );
     }
     const server = dataDirLocked(config.dataDir) ? db.keystore.servingRecord() : null;
     if (server !== null) {

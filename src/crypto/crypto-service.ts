@@ -208,7 +208,9 @@ export class CryptoService {
     const out: { tenantId: string; version: number; wraps: KeyWrap[] }[] = [];
     for (const key of this.#store.listTenantKeys(owner)) {
       if (key.status !== "active") continue;
-      const missing = this.#usableMasters().filter((r) => !key.wraps.some((w) => w.masterLabel === r.describe().masterLabel));
+      const missing = this.#usableMasters().filter(
+        (r) => !key.wraps.some((w) => w.masterLabel === r.describe().masterLabel),
+      );
       if (missing.length === 0) continue;
       // A key no loaded master key opens cannot be re-wrapped here; it must not stop the others
       // (nor a server's start): the key health check names it (/readyz, keys status, doctor).
@@ -261,9 +263,11 @@ export class CryptoService {
   async checkUnwrapsWith(owner: string, version: number, masterLabel: string): Promise<void> {
     const key = this.#store.listTenantKeys(owner).find((k) => k.version === version);
     const wrap = key?.wraps.find((w) => w.masterLabel === masterLabel);
-    if (wrap === undefined) throw new TenantKeyError(`data key ${owner} version ${version} has no wrap under master key ${masterLabel}`);
+    if (wrap === undefined)
+      throw new TenantKeyError(`data key ${owner} version ${version} has no wrap under master key ${masterLabel}`);
     const dek = await this.#ring.unwrap({ masterLabel, blob: wrap.wrapped }, dekAad(owner, version));
-    if (dek.length !== AEAD_KEY_BYTES) throw new TenantKeyError(`data key ${owner} version ${version} has the wrong length`);
+    if (dek.length !== AEAD_KEY_BYTES)
+      throw new TenantKeyError(`data key ${owner} version ${version} has the wrong length`);
   }
 
   /**
@@ -302,7 +306,9 @@ export class CryptoService {
 
   /** The HS256 keys of access tokens: per kid, HMAC of "kid:<kid>" under the "jwt" sub-key, used inside the handle only. */
   accessTokenKeys(): AccessTokenKeys {
-    return new AccessTokenKeys(async (kid) => hmac(sha256, await this.#subKey("jwt"), utf8Encoder.encode(`kid:${kid}`)));
+    return new AccessTokenKeys(async (kid) =>
+      hmac(sha256, await this.#subKey("jwt"), utf8Encoder.encode(`kid:${kid}`)),
+    );
   }
 
   /**
@@ -311,7 +317,8 @@ export class CryptoService {
    * ever leaves src/crypto.
    */
   async signer(purpose: SigningPurpose): Promise<Ed25519Signer> {
-    if (!(SIGNING_PURPOSES as readonly string[]).includes(purpose)) throw new CryptoParamError("unknown signing purpose");
+    if (!(SIGNING_PURPOSES as readonly string[]).includes(purpose))
+      throw new CryptoParamError("unknown signing purpose");
     this.#signer ??= this.#loadSigner();
     try {
       return await this.#signer;
@@ -322,7 +329,12 @@ export class CryptoService {
   }
 
   async #loadSigner(): Promise<Ed25519Signer> {
-    const version = this.#cachedOrStoredVersion(SIGNING_KEY_ID) ?? (await this.#serialized(SIGNING_KEY_ID, async () => this.#cachedOrStoredVersion(SIGNING_KEY_ID) ?? this.#createKey(SIGNING_KEY_ID)));
+    const version =
+      this.#cachedOrStoredVersion(SIGNING_KEY_ID) ??
+      (await this.#serialized(
+        SIGNING_KEY_ID,
+        async () => this.#cachedOrStoredVersion(SIGNING_KEY_ID) ?? this.#createKey(SIGNING_KEY_ID),
+      ));
     return ed25519SignerFromSeed(await this.#dek(SIGNING_KEY_ID, version));
   }
 
@@ -438,9 +450,17 @@ export class CryptoService {
       throw new TenantKeyError(`data key version ${version} of tenant ${tenantId} is retired`);
     }
     // Prefer the current master key, then any other loaded one; with none loaded the ring names what is missing.
-    const wrap = this.#ring.labels().map((label) => stored.wraps.find((w) => w.masterLabel === label)).find((w) => w !== undefined) ?? stored.wraps[0];
-    if (wrap === undefined) throw new TenantKeyError(`data key version ${version} of tenant ${tenantId} has no wrapped copy`);
-    const dek = await this.#ring.unwrap({ masterLabel: wrap.masterLabel, blob: wrap.wrapped }, dekAad(tenantId, version));
+    const wrap =
+      this.#ring
+        .labels()
+        .map((label) => stored.wraps.find((w) => w.masterLabel === label))
+        .find((w) => w !== undefined) ?? stored.wraps[0];
+    if (wrap === undefined)
+      throw new TenantKeyError(`data key version ${version} of tenant ${tenantId} has no wrapped copy`);
+    const dek = await this.#ring.unwrap(
+      { masterLabel: wrap.masterLabel, blob: wrap.wrapped },
+      dekAad(tenantId, version),
+    );
     if (dek.length !== AEAD_KEY_BYTES) {
       throw new TenantKeyError(`data key version ${version} of tenant ${tenantId} has the wrong length`);
     }

@@ -45,7 +45,8 @@ const YAML_UNPRINTABLE = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
  * is a closed format (ids, vocabulary, dates, numbers): free text stays out of the front matter.
  */
 export function frontMatter(fields: Readonly<Record<string, string | number | null>>): string {
-  const value = (v: string | number): string => JSON.stringify(v).replace(YAML_UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const value = (v: string | number): string =>
+    JSON.stringify(v).replace(YAML_UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
   const lines = Object.entries(fields).flatMap(([k, v]) => (v === null ? [] : [`${k}: ${value(v)}`]));
   return `---\n${lines.join("\n")}\n---\n\n`;
 }

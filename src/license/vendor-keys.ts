@@ -28,4 +28,6 @@ export const DEFAULT_VENDOR_KEYS: readonly VendorKey[] = Object.freeze([
 
 /** What this build trusts: the list given to the build with --vendor-keys, else the default. */
 export const VENDOR_KEYS: readonly VendorKey[] =
-  typeof __VECTO_VENDOR_KEYS__ === "undefined" ? DEFAULT_VENDOR_KEYS : Object.freeze(__VECTO_VENDOR_KEYS__.map((k) => Object.freeze({ kid: k.kid, publicKey: k.publicKey })));
+  typeof __VECTO_VENDOR_KEYS__ === "undefined"
+    ? DEFAULT_VENDOR_KEYS
+    : Object.freeze(__VECTO_VENDOR_KEYS__.map((k) => Object.freeze({ kid: k.kid, publicKey: k.publicKey })));

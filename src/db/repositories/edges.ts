@@ -32,7 +32,16 @@ export interface TraceStep {
 const COLUMNS = "id, tenant_id, project_id, type, from_id, to_id, created_by, created_at";
 
 function toEdge(row: EdgeRow): EdgeRecord {
-  return { id: row.id, tenantId: row.tenant_id, projectId: row.project_id, type: row.type, fromId: row.from_id, toId: row.to_id, createdBy: row.created_by, createdAt: row.created_at };
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    projectId: row.project_id,
+    type: row.type,
+    fromId: row.from_id,
+    toId: row.to_id,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+  };
 }
 
 /** Is `target` reachable from `start` along edges of one type? (Adding start→target would then close a cycle when reversed.) */
@@ -84,13 +93,17 @@ export class EdgeRepository {
   ) {}
 
   get(id: string): EdgeRecord | undefined {
-    const row = this.handle.prepare<[string, string], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
+    const row = this.handle
+      .prepare<[string, string], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND id = ?`)
+      .get(this.tenantId, id);
     return row ? toEdge(row) : undefined;
   }
 
   find(type: EdgeType, fromId: string, toId: string): EdgeRecord | undefined {
     const row = this.handle
-      .prepare<[string, EdgeType, string, string], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND type = ? AND from_id = ? AND to_id = ?`)
+      .prepare<[string, EdgeType, string, string], EdgeRow>(
+        `SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND type = ? AND from_id = ? AND to_id = ?`,
+      )
       .get(this.tenantId, type, fromId, toId);
     return row ? toEdge(row) : undefined;
   }
@@ -107,19 +120,38 @@ export class EdgeRepository {
   /** A project's edges, keyset-paginated by id. */
   listForProject(projectId: string, after: string | undefined, limit: number): EdgeRecord[] {
     return this.handle
-      .prepare<[string, string, string, number], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?`)
+      .prepare<[string, string, string, number], EdgeRow>(
+        `SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?`,
+      )
       .all(this.tenantId, projectId, after ?? "", limit)
       .map(toEdge);
   }
 
   reachable(type: EdgeType, start: string, target: string, maxDepth: number): boolean {
-    return this.handle.prepare(REACHABLE_SQL).get({ tenantId: this.tenantId, type, start, target, maxDepth }) !== undefined;
+    return (
+      this.handle.prepare(REACHABLE_SQL).get({ tenantId: this.tenantId, type, start, target, maxDepth }) !== undefined
+    );
   }
 
-  trace(start: string, viaTo: readonly EdgeType[], viaFrom: readonly EdgeType[], maxDepth: number, maxNodes: number, includeArchived = false): TraceStep[] {
+  trace(
+    start: string,
+    viaTo: readonly EdgeType[],
+    viaFrom: readonly EdgeType[],
+    maxDepth: number,
+    maxNodes: number,
+    includeArchived = false,
+  ): TraceStep[] {
     return this.handle
       .prepare<[Record<string, string | number>], { node_id: string; depth: number }>(TRACE_SQL)
-      .all({ tenantId: this.tenantId, start, viaTo: JSON.stringify(viaTo), viaFrom: JSON.stringify(viaFrom), maxDepth, maxNodes, includeArchived: includeArchived ? 1 : 0 })
+      .all({
+        tenantId: this.tenantId,
+        start,
+        viaTo: JSON.stringify(viaTo),
+        viaFrom: JSON.stringify(viaFrom),
+        maxDepth,
+        maxNodes,
+        includeArchived: includeArchived ? 1 : 0,
+      })
       .map((r) => ({ nodeId: r.node_id, depth: r.depth }));
   }
 
@@ -135,11 +167,14 @@ export class EdgeRepository {
 
   /** Deletes every edge with the node at either end; returns how many went. */
   deleteTouching(nodeId: string): number {
-    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND (from_id = ? OR to_id = ?)").run(this.tenantId, nodeId, nodeId).changes;
+    return this.handle
+      .prepare("DELETE FROM edges WHERE tenant_id = ? AND (from_id = ? OR to_id = ?)")
+      .run(this.tenantId, nodeId, nodeId).changes;
   }
 
   /** Deletes every edge of a project (edges never cross projects); returns how many went. */
   deleteForProject(projectId: string): number {
-    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, projectId).changes;
+    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, projectId)
+      .changes;
   }
 }

@@ -19,8 +19,12 @@ export class LoginThrottleRepository {
   constructor(private readonly handle: BetterSqlite3.Database) {}
 
   get(key: string): ThrottleRecord | undefined {
-    const row = this.handle.prepare<[string], Row>("SELECT key, failures, last_failure, blocked_until FROM login_throttle WHERE key = ?").get(key);
-    return row ? { key: row.key, failures: row.failures, lastFailure: row.last_failure, blockedUntil: row.blocked_until } : undefined;
+    const row = this.handle
+      .prepare<[string], Row>("SELECT key, failures, last_failure, blocked_until FROM login_throttle WHERE key = ?")
+      .get(key);
+    return row
+      ? { key: row.key, failures: row.failures, lastFailure: row.last_failure, blockedUntil: row.blocked_until }
+      : undefined;
   }
 
   put(record: ThrottleRecord): void {
@@ -33,7 +37,9 @@ export class LoginThrottleRepository {
 
   /** Forgets every counter that names the tenant (its accounts' keys start with the tenant id). */
   clearTenant(tenantId: string): void {
-    this.handle.prepare("DELETE FROM login_throttle WHERE key LIKE ? OR key LIKE ?").run(`acct:${tenantId}:%`, `acct-addr:${tenantId}:%`);
+    this.handle
+      .prepare("DELETE FROM login_throttle WHERE key LIKE ? OR key LIKE ?")
+      .run(`acct:${tenantId}:%`, `acct-addr:${tenantId}:%`);
   }
 
   clear(key: string): void {

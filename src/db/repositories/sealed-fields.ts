@@ -39,7 +39,9 @@ export class SealedFieldRepository {
     const counts = new Map<number, number>();
     for (const column of ENCRYPTED_COLUMNS) {
       const rows = this.handle
-        .prepare<[string], { v: Buffer; n: number }>(`SELECT ${versionExpr(column)} AS v, count(*) AS n FROM ${column.table} WHERE ${tenantColumnOf(column)} = ? AND ${column.sqlColumn} IS NOT NULL GROUP BY v`)
+        .prepare<[string], { v: Buffer; n: number }>(
+          `SELECT ${versionExpr(column)} AS v, count(*) AS n FROM ${column.table} WHERE ${tenantColumnOf(column)} = ? AND ${column.sqlColumn} IS NOT NULL GROUP BY v`,
+        )
         .all(this.tenantId);
       for (const { v, n } of rows) {
         const version = v.length === 4 ? v.readUInt32BE(0) : -1;
@@ -66,7 +68,9 @@ export class SealedFieldRepository {
   replace(column: EncryptedColumn, id: string, before: Uint8Array, after: Uint8Array): boolean {
     return (
       this.handle
-        .prepare(`UPDATE ${column.table} SET ${column.sqlColumn} = ? WHERE ${tenantColumnOf(column)} = ? AND ${column.idColumn} = ? AND ${column.sqlColumn} = ?`)
+        .prepare(
+          `UPDATE ${column.table} SET ${column.sqlColumn} = ? WHERE ${tenantColumnOf(column)} = ? AND ${column.idColumn} = ? AND ${column.sqlColumn} = ?`,
+        )
         .run(Buffer.from(after), this.tenantId, id, Buffer.from(before)).changes === 1
     );
   }

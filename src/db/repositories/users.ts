@@ -43,7 +43,8 @@ interface UserRow {
   updated_at: string;
 }
 
-const COLUMNS = "id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash, status, created_at, updated_at";
+const COLUMNS =
+  "id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash, status, created_at, updated_at";
 
 function toUser(row: UserRow): UserRecord {
   return {
@@ -73,7 +74,9 @@ export class UserRepository {
   ) {}
 
   get(id: string): UserRecord | undefined {
-    const row = this.handle.prepare<[string, string], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
+    const row = this.handle
+      .prepare<[string, string], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id = ?`)
+      .get(this.tenantId, id);
     return row ? toUser(row) : undefined;
   }
 
@@ -87,14 +90,18 @@ export class UserRepository {
   /** Keyset-paginated, oldest first. */
   list(after: string | undefined, limit: number): UserRecord[] {
     return this.handle
-      .prepare<[string, string, number], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`)
+      .prepare<[string, string, number], UserRow>(
+        `SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
+      )
       .all(this.tenantId, after ?? "", limit)
       .map(toUser);
   }
 
   countByRole(role: Role): number {
     const row = this.handle
-      .prepare<[string, Role], { n: number }>("SELECT count(*) AS n FROM users WHERE tenant_id = ? AND role = ? AND status = 'active'")
+      .prepare<[string, Role], { n: number }>(
+        "SELECT count(*) AS n FROM users WHERE tenant_id = ? AND role = ? AND status = 'active'",
+      )
       .get(this.tenantId, role);
     return row?.n ?? 0;
   }
@@ -145,8 +152,17 @@ export class UserRepository {
   pseudonymise(id: string, profile: Pick<UserRecord, "emailLookup" | "emailEnc" | "nameEnc">, now: string): boolean {
     return (
       this.handle
-        .prepare("UPDATE users SET email_lookup = ?, email_enc = ?, name_enc = ?, password_hash = NULL, status = 'disabled', updated_at = ? WHERE tenant_id = ? AND id = ?")
-        .run(Buffer.from(profile.emailLookup), Buffer.from(profile.emailEnc), Buffer.from(profile.nameEnc), now, this.tenantId, id).changes === 1
+        .prepare(
+          "UPDATE users SET email_lookup = ?, email_enc = ?, name_enc = ?, password_hash = NULL, status = 'disabled', updated_at = ? WHERE tenant_id = ? AND id = ?",
+        )
+        .run(
+          Buffer.from(profile.emailLookup),
+          Buffer.from(profile.emailEnc),
+          Buffer.from(profile.nameEnc),
+          now,
+          this.tenantId,
+          id,
+        ).changes === 1
     );
   }
 
