@@ -143,7 +143,10 @@ function snapshotProgress(progress: Progress): { onProgress: (p: SnapshotProgres
   };
 }
 
-/** The snapshot's erasures joined with the record files next to the data and next to the backup, which are updated to the join. */
+/**
+ * The snapshot's erasures joined with the record files next to the data and next to the backup, which are updated to
+ * the join.
+ */
 async function erasureRecord(source: BackupSource, snapshotFile: string, out: string): Promise<ErasureRecord> {
   const facts = readLiveFacts(snapshotFile);
   const files = [...new Set([join(source.dataDir, ERASED_FILE), join(dirname(out), ERASED_FILE)])];
@@ -182,7 +185,10 @@ async function snapshot(
   };
 }
 
-/** Creates a full backup at options.out. The snapshots live in a private work dir inside the data dir and are removed afterwards. */
+/**
+ * Creates a full backup at options.out. The snapshots live in a private work dir inside the data dir and are removed
+ * afterwards.
+ */
 export async function createFullBackup(
   source: BackupSource,
   resolver: KeyResolver,

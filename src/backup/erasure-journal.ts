@@ -47,7 +47,8 @@ async function recordEverywhere(
     } catch (error) {
       log.error(
         { file, error: { name: (error as Error).name, message: (error as Error).message } },
-        "the erasure is done and audited, but the erasure record could not be written; the next backup or start of vecto serve writes it",
+        "the erasure is done and audited, but the erasure record could not be written; the next backup " +
+          "or start of vecto serve writes it",
       );
     }
   }

@@ -77,7 +77,10 @@ export async function readErasedFile(path: string): Promise<ErasedTenant[]> {
   return (await readErasureRecord(path)).tenants;
 }
 
-/** Everything recorded in a file; nothing when it does not exist. A malformed file is an error: ignoring it could bring erased data back. */
+/**
+ * Everything recorded in a file; nothing when it does not exist. A malformed file is an error: ignoring it could bring
+ * erased data back.
+ */
 export async function readErasureRecord(path: string): Promise<ErasureRecord> {
   let text: string;
   try {
@@ -125,7 +128,9 @@ export async function writeErasedFile(path: string, record: ErasureRecord): Prom
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const doc = {
-    note: "Tenants and content erased in this Vecto installation; vecto backup restore erases them again. Do not delete.",
+    note:
+      "Tenants and content erased in this Vecto installation; vecto backup restore erases them again. Do " +
+      "not delete.",
     tenants: record.tenants,
     content: record.content,
   };
@@ -144,7 +149,10 @@ export async function writeErasedFile(path: string, record: ErasureRecord): Prom
   }
 }
 
-/** Read-merge-write of one file, one at a time per path within this process (an erasure and a backup may record at once). */
+/**
+ * Read-merge-write of one file, one at a time per path within this process (an erasure and a backup may record at
+ * once).
+ */
 const pending = new Map<string, Promise<unknown>>();
 
 function serialized<T>(path: string, run: () => Promise<T>): Promise<T> {

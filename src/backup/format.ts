@@ -95,7 +95,10 @@ export interface ParsedHeader {
   readonly dataOffset: number;
 }
 
-/** Cross-field rules zod cannot say in one schema: a full backup is the two databases under the master key; a tenant backup is sealed by that tenant's key. */
+/**
+ * Cross-field rules zod cannot say in one schema: a full backup is the two databases under the master key; a tenant
+ * backup is sealed by that tenant's key.
+ */
 function checkShape(header: BackupHeader): string | undefined {
   const names = header.files.map((f) => f.name);
   if (new Set(names).size !== names.length) return "duplicate file names";
@@ -156,7 +159,8 @@ function parseHeaderJson(json: Buffer, file: string): BackupHeader {
   const parsed = headerSchema.safeParse(value);
   if (!parsed.success)
     throw new BackupInvalidError(
-      `${file} has an invalid header (${parsed.error.issues[0]?.path.join(".") || "header"}): the file is modified or corrupt`,
+      `${file} has an invalid header (${parsed.error.issues[0]?.path.join(".") || "header"}): the file ` +
+        `is modified or corrupt`,
     );
   const problem = checkShape(parsed.data);
   if (problem !== undefined)

@@ -84,12 +84,14 @@ function checkSchema(header: Pick<VerifyReport, "schema">): void {
   const keysLatest = keystoreMigrations.at(-1)?.version ?? 0;
   if (header.schema.data > dataLatest) {
     throw new RestoreRefusedError(
-      `refusing to restore: the backup has data schema version ${header.schema.data}, this build knows up to ${dataLatest}; restore it with the newer vecto that made it`,
+      `refusing to restore: the backup has data schema version ${header.schema.data}, this build knows ` +
+        `up to ${dataLatest}; restore it with the newer vecto that made it`,
     );
   }
   if ((header.schema.keystore ?? 0) > keysLatest) {
     throw new RestoreRefusedError(
-      `refusing to restore: the backup has keystore schema version ${String(header.schema.keystore)}, this build knows up to ${keysLatest}; restore it with the newer vecto that made it`,
+      `refusing to restore: the backup has keystore schema version ${String(header.schema.keystore)}, ` +
+        `this build knows up to ${keysLatest}; restore it with the newer vecto that made it`,
     );
   }
 }
@@ -97,11 +99,15 @@ function checkSchema(header: Pick<VerifyReport, "schema">): void {
 function checkInstallation(report: VerifyReport, live: LiveFacts | null, force: boolean): void {
   if (force || live === null || live.installationId === null || live.installationId === report.installationId) return;
   throw new RestoreRefusedError(
-    `refusing to restore: the backup is from installation ${report.installationId}, this data directory is installation ${live.installationId}; use --force-installation to replace it anyway`,
+    `refusing to restore: the backup is from installation ${report.installationId}, this data directory ` +
+      `is installation ${live.installationId}; use --force-installation to replace it anyway`,
   );
 }
 
-/** What the live database says; null when there is none. An unreadable one is reported, not fatal: it may be why we restore. */
+/**
+ * What the live database says; null when there is none. An unreadable one is reported, not fatal: it may be why we
+ * restore.
+ */
 async function liveFacts(databaseFile: string, warnings: string[]): Promise<LiveFacts | null> {
   if (!(await exists(databaseFile))) return null;
   try {
@@ -114,7 +120,10 @@ async function liveFacts(databaseFile: string, warnings: string[]): Promise<Live
   }
 }
 
-/** Opens the staged copies like the appliance would (migrating them forward) and brings them in line with this installation. */
+/**
+ * Opens the staged copies like the appliance would (migrating them forward) and brings them in line with this
+ * installation.
+ */
 interface ErasedAgain {
   readonly tenants: string[];
   readonly content: ErasedItem[];
@@ -193,7 +202,10 @@ async function syncFile(path: string): Promise<void> {
   }
 }
 
-/** Keeps the live file (and its WAL) under the pre-restore name, clears its side files, and renames the restored file over it. */
+/**
+ * Keeps the live file (and its WAL) under the pre-restore name, clears its side files, and renames the restored file
+ * over it.
+ */
 async function swapIn(staged: string, live: string, stamp: string): Promise<string | null> {
   for (const side of SIDE_FILES) {
     if (await exists(staged + side)) {
@@ -227,7 +239,10 @@ interface Collected {
   readonly sources: string[];
 }
 
-/** The record files that exist among the data directory's, the one next to the backup, and those given with --erasures (which must exist). */
+/**
+ * The record files that exist among the data directory's, the one next to the backup, and those given with --erasures
+ * (which must exist).
+ */
 async function recordFiles(config: Config, file: string, given: readonly string[]): Promise<string[]> {
   const found: string[] = [];
   for (const path of [join(config.dataDir, ERASED_FILE), join(dirname(file), ERASED_FILE)])
@@ -262,7 +277,8 @@ async function newerBackupRecords(
     } catch (error) {
       if (!(error instanceof BackupError)) throw error;
       warnings.push(
-        `${other}, next to the backup, is not a readable backup (${error.message}); an erasure record it may have held was not used`,
+        `${other}, next to the backup, is not a readable backup (${error.message}); an erasure record it ` +
+          `may have held was not used`,
       );
       continue;
     }
@@ -281,14 +297,18 @@ async function newerBackupRecords(
     } catch (error) {
       if (!(error instanceof BackupError)) throw error;
       throw new RestoreRefusedError(
-        `refusing to restore: ${other}, next to the backup, may hold a newer erasure record and cannot be trusted (${error.message}); move it out of ${dir} (and keep it) to restore without it`,
+        `refusing to restore: ${other}, next to the backup, may hold a newer erasure record and cannot ` +
+          `be trusted (${error.message}); move it out of ${dir} (and keep it) to restore without it`,
       );
     }
   }
   return out;
 }
 
-/** Every erasure this installation recorded anywhere: live database, record files, the backup's own header, newer backups next to it. A malformed or untrustworthy record refuses. */
+/**
+ * Every erasure this installation recorded anywhere: live database, record files, the backup's own header, newer
+ * backups next to it. A malformed or untrustworthy record refuses.
+ */
 async function collectErasures(
   config: Config,
   file: string,
@@ -324,8 +344,10 @@ async function collectErasures(
 /** Said loudly: nothing told the restore what was erased after the backup was taken. */
 function noRecordWarning(config: Config, file: string, report: VerifyReport): string {
   return (
-    `NO ERASURE RECORD FOUND: no live database in ${config.dataDir}, no ${ERASED_FILE} there or next to the backup, no newer backup next to it. ` +
-    `Tenants and content erased after ${report.createdAt} are back. Copy the whole backup directory (not one file), or give the record with --erasures FILE, and restore again; ` +
+    `NO ERASURE RECORD FOUND: no live database in ${config.dataDir}, no ${ERASED_FILE} there or next to ` +
+    `the backup, no newer backup next to it. ` +
+    (`Tenants and content erased after ${report.createdAt} are back. Copy the whole backup directory (not ` +
+      `one file), or give the record with --erasures FILE, and restore again; `) +
     `or erase them again by hand`
   );
 }
@@ -337,7 +359,10 @@ interface Decision {
   readonly warnings: string[];
 }
 
-/** Everything that may refuse, before anything changes: the whole backup verified into `workDir`, schema, installation, erasure record. */
+/**
+ * Everything that may refuse, before anything changes: the whole backup verified into `workDir`, schema, installation,
+ * erasure record.
+ */
 async function decide(
   config: Config,
   wiring: BackupWiring,
@@ -367,7 +392,10 @@ function lockOrRefuse(dataDir: string): DataDirLock {
   }
 }
 
-/** Under the lock: brings the staged copies in line, records erasures, swaps both files in. Returns the kept previous files. */
+/**
+ * Under the lock: brings the staged copies in line, records erasures, swaps both files in. Returns the kept previous
+ * files.
+ */
 async function replaceLive(
   config: Config,
   wiring: BackupWiring,
@@ -391,7 +419,10 @@ async function replaceLive(
   return { previous, erasedAgain };
 }
 
-/** Verifies, decides, then replaces, opening keys and the staged copy through `wiring`. Throws RestoreRefusedError / BackupInvalidError with one line; the data dir is untouched then. */
+/**
+ * Verifies, decides, then replaces, opening keys and the staged copy through `wiring`. Throws RestoreRefusedError /
+ * BackupInvalidError with one line; the data dir is untouched then.
+ */
 export async function restoreBackup(
   config: Config,
   wiring: BackupWiring,
@@ -404,7 +435,8 @@ export async function restoreBackup(
   const { header } = await readBackupHeader(file);
   if (header.kind !== "full")
     throw new RestoreRefusedError(
-      `refusing to restore: ${file} is a tenant backup (tenant ${header.tenant?.slug ?? ""}); tenant backups are for export and verification, only full backups are restored`,
+      `refusing to restore: ${file} is a tenant backup (tenant ${header.tenant?.slug ?? ""}); tenant ` +
+        `backups are for export and verification, only full backups are restored`,
     );
   const work = await privateWorkDir(dataDir, "restore");
   try {

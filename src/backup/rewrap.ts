@@ -34,13 +34,19 @@ import type { BackupWiring } from "./wiring.js";
 export interface RewrapResult {
   readonly file: string;
   readonly backupId: string;
-  /** rewrapped; current: already under the current master key; tenant: a tenant backup (sealed by its tenant's key, nothing to do). */
+  /**
+   * rewrapped; current: already under the current master key; tenant: a tenant backup (sealed by its tenant's key,
+   * nothing to do).
+   */
   readonly status: "rewrapped" | "current" | "tenant";
   readonly from: string;
   readonly to: string;
 }
 
-/** The full backups in `dir` whose file key is wrapped under master key `label` (files whose header cannot be read are not listed). */
+/**
+ * The full backups in `dir` whose file key is wrapped under master key `label` (files whose header cannot be read are
+ * not listed).
+ */
 export async function backupsUnderMaster(dir: string, label: string): Promise<string[]> {
   const out: string[] = [];
   for (const file of await backupFilesIn(dir)) {
@@ -61,10 +67,17 @@ export function backupsUnderMasterRefusal(label: string, dir: string, files: rea
       .slice(0, 3)
       .map((f) => basename(f))
       .join(", ") + (files.length > 3 ? `, and ${files.length - 3} more` : "");
-  return `refusing to retire master key ${label}: ${files.length} backup(s) in ${dir} are encrypted under it (${named}); run "vecto backup rewrap --dir ${dir}" with the key still loaded, or keep the key as long as you keep those backups`;
+  return (
+    `refusing to retire master key ${label}: ${files.length} backup(s) in ${dir} are encrypted under it ` +
+    `(${named}); run "vecto backup rewrap --dir ${dir}" with the key still loaded, or keep the key as long ` +
+    `as you keep those backups`
+  );
 }
 
-/** Opens the decrypted copies like the appliance would and wraps every data key in their keystore under each loaded master key (the current one included). */
+/**
+ * Opens the decrypted copies like the appliance would and wraps every data key in their keystore under each loaded
+ * master key (the current one included).
+ */
 async function wrapCopiedKeystore(
   config: Config,
   wiring: BackupWiring,
@@ -94,7 +107,10 @@ async function verifyInto(file: string, ring: MasterKeyRing, dataDir: string): P
   }
 }
 
-/** Re-encrypts one backup under the current master key of `ring` (see the file comment). The work dirs are private, inside the data dir. */
+/**
+ * Re-encrypts one backup under the current master key of `ring` (see the file comment). The work dirs are private,
+ * inside the data dir.
+ */
 export async function rewrapBackup(
   file: string,
   config: Config,

@@ -128,7 +128,8 @@ export async function openTenantFileKey(
   const tenantId = header.key.tenantId;
   if (installationId !== null && header.installationId !== installationId) {
     throw new BackupInvalidError(
-      `this tenant backup was made by installation ${header.installationId}; only that installation holds tenant ${tenantId}'s key`,
+      `this tenant backup was made by installation ${header.installationId}; only that installation ` +
+        `holds tenant ${tenantId}'s key`,
     );
   }
   try {

@@ -89,7 +89,8 @@ async function unwrapWithMaster(header: BackupHeader, resolver: KeyResolver): Pr
       throw new BackupError(`cannot reach the master key to open this backup: ${error.message}`);
     if (error instanceof MasterKeyUnavailableError) {
       throw new BackupInvalidError(
-        `this backup is encrypted under master key ${label}, but the loaded master key is ${resolver.describe().masterLabel}; configure master key ${label} to open it`,
+        `this backup is encrypted under master key ${label}, but the loaded master key is ` +
+          `${resolver.describe().masterLabel}; configure master key ${label} to open it`,
       );
     }
     if (error instanceof DecryptError)
@@ -155,11 +156,13 @@ function checkDatabase(path: string, what: string, expectedVersion: number | und
     throw new BackupInvalidError(`the ${what} in the backup fails its integrity check: ${facts.problems[0] ?? ""}`);
   if (facts.schemaVersion !== expectedVersion)
     throw new BackupInvalidError(
-      `the ${what} in the backup has schema version ${facts.schemaVersion}, its header says ${String(expectedVersion)}: the file is inconsistent`,
+      `the ${what} in the backup has schema version ${facts.schemaVersion}, its header says ` +
+        `${String(expectedVersion)}: the file is inconsistent`,
     );
   if (installationId !== undefined && facts.installationId !== installationId)
     throw new BackupInvalidError(
-      `the ${what} in the backup belongs to installation ${String(facts.installationId)}, its header says ${installationId}`,
+      `the ${what} in the backup belongs to installation ${String(facts.installationId)}, its header ` +
+        `says ${installationId}`,
     );
 }
 

@@ -55,7 +55,9 @@ function parseFilter(options: ExportOptions): AuditFilterInput {
   throw new CliError(`invalid --${String(issue?.path[0] ?? "option")}: ${issue?.message ?? "invalid"}`);
 }
 
-/** "platform" is the installation log; otherwise a tenant id or slug, or the id of an erased tenant whose log remains. */
+/**
+ * "platform" is the installation log; otherwise a tenant id or slug, or the id of an erased tenant whose log remains.
+ */
 function resolveLog(db: Database, name: string): string {
   if (name === "platform") return PLATFORM_LOG;
   const tenant = findTenant(db, name);
@@ -96,7 +98,8 @@ async function writeExport(chunks: AsyncIterable<string>, out: string | undefine
   const fd = openSync(temp, "wx", 0o600);
   try {
     await pipeline(Readable.from(chunks), createWriteStream("", { fd }));
-    // Recorded before the file appears under its name: an export may fail unrecorded-and-absent, never present-and-unrecorded.
+    // Recorded before the file appears under its name: an export may fail unrecorded-and-absent, never
+    // present-and-unrecorded.
     recordOnce();
     renameSync(temp, out);
   } catch (error) {
@@ -125,7 +128,10 @@ async function* withNewlines(lines: AsyncIterable<string>): AsyncGenerator<strin
   for await (const line of lines) yield `${line}\n`;
 }
 
-/** `--slice FIRST-LAST`, both included (as an operator reads seq numbers), to the half-open [from, to) of the slice format. */
+/**
+ * `--slice FIRST-LAST`, both included (as an operator reads seq numbers), to the half-open [from, to) of the slice
+ * format.
+ */
 function sliceRange(text: string): { from: number; to: number } {
   const match = /^(0|[1-9][0-9]{0,14})-(0|[1-9][0-9]{0,14})$/.exec(text);
   const from = Number(match?.[1]);
@@ -145,7 +151,8 @@ async function runBundleExport(options: ExportOptions, command: Command): Promis
   );
   if (given.length > 0)
     throw new CliError(
-      `--bundle takes the whole log up to its newest signed checkpoint; it cannot be combined with ${given.map((n) => `--${n}`).join(", ")}`,
+      `--bundle takes the whole log up to its newest signed checkpoint; it cannot be combined with ` +
+        `${given.map((n) => `--${n}`).join(", ")}`,
     );
   const range = options.slice === undefined ? undefined : sliceRange(options.slice);
   await withServices(async (services) => {
@@ -195,7 +202,9 @@ async function runVerifyFile(file: string, key: string, json: boolean): Promise<
   if (json) printJson(report);
   else if (report.ok)
     printLine(
-      `ok    ${report.log ?? "?"}: ${report.events} events${report.slice ? ` (${report.slice.from}-${report.slice.to - 1})` : ""}, ${report.checkpoints} signed checkpoints, verified offline`,
+      `ok    ${report.log ?? "?"}: ${report.events} ` +
+        `events${report.slice ? ` (${report.slice.from}-${report.slice.to - 1})` : ""}, ` +
+        `${report.checkpoints} signed checkpoints, verified offline`,
     );
   const bad = report.firstBad;
   if (bad)
@@ -222,7 +231,8 @@ async function runVerifyCommand(options: VerifyOptions): Promise<void> {
   if (options.file !== undefined) {
     if (options.key === undefined)
       throw new CliError(
-        "--file needs --key '<verifier key>', obtained from the installation's operator (vecto audit verify --print-key)",
+        "--file needs --key '<verifier key>', obtained from the installation's operator (vecto audit " +
+          "verify --print-key)",
       );
     if (options.log !== undefined || options.printKey)
       throw new CliError("--file verifies the one log in the file; it takes no --log or --print-key");
@@ -255,7 +265,8 @@ function trustedLogs(db: Database, trusted: readonly TrustedNote[], origins: Rea
     const origin = t.note.split("\n", 1)[0] ?? "";
     if (!origins.has(origin))
       throw new CliError(
-        `--trusted-checkpoint: ${t.at} is for "${origin}", not a log of this installation (${db.installationId()})${origins.size === 1 ? " or of --log" : ""}`,
+        `--trusted-checkpoint: ${t.at} is for "${origin}", not a log of this installation ` +
+          `(${db.installationId()})${origins.size === 1 ? " or of --log" : ""}`,
       );
   }
 }
@@ -277,7 +288,8 @@ async function runVerify(options: VerifyOptions): Promise<void> {
     for (const r of reports)
       printLine(
         r.ok
-          ? `ok    ${r.log}: ${r.events} events, ${r.checkpoints} signed checkpoints${r.anchor ? `, anchored at size ${r.anchor.size}` : ""}`
+          ? `ok    ${r.log}: ${r.events} events, ${r.checkpoints} signed ` +
+              `checkpoints${r.anchor ? `, anchored at size ${r.anchor.size}` : ""}`
           : `FAIL  ${r.log}: event ${r.firstBad?.seq}: ${r.firstBad?.reason}`,
       );
   if (bad.length > 0) throw new CliError(`${bad.length} of ${reports.length} audit logs failed verification`);
@@ -294,7 +306,8 @@ export function auditCommand(program: Command): void {
   audit
     .command("export")
     .description(
-      "stream an audit log as JSON Lines or CSV, oldest first. UNREDACTED: security payloads are included, since whoever runs this on the box holds the data and keys anyway; " +
+      "stream an audit log as JSON Lines or CSV, oldest first. UNREDACTED: security payloads are " +
+        "included, since whoever runs this on the box holds the data and keys anyway; " +
         "the export is recorded as audit.exported in the installation log. Holds the events present when it started.",
     )
     .option("--log <log>", 'whose log: "platform" (the installation log), a tenant id or a tenant slug', "platform")
@@ -304,29 +317,36 @@ export function auditCommand(program: Command): void {
     .option("--event <name>", "only events of this name (category.action)")
     .option(
       "--format <format>",
-      "jsonl or csv (a CSV cell starting with = + - @ TAB CR or ' gets a leading ' against formula injection; drop it to recover the value)",
+      "jsonl or csv (a CSV cell starting with = + - @ TAB CR or ' gets a leading ' against formula " +
+        "injection; drop it to recover the value)",
       "jsonl",
     )
     .option("--out <file>", "write to this file (created 0600) instead of stdout")
     .option(
       "--bundle",
-      "write an audit bundle instead: the whole log up to its newest signed checkpoint with the signed checkpoints, checkable offline by vecto audit verify --file (run vecto audit checkpoint first to include the newest events)",
+      "write an audit bundle instead: the whole log up to its newest signed checkpoint with the signed " +
+        "checkpoints, checkable offline by vecto audit verify --file (run vecto audit checkpoint first to " +
+        "include the newest events)",
     )
     .option(
       "--slice <first-last>",
-      "with --bundle: only events FIRST to LAST, both included (seq numbers, e.g. 100-199), each with an inclusion proof against the newest signed checkpoint, e.g. for a SIEM",
+      "with --bundle: only events FIRST to LAST, both included (seq numbers, e.g. 100-199), each with an " +
+        "inclusion proof against the newest signed checkpoint, e.g. for a SIEM",
     )
     .action(action((options: ExportOptions, command: Command) => exportAction(options, command)));
   audit
     .command("verify")
     .description(
-      "recompute every HMAC, leaf hash and signed checkpoint of the audit logs and check them against the highest anchor in VECTO_AUDIT_ANCHOR_DIR; names the first bad event, a truncation or a rollback; exit 1 on any",
+      "recompute every HMAC, leaf hash and signed checkpoint of the audit logs and check them against " +
+        "the highest anchor in VECTO_AUDIT_ANCHOR_DIR; names the first bad event, a truncation or a " +
+        "rollback; exit 1 on any",
     )
     .option("--log <log>", 'one log: "platform", a tenant id or slug (default: every log)')
     .option("--json", "print the reports as JSON")
     .option(
       "--file <file>",
-      "verify an audit bundle (vecto audit export --bundle) offline instead: needs only the file and --key, no installation",
+      "verify an audit bundle (vecto audit export --bundle) offline instead: needs only the file and " +
+        "--key, no installation",
     )
     .option(
       "--key <verifierKey>",
@@ -335,13 +355,16 @@ export function auditCommand(program: Command): void {
     .option("--print-key", "print the verifier key of each log (or of --log) to hand to an auditor")
     .option(
       "--trusted-checkpoint <file>",
-      "also check the log against an auditor's saved signed checkpoint: the note as GET /api/audit/checkpoints or audit checkpoint --json gives it, or JSON Lines with a note each (a copy of an anchor file)",
+      "also check the log against an auditor's saved signed checkpoint: the note as GET " +
+        "/api/audit/checkpoints or audit checkpoint --json gives it, or JSON Lines with a note each (a " +
+        "copy of an anchor file)",
     )
     .action(action(runVerifyCommand));
   audit
     .command("checkpoint")
     .description(
-      "sign a checkpoint now for every audit log that grew since its last one, and append it to the anchor file (--json includes the signed note an auditor can keep)",
+      "sign a checkpoint now for every audit log that grew since its last one, and append it to the " +
+        "anchor file (--json includes the signed note an auditor can keep)",
     )
     .option("--json", "print as JSON")
     .action(action(runCheckpoint));

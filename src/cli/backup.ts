@@ -111,7 +111,8 @@ async function createAction(options: CreateOptions): Promise<void> {
     });
     if (options.json) return printJson(created);
     printLine(
-      `${created.kind} backup ${created.backupId} written to ${created.file} (${created.bytes} bytes, ${created.kind === "full" ? "master key" : "tenant"} ${created.keyOwner})`,
+      `${created.kind} backup ${created.backupId} written to ${created.file} (${created.bytes} bytes, ` +
+        `${created.kind === "full" ? "master key" : "tenant"} ${created.keyOwner})`,
     );
   } catch (error) {
     recordBackupFailed(recorder(services), "create", error);
@@ -121,7 +122,10 @@ async function createAction(options: CreateOptions): Promise<void> {
   }
 }
 
-/** The keys a verification may use: the installation's (with its audit trail) when there is one, else the master key alone. */
+/**
+ * The keys a verification may use: the installation's (with its audit trail) when there is one, else the master key
+ * alone.
+ */
 async function verificationKeys(
   config: Config,
   kind: "full" | "tenant",
@@ -146,7 +150,8 @@ async function verificationKeys(
   }
   if (kind === "tenant")
     throw new CliError(
-      `a tenant backup is verified in its installation, with the tenant's key; there is no database at ${config.databaseFile}`,
+      `a tenant backup is verified in its installation, with the tenant's key; there is no database at ` +
+        `${config.databaseFile}`,
     );
   return { keys: { resolver: await openKeyResolver(config) } };
 }
@@ -173,7 +178,8 @@ async function rewrapAction(files: string[], options: { dir?: string; json?: boo
       if (options.json) continue;
       if (result.status === "rewrapped")
         printLine(
-          `${file}: re-encrypted from master key ${result.from} to ${result.to} (its data keys wrapped under ${result.to} too), verified`,
+          `${file}: re-encrypted from master key ${result.from} to ${result.to} (its data keys wrapped ` +
+            `under ${result.to} too), verified`,
         );
       else if (result.status === "current") printLine(`${file}: already under the current master key ${result.to}`);
       else printLine(`${file}: a tenant backup (sealed with tenant ${result.to}'s key); nothing to re-wrap`);
@@ -189,16 +195,19 @@ async function rewrapAction(files: string[], options: { dir?: string; json?: boo
 
 function printReport(report: VerifyReport): void {
   printLine(
-    `ok: ${report.kind} backup ${report.backupId}, created ${report.createdAt} by ${report.producer}, installation ${report.installationId}`,
+    `ok: ${report.kind} backup ${report.backupId}, created ${report.createdAt} by ${report.producer}, ` +
+      `installation ${report.installationId}`,
   );
   printLine(
-    `  ${report.kind === "full" ? "master key" : "tenant"} ${report.keyOwner}; schema data ${report.schema.data}${report.schema.keystore === undefined ? "" : `, keystore ${report.schema.keystore}`}`,
+    `  ${report.kind === "full" ? "master key" : "tenant"} ${report.keyOwner}; schema data ` +
+      `${report.schema.data}${report.schema.keystore === undefined ? "" : `, keystore ${report.schema.keystore}`}`,
   );
   for (const f of report.files)
     printLine(`  ${f.name}: ${f.size} bytes${f.rows === undefined ? "" : `, ${f.rows} rows`}, sha256 ${f.sha256}`);
   if (report.erasures !== undefined)
     printLine(
-      `  erasure record: ${report.erasures === null ? "none (a backup from before backups carried it)" : `${report.erasures.tenants} erased tenants, ${report.erasures.content} erased nodes and projects`}`,
+      `  erasure record: ` +
+        `${report.erasures === null ? "none (a backup from before backups carried it)" : `${report.erasures.tenants} erased tenants, ${report.erasures.content} erased nodes and projects`}`,
     );
 }
 
@@ -245,7 +254,8 @@ async function restoreAction(
     printLine(`  erased again (erased here after the backup was taken): ${report.erasedAgain.join(", ")}`);
   if (report.contentErasedAgain.length > 0)
     printLine(
-      `  content erased again (erased here after the backup was taken): ${report.contentErasedAgain.map((c) => `${c.kind} ${c.id}`).join(", ")}`,
+      `  content erased again (erased here after the backup was taken): ` +
+        `${report.contentErasedAgain.map((c) => `${c.kind} ${c.id}`).join(", ")}`,
     );
   for (const warning of report.warnings) printLine(`  warning: ${warning}`);
 }
@@ -284,7 +294,8 @@ export function backupCommand(program: Command): void {
   backup
     .command("create")
     .description(
-      "back up the database and keystore (sealed with the master key), or one tenant's rows (--tenant, sealed with that tenant's key)",
+      "back up the database and keystore (sealed with the master key), or one tenant's rows (--tenant, " +
+        "sealed with that tenant's key)",
     )
     .option("--out <file>", "write to this file (it must not exist)")
     .option("--dir <dir>", "write into this directory under a generated name (default: VECTO_BACKUP_DIR)")
@@ -309,7 +320,8 @@ export function backupCommand(program: Command): void {
   backup
     .command("rewrap")
     .description(
-      "re-encrypt full backups under the current master key (the earlier one loaded via VECTO_PREVIOUS_MASTER_KEYS), so the earlier key can be retired",
+      "re-encrypt full backups under the current master key (the earlier one loaded via " +
+        "VECTO_PREVIOUS_MASTER_KEYS), so the earlier key can be retired",
     )
     .argument("[files...]", "backup files")
     .option("--dir <dir>", "every backup (*.vbak) in this directory")

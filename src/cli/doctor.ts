@@ -36,7 +36,9 @@ function privatePath(name: string, path: string, kind: "file" | "directory"): Ch
     return {
       name,
       ok: false,
-      detail: `${path} has mode ${octal(stat.mode)}; expected ${kind === "file" ? "0600" : "0700"} (no group/other access)`,
+      detail:
+        `${path} has mode ${octal(stat.mode)}; expected ${kind === "file" ? "0600" : "0700"} (no ` +
+        `group/other access)`,
     };
   if (typeof process.getuid === "function" && stat.uid !== process.getuid()) {
     return {
@@ -62,7 +64,10 @@ async function keyResolverCheck(config: Config): Promise<CheckResult> {
   }
 }
 
-/** The certificate `vecto serve` would serve: readable, within its validity period, matching its key; a warning CERT_WARN_DAYS before expiry. */
+/**
+ * The certificate `vecto serve` would serve: readable, within its validity period, matching its key; a warning
+ * CERT_WARN_DAYS before expiry.
+ */
 function certificateCheck(config: Config): CheckResult {
   const name = "tls certificate";
   if (!existsSync(config.tls.certFile)) return { name, ok: false, detail: `${config.tls.certFile} does not exist` };

@@ -54,18 +54,22 @@ export function keysCommand(program: Command): void {
           const status = keyStatus(services.db, services.crypto, services.keyAdmin.runningServer());
           if (options.json) return printJson(status);
           printLine(
-            `resolver: ${status.resolver.kind}, master key ${status.resolver.masterLabel} (version ${status.masterVersion ?? "-"})`,
+            `resolver: ${status.resolver.kind}, master key ${status.resolver.masterLabel} (version ` +
+              `${status.masterVersion ?? "-"})`,
           );
           for (const m of status.masterKeys)
             printLine(
-              `  master v${m.version} ${m.label}: ${m.retiredAt !== null ? "retired" : m.current ? "current" : m.loaded ? "loaded" : "not loaded"}, wraps ${m.wraps} data keys`,
+              `  master v${m.version} ${m.label}: ` +
+                `${m.retiredAt !== null ? "retired" : m.current ? "current" : m.loaded ? "loaded" : "not loaded"}, ` +
+                `wraps ${m.wraps} data keys`,
             );
           for (const t of status.tenants) {
             const versions = t.versions
               .map((v) => `v${v.version} ${v.status} (${v.values} values, ${v.encryptions} encryptions)`)
               .join(", ");
             printLine(
-              `  ${t.tenantId}: ${versions}${t.reencryptionRemaining > 0 ? `; re-encryption: ${t.reencryptionRemaining} values left` : ""}`,
+              `  ${t.tenantId}: ` +
+                `${versions}${t.reencryptionRemaining > 0 ? `; re-encryption: ${t.reencryptionRemaining} values left` : ""}`,
             );
           }
           if (status.wrappedUnderOtherMasterKeys > 0)
@@ -74,7 +78,8 @@ export function keysCommand(program: Command): void {
           printLine(
             server === null
               ? "running server: none"
-              : `running server: pid ${server.pid} since ${server.startedAt}, current master key ${server.currentLabel}`,
+              : `running server: pid ${server.pid} since ${server.startedAt}, current master key ` +
+                  `${server.currentLabel}`,
           );
           for (const [who, health] of [
             ["this configuration", status.health],
@@ -91,7 +96,8 @@ export function keysCommand(program: Command): void {
   keys
     .command("rotate-master")
     .description(
-      "rotate the master key: create (or load) the new key, wrap every data key under it; the old key keeps unwrapping until retired",
+      "rotate the master key: create (or load) the new key, wrap every data key under it; the old key " +
+        "keeps unwrapping until retired",
     )
     .option("--new-key-file <path>", "a master key file (created 0600 if it does not exist)")
     .option(
@@ -111,12 +117,14 @@ export function keysCommand(program: Command): void {
           const next = nextConfigLines(config, target);
           if (options.json) return printJson({ ...result, nextConfig: next });
           printLine(
-            `master key ${result.masterLabel} (version ${result.masterVersion}) now wraps every data key (${result.wrapsAdded} wraps added)`,
+            `master key ${result.masterLabel} (version ${result.masterVersion}) now wraps every data key ` +
+              `(${result.wrapsAdded} wraps added)`,
           );
           printLine("Make it current in /etc/vecto/vecto.env, keeping the old key for unwrapping, then restart:");
           for (const line of next) printLine(`  ${line}`);
           printLine(
-            `The running server keeps working meanwhile. Once it was restarted with this configuration: vecto keys retire-master ${result.previousLabel}`,
+            `The running server keeps working meanwhile. Once it was restarted with this configuration: ` +
+              `vecto keys retire-master ${result.previousLabel}`,
           );
         });
       }),
@@ -124,14 +132,16 @@ export function keysCommand(program: Command): void {
   keys
     .command("retire-master")
     .description(
-      "remove every wrap under an earlier master key; refuses while the running server still uses it or any data key is wrapped only under it (run again to clean up an already retired key)",
+      "remove every wrap under an earlier master key; refuses while the running server still uses it or " +
+        "any data key is wrapped only under it (run again to clean up an already retired key)",
     )
     .argument("<label>", "the master key label (see vecto keys status)")
     .option("--json", "print as JSON")
     .action(
       action(async (label: string, options: { json?: boolean }) => {
         await withServices(async (services, config) => {
-          // Backups whose file key only this master key unwraps (src/backup/rewrap.ts): refused before anything is retired.
+          // Backups whose file key only this master key unwraps (src/backup/rewrap.ts): refused before anything is
+          // retired.
           const underLabel = await backupsUnderMaster(config.backup.dir, label);
           if (underLabel.length > 0)
             throw new CliError(backupsUnderMasterRefusal(label, config.backup.dir, underLabel));
@@ -141,7 +151,8 @@ export function keysCommand(program: Command): void {
             printLine(`master key ${label} was retired already: ${result.wrapsRemoved} leftover wraps removed`);
           else
             printLine(
-              `master key ${label} retired: ${result.wrapsRemoved} wraps removed; take it out of VECTO_PREVIOUS_MASTER_KEYS and destroy it`,
+              `master key ${label} retired: ${result.wrapsRemoved} wraps removed; take it out of ` +
+                `VECTO_PREVIOUS_MASTER_KEYS and destroy it`,
             );
         });
       }),
@@ -149,7 +160,8 @@ export function keysCommand(program: Command): void {
   keys
     .command("rewrap")
     .description(
-      "wrap every data key under each loaded, non-retired master key it lacks (load an old key in VECTO_PREVIOUS_MASTER_KEYS to rescue what only it wraps)",
+      "wrap every data key under each loaded, non-retired master key it lacks (load an old key in " +
+        "VECTO_PREVIOUS_MASTER_KEYS to rescue what only it wraps)",
     )
     .option("--json", "print as JSON")
     .action(
@@ -164,7 +176,8 @@ export function keysCommand(program: Command): void {
   keys
     .command("rotate-tenant")
     .description(
-      "a new data-key version for a tenant (or every tenant): new writes use it at once; re-encryption moves older rows",
+      "a new data-key version for a tenant (or every tenant): new writes use it at once; re-encryption " +
+        "moves older rows",
     )
     .argument("[tenant]", "the tenant: its id or slug")
     .option("--all", "every tenant")
@@ -189,7 +202,8 @@ export function keysCommand(program: Command): void {
   keys
     .command("reencrypt")
     .description(
-      "re-encrypt rows sealed under older data-key versions now (the background job does the same in shares); resumable",
+      "re-encrypt rows sealed under older data-key versions now (the background job does the same in " +
+        "shares); resumable",
     )
     .option("--tenant <tenant>", "only this tenant (id or slug)")
     .option(
@@ -215,7 +229,8 @@ export function keysCommand(program: Command): void {
             results.push({ ...done, retiredVersions: retired });
             if (!options.json)
               printLine(
-                `${id}: ${done.rewritten} values re-encrypted to version ${done.writeVersion ?? "-"}, ${done.remaining} left${retired.length > 0 ? `; retired v${retired.join(", v")}` : ""}`,
+                `${id}: ${done.rewritten} values re-encrypted to version ${done.writeVersion ?? "-"}, ` +
+                  `${done.remaining} left${retired.length > 0 ? `; retired v${retired.join(", v")}` : ""}`,
               );
           }
           if (options.json) printJson(results);
@@ -242,7 +257,8 @@ export function keysCommand(program: Command): void {
   keys
     .command("init-hsm")
     .description(
-      "generate the AES-256 master key inside the configured PKCS#11 token (non-extractable); refuses if the key label exists",
+      "generate the AES-256 master key inside the configured PKCS#11 token (non-extractable); refuses if " +
+        "the key label exists",
     )
     .option("--json", "print as JSON")
     .action(

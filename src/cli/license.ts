@@ -71,7 +71,8 @@ export function licenseCommand(program: Command): void {
   license
     .command("install")
     .description(
-      "install a license file: checks the vendor signature (keys built into this binary), the dates, and that its sequence is higher than the installed one's; exit 1 with the reason on refusal",
+      "install a license file: checks the vendor signature (keys built into this binary), the dates, and " +
+        "that its sequence is higher than the installed one's; exit 1 with the reason on refusal",
     )
     .argument("<file>", "the license file (-----BEGIN VECTO LICENSE-----)")
     .option("--json", "print the new license status as JSON")

@@ -35,7 +35,10 @@ function formatUrl(host: string, port: number): string {
   return `https://${host.includes(":") ? `[${host}]` : host}:${port}/`;
 }
 
-/** Prints the URL (and, while setup is pending, the one-time setup token) on a terminal or when asked, then logs readiness. */
+/**
+ * Prints the URL (and, while setup is pending, the one-time setup token) on a terminal or when asked, then logs
+ * readiness.
+ */
 async function announce(
   config: Config,
   services: Services,
@@ -102,7 +105,10 @@ async function licenseAtStart(services: Services, log: Logger): Promise<void> {
   }
 }
 
-/** SIGHUP reloads the certificate (never the default "terminate"); one that arrives while starting is done once the listener runs. */
+/**
+ * SIGHUP reloads the certificate (never the default "terminate"); one that arrives while starting is done once the
+ * listener runs.
+ */
 function onReloadSignal(): (reloader: TlsReloader) => void {
   let current: TlsReloader | null = null;
   let pending = false;
@@ -146,19 +152,24 @@ function recordServingKeys(services: Services, log: Logger): void {
     // A full disk must not stop the start (reads keep working); the CLI then cannot see this server's keys.
     if (!(error instanceof StorageFullError)) throw error;
     log.warn(
-      "the running server's master keys could not be recorded (disk full): vecto keys status and retire-master cannot see them",
+      "the running server's master keys could not be recorded (disk full): vecto keys status and " +
+        "retire-master cannot see them",
     );
   }
 }
 
-/** A failed write of the erasure record at erasure time, or a crash right after the commit, heals here (src/backup/erasure-journal.ts). */
+/**
+ * A failed write of the erasure record at erasure time, or a crash right after the commit, heals here
+ * (src/backup/erasure-journal.ts).
+ */
 async function erasureRecordsAtStart(config: Config, log: Logger): Promise<void> {
   try {
     await repairErasureRecords(config);
   } catch (error) {
     log.error(
       { error: { name: (error as Error).name, message: (error as Error).message } },
-      "the erasure record (erased-tenants.json) could not be brought up to date; a restore of an older backup may not erase again what was erased since",
+      "the erasure record (erased-tenants.json) could not be brought up to date; a restore of an older " +
+        "backup may not erase again what was erased since",
     );
   }
 }
@@ -180,7 +191,8 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     recordServingKeys(services, log);
     // An installation upgraded from a build without anchors gets its checkpoints anchored now (logged).
     ensureAnchors(services.db, services.auditAnchor);
-    // With an HSM: its anchor of each log catches up with the newest checkpoint (refused, and logged, after a rollback).
+    // With an HSM: its anchor of each log catches up with the newest checkpoint (refused, and logged, after a
+    // rollback).
     await ensureTokenAnchors(services.db, services.auditAnchor);
     // From here on every committed event gets its log checkpointed within about a second.
     services.checkpointer.start();

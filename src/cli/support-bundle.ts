@@ -45,7 +45,8 @@ export function supportBundleCommand(program: Command): void {
   program
     .command("support-bundle")
     .description(
-      "write a redacted diagnostics archive for vendor support (versions, config without secrets, doctor, key status, recent logs; no tenant content)",
+      "write a redacted diagnostics archive for vendor support (versions, config without secrets, " +
+        "doctor, key status, recent logs; no tenant content)",
     )
     .option("--out <file>", "the archive to write (refuses to overwrite); default: ./vecto-support-<time>.tar.gz")
     .option("--since <duration>", "how far back logs go: 30m, 24h, 7d (at most 90d)", "24h")

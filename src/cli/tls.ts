@@ -72,7 +72,8 @@ interface RenewOptions {
 async function regenerate(config: Config): Promise<void> {
   if (!config.tls.selfSigned) {
     throw new CliError(
-      `--self-signed: VECTO_TLS_CERT is set, so ${config.tls.certFile} is your own certificate and is never overwritten; put the renewed files in place and run "vecto tls renew"`,
+      `--self-signed: VECTO_TLS_CERT is set, so ${config.tls.certFile} is your own certificate and is ` +
+        `never overwritten; put the renewed files in place and run "vecto tls renew"`,
     );
   }
   await regenerateSelfSignedCertificate(
@@ -97,7 +98,8 @@ function signal(pid: number): void {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EPERM")
       throw new CliError(
-        `not allowed to signal vecto serve (pid ${pid}): run this as the service user (installed: install.sh exec tls renew)`,
+        `not allowed to signal vecto serve (pid ${pid}): run this as the service user (installed: ` +
+          `install.sh exec tls renew)`,
       );
     throw new CliError(`cannot signal vecto serve (pid ${pid}): ${code ?? (error as Error).message}`);
   }
@@ -120,7 +122,11 @@ async function reloadRunning(config: Config, server: ServeRecord): Promise<TlsRe
 }
 
 function describe(certificate: CertificateSummary): string {
-  return `${certificate.subject}; names: ${certificate.names || "none"}; valid until ${certificate.validTo.toISOString()} (${daysLeft(certificate)} days); sha256 ${certificate.fingerprint256}`;
+  return (
+    `${certificate.subject}; names: ${certificate.names || "none"}; valid until ` +
+    `${certificate.validTo.toISOString()} (${daysLeft(certificate)} days); sha256 ` +
+    `${certificate.fingerprint256}`
+  );
 }
 
 async function renew(options: RenewOptions): Promise<void> {
@@ -131,7 +137,8 @@ async function renew(options: RenewOptions): Promise<void> {
   const outcome = server === null ? null : await reloadRunning(config, server);
   if (server !== null && outcome !== null && !outcome.ok) {
     throw new CliError(
-      `vecto serve (pid ${server.pid}) refused the files: ${outcome.refused ?? "see its log"}; it keeps serving ${outcome.fingerprint256}`,
+      `vecto serve (pid ${server.pid}) refused the files: ${outcome.refused ?? "see its log"}; it keeps ` +
+        `serving ${outcome.fingerprint256}`,
     );
   }
   if (options.json) {
@@ -156,7 +163,8 @@ export function tlsCommand(program: Command): void {
   tls
     .command("renew")
     .description(
-      "check the certificate and key files and have the running vecto serve reload them (SIGHUP); with no server running, only check them",
+      "check the certificate and key files and have the running vecto serve reload them (SIGHUP); with " +
+        "no server running, only check them",
     )
     .option(
       "--self-signed",
@@ -167,7 +175,8 @@ export function tlsCommand(program: Command): void {
   tls
     .command("check")
     .description(
-      "check the certificate and key as a reload would (readable, key matches, within validity, client CA); changes nothing",
+      "check the certificate and key as a reload would (readable, key matches, within validity, client " +
+        "CA); changes nothing",
     )
     .option("--cert <file>", "check this certificate (PEM) instead of the configured one; with --key")
     .option("--key <file>", "check this key (PEM) instead of the configured one; with --cert")

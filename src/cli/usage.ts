@@ -41,7 +41,8 @@ async function exportReport(options: ExportOptions): Promise<void> {
   if (options.summary !== undefined) writePrivate(options.summary, report.summary);
   if (options.out !== undefined)
     process.stderr.write(
-      `usage report ${options.from} to ${options.to}: ${report.snapshots.length} day(s), ${report.missingDays.length} missing, written to ${options.out}\n`,
+      `usage report ${options.from} to ${options.to}: ${report.snapshots.length} day(s), ` +
+        `${report.missingDays.length} missing, written to ${options.out}\n`,
     );
 }
 
@@ -64,7 +65,8 @@ export function usageCommand(program: Command): void {
   usage
     .command("export")
     .description(
-      "write the signed usage report for a period (UTC days, both included): daily snapshots, their hash chain, missing days, clock rollbacks and a Markdown summary; recorded as usage.exported",
+      "write the signed usage report for a period (UTC days, both included): daily snapshots, their hash " +
+        "chain, missing days, clock rollbacks and a Markdown summary; recorded as usage.exported",
     )
     .requiredOption("--from <YYYY-MM-DD>", "first day")
     .requiredOption("--to <YYYY-MM-DD>", "last day (included)")

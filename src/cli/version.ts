@@ -10,7 +10,8 @@ export function versionCommand(program: Command): void {
     .option("--json", "print as JSON")
     .action(
       action(async (options: { json?: boolean }) => {
-        // vendorKeyIds: what this build trusts to sign a license (a build input, never configuration; docs/licensing.md).
+        // vendorKeyIds: what this build trusts to sign a license (a build input, never configuration;
+        // docs/licensing.md).
         const info = {
           version: VERSION,
           node: process.versions.node,

@@ -144,7 +144,9 @@ export class CryptoService {
     return utf8Decoder.decode(openField(() => dek, sealed, aad));
   }
 
-  /** A backup file key sealed under the tenant's data key, as a content field at `ref` (its base64 is the field's text). */
+  /**
+   * A backup file key sealed under the tenant's data key, as a content field at `ref` (its base64 is the field's text).
+   */
   async sealFileKey(tenantId: string, ref: FieldRef, key: FileKey): Promise<Uint8Array> {
     return this.encryptField(tenantId, ref, Buffer.from(fileKeyBytes(key)).toString("base64"));
   }
@@ -243,7 +245,9 @@ export class CryptoService {
       for (const key of this.#store.listTenantKeys(owner)) {
         if (key.status !== "active") continue;
         const wraps = key.wraps.filter((w) => usable.includes(w.masterLabel));
-        let reason = `no wrap under an available master key (wrapped under: ${key.wraps.map((w) => w.masterLabel).join(", ") || "none"})`;
+        let reason =
+          `no wrap under an available master key (wrapped under: ` +
+          `${key.wraps.map((w) => w.masterLabel).join(", ") || "none"})`;
         for (const w of wraps) {
           try {
             await this.checkUnwrapsWith(owner, key.version, w.masterLabel);
@@ -304,7 +308,9 @@ export class CryptoService {
     return new MacKey(await this.#subKey(purpose));
   }
 
-  /** The HS256 keys of access tokens: per kid, HMAC of "kid:<kid>" under the "jwt" sub-key, used inside the handle only. */
+  /**
+   * The HS256 keys of access tokens: per kid, HMAC of "kid:<kid>" under the "jwt" sub-key, used inside the handle only.
+   */
   accessTokenKeys(): AccessTokenKeys {
     return new AccessTokenKeys(async (kid) =>
       hmac(sha256, await this.#subKey("jwt"), utf8Encoder.encode(`kid:${kid}`)),
@@ -364,7 +370,8 @@ export class CryptoService {
     const dek = new Uint8Array(randomBytes(AEAD_KEY_BYTES));
     const aad = dekAad(tenantId, version);
     // Wrapped under every loaded, non-retired master key, so whichever of them the next start is
-    // configured with reads it. Only the first (the current one unless retired) must succeed: a wrap an unreachable earlier key could
+    // configured with reads it. Only the first (the current one unless retired) must succeed: a wrap an unreachable
+    // earlier key could
     // not make is added later by wrapUnderAllMasters (start-up, key-maintenance job).
     const [current, ...others] = this.#wrappingMasters();
     if (current === undefined) throw new TenantKeyError("no master key is loaded");

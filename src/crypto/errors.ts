@@ -67,7 +67,10 @@ export class TenantKeyError extends CryptoError implements Unavailable {
   readonly unavailable: UnavailableKind = "keys-unavailable";
 }
 
-/** The key for some data cannot be had right now (master key away, wrap does not open, no usable version): fail closed, retry later. */
+/**
+ * The key for some data cannot be had right now (master key away, wrap does not open, no usable version): fail closed,
+ * retry later.
+ */
 export function isKeyUnavailable(error: unknown): boolean {
   return (
     error instanceof MasterKeyUnavailableError || error instanceof KeyUnwrapError || error instanceof TenantKeyError

@@ -69,7 +69,8 @@ export class MasterKeyRing implements KeyResolver {
           : "";
       return Promise.reject(
         new MasterKeyUnavailableError(
-          `DEK was wrapped by master key ${wrapped.masterLabel}, but the loaded master key is ${this.currentLabel}${also}`,
+          `DEK was wrapped by master key ${wrapped.masterLabel}, but the loaded master key is ` +
+            `${this.currentLabel}${also}`,
         ),
       );
     }

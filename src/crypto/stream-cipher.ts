@@ -97,7 +97,10 @@ function openChunk(
   }
 }
 
-/** Seals a plaintext stream into chunks. A chunk is emitted once a byte beyond it has arrived, so the last one is known to be last. */
+/**
+ * Seals a plaintext stream into chunks. A chunk is emitted once a byte beyond it has arrived, so the last one is known
+ * to be last.
+ */
 export async function* sealStream(source: AsyncIterable<Uint8Array>, p: StreamParams): AsyncGenerator<Buffer> {
   checkParams(p);
   const queue = new ByteQueue();

@@ -149,7 +149,10 @@ export function expiryWarning(summary: Pick<CertificateSummary, "validTo">, now:
   if (left >= CERT_WARN_DAYS) return null;
   if (summary.validTo.getTime() <= now.getTime())
     return `the TLS certificate expired on ${summary.validTo.toISOString()}; renew it (vecto tls renew)`;
-  return `the TLS certificate expires on ${summary.validTo.toISOString()} (${left} days left); renew it (vecto tls renew)`;
+  return (
+    `the TLS certificate expires on ${summary.validTo.toISOString()} (${left} days left); renew it (vecto ` +
+    `tls renew)`
+  );
 }
 
 /**

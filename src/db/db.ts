@@ -114,7 +114,10 @@ export class Database {
     | "snapshotsBetween"
     | "latestAuditTime"
   >;
-  /** Which customer tenants there are, for license limits and usage snapshots (each one's counts: tenantReads(id).usage). */
+  /**
+   * Which customer tenants there are, for license limits and usage snapshots (each one's counts:
+   * tenantReads(id).usage).
+   */
   readonly usageCounts: UsageCountRepository;
   private readonly platform: {
     readonly setupTokens: SetupTokenRepository;
@@ -393,7 +396,8 @@ export class Database {
     if (failure === undefined) return;
     if (isStorageFull(failure))
       throw new StorageFullError(
-        "the disk is full: the write-ahead logs were kept (every commit is in them) and are folded in at the next start",
+        "the disk is full: the write-ahead logs were kept (every commit is in them) and are folded in at " +
+          "the next start",
       );
     throw failure;
   }

@@ -20,7 +20,8 @@ export function moveKeysToKeystore(handle: BetterSqlite3.Database, keystore: Key
   if (!legacy) return;
   const keys: LegacyTenantKey[] = handle
     .prepare<[], LegacyRow>(
-      "SELECT tenant_id, version, master_label, wrapped, status, created_at FROM tenant_keys WHERE tenant_id IS NOT NULL",
+      "SELECT tenant_id, version, master_label, wrapped, status, created_at " +
+        "FROM tenant_keys WHERE tenant_id IS NOT NULL",
     )
     .all()
     .map((r) => ({

@@ -188,7 +188,9 @@ export class KeyStore implements TenantKeyStore {
     ignoreExisting: boolean,
   ): void {
     const insert = this.handle.prepare(
-      `INSERT ${ignoreExisting ? "OR IGNORE " : ""}INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES (?, ?, ?, ?, ?)`,
+      `INSERT ${ignoreExisting ? "OR IGNORE " : ""}INTO key_wraps (tenant_id, version, master_label, ` +
+        `wrapped, created_at) ` +
+        `VALUES (?, ?, ?, ?, ?)`,
     );
     for (const w of wraps) insert.run(tenantId, version, w.masterLabel, Buffer.from(w.wrapped), createdAt);
   }
@@ -197,7 +199,9 @@ export class KeyStore implements TenantKeyStore {
     const row = this.storage.write(() =>
       this.handle
         .prepare<[number, string, number], { encryptions: number }>(
-          "UPDATE tenant_keys SET encryptions = encryptions + ? WHERE tenant_id = ? AND version = ? RETURNING encryptions",
+          "UPDATE tenant_keys SET encryptions = encryptions + ? " +
+            "WHERE tenant_id = ? AND version = ? " +
+            "RETURNING encryptions",
         )
         .get(count, tenantId, version),
     );
@@ -243,7 +247,9 @@ export class KeyStore implements TenantKeyStore {
           wraps: number;
         }
       >(
-        "SELECT m.label, m.version, m.kind, m.created_at, m.retired_at, (SELECT count(*) FROM key_wraps w WHERE w.master_label = m.label) AS wraps FROM master_keys m ORDER BY m.version",
+        "SELECT m.label, m.version, m.kind, m.created_at, m.retired_at, (SELECT count(*) " +
+          "FROM key_wraps w WHERE w.master_label = m.label) AS wraps " +
+          "FROM master_keys m ORDER BY m.version",
       )
       .all()
       .map((r) => ({
@@ -367,7 +373,9 @@ export class KeyStore implements TenantKeyStore {
       "INSERT OR IGNORE INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES (?, ?, ?, ?, ?)",
     );
     const register = this.handle.prepare(
-      "INSERT OR IGNORE INTO master_keys (label, version, kind, created_at) VALUES (?, (SELECT coalesce(max(version), 0) + 1 FROM master_keys), ?, ?)",
+      "INSERT OR IGNORE INTO master_keys (label, version, kind, created_at) " +
+        "VALUES (?, (SELECT coalesce(max(version), 0) + 1 " +
+        "FROM master_keys), ?, ?)",
     );
     this.transact(() => {
       for (const k of keys) {

@@ -34,7 +34,8 @@ function checkApplied(applied: readonly AppliedRow[], known: readonly Migration[
     const migration = known.find((m) => m.version === row.version);
     if (!migration) {
       throw new SchemaError(
-        `database schema version ${row.version} is newer than this binary supports (${newest}); upgrade the binary or restore a matching backup`,
+        `database schema version ${row.version} is newer than this binary supports (${newest}); upgrade ` +
+          `the binary or restore a matching backup`,
       );
     }
     if (checksum(migration.sql) !== row.checksum) {

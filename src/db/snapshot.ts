@@ -163,7 +163,9 @@ export interface LiveFacts {
   readonly installationId: string | null;
   /** Tenants erased in this installation, from the `tenant.erased` events of the platform's audit log. */
   readonly erasedTenants: { readonly tenantId: string; readonly erasedAt: string }[];
-  /** Nodes and projects erased on request, from the `node.erased` / `project.erased` events of each tenant's audit log. */
+  /**
+   * Nodes and projects erased on request, from the `node.erased` / `project.erased` events of each tenant's audit log.
+   */
   readonly erasedContent: {
     readonly tenantId: string;
     readonly kind: "node" | "project";
@@ -184,7 +186,8 @@ function erasedContentOf(handle: BetterSqlite3.Database): LiveFacts["erasedConte
     .prepare<[], { id: string }>("SELECT id FROM tenants WHERE kind = 'customer' ORDER BY id")
     .all();
   const events = handle.prepare<[string], { event: string; payload: string; timestamp: string }>(
-    "SELECT event, payload, timestamp FROM audit_events WHERE tenant_id = ? AND event IN ('node.erased', 'project.erased') ORDER BY seq",
+    "SELECT event, payload, timestamp " +
+      "FROM audit_events WHERE tenant_id = ? AND event IN ('node.erased', 'project.erased') ORDER BY seq",
   );
   return tenants.flatMap(({ id: tenantId }) =>
     events.all(tenantId).flatMap((r) => {

@@ -39,7 +39,10 @@ function eraseNodeRows(tx: TenantTx, id: string): { edges: number } | undefined 
   return tx.nodes.erase(id) ? { edges } : undefined;
 }
 
-/** Hard delete of a project: its edges, nodes (with their search terms), memberships and row. Undefined when there was no such project. */
+/**
+ * Hard delete of a project: its edges, nodes (with their search terms), memberships and row. Undefined when there was
+ * no such project.
+ */
 function eraseProjectRows(tx: TenantTx, id: string): { nodes: number; edges: number } | undefined {
   const edges = tx.edges.deleteForProject(id);
   const nodes = tx.nodes.eraseProjectNodes(id);
@@ -121,7 +124,10 @@ export interface ErasedItem {
 
 const RESTORE_ACTOR = { type: "system", id: "vecto backup restore" } as const;
 
-/** Erases one item in a transaction already open; false when it is not there (created after the backup, or gone with its project or tenant). */
+/**
+ * Erases one item in a transaction already open; false when it is not there (created after the backup, or gone with its
+ * project or tenant).
+ */
 function eraseItemAgain(tx: TenantTx, item: ErasedItem, backupId: string): boolean {
   const base = { sensitivity: "security", severity: "warn", tenantId: item.tenantId, actor: RESTORE_ACTOR } as const;
   if (item.kind === "node") {

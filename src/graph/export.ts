@@ -208,10 +208,16 @@ export function secretsMarkdown(secrets: readonly SecretView[]): string {
   const rows = secrets.map(
     (s) => `| ${cell(s.name)} | ${cell(s.description)} | ${s.version} | ${s.createdAt} | ${s.rotatedAt} |`,
   );
-  return `# Secrets\n\nValues are write-only and not part of any export; enter them again where they are needed.\n\n| name | description | version | created | rotated |\n| --- | --- | --- | --- | --- |\n${rows.join("\n")}\n`;
+  return (
+    `# Secrets\n\nValues are write-only and not part of any export; enter them again where they are ` +
+    `needed.\n\n| name | description | version | created | rotated |\n| --- | --- | --- | --- | --- ` +
+    `|\n${rows.join("\n")}\n`
+  );
 }
 
-/** The Markdown export: a tar stream of `secrets.md`, `<project-id>/project.md` and `<project-id>/<type>/<node-id>.md`. */
+/**
+ * The Markdown export: a tar stream of `secrets.md`, `<project-id>/project.md` and `<project-id>/<type>/<node-id>.md`.
+ */
 export function markdownExport(deps: GraphDeps, tenantDb: TenantDb): NodeJS.ReadableStream {
   const tar = pack();
   const add = (name: string, text: string): Promise<void> =>
@@ -227,7 +233,9 @@ export function markdownExport(deps: GraphDeps, tenantDb: TenantDb): NodeJS.Read
     for await (const project of projects(deps, tenantDb)) {
       await add(
         `${project.id}/project.md`,
-        `${frontMatter({ id: project.id, status: project.status, created: project.createdAt })}# ${inlineText(project.name)}\n\n## Members\n\n${project.members.map((m) => `- ${m.userId} (${m.role})`).join("\n")}\n`,
+        `${frontMatter({ id: project.id, status: project.status, created: project.createdAt })}# ` +
+          `${inlineText(project.name)}\n\n## ` +
+          `Members\n\n${project.members.map((m) => `- ${m.userId} (${m.role})`).join("\n")}\n`,
       );
       const projectEdges = [...edges(tenantDb, project.id)];
       // Every node of this project is written below (archived ones too); an edge never leaves its

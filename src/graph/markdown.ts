@@ -35,7 +35,10 @@ export function fencedBlock(text: string, info: string): string {
   return `${fence}${info}\n${body}${fence}\n`;
 }
 
-/** What JSON.stringify leaves raw but YAML does not take raw in a double-quoted scalar: DEL, C1, its own line breaks U+2028/U+2029 (YAML 1.1), BOM, U+FFFE/U+FFFF. */
+/**
+ * What JSON.stringify leaves raw but YAML does not take raw in a double-quoted scalar: DEL, C1, its own line breaks
+ * U+2028/U+2029 (YAML 1.1), BOM, U+FFFE/U+FFFF.
+ */
 const YAML_UNPRINTABLE = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
 
 /**

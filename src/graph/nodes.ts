@@ -316,7 +316,10 @@ export async function archiveNode(
   );
 }
 
-/** Only a tenant admin brings an archived node back (archiving is the first step of an erasure; undoing it is an admin's call). */
+/**
+ * Only a tenant admin brings an archived node back (archiving is the first step of an erasure; undoing it is an admin's
+ * call).
+ */
 export async function restoreNode(
   deps: GraphDeps,
   tenantDb: TenantDb,

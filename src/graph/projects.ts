@@ -16,7 +16,10 @@ import { DomainError } from "../errors.js";
 export interface GraphDeps {
   readonly crypto: CryptoService;
   readonly events: EventSink;
-  /** Records a node or project erasure next to the data and the backups once it committed (src/backup/erasure-journal.ts). */
+  /**
+   * Records a node or project erasure next to the data and the backups once it committed
+   * (src/backup/erasure-journal.ts).
+   */
   readonly erasures: ErasureJournal;
 }
 
@@ -55,7 +58,9 @@ export function accessWithin(
   }
 }
 
-/** Restoring archived content and erasing it are the tenant admin's: not a member's, not a project-restricted token's. */
+/**
+ * Restoring archived content and erasing it are the tenant admin's: not a member's, not a project-restricted token's.
+ */
 export function requireTenantAdmin(principal: Principal, action: string): void {
   if (principal.role !== "tenant_admin" || principal.projectId !== null || !principal.scopes.has("tenant:admin"))
     throw new DomainError("forbidden", `only a tenant admin may ${action}`);

@@ -14,7 +14,10 @@ import type { LicenseService } from "../license/license.js";
 import type { UsageService } from "../usage/usage.js";
 import type { Job } from "./scheduler.js";
 
-/** What the jobs use of the service's wiring; `vecto serve` passes its services (src/services.ts), which the jobs never import. */
+/**
+ * What the jobs use of the service's wiring; `vecto serve` passes its services (src/services.ts), which the jobs never
+ * import.
+ */
 export interface JobDeps {
   readonly db: Database;
   readonly crypto: CryptoService;

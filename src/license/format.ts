@@ -14,7 +14,8 @@
  */
 import { z } from "zod";
 import { canonicalJson, signingMessage } from "./canonical.js";
-// The standalone Ed25519 module, not crypto/index.ts: the vendor tool shares this file and must not load the crypto service.
+// The standalone Ed25519 module, not crypto/index.ts: the vendor tool shares this file and must not load the crypto
+// service.
 import {
   decodeBase64Strict,
   ED25519_SIGNATURE_BYTES,
@@ -128,7 +129,9 @@ function describeIssue(error: z.ZodError): string {
   return `${path}: ${issue.message}`;
 }
 
-/** Strict: the armor lines exactly once, base64 only in between (line breaks and surrounding whitespace are tolerated). */
+/**
+ * Strict: the armor lines exactly once, base64 only in between (line breaks and surrounding whitespace are tolerated).
+ */
 export function dearmorLicense(text: string): Buffer {
   if (Buffer.byteLength(text, "utf8") > MAX_LICENSE_TEXT_BYTES)
     throw new LicenseError("armor", `a license file is at most ${MAX_LICENSE_TEXT_BYTES} bytes`);
@@ -192,7 +195,8 @@ export function verifyLicense(text: string, trustedKeys: readonly VendorKey[]): 
   if (!publicKey)
     throw new LicenseError(
       "unknown-key",
-      `the license is signed with key ${kid}, which this build does not trust (a license from another vendor key, or a build that predates the key)`,
+      `the license is signed with key ${kid}, which this build does not trust (a license from another ` +
+        `vendor key, or a build that predates the key)`,
     );
   const signature = decodeBase64Strict(sig);
   if (signature === null || signature.length !== ED25519_SIGNATURE_BYTES)

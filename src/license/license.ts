@@ -26,7 +26,9 @@ import {
   type Limits,
 } from "./state.js";
 
-/** A clock this far behind its high-water mark is a rollback; less is ordinary adjustment (NTP steps, leap smearing). */
+/**
+ * A clock this far behind its high-water mark is a rollback; less is ordinary adjustment (NTP steps, leap smearing).
+ */
 export const CLOCK_TOLERANCE_MS = 5 * 60_000;
 
 export interface LicenseDeps {
@@ -99,7 +101,8 @@ export class LicenseService {
     if (row) {
       try {
         const { payload, kid } = verifyLicense(row.text, this.deps.vendorKeys);
-        // The row is found by its sequence column; the signed sequence must be that one (an edited row is not in effect).
+        // The row is found by its sequence column; the signed sequence must be that one (an edited row is not in
+        // effect).
         if (payload.sequence !== row.sequence)
           throw new LicenseError(
             "sequence",
@@ -140,7 +143,8 @@ export class LicenseService {
     const clockRollback = this.deps.db.licensing.meta("clock.incident_open") === "1";
     if (clockRollback)
       warnings.push(
-        "the system clock is behind a time this appliance has already seen; the rollback was recorded in the audit trail and will be reported in the usage report",
+        "the system clock is behind a time this appliance has already seen; the rollback was recorded in " +
+          "the audit trail and will be reported in the usage report",
       );
     return {
       state,
@@ -360,7 +364,8 @@ function readOnlyError(payload: LicensePayload | null): DomainError {
   const since = payload ? licenseTimes(payload).graceEndsAt.toISOString() : "";
   return new DomainError(
     "license-read-only",
-    `the license expired and its grace period ended on ${since}: the appliance is read-only for changes until a renewed license is installed (reading, exports and backups work)`,
+    `the license expired and its grace period ended on ${since}: the appliance is read-only for changes ` +
+      `until a renewed license is installed (reading, exports and backups work)`,
     { licenseState: "expired" },
   );
 }

@@ -73,7 +73,8 @@ export function warningsFor(payload: LicensePayload | null, now: Date): string[]
   if (payload === null) {
     const l = EVALUATION_LIMITS;
     return [
-      `no license is installed: evaluation limits apply (${l.tenants} tenants, ${l.users} users, ${l.agents} agents); install one with vecto license install or PUT /api/license`,
+      `no license is installed: evaluation limits apply (${l.tenants} tenants, ${l.users} users, ` +
+        `${l.agents} agents); install one with vecto license install or PUT /api/license`,
     ];
   }
   const t = licenseTimes(payload);
@@ -84,15 +85,20 @@ export function warningsFor(payload: LicensePayload | null, now: Date): string[]
     );
   if (state === "grace")
     warnings.push(
-      `the license expired on ${payload.expiresAt}; the grace period ends on ${t.graceEndsAt.toISOString()} (in ${daysUntil(t.graceEndsAt, now)} days), after which changes are refused until a renewed license is installed`,
+      `the license expired on ${payload.expiresAt}; the grace period ends on ` +
+        `${t.graceEndsAt.toISOString()} (in ${daysUntil(t.graceEndsAt, now)} days), after which changes ` +
+        `are refused until a renewed license is installed`,
     );
   if (state === "expired")
     warnings.push(
-      `the license expired on ${payload.expiresAt} and its grace period ended on ${t.graceEndsAt.toISOString()}: the appliance is read-only for changes until a renewed license is installed (reading, exports and backups work)`,
+      `the license expired on ${payload.expiresAt} and its grace period ended on ` +
+        `${t.graceEndsAt.toISOString()}: the appliance is read-only for changes until a renewed license is ` +
+        `installed (reading, exports and backups work)`,
     );
   if (now.getTime() < Date.parse(payload.notBefore))
     warnings.push(
-      `the clock (${now.toISOString()}) is before the license's notBefore (${payload.notBefore}); check the system time`,
+      `the clock (${now.toISOString()}) is before the license's notBefore (${payload.notBefore}); check ` +
+        `the system time`,
     );
   return warnings;
 }
@@ -116,7 +122,8 @@ export function checkInstallable(
   if (stateAt(payload, now) === "expired") {
     throw new LicenseError(
       "expired",
-      `the license expired on ${payload.expiresAt} and its ${payload.graceDays}-day grace period has ended; ask for a renewed license`,
+      `the license expired on ${payload.expiresAt} and its ${payload.graceDays}-day grace period has ` +
+        `ended; ask for a renewed license`,
     );
   }
   if (installed !== undefined && payload.sequence <= installed.sequence) {
@@ -128,7 +135,8 @@ export function checkInstallable(
         : "it is older than the installed license";
     throw new LicenseError(
       "sequence",
-      `the license has sequence ${payload.sequence}, the installed license (${installed.licenseId}) has ${installed.sequence}: ${what}; a replacement must have a higher sequence`,
+      `the license has sequence ${payload.sequence}, the installed license (${installed.licenseId}) has ` +
+        `${installed.sequence}: ${what}; a replacement must have a higher sequence`,
     );
   }
 }

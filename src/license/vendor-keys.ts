@@ -22,7 +22,8 @@
 import type { VendorKey } from "./format.js";
 
 export const DEFAULT_VENDOR_KEYS: readonly VendorKey[] = Object.freeze([
-  // vecto-license-2026a: generated at implementation time; private key discarded. A release compiles in the vendor's keys instead.
+  // vecto-license-2026a: generated at implementation time; private key discarded. A release compiles in the vendor's
+  // keys instead.
   Object.freeze({ kid: "0cce3f29e659008c", publicKey: "UFVN6q9TgLFsJIZJPIqVdKzhifQL0YDpCy78sogO6kE=" }),
 ]);
 

@@ -44,15 +44,13 @@ export function ownNotifications(
   unreadOnly: boolean,
   limit: number,
 ): NotificationView[] {
-  return account.notifications
-    .forUser(principal.userId, unreadOnly, limit)
-    .map((n) => ({
-      id: n.id,
-      message: n.message,
-      triggeredByAuditVid: n.triggeredByAuditVid,
-      createdAt: n.createdAt,
-      readAt: n.readAt,
-    }));
+  return account.notifications.forUser(principal.userId, unreadOnly, limit).map((n) => ({
+    id: n.id,
+    message: n.message,
+    triggeredByAuditVid: n.triggeredByAuditVid,
+    createdAt: n.createdAt,
+    readAt: n.readAt,
+  }));
 }
 
 export async function markRead(

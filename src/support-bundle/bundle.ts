@@ -55,22 +55,28 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   "version.json":
     "vecto, node and platform; database and keystore schema versions (found and expected); installation id",
   "config.json":
-    "the effective configuration; paths of secret files replaced (master key, TLS key, PKCS#11 PIN, previous master keys)",
+    "the effective configuration; paths of secret files replaced (master key, TLS key, PKCS#11 PIN, " +
+    "previous master keys)",
   "doctor.txt": "the checks `vecto doctor` runs, with their results",
   "keys-status.json":
     "key resolver, master-key labels and versions, each tenant's data-key versions and counts (never key material)",
   "audit.json":
-    "per audit log (tenant id or _platform): number of events and the latest signed checkpoint (size, root hash, time); no events",
+    "per audit log (tenant id or _platform): number of events and the latest signed checkpoint (size, " +
+    "root hash, time); no events",
   "installation.json":
-    "tenants by id, kind, status and creation time; backup files in the backup directory (full backups by name, size and time; tenant backups only counted)",
+    "tenants by id, kind, status and creation time; backup files in the backup directory (full backups " +
+    "by name, size and time; tenant backups only counted)",
   "logs.txt": "recent log lines of the appliance, each reduced to known fields (see its header)",
 };
 
 const MANIFEST_EXCLUDED = [
   "tenant content: projects, nodes, edges (titles, bodies, names), notifications, tenant secrets",
-  "personal data: user e-mail addresses and names; tenant names (sealed with the tenant key, never opened for the bundle) and slugs (slugs and e-mail addresses also replaced in free text: [tenant], [email])",
+  "personal data: user e-mail addresses and names; tenant names (sealed with the tenant key, never " +
+    "opened for the bundle) and slugs (slugs and e-mail addresses also replaced in free text: [tenant], " +
+    "[email])",
   "audit event payloads and actor names (audit logs are summarised by size and checkpoint only)",
-  "secrets: the master key, data keys (wrapped or not), the PKCS#11 PIN, the TLS private key, password hashes, tokens, the setup token",
+  "secrets: the master key, data keys (wrapped or not), the PKCS#11 PIN, the TLS private key, password " +
+    "hashes, tokens, the setup token",
   "the paths of secret files (replaced by <master key file>, <tls key file>, <pkcs11 pin file>, ...)",
   "the database, keystore and backup files themselves; the host name, the environment, any other file",
 ];
@@ -157,7 +163,10 @@ async function backupsSection(config: Config): Promise<unknown> {
 function doctorText(checks: SupportBundleInput["checks"]): string {
   if ("error" in checks) return `the checks could not run: ${checks.error}\n`;
   const failed = checks.filter((c) => !c.ok).length;
-  return `${checks.map((c) => `${c.ok ? "ok  " : "FAIL"}  ${c.name}: ${c.detail}`).join("\n")}\n\n${failed} of ${checks.length} checks failed\n`;
+  return (
+    `${checks.map((c) => `${c.ok ? "ok  " : "FAIL"}  ${c.name}: ${c.detail}`).join("\n")}\n\n${failed} of ` +
+    `${checks.length} checks failed\n`
+  );
 }
 
 function logsText(logs: CollectedLogs, since: Date, scrubber: Scrubber): string {

@@ -82,7 +82,10 @@ function recordTime(line: string): number | undefined {
   }
 }
 
-/** The lines of a log file written by `vecto serve` (JSON lines), from `since` on; other lines go with the record before them. */
+/**
+ * The lines of a log file written by `vecto serve` (JSON lines), from `since` on; other lines go with the record before
+ * them.
+ */
 export function fileLogs(file: string, since: Date, maxLines = MAX_LOG_LINES): CollectedLogs {
   const source = `log file ${file}`;
   let text: string;

@@ -98,7 +98,10 @@ export function secretPaths(config: Config): Map<string, string> {
   return paths;
 }
 
-/** Replaces what must not leave the installation in free text: secret paths, e-mail addresses and tenant slugs (tenant names are sealed and never read here). */
+/**
+ * Replaces what must not leave the installation in free text: secret paths, e-mail addresses and tenant slugs (tenant
+ * names are sealed and never read here).
+ */
 export class Scrubber {
   readonly #paths: [string, string][];
   readonly #terms: RegExp | null;

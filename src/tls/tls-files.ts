@@ -37,7 +37,8 @@ export function readClientCa(file: string): { pem: Buffer; subjects: string[] } 
     }
     if (!cert.ca)
       throw new ConfigError(
-        `VECTO_TLS_CLIENT_CA: certificate ${index + 1} in ${file} is not a CA certificate (${cert.subject.replace(/\n/g, ", ")})`,
+        `VECTO_TLS_CLIENT_CA: certificate ${index + 1} in ${file} is not a CA certificate ` +
+          `(${cert.subject.replace(/\n/g, ", ")})`,
       );
     return cert.subject.replace(/\n/g, ", ");
   });

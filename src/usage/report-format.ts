@@ -15,7 +15,8 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { canonicalJson, signingMessage } from "../license/canonical.js";
-// The standalone Ed25519 module, not crypto/index.ts: the vendor tool shares this file and must not load the crypto service.
+// The standalone Ed25519 module, not crypto/index.ts: the vendor tool shares this file and must not load the crypto
+// service.
 import { decodeBase64Strict, ED25519_PUBLIC_KEY_BYTES, keyIdOf, verifyEd25519 } from "../crypto/ed25519.js";
 import { DEPLOYMENT_MODES, type LicensePayload } from "../license/format.js";
 import { LICENSE_STATES } from "../license/state.js";
@@ -70,7 +71,9 @@ export const countsSchema = z.strictObject({
     /** Active people with the auditor capability (also counted by role). */
     auditors: count,
   }),
-  /** People with a session created or used, or a personal access token used, in the 30 days up to the end of the day. */
+  /**
+   * People with a session created or used, or a personal access token used, in the 30 days up to the end of the day.
+   */
   activeUsers30d: count,
   /** Active agent accounts. */
   agents: count,
@@ -200,21 +203,33 @@ export function reportSummary(report: Omit<UnsignedReport, "summary">): string {
   const lines = [
     `# Vecto usage report ${report.period.from} to ${report.period.to}`,
     "",
-    `- Installation: ${report.installationId} (key ${keyIdOf(decodeBase64Strict(report.installationPublicKey) ?? new Uint8Array())})`,
+    `- Installation: ${report.installationId} (key ` +
+      `${keyIdOf(decodeBase64Strict(report.installationPublicKey) ?? new Uint8Array())})`,
     `- Version: ${report.appVersion}; generated ${report.generatedAt}`,
     lic
-      ? `- License: ${lic.licenseId} (${lic.edition}, ${lic.deploymentMode}) for ${lic.licensee}, state ${lic.state}, expires ${lic.expiresAt}; limits ${lic.limits.tenants} tenants, ${lic.limits.users} users, ${lic.limits.agents} agents`
+      ? `- License: ${lic.licenseId} (${lic.edition}, ${lic.deploymentMode}) for ${lic.licensee}, state ` +
+        `${lic.state}, expires ${lic.expiresAt}; limits ${lic.limits.tenants} tenants, ${lic.limits.users} ` +
+        `users, ${lic.limits.agents} agents`
       : "- License: none installed (evaluation limits)",
-    `- Days with a snapshot: ${report.snapshots.length} of ${daysIn(report.period.from, report.period.to).length}; missing: ${report.missingDays.length === 0 ? "none" : report.missingDays.join(", ")}`,
-    `- Clock rollbacks: ${report.clockRollbacks.length === 0 ? "none" : report.clockRollbacks.map((r) => `${r.detectedAt} (${r.behindSeconds} s behind ${r.highWater})`).join("; ")}`,
-    `- Highest in the period: ${m.tenants} tenants, ${m.users} users, ${m.agents} agents, ${m.activeUsers30d} active users (30 days), ${m.peakConcurrentSessions} concurrent sessions`,
+    `- Days with a snapshot: ${report.snapshots.length} of ` +
+      `${daysIn(report.period.from, report.period.to).length}; missing: ` +
+      `${report.missingDays.length === 0 ? "none" : report.missingDays.join(", ")}`,
+    `- Clock rollbacks: ` +
+      `${report.clockRollbacks.length === 0 ? "none" : report.clockRollbacks.map((r) => `${r.detectedAt} (${r.behindSeconds} s behind ${r.highWater})`).join("; ")}`,
+    `- Highest in the period: ${m.tenants} tenants, ${m.users} users, ${m.agents} agents, ` +
+      `${m.activeUsers30d} active users (30 days), ${m.peakConcurrentSessions} concurrent sessions`,
     "",
-    "| day | tenants | users | admins | members | viewers | active 30d | agents | projects | nodes | tokens | peak sessions | LLM calls |",
+    "| day | tenants | users | admins | members | viewers | active 30d | agents | projects | nodes | " +
+      "tokens | peak sessions | LLM calls |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...report.snapshots.map((s) => {
       const c = s.counts;
       const llm = Object.values(c.llmCallsByProvider).reduce((a, b) => a + b, 0);
-      return `| ${s.day} | ${c.tenants} | ${c.users.active} | ${c.users.byRole.tenant_admin} | ${c.users.byRole.member} | ${c.users.byRole.viewer} | ${c.activeUsers30d} | ${c.agents} | ${c.projects} | ${c.nodes} | ${c.personalAccessTokens} | ${c.peakConcurrentSessions} | ${llm} |`;
+      return (
+        `| ${s.day} | ${c.tenants} | ${c.users.active} | ${c.users.byRole.tenant_admin} | ` +
+        `${c.users.byRole.member} | ${c.users.byRole.viewer} | ${c.activeUsers30d} | ${c.agents} | ` +
+        `${c.projects} | ${c.nodes} | ${c.personalAccessTokens} | ${c.peakConcurrentSessions} | ${llm} |`
+      );
     }),
     "",
     "Counts only: the report holds no names, e-mail addresses, tenant or user ids, or content.",
@@ -294,13 +309,15 @@ export function verifyUsageReport(input: unknown, options: VerifyOptions = {}): 
     (publicKey.length !== options.pinnedKey.length || !Buffer.from(options.pinnedKey).equals(publicKey))
   ) {
     problems.push(
-      `the report is signed with installation key ${keyId ?? "(invalid)"}, not the pinned key ${keyIdOf(options.pinnedKey)}: the signing key was swapped`,
+      `the report is signed with installation key ${keyId ?? "(invalid)"}, not the pinned key ` +
+        `${keyIdOf(options.pinnedKey)}: the signing key was swapped`,
     );
   }
   const reportSignature = decodeBase64Strict(report.signature) ?? Buffer.alloc(0);
   if (!verifyEd25519(publicKey, reportSigningMessage(withoutSignature(report)), reportSignature)) {
     problems.push(
-      "the report signature does not verify with the installation key in the report: the report was altered after it was signed, or signed by another key",
+      "the report signature does not verify with the installation key in the report: the report was " +
+        "altered after it was signed, or signed by another key",
     );
   }
   if (report.period.from > report.period.to)
@@ -337,7 +354,8 @@ export function verifyUsageReport(input: unknown, options: VerifyOptions = {}): 
       const gap = snapshot.seq - previous.seq - 1;
       problems.push(
         gap > 0
-          ? `${label}: the chain skips from snapshot ${previous.seq} to ${snapshot.seq}: ${gap} snapshot(s) were removed`
+          ? `${label}: the chain skips from snapshot ${previous.seq} to ${snapshot.seq}: ${gap} ` +
+              `snapshot(s) were removed`
           : `${label}: snapshot numbers out of order (${previous.seq} then ${snapshot.seq})`,
       );
     }
@@ -352,7 +370,9 @@ export function verifyUsageReport(input: unknown, options: VerifyOptions = {}): 
     problems.push("the chain head is not the hash of the last snapshot");
   if (options.previousHead !== undefined && report.chain.anchor !== options.previousHead) {
     problems.push(
-      `the report does not continue the previous report's chain (anchor ${report.chain.anchor.slice(0, 16)}…, previous head ${options.previousHead.slice(0, 16)}…): snapshots between the two reports are missing`,
+      `the report does not continue the previous report's chain (anchor ` +
+        `${report.chain.anchor.slice(0, 16)}…, previous head ${options.previousHead.slice(0, 16)}…): ` +
+        `snapshots between the two reports are missing`,
     );
   }
 
@@ -362,7 +382,8 @@ export function verifyUsageReport(input: unknown, options: VerifyOptions = {}): 
   const claimed = [...report.missingDays].sort();
   if (validPeriod && canonicalJson(claimed) !== canonicalJson(missingDays))
     notes.push(
-      `the report lists missing days ${claimed.join(", ") || "none"}, the snapshots show ${missingDays.join(", ") || "none"}`,
+      `the report lists missing days ${claimed.join(", ") || "none"}, the snapshots show ` +
+        `${missingDays.join(", ") || "none"}`,
     );
 
   const clockRollbacks = report.snapshots.flatMap((s) => s.clockRollbacks);
@@ -373,7 +394,8 @@ export function verifyUsageReport(input: unknown, options: VerifyOptions = {}): 
     );
   if (!options.license && report.license)
     notes.push(
-      `limits are those of license ${report.license.licenseId} as the report states them; pass the license file to check against the signed original`,
+      `limits are those of license ${report.license.licenseId} as the report states them; pass the ` +
+        `license file to check against the signed original`,
     );
   if (!options.license && !report.license)
     notes.push("no license was installed and none was given: no limits to check against");
@@ -410,14 +432,17 @@ export function verificationText(v: UsageVerification): string {
   if (v.period) lines.push(`period: ${v.period.from} to ${v.period.to}, ${v.days} day(s) with a snapshot`);
   lines.push(`missing days: ${v.missingDays.length === 0 ? "none" : v.missingDays.join(", ")}`);
   lines.push(
-    `clock rollbacks: ${v.clockRollbacks.length === 0 ? "none" : v.clockRollbacks.map((r) => `${r.detectedAt} (${r.behindSeconds} s behind)`).join("; ")}`,
+    `clock rollbacks: ` +
+      `${v.clockRollbacks.length === 0 ? "none" : v.clockRollbacks.map((r) => `${r.detectedAt} (${r.behindSeconds} s behind)`).join("; ")}`,
   );
   if (v.maxima)
     lines.push(
-      `highest: ${v.maxima.tenants} tenants, ${v.maxima.users} users, ${v.maxima.agents} agents, ${v.maxima.peakConcurrentSessions} concurrent sessions`,
+      `highest: ${v.maxima.tenants} tenants, ${v.maxima.users} users, ${v.maxima.agents} agents, ` +
+        `${v.maxima.peakConcurrentSessions} concurrent sessions`,
     );
   lines.push(
-    `overage: ${v.overage.length === 0 ? "none" : v.overage.map((o) => `${o.day} ${o.limit} ${o.used} of ${o.allowed}`).join("; ")}`,
+    `overage: ` +
+      `${v.overage.length === 0 ? "none" : v.overage.map((o) => `${o.day} ${o.limit} ${o.used} of ${o.allowed}`).join("; ")}`,
   );
   for (const n of v.notes) lines.push(`note: ${n}`);
   if (v.chainHead) lines.push(`chain head: ${v.chainHead}`);

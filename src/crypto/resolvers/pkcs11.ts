@@ -14,7 +14,10 @@ import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from "../aead-params
 import { HsmError, KeyFileError, KeyUnwrapError, MasterKeyUnavailableError } from "../errors.js";
 import type { KeyResolver, ResolverInfo, TokenRecords, WrappedKey } from "../key-resolver.js";
 
-/** Where the master key is: the token, its PIN file and the key's label. The composition root fills them from VECTO_PKCS11_* (src/config.ts); crypto reads no configuration itself. */
+/**
+ * Where the master key is: the token, its PIN file and the key's label. The composition root fills them from
+ * VECTO_PKCS11_* (src/config.ts); crypto reads no configuration itself.
+ */
 export interface Pkcs11Settings {
   readonly library: string;
   readonly tokenLabel: string;
@@ -236,7 +239,8 @@ function findSlot(lib: Pkcs11js.PKCS11, target: TokenTarget): Handle {
   const [slot, ...more] = matches;
   if (more.length > 0) {
     throw new HsmError(
-      `${matches.length} PKCS#11 tokens are labelled "${target.tokenLabel}" in ${target.library}; token labels must be unique`,
+      `${matches.length} PKCS#11 tokens are labelled "${target.tokenLabel}" in ${target.library}; token ` +
+        `labels must be unique`,
     );
   }
   if (slot === undefined) {
@@ -568,7 +572,8 @@ class SessionPool {
   #unavailable(err: unknown): unknown {
     if (err instanceof HsmError && err.ckr === "CKR_CRYPTOKI_NOT_INITIALIZED") {
       return new HsmError(
-        `PKCS#11 token "${this.#target.tokenLabel}" is unavailable: the module could not be re-initialised (is the token store there?)`,
+        `PKCS#11 token "${this.#target.tokenLabel}" is unavailable: the module could not be ` +
+          `re-initialised (is the token store there?)`,
         err.ckr,
       );
     }
@@ -829,7 +834,8 @@ export async function generateHsmMasterKey(config: Pkcs11Settings): Promise<{ ma
   try {
     if (findByLabel(loaded, session, config.keyLabel).length > 0) {
       throw new HsmError(
-        `a secret key labelled "${config.keyLabel}" already exists in token "${config.tokenLabel}"; refusing to create another`,
+        `a secret key labelled "${config.keyLabel}" already exists in token "${config.tokenLabel}"; ` +
+          `refusing to create another`,
       );
     }
     try {

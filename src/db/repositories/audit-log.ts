@@ -10,7 +10,10 @@ export interface AuditPosition {
   readonly timestamp: string;
 }
 
-/** What turns an event into its signed row; the database holds one (src/audit/seal.ts makes it) and calls it inside the write. */
+/**
+ * What turns an event into its signed row; the database holds one (src/audit/seal.ts makes it) and calls it inside the
+ * write.
+ */
 export interface AuditSealer {
   seal(event: DomainEvent, position: AuditPosition): AuditRow;
 }
@@ -55,7 +58,8 @@ interface Row {
 }
 
 const COLUMNS =
-  "vid, tenant_id, seq, event, scope, sensitivity, severity, actor_type, actor_id, actor_name, scope_vid, timestamp, payload, signature, leaf_hash";
+  "vid, tenant_id, seq, event, scope, sensitivity, severity, actor_type, actor_id, actor_name, " +
+  "scope_vid, timestamp, payload, signature, leaf_hash";
 
 function toRow(r: Row): AuditRow {
   return {
@@ -189,7 +193,10 @@ export class AuditLogRepository {
   latestCheckpoint(): CheckpointRow | undefined {
     const row = this.handle
       .prepare<[string], CheckpointSqlRow>(
-        "SELECT tenant_id, size, root_hash, frontier, note, created_at FROM audit_checkpoints WHERE tenant_id = ? ORDER BY size DESC LIMIT 1",
+        "SELECT tenant_id, size, root_hash, frontier, note, created_at " +
+          "FROM audit_checkpoints " +
+          "WHERE tenant_id = ? ORDER BY size DESC " +
+          "LIMIT 1",
       )
       .get(this.tenantId);
     return row ? toCheckpoint(row) : undefined;
@@ -198,7 +205,9 @@ export class AuditLogRepository {
   checkpoints(): CheckpointRow[] {
     return this.handle
       .prepare<[string], CheckpointSqlRow>(
-        "SELECT tenant_id, size, root_hash, frontier, note, created_at FROM audit_checkpoints WHERE tenant_id = ? ORDER BY size",
+        "SELECT tenant_id, size, root_hash, frontier, note, created_at " +
+          "FROM audit_checkpoints " +
+          "WHERE tenant_id = ? ORDER BY size",
       )
       .all(this.tenantId)
       .map(toCheckpoint);
@@ -291,7 +300,8 @@ export class AuditRepository {
   insertCheckpoint(row: CheckpointRow): void {
     this.handle
       .prepare(
-        "INSERT OR IGNORE INTO audit_checkpoints (tenant_id, size, root_hash, frontier, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO audit_checkpoints (tenant_id, size, root_hash, frontier, note, " +
+          "created_at) VALUES (?, ?, ?, ?, ?, ?)",
       )
       .run(row.tenantId, row.size, Buffer.from(row.rootHash), Buffer.from(row.frontier), row.note, row.createdAt);
   }

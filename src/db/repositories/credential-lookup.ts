@@ -21,7 +21,10 @@ export class CredentialLookup {
   personalToken(tokenHash: Uint8Array): PersonalTokenRecord | undefined {
     const row = this.handle
       .prepare<[Buffer], PersonalTokenRow>(
-        "SELECT id, tenant_id, user_id, name, token_hash, scopes, project_id, created_at, expires_at, last_used_at, revoked_at FROM personal_access_tokens WHERE token_hash = ?",
+        "SELECT id, tenant_id, user_id, name, token_hash, scopes, project_id, created_at, expires_at, " +
+          "last_used_at, revoked_at " +
+          "FROM personal_access_tokens " +
+          "WHERE token_hash = ?",
       )
       .get(Buffer.from(tokenHash));
     return row ? toPersonalToken(row) : undefined;
@@ -31,7 +34,8 @@ export class CredentialLookup {
   refreshToken(tokenHash: Uint8Array): RefreshTokenRecord | undefined {
     const row = this.handle
       .prepare<[Buffer], RefreshRow>(
-        "SELECT token_hash, tenant_id, session_id, created_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = ?",
+        "SELECT token_hash, tenant_id, session_id, created_at, expires_at, used_at " +
+          "FROM refresh_tokens WHERE token_hash = ?",
       )
       .get(Buffer.from(tokenHash));
     return row ? toRefreshToken(row) : undefined;
@@ -41,7 +45,9 @@ export class CredentialLookup {
   passwordReset(tokenHash: Uint8Array): PasswordResetRecord | undefined {
     const row = this.handle
       .prepare<[Buffer], PasswordResetRow>(
-        "SELECT token_hash, tenant_id, user_id, created_by, created_at, expires_at FROM password_resets WHERE token_hash = ?",
+        "SELECT token_hash, tenant_id, user_id, created_by, created_at, expires_at " +
+          "FROM password_resets " +
+          "WHERE token_hash = ?",
       )
       .get(Buffer.from(tokenHash));
     return row ? toPasswordReset(row) : undefined;

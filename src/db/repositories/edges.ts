@@ -44,7 +44,10 @@ function toEdge(row: EdgeRow): EdgeRecord {
   };
 }
 
-/** Is `target` reachable from `start` along edges of one type? (Adding start→target would then close a cycle when reversed.) */
+/**
+ * Is `target` reachable from `start` along edges of one type? (Adding start→target would then close a cycle when
+ * reversed.)
+ */
 const REACHABLE_SQL = `WITH RECURSIVE reach(node_id, depth) AS (
     SELECT @start, 0
     UNION

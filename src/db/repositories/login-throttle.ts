@@ -30,7 +30,10 @@ export class LoginThrottleRepository {
   put(record: ThrottleRecord): void {
     this.handle
       .prepare(
-        "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_failure = excluded.last_failure, blocked_until = excluded.blocked_until",
+        "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) " +
+          "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE " +
+          "SET failures = excluded.failures, last_failure = excluded.last_failure, blocked_until = " +
+          "excluded.blocked_until",
       )
       .run(record.key, record.failures, record.lastFailure, record.blockedUntil);
   }

@@ -60,7 +60,8 @@ interface NodeRow {
 }
 
 const COLUMNS =
-  "id, tenant_id, project_id, type, status, review_kind, verdict, title_enc, body_enc, author_type, author_id, version, created_at, updated_at, archived_at";
+  "id, tenant_id, project_id, type, status, review_kind, verdict, title_enc, body_enc, author_type, " +
+  "author_id, version, created_at, updated_at, archived_at";
 
 const LIST_SQL = `SELECT id, tenant_id, project_id, type, status, review_kind, verdict, title_enc, body_enc, author_type, author_id, version, created_at, updated_at, archived_at
   FROM nodes n
@@ -194,7 +195,9 @@ export class NodeRepository {
     const next = expectedVersion + 1;
     const result = this.handle
       .prepare(
-        "UPDATE nodes SET status = ?, review_kind = ?, verdict = ?, title_enc = ?, body_enc = ?, archived_at = ?, version = ?, updated_at = ? WHERE tenant_id = ? AND id = ? AND version = ?",
+        "UPDATE nodes SET status = ?, review_kind = ?, verdict = ?, title_enc = ?, body_enc = ?, " +
+          "archived_at = ?, version = ?, updated_at = ? " +
+          "WHERE tenant_id = ? AND id = ? AND version = ?",
       )
       .run(
         changes.status ?? current.status,
@@ -228,7 +231,9 @@ export class NodeRepository {
   eraseProjectNodes(projectId: string): number {
     this.handle
       .prepare(
-        "DELETE FROM node_terms WHERE tenant_id = ? AND node_id IN (SELECT id FROM nodes WHERE tenant_id = ? AND project_id = ?)",
+        "DELETE FROM node_terms " +
+          "WHERE tenant_id = ? AND node_id IN (SELECT id " +
+          "FROM nodes WHERE tenant_id = ? AND project_id = ?)",
       )
       .run(this.tenantId, this.tenantId, projectId);
     return this.handle.prepare("DELETE FROM nodes WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, projectId)

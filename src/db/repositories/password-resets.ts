@@ -33,7 +33,9 @@ export function toPasswordReset(row: PasswordResetRow): PasswordResetRecord {
 }
 
 export class PasswordResetRepository {
-  /** A read handle sees none of it: resets are found by their hash (credential-lookup.ts) and changed only in a write. */
+  /**
+   * A read handle sees none of it: resets are found by their hash (credential-lookup.ts) and changed only in a write.
+   */
   static readonly reads = [] as const;
 
   constructor(
@@ -48,7 +50,8 @@ export class PasswordResetRepository {
       .run(this.tenantId, reset.userId, reset.createdAt);
     this.handle
       .prepare(
-        "INSERT INTO password_resets (token_hash, tenant_id, user_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO password_resets (token_hash, tenant_id, user_id, created_by, created_at, " +
+          "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
       )
       .run(
         Buffer.from(reset.tokenHash),

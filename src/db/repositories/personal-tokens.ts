@@ -70,7 +70,9 @@ export class PersonalTokenRepository {
   listForUser(userId: string): PersonalTokenRecord[] {
     return this.handle
       .prepare<[string, string], PersonalTokenRow>(
-        `SELECT ${PERSONAL_TOKEN_COLUMNS} FROM personal_access_tokens WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC`,
+        `SELECT ${PERSONAL_TOKEN_COLUMNS} ` +
+          `FROM personal_access_tokens ` +
+          `WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC`,
       )
       .all(this.tenantId, userId)
       .map(toPersonalToken);
@@ -106,7 +108,8 @@ export class PersonalTokenRepository {
     return (
       this.handle
         .prepare(
-          "UPDATE personal_access_tokens SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND id = ? AND revoked_at IS NULL",
+          "UPDATE personal_access_tokens " +
+            "SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND id = ? AND revoked_at IS NULL",
         )
         .run(now, this.tenantId, userId, id).changes === 1
     );

@@ -76,7 +76,9 @@ export class ProjectRepository {
   list(after: string | undefined, limit: number, includeArchived = true): ProjectRecord[] {
     return this.handle
       .prepare<[string, string, number, number], ProjectRow>(
-        `SELECT ${COLUMNS} FROM projects WHERE tenant_id = ? AND id > ? AND (? = 1 OR status = 'active') ORDER BY id LIMIT ?`,
+        `SELECT ${COLUMNS} FROM projects ` +
+          `WHERE tenant_id = ? AND id > ? AND (? = 1 OR status = 'active') ORDER BY id ` +
+          `LIMIT ?`,
       )
       .all(this.tenantId, after ?? "", includeArchived ? 1 : 0, limit)
       .map(toProject);
@@ -122,7 +124,9 @@ export class ProjectRepository {
   membership(projectId: string, userId: string): MemberRecord | undefined {
     const row = this.handle
       .prepare<[string, string, string], MemberRow>(
-        "SELECT project_id, user_id, role, added_at FROM project_members WHERE tenant_id = ? AND project_id = ? AND user_id = ?",
+        "SELECT project_id, user_id, role, added_at " +
+          "FROM project_members " +
+          "WHERE tenant_id = ? AND project_id = ? AND user_id = ?",
       )
       .get(this.tenantId, projectId, userId);
     return row ? toMember(row) : undefined;
@@ -131,7 +135,9 @@ export class ProjectRepository {
   members(projectId: string): MemberRecord[] {
     return this.handle
       .prepare<[string, string], MemberRow>(
-        "SELECT project_id, user_id, role, added_at FROM project_members WHERE tenant_id = ? AND project_id = ? ORDER BY added_at, user_id",
+        "SELECT project_id, user_id, role, added_at " +
+          "FROM project_members " +
+          "WHERE tenant_id = ? AND project_id = ? ORDER BY added_at, user_id",
       )
       .all(this.tenantId, projectId)
       .map(toMember);
@@ -144,7 +150,10 @@ export class ProjectRepository {
   putMember(member: MemberRecord): void {
     this.handle
       .prepare(
-        "INSERT INTO project_members (tenant_id, project_id, user_id, role, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role WHERE project_members.tenant_id = excluded.tenant_id",
+        "INSERT INTO project_members (tenant_id, project_id, user_id, role, added_at) " +
+          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE " +
+          "SET role = excluded.role " +
+          "WHERE project_members.tenant_id = excluded.tenant_id",
       )
       .run(this.tenantId, member.projectId, member.userId, member.role, member.addedAt);
   }

@@ -40,7 +40,9 @@ export class SealedFieldRepository {
     for (const column of ENCRYPTED_COLUMNS) {
       const rows = this.handle
         .prepare<[string], { v: Buffer; n: number }>(
-          `SELECT ${versionExpr(column)} AS v, count(*) AS n FROM ${column.table} WHERE ${tenantColumnOf(column)} = ? AND ${column.sqlColumn} IS NOT NULL GROUP BY v`,
+          `SELECT ${versionExpr(column)} AS v, count(*) AS n ` +
+            `FROM ${column.table} ` +
+            `WHERE ${tenantColumnOf(column)} = ? AND ${column.sqlColumn} IS NOT NULL GROUP BY v`,
         )
         .all(this.tenantId);
       for (const { v, n } of rows) {
@@ -55,7 +57,11 @@ export class SealedFieldRepository {
   notUnder(column: EncryptedColumn, version: number, afterId: string, limit: number): SealedRow[] {
     return this.handle
       .prepare<[string, Buffer, string, number], { id: string; sealed: Buffer }>(
-        `SELECT ${column.idColumn} AS id, ${column.sqlColumn} AS sealed FROM ${column.table} WHERE ${tenantColumnOf(column)} = ? AND ${versionExpr(column)} <> ? AND ${column.idColumn} > ? ORDER BY ${column.idColumn} LIMIT ?`,
+        `SELECT ${column.idColumn} AS id, ${column.sqlColumn} AS sealed ` +
+          `FROM ${column.table} ` +
+          `WHERE ${tenantColumnOf(column)} = ? AND ${versionExpr(column)} <> ? AND ${column.idColumn} > ? ` +
+          `ORDER BY ${column.idColumn} ` +
+          `LIMIT ?`,
       )
       .all(this.tenantId, versionBytes(version), afterId, limit)
       .map((r) => ({ id: r.id, sealed: new Uint8Array(r.sealed) }));
@@ -69,7 +75,9 @@ export class SealedFieldRepository {
     return (
       this.handle
         .prepare(
-          `UPDATE ${column.table} SET ${column.sqlColumn} = ? WHERE ${tenantColumnOf(column)} = ? AND ${column.idColumn} = ? AND ${column.sqlColumn} = ?`,
+          `UPDATE ${column.table} ` +
+            `SET ${column.sqlColumn} = ? ` +
+            `WHERE ${tenantColumnOf(column)} = ? AND ${column.idColumn} = ? AND ${column.sqlColumn} = ?`,
         )
         .run(Buffer.from(after), this.tenantId, id, Buffer.from(before)).changes === 1
     );

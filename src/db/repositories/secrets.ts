@@ -114,7 +114,9 @@ export class SecretRepository {
       rotation.descriptionEnc === undefined ? current.description_enc : Buffer.from(rotation.descriptionEnc);
     const changed = this.handle
       .prepare(
-        "UPDATE tenant_secrets SET value_enc = ?, description_enc = ?, version = version + 1, rotated_by = ?, rotated_at = ? WHERE tenant_id = ? AND id = ? AND version = ?",
+        "UPDATE tenant_secrets " +
+          "SET value_enc = ?, description_enc = ?, version = version + 1, rotated_by = ?, rotated_at = ? " +
+          "WHERE tenant_id = ? AND id = ? AND version = ?",
       )
       .run(
         Buffer.from(rotation.valueEnc),

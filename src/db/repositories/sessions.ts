@@ -137,7 +137,8 @@ export class SessionRepository {
   revokeAllForUser(userId: string, reason: string, now: string): number {
     return this.handle
       .prepare(
-        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL",
+        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? " +
+          "WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL",
       )
       .run(now, reason, this.tenantId, userId).changes;
   }
@@ -146,7 +147,8 @@ export class SessionRepository {
   revokeOthersForUser(userId: string, keepId: string, reason: string, now: string): number {
     return this.handle
       .prepare(
-        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE tenant_id = ? AND user_id = ? AND id <> ? AND revoked_at IS NULL",
+        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? " +
+          "WHERE tenant_id = ? AND user_id = ? AND id <> ? AND revoked_at IS NULL",
       )
       .run(now, reason, this.tenantId, userId, keepId).changes;
   }
@@ -154,7 +156,8 @@ export class SessionRepository {
   insertRefreshToken(token: Omit<RefreshTokenRecord, "tenantId">): void {
     this.handle
       .prepare(
-        "INSERT INTO refresh_tokens (token_hash, tenant_id, session_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO refresh_tokens (token_hash, tenant_id, session_id, created_at, expires_at, used_at) " +
+          "VALUES (?, ?, ?, ?, ?, ?)",
       )
       .run(
         Buffer.from(token.tokenHash),

@@ -9,7 +9,10 @@ export type ReadAuditLevel = "off" | "sensitive" | "all";
 export interface Tenant {
   readonly id: string;
   readonly slug: string;
-  /** The display name, sealed with the tenant's data key (FieldRef tenants|name|id); null only for a row from before 0011 not yet sealed. */
+  /**
+   * The display name, sealed with the tenant's data key (FieldRef tenants|name|id); null only for a row from before
+   * 0011 not yet sealed.
+   */
   readonly nameEnc: Uint8Array | null;
   readonly kind: TenantKind;
   readonly status: "active" | "suspended";
@@ -53,7 +56,8 @@ export class TenantRepository {
     this.handle
       // `name` is the plaintext column of before 0011, always '' now.
       .prepare(
-        "INSERT INTO tenants (name, id, slug, name_enc, kind, status, access_token_ttl_seconds, created_at) VALUES ('', ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO tenants (name, id, slug, name_enc, kind, status, access_token_ttl_seconds, " +
+          "created_at) VALUES ('', ?, ?, ?, ?, ?, ?, ?)",
       )
       .run(
         tenant.id,
@@ -92,7 +96,9 @@ export class TenantRepository {
       .map(toTenant);
   }
 
-  /** Deletes a customer tenant; its users, sessions, tokens, projects, nodes and edges go with it (ON DELETE CASCADE). */
+  /**
+   * Deletes a customer tenant; its users, sessions, tokens, projects, nodes and edges go with it (ON DELETE CASCADE).
+   */
   erase(id: string): boolean {
     return this.handle.prepare("DELETE FROM tenants WHERE id = ? AND kind = 'customer'").run(id).changes === 1;
   }
@@ -112,7 +118,8 @@ export class TenantRepository {
     return (
       this.handle
         .prepare(
-          "UPDATE tenants SET status = ?, name = '', name_enc = ?, access_token_ttl_seconds = ?, read_audit = ? WHERE id = ? AND kind = 'customer'",
+          "UPDATE tenants SET status = ?, name = '', name_enc = ?, access_token_ttl_seconds = ?, " +
+            "read_audit = ? WHERE id = ? AND kind = 'customer'",
         )
         .run(
           changes.status ?? current.status,

@@ -79,7 +79,8 @@ export class TenantUsageRepository {
   users(): UserCountRow[] {
     return this.handle
       .prepare<[string], { kind: ActorKind; role: Role; status: UserStatus; auditor: number; n: number }>(
-        "SELECT kind, role, status, auditor, count(*) AS n FROM users WHERE tenant_id = ? GROUP BY kind, role, status, auditor",
+        "SELECT kind, role, status, auditor, count(*) AS n " +
+          "FROM users WHERE tenant_id = ? GROUP BY kind, role, status, auditor",
       )
       .all(this.tenantId)
       .map((r) => ({ kind: r.kind, role: r.role, status: r.status, auditor: r.auditor === 1, count: r.n }));
@@ -126,7 +127,9 @@ export class TenantUsageRepository {
     return (
       this.handle
         .prepare<[string, string], { n: number }>(
-          "SELECT count(*) AS n FROM personal_access_tokens WHERE tenant_id = ? AND revoked_at IS NULL AND expires_at > ?",
+          "SELECT count(*) AS n " +
+            "FROM personal_access_tokens " +
+            "WHERE tenant_id = ? AND revoked_at IS NULL AND expires_at > ?",
         )
         .get(this.tenantId, at)?.n ?? 0
     );
@@ -139,7 +142,9 @@ export class TenantUsageRepository {
         [string, string, string, string],
         { created_at: string; expires_at: string; last_used_at: string; revoked_at: string | null }
       >(
-        "SELECT created_at, expires_at, last_used_at, revoked_at FROM sessions WHERE tenant_id = ? AND created_at < ? AND expires_at > ? AND (revoked_at IS NULL OR revoked_at > ?)",
+        "SELECT created_at, expires_at, last_used_at, revoked_at " +
+          "FROM sessions WHERE tenant_id = ? AND created_at < ? AND expires_at > ? AND (revoked_at IS NULL " +
+          "OR revoked_at > ?)",
       )
       .all(this.tenantId, to, from, from)
       .map((r) => ({

@@ -44,7 +44,8 @@ interface UserRow {
 }
 
 const COLUMNS =
-  "id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash, status, created_at, updated_at";
+  "id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash, status, " +
+  "created_at, updated_at";
 
 function toUser(row: UserRow): UserRecord {
   return {
@@ -133,7 +134,8 @@ export class UserRepository {
     if (!current) return false;
     const result = this.handle
       .prepare(
-        "UPDATE users SET role = ?, auditor = ?, status = ?, name_enc = ?, password_hash = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+        "UPDATE users SET role = ?, auditor = ?, status = ?, name_enc = ?, password_hash = ?, updated_at " +
+          "= ? WHERE tenant_id = ? AND id = ?",
       )
       .run(
         changes.role ?? current.role,
@@ -148,12 +150,17 @@ export class UserRepository {
     return result.changes === 1;
   }
 
-  /** GDPR erasure of a person: new (pseudonymous) email and name, no password, disabled; the id stays so provenance survives. */
+  /**
+   * GDPR erasure of a person: new (pseudonymous) email and name, no password, disabled; the id stays so provenance
+   * survives.
+   */
   pseudonymise(id: string, profile: Pick<UserRecord, "emailLookup" | "emailEnc" | "nameEnc">, now: string): boolean {
     return (
       this.handle
         .prepare(
-          "UPDATE users SET email_lookup = ?, email_enc = ?, name_enc = ?, password_hash = NULL, status = 'disabled', updated_at = ? WHERE tenant_id = ? AND id = ?",
+          "UPDATE users SET email_lookup = ?, email_enc = ?, name_enc = ?, password_hash = NULL, status " +
+            "= 'disabled', updated_at = ? " +
+            "WHERE tenant_id = ? AND id = ?",
         )
         .run(
           Buffer.from(profile.emailLookup),
