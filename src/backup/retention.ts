@@ -1,7 +1,7 @@
 /**
  * Backup file names and retention. Names sort by time so the newest N are found without opening
- * any file: `vecto-full-20260505T030000.000Z-1a2b3c4d.vbak` (UTC, to the
- * millisecond), and for a tenant `vecto-tenant-<slug>-20260505T030000.000Z-1a2b3c4d.vbak`. Retention only ever touches full
+ * any file: `vecto-full-20260505T030000.000Z-1a2b3c4d.vbak` (UTC, to the millisecond), and for a
+ * tenant `vecto-tenant-<slug>-20260505T030000.000Z-1a2b3c4d.vbak`. Retention only ever touches full
  * backups with this shape in the backup directory; whatever else an operator keeps there is theirs.
  */
 import { randomBytes } from "node:crypto";

@@ -2,7 +2,8 @@
  * `vecto backup create|verify|restore|list|rewrap` (docs/backup.md). Exit codes: 0 done; 1 could
  * not run (configuration, files, key resolver unreachable); 2 the backup is not intact or cannot
  * be opened with the keys here; 3 restore refused (serving, newer schema, other installation,
- * untrustworthy erasure record, not confirmed). Failures are one line on stderr; progress goes to stderr only on a terminal.
+ * untrustworthy erasure record, not confirmed). Failures are one line on stderr; progress goes to
+ * stderr only on a terminal.
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -204,10 +205,13 @@ function printReport(report: VerifyReport): void {
   );
   for (const f of report.files)
     printLine(`  ${f.name}: ${f.size} bytes${f.rows === undefined ? "" : `, ${f.rows} rows`}, sha256 ${f.sha256}`);
-  if (report.erasures !== undefined)
+  const erasures = report.erasures;
+  if (erasures !== undefined)
     printLine(
       `  erasure record: ` +
-        `${report.erasures === null ? "none (a backup from before backups carried it)" : `${report.erasures.tenants} erased tenants, ${report.erasures.content} erased nodes and projects`}`,
+        (erasures === null
+          ? "none (a backup from before backups carried it)"
+          : `${erasures.tenants} erased tenants, ${erasures.content} erased nodes and projects`),
     );
 }
 

@@ -57,20 +57,16 @@ export function keysCommand(program: Command): void {
             `resolver: ${status.resolver.kind}, master key ${status.resolver.masterLabel} (version ` +
               `${status.masterVersion ?? "-"})`,
           );
-          for (const m of status.masterKeys)
-            printLine(
-              `  master v${m.version} ${m.label}: ` +
-                `${m.retiredAt !== null ? "retired" : m.current ? "current" : m.loaded ? "loaded" : "not loaded"}, ` +
-                `wraps ${m.wraps} data keys`,
-            );
+          for (const m of status.masterKeys) {
+            const state = m.retiredAt !== null ? "retired" : m.current ? "current" : m.loaded ? "loaded" : "not loaded";
+            printLine(`  master v${m.version} ${m.label}: ${state}, wraps ${m.wraps} data keys`);
+          }
           for (const t of status.tenants) {
             const versions = t.versions
               .map((v) => `v${v.version} ${v.status} (${v.values} values, ${v.encryptions} encryptions)`)
               .join(", ");
-            printLine(
-              `  ${t.tenantId}: ` +
-                `${versions}${t.reencryptionRemaining > 0 ? `; re-encryption: ${t.reencryptionRemaining} values left` : ""}`,
-            );
+            const left = t.reencryptionRemaining > 0 ? `; re-encryption: ${t.reencryptionRemaining} values left` : "";
+            printLine(`  ${t.tenantId}: ${versions}${left}`);
           }
           if (status.wrappedUnderOtherMasterKeys > 0)
             printLine(`  ${status.wrappedUnderOtherMasterKeys} key(s) are wrapped under another master key`);

@@ -95,7 +95,8 @@ const KEY_COLUMNS = "tenant_id, version, status, encryptions, created_at";
 const WITHOUT_USABLE_WRAP = `k.status = 'active' AND NOT EXISTS (
   SELECT 1 FROM key_wraps w JOIN master_keys m ON m.label = w.master_label
   WHERE w.tenant_id = k.tenant_id AND w.version = k.version AND m.retired_at IS NULL
-    AND w.master_label IS NOT @excluded AND (@labels IS NULL OR w.master_label IN (SELECT value FROM json_each(@labels))))`;
+    AND w.master_label IS NOT @excluded
+    AND (@labels IS NULL OR w.master_label IN (SELECT value FROM json_each(@labels))))`;
 
 export class KeyStore implements TenantKeyStore {
   private constructor(
@@ -274,7 +275,8 @@ export class KeyStore implements TenantKeyStore {
       const stranded = this.handle
         .prepare<[{ excluded: string; labels: null }], { tenant_id: string; version: number }>(
           `SELECT k.tenant_id, k.version FROM tenant_keys k WHERE ${WITHOUT_USABLE_WRAP}
-             AND EXISTS (SELECT 1 FROM key_wraps w WHERE w.tenant_id = k.tenant_id AND w.version = k.version AND w.master_label = @excluded)
+             AND EXISTS (SELECT 1 FROM key_wraps w
+                         WHERE w.tenant_id = k.tenant_id AND w.version = k.version AND w.master_label = @excluded)
            ORDER BY k.tenant_id, k.version`,
         )
         .all({ excluded: label, labels: null });

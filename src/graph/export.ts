@@ -133,7 +133,9 @@ function* edges(tenantDb: TenantDb, projectId: string): Generator<EdgeView> {
 export async function* jsonExport(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<string> {
   const stored = tenantDb.tenant.get();
   const tenant = stored === undefined ? undefined : await tenantView(deps.crypto, stored);
-  yield `{"format":"vecto-tenant-export/1","exportedAt":${JSON.stringify(new Date().toISOString())},"tenant":${JSON.stringify({ id: tenant?.id, slug: tenant?.slug, name: tenant?.name })},"users":[`;
+  const exportedAt = JSON.stringify(new Date().toISOString());
+  const tenantJson = JSON.stringify({ id: tenant?.id, slug: tenant?.slug, name: tenant?.name });
+  yield `{"format":"vecto-tenant-export/1","exportedAt":${exportedAt},"tenant":${tenantJson},"users":[`;
   let first = true;
   for await (const user of users(deps, tenantDb)) {
     yield (first ? "" : ",") + JSON.stringify(user);

@@ -276,7 +276,8 @@ export class LicenseService {
     const behind = await this.deps.db.bookkeep("license-marks", (tx) => this.#moveMark(tx, now, source));
     if (behind === undefined) return undefined;
     return this.deps.db.write((tx) => {
-      if (tx.licensing.meta("clock.incident_open") === "1") return undefined; // once per incident (another observer came first)
+      // Once per incident (another observer came first).
+      if (tx.licensing.meta("clock.incident_open") === "1") return undefined;
       return this.#recordRollback(tx, behind);
     });
   }

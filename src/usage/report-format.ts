@@ -200,6 +200,7 @@ export function maximaOf(snapshots: readonly SignedSnapshot[]): Maxima {
 export function reportSummary(report: Omit<UnsignedReport, "summary">): string {
   const m = maximaOf(report.snapshots);
   const lic = report.license;
+  const rollbacks = report.clockRollbacks.map((r) => `${r.detectedAt} (${r.behindSeconds} s behind ${r.highWater})`);
   const lines = [
     `# Vecto usage report ${report.period.from} to ${report.period.to}`,
     "",
@@ -214,8 +215,7 @@ export function reportSummary(report: Omit<UnsignedReport, "summary">): string {
     `- Days with a snapshot: ${report.snapshots.length} of ` +
       `${daysIn(report.period.from, report.period.to).length}; missing: ` +
       `${report.missingDays.length === 0 ? "none" : report.missingDays.join(", ")}`,
-    `- Clock rollbacks: ` +
-      `${report.clockRollbacks.length === 0 ? "none" : report.clockRollbacks.map((r) => `${r.detectedAt} (${r.behindSeconds} s behind ${r.highWater})`).join("; ")}`,
+    `- Clock rollbacks: ${rollbacks.length === 0 ? "none" : rollbacks.join("; ")}`,
     `- Highest in the period: ${m.tenants} tenants, ${m.users} users, ${m.agents} agents, ` +
       `${m.activeUsers30d} active users (30 days), ${m.peakConcurrentSessions} concurrent sessions`,
     "",
@@ -431,19 +431,15 @@ export function verificationText(v: UsageVerification): string {
   if (v.installationId) lines.push(`installation: ${v.installationId} (key ${v.installationKeyId ?? "?"})`);
   if (v.period) lines.push(`period: ${v.period.from} to ${v.period.to}, ${v.days} day(s) with a snapshot`);
   lines.push(`missing days: ${v.missingDays.length === 0 ? "none" : v.missingDays.join(", ")}`);
-  lines.push(
-    `clock rollbacks: ` +
-      `${v.clockRollbacks.length === 0 ? "none" : v.clockRollbacks.map((r) => `${r.detectedAt} (${r.behindSeconds} s behind)`).join("; ")}`,
-  );
+  const rollbacks = v.clockRollbacks.map((r) => `${r.detectedAt} (${r.behindSeconds} s behind)`);
+  lines.push(`clock rollbacks: ${rollbacks.length === 0 ? "none" : rollbacks.join("; ")}`);
   if (v.maxima)
     lines.push(
       `highest: ${v.maxima.tenants} tenants, ${v.maxima.users} users, ${v.maxima.agents} agents, ` +
         `${v.maxima.peakConcurrentSessions} concurrent sessions`,
     );
-  lines.push(
-    `overage: ` +
-      `${v.overage.length === 0 ? "none" : v.overage.map((o) => `${o.day} ${o.limit} ${o.used} of ${o.allowed}`).join("; ")}`,
-  );
+  const overage = v.overage.map((o) => `${o.day} ${o.limit} ${o.used} of ${o.allowed}`);
+  lines.push(`overage: ${overage.length === 0 ? "none" : overage.join("; ")}`);
   for (const n of v.notes) lines.push(`note: ${n}`);
   if (v.chainHead) lines.push(`chain head: ${v.chainHead}`);
   return `${lines.join("\n")}\n`;

@@ -51,7 +51,8 @@ function toEdge(row: EdgeRow): EdgeRecord {
 const REACHABLE_SQL = `WITH RECURSIVE reach(node_id, depth) AS (
     SELECT @start, 0
     UNION
-    SELECT e.to_id, reach.depth + 1 FROM reach JOIN edges e ON e.tenant_id = @tenantId AND e.type = @type AND e.from_id = reach.node_id
+    SELECT e.to_id, reach.depth + 1 FROM reach
+      JOIN edges e ON e.tenant_id = @tenantId AND e.type = @type AND e.from_id = reach.node_id
     WHERE reach.depth < @maxDepth
   )
   SELECT 1 AS found FROM reach WHERE node_id = @target LIMIT 1`;
@@ -69,12 +70,14 @@ const TRACE_SQL = `WITH RECURSIVE up(node_id, depth) AS (
     UNION
     SELECT e.to_id, up.depth + 1 FROM up CROSS JOIN edges e INDEXED BY edges_from
       ON e.tenant_id = @tenantId AND e.from_id = up.node_id AND e.type IN (SELECT value FROM json_each(@viaTo))
-      CROSS JOIN nodes n ON n.id = e.to_id AND n.tenant_id = @tenantId AND (@includeArchived = 1 OR n.archived_at IS NULL)
+      CROSS JOIN nodes n ON n.id = e.to_id AND n.tenant_id = @tenantId
+        AND (@includeArchived = 1 OR n.archived_at IS NULL)
     WHERE up.depth < @maxDepth
     UNION
     SELECT e.from_id, up.depth + 1 FROM up CROSS JOIN edges e INDEXED BY edges_to
       ON e.tenant_id = @tenantId AND e.to_id = up.node_id AND e.type IN (SELECT value FROM json_each(@viaFrom))
-      CROSS JOIN nodes n ON n.id = e.from_id AND n.tenant_id = @tenantId AND (@includeArchived = 1 OR n.archived_at IS NULL)
+      CROSS JOIN nodes n ON n.id = e.from_id AND n.tenant_id = @tenantId
+        AND (@includeArchived = 1 OR n.archived_at IS NULL)
     WHERE up.depth < @maxDepth
   )
   SELECT node_id, min(depth) AS depth FROM up GROUP BY node_id ORDER BY depth, node_id LIMIT @maxNodes`;

@@ -63,7 +63,7 @@ const COLUMNS =
   "id, tenant_id, project_id, type, status, review_kind, verdict, title_enc, body_enc, author_type, " +
   "author_id, version, created_at, updated_at, archived_at";
 
-const LIST_SQL = `SELECT id, tenant_id, project_id, type, status, review_kind, verdict, title_enc, body_enc, author_type, author_id, version, created_at, updated_at, archived_at
+const LIST_SQL = `SELECT ${COLUMNS}
   FROM nodes n
   WHERE n.tenant_id = @tenantId AND n.project_id = @projectId
     AND (@type IS NULL OR n.type = @type)

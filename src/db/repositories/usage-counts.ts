@@ -95,8 +95,12 @@ export class TenantUsageRepository {
       this.handle
         .prepare<[string, string, string, string, string, string, string, string], { n: number }>(
           `SELECT count(*) AS n FROM users u WHERE u.tenant_id = ? AND u.kind = 'human' AND (
-             EXISTS (SELECT 1 FROM sessions s WHERE s.tenant_id = ? AND s.user_id = u.id AND s.created_at <= ? AND (s.created_at >= ? OR s.last_used_at >= ?))
-             OR EXISTS (SELECT 1 FROM personal_access_tokens p WHERE p.tenant_id = ? AND p.user_id = u.id AND p.last_used_at IS NOT NULL AND p.last_used_at >= ? AND p.last_used_at <= ?))`,
+             EXISTS (SELECT 1 FROM sessions s
+                     WHERE s.tenant_id = ? AND s.user_id = u.id AND s.created_at <= ?
+                       AND (s.created_at >= ? OR s.last_used_at >= ?))
+             OR EXISTS (SELECT 1 FROM personal_access_tokens p
+                        WHERE p.tenant_id = ? AND p.user_id = u.id AND p.last_used_at IS NOT NULL
+                          AND p.last_used_at >= ? AND p.last_used_at <= ?))`,
         )
         .get(this.tenantId, this.tenantId, until, since, since, this.tenantId, since, until)?.n ?? 0
     );

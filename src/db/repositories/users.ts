@@ -110,7 +110,8 @@ export class UserRepository {
   insert(user: Omit<UserRecord, "tenantId">): void {
     this.handle
       .prepare(
-        `INSERT INTO users (id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash, status, created_at, updated_at)
+        `INSERT INTO users (id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash,
+           status, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
