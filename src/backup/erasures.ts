@@ -129,8 +129,8 @@ export async function writeErasedFile(path: string, record: ErasureRecord): Prom
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const doc = {
     note:
-      "Tenants and content erased in this Vecto installation; vecto backup restore erases them again. Do " +
-      "not delete.",
+      "Tenants and content erased in this Vecto installation; vecto backup restore erases them again. " +
+      "Do not delete.",
     tenants: record.tenants,
     content: record.content,
   };

@@ -150,8 +150,8 @@ export function expiryWarning(summary: Pick<CertificateSummary, "validTo">, now:
   if (summary.validTo.getTime() <= now.getTime())
     return `the TLS certificate expired on ${summary.validTo.toISOString()}; renew it (vecto tls renew)`;
   return (
-    `the TLS certificate expires on ${summary.validTo.toISOString()} (${left} days left); renew it (vecto ` +
-    `tls renew)`
+    `the TLS certificate expires on ${summary.validTo.toISOString()} (${left} days left); ` +
+    `renew it (vecto tls renew)`
   );
 }
 

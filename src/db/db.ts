@@ -396,8 +396,8 @@ export class Database {
     if (failure === undefined) return;
     if (isStorageFull(failure))
       throw new StorageFullError(
-        "the disk is full: the write-ahead logs were kept (every commit is in them) and are folded in at " +
-          "the next start",
+        "the disk is full: the write-ahead logs were kept (every commit is in them) " +
+          "and are folded in at the next start",
       );
     throw failure;
   }

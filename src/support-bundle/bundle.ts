@@ -72,8 +72,8 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
 const MANIFEST_EXCLUDED = [
   "tenant content: projects, nodes, edges (titles, bodies, names), notifications, tenant secrets",
   "personal data: user e-mail addresses and names; tenant names (sealed with the tenant key, never " +
-    "opened for the bundle) and slugs (slugs and e-mail addresses also replaced in free text: [tenant], " +
-    "[email])",
+    "opened for the bundle) and slugs (slugs and e-mail addresses also replaced in free text: " +
+    "[tenant], [email])",
   "audit event payloads and actor names (audit logs are summarised by size and checkpoint only)",
   "secrets: the master key, data keys (wrapped or not), the PKCS#11 PIN, the TLS private key, password " +
     "hashes, tokens, the setup token",

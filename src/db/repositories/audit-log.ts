@@ -195,8 +195,7 @@ export class AuditLogRepository {
       .prepare<[string], CheckpointSqlRow>(
         "SELECT tenant_id, size, root_hash, frontier, note, created_at " +
           "FROM audit_checkpoints " +
-          "WHERE tenant_id = ? ORDER BY size DESC " +
-          "LIMIT 1",
+          "WHERE tenant_id = ? ORDER BY size DESC LIMIT 1",
       )
       .get(this.tenantId);
     return row ? toCheckpoint(row) : undefined;

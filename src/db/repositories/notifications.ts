@@ -56,8 +56,8 @@ export class NotificationRepository {
     return this.handle
       .prepare<[string, string, number, number], Row>(
         `SELECT ${COLUMNS} FROM notifications ` +
-          `WHERE tenant_id = ? AND user_id = ? AND (? = 0 OR read_at IS NULL) ORDER BY created_at DESC, id ` +
-          `LIMIT ?`,
+          `WHERE tenant_id = ? AND user_id = ? AND (? = 0 OR read_at IS NULL) ` +
+          `ORDER BY created_at DESC, id LIMIT ?`,
       )
       .all(this.tenantId, userId, unreadOnly ? 1 : 0, limit)
       .map(toRecord);

@@ -77,8 +77,7 @@ export class ProjectRepository {
     return this.handle
       .prepare<[string, string, number, number], ProjectRow>(
         `SELECT ${COLUMNS} FROM projects ` +
-          `WHERE tenant_id = ? AND id > ? AND (? = 1 OR status = 'active') ORDER BY id ` +
-          `LIMIT ?`,
+          `WHERE tenant_id = ? AND id > ? AND (? = 1 OR status = 'active') ORDER BY id LIMIT ?`,
       )
       .all(this.tenantId, after ?? "", includeArchived ? 1 : 0, limit)
       .map(toProject);

@@ -60,8 +60,7 @@ export class SealedFieldRepository {
         `SELECT ${column.idColumn} AS id, ${column.sqlColumn} AS sealed ` +
           `FROM ${column.table} ` +
           `WHERE ${tenantColumnOf(column)} = ? AND ${versionExpr(column)} <> ? AND ${column.idColumn} > ? ` +
-          `ORDER BY ${column.idColumn} ` +
-          `LIMIT ?`,
+          `ORDER BY ${column.idColumn} LIMIT ?`,
       )
       .all(this.tenantId, versionBytes(version), afterId, limit)
       .map((r) => ({ id: r.id, sealed: new Uint8Array(r.sealed) }));
