@@ -25,6 +25,27 @@ export function sourceFiles(folder: string, extension = ".ts"): SourceFile[] {
     .map((file) => ({ path: relative(ROOT, file).split("\\").join("/"), text: readFileSync(file, "utf8") }));
 }
 
+const unparenthesized = (node: ts.Expression): ts.Expression => (ts.isParenthesizedExpression(node) ? unparenthesized(node.expression) : node);
+
+const isStringPiece = (node: ts.Expression): boolean => {
+  const inner = unparenthesized(node);
+  return ts.isStringLiteral(inner) || ts.isNoSubstitutionTemplateLiteral(inner) || ts.isTemplateExpression(inner) || isConcatenation(inner);
+};
+
+/** `"a " + "b"` or `` `a ${x} ` + "b" ``: a string split over lines to keep them short is read as one string. */
+function isConcatenation(node: ts.Expression): node is ts.BinaryExpression {
+  return ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.PlusToken && (isStringPiece(node.left) || isStringPiece(node.right));
+}
+
+/** The text of a string expression; file-level string constants are filled in, any other value is `${…}`. */
+function stringValue(node: ts.Expression, constants: ReadonlyMap<string, string>): string {
+  const inner = unparenthesized(node);
+  if (ts.isStringLiteral(inner) || ts.isNoSubstitutionTemplateLiteral(inner)) return inner.text;
+  if (ts.isTemplateExpression(inner)) return inner.head.text + inner.templateSpans.map((span) => stringValue(span.expression, constants) + span.literal.text).join("");
+  if (isConcatenation(inner)) return stringValue(inner.left, constants) + stringValue(inner.right, constants);
+  return (ts.isIdentifier(inner) ? constants.get(inner.text) : undefined) ?? "${…}";
+}
+
 /** Top-level `const NAME = "text"` declarations of a file, so templates that use them can be read whole. */
 function stringConstants(source: ts.SourceFile): Map<string, string> {
   const constants = new Map<string, string>();
@@ -32,28 +53,35 @@ function stringConstants(source: ts.SourceFile): Map<string, string> {
     if (!ts.isVariableStatement(statement)) continue;
     for (const declaration of statement.declarationList.declarations) {
       const init = declaration.initializer;
-      if (ts.isIdentifier(declaration.name) && init && (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init))) {
-        constants.set(declaration.name.text, init.text);
+      if (ts.isIdentifier(declaration.name) && init && (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init) || isConcatenation(init))) {
+        constants.set(declaration.name.text, stringValue(init, constants));
       }
     }
   }
   return constants;
 }
 
-/** Every string and template literal in a TypeScript file, with its line; a template's file-level string constants are filled in. */
+/**
+ * Every string and template literal in a TypeScript file, with its line; a template's file-level string constants are
+ * filled in, and a concatenation of strings (`"SELECT … " + "WHERE …"`) is one string, never its pieces.
+ */
 export function stringLiterals(file: SourceFile): { text: string; line: number }[] {
   const source = ts.createSourceFile(file.path, file.text, ts.ScriptTarget.Latest, true);
   const constants = stringConstants(source);
-  const spanText = (expression: ts.Expression): string => (ts.isIdentifier(expression) ? constants.get(expression.text) : undefined) ?? "${…}";
   const found: { text: string; line: number }[] = [];
+  const lineOf = (node: ts.Node): number => source.getLineAndCharacterOfPosition(node.getStart()).line + 1;
+  // The values inside a template or concatenation (`${f("…")}`, `+ g("…")`) are strings of their own.
+  const visitValues = (node: ts.Expression): void => {
+    const inner = unparenthesized(node);
+    if (ts.isTemplateExpression(inner)) inner.templateSpans.forEach((span) => visit(span.expression));
+    else if (isConcatenation(inner)) [inner.left, inner.right].forEach(visitValues);
+    else if (!ts.isStringLiteral(inner) && !ts.isNoSubstitutionTemplateLiteral(inner)) visit(inner);
+  };
   const visit = (node: ts.Node): void => {
-    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) {
-      found.push({ text: node.text, line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1 });
-    } else if (ts.isTemplateExpression(node)) {
-      const text = node.head.text + node.templateSpans.map((span) => spanText(span.expression) + span.literal.text).join("");
-      found.push({ text, line: source.getLineAndCharacterOfPosition(node.getStart()).line + 1 });
-    }
-    ts.forEachChild(node, visit);
+    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateExpression(node) || (ts.isBinaryExpression(node) && isConcatenation(node))) {
+      found.push({ text: stringValue(node, constants), line: lineOf(node) });
+      visitValues(node);
+    } else ts.forEachChild(node, visit);
   };
   visit(source);
   return found;

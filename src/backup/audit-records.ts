@@ -19,20 +19,62 @@ export function backupRecorder(events: EventSink | undefined, actorId: "vecto ba
   return { events, actor: { type: "system", id: actorId } };
 }
 
-export function recordBackupCreated(r: BackupRecorder, created: { backupId: string; kind: string; file: string; bytes: number; keyOwner: string }): void {
-  r.events?.emit({ event: "backup.created", sensitivity: "security", severity: "info", tenantId: null, actor: r.actor, payload: { ...created } });
+export function recordBackupCreated(
+  r: BackupRecorder,
+  created: { backupId: string; kind: string; file: string; bytes: number; keyOwner: string },
+): void {
+  r.events?.emit({
+    event: "backup.created",
+    sensitivity: "security",
+    severity: "info",
+    tenantId: null,
+    actor: r.actor,
+    payload: { ...created },
+  });
 }
 
-export function recordBackupVerified(r: BackupRecorder, verified: { backupId: string; kind: string; file: string }): void {
-  r.events?.emit({ event: "backup.verified", sensitivity: "security", severity: "info", tenantId: null, actor: r.actor, payload: { ...verified } });
+export function recordBackupVerified(
+  r: BackupRecorder,
+  verified: { backupId: string; kind: string; file: string },
+): void {
+  r.events?.emit({
+    event: "backup.verified",
+    sensitivity: "security",
+    severity: "info",
+    tenantId: null,
+    actor: r.actor,
+    payload: { ...verified },
+  });
 }
 
-export function recordBackupRewrapped(r: BackupRecorder, rewrapped: { backupId: string; file: string; from: string; to: string }): void {
-  r.events?.emit({ event: "backup.rewrapped", sensitivity: "security", severity: "info", tenantId: null, actor: r.actor, payload: { ...rewrapped } });
+export function recordBackupRewrapped(
+  r: BackupRecorder,
+  rewrapped: { backupId: string; file: string; from: string; to: string },
+): void {
+  r.events?.emit({
+    event: "backup.rewrapped",
+    sensitivity: "security",
+    severity: "info",
+    tenantId: null,
+    actor: r.actor,
+    payload: { ...rewrapped },
+  });
 }
 
 /** The error's class only: its message may name paths or keys. */
-export function recordBackupFailed(r: BackupRecorder, operation: "create" | "verify" | "rewrap" | "scheduled", error: unknown, backupId?: string): void {
+export function recordBackupFailed(
+  r: BackupRecorder,
+  operation: "create" | "verify" | "rewrap" | "scheduled",
+  error: unknown,
+  backupId?: string,
+): void {
   const reason = error instanceof Error ? error.name : "Error";
-  r.events?.emit({ event: "backup.failed", sensitivity: "security", severity: "error", tenantId: null, actor: r.actor, payload: { operation, ...(backupId === undefined ? {} : { backupId }), reason } });
+  r.events?.emit({
+    event: "backup.failed",
+    sensitivity: "security",
+    severity: "error",
+    tenantId: null,
+    actor: r.actor,
+    payload: { operation, ...(backupId === undefined ? {} : { backupId }), reason },
+  });
 }

@@ -86,7 +86,8 @@ class StreamReader {
 
 async function readEntryHeader(reader: StreamReader, expected: BackupFileEntry): Promise<void> {
   const [marker] = await reader.exact(1, "the file list");
-  if (marker !== ENTRY) throw new BackupInvalidError(`the backup's content does not match its header: ${expected.name} is missing`);
+  if (marker !== ENTRY)
+    throw new BackupInvalidError(`the backup's content does not match its header: ${expected.name} is missing`);
   const nameLength = (await reader.exact(2, "a file name")).readUInt16BE(0);
   const name = (await reader.exact(nameLength, "a file name")).toString("utf8");
   const size = (await reader.exact(8, "a file size")).readBigUInt64BE(0);
@@ -111,11 +112,16 @@ async function unpackEntry(reader: StreamReader, expected: BackupFileEntry, dir:
   } finally {
     await handle.close();
   }
-  if (hash.digest("hex") !== expected.sha256) throw new BackupInvalidError(`${expected.name} in the backup does not match its SHA-256 in the header`);
+  if (hash.digest("hex") !== expected.sha256)
+    throw new BackupInvalidError(`${expected.name} in the backup does not match its SHA-256 in the header`);
 }
 
 /** Unpacks the container into `dir` (which must hold none of the names), checking every file against the header. */
-export async function unpackFiles(source: AsyncIterable<Uint8Array>, expected: readonly BackupFileEntry[], dir: string): Promise<void> {
+export async function unpackFiles(
+  source: AsyncIterable<Uint8Array>,
+  expected: readonly BackupFileEntry[],
+  dir: string,
+): Promise<void> {
   const iterator = source[Symbol.asyncIterator]();
   const reader = new StreamReader(iterator);
   try {

@@ -22,7 +22,17 @@ import { hashFile, packFiles, type SourceFile } from "./container.js";
 import { ERASED_FILE, mergeRecords, readErasureRecord, recordErasures, type ErasureRecord } from "./erasures.js";
 import { BackupError } from "./errors.js";
 import { privateWorkDir, writeNewFileAtomically } from "./files.js";
-import { DATA_FILE, DEFAULT_CHUNK_BYTES, encodeHeader, fileKeyAad, hashHeader, KEYSTORE_FILE, NONCE_PREFIX_BYTES, type BackupFileEntry, type BackupHeader } from "./format.js";
+import {
+  DATA_FILE,
+  DEFAULT_CHUNK_BYTES,
+  encodeHeader,
+  fileKeyAad,
+  hashHeader,
+  KEYSTORE_FILE,
+  NONCE_PREFIX_BYTES,
+  type BackupFileEntry,
+  type BackupHeader,
+} from "./format.js";
 import { silentProgress, type Progress } from "./progress.js";
 
 export interface BackupSource {
@@ -57,7 +67,11 @@ export interface CreatedBackup {
 export const PRODUCER = `vecto ${VERSION}`;
 
 /** Hashes the files (a first pass) so the header can name each one's SHA-256 and size. */
-export async function describeFiles(files: readonly SourceFile[], progress: Progress, rows?: ReadonlyMap<string, number>): Promise<BackupFileEntry[]> {
+export async function describeFiles(
+  files: readonly SourceFile[],
+  progress: Progress,
+  rows?: ReadonlyMap<string, number>,
+): Promise<BackupFileEntry[]> {
   let total = 0;
   for (const file of files) total += (await stat(file.path)).size;
   progress.start("hashing", total);
@@ -72,13 +86,30 @@ export async function describeFiles(files: readonly SourceFile[], progress: Prog
 }
 
 /** The common tail of full and tenant backups: header, then the container sealed in chunks, published atomically. */
-export async function writeBackupFile(out: string, header: BackupHeader, fileKey: FileKey, sources: readonly SourceFile[], progress: Progress): Promise<number> {
+export async function writeBackupFile(
+  out: string,
+  header: BackupHeader,
+  fileKey: FileKey,
+  sources: readonly SourceFile[],
+  progress: Progress,
+): Promise<number> {
   const encoded = encodeHeader(header);
-  const params = { key: fileKey, noncePrefix: Buffer.from(header.cipher.noncePrefix, "base64"), headerHash: hashHeader(encoded), chunkBytes: header.cipher.chunkBytes };
-  progress.start("encrypting", header.files.reduce((sum, f) => sum + f.size, 0));
+  const params = {
+    key: fileKey,
+    noncePrefix: Buffer.from(header.cipher.noncePrefix, "base64"),
+    headerHash: hashHeader(encoded),
+    chunkBytes: header.cipher.chunkBytes,
+  };
+  progress.start(
+    "encrypting",
+    header.files.reduce((sum, f) => sum + f.size, 0),
+  );
   async function* content(): AsyncGenerator<Uint8Array> {
     yield encoded;
-    yield* encryptChunks(packFiles(sources, (n) => progress.add(n)), params);
+    yield* encryptChunks(
+      packFiles(sources, (n) => progress.add(n)),
+      params,
+    );
   }
   const bytes = await writeNewFileAtomically(out, content());
   progress.done();
@@ -86,7 +117,11 @@ export async function writeBackupFile(out: string, header: BackupHeader, fileKey
 }
 
 export function newCipherParams(chunkBytes: number | undefined): BackupHeader["cipher"] {
-  return { algorithm: "AES-256-GCM", chunkBytes: chunkBytes ?? DEFAULT_CHUNK_BYTES, noncePrefix: randomBytes(NONCE_PREFIX_BYTES).toString("base64") };
+  return {
+    algorithm: "AES-256-GCM",
+    chunkBytes: chunkBytes ?? DEFAULT_CHUNK_BYTES,
+    noncePrefix: randomBytes(NONCE_PREFIX_BYTES).toString("base64"),
+  };
 }
 
 /** Shows the data database's copy (the keystore is small) as the "snapshot" step. */
@@ -108,7 +143,10 @@ function snapshotProgress(progress: Progress): { onProgress: (p: SnapshotProgres
   };
 }
 
-/** The snapshot's erasures joined with the record files next to the data and next to the backup, which are updated to the join. */
+/**
+ * The snapshot's erasures joined with the record files next to the data and next to the backup, which are updated to
+ * the join.
+ */
 async function erasureRecord(source: BackupSource, snapshotFile: string, out: string): Promise<ErasureRecord> {
   const facts = readLiveFacts(snapshotFile);
   const files = [...new Set([join(source.dataDir, ERASED_FILE), join(dirname(out), ERASED_FILE)])];
@@ -119,22 +157,43 @@ async function erasureRecord(source: BackupSource, snapshotFile: string, out: st
   return record;
 }
 
-async function snapshot(source: BackupSource, dir: string, progress: Progress): Promise<{ files: SourceFile[]; dataVersion: number; keystoreVersion: number; installationId: string }> {
+async function snapshot(
+  source: BackupSource,
+  dir: string,
+  progress: Progress,
+): Promise<{ files: SourceFile[]; dataVersion: number; keystoreVersion: number; installationId: string }> {
   const files = [
     { name: DATA_FILE, path: join(dir, DATA_FILE) },
     { name: KEYSTORE_FILE, path: join(dir, KEYSTORE_FILE) },
   ];
   const shown = snapshotProgress(progress);
-  await snapshotDatabases({ databaseFile: source.databaseFile, keystoreFile: source.keystoreFile }, { databaseFile: join(dir, DATA_FILE), keystoreFile: join(dir, KEYSTORE_FILE) }, shown.onProgress);
+  await snapshotDatabases(
+    { databaseFile: source.databaseFile, keystoreFile: source.keystoreFile },
+    { databaseFile: join(dir, DATA_FILE), keystoreFile: join(dir, KEYSTORE_FILE) },
+    shown.onProgress,
+  );
   shown.finish();
   const data = inspectSnapshot(join(dir, DATA_FILE), { full: false });
   const keys = inspectSnapshot(join(dir, KEYSTORE_FILE), { full: false });
-  if (data.installationId === null) throw new BackupError(`${source.databaseFile} has no installation record; is it a Vecto database?`);
-  return { files, dataVersion: data.schemaVersion, keystoreVersion: keys.schemaVersion, installationId: data.installationId };
+  if (data.installationId === null)
+    throw new BackupError(`${source.databaseFile} has no installation record; is it a Vecto database?`);
+  return {
+    files,
+    dataVersion: data.schemaVersion,
+    keystoreVersion: keys.schemaVersion,
+    installationId: data.installationId,
+  };
 }
 
-/** Creates a full backup at options.out. The snapshots live in a private work dir inside the data dir and are removed afterwards. */
-export async function createFullBackup(source: BackupSource, resolver: KeyResolver, options: CreateOptions): Promise<CreatedBackup> {
+/**
+ * Creates a full backup at options.out. The snapshots live in a private work dir inside the data dir and are removed
+ * afterwards.
+ */
+export async function createFullBackup(
+  source: BackupSource,
+  resolver: KeyResolver,
+  options: CreateOptions,
+): Promise<CreatedBackup> {
   const progress = options.progress ?? silentProgress;
   const work = await privateWorkDir(source.dataDir, "backup");
   const fileKey = generateFileKey();
@@ -158,7 +217,16 @@ export async function createFullBackup(source: BackupSource, resolver: KeyResolv
       erasures,
     };
     const bytes = await writeBackupFile(options.out, header, fileKey, snap.files, progress);
-    return { file: options.out, backupId, kind: "full", createdAt, bytes, files, keyOwner: wrapped.masterLabel, erasures: { tenants: erasures.tenants.length, content: erasures.content.length } };
+    return {
+      file: options.out,
+      backupId,
+      kind: "full",
+      createdAt,
+      bytes,
+      files,
+      keyOwner: wrapped.masterLabel,
+      erasures: { tenants: erasures.tenants.length, content: erasures.content.length },
+    };
   } finally {
     fileKey.destroy();
     await work.remove();

@@ -21,7 +21,12 @@ export async function authenticateHeader(file: string, parsed: ParsedHeader, res
     // One byte beyond the first sealed chunk tells a first chunk from a final one.
     const end = parsed.dataOffset + header.cipher.chunkBytes + STREAM_TAG_BYTES;
     const stream = createReadStream(file, { start: parsed.dataOffset, end });
-    const chunks = decryptChunks(stream as AsyncIterable<Buffer>, { key: fileKey, noncePrefix: Buffer.from(header.cipher.noncePrefix, "base64"), headerHash: parsed.headerHash, chunkBytes: header.cipher.chunkBytes });
+    const chunks = decryptChunks(stream as AsyncIterable<Buffer>, {
+      key: fileKey,
+      noncePrefix: Buffer.from(header.cipher.noncePrefix, "base64"),
+      headerHash: parsed.headerHash,
+      chunkBytes: header.cipher.chunkBytes,
+    });
     try {
       const first = await chunks.next();
       if (first.done === true) throw new BackupInvalidError(`${file} has no encrypted data after its header`);
@@ -48,7 +53,8 @@ export async function readEmbeddedErasures(file: string, resolver: KeyResolver):
   try {
     await authenticateHeader(file, parsed, resolver);
   } catch (error) {
-    if (error instanceof BackupInvalidError && !error.message.includes(file)) throw new BackupInvalidError(`${file}: ${error.message}`);
+    if (error instanceof BackupInvalidError && !error.message.includes(file))
+      throw new BackupInvalidError(`${file}: ${error.message}`);
     throw error;
   }
   return { header, record: header.erasures ?? null };

@@ -30,16 +30,26 @@ async function isDirectory(path: string): Promise<boolean> {
 /** The erasure files to keep current: the data directory's, and the backup directory's when it exists. */
 export async function erasureFiles(config: JournalConfig): Promise<string[]> {
   const files = [join(config.dataDir, ERASED_FILE)];
-  if (config.backup.dir !== config.dataDir && (await isDirectory(config.backup.dir))) files.push(join(config.backup.dir, ERASED_FILE));
+  if (config.backup.dir !== config.dataDir && (await isDirectory(config.backup.dir)))
+    files.push(join(config.backup.dir, ERASED_FILE));
   return files;
 }
 
-async function recordEverywhere(config: JournalConfig, log: Logger, tenants: ErasedTenant[], content: ErasedContent[]): Promise<void> {
+async function recordEverywhere(
+  config: JournalConfig,
+  log: Logger,
+  tenants: ErasedTenant[],
+  content: ErasedContent[],
+): Promise<void> {
   for (const file of await erasureFiles(config)) {
     try {
       await recordErasures(file, tenants, content);
     } catch (error) {
-      log.error({ file, error: { name: (error as Error).name, message: (error as Error).message } }, "the erasure is done and audited, but the erasure record could not be written; the next backup or start of vecto serve writes it");
+      log.error(
+        { file, error: { name: (error as Error).name, message: (error as Error).message } },
+        "the erasure is done and audited, but the erasure record could not be written; the next backup " +
+          "or start of vecto serve writes it",
+      );
     }
   }
 }
@@ -47,7 +57,8 @@ async function recordEverywhere(config: JournalConfig, log: Logger, tenants: Era
 export function erasureJournal(config: JournalConfig, log: Logger): ErasureJournal {
   return {
     tenantErased: (tenantId) => recordEverywhere(config, log, [{ tenantId, erasedAt: new Date().toISOString() }], []),
-    contentErased: (tenantId, kind, id) => recordEverywhere(config, log, [], [{ tenantId, kind, id, erasedAt: new Date().toISOString() }]),
+    contentErased: (tenantId, kind, id) =>
+      recordEverywhere(config, log, [], [{ tenantId, kind, id, erasedAt: new Date().toISOString() }]),
   };
 }
 
@@ -56,7 +67,9 @@ export function erasureJournal(config: JournalConfig, log: Logger): ErasureJourn
  * `node.erased`, `project.erased` event). Run at start by `vecto serve`. Throws when a file
  * cannot be read or written; the caller decides whether that stops anything.
  */
-export async function repairErasureRecords(config: JournalConfig & Pick<Config, "databaseFile">): Promise<ErasureRecord> {
+export async function repairErasureRecords(
+  config: JournalConfig & Pick<Config, "databaseFile">,
+): Promise<ErasureRecord> {
   const { erasedTenants, erasedContent } = readLiveFacts(config.databaseFile);
   let record: ErasureRecord = { tenants: [], content: [] };
   for (const file of await erasureFiles(config)) record = await recordErasures(file, erasedTenants, erasedContent);

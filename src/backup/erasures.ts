@@ -52,7 +52,9 @@ export interface ErasureRecord {
 
 const idText = z.string().min(1).max(200);
 export const erasedTenantSchema = z.object({ tenantId: idText, erasedAt: z.string().max(64) }).strict();
-export const erasedContentSchema = z.object({ tenantId: idText, kind: z.enum(["node", "project"]), id: idText, erasedAt: z.string().max(64) }).strict();
+export const erasedContentSchema = z
+  .object({ tenantId: idText, kind: z.enum(["node", "project"]), id: idText, erasedAt: z.string().max(64) })
+  .strict();
 const fileSchema = z.object({
   note: z.string().optional(),
   tenants: z.array(erasedTenantSchema),
@@ -64,7 +66,10 @@ export const EMPTY_RECORD: ErasureRecord = { tenants: [], content: [] };
 
 /** The union of records: an erasure recorded anywhere counts. */
 export function mergeRecords(...records: readonly ErasureRecord[]): ErasureRecord {
-  return { tenants: mergeErasures(...records.map((r) => r.tenants)), content: mergeContentErasures(...records.map((r) => r.content)) };
+  return {
+    tenants: mergeErasures(...records.map((r) => r.tenants)),
+    content: mergeContentErasures(...records.map((r) => r.content)),
+  };
 }
 
 /** The erased tenants recorded in a file; none when it does not exist. */
@@ -72,7 +77,10 @@ export async function readErasedFile(path: string): Promise<ErasedTenant[]> {
   return (await readErasureRecord(path)).tenants;
 }
 
-/** Everything recorded in a file; nothing when it does not exist. A malformed file is an error: ignoring it could bring erased data back. */
+/**
+ * Everything recorded in a file; nothing when it does not exist. A malformed file is an error: ignoring it could bring
+ * erased data back.
+ */
 export async function readErasureRecord(path: string): Promise<ErasureRecord> {
   let text: string;
   try {
@@ -87,7 +95,8 @@ export async function readErasureRecord(path: string): Promise<ErasureRecord> {
   } catch {
     parsed = undefined;
   }
-  if (!parsed?.success) throw new BackupError(`${path} is malformed; it records erased tenants and content, fix it rather than delete it`);
+  if (!parsed?.success)
+    throw new BackupError(`${path} is malformed; it records erased tenants and content, fix it rather than delete it`);
   return { tenants: parsed.data.tenants, content: parsed.data.content };
 }
 
@@ -109,14 +118,22 @@ export function mergeContentErasures(...lists: readonly (readonly ErasedContent[
     const known = byKey.get(key);
     if (known === undefined || entry.erasedAt < known.erasedAt) byKey.set(key, entry);
   }
-  return [...byKey.values()].sort((a, b) => a.tenantId.localeCompare(b.tenantId) || a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id));
+  return [...byKey.values()].sort(
+    (a, b) => a.tenantId.localeCompare(b.tenantId) || a.kind.localeCompare(b.kind) || a.id.localeCompare(b.id),
+  );
 }
 
 /** Replaces the file atomically (temp file 0600, fsync, rename, fsync dir). */
 export async function writeErasedFile(path: string, record: ErasureRecord): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
-  const doc = { note: "Tenants and content erased in this Vecto installation; vecto backup restore erases them again. Do not delete.", tenants: record.tenants, content: record.content };
+  const doc = {
+    note:
+      "Tenants and content erased in this Vecto installation; vecto backup restore erases them again. " +
+      "Do not delete.",
+    tenants: record.tenants,
+    content: record.content,
+  };
   try {
     const handle = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
     try {
@@ -132,7 +149,10 @@ export async function writeErasedFile(path: string, record: ErasureRecord): Prom
   }
 }
 
-/** Read-merge-write of one file, one at a time per path within this process (an erasure and a backup may record at once). */
+/**
+ * Read-merge-write of one file, one at a time per path within this process (an erasure and a backup may record at
+ * once).
+ */
 const pending = new Map<string, Promise<unknown>>();
 
 function serialized<T>(path: string, run: () => Promise<T>): Promise<T> {
@@ -151,7 +171,11 @@ function serialized<T>(path: string, run: () => Promise<T>): Promise<T> {
  * nothing to record yet: an empty record still says "nothing was erased as of now"); writes only
  * when something is new. Returns the file's record.
  */
-export function recordErasures(path: string, tenants: readonly ErasedTenant[], content: readonly ErasedContent[] = []): Promise<ErasureRecord> {
+export function recordErasures(
+  path: string,
+  tenants: readonly ErasedTenant[],
+  content: readonly ErasedContent[] = [],
+): Promise<ErasureRecord> {
   return serialized(path, async () => {
     let missing = false;
     try {
@@ -161,7 +185,10 @@ export function recordErasures(path: string, tenants: readonly ErasedTenant[], c
       missing = true;
     }
     const known = await readErasureRecord(path);
-    const merged = { tenants: mergeErasures(known.tenants, tenants), content: mergeContentErasures(known.content, content) };
+    const merged = {
+      tenants: mergeErasures(known.tenants, tenants),
+      content: mergeContentErasures(known.content, content),
+    };
     if (missing || JSON.stringify(merged) !== JSON.stringify(known)) await writeErasedFile(path, merged);
     return merged;
   });

@@ -56,7 +56,10 @@ export async function writeNewFileAtomically(file: string, chunks: AsyncIterable
   try {
     handle = await open(partial, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") throw new BackupError(`${partial} exists: another backup is being written there, or an interrupted one left it (remove it)`);
+    if ((error as NodeJS.ErrnoException).code === "EEXIST")
+      throw new BackupError(
+        `${partial} exists: another backup is being written there, or an interrupted one left it (remove it)`,
+      );
     throw error;
   }
   let written = 0;
@@ -91,7 +94,8 @@ async function publish(partial: string, file: string): Promise<void> {
   try {
     await link(partial, file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") throw new BackupError(`${file} already exists; refusing to overwrite it`);
+    if ((error as NodeJS.ErrnoException).code === "EEXIST")
+      throw new BackupError(`${file} already exists; refusing to overwrite it`);
     throw error;
   }
   await unlink(partial);

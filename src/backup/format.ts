@@ -47,8 +47,12 @@ const fileSchema = z
   })
   .strict();
 
-const masterKeySchema = z.object({ type: z.literal("master"), masterLabel: z.string().min(1).max(200), wrapped: base64 }).strict();
-const tenantKeySchema = z.object({ type: z.literal("tenant"), tenantId: z.string().min(1).max(200), sealed: base64 }).strict();
+const masterKeySchema = z
+  .object({ type: z.literal("master"), masterLabel: z.string().min(1).max(200), wrapped: base64 })
+  .strict();
+const tenantKeySchema = z
+  .object({ type: z.literal("tenant"), tenantId: z.string().min(1).max(200), sealed: base64 })
+  .strict();
 
 const headerSchema = z
   .object({
@@ -65,10 +69,18 @@ const headerSchema = z
       })
       .strict(),
     key: z.discriminatedUnion("type", [masterKeySchema, tenantKeySchema]),
-    schema: z.object({ data: z.number().int().nonnegative(), keystore: z.number().int().nonnegative().optional() }).strict(),
-    tenant: z.object({ id: z.string().min(1).max(200), slug: z.string().min(1).max(200) }).strict().optional(),
+    schema: z
+      .object({ data: z.number().int().nonnegative(), keystore: z.number().int().nonnegative().optional() })
+      .strict(),
+    tenant: z
+      .object({ id: z.string().min(1).max(200), slug: z.string().min(1).max(200) })
+      .strict()
+      .optional(),
     files: z.array(fileSchema).min(1).max(64),
-    erasures: z.object({ tenants: z.array(erasedTenantSchema), content: z.array(erasedContentSchema) }).strict().optional(),
+    erasures: z
+      .object({ tenants: z.array(erasedTenantSchema), content: z.array(erasedContentSchema) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -83,17 +95,27 @@ export interface ParsedHeader {
   readonly dataOffset: number;
 }
 
-/** Cross-field rules zod cannot say in one schema: a full backup is the two databases under the master key; a tenant backup is sealed by that tenant's key. */
+/**
+ * Cross-field rules zod cannot say in one schema: a full backup is the two databases under the master key; a tenant
+ * backup is sealed by that tenant's key.
+ */
 function checkShape(header: BackupHeader): string | undefined {
   const names = header.files.map((f) => f.name);
   if (new Set(names).size !== names.length) return "duplicate file names";
   if (Buffer.from(header.cipher.noncePrefix, "base64").length !== NONCE_PREFIX_BYTES) return "bad nonce prefix";
   if (header.kind === "full") {
-    if (header.key.type !== "master" || header.schema.keystore === undefined || header.tenant !== undefined) return "inconsistent full backup";
+    if (header.key.type !== "master" || header.schema.keystore === undefined || header.tenant !== undefined)
+      return "inconsistent full backup";
     if (names.join(",") !== `${DATA_FILE},${KEYSTORE_FILE}`) return "a full backup holds vecto.db and keys.db";
     return undefined;
   }
-  if (header.key.type !== "tenant" || header.tenant === undefined || header.key.tenantId !== header.tenant.id || header.erasures !== undefined) return "inconsistent tenant backup";
+  if (
+    header.key.type !== "tenant" ||
+    header.tenant === undefined ||
+    header.key.tenantId !== header.tenant.id ||
+    header.erasures !== undefined
+  )
+    return "inconsistent tenant backup";
   return undefined;
 }
 
@@ -113,7 +135,13 @@ export function hashHeader(encoded: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(encoded).digest());
 }
 
-async function readExactly(handle: FileHandle, length: number, position: number, what: string, file: string): Promise<Buffer> {
+async function readExactly(
+  handle: FileHandle,
+  length: number,
+  position: number,
+  what: string,
+  file: string,
+): Promise<Buffer> {
   const buffer = Buffer.alloc(length);
   const { bytesRead } = await handle.read(buffer, 0, length, position);
   if (bytesRead !== length) throw new BackupInvalidError(`${file} is truncated: it ends inside the ${what}`);
@@ -129,9 +157,14 @@ function parseHeaderJson(json: Buffer, file: string): BackupHeader {
     throw new BackupInvalidError(`${file} has a header that is not valid JSON: the file is modified or corrupt`);
   }
   const parsed = headerSchema.safeParse(value);
-  if (!parsed.success) throw new BackupInvalidError(`${file} has an invalid header (${parsed.error.issues[0]?.path.join(".") || "header"}): the file is modified or corrupt`);
+  if (!parsed.success)
+    throw new BackupInvalidError(
+      `${file} has an invalid header (${parsed.error.issues[0]?.path.join(".") || "header"}): the file ` +
+        `is modified or corrupt`,
+    );
   const problem = checkShape(parsed.data);
-  if (problem !== undefined) throw new BackupInvalidError(`${file} has an invalid header (${problem}): the file is modified or corrupt`);
+  if (problem !== undefined)
+    throw new BackupInvalidError(`${file} has an invalid header (${problem}): the file is modified or corrupt`);
   return parsed.data;
 }
 
@@ -140,9 +173,13 @@ export async function readHeader(handle: FileHandle, file: string): Promise<Pars
   const prefix = await readExactly(handle, PREFIX_BYTES, 0, "header", file);
   if (!prefix.subarray(0, MAGIC.length).equals(MAGIC)) throw new BackupInvalidError(`${file} is not a Vecto backup`);
   const version = prefix.readUInt16BE(MAGIC.length);
-  if (version !== FORMAT_VERSION) throw new BackupInvalidError(`${file} has backup format version ${version}; this build reads version ${FORMAT_VERSION}`);
+  if (version !== FORMAT_VERSION)
+    throw new BackupInvalidError(
+      `${file} has backup format version ${version}; this build reads version ${FORMAT_VERSION}`,
+    );
   const length = prefix.readUInt32BE(MAGIC.length + 2);
-  if (length === 0 || length > MAX_HEADER_BYTES) throw new BackupInvalidError(`${file} has an invalid header length: the file is modified or corrupt`);
+  if (length === 0 || length > MAX_HEADER_BYTES)
+    throw new BackupInvalidError(`${file} has an invalid header length: the file is modified or corrupt`);
   const json = await readExactly(handle, length, PREFIX_BYTES, "header", file);
   const header = parseHeaderJson(json, file);
   return { header, headerHash: hashHeader(Buffer.concat([prefix, json])), dataOffset: PREFIX_BYTES + length };

@@ -73,7 +73,9 @@ export interface RestoreReport {
 const SIDE_FILES = ["-wal", "-shm", "-journal"];
 
 function refuseBusy(dataDir: string): never {
-  throw new RestoreRefusedError(`refusing to restore: ${dataDir} is in use by a running vecto serve; stop the service first`);
+  throw new RestoreRefusedError(
+    `refusing to restore: ${dataDir} is in use by a running vecto serve; stop the service first`,
+  );
 }
 
 /** A backup from a newer build cannot be opened by this one's migrations. */
@@ -81,50 +83,88 @@ function checkSchema(header: Pick<VerifyReport, "schema">): void {
   const dataLatest = migrations.at(-1)?.version ?? 0;
   const keysLatest = keystoreMigrations.at(-1)?.version ?? 0;
   if (header.schema.data > dataLatest) {
-    throw new RestoreRefusedError(`refusing to restore: the backup has data schema version ${header.schema.data}, this build knows up to ${dataLatest}; restore it with the newer vecto that made it`);
+    throw new RestoreRefusedError(
+      `refusing to restore: the backup has data schema version ${header.schema.data}, this build knows ` +
+        `up to ${dataLatest}; restore it with the newer vecto that made it`,
+    );
   }
   if ((header.schema.keystore ?? 0) > keysLatest) {
-    throw new RestoreRefusedError(`refusing to restore: the backup has keystore schema version ${String(header.schema.keystore)}, this build knows up to ${keysLatest}; restore it with the newer vecto that made it`);
+    throw new RestoreRefusedError(
+      `refusing to restore: the backup has keystore schema version ${String(header.schema.keystore)}, ` +
+        `this build knows up to ${keysLatest}; restore it with the newer vecto that made it`,
+    );
   }
 }
 
 function checkInstallation(report: VerifyReport, live: LiveFacts | null, force: boolean): void {
   if (force || live === null || live.installationId === null || live.installationId === report.installationId) return;
   throw new RestoreRefusedError(
-    `refusing to restore: the backup is from installation ${report.installationId}, this data directory is installation ${live.installationId}; use --force-installation to replace it anyway`,
+    `refusing to restore: the backup is from installation ${report.installationId}, this data directory ` +
+      `is installation ${live.installationId}; use --force-installation to replace it anyway`,
   );
 }
 
-/** What the live database says; null when there is none. An unreadable one is reported, not fatal: it may be why we restore. */
+/**
+ * What the live database says; null when there is none. An unreadable one is reported, not fatal: it may be why we
+ * restore.
+ */
 async function liveFacts(databaseFile: string, warnings: string[]): Promise<LiveFacts | null> {
   if (!(await exists(databaseFile))) return null;
   try {
     return readLiveFacts(databaseFile);
   } catch (error) {
-    warnings.push(`the live database could not be read (${(error as Error).message}); erasures are taken from ${ERASED_FILE} only`);
+    warnings.push(
+      `the live database could not be read (${(error as Error).message}); erasures are taken from ${ERASED_FILE} only`,
+    );
     return { installationId: null, erasedTenants: [], erasedContent: [] };
   }
 }
 
-/** Opens the staged copies like the appliance would (migrating them forward) and brings them in line with this installation. */
+/**
+ * Opens the staged copies like the appliance would (migrating them forward) and brings them in line with this
+ * installation.
+ */
 interface ErasedAgain {
   readonly tenants: string[];
   readonly content: ErasedItem[];
 }
 
-async function prepareStaged(config: Config, wiring: BackupWiring, stageDir: string, report: VerifyReport, erased: ErasureRecord, log: Logger): Promise<ErasedAgain> {
+async function prepareStaged(
+  config: Config,
+  wiring: BackupWiring,
+  stageDir: string,
+  report: VerifyReport,
+  erased: ErasureRecord,
+  log: Logger,
+): Promise<ErasedAgain> {
   let services: OpenedCopy;
   try {
     services = await wiring.openServices({ ...config, databaseFile: join(stageDir, DATA_FILE) }, log);
   } catch (error) {
     if (error instanceof SchemaError) throw new RestoreRefusedError(`refusing to restore: ${error.message}`);
-    if (error instanceof CryptoError) throw new RestoreRefusedError(`refusing to restore: the backup's keystore does not open with the loaded master key (${error.message})`);
+    if (error instanceof CryptoError)
+      throw new RestoreRefusedError(
+        `refusing to restore: the backup's keystore does not open with the loaded master key (${error.message})`,
+      );
     throw error;
   }
   try {
     const tenants = await eraseAgain(services, erased.tenants, report.backupId);
     const content = await eraseContentAgain(services.db, erased.content, report.backupId);
-    services.identity.events.emit({ event: "backup.restored", sensitivity: "security", severity: "warn", tenantId: null, actor: RESTORE_ACTOR, payload: { backupId: report.backupId, backupCreatedAt: report.createdAt, backupInstallationId: report.installationId, erasedAgain: tenants.length, contentErasedAgain: content.length } });
+    services.identity.events.emit({
+      event: "backup.restored",
+      sensitivity: "security",
+      severity: "warn",
+      tenantId: null,
+      actor: RESTORE_ACTOR,
+      payload: {
+        backupId: report.backupId,
+        backupCreatedAt: report.createdAt,
+        backupInstallationId: report.installationId,
+        erasedAgain: tenants.length,
+        contentErasedAgain: content.length,
+      },
+    });
     return { tenants, content };
   } finally {
     services.close();
@@ -140,7 +180,13 @@ async function eraseAgain(services: OpenedCopy, erased: ErasureRecord["tenants"]
   for (const { tenantId } of erased) {
     const tenant = services.db.tenants.get(tenantId);
     if (!present.has(tenantId) && tenant === undefined) continue;
-    await shredTenant({ db: services.db, crypto: services.crypto }, tenantId, tenant?.slug ?? null, RESTORE_ACTOR, backupId);
+    await shredTenant(
+      { db: services.db, crypto: services.crypto },
+      tenantId,
+      tenant?.slug ?? null,
+      RESTORE_ACTOR,
+      backupId,
+    );
     done.push(tenantId);
   }
   services.db.checkpoint();
@@ -156,11 +202,15 @@ async function syncFile(path: string): Promise<void> {
   }
 }
 
-/** Keeps the live file (and its WAL) under the pre-restore name, clears its side files, and renames the restored file over it. */
+/**
+ * Keeps the live file (and its WAL) under the pre-restore name, clears its side files, and renames the restored file
+ * over it.
+ */
 async function swapIn(staged: string, live: string, stamp: string): Promise<string | null> {
   for (const side of SIDE_FILES) {
     if (await exists(staged + side)) {
-      if (side === "-wal" && (await stat(staged + side)).size > 0) throw new BackupError(`${staged}-wal is not empty; refusing to swap an unfinished copy`);
+      if (side === "-wal" && (await stat(staged + side)).size > 0)
+        throw new BackupError(`${staged}-wal is not empty; refusing to swap an unfinished copy`);
       await rm(staged + side, { force: true });
     }
   }
@@ -189,12 +239,17 @@ interface Collected {
   readonly sources: string[];
 }
 
-/** The record files that exist among the data directory's, the one next to the backup, and those given with --erasures (which must exist). */
+/**
+ * The record files that exist among the data directory's, the one next to the backup, and those given with --erasures
+ * (which must exist).
+ */
 async function recordFiles(config: Config, file: string, given: readonly string[]): Promise<string[]> {
   const found: string[] = [];
-  for (const path of [join(config.dataDir, ERASED_FILE), join(dirname(file), ERASED_FILE)]) if (await exists(path)) found.push(path);
+  for (const path of [join(config.dataDir, ERASED_FILE), join(dirname(file), ERASED_FILE)])
+    if (await exists(path)) found.push(path);
   for (const path of given) {
-    if (!(await exists(path))) throw new RestoreRefusedError(`refusing to restore: the erasure record ${path} does not exist`);
+    if (!(await exists(path)))
+      throw new RestoreRefusedError(`refusing to restore: the erasure record ${path} does not exist`);
     found.push(path);
   }
   return [...new Set(found)];
@@ -206,7 +261,12 @@ async function recordFiles(config: Config, file: string, given: readonly string[
  * with a warning (it offers no record; deleting it would lose no more); a readable header that
  * fails authentication was edited, and refuses.
  */
-async function newerBackupRecords(file: string, report: VerifyReport, resolver: KeyResolver, warnings: string[]): Promise<{ file: string; record: ErasureRecord }[]> {
+async function newerBackupRecords(
+  file: string,
+  report: VerifyReport,
+  resolver: KeyResolver,
+  warnings: string[],
+): Promise<{ file: string; record: ErasureRecord }[]> {
   const dir = dirname(file);
   const out: { file: string; record: ErasureRecord }[] = [];
   for (const other of await backupFilesIn(dir)) {
@@ -216,27 +276,48 @@ async function newerBackupRecords(file: string, report: VerifyReport, resolver: 
       header = (await readBackupHeader(other)).header;
     } catch (error) {
       if (!(error instanceof BackupError)) throw error;
-      warnings.push(`${other}, next to the backup, is not a readable backup (${error.message}); an erasure record it may have held was not used`);
+      warnings.push(
+        `${other}, next to the backup, is not a readable backup (${error.message}); an erasure record it ` +
+          `may have held was not used`,
+      );
       continue;
     }
     // A copy of the backup being restored (same id) carries the record already read from it. A
     // header without a record is authenticated too: removing the record is an edit of it.
-    if (header.kind !== "full" || header.backupId === report.backupId || header.installationId !== report.installationId || header.createdAt < report.createdAt) continue;
+    if (
+      header.kind !== "full" ||
+      header.backupId === report.backupId ||
+      header.installationId !== report.installationId ||
+      header.createdAt < report.createdAt
+    )
+      continue;
     try {
       const embedded = await readEmbeddedErasures(other, resolver);
       if (embedded.record !== null) out.push({ file: other, record: embedded.record });
     } catch (error) {
       if (!(error instanceof BackupError)) throw error;
       throw new RestoreRefusedError(
-        `refusing to restore: ${other}, next to the backup, may hold a newer erasure record and cannot be trusted (${error.message}); move it out of ${dir} (and keep it) to restore without it`,
+        `refusing to restore: ${other}, next to the backup, may hold a newer erasure record and cannot ` +
+          `be trusted (${error.message}); move it out of ${dir} (and keep it) to restore without it`,
       );
     }
   }
   return out;
 }
 
-/** Every erasure this installation recorded anywhere: live database, record files, the backup's own header, newer backups next to it. A malformed or untrustworthy record refuses. */
-async function collectErasures(config: Config, file: string, verified: { report: VerifyReport; header: BackupHeader }, live: LiveFacts | null, options: RestoreOptions, resolver: KeyResolver, warnings: string[]): Promise<Collected> {
+/**
+ * Every erasure this installation recorded anywhere: live database, record files, the backup's own header, newer
+ * backups next to it. A malformed or untrustworthy record refuses.
+ */
+async function collectErasures(
+  config: Config,
+  file: string,
+  verified: { report: VerifyReport; header: BackupHeader },
+  live: LiveFacts | null,
+  options: RestoreOptions,
+  resolver: KeyResolver,
+  warnings: string[],
+): Promise<Collected> {
   const { report, header } = verified;
   const records: ErasureRecord[] = [];
   const sources: string[] = [];
@@ -263,8 +344,10 @@ async function collectErasures(config: Config, file: string, verified: { report:
 /** Said loudly: nothing told the restore what was erased after the backup was taken. */
 function noRecordWarning(config: Config, file: string, report: VerifyReport): string {
   return (
-    `NO ERASURE RECORD FOUND: no live database in ${config.dataDir}, no ${ERASED_FILE} there or next to the backup, no newer backup next to it. ` +
-    `Tenants and content erased after ${report.createdAt} are back. Copy the whole backup directory (not one file), or give the record with --erasures FILE, and restore again; ` +
+    `NO ERASURE RECORD FOUND: no live database in ${config.dataDir}, no ${ERASED_FILE} there or next to ` +
+    `the backup, no newer backup next to it. ` +
+    (`Tenants and content erased after ${report.createdAt} are back. Copy the whole backup directory (not ` +
+      `one file), or give the record with --erasures FILE, and restore again; `) +
     `or erase them again by hand`
   );
 }
@@ -276,8 +359,17 @@ interface Decision {
   readonly warnings: string[];
 }
 
-/** Everything that may refuse, before anything changes: the whole backup verified into `workDir`, schema, installation, erasure record. */
-async function decide(config: Config, wiring: BackupWiring, file: string, workDir: string, options: RestoreOptions): Promise<Decision> {
+/**
+ * Everything that may refuse, before anything changes: the whole backup verified into `workDir`, schema, installation,
+ * erasure record.
+ */
+async function decide(
+  config: Config,
+  wiring: BackupWiring,
+  file: string,
+  workDir: string,
+  options: RestoreOptions,
+): Promise<Decision> {
   const resolver = await wiring.openKeyResolver(config);
   const verified = await verifyBackupFile(file, { resolver }, workDir, options.progress ?? silentProgress);
   const { report } = verified;
@@ -300,10 +392,21 @@ function lockOrRefuse(dataDir: string): DataDirLock {
   }
 }
 
-/** Under the lock: brings the staged copies in line, records erasures, swaps both files in. Returns the kept previous files. */
-async function replaceLive(config: Config, wiring: BackupWiring, workDir: string, decision: Decision, log: Logger, now: Date): Promise<{ previous: string[]; erasedAgain: ErasedAgain }> {
+/**
+ * Under the lock: brings the staged copies in line, records erasures, swaps both files in. Returns the kept previous
+ * files.
+ */
+async function replaceLive(
+  config: Config,
+  wiring: BackupWiring,
+  workDir: string,
+  decision: Decision,
+  log: Logger,
+  now: Date,
+): Promise<{ previous: string[]; erasedAgain: ErasedAgain }> {
   const erasedAgain = await prepareStaged(config, wiring, workDir, decision.report, decision.erased, log);
-  if (decision.erased.tenants.length + decision.erased.content.length > 0) await writeErasedFile(join(config.dataDir, ERASED_FILE), decision.erased);
+  if (decision.erased.tenants.length + decision.erased.content.length > 0)
+    await writeErasedFile(join(config.dataDir, ERASED_FILE), decision.erased);
   const stamp = stampOf(now);
   const previous: string[] = [];
   for (const [staged, liveFile] of [
@@ -316,20 +419,50 @@ async function replaceLive(config: Config, wiring: BackupWiring, workDir: string
   return { previous, erasedAgain };
 }
 
-/** Verifies, decides, then replaces, opening keys and the staged copy through `wiring`. Throws RestoreRefusedError / BackupInvalidError with one line; the data dir is untouched then. */
-export async function restoreBackup(config: Config, wiring: BackupWiring, file: string, log: Logger, options: RestoreOptions = {}): Promise<RestoreReport> {
+/**
+ * Verifies, decides, then replaces, opening keys and the staged copy through `wiring`. Throws RestoreRefusedError /
+ * BackupInvalidError with one line; the data dir is untouched then.
+ */
+export async function restoreBackup(
+  config: Config,
+  wiring: BackupWiring,
+  file: string,
+  log: Logger,
+  options: RestoreOptions = {},
+): Promise<RestoreReport> {
   const dataDir = config.dataDir;
   if (dataDirLocked(dataDir)) refuseBusy(dataDir);
   const { header } = await readBackupHeader(file);
-  if (header.kind !== "full") throw new RestoreRefusedError(`refusing to restore: ${file} is a tenant backup (tenant ${header.tenant?.slug ?? ""}); tenant backups are for export and verification, only full backups are restored`);
+  if (header.kind !== "full")
+    throw new RestoreRefusedError(
+      `refusing to restore: ${file} is a tenant backup (tenant ${header.tenant?.slug ?? ""}); tenant ` +
+        `backups are for export and verification, only full backups are restored`,
+    );
   const work = await privateWorkDir(dataDir, "restore");
   try {
     const decision = await decide(config, wiring, file, work.path, options);
     const lock = lockOrRefuse(dataDir);
     try {
-      const { previous, erasedAgain } = await replaceLive(config, wiring, work.path, decision, log, options.now?.() ?? new Date());
+      const { previous, erasedAgain } = await replaceLive(
+        config,
+        wiring,
+        work.path,
+        decision,
+        log,
+        options.now?.() ?? new Date(),
+      );
       const { report, warnings, erasureSources } = decision;
-      return { file, backupId: report.backupId, createdAt: report.createdAt, dataDir, previous, erasedAgain: erasedAgain.tenants, contentErasedAgain: erasedAgain.content, erasureSources, warnings };
+      return {
+        file,
+        backupId: report.backupId,
+        createdAt: report.createdAt,
+        dataDir,
+        previous,
+        erasedAgain: erasedAgain.tenants,
+        contentErasedAgain: erasedAgain.content,
+        erasureSources,
+        warnings,
+      };
     } finally {
       lock.release();
     }

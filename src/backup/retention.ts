@@ -1,7 +1,7 @@
 /**
  * Backup file names and retention. Names sort by time so the newest N are found without opening
- * any file: `vecto-full-20260505T030000.000Z-1a2b3c4d.vbak` (UTC, to the
- * millisecond), and for a tenant `vecto-tenant-<slug>-20260505T030000.000Z-1a2b3c4d.vbak`. Retention only ever touches full
+ * any file: `vecto-full-20260505T030000.000Z-1a2b3c4d.vbak` (UTC, to the millisecond), and for a
+ * tenant `vecto-tenant-<slug>-20260505T030000.000Z-1a2b3c4d.vbak`. Retention only ever touches full
  * backups with this shape in the backup directory; whatever else an operator keeps there is theirs.
  */
 import { randomBytes } from "node:crypto";
@@ -35,14 +35,20 @@ export async function listBackupFiles(dir: string): Promise<string[]> {
     throw error;
   }
   const key = (name: string): string => STAMP.exec(name)?.[1] ?? "";
-  return names.filter((n) => ANY_NAME.test(n)).sort((a, b) => key(a).localeCompare(key(b)) || a.localeCompare(b)).map((n) => join(dir, n));
+  return names
+    .filter((n) => ANY_NAME.test(n))
+    .sort((a, b) => key(a).localeCompare(key(b)) || a.localeCompare(b))
+    .map((n) => join(dir, n));
 }
 
 /** Every backup file (*.vbak, whatever its name) directly in `dir`, sorted by name; none when it does not exist. */
 export async function backupFilesIn(dir: string): Promise<string[]> {
   try {
     const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => e.isFile() && e.name.endsWith(BACKUP_EXTENSION)).map((e) => join(dir, e.name)).sort();
+    return entries
+      .filter((e) => e.isFile() && e.name.endsWith(BACKUP_EXTENSION))
+      .map((e) => join(dir, e.name))
+      .sort();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw error;
@@ -54,7 +60,12 @@ export async function backupFilesIn(dir: string): Promise<string[]> {
  * verified) and removes older ones; also removes .partial files left by interrupted runs.
  * Returns the removed files.
  */
-export async function applyRetention(dir: string, keep: number, protect: string, now: Date = new Date()): Promise<string[]> {
+export async function applyRetention(
+  dir: string,
+  keep: number,
+  protect: string,
+  now: Date = new Date(),
+): Promise<string[]> {
   const names = (await readdir(dir)).filter((n) => FULL_NAME.test(n)).sort();
   const removable = names.map((n) => join(dir, n)).filter((p) => p !== protect);
   const excess = Math.max(0, names.length - Math.max(keep, 1));

@@ -34,13 +34,19 @@ import type { BackupWiring } from "./wiring.js";
 export interface RewrapResult {
   readonly file: string;
   readonly backupId: string;
-  /** rewrapped; current: already under the current master key; tenant: a tenant backup (sealed by its tenant's key, nothing to do). */
+  /**
+   * rewrapped; current: already under the current master key; tenant: a tenant backup (sealed by its tenant's key,
+   * nothing to do).
+   */
   readonly status: "rewrapped" | "current" | "tenant";
   readonly from: string;
   readonly to: string;
 }
 
-/** The full backups in `dir` whose file key is wrapped under master key `label` (files whose header cannot be read are not listed). */
+/**
+ * The full backups in `dir` whose file key is wrapped under master key `label` (files whose header cannot be read are
+ * not listed).
+ */
 export async function backupsUnderMaster(dir: string, label: string): Promise<string[]> {
   const out: string[] = [];
   for (const file of await backupFilesIn(dir)) {
@@ -56,20 +62,40 @@ export async function backupsUnderMaster(dir: string, label: string): Promise<st
 
 /** The one line `vecto keys retire-master` refuses with. */
 export function backupsUnderMasterRefusal(label: string, dir: string, files: readonly string[]): string {
-  const named = files.slice(0, 3).map((f) => basename(f)).join(", ") + (files.length > 3 ? `, and ${files.length - 3} more` : "");
-  return `refusing to retire master key ${label}: ${files.length} backup(s) in ${dir} are encrypted under it (${named}); run "vecto backup rewrap --dir ${dir}" with the key still loaded, or keep the key as long as you keep those backups`;
+  const named =
+    files
+      .slice(0, 3)
+      .map((f) => basename(f))
+      .join(", ") + (files.length > 3 ? `, and ${files.length - 3} more` : "");
+  return (
+    `refusing to retire master key ${label}: ${files.length} backup(s) in ${dir} are encrypted under it ` +
+    `(${named}); run "vecto backup rewrap --dir ${dir}" with the key still loaded, or keep the key as long ` +
+    `as you keep those backups`
+  );
 }
 
-/** Opens the decrypted copies like the appliance would and wraps every data key in their keystore under each loaded master key (the current one included). */
-async function wrapCopiedKeystore(config: Config, wiring: BackupWiring, dir: string, log: Logger): Promise<{ data: number; keystore: number }> {
+/**
+ * Opens the decrypted copies like the appliance would and wraps every data key in their keystore under each loaded
+ * master key (the current one included).
+ */
+async function wrapCopiedKeystore(
+  config: Config,
+  wiring: BackupWiring,
+  dir: string,
+  log: Logger,
+): Promise<{ data: number; keystore: number }> {
   const services = await wiring.openServices({ ...config, databaseFile: join(dir, DATA_FILE) }, log);
   try {
     await wrapUnderLoadedMasters(services.keyAdmin);
   } finally {
     services.close();
   }
-  for (const side of ["-wal", "-shm"]) for (const name of [DATA_FILE, KEYSTORE_FILE]) await rm(join(dir, name + side), { force: true });
-  return { data: inspectSnapshot(join(dir, DATA_FILE), { full: false }).schemaVersion, keystore: inspectSnapshot(join(dir, KEYSTORE_FILE), { full: false }).schemaVersion };
+  for (const side of ["-wal", "-shm"])
+    for (const name of [DATA_FILE, KEYSTORE_FILE]) await rm(join(dir, name + side), { force: true });
+  return {
+    data: inspectSnapshot(join(dir, DATA_FILE), { full: false }).schemaVersion,
+    keystore: inspectSnapshot(join(dir, KEYSTORE_FILE), { full: false }).schemaVersion,
+  };
 }
 
 async function verifyInto(file: string, ring: MasterKeyRing, dataDir: string): Promise<void> {
@@ -81,10 +107,20 @@ async function verifyInto(file: string, ring: MasterKeyRing, dataDir: string): P
   }
 }
 
-/** Re-encrypts one backup under the current master key of `ring` (see the file comment). The work dirs are private, inside the data dir. */
-export async function rewrapBackup(file: string, config: Config, wiring: BackupWiring, ring: MasterKeyRing, log: Logger): Promise<RewrapResult> {
+/**
+ * Re-encrypts one backup under the current master key of `ring` (see the file comment). The work dirs are private,
+ * inside the data dir.
+ */
+export async function rewrapBackup(
+  file: string,
+  config: Config,
+  wiring: BackupWiring,
+  ring: MasterKeyRing,
+  log: Logger,
+): Promise<RewrapResult> {
   const { header } = await readBackupHeader(file);
-  if (header.key.type !== "master") return { file, backupId: header.backupId, status: "tenant", from: header.key.tenantId, to: header.key.tenantId };
+  if (header.key.type !== "master")
+    return { file, backupId: header.backupId, status: "tenant", from: header.key.tenantId, to: header.key.tenantId };
   const from = header.key.masterLabel;
   if (from === ring.currentLabel) return { file, backupId: header.backupId, status: "current", from, to: from };
   const work = await privateWorkDir(config.dataDir, "rewrap");

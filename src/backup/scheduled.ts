@@ -52,8 +52,18 @@ export async function runScheduledBackup(deps: ScheduledBackupDeps): Promise<Sch
   try {
     await mkdir(deps.backupDir, { recursive: true, mode: 0o700 });
     const out = join(deps.backupDir, backupFileName(now));
-    const created = await createFullBackup(deps.source, deps.resolver, { out, ...(deps.now ? { now: deps.now } : {}), ...(deps.chunkBytes ? { chunkBytes: deps.chunkBytes } : {}) });
-    recordBackupCreated(recorder, { backupId: created.backupId, kind: created.kind, file: basename(out), bytes: created.bytes, keyOwner: created.keyOwner });
+    const created = await createFullBackup(deps.source, deps.resolver, {
+      out,
+      ...(deps.now ? { now: deps.now } : {}),
+      ...(deps.chunkBytes ? { chunkBytes: deps.chunkBytes } : {}),
+    });
+    recordBackupCreated(recorder, {
+      backupId: created.backupId,
+      kind: created.kind,
+      file: basename(out),
+      bytes: created.bytes,
+      keyOwner: created.keyOwner,
+    });
     await verifyOrDelete(out, deps);
     recordBackupVerified(recorder, { backupId: created.backupId, kind: created.kind, file: basename(out) });
     const removed = await applyRetention(deps.backupDir, deps.keep, out, now);

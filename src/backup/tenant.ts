@@ -11,10 +11,26 @@
 import { randomUUID } from "node:crypto";
 import { closeSync, constants as fsc, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { CryptoError, DecryptError, FileKeyError, generateFileKey, MasterKeyUnavailableError, TenantKeyError, type CryptoService, type FileKey } from "../crypto/index.js";
+import {
+  CryptoError,
+  DecryptError,
+  FileKeyError,
+  generateFileKey,
+  MasterKeyUnavailableError,
+  TenantKeyError,
+  type CryptoService,
+  type FileKey,
+} from "../crypto/index.js";
 import { exportTenantRows, type ExportRow } from "../db/repositories/tenant-export.js";
 import type { SourceFile } from "./container.js";
-import { describeFiles, newCipherParams, PRODUCER, writeBackupFile, type CreatedBackup, type CreateOptions } from "./create.js";
+import {
+  describeFiles,
+  newCipherParams,
+  PRODUCER,
+  writeBackupFile,
+  type CreatedBackup,
+  type CreateOptions,
+} from "./create.js";
 import { BackupError, BackupInvalidError } from "./errors.js";
 import { privateWorkDir } from "./files.js";
 import { tenantFileKeyRef, type BackupHeader } from "./format.js";
@@ -33,12 +49,19 @@ interface TableFile {
 }
 
 /** Writes each table's rows as JSON Lines into `dir`; returns the files and their row counts. */
-function writeTables(databaseFile: string, tenantId: string, dir: string): { files: SourceFile[]; rows: Map<string, number> } {
+function writeTables(
+  databaseFile: string,
+  tenantId: string,
+  dir: string,
+): { files: SourceFile[]; rows: Map<string, number> } {
   const open = new Map<string, TableFile>();
   const fileFor = (table: string): TableFile => {
     let entry = open.get(table);
     if (entry === undefined) {
-      entry = { fd: openSync(join(dir, `${table}.jsonl`), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600), rows: 0 };
+      entry = {
+        fd: openSync(join(dir, `${table}.jsonl`), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600),
+        rows: 0,
+      };
       open.set(table, entry);
     }
     return entry;
@@ -50,13 +73,21 @@ function writeTables(databaseFile: string, tenantId: string, dir: string): { fil
       file.rows += 1;
     });
     for (const table of tables) fileFor(table); // empty tables get an empty file: "no rows" is a fact too
-    return { files: tables.map((t) => ({ name: `${t}.jsonl`, path: join(dir, `${t}.jsonl`) })), rows: new Map(tables.map((t) => [`${t}.jsonl`, open.get(t)?.rows ?? 0])) };
+    return {
+      files: tables.map((t) => ({ name: `${t}.jsonl`, path: join(dir, `${t}.jsonl`) })),
+      rows: new Map(tables.map((t) => [`${t}.jsonl`, open.get(t)?.rows ?? 0])),
+    };
   } finally {
     for (const { fd } of open.values()) closeSync(fd);
   }
 }
 
-export async function createTenantBackup(source: TenantBackupSource, crypto: CryptoService, tenant: { id: string; slug: string }, options: CreateOptions): Promise<CreatedBackup> {
+export async function createTenantBackup(
+  source: TenantBackupSource,
+  crypto: CryptoService,
+  tenant: { id: string; slug: string },
+  options: CreateOptions,
+): Promise<CreatedBackup> {
   const progress = options.progress ?? silentProgress;
   const work = await privateWorkDir(source.dataDir, "backup");
   const fileKey = generateFileKey();
@@ -87,23 +118,46 @@ export async function createTenantBackup(source: TenantBackupSource, crypto: Cry
 }
 
 /** Opens a tenant backup's file key with the tenant's data key; erasure (no key left) is named as such. */
-export async function openTenantFileKey(header: BackupHeader, crypto: CryptoService, installationId: string | null, tenantHasKeys?: (tenantId: string) => boolean): Promise<FileKey> {
+export async function openTenantFileKey(
+  header: BackupHeader,
+  crypto: CryptoService,
+  installationId: string | null,
+  tenantHasKeys?: (tenantId: string) => boolean,
+): Promise<FileKey> {
   if (header.key.type !== "tenant") throw new Error("not a tenant backup");
   const tenantId = header.key.tenantId;
   if (installationId !== null && header.installationId !== installationId) {
-    throw new BackupInvalidError(`this tenant backup was made by installation ${header.installationId}; only that installation holds tenant ${tenantId}'s key`);
+    throw new BackupInvalidError(
+      `this tenant backup was made by installation ${header.installationId}; only that installation ` +
+        `holds tenant ${tenantId}'s key`,
+    );
   }
   try {
-    return await crypto.openFileKey(tenantId, tenantFileKeyRef(header.backupId), Buffer.from(header.key.sealed, "base64"));
+    return await crypto.openFileKey(
+      tenantId,
+      tenantFileKeyRef(header.backupId),
+      Buffer.from(header.key.sealed, "base64"),
+    );
   } catch (error) {
-    if (error instanceof FileKeyError) throw new BackupInvalidError("this backup's file key has the wrong length: the header is modified");
+    if (error instanceof FileKeyError)
+      throw new BackupInvalidError("this backup's file key has the wrong length: the header is modified");
     if (error instanceof TenantKeyError) {
-      const why = tenantHasKeys?.(tenantId) === true ? "the key version that sealed it was retired" : "it was erased: its keys were destroyed";
-      throw new BackupInvalidError(`tenant ${tenantId} has no data key here for this backup (${why}); this tenant backup can no longer be opened`);
+      const why =
+        tenantHasKeys?.(tenantId) === true
+          ? "the key version that sealed it was retired"
+          : "it was erased: its keys were destroyed";
+      throw new BackupInvalidError(
+        `tenant ${tenantId} has no data key here for this backup (${why}); this tenant backup can no longer be opened`,
+      );
     }
-    if (error instanceof DecryptError) throw new BackupInvalidError(`this backup's file key does not open with tenant ${tenantId}'s data key: the header is modified`);
-    if (error instanceof MasterKeyUnavailableError) throw new BackupError(`cannot reach tenant ${tenantId}'s data key: ${error.message}`);
-    if (error instanceof CryptoError) throw new BackupInvalidError(`this backup's file key cannot be opened: ${error.message}`);
+    if (error instanceof DecryptError)
+      throw new BackupInvalidError(
+        `this backup's file key does not open with tenant ${tenantId}'s data key: the header is modified`,
+      );
+    if (error instanceof MasterKeyUnavailableError)
+      throw new BackupError(`cannot reach tenant ${tenantId}'s data key: ${error.message}`);
+    if (error instanceof CryptoError)
+      throw new BackupInvalidError(`this backup's file key cannot be opened: ${error.message}`);
     throw error;
   }
 }

@@ -10,7 +10,17 @@
 import { createReadStream } from "node:fs";
 import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { DecryptError, FileKeyError, HsmError, MasterKeyUnavailableError, STREAM_TAG_BYTES, unwrapFileKey, type CryptoService, type FileKey, type KeyResolver } from "../crypto/index.js";
+import {
+  DecryptError,
+  FileKeyError,
+  HsmError,
+  MasterKeyUnavailableError,
+  STREAM_TAG_BYTES,
+  unwrapFileKey,
+  type CryptoService,
+  type FileKey,
+  type KeyResolver,
+} from "../crypto/index.js";
 import { inspectSnapshot, SnapshotError } from "../db/snapshot.js";
 import { decryptChunks } from "./chunk-cipher.js";
 import { unpackFiles } from "./container.js";
@@ -67,14 +77,26 @@ async function unwrapWithMaster(header: BackupHeader, resolver: KeyResolver): Pr
   if (header.key.type !== "master") throw new Error("not a full backup");
   const label = header.key.masterLabel;
   try {
-    return await unwrapFileKey(resolver, { masterLabel: label, blob: new Uint8Array(Buffer.from(header.key.wrapped, "base64")) }, fileKeyAad(header));
+    return await unwrapFileKey(
+      resolver,
+      { masterLabel: label, blob: new Uint8Array(Buffer.from(header.key.wrapped, "base64")) },
+      fileKeyAad(header),
+    );
   } catch (error) {
-    if (error instanceof FileKeyError) throw new BackupInvalidError("this backup's file key has the wrong length: the header is modified");
-    if (error instanceof HsmError) throw new BackupError(`cannot reach the master key to open this backup: ${error.message}`);
+    if (error instanceof FileKeyError)
+      throw new BackupInvalidError("this backup's file key has the wrong length: the header is modified");
+    if (error instanceof HsmError)
+      throw new BackupError(`cannot reach the master key to open this backup: ${error.message}`);
     if (error instanceof MasterKeyUnavailableError) {
-      throw new BackupInvalidError(`this backup is encrypted under master key ${label}, but the loaded master key is ${resolver.describe().masterLabel}; configure master key ${label} to open it`);
+      throw new BackupInvalidError(
+        `this backup is encrypted under master key ${label}, but the loaded master key is ` +
+          `${resolver.describe().masterLabel}; configure master key ${label} to open it`,
+      );
     }
-    if (error instanceof DecryptError) throw new BackupInvalidError(`this backup's file key fails authentication under master key ${label}: the header is modified`);
+    if (error instanceof DecryptError)
+      throw new BackupInvalidError(
+        `this backup's file key fails authentication under master key ${label}: the header is modified`,
+      );
     throw error;
   }
 }
@@ -85,22 +107,38 @@ export async function openFileKey(header: BackupHeader, keys: BackupKeys): Promi
     if (!keys.resolver) throw new BackupError("a full backup needs the master key (key resolver) to open");
     return unwrapWithMaster(header, keys.resolver);
   }
-  if (!keys.crypto) throw new BackupError(`a tenant backup needs this installation's keystore to open (tenant ${header.key.tenantId})`);
+  if (!keys.crypto)
+    throw new BackupError(`a tenant backup needs this installation's keystore to open (tenant ${header.key.tenantId})`);
   return openTenantFileKey(header, keys.crypto, keys.installationId ?? null, keys.tenantHasKeys);
 }
 
 /** Decrypts and unpacks the files into `dir`, checking every tag, the final marker, sizes and hashes. */
-async function decryptInto(file: string, parsed: ParsedHeader, fileKey: FileKey, dir: string, progress: Progress, total: number): Promise<void> {
+async function decryptInto(
+  file: string,
+  parsed: ParsedHeader,
+  fileKey: FileKey,
+  dir: string,
+  progress: Progress,
+  total: number,
+): Promise<void> {
   const { header } = parsed;
   const sealedChunk = header.cipher.chunkBytes + STREAM_TAG_BYTES;
   async function* counted(): AsyncGenerator<Buffer> {
-    for await (const piece of createReadStream(file, { start: parsed.dataOffset, highWaterMark: sealedChunk }) as AsyncIterable<Buffer>) {
+    for await (const piece of createReadStream(file, {
+      start: parsed.dataOffset,
+      highWaterMark: sealedChunk,
+    }) as AsyncIterable<Buffer>) {
       progress.add(piece.length);
       yield piece;
     }
   }
   progress.start("verifying", total);
-  const params = { key: fileKey, noncePrefix: Buffer.from(header.cipher.noncePrefix, "base64"), headerHash: parsed.headerHash, chunkBytes: header.cipher.chunkBytes };
+  const params = {
+    key: fileKey,
+    noncePrefix: Buffer.from(header.cipher.noncePrefix, "base64"),
+    headerHash: parsed.headerHash,
+    chunkBytes: header.cipher.chunkBytes,
+  };
   await unpackFiles(decryptChunks(counted(), params), header.files, dir);
   progress.done();
 }
@@ -110,12 +148,22 @@ function checkDatabase(path: string, what: string, expectedVersion: number | und
   try {
     facts = inspectSnapshot(path, { full: true });
   } catch (error) {
-    if (error instanceof SnapshotError) throw new BackupInvalidError(`the ${what} in the backup cannot be opened as a database`);
+    if (error instanceof SnapshotError)
+      throw new BackupInvalidError(`the ${what} in the backup cannot be opened as a database`);
     throw error;
   }
-  if (facts.problems.length > 0) throw new BackupInvalidError(`the ${what} in the backup fails its integrity check: ${facts.problems[0] ?? ""}`);
-  if (facts.schemaVersion !== expectedVersion) throw new BackupInvalidError(`the ${what} in the backup has schema version ${facts.schemaVersion}, its header says ${String(expectedVersion)}: the file is inconsistent`);
-  if (installationId !== undefined && facts.installationId !== installationId) throw new BackupInvalidError(`the ${what} in the backup belongs to installation ${String(facts.installationId)}, its header says ${installationId}`);
+  if (facts.problems.length > 0)
+    throw new BackupInvalidError(`the ${what} in the backup fails its integrity check: ${facts.problems[0] ?? ""}`);
+  if (facts.schemaVersion !== expectedVersion)
+    throw new BackupInvalidError(
+      `the ${what} in the backup has schema version ${facts.schemaVersion}, its header says ` +
+        `${String(expectedVersion)}: the file is inconsistent`,
+    );
+  if (installationId !== undefined && facts.installationId !== installationId)
+    throw new BackupInvalidError(
+      `the ${what} in the backup belongs to installation ${String(facts.installationId)}, its header ` +
+        `says ${installationId}`,
+    );
 }
 
 async function checkJsonLines(path: string, name: string, expectedRows: number | undefined): Promise<void> {
@@ -128,7 +176,8 @@ async function checkJsonLines(path: string, name: string, expectedRows: number |
       throw new BackupInvalidError(`${name} in the backup has an unreadable row at line ${i + 1}`);
     }
   }
-  if (expectedRows !== undefined && lines.length !== expectedRows) throw new BackupInvalidError(`${name} in the backup has ${lines.length} rows, its header says ${expectedRows}`);
+  if (expectedRows !== undefined && lines.length !== expectedRows)
+    throw new BackupInvalidError(`${name} in the backup has ${lines.length} rows, its header says ${expectedRows}`);
 }
 
 /** Checks the decrypted content against what the header claims. */
@@ -145,12 +194,22 @@ async function checkContent(header: BackupHeader, dir: string): Promise<void> {
  * Verifies `file` completely, leaving the decrypted, checked files in `dir` (a private work dir
  * the caller created and removes). Throws BackupInvalidError naming the first problem.
  */
-export async function verifyBackup(file: string, keys: BackupKeys, dir: string, progress: Progress = silentProgress): Promise<VerifyReport> {
+export async function verifyBackup(
+  file: string,
+  keys: BackupKeys,
+  dir: string,
+  progress: Progress = silentProgress,
+): Promise<VerifyReport> {
   return (await verifyBackupFile(file, keys, dir, progress)).report;
 }
 
 /** verifyBackup, also returning the verified header (restore needs its erasure record). */
-export async function verifyBackupFile(file: string, keys: BackupKeys, dir: string, progress: Progress = silentProgress): Promise<{ report: VerifyReport; header: BackupHeader }> {
+export async function verifyBackupFile(
+  file: string,
+  keys: BackupKeys,
+  dir: string,
+  progress: Progress = silentProgress,
+): Promise<{ report: VerifyReport; header: BackupHeader }> {
   const parsed = await readBackupHeader(file);
   const { header } = parsed;
   const fileKey = await openFileKey(header, keys);
@@ -172,7 +231,13 @@ export async function verifyBackupFile(file: string, keys: BackupKeys, dir: stri
     schema: header.schema,
     files: header.files,
     bytes: parsed.bytes,
-    ...(header.kind === "full" ? { erasures: header.erasures ? { tenants: header.erasures.tenants.length, content: header.erasures.content.length } : null } : {}),
+    ...(header.kind === "full"
+      ? {
+          erasures: header.erasures
+            ? { tenants: header.erasures.tenants.length, content: header.erasures.content.length }
+            : null,
+        }
+      : {}),
   };
   return { report, header };
 }

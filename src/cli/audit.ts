@@ -6,7 +6,16 @@
  * leaves no file and no record.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, openSync, createReadStream, createWriteStream, readFileSync, rmSync, renameSync, statSync } from "node:fs";
+import {
+  existsSync,
+  openSync,
+  createReadStream,
+  createWriteStream,
+  readFileSync,
+  rmSync,
+  renameSync,
+  statSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
@@ -38,13 +47,17 @@ interface ExportOptions {
 /** The options through the same schema as the API's query, so both accept and refuse alike. */
 function parseFilter(options: ExportOptions): AuditFilterInput {
   const { from, to, actor, event, format } = options;
-  const parsed = auditFilterSchema.safeParse(Object.fromEntries(Object.entries({ from, to, actor, event, format }).filter(([, v]) => v !== undefined)));
+  const parsed = auditFilterSchema.safeParse(
+    Object.fromEntries(Object.entries({ from, to, actor, event, format }).filter(([, v]) => v !== undefined)),
+  );
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   throw new CliError(`invalid --${String(issue?.path[0] ?? "option")}: ${issue?.message ?? "invalid"}`);
 }
 
-/** "platform" is the installation log; otherwise a tenant id or slug, or the id of an erased tenant whose log remains. */
+/**
+ * "platform" is the installation log; otherwise a tenant id or slug, or the id of an erased tenant whose log remains.
+ */
 function resolveLog(db: Database, name: string): string {
   if (name === "platform") return PLATFORM_LOG;
   const tenant = findTenant(db, name);
@@ -75,14 +88,18 @@ async function writeExport(chunks: AsyncIterable<string>, out: string | undefine
   };
   // stdout, or a device or pipe named by --out (nothing to rename there).
   if (out === undefined || (existsSync(out) && !statSync(out).isFile())) {
-    await pipeline(Readable.from(beforeFirst(chunks, recordOnce)), out === undefined ? process.stdout : createWriteStream(out));
+    await pipeline(
+      Readable.from(beforeFirst(chunks, recordOnce)),
+      out === undefined ? process.stdout : createWriteStream(out),
+    );
     return recordOnce();
   }
   const temp = join(dirname(out), `.${basename(out)}.${randomBytes(6).toString("hex")}.partial`);
   const fd = openSync(temp, "wx", 0o600);
   try {
     await pipeline(Readable.from(chunks), createWriteStream("", { fd }));
-    // Recorded before the file appears under its name: an export may fail unrecorded-and-absent, never present-and-unrecorded.
+    // Recorded before the file appears under its name: an export may fail unrecorded-and-absent, never
+    // present-and-unrecorded.
     recordOnce();
     renameSync(temp, out);
   } catch (error) {
@@ -96,7 +113,12 @@ async function runExport(options: ExportOptions): Promise<void> {
   await withServices(async (services) => {
     const { db, crypto } = services;
     const log = resolveLog(db, options.log);
-    const { chunks, record } = exportForOperator({ db, events: services.identity.events, names: actorNames({ db, crypto }) }, log, query, options.out);
+    const { chunks, record } = exportForOperator(
+      { db, events: services.identity.events, names: actorNames({ db, crypto }) },
+      log,
+      query,
+      options.out,
+    );
     await writeExport(chunks, options.out, record);
   });
 }
@@ -106,26 +128,46 @@ async function* withNewlines(lines: AsyncIterable<string>): AsyncGenerator<strin
   for await (const line of lines) yield `${line}\n`;
 }
 
-/** `--slice FIRST-LAST`, both included (as an operator reads seq numbers), to the half-open [from, to) of the slice format. */
+/**
+ * `--slice FIRST-LAST`, both included (as an operator reads seq numbers), to the half-open [from, to) of the slice
+ * format.
+ */
 function sliceRange(text: string): { from: number; to: number } {
   const match = /^(0|[1-9][0-9]{0,14})-(0|[1-9][0-9]{0,14})$/.exec(text);
   const from = Number(match?.[1]);
   const last = Number(match?.[2]);
-  if (!match || last < from) throw new CliError(`invalid --slice: expected FIRST-LAST event seq numbers, both included, e.g. 100-199 (got "${text}")`);
+  if (!match || last < from)
+    throw new CliError(
+      `invalid --slice: expected FIRST-LAST event seq numbers, both included, e.g. 100-199 (got "${text}")`,
+    );
   return { from, to: last + 1 };
 }
 
 /** `export --bundle`: the whole log up to its newest signed checkpoint, for offline verification. */
 async function runBundleExport(options: ExportOptions, command: Command): Promise<void> {
   // A filtered bundle could not be checked against the signed roots, so filters are refused, not ignored.
-  const given = ["from", "to", "actor", "event", "format"].filter((name) => command.getOptionValueSource(name) === "cli");
-  if (given.length > 0) throw new CliError(`--bundle takes the whole log up to its newest signed checkpoint; it cannot be combined with ${given.map((n) => `--${n}`).join(", ")}`);
+  const given = ["from", "to", "actor", "event", "format"].filter(
+    (name) => command.getOptionValueSource(name) === "cli",
+  );
+  if (given.length > 0)
+    throw new CliError(
+      `--bundle takes the whole log up to its newest signed checkpoint; it cannot be combined with ` +
+        `${given.map((n) => `--${n}`).join(", ")}`,
+    );
   const range = options.slice === undefined ? undefined : sliceRange(options.slice);
   await withServices(async (services) => {
     const { db, crypto, auditAnchor } = services;
     const log = resolveLog(db, options.log);
-    const record = { log, format: range ? "slice" : "bundle", redacted: false, out: options.out ?? "stdout", ...(range ? { slice: options.slice ?? "" } : {}) } as const;
-    const lines = range ? writeSlice(db, crypto, auditAnchor, log, range.from, range.to) : writeBundle(db, crypto, auditAnchor, log);
+    const record = {
+      log,
+      format: range ? "slice" : "bundle",
+      redacted: false,
+      out: options.out ?? "stdout",
+      ...(range ? { slice: options.slice ?? "" } : {}),
+    } as const;
+    const lines = range
+      ? writeSlice(db, crypto, auditAnchor, log, range.from, range.to)
+      : writeBundle(db, crypto, auditAnchor, log);
     try {
       await writeExport(withNewlines(lines), options.out, () => recordOperatorExport(services.identity.events, record));
     } catch (error) {
@@ -158,9 +200,17 @@ async function runVerifyFile(file: string, key: string, json: boolean): Promise<
   const lines = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
   const report = await verifyBundle(lines, key);
   if (json) printJson(report);
-  else if (report.ok) printLine(`ok    ${report.log ?? "?"}: ${report.events} events${report.slice ? ` (${report.slice.from}-${report.slice.to - 1})` : ""}, ${report.checkpoints} signed checkpoints, verified offline`);
+  else if (report.ok)
+    printLine(
+      `ok    ${report.log ?? "?"}: ${report.events} ` +
+        `events${report.slice ? ` (${report.slice.from}-${report.slice.to - 1})` : ""}, ` +
+        `${report.checkpoints} signed checkpoints, verified offline`,
+    );
   const bad = report.firstBad;
-  if (bad) throw new CliError(`audit bundle failed verification${bad.seq === undefined ? "" : ` at event ${bad.seq}`}: ${bad.reason}`);
+  if (bad)
+    throw new CliError(
+      `audit bundle failed verification${bad.seq === undefined ? "" : ` at event ${bad.seq}`}: ${bad.reason}`,
+    );
 }
 
 /** `verify --print-key`: the public key to hand an auditor (out of band) for `verify --file`. */
@@ -179,12 +229,18 @@ async function runPrintKey(options: VerifyOptions): Promise<void> {
 /** Which verification was asked for; the offline and key-printing options do not mix with others. */
 async function runVerifyCommand(options: VerifyOptions): Promise<void> {
   if (options.file !== undefined) {
-    if (options.key === undefined) throw new CliError("--file needs --key '<verifier key>', obtained from the installation's operator (vecto audit verify --print-key)");
-    if (options.log !== undefined || options.printKey) throw new CliError("--file verifies the one log in the file; it takes no --log or --print-key");
+    if (options.key === undefined)
+      throw new CliError(
+        "--file needs --key '<verifier key>', obtained from the installation's operator (vecto audit " +
+          "verify --print-key)",
+      );
+    if (options.log !== undefined || options.printKey)
+      throw new CliError("--file verifies the one log in the file; it takes no --log or --print-key");
     return runVerifyFile(options.file, options.key, options.json === true);
   }
   if (options.key !== undefined) throw new CliError("--key is for verifying a bundle: add --file FILE");
-  if (options.trustedCheckpoint !== undefined && options.printKey) throw new CliError("--trusted-checkpoint is for verifying the installation's logs; it takes no --print-key");
+  if (options.trustedCheckpoint !== undefined && options.printKey)
+    throw new CliError("--trusted-checkpoint is for verifying the installation's logs; it takes no --print-key");
   return options.printKey ? runPrintKey(options) : runVerify(options);
 }
 
@@ -207,7 +263,11 @@ function readTrusted(file: string | undefined): TrustedNote[] {
 function trustedLogs(db: Database, trusted: readonly TrustedNote[], origins: ReadonlyMap<string, string>): void {
   for (const t of trusted) {
     const origin = t.note.split("\n", 1)[0] ?? "";
-    if (!origins.has(origin)) throw new CliError(`--trusted-checkpoint: ${t.at} is for "${origin}", not a log of this installation (${db.installationId()})${origins.size === 1 ? " or of --log" : ""}`);
+    if (!origins.has(origin))
+      throw new CliError(
+        `--trusted-checkpoint: ${t.at} is for "${origin}", not a log of this installation ` +
+          `(${db.installationId()})${origins.size === 1 ? " or of --log" : ""}`,
+      );
   }
 }
 
@@ -224,7 +284,14 @@ async function runVerify(options: VerifyOptions): Promise<void> {
   });
   const bad = reports.filter((r) => !r.ok);
   if (options.json) printJson({ ok: bad.length === 0, logs: reports });
-  else for (const r of reports) printLine(r.ok ? `ok    ${r.log}: ${r.events} events, ${r.checkpoints} signed checkpoints${r.anchor ? `, anchored at size ${r.anchor.size}` : ""}` : `FAIL  ${r.log}: event ${r.firstBad?.seq}: ${r.firstBad?.reason}`);
+  else
+    for (const r of reports)
+      printLine(
+        r.ok
+          ? `ok    ${r.log}: ${r.events} events, ${r.checkpoints} signed ` +
+              `checkpoints${r.anchor ? `, anchored at size ${r.anchor.size}` : ""}`
+          : `FAIL  ${r.log}: event ${r.firstBad?.seq}: ${r.firstBad?.reason}`,
+      );
   if (bad.length > 0) throw new CliError(`${bad.length} of ${reports.length} audit logs failed verification`);
 }
 
@@ -239,7 +306,8 @@ export function auditCommand(program: Command): void {
   audit
     .command("export")
     .description(
-      "stream an audit log as JSON Lines or CSV, oldest first. UNREDACTED: security payloads are included, since whoever runs this on the box holds the data and keys anyway; " +
+      "stream an audit log as JSON Lines or CSV, oldest first. UNREDACTED: security payloads are " +
+        "included, since whoever runs this on the box holds the data and keys anyway; " +
         "the export is recorded as audit.exported in the installation log. Holds the events present when it started.",
     )
     .option("--log <log>", 'whose log: "platform" (the installation log), a tenant id or a tenant slug', "platform")
@@ -247,24 +315,57 @@ export function auditCommand(program: Command): void {
     .option("--to <datetime>", "only events before this ISO 8601 time")
     .option("--actor <id>", "only events by this actor id")
     .option("--event <name>", "only events of this name (category.action)")
-    .option("--format <format>", "jsonl or csv (a CSV cell starting with = + - @ TAB CR or ' gets a leading ' against formula injection; drop it to recover the value)", "jsonl")
+    .option(
+      "--format <format>",
+      "jsonl or csv (a CSV cell starting with = + - @ TAB CR or ' gets a leading ' against formula " +
+        "injection; drop it to recover the value)",
+      "jsonl",
+    )
     .option("--out <file>", "write to this file (created 0600) instead of stdout")
-    .option("--bundle", "write an audit bundle instead: the whole log up to its newest signed checkpoint with the signed checkpoints, checkable offline by vecto audit verify --file (run vecto audit checkpoint first to include the newest events)")
-    .option("--slice <first-last>", "with --bundle: only events FIRST to LAST, both included (seq numbers, e.g. 100-199), each with an inclusion proof against the newest signed checkpoint, e.g. for a SIEM")
+    .option(
+      "--bundle",
+      "write an audit bundle instead: the whole log up to its newest signed checkpoint with the signed " +
+        "checkpoints, checkable offline by vecto audit verify --file (run vecto audit checkpoint first to " +
+        "include the newest events)",
+    )
+    .option(
+      "--slice <first-last>",
+      "with --bundle: only events FIRST to LAST, both included (seq numbers, e.g. 100-199), each with an " +
+        "inclusion proof against the newest signed checkpoint, e.g. for a SIEM",
+    )
     .action(action((options: ExportOptions, command: Command) => exportAction(options, command)));
   audit
     .command("verify")
-    .description("recompute every HMAC, leaf hash and signed checkpoint of the audit logs and check them against the highest anchor in VECTO_AUDIT_ANCHOR_DIR; names the first bad event, a truncation or a rollback; exit 1 on any")
+    .description(
+      "recompute every HMAC, leaf hash and signed checkpoint of the audit logs and check them against " +
+        "the highest anchor in VECTO_AUDIT_ANCHOR_DIR; names the first bad event, a truncation or a " +
+        "rollback; exit 1 on any",
+    )
     .option("--log <log>", 'one log: "platform", a tenant id or slug (default: every log)')
     .option("--json", "print the reports as JSON")
-    .option("--file <file>", "verify an audit bundle (vecto audit export --bundle) offline instead: needs only the file and --key, no installation")
-    .option("--key <verifierKey>", "with --file: the log's verifier key, obtained out of band (never trust the one inside the bundle)")
+    .option(
+      "--file <file>",
+      "verify an audit bundle (vecto audit export --bundle) offline instead: needs only the file and " +
+        "--key, no installation",
+    )
+    .option(
+      "--key <verifierKey>",
+      "with --file: the log's verifier key, obtained out of band (never trust the one inside the bundle)",
+    )
     .option("--print-key", "print the verifier key of each log (or of --log) to hand to an auditor")
-    .option("--trusted-checkpoint <file>", "also check the log against an auditor's saved signed checkpoint: the note as GET /api/audit/checkpoints or audit checkpoint --json gives it, or JSON Lines with a note each (a copy of an anchor file)")
+    .option(
+      "--trusted-checkpoint <file>",
+      "also check the log against an auditor's saved signed checkpoint: the note as GET " +
+        "/api/audit/checkpoints or audit checkpoint --json gives it, or JSON Lines with a note each (a " +
+        "copy of an anchor file)",
+    )
     .action(action(runVerifyCommand));
   audit
     .command("checkpoint")
-    .description("sign a checkpoint now for every audit log that grew since its last one, and append it to the anchor file (--json includes the signed note an auditor can keep)")
+    .description(
+      "sign a checkpoint now for every audit log that grew since its last one, and append it to the " +
+        "anchor file (--json includes the signed note an auditor can keep)",
+    )
     .option("--json", "print as JSON")
     .action(action(runCheckpoint));
 }

@@ -49,7 +49,8 @@ export function cliLogger(config: Config, quiet: LogLevel = "silent"): Logger {
  */
 export async function withServices<T>(run: (services: Services, config: Config) => Promise<T>): Promise<T> {
   const config = commandConfig();
-  if (!existsSync(config.databaseFile)) throw new CliError(`no database at ${config.databaseFile}; run "vecto init" first`);
+  if (!existsSync(config.databaseFile))
+    throw new CliError(`no database at ${config.databaseFile}; run "vecto init" first`);
   const services = await openServices(config, cliLogger(config));
   try {
     return await run(services, config);

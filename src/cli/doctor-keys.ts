@@ -26,8 +26,14 @@ export async function masterKeysCheck(config: Config): Promise<CheckResult> {
     const warnings = [...own.warnings];
     const unreadable = await crypto.unreadableKeys(db.keystore.keyOwners());
     if (unreadable.length > 0) {
-      const named = unreadable.slice(0, NAMED).map((k) => `tenant ${k.tenantId} v${k.version} (${k.reason})`).join("; ");
-      failures.push(`${unreadable.length} data key(s) open under no available master key: ${named}${unreadable.length > NAMED ? "; …" : ""}`);
+      const named = unreadable
+        .slice(0, NAMED)
+        .map((k) => `tenant ${k.tenantId} v${k.version} (${k.reason})`)
+        .join("; ");
+      failures.push(
+        `${unreadable.length} data key(s) open under no available master key: ` +
+          `${named}${unreadable.length > NAMED ? "; …" : ""}`,
+      );
     }
     const server = dataDirLocked(config.dataDir) ? db.keystore.servingRecord() : null;
     if (server !== null) {
@@ -36,7 +42,9 @@ export async function masterKeysCheck(config: Config): Promise<CheckResult> {
       warnings.push(...theirs.warnings.map((w) => `running server (pid ${server.pid}): ${w}`));
     }
     if (failures.length > 0) return { name, ok: false, detail: [...failures, ...warnings].join("; ") };
-    const summary = `current ${ring.currentLabel}, every data key opens${server === null ? "" : `; running server (pid ${server.pid}) uses ${server.currentLabel}`}`;
+    const summary =
+      `current ${ring.currentLabel}, every data key ` +
+      `opens${server === null ? "" : `; running server (pid ${server.pid}) uses ${server.currentLabel}`}`;
     return { name, ok: true, detail: warnings.length > 0 ? `${summary}; warning: ${warnings.join("; ")}` : summary };
   } catch (error) {
     return { name, ok: false, detail: (error as Error).message };

@@ -5,7 +5,14 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import type { Command } from "commander";
 import type { Config } from "../config.js";
-import { CERT_WARN_DAYS, checkTlsPair, daysLeft, describeCertificate, TlsPairError, type CertificateSummary } from "../crypto/index.js";
+import {
+  CERT_WARN_DAYS,
+  checkTlsPair,
+  daysLeft,
+  describeCertificate,
+  TlsPairError,
+  type CertificateSummary,
+} from "../crypto/index.js";
 import { Database, keystorePath } from "../db/db.js";
 import { migrations } from "../db/migrations/index.js";
 import { readClientCa } from "../tls/tls-files.js";
@@ -23,10 +30,22 @@ function octal(mode: number): string {
 function privatePath(name: string, path: string, kind: "file" | "directory"): CheckResult {
   if (!existsSync(path)) return { name, ok: false, detail: `${path} does not exist` };
   const stat = statSync(path);
-  if (kind === "directory" ? !stat.isDirectory() : !stat.isFile()) return { name, ok: false, detail: `${path} is not a ${kind}` };
-  if ((stat.mode & 0o077) !== 0) return { name, ok: false, detail: `${path} has mode ${octal(stat.mode)}; expected ${kind === "file" ? "0600" : "0700"} (no group/other access)` };
+  if (kind === "directory" ? !stat.isDirectory() : !stat.isFile())
+    return { name, ok: false, detail: `${path} is not a ${kind}` };
+  if ((stat.mode & 0o077) !== 0)
+    return {
+      name,
+      ok: false,
+      detail:
+        `${path} has mode ${octal(stat.mode)}; expected ${kind === "file" ? "0600" : "0700"} (no ` +
+        `group/other access)`,
+    };
   if (typeof process.getuid === "function" && stat.uid !== process.getuid()) {
-    return { name, ok: false, detail: `${path} is owned by uid ${stat.uid}, not the service user (uid ${process.getuid()})` };
+    return {
+      name,
+      ok: false,
+      detail: `${path} is owned by uid ${stat.uid}, not the service user (uid ${process.getuid()})`,
+    };
   }
   return { name, ok: true, detail: `${path} (${octal(stat.mode)})` };
 }
@@ -35,13 +54,20 @@ async function keyResolverCheck(config: Config): Promise<CheckResult> {
   try {
     const resolver = await openKeyResolver(config);
     await resolver.check();
-    return { name: "key resolver", ok: true, detail: `${resolver.describe().kind}, master key ${resolver.describe().masterLabel}` };
+    return {
+      name: "key resolver",
+      ok: true,
+      detail: `${resolver.describe().kind}, master key ${resolver.describe().masterLabel}`,
+    };
   } catch (error) {
     return { name: "key resolver", ok: false, detail: (error as Error).message };
   }
 }
 
-/** The certificate `vecto serve` would serve: readable, within its validity period, matching its key; a warning CERT_WARN_DAYS before expiry. */
+/**
+ * The certificate `vecto serve` would serve: readable, within its validity period, matching its key; a warning
+ * CERT_WARN_DAYS before expiry.
+ */
 function certificateCheck(config: Config): CheckResult {
   const name = "tls certificate";
   if (!existsSync(config.tls.certFile)) return { name, ok: false, detail: `${config.tls.certFile} does not exist` };
@@ -55,7 +81,11 @@ function certificateCheck(config: Config): CheckResult {
     // Expired, not yet valid, or not the key's certificate: what a reload would refuse.
     checkTlsPair({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) });
   } catch (error) {
-    return { name, ok: false, detail: error instanceof TlsPairError ? error.message : `cannot read ${config.tls.keyFile}` };
+    return {
+      name,
+      ok: false,
+      detail: error instanceof TlsPairError ? error.message : `cannot read ${config.tls.keyFile}`,
+    };
   }
   const left = daysLeft(cert);
   const warning = left < CERT_WARN_DAYS ? `; renew soon: ${left} days left (vecto tls renew)` : "";
@@ -82,7 +112,8 @@ function databaseCheck(config: Config): CheckResult {
     if (problems.length > 0) return { name, ok: false, detail: `integrity_check: ${problems.slice(0, 3).join("; ")}` };
     const latest = migrations.at(-1)?.version ?? 0;
     const version = db.schemaVersion();
-    if (version !== latest) return { name, ok: false, detail: `schema version ${version}, this build expects ${latest}` };
+    if (version !== latest)
+      return { name, ok: false, detail: `schema version ${version}, this build expects ${latest}` };
     return { name, ok: true, detail: `${config.databaseFile}: integrity ok, schema version ${version}` };
   } catch (error) {
     return { name, ok: false, detail: (error as Error).message };

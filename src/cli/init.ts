@@ -7,7 +7,9 @@ import { action, printJson, printLine } from "./output.js";
 export function initCommand(program: Command): void {
   program
     .command("init")
-    .description("create the data directory, master key, TLS certificate and database; never overwrites an existing key")
+    .description(
+      "create the data directory, master key, TLS certificate and database; never overwrites an existing key",
+    )
     .option("--json", "print what was created as JSON")
     .action(
       action(async (options: { json?: boolean }) => {
@@ -15,7 +17,12 @@ export function initCommand(program: Command): void {
         const log = cliLogger(config, "warn");
         const { created } = await initialize(config, log);
         const db = Database.open(config.databaseFile);
-        const result = { dataDir: config.dataDir, created, schemaVersion: db.schemaVersion(), installationId: db.installationId() };
+        const result = {
+          dataDir: config.dataDir,
+          created,
+          schemaVersion: db.schemaVersion(),
+          installationId: db.installationId(),
+        };
         db.close();
         if (options.json) return printJson(result);
         printLine(`initialized ${config.dataDir}`);

@@ -15,7 +15,8 @@ const SYSTEM_ACTOR = "vecto license install";
 
 function readLicenseFile(file: string): string {
   if (!existsSync(file)) throw new CliError(`no such file: ${file}`);
-  if (statSync(file).size > MAX_LICENSE_TEXT_BYTES) throw new CliError(`${file} is larger than a license can be (${MAX_LICENSE_TEXT_BYTES} bytes)`);
+  if (statSync(file).size > MAX_LICENSE_TEXT_BYTES)
+    throw new CliError(`${file} is larger than a license can be (${MAX_LICENSE_TEXT_BYTES} bytes)`);
   return readFileSync(file, "utf8");
 }
 
@@ -24,8 +25,16 @@ export function statusLines(status: LicenseStatus): string[] {
   const l = status.license;
   const lines = [
     `state:     ${status.state}${status.readOnly ? " (read-only for changes)" : ""}`,
-    l ? `license:   ${l.licenseId} (sequence ${l.sequence}, key ${l.kid}), ${l.edition}, ${l.deploymentMode}` : "license:   none (evaluation)",
-    ...(l ? [`licensee:  ${l.licensee}`, `valid:     ${l.notBefore} to ${l.expiresAt}, grace ${l.graceDays} days (until ${status.graceEndsAt ?? "?"})`, `features:  ${l.features.join(", ") || "none"}`] : []),
+    l
+      ? `license:   ${l.licenseId} (sequence ${l.sequence}, key ${l.kid}), ${l.edition}, ${l.deploymentMode}`
+      : "license:   none (evaluation)",
+    ...(l
+      ? [
+          `licensee:  ${l.licensee}`,
+          `valid:     ${l.notBefore} to ${l.expiresAt}, grace ${l.graceDays} days (until ${status.graceEndsAt ?? "?"})`,
+          `features:  ${l.features.join(", ") || "none"}`,
+        ]
+      : []),
     `tenants:   ${status.usage.tenants} of ${status.limits.tenants}`,
     `users:     ${status.usage.users} of ${status.limits.users}`,
     `agents:    ${status.usage.agents} of ${status.limits.agents}`,
@@ -56,10 +65,15 @@ async function show(options: { json?: boolean }): Promise<void> {
 }
 
 export function licenseCommand(program: Command): void {
-  const license = program.command("license").description("the license: install a license file, show the state, limits and usage");
+  const license = program
+    .command("license")
+    .description("the license: install a license file, show the state, limits and usage");
   license
     .command("install")
-    .description("install a license file: checks the vendor signature (keys built into this binary), the dates, and that its sequence is higher than the installed one's; exit 1 with the reason on refusal")
+    .description(
+      "install a license file: checks the vendor signature (keys built into this binary), the dates, and " +
+        "that its sequence is higher than the installed one's; exit 1 with the reason on refusal",
+    )
     .argument("<file>", "the license file (-----BEGIN VECTO LICENSE-----)")
     .option("--json", "print the new license status as JSON")
     .action(action(install));

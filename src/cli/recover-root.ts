@@ -7,7 +7,10 @@ import { action, CliError, printJson, printLine } from "./output.js";
 export function recoverRootCommand(program: Command): void {
   program
     .command("recover-root")
-    .description(`issue a one-time recovery token (${ROOT_RECOVERY_TTL_SECONDS / 60} minutes) that sets a new password for the platform root; voids any earlier one`)
+    .description(
+      `issue a one-time recovery token (${ROOT_RECOVERY_TTL_SECONDS / 60} minutes) that sets a new ` +
+        `password for the platform root; voids any earlier one`,
+    )
     .option("--email <email>", "the root to recover, when there is more than one")
     .option("--json", "print as JSON")
     .action(
@@ -19,7 +22,10 @@ export function recoverRootCommand(program: Command): void {
           if (options.json) return printJson(issued);
           printLine(`recovery token for the platform root ${issued.email}: ${issued.token}`);
           printLine(`valid until: ${issued.expiresAt} (single use; any earlier recovery token no longer works)`);
-          printLine("Set the new password with POST /api/auth/password-reset {\"token\": \"<the token>\", \"newPassword\": \"…\"}; every session of the root ends.");
+          printLine(
+            'Set the new password with POST /api/auth/password-reset {"token": "<the token>", ' +
+              '"newPassword": "…"}; every session of the root ends.',
+          );
         });
       }),
     );

@@ -35,22 +35,42 @@ function formatUrl(host: string, port: number): string {
   return `https://${host.includes(":") ? `[${host}]` : host}:${port}/`;
 }
 
-/** Prints the URL (and, while setup is pending, the one-time setup token) on a terminal or when asked, then logs readiness. */
-async function announce(config: Config, services: Services, server: RunningServer, log: Logger, print: boolean): Promise<void> {
+/**
+ * Prints the URL (and, while setup is pending, the one-time setup token) on a terminal or when asked, then logs
+ * readiness.
+ */
+async function announce(
+  config: Config,
+  services: Services,
+  server: RunningServer,
+  log: Logger,
+  print: boolean,
+): Promise<void> {
   const url = formatUrl(server.address.host, server.address.port);
   const pending = setupPending(services.db);
   if (print) {
     const lines = ["", `  Vecto is running at ${url}`];
     if (pending) {
       const issued = await issueSetupToken(services.db, config.setupTokenTtlSeconds);
-      lines.push(`  One-time setup token for creating the platform root (valid until ${issued.expiresAt}):`, `    ${issued.token}`);
+      lines.push(
+        `  One-time setup token for creating the platform root (valid until ${issued.expiresAt}):`,
+        `    ${issued.token}`,
+      );
     }
     if (config.devMasterKey) lines.push("  WARNING: dev-only master key in the data directory; not for production.");
     process.stderr.write(`${lines.join("\n")}\n\n`);
   } else if (pending) {
     log.info("setup pending: run `vecto setup-token` to get the one-time setup token");
   }
-  log.info({ url, redirect: server.redirectAddress, masterLabel: services.resolver.describe().masterLabel, clientCertificates: config.tls.clientCaFile === null ? "not asked" : "required" }, "vecto is listening");
+  log.info(
+    {
+      url,
+      redirect: server.redirectAddress,
+      masterLabel: services.resolver.describe().masterLabel,
+      clientCertificates: config.tls.clientCaFile === null ? "not asked" : "required",
+    },
+    "vecto is listening",
+  );
 }
 
 function onSignals(stop: (signal: NodeJS.Signals) => Promise<void>): void {
@@ -78,11 +98,17 @@ async function licenseAtStart(services: Services, log: Logger): Promise<void> {
     for (const warning of status.warnings) log.warn({ license: status.state }, warning);
     log.info({ license: status.state, usageSnapshot: outcome.status, day: outcome.day }, "license and usage checked");
   } catch (error) {
-    log.error({ error: { name: (error as Error).name, message: (error as Error).message } }, "license and usage check at start failed");
+    log.error(
+      { error: { name: (error as Error).name, message: (error as Error).message } },
+      "license and usage check at start failed",
+    );
   }
 }
 
-/** SIGHUP reloads the certificate (never the default "terminate"); one that arrives while starting is done once the listener runs. */
+/**
+ * SIGHUP reloads the certificate (never the default "terminate"); one that arrives while starting is done once the
+ * listener runs.
+ */
 function onReloadSignal(): (reloader: TlsReloader) => void {
   let current: TlsReloader | null = null;
   let pending = false;
@@ -97,9 +123,17 @@ function onReloadSignal(): (reloader: TlsReloader) => void {
 }
 
 /** Reloads on SIGHUP from now on and writes the serve record `vecto tls renew` looks for. */
-async function armTlsReload(config: Config, server: RunningServer, served: ServedCertificate, log: Logger, arm: (reloader: TlsReloader) => void): Promise<void> {
+async function armTlsReload(
+  config: Config,
+  server: RunningServer,
+  served: ServedCertificate,
+  log: Logger,
+  arm: (reloader: TlsReloader) => void,
+): Promise<void> {
   const identity = { pid: process.pid, startTime: processStartTime("self") };
-  const reloader = new TlsReloader(config.tls, server, served, log, (tls) => writeServeRecord(config.dataDir, { ...identity, tls }));
+  const reloader = new TlsReloader(config.tls, server, served, log, (tls) =>
+    writeServeRecord(config.dataDir, { ...identity, tls }),
+  );
   await writeServeRecord(config.dataDir, { ...identity, tls: reloader.initial() });
   arm(reloader);
 }
@@ -108,20 +142,35 @@ async function armTlsReload(config: Config, server: RunningServer, served: Serve
 function recordServingKeys(services: Services, log: Logger): void {
   const ring = services.resolver;
   try {
-    services.db.keystore.recordServing({ pid: process.pid, currentLabel: ring.currentLabel, loadedLabels: ring.labels(), startedAt: new Date().toISOString() });
+    services.db.keystore.recordServing({
+      pid: process.pid,
+      currentLabel: ring.currentLabel,
+      loadedLabels: ring.labels(),
+      startedAt: new Date().toISOString(),
+    });
   } catch (error) {
     // A full disk must not stop the start (reads keep working); the CLI then cannot see this server's keys.
     if (!(error instanceof StorageFullError)) throw error;
-    log.warn("the running server's master keys could not be recorded (disk full): vecto keys status and retire-master cannot see them");
+    log.warn(
+      "the running server's master keys could not be recorded (disk full): vecto keys status and " +
+        "retire-master cannot see them",
+    );
   }
 }
 
-/** A failed write of the erasure record at erasure time, or a crash right after the commit, heals here (src/backup/erasure-journal.ts). */
+/**
+ * A failed write of the erasure record at erasure time, or a crash right after the commit, heals here
+ * (src/backup/erasure-journal.ts).
+ */
 async function erasureRecordsAtStart(config: Config, log: Logger): Promise<void> {
   try {
     await repairErasureRecords(config);
   } catch (error) {
-    log.error({ error: { name: (error as Error).name, message: (error as Error).message } }, "the erasure record (erased-tenants.json) could not be brought up to date; a restore of an older backup may not erase again what was erased since");
+    log.error(
+      { error: { name: (error as Error).name, message: (error as Error).message } },
+      "the erasure record (erased-tenants.json) could not be brought up to date; a restore of an older " +
+        "backup may not erase again what was erased since",
+    );
   }
 }
 
@@ -142,7 +191,8 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     recordServingKeys(services, log);
     // An installation upgraded from a build without anchors gets its checkpoints anchored now (logged).
     ensureAnchors(services.db, services.auditAnchor);
-    // With an HSM: its anchor of each log catches up with the newest checkpoint (refused, and logged, after a rollback).
+    // With an HSM: its anchor of each log catches up with the newest checkpoint (refused, and logged, after a
+    // rollback).
     await ensureTokenAnchors(services.db, services.auditAnchor);
     // From here on every committed event gets its log checkpointed within about a second.
     services.checkpointer.start();
@@ -150,7 +200,13 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     await erasureRecordsAtStart(config, log);
     const tls = readTlsFiles(config.tls);
     served = new ServedCertificate(describeCertificate(tls.cert));
-    const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit }, certificate: served });
+    const app = buildApp({
+      ...services,
+      log,
+      bodyLimitBytes: config.bodyLimitBytes,
+      clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit },
+      certificate: served,
+    });
     server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls, log });
   } catch (error) {
     services.close();
@@ -158,9 +214,23 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     throw error;
   }
   // A master key retired or superseded by another process while this one runs: logged when it happens.
-  const stopKeyWatch = watchKeyHealth(() => keyHealth(services.db.keystore, { currentLabel: ring.currentLabel, loadedLabels: ring.labels() }, true), log, KEY_HEALTH_INTERVAL_MS);
+  const stopKeyWatch = watchKeyHealth(
+    () => keyHealth(services.db.keystore, { currentLabel: ring.currentLabel, loadedLabels: ring.labels() }, true),
+    log,
+    KEY_HEALTH_INTERVAL_MS,
+  );
   const backups = config.backup.schedule === null ? [] : [backupJob(services, config, config.backup.schedule)];
-  const scheduler = startScheduler([auditCheckpointJob(services), keyMaintenanceJob(services), usageSnapshotJob(services), tlsExpiryJob(served, log), ...backups], services.identity.events, log);
+  const scheduler = startScheduler(
+    [
+      auditCheckpointJob(services),
+      keyMaintenanceJob(services),
+      usageSnapshotJob(services),
+      tlsExpiryJob(served, log),
+      ...backups,
+    ],
+    services.identity.events,
+    log,
+  );
   onSignals(async (signal) => {
     log.info({ signal }, "shutting down");
     await scheduler.stop();

@@ -13,7 +13,8 @@ export function setupTokenCommand(program: Command): void {
     .action(
       action(async (options: { json?: boolean }) => {
         const config = commandConfig();
-        if (!existsSync(config.databaseFile)) throw new CliError(`no database at ${config.databaseFile}; run "vecto init" first`);
+        if (!existsSync(config.databaseFile))
+          throw new CliError(`no database at ${config.databaseFile}; run "vecto init" first`);
         const db = Database.open(config.databaseFile);
         try {
           const issued = await issueSetupToken(db, config.setupTokenTtlSeconds);

@@ -27,7 +27,10 @@ export function parseDuration(text: string): number {
 }
 
 function stamp(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, "").replace(/\.\d{3}Z$/, "Z");
+  return now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z");
 }
 
 interface Options {
@@ -41,7 +44,10 @@ interface Options {
 export function supportBundleCommand(program: Command): void {
   program
     .command("support-bundle")
-    .description("write a redacted diagnostics archive for vendor support (versions, config without secrets, doctor, key status, recent logs; no tenant content)")
+    .description(
+      "write a redacted diagnostics archive for vendor support (versions, config without secrets, " +
+        "doctor, key status, recent logs; no tenant content)",
+    )
     .option("--out <file>", "the archive to write (refuses to overwrite); default: ./vecto-support-<time>.tar.gz")
     .option("--since <duration>", "how far back logs go: 30m, 24h, 7d (at most 90d)", "24h")
     .option("--log-file <file>", "read the logs from this file (vecto serve's output) instead of the systemd journal")
@@ -68,15 +74,26 @@ export function supportBundleCommand(program: Command): void {
         } catch (error) {
           checks = { error: (error as Error).message };
         }
-        const logs = options.logFile !== undefined ? fileLogs(resolve(options.logFile), since) : journalLogs(options.unit, since);
+        const logs =
+          options.logFile !== undefined ? fileLogs(resolve(options.logFile), since) : journalLogs(options.unit, since);
 
-        const bundle = await collectSupportBundle({ config, ...(configError === undefined ? {} : { configError }), checks, logs, since, now, openKeyResolver });
+        const bundle = await collectSupportBundle({
+          config,
+          ...(configError === undefined ? {} : { configError }),
+          checks,
+          logs,
+          since,
+          now,
+          openKeyResolver,
+        });
         const bytes = await writeSupportArchive(out, bundle.files, now);
         const files = [...bundle.files.map((f) => f.name)].sort();
         if (options.json) return printJson({ file: out, bytes, files, problems: bundle.problems });
         printLine(`support bundle written to ${out} (${bytes} bytes, mode 0600): ${files.join(", ")}`);
         for (const p of bundle.problems) printLine(`  not collected fully: ${p}`);
-        printLine("It holds no tenant content and no secret; MANIFEST.txt lists what is in it. Review it before you send it.");
+        printLine(
+          "It holds no tenant content and no secret; MANIFEST.txt lists what is in it. Review it before you send it.",
+        );
       }),
     );
 }

@@ -10,9 +10,13 @@ export function findTenant(db: Database, idOrSlug: string): Tenant | undefined {
   return db.tenants.get(idOrSlug) ?? db.tenants.getBySlug(idOrSlug);
 }
 
-/** The tenant, or the command's one line naming what was given. `customer`: the platform's own tenant is refused as unknown. */
+/**
+ * The tenant, or the command's one line naming what was given. `customer`: the platform's own tenant is refused as
+ * unknown.
+ */
 export function resolveTenant(db: Database, idOrSlug: string, kind: "any" | "customer" = "any"): Tenant {
   const tenant = findTenant(db, idOrSlug);
-  if (tenant === undefined || (kind === "customer" && tenant.kind !== "customer")) throw new CliError(`no tenant "${idOrSlug}": expected a tenant id or slug`);
+  if (tenant === undefined || (kind === "customer" && tenant.kind !== "customer"))
+    throw new CliError(`no tenant "${idOrSlug}": expected a tenant id or slug`);
   return tenant;
 }

@@ -10,8 +10,14 @@ export function versionCommand(program: Command): void {
     .option("--json", "print as JSON")
     .action(
       action(async (options: { json?: boolean }) => {
-        // vendorKeyIds: what this build trusts to sign a license (a build input, never configuration; docs/licensing.md).
-        const info = { version: VERSION, node: process.versions.node, platform: `${process.platform}-${process.arch}`, vendorKeyIds: VENDOR_KEYS.map((k) => k.kid) };
+        // vendorKeyIds: what this build trusts to sign a license (a build input, never configuration;
+        // docs/licensing.md).
+        const info = {
+          version: VERSION,
+          node: process.versions.node,
+          platform: `${process.platform}-${process.arch}`,
+          vendorKeyIds: VENDOR_KEYS.map((k) => k.kid),
+        };
         if (options.json) printJson(info);
         else printLine(`vecto ${info.version} (node ${info.node}, ${info.platform})`);
       }),

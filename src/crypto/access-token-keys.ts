@@ -3,7 +3,14 @@
  * src/crypto and never handed out. Callers give the header fields and claims to sign, and the
  * checks to verify with; the algorithm is fixed here (HS256 only, whatever the caller passes).
  */
-import { jwtVerify, SignJWT, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions, type JWTVerifyResult } from "jose";
+import {
+  jwtVerify,
+  SignJWT,
+  type JWTHeaderParameters,
+  type JWTPayload,
+  type JWTVerifyOptions,
+  type JWTVerifyResult,
+} from "jose";
 
 const ALGORITHM = "HS256";
 
@@ -27,8 +34,15 @@ export class AccessTokenKeys {
    * for a kid the caller does not trust (its error propagates unchanged), so an attacker-chosen
    * kid never selects a key.
    */
-  async verify<T extends JWTPayload>(token: string, checkKid: (kid: string | undefined) => Promise<string> | string, options: JWTVerifyOptions): Promise<JWTVerifyResult<T>> {
-    return jwtVerify<T>(token, async (header) => this.#secret(await checkKid(header.kid)), { ...options, algorithms: [ALGORITHM] });
+  async verify<T extends JWTPayload>(
+    token: string,
+    checkKid: (kid: string | undefined) => Promise<string> | string,
+    options: JWTVerifyOptions,
+  ): Promise<JWTVerifyResult<T>> {
+    return jwtVerify<T>(token, async (header) => this.#secret(await checkKid(header.kid)), {
+      ...options,
+      algorithms: [ALGORITHM],
+    });
   }
 
   async #secret(kid: string): Promise<Uint8Array> {

@@ -144,7 +144,9 @@ export class CryptoService {
     return utf8Decoder.decode(openField(() => dek, sealed, aad));
   }
 
-  /** A backup file key sealed under the tenant's data key, as a content field at `ref` (its base64 is the field's text). */
+  /**
+   * A backup file key sealed under the tenant's data key, as a content field at `ref` (its base64 is the field's text).
+   */
   async sealFileKey(tenantId: string, ref: FieldRef, key: FileKey): Promise<Uint8Array> {
     return this.encryptField(tenantId, ref, Buffer.from(fileKeyBytes(key)).toString("base64"));
   }
@@ -208,7 +210,9 @@ export class CryptoService {
     const out: { tenantId: string; version: number; wraps: KeyWrap[] }[] = [];
     for (const key of this.#store.listTenantKeys(owner)) {
       if (key.status !== "active") continue;
-      const missing = this.#usableMasters().filter((r) => !key.wraps.some((w) => w.masterLabel === r.describe().masterLabel));
+      const missing = this.#usableMasters().filter(
+        (r) => !key.wraps.some((w) => w.masterLabel === r.describe().masterLabel),
+      );
       if (missing.length === 0) continue;
       // A key no loaded master key opens cannot be re-wrapped here; it must not stop the others
       // (nor a server's start): the key health check names it (/readyz, keys status, doctor).
@@ -241,7 +245,9 @@ export class CryptoService {
       for (const key of this.#store.listTenantKeys(owner)) {
         if (key.status !== "active") continue;
         const wraps = key.wraps.filter((w) => usable.includes(w.masterLabel));
-        let reason = `no wrap under an available master key (wrapped under: ${key.wraps.map((w) => w.masterLabel).join(", ") || "none"})`;
+        let reason =
+          `no wrap under an available master key (wrapped under: ` +
+          `${key.wraps.map((w) => w.masterLabel).join(", ") || "none"})`;
         for (const w of wraps) {
           try {
             await this.checkUnwrapsWith(owner, key.version, w.masterLabel);
@@ -261,9 +267,11 @@ export class CryptoService {
   async checkUnwrapsWith(owner: string, version: number, masterLabel: string): Promise<void> {
     const key = this.#store.listTenantKeys(owner).find((k) => k.version === version);
     const wrap = key?.wraps.find((w) => w.masterLabel === masterLabel);
-    if (wrap === undefined) throw new TenantKeyError(`data key ${owner} version ${version} has no wrap under master key ${masterLabel}`);
+    if (wrap === undefined)
+      throw new TenantKeyError(`data key ${owner} version ${version} has no wrap under master key ${masterLabel}`);
     const dek = await this.#ring.unwrap({ masterLabel, blob: wrap.wrapped }, dekAad(owner, version));
-    if (dek.length !== AEAD_KEY_BYTES) throw new TenantKeyError(`data key ${owner} version ${version} has the wrong length`);
+    if (dek.length !== AEAD_KEY_BYTES)
+      throw new TenantKeyError(`data key ${owner} version ${version} has the wrong length`);
   }
 
   /**
@@ -300,9 +308,13 @@ export class CryptoService {
     return new MacKey(await this.#subKey(purpose));
   }
 
-  /** The HS256 keys of access tokens: per kid, HMAC of "kid:<kid>" under the "jwt" sub-key, used inside the handle only. */
+  /**
+   * The HS256 keys of access tokens: per kid, HMAC of "kid:<kid>" under the "jwt" sub-key, used inside the handle only.
+   */
   accessTokenKeys(): AccessTokenKeys {
-    return new AccessTokenKeys(async (kid) => hmac(sha256, await this.#subKey("jwt"), utf8Encoder.encode(`kid:${kid}`)));
+    return new AccessTokenKeys(async (kid) =>
+      hmac(sha256, await this.#subKey("jwt"), utf8Encoder.encode(`kid:${kid}`)),
+    );
   }
 
   /**
@@ -311,7 +323,8 @@ export class CryptoService {
    * ever leaves src/crypto.
    */
   async signer(purpose: SigningPurpose): Promise<Ed25519Signer> {
-    if (!(SIGNING_PURPOSES as readonly string[]).includes(purpose)) throw new CryptoParamError("unknown signing purpose");
+    if (!(SIGNING_PURPOSES as readonly string[]).includes(purpose))
+      throw new CryptoParamError("unknown signing purpose");
     this.#signer ??= this.#loadSigner();
     try {
       return await this.#signer;
@@ -322,7 +335,12 @@ export class CryptoService {
   }
 
   async #loadSigner(): Promise<Ed25519Signer> {
-    const version = this.#cachedOrStoredVersion(SIGNING_KEY_ID) ?? (await this.#serialized(SIGNING_KEY_ID, async () => this.#cachedOrStoredVersion(SIGNING_KEY_ID) ?? this.#createKey(SIGNING_KEY_ID)));
+    const version =
+      this.#cachedOrStoredVersion(SIGNING_KEY_ID) ??
+      (await this.#serialized(
+        SIGNING_KEY_ID,
+        async () => this.#cachedOrStoredVersion(SIGNING_KEY_ID) ?? this.#createKey(SIGNING_KEY_ID),
+      ));
     return ed25519SignerFromSeed(await this.#dek(SIGNING_KEY_ID, version));
   }
 
@@ -352,7 +370,8 @@ export class CryptoService {
     const dek = new Uint8Array(randomBytes(AEAD_KEY_BYTES));
     const aad = dekAad(tenantId, version);
     // Wrapped under every loaded, non-retired master key, so whichever of them the next start is
-    // configured with reads it. Only the first (the current one unless retired) must succeed: a wrap an unreachable earlier key could
+    // configured with reads it. Only the first (the current one unless retired) must succeed: a wrap an unreachable
+    // earlier key could
     // not make is added later by wrapUnderAllMasters (start-up, key-maintenance job).
     const [current, ...others] = this.#wrappingMasters();
     if (current === undefined) throw new TenantKeyError("no master key is loaded");
@@ -438,9 +457,17 @@ export class CryptoService {
       throw new TenantKeyError(`data key version ${version} of tenant ${tenantId} is retired`);
     }
     // Prefer the current master key, then any other loaded one; with none loaded the ring names what is missing.
-    const wrap = this.#ring.labels().map((label) => stored.wraps.find((w) => w.masterLabel === label)).find((w) => w !== undefined) ?? stored.wraps[0];
-    if (wrap === undefined) throw new TenantKeyError(`data key version ${version} of tenant ${tenantId} has no wrapped copy`);
-    const dek = await this.#ring.unwrap({ masterLabel: wrap.masterLabel, blob: wrap.wrapped }, dekAad(tenantId, version));
+    const wrap =
+      this.#ring
+        .labels()
+        .map((label) => stored.wraps.find((w) => w.masterLabel === label))
+        .find((w) => w !== undefined) ?? stored.wraps[0];
+    if (wrap === undefined)
+      throw new TenantKeyError(`data key version ${version} of tenant ${tenantId} has no wrapped copy`);
+    const dek = await this.#ring.unwrap(
+      { masterLabel: wrap.masterLabel, blob: wrap.wrapped },
+      dekAad(tenantId, version),
+    );
     if (dek.length !== AEAD_KEY_BYTES) {
       throw new TenantKeyError(`data key version ${version} of tenant ${tenantId} has the wrong length`);
     }

@@ -11,7 +11,15 @@
  * function. Public keys travel as the raw 32 bytes in base64, or as an SPKI PEM; a key id (licenses,
  * usage reports) is the first 16 hex digits of SHA-256 of the raw key.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 
 export const ED25519_PUBLIC_KEY_BYTES = 32;
@@ -59,7 +67,8 @@ class PrivateKeySigner implements Ed25519Signer {
 
 /** The signer for a raw 32-byte seed (e.g. just unwrapped by the master key). The seed is not retained. */
 export function ed25519SignerFromSeed(seed: Uint8Array): Ed25519Signer {
-  if (!(seed instanceof Uint8Array) || seed.length !== ED25519_SEED_BYTES) throw new KeyFormatError(`an Ed25519 seed is ${ED25519_SEED_BYTES} bytes`);
+  if (!(seed instanceof Uint8Array) || seed.length !== ED25519_SEED_BYTES)
+    throw new KeyFormatError(`an Ed25519 seed is ${ED25519_SEED_BYTES} bytes`);
   const der = derWrap(PKCS8_ED25519_PREFIX, seed);
   try {
     return new PrivateKeySigner(createPrivateKey({ key: der, format: "der", type: "pkcs8" }));
@@ -101,7 +110,12 @@ export function writeNewEd25519KeyFiles(privateKeyFile: string, publicKeyFile: s
 export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (signature.length !== ED25519_SIGNATURE_BYTES || publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return false;
   try {
-    return nodeVerify(null, message, createPublicKey({ key: derWrap(SPKI_ED25519_PREFIX, publicKey), format: "der", type: "spki" }), signature);
+    return nodeVerify(
+      null,
+      message,
+      createPublicKey({ key: derWrap(SPKI_ED25519_PREFIX, publicKey), format: "der", type: "spki" }),
+      signature,
+    );
   } catch {
     return false;
   }
@@ -122,7 +136,10 @@ export function parsePublicKey(text: string): Uint8Array {
     }
   }
   const raw = decodeBase64Strict(trimmed);
-  if (raw === null || raw.length !== ED25519_PUBLIC_KEY_BYTES) throw new KeyFormatError(`expected an Ed25519 public key: ${ED25519_PUBLIC_KEY_BYTES} bytes in base64, or an SPKI PEM`);
+  if (raw === null || raw.length !== ED25519_PUBLIC_KEY_BYTES)
+    throw new KeyFormatError(
+      `expected an Ed25519 public key: ${ED25519_PUBLIC_KEY_BYTES} bytes in base64, or an SPKI PEM`,
+    );
   return raw;
 }
 

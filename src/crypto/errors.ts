@@ -67,9 +67,14 @@ export class TenantKeyError extends CryptoError implements Unavailable {
   readonly unavailable: UnavailableKind = "keys-unavailable";
 }
 
-/** The key for some data cannot be had right now (master key away, wrap does not open, no usable version): fail closed, retry later. */
+/**
+ * The key for some data cannot be had right now (master key away, wrap does not open, no usable version): fail closed,
+ * retry later.
+ */
 export function isKeyUnavailable(error: unknown): boolean {
-  return error instanceof MasterKeyUnavailableError || error instanceof KeyUnwrapError || error instanceof TenantKeyError;
+  return (
+    error instanceof MasterKeyUnavailableError || error instanceof KeyUnwrapError || error instanceof TenantKeyError
+  );
 }
 
 /**
@@ -102,6 +107,12 @@ export class StreamCipherError extends CryptoError {
     readonly kind: "chunk" | "final-chunk" | "ends-inside" | "empty",
     readonly index: number,
   ) {
-    super(kind === "empty" ? "the stream holds no sealed chunk" : kind === "ends-inside" ? `the stream ends inside chunk ${index}` : `chunk ${index} fails authentication`);
+    super(
+      kind === "empty"
+        ? "the stream holds no sealed chunk"
+        : kind === "ends-inside"
+          ? `the stream ends inside chunk ${index}`
+          : `chunk ${index} fails authentication`,
+    );
   }
 }

@@ -91,11 +91,7 @@ export function fieldKeyVersion(sealed: Uint8Array): number {
 }
 
 /** Throws FieldFormatError for unknown formats, DecryptError when authentication fails. */
-export function openField(
-  getDek: (keyVersion: number) => Uint8Array,
-  sealed: Uint8Array,
-  aad: Uint8Array,
-): Uint8Array {
+export function openField(getDek: (keyVersion: number) => Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
   const keyVersion = fieldKeyVersion(sealed);
   const nonce = sealed.subarray(HEADER_BYTES, PREFIX_BYTES);
   const header = sealed.subarray(0, HEADER_BYTES);

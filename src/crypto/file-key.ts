@@ -50,7 +50,9 @@ export function wrapFileKey(key: FileKey, masterKey: KeyResolver, aad: Uint8Arra
   return masterKey.wrap(fileKeyBytes(key), aad);
 }
 
-/** Throws what the master key throws (unavailable, fails authentication), or FileKeyError for a key of the wrong length. */
+/**
+ * Throws what the master key throws (unavailable, fails authentication), or FileKeyError for a key of the wrong length.
+ */
 export async function unwrapFileKey(masterKey: KeyResolver, wrapped: WrappedKey, aad: Uint8Array): Promise<FileKey> {
   return fileKeyFromBytes(await masterKey.unwrap(wrapped, aad));
 }

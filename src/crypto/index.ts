@@ -4,7 +4,13 @@
 export type { AccessTokenKeys } from "./access-token-keys.js";
 // The stream cipher's buffer, also the backup container's (crypto may import nothing above it).
 export { ByteQueue } from "./byte-queue.js";
-export { CryptoService, PLATFORM_TENANT_ID, SIGNING_PURPOSES, type FieldRef, type SigningPurpose } from "./crypto-service.js";
+export {
+  CryptoService,
+  PLATFORM_TENANT_ID,
+  SIGNING_PURPOSES,
+  type FieldRef,
+  type SigningPurpose,
+} from "./crypto-service.js";
 // Not ed25519SignerFromSeed, readEd25519SignerFile or writeNewEd25519KeyFiles: seeds and key files stay inside
 // src/crypto (the vendor tool, which must not load the crypto service, imports ./ed25519.js itself).
 export {
@@ -29,7 +35,13 @@ export { MasterKeyRing } from "./master-key-ring.js";
 export { EnvKeyResolver, generateMasterKeyFile } from "./resolvers/env.js";
 export { generateHsmMasterKey, Pkcs11KeyResolver } from "./resolvers/pkcs11.js";
 export { replaceFile } from "./secret-file.js";
-export { openStream, sealStream, STREAM_NONCE_PREFIX_BYTES, STREAM_TAG_BYTES, type StreamParams } from "./stream-cipher.js";
+export {
+  openStream,
+  sealStream,
+  STREAM_NONCE_PREFIX_BYTES,
+  STREAM_TAG_BYTES,
+  type StreamParams,
+} from "./stream-cipher.js";
 export type { KeyWrap, StoredTenantKey, TenantKeyStore } from "./tenant-key-store.js";
 export {
   CERT_WARN_DAYS,

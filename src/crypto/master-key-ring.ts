@@ -51,7 +51,8 @@ export class MasterKeyRing implements KeyResolver {
 
   /** Unloads a retired key. The current key cannot be dropped. */
   drop(label: string): void {
-    if (label === this.currentLabel) throw new MasterKeyUnavailableError(`master key ${label} is the current one and cannot be unloaded`);
+    if (label === this.currentLabel)
+      throw new MasterKeyUnavailableError(`master key ${label} is the current one and cannot be unloaded`);
     this.#others = this.#others.filter((r) => r.describe().masterLabel !== label);
   }
 
@@ -62,8 +63,16 @@ export class MasterKeyRing implements KeyResolver {
   unwrap(wrapped: WrappedKey, aad: Uint8Array): Promise<Uint8Array> {
     const resolver = this.loaded().find((r) => r.describe().masterLabel === wrapped.masterLabel);
     if (resolver === undefined) {
-      const also = this.#others.length > 0 ? ` (also loaded: ${this.#others.map((r) => r.describe().masterLabel).join(", ")})` : "";
-      return Promise.reject(new MasterKeyUnavailableError(`DEK was wrapped by master key ${wrapped.masterLabel}, but the loaded master key is ${this.currentLabel}${also}`));
+      const also =
+        this.#others.length > 0
+          ? ` (also loaded: ${this.#others.map((r) => r.describe().masterLabel).join(", ")})`
+          : "";
+      return Promise.reject(
+        new MasterKeyUnavailableError(
+          `DEK was wrapped by master key ${wrapped.masterLabel}, but the loaded master key is ` +
+            `${this.currentLabel}${also}`,
+        ),
+      );
     }
     return resolver.unwrap(wrapped, aad);
   }

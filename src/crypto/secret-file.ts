@@ -59,7 +59,10 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Creates `path` with `content` and `mode` (default 0600); throws FileExistsError if it exists. The directory must exist. */
+/**
+ * Creates `path` with `content` and `mode` (default 0600); throws FileExistsError if it exists. The directory must
+ * exist.
+ */
 export async function writeNewFile(path: string, content: string | Uint8Array, mode = 0o600): Promise<void> {
   if (await exists(path)) throw new FileExistsError(`${path} already exists; refusing to overwrite it`);
   const dir = dirname(path);

@@ -35,7 +35,8 @@ export interface StreamParams {
 
 function checkParams(p: StreamParams): void {
   fileKeyBytes(p.key); // throws for a destroyed key
-  if (p.noncePrefix.length !== STREAM_NONCE_PREFIX_BYTES) throw new CryptoParamError(`nonce prefix must be ${STREAM_NONCE_PREFIX_BYTES} bytes`);
+  if (p.noncePrefix.length !== STREAM_NONCE_PREFIX_BYTES)
+    throw new CryptoParamError(`nonce prefix must be ${STREAM_NONCE_PREFIX_BYTES} bytes`);
   if (p.headerHash.length !== 32) throw new CryptoParamError("header hash must be 32 bytes");
 }
 
@@ -61,7 +62,9 @@ function chunkAad(p: StreamParams, index: number, final: boolean): Buffer {
  */
 function sealChunk(p: StreamParams, index: number, final: boolean, plaintext: readonly Buffer[]): Buffer[] {
   if (index >= MAX_CHUNKS) throw new CryptoParamError("stream too large for one file key");
-  const cipher = createCipheriv(ALGORITHM, fileKeyBytes(p.key), chunkNonce(p, index), { authTagLength: AEAD_TAG_BYTES });
+  const cipher = createCipheriv(ALGORITHM, fileKeyBytes(p.key), chunkNonce(p, index), {
+    authTagLength: AEAD_TAG_BYTES,
+  });
   cipher.setAAD(chunkAad(p, index, final));
   const out = plaintext.map((piece) => cipher.update(piece));
   const tail = cipher.final();
@@ -71,10 +74,18 @@ function sealChunk(p: StreamParams, index: number, final: boolean, plaintext: re
 }
 
 /** Opens one chunk; its plaintext pieces are returned only after the tag verified. */
-function openChunk(p: StreamParams, index: number, final: boolean, ciphertext: readonly Buffer[], tag: Buffer): Buffer[] {
+function openChunk(
+  p: StreamParams,
+  index: number,
+  final: boolean,
+  ciphertext: readonly Buffer[],
+  tag: Buffer,
+): Buffer[] {
   try {
     // authTagLength pins the tag to 16 bytes: OpenSSL would otherwise accept a shortened tag.
-    const decipher = createDecipheriv(ALGORITHM, fileKeyBytes(p.key), chunkNonce(p, index), { authTagLength: AEAD_TAG_BYTES });
+    const decipher = createDecipheriv(ALGORITHM, fileKeyBytes(p.key), chunkNonce(p, index), {
+      authTagLength: AEAD_TAG_BYTES,
+    });
     decipher.setAuthTag(tag);
     decipher.setAAD(chunkAad(p, index, final));
     const out = ciphertext.map((piece) => decipher.update(piece));
@@ -86,7 +97,10 @@ function openChunk(p: StreamParams, index: number, final: boolean, ciphertext: r
   }
 }
 
-/** Seals a plaintext stream into chunks. A chunk is emitted once a byte beyond it has arrived, so the last one is known to be last. */
+/**
+ * Seals a plaintext stream into chunks. A chunk is emitted once a byte beyond it has arrived, so the last one is known
+ * to be last.
+ */
 export async function* sealStream(source: AsyncIterable<Uint8Array>, p: StreamParams): AsyncGenerator<Buffer> {
   checkParams(p);
   const queue = new ByteQueue();
@@ -110,8 +124,10 @@ export async function* openStream(source: AsyncIterable<Uint8Array>, p: StreamPa
   let index = 0;
   for await (const piece of source) {
     queue.push(piece);
-    while (queue.length > sealedBytes) yield* openChunk(p, index++, false, queue.takeParts(p.chunkBytes), queue.take(AEAD_TAG_BYTES));
+    while (queue.length > sealedBytes)
+      yield* openChunk(p, index++, false, queue.takeParts(p.chunkBytes), queue.take(AEAD_TAG_BYTES));
   }
-  if (queue.length < AEAD_TAG_BYTES) throw new StreamCipherError(index === 0 && queue.length === 0 ? "empty" : "ends-inside", index);
+  if (queue.length < AEAD_TAG_BYTES)
+    throw new StreamCipherError(index === 0 && queue.length === 0 ? "empty" : "ends-inside", index);
   yield* openChunk(p, index, true, queue.takeParts(queue.length - AEAD_TAG_BYTES), queue.take(AEAD_TAG_BYTES));
 }

@@ -78,7 +78,13 @@ async function selfSignedPem(names: CertificateNames): Promise<{ cert: string; k
       { name: "basicConstraints", cA: false, critical: true },
       { name: "keyUsage", digitalSignature: true, critical: true },
       { name: "extKeyUsage", serverAuth: true },
-      { name: "subjectAltName", altNames: [...names.dns.map((value) => ({ type: 2 as const, value })), ...names.ips.map((ip) => ({ type: 7 as const, ip }))] },
+      {
+        name: "subjectAltName",
+        altNames: [
+          ...names.dns.map((value) => ({ type: 2 as const, value })),
+          ...names.ips.map((ip) => ({ type: 7 as const, ip })),
+        ],
+      },
     ],
   });
   return { cert: pem.cert, key: pem.private };
@@ -90,7 +96,11 @@ async function ensureDirs(certFile: string, keyFile: string): Promise<void> {
 }
 
 /** A first self-signed pair; refuses to overwrite either file. */
-export async function generateSelfSignedCertificate(certFile: string, keyFile: string, names: CertificateNames): Promise<void> {
+export async function generateSelfSignedCertificate(
+  certFile: string,
+  keyFile: string,
+  names: CertificateNames,
+): Promise<void> {
   const pem = await selfSignedPem(names);
   await ensureDirs(certFile, keyFile);
   await writeNewFile(keyFile, pem.key, 0o600);
@@ -102,7 +112,11 @@ export async function generateSelfSignedCertificate(certFile: string, keyFile: s
  * its first byte); the key goes first, so a reload between the two renames sees a mismatched pair
  * and keeps serving the old one (checkTlsPair) rather than a half-new one.
  */
-export async function regenerateSelfSignedCertificate(certFile: string, keyFile: string, names: CertificateNames): Promise<void> {
+export async function regenerateSelfSignedCertificate(
+  certFile: string,
+  keyFile: string,
+  names: CertificateNames,
+): Promise<void> {
   const pem = await selfSignedPem(names);
   await ensureDirs(certFile, keyFile);
   await replaceFile(keyFile, pem.key, 0o600);
@@ -133,8 +147,12 @@ export function daysLeft(summary: Pick<CertificateSummary, "validTo">, now: Date
 export function expiryWarning(summary: Pick<CertificateSummary, "validTo">, now: Date = new Date()): string | null {
   const left = daysLeft(summary, now);
   if (left >= CERT_WARN_DAYS) return null;
-  if (summary.validTo.getTime() <= now.getTime()) return `the TLS certificate expired on ${summary.validTo.toISOString()}; renew it (vecto tls renew)`;
-  return `the TLS certificate expires on ${summary.validTo.toISOString()} (${left} days left); renew it (vecto tls renew)`;
+  if (summary.validTo.getTime() <= now.getTime())
+    return `the TLS certificate expired on ${summary.validTo.toISOString()}; renew it (vecto tls renew)`;
+  return (
+    `the TLS certificate expires on ${summary.validTo.toISOString()} (${left} days left); ` +
+    `renew it (vecto tls renew)`
+  );
 }
 
 /**
@@ -156,8 +174,13 @@ export function checkTlsPair(material: TlsMaterial, now: Date = new Date()): Cer
     throw new TlsPairError("the key file is not a PEM private key (or it is encrypted)");
   }
   const summary = summarize(cert);
-  if (!cert.checkPrivateKey(key)) throw new TlsPairError(`the key does not match the certificate (${summary.subject}, ${summary.fingerprint256})`);
-  if (summary.validTo.getTime() <= now.getTime()) throw new TlsPairError(`the certificate expired on ${summary.validTo.toISOString()} (${summary.subject})`);
-  if (summary.validFrom.getTime() > now.getTime()) throw new TlsPairError(`the certificate is not valid before ${summary.validFrom.toISOString()} (${summary.subject})`);
+  if (!cert.checkPrivateKey(key))
+    throw new TlsPairError(`the key does not match the certificate (${summary.subject}, ${summary.fingerprint256})`);
+  if (summary.validTo.getTime() <= now.getTime())
+    throw new TlsPairError(`the certificate expired on ${summary.validTo.toISOString()} (${summary.subject})`);
+  if (summary.validFrom.getTime() > now.getTime())
+    throw new TlsPairError(
+      `the certificate is not valid before ${summary.validFrom.toISOString()} (${summary.subject})`,
+    );
   return summary;
 }

@@ -96,12 +96,37 @@ export class Database {
   /** Which tenant a presented credential belongs to: for src/auth alone (credential-lookup.ts). */
   readonly credentials: CredentialLookup;
   /** Reading the audit logs, any of them by id (appending goes through a transaction's audit()). */
-  readonly auditLog: Pick<AuditRepository, "page" | "leafHashes" | "filtered" | "size" | "logIds" | "latestCheckpoint" | "checkpoints">;
+  readonly auditLog: Pick<
+    AuditRepository,
+    "page" | "leafHashes" | "filtered" | "size" | "logIds" | "latestCheckpoint" | "checkpoints"
+  >;
   /** Installed licenses, the clock's high-water mark, usage snapshots (changes go through write()). */
-  readonly licensing: Pick<LicensingRepository, "currentLicense" | "currentSequence" | "licenseHistory" | "meta" | "rollbacksAfter" | "lastSnapshot" | "lastSnapshotBefore" | "snapshotForDay" | "snapshotsBetween" | "latestAuditTime">;
-  /** Which customer tenants there are, for license limits and usage snapshots (each one's counts: tenantReads(id).usage). */
+  readonly licensing: Pick<
+    LicensingRepository,
+    | "currentLicense"
+    | "currentSequence"
+    | "licenseHistory"
+    | "meta"
+    | "rollbacksAfter"
+    | "lastSnapshot"
+    | "lastSnapshotBefore"
+    | "snapshotForDay"
+    | "snapshotsBetween"
+    | "latestAuditTime"
+  >;
+  /**
+   * Which customer tenants there are, for license limits and usage snapshots (each one's counts:
+   * tenantReads(id).usage).
+   */
   readonly usageCounts: UsageCountRepository;
-  private readonly platform: { readonly setupTokens: SetupTokenRepository; readonly tenants: TenantRepository; readonly licensing: LicensingRepository; readonly jwtKeys: JwtKeyRepository; readonly loginThrottle: LoginThrottleRepository; readonly audit: AuditRepository };
+  private readonly platform: {
+    readonly setupTokens: SetupTokenRepository;
+    readonly tenants: TenantRepository;
+    readonly licensing: LicensingRepository;
+    readonly jwtKeys: JwtKeyRepository;
+    readonly loginThrottle: LoginThrottleRepository;
+    readonly audit: AuditRepository;
+  };
   private readonly writes: WritePath;
   private auditSealer: AuditSealer | undefined;
   private readonly followers: EventFollower[] = [];
@@ -123,7 +148,14 @@ export class Database {
       loginThrottle: new LoginThrottleRepository(handle),
       audit: new AuditRepository(handle),
     };
-    ({ tenants: this.tenants, jwtKeys: this.jwtKeys, loginThrottle: this.loginThrottle, setupTokens: this.setupTokens, licensing: this.licensing, audit: this.auditLog } = this.platform);
+    ({
+      tenants: this.tenants,
+      jwtKeys: this.jwtKeys,
+      loginThrottle: this.loginThrottle,
+      setupTokens: this.setupTokens,
+      licensing: this.licensing,
+      audit: this.auditLog,
+    } = this.platform);
     this.credentials = new CredentialLookup(handle);
     this.usageCounts = new UsageCountRepository(handle);
     this.writes = new WritePath(handle, storage, () => this.closed);
@@ -191,7 +223,10 @@ export class Database {
   }
 
   /** A platform write that is not an action: one of the named kinds, with only its repository (see Bookkeeping). */
-  async bookkeep<K extends BookkeepingKind, T>(kind: K, fn: (tx: Bookkeeping[K] & { readonly now: string }) => T): Promise<T> {
+  async bookkeep<K extends BookkeepingKind, T>(
+    kind: K,
+    fn: (tx: Bookkeeping[K] & { readonly now: string }) => T,
+  ): Promise<T> {
     return this.writes.run(false, () => fn({ ...this.bookkeeping(kind), now: this.clock().toISOString() }));
   }
 
@@ -207,7 +242,10 @@ export class Database {
         this.checkpoint();
         return result;
       },
-      bookkeep: async (kind, fn) => this.writes.run(false, () => fn({ ...tenantBookkeeping(this.handle, tenantId)[kind], now: this.clock().toISOString() })),
+      bookkeep: async (kind, fn) =>
+        this.writes.run(false, () =>
+          fn({ ...tenantBookkeeping(this.handle, tenantId)[kind], now: this.clock().toISOString() }),
+        ),
     };
   }
 
@@ -226,7 +264,15 @@ export class Database {
 
   private platformTx(now: string): PlatformTx {
     const { setupTokens, tenants, licensing, loginThrottle } = this.platform;
-    return { setupTokens, tenants, licensing, loginThrottle, now, audit: (event) => this.audit(event), tenant: (tenantId) => this.tenantTx(tenantId, now) };
+    return {
+      setupTokens,
+      tenants,
+      licensing,
+      loginThrottle,
+      now,
+      audit: (event) => this.audit(event),
+      tenant: (tenantId) => this.tenantTx(tenantId, now),
+    };
   }
 
   private tenantTx(tenantId: string, now: string): TenantTx {
@@ -244,12 +290,19 @@ export class Database {
 
   private bookkeeping<K extends BookkeepingKind>(kind: K): Bookkeeping[K] {
     const { loginThrottle, jwtKeys, licensing, setupTokens } = this.platform;
-    const all: Bookkeeping = { "login-throttle": { loginThrottle }, "jwt-key-ring": { jwtKeys }, "license-marks": { licensing: only(licensing, ["meta", "setMeta"]) }, "setup-token": { setupTokens: only(setupTokens, ["replace"]) } };
+    const all: Bookkeeping = {
+      "login-throttle": { loginThrottle },
+      "jwt-key-ring": { jwtKeys },
+      "license-marks": { licensing: only(licensing, ["meta", "setMeta"]) },
+      "setup-token": { setupTokens: only(setupTokens, ["replace"]) },
+    };
     return all[kind];
   }
 
   installationId(): string {
-    const row = this.handle.prepare<[], { installation_id: string }>("SELECT installation_id FROM installation WHERE id = 1").get();
+    const row = this.handle
+      .prepare<[], { installation_id: string }>("SELECT installation_id FROM installation WHERE id = 1")
+      .get();
     if (!row) throw new Error("installation row missing");
     return row.installation_id;
   }
@@ -276,7 +329,12 @@ export class Database {
     this.writes.run(true, () => {
       const logId = event.tenantId ?? PLATFORM_LOG;
       const now = this.clock().toISOString();
-      const position: AuditPosition = { logId, seq: this.platform.audit.nextSeq(logId), vid: randomUUID(), timestamp: now };
+      const position: AuditPosition = {
+        logId,
+        seq: this.platform.audit.nextSeq(logId),
+        vid: randomUUID(),
+        timestamp: now,
+      };
       this.platform.audit.append(sealer.seal(event, position));
       this.writes.audited(logId);
       const tenantTx = event.tenantId === null ? undefined : this.tenantTx(event.tenantId, now);
@@ -336,7 +394,11 @@ export class Database {
       failure ??= error;
     }
     if (failure === undefined) return;
-    if (isStorageFull(failure)) throw new StorageFullError("the disk is full: the write-ahead logs were kept (every commit is in them) and are folded in at the next start");
+    if (isStorageFull(failure))
+      throw new StorageFullError(
+        "the disk is full: the write-ahead logs were kept (every commit is in them) " +
+          "and are folded in at the next start",
+      );
     throw failure;
   }
 }

@@ -19,14 +19,29 @@ export function moveKeysToKeystore(handle: BetterSqlite3.Database, keystore: Key
   const legacy = handle.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tenant_keys'").get();
   if (!legacy) return;
   const keys: LegacyTenantKey[] = handle
-    .prepare<[], LegacyRow>("SELECT tenant_id, version, master_label, wrapped, status, created_at FROM tenant_keys WHERE tenant_id IS NOT NULL")
+    .prepare<[], LegacyRow>(
+      "SELECT tenant_id, version, master_label, wrapped, status, created_at " +
+        "FROM tenant_keys WHERE tenant_id IS NOT NULL",
+    )
     .all()
-    .map((r) => ({ tenantId: r.tenant_id, version: r.version, masterLabel: r.master_label, wrapped: new Uint8Array(r.wrapped), status: r.status, createdAt: r.created_at }));
+    .map((r) => ({
+      tenantId: r.tenant_id,
+      version: r.version,
+      masterLabel: r.master_label,
+      wrapped: new Uint8Array(r.wrapped),
+      status: r.status,
+      createdAt: r.created_at,
+    }));
   keystore.adopt(keys);
   for (const key of keys) {
-    const copy = keystore.listTenantKeys(key.tenantId).find((k) => k.version === key.version)?.wraps.find((w) => w.masterLabel === key.masterLabel);
+    const copy = keystore
+      .listTenantKeys(key.tenantId)
+      .find((k) => k.version === key.version)
+      ?.wraps.find((w) => w.masterLabel === key.masterLabel);
     if (!copy || !Buffer.from(copy.wrapped).equals(Buffer.from(key.wrapped))) {
-      throw new Error(`keystore copy of tenant ${key.tenantId} key version ${key.version} differs; refusing to continue`);
+      throw new Error(
+        `keystore copy of tenant ${key.tenantId} key version ${key.version} differs; refusing to continue`,
+      );
     }
   }
 }

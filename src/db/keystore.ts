@@ -95,7 +95,8 @@ const KEY_COLUMNS = "tenant_id, version, status, encryptions, created_at";
 const WITHOUT_USABLE_WRAP = `k.status = 'active' AND NOT EXISTS (
   SELECT 1 FROM key_wraps w JOIN master_keys m ON m.label = w.master_label
   WHERE w.tenant_id = k.tenant_id AND w.version = k.version AND m.retired_at IS NULL
-    AND w.master_label IS NOT @excluded AND (@labels IS NULL OR w.master_label IN (SELECT value FROM json_each(@labels))))`;
+    AND w.master_label IS NOT @excluded
+    AND (@labels IS NULL OR w.master_label IN (SELECT value FROM json_each(@labels))))`;
 
 export class KeyStore implements TenantKeyStore {
   private constructor(
@@ -122,21 +123,32 @@ export class KeyStore implements TenantKeyStore {
   }
 
   listTenantKeys(tenantId: string): StoredTenantKey[] {
-    const keys = this.handle.prepare<[string], TenantKeyRow>(`SELECT ${KEY_COLUMNS} FROM tenant_keys WHERE tenant_id = ? ORDER BY version`).all(tenantId);
-    const wraps = this.handle.prepare<[string], WrapRow>("SELECT version, master_label, wrapped FROM key_wraps WHERE tenant_id = ? ORDER BY created_at, master_label").all(tenantId);
+    const keys = this.handle
+      .prepare<[string], TenantKeyRow>(`SELECT ${KEY_COLUMNS} FROM tenant_keys WHERE tenant_id = ? ORDER BY version`)
+      .all(tenantId);
+    const wraps = this.handle
+      .prepare<[string], WrapRow>(
+        "SELECT version, master_label, wrapped FROM key_wraps WHERE tenant_id = ? ORDER BY created_at, master_label",
+      )
+      .all(tenantId);
     return keys.map((k) => ({
       tenantId: k.tenant_id,
       version: k.version,
       status: k.status,
       encryptions: k.encryptions,
       createdAt: k.created_at,
-      wraps: wraps.filter((w) => w.version === k.version).map((w) => ({ masterLabel: w.master_label, wrapped: new Uint8Array(w.wrapped) })),
+      wraps: wraps
+        .filter((w) => w.version === k.version)
+        .map((w) => ({ masterLabel: w.master_label, wrapped: new Uint8Array(w.wrapped) })),
     }));
   }
 
   /** Every tenant (and reserved id) that has keys. */
   keyOwners(): string[] {
-    return this.handle.prepare<[], { tenant_id: string }>("SELECT DISTINCT tenant_id FROM tenant_keys ORDER BY tenant_id").all().map((r) => r.tenant_id);
+    return this.handle
+      .prepare<[], { tenant_id: string }>("SELECT DISTINCT tenant_id FROM tenant_keys ORDER BY tenant_id")
+      .all()
+      .map((r) => r.tenant_id);
   }
 
   /**
@@ -149,7 +161,9 @@ export class KeyStore implements TenantKeyStore {
       const wraps = this.withoutRetired(key.wraps);
       const first = key.wraps[0];
       if (wraps.length === 0 && first !== undefined) throw new MasterKeyRetiredError(first.masterLabel);
-      this.handle.prepare("INSERT INTO tenant_keys (tenant_id, version, status, created_at) VALUES (?, ?, 'active', ?)").run(key.tenantId, key.version, key.createdAt);
+      this.handle
+        .prepare("INSERT INTO tenant_keys (tenant_id, version, status, created_at) VALUES (?, ?, 'active', ?)")
+        .run(key.tenantId, key.version, key.createdAt);
       this.insertWraps(key.tenantId, key.version, wraps, key.createdAt, false);
     });
   }
@@ -167,15 +181,29 @@ export class KeyStore implements TenantKeyStore {
     return wraps.filter((w) => !retired.has(w.masterLabel));
   }
 
-  private insertWraps(tenantId: string, version: number, wraps: readonly KeyWrap[], createdAt: string, ignoreExisting: boolean): void {
-    const insert = this.handle.prepare(`INSERT ${ignoreExisting ? "OR IGNORE " : ""}INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES (?, ?, ?, ?, ?)`);
+  private insertWraps(
+    tenantId: string,
+    version: number,
+    wraps: readonly KeyWrap[],
+    createdAt: string,
+    ignoreExisting: boolean,
+  ): void {
+    const insert = this.handle.prepare(
+      `INSERT ${ignoreExisting ? "OR IGNORE " : ""}INTO key_wraps (tenant_id, version, master_label, ` +
+        `wrapped, created_at) ` +
+        `VALUES (?, ?, ?, ?, ?)`,
+    );
     for (const w of wraps) insert.run(tenantId, version, w.masterLabel, Buffer.from(w.wrapped), createdAt);
   }
 
   reserveEncryptions(tenantId: string, version: number, count: number): number {
     const row = this.storage.write(() =>
       this.handle
-        .prepare<[number, string, number], { encryptions: number }>("UPDATE tenant_keys SET encryptions = encryptions + ? WHERE tenant_id = ? AND version = ? RETURNING encryptions")
+        .prepare<[number, string, number], { encryptions: number }>(
+          "UPDATE tenant_keys SET encryptions = encryptions + ? " +
+            "WHERE tenant_id = ? AND version = ? " +
+            "RETURNING encryptions",
+        )
         .get(count, tenantId, version),
     );
     if (!row) throw new Error(`no data key ${tenantId} version ${version} to count encryptions for`);
@@ -183,27 +211,56 @@ export class KeyStore implements TenantKeyStore {
   }
 
   retiredMasterLabels(): ReadonlySet<string> {
-    return new Set(this.handle.prepare<[], { label: string }>("SELECT label FROM master_keys WHERE retired_at IS NOT NULL").all().map((r) => r.label));
+    return new Set(
+      this.handle
+        .prepare<[], { label: string }>("SELECT label FROM master_keys WHERE retired_at IS NOT NULL")
+        .all()
+        .map((r) => r.label),
+    );
   }
 
   /** Records a master key the installation uses; returns its version (existing or new). */
   registerMaster(label: string, kind: "env" | "pkcs11", now: string): number {
     return this.transact(() => {
-      const existing = this.handle.prepare<[string], { version: number }>("SELECT version FROM master_keys WHERE label = ?").get(label);
+      const existing = this.handle
+        .prepare<[string], { version: number }>("SELECT version FROM master_keys WHERE label = ?")
+        .get(label);
       if (existing) return existing.version;
-      const next = (this.handle.prepare<[], { v: number | null }>("SELECT max(version) AS v FROM master_keys").get()?.v ?? 0) + 1;
-      this.handle.prepare("INSERT INTO master_keys (label, version, kind, created_at) VALUES (?, ?, ?, ?)").run(label, next, kind, now);
+      const next =
+        (this.handle.prepare<[], { v: number | null }>("SELECT max(version) AS v FROM master_keys").get()?.v ?? 0) + 1;
+      this.handle
+        .prepare("INSERT INTO master_keys (label, version, kind, created_at) VALUES (?, ?, ?, ?)")
+        .run(label, next, kind, now);
       return next;
     });
   }
 
   masters(): MasterKeyRecord[] {
     return this.handle
-      .prepare<[], { label: string; version: number; kind: "env" | "pkcs11"; created_at: string; retired_at: string | null; wraps: number }>(
-        "SELECT m.label, m.version, m.kind, m.created_at, m.retired_at, (SELECT count(*) FROM key_wraps w WHERE w.master_label = m.label) AS wraps FROM master_keys m ORDER BY m.version",
+      .prepare<
+        [],
+        {
+          label: string;
+          version: number;
+          kind: "env" | "pkcs11";
+          created_at: string;
+          retired_at: string | null;
+          wraps: number;
+        }
+      >(
+        "SELECT m.label, m.version, m.kind, m.created_at, m.retired_at, (SELECT count(*) " +
+          "FROM key_wraps w WHERE w.master_label = m.label) AS wraps " +
+          "FROM master_keys m ORDER BY m.version",
       )
       .all()
-      .map((r) => ({ label: r.label, version: r.version, kind: r.kind, createdAt: r.created_at, retiredAt: r.retired_at, wraps: r.wraps }));
+      .map((r) => ({
+        label: r.label,
+        version: r.version,
+        kind: r.kind,
+        createdAt: r.created_at,
+        retiredAt: r.retired_at,
+        wraps: r.wraps,
+      }));
   }
 
   /**
@@ -218,13 +275,20 @@ export class KeyStore implements TenantKeyStore {
       const stranded = this.handle
         .prepare<[{ excluded: string; labels: null }], { tenant_id: string; version: number }>(
           `SELECT k.tenant_id, k.version FROM tenant_keys k WHERE ${WITHOUT_USABLE_WRAP}
-             AND EXISTS (SELECT 1 FROM key_wraps w WHERE w.tenant_id = k.tenant_id AND w.version = k.version AND w.master_label = @excluded)
+             AND EXISTS (SELECT 1 FROM key_wraps w
+                         WHERE w.tenant_id = k.tenant_id AND w.version = k.version AND w.master_label = @excluded)
            ORDER BY k.tenant_id, k.version`,
         )
         .all({ excluded: label, labels: null });
-      if (stranded.length > 0) throw new StrandingRetirementError(label, stranded.map((r) => ({ tenantId: r.tenant_id, version: r.version })));
+      if (stranded.length > 0)
+        throw new StrandingRetirementError(
+          label,
+          stranded.map((r) => ({ tenantId: r.tenant_id, version: r.version })),
+        );
       const n = this.handle.prepare("DELETE FROM key_wraps WHERE master_label = ?").run(label).changes;
-      this.handle.prepare("UPDATE master_keys SET retired_at = ? WHERE label = ? AND retired_at IS NULL").run(now, label);
+      this.handle
+        .prepare("UPDATE master_keys SET retired_at = ? WHERE label = ? AND retired_at IS NULL")
+        .run(now, label);
       return n;
     });
     this.storage.write(() => this.handle.pragma("wal_checkpoint(TRUNCATE)"));
@@ -238,7 +302,9 @@ export class KeyStore implements TenantKeyStore {
    */
   keysWithoutUsableWrap(labels: readonly string[]): DataKeyRef[] {
     return this.handle
-      .prepare<[{ excluded: null; labels: string }], { tenant_id: string; version: number }>(`SELECT k.tenant_id, k.version FROM tenant_keys k WHERE ${WITHOUT_USABLE_WRAP} ORDER BY k.tenant_id, k.version`)
+      .prepare<[{ excluded: null; labels: string }], { tenant_id: string; version: number }>(
+        `SELECT k.tenant_id, k.version FROM tenant_keys k WHERE ${WITHOUT_USABLE_WRAP} ORDER BY k.tenant_id, k.version`,
+      )
       .all({ excluded: null, labels: JSON.stringify(labels) })
       .map((r) => ({ tenantId: r.tenant_id, version: r.version }));
   }
@@ -247,7 +313,9 @@ export class KeyStore implements TenantKeyStore {
   recordServing(record: ServingRecord): void {
     this.transact(() => {
       this.handle
-        .prepare("INSERT OR REPLACE INTO serving (id, pid, current_label, loaded_labels, started_at) VALUES (1, ?, ?, ?, ?)")
+        .prepare(
+          "INSERT OR REPLACE INTO serving (id, pid, current_label, loaded_labels, started_at) VALUES (1, ?, ?, ?, ?)",
+        )
         .run(record.pid, record.currentLabel, JSON.stringify(record.loadedLabels), record.startedAt);
     });
   }
@@ -260,31 +328,57 @@ export class KeyStore implements TenantKeyStore {
   /** The last server's record; whether it still runs is for the caller to tell (vecto.lock). */
   servingRecord(): ServingRecord | null {
     // A keystore opened read-only (vecto doctor) may predate migration 0003: then no server recorded anything.
-    if (this.handle.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'serving'").get() === undefined) return null;
-    const row = this.handle.prepare<[], { pid: number; current_label: string; loaded_labels: string; started_at: string }>("SELECT pid, current_label, loaded_labels, started_at FROM serving WHERE id = 1").get();
+    if (
+      this.handle.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'serving'").get() === undefined
+    )
+      return null;
+    const row = this.handle
+      .prepare<[], { pid: number; current_label: string; loaded_labels: string; started_at: string }>(
+        "SELECT pid, current_label, loaded_labels, started_at FROM serving WHERE id = 1",
+      )
+      .get();
     if (row === undefined) return null;
-    return { pid: row.pid, currentLabel: row.current_label, loadedLabels: JSON.parse(row.loaded_labels) as string[], startedAt: row.started_at };
+    return {
+      pid: row.pid,
+      currentLabel: row.current_label,
+      loadedLabels: JSON.parse(row.loaded_labels) as string[],
+      startedAt: row.started_at,
+    };
   }
 
   /** Re-encryption found nothing sealed under this version since `since` (null: it found something). */
   markUnused(tenantId: string, version: number, since: string | null): void {
-    this.storage.write(() => this.handle.prepare("UPDATE tenant_keys SET unused_since = ? WHERE tenant_id = ? AND version = ? AND status = 'active'").run(since, tenantId, version));
+    this.storage.write(() =>
+      this.handle
+        .prepare("UPDATE tenant_keys SET unused_since = ? WHERE tenant_id = ? AND version = ? AND status = 'active'")
+        .run(since, tenantId, version),
+    );
   }
 
   /** Destroys one data-key version's wraps: whatever it sealed becomes unreadable. */
   retireVersion(tenantId: string, version: number, now: string): void {
     this.transact(() => {
       this.handle.prepare("DELETE FROM key_wraps WHERE tenant_id = ? AND version = ?").run(tenantId, version);
-      this.handle.prepare("UPDATE tenant_keys SET status = 'retired', retired_at = ? WHERE tenant_id = ? AND version = ?").run(now, tenantId, version);
+      this.handle
+        .prepare("UPDATE tenant_keys SET status = 'retired', retired_at = ? WHERE tenant_id = ? AND version = ?")
+        .run(now, tenantId, version);
     });
     this.storage.write(() => this.handle.pragma("wal_checkpoint(TRUNCATE)"));
   }
 
   /** Adds keys that are not there yet (same tenant and version); used once to move keys out of the data database. */
   adopt(keys: readonly LegacyTenantKey[]): void {
-    const insertKey = this.handle.prepare("INSERT OR IGNORE INTO tenant_keys (tenant_id, version, status, created_at) VALUES (?, ?, ?, ?)");
-    const insertWrap = this.handle.prepare("INSERT OR IGNORE INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES (?, ?, ?, ?, ?)");
-    const register = this.handle.prepare("INSERT OR IGNORE INTO master_keys (label, version, kind, created_at) VALUES (?, (SELECT coalesce(max(version), 0) + 1 FROM master_keys), ?, ?)");
+    const insertKey = this.handle.prepare(
+      "INSERT OR IGNORE INTO tenant_keys (tenant_id, version, status, created_at) VALUES (?, ?, ?, ?)",
+    );
+    const insertWrap = this.handle.prepare(
+      "INSERT OR IGNORE INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES (?, ?, ?, ?, ?)",
+    );
+    const register = this.handle.prepare(
+      "INSERT OR IGNORE INTO master_keys (label, version, kind, created_at) " +
+        "VALUES (?, (SELECT coalesce(max(version), 0) + 1 " +
+        "FROM master_keys), ?, ?)",
+    );
     this.transact(() => {
       for (const k of keys) {
         insertKey.run(k.tenantId, k.version, k.status, k.createdAt);
@@ -296,16 +390,24 @@ export class KeyStore implements TenantKeyStore {
 
   /** Every key's metadata (never the wrapped bytes), for the key status report. */
   summary(): TenantKeySummary[] {
-    const wraps = this.handle.prepare<[], { tenant_id: string; version: number; master_label: string }>("SELECT tenant_id, version, master_label FROM key_wraps ORDER BY master_label").all();
+    const wraps = this.handle
+      .prepare<[], { tenant_id: string; version: number; master_label: string }>(
+        "SELECT tenant_id, version, master_label FROM key_wraps ORDER BY master_label",
+      )
+      .all();
     return this.handle
-      .prepare<[], TenantKeyRow & { unused_since: string | null; retired_at: string | null }>(`SELECT ${KEY_COLUMNS}, unused_since, retired_at FROM tenant_keys ORDER BY tenant_id, version`)
+      .prepare<[], TenantKeyRow & { unused_since: string | null; retired_at: string | null }>(
+        `SELECT ${KEY_COLUMNS}, unused_since, retired_at FROM tenant_keys ORDER BY tenant_id, version`,
+      )
       .all()
       .map((r) => ({
         tenantId: r.tenant_id,
         version: r.version,
         status: r.status,
         encryptions: r.encryptions,
-        masterLabels: wraps.filter((w) => w.tenant_id === r.tenant_id && w.version === r.version).map((w) => w.master_label),
+        masterLabels: wraps
+          .filter((w) => w.tenant_id === r.tenant_id && w.version === r.version)
+          .map((w) => w.master_label),
         createdAt: r.created_at,
         unusedSince: r.unused_since,
         retiredAt: r.retired_at,
@@ -328,7 +430,9 @@ export class KeyStore implements TenantKeyStore {
   }
 
   integrityCheck(): string[] {
-    return (this.handle.pragma("integrity_check") as { integrity_check: string }[]).map((r) => r.integrity_check).filter((m) => m !== "ok");
+    return (this.handle.pragma("integrity_check") as { integrity_check: string }[])
+      .map((r) => r.integrity_check)
+      .filter((m) => m !== "ok");
   }
 
   /** Folds the WAL in and closes; the handle is closed even when the fold fails (a full disk keeps the WAL). */

@@ -33,7 +33,10 @@ function checkApplied(applied: readonly AppliedRow[], known: readonly Migration[
   for (const row of applied) {
     const migration = known.find((m) => m.version === row.version);
     if (!migration) {
-      throw new SchemaError(`database schema version ${row.version} is newer than this binary supports (${newest}); upgrade the binary or restore a matching backup`);
+      throw new SchemaError(
+        `database schema version ${row.version} is newer than this binary supports (${newest}); upgrade ` +
+          `the binary or restore a matching backup`,
+      );
     }
     if (checksum(migration.sql) !== row.checksum) {
       throw new SchemaError(`migration ${row.name} was changed after it was applied; refusing to start`);
@@ -44,23 +47,31 @@ function checkApplied(applied: readonly AppliedRow[], known: readonly Migration[
 /** Returns the versions applied by this call. */
 export function migrate(handle: BetterSqlite3.Database, known: readonly Migration[], now: () => string): number[] {
   handle.exec(CREATE_LEDGER);
-  const applied = handle.prepare<[], AppliedRow>("SELECT version, name, checksum FROM schema_migrations ORDER BY version").all();
+  const applied = handle
+    .prepare<[], AppliedRow>("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
+    .all();
   checkApplied(applied, known);
   const done = new Set(applied.map((row) => row.version));
-  const record = handle.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)");
+  const record = handle.prepare(
+    "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
+  );
   const fresh: number[] = [];
   for (const migration of known) {
     if (done.has(migration.version)) continue;
-    handle.transaction(() => {
-      handle.exec(migration.sql);
-      record.run(migration.version, migration.name, checksum(migration.sql), now());
-    }).immediate();
+    handle
+      .transaction(() => {
+        handle.exec(migration.sql);
+        record.run(migration.version, migration.name, checksum(migration.sql), now());
+      })
+      .immediate();
     fresh.push(migration.version);
   }
   return fresh;
 }
 
 export function schemaVersion(handle: BetterSqlite3.Database): number {
-  const row = handle.prepare<[], { version: number | null }>("SELECT max(version) AS version FROM schema_migrations").get();
+  const row = handle
+    .prepare<[], { version: number | null }>("SELECT max(version) AS version FROM schema_migrations")
+    .get();
   return row?.version ?? 0;
 }

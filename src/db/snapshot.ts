@@ -56,7 +56,11 @@ function openForReading(file: string): BetterSqlite3.Database {
  * Copies the live data database and keystore to `out` (new files, 0600), both from one pinned
  * read transaction. Safe while the appliance serves writes, in this process or another.
  */
-export async function snapshotDatabases(live: SnapshotTargets, out: SnapshotTargets, onProgress?: (p: SnapshotProgress) => void): Promise<void> {
+export async function snapshotDatabases(
+  live: SnapshotTargets,
+  out: SnapshotTargets,
+  onProgress?: (p: SnapshotProgress) => void,
+): Promise<void> {
   const handle = openForReading(live.databaseFile);
   try {
     if (!existsSync(live.keystoreFile)) throw new SnapshotError(`${live.keystoreFile} does not exist`);
@@ -68,13 +72,24 @@ export async function snapshotDatabases(live: SnapshotTargets, out: SnapshotTarg
       // Reading starts the snapshot of each file: data first, keystore second (see the file comment).
       handle.prepare("SELECT count(*) AS n FROM main.sqlite_master").get();
       handle.prepare(`SELECT count(*) AS n FROM ${KEYSTORE_SCHEMA}.sqlite_master`).get();
-      const step = (file: SnapshotProgress["file"], pageSize: number) => (p: { totalPages: number; remainingPages: number }): number => {
-        onProgress?.({ file, totalBytes: p.totalPages * pageSize, copiedBytes: (p.totalPages - p.remainingPages) * pageSize });
-        return PAGES_PER_STEP;
-      };
-      await handle.backup(out.databaseFile, { progress: step("data", handle.pragma("main.page_size", { simple: true }) as number) });
+      const step =
+        (file: SnapshotProgress["file"], pageSize: number) =>
+        (p: { totalPages: number; remainingPages: number }): number => {
+          onProgress?.({
+            file,
+            totalBytes: p.totalPages * pageSize,
+            copiedBytes: (p.totalPages - p.remainingPages) * pageSize,
+          });
+          return PAGES_PER_STEP;
+        };
+      await handle.backup(out.databaseFile, {
+        progress: step("data", handle.pragma("main.page_size", { simple: true }) as number),
+      });
       // better-sqlite3 supports `attached` (which schema to copy); @types/better-sqlite3 does not list it.
-      const keystoreOptions = { attached: KEYSTORE_SCHEMA, progress: step("keystore", handle.pragma(`${KEYSTORE_SCHEMA}.page_size`, { simple: true }) as number) };
+      const keystoreOptions = {
+        attached: KEYSTORE_SCHEMA,
+        progress: step("keystore", handle.pragma(`${KEYSTORE_SCHEMA}.page_size`, { simple: true }) as number),
+      };
       await handle.backup(out.keystoreFile, keystoreOptions);
     } finally {
       handle.exec("COMMIT");
@@ -94,15 +109,29 @@ export interface SnapshotFacts {
 }
 
 function schemaVersionOf(handle: BetterSqlite3.Database): number {
-  const ledger = handle.prepare<[], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  const ledger = handle
+    .prepare<[], { n: number }>(
+      "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    )
+    .get();
   if (!ledger || ledger.n === 0) return 0;
-  return handle.prepare<[], { version: number | null }>("SELECT max(version) AS version FROM schema_migrations").get()?.version ?? 0;
+  return (
+    handle.prepare<[], { version: number | null }>("SELECT max(version) AS version FROM schema_migrations").get()
+      ?.version ?? 0
+  );
 }
 
 function installationIdOf(handle: BetterSqlite3.Database): string | null {
-  const table = handle.prepare<[], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'installation'").get();
+  const table = handle
+    .prepare<[], { n: number }>(
+      "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'installation'",
+    )
+    .get();
   if (!table || table.n === 0) return null;
-  return handle.prepare<[], { installation_id: string }>("SELECT installation_id FROM installation WHERE id = 1").get()?.installation_id ?? null;
+  return (
+    handle.prepare<[], { installation_id: string }>("SELECT installation_id FROM installation WHERE id = 1").get()
+      ?.installation_id ?? null
+  );
 }
 
 /**
@@ -117,7 +146,11 @@ export function inspectSnapshot(file: string, options: { full: boolean }): Snaps
     throw new SnapshotError(`${file} cannot be opened as a database: ${(error as Error).message}`);
   }
   try {
-    const problems = options.full ? (handle.pragma("integrity_check") as { integrity_check: string }[]).map((r) => r.integrity_check).filter((m) => m !== "ok") : [];
+    const problems = options.full
+      ? (handle.pragma("integrity_check") as { integrity_check: string }[])
+          .map((r) => r.integrity_check)
+          .filter((m) => m !== "ok")
+      : [];
     return { problems, schemaVersion: schemaVersionOf(handle), installationId: installationIdOf(handle) };
   } catch (error) {
     throw new SnapshotError(`${file} is not a readable database: ${(error as Error).message}`);
@@ -130,16 +163,31 @@ export interface LiveFacts {
   readonly installationId: string | null;
   /** Tenants erased in this installation, from the `tenant.erased` events of the platform's audit log. */
   readonly erasedTenants: { readonly tenantId: string; readonly erasedAt: string }[];
-  /** Nodes and projects erased on request, from the `node.erased` / `project.erased` events of each tenant's audit log. */
-  readonly erasedContent: { readonly tenantId: string; readonly kind: "node" | "project"; readonly id: string; readonly erasedAt: string }[];
+  /**
+   * Nodes and projects erased on request, from the `node.erased` / `project.erased` events of each tenant's audit log.
+   */
+  readonly erasedContent: {
+    readonly tenantId: string;
+    readonly kind: "node" | "project";
+    readonly id: string;
+    readonly erasedAt: string;
+  }[];
 }
 
 /** The content erasures of each remaining tenant's log (an erased tenant's rows went with it). */
 function erasedContentOf(handle: BetterSqlite3.Database): LiveFacts["erasedContent"] {
-  if (handle.prepare<[], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'tenants'").get()?.n !== 1) return [];
-  const tenants = handle.prepare<[], { id: string }>("SELECT id FROM tenants WHERE kind = 'customer' ORDER BY id").all();
+  if (
+    handle
+      .prepare<[], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'tenants'")
+      .get()?.n !== 1
+  )
+    return [];
+  const tenants = handle
+    .prepare<[], { id: string }>("SELECT id FROM tenants WHERE kind = 'customer' ORDER BY id")
+    .all();
   const events = handle.prepare<[string], { event: string; payload: string; timestamp: string }>(
-    "SELECT event, payload, timestamp FROM audit_events WHERE tenant_id = ? AND event IN ('node.erased', 'project.erased') ORDER BY seq",
+    "SELECT event, payload, timestamp " +
+      "FROM audit_events WHERE tenant_id = ? AND event IN ('node.erased', 'project.erased') ORDER BY seq",
   );
   return tenants.flatMap(({ id: tenantId }) =>
     events.all(tenantId).flatMap((r) => {
@@ -160,9 +208,17 @@ export function readLiveFacts(databaseFile: string): LiveFacts {
   const handle = openForReading(databaseFile);
   try {
     const installationId = installationIdOf(handle);
-    const audit = handle.prepare<[], { n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'").get();
+    const audit = handle
+      .prepare<[], { n: number }>(
+        "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'",
+      )
+      .get();
     if (!audit || audit.n === 0) return { installationId, erasedTenants: [], erasedContent: [] };
-    const rows = handle.prepare<[string, string], { payload: string; timestamp: string }>("SELECT payload, timestamp FROM audit_events WHERE tenant_id = ? AND event = ? ORDER BY seq").all(PLATFORM_LOG, "tenant.erased");
+    const rows = handle
+      .prepare<[string, string], { payload: string; timestamp: string }>(
+        "SELECT payload, timestamp FROM audit_events WHERE tenant_id = ? AND event = ? ORDER BY seq",
+      )
+      .all(PLATFORM_LOG, "tenant.erased");
     const erasedTenants = rows.flatMap((r) => {
       const id = (JSON.parse(r.payload) as { erasedTenantId?: unknown }).erasedTenantId;
       return typeof id === "string" ? [{ tenantId: id, erasedAt: r.timestamp }] : [];

@@ -29,7 +29,10 @@ export interface TenantBookkeeping {
 
 export function tenantBookkeeping(handle: BetterSqlite3.Database, tenantId: string): TenantBookkeeping {
   return {
-    "credential-use": { sessions: only(new SessionRepository(handle, tenantId), ["touch", "spendRefreshToken", "insertRefreshToken"]), personalTokens: only(new PersonalTokenRepository(handle, tenantId), ["touch"]) },
+    "credential-use": {
+      sessions: only(new SessionRepository(handle, tenantId), ["touch", "spendRefreshToken", "insertRefreshToken"]),
+      personalTokens: only(new PersonalTokenRepository(handle, tenantId), ["touch"]),
+    },
     "notification-read": { notifications: only(new NotificationRepository(handle, tenantId), ["markRead"]) },
   };
 }
@@ -54,5 +57,8 @@ export type TenantDb = TenantReads & {
    */
   erase<T>(fn: (tx: TenantTx) => T): Promise<T>;
   /** A write that is not an action: one of the named kinds, with only its methods (TenantBookkeeping). */
-  bookkeep<K extends keyof TenantBookkeeping, T>(kind: K, fn: (tx: TenantBookkeeping[K] & { readonly now: string }) => T): Promise<T>;
+  bookkeep<K extends keyof TenantBookkeeping, T>(
+    kind: K,
+    fn: (tx: TenantBookkeeping[K] & { readonly now: string }) => T,
+  ): Promise<T>;
 };

@@ -49,7 +49,10 @@ type Registry = typeof TENANT_REPOSITORIES;
 type Name = keyof Registry;
 
 /** The read side of one repository: the methods its class lists in `reads`. */
-export type ReadsOf<C extends TenantRepositoryClass> = Pick<InstanceType<C>, Extract<C["reads"][number], keyof InstanceType<C>>>;
+export type ReadsOf<C extends TenantRepositoryClass> = Pick<
+  InstanceType<C>,
+  Extract<C["reads"][number], keyof InstanceType<C>>
+>;
 
 /** Every repository of one tenant, writes included: what a write transaction holds. */
 export type TenantRepositories = { readonly [K in Name]: InstanceType<Registry[K]> };
@@ -61,7 +64,9 @@ const NAMES = Object.keys(TENANT_REPOSITORIES) as Name[];
 
 /** Each repository of the registry, built for one tenant. */
 export function tenantRepositories(handle: BetterSqlite3.Database, tenantId: string): TenantRepositories {
-  return Object.fromEntries(NAMES.map((name) => [name, new TENANT_REPOSITORIES[name](handle, tenantId)])) as unknown as TenantRepositories;
+  return Object.fromEntries(
+    NAMES.map((name) => [name, new TENANT_REPOSITORIES[name](handle, tenantId)]),
+  ) as unknown as TenantRepositories;
 }
 
 /**
@@ -77,5 +82,7 @@ export function only<R extends object, M extends keyof R & string>(repository: R
 /** The read side of each repository: objects that hold only the methods its class lists in `reads`. */
 export function tenantReads(handle: BetterSqlite3.Database, tenantId: string): TenantReads {
   const repositories = tenantRepositories(handle, tenantId) as unknown as Record<Name, Record<string, unknown>>;
-  return Object.freeze(Object.fromEntries(NAMES.map((name) => [name, only(repositories[name], TENANT_REPOSITORIES[name].reads)]))) as unknown as TenantReads;
+  return Object.freeze(
+    Object.fromEntries(NAMES.map((name) => [name, only(repositories[name], TENANT_REPOSITORIES[name].reads)])),
+  ) as unknown as TenantReads;
 }

@@ -66,7 +66,8 @@ export class WritePath {
     if (this.isClosed()) throw new Error("database is closed");
     if (this.open !== undefined) {
       // Part of the enclosing transaction: an action inside bookkeeping still needs its event.
-      if (mustAudit && !this.open.mustAudit) throw new Error("an audited write cannot run inside a bookkeeping transaction");
+      if (mustAudit && !this.open.mustAudit)
+        throw new Error("an audited write cannot run inside a bookkeeping transaction");
       return fn();
     }
     const open: Open = { audited: new Set(), afterCommit: [], mustAudit };
@@ -79,7 +80,9 @@ export class WritePath {
             const before = this.totalChanges();
             const value = fn();
             if (mustAudit && open.audited.size === 0 && this.totalChanges() !== before) {
-              throw new MissingAuditEventError("a write changed rows without recording an audit event (tx.audit); it was rolled back");
+              throw new MissingAuditEventError(
+                "a write changed rows without recording an audit event (tx.audit); it was rolled back",
+              );
             }
             return value;
           })

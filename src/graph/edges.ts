@@ -30,7 +30,16 @@ export interface EdgeView {
 }
 
 export function toEdgeView(edge: EdgeRecord): EdgeView {
-  return { id: edge.id, projectId: edge.projectId, type: edge.type, inverse: EDGE_RULES[edge.type].inverse, from: edge.fromId, to: edge.toId, createdBy: edge.createdBy, createdAt: edge.createdAt };
+  return {
+    id: edge.id,
+    projectId: edge.projectId,
+    type: edge.type,
+    inverse: EDGE_RULES[edge.type].inverse,
+    from: edge.fromId,
+    to: edge.toId,
+    createdBy: edge.createdBy,
+    createdAt: edge.createdAt,
+  };
 }
 
 function endpoint(tenantDb: TenantDb, projectId: string, nodeId: string, end: "from" | "to"): NodeRecord {
@@ -43,28 +52,53 @@ function endpoint(tenantDb: TenantDb, projectId: string, nodeId: string, end: "f
 function checkEndpoints(type: EdgeType, from: NodeRecord, to: NodeRecord): void {
   const rule = EDGE_RULES[type];
   if (from.id === to.id) throw new DomainError("rejected", "an edge cannot join a node to itself");
-  if (rule.from && !rule.from.includes(from.type)) throw new DomainError("rejected", `${type} starts at a ${rule.from.join(" or ")}, not a ${from.type}`);
-  if (rule.to && !rule.to.includes(to.type)) throw new DomainError("rejected", `${type} ends at a ${rule.to.join(" or ")}, not a ${to.type}`);
+  if (rule.from && !rule.from.includes(from.type))
+    throw new DomainError("rejected", `${type} starts at a ${rule.from.join(" or ")}, not a ${from.type}`);
+  if (rule.to && !rule.to.includes(to.type))
+    throw new DomainError("rejected", `${type} ends at a ${rule.to.join(" or ")}, not a ${to.type}`);
 }
 
-export async function createEdge(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, input: { type: EdgeType; from: string; to: string }): Promise<EdgeView> {
-  if (!projectAccess(tenantDb, principal, projectId).canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
+export async function createEdge(
+  deps: GraphDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  projectId: string,
+  input: { type: EdgeType; from: string; to: string },
+): Promise<EdgeView> {
+  if (!projectAccess(tenantDb, principal, projectId).canWrite)
+    throw new DomainError("forbidden", "you may read this project but not change it");
   const from = endpoint(tenantDb, projectId, input.from, "from");
   const to = endpoint(tenantDb, projectId, input.to, "to");
   checkEndpoints(input.type, from, to);
   const id = randomUUID();
   await tenantDb.write((tx) => {
-    if (tx.edges.find(input.type, from.id, to.id)) throw new DomainError("conflict", `a ${input.type} edge from ${from.id} to ${to.id} exists`);
+    if (tx.edges.find(input.type, from.id, to.id))
+      throw new DomainError("conflict", `a ${input.type} edge from ${from.id} to ${to.id} exists`);
     // Checked inside the transaction: no concurrent edge can slip a cycle in between check and insert.
     if (EDGE_RULES[input.type].acyclic && tx.edges.reachable(input.type, to.id, from.id, CYCLE_SEARCH_DEPTH)) {
       throw new DomainError("rejected", `this ${input.type} edge would close a cycle`);
     }
-    tx.edges.insert({ id, projectId, type: input.type, fromId: from.id, toId: to.id, createdBy: principal.userId, createdAt: tx.now });
+    tx.edges.insert({
+      id,
+      projectId,
+      type: input.type,
+      fromId: from.id,
+      toId: to.id,
+      createdBy: principal.userId,
+      createdAt: tx.now,
+    });
     if (input.type === "supersedes" && to.status !== "superseded") {
       const older = tx.nodes.get(to.id);
       if (older) tx.nodes.update(older.id, older.version, { status: "superseded" }, tx.now);
     }
-    tx.audit({ event: "edge.created", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { edgeId: id, projectId, type: input.type, from: from.id, to: to.id } });
+    tx.audit({
+      event: "edge.created",
+      sensitivity: "normal",
+      severity: "info",
+      tenantId: tenantDb.tenantId,
+      actor: actorOf(principal),
+      payload: { edgeId: id, projectId, type: input.type, from: from.id, to: to.id },
+    });
   });
   const edge = tenantDb.edges.get(id);
   if (!edge) throw new Error("edge vanished after write");
@@ -81,16 +115,34 @@ export function getEdge(tenantDb: TenantDb, principal: Principal, edgeId: string
   return toEdgeView(edgeAccess(tenantDb, principal, edgeId).edge);
 }
 
-export function listEdges(tenantDb: TenantDb, principal: Principal, projectId: string, after: string | undefined, limit: number): EdgeView[] {
+export function listEdges(
+  tenantDb: TenantDb,
+  principal: Principal,
+  projectId: string,
+  after: string | undefined,
+  limit: number,
+): EdgeView[] {
   projectAccess(tenantDb, principal, projectId);
   return tenantDb.edges.listForProject(projectId, after, limit).map(toEdgeView);
 }
 
-export async function deleteEdge(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, edgeId: string): Promise<void> {
+export async function deleteEdge(
+  deps: GraphDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  edgeId: string,
+): Promise<void> {
   const { edge, canWrite } = edgeAccess(tenantDb, principal, edgeId);
   if (!canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
   await tenantDb.write((tx) => {
     tx.edges.delete(edgeId);
-    tx.audit({ event: "edge.deleted", sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { edgeId, projectId: edge.projectId, type: edge.type } });
+    tx.audit({
+      event: "edge.deleted",
+      sensitivity: "normal",
+      severity: "info",
+      tenantId: tenantDb.tenantId,
+      actor: actorOf(principal),
+      payload: { edgeId, projectId: edge.projectId, type: edge.type },
+    });
   });
 }

@@ -39,40 +39,77 @@ function eraseNodeRows(tx: TenantTx, id: string): { edges: number } | undefined 
   return tx.nodes.erase(id) ? { edges } : undefined;
 }
 
-/** Hard delete of a project: its edges, nodes (with their search terms), memberships and row. Undefined when there was no such project. */
+/**
+ * Hard delete of a project: its edges, nodes (with their search terms), memberships and row. Undefined when there was
+ * no such project.
+ */
 function eraseProjectRows(tx: TenantTx, id: string): { nodes: number; edges: number } | undefined {
   const edges = tx.edges.deleteForProject(id);
   const nodes = tx.nodes.eraseProjectNodes(id);
   return tx.projects.erase(id) ? { nodes, edges } : undefined;
 }
 
-export async function eraseNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string, reason: string): Promise<NodeErasure> {
+export async function eraseNode(
+  deps: GraphDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  nodeId: string,
+  reason: string,
+): Promise<NodeErasure> {
   const { node } = nodeAccess(tenantDb, principal, nodeId);
   requireTenantAdmin(principal, "erase content");
   const erased = await tenantDb.erase((tx) => {
     // Checked again inside the transaction: a restore or another erasure may have come first.
     const current = tx.nodes.get(nodeId);
     if (!current) throw new DomainError("not-found", "no such node");
-    if (current.archivedAt === null) throw new DomainError("conflict", "archive the node first (DELETE /api/nodes/:nodeId); only an archived node can be erased");
+    if (current.archivedAt === null)
+      throw new DomainError(
+        "conflict",
+        "archive the node first (DELETE /api/nodes/:nodeId); only an archived node can be erased",
+      );
     const done = eraseNodeRows(tx, nodeId);
     if (!done) throw new DomainError("not-found", "no such node");
-    tx.audit({ event: "node.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { nodeId, projectId: node.projectId, type: node.type, edgesErased: done.edges, reason } });
+    tx.audit({
+      event: "node.erased",
+      sensitivity: "security",
+      severity: "warn",
+      tenantId: tenantDb.tenantId,
+      actor: actorOf(principal),
+      payload: { nodeId, projectId: node.projectId, type: node.type, edgesErased: done.edges, reason },
+    });
     return done;
   });
   await deps.erasures.contentErased(tenantDb.tenantId, "node", nodeId);
   return { nodeId, projectId: node.projectId, edgesErased: erased.edges };
 }
 
-export async function eraseProject(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, reason: string): Promise<ProjectErasure> {
+export async function eraseProject(
+  deps: GraphDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  projectId: string,
+  reason: string,
+): Promise<ProjectErasure> {
   projectAccess(tenantDb, principal, projectId);
   requireTenantAdmin(principal, "erase content");
   const erased = await tenantDb.erase((tx) => {
     const current = tx.projects.get(projectId);
     if (!current) throw new DomainError("not-found", "no such project");
-    if (current.status !== "archived") throw new DomainError("conflict", "archive the project first (DELETE /api/projects/:projectId); only an archived project can be erased");
+    if (current.status !== "archived")
+      throw new DomainError(
+        "conflict",
+        "archive the project first (DELETE /api/projects/:projectId); only an archived project can be erased",
+      );
     const done = eraseProjectRows(tx, projectId);
     if (!done) throw new DomainError("not-found", "no such project");
-    tx.audit({ event: "project.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { projectId, nodesErased: done.nodes, edgesErased: done.edges, reason } });
+    tx.audit({
+      event: "project.erased",
+      sensitivity: "security",
+      severity: "warn",
+      tenantId: tenantDb.tenantId,
+      actor: actorOf(principal),
+      payload: { projectId, nodesErased: done.nodes, edgesErased: done.edges, reason },
+    });
     return done;
   });
   await deps.erasures.contentErased(tenantDb.tenantId, "project", projectId);
@@ -87,19 +124,41 @@ export interface ErasedItem {
 
 const RESTORE_ACTOR = { type: "system", id: "vecto backup restore" } as const;
 
-/** Erases one item in a transaction already open; false when it is not there (created after the backup, or gone with its project or tenant). */
+/**
+ * Erases one item in a transaction already open; false when it is not there (created after the backup, or gone with its
+ * project or tenant).
+ */
 function eraseItemAgain(tx: TenantTx, item: ErasedItem, backupId: string): boolean {
   const base = { sensitivity: "security", severity: "warn", tenantId: item.tenantId, actor: RESTORE_ACTOR } as const;
   if (item.kind === "node") {
     const node = tx.nodes.get(item.id);
     const done = node ? eraseNodeRows(tx, item.id) : undefined;
     if (!node || !done) return false;
-    tx.audit({ ...base, event: "node.erased", payload: { nodeId: item.id, projectId: node.projectId, type: node.type, edgesErased: done.edges, erasedAgainAfterRestoreOf: backupId } });
+    tx.audit({
+      ...base,
+      event: "node.erased",
+      payload: {
+        nodeId: item.id,
+        projectId: node.projectId,
+        type: node.type,
+        edgesErased: done.edges,
+        erasedAgainAfterRestoreOf: backupId,
+      },
+    });
     return true;
   }
   const done = eraseProjectRows(tx, item.id);
   if (!done) return false;
-  tx.audit({ ...base, event: "project.erased", payload: { projectId: item.id, nodesErased: done.nodes, edgesErased: done.edges, erasedAgainAfterRestoreOf: backupId } });
+  tx.audit({
+    ...base,
+    event: "project.erased",
+    payload: {
+      projectId: item.id,
+      nodesErased: done.nodes,
+      edgesErased: done.edges,
+      erasedAgainAfterRestoreOf: backupId,
+    },
+  });
   return true;
 }
 
@@ -108,7 +167,11 @@ function eraseItemAgain(tx: TenantTx, item: ErasedItem, backupId: string): boole
  * live, the content this installation erased after the backup was taken, each with a new
  * tombstone naming the backup. Returns the items that were still there.
  */
-export async function eraseContentAgain(db: Pick<Database, "write" | "checkpoint">, items: readonly ErasedItem[], backupId: string): Promise<ErasedItem[]> {
+export async function eraseContentAgain(
+  db: Pick<Database, "write" | "checkpoint">,
+  items: readonly ErasedItem[],
+  backupId: string,
+): Promise<ErasedItem[]> {
   const done = await db.write((tx) => items.filter((item) => eraseItemAgain(tx.tenant(item.tenantId), item, backupId)));
   db.checkpoint();
   return done;

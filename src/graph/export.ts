@@ -32,7 +32,8 @@ interface ExportedProject {
 
 /** Only the tenant's own admin exports it; anyone else, including the platform root, cannot reach the route. */
 function checkExportAllowed(tenantDb: TenantDb, principal: Principal, tenantId: string): void {
-  if (tenantId !== tenantDb.tenantId || principal.role !== "tenant_admin" || principal.projectId !== null) throw new DomainError("not-found", "no such tenant");
+  if (tenantId !== tenantDb.tenantId || principal.role !== "tenant_admin" || principal.projectId !== null)
+    throw new DomainError("not-found", "no such tenant");
 }
 
 export interface TenantExport {
@@ -45,20 +46,41 @@ export interface TenantExport {
  * Checks who asks and that the tenant's keys open (so an unavailable key is a 503 before the first
  * byte, not a cut-off 200), records the export in the audit trail, and returns the stream to send.
  */
-export async function exportTenant(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, tenantId: string, format: "json" | "markdown"): Promise<TenantExport> {
+export async function exportTenant(
+  deps: GraphDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  tenantId: string,
+  format: "json" | "markdown",
+): Promise<TenantExport> {
   checkExportAllowed(tenantDb, principal, tenantId);
   await deps.crypto.checkTenantKeys(tenantDb.tenantId);
-  deps.events.emit({ event: "tenant.exported", sensitivity: "security", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { format } });
+  deps.events.emit({
+    event: "tenant.exported",
+    sensitivity: "security",
+    severity: "info",
+    tenantId: tenantDb.tenantId,
+    actor: actorOf(principal),
+    payload: { format },
+  });
   const stamp = new Date().toISOString().slice(0, 10);
   const slug = tenantDb.tenant.get()?.slug ?? "tenant";
   if (format === "json") {
-    return { body: Readable.from(jsonExport(deps, tenantDb), { objectMode: false }), contentType: "application/json", filename: `vecto-export-${slug}-${stamp}.json` };
+    return {
+      body: Readable.from(jsonExport(deps, tenantDb), { objectMode: false }),
+      contentType: "application/json",
+      filename: `vecto-export-${slug}-${stamp}.json`,
+    };
   }
-  return { body: Readable.from(markdownExport(deps, tenantDb)), contentType: "application/x-tar", filename: `vecto-export-${slug}-${stamp}.tar` };
+  return {
+    body: Readable.from(markdownExport(deps, tenantDb)),
+    contentType: "application/x-tar",
+    filename: `vecto-export-${slug}-${stamp}.tar`,
+  };
 }
 
 async function* users(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<UserView> {
-  for (let after: string | undefined; ; ) {
+  for (let after: string | undefined; ;) {
     const page = tenantDb.users.list(after, PAGE);
     for (const user of page) yield toUserView(deps.crypto, user);
     if (page.length < PAGE) return;
@@ -67,11 +89,21 @@ async function* users(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<UserV
 }
 
 async function* projects(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<ExportedProject> {
-  for (let after: string | undefined; ; ) {
+  for (let after: string | undefined; ;) {
     const page = tenantDb.projects.list(after, PAGE);
     for (const p of page) {
-      const name = await deps.crypto.decryptField(p.tenantId, { table: "projects", column: "name", rowId: p.id }, p.nameEnc);
-      yield { id: p.id, name, status: p.status, createdAt: p.createdAt, members: tenantDb.projects.members(p.id).map((m) => ({ userId: m.userId, role: m.role })) };
+      const name = await deps.crypto.decryptField(
+        p.tenantId,
+        { table: "projects", column: "name", rowId: p.id },
+        p.nameEnc,
+      );
+      yield {
+        id: p.id,
+        name,
+        status: p.status,
+        createdAt: p.createdAt,
+        members: tenantDb.projects.members(p.id).map((m) => ({ userId: m.userId, role: m.role })),
+      };
     }
     if (page.length < PAGE) return;
     after = page.at(-1)?.id;
@@ -79,7 +111,7 @@ async function* projects(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<Ex
 }
 
 async function* nodes(deps: GraphDeps, tenantDb: TenantDb, projectId: string): AsyncGenerator<NodeView> {
-  for (let after: { updatedAt: string; id: string } | undefined; ; ) {
+  for (let after: { updatedAt: string; id: string } | undefined; ;) {
     const page = tenantDb.nodes.list(projectId, { includeArchived: true, limit: PAGE, ...(after ? { after } : {}) });
     for (const node of page) yield toNodeView(deps, node);
     const last = page.at(-1);
@@ -89,7 +121,7 @@ async function* nodes(deps: GraphDeps, tenantDb: TenantDb, projectId: string): A
 }
 
 function* edges(tenantDb: TenantDb, projectId: string): Generator<EdgeView> {
-  for (let after: string | undefined; ; ) {
+  for (let after: string | undefined; ;) {
     const page = tenantDb.edges.listForProject(projectId, after, PAGE);
     for (const edge of page) yield toEdgeView(edge);
     if (page.length < PAGE) return;
@@ -101,7 +133,9 @@ function* edges(tenantDb: TenantDb, projectId: string): Generator<EdgeView> {
 export async function* jsonExport(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<string> {
   const stored = tenantDb.tenant.get();
   const tenant = stored === undefined ? undefined : await tenantView(deps.crypto, stored);
-  yield `{"format":"vecto-tenant-export/1","exportedAt":${JSON.stringify(new Date().toISOString())},"tenant":${JSON.stringify({ id: tenant?.id, slug: tenant?.slug, name: tenant?.name })},"users":[`;
+  const exportedAt = JSON.stringify(new Date().toISOString());
+  const tenantJson = JSON.stringify({ id: tenant?.id, slug: tenant?.slug, name: tenant?.name });
+  yield `{"format":"vecto-tenant-export/1","exportedAt":${exportedAt},"tenant":${tenantJson},"users":[`;
   let first = true;
   for await (const user of users(deps, tenantDb)) {
     yield (first ? "" : ",") + JSON.stringify(user);
@@ -139,14 +173,27 @@ export function nodeFile(node: { readonly projectId: string; readonly type: stri
  * nodes that the export holds. A node not in it is named by its id in plain text, never a dead link.
  */
 export function nodeMarkdown(node: NodeView, links: readonly EdgeView[], files: ReadonlyMap<string, string>): string {
-  const meta = frontMatter({ id: node.id, type: node.type, status: node.status, reviewKind: node.reviewKind, verdict: node.verdict, author: `${node.author.type}:${node.author.id}`, version: node.version, created: node.createdAt, updated: node.updatedAt, archived: node.archivedAt });
+  const meta = frontMatter({
+    id: node.id,
+    type: node.type,
+    status: node.status,
+    reviewKind: node.reviewKind,
+    verdict: node.verdict,
+    author: `${node.author.type}:${node.author.id}`,
+    version: node.version,
+    created: node.createdAt,
+    updated: node.updatedAt,
+    archived: node.archivedAt,
+  });
   // From <project>/<type>/: up to the project, then down ("../<type>/<id>.md" within the project).
   const project = posix.dirname(posix.dirname(nodeFile(node)));
   const target = (id: string): string => {
     const file = files.get(id);
     return file === undefined ? id : `[${id}](${posix.join("..", posix.relative(project, file))})`;
   };
-  const linkLines = links.map((e) => (e.from === node.id ? `- ${e.type} → ${target(e.to)}` : `- ${EDGE_RULES[e.type].inverse} → ${target(e.from)}`));
+  const linkLines = links.map((e) =>
+    e.from === node.id ? `- ${e.type} → ${target(e.to)}` : `- ${EDGE_RULES[e.type].inverse} → ${target(e.from)}`,
+  );
   const linkSection = linkLines.length > 0 ? `\n## Links\n\n${linkLines.join("\n")}\n` : "";
   // Title and body are tenant text: the title is escaped, the body fenced (src/graph/markdown.ts).
   const heading = `# ${inlineText(node.title)}\n`;
@@ -160,28 +207,54 @@ export function nodeMarkdown(node: NodeView, links: readonly EdgeView[], files: 
 /** The secrets' metadata as one Markdown table (no values: they are never exported). */
 export function secretsMarkdown(secrets: readonly SecretView[]): string {
   const cell = (text: string | null): string => inlineText((text ?? "").replace(/\s+/g, " "));
-  const rows = secrets.map((s) => `| ${cell(s.name)} | ${cell(s.description)} | ${s.version} | ${s.createdAt} | ${s.rotatedAt} |`);
-  return `# Secrets\n\nValues are write-only and not part of any export; enter them again where they are needed.\n\n| name | description | version | created | rotated |\n| --- | --- | --- | --- | --- |\n${rows.join("\n")}\n`;
+  const rows = secrets.map(
+    (s) => `| ${cell(s.name)} | ${cell(s.description)} | ${s.version} | ${s.createdAt} | ${s.rotatedAt} |`,
+  );
+  return (
+    `# Secrets\n\nValues are write-only and not part of any export; enter them again where they are ` +
+    `needed.\n\n| name | description | version | created | rotated |\n| --- | --- | --- | --- | --- ` +
+    `|\n${rows.join("\n")}\n`
+  );
 }
 
-/** The Markdown export: a tar stream of `secrets.md`, `<project-id>/project.md` and `<project-id>/<type>/<node-id>.md`. */
+/**
+ * The Markdown export: a tar stream of `secrets.md`, `<project-id>/project.md` and `<project-id>/<type>/<node-id>.md`.
+ */
 export function markdownExport(deps: GraphDeps, tenantDb: TenantDb): NodeJS.ReadableStream {
   const tar = pack();
   const add = (name: string, text: string): Promise<void> =>
-    new Promise((resolve, reject) => tar.entry({ name: `vecto-export/${name}`, mode: 0o644, mtime: new Date() }, text, (error) => (error ? reject(error) : resolve())));
+    new Promise((resolve, reject) =>
+      tar.entry({ name: `vecto-export/${name}`, mode: 0o644, mtime: new Date() }, text, (error) =>
+        error ? reject(error) : resolve(),
+      ),
+    );
   const fill = async (): Promise<void> => {
     const secrets: SecretView[] = [];
     for await (const secret of secretMetadata(deps, tenantDb, PAGE)) secrets.push(secret);
     await add("secrets.md", secretsMarkdown(secrets));
     for await (const project of projects(deps, tenantDb)) {
-      await add(`${project.id}/project.md`, `${frontMatter({ id: project.id, status: project.status, created: project.createdAt })}# ${inlineText(project.name)}\n\n## Members\n\n${project.members.map((m) => `- ${m.userId} (${m.role})`).join("\n")}\n`);
+      await add(
+        `${project.id}/project.md`,
+        `${frontMatter({ id: project.id, status: project.status, created: project.createdAt })}# ` +
+          `${inlineText(project.name)}\n\n## ` +
+          `Members\n\n${project.members.map((m) => `- ${m.userId} (${m.role})`).join("\n")}\n`,
+      );
       const projectEdges = [...edges(tenantDb, project.id)];
       // Every node of this project is written below (archived ones too); an edge never leaves its
       // project, and a node of another project would not be linked: its file is not known here.
-      const linked = tenantDb.nodes.getMany([...new Set(projectEdges.flatMap((e) => [e.from, e.to]))]).filter((n) => n.projectId === project.id);
+      const linked = tenantDb.nodes
+        .getMany([...new Set(projectEdges.flatMap((e) => [e.from, e.to]))])
+        .filter((n) => n.projectId === project.id);
       const files = new Map(linked.map((n) => [n.id, nodeFile(n)]));
       for await (const node of nodes(deps, tenantDb, project.id)) {
-        await add(nodeFile(node), nodeMarkdown(node, projectEdges.filter((e) => e.from === node.id || e.to === node.id), files));
+        await add(
+          nodeFile(node),
+          nodeMarkdown(
+            node,
+            projectEdges.filter((e) => e.from === node.id || e.to === node.id),
+            files,
+          ),
+        );
       }
     }
     tar.finalize();

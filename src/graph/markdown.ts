@@ -35,7 +35,10 @@ export function fencedBlock(text: string, info: string): string {
   return `${fence}${info}\n${body}${fence}\n`;
 }
 
-/** What JSON.stringify leaves raw but YAML does not take raw in a double-quoted scalar: DEL, C1, its own line breaks U+2028/U+2029 (YAML 1.1), BOM, U+FFFE/U+FFFF. */
+/**
+ * What JSON.stringify leaves raw but YAML does not take raw in a double-quoted scalar: DEL, C1, its own line breaks
+ * U+2028/U+2029 (YAML 1.1), BOM, U+FFFE/U+FFFF.
+ */
 const YAML_UNPRINTABLE = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
 
 /**
@@ -45,7 +48,8 @@ const YAML_UNPRINTABLE = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g;
  * is a closed format (ids, vocabulary, dates, numbers): free text stays out of the front matter.
  */
 export function frontMatter(fields: Readonly<Record<string, string | number | null>>): string {
-  const value = (v: string | number): string => JSON.stringify(v).replace(YAML_UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const value = (v: string | number): string =>
+    JSON.stringify(v).replace(YAML_UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
   const lines = Object.entries(fields).flatMap(([k, v]) => (v === null ? [] : [`${k}: ${value(v)}`]));
   return `---\n${lines.join("\n")}\n---\n\n`;
 }

@@ -64,7 +64,11 @@ function ref(id: string, column: "title" | "body"): { table: string; column: str
 
 /** The words of a title, normalised: what title search matches on. */
 export function titleWords(title: string): string[] {
-  const words = title.normalize("NFKC").toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w.length >= 2);
+  const words = title
+    .normalize("NFKC")
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((w) => w.length >= 2);
   return [...new Set(words)].slice(0, MAX_TERMS);
 }
 
@@ -73,10 +77,17 @@ function titleTerms(deps: GraphDeps, tenantId: string, title: string): Promise<U
 }
 
 /** Review fields belong to reviews only; a finished review must carry its verdict, an open one none. */
-function checkTypeFields(type: NodeType, status: string, reviewKind: ReviewKind | null, verdict: ReviewVerdict | null): void {
-  if (!isStatusOf(type, status)) throw new DomainError("rejected", `status of a ${type} must be one of ${NODE_STATUSES[type].join(", ")}`);
+function checkTypeFields(
+  type: NodeType,
+  status: string,
+  reviewKind: ReviewKind | null,
+  verdict: ReviewVerdict | null,
+): void {
+  if (!isStatusOf(type, status))
+    throw new DomainError("rejected", `status of a ${type} must be one of ${NODE_STATUSES[type].join(", ")}`);
   if (type !== "review") {
-    if (reviewKind !== null || verdict !== null) throw new DomainError("rejected", "reviewKind and verdict belong to reviews only");
+    if (reviewKind !== null || verdict !== null)
+      throw new DomainError("rejected", "reviewKind and verdict belong to reviews only");
     return;
   }
   if (status === "done" && verdict === null) throw new DomainError("rejected", "a done review needs a verdict");
@@ -102,7 +113,11 @@ export async function toNodeView(deps: GraphDeps, node: NodeRecord): Promise<Nod
 }
 
 /** The node and the caller's access to its project; a node in a project one cannot enter is not found. */
-export function nodeAccess(tenantDb: TenantDb, principal: Principal, nodeId: string): { node: NodeRecord; canWrite: boolean } {
+export function nodeAccess(
+  tenantDb: TenantDb,
+  principal: Principal,
+  nodeId: string,
+): { node: NodeRecord; canWrite: boolean } {
   const node = tenantDb.nodes.get(nodeId);
   const canWrite = accessWithin(tenantDb, principal, node, "node");
   return { node: node as NodeRecord, canWrite };
@@ -114,7 +129,13 @@ function writableNode(tenantDb: TenantDb, principal: Principal, nodeId: string):
   return node;
 }
 
-export async function createNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, input: NodeInput): Promise<NodeView> {
+export async function createNode(
+  deps: GraphDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  projectId: string,
+  input: NodeInput,
+): Promise<NodeView> {
   const access = projectAccess(tenantDb, principal, projectId);
   if (!access.canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
   const status = input.status ?? NODE_STATUSES[input.type][0];
@@ -128,15 +149,42 @@ export async function createNode(deps: GraphDeps, tenantDb: TenantDb, principal:
   const terms = await titleTerms(deps, tenantId, input.title);
   await tenantDb.write((tx) => {
     tx.nodes.insert(
-      { id, projectId, type: input.type, status, reviewKind, verdict, titleEnc, bodyEnc, authorType: principal.actorKind, authorId: principal.userId, version: 1, createdAt: tx.now, updatedAt: tx.now, archivedAt: null },
+      {
+        id,
+        projectId,
+        type: input.type,
+        status,
+        reviewKind,
+        verdict,
+        titleEnc,
+        bodyEnc,
+        authorType: principal.actorKind,
+        authorId: principal.userId,
+        version: 1,
+        createdAt: tx.now,
+        updatedAt: tx.now,
+        archivedAt: null,
+      },
       terms,
     );
-    tx.audit({ event: "node.created", sensitivity: "normal", severity: "info", tenantId, actor: actorOf(principal), payload: { nodeId: id, projectId, type: input.type } });
+    tx.audit({
+      event: "node.created",
+      sensitivity: "normal",
+      severity: "info",
+      tenantId,
+      actor: actorOf(principal),
+      payload: { nodeId: id, projectId, type: input.type },
+    });
   });
   return getNode(deps, tenantDb, principal, id);
 }
 
-export async function getNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string): Promise<NodeView> {
+export async function getNode(
+  deps: GraphDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  nodeId: string,
+): Promise<NodeView> {
   return toNodeView(deps, nodeAccess(tenantDb, principal, nodeId).node);
 }
 
@@ -146,14 +194,22 @@ function encodeCursor(node: NodeRecord): string {
 
 function decodeCursor(cursor: string): { updatedAt: string; id: string } {
   const [updatedAt, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
-  if (!updatedAt || !id || Number.isNaN(Date.parse(updatedAt))) throw new DomainError("rejected", "cursor is not one this server issued");
+  if (!updatedAt || !id || Number.isNaN(Date.parse(updatedAt)))
+    throw new DomainError("rejected", "cursor is not one this server issued");
   return { updatedAt, id };
 }
 
-export async function listNodes(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, projectId: string, query: NodeQuery): Promise<{ nodes: NodeView[]; nextCursor: string | null }> {
+export async function listNodes(
+  deps: GraphDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  projectId: string,
+  query: NodeQuery,
+): Promise<{ nodes: NodeView[]; nextCursor: string | null }> {
   projectAccess(tenantDb, principal, projectId);
   const words = query.q === undefined ? [] : titleWords(query.q);
-  if (query.q !== undefined && words.length === 0) throw new DomainError("rejected", "q needs at least one word of two or more letters or digits");
+  if (query.q !== undefined && words.length === 0)
+    throw new DomainError("rejected", "q needs at least one word of two or more letters or digits");
   const records = tenantDb.nodes.list(projectId, {
     ...(query.type ? { type: query.type } : {}),
     ...(query.status ? { status: query.status } : {}),
@@ -165,25 +221,57 @@ export async function listNodes(deps: GraphDeps, tenantDb: TenantDb, principal: 
   });
   const page = records.slice(0, query.limit);
   const last = page.at(-1);
-  return { nodes: await Promise.all(page.map((n) => toNodeView(deps, n))), nextCursor: records.length > query.limit && last ? encodeCursor(last) : null };
+  return {
+    nodes: await Promise.all(page.map((n) => toNodeView(deps, n))),
+    nextCursor: records.length > query.limit && last ? encodeCursor(last) : null,
+  };
 }
 
 type NodeChangeEvent = "node.updated" | "node.archived" | "node.restored";
 
-async function applyUpdate(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, node: NodeRecord, expectedVersion: number, changes: NodeChanges, terms?: Uint8Array[], event: NodeChangeEvent = "node.updated"): Promise<NodeView> {
+async function applyUpdate(
+  deps: GraphDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  node: NodeRecord,
+  expectedVersion: number,
+  changes: NodeChanges,
+  terms?: Uint8Array[],
+  event: NodeChangeEvent = "node.updated",
+): Promise<NodeView> {
   await tenantDb.write((tx) => {
     const version = tx.nodes.update(node.id, expectedVersion, changes, tx.now, terms);
-    if (version === undefined) throw new DomainError("precondition-failed", `the node changed since version ${expectedVersion}; fetch it again`);
-    tx.audit({ event, sensitivity: "normal", severity: "info", tenantId: tenantDb.tenantId, actor: actorOf(principal), payload: { nodeId: node.id, projectId: node.projectId, version } });
+    if (version === undefined)
+      throw new DomainError("precondition-failed", `the node changed since version ${expectedVersion}; fetch it again`);
+    tx.audit({
+      event,
+      sensitivity: "normal",
+      severity: "info",
+      tenantId: tenantDb.tenantId,
+      actor: actorOf(principal),
+      payload: { nodeId: node.id, projectId: node.projectId, version },
+    });
   });
   return getNode(deps, tenantDb, principal, node.id);
 }
 
 /** Edits a node (rectification, in GDPR terms). `expectedVersion` comes from If-Match. */
-export async function updateNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string, expectedVersion: number | undefined, update: NodeUpdate): Promise<NodeView> {
+export async function updateNode(
+  deps: GraphDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  nodeId: string,
+  expectedVersion: number | undefined,
+  update: NodeUpdate,
+): Promise<NodeView> {
   const node = writableNode(tenantDb, principal, nodeId);
-  if (expectedVersion === undefined) throw new DomainError("precondition-required", 'changing a node needs If-Match: "<version>" from its ETag');
-  if (node.version !== expectedVersion) throw new DomainError("precondition-failed", `the node is at version ${node.version}, not ${expectedVersion}; fetch it again`);
+  if (expectedVersion === undefined)
+    throw new DomainError("precondition-required", 'changing a node needs If-Match: "<version>" from its ETag');
+  if (node.version !== expectedVersion)
+    throw new DomainError(
+      "precondition-failed",
+      `the node is at version ${node.version}, not ${expectedVersion}; fetch it again`,
+    );
   const status = update.status ?? node.status;
   const reviewKind = update.reviewKind ?? node.reviewKind;
   const verdict = update.verdict !== undefined ? update.verdict : node.verdict;
@@ -193,8 +281,12 @@ export async function updateNode(deps: GraphDeps, tenantDb: TenantDb, principal:
     status,
     reviewKind,
     verdict,
-    ...(update.title !== undefined ? { titleEnc: await deps.crypto.encryptField(tenantId, ref(nodeId, "title"), update.title) } : {}),
-    ...(update.body !== undefined ? { bodyEnc: await deps.crypto.encryptField(tenantId, ref(nodeId, "body"), update.body) } : {}),
+    ...(update.title !== undefined
+      ? { titleEnc: await deps.crypto.encryptField(tenantId, ref(nodeId, "title"), update.title) }
+      : {}),
+    ...(update.body !== undefined
+      ? { bodyEnc: await deps.crypto.encryptField(tenantId, ref(nodeId, "body"), update.body) }
+      : {}),
   };
   const terms = update.title !== undefined ? await titleTerms(deps, tenantId, update.title) : undefined;
   return applyUpdate(deps, tenantDb, principal, node, expectedVersion, changes, terms);
@@ -204,14 +296,36 @@ export async function updateNode(deps: GraphDeps, tenantDb: TenantDb, principal:
  * Soft delete: anyone who may change the node archives it. It keeps its edges and content, and
  * is left out of lists, search and traces unless they ask for archived nodes.
  */
-export async function archiveNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string): Promise<NodeView> {
+export async function archiveNode(
+  deps: GraphDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  nodeId: string,
+): Promise<NodeView> {
   const node = writableNode(tenantDb, principal, nodeId);
   if (node.archivedAt !== null) return toNodeView(deps, node);
-  return applyUpdate(deps, tenantDb, principal, node, node.version, { archivedAt: new Date().toISOString() }, undefined, "node.archived");
+  return applyUpdate(
+    deps,
+    tenantDb,
+    principal,
+    node,
+    node.version,
+    { archivedAt: new Date().toISOString() },
+    undefined,
+    "node.archived",
+  );
 }
 
-/** Only a tenant admin brings an archived node back (archiving is the first step of an erasure; undoing it is an admin's call). */
-export async function restoreNode(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string): Promise<NodeView> {
+/**
+ * Only a tenant admin brings an archived node back (archiving is the first step of an erasure; undoing it is an admin's
+ * call).
+ */
+export async function restoreNode(
+  deps: GraphDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  nodeId: string,
+): Promise<NodeView> {
   const node = nodeAccess(tenantDb, principal, nodeId).node;
   requireTenantAdmin(principal, "restore an archived node");
   if (node.archivedAt === null) return toNodeView(deps, node);

@@ -32,9 +32,23 @@ export interface Trace {
 }
 
 /** Archived nodes are neither shown nor walked through unless `includeArchived`; the node asked for is always there. */
-export async function traceUpstream(deps: GraphDeps, tenantDb: TenantDb, principal: Principal, nodeId: string, depth = DEFAULT_TRACE_DEPTH, includeArchived = false): Promise<Trace> {
+export async function traceUpstream(
+  deps: GraphDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  nodeId: string,
+  depth = DEFAULT_TRACE_DEPTH,
+  includeArchived = false,
+): Promise<Trace> {
   nodeAccess(tenantDb, principal, nodeId);
-  const steps = tenantDb.edges.trace(nodeId, UPSTREAM_VIA_TO, UPSTREAM_VIA_FROM, depth, MAX_TRACE_NODES + 1, includeArchived);
+  const steps = tenantDb.edges.trace(
+    nodeId,
+    UPSTREAM_VIA_TO,
+    UPSTREAM_VIA_FROM,
+    depth,
+    MAX_TRACE_NODES + 1,
+    includeArchived,
+  );
   const kept = steps.slice(0, MAX_TRACE_NODES);
   const depthOf = new Map(kept.map((s) => [s.nodeId, s.depth]));
   const records = tenantDb.nodes.getMany([...depthOf.keys()]);
@@ -48,8 +62,8 @@ export async function traceUpstream(deps: GraphDeps, tenantDb: TenantDb, princip
     })),
   );
   nodes.sort((a, b) => a.depth - b.depth || a.id.localeCompare(b.id));
-  const edges = tenantDb
-    .edges.touching([...depthOf.keys()])
+  const edges = tenantDb.edges
+    .touching([...depthOf.keys()])
     .filter((e) => EDGE_RULES[e.type].upstream !== undefined && depthOf.has(e.fromId) && depthOf.has(e.toId))
     .map(toEdgeView);
   return { root: nodeId, depth, truncated: steps.length > MAX_TRACE_NODES, nodes, edges };

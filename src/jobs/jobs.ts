@@ -14,7 +14,10 @@ import type { LicenseService } from "../license/license.js";
 import type { UsageService } from "../usage/usage.js";
 import type { Job } from "./scheduler.js";
 
-/** What the jobs use of the service's wiring; `vecto serve` passes its services (src/services.ts), which the jobs never import. */
+/**
+ * What the jobs use of the service's wiring; `vecto serve` passes its services (src/services.ts), which the jobs never
+ * import.
+ */
 export interface JobDeps {
   readonly db: Database;
   readonly crypto: CryptoService;
@@ -54,13 +57,27 @@ export function keyMaintenanceJob(services: Pick<JobDeps, "keyAdmin">): Job {
  * On VECTO_BACKUP_SCHEDULE (default daily at 03:00): a full encrypted backup into VECTO_BACKUP_DIR,
  * verified, then only the newest VECTO_BACKUP_KEEP kept (docs/backup.md).
  */
-export function backupJob(services: Pick<JobDeps, "resolver" | "identity">, config: Pick<Config, "dataDir" | "databaseFile" | "backup">, schedule: string): Job {
+export function backupJob(
+  services: Pick<JobDeps, "resolver" | "identity">,
+  config: Pick<Config, "dataDir" | "databaseFile" | "backup">,
+  schedule: string,
+): Job {
   return {
     name: "backup",
     cron: schedule,
     async run() {
-      const source = { dataDir: config.dataDir, databaseFile: config.databaseFile, keystoreFile: keystorePath(config.databaseFile) };
-      const result = await runScheduledBackup({ source, backupDir: config.backup.dir, keep: config.backup.keep, resolver: services.resolver, events: services.identity.events });
+      const source = {
+        dataDir: config.dataDir,
+        databaseFile: config.databaseFile,
+        keystoreFile: keystorePath(config.databaseFile),
+      };
+      const result = await runScheduledBackup({
+        source,
+        backupDir: config.backup.dir,
+        keep: config.backup.keep,
+        resolver: services.resolver,
+        events: services.identity.events,
+      });
       return { file: basename(result.file), backupId: result.backupId, bytes: result.bytes, removed: result.removed };
     },
   };

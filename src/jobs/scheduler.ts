@@ -24,15 +24,34 @@ async function runAudited(job: Job, events: EventSink, log: Logger): Promise<voi
   const started = performance.now();
   try {
     const result = await job.run();
-    events.emit({ event: "job.run", sensitivity: "normal", severity: "info", tenantId: null, actor: { type: "system", id: `job:${job.name}` }, payload: { job: job.name, ok: true, ms: Math.round(performance.now() - started), ...result } });
+    events.emit({
+      event: "job.run",
+      sensitivity: "normal",
+      severity: "info",
+      tenantId: null,
+      actor: { type: "system", id: `job:${job.name}` },
+      payload: { job: job.name, ok: true, ms: Math.round(performance.now() - started), ...result },
+    });
   } catch (error) {
-    log.error({ job: job.name, error: { name: (error as Error).name, message: (error as Error).message } }, "job failed");
-    events.emit({ event: "job.run", sensitivity: "normal", severity: "error", tenantId: null, actor: { type: "system", id: `job:${job.name}` }, payload: { job: job.name, ok: false, ms: Math.round(performance.now() - started) } });
+    log.error(
+      { job: job.name, error: { name: (error as Error).name, message: (error as Error).message } },
+      "job failed",
+    );
+    events.emit({
+      event: "job.run",
+      sensitivity: "normal",
+      severity: "error",
+      tenantId: null,
+      actor: { type: "system", id: `job:${job.name}` },
+      payload: { job: job.name, ok: false, ms: Math.round(performance.now() - started) },
+    });
   }
 }
 
 export function startScheduler(jobs: readonly Job[], events: EventSink, log: Logger): Scheduler {
-  const tasks: ScheduledTask[] = jobs.map((job) => schedule(job.cron, () => runAudited(job, events, log), { name: job.name, noOverlap: true }));
+  const tasks: ScheduledTask[] = jobs.map((job) =>
+    schedule(job.cron, () => runAudited(job, events, log), { name: job.name, noOverlap: true }),
+  );
   return {
     async runNow(name) {
       const job = jobs.find((j) => j.name === name);

@@ -7,7 +7,15 @@ import type { Job } from "./scheduler.js";
 /** Logs the warning (if any) now; returns the days left for the job's audit record. */
 export function logCertificateExpiry(served: ServedCertificate, log: Logger): number {
   const certificate = served.current;
-  for (const warning of served.warnings()) log.warn({ subject: certificate.subject, validTo: certificate.validTo.toISOString(), fingerprint256: certificate.fingerprint256 }, warning);
+  for (const warning of served.warnings())
+    log.warn(
+      {
+        subject: certificate.subject,
+        validTo: certificate.validTo.toISOString(),
+        fingerprint256: certificate.fingerprint256,
+      },
+      warning,
+    );
   return daysLeft(certificate);
 }
 

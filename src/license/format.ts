@@ -14,8 +14,16 @@
  */
 import { z } from "zod";
 import { canonicalJson, signingMessage } from "./canonical.js";
-// The standalone Ed25519 module, not crypto/index.ts: the vendor tool shares this file and must not load the crypto service.
-import { decodeBase64Strict, ED25519_SIGNATURE_BYTES, keyIdOf, parsePublicKey, verifyEd25519, type Ed25519Signer } from "../crypto/ed25519.js";
+// The standalone Ed25519 module, not crypto/index.ts: the vendor tool shares this file and must not load the crypto
+// service.
+import {
+  decodeBase64Strict,
+  ED25519_SIGNATURE_BYTES,
+  keyIdOf,
+  parsePublicKey,
+  verifyEd25519,
+  type Ed25519Signer,
+} from "../crypto/ed25519.js";
 
 export const LICENSE_BEGIN = "-----BEGIN VECTO LICENSE-----";
 export const LICENSE_END = "-----END VECTO LICENSE-----";
@@ -57,13 +65,29 @@ export interface VendorKey {
 }
 
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/;
-const isoTime = z.string().refine((v) => RFC3339_UTC.test(v) && !Number.isNaN(Date.parse(v)) && new Date(v).toISOString().slice(0, 10) === v.slice(0, 10), "must be an RFC 3339 UTC time, e.g. 2027-01-31T00:00:00Z");
+const isoTime = z
+  .string()
+  .refine(
+    (v) =>
+      RFC3339_UTC.test(v) && !Number.isNaN(Date.parse(v)) && new Date(v).toISOString().slice(0, 10) === v.slice(0, 10),
+    "must be an RFC 3339 UTC time, e.g. 2027-01-31T00:00:00Z",
+  );
 const limit = z.int().min(0).max(1_000_000_000);
-const printable = (max: number): z.ZodString => z.string().min(1).max(max).regex(/^[^\p{Cc}]+$/u, "must not contain control characters");
+const printable = (max: number): z.ZodString =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[^\p{Cc}]+$/u, "must not contain control characters");
 
 export const licensePayloadSchema = z
   .strictObject({
-    licenseId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1-64 characters of A-Z a-z 0-9 . _ - (not starting with a symbol)"),
+    licenseId: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/,
+        "must be 1-64 characters of A-Z a-z 0-9 . _ - (not starting with a symbol)",
+      ),
     licensee: printable(200),
     edition: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "must be a lowercase identifier, e.g. enterprise"),
     deploymentMode: z.enum(DEPLOYMENT_MODES),
@@ -79,8 +103,10 @@ export const licensePayloadSchema = z
     sequence: z.int().min(1).max(Number.MAX_SAFE_INTEGER),
   })
   .superRefine((p, ctx) => {
-    if (Date.parse(p.notBefore) >= Date.parse(p.expiresAt)) ctx.addIssue({ code: "custom", path: ["expiresAt"], message: "must be after notBefore" });
-    if (Date.parse(p.issuedAt) > Date.parse(p.expiresAt)) ctx.addIssue({ code: "custom", path: ["issuedAt"], message: "must not be after expiresAt" });
+    if (Date.parse(p.notBefore) >= Date.parse(p.expiresAt))
+      ctx.addIssue({ code: "custom", path: ["expiresAt"], message: "must be after notBefore" });
+    if (Date.parse(p.issuedAt) > Date.parse(p.expiresAt))
+      ctx.addIssue({ code: "custom", path: ["issuedAt"], message: "must not be after expiresAt" });
   });
 
 export type LicensePayload = z.output<typeof licensePayloadSchema>;
@@ -103,15 +129,25 @@ function describeIssue(error: z.ZodError): string {
   return `${path}: ${issue.message}`;
 }
 
-/** Strict: the armor lines exactly once, base64 only in between (line breaks and surrounding whitespace are tolerated). */
+/**
+ * Strict: the armor lines exactly once, base64 only in between (line breaks and surrounding whitespace are tolerated).
+ */
 export function dearmorLicense(text: string): Buffer {
-  if (Buffer.byteLength(text, "utf8") > MAX_LICENSE_TEXT_BYTES) throw new LicenseError("armor", `a license file is at most ${MAX_LICENSE_TEXT_BYTES} bytes`);
-  const lines = text.replace(/\r\n/g, "\n").trim().split("\n").map((l) => l.trim());
-  if (lines[0] !== LICENSE_BEGIN) throw new LicenseError("armor", `not a Vecto license: the first line must be ${LICENSE_BEGIN}`);
-  if (lines.at(-1) !== LICENSE_END || lines.length < 3) throw new LicenseError("armor", `the license is damaged: it does not end with ${LICENSE_END}`);
+  if (Buffer.byteLength(text, "utf8") > MAX_LICENSE_TEXT_BYTES)
+    throw new LicenseError("armor", `a license file is at most ${MAX_LICENSE_TEXT_BYTES} bytes`);
+  const lines = text
+    .replace(/\r\n/g, "\n")
+    .trim()
+    .split("\n")
+    .map((l) => l.trim());
+  if (lines[0] !== LICENSE_BEGIN)
+    throw new LicenseError("armor", `not a Vecto license: the first line must be ${LICENSE_BEGIN}`);
+  if (lines.at(-1) !== LICENSE_END || lines.length < 3)
+    throw new LicenseError("armor", `the license is damaged: it does not end with ${LICENSE_END}`);
   const body = lines.slice(1, -1).join("");
   const bytes = decodeBase64Strict(body);
-  if (bytes === null || bytes.length === 0) throw new LicenseError("armor", "the license is damaged: the text between the armor lines is not valid base64");
+  if (bytes === null || bytes.length === 0)
+    throw new LicenseError("armor", "the license is damaged: the text between the armor lines is not valid base64");
   return Buffer.from(bytes);
 }
 
@@ -132,7 +168,8 @@ export function trustedKeyMap(keys: readonly VendorKey[]): Map<string, Uint8Arra
   const map = new Map<string, Uint8Array>();
   for (const key of keys) {
     const raw = parsePublicKey(key.publicKey);
-    if (keyIdOf(raw) !== key.kid) throw new Error(`vendor key list: kid ${key.kid} does not match its public key (${keyIdOf(raw)})`);
+    if (keyIdOf(raw) !== key.kid)
+      throw new Error(`vendor key list: kid ${key.kid} does not match its public key (${keyIdOf(raw)})`);
     map.set(key.kid, raw);
   }
   return map;
@@ -155,12 +192,23 @@ export function verifyLicense(text: string, trustedKeys: readonly VendorKey[]): 
   if (!envelope.success) throw new LicenseError("envelope", `the license is damaged: ${describeIssue(envelope.error)}`);
   const { payload, kid, sig } = envelope.data;
   const publicKey = trustedKeyMap(trustedKeys).get(kid);
-  if (!publicKey) throw new LicenseError("unknown-key", `the license is signed with key ${kid}, which this build does not trust (a license from another vendor key, or a build that predates the key)`);
+  if (!publicKey)
+    throw new LicenseError(
+      "unknown-key",
+      `the license is signed with key ${kid}, which this build does not trust (a license from another ` +
+        `vendor key, or a build that predates the key)`,
+    );
   const signature = decodeBase64Strict(sig);
-  if (signature === null || signature.length !== ED25519_SIGNATURE_BYTES) throw new LicenseError("bad-signature", "the license signature is malformed: the license was altered or damaged");
-  if (!verifyEd25519(publicKey, licenseSigningMessage(payload), signature)) throw new LicenseError("bad-signature", "the license signature does not verify: the license was altered or damaged");
+  if (signature === null || signature.length !== ED25519_SIGNATURE_BYTES)
+    throw new LicenseError("bad-signature", "the license signature is malformed: the license was altered or damaged");
+  if (!verifyEd25519(publicKey, licenseSigningMessage(payload), signature))
+    throw new LicenseError(
+      "bad-signature",
+      "the license signature does not verify: the license was altered or damaged",
+    );
   const parsed = licensePayloadSchema.safeParse(payload);
-  if (!parsed.success) throw new LicenseError("invalid-payload", `the license is signed but invalid: ${describeIssue(parsed.error)}`);
+  if (!parsed.success)
+    throw new LicenseError("invalid-payload", `the license is signed but invalid: ${describeIssue(parsed.error)}`);
   return { payload: parsed.data, kid };
 }
 

@@ -14,9 +14,21 @@ import type { Database, PlatformTx } from "../db/db.js";
 import type { ClockRollbackRow } from "../db/repositories/licensing.js";
 import { DomainError } from "../errors.js";
 import { LicenseError, verifyLicense, type LicensePayload, type VendorKey } from "./format.js";
-import { checkInstallable, daysUntil, licenseTimes, limitsOf, stateAt, warningsFor, type LicenseState, type LimitName, type Limits } from "./state.js";
+import {
+  checkInstallable,
+  daysUntil,
+  licenseTimes,
+  limitsOf,
+  stateAt,
+  warningsFor,
+  type LicenseState,
+  type LimitName,
+  type Limits,
+} from "./state.js";
 
-/** A clock this far behind its high-water mark is a rollback; less is ordinary adjustment (NTP steps, leap smearing). */
+/**
+ * A clock this far behind its high-water mark is a rollback; less is ordinary adjustment (NTP steps, leap smearing).
+ */
 export const CLOCK_TOLERANCE_MS = 5 * 60_000;
 
 export interface LicenseDeps {
@@ -89,12 +101,25 @@ export class LicenseService {
     if (row) {
       try {
         const { payload, kid } = verifyLicense(row.text, this.deps.vendorKeys);
-        // The row is found by its sequence column; the signed sequence must be that one (an edited row is not in effect).
-        if (payload.sequence !== row.sequence) throw new LicenseError("sequence", `its signed sequence ${payload.sequence} differs from the stored ${row.sequence}`);
-        current = { sequence, license: { ...payload, kid, installedAt: row.installedAt, installedBy: row.installedBy }, problem: null };
+        // The row is found by its sequence column; the signed sequence must be that one (an edited row is not in
+        // effect).
+        if (payload.sequence !== row.sequence)
+          throw new LicenseError(
+            "sequence",
+            `its signed sequence ${payload.sequence} differs from the stored ${row.sequence}`,
+          );
+        current = {
+          sequence,
+          license: { ...payload, kid, installedAt: row.installedAt, installedBy: row.installedBy },
+          problem: null,
+        };
       } catch (error) {
         // E.g. a build whose vendor keys no longer include the one that signed it: evaluation limits, and say why.
-        current = { sequence, license: null, problem: `the installed license ${row.licenseId} is not in effect: ${(error as Error).message}` };
+        current = {
+          sequence,
+          license: null,
+          problem: `the installed license ${row.licenseId} is not in effect: ${(error as Error).message}`,
+        };
       }
     }
     this.#cached = current;
@@ -116,7 +141,11 @@ export class LicenseService {
     const times = license ? licenseTimes(license) : null;
     const warnings = [...(problem ? [problem] : []), ...warningsFor(license, now)];
     const clockRollback = this.deps.db.licensing.meta("clock.incident_open") === "1";
-    if (clockRollback) warnings.push("the system clock is behind a time this appliance has already seen; the rollback was recorded in the audit trail and will be reported in the usage report");
+    if (clockRollback)
+      warnings.push(
+        "the system clock is behind a time this appliance has already seen; the rollback was recorded in " +
+          "the audit trail and will be reported in the usage report",
+      );
     return {
       state,
       evaluation: license === null,
@@ -152,7 +181,11 @@ export class LicenseService {
     const used = seatUsage(this.deps.db)[name];
     if (used + 1 > allowed) {
       const source = payload === null ? "the evaluation limits (no license installed)" : `license ${payload.licenseId}`;
-      throw new DomainError("license-limit", `license limit reached: ${name} ${used} of ${allowed} (${source}); nothing was created`, { limit: name, used, allowed, licenseState: state });
+      throw new DomainError(
+        "license-limit",
+        `license limit reached: ${name} ${used} of ${allowed} (${source}); nothing was created`,
+        { limit: name, used, allowed, licenseState: state },
+      );
     }
   }
 
@@ -170,13 +203,22 @@ export class LicenseService {
       checkInstallable(payload, now, this.deps.db.licensing.currentLicense());
     } catch (error) {
       if (error instanceof LicenseError) this.#refused(error, actor);
-      throw error instanceof LicenseError ? new DomainError("rejected", `license refused: ${error.message}`, { reason: error.code }) : error;
+      throw error instanceof LicenseError
+        ? new DomainError("rejected", `license refused: ${error.message}`, { reason: error.code })
+        : error;
     }
     try {
       await this.deps.db.write((tx) => {
         // Again inside the transaction: a concurrent installation of the same or a newer license loses here.
         checkInstallable(payload, now, tx.licensing.currentLicense());
-        tx.licensing.insertLicense({ sequence: payload.sequence, licenseId: payload.licenseId, kid, text: text.replace(/\r\n/g, "\n").trim() + "\n", installedAt: tx.now, installedBy: `${actor.type}:${actor.id}` });
+        tx.licensing.insertLicense({
+          sequence: payload.sequence,
+          licenseId: payload.licenseId,
+          kid,
+          text: text.replace(/\r\n/g, "\n").trim() + "\n",
+          installedAt: tx.now,
+          installedBy: `${actor.type}:${actor.id}`,
+        });
         const state = stateAt(payload, now);
         this.deps.events.emit({
           event: "license.installed",
@@ -184,7 +226,18 @@ export class LicenseService {
           severity: "info",
           tenantId: null,
           actor,
-          payload: { licenseId: payload.licenseId, sequence: payload.sequence, kid, edition: payload.edition, deploymentMode: payload.deploymentMode, expiresAt: payload.expiresAt, tenants: payload.limits.tenants, users: payload.limits.users, agents: payload.limits.agents, state },
+          payload: {
+            licenseId: payload.licenseId,
+            sequence: payload.sequence,
+            kid,
+            edition: payload.edition,
+            deploymentMode: payload.deploymentMode,
+            expiresAt: payload.expiresAt,
+            tenants: payload.limits.tenants,
+            users: payload.limits.users,
+            agents: payload.limits.agents,
+            state,
+          },
         });
         tx.licensing.setMeta("license.last_state", state);
         const behind = this.#moveMark(tx, now, "license-install");
@@ -201,7 +254,14 @@ export class LicenseService {
   }
 
   #refused(error: LicenseError, actor: Actor): void {
-    this.deps.events.emit({ event: "license.refused", sensitivity: "security", severity: "warn", tenantId: null, actor, payload: { reason: error.code, message: error.message } });
+    this.deps.events.emit({
+      event: "license.refused",
+      sensitivity: "security",
+      severity: "warn",
+      tenantId: null,
+      actor,
+      payload: { reason: error.code, message: error.message },
+    });
   }
 
   /**
@@ -216,7 +276,8 @@ export class LicenseService {
     const behind = await this.deps.db.bookkeep("license-marks", (tx) => this.#moveMark(tx, now, source));
     if (behind === undefined) return undefined;
     return this.deps.db.write((tx) => {
-      if (tx.licensing.meta("clock.incident_open") === "1") return undefined; // once per incident (another observer came first)
+      // Once per incident (another observer came first).
+      if (tx.licensing.meta("clock.incident_open") === "1") return undefined;
       return this.#recordRollback(tx, behind);
     });
   }
@@ -225,12 +286,23 @@ export class LicenseService {
   #recordRollback(tx: PlatformTx, behind: Omit<ClockRollbackRow, "id">): ClockRollbackRow {
     const id = tx.licensing.insertRollback(behind);
     tx.licensing.setMeta("clock.incident_open", "1");
-    tx.audit({ event: "license.clock_rollback", sensitivity: "security", severity: "warn", tenantId: null, actor: { type: "system", id: "license" }, payload: { ...behind } });
+    tx.audit({
+      event: "license.clock_rollback",
+      sensitivity: "security",
+      severity: "warn",
+      tenantId: null,
+      actor: { type: "system", id: "license" },
+      payload: { ...behind },
+    });
     return { id, ...behind };
   }
 
   /** Moves the high-water mark; returns a rollback to record when the clock is behind it and no incident is open. */
-  #moveMark(tx: { readonly licensing: Pick<PlatformTx["licensing"], "meta" | "setMeta"> }, now: Date, source: string): Omit<ClockRollbackRow, "id"> | undefined {
+  #moveMark(
+    tx: { readonly licensing: Pick<PlatformTx["licensing"], "meta" | "setMeta"> },
+    now: Date,
+    source: string,
+  ): Omit<ClockRollbackRow, "id"> | undefined {
     const db = this.deps.db;
     let mark = parseTime(tx.licensing.meta("clock.high_water"));
     for (const logId of db.auditLog.logIds()) {
@@ -241,7 +313,12 @@ export class LicenseService {
     if (mark !== undefined && mark - now.getTime() > CLOCK_TOLERANCE_MS) {
       tx.licensing.setMeta("clock.high_water", new Date(mark).toISOString());
       if (open) return undefined; // once per incident
-      return { detectedAt: now.toISOString(), highWater: new Date(mark).toISOString(), behindSeconds: Math.round((mark - now.getTime()) / 1000), source };
+      return {
+        detectedAt: now.toISOString(),
+        highWater: new Date(mark).toISOString(),
+        behindSeconds: Math.round((mark - now.getTime()) / 1000),
+        source,
+      };
     }
     if (open) tx.licensing.setMeta("clock.incident_open", "0");
     tx.licensing.setMeta("clock.high_water", new Date(Math.max(mark ?? 0, now.getTime())).toISOString());
@@ -265,7 +342,14 @@ export class LicenseService {
     await this.deps.db.write((tx) => {
       tx.licensing.setMeta("license.last_state", state);
       const severity = state === "grace" || state === "expired" ? "warn" : "info";
-      tx.audit({ event: "license.state_changed", sensitivity: "normal", severity, tenantId: null, actor: { type: "system", id: "license" }, payload: { from: last, to: state, licenseId: this.payload()?.licenseId ?? null } });
+      tx.audit({
+        event: "license.state_changed",
+        sensitivity: "normal",
+        severity,
+        tenantId: null,
+        actor: { type: "system", id: "license" },
+        payload: { from: last, to: state, licenseId: this.payload()?.licenseId ?? null },
+      });
     });
     return state;
   }
@@ -279,5 +363,10 @@ function parseTime(value: string | undefined): number | undefined {
 
 function readOnlyError(payload: LicensePayload | null): DomainError {
   const since = payload ? licenseTimes(payload).graceEndsAt.toISOString() : "";
-  return new DomainError("license-read-only", `the license expired and its grace period ended on ${since}: the appliance is read-only for changes until a renewed license is installed (reading, exports and backups work)`, { licenseState: "expired" });
+  return new DomainError(
+    "license-read-only",
+    `the license expired and its grace period ended on ${since}: the appliance is read-only for changes ` +
+      `until a renewed license is installed (reading, exports and backups work)`,
+    { licenseState: "expired" },
+  );
 }

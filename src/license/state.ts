@@ -41,7 +41,11 @@ export interface LicenseTimes {
 
 export function licenseTimes(payload: Pick<LicensePayload, "expiresAt" | "graceDays">): LicenseTimes {
   const expiresAt = new Date(payload.expiresAt);
-  return { expiresAt, graceEndsAt: new Date(expiresAt.getTime() + payload.graceDays * DAY_MS), warnFrom: new Date(expiresAt.getTime() - EXPIRY_WARNING_DAYS * DAY_MS) };
+  return {
+    expiresAt,
+    graceEndsAt: new Date(expiresAt.getTime() + payload.graceDays * DAY_MS),
+    warnFrom: new Date(expiresAt.getTime() - EXPIRY_WARNING_DAYS * DAY_MS),
+  };
 }
 
 export function stateAt(payload: LicensePayload | null, now: Date): LicenseState {
@@ -68,14 +72,34 @@ export function warningsFor(payload: LicensePayload | null, now: Date): string[]
   const state = stateAt(payload, now);
   if (payload === null) {
     const l = EVALUATION_LIMITS;
-    return [`no license is installed: evaluation limits apply (${l.tenants} tenants, ${l.users} users, ${l.agents} agents); install one with vecto license install or PUT /api/license`];
+    return [
+      `no license is installed: evaluation limits apply (${l.tenants} tenants, ${l.users} users, ` +
+        `${l.agents} agents); install one with vecto license install or PUT /api/license`,
+    ];
   }
   const t = licenseTimes(payload);
   const warnings: string[] = [];
-  if (state === "expiring") warnings.push(`the license expires on ${payload.expiresAt} (in ${daysUntil(t.expiresAt, now)} days); install a renewed license`);
-  if (state === "grace") warnings.push(`the license expired on ${payload.expiresAt}; the grace period ends on ${t.graceEndsAt.toISOString()} (in ${daysUntil(t.graceEndsAt, now)} days), after which changes are refused until a renewed license is installed`);
-  if (state === "expired") warnings.push(`the license expired on ${payload.expiresAt} and its grace period ended on ${t.graceEndsAt.toISOString()}: the appliance is read-only for changes until a renewed license is installed (reading, exports and backups work)`);
-  if (now.getTime() < Date.parse(payload.notBefore)) warnings.push(`the clock (${now.toISOString()}) is before the license's notBefore (${payload.notBefore}); check the system time`);
+  if (state === "expiring")
+    warnings.push(
+      `the license expires on ${payload.expiresAt} (in ${daysUntil(t.expiresAt, now)} days); install a renewed license`,
+    );
+  if (state === "grace")
+    warnings.push(
+      `the license expired on ${payload.expiresAt}; the grace period ends on ` +
+        `${t.graceEndsAt.toISOString()} (in ${daysUntil(t.graceEndsAt, now)} days), after which changes ` +
+        `are refused until a renewed license is installed`,
+    );
+  if (state === "expired")
+    warnings.push(
+      `the license expired on ${payload.expiresAt} and its grace period ended on ` +
+        `${t.graceEndsAt.toISOString()}: the appliance is read-only for changes until a renewed license is ` +
+        `installed (reading, exports and backups work)`,
+    );
+  if (now.getTime() < Date.parse(payload.notBefore))
+    warnings.push(
+      `the clock (${now.toISOString()}) is before the license's notBefore (${payload.notBefore}); check ` +
+        `the system time`,
+    );
   return warnings;
 }
 
@@ -84,15 +108,35 @@ export function warningsFor(payload: LicensePayload | null, now: Date): string[]
  * before notBefore; within grace at the latest) and newer than the installed one. Throws a
  * LicenseError naming the reason.
  */
-export function checkInstallable(payload: LicensePayload, now: Date, installed: { sequence: number; licenseId: string } | undefined): void {
+export function checkInstallable(
+  payload: LicensePayload,
+  now: Date,
+  installed: { sequence: number; licenseId: string } | undefined,
+): void {
   if (now.getTime() < Date.parse(payload.notBefore)) {
-    throw new LicenseError("not-yet-valid", `the license is not valid before ${payload.notBefore} (the clock says ${now.toISOString()})`);
+    throw new LicenseError(
+      "not-yet-valid",
+      `the license is not valid before ${payload.notBefore} (the clock says ${now.toISOString()})`,
+    );
   }
   if (stateAt(payload, now) === "expired") {
-    throw new LicenseError("expired", `the license expired on ${payload.expiresAt} and its ${payload.graceDays}-day grace period has ended; ask for a renewed license`);
+    throw new LicenseError(
+      "expired",
+      `the license expired on ${payload.expiresAt} and its ${payload.graceDays}-day grace period has ` +
+        `ended; ask for a renewed license`,
+    );
   }
   if (installed !== undefined && payload.sequence <= installed.sequence) {
-    const what = payload.sequence === installed.sequence ? (payload.licenseId === installed.licenseId ? "it is already installed" : "an installed license has the same sequence") : "it is older than the installed license";
-    throw new LicenseError("sequence", `the license has sequence ${payload.sequence}, the installed license (${installed.licenseId}) has ${installed.sequence}: ${what}; a replacement must have a higher sequence`);
+    const what =
+      payload.sequence === installed.sequence
+        ? payload.licenseId === installed.licenseId
+          ? "it is already installed"
+          : "an installed license has the same sequence"
+        : "it is older than the installed license";
+    throw new LicenseError(
+      "sequence",
+      `the license has sequence ${payload.sequence}, the installed license (${installed.licenseId}) has ` +
+        `${installed.sequence}: ${what}; a replacement must have a higher sequence`,
+    );
   }
 }

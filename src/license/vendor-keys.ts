@@ -22,10 +22,13 @@
 import type { VendorKey } from "./format.js";
 
 export const DEFAULT_VENDOR_KEYS: readonly VendorKey[] = Object.freeze([
-  // vecto-license-2026a: generated at implementation time; private key discarded. A release compiles in the vendor's keys instead.
+  // vecto-license-2026a: generated at implementation time; private key discarded. A release compiles in the vendor's
+  // keys instead.
   Object.freeze({ kid: "0cce3f29e659008c", publicKey: "UFVN6q9TgLFsJIZJPIqVdKzhifQL0YDpCy78sogO6kE=" }),
 ]);
 
 /** What this build trusts: the list given to the build with --vendor-keys, else the default. */
 export const VENDOR_KEYS: readonly VendorKey[] =
-  typeof __VECTO_VENDOR_KEYS__ === "undefined" ? DEFAULT_VENDOR_KEYS : Object.freeze(__VECTO_VENDOR_KEYS__.map((k) => Object.freeze({ kid: k.kid, publicKey: k.publicKey })));
+  typeof __VECTO_VENDOR_KEYS__ === "undefined"
+    ? DEFAULT_VENDOR_KEYS
+    : Object.freeze(__VECTO_VENDOR_KEYS__.map((k) => Object.freeze({ kid: k.kid, publicKey: k.publicKey })));

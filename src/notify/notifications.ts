@@ -26,16 +26,40 @@ export interface NotificationView {
 export function notifyFromEvent(event: DomainEvent, position: AuditPosition, tx: TenantTx | undefined): void {
   if (tx === undefined) return; // the platform log's events name no tenant's users
   for (const userId of event.notify?.userIds ?? []) {
-    tx.notifications.insert({ id: randomUUID(), userId, triggeredByAuditVid: position.vid, message: event.notify?.message ?? "", createdAt: position.timestamp, readAt: null });
+    tx.notifications.insert({
+      id: randomUUID(),
+      userId,
+      triggeredByAuditVid: position.vid,
+      message: event.notify?.message ?? "",
+      createdAt: position.timestamp,
+      readAt: null,
+    });
   }
 }
 
 /** The caller's own notifications (`account`: the door of the caller's own account, Principal.accountScope). */
-export function ownNotifications(account: TenantDb, principal: Pick<Principal, "userId">, unreadOnly: boolean, limit: number): NotificationView[] {
-  return account.notifications.forUser(principal.userId, unreadOnly, limit).map((n) => ({ id: n.id, message: n.message, triggeredByAuditVid: n.triggeredByAuditVid, createdAt: n.createdAt, readAt: n.readAt }));
+export function ownNotifications(
+  account: TenantDb,
+  principal: Pick<Principal, "userId">,
+  unreadOnly: boolean,
+  limit: number,
+): NotificationView[] {
+  return account.notifications.forUser(principal.userId, unreadOnly, limit).map((n) => ({
+    id: n.id,
+    message: n.message,
+    triggeredByAuditVid: n.triggeredByAuditVid,
+    createdAt: n.createdAt,
+    readAt: n.readAt,
+  }));
 }
 
-export async function markRead(account: TenantDb, principal: Pick<Principal, "userId">, notificationId: string): Promise<void> {
-  const found = await account.bookkeep("notification-read", (tx) => tx.notifications.markRead(principal.userId, notificationId, tx.now));
+export async function markRead(
+  account: TenantDb,
+  principal: Pick<Principal, "userId">,
+  notificationId: string,
+): Promise<void> {
+  const found = await account.bookkeep("notification-read", (tx) =>
+    tx.notifications.markRead(principal.userId, notificationId, tx.now),
+  );
   if (!found) throw new DomainError("not-found", "no such notification");
 }

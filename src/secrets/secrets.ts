@@ -23,7 +23,8 @@ export interface SecretDeps {
 
 /** Identifiers, not prose: they are stored and audited in plaintext, so they must never carry a secret. */
 export const SECRET_NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
-export const SECRET_NAME_RULE = "1-63 characters: lowercase letters, digits, '_', '.', '-', starting with a letter or digit";
+export const SECRET_NAME_RULE =
+  "1-63 characters: lowercase letters, digits, '_', '.', '-', starting with a letter or digit";
 /** Measured in UTF-8 bytes, the size the value has on the wire to a provider. */
 export const SECRET_VALUE_MAX_BYTES = 8192;
 export const SECRET_DESCRIPTION_MAX_CHARS = 500;
@@ -75,7 +76,8 @@ export function secretValueProblem(value: string): string | undefined {
   if (value.length === 0) return "must not be empty";
   if (/\p{Cs}/u.test(value)) return "must be well-formed Unicode text (no lone surrogates)";
   if (value.includes("\u0000")) return "must not contain NUL characters";
-  if (Buffer.byteLength(value, "utf8") > SECRET_VALUE_MAX_BYTES) return `must be at most ${SECRET_VALUE_MAX_BYTES} bytes of UTF-8`;
+  if (Buffer.byteLength(value, "utf8") > SECRET_VALUE_MAX_BYTES)
+    return `must be at most ${SECRET_VALUE_MAX_BYTES} bytes of UTF-8`;
   return undefined;
 }
 
@@ -85,7 +87,8 @@ function checkValue(value: string): void {
 }
 
 function checkDescription(description: string | undefined): void {
-  if (description !== undefined && description.length > SECRET_DESCRIPTION_MAX_CHARS) throw new DomainError("rejected", `description must be at most ${SECRET_DESCRIPTION_MAX_CHARS} characters`);
+  if (description !== undefined && description.length > SECRET_DESCRIPTION_MAX_CHARS)
+    throw new DomainError("rejected", `description must be at most ${SECRET_DESCRIPTION_MAX_CHARS} characters`);
 }
 
 /**
@@ -120,19 +123,42 @@ async function view(deps: Pick<SecretDeps, "crypto">, record: SecretRecord): Pro
   };
 }
 
-function audit(tx: TenantTx, principal: Principal, event: "secret.created" | "secret.rotated" | "secret.deleted", record: { id: string; name: string }, version: number): void {
+function audit(
+  tx: TenantTx,
+  principal: Principal,
+  event: "secret.created" | "secret.rotated" | "secret.deleted",
+  record: { id: string; name: string },
+  version: number,
+): void {
   // Name, id and version only: the value and description never enter the audit trail.
-  tx.audit({ event, sensitivity: "security", severity: "info", tenantId: tx.tenantId, actor: actorOf(principal), payload: { secretId: record.id, name: record.name, version } });
+  tx.audit({
+    event,
+    sensitivity: "security",
+    severity: "info",
+    tenantId: tx.tenantId,
+    actor: actorOf(principal),
+    payload: { secretId: record.id, name: record.name, version },
+  });
 }
 
-export async function listSecrets(deps: Pick<SecretDeps, "crypto">, tenantDb: TenantDb, principal: Principal, after: string | undefined, limit: number): Promise<SecretView[]> {
+export async function listSecrets(
+  deps: Pick<SecretDeps, "crypto">,
+  tenantDb: TenantDb,
+  principal: Principal,
+  after: string | undefined,
+  limit: number,
+): Promise<SecretView[]> {
   assertManager(principal);
   return Promise.all(tenantDb.secrets.list(after, limit).map((record) => view(deps, record)));
 }
 
 /** Every secret's metadata, page by page: for the tenant's GDPR export (values are never exported). */
-export async function* secretMetadata(deps: Pick<SecretDeps, "crypto">, tenantDb: TenantDb, pageSize: number): AsyncGenerator<SecretView> {
-  for (let after: string | undefined; ; ) {
+export async function* secretMetadata(
+  deps: Pick<SecretDeps, "crypto">,
+  tenantDb: TenantDb,
+  pageSize: number,
+): AsyncGenerator<SecretView> {
+  for (let after: string | undefined; ;) {
     const page = tenantDb.secrets.list(after, pageSize);
     for (const record of page) yield view(deps, record);
     if (page.length < pageSize) return;
@@ -141,12 +167,18 @@ export async function* secretMetadata(deps: Pick<SecretDeps, "crypto">, tenantDb
 }
 
 /** Stores a new secret at version 1; a name already taken in the tenant is a conflict. */
-export async function createSecret(deps: SecretDeps, tenantDb: TenantDb, principal: Principal, input: NewSecret): Promise<SecretView> {
+export async function createSecret(
+  deps: SecretDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  input: NewSecret,
+): Promise<SecretView> {
   assertManager(principal);
   if (!isSecretName(input.name)) throw new DomainError("rejected", `name must be ${SECRET_NAME_RULE}`);
   checkValue(input.value);
   checkDescription(input.description);
-  const conflict = (): DomainError => new DomainError("conflict", `a secret named ${input.name} exists; rotate it with PUT /api/secrets/${input.name}`);
+  const conflict = (): DomainError =>
+    new DomainError("conflict", `a secret named ${input.name} exists; rotate it with PUT /api/secrets/${input.name}`);
   if (tenantDb.secrets.get(input.name)) throw conflict();
   const id = randomUUID();
   const valueEnc = await deps.crypto.encryptField(tenantDb.tenantId, valueRef(id), input.value);
@@ -154,7 +186,17 @@ export async function createSecret(deps: SecretDeps, tenantDb: TenantDb, princip
   const record = await tenantDb.write((tx) => {
     // Checked again inside the transaction: a concurrent create of the same name loses here, not on the UNIQUE index.
     if (tx.secrets.get(input.name)) throw conflict();
-    const created = { id, name: input.name, valueEnc, descriptionEnc, version: 1, createdBy: principal.userId, createdAt: tx.now, rotatedBy: principal.userId, rotatedAt: tx.now };
+    const created = {
+      id,
+      name: input.name,
+      valueEnc,
+      descriptionEnc,
+      version: 1,
+      createdBy: principal.userId,
+      createdAt: tx.now,
+      rotatedBy: principal.userId,
+      rotatedAt: tx.now,
+    };
     tx.secrets.insert(created);
     audit(tx, principal, "secret.created", created, 1);
     return { ...created, tenantId: tenantDb.tenantId };
@@ -167,20 +209,39 @@ export async function createSecret(deps: SecretDeps, tenantDb: TenantDb, princip
  * version + 1. `expectedVersion` (If-Match) is optional: a rotation overwrites blindly by design,
  * but a client that wants to detect a concurrent rotation can ask for it.
  */
-export async function rotateSecret(deps: SecretDeps, tenantDb: TenantDb, principal: Principal, name: string, input: SecretRotationInput, expectedVersion?: number): Promise<SecretView> {
+export async function rotateSecret(
+  deps: SecretDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  name: string,
+  input: SecretRotationInput,
+  expectedVersion?: number,
+): Promise<SecretView> {
   assertManager(principal);
   const current = existing(tenantDb, name);
   checkValue(input.value);
   checkDescription(input.description);
-  const stale = (): DomainError => new DomainError("precondition-failed", `the secret changed since version ${expectedVersion ?? current.version}; list it again`);
+  const stale = (): DomainError =>
+    new DomainError(
+      "precondition-failed",
+      `the secret changed since version ${expectedVersion ?? current.version}; list it again`,
+    );
   if (expectedVersion !== undefined && current.version !== expectedVersion) throw stale();
   // Sealed for the row id, which a rotation never changes: the AAD stays valid for re-encryption.
   const valueEnc = await deps.crypto.encryptField(tenantDb.tenantId, valueRef(current.id), input.value);
-  const descriptionEnc = input.description === undefined ? undefined : await deps.crypto.encryptField(tenantDb.tenantId, descriptionRef(current.id), input.description);
+  const descriptionEnc =
+    input.description === undefined
+      ? undefined
+      : await deps.crypto.encryptField(tenantDb.tenantId, descriptionRef(current.id), input.description);
   await tenantDb.write((tx) => {
     // Deleted (or deleted and re-created under a new id) meanwhile: the ciphertext belongs to no row any more.
     if (tx.secrets.get(name)?.id !== current.id) throw new DomainError("not-found", NOT_FOUND);
-    const version = tx.secrets.rotate(current.id, expectedVersion, { valueEnc, ...(descriptionEnc ? { descriptionEnc } : {}), rotatedBy: principal.userId }, tx.now);
+    const version = tx.secrets.rotate(
+      current.id,
+      expectedVersion,
+      { valueEnc, ...(descriptionEnc ? { descriptionEnc } : {}), rotatedBy: principal.userId },
+      tx.now,
+    );
     if (version === undefined) throw stale();
     audit(tx, principal, "secret.rotated", current, version);
   });
@@ -188,7 +249,12 @@ export async function rotateSecret(deps: SecretDeps, tenantDb: TenantDb, princip
 }
 
 /** Deletes the secret; SQLite's secure_delete overwrites the freed ciphertext. */
-export async function deleteSecret(deps: SecretDeps, tenantDb: TenantDb, principal: Principal, name: string): Promise<void> {
+export async function deleteSecret(
+  deps: SecretDeps,
+  tenantDb: TenantDb,
+  principal: Principal,
+  name: string,
+): Promise<void> {
   assertManager(principal);
   if (!isSecretName(name)) throw new DomainError("not-found", NOT_FOUND);
   await tenantDb.write((tx) => {
@@ -209,7 +275,12 @@ export async function deleteSecret(deps: SecretDeps, tenantDb: TenantDb, princip
  * the tenant it belongs to. Throws not-found for an unknown name, and the crypto layer's
  * DecryptError if the stored ciphertext does not belong to this row.
  */
-export async function useSecret<T>(deps: Pick<SecretDeps, "crypto">, tenantDb: TenantDb, name: string, fn: (value: string) => Promise<T>): Promise<T> {
+export async function useSecret<T>(
+  deps: Pick<SecretDeps, "crypto">,
+  tenantDb: TenantDb,
+  name: string,
+  fn: (value: string) => Promise<T>,
+): Promise<T> {
   const record = existing(tenantDb, name);
   const value = await deps.crypto.decryptField(tenantDb.tenantId, valueRef(record.id), record.valueEnc);
   return fn(value);

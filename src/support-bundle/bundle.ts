@@ -52,20 +52,31 @@ export interface SupportBundle {
 }
 
 const DESCRIPTIONS: Readonly<Record<string, string>> = {
-  "version.json": "vecto, node and platform; database and keystore schema versions (found and expected); installation id",
-  "config.json": "the effective configuration; paths of secret files replaced (master key, TLS key, PKCS#11 PIN, previous master keys)",
+  "version.json":
+    "vecto, node and platform; database and keystore schema versions (found and expected); installation id",
+  "config.json":
+    "the effective configuration; paths of secret files replaced (master key, TLS key, PKCS#11 PIN, " +
+    "previous master keys)",
   "doctor.txt": "the checks `vecto doctor` runs, with their results",
-  "keys-status.json": "key resolver, master-key labels and versions, each tenant's data-key versions and counts (never key material)",
-  "audit.json": "per audit log (tenant id or _platform): number of events and the latest signed checkpoint (size, root hash, time); no events",
-  "installation.json": "tenants by id, kind, status and creation time; backup files in the backup directory (full backups by name, size and time; tenant backups only counted)",
+  "keys-status.json":
+    "key resolver, master-key labels and versions, each tenant's data-key versions and counts (never key material)",
+  "audit.json":
+    "per audit log (tenant id or _platform): number of events and the latest signed checkpoint (size, " +
+    "root hash, time); no events",
+  "installation.json":
+    "tenants by id, kind, status and creation time; backup files in the backup directory (full backups " +
+    "by name, size and time; tenant backups only counted)",
   "logs.txt": "recent log lines of the appliance, each reduced to known fields (see its header)",
 };
 
 const MANIFEST_EXCLUDED = [
   "tenant content: projects, nodes, edges (titles, bodies, names), notifications, tenant secrets",
-  "personal data: user e-mail addresses and names; tenant names (sealed with the tenant key, never opened for the bundle) and slugs (slugs and e-mail addresses also replaced in free text: [tenant], [email])",
+  "personal data: user e-mail addresses and names; tenant names (sealed with the tenant key, never " +
+    "opened for the bundle) and slugs (slugs and e-mail addresses also replaced in free text: " +
+    "[tenant], [email])",
   "audit event payloads and actor names (audit logs are summarised by size and checkpoint only)",
-  "secrets: the master key, data keys (wrapped or not), the PKCS#11 PIN, the TLS private key, password hashes, tokens, the setup token",
+  "secrets: the master key, data keys (wrapped or not), the PKCS#11 PIN, the TLS private key, password " +
+    "hashes, tokens, the setup token",
   "the paths of secret files (replaced by <master key file>, <tls key file>, <pkcs11 pin file>, ...)",
   "the database, keystore and backup files themselves; the host name, the environment, any other file",
 ];
@@ -90,15 +101,26 @@ function customerTenants(db: Database): ReturnType<Database["tenants"]["list"]> 
   return all;
 }
 
-async function keysSection(config: Config, db: Database, openKeyResolver: SupportBundleInput["openKeyResolver"], problems: string[]): Promise<unknown> {
+async function keysSection(
+  config: Config,
+  db: Database,
+  openKeyResolver: SupportBundleInput["openKeyResolver"],
+  problems: string[],
+): Promise<unknown> {
   let resolver: KeyResolver;
   try {
     resolver = await openKeyResolver(config);
   } catch (error) {
     // Without the master key (e.g. run outside the service, which alone holds the credential) the
     // keystore still tells the versions and counts; only "loaded/current" needs the key.
-    problems.push(`keys-status.json: master key not available here (${(error as Error).message}); it has the keystore's view only`);
-    return { resolverError: (error as Error).message, masterKeys: db.keystore.masters(), dataKeys: db.keystore.summary() };
+    problems.push(
+      `keys-status.json: master key not available here (${(error as Error).message}); it has the keystore's view only`,
+    );
+    return {
+      resolverError: (error as Error).message,
+      masterKeys: db.keystore.masters(),
+      dataKeys: db.keystore.summary(),
+    };
   }
   return keyStatus(db, new CryptoService(resolver, db.keystore, { maxEncryptionsPerKey: config.dekMaxEncryptions }));
 }
@@ -110,7 +132,14 @@ function auditSection(db: Database): unknown {
       return {
         log,
         events: db.auditLog.size(log),
-        latestCheckpoint: checkpoint === undefined ? null : { size: checkpoint.size, rootHash: Buffer.from(checkpoint.rootHash).toString("hex"), createdAt: checkpoint.createdAt },
+        latestCheckpoint:
+          checkpoint === undefined
+            ? null
+            : {
+                size: checkpoint.size,
+                rootHash: Buffer.from(checkpoint.rootHash).toString("hex"),
+                createdAt: checkpoint.createdAt,
+              },
       };
     }),
   };
@@ -134,7 +163,10 @@ async function backupsSection(config: Config): Promise<unknown> {
 function doctorText(checks: SupportBundleInput["checks"]): string {
   if ("error" in checks) return `the checks could not run: ${checks.error}\n`;
   const failed = checks.filter((c) => !c.ok).length;
-  return `${checks.map((c) => `${c.ok ? "ok  " : "FAIL"}  ${c.name}: ${c.detail}`).join("\n")}\n\n${failed} of ${checks.length} checks failed\n`;
+  return (
+    `${checks.map((c) => `${c.ok ? "ok  " : "FAIL"}  ${c.name}: ${c.detail}`).join("\n")}\n\n${failed} of ` +
+    `${checks.length} checks failed\n`
+  );
 }
 
 function logsText(logs: CollectedLogs, since: Date, scrubber: Scrubber): string {
@@ -154,7 +186,8 @@ export async function collectSupportBundle(input: SupportBundleInput): Promise<S
   const { config, now, since } = input;
   const problems: string[] = [];
   const files: SupportFile[] = [];
-  const opened = config === null ? { error: `configuration: ${input.configError ?? "not loaded"}` } : openReadOnly(config);
+  const opened =
+    config === null ? { error: `configuration: ${input.configError ?? "not loaded"}` } : openReadOnly(config);
   const db = "db" in opened ? opened.db : undefined;
   if (db === undefined) problems.push(`database not read: ${"error" in opened ? opened.error : ""}`);
   /** A part that fails (a damaged database, say) becomes its error; the rest is still collected. */
@@ -170,13 +203,20 @@ export async function collectSupportBundle(input: SupportBundleInput): Promise<S
   try {
     const listed = db === undefined ? [] : await attempt("tenants not listed", () => customerTenants(db));
     const tenants = Array.isArray(listed) ? listed : [];
-    const scrubber = new Scrubber({ secretPaths: config === null ? new Map() : secretPaths(config), terms: tenants.map((t) => t.slug) });
+    const scrubber = new Scrubber({
+      secretPaths: config === null ? new Map() : secretPaths(config),
+      terms: tenants.map((t) => t.slug),
+    });
     const add = (name: string, content: string): void => void files.push({ name, content: scrubber.scrub(content) });
 
     const facts =
       db === undefined
         ? { installationId: null, database: null, keystore: null }
-        : await attempt("version.json", () => ({ installationId: db.installationId(), database: db.schemaVersion(), keystore: db.keystore.schemaVersion() }));
+        : await attempt("version.json", () => ({
+            installationId: db.installationId(),
+            database: db.schemaVersion(),
+            keystore: db.keystore.schemaVersion(),
+          }));
     const found = "error" in facts ? { installationId: null, database: null, keystore: null } : facts;
     add(
       "version.json",
@@ -193,18 +233,36 @@ export async function collectSupportBundle(input: SupportBundleInput): Promise<S
         },
       }),
     );
-    add("config.json", json(config === null ? { error: input.configError ?? "configuration not loaded" } : redactConfig(config)));
+    add(
+      "config.json",
+      json(config === null ? { error: input.configError ?? "configuration not loaded" } : redactConfig(config)),
+    );
     add("doctor.txt", doctorText(input.checks));
 
     if (config !== null && db !== undefined) {
-      add("keys-status.json", json(await attempt("keys-status.json", () => keysSection(config, db, input.openKeyResolver, problems))));
+      add(
+        "keys-status.json",
+        json(await attempt("keys-status.json", () => keysSection(config, db, input.openKeyResolver, problems))),
+      );
       add("audit.json", json(await attempt("audit.json", () => auditSection(db))));
     } else {
       add("keys-status.json", json({ error: "database not read (see MANIFEST.txt)" }));
       add("audit.json", json({ error: "database not read (see MANIFEST.txt)" }));
     }
-    const backups = config === null ? null : await attempt("installation.json: backup directory not listed", () => backupsSection(config));
-    add("installation.json", json({ tenants: { count: tenants.length, list: tenants.map((t) => ({ id: t.id, kind: t.kind, status: t.status, createdAt: t.createdAt })) }, backups }));
+    const backups =
+      config === null
+        ? null
+        : await attempt("installation.json: backup directory not listed", () => backupsSection(config));
+    add(
+      "installation.json",
+      json({
+        tenants: {
+          count: tenants.length,
+          list: tenants.map((t) => ({ id: t.id, kind: t.kind, status: t.status, createdAt: t.createdAt })),
+        },
+        backups,
+      }),
+    );
 
     if (input.logs.lines.length === 0) problems.push(`logs.txt: ${input.logs.notes.join("; ") || "no log lines"}`);
     add("logs.txt", logsText(input.logs, since, scrubber));
@@ -250,13 +308,19 @@ export async function writeSupportArchive(file: string, files: readonly SupportF
     await opened;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new Error(code === "EEXIST" ? `${file} already exists; choose another --out` : `cannot create ${file}: ${code ?? (error as Error).message}`);
+    throw new Error(
+      code === "EEXIST"
+        ? `${file} already exists; choose another --out`
+        : `cannot create ${file}: ${code ?? (error as Error).message}`,
+    );
   }
   const tar = pack();
   const writing = pipeline(tar, createGzip(), out);
   try {
     tar.entry({ name: `${top}/`, type: "directory", mode: 0o700, mtime: now });
-    for (const f of [...files].sort((a, b) => (a.name === "MANIFEST.txt" ? -1 : b.name === "MANIFEST.txt" ? 1 : a.name.localeCompare(b.name)))) {
+    for (const f of [...files].sort((a, b) =>
+      a.name === "MANIFEST.txt" ? -1 : b.name === "MANIFEST.txt" ? 1 : a.name.localeCompare(b.name),
+    )) {
       tar.entry({ name: `${top}/${f.name}`, mode: 0o600, mtime: now }, f.content);
     }
     tar.finalize();

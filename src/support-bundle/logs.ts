@@ -20,22 +20,50 @@ export const MAX_LOG_LINES = 20_000;
 const MAX_FILE_BYTES = 32 * 1024 * 1024;
 
 function firstLine(text: string): string {
-  return text.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
+  return (
+    text
+      .split("\n")
+      .find((l) => l.trim() !== "")
+      ?.trim() ?? ""
+  );
 }
 
 /** `journalctl --unit UNIT --since @EPOCH --output cat`: the messages only, which are our JSON lines. */
 export function journalLogs(unit: string, since: Date, maxLines = MAX_LOG_LINES): CollectedLogs {
-  const args = ["--unit", unit, "--since", `@${Math.floor(since.getTime() / 1000)}`, "--output", "cat", "--no-pager", "--lines", String(maxLines)];
+  const args = [
+    "--unit",
+    unit,
+    "--since",
+    `@${Math.floor(since.getTime() / 1000)}`,
+    "--output",
+    "cat",
+    "--no-pager",
+    "--lines",
+    String(maxLines),
+  ];
   const source = `journalctl ${args.join(" ")}`;
-  const result = spawnSync("journalctl", args, { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, timeout: 60_000, stdio: ["ignore", "pipe", "pipe"] });
+  const result = spawnSync("journalctl", args, {
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+    timeout: 60_000,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   if (result.error !== undefined) {
     const code = (result.error as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "journalctl is not installed (no systemd journal here)" : `journalctl could not run: ${result.error.message}`;
-    return { source, lines: [], notes: [`no logs available: ${why}; if vecto serve writes its output to a file, pass it with --log-file`] };
+    const why =
+      code === "ENOENT"
+        ? "journalctl is not installed (no systemd journal here)"
+        : `journalctl could not run: ${result.error.message}`;
+    return {
+      source,
+      lines: [],
+      notes: [`no logs available: ${why}; if vecto serve writes its output to a file, pass it with --log-file`],
+    };
   }
   const notes: string[] = [];
   const stderr = firstLine(result.stderr);
-  if (result.status !== 0) notes.push(`journalctl exited with status ${String(result.status)}${stderr === "" ? "" : `: ${stderr}`}`);
+  if (result.status !== 0)
+    notes.push(`journalctl exited with status ${String(result.status)}${stderr === "" ? "" : `: ${stderr}`}`);
   else if (stderr !== "") notes.push(`journalctl: ${stderr}`);
   const lines = result.stdout.split("\n").filter((l) => l !== "" && l !== "-- No entries --");
   if (lines.length === 0) notes.push(`no log lines for ${unit} since ${since.toISOString()}`);
@@ -54,7 +82,10 @@ function recordTime(line: string): number | undefined {
   }
 }
 
-/** The lines of a log file written by `vecto serve` (JSON lines), from `since` on; other lines go with the record before them. */
+/**
+ * The lines of a log file written by `vecto serve` (JSON lines), from `since` on; other lines go with the record before
+ * them.
+ */
 export function fileLogs(file: string, since: Date, maxLines = MAX_LOG_LINES): CollectedLogs {
   const source = `log file ${file}`;
   let text: string;
@@ -72,7 +103,13 @@ export function fileLogs(file: string, since: Date, maxLines = MAX_LOG_LINES): C
       closeSync(fd);
     }
   } catch (error) {
-    return { source, lines: [], notes: [`no logs available: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`] };
+    return {
+      source,
+      lines: [],
+      notes: [
+        `no logs available: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      ],
+    };
   }
   const all = text.split("\n");
   if (cut) all.shift(); // most likely a partial line

@@ -98,16 +98,28 @@ export function secretPaths(config: Config): Map<string, string> {
   return paths;
 }
 
-/** Replaces what must not leave the installation in free text: secret paths, e-mail addresses and tenant slugs (tenant names are sealed and never read here). */
+/**
+ * Replaces what must not leave the installation in free text: secret paths, e-mail addresses and tenant slugs (tenant
+ * names are sealed and never read here).
+ */
 export class Scrubber {
   readonly #paths: [string, string][];
   readonly #terms: RegExp | null;
 
-  constructor(options: { readonly secretPaths?: ReadonlyMap<string, string>; readonly terms?: readonly string[] } = {}) {
+  constructor(
+    options: { readonly secretPaths?: ReadonlyMap<string, string>; readonly terms?: readonly string[] } = {},
+  ) {
     // Longest first, so that no path is half-replaced by a shorter one it contains.
-    this.#paths = [...(options.secretPaths ?? new Map<string, string>())].filter(([p]) => p !== "").sort((a, b) => b[0].length - a[0].length);
-    const terms = [...new Set((options.terms ?? []).map((t) => t.trim()).filter((t) => t.length >= MIN_TERM_LENGTH))].sort((a, b) => b.length - a.length);
-    this.#terms = terms.length === 0 ? null : new RegExp(`(?<![A-Za-z0-9_-])(?:${terms.map(escapeRegExp).join("|")})(?![A-Za-z0-9_-])`, "gi");
+    this.#paths = [...(options.secretPaths ?? new Map<string, string>())]
+      .filter(([p]) => p !== "")
+      .sort((a, b) => b[0].length - a[0].length);
+    const terms = [
+      ...new Set((options.terms ?? []).map((t) => t.trim()).filter((t) => t.length >= MIN_TERM_LENGTH)),
+    ].sort((a, b) => b.length - a.length);
+    this.#terms =
+      terms.length === 0
+        ? null
+        : new RegExp(`(?<![A-Za-z0-9_-])(?:${terms.map(escapeRegExp).join("|")})(?![A-Za-z0-9_-])`, "gi");
   }
 
   scrub(text: string): string {
@@ -122,7 +134,8 @@ export class Scrubber {
   scrubValue<T>(value: T): T {
     if (typeof value === "string") return this.scrub(value) as T;
     if (Array.isArray(value)) return value.map((v: unknown) => this.scrubValue(v)) as T;
-    if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.scrubValue(v)])) as T;
+    if (value !== null && typeof value === "object")
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.scrubValue(v)])) as T;
     return value;
   }
 }
@@ -153,12 +166,27 @@ export function redactConfig(config: Config): Record<string, unknown> {
     cacheDir: config.cacheDir,
     listen: config.listen,
     redirectListen: config.redirectListen,
-    tls: { certFile: config.tls.certFile, keyFile: secret(config.tls.keyFile), selfSigned: config.tls.selfSigned, clientCaFile: config.tls.clientCaFile },
+    tls: {
+      certFile: config.tls.certFile,
+      keyFile: secret(config.tls.keyFile),
+      selfSigned: config.tls.selfSigned,
+      clientCaFile: config.tls.clientCaFile,
+    },
     keyResolver: config.keyResolver,
     masterKeyFile: config.keyResolver === "env" ? secret(config.masterKeyFile) : null,
     devMasterKey: config.devMasterKey,
-    pkcs11: config.pkcs11 === null ? null : { library: config.pkcs11.library, tokenLabel: config.pkcs11.tokenLabel, pinFile: secret(config.pkcs11.pinFile), keyLabel: config.pkcs11.keyLabel },
-    previousMasterKeys: config.previousMasterKeys.map((k) => (k.kind === "env" ? { kind: "env", file: secret(k.file) } : { kind: "pkcs11", keyLabel: k.keyLabel })),
+    pkcs11:
+      config.pkcs11 === null
+        ? null
+        : {
+            library: config.pkcs11.library,
+            tokenLabel: config.pkcs11.tokenLabel,
+            pinFile: secret(config.pkcs11.pinFile),
+            keyLabel: config.pkcs11.keyLabel,
+          },
+    previousMasterKeys: config.previousMasterKeys.map((k) =>
+      k.kind === "env" ? { kind: "env", file: secret(k.file) } : { kind: "pkcs11", keyLabel: k.keyLabel },
+    ),
     dekMaxEncryptions: config.dekMaxEncryptions,
     airgapped: config.airgapped,
     ollamaUrl: withoutCredentials(config.ollamaUrl),
@@ -178,7 +206,25 @@ type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
  * Top-level fields of the appliance's own log records (src/log.ts callers) that carry no content.
  * Not `file`: the appliance logs the master key file's path under it.
  */
-const LOG_FIELDS = new Set(["time", "level", "msg", "service", "requestId", "method", "status", "ms", "job", "signal", "purpose", "host", "url", "redirect", "masterLabel", "cert", "logsCheckpointed"]);
+const LOG_FIELDS = new Set([
+  "time",
+  "level",
+  "msg",
+  "service",
+  "requestId",
+  "method",
+  "status",
+  "ms",
+  "job",
+  "signal",
+  "purpose",
+  "host",
+  "url",
+  "redirect",
+  "masterLabel",
+  "cert",
+  "logsCheckpointed",
+]);
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/;
 
 function primitive(value: unknown, scrubber: Scrubber): Json | undefined {
@@ -232,7 +278,8 @@ export function sanitizeLogLine(line: string, scrubber: Scrubber): string {
     } catch {
       record = undefined;
     }
-    if (record !== null && typeof record === "object" && !Array.isArray(record)) return JSON.stringify(sanitizeRecord(record as Record<string, unknown>, scrubber));
+    if (record !== null && typeof record === "object" && !Array.isArray(record))
+      return JSON.stringify(sanitizeRecord(record as Record<string, unknown>, scrubber));
   }
   if (/^\s+at \S/.test(line)) return truncate(scrubber.scrub(line));
   if (/^-- [A-Za-z][A-Za-z0-9 :.,+-]{0,80} --$/.test(trimmed)) return trimmed;
@@ -244,10 +291,14 @@ function sanitizeRecord(record: Record<string, unknown>, scrubber: Scrubber): Re
   const dropped: string[] = [];
   for (const [key, value] of Object.entries(record)) {
     if (key === "path" && typeof value === "string") out.path = sanitizePath(value);
-    else if ((key === "err" || key === "error") && errorFields(value, scrubber) !== undefined) out[key] = errorFields(value, scrubber) as Json;
-    else if (key === "audit" && value !== null && typeof value === "object") out.audit = auditFields(value as Record<string, unknown>, scrubber);
-    else if (key === "msg" && typeof value === "string" && isErrorMessage(record, value)) out.msg = `[error message omitted: ${value.length} characters]`;
-    else if (LOG_FIELDS.has(key) && primitive(value, scrubber) !== undefined) out[key] = primitive(value, scrubber) as Json;
+    else if ((key === "err" || key === "error") && errorFields(value, scrubber) !== undefined)
+      out[key] = errorFields(value, scrubber) as Json;
+    else if (key === "audit" && value !== null && typeof value === "object")
+      out.audit = auditFields(value as Record<string, unknown>, scrubber);
+    else if (key === "msg" && typeof value === "string" && isErrorMessage(record, value))
+      out.msg = `[error message omitted: ${value.length} characters]`;
+    else if (LOG_FIELDS.has(key) && primitive(value, scrubber) !== undefined)
+      out[key] = primitive(value, scrubber) as Json;
     else dropped.push(FIELD_NAME.test(key) ? key : "?");
   }
   if (dropped.length > 0) out.redactedFields = [...new Set(dropped)].sort();

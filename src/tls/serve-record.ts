@@ -33,7 +33,10 @@ export interface ServeRecord {
   readonly tls: TlsReloadOutcome;
 }
 
-/** Fields 3.. of /proc/<pid>/stat; the command name (field 2) may hold spaces and parentheses, so split after the last ")". */
+/**
+ * Fields 3.. of /proc/<pid>/stat; the command name (field 2) may hold spaces and parentheses, so split after the last
+ * ")".
+ */
 function statFields(pid: number | "self"): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -48,7 +51,10 @@ export function processStartTime(pid: number | "self"): string | null {
   return statFields(pid)?.[19] ?? null;
 }
 
-/** True while the recorded process runs: same pid, same start time, not a zombie. Off Linux (no /proc, startTime null): signal 0 says. */
+/**
+ * True while the recorded process runs: same pid, same start time, not a zombie. Off Linux (no /proc, startTime null):
+ * signal 0 says.
+ */
 export function recordedProcessRuns(record: Pick<ServeRecord, "pid" | "startTime">): boolean {
   if (record.startTime === null) {
     try {

@@ -35,7 +35,11 @@ export function readClientCa(file: string): { pem: Buffer; subjects: string[] } 
     } catch {
       throw new ConfigError(`VECTO_TLS_CLIENT_CA: certificate ${index + 1} in ${file} does not parse`);
     }
-    if (!cert.ca) throw new ConfigError(`VECTO_TLS_CLIENT_CA: certificate ${index + 1} in ${file} is not a CA certificate (${cert.subject.replace(/\n/g, ", ")})`);
+    if (!cert.ca)
+      throw new ConfigError(
+        `VECTO_TLS_CLIENT_CA: certificate ${index + 1} in ${file} is not a CA certificate ` +
+          `(${cert.subject.replace(/\n/g, ", ")})`,
+      );
     return cert.subject.replace(/\n/g, ", ");
   });
   return { pem: Buffer.from(blocks.join("\n"), "utf8"), subjects };
@@ -62,7 +66,10 @@ function readOne(file: string, what: string): Buffer {
  * within its validity period, the client CA bundle (if configured) valid. Throws TlsPairError or
  * ConfigError with one line; the server then keeps what it serves.
  */
-export function loadCheckedTlsFiles(tls: Config["tls"], now: Date = new Date()): { files: TlsFiles; certificate: CertificateSummary } {
+export function loadCheckedTlsFiles(
+  tls: Config["tls"],
+  now: Date = new Date(),
+): { files: TlsFiles; certificate: CertificateSummary } {
   const cert = readOne(tls.certFile, "certificate");
   const key = readOne(tls.keyFile, "key file");
   let certificate: CertificateSummary;

@@ -41,7 +41,12 @@ export function peakOverlap(intervals: readonly Interval[]): number {
 }
 
 /** When a session was (estimated to be) live, clipped to [from, to); null when not at all. */
-export function sessionInterval(span: SessionSpan, accessTokenTtlSeconds: number, from: number, to: number): Interval | null {
+export function sessionInterval(
+  span: SessionSpan,
+  accessTokenTtlSeconds: number,
+  from: number,
+  to: number,
+): Interval | null {
   const created = Date.parse(span.createdAt);
   const ends = [Date.parse(span.expiresAt), Date.parse(span.lastUsedAt) + accessTokenTtlSeconds * 1000, to];
   if (span.revokedAt !== null) ends.push(Date.parse(span.revokedAt));
@@ -82,7 +87,8 @@ export function countUsage(db: Database, day: string, at: Date): UsageCounts {
         continue;
       }
       counts.users.active += row.count;
-      if (row.role === "tenant_admin" || row.role === "member" || row.role === "viewer") counts.users.byRole[row.role] += row.count;
+      if (row.role === "tenant_admin" || row.role === "member" || row.role === "viewer")
+        counts.users.byRole[row.role] += row.count;
       if (row.auditor) counts.users.auditors += row.count;
     }
     counts.activeUsers30d += usage.activeHumans(since, until);

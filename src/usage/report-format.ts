@@ -15,7 +15,8 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { canonicalJson, signingMessage } from "../license/canonical.js";
-// The standalone Ed25519 module, not crypto/index.ts: the vendor tool shares this file and must not load the crypto service.
+// The standalone Ed25519 module, not crypto/index.ts: the vendor tool shares this file and must not load the crypto
+// service.
 import { decodeBase64Strict, ED25519_PUBLIC_KEY_BYTES, keyIdOf, verifyEd25519 } from "../crypto/ed25519.js";
 import { DEPLOYMENT_MODES, type LicensePayload } from "../license/format.js";
 import { LICENSE_STATES } from "../license/state.js";
@@ -70,7 +71,9 @@ export const countsSchema = z.strictObject({
     /** Active people with the auditor capability (also counted by role). */
     auditors: count,
   }),
-  /** People with a session created or used, or a personal access token used, in the 30 days up to the end of the day. */
+  /**
+   * People with a session created or used, or a personal access token used, in the 30 days up to the end of the day.
+   */
   activeUsers30d: count,
   /** Active agent accounts. */
   agents: count,
@@ -86,7 +89,12 @@ export const countsSchema = z.strictObject({
 
 export type UsageCounts = z.output<typeof countsSchema>;
 
-export const rollbackSchema = z.strictObject({ detectedAt: time, highWater: time, behindSeconds: z.int().min(1), source: z.string() });
+export const rollbackSchema = z.strictObject({
+  detectedAt: time,
+  highWater: time,
+  behindSeconds: z.int().min(1),
+  source: z.string(),
+});
 export type ClockRollback = z.output<typeof rollbackSchema>;
 
 export const snapshotBodySchema = z.strictObject({
@@ -192,22 +200,36 @@ export function maximaOf(snapshots: readonly SignedSnapshot[]): Maxima {
 export function reportSummary(report: Omit<UnsignedReport, "summary">): string {
   const m = maximaOf(report.snapshots);
   const lic = report.license;
+  const rollbacks = report.clockRollbacks.map((r) => `${r.detectedAt} (${r.behindSeconds} s behind ${r.highWater})`);
   const lines = [
     `# Vecto usage report ${report.period.from} to ${report.period.to}`,
     "",
-    `- Installation: ${report.installationId} (key ${keyIdOf(decodeBase64Strict(report.installationPublicKey) ?? new Uint8Array())})`,
+    `- Installation: ${report.installationId} (key ` +
+      `${keyIdOf(decodeBase64Strict(report.installationPublicKey) ?? new Uint8Array())})`,
     `- Version: ${report.appVersion}; generated ${report.generatedAt}`,
-    lic ? `- License: ${lic.licenseId} (${lic.edition}, ${lic.deploymentMode}) for ${lic.licensee}, state ${lic.state}, expires ${lic.expiresAt}; limits ${lic.limits.tenants} tenants, ${lic.limits.users} users, ${lic.limits.agents} agents` : "- License: none installed (evaluation limits)",
-    `- Days with a snapshot: ${report.snapshots.length} of ${daysIn(report.period.from, report.period.to).length}; missing: ${report.missingDays.length === 0 ? "none" : report.missingDays.join(", ")}`,
-    `- Clock rollbacks: ${report.clockRollbacks.length === 0 ? "none" : report.clockRollbacks.map((r) => `${r.detectedAt} (${r.behindSeconds} s behind ${r.highWater})`).join("; ")}`,
-    `- Highest in the period: ${m.tenants} tenants, ${m.users} users, ${m.agents} agents, ${m.activeUsers30d} active users (30 days), ${m.peakConcurrentSessions} concurrent sessions`,
+    lic
+      ? `- License: ${lic.licenseId} (${lic.edition}, ${lic.deploymentMode}) for ${lic.licensee}, state ` +
+        `${lic.state}, expires ${lic.expiresAt}; limits ${lic.limits.tenants} tenants, ${lic.limits.users} ` +
+        `users, ${lic.limits.agents} agents`
+      : "- License: none installed (evaluation limits)",
+    `- Days with a snapshot: ${report.snapshots.length} of ` +
+      `${daysIn(report.period.from, report.period.to).length}; missing: ` +
+      `${report.missingDays.length === 0 ? "none" : report.missingDays.join(", ")}`,
+    `- Clock rollbacks: ${rollbacks.length === 0 ? "none" : rollbacks.join("; ")}`,
+    `- Highest in the period: ${m.tenants} tenants, ${m.users} users, ${m.agents} agents, ` +
+      `${m.activeUsers30d} active users (30 days), ${m.peakConcurrentSessions} concurrent sessions`,
     "",
-    "| day | tenants | users | admins | members | viewers | active 30d | agents | projects | nodes | tokens | peak sessions | LLM calls |",
+    "| day | tenants | users | admins | members | viewers | active 30d | agents | projects | nodes | " +
+      "tokens | peak sessions | LLM calls |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...report.snapshots.map((s) => {
       const c = s.counts;
       const llm = Object.values(c.llmCallsByProvider).reduce((a, b) => a + b, 0);
-      return `| ${s.day} | ${c.tenants} | ${c.users.active} | ${c.users.byRole.tenant_admin} | ${c.users.byRole.member} | ${c.users.byRole.viewer} | ${c.activeUsers30d} | ${c.agents} | ${c.projects} | ${c.nodes} | ${c.personalAccessTokens} | ${c.peakConcurrentSessions} | ${llm} |`;
+      return (
+        `| ${s.day} | ${c.tenants} | ${c.users.active} | ${c.users.byRole.tenant_admin} | ` +
+        `${c.users.byRole.member} | ${c.users.byRole.viewer} | ${c.activeUsers30d} | ${c.agents} | ` +
+        `${c.projects} | ${c.nodes} | ${c.personalAccessTokens} | ${c.peakConcurrentSessions} | ${llm} |`
+      );
     }),
     "",
     "Counts only: the report holds no names, e-mail addresses, tenant or user ids, or content.",
@@ -262,68 +284,128 @@ export function verifyUsageReport(input: unknown, options: VerifyOptions = {}): 
   const notes: string[] = [];
   const parsed = reportSchema.safeParse(input);
   if (!parsed.success) {
-    return { ok: false, problems: [`not a valid Vecto usage report: ${issueText(parsed.error)}`], notes, installationId: null, installationKeyId: null, period: null, days: 0, missingDays: [], clockRollbacks: [], overage: [], maxima: null, chainHead: null };
+    return {
+      ok: false,
+      problems: [`not a valid Vecto usage report: ${issueText(parsed.error)}`],
+      notes,
+      installationId: null,
+      installationKeyId: null,
+      period: null,
+      days: 0,
+      missingDays: [],
+      clockRollbacks: [],
+      overage: [],
+      maxima: null,
+      chainHead: null,
+    };
   }
   const report = parsed.data;
   const publicKey = decodeBase64Strict(report.installationPublicKey) ?? Buffer.alloc(0);
   const keyId = publicKey.length === ED25519_PUBLIC_KEY_BYTES ? keyIdOf(publicKey) : null;
   if (keyId === null) problems.push("the installation public key in the report is not an Ed25519 key");
 
-  if (options.pinnedKey && (publicKey.length !== options.pinnedKey.length || !Buffer.from(options.pinnedKey).equals(publicKey))) {
-    problems.push(`the report is signed with installation key ${keyId ?? "(invalid)"}, not the pinned key ${keyIdOf(options.pinnedKey)}: the signing key was swapped`);
+  if (
+    options.pinnedKey &&
+    (publicKey.length !== options.pinnedKey.length || !Buffer.from(options.pinnedKey).equals(publicKey))
+  ) {
+    problems.push(
+      `the report is signed with installation key ${keyId ?? "(invalid)"}, not the pinned key ` +
+        `${keyIdOf(options.pinnedKey)}: the signing key was swapped`,
+    );
   }
   const reportSignature = decodeBase64Strict(report.signature) ?? Buffer.alloc(0);
   if (!verifyEd25519(publicKey, reportSigningMessage(withoutSignature(report)), reportSignature)) {
-    problems.push("the report signature does not verify with the installation key in the report: the report was altered after it was signed, or signed by another key");
+    problems.push(
+      "the report signature does not verify with the installation key in the report: the report was " +
+        "altered after it was signed, or signed by another key",
+    );
   }
-  if (report.period.from > report.period.to) problems.push(`the period is reversed: ${report.period.from} is after ${report.period.to}`);
+  if (report.period.from > report.period.to)
+    problems.push(`the period is reversed: ${report.period.from} is after ${report.period.to}`);
 
   // Each snapshot: its own signature, then its place in the chain.
   const hashes: string[] = [];
   report.snapshots.forEach((snapshot, i) => {
     const label = `day ${snapshot.day} (snapshot ${snapshot.seq})`;
     const signature = decodeBase64Strict(snapshot.signature) ?? Buffer.alloc(0);
-    if (!verifyEd25519(publicKey, snapshotSigningMessage(withoutSignature(snapshot)), signature)) problems.push(`${label}: the snapshot signature does not verify: its content was altered, or it was signed by another key`);
-    if (snapshot.installationId !== report.installationId) problems.push(`${label}: the snapshot belongs to installation ${snapshot.installationId}, not ${report.installationId}`);
-    if (snapshot.day < report.period.from || snapshot.day > report.period.to) problems.push(`${label}: outside the report's period`);
+    if (!verifyEd25519(publicKey, snapshotSigningMessage(withoutSignature(snapshot)), signature))
+      problems.push(
+        `${label}: the snapshot signature does not verify: its content was altered, or it was signed by another key`,
+      );
+    if (snapshot.installationId !== report.installationId)
+      problems.push(
+        `${label}: the snapshot belongs to installation ${snapshot.installationId}, not ${report.installationId}`,
+      );
+    if (snapshot.day < report.period.from || snapshot.day > report.period.to)
+      problems.push(`${label}: outside the report's period`);
     const hash = snapshotHash(snapshot);
     hashes.push(hash);
     if (report.chain.hashes[i] !== hash) problems.push(`${label}: its hash differs from the one in the report's chain`);
     const previous = report.snapshots[i - 1];
     if (previous === undefined) {
-      if (snapshot.prevHash !== report.chain.anchor) problems.push(`${label}: its prevHash differs from the report's chain anchor`);
-      if (snapshot.seq === 1 && snapshot.prevHash !== GENESIS_HASH) problems.push(`${label}: the first snapshot of the chain must have a zero prevHash`);
+      if (snapshot.prevHash !== report.chain.anchor)
+        problems.push(`${label}: its prevHash differs from the report's chain anchor`);
+      if (snapshot.seq === 1 && snapshot.prevHash !== GENESIS_HASH)
+        problems.push(`${label}: the first snapshot of the chain must have a zero prevHash`);
       return;
     }
     if (snapshot.day <= previous.day) problems.push(`days out of order: ${label} comes after day ${previous.day}`);
     if (snapshot.seq !== previous.seq + 1) {
       const gap = snapshot.seq - previous.seq - 1;
-      problems.push(gap > 0 ? `${label}: the chain skips from snapshot ${previous.seq} to ${snapshot.seq}: ${gap} snapshot(s) were removed` : `${label}: snapshot numbers out of order (${previous.seq} then ${snapshot.seq})`);
+      problems.push(
+        gap > 0
+          ? `${label}: the chain skips from snapshot ${previous.seq} to ${snapshot.seq}: ${gap} ` +
+              `snapshot(s) were removed`
+          : `${label}: snapshot numbers out of order (${previous.seq} then ${snapshot.seq})`,
+      );
     }
-    if (snapshot.prevHash !== hashes[i - 1]) problems.push(`${label}: the chain is broken: its prevHash is not the hash of the snapshot before it (day ${previous.day})`);
+    if (snapshot.prevHash !== hashes[i - 1])
+      problems.push(
+        `${label}: the chain is broken: its prevHash is not the hash of the snapshot before it (day ${previous.day})`,
+      );
   });
-  if (report.chain.hashes.length !== report.snapshots.length) problems.push(`the chain lists ${report.chain.hashes.length} hashes for ${report.snapshots.length} snapshots`);
-  if (report.chain.head !== (hashes.at(-1) ?? null)) problems.push("the chain head is not the hash of the last snapshot");
+  if (report.chain.hashes.length !== report.snapshots.length)
+    problems.push(`the chain lists ${report.chain.hashes.length} hashes for ${report.snapshots.length} snapshots`);
+  if (report.chain.head !== (hashes.at(-1) ?? null))
+    problems.push("the chain head is not the hash of the last snapshot");
   if (options.previousHead !== undefined && report.chain.anchor !== options.previousHead) {
-    problems.push(`the report does not continue the previous report's chain (anchor ${report.chain.anchor.slice(0, 16)}…, previous head ${options.previousHead.slice(0, 16)}…): snapshots between the two reports are missing`);
+    problems.push(
+      `the report does not continue the previous report's chain (anchor ` +
+        `${report.chain.anchor.slice(0, 16)}…, previous head ${options.previousHead.slice(0, 16)}…): ` +
+        `snapshots between the two reports are missing`,
+    );
   }
 
   const validPeriod = report.period.from <= report.period.to;
   const have = new Set(report.snapshots.map((s) => s.day));
   const missingDays = validPeriod ? daysIn(report.period.from, report.period.to).filter((d) => !have.has(d)) : [];
   const claimed = [...report.missingDays].sort();
-  if (validPeriod && canonicalJson(claimed) !== canonicalJson(missingDays)) notes.push(`the report lists missing days ${claimed.join(", ") || "none"}, the snapshots show ${missingDays.join(", ") || "none"}`);
+  if (validPeriod && canonicalJson(claimed) !== canonicalJson(missingDays))
+    notes.push(
+      `the report lists missing days ${claimed.join(", ") || "none"}, the snapshots show ` +
+        `${missingDays.join(", ") || "none"}`,
+    );
 
   const clockRollbacks = report.snapshots.flatMap((s) => s.clockRollbacks);
   const limits = options.license?.limits ?? report.license?.limits;
-  if (options.license && report.license && options.license.licenseId !== report.license.licenseId) notes.push(`the report names license ${report.license.licenseId}, the license given is ${options.license.licenseId}`);
-  if (!options.license && report.license) notes.push(`limits are those of license ${report.license.licenseId} as the report states them; pass the license file to check against the signed original`);
-  if (!options.license && !report.license) notes.push("no license was installed and none was given: no limits to check against");
+  if (options.license && report.license && options.license.licenseId !== report.license.licenseId)
+    notes.push(
+      `the report names license ${report.license.licenseId}, the license given is ${options.license.licenseId}`,
+    );
+  if (!options.license && report.license)
+    notes.push(
+      `limits are those of license ${report.license.licenseId} as the report states them; pass the ` +
+        `license file to check against the signed original`,
+    );
+  if (!options.license && !report.license)
+    notes.push("no license was installed and none was given: no limits to check against");
   const overage: Overage[] = [];
   if (limits) {
     for (const s of report.snapshots) {
       const used = { tenants: s.counts.tenants, users: s.counts.users.active, agents: s.counts.agents };
-      for (const name of ["tenants", "users", "agents"] as const) if (used[name] > limits[name]) overage.push({ day: s.day, limit: name, used: used[name], allowed: limits[name] });
+      for (const name of ["tenants", "users", "agents"] as const)
+        if (used[name] > limits[name])
+          overage.push({ day: s.day, limit: name, used: used[name], allowed: limits[name] });
     }
   }
   return {
@@ -349,9 +431,15 @@ export function verificationText(v: UsageVerification): string {
   if (v.installationId) lines.push(`installation: ${v.installationId} (key ${v.installationKeyId ?? "?"})`);
   if (v.period) lines.push(`period: ${v.period.from} to ${v.period.to}, ${v.days} day(s) with a snapshot`);
   lines.push(`missing days: ${v.missingDays.length === 0 ? "none" : v.missingDays.join(", ")}`);
-  lines.push(`clock rollbacks: ${v.clockRollbacks.length === 0 ? "none" : v.clockRollbacks.map((r) => `${r.detectedAt} (${r.behindSeconds} s behind)`).join("; ")}`);
-  if (v.maxima) lines.push(`highest: ${v.maxima.tenants} tenants, ${v.maxima.users} users, ${v.maxima.agents} agents, ${v.maxima.peakConcurrentSessions} concurrent sessions`);
-  lines.push(`overage: ${v.overage.length === 0 ? "none" : v.overage.map((o) => `${o.day} ${o.limit} ${o.used} of ${o.allowed}`).join("; ")}`);
+  const rollbacks = v.clockRollbacks.map((r) => `${r.detectedAt} (${r.behindSeconds} s behind)`);
+  lines.push(`clock rollbacks: ${rollbacks.length === 0 ? "none" : rollbacks.join("; ")}`);
+  if (v.maxima)
+    lines.push(
+      `highest: ${v.maxima.tenants} tenants, ${v.maxima.users} users, ${v.maxima.agents} agents, ` +
+        `${v.maxima.peakConcurrentSessions} concurrent sessions`,
+    );
+  const overage = v.overage.map((o) => `${o.day} ${o.limit} ${o.used} of ${o.allowed}`);
+  lines.push(`overage: ${overage.length === 0 ? "none" : overage.join("; ")}`);
   for (const n of v.notes) lines.push(`note: ${n}`);
   if (v.chainHead) lines.push(`chain head: ${v.chainHead}`);
   return `${lines.join("\n")}\n`;

@@ -48,7 +48,13 @@ export interface UsageDeps {
 }
 
 export type SnapshotOutcome =
-  | { readonly status: "recorded"; readonly day: string; readonly seq: number; readonly hash: string; readonly snapshot: SignedSnapshot }
+  | {
+      readonly status: "recorded";
+      readonly day: string;
+      readonly seq: number;
+      readonly hash: string;
+      readonly snapshot: SignedSnapshot;
+    }
   | { readonly status: "exists"; readonly day: string; readonly seq: number; readonly hash: string }
   | { readonly status: "skipped"; readonly day: string; readonly reason: string };
 
@@ -56,7 +62,12 @@ function parseSnapshot(row: UsageSnapshotRow): SignedSnapshot {
   return signedSnapshotSchema.parse(JSON.parse(row.body));
 }
 
-function rollbackOf(row: { detectedAt: string; highWater: string; behindSeconds: number; source: string }): ClockRollback {
+function rollbackOf(row: {
+  detectedAt: string;
+  highWater: string;
+  behindSeconds: number;
+  source: string;
+}): ClockRollback {
   return { detectedAt: row.detectedAt, highWater: row.highWater, behindSeconds: row.behindSeconds, source: row.source };
 }
 
@@ -85,7 +96,12 @@ export class UsageService {
     const existing = db.licensing.snapshotForDay(day);
     if (existing) return { status: "exists", day, seq: existing.seq, hash: existing.hash };
     const last = db.licensing.lastSnapshot();
-    if (last && last.day >= day) return { status: "skipped", day, reason: `the clock is behind the usage chain: its last snapshot is for ${last.day}` };
+    if (last && last.day >= day)
+      return {
+        status: "skipped",
+        day,
+        reason: `the clock is behind the usage chain: its last snapshot is for ${last.day}`,
+      };
     const rollbackRows = db.licensing.rollbacksAfter(last?.rollbacksThrough ?? 0);
     const payload = this.deps.license.payload();
     const body: SnapshotBody = {
@@ -106,13 +122,37 @@ export class UsageService {
       // Another process (a CLI run, the job) may have recorded it meanwhile: the chain must not fork.
       const head = tx.licensing.lastSnapshot();
       if (head?.seq !== last?.seq) return false;
-      tx.licensing.insertSnapshot({ seq: body.seq, day, body: canonicalJson(snapshot), hash, rollbacksThrough: rollbackRows.at(-1)?.id ?? last?.rollbacksThrough ?? 0, createdAt: tx.now });
-      this.deps.events.emit({ event: "usage.snapshot", sensitivity: "normal", severity: "info", tenantId: null, actor, payload: { day, seq: body.seq, hash, tenants: body.counts.tenants, users: body.counts.users.active, agents: body.counts.agents, clockRollbacks: body.clockRollbacks.length } });
+      tx.licensing.insertSnapshot({
+        seq: body.seq,
+        day,
+        body: canonicalJson(snapshot),
+        hash,
+        rollbacksThrough: rollbackRows.at(-1)?.id ?? last?.rollbacksThrough ?? 0,
+        createdAt: tx.now,
+      });
+      this.deps.events.emit({
+        event: "usage.snapshot",
+        sensitivity: "normal",
+        severity: "info",
+        tenantId: null,
+        actor,
+        payload: {
+          day,
+          seq: body.seq,
+          hash,
+          tenants: body.counts.tenants,
+          users: body.counts.users.active,
+          agents: body.counts.agents,
+          clockRollbacks: body.clockRollbacks.length,
+        },
+      });
       return true;
     });
     if (!recorded) {
       const now2 = db.licensing.snapshotForDay(day);
-      return now2 ? { status: "exists", day, seq: now2.seq, hash: now2.hash } : { status: "skipped", day, reason: "another process extended the usage chain meanwhile" };
+      return now2
+        ? { status: "exists", day, seq: now2.seq, hash: now2.hash }
+        : { status: "skipped", day, reason: "another process extended the usage chain meanwhile" };
     }
     return { status: "recorded", day, seq: body.seq, hash, snapshot };
   }
@@ -141,15 +181,44 @@ export class UsageService {
       appVersion: this.deps.appVersion,
       generatedAt: this.deps.now().toISOString(),
       period: { from, to },
-      license: license ? { licenseId: license.licenseId, licensee: license.licensee, edition: license.edition, deploymentMode: license.deploymentMode, limits: license.limits, expiresAt: license.expiresAt, sequence: license.sequence, state: status.state } : null,
+      license: license
+        ? {
+            licenseId: license.licenseId,
+            licensee: license.licensee,
+            edition: license.edition,
+            deploymentMode: license.deploymentMode,
+            limits: license.limits,
+            expiresAt: license.expiresAt,
+            sequence: license.sequence,
+            state: status.state,
+          }
+        : null,
       snapshots,
-      chain: { anchor: snapshots[0]?.prevHash ?? db.licensing.lastSnapshotBefore(from)?.hash ?? GENESIS_HASH, head: rows.at(-1)?.hash ?? null, hashes: rows.map((r) => r.hash) },
+      chain: {
+        anchor: snapshots[0]?.prevHash ?? db.licensing.lastSnapshotBefore(from)?.hash ?? GENESIS_HASH,
+        head: rows.at(-1)?.hash ?? null,
+        hashes: rows.map((r) => r.hash),
+      },
       missingDays: daysIn(from, to).filter((d) => !have.has(d)),
       clockRollbacks: snapshots.flatMap((s) => s.clockRollbacks),
     };
     const unsigned: UnsignedReport = { ...body, summary: reportSummary(body) };
     const report: UsageReport = { ...unsigned, signature: await this.#sign(reportSigningMessage(unsigned)) };
-    this.deps.events.emit({ event: "usage.exported", sensitivity: "normal", severity: "info", tenantId: null, actor, payload: { from, to, days: snapshots.length, missingDays: body.missingDays.length, head: body.chain.head, out: destination } });
+    this.deps.events.emit({
+      event: "usage.exported",
+      sensitivity: "normal",
+      severity: "info",
+      tenantId: null,
+      actor,
+      payload: {
+        from,
+        to,
+        days: snapshots.length,
+        missingDays: body.missingDays.length,
+        head: body.chain.head,
+        out: destination,
+      },
+    });
     return report;
   }
 }
@@ -159,5 +228,6 @@ export function checkPeriod(from: string, to: string): void {
   if (!isDay(from)) throw new DomainError("rejected", "from must be a date YYYY-MM-DD");
   if (!isDay(to)) throw new DomainError("rejected", "to must be a date YYYY-MM-DD");
   if (from > to) throw new DomainError("rejected", `the period is reversed: from ${from} is after to ${to}`);
-  if ((dayStart(to).getTime() - dayStart(from).getTime()) / 86_400_000 + 1 > MAX_REPORT_DAYS) throw new DomainError("rejected", `a report covers at most ${MAX_REPORT_DAYS} days`);
+  if ((dayStart(to).getTime() - dayStart(from).getTime()) / 86_400_000 + 1 > MAX_REPORT_DAYS)
+    throw new DomainError("rejected", `a report covers at most ${MAX_REPORT_DAYS} days`);
 }

@@ -28,7 +28,8 @@ function parseKeyFile(path: string, raw: Buffer): Uint8Array {
   if (text.endsWith("\n")) text = text.slice(0, -1);
   if (!BASE64_32.test(text)) {
     throw new KeyFileError(
-      `master key file ${path} is malformed: expected base64 of exactly ${AEAD_KEY_BYTES} bytes and an optional trailing newline`,
+      `master key file ${path} is malformed: expected base64 of exactly ${AEAD_KEY_BYTES} bytes and an ` +
+        `optional trailing newline`,
     );
   }
   const decoded = Buffer.from(text, "base64");
@@ -127,7 +128,8 @@ export class EnvKeyResolver implements KeyResolver {
     } catch (err) {
       if (!(err instanceof DecryptError)) throw err;
       throw new KeyUnwrapError(
-        `wrapped DEK failed authentication under master key ${this.#label}: tampered, or bound to another tenant/version`,
+        `wrapped DEK failed authentication under master key ${this.#label}: tampered, or bound to ` +
+          `another tenant/version`,
       );
     }
   }

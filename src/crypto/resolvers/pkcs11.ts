@@ -14,7 +14,10 @@ import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from "../aead-params
 import { HsmError, KeyFileError, KeyUnwrapError, MasterKeyUnavailableError } from "../errors.js";
 import type { KeyResolver, ResolverInfo, TokenRecords, WrappedKey } from "../key-resolver.js";
 
-/** Where the master key is: the token, its PIN file and the key's label. The composition root fills them from VECTO_PKCS11_* (src/config.ts); crypto reads no configuration itself. */
+/**
+ * Where the master key is: the token, its PIN file and the key's label. The composition root fills them from
+ * VECTO_PKCS11_* (src/config.ts); crypto reads no configuration itself.
+ */
 export interface Pkcs11Settings {
   readonly library: string;
   readonly tokenLabel: string;
@@ -48,10 +51,21 @@ const TOKEN_GONE = new Set([
   "CKR_CRYPTOKI_NOT_INITIALIZED",
 ]);
 
-const PIN_REFUSED = new Set(["CKR_PIN_INCORRECT", "CKR_PIN_LOCKED", "CKR_PIN_EXPIRED", "CKR_PIN_INVALID", "CKR_PIN_LEN_RANGE"]);
+const PIN_REFUSED = new Set([
+  "CKR_PIN_INCORRECT",
+  "CKR_PIN_LOCKED",
+  "CKR_PIN_EXPIRED",
+  "CKR_PIN_INVALID",
+  "CKR_PIN_LEN_RANGE",
+]);
 
 /** What C_Decrypt reports for a failed GCM tag check (SoftHSM2 2.6 says CKR_GENERAL_ERROR). */
-const AUTH_FAILED = new Set(["CKR_AEAD_DECRYPT_FAILED", "CKR_GENERAL_ERROR", "CKR_ENCRYPTED_DATA_INVALID", "CKR_ENCRYPTED_DATA_LEN_RANGE"]);
+const AUTH_FAILED = new Set([
+  "CKR_AEAD_DECRYPT_FAILED",
+  "CKR_GENERAL_ERROR",
+  "CKR_ENCRYPTED_DATA_INVALID",
+  "CKR_ENCRYPTED_DATA_LEN_RANGE",
+]);
 
 export function pkcs11MasterLabel(tokenLabel: string, keyLabel: string): string {
   return `pkcs11:${tokenLabel}/${keyLabel}`;
@@ -132,7 +146,10 @@ async function loadModule(library: string): Promise<LoadedPkcs11> {
     lib.C_Initialize({ flags: api.CKF_OS_LOCKING_OK });
   } catch (err) {
     if (ckrOf(err) !== "CKR_CRYPTOKI_ALREADY_INITIALIZED") {
-      throw new HsmError(`PKCS#11 library ${library} failed to initialise: ${ckrOf(err) ?? firstLine(err)}`, ckrOf(err));
+      throw new HsmError(
+        `PKCS#11 library ${library} failed to initialise: ${ckrOf(err) ?? firstLine(err)}`,
+        ckrOf(err),
+      );
     }
   }
   return { api, lib, state: { inFlight: 0, rescannedAt: 0 } };
@@ -157,21 +174,26 @@ async function readPinFile(path: string): Promise<string> {
   try {
     handle = await fsp.open(path, fsc.O_RDONLY);
   } catch (err) {
-    throw new KeyFileError(`cannot read PKCS#11 PIN file ${path}: ${(err as NodeJS.ErrnoException).code ?? "unknown error"}`);
+    throw new KeyFileError(
+      `cannot read PKCS#11 PIN file ${path}: ${(err as NodeJS.ErrnoException).code ?? "unknown error"}`,
+    );
   }
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw new KeyFileError(`PKCS#11 PIN file ${path} is not a regular file`);
     if ((st.mode & 0o077) !== 0) {
       const mode = (st.mode & 0o777).toString(8).padStart(4, "0");
-      throw new KeyFileError(`PKCS#11 PIN file ${path} has mode ${mode}; it must not be readable by group or others (chmod 600)`);
+      throw new KeyFileError(
+        `PKCS#11 PIN file ${path} has mode ${mode}; it must not be readable by group or others (chmod 600)`,
+      );
     }
     const raw = Buffer.alloc(MAX_PIN_FILE_BYTES + 1);
     const { bytesRead } = await handle.read(raw, 0, raw.length, 0);
     const pin = raw.toString("utf8", 0, bytesRead).replace(/\r?\n$/, "");
     raw.fill(0);
     if (bytesRead > MAX_PIN_FILE_BYTES) throw new KeyFileError(`PKCS#11 PIN file ${path} is too large for a PIN`);
-    if (pin === "" || pin.includes("\n")) throw new KeyFileError(`PKCS#11 PIN file ${path} must hold one non-empty line`);
+    if (pin === "" || pin.includes("\n"))
+      throw new KeyFileError(`PKCS#11 PIN file ${path} must hold one non-empty line`);
     return pin;
   } finally {
     await handle.close();
@@ -216,11 +238,17 @@ function findSlot(lib: Pkcs11js.PKCS11, target: TokenTarget): Handle {
   }
   const [slot, ...more] = matches;
   if (more.length > 0) {
-    throw new HsmError(`${matches.length} PKCS#11 tokens are labelled "${target.tokenLabel}" in ${target.library}; token labels must be unique`);
+    throw new HsmError(
+      `${matches.length} PKCS#11 tokens are labelled "${target.tokenLabel}" in ${target.library}; token ` +
+        `labels must be unique`,
+    );
   }
   if (slot === undefined) {
     const seen = present.length > 0 ? present.sort().join(", ") : "none";
-    throw new HsmError(`PKCS#11 token "${target.tokenLabel}" not found via ${target.library} (tokens present: ${seen})`, "CKR_TOKEN_NOT_PRESENT");
+    throw new HsmError(
+      `PKCS#11 token "${target.tokenLabel}" not found via ${target.library} (tokens present: ${seen})`,
+      "CKR_TOKEN_NOT_PRESENT",
+    );
   }
   return slot;
 }
@@ -232,20 +260,35 @@ function login(loaded: LoadedPkcs11, session: Handle, target: TokenTarget): void
     const ckr = ckrOf(err);
     // Login state is per process and token: another session of ours already logged in.
     if (ckr === "CKR_USER_ALREADY_LOGGED_IN") return;
-    const why = ckr === "CKR_PIN_INCORRECT" ? `wrong PIN in ${target.pinFile}` : ckr === "CKR_PIN_LOCKED" ? "the user PIN is locked" : (ckr ?? firstLine(err));
-    throw new HsmError(`PKCS#11 login to token "${target.tokenLabel}" failed: ${why}${ckr !== undefined ? ` (${ckr})` : ""}`, ckr);
+    const why =
+      ckr === "CKR_PIN_INCORRECT"
+        ? `wrong PIN in ${target.pinFile}`
+        : ckr === "CKR_PIN_LOCKED"
+          ? "the user PIN is locked"
+          : (ckr ?? firstLine(err));
+    throw new HsmError(
+      `PKCS#11 login to token "${target.tokenLabel}" failed: ${why}${ckr !== undefined ? ` (${ckr})` : ""}`,
+      ckr,
+    );
   }
 }
 
 /** Opens a logged-in session on the token with the target's label. */
-export function openTokenSession(loaded: LoadedPkcs11, target: TokenTarget, readWrite = false): { slot: Handle; session: Handle } {
+export function openTokenSession(
+  loaded: LoadedPkcs11,
+  target: TokenTarget,
+  readWrite = false,
+): { slot: Handle; session: Handle } {
   const slot = findSlot(loaded.lib, target);
   const flags = loaded.api.CKF_SERIAL_SESSION | (readWrite ? loaded.api.CKF_RW_SESSION : 0);
   let session: Handle;
   try {
     session = loaded.lib.C_OpenSession(slot, flags);
   } catch (err) {
-    throw new HsmError(`cannot open a session on PKCS#11 token "${target.tokenLabel}": ${ckrOf(err) ?? firstLine(err)}`, ckrOf(err));
+    throw new HsmError(
+      `cannot open a session on PKCS#11 token "${target.tokenLabel}": ${ckrOf(err) ?? firstLine(err)}`,
+      ckrOf(err),
+    );
   }
   try {
     login(loaded, session, target);
@@ -293,7 +336,9 @@ function checkKeyObject(loaded: LoadedPkcs11, session: Handle, key: Handle, wher
   const [type, len, sensitive, extractable] = attrs.map((a) => attrNumber(a.value));
   if (type !== api.CKK_AES || len !== AEAD_KEY_BYTES) throw new HsmError(`PKCS#11 key ${where} is not an AES-256 key`);
   if (sensitive !== 1 || extractable !== 0) {
-    throw new HsmError(`PKCS#11 key ${where} is extractable or not sensitive; generate a non-extractable one (vecto keys init-hsm)`);
+    throw new HsmError(
+      `PKCS#11 key ${where} is extractable or not sensitive; generate a non-extractable one (vecto keys init-hsm)`,
+    );
   }
 }
 
@@ -309,7 +354,13 @@ function findMasterKey(loaded: LoadedPkcs11, session: Handle, tokenLabel: string
 
 function gcmMechanism(api: Api, iv: Buffer, aad: Uint8Array): Pkcs11js.Mechanism {
   // The v2.40 struct: the pre-2.40 one has no ulIvBits, which 2.40 tokens read as garbage or 0.
-  const parameter: Pkcs11js.AesGCM = { type: api.CK_PARAMS_AES_GCM_v240, iv, ivBits: iv.length * 8, aad: Buffer.from(aad), tagBits: TAG_BITS };
+  const parameter: Pkcs11js.AesGCM = {
+    type: api.CK_PARAMS_AES_GCM_v240,
+    iv,
+    ivBits: iv.length * 8,
+    aad: Buffer.from(aad),
+    tagBits: TAG_BITS,
+  };
   return { mechanism: api.CKM_AES_GCM, parameter };
 }
 
@@ -345,7 +396,13 @@ function readRecords(loaded: LoadedPkcs11, session: Handle, label: string): Uint
  * Creates the new object first, then destroys the older ones it supersedes: a crash in between
  * leaves both, never neither. Not modifiable (CKA_MODIFIABLE=false): it is replaced, never edited.
  */
-function replaceRecord(loaded: LoadedPkcs11, session: Handle, label: string, value: Uint8Array, supersedes: (older: Uint8Array) => boolean): void {
+function replaceRecord(
+  loaded: LoadedPkcs11,
+  session: Handle,
+  label: string,
+  value: Uint8Array,
+  supersedes: (older: Uint8Array) => boolean,
+): void {
   const { api, lib } = loaded;
   const before = findData(loaded, session, label);
   lib.C_CreateObject(session, [
@@ -409,7 +466,10 @@ class SessionPool {
       } catch (again) {
         if (!isTokenGone(again)) throw again;
         const ckr = ckrOf(again);
-        throw new HsmError(`PKCS#11 token "${this.#target.tokenLabel}" is unavailable: ${ckr ?? "sessions were closed"}`, ckr);
+        throw new HsmError(
+          `PKCS#11 token "${this.#target.tokenLabel}" is unavailable: ${ckr ?? "sessions were closed"}`,
+          ckr,
+        );
       }
     }
   }
@@ -481,7 +541,12 @@ class SessionPool {
     }
     const { slot, session } = opened;
     try {
-      return new OpenToken(loaded, slot, findMasterKey(loaded, session, this.#target.tokenLabel, this.#target.keyLabel), session);
+      return new OpenToken(
+        loaded,
+        slot,
+        findMasterKey(loaded, session, this.#target.tokenLabel, this.#target.keyLabel),
+        session,
+      );
     } catch (err) {
       closeQuietly(loaded.lib, session);
       throw err;
@@ -506,7 +571,11 @@ class SessionPool {
   /** While the module is uninitialised its own message says little; name the token instead. */
   #unavailable(err: unknown): unknown {
     if (err instanceof HsmError && err.ckr === "CKR_CRYPTOKI_NOT_INITIALIZED") {
-      return new HsmError(`PKCS#11 token "${this.#target.tokenLabel}" is unavailable: the module could not be re-initialised (is the token store there?)`, err.ckr);
+      return new HsmError(
+        `PKCS#11 token "${this.#target.tokenLabel}" is unavailable: the module could not be ` +
+          `re-initialised (is the token store there?)`,
+        err.ckr,
+      );
     }
     return err;
   }
@@ -611,7 +680,9 @@ export class Pkcs11KeyResolver implements KeyResolver {
 
   async unwrap(wrapped: WrappedKey, aad: Uint8Array): Promise<Uint8Array> {
     if (wrapped.masterLabel !== this.#label) {
-      throw new MasterKeyUnavailableError(`DEK was wrapped by master key ${wrapped.masterLabel}, but the loaded master key is ${this.#label}`);
+      throw new MasterKeyUnavailableError(
+        `DEK was wrapped by master key ${wrapped.masterLabel}, but the loaded master key is ${this.#label}`,
+      );
     }
     if (wrapped.blob.length < AEAD_NONCE_BYTES + AEAD_TAG_BYTES) {
       throw new KeyUnwrapError(`wrapped DEK for master key ${this.#label} is truncated`);
@@ -656,7 +727,9 @@ export class Pkcs11KeyResolver implements KeyResolver {
       () => false,
     );
     if (!healthy) return this.#hsmFailure("C_Decrypt", err);
-    return new KeyUnwrapError(`wrapped DEK failed authentication under master key ${this.#label}: tampered, or bound to another tenant/version`);
+    return new KeyUnwrapError(
+      `wrapped DEK failed authentication under master key ${this.#label}: tampered, or bound to another tenant/version`,
+    );
   }
 
   /** Gives a raw pkcs11js error the operation, the key and the token; our own errors pass through. */
@@ -678,7 +751,11 @@ export class Pkcs11KeyResolver implements KeyResolver {
   }
 
   describe(): ResolverInfo {
-    return { kind: "pkcs11", masterLabel: this.#label, detail: { library: this.#config.library, token: this.#config.tokenLabel } };
+    return {
+      kind: "pkcs11",
+      masterLabel: this.#label,
+      detail: { library: this.#config.library, token: this.#config.tokenLabel },
+    };
   }
 
   /** A real encrypt/decrypt round trip through the token: proves session, login and key, touches no stored data. */
@@ -693,8 +770,14 @@ export class Pkcs11KeyResolver implements KeyResolver {
   /** Data objects in the token beside the master key (the audit log's anchor: src/audit/anchor.ts). */
   readonly tokenRecords: TokenRecords = {
     where: "the HSM (PKCS#11 token)",
-    read: (name) => this.#records("C_FindObjects", () => this.#pool.run(async (loaded, session) => readRecords(loaded, session, name))),
-    replace: (name, value, supersedes) => this.#records("C_CreateObject", () => this.#pool.runReadWrite((loaded, session) => replaceRecord(loaded, session, name, value, supersedes))),
+    read: (name) =>
+      this.#records("C_FindObjects", () =>
+        this.#pool.run(async (loaded, session) => readRecords(loaded, session, name)),
+      ),
+    replace: (name, value, supersedes) =>
+      this.#records("C_CreateObject", () =>
+        this.#pool.runReadWrite((loaded, session) => replaceRecord(loaded, session, name, value, supersedes)),
+      ),
   };
 
   async #records<T>(operation: string, work: () => Promise<T>): Promise<T> {
@@ -702,7 +785,12 @@ export class Pkcs11KeyResolver implements KeyResolver {
       return await work();
     } catch (err) {
       const ckr = ckrOf(err);
-      throw ckr === undefined ? err : new HsmError(`PKCS#11 ${operation} of a data object in token "${this.#config.tokenLabel}" failed: ${ckr}`, ckr);
+      throw ckr === undefined
+        ? err
+        : new HsmError(
+            `PKCS#11 ${operation} of a data object in token "${this.#config.tokenLabel}" failed: ${ckr}`,
+            ckr,
+          );
     }
   }
 
@@ -745,12 +833,22 @@ export async function generateHsmMasterKey(config: Pkcs11Settings): Promise<{ ma
   const { session } = openTokenSession(loaded, target, true);
   try {
     if (findByLabel(loaded, session, config.keyLabel).length > 0) {
-      throw new HsmError(`a secret key labelled "${config.keyLabel}" already exists in token "${config.tokenLabel}"; refusing to create another`);
+      throw new HsmError(
+        `a secret key labelled "${config.keyLabel}" already exists in token "${config.tokenLabel}"; ` +
+          `refusing to create another`,
+      );
     }
     try {
-      loaded.lib.C_GenerateKey(session, { mechanism: loaded.api.CKM_AES_KEY_GEN }, masterKeyTemplate(loaded.api, config.keyLabel));
+      loaded.lib.C_GenerateKey(
+        session,
+        { mechanism: loaded.api.CKM_AES_KEY_GEN },
+        masterKeyTemplate(loaded.api, config.keyLabel),
+      );
     } catch (err) {
-      throw new HsmError(`cannot generate the master key in token "${config.tokenLabel}": ${ckrOf(err) ?? firstLine(err)}`, ckrOf(err));
+      throw new HsmError(
+        `cannot generate the master key in token "${config.tokenLabel}": ${ckrOf(err) ?? firstLine(err)}`,
+        ckrOf(err),
+      );
     }
     return { masterLabel: pkcs11MasterLabel(config.tokenLabel, config.keyLabel) };
   } finally {

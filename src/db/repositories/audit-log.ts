@@ -10,7 +10,10 @@ export interface AuditPosition {
   readonly timestamp: string;
 }
 
-/** What turns an event into its signed row; the database holds one (src/audit/seal.ts makes it) and calls it inside the write. */
+/**
+ * What turns an event into its signed row; the database holds one (src/audit/seal.ts makes it) and calls it inside the
+ * write.
+ */
 export interface AuditSealer {
   seal(event: DomainEvent, position: AuditPosition): AuditRow;
 }
@@ -54,7 +57,9 @@ interface Row {
   leaf_hash: Buffer;
 }
 
-const COLUMNS = "vid, tenant_id, seq, event, scope, sensitivity, severity, actor_type, actor_id, actor_name, scope_vid, timestamp, payload, signature, leaf_hash";
+const COLUMNS =
+  "vid, tenant_id, seq, event, scope, sensitivity, severity, actor_type, actor_id, actor_name, " +
+  "scope_vid, timestamp, payload, signature, leaf_hash";
 
 function toRow(r: Row): AuditRow {
   return {
@@ -97,7 +102,14 @@ interface CheckpointSqlRow {
 }
 
 function toCheckpoint(r: CheckpointSqlRow): CheckpointRow {
-  return { tenantId: r.tenant_id, size: r.size, rootHash: new Uint8Array(r.root_hash), frontier: new Uint8Array(r.frontier), note: r.note, createdAt: r.created_at };
+  return {
+    tenantId: r.tenant_id,
+    size: r.size,
+    rootHash: new Uint8Array(r.root_hash),
+    frontier: new Uint8Array(r.frontier),
+    note: r.note,
+    createdAt: r.created_at,
+  };
 }
 
 export interface AuditFilter {
@@ -134,7 +146,9 @@ export class AuditLogRepository {
   /** The log's rows in leaf order, from `fromSeq`, a page at a time (constant memory for any size). */
   page(fromSeq: number, limit: number): AuditRow[] {
     return this.handle
-      .prepare<[string, number, number], Row>(`SELECT ${COLUMNS} FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?`)
+      .prepare<[string, number, number], Row>(
+        `SELECT ${COLUMNS} FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
+      )
       .all(this.tenantId, fromSeq, limit)
       .map(toRow);
   }
@@ -143,33 +157,57 @@ export class AuditLogRepository {
   filtered(filter: AuditFilter): AuditRow[] {
     return this.handle
       .prepare<[Record<string, string | number | null>], Row>(FILTER_SQL)
-      .all({ tenantId: this.tenantId, afterSeq: filter.afterSeq, from: filter.from ?? null, to: filter.to ?? null, actorId: filter.actorId ?? null, event: filter.event ?? null, limit: filter.limit })
+      .all({
+        tenantId: this.tenantId,
+        afterSeq: filter.afterSeq,
+        from: filter.from ?? null,
+        to: filter.to ?? null,
+        actorId: filter.actorId ?? null,
+        event: filter.event ?? null,
+        limit: filter.limit,
+      })
       .map(toRow);
   }
 
   /** Only the leaf hashes of a page of the log (what the Merkle tree needs), in seq order. */
   leafHashes(fromSeq: number, limit: number): Uint8Array[] {
     return this.handle
-      .prepare<[string, number, number], { leaf_hash: Buffer }>("SELECT leaf_hash FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?")
+      .prepare<[string, number, number], { leaf_hash: Buffer }>(
+        "SELECT leaf_hash FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
+      )
       .all(this.tenantId, fromSeq, limit)
       .map((r) => new Uint8Array(r.leaf_hash));
   }
 
   /** How many events the log holds (its next leaf index). */
   size(): number {
-    return this.handle.prepare<[string], { next: number }>("SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_events WHERE tenant_id = ?").get(this.tenantId)?.next ?? 0;
+    return (
+      this.handle
+        .prepare<[string], { next: number }>(
+          "SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_events WHERE tenant_id = ?",
+        )
+        .get(this.tenantId)?.next ?? 0
+    );
   }
 
   latestCheckpoint(): CheckpointRow | undefined {
     const row = this.handle
-      .prepare<[string], CheckpointSqlRow>("SELECT tenant_id, size, root_hash, frontier, note, created_at FROM audit_checkpoints WHERE tenant_id = ? ORDER BY size DESC LIMIT 1")
+      .prepare<[string], CheckpointSqlRow>(
+        "SELECT tenant_id, size, root_hash, frontier, note, created_at " +
+          "FROM audit_checkpoints " +
+          "WHERE tenant_id = ? ORDER BY size DESC LIMIT 1",
+      )
       .get(this.tenantId);
     return row ? toCheckpoint(row) : undefined;
   }
 
   checkpoints(): CheckpointRow[] {
     return this.handle
-      .prepare<[string], CheckpointSqlRow>("SELECT tenant_id, size, root_hash, frontier, note, created_at FROM audit_checkpoints WHERE tenant_id = ? ORDER BY size")
+      .prepare<[string], CheckpointSqlRow>(
+        "SELECT tenant_id, size, root_hash, frontier, note, created_at " +
+          "FROM audit_checkpoints " +
+          "WHERE tenant_id = ? ORDER BY size",
+      )
       .all(this.tenantId)
       .map(toCheckpoint);
   }
@@ -190,14 +228,33 @@ export class AuditRepository {
 
   /** The next leaf index of a log; called inside the write transaction, so no two appends race for it. */
   nextSeq(logId: string): number {
-    this.nextSeqStatement ??= this.handle.prepare<[string], { next: number }>("SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_events WHERE tenant_id = ?");
+    this.nextSeqStatement ??= this.handle.prepare<[string], { next: number }>(
+      "SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_events WHERE tenant_id = ?",
+    );
     return this.nextSeqStatement.get(logId)?.next ?? 0;
   }
 
   append(row: AuditRow): void {
-    this.appendStatement ??= this.handle.prepare(`INSERT INTO audit_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.appendStatement
-      .run(row.vid, row.tenantId, row.seq, row.event, row.scope, row.sensitivity, row.severity, row.actorType, row.actorId, row.actorName, row.scopeVid, row.timestamp, row.payload, Buffer.from(row.signature), Buffer.from(row.leafHash));
+    this.appendStatement ??= this.handle.prepare(
+      `INSERT INTO audit_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.appendStatement.run(
+      row.vid,
+      row.tenantId,
+      row.seq,
+      row.event,
+      row.scope,
+      row.sensitivity,
+      row.severity,
+      row.actorType,
+      row.actorId,
+      row.actorName,
+      row.scopeVid,
+      row.timestamp,
+      row.payload,
+      Buffer.from(row.signature),
+      Buffer.from(row.leafHash),
+    );
   }
 
   /** One log, for reading. */
@@ -231,12 +288,20 @@ export class AuditRepository {
 
   /** Every log that has events: the tenants' and the installation's. */
   logIds(): string[] {
-    return this.handle.prepare<[], { tenant_id: string }>("SELECT DISTINCT tenant_id FROM audit_events WHERE tenant_id IS NOT NULL ORDER BY tenant_id").all().map((r) => r.tenant_id);
+    return this.handle
+      .prepare<[], { tenant_id: string }>(
+        "SELECT DISTINCT tenant_id FROM audit_events WHERE tenant_id IS NOT NULL ORDER BY tenant_id",
+      )
+      .all()
+      .map((r) => r.tenant_id);
   }
 
   insertCheckpoint(row: CheckpointRow): void {
     this.handle
-      .prepare("INSERT OR IGNORE INTO audit_checkpoints (tenant_id, size, root_hash, frontier, note, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+      .prepare(
+        "INSERT OR IGNORE INTO audit_checkpoints (tenant_id, size, root_hash, frontier, note, " +
+          "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      )
       .run(row.tenantId, row.size, Buffer.from(row.rootHash), Buffer.from(row.frontier), row.note, row.createdAt);
   }
 }

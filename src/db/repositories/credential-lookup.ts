@@ -20,7 +20,12 @@ export class CredentialLookup {
   /** A personal access token by the hash of the presented token. */
   personalToken(tokenHash: Uint8Array): PersonalTokenRecord | undefined {
     const row = this.handle
-      .prepare<[Buffer], PersonalTokenRow>("SELECT id, tenant_id, user_id, name, token_hash, scopes, project_id, created_at, expires_at, last_used_at, revoked_at FROM personal_access_tokens WHERE token_hash = ?")
+      .prepare<[Buffer], PersonalTokenRow>(
+        "SELECT id, tenant_id, user_id, name, token_hash, scopes, project_id, created_at, expires_at, " +
+          "last_used_at, revoked_at " +
+          "FROM personal_access_tokens " +
+          "WHERE token_hash = ?",
+      )
       .get(Buffer.from(tokenHash));
     return row ? toPersonalToken(row) : undefined;
   }
@@ -28,7 +33,10 @@ export class CredentialLookup {
   /** A refresh token's row by the hash of the presented token. */
   refreshToken(tokenHash: Uint8Array): RefreshTokenRecord | undefined {
     const row = this.handle
-      .prepare<[Buffer], RefreshRow>("SELECT token_hash, tenant_id, session_id, created_at, expires_at, used_at FROM refresh_tokens WHERE token_hash = ?")
+      .prepare<[Buffer], RefreshRow>(
+        "SELECT token_hash, tenant_id, session_id, created_at, expires_at, used_at " +
+          "FROM refresh_tokens WHERE token_hash = ?",
+      )
       .get(Buffer.from(tokenHash));
     return row ? toRefreshToken(row) : undefined;
   }
@@ -36,7 +44,11 @@ export class CredentialLookup {
   /** A password reset by the hash of the presented token. */
   passwordReset(tokenHash: Uint8Array): PasswordResetRecord | undefined {
     const row = this.handle
-      .prepare<[Buffer], PasswordResetRow>("SELECT token_hash, tenant_id, user_id, created_by, created_at, expires_at FROM password_resets WHERE token_hash = ?")
+      .prepare<[Buffer], PasswordResetRow>(
+        "SELECT token_hash, tenant_id, user_id, created_by, created_at, expires_at " +
+          "FROM password_resets " +
+          "WHERE token_hash = ?",
+      )
       .get(Buffer.from(tokenHash));
     return row ? toPasswordReset(row) : undefined;
   }

@@ -32,14 +32,27 @@ export interface TraceStep {
 const COLUMNS = "id, tenant_id, project_id, type, from_id, to_id, created_by, created_at";
 
 function toEdge(row: EdgeRow): EdgeRecord {
-  return { id: row.id, tenantId: row.tenant_id, projectId: row.project_id, type: row.type, fromId: row.from_id, toId: row.to_id, createdBy: row.created_by, createdAt: row.created_at };
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    projectId: row.project_id,
+    type: row.type,
+    fromId: row.from_id,
+    toId: row.to_id,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+  };
 }
 
-/** Is `target` reachable from `start` along edges of one type? (Adding start→target would then close a cycle when reversed.) */
+/**
+ * Is `target` reachable from `start` along edges of one type? (Adding start→target would then close a cycle when
+ * reversed.)
+ */
 const REACHABLE_SQL = `WITH RECURSIVE reach(node_id, depth) AS (
     SELECT @start, 0
     UNION
-    SELECT e.to_id, reach.depth + 1 FROM reach JOIN edges e ON e.tenant_id = @tenantId AND e.type = @type AND e.from_id = reach.node_id
+    SELECT e.to_id, reach.depth + 1 FROM reach
+      JOIN edges e ON e.tenant_id = @tenantId AND e.type = @type AND e.from_id = reach.node_id
     WHERE reach.depth < @maxDepth
   )
   SELECT 1 AS found FROM reach WHERE node_id = @target LIMIT 1`;
@@ -57,12 +70,14 @@ const TRACE_SQL = `WITH RECURSIVE up(node_id, depth) AS (
     UNION
     SELECT e.to_id, up.depth + 1 FROM up CROSS JOIN edges e INDEXED BY edges_from
       ON e.tenant_id = @tenantId AND e.from_id = up.node_id AND e.type IN (SELECT value FROM json_each(@viaTo))
-      CROSS JOIN nodes n ON n.id = e.to_id AND n.tenant_id = @tenantId AND (@includeArchived = 1 OR n.archived_at IS NULL)
+      CROSS JOIN nodes n ON n.id = e.to_id AND n.tenant_id = @tenantId
+        AND (@includeArchived = 1 OR n.archived_at IS NULL)
     WHERE up.depth < @maxDepth
     UNION
     SELECT e.from_id, up.depth + 1 FROM up CROSS JOIN edges e INDEXED BY edges_to
       ON e.tenant_id = @tenantId AND e.to_id = up.node_id AND e.type IN (SELECT value FROM json_each(@viaFrom))
-      CROSS JOIN nodes n ON n.id = e.from_id AND n.tenant_id = @tenantId AND (@includeArchived = 1 OR n.archived_at IS NULL)
+      CROSS JOIN nodes n ON n.id = e.from_id AND n.tenant_id = @tenantId
+        AND (@includeArchived = 1 OR n.archived_at IS NULL)
     WHERE up.depth < @maxDepth
   )
   SELECT node_id, min(depth) AS depth FROM up GROUP BY node_id ORDER BY depth, node_id LIMIT @maxNodes`;
@@ -84,13 +99,17 @@ export class EdgeRepository {
   ) {}
 
   get(id: string): EdgeRecord | undefined {
-    const row = this.handle.prepare<[string, string], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
+    const row = this.handle
+      .prepare<[string, string], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND id = ?`)
+      .get(this.tenantId, id);
     return row ? toEdge(row) : undefined;
   }
 
   find(type: EdgeType, fromId: string, toId: string): EdgeRecord | undefined {
     const row = this.handle
-      .prepare<[string, EdgeType, string, string], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND type = ? AND from_id = ? AND to_id = ?`)
+      .prepare<[string, EdgeType, string, string], EdgeRow>(
+        `SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND type = ? AND from_id = ? AND to_id = ?`,
+      )
       .get(this.tenantId, type, fromId, toId);
     return row ? toEdge(row) : undefined;
   }
@@ -107,19 +126,38 @@ export class EdgeRepository {
   /** A project's edges, keyset-paginated by id. */
   listForProject(projectId: string, after: string | undefined, limit: number): EdgeRecord[] {
     return this.handle
-      .prepare<[string, string, string, number], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?`)
+      .prepare<[string, string, string, number], EdgeRow>(
+        `SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?`,
+      )
       .all(this.tenantId, projectId, after ?? "", limit)
       .map(toEdge);
   }
 
   reachable(type: EdgeType, start: string, target: string, maxDepth: number): boolean {
-    return this.handle.prepare(REACHABLE_SQL).get({ tenantId: this.tenantId, type, start, target, maxDepth }) !== undefined;
+    return (
+      this.handle.prepare(REACHABLE_SQL).get({ tenantId: this.tenantId, type, start, target, maxDepth }) !== undefined
+    );
   }
 
-  trace(start: string, viaTo: readonly EdgeType[], viaFrom: readonly EdgeType[], maxDepth: number, maxNodes: number, includeArchived = false): TraceStep[] {
+  trace(
+    start: string,
+    viaTo: readonly EdgeType[],
+    viaFrom: readonly EdgeType[],
+    maxDepth: number,
+    maxNodes: number,
+    includeArchived = false,
+  ): TraceStep[] {
     return this.handle
       .prepare<[Record<string, string | number>], { node_id: string; depth: number }>(TRACE_SQL)
-      .all({ tenantId: this.tenantId, start, viaTo: JSON.stringify(viaTo), viaFrom: JSON.stringify(viaFrom), maxDepth, maxNodes, includeArchived: includeArchived ? 1 : 0 })
+      .all({
+        tenantId: this.tenantId,
+        start,
+        viaTo: JSON.stringify(viaTo),
+        viaFrom: JSON.stringify(viaFrom),
+        maxDepth,
+        maxNodes,
+        includeArchived: includeArchived ? 1 : 0,
+      })
       .map((r) => ({ nodeId: r.node_id, depth: r.depth }));
   }
 
@@ -135,11 +173,14 @@ export class EdgeRepository {
 
   /** Deletes every edge with the node at either end; returns how many went. */
   deleteTouching(nodeId: string): number {
-    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND (from_id = ? OR to_id = ?)").run(this.tenantId, nodeId, nodeId).changes;
+    return this.handle
+      .prepare("DELETE FROM edges WHERE tenant_id = ? AND (from_id = ? OR to_id = ?)")
+      .run(this.tenantId, nodeId, nodeId).changes;
   }
 
   /** Deletes every edge of a project (edges never cross projects); returns how many went. */
   deleteForProject(projectId: string): number {
-    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, projectId).changes;
+    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, projectId)
+      .changes;
   }
 }

@@ -32,6 +32,7 @@ export class JwtKeyRepository {
 
   /** Forgets keys retired before `before`: no unexpired token can name them. */
   prune(before: string): number {
-    return this.handle.prepare("DELETE FROM jwt_keys WHERE retired_at IS NOT NULL AND retired_at < ?").run(before).changes;
+    return this.handle.prepare("DELETE FROM jwt_keys WHERE retired_at IS NOT NULL AND retired_at < ?").run(before)
+      .changes;
   }
 }

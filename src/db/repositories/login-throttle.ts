@@ -19,21 +19,30 @@ export class LoginThrottleRepository {
   constructor(private readonly handle: BetterSqlite3.Database) {}
 
   get(key: string): ThrottleRecord | undefined {
-    const row = this.handle.prepare<[string], Row>("SELECT key, failures, last_failure, blocked_until FROM login_throttle WHERE key = ?").get(key);
-    return row ? { key: row.key, failures: row.failures, lastFailure: row.last_failure, blockedUntil: row.blocked_until } : undefined;
+    const row = this.handle
+      .prepare<[string], Row>("SELECT key, failures, last_failure, blocked_until FROM login_throttle WHERE key = ?")
+      .get(key);
+    return row
+      ? { key: row.key, failures: row.failures, lastFailure: row.last_failure, blockedUntil: row.blocked_until }
+      : undefined;
   }
 
   put(record: ThrottleRecord): void {
     this.handle
       .prepare(
-        "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, last_failure = excluded.last_failure, blocked_until = excluded.blocked_until",
+        "INSERT INTO login_throttle (key, failures, last_failure, blocked_until) " +
+          "VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE " +
+          "SET failures = excluded.failures, last_failure = excluded.last_failure, blocked_until = " +
+          "excluded.blocked_until",
       )
       .run(record.key, record.failures, record.lastFailure, record.blockedUntil);
   }
 
   /** Forgets every counter that names the tenant (its accounts' keys start with the tenant id). */
   clearTenant(tenantId: string): void {
-    this.handle.prepare("DELETE FROM login_throttle WHERE key LIKE ? OR key LIKE ?").run(`acct:${tenantId}:%`, `acct-addr:${tenantId}:%`);
+    this.handle
+      .prepare("DELETE FROM login_throttle WHERE key LIKE ? OR key LIKE ?")
+      .run(`acct:${tenantId}:%`, `acct-addr:${tenantId}:%`);
   }
 
   clear(key: string): void {

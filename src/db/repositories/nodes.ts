@@ -59,9 +59,11 @@ interface NodeRow {
   archived_at: string | null;
 }
 
-const COLUMNS = "id, tenant_id, project_id, type, status, review_kind, verdict, title_enc, body_enc, author_type, author_id, version, created_at, updated_at, archived_at";
+const COLUMNS =
+  "id, tenant_id, project_id, type, status, review_kind, verdict, title_enc, body_enc, author_type, " +
+  "author_id, version, created_at, updated_at, archived_at";
 
-const LIST_SQL = `SELECT id, tenant_id, project_id, type, status, review_kind, verdict, title_enc, body_enc, author_type, author_id, version, created_at, updated_at, archived_at
+const LIST_SQL = `SELECT ${COLUMNS}
   FROM nodes n
   WHERE n.tenant_id = @tenantId AND n.project_id = @projectId
     AND (@type IS NULL OR n.type = @type)
@@ -110,17 +112,23 @@ export class NodeRepository {
   ) {}
 
   get(id: string): NodeRecord | undefined {
-    const row = this.handle.prepare<[string, string], NodeRow>(`SELECT ${COLUMNS} FROM nodes WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
+    const row = this.handle
+      .prepare<[string, string], NodeRow>(`SELECT ${COLUMNS} FROM nodes WHERE tenant_id = ? AND id = ?`)
+      .get(this.tenantId, id);
     return row ? toNode(row) : undefined;
   }
 
   getMany(ids: readonly string[]): NodeRecord[] {
     if (ids.length === 0) return [];
-    return this.handle
-      // "+tenant_id": still bound, but the planner looks rows up by primary key instead of scanning by tenant.
-      .prepare<[string, string], NodeRow>(`SELECT ${COLUMNS} FROM nodes WHERE +tenant_id = ? AND id IN (SELECT value FROM json_each(?))`)
-      .all(this.tenantId, JSON.stringify(ids))
-      .map(toNode);
+    return (
+      this.handle
+        // "+tenant_id": still bound, but the planner looks rows up by primary key instead of scanning by tenant.
+        .prepare<[string, string], NodeRow>(
+          `SELECT ${COLUMNS} FROM nodes WHERE +tenant_id = ? AND id IN (SELECT value FROM json_each(?))`,
+        )
+        .all(this.tenantId, JSON.stringify(ids))
+        .map(toNode)
+    );
   }
 
   /**
@@ -151,7 +159,23 @@ export class NodeRepository {
   insert(node: NewNode, terms: readonly Uint8Array[]): void {
     this.handle
       .prepare(`INSERT INTO nodes (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(node.id, this.tenantId, node.projectId, node.type, node.status, node.reviewKind, node.verdict, Buffer.from(node.titleEnc), Buffer.from(node.bodyEnc), node.authorType, node.authorId, node.version, node.createdAt, node.updatedAt, node.archivedAt);
+      .run(
+        node.id,
+        this.tenantId,
+        node.projectId,
+        node.type,
+        node.status,
+        node.reviewKind,
+        node.verdict,
+        Buffer.from(node.titleEnc),
+        Buffer.from(node.bodyEnc),
+        node.authorType,
+        node.authorId,
+        node.version,
+        node.createdAt,
+        node.updatedAt,
+        node.archivedAt,
+      );
     this.#replaceTerms(node.id, terms);
   }
 
@@ -159,13 +183,21 @@ export class NodeRepository {
    * Applies the changes only if the stored version is `expectedVersion` (and replaces the search
    * terms when given); returns the new version or undefined on a stale one.
    */
-  update(id: string, expectedVersion: number, changes: NodeChanges, now: string, terms?: readonly Uint8Array[]): number | undefined {
+  update(
+    id: string,
+    expectedVersion: number,
+    changes: NodeChanges,
+    now: string,
+    terms?: readonly Uint8Array[],
+  ): number | undefined {
     const current = this.get(id);
     if (!current || current.version !== expectedVersion) return undefined;
     const next = expectedVersion + 1;
     const result = this.handle
       .prepare(
-        "UPDATE nodes SET status = ?, review_kind = ?, verdict = ?, title_enc = ?, body_enc = ?, archived_at = ?, version = ?, updated_at = ? WHERE tenant_id = ? AND id = ? AND version = ?",
+        "UPDATE nodes SET status = ?, review_kind = ?, verdict = ?, title_enc = ?, body_enc = ?, " +
+          "archived_at = ?, version = ?, updated_at = ? " +
+          "WHERE tenant_id = ? AND id = ? AND version = ?",
       )
       .run(
         changes.status ?? current.status,
@@ -198,9 +230,14 @@ export class NodeRepository {
   /** Hard delete of every node of a project, search terms first; returns how many nodes went. */
   eraseProjectNodes(projectId: string): number {
     this.handle
-      .prepare("DELETE FROM node_terms WHERE tenant_id = ? AND node_id IN (SELECT id FROM nodes WHERE tenant_id = ? AND project_id = ?)")
+      .prepare(
+        "DELETE FROM node_terms " +
+          "WHERE tenant_id = ? AND node_id IN (SELECT id " +
+          "FROM nodes WHERE tenant_id = ? AND project_id = ?)",
+      )
       .run(this.tenantId, this.tenantId, projectId);
-    return this.handle.prepare("DELETE FROM nodes WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, projectId).changes;
+    return this.handle.prepare("DELETE FROM nodes WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, projectId)
+      .changes;
   }
 
   #replaceTerms(nodeId: string, terms: readonly Uint8Array[]): void {

@@ -24,7 +24,15 @@ interface Row {
 const COLUMNS = "id, tenant_id, user_id, triggered_by_audit_vid, message, created_at, read_at";
 
 function toRecord(r: Row): NotificationRecord {
-  return { id: r.id, tenantId: r.tenant_id, userId: r.user_id, triggeredByAuditVid: r.triggered_by_audit_vid, message: r.message, createdAt: r.created_at, readAt: r.read_at };
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    userId: r.user_id,
+    triggeredByAuditVid: r.triggered_by_audit_vid,
+    message: r.message,
+    createdAt: r.created_at,
+    readAt: r.read_at,
+  };
 }
 
 /** One tenant's notifications: the tenant id is bound at construction and in every statement. */
@@ -38,18 +46,30 @@ export class NotificationRepository {
   ) {}
 
   insert(n: Omit<NotificationRecord, "tenantId">): void {
-    this.handle.prepare(`INSERT INTO notifications (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(n.id, this.tenantId, n.userId, n.triggeredByAuditVid, n.message, n.createdAt, n.readAt);
+    this.handle
+      .prepare(`INSERT INTO notifications (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .run(n.id, this.tenantId, n.userId, n.triggeredByAuditVid, n.message, n.createdAt, n.readAt);
   }
 
   /** A user's notifications, newest first. */
   forUser(userId: string, unreadOnly: boolean, limit: number): NotificationRecord[] {
     return this.handle
-      .prepare<[string, string, number, number], Row>(`SELECT ${COLUMNS} FROM notifications WHERE tenant_id = ? AND user_id = ? AND (? = 0 OR read_at IS NULL) ORDER BY created_at DESC, id LIMIT ?`)
+      .prepare<[string, string, number, number], Row>(
+        `SELECT ${COLUMNS} FROM notifications ` +
+          `WHERE tenant_id = ? AND user_id = ? AND (? = 0 OR read_at IS NULL) ` +
+          `ORDER BY created_at DESC, id LIMIT ?`,
+      )
       .all(this.tenantId, userId, unreadOnly ? 1 : 0, limit)
       .map(toRecord);
   }
 
   markRead(userId: string, id: string, now: string): boolean {
-    return this.handle.prepare("UPDATE notifications SET read_at = coalesce(read_at, ?) WHERE tenant_id = ? AND user_id = ? AND id = ?").run(now, this.tenantId, userId, id).changes === 1;
+    return (
+      this.handle
+        .prepare(
+          "UPDATE notifications SET read_at = coalesce(read_at, ?) WHERE tenant_id = ? AND user_id = ? AND id = ?",
+        )
+        .run(now, this.tenantId, userId, id).changes === 1
+    );
   }
 }

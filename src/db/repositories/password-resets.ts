@@ -22,11 +22,20 @@ export interface PasswordResetRow {
 
 /** One tenant's password resets: the tenant id is bound at construction and in every statement. */
 export function toPasswordReset(row: PasswordResetRow): PasswordResetRecord {
-  return { tokenHash: new Uint8Array(row.token_hash), tenantId: row.tenant_id, userId: row.user_id, createdBy: row.created_by, createdAt: row.created_at, expiresAt: row.expires_at };
+  return {
+    tokenHash: new Uint8Array(row.token_hash),
+    tenantId: row.tenant_id,
+    userId: row.user_id,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
 }
 
 export class PasswordResetRepository {
-  /** A read handle sees none of it: resets are found by their hash (credential-lookup.ts) and changed only in a write. */
+  /**
+   * A read handle sees none of it: resets are found by their hash (credential-lookup.ts) and changed only in a write.
+   */
   static readonly reads = [] as const;
 
   constructor(
@@ -36,15 +45,31 @@ export class PasswordResetRepository {
 
   /** Stores a new reset for the user; the user's earlier one, and every expired one of the tenant, are gone. */
   replace(reset: Omit<PasswordResetRecord, "tenantId">): void {
-    this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND (user_id = ? OR expires_at <= ?)").run(this.tenantId, reset.userId, reset.createdAt);
     this.handle
-      .prepare("INSERT INTO password_resets (token_hash, tenant_id, user_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(Buffer.from(reset.tokenHash), this.tenantId, reset.userId, reset.createdBy, reset.createdAt, reset.expiresAt);
+      .prepare("DELETE FROM password_resets WHERE tenant_id = ? AND (user_id = ? OR expires_at <= ?)")
+      .run(this.tenantId, reset.userId, reset.createdAt);
+    this.handle
+      .prepare(
+        "INSERT INTO password_resets (token_hash, tenant_id, user_id, created_by, created_at, " +
+          "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+      )
+      .run(
+        Buffer.from(reset.tokenHash),
+        this.tenantId,
+        reset.userId,
+        reset.createdBy,
+        reset.createdAt,
+        reset.expiresAt,
+      );
   }
 
   /** Deletes the reset if it is still unexpired; true only then (it can be spent once). */
   consume(tokenHash: Uint8Array, now: string): boolean {
-    return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND token_hash = ? AND expires_at > ?").run(this.tenantId, Buffer.from(tokenHash), now).changes === 1;
+    return (
+      this.handle
+        .prepare("DELETE FROM password_resets WHERE tenant_id = ? AND token_hash = ? AND expires_at > ?")
+        .run(this.tenantId, Buffer.from(tokenHash), now).changes === 1
+    );
   }
 
   /** Every reset of the tenant: a new root recovery token voids any earlier one, whichever root it was for. */
@@ -53,6 +78,8 @@ export class PasswordResetRepository {
   }
 
   deleteForUser(userId: string): number {
-    return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ? AND user_id = ?").run(this.tenantId, userId).changes;
+    return this.handle
+      .prepare("DELETE FROM password_resets WHERE tenant_id = ? AND user_id = ?")
+      .run(this.tenantId, userId).changes;
   }
 }

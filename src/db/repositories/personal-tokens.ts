@@ -29,7 +29,8 @@ export interface PersonalTokenRow {
   revoked_at: string | null;
 }
 
-export const PERSONAL_TOKEN_COLUMNS = "id, tenant_id, user_id, name, token_hash, scopes, project_id, created_at, expires_at, last_used_at, revoked_at";
+export const PERSONAL_TOKEN_COLUMNS =
+  "id, tenant_id, user_id, name, token_hash, scopes, project_id, created_at, expires_at, last_used_at, revoked_at";
 
 export function toPersonalToken(row: PersonalTokenRow): PersonalTokenRecord {
   return {
@@ -58,38 +59,67 @@ export class PersonalTokenRepository {
   ) {}
 
   get(id: string): PersonalTokenRecord | undefined {
-    const row = this.handle.prepare<[string, string], PersonalTokenRow>(`SELECT ${PERSONAL_TOKEN_COLUMNS} FROM personal_access_tokens WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
+    const row = this.handle
+      .prepare<[string, string], PersonalTokenRow>(
+        `SELECT ${PERSONAL_TOKEN_COLUMNS} FROM personal_access_tokens WHERE tenant_id = ? AND id = ?`,
+      )
+      .get(this.tenantId, id);
     return row ? toPersonalToken(row) : undefined;
   }
 
   listForUser(userId: string): PersonalTokenRecord[] {
     return this.handle
-      .prepare<[string, string], PersonalTokenRow>(`SELECT ${PERSONAL_TOKEN_COLUMNS} FROM personal_access_tokens WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC`)
+      .prepare<[string, string], PersonalTokenRow>(
+        `SELECT ${PERSONAL_TOKEN_COLUMNS} ` +
+          `FROM personal_access_tokens ` +
+          `WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC`,
+      )
       .all(this.tenantId, userId)
       .map(toPersonalToken);
   }
 
   insert(token: Omit<PersonalTokenRecord, "tenantId">): void {
     this.handle
-      .prepare(`INSERT INTO personal_access_tokens (${PERSONAL_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(token.id, this.tenantId, token.userId, token.name, Buffer.from(token.tokenHash), token.scopes.join(" "), token.projectId, token.createdAt, token.expiresAt, token.lastUsedAt, token.revokedAt);
+      .prepare(
+        `INSERT INTO personal_access_tokens (${PERSONAL_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        token.id,
+        this.tenantId,
+        token.userId,
+        token.name,
+        Buffer.from(token.tokenHash),
+        token.scopes.join(" "),
+        token.projectId,
+        token.createdAt,
+        token.expiresAt,
+        token.lastUsedAt,
+        token.revokedAt,
+      );
   }
 
   touch(id: string, now: string): void {
-    this.handle.prepare("UPDATE personal_access_tokens SET last_used_at = ? WHERE tenant_id = ? AND id = ?").run(now, this.tenantId, id);
+    this.handle
+      .prepare("UPDATE personal_access_tokens SET last_used_at = ? WHERE tenant_id = ? AND id = ?")
+      .run(now, this.tenantId, id);
   }
 
   revoke(userId: string, id: string, now: string): boolean {
     return (
       this.handle
-        .prepare("UPDATE personal_access_tokens SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND id = ? AND revoked_at IS NULL")
+        .prepare(
+          "UPDATE personal_access_tokens " +
+            "SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND id = ? AND revoked_at IS NULL",
+        )
         .run(now, this.tenantId, userId, id).changes === 1
     );
   }
 
   revokeAllForUser(userId: string, now: string): number {
     return this.handle
-      .prepare("UPDATE personal_access_tokens SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL")
+      .prepare(
+        "UPDATE personal_access_tokens SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL",
+      )
       .run(now, this.tenantId, userId).changes;
   }
 }

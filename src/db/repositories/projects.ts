@@ -40,7 +40,15 @@ interface MemberRow {
 const COLUMNS = "id, tenant_id, name_enc, status, created_by, created_at, updated_at";
 
 function toProject(row: ProjectRow): ProjectRecord {
-  return { id: row.id, tenantId: row.tenant_id, nameEnc: new Uint8Array(row.name_enc), status: row.status, createdBy: row.created_by, createdAt: row.created_at, updatedAt: row.updated_at };
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    nameEnc: new Uint8Array(row.name_enc),
+    status: row.status,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 function toMember(row: MemberRow): MemberRecord {
@@ -58,14 +66,19 @@ export class ProjectRepository {
   ) {}
 
   get(id: string): ProjectRecord | undefined {
-    const row = this.handle.prepare<[string, string], ProjectRow>(`SELECT ${COLUMNS} FROM projects WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
+    const row = this.handle
+      .prepare<[string, string], ProjectRow>(`SELECT ${COLUMNS} FROM projects WHERE tenant_id = ? AND id = ?`)
+      .get(this.tenantId, id);
     return row ? toProject(row) : undefined;
   }
 
   /** The tenant's projects, keyset-paginated by id; archived ones only when asked for. */
   list(after: string | undefined, limit: number, includeArchived = true): ProjectRecord[] {
     return this.handle
-      .prepare<[string, string, number, number], ProjectRow>(`SELECT ${COLUMNS} FROM projects WHERE tenant_id = ? AND id > ? AND (? = 1 OR status = 'active') ORDER BY id LIMIT ?`)
+      .prepare<[string, string, number, number], ProjectRow>(
+        `SELECT ${COLUMNS} FROM projects ` +
+          `WHERE tenant_id = ? AND id > ? AND (? = 1 OR status = 'active') ORDER BY id LIMIT ?`,
+      )
       .all(this.tenantId, after ?? "", includeArchived ? 1 : 0, limit)
       .map(toProject);
   }
@@ -85,7 +98,15 @@ export class ProjectRepository {
   insert(project: Omit<ProjectRecord, "tenantId">): void {
     this.handle
       .prepare(`INSERT INTO projects (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-      .run(project.id, this.tenantId, Buffer.from(project.nameEnc), project.status, project.createdBy, project.createdAt, project.updatedAt);
+      .run(
+        project.id,
+        this.tenantId,
+        Buffer.from(project.nameEnc),
+        project.status,
+        project.createdBy,
+        project.createdAt,
+        project.updatedAt,
+      );
   }
 
   update(id: string, changes: { nameEnc?: Uint8Array; status?: ProjectRecord["status"] }, now: string): boolean {
@@ -94,20 +115,29 @@ export class ProjectRepository {
     return (
       this.handle
         .prepare("UPDATE projects SET name_enc = ?, status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
-        .run(Buffer.from(changes.nameEnc ?? current.nameEnc), changes.status ?? current.status, now, this.tenantId, id).changes === 1
+        .run(Buffer.from(changes.nameEnc ?? current.nameEnc), changes.status ?? current.status, now, this.tenantId, id)
+        .changes === 1
     );
   }
 
   membership(projectId: string, userId: string): MemberRecord | undefined {
     const row = this.handle
-      .prepare<[string, string, string], MemberRow>("SELECT project_id, user_id, role, added_at FROM project_members WHERE tenant_id = ? AND project_id = ? AND user_id = ?")
+      .prepare<[string, string, string], MemberRow>(
+        "SELECT project_id, user_id, role, added_at " +
+          "FROM project_members " +
+          "WHERE tenant_id = ? AND project_id = ? AND user_id = ?",
+      )
       .get(this.tenantId, projectId, userId);
     return row ? toMember(row) : undefined;
   }
 
   members(projectId: string): MemberRecord[] {
     return this.handle
-      .prepare<[string, string], MemberRow>("SELECT project_id, user_id, role, added_at FROM project_members WHERE tenant_id = ? AND project_id = ? ORDER BY added_at, user_id")
+      .prepare<[string, string], MemberRow>(
+        "SELECT project_id, user_id, role, added_at " +
+          "FROM project_members " +
+          "WHERE tenant_id = ? AND project_id = ? ORDER BY added_at, user_id",
+      )
       .all(this.tenantId, projectId)
       .map(toMember);
   }
@@ -119,7 +149,10 @@ export class ProjectRepository {
   putMember(member: MemberRecord): void {
     this.handle
       .prepare(
-        "INSERT INTO project_members (tenant_id, project_id, user_id, role, added_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role WHERE project_members.tenant_id = excluded.tenant_id",
+        "INSERT INTO project_members (tenant_id, project_id, user_id, role, added_at) " +
+          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE " +
+          "SET role = excluded.role " +
+          "WHERE project_members.tenant_id = excluded.tenant_id",
       )
       .run(this.tenantId, member.projectId, member.userId, member.role, member.addedAt);
   }
@@ -127,10 +160,16 @@ export class ProjectRepository {
   /** Hard delete of the project row and its memberships (its nodes and edges go first, through their repositories). */
   erase(id: string): boolean {
     this.handle.prepare("DELETE FROM project_members WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, id);
-    return this.handle.prepare("DELETE FROM projects WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1;
+    return (
+      this.handle.prepare("DELETE FROM projects WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1
+    );
   }
 
   removeMember(projectId: string, userId: string): boolean {
-    return this.handle.prepare("DELETE FROM project_members WHERE tenant_id = ? AND project_id = ? AND user_id = ?").run(this.tenantId, projectId, userId).changes === 1;
+    return (
+      this.handle
+        .prepare("DELETE FROM project_members WHERE tenant_id = ? AND project_id = ? AND user_id = ?")
+        .run(this.tenantId, projectId, userId).changes === 1
+    );
   }
 }

@@ -39,7 +39,11 @@ export class SealedFieldRepository {
     const counts = new Map<number, number>();
     for (const column of ENCRYPTED_COLUMNS) {
       const rows = this.handle
-        .prepare<[string], { v: Buffer; n: number }>(`SELECT ${versionExpr(column)} AS v, count(*) AS n FROM ${column.table} WHERE ${tenantColumnOf(column)} = ? AND ${column.sqlColumn} IS NOT NULL GROUP BY v`)
+        .prepare<[string], { v: Buffer; n: number }>(
+          `SELECT ${versionExpr(column)} AS v, count(*) AS n ` +
+            `FROM ${column.table} ` +
+            `WHERE ${tenantColumnOf(column)} = ? AND ${column.sqlColumn} IS NOT NULL GROUP BY v`,
+        )
         .all(this.tenantId);
       for (const { v, n } of rows) {
         const version = v.length === 4 ? v.readUInt32BE(0) : -1;
@@ -53,7 +57,10 @@ export class SealedFieldRepository {
   notUnder(column: EncryptedColumn, version: number, afterId: string, limit: number): SealedRow[] {
     return this.handle
       .prepare<[string, Buffer, string, number], { id: string; sealed: Buffer }>(
-        `SELECT ${column.idColumn} AS id, ${column.sqlColumn} AS sealed FROM ${column.table} WHERE ${tenantColumnOf(column)} = ? AND ${versionExpr(column)} <> ? AND ${column.idColumn} > ? ORDER BY ${column.idColumn} LIMIT ?`,
+        `SELECT ${column.idColumn} AS id, ${column.sqlColumn} AS sealed ` +
+          `FROM ${column.table} ` +
+          `WHERE ${tenantColumnOf(column)} = ? AND ${versionExpr(column)} <> ? AND ${column.idColumn} > ? ` +
+          `ORDER BY ${column.idColumn} LIMIT ?`,
       )
       .all(this.tenantId, versionBytes(version), afterId, limit)
       .map((r) => ({ id: r.id, sealed: new Uint8Array(r.sealed) }));
@@ -66,7 +73,11 @@ export class SealedFieldRepository {
   replace(column: EncryptedColumn, id: string, before: Uint8Array, after: Uint8Array): boolean {
     return (
       this.handle
-        .prepare(`UPDATE ${column.table} SET ${column.sqlColumn} = ? WHERE ${tenantColumnOf(column)} = ? AND ${column.idColumn} = ? AND ${column.sqlColumn} = ?`)
+        .prepare(
+          `UPDATE ${column.table} ` +
+            `SET ${column.sqlColumn} = ? ` +
+            `WHERE ${tenantColumnOf(column)} = ? AND ${column.idColumn} = ? AND ${column.sqlColumn} = ?`,
+        )
         .run(Buffer.from(after), this.tenantId, id, Buffer.from(before)).changes === 1
     );
   }

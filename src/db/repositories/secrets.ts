@@ -38,7 +38,8 @@ interface SecretRow {
   rotated_at: string;
 }
 
-const COLUMNS = "id, tenant_id, name, value_enc, description_enc, version, created_by, created_at, rotated_by, rotated_at";
+const COLUMNS =
+  "id, tenant_id, name, value_enc, description_enc, version, created_by, created_at, rotated_by, rotated_at";
 
 function toSecret(row: SecretRow): SecretRecord {
   return {
@@ -66,14 +67,18 @@ export class SecretRepository {
   ) {}
 
   get(name: string): SecretRecord | undefined {
-    const row = this.handle.prepare<[string, string], SecretRow>(`SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND name = ?`).get(this.tenantId, name);
+    const row = this.handle
+      .prepare<[string, string], SecretRow>(`SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND name = ?`)
+      .get(this.tenantId, name);
     return row ? toSecret(row) : undefined;
   }
 
   /** The tenant's secrets, keyset-paginated by name. */
   list(after: string | undefined, limit: number): SecretRecord[] {
     return this.handle
-      .prepare<[string, string, number], SecretRow>(`SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?`)
+      .prepare<[string, string, number], SecretRow>(
+        `SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?`,
+      )
       .all(this.tenantId, after ?? "", limit)
       .map(toSecret);
   }
@@ -81,7 +86,18 @@ export class SecretRepository {
   insert(secret: Omit<SecretRecord, "tenantId">): void {
     this.handle
       .prepare(`INSERT INTO tenant_secrets (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(secret.id, this.tenantId, secret.name, Buffer.from(secret.valueEnc), Buffer.from(secret.descriptionEnc), secret.version, secret.createdBy, secret.createdAt, secret.rotatedBy, secret.rotatedAt);
+      .run(
+        secret.id,
+        this.tenantId,
+        secret.name,
+        Buffer.from(secret.valueEnc),
+        Buffer.from(secret.descriptionEnc),
+        secret.version,
+        secret.createdBy,
+        secret.createdAt,
+        secret.rotatedBy,
+        secret.rotatedAt,
+      );
   }
 
   /**
@@ -90,12 +106,27 @@ export class SecretRepository {
    * Returns the new version, or undefined when nothing matched.
    */
   rotate(id: string, expectedVersion: number | undefined, rotation: SecretRotation, now: string): number | undefined {
-    const current = this.handle.prepare<[string, string], SecretRow>(`SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
+    const current = this.handle
+      .prepare<[string, string], SecretRow>(`SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND id = ?`)
+      .get(this.tenantId, id);
     if (!current || (expectedVersion !== undefined && current.version !== expectedVersion)) return undefined;
-    const description = rotation.descriptionEnc === undefined ? current.description_enc : Buffer.from(rotation.descriptionEnc);
+    const description =
+      rotation.descriptionEnc === undefined ? current.description_enc : Buffer.from(rotation.descriptionEnc);
     const changed = this.handle
-      .prepare("UPDATE tenant_secrets SET value_enc = ?, description_enc = ?, version = version + 1, rotated_by = ?, rotated_at = ? WHERE tenant_id = ? AND id = ? AND version = ?")
-      .run(Buffer.from(rotation.valueEnc), description, rotation.rotatedBy, now, this.tenantId, id, current.version).changes;
+      .prepare(
+        "UPDATE tenant_secrets " +
+          "SET value_enc = ?, description_enc = ?, version = version + 1, rotated_by = ?, rotated_at = ? " +
+          "WHERE tenant_id = ? AND id = ? AND version = ?",
+      )
+      .run(
+        Buffer.from(rotation.valueEnc),
+        description,
+        rotation.rotatedBy,
+        now,
+        this.tenantId,
+        id,
+        current.version,
+      ).changes;
     return changed === 1 ? current.version + 1 : undefined;
   }
 
@@ -103,7 +134,9 @@ export class SecretRepository {
   delete(name: string): SecretRecord | undefined {
     const current = this.get(name);
     if (!current) return undefined;
-    const changed = this.handle.prepare("DELETE FROM tenant_secrets WHERE tenant_id = ? AND id = ?").run(this.tenantId, current.id).changes;
+    const changed = this.handle
+      .prepare("DELETE FROM tenant_secrets WHERE tenant_id = ? AND id = ?")
+      .run(this.tenantId, current.id).changes;
     return changed === 1 ? current : undefined;
   }
 }

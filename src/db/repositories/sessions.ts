@@ -46,12 +46,20 @@ export interface RefreshRow {
   used_at: string | null;
 }
 
-const SESSION_COLUMNS = "id, tenant_id, user_id, created_at, expires_at, last_used_at, revoked_at, revoke_reason, client";
+const SESSION_COLUMNS =
+  "id, tenant_id, user_id, created_at, expires_at, last_used_at, revoked_at, revoke_reason, client";
 
 export const REFRESH_COLUMNS = "token_hash, tenant_id, session_id, created_at, expires_at, used_at";
 
 export function toRefreshToken(row: RefreshRow): RefreshTokenRecord {
-  return { tokenHash: new Uint8Array(row.token_hash), tenantId: row.tenant_id, sessionId: row.session_id, createdAt: row.created_at, expiresAt: row.expires_at, usedAt: row.used_at };
+  return {
+    tokenHash: new Uint8Array(row.token_hash),
+    tenantId: row.tenant_id,
+    sessionId: row.session_id,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    usedAt: row.used_at,
+  };
 }
 
 function toSession(row: SessionRow): SessionRecord {
@@ -79,13 +87,17 @@ export class SessionRepository {
   ) {}
 
   get(id: string): SessionRecord | undefined {
-    const row = this.handle.prepare<[string, string], SessionRow>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
+    const row = this.handle
+      .prepare<[string, string], SessionRow>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND id = ?`)
+      .get(this.tenantId, id);
     return row ? toSession(row) : undefined;
   }
 
   listForUser(userId: string): SessionRecord[] {
     return this.handle
-      .prepare<[string, string], SessionRow>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC`)
+      .prepare<[string, string], SessionRow>(
+        `SELECT ${SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC`,
+      )
       .all(this.tenantId, userId)
       .map(toSession);
   }
@@ -93,38 +105,68 @@ export class SessionRepository {
   insert(session: Omit<SessionRecord, "tenantId">): void {
     this.handle
       .prepare(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(session.id, this.tenantId, session.userId, session.createdAt, session.expiresAt, session.lastUsedAt, session.revokedAt, session.revokeReason, session.client);
+      .run(
+        session.id,
+        this.tenantId,
+        session.userId,
+        session.createdAt,
+        session.expiresAt,
+        session.lastUsedAt,
+        session.revokedAt,
+        session.revokeReason,
+        session.client,
+      );
   }
 
   touch(id: string, now: string): void {
-    this.handle.prepare("UPDATE sessions SET last_used_at = ? WHERE tenant_id = ? AND id = ?").run(now, this.tenantId, id);
+    this.handle
+      .prepare("UPDATE sessions SET last_used_at = ? WHERE tenant_id = ? AND id = ?")
+      .run(now, this.tenantId, id);
   }
 
   revoke(id: string, reason: string, now: string): boolean {
     return (
       this.handle
-        .prepare("UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL")
+        .prepare(
+          "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL",
+        )
         .run(now, reason, this.tenantId, id).changes === 1
     );
   }
 
   revokeAllForUser(userId: string, reason: string, now: string): number {
     return this.handle
-      .prepare("UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL")
+      .prepare(
+        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? " +
+          "WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL",
+      )
       .run(now, reason, this.tenantId, userId).changes;
   }
 
   /** Every live session of the user but one (the caller's own, after a password change). */
   revokeOthersForUser(userId: string, keepId: string, reason: string, now: string): number {
     return this.handle
-      .prepare("UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE tenant_id = ? AND user_id = ? AND id <> ? AND revoked_at IS NULL")
+      .prepare(
+        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? " +
+          "WHERE tenant_id = ? AND user_id = ? AND id <> ? AND revoked_at IS NULL",
+      )
       .run(now, reason, this.tenantId, userId, keepId).changes;
   }
 
   insertRefreshToken(token: Omit<RefreshTokenRecord, "tenantId">): void {
     this.handle
-      .prepare("INSERT INTO refresh_tokens (token_hash, tenant_id, session_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(Buffer.from(token.tokenHash), this.tenantId, token.sessionId, token.createdAt, token.expiresAt, token.usedAt);
+      .prepare(
+        "INSERT INTO refresh_tokens (token_hash, tenant_id, session_id, created_at, expires_at, used_at) " +
+          "VALUES (?, ?, ?, ?, ?, ?)",
+      )
+      .run(
+        Buffer.from(token.tokenHash),
+        this.tenantId,
+        token.sessionId,
+        token.createdAt,
+        token.expiresAt,
+        token.usedAt,
+      );
   }
 
   /** Marks the token spent; false when it was already spent (a replay). */

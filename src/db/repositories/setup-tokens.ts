@@ -15,7 +15,9 @@ export class SetupTokenRepository {
   /** True for an unspent, unexpired token; spends nothing. */
   isValid(tokenHash: Uint8Array, now: string): boolean {
     const row = this.handle
-      .prepare<[Buffer, string], { id: number }>("SELECT id FROM setup_tokens WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?")
+      .prepare<[Buffer, string], { id: number }>(
+        "SELECT id FROM setup_tokens WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+      )
       .get(Buffer.from(tokenHash), now);
     return row !== undefined;
   }

@@ -29,11 +29,22 @@ function quoteIdentifier(name: string): string {
 
 /** The tables with a NOT NULL tenant_id column, in name order. */
 function tenantOwnedTables(handle: BetterSqlite3.Database): OwnedTable[] {
-  const tables = handle.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all();
+  const tables = handle
+    .prepare<[], { name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )
+    .all();
   return tables.flatMap(({ name }) => {
-    const columns = handle.pragma(`table_info(${quoteIdentifier(name)})`) as { name: string; notnull: number; pk: number }[];
+    const columns = handle.pragma(`table_info(${quoteIdentifier(name)})`) as {
+      name: string;
+      notnull: number;
+      pk: number;
+    }[];
     if (!columns.some((c) => c.name === "tenant_id" && c.notnull === 1)) return [];
-    const pk = columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => quoteIdentifier(c.name));
+    const pk = columns
+      .filter((c) => c.pk > 0)
+      .sort((a, b) => a.pk - b.pk)
+      .map((c) => quoteIdentifier(c.name));
     return [{ name, orderBy: pk.length > 0 ? pk.join(", ") : "rowid" }];
   });
 }
@@ -54,20 +65,28 @@ function exportRow(row: Record<string, unknown>): ExportRow {
  * table, all from one snapshot. `visit` must be synchronous (the read transaction is open).
  * Returns the tables visited, so empty ones are still listed.
  */
-export function exportTenantRows(databaseFile: string, tenantId: string, visit: (table: string, row: ExportRow) => void): string[] {
+export function exportTenantRows(
+  databaseFile: string,
+  tenantId: string,
+  visit: (table: string, row: ExportRow) => void,
+): string[] {
   if (!existsSync(databaseFile)) throw new TenantExportError(`${databaseFile} does not exist`);
   const handle = openSqlite(databaseFile, false);
   handle.pragma("query_only = ON");
   try {
     handle.exec("BEGIN");
     try {
-      const tenant = handle.prepare<[string], Record<string, unknown>>("SELECT * FROM tenants WHERE id = ? AND kind = 'customer'").get(tenantId);
+      const tenant = handle
+        .prepare<[string], Record<string, unknown>>("SELECT * FROM tenants WHERE id = ? AND kind = 'customer'")
+        .get(tenantId);
       if (!tenant) throw new TenantExportError(`no customer tenant ${tenantId}`);
       visit("tenants", exportRow(tenant));
       const tables = tenantOwnedTables(handle);
       for (const table of tables) {
         // Table names come from sqlite_master, never from input; every statement binds tenant_id.
-        const rows = handle.prepare<[string], Record<string, unknown>>(`SELECT * FROM ${quoteIdentifier(table.name)} WHERE tenant_id = ? ORDER BY ${table.orderBy}`);
+        const rows = handle.prepare<[string], Record<string, unknown>>(
+          `SELECT * FROM ${quoteIdentifier(table.name)} WHERE tenant_id = ? ORDER BY ${table.orderBy}`,
+        );
         for (const row of rows.iterate(tenantId)) visit(table.name, exportRow(row));
       }
       return ["tenants", ...tables.map((t) => t.name)];

@@ -9,7 +9,10 @@ export type ReadAuditLevel = "off" | "sensitive" | "all";
 export interface Tenant {
   readonly id: string;
   readonly slug: string;
-  /** The display name, sealed with the tenant's data key (FieldRef tenants|name|id); null only for a row from before 0011 not yet sealed. */
+  /**
+   * The display name, sealed with the tenant's data key (FieldRef tenants|name|id); null only for a row from before
+   * 0011 not yet sealed.
+   */
   readonly nameEnc: Uint8Array | null;
   readonly kind: TenantKind;
   readonly status: "active" | "suspended";
@@ -52,8 +55,19 @@ export class TenantRepository {
   create(tenant: Omit<Tenant, "readAudit">): void {
     this.handle
       // `name` is the plaintext column of before 0011, always '' now.
-      .prepare("INSERT INTO tenants (name, id, slug, name_enc, kind, status, access_token_ttl_seconds, created_at) VALUES ('', ?, ?, ?, ?, ?, ?, ?)")
-      .run(tenant.id, tenant.slug, tenant.nameEnc === null ? null : Buffer.from(tenant.nameEnc), tenant.kind, tenant.status, tenant.accessTokenTtlSeconds, tenant.createdAt);
+      .prepare(
+        "INSERT INTO tenants (name, id, slug, name_enc, kind, status, access_token_ttl_seconds, " +
+          "created_at) VALUES ('', ?, ?, ?, ?, ?, ?, ?)",
+      )
+      .run(
+        tenant.id,
+        tenant.slug,
+        tenant.nameEnc === null ? null : Buffer.from(tenant.nameEnc),
+        tenant.kind,
+        tenant.status,
+        tenant.accessTokenTtlSeconds,
+        tenant.createdAt,
+      );
   }
 
   get(id: string): Tenant | undefined {
@@ -75,35 +89,64 @@ export class TenantRepository {
   /** Customer tenants, keyset-paginated by id. */
   list(after?: string, limit = 100): Tenant[] {
     return this.handle
-      .prepare<[string, number], TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE kind = 'customer' AND id > ? ORDER BY id LIMIT ?`)
+      .prepare<[string, number], TenantRow>(
+        `SELECT ${COLUMNS} FROM tenants WHERE kind = 'customer' AND id > ? ORDER BY id LIMIT ?`,
+      )
       .all(after ?? "", limit)
       .map(toTenant);
   }
 
-  /** Deletes a customer tenant; its users, sessions, tokens, projects, nodes and edges go with it (ON DELETE CASCADE). */
+  /**
+   * Deletes a customer tenant; its users, sessions, tokens, projects, nodes and edges go with it (ON DELETE CASCADE).
+   */
   erase(id: string): boolean {
     return this.handle.prepare("DELETE FROM tenants WHERE id = ? AND kind = 'customer'").run(id).changes === 1;
   }
 
-  update(id: string, changes: { status?: Tenant["status"]; nameEnc?: Uint8Array; accessTokenTtlSeconds?: number; readAudit?: ReadAuditLevel }): boolean {
+  update(
+    id: string,
+    changes: {
+      status?: Tenant["status"];
+      nameEnc?: Uint8Array;
+      accessTokenTtlSeconds?: number;
+      readAudit?: ReadAuditLevel;
+    },
+  ): boolean {
     const current = this.get(id);
     if (!current || current.kind !== "customer") return false;
     const nameEnc = changes.nameEnc ?? current.nameEnc;
     return (
       this.handle
-        .prepare("UPDATE tenants SET status = ?, name = '', name_enc = ?, access_token_ttl_seconds = ?, read_audit = ? WHERE id = ? AND kind = 'customer'")
-        .run(changes.status ?? current.status, nameEnc === null ? null : Buffer.from(nameEnc), changes.accessTokenTtlSeconds ?? current.accessTokenTtlSeconds, changes.readAudit ?? current.readAudit, id).changes === 1
+        .prepare(
+          "UPDATE tenants SET status = ?, name = '', name_enc = ?, access_token_ttl_seconds = ?, " +
+            "read_audit = ? WHERE id = ? AND kind = 'customer'",
+        )
+        .run(
+          changes.status ?? current.status,
+          nameEnc === null ? null : Buffer.from(nameEnc),
+          changes.accessTokenTtlSeconds ?? current.accessTokenTtlSeconds,
+          changes.readAudit ?? current.readAudit,
+          id,
+        ).changes === 1
     );
   }
 
   /** Names still in plaintext (rows from before migration 0011), for sealing at start. */
   plaintextNames(): { id: string; name: string }[] {
-    return this.handle.prepare<[], { id: string; name: string }>("SELECT id, name FROM tenants WHERE name_enc IS NULL AND name <> '' ORDER BY id").all();
+    return this.handle
+      .prepare<[], { id: string; name: string }>(
+        "SELECT id, name FROM tenants WHERE name_enc IS NULL AND name <> '' ORDER BY id",
+      )
+      .all();
   }
 
   /** Replaces a plaintext name by its sealed form, only if it is still the plaintext that was sealed. */
   sealPlaintextName(id: string, name: string, nameEnc: Uint8Array): boolean {
-    return this.handle.prepare("UPDATE tenants SET name = '', name_enc = ? WHERE id = ? AND name = ? AND name_enc IS NULL").run(Buffer.from(nameEnc), id, name).changes === 1;
+    return (
+      this.handle
+        .prepare("UPDATE tenants SET name = '', name_enc = ? WHERE id = ? AND name = ? AND name_enc IS NULL")
+        .run(Buffer.from(nameEnc), id, name).changes === 1
+    );
   }
 }
 
@@ -118,7 +161,9 @@ export class OwnTenantRepository {
   ) {}
 
   get(): Tenant | undefined {
-    const row = this.handle.prepare<[string], TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE id = ?`).get(this.tenantId);
+    const row = this.handle
+      .prepare<[string], TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE id = ?`)
+      .get(this.tenantId);
     return row ? toTenant(row) : undefined;
   }
 }

@@ -43,7 +43,9 @@ interface UserRow {
   updated_at: string;
 }
 
-const COLUMNS = "id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash, status, created_at, updated_at";
+const COLUMNS =
+  "id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash, status, " +
+  "created_at, updated_at";
 
 function toUser(row: UserRow): UserRecord {
   return {
@@ -73,7 +75,9 @@ export class UserRepository {
   ) {}
 
   get(id: string): UserRecord | undefined {
-    const row = this.handle.prepare<[string, string], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id = ?`).get(this.tenantId, id);
+    const row = this.handle
+      .prepare<[string, string], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id = ?`)
+      .get(this.tenantId, id);
     return row ? toUser(row) : undefined;
   }
 
@@ -87,14 +91,18 @@ export class UserRepository {
   /** Keyset-paginated, oldest first. */
   list(after: string | undefined, limit: number): UserRecord[] {
     return this.handle
-      .prepare<[string, string, number], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`)
+      .prepare<[string, string, number], UserRow>(
+        `SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
+      )
       .all(this.tenantId, after ?? "", limit)
       .map(toUser);
   }
 
   countByRole(role: Role): number {
     const row = this.handle
-      .prepare<[string, Role], { n: number }>("SELECT count(*) AS n FROM users WHERE tenant_id = ? AND role = ? AND status = 'active'")
+      .prepare<[string, Role], { n: number }>(
+        "SELECT count(*) AS n FROM users WHERE tenant_id = ? AND role = ? AND status = 'active'",
+      )
       .get(this.tenantId, role);
     return row?.n ?? 0;
   }
@@ -102,7 +110,8 @@ export class UserRepository {
   insert(user: Omit<UserRecord, "tenantId">): void {
     this.handle
       .prepare(
-        `INSERT INTO users (id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash, status, created_at, updated_at)
+        `INSERT INTO users (id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash,
+           status, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
@@ -126,7 +135,8 @@ export class UserRepository {
     if (!current) return false;
     const result = this.handle
       .prepare(
-        "UPDATE users SET role = ?, auditor = ?, status = ?, name_enc = ?, password_hash = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+        "UPDATE users SET role = ?, auditor = ?, status = ?, name_enc = ?, password_hash = ?, updated_at " +
+          "= ? WHERE tenant_id = ? AND id = ?",
       )
       .run(
         changes.role ?? current.role,
@@ -141,12 +151,26 @@ export class UserRepository {
     return result.changes === 1;
   }
 
-  /** GDPR erasure of a person: new (pseudonymous) email and name, no password, disabled; the id stays so provenance survives. */
+  /**
+   * GDPR erasure of a person: new (pseudonymous) email and name, no password, disabled; the id stays so provenance
+   * survives.
+   */
   pseudonymise(id: string, profile: Pick<UserRecord, "emailLookup" | "emailEnc" | "nameEnc">, now: string): boolean {
     return (
       this.handle
-        .prepare("UPDATE users SET email_lookup = ?, email_enc = ?, name_enc = ?, password_hash = NULL, status = 'disabled', updated_at = ? WHERE tenant_id = ? AND id = ?")
-        .run(Buffer.from(profile.emailLookup), Buffer.from(profile.emailEnc), Buffer.from(profile.nameEnc), now, this.tenantId, id).changes === 1
+        .prepare(
+          "UPDATE users SET email_lookup = ?, email_enc = ?, name_enc = ?, password_hash = NULL, status " +
+            "= 'disabled', updated_at = ? " +
+            "WHERE tenant_id = ? AND id = ?",
+        )
+        .run(
+          Buffer.from(profile.emailLookup),
+          Buffer.from(profile.emailEnc),
+          Buffer.from(profile.nameEnc),
+          now,
+          this.tenantId,
+          id,
+        ).changes === 1
     );
   }
 

@@ -188,4 +188,13 @@ describe("tenant isolation in SQL", () => {
     expect(tenancyViolation("INSERT INTO project_members (tenant_id, project_id, user_id, role) VALUES (?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role WHERE project_members.tenant_id = excluded.tenant_id")).toBeUndefined();
     expect(tenantOwnedTables(["CREATE TABLE nodes (\n  id TEXT PRIMARY KEY,\n  tenant_id TEXT NOT NULL\n) STRICT;"])).toEqual(["nodes"]);
   });
+
+  it("reads a statement split over lines with + as one statement, never as its pieces", () => {
+    const text = 'const COLS = "id, " + "tenant_id";\ndb.prepare(\n  `INSERT INTO nodes (${COLS}) ` +\n    "VALUES (?, ?)",\n).run(f("SELECT 1 " + "FROM x"));';
+    const found = stringLiterals({ path: "src/x.ts", text }).map((l) => l.text);
+    expect(found).toContain("INSERT INTO nodes (id, tenant_id) VALUES (?, ?)");
+    expect(found).toContain("SELECT 1 FROM x");
+    expect(found).not.toContain("VALUES (?, ?)");
+    expect(found).not.toContain("SELECT 1 ");
+  });
 });
