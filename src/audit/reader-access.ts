@@ -59,6 +59,28 @@ export function exportForReader(deps: ReaderExportDeps, principal: Reader, log: 
   return exportChunks(deps.db.auditLog, spec, { format, redactSecurity, names: deps.names });
 }
 
+/** The audit log as the HTTP side reads it, the database staying inside (src/services.ts builds it). */
+export interface AuditReads {
+  /** GET /api/audit: exportForReader, with a fresh actor-name resolver for each export. */
+  export(principal: Reader, log: string, query: AuditFilterInput): AsyncGenerator<string>;
+  /** What an export file is named after: "platform", the tenant's slug, or the id of a tenant no longer there. */
+  fileLabel(log: string): string;
+}
+
+export interface AuditReadsDeps {
+  readonly db: Pick<Database, "auditLog" | "tenants">;
+  readonly events: EventSink;
+  /** A resolver for one export stream (src/auth/actor-names.ts: it caches per stream). */
+  readonly names: () => ActorNames;
+}
+
+export function auditReads(deps: AuditReadsDeps): AuditReads {
+  return {
+    export: (principal, log, query) => exportForReader({ db: deps.db, events: deps.events, names: deps.names() }, principal, log, query),
+    fileLabel: (log) => (log === PLATFORM_LOG ? "platform" : (deps.db.tenants.get(log)?.slug ?? log)),
+  };
+}
+
 export interface ReaderVerifyDeps {
   readonly db: Database;
   readonly crypto: CryptoService;
