@@ -13,7 +13,7 @@ import { Checkpointer } from "./audit/checkpointer.js";
 import { makeCheckpoints } from "./audit/checkpoints.js";
 import { auditEventSink, auditLogLines, type EventSink } from "./audit/events.js";
 import { ReadAudit } from "./audit/read-audit.js";
-import { auditReads, type AuditReads } from "./audit/reader-access.js";
+import { auditTrail, type AuditTrail } from "./audit/reader-access.js";
 import { actorNames } from "./auth/actor-names.js";
 import { HmacAuditSealer } from "./audit/seal.js";
 import { notifyFromEvent } from "./notify/notifications.js";
@@ -82,8 +82,8 @@ export interface Services {
   /** One tenant's data, for a scope authentication minted: the only way the HTTP side reaches tenant data. */
   readonly door: TenantDoor;
   readonly probes: StorageProbes;
-  /** The audit log's exports as a reader makes them through the API. */
-  readonly auditReads: AuditReads;
+  /** The audit trail as the API reaches it: exports, verification, proofs, checkpoints on demand. */
+  readonly auditTrail: AuditTrail;
   /** The master keys in use: the configured one, current, and VECTO_PREVIOUS_MASTER_KEYS for unwrapping. */
   readonly resolver: MasterKeyRing;
   readonly crypto: CryptoService;
@@ -203,6 +203,6 @@ export async function openServices(config: Config, log: Logger, options: Service
   // Fresh objects that close over db, so the parts handed to the HTTP side are not the database itself.
   const door: TenantDoor = { forTenant: (scope) => db.forTenant(scope) };
   const probes: StorageProbes = { database: () => db.ping(), storage: () => db.checkStorage() };
-  const reads = auditReads({ db, events: identity.events, names: () => actorNames({ db, crypto }) });
-  return { db, door, probes, auditReads: reads, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor, checkpointer, close: () => closeServices(identity, db) };
+  const trail = auditTrail({ db, crypto, anchor: auditAnchor, events: identity.events, names: () => actorNames({ db, crypto }) });
+  return { db, door, probes, auditTrail: trail, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor, checkpointer, close: () => closeServices(identity, db) };
 }

@@ -22,9 +22,9 @@ function exportAudit(deps: AppDeps, c: Context<AppEnv>, query: AuditQuery): Resp
   const principal = principalOf(c);
   const { log: which, ...request } = query;
   const log = readableLog(principal, which === "platform", "forbidden");
-  const chunks = deps.auditReads.export(principal, log, request);
+  const chunks = deps.auditTrail.export(principal, log, request);
   c.header("Content-Type", CONTENT_TYPES[request.format]);
-  c.header("Content-Disposition", `attachment; filename="${exportFileName(deps.auditReads.fileLabel(log), request.format, new Date())}"`);
+  c.header("Content-Disposition", `attachment; filename="${exportFileName(deps.auditTrail.fileLabel(log), request.format, new Date())}"`);
   c.header("Cache-Control", "no-store");
   return streamedBody(c, exportStream(chunks), deps.log, "audit export");
 }
