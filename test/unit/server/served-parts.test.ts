@@ -1,12 +1,13 @@
 /**
  * src/server never receives the platform database (issue 14, the one door): what the routes are
  * given (AppDeps) reaches tenant data only through the door, for a scope authentication minted,
- * and reads the rest through parts that hold the database inside them (probes, audit reads, key
- * administration's status and health). Checked on the type, by the type checker (`npm test` runs
+ * and reads the rest through parts that hold the database inside them (probes, the audit trail,
+ * key administration's status and health). Checked on the type, by the type checker (`npm test` runs
  * `tsc --noEmit` over test/ too): DatabasePaths lists every property path of AppDeps whose value
  * is the database, and the list must be exactly the known, named ones below. Checked at run time
  * too, on the object `vecto serve` hands to buildApp (servedParts of real services), and on the
- * sources: every buildApp call in src is given servedParts, never the whole composition root.
+ * sources: no server file takes a `db` out of what it is given, and every buildApp call in src is
+ * given servedParts, never the whole composition root.
  */
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import { Database } from "../../../src/db/db.js";
@@ -53,6 +54,9 @@ function databasePaths(value: object, prefix = ""): string[] {
   });
 }
 
+/** Where a server source takes a `db` out of what it was given (`deps.identity.accounts.db`, `const { db } = …`). */
+const takesDb = (f: SourceFile): string[] => [...f.text.matchAll(/\.db\b|\{[^}]*\bdb\b[^}]*\}\s*=/g)].map((m) => `${f.path}: ${m[0]}`);
+
 /** buildApp calls in a source that are not given servedParts(...) first (the definition aside). */
 const wholeRootToApp = (f: SourceFile): string[] => [...f.text.matchAll(/\bbuildApp\((?!\{ \.\.\.servedParts\()[^)]{0,60}/g)].filter((m) => !/^buildApp\(deps: AppDeps/.test(m[0])).map((m) => `${f.path}: ${m[0]}`);
 
@@ -83,6 +87,15 @@ describe("what src/server receives", () => {
       expect(databasePaths({ ...f.services }).sort()).toContain("db");
       expect(databasePaths({ door: f.services.door, probes: f.services.probes })).toEqual([]);
     });
+  });
+
+  it("no server source takes the database out of the named paths: they are only passed on to their platform modules", () => {
+    expect(sourceFiles("src/server").flatMap(takesDb)).toEqual([]);
+    const at = (text: string): SourceFile => ({ path: "src/server/routes/audit-integrity.ts", text });
+    expect(takesDb(at("  const { db, crypto } = deps.identity.accounts;"))).toHaveLength(1);
+    expect(takesDb(at("    (c) => c.json(inclusion(deps.keyAdmin.db, log, seq, size)),"))).toHaveLength(1);
+    expect(takesDb(at("    (c) => c.json(deps.auditTrail.inclusion(log, query.seq, query.size)),"))).toEqual([]);
+    expect(takesDb(at("  const { dbFile } = settings; // a tenantDbOf(deps, c) call"))).toEqual([]);
   });
 
   it("every buildApp in src is given servedParts(services), never the whole composition root", () => {
