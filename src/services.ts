@@ -13,6 +13,8 @@ import { Checkpointer } from "./audit/checkpointer.js";
 import { makeCheckpoints } from "./audit/checkpoints.js";
 import { auditEventSink, auditLogLines, type EventSink } from "./audit/events.js";
 import { ReadAudit } from "./audit/read-audit.js";
+import { auditTrail, type AuditTrail } from "./audit/reader-access.js";
+import { actorNames } from "./auth/actor-names.js";
 import { HmacAuditSealer } from "./audit/seal.js";
 import { notifyFromEvent } from "./notify/notifications.js";
 import { erasureJournal } from "./backup/erasure-journal.js";
@@ -27,8 +29,11 @@ import { existsSync } from "node:fs";
 import { dataDirLocked } from "./db/data-dir-lock.js";
 import { Database } from "./db/db.js";
 import type { ServingRecord } from "./db/keystore.js";
+import type { TenantDoor } from "./db/tenant-db.js";
 import type { GraphDeps } from "./graph/projects.js";
+import { keyHealth, type KeyHealth } from "./key-admin/health.js";
 import { recordDekRotated, registerLoadedMasters, type KeyDeps } from "./key-admin/rotation.js";
+import { keyStatus, type KeyStatus } from "./key-admin/status.js";
 import type { Logger } from "./log.js";
 import type { VendorKey } from "./license/format.js";
 import { LicenseService } from "./license/license.js";
@@ -57,10 +62,28 @@ export interface KeyAdmin extends KeyDeps {
   openMaster(target: MasterKeyTarget): Promise<KeyResolver>;
   /** The master keys of the server running on this data directory now (it holds vecto.lock); null when none runs. */
   readonly runningServer: () => ServingRecord | null;
+  /** The master keys, every data-key version and re-encryption progress, no key material (GET /api/keys/status, `vecto keys status`). */
+  status(): KeyStatus;
+  /** Whether the loaded master keys open every data key, tenant ids only, no labels (GET /readyz). */
+  health(): KeyHealth;
+}
+
+/** Readiness checks on the database, without writing (GET /readyz); each throws what is wrong. */
+export interface StorageProbes {
+  /** The database answers a query. */
+  database(): void;
+  /** The data directory has room to write, and the last write did not find the disk full. */
+  storage(): void;
 }
 
 export interface Services {
+  /** The platform database: for platform modules and the CLI. src/server never receives it (src/server/deps.ts); it gets the parts below. */
   readonly db: Database;
+  /** One tenant's data, for a scope authentication minted: the only way the HTTP side reaches tenant data. */
+  readonly door: TenantDoor;
+  readonly probes: StorageProbes;
+  /** The audit trail as the API reaches it: exports, verification, proofs, checkpoints on demand. */
+  readonly auditTrail: AuditTrail;
   /** The master keys in use: the configured one, current, and VECTO_PREVIOUS_MASTER_KEYS for unwrapping. */
   readonly resolver: MasterKeyRing;
   readonly crypto: CryptoService;
@@ -172,8 +195,14 @@ export async function openServices(config: Config, log: Logger, options: Service
     openMaster: (target) => openOrCreateMaster(config, target),
     // A record left by a server that crashed is ignored: nobody holds the lock then.
     runningServer: () => (dataDirLocked(config.dataDir) ? db.keystore.servingRecord() : null),
+    status: () => keyStatus(db, crypto, keyAdmin.runningServer()),
+    health: () => keyHealth(db.keystore, { currentLabel: crypto.masterKeys.currentLabel, loadedLabels: crypto.masterKeys.labels() }, false),
   };
   registerLoadedMasters(keyAdmin);
   await sealPlaintextTenantNames({ db, crypto, events: identity.events });
-  return { db, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor, checkpointer, close: () => closeServices(identity, db) };
+  // Fresh objects that close over db, so the parts handed to the HTTP side are not the database itself.
+  const door: TenantDoor = { forTenant: (scope) => db.forTenant(scope) };
+  const probes: StorageProbes = { database: () => db.ping(), storage: () => db.checkStorage() };
+  const trail = auditTrail({ db, crypto, anchor: auditAnchor, events: identity.events, names: () => actorNames({ db, crypto }) });
+  return { db, door, probes, auditTrail: trail, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor, checkpointer, close: () => closeServices(identity, db) };
 }

@@ -12,7 +12,7 @@ import { loadConfig } from "../src/config.js";
 import { prepareForServe } from "../src/data-dir.js";
 import { createLogger, type Logger } from "../src/log.js";
 import { buildApp } from "../src/server/app.js";
-import type { AppEnv } from "../src/server/deps.js";
+import { servedParts, type AppEnv } from "../src/server/deps.js";
 import { openServices, type ServiceOptions, type Services } from "../src/services.js";
 import { tempDir } from "./helpers.js";
 
@@ -69,7 +69,7 @@ export async function identityFixture(options: { log?: Logger; env?: Record<stri
   await prepareForServe(config, log);
   const services = await openServices(config, log, { ...(options.vendorKeys ? { vendorKeys: options.vendorKeys } : {}), ...(options.now ? { now: options.now } : {}) });
   const clock = options.now;
-  const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit, ...(clock ? { now: () => clock().getTime() } : {}) } });
+  const app = buildApp({ ...servedParts(services), log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit, ...(clock ? { now: () => clock().getTime() } : {}) } });
 
   const call: Fixture["call"] = (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };

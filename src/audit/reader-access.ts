@@ -9,6 +9,8 @@ import { DomainError } from "../errors.js";
 import type { AuditAnchor } from "./anchor.js";
 import type { EventSink } from "./events.js";
 import { exportChunks, recordAuditExport, type ActorNames, type AuditFilterInput, type ExportSpec } from "./export.js";
+import { logKeys, makeCheckpoints, type LogKeys } from "./checkpoints.js";
+import { consistency, inclusion } from "./proofs.js";
 import { verifyLog, type VerifyReport } from "./verify.js";
 import { actorOf, type ActorKind } from "../vocabulary/events.js";
 import type { Scope } from "../vocabulary/roles.js";
@@ -57,6 +59,59 @@ export function exportForReader(deps: ReaderExportDeps, principal: Reader, log: 
   const spec: ExportSpec = { log, filter, endSeq: deps.db.auditLog.size(log) };
   recordAuditExport(deps.events, { tenantId: principal.tenantId, actor: actorOf(principal) }, { log, format, filter, redacted: redactSecurity });
   return exportChunks(deps.db.auditLog, spec, { format, redactSecurity, names: deps.names });
+}
+
+/**
+ * The audit trail as the API reaches it, the database staying inside (src/services.ts builds it):
+ * what a reader exports, verifies and proves, and the checkpoints the platform root asks for.
+ */
+export interface AuditTrail {
+  /** GET /api/audit: exportForReader, with a fresh actor-name resolver for each export. */
+  export(principal: Reader, log: string, query: AuditFilterInput): AsyncGenerator<string>;
+  /** What an export file is named after: "platform", the tenant's slug, or the id of a tenant no longer there. */
+  fileLabel(log: string): string;
+  /** GET /api/audit/verify: verifyForReader. */
+  verify(principal: Reader, log: string): Promise<VerifyReport>;
+  /** GET /api/audit/checkpoints: the log's origin, verifier key and signed checkpoints. */
+  checkpoints(log: string): Promise<LogKeys & { checkpoints: CheckpointView[] }>;
+  inclusion(log: string, seq: number, size: number): ReturnType<typeof inclusion>;
+  consistency(log: string, from: number, to: number): ReturnType<typeof consistency>;
+  /** POST /api/audit/checkpoints: sign checkpoints now for every log that grew. */
+  checkpointNow(): Promise<{ size: number; createdAt: string }[]>;
+}
+
+export interface CheckpointView {
+  readonly size: number;
+  /** base64 */
+  readonly rootHash: string;
+  readonly createdAt: string;
+  readonly note: string;
+}
+
+export interface AuditTrailDeps {
+  readonly db: Database;
+  readonly crypto: CryptoService;
+  readonly anchor: AuditAnchor;
+  readonly events: EventSink;
+  /** A resolver for one export stream (src/auth/actor-names.ts: it caches per stream). */
+  readonly names: () => ActorNames;
+}
+
+export function auditTrail(deps: AuditTrailDeps): AuditTrail {
+  const { db, crypto, anchor, events } = deps;
+  return {
+    export: (principal, log, query) => exportForReader({ db, events, names: deps.names() }, principal, log, query),
+    fileLabel: (log) => (log === PLATFORM_LOG ? "platform" : (db.tenants.get(log)?.slug ?? log)),
+    verify: (principal, log) => verifyForReader({ db, crypto, anchor, events }, principal, log),
+    checkpoints: async (log) => {
+      const keys = await logKeys(db, crypto, log);
+      const checkpoints = db.auditLog.checkpoints(log).map((cp) => ({ size: cp.size, rootHash: Buffer.from(cp.rootHash).toString("base64"), createdAt: cp.createdAt, note: cp.note }));
+      return { ...keys, checkpoints };
+    },
+    inclusion: (log, seq, size) => inclusion(db, log, seq, size),
+    consistency: (log, from, to) => consistency(db, log, from, to),
+    checkpointNow: async () => (await makeCheckpoints(db, crypto, anchor)).map((cp) => ({ size: cp.size, createdAt: cp.createdAt })),
+  };
 }
 
 export interface ReaderVerifyDeps {

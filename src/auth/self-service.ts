@@ -1,8 +1,9 @@
 /**
  * What every signed-in account may do to itself: see and end its sessions, create, list and
- * revoke its personal access tokens. Every query binds the principal's own tenant and user.
+ * revoke its personal access tokens. Every function takes `account`, the door of the caller's own
+ * account (Principal.accountScope), and reads only the principal's own user in it.
  */
-import type { TenantDoor } from "../db/tenant-db.js";
+import type { TenantDb } from "../db/tenant-db.js";
 import type { SessionRecord } from "../db/repositories/sessions.js";
 import type { PersonalTokenRecord } from "../db/repositories/personal-tokens.js";
 import { DomainError } from "../errors.js";
@@ -32,12 +33,11 @@ export function tokenView(token: PersonalTokenRecord): TokenView {
   return { id: token.id, name: token.name, scopes: token.scopes, projectId: token.projectId, createdAt: token.createdAt, expiresAt: token.expiresAt, lastUsedAt: token.lastUsedAt, revokedAt: token.revokedAt };
 }
 
-export function ownSessions(db: TenantDoor, principal: Principal): SessionView[] {
-  return db.forTenant(principal.accountScope).sessions.listForUser(principal.userId).map((s) => sessionView(s, principal));
+export function ownSessions(account: TenantDb, principal: Principal): SessionView[] {
+  return account.sessions.listForUser(principal.userId).map((s) => sessionView(s, principal));
 }
 
-export async function endOwnSession(db: TenantDoor, principal: Principal, sessionId: string): Promise<void> {
-  const account = db.forTenant(principal.accountScope);
+export async function endOwnSession(account: TenantDb, principal: Principal, sessionId: string): Promise<void> {
   const session = account.sessions.get(sessionId);
   if (!session || session.userId !== principal.userId) throw new DomainError("not-found", "no such session");
   await account.write((tx) => {
@@ -46,23 +46,27 @@ export async function endOwnSession(db: TenantDoor, principal: Principal, sessio
   });
 }
 
-export function ownTokens(db: TenantDoor, principal: Principal): TokenView[] {
-  return db.forTenant(principal.accountScope).personalTokens.listForUser(principal.userId).map(tokenView);
+export function ownTokens(account: TenantDb, principal: Principal): TokenView[] {
+  return account.personalTokens.listForUser(principal.userId).map(tokenView);
 }
 
-/** A project restriction must name a project the owner can enter (its existence is otherwise not revealed). */
-function checkProjectRestriction(db: TenantDoor, principal: Principal, projectId: string | null): void {
+/**
+ * A project restriction must name a project the owner can enter (its existence is otherwise not
+ * revealed). A customer account lives in the tenant whose data it reaches (authentication mints
+ * both scopes for the same tenant and actor), so its account door is that tenant's door.
+ */
+function checkProjectRestriction(account: TenantDb, principal: Principal, projectId: string | null): void {
   if (projectId === null) return;
   if (!principal.tenantScope) throw new DomainError("rejected", "platform accounts have no projects");
-  projectAccess(db.forTenant(principal.tenantScope), principal, projectId);
+  projectAccess(account, principal, projectId);
 }
 
-export async function createOwnToken(db: TenantDoor, principal: Principal, request: TokenRequest): Promise<{ token: string; info: TokenView }> {
+export async function createOwnToken(account: TenantDb, principal: Principal, request: TokenRequest): Promise<{ token: string; info: TokenView }> {
   assertCanIssue(principal); // before the project check, which could otherwise answer first
-  checkProjectRestriction(db, principal, request.projectId);
+  checkProjectRestriction(account, principal, request.projectId);
   try {
     const owner = { tenantId: principal.tenantId, userId: principal.userId, kind: principal.actorKind, scopes: principal.scopes };
-    const created = await createPersonalToken(db.forTenant(principal.accountScope), owner, principal, request, new Date(), (record) => tokenCreatedEvent(principal, record));
+    const created = await createPersonalToken(account, owner, principal, request, new Date(), (record) => tokenCreatedEvent(principal, record));
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
     if (error instanceof PersonalTokenError) throw new DomainError("rejected", error.message);
@@ -70,8 +74,7 @@ export async function createOwnToken(db: TenantDoor, principal: Principal, reque
   }
 }
 
-export async function revokeOwnToken(db: TenantDoor, principal: Principal, tokenId: string): Promise<void> {
-  const account = db.forTenant(principal.accountScope);
+export async function revokeOwnToken(account: TenantDb, principal: Principal, tokenId: string): Promise<void> {
   const token = account.personalTokens.get(tokenId);
   if (!token || token.userId !== principal.userId) throw new DomainError("not-found", "no such token");
   await account.write((tx) => {

@@ -4,6 +4,7 @@ import type { Config } from "../config.js";
 import { prepareForServe } from "../data-dir.js";
 import { createLogger, type Logger } from "../log.js";
 import { buildApp } from "../server/app.js";
+import { servedParts } from "../server/deps.js";
 import { repairErasureRecords } from "../backup/erasure-journal.js";
 import { startServer, type RunningServer } from "../server/listen.js";
 import { readTlsFiles } from "../tls/tls-files.js";
@@ -201,7 +202,7 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     const tls = readTlsFiles(config.tls);
     served = new ServedCertificate(describeCertificate(tls.cert));
     const app = buildApp({
-      ...services,
+      ...servedParts(services),
       log,
       bodyLimitBytes: config.bodyLimitBytes,
       clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit },

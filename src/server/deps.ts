@@ -2,7 +2,7 @@
  * What the HTTP application is built from. The long-lived parts are the composition root's own
  * (src/services.ts `Services`), taken by name rather than re-declared, so a part added there is
  * one `Pick` away from the routes; the rest is how this listener serves (logging, limits, the
- * certificate). `vecto serve` (src/cli/serve.ts) builds it as `{ ...services, log, ... }`.
+ * certificate). `vecto serve` (src/cli/serve.ts) builds it as `{ ...servedParts(services), log, ... }`.
  */
 import type { ReadRecord } from "../audit/read-audit.js";
 import type { Principal } from "../auth/principal.js";
@@ -13,12 +13,25 @@ import type { Services } from "../services.js";
 import type { ServedCertificate } from "../tls/served-certificate.js";
 
 /**
- * The composition root's parts the routes use: the database, the master keys (readiness checks
- * them, the key status describes them), key administration, identity, the graph, the license
- * (/readyz, GET|PUT /api/license, read-only after expiry), usage, and the audit anchors outside
- * the database (checkpoints made through the API are appended there, verify reads them).
+ * The composition root's parts the routes use: the door into one tenant's data (for a scope
+ * authentication minted), the readiness probes, the audit trail (exports, verification, proofs,
+ * checkpoints on demand, their anchors included), the master keys (readiness checks them), key
+ * administration (its status and health too), identity, the graph, the license (/readyz,
+ * GET|PUT /api/license, read-only after expiry) and usage. Never the platform database `db`:
+ * test/unit/server/served-parts.test.ts fails if it, or anything else typed as the database, is
+ * added here.
  */
-export type ServedParts = Pick<Services, "db" | "resolver" | "keyAdmin" | "identity" | "graph" | "license" | "usage" | "auditAnchor">;
+export type ServedParts = Pick<Services, "door" | "probes" | "auditTrail" | "resolver" | "keyAdmin" | "identity" | "graph" | "license" | "usage">;
+
+/**
+ * The served parts of the composition root and nothing else: `buildApp({ ...servedParts(services), log, ... })`,
+ * so the object the routes receive does not hold the platform database either (spreading
+ * `services` itself would carry it along, out of sight of the type).
+ */
+export function servedParts(services: Services): ServedParts {
+  const { door, probes, auditTrail, resolver, keyAdmin, identity, graph, license, usage } = services;
+  return { door, probes, auditTrail, resolver, keyAdmin, identity, graph, license, usage };
+}
 
 /** How this listener serves: what is not the composition root's. */
 export interface ServingSettings {

@@ -7,6 +7,7 @@ import { loadConfig } from "../../src/config.js";
 import { prepareForServe } from "../../src/data-dir.js";
 import { createLogger } from "../../src/log.js";
 import { buildApp } from "../../src/server/app.js";
+import { servedParts } from "../../src/server/deps.js";
 import { jsonBody } from "../../src/server/json-body.js";
 import { openServices, type Services } from "../../src/services.js";
 import { tempDir, testDir } from "../helpers.js";
@@ -44,7 +45,7 @@ describe("logs", () => {
   it("never contain a password or token sent in a request, even when the request fails", async () => {
     const out = capture();
     const log = createLogger("trace", out.stream);
-    const app = buildApp({ ...services, log, bodyLimitBytes: 65536 }, [
+    const app = buildApp({ ...servedParts(services), log, bodyLimitBytes: 65536 }, [
       (a) =>
         a.post("/api/test/login", async (c) => {
           await jsonBody(c, z.strictObject({ user: z.string(), password: z.string() }));
@@ -112,7 +113,7 @@ describe("readiness", () => {
     const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir, "data") }, dir);
     await prepareForServe(config, createLogger("silent"));
     const services = await openServices(config, createLogger("silent"));
-    const app = buildApp({ ...services, log: createLogger("silent"), bodyLimitBytes: 1024 });
+    const app = buildApp({ ...servedParts(services), log: createLogger("silent"), bodyLimitBytes: 1024 });
     expect((await app.request("/readyz")).status).toBe(200);
     services.close();
     const res = await app.request("/readyz");

@@ -12,6 +12,7 @@ import { ConfigError, loadConfig } from "../../src/config.js";
 import { prepareForServe } from "../../src/data-dir.js";
 import { createLogger } from "../../src/log.js";
 import { buildApp } from "../../src/server/app.js";
+import { servedParts } from "../../src/server/deps.js";
 import { startServer, type RunningServer } from "../../src/server/listen.js";
 import { readClientCa, readTlsFiles } from "../../src/tls/tls-files.js";
 import { describeCertificate } from "../../src/crypto/tls-certificate.js";
@@ -90,7 +91,7 @@ describe("mutual TLS", () => {
     const log = createLogger("info", { write: (line: string) => void logLines.push(line) });
     await prepareForServe(config, log);
     services = await openServices(config, log);
-    const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes });
+    const app = buildApp({ ...servedParts(services), log, bodyLimitBytes: config.bodyLimitBytes });
     server = await startServer(app, { listen: config.listen, redirectListen: null, tls: readTlsFiles(config.tls), log });
     port = server.address.port;
   });

@@ -10,6 +10,7 @@ import { loadConfig } from "../../src/config.js";
 import { prepareForServe } from "../../src/data-dir.js";
 import { createLogger } from "../../src/log.js";
 import { buildApp } from "../../src/server/app.js";
+import { servedParts } from "../../src/server/deps.js";
 import { jsonBody } from "../../src/server/json-body.js";
 import { startServer, type RunningServer } from "../../src/server/listen.js";
 import { readTlsFiles } from "../../src/tls/tls-files.js";
@@ -30,7 +31,7 @@ describe("HTTPS server", () => {
     await prepareForServe(config, log);
     services = await openServices(config, log);
     // A route in the real chain that validates a body and writes: bad input must leave no trace.
-    const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes }, [
+    const app = buildApp({ ...servedParts(services), log, bodyLimitBytes: config.bodyLimitBytes }, [
       (a) =>
         a.post("/api/test/tenants", async (c) => {
           const input = await jsonBody(c, tenantInput);

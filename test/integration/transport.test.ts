@@ -9,6 +9,7 @@ import { loadConfig } from "../../src/config.js";
 import { prepareForServe } from "../../src/data-dir.js";
 import { createLogger } from "../../src/log.js";
 import { buildApp } from "../../src/server/app.js";
+import { servedParts } from "../../src/server/deps.js";
 import { startServer, type RunningServer } from "../../src/server/listen.js";
 import { readTlsFiles } from "../../src/tls/tls-files.js";
 import { DISCARD_LIMIT_BYTES } from "../../src/server/transport/connection.js";
@@ -37,7 +38,7 @@ describe("HTTP transport", () => {
     const log = createLogger("info", { write: (line: string) => void logLines.push(line) });
     await prepareForServe(config, log);
     services = await openServices(config, log);
-    const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes }, [
+    const app = buildApp({ ...servedParts(services), log, bodyLimitBytes: config.bodyLimitBytes }, [
       (a) =>
         a.post("/api/test/count", async (c) => {
           processed += 1;

@@ -11,8 +11,8 @@ import type { Scope } from "../../vocabulary/roles.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { ProblemError } from "../problem.js";
 
-/** One tenant's door, as the database in AppDeps hands it out (src/server names no db type). */
-type TenantDb = ReturnType<AppDeps["db"]["forTenant"]>;
+/** One tenant's data, as the door in AppDeps hands it out (src/server names no db type). */
+type TenantDb = ReturnType<AppDeps["door"]["forTenant"]>;
 
 /** The middlewares that declare a scope, so tests can find undeclared routes. */
 export const scopeDeclarations = new WeakMap<MiddlewareHandler, readonly Scope[]>();
@@ -53,13 +53,13 @@ export function principalOf(c: Context<AppEnv>): Principal {
 }
 
 /** The caller's tenant data; the platform tenant holds no tenant content, so its accounts get 403. */
-export function tenantDbOf(deps: Pick<AppDeps, "db">, c: Context<AppEnv>): TenantDb {
+export function tenantDbOf(deps: Pick<AppDeps, "door">, c: Context<AppEnv>): TenantDb {
   const scope = principalOf(c).tenantScope;
   if (!scope) throw new ProblemError(403, "forbidden", "this account holds no tenant data");
-  return deps.db.forTenant(scope);
+  return deps.door.forTenant(scope);
 }
 
 /** The caller's own account rows (sessions, tokens, notifications), the platform root's too. */
-export function accountDbOf(deps: Pick<AppDeps, "db">, c: Context<AppEnv>): TenantDb {
-  return deps.db.forTenant(principalOf(c).accountScope);
+export function accountDbOf(deps: Pick<AppDeps, "door">, c: Context<AppEnv>): TenantDb {
+  return deps.door.forTenant(principalOf(c).accountScope);
 }

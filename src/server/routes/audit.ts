@@ -6,10 +6,8 @@
  */
 import type { Context } from "hono";
 import { z } from "zod";
-import { actorNames } from "../../auth/actor-names.js";
 import { auditFilterFields, exportFileName, exportStream, type AuditFormat } from "../../audit/export.js";
-import { exportForReader, readableLog } from "../../audit/reader-access.js";
-import { PLATFORM_LOG } from "../../vocabulary/events.js";
+import { readableLog } from "../../audit/reader-access.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
@@ -20,17 +18,13 @@ type AuditQuery = z.output<typeof auditQuery>;
 
 const CONTENT_TYPES: Record<AuditFormat, string> = { jsonl: "application/x-ndjson; charset=utf-8", csv: "text/csv; charset=utf-8; header=present" };
 
-function fileLabel(deps: AppDeps, log: string): string {
-  return log === PLATFORM_LOG ? "platform" : (deps.db.tenants.get(log)?.slug ?? log);
-}
-
 function exportAudit(deps: AppDeps, c: Context<AppEnv>, query: AuditQuery): Response {
   const principal = principalOf(c);
   const { log: which, ...request } = query;
   const log = readableLog(principal, which === "platform", "forbidden");
-  const chunks = exportForReader({ db: deps.db, events: deps.identity.events, names: actorNames(deps.identity.accounts) }, principal, log, request);
+  const chunks = deps.auditTrail.export(principal, log, request);
   c.header("Content-Type", CONTENT_TYPES[request.format]);
-  c.header("Content-Disposition", `attachment; filename="${exportFileName(fileLabel(deps, log), request.format, new Date())}"`);
+  c.header("Content-Disposition", `attachment; filename="${exportFileName(deps.auditTrail.fileLabel(log), request.format, new Date())}"`);
   c.header("Cache-Control", "no-store");
   return streamedBody(c, exportStream(chunks), deps.log, "audit export");
 }

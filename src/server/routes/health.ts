@@ -8,7 +8,6 @@
  * opens, the tenant's id (never its name).
  */
 import { z } from "zod";
-import { keyHealth } from "../../key-admin/health.js";
 import { LICENSE_STATES, type LicenseState } from "../../license/state.js";
 import type { AppDeps } from "../deps.js";
 import { PROBLEM_CONTENT_TYPE, problemBody } from "../problem.js";
@@ -55,19 +54,18 @@ export function healthRoutes(deps: AppDeps): ApiRouter {
       },
     },
     async (c) => {
-      const database = await probe(() => deps.db.ping());
+      const database = await probe(() => deps.probes.database());
       const warnings: string[] = [];
       const checks = {
         database,
         // Without writing: free space on the data directory and whether the last write found the disk full.
-        storage: await probe(() => deps.db.checkStorage()),
+        storage: await probe(() => deps.probes.storage()),
         // The master key answers, and (from the keystore beside the database, so only when that is up) it is
         // not retired and every data key has a wrap some loaded, non-retired master key opens: tenant ids only.
         keys: await probe(async () => {
           await deps.resolver.check();
           if (database !== "ok") return;
-          const ring = deps.keyAdmin.crypto.masterKeys;
-          const health = keyHealth(deps.db.keystore, { currentLabel: ring.currentLabel, loadedLabels: ring.labels() }, false);
+          const health = deps.keyAdmin.health();
           warnings.push(...health.warnings);
           if (health.failures.length > 0) throw new Error(health.failures.join("; "));
         }),

@@ -5,7 +5,6 @@
 import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { rotateMaster, rotateTenantKey } from "../../key-admin/rotation.js";
-import { keyStatus } from "../../key-admin/status.js";
 import { actorOf } from "../../auth/principal.js";
 import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
@@ -26,7 +25,7 @@ export function keyRoutes(deps: AppDeps): ApiRouter {
   defineRoute(
     router,
     { method: "get", path: "/api/keys/status", operationId: "keyStatus", reads: "sensitive", summary: "The master keys, every data-key version with its encryption count and the values sealed under it, and re-encryption progress (no key material)", tags, scopes: ["keys:manage"], responses: { 200: { description: "key status" } } },
-    (c) => c.json(keyStatus(deps.db, deps.keyAdmin.crypto, deps.keyAdmin.runningServer())),
+    (c) => c.json(deps.keyAdmin.status()),
   );
   defineRoute(
     router,

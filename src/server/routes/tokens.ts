@@ -1,7 +1,7 @@
 /** The caller's personal access tokens: the token itself is in the creation response only. */
 import { createOwnToken, ownTokens, revokeOwnToken } from "../../auth/self-service.js";
 import type { AppDeps } from "../deps.js";
-import { principalOf } from "../middleware/require-scope.js";
+import { accountDbOf, principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { tokenRequestSchema } from "./schemas.js";
 
@@ -12,7 +12,7 @@ export function tokenRoutes(deps: AppDeps): ApiRouter {
   defineRoute(
     router,
     { method: "get", path: "/api/tokens", operationId: "listOwnTokens", reads: "content", summary: "The caller's personal access tokens (never the secret)", tags, scopes: ["self"], responses: { 200: { description: "the tokens" } } },
-    (c) => c.json({ tokens: ownTokens(deps.db, principalOf(c)) }),
+    (c) => c.json({ tokens: ownTokens(accountDbOf(deps, c), principalOf(c)) }),
   );
 
   defineRoute(
@@ -32,7 +32,7 @@ export function tokenRoutes(deps: AppDeps): ApiRouter {
       },
     },
     async (c, { body }) => {
-      const created = await createOwnToken(deps.db, principalOf(c), { ...body, scopes: [...new Set(body.scopes)] });
+      const created = await createOwnToken(accountDbOf(deps, c), principalOf(c), { ...body, scopes: [...new Set(body.scopes)] });
       return c.json({ token: created.token, ...created.info }, 201);
     },
   );
@@ -41,7 +41,7 @@ export function tokenRoutes(deps: AppDeps): ApiRouter {
     router,
     { method: "delete", path: "/api/tokens/:tokenId", operationId: "revokeOwnToken", summary: "Revoke one of the caller's personal access tokens", tags, scopes: ["self"], responses: { 204: { description: "the token is revoked" } } },
     async (c, { params }) => {
-      await revokeOwnToken(deps.db, principalOf(c), params.tokenId);
+      await revokeOwnToken(accountDbOf(deps, c), principalOf(c), params.tokenId);
       return c.body(null, 204);
     },
   );

@@ -16,6 +16,7 @@ import { issueRootRecovery } from "../../../src/auth/root-recovery.js";
 import { loadConfig } from "../../../src/config.js";
 import { createLogger } from "../../../src/log.js";
 import { buildApp } from "../../../src/server/app.js";
+import { servedParts } from "../../../src/server/deps.js";
 import { startServer, type RunningServer } from "../../../src/server/listen.js";
 import { readTlsFiles } from "../../../src/tls/tls-files.js";
 import { openServices } from "../../../src/services.js";
@@ -163,7 +164,7 @@ describe("vecto recover-root", () => {
     const log = createLogger("silent");
     const services = await openServices(config, log);
     try {
-      const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes });
+      const app = buildApp({ ...servedParts(services), log, bodyLimitBytes: config.bodyLimitBytes });
       const res = await app.request("/api/auth/password-reset", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: issued.token, newPassword: OTHER_PASSWORD }) });
       expect(res.status).toBe(401);
       // Issuing through the domain, as any other caller would, is refused as well.

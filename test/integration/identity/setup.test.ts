@@ -7,6 +7,7 @@ import { loadConfig } from "../../../src/config.js";
 import { prepareForServe } from "../../../src/data-dir.js";
 import { createLogger } from "../../../src/log.js";
 import { buildApp } from "../../../src/server/app.js";
+import { servedParts } from "../../../src/server/deps.js";
 import { openServices, type Services } from "../../../src/services.js";
 import { tempDir } from "../../helpers.js";
 import { STRONG_PASSWORD } from "../../identity-fixture.js";
@@ -25,7 +26,7 @@ describe("first-run setup", () => {
       services.close();
       dir.cleanup();
     });
-    const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes });
+    const app = buildApp({ ...servedParts(services), log, bodyLimitBytes: config.bodyLimitBytes });
     const setup = async (token: string): Promise<Response> =>
       app.request("/api/setup", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD }) });
     return { services, setup };
