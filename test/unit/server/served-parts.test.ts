@@ -58,7 +58,7 @@ function databasePaths(value: object, prefix = ""): string[] {
 const takesDb = (f: SourceFile): string[] => [...f.text.matchAll(/\.db\b|\{[^}]*\bdb\b[^}]*\}\s*=/g)].map((m) => `${f.path}: ${m[0]}`);
 
 /** buildApp calls in a source that are not given servedParts(...) first (the definition aside). */
-const wholeRootToApp = (f: SourceFile): string[] => [...f.text.matchAll(/\bbuildApp\((?!\{ \.\.\.servedParts\()[^)]{0,60}/g)].filter((m) => !/^buildApp\(deps: AppDeps/.test(m[0])).map((m) => `${f.path}: ${m[0]}`);
+const wholeRootToApp = (f: SourceFile): string[] => [...f.text.matchAll(/\bbuildApp\((?!\{\s*\.\.\.servedParts\()[^)]{0,60}/g)].filter((m) => !/^buildApp\(deps: AppDeps/.test(m[0])).map((m) => `${f.path}: ${m[0]}`);
 
 describe("what src/server receives", () => {
   it("does not carry the platform database: AppDeps has no `db`, and no other path to it but the named ones", () => {
