@@ -71,10 +71,15 @@ function mib(n) {
 export async function buildSea(opts = {}) {
   const t0 = Date.now();
   const target = opts.entry
-    ? { entry: opts.entry, binary: opts.binary ?? "dist/custom/vecto", workDir: dirname(opts.binary ?? "dist/custom/vecto") }
+    ? {
+        entry: opts.entry,
+        binary: opts.binary ?? "dist/custom/vecto",
+        workDir: dirname(opts.binary ?? "dist/custom/vecto"),
+      }
     : TARGETS[opts.target ?? "main"];
   if (!target) throw new Error(`unknown target ${opts.target}`);
-  if (process.platform !== "linux") throw new Error(`the appliance binary is built on linux (this is ${process.platform})`);
+  if (process.platform !== "linux")
+    throw new Error(`the appliance binary is built on linux (this is ${process.platform})`);
   const log = opts.quiet ? () => {} : (m) => console.log(`build-sea: ${m}`);
 
   const workDir = join(ROOT, target.workDir);
@@ -83,7 +88,14 @@ export async function buildSea(opts = {}) {
 
   // 1. bundle
   const main = join(workDir, "vecto.cjs");
-  const { vendorKeyIds, vendorKeysSource } = await bundle({ sea: true, entry: target.entry, outfile: main, vendorKeys: opts.vendorKeys, defaultVendorKeys: opts.defaultVendorKeys, quiet: opts.quiet });
+  const { vendorKeyIds, vendorKeysSource } = await bundle({
+    sea: true,
+    entry: target.entry,
+    outfile: main,
+    vendorKeys: opts.vendorKeys,
+    defaultVendorKeys: opts.defaultVendorKeys,
+    quiet: opts.quiet,
+  });
   log(`bundled ${target.entry} -> ${relative(ROOT, main)} (${(statSync(main).size / 1024).toFixed(0)} KiB)`);
   log(`vendor keys compiled in: ${vendorKeyIds.join(", ")} (${vendorKeysSource})`);
 
@@ -121,7 +133,10 @@ export async function buildSea(opts = {}) {
     )}\n`,
   );
   rmSync(blob, { force: true });
-  execFileSync(process.execPath, ["--experimental-sea-config", seaConfig], { cwd: workDir, stdio: opts.quiet ? "pipe" : "inherit" });
+  execFileSync(process.execPath, ["--experimental-sea-config", seaConfig], {
+    cwd: workDir,
+    stdio: opts.quiet ? "pipe" : "inherit",
+  });
   if (!existsSync(blob)) throw new Error(`node --experimental-sea-config did not write ${blob}`);
 
   // 4. copy this node and inject the blob (no signature to remove on linux)
@@ -134,7 +149,9 @@ export async function buildSea(opts = {}) {
   chmodSync(binary, 0o755);
 
   const size = statSync(binary).size;
-  log(`${relative(ROOT, binary)}: ${mib(size)} (${size} bytes), node ${process.version}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  log(
+    `${relative(ROOT, binary)}: ${mib(size)} (${size} bytes), node ${process.version}, ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
   return { binary, size, manifest, vendorKeyIds };
 }
 
@@ -147,11 +164,16 @@ function parseArgs(argv) {
     else if (a === "--entry" && argv[i + 1]) opts.entry = argv[++i];
     else if (a === "--binary" && argv[i + 1]) opts.binary = argv[++i];
     else if (a === "--vendor-keys") {
-      if (!argv[i + 1]) throw new Error("--vendor-keys needs a FILE: a JSON array of {kid, publicKey} (npm run licensing -- keygen writes one)");
+      if (!argv[i + 1])
+        throw new Error(
+          "--vendor-keys needs a FILE: a JSON array of {kid, publicKey} (npm run licensing -- keygen writes one)",
+        );
       opts.vendorKeys = argv[++i];
-    }
-    else if (a === "--default-vendor-keys") opts.defaultVendorKeys = true;
-    else throw new Error(`unknown argument ${a} (use --probe, --no-code-cache, --entry F --binary B, --vendor-keys FILE, --default-vendor-keys)`);
+    } else if (a === "--default-vendor-keys") opts.defaultVendorKeys = true;
+    else
+      throw new Error(
+        `unknown argument ${a} (use --probe, --no-code-cache, --entry F --binary B, --vendor-keys FILE, --default-vendor-keys)`,
+      );
   }
   if (opts.binary && !opts.entry) throw new Error("--binary needs --entry");
   return opts;

@@ -73,7 +73,13 @@ function seaNativePlugin() {
     setup(build) {
       build.onResolve({ filter: /^node-gyp-build$/ }, (args) => {
         if (packageOf(args.importer) === "argon2") return { path: "argon2", namespace: "vecto-sea-addon" };
-        return { errors: [{ text: `node-gyp-build imported by ${args.importer}: no SEA asset for it; add it to appliance/build-sea.mjs` }] };
+        return {
+          errors: [
+            {
+              text: `node-gyp-build imported by ${args.importer}: no SEA asset for it; add it to appliance/build-sea.mjs`,
+            },
+          ],
+        };
       });
       build.onResolve({ filter: /\.node$/ }, (args) => {
         if (packageOf(args.importer) === "pkcs11js" && args.path === "./build/Release/pkcs11.node") {
@@ -88,7 +94,8 @@ function seaNativePlugin() {
       build.onLoad({ filter: /.*/, namespace: "vecto-sea-addon" }, (args) => {
         const load = `require(${loaderPath}).loadNativeAddon(${JSON.stringify(args.path)})`;
         // argon2 calls the node-gyp-build export with its __dirname; pkcs11js requires the .node directly.
-        const contents = args.path === "argon2" ? `module.exports = function () { return ${load}; };` : `module.exports = ${load};`;
+        const contents =
+          args.path === "argon2" ? `module.exports = function () { return ${load}; };` : `module.exports = ${load};`;
         return { contents, loader: "js", resolveDir: ROOT };
       });
       build.onLoad({ filter: /.*/, namespace: "vecto-sea-stub" }, () => ({
@@ -113,7 +120,13 @@ function noRuntimePathsPlugin() {
         const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:])\/\/.*$/gm, "$1");
         const m = /\bimport\.meta\.(url|dirname|filename)\b|\b__dirname\b|\b__filename\b/.exec(code);
         if (m) {
-          return { errors: [{ text: `${rel}: "${m[0]}" locates files at run time; import the file as text/asset instead (DESIGN.md, Appliance)` }] };
+          return {
+            errors: [
+              {
+                text: `${rel}: "${m[0]}" locates files at run time; import the file as text/asset instead (DESIGN.md, Appliance)`,
+              },
+            ],
+          };
         }
         return { contents: text, loader: "ts" };
       });
@@ -159,7 +172,8 @@ async function licenseModules() {
  */
 export async function loadVendorKeys(file) {
   const license = await licenseModules();
-  if (file === undefined) return { ids: license.DEFAULT_VENDOR_KEYS.map((k) => k.kid), source: `the default list in ${VENDOR_KEYS_MODULE}` };
+  if (file === undefined)
+    return { ids: license.DEFAULT_VENDOR_KEYS.map((k) => k.kid), source: `the default list in ${VENDOR_KEYS_MODULE}` };
   const fail = (message) => {
     throw new Error(`--vendor-keys ${file}: ${message}`.replace(/\s+/g, " "));
   };
@@ -180,12 +194,15 @@ function checkVendorKeys(license, list, fail) {
   const keys = [];
   for (const [i, entry] of list.entries()) {
     const at = `entry ${i + 1}`;
-    if (entry === null || typeof entry !== "object" || Array.isArray(entry)) fail(`${at}: must be an object {"kid": "...", "publicKey": "..."}`);
+    if (entry === null || typeof entry !== "object" || Array.isArray(entry))
+      fail(`${at}: must be an object {"kid": "...", "publicKey": "..."}`);
     const unknown = Object.keys(entry).filter((k) => k !== "kid" && k !== "publicKey");
     if (unknown.length) fail(`${at}: unknown field "${unknown[0]}" (an entry has "kid" and "publicKey" only)`);
     // The rule a license envelope's kid follows (format.ts).
-    if (typeof entry.kid !== "string" || !/^[0-9a-f]{16}$/.test(entry.kid)) fail(`${at}: "kid" must be 16 lowercase hex digits (the first 16 of sha256 of the raw public key)`);
-    if (typeof entry.publicKey !== "string") fail(`${at} (kid ${entry.kid}): "publicKey" must be the raw 32-byte key in base64, or an SPKI PEM`);
+    if (typeof entry.kid !== "string" || !/^[0-9a-f]{16}$/.test(entry.kid))
+      fail(`${at}: "kid" must be 16 lowercase hex digits (the first 16 of sha256 of the raw public key)`);
+    if (typeof entry.publicKey !== "string")
+      fail(`${at} (kid ${entry.kid}): "publicKey" must be the raw 32-byte key in base64, or an SPKI PEM`);
     if (keys.some((k) => k.kid === entry.kid)) fail(`${at}: kid ${entry.kid} is listed twice`);
     let raw;
     try {
@@ -209,13 +226,20 @@ export function vendorKeysRecord(outfile) {
  * recorded by the previous build of the same file (checked again), else the default list.
  */
 async function chooseVendorKeys(opts, outfile) {
-  if (opts.vendorKeys !== undefined && opts.defaultVendorKeys) throw new Error("--vendor-keys and --default-vendor-keys exclude each other");
+  if (opts.vendorKeys !== undefined && opts.defaultVendorKeys)
+    throw new Error("--vendor-keys and --default-vendor-keys exclude each other");
   const record = vendorKeysRecord(outfile);
-  if (opts.vendorKeys !== undefined || opts.defaultVendorKeys || !existsSync(record)) return loadVendorKeys(opts.vendorKeys);
+  if (opts.vendorKeys !== undefined || opts.defaultVendorKeys || !existsSync(record))
+    return loadVendorKeys(opts.vendorKeys);
   const inside = relative(process.cwd(), record);
   const shown = inside.startsWith("..") || isAbsolute(inside) ? record : inside;
   const fail = (message) => {
-    throw new Error(`${shown} (the vendor keys of the previous build): ${message}; rebuild with --vendor-keys FILE or --default-vendor-keys`.replace(/\s+/g, " "));
+    throw new Error(
+      `${shown} (the vendor keys of the previous build): ${message}; rebuild with --vendor-keys FILE or --default-vendor-keys`.replace(
+        /\s+/g,
+        " ",
+      ),
+    );
   };
   let recorded;
   try {
@@ -225,7 +249,12 @@ async function chooseVendorKeys(opts, outfile) {
   }
   const keys = checkVendorKeys(await licenseModules(), recorded?.keys, fail);
   const from = typeof recorded.source === "string" ? `${recorded.source}, ` : "";
-  return { keys, ids: keys.map((k) => k.kid), source: `kept from the previous build: ${from}recorded in ${shown}; --default-vendor-keys drops them`, kept: true };
+  return {
+    keys,
+    ids: keys.map((k) => k.kid),
+    source: `kept from the previous build: ${from}recorded in ${shown}; --default-vendor-keys drops them`,
+    kept: true,
+  };
 }
 
 /** After a successful build: record its keys beside it, or drop a stale record when it has the default list. */
@@ -261,7 +290,9 @@ export async function bundle(opts = {}) {
     sourcemap: sea ? false : "linked",
     loader: { ".sql": "text", ".txt": "text" },
     external: sea ? [] : NATIVE_PACKAGES,
-    plugins: sea ? [commonJsEntriesPlugin(), seaNativePlugin(), noRuntimePathsPlugin()] : [commonJsEntriesPlugin(), noRuntimePathsPlugin()],
+    plugins: sea
+      ? [commonJsEntriesPlugin(), seaNativePlugin(), noRuntimePathsPlugin()]
+      : [commonJsEntriesPlugin(), noRuntimePathsPlugin()],
     logLevel: "silent",
     metafile: true,
     legalComments: "none",
@@ -270,9 +301,7 @@ export async function bundle(opts = {}) {
   });
 
   const warnings = result.warnings;
-  const formatted = warnings.length
-    ? await esbuild.formatMessages(warnings, { kind: "warning", color: false })
-    : [];
+  const formatted = warnings.length ? await esbuild.formatMessages(warnings, { kind: "warning", color: false }) : [];
   if (!opts.quiet) for (const w of formatted) console.warn(w.trimEnd());
   const fatal = warnings.filter(
     (w) =>
@@ -288,7 +317,9 @@ export async function bundle(opts = {}) {
   // In SEA mode nothing may still try to load a native package from disk.
   if (sea) {
     const inputs = Object.keys(result.metafile.inputs);
-    const stray = inputs.filter((p) => p.endsWith(".node") || /(^|\/)node_modules\/(bindings|node-gyp-build)\//.test(p));
+    const stray = inputs.filter(
+      (p) => p.endsWith(".node") || /(^|\/)node_modules\/(bindings|node-gyp-build)\//.test(p),
+    );
     if (stray.length) throw new Error(`bundle --sea: native loaders still bundled: ${stray.join(", ")}`);
   } else {
     chmodSync(outfile, 0o755);
@@ -298,7 +329,10 @@ export async function bundle(opts = {}) {
   if (vendor.keys && Object.keys(result.metafile.inputs).some((p) => resolve(p) === join(ROOT, VENDOR_KEYS_MODULE))) {
     const text = readFileSync(outfile, "utf8");
     const missing = vendor.ids.filter((kid) => !text.includes(`"${kid}"`));
-    if (missing.length || text.includes(`typeof ${VENDOR_KEYS_GLOBAL}`)) throw new Error(`--vendor-keys: ${VENDOR_KEYS_GLOBAL} was not replaced in ${relative(ROOT, outfile)}; is it still read by ${VENDOR_KEYS_MODULE}?`);
+    if (missing.length || text.includes(`typeof ${VENDOR_KEYS_GLOBAL}`))
+      throw new Error(
+        `--vendor-keys: ${VENDOR_KEYS_GLOBAL} was not replaced in ${relative(ROOT, outfile)}; is it still read by ${VENDOR_KEYS_MODULE}?`,
+      );
   }
   recordVendorKeys(outfile, vendor);
   return { outfile, warnings, metafile: result.metafile, vendorKeyIds: vendor.ids, vendorKeysSource: vendor.source };
@@ -312,11 +346,16 @@ function parseArgs(argv) {
     else if (a === "--entry") opts.entry = argv[++i];
     else if (a === "--outfile") opts.outfile = argv[++i];
     else if (a === "--vendor-keys") {
-      if (!argv[i + 1]) throw new Error("--vendor-keys needs a FILE: a JSON array of {kid, publicKey} (npm run licensing -- keygen writes one)");
+      if (!argv[i + 1])
+        throw new Error(
+          "--vendor-keys needs a FILE: a JSON array of {kid, publicKey} (npm run licensing -- keygen writes one)",
+        );
       opts.vendorKeys = argv[++i];
-    }
-    else if (a === "--default-vendor-keys") opts.defaultVendorKeys = true;
-    else throw new Error(`unknown argument ${a} (use --sea, --entry F, --outfile O, --vendor-keys FILE, --default-vendor-keys)`);
+    } else if (a === "--default-vendor-keys") opts.defaultVendorKeys = true;
+    else
+      throw new Error(
+        `unknown argument ${a} (use --sea, --entry F, --outfile O, --vendor-keys FILE, --default-vendor-keys)`,
+      );
   }
   return opts;
 }

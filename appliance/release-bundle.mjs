@@ -20,7 +20,23 @@
 // the last commit's time), uid/gid 0, explicit modes; gzip has no timestamp.
 import { execFileSync } from "node:child_process";
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from "node:crypto";
-import { chmodSync, closeSync, createReadStream, createWriteStream, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -90,7 +106,11 @@ function sourceDate() {
     return new Date(Number(env) * 1000);
   }
   try {
-    const out = execFileSync("git", ["log", "-1", "--format=%ct"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const out = execFileSync("git", ["log", "-1", "--format=%ct"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
     if (/^\d+$/.test(out)) return new Date(Number(out) * 1000);
   } catch {
     // not a git checkout: fall through
@@ -115,15 +135,22 @@ export function signingKey(outDir, version, env = process.env) {
       const st = fstatSync(fd);
       if (!st.isFile()) throw new Error(`VECTO_RELEASE_SIGNING_KEY: ${file} is not a regular file`);
       if ((st.mode & 0o077) !== 0) {
-        throw new Error(`VECTO_RELEASE_SIGNING_KEY: ${file} has mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}; it must be 0600 (no group/other access): chmod 600 ${file}`);
+        throw new Error(
+          `VECTO_RELEASE_SIGNING_KEY: ${file} has mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}; it must be 0600 (no group/other access): chmod 600 ${file}`,
+        );
       }
       let privateKey;
       try {
         privateKey = createPrivateKey({ key: readFileSync(fd), format: "pem" });
       } catch {
-        throw new Error(`VECTO_RELEASE_SIGNING_KEY: ${file} is not a PEM private key (expected an Ed25519 key in PKCS#8 PEM, as "openssl genpkey -algorithm ed25519" writes)`);
+        throw new Error(
+          `VECTO_RELEASE_SIGNING_KEY: ${file} is not a PEM private key (expected an Ed25519 key in PKCS#8 PEM, as "openssl genpkey -algorithm ed25519" writes)`,
+        );
       }
-      if (privateKey.asymmetricKeyType !== "ed25519") throw new Error(`VECTO_RELEASE_SIGNING_KEY: ${file} is a ${privateKey.asymmetricKeyType} key; an Ed25519 key is required`);
+      if (privateKey.asymmetricKeyType !== "ed25519")
+        throw new Error(
+          `VECTO_RELEASE_SIGNING_KEY: ${file} is a ${privateKey.asymmetricKeyType} key; an Ed25519 key is required`,
+        );
       return { privateKey, publicKey: createPublicKey(privateKey), ephemeral: false, source: file };
     } finally {
       closeSync(fd);
@@ -147,12 +174,20 @@ export function keyFingerprint(publicKey) {
 function probeBinary(binary, version) {
   let out;
   try {
-    out = execFileSync(binary, ["version", "--json"], { encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", VECTO_ENV_FILE: "/dev/null" }, timeout: 60_000, stdio: ["ignore", "pipe", "pipe"] });
+    out = execFileSync(binary, ["version", "--json"], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", VECTO_ENV_FILE: "/dev/null" },
+      timeout: 60_000,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
   } catch (err) {
     throw new Error(`${binary} version --json failed: ${(err.stderr ?? err.message).toString().split("\n")[0]}`);
   }
   const info = JSON.parse(out);
-  if (info.version !== version) throw new Error(`${binary} is vecto ${info.version}, package.json says ${version}: rebuild it (npm run build:appliance)`);
+  if (info.version !== version)
+    throw new Error(
+      `${binary} is vecto ${info.version}, package.json says ${version}: rebuild it (npm run build:appliance)`,
+    );
   return info;
 }
 
@@ -180,16 +215,22 @@ function layout({ binary, version, allowMissing, warn }) {
   for (const dir of TREES) addTree(dir);
   for (const required of REQUIRED_FILES) {
     if (entries.has(required)) continue;
-    if (!allowMissing) throw new Error(`${required} is missing: the bundle would not install (--allow-missing to bundle anyway)`);
+    if (!allowMissing)
+      throw new Error(`${required} is missing: the bundle would not install (--allow-missing to bundle anyway)`);
     warn(`${required} is missing: this bundle is incomplete`);
   }
   for (const name of readdirSync(join(ROOT, "docs")).sort()) {
-    if (name.endsWith(".md") && statSync(join(ROOT, "docs", name)).isFile()) entries.set(`docs/${name}`, { content: readFileSync(join(ROOT, "docs", name)), mode: 0o644 });
+    if (name.endsWith(".md") && statSync(join(ROOT, "docs", name)).isFile())
+      entries.set(`docs/${name}`, { content: readFileSync(join(ROOT, "docs", name)), mode: 0o644 });
   }
   addTree("docs/adr");
-  entries.set("config/vecto.env.example", { content: readFileSync(join(ROOT, "config", "vecto.env.example")), mode: 0o644 });
+  entries.set("config/vecto.env.example", {
+    content: readFileSync(join(ROOT, "config", "vecto.env.example")),
+    mode: 0o644,
+  });
   for (const name of readdirSync(ROOT).sort()) {
-    if (/^(LICEN[CS]E|NOTICE)(\.(md|txt))?$/.test(name) && statSync(join(ROOT, name)).isFile()) entries.set(name, { content: readFileSync(join(ROOT, name)), mode: 0o644 });
+    if (/^(LICEN[CS]E|NOTICE)(\.(md|txt))?$/.test(name) && statSync(join(ROOT, name)).isFile())
+      entries.set(name, { content: readFileSync(join(ROOT, name)), mode: 0o644 });
   }
   entries.set("VERSION", { content: Buffer.from(`${version}\n`), mode: 0o644 });
   return entries;
@@ -208,21 +249,38 @@ function checksums(entries) {
 
 async function writeTarball({ entries, top, mtime, out }) {
   const pack = tar.pack();
-  const header = (name, extra) => ({ name: `${top}/${name}`, mtime, uid: 0, gid: 0, uname: "root", gname: "root", ...extra });
+  const header = (name, extra) => ({
+    name: `${top}/${name}`,
+    mtime,
+    uid: 0,
+    gid: 0,
+    uname: "root",
+    gname: "root",
+    ...extra,
+  });
   const tmp = `${out}.partial`;
   rmSync(tmp, { force: true });
   const writing = pipeline(pack, createGzip({ level: 9 }), createWriteStream(tmp, { mode: 0o644 }));
   // Every directory on the way to each entry, so the archive carries their modes too.
   const all = new Map(entries);
   all.set("", { dir: true });
-  for (const path of entries.keys()) for (let d = dirname(path); d !== "."; d = dirname(d)) if (!all.has(d)) all.set(d, { dir: true });
+  for (const path of entries.keys())
+    for (let d = dirname(path); d !== "."; d = dirname(d)) if (!all.has(d)) all.set(d, { dir: true });
   // Sorted by path: each directory comes before its contents.
   for (const name of [...all.keys()].sort()) {
     const e = all.get(name);
     if (e.dir) {
-      await new Promise((ok, fail) => pack.entry(header(name === "" ? "" : `${name}/`, { type: "directory", mode: 0o755 }), (err) => (err ? fail(err) : ok())));
+      await new Promise((ok, fail) =>
+        pack.entry(header(name === "" ? "" : `${name}/`, { type: "directory", mode: 0o755 }), (err) =>
+          err ? fail(err) : ok(),
+        ),
+      );
     } else {
-      await new Promise((ok, fail) => pack.entry(header(name, { type: "file", mode: e.mode, size: e.content.length }), e.content, (err) => (err ? fail(err) : ok())));
+      await new Promise((ok, fail) =>
+        pack.entry(header(name, { type: "file", mode: e.mode, size: e.content.length }), e.content, (err) =>
+          err ? fail(err) : ok(),
+        ),
+      );
     }
   }
   pack.finalize();
@@ -244,7 +302,8 @@ export async function releaseBundle(opts = {}) {
   // First, so that a bad key fails before a build.
   const key = signingKey(outDir, version, opts.env ?? process.env);
   // The license keys the binary is to trust (a build input), and the development default it must not ship with.
-  if (opts.vendorKeys && (opts.binary || opts.build === false)) throw new Error("--vendor-keys builds dist/vecto: it does not go with --binary or --no-build");
+  if (opts.vendorKeys && (opts.binary || opts.build === false))
+    throw new Error("--vendor-keys builds dist/vecto: it does not go with --binary or --no-build");
   const { loadVendorKeys } = await import("./bundle.mjs");
   const wantedKids = opts.vendorKeys ? (await loadVendorKeys(opts.vendorKeys)).ids : undefined;
   const defaultKids = (await loadVendorKeys()).ids;
@@ -258,11 +317,16 @@ export async function releaseBundle(opts = {}) {
     binary = join(ROOT, "dist", "vecto");
     const stale = existsSync(binary) && BUILD_INPUTS.some((p) => newestMtime(join(ROOT, p)) > statSync(binary).mtimeMs);
     if (wantedKids) {
-      log(`building ${shown(binary)} with the vendor keys of ${opts.vendorKeys} (npm run build:appliance -- --vendor-keys)`);
+      log(
+        `building ${shown(binary)} with the vendor keys of ${opts.vendorKeys} (npm run build:appliance -- --vendor-keys)`,
+      );
       const { buildSea } = await import("./build-sea.mjs");
       await buildSea({ quiet: opts.quiet, vendorKeys: opts.vendorKeys });
     } else if (!existsSync(binary) || stale) {
-      if (opts.build === false) throw new Error(`${shown(binary)} is ${stale ? "older than its sources" : "missing"}; run npm run build:appliance (or drop --no-build)`);
+      if (opts.build === false)
+        throw new Error(
+          `${shown(binary)} is ${stale ? "older than its sources" : "missing"}; run npm run build:appliance (or drop --no-build)`,
+        );
       log(`${shown(binary)} is ${stale ? "older than its sources" : "missing"}: building it (npm run build:appliance)`);
       const { buildSea } = await import("./build-sea.mjs");
       await buildSea({ quiet: opts.quiet });
@@ -272,9 +336,14 @@ export async function releaseBundle(opts = {}) {
   log(`binary ${shown(binary)}: vecto ${info.version}, node ${info.node}, ${mib(statSync(binary).size)}`);
   const kids = Array.isArray(info.vendorKeyIds) ? info.vendorKeyIds : [];
   log(`binary trusts vendor license keys: ${kids.join(", ") || "(none reported)"}`);
-  if (wantedKids && kids.join(",") !== wantedKids.join(",")) throw new Error(`${shown(binary)} trusts vendor keys ${kids.join(", ")}, not ${wantedKids.join(", ")} from ${opts.vendorKeys}`);
+  if (wantedKids && kids.join(",") !== wantedKids.join(","))
+    throw new Error(
+      `${shown(binary)} trusts vendor keys ${kids.join(", ")}, not ${wantedKids.join(", ")} from ${opts.vendorKeys}`,
+    );
   if (kids.length > 0 && kids.every((kid) => defaultKids.includes(kid))) {
-    warn(`bin/vecto trusts only the development vendor key (${kids.join(", ")}): no license can be valid on it; build with --vendor-keys FILE`);
+    warn(
+      `bin/vecto trusts only the development vendor key (${kids.join(", ")}): no license can be valid on it; build with --vendor-keys FILE`,
+    );
   }
 
   const entries = layout({ binary, version, allowMissing: Boolean(opts.allowMissing), warn });
@@ -286,7 +355,8 @@ export async function releaseBundle(opts = {}) {
 
   const sums = checksums(entries);
   const signature = sign(null, sums, key.privateKey);
-  if (!verify(null, sums, key.publicKey, signature)) throw new Error("the signature does not verify with its own public key");
+  if (!verify(null, sums, key.publicKey, signature))
+    throw new Error("the signature does not verify with its own public key");
   entries.set("SHA256SUMS", { content: sums, mode: 0o644 });
   entries.set("SHA256SUMS.sig", { content: Buffer.from(`${signature.toString("base64")}\n`), mode: 0o644 });
 
@@ -305,8 +375,12 @@ export async function releaseBundle(opts = {}) {
     warn(`(set VECTO_RELEASE_SIGNING_KEY; the throwaway key is ${shown(key.source)})`);
     warn("=====================================================================");
   }
-  log(`${shown(tarball)}: ${mib(size)} (${size} bytes), ${files.length} files, sha256 ${await sha256File(tarball)}, ${seconds.toFixed(1)} s`);
-  log(`publish the public key separately: ${shown(publicKeyFile)} (${keyFingerprint(key.publicKey)}); it is not in the bundle`);
+  log(
+    `${shown(tarball)}: ${mib(size)} (${size} bytes), ${files.length} files, sha256 ${await sha256File(tarball)}, ${seconds.toFixed(1)} s`,
+  );
+  log(
+    `publish the public key separately: ${shown(publicKeyFile)} (${keyFingerprint(key.publicKey)}); it is not in the bundle`,
+  );
   return { tarball, publicKeyFile, size, seconds, ephemeral: key.ephemeral, files, top };
 }
 
@@ -320,7 +394,10 @@ function parseArgs(argv) {
     else if (a === "--vendor-keys" && argv[i + 1]) opts.vendorKeys = argv[++i];
     else if (a === "--allow-missing") opts.allowMissing = true;
     else if (a === "--quiet") opts.quiet = true;
-    else throw new Error(`unknown argument ${a} (use --binary PATH, --out-dir DIR, --no-build, --vendor-keys FILE, --allow-missing, --quiet)`);
+    else
+      throw new Error(
+        `unknown argument ${a} (use --binary PATH, --out-dir DIR, --no-build, --vendor-keys FILE, --allow-missing, --quiet)`,
+      );
   }
   return opts;
 }

@@ -14,7 +14,22 @@ import { createHash } from "node:crypto";
 const SPEC_VERSION = "1.6";
 const HASH_ALGS = { sha1: "SHA-1", sha256: "SHA-256", sha384: "SHA-384", sha512: "SHA-512" };
 /** Node's own components, from process.versions, that ship inside the binary. */
-const NODE_PARTS = { openssl: "openssl", v8: "v8", uv: "libuv", zlib: "zlib", brotli: "brotli", ares: "c-ares", nghttp2: "nghttp2", nghttp3: "nghttp3", ngtcp2: "ngtcp2", llhttp: "llhttp", icu: "icu", undici: "undici", simdutf: "simdutf", ada: "ada" };
+const NODE_PARTS = {
+  openssl: "openssl",
+  v8: "v8",
+  uv: "libuv",
+  zlib: "zlib",
+  brotli: "brotli",
+  ares: "c-ares",
+  nghttp2: "nghttp2",
+  nghttp3: "nghttp3",
+  ngtcp2: "ngtcp2",
+  llhttp: "llhttp",
+  icu: "icu",
+  undici: "undici",
+  simdutf: "simdutf",
+  ada: "ada",
+};
 
 /** `node_modules/@scope/name/node_modules/x` -> `x`; an aliased entry carries its real name. */
 function packageName(path, entry) {
@@ -70,7 +85,8 @@ function readJson(file) {
  */
 export function productionTree(lock) {
   const packages = lock.packages;
-  if (!packages || !packages[""]) throw new Error("package-lock.json has no `packages` map (lockfileVersion 2 or 3 needed)");
+  if (!packages || !packages[""])
+    throw new Error("package-lock.json has no `packages` map (lockfileVersion 2 or 3 needed)");
   const edges = new Map();
   const queue = [""];
   while (queue.length > 0) {
@@ -79,13 +95,16 @@ export function productionTree(lock) {
     const entry = packages[from];
     const wanted = { ...entry.dependencies, ...entry.optionalDependencies };
     const peerMeta = entry.peerDependenciesMeta ?? {};
-    for (const peer of Object.keys(entry.peerDependencies ?? {})) if (!peerMeta[peer]?.optional) wanted[peer] = entry.peerDependencies[peer];
+    for (const peer of Object.keys(entry.peerDependencies ?? {}))
+      if (!peerMeta[peer]?.optional) wanted[peer] = entry.peerDependencies[peer];
     const to = [];
     for (const name of Object.keys(wanted).sort()) {
       const target = resolveIn(packages, from, name);
       if (target === undefined) {
         if (entry.optionalDependencies?.[name] !== undefined || peerMeta[name]?.optional) continue;
-        throw new Error(`package-lock.json: ${from || "the root"} depends on ${name}, which is not in the lockfile (run npm install)`);
+        throw new Error(
+          `package-lock.json: ${from || "the root"} depends on ${name}, which is not in the lockfile (run npm install)`,
+        );
       }
       const resolved = packages[target].link ? packages[target].resolved : target;
       to.push(resolved);
@@ -165,10 +184,19 @@ export function generateSbom(options) {
     licenses: [{ expression: "MIT" }],
     components: Object.entries(NODE_PARTS)
       .filter(([key]) => typeof versions[key] === "string")
-      .map(([key, name]) => ({ type: "library", "bom-ref": `${nodeRef}|${name}@${versions[key]}`, name, version: versions[key], purl: `pkg:generic/${name}@${encodeURIComponent(versions[key])}` })),
+      .map(([key, name]) => ({
+        type: "library",
+        "bom-ref": `${nodeRef}|${name}@${versions[key]}`,
+        name,
+        version: versions[key],
+        purl: `pkg:generic/${name}@${encodeURIComponent(versions[key])}`,
+      })),
   };
 
-  const dependencies = [...edges].map(([path, to]) => ({ ref: refOfPath.get(path), dependsOn: [...new Set(to.map((p) => refOfPath.get(p)))].sort() }));
+  const dependencies = [...edges].map(([path, to]) => ({
+    ref: refOfPath.get(path),
+    dependsOn: [...new Set(to.map((p) => refOfPath.get(p)))].sort(),
+  }));
   const merged = new Map();
   for (const d of dependencies) merged.set(d.ref, [...new Set([...(merged.get(d.ref) ?? []), ...d.dependsOn])].sort());
   merged.set(rootRef, [...(merged.get(rootRef) ?? []), nodeRef].sort());
@@ -194,10 +222,21 @@ export function generateSbom(options) {
       },
     },
     components: [runtime, ...sortedComponents],
-    dependencies: [...merged].map(([ref, dependsOn]) => ({ ref, dependsOn })).sort((a, b) => a.ref.localeCompare(b.ref)),
+    dependencies: [...merged]
+      .map(([ref, dependsOn]) => ({ ref, dependsOn }))
+      .sort((a, b) => a.ref.localeCompare(b.ref)),
   };
   // A stable serial number: the same tree gives the same BOM (reproducible bundles).
   const digest = createHash("sha256").update(JSON.stringify(body)).digest("hex");
   const uuid = `${digest.slice(0, 8)}-${digest.slice(8, 12)}-5${digest.slice(13, 16)}-${((parseInt(digest[16], 16) & 0x3) | 0x8).toString(16)}${digest.slice(17, 20)}-${digest.slice(20, 32)}`;
-  return { $schema: body.$schema, bomFormat: body.bomFormat, specVersion: body.specVersion, serialNumber: `urn:uuid:${uuid}`, version: 1, metadata: body.metadata, components: body.components, dependencies: body.dependencies };
+  return {
+    $schema: body.$schema,
+    bomFormat: body.bomFormat,
+    specVersion: body.specVersion,
+    serialNumber: `urn:uuid:${uuid}`,
+    version: 1,
+    metadata: body.metadata,
+    components: body.components,
+    dependencies: body.dependencies,
+  };
 }

@@ -98,7 +98,10 @@ function comparison(label: string, withAudit: Stats, without: Stats): Record<str
     "opsPerSec without/with": round(without.opsPerSec / withAudit.opsPerSec),
     "p50 with/without": round(withAudit.p50Ms / without.p50Ms),
     "p99 with/without": round(withAudit.p99Ms / without.p99Ms),
-    auditCostPerWriteMs: { mean: round(withAudit.meanMs - without.meanMs), p50: round(withAudit.p50Ms - without.p50Ms) },
+    auditCostPerWriteMs: {
+      mean: round(withAudit.meanMs - without.meanMs),
+      p50: round(withAudit.p50Ms - without.p50Ms),
+    },
   };
 }
 
@@ -120,17 +123,49 @@ async function setUp(dir: string): Promise<Appliance> {
   const services = await openServices(config, log);
   const { identity } = services;
   const { token: setupToken } = await issueSetupToken(services.db, 600);
-  await completeSetup(identity.accounts, setupToken, { email: "root@example.test", name: "Bench Root", password: PASSWORD });
-  const rootTokens = await identity.sessions.login({ email: "root@example.test", password: PASSWORD, client: "bench", address: "127.0.0.1" });
+  await completeSetup(identity.accounts, setupToken, {
+    email: "root@example.test",
+    name: "Bench Root",
+    password: PASSWORD,
+  });
+  const rootTokens = await identity.sessions.login({
+    email: "root@example.test",
+    password: PASSWORD,
+    client: "bench",
+    address: "127.0.0.1",
+  });
   const root = await identity.authenticator.authenticate(rootTokens.accessToken);
-  await createTenant(identity.accounts, root, { slug: "acme", name: "Acme", admin: { email: "admin@acme.test", name: "Acme Admin", password: PASSWORD } });
-  const { tenant: bulk } = await createTenant(identity.accounts, root, { slug: "bulk", name: "Bulk", admin: { email: "admin@bulk.test", name: "Bulk Admin", password: PASSWORD } });
-  const adminTokens = await identity.sessions.login({ tenant: "acme", email: "admin@acme.test", password: PASSWORD, client: "bench", address: "127.0.0.1" });
+  await createTenant(identity.accounts, root, {
+    slug: "acme",
+    name: "Acme",
+    admin: { email: "admin@acme.test", name: "Acme Admin", password: PASSWORD },
+  });
+  const { tenant: bulk } = await createTenant(identity.accounts, root, {
+    slug: "bulk",
+    name: "Bulk",
+    admin: { email: "admin@bulk.test", name: "Bulk Admin", password: PASSWORD },
+  });
+  const adminTokens = await identity.sessions.login({
+    tenant: "acme",
+    email: "admin@acme.test",
+    password: PASSWORD,
+    client: "bench",
+    address: "127.0.0.1",
+  });
   const principal = await identity.authenticator.authenticate(adminTokens.accessToken);
   if (!principal.tenantScope) throw new Error("the tenant admin has no tenant scope");
   const tenantDb = services.db.forTenant(principal.tenantScope);
   const project = await createProject(services.graph, tenantDb, principal, { name: "Bench project" });
-  return { services, principal, accessToken: adminTokens.accessToken, tenantDb, projectId: project.id, bulkLog: bulk.id, bodyLimitBytes: config.bodyLimitBytes, databaseFile: config.databaseFile };
+  return {
+    services,
+    principal,
+    accessToken: adminTokens.accessToken,
+    tenantDb,
+    projectId: project.id,
+    bulkLog: bulk.id,
+    bodyLimitBytes: config.bodyLimitBytes,
+    databaseFile: config.databaseFile,
+  };
 }
 
 /** Part 1a: one node row per transaction, with and without its audit event inside it. */
@@ -139,7 +174,9 @@ async function dataLayerPair(ap: Appliance, writes: number, warmup: number): Pro
   const baselineHandle = openSqlite(ap.databaseFile, false);
   const baseline = { handle: baselineHandle, nodes: new NodeRepository(baselineHandle, tenantDb.tenantId) };
   const tenantId = tenantDb.tenantId;
-  const terms = await Promise.all(titleWords(NODE_TITLE).map((w) => services.crypto.blindIndex(tenantId, "nodes.title", w)));
+  const terms = await Promise.all(
+    titleWords(NODE_TITLE).map((w) => services.crypto.blindIndex(tenantId, "nodes.title", w)),
+  );
   // Title and body are bound to their row id, so each row gets its own; sealed before timing.
   const count = 2 * (writes + warmup);
   const pool: { id: string; titleEnc: Uint8Array; bodyEnc: Uint8Array }[] = [];
@@ -147,7 +184,11 @@ async function dataLayerPair(ap: Appliance, writes: number, warmup: number): Pro
     const id = randomUUID();
     pool.push({
       id,
-      titleEnc: await services.crypto.encryptField(tenantId, { table: "nodes", column: "title", rowId: id }, NODE_TITLE),
+      titleEnc: await services.crypto.encryptField(
+        tenantId,
+        { table: "nodes", column: "title", rowId: id },
+        NODE_TITLE,
+      ),
       bodyEnc: await services.crypto.encryptField(tenantId, { table: "nodes", column: "body", rowId: id }, NODE_BODY),
     });
   }
@@ -156,7 +197,22 @@ async function dataLayerPair(ap: Appliance, writes: number, warmup: number): Pro
     const n = pool[next++];
     if (!n) throw new Error("node pool exhausted");
     const now = new Date().toISOString();
-    return { id: n.id, projectId, type: "decision", status: "proposed", reviewKind: null, verdict: null, titleEnc: n.titleEnc, bodyEnc: n.bodyEnc, authorType: principal.actorKind, authorId: principal.userId, version: 1, createdAt: now, updatedAt: now, archivedAt: null };
+    return {
+      id: n.id,
+      projectId,
+      type: "decision",
+      status: "proposed",
+      reviewKind: null,
+      verdict: null,
+      titleEnc: n.titleEnc,
+      bodyEnc: n.bodyEnc,
+      authorType: principal.actorKind,
+      authorId: principal.userId,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      archivedAt: null,
+    };
   };
   // With: the write path, its event in the transaction. Without: the same statements through the
   // same repository on a second connection with the shipped pragmas, in one IMMEDIATE transaction
@@ -165,7 +221,14 @@ async function dataLayerPair(ap: Appliance, writes: number, warmup: number): Pro
     const record = take();
     await tenantDb.write((tx) => {
       tx.nodes.insert(record, terms);
-      tx.audit({ event: "node.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { nodeId: record.id, projectId, type: "decision" } });
+      tx.audit({
+        event: "node.created",
+        sensitivity: "normal",
+        severity: "info",
+        tenantId,
+        actor: { type: principal.actorKind, id: principal.userId },
+        payload: { nodeId: record.id, projectId, type: "decision" },
+      });
     });
   };
   const without = async (): Promise<void> => {
@@ -173,7 +236,11 @@ async function dataLayerPair(ap: Appliance, writes: number, warmup: number): Pro
     baseline.handle.transaction(() => baseline.nodes.insert(record, terms)).immediate();
   };
   const { a, b } = await pair(withAudit, without, writes, warmup, BLOCK).finally(() => baselineHandle.close());
-  return comparison("data layer: tenantDb.write(nodes.insert + tx.audit) vs the same insert without the write path", a, b);
+  return comparison(
+    "data layer: tenantDb.write(nodes.insert + tx.audit) vs the same insert without the write path",
+    a,
+    b,
+  );
 }
 
 /**
@@ -189,7 +256,11 @@ async function endToEndWrite(ap: Appliance, writes: number, warmup: number): Pro
   const shipped = buildApp({ ...services, log, bodyLimitBytes: ap.bodyLimitBytes, clients });
   const body = JSON.stringify({ type: "decision", title: NODE_TITLE, body: NODE_BODY });
   const post = async (): Promise<void> => {
-    const res = await shipped.request(`/api/projects/${projectId}/nodes`, { method: "POST", headers: { Authorization: `Bearer ${accessToken}`, "Content-Type": "application/json" }, body });
+    const res = await shipped.request(`/api/projects/${projectId}/nodes`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${accessToken}`, "Content-Type": "application/json" },
+      body,
+    });
     if (res.status !== 201) throw new Error(`POST nodes: ${res.status} ${await res.text()}`);
     await res.arrayBuffer();
   };
@@ -204,11 +275,22 @@ async function endToEndWrite(ap: Appliance, writes: number, warmup: number): Pro
   const appended = services.db.auditLog.size(ap.tenantDb.tenantId) - auditBefore;
   // Sanity: one audit row per request.
   if (appended !== writes + warmup) throw new Error(`expected ${writes + warmup} audit rows, got ${appended}`);
-  return { label: "end to end: POST /api/projects/:pid/nodes via app.request, as shipped", shipped: stats(samples), auditRowsAppended: appended };
+  return {
+    label: "end to end: POST /api/projects/:pid/nodes via app.request, as shipped",
+    shipped: stats(samples),
+    auditRowsAppended: appended,
+  };
 }
 
 function bulkEvent(log: string, actor: string, projectId: string): DomainEvent {
-  return { event: "node.created", sensitivity: "normal", severity: "info", tenantId: log, actor: { type: "human", id: actor }, payload: { nodeId: randomUUID(), projectId, type: "task" } };
+  return {
+    event: "node.created",
+    sensitivity: "normal",
+    severity: "info",
+    tenantId: log,
+    actor: { type: "human", id: actor },
+    payload: { nodeId: randomUUID(), projectId, type: "task" },
+  };
 }
 
 /** Part 2a: the append path at full speed, batches of FILL_BATCH db.audit calls per transaction. */
@@ -251,7 +333,12 @@ async function fill(ap: Appliance): Promise<Record<string, unknown>> {
     seconds: round(seconds, 2),
     eventsPerSec: Math.round(appended / seconds),
     usPerEvent: round((seconds * 1e6) / appended, 2),
-    batchMs: { first: round(batchMs[0] ?? NaN, 1), median: round(sorted[Math.floor(sorted.length / 2)] ?? NaN, 1), last: round(batchMs.at(-1) ?? NaN, 1), max: round(sorted.at(-1) ?? NaN, 1) },
+    batchMs: {
+      first: round(batchMs[0] ?? NaN, 1),
+      median: round(sorted[Math.floor(sorted.length / 2)] ?? NaN, 1),
+      last: round(batchMs.at(-1) ?? NaN, 1),
+      max: round(sorted.at(-1) ?? NaN, 1),
+    },
   };
 }
 
@@ -275,11 +362,26 @@ async function exportRate(ap: Appliance, format: AuditFormat): Promise<Record<st
   });
   const before = rss();
   const t0 = performance.now();
-  await pipeline(Readable.from(exportChunks(db.auditLog, spec, { format, redactSecurity: false, names: actorNames({ db, crypto }) })), sink);
+  await pipeline(
+    Readable.from(
+      exportChunks(db.auditLog, spec, { format, redactSecurity: false, names: actorNames({ db, crypto }) }),
+    ),
+    sink,
+  );
   const seconds = (performance.now() - t0) / 1000;
   const events = format === "csv" ? lines - 1 : lines;
   if (events !== spec.endSeq) throw new Error(`${format} export: ${events} events, expected ${spec.endSeq}`);
-  return { format, events, bytes, MB: mb(bytes), bytesPerEvent: round(bytes / events, 1), seconds: round(seconds, 2), eventsPerSec: Math.round(events / seconds), MBPerSec: round(bytes / 1_048_576 / seconds, 1), memory: { before, after: rss() } };
+  return {
+    format,
+    events,
+    bytes,
+    MB: mb(bytes),
+    bytesPerEvent: round(bytes / events, 1),
+    seconds: round(seconds, 2),
+    eventsPerSec: Math.round(events / seconds),
+    MBPerSec: round(bytes / 1_048_576 / seconds, 1),
+    memory: { before, after: rss() },
+  };
 }
 
 /** The text of the SQL literal in a src/db file that contains `marker`, with ${COLUMNS} filled in. */
@@ -298,12 +400,26 @@ function auditPlans(databaseFile: string, log: string): Record<string, string[]>
     const explain = (name: string, sql: string | undefined, params: unknown): void => {
       if (sql === undefined) return;
       const statement = handle.prepare(`EXPLAIN QUERY PLAN ${sql}`);
-      const rows = (Array.isArray(params) ? statement.all(...(params as unknown[])) : statement.all(params)) as { detail: string }[];
+      const rows = (Array.isArray(params) ? statement.all(...(params as unknown[])) : statement.all(params)) as {
+        detail: string;
+      }[];
       plans[name] = rows.map((r) => r.detail);
     };
     explain("nextSeq / size", sqlFromSource("src/db/repositories/audit-log.ts", "coalesce(max(seq) + 1, 0)"), [log]);
-    explain("page (verify, checkpoints)", sqlFromSource("src/db/repositories/audit-log.ts", "seq >= ? ORDER BY seq LIMIT ?"), [log, 0, 2000]);
-    explain("filtered (export)", sqlFromSource("src/db/repositories/audit-log.ts", "seq > @afterSeq"), { tenantId: log, afterSeq: -1, from: null, to: null, actorId: null, event: null, limit: 500 });
+    explain(
+      "page (verify, checkpoints)",
+      sqlFromSource("src/db/repositories/audit-log.ts", "seq >= ? ORDER BY seq LIMIT ?"),
+      [log, 0, 2000],
+    );
+    explain("filtered (export)", sqlFromSource("src/db/repositories/audit-log.ts", "seq > @afterSeq"), {
+      tenantId: log,
+      afterSeq: -1,
+      from: null,
+      to: null,
+      actorId: null,
+      event: null,
+      limit: 500,
+    });
     return plans;
   } finally {
     handle.close();
@@ -332,7 +448,10 @@ export async function run(): Promise<Record<string, unknown>> {
     const handle = (db as unknown as { handle?: BetterSqlite3.Database }).handle;
     const pragmas = {
       journal_mode: handle?.pragma("journal_mode", { simple: true }) ?? "unknown",
-      synchronous: ({ 0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA" } as Record<string, string>)[String(handle?.pragma("synchronous", { simple: true }))] ?? "unknown",
+      synchronous:
+        ({ 0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA" } as Record<string, string>)[
+          String(handle?.pragma("synchronous", { simple: true }))
+        ] ?? "unknown",
     };
 
     // Part 1.
@@ -351,7 +470,8 @@ export async function run(): Promise<Record<string, unknown>> {
     const made = await makeCheckpoints(db, crypto, services.auditAnchor);
     const cpSeconds = (performance.now() - cpStarted) / 1000;
     const bulkCheckpoint = made.find((c) => c.tenantId === ap.bulkLog);
-    if (bulkCheckpoint?.size !== events) throw new Error(`checkpoint of the bulk log: ${bulkCheckpoint?.size}, expected ${events}`);
+    if (bulkCheckpoint?.size !== events)
+      throw new Error(`checkpoint of the bulk log: ${bulkCheckpoint?.size}, expected ${events}`);
     progress(`makeCheckpoints done in ${cpSeconds.toFixed(1)} s`);
 
     global.gc?.();
@@ -376,7 +496,10 @@ export async function run(): Promise<Record<string, unknown>> {
     const control = await setUp(join(dir, "control"));
     let dataLayerControl: Record<string, unknown>;
     try {
-      dataLayerControl = { ...(await dataLayerPair(control, WRITES_AFTER_FILL, 50)), label: "data layer on a fresh appliance, right after (control for the row above)" };
+      dataLayerControl = {
+        ...(await dataLayerPair(control, WRITES_AFTER_FILL, 50)),
+        label: "data layer on a fresh appliance, right after (control for the row above)",
+      };
     } finally {
       control.services.close();
     }
@@ -392,25 +515,55 @@ export async function run(): Promise<Record<string, unknown>> {
       usPerEvent: round((vSeconds * 1e6) / report.events, 2),
       memory: { before: memBefore, after: memAfter, maxRssMBSinceStart: mb(process.resourceUsage().maxRSS * 1024) },
     };
-    const checkpoints = { seconds: round(cpSeconds, 2), leavesHashed: events, leavesPerSec: Math.round(events / cpSeconds), logsCheckpointed: made.map((c) => ({ log: c.tenantId === ap.bulkLog ? "bulk" : c.tenantId, size: c.size })) };
+    const checkpoints = {
+      seconds: round(cpSeconds, 2),
+      leavesHashed: events,
+      leavesPerSec: Math.round(events / cpSeconds),
+      logsCheckpointed: made.map((c) => ({ log: c.tenantId === ap.bulkLog ? "bulk" : c.tenantId, size: c.size })),
+    };
     const s = (x: Record<string, unknown>, side: "withAudit" | "withoutAudit"): Stats => x[side] as Stats;
     const summary = [
-      ...[["data layer", dataLayer], [`data layer, after ${events} fill`, dataLayerAfterFill], ["data layer, fresh db (control)", dataLayerControl]].flatMap(([label, x]) => {
+      ...[
+        ["data layer", dataLayer],
+        [`data layer, after ${events} fill`, dataLayerAfterFill],
+        ["data layer, fresh db (control)", dataLayerControl],
+      ].flatMap(([label, x]) => {
         const r = x as Record<string, unknown>;
-        return (["withAudit", "withoutAudit"] as const).map((side) => ({ measure: `${String(label)}: ${side}`, "ops/s": s(r, side).opsPerSec, "p50 ms": s(r, side).p50Ms, "p99 ms": s(r, side).p99Ms }));
+        return (["withAudit", "withoutAudit"] as const).map((side) => ({
+          measure: `${String(label)}: ${side}`,
+          "ops/s": s(r, side).opsPerSec,
+          "p50 ms": s(r, side).p50Ms,
+          "p99 ms": s(r, side).p99Ms,
+        }));
       }),
-      { measure: "end to end: shipped", "ops/s": (endToEnd["shipped"] as Stats).opsPerSec, "p50 ms": (endToEnd["shipped"] as Stats).p50Ms, "p99 ms": (endToEnd["shipped"] as Stats).p99Ms },
+      {
+        measure: "end to end: shipped",
+        "ops/s": (endToEnd["shipped"] as Stats).opsPerSec,
+        "p50 ms": (endToEnd["shipped"] as Stats).p50Ms,
+        "p99 ms": (endToEnd["shipped"] as Stats).p99Ms,
+      },
       { measure: `fill (append path, ${FILL_BATCH}/tx)`, "events/s": filled.eventsPerSec, seconds: filled.seconds },
-      { measure: `makeCheckpoints (${events} leaves)`, "events/s": checkpoints.leavesPerSec, seconds: checkpoints.seconds },
+      {
+        measure: `makeCheckpoints (${events} leaves)`,
+        "events/s": checkpoints.leavesPerSec,
+        seconds: checkpoints.seconds,
+      },
       { measure: `verifyLog (${events} events)`, "events/s": verify.eventsPerSec, seconds: verify.seconds },
-      ...exports.map((e) => ({ measure: `export ${String(e.format)}`, "events/s": e.eventsPerSec, "MB/s": e.MBPerSec, seconds: e.seconds })),
+      ...exports.map((e) => ({
+        measure: `export ${String(e.format)}`,
+        "events/s": e.eventsPerSec,
+        "MB/s": e.MBPerSec,
+        seconds: e.seconds,
+      })),
     ];
     return {
       note:
         `Shared machine: ${availableParallelism()} logical CPUs, other work may compete (see loadAverage1m). Everything runs in one process on one thread; ` +
         `the database is a real file in ${tmpdir()} with the shipped pragmas (WAL, synchronous=FULL), so every write transaction pays an fsync. ` +
         "Part 1 alternates blocks of with/without so drift hits both sides alike; the data-layer baseline is the same insert on a second connection, around the write path (bench only); end to end has no baseline (the event is part of the write). " +
-        (filled.reducedFrom1M ? `The fill was predicted to exceed ${FILL_BUDGET_S} s, so the log holds ${events} events, not 1,000,000. ` : "The log holds 1,000,000 events as the issue asks. ") +
+        (filled.reducedFrom1M
+          ? `The fill was predicted to exceed ${FILL_BUDGET_S} s, so the log holds ${events} events, not 1,000,000. `
+          : "The log holds 1,000,000 events as the issue asks. ") +
         "Exports go through Readable.from into a Writable that only counts bytes and lines (no disk).",
       loadAverage1m: { atStart: loadAtStart, atEnd: round(loadavg()[0] ?? 0, 2), cpus: availableParallelism() },
       sqlite: { ...pragmas, databaseBytesAfterFill: dbBytes, bytesPerEventApprox: round(dbBytes / events, 1) },

@@ -48,7 +48,8 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 async function streamCopy(from: string, to: string): Promise<void> {
   const out = await open(to, "wx", 0o600);
   try {
-    for await (const piece of createReadStream(from, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) await out.write(piece);
+    for await (const piece of createReadStream(from, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>)
+      await out.write(piece);
     await out.sync();
   } finally {
     await out.close();
@@ -70,7 +71,9 @@ async function gcmOnly(bytes: number): Promise<void> {
 function fill(databaseFile: string): void {
   const db = new BetterSqlite3(databaseFile);
   db.exec("CREATE TABLE bench_fill (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)");
-  const insert = db.prepare("INSERT INTO bench_fill (payload) SELECT randomblob(?) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT x FROM c)");
+  const insert = db.prepare(
+    "INSERT INTO bench_fill (payload) SELECT randomblob(?) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) SELECT x FROM c)",
+  );
   insert.run(BLOB_BYTES, Math.ceil(TARGET_BYTES / BLOB_BYTES));
   db.pragma("wal_checkpoint(TRUNCATE)");
   db.close();
@@ -85,11 +88,22 @@ export async function run(): Promise<Record<string, unknown>> {
     const services = await openServices(config, log);
     services.close();
     fill(config.databaseFile);
-    const source = { dataDir: config.dataDir, databaseFile: config.databaseFile, keystoreFile: keystorePath(config.databaseFile) };
+    const source = {
+      dataDir: config.dataDir,
+      databaseFile: config.databaseFile,
+      keystoreFile: keystorePath(config.databaseFile),
+    };
     const dbBytes = (await stat(config.databaseFile)).size + (await stat(source.keystoreFile)).size;
     const resolver = await openKeyResolver(config);
 
-    const times = { copyFile: [] as number[], streamCopy: [] as number[], gcm: [] as number[], snapshot: [] as number[], create: [] as number[], verify: [] as number[] };
+    const times = {
+      copyFile: [] as number[],
+      streamCopy: [] as number[],
+      gcm: [] as number[],
+      snapshot: [] as number[],
+      create: [] as number[],
+      verify: [] as number[],
+    };
     let backupBytes = 0;
     for (let rep = 0; rep < REPS; rep++) {
       const copy = join(root, `copy-${rep}.db`);
@@ -99,7 +113,14 @@ export async function run(): Promise<Record<string, unknown>> {
       await rm(copy);
       times.gcm.push(await timed(() => gcmOnly(dbBytes)));
       const snapDir = await privateWorkDir(config.dataDir, "bench-snapshot");
-      times.snapshot.push(await timed(() => snapshotDatabases(source, { databaseFile: join(snapDir.path, "vecto.db"), keystoreFile: join(snapDir.path, "keys.db") })));
+      times.snapshot.push(
+        await timed(() =>
+          snapshotDatabases(source, {
+            databaseFile: join(snapDir.path, "vecto.db"),
+            keystoreFile: join(snapDir.path, "keys.db"),
+          }),
+        ),
+      );
       await snapDir.remove();
       const out = join(root, `backup-${rep}.vbak`);
       times.create.push(await timed(() => createFullBackup(source, resolver, { out })));
@@ -110,7 +131,8 @@ export async function run(): Promise<Record<string, unknown>> {
       await rm(out);
     }
     const rate = (seconds: number): number => Math.round((dbBytes / MB / seconds) * 10) / 10;
-    const ratio = (baseline: number[], values: number[]): number => Math.round((median(values) / median(baseline)) * 100) / 100;
+    const ratio = (baseline: number[], values: number[]): number =>
+      Math.round((median(values) / median(baseline)) * 100) / 100;
     const row = (step: string, values: number[]): Record<string, unknown> => ({
       step,
       seconds: Math.round(median(values) * 1000) / 1000,
@@ -126,7 +148,14 @@ export async function run(): Promise<Record<string, unknown>> {
       row("backup create", times.create),
       row("backup verify", times.verify),
     ];
-    return { databaseBytes: dbBytes, backupBytes, overheadBytes: backupBytes - dbBytes, reps: REPS, seconds: times, summary };
+    return {
+      databaseBytes: dbBytes,
+      backupBytes,
+      overheadBytes: backupBytes - dbBytes,
+      reps: REPS,
+      seconds: times,
+      summary,
+    };
   } finally {
     await rm(root, { recursive: true, force: true });
   }

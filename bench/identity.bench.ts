@@ -35,7 +35,6 @@ import { startServer, type RunningServer } from "../src/server/listen.js";
 import { openServices, type Services } from "../src/services.js";
 import { pair, round, type Stats } from "./stats.js";
 
-
 const CONNECTIONS = 10;
 const DURATION_S = 5;
 const WARMUP_S = 1;
@@ -103,7 +102,11 @@ function post(base: string, path: string, body: unknown, token?: string): Promis
       {
         method: "POST",
         rejectUnauthorized: false,
-        headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(data), ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+        headers: {
+          "Content-Type": "application/json",
+          "Content-Length": Buffer.byteLength(data),
+          ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -151,7 +154,10 @@ async function limiterAloneCost(token: string): Promise<Record<string, unknown>>
     await res.arrayBuffer();
   };
   const { a, b } = await pair(call(bare(true)), call(bare(false)), 50_000, 5_000, 1_000);
-  return { ...limiterCost(a, b), label: "minimal Hono app (constant answer) with vs without the rate-limit middleware, same bearer JWT" };
+  return {
+    ...limiterCost(a, b),
+    label: "minimal Hono app (constant answer) with vs without the rate-limit middleware, same bearer JWT",
+  };
 }
 
 async function measure(base: string, target: Target): Promise<Measurement> {
@@ -170,13 +176,19 @@ async function measure(base: string, target: Target): Promise<Measurement> {
     path: target.path,
     requests: result.requests.total,
     reqPerSec: round(result.requests.total / result.duration, 1),
-    latencyMs: { average: round(result.latency.average, 2), p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+    latencyMs: {
+      average: round(result.latency.average, 2),
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      max: result.latency.max,
+    },
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
   };
   // A run of 401s would measure the rejection path, not authentication: refuse to report it.
-  if (m.non2xx > 0 || m.errors > 0 || m.requests === 0) throw new Error(`${target.label}: ${m.non2xx} non-2xx, ${m.errors} errors, ${m.requests} requests`);
+  if (m.non2xx > 0 || m.errors > 0 || m.requests === 0)
+    throw new Error(`${target.label}: ${m.non2xx} non-2xx, ${m.errors} errors, ${m.requests} requests`);
   return m;
 }
 
@@ -187,15 +199,26 @@ export async function run(): Promise<Record<string, unknown>> {
   let server: RunningServer | undefined;
   let unlimitedServer: RunningServer | undefined;
   try {
-    const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir, "data"), VECTO_LISTEN: "127.0.0.1:0" }, dir);
+    const config = loadConfig(
+      { VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir, "data"), VECTO_LISTEN: "127.0.0.1:0" },
+      dir,
+    );
     const log = createLogger("silent");
     await prepareForServe(config, log);
     services = await openServices(config, log);
     // Spread, not listed field by field: whatever the composition root provides (db, identity, and
     // whatever later increments add to AppDeps) reaches the app exactly as in `vecto serve`.
-    const limited = { trustedProxies: config.trustedProxies, rateLimit: { perCredential: NEVER_REFUSED, perAddress: NEVER_REFUSED } };
+    const limited = {
+      trustedProxies: config.trustedProxies,
+      rateLimit: { perCredential: NEVER_REFUSED, perAddress: NEVER_REFUSED },
+    };
     const app = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes, clients: limited });
-    const unlimited = buildApp({ ...services, log, bodyLimitBytes: config.bodyLimitBytes, clients: { ...limited, rateLimit: { perCredential: null, perAddress: null } } });
+    const unlimited = buildApp({
+      ...services,
+      log,
+      bodyLimitBytes: config.bodyLimitBytes,
+      clients: { ...limited, rateLimit: { perCredential: null, perAddress: null } },
+    });
     const tls = { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) };
     server = await startServer(app, { listen: config.listen, redirectListen: null, tls, log });
     unlimitedServer = await startServer(unlimited, { listen: config.listen, redirectListen: null, tls, log });
@@ -205,9 +228,16 @@ export async function run(): Promise<Record<string, unknown>> {
     const { token: setupToken } = await issueSetupToken(services.db, 600);
     const email = "root@example.test";
     await post(base, "/api/setup", { token: setupToken, email, name: "Bench Root", password: PASSWORD });
-    const { accessToken } = (await post(base, "/api/auth/login", { email, password: PASSWORD })) as { accessToken: string };
+    const { accessToken } = (await post(base, "/api/auth/login", { email, password: PASSWORD })) as {
+      accessToken: string;
+    };
     const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
-    const { token: pat } = (await post(base, "/api/tokens", { name: "bench", scopes: ["self"], expiresAt }, accessToken)) as { token: string };
+    const { token: pat } = (await post(
+      base,
+      "/api/tokens",
+      { name: "bench", scopes: ["self"], expiresAt },
+      accessToken,
+    )) as { token: string };
 
     const targets: [string, Target][] = [
       [base, { label: "GET /healthz (no auth)", path: "/healthz" }],
@@ -229,7 +259,13 @@ export async function run(): Promise<Record<string, unknown>> {
     const limiterInProcess = limiterCost(paired.a, paired.b);
     const limiterAlone = await limiterAloneCost(accessToken);
 
-    const [health, meJwt, mePat, meOff, meOnAgain] = measurements as [Measurement, Measurement, Measurement, Measurement, Measurement];
+    const [health, meJwt, mePat, meOff, meOnAgain] = measurements as [
+      Measurement,
+      Measurement,
+      Measurement,
+      Measurement,
+      Measurement,
+    ];
     const meOn = (meJwt.reqPerSec + meOnAgain.reqPerSec) / 2;
     const ratios = {
       "meJwt/healthz reqPerSec": round(meJwt.reqPerSec / health.reqPerSec, 3),
@@ -249,7 +285,14 @@ export async function run(): Promise<Record<string, unknown>> {
         "autocannon in one worker thread of the same process, so both compete for the same cores and absolute numbers are lower than on a dedicated client. " +
         "Compare the rows with each other, not with other machines; a load average above 0 at start means other work was competing too. /api/me also reads and decrypts the user profile, so the ratio bounds the cost of authentication from above.",
       loadAverage1m: { atStart: loadAtStart, atEnd: round(loadavg()[0] ?? 0, 2), cpus: availableParallelism() },
-      setup: { transport: "HTTPS, TLS 1.3, self-signed certificate, 127.0.0.1", connections: CONNECTIONS, durationSeconds: DURATION_S, warmupSeconds: WARMUP_S, autocannonWorkers: 1, pipelining: 1 },
+      setup: {
+        transport: "HTTPS, TLS 1.3, self-signed certificate, 127.0.0.1",
+        connections: CONNECTIONS,
+        durationSeconds: DURATION_S,
+        warmupSeconds: WARMUP_S,
+        autocannonWorkers: 1,
+        pipelining: 1,
+      },
       measurements,
       limiterInProcess,
       limiterAlone,

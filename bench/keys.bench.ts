@@ -37,7 +37,13 @@ async function time(path: string, n: number, op: () => Promise<unknown>): Promis
     samples.push((performance.now() - t) * 1000);
   }
   samples.sort((a, b) => a - b);
-  return { path, n, p50us: round(percentile(samples, 0.5), 1), p99us: round(percentile(samples, 0.99), 1), meanUs: round(samples.reduce((s, x) => s + x, 0) / n, 1) };
+  return {
+    path,
+    n,
+    p50us: round(percentile(samples, 0.5), 1),
+    p99us: round(percentile(samples, 0.99), 1),
+    meanUs: round(samples.reduce((s, x) => s + x, 0) / n, 1),
+  };
 }
 
 async function unwrapLatency(resolver: KeyResolver, path: string): Promise<Latency> {
@@ -46,7 +52,12 @@ async function unwrapLatency(resolver: KeyResolver, path: string): Promise<Laten
   return time(path, UNWRAPS, () => resolver.unwrap(wrapped, aad));
 }
 
-async function rewrap(from: KeyResolver, to: KeyResolver, dir: string, label: string): Promise<{ path: string; keys: number; seconds: number; keysPerSec: number }> {
+async function rewrap(
+  from: KeyResolver,
+  to: KeyResolver,
+  dir: string,
+  label: string,
+): Promise<{ path: string; keys: number; seconds: number; keysPerSec: number }> {
   const store = KeyStore.open(join(dir, `${label}.db`), { now: () => new Date().toISOString() });
   try {
     const crypto = new CryptoService(from, store);
@@ -75,7 +86,12 @@ export async function run(): Promise<Record<string, unknown>> {
     await generateMasterKeyFile(keyFile2);
     const env = await EnvKeyResolver.fromFile(keyFile);
     const env2 = await EnvKeyResolver.fromFile(keyFile2);
-    const hsmConfig = { library: hsm.library, tokenLabel: hsm.tokenLabel, pinFile: hsm.pinFile, keyLabel: "bench-master" };
+    const hsmConfig = {
+      library: hsm.library,
+      tokenLabel: hsm.tokenLabel,
+      pinFile: hsm.pinFile,
+      keyLabel: "bench-master",
+    };
     await generateHsmMasterKey(hsmConfig);
     const pkcs11 = await Pkcs11KeyResolver.open(hsmConfig);
 
@@ -86,7 +102,9 @@ export async function run(): Promise<Record<string, unknown>> {
     await crypto.createTenantKey("acme");
     const ref = { table: "nodes", column: "title", rowId: "n1" };
     const sealed = await crypto.encryptField("acme", ref, "Adopt the envelope scheme");
-    const cacheHit = await time("decryptField, DEK cached", UNWRAPS * 5, () => crypto.decryptField("acme", ref, sealed));
+    const cacheHit = await time("decryptField, DEK cached", UNWRAPS * 5, () =>
+      crypto.decryptField("acme", ref, sealed),
+    );
     store.close();
 
     const rewrapEnv = await rewrap(env, env2, dir.path, "re-wrap 10k DEKs: env -> env");
@@ -96,7 +114,13 @@ export async function run(): Promise<Record<string, unknown>> {
     const latencies = [envUnwrap, hsmUnwrap, cacheHit];
     return {
       summary: [
-        ...latencies.map((l) => ({ measure: l.path, p50us: l.p50us, p99us: l.p99us, meanUs: l.meanUs, ratioToEnvUnwrap: round(l.meanUs / envUnwrap.meanUs, 2) })),
+        ...latencies.map((l) => ({
+          measure: l.path,
+          p50us: l.p50us,
+          p99us: l.p99us,
+          meanUs: l.meanUs,
+          ratioToEnvUnwrap: round(l.meanUs / envUnwrap.meanUs, 2),
+        })),
         ...[rewrapEnv, rewrapHsm].map((r) => ({ measure: r.path, seconds: r.seconds, keysPerSec: r.keysPerSec })),
       ],
       latencies,

@@ -5,7 +5,14 @@
  * verifyInclusion call (~20 node hashes at this size).
  */
 import { randomBytes } from "node:crypto";
-import { MerkleTreeBuilder, inclusionProofFromSubtrees, nodeHash, subtreeHashFromLeaves, verifyInclusion, type SubtreeHash } from "../src/audit/merkle.js";
+import {
+  MerkleTreeBuilder,
+  inclusionProofFromSubtrees,
+  nodeHash,
+  subtreeHashFromLeaves,
+  verifyInclusion,
+  type SubtreeHash,
+} from "../src/audit/merkle.js";
 
 const LEAVES = 1_000_000;
 /** Leaf data repeats with this period (a power of two); see periodicSubtrees. */
@@ -85,7 +92,8 @@ function verifyLoop(cases: readonly ProofCase[], root: Uint8Array, ms: number): 
   let elapsed = 0;
   while (elapsed < ms) {
     for (const c of cases) {
-      if (!verifyInclusion(c.leaf, c.index, LEAVES, c.proof, root)) throw new Error(`proof for leaf ${c.index} did not verify`);
+      if (!verifyInclusion(c.leaf, c.index, LEAVES, c.proof, root))
+        throw new Error(`proof for leaf ${c.index} did not verify`);
     }
     ops += cases.length;
     elapsed = performance.now() - start;
@@ -108,8 +116,18 @@ export async function run(): Promise<Record<string, unknown>> {
   const appendPerSec = Math.round(LEAVES / seconds);
   const verifyPerSec = Math.round((ops * 1000) / elapsed);
   const summary = [
-    { op: `append ${LEAVES.toLocaleString("en")} leaf hashes`, "ops/s": appendPerSec, seconds: Math.round(seconds * 100) / 100, frontier: builder.frontier().length },
-    { op: `verify inclusion (size ${LEAVES.toLocaleString("en")}, ~${proofLength.toFixed(1)} hashes)`, "ops/s": verifyPerSec, seconds: Math.round(elapsed) / 1000, frontier: "" },
+    {
+      op: `append ${LEAVES.toLocaleString("en")} leaf hashes`,
+      "ops/s": appendPerSec,
+      seconds: Math.round(seconds * 100) / 100,
+      frontier: builder.frontier().length,
+    },
+    {
+      op: `verify inclusion (size ${LEAVES.toLocaleString("en")}, ~${proofLength.toFixed(1)} hashes)`,
+      "ops/s": verifyPerSec,
+      seconds: Math.round(elapsed) / 1000,
+      frontier: "",
+    },
   ];
   return {
     unit: "append: leaf hashes/s into MerkleTreeBuilder; verify: verifyInclusion calls/s",

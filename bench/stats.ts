@@ -39,7 +39,13 @@ export function stats(samples: readonly number[]): Stats {
  * Runs `warmup` untimed then `calls` timed calls of each side, alternating blocks of `block`, so
  * that whatever else the machine does in the meantime falls on both sides alike.
  */
-export async function pair(a: () => Promise<void>, b: () => Promise<void>, calls: number, warmup: number, block: number): Promise<{ a: Stats; b: Stats }> {
+export async function pair(
+  a: () => Promise<void>,
+  b: () => Promise<void>,
+  calls: number,
+  warmup: number,
+  block: number,
+): Promise<{ a: Stats; b: Stats }> {
   for (let i = 0; i < warmup; i++) {
     await a();
     await b();

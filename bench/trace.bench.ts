@@ -93,7 +93,13 @@ function stats(samples: readonly number[]): Stats {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (p: number): number => percentile(sorted, p);
   const mean = sorted.reduce((s, x) => s + x, 0) / sorted.length;
-  return { runs: sorted.length, p50: round(at(0.5)), p95: round(at(0.95)), max: round(sorted.at(-1) ?? NaN), mean: round(mean) };
+  return {
+    runs: sorted.length,
+    p50: round(at(0.5)),
+    p95: round(at(0.95)),
+    max: round(sorted.at(-1) ?? NaN),
+    mean: round(mean),
+  };
 }
 
 /**
@@ -134,7 +140,24 @@ interface PlannedEdge {
   readonly to: string;
 }
 
-const TOPICS = ["storage", "sync", "search", "audit", "backup", "login", "export", "import", "billing", "licensing", "upgrade", "TLS", "keys", "rate limits", "agents", "reports"];
+const TOPICS = [
+  "storage",
+  "sync",
+  "search",
+  "audit",
+  "backup",
+  "login",
+  "export",
+  "import",
+  "billing",
+  "licensing",
+  "upgrade",
+  "TLS",
+  "keys",
+  "rate limits",
+  "agents",
+  "reports",
+];
 
 interface Graph {
   readonly nodes: PlannedNode[];
@@ -168,16 +191,40 @@ function planGraph(): Graph {
       return id;
     });
   const chained = LONG_CHAIN + SHORT_CHAINS * SHORT_CHAIN_LENGTH;
-  const ideas = make("idea", COUNTS.idea, (i) => (i % 3 === 0 ? "adopted" : "open"), (i) => `Idea ${i}: make ${topic()} faster for large projects`);
+  const ideas = make(
+    "idea",
+    COUNTS.idea,
+    (i) => (i % 3 === 0 ? "adopted" : "open"),
+    (i) => `Idea ${i}: make ${topic()} faster for large projects`,
+  );
   const decisions = make(
     "decision",
     COUNTS.decision,
-    (i) => (i < LONG_CHAIN - 1 || (i >= LONG_CHAIN && i < chained && (i - LONG_CHAIN) % SHORT_CHAIN_LENGTH !== SHORT_CHAIN_LENGTH - 1) ? "superseded" : "accepted"),
+    (i) =>
+      i < LONG_CHAIN - 1 ||
+      (i >= LONG_CHAIN && i < chained && (i - LONG_CHAIN) % SHORT_CHAIN_LENGTH !== SHORT_CHAIN_LENGTH - 1)
+        ? "superseded"
+        : "accepted",
     (i) => `ADR-${i}: use ${topic()} strategy ${i % 7} for ${topic()}`,
   );
-  const reviews = make("review", COUNTS.review, (i) => (i % 2 === 0 ? "done" : "open"), (i) => `Review ${i} of ${topic()}`);
-  const tasks = make("task", COUNTS.task, (i) => (i % 5 === 0 ? "doing" : "done"), (i) => `Task ${i}: implement ${topic()} change`);
-  const releases = make("release", COUNTS.release, (i) => (i % 10 === 0 ? "planned" : "released"), (i) => `Release 2026.${Math.floor(i / 100)}.${i % 100}`);
+  const reviews = make(
+    "review",
+    COUNTS.review,
+    (i) => (i % 2 === 0 ? "done" : "open"),
+    (i) => `Review ${i} of ${topic()}`,
+  );
+  const tasks = make(
+    "task",
+    COUNTS.task,
+    (i) => (i % 5 === 0 ? "doing" : "done"),
+    (i) => `Task ${i}: implement ${topic()} change`,
+  );
+  const releases = make(
+    "release",
+    COUNTS.release,
+    (i) => (i % 10 === 0 ? "planned" : "released"),
+    (i) => `Release 2026.${Math.floor(i / 100)}.${i % 100}`,
+  );
   const id = (list: readonly string[], i: number): string => {
     const v = list[i];
     if (v === undefined) throw new Error(`index ${i} out of range`);
@@ -197,13 +244,15 @@ function planGraph(): Graph {
   for (let i = 1; i < LONG_CHAIN; i++) add("supersedes", id(decisions, i), id(decisions, i - 1));
   for (let c = 0; c < SHORT_CHAINS; c++) {
     const base = LONG_CHAIN + c * SHORT_CHAIN_LENGTH;
-    for (let k = 1; k < SHORT_CHAIN_LENGTH; k++) add("supersedes", id(decisions, base + k), id(decisions, base + k - 1));
+    for (let k = 1; k < SHORT_CHAIN_LENGTH; k++)
+      add("supersedes", id(decisions, base + k), id(decisions, base + k - 1));
   }
   // Every decision originates from an idea, some from two; a third are reviewed.
   for (let i = 0; i < COUNTS.decision; i++) {
     add("originates_from", id(decisions, i), id(ideas, pick(COUNTS.idea)));
     if (rand() < SECOND_IDEA_SHARE) add("originates_from", id(decisions, i), id(ideas, pick(COUNTS.idea)));
-    if (rand() < REVIEWED_DECISION_SHARE) add("reviewed_in", id(decisions, i), id(reviews, COUNTS.release + pick(COUNTS.review - COUNTS.release)));
+    if (rand() < REVIEWED_DECISION_SHARE)
+      add("reviewed_in", id(decisions, i), id(reviews, COUNTS.release + pick(COUNTS.review - COUNTS.release)));
   }
   // Every release has its own review (reviews[0..releases)).
   for (let r = 0; r < COUNTS.release; r++) add("reviewed_in", id(releases, r), id(reviews, r));
@@ -237,7 +286,13 @@ function planGraph(): Graph {
   return { nodes, edges, ideas, decisions, reviews, tasks, releases };
 }
 
-async function populate(services: Services, tenantDb: TenantDb, principal: Principal, projectId: string, graph: Graph): Promise<{ encryptMs: number; nodeInsertMs: number; edgeInsertMs: number }> {
+async function populate(
+  services: Services,
+  tenantDb: TenantDb,
+  principal: Principal,
+  projectId: string,
+  graph: Graph,
+): Promise<{ encryptMs: number; nodeInsertMs: number; edgeInsertMs: number }> {
   const tenantId = tenantDb.tenantId;
   let encryptMs = 0;
   let nodeInsertMs = 0;
@@ -245,14 +300,20 @@ async function populate(services: Services, tenantDb: TenantDb, principal: Princ
   // Inserted in key order: the same rows, built in about half the time (random UUID keys
   // otherwise land all over every index). The database is therefore compact, as after VACUUM.
   const nodes = [...graph.nodes].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
-  const edges = [...graph.edges].sort((x, y) => (x.type < y.type ? -1 : x.type > y.type ? 1 : x.from < y.from ? -1 : x.from > y.from ? 1 : 0));
+  const edges = [...graph.edges].sort((x, y) =>
+    x.type < y.type ? -1 : x.type > y.type ? 1 : x.from < y.from ? -1 : x.from > y.from ? 1 : 0,
+  );
   for (let start = 0; start < nodes.length; start += NODE_BATCH) {
     const batch = nodes.slice(start, start + NODE_BATCH);
     const t0 = performance.now();
     const sealed = await Promise.all(
       batch.map(async (n) => ({
         n,
-        titleEnc: await services.crypto.encryptField(tenantId, { table: "nodes", column: "title", rowId: n.id }, n.title),
+        titleEnc: await services.crypto.encryptField(
+          tenantId,
+          { table: "nodes", column: "title", rowId: n.id },
+          n.title,
+        ),
         bodyEnc: await services.crypto.encryptField(tenantId, { table: "nodes", column: "body", rowId: n.id }, n.body),
       })),
     );
@@ -277,7 +338,14 @@ async function populate(services: Services, tenantDb: TenantDb, principal: Princ
         };
         tx.nodes.insert(record, []);
         // Each row with its event, as the domain records it (the write path refuses a change without one).
-        tx.audit({ event: "node.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { nodeId: n.id, projectId, type: n.type } });
+        tx.audit({
+          event: "node.created",
+          sensitivity: "normal",
+          severity: "info",
+          tenantId,
+          actor: { type: principal.actorKind, id: principal.userId },
+          payload: { nodeId: n.id, projectId, type: n.type },
+        });
       }
     });
     encryptMs += t1 - t0;
@@ -288,9 +356,24 @@ async function populate(services: Services, tenantDb: TenantDb, principal: Princ
     const t0 = performance.now();
     await tenantDb.write((tx) => {
       for (const e of batch) {
-        const record: Omit<EdgeRecord, "tenantId"> = { id: randomUUID(), projectId, type: e.type, fromId: e.from, toId: e.to, createdBy: principal.userId, createdAt: tx.now };
+        const record: Omit<EdgeRecord, "tenantId"> = {
+          id: randomUUID(),
+          projectId,
+          type: e.type,
+          fromId: e.from,
+          toId: e.to,
+          createdBy: principal.userId,
+          createdAt: tx.now,
+        };
         tx.edges.insert(record);
-        tx.audit({ event: "edge.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: principal.actorKind, id: principal.userId }, payload: { edgeId: record.id, projectId, type: e.type, from: e.from, to: e.to } });
+        tx.audit({
+          event: "edge.created",
+          sensitivity: "normal",
+          severity: "info",
+          tenantId,
+          actor: { type: principal.actorKind, id: principal.userId },
+          payload: { edgeId: record.id, projectId, type: e.type, from: e.from, to: e.to },
+        });
       }
     });
     edgeInsertMs += performance.now() - t0;
@@ -337,8 +420,14 @@ const EDGE_COLUMNS = "id, tenant_id, project_id, type, from_id, to_id, created_b
  */
 function candidateStatements(shipped: Statements): Statements | undefined {
   const trace = shipped.trace
-    .replace("FROM up JOIN edges e ON e.tenant_id = @tenantId AND e.from_id", "FROM up CROSS JOIN edges e INDEXED BY edges_from ON e.tenant_id = @tenantId AND e.from_id")
-    .replace("FROM up JOIN edges e ON e.tenant_id = @tenantId AND e.to_id", "FROM up CROSS JOIN edges e INDEXED BY edges_to ON e.tenant_id = @tenantId AND e.to_id");
+    .replace(
+      "FROM up JOIN edges e ON e.tenant_id = @tenantId AND e.from_id",
+      "FROM up CROSS JOIN edges e INDEXED BY edges_from ON e.tenant_id = @tenantId AND e.from_id",
+    )
+    .replace(
+      "FROM up JOIN edges e ON e.tenant_id = @tenantId AND e.to_id",
+      "FROM up CROSS JOIN edges e INDEXED BY edges_to ON e.tenant_id = @tenantId AND e.to_id",
+    );
   const nodes = shipped.nodes.replace("WHERE tenant_id = ? AND id IN", "WHERE +tenant_id = ? AND id IN");
   if ((trace.match(/INDEXED BY/g) ?? []).length !== 2 || nodes === shipped.nodes) return undefined;
   const touching =
@@ -348,7 +437,15 @@ function candidateStatements(shipped: Statements): Statements | undefined {
 }
 
 function traceParams(tenantId: string, root: string, depth: number): Record<string, string | number> {
-  return { tenantId, start: root, viaTo: JSON.stringify(UPSTREAM_VIA_TO), viaFrom: JSON.stringify(UPSTREAM_VIA_FROM), maxDepth: depth, maxNodes: MAX_TRACE_NODES + 1, includeArchived: 0 };
+  return {
+    tenantId,
+    start: root,
+    viaTo: JSON.stringify(UPSTREAM_VIA_TO),
+    viaFrom: JSON.stringify(UPSTREAM_VIA_FROM),
+    maxDepth: depth,
+    maxNodes: MAX_TRACE_NODES + 1,
+    includeArchived: 0,
+  };
 }
 
 /** Binds `touching`: the shipped text takes (tenant, ids, ids), the candidate (tenant, ids, tenant, ids). */
@@ -378,9 +475,17 @@ function boundByNodeId(plan: readonly string[]): boolean {
   });
 }
 
-function queryPlans(handle: BetterSqlite3.Database, statements: Statements, tenantId: string, root: string, nodeIds: readonly string[]): Record<string, unknown> {
+function queryPlans(
+  handle: BetterSqlite3.Database,
+  statements: Statements,
+  tenantId: string,
+  root: string,
+  nodeIds: readonly string[],
+): Record<string, unknown> {
   // A real read first: EXPLAIN alone does not notice another connection's schema change (ANALYZE).
-  const sqliteStat1 = (handle.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'sqlite_stat1'").get() as { n: number }).n > 0;
+  const sqliteStat1 =
+    (handle.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'sqlite_stat1'").get() as { n: number }).n >
+    0;
   const ids = JSON.stringify(nodeIds);
   const trace = explain(handle, statements.trace, traceParams(tenantId, root, DEFAULT_TRACE_DEPTH));
   const touching = explain(handle, statements.touching, touchingParams(statements.touching, tenantId, ids));
@@ -415,7 +520,13 @@ interface CaseResult {
   /** Same nodes and depths as the candidate statement returned (a cross-check of both). */
   readonly sameStepsAsCandidate: boolean | null;
   readonly skipped?: string;
-  readonly ms?: { readonly traceUpstream: Stats; readonly queryOnly: Stats; readonly loadNodes: Stats; readonly edgesTouching: Stats; readonly getNode: Stats };
+  readonly ms?: {
+    readonly traceUpstream: Stats;
+    readonly queryOnly: Stats;
+    readonly loadNodes: Stats;
+    readonly edgesTouching: Stats;
+    readonly getNode: Stats;
+  };
 }
 
 interface Bench {
@@ -429,19 +540,30 @@ type Steps = readonly (readonly [string, number])[];
 async function measureCase(b: Bench, c: Case, expected: Steps | undefined): Promise<CaseResult> {
   const { services, tenantDb, principal } = b;
   const traced = await sample(() => traceUpstream(services.graph, tenantDb, principal, c.root, c.depth));
-  const queried = await sample(() => tenantDb.edges.trace(c.root, UPSTREAM_VIA_TO, UPSTREAM_VIA_FROM, c.depth, MAX_TRACE_NODES + 1));
+  const queried = await sample(() =>
+    tenantDb.edges.trace(c.root, UPSTREAM_VIA_TO, UPSTREAM_VIA_FROM, c.depth, MAX_TRACE_NODES + 1),
+  );
   const trace = traced.first;
   const steps = queried.first;
   const ids = steps.slice(0, MAX_TRACE_NODES).map((s) => s.nodeId);
   if (trace.edges.some((e) => !CUSTODY.has(e.type))) throw new Error(`${c.name}: a non-custody edge in the trace`);
-  if (trace.nodes.length !== ids.length) throw new Error(`${c.name}: ${trace.nodes.length} nodes traced, ${ids.length} steps`);
+  if (trace.nodes.length !== ids.length)
+    throw new Error(`${c.name}: ${trace.nodes.length} nodes traced, ${ids.length} steps`);
   const loaded = await sample(() => tenantDb.nodes.getMany(ids));
   const touching = await sample(() => tenantDb.edges.touching(ids));
   const single = await sample(() => getNode(services.graph, tenantDb, principal, c.root));
-  const ms = { traceUpstream: traced.stats, queryOnly: queried.stats, loadNodes: loaded.stats, edgesTouching: touching.stats, getNode: single.stats };
+  const ms = {
+    traceUpstream: traced.stats,
+    queryOnly: queried.stats,
+    loadNodes: loaded.stats,
+    edgesTouching: touching.stats,
+    getNode: single.stats,
+  };
   const nodesByType: Record<string, number> = {};
   for (const n of trace.nodes) nodesByType[n.type] = (nodesByType[n.type] ?? 0) + 1;
-  progress(`  ${trace.nodes.length} nodes, ${trace.edges.length} edges; traceUpstream p50 ${ms.traceUpstream.p50} ms, query ${ms.queryOnly.p50} ms, getNode ${ms.getNode.p50} ms`);
+  progress(
+    `  ${trace.nodes.length} nodes, ${trace.edges.length} edges; traceUpstream p50 ${ms.traceUpstream.p50} ms, query ${ms.queryOnly.p50} ms, getNode ${ms.getNode.p50} ms`,
+  );
   return {
     case: c.name,
     depth: c.depth,
@@ -451,7 +573,10 @@ async function measureCase(b: Bench, c: Case, expected: Steps | undefined): Prom
     truncated: trace.truncated,
     nodesByType,
     edgesTouchingRows: touching.first.length,
-    sameStepsAsCandidate: expected === undefined ? null : JSON.stringify(steps.map((s) => [s.nodeId, s.depth])) === JSON.stringify(expected),
+    sameStepsAsCandidate:
+      expected === undefined
+        ? null
+        : JSON.stringify(steps.map((s) => [s.nodeId, s.depth])) === JSON.stringify(expected),
     ms,
   };
 }
@@ -464,9 +589,15 @@ interface CandidateResult {
 }
 
 /** The candidate statements on the read-only handle, query only (no decryption). */
-async function measureCandidate(handle: BetterSqlite3.Database, statements: Statements, tenantId: string, c: Case): Promise<{ result: CandidateResult; steps: Steps }> {
+async function measureCandidate(
+  handle: BetterSqlite3.Database,
+  statements: Statements,
+  tenantId: string,
+  c: Case,
+): Promise<{ result: CandidateResult; steps: Steps }> {
   const params = traceParams(tenantId, c.root, c.depth);
-  const query = (): { node_id: string; depth: number }[] => handle.prepare<[Record<string, string | number>], { node_id: string; depth: number }>(statements.trace).all(params);
+  const query = (): { node_id: string; depth: number }[] =>
+    handle.prepare<[Record<string, string | number>], { node_id: string; depth: number }>(statements.trace).all(params);
   const traced = await sample(query);
   const rows = traced.first;
   const ids = JSON.stringify(rows.slice(0, MAX_TRACE_NODES).map((r) => r.node_id));
@@ -481,7 +612,9 @@ async function measureCandidate(handle: BetterSqlite3.Database, statements: Stat
       nodes: (await sample(() => handle.prepare(statements.nodes).all(tenantId, ids))).stats,
     },
   };
-  progress(`  ${result.nodes} nodes; query ${result.ms.trace.p50} ms, touching ${result.ms.edgesTouching.p50} ms, nodes ${result.ms.nodes.p50} ms`);
+  progress(
+    `  ${result.nodes} nodes; query ${result.ms.trace.p50} ms, touching ${result.ms.edgesTouching.p50} ms, nodes ${result.ms.nodes.p50} ms`,
+  );
   return { result, steps: rows.map((r) => [r.node_id, r.depth] as const) };
 }
 
@@ -498,11 +631,30 @@ export async function run(): Promise<Record<string, unknown>> {
     services = await openServices(config, log);
     const { identity } = services;
     const { token: setupToken } = await issueSetupToken(services.db, 600);
-    await completeSetup(identity.accounts, setupToken, { email: "root@example.test", name: "Bench Root", password: PASSWORD });
-    const rootTokens = await identity.sessions.login({ email: "root@example.test", password: PASSWORD, client: "bench", address: "127.0.0.1" });
+    await completeSetup(identity.accounts, setupToken, {
+      email: "root@example.test",
+      name: "Bench Root",
+      password: PASSWORD,
+    });
+    const rootTokens = await identity.sessions.login({
+      email: "root@example.test",
+      password: PASSWORD,
+      client: "bench",
+      address: "127.0.0.1",
+    });
     const root = await identity.authenticator.authenticate(rootTokens.accessToken);
-    await createTenant(identity.accounts, root, { slug: "acme", name: "Acme", admin: { email: "admin@acme.test", name: "Acme Admin", password: PASSWORD } });
-    const adminTokens = await identity.sessions.login({ tenant: "acme", email: "admin@acme.test", password: PASSWORD, client: "bench", address: "127.0.0.1" });
+    await createTenant(identity.accounts, root, {
+      slug: "acme",
+      name: "Acme",
+      admin: { email: "admin@acme.test", name: "Acme Admin", password: PASSWORD },
+    });
+    const adminTokens = await identity.sessions.login({
+      tenant: "acme",
+      email: "admin@acme.test",
+      password: PASSWORD,
+      client: "bench",
+      address: "127.0.0.1",
+    });
     const principal = await identity.authenticator.authenticate(adminTokens.accessToken);
     if (!principal.tenantScope) throw new Error("the tenant admin has no tenant scope");
     const tenantDb = services.db.forTenant(principal.tenantScope);
@@ -527,7 +679,11 @@ export async function run(): Promise<Record<string, unknown>> {
     const typical = at(graph.releases, 2_345);
     const cases: Case[] = [
       { name: "typical release (7 tasks)", root: typical, depth: DEFAULT_TRACE_DEPTH },
-      { name: `release on ${LONG_CHAIN}-long supersedes chain`, root: at(graph.releases, 1), depth: DEFAULT_TRACE_DEPTH },
+      {
+        name: `release on ${LONG_CHAIN}-long supersedes chain`,
+        root: at(graph.releases, 1),
+        depth: DEFAULT_TRACE_DEPTH,
+      },
       { name: "idea (no upstream)", root: at(graph.ideas, 17), depth: DEFAULT_TRACE_DEPTH },
       { name: `release on ${LONG_CHAIN}-long supersedes chain`, root: at(graph.releases, 1), depth: MAX_TRACE_DEPTH },
       { name: `wide release (${WIDE_RELEASE_TASKS} tasks)`, root: at(graph.releases, 0), depth: DEFAULT_TRACE_DEPTH },
@@ -536,7 +692,9 @@ export async function run(): Promise<Record<string, unknown>> {
 
     // The plans, as shipped, before any measurement.
     readOnly = new BetterSqlite3(config.databaseFile, { readonly: true, fileMustExist: true });
-    const typicalIds = tenantDb.edges.trace(typical, UPSTREAM_VIA_TO, UPSTREAM_VIA_FROM, DEFAULT_TRACE_DEPTH, MAX_TRACE_NODES + 1).map((s) => s.nodeId);
+    const typicalIds = tenantDb.edges
+      .trace(typical, UPSTREAM_VIA_TO, UPSTREAM_VIA_FROM, DEFAULT_TRACE_DEPTH, MAX_TRACE_NODES + 1)
+      .map((s) => s.nodeId);
     const shipped = shippedStatements();
     const plansShipped = queryPlans(readOnly, shipped, tenantDb.tenantId, typical, typicalIds);
 
@@ -553,7 +711,9 @@ export async function run(): Promise<Record<string, unknown>> {
         expected.set(c, steps);
       }
     }
-    const plansCandidate = candidate ? queryPlans(readOnly, candidate, tenantDb.tenantId, typical, typicalIds) : "the shipped SQL changed; candidate rewrite not applicable";
+    const plansCandidate = candidate
+      ? queryPlans(readOnly, candidate, tenantDb.tenantId, typical, typicalIds)
+      : "the shipped SQL changed; candidate rewrite not applicable";
 
     progress("as shipped (no sqlite_stat1)");
     const asShipped: CaseResult[] = [];
@@ -642,7 +802,14 @@ export async function run(): Promise<Record<string, unknown>> {
       ].join(" "),
       loadAverage1m: { atStart: loadAtStart, atEnd: round(loadavg()[0] ?? 0, 2), cpus: availableParallelism() },
       limits: { DEFAULT_TRACE_DEPTH, MAX_TRACE_DEPTH, MAX_TRACE_NODES },
-      project: { nodes: graph.nodes.length, nodesByType: COUNTS, edges: graph.edges.length, edgesByType, titleTerms: "none (empty terms array)", seed: SEED },
+      project: {
+        nodes: graph.nodes.length,
+        nodesByType: COUNTS,
+        edges: graph.edges.length,
+        edgesByType,
+        titleTerms: "none (empty terms array)",
+        seed: SEED,
+      },
       setupSeconds: {
         total: round(setupMs / 1000, 2),
         applianceTenantAdminProject: round(applianceMs / 1000, 2),

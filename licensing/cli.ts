@@ -43,7 +43,9 @@ function run<A extends unknown[]>(fn: (...args: A) => void | Promise<void>): (..
       await fn(...args);
     } catch (error) {
       const known = error instanceof ToolFailure || error instanceof VendorToolError || error instanceof LicenseError;
-      process.stderr.write(`vecto-licensing: ${known ? (error as Error).message : `unexpected error: ${(error as Error).message}`}\n`);
+      process.stderr.write(
+        `vecto-licensing: ${known ? (error as Error).message : `unexpected error: ${(error as Error).message}`}\n`,
+      );
       process.exitCode = error instanceof ToolFailure ? error.exitCode : 1;
     }
   };
@@ -61,10 +63,13 @@ function publicKeyArg(value: string): Uint8Array {
 
 /** The compiled vendor keys plus any given with --vendor-pubkey (the vendor's own, e.g. a new one not yet in a build). */
 function vendorKeys(extra: readonly string[]): VendorKey[] {
-  return [...VENDOR_KEYS, ...extra.map((v) => {
-    const raw = publicKeyArg(v);
-    return { kid: keyIdOf(raw), publicKey: Buffer.from(raw).toString("base64") };
-  })];
+  return [
+    ...VENDOR_KEYS,
+    ...extra.map((v) => {
+      const raw = publicKeyArg(v);
+      return { kid: keyIdOf(raw), publicKey: Buffer.from(raw).toString("base64") };
+    }),
+  ];
 }
 
 function readLicense(file: string, keys: readonly VendorKey[]): { payload: LicensePayload; kid: string } {
@@ -80,11 +85,15 @@ function readLicense(file: string, keys: readonly VendorKey[]): { payload: Licen
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function buildProgram(): Command {
-  const program = new Command("vecto-licensing").description("Vecto vendor licensing tool: keys, license issuing, usage-report verification (offline)").showHelpAfterError();
+  const program = new Command("vecto-licensing")
+    .description("Vecto vendor licensing tool: keys, license issuing, usage-report verification (offline)")
+    .showHelpAfterError();
 
   program
     .command("keygen")
-    .description("generate an Ed25519 license-signing key pair: DIR/vendor-license-key.pem (PKCS#8, 0600), DIR/vendor-license-key.pub.pem and DIR/vendor-keys.json (the build input: npm run build:appliance -- --vendor-keys FILE); prints the kid")
+    .description(
+      "generate an Ed25519 license-signing key pair: DIR/vendor-license-key.pem (PKCS#8, 0600), DIR/vendor-license-key.pub.pem and DIR/vendor-keys.json (the build input: npm run build:appliance -- --vendor-keys FILE); prints the kid",
+    )
     .requiredOption("--out <dir>", "directory for the key files (created 0700; existing keys are never overwritten)")
     .option("--json", "print as JSON")
     .action(
@@ -95,16 +104,25 @@ function buildProgram(): Command {
         out(`public key (raw, base64) ${key.publicKey}`);
         out(`private key ${key.privateKeyFile} (0600: keep it offline, never in a repository)`);
         out(`public key ${key.publicKeyFile}`);
-        out(`build input ${key.vendorKeysFile}: npm run build:appliance -- --vendor-keys FILE (a release trusting this key alone)`);
-        out(`its entry, for a release's keys file that lists several: ${JSON.stringify({ kid: key.kid, publicKey: key.publicKey })}`);
+        out(
+          `build input ${key.vendorKeysFile}: npm run build:appliance -- --vendor-keys FILE (a release trusting this key alone)`,
+        );
+        out(
+          `its entry, for a release's keys file that lists several: ${JSON.stringify({ kid: key.kid, publicKey: key.publicKey })}`,
+        );
       }),
     );
 
   program
     .command("issue")
-    .description("sign a license from a JSON spec (the payload's fields; issuedAt, notBefore, features and graceDays may be left out) and/or flags (flags win)")
+    .description(
+      "sign a license from a JSON spec (the payload's fields; issuedAt, notBefore, features and graceDays may be left out) and/or flags (flags win)",
+    )
     .requiredOption("--key <file>", "the vendor's private key (PKCS#8 PEM)")
-    .option("--spec <file>", "JSON spec: licenseId, licensee, edition, deploymentMode, limits {tenants, users, agents}, features, issuedAt, notBefore, expiresAt, graceDays, sequence")
+    .option(
+      "--spec <file>",
+      "JSON spec: licenseId, licensee, edition, deploymentMode, limits {tenants, users, agents}, features, issuedAt, notBefore, expiresAt, graceDays, sequence",
+    )
     .option("--out <file>", "write the license here instead of stdout")
     .option("--license-id <id>")
     .option("--licensee <name>")
@@ -115,7 +133,10 @@ function buildProgram(): Command {
     .option("--agents <n>")
     .option("--features <list>", "comma-separated, e.g. hsm,sso")
     .option("--issued-at <time>", "RFC 3339 UTC (default: now)")
-    .option("--not-before <time>", "RFC 3339 UTC or YYYY-MM-DD (default: a day before issuedAt, for customer clocks somewhat behind)")
+    .option(
+      "--not-before <time>",
+      "RFC 3339 UTC or YYYY-MM-DD (default: a day before issuedAt, for customer clocks somewhat behind)",
+    )
     .option("--expires <time>", "RFC 3339 UTC or YYYY-MM-DD")
     .option("--grace-days <n>", "days after expiry before the appliance turns read-only (default 30)")
     .option("--sequence <n>", "must be higher than that of any license the customer installed before")
@@ -125,7 +146,9 @@ function buildProgram(): Command {
         const { text, payload } = issueLicense(options, key, new Date());
         if (options.out === undefined) out(text);
         else writeFileSync(options.out, text, { mode: 0o644 });
-        note(`issued ${payload.licenseId} (sequence ${payload.sequence}) for ${payload.licensee}, ${payload.notBefore} to ${payload.expiresAt}, signed with key ${keyIdOfPrivate(key)}`);
+        note(
+          `issued ${payload.licenseId} (sequence ${payload.sequence}) for ${payload.licensee}, ${payload.notBefore} to ${payload.expiresAt}, signed with key ${keyIdOfPrivate(key)}`,
+        );
       }),
     );
 
@@ -143,31 +166,58 @@ function buildProgram(): Command {
 
   program
     .command("verify-usage")
-    .description("verify a customer's usage report: the report and every snapshot signature, the hash chain, missing days, clock rollbacks, overage against the license; exit 1 on tampering")
+    .description(
+      "verify a customer's usage report: the report and every snapshot signature, the hash chain, missing days, clock rollbacks, overage against the license; exit 1 on tampering",
+    )
     .argument("<report>", "the report file (vecto usage export)")
     .option("--license <file>", "the customer's license: its limits are what overage is measured against")
-    .option("--pubkey-of-installation <key>", "the installation's public key as known from an earlier report (file or base64): the report must be signed with it")
+    .option(
+      "--pubkey-of-installation <key>",
+      "the installation's public key as known from an earlier report (file or base64): the report must be signed with it",
+    )
     .option("--previous-head <hash>", "the chain head of the previous report: this report must continue from it")
-    .option("--vendor-pubkey <key>", "an extra trusted vendor public key for --license (file or base64); repeatable", collect, [])
+    .option(
+      "--vendor-pubkey <key>",
+      "an extra trusted vendor public key for --license (file or base64); repeatable",
+      collect,
+      [],
+    )
     .option("--json", "print the verification as JSON")
     .action(
-      run((file: string, options: { license?: string; pubkeyOfInstallation?: string; previousHead?: string; vendorPubkey: string[]; json?: boolean }) => {
-        if (!existsSync(file)) throw new ToolFailure(`no such file: ${file}`);
-        let report: unknown;
-        try {
-          report = JSON.parse(readFileSync(file, "utf8"));
-        } catch {
-          throw new ToolFailure(`${file}: not JSON; is it a usage report?`);
-        }
-        const license = options.license === undefined ? undefined : readLicense(options.license, vendorKeys(options.vendorPubkey)).payload;
-        const result = verifyUsageReport(report, {
-          ...(license ? { license } : {}),
-          ...(options.pubkeyOfInstallation !== undefined ? { pinnedKey: publicKeyArg(options.pubkeyOfInstallation) } : {}),
-          ...(options.previousHead !== undefined ? { previousHead: options.previousHead } : {}),
-        });
-        out(options.json ? JSON.stringify(result, null, 2) : verificationText(result));
-        if (!result.ok) throw new ToolFailure(`${file}: the report does not verify (${result.problems.length} problem(s))`);
-      }),
+      run(
+        (
+          file: string,
+          options: {
+            license?: string;
+            pubkeyOfInstallation?: string;
+            previousHead?: string;
+            vendorPubkey: string[];
+            json?: boolean;
+          },
+        ) => {
+          if (!existsSync(file)) throw new ToolFailure(`no such file: ${file}`);
+          let report: unknown;
+          try {
+            report = JSON.parse(readFileSync(file, "utf8"));
+          } catch {
+            throw new ToolFailure(`${file}: not JSON; is it a usage report?`);
+          }
+          const license =
+            options.license === undefined
+              ? undefined
+              : readLicense(options.license, vendorKeys(options.vendorPubkey)).payload;
+          const result = verifyUsageReport(report, {
+            ...(license ? { license } : {}),
+            ...(options.pubkeyOfInstallation !== undefined
+              ? { pinnedKey: publicKeyArg(options.pubkeyOfInstallation) }
+              : {}),
+            ...(options.previousHead !== undefined ? { previousHead: options.previousHead } : {}),
+          });
+          out(options.json ? JSON.stringify(result, null, 2) : verificationText(result));
+          if (!result.ok)
+            throw new ToolFailure(`${file}: the report does not verify (${result.problems.length} problem(s))`);
+        },
+      ),
     );
 
   return program;

@@ -63,8 +63,23 @@ export function payloadFrom(flags: IssueFlags, now: Date): LicensePayload {
     licensee: flags.licensee ?? spec.licensee,
     edition: flags.edition ?? spec.edition,
     deploymentMode: flags.mode ?? spec.deploymentMode,
-    limits: { ...limitsSpec, ...Object.fromEntries(Object.entries({ tenants: integer("tenants", flags.tenants), users: integer("users", flags.users), agents: integer("agents", flags.agents) }).filter(([, v]) => v !== undefined)) },
-    features: flags.features !== undefined ? flags.features.split(",").map((f) => f.trim()).filter((f) => f !== "") : (spec.features ?? []),
+    limits: {
+      ...limitsSpec,
+      ...Object.fromEntries(
+        Object.entries({
+          tenants: integer("tenants", flags.tenants),
+          users: integer("users", flags.users),
+          agents: integer("agents", flags.agents),
+        }).filter(([, v]) => v !== undefined),
+      ),
+    },
+    features:
+      flags.features !== undefined
+        ? flags.features
+            .split(",")
+            .map((f) => f.trim())
+            .filter((f) => f !== "")
+        : (spec.features ?? []),
     issuedAt: day(issuedAt),
     notBefore: day(flags.notBefore ?? spec.notBefore ?? defaultNotBefore),
     expiresAt: day(flags.expires ?? spec.expiresAt),
@@ -74,12 +89,18 @@ export function payloadFrom(flags: IssueFlags, now: Date): LicensePayload {
   const parsed = licensePayloadSchema.safeParse(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new VendorToolError(`invalid license spec: ${issue ? `${issue.path.join(".") || "(spec)"}: ${issue.message}` : "invalid"}`);
+    throw new VendorToolError(
+      `invalid license spec: ${issue ? `${issue.path.join(".") || "(spec)"}: ${issue.message}` : "invalid"}`,
+    );
   }
   return parsed.data;
 }
 
-export function issueLicense(flags: IssueFlags, key: Ed25519Signer, now: Date): { text: string; payload: LicensePayload } {
+export function issueLicense(
+  flags: IssueFlags,
+  key: Ed25519Signer,
+  now: Date,
+): { text: string; payload: LicensePayload } {
   const payload = payloadFrom(flags, now);
   return { text: signLicense(payload, key), payload };
 }

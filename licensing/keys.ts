@@ -6,7 +6,14 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 // The standalone Ed25519 module (not src/crypto/index.ts): the tool must not load the crypto service.
-import { encodePublicKey, KeyFormatError, keyIdOf, readEd25519SignerFile, writeNewEd25519KeyFiles, type Ed25519Signer } from "../src/crypto/ed25519.js";
+import {
+  encodePublicKey,
+  KeyFormatError,
+  keyIdOf,
+  readEd25519SignerFile,
+  writeNewEd25519KeyFiles,
+  type Ed25519Signer,
+} from "../src/crypto/ed25519.js";
 
 export const PRIVATE_KEY_FILE = "vendor-license-key.pem";
 export const PUBLIC_KEY_FILE = "vendor-license-key.pub.pem";
@@ -33,7 +40,8 @@ export function generateVendorKey(dir: string): GeneratedKey {
   const privateKeyFile = join(dir, PRIVATE_KEY_FILE);
   const publicKeyFile = join(dir, PUBLIC_KEY_FILE);
   const vendorKeysFile = join(dir, VENDOR_KEYS_FILE);
-  for (const file of [privateKeyFile, publicKeyFile, vendorKeysFile]) if (existsSync(file)) throw new VendorToolError(`${file} exists; refusing to overwrite a key`);
+  for (const file of [privateKeyFile, publicKeyFile, vendorKeysFile])
+    if (existsSync(file)) throw new VendorToolError(`${file} exists; refusing to overwrite a key`);
   // Written by src/crypto: the private key never passes through this tool as a value.
   const raw = writeNewEd25519KeyFiles(privateKeyFile, publicKeyFile);
   const entry = { kid: keyIdOf(raw), publicKey: encodePublicKey(raw) };

@@ -29,7 +29,8 @@ export interface Pkcs11Config {
 }
 
 /** An earlier master key, kept for unwrapping until it is retired (see docs/key-rotation.md). */
-export type PreviousMasterKey = { readonly kind: "env"; readonly file: string } | { readonly kind: "pkcs11"; readonly keyLabel: string };
+export type PreviousMasterKey =
+  { readonly kind: "env"; readonly file: string } | { readonly kind: "pkcs11"; readonly keyLabel: string };
 
 export interface Config {
   readonly dataDir: string;
@@ -160,7 +161,12 @@ export function collectEnv(processEnv: Env = process.env): Env {
   const fileValues = readEnvFile(explicitFile ?? DEFAULT_ENV_FILE, explicitFile !== undefined);
   const merged: Record<string, string | undefined> = { ...fileValues };
   for (const [key, value] of Object.entries(processEnv)) {
-    if (key.startsWith("VECTO_") || key === "CREDENTIALS_DIRECTORY" || key === "CACHE_DIRECTORY" || key === "STATE_DIRECTORY") {
+    if (
+      key.startsWith("VECTO_") ||
+      key === "CREDENTIALS_DIRECTORY" ||
+      key === "CACHE_DIRECTORY" ||
+      key === "STATE_DIRECTORY"
+    ) {
       if (value !== undefined && value !== "") merged[key] = value;
     }
   }
@@ -196,13 +202,19 @@ function required(env: Env, name: string, why: string): string {
 
 /** Comma-separated DNS names and IP addresses; an IPv6 address is written bare ("fd00::5"), as a certificate names it. */
 function tlsNames(env: Env): string[] {
-  const entries = (env.VECTO_TLS_NAMES ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const entries = (env.VECTO_TLS_NAMES ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   return entries.map((entry) => {
-    if (/^\[.*\]$/.test(entry)) throw new ConfigError(`VECTO_TLS_NAMES: write an IPv6 address without brackets (got "${truncate(entry)}")`);
+    if (/^\[.*\]$/.test(entry))
+      throw new ConfigError(`VECTO_TLS_NAMES: write an IPv6 address without brackets (got "${truncate(entry)}")`);
     const ip = normalizeAddress(entry);
     if (ip !== undefined) return ip;
     if (isDnsName(entry)) return entry.toLowerCase();
-    throw new ConfigError(`VECTO_TLS_NAMES: expected DNS names or IP addresses separated by commas (got "${truncate(entry)}")`);
+    throw new ConfigError(
+      `VECTO_TLS_NAMES: expected DNS names or IP addresses separated by commas (got "${truncate(entry)}")`,
+    );
   });
 }
 
@@ -212,24 +224,36 @@ function tlsConfig(env: Env, dataDir: string, cwd: string): Config["tls"] {
   const clientCaFile = env.VECTO_TLS_CLIENT_CA === undefined ? null : absolute(env.VECTO_TLS_CLIENT_CA, cwd);
   const names = tlsNames(env);
   if ((cert === undefined) !== (key === undefined)) {
-    throw new ConfigError(`${cert === undefined ? "VECTO_TLS_CERT" : "VECTO_TLS_KEY"}: set VECTO_TLS_CERT and VECTO_TLS_KEY together`);
+    throw new ConfigError(
+      `${cert === undefined ? "VECTO_TLS_CERT" : "VECTO_TLS_KEY"}: set VECTO_TLS_CERT and VECTO_TLS_KEY together`,
+    );
   }
   if (cert !== undefined && key !== undefined) {
     return { certFile: absolute(cert, cwd), keyFile: absolute(key, cwd), selfSigned: false, clientCaFile, names };
   }
-  return { certFile: join(dataDir, "tls", "cert.pem"), keyFile: join(dataDir, "tls", "key.pem"), selfSigned: true, clientCaFile, names };
+  return {
+    certFile: join(dataDir, "tls", "cert.pem"),
+    keyFile: join(dataDir, "tls", "key.pem"),
+    selfSigned: true,
+    clientCaFile,
+    names,
+  };
 }
 
 function masterKeyConfig(env: Env, dataDir: string, cwd: string): { masterKeyFile: string; devMasterKey: boolean } {
-  if (env.VECTO_MASTER_KEY_FILE !== undefined) return { masterKeyFile: absolute(env.VECTO_MASTER_KEY_FILE, cwd), devMasterKey: false };
+  if (env.VECTO_MASTER_KEY_FILE !== undefined)
+    return { masterKeyFile: absolute(env.VECTO_MASTER_KEY_FILE, cwd), devMasterKey: false };
   // systemd LoadCredential=master-key:... puts the file here.
-  if (env.CREDENTIALS_DIRECTORY !== undefined) return { masterKeyFile: join(env.CREDENTIALS_DIRECTORY, "master-key"), devMasterKey: false };
+  if (env.CREDENTIALS_DIRECTORY !== undefined)
+    return { masterKeyFile: join(env.CREDENTIALS_DIRECTORY, "master-key"), devMasterKey: false };
   return { masterKeyFile: join(dataDir, "master.key"), devMasterKey: true };
 }
 
 function pkcs11Config(env: Env, cwd: string): Pkcs11Config {
   const why = "when VECTO_KEY_RESOLVER=pkcs11 or VECTO_PKCS11_LIB is set";
-  const pinFile = env.VECTO_PKCS11_PIN_FILE ?? (env.CREDENTIALS_DIRECTORY !== undefined ? join(env.CREDENTIALS_DIRECTORY, "pkcs11-pin") : undefined);
+  const pinFile =
+    env.VECTO_PKCS11_PIN_FILE ??
+    (env.CREDENTIALS_DIRECTORY !== undefined ? join(env.CREDENTIALS_DIRECTORY, "pkcs11-pin") : undefined);
   if (pinFile === undefined) throw new ConfigError(`VECTO_PKCS11_PIN_FILE: required ${why}`);
   return {
     library: absolute(required(env, "VECTO_PKCS11_LIB", why), cwd),
@@ -249,17 +273,23 @@ function previousMasterKeys(env: Env, cwd: string, pkcs11: Pkcs11Config | null):
     .map((entry): PreviousMasterKey => {
       if (entry.startsWith("file:") && entry.length > 5) return { kind: "env", file: absolute(entry.slice(5), cwd) };
       if (entry.startsWith("pkcs11:") && entry.length > 7) {
-        if (pkcs11 === null) throw new ConfigError("VECTO_PREVIOUS_MASTER_KEYS: a pkcs11: entry needs the VECTO_PKCS11_* settings");
+        if (pkcs11 === null)
+          throw new ConfigError("VECTO_PREVIOUS_MASTER_KEYS: a pkcs11: entry needs the VECTO_PKCS11_* settings");
         return { kind: "pkcs11", keyLabel: entry.slice(7) };
       }
-      throw new ConfigError(`VECTO_PREVIOUS_MASTER_KEYS: expected file:PATH or pkcs11:KEY_LABEL entries separated by commas (got "${truncate(entry)}")`);
+      throw new ConfigError(
+        `VECTO_PREVIOUS_MASTER_KEYS: expected file:PATH or pkcs11:KEY_LABEL entries separated by commas (got "${truncate(entry)}")`,
+      );
     });
 }
 
 const backupScheduleSchema = z
   .string()
   .trim()
-  .refine((v) => v === "off" || (/^\S+( \S+){4}$/.test(v) && validCron(v)), "expected a cron expression (minute hour day month weekday) or off")
+  .refine(
+    (v) => v === "off" || (/^\S+( \S+){4}$/.test(v) && validCron(v)),
+    "expected a cron expression (minute hour day month weekday) or off",
+  )
   .transform((v) => (v === "off" ? null : v));
 
 function backupConfig(env: Env, dataDir: string, cwd: string): BackupConfig {
@@ -273,36 +303,58 @@ function backupConfig(env: Env, dataDir: string, cwd: string): BackupConfig {
 /** Outside the database, ideally on another mount; never the data directory itself, whose files it would sit among. */
 function auditAnchorDir(env: Env, dataDir: string, cwd: string): string {
   const dir = absolute(env.VECTO_AUDIT_ANCHOR_DIR ?? join(dataDir, "audit-anchors"), cwd);
-  if (resolve(dir) === resolve(dataDir)) throw new ConfigError("VECTO_AUDIT_ANCHOR_DIR: must be a directory of its own, not the data directory (default: <data>/audit-anchors)");
+  if (resolve(dir) === resolve(dataDir))
+    throw new ConfigError(
+      "VECTO_AUDIT_ANCHOR_DIR: must be a directory of its own, not the data directory (default: <data>/audit-anchors)",
+    );
   return dir;
 }
 
 function egressAllowList(env: Env): string[] {
   const raw = env.VECTO_EGRESS_ALLOW;
   if (raw === undefined) return [];
-  const entries = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const entries = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   for (const entry of entries) {
-    if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(entry)) throw new ConfigError(`VECTO_EGRESS_ALLOW: expected host:port entries separated by commas (got "${truncate(entry)}")`);
+    if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(entry))
+      throw new ConfigError(
+        `VECTO_EGRESS_ALLOW: expected host:port entries separated by commas (got "${truncate(entry)}")`,
+      );
   }
   return entries;
 }
 
 function trustedProxies(env: Env): Cidr[] {
-  const entries = (env.VECTO_TRUSTED_PROXIES ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const entries = (env.VECTO_TRUSTED_PROXIES ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   return entries.map((entry) => {
     const cidr = parseCidr(entry);
-    if (cidr === undefined) throw new ConfigError(`VECTO_TRUSTED_PROXIES: expected IPv4 or IPv6 addresses or CIDR ranges separated by commas (got "${truncate(entry)}")`);
+    if (cidr === undefined)
+      throw new ConfigError(
+        `VECTO_TRUSTED_PROXIES: expected IPv4 or IPv6 addresses or CIDR ranges separated by commas (got "${truncate(entry)}")`,
+      );
     return cidr;
   });
 }
 
-const perMinuteSchema = z.union([z.literal("off").transform(() => null), positiveIntSchema], { message: "expected requests per minute (a whole number above 0) or off" });
+const perMinuteSchema = z.union([z.literal("off").transform(() => null), positiveIntSchema], {
+  message: "expected requests per minute (a whole number above 0) or off",
+});
 
 /** Builds the validated config. Throws ConfigError with one line naming the variable. */
 export function loadConfig(processEnv: Env = process.env, cwd: string = process.cwd()): Config {
   const env = collectEnv(processEnv);
   const dataDir = absolute(env.VECTO_DATA_DIR ?? env.STATE_DIRECTORY ?? "./data", cwd);
-  const keyResolver = parse(env, "VECTO_KEY_RESOLVER", z.enum(["env", "pkcs11"], { message: "expected env or pkcs11" }), "env");
+  const keyResolver = parse(
+    env,
+    "VECTO_KEY_RESOLVER",
+    z.enum(["env", "pkcs11"], { message: "expected env or pkcs11" }),
+    "env",
+  );
   const master = masterKeyConfig(env, dataDir, cwd);
   const pkcs11 = keyResolver === "pkcs11" || env.VECTO_PKCS11_LIB !== undefined ? pkcs11Config(env, cwd) : null;
   return {
@@ -317,19 +369,42 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
     devMasterKey: keyResolver === "env" && master.devMasterKey,
     pkcs11,
     previousMasterKeys: previousMasterKeys(env, cwd, pkcs11),
-    dekMaxEncryptions: parse(env, "VECTO_DEK_MAX_ENCRYPTIONS", positiveIntSchema.refine((n) => n <= 2 ** 31, "must be at most 2147483648 (2^31)"), String(2 ** 30)),
+    dekMaxEncryptions: parse(
+      env,
+      "VECTO_DEK_MAX_ENCRYPTIONS",
+      positiveIntSchema.refine((n) => n <= 2 ** 31, "must be at most 2147483648 (2^31)"),
+      String(2 ** 30),
+    ),
     airgapped: parse(env, "VECTO_AIRGAPPED", booleanSchema, "true"),
     ollamaUrl: parse(env, "VECTO_OLLAMA_URL", urlSchema, "http://127.0.0.1:11434"),
     egressAllow: egressAllowList(env),
-    logLevel: parse(env, "VECTO_LOG_LEVEL", z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { message: "expected one of fatal, error, warn, info, debug, trace, silent" }), "info"),
+    logLevel: parse(
+      env,
+      "VECTO_LOG_LEVEL",
+      z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
+        message: "expected one of fatal, error, warn, info, debug, trace, silent",
+      }),
+      "info",
+    ),
     bodyLimitBytes: parse(env, "VECTO_BODY_LIMIT_BYTES", positiveIntSchema, String(1024 * 1024)),
     setupTokenTtlSeconds: parse(env, "VECTO_SETUP_TOKEN_TTL_SECONDS", positiveIntSchema, String(30 * 60)),
-    rootRecovery: parse(env, "VECTO_ROOT_RECOVERY", z.enum(["enabled", "disabled"], { message: "expected enabled or disabled" }), "enabled") === "enabled",
+    rootRecovery:
+      parse(
+        env,
+        "VECTO_ROOT_RECOVERY",
+        z.enum(["enabled", "disabled"], { message: "expected enabled or disabled" }),
+        "enabled",
+      ) === "enabled",
     backup: backupConfig(env, dataDir, cwd),
     auditAnchorDir: auditAnchorDir(env, dataDir, cwd),
     trustedProxies: trustedProxies(env),
     rateLimit: {
-      perCredential: parse(env, "VECTO_RATE_LIMIT_PER_CREDENTIAL", perMinuteSchema, String(DEFAULT_RATE_LIMIT.perCredential)),
+      perCredential: parse(
+        env,
+        "VECTO_RATE_LIMIT_PER_CREDENTIAL",
+        perMinuteSchema,
+        String(DEFAULT_RATE_LIMIT.perCredential),
+      ),
       perAddress: parse(env, "VECTO_RATE_LIMIT_PER_ADDRESS", perMinuteSchema, String(DEFAULT_RATE_LIMIT.perAddress)),
     },
   };

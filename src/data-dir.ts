@@ -29,25 +29,39 @@ function ensureDataDir(config: Config, created: string[]): void {
 async function ensureMasterKey(config: Config, log: Logger, created: string[], refuseExisting: boolean): Promise<void> {
   if (config.keyResolver !== "env") return;
   if (existsSync(config.masterKeyFile)) {
-    if (refuseExisting) throw new InitError(`master key ${config.masterKeyFile} already exists; refusing to overwrite it`);
+    if (refuseExisting)
+      throw new InitError(`master key ${config.masterKeyFile} already exists; refusing to overwrite it`);
     return;
   }
   if (!config.devMasterKey && !refuseExisting) {
-    throw new InitError(`master key file ${config.masterKeyFile} does not exist; create it with "vecto init" or fix VECTO_MASTER_KEY_FILE`);
+    throw new InitError(
+      `master key file ${config.masterKeyFile} does not exist; create it with "vecto init" or fix VECTO_MASTER_KEY_FILE`,
+    );
   }
   const { masterLabel } = await generateMasterKeyFile(config.masterKeyFile);
   created.push(config.masterKeyFile);
   if (config.devMasterKey) {
-    log.warn({ file: config.masterKeyFile, masterLabel }, "generated a DEV-ONLY master key inside the data directory; set VECTO_MASTER_KEY_FILE (or a systemd credential) for production");
+    log.warn(
+      { file: config.masterKeyFile, masterLabel },
+      "generated a DEV-ONLY master key inside the data directory; set VECTO_MASTER_KEY_FILE (or a systemd credential) for production",
+    );
   } else {
     log.info({ file: config.masterKeyFile, masterLabel }, "generated master key");
   }
 }
 
-async function ensureCertificate(config: Config, log: Logger, created: string[], refuseExisting: boolean): Promise<void> {
+async function ensureCertificate(
+  config: Config,
+  log: Logger,
+  created: string[],
+  refuseExisting: boolean,
+): Promise<void> {
   if (!config.tls.selfSigned) {
     for (const file of [config.tls.certFile, config.tls.keyFile]) {
-      if (!existsSync(file)) throw new InitError(`${file === config.tls.certFile ? "VECTO_TLS_CERT" : "VECTO_TLS_KEY"}: ${file} does not exist`);
+      if (!existsSync(file))
+        throw new InitError(
+          `${file === config.tls.certFile ? "VECTO_TLS_CERT" : "VECTO_TLS_KEY"}: ${file} does not exist`,
+        );
     }
     return;
   }
@@ -58,11 +72,20 @@ async function ensureCertificate(config: Config, log: Logger, created: string[],
     return;
   }
   if (certExists !== keyExists) {
-    throw new InitError(`TLS certificate and key must both exist (found only ${certExists ? config.tls.certFile : config.tls.keyFile}); remove it or supply both`);
+    throw new InitError(
+      `TLS certificate and key must both exist (found only ${certExists ? config.tls.certFile : config.tls.keyFile}); remove it or supply both`,
+    );
   }
-  await generateSelfSignedCertificate(config.tls.certFile, config.tls.keyFile, selfSignedNames(config.listen.host, config.tls.names));
+  await generateSelfSignedCertificate(
+    config.tls.certFile,
+    config.tls.keyFile,
+    selfSignedNames(config.listen.host, config.tls.names),
+  );
   created.push(config.tls.certFile, config.tls.keyFile);
-  log.warn({ cert: config.tls.certFile }, "generated a self-signed TLS certificate; set VECTO_TLS_CERT/VECTO_TLS_KEY to use your PKI's");
+  log.warn(
+    { cert: config.tls.certFile },
+    "generated a self-signed TLS certificate; set VECTO_TLS_CERT/VECTO_TLS_KEY to use your PKI's",
+  );
 }
 
 /** `vecto init`: creates everything, refusing to overwrite any existing key. */

@@ -41,10 +41,15 @@ export interface Unavailable {
   readonly unavailable: UnavailableKind;
 }
 
-const UNAVAILABLE_KINDS: ReadonlySet<unknown> = new Set<UnavailableKind>(["keys-unavailable", "master-key-retired", "storage-full"]);
+const UNAVAILABLE_KINDS: ReadonlySet<unknown> = new Set<UnavailableKind>([
+  "keys-unavailable",
+  "master-key-retired",
+  "storage-full",
+]);
 
 /** The kind of an unavailability failure, or undefined for any other error. */
 export function unavailableKind(error: unknown): UnavailableKind | undefined {
-  if (!(error instanceof Error) || !("unavailable" in error) || !UNAVAILABLE_KINDS.has(error.unavailable)) return undefined;
+  if (!(error instanceof Error) || !("unavailable" in error) || !UNAVAILABLE_KINDS.has(error.unavailable))
+    return undefined;
   return error.unavailable as UnavailableKind;
 }

@@ -25,11 +25,29 @@ function buildProgram(): Command {
   const program = new Command("vecto")
     .description("Vecto appliance: graph-native project platform, self-hosted")
     .version(VERSION, "-V, --version", "print the version")
-    .option("-v, --verbose", "write JSON log lines to stderr (VECTO_LOG_LEVEL, at least info); serve always logs, other commands only with this")
+    .option(
+      "-v, --verbose",
+      "write JSON log lines to stderr (VECTO_LOG_LEVEL, at least info); serve always logs, other commands only with this",
+    )
     .hook("preAction", (self) => setVerbose(self.opts<{ verbose?: boolean }>().verbose === true))
     .showHelpAfterError("(run vecto --help for usage)")
     .configureOutput({ outputError: (message, write) => write(message.split("\n")[0] + "\n") });
-  for (const register of [serveCommand, initCommand, setupTokenCommand, recoverRootCommand, keysCommand, backupCommand, auditCommand, licenseCommand, usageCommand, doctorCommand, tlsCommand, supportBundleCommand, versionCommand]) register(program);
+  for (const register of [
+    serveCommand,
+    initCommand,
+    setupTokenCommand,
+    recoverRootCommand,
+    keysCommand,
+    backupCommand,
+    auditCommand,
+    licenseCommand,
+    usageCommand,
+    doctorCommand,
+    tlsCommand,
+    supportBundleCommand,
+    versionCommand,
+  ])
+    register(program);
   return program;
 }
 

@@ -9,5 +9,7 @@ export const SUPPORTED_NODE = "^20.19.0 || >=22.12.0";
 export function unsupportedNode(version: string): string | null {
   const [major = 0, minor = 0] = version.replace(/^v/, "").split(".").map(Number);
   const supported = (major === 20 && minor >= 19) || (major === 22 && minor >= 12) || major > 22;
-  return supported ? null : `vecto: Node.js ${version} is not supported; install Node.js ${SUPPORTED_NODE.replace(" || ", " or ")}`;
+  return supported
+    ? null
+    : `vecto: Node.js ${version} is not supported; install Node.js ${SUPPORTED_NODE.replace(" || ", " or ")}`;
 }

@@ -24,7 +24,15 @@ import { MIN_ARGON2, PasswordHasher } from "./auth/passwords.js";
 import { DEFAULT_SESSION_POLICY, Sessions } from "./auth/sessions.js";
 import { sealPlaintextTenantNames } from "./auth/tenant-names.js";
 import { LoginThrottle } from "./auth/throttle.js";
-import { CryptoService, EnvKeyResolver, generateHsmMasterKey, generateMasterKeyFile, MasterKeyRing, Pkcs11KeyResolver, type KeyResolver } from "./crypto/index.js";
+import {
+  CryptoService,
+  EnvKeyResolver,
+  generateHsmMasterKey,
+  generateMasterKeyFile,
+  MasterKeyRing,
+  Pkcs11KeyResolver,
+  type KeyResolver,
+} from "./crypto/index.js";
 import { existsSync } from "node:fs";
 import { dataDirLocked } from "./db/data-dir-lock.js";
 import { Database } from "./db/db.js";
@@ -113,7 +121,8 @@ export interface ServiceOptions {
 }
 
 function pkcs11Settings(config: Config): NonNullable<Config["pkcs11"]> {
-  if (config.pkcs11 === null) throw new ConfigError("VECTO_PKCS11_LIB: a PKCS#11 master key needs the VECTO_PKCS11_* settings");
+  if (config.pkcs11 === null)
+    throw new ConfigError("VECTO_PKCS11_LIB: a PKCS#11 master key needs the VECTO_PKCS11_* settings");
   return config.pkcs11;
 }
 
@@ -140,20 +149,46 @@ export async function openOrCreateMaster(config: Config, target: MasterKeyTarget
 
 /** The configured master key, current, with the previous ones loaded for unwrapping. */
 export async function openKeyResolver(config: Config): Promise<MasterKeyRing> {
-  const current = config.keyResolver === "pkcs11" ? await loadMaster(config, { kind: "pkcs11", keyLabel: pkcs11Settings(config).keyLabel }) : await loadMaster(config, { kind: "env", file: config.masterKeyFile });
+  const current =
+    config.keyResolver === "pkcs11"
+      ? await loadMaster(config, { kind: "pkcs11", keyLabel: pkcs11Settings(config).keyLabel })
+      : await loadMaster(config, { kind: "env", file: config.masterKeyFile });
   const previous: KeyResolver[] = [];
   for (const target of config.previousMasterKeys) previous.push(await loadMaster(config, target));
   return new MasterKeyRing(current, previous);
 }
 
-export function createIdentity(db: Database, crypto: CryptoService, log: Logger, license: Pick<LicenseService, "assertCanCreate">, options: { erasures: ErasureJournal; now: () => Date; rootRecovery: boolean }): Identity {
+export function createIdentity(
+  db: Database,
+  crypto: CryptoService,
+  log: Logger,
+  license: Pick<LicenseService, "assertCanCreate">,
+  options: { erasures: ErasureJournal; now: () => Date; rootRecovery: boolean },
+): Identity {
   const { erasures, now, rootRecovery } = options;
   const events = auditEventSink(db);
   const passwords = new PasswordHasher(MIN_ARGON2);
   const accessTokens = new AccessTokens(db, crypto, `vecto:${db.installationId()}`, "vecto-api", now);
   const throttle = new LoginThrottle(db, now);
-  const sessions = new Sessions({ db, crypto, passwords, accessTokens, throttle, events, policy: DEFAULT_SESSION_POLICY, now });
-  return { authenticator: new Authenticator(db, accessTokens, now), sessions, accounts: { db, crypto, passwords, events, license, erasures }, passwordFlows: { db, crypto, passwords, events, throttle, now, rootRecovery }, accessTokens, events, reads: new ReadAudit({ db, events, log }) };
+  const sessions = new Sessions({
+    db,
+    crypto,
+    passwords,
+    accessTokens,
+    throttle,
+    events,
+    policy: DEFAULT_SESSION_POLICY,
+    now,
+  });
+  return {
+    authenticator: new Authenticator(db, accessTokens, now),
+    sessions,
+    accounts: { db, crypto, passwords, events, license, erasures },
+    passwordFlows: { db, crypto, passwords, events, throttle, now, rootRecovery },
+    accessTokens,
+    events,
+    reads: new ReadAudit({ db, events, log }),
+  };
 }
 
 /** Queued read events are written first (the batcher starts its write before returning), then the database is closed. */
@@ -172,7 +207,10 @@ export async function openServices(config: Config, log: Logger, options: Service
   // The anchor in the token follows the ring's current key (pkcs11 only).
   const auditAnchor = new AuditAnchor(config.auditAnchorDir, log, resolver);
   // Runs only once serve started it, long after crypto below exists; told after each commit which logs grew.
-  const checkpointer = new Checkpointer(async (logs) => (await makeCheckpoints(db, crypto, auditAnchor, { logs, now })).length, log);
+  const checkpointer = new Checkpointer(
+    async (logs) => (await makeCheckpoints(db, crypto, auditAnchor, { logs, now })).length,
+    log,
+  );
   db.onCommitted((committed) => {
     for (const logId of committed.logIds) checkpointer.grew(logId);
   });
@@ -180,7 +218,8 @@ export async function openServices(config: Config, log: Logger, options: Service
   const events = auditEventSink(db);
   const crypto = new CryptoService(resolver, db.keystore, {
     maxEncryptionsPerKey: config.dekMaxEncryptions,
-    onForcedRotation: (tenantId, version) => recordDekRotated(events, tenantId, version, { type: "system", id: "crypto" }, "encryption-limit"),
+    onForcedRotation: (tenantId, version) =>
+      recordDekRotated(events, tenantId, version, { type: "system", id: "crypto" }, "encryption-limit"),
   });
   db.setAuditSealer(new HmacAuditSealer(await crypto.mac("audit-hmac")));
   const license = new LicenseService({ db, events, vendorKeys: options.vendorKeys ?? VENDOR_KEYS, now });
@@ -196,13 +235,39 @@ export async function openServices(config: Config, log: Logger, options: Service
     // A record left by a server that crashed is ignored: nobody holds the lock then.
     runningServer: () => (dataDirLocked(config.dataDir) ? db.keystore.servingRecord() : null),
     status: () => keyStatus(db, crypto, keyAdmin.runningServer()),
-    health: () => keyHealth(db.keystore, { currentLabel: crypto.masterKeys.currentLabel, loadedLabels: crypto.masterKeys.labels() }, false),
+    health: () =>
+      keyHealth(
+        db.keystore,
+        { currentLabel: crypto.masterKeys.currentLabel, loadedLabels: crypto.masterKeys.labels() },
+        false,
+      ),
   };
   registerLoadedMasters(keyAdmin);
   await sealPlaintextTenantNames({ db, crypto, events: identity.events });
   // Fresh objects that close over db, so the parts handed to the HTTP side are not the database itself.
   const door: TenantDoor = { forTenant: (scope) => db.forTenant(scope) };
   const probes: StorageProbes = { database: () => db.ping(), storage: () => db.checkStorage() };
-  const trail = auditTrail({ db, crypto, anchor: auditAnchor, events: identity.events, names: () => actorNames({ db, crypto }) });
-  return { db, door, probes, auditTrail: trail, resolver, crypto, keyAdmin, identity, graph: { crypto, events: identity.events, erasures }, license, usage, auditAnchor, checkpointer, close: () => closeServices(identity, db) };
+  const trail = auditTrail({
+    db,
+    crypto,
+    anchor: auditAnchor,
+    events: identity.events,
+    names: () => actorNames({ db, crypto }),
+  });
+  return {
+    db,
+    door,
+    probes,
+    auditTrail: trail,
+    resolver,
+    crypto,
+    keyAdmin,
+    identity,
+    graph: { crypto, events: identity.events, erasures },
+    license,
+    usage,
+    auditAnchor,
+    checkpointer,
+    close: () => closeServices(identity, db),
+  };
 }

@@ -46,7 +46,8 @@ export function textProblem(value: string, kind: TextKind): string | undefined {
   if (control !== undefined) return `contains the control character ${codePoint(control)}`;
   if (kind === "line") {
     const bidi = BIDI_CONTROL.exec(value)?.[0];
-    if (bidi !== undefined) return `contains the bidirectional control ${codePoint(bidi)}, not allowed in a single-line field`;
+    if (bidi !== undefined)
+      return `contains the bidirectional control ${codePoint(bidi)}, not allowed in a single-line field`;
   }
   return undefined;
 }

@@ -20,14 +20,27 @@ export interface AuditLine {
 }
 
 export function parseJsonl(text: string): AuditLine[] {
-  return text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as AuditLine);
+  return text
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as AuditLine);
 }
 
 /** The HMAC input re-created from an exported line, as a verifier holding the key would (actor_name is not in it). */
 export function signedRowOf(line: AuditLine): Omit<AuditRow, "signature" | "leafHash"> {
   return {
-    vid: line.vid, tenantId: line.log, seq: line.seq, event: line.event, scope: line.scope, sensitivity: line.sensitivity, severity: line.severity,
-    actorType: line.actor.type, actorId: line.actor.id, actorName: line.actor.name, scopeVid: line.scope_vid, timestamp: line.timestamp,
+    vid: line.vid,
+    tenantId: line.log,
+    seq: line.seq,
+    event: line.event,
+    scope: line.scope,
+    sensitivity: line.sensitivity,
+    severity: line.severity,
+    actorType: line.actor.type,
+    actorId: line.actor.id,
+    actorName: line.actor.name,
+    scopeVid: line.scope_vid,
+    timestamp: line.timestamp,
     // The canonical payload had sorted keys; JSON.parse kept that order, so stringify gives the same bytes back.
     payload: JSON.stringify(line.payload),
   };

@@ -46,7 +46,9 @@ export function walkthroughSteps(markdown: string, heading: string): Walkthrough
   // The same block reading as the export tests use, as a cross-check that no fence was missed.
   const fences = markdownStructure(markdown).fences;
   const blocks = sectionBlocks(markdown, heading);
-  for (const block of blocks) if (!fences.includes(block.body)) throw new Error(`a fence of "${heading}" was read differently: ${block.body.slice(0, 60)}`);
+  for (const block of blocks)
+    if (!fences.includes(block.body))
+      throw new Error(`a fence of "${heading}" was read differently: ${block.body.slice(0, 60)}`);
   const steps: WalkthroughStep[] = [];
   for (const [index, block] of blocks.entries()) {
     if (block.info !== "sh") continue;
@@ -61,13 +63,21 @@ export function walkthroughSteps(markdown: string, heading: string): Walkthrough
 const MARK = "@@walkthrough-step@@";
 
 /** Runs every step in one bash (variables and the working directory carry over); returns each step's output. */
-export function runWalkthrough(steps: readonly WalkthroughStep[], options: { prelude: string; cwd: string; env: Record<string, string> }): { status: number | null; outputs: string[]; stderr: string } {
+export function runWalkthrough(
+  steps: readonly WalkthroughStep[],
+  options: { prelude: string; cwd: string; env: Record<string, string> },
+): { status: number | null; outputs: string[]; stderr: string } {
   const script = [
     "set -eu",
     options.prelude,
     ...steps.flatMap((step) => [`printf '\\n%s\\n' '${MARK}'`, step.script]),
   ].join("\n");
-  const result = spawnSync("/bin/bash", ["-c", script], { cwd: options.cwd, env: options.env, encoding: "utf8", timeout: 120_000 });
+  const result = spawnSync("/bin/bash", ["-c", script], {
+    cwd: options.cwd,
+    env: options.env,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   const outputs = result.stdout.split(`\n${MARK}\n`).slice(1);
   return { status: result.status, outputs, stderr: result.stderr };
 }
@@ -92,7 +102,9 @@ export class ShapeCheck {
     if (typeof shown === "string" && typeof actual === "string") return this.#strings(shown, actual, path);
     if (Array.isArray(shown) && Array.isArray(actual)) return this.#arrays(shown, actual, path);
     if (isObject(shown) && isObject(actual)) return this.#objects(shown, actual, path);
-    return Object.is(shown, actual) ? [] : [`${path}: the doc shows ${JSON.stringify(shown)}, the product gave ${JSON.stringify(actual)}`];
+    return Object.is(shown, actual)
+      ? []
+      : [`${path}: the doc shows ${JSON.stringify(shown)}, the product gave ${JSON.stringify(actual)}`];
   }
 
   #strings(shown: string, actual: string, path: string): string[] {
@@ -100,18 +112,25 @@ export class ShapeCheck {
       if (!UUID.test(actual)) return [`${path}: the doc shows an id, the product gave ${JSON.stringify(actual)}`];
       const mapped = this.#ids.get(shown);
       const back = this.#seen.get(actual);
-      if ((mapped !== undefined && mapped !== actual) || (back !== undefined && back !== shown)) return [`${path}: the doc shows the id ${shown} here, which stands for another id elsewhere`];
+      if ((mapped !== undefined && mapped !== actual) || (back !== undefined && back !== shown))
+        return [`${path}: the doc shows the id ${shown} here, which stands for another id elsewhere`];
       this.#ids.set(shown, actual);
       this.#seen.set(actual, shown);
       return [];
     }
     const kind = VOLATILE.find(([, pattern]) => pattern.test(shown));
-    if (kind) return kind[1].test(actual) ? [] : [`${path}: the doc shows a ${kind[0]}, the product gave ${JSON.stringify(actual)}`];
-    return shown === actual ? [] : [`${path}: the doc shows ${JSON.stringify(shown)}, the product gave ${JSON.stringify(actual)}`];
+    if (kind)
+      return kind[1].test(actual)
+        ? []
+        : [`${path}: the doc shows a ${kind[0]}, the product gave ${JSON.stringify(actual)}`];
+    return shown === actual
+      ? []
+      : [`${path}: the doc shows ${JSON.stringify(shown)}, the product gave ${JSON.stringify(actual)}`];
   }
 
   #arrays(shown: unknown[], actual: unknown[], path: string): string[] {
-    if (shown.length !== actual.length) return [`${path}: the doc shows ${shown.length} items, the product gave ${actual.length}`];
+    if (shown.length !== actual.length)
+      return [`${path}: the doc shows ${shown.length} items, the product gave ${actual.length}`];
     // Items whose order the product does not fix (by id) are matched by their stable content.
     const shownSorted = [...shown].sort(byStableContent);
     const actualSorted = [...actual].sort(byStableContent);
@@ -120,7 +139,8 @@ export class ShapeCheck {
 
   #objects(shown: Record<string, unknown>, actual: Record<string, unknown>, path: string): string[] {
     const keys = (o: Record<string, unknown>): string => Object.keys(o).sort().join(",");
-    if (keys(shown) !== keys(actual)) return [`${path}: the doc shows the fields {${keys(shown)}}, the product gave {${keys(actual)}}`];
+    if (keys(shown) !== keys(actual))
+      return [`${path}: the doc shows the fields {${keys(shown)}}, the product gave {${keys(actual)}}`];
     return Object.keys(shown).flatMap((key) => this.compare(shown[key], actual[key], `${path}.${key}`));
   }
 }
@@ -131,7 +151,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** A value with its run-dependent strings blanked, as sortable text. */
 function stableContent(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "string" && (UUID.test(v) || VOLATILE.some(([, p]) => p.test(v))) ? "" : v));
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === "string" && (UUID.test(v) || VOLATILE.some(([, p]) => p.test(v))) ? "" : v,
+  );
 }
 
 function byStableContent(a: unknown, b: unknown): number {

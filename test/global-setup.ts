@@ -8,5 +8,8 @@ import { resolve } from "node:path";
 export default function setup(): void {
   const root = resolve(import.meta.dirname, "..");
   // The default vendor keys, explicitly: a developer's earlier build with --vendor-keys would otherwise stick (bundle.mjs).
-  execFileSync(process.execPath, [resolve(root, "appliance", "bundle.mjs"), "--default-vendor-keys"], { cwd: root, stdio: "inherit" });
+  execFileSync(process.execPath, [resolve(root, "appliance", "bundle.mjs"), "--default-vendor-keys"], {
+    cwd: root,
+    stdio: "inherit",
+  });
 }

@@ -41,7 +41,14 @@ export function testDir(prefix = "vecto-test-"): string {
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !key.startsWith("VECTO_") && key !== "CREDENTIALS_DIRECTORY" && key !== "CACHE_DIRECTORY" && key !== "STATE_DIRECTORY") env[key] = value;
+    if (
+      value !== undefined &&
+      !key.startsWith("VECTO_") &&
+      key !== "CREDENTIALS_DIRECTORY" &&
+      key !== "CACHE_DIRECTORY" &&
+      key !== "STATE_DIRECTORY"
+    )
+      env[key] = value;
   }
   return { ...env, VECTO_ENV_FILE: "/dev/null", VECTO_LOG_LEVEL: "info", ...extra };
 }
@@ -53,7 +60,12 @@ export interface CliResult {
 }
 
 export function runCli(args: string[], options: { cwd: string; env?: Record<string, string> }): CliResult {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: options.cwd, env: cleanEnv(options.env), encoding: "utf8", timeout: 60_000 });
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: options.cwd,
+    env: cleanEnv(options.env),
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -119,7 +131,13 @@ export function httpsRequest(
         // A connection cut mid-answer (a killed server) rejects rather than leaving the promise pending.
         res.on("error", reject);
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => resolveRequest({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () =>
+          resolveRequest({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString("utf8"),
+          }),
+        );
       },
     );
     req.on("error", reject);
@@ -129,7 +147,11 @@ export function httpsRequest(
 }
 
 /** Starts `vecto serve` as a child process and resolves once it logged that it listens. */
-export async function startServe(cwd: string, env: Record<string, string>, args: string[] = []): Promise<{ child: ChildProcessWithoutNullStreams; stdout: () => string; stderr: () => string }> {
+export async function startServe(
+  cwd: string,
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<{ child: ChildProcessWithoutNullStreams; stdout: () => string; stderr: () => string }> {
   const child = spawn(process.execPath, [CLI, "serve", ...args], { cwd, env: cleanEnv(env) });
   let out = "";
   let err = "";
@@ -153,8 +175,16 @@ export async function startServe(cwd: string, env: Record<string, string>, args:
 }
 
 /** Resolves once the output read by `output` has `count` lines containing `text` (a child's log line, say). */
-export function waitForLines(child: ChildProcessWithoutNullStreams, output: () => string, text: string, count = 1): Promise<string[]> {
-  const matching = (): string[] => output().split("\n").filter((line) => line.includes(text));
+export function waitForLines(
+  child: ChildProcessWithoutNullStreams,
+  output: () => string,
+  text: string,
+  count = 1,
+): Promise<string[]> {
+  const matching = (): string[] =>
+    output()
+      .split("\n")
+      .filter((line) => line.includes(text));
   return new Promise((resolveLines, reject) => {
     const check = (): void => {
       if (matching().length < count) return;

@@ -44,10 +44,18 @@ export interface Fixture {
   /** The appliance's data directory (database, keystore, generated keys). */
   readonly dataDir: string;
   /** `address` plays the TCP peer address, as @hono/node-server would report it (no address: no peer, "unknown"). */
-  call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string>; address?: string }): Promise<Response>;
+  call(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; headers?: Record<string, string>; address?: string },
+  ): Promise<Response>;
   login(tenant: string | undefined, email: string, password: string, address?: string): Promise<Response>;
   createTenant(slug: string): Promise<TenantAccount>;
-  createUser(admin: Account, input: { role: "tenant_admin" | "member" | "viewer"; kind?: "human" | "agent"; auditor?: boolean; email?: string }, tenantSlug: string): Promise<Account>;
+  createUser(
+    admin: Account,
+    input: { role: "tenant_admin" | "member" | "viewer"; kind?: "human" | "agent"; auditor?: boolean; email?: string },
+    tenantSlug: string,
+  ): Promise<Account>;
   close(): void;
 }
 
@@ -62,25 +70,52 @@ function uniqueEmail(prefix: string): string {
  * `vendorKeys` and `now` go to openServices, the product's own wiring (a test vendor key, a movable clock);
  * `now` also drives the rate limiter. `env` adds VECTO_* settings, read by the real loadConfig.
  */
-export async function identityFixture(options: { log?: Logger; env?: Record<string, string> } & ServiceOptions = {}): Promise<Fixture> {
+export async function identityFixture(
+  options: { log?: Logger; env?: Record<string, string> } & ServiceOptions = {},
+): Promise<Fixture> {
   const dir = tempDir("vecto-identity-");
-  const config = loadConfig({ ...options.env, VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data") }, dir.path);
+  const config = loadConfig(
+    { ...options.env, VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data") },
+    dir.path,
+  );
   const log = options.log ?? createLogger("silent");
   await prepareForServe(config, log);
-  const services = await openServices(config, log, { ...(options.vendorKeys ? { vendorKeys: options.vendorKeys } : {}), ...(options.now ? { now: options.now } : {}) });
+  const services = await openServices(config, log, {
+    ...(options.vendorKeys ? { vendorKeys: options.vendorKeys } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
   const clock = options.now;
-  const app = buildApp({ ...servedParts(services), log, bodyLimitBytes: config.bodyLimitBytes, clients: { trustedProxies: config.trustedProxies, rateLimit: config.rateLimit, ...(clock ? { now: () => clock().getTime() } : {}) } });
+  const app = buildApp({
+    ...servedParts(services),
+    log,
+    bodyLimitBytes: config.bodyLimitBytes,
+    clients: {
+      trustedProxies: config.trustedProxies,
+      rateLimit: config.rateLimit,
+      ...(clock ? { now: () => clock().getTime() } : {}),
+    },
+  });
 
   const call: Fixture["call"] = (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token !== undefined) headers.Authorization = `Bearer ${options.token}`;
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
-    const env = options.address === undefined ? undefined : { incoming: { socket: { remoteAddress: options.address } } };
-    return Promise.resolve(app.request(path, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) }, env));
+    const env =
+      options.address === undefined ? undefined : { incoming: { socket: { remoteAddress: options.address } } };
+    return Promise.resolve(
+      app.request(
+        path,
+        { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) },
+        env,
+      ),
+    );
   };
 
   const login: Fixture["login"] = (tenant, email, password, address) =>
-    call("POST", "/api/auth/login", { body: { ...(tenant ? { tenant } : {}), email, password }, ...(address ? { address } : {}) });
+    call("POST", "/api/auth/login", {
+      body: { ...(tenant ? { tenant } : {}), email, password },
+      ...(address ? { address } : {}),
+    });
 
   async function loggedIn(tenant: string | undefined, id: string, email: string, password: string): Promise<Account> {
     const res = await login(tenant, email, password);
@@ -90,7 +125,9 @@ export async function identityFixture(options: { log?: Logger; env?: Record<stri
 
   const { token } = await issueSetupToken(services.db, 600);
   const rootEmail = uniqueEmail("root");
-  const setup = await call("POST", "/api/setup", { body: { token, email: rootEmail, name: "Root Operator", password: STRONG_PASSWORD } });
+  const setup = await call("POST", "/api/setup", {
+    body: { token, email: rootEmail, name: "Root Operator", password: STRONG_PASSWORD },
+  });
   if (setup.status !== 201) throw new Error(`setup failed: ${setup.status} ${await setup.text()}`);
   const rootId = ((await setup.json()) as { user: { id: string } }).user.id;
   const root = await loggedIn(undefined, rootId, rootEmail, STRONG_PASSWORD);
@@ -104,7 +141,10 @@ export async function identityFixture(options: { log?: Logger; env?: Record<stri
     login,
     async createTenant(slug) {
       const email = uniqueEmail(`admin-${slug}-`);
-      const res = await call("POST", "/api/tenants", { token: root.tokens.accessToken, body: { slug, name: `Tenant ${slug}`, admin: { email, name: "Tenant Admin", password: STRONG_PASSWORD } } });
+      const res = await call("POST", "/api/tenants", {
+        token: root.tokens.accessToken,
+        body: { slug, name: `Tenant ${slug}`, admin: { email, name: "Tenant Admin", password: STRONG_PASSWORD } },
+      });
       if (res.status !== 201) throw new Error(`create tenant failed: ${res.status} ${await res.text()}`);
       const body = (await res.json()) as { tenant: { id: string }; admin: { id: string } };
       return { tenantId: body.tenant.id, slug, admin: await loggedIn(slug, body.admin.id, email, STRONG_PASSWORD) };
@@ -114,11 +154,19 @@ export async function identityFixture(options: { log?: Logger; env?: Record<stri
       const kind = input.kind ?? "human";
       const res = await call("POST", "/api/users", {
         token: admin.tokens.accessToken,
-        body: { email, name: `User ${input.role}`, role: input.role, kind, auditor: input.auditor ?? false, ...(kind === "human" ? { password: STRONG_PASSWORD } : {}) },
+        body: {
+          email,
+          name: `User ${input.role}`,
+          role: input.role,
+          kind,
+          auditor: input.auditor ?? false,
+          ...(kind === "human" ? { password: STRONG_PASSWORD } : {}),
+        },
       });
       if (res.status !== 201) throw new Error(`create user failed: ${res.status} ${await res.text()}`);
       const id = ((await res.json()) as { user: { id: string } }).user.id;
-      if (kind === "agent") return { id, email, password: "", tokens: { accessToken: "", refreshToken: "", sessionId: "" } };
+      if (kind === "agent")
+        return { id, email, password: "", tokens: { accessToken: "", refreshToken: "", sessionId: "" } };
       return loggedIn(tenantSlug, id, email, STRONG_PASSWORD);
     },
     close() {
@@ -136,7 +184,14 @@ export async function identityFixture(options: { log?: Logger; env?: Record<stri
 export async function behindTheApi<T>(db: Database, tenantId: string, fn: (tx: TenantTx) => T): Promise<T> {
   return db.write((tx) => {
     const result = fn(tx.tenant(tenantId));
-    tx.audit({ event: "user.updated", sensitivity: "security", severity: "warn", tenantId, actor: { type: "system", id: "test-behind-the-api" }, payload: {} });
+    tx.audit({
+      event: "user.updated",
+      sensitivity: "security",
+      severity: "warn",
+      tenantId,
+      actor: { type: "system", id: "test-behind-the-api" },
+      payload: {},
+    });
     return result;
   });
 }

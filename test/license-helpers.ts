@@ -55,5 +55,9 @@ export function testVendor(now: () => Date = () => new Date()): TestVendor {
 /** The JSON inside an armored license, for tests that tamper with it. */
 export function envelopeOf(text: string): { payload: Record<string, unknown>; kid: string; sig: string } {
   const body = text.trim().split("\n").slice(1, -1).join("");
-  return JSON.parse(Buffer.from(body, "base64").toString("utf8")) as { payload: Record<string, unknown>; kid: string; sig: string };
+  return JSON.parse(Buffer.from(body, "base64").toString("utf8")) as {
+    payload: Record<string, unknown>;
+    kid: string;
+    sig: string;
+  };
 }

@@ -53,7 +53,8 @@ export function markdownStructure(text: string): MarkdownStructure {
     }
     const previous = lines.at(-1);
     if (ATX.test(line)) headings.push(line);
-    else if (SETEXT.test(line) && previous !== undefined && previous.trim() !== "" && !ATX.test(previous)) headings.push(previous);
+    else if (SETEXT.test(line) && previous !== undefined && previous.trim() !== "" && !ATX.test(previous))
+      headings.push(previous);
     if (HTML_START.test(line)) htmlBlocks.push(line);
     lines.push(line);
   }

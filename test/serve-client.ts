@@ -3,20 +3,30 @@ import { expect } from "vitest";
 import { httpsRequest } from "./helpers.js";
 import { STRONG_PASSWORD } from "./identity-fixture.js";
 
-export type Call = (method: string, path: string, options?: { token?: string; body?: unknown }) => Promise<{ status: number; body: string }>;
+export type Call = (
+  method: string,
+  path: string,
+  options?: { token?: string; body?: unknown },
+) => Promise<{ status: number; body: string }>;
 
 export function serveClient(port: number): Call {
   return (method, path, options = {}) => {
     const headers: Record<string, string> = {};
     if (options.token !== undefined) headers.Authorization = `Bearer ${options.token}`;
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
-    return httpsRequest(port, path, { method, headers, ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}) });
+    return httpsRequest(port, path, {
+      method,
+      headers,
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+    });
   };
 }
 
 /** Signs in with STRONG_PASSWORD (tenant slug, or undefined for the platform root); returns the access token. */
 export async function loginToken(call: Call, tenant: string | undefined, email: string): Promise<string> {
-  const res = await call("POST", "/api/auth/login", { body: { ...(tenant !== undefined ? { tenant } : {}), email, password: STRONG_PASSWORD } });
+  const res = await call("POST", "/api/auth/login", {
+    body: { ...(tenant !== undefined ? { tenant } : {}), email, password: STRONG_PASSWORD },
+  });
   expect(res.status).toBe(200);
   return (JSON.parse(res.body) as { accessToken: string }).accessToken;
 }

@@ -25,23 +25,37 @@ export function sourceFiles(folder: string, extension = ".ts"): SourceFile[] {
     .map((file) => ({ path: relative(ROOT, file).split("\\").join("/"), text: readFileSync(file, "utf8") }));
 }
 
-const unparenthesized = (node: ts.Expression): ts.Expression => (ts.isParenthesizedExpression(node) ? unparenthesized(node.expression) : node);
+const unparenthesized = (node: ts.Expression): ts.Expression =>
+  ts.isParenthesizedExpression(node) ? unparenthesized(node.expression) : node;
 
 const isStringPiece = (node: ts.Expression): boolean => {
   const inner = unparenthesized(node);
-  return ts.isStringLiteral(inner) || ts.isNoSubstitutionTemplateLiteral(inner) || ts.isTemplateExpression(inner) || isConcatenation(inner);
+  return (
+    ts.isStringLiteral(inner) ||
+    ts.isNoSubstitutionTemplateLiteral(inner) ||
+    ts.isTemplateExpression(inner) ||
+    isConcatenation(inner)
+  );
 };
 
 /** `"a " + "b"` or `` `a ${x} ` + "b" ``: a string split over lines to keep them short is read as one string. */
 function isConcatenation(node: ts.Expression): node is ts.BinaryExpression {
-  return ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.PlusToken && (isStringPiece(node.left) || isStringPiece(node.right));
+  return (
+    ts.isBinaryExpression(node) &&
+    node.operatorToken.kind === ts.SyntaxKind.PlusToken &&
+    (isStringPiece(node.left) || isStringPiece(node.right))
+  );
 }
 
 /** The text of a string expression; file-level string constants are filled in, any other value is `${…}`. */
 function stringValue(node: ts.Expression, constants: ReadonlyMap<string, string>): string {
   const inner = unparenthesized(node);
   if (ts.isStringLiteral(inner) || ts.isNoSubstitutionTemplateLiteral(inner)) return inner.text;
-  if (ts.isTemplateExpression(inner)) return inner.head.text + inner.templateSpans.map((span) => stringValue(span.expression, constants) + span.literal.text).join("");
+  if (ts.isTemplateExpression(inner))
+    return (
+      inner.head.text +
+      inner.templateSpans.map((span) => stringValue(span.expression, constants) + span.literal.text).join("")
+    );
   if (isConcatenation(inner)) return stringValue(inner.left, constants) + stringValue(inner.right, constants);
   return (ts.isIdentifier(inner) ? constants.get(inner.text) : undefined) ?? "${…}";
 }
@@ -53,7 +67,11 @@ function stringConstants(source: ts.SourceFile): Map<string, string> {
     if (!ts.isVariableStatement(statement)) continue;
     for (const declaration of statement.declarationList.declarations) {
       const init = declaration.initializer;
-      if (ts.isIdentifier(declaration.name) && init && (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init) || isConcatenation(init))) {
+      if (
+        ts.isIdentifier(declaration.name) &&
+        init &&
+        (ts.isStringLiteral(init) || ts.isNoSubstitutionTemplateLiteral(init) || isConcatenation(init))
+      ) {
         constants.set(declaration.name.text, stringValue(init, constants));
       }
     }
@@ -78,7 +96,12 @@ export function stringLiterals(file: SourceFile): { text: string; line: number }
     else if (!ts.isStringLiteral(inner) && !ts.isNoSubstitutionTemplateLiteral(inner)) visit(inner);
   };
   const visit = (node: ts.Node): void => {
-    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateExpression(node) || (ts.isBinaryExpression(node) && isConcatenation(node))) {
+    if (
+      ts.isStringLiteral(node) ||
+      ts.isNoSubstitutionTemplateLiteral(node) ||
+      ts.isTemplateExpression(node) ||
+      (ts.isBinaryExpression(node) && isConcatenation(node))
+    ) {
       found.push({ text: stringValue(node, constants), line: lineOf(node) });
       visitValues(node);
     } else ts.forEachChild(node, visit);
@@ -92,7 +115,11 @@ export function importedModules(file: SourceFile): string[] {
   const source = ts.createSourceFile(file.path, file.text, ts.ScriptTarget.Latest, true);
   const found: string[] = [];
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       found.push(node.moduleSpecifier.text);
     } else if (ts.isCallExpression(node) && node.arguments.length > 0) {
       const [first] = node.arguments;
@@ -111,13 +138,19 @@ export function namedImportsFrom(file: SourceFile, module: string): string[] {
   const source = ts.createSourceFile(file.path, file.text, ts.ScriptTarget.Latest, true);
   const names: string[] = [];
   for (const statement of source.statements) {
-    if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier) || statement.moduleSpecifier.text !== module) continue;
+    if (
+      !ts.isImportDeclaration(statement) ||
+      !ts.isStringLiteral(statement.moduleSpecifier) ||
+      statement.moduleSpecifier.text !== module
+    )
+      continue;
     const clause = statement.importClause;
     if (!clause) continue;
     if (clause.name) names.push("*");
     const bindings = clause.namedBindings;
     if (bindings && ts.isNamespaceImport(bindings)) names.push("*");
-    if (bindings && ts.isNamedImports(bindings)) names.push(...bindings.elements.map((e) => (e.propertyName ?? e.name).text));
+    if (bindings && ts.isNamedImports(bindings))
+      names.push(...bindings.elements.map((e) => (e.propertyName ?? e.name).text));
   }
   return names;
 }

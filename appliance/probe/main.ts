@@ -22,7 +22,12 @@ async function main(): Promise<void> {
   db.close();
 
   const argon2 = await import("argon2");
-  const phc = await argon2.hash("correct horse", { type: argon2.argon2id, memoryCost: 19 * 1024, timeCost: 2, parallelism: 1 });
+  const phc = await argon2.hash("correct horse", {
+    type: argon2.argon2id,
+    memoryCost: 19 * 1024,
+    timeCost: 2,
+    parallelism: 1,
+  });
   const argonOk = (await argon2.verify(phc, "correct horse")) && !(await argon2.verify(phc, "wrong"));
 
   const { PKCS11 } = await import("pkcs11js");

@@ -17,7 +17,19 @@
  * value only moves forward, from a size the database holds a checkpoint at; otherwise it stays put
  * as the evidence verify reports.
  */
-import { closeSync, constants, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import type { TokenRecords } from "../crypto/index.js";
 import type { Logger } from "../log.js";
@@ -44,7 +56,10 @@ export interface AnchorLine {
  * in reports, not by their path: GET /api/audit/verify shows a tenant its report, and the
  * server's directory layout is none of its business.
  */
-export type AnchorRead = { readonly state: "no-directory" } | { readonly state: "no-file"; readonly name: string } | { readonly state: "lines"; readonly name: string; readonly lines: readonly AnchorLine[] };
+export type AnchorRead =
+  | { readonly state: "no-directory" }
+  | { readonly state: "no-file"; readonly name: string }
+  | { readonly state: "lines"; readonly name: string; readonly lines: readonly AnchorLine[] };
 
 const SETTING = "VECTO_AUDIT_ANCHOR_DIR";
 const TOKEN_LABEL = "vecto-audit-anchor:";
@@ -58,7 +73,11 @@ export interface TokenAnchor {
 }
 
 /** What the token holds for a log: nothing to hold it in (no token), nothing yet, an anchor, or something unreadable. */
-export type TokenAnchorRead = { readonly state: "no-token" } | { readonly state: "none" } | { readonly state: "anchor"; readonly anchor: TokenAnchor } | { readonly state: "unreadable"; readonly where: string; readonly reason: string };
+export type TokenAnchorRead =
+  | { readonly state: "no-token" }
+  | { readonly state: "none" }
+  | { readonly state: "anchor"; readonly anchor: TokenAnchor }
+  | { readonly state: "unreadable"; readonly where: string; readonly reason: string };
 
 /** Where the token records come from: the master key ring, whose current key may change at run time. */
 export interface TokenRecordSource {
@@ -66,13 +85,20 @@ export interface TokenRecordSource {
 }
 
 function encodeTokenAnchor(cp: AnchorCheckpoint): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify({ origin: cp.origin, size: cp.size, rootHash: Buffer.from(cp.rootHash).toString("base64") }));
+  return new TextEncoder().encode(
+    JSON.stringify({ origin: cp.origin, size: cp.size, rootHash: Buffer.from(cp.rootHash).toString("base64") }),
+  );
 }
 
 function decodeTokenAnchor(bytes: Uint8Array, origin: string): { size: number; rootHash: Uint8Array } | null {
   try {
-    const parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) as { origin?: unknown; size?: unknown; rootHash?: unknown };
-    if (parsed.origin !== origin || !Number.isSafeInteger(parsed.size) || typeof parsed.rootHash !== "string") return null;
+    const parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) as {
+      origin?: unknown;
+      size?: unknown;
+      rootHash?: unknown;
+    };
+    if (parsed.origin !== origin || !Number.isSafeInteger(parsed.size) || typeof parsed.rootHash !== "string")
+      return null;
     const rootHash = new Uint8Array(Buffer.from(parsed.rootHash, "base64"));
     return rootHash.length === 32 ? { size: parsed.size as number, rootHash } : null;
   } catch {
@@ -147,7 +173,10 @@ export class AuditAnchor {
     const seeded = [...existing()];
     this.write(seeded);
     fsyncDirectory(this.dir);
-    this.log.warn({ dir: this.dir, checkpoints: seeded.length }, "audit anchor directory seeded with the checkpoints the database holds (it held no anchor file)");
+    this.log.warn(
+      { dir: this.dir, checkpoints: seeded.length },
+      "audit anchor directory seeded with the checkpoints the database holds (it held no anchor file)",
+    );
   }
 
   /**
@@ -157,7 +186,10 @@ export class AuditAnchor {
    */
   append(checkpoints: readonly AnchorCheckpoint[]): void {
     const held = [...this.#unwritten.values()];
-    const all = [...held.filter((old) => !checkpoints.some((cp) => cp.log === old.log && cp.size <= old.size)), ...checkpoints];
+    const all = [
+      ...held.filter((old) => !checkpoints.some((cp) => cp.log === old.log && cp.size <= old.size)),
+      ...checkpoints,
+    ];
     if (all.length === 0) return;
     try {
       this.write(all);
@@ -167,7 +199,16 @@ export class AuditAnchor {
     }
     this.#unwritten.clear();
     for (const cp of all) {
-      this.log.info({ event: "audit.checkpoint", origin: cp.origin, size: cp.size, rootHash: Buffer.from(cp.rootHash).toString("base64"), note: cp.note }, "audit checkpoint signed");
+      this.log.info(
+        {
+          event: "audit.checkpoint",
+          origin: cp.origin,
+          size: cp.size,
+          rootHash: Buffer.from(cp.rootHash).toString("base64"),
+          note: cp.note,
+        },
+        "audit checkpoint signed",
+      );
     }
   }
 
@@ -187,12 +228,27 @@ export class AuditAnchor {
     try {
       values = await records.read(TOKEN_LABEL + origin);
     } catch (error) {
-      this.log.warn({ origin, error: { name: (error as Error).name, message: (error as Error).message } }, "the audit anchor in the token could not be read");
-      return { state: "unreadable", where: records.where, reason: "the token did not answer (the service log says why)" };
+      this.log.warn(
+        { origin, error: { name: (error as Error).name, message: (error as Error).message } },
+        "the audit anchor in the token could not be read",
+      );
+      return {
+        state: "unreadable",
+        where: records.where,
+        reason: "the token did not answer (the service log says why)",
+      };
     }
     const decoded = values.map((value) => decodeTokenAnchor(value, origin));
-    if (decoded.some((d) => d === null)) return { state: "unreadable", where: records.where, reason: `a data object labelled ${TOKEN_LABEL}<origin> holds something that is not this log's anchor` };
-    const highest = decoded.reduce<{ size: number; rootHash: Uint8Array } | null>((a, b) => (b !== null && (a === null || b.size > a.size) ? b : a), null);
+    if (decoded.some((d) => d === null))
+      return {
+        state: "unreadable",
+        where: records.where,
+        reason: `a data object labelled ${TOKEN_LABEL}<origin> holds something that is not this log's anchor`,
+      };
+    const highest = decoded.reduce<{ size: number; rootHash: Uint8Array } | null>(
+      (a, b) => (b !== null && (a === null || b.size > a.size) ? b : a),
+      null,
+    );
     return highest === null ? { state: "none" } : { state: "anchor", anchor: { ...highest, where: records.where } };
   }
 
@@ -207,24 +263,38 @@ export class AuditAnchor {
     if (records === undefined) return;
     const read = await this.readToken(cp.origin);
     if (read.state === "unreadable") {
-      this.log.error({ origin: cp.origin, size: cp.size, reason: read.reason }, "audit checkpoint not anchored in the token: its anchor there is unreadable");
+      this.log.error(
+        { origin: cp.origin, size: cp.size, reason: read.reason },
+        "audit checkpoint not anchored in the token: its anchor there is unreadable",
+      );
       return;
     }
     if (read.state === "anchor") {
       const held = read.anchor;
       const key = `${held.size}:${Buffer.from(held.rootHash).toString("base64")}`;
-      if (held.size === cp.size && sameRoot(held.rootHash, cp.rootHash)) return void this.#confirmed.set(cp.origin, key);
+      if (held.size === cp.size && sameRoot(held.rootHash, cp.rootHash))
+        return void this.#confirmed.set(cp.origin, key);
       const agrees = held.size < cp.size && (this.#confirmed.get(cp.origin) === key || known(held.size, held.rootHash));
       if (!agrees) {
-        this.log.error({ origin: cp.origin, size: cp.size, tokenSize: held.size }, "audit anchor in the token NOT moved: it holds a tree size and root this database has no checkpoint of, so the database was rolled back or replaced (vecto audit verify names it)");
+        this.log.error(
+          { origin: cp.origin, size: cp.size, tokenSize: held.size },
+          "audit anchor in the token NOT moved: it holds a tree size and root this database has no checkpoint of, so the database was rolled back or replaced (vecto audit verify names it)",
+        );
         return;
       }
     }
     try {
-      await records.replace(TOKEN_LABEL + cp.origin, encodeTokenAnchor(cp), (older) => (decodeTokenAnchor(older, cp.origin)?.size ?? Number.POSITIVE_INFINITY) <= cp.size);
+      await records.replace(
+        TOKEN_LABEL + cp.origin,
+        encodeTokenAnchor(cp),
+        (older) => (decodeTokenAnchor(older, cp.origin)?.size ?? Number.POSITIVE_INFINITY) <= cp.size,
+      );
       this.#confirmed.set(cp.origin, `${cp.size}:${Buffer.from(cp.rootHash).toString("base64")}`);
     } catch (error) {
-      this.log.error({ origin: cp.origin, size: cp.size, error: { name: (error as Error).name, message: (error as Error).message } }, "audit checkpoint not anchored in the token (the next checkpoint tries again)");
+      this.log.error(
+        { origin: cp.origin, size: cp.size, error: { name: (error as Error).name, message: (error as Error).message } },
+        "audit checkpoint not anchored in the token (the next checkpoint tries again)",
+      );
     }
   }
 
@@ -238,7 +308,10 @@ export class AuditAnchor {
       try {
         // A line torn by a crash or a full disk stays on its own line (verify reports it) rather than spoiling this one.
         const lead = endsTorn(fd) ? "\n" : "";
-        writeSync(fd, lead + list.map((cp) => `${JSON.stringify({ origin: cp.origin, size: cp.size, note: cp.note })}\n`).join(""));
+        writeSync(
+          fd,
+          lead + list.map((cp) => `${JSON.stringify({ origin: cp.origin, size: cp.size, note: cp.note })}\n`).join(""),
+        );
         fsyncSync(fd);
       } finally {
         closeSync(fd);

@@ -9,7 +9,16 @@
  * Parsing is strict and canonical (one spelling per checkpoint) and refuses extension lines it
  * does not know: an audit verifier must not silently skip signed content.
  */
-import { decodeBase64Strict, hasControlCharacter, isValidKeyName, open, parseVerifierKey, sign, type NoteSigner, type NoteVerifier } from "./signed-note.js";
+import {
+  decodeBase64Strict,
+  hasControlCharacter,
+  isValidKeyName,
+  open,
+  parseVerifierKey,
+  sign,
+  type NoteSigner,
+  type NoteVerifier,
+} from "./signed-note.js";
 
 export const ROOT_HASH_BYTES = 32; // SHA-256, RFC 6962
 const TIME_PREFIX = "time ";
@@ -37,7 +46,10 @@ export class CheckpointError extends Error {
  * origin is also a valid note key name (no spaces, no "+").
  */
 export function checkpointOrigin(installationId: string, scope: string): string {
-  for (const [what, segment] of [["installation id", installationId], ["scope", scope]] as const) {
+  for (const [what, segment] of [
+    ["installation id", installationId],
+    ["scope", scope],
+  ] as const) {
     if (!/^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$/.test(segment)) {
       throw new CheckpointError(`${what} must be 1-128 characters of A-Z a-z 0-9 . _ ~ - (not starting with a symbol)`);
     }
@@ -47,8 +59,10 @@ export function checkpointOrigin(installationId: string, scope: string): string 
 
 export function formatCheckpoint(cp: Checkpoint): string {
   requireOrigin(cp.origin);
-  if (!Number.isSafeInteger(cp.size) || cp.size < 0) throw new CheckpointError("tree size must be a non-negative safe integer");
-  if (!(cp.rootHash instanceof Uint8Array) || cp.rootHash.length !== ROOT_HASH_BYTES) throw new CheckpointError(`root hash must be ${ROOT_HASH_BYTES} bytes`);
+  if (!Number.isSafeInteger(cp.size) || cp.size < 0)
+    throw new CheckpointError("tree size must be a non-negative safe integer");
+  if (!(cp.rootHash instanceof Uint8Array) || cp.rootHash.length !== ROOT_HASH_BYTES)
+    throw new CheckpointError(`root hash must be ${ROOT_HASH_BYTES} bytes`);
   const rootHash = Buffer.from(cp.rootHash).toString("base64");
   return `${cp.origin}\n${cp.size}\n${rootHash}\n${TIME_PREFIX}${formatTime(cp.time)}\n`;
 }
@@ -58,7 +72,8 @@ export function parseCheckpoint(text: string): Checkpoint {
   if (!text.endsWith("\n")) throw new CheckpointError("checkpoint text must end in a newline");
   const lines = text.slice(0, -1).split("\n");
   const [origin, size, rootHash, ...extensions] = lines;
-  if (origin === undefined || size === undefined || rootHash === undefined) throw new CheckpointError("checkpoint needs origin, size and root hash lines");
+  if (origin === undefined || size === undefined || rootHash === undefined)
+    throw new CheckpointError("checkpoint needs origin, size and root hash lines");
   if (lines.some((line) => line === "")) throw new CheckpointError("checkpoint lines must be non-empty");
   return {
     origin: parseOrigin(origin),
@@ -80,7 +95,11 @@ export function signCheckpoint(cp: Checkpoint, signer: NoteSigner): string {
  * Opens a signed checkpoint with one trusted key and checks it is for the expected log.
  * Throws SignedNoteError if no valid signature by that key, CheckpointError if the body is wrong.
  */
-export function verifyCheckpoint(note: string | Uint8Array, verifierKey: string | NoteVerifier, expectedOrigin: string): Checkpoint {
+export function verifyCheckpoint(
+  note: string | Uint8Array,
+  verifierKey: string | NoteVerifier,
+  expectedOrigin: string,
+): Checkpoint {
   const verifier = typeof verifierKey === "string" ? parseVerifierKey(verifierKey) : verifierKey;
   const cp = parseCheckpoint(open(note, [verifier]).text);
   // A valid checkpoint of another log (another scope or installation) must not pass as this one.
@@ -102,7 +121,8 @@ function requireOrigin(origin: string): void {
  * characters are not, since no signed note can carry them.
  */
 function parseOrigin(line: string): string {
-  if (line === "" || hasControlCharacter(line, false)) throw new CheckpointError("origin must be non-empty, without control characters");
+  if (line === "" || hasControlCharacter(line, false))
+    throw new CheckpointError("origin must be non-empty, without control characters");
   return line;
 }
 
@@ -115,13 +135,15 @@ function parseSize(line: string): number {
 
 function parseRootHash(line: string): Uint8Array {
   const hash = decodeBase64Strict(line);
-  if (hash === null || hash.length !== ROOT_HASH_BYTES) throw new CheckpointError(`root hash must be ${ROOT_HASH_BYTES} bytes in padded standard base64`);
+  if (hash === null || hash.length !== ROOT_HASH_BYTES)
+    throw new CheckpointError(`root hash must be ${ROOT_HASH_BYTES} bytes in padded standard base64`);
   return hash;
 }
 
 function parseTimeExtension(extensions: readonly string[]): Date {
   const [line, ...others] = extensions;
-  if (line === undefined || !line.startsWith(TIME_PREFIX)) throw new CheckpointError("checkpoint has no time extension line");
+  if (line === undefined || !line.startsWith(TIME_PREFIX))
+    throw new CheckpointError("checkpoint has no time extension line");
   if (others.length > 0) throw new CheckpointError("checkpoint has unknown extension lines");
   return parseTime(line.slice(TIME_PREFIX.length));
 }
@@ -135,8 +157,11 @@ function formatTime(time: Date): string {
 }
 
 function parseTime(value: string): Date {
-  const time = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z$/.test(value) ? new Date(value) : new Date(Number.NaN);
+  const time = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?Z$/.test(value)
+    ? new Date(value)
+    : new Date(Number.NaN);
   // Round-tripping rejects impossible dates (Feb 30) that Date would roll over, and non-canonical ".000".
-  if (Number.isNaN(time.getTime()) || formatTime(time) !== value) throw new CheckpointError("time must be RFC 3339 UTC, e.g. 2025-01-02T03:04:05Z");
+  if (Number.isNaN(time.getTime()) || formatTime(time) !== value)
+    throw new CheckpointError("time must be RFC 3339 UTC, e.g. 2025-01-02T03:04:05Z");
   return time;
 }

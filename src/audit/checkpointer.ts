@@ -69,7 +69,12 @@ export class Checkpointer {
   }
 
   status(): CheckpointerStatus {
-    return { pendingLogs: this.#pending.size, runs: this.#runs, checkpoints: this.#checkpoints, failing: this.#failing };
+    return {
+      pendingLogs: this.#pending.size,
+      runs: this.#runs,
+      checkpoints: this.#checkpoints,
+      failing: this.#failing,
+    };
   }
 
   /** Stops taking work and checkpoints every pending log now (after the last request, before the database closes). */
@@ -86,7 +91,8 @@ export class Checkpointer {
     if (!this.#started || this.#inFlight !== undefined || this.#pending.size === 0) return;
     const now = performance.now();
     let due = Number.POSITIVE_INFINITY;
-    for (const logId of this.#pending) due = Math.min(due, (this.#lastRun.get(logId) ?? Number.NEGATIVE_INFINITY) + this.#intervalMs);
+    for (const logId of this.#pending)
+      due = Math.min(due, (this.#lastRun.get(logId) ?? Number.NEGATIVE_INFINITY) + this.#intervalMs);
     const at = Math.max(now, due, this.#notBefore);
     if (this.#timer !== undefined && this.#timerAt <= at) return;
     clearTimeout(this.#timer);
@@ -100,7 +106,9 @@ export class Checkpointer {
 
   #runDue(): void {
     const now = performance.now();
-    const due = [...this.#pending].filter((logId) => (this.#lastRun.get(logId) ?? Number.NEGATIVE_INFINITY) + this.#intervalMs <= now);
+    const due = [...this.#pending].filter(
+      (logId) => (this.#lastRun.get(logId) ?? Number.NEGATIVE_INFINITY) + this.#intervalMs <= now,
+    );
     for (const [logId, at] of this.#lastRun) if (at + this.#intervalMs <= now) this.#lastRun.delete(logId);
     for (const logId of due) this.#lastRun.set(logId, now);
     this.#inFlight = this.#runLogs(due).finally(() => {
@@ -116,7 +124,8 @@ export class Checkpointer {
       const made = await this.#run(logs);
       this.#runs++;
       this.#checkpoints += made;
-      if (this.#failing !== null) this.#log.info({ failures: this.#failures }, "audit checkpoints are being made again");
+      if (this.#failing !== null)
+        this.#log.info({ failures: this.#failures }, "audit checkpoints are being made again");
       this.#failures = 0;
       this.#failing = null;
       this.#notBefore = 0;
@@ -126,7 +135,15 @@ export class Checkpointer {
       const pause = Math.min(this.#maxRetryMs, this.#intervalMs * 2 ** this.#failures);
       this.#notBefore = performance.now() + pause;
       this.#failing = (error as Error).message;
-      this.#log.error({ logs: logs.length, failures: this.#failures, retryInMs: pause, error: { name: (error as Error).name, message: (error as Error).message } }, "audit checkpoint failed; the events stay uncovered until a later run succeeds");
+      this.#log.error(
+        {
+          logs: logs.length,
+          failures: this.#failures,
+          retryInMs: pause,
+          error: { name: (error as Error).name, message: (error as Error).message },
+        },
+        "audit checkpoint failed; the events stay uncovered until a later run succeeds",
+      );
     }
   }
 }

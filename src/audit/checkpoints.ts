@@ -53,12 +53,20 @@ function extendTree(db: Database, logId: string): MerkleTreeBuilder {
 }
 
 function anchorOf(db: Database, row: CheckpointRow): AnchorCheckpoint {
-  return { log: logName(row.tenantId), origin: checkpointOrigin(db.installationId(), logName(row.tenantId)), size: row.size, rootHash: row.rootHash, note: row.note };
+  return {
+    log: logName(row.tenantId),
+    origin: checkpointOrigin(db.installationId(), logName(row.tenantId)),
+    size: row.size,
+    rootHash: row.rootHash,
+    note: row.note,
+  };
 }
 
 /** Creates the anchor directory, seeded with every checkpoint in the database, unless it exists (src/audit/anchor.ts). */
 export function ensureAnchors(db: Database, anchor: AuditAnchor): void {
-  anchor.ensure(() => db.auditLog.logIds().flatMap((logId) => db.auditLog.checkpoints(logId).map((row) => anchorOf(db, row))));
+  anchor.ensure(() =>
+    db.auditLog.logIds().flatMap((logId) => db.auditLog.checkpoints(logId).map((row) => anchorOf(db, row))),
+  );
 }
 
 /** Whether the database holds a checkpoint of the log at this size with this root (the token's anchor must be one). */
@@ -90,7 +98,12 @@ export interface CheckpointOptions {
  * token's anchor: a crash between leaves an anchor one checkpoint behind the database, which
  * verify accepts (an anchor is a lower bound).
  */
-export function makeCheckpoints(db: Database, crypto: CryptoService, anchor: AuditAnchor, options: CheckpointOptions = {}): Promise<CheckpointRow[]> {
+export function makeCheckpoints(
+  db: Database,
+  crypto: CryptoService,
+  anchor: AuditAnchor,
+  options: CheckpointOptions = {},
+): Promise<CheckpointRow[]> {
   const previous = running.get(db) ?? Promise.resolve();
   const run = previous.then(
     () => checkpointLogs(db, crypto, anchor, options),
@@ -100,7 +113,12 @@ export function makeCheckpoints(db: Database, crypto: CryptoService, anchor: Aud
   return run;
 }
 
-async function checkpointLogs(db: Database, crypto: CryptoService, anchor: AuditAnchor, options: CheckpointOptions): Promise<CheckpointRow[]> {
+async function checkpointLogs(
+  db: Database,
+  crypto: CryptoService,
+  anchor: AuditAnchor,
+  options: CheckpointOptions,
+): Promise<CheckpointRow[]> {
   const now = options.now ?? (() => new Date());
   ensureAnchors(db, anchor);
   // Anchor lines a failed run could not write go first (a run that throws here is retried).
@@ -112,12 +130,23 @@ async function checkpointLogs(db: Database, crypto: CryptoService, anchor: Audit
     if (tree.size === 0 || tree.size === db.auditLog.latestCheckpoint(logId)?.size) continue;
     const origin = checkpointOrigin(db.installationId(), logName(logId));
     const rootHash = tree.root();
-    const note = signCheckpoint({ origin, size: tree.size, rootHash, time: new Date(Math.floor(now().getTime() / 1000) * 1000) }, noteSigner(origin, signer));
-    const row: CheckpointRow = { tenantId: logId, size: tree.size, rootHash, frontier: joinFrontier(tree.frontier()), note, createdAt: now().toISOString() };
+    const note = signCheckpoint(
+      { origin, size: tree.size, rootHash, time: new Date(Math.floor(now().getTime() / 1000) * 1000) },
+      noteSigner(origin, signer),
+    );
+    const row: CheckpointRow = {
+      tenantId: logId,
+      size: tree.size,
+      rootHash,
+      frontier: joinFrontier(tree.frontier()),
+      note,
+      createdAt: now().toISOString(),
+    };
     db.saveCheckpoint(row);
     anchor.append([anchorOf(db, row)]);
     made.push(row);
   }
-  for (const row of made) await anchor.toToken(anchorOf(db, row), (size, root) => holdsCheckpoint(db, row.tenantId, size, root));
+  for (const row of made)
+    await anchor.toToken(anchorOf(db, row), (size, root) => holdsCheckpoint(db, row.tenantId, size, root));
   return made;
 }

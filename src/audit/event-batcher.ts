@@ -96,12 +96,20 @@ export class EventBatcher {
   }
 
   #failed(batch: DomainEvent[], error: unknown): void {
-    const reason = error instanceof Error ? { name: error.name, message: error.message } : { name: "Error", message: String(error) };
+    const reason =
+      error instanceof Error ? { name: error.name, message: error.message } : { name: "Error", message: String(error) };
     if (this.#closed) {
-      this.deps.log.error({ error: reason, lost: batch.length + this.#queue.length }, "audit: queued read events could not be written at shutdown and are lost");
+      this.deps.log.error(
+        { error: reason, lost: batch.length + this.#queue.length },
+        "audit: queued read events could not be written at shutdown and are lost",
+      );
       return;
     }
-    if (!this.#failing) this.deps.log.error({ error: reason, queued: batch.length + this.#queue.length }, "audit: read events cannot be written; kept in memory and retried every second");
+    if (!this.#failing)
+      this.deps.log.error(
+        { error: reason, queued: batch.length + this.#queue.length },
+        "audit: read events cannot be written; kept in memory and retried every second",
+      );
     this.#failing = true;
     this.#queue = [...batch, ...this.#queue];
     this.#trim();

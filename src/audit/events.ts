@@ -28,6 +28,8 @@ export function auditEventSink(db: Database): EventSink {
 export function auditLogLines(db: Pick<Database, "afterCommit">, log: Logger): EventFollower {
   return (event) => {
     const level = event.severity === "info" ? "info" : event.severity === "warn" ? "warn" : "error";
-    db.afterCommit(() => log[level]({ audit: { event: event.event, tenantId: event.tenantId, actor: event.actor } }, event.event));
+    db.afterCommit(() =>
+      log[level]({ audit: { event: event.event, tenantId: event.tenantId, actor: event.actor } }, event.event),
+    );
   };
 }

@@ -43,11 +43,25 @@ export const EXPORT_PAGE_SIZE = 500;
 export const auditFilterFields = {
   // Stored timestamps are toISOString() (UTC, milliseconds) and compared as text, so any accepted
   // offset or precision is normalised to that form first.
-  from: z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString()).optional(),
-  to: z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString()).optional(),
+  from: z.iso
+    .datetime({ offset: true })
+    .transform((s) => new Date(s).toISOString())
+    .optional(),
+  to: z.iso
+    .datetime({ offset: true })
+    .transform((s) => new Date(s).toISOString())
+    .optional(),
   // A user id (uuid) or a system actor's name ("vecto keys rotate-jwt").
-  actor: z.string().max(128).regex(/^[A-Za-z0-9][A-Za-z0-9 ._:@-]*$/, "an actor id").optional(),
-  event: z.string().max(64).regex(/^[a-z][a-z_]*\.[a-z][a-z_]*$/, "an event name, category.action").optional(),
+  actor: z
+    .string()
+    .max(128)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9 ._:@-]*$/, "an actor id")
+    .optional(),
+  event: z
+    .string()
+    .max(64)
+    .regex(/^[a-z][a-z_]*\.[a-z][a-z_]*$/, "an event name, category.action")
+    .optional(),
   format: z.enum(AUDIT_FORMATS).default("jsonl"),
 } as const;
 
@@ -86,14 +100,34 @@ export function* exportRows(source: AuditSource, spec: ExportSpec, pageSize = EX
 }
 
 /** The event as exported: the signed event, or its redacted form (same vid and signature), plus the unsigned actor name. */
-export function exportedEvent(row: AuditRow, redactSecurity: boolean, actorName: string | null): Record<string, unknown> {
+export function exportedEvent(
+  row: AuditRow,
+  redactSecurity: boolean,
+  actorName: string | null,
+): Record<string, unknown> {
   const event = { ...signedEvent(row), actor_name: actorName };
   if (!redactSecurity || row.sensitivity !== "security") return event;
   return { ...event, payload: { redacted: true }, redacted: true };
 }
 
 // actor_name comes last so that the columns before it keep their positions for existing readers.
-export const CSV_COLUMNS = ["vid", "log", "seq", "timestamp", "event", "scope", "sensitivity", "severity", "actor_type", "actor_id", "scope_vid", "payload", "signature", "redacted", "actor_name"] as const;
+export const CSV_COLUMNS = [
+  "vid",
+  "log",
+  "seq",
+  "timestamp",
+  "event",
+  "scope",
+  "sensitivity",
+  "severity",
+  "actor_type",
+  "actor_id",
+  "scope_vid",
+  "payload",
+  "signature",
+  "redacted",
+  "actor_name",
+] as const;
 
 /**
  * Cells a spreadsheet would run as a formula (OWASP "CSV injection"; tab and CR too, as OWASP
@@ -123,8 +157,21 @@ function csvLine(event: Record<string, unknown>): string {
   const actor = event.actor as { type: string; id: string | null };
   const cell = (key: string): string | number | null => (event[key] ?? null) as string | number | null;
   return csvRow([
-    cell("vid"), cell("log"), cell("seq"), cell("timestamp"), cell("event"), cell("scope"), cell("sensitivity"), cell("severity"),
-    actor.type, actor.id, cell("scope_vid"), JSON.stringify(event.payload), cell("signature"), event.redacted === true ? "true" : "", cell("actor_name"),
+    cell("vid"),
+    cell("log"),
+    cell("seq"),
+    cell("timestamp"),
+    cell("event"),
+    cell("scope"),
+    cell("sensitivity"),
+    cell("severity"),
+    actor.type,
+    actor.id,
+    cell("scope_vid"),
+    JSON.stringify(event.payload),
+    cell("signature"),
+    event.redacted === true ? "true" : "",
+    cell("actor_name"),
   ]);
 }
 
@@ -132,11 +179,17 @@ async function renderPage(page: readonly AuditRow[], options: ExportOptions): Pr
   // One wait per page: the resolver hands back the same promise for an actor it has seen.
   const names = await Promise.all(page.map((row) => options.names.nameOf(row)));
   const events = page.map((row, i) => exportedEvent(row, options.redactSecurity, names[i] ?? null));
-  return options.format === "jsonl" ? events.map((e) => `${JSON.stringify(e)}\n`).join("") : events.map(csvLine).join("");
+  return options.format === "jsonl"
+    ? events.map((e) => `${JSON.stringify(e)}\n`).join("")
+    : events.map(csvLine).join("");
 }
 
 /** The export as text chunks, one per page (CSV starts with its header row); pull-driven, so the reader's pace sets memory. */
-export async function* exportChunks(source: AuditSource, spec: ExportSpec, options: ExportOptions): AsyncGenerator<string> {
+export async function* exportChunks(
+  source: AuditSource,
+  spec: ExportSpec,
+  options: ExportOptions,
+): AsyncGenerator<string> {
   if (options.format === "csv") yield csvRow(CSV_COLUMNS);
   for (const page of exportRows(source, spec)) yield await renderPage(page, options);
 }
@@ -170,23 +223,49 @@ export interface ExportRecord {
 }
 
 /** The one place an export is recorded (audit.exported), for the API and the CLI alike. */
-export function recordAuditExport(events: EventSink, who: { readonly tenantId: string | null; readonly actor: Actor }, record: ExportRecord): void {
+export function recordAuditExport(
+  events: EventSink,
+  who: { readonly tenantId: string | null; readonly actor: Actor },
+  record: ExportRecord,
+): void {
   const { log, format, redacted, filter, out, slice } = record;
   const fields = { log, format, redacted, ...filter, out, slice };
-  const payload = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Record<string, string | boolean>;
-  events.emit({ event: "audit.exported", sensitivity: "security", severity: "info", tenantId: who.tenantId, actor: who.actor, payload });
+  const payload = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    string | boolean
+  >;
+  events.emit({
+    event: "audit.exported",
+    sensitivity: "security",
+    severity: "info",
+    tenantId: who.tenantId,
+    actor: who.actor,
+    payload,
+  });
 }
 
 /**
  * `vecto audit export` (not --bundle): the operator's unredacted export, and the record to make of
  * it (the installation log, actor "vecto audit export") when the caller has delivered it.
  */
-export function exportForOperator(deps: { readonly db: { readonly auditLog: AuditSource & { size(log: string): number } }; readonly events: EventSink; readonly names: ActorNames }, log: string, query: AuditFilterInput, out: string | undefined): { chunks: AsyncGenerator<string>; record: () => void } {
+export function exportForOperator(
+  deps: {
+    readonly db: { readonly auditLog: AuditSource & { size(log: string): number } };
+    readonly events: EventSink;
+    readonly names: ActorNames;
+  },
+  log: string,
+  query: AuditFilterInput,
+  out: string | undefined,
+): { chunks: AsyncGenerator<string>; record: () => void } {
   const { format, ...filter } = query;
   // Size first: the export ends just before the event that records it (when that lands in the same log).
   const spec: ExportSpec = { log, filter, endSeq: deps.db.auditLog.size(log) };
   const chunks = exportChunks(deps.db.auditLog, spec, { format, redactSecurity: false, names: deps.names });
-  return { chunks, record: () => recordOperatorExport(deps.events, { log, format, filter, redacted: false, out: out ?? "stdout" }) };
+  return {
+    chunks,
+    record: () => recordOperatorExport(deps.events, { log, format, filter, redacted: false, out: out ?? "stdout" }),
+  };
 }
 
 /** The operator's exports (plain, --bundle, --slice) are recorded in the installation log under this system actor. */
@@ -195,6 +274,9 @@ export function recordOperatorExport(events: EventSink, record: ExportRecord): v
 }
 
 export function exportFileName(label: string, format: AuditFormat, now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `vecto-audit-${label.replace(/[^A-Za-z0-9_-]/g, "_")}-${stamp}.${format}`;
 }

@@ -111,7 +111,8 @@ export class MerkleTreeBuilder {
     assertSize("size", size);
     let expected = 0;
     for (let n = size; n > 0; n = half(n)) if (isOdd(n)) expected++;
-    if (frontier.length !== expected) throw new RangeError(`a tree of ${size} leaves has ${expected} frontier hashes, got ${frontier.length}`);
+    if (frontier.length !== expected)
+      throw new RangeError(`a tree of ${size} leaves has ${expected} frontier hashes, got ${frontier.length}`);
     frontier.forEach((h, i) => assertHash(`frontier[${i}]`, h));
     const builder = new MerkleTreeBuilder();
     builder.#size = size;
@@ -164,7 +165,8 @@ export function rootHash(leaves: readonly Uint8Array[]): Uint8Array {
 
 function parentLevel(level: readonly Uint8Array[]): Uint8Array[] {
   const parents: Uint8Array[] = [];
-  for (let i = 0; i + 1 < level.length; i += 2) parents.push(nodeHash(level[i] as Uint8Array, level[i + 1] as Uint8Array));
+  for (let i = 0; i + 1 < level.length; i += 2)
+    parents.push(nodeHash(level[i] as Uint8Array, level[i + 1] as Uint8Array));
   if (isOdd(level.length)) parents.push(level[level.length - 1] as Uint8Array);
   return parents;
 }
@@ -195,7 +197,8 @@ export function subtreeHashFromLeaves(getLeaf: LeafHashAt): SubtreeHash {
  */
 export function inclusionProofFromSubtrees(subtree: SubtreeHash, size: number, index: number): Uint8Array[] {
   assertSize("size", size);
-  if (!Number.isSafeInteger(index) || index < 0 || index >= size) throw new RangeError(`index ${index} is outside a tree of ${size} leaves`);
+  if (!Number.isSafeInteger(index) || index < 0 || index >= size)
+    throw new RangeError(`index ${index} is outside a tree of ${size} leaves`);
   const path: Uint8Array[] = [];
   let lo = 0;
   let hi = size;
@@ -227,7 +230,13 @@ export function inclusionProofFromHashes(getLeaf: LeafHashAt, size: number, inde
  * and the last index on the current level; they must reach the root (sn = 0) exactly as the path
  * runs out, which rejects truncated, extended and wrong-size proofs. Never throws on bad input.
  */
-export function verifyInclusion(leaf: Uint8Array, index: number, treeSize: number, proof: readonly Uint8Array[], root: Uint8Array): boolean {
+export function verifyInclusion(
+  leaf: Uint8Array,
+  index: number,
+  treeSize: number,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): boolean {
   if (!isSize(index) || !isSize(treeSize) || index >= treeSize) return false;
   if (leaf.length !== HASH_SIZE || root.length !== HASH_SIZE || !allHashSized(proof)) return false;
   let fn = index;
@@ -301,7 +310,13 @@ export function consistencyProofFromHashes(getLeaf: LeafHashAt, oldSize: number,
  * tree's edge, sr all of them. Stricter than the RFC's preamble on trivial cases: an empty old tree
  * must carry the empty-tree root, and equal sizes need equal roots with an empty proof.
  */
-export function verifyConsistency(oldSize: number, newSize: number, oldRoot: Uint8Array, newRoot: Uint8Array, proof: readonly Uint8Array[]): boolean {
+export function verifyConsistency(
+  oldSize: number,
+  newSize: number,
+  oldRoot: Uint8Array,
+  newRoot: Uint8Array,
+  proof: readonly Uint8Array[],
+): boolean {
   if (!isSize(oldSize) || !isSize(newSize) || oldSize > newSize) return false;
   if (oldRoot.length !== HASH_SIZE || newRoot.length !== HASH_SIZE || !allHashSized(proof)) return false;
   if (oldSize === 0) return proof.length === 0 && bytesEqual(oldRoot, emptyRoot());
@@ -312,7 +327,13 @@ export function verifyConsistency(oldSize: number, newSize: number, oldRoot: Uin
   return rootsFromConsistencyPath(oldSize, newSize, path, oldRoot, newRoot);
 }
 
-function rootsFromConsistencyPath(oldSize: number, newSize: number, path: readonly Uint8Array[], oldRoot: Uint8Array, newRoot: Uint8Array): boolean {
+function rootsFromConsistencyPath(
+  oldSize: number,
+  newSize: number,
+  path: readonly Uint8Array[],
+  oldRoot: Uint8Array,
+  newRoot: Uint8Array,
+): boolean {
   let fn = oldSize - 1;
   let sn = newSize - 1;
   // Skip the levels where the old tree's last node is a right child already inside path[0].

@@ -22,19 +22,38 @@ function leaves(db: Database, logId: string, size: number): Uint8Array[] {
 }
 
 function signedSize(db: Database, logId: string, size: number): void {
-  if (!db.auditLog.checkpoints(logId).some((cp) => cp.size === size)) throw new DomainError("rejected", `no signed checkpoint at size ${size}; use the size of one from /api/audit/checkpoints`);
+  if (!db.auditLog.checkpoints(logId).some((cp) => cp.size === size))
+    throw new DomainError(
+      "rejected",
+      `no signed checkpoint at size ${size}; use the size of one from /api/audit/checkpoints`,
+    );
 }
 
 const base64 = (hashes: Uint8Array[]): string[] => hashes.map((h) => Buffer.from(h).toString("base64"));
 
-export function inclusion(db: Database, logId: string, seq: number, size: number): { seq: number; size: number; leafHash: string; proof: string[] } {
+export function inclusion(
+  db: Database,
+  logId: string,
+  seq: number,
+  size: number,
+): { seq: number; size: number; leafHash: string; proof: string[] } {
   signedSize(db, logId, size);
   if (seq >= size) throw new DomainError("rejected", `event ${seq} is not within the first ${size} events`);
   const all = leaves(db, logId, size);
-  return { seq, size, leafHash: Buffer.from(all[seq] as Uint8Array).toString("base64"), proof: base64(inclusionProof(all, seq)) };
+  return {
+    seq,
+    size,
+    leafHash: Buffer.from(all[seq] as Uint8Array).toString("base64"),
+    proof: base64(inclusionProof(all, seq)),
+  };
 }
 
-export function consistency(db: Database, logId: string, from: number, to: number): { from: number; to: number; proof: string[] } {
+export function consistency(
+  db: Database,
+  logId: string,
+  from: number,
+  to: number,
+): { from: number; to: number; proof: string[] } {
   signedSize(db, logId, from);
   signedSize(db, logId, to);
   if (from > to) throw new DomainError("rejected", "from must not exceed to");

@@ -80,7 +80,10 @@ export class ReadAudit {
       if (recordsRead(level, read.kind)) this.#batcher.add(readEvent(principal, read));
     } catch (error) {
       // The read itself succeeded; its record is not worth failing it for (the database is going away).
-      this.deps.log.error({ error: { name: (error as Error).name, message: (error as Error).message } }, "audit: a read event could not be queued");
+      this.deps.log.error(
+        { error: { name: (error as Error).name, message: (error as Error).message } },
+        "audit: a read event could not be queued",
+      );
     }
   }
 

@@ -35,7 +35,10 @@ export interface Reader {
 export function readableLog(principal: Reader, installationLog: boolean, refusal: "forbidden" | "not-found"): string {
   if (!installationLog) return principal.tenantId;
   if (principal.tenantKind === "platform") return PLATFORM_LOG;
-  throw new DomainError(refusal, refusal === "forbidden" ? "only the platform root reads the installation log" : "no such log");
+  throw new DomainError(
+    refusal,
+    refusal === "forbidden" ? "only the platform root reads the installation log" : "no such log",
+  );
 }
 
 /** Security payloads are withheld from a reader without the auditor capability. */
@@ -53,11 +56,20 @@ export interface ReaderExportDeps {
  * GET /api/audit: the export as text chunks. The log's size is taken before the export is
  * recorded (audit.exported), so the export ends just before its own event.
  */
-export function exportForReader(deps: ReaderExportDeps, principal: Reader, log: string, query: AuditFilterInput): AsyncGenerator<string> {
+export function exportForReader(
+  deps: ReaderExportDeps,
+  principal: Reader,
+  log: string,
+  query: AuditFilterInput,
+): AsyncGenerator<string> {
   const { format, ...filter } = query;
   const redactSecurity = withholdsSecurity(principal);
   const spec: ExportSpec = { log, filter, endSeq: deps.db.auditLog.size(log) };
-  recordAuditExport(deps.events, { tenantId: principal.tenantId, actor: actorOf(principal) }, { log, format, filter, redacted: redactSecurity });
+  recordAuditExport(
+    deps.events,
+    { tenantId: principal.tenantId, actor: actorOf(principal) },
+    { log, format, filter, redacted: redactSecurity },
+  );
   return exportChunks(deps.db.auditLog, spec, { format, redactSecurity, names: deps.names });
 }
 
@@ -105,12 +117,18 @@ export function auditTrail(deps: AuditTrailDeps): AuditTrail {
     verify: (principal, log) => verifyForReader({ db, crypto, anchor, events }, principal, log),
     checkpoints: async (log) => {
       const keys = await logKeys(db, crypto, log);
-      const checkpoints = db.auditLog.checkpoints(log).map((cp) => ({ size: cp.size, rootHash: Buffer.from(cp.rootHash).toString("base64"), createdAt: cp.createdAt, note: cp.note }));
+      const checkpoints = db.auditLog.checkpoints(log).map((cp) => ({
+        size: cp.size,
+        rootHash: Buffer.from(cp.rootHash).toString("base64"),
+        createdAt: cp.createdAt,
+        note: cp.note,
+      }));
       return { ...keys, checkpoints };
     },
     inclusion: (log, seq, size) => inclusion(db, log, seq, size),
     consistency: (log, from, to) => consistency(db, log, from, to),
-    checkpointNow: async () => (await makeCheckpoints(db, crypto, anchor)).map((cp) => ({ size: cp.size, createdAt: cp.createdAt })),
+    checkpointNow: async () =>
+      (await makeCheckpoints(db, crypto, anchor)).map((cp) => ({ size: cp.size, createdAt: cp.createdAt })),
   };
 }
 
@@ -130,7 +148,12 @@ export async function verifyForReader(deps: ReaderVerifyDeps, principal: Reader,
     severity: report.ok ? "info" : "critical",
     tenantId: principal.tenantId,
     actor: actorOf(principal),
-    payload: { log: report.log, ok: report.ok, events: report.events, ...(report.firstBad ? { firstBadSeq: report.firstBad.seq } : {}) },
+    payload: {
+      log: report.log,
+      ok: report.ok,
+      events: report.events,
+      ...(report.firstBad ? { firstBadSeq: report.firstBad.seq } : {}),
+    },
   });
   return report;
 }

@@ -50,7 +50,10 @@ export function leafInput(row: AuditRow): Uint8Array {
 }
 
 export function leafHashOf(row: AuditRow): Uint8Array {
-  return createHash("sha256").update(Buffer.from([0])).update(leafInput(row)).digest();
+  return createHash("sha256")
+    .update(Buffer.from([0]))
+    .update(leafInput(row))
+    .digest();
 }
 
 function scopeOf(event: DomainEvent): AuditRow["scope"] {

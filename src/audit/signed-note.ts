@@ -11,7 +11,13 @@
  * and Go's `PRIVATE+KEY+…` signer-key strings are not read or written here at all.
  */
 import { createHash } from "node:crypto";
-import { decodeBase64Strict, ED25519_PUBLIC_KEY_BYTES, generateEd25519Signer, verifyEd25519, type Ed25519Signer } from "../crypto/index.js";
+import {
+  decodeBase64Strict,
+  ED25519_PUBLIC_KEY_BYTES,
+  generateEd25519Signer,
+  verifyEd25519,
+  type Ed25519Signer,
+} from "../crypto/index.js";
 
 export { decodeBase64Strict, ED25519_PUBLIC_KEY_BYTES };
 
@@ -79,7 +85,9 @@ export interface OpenedNote {
 
 /** Key names: non-empty, no Unicode spaces, no "+" (spec); no control characters (they cannot appear in a note). */
 export function isValidKeyName(name: string): boolean {
-  return name !== "" && isWellFormed(name) && !hasControlCharacter(name, false) && !/[\p{White_Space}+\u007f]/u.test(name);
+  return (
+    name !== "" && isWellFormed(name) && !hasControlCharacter(name, false) && !/[\p{White_Space}+\u007f]/u.test(name)
+  );
 }
 
 /** First four bytes, big-endian, of SHA-256(name || "\n" || 0x01 || public key). */
@@ -104,9 +112,12 @@ export function newKeyPair(name: string): NewKeyPair {
 /** The note signer `name` for an Ed25519 key handle (e.g. the installation's, CryptoService.signer). */
 export function noteSigner(name: string, signer: Ed25519Signer): NoteSigner {
   requireName(name);
-  return { name, keyId: computeKeyId(name, signer.publicKey), sign: (message: Uint8Array): Uint8Array => signer.sign(message) };
+  return {
+    name,
+    keyId: computeKeyId(name, signer.publicKey),
+    sign: (message: Uint8Array): Uint8Array => signer.sign(message),
+  };
 }
-
 
 export function formatVerifierKey(name: string, publicKey: Uint8Array): string {
   const keyId = keyIdFor(name, publicKey);
@@ -124,7 +135,6 @@ export function parseVerifierKey(verifierKey: string): NoteVerifier {
   if (computeKeyId(name, publicKey) !== keyId) throw badKey("verifier key (key ID does not match name and key)");
   return makeVerifier(name, keyId, publicKey);
 }
-
 
 /** Signs text (which must end in a newline) with one or more keys; returns the whole note. */
 export function sign(text: string, signer: NoteSigner, ...more: NoteSigner[]): string {
@@ -157,13 +167,16 @@ export function open(note: string | Uint8Array, verifiers: readonly NoteVerifier
     const id = idString(sig.name, sig.keyId);
     const candidates = byId.get(id);
     if (candidates === undefined) {
-      if (!unverified.some((u) => idString(u.name, u.keyId) === id)) unverified.push({ name: sig.name, keyId: sig.keyId });
+      if (!unverified.some((u) => idString(u.name, u.keyId) === id))
+        unverified.push({ name: sig.name, keyId: sig.keyId });
       continue;
     }
     if (candidates.length > 1) throw new SignedNoteError("ambiguous-key", `ambiguous key ${id}`);
     // Unlike Go, which skips repeats, every signature by a known key is checked (spec: MUST verify).
-    if (!candidates[0]?.verify(message, sig.signature)) throw new SignedNoteError("invalid-signature", `invalid signature for key ${id}`);
-    if (!verifiedBy.some((v) => idString(v.name, v.keyId) === id)) verifiedBy.push({ name: sig.name, keyId: sig.keyId });
+    if (!candidates[0]?.verify(message, sig.signature))
+      throw new SignedNoteError("invalid-signature", `invalid signature for key ${id}`);
+    if (!verifiedBy.some((v) => idString(v.name, v.keyId) === id))
+      verifiedBy.push({ name: sig.name, keyId: sig.keyId });
   }
   if (verifiedBy.length === 0) throw new SignedNoteError("unverified-note", "note has no verifiable signatures");
   return { text: parsed.text, verifiedBy, unverified };
@@ -226,7 +239,10 @@ function signatureLine(signer: NoteSigner, message: Uint8Array): string {
 function requireNoteText(text: string): void {
   // What open() would refuse must not be signed in the first place.
   if (!text.endsWith("\n") || !isWellFormed(text) || hasControlCharacter(text, true)) {
-    throw new SignedNoteError("malformed-note", "note text must be UTF-8 without control characters and end in a newline");
+    throw new SignedNoteError(
+      "malformed-note",
+      "note text must be UTF-8 without control characters and end in a newline",
+    );
   }
 }
 
@@ -319,11 +335,16 @@ function idString(name: string, keyId: number): string {
 }
 
 function requireName(name: string): void {
-  if (!isValidKeyName(name)) throw new SignedNoteError("malformed-key", "invalid key name: it must be non-empty, without spaces, '+' or control characters");
+  if (!isValidKeyName(name))
+    throw new SignedNoteError(
+      "malformed-key",
+      "invalid key name: it must be non-empty, without spaces, '+' or control characters",
+    );
 }
 
 function requireLength(bytes: Uint8Array, length: number, what: string): void {
-  if (!(bytes instanceof Uint8Array) || bytes.length !== length) throw new SignedNoteError("malformed-key", `${what} must be ${length} bytes`);
+  if (!(bytes instanceof Uint8Array) || bytes.length !== length)
+    throw new SignedNoteError("malformed-key", `${what} must be ${length} bytes`);
 }
 
 function badKey(what: string): SignedNoteError {

@@ -52,7 +52,8 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 /** Why this row is bad, or undefined when it is sound. */
 function rowProblem(row: AuditRow, expectedSeq: number, mac: MacKey): string | undefined {
   if (row.seq !== expectedSeq) return `event ${expectedSeq} is missing (the next stored event is ${row.seq})`;
-  if (!mac.verify(signatureInput(row), row.signature)) return "its HMAC signature does not match its content (edited, moved, or signed with another key)";
+  if (!mac.verify(signatureInput(row), row.signature))
+    return "its HMAC signature does not match its content (edited, moved, or signed with another key)";
   if (!equal(leafHashOf(row), row.leafHash)) return "its stored leaf hash does not match its content";
   return undefined;
 }
@@ -63,10 +64,17 @@ function signedSizes(db: Database, keys: LogKeys, logId: string): { sizes: Expec
   for (const cp of db.auditLog.checkpoints(logId)) {
     try {
       const parsed = verifyCheckpoint(cp.note, keys.verifierKey, keys.origin);
-      if (parsed.size !== cp.size || !equal(parsed.rootHash, cp.rootHash)) throw new Error("stored size or root differs from the signed one");
+      if (parsed.size !== cp.size || !equal(parsed.rootHash, cp.rootHash))
+        throw new Error("stored size or root differs from the signed one");
       sizes.push({ size: parsed.size, root: parsed.rootHash, outside: null });
     } catch {
-      return { sizes, bad: { seq: cp.size - 1, reason: `the checkpoint at size ${cp.size} does not verify with the installation key` } };
+      return {
+        sizes,
+        bad: {
+          seq: cp.size - 1,
+          reason: `the checkpoint at size ${cp.size} does not verify with the installation key`,
+        },
+      };
     }
   }
   return { sizes };
@@ -87,25 +95,42 @@ function opened(note: string, keys: LogKeys, outside: string): Expected | null {
  * a missing file or directory is a failure once the database holds checkpoints for the log, since
  * deleting the anchor is the next step of the attack it stops.
  */
-function highestAnchor(anchor: AuditAnchor, keys: LogKeys, logId: string, stored: number): { highest?: Expected & { at: string }; bad?: string } {
+function highestAnchor(
+  anchor: AuditAnchor,
+  keys: LogKeys,
+  logId: string,
+  stored: number,
+): { highest?: Expected & { at: string }; bad?: string } {
   const read = anchor.read(logName(logId));
   if (read.state !== "lines") {
     if (stored === 0) return {};
-    const where = read.state === "no-directory" ? "the anchor directory (VECTO_AUDIT_ANCHOR_DIR) does not exist (vecto serve or vecto audit checkpoint creates it, seeded from the database)" : `the anchor file ${read.name} is missing`;
+    const where =
+      read.state === "no-directory"
+        ? "the anchor directory (VECTO_AUDIT_ANCHOR_DIR) does not exist (vecto serve or vecto audit checkpoint creates it, seeded from the database)"
+        : `the anchor file ${read.name} is missing`;
     return { bad: `${where}, yet the database holds ${stored} signed checkpoints of this log: anchors deleted?` };
   }
   let highest: (Expected & { at: string }) | undefined;
   for (const line of read.lines) {
-    if (line.note === null) return { bad: `the anchor line ${line.at} is unreadable (torn by a crash or a full disk, or edited); it was not trusted` };
+    if (line.note === null)
+      return {
+        bad: `the anchor line ${line.at} is unreadable (torn by a crash or a full disk, or edited); it was not trusted`,
+      };
     const cp = opened(line.note, keys, `the anchor at ${line.at}`);
-    if (cp === null) return { bad: `the anchor line ${line.at} is not a checkpoint of this log signed by the installation key (edited or forged); it was not trusted` };
+    if (cp === null)
+      return {
+        bad: `the anchor line ${line.at} is not a checkpoint of this log signed by the installation key (edited or forged); it was not trusted`,
+      };
     if (!highest || cp.size > highest.size) highest = { ...cp, at: line.at };
   }
   return highest ? { highest } : {};
 }
 
 /** The token's anchor of the log, as an expectation; what the token holds is trusted as it stands (it needs the PIN to write). */
-async function tokenExpectation(anchor: AuditAnchor, keys: LogKeys): Promise<{ expected?: Expected & { at: string }; bad?: string }> {
+async function tokenExpectation(
+  anchor: AuditAnchor,
+  keys: LogKeys,
+): Promise<{ expected?: Expected & { at: string }; bad?: string }> {
   const read = await anchor.readToken(keys.origin);
   if (read.state === "unreadable") return { bad: `the anchor in ${read.where} could not be checked: ${read.reason}` };
   if (read.state !== "anchor") return {};
@@ -125,7 +150,12 @@ function trustedSizes(trusted: readonly TrustedNote[], keys: LogKeys): { sizes: 
 }
 
 /** Walks the log, checking each expected root as its size is reached; names the first failure. */
-async function walk(db: Database, crypto: CryptoService, logId: string, expected: readonly Expected[]): Promise<{ events: number; bad?: Bad }> {
+async function walk(
+  db: Database,
+  crypto: CryptoService,
+  logId: string,
+  expected: readonly Expected[],
+): Promise<{ events: number; bad?: Bad }> {
   const mac = await crypto.mac("audit-hmac");
   const pending = [...expected].sort((a, b) => a.size - b.size);
   const tree = new MerkleTreeBuilder();
@@ -136,7 +166,8 @@ async function walk(db: Database, crypto: CryptoService, logId: string, expected
       if (problem) return { events: tree.size, bad: { seq: tree.size, reason: problem } };
       tree.append(row.leafHash);
       for (let due = pending[0]; due && due.size === tree.size; due = pending[0]) {
-        if (!equal(tree.root(), due.root)) return { events: tree.size, bad: { seq: due.size - 1, reason: mismatch(due) } };
+        if (!equal(tree.root(), due.root))
+          return { events: tree.size, bad: { seq: due.size - 1, reason: mismatch(due) } };
         pending.shift();
       }
     }
@@ -149,12 +180,14 @@ async function walk(db: Database, crypto: CryptoService, logId: string, expected
 }
 
 function mismatch(due: Expected): string {
-  if (due.outside === null) return `the log up to event ${due.size - 1} no longer matches its signed checkpoint (an event at or before it was changed, added or removed)`;
+  if (due.outside === null)
+    return `the log up to event ${due.size - 1} no longer matches its signed checkpoint (an event at or before it was changed, added or removed)`;
   return `the log at size ${due.size} does not match ${due.outside}: a rollback or fork (the log was replaced by another history up to event ${due.size - 1})`;
 }
 
 function truncated(events: number, covered: Expected): string {
-  if (covered.outside === null) return `the log ends after ${events} events, but a signed checkpoint covers ${covered.size}: events were removed from the end`;
+  if (covered.outside === null)
+    return `the log ends after ${events} events, but a signed checkpoint covers ${covered.size}: events were removed from the end`;
   return `the log has ${events} events, ${covered.outside} covers ${covered.size} > ${events}: events ${events}..${covered.size - 1} were removed (cut from the end, or an older copy of the database was put back)`;
 }
 
@@ -163,7 +196,13 @@ function truncated(events: number, covered: Expected): string {
  * anchor in the HSM token (pkcs11) and any trusted checkpoints an auditor saved. The anchor must also be among the database's
  * checkpoints: anchors are written after the row commits, so one the database lacks was deleted.
  */
-export async function verifyLog(db: Database, crypto: CryptoService, anchor: AuditAnchor, logId: string, trusted: readonly TrustedNote[] = []): Promise<VerifyReport> {
+export async function verifyLog(
+  db: Database,
+  crypto: CryptoService,
+  anchor: AuditAnchor,
+  logId: string,
+  trusted: readonly TrustedNote[] = [],
+): Promise<VerifyReport> {
   const keys = await logKeys(db, crypto, logId);
   // A running server appends an anchor line just after its checkpoint row commits. So the anchor
   // is read between two reads of the checkpoints: a missing anchor file is judged by the rows
@@ -186,13 +225,21 @@ export async function verifyLog(db: Database, crypto: CryptoService, anchor: Aud
     ...(firstBad ? { firstBad } : {}),
   });
   if (signed.bad) return report(0, signed.bad);
-  const walked = await walk(db, crypto, logId, [...signed.sizes, ...(highest ? [highest] : []), ...(inToken ? [inToken] : []), ...extra.sizes]);
+  const walked = await walk(db, crypto, logId, [
+    ...signed.sizes,
+    ...(highest ? [highest] : []),
+    ...(inToken ? [inToken] : []),
+    ...extra.sizes,
+  ]);
   if (walked.bad) return report(walked.events, walked.bad);
   if (token.bad) return report(walked.events, { seq: walked.events, reason: token.bad });
   if (extra.bad) return report(walked.events, { seq: walked.events, reason: extra.bad });
   if (found.bad) return report(walked.events, { seq: walked.events, reason: found.bad });
   if (highest && !signed.sizes.some((cp) => cp.size === highest.size && equal(cp.root, highest.root))) {
-    return report(walked.events, { seq: highest.size - 1, reason: `${highest.outside ?? "the anchor"} holds a signed checkpoint at size ${highest.size} that the database no longer has: its checkpoint was deleted` });
+    return report(walked.events, {
+      seq: highest.size - 1,
+      reason: `${highest.outside ?? "the anchor"} holds a signed checkpoint at size ${highest.size} that the database no longer has: its checkpoint was deleted`,
+    });
   }
   return report(walked.events);
 }

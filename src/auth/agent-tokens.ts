@@ -6,7 +6,13 @@
 import type { TenantDb } from "../db/tenant-db.js";
 import type { UserRecord } from "../db/repositories/users.js";
 import { DomainError } from "../errors.js";
-import { createPersonalToken, PersonalTokenError, tokenCreatedEvent, tokenRevokedEvent, type TokenRequest } from "./personal-tokens.js";
+import {
+  createPersonalToken,
+  PersonalTokenError,
+  tokenCreatedEvent,
+  tokenRevokedEvent,
+  type TokenRequest,
+} from "./personal-tokens.js";
 import type { Principal } from "./principal.js";
 import { scopesFor } from "../vocabulary/roles.js";
 import { tokenView, type TokenView } from "./self-service.js";
@@ -14,19 +20,32 @@ import { tokenView, type TokenView } from "./self-service.js";
 function agentOf(tenantDb: TenantDb, agentId: string): UserRecord {
   const agent = tenantDb.users.get(agentId);
   if (!agent) throw new DomainError("not-found", "no such user");
-  if (agent.kind !== "agent") throw new DomainError("rejected", "tokens are issued this way only to agents; people create their own");
+  if (agent.kind !== "agent")
+    throw new DomainError("rejected", "tokens are issued this way only to agents; people create their own");
   return agent;
 }
 
-export async function issueAgentToken(tenantDb: TenantDb, actor: Principal, agentId: string, request: TokenRequest): Promise<{ token: string; info: TokenView }> {
+export async function issueAgentToken(
+  tenantDb: TenantDb,
+  actor: Principal,
+  agentId: string,
+  request: TokenRequest,
+): Promise<{ token: string; info: TokenView }> {
   const agent = agentOf(tenantDb, agentId);
   if (agent.status !== "active") throw new DomainError("rejected", "the agent is disabled");
   if (request.projectId !== null && !tenantDb.projects.membership(request.projectId, agentId)) {
     throw new DomainError("rejected", "the agent is not a member of that project; add it first");
   }
   try {
-    const owner = { tenantId: tenantDb.tenantId, userId: agentId, kind: "agent" as const, scopes: scopesFor(agent.role, agent.auditor) };
-    const created = await createPersonalToken(tenantDb, owner, actor, request, new Date(), (record) => tokenCreatedEvent(actor, record, agentId));
+    const owner = {
+      tenantId: tenantDb.tenantId,
+      userId: agentId,
+      kind: "agent" as const,
+      scopes: scopesFor(agent.role, agent.auditor),
+    };
+    const created = await createPersonalToken(tenantDb, owner, actor, request, new Date(), (record) =>
+      tokenCreatedEvent(actor, record, agentId),
+    );
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
     if (error instanceof PersonalTokenError) throw new DomainError("rejected", error.message);
@@ -38,7 +57,12 @@ export function agentTokens(tenantDb: TenantDb, agentId: string): TokenView[] {
   return tenantDb.personalTokens.listForUser(agentOf(tenantDb, agentId).id).map(tokenView);
 }
 
-export async function revokeAgentToken(tenantDb: TenantDb, actor: Principal, agentId: string, tokenId: string): Promise<void> {
+export async function revokeAgentToken(
+  tenantDb: TenantDb,
+  actor: Principal,
+  agentId: string,
+  tokenId: string,
+): Promise<void> {
   agentOf(tenantDb, agentId);
   await tenantDb.write((tx) => {
     if (!tx.personalTokens.revoke(agentId, tokenId, tx.now)) throw new DomainError("not-found", "no such token");

@@ -32,7 +32,8 @@ async function noteUse(account: TenantDb, record: PersonalTokenRecord, now: Date
 function liveAccount(account: TenantDb, userId: string): { tenant: Tenant; user: UserRecord } {
   const tenant = account.tenant.get();
   const user = account.users.get(userId);
-  if (!tenant || tenant.status !== "active" || !user || user.status !== "active") throw new InvalidTokenError("account unavailable");
+  if (!tenant || tenant.status !== "active" || !user || user.status !== "active")
+    throw new InvalidTokenError("account unavailable");
   return { tenant, user };
 }
 
@@ -53,7 +54,12 @@ export class Authenticator {
     // The verified signature establishes the tenant: from here on, its door.
     const account = this.db.forTenant(credentialScope(claims.tid));
     const session = account.sessions.get(claims.sid);
-    if (!session || session.userId !== claims.sub || session.revokedAt !== null || Date.parse(session.expiresAt) <= this.now().getTime()) {
+    if (
+      !session ||
+      session.userId !== claims.sub ||
+      session.revokedAt !== null ||
+      Date.parse(session.expiresAt) <= this.now().getTime()
+    ) {
       throw new InvalidTokenError("session ended");
     }
     const { tenant, user } = liveAccount(account, claims.sub);
@@ -70,8 +76,13 @@ export class Authenticator {
     return this.principal(tenant, user, record.scopes, { kind: "access-token", tokenId: record.id }, record.projectId);
   }
 
-
-  private principal(tenant: Tenant, user: UserRecord, granted: readonly string[], credential: Principal["credential"], projectId: string | null): Principal {
+  private principal(
+    tenant: Tenant,
+    user: UserRecord,
+    granted: readonly string[],
+    credential: Principal["credential"],
+    projectId: string | null,
+  ): Principal {
     const held = scopesFor(user.role, user.auditor);
     // A project-restricted credential never reaches beyond its project, whatever it was granted.
     const allowed = (s: Scope): boolean => held.has(s) && (projectId === null || PROJECT_SCOPES.has(s));

@@ -18,20 +18,40 @@ import { guardAdminChange, revokeUserCredentials, tenantById, type AccountDeps }
 import { actorOf, type Principal } from "./principal.js";
 import { sealProfile } from "./profiles.js";
 
-export async function eraseUser(deps: AccountDeps, tenantDb: TenantDb, actor: Principal, userId: string): Promise<void> {
+export async function eraseUser(
+  deps: AccountDeps,
+  tenantDb: TenantDb,
+  actor: Principal,
+  userId: string,
+): Promise<void> {
   const target = tenantDb.users.get(userId);
   if (!target) throw new DomainError("not-found", "no such user");
   guardAdminChange(tenantDb, actor, target, true);
-  const pseudonym = await sealProfile(deps.crypto, tenantDb.tenantId, userId, { email: `erased-${userId}@erased.invalid`, name: "Erased user" });
+  const pseudonym = await sealProfile(deps.crypto, tenantDb.tenantId, userId, {
+    email: `erased-${userId}@erased.invalid`,
+    name: "Erased user",
+  });
   await tenantDb.write((tx) => {
     tx.users.pseudonymise(userId, pseudonym, tx.now);
     revokeUserCredentials(tx, userId, "erased");
-    tx.audit({ event: "user.erased", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId } });
+    tx.audit({
+      event: "user.erased",
+      sensitivity: "security",
+      severity: "warn",
+      tenantId: tenantDb.tenantId,
+      actor: actorOf(actor),
+      payload: { userId },
+    });
   });
 }
 
 /** Irreversible; the caller repeats the tenant's slug to confirm. */
-export async function eraseTenant(deps: AccountDeps, actor: Principal, tenantId: string, confirmSlug: string): Promise<{ keysDestroyed: number }> {
+export async function eraseTenant(
+  deps: AccountDeps,
+  actor: Principal,
+  tenantId: string,
+  confirmSlug: string,
+): Promise<{ keysDestroyed: number }> {
   const tenant = tenantById(deps, tenantId);
   if (confirmSlug !== tenant.slug) throw new DomainError("rejected", "confirm must repeat the tenant's slug exactly");
   const keysDestroyed = await shredTenant(deps, tenantId, tenant.slug, actorOf(actor));
@@ -45,14 +65,25 @@ export async function eraseTenant(deps: AccountDeps, actor: Principal, tenantId:
  * with `erasedAgainAfterRestoreOf`): its keys destroyed first, then its rows, recorded as tenant.erased.
  * Returns how many key versions were destroyed.
  */
-export async function shredTenant(deps: { readonly db: Database; readonly crypto: Pick<CryptoService, "forgetTenant"> }, tenantId: string, slug: string | null, actor: Actor, restoredBackupId?: string): Promise<number> {
+export async function shredTenant(
+  deps: { readonly db: Database; readonly crypto: Pick<CryptoService, "forgetTenant"> },
+  tenantId: string,
+  slug: string | null,
+  actor: Actor,
+  restoredBackupId?: string,
+): Promise<number> {
   const keysDestroyed = deps.db.keystore.destroyTenantKeys(tenantId);
   deps.crypto.forgetTenant(tenantId);
   await deps.db.write((tx) => {
     tx.tenants.erase(tenantId);
     tx.loginThrottle.clearTenant(tenantId);
     // Recorded in the platform's log: the tenant's own log is its history, kept under audit retention.
-    const payload = { erasedTenantId: tenantId, slug, keysDestroyed, ...(restoredBackupId === undefined ? {} : { erasedAgainAfterRestoreOf: restoredBackupId }) };
+    const payload = {
+      erasedTenantId: tenantId,
+      slug,
+      keysDestroyed,
+      ...(restoredBackupId === undefined ? {} : { erasedAgainAfterRestoreOf: restoredBackupId }),
+    };
     tx.audit({ event: "tenant.erased", sensitivity: "security", severity: "warn", tenantId: null, actor, payload });
   });
   return keysDestroyed;

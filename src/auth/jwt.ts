@@ -54,11 +54,25 @@ export class AccessTokens {
     this.keys = crypto.accessTokenKeys();
   }
 
-  async sign(subject: { userId: string; tenantId: string; sessionId: string; scopes: readonly string[] }, lifetimeSeconds: number): Promise<{ token: string; expiresAt: Date }> {
+  async sign(
+    subject: { userId: string; tenantId: string; sessionId: string; scopes: readonly string[] },
+    lifetimeSeconds: number,
+  ): Promise<{ token: string; expiresAt: Date }> {
     const kid = await this.activeKid();
     const issuedAt = Math.floor(this.now().getTime() / 1000);
     const expiresAt = issuedAt + Math.min(lifetimeSeconds, MAX_ACCESS_TOKEN_SECONDS);
-    const claims = { tid: subject.tenantId, sid: subject.sessionId, scopes: [...subject.scopes], iss: this.issuer, aud: this.audience, sub: subject.userId, jti: randomUUID(), iat: issuedAt, nbf: issuedAt, exp: expiresAt };
+    const claims = {
+      tid: subject.tenantId,
+      sid: subject.sessionId,
+      scopes: [...subject.scopes],
+      iss: this.issuer,
+      aud: this.audience,
+      sub: subject.userId,
+      jti: randomUUID(),
+      iat: issuedAt,
+      nbf: issuedAt,
+      exp: expiresAt,
+    };
     const token = await this.keys.sign(kid, claims, { typ: ACCESS_TOKEN_TYPE });
     this.knownKids.add(kid);
     return { token, expiresAt: new Date(expiresAt * 1000) };
@@ -116,9 +130,16 @@ export class AccessTokens {
 
 function toClaims(payload: Claims): AccessClaims {
   const { sub, jti, exp, tid, sid, scopes } = payload;
-  if (typeof sub !== "string" || typeof jti !== "string" || typeof exp !== "number" || typeof tid !== "string" || typeof sid !== "string") {
+  if (
+    typeof sub !== "string" ||
+    typeof jti !== "string" ||
+    typeof exp !== "number" ||
+    typeof tid !== "string" ||
+    typeof sid !== "string"
+  ) {
     throw new InvalidTokenError("missing claims");
   }
-  if (!Array.isArray(scopes) || !scopes.every((s): s is string => typeof s === "string")) throw new InvalidTokenError("bad scopes claim");
+  if (!Array.isArray(scopes) || !scopes.every((s): s is string => typeof s === "string"))
+    throw new InvalidTokenError("bad scopes claim");
   return { sub, jti, exp, tid, sid, scopes };
 }

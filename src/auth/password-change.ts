@@ -37,33 +37,59 @@ export interface PasswordChanged {
   readonly personalTokensKept: number;
 }
 
-export async function changeOwnPassword(deps: PasswordFlowDeps, principal: Principal, change: PasswordChange, address: string): Promise<PasswordChanged> {
+export async function changeOwnPassword(
+  deps: PasswordFlowDeps,
+  principal: Principal,
+  change: PasswordChange,
+  address: string,
+): Promise<PasswordChanged> {
   const { events } = deps;
   const account = deps.db.forTenant(principal.accountScope);
   const user = account.users.get(principal.userId);
   if (!user) throw new DomainError("invalid-credentials", "the account no longer exists");
-  if (user.kind !== "human" || user.passwordHash === null) throw new DomainError("rejected", "this account has no password");
+  if (user.kind !== "human" || user.passwordHash === null)
+    throw new DomainError("rejected", "this account has no password");
   const actor = actorOf(principal);
   const keys = throttleKeys(principal.tenantId, accountRef(user.emailLookup), address);
   const wait = deps.throttle.retryAfter(keys);
   if (wait > 0) {
-    events.emit({ event: "auth.password_change_failed", sensitivity: "security", severity: "warn", tenantId: principal.tenantId, actor, payload: { address, reason: "throttled", retryAfterSeconds: wait } });
-    throw new DomainError("throttled", `too many failed attempts; try again in ${wait} seconds`, { retryAfterSeconds: wait });
+    events.emit({
+      event: "auth.password_change_failed",
+      sensitivity: "security",
+      severity: "warn",
+      tenantId: principal.tenantId,
+      actor,
+      payload: { address, reason: "throttled", retryAfterSeconds: wait },
+    });
+    throw new DomainError("throttled", `too many failed attempts; try again in ${wait} seconds`, {
+      retryAfterSeconds: wait,
+    });
   }
   if (!(await deps.passwords.verify(user.passwordHash, change.currentPassword)).ok) {
     await deps.throttle.failure(keys);
-    events.emit({ event: "auth.password_change_failed", sensitivity: "security", severity: "warn", tenantId: principal.tenantId, actor, payload: { address, reason: "wrong current password" } });
+    events.emit({
+      event: "auth.password_change_failed",
+      sensitivity: "security",
+      severity: "warn",
+      tenantId: principal.tenantId,
+      actor,
+      payload: { address, reason: "wrong current password" },
+    });
     // 403, not 401: the bearer credential is fine; a client must not take this for a sign-out.
     throw new DomainError("forbidden", "the current password is wrong");
   }
   await deps.throttle.success(keys);
-  if (change.newPassword === change.currentPassword) throw new DomainError("rejected", "password must differ from the current one");
+  if (change.newPassword === change.currentPassword)
+    throw new DomainError("rejected", "password must differ from the current one");
   checkPassword(change.newPassword, await openProfile(deps.crypto, user));
   const hash = await deps.passwords.hash(change.newPassword);
   const keep = principal.credential.kind === "session" ? principal.credential.sessionId : null;
   const sessionsEnded = await account.write((tx) => {
     tx.users.update(user.id, { passwordHash: hash }, tx.now);
-    const ended = keep === null ? tx.sessions.revokeAllForUser(user.id, "password changed", tx.now) : tx.sessions.revokeOthersForUser(user.id, keep, "password changed", tx.now);
+    const ended =
+      keep === null
+        ? tx.sessions.revokeAllForUser(user.id, "password changed", tx.now)
+        : tx.sessions.revokeOthersForUser(user.id, keep, "password changed", tx.now);
     tx.audit({
       event: "auth.password_changed",
       sensitivity: "security",
@@ -71,11 +97,17 @@ export async function changeOwnPassword(deps: PasswordFlowDeps, principal: Princ
       tenantId: principal.tenantId,
       actor,
       payload: { address, sessionsEnded: ended, keptSession: keep },
-      notify: { userIds: [user.id], message: "Your password was changed and your other sessions were ended. If it was not you, tell your administrator." },
+      notify: {
+        userIds: [user.id],
+        message:
+          "Your password was changed and your other sessions were ended. If it was not you, tell your administrator.",
+      },
     });
     return ended;
   });
   const now = deps.now().getTime();
-  const personalTokensKept = account.personalTokens.listForUser(user.id).filter((t) => t.revokedAt === null && Date.parse(t.expiresAt) > now).length;
+  const personalTokensKept = account.personalTokens
+    .listForUser(user.id)
+    .filter((t) => t.revokedAt === null && Date.parse(t.expiresAt) > now).length;
   return { sessionsEnded, personalTokensKept };
 }

@@ -31,31 +31,65 @@ export interface IssuedReset {
   readonly expiresAt: string;
 }
 
-export async function issuePasswordReset(deps: PasswordFlowDeps, tenantDb: TenantDb, actor: Principal, userId: string): Promise<IssuedReset> {
+export async function issuePasswordReset(
+  deps: PasswordFlowDeps,
+  tenantDb: TenantDb,
+  actor: Principal,
+  userId: string,
+): Promise<IssuedReset> {
   const target = tenantDb.users.get(userId);
   if (!target) throw new DomainError("not-found", "no such user");
-  if (target.id === actor.userId) throw new DomainError("forbidden", "change your own password with POST /api/me/password");
+  if (target.id === actor.userId)
+    throw new DomainError("forbidden", "change your own password with POST /api/me/password");
   if (target.kind !== "human") throw new DomainError("rejected", "an agent has no password");
   if (target.status !== "active") throw new DomainError("rejected", "the account is disabled; enable it first");
   const token = RESET_TOKEN_PREFIX + newOpaqueSecret();
   const expiresAt = await tenantDb.write((tx) => {
     const expires = new Date(Date.parse(tx.now) + RESET_TOKEN_TTL_SECONDS * 1000).toISOString();
-    tx.passwordResets.replace({ tokenHash: secretHash(token), userId, createdBy: actor.userId, createdAt: tx.now, expiresAt: expires });
-    tx.audit({ event: "auth.password_reset_issued", sensitivity: "security", severity: "warn", tenantId: tenantDb.tenantId, actor: actorOf(actor), payload: { userId, expiresAt: expires } });
+    tx.passwordResets.replace({
+      tokenHash: secretHash(token),
+      userId,
+      createdBy: actor.userId,
+      createdAt: tx.now,
+      expiresAt: expires,
+    });
+    tx.audit({
+      event: "auth.password_reset_issued",
+      sensitivity: "security",
+      severity: "warn",
+      tenantId: tenantDb.tenantId,
+      actor: actorOf(actor),
+      payload: { userId, expiresAt: expires },
+    });
     return expires;
   });
   return { userId, token, expiresAt };
 }
 
 /** Sets the new password and ends every credential of the user; the token is spent only when the password is accepted. */
-export async function redeemPasswordReset(deps: PasswordFlowDeps, token: string, newPassword: string, address: string): Promise<void> {
+export async function redeemPasswordReset(
+  deps: PasswordFlowDeps,
+  token: string,
+  newPassword: string,
+  address: string,
+): Promise<void> {
   const { db, events } = deps;
   const keys = addressKeys(address);
   const wait = deps.throttle.retryAfter(keys);
   const fail = async (reason: string, tenantId: string | null): Promise<never> => {
     if (wait === 0) await deps.throttle.failure(keys);
-    events.emit({ event: "auth.password_reset_failed", sensitivity: "security", severity: "warn", tenantId, actor: { type: "anonymous", id: null }, payload: { address, reason } });
-    if (wait > 0) throw new DomainError("throttled", `too many failed attempts; try again in ${wait} seconds`, { retryAfterSeconds: wait });
+    events.emit({
+      event: "auth.password_reset_failed",
+      sensitivity: "security",
+      severity: "warn",
+      tenantId,
+      actor: { type: "anonymous", id: null },
+      payload: { address, reason },
+    });
+    if (wait > 0)
+      throw new DomainError("throttled", `too many failed attempts; try again in ${wait} seconds`, {
+        retryAfterSeconds: wait,
+      });
     throw new DomainError("invalid-credentials", INVALID);
   };
   if (wait > 0) return fail("throttled", null);
@@ -66,7 +100,8 @@ export async function redeemPasswordReset(deps: PasswordFlowDeps, token: string,
   const tenant = account.tenant.get();
   const user = account.users.get(reset.userId);
   if (Date.parse(reset.expiresAt) <= deps.now().getTime()) return fail("expired", reset.tenantId);
-  if (!tenant || tenant.status !== "active" || !user || user.status !== "active" || user.kind !== "human") return fail("account unavailable", reset.tenantId);
+  if (!tenant || tenant.status !== "active" || !user || user.status !== "active" || user.kind !== "human")
+    return fail("account unavailable", reset.tenantId);
   // Only `vecto recover-root` issues a reset for the platform tenant (no route does): the setting also voids one issued before it was disabled.
   if (tenant.kind === "platform" && !deps.rootRecovery) return fail("root recovery disabled", reset.tenantId);
   checkPassword(newPassword, await openProfile(deps.crypto, user));
@@ -83,7 +118,11 @@ export async function redeemPasswordReset(deps: PasswordFlowDeps, token: string,
       tenantId: reset.tenantId,
       actor: { type: "human", id: user.id },
       payload: { address, userId: user.id, issuedBy: reset.createdBy, sessionsEnded, tokensRevoked },
-      notify: { userIds: [user.id], message: "Your password was reset with a one-time token from an administrator, and all your sessions and access tokens were ended. If it was not you, tell your administrator." },
+      notify: {
+        userIds: [user.id],
+        message:
+          "Your password was reset with a one-time token from an administrator, and all your sessions and access tokens were ended. If it was not you, tell your administrator.",
+      },
     });
     return true;
   });

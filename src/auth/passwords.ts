@@ -31,7 +31,8 @@ export function passwordProblem(password: string, context: readonly string[] = [
   const lower = password.toLowerCase();
   if (COMMON.has(lower)) return "is too common; choose another";
   if (new Set(lower).size < 5) return "repeats too few different characters";
-  if (context.some((word) => word.length >= 4 && lower.includes(word.toLowerCase()))) return "must not contain your name or email";
+  if (context.some((word) => word.length >= 4 && lower.includes(word.toLowerCase())))
+    return "must not contain your name or email";
   return undefined;
 }
 
@@ -54,7 +55,12 @@ export class PasswordHasher {
 
   async hash(password: string): Promise<string> {
     const { hash, argon2id } = await argon2();
-    return hash(password, { type: argon2id, memoryCost: this.params.memoryKiB, timeCost: this.params.timeCost, parallelism: this.params.parallelism });
+    return hash(password, {
+      type: argon2id,
+      memoryCost: this.params.memoryKiB,
+      timeCost: this.params.timeCost,
+      parallelism: this.params.parallelism,
+    });
   }
 
   /** Verifies; `rehash` is true when the stored hash used weaker parameters than configured now. */
@@ -66,7 +72,13 @@ export class PasswordHasher {
     } catch {
       return { ok: false, rehash: false };
     }
-    const rehash = ok && needsRehash(stored, { memoryCost: this.params.memoryKiB, timeCost: this.params.timeCost, parallelism: this.params.parallelism });
+    const rehash =
+      ok &&
+      needsRehash(stored, {
+        memoryCost: this.params.memoryKiB,
+        timeCost: this.params.timeCost,
+        parallelism: this.params.parallelism,
+      });
     return { ok, rehash };
   }
 

@@ -75,7 +75,8 @@ export class PersonalTokenError extends Error {
 
 /** Only a signed-in session issues tokens: an access token cannot mint another. */
 export function assertCanIssue(issuer: Principal): void {
-  if (issuer.credential.kind === "access-token") throw new DomainError("forbidden", "an access token cannot create another access token");
+  if (issuer.credential.kind === "access-token")
+    throw new DomainError("forbidden", "an access token cannot create another access token");
 }
 
 /** Whose token it is: a user and the scopes it holds now. */
@@ -91,13 +92,23 @@ export interface TokenOwner {
  * signed in: an access token cannot mint another (a leaked token must not be able to renew itself).
  */
 /** `event` is the audit event of the issue, recorded in the insert's transaction: it commits with the token, or neither does. `account`: the owner's tenant. */
-export async function createPersonalToken(account: TenantDb, owner: TokenOwner, issuer: Principal, request: TokenRequest, now: Date, event: (token: PersonalTokenRecord) => DomainEvent): Promise<CreatedToken> {
+export async function createPersonalToken(
+  account: TenantDb,
+  owner: TokenOwner,
+  issuer: Principal,
+  request: TokenRequest,
+  now: Date,
+  event: (token: PersonalTokenRecord) => DomainEvent,
+): Promise<CreatedToken> {
   assertCanIssue(issuer);
   const beyondProject = request.projectId === null ? [] : request.scopes.filter((s) => !PROJECT_SCOPES.has(s));
-  if (beyondProject.length > 0) throw new PersonalTokenError(`a project-restricted token cannot carry ${beyondProject.join(", ")}`);
+  if (beyondProject.length > 0)
+    throw new PersonalTokenError(`a project-restricted token cannot carry ${beyondProject.join(", ")}`);
   const excess = request.scopes.filter((s) => !owner.scopes.has(s));
-  if (excess.length > 0) throw new PersonalTokenError(`cannot grant scopes the owner does not hold: ${excess.join(", ")}`);
-  if (owner.kind === "agent" && request.projectId === null) throw new PersonalTokenError("an agent's token must be restricted to one project (projectId)");
+  if (excess.length > 0)
+    throw new PersonalTokenError(`cannot grant scopes the owner does not hold: ${excess.join(", ")}`);
+  if (owner.kind === "agent" && request.projectId === null)
+    throw new PersonalTokenError("an agent's token must be restricted to one project (projectId)");
   const days = (request.expiresAt.getTime() - now.getTime()) / 86_400_000;
   if (days <= 0) throw new PersonalTokenError("expiresAt must be in the future");
   if (days > MAX_TOKEN_DAYS) throw new PersonalTokenError(`expiresAt must be within ${MAX_TOKEN_DAYS} days`);
@@ -123,7 +134,11 @@ export async function createPersonalToken(account: TenantDb, owner: TokenOwner, 
 }
 
 /** The stored token for a presented one, if it is well-formed, known, unrevoked and unexpired. */
-export function findUsableToken(credentials: CredentialLookup, token: string, now: Date): PersonalTokenRecord | undefined {
+export function findUsableToken(
+  credentials: CredentialLookup,
+  token: string,
+  now: Date,
+): PersonalTokenRecord | undefined {
   if (!isWellFormedToken(token)) return undefined;
   const record = credentials.personalToken(secretHash(token));
   if (!record || record.revokedAt !== null || Date.parse(record.expiresAt) <= now.getTime()) return undefined;
@@ -132,12 +147,32 @@ export function findUsableToken(credentials: CredentialLookup, token: string, no
 
 /** The event of an issued token (a person's own, or an agent's by its admin): ids and restrictions, never the token. */
 export function tokenCreatedEvent(issuer: Principal, token: PersonalTokenRecord, forAgent?: string): DomainEvent {
-  const restriction: Record<string, string> = forAgent === undefined ? { scopes: token.scopes.join(" ") } : { forAgent };
+  const restriction: Record<string, string> =
+    forAgent === undefined ? { scopes: token.scopes.join(" ") } : { forAgent };
   const payload = { tokenId: token.id, ...restriction, projectId: token.projectId };
-  return { event: "auth.token_created", sensitivity: "security", severity: "info", tenantId: token.tenantId, actor: actorOf(issuer), payload };
+  return {
+    event: "auth.token_created",
+    sensitivity: "security",
+    severity: "info",
+    tenantId: token.tenantId,
+    actor: actorOf(issuer),
+    payload,
+  };
 }
 
 /** The event of a revoked token, recorded by the write that revokes it (tx.audit). */
-export function tokenRevokedEvent(revoker: Principal, tenantId: string, tokenId: string, forAgent?: string): DomainEvent {
-  return { event: "auth.token_revoked", sensitivity: "security", severity: "info", tenantId, actor: actorOf(revoker), payload: { tokenId, ...(forAgent === undefined ? {} : { forAgent }) } };
+export function tokenRevokedEvent(
+  revoker: Principal,
+  tenantId: string,
+  tokenId: string,
+  forAgent?: string,
+): DomainEvent {
+  return {
+    event: "auth.token_revoked",
+    sensitivity: "security",
+    severity: "info",
+    tenantId,
+    actor: actorOf(revoker),
+    payload: { tokenId, ...(forAgent === undefined ? {} : { forAgent }) },
+  };
 }

@@ -14,7 +14,9 @@ export interface Principal {
   readonly role: Role;
   readonly scopes: ReadonlySet<Scope>;
   /** How the request authenticated. */
-  readonly credential: { readonly kind: "session"; readonly sessionId: string } | { readonly kind: "access-token"; readonly tokenId: string };
+  readonly credential:
+    | { readonly kind: "session"; readonly sessionId: string }
+    | { readonly kind: "access-token"; readonly tokenId: string };
   /** A project-restricted access token reaches only this project; null means tenant-wide. */
   readonly projectId: string | null;
   /** The key to this tenant's data; null for the platform tenant, whose users hold no tenant content. */

@@ -18,7 +18,12 @@ export function emailLookup(crypto: CryptoService, tenantId: string, email: stri
   return crypto.blindIndex(tenantId, "users.email", normalizeEmail(email));
 }
 
-export async function sealProfile(crypto: CryptoService, tenantId: string, userId: string, profile: Profile): Promise<Pick<UserRecord, "emailLookup" | "emailEnc" | "nameEnc">> {
+export async function sealProfile(
+  crypto: CryptoService,
+  tenantId: string,
+  userId: string,
+  profile: Profile,
+): Promise<Pick<UserRecord, "emailLookup" | "emailEnc" | "nameEnc">> {
   const email = normalizeEmail(profile.email);
   return {
     emailLookup: await emailLookup(crypto, tenantId, email),
@@ -38,6 +43,9 @@ export async function openProfile(crypto: CryptoService, user: UserRecord): Prom
   };
 }
 
-export function openName(crypto: CryptoService, user: Pick<UserRecord, "tenantId" | "id" | "nameEnc">): Promise<string> {
+export function openName(
+  crypto: CryptoService,
+  user: Pick<UserRecord, "tenantId" | "id" | "nameEnc">,
+): Promise<string> {
   return crypto.decryptField(user.tenantId, { table: "users", column: "name", rowId: user.id }, user.nameEnc);
 }

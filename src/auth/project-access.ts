@@ -24,7 +24,8 @@ const NOT_FOUND = "no such project";
 /** What the principal may do in the project; not-found when it may not see it at all. */
 export function projectAccess(tenantDb: TenantDb, principal: Principal, projectId: string): ProjectAccess {
   const project = tenantDb.projects.get(projectId);
-  if (!project || (principal.projectId !== null && principal.projectId !== projectId)) throw new DomainError("not-found", NOT_FOUND);
+  if (!project || (principal.projectId !== null && principal.projectId !== projectId))
+    throw new DomainError("not-found", NOT_FOUND);
   const writer = principal.scopes.has("graph:write");
   if (principal.role === "tenant_admin") return { project, standing: "admin", canWrite: writer };
   const membership = tenantDb.projects.membership(projectId, principal.userId);

@@ -32,19 +32,29 @@ export interface IssuedRootRecovery {
 }
 
 /** The platform's roots; a lookup by email when given, else the only one. */
-async function recoveredRoot(deps: PasswordFlowDeps, platformId: string, email: string | undefined): Promise<UserRecord> {
+async function recoveredRoot(
+  deps: PasswordFlowDeps,
+  platformId: string,
+  email: string | undefined,
+): Promise<UserRecord> {
   if (email !== undefined) {
     const user = deps.db.tenantReads(platformId).users.findByEmail(await emailLookup(deps.crypto, platformId, email));
     if (user?.role !== "platform_root") throw new DomainError("not-found", `no platform root has the email ${email}`);
     return user;
   }
   // The platform tenant holds only its roots; setup makes one, and no route adds another. The schema does not forbid more.
-  const roots = deps.db.tenantReads(platformId).users.list(undefined, 100).filter((u) => u.role === "platform_root");
+  const roots = deps.db
+    .tenantReads(platformId)
+    .users.list(undefined, 100)
+    .filter((u) => u.role === "platform_root");
   const [only] = roots;
   if (only === undefined) throw new DomainError("conflict", "the platform tenant has no root account");
   if (roots.length > 1) {
     const emails = await Promise.all(roots.map(async (u) => (await openProfile(deps.crypto, u)).email));
-    throw new DomainError("rejected", `there are ${roots.length} platform roots; name one with --email (${emails.join(", ")})`);
+    throw new DomainError(
+      "rejected",
+      `there are ${roots.length} platform roots; name one with --email (${emails.join(", ")})`,
+    );
   }
   return only;
 }
@@ -52,17 +62,35 @@ async function recoveredRoot(deps: PasswordFlowDeps, platformId: string, email: 
 export async function issueRootRecovery(deps: PasswordFlowDeps, email?: string): Promise<IssuedRootRecovery> {
   if (!deps.rootRecovery) throw new DomainError("forbidden", ROOT_RECOVERY_DISABLED);
   const platform = deps.db.tenants.platformTenant();
-  if (!platform) throw new DomainError("conflict", 'setup is not complete: there is no platform root to recover; create it with a setup token ("vecto setup-token")');
+  if (!platform)
+    throw new DomainError(
+      "conflict",
+      'setup is not complete: there is no platform root to recover; create it with a setup token ("vecto setup-token")',
+    );
   const root = await recoveredRoot(deps, platform.id, email);
-  if (root.status !== "active" || root.kind !== "human") throw new DomainError("rejected", "this platform root account is disabled");
+  if (root.status !== "active" || root.kind !== "human")
+    throw new DomainError("rejected", "this platform root account is disabled");
   const profile = await openProfile(deps.crypto, root);
   const token = RESET_TOKEN_PREFIX + newOpaqueSecret();
   const expiresAt = await deps.db.write((platformTx) => {
     const tx = platformTx.tenant(platform.id);
     const expires = new Date(Date.parse(tx.now) + ROOT_RECOVERY_TTL_SECONDS * 1000).toISOString();
     tx.passwordResets.deleteForTenant();
-    tx.passwordResets.replace({ tokenHash: secretHash(token), userId: root.id, createdBy: ROOT_RECOVERY_ACTOR.id, createdAt: tx.now, expiresAt: expires });
-    tx.audit({ event: "auth.root_recovery_issued", sensitivity: "security", severity: "warn", tenantId: platform.id, actor: ROOT_RECOVERY_ACTOR, payload: { userId: root.id, expiresAt: expires } });
+    tx.passwordResets.replace({
+      tokenHash: secretHash(token),
+      userId: root.id,
+      createdBy: ROOT_RECOVERY_ACTOR.id,
+      createdAt: tx.now,
+      expiresAt: expires,
+    });
+    tx.audit({
+      event: "auth.root_recovery_issued",
+      sensitivity: "security",
+      severity: "warn",
+      tenantId: platform.id,
+      actor: ROOT_RECOVERY_ACTOR,
+      payload: { userId: root.id, expiresAt: expires },
+    });
     return expires;
   });
   return { userId: root.id, email: profile.email, token, expiresAt };

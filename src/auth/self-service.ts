@@ -8,7 +8,14 @@ import type { SessionRecord } from "../db/repositories/sessions.js";
 import type { PersonalTokenRecord } from "../db/repositories/personal-tokens.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "./project-access.js";
-import { assertCanIssue, createPersonalToken, PersonalTokenError, tokenCreatedEvent, tokenRevokedEvent, type TokenRequest } from "./personal-tokens.js";
+import {
+  assertCanIssue,
+  createPersonalToken,
+  PersonalTokenError,
+  tokenCreatedEvent,
+  tokenRevokedEvent,
+  type TokenRequest,
+} from "./personal-tokens.js";
 import { actorOf, type Principal } from "./principal.js";
 
 export interface SessionView {
@@ -26,11 +33,28 @@ export type TokenView = Omit<PersonalTokenRecord, "tenantId" | "userId" | "token
 
 function sessionView(session: SessionRecord, principal: Principal): SessionView {
   const current = principal.credential.kind === "session" && principal.credential.sessionId === session.id;
-  return { id: session.id, createdAt: session.createdAt, expiresAt: session.expiresAt, lastUsedAt: session.lastUsedAt, revokedAt: session.revokedAt, client: session.client, current };
+  return {
+    id: session.id,
+    createdAt: session.createdAt,
+    expiresAt: session.expiresAt,
+    lastUsedAt: session.lastUsedAt,
+    revokedAt: session.revokedAt,
+    client: session.client,
+    current,
+  };
 }
 
 export function tokenView(token: PersonalTokenRecord): TokenView {
-  return { id: token.id, name: token.name, scopes: token.scopes, projectId: token.projectId, createdAt: token.createdAt, expiresAt: token.expiresAt, lastUsedAt: token.lastUsedAt, revokedAt: token.revokedAt };
+  return {
+    id: token.id,
+    name: token.name,
+    scopes: token.scopes,
+    projectId: token.projectId,
+    createdAt: token.createdAt,
+    expiresAt: token.expiresAt,
+    lastUsedAt: token.lastUsedAt,
+    revokedAt: token.revokedAt,
+  };
 }
 
 export function ownSessions(account: TenantDb, principal: Principal): SessionView[] {
@@ -42,7 +66,14 @@ export async function endOwnSession(account: TenantDb, principal: Principal, ses
   if (!session || session.userId !== principal.userId) throw new DomainError("not-found", "no such session");
   await account.write((tx) => {
     tx.sessions.revoke(sessionId, "ended by user", tx.now);
-    tx.audit({ event: "auth.session_revoked", sensitivity: "security", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { sessionId } });
+    tx.audit({
+      event: "auth.session_revoked",
+      sensitivity: "security",
+      severity: "info",
+      tenantId: principal.tenantId,
+      actor: actorOf(principal),
+      payload: { sessionId },
+    });
   });
 }
 
@@ -61,12 +92,23 @@ function checkProjectRestriction(account: TenantDb, principal: Principal, projec
   projectAccess(account, principal, projectId);
 }
 
-export async function createOwnToken(account: TenantDb, principal: Principal, request: TokenRequest): Promise<{ token: string; info: TokenView }> {
+export async function createOwnToken(
+  account: TenantDb,
+  principal: Principal,
+  request: TokenRequest,
+): Promise<{ token: string; info: TokenView }> {
   assertCanIssue(principal); // before the project check, which could otherwise answer first
   checkProjectRestriction(account, principal, request.projectId);
   try {
-    const owner = { tenantId: principal.tenantId, userId: principal.userId, kind: principal.actorKind, scopes: principal.scopes };
-    const created = await createPersonalToken(account, owner, principal, request, new Date(), (record) => tokenCreatedEvent(principal, record));
+    const owner = {
+      tenantId: principal.tenantId,
+      userId: principal.userId,
+      kind: principal.actorKind,
+      scopes: principal.scopes,
+    };
+    const created = await createPersonalToken(account, owner, principal, request, new Date(), (record) =>
+      tokenCreatedEvent(principal, record),
+    );
     return { token: created.token, info: tokenView(created.record) };
   } catch (error) {
     if (error instanceof PersonalTokenError) throw new DomainError("rejected", error.message);

@@ -75,14 +75,42 @@ export class Sessions {
     const keys = throttleKeys(tenantRef, accountRef(lookup), request.address);
     const wait = throttle.retryAfter(keys);
     if (wait > 0) {
-      events.emit({ event: "auth.login_throttled", sensitivity: "security", severity: "warn", tenantId: tenant?.id ?? null, actor: { type: "anonymous", id: null }, payload: { address: request.address, retryAfterSeconds: wait } });
-      throw new DomainError("throttled", `too many failed attempts; try again in ${wait} seconds`, { retryAfterSeconds: wait });
+      events.emit({
+        event: "auth.login_throttled",
+        sensitivity: "security",
+        severity: "warn",
+        tenantId: tenant?.id ?? null,
+        actor: { type: "anonymous", id: null },
+        payload: { address: request.address, retryAfterSeconds: wait },
+      });
+      throw new DomainError("throttled", `too many failed attempts; try again in ${wait} seconds`, {
+        retryAfterSeconds: wait,
+      });
     }
     const user = tenant ? db.credentials.userByEmail(tenant.id, lookup) : undefined;
-    const verdict = user?.passwordHash ? await passwords.verify(user.passwordHash, request.password) : (await passwords.verifyNothing(request.password), { ok: false, rehash: false });
-    if (!tenant || !user || !verdict.ok || user.status !== "active" || tenant.status !== "active" || user.kind !== "human") {
+    const verdict = user?.passwordHash
+      ? await passwords.verify(user.passwordHash, request.password)
+      : (await passwords.verifyNothing(request.password), { ok: false, rehash: false });
+    if (
+      !tenant ||
+      !user ||
+      !verdict.ok ||
+      user.status !== "active" ||
+      tenant.status !== "active" ||
+      user.kind !== "human"
+    ) {
       await throttle.failure(keys);
-      events.emit({ event: "auth.login_failed", sensitivity: "security", severity: "warn", tenantId: tenant?.id ?? null, actor: { type: "anonymous", id: user?.id ?? null }, payload: { address: request.address, reason: !user ? "unknown account" : !verdict.ok ? "wrong password" : "account unavailable" } });
+      events.emit({
+        event: "auth.login_failed",
+        sensitivity: "security",
+        severity: "warn",
+        tenantId: tenant?.id ?? null,
+        actor: { type: "anonymous", id: user?.id ?? null },
+        payload: {
+          address: request.address,
+          reason: !user ? "unknown account" : !verdict.ok ? "wrong password" : "account unavailable",
+        },
+      });
       throw new DomainError("invalid-credentials", INVALID);
     }
     await throttle.success(keys);
@@ -100,34 +128,69 @@ export class Sessions {
     // The token's hash established the tenant: from here on, its door.
     const account = db.forTenant(mintTenantScope(stored.tenantId, { type: "system", id: "authentication" }));
     const session = account.sessions.get(stored.sessionId);
-    if (!session || session.revokedAt !== null || Date.parse(session.expiresAt) <= now.getTime()) throw new DomainError("invalid-credentials", INVALID);
+    if (!session || session.revokedAt !== null || Date.parse(session.expiresAt) <= now.getTime())
+      throw new DomainError("invalid-credentials", INVALID);
     // Spending the token is bookkeeping of its use; a replay is an action: the session ends, audited.
-    if (await account.bookkeep("credential-use", (tx) => tx.sessions.spendRefreshToken(stored.tokenHash, tx.now))) return this.refreshed(account, session, stored.expiresAt, now);
+    if (await account.bookkeep("credential-use", (tx) => tx.sessions.spendRefreshToken(stored.tokenHash, tx.now)))
+      return this.refreshed(account, session, stored.expiresAt, now);
     await account.write((tx) => {
       tx.sessions.revoke(session.id, "refresh token reused", tx.now);
-      tx.audit({ event: "auth.refresh_reused", sensitivity: "security", severity: "critical", tenantId: session.tenantId, actor: { type: "human", id: session.userId }, payload: { sessionId: session.id, revoked: "session" }, notify: { userIds: [session.userId], message: "A sign-in token of yours was used twice, so that session was ended. If it was not you, change your password." } });
+      tx.audit({
+        event: "auth.refresh_reused",
+        sensitivity: "security",
+        severity: "critical",
+        tenantId: session.tenantId,
+        actor: { type: "human", id: session.userId },
+        payload: { sessionId: session.id, revoked: "session" },
+        notify: {
+          userIds: [session.userId],
+          message:
+            "A sign-in token of yours was used twice, so that session was ended. If it was not you, change your password.",
+        },
+      });
     });
     throw new DomainError("invalid-credentials", INVALID);
   }
 
-  private async refreshed(account: TenantDb, session: SessionRecord, refreshExpiresAt: string, now: Date): Promise<TokenPair> {
+  private async refreshed(
+    account: TenantDb,
+    session: SessionRecord,
+    refreshExpiresAt: string,
+    now: Date,
+  ): Promise<TokenPair> {
     if (Date.parse(refreshExpiresAt) <= now.getTime()) throw new DomainError("invalid-credentials", INVALID);
     const tenant = account.tenant.get();
     const user = account.users.get(session.userId);
-    if (!tenant || tenant.status !== "active" || !user || user.status !== "active") throw new DomainError("invalid-credentials", INVALID);
+    if (!tenant || tenant.status !== "active" || !user || user.status !== "active")
+      throw new DomainError("invalid-credentials", INVALID);
     return this.issue(account, tenant, user, session);
   }
 
   async logout(principal: Principal): Promise<void> {
-    if (principal.credential.kind !== "session") throw new DomainError("rejected", "log out ends a session; revoke an access token with DELETE /api/tokens/:id");
+    if (principal.credential.kind !== "session")
+      throw new DomainError("rejected", "log out ends a session; revoke an access token with DELETE /api/tokens/:id");
     const sessionId = principal.credential.sessionId;
     await this.deps.db.forTenant(principal.accountScope).write((tx) => {
       tx.sessions.revoke(sessionId, "logout", tx.now);
-      tx.audit({ event: "auth.logout", sensitivity: "normal", severity: "info", tenantId: principal.tenantId, actor: actorOf(principal), payload: { sessionId } });
+      tx.audit({
+        event: "auth.logout",
+        sensitivity: "normal",
+        severity: "info",
+        tenantId: principal.tenantId,
+        actor: actorOf(principal),
+        payload: { sessionId },
+      });
     });
   }
 
-  private async startSession(account: TenantDb, tenant: Tenant, user: UserRecord, client: string, address: string, rehashed: string | undefined): Promise<TokenPair> {
+  private async startSession(
+    account: TenantDb,
+    tenant: Tenant,
+    user: UserRecord,
+    client: string,
+    address: string,
+    rehashed: string | undefined,
+  ): Promise<TokenPair> {
     const now = this.deps.now();
     const session: SessionRecord = {
       id: randomUUID(),
@@ -144,7 +207,14 @@ export class Sessions {
       // A stronger hash of the same password, when its parameters rose: part of signing in.
       if (rehashed !== undefined) tx.users.update(user.id, { passwordHash: rehashed }, tx.now);
       tx.sessions.insert(session);
-      tx.audit({ event: "auth.login_succeeded", sensitivity: "security", severity: "info", tenantId: tenant.id, actor: { type: "human", id: user.id }, payload: { sessionId: session.id, address } });
+      tx.audit({
+        event: "auth.login_succeeded",
+        sensitivity: "security",
+        severity: "info",
+        tenantId: tenant.id,
+        actor: { type: "human", id: user.id },
+        payload: { sessionId: session.id, address },
+      });
     });
     return this.issue(account, tenant, user, session);
   }
@@ -153,13 +223,27 @@ export class Sessions {
   private async issue(account: TenantDb, tenant: Tenant, user: UserRecord, session: SessionRecord): Promise<TokenPair> {
     const now = this.deps.now();
     const refreshToken = newOpaqueSecret();
-    const refreshExpires = new Date(Math.min(now.getTime() + this.deps.policy.refreshIdleSeconds * 1000, Date.parse(session.expiresAt)));
+    const refreshExpires = new Date(
+      Math.min(now.getTime() + this.deps.policy.refreshIdleSeconds * 1000, Date.parse(session.expiresAt)),
+    );
     await account.bookkeep("credential-use", (tx) => {
-      tx.sessions.insertRefreshToken({ tokenHash: secretHash(refreshToken), sessionId: session.id, createdAt: tx.now, expiresAt: refreshExpires.toISOString(), usedAt: null });
+      tx.sessions.insertRefreshToken({
+        tokenHash: secretHash(refreshToken),
+        sessionId: session.id,
+        createdAt: tx.now,
+        expiresAt: refreshExpires.toISOString(),
+        usedAt: null,
+      });
       tx.sessions.touch(session.id, tx.now);
     });
-    const lifetime = Math.min(tenant.accessTokenTtlSeconds, Math.floor((Date.parse(session.expiresAt) - now.getTime()) / 1000));
-    const access = await this.deps.accessTokens.sign({ userId: user.id, tenantId: tenant.id, sessionId: session.id, scopes: [...scopesFor(user.role, user.auditor)] }, lifetime);
+    const lifetime = Math.min(
+      tenant.accessTokenTtlSeconds,
+      Math.floor((Date.parse(session.expiresAt) - now.getTime()) / 1000),
+    );
+    const access = await this.deps.accessTokens.sign(
+      { userId: user.id, tenantId: tenant.id, sessionId: session.id, scopes: [...scopesFor(user.role, user.auditor)] },
+      lifetime,
+    );
     return {
       tokenType: "Bearer",
       accessToken: access.token,

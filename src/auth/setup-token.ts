@@ -15,14 +15,17 @@ export interface IssuedSetupToken {
   readonly expiresAt: string;
 }
 
-
 /** True until the platform root exists. */
 export function setupPending(db: Database): boolean {
   return db.tenants.platformTenant() === undefined;
 }
 
 export async function issueSetupToken(db: Database, ttlSeconds: number): Promise<IssuedSetupToken> {
-  if (!setupPending(db)) throw new DomainError("conflict", "setup is already complete; the platform root manages access from here (a forgotten root password: vecto recover-root)");
+  if (!setupPending(db))
+    throw new DomainError(
+      "conflict",
+      "setup is already complete; the platform root manages access from here (a forgotten root password: vecto recover-root)",
+    );
   const token = PREFIX + newOpaqueSecret();
   return db.bookkeep("setup-token", (tx) => {
     const expiresAt = new Date(Date.parse(tx.now) + ttlSeconds * 1000).toISOString();
@@ -30,5 +33,3 @@ export async function issueSetupToken(db: Database, ttlSeconds: number): Promise
     return { token, expiresAt };
   });
 }
-
-

@@ -32,7 +32,18 @@ export interface AssignedAdmin {
 /** A new human tenant admin with no password: the reset token sets it. */
 async function newAdmin(deps: AccountDeps, tenantId: string, profile: Profile, now: string): Promise<UserRecord> {
   const id = randomUUID();
-  return { id, tenantId, kind: "human", ...(await sealProfile(deps.crypto, tenantId, id, profile)), role: "tenant_admin", auditor: false, passwordHash: null, status: "active", createdAt: now, updatedAt: now };
+  return {
+    id,
+    tenantId,
+    kind: "human",
+    ...(await sealProfile(deps.crypto, tenantId, id, profile)),
+    role: "tenant_admin",
+    auditor: false,
+    passwordHash: null,
+    status: "active",
+    createdAt: now,
+    updatedAt: now,
+  };
 }
 
 /** The tenant's active admins other than `except`, to be told. */
@@ -45,12 +56,18 @@ function otherAdmins(deps: AccountDeps, tenantId: string, except: string): strin
   return ids;
 }
 
-export async function assignTenantAdmin(deps: AccountDeps, actor: Principal, tenantId: string, profile: Profile): Promise<AssignedAdmin> {
+export async function assignTenantAdmin(
+  deps: AccountDeps,
+  actor: Principal,
+  tenantId: string,
+  profile: Profile,
+): Promise<AssignedAdmin> {
   const tenant = tenantById(deps, tenantId);
   if (tenant.status !== "active") throw new DomainError("conflict", "the tenant is suspended; reactivate it first");
   const lookup = await emailLookup(deps.crypto, tenantId, profile.email);
   const existing = deps.db.tenantReads(tenantId).users.findByEmail(lookup);
-  if (existing?.kind === "agent") throw new DomainError("rejected", "this email belongs to an agent, which cannot be an admin");
+  if (existing?.kind === "agent")
+    throw new DomainError("rejected", "this email belongs to an agent, which cannot be an admin");
   // A new person, or a disabled one enabled again, takes a seat (as in createUser and updateUser).
   const takesSeat = existing === undefined || existing.status === "disabled";
   if (takesSeat) deps.license.assertCanCreate("user");
@@ -62,8 +79,10 @@ export async function assignTenantAdmin(deps: AccountDeps, actor: Principal, ten
       // The platform root acts on the tenant's accounts: system work of the platform, in the tenant's rows.
       const tx = platformTx.tenant(tenantId);
       if (takesSeat) deps.license.assertCanCreate("user");
-      if (tx.users.findByEmail(lookup)?.id !== existing?.id) throw new DomainError("conflict", "the tenant's users changed meanwhile; try again");
-      const accessChanged = existing !== undefined && (existing.role !== "tenant_admin" || existing.status !== "active");
+      if (tx.users.findByEmail(lookup)?.id !== existing?.id)
+        throw new DomainError("conflict", "the tenant's users changed meanwhile; try again");
+      const accessChanged =
+        existing !== undefined && (existing.role !== "tenant_admin" || existing.status !== "active");
       if (existing === undefined) tx.users.insert(user);
       else if (accessChanged) {
         tx.users.update(user.id, { role: "tenant_admin", status: "active" }, tx.now);
@@ -71,15 +90,35 @@ export async function assignTenantAdmin(deps: AccountDeps, actor: Principal, ten
         tx.personalTokens.revokeAllForUser(user.id, tx.now);
       }
       const expires = new Date(Date.parse(tx.now) + RESET_TOKEN_TTL_SECONDS * 1000).toISOString();
-      tx.passwordResets.replace({ tokenHash: secretHash(token), userId: user.id, createdBy: actor.userId, createdAt: tx.now, expiresAt: expires });
+      tx.passwordResets.replace({
+        tokenHash: secretHash(token),
+        userId: user.id,
+        createdBy: actor.userId,
+        createdAt: tx.now,
+        expiresAt: expires,
+      });
       tx.audit({
         event: "tenant.admin_assigned",
         sensitivity: "security",
         severity: "warn",
         tenantId,
         actor: actorOf(actor),
-        payload: { userId: user.id, created: existing === undefined, previousRole: existing?.role ?? null, previousStatus: existing?.status ?? null, expiresAt: expires },
-        ...(notify.length > 0 ? { notify: { userIds: notify, message: "The platform root made an account of this tenant a tenant admin and issued it a one-time password reset. If your tenant did not ask for it, tell your security team." } } : {}),
+        payload: {
+          userId: user.id,
+          created: existing === undefined,
+          previousRole: existing?.role ?? null,
+          previousStatus: existing?.status ?? null,
+          expiresAt: expires,
+        },
+        ...(notify.length > 0
+          ? {
+              notify: {
+                userIds: notify,
+                message:
+                  "The platform root made an account of this tenant a tenant admin and issued it a one-time password reset. If your tenant did not ask for it, tell your security team.",
+              },
+            }
+          : {}),
       });
       return expires;
     });

@@ -66,7 +66,14 @@ export async function sealPlaintextTenantNames(deps: SealDeps): Promise<number> 
   for (const { id, name } of pending) sealed.push({ id, name, nameEnc: await sealTenantName(deps.crypto, id, name) });
   const count = await deps.db.write((tx) => {
     const done = sealed.filter((s) => tx.tenants.sealPlaintextName(s.id, s.name, s.nameEnc)).length;
-    deps.events.emit({ event: "tenant.names_sealed", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: "vecto start" }, payload: { tenants: done } });
+    deps.events.emit({
+      event: "tenant.names_sealed",
+      sensitivity: "security",
+      severity: "info",
+      tenantId: null,
+      actor: { type: "system", id: "vecto start" },
+      payload: { tenants: done },
+    });
     return done;
   });
   deps.db.checkpoint();

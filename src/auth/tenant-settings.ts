@@ -15,7 +15,11 @@ export function tenantSettings(deps: AccountDeps, principal: Principal): TenantS
   return { readAudit: tenantById(deps, principal.tenantId).readAudit };
 }
 
-export async function updateTenantSettings(deps: AccountDeps, principal: Principal, changes: Partial<TenantSettings>): Promise<TenantSettings> {
+export async function updateTenantSettings(
+  deps: AccountDeps,
+  principal: Principal,
+  changes: Partial<TenantSettings>,
+): Promise<TenantSettings> {
   await updateTenant(deps, principal, principal.tenantId, changes);
   return tenantSettings(deps, principal);
 }

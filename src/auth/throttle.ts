@@ -82,7 +82,12 @@ export class LoginThrottle {
         const fresh = !record || now.getTime() - Date.parse(record.lastFailure) > WINDOW_MS;
         const failures = fresh ? 1 : record.failures + 1;
         const delay = delaySeconds(failures, POLICIES[kind]);
-        tx.loginThrottle.put({ key, failures, lastFailure: now.toISOString(), blockedUntil: delay > 0 ? new Date(now.getTime() + delay * 1000).toISOString() : null });
+        tx.loginThrottle.put({
+          key,
+          failures,
+          lastFailure: now.toISOString(),
+          blockedUntil: delay > 0 ? new Date(now.getTime() + delay * 1000).toISOString() : null,
+        });
       }
     });
   }

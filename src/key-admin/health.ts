@@ -39,8 +39,16 @@ export function keyHealthFacts(keystore: KeyStore, use: MasterKeyUse): KeyHealth
   const current = masters.find((m) => m.label === use.currentLabel);
   const currentRetired = current !== undefined && current.retiredAt !== null;
   const newest = masters.filter((m) => m.retiredAt === null).at(-1);
-  const supersededBy = current !== undefined && !currentRetired && newest !== undefined && newest.version > current.version ? { label: newest.label, version: newest.version } : null;
-  return { currentLabel: use.currentLabel, currentRetired, supersededBy, stranded: keystore.keysWithoutUsableWrap(use.loadedLabels) };
+  const supersededBy =
+    current !== undefined && !currentRetired && newest !== undefined && newest.version > current.version
+      ? { label: newest.label, version: newest.version }
+      : null;
+  return {
+    currentLabel: use.currentLabel,
+    currentRetired,
+    supersededBy,
+    stranded: keystore.keysWithoutUsableWrap(use.loadedLabels),
+  };
 }
 
 /** `labels`: name master keys (operator output: CLI, logs); false for the public /readyz. */
@@ -51,11 +59,18 @@ export function describeKeyHealth(facts: KeyHealthFacts, labels: boolean): KeyHe
   if (facts.currentRetired) failures.push(`${current} was retired; restart with the current configuration`);
   if (facts.supersededBy !== null) {
     const newer = labels ? `${facts.supersededBy.label} (version ${facts.supersededBy.version})` : "a newer master key";
-    warnings.push(`${current} is superseded by ${newer}: make that one current and restart before retiring the old one`);
+    warnings.push(
+      `${current} is superseded by ${newer}: make that one current and restart before retiring the old one`,
+    );
   }
   if (facts.stranded.length > 0) {
-    const named = facts.stranded.slice(0, NAMED).map((k) => `tenant ${k.tenantId} v${k.version}`).join(", ");
-    failures.push(`${facts.stranded.length} data key(s) have no wrap under an available master key: ${named}${facts.stranded.length > NAMED ? ", …" : ""}`);
+    const named = facts.stranded
+      .slice(0, NAMED)
+      .map((k) => `tenant ${k.tenantId} v${k.version}`)
+      .join(", ");
+    failures.push(
+      `${facts.stranded.length} data key(s) have no wrap under an available master key: ${named}${facts.stranded.length > NAMED ? ", …" : ""}`,
+    );
   }
   return { failures, warnings };
 }
@@ -84,7 +99,8 @@ export function watchKeyHealth(check: () => KeyHealth, log: Logger, intervalMs: 
     last = now;
     for (const failure of health.failures) log.error({ check: "keys" }, failure);
     for (const warning of health.warnings) log.warn({ check: "keys" }, warning);
-    if (recovered && health.failures.length === 0 && health.warnings.length === 0) log.info({ check: "keys" }, "master keys: every data key has a wrap under a loaded, non-retired master key");
+    if (recovered && health.failures.length === 0 && health.warnings.length === 0)
+      log.info({ check: "keys" }, "master keys: every data key has a wrap under a loaded, non-retired master key");
   };
   run();
   const timer = setInterval(run, intervalMs);

@@ -22,7 +22,10 @@ export interface MaintenanceResult extends Record<string, number> {
   readonly versionsRetired: number;
 }
 
-export async function keyMaintenance(deps: KeyDeps, options: MaintenanceOptions = DEFAULT_MAINTENANCE): Promise<MaintenanceResult> {
+export async function keyMaintenance(
+  deps: KeyDeps,
+  options: MaintenanceOptions = DEFAULT_MAINTENANCE,
+): Promise<MaintenanceResult> {
   const actor = { type: "system" as const, id: "job:key-maintenance" };
   deps.crypto.refreshWriteVersions();
   const wrapsAdded = await wrapUnderLoadedMasters(deps);
@@ -35,7 +38,8 @@ export async function keyMaintenance(deps: KeyDeps, options: MaintenanceOptions 
     budget -= result.rewritten;
     valuesReencrypted += result.rewritten;
     valuesRemaining += result.remaining;
-    if (result.remaining === 0) versionsRetired += retireUnusedVersions(deps, tenantId, options.retireGraceMs, actor).length;
+    if (result.remaining === 0)
+      versionsRetired += retireUnusedVersions(deps, tenantId, options.retireGraceMs, actor).length;
   }
   return { wrapsAdded, valuesReencrypted, valuesRemaining, versionsRetired };
 }

@@ -35,11 +35,17 @@ export function tenantsWithKeys(deps: KeyDeps): string[] {
 export function remainingValues(deps: KeyDeps, tenantId: string): number {
   const target = deps.crypto.writeVersion(tenantId);
   let n = 0;
-  for (const [version, count] of deps.db.tenantReads(tenantId).sealedFields.versionCounts()) if (version !== target) n += count;
+  for (const [version, count] of deps.db.tenantReads(tenantId).sealedFields.versionCounts())
+    if (version !== target) n += count;
   return n;
 }
 
-export async function reencryptTenant(deps: KeyDeps, tenantId: string, actor: Actor, options: ReencryptOptions = {}): Promise<ReencryptResult> {
+export async function reencryptTenant(
+  deps: KeyDeps,
+  tenantId: string,
+  actor: Actor,
+  options: ReencryptOptions = {},
+): Promise<ReencryptResult> {
   const target = deps.crypto.writeVersion(tenantId);
   if (target === undefined) return { tenantId, writeVersion: null, rewritten: 0, remaining: 0 };
   const batchSize = options.batchSize ?? 200;
@@ -48,7 +54,9 @@ export async function reencryptTenant(deps: KeyDeps, tenantId: string, actor: Ac
   for (const column of ENCRYPTED_COLUMNS) {
     let after = "";
     while (budget > 0) {
-      const rows = deps.db.tenantReads(tenantId).sealedFields.notUnder(column, target, after, Math.min(batchSize, budget));
+      const rows = deps.db
+        .tenantReads(tenantId)
+        .sealedFields.notUnder(column, target, after, Math.min(batchSize, budget));
       if (rows.length === 0) break;
       after = rows[rows.length - 1]?.id ?? after;
       budget -= rows.length;
@@ -58,7 +66,13 @@ export async function reencryptTenant(deps: KeyDeps, tenantId: string, actor: Ac
   return { tenantId, writeVersion: target, rewritten, remaining: remainingValues(deps, tenantId) };
 }
 
-async function reencryptBatch(deps: KeyDeps, tenantId: string, column: EncryptedColumn, rows: readonly SealedRow[], actor: Actor): Promise<number> {
+async function reencryptBatch(
+  deps: KeyDeps,
+  tenantId: string,
+  column: EncryptedColumn,
+  rows: readonly SealedRow[],
+  actor: Actor,
+): Promise<number> {
   const updates: { row: SealedRow; next: Uint8Array; version: number }[] = [];
   for (const row of rows) {
     const ref: FieldRef = { table: column.table, column: column.fieldColumn, rowId: row.id };
@@ -69,7 +83,14 @@ async function reencryptBatch(deps: KeyDeps, tenantId: string, column: Encrypted
     let n = 0;
     for (const u of updates) if (tx.tenant(tenantId).sealedFields.replace(column, u.row.id, u.row.sealed, u.next)) n++;
     if (n > 0) {
-      tx.audit({ event: "keys.reencrypted", sensitivity: "normal", severity: "info", tenantId, actor, payload: { table: column.table, column: column.fieldColumn, values: n, version: updates[0]?.version ?? 0 } });
+      tx.audit({
+        event: "keys.reencrypted",
+        sensitivity: "normal",
+        severity: "info",
+        tenantId,
+        actor,
+        payload: { table: column.table, column: column.fieldColumn, values: n, version: updates[0]?.version ?? 0 },
+      });
     }
     return n;
   });
@@ -92,7 +113,14 @@ export function retireUnusedVersions(deps: KeyDeps, tenantId: string, graceMs: n
       if (key.unusedSince !== null) deps.db.keystore.markUnused(tenantId, key.version, null);
     } else if (now.getTime() - Date.parse(key.unusedSince ?? now.toISOString()) >= graceMs) {
       deps.db.keystore.retireVersion(tenantId, key.version, now.toISOString());
-      deps.events.emit({ event: "keys.dek_retired", sensitivity: "security", severity: "info", tenantId, actor, payload: { version: key.version } });
+      deps.events.emit({
+        event: "keys.dek_retired",
+        sensitivity: "security",
+        severity: "info",
+        tenantId,
+        actor,
+        payload: { version: key.version },
+      });
       retired.push(key.version);
     } else if (key.unusedSince === null) {
       deps.db.keystore.markUnused(tenantId, key.version, now.toISOString());

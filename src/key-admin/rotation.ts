@@ -48,7 +48,8 @@ export async function rotateMaster(deps: KeyDeps, next: KeyResolver, actor: Acto
   const label = next.describe().masterLabel;
   const previousLabel = ring.currentLabel;
   if (label === previousLabel) throw new DomainError("conflict", `master key ${label} is already the current one`);
-  if (deps.db.keystore.retiredMasterLabels().has(label)) throw new DomainError("conflict", `master key ${label} was retired; use a new key`);
+  if (deps.db.keystore.retiredMasterLabels().has(label))
+    throw new DomainError("conflict", `master key ${label} was retired; use a new key`);
   await next.check();
   const masterVersion = deps.db.keystore.registerMaster(label, next.describe().kind, deps.now().toISOString());
   // Loaded first, so keys created while the re-wrap runs are wrapped under it too.
@@ -65,7 +66,14 @@ export async function rotateMaster(deps: KeyDeps, next: KeyResolver, actor: Acto
   // A key created between the pass and the promotion was wrapped under both already; this makes sure.
   const late = await wrapUnderLoadedMasters(deps);
   refreshServingRecord(deps);
-  deps.events.emit({ event: "keys.master_rotated", sensitivity: "security", severity: "warn", tenantId: null, actor, payload: { masterLabel: label, masterVersion, previousLabel, wrapsAdded: wrapsAdded + late } });
+  deps.events.emit({
+    event: "keys.master_rotated",
+    sensitivity: "security",
+    severity: "warn",
+    tenantId: null,
+    actor,
+    payload: { masterLabel: label, masterVersion, previousLabel, wrapsAdded: wrapsAdded + late },
+  });
   return { masterLabel: label, masterVersion, previousLabel, wrapsAdded: wrapsAdded + late };
 }
 
@@ -73,7 +81,12 @@ export async function rotateMaster(deps: KeyDeps, next: KeyResolver, actor: Acto
 const NAMED = 5;
 
 function nameKeys(keys: readonly DataKeyRef[]): string {
-  return keys.slice(0, NAMED).map((k) => `tenant ${k.tenantId} v${k.version}`).join(", ") + (keys.length > NAMED ? `, and ${keys.length - NAMED} more` : "");
+  return (
+    keys
+      .slice(0, NAMED)
+      .map((k) => `tenant ${k.tenantId} v${k.version}`)
+      .join(", ") + (keys.length > NAMED ? `, and ${keys.length - NAMED} more` : "")
+  );
 }
 
 /** The refusal when data keys would be left with no usable wrap: which ones, and how to give them another. */
@@ -93,15 +106,23 @@ function strandingRefusal(label: string, stranded: readonly DataKeyRef[]): Domai
  * key (checked again inside the keystore transaction that deletes the wraps). On an already
  * retired key it removes leftover wraps under the same rules (idempotent clean-up).
  */
-export async function retireMaster(deps: KeyDeps, label: string, actor: Actor): Promise<{ wrapsRemoved: number; alreadyRetired: boolean }> {
+export async function retireMaster(
+  deps: KeyDeps,
+  label: string,
+  actor: Actor,
+): Promise<{ wrapsRemoved: number; alreadyRetired: boolean }> {
   const ring = deps.crypto.masterKeys;
   const known = deps.db.keystore.masters().find((m) => m.label === label);
   if (known === undefined) throw new DomainError("not-found", `no master key ${label} is registered`);
   const alreadyRetired = known.retiredAt !== null;
-  if (label === ring.currentLabel) throw new DomainError("conflict", `master key ${label} is the current one; rotate to another first`);
+  if (label === ring.currentLabel)
+    throw new DomainError("conflict", `master key ${label} is the current one; rotate to another first`);
   const server = deps.runningServer?.() ?? null;
   if (server !== null && server.currentLabel === label && server.pid !== process.pid) {
-    throw new DomainError("conflict", `master key ${label} is still the current key of the running server (pid ${server.pid}, started ${server.startedAt}): make the new key current in its configuration and restart it, then retire`);
+    throw new DomainError(
+      "conflict",
+      `master key ${label} is still the current key of the running server (pid ${server.pid}, started ${server.startedAt}): make the new key current in its configuration and restart it, then retire`,
+    );
   }
   // A key this process cannot open is skipped here and left to the check below, which names it.
   await wrapUnderLoadedMasters(deps);
@@ -122,7 +143,14 @@ export async function retireMaster(deps: KeyDeps, label: string, actor: Actor): 
   if (ring.has(label)) ring.drop(label);
   refreshServingRecord(deps);
   if (!alreadyRetired || wrapsRemoved > 0) {
-    deps.events.emit({ event: "keys.master_retired", sensitivity: "security", severity: "warn", tenantId: null, actor, payload: { masterLabel: label, wrapsRemoved, alreadyRetired } });
+    deps.events.emit({
+      event: "keys.master_retired",
+      sensitivity: "security",
+      severity: "warn",
+      tenantId: null,
+      actor,
+      payload: { masterLabel: label, wrapsRemoved, alreadyRetired },
+    });
   }
   return { wrapsRemoved, alreadyRetired };
 }
@@ -133,7 +161,15 @@ export async function retireMaster(deps: KeyDeps, label: string, actor: Actor): 
  */
 export async function rewrapAll(deps: KeyDeps, actor: Actor): Promise<{ wrapsAdded: number }> {
   const wrapsAdded = await wrapUnderLoadedMasters(deps);
-  if (wrapsAdded > 0) deps.events.emit({ event: "keys.rewrapped", sensitivity: "security", severity: "info", tenantId: null, actor, payload: { wrapsAdded, masterLabels: deps.crypto.masterKeys.labels().join(",") } });
+  if (wrapsAdded > 0)
+    deps.events.emit({
+      event: "keys.rewrapped",
+      sensitivity: "security",
+      severity: "info",
+      tenantId: null,
+      actor,
+      payload: { wrapsAdded, masterLabels: deps.crypto.masterKeys.labels().join(",") },
+    });
   return { wrapsAdded };
 }
 
@@ -154,6 +190,19 @@ export async function rotateTenantKey(deps: KeyDeps, tenantId: string, actor: Ac
 }
 
 /** A tenant's new data-key version, on request or forced by the encryption limit (the crypto service's onForcedRotation). */
-export function recordDekRotated(events: EventSink, tenantId: string, version: number, actor: Actor, reason: "requested" | "encryption-limit"): void {
-  events.emit({ event: "keys.dek_rotated", sensitivity: "security", severity: "info", tenantId, actor, payload: { version, reason } });
+export function recordDekRotated(
+  events: EventSink,
+  tenantId: string,
+  version: number,
+  actor: Actor,
+  reason: "requested" | "encryption-limit",
+): void {
+  events.emit({
+    event: "keys.dek_rotated",
+    sensitivity: "security",
+    severity: "info",
+    tenantId,
+    actor,
+    payload: { version, reason },
+  });
 }

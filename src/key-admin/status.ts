@@ -53,7 +53,9 @@ export function keyStatus(db: Database, crypto: CryptoService, runningServer: Se
     const reserved = tenantId.startsWith("_");
     const counts = reserved ? new Map<number, number>() : db.tenantReads(tenantId).sealedFields.versionCounts();
     const writeVersion = reserved ? null : (crypto.writeVersion(tenantId) ?? null);
-    const versions = keys.filter((k) => k.tenantId === tenantId).map(({ tenantId: _, ...k }) => ({ ...k, values: counts.get(k.version) ?? 0 }));
+    const versions = keys
+      .filter((k) => k.tenantId === tenantId)
+      .map(({ tenantId: _, ...k }) => ({ ...k, values: counts.get(k.version) ?? 0 }));
     const remaining = [...counts].reduce((n, [version, count]) => (version === writeVersion ? n : n + count), 0);
     return { tenantId, writeVersion, versions, reencryptionRemaining: remaining };
   });
@@ -64,6 +66,7 @@ export function keyStatus(db: Database, crypto: CryptoService, runningServer: Se
     wrappedUnderOtherMasterKeys: keys.filter((k) => k.status === "active" && !k.masterLabels.includes(current)).length,
     tenants,
     health: keyHealth(db.keystore, { currentLabel: current, loadedLabels: ring.labels() }, true),
-    runningServer: runningServer === null ? null : { ...runningServer, health: keyHealth(db.keystore, runningServer, true) },
+    runningServer:
+      runningServer === null ? null : { ...runningServer, health: keyHealth(db.keystore, runningServer, true) },
   };
 }

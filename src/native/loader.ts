@@ -155,7 +155,11 @@ function fileMatches(path: string, sha256: string): boolean {
 
 function extract(path: string, bytes: Uint8Array): void {
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
-  const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+  const fd = openSync(
+    tmp,
+    fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW,
+    0o600,
+  );
   try {
     let off = 0;
     while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
@@ -205,7 +209,9 @@ function materialize(name: NativeAddonName): string {
     throw new NativeAddonError(`native addon ${name}: cannot extract to ${dir}: ${(err as Error).message}`);
   }
   if (!fileMatches(file, entry.sha256)) {
-    throw new NativeAddonError(`native addon ${name}: ${file} does not match its sha256 after extraction; refusing to load it`);
+    throw new NativeAddonError(
+      `native addon ${name}: ${file} does not match its sha256 after extraction; refusing to load it`,
+    );
   }
   return file;
 }

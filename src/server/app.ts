@@ -43,7 +43,6 @@ import { tokenRoutes } from "./routes/tokens.js";
 import { userRoutes } from "./routes/users.js";
 import type { AppDeps, AppEnv } from "./deps.js";
 
-
 /** Routes added by callers (tests, later issues) are mounted after the built-in ones. */
 export type RouteMount = (app: Hono<AppEnv>) => void;
 
@@ -64,9 +63,27 @@ const DOMAIN_STATUS: Record<DomainErrorKind, [ContentfulStatusCode, ProblemKind]
 // Fail closed: without its key (master key not loaded, wrap not opening, no usable version) a tenant's data is neither read nor written; the client may retry.
 // A retired master key's label stays in the log (onError), as for every keys-unavailable answer; the client learns the cause.
 const UNAVAILABLE_PROBLEM: Record<UnavailableKind, () => ProblemError> = {
-  "keys-unavailable": () => new ProblemError(503, "keys-unavailable", "the encryption keys for this data are unavailable; nothing was read or written", { retryAfterSeconds: 30 }),
-  "master-key-retired": () => new ProblemError(503, "keys-unavailable", "this server's master key was retired: it cannot create a data key; restart it with the current configuration; nothing was written", { retryAfterSeconds: 30 }),
-  "storage-full": () => new ProblemError(507, "storage-full", "the appliance's storage is full: the change was not stored; retry once space has been freed", { retryAfterSeconds: 60 }),
+  "keys-unavailable": () =>
+    new ProblemError(
+      503,
+      "keys-unavailable",
+      "the encryption keys for this data are unavailable; nothing was read or written",
+      { retryAfterSeconds: 30 },
+    ),
+  "master-key-retired": () =>
+    new ProblemError(
+      503,
+      "keys-unavailable",
+      "this server's master key was retired: it cannot create a data key; restart it with the current configuration; nothing was written",
+      { retryAfterSeconds: 30 },
+    ),
+  "storage-full": () =>
+    new ProblemError(
+      507,
+      "storage-full",
+      "the appliance's storage is full: the change was not stored; retry once space has been freed",
+      { retryAfterSeconds: 60 },
+    ),
 };
 
 function toProblem(error: unknown): ProblemError | undefined {
@@ -88,25 +105,65 @@ function toProblem(error: unknown): ProblemError | undefined {
 export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const clients = deps.clients ?? { trustedProxies: [], rateLimit: DEFAULT_RATE_LIMIT };
-  app.use("*", requestId(), securityHeaders(), clientAddress(new TrustedProxies(clients.trustedProxies)), accessLog(deps.log), rateLimit(clients.rateLimit, clients.now), bodyLimit(deps.bodyLimitBytes), licenseGuard(deps.license), readAudit(deps.identity.reads));
+  app.use(
+    "*",
+    requestId(),
+    securityHeaders(),
+    clientAddress(new TrustedProxies(clients.trustedProxies)),
+    accessLog(deps.log),
+    rateLimit(clients.rateLimit, clients.now),
+    bodyLimit(deps.bodyLimitBytes),
+    licenseGuard(deps.license),
+    readAudit(deps.identity.reads),
+  );
 
   // Every built-in route goes through defineRoute, so the registry (and /api/openapi.json) sees it.
   const registry = new ApiRegistry();
-  const builtIn: readonly ((deps: AppDeps) => ApiRouter)[] = [healthRoutes, setupRoutes, authRoutes, tenantRoutes, tenantSettingsRoutes, userRoutes, sessionRoutes, tokenRoutes, projectRoutes, graphRoutes, gdprRoutes, auditIntegrityRoutes, notificationRoutes, keyRoutes, auditRoutes, secretRoutes, licenseRoutes];
+  const builtIn: readonly ((deps: AppDeps) => ApiRouter)[] = [
+    healthRoutes,
+    setupRoutes,
+    authRoutes,
+    tenantRoutes,
+    tenantSettingsRoutes,
+    userRoutes,
+    sessionRoutes,
+    tokenRoutes,
+    projectRoutes,
+    graphRoutes,
+    gdprRoutes,
+    auditIntegrityRoutes,
+    notificationRoutes,
+    keyRoutes,
+    auditRoutes,
+    secretRoutes,
+    licenseRoutes,
+  ];
   for (const routes of builtIn) registry.mount(app, routes(deps));
   registry.mount(app, openApiRoutes(deps.identity.authenticator, registry));
   attachRegistry(app, registry);
   for (const mount of mounts) mount(app);
 
-  app.notFound((c) => problemResponse(c, new ProblemError(404, "not-found", `no route for ${c.req.method} ${c.req.path}`)));
+  app.notFound((c) =>
+    problemResponse(c, new ProblemError(404, "not-found", `no route for ${c.req.method} ${c.req.path}`)),
+  );
   app.onError((error, c) => {
     const problem = toProblem(error);
     // The operator's side of a 503/507: which part failed (crypto and storage messages name no secrets).
-    if (problem && problem.status >= 500) deps.log.warn({ requestId: c.get("requestId"), error: { name: error.name, message: error.message } }, problem.kind);
+    if (problem && problem.status >= 500)
+      deps.log.warn(
+        { requestId: c.get("requestId"), error: { name: error.name, message: error.message } },
+        problem.kind,
+      );
     if (problem) return problemResponse(c, problem);
     // The client learns only the request id; the log gets the error's name and message, never a stack.
-    deps.log.error({ requestId: c.get("requestId"), error: { name: error.name, message: error.message } }, "unhandled error");
-    return problemResponse(c, new ProblemError(500, "internal-error", "the request failed; quote the request id to your administrator"));
+    deps.log.error(
+      { requestId: c.get("requestId"), error: { name: error.name, message: error.message } },
+      "unhandled error",
+    );
+    return problemResponse(
+      c,
+      new ProblemError(500, "internal-error", "the request failed; quote the request id to your administrator"),
+    );
   });
   return app;
 }

@@ -21,7 +21,10 @@ import type { ServedCertificate } from "../tls/served-certificate.js";
  * test/unit/server/served-parts.test.ts fails if it, or anything else typed as the database, is
  * added here.
  */
-export type ServedParts = Pick<Services, "door" | "probes" | "auditTrail" | "resolver" | "keyAdmin" | "identity" | "graph" | "license" | "usage">;
+export type ServedParts = Pick<
+  Services,
+  "door" | "probes" | "auditTrail" | "resolver" | "keyAdmin" | "identity" | "graph" | "license" | "usage"
+>;
 
 /**
  * The served parts of the composition root and nothing else: `buildApp({ ...servedParts(services), log, ... })`,

@@ -64,7 +64,9 @@ export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Prom
   const result = schema.safeParse(parsed);
   if (!result.success) {
     const errors = fieldErrors(result.error);
-    throw new ProblemError(422, "validation-failed", errors.map((e) => `${e.path}: ${e.message}`).join("; "), { errors });
+    throw new ProblemError(422, "validation-failed", errors.map((e) => `${e.path}: ${e.message}`).join("; "), {
+      errors,
+    });
   }
   return result.data;
 }

@@ -5,7 +5,12 @@
  * honest after an unread body (src/server/transport/connection.ts). These sockets accept
  * connections; they never open one (outbound traffic belongs to src/egress.ts).
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
@@ -65,14 +70,21 @@ function formatHost(host: string): string {
 
 /** A redirect target built from the configured address; the Host header only supplies a hostname when we listen on all interfaces. */
 function redirectServer(https: ListenAddress, responder: TransportResponder): HttpServer {
-  const server = createHttpServer({ ServerResponse: TransportResponse, requireHostHeader: false }, guardRequests(responder, (req: IncomingMessage, res: ServerResponse) => {
-    const wildcard = https.host === "0.0.0.0" || https.host === "::";
-    const requested = (req.headers.host ?? "").replace(/:\d+$/, "");
-    const host = wildcard && /^[A-Za-z0-9.-]{1,253}$/.test(requested) ? requested : formatHost(https.host);
-    const path = (req.url ?? "/").startsWith("/") ? req.url ?? "/" : "/";
-    res.writeHead(308, { Location: `https://${host}:${https.port}${path}`, "Content-Length": "0", Connection: "close" });
-    res.end();
-  }));
+  const server = createHttpServer(
+    { ServerResponse: TransportResponse, requireHostHeader: false },
+    guardRequests(responder, (req: IncomingMessage, res: ServerResponse) => {
+      const wildcard = https.host === "0.0.0.0" || https.host === "::";
+      const requested = (req.headers.host ?? "").replace(/:\d+$/, "");
+      const host = wildcard && /^[A-Za-z0-9.-]{1,253}$/.test(requested) ? requested : formatHost(https.host);
+      const path = (req.url ?? "/").startsWith("/") ? (req.url ?? "/") : "/";
+      res.writeHead(308, {
+        Location: `https://${host}:${https.port}${path}`,
+        "Content-Length": "0",
+        Connection: "close",
+      });
+      res.end();
+    }),
+  );
   answerHttpErrors(server, responder);
   return server;
 }
@@ -83,14 +95,28 @@ function handshakeFailure(error: Error & { code?: string }): string {
 }
 
 /** What a handshake is made with; setSecureContext replaces all of it, so a reload passes the versions again. */
-function secureContextOptions(tls: TlsFiles): { cert: Buffer; key: Buffer; ca?: Buffer; minVersion: "TLSv1.3"; maxVersion: "TLSv1.3" } {
+function secureContextOptions(tls: TlsFiles): {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  minVersion: "TLSv1.3";
+  maxVersion: "TLSv1.3";
+} {
   const base = { cert: tls.cert, key: tls.key, minVersion: "TLSv1.3" as const, maxVersion: "TLSv1.3" as const };
   return tls.clientCa === null || tls.clientCa === undefined ? base : { ...base, ca: tls.clientCa };
 }
 
 /** The HTTPS server: the app behind @hono/node-server's request listener, with the transport's answers around it. */
-function appServer(app: Hono<AppEnv>, options: { listen: ListenAddress; tls: TlsFiles; log: Logger }, responder: TransportResponder): HttpsServer {
-  const listener = getRequestListener(app.fetch, { hostname: options.listen.host, autoCleanupIncoming: false, errorHandler: (error) => responder.response(adapterProblem(error)) });
+function appServer(
+  app: Hono<AppEnv>,
+  options: { listen: ListenAddress; tls: TlsFiles; log: Logger },
+  responder: TransportResponder,
+): HttpsServer {
+  const listener = getRequestListener(app.fetch, {
+    hostname: options.listen.host,
+    autoCleanupIncoming: false,
+    errorHandler: (error) => responder.response(adapterProblem(error)),
+  });
   const clientCa = options.tls.clientCa ?? null;
   // Whether a client certificate is asked for is fixed at start: a reload swaps the CA bundle, not the policy.
   const mutual = clientCa === null ? {} : { requestCert: true, rejectUnauthorized: true };
@@ -100,7 +126,9 @@ function appServer(app: Hono<AppEnv>, options: { listen: ListenAddress; tls: Tls
   );
   answerHttpErrors(server, responder);
   if (clientCa !== null) {
-    server.on("tlsClientError", (error: Error & { code?: string }) => options.log.info({ reason: handshakeFailure(error) }, "TLS handshake refused"));
+    server.on("tlsClientError", (error: Error & { code?: string }) =>
+      options.log.info({ reason: handshakeFailure(error) }, "TLS handshake refused"),
+    );
   }
   return server;
 }

@@ -8,14 +8,27 @@ import type { Authenticator } from "../auth/authenticate.js";
 import { VERSION } from "../version.js";
 import { allowedWhileReadOnly } from "./middleware/license-guard.js";
 import { PROBLEM_CONTENT_TYPE } from "./problem.js";
-import { ApiRouter, defineRoute, pathParamNames, type ApiRegistry, type ResponseSpec, type RouteSpec } from "./route.js";
+import {
+  ApiRouter,
+  defineRoute,
+  pathParamNames,
+  type ApiRegistry,
+  type ResponseSpec,
+  type RouteSpec,
+} from "./route.js";
 
 export type JsonSchema = z.core.JSONSchema.BaseSchema;
 
 /** Request bodies and queries are documented as the client writes them: defaults optional, transforms as their input. */
-export const REQUEST_SCHEMA_OPTIONS = { io: "input", unrepresentable: "any" } as const satisfies z.core.ToJSONSchemaParams;
+export const REQUEST_SCHEMA_OPTIONS = {
+  io: "input",
+  unrepresentable: "any",
+} as const satisfies z.core.ToJSONSchemaParams;
 /** Responses as the server sends them; a transform's output has no JSON Schema and becomes `{}`. */
-export const RESPONSE_SCHEMA_OPTIONS = { io: "output", unrepresentable: "any" } as const satisfies z.core.ToJSONSchemaParams;
+export const RESPONSE_SCHEMA_OPTIONS = {
+  io: "output",
+  unrepresentable: "any",
+} as const satisfies z.core.ToJSONSchemaParams;
 
 export const DOCUMENT_PATH = "/api/openapi.json";
 const SECURITY_SCHEME = "bearerAuth";
@@ -30,7 +43,10 @@ export const problemSchema = z
     detail: z.string().optional().describe("what was wrong, safe to show"),
     instance: z.string().optional(),
     requestId: z.string().optional().describe("quote it to an administrator"),
-    errors: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional().describe("per-field errors of a 422"),
+    errors: z
+      .array(z.strictObject({ path: z.string(), message: z.string() }))
+      .optional()
+      .describe("per-field errors of a 422"),
   })
   .describe("RFC 9457 problem details");
 
@@ -57,7 +73,10 @@ export interface Operation {
   readonly description: string;
   readonly tags: readonly string[];
   readonly parameters?: readonly Parameter[];
-  readonly requestBody?: { readonly required: true; readonly content: { readonly "application/json": { readonly schema: JsonSchema } } };
+  readonly requestBody?: {
+    readonly required: true;
+    readonly content: { readonly "application/json": { readonly schema: JsonSchema } };
+  };
   readonly responses: Readonly<Record<string, ResponseObject>>;
   readonly security: readonly Readonly<Record<string, readonly string[]>>[];
   readonly "x-required-scopes": readonly string[];
@@ -96,9 +115,16 @@ function standardErrors(spec: RouteSpec): Record<string, ResponseObject> {
     errors["401"] = problemResponse("no bearer token, or it is invalid or expired");
     errors["403"] = problemResponse(`the credential lacks a required scope (${spec.scopes.join(", ")})`);
   }
-  if (pathParamNames(spec.path).length > 0) errors["404"] = problemResponse("no such resource, or not visible to the caller");
-  if (!allowedWhileReadOnly(spec.method, spec.path)) errors["402"] = problemResponse("the license expired and its grace period ended: the appliance is read-only for changes until a renewed license is installed (license-read-only)");
-  if (spec.path !== "/healthz" && spec.path !== "/readyz") errors["429"] = problemResponse("too many requests from this credential or address (rate limit); Retry-After says when to try again");
+  if (pathParamNames(spec.path).length > 0)
+    errors["404"] = problemResponse("no such resource, or not visible to the caller");
+  if (!allowedWhileReadOnly(spec.method, spec.path))
+    errors["402"] = problemResponse(
+      "the license expired and its grace period ended: the appliance is read-only for changes until a renewed license is installed (license-read-only)",
+    );
+  if (spec.path !== "/healthz" && spec.path !== "/readyz")
+    errors["429"] = problemResponse(
+      "too many requests from this credential or address (rate limit); Retry-After says when to try again",
+    );
   if (spec.body) {
     errors["413"] = problemResponse("the body is larger than the configured limit");
     errors["415"] = problemResponse("the body is not application/json");
@@ -115,7 +141,9 @@ function ownResponse(status: number, response: ResponseSpec): ResponseObject {
 }
 
 function responses(spec: RouteSpec): Record<string, ResponseObject> {
-  const own = Object.entries(spec.responses).map(([status, response]) => [status, ownResponse(Number(status), response)] as const);
+  const own = Object.entries(spec.responses).map(
+    ([status, response]) => [status, ownResponse(Number(status), response)] as const,
+  );
   // The route's own words win over the generic ones for the same status.
   return { ...standardErrors(spec), ...Object.fromEntries(own) };
 }
@@ -124,7 +152,9 @@ function queryParameters(query: z.ZodType): Parameter[] {
   const schema = z.toJSONSchema(query, REQUEST_SCHEMA_OPTIONS);
   const required = new Set(schema.required ?? []);
   return Object.entries(schema.properties ?? {}).flatMap(([name, property]) =>
-    typeof property === "boolean" ? [] : [{ name, in: "query" as const, required: required.has(name), schema: property }],
+    typeof property === "boolean"
+      ? []
+      : [{ name, in: "query" as const, required: required.has(name), schema: property }],
   );
 }
 
@@ -136,7 +166,12 @@ export function pathParamSchema(spec: RouteSpec, name: string): JsonSchema {
 }
 
 function parameters(spec: RouteSpec): Parameter[] {
-  const path = pathParamNames(spec.path).map((name) => ({ name, in: "path" as const, required: true, schema: pathParamSchema(spec, name) }));
+  const path = pathParamNames(spec.path).map((name) => ({
+    name,
+    in: "path" as const,
+    required: true,
+    schema: pathParamSchema(spec, name),
+  }));
   return [...path, ...(spec.query ? queryParameters(spec.query) : [])];
 }
 
@@ -153,7 +188,14 @@ export function operationOf(spec: RouteSpec): Operation {
     description: describeOperation(spec),
     tags: spec.tags,
     ...(params.length > 0 ? { parameters: params } : {}),
-    ...(spec.body ? { requestBody: { required: true, content: { "application/json": { schema: z.toJSONSchema(spec.body, REQUEST_SCHEMA_OPTIONS) } } } } : {}),
+    ...(spec.body
+      ? {
+          requestBody: {
+            required: true,
+            content: { "application/json": { schema: z.toJSONSchema(spec.body, REQUEST_SCHEMA_OPTIONS) } },
+          },
+        }
+      : {}),
     responses: responses(spec),
     security: spec.scopes === "public" ? [] : [{ [SECURITY_SCHEME]: [] }],
     "x-required-scopes": spec.scopes === "public" ? [] : spec.scopes,
@@ -175,7 +217,8 @@ export function buildOpenApiDocument(specs: readonly RouteSpec[]): OpenApiDocume
     info: {
       title: "Vecto appliance API",
       version: VERSION,
-      description: "Errors are RFC 9457 problem details (application/problem+json). Each operation names the scopes it needs in x-required-scopes.",
+      description:
+        "Errors are RFC 9457 problem details (application/problem+json). Each operation names the scopes it needs in x-required-scopes.",
     },
     servers: [{ url: "/" }],
     tags: [...new Set(specs.flatMap((s) => s.tags))].sort().map((name) => ({ name })),
@@ -184,7 +227,11 @@ export function buildOpenApiDocument(specs: readonly RouteSpec[]): OpenApiDocume
     components: {
       schemas: { Problem: z.toJSONSchema(problemSchema, RESPONSE_SCHEMA_OPTIONS) },
       securitySchemes: {
-        [SECURITY_SCHEME]: { type: "http", scheme: "bearer", description: "An access token (JWT) from /api/auth/login, or a personal access token (vct_…)." },
+        [SECURITY_SCHEME]: {
+          type: "http",
+          scheme: "bearer",
+          description: "An access token (JWT) from /api/auth/login, or a personal access token (vct_…).",
+        },
       },
     },
   };

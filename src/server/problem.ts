@@ -86,13 +86,21 @@ export class ProblemError extends Error {
   }
 }
 
-export function problemBody(status: number, kind: ProblemKind, detail?: string, extensions: Record<string, unknown> = {}): ProblemBody {
+export function problemBody(
+  status: number,
+  kind: ProblemKind,
+  detail?: string,
+  extensions: Record<string, unknown> = {},
+): ProblemBody {
   return { type: problemType(kind), title: TITLES[kind], status, ...(detail ? { detail } : {}), ...extensions };
 }
 
 export function problemResponse(c: Context, error: ProblemError): Response {
   const requestId = c.get("requestId");
-  const body = problemBody(error.status, error.kind, error.detail, { ...error.extensions, ...(requestId ? { requestId } : {}) });
+  const body = problemBody(error.status, error.kind, error.detail, {
+    ...error.extensions,
+    ...(requestId ? { requestId } : {}),
+  });
   const headers: Record<string, string> = { "Content-Type": PROBLEM_CONTENT_TYPE };
   const retryAfter = error.extensions.retryAfterSeconds;
   if (typeof retryAfter === "number") headers["Retry-After"] = String(retryAfter);

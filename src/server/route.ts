@@ -32,7 +32,11 @@ export interface ResponseSpec {
   readonly schema?: z.ZodType;
 }
 
-export interface RouteSpec<P extends string = string, B extends z.ZodType | undefined = z.ZodType | undefined, Q extends z.ZodType | undefined = z.ZodType | undefined> {
+export interface RouteSpec<
+  P extends string = string,
+  B extends z.ZodType | undefined = z.ZodType | undefined,
+  Q extends z.ZodType | undefined = z.ZodType | undefined,
+> {
   readonly method: HttpMethod;
   /** Hono style, `:name` for path parameters. */
   readonly path: P;
@@ -68,7 +72,10 @@ export interface RouteInput<P extends string, B, Q> {
   readonly query: Parsed<Q>;
 }
 
-export type RouteHandler<P extends string, B, Q> = (c: Context<AppEnv>, input: RouteInput<P, B, Q>) => Response | Promise<Response>;
+export type RouteHandler<P extends string, B, Q> = (
+  c: Context<AppEnv>,
+  input: RouteInput<P, B, Q>,
+) => Response | Promise<Response>;
 
 /** A group of routes and their specs; mounted on the app by ApiRegistry.mount. */
 export class ApiRouter {
@@ -86,26 +93,34 @@ async function readInput<P extends string, B extends z.ZodType | undefined, Q ex
   spec: RouteSpec<P, B, Q>,
 ): Promise<RouteInput<P, B, Q>> {
   const own: Readonly<Record<string, z.ZodType<string> | undefined>> = spec.pathParams ?? {};
-  const params = Object.fromEntries(pathParamNames(spec.path).map((name) => {
-    const schema = own[name];
-    return [name, schema === undefined ? idParam(c, name) : namedParam(c, name, schema)];
-  }));
+  const params = Object.fromEntries(
+    pathParamNames(spec.path).map((name) => {
+      const schema = own[name];
+      return [name, schema === undefined ? idParam(c, name) : namedParam(c, name, schema)];
+    }),
+  );
   const body: unknown = spec.body === undefined ? undefined : await jsonBody(c, spec.body);
   const query: unknown = spec.query === undefined ? undefined : queryOf(c, spec.query);
   // The casts restate what the schemas just proved; TypeScript cannot follow it through the optional generics.
   return { params: params as Record<PathParams<P>, string>, body: body as Parsed<B>, query: query as Parsed<Q> };
 }
 
-export function defineRoute<P extends string, B extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined>(
-  router: ApiRouter,
-  spec: RouteSpec<P, B, Q>,
-  handler: RouteHandler<P, B, Q>,
-): void {
+export function defineRoute<
+  P extends string,
+  B extends z.ZodType | undefined = undefined,
+  Q extends z.ZodType | undefined = undefined,
+>(router: ApiRouter, spec: RouteSpec<P, B, Q>, handler: RouteHandler<P, B, Q>): void {
   router.specs.push(spec);
   const run: MiddlewareHandler<AppEnv> = async (c) => {
     const input = await readInput(c, spec);
     // Handed to the read-audit middleware, which records it if the call succeeds (src/server/middleware/read-audit.ts).
-    if (spec.reads !== undefined) c.set("read", { kind: spec.reads, operation: spec.operationId, resource: spec.tags[0] ?? spec.operationId, ids: input.params });
+    if (spec.reads !== undefined)
+      c.set("read", {
+        kind: spec.reads,
+        operation: spec.operationId,
+        resource: spec.tags[0] ?? spec.operationId,
+        ids: input.params,
+      });
     return handler(c, input);
   };
   const method = spec.method.toUpperCase();
@@ -131,8 +146,13 @@ export class ApiRegistry {
   }
 
   #check(spec: RouteSpec): void {
-    const clash = this.#specs.find((s) => s.operationId === spec.operationId || (s.method === spec.method && s.path === spec.path));
-    if (clash) throw new Error(`route ${spec.method.toUpperCase()} ${spec.path} (${spec.operationId}) clashes with ${clash.operationId}`);
+    const clash = this.#specs.find(
+      (s) => s.operationId === spec.operationId || (s.method === spec.method && s.path === spec.path),
+    );
+    if (clash)
+      throw new Error(
+        `route ${spec.method.toUpperCase()} ${spec.path} (${spec.operationId}) clashes with ${clash.operationId}`,
+      );
   }
 }
 

@@ -14,7 +14,12 @@ import type { Logger } from "../log.js";
 import type { AppEnv } from "./deps.js";
 
 /** The response for a streamed body; a failure midway is logged (name and message, no stack) and cuts the response off. */
-export function streamedBody(c: Context<AppEnv>, body: Readable | ReadableStream<Uint8Array>, log: Logger, what: string): Response {
+export function streamedBody(
+  c: Context<AppEnv>,
+  body: Readable | ReadableStream<Uint8Array>,
+  log: Logger,
+  what: string,
+): Response {
   const source = (body instanceof Readable ? Readable.toWeb(body) : body) as ReadableStream<Uint8Array>;
   const reader = source.getReader();
   const requestId = c.get("requestId");

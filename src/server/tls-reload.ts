@@ -44,22 +44,43 @@ export class TlsReloader {
       this.server.reloadTls(files);
       this.served.replace(certificate);
       outcome = this.#outcome(true);
-      this.log.info({ trigger, subject: certificate.subject, names: certificate.names, validTo: certificate.validTo.toISOString(), fingerprint256: certificate.fingerprint256 }, "tls certificate reloaded");
+      this.log.info(
+        {
+          trigger,
+          subject: certificate.subject,
+          names: certificate.names,
+          validTo: certificate.validTo.toISOString(),
+          fingerprint256: certificate.fingerprint256,
+        },
+        "tls certificate reloaded",
+      );
     } catch (error) {
       const refused = (error as Error).message.replace(/\s*\n\s*/g, " ");
       outcome = { ...this.#outcome(false), refused };
-      this.log.warn({ trigger, refused, serving: this.served.current.fingerprint256 }, "tls certificate reload refused; still serving the previous certificate");
+      this.log.warn(
+        { trigger, refused, serving: this.served.current.fingerprint256 },
+        "tls certificate reload refused; still serving the previous certificate",
+      );
     }
     try {
       await this.report(outcome);
     } catch (error) {
-      this.log.warn({ error: { name: (error as Error).name, message: (error as Error).message } }, "could not record the tls reload outcome in serve.json");
+      this.log.warn(
+        { error: { name: (error as Error).name, message: (error as Error).message } },
+        "could not record the tls reload outcome in serve.json",
+      );
     }
     return outcome;
   }
 
   #outcome(ok: boolean): TlsReloadOutcome {
     const current = this.served.current;
-    return { sequence: this.#sequence, ok, at: new Date().toISOString(), fingerprint256: current.fingerprint256, validTo: current.validTo.toISOString() };
+    return {
+      sequence: this.#sequence,
+      ok,
+      at: new Date().toISOString(),
+      fingerprint256: current.fingerprint256,
+      validTo: current.validTo.toISOString(),
+    };
   }
 }

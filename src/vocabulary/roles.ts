@@ -24,7 +24,13 @@ export const SCOPES = [
 export type Scope = (typeof SCOPES)[number];
 
 /** The only scopes a project-restricted token can carry: nothing that reaches beyond the project. */
-export const PROJECT_SCOPES: ReadonlySet<Scope> = new Set<Scope>(["self", "graph:read", "graph:write", "ai:invoke", "release:signoff"]);
+export const PROJECT_SCOPES: ReadonlySet<Scope> = new Set<Scope>([
+  "self",
+  "graph:read",
+  "graph:write",
+  "ai:invoke",
+  "release:signoff",
+]);
 
 export const ROLES = ["platform_root", "tenant_admin", "member", "viewer"] as const;
 export type Role = (typeof ROLES)[number];
@@ -35,7 +41,17 @@ export type TenantRole = (typeof TENANT_ROLES)[number];
 
 const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
   platform_root: ["self", "platform:admin", "keys:manage", "license:manage", "audit:read"],
-  tenant_admin: ["self", "tenant:admin", "secrets:manage", "users:manage", "graph:read", "graph:write", "audit:read", "ai:invoke", "release:signoff"],
+  tenant_admin: [
+    "self",
+    "tenant:admin",
+    "secrets:manage",
+    "users:manage",
+    "graph:read",
+    "graph:write",
+    "audit:read",
+    "ai:invoke",
+    "release:signoff",
+  ],
   member: ["self", "graph:read", "graph:write", "ai:invoke", "release:signoff"],
   viewer: ["self", "graph:read"],
 };

@@ -49,7 +49,8 @@ interface RunResult {
 function freshDir(prefix: string): { dir: string; tmp: string } {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
   for (let d = dirname(dir); ; d = dirname(d)) {
-    if (existsSync(join(d, "node_modules"))) throw new Error(`${d} has a node_modules: the test would not prove anything`);
+    if (existsSync(join(d, "node_modules")))
+      throw new Error(`${d} has a node_modules: the test would not prove anything`);
     if (dirname(d) === d) break;
   }
   const tmp = join(dir, "tmp-sentinel");
@@ -70,7 +71,13 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, t
 }
 
 function build(args: string[]): void {
-  const r = run(process.execPath, [join(ROOT, "appliance", "build-sea.mjs"), ...args], ROOT, process.env, BUILD_TIMEOUT);
+  const r = run(
+    process.execPath,
+    [join(ROOT, "appliance", "build-sea.mjs"), ...args],
+    ROOT,
+    process.env,
+    BUILD_TIMEOUT,
+  );
   if (r.code !== 0) throw new Error(`build-sea ${args.join(" ")} failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
 }
 
@@ -106,11 +113,17 @@ function expectAddonsExtractedUnder(dir: string, cacheDir: string, names: string
   for (const f of files) {
     expect(f.startsWith(native + "/"), `${f} is outside ${native}`).toBe(true);
     expect(dirname(dirname(f))).toBe(native);
-    expect(/^[0-9a-f]{16}$/.test(dirname(f).slice(native.length + 1)), `${f}: directory is not a hash prefix`).toBe(true);
+    expect(/^[0-9a-f]{16}$/.test(dirname(f).slice(native.length + 1)), `${f}: directory is not a hash prefix`).toBe(
+      true,
+    );
     expect(statSync(dirname(f)).mode & 0o777, `${dirname(f)}: a sealed addon directory`).toBe(0o500);
     expect([0o500, 0o400]).toContain(statSync(f).mode & 0o777);
   }
-  for (const n of names) expect(files.some((f) => f.endsWith(`/${n}.node`)), `${n}.node not extracted`).toBe(true);
+  for (const n of names)
+    expect(
+      files.some((f) => f.endsWith(`/${n}.node`)),
+      `${n}.node not extracted`,
+    ).toBe(true);
 }
 
 function freePort(): Promise<number> {
@@ -143,7 +156,8 @@ function httpsGet(port: number, path: string): Promise<{ status: number; body: s
 
 function waitExit(child: ChildProcess, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((res, rej) => {
-    if (child.exitCode !== null || child.signalCode !== null) return res({ code: child.exitCode, signal: child.signalCode });
+    if (child.exitCode !== null || child.signalCode !== null)
+      return res({ code: child.exitCode, signal: child.signalCode });
     const t = setTimeout(() => rej(new Error(`process did not exit within ${ms} ms`)), ms);
     child.once("exit", (code, signal) => {
       clearTimeout(t);
@@ -178,7 +192,13 @@ describe("appliance self-check (probe binary)", () => {
     const r = run("./vecto-probe", [], dir, cleanEnv(dir, tmp));
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as { ok: boolean; argon2: boolean; pkcs11: boolean; addonDir: string; node: string };
+    const out = JSON.parse(r.stdout) as {
+      ok: boolean;
+      argon2: boolean;
+      pkcs11: boolean;
+      addonDir: string;
+      node: string;
+    };
     expect(out).toMatchObject({ ok: true, argon2: true, pkcs11: true, node: process.version });
     const cacheDir = join(dir, "data", "cache");
     expect(out.addonDir).toBe(join(cacheDir, "native"));
@@ -218,7 +238,12 @@ describe("appliance self-check (probe binary)", () => {
     expectAddonsExtractedUnder(dir, cache, ["better_sqlite3", "argon2", "pkcs11"]);
 
     // A cache dir whose parent is a regular file cannot be created: one line, exit 1.
-    const bad = run("./vecto-probe", [], dir, cleanEnv(dir, tmp, { VECTO_CACHE_DIR: join(dir, "vecto-probe", "cache") }));
+    const bad = run(
+      "./vecto-probe",
+      [],
+      dir,
+      cleanEnv(dir, tmp, { VECTO_CACHE_DIR: join(dir, "vecto-probe", "cache") }),
+    );
     expect(bad.code).toBe(1);
     expect(bad.stdout).toBe("");
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
@@ -263,43 +288,43 @@ describe("dist/vecto from an empty directory", () => {
     expect(statSync(join(data, "tls", "key.pem")).mode & 0o077).toBe(0);
   });
 
-  it(
-    "`vecto serve` answers GET /healthz over HTTPS and exits 0 on SIGTERM",
-    async () => {
-      const port = await freePort();
-      const t0 = performance.now();
-      const child = spawn("./vecto", ["serve"], { cwd: dir, env: env({ VECTO_LISTEN: `127.0.0.1:${port}` }), stdio: ["ignore", "pipe", "pipe"] });
-      children.push(child);
-      let output = "";
-      child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
-      child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
+  it("`vecto serve` answers GET /healthz over HTTPS and exits 0 on SIGTERM", async () => {
+    const port = await freePort();
+    const t0 = performance.now();
+    const child = spawn("./vecto", ["serve"], {
+      cwd: dir,
+      env: env({ VECTO_LISTEN: `127.0.0.1:${port}` }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(child);
+    let output = "";
+    child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr?.on("data", (c: Buffer) => (output += c.toString()));
 
-      let health: { status: number; body: string } | undefined;
-      while (performance.now() - t0 < 30_000) {
-        if (child.exitCode !== null) throw new Error(`serve exited early (${child.exitCode}):\n${output}`);
-        try {
-          health = await httpsGet(port, "/healthz");
-          if (health.status === 200) break;
-        } catch {
-          /* not listening yet */
-        }
-        await new Promise((r) => setTimeout(r, 50));
+    let health: { status: number; body: string } | undefined;
+    while (performance.now() - t0 < 30_000) {
+      if (child.exitCode !== null) throw new Error(`serve exited early (${child.exitCode}):\n${output}`);
+      try {
+        health = await httpsGet(port, "/healthz");
+        if (health.status === 200) break;
+      } catch {
+        /* not listening yet */
       }
-      const readyMs = performance.now() - t0;
-      expect(health?.status, output).toBe(200);
-      expect(JSON.parse(health?.body ?? "{}")).toMatchObject({ status: "ok" });
-      console.log(`[appliance] exec -> /healthz 200: ${readyMs.toFixed(0)} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const readyMs = performance.now() - t0;
+    expect(health?.status, output).toBe(200);
+    expect(JSON.parse(health?.body ?? "{}")).toMatchObject({ status: "ok" });
+    console.log(`[appliance] exec -> /healthz 200: ${readyMs.toFixed(0)} ms`);
 
-      child.kill("SIGTERM");
-      const exit = await waitExit(child, 15_000);
-      expect(exit, output).toEqual({ code: 0, signal: null });
+    child.kill("SIGTERM");
+    const exit = await waitExit(child, 15_000);
+    expect(exit, output).toEqual({ code: 0, signal: null });
 
-      // The database was opened, so better-sqlite3's addon was extracted: under the cache dir only.
-      expectAddonsExtractedUnder(dir, join(dir, "data", "cache"), ["better_sqlite3"]);
-      expect(readdirSync(tmp)).toEqual([]);
-    },
-    60_000,
-  );
+    // The database was opened, so better-sqlite3's addon was extracted: under the cache dir only.
+    expectAddonsExtractedUnder(dir, join(dir, "data", "cache"), ["better_sqlite3"]);
+    expect(readdirSync(tmp)).toEqual([]);
+  }, 60_000);
 });
 
 describe("nothing extracted to the system temp dir", () => {

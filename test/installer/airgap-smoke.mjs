@@ -36,28 +36,51 @@ const save = () => writeFileSync(out, JSON.stringify(results, null, 2));
 function sh(args, options = {}) {
   const t0 = Date.now();
   const r = spawnSync("/bin/sh", args, { encoding: "utf8", timeout: 180_000, ...options });
-  return { status: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "", error: r.error?.message, ms: Date.now() - t0 };
+  return {
+    status: r.status,
+    signal: r.signal,
+    stdout: r.stdout ?? "",
+    stderr: r.stderr ?? "",
+    error: r.error?.message,
+    ms: Date.now() - t0,
+  };
 }
 
 /** One HTTPS request over a new connection (agent: false), so that requests and connect() calls pair up. */
 function https(method, path, { token, body, ca } = {}) {
   results.requests++;
   return new Promise((resolve) => {
-    const headers = { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) };
-    const req = request({ host: "127.0.0.1", port, path, method, headers, agent: false, ca, rejectUnauthorized: ca !== undefined, timeout: 30_000 }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode, json, text: json === undefined ? text.slice(0, 2000) : undefined });
-      });
-    });
+    const headers = {
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    };
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method,
+        headers,
+        agent: false,
+        ca,
+        rejectUnauthorized: ca !== undefined,
+        timeout: 30_000,
+      },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let json;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          resolve({ status: res.statusCode, json, text: json === undefined ? text.slice(0, 2000) : undefined });
+        });
+      },
+    );
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", (error) => resolve({ status: 0, error: error.code ?? error.message }));
     if (body !== undefined) req.write(JSON.stringify(body));
@@ -66,7 +89,11 @@ function https(method, path, { token, body, ca } = {}) {
 }
 
 function namespace() {
-  const dev = readFileSync("/proc/self/net/dev", "utf8").split("\n").slice(2).map((l) => l.split(":")[0].trim()).filter(Boolean);
+  const dev = readFileSync("/proc/self/net/dev", "utf8")
+    .split("\n")
+    .slice(2)
+    .map((l) => l.split(":")[0].trim())
+    .filter(Boolean);
   const routes = readFileSync("/proc/self/net/route", "utf8").split("\n").slice(1).filter(Boolean);
   return { interfaces: dev, ipv4Routes: routes };
 }
@@ -95,7 +122,9 @@ async function main() {
   mark("probe");
 
   // 3. install
-  const install = sh([join(bundle, "installer", "install.sh"), "install", "--root", root, "--pubkey", pubkey], { cwd: bundle });
+  const install = sh([join(bundle, "installer", "install.sh"), "install", "--root", root, "--pubkey", pubkey], {
+    cwd: bundle,
+  });
   results.install = install;
   mark("install");
   if (install.status !== 0) return;
@@ -127,11 +156,29 @@ async function main() {
       return r;
     };
     await step("setup", "POST", "/api/setup", { body: { token: setupToken, ...rootUser } });
-    const rootToken = (await step("login (platform root)", "POST", "/api/auth/login", { body: { email: rootUser.email, password: rootUser.password } })).json?.accessToken;
-    await step("create tenant", "POST", "/api/tenants", { token: rootToken, body: { slug: tenant.slug, name: tenant.name, admin: tenant.admin } });
-    const adminToken = (await step("login (tenant admin)", "POST", "/api/auth/login", { body: { tenant: tenant.slug, email: tenant.admin.email, password: tenant.admin.password } })).json?.accessToken;
-    const projectId = (await step("create project", "POST", "/api/projects", { token: adminToken, body: { name: "Air-gapped project" } })).json?.project?.id;
-    const nodeId = (await step("create node", "POST", `/api/projects/${projectId}/nodes`, { token: adminToken, body: { type: "note", title: "Written with no network", body: "loopback only" } })).json?.node?.id;
+    const rootToken = (
+      await step("login (platform root)", "POST", "/api/auth/login", {
+        body: { email: rootUser.email, password: rootUser.password },
+      })
+    ).json?.accessToken;
+    await step("create tenant", "POST", "/api/tenants", {
+      token: rootToken,
+      body: { slug: tenant.slug, name: tenant.name, admin: tenant.admin },
+    });
+    const adminToken = (
+      await step("login (tenant admin)", "POST", "/api/auth/login", {
+        body: { tenant: tenant.slug, email: tenant.admin.email, password: tenant.admin.password },
+      })
+    ).json?.accessToken;
+    const projectId = (
+      await step("create project", "POST", "/api/projects", { token: adminToken, body: { name: "Air-gapped project" } })
+    ).json?.project?.id;
+    const nodeId = (
+      await step("create node", "POST", `/api/projects/${projectId}/nodes`, {
+        token: adminToken,
+        body: { type: "note", title: "Written with no network", body: "loopback only" },
+      })
+    ).json?.node?.id;
     await step("read node", "GET", `/api/nodes/${nodeId}`, { token: adminToken });
     await step("license status", "GET", "/api/license", { token: rootToken });
     await step("install license", "PUT", "/api/license", { token: rootToken, body: { license: licenseText } });
@@ -139,7 +186,8 @@ async function main() {
     mark("api");
 
     // 6. the CLI, as the service user with the unit's environment (install.sh exec)
-    const cli = (name, args) => results.steps.push({ name, cli: args.join(" "), ...sh([installed, "exec", "--root", root, ...args]) });
+    const cli = (name, args) =>
+      results.steps.push({ name, cli: args.join(" "), ...sh([installed, "exec", "--root", root, ...args]) });
     cli("cli license install", ["license", "install", licenseFile]);
     cli("cli license show", ["license", "show", "--json"]);
     cli("cli usage snapshot", ["usage", "snapshot", "--json"]);

@@ -5,7 +5,18 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash, generateKeyPairSync, sign, type KeyObject } from "node:crypto";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { ROOT, tempDir } from "../helpers.js";
 
@@ -18,8 +29,17 @@ export interface Run {
   readonly stderr: string;
 }
 
-export function run(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): Run {
-  const r = spawnSync(cmd, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, encoding: "utf8", timeout: options.timeout ?? 120_000 });
+export function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {},
+): Run {
+  const r = spawnSync(cmd, args, {
+    cwd: options.cwd ?? ROOT,
+    env: options.env ?? process.env,
+    encoding: "utf8",
+    timeout: options.timeout ?? 120_000,
+  });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -74,7 +94,8 @@ export function makeBundle(dir: string, options: { binary: string; version: stri
   chmodSync(join(dir, "bin", "vecto"), 0o755);
   for (const tree of ["systemd", "installer"]) cpSync(join(ROOT, tree), join(dir, tree), { recursive: true });
   mkdirSync(join(dir, "docs"));
-  for (const name of readdirSync(join(ROOT, "docs"))) if (name.endsWith(".md")) copyFileSync(join(ROOT, "docs", name), join(dir, "docs", name));
+  for (const name of readdirSync(join(ROOT, "docs")))
+    if (name.endsWith(".md")) copyFileSync(join(ROOT, "docs", name), join(dir, "docs", name));
   mkdirSync(join(dir, "config"));
   copyFileSync(join(ROOT, "config", "vecto.env.example"), join(dir, "config", "vecto.env.example"));
   writeFileSync(join(dir, "VERSION"), `${options.version}\n`);
@@ -122,10 +143,21 @@ export function manifest(root: string): string[] {
   const walk = (rel: string): void => {
     const st = statSync(join(root, rel), { throwIfNoEntry: false });
     if (!st) return;
-    out.push(`${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${st.isDirectory() ? "-" : st.size} ${st.mtimeMs} ${rel}`);
+    out.push(
+      `${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${st.isDirectory() ? "-" : st.size} ${st.mtimeMs} ${rel}`,
+    );
     if (st.isDirectory()) for (const name of readdirSync(join(root, rel)).sort()) walk(join(rel, name));
   };
-  for (const top of ["opt/vecto", "etc/vecto", "etc/systemd", "var/lib/vecto", "var/cache/vecto", "etc/passwd", "etc/group"]) walk(top);
+  for (const top of [
+    "opt/vecto",
+    "etc/vecto",
+    "etc/systemd",
+    "var/lib/vecto",
+    "var/cache/vecto",
+    "etc/passwd",
+    "etc/group",
+  ])
+    walk(top);
   return out;
 }
 

@@ -20,14 +20,37 @@
  * docs/install.md ("What was tested").
  */
 import { spawn } from "node:child_process";
-import { appendFileSync, chmodSync, copyFileSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { X509Certificate } from "node:crypto";
 import { connect } from "node:tls";
 import { generate } from "selfsigned";
 import { freePort, httpsRequest, tempDir } from "../helpers.js";
-import { applianceBinary, hasCommand, installer, isRoot, makeBundle, manifest, minimalRoot, removeApplianceBinary, ROOT, type SigningKey, signingKey } from "./fixture.js";
+import {
+  applianceBinary,
+  hasCommand,
+  installer,
+  isRoot,
+  makeBundle,
+  manifest,
+  minimalRoot,
+  removeApplianceBinary,
+  ROOT,
+  type SigningKey,
+  signingKey,
+} from "./fixture.js";
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const ROOT_USER = { email: "root@example.com", name: "Root Operator", password: "violet-anchor-quartz-meadow-42" };
@@ -51,7 +74,9 @@ function owner(path: string): string {
 }
 
 function ids(): { uid: number; gid: number } {
-  const line = readFileSync(join(target, "etc", "passwd"), "utf8").split("\n").find((l) => l.startsWith("vecto:"));
+  const line = readFileSync(join(target, "etc", "passwd"), "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("vecto:"));
   if (!line) throw new Error("no vecto user in the root's /etc/passwd");
   const [, , uid, gid] = line.split(":");
   return { uid: Number(uid), gid: Number(gid) };
@@ -76,7 +101,9 @@ async function waitReady(ms: number): Promise<void> {
 
 /** `install.sh exec --root R serve` in the background, until `body` is done; then SIGTERM to the script. */
 async function whileServing(body: () => Promise<void>): Promise<void> {
-  const child = spawn("/bin/sh", [join(bundle1, "installer", "install.sh"), "exec", "--root", target, "serve"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("/bin/sh", [join(bundle1, "installer", "install.sh"), "exec", "--root", target, "serve"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout.on("data", (c: Buffer) => (output += c.toString()));
   child.stderr.on("data", (c: Buffer) => (output += c.toString()));
@@ -107,7 +134,13 @@ function newConnectionFingerprint(on: number): Promise<string> {
 }
 
 async function login(): Promise<number> {
-  return (await httpsRequest(port, "/api/auth/login", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: ROOT_USER.email, password: ROOT_USER.password }) })).status;
+  return (
+    await httpsRequest(port, "/api/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: ROOT_USER.email, password: ROOT_USER.password }),
+    })
+  ).status;
 }
 
 describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd, chown, chroot)", () => {
@@ -122,11 +155,18 @@ describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd,
     appendFileSync(next, "vecto installer test: next build");
     // A build that reports a version but cannot serve.
     const cannotServe = join(work, "vecto-broken");
-    writeFileSync(cannotServe, `#!/bin/sh\ncase "\${1-}" in version) echo "vecto ${VERSION}-broken (test build)" ;; *) echo "vecto: broken on purpose (installer rollback test)" >&2; exit 1 ;; esac\n`);
+    writeFileSync(
+      cannotServe,
+      `#!/bin/sh\ncase "\${1-}" in version) echo "vecto ${VERSION}-broken (test build)" ;; *) echo "vecto: broken on purpose (installer rollback test)" >&2; exit 1 ;; esac\n`,
+    );
     chmodSync(cannotServe, 0o755);
     bundle1 = makeBundle(join(work, "bundle-1"), { binary, version: VERSION, key: key.privateKey });
     bundle2 = makeBundle(join(work, "bundle-2"), { binary: next, version: `${VERSION}-next`, key: key.privateKey });
-    broken = makeBundle(join(work, "bundle-3"), { binary: cannotServe, version: `${VERSION}-broken`, key: key.privateKey });
+    broken = makeBundle(join(work, "bundle-3"), {
+      binary: cannotServe,
+      version: `${VERSION}-broken`,
+      key: key.privateKey,
+    });
     target = minimalRoot(join(work, "root"), binary);
   }, 600_000);
   afterAll(() => {
@@ -135,7 +175,15 @@ describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd,
   });
 
   it("installs: user, owners and modes, master key, data dir, unit, setup token", () => {
-    const r = installer(bundle1, ["install", "--root", target, "--pubkey", key.publicKeyFile, "--listen", `127.0.0.1:${port}`]);
+    const r = installer(bundle1, [
+      "install",
+      "--root",
+      target,
+      "--pubkey",
+      key.publicKeyFile,
+      "--listen",
+      `127.0.0.1:${port}`,
+    ]);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain(`SHA256SUMS is signed by ${key.publicKeyFile}`);
     expect(r.stdout).toContain("created the master key /etc/vecto/credentials/master-key");
@@ -171,14 +219,28 @@ describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd,
       "var/lib/vecto/tls/key.pem": ["0600", svc],
       "var/cache/vecto": ["0700", svc],
     };
-    for (const [path, [m, o]] of Object.entries(expected)) expect(`${path} ${mode(path)} ${owner(path)}`).toBe(`${path} ${m} ${o}`);
+    for (const [path, [m, o]] of Object.entries(expected))
+      expect(`${path} ${mode(path)} ${owner(path)}`).toBe(`${path} ${m} ${o}`);
 
-    expect(readFileSync(join(target, "etc", "vecto", "credentials", "master-key"), "utf8")).toMatch(/^[A-Za-z0-9+/]{43}=\n$/);
-    expect(readFileSync(join(target, "opt", "vecto", "bin", "vecto")).equals(readFileSync(join(bundle1, "bin", "vecto")))).toBe(true);
-    expect(readFileSync(join(target, "etc", "systemd", "system", "vecto.service"), "utf8")).toBe(readFileSync(join(ROOT, "systemd", "vecto.service"), "utf8"));
-    expect(readFileSync(join(target, "etc", "vecto", "vecto.env"), "utf8")).toMatch(new RegExp(`^VECTO_LISTEN=127\\.0\\.0\\.1:${port}$`, "m"));
+    expect(readFileSync(join(target, "etc", "vecto", "credentials", "master-key"), "utf8")).toMatch(
+      /^[A-Za-z0-9+/]{43}=\n$/,
+    );
+    expect(
+      readFileSync(join(target, "opt", "vecto", "bin", "vecto")).equals(readFileSync(join(bundle1, "bin", "vecto"))),
+    ).toBe(true);
+    expect(readFileSync(join(target, "etc", "systemd", "system", "vecto.service"), "utf8")).toBe(
+      readFileSync(join(ROOT, "systemd", "vecto.service"), "utf8"),
+    );
+    expect(readFileSync(join(target, "etc", "vecto", "vecto.env"), "utf8")).toMatch(
+      new RegExp(`^VECTO_LISTEN=127\\.0\\.0\\.1:${port}$`, "m"),
+    );
     expect(existsSync(join(target, "etc", "systemd", "system", "vecto.service.d", "pkcs11.conf"))).toBe(false);
-    if (hasCommand("systemctl")) expect(lstatSync(join(target, "etc", "systemd", "system", "multi-user.target.wants", "vecto.service")).isSymbolicLink()).toBe(true);
+    if (hasCommand("systemctl"))
+      expect(
+        lstatSync(
+          join(target, "etc", "systemd", "system", "multi-user.target.wants", "vecto.service"),
+        ).isSymbolicLink(),
+      ).toBe(true);
     expect(leftoverRunDirs()).toEqual([]);
   }, 180_000);
 
@@ -194,10 +256,19 @@ describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd,
 
   it("re-runs with --tls-cert/--tls-key: a bad pair changes nothing; a good one replaces the files and says so; the same files or no options change nothing; exec tls renew reloads a running server", async () => {
     const pair = async (name: string): Promise<{ cert: string; key: string; fingerprint: string }> => {
-      const pem = await generate([{ name: "commonName", value: name }], { keyType: "ec", algorithm: "sha256", notBeforeDate: new Date(Date.now() - 86_400_000), notAfterDate: new Date(Date.now() + 90 * 86_400_000) });
+      const pem = await generate([{ name: "commonName", value: name }], {
+        keyType: "ec",
+        algorithm: "sha256",
+        notBeforeDate: new Date(Date.now() - 86_400_000),
+        notAfterDate: new Date(Date.now() + 90 * 86_400_000),
+      });
       writeFileSync(join(work, `${name}.cert.pem`), pem.cert);
       writeFileSync(join(work, `${name}.key.pem`), pem.private);
-      return { cert: join(work, `${name}.cert.pem`), key: join(work, `${name}.key.pem`), fingerprint: new X509Certificate(pem.cert).fingerprint256 };
+      return {
+        cert: join(work, `${name}.cert.pem`),
+        key: join(work, `${name}.key.pem`),
+        fingerprint: new X509Certificate(pem.cert).fingerprint256,
+      };
     };
     const first = await pair("vecto-first.example");
     const second = await pair("vecto-second.example");
@@ -205,12 +276,24 @@ describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd,
 
     const bad = installer(bundle1, ["install", "--root", target, "--tls-cert", first.cert, "--tls-key", second.key]);
     expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/^install\.sh: --tls-cert\/--tls-key: the key does not match the certificate \(CN=vecto-first\.example, .*\); nothing was changed\n$/);
+    expect(bad.stderr).toMatch(
+      /^install\.sh: --tls-cert\/--tls-key: the key does not match the certificate \(CN=vecto-first\.example, .*\); nothing was changed\n$/,
+    );
     expect(manifest(target)).toEqual(before);
 
-    const installed = installer(bundle1, ["install", "--root", target, "--tls-cert", first.cert, "--tls-key", first.key]);
+    const installed = installer(bundle1, [
+      "install",
+      "--root",
+      target,
+      "--tls-cert",
+      first.cert,
+      "--tls-key",
+      first.key,
+    ]);
     expect(installed.status, `${installed.stdout}\n${installed.stderr}`).toBe(0);
-    expect(installed.stdout).toContain(`installed ${first.cert} and ${first.key} as /etc/vecto/tls/cert.pem and key.pem (replacing what was there)`);
+    expect(installed.stdout).toContain(
+      `installed ${first.cert} and ${first.key} as /etc/vecto/tls/cert.pem and key.pem (replacing what was there)`,
+    );
     expect(installed.stdout).toContain("/etc/vecto/vecto.env: VECTO_TLS_CERT=/etc/vecto/tls/cert.pem");
     const { uid, gid } = ids();
     expect(`${mode("etc/vecto/tls/key.pem")} ${owner("etc/vecto/tls/key.pem")}`).toBe(`0600 ${uid}:${gid}`);
@@ -222,11 +305,21 @@ describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd,
       expect(again.stdout, args.join(" ")).toContain("nothing changed");
       expect(again.stdout).not.toContain("installed ");
     }
-    expect(new X509Certificate(readFileSync(join(target, "etc", "vecto", "tls", "cert.pem"))).fingerprint256).toBe(first.fingerprint);
+    expect(new X509Certificate(readFileSync(join(target, "etc", "vecto", "tls", "cert.pem"))).fingerprint256).toBe(
+      first.fingerprint,
+    );
 
     await whileServing(async () => {
       expect(await newConnectionFingerprint(port)).toBe(first.fingerprint);
-      const renewed = installer(bundle1, ["install", "--root", target, "--tls-cert", second.cert, "--tls-key", second.key]);
+      const renewed = installer(bundle1, [
+        "install",
+        "--root",
+        target,
+        "--tls-cert",
+        second.cert,
+        "--tls-key",
+        second.key,
+      ]);
       expect(renewed.status, renewed.stderr).toBe(0);
       expect(renewed.stdout).toContain("(replacing what was there)");
       expect(renewed.stdout).not.toContain("vecto.env: VECTO_TLS_CERT"); // same paths: only the files changed
@@ -240,9 +333,15 @@ describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd,
   it("exec runs vecto as the service does: doctor passes, serve becomes ready, the setup token works", async () => {
     const doctor = installer(bundle1, ["exec", "--root", target, "doctor"]);
     expect(doctor.status, doctor.stdout + doctor.stderr).toBe(0);
-    expect(doctor.stdout).toMatch(/^ok +master key file: \/run\/vecto-install\.\w+\/credentials\/master-key \(0400\)$/m);
+    expect(doctor.stdout).toMatch(
+      /^ok +master key file: \/run\/vecto-install\.\w+\/credentials\/master-key \(0400\)$/m,
+    );
     await whileServing(async () => {
-      const setup = await httpsRequest(port, "/api/setup", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ token: setupToken, ...ROOT_USER }) });
+      const setup = await httpsRequest(port, "/api/setup", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ token: setupToken, ...ROOT_USER }),
+      });
       expect(setup.status, setup.body).toBe(201);
       expect(await login()).toBe(200);
     });
@@ -273,7 +372,9 @@ describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd,
     expect(r.status).toBe(1);
     const lines = r.stderr.trimEnd().split("\n");
     expect(lines, r.stderr).toHaveLength(1);
-    expect(lines[0]).toMatch(/^install\.sh: upgrade to \S+-broken failed \(the new version did not become ready \(it stopped\): vecto: broken on purpose \(installer rollback test\)\); rolled back to \S+, restored the pre-upgrade backup \/var\/lib\/vecto\/upgrade\/pre-upgrade-\S+\.vbak, and \S+ passed a trial start; the failed binary is \/opt\/vecto\/bin\/vecto\.failed$/);
+    expect(lines[0]).toMatch(
+      /^install\.sh: upgrade to \S+-broken failed \(the new version did not become ready \(it stopped\): vecto: broken on purpose \(installer rollback test\)\); rolled back to \S+, restored the pre-upgrade backup \/var\/lib\/vecto\/upgrade\/pre-upgrade-\S+\.vbak, and \S+ passed a trial start; the failed binary is \/opt\/vecto\/bin\/vecto\.failed$/,
+    );
     const bin = join(target, "opt", "vecto", "bin");
     expect(readFileSync(join(bin, "vecto")).equals(readFileSync(join(bundle2, "bin", "vecto")))).toBe(true);
     expect(readFileSync(join(bin, "vecto.failed")).equals(readFileSync(join(broken, "bin", "vecto")))).toBe(true);
@@ -295,13 +396,22 @@ describe.skipIf(!isRoot)("install.sh into a throwaway root (needs root: useradd,
   it("uninstall keeps configuration and data; --purge needs --yes and then removes them and the user", () => {
     const keep = installer(bundle1, ["uninstall", "--root", target]);
     expect(keep.status, keep.stderr).toBe(0);
-    for (const gone of ["opt/vecto", "var/cache/vecto", "etc/systemd/system/vecto.service", "etc/systemd/system/multi-user.target.wants/vecto.service"]) expect(existsSync(join(target, gone)), gone).toBe(false);
-    for (const kept of ["etc/vecto/credentials/master-key", "etc/vecto/vecto.env", "var/lib/vecto/vecto.db"]) expect(existsSync(join(target, kept)), kept).toBe(true);
+    for (const gone of [
+      "opt/vecto",
+      "var/cache/vecto",
+      "etc/systemd/system/vecto.service",
+      "etc/systemd/system/multi-user.target.wants/vecto.service",
+    ])
+      expect(existsSync(join(target, gone)), gone).toBe(false);
+    for (const kept of ["etc/vecto/credentials/master-key", "etc/vecto/vecto.env", "var/lib/vecto/vecto.db"])
+      expect(existsSync(join(target, kept)), kept).toBe(true);
     expect(installer(bundle1, ["status", "--root", target]).status).toBe(1);
 
     const refused = installer(bundle1, ["uninstall", "--root", target, "--purge"]);
     expect(refused.status).toBe(1);
-    expect(refused.stderr).toMatch(/^install\.sh: --purge deletes \/etc\/vecto \(with the master key\) and \/var\/lib\/vecto .* add --yes to confirm\n$/);
+    expect(refused.stderr).toMatch(
+      /^install\.sh: --purge deletes \/etc\/vecto \(with the master key\) and \/var\/lib\/vecto .* add --yes to confirm\n$/,
+    );
     expect(existsSync(join(target, "var", "lib", "vecto", "vecto.db"))).toBe(true);
 
     const purge = installer(bundle1, ["uninstall", "--root", target, "--purge", "--yes"]);

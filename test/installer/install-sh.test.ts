@@ -12,10 +12,31 @@
  * - a bundle made by appliance/release-bundle.mjs (the real `npm run bundle`) passes `verify
  *   --pubkey` with the public key it writes next to the tarball: the two agree on the format.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasCommand, installer, isRoot, listTree, makeBundle, ROOT, run, sealBundle, signingKey, type Run, type SigningKey } from "./fixture.js";
+import {
+  hasCommand,
+  installer,
+  isRoot,
+  listTree,
+  makeBundle,
+  ROOT,
+  run,
+  sealBundle,
+  signingKey,
+  type Run,
+  type SigningKey,
+} from "./fixture.js";
 import { tempDir } from "../helpers.js";
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -28,7 +49,10 @@ let standIn: string;
 /** A stand-in for bin/vecto: these tests never get past verification, so it only has to exist. */
 function writeStandIn(dir: string): string {
   const file = join(dir, "vecto-stand-in");
-  writeFileSync(file, `#!/bin/sh\nif [ "$1 \${2-}" = "version --json" ]; then echo '{"version":"${VERSION}","node":"${process.versions.node}"}'; else echo "vecto ${VERSION} (stand-in)"; fi\n`);
+  writeFileSync(
+    file,
+    `#!/bin/sh\nif [ "$1 \${2-}" = "version --json" ]; then echo '{"version":"${VERSION}","node":"${process.versions.node}"}'; else echo "vecto ${VERSION} (stand-in)"; fi\n`,
+  );
   chmodSync(file, 0o755);
   return file;
 }
@@ -36,7 +60,11 @@ function writeStandIn(dir: string): string {
 let counter = 0;
 function bundle(signed: SigningKey | null = key): string {
   counter += 1;
-  return makeBundle(join(work, `bundle-${counter}`), { binary: standIn, version: VERSION, key: signed === null ? undefined : signed.privateKey });
+  return makeBundle(join(work, `bundle-${counter}`), {
+    binary: standIn,
+    version: VERSION,
+    key: signed === null ? undefined : signed.privateKey,
+  });
 }
 
 /** Exit 1 and exactly one line on stderr, starting with "install.sh: " and matching `message`. */
@@ -71,8 +99,11 @@ describe("installer/install.sh", () => {
 
   it("is shellcheck-clean", () => {
     // test/system-tools.sh (run by npm test) installs shellcheck when it is missing: never skip silently.
-    if (!hasCommand("shellcheck")) throw new Error("shellcheck is not installed (apt-get install shellcheck; npm test does it)");
-    const scripts = readdirSync(join(ROOT, "installer")).filter((n) => n.endsWith(".sh")).map((n) => join("installer", n));
+    if (!hasCommand("shellcheck"))
+      throw new Error("shellcheck is not installed (apt-get install shellcheck; npm test does it)");
+    const scripts = readdirSync(join(ROOT, "installer"))
+      .filter((n) => n.endsWith(".sh"))
+      .map((n) => join("installer", n));
     expect(scripts).toContain("installer/install.sh");
     const result = run("shellcheck", ["--shell=sh", "--severity=style", ...scripts]);
     expect(`${result.stdout}${result.stderr}`).toBe("");
@@ -92,8 +123,15 @@ describe("installer/install.sh", () => {
 
   it("refuses a file changed after SHA256SUMS was made", () => {
     const dir = bundle();
-    writeFileSync(join(dir, "systemd", "vecto.service"), readFileSync(join(dir, "systemd", "vecto.service"), "utf8").replace("NoNewPrivileges=yes", "NoNewPrivileges=no"));
-    expectBundleRefused(dir, [], /^install\.sh: bundle verification failed: systemd\/vecto\.service: FAILED; nothing was changed$/);
+    writeFileSync(
+      join(dir, "systemd", "vecto.service"),
+      readFileSync(join(dir, "systemd", "vecto.service"), "utf8").replace("NoNewPrivileges=yes", "NoNewPrivileges=no"),
+    );
+    expectBundleRefused(
+      dir,
+      [],
+      /^install\.sh: bundle verification failed: systemd\/vecto\.service: FAILED; nothing was changed$/,
+    );
   });
 
   it("refuses a changed binary", () => {
@@ -116,7 +154,10 @@ describe("installer/install.sh", () => {
 
   it("refuses a SHA256SUMS that names a path outside the bundle", () => {
     const dir = bundle();
-    writeFileSync(join(dir, "SHA256SUMS"), `${readFileSync(join(dir, "SHA256SUMS"), "utf8")}${"0".repeat(64)}  ../outside\n`);
+    writeFileSync(
+      join(dir, "SHA256SUMS"),
+      `${readFileSync(join(dir, "SHA256SUMS"), "utf8")}${"0".repeat(64)}  ../outside\n`,
+    );
     expectBundleRefused(dir, [], /SHA256SUMS names a path outside the bundle/);
   });
 
@@ -132,8 +173,14 @@ describe("installer/install.sh", () => {
     const sig = readFileSync(join(dir, "SHA256SUMS.sig"));
     sealBundle(dir); // consistent checksums again, but SHA256SUMS changed under its signature
     writeFileSync(join(dir, "SHA256SUMS.sig"), sig);
-    expect(installer(dir, ["verify"]).status, "without --pubkey the checksums alone pass: why --pubkey matters").toBe(0);
-    expectBundleRefused(dir, ["--pubkey", key.publicKeyFile], /signature check failed: SHA256SUMS\.sig does not verify with /);
+    expect(installer(dir, ["verify"]).status, "without --pubkey the checksums alone pass: why --pubkey matters").toBe(
+      0,
+    );
+    expectBundleRefused(
+      dir,
+      ["--pubkey", key.publicKeyFile],
+      /signature check failed: SHA256SUMS\.sig does not verify with /,
+    );
   });
 
   it("with --pubkey: refuses a bundle signed by another key", () => {
@@ -151,17 +198,59 @@ describe("installer/install.sh", () => {
     // A PATH with the tools the script needs, minus openssl.
     const bin = join(work, "path-without-openssl");
     mkdirSync(bin);
-    for (const tool of ["sh", "sha256sum", "mktemp", "id", "dirname", "sed", "grep", "wc", "find", "awk", "cat", "base64", "cmp", "stat", "rm", "mkdir", "chmod", "chown", "cp", "mv", "head", "tail", "sort", "tr", "cut", "getent", "useradd", "groupadd", "chroot", "ln", "date", "sleep", "env", "uname", "hostname"]) {
+    for (const tool of [
+      "sh",
+      "sha256sum",
+      "mktemp",
+      "id",
+      "dirname",
+      "sed",
+      "grep",
+      "wc",
+      "find",
+      "awk",
+      "cat",
+      "base64",
+      "cmp",
+      "stat",
+      "rm",
+      "mkdir",
+      "chmod",
+      "chown",
+      "cp",
+      "mv",
+      "head",
+      "tail",
+      "sort",
+      "tr",
+      "cut",
+      "getent",
+      "useradd",
+      "groupadd",
+      "chroot",
+      "ln",
+      "date",
+      "sleep",
+      "env",
+      "uname",
+      "hostname",
+    ]) {
       const found = run("sh", ["-c", `command -v ${tool}`]).stdout.trim();
       if (found.startsWith("/")) symlinkSync(found, join(bin, tool));
     }
     const env = { ...process.env, PATH: bin };
     const dir = bundle();
-    expectRefused(installer(dir, ["verify", "--pubkey", key.publicKeyFile], env), /openssl is not installed: cannot check the signature with --pubkey, refusing to install unverified/);
+    expectRefused(
+      installer(dir, ["verify", "--pubkey", key.publicKeyFile], env),
+      /openssl is not installed: cannot check the signature with --pubkey, refusing to install unverified/,
+    );
     if (isRoot) {
       const target = join(work, "root-no-openssl");
       mkdirSync(target);
-      expectRefused(installer(dir, ["install", "--root", target, "--pubkey", key.publicKeyFile], env), /openssl is not installed/);
+      expectRefused(
+        installer(dir, ["install", "--root", target, "--pubkey", key.publicKeyFile], env),
+        /openssl is not installed/,
+      );
       expect(listTree(target)).toEqual([]);
     }
   });
@@ -170,7 +259,10 @@ describe("installer/install.sh", () => {
     const dir = bundle();
     expectRefused(installer(dir, ["install", "--frobnicate"]), /unknown option --frobnicate/);
     expectRefused(installer(dir, ["install", "--tls-cert", "/x.pem"]), /--tls-cert and --tls-key go together/);
-    expectRefused(installer(dir, ["install", "--pkcs11-lib", "/x.so"]), /--pkcs11-lib, --pkcs11-token, --pkcs11-pin-file and --pkcs11-key-label go together/);
+    expectRefused(
+      installer(dir, ["install", "--pkcs11-lib", "/x.so"]),
+      /--pkcs11-lib, --pkcs11-token, --pkcs11-pin-file and --pkcs11-key-label go together/,
+    );
     expectRefused(installer(dir, ["install", "--listen", "8443"]), /--listen expects HOST:PORT/);
     expectRefused(installer(dir, ["install", "--listen", "0.0.0.0:99999"]), /port 99999 is above 65535/);
     expectRefused(installer(dir, ["upgrade", "--listen", "0.0.0.0:8443"]), /upgrade keeps the configuration/);
@@ -183,7 +275,11 @@ describe("installer/install.sh", () => {
 
   it("verifies a bundle made by appliance/release-bundle.mjs with the public key it publishes", () => {
     const out = join(work, "release");
-    const made = run(process.execPath, [join(ROOT, "appliance", "release-bundle.mjs"), "--binary", standIn, "--out-dir", out, "--no-build", "--quiet"], { env: { ...process.env, SOURCE_DATE_EPOCH: "1700000000", VECTO_RELEASE_SIGNING_KEY: "" } });
+    const made = run(
+      process.execPath,
+      [join(ROOT, "appliance", "release-bundle.mjs"), "--binary", standIn, "--out-dir", out, "--no-build", "--quiet"],
+      { env: { ...process.env, SOURCE_DATE_EPOCH: "1700000000", VECTO_RELEASE_SIGNING_KEY: "" } },
+    );
     expect(made.status, made.stderr).toBe(0);
     const tarball = readdirSync(out).find((n) => n.endsWith("-linux-x64.tar.gz"));
     const pub = readdirSync(out).find((n) => n.endsWith("-signing-key.pub.pem"));
@@ -194,6 +290,9 @@ describe("installer/install.sh", () => {
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toContain("every file matches SHA256SUMS");
     writeFileSync(join(dir, "config", "vecto.env.example"), "VECTO_AIRGAPPED=false\n");
-    expectRefused(installer(dir, ["verify", "--pubkey", join(out, pub as string)]), /config\/vecto\.env\.example: FAILED/);
+    expectRefused(
+      installer(dir, ["verify", "--pubkey", join(out, pub as string)]),
+      /config\/vecto\.env\.example: FAILED/,
+    );
   });
 });

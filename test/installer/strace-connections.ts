@@ -133,10 +133,18 @@ export function parseSockaddr(text: string): Destination {
   const family = /sa_family=(\w+)/.exec(text)?.[1];
   if (!family) return { family: "unknown" };
   if (family === "AF_INET") {
-    return { family, address: /inet_addr\("([^"]*)"\)/.exec(text)?.[1] ?? "?", port: Number(/sin_port=htons\((\d+)\)/.exec(text)?.[1] ?? NaN) };
+    return {
+      family,
+      address: /inet_addr\("([^"]*)"\)/.exec(text)?.[1] ?? "?",
+      port: Number(/sin_port=htons\((\d+)\)/.exec(text)?.[1] ?? NaN),
+    };
   }
   if (family === "AF_INET6") {
-    return { family, address: /inet_pton\(AF_INET6, "([^"]*)"/.exec(text)?.[1] ?? "?", port: Number(/sin6_port=htons\((\d+)\)/.exec(text)?.[1] ?? NaN) };
+    return {
+      family,
+      address: /inet_pton\(AF_INET6, "([^"]*)"/.exec(text)?.[1] ?? "?",
+      port: Number(/sin6_port=htons\((\d+)\)/.exec(text)?.[1] ?? NaN),
+    };
   }
   if (family === "AF_UNIX") {
     const path = /sun_path=(@?)"((?:[^"\\]|\\.)*)"/.exec(text);
@@ -158,7 +166,12 @@ function msgNames(masked: string, original: string): Destination[] {
 }
 
 /** The destinations one socket call names. */
-function destinations(syscall: SocketSyscall, masked: string, original: string, args: [number, number][]): Destination[] {
+function destinations(
+  syscall: SocketSyscall,
+  masked: string,
+  original: string,
+  args: [number, number][],
+): Destination[] {
   const arg = (i: number): { m: string; o: string } | undefined => {
     const a = args[i];
     return a ? { m: masked.slice(a[0], a[1]).trim(), o: original.slice(a[0], a[1]).trim() } : undefined;
@@ -171,7 +184,13 @@ function destinations(syscall: SocketSyscall, masked: string, original: string, 
     }
     case "sendto": {
       const a = arg(4);
-      return [!a || a.m === "NULL" || a.m === "" ? { family: "none" } : a.m.startsWith("{") ? parseSockaddr(a.o) : { family: "unknown" }];
+      return [
+        !a || a.m === "NULL" || a.m === ""
+          ? { family: "none" }
+          : a.m.startsWith("{")
+            ? parseSockaddr(a.o)
+            : { family: "unknown" },
+      ];
     }
     case "sendmsg":
     case "sendmmsg": {
@@ -372,20 +391,28 @@ export function violation(call: SocketCall, policy: Policy = {}): string | undef
   }
   if (call.family === "none" || call.family === "AF_UNSPEC") return undefined;
   const where = describe(call);
-  if ((policy.allow ?? []).some((a) => a.destination === where && a.programs.includes(basename(call.program)))) return undefined;
-  return call.family === "AF_UNIX" ? `AF_UNIX socket ${where} is not expected from ${basename(call.program)}` : `${call.syscall} to ${where} is not expected from ${basename(call.program)}`;
+  if ((policy.allow ?? []).some((a) => a.destination === where && a.programs.includes(basename(call.program))))
+    return undefined;
+  return call.family === "AF_UNIX"
+    ? `AF_UNIX socket ${where} is not expected from ${basename(call.program)}`
+    : `${call.syscall} to ${where} is not expected from ${basename(call.program)}`;
 }
 
 /** Throws, listing every offending call with its line, unless all calls pass `violation`. */
 export function assertOnlyLoopback(calls: readonly SocketCall[], policy: Policy = {}): void {
   const bad = calls.map((c) => [c, violation(c, policy)] as const).filter(([, why]) => why !== undefined);
   if (bad.length > 0) {
-    throw new Error(`${bad.length} connection attempt(s) other than loopback:\n${bad.map(([c, why]) => `  ${why} by pid ${c.pid} (${c.program}): ${c.line}`).join("\n")}`);
+    throw new Error(
+      `${bad.length} connection attempt(s) other than loopback:\n${bad.map(([c, why]) => `  ${why} by pid ${c.pid} (${c.program}): ${c.line}`).join("\n")}`,
+    );
   }
 }
 
 /** "program syscall destination -> count", sorted: the report of what a trace saw. */
-export function tally(calls: readonly SocketCall[], label: (program: string) => string = (p) => p): Map<string, number> {
+export function tally(
+  calls: readonly SocketCall[],
+  label: (program: string) => string = (p) => p,
+): Map<string, number> {
   const counts = new Map<string, number>();
   for (const c of calls) {
     const key = `${label(c.program)} ${c.syscall} ${describe(c)}`;

@@ -37,7 +37,11 @@ function unitRoot(dropIn?: string, unitText: string = readFileSync(UNIT, "utf8")
   mkdirSync(join(root, "bin"), { recursive: true });
   copyFileSync("/bin/kill", join(root, "bin", "kill"));
   writeFileSync(join(root, "etc", "systemd", "system", "vecto.service"), unitText);
-  if (dropIn) copyFileSync(join(DROPINS, dropIn), join(root, "etc", "systemd", "system", "vecto.service.d", `${dropIn.replace(/\.conf(\.example)?$/, "")}.conf`));
+  if (dropIn)
+    copyFileSync(
+      join(DROPINS, dropIn),
+      join(root, "etc", "systemd", "system", "vecto.service.d", `${dropIn.replace(/\.conf(\.example)?$/, "")}.conf`),
+    );
   return root;
 }
 
@@ -49,20 +53,28 @@ function verify(r: string): { status: number | null; output: string } {
 function exposure(r: string): { score: number; report: string } {
   const res = run("systemd-analyze", ["security", "--offline=true", `--root=${r}`, "--no-pager", "vecto.service"]);
   const match = /Overall exposure level for vecto\.service: (\d+(?:\.\d+)?)/.exec(res.stdout);
-  if (!match) throw new Error(`no exposure level in systemd-analyze output (exit ${res.status}):\n${res.stdout}${res.stderr}`);
+  if (!match)
+    throw new Error(`no exposure level in systemd-analyze output (exit ${res.status}):\n${res.stdout}${res.stderr}`);
   return { score: Number(match[1]), report: res.stdout };
 }
 
 describe("systemd units", () => {
   beforeAll(() => {
     // npm test installs systemd (for systemd-analyze) when it is missing: never skip silently.
-    if (!hasCommand("systemd-analyze")) throw new Error("systemd-analyze is not installed (apt-get install systemd; npm test does it)");
+    if (!hasCommand("systemd-analyze"))
+      throw new Error("systemd-analyze is not installed (apt-get install systemd; npm test does it)");
     root = tempDir("vecto-unit-").path;
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it("systemd-analyze verify reports nothing for the unit and for each drop-in", () => {
-    for (const dropIn of [undefined, "pkcs11.conf", "low-port.conf.example", "usb-hsm.conf.example", "softhsm.conf.example"]) {
+    for (const dropIn of [
+      undefined,
+      "pkcs11.conf",
+      "low-port.conf.example",
+      "usb-hsm.conf.example",
+      "softhsm.conf.example",
+    ]) {
       const result = verify(unitRoot(dropIn));
       expect(result, `verify with ${dropIn ?? "no drop-in"}`).toEqual({ status: 0, output: "" });
     }
@@ -79,7 +91,13 @@ describe("systemd units", () => {
 
   it(`overall exposure is at most ${MAX_EXPOSURE}, alone and with each drop-in`, () => {
     const scores: Record<string, number> = {};
-    for (const dropIn of [undefined, "pkcs11.conf", "low-port.conf.example", "usb-hsm.conf.example", "softhsm.conf.example"]) {
+    for (const dropIn of [
+      undefined,
+      "pkcs11.conf",
+      "low-port.conf.example",
+      "usb-hsm.conf.example",
+      "softhsm.conf.example",
+    ]) {
       const { score, report } = exposure(unitRoot(dropIn));
       scores[dropIn ?? "vecto.service"] = score;
       expect(score, `${dropIn ?? "vecto.service"}:\n${report}`).toBeLessThanOrEqual(MAX_EXPOSURE);
@@ -107,12 +125,44 @@ describe("systemd units", () => {
     expect(settings.has("DynamicUser")).toBe(false);
     expect(one("EnvironmentFile")).toBe("-/etc/vecto/vecto.env");
     expect(settings.get("LoadCredential")).toEqual(["master-key:/etc/vecto/credentials/master-key"]);
-    expect([one("StateDirectory"), one("StateDirectoryMode"), one("CacheDirectory"), one("ConfigurationDirectory")]).toEqual(["vecto", "0700", "vecto", "vecto"]);
-    expect([one("Restart"), one("StartLimitBurst"), one("StartLimitIntervalSec"), one("UMask")]).toEqual(["on-failure", "5", "300", "0077"]);
-    for (const key of ["NoNewPrivileges", "ProtectHome", "PrivateTmp", "PrivateDevices", "PrivateUsers", "ProtectClock", "ProtectHostname", "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs", "ProtectControlGroups", "RestrictNamespaces", "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality", "RemoveIPC"]) {
+    expect([
+      one("StateDirectory"),
+      one("StateDirectoryMode"),
+      one("CacheDirectory"),
+      one("ConfigurationDirectory"),
+    ]).toEqual(["vecto", "0700", "vecto", "vecto"]);
+    expect([one("Restart"), one("StartLimitBurst"), one("StartLimitIntervalSec"), one("UMask")]).toEqual([
+      "on-failure",
+      "5",
+      "300",
+      "0077",
+    ]);
+    for (const key of [
+      "NoNewPrivileges",
+      "ProtectHome",
+      "PrivateTmp",
+      "PrivateDevices",
+      "PrivateUsers",
+      "ProtectClock",
+      "ProtectHostname",
+      "ProtectKernelTunables",
+      "ProtectKernelModules",
+      "ProtectKernelLogs",
+      "ProtectControlGroups",
+      "RestrictNamespaces",
+      "RestrictRealtime",
+      "RestrictSUIDSGID",
+      "LockPersonality",
+      "RemoveIPC",
+    ]) {
       expect(one(key), key).toBe("yes");
     }
-    expect([one("ProtectSystem"), one("ProtectProc"), one("ProcSubset"), one("CapabilityBoundingSet")]).toEqual(["strict", "invisible", "pid", ""]);
+    expect([one("ProtectSystem"), one("ProtectProc"), one("ProcSubset"), one("CapabilityBoundingSet")]).toEqual([
+      "strict",
+      "invisible",
+      "pid",
+      "",
+    ]);
     expect(one("RestrictAddressFamilies")).toBe("AF_UNIX AF_INET AF_INET6");
     expect(settings.get("SystemCallFilter")?.[0]).toBe("@system-service");
     expect(one("SystemCallArchitectures")).toBe("native");

@@ -46,7 +46,8 @@ describe("audit anchors outside the database", () => {
     cleanups.push(dir.cleanup);
     const cwd = dir.path;
     const data = join(cwd, "data");
-    const cli = (args: string[]): { status: number | null; stdout: string; stderr: string } => runCli(args, { cwd, env });
+    const cli = (args: string[]): { status: number | null; stdout: string; stderr: string } =>
+      runCli(args, { cwd, env });
     expect(cli(["init"]).status).toBe(0);
     const db = (): BetterSqlite3.Database => new BetterSqlite3(join(data, "vecto.db"));
     const it: Installation = {
@@ -105,7 +106,10 @@ describe("audit anchors outside the database", () => {
     const made = inst.checkpoint();
     const text = readFileSync(inst.file, "utf8");
     expect(text.startsWith(first)).toBe(true);
-    const lines = text.trimEnd().split("\n").map((line) => JSON.parse(line) as { origin: string; size: number; note: string });
+    const lines = text
+      .trimEnd()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { origin: string; size: number; note: string });
     expect(lines).toHaveLength(2);
     expect(lines[1]).toEqual({ origin: made.note.split("\n")[0], size: made.size, note: made.note });
     const ok = inst.cli(["audit", "verify"]);
@@ -119,7 +123,9 @@ describe("audit anchors outside the database", () => {
     const { size } = inst.checkpoint();
     inst.sql("DELETE FROM audit_events WHERE seq >= ?", size - 3);
     inst.sql("DELETE FROM audit_checkpoints");
-    expect(fails(inst)).toContain(`the log has ${size - 3} events, the anchor at ${NAME}:2 covers ${size} > ${size - 3}: events ${size - 3}..${size - 1} were removed`);
+    expect(fails(inst)).toContain(
+      `the log has ${size - 3} events, the anchor at ${NAME}:2 covers ${size} > ${size - 3}: events ${size - 3}..${size - 1} were removed`,
+    );
   });
 
   it("names the newest checkpoint deleted, with or without the events after the one before", () => {
@@ -128,7 +134,9 @@ describe("audit anchors outside the database", () => {
     inst.grow(2);
     const { size } = inst.checkpoint();
     inst.sql("DELETE FROM audit_checkpoints WHERE size = ?", size);
-    expect(fails(inst)).toContain(`the anchor at ${NAME}:2 holds a signed checkpoint at size ${size} that the database no longer has: its checkpoint was deleted`);
+    expect(fails(inst)).toContain(
+      `the anchor at ${NAME}:2 holds a signed checkpoint at size ${size} that the database no longer has: its checkpoint was deleted`,
+    );
     inst.sql("DELETE FROM audit_events WHERE seq >= ?", older);
     expect(fails(inst)).toContain(`covers ${size} > ${older}: events ${older}..${size - 1} were removed`);
   });
@@ -145,7 +153,9 @@ describe("audit anchors outside the database", () => {
       rmSync(join(inst.data, `${name}-shm`), { force: true });
       copyFileSync(`${copy}-${name}`, join(inst.data, name));
     }
-    expect(fails(inst)).toContain(`covers ${size} > ${old}: events ${old}..${size - 1} were removed (cut from the end, or an older copy of the database was put back)`);
+    expect(fails(inst)).toContain(
+      `covers ${size} > ${old}: events ${old}..${size - 1} were removed (cut from the end, or an older copy of the database was put back)`,
+    );
     // The restored copy lives on past the anchored size: another history now stands where the anchored one was.
     inst.grow(size - old + 1);
     expect(fails(inst)).toContain(`the log at size ${size} does not match the anchor at ${NAME}:2: a rollback or fork`);
@@ -162,14 +172,18 @@ describe("audit anchors outside the database", () => {
     rmSync(inst.anchors, { recursive: true });
     // Nothing on the box remembers the log was longer: this is what the auditor's copy is for.
     expect(inst.cli(["audit", "verify"]).status).toBe(0);
-    expect(fails(inst, ["--trusted-checkpoint", saved])).toContain(`the trusted checkpoint ${saved} covers ${size} > ${size - 2}: events ${size - 2}..${size - 1} were removed`);
+    expect(fails(inst, ["--trusted-checkpoint", saved])).toContain(
+      `the trusted checkpoint ${saved} covers ${size} > ${size - 2}: events ${size - 2}..${size - 1} were removed`,
+    );
     // A copy of the anchor file (JSON Lines with a note each) is accepted too.
     const lines = join(inst.cwd, "anchor-copy.jsonl");
     writeFileSync(lines, `${JSON.stringify({ note })}\n`);
     expect(fails(inst, ["--trusted-checkpoint", lines])).toContain(`the trusted checkpoint ${lines}:1 covers ${size}`);
     // A trusted file that is not signed by the installation key is refused, not believed.
     writeFileSync(saved, note.replace(/\n\n— .*$/s, "\n\n— forged AAAA\n"));
-    expect(fails(inst, ["--trusted-checkpoint", saved])).toContain(`the trusted checkpoint ${saved} does not verify with the installation key`);
+    expect(fails(inst, ["--trusted-checkpoint", saved])).toContain(
+      `the trusted checkpoint ${saved} does not verify with the installation key`,
+    );
   });
 
   it("reports a tampered or forged anchor line and does not trust it", () => {
@@ -179,20 +193,32 @@ describe("audit anchors outside the database", () => {
     const { note, origin } = JSON.parse(line ?? "") as { note: string; origin: string };
     // A forged line signed by another key claims a much longer log: it is named, not believed.
     const impostor = newKeyPair(origin);
-    const forged = signCheckpoint({ origin, size: size + 1000, rootHash: new Uint8Array(32), time: new Date(Math.floor(Date.now() / 1000) * 1000) }, impostor.signer);
+    const forged = signCheckpoint(
+      { origin, size: size + 1000, rootHash: new Uint8Array(32), time: new Date(Math.floor(Date.now() / 1000) * 1000) },
+      impostor.signer,
+    );
     appendFileSync(inst.file, `${JSON.stringify({ origin, size: size + 1000, note: forged })}\n`);
     const out = fails(inst);
-    expect(out).toContain(`the anchor line ${NAME}:2 is not a checkpoint of this log signed by the installation key (edited or forged); it was not trusted`);
+    expect(out).toContain(
+      `the anchor line ${NAME}:2 is not a checkpoint of this log signed by the installation key (edited or forged); it was not trusted`,
+    );
     expect(out).not.toContain("were removed");
     // An edited genuine line: its signature no longer matches.
-    writeFileSync(inst.file, `${JSON.stringify({ origin, size, note: note.replace(`\n${size}\n`, `\n${size + 1}\n`) })}\n`);
+    writeFileSync(
+      inst.file,
+      `${JSON.stringify({ origin, size, note: note.replace(`\n${size}\n`, `\n${size + 1}\n`) })}\n`,
+    );
     expect(fails(inst)).toContain(`the anchor line ${NAME}:1 is not a checkpoint of this log`);
     // A line torn by a crash: reported, and the next checkpoint still lands on a line of its own.
     writeFileSync(inst.file, `${line ?? ""}\n{"origin":"${origin}","si`);
-    expect(fails(inst)).toContain(`the anchor line ${NAME}:2 is unreadable (torn by a crash or a full disk, or edited); it was not trusted`);
+    expect(fails(inst)).toContain(
+      `the anchor line ${NAME}:2 is unreadable (torn by a crash or a full disk, or edited); it was not trusted`,
+    );
     inst.grow(1);
     const made = inst.checkpoint();
-    expect(readFileSync(inst.file, "utf8").split("\n")[2]).toBe(JSON.stringify({ origin, size: made.size, note: made.note }));
+    expect(readFileSync(inst.file, "utf8").split("\n")[2]).toBe(
+      JSON.stringify({ origin, size: made.size, note: made.note }),
+    );
   });
 
   it("seeds the anchor directory when vecto serve starts on an installation without one, and says so in its log", async () => {
@@ -202,7 +228,11 @@ describe("audit anchors outside the database", () => {
     const server = await startServe(inst.cwd, { VECTO_LISTEN: `127.0.0.1:${await freePort()}`, VECTO_HTTP_LISTEN: "" });
     server.child.kill("SIGTERM");
     expect(await waitForExit(server.child)).toBe(0);
-    const seeded = server.stdout().split("\n").filter((line) => line.includes("audit anchor directory seeded")).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const seeded = server
+      .stdout()
+      .split("\n")
+      .filter((line) => line.includes("audit anchor directory seeded"))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(seeded).toEqual([expect.objectContaining({ level: "warn", dir: inst.anchors, checkpoints: 1 })]);
     // The seeded line first; after it, the checkpoints the server made of its own events (start-up, shutdown).
     const lines = readFileSync(inst.file, "utf8").trimEnd().split("\n");
@@ -214,12 +244,16 @@ describe("audit anchors outside the database", () => {
   it("reports a deleted anchor file or directory while the database holds checkpoints; only a directory without anchor files is seeded", () => {
     const inst = installation();
     rmSync(inst.file);
-    expect(fails(inst)).toContain(`the anchor file ${NAME} is missing, yet the database holds 1 signed checkpoints of this log: anchors deleted?`);
+    expect(fails(inst)).toContain(
+      `the anchor file ${NAME} is missing, yet the database holds 1 signed checkpoints of this log: anchors deleted?`,
+    );
     rmSync(inst.anchors, { recursive: true });
     expect(fails(inst)).toContain("the anchor directory (VECTO_AUDIT_ANCHOR_DIR) does not exist");
     // As after an upgrade from a build without anchors: the new directory is seeded from the database, and says so.
     const seeded = inst.cli(["--verbose", "audit", "checkpoint"]);
-    expect(seeded.stderr).toContain("audit anchor directory seeded with the checkpoints the database holds (it held no anchor file)");
+    expect(seeded.stderr).toContain(
+      "audit anchor directory seeded with the checkpoints the database holds (it held no anchor file)",
+    );
     expect(readFileSync(inst.file, "utf8").trimEnd().split("\n")).toHaveLength(1);
     expect(inst.cli(["audit", "verify"]).status).toBe(0);
     // So is an empty directory an operator made for the anchors (another mount).
@@ -263,12 +297,20 @@ describe("audit anchors outside the database", () => {
     rmSync(file);
     expect(await makeCheckpoints(db, crypto, auditAnchor)).toEqual([]);
     expect(existsSync(file)).toBe(false);
-    expect((await verifyLog(db, crypto, auditAnchor, tenant)).firstBad?.reason).toBe(`the anchor file VECTO_AUDIT_ANCHOR_DIR/${tenant}.jsonl is missing, yet the database holds 1 signed checkpoints of this log: anchors deleted?`);
-    for (const other of db.auditLog.logIds().filter((id) => id !== tenant)) expect((await verifyLog(db, crypto, auditAnchor, other)).ok).toBe(true);
+    expect((await verifyLog(db, crypto, auditAnchor, tenant)).firstBad?.reason).toBe(
+      `the anchor file VECTO_AUDIT_ANCHOR_DIR/${tenant}.jsonl is missing, yet the database holds 1 signed checkpoints of this log: anchors deleted?`,
+    );
+    for (const other of db.auditLog.logIds().filter((id) => id !== tenant))
+      expect((await verifyLog(db, crypto, auditAnchor, other)).ok).toBe(true);
     // The tenant's own auditors see the failure through the API, without the server's paths.
     const api = await f.call("GET", "/api/audit/verify", { token: acme.admin.tokens.accessToken });
     const body = await api.text();
-    expect(JSON.parse(body)).toMatchObject({ report: { ok: false, firstBad: { reason: expect.stringContaining(`VECTO_AUDIT_ANCHOR_DIR/${tenant}.jsonl is missing`) } } });
+    expect(JSON.parse(body)).toMatchObject({
+      report: {
+        ok: false,
+        firstBad: { reason: expect.stringContaining(`VECTO_AUDIT_ANCHOR_DIR/${tenant}.jsonl is missing`) },
+      },
+    });
     expect(body).not.toContain(f.dataDir);
   });
 
@@ -279,7 +321,9 @@ describe("audit anchors outside the database", () => {
     cleanups.push(() => f.close());
     const made = await makeCheckpoints(f.services.db, f.services.crypto, f.services.auditAnchor);
     expect(made.length).toBeGreaterThan(0);
-    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.event === "audit.checkpoint");
+    const entries = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.event === "audit.checkpoint");
     expect(entries).toEqual(
       made.map((row) =>
         expect.objectContaining({
@@ -294,7 +338,9 @@ describe("audit anchors outside the database", () => {
     );
     // Checkpoints made through the API are anchored too, and the API's verify reads the anchor.
     await f.call("POST", "/api/audit/checkpoints", { token: f.root.tokens.accessToken });
-    const report = (await (await f.call("GET", "/api/audit/verify?log=platform", { token: f.root.tokens.accessToken })).json()) as { report: { ok: boolean; anchor?: { size: number } } };
+    const report = (await (
+      await f.call("GET", "/api/audit/verify?log=platform", { token: f.root.tokens.accessToken })
+    ).json()) as { report: { ok: boolean; anchor?: { size: number } } };
     expect(report.report.ok).toBe(true);
     expect(report.report.anchor?.size).toBe(f.services.db.auditLog.latestCheckpoint(PLATFORM_LOG)?.size);
   });

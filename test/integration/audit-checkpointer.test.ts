@@ -38,9 +38,12 @@ describe("checkpoints as the logs grow, under vecto serve", () => {
       db.close();
     }
   };
-  const logSize = (log: string): number => sql<{ n: number }>("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ?", log).n;
-  const newest = (log: string): number => sql<{ size: number | null }>("SELECT max(size) AS size FROM audit_checkpoints WHERE tenant_id = ?", log).size ?? 0;
-  const checkpointCount = (log: string): number => sql<{ n: number }>("SELECT count(*) AS n FROM audit_checkpoints WHERE tenant_id = ?", log).n;
+  const logSize = (log: string): number =>
+    sql<{ n: number }>("SELECT count(*) AS n FROM audit_events WHERE tenant_id = ?", log).n;
+  const newest = (log: string): number =>
+    sql<{ size: number | null }>("SELECT max(size) AS size FROM audit_checkpoints WHERE tenant_id = ?", log).size ?? 0;
+  const checkpointCount = (log: string): number =>
+    sql<{ n: number }>("SELECT count(*) AS n FROM audit_checkpoints WHERE tenant_id = ?", log).n;
   /** The size of the log's last anchor line; 0 while it has none. */
   const anchored = (log: string): number => {
     const file = join(anchors, `${log}.jsonl`);
@@ -52,7 +55,8 @@ describe("checkpoints as the logs grow, under vecto serve", () => {
     for (let i = 0; i < 200 && read() < size; i++) await new Promise((r) => setTimeout(r, 50));
     return read();
   };
-  const createNode = async (title: string): Promise<number> => (await call("POST", `/api/projects/${projectId}/nodes`, { token: admin, body: { type: "note", title } })).status;
+  const createNode = async (title: string): Promise<number> =>
+    (await call("POST", `/api/projects/${projectId}/nodes`, { token: admin, body: { type: "note", title } })).status;
   const start = async (): Promise<Server> => {
     server = await startServe(cwd, env);
     return server;
@@ -72,9 +76,22 @@ describe("checkpoints as the logs grow, under vecto serve", () => {
     expect(runCli(["init"], { cwd, env }).status).toBe(0);
     const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd, env }).stdout) as { token: string };
     await start();
-    expect((await call("POST", "/api/setup", { body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD } })).status).toBe(201);
+    expect(
+      (
+        await call("POST", "/api/setup", {
+          body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD },
+        })
+      ).status,
+    ).toBe(201);
     const root = await loginToken(call, undefined, "root@example.test");
-    const tenant = await call("POST", "/api/tenants", { token: root, body: { slug: "acme", name: "Acme", admin: { email: "admin@acme.test", name: "Admin", password: STRONG_PASSWORD } } });
+    const tenant = await call("POST", "/api/tenants", {
+      token: root,
+      body: {
+        slug: "acme",
+        name: "Acme",
+        admin: { email: "admin@acme.test", name: "Admin", password: STRONG_PASSWORD },
+      },
+    });
     expect(tenant.status).toBe(201);
     tenantId = (JSON.parse(tenant.body) as { tenant: { id: string } }).tenant.id;
     admin = await loginToken(call, "acme", "admin@acme.test");
@@ -89,7 +106,10 @@ describe("checkpoints as the logs grow, under vecto serve", () => {
 
   it("covers the event of a node created over HTTPS with a signed, anchored checkpoint soon after the 201", async () => {
     expect(await createNode("covered")).toBe(201);
-    const seq = sql<{ seq: number }>("SELECT max(seq) AS seq FROM audit_events WHERE tenant_id = ? AND event = 'node.created'", tenantId).seq;
+    const seq = sql<{ seq: number }>(
+      "SELECT max(seq) AS seq FROM audit_events WHERE tenant_id = ? AND event = 'node.created'",
+      tenantId,
+    ).seq;
     expect(await reaches(() => newest(tenantId), seq + 1)).toBeGreaterThan(seq);
     expect(await reaches(() => anchored(tenantId), seq + 1)).toBeGreaterThan(seq);
   });
@@ -114,7 +134,11 @@ describe("checkpoints as the logs grow, under vecto serve", () => {
     rmSync(file);
     mkdirSync(file);
     expect(await createNode("while failing")).toBe(201);
-    await waitForLines(running.child, running.stdout, "audit checkpoint failed; the events stay uncovered until a later run succeeds");
+    await waitForLines(
+      running.child,
+      running.stdout,
+      "audit checkpoint failed; the events stay uncovered until a later run succeeds",
+    );
     expect((await call("GET", "/healthz")).status).toBe(200);
     expect(await createNode("still acknowledged")).toBe(201);
     const size = logSize(tenantId);

@@ -12,8 +12,6 @@ import { runCli, tempDir } from "../helpers.js";
 import { parseJsonl, signedRowOf, type AuditLine } from "../audit-lines.js";
 import { identityFixture, type Account, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
-
-
 /** A strict RFC 4180 reader (quoted cells, doubled quotes, CRLF rows), so the test does not trust the writer. */
 function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
@@ -51,7 +49,6 @@ function parseCsv(text: string): string[][] {
   return rows;
 }
 
-
 /** The documented inverse of the formula guard: one leading apostrophe is dropped. */
 const unescapeCell = (cell: string): string => (cell.startsWith("'") ? cell.slice(1) : cell);
 
@@ -73,8 +70,10 @@ describe("GET /api/audit", () => {
     return parseJsonl(await res.text());
   }
   /** A later export also holds what was appended since (the exports' own events): compare up to the earlier one's end. */
-  const upTo = (later: AuditLine[], earlier: AuditLine[]): AuditLine[] => later.filter((l) => l.seq <= (earlier.at(-1)?.seq ?? -1));
-  const exportedEvents = (tenantId: string): AuditRow[] => f.services.db.auditLog.filtered(tenantId, { event: "audit.exported", afterSeq: -1, limit: 10_000 });
+  const upTo = (later: AuditLine[], earlier: AuditLine[]): AuditLine[] =>
+    later.filter((l) => l.seq <= (earlier.at(-1)?.seq ?? -1));
+  const exportedEvents = (tenantId: string): AuditRow[] =>
+    f.services.db.auditLog.filtered(tenantId, { event: "audit.exported", afterSeq: -1, limit: 10_000 });
 
   beforeAll(async () => {
     f = await identityFixture();
@@ -84,17 +83,29 @@ describe("GET /api/audit", () => {
     member = await f.createUser(acme.admin, { role: "member" }, acme.slug);
     viewer = await f.createUser(acme.admin, { role: "viewer" }, acme.slug);
     auditor = await f.createUser(acme.admin, { role: "member", auditor: true }, acme.slug);
-    const project = (await (await f.call("POST", "/api/projects", { token: member.tokens.accessToken, body: { name: "Exported" } })).json()) as { project: { id: string } };
+    const project = (await (
+      await f.call("POST", "/api/projects", { token: member.tokens.accessToken, body: { name: "Exported" } })
+    ).json()) as { project: { id: string } };
     const nodeIds: string[] = [];
     for (const title of ["one", "two", "three"]) {
-      const res = await f.call("POST", `/api/projects/${project.project.id}/nodes`, { token: member.tokens.accessToken, body: { type: "idea", title } });
+      const res = await f.call("POST", `/api/projects/${project.project.id}/nodes`, {
+        token: member.tokens.accessToken,
+        body: { type: "idea", title },
+      });
       nodeIds.push(((await res.json()) as { node: { id: string } }).node.id);
     }
     await f.login(acme.slug, acme.admin.email, "not-the-password");
     // An erasure records its reason: text a user typed, in a security payload, as a spreadsheet formula.
     const erased = nodeIds.at(-1) as string;
     expect((await f.call("DELETE", `/api/nodes/${erased}`, { token: acme.admin.tokens.accessToken })).status).toBe(200);
-    expect((await f.call("POST", `/api/nodes/${erased}/erase`, { token: acme.admin.tokens.accessToken, body: { reason: FORMULA_REASON } })).status).toBe(200);
+    expect(
+      (
+        await f.call("POST", `/api/nodes/${erased}/erase`, {
+          token: acme.admin.tokens.accessToken,
+          body: { reason: FORMULA_REASON },
+        })
+      ).status,
+    ).toBe(200);
     await f.call("POST", "/api/projects", { token: other.admin.tokens.accessToken, body: { name: "Other's project" } });
   });
   afterAll(() => f.close());
@@ -103,12 +114,23 @@ describe("GET /api/audit", () => {
     const res = await get(acme.admin.tokens.accessToken);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/x-ndjson; charset=utf-8");
-    expect(res.headers.get("content-disposition")).toMatch(/^attachment; filename="vecto-audit-export-acme-\d{8}T\d{6}Z\.jsonl"$/);
+    expect(res.headers.get("content-disposition")).toMatch(
+      /^attachment; filename="vecto-audit-export-acme-\d{8}T\d{6}Z\.jsonl"$/,
+    );
     const all = parseJsonl(await res.text());
     expect(all.map((l) => l.seq)).toEqual(all.map((_, i) => i));
     expect(new Set(all.map((l) => l.log))).toEqual(new Set([acme.tenantId]));
-    expect(all.map((l) => l.event)).toEqual(expect.arrayContaining(["tenant.created", "user.created", "project.created", "node.created", "auth.login_failed"]));
-    for (const line of all.filter((l) => l.sensitivity === "normal")) expect(Buffer.from(mac(signatureInput(signedRowOf(line)))).toString("base64")).toBe(line.signature);
+    expect(all.map((l) => l.event)).toEqual(
+      expect.arrayContaining([
+        "tenant.created",
+        "user.created",
+        "project.created",
+        "node.created",
+        "auth.login_failed",
+      ]),
+    );
+    for (const line of all.filter((l) => l.sensitivity === "normal"))
+      expect(Buffer.from(mac(signatureInput(signedRowOf(line)))).toString("base64")).toBe(line.signature);
   });
 
   it("records each export (before streaming) in the reader's log, and the export stops just before that event", async () => {
@@ -118,7 +140,12 @@ describe("GET /api/audit", () => {
     expect(recorded.length).toBe(before + 1); // written already, while the body has not been read
     const own = recorded.at(-1) as AuditRow;
     expect(own).toMatchObject({ sensitivity: "security", actorId: acme.admin.id });
-    expect(JSON.parse(own.payload)).toEqual({ log: acme.tenantId, format: "csv", event: "node.created", redacted: true });
+    expect(JSON.parse(own.payload)).toEqual({
+      log: acme.tenantId,
+      format: "csv",
+      event: "node.created",
+      redacted: true,
+    });
     expect(await res.text()).not.toContain(own.vid);
     const all = await lines(acme.admin.tokens.accessToken);
     expect(all.find((l) => l.vid === own.vid)?.seq).toBe(own.seq);
@@ -132,15 +159,32 @@ describe("GET /api/audit", () => {
     const text = await res.text();
     const [header, ...rows] = parseCsv(text);
     expect(header).toEqual([...CSV_COLUMNS]);
-    const json = upTo(await lines(auditor.tokens.accessToken), rows.map((r) => ({ seq: Number(r[2]) }) as AuditLine));
+    const json = upTo(
+      await lines(auditor.tokens.accessToken),
+      rows.map((r) => ({ seq: Number(r[2]) }) as AuditLine),
+    );
     expect(rows.length).toBe(json.length);
     rows.forEach((row, i) => {
       const line = json[i] as AuditLine;
-      for (const raw of row.filter((c) => c.startsWith("'"))) expect(raw, "only escaped cells start with an apostrophe").toMatch(/^'[=+\-@\t\r']/);
+      for (const raw of row.filter((c) => c.startsWith("'")))
+        expect(raw, "only escaped cells start with an apostrophe").toMatch(/^'[=+\-@\t\r']/);
       const cell = Object.fromEntries(CSV_COLUMNS.map((name, k) => [name, unescapeCell(row[k] ?? "")]));
       expect(cell).toEqual({
-        vid: line.vid, log: line.log, seq: String(line.seq), timestamp: line.timestamp, event: line.event, scope: line.scope, sensitivity: line.sensitivity, severity: line.severity,
-        actor_type: line.actor.type, actor_id: line.actor.id ?? "", scope_vid: line.scope_vid ?? "", payload: JSON.stringify(line.payload), signature: line.signature, redacted: "", actor_name: line.actor_name ?? "",
+        vid: line.vid,
+        log: line.log,
+        seq: String(line.seq),
+        timestamp: line.timestamp,
+        event: line.event,
+        scope: line.scope,
+        sensitivity: line.sensitivity,
+        severity: line.severity,
+        actor_type: line.actor.type,
+        actor_id: line.actor.id ?? "",
+        scope_vid: line.scope_vid ?? "",
+        payload: JSON.stringify(line.payload),
+        signature: line.signature,
+        redacted: "",
+        actor_name: line.actor_name ?? "",
       });
     });
     // The typed reason sits inside the quoted JSON payload cell, its quotes doubled; the cell starts with {, not =.
@@ -157,13 +201,17 @@ describe("GET /api/audit", () => {
     expect(csvCell('say "hi", twice')).toBe('"say ""hi"", twice"');
     expect(csvCell("two\r\nlines")).toBe('"two\r\nlines"');
     expect(csvCell('=HYPERLINK("http://evil.example/","x")')).toBe(`"'=HYPERLINK(""http://evil.example/"",""x"")"`);
-    for (const formula of ["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\tx", "\rx"]) expect(csvCell(formula).replace(/^"/, "")).toMatch(/^'/);
+    for (const formula of ["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\tx", "\rx"])
+      expect(csvCell(formula).replace(/^"/, "")).toMatch(/^'/);
     expect(csvCell("a=b")).toBe("a=b");
     // A base64 signature starts with "+" one time in 64: guarded too, and recoverable.
-    expect(csvCell("+e+EHz+0LtcXzcu/HHcsHfF9l/PfuYH7rdIdx+rtsq8=")).toBe("'+e+EHz+0LtcXzcu/HHcsHfF9l/PfuYH7rdIdx+rtsq8=");
+    expect(csvCell("+e+EHz+0LtcXzcu/HHcsHfF9l/PfuYH7rdIdx+rtsq8=")).toBe(
+      "'+e+EHz+0LtcXzcu/HHcsHfF9l/PfuYH7rdIdx+rtsq8=",
+    );
     // An apostrophe of the value's own is escaped the same way, so dropping one apostrophe is always right.
     expect(csvCell("'quoted")).toBe("''quoted");
-    for (const value of ["=1+1", "'x", "''", "plain", "+AB/="]) expect(unescapeCell(parseCsv(`${csvCell(value)}\r\n`)[0]?.[0] ?? "")).toBe(value);
+    for (const value of ["=1+1", "'x", "''", "plain", "+AB/="])
+      expect(unescapeCell(parseCsv(`${csvCell(value)}\r\n`)[0]?.[0] ?? "")).toBe(value);
   });
 
   it("filters by event, actor and time range, each narrowing to exactly the matching events", async () => {
@@ -185,11 +233,23 @@ describe("GET /api/audit", () => {
     // An offset is the same instant: normalised before comparing with the stored UTC text.
     const shifted = new Date(Date.parse(boundary) + 2 * 3_600_000).toISOString().replace("Z", "+02:00");
     await check(`?to=${encodeURIComponent(shifted)}`, (l) => l.timestamp < boundary);
-    await check(`?event=node.created&actor=${member.id}&from=${encodeURIComponent(boundary)}`, (l) => l.event === "node.created" && l.actor.id === member.id);
+    await check(
+      `?event=node.created&actor=${member.id}&from=${encodeURIComponent(boundary)}`,
+      (l) => l.event === "node.created" && l.actor.id === member.id,
+    );
   });
 
   it("refuses a malformed filter with 400", async () => {
-    for (const query of ["?from=yesterday", "?to=2024-01-01", "?event=DROP%20TABLE", "?format=xml", "?actor=%27%20OR%201", "?limit=0", "?after=not-a-vid", "?smuggled=1"]) {
+    for (const query of [
+      "?from=yesterday",
+      "?to=2024-01-01",
+      "?event=DROP%20TABLE",
+      "?format=xml",
+      "?actor=%27%20OR%201",
+      "?limit=0",
+      "?after=not-a-vid",
+      "?smuggled=1",
+    ]) {
       const res = await get(acme.admin.tokens.accessToken, query);
       expect(res.status, query).toBe(400);
     }
@@ -208,7 +268,8 @@ describe("GET /api/audit", () => {
     const theirs = await lines(other.admin.tokens.accessToken);
     expect(new Set(theirs.map((l) => l.log))).toEqual(new Set([other.tenantId]));
     const myText = JSON.stringify(mine);
-    for (const secret of [other.tenantId, other.admin.id, ...theirs.map((l) => l.vid)]) expect(myText).not.toContain(secret);
+    for (const secret of [other.tenantId, other.admin.id, ...theirs.map((l) => l.vid)])
+      expect(myText).not.toContain(secret);
     expect(JSON.stringify(theirs)).not.toContain(acme.tenantId);
     expect((await get(acme.admin.tokens.accessToken, "?log=platform")).status).toBe(403);
   });
@@ -235,7 +296,14 @@ describe("GET /api/audit", () => {
   });
 
   it("gives the platform root the platform tenant's log, and with log=platform the installation log", async () => {
-    f.services.identity.events.emit({ event: "auth.jwt_key_rotated", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: "test" }, payload: { kid: "k-test" } });
+    f.services.identity.events.emit({
+      event: "auth.jwt_key_rotated",
+      sensitivity: "security",
+      severity: "info",
+      tenantId: null,
+      actor: { type: "system", id: "test" },
+      payload: { kid: "k-test" },
+    });
     const platformTenant = f.services.db.tenants.platformTenant()?.id;
     const own = await lines(f.root.tokens.accessToken);
     expect(new Set(own.map((l) => l.log))).toEqual(new Set([platformTenant]));
@@ -245,7 +313,9 @@ describe("GET /api/audit", () => {
     const installation = parseJsonl(await res.text());
     expect(new Set(installation.map((l) => l.log))).toEqual(new Set(["_platform"]));
     expect(installation.at(-1)).toMatchObject({ event: "auth.jwt_key_rotated", redacted: true });
-    expect(JSON.parse((exportedEvents(platformTenant ?? "").at(-1) as AuditRow).payload)).toMatchObject({ log: "_platform" });
+    expect(JSON.parse((exportedEvents(platformTenant ?? "").at(-1) as AuditRow).payload)).toMatchObject({
+      log: "_platform",
+    });
   });
 });
 
@@ -259,7 +329,15 @@ describe("vecto audit export", () => {
     expect(init.status, init.stderr).toBe(0);
     const services = await openServices(loadConfig({ VECTO_ENV_FILE: "/dev/null" }, cwd), createLogger("silent"));
     try {
-      for (let i = 0; i < 3; i += 1) services.identity.events.emit({ event: "auth.jwt_key_rotated", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: "test" }, payload: { kid: `k-${i}`, note: "line, with \"quotes\"" } });
+      for (let i = 0; i < 3; i += 1)
+        services.identity.events.emit({
+          event: "auth.jwt_key_rotated",
+          sensitivity: "security",
+          severity: "info",
+          tenantId: null,
+          actor: { type: "system", id: "test" },
+          payload: { kid: `k-${i}`, note: 'line, with "quotes"' },
+        });
     } finally {
       services.close();
     }
@@ -272,23 +350,41 @@ describe("vecto audit export", () => {
     expect(result.stdout).toBe("");
     expect(statSync(out).mode & 0o777).toBe(0o600);
     const exported = parseJsonl(readFileSync(out, "utf8"));
-    expect(exported.map((l) => l.payload)).toEqual([0, 1, 2].map((i) => ({ kid: `k-${i}`, note: 'line, with "quotes"' })));
+    expect(exported.map((l) => l.payload)).toEqual(
+      [0, 1, 2].map((i) => ({ kid: `k-${i}`, note: 'line, with "quotes"' })),
+    );
     expect(exported.some((l) => l.redacted)).toBe(false);
     const again = parseJsonl(runCli(["audit", "export", "--event", "audit.exported"], { cwd }).stdout);
     expect(again).toHaveLength(1);
-    expect(again[0]).toMatchObject({ log: "_platform", seq: 3, actor: { type: "system", id: "vecto audit export", name: null }, actor_name: "vecto audit export", payload: { log: "_platform", format: "jsonl", out, redacted: false } });
+    expect(again[0]).toMatchObject({
+      log: "_platform",
+      seq: 3,
+      actor: { type: "system", id: "vecto audit export", name: null },
+      actor_name: "vecto audit export",
+      payload: { log: "_platform", format: "jsonl", out, redacted: false },
+    });
   });
 
   it("writes CSV to stdout, filtered", () => {
-    const result = runCli(["audit", "export", "--format", "csv", "--event", "auth.jwt_key_rotated", "--from", "2000-01-01T00:00:00Z"], { cwd });
+    const result = runCli(
+      ["audit", "export", "--format", "csv", "--event", "auth.jwt_key_rotated", "--from", "2000-01-01T00:00:00Z"],
+      { cwd },
+    );
     expect(result.status, result.stderr).toBe(0);
     const [header, ...rows] = parseCsv(result.stdout);
     expect(header).toEqual([...CSV_COLUMNS]);
-    expect(rows.map((r) => JSON.parse(r[11] as string) as unknown)).toEqual([0, 1, 2].map((i) => ({ kid: `k-${i}`, note: 'line, with "quotes"' })));
+    expect(rows.map((r) => JSON.parse(r[11] as string) as unknown)).toEqual(
+      [0, 1, 2].map((i) => ({ kid: `k-${i}`, note: 'line, with "quotes"' })),
+    );
   });
 
   it("fails bad input with one line and exit 1", () => {
-    for (const args of [["--from", "yesterday"], ["--format", "xml"], ["--log", "no-such-tenant"], ["--event", "nope"]]) {
+    for (const args of [
+      ["--from", "yesterday"],
+      ["--format", "xml"],
+      ["--log", "no-such-tenant"],
+      ["--event", "nope"],
+    ]) {
       const result = runCli(["audit", "export", ...args], { cwd });
       expect(result.status, args.join(" ")).toBe(1);
       expect(result.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);

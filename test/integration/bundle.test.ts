@@ -38,13 +38,18 @@ interface Run {
 
 function bundle(outDir: string, env: Record<string, string> = {}, args: string[] = []): Run {
   const clean: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "VECTO_RELEASE_SIGNING_KEY" && k !== "SOURCE_DATE_EPOCH") clean[k] = v;
-  const r = spawnSync(process.execPath, [join(ROOT, "appliance", "release-bundle.mjs"), "--binary", CLI, "--out-dir", outDir, "--allow-missing", ...args], {
-    cwd: ROOT,
-    env: { ...clean, SOURCE_DATE_EPOCH: String(EPOCH), ...env },
-    encoding: "utf8",
-    timeout: 120_000,
-  });
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && k !== "VECTO_RELEASE_SIGNING_KEY" && k !== "SOURCE_DATE_EPOCH") clean[k] = v;
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, "appliance", "release-bundle.mjs"), "--binary", CLI, "--out-dir", outDir, "--allow-missing", ...args],
+    {
+      cwd: ROOT,
+      env: { ...clean, SOURCE_DATE_EPOCH: String(EPOCH), ...env },
+      encoding: "utf8",
+      timeout: 120_000,
+    },
+  );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -56,7 +61,15 @@ async function entriesOf(tarball: string): Promise<Entry[]> {
       const chunks: Buffer[] = [];
       stream.on("data", (c: Buffer) => chunks.push(c));
       stream.on("end", () => {
-        out.push({ name: header.name, type: header.type ?? "file", mode: header.mode ?? 0, uid: header.uid ?? -1, gid: header.gid ?? -1, mtime: (header.mtime?.getTime() ?? 0) / 1000, data: Buffer.concat(chunks) });
+        out.push({
+          name: header.name,
+          type: header.type ?? "file",
+          mode: header.mode ?? 0,
+          uid: header.uid ?? -1,
+          gid: header.gid ?? -1,
+          mtime: (header.mtime?.getTime() ?? 0) / 1000,
+          data: Buffer.concat(chunks),
+        });
         next();
       });
       stream.resume();
@@ -77,13 +90,30 @@ function sh(cmd: string, args: string[], cwd: string): Run {
 /** The installer's check, exactly: the .sig file is base64, OpenSSL wants the raw 64 bytes. */
 function opensslVerify(dir: string, pubkey: string): Run {
   writeFileSync(join(dir, "..", "sig.raw"), Buffer.from(readFileSync(join(dir, "SHA256SUMS.sig"), "utf8"), "base64"));
-  return sh("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", pubkey, "-rawin", "-in", "SHA256SUMS", "-sigfile", join(dir, "..", "sig.raw")], dir);
+  return sh(
+    "openssl",
+    [
+      "pkeyutl",
+      "-verify",
+      "-pubin",
+      "-inkey",
+      pubkey,
+      "-rawin",
+      "-in",
+      "SHA256SUMS",
+      "-sigfile",
+      join(dir, "..", "sig.raw"),
+    ],
+    dir,
+  );
 }
 
 function repoFiles(dir: string, prefix = ""): string[] {
   const abs = join(ROOT, dir, prefix);
   if (!existsSync(abs)) return [];
-  return readdirSync(abs, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? repoFiles(dir, `${prefix}${d.name}/`) : [`${dir}/${prefix}${d.name}`]));
+  return readdirSync(abs, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? repoFiles(dir, `${prefix}${d.name}/`) : [`${dir}/${prefix}${d.name}`],
+  );
 }
 
 describe("npm run bundle: the offline install bundle", () => {
@@ -119,7 +149,9 @@ describe("npm run bundle: the offline install bundle", () => {
       "SHA256SUMS.sig",
       "sbom.cdx.json",
       "config/vecto.env.example",
-      ...readdirSync(join(ROOT, "docs")).filter((n) => n.endsWith(".md")).map((n) => `docs/${n}`),
+      ...readdirSync(join(ROOT, "docs"))
+        .filter((n) => n.endsWith(".md"))
+        .map((n) => `docs/${n}`),
       ...repoFiles("docs/adr"),
       ...repoFiles("systemd"),
       ...repoFiles("installer"),
@@ -128,7 +160,9 @@ describe("npm run bundle: the offline install bundle", () => {
     expect(files.sort()).toEqual([...new Set(expected)].sort());
     expect(file("VERSION")?.data.toString()).toBe(`${VERSION}\n`);
     expect(file("bin/vecto")?.data.equals(readFileSync(CLI))).toBe(true);
-    expect(file("config/vecto.env.example")?.data.equals(readFileSync(join(ROOT, "config", "vecto.env.example")))).toBe(true);
+    expect(file("config/vecto.env.example")?.data.equals(readFileSync(join(ROOT, "config", "vecto.env.example")))).toBe(
+      true,
+    );
     // The public key is published beside the tarball, never inside; no private key anywhere in it.
     expect(existsSync(join(out, PUBKEY))).toBe(true);
     expect(files.some((f) => f.endsWith(".pem"))).toBe(false);
@@ -143,7 +177,10 @@ describe("npm run bundle: the offline install bundle", () => {
     for (const e of entries) {
       expect([e.uid, e.gid, e.mtime], e.name).toEqual([0, 0, EPOCH]);
       const rel = e.name.slice(TOP.length + 1).replace(/\/$/, "");
-      const executable = rel === "bin/vecto" || rel.endsWith(".sh") || (/^(installer|systemd)\//.test(rel) && (statSync(join(ROOT, rel)).mode & 0o111) !== 0);
+      const executable =
+        rel === "bin/vecto" ||
+        rel.endsWith(".sh") ||
+        (/^(installer|systemd)\//.test(rel) && (statSync(join(ROOT, rel)).mode & 0o111) !== 0);
       const wanted = e.type === "directory" || executable ? 0o755 : 0o644;
       expect(e.mode.toString(8), e.name).toBe(wanted.toString(8));
     }
@@ -151,11 +188,17 @@ describe("npm run bundle: the offline install bundle", () => {
   });
 
   it("SHA256SUMS lists every other file; sha256sum -c and the OpenSSL signature check pass", () => {
-    const listed = readFileSync(join(unpacked, TOP, "SHA256SUMS"), "utf8").trimEnd().split("\n").map((l) => {
-      expect(l).toMatch(/^[0-9a-f]{64} {2}[^/\s][^\s]*$/);
-      return l.slice(66);
-    });
-    const files = entries.filter((e) => e.type === "file").map((e) => e.name.slice(TOP.length + 1)).filter((f) => f !== "SHA256SUMS" && f !== "SHA256SUMS.sig");
+    const listed = readFileSync(join(unpacked, TOP, "SHA256SUMS"), "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => {
+        expect(l).toMatch(/^[0-9a-f]{64} {2}[^/\s][^\s]*$/);
+        return l.slice(66);
+      });
+    const files = entries
+      .filter((e) => e.type === "file")
+      .map((e) => e.name.slice(TOP.length + 1))
+      .filter((f) => f !== "SHA256SUMS" && f !== "SHA256SUMS.sig");
     expect(listed).toEqual(files.sort());
     expect(sh("sha256sum", ["--strict", "-c", "SHA256SUMS"], join(unpacked, TOP)).status).toBe(0);
     const sig = Buffer.from(readFileSync(join(unpacked, TOP, "SHA256SUMS.sig"), "utf8"), "base64");
@@ -196,18 +239,36 @@ describe("npm run bundle: the offline install bundle", () => {
       specVersion: string;
       serialNumber: string;
       metadata: { component: { name: string; version: string } };
-      components: { type: string; name: string; group?: string; version: string; purl?: string; hashes?: { alg: string; content: string }[] }[];
+      components: {
+        type: string;
+        name: string;
+        group?: string;
+        version: string;
+        purl?: string;
+        hashes?: { alg: string; content: string }[];
+      }[];
       dependencies: { ref: string; dependsOn: string[] }[];
     };
     expect(sbom.bomFormat).toBe("CycloneDX");
     expect(Number(sbom.specVersion)).toBeGreaterThanOrEqual(1.5);
-    expect(sbom.serialNumber).toMatch(/^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(sbom.serialNumber).toMatch(
+      /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     expect(sbom.metadata.component).toMatchObject({ name: "vecto-appliance", version: VERSION });
-    expect(sbom.components.find((c) => c.type === "platform")).toMatchObject({ name: "node", version: process.versions.node });
+    expect(sbom.components.find((c) => c.type === "platform")).toMatchObject({
+      name: "node",
+      version: process.versions.node,
+    });
 
-    const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { version: string; integrity?: string; dev?: boolean; devOptional?: boolean; name?: string }> };
+    const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as {
+      packages: Record<
+        string,
+        { version: string; integrity?: string; dev?: boolean; devOptional?: boolean; name?: string }
+      >;
+    };
     const byPurl = new Map(sbom.components.filter((c) => c.purl?.startsWith("pkg:npm/")).map((c) => [c.purl, c]));
-    const nameOf = (path: string, entry: { name?: string }): string => entry.name ?? path.slice(path.lastIndexOf("node_modules/") + 13);
+    const nameOf = (path: string, entry: { name?: string }): string =>
+      entry.name ?? path.slice(path.lastIndexOf("node_modules/") + 13);
     const purlOf = (name: string, version: string): string => `pkg:npm/${name.replace(/^@/, "%40")}@${version}`;
     let production = 0;
     for (const [path, entry] of Object.entries(lock.packages)) {
@@ -216,22 +277,38 @@ describe("npm run bundle: the offline install bundle", () => {
       const component = byPurl.get(purlOf(name, entry.version));
       if (entry.dev || entry.devOptional) {
         // Present only if the same name@version is also a production package somewhere else.
-        const alsoProduction = Object.entries(lock.packages).some(([p, e]) => p !== "" && !e.dev && !e.devOptional && nameOf(p, e) === name && e.version === entry.version);
+        const alsoProduction = Object.entries(lock.packages).some(
+          ([p, e]) => p !== "" && !e.dev && !e.devOptional && nameOf(p, e) === name && e.version === entry.version,
+        );
         if (!alsoProduction) expect(component, `${path} is a devDependency`).toBeUndefined();
         continue;
       }
       production++;
       expect(component, `${path} (production) missing from the SBOM`).toBeDefined();
       if (entry.integrity?.startsWith("sha512-")) {
-        expect(component?.hashes).toContainEqual({ alg: "SHA-512", content: Buffer.from(entry.integrity.slice(7), "base64").toString("hex") });
+        expect(component?.hashes).toContainEqual({
+          alg: "SHA-512",
+          content: Buffer.from(entry.integrity.slice(7), "base64").toString("hex"),
+        });
       }
     }
     expect(production).toBeGreaterThan(20);
-    for (const dev of ["vitest", "esbuild", "typescript", "eslint", "postject", "tsx"]) expect(sbom.components.some((c) => c.name === dev), dev).toBe(false);
+    for (const dev of ["vitest", "esbuild", "typescript", "eslint", "postject", "tsx"])
+      expect(
+        sbom.components.some((c) => c.name === dev),
+        dev,
+      ).toBe(false);
     // Every direct dependency hangs off the application in the dependency graph.
-    const direct = Object.keys((JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies);
+    const direct = Object.keys(
+      (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> })
+        .dependencies,
+    );
     const rootDeps = sbom.dependencies.find((d) => d.ref === `vecto-appliance@${VERSION}`)?.dependsOn ?? [];
-    for (const name of direct) expect(rootDeps.some((r) => r.startsWith(`${name}@`)), name).toBe(true);
+    for (const name of direct)
+      expect(
+        rootDeps.some((r) => r.startsWith(`${name}@`)),
+        name,
+      ).toBe(true);
   });
 
   it("is reproducible: the same inputs and key give the same bytes", () => {
@@ -248,7 +325,11 @@ describe("npm run bundle: the offline install bundle", () => {
     expect(r1.status).toBe(1);
     expect(r1.stderr).toMatch(/^bundle: VECTO_RELEASE_SIGNING_KEY: .*loose\.pem has mode 0644; it must be 0600/m);
     const rsa = join(work.path, "rsa.pem");
-    writeFileSync(rsa, generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+    writeFileSync(
+      rsa,
+      generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }),
+      { mode: 0o600 },
+    );
     const r2 = bundle(join(work.path, "refused"), { VECTO_RELEASE_SIGNING_KEY: rsa });
     expect(r2.status).toBe(1);
     expect(r2.stderr).toMatch(/is a rsa key; an Ed25519 key is required/);

@@ -27,13 +27,31 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
     const f = await identityFixture();
     acme = await f.createTenant("hygiene-acme");
     const token = acme.admin.tokens.accessToken;
-    const pid = ((await (await f.call("POST", "/api/projects", { token, body: { name: "Orion" } })).json()) as { project: { id: string } }).project.id;
-    await f.call("POST", `/api/projects/${pid}/nodes`, { token, body: { type: "task", title: "Sealed title", body: "sealed body" } });
-    for (let i = 0; i < BULK_EVENTS; i++) f.services.identity.events.emit({ event: "auth.jwt_key_rotated", sensitivity: "security", severity: "info", tenantId: null, actor: { type: "system", id: "test" }, payload: { kid: `k-${i}` } });
+    const pid = (
+      (await (await f.call("POST", "/api/projects", { token, body: { name: "Orion" } })).json()) as {
+        project: { id: string };
+      }
+    ).project.id;
+    await f.call("POST", `/api/projects/${pid}/nodes`, {
+      token,
+      body: { type: "task", title: "Sealed title", body: "sealed body" },
+    });
+    for (let i = 0; i < BULK_EVENTS; i++)
+      f.services.identity.events.emit({
+        event: "auth.jwt_key_rotated",
+        sensitivity: "security",
+        severity: "info",
+        tenantId: null,
+        actor: { type: "system", id: "test" },
+        payload: { kid: `k-${i}` },
+      });
     f.services.close();
     cpSync(f.dataDir, dataDir, { recursive: true });
     f.close();
-    for (const args of [["audit", "checkpoint"], ["backup", "create", "--dir", backups]]) {
+    for (const args of [
+      ["audit", "checkpoint"],
+      ["backup", "create", "--dir", backups],
+    ]) {
       const r = cli(args);
       expect(r.status, r.stderr).toBe(0);
     }
@@ -57,12 +75,21 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
     /** `vecto ARGS | READER` in a real shell pipe; the CLI's exit status is appended to its stderr. */
     function piped(args: string[], reader: string): CliResult {
       const script = `{ "$0" "$@"; echo "exit $?" >&2; } | ${reader}`;
-      const r = spawnSync("sh", ["-c", script, process.execPath, CLI, ...args], { cwd, env: cleanEnv(env), encoding: "utf8", timeout: 60_000 });
+      const r = spawnSync("sh", ["-c", script, process.execPath, CLI, ...args], {
+        cwd,
+        env: cleanEnv(env),
+        encoding: "utf8",
+        timeout: 60_000,
+      });
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     }
 
     it("| head -1 on an export far larger than the pipe: the first line, exit 0, nothing on stderr", () => {
-      for (const args of [["audit", "export"], ["audit", "export", "--format", "csv"], ["audit", "export", "--bundle"]]) {
+      for (const args of [
+        ["audit", "export"],
+        ["audit", "export", "--format", "csv"],
+        ["audit", "export", "--bundle"],
+      ]) {
         const r = piped(args, "head -1");
         expect(r.stderr, args.join(" ")).toBe("exit 0\n");
         expect(r.stdout.split("\n"), args.join(" ")).toHaveLength(2);
@@ -71,7 +98,17 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
     });
 
     it("a reader that reads nothing and exits (| true): every printing command ends quietly with exit 0", () => {
-      const commands = [["audit", "export"], ["keys", "status"], ["keys", "status", "--json"], ["backup", "list"], ["license", "show"], ["audit", "verify"], ["audit", "verify", "--print-key"], ["--help"], ["version"]];
+      const commands = [
+        ["audit", "export"],
+        ["keys", "status"],
+        ["keys", "status", "--json"],
+        ["backup", "list"],
+        ["license", "show"],
+        ["audit", "verify"],
+        ["audit", "verify", "--print-key"],
+        ["--help"],
+        ["version"],
+      ];
       for (const args of commands) {
         const r = piped(args, "true");
         expect(r.stderr, args.join(" ")).toBe("exit 0\n");
@@ -79,11 +116,16 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
     });
 
     it("a key command whose reader went away still does all its work", () => {
-      const before = JSON.parse(cli(["keys", "status", "--json"]).stdout) as { tenants: { tenantId: string; versions: unknown[] }[] };
-      const versions = (status: typeof before): number => status.tenants.find((t) => t.tenantId === acme.tenantId)?.versions.length ?? 0;
+      const before = JSON.parse(cli(["keys", "status", "--json"]).stdout) as {
+        tenants: { tenantId: string; versions: unknown[] }[];
+      };
+      const versions = (status: typeof before): number =>
+        status.tenants.find((t) => t.tenantId === acme.tenantId)?.versions.length ?? 0;
       const r = piped(["keys", "rotate-tenant", "--all"], "true");
       expect(r.stderr).toBe("exit 0\n");
-      expect(versions(JSON.parse(cli(["keys", "status", "--json"]).stdout) as typeof before)).toBe(versions(before) + 1);
+      expect(versions(JSON.parse(cli(["keys", "status", "--json"]).stdout) as typeof before)).toBe(
+        versions(before) + 1,
+      );
     });
   });
 
@@ -112,15 +154,28 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
       const fresh = testDir("vecto-cli-init-");
       const r = runCli(["init"], { cwd: fresh, env: { VECTO_DATA_DIR: join(fresh, "data") } });
       expect(r.status, r.stderr).toBe(0);
-      expect(r.stderr.trim().split("\n")).toEqual([expect.stringMatching(/^warning: generated a DEV-ONLY master key inside the data directory; /), expect.stringMatching(/^warning: generated a self-signed TLS certificate; /)]);
+      expect(r.stderr.trim().split("\n")).toEqual([
+        expect.stringMatching(/^warning: generated a DEV-ONLY master key inside the data directory; /),
+        expect.stringMatching(/^warning: generated a self-signed TLS certificate; /),
+      ]);
     });
 
     it("--verbose (before or after the command) or -v writes the JSON log lines, at least info", () => {
-      for (const args of [["--verbose", "keys", "rotate-tenant", "hygiene-acme"], ["keys", "rotate-tenant", "hygiene-acme", "--verbose"], ["-v", "keys", "rotate-jwt"]]) {
+      for (const args of [
+        ["--verbose", "keys", "rotate-tenant", "hygiene-acme"],
+        ["keys", "rotate-tenant", "hygiene-acme", "--verbose"],
+        ["-v", "keys", "rotate-jwt"],
+      ]) {
         const r = runCli(args, { cwd, env: { ...env, VECTO_LOG_LEVEL: "error" } });
         expect(r.status, r.stderr).toBe(0);
-        const lines = r.stderr.trim().split("\n").map((l) => JSON.parse(l) as { level: string; msg: string });
-        expect(lines.map((l) => l.msg), args.join(" ")).toContain(args.includes("rotate-jwt") ? "auth.jwt_key_rotated" : "keys.dek_rotated");
+        const lines = r.stderr
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l) as { level: string; msg: string });
+        expect(
+          lines.map((l) => l.msg),
+          args.join(" "),
+        ).toContain(args.includes("rotate-jwt") ? "auth.jwt_key_rotated" : "keys.dek_rotated");
         expect(lines.every((l) => l.level === "info")).toBe(true);
       }
       expect(cli(["--help"]).stdout).toMatch(/-v, --verbose +write JSON log lines to stderr/);
@@ -129,7 +184,11 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
     it("a failure is one plain line on stderr, also one that records an error event", () => {
       const corrupt = join(cwd, "corrupt.vbak");
       writeFileSync(corrupt, "not a backup");
-      for (const args of [["keys", "rotate-tenant", "no-such-tenant"], ["backup", "verify", corrupt], ["audit", "export", "--log", "nobody"]]) {
+      for (const args of [
+        ["keys", "rotate-tenant", "no-such-tenant"],
+        ["backup", "verify", corrupt],
+        ["audit", "export", "--log", "nobody"],
+      ]) {
         const r = cli(args);
         expect(r.status, args.join(" ")).not.toBe(0);
         expect(r.stderr.split("\n").filter(Boolean), args.join(" ")).toEqual([expect.stringMatching(/^vecto: [^{]/)]);
@@ -138,7 +197,10 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
   });
 
   describe("a tenant by id or slug", () => {
-    const dekVersions = (): number => (JSON.parse(cli(["keys", "status", "--json"]).stdout) as { tenants: { tenantId: string; versions: unknown[] }[] }).tenants.find((t) => t.tenantId === acme.tenantId)?.versions.length ?? 0;
+    const dekVersions = (): number =>
+      (
+        JSON.parse(cli(["keys", "status", "--json"]).stdout) as { tenants: { tenantId: string; versions: unknown[] }[] }
+      ).tenants.find((t) => t.tenantId === acme.tenantId)?.versions.length ?? 0;
 
     it("keys rotate-tenant and keys reencrypt --tenant take either", () => {
       for (const name of ["hygiene-acme", acme.tenantId]) {
@@ -162,7 +224,14 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
         expect(verified.status, verified.stderr).toBe(0);
         const exported = cli(["audit", "export", "--log", name]);
         expect(exported.status, exported.stderr).toBe(0);
-        expect(new Set(exported.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { log: string }).log))).toEqual(new Set([acme.tenantId]));
+        expect(
+          new Set(
+            exported.stdout
+              .trim()
+              .split("\n")
+              .map((l) => (JSON.parse(l) as { log: string }).log),
+          ),
+        ).toEqual(new Set([acme.tenantId]));
       }
     });
 
@@ -170,9 +239,18 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
       const cases: [string[], string][] = [
         [["keys", "rotate-tenant", "nope"], 'vecto: no tenant "nope": expected a tenant id or slug'],
         [["keys", "reencrypt", "--tenant", "nope"], 'vecto: no tenant "nope": expected a tenant id or slug'],
-        [["backup", "create", "--tenant", "nope", "--dir", backups], 'vecto: no tenant "nope": expected a tenant id or slug'],
-        [["backup", "create", "--tenant", "platform", "--dir", backups], 'vecto: no tenant "platform": expected a tenant id or slug'],
-        [["audit", "export", "--log", "nope"], 'vecto: no audit log "nope": expected "platform", a tenant id or a tenant slug'],
+        [
+          ["backup", "create", "--tenant", "nope", "--dir", backups],
+          'vecto: no tenant "nope": expected a tenant id or slug',
+        ],
+        [
+          ["backup", "create", "--tenant", "platform", "--dir", backups],
+          'vecto: no tenant "platform": expected a tenant id or slug',
+        ],
+        [
+          ["audit", "export", "--log", "nope"],
+          'vecto: no audit log "nope": expected "platform", a tenant id or a tenant slug',
+        ],
       ];
       for (const [args, line] of cases) {
         const r = cli(args);
@@ -190,7 +268,9 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
       const fresh = join(cwd, "fresh.audit");
       const failed = cli(["audit", "export", "--bundle", "--slice", "5-9999999", "--out", fresh]);
       expect(failed.status).toBe(1);
-      expect(failed.stderr).toMatch(/^vecto: --slice 5-9999999: events 5-9999999 are not all under the newest signed checkpoint, which covers events 0-\d+ \(vecto audit checkpoint signs newer ones\)\n$/);
+      expect(failed.stderr).toMatch(
+        /^vecto: --slice 5-9999999: events 5-9999999 are not all under the newest signed checkpoint, which covers events 0-\d+ \(vecto audit checkpoint signs newer ones\)\n$/,
+      );
       expect(existsSync(fresh)).toBe(false);
 
       const kept = join(cwd, "kept.audit");
@@ -221,18 +301,26 @@ describe("CLI hygiene", { timeout: 180_000 }, () => {
 
   describe("--slice FIRST-LAST, both included, in and out", () => {
     it("the help, the slice and the offline verification all say FIRST-LAST inclusive", () => {
-      expect(cli(["audit", "export", "--help"]).stdout.replace(/\s+/g, " ")).toContain("--slice <first-last> with --bundle: only events FIRST to LAST, both included (seq numbers, e.g. 100-199)");
+      expect(cli(["audit", "export", "--help"]).stdout.replace(/\s+/g, " ")).toContain(
+        "--slice <first-last> with --bundle: only events FIRST to LAST, both included (seq numbers, e.g. 100-199)",
+      );
       const out = join(cwd, "slice.audit");
       const made = cli(["audit", "export", "--bundle", "--slice", "3-7", "--out", out]);
       expect(made.status, made.stderr).toBe(0);
-      const events = readFileSync(out, "utf8").trim().split("\n").slice(1).map((l) => (JSON.parse(l) as { seq: number }).seq);
+      const events = readFileSync(out, "utf8")
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((l) => (JSON.parse(l) as { seq: number }).seq);
       expect(events).toEqual([3, 4, 5, 6, 7]);
       const key = cli(["audit", "verify", "--print-key", "--log", "platform"]).stdout.trim();
       const verified = cli(["audit", "verify", "--file", out, "--key", key]);
       expect(verified.stdout).toBe("ok    platform: 5 events (3-7), 1 signed checkpoints, verified offline\n");
       const single = cli(["audit", "export", "--bundle", "--slice", "3-3"]);
       expect(single.stdout.trim().split("\n")).toHaveLength(2);
-      expect(cli(["audit", "export", "--bundle", "--slice", "7-3"]).stderr).toBe('vecto: invalid --slice: expected FIRST-LAST event seq numbers, both included, e.g. 100-199 (got "7-3")\n');
+      expect(cli(["audit", "export", "--bundle", "--slice", "7-3"]).stderr).toBe(
+        'vecto: invalid --slice: expected FIRST-LAST event seq numbers, both included, e.g. 100-199 (got "7-3")\n',
+      );
     });
   });
 });

@@ -11,7 +11,9 @@ import { createLogger } from "../../src/log.js";
 import { openServices } from "../../src/services.js";
 import { CLI, cleanEnv, freePort, httpsRequest, runCli, startServe, testDir, waitForExit } from "../helpers.js";
 
-const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8")) as { version: string };
+const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8")) as {
+  version: string;
+};
 
 function mode(path: string): number {
   return statSync(path).mode & 0o777;
@@ -30,8 +32,15 @@ describe("vecto CLI", () => {
   it("refuses to run on an unsupported Node with one line, before doing anything", () => {
     const cwd = testDir();
     // A preload that makes this Node report an old version, as Node 20.12 would.
-    writeFileSync(join(cwd, "old-node.cjs"), 'Object.defineProperty(process, "versions", { value: { ...process.versions, node: "20.12.2" } });');
-    const result = spawnSync(process.execPath, ["--require", join(cwd, "old-node.cjs"), CLI, "init"], { cwd, env: cleanEnv(), encoding: "utf8" });
+    writeFileSync(
+      join(cwd, "old-node.cjs"),
+      'Object.defineProperty(process, "versions", { value: { ...process.versions, node: "20.12.2" } });',
+    );
+    const result = spawnSync(process.execPath, ["--require", join(cwd, "old-node.cjs"), CLI, "init"], {
+      cwd,
+      env: cleanEnv(),
+      encoding: "utf8",
+    });
     expect(result.status).toBe(1);
     expect(result.stdout).toBe("");
     expect(result.stderr).toBe("vecto: Node.js 20.12.2 is not supported; install Node.js ^20.19.0 or >=22.12.0\n");
@@ -78,7 +87,9 @@ describe("vecto CLI", () => {
     const key = readFileSync(join(cwd, "data", "master.key"));
     const again = runCli(["init"], { cwd });
     expect(again.status).toBe(1);
-    expect(again.stderr.trim()).toBe(`vecto: master key ${join(cwd, "data", "master.key")} already exists; refusing to overwrite it`);
+    expect(again.stderr.trim()).toBe(
+      `vecto: master key ${join(cwd, "data", "master.key")} already exists; refusing to overwrite it`,
+    );
     expect(readFileSync(join(cwd, "data", "master.key")).equals(key)).toBe(true);
   });
 
@@ -89,7 +100,16 @@ describe("vecto CLI", () => {
     expect(healthy.status, healthy.stdout + healthy.stderr).toBe(0);
     const report = JSON.parse(healthy.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[] };
     expect(report.ok).toBe(true);
-    expect(report.checks.map((c) => c.name)).toEqual(["data directory", "master key file", "key resolver", "tls key file", "tls certificate", "database", "keystore file", "master keys"]);
+    expect(report.checks.map((c) => c.name)).toEqual([
+      "data directory",
+      "master key file",
+      "key resolver",
+      "tls key file",
+      "tls certificate",
+      "database",
+      "keystore file",
+      "master keys",
+    ]);
 
     chmodSync(join(cwd, "data", "master.key"), 0o644);
     const leakyKey = runCli(["doctor"], { cwd });
@@ -114,7 +134,9 @@ describe("vecto CLI", () => {
     raw.exec("CREATE TABLE filler (id INTEGER PRIMARY KEY, v TEXT); CREATE INDEX filler_v ON filler(v);");
     const insert = raw.prepare("INSERT INTO filler (v) VALUES (?)");
     for (let i = 0; i < 2000; i++) insert.run(`value-${i}`);
-    const root = (raw.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'filler_v'").get() as { rootpage: number }).rootpage;
+    const root = (
+      raw.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'filler_v'").get() as { rootpage: number }
+    ).rootpage;
     const pageSize = raw.pragma("page_size", { simple: true }) as number;
     raw.pragma("wal_checkpoint(TRUNCATE)");
     raw.close();
@@ -133,7 +155,10 @@ describe("vecto CLI", () => {
     expect(none.status).toBe(1);
     expect(none.stderr.trim()).toBe(`vecto: no database at ${join(cwd, "data", "vecto.db")}; run "vecto init" first`);
     expect(runCli(["init"], { cwd }).status).toBe(0);
-    const issued = JSON.parse(runCli(["setup-token", "--json"], { cwd }).stdout) as { token: string; expiresAt: string };
+    const issued = JSON.parse(runCli(["setup-token", "--json"], { cwd }).stdout) as {
+      token: string;
+      expiresAt: string;
+    };
     expect(issued.token).toMatch(/^vst_[A-Za-z0-9_-]{43}$/);
     const raw = new BetterSqlite3(join(cwd, "data", "vecto.db"), { readonly: true });
     const rows = raw.prepare("SELECT hex(token_hash) AS h FROM setup_tokens").all() as { h: string }[];
@@ -147,7 +172,10 @@ describe("vecto CLI", () => {
     expect(runCli(["init"], { cwd }).status).toBe(0);
     const result = runCli(["keys", "status", "--json"], { cwd });
     expect(result.status, result.stderr).toBe(0);
-    const status = JSON.parse(result.stdout) as { resolver: { kind: string; masterLabel: string }; tenants: { tenantId: string }[] };
+    const status = JSON.parse(result.stdout) as {
+      resolver: { kind: string; masterLabel: string };
+      tenants: { tenantId: string }[];
+    };
     expect(status.resolver.kind).toBe("env");
     expect(status.resolver.masterLabel).toMatch(/^env:[0-9a-f]{16}$/);
     expect(status.tenants.map((t) => t.tenantId)).toContain("_platform");
@@ -163,9 +191,14 @@ describe("vecto CLI", () => {
     expect(second.status).toBe(0);
     expect((JSON.parse(second.stdout) as { kid: string }).kid).not.toBe(first.kid);
     const raw = new BetterSqlite3(join(cwd, "data", "vecto.db"), { readonly: true });
-    const ring = raw.prepare("SELECT kid, retired_at FROM jwt_keys ORDER BY created_at").all() as { kid: string; retired_at: string | null }[];
+    const ring = raw.prepare("SELECT kid, retired_at FROM jwt_keys ORDER BY created_at").all() as {
+      kid: string;
+      retired_at: string | null;
+    }[];
     raw.close();
-    expect(ring.filter((k) => k.retired_at === null).map((k) => k.kid)).toEqual([(JSON.parse(second.stdout) as { kid: string }).kid]);
+    expect(ring.filter((k) => k.retired_at === null).map((k) => k.kid)).toEqual([
+      (JSON.parse(second.stdout) as { kid: string }).kid,
+    ]);
   });
 
   it("setup-token refuses once the platform root exists", async () => {
@@ -174,11 +207,17 @@ describe("vecto CLI", () => {
     const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd }).stdout) as { token: string };
     const config = loadConfig({ VECTO_ENV_FILE: "/dev/null" }, cwd);
     const services = await openServices(config, createLogger("silent"));
-    await completeSetup(services.identity.accounts, token, { email: "root@example.test", name: "Root", password: "violet-anchor-quartz-meadow-42" });
+    await completeSetup(services.identity.accounts, token, {
+      email: "root@example.test",
+      name: "Root",
+      password: "violet-anchor-quartz-meadow-42",
+    });
     services.close();
     const again = runCli(["setup-token"], { cwd });
     expect(again.status).toBe(1);
-    expect(again.stderr.trim()).toBe("vecto: setup is already complete; the platform root manages access from here (a forgotten root password: vecto recover-root)");
+    expect(again.stderr.trim()).toBe(
+      "vecto: setup is already complete; the platform root manages access from here (a forgotten root password: vecto recover-root)",
+    );
   });
 
   it("audit checkpoint signs the logs; audit verify passes them and fails a tampered one, naming the event", async () => {
@@ -186,15 +225,23 @@ describe("vecto CLI", () => {
     expect(runCli(["init"], { cwd }).status).toBe(0);
     const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd }).stdout) as { token: string };
     const services = await openServices(loadConfig({ VECTO_ENV_FILE: "/dev/null" }, cwd), createLogger("silent"));
-    await completeSetup(services.identity.accounts, token, { email: "root@example.test", name: "Root", password: "violet-anchor-quartz-meadow-42" });
+    await completeSetup(services.identity.accounts, token, {
+      email: "root@example.test",
+      name: "Root",
+      password: "violet-anchor-quartz-meadow-42",
+    });
     const platformTenant = services.db.tenants.platformTenant()?.id ?? "";
     services.close();
-    expect(JSON.parse(runCli(["audit", "checkpoint", "--json"], { cwd }).stdout)).toEqual({ checkpoints: [{ log: platformTenant, size: 1, note: expect.stringMatching(/^vecto\.local\/.*\n1\n/) }] });
+    expect(JSON.parse(runCli(["audit", "checkpoint", "--json"], { cwd }).stdout)).toEqual({
+      checkpoints: [{ log: platformTenant, size: 1, note: expect.stringMatching(/^vecto\.local\/.*\n1\n/) }],
+    });
     const ok = runCli(["audit", "verify"], { cwd });
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toContain(`ok    ${platformTenant}: 1 events, 1 signed checkpoints`);
     const raw = new BetterSqlite3(join(cwd, "data", "vecto.db"));
-    raw.exec("DROP TRIGGER audit_events_no_update; UPDATE audit_events SET payload = '{\"forged\":true}' WHERE seq = 0;");
+    raw.exec(
+      "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET payload = '{\"forged\":true}' WHERE seq = 0;",
+    );
     raw.close();
     const bad = runCli(["audit", "verify"], { cwd });
     expect(bad.status).toBe(1);
@@ -212,7 +259,10 @@ describe("vecto CLI", () => {
 
   it("refuses to start when a configured master key file is missing", () => {
     const cwd = testDir();
-    const result = runCli(["serve"], { cwd, env: { VECTO_MASTER_KEY_FILE: join(cwd, "missing.key"), VECTO_LISTEN: "127.0.0.1:0" } });
+    const result = runCli(["serve"], {
+      cwd,
+      env: { VECTO_MASTER_KEY_FILE: join(cwd, "missing.key"), VECTO_LISTEN: "127.0.0.1:0" },
+    });
     expect(result.status).toBe(1);
     expect(result.stderr.trim()).toMatch(/^vecto: master key file .*missing\.key does not exist/);
   });

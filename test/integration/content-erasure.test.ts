@@ -24,7 +24,8 @@ describe("erasure of content", () => {
   let projectId: string;
 
   const json = async <T>(res: Response): Promise<T> => (await res.json()) as T;
-  const call = (method: string, path: string, token = admin, body?: unknown): Promise<Response> => f.call(method, path, { token, ...(body === undefined ? {} : { body }) });
+  const call = (method: string, path: string, token = admin, body?: unknown): Promise<Response> =>
+    f.call(method, path, { token, ...(body === undefined ? {} : { body }) });
   const node = async (type: string, title: string, body = "", project = projectId): Promise<string> => {
     const res = await call("POST", `/api/projects/${project}/nodes`, admin, { type, title, body });
     if (res.status !== 201) throw new Error(`create node: ${res.status} ${await res.text()}`);
@@ -33,13 +34,22 @@ describe("erasure of content", () => {
   const link = async (type: string, from: string, to: string, project = projectId): Promise<void> => {
     expect((await call("POST", `/api/projects/${project}/edges`, admin, { type, from, to })).status).toBe(201);
   };
-  const project = async (name: string): Promise<string> => (await json<{ project: { id: string } }>(await call("POST", "/api/projects", admin, { name }))).project.id;
+  const project = async (name: string): Promise<string> =>
+    (await json<{ project: { id: string } }>(await call("POST", "/api/projects", admin, { name }))).project.id;
   const traced = async (nodeId: string, query = ""): Promise<string[]> =>
-    (await json<{ trace: { nodes: { id: string }[] } }>(await call("GET", `/api/nodes/${nodeId}/trace${query}`))).trace.nodes.map((n) => n.id);
+    (
+      await json<{ trace: { nodes: { id: string }[] } }>(await call("GET", `/api/nodes/${nodeId}/trace${query}`))
+    ).trace.nodes.map((n) => n.id);
   const listed = async (query: string, token = admin, pid = projectId): Promise<string[]> =>
-    (await json<{ nodes: { id: string }[] }>(await call("GET", `/api/projects/${pid}/nodes?${query}`, token))).nodes.map((n) => n.id);
-  const projectsListed = async (query: string, token: string): Promise<string[]> => (await json<{ projects: { id: string }[] }>(await call("GET", `/api/projects${query}`, token))).projects.map((p) => p.id);
-  const events = (name: string): AuditRow[] => f.services.db.auditLog.filtered(acme.tenantId, { event: name, afterSeq: -1, limit: 1000 });
+    (
+      await json<{ nodes: { id: string }[] }>(await call("GET", `/api/projects/${pid}/nodes?${query}`, token))
+    ).nodes.map((n) => n.id);
+  const projectsListed = async (query: string, token: string): Promise<string[]> =>
+    (await json<{ projects: { id: string }[] }>(await call("GET", `/api/projects${query}`, token))).projects.map(
+      (p) => p.id,
+    );
+  const events = (name: string): AuditRow[] =>
+    f.services.db.auditLog.filtered(acme.tenantId, { event: name, afterSeq: -1, limit: 1000 });
   const exported = async (format: "json" | "markdown"): Promise<Buffer> => {
     const res = await call("GET", `/api/tenants/${acme.tenantId}/export?format=${format}`);
     expect(res.status).toBe(200);
@@ -59,7 +69,9 @@ describe("erasure of content", () => {
     admin = acme.admin.tokens.accessToken;
     editor = await f.createUser(acme.admin, { role: "member" }, "erase-acme");
     projectId = await project("Erasure");
-    expect((await call("PUT", `/api/projects/${projectId}/members/${editor.id}`, admin, { role: "editor" })).status).toBe(200);
+    expect(
+      (await call("PUT", `/api/projects/${projectId}/members/${editor.id}`, admin, { role: "editor" })).status,
+    ).toBe(200);
   });
   afterAll(() => f.close());
 
@@ -80,7 +92,10 @@ describe("erasure of content", () => {
     expect(await listed("q=quasar")).toEqual(expect.not.arrayContaining([decision]));
     expect(await listed("q=quasar&includeArchived=true")).toContain(decision);
     // Still reachable by id, marked archived, for whoever may read the project.
-    expect((await json<{ node: NodeView }>(await call("GET", `/api/nodes/${decision}`, editor.tokens.accessToken))).node.archivedAt).not.toBeNull();
+    expect(
+      (await json<{ node: NodeView }>(await call("GET", `/api/nodes/${decision}`, editor.tokens.accessToken))).node
+        .archivedAt,
+    ).not.toBeNull();
 
     expect((await call("POST", `/api/nodes/${decision}/restore`, editor.tokens.accessToken)).status).toBe(403);
     expect((await call("POST", `/api/nodes/${decision}/restore`, other.admin.tokens.accessToken)).status).toBe(404);
@@ -96,7 +111,9 @@ describe("erasure of content", () => {
 
   it("archiving hides a project from the project list; only a tenant admin restores it", async () => {
     const pid = await project("Shelved");
-    expect((await call("PUT", `/api/projects/${pid}/members/${editor.id}`, admin, { role: "editor" })).status).toBe(200);
+    expect((await call("PUT", `/api/projects/${pid}/members/${editor.id}`, admin, { role: "editor" })).status).toBe(
+      200,
+    );
     expect(await projectsListed("", editor.tokens.accessToken)).toContain(pid);
     expect((await call("DELETE", `/api/projects/${pid}`, other.admin.tokens.accessToken)).status).toBe(404);
     expect((await call("DELETE", `/api/projects/${pid}`, editor.tokens.accessToken)).status).toBe(204);
@@ -104,12 +121,26 @@ describe("erasure of content", () => {
       expect(await projectsListed("", token)).not.toContain(pid);
       expect(await projectsListed("?includeArchived=true", token)).toContain(pid);
     }
-    expect((await call("PATCH", `/api/projects/${pid}`, editor.tokens.accessToken, { status: "active" })).status).toBe(403);
-    expect((await call("PATCH", `/api/projects/${pid}`, other.admin.tokens.accessToken, { status: "active" })).status).toBe(404);
-    expect((await json<{ project: { status: string } }>(await call("PATCH", `/api/projects/${pid}`, admin, { status: "active" }))).project.status).toBe("active");
+    expect((await call("PATCH", `/api/projects/${pid}`, editor.tokens.accessToken, { status: "active" })).status).toBe(
+      403,
+    );
+    expect(
+      (await call("PATCH", `/api/projects/${pid}`, other.admin.tokens.accessToken, { status: "active" })).status,
+    ).toBe(404);
+    expect(
+      (
+        await json<{ project: { status: string } }>(
+          await call("PATCH", `/api/projects/${pid}`, admin, { status: "active" }),
+        )
+      ).project.status,
+    ).toBe("active");
     expect(await projectsListed("", editor.tokens.accessToken)).toContain(pid);
-    expect(events("project.archived").some((e) => JSON.parse(e.payload).projectId === pid && e.actorId === editor.id)).toBe(true);
-    expect(events("project.restored").some((e) => JSON.parse(e.payload).projectId === pid && e.actorId === acme.admin.id)).toBe(true);
+    expect(
+      events("project.archived").some((e) => JSON.parse(e.payload).projectId === pid && e.actorId === editor.id),
+    ).toBe(true);
+    expect(
+      events("project.restored").some((e) => JSON.parse(e.payload).projectId === pid && e.actorId === acme.admin.id),
+    ).toBe(true);
   });
 
   it("hard-deletes an archived node on request: ciphertext, search terms and edges leave the files, exports and traces; a tombstone stays", async () => {
@@ -132,7 +163,8 @@ describe("erasure of content", () => {
     for (const [what, bytes] of Object.entries(secrets)) expect(onDisk(bytes), `${what} before`).toBe(true);
     expect((await exported("json")).includes(target)).toBe(true);
 
-    const erase = (token: string, body: unknown): Promise<Response> => call("POST", `/api/nodes/${target}/erase`, token, body);
+    const erase = (token: string, body: unknown): Promise<Response> =>
+      call("POST", `/api/nodes/${target}/erase`, token, body);
     expect((await erase(admin, { reason: "DSR-2026-114" })).status).toBe(409); // archive first
     expect((await call("DELETE", `/api/nodes/${target}`)).status).toBe(200);
     expect((await erase(admin, {})).status).toBe(422);
@@ -150,7 +182,9 @@ describe("erasure of content", () => {
     expect((await call("POST", `/api/nodes/${target}/restore`)).status).toBe(404);
     expect(await listed("includeArchived=true&limit=500")).not.toContain(target);
     expect(await traced(release, "?includeArchived=true")).toEqual([release]);
-    const edges = await json<{ edges: { from: string; to: string }[] }>(await call("GET", `/api/projects/${projectId}/edges?limit=500`));
+    const edges = await json<{ edges: { from: string; to: string }[] }>(
+      await call("GET", `/api/projects/${projectId}/edges?limit=500`),
+    );
     expect(edges.edges.some((e) => e.from === target || e.to === target)).toBe(false);
     for (const [what, bytes] of Object.entries(secrets)) expect(onDisk(bytes), `${what} after`).toBe(false);
     for (const format of ["json", "markdown"] as const) {
@@ -160,8 +194,19 @@ describe("erasure of content", () => {
     }
 
     const tombstone = events("node.erased").find((e) => JSON.parse(e.payload).nodeId === target);
-    expect(tombstone).toMatchObject({ actorId: acme.admin.id, sensitivity: "security", scope: "project", scopeVid: projectId });
-    expect(JSON.parse(tombstone?.payload ?? "{}")).toEqual({ nodeId: target, projectId, type: "decision", edgesErased: 2, reason: "DSR-2026-114" });
+    expect(tombstone).toMatchObject({
+      actorId: acme.admin.id,
+      sensitivity: "security",
+      scope: "project",
+      scopeVid: projectId,
+    });
+    expect(JSON.parse(tombstone?.payload ?? "{}")).toEqual({
+      nodeId: target,
+      projectId,
+      type: "decision",
+      edgesErased: 2,
+      reason: "DSR-2026-114",
+    });
     expect(tombstone?.payload).not.toMatch(/zanzibar|quokka|diligence/i);
     // The tenant's audit log still verifies: the tombstone is a new event, nothing was edited.
     expect((await json<{ report: { ok: boolean } }>(await call("GET", "/api/audit/verify"))).report.ok).toBe(true);
@@ -169,7 +214,9 @@ describe("erasure of content", () => {
 
   it("hard-deletes an archived project with its nodes, edges and memberships", async () => {
     const pid = await project("Project Nightingale");
-    expect((await call("PUT", `/api/projects/${pid}/members/${editor.id}`, admin, { role: "editor" })).status).toBe(200);
+    expect((await call("PUT", `/api/projects/${pid}/members/${editor.id}`, admin, { role: "editor" })).status).toBe(
+      200,
+    );
     const a = await node("idea", "Nightingale wingspan", "", pid);
     const b = await node("decision", "Nightingale flight plan", "", pid);
     await link("originates_from", b, a, pid);
@@ -181,7 +228,8 @@ describe("erasure of content", () => {
     };
     for (const [what, bytes] of Object.entries(secrets)) expect(onDisk(bytes), `${what} before`).toBe(true);
 
-    const erase = (token: string, body: unknown): Promise<Response> => call("POST", `/api/projects/${pid}/erase`, token, body);
+    const erase = (token: string, body: unknown): Promise<Response> =>
+      call("POST", `/api/projects/${pid}/erase`, token, body);
     expect((await erase(admin, { reason: "contract ended, ticket 77" })).status).toBe(409);
     expect((await call("DELETE", `/api/projects/${pid}`, editor.tokens.accessToken)).status).toBe(204);
     expect((await erase(editor.tokens.accessToken, { reason: "contract ended, ticket 77" })).status).toBe(403);
@@ -202,7 +250,12 @@ describe("erasure of content", () => {
       for (const id of [pid, a, b]) expect(doc.includes(id), `${format} ${id}`).toBe(false);
     }
     const tombstone = events("project.erased").find((e) => JSON.parse(e.payload).projectId === pid);
-    expect(JSON.parse(tombstone?.payload ?? "{}")).toEqual({ projectId: pid, nodesErased: 2, edgesErased: 1, reason: "contract ended, ticket 77" });
+    expect(JSON.parse(tombstone?.payload ?? "{}")).toEqual({
+      projectId: pid,
+      nodesErased: 2,
+      edgesErased: 1,
+      reason: "contract ended, ticket 77",
+    });
     // The other project is untouched.
     expect((await call("GET", `/api/projects/${projectId}`)).status).toBe(200);
   });

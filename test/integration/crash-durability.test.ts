@@ -102,10 +102,20 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
   let token = "";
   const tally = { creates: {} as Partial<Record<Outcome, number>>, updates: 0, unknownPresent: 0 };
 
-  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}, bearer = token): Promise<HttpsResult> =>
+  const call = (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    bearer = token,
+  ): Promise<HttpsResult> =>
     httpsRequest(port, path, {
       method,
-      headers: { ...headers, ...(bearer ? { Authorization: `Bearer ${bearer}` } : {}), ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+      headers: {
+        ...headers,
+        ...(bearer ? { Authorization: `Bearer ${bearer}` } : {}),
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   const json = <T>(res: HttpsResult, status = 200): T => {
@@ -140,15 +150,26 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
     const random = seededRandom(SEED + (round * CLIENTS + index + 1) * 0x9e3779b9);
     for (let seq = 0; ; seq++) {
       const target = random() < UPDATE_SHARE ? mine[Math.floor(random() * mine.length)] : undefined;
-      const outcome = target ? await update(target) : await create(`crash r${round} c${index} s${seq}`, mine, nodes, projectId);
+      const outcome = target
+        ? await update(target)
+        : await create(`crash r${round} c${index} s${seq}`, mine, nodes, projectId);
       if (outcome === "failed" || outcome === "unknown") return;
     }
   }
 
   async function create(marker: string, mine: Tracked[], nodes: Tracked[], projectId: string): Promise<Outcome> {
-    const node: Tracked = { marker, versions: [contentOf(marker, 1)], create: "unknown", id: undefined, acknowledged: 0, pending: undefined };
+    const node: Tracked = {
+      marker,
+      versions: [contentOf(marker, 1)],
+      create: "unknown",
+      id: undefined,
+      acknowledged: 0,
+      pending: undefined,
+    };
     nodes.push(node);
-    const { outcome, res } = await attempt(() => call("POST", `/api/projects/${projectId}/nodes`, { type: "note", ...node.versions[0] }));
+    const { outcome, res } = await attempt(() =>
+      call("POST", `/api/projects/${projectId}/nodes`, { type: "note", ...node.versions[0] }),
+    );
     node.create = outcome;
     if (outcome === "acknowledged" && res) {
       const view = (JSON.parse(res.body) as { node: NodeView }).node;
@@ -165,11 +186,16 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
     node.versions.push(contentOf(node.marker, next));
     node.pending = next;
     const ifMatch = { "If-Match": `"${node.acknowledged}"` };
-    const { outcome, res } = await attempt(() => call("PATCH", `/api/nodes/${node.id ?? ""}`, node.versions[next - 1], ifMatch));
+    const { outcome, res } = await attempt(() =>
+      call("PATCH", `/api/nodes/${node.id ?? ""}`, node.versions[next - 1], ifMatch),
+    );
     if (outcome === "unknown") return outcome;
     node.pending = undefined;
     if (outcome === "acknowledged" && res) {
-      expect((JSON.parse(res.body) as { node: NodeView }).node).toMatchObject({ ...node.versions[next - 1], version: next });
+      expect((JSON.parse(res.body) as { node: NodeView }).node).toMatchObject({
+        ...node.versions[next - 1],
+        version: next,
+      });
       node.acknowledged = next;
     } else node.versions.pop();
     return outcome;
@@ -207,18 +233,27 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
       present.set(marker, view);
     }
     const byMarker = new Map(round.nodes.map((n) => [n.marker, n]));
-    for (const marker of present.keys()) expect(byMarker.has(marker), `${where}: a node no client sent: "${marker}"`).toBe(true);
+    for (const marker of present.keys())
+      expect(byMarker.has(marker), `${where}: a node no client sent: "${marker}"`).toBe(true);
 
     const versions = new Map<string, number>();
     let unanswered = 0;
     for (const node of round.nodes) {
       const view = present.get(node.marker);
-      if (node.create === "acknowledged") expect(view?.id, `${where}: acknowledged create of ${node.marker} lost`).toBe(node.id);
-      if (node.create === "refused" || node.create === "failed") expect(view, `${where}: ${node.create} create of ${node.marker} is there`).toBeUndefined();
+      if (node.create === "acknowledged")
+        expect(view?.id, `${where}: acknowledged create of ${node.marker} lost`).toBe(node.id);
+      if (node.create === "refused" || node.create === "failed")
+        expect(view, `${where}: ${node.create} create of ${node.marker} is there`).toBeUndefined();
       if (view === undefined) continue;
       const allowed = [node.acknowledged || 1, ...(node.pending !== undefined ? [node.pending] : [])];
-      expect(allowed, `${where}: ${node.marker} at version ${view.version}, acknowledged ${node.acknowledged}`).toContain(view.version);
-      expect({ title: view.title, body: view.body }, `${where}: ${node.marker} version ${view.version} not whole`).toEqual(node.versions[view.version - 1]);
+      expect(
+        allowed,
+        `${where}: ${node.marker} at version ${view.version}, acknowledged ${node.acknowledged}`,
+      ).toContain(view.version);
+      expect(
+        { title: view.title, body: view.body },
+        `${where}: ${node.marker} version ${view.version} not whole`,
+      ).toEqual(node.versions[view.version - 1]);
       versions.set(view.id, view.version);
       if (node.create === "unknown" || view.version === node.pending) unanswered += 1;
       // Settled: what survived this crash is what later checks expect.
@@ -229,14 +264,21 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
 
     const created = (await auditEvents("node.created", round)).map((e) => e.payload.nodeId ?? "");
     expect(created.sort(), `${where}: node.created events`).toEqual([...versions.keys()].sort());
-    const updated = (await auditEvents("node.updated", round)).map((e) => `${e.payload.nodeId ?? ""}@${e.payload.version ?? 0}`);
-    const expectedUpdates = [...versions].flatMap(([id, version]) => Array.from({ length: version - 1 }, (_, i) => `${id}@${i + 2}`));
+    const updated = (await auditEvents("node.updated", round)).map(
+      (e) => `${e.payload.nodeId ?? ""}@${e.payload.version ?? 0}`,
+    );
+    const expectedUpdates = [...versions].flatMap(([id, version]) =>
+      Array.from({ length: version - 1 }, (_, i) => `${id}@${i + 2}`),
+    );
     expect(updated.sort(), `${where}: node.updated events`).toEqual(expectedUpdates.sort());
     return unanswered;
   }
 
   function checkFiles(where: string): void {
-    const verified = runCli(["audit", "verify", "--json"], { cwd: dir.path, env: { ...env(), VECTO_LOG_LEVEL: "silent" } });
+    const verified = runCli(["audit", "verify", "--json"], {
+      cwd: dir.path,
+      env: { ...env(), VECTO_LOG_LEVEL: "silent" },
+    });
     // The reasons alone: the whole report of every log would be cut off in the failure message.
     const reasons = verified.stdout.match(/"reason":\s*"[^"]*"/g) ?? [verified.stdout.slice(0, 2000)];
     expect(verified.status, `${where}: ${reasons.join("; ")} ${verified.stderr}`).toBe(0);
@@ -252,12 +294,18 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
   }
 
   beforeAll(async () => {
-    console.log(`crash durability: ${ROUNDS} rounds, ${CLIENTS} clients, seed ${SEED} (replay with VECTO_CRASH_SEED=${SEED})`);
+    console.log(
+      `crash durability: ${ROUNDS} rounds, ${CLIENTS} clients, seed ${SEED} (replay with VECTO_CRASH_SEED=${SEED})`,
+    );
     const first = await start(["--setup-token"]);
     const setupToken = /vst_[A-Za-z0-9_-]{43}/.exec(first.stderr())?.[0];
     const password = STRONG_PASSWORD;
-    const login = async (body: object): Promise<string> => json<{ accessToken: string }>(await call("POST", "/api/auth/login", body, {}, "")).accessToken;
-    json(await call("POST", "/api/setup", { token: setupToken, email: "root@crash.test", name: "Root", password }, {}, ""), 201);
+    const login = async (body: object): Promise<string> =>
+      json<{ accessToken: string }>(await call("POST", "/api/auth/login", body, {}, "")).accessToken;
+    json(
+      await call("POST", "/api/setup", { token: setupToken, email: "root@crash.test", name: "Root", password }, {}, ""),
+      201,
+    );
     const root = await login({ email: "root@crash.test", password });
     const tenant = { slug: "crash", name: "Crash", admin: { email: "admin@crash.test", name: "Admin", password } };
     json(await call("POST", "/api/tenants", tenant, {}, root), 201);
@@ -279,7 +327,10 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
       for (let index = 0; index < ROUNDS; index++) {
         server ??= await start();
         const since = new Date(Date.now() - 1000).toISOString();
-        const projectId = json<{ project: { id: string } }>(await call("POST", "/api/projects", { name: `round ${index}` }), 201).project.id;
+        const projectId = json<{ project: { id: string } }>(
+          await call("POST", "/api/projects", { name: `round ${index}` }),
+          201,
+        ).project.id;
         const round: Round = { index, projectId, since, nodes: [] };
         rounds.push(round);
         const delay = KILL_AFTER_MS.min + Math.floor(killDelays() * (KILL_AFTER_MS.max - KILL_AFTER_MS.min));
@@ -298,7 +349,9 @@ describe("crash durability under SIGKILL and concurrent writes", () => {
       // Later crashes left earlier rounds as they were settled.
       for (const round of rounds) await checkRound(round);
       const { creates, updates, unknownPresent } = tally;
-      console.log(`crash durability: creates ${JSON.stringify(creates)}, updates acknowledged ${updates}, unanswered writes found whole ${unknownPresent}`);
+      console.log(
+        `crash durability: creates ${JSON.stringify(creates)}, updates acknowledged ${updates}, unanswered writes found whole ${unknownPresent}`,
+      );
     },
     Math.max(120_000, ROUNDS * 10_000),
   );

@@ -34,10 +34,22 @@ describe.skipIf(!isRoot)("a full disk", () => {
   const acknowledged: string[] = [];
 
   const call = (method: string, path: string, body?: unknown, token = adminToken): Promise<HttpsResult> =>
-    httpsRequest(port, path, { method, headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "Content-Type": "application/json" }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const login = (): Promise<HttpsResult> => call("POST", "/api/auth/login", { tenant: "full", email: "admin@full.test", password: STRONG_PASSWORD }, "");
+    httpsRequest(port, path, {
+      method,
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const login = (): Promise<HttpsResult> =>
+    call("POST", "/api/auth/login", { tenant: "full", email: "admin@full.test", password: STRONG_PASSWORD }, "");
   const createNode = async (title: string): Promise<HttpsResult> => {
-    const res = await call("POST", `/api/projects/${projectId}/nodes`, { type: "note", title, body: randomBytes(BIG_BODY / 2).toString("hex") });
+    const res = await call("POST", `/api/projects/${projectId}/nodes`, {
+      type: "note",
+      title,
+      body: randomBytes(BIG_BODY / 2).toString("hex"),
+    });
     if (res.status === 201) acknowledged.push((JSON.parse(res.body) as { node: { id: string } }).node.id);
     return res;
   };
@@ -47,7 +59,11 @@ describe.skipIf(!isRoot)("a full disk", () => {
   };
   const start = async (args: string[] = ["--no-setup-token"]): Promise<Server> => {
     port = await freePort();
-    server = await startServe(cwd, { VECTO_DATA_DIR: dataDir, VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_BACKUP_SCHEDULE: "off" }, args);
+    server = await startServe(
+      cwd,
+      { VECTO_DATA_DIR: dataDir, VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_BACKUP_SCHEDULE: "off" },
+      args,
+    );
     return server;
   };
   const stop = async (): Promise<number | null> => {
@@ -72,13 +88,29 @@ describe.skipIf(!isRoot)("a full disk", () => {
     mkdirSync(cwd);
     const first = await start(["--setup-token"]);
     const token = /vst_[A-Za-z0-9_-]{43}/.exec(first.stderr())?.[0];
-    expect((await call("POST", "/api/setup", { token, email: "root@full.test", name: "Root", password: STRONG_PASSWORD }, "")).status).toBe(201);
+    expect(
+      (
+        await call(
+          "POST",
+          "/api/setup",
+          { token, email: "root@full.test", name: "Root", password: STRONG_PASSWORD },
+          "",
+        )
+      ).status,
+    ).toBe(201);
     const root = await call("POST", "/api/auth/login", { email: "root@full.test", password: STRONG_PASSWORD }, "");
     const rootToken = (JSON.parse(root.body) as { accessToken: string }).accessToken;
-    const tenant = await call("POST", "/api/tenants", { slug: "full", name: "Full", admin: { email: "admin@full.test", name: "Admin", password: STRONG_PASSWORD } }, rootToken);
+    const tenant = await call(
+      "POST",
+      "/api/tenants",
+      { slug: "full", name: "Full", admin: { email: "admin@full.test", name: "Admin", password: STRONG_PASSWORD } },
+      rootToken,
+    );
     expect(tenant.status).toBe(201);
     adminToken = (JSON.parse((await login()).body) as { accessToken: string }).accessToken;
-    projectId = (JSON.parse((await call("POST", "/api/projects", { name: "Disk" })).body) as { project: { id: string } }).project.id;
+    projectId = (
+      JSON.parse((await call("POST", "/api/projects", { name: "Disk" })).body) as { project: { id: string } }
+    ).project.id;
     for (let i = 0; i < 5; i++) expect((await createNode(`before ${i}`)).status).toBe(201);
   });
 
@@ -93,7 +125,10 @@ describe.skipIf(!isRoot)("a full disk", () => {
     fill();
     // Below the free-space floor /readyz says so before any write has failed.
     expect((await call("GET", "/readyz", undefined, "")).status).toBe(503);
-    const nodesLogged = server?.stdout().split("\n").filter((line) => line.includes('"msg":"node.created"')).length;
+    const nodesLogged = server
+      ?.stdout()
+      .split("\n")
+      .filter((line) => line.includes('"msg":"node.created"')).length;
     for (let i = 0; i < 3; i++) {
       const res = await createNode(`refused ${i}`);
       expect(res.status).toBe(507);
@@ -103,7 +138,12 @@ describe.skipIf(!isRoot)("a full disk", () => {
       expect(problem).toMatchObject({ type: "urn:vecto:problem:storage-full", status: 507 });
       expect(problem.detail).not.toMatch(/SQLITE|\/|at /);
     }
-    expect(server?.stdout().split("\n").filter((line) => line.includes('"msg":"node.created"')).length).toBe(nodesLogged);
+    expect(
+      server
+        ?.stdout()
+        .split("\n")
+        .filter((line) => line.includes('"msg":"node.created"')).length,
+    ).toBe(nodesLogged);
     expect(server?.stdout()).toContain('"msg":"storage-full"'); // the operator's line
   });
 
@@ -132,14 +172,21 @@ describe.skipIf(!isRoot)("a full disk", () => {
     expect((await login()).status).toBe(200);
     for (let i = 0; i < 4; i++) expect((await createNode(`after ${i}`)).status).toBe(201);
     expect(await nodeIds()).toEqual([...acknowledged].sort());
-    expect(server?.stdout().split("\n").filter((line) => line.includes('"msg":"node.created"')).length).toBe(acknowledged.length);
+    expect(
+      server
+        ?.stdout()
+        .split("\n")
+        .filter((line) => line.includes('"msg":"node.created"')).length,
+    ).toBe(acknowledged.length);
   });
 
   it("stops on SIGTERM with the disk full: exit 0, one warning line, no stack; the next start has every write", async () => {
     const running = server;
     fill();
     expect(await stop()).toBe(0);
-    const warnings = (running?.stdout() ?? "").split("\n").filter((line) => line.includes('"level":"warn"') && line.includes("write-ahead logs were kept"));
+    const warnings = (running?.stdout() ?? "")
+      .split("\n")
+      .filter((line) => line.includes('"level":"warn"') && line.includes("write-ahead logs were kept"));
     expect(warnings).toHaveLength(1);
     expect(running?.stdout()).toContain("stopped cleanly");
     expect(`${running?.stdout()}${running?.stderr()}`).not.toMatch(/\n\s+at |SqliteError/);

@@ -21,10 +21,13 @@ function atPort(steps: readonly WalkthroughStep[], port: number): WalkthroughSte
 /** What the doc shows against what was printed, as a list of differences. */
 function differences(check: ShapeCheck, step: WalkthroughStep, output: string): string[] {
   const printed = output.trim();
-  if (step.shown === undefined) return printed === "" ? [] : [`the doc shows no output, the product printed ${printed.slice(0, 200)}`];
+  if (step.shown === undefined)
+    return printed === "" ? [] : [`the doc shows no output, the product printed ${printed.slice(0, 200)}`];
   if (step.shown.kind === "text") {
     const [shown, actual] = [textLines(step.shown.text), textLines(printed)];
-    return shown.join("\n") === actual.join("\n") ? [] : [`the doc shows the lines ${JSON.stringify(shown)}, the product printed ${JSON.stringify(actual)}`];
+    return shown.join("\n") === actual.join("\n")
+      ? []
+      : [`the doc shows the lines ${JSON.stringify(shown)}, the product printed ${JSON.stringify(actual)}`];
   }
   let actual: unknown;
   try {
@@ -47,7 +50,9 @@ describe.each([
   beforeAll(async () => {
     port = await freePort();
     // The embedded default in a fresh directory, as `npm start` runs it: data in ./data.
-    server = await startServe(scratch.path, { VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_BACKUP_SCHEDULE: "off" }, ["--no-setup-token"]);
+    server = await startServe(scratch.path, { VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_BACKUP_SCHEDULE: "off" }, [
+      "--no-setup-token",
+    ]);
   });
 
   afterAll(async () => {
@@ -66,12 +71,20 @@ describe.each([
   it("runs as written, and every answer has the fields and values the doc shows", () => {
     // `vecto` as docs/operator-guide.md, "Running vecto commands", defines it for a source checkout.
     const prelude = `vecto() { node ${JSON.stringify(CLI)} "$@"; }`;
-    const run = runWalkthrough(atPort(steps, port), { prelude, cwd: scratch.path, env: cleanEnv({ TMPDIR: scratch.path }) });
+    const run = runWalkthrough(atPort(steps, port), {
+      prelude,
+      cwd: scratch.path,
+      env: cleanEnv({ TMPDIR: scratch.path }),
+    });
     expect(run.stderr).toBe("");
     expect(run.status).toBe(0);
     expect(run.outputs).toHaveLength(steps.length);
     const check = new ShapeCheck();
-    const report = steps.flatMap((step, index) => differences(check, step, run.outputs[index] ?? "").map((d) => `step ${index + 1} (${step.script.split("\n")[0]}): ${d}`));
+    const report = steps.flatMap((step, index) =>
+      differences(check, step, run.outputs[index] ?? "").map(
+        (d) => `step ${index + 1} (${step.script.split("\n")[0]}): ${d}`,
+      ),
+    );
     expect(report).toEqual([]);
   });
 });

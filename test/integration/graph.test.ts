@@ -3,7 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { identityFixture, type Account, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
 interface NodeBody {
-  node: { id: string; type: string; status: string; title: string; body: string; version: number; verdict: string | null; reviewKind: string | null; archivedAt: string | null };
+  node: {
+    id: string;
+    type: string;
+    status: string;
+    title: string;
+    body: string;
+    version: number;
+    verdict: string | null;
+    reviewKind: string | null;
+    archivedAt: string | null;
+  };
 }
 
 describe("graph: nodes, edges, trace", () => {
@@ -15,8 +25,16 @@ describe("graph: nodes, edges, trace", () => {
   let member: Account;
 
   const json = async <T>(res: Response): Promise<T> => (await res.json()) as T;
-  const node = async (type: string, title: string, extra: Record<string, unknown> = {}, project = projectId): Promise<NodeBody["node"]> => {
-    const res = await f.call("POST", `/api/projects/${project}/nodes`, { token: admin, body: { type, title, ...extra } });
+  const node = async (
+    type: string,
+    title: string,
+    extra: Record<string, unknown> = {},
+    project = projectId,
+  ): Promise<NodeBody["node"]> => {
+    const res = await f.call("POST", `/api/projects/${project}/nodes`, {
+      token: admin,
+      body: { type, title, ...extra },
+    });
     if (res.status !== 201) throw new Error(`create node: ${res.status} ${await res.text()}`);
     return (await json<NodeBody>(res)).node;
   };
@@ -28,49 +46,107 @@ describe("graph: nodes, edges, trace", () => {
     acme = await f.createTenant("graph-acme");
     admin = acme.admin.tokens.accessToken;
     member = await f.createUser(acme.admin, { role: "member" }, "graph-acme");
-    projectId = (await json<{ project: { id: string } }>(await f.call("POST", "/api/projects", { token: admin, body: { name: "Graph" } }))).project.id;
-    otherProjectId = (await json<{ project: { id: string } }>(await f.call("POST", "/api/projects", { token: admin, body: { name: "Other" } }))).project.id;
+    projectId = (
+      await json<{ project: { id: string } }>(
+        await f.call("POST", "/api/projects", { token: admin, body: { name: "Graph" } }),
+      )
+    ).project.id;
+    otherProjectId = (
+      await json<{ project: { id: string } }>(
+        await f.call("POST", "/api/projects", { token: admin, body: { name: "Other" } }),
+      )
+    ).project.id;
   });
   afterAll(() => f.close());
 
   it("creates typed nodes with their starting status and encrypts title and body at rest", async () => {
     const decision = await node("decision", "Use SQLite for the appliance", { body: "Context: one binary, no DBA." });
-    expect(decision).toMatchObject({ type: "decision", status: "proposed", version: 1, title: "Use SQLite for the appliance" });
+    expect(decision).toMatchObject({
+      type: "decision",
+      status: "proposed",
+      version: 1,
+      title: "Use SQLite for the appliance",
+    });
     const stored = f.services.db.forTenant({ tenantId: acme.tenantId } as never).nodes.get(decision.id);
     expect(Buffer.from(stored?.titleEnc ?? []).toString("latin1")).not.toContain("SQLite");
     expect(Buffer.from(stored?.bodyEnc ?? []).toString("latin1")).not.toContain("DBA");
   });
 
   it("checks statuses and review fields per type", async () => {
-    const bad = await f.call("POST", `/api/projects/${projectId}/nodes`, { token: admin, body: { type: "decision", title: "x", status: "done" } });
+    const bad = await f.call("POST", `/api/projects/${projectId}/nodes`, {
+      token: admin,
+      body: { type: "decision", title: "x", status: "done" },
+    });
     expect(bad.status).toBe(422);
     expect((await json<{ detail: string }>(bad)).detail).toContain("proposed, accepted, deprecated, superseded");
-    expect((await f.call("POST", `/api/projects/${projectId}/nodes`, { token: admin, body: { type: "task", title: "x", verdict: "approved" } })).status).toBe(422);
-    expect((await f.call("POST", `/api/projects/${projectId}/nodes`, { token: admin, body: { type: "review", title: "x", status: "done" } })).status).toBe(422);
-    const review = await node("review", "Security review", { reviewKind: "security", status: "done", verdict: "approved" });
+    expect(
+      (
+        await f.call("POST", `/api/projects/${projectId}/nodes`, {
+          token: admin,
+          body: { type: "task", title: "x", verdict: "approved" },
+        })
+      ).status,
+    ).toBe(422);
+    expect(
+      (
+        await f.call("POST", `/api/projects/${projectId}/nodes`, {
+          token: admin,
+          body: { type: "review", title: "x", status: "done" },
+        })
+      ).status,
+    ).toBe(422);
+    const review = await node("review", "Security review", {
+      reviewKind: "security",
+      status: "done",
+      verdict: "approved",
+    });
     expect(review).toMatchObject({ reviewKind: "security", verdict: "approved" });
-    expect((await f.call("POST", `/api/projects/${projectId}/nodes`, { token: admin, body: { type: "widget", title: "x" } })).status).toBe(422);
+    expect(
+      (await f.call("POST", `/api/projects/${projectId}/nodes`, { token: admin, body: { type: "widget", title: "x" } }))
+        .status,
+    ).toBe(422);
   });
 
   it("needs If-Match to change a node and refuses a stale version (no lost update)", async () => {
     const idea = await node("idea", "Offline licensing");
-    expect((await f.call("PATCH", `/api/nodes/${idea.id}`, { token: admin, body: { title: "Offline licensing v2" } })).status).toBe(428);
-    const first = await f.call("PATCH", `/api/nodes/${idea.id}`, { token: admin, body: { title: "Offline licensing v2" }, headers: { "If-Match": '"1"' } });
+    expect(
+      (await f.call("PATCH", `/api/nodes/${idea.id}`, { token: admin, body: { title: "Offline licensing v2" } }))
+        .status,
+    ).toBe(428);
+    const first = await f.call("PATCH", `/api/nodes/${idea.id}`, {
+      token: admin,
+      body: { title: "Offline licensing v2" },
+      headers: { "If-Match": '"1"' },
+    });
     expect(first.status).toBe(200);
     expect(first.headers.get("etag")).toBe('"2"');
-    const stale = await f.call("PATCH", `/api/nodes/${idea.id}`, { token: admin, body: { title: "Lost update" }, headers: { "If-Match": '"1"' } });
+    const stale = await f.call("PATCH", `/api/nodes/${idea.id}`, {
+      token: admin,
+      body: { title: "Lost update" },
+      headers: { "If-Match": '"1"' },
+    });
     expect(stale.status).toBe(412);
-    expect((await json<NodeBody>(await f.call("GET", `/api/nodes/${idea.id}`, { token: admin }))).node.title).toBe("Offline licensing v2");
+    expect((await json<NodeBody>(await f.call("GET", `/api/nodes/${idea.id}`, { token: admin }))).node.title).toBe(
+      "Offline licensing v2",
+    );
   });
 
   it("archives and restores; archived nodes leave the default listing", async () => {
     const note = await node("note", "Temporary note");
-    expect((await json<NodeBody>(await f.call("DELETE", `/api/nodes/${note.id}`, { token: admin }))).node.archivedAt).not.toBeNull();
-    const listed = await json<{ nodes: { id: string }[] }>(await f.call("GET", `/api/projects/${projectId}/nodes?type=note`, { token: admin }));
+    expect(
+      (await json<NodeBody>(await f.call("DELETE", `/api/nodes/${note.id}`, { token: admin }))).node.archivedAt,
+    ).not.toBeNull();
+    const listed = await json<{ nodes: { id: string }[] }>(
+      await f.call("GET", `/api/projects/${projectId}/nodes?type=note`, { token: admin }),
+    );
     expect(listed.nodes.map((n) => n.id)).not.toContain(note.id);
-    const all = await json<{ nodes: { id: string }[] }>(await f.call("GET", `/api/projects/${projectId}/nodes?type=note&includeArchived=true`, { token: admin }));
+    const all = await json<{ nodes: { id: string }[] }>(
+      await f.call("GET", `/api/projects/${projectId}/nodes?type=note&includeArchived=true`, { token: admin }),
+    );
     expect(all.nodes.map((n) => n.id)).toContain(note.id);
-    expect((await json<NodeBody>(await f.call("POST", `/api/nodes/${note.id}/restore`, { token: admin }))).node.archivedAt).toBeNull();
+    expect(
+      (await json<NodeBody>(await f.call("POST", `/api/nodes/${note.id}/restore`, { token: admin }))).node.archivedAt,
+    ).toBeNull();
   });
 
   it("lists with filters and keyset pagination, in a stable order, and searches titles", async () => {
@@ -80,13 +156,19 @@ describe("graph: nodes, edges, trace", () => {
     let cursor: string | null = null;
     do {
       const url: string = `/api/projects/${projectId}/nodes?type=task&limit=3${cursor ? `&cursor=${cursor}` : ""}`;
-      const page: { nodes: { id: string }[]; nextCursor: string | null } = await json(await f.call("GET", url, { token: admin }));
+      const page: { nodes: { id: string }[]; nextCursor: string | null } = await json(
+        await f.call("GET", url, { token: admin }),
+      );
       seen.push(...page.nodes.map((n) => n.id));
       cursor = page.nextCursor;
     } while (cursor);
     expect(seen).toHaveLength(7);
     expect(new Set(seen).size).toBe(7);
-    const found = await json<{ nodes: { title: string }[] }>(await f.call("GET", `/api/projects/${projectId}/nodes?q=${encodeURIComponent("DELTA, paginated!")}`, { token: admin }));
+    const found = await json<{ nodes: { title: string }[] }>(
+      await f.call("GET", `/api/projects/${projectId}/nodes?q=${encodeURIComponent("DELTA, paginated!")}`, {
+        token: admin,
+      }),
+    );
     expect(found.nodes.map((n) => n.title)).toEqual(["Paginated task delta"]);
     expect((await f.call("GET", `/api/projects/${projectId}/nodes?cursor=bogus`, { token: admin })).status).toBe(422);
   });
@@ -114,11 +196,22 @@ describe("graph: nodes, edges, trace", () => {
   it("refuses edges to missing nodes and across projects, writing nothing", async () => {
     const here = await node("task", "Here");
     const there = await node("task", "There", {}, otherProjectId);
-    const before = await json<{ edges: unknown[] }>(await f.call("GET", `/api/projects/${projectId}/edges?limit=500`, { token: admin }));
+    const before = await json<{ edges: unknown[] }>(
+      await f.call("GET", `/api/projects/${projectId}/edges?limit=500`, { token: admin }),
+    );
     expect((await edge("relates", here.id, there.id)).status).toBe(422);
     expect((await edge("relates", here.id, "00000000-0000-4000-8000-000000000000")).status).toBe(422);
-    expect((await f.call("POST", `/api/projects/${projectId}/edges`, { token: admin, body: { type: "relates", from: here.id, to: "not-a-uuid" } })).status).toBe(422);
-    const after = await json<{ edges: unknown[] }>(await f.call("GET", `/api/projects/${projectId}/edges?limit=500`, { token: admin }));
+    expect(
+      (
+        await f.call("POST", `/api/projects/${projectId}/edges`, {
+          token: admin,
+          body: { type: "relates", from: here.id, to: "not-a-uuid" },
+        })
+      ).status,
+    ).toBe(422);
+    const after = await json<{ edges: unknown[] }>(
+      await f.call("GET", `/api/projects/${projectId}/edges?limit=500`, { token: admin }),
+    );
     expect(after.edges.length).toBe(before.edges.length);
   });
 
@@ -135,7 +228,11 @@ describe("graph: nodes, edges, trace", () => {
     const idea = await node("idea", "Customers need air-gapped installs");
     const decision = await node("decision", "Ship a single binary", { status: "accepted" });
     const task = await node("task", "Build the SEA");
-    const review = await node("review", "Release security review", { reviewKind: "security", status: "done", verdict: "approved" });
+    const review = await node("review", "Release security review", {
+      reviewKind: "security",
+      status: "done",
+      verdict: "approved",
+    });
     const release = await node("release", "v1.0.0");
     const unrelated = await node("idea", "Unrelated idea");
     for (const [type, from, to] of [
@@ -144,15 +241,20 @@ describe("graph: nodes, edges, trace", () => {
       ["ships_in", task.id, release.id],
       ["reviewed_in", release.id, review.id],
       ["relates", release.id, unrelated.id],
-    ] as const) expect((await edge(type, from, to)).status).toBe(201);
+    ] as const)
+      expect((await edge(type, from, to)).status).toBe(201);
     const res = await f.call("GET", `/api/nodes/${release.id}/trace`, { token: admin });
     expect(res.status).toBe(200);
-    const { trace } = await json<{ trace: { nodes: { id: string; depth: number; title: string }[]; edges: { type: string }[] } }>(res);
+    const { trace } = await json<{
+      trace: { nodes: { id: string; depth: number; title: string }[]; edges: { type: string }[] };
+    }>(res);
     const depth = Object.fromEntries(trace.nodes.map((n) => [n.id, n.depth]));
     expect(depth).toEqual({ [release.id]: 0, [task.id]: 1, [review.id]: 1, [decision.id]: 2, [idea.id]: 3 });
     expect(trace.nodes.find((n) => n.id === idea.id)?.title).toBe("Customers need air-gapped installs");
     expect(trace.edges.map((e) => e.type).sort()).toEqual(["implements", "originates_from", "reviewed_in", "ships_in"]);
-    const shallow = await json<{ trace: { nodes: { id: string }[] } }>(await f.call("GET", `/api/nodes/${release.id}/trace?depth=1`, { token: admin }));
+    const shallow = await json<{ trace: { nodes: { id: string }[] } }>(
+      await f.call("GET", `/api/nodes/${release.id}/trace?depth=1`, { token: admin }),
+    );
     expect(shallow.trace.nodes.map((n) => n.id).sort()).toEqual([release.id, task.id, review.id].sort());
     expect((await f.call("GET", `/api/nodes/${release.id}/trace?depth=1000`, { token: admin })).status).toBe(400);
   });
@@ -160,15 +262,34 @@ describe("graph: nodes, edges, trace", () => {
   it("a member outside the project sees neither its nodes nor its edges", async () => {
     const secret = await node("idea", "Secret idea");
     expect((await f.call("GET", `/api/nodes/${secret.id}`, { token: member.tokens.accessToken })).status).toBe(404);
-    expect((await f.call("GET", `/api/nodes/${secret.id}/trace`, { token: member.tokens.accessToken })).status).toBe(404);
-    expect((await f.call("GET", `/api/projects/${projectId}/nodes`, { token: member.tokens.accessToken })).status).toBe(404);
-    expect((await f.call("PATCH", `/api/nodes/${secret.id}`, { token: member.tokens.accessToken, body: { title: "x" }, headers: { "If-Match": '"1"' } })).status).toBe(404);
+    expect((await f.call("GET", `/api/nodes/${secret.id}/trace`, { token: member.tokens.accessToken })).status).toBe(
+      404,
+    );
+    expect((await f.call("GET", `/api/projects/${projectId}/nodes`, { token: member.tokens.accessToken })).status).toBe(
+      404,
+    );
+    expect(
+      (
+        await f.call("PATCH", `/api/nodes/${secret.id}`, {
+          token: member.tokens.accessToken,
+          body: { title: "x" },
+          headers: { "If-Match": '"1"' },
+        })
+      ).status,
+    ).toBe(404);
   });
 
   it("refuses oversized titles and bodies and deeply nested JSON", async () => {
-    const long = await f.call("POST", `/api/projects/${projectId}/nodes`, { token: admin, body: { type: "note", title: "x".repeat(301) } });
+    const long = await f.call("POST", `/api/projects/${projectId}/nodes`, {
+      token: admin,
+      body: { type: "note", title: "x".repeat(301) },
+    });
     expect(long.status).toBe(422);
-    const nested = await f.call("POST", `/api/projects/${projectId}/nodes`, { token: admin, headers: { "Content-Type": "application/json" }, body: JSON.parse(`{"type":"note","title":"t","body":"b","x":${"[".repeat(50)}${"]".repeat(50)}}`) });
+    const nested = await f.call("POST", `/api/projects/${projectId}/nodes`, {
+      token: admin,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.parse(`{"type":"note","title":"t","body":"b","x":${"[".repeat(50)}${"]".repeat(50)}}`),
+    });
     expect(nested.status).toBe(400);
   });
 });

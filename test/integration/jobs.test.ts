@@ -13,8 +13,16 @@ describe("jobs", () => {
 
   beforeAll(async () => {
     f = await identityFixture();
-    const failing = { name: "always-fails", cron: "0 0 1 1 *", run: async (): Promise<Record<string, number>> => Promise.reject(new Error("disk on fire")) };
-    scheduler = startScheduler([auditCheckpointJob(f.services), failing], f.services.identity.events, createLogger("silent"));
+    const failing = {
+      name: "always-fails",
+      cron: "0 0 1 1 *",
+      run: async (): Promise<Record<string, number>> => Promise.reject(new Error("disk on fire")),
+    };
+    scheduler = startScheduler(
+      [auditCheckpointJob(f.services), failing],
+      f.services.identity.events,
+      createLogger("silent"),
+    );
   });
   afterAll(async () => {
     await scheduler.stop();
@@ -23,7 +31,11 @@ describe("jobs", () => {
 
   const jobEvents = (): { severity: string; payload: string }[] => {
     const raw = new BetterSqlite3(join(f.dataDir, "vecto.db"), { readonly: true });
-    const rows = raw.prepare("SELECT severity, payload FROM audit_events WHERE tenant_id = '_platform' AND event = 'job.run' ORDER BY seq").all() as { severity: string; payload: string }[];
+    const rows = raw
+      .prepare(
+        "SELECT severity, payload FROM audit_events WHERE tenant_id = '_platform' AND event = 'job.run' ORDER BY seq",
+      )
+      .all() as { severity: string; payload: string }[];
     raw.close();
     return rows;
   };
@@ -31,7 +43,9 @@ describe("jobs", () => {
   it("runs the checkpoint job, which signs a checkpoint of every log, and audits the run", async () => {
     await scheduler.runNow("audit-checkpoints");
     const platformTenant = f.services.db.tenants.platformTenant()?.id ?? "";
-    expect(f.services.db.auditLog.latestCheckpoint(platformTenant)?.size).toBe(f.services.db.auditLog.size(platformTenant));
+    expect(f.services.db.auditLog.latestCheckpoint(platformTenant)?.size).toBe(
+      f.services.db.auditLog.size(platformTenant),
+    );
     const run = jobEvents().at(-1);
     expect(JSON.parse(run?.payload ?? "{}")).toMatchObject({ job: "audit-checkpoints", ok: true });
   });

@@ -25,8 +25,16 @@ describe("vecto keys rotate-* / reencrypt / retire-master", () => {
   beforeAll(async () => {
     f = await identityFixture();
     acme = await f.createTenant("cli-keys");
-    const pid = ((await (await f.call("POST", "/api/projects", { token: acme.admin.tokens.accessToken, body: { name: "Orion" } })).json()) as { project: { id: string } }).project.id;
-    for (let i = 0; i < 5; i++) await f.call("POST", `/api/projects/${pid}/nodes`, { token: acme.admin.tokens.accessToken, body: { type: "task", title: `Task ${i}`, body: "b" } });
+    const pid = (
+      (await (
+        await f.call("POST", "/api/projects", { token: acme.admin.tokens.accessToken, body: { name: "Orion" } })
+      ).json()) as { project: { id: string } }
+    ).project.id;
+    for (let i = 0; i < 5; i++)
+      await f.call("POST", `/api/projects/${pid}/nodes`, {
+        token: acme.admin.tokens.accessToken,
+        body: { type: "task", title: `Task ${i}`, body: "b" },
+      });
     // Sealed values: the tenant's name, its admin's email and name, the project's name, 5 nodes' titles and bodies = 14.
     // The fixture removes its directory on close: work on a copy of the closed data directory.
     f.services.close();
@@ -38,10 +46,17 @@ describe("vecto keys rotate-* / reencrypt / retire-master", () => {
   });
   afterAll(() => own.cleanup());
 
-  const status = (extra: Record<string, string> = {}): KeyStatus => JSON.parse(runCli(["keys", "status", "--json"], { cwd, env: { ...env, ...extra } }).stdout) as KeyStatus;
+  const status = (extra: Record<string, string> = {}): KeyStatus =>
+    JSON.parse(runCli(["keys", "status", "--json"], { cwd, env: { ...env, ...extra } }).stdout) as KeyStatus;
 
   it("refuses bad invocations with one line and exit 1", () => {
-    for (const args of [["keys", "rotate-master"], ["keys", "rotate-master", "--new-key-file", "a", "--new-key-label", "b"], ["keys", "rotate-tenant"], ["keys", "retire-master", "env:0000000000000000"], ["keys", "rotate-tenant", "no-such-tenant"]]) {
+    for (const args of [
+      ["keys", "rotate-master"],
+      ["keys", "rotate-master", "--new-key-file", "a", "--new-key-label", "b"],
+      ["keys", "rotate-tenant"],
+      ["keys", "retire-master", "env:0000000000000000"],
+      ["keys", "rotate-tenant", "no-such-tenant"],
+    ]) {
       const r = runCli(args, { cwd, env });
       expect(r.status, args.join(" ")).toBe(1);
       expect(r.stderr.split("\n").filter(Boolean), args.join(" ")).toHaveLength(1);
@@ -57,7 +72,9 @@ describe("vecto keys rotate-* / reencrypt / retire-master", () => {
 
     const re = runCli(["keys", "reencrypt", "--tenant", acme.tenantId, "--retire-unused-now", "--json"], { cwd, env });
     expect(re.status).toBe(0);
-    expect(JSON.parse(re.stdout)).toEqual([{ tenantId: acme.tenantId, writeVersion: 2, rewritten: 14, remaining: 0, retiredVersions: [1] }]);
+    expect(JSON.parse(re.stdout)).toEqual([
+      { tenantId: acme.tenantId, writeVersion: 2, rewritten: 14, remaining: 0, retiredVersions: [1] },
+    ]);
     const text = runCli(["keys", "status"], { cwd, env }).stdout;
     expect(text).toContain(`${acme.tenantId}: v1 retired (0 values`);
     expect(text).toMatch(/v2 active \(14 values, \d+ encryptions\)/);
@@ -67,18 +84,32 @@ describe("vecto keys rotate-* / reencrypt / retire-master", () => {
     const oldLabel = status().resolver.masterLabel;
     const r = runCli(["keys", "rotate-master", "--new-key-file", newKey(), "--json"], { cwd, env });
     expect(r.status).toBe(0);
-    const out = JSON.parse(r.stdout) as { masterLabel: string; masterVersion: number; previousLabel: string; nextConfig: string[] };
+    const out = JSON.parse(r.stdout) as {
+      masterLabel: string;
+      masterVersion: number;
+      previousLabel: string;
+      nextConfig: string[];
+    };
     expect(out).toMatchObject({ masterVersion: 2, previousLabel: oldLabel });
-    expect(out.nextConfig).toEqual(["VECTO_KEY_RESOLVER=env", `VECTO_MASTER_KEY_FILE=${newKey()}`, `VECTO_PREVIOUS_MASTER_KEYS=file:${join(dataDir, "master.key")}`]);
+    expect(out.nextConfig).toEqual([
+      "VECTO_KEY_RESOLVER=env",
+      `VECTO_MASTER_KEY_FILE=${newKey()}`,
+      `VECTO_PREVIOUS_MASTER_KEYS=file:${join(dataDir, "master.key")}`,
+    ]);
 
     const next = { VECTO_MASTER_KEY_FILE: newKey(), VECTO_PREVIOUS_MASTER_KEYS: `file:${join(dataDir, "master.key")}` };
     const before = status(next);
-    expect(before.masterKeys.map((m) => [m.version, m.current, m.loaded, m.retiredAt === null])).toEqual([[1, false, true, true], [2, true, true, true]]);
+    expect(before.masterKeys.map((m) => [m.version, m.current, m.loaded, m.retiredAt === null])).toEqual([
+      [1, false, true, true],
+      [2, true, true, true],
+    ]);
     const retired = runCli(["keys", "retire-master", oldLabel], { cwd, env: { ...env, ...next } });
     expect(retired.status).toBe(0);
     expect(retired.stdout).toContain(`master key ${oldLabel} retired`);
     // The old configuration cannot start a data key any more; the new key alone reads it all.
-    expect(runCli(["keys", "status", "--json"], { cwd, env: { ...env, VECTO_MASTER_KEY_FILE: newKey() } }).status).toBe(0);
+    expect(runCli(["keys", "status", "--json"], { cwd, env: { ...env, VECTO_MASTER_KEY_FILE: newKey() } }).status).toBe(
+      0,
+    );
   });
 
   it("after all that, the newest master key alone opens every sealed value", async () => {
@@ -88,7 +119,13 @@ describe("vecto keys rotate-* / reencrypt / retire-master", () => {
       let opened = 0;
       for (const column of ENCRYPTED_COLUMNS) {
         for (const row of db.tenantReads(acme.tenantId).sealedFields.notUnder(column, 0xffff_ffff, "", 10_000)) {
-          expect(await crypto.decryptField(acme.tenantId, { table: column.table, column: column.fieldColumn, rowId: row.id }, row.sealed)).toEqual(expect.any(String));
+          expect(
+            await crypto.decryptField(
+              acme.tenantId,
+              { table: column.table, column: column.fieldColumn, rowId: row.id },
+              row.sealed,
+            ),
+          ).toEqual(expect.any(String));
           opened++;
         }
       }

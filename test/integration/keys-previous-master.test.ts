@@ -26,7 +26,11 @@ async function openAll(db: Database, crypto: CryptoService): Promise<number> {
   for (const tenantId of db.keystore.keyOwners().filter((o) => !o.startsWith("_"))) {
     for (const column of ENCRYPTED_COLUMNS) {
       for (const row of db.tenantReads(tenantId).sealedFields.notUnder(column, 0xffff_ffff, "", 1_000_000)) {
-        await crypto.decryptField(tenantId, { table: column.table, column: column.fieldColumn, rowId: row.id }, row.sealed);
+        await crypto.decryptField(
+          tenantId,
+          { table: column.table, column: column.fieldColumn, rowId: row.id },
+          row.sealed,
+        );
         opened++;
       }
     }
@@ -44,21 +48,33 @@ describe("a previous master key, configured beside a new one", () => {
   /** The appliance's pieces as openServices wires them, from the configuration with both keys. */
   let rotated: { db: Database; resolver: MasterKeyRing; crypto: CryptoService; close: () => void };
 
-  const config = (env: Record<string, string>) => loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: f.dataDir, ...env }, scratch.path);
+  const config = (env: Record<string, string>) =>
+    loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: f.dataDir, ...env }, scratch.path);
 
   beforeAll(async () => {
     f = await identityFixture();
     const acme = await f.createTenant("prev-master");
     const token = acme.admin.tokens.accessToken;
-    const project = ((await (await f.call("POST", "/api/projects", { token, body: { name: "Sealed" } })).json()) as { project: { id: string } }).project.id;
-    await f.call("POST", `/api/projects/${project}/nodes`, { token, body: { type: "idea", title: "Under the old key", body: "only" } });
+    const project = (
+      (await (await f.call("POST", "/api/projects", { token, body: { name: "Sealed" } })).json()) as {
+        project: { id: string };
+      }
+    ).project.id;
+    await f.call("POST", `/api/projects/${project}/nodes`, {
+      token,
+      body: { type: "idea", title: "Under the old key", body: "only" },
+    });
     oldKey = join(f.dataDir, "master.key");
     oldLabel = f.services.resolver.currentLabel;
     f.services.close();
 
     backup = join(scratch.path, "before.vbak");
     const before = config({});
-    await createFullBackup({ dataDir: f.dataDir, databaseFile: before.databaseFile, keystoreFile: keystorePath(before.databaseFile) }, await openKeyResolver(before), { out: backup });
+    await createFullBackup(
+      { dataDir: f.dataDir, databaseFile: before.databaseFile, keystoreFile: keystorePath(before.databaseFile) },
+      await openKeyResolver(before),
+      { out: backup },
+    );
 
     newKey = join(scratch.path, "master-new.key");
     await generateMasterKeyFile(newKey);
@@ -76,7 +92,10 @@ describe("a previous master key, configured beside a new one", () => {
   it("is loaded for unwrapping while the new key is current; the data keys are wrapped under the old key only", () => {
     expect(rotated.resolver.currentLabel).not.toBe(oldLabel);
     expect(rotated.resolver.labels()).toEqual([rotated.resolver.currentLabel, oldLabel]);
-    const wraps = rotated.db.keystore.keyOwners().flatMap((o) => rotated.db.keystore.listTenantKeys(o)).map((k) => k.wraps.map((w) => w.masterLabel));
+    const wraps = rotated.db.keystore
+      .keyOwners()
+      .flatMap((o) => rotated.db.keystore.listTenantKeys(o))
+      .map((k) => k.wraps.map((w) => w.masterLabel));
     expect(wraps.length).toBeGreaterThan(1);
     for (const labels of wraps) expect(labels).toEqual([oldLabel]);
   });
@@ -93,6 +112,8 @@ describe("a previous master key, configured beside a new one", () => {
     const alone = await openKeyResolver(config({ VECTO_MASTER_KEY_FILE: newKey }));
     const again = join(scratch.path, "refused");
     mkdirSync(again);
-    await expect(verifyBackup(backup, { resolver: alone }, again)).rejects.toThrow(`this backup is encrypted under master key ${oldLabel}, but the loaded master key is ${alone.currentLabel}`);
+    await expect(verifyBackup(backup, { resolver: alone }, again)).rejects.toThrow(
+      `this backup is encrypted under master key ${oldLabel}, but the loaded master key is ${alone.currentLabel}`,
+    );
   });
 });

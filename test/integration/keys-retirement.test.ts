@@ -39,7 +39,10 @@ function appliance(cwd: string, port: number) {
     cli,
     serverPid: () => server?.child.pid,
     status: (env: Env): KeyStatus => JSON.parse(cli(["keys", "status", "--json"], env).stdout) as KeyStatus,
-    doctorKeys: (env: Env): DoctorCheck | undefined => (JSON.parse(cli(["doctor", "--json"], env).stdout) as { checks: DoctorCheck[] }).checks.find((c) => c.name === "master keys"),
+    doctorKeys: (env: Env): DoctorCheck | undefined =>
+      (JSON.parse(cli(["doctor", "--json"], env).stdout) as { checks: DoctorCheck[] }).checks.find(
+        (c) => c.name === "master keys",
+      ),
     async ready(): Promise<{ status: number; body: { checks: { keys: string }; warnings: string[] } }> {
       const res = await call("GET", "/readyz");
       return { status: res.status, body: JSON.parse(res.body) as { checks: { keys: string }; warnings: string[] } };
@@ -59,11 +62,24 @@ function appliance(cwd: string, port: number) {
       expect(cli(["init"], env).status).toBe(0);
       const { token } = JSON.parse(cli(["setup-token", "--json"], env).stdout) as { token: string };
       await this.serve(env);
-      expect((await call("POST", "/api/setup", { body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD } })).status).toBe(201);
+      expect(
+        (
+          await call("POST", "/api/setup", {
+            body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD },
+          })
+        ).status,
+      ).toBe(201);
       root = await loginToken(call, undefined, "root@example.test");
     },
     async createTenant(slug: string): Promise<{ status: number; body: string }> {
-      const res = await call("POST", "/api/tenants", { token: root, body: { slug, name: `Tenant ${slug}`, admin: { email: `admin@${slug}.test`, name: "Admin", password: STRONG_PASSWORD } } });
+      const res = await call("POST", "/api/tenants", {
+        token: root,
+        body: {
+          slug,
+          name: `Tenant ${slug}`,
+          admin: { email: `admin@${slug}.test`, name: "Admin", password: STRONG_PASSWORD },
+        },
+      });
       if (res.status === 201) tenants[slug] = (JSON.parse(res.body) as { tenant: { id: string } }).tenant.id;
       return res;
     },
@@ -114,20 +130,41 @@ describe("retiring a master key while a server still runs on the old configurati
 
     const r = await a.ready();
     expect(r.status).toBe(200);
-    expect(r.body.warnings).toEqual(["the current master key is superseded by a newer master key: make that one current and restart before retiring the old one"]);
+    expect(r.body.warnings).toEqual([
+      "the current master key is superseded by a newer master key: make that one current and restart before retiring the old one",
+    ]);
     const seen = a.status(bWithA());
     expect(seen.health).toEqual({ failures: [], warnings: [] });
-    expect(seen.runningServer).toMatchObject({ pid: a.serverPid(), currentLabel: labelA, health: { failures: [], warnings: [expect.stringContaining(`master key ${labelA} is superseded by ${labelB} (version 2)`)] } });
+    expect(seen.runningServer).toMatchObject({
+      pid: a.serverPid(),
+      currentLabel: labelA,
+      health: {
+        failures: [],
+        warnings: [expect.stringContaining(`master key ${labelA} is superseded by ${labelB} (version 2)`)],
+      },
+    });
     const doctor = a.doctorKeys(bWithA());
-    expect(doctor).toMatchObject({ ok: true, detail: expect.stringContaining(`warning: running server (pid ${a.serverPid()}): master key ${labelA} is superseded`) });
+    expect(doctor).toMatchObject({
+      ok: true,
+      detail: expect.stringContaining(
+        `warning: running server (pid ${a.serverPid()}): master key ${labelA} is superseded`,
+      ),
+    });
   });
 
   it("a tenant created in the window is wrapped under the old key only; retire-master refuses while the server runs on that key", async () => {
     expect((await a.createTenant("window")).status).toBe(201);
-    expect(a.status(bWithA()).tenants.find((t) => t.tenantId === a.tenants.window)?.versions.map((v) => v.masterLabels)).toEqual([[labelA]]);
+    expect(
+      a
+        .status(bWithA())
+        .tenants.find((t) => t.tenantId === a.tenants.window)
+        ?.versions.map((v) => v.masterLabels),
+    ).toEqual([[labelA]]);
     const r = a.cli(["keys", "retire-master", labelA], bWithA());
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe(`vecto: master key ${labelA} is still the current key of the running server (pid ${a.serverPid()}, started ${a.status(bWithA()).runningServer?.startedAt}): make the new key current in its configuration and restart it, then retire\n`);
+    expect(r.stderr).toBe(
+      `vecto: master key ${labelA} is still the current key of the running server (pid ${a.serverPid()}, started ${a.status(bWithA()).runningServer?.startedAt}): make the new key current in its configuration and restart it, then retire\n`,
+    );
     expect(a.status(bWithA()).masterKeys.find((m) => m.label === labelA)?.retiredAt).toBeNull();
   });
 
@@ -139,7 +176,9 @@ describe("retiring a master key while a server still runs on the old configurati
     expect(refused.stderr).toBe(
       `vecto: master key ${labelA} cannot be retired: 1 data key(s) are wrapped only under it (tenant ${window} v1); load it beside the current key (VECTO_PREVIOUS_MASTER_KEYS) and run "vecto keys rewrap" (retire-master re-wraps too), then retire again\n`,
     );
-    expect(a.status(onlyB()).health.failures).toEqual([`1 data key(s) have no wrap under an available master key: tenant ${window} v1`]);
+    expect(a.status(onlyB()).health.failures).toEqual([
+      `1 data key(s) have no wrap under an available master key: tenant ${window} v1`,
+    ]);
 
     const rewrap = a.cli(["keys", "rewrap", "--json"], bWithA());
     expect(rewrap.status).toBe(0);
@@ -174,14 +213,27 @@ describe("retiring a master key while a server still runs on the old configurati
 
     const refused = await a.createTenant("too-late");
     expect(refused.status).toBe(503);
-    expect(JSON.parse(refused.body)).toMatchObject({ type: "urn:vecto:problem:keys-unavailable", detail: "this server's master key was retired: it cannot create a data key; restart it with the current configuration; nothing was written" });
-    const list = JSON.parse((await a.call("GET", "/api/tenants", { token: a.rootToken() })).body) as { tenants: { slug: string }[] };
+    expect(JSON.parse(refused.body)).toMatchObject({
+      type: "urn:vecto:problem:keys-unavailable",
+      detail:
+        "this server's master key was retired: it cannot create a data key; restart it with the current configuration; nothing was written",
+    });
+    const list = JSON.parse((await a.call("GET", "/api/tenants", { token: a.rootToken() })).body) as {
+      tenants: { slug: string }[];
+    };
     expect(list.tenants.map((t) => t.slug).sort()).toEqual(["before", "window"]);
     const r = await a.ready();
     expect(r.status).toBe(503);
-    expect(r.body.checks.keys).toMatch(/^the current master key was retired; restart with the current configuration; \d+ data key\(s\) have no wrap under an available master key: /);
-    expect(a.status(onlyC()).runningServer?.health.failures[0]).toBe(`master key ${labelB} was retired; restart with the current configuration`);
-    expect(a.doctorKeys(onlyC())).toMatchObject({ ok: false, detail: expect.stringContaining(`running server (pid ${a.serverPid()}): master key ${labelB} was retired`) });
+    expect(r.body.checks.keys).toMatch(
+      /^the current master key was retired; restart with the current configuration; \d+ data key\(s\) have no wrap under an available master key: /,
+    );
+    expect(a.status(onlyC()).runningServer?.health.failures[0]).toBe(
+      `master key ${labelB} was retired; restart with the current configuration`,
+    );
+    expect(a.doctorKeys(onlyC())).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining(`running server (pid ${a.serverPid()}): master key ${labelB} was retired`),
+    });
     await a.stop();
   });
 
@@ -228,7 +280,12 @@ describe("the same window when the new master key is in an HSM (SoftHSM2)", () =
   let port: number;
   let a: ReturnType<typeof appliance>;
 
-  const base = (): Env => token.env(HSM_KEY, { VECTO_DATA_DIR: join(dir.path, "data"), VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_LOG_LEVEL: "info" });
+  const base = (): Env =>
+    token.env(HSM_KEY, {
+      VECTO_DATA_DIR: join(dir.path, "data"),
+      VECTO_LISTEN: `127.0.0.1:${port}`,
+      VECTO_LOG_LEVEL: "info",
+    });
   const fileOnly = () => ({ ...base(), VECTO_KEY_RESOLVER: "env", VECTO_MASTER_KEY_FILE: keyFile });
   const hsmWithFile = () => ({ ...base(), VECTO_PREVIOUS_MASTER_KEYS: `file:${keyFile}` });
   const hsmOnly = () => base();
@@ -248,11 +305,15 @@ describe("the same window when the new master key is in an HSM (SoftHSM2)", () =
     const fileLabel = a.status(fileOnly()).resolver.masterLabel;
     expect(a.cli(["keys", "rotate-master", "--new-key-label", HSM_KEY], fileOnly()).status).toBe(0);
     expect((await a.createTenant("window")).status).toBe(201);
-    expect(a.cli(["keys", "retire-master", fileLabel], hsmWithFile()).stderr).toContain(`is still the current key of the running server (pid ${a.serverPid()}`);
+    expect(a.cli(["keys", "retire-master", fileLabel], hsmWithFile()).stderr).toContain(
+      `is still the current key of the running server (pid ${a.serverPid()}`,
+    );
     await a.stop();
     const refused = a.cli(["keys", "retire-master", fileLabel], hsmOnly());
     expect(refused.stderr).toContain(`1 data key(s) are wrapped only under it (tenant ${a.tenants.window} v1)`);
-    expect(a.cli(["keys", "rewrap"], hsmWithFile()).stdout).toBe(`1 wraps added under pkcs11:vecto-retire/${HSM_KEY}, ${fileLabel}\n`);
+    expect(a.cli(["keys", "rewrap"], hsmWithFile()).stdout).toBe(
+      `1 wraps added under pkcs11:vecto-retire/${HSM_KEY}, ${fileLabel}\n`,
+    );
     expect(a.cli(["keys", "retire-master", fileLabel], hsmWithFile()).status).toBe(0);
     rmSync(keyFile);
     await a.serve(hsmOnly());

@@ -36,7 +36,11 @@ async function readAllWith(f: Fixture, keyFile: string, tenantIds: readonly stri
     for (const column of ENCRYPTED_COLUMNS) {
       // "not under version 2^32-1" is every value of the column.
       for (const row of f.services.db.tenantReads(tenantId).sealedFields.notUnder(column, 0xffff_ffff, "", 1_000_000)) {
-        await crypto.decryptField(tenantId, { table: column.table, column: column.fieldColumn, rowId: row.id }, row.sealed);
+        await crypto.decryptField(
+          tenantId,
+          { table: column.table, column: column.fieldColumn, rowId: row.id },
+          row.sealed,
+        );
         opened++;
       }
     }
@@ -53,27 +57,55 @@ describe("master-key rotation", () => {
   beforeAll(async () => {
     f = await identityFixture();
     acme = await f.createTenant("rot-master");
-    const pid = (await json<{ project: { id: string } }>(await f.call("POST", "/api/projects", { token: acme.admin.tokens.accessToken, body: { name: "Apollo" } }))).project.id;
-    await f.call("POST", `/api/projects/${pid}/nodes`, { token: acme.admin.tokens.accessToken, body: { type: "idea", title: "Rotate me", body: "sealed" } });
+    const pid = (
+      await json<{ project: { id: string } }>(
+        await f.call("POST", "/api/projects", { token: acme.admin.tokens.accessToken, body: { name: "Apollo" } }),
+      )
+    ).project.id;
+    await f.call("POST", `/api/projects/${pid}/nodes`, {
+      token: acme.admin.tokens.accessToken,
+      body: { type: "idea", title: "Rotate me", body: "sealed" },
+    });
     oldKeyFile = join(f.dataDir, "master.key");
     newKeyFile = join(f.dataDir, "master-2.key");
   });
   afterAll(() => f.close());
 
   it("is the platform root's only, and takes only absolute paths or key labels", async () => {
-    expect((await f.call("POST", "/api/keys/rotate", { token: acme.admin.tokens.accessToken, body: { newMasterKey: { kind: "env", file: newKeyFile } } })).status).toBe(403);
-    const relative = await f.call("POST", "/api/keys/rotate", { token: f.root.tokens.accessToken, body: { newMasterKey: { kind: "env", file: "master-2.key" } } });
+    expect(
+      (
+        await f.call("POST", "/api/keys/rotate", {
+          token: acme.admin.tokens.accessToken,
+          body: { newMasterKey: { kind: "env", file: newKeyFile } },
+        })
+      ).status,
+    ).toBe(403);
+    const relative = await f.call("POST", "/api/keys/rotate", {
+      token: f.root.tokens.accessToken,
+      body: { newMasterKey: { kind: "env", file: "master-2.key" } },
+    });
     expect(relative.status).toBe(422);
     expect(relative.headers.get("content-type")).toBe("application/problem+json");
-    const badLabel = await f.call("POST", "/api/keys/rotate", { token: f.root.tokens.accessToken, body: { newMasterKey: { kind: "pkcs11", keyLabel: "../x" } } });
+    const badLabel = await f.call("POST", "/api/keys/rotate", {
+      token: f.root.tokens.accessToken,
+      body: { newMasterKey: { kind: "pkcs11", keyLabel: "../x" } },
+    });
     expect(badLabel.status).toBe(422);
   });
 
   it("creates the new key, wraps every data key under it and makes it current; the old key still unwraps", async () => {
     const oldLabel = f.services.resolver.currentLabel;
-    const res = await f.call("POST", "/api/keys/rotate", { token: f.root.tokens.accessToken, body: { newMasterKey: { kind: "env", file: newKeyFile } } });
+    const res = await f.call("POST", "/api/keys/rotate", {
+      token: f.root.tokens.accessToken,
+      body: { newMasterKey: { kind: "env", file: newKeyFile } },
+    });
     expect(res.status).toBe(200);
-    const rotated = await json<{ masterLabel: string; masterVersion: number; previousLabel: string; wrapsAdded: number }>(res);
+    const rotated = await json<{
+      masterLabel: string;
+      masterVersion: number;
+      previousLabel: string;
+      wrapsAdded: number;
+    }>(res);
     expect(rotated).toMatchObject({ masterVersion: 2, previousLabel: oldLabel });
     expect(rotated.masterLabel).not.toBe(oldLabel);
     const owners = f.services.db.keystore.keyOwners();
@@ -83,7 +115,10 @@ describe("master-key rotation", () => {
     const status = await json<KeyStatus>(await f.call("GET", "/api/keys/status", { token: f.root.tokens.accessToken }));
     expect(status.masterVersion).toBe(2);
     expect(status.wrappedUnderOtherMasterKeys).toBe(0);
-    expect(status.masterKeys.map((m) => [m.version, m.current, m.loaded])).toEqual([[1, false, true], [2, true, true]]);
+    expect(status.masterKeys.map((m) => [m.version, m.current, m.loaded])).toEqual([
+      [1, false, true],
+      [2, true, true],
+    ]);
 
     // A key made after the rotation is wrapped under both: either configuration reads it.
     const late = await f.createTenant("rot-master-late");
@@ -99,7 +134,18 @@ describe("master-key rotation", () => {
     // Someone with write access to keys.db registers a key of their own.
     const planted = "env:0123456789abcdef";
     f.services.db.keystore.registerMaster(planted, "env", new Date().toISOString());
-    const reopened = await openServices(loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: f.dataDir, VECTO_MASTER_KEY_FILE: newKeyFile, VECTO_PREVIOUS_MASTER_KEYS: `file:${oldKeyFile}` }, f.dataDir), createLogger("silent"));
+    const reopened = await openServices(
+      loadConfig(
+        {
+          VECTO_ENV_FILE: "/dev/null",
+          VECTO_DATA_DIR: f.dataDir,
+          VECTO_MASTER_KEY_FILE: newKeyFile,
+          VECTO_PREVIOUS_MASTER_KEYS: `file:${oldKeyFile}`,
+        },
+        f.dataDir,
+      ),
+      createLogger("silent"),
+    );
     try {
       expect(reopened.resolver.labels()).not.toContain(planted);
       await reopened.crypto.createTenantKey("planted-probe");
@@ -112,14 +158,21 @@ describe("master-key rotation", () => {
   });
 
   it("refuses to rotate to the current key", async () => {
-    const res = await f.call("POST", "/api/keys/rotate", { token: f.root.tokens.accessToken, body: { newMasterKey: { kind: "env", file: newKeyFile } } });
+    const res = await f.call("POST", "/api/keys/rotate", {
+      token: f.root.tokens.accessToken,
+      body: { newMasterKey: { kind: "env", file: newKeyFile } },
+    });
     expect(res.status).toBe(409);
   });
 
   it("retires the old key: its wraps are gone from the keystore file, and it opens nothing any more", async () => {
     const oldLabel = f.services.db.keystore.masters()[0]?.label ?? "";
-    await expect(retireMaster(f.services.keyAdmin, f.services.resolver.currentLabel, SYSTEM)).rejects.toThrow(/current one/);
-    const before = f.services.db.keystore.listTenantKeys(acme.tenantId)[0]?.wraps.find((w) => w.masterLabel === oldLabel)?.wrapped;
+    await expect(retireMaster(f.services.keyAdmin, f.services.resolver.currentLabel, SYSTEM)).rejects.toThrow(
+      /current one/,
+    );
+    const before = f.services.db.keystore
+      .listTenantKeys(acme.tenantId)[0]
+      ?.wraps.find((w) => w.masterLabel === oldLabel)?.wrapped;
     expect(before).toBeDefined();
 
     const { wrapsRemoved } = await retireMaster(f.services.keyAdmin, oldLabel, SYSTEM);
@@ -131,12 +184,18 @@ describe("master-key rotation", () => {
     // The running service keeps working on the new key alone.
     expect((await f.call("GET", "/api/me", { token: acme.admin.tokens.accessToken })).status).toBe(200);
     // Retiring again is the idempotent clean-up: nothing left to remove, nothing audited.
-    await expect(retireMaster(f.services.keyAdmin, oldLabel, SYSTEM)).resolves.toEqual({ wrapsRemoved: 0, alreadyRetired: true });
+    await expect(retireMaster(f.services.keyAdmin, oldLabel, SYSTEM)).resolves.toEqual({
+      wrapsRemoved: 0,
+      alreadyRetired: true,
+    });
   });
 
   it("refuses to retire a key while a data key would be left without a working wrap", async () => {
     const third = join(f.dataDir, "master-3.key");
-    const res = await f.call("POST", "/api/keys/rotate", { token: f.root.tokens.accessToken, body: { newMasterKey: { kind: "env", file: third } } });
+    const res = await f.call("POST", "/api/keys/rotate", {
+      token: f.root.tokens.accessToken,
+      body: { newMasterKey: { kind: "env", file: third } },
+    });
     expect(res.status).toBe(200);
     const { masterLabel, previousLabel } = await json<{ masterLabel: string; previousLabel: string }>(res);
     // Corrupt one wrap under the (now current) third key: retiring the second would strand that data key.
@@ -147,7 +206,9 @@ describe("master-key rotation", () => {
     const corrupted = wrap?.wrapped.slice() ?? new Uint8Array();
     corrupted[20] = (corrupted[20] ?? 0) ^ 1;
     const raw = new BetterSqlite3(keystorePath(join(f.dataDir, "vecto.db")));
-    raw.prepare("UPDATE key_wraps SET wrapped = ? WHERE tenant_id = ? AND version = ? AND master_label = ?").run(Buffer.from(corrupted), acme.tenantId, key?.version ?? 0, masterLabel);
+    raw
+      .prepare("UPDATE key_wraps SET wrapped = ? WHERE tenant_id = ? AND version = ? AND master_label = ?")
+      .run(Buffer.from(corrupted), acme.tenantId, key?.version ?? 0, masterLabel);
     raw.close();
     await expect(retireMaster(f.services.keyAdmin, previousLabel, SYSTEM)).rejects.toThrow(/failed authentication/);
     expect(ks.masters().find((m) => m.label === previousLabel)?.retiredAt).toBeNull();
@@ -166,10 +227,17 @@ describe("tenant data-key rotation and re-encryption", () => {
     f = await identityFixture();
     acme = await f.createTenant("rot-dek");
     other = await f.createTenant("rot-dek-other");
-    pid = (await json<{ project: { id: string } }>(await f.call("POST", "/api/projects", { token: acme.admin.tokens.accessToken, body: { name: "Gemini" } }))).project.id;
+    pid = (
+      await json<{ project: { id: string } }>(
+        await f.call("POST", "/api/projects", { token: acme.admin.tokens.accessToken, body: { name: "Gemini" } }),
+      )
+    ).project.id;
     for (let i = 0; i < 30; i++) {
       const title = `Decision ${i}`;
-      const res = await f.call("POST", `/api/projects/${pid}/nodes`, { token: acme.admin.tokens.accessToken, body: { type: "decision", title, body: `why ${i}` } });
+      const res = await f.call("POST", `/api/projects/${pid}/nodes`, {
+        token: acme.admin.tokens.accessToken,
+        body: { type: "decision", title, body: `why ${i}` },
+      });
       nodes.push({ id: (await json<{ node: { id: string } }>(res)).node.id, title });
     }
   });
@@ -181,18 +249,40 @@ describe("tenant data-key rotation and re-encryption", () => {
   }
 
   it("a new version takes new writes at once; old rows still read", async () => {
-    expect((await f.call("POST", `/api/tenants/${acme.tenantId}/keys/rotate`, { token: acme.admin.tokens.accessToken })).status).toBe(403);
-    expect((await f.call("POST", "/api/tenants/no-such-tenant/keys/rotate", { token: f.root.tokens.accessToken })).status).toBe(404);
+    expect(
+      (await f.call("POST", `/api/tenants/${acme.tenantId}/keys/rotate`, { token: acme.admin.tokens.accessToken }))
+        .status,
+    ).toBe(403);
+    expect(
+      (await f.call("POST", "/api/tenants/no-such-tenant/keys/rotate", { token: f.root.tokens.accessToken })).status,
+    ).toBe(404);
     const res = await f.call("POST", `/api/tenants/${acme.tenantId}/keys/rotate`, { token: f.root.tokens.accessToken });
     expect(res.status).toBe(200);
     expect(await json(res)).toEqual({ version: 2 });
-    const created = await f.call("POST", `/api/projects/${pid}/nodes`, { token: acme.admin.tokens.accessToken, body: { type: "idea", title: "After rotation", body: "" } });
+    const created = await f.call("POST", `/api/projects/${pid}/nodes`, {
+      token: acme.admin.tokens.accessToken,
+      body: { type: "idea", title: "After rotation", body: "" },
+    });
     const id = (await json<{ node: { id: string } }>(created)).node.id;
-    const sealed = f.services.db.tenantReads(acme.tenantId).sealedFields.notUnder(ENCRYPTED_COLUMNS.find((c) => c.table === "nodes" && c.fieldColumn === "title") ?? ENCRYPTED_COLUMNS[0]!, 1, "", 1000);
+    const sealed = f.services.db
+      .tenantReads(acme.tenantId)
+      .sealedFields.notUnder(
+        ENCRYPTED_COLUMNS.find((c) => c.table === "nodes" && c.fieldColumn === "title") ?? ENCRYPTED_COLUMNS[0]!,
+        1,
+        "",
+        1000,
+      );
     expect(sealed.map((r) => r.id)).toEqual([id]);
     expect(fieldKeyVersion(sealed[0]?.sealed ?? new Uint8Array())).toBe(2);
     nodes.push({ id, title: "After rotation" });
-    for (const n of nodes) expect((await json<{ node: { title: string } }>(await f.call("GET", `/api/nodes/${n.id}`, { token: acme.admin.tokens.accessToken }))).node.title).toBe(n.title);
+    for (const n of nodes)
+      expect(
+        (
+          await json<{ node: { title: string } }>(
+            await f.call("GET", `/api/nodes/${n.id}`, { token: acme.admin.tokens.accessToken }),
+          )
+        ).node.title,
+      ).toBe(n.title);
     const status = await tenantStatus(acme.tenantId);
     expect(status?.writeVersion).toBe(2);
     // 30 nodes x (title, body) + the project name + the admin's email and name + the tenant's name.
@@ -221,8 +311,17 @@ describe("tenant data-key rotation and re-encryption", () => {
     expect((await tenantStatus(other.tenantId))?.versions.map((v) => v.status)).toEqual(["active"]);
 
     f.services.crypto.forgetTenant(acme.tenantId);
-    for (const n of nodes) expect((await json<{ node: { title: string } }>(await f.call("GET", `/api/nodes/${n.id}`, { token: acme.admin.tokens.accessToken }))).node.title).toBe(n.title);
-    const events = await (await f.call("GET", "/api/audit?event=keys.reencrypted", { token: acme.admin.tokens.accessToken })).text();
+    for (const n of nodes)
+      expect(
+        (
+          await json<{ node: { title: string } }>(
+            await f.call("GET", `/api/nodes/${n.id}`, { token: acme.admin.tokens.accessToken }),
+          )
+        ).node.title,
+      ).toBe(n.title);
+    const events = await (
+      await f.call("GET", "/api/audit?event=keys.reencrypted", { token: acme.admin.tokens.accessToken })
+    ).text();
     expect(events.trim().split("\n").length).toBeGreaterThanOrEqual(2);
   });
 });
@@ -235,7 +334,11 @@ describe("rotation under load", () => {
     f = await identityFixture();
     for (const slug of ["load-a", "load-b"]) {
       const account = await f.createTenant(slug);
-      const pid = (await json<{ project: { id: string } }>(await f.call("POST", "/api/projects", { token: account.admin.tokens.accessToken, body: { name: slug } }))).project.id;
+      const pid = (
+        await json<{ project: { id: string } }>(
+          await f.call("POST", "/api/projects", { token: account.admin.tokens.accessToken, body: { name: slug } }),
+        )
+      ).project.id;
       tenants.push({ account, pid });
     }
   });
@@ -253,7 +356,10 @@ describe("rotation under load", () => {
         const token = account.admin.tokens.accessToken;
         const title = `w${w}-${i}`;
         const body = `body of ${title}`;
-        const created = await f.call("POST", `/api/projects/${pid}/nodes`, { token, body: { type: "task", title, body } });
+        const created = await f.call("POST", `/api/projects/${pid}/nodes`, {
+          token,
+          body: { type: "task", title, body },
+        });
         if (created.status !== 201) {
           failures.push(`create ${created.status}`);
           continue;
@@ -261,12 +367,19 @@ describe("rotation under load", () => {
         const id = (await json<{ node: { id: string } }>(created)).node.id;
         written.push({ tenant: t, id, title, body });
         const earlier = written[Math.floor(Math.random() * written.length)]!;
-        const read = await f.call("GET", `/api/nodes/${earlier.id}`, { token: tenants[earlier.tenant]!.account.admin.tokens.accessToken });
+        const read = await f.call("GET", `/api/nodes/${earlier.id}`, {
+          token: tenants[earlier.tenant]!.account.admin.tokens.accessToken,
+        });
         if (read.status !== 200) failures.push(`read ${read.status}`);
-        else if ((await json<{ node: { title: string } }>(read)).node.title !== earlier.title) failures.push(`read wrong title for ${earlier.id}`);
+        else if ((await json<{ node: { title: string } }>(read)).node.title !== earlier.title)
+          failures.push(`read wrong title for ${earlier.id}`);
         if (i % 5 === 0) {
           const edited = `${title} (edited)`;
-          const patched = await f.call("PATCH", `/api/nodes/${id}`, { token, headers: { "If-Match": '"1"' }, body: { title: edited } });
+          const patched = await f.call("PATCH", `/api/nodes/${id}`, {
+            token,
+            headers: { "If-Match": '"1"' },
+            body: { title: edited },
+          });
           if (patched.status !== 200) failures.push(`patch ${patched.status}`);
           else written.find((x) => x.id === id)!.title = edited;
         }
@@ -277,16 +390,36 @@ describe("rotation under load", () => {
     const rotations = (async () => {
       const pause = () => new Promise((r) => setTimeout(r, 150));
       await pause();
-      expect((await f.call("POST", `/api/tenants/${tenants[0]!.account.tenantId}/keys/rotate`, { token: root })).status).toBe(200);
+      expect(
+        (await f.call("POST", `/api/tenants/${tenants[0]!.account.tenantId}/keys/rotate`, { token: root })).status,
+      ).toBe(200);
       await pause();
-      expect((await f.call("POST", "/api/keys/rotate", { token: root, body: { newMasterKey: { kind: "env", file: join(f.dataDir, "load-2.key") } } })).status).toBe(200);
+      expect(
+        (
+          await f.call("POST", "/api/keys/rotate", {
+            token: root,
+            body: { newMasterKey: { kind: "env", file: join(f.dataDir, "load-2.key") } },
+          })
+        ).status,
+      ).toBe(200);
       await keyMaintenance(f.services.keyAdmin, { maxValues: 25, retireGraceMs: 0 });
       await pause();
-      expect((await f.call("POST", `/api/tenants/${tenants[1]!.account.tenantId}/keys/rotate`, { token: root })).status).toBe(200);
-      expect((await f.call("POST", `/api/tenants/${tenants[0]!.account.tenantId}/keys/rotate`, { token: root })).status).toBe(200);
+      expect(
+        (await f.call("POST", `/api/tenants/${tenants[1]!.account.tenantId}/keys/rotate`, { token: root })).status,
+      ).toBe(200);
+      expect(
+        (await f.call("POST", `/api/tenants/${tenants[0]!.account.tenantId}/keys/rotate`, { token: root })).status,
+      ).toBe(200);
       await keyMaintenance(f.services.keyAdmin, { maxValues: 25, retireGraceMs: 0 });
       await pause();
-      expect((await f.call("POST", "/api/keys/rotate", { token: root, body: { newMasterKey: { kind: "env", file: join(f.dataDir, "load-3.key") } } })).status).toBe(200);
+      expect(
+        (
+          await f.call("POST", "/api/keys/rotate", {
+            token: root,
+            body: { newMasterKey: { kind: "env", file: join(f.dataDir, "load-3.key") } },
+          })
+        ).status,
+      ).toBe(200);
       await retireMaster(f.services.keyAdmin, f.services.db.keystore.masters()[0]?.label ?? "", SYSTEM);
       await keyMaintenance(f.services.keyAdmin, { maxValues: 50, retireGraceMs: 0 });
       await pause();
@@ -301,15 +434,30 @@ describe("rotation under load", () => {
     // Finish the move, retire what drained, then read everything back through the API and with the newest master key alone.
     await keyMaintenance(f.services.keyAdmin, { maxValues: 1_000_000, retireGraceMs: 0 });
     const status = await json<KeyStatus>(await f.call("GET", "/api/keys/status", { token: root }));
-    for (const { account } of tenants) expect(status.tenants.find((t) => t.tenantId === account.tenantId)?.reencryptionRemaining).toBe(0);
-    expect(status.tenants.find((t) => t.tenantId === tenants[0]!.account.tenantId)?.versions.map((v) => v.status)).toEqual(["retired", "retired", "active"]);
+    for (const { account } of tenants)
+      expect(status.tenants.find((t) => t.tenantId === account.tenantId)?.reencryptionRemaining).toBe(0);
+    expect(
+      status.tenants.find((t) => t.tenantId === tenants[0]!.account.tenantId)?.versions.map((v) => v.status),
+    ).toEqual(["retired", "retired", "active"]);
     for (const { account } of tenants) f.services.crypto.forgetTenant(account.tenantId);
     for (const n of written) {
-      const res = await f.call("GET", `/api/nodes/${n.id}`, { token: tenants[n.tenant]!.account.admin.tokens.accessToken });
+      const res = await f.call("GET", `/api/nodes/${n.id}`, {
+        token: tenants[n.tenant]!.account.admin.tokens.accessToken,
+      });
       expect(res.status).toBe(200);
-      expect(await json<{ node: { title: string; body: string } }>(res)).toMatchObject({ node: { title: n.title, body: n.body } });
+      expect(await json<{ node: { title: string; body: string } }>(res)).toMatchObject({
+        node: { title: n.title, body: n.body },
+      });
     }
-    expect(await readAllWith(f, join(f.dataDir, "load-3.key"), tenants.map((t) => t.account.tenantId))).toBeGreaterThanOrEqual(written.length * 2);
-    console.log(`rotation under load: ${written.length} nodes written, 0 failed requests, 3 master keys, 5 data-key versions`);
+    expect(
+      await readAllWith(
+        f,
+        join(f.dataDir, "load-3.key"),
+        tenants.map((t) => t.account.tenantId),
+      ),
+    ).toBeGreaterThanOrEqual(written.length * 2);
+    console.log(
+      `rotation under load: ${written.length} nodes written, 0 failed requests, 3 master keys, 5 data-key versions`,
+    );
   });
 });

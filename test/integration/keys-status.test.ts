@@ -21,12 +21,16 @@ describe("key status", () => {
     const label = f.services.resolver.describe().masterLabel;
     expect(status.resolver).toMatchObject({ kind: "env", masterLabel: label });
     expect(status.masterVersion).toBe(1);
-    expect(status.masterKeys).toEqual([expect.objectContaining({ label, version: 1, kind: "env", current: true, loaded: true, retiredAt: null })]);
+    expect(status.masterKeys).toEqual([
+      expect.objectContaining({ label, version: 1, kind: "env", current: true, loaded: true, retiredAt: null }),
+    ]);
     expect(status.wrappedUnderOtherMasterKeys).toBe(0);
     const tenant = status.tenants.find((t) => t.tenantId === acme.tenantId);
     // The tenant's name and the first admin's email and name are the tenant's three sealed values so far.
     expect(tenant).toMatchObject({ writeVersion: 1, reencryptionRemaining: 0 });
-    expect(tenant?.versions).toEqual([expect.objectContaining({ version: 1, status: "active", masterLabels: [label], values: 3 })]);
+    expect(tenant?.versions).toEqual([
+      expect.objectContaining({ version: 1, status: "active", masterLabels: [label], values: 3 }),
+    ]);
     expect(tenant?.versions[0]?.encryptions).toBeGreaterThanOrEqual(3);
     for (const { wrapped } of f.services.db.keystore.listTenantKeys(acme.tenantId).flatMap((k) => k.wraps)) {
       expect(text).not.toContain(Buffer.from(wrapped).toString("base64"));

@@ -52,11 +52,23 @@ describe("logs", () => {
           throw new Error("login backend unavailable");
         }),
     ]);
-    const headers = { Authorization: `Bearer ${TOKEN}`, Cookie: `session=${TOKEN}`, "Content-Type": "application/json" };
+    const headers = {
+      Authorization: `Bearer ${TOKEN}`,
+      Cookie: `session=${TOKEN}`,
+      "Content-Type": "application/json",
+    };
     const body = JSON.stringify({ user: "ada", password: PASSWORD });
-    const failed = await app.request(`/api/test/login?token=${TOKEN}&password=${PASSWORD}`, { method: "POST", headers, body });
+    const failed = await app.request(`/api/test/login?token=${TOKEN}&password=${PASSWORD}`, {
+      method: "POST",
+      headers,
+      body,
+    });
     expect(failed.status).toBe(500);
-    const invalid = await app.request(`/api/test/login?access_token=${TOKEN}`, { method: "POST", headers, body: JSON.stringify({ user: "ada", password: PASSWORD, x: 1 }) });
+    const invalid = await app.request(`/api/test/login?access_token=${TOKEN}`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ user: "ada", password: PASSWORD, x: 1 }),
+    });
     expect(invalid.status).toBe(422);
 
     const logged = out.text();
@@ -70,8 +82,20 @@ describe("logs", () => {
   it("redact secret fields when code logs an object that carries them", () => {
     const out = capture();
     const log = createLogger("info", out.stream);
-    log.info({ password: PASSWORD, user: { token: TOKEN, name: "ada" }, req: { headers: { authorization: `Bearer ${TOKEN}` } }, apiKey: TOKEN, body: { name: "openai", value: SECRET_VALUE } }, "careless");
-    const line = JSON.parse(out.text()) as { user: { name: string; token: string }; body: { name: string; value: string } };
+    log.info(
+      {
+        password: PASSWORD,
+        user: { token: TOKEN, name: "ada" },
+        req: { headers: { authorization: `Bearer ${TOKEN}` } },
+        apiKey: TOKEN,
+        body: { name: "openai", value: SECRET_VALUE },
+      },
+      "careless",
+    );
+    const line = JSON.parse(out.text()) as {
+      user: { name: string; token: string };
+      body: { name: string; value: string };
+    };
     expect(line.user.name).toBe("ada");
     expect(line.user.token).toBe("[REDACTED]");
     expect(line.body).toEqual({ name: "openai", value: "[REDACTED]" });
@@ -90,7 +114,10 @@ describe("logs", () => {
         await f.call("POST", "/api/secrets", { token, body: { name: "openai", value: SECRET_VALUE } }),
         await f.call("POST", "/api/secrets", { token, body: { name: "openai", value: SECRET_VALUE } }), // 409
         await f.call("POST", "/api/secrets", { token, body: { name: "Not Valid", value: SECRET_VALUE } }), // 422
-        await f.call("POST", "/api/secrets", { token, body: { name: "huge", value: `${SECRET_VALUE}${"x".repeat(9000)}` } }), // 422
+        await f.call("POST", "/api/secrets", {
+          token,
+          body: { name: "huge", value: `${SECRET_VALUE}${"x".repeat(9000)}` },
+        }), // 422
         await f.call("PUT", "/api/secrets/openai", { token, body: { value: `${SECRET_VALUE}-rotated` } }),
         await f.call("PUT", "/api/secrets/missing", { token, body: { value: SECRET_VALUE } }), // 404
         await f.call("GET", "/api/secrets", { token }),
@@ -131,19 +158,43 @@ describe("domain log lines", () => {
     const out = capture();
     const f = await identityFixture({ log: createLogger("info", out.stream) });
     try {
-      const created = (): number => out.text().split("\n").filter((line) => line.includes('"msg":"node.created"')).length;
+      const created = (): number =>
+        out
+          .text()
+          .split("\n")
+          .filter((line) => line.includes('"msg":"node.created"')).length;
       const acme = await f.createTenant("log-commit");
       const token = acme.admin.tokens.accessToken;
-      const projectId = ((await (await f.call("POST", "/api/projects", { token, body: { name: "Logged" } })).json()) as { project: { id: string } }).project.id;
-      expect((await f.call("POST", `/api/projects/${projectId}/nodes`, { token, body: { type: "idea", title: "Committed" } })).status).toBe(201);
+      const projectId = (
+        (await (await f.call("POST", "/api/projects", { token, body: { name: "Logged" } })).json()) as {
+          project: { id: string };
+        }
+      ).project.id;
+      expect(
+        (
+          await f.call("POST", `/api/projects/${projectId}/nodes`, {
+            token,
+            body: { type: "idea", title: "Committed" },
+          })
+        ).status,
+      ).toBe(201);
       expect(created()).toBe(1);
       const auditSize = f.services.db.auditLog.size(acme.tenantId);
       // The event is recorded inside the transaction, which then fails: row, audit event and log line all go.
-      const event = { event: "node.created", sensitivity: "normal", severity: "info", tenantId: acme.tenantId, actor: { type: "human", id: acme.admin.id }, payload: { nodeId: "rolled-back" } } as const;
-      await expect(f.services.db.write(() => {
-        f.services.identity.events.emit(event);
-        throw new Error("the change failed after its event was recorded");
-      })).rejects.toThrow("failed after");
+      const event = {
+        event: "node.created",
+        sensitivity: "normal",
+        severity: "info",
+        tenantId: acme.tenantId,
+        actor: { type: "human", id: acme.admin.id },
+        payload: { nodeId: "rolled-back" },
+      } as const;
+      await expect(
+        f.services.db.write(() => {
+          f.services.identity.events.emit(event);
+          throw new Error("the change failed after its event was recorded");
+        }),
+      ).rejects.toThrow("failed after");
       expect(f.services.db.auditLog.size(acme.tenantId)).toBe(auditSize);
       expect(created()).toBe(1);
       // Outside a transaction an event commits on its own, and is logged right after.

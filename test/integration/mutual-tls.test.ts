@@ -44,7 +44,11 @@ async function certificateAuthority(name: string): Promise<Pem> {
   return { cert: pem.cert, key: pem.private };
 }
 
-async function clientCertificate(name: string, ca: Pem, validity: { from: Date; to: Date } = { from: new Date(Date.now() - DAY), to: new Date(Date.now() + 30 * DAY) }): Promise<Pem> {
+async function clientCertificate(
+  name: string,
+  ca: Pem,
+  validity: { from: Date; to: Date } = { from: new Date(Date.now() - DAY), to: new Date(Date.now() + 30 * DAY) },
+): Promise<Pem> {
   const pem = await generate([{ name: "commonName", value: name }], {
     keyType: "ec",
     algorithm: "sha256",
@@ -83,16 +87,32 @@ describe("mutual TLS", () => {
     const otherCa = await certificateAuthority("some other CA");
     trusted = await clientCertificate("reverse-proxy.example", ca);
     foreign = await clientCertificate("reverse-proxy.example", otherCa);
-    expired = await clientCertificate("old-service.example", ca, { from: new Date(Date.now() - 20 * DAY), to: new Date(Date.now() - 10 * DAY) });
+    expired = await clientCertificate("old-service.example", ca, {
+      from: new Date(Date.now() - 20 * DAY),
+      to: new Date(Date.now() - 10 * DAY),
+    });
     caFile = join(dir.path, "client-ca.pem");
     writeFileSync(caFile, ca.cert);
 
-    config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data"), VECTO_LISTEN: "127.0.0.1:0", VECTO_TLS_CLIENT_CA: caFile }, dir.path);
+    config = loadConfig(
+      {
+        VECTO_ENV_FILE: "/dev/null",
+        VECTO_DATA_DIR: join(dir.path, "data"),
+        VECTO_LISTEN: "127.0.0.1:0",
+        VECTO_TLS_CLIENT_CA: caFile,
+      },
+      dir.path,
+    );
     const log = createLogger("info", { write: (line: string) => void logLines.push(line) });
     await prepareForServe(config, log);
     services = await openServices(config, log);
     const app = buildApp({ ...servedParts(services), log, bodyLimitBytes: config.bodyLimitBytes });
-    server = await startServer(app, { listen: config.listen, redirectListen: null, tls: readTlsFiles(config.tls), log });
+    server = await startServer(app, {
+      listen: config.listen,
+      redirectListen: null,
+      tls: readTlsFiles(config.tls),
+      log,
+    });
     port = server.address.port;
   });
 
@@ -116,19 +136,33 @@ describe("mutual TLS", () => {
       await expect(httpsRequest(port, path)).rejects.toMatchObject(refusedWith("CERTIFICATE_REQUIRED"));
     }
     const refusals = (): unknown[] => logLines.slice(before).map((l) => JSON.parse(l) as unknown);
-    await expect.poll(refusals).toContainEqual(expect.objectContaining({ msg: "TLS handshake refused", reason: "peer did not return a certificate" }));
+    await expect
+      .poll(refusals)
+      .toContainEqual(
+        expect.objectContaining({ msg: "TLS handshake refused", reason: "peer did not return a certificate" }),
+      );
   });
 
   it("refuses a certificate from another CA", async () => {
-    await expect(httpsRequest(port, "/healthz", { clientCert: foreign })).rejects.toMatchObject(refusedWith("UNKNOWN_CA"));
+    await expect(httpsRequest(port, "/healthz", { clientCert: foreign })).rejects.toMatchObject(
+      refusedWith("UNKNOWN_CA"),
+    );
   });
 
   it("refuses an expired certificate from the right CA", async () => {
-    await expect(httpsRequest(port, "/healthz", { clientCert: expired })).rejects.toMatchObject(refusedWith("CERTIFICATE_EXPIRED"));
+    await expect(httpsRequest(port, "/healthz", { clientCert: expired })).rejects.toMatchObject(
+      refusedWith("CERTIFICATE_EXPIRED"),
+    );
   });
 
   it("a reload (SIGHUP, vecto tls renew) takes a new client CA file for new connections; one that is no CA is refused and the old one kept", async () => {
-    const reloader = new TlsReloader(config.tls, server, new ServedCertificate(describeCertificate(readTlsFiles(config.tls).cert)), createLogger("silent"), async () => {});
+    const reloader = new TlsReloader(
+      config.tls,
+      server,
+      new ServedCertificate(describeCertificate(readTlsFiles(config.tls).cert)),
+      createLogger("silent"),
+      async () => {},
+    );
     const leaf = trusted.cert;
     writeFileSync(caFile, leaf);
     const refused: TlsReloadOutcome = await reloader.reload("test");
@@ -140,7 +174,9 @@ describe("mutual TLS", () => {
     writeFileSync(caFile, nextCa.cert);
     expect(await reloader.reload("test")).toMatchObject({ ok: true });
     expect((await httpsRequest(port, "/healthz", { clientCert: nextClient })).status).toBe(200);
-    await expect(httpsRequest(port, "/healthz", { clientCert: trusted })).rejects.toMatchObject(refusedWith("UNKNOWN_CA"));
+    await expect(httpsRequest(port, "/healthz", { clientCert: trusted })).rejects.toMatchObject(
+      refusedWith("UNKNOWN_CA"),
+    );
     await expect(httpsRequest(port, "/healthz")).rejects.toMatchObject(refusedWith("CERTIFICATE_REQUIRED"));
 
     writeFileSync(caFile, ca.cert);
@@ -150,13 +186,17 @@ describe("mutual TLS", () => {
 
   describe("VECTO_TLS_CLIENT_CA is checked before the listener starts", () => {
     it("names an unreadable file, a file without certificates, and a certificate that is no CA", () => {
-      expect(() => readClientCa(join(dir.path, "absent.pem"))).toThrow(new ConfigError(`VECTO_TLS_CLIENT_CA: cannot read ${join(dir.path, "absent.pem")}`));
+      expect(() => readClientCa(join(dir.path, "absent.pem"))).toThrow(
+        new ConfigError(`VECTO_TLS_CLIENT_CA: cannot read ${join(dir.path, "absent.pem")}`),
+      );
       const garbage = join(dir.path, "garbage.pem");
       writeFileSync(garbage, "not a certificate\n");
       expect(() => readClientCa(garbage)).toThrow(/^VECTO_TLS_CLIENT_CA: .* holds no PEM certificate$/);
       const leaf = join(dir.path, "leaf.pem");
       writeFileSync(leaf, trusted.cert);
-      expect(() => readClientCa(leaf)).toThrow(/^VECTO_TLS_CLIENT_CA: certificate 1 in .* is not a CA certificate \(CN=reverse-proxy.example\)$/);
+      expect(() => readClientCa(leaf)).toThrow(
+        /^VECTO_TLS_CLIENT_CA: certificate 1 in .* is not a CA certificate \(CN=reverse-proxy.example\)$/,
+      );
       expect(readClientCa(caFile).subjects).toEqual(["CN=vecto test client CA"]);
     });
 
@@ -164,17 +204,32 @@ describe("mutual TLS", () => {
       const leaf = join(dir.path, "leaf-for-doctor.pem");
       writeFileSync(leaf, trusted.cert);
       const env = { VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data") };
-      const check = async (file: string): Promise<unknown> => (await runChecks(loadConfig({ ...env, VECTO_TLS_CLIENT_CA: file }, dir.path))).find((c) => c.name === "tls client ca");
-      expect(await check(caFile)).toEqual({ name: "tls client ca", ok: true, detail: `${caFile}: CN=vecto test client CA` });
-      expect(await check(leaf)).toMatchObject({ ok: false, detail: expect.stringContaining("is not a CA certificate") });
+      const check = async (file: string): Promise<unknown> =>
+        (await runChecks(loadConfig({ ...env, VECTO_TLS_CLIENT_CA: file }, dir.path))).find(
+          (c) => c.name === "tls client ca",
+        );
+      expect(await check(caFile)).toEqual({
+        name: "tls client ca",
+        ok: true,
+        detail: `${caFile}: CN=vecto test client CA`,
+      });
+      expect(await check(leaf)).toMatchObject({
+        ok: false,
+        detail: expect.stringContaining("is not a CA certificate"),
+      });
       expect((await runChecks(loadConfig(env, dir.path))).map((c) => c.name)).not.toContain("tls client ca");
     });
 
     it("`vecto serve` stops with one line when the file cannot be read", () => {
       const cwd = testDir();
-      const result = runCli(["serve"], { cwd, env: { VECTO_LISTEN: "127.0.0.1:0", VECTO_TLS_CLIENT_CA: join(cwd, "missing-ca.pem") } });
+      const result = runCli(["serve"], {
+        cwd,
+        env: { VECTO_LISTEN: "127.0.0.1:0", VECTO_TLS_CLIENT_CA: join(cwd, "missing-ca.pem") },
+      });
       expect(result.status).toBe(1);
-      expect(result.stderr.trim().split("\n").at(-1)).toBe(`vecto: VECTO_TLS_CLIENT_CA: cannot read ${join(cwd, "missing-ca.pem")}`);
+      expect(result.stderr.trim().split("\n").at(-1)).toBe(
+        `vecto: VECTO_TLS_CLIENT_CA: cannot read ${join(cwd, "missing-ca.pem")}`,
+      );
     });
   });
 });

@@ -7,7 +7,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { DOCUMENT_PATH, openApiPath, REQUEST_SCHEMA_OPTIONS, type OpenApiDocument, type Operation } from "../../src/server/openapi.js";
+import {
+  DOCUMENT_PATH,
+  openApiPath,
+  REQUEST_SCHEMA_OPTIONS,
+  type OpenApiDocument,
+  type Operation,
+} from "../../src/server/openapi.js";
 import { registryOf } from "../../src/server/route.js";
 import { VERSION } from "../../src/version.js";
 import { identityFixture, type Fixture, type TenantAccount } from "../identity-fixture.js";
@@ -50,13 +56,18 @@ function endpointsOf(routes: readonly RouteEntry[]): string[] {
 function coverage(routes: readonly RouteEntry[], doc: OpenApiDocument): { undocumented: string[]; phantom: string[] } {
   const endpoints = endpointsOf(routes);
   const documented = operations(doc).map((o) => o.key);
-  return { undocumented: endpoints.filter((e) => !documented.includes(e)), phantom: documented.filter((d) => !endpoints.includes(d)) };
+  return {
+    undocumented: endpoints.filter((e) => !documented.includes(e)),
+    phantom: documented.filter((d) => !endpoints.includes(d)),
+  };
 }
 
 function refsIn(value: unknown): string[] {
   if (Array.isArray(value)) return value.flatMap(refsIn);
   if (value === null || typeof value !== "object") return [];
-  return Object.entries(value).flatMap(([key, child]) => (key === "$ref" && typeof child === "string" ? [child] : refsIn(child)));
+  return Object.entries(value).flatMap(([key, child]) =>
+    key === "$ref" && typeof child === "string" ? [child] : refsIn(child),
+  );
 }
 
 /** Resolves a local JSON pointer ("#/components/schemas/Problem") or returns undefined. */
@@ -71,7 +82,8 @@ function resolve(doc: unknown, ref: string): unknown {
   return node;
 }
 
-const jsonBodySchema = (op: Operation): Record<string, unknown> | undefined => op.requestBody?.content["application/json"].schema as Record<string, unknown> | undefined;
+const jsonBodySchema = (op: Operation): Record<string, unknown> | undefined =>
+  op.requestBody?.content["application/json"].schema as Record<string, unknown> | undefined;
 
 describe("OpenAPI document", () => {
   let f: Fixture;
@@ -83,14 +95,17 @@ describe("OpenAPI document", () => {
   /** A credential holding the operation's scopes: a tenant admin when it holds them, else the platform root (platform:admin, keys:manage, …). */
   const tokenFor = (op: Operation): string | undefined => {
     if (op.security.length === 0) return undefined;
-    return op["x-required-scopes"].every((s) => adminScopes.has(s)) ? acme.admin.tokens.accessToken : f.root.tokens.accessToken;
+    return op["x-required-scopes"].every((s) => adminScopes.has(s))
+      ? acme.admin.tokens.accessToken
+      : f.root.tokens.accessToken;
   };
   const concrete = (path: string): string => path.replace(/\{[A-Za-z0-9_]+\}/g, ANY_ID);
   const send = (o: OperationAt, body: unknown): Promise<Response> => {
     const token = tokenFor(o.op);
     return f.call(o.method.toUpperCase(), concrete(o.path), { body, ...(token === undefined ? {} : { token }) });
   };
-  const fieldErrors = async (res: Response): Promise<FieldError[]> => ((await res.json()) as { errors: FieldError[] }).errors;
+  const fieldErrors = async (res: Response): Promise<FieldError[]> =>
+    ((await res.json()) as { errors: FieldError[] }).errors;
   const operation = (key: string): OperationAt => {
     const found = operations(doc).find((o) => o.key === key);
     if (!found) throw new Error(`no operation ${key}`);
@@ -100,7 +115,13 @@ describe("OpenAPI document", () => {
   beforeAll(async () => {
     f = await identityFixture();
     acme = await f.createTenant("openapi-acme");
-    adminScopes = new Set(((await (await f.call("GET", "/api/me", { token: acme.admin.tokens.accessToken })).json()) as { scopes: string[] }).scopes);
+    adminScopes = new Set(
+      (
+        (await (await f.call("GET", "/api/me", { token: acme.admin.tokens.accessToken })).json()) as {
+          scopes: string[];
+        }
+      ).scopes,
+    );
     const res = await f.call("GET", DOCUMENT_PATH);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
@@ -133,7 +154,11 @@ describe("OpenAPI document", () => {
       expect(op.summary, key).not.toBe("");
       expect(op.tags.length, key).toBeGreaterThan(0);
       expect(Object.keys(op.responses).length, key).toBeGreaterThan(0);
-      for (const tag of op.tags) expect(doc.tags.map((t) => t.name), key).toContain(tag);
+      for (const tag of op.tags)
+        expect(
+          doc.tags.map((t) => t.name),
+          key,
+        ).toContain(tag);
     }
   });
 
@@ -147,7 +172,8 @@ describe("OpenAPI document", () => {
       const own: Readonly<Record<string, z.ZodType<string> | undefined>> = spec?.pathParams ?? {};
       for (const p of declared) {
         const schema = own[p.name];
-        const expected = schema === undefined ? { type: "string", format: "uuid" } : z.toJSONSchema(schema, REQUEST_SCHEMA_OPTIONS);
+        const expected =
+          schema === undefined ? { type: "string", format: "uuid" } : z.toJSONSchema(schema, REQUEST_SCHEMA_OPTIONS);
         expect(p, `${key} ${p.name}`).toMatchObject({ required: true, schema: expected });
       }
     }
@@ -166,7 +192,9 @@ describe("OpenAPI document", () => {
       if (op.requestBody) expect(statuses, key).toEqual(expect.arrayContaining(["400", "415", "422"]));
       if (path.includes("{")) expect(statuses, key).toContain("404");
       for (const status of statuses.filter((s) => Number(s) >= 400)) {
-        expect(op.responses[status]?.content, `${key} ${status}`).toEqual({ "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } });
+        expect(op.responses[status]?.content, `${key} ${status}`).toEqual({
+          "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } },
+        });
       }
     }
   });
@@ -194,7 +222,10 @@ describe("OpenAPI document", () => {
       const op = doc.paths[openApiPath(spec.path)]?.[spec.method];
       expect(op?.operationId, spec.operationId).toBe(spec.operationId);
       if (spec.body === undefined) expect(op?.requestBody, spec.operationId).toBeUndefined();
-      else expect(op?.requestBody?.content["application/json"].schema, spec.operationId).toEqual(z.toJSONSchema(spec.body, REQUEST_SCHEMA_OPTIONS));
+      else
+        expect(op?.requestBody?.content["application/json"].schema, spec.operationId).toEqual(
+          z.toJSONSchema(spec.body, REQUEST_SCHEMA_OPTIONS),
+        );
     }
   });
 
@@ -213,7 +244,10 @@ describe("OpenAPI document", () => {
       expect(jsonBodySchema(o.op)?.additionalProperties, o.key).toBe(false);
       const res = await send(o, { smuggled: true });
       expect(res.status, o.key).toBe(422);
-      expect((await fieldErrors(res)).some((e) => e.message.includes("smuggled")), o.key).toBe(true);
+      expect(
+        (await fieldErrors(res)).some((e) => e.message.includes("smuggled")),
+        o.key,
+      ).toBe(true);
     }
   });
 
@@ -221,7 +255,11 @@ describe("OpenAPI document", () => {
     const tenants = operation("POST /api/tenants");
     const slug = (jsonBodySchema(tenants.op)?.properties as Record<string, { pattern?: string }>).slug;
     expect(slug?.pattern).toBeDefined();
-    const badSlug = await send(tenants, { slug: "Not A Slug", name: "x", admin: { email: "a@example.test", name: "A", password: "violet-anchor-quartz-meadow-42" } });
+    const badSlug = await send(tenants, {
+      slug: "Not A Slug",
+      name: "x",
+      admin: { email: "a@example.test", name: "A", password: "violet-anchor-quartz-meadow-42" },
+    });
     expect(badSlug.status).toBe(422);
     expect((await fieldErrors(badSlug)).map((e) => e.path)).toEqual(["slug"]);
 
@@ -232,7 +270,11 @@ describe("OpenAPI document", () => {
     expect(await fieldErrors(empty)).toEqual([{ path: "(body)", message: "nothing to change" }]);
 
     const list = operation("GET /api/projects");
-    expect(list.op.parameters?.find((p) => p.name === "limit")).toMatchObject({ in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 500 } });
+    expect(list.op.parameters?.find((p) => p.name === "limit")).toMatchObject({
+      in: "query",
+      required: false,
+      schema: { type: "integer", minimum: 1, maximum: 500 },
+    });
     expect(list.op.responses["400"]).toBeDefined();
     const badLimit = await f.call("GET", "/api/projects?limit=0", { token: acme.admin.tokens.accessToken });
     expect(badLimit.status).toBe(400);

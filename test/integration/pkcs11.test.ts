@@ -12,7 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, type Pkcs11Config } from "../../src/config.js";
 import { CryptoService } from "../../src/crypto/crypto-service.js";
 import { HsmError, KeyFileError, KeyUnwrapError, MasterKeyUnavailableError } from "../../src/crypto/errors.js";
-import { generateHsmMasterKey, loadPkcs11, openTokenSession, Pkcs11KeyResolver } from "../../src/crypto/resolvers/pkcs11.js";
+import {
+  generateHsmMasterKey,
+  loadPkcs11,
+  openTokenSession,
+  Pkcs11KeyResolver,
+} from "../../src/crypto/resolvers/pkcs11.js";
 import { EnvKeyResolver, generateMasterKeyFile } from "../../src/crypto/resolvers/env.js";
 import type { KeyResolver } from "../../src/crypto/key-resolver.js";
 import { createLogger } from "../../src/log.js";
@@ -86,7 +91,11 @@ describe("pkcs11 resolver: wrap and unwrap inside SoftHSM2", () => {
 
   it("describes itself without the PIN, and check() round-trips through the token", async () => {
     const info = resolver.describe();
-    expect(info).toEqual({ kind: "pkcs11", masterLabel: "pkcs11:vecto-test/vecto-master", detail: { library: hsm.library, token: "vecto-test" } });
+    expect(info).toEqual({
+      kind: "pkcs11",
+      masterLabel: "pkcs11:vecto-test/vecto-master",
+      detail: { library: hsm.library, token: "vecto-test" },
+    });
     expect(JSON.stringify(info)).not.toContain(hsm.pin);
     await expect(resolver.check()).resolves.toBeUndefined();
   });
@@ -102,7 +111,9 @@ describe("pkcs11 resolver: wrap and unwrap inside SoftHSM2", () => {
       expect(err).toBeInstanceOf(KeyUnwrapError);
       expect(err.message).toContain("pkcs11:vecto-test/vecto-master");
     }
-    await expect(resolver.unwrap({ ...wrapped, blob: wrapped.blob.subarray(0, 20) }, aad)).rejects.toBeInstanceOf(KeyUnwrapError);
+    await expect(resolver.unwrap({ ...wrapped, blob: wrapped.blob.subarray(0, 20) }, aad)).rejects.toBeInstanceOf(
+      KeyUnwrapError,
+    );
     // A failed tag check must not poison the pool.
     await expect(resolver.check()).resolves.toBeUndefined();
   });
@@ -124,7 +135,9 @@ describe("pkcs11 resolver: wrap and unwrap inside SoftHSM2", () => {
       await generateMasterKeyFile(join(dir.path, "master.key"));
       const env = await EnvKeyResolver.fromFile(join(dir.path, "master.key"));
       const fromEnv = await env.wrap(randomBytes(32), aad);
-      expect((await captureError(() => resolver.unwrap(fromEnv, aad))).message).toMatch(/wrapped by master key env:[0-9a-f]{16}, but the loaded master key is pkcs11:vecto-test\/vecto-master/);
+      expect((await captureError(() => resolver.unwrap(fromEnv, aad))).message).toMatch(
+        /wrapped by master key env:[0-9a-f]{16}, but the loaded master key is pkcs11:vecto-test\/vecto-master/,
+      );
       const fromHsm = await resolver.wrap(randomBytes(32), aad);
       await expect(env.unwrap(fromHsm, aad)).rejects.toBeInstanceOf(MasterKeyUnavailableError);
     } finally {
@@ -156,12 +169,20 @@ describe("pkcs11 resolver: the master key cannot be read", () => {
     const { api, lib } = loaded;
     const { session } = openTokenSession(loaded, { ...cfg(), pin: hsm.pin });
     try {
-      lib.C_FindObjectsInit(session, [{ type: api.CKA_CLASS, value: api.CKO_SECRET_KEY }, { type: api.CKA_LABEL, value: MASTER }]);
+      lib.C_FindObjectsInit(session, [
+        { type: api.CKA_CLASS, value: api.CKO_SECRET_KEY },
+        { type: api.CKA_LABEL, value: MASTER },
+      ]);
       const [key] = lib.C_FindObjects(session, 2);
       lib.C_FindObjectsFinal(session);
       if (key === undefined) throw new Error("master key not found");
 
-      const attrs = lib.C_GetAttributeValue(session, key, [{ type: api.CKA_SENSITIVE }, { type: api.CKA_EXTRACTABLE }, { type: api.CKA_NEVER_EXTRACTABLE }, { type: api.CKA_TOKEN }]);
+      const attrs = lib.C_GetAttributeValue(session, key, [
+        { type: api.CKA_SENSITIVE },
+        { type: api.CKA_EXTRACTABLE },
+        { type: api.CKA_NEVER_EXTRACTABLE },
+        { type: api.CKA_TOKEN },
+      ]);
       expect(attrs.map((a) => a.value[0])).toEqual([1, 0, 1, 1]);
 
       const read = await captureError(async () => lib.C_GetAttributeValue(session, key, [{ type: api.CKA_VALUE }]));
@@ -174,7 +195,9 @@ describe("pkcs11 resolver: the master key cannot be read", () => {
         { type: api.CKA_TOKEN, value: false },
         { type: api.CKA_WRAP, value: true },
       ]);
-      const wrap = await captureError(async () => lib.C_WrapKey(session, { mechanism: api.CKM_AES_KEY_WRAP }, kek, key, Buffer.alloc(64)));
+      const wrap = await captureError(async () =>
+        lib.C_WrapKey(session, { mechanism: api.CKM_AES_KEY_WRAP }, kek, key, Buffer.alloc(64)),
+      );
       expect((wrap as Error & { code: number }).code).toBe(api.CKR_KEY_UNEXTRACTABLE);
     } finally {
       lib.C_CloseSession(session);
@@ -186,13 +209,17 @@ describe("pkcs11 resolver: clear errors", () => {
   it("an unknown token label names the label and the tokens that are there", async () => {
     const err = await captureError(() => open({ tokenLabel: "no-such-token" }));
     expect(err).toBeInstanceOf(HsmError);
-    expect(err.message).toBe(`PKCS#11 token "no-such-token" not found via ${hsm.library} (tokens present: "vecto-pin", "vecto-test")`);
+    expect(err.message).toBe(
+      `PKCS#11 token "no-such-token" not found via ${hsm.library} (tokens present: "vecto-pin", "vecto-test")`,
+    );
   });
 
   it("a missing library, or a file that is not one, is named", async () => {
     const missing = await captureError(() => open({ library: "/nonexistent/libnope.so" }));
     expect(missing).toBeInstanceOf(HsmError);
-    expect(missing.message).toBe("PKCS#11 library /nonexistent/libnope.so does not exist or is not readable (VECTO_PKCS11_LIB)");
+    expect(missing.message).toBe(
+      "PKCS#11 library /nonexistent/libnope.so does not exist or is not readable (VECTO_PKCS11_LIB)",
+    );
     const notALibrary = await captureError(() => open({ library: hsm.conf }));
     expect(notALibrary.message).toMatch(new RegExp(`^cannot load PKCS#11 library ${hsm.conf}: `));
     expect(notALibrary.message).not.toContain("\n");
@@ -200,7 +227,9 @@ describe("pkcs11 resolver: clear errors", () => {
 
   it("an unknown key label points at init-hsm", async () => {
     const err = await captureError(() => open({ keyLabel: "nope" }));
-    expect(err.message).toBe('no PKCS#11 secret key "nope" in token "vecto-test"; create it with "vecto keys init-hsm"');
+    expect(err.message).toBe(
+      'no PKCS#11 secret key "nope" in token "vecto-test"; create it with "vecto keys init-hsm"',
+    );
   });
 
   it("a PIN file readable by others, or missing, is refused before any login", async () => {
@@ -211,8 +240,12 @@ describe("pkcs11 resolver: clear errors", () => {
       chmodSync(loose, 0o644);
       const err = await captureError(() => open({ pinFile: loose }));
       expect(err).toBeInstanceOf(KeyFileError);
-      expect(err.message).toBe(`PKCS#11 PIN file ${loose} has mode 0644; it must not be readable by group or others (chmod 600)`);
-      await expect(open({ pinFile: join(dir.path, "absent") })).rejects.toThrow(/cannot read PKCS#11 PIN file .*absent: ENOENT/);
+      expect(err.message).toBe(
+        `PKCS#11 PIN file ${loose} has mode 0644; it must not be readable by group or others (chmod 600)`,
+      );
+      await expect(open({ pinFile: join(dir.path, "absent") })).rejects.toThrow(
+        /cannot read PKCS#11 PIN file .*absent: ENOENT/,
+      );
     } finally {
       dir.cleanup();
     }
@@ -231,7 +264,9 @@ describe("pkcs11 resolver: clear errors", () => {
     setPin(hsm.pin, "4321");
     const refused = await captureError(() => r.check());
     expect(refused).toBeInstanceOf(HsmError);
-    expect(refused.message).toBe(`PKCS#11 login to token "vecto-pin" failed: wrong PIN in ${hsm.pinFile} (CKR_PIN_INCORRECT)`);
+    expect(refused.message).toBe(
+      `PKCS#11 login to token "vecto-pin" failed: wrong PIN in ${hsm.pinFile} (CKR_PIN_INCORRECT)`,
+    );
     setPin("4321", hsm.pin);
     expect((await captureError(() => r.check())).message).toBe(refused.message);
     const restarted = await open({ tokenLabel: "vecto-pin" });
@@ -240,7 +275,9 @@ describe("pkcs11 resolver: clear errors", () => {
 
   it("init-hsm refuses a second key with the same label", async () => {
     const err = await captureError(() => generateHsmMasterKey(cfg()));
-    expect(err.message).toBe('a secret key labelled "vecto-master" already exists in token "vecto-test"; refusing to create another');
+    expect(err.message).toBe(
+      'a secret key labelled "vecto-master" already exists in token "vecto-test"; refusing to create another',
+    );
   });
 });
 
@@ -256,7 +293,9 @@ describe("pkcs11 resolver in the services", () => {
       await services.crypto.createTenantKey("acme");
       const ref = { table: "nodes", column: "title", rowId: "n1" };
       const sealed = await services.crypto.encryptField("acme", ref, "launch plan");
-      expect(services.db.keystore.listTenantKeys("acme").flatMap((k) => k.wraps.map((w) => w.masterLabel))).toEqual(["pkcs11:vecto-test/vecto-master"]);
+      expect(services.db.keystore.listTenantKeys("acme").flatMap((k) => k.wraps.map((w) => w.masterLabel))).toEqual([
+        "pkcs11:vecto-test/vecto-master",
+      ]);
       // No cached DEK: the stored wrapped DEK has to be unwrapped by the token.
       const fresh = new CryptoService(services.resolver, services.db.keystore);
       expect(await fresh.decryptField("acme", ref, sealed)).toBe("launch plan");
@@ -279,19 +318,33 @@ describe("migrating the master key from a file to the HSM", () => {
     const ref = { table: "nodes", column: "title", rowId: "n1" };
     try {
       // 1. Running on the key file, with the PKCS#11 settings present for the move.
-      const onFile = await openServices(loadConfig({ ...base, VECTO_KEY_RESOLVER: "env", VECTO_MASTER_KEY_FILE: keyFile }, dir.path), createLogger("silent"));
+      const onFile = await openServices(
+        loadConfig({ ...base, VECTO_KEY_RESOLVER: "env", VECTO_MASTER_KEY_FILE: keyFile }, dir.path),
+        createLogger("silent"),
+      );
       let sealed: Uint8Array;
       try {
         expect(onFile.resolver.currentLabel).toBe(fileLabel);
         await onFile.crypto.createTenantKey("acme");
         sealed = await onFile.crypto.encryptField("acme", ref, "migrate me");
-        const rotated = await rotateMaster(onFile.keyAdmin, await onFile.keyAdmin.openMaster({ kind: "pkcs11", keyLabel: "migrated-master" }), actor);
-        expect(rotated).toMatchObject({ masterLabel: "pkcs11:vecto-test/migrated-master", previousLabel: fileLabel, masterVersion: 2 });
+        const rotated = await rotateMaster(
+          onFile.keyAdmin,
+          await onFile.keyAdmin.openMaster({ kind: "pkcs11", keyLabel: "migrated-master" }),
+          actor,
+        );
+        expect(rotated).toMatchObject({
+          masterLabel: "pkcs11:vecto-test/migrated-master",
+          previousLabel: fileLabel,
+          masterVersion: 2,
+        });
       } finally {
         onFile.close();
       }
       // 2. Restarted on the HSM key, the file key listed as previous: retire it.
-      const both = await openServices(loadConfig({ ...base, VECTO_PREVIOUS_MASTER_KEYS: `file:${keyFile}` }, dir.path), createLogger("silent"));
+      const both = await openServices(
+        loadConfig({ ...base, VECTO_PREVIOUS_MASTER_KEYS: `file:${keyFile}` }, dir.path),
+        createLogger("silent"),
+      );
       try {
         expect(both.resolver.labels()).toEqual(["pkcs11:vecto-test/migrated-master", fileLabel]);
         // The installation root secret and acme's data key.
@@ -302,9 +355,19 @@ describe("migrating the master key from a file to the HSM", () => {
       // 3. The HSM alone: every key opens; the file key opens nothing.
       const onHsm = await openServices(loadConfig(base, dir.path), createLogger("silent"));
       try {
-        expect(await new CryptoService(onHsm.resolver, onHsm.db.keystore).decryptField("acme", ref, sealed)).toBe("migrate me");
-        expect(onHsm.db.keystore.listTenantKeys("acme").flatMap((k) => k.wraps.map((w) => w.masterLabel))).toEqual(["pkcs11:vecto-test/migrated-master"]);
-        await expect(new CryptoService(await EnvKeyResolver.fromFile(keyFile), onHsm.db.keystore).decryptField("acme", ref, sealed)).rejects.toThrow(MasterKeyUnavailableError);
+        expect(await new CryptoService(onHsm.resolver, onHsm.db.keystore).decryptField("acme", ref, sealed)).toBe(
+          "migrate me",
+        );
+        expect(onHsm.db.keystore.listTenantKeys("acme").flatMap((k) => k.wraps.map((w) => w.masterLabel))).toEqual([
+          "pkcs11:vecto-test/migrated-master",
+        ]);
+        await expect(
+          new CryptoService(await EnvKeyResolver.fromFile(keyFile), onHsm.db.keystore).decryptField(
+            "acme",
+            ref,
+            sealed,
+          ),
+        ).rejects.toThrow(MasterKeyUnavailableError);
       } finally {
         onHsm.close();
       }
@@ -338,9 +401,16 @@ describe("the audit anchor in the token (a data object beside the master key)", 
       lib.C_FindObjectsFinal(session);
       expect(found).toHaveLength(2);
       for (const object of found) {
-        const attrs = lib.C_GetAttributeValue(session, object, [{ type: api.CKA_CLASS }, { type: api.CKA_TOKEN }, { type: api.CKA_PRIVATE }, { type: api.CKA_MODIFIABLE }]);
+        const attrs = lib.C_GetAttributeValue(session, object, [
+          { type: api.CKA_CLASS },
+          { type: api.CKA_TOKEN },
+          { type: api.CKA_PRIVATE },
+          { type: api.CKA_MODIFIABLE },
+        ]);
         expect(attrs.map((a) => a.value.readUIntLE(0, a.value.length === 1 ? 1 : 4))).toEqual([api.CKO_DATA, 1, 1, 0]);
-        const edit = await captureError(async () => lib.C_SetAttributeValue(session, object, [{ type: api.CKA_VALUE, value: Buffer.from("rolled back") }]));
+        const edit = await captureError(async () =>
+          lib.C_SetAttributeValue(session, object, [{ type: api.CKA_VALUE, value: Buffer.from("rolled back") }]),
+        );
         // SoftHSM2 answers 0x1B, CKR_ACTION_PROHIBITED of PKCS#11 3.0 (pkcs11js knows only 2.40 names).
         expect(edit.message).toMatch(/^(CKR_ACTION_PROHIBITED|CKR_VENDOR_DEFINED:27|CKR_ATTRIBUTE_READ_ONLY)$/);
       }
@@ -367,14 +437,20 @@ describe("the audit anchor in the token (a data object beside the master key)", 
     const cli = (args: string[], e = env): ReturnType<typeof runCli> => runCli(args, { cwd, env: e });
     /** `audit export` records one event in the installation log each time. */
     const grow = (n: number, e = env): void => {
-      for (let i = 0; i < n; i++) expect(cli(["audit", "export", "--out", join(cwd, "export.jsonl")], e).status).toBe(0);
+      for (let i = 0; i < n; i++)
+        expect(cli(["audit", "export", "--out", join(cwd, "export.jsonl")], e).status).toBe(0);
     };
     const checkpoint = (e = env): number => {
       const made = cli(["audit", "checkpoint", "--json"], e);
       expect(made.status, made.stderr).toBe(0);
       return (JSON.parse(made.stdout) as { checkpoints: { size: number }[] }).checkpoints[0]?.size ?? 0;
     };
-    const verify = (e = env): { status: number | null; report: { ok: boolean; tokenAnchor?: { size: number }; firstBad?: { reason: string } } } => {
+    const verify = (
+      e = env,
+    ): {
+      status: number | null;
+      report: { ok: boolean; tokenAnchor?: { size: number }; firstBad?: { reason: string } };
+    } => {
       const result = cli(["audit", "verify", "--log", "platform", "--json"], e);
       return { status: result.status, report: (JSON.parse(result.stdout) as { logs: [{ ok: boolean }] }).logs[0] };
     };
@@ -386,7 +462,13 @@ describe("the audit anchor in the token (a data object beside the master key)", 
         return checkpoint(e);
       });
       expect(old).toBeGreaterThan(0);
-      expect(verify()).toEqual({ status: 0, report: expect.objectContaining({ ok: true, tokenAnchor: { at: "the anchor in the HSM (PKCS#11 token)", size: old } }) });
+      expect(verify()).toEqual({
+        status: 0,
+        report: expect.objectContaining({
+          ok: true,
+          tokenAnchor: { at: "the anchor in the HSM (PKCS#11 token)", size: old },
+        }),
+      });
       cpSync(data, join(cwd, "copy"), { recursive: true });
       grow(3);
       const size = checkpoint();
@@ -398,7 +480,9 @@ describe("the audit anchor in the token (a data object beside the master key)", 
       cpSync(join(cwd, "copy"), data, { recursive: true });
       const rolledBack = verify();
       expect(rolledBack.status).toBe(1);
-      expect(rolledBack.report.firstBad?.reason).toBe(`the log has ${old} events, the anchor in the HSM (PKCS#11 token) covers ${size} > ${old}: events ${old}..${size - 1} were removed (cut from the end, or an older copy of the database was put back)`);
+      expect(rolledBack.report.firstBad?.reason).toBe(
+        `the log has ${old} events, the anchor in the HSM (PKCS#11 token) covers ${size} > ${old}: events ${old}..${size - 1} were removed (cut from the end, or an older copy of the database was put back)`,
+      );
       // Checkpoints of the restored log do not move the token's anchor back.
       grow(1);
       checkpoint();
@@ -406,10 +490,15 @@ describe("the audit anchor in the token (a data object beside the master key)", 
       // Nor forward, once the restored log grew past it with another history: that is named as a fork.
       grow(size - old);
       expect(checkpoint()).toBeGreaterThan(size);
-      expect(verify().report.firstBad?.reason).toBe(`the log at size ${size} does not match the anchor in the HSM (PKCS#11 token): a rollback or fork (the log was replaced by another history up to event ${size - 1})`);
+      expect(verify().report.firstBad?.reason).toBe(
+        `the log at size ${size} does not match the anchor in the HSM (PKCS#11 token): a rollback or fork (the log was replaced by another history up to event ${size - 1})`,
+      );
 
       // Another installation on the same token keeps its own anchor, untouched.
-      expect(verify(other)).toMatchObject({ status: 0, report: { ok: true, tokenAnchor: { size: expect.any(Number) } } });
+      expect(verify(other)).toMatchObject({
+        status: 0,
+        report: { ok: true, tokenAnchor: { size: expect.any(Number) } },
+      });
     } finally {
       dir.cleanup();
     }
@@ -425,7 +514,9 @@ describe("vecto with VECTO_KEY_RESOLVER=pkcs11 (built bundle)", () => {
       const env = hsm.env(MASTER, { VECTO_DATA_DIR: join(dir.path, "data"), VECTO_PKCS11_PIN_FILE: pinFile });
       const result = runCli(["serve"], { cwd: dir.path, env });
       expect(result.status).toBe(1);
-      expect(result.stderr).toContain(`vecto: PKCS#11 login to token "vecto-test" failed: wrong PIN in ${pinFile} (CKR_PIN_INCORRECT)\n`);
+      expect(result.stderr).toContain(
+        `vecto: PKCS#11 login to token "vecto-test" failed: wrong PIN in ${pinFile} (CKR_PIN_INCORRECT)\n`,
+      );
       expect(result.stderr + result.stdout).not.toContain("987654");
     } finally {
       dir.cleanup();
@@ -442,16 +533,38 @@ describe("vecto with VECTO_KEY_RESOLVER=pkcs11 (built bundle)", () => {
       expect(created.stdout).toContain("pkcs11:vecto-test/server-master");
       const again = runCli(["keys", "init-hsm"], { cwd: dir.path, env });
       expect(again.status).toBe(1);
-      expect(again.stderr).toBe('vecto: a secret key labelled "server-master" already exists in token "vecto-test"; refusing to create another\n');
-      const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd: dir.path, env }).stdout) as { token: string };
+      expect(again.stderr).toBe(
+        'vecto: a secret key labelled "server-master" already exists in token "vecto-test"; refusing to create another\n',
+      );
+      const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd: dir.path, env }).stdout) as {
+        token: string;
+      };
 
       const projectId = await withServer(dir.path, env, async (call) => {
         const ready = await call("GET", "/readyz");
         expect(ready.status).toBe(200);
-        expect(JSON.parse(ready.body)).toEqual({ status: "ready", checks: { database: "ok", storage: "ok", keys: "ok" }, license: "unlicensed", warnings: [] });
-        expect((await call("POST", "/api/setup", { body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD } })).status).toBe(201);
+        expect(JSON.parse(ready.body)).toEqual({
+          status: "ready",
+          checks: { database: "ok", storage: "ok", keys: "ok" },
+          license: "unlicensed",
+          warnings: [],
+        });
+        expect(
+          (
+            await call("POST", "/api/setup", {
+              body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD },
+            })
+          ).status,
+        ).toBe(201);
         const root = await loginToken(call, undefined, "root@example.test");
-        const tenant = await call("POST", "/api/tenants", { token: root, body: { slug: "acme", name: "Acme", admin: { email: "admin@acme.test", name: "Admin", password: STRONG_PASSWORD } } });
+        const tenant = await call("POST", "/api/tenants", {
+          token: root,
+          body: {
+            slug: "acme",
+            name: "Acme",
+            admin: { email: "admin@acme.test", name: "Admin", password: STRONG_PASSWORD },
+          },
+        });
         expect(tenant.status).toBe(201);
         const admin = await loginToken(call, "acme", "admin@acme.test");
         const project = await call("POST", "/api/projects", { token: admin, body: { name: "Apollo" } });
@@ -477,43 +590,67 @@ describe("vecto serve when the token goes away", () => {
     const own = createSoftHsmToken({ tokenLabel: "vecto-removable" });
     const dir = tempDir();
     const port = await freePort();
-    const env = own.env("removable-master", { VECTO_DATA_DIR: join(dir.path, "data"), VECTO_LISTEN: `127.0.0.1:${port}` });
+    const env = own.env("removable-master", {
+      VECTO_DATA_DIR: join(dir.path, "data"),
+      VECTO_LISTEN: `127.0.0.1:${port}`,
+    });
     try {
       expect(runCli(["init"], { cwd: dir.path, env }).status).toBe(0);
       expect(runCli(["keys", "init-hsm"], { cwd: dir.path, env }).status).toBe(0);
-      const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd: dir.path, env }).stdout) as { token: string };
-      await withServer(dir.path, env, async (call) => {
-        expect((await call("GET", "/readyz")).status).toBe(200);
-        expect((await call("POST", "/api/setup", { body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD } })).status).toBe(201);
-        const root = await loginToken(call, undefined, "root@example.test");
-        const tenantBody = (slug: string) => ({ slug, name: slug, admin: { email: `admin@${slug}.test`, name: "Admin", password: STRONG_PASSWORD } });
+      const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd: dir.path, env }).stdout) as {
+        token: string;
+      };
+      await withServer(
+        dir.path,
+        env,
+        async (call) => {
+          expect((await call("GET", "/readyz")).status).toBe(200);
+          expect(
+            (
+              await call("POST", "/api/setup", {
+                body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD },
+              })
+            ).status,
+          ).toBe(201);
+          const root = await loginToken(call, undefined, "root@example.test");
+          const tenantBody = (slug: string) => ({
+            slug,
+            name: slug,
+            admin: { email: `admin@${slug}.test`, name: "Admin", password: STRONG_PASSWORD },
+          });
 
-        // SoftHSM's equivalent of pulling the token: its files disappear.
-        renameSync(join(own.dir, "tokens"), join(own.dir, "tokens-pulled"));
-        const gone = await call("GET", "/readyz");
-        expect(gone.status).toBe(503);
-        const keys = (JSON.parse(gone.body) as { checks: { keys: string } }).checks.keys;
-        expect(keys).toMatch(/^PKCS#11 token "vecto-removable" (not found via|is unavailable)/);
-        expect(keys).not.toContain(own.pin);
-        expect((await call("GET", "/healthz")).status).toBe(200);
-        // A new tenant needs a data key wrapped in the token: refused with 503, and no tenant appears.
-        const refused = await call("POST", "/api/tenants", { token: root, body: tenantBody("during-outage") });
-        expect(refused.status).toBe(503);
-        expect(JSON.parse(refused.body)).toMatchObject({ status: 503 });
-        expect(JSON.parse(refused.body).detail).not.toContain(own.pin);
+          // SoftHSM's equivalent of pulling the token: its files disappear.
+          renameSync(join(own.dir, "tokens"), join(own.dir, "tokens-pulled"));
+          const gone = await call("GET", "/readyz");
+          expect(gone.status).toBe(503);
+          const keys = (JSON.parse(gone.body) as { checks: { keys: string } }).checks.keys;
+          expect(keys).toMatch(/^PKCS#11 token "vecto-removable" (not found via|is unavailable)/);
+          expect(keys).not.toContain(own.pin);
+          expect((await call("GET", "/healthz")).status).toBe(200);
+          // A new tenant needs a data key wrapped in the token: refused with 503, and no tenant appears.
+          const refused = await call("POST", "/api/tenants", { token: root, body: tenantBody("during-outage") });
+          expect(refused.status).toBe(503);
+          expect(JSON.parse(refused.body)).toMatchObject({ status: 503 });
+          expect(JSON.parse(refused.body).detail).not.toContain(own.pin);
 
-        // The token comes back: the service picks it up on its own, no restart.
-        renameSync(join(own.dir, "tokens-pulled"), join(own.dir, "tokens"));
-        let ready = await call("GET", "/readyz");
-        for (let i = 0; i < 40 && ready.status !== 200; i++) {
-          await new Promise((r) => setTimeout(r, 250));
-          ready = await call("GET", "/readyz");
-        }
-        expect(ready.status).toBe(200);
-        expect((await call("POST", "/api/tenants", { token: root, body: tenantBody("after-outage") })).status).toBe(201);
-        const list = JSON.parse((await call("GET", "/api/tenants", { token: root })).body) as { tenants: { slug: string }[] };
-        expect(list.tenants.map((t) => t.slug)).toEqual(["after-outage"]);
-      }, "pkcs11:vecto-removable/removable-master");
+          // The token comes back: the service picks it up on its own, no restart.
+          renameSync(join(own.dir, "tokens-pulled"), join(own.dir, "tokens"));
+          let ready = await call("GET", "/readyz");
+          for (let i = 0; i < 40 && ready.status !== 200; i++) {
+            await new Promise((r) => setTimeout(r, 250));
+            ready = await call("GET", "/readyz");
+          }
+          expect(ready.status).toBe(200);
+          expect((await call("POST", "/api/tenants", { token: root, body: tenantBody("after-outage") })).status).toBe(
+            201,
+          );
+          const list = JSON.parse((await call("GET", "/api/tenants", { token: root })).body) as {
+            tenants: { slug: string }[];
+          };
+          expect(list.tenants.map((t) => t.slug)).toEqual(["after-outage"]);
+        },
+        "pkcs11:vecto-removable/removable-master",
+      );
     } finally {
       dir.cleanup();
       own.cleanup();
@@ -521,7 +658,12 @@ describe("vecto serve when the token goes away", () => {
   }, 60_000);
 });
 
-async function withServer<T>(cwd: string, env: Record<string, string>, run: (call: Call) => Promise<T>, masterLabel = "pkcs11:vecto-test/server-master"): Promise<T> {
+async function withServer<T>(
+  cwd: string,
+  env: Record<string, string>,
+  run: (call: Call) => Promise<T>,
+  masterLabel = "pkcs11:vecto-test/server-master",
+): Promise<T> {
   const server = await startServe(cwd, env);
   const call = serveClient(Number(env.VECTO_LISTEN?.split(":")[1]));
   try {

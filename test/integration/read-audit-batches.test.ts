@@ -19,7 +19,13 @@ describe("read events are written in batches, off the request path", () => {
 
   /** The tenant's log as stored, payloads parsed; `afterSeq` -1 is from the start. */
   const logged = (filter: { afterSeq?: number; event?: string } = {}): Logged[] =>
-    f.services.db.auditLog.filtered(acme.tenantId, { afterSeq: filter.afterSeq ?? -1, limit: 10_000, ...(filter.event ? { event: filter.event } : {}) }).map((row) => ({ ...row, payload: JSON.parse(row.payload) as Record<string, unknown> }));
+    f.services.db.auditLog
+      .filtered(acme.tenantId, {
+        afterSeq: filter.afterSeq ?? -1,
+        limit: 10_000,
+        ...(filter.event ? { event: filter.event } : {}),
+      })
+      .map((row) => ({ ...row, payload: JSON.parse(row.payload) as Record<string, unknown> }));
   const readEvents = (): Logged[] => logged().filter((row) => row.event.startsWith("read."));
   const listSecrets = async (): Promise<void> => {
     expect((await f.call("GET", "/api/secrets", { token: acme.admin.tokens.accessToken })).status).toBe(200);
@@ -47,7 +53,10 @@ describe("read events are written in batches, off the request path", () => {
     vi.advanceTimersByTime(1);
     const written = readEvents().slice(before);
     expect(written).toHaveLength(1);
-    expect(written[0]).toMatchObject({ event: "read.sensitive", payload: { operation: "listSecrets", resource: "secrets" } });
+    expect(written[0]).toMatchObject({
+      event: "read.sensitive",
+      payload: { operation: "listSecrets", resource: "secrets" },
+    });
   });
 
   it("writes several reads of one second in one batch, in the order they were answered", async () => {
@@ -69,13 +78,21 @@ describe("read events are written in batches, off the request path", () => {
     expect((await f.call("GET", "/api/keys/status", { token: f.root.tokens.accessToken })).status).toBe(200);
     vi.advanceTimersByTime(1000);
     const [row] = f.services.db.auditLog.filtered(platform, { afterSeq: before - 1, limit: 10 });
-    expect(row).toMatchObject({ event: "read.sensitive", sensitivity: "security", actorType: "human", actorId: f.root.id });
+    expect(row).toMatchObject({
+      event: "read.sensitive",
+      sensitivity: "security",
+      actorType: "human",
+      actorId: f.root.id,
+    });
     expect(JSON.parse(row?.payload ?? "{}")).toEqual({ operation: "keyStatus", resource: "keys" });
   });
 
   it("lets only the tenant's admin change the setting: a member, an auditor and the platform root are refused", async () => {
     for (const caller of [member, auditor, f.root]) {
-      const res = await f.call("PUT", "/api/tenant/settings", { token: caller.tokens.accessToken, body: { readAudit: "off" } });
+      const res = await f.call("PUT", "/api/tenant/settings", {
+        token: caller.tokens.accessToken,
+        body: { readAudit: "off" },
+      });
       expect(res.status).toBe(403);
       expect((await f.call("GET", "/api/tenant/settings", { token: caller.tokens.accessToken })).status).toBe(403);
     }
@@ -84,11 +101,21 @@ describe("read events are written in batches, off the request path", () => {
   });
 
   it("records the change of the setting as a security event naming the admin and the new level", async () => {
-    const res = await f.call("PUT", "/api/tenant/settings", { token: acme.admin.tokens.accessToken, body: { readAudit: "all" } });
+    const res = await f.call("PUT", "/api/tenant/settings", {
+      token: acme.admin.tokens.accessToken,
+      body: { readAudit: "all" },
+    });
     expect(await res.json()).toEqual({ readAudit: "all" });
     const changes = logged({ event: "tenant.updated" });
-    expect(changes.at(-1)).toMatchObject({ sensitivity: "security", actorId: acme.admin.id, payload: { readAudit: "all" } });
-    await f.call("PUT", "/api/tenant/settings", { token: acme.admin.tokens.accessToken, body: { readAudit: "sensitive" } });
+    expect(changes.at(-1)).toMatchObject({
+      sensitivity: "security",
+      actorId: acme.admin.id,
+      payload: { readAudit: "all" },
+    });
+    await f.call("PUT", "/api/tenant/settings", {
+      token: acme.admin.tokens.accessToken,
+      body: { readAudit: "sensitive" },
+    });
   });
 
   it("writes the reads still queued when the services close", async () => {
@@ -98,6 +125,8 @@ describe("read events are written in batches, off the request path", () => {
     expect(readEvents()).toHaveLength(before);
     // No timer fires: closing alone writes the batch (openServices' close does this before closing the database).
     await f.services.identity.reads.close();
-    expect(readEvents().slice(before)).toMatchObject([{ event: "read.sensitive", payload: { operation: "listSecrets" } }]);
+    expect(readEvents().slice(before)).toMatchObject([
+      { event: "read.sensitive", payload: { operation: "listSecrets" } },
+    ]);
   });
 });

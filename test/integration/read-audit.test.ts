@@ -32,7 +32,14 @@ describe("read auditing", () => {
   let nodeId = "";
 
   const call = (method: string, path: string, body?: unknown, token = admin): Promise<HttpsResult> =>
-    httpsRequest(port, path, { method, headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    httpsRequest(port, path, {
+      method,
+      headers: {
+        Authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
   const ok = async (method: string, path: string, body?: unknown, status = 200, token = admin): Promise<string> => {
     const res = await call(method, path, body, token);
     expect(res.status, res.body).toBe(status);
@@ -43,9 +50,14 @@ describe("read auditing", () => {
   /** The tenant's read events so far (reading them is itself a sensitive read, recorded later). */
   async function reads(): Promise<AuditLine[]> {
     const body = await ok("GET", "/api/audit", undefined, 200, auditor);
-    return body.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as AuditLine).filter((e) => e.event.startsWith("read."));
+    return body
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as AuditLine)
+      .filter((e) => e.event.startsWith("read."));
   }
-  const ofOperation = (events: readonly AuditLine[], operation: string): AuditLine[] => events.filter((e) => e.payload.operation === operation);
+  const ofOperation = (events: readonly AuditLine[], operation: string): AuditLine[] =>
+    events.filter((e) => e.payload.operation === operation);
 
   /** Polls until the log holds more than `before` events of the marker operation; the batch delay bounds how long. */
   async function untilRecorded(operation: string, before: number): Promise<AuditLine[]> {
@@ -59,20 +71,84 @@ describe("read auditing", () => {
   beforeAll(async () => {
     port = await freePort();
     // "info": startServe waits for the "vecto is listening" line.
-    server = await startServe(dir.path, { ...env, VECTO_LOG_LEVEL: "info", VECTO_LISTEN: `127.0.0.1:${port}` }, ["--setup-token"]);
+    server = await startServe(dir.path, { ...env, VECTO_LOG_LEVEL: "info", VECTO_LISTEN: `127.0.0.1:${port}` }, [
+      "--setup-token",
+    ]);
     const setupToken = /vst_[A-Za-z0-9_-]{43}/.exec(server.stderr())?.[0];
-    const anonymous = (path: string, body: object): Promise<HttpsResult> => httpsRequest(port, path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-    expect((await anonymous("/api/setup", { token: setupToken, email: "root@reads.test", name: "Root", password: STRONG_PASSWORD })).status).toBe(201);
-    admin = (JSON.parse((await anonymous("/api/auth/login", { email: "root@reads.test", password: STRONG_PASSWORD })).body) as { accessToken: string }).accessToken;
-    const created = JSON.parse(await ok("POST", "/api/tenants", { slug: "reads", name: "Reads", admin: { email: "admin@reads.test", name: "Admin", password: STRONG_PASSWORD } }, 201)) as { tenant: { id: string }; admin: { id: string } };
+    const anonymous = (path: string, body: object): Promise<HttpsResult> =>
+      httpsRequest(port, path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    expect(
+      (
+        await anonymous("/api/setup", {
+          token: setupToken,
+          email: "root@reads.test",
+          name: "Root",
+          password: STRONG_PASSWORD,
+        })
+      ).status,
+    ).toBe(201);
+    admin = (
+      JSON.parse(
+        (await anonymous("/api/auth/login", { email: "root@reads.test", password: STRONG_PASSWORD })).body,
+      ) as { accessToken: string }
+    ).accessToken;
+    const created = JSON.parse(
+      await ok(
+        "POST",
+        "/api/tenants",
+        {
+          slug: "reads",
+          name: "Reads",
+          admin: { email: "admin@reads.test", name: "Admin", password: STRONG_PASSWORD },
+        },
+        201,
+      ),
+    ) as { tenant: { id: string }; admin: { id: string } };
     tenantId = created.tenant.id;
     adminId = created.admin.id;
-    admin = (JSON.parse((await anonymous("/api/auth/login", { tenant: "reads", email: "admin@reads.test", password: STRONG_PASSWORD })).body) as { accessToken: string }).accessToken;
-    const projectId = (JSON.parse(await ok("POST", "/api/projects", { name: "Ledger" }, 201)) as { project: { id: string } }).project.id;
-    nodeId = (JSON.parse(await ok("POST", `/api/projects/${projectId}/nodes`, { type: "idea", title: "Quarterly numbers" }, 201)) as { node: { id: string } }).node.id;
+    admin = (
+      JSON.parse(
+        (await anonymous("/api/auth/login", { tenant: "reads", email: "admin@reads.test", password: STRONG_PASSWORD }))
+          .body,
+      ) as { accessToken: string }
+    ).accessToken;
+    const projectId = (
+      JSON.parse(await ok("POST", "/api/projects", { name: "Ledger" }, 201)) as { project: { id: string } }
+    ).project.id;
+    nodeId = (
+      JSON.parse(
+        await ok("POST", `/api/projects/${projectId}/nodes`, { type: "idea", title: "Quarterly numbers" }, 201),
+      ) as { node: { id: string } }
+    ).node.id;
     await ok("POST", "/api/secrets", { name: "smtp-password", value: "hunter2-but-longer" }, 201);
-    await ok("POST", "/api/users", { email: "auditor@reads.test", name: "Auditor", role: "viewer", kind: "human", auditor: true, password: STRONG_PASSWORD }, 201);
-    auditor = (JSON.parse((await anonymous("/api/auth/login", { tenant: "reads", email: "auditor@reads.test", password: STRONG_PASSWORD })).body) as { accessToken: string }).accessToken;
+    await ok(
+      "POST",
+      "/api/users",
+      {
+        email: "auditor@reads.test",
+        name: "Auditor",
+        role: "viewer",
+        kind: "human",
+        auditor: true,
+        password: STRONG_PASSWORD,
+      },
+      201,
+    );
+    auditor = (
+      JSON.parse(
+        (
+          await anonymous("/api/auth/login", {
+            tenant: "reads",
+            email: "auditor@reads.test",
+            password: STRONG_PASSWORD,
+          })
+        ).body,
+      ) as { accessToken: string }
+    ).accessToken;
   }, 60_000);
 
   afterAll(async () => {
@@ -87,8 +163,16 @@ describe("read auditing", () => {
     await ok("GET", "/api/secrets");
     const events = await untilRecorded("listSecrets", 0);
     const [list] = ofOperation(events, "listSecrets");
-    expect(list).toMatchObject({ event: "read.sensitive", sensitivity: "security", actor: { type: "human", id: adminId }, payload: { operation: "listSecrets", resource: "secrets" } });
-    expect(ofOperation(events, "exportAuditLog")[0]).toMatchObject({ event: "read.sensitive", payload: { resource: "audit" } });
+    expect(list).toMatchObject({
+      event: "read.sensitive",
+      sensitivity: "security",
+      actor: { type: "human", id: adminId },
+      payload: { operation: "listSecrets", resource: "secrets" },
+    });
+    expect(ofOperation(events, "exportAuditLog")[0]).toMatchObject({
+      event: "read.sensitive",
+      payload: { resource: "audit" },
+    });
     expect(events.filter((e) => e.event === "read.content")).toEqual([]);
   });
 
@@ -140,7 +224,10 @@ describe("read auditing", () => {
     server = undefined;
     const exported = runCli(["audit", "export", "--log", "reads", "--event", "read.sensitive"], { cwd: dir.path, env });
     expect(exported.status, exported.stderr).toBe(0);
-    const lines = exported.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as AuditLine);
+    const lines = exported.stdout
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as AuditLine);
     // Had the last batch been lost, the newest read event would be the audit read above.
     expect(lines.at(-1)?.payload).toMatchObject({ operation: "listSecrets" });
     const verified = runCli(["audit", "verify", "--log", tenantId], { cwd: dir.path, env });

@@ -67,8 +67,18 @@ describe("tenant secrets", () => {
   const admin = (): string => acme.admin.tokens.accessToken;
   const dbFile = (): string => join(f.dataDir, "vecto.db");
 
-  async function send(method: string, path: string, token: string | undefined, body?: unknown, headers?: Record<string, string>): Promise<Response> {
-    const res = await f.call(method, path, { ...(token === undefined ? {} : { token }), ...(body === undefined ? {} : { body }), ...(headers ? { headers } : {}) });
+  async function send(
+    method: string,
+    path: string,
+    token: string | undefined,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<Response> {
+    const res = await f.call(method, path, {
+      ...(token === undefined ? {} : { token }),
+      ...(body === undefined ? {} : { body }),
+      ...(headers ? { headers } : {}),
+    });
     transcript.push(`${res.status} ${JSON.stringify([...res.headers.entries()])} ${await res.clone().text()}`);
     return res;
   }
@@ -87,12 +97,16 @@ describe("tenant secrets", () => {
     return f.services.db.forTenant(principal.tenantScope);
   }
 
-  const reveal = (tenantDb: TenantDb, name: string): Promise<string> => useSecret(f.services.graph, tenantDb, name, (value) => Promise.resolve(value));
+  const reveal = (tenantDb: TenantDb, name: string): Promise<string> =>
+    useSecret(f.services.graph, tenantDb, name, (value) => Promise.resolve(value));
 
   function rawValueEnc(tenantId: string, name: string): Buffer | undefined {
     const raw = new BetterSqlite3(dbFile(), { readonly: true });
     try {
-      return (raw.prepare("SELECT value_enc FROM tenant_secrets WHERE tenant_id = ? AND name = ?").get(tenantId, name) as { value_enc: Buffer } | undefined)?.value_enc;
+      return (
+        raw.prepare("SELECT value_enc FROM tenant_secrets WHERE tenant_id = ? AND name = ?").get(tenantId, name) as
+          { value_enc: Buffer } | undefined
+      )?.value_enc;
     } finally {
       raw.close();
     }
@@ -102,7 +116,11 @@ describe("tenant secrets", () => {
     const raw = new BetterSqlite3(dbFile());
     try {
       raw.pragma("busy_timeout = 5000");
-      expect(raw.prepare("UPDATE tenant_secrets SET value_enc = ? WHERE tenant_id = ? AND name = ?").run(valueEnc, tenantId, name).changes).toBe(1);
+      expect(
+        raw
+          .prepare("UPDATE tenant_secrets SET value_enc = ? WHERE tenant_id = ? AND name = ?")
+          .run(valueEnc, tenantId, name).changes,
+      ).toBe(1);
     } finally {
       raw.close();
     }
@@ -112,11 +130,22 @@ describe("tenant secrets", () => {
     const res = await send("GET", `/api/audit${query}`, token);
     expect(res.status, await res.clone().text()).toBe(200);
     const text = await res.text();
-    return { text, lines: text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as AuditLine) };
+    return {
+      text,
+      lines: text
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as AuditLine),
+    };
   }
 
   async function issuePat(owner: Account, scopes: string[], projectId: string | null = null): Promise<Response> {
-    return send("POST", "/api/tokens", owner.tokens.accessToken, { name: "secrets-test", scopes, projectId, expiresAt: inOneDay() });
+    return send("POST", "/api/tokens", owner.tokens.accessToken, {
+      name: "secrets-test",
+      scopes,
+      projectId,
+      expiresAt: inOneDay(),
+    });
   }
 
   beforeAll(async () => {
@@ -127,12 +156,28 @@ describe("tenant secrets", () => {
     viewer = await f.createUser(acme.admin, { role: "viewer" }, acme.slug);
     auditor = await f.createUser(acme.admin, { role: "viewer", auditor: true }, acme.slug);
     const agent = await f.createUser(acme.admin, { role: "member", kind: "agent" }, acme.slug);
-    const project = ((await (await send("POST", "/api/projects", admin(), { name: "Agents' home" })).json()) as { project: { id: string } }).project.id;
-    expect((await send("PUT", `/api/projects/${project}/members/${agent.id}`, admin(), { role: "editor" })).status).toBe(200);
+    const project = (
+      (await (await send("POST", "/api/projects", admin(), { name: "Agents' home" })).json()) as {
+        project: { id: string };
+      }
+    ).project.id;
+    expect(
+      (await send("PUT", `/api/projects/${project}/members/${agent.id}`, admin(), { role: "editor" })).status,
+    ).toBe(200);
     // An agent's token is always project-restricted, so it cannot even be asked to carry secrets:manage.
-    const refused = await send("POST", `/api/users/${agent.id}/tokens`, admin(), { name: "agent", scopes: ["self", "graph:read", "secrets:manage"], projectId: project, expiresAt: inOneDay() });
+    const refused = await send("POST", `/api/users/${agent.id}/tokens`, admin(), {
+      name: "agent",
+      scopes: ["self", "graph:read", "secrets:manage"],
+      projectId: project,
+      expiresAt: inOneDay(),
+    });
     expect(refused.status).toBe(422);
-    const issued = await send("POST", `/api/users/${agent.id}/tokens`, admin(), { name: "agent", scopes: ["self", "graph:read", "graph:write", "ai:invoke"], projectId: project, expiresAt: inOneDay() });
+    const issued = await send("POST", `/api/users/${agent.id}/tokens`, admin(), {
+      name: "agent",
+      scopes: ["self", "graph:read", "graph:write", "ai:invoke"],
+      projectId: project,
+      expiresAt: inOneDay(),
+    });
     expect(issued.status).toBe(201);
     agentToken = ((await issued.json()) as { token: string }).token;
     acmeDb = await tenantDbOf(admin());
@@ -146,7 +191,13 @@ describe("tenant secrets", () => {
     expect(res.headers.get("etag")).toBe('"1"');
     const { secret } = (await res.json()) as { secret: SecretView };
     expect(Object.keys(secret).sort()).toEqual(METADATA_KEYS);
-    expect(secret).toMatchObject({ name: "openai.api-key", description: "Production OpenAI key", version: 1, createdBy: acme.admin.id, rotatedBy: acme.admin.id });
+    expect(secret).toMatchObject({
+      name: "openai.api-key",
+      description: "Production OpenAI key",
+      version: 1,
+      createdBy: acme.admin.id,
+      rotatedBy: acme.admin.id,
+    });
     expect(await reveal(acmeDb, "openai.api-key")).toBe(VALUE_1);
 
     const second = await create(admin(), { name: "anthropic_key", value: ANTHROPIC });
@@ -171,7 +222,12 @@ describe("tenant secrets", () => {
     expect(res.headers.get("etag")).toBe('"2"');
     const { secret } = (await res.json()) as { secret: SecretView };
     expect(Object.keys(secret).sort()).toEqual(METADATA_KEYS);
-    expect(secret).toMatchObject({ id: before?.id, version: 2, description: "Production OpenAI key", createdAt: before?.createdAt });
+    expect(secret).toMatchObject({
+      id: before?.id,
+      version: 2,
+      description: "Production OpenAI key",
+      createdAt: before?.createdAt,
+    });
     const sealedAfter = rawValueEnc(acme.tenantId, "openai.api-key");
     expect(sealedAfter).toBeDefined();
     expect(sealedAfter?.equals(sealedBefore ?? Buffer.alloc(0))).toBe(false);
@@ -183,9 +239,18 @@ describe("tenant secrets", () => {
     expect(stale.status).toBe(412);
     expect(stale.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     expect(await reveal(acmeDb, "openai.api-key")).toBe(VALUE_2);
-    const current = await send("PUT", "/api/secrets/openai.api-key", admin(), { value: VALUE_3, description: "Rotated after the offboarding" }, { "If-Match": '"2"' });
+    const current = await send(
+      "PUT",
+      "/api/secrets/openai.api-key",
+      admin(),
+      { value: VALUE_3, description: "Rotated after the offboarding" },
+      { "If-Match": '"2"' },
+    );
     expect(current.status).toBe(200);
-    expect(((await current.json()) as { secret: SecretView }).secret).toMatchObject({ version: 3, description: "Rotated after the offboarding" });
+    expect(((await current.json()) as { secret: SecretView }).secret).toMatchObject({
+      version: 3,
+      description: "Rotated after the offboarding",
+    });
     expect(await reveal(acmeDb, "openai.api-key")).toBe(VALUE_3);
   });
 
@@ -203,7 +268,16 @@ describe("tenant secrets", () => {
     const namesBefore = JSON.stringify(await list());
     const eventsBefore = (await auditLines(auditor.tokens.accessToken, "?event=secret.created")).lines.length;
     const badNames = ["", "UPPER", "-leading", ".dot", "has space", "sl/ash", "ünicode", "a".repeat(64), "x\u0000y"];
-    const badValues: unknown[] = ["", `${REFUSED}${"z".repeat(8192)}`, `${REFUSED}${"é".repeat(4090)}`, `${REFUSED}\u0000tail`, `${REFUSED}\ud800`, 42, { nested: REFUSED }, null];
+    const badValues: unknown[] = [
+      "",
+      `${REFUSED}${"z".repeat(8192)}`,
+      `${REFUSED}${"é".repeat(4090)}`,
+      `${REFUSED}\u0000tail`,
+      `${REFUSED}\ud800`,
+      42,
+      { nested: REFUSED },
+      null,
+    ];
     const attempts = [
       ...badNames.map((name) => ({ name, value: REFUSED })),
       ...badValues.map((value) => ({ name: "refused-secret", value })),
@@ -243,7 +317,14 @@ describe("tenant secrets", () => {
     const limitedPat = await issuePat(acme.admin, ["self", "tenant:admin", "users:manage"]);
     expect(limitedPat.status).toBe(201);
     const limited = ((await limitedPat.json()) as { token: string }).token;
-    const denied: [string, string][] = [["member", member.tokens.accessToken], ["viewer", viewer.tokens.accessToken], ["auditor", auditor.tokens.accessToken], ["agent", agentToken], ["platform root", f.root.tokens.accessToken], ["admin token without secrets:manage", limited]];
+    const denied: [string, string][] = [
+      ["member", member.tokens.accessToken],
+      ["viewer", viewer.tokens.accessToken],
+      ["auditor", auditor.tokens.accessToken],
+      ["agent", agentToken],
+      ["platform root", f.root.tokens.accessToken],
+      ["admin token without secrets:manage", limited],
+    ];
     for (const [who, token] of denied) {
       expect((await send("GET", "/api/secrets", token)).status, who).toBe(403);
       expect((await create(token, { name: `by-${who.replace(/\W/g, "-")}`, value: REFUSED })).status, who).toBe(403);
@@ -252,7 +333,11 @@ describe("tenant secrets", () => {
     }
     expect((await send("GET", "/api/secrets", undefined)).status).toBe(401);
     // A project-restricted token cannot carry the scope at all.
-    const project = ((await (await send("POST", "/api/projects", admin(), { name: "Restricted" })).json()) as { project: { id: string } }).project.id;
+    const project = (
+      (await (await send("POST", "/api/projects", admin(), { name: "Restricted" })).json()) as {
+        project: { id: string };
+      }
+    ).project.id;
     expect((await issuePat(acme.admin, ["self", "secrets:manage"], project)).status).toBe(422);
     // A person's tenant-wide token that was given the scope works (automated rotation by the admin's own tooling).
     const automation = await issuePat(acme.admin, ["self", "secrets:manage"]);
@@ -280,7 +365,11 @@ describe("tenant secrets", () => {
     const fromOtherRow = rawValueEnc(acme.tenantId, "openai.api-key") as Buffer;
     const fromOtherTenant = rawValueEnc(other.tenantId, "openai.api-key") as Buffer;
     const raw = new BetterSqlite3(dbFile(), { readonly: true });
-    const description = (raw.prepare("SELECT description_enc FROM tenant_secrets WHERE tenant_id = ? AND name = ?").get(acme.tenantId, "anthropic_key") as { description_enc: Buffer }).description_enc;
+    const description = (
+      raw
+        .prepare("SELECT description_enc FROM tenant_secrets WHERE tenant_id = ? AND name = ?")
+        .get(acme.tenantId, "anthropic_key") as { description_enc: Buffer }
+    ).description_enc;
     raw.close();
     for (const moved of [fromOtherRow, fromOtherTenant, description]) {
       writeRawValueEnc(acme.tenantId, "anthropic_key", moved);
@@ -298,7 +387,9 @@ describe("tenant secrets", () => {
     });
     expect(result).toEqual({ authorized: true });
     expect(seen).toBe(ANTHROPIC);
-    await expect(useSecret(f.services.graph, acmeDb, "anthropic_key", () => Promise.reject(new Error("provider down")))).rejects.toThrow("provider down");
+    await expect(
+      useSecret(f.services.graph, acmeDb, "anthropic_key", () => Promise.reject(new Error("provider down"))),
+    ).rejects.toThrow("provider down");
   });
 
   it("audits create, rotate and delete with name and version only, as security events in the tenant's log", async () => {
@@ -348,15 +439,36 @@ describe("tenant secrets", () => {
   });
 
   it("the published contract: value is writeOnly in requests and has no place in any response schema", async () => {
-    const doc = (await (await send("GET", "/api/openapi.json", undefined)).json()) as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, { writeOnly?: boolean }> } }> }; responses: Record<string, unknown> }>> };
-    const ops = [...Object.values(doc.paths["/api/secrets"] ?? {}), ...Object.values(doc.paths["/api/secrets/{name}"] ?? {})];
+    const doc = (await (await send("GET", "/api/openapi.json", undefined)).json()) as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            requestBody?: {
+              content: Record<string, { schema: { properties: Record<string, { writeOnly?: boolean }> } }>;
+            };
+            responses: Record<string, unknown>;
+          }
+        >
+      >;
+    };
+    const ops = [
+      ...Object.values(doc.paths["/api/secrets"] ?? {}),
+      ...Object.values(doc.paths["/api/secrets/{name}"] ?? {}),
+    ];
     expect(ops).toHaveLength(4);
     for (const op of ops) {
       expect(JSON.stringify(op.responses)).not.toMatch(/"value"/);
       const value = op.requestBody?.content["application/json"]?.schema.properties.value;
       if (op.requestBody) expect(value?.writeOnly).toBe(true);
     }
-    const created = (doc.paths["/api/secrets"]?.post?.responses["201"] ?? {}) as { content: Record<string, { schema: { properties: { secret: { properties: Record<string, unknown>; additionalProperties: boolean } } } }> };
+    const created = (doc.paths["/api/secrets"]?.post?.responses["201"] ?? {}) as {
+      content: Record<
+        string,
+        { schema: { properties: { secret: { properties: Record<string, unknown>; additionalProperties: boolean } } } }
+      >;
+    };
     const shape = created.content["application/json"]?.schema.properties.secret;
     expect(Object.keys(shape?.properties ?? {}).sort()).toEqual(METADATA_KEYS);
     expect(shape?.additionalProperties).toBe(false);
@@ -368,7 +480,8 @@ describe("tenant secrets", () => {
         const path = join(file.parentPath, file.name);
         if (!file.isFile() || statSync(path).size === 0) continue;
         const bytes = readFileSync(path);
-        for (const value of ALL_VALUES) expect(bytes.includes(Buffer.from(value, "utf8")), `${when}: ${path} holds a secret value`).toBe(false);
+        for (const value of ALL_VALUES)
+          expect(bytes.includes(Buffer.from(value, "utf8")), `${when}: ${path} holds a secret value`).toBe(false);
         expect(bytes.includes(Buffer.from(PLAINTEXT_MARK, "utf8")), `${when}: ${path}`).toBe(false);
       }
     };
@@ -384,7 +497,9 @@ describe("tenant secrets", () => {
     const doomed = await f.createTenant("secrets-doomed");
     expect((await create(doomed.admin.tokens.accessToken, { name: "to-be-erased", value: DOOMED })).status).toBe(201);
     expect(rawValueEnc(doomed.tenantId, "to-be-erased")).toBeDefined();
-    const erased = await send("POST", `/api/tenants/${doomed.tenantId}/erase`, f.root.tokens.accessToken, { confirm: "secrets-doomed" });
+    const erased = await send("POST", `/api/tenants/${doomed.tenantId}/erase`, f.root.tokens.accessToken, {
+      confirm: "secrets-doomed",
+    });
     expect(erased.status).toBe(200);
     expect(rawValueEnc(doomed.tenantId, "to-be-erased")).toBeUndefined();
   });

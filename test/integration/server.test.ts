@@ -26,7 +26,16 @@ describe("HTTPS server", () => {
   let port: number;
 
   beforeAll(async () => {
-    const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data"), VECTO_LISTEN: "127.0.0.1:0", VECTO_HTTP_LISTEN: "127.0.0.1:0", VECTO_BODY_LIMIT_BYTES: "4096" }, dir.path);
+    const config = loadConfig(
+      {
+        VECTO_ENV_FILE: "/dev/null",
+        VECTO_DATA_DIR: join(dir.path, "data"),
+        VECTO_LISTEN: "127.0.0.1:0",
+        VECTO_HTTP_LISTEN: "127.0.0.1:0",
+        VECTO_BODY_LIMIT_BYTES: "4096",
+      },
+      dir.path,
+    );
     const log = createLogger("silent");
     await prepareForServe(config, log);
     services = await openServices(config, log);
@@ -36,17 +45,37 @@ describe("HTTPS server", () => {
         a.post("/api/test/tenants", async (c) => {
           const input = await jsonBody(c, tenantInput);
           await services.db.write((tx) => {
-            tx.tenants.create({ id: input.slug, slug: input.slug, nameEnc: null, kind: "customer", status: "active", accessTokenTtlSeconds: 28800, createdAt: tx.now });
-            tx.audit({ event: "tenant.created", sensitivity: "normal", severity: "info", tenantId: input.slug, actor: { type: "system", id: "test" }, payload: { slug: input.slug } });
+            tx.tenants.create({
+              id: input.slug,
+              slug: input.slug,
+              nameEnc: null,
+              kind: "customer",
+              status: "active",
+              accessTokenTtlSeconds: 28800,
+              createdAt: tx.now,
+            });
+            tx.audit({
+              event: "tenant.created",
+              sensitivity: "normal",
+              severity: "info",
+              tenantId: input.slug,
+              actor: { type: "system", id: "test" },
+              payload: { slug: input.slug },
+            });
           });
           return c.json({ id: input.slug }, 201);
         }),
       (a) =>
         a.get("/api/test/boom", () => {
-          throw new Error("SQLITE_ERROR: near \"SELEC\": syntax error in SELEC * FROM secrets");
+          throw new Error('SQLITE_ERROR: near "SELEC": syntax error in SELEC * FROM secrets');
         }),
     ]);
-    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls: readTlsFiles(config.tls), log });
+    server = await startServer(app, {
+      listen: config.listen,
+      redirectListen: config.redirectListen,
+      tls: readTlsFiles(config.tls),
+      log,
+    });
     port = server.address.port;
   });
 
@@ -62,7 +91,12 @@ describe("HTTPS server", () => {
     expect(JSON.parse(health.body)).toEqual({ status: "ok" });
     const ready = await httpsRequest(port, "/readyz");
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.body)).toEqual({ status: "ready", checks: { database: "ok", storage: "ok", keys: "ok" }, license: "unlicensed", warnings: [] });
+    expect(JSON.parse(ready.body)).toEqual({
+      status: "ready",
+      checks: { database: "ok", storage: "ok", keys: "ok" },
+      license: "unlicensed",
+      warnings: [],
+    });
   });
 
   it("speaks TLS 1.3 and refuses a TLS 1.2 client", async () => {
@@ -77,7 +111,9 @@ describe("HTTPS server", () => {
     for (const path of ["/healthz", "/no-such-route"]) {
       const res = await httpsRequest(port, path);
       expect(res.headers["strict-transport-security"]).toBe("max-age=63072000; includeSubDomains");
-      expect(res.headers["content-security-policy"]).toContain("default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+      expect(res.headers["content-security-policy"]).toContain(
+        "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+      );
       expect(res.headers["x-content-type-options"]).toBe("nosniff");
       expect(res.headers["referrer-policy"]).toBe("no-referrer");
       expect(res.headers["x-frame-options"]).toBe("DENY");
@@ -87,15 +123,25 @@ describe("HTTPS server", () => {
   });
 
   it("keeps a well-formed caller request id and replaces a hostile one", async () => {
-    expect((await httpsRequest(port, "/healthz", { headers: { "X-Request-Id": "trace-12345678" } })).headers["x-request-id"]).toBe("trace-12345678");
-    expect((await httpsRequest(port, "/healthz", { headers: { "X-Request-Id": "<script>alert(1)</script>" } })).headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(
+      (await httpsRequest(port, "/healthz", { headers: { "X-Request-Id": "trace-12345678" } })).headers["x-request-id"],
+    ).toBe("trace-12345678");
+    expect(
+      (await httpsRequest(port, "/healthz", { headers: { "X-Request-Id": "<script>alert(1)</script>" } })).headers[
+        "x-request-id"
+      ],
+    ).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("answers unknown routes with RFC 9457 problem+json", async () => {
     const res = await httpsRequest(port, "/api/nothing-here");
     expect(res.status).toBe(404);
     expect(res.headers["content-type"]).toBe("application/problem+json");
-    expect(JSON.parse(res.body)).toMatchObject({ type: "urn:vecto:problem:not-found", title: "Not found", status: 404 });
+    expect(JSON.parse(res.body)).toMatchObject({
+      type: "urn:vecto:problem:not-found",
+      title: "Not found",
+      status: 404,
+    });
     expect(res.headers["cache-control"]).toBe("no-store");
   });
 
@@ -118,9 +164,27 @@ describe("HTTPS server", () => {
       ["missing content type", '{"slug":"acme","name":"Acme"}', "", 415, "unsupported-media-type"],
       ["unknown field", '{"slug":"acme","name":"Acme","admin":true}', "application/json", 422, "validation-failed"],
       ["wrong type", '{"slug":"acme","name":42}', "application/json", 422, "validation-failed"],
-      ["invalid UTF-8", Buffer.concat([Buffer.from('{"slug":"acme","name":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]), "application/json", 400, "bad-request"],
-      ["deeply nested", `{"slug":"acme","name":"x","n":${"[".repeat(100)}${"]".repeat(100)}}`, "application/json", 400, "bad-request"],
-      ["oversized body", JSON.stringify({ slug: "acme", name: "x".repeat(5000) }), "application/json", 413, "payload-too-large"],
+      [
+        "invalid UTF-8",
+        Buffer.concat([Buffer.from('{"slug":"acme","name":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]),
+        "application/json",
+        400,
+        "bad-request",
+      ],
+      [
+        "deeply nested",
+        `{"slug":"acme","name":"x","n":${"[".repeat(100)}${"]".repeat(100)}}`,
+        "application/json",
+        400,
+        "bad-request",
+      ],
+      [
+        "oversized body",
+        JSON.stringify({ slug: "acme", name: "x".repeat(5000) }),
+        "application/json",
+        413,
+        "payload-too-large",
+      ],
     ])("%s", async (_name, body, contentType, status, kind) => {
       const res = await post(body, contentType);
       expect(res.status).toBe(status);
@@ -147,11 +211,14 @@ describe("HTTPS server", () => {
     const redirect = server.redirectAddress;
     expect(redirect).not.toBeNull();
     const res = await new Promise<{ status: number; location: string | undefined; body: string }>((resolve, reject) => {
-      const req = httpRequest({ host: "127.0.0.1", port: redirect?.port, path: "/healthz?x=1", headers: { Host: "evil.example:80" } }, (r) => {
-        let body = "";
-        r.on("data", (d: Buffer) => (body += d.toString()));
-        r.on("end", () => resolve({ status: r.statusCode ?? 0, location: r.headers.location, body }));
-      });
+      const req = httpRequest(
+        { host: "127.0.0.1", port: redirect?.port, path: "/healthz?x=1", headers: { Host: "evil.example:80" } },
+        (r) => {
+          let body = "";
+          r.on("data", (d: Buffer) => (body += d.toString()));
+          r.on("end", () => resolve({ status: r.statusCode ?? 0, location: r.headers.location, body }));
+        },
+      );
       req.on("error", reject);
       req.end();
     });

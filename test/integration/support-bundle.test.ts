@@ -62,7 +62,9 @@ async function unpack(file: string): Promise<{ raw: Buffer; entries: Entry[] }> 
 /** Every marker, looked for case-insensitively in the raw bytes of the uncompressed archive. */
 function leaks(raw: Buffer, secrets: readonly (string | Buffer)[]): string[] {
   const lower = Buffer.from(raw.toString("latin1").toLowerCase(), "latin1");
-  return secrets.filter((s) => (typeof s === "string" ? lower.includes(s.toLowerCase()) : raw.includes(s))).map((s) => (typeof s === "string" ? s : `<${s.length} bytes>`));
+  return secrets
+    .filter((s) => (typeof s === "string" ? lower.includes(s.toLowerCase()) : raw.includes(s)))
+    .map((s) => (typeof s === "string" ? s : `<${s.length} bytes>`));
 }
 
 describe("vecto support-bundle", () => {
@@ -79,17 +81,46 @@ describe("vecto support-bundle", () => {
     const f = await identityFixture({ log: createLogger("info", pino.destination({ dest: logFile, sync: true })) });
     rootEmail = f.root.email;
     fixtureKeyFile = join(f.dataDir, "master.key");
-    const created = await f.call("POST", "/api/tenants", { token: f.root.tokens.accessToken, body: { slug: M.slug, name: M.tenantName, admin: { email: M.adminEmail, name: M.adminName, password: STRONG_PASSWORD } } });
+    const created = await f.call("POST", "/api/tenants", {
+      token: f.root.tokens.accessToken,
+      body: {
+        slug: M.slug,
+        name: M.tenantName,
+        admin: { email: M.adminEmail, name: M.adminName, password: STRONG_PASSWORD },
+      },
+    });
     expect(created.status).toBe(201);
     tenantId = ((await created.json()) as { tenant: { id: string } }).tenant.id;
-    const token = ((await (await f.login(M.slug, M.adminEmail, STRONG_PASSWORD)).json()) as { accessToken: string }).accessToken;
-    const user = await f.call("POST", "/api/users", { token, body: { email: M.userEmail, name: M.userName, role: "member", kind: "human", auditor: false, password: STRONG_PASSWORD } });
+    const token = ((await (await f.login(M.slug, M.adminEmail, STRONG_PASSWORD)).json()) as { accessToken: string })
+      .accessToken;
+    const user = await f.call("POST", "/api/users", {
+      token,
+      body: {
+        email: M.userEmail,
+        name: M.userName,
+        role: "member",
+        kind: "human",
+        auditor: false,
+        password: STRONG_PASSWORD,
+      },
+    });
     expect(user.status).toBe(201);
     const project = await f.call("POST", "/api/projects", { token, body: { name: M.project } });
     const pid = ((await project.json()) as { project: { id: string } }).project.id;
-    expect((await f.call("POST", `/api/projects/${pid}/nodes`, { token, body: { type: "decision", title: M.title, body: M.body } })).status).toBe(201);
-    expect((await f.call("POST", "/api/secrets", { token, body: { name: M.secretName, value: M.secretValue } })).status).toBe(201);
-    expect((await f.call("PUT", `/api/secrets/${M.secretName}`, { token, body: { value: M.secretValue2 } })).status).toBe(200);
+    expect(
+      (
+        await f.call("POST", `/api/projects/${pid}/nodes`, {
+          token,
+          body: { type: "decision", title: M.title, body: M.body },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (await f.call("POST", "/api/secrets", { token, body: { name: M.secretName, value: M.secretValue } })).status,
+    ).toBe(201);
+    expect(
+      (await f.call("PUT", `/api/secrets/${M.secretName}`, { token, body: { value: M.secretValue2 } })).status,
+    ).toBe(200);
     expect((await f.login(M.slug, M.userEmail, "wrong-password-entirely")).status).toBe(401);
     // The fixture removes its directory on close: work on a copy of the closed data directory.
     f.services.close();
@@ -122,7 +153,9 @@ describe("vecto support-bundle", () => {
 
   it("writes a 0600 archive with every part, and no tenant content, personal data or secret anywhere in it", async () => {
     // The input does hold them (so finding none in the archive means something):
-    expect(leaks(readFileSync(logFile), [M.title, M.adminEmail, M.secretName, M.tenantName, fixtureKeyFile])).toHaveLength(5);
+    expect(
+      leaks(readFileSync(logFile), [M.title, M.adminEmail, M.secretName, M.tenantName, fixtureKeyFile]),
+    ).toHaveLength(5);
     const out = join(own.path, "support.tar.gz");
     const r = runCli(["support-bundle", "--out", out, "--since", "1h", "--log-file", logFile], { cwd: own.path, env });
     expect(r.stderr).toBe("");
@@ -132,22 +165,49 @@ describe("vecto support-bundle", () => {
 
     const { raw, entries } = await unpack(out);
     const names = entries.map((e) => e.name);
-    expect(names).toEqual(["support/", ...["MANIFEST.txt", "audit.json", "config.json", "doctor.txt", "installation.json", "keys-status.json", "logs.txt", "version.json"].map((n) => `support/${n}`)]);
+    expect(names).toEqual([
+      "support/",
+      ...[
+        "MANIFEST.txt",
+        "audit.json",
+        "config.json",
+        "doctor.txt",
+        "installation.json",
+        "keys-status.json",
+        "logs.txt",
+        "version.json",
+      ].map((n) => `support/${n}`),
+    ]);
     for (const e of entries) expect(e.mode, e.name).toBe(e.name.endsWith("/") ? 0o700 : 0o600);
     expect(leaks(raw, markers())).toEqual([]);
 
     const file = (name: string): string => entries.find((e) => e.name === `support/${name}`)?.text ?? "";
     // The bundle did read the installation: the tenant is there by id, with its keys and audit log.
-    expect(JSON.parse(file("version.json"))).toMatchObject({ vecto: expect.any(String), schema: { database: { version: migrations.at(-1)?.version }, keystore: { version: keystoreMigrations.at(-1)?.version } } });
-    expect(JSON.parse(file("config.json"))).toMatchObject({ dataDir, masterKeyFile: "[redacted] (path of a secret file)", keyResolver: "env" });
+    expect(JSON.parse(file("version.json"))).toMatchObject({
+      vecto: expect.any(String),
+      schema: {
+        database: { version: migrations.at(-1)?.version },
+        keystore: { version: keystoreMigrations.at(-1)?.version },
+      },
+    });
+    expect(JSON.parse(file("config.json"))).toMatchObject({
+      dataDir,
+      masterKeyFile: "[redacted] (path of a secret file)",
+      keyResolver: "env",
+    });
     expect(file("doctor.txt")).toMatch(/^ok {4}database: .*integrity ok/m);
     expect(file("doctor.txt")).toContain("ok    master key file: <master key file> (0600)");
-    const keys = JSON.parse(file("keys-status.json")) as { resolver: { kind: string }; tenants: { tenantId: string; versions: { values: number }[] }[] };
+    const keys = JSON.parse(file("keys-status.json")) as {
+      resolver: { kind: string };
+      tenants: { tenantId: string; versions: { values: number }[] }[];
+    };
     expect(keys.resolver.kind).toBe("env");
     expect(keys.tenants.find((t) => t.tenantId === tenantId)?.versions[0]?.values).toBeGreaterThan(3);
     const audit = JSON.parse(file("audit.json")) as { logs: { log: string; events: number }[] };
     expect(audit.logs.find((l) => l.log === tenantId)?.events).toBeGreaterThan(3);
-    expect(JSON.parse(file("installation.json"))).toMatchObject({ tenants: { count: 1, list: [{ id: tenantId, kind: "customer", status: "active" }] } });
+    expect(JSON.parse(file("installation.json"))).toMatchObject({
+      tenants: { count: 1, list: [{ id: tenantId, kind: "customer", status: "active" }] },
+    });
 
     // Logs: the appliance's own records, reduced; the hostile ones defused; the old one left out.
     const logs = file("logs.txt");
@@ -162,7 +222,16 @@ describe("vecto support-bundle", () => {
     expect(logs).not.toContain("ancient");
 
     const manifest = file("MANIFEST.txt");
-    for (const name of ["version.json", "config.json", "doctor.txt", "keys-status.json", "audit.json", "installation.json", "logs.txt"]) expect(manifest).toContain(`  ${name}`);
+    for (const name of [
+      "version.json",
+      "config.json",
+      "doctor.txt",
+      "keys-status.json",
+      "audit.json",
+      "installation.json",
+      "logs.txt",
+    ])
+      expect(manifest).toContain(`  ${name}`);
     expect(manifest).toContain("Deliberately excluded:");
     expect(manifest).toContain("(nothing: every part was collected)");
   });
@@ -182,7 +251,9 @@ describe("vecto support-bundle", () => {
       expect(leaks(raw, markers())).toEqual([]);
       const file = (name: string): string => entries.find((e) => e.name === `live/${name}`)?.text ?? "";
       expect(file("doctor.txt")).toMatch(/^ok {4}database: /m);
-      expect((JSON.parse(file("keys-status.json")) as { tenants: { tenantId: string }[] }).tenants.map((t) => t.tenantId)).toContain(tenantId);
+      expect(
+        (JSON.parse(file("keys-status.json")) as { tenants: { tenantId: string }[] }).tenants.map((t) => t.tenantId),
+      ).toContain(tenantId);
       // Whatever the journal here holds for vecto.service, the file says where it looked; nothing is made up.
       expect(file("logs.txt")).toContain("# source: journalctl --unit vecto.service --since @");
       if (!/^\{/m.test(file("logs.txt"))) expect(file("logs.txt")).toMatch(/^# note: /m);
@@ -206,14 +277,22 @@ describe("vecto support-bundle", () => {
     const { raw, entries } = await unpack(out);
     expect(leaks(raw, [pin, hsm.pinFile, hsm.soPin === pin ? pin : hsm.soPin])).toEqual([]);
     const file = (name: string): string => entries.find((e) => e.name === `hsm/${name}`)?.text ?? "";
-    expect(JSON.parse(file("keys-status.json"))).toMatchObject({ resolver: { kind: "pkcs11", masterLabel: "pkcs11:vecto-test/support-master" } });
-    expect(JSON.parse(file("config.json"))).toMatchObject({ keyResolver: "pkcs11", pkcs11: { tokenLabel: "vecto-test", keyLabel: "support-master", pinFile: "[redacted] (path of a secret file)" } });
+    expect(JSON.parse(file("keys-status.json"))).toMatchObject({
+      resolver: { kind: "pkcs11", masterLabel: "pkcs11:vecto-test/support-master" },
+    });
+    expect(JSON.parse(file("config.json"))).toMatchObject({
+      keyResolver: "pkcs11",
+      pkcs11: { tokenLabel: "vecto-test", keyLabel: "support-master", pinFile: "[redacted] (path of a secret file)" },
+    });
     expect(file("doctor.txt")).toContain("ok    key resolver: pkcs11");
   }, 60_000);
 
   it("still bundles what it can when the configuration does not load; refuses bad options and existing files with one line", async () => {
     const out = join(own.path, "badconfig.tar.gz");
-    const r = runCli(["support-bundle", "--out", out, "--log-file", logFile], { cwd: own.path, env: { ...env, VECTO_LISTEN: "nope" } });
+    const r = runCli(["support-bundle", "--out", out, "--log-file", logFile], {
+      cwd: own.path,
+      env: { ...env, VECTO_LISTEN: "nope" },
+    });
     expect(r.status).toBe(0);
     const { entries } = await unpack(out);
     const file = (name: string): string => entries.find((e) => e.name === `badconfig/${name}`)?.text ?? "";

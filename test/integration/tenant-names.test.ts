@@ -28,8 +28,10 @@ describe("tenant display names", () => {
   let f: Fixture;
   let tenantId: string;
   const dbFile = (): string => join(f.dataDir, "vecto.db");
-  const asRoot = (method: string, path: string, body?: unknown): Promise<Response> => f.call(method, path, { token: f.root.tokens.accessToken, ...(body === undefined ? {} : { body }) });
-  const nameOf = async (id: string): Promise<string | null> => ((await (await asRoot("GET", `/api/tenants/${id}`)).json()) as TenantBody).tenant.name;
+  const asRoot = (method: string, path: string, body?: unknown): Promise<Response> =>
+    f.call(method, path, { token: f.root.tokens.accessToken, ...(body === undefined ? {} : { body }) });
+  const nameOf = async (id: string): Promise<string | null> =>
+    ((await (await asRoot("GET", `/api/tenants/${id}`)).json()) as TenantBody).tenant.name;
   /** Every file of the data directory that holds `text` in its raw bytes. */
   const filesHolding = (text: string): string[] =>
     readdirSync(f.dataDir, { recursive: true, withFileTypes: true })
@@ -38,7 +40,11 @@ describe("tenant display names", () => {
 
   beforeAll(async () => {
     f = await identityFixture();
-    const res = await asRoot("POST", "/api/tenants", { slug: "named-tenant", name: MARKER, admin: { email: "admin@named.example", name: "Named Admin", password: STRONG_PASSWORD } });
+    const res = await asRoot("POST", "/api/tenants", {
+      slug: "named-tenant",
+      name: MARKER,
+      admin: { email: "admin@named.example", name: "Named Admin", password: STRONG_PASSWORD },
+    });
     expect(res.status).toBe(201);
     const body = (await res.json()) as TenantBody;
     expect(body.tenant).toMatchObject({ slug: "named-tenant", name: MARKER });
@@ -66,7 +72,10 @@ describe("tenant display names", () => {
     expect(filesHolding("named-tenant")).toContain(dbFile());
     const raw = new BetterSqlite3(dbFile(), { readonly: true });
     try {
-      expect(raw.prepare("SELECT name, typeof(name_enc) AS sealed FROM tenants WHERE id = ?").get(tenantId)).toEqual({ name: "", sealed: "blob" });
+      expect(raw.prepare("SELECT name, typeof(name_enc) AS sealed FROM tenants WHERE id = ?").get(tenantId)).toEqual({
+        name: "",
+        sealed: "blob",
+      });
     } finally {
       raw.close();
     }
@@ -75,9 +84,19 @@ describe("tenant display names", () => {
   it("is counted by the key status and moved by rotation and re-encryption, and stays readable", async () => {
     expect(TENANTS_COLUMN).toBeDefined();
     const column = TENANTS_COLUMN as NonNullable<typeof TENANTS_COLUMN>;
-    expect(f.services.db.tenantReads(tenantId).sealedFields.notUnder(column, 0xffff_ffff, "", 10).map((r) => r.id)).toEqual([tenantId]);
+    expect(
+      f.services.db
+        .tenantReads(tenantId)
+        .sealedFields.notUnder(column, 0xffff_ffff, "", 10)
+        .map((r) => r.id),
+    ).toEqual([tenantId]);
     expect((await asRoot("POST", `/api/tenants/${tenantId}/keys/rotate`)).status).toBe(200);
-    expect(f.services.db.tenantReads(tenantId).sealedFields.notUnder(column, 2, "", 10).map((r) => r.id)).toEqual([tenantId]);
+    expect(
+      f.services.db
+        .tenantReads(tenantId)
+        .sealedFields.notUnder(column, 2, "", 10)
+        .map((r) => r.id),
+    ).toEqual([tenantId]);
     await keyMaintenance(f.services.keyAdmin, { maxValues: 1000, retireGraceMs: 0 });
     expect(fieldKeyVersion(f.services.db.tenants.get(tenantId)?.nameEnc ?? new Uint8Array())).toBe(2);
     expect(f.services.db.tenantReads(tenantId).sealedFields.versionCounts().get(1) ?? 0).toBe(0);
@@ -95,10 +114,17 @@ describe("tenant display names", () => {
     expect(filesHolding(LEGACY).length).toBeGreaterThan(0);
     expect(f.services.db.tenants.plaintextNames()).toEqual([{ id: tenantId, name: LEGACY }]);
 
-    const reopened = await openServices(loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: f.dataDir }, f.dataDir), createLogger("silent"));
+    const reopened = await openServices(
+      loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: f.dataDir }, f.dataDir),
+      createLogger("silent"),
+    );
     try {
       expect(reopened.db.tenants.plaintextNames()).toEqual([]);
-      const recorded = reopened.db.auditLog.filtered("_platform", { event: "tenant.names_sealed", afterSeq: -1, limit: 10 });
+      const recorded = reopened.db.auditLog.filtered("_platform", {
+        event: "tenant.names_sealed",
+        afterSeq: -1,
+        limit: 10,
+      });
       expect(recorded.map((r) => JSON.parse(r.payload) as unknown)).toEqual([{ tenants: 1 }]);
       // While the service runs on (closing checkpoints anyway): the WAL copy is gone already.
       expect(filesHolding(LEGACY)).toEqual([]);

@@ -11,7 +11,17 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { generate } from "selfsigned";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, httpsRequest, runCli, startServe, tempDir, testDir, waitForExit, waitForLines, newConnectionFingerprint } from "../helpers.js";
+import {
+  freePort,
+  httpsRequest,
+  runCli,
+  startServe,
+  tempDir,
+  testDir,
+  waitForExit,
+  waitForLines,
+  newConnectionFingerprint,
+} from "../helpers.js";
 
 const DAY = 86_400_000;
 
@@ -35,7 +45,10 @@ interface DoctorReport {
   readonly checks: { name: string; ok: boolean; detail: string }[];
 }
 
-function doctorCertificate(cwd: string, env: Record<string, string>): { ok: boolean; detail: string; exit: number | null } {
+function doctorCertificate(
+  cwd: string,
+  env: Record<string, string>,
+): { ok: boolean; detail: string; exit: number | null } {
   const result = runCli(["doctor", "--json"], { cwd, env });
   const report = JSON.parse(result.stdout) as DoctorReport;
   const check = report.checks.find((c) => c.name === "tls certificate");
@@ -53,8 +66,12 @@ describe("the self-signed certificate's names", () => {
   }
 
   it("an IPv6 listen address is an IP name of the bare address (never a DNS name, never bracketed); VECTO_TLS_NAMES adds DNS names and IPs", () => {
-    const cert = init({ VECTO_LISTEN: "[fd00::7]:8443", VECTO_TLS_NAMES: "vecto.example.internal,192.0.2.10,2001:db8::10" });
-    for (const ip of ["fd00::7", "2001:db8::10", "192.0.2.10", "127.0.0.1", "::1"]) expect(cert.checkIP(ip), ip).toBe(ip);
+    const cert = init({
+      VECTO_LISTEN: "[fd00::7]:8443",
+      VECTO_TLS_NAMES: "vecto.example.internal,192.0.2.10,2001:db8::10",
+    });
+    for (const ip of ["fd00::7", "2001:db8::10", "192.0.2.10", "127.0.0.1", "::1"])
+      expect(cert.checkIP(ip), ip).toBe(ip);
     for (const host of ["vecto.example.internal", "localhost"]) expect(cert.checkHost(host), host).toBe(host);
     expect(cert.subjectAltName).not.toMatch(/DNS:[^,]*[:[\]]/);
     expect(cert.checkIP("192.0.2.11")).toBeUndefined();
@@ -91,7 +108,10 @@ describe("vecto tls renew --self-signed", () => {
     const first = certificateIn(dataDir);
     expect(first.checkHost("vecto.example.internal")).toBeUndefined();
 
-    const result = runCli(["tls", "renew", "--self-signed"], { cwd: dir.path, env: { ...env, VECTO_TLS_NAMES: "vecto.example.internal" } });
+    const result = runCli(["tls", "renew", "--self-signed"], {
+      cwd: dir.path,
+      env: { ...env, VECTO_TLS_NAMES: "vecto.example.internal" },
+    });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain(`generated a new self-signed certificate: ${join(dataDir, "tls", "cert.pem")}`);
     expect(result.stdout).toContain("no vecto serve is running");
@@ -109,7 +129,11 @@ describe("vecto tls renew --self-signed", () => {
     const before = await newConnectionFingerprint(port);
     const result = runCli(["tls", "renew", "--self-signed", "--json"], { cwd: dir.path, env });
     expect(result.status).toBe(0);
-    const report = JSON.parse(result.stdout) as { generated: boolean; certificate: { fingerprint256: string }; server: { pid: number; reloaded: boolean } };
+    const report = JSON.parse(result.stdout) as {
+      generated: boolean;
+      certificate: { fingerprint256: string };
+      server: { pid: number; reloaded: boolean };
+    };
     expect(report).toMatchObject({ generated: true, server: { pid: server.child.pid, reloaded: true } });
     expect(report.certificate.fingerprint256).not.toBe(before);
     expect(await newConnectionFingerprint(port)).toBe(report.certificate.fingerprint256);
@@ -137,7 +161,13 @@ describe("expiry warnings", () => {
   it("a certificate that expires in 3 days: doctor passes with a warning, /readyz stays 200 and carries it, the server logs it", async () => {
     install(await customerPair(3));
     const port = await freePort();
-    const env = { VECTO_DATA_DIR: dataDir, VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_TLS_CERT: certFile, VECTO_TLS_KEY: keyFile, VECTO_BACKUP_SCHEDULE: "off" };
+    const env = {
+      VECTO_DATA_DIR: dataDir,
+      VECTO_LISTEN: `127.0.0.1:${port}`,
+      VECTO_TLS_CERT: certFile,
+      VECTO_TLS_KEY: keyFile,
+      VECTO_BACKUP_SCHEDULE: "off",
+    };
     expect(runCli(["init"], { cwd: dir.path, env }).status).toBe(0);
 
     const doctor = doctorCertificate(dir.path, env);
@@ -149,8 +179,13 @@ describe("expiry warnings", () => {
     expect(ready.status).toBe(200);
     const body = JSON.parse(ready.body) as { status: string; warnings: string[] };
     expect(body.status).toBe("ready");
-    expect(body.warnings).toEqual([expect.stringMatching(/^the TLS certificate expires on \S+ \(2 days left\); renew it \(vecto tls renew\)$/)]);
-    const logged = server.stdout().split("\n").filter((l) => l.includes("the TLS certificate expires on"));
+    expect(body.warnings).toEqual([
+      expect.stringMatching(/^the TLS certificate expires on \S+ \(2 days left\); renew it \(vecto tls renew\)$/),
+    ]);
+    const logged = server
+      .stdout()
+      .split("\n")
+      .filter((l) => l.includes("the TLS certificate expires on"));
     expect(logged).toHaveLength(1);
     expect(JSON.parse(logged[0] ?? "{}")).toMatchObject({ level: expect.anything(), subject: "CN=vecto.example" });
 

@@ -15,7 +15,15 @@ import { generate } from "selfsigned";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { acquireDataDirLock } from "../../src/db/data-dir-lock.js";
 import { processStartTime, SERVE_RECORD_FILE } from "../../src/tls/serve-record.js";
-import { freePort, runCli, startServe, tempDir, waitForExit, waitForLines, newConnectionFingerprint } from "../helpers.js";
+import {
+  freePort,
+  runCli,
+  startServe,
+  tempDir,
+  waitForExit,
+  waitForLines,
+  newConnectionFingerprint,
+} from "../helpers.js";
 
 const DAY = 86_400_000;
 
@@ -25,7 +33,10 @@ interface Pair {
   readonly fingerprint: string;
 }
 
-async function serverPair(name: string, validity: { from: number; to: number } = { from: -DAY, to: 90 * DAY }): Promise<Pair> {
+async function serverPair(
+  name: string,
+  validity: { from: number; to: number } = { from: -DAY, to: 90 * DAY },
+): Promise<Pair> {
   const pem = await generate([{ name: "commonName", value: name }], {
     keyType: "ec",
     algorithm: "sha256",
@@ -81,7 +92,13 @@ describe("TLS reload on a running vecto serve (customer certificate)", () => {
     served = await serverPair("vecto.example (first)");
     install(served, certFile, keyFile);
     port = await freePort();
-    env = { VECTO_DATA_DIR: dataDir, VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_TLS_CERT: certFile, VECTO_TLS_KEY: keyFile, VECTO_BACKUP_SCHEDULE: "off" };
+    env = {
+      VECTO_DATA_DIR: dataDir,
+      VECTO_LISTEN: `127.0.0.1:${port}`,
+      VECTO_TLS_CERT: certFile,
+      VECTO_TLS_KEY: keyFile,
+      VECTO_BACKUP_SCHEDULE: "off",
+    };
     server = await startServe(dir.path, env, ["--no-setup-token"]);
   });
 
@@ -95,13 +112,21 @@ describe("TLS reload on a running vecto serve (customer certificate)", () => {
     if (expect === "reloaded") reloads += 1;
     else refusals += 1;
     server.child.kill("SIGHUP");
-    const lines = await waitForLines(server.child, server.stdout, expect === "reloaded" ? '"msg":"tls certificate reloaded"' : '"msg":"tls certificate reload refused', expect === "reloaded" ? reloads : refusals);
+    const lines = await waitForLines(
+      server.child,
+      server.stdout,
+      expect === "reloaded" ? '"msg":"tls certificate reloaded"' : '"msg":"tls certificate reload refused',
+      expect === "reloaded" ? reloads : refusals,
+    );
     return lines.at(-1) ?? "";
   }
 
   it("serves the configured certificate, records itself for `vecto tls renew`, and /readyz has no warning", async () => {
     expect(await newConnectionFingerprint(port)).toBe(served.fingerprint);
-    const record = JSON.parse(readFileSync(join(dataDir, SERVE_RECORD_FILE), "utf8")) as { pid: number; startTime: string };
+    const record = JSON.parse(readFileSync(join(dataDir, SERVE_RECORD_FILE), "utf8")) as {
+      pid: number;
+      startTime: string;
+    };
     expect(record.pid).toBe(server.child.pid);
     expect(record.startTime).toBe(processStartTime(server.child.pid ?? 0));
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -126,7 +151,11 @@ describe("TLS reload on a running vecto serve (customer certificate)", () => {
     agent.destroy();
 
     // The log line names the certificate, never key material.
-    expect(JSON.parse(logged)).toMatchObject({ trigger: "SIGHUP", subject: "CN=vecto.example (renewed)", fingerprint256: next.fingerprint });
+    expect(JSON.parse(logged)).toMatchObject({
+      trigger: "SIGHUP",
+      subject: "CN=vecto.example (renewed)",
+      fingerprint256: next.fingerprint,
+    });
     expect(logged).not.toContain("PRIVATE KEY");
     expect(logged).not.toContain(next.key.split("\n")[1]);
     served = next;
@@ -134,17 +163,35 @@ describe("TLS reload on a running vecto serve (customer certificate)", () => {
 
   it("still offers TLS 1.3 only after a reload", async () => {
     const refused = new Promise<unknown>((resolve) => {
-      const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false, maxVersion: "TLSv1.2" }, () => resolve("connected"));
+      const socket = connect({ host: "127.0.0.1", port, rejectUnauthorized: false, maxVersion: "TLSv1.2" }, () =>
+        resolve("connected"),
+      );
       socket.on("error", (error) => resolve(error));
     });
     expect(await refused).toMatchObject({ code: expect.stringMatching(/^ERR_SSL_/) });
   });
 
   it.each([
-    ["a key that is not the certificate's", async (): Promise<Pair> => ({ ...(await serverPair("mismatch")), key: (await serverPair("other")).key }), /the key does not match the certificate/],
-    ["an expired certificate", (): Promise<Pair> => serverPair("expired", { from: -30 * DAY, to: -DAY }), /the certificate expired on /],
-    ["a certificate not valid yet", (): Promise<Pair> => serverPair("future", { from: 2 * DAY, to: 90 * DAY }), /the certificate is not valid before /],
-    ["a key file that is not PEM", async (): Promise<Pair> => ({ ...(await serverPair("garbled")), key: "not a key\n" }), /the key file is not a PEM private key/],
+    [
+      "a key that is not the certificate's",
+      async (): Promise<Pair> => ({ ...(await serverPair("mismatch")), key: (await serverPair("other")).key }),
+      /the key does not match the certificate/,
+    ],
+    [
+      "an expired certificate",
+      (): Promise<Pair> => serverPair("expired", { from: -30 * DAY, to: -DAY }),
+      /the certificate expired on /,
+    ],
+    [
+      "a certificate not valid yet",
+      (): Promise<Pair> => serverPair("future", { from: 2 * DAY, to: 90 * DAY }),
+      /the certificate is not valid before /,
+    ],
+    [
+      "a key file that is not PEM",
+      async (): Promise<Pair> => ({ ...(await serverPair("garbled")), key: "not a key\n" }),
+      /the key file is not a PEM private key/,
+    ],
   ])("refuses %s with one log line and keeps serving the old certificate", async (_name, make, reason) => {
     const bad = await make();
     install(bad, certFile, keyFile);
@@ -182,8 +229,15 @@ describe("TLS reload on a running vecto serve (customer certificate)", () => {
     install(bad, certFile, keyFile);
     const result = runCli(["tls", "renew"], { cwd: dir.path, env });
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/^vecto: the key does not match the certificate \(CN=mismatch, .*\); nothing was reloaded\n$/);
-    expect(server.stdout().split("\n").filter((l) => l.includes("tls certificate reload")).length).toBe(reloads + refusals);
+    expect(result.stderr).toMatch(
+      /^vecto: the key does not match the certificate \(CN=mismatch, .*\); nothing was reloaded\n$/,
+    );
+    expect(
+      server
+        .stdout()
+        .split("\n")
+        .filter((l) => l.includes("tls certificate reload")).length,
+    ).toBe(reloads + refusals);
     expect(await newConnectionFingerprint(port)).toBe(served.fingerprint);
     install(served, certFile, keyFile);
   });
@@ -192,7 +246,9 @@ describe("TLS reload on a running vecto serve (customer certificate)", () => {
     const before = readFileSync(certFile, "utf8");
     const result = runCli(["tls", "renew", "--self-signed"], { cwd: dir.path, env });
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/^vecto: --self-signed: VECTO_TLS_CERT is set, so .*cert\.pem is your own certificate and is never overwritten; /);
+    expect(result.stderr).toMatch(
+      /^vecto: --self-signed: VECTO_TLS_CERT is set, so .*cert\.pem is your own certificate and is never overwritten; /,
+    );
     expect(readFileSync(certFile, "utf8")).toBe(before);
     expect(await newConnectionFingerprint(port)).toBe(served.fingerprint);
   });
@@ -223,36 +279,58 @@ describe("vecto tls renew without a running server", () => {
   it("vecto tls check: the configured pair, or new files before they are put in place; changes nothing", async () => {
     const configured = runCli(["tls", "check"], { cwd: dir.path, env });
     expect(configured.status).toBe(0);
-    expect(configured.stdout).toMatch(/^certificate: CN=vecto\.example; names: IP Address:127\.0\.0\.1; valid until \S+ \(\d+ days\); sha256 [0-9A-F:]+\n$/);
+    expect(configured.stdout).toMatch(
+      /^certificate: CN=vecto\.example; names: IP Address:127\.0\.0\.1; valid until \S+ \(\d+ days\); sha256 [0-9A-F:]+\n$/,
+    );
 
     const next = await serverPair("vecto.example (next)");
     const other = await serverPair("other");
     writeFileSync(join(dir.path, "next-cert.pem"), next.cert);
     writeFileSync(join(dir.path, "next-key.pem"), next.key);
     writeFileSync(join(dir.path, "other-key.pem"), other.key);
-    const good = runCli(["tls", "check", "--cert", "next-cert.pem", "--key", "next-key.pem", "--json"], { cwd: dir.path, env });
+    const good = runCli(["tls", "check", "--cert", "next-cert.pem", "--key", "next-key.pem", "--json"], {
+      cwd: dir.path,
+      env,
+    });
     expect(good.status).toBe(0);
-    expect(JSON.parse(good.stdout)).toMatchObject({ certFile: join(dir.path, "next-cert.pem"), certificate: { fingerprint256: next.fingerprint }, warnings: [] });
+    expect(JSON.parse(good.stdout)).toMatchObject({
+      certFile: join(dir.path, "next-cert.pem"),
+      certificate: { fingerprint256: next.fingerprint },
+      warnings: [],
+    });
     const bad = runCli(["tls", "check", "--cert", "next-cert.pem", "--key", "other-key.pem"], { cwd: dir.path, env });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/^vecto: the key does not match the certificate \(CN=vecto\.example \(next\), /);
-    expect(runCli(["tls", "check", "--cert", "next-cert.pem"], { cwd: dir.path, env }).stderr).toBe("vecto: --cert and --key go together\n");
+    expect(runCli(["tls", "check", "--cert", "next-cert.pem"], { cwd: dir.path, env }).stderr).toBe(
+      "vecto: --cert and --key go together\n",
+    );
     expect(new X509Certificate(readFileSync(certFile)).subject).toBe("CN=vecto.example");
   });
 
   it("only checks the files and says that the next start uses them", () => {
     const result = runCli(["tls", "renew"], { cwd: dir.path, env });
     expect(result.status).toBe(0);
-    expect(result.stdout).toContain(`no vecto serve is running on ${dataDir}: it uses this certificate at its next start`);
+    expect(result.stdout).toContain(
+      `no vecto serve is running on ${dataDir}: it uses this certificate at its next start`,
+    );
   });
 
   /** A stand-in process with a serve record naming it, and the data-directory lock held (as a running server holds it). */
-  async function recordedProcess(startTime: (pid: number) => string | null): Promise<{ release: () => void; stop: () => Promise<NodeJS.Signals | null> }> {
+  async function recordedProcess(
+    startTime: (pid: number) => string | null,
+  ): Promise<{ release: () => void; stop: () => Promise<NodeJS.Signals | null> }> {
     const child = spawn("sleep", ["60"]);
     children.push(child);
     await new Promise((resolve) => child.once("spawn", resolve));
     const pid = child.pid ?? 0;
-    writeFileSync(join(dataDir, SERVE_RECORD_FILE), JSON.stringify({ pid, startTime: startTime(pid), tls: { sequence: 0, ok: true, at: "", fingerprint256: "", validTo: "" } }));
+    writeFileSync(
+      join(dataDir, SERVE_RECORD_FILE),
+      JSON.stringify({
+        pid,
+        startTime: startTime(pid),
+        tls: { sequence: 0, ok: true, at: "", fingerprint256: "", validTo: "" },
+      }),
+    );
     const lock = acquireDataDirLock(dataDir);
     let signal: NodeJS.Signals | null = null;
     const exited = new Promise<number | null>((resolve) =>
@@ -286,7 +364,9 @@ describe("vecto tls renew without a running server", () => {
     expect(await recorded.stop()).toBe("SIGHUP");
     // sleep died of the signal and never answered: the CLI says so in one line.
     expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(/^vecto: vecto serve \(pid \d+\) exited before it said whether it reloaded; see its log\n$/);
+    expect(result.stderr).toMatch(
+      /^vecto: vecto serve \(pid \d+\) exited before it said whether it reloaded; see its log\n$/,
+    );
   });
 
   it("a record left behind by a server that died (lock free) gets nothing signalled", async () => {

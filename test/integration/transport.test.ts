@@ -34,7 +34,16 @@ describe("HTTP transport", () => {
   let processed = 0;
 
   beforeAll(async () => {
-    const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir.path, "data"), VECTO_LISTEN: "127.0.0.1:0", VECTO_HTTP_LISTEN: "127.0.0.1:0", VECTO_BODY_LIMIT_BYTES: String(BODY_LIMIT) }, dir.path);
+    const config = loadConfig(
+      {
+        VECTO_ENV_FILE: "/dev/null",
+        VECTO_DATA_DIR: join(dir.path, "data"),
+        VECTO_LISTEN: "127.0.0.1:0",
+        VECTO_HTTP_LISTEN: "127.0.0.1:0",
+        VECTO_BODY_LIMIT_BYTES: String(BODY_LIMIT),
+      },
+      dir.path,
+    );
     const log = createLogger("info", { write: (line: string) => void logLines.push(line) });
     await prepareForServe(config, log);
     services = await openServices(config, log);
@@ -45,7 +54,12 @@ describe("HTTP transport", () => {
           return c.json({ processed, bytes: (await c.req.text()).length });
         }),
     ]);
-    server = await startServer(app, { listen: config.listen, redirectListen: config.redirectListen, tls: readTlsFiles(config.tls), log });
+    server = await startServer(app, {
+      listen: config.listen,
+      redirectListen: config.redirectListen,
+      tls: readTlsFiles(config.tls),
+      log,
+    });
     port = server.address.port;
   });
 
@@ -65,7 +79,11 @@ describe("HTTP transport", () => {
     expect(body.requestId).toBe(res.headers["x-request-id"]);
   }
 
-  async function exchange(bytes: string, kind: "tls" | "tcp" = "tls", to = port): Promise<{ res: RawResponse; ending: { error: string | null; trailing: number } }> {
+  async function exchange(
+    bytes: string,
+    kind: "tls" | "tcp" = "tls",
+    to = port,
+  ): Promise<{ res: RawResponse; ending: { error: string | null; trailing: number } }> {
     const conn = await RawConnection.open(to, kind);
     conn.write(bytes);
     const res = await conn.response();
@@ -79,16 +97,41 @@ describe("HTTP transport", () => {
       ["a NUL in the path", "GET /a\u0000b HTTP/1.1\r\nHost: vecto.test\r\n\r\n", 400, "bad-request"],
       ["a space in the path", "GET /a b/c HTTP/1.1\r\nHost: vecto.test\r\n\r\n", 400, "bad-request"],
       ["a 100 KB URL", `GET /${"a".repeat(100_000)} HTTP/1.1\r\nHost: vecto.test\r\n\r\n`, 431, "headers-too-large"],
-      ["a 64 KB header", `GET / HTTP/1.1\r\nHost: vecto.test\r\nX-Big: ${"a".repeat(65_536)}\r\n\r\n`, 431, "headers-too-large"],
+      [
+        "a 64 KB header",
+        `GET / HTTP/1.1\r\nHost: vecto.test\r\nX-Big: ${"a".repeat(65_536)}\r\n\r\n`,
+        431,
+        "headers-too-large",
+      ],
       ["an invalid method", "GE@T / HTTP/1.1\r\nHost: vecto.test\r\n\r\n", 400, "bad-request"],
       ["an invalid Content-Length", post("/api/test/count", "Content-Length: 12abc\r\n"), 400, "bad-request"],
-      ["Content-Length and Transfer-Encoding together", post("/api/test/count", "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"), 400, "bad-request"],
-      ["chunked garbage", post("/api/test/count", "Transfer-Encoding: chunked\r\n", "zz\r\nabc\r\n"), 400, "bad-request"],
+      [
+        "Content-Length and Transfer-Encoding together",
+        post("/api/test/count", "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"),
+        400,
+        "bad-request",
+      ],
+      [
+        "chunked garbage",
+        post("/api/test/count", "Transfer-Encoding: chunked\r\n", "zz\r\nabc\r\n"),
+        400,
+        "bad-request",
+      ],
       ["an invalid HTTP version", "GET / HTTP/9.9\r\nHost: vecto.test\r\n\r\n", 400, "bad-request"],
-      ["a backslash in the path (valid for Node, not a URL)", "GET /a\\b HTTP/1.1\r\nHost: vecto.test\r\n\r\n", 400, "bad-request"],
+      [
+        "a backslash in the path (valid for Node, not a URL)",
+        "GET /a\\b HTTP/1.1\r\nHost: vecto.test\r\n\r\n",
+        400,
+        "bad-request",
+      ],
       ["a Host header that is no host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "bad-request"],
       ["an HTTP/1.1 request without Host", "GET /healthz HTTP/1.1\r\n\r\n", 400, "bad-request"],
-      ["an unsupported Expect", "GET /healthz HTTP/1.1\r\nHost: vecto.test\r\nExpect: magic\r\n\r\n", 417, "expectation-failed"],
+      [
+        "an unsupported Expect",
+        "GET /healthz HTTP/1.1\r\nHost: vecto.test\r\nExpect: magic\r\n\r\n",
+        417,
+        "expectation-failed",
+      ],
       ["CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405, "method-not-allowed"],
     ])("%s", async (_name, bytes, status, kind) => {
       const { res, ending } = await exchange(bytes);
@@ -122,7 +165,11 @@ describe("HTTP transport", () => {
       const requestId = res.headers["x-request-id"];
       const lines = logLines.filter((l) => l.includes(requestId ?? "-"));
       expect(lines).toHaveLength(1);
-      expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({ msg: "request refused by the HTTP layer", status: 400, reason: "HPE_INVALID_URL" });
+      expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({
+        msg: "request refused by the HTTP layer",
+        status: 400,
+        reason: "HPE_INVALID_URL",
+      });
       expect(logLines.join("\n")).not.toContain("SECRET-MARKER");
     });
 
@@ -135,16 +182,19 @@ describe("HTTP transport", () => {
   });
 
   describe("keep-alive survives a response sent before the request body was read", () => {
-    it.each([BODY_LIMIT + 1, DISCARD_LIMIT_BYTES])("413 for a %i-byte body: the body is discarded and the next request is answered on the same connection", async (size) => {
-      const conn = await RawConnection.open(port);
-      conn.write(post("/api/test/count", `Content-Length: ${size}\r\n`, "x".repeat(size)));
-      const refused = await conn.response();
-      expectProblem(refused, 413, "payload-too-large");
-      expect(refused.headers.connection).toBe("keep-alive");
-      conn.write(HEALTH);
-      expect((await conn.response()).status).toBe(200);
-      conn.destroy();
-    });
+    it.each([BODY_LIMIT + 1, DISCARD_LIMIT_BYTES])(
+      "413 for a %i-byte body: the body is discarded and the next request is answered on the same connection",
+      async (size) => {
+        const conn = await RawConnection.open(port);
+        conn.write(post("/api/test/count", `Content-Length: ${size}\r\n`, "x".repeat(size)));
+        const refused = await conn.response();
+        expectProblem(refused, 413, "payload-too-large");
+        expect(refused.headers.connection).toBe("keep-alive");
+        conn.write(HEALTH);
+        expect((await conn.response()).status).toBe(200);
+        conn.destroy();
+      },
+    );
 
     it("401 answered before the body arrived: the body sent afterwards is discarded, the connection goes on", async () => {
       const conn = await RawConnection.open(port);
@@ -167,29 +217,40 @@ describe("HTTP transport", () => {
     });
 
     it.each([
-      ["a large Content-Length, body sent", `Content-Length: ${DISCARD_LIMIT_BYTES * 4}\r\n`, "x".repeat(DISCARD_LIMIT_BYTES * 4)],
+      [
+        "a large Content-Length, body sent",
+        `Content-Length: ${DISCARD_LIMIT_BYTES * 4}\r\n`,
+        "x".repeat(DISCARD_LIMIT_BYTES * 4),
+      ],
       ["a large Content-Length, body never sent", `Content-Length: ${DISCARD_LIMIT_BYTES * 4}\r\n`, ""],
-      ["a large chunked body", "Transfer-Encoding: chunked\r\n", `${(DISCARD_LIMIT_BYTES * 4).toString(16)}\r\n${"x".repeat(DISCARD_LIMIT_BYTES * 4)}\r\n0\r\n\r\n`],
-    ])("413 for %s: Connection: close, the full response, a clean close, and the request behind it is not processed", async (_name, headers, body) => {
-      const before = processed;
-      const conn = await RawConnection.open(port);
-      conn.write(post("/api/test/count", headers, body));
-      // Pipelined behind the refused request: RFC 9112 9.6 says it must not be processed.
-      conn.write(post("/api/test/count", "Content-Length: 2\r\n", "{}"));
-      const refused = await conn.response();
-      expectProblem(refused, 413, "payload-too-large");
-      expect(refused.headers.connection).toBe("close");
-      expect(await conn.ending()).toEqual({ error: null, trailing: 0 });
-      conn.end();
-      await conn.closed();
-      expect(processed).toBe(before);
-      // The client reconnects, and is served.
-      const next = await RawConnection.open(port);
-      next.write(post("/api/test/count", "Content-Length: 2\r\n", "{}"));
-      expect((await next.response()).status).toBe(200);
-      expect(processed).toBe(before + 1);
-      next.destroy();
-    });
+      [
+        "a large chunked body",
+        "Transfer-Encoding: chunked\r\n",
+        `${(DISCARD_LIMIT_BYTES * 4).toString(16)}\r\n${"x".repeat(DISCARD_LIMIT_BYTES * 4)}\r\n0\r\n\r\n`,
+      ],
+    ])(
+      "413 for %s: Connection: close, the full response, a clean close, and the request behind it is not processed",
+      async (_name, headers, body) => {
+        const before = processed;
+        const conn = await RawConnection.open(port);
+        conn.write(post("/api/test/count", headers, body));
+        // Pipelined behind the refused request: RFC 9112 9.6 says it must not be processed.
+        conn.write(post("/api/test/count", "Content-Length: 2\r\n", "{}"));
+        const refused = await conn.response();
+        expectProblem(refused, 413, "payload-too-large");
+        expect(refused.headers.connection).toBe("close");
+        expect(await conn.ending()).toEqual({ error: null, trailing: 0 });
+        conn.end();
+        await conn.closed();
+        expect(processed).toBe(before);
+        // The client reconnects, and is served.
+        const next = await RawConnection.open(port);
+        next.write(post("/api/test/count", "Content-Length: 2\r\n", "{}"));
+        expect((await next.response()).status).toBe(200);
+        expect(processed).toBe(before + 1);
+        next.destroy();
+      },
+    );
 
     it("a client still sending a large body while the 413 goes out reads the whole response and sees no reset", async () => {
       const size = 8 * 1024 * 1024;

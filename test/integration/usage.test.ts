@@ -9,9 +9,22 @@ import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { usageSnapshotJob } from "../../src/jobs/jobs.js";
-import { addDays, dayOf, GENESIS_HASH, verifyUsageReport, type SignedSnapshot, type UsageReport } from "../../src/usage/report-format.js";
+import {
+  addDays,
+  dayOf,
+  GENESIS_HASH,
+  verifyUsageReport,
+  type SignedSnapshot,
+  type UsageReport,
+} from "../../src/usage/report-format.js";
 import { runCli, tempDir } from "../helpers.js";
-import { identityFixture, STRONG_PASSWORD, type Account, type Fixture, type TenantAccount } from "../identity-fixture.js";
+import {
+  identityFixture,
+  STRONG_PASSWORD,
+  type Account,
+  type Fixture,
+  type TenantAccount,
+} from "../identity-fixture.js";
 
 const DAY = 86_400_000;
 
@@ -36,7 +49,12 @@ describe("usage snapshots and the usage report", () => {
   function platformEvents(event: string): Record<string, unknown>[] {
     const raw = new BetterSqlite3(join(f.dataDir, "vecto.db"), { readonly: true });
     try {
-      return raw.prepare<[string], { payload: string }>("SELECT payload FROM audit_events WHERE tenant_id = '_platform' AND event = ? ORDER BY seq").all(event).map((r) => JSON.parse(r.payload) as Record<string, unknown>);
+      return raw
+        .prepare<[string], { payload: string }>(
+          "SELECT payload FROM audit_events WHERE tenant_id = '_platform' AND event = ? ORDER BY seq",
+        )
+        .all(event)
+        .map((r) => JSON.parse(r.payload) as Record<string, unknown>);
     } finally {
       raw.close();
     }
@@ -50,9 +68,26 @@ describe("usage snapshots and the usage report", () => {
     await f.createUser(acme.admin, { role: "viewer", auditor: true }, acme.slug);
     agentId = (await f.createUser(acme.admin, { role: "member", kind: "agent" }, acme.slug)).id;
     const admin = acme.admin.tokens.accessToken;
-    const project = await json<{ project: { id: string } }>(await f.call("POST", "/api/projects", { token: admin, body: { name: "Counted" } }));
-    for (const title of ["one", "two", "three"]) expect((await f.call("POST", `/api/projects/${project.project.id}/nodes`, { token: admin, body: { type: "idea", title } })).status).toBe(201);
-    expect((await f.call("POST", "/api/tokens", { token: member.tokens.accessToken, body: { name: "ci", scopes: ["self"], expiresAt: new Date(start.getTime() + 60 * DAY).toISOString() } })).status).toBe(201);
+    const project = await json<{ project: { id: string } }>(
+      await f.call("POST", "/api/projects", { token: admin, body: { name: "Counted" } }),
+    );
+    for (const title of ["one", "two", "three"])
+      expect(
+        (
+          await f.call("POST", `/api/projects/${project.project.id}/nodes`, {
+            token: admin,
+            body: { type: "idea", title },
+          })
+        ).status,
+      ).toBe(201);
+    expect(
+      (
+        await f.call("POST", "/api/tokens", {
+          token: member.tokens.accessToken,
+          body: { name: "ci", scopes: ["self"], expiresAt: new Date(start.getTime() + 60 * DAY).toISOString() },
+        })
+      ).status,
+    ).toBe(201);
   });
   afterAll(() => {
     f.close();
@@ -77,7 +112,9 @@ describe("usage snapshots and the usage report", () => {
     });
     expect(first.snapshot.license).toEqual({ licenseId: null, state: "unlicensed" });
     expect(await f.services.usage.snapshot()).toMatchObject({ status: "exists", day: addDays(d0, -1), seq: 1 });
-    expect(platformEvents("usage.snapshot")).toEqual([expect.objectContaining({ day: addDays(d0, -1), seq: 1, tenants: 2, users: 4, agents: 1 })]);
+    expect(platformEvents("usage.snapshot")).toEqual([
+      expect.objectContaining({ day: addDays(d0, -1), seq: 1, tenants: 2, users: 4, agents: 1 }),
+    ]);
   });
 
   it("the next day's snapshot chains to it and estimates the peak of concurrent sessions", async () => {
@@ -101,13 +138,19 @@ describe("usage snapshots and the usage report", () => {
     expect(await f.services.usage.snapshot()).toMatchObject({ status: "recorded", day: addDays(d0, 3), seq: 4 });
     clock = at(2);
     const behind = await f.services.usage.snapshot();
-    expect(behind).toEqual({ status: "skipped", day: addDays(d0, 1), reason: `the clock is behind the usage chain: its last snapshot is for ${addDays(d0, 3)}` });
+    expect(behind).toEqual({
+      status: "skipped",
+      day: addDays(d0, 1),
+      reason: `the clock is behind the usage chain: its last snapshot is for ${addDays(d0, 3)}`,
+    });
     expect(platformEvents("license.clock_rollback")).toHaveLength(1);
     clock = at(5);
     const next = await f.services.usage.snapshot();
     expect(next.status).toBe("recorded");
     if (next.status !== "recorded") return;
-    expect(next.snapshot.clockRollbacks).toEqual([expect.objectContaining({ source: "usage-snapshot", behindSeconds: expect.any(Number) as number })]);
+    expect(next.snapshot.clockRollbacks).toEqual([
+      expect.objectContaining({ source: "usage-snapshot", behindSeconds: expect.any(Number) as number }),
+    ]);
     expect(next.snapshot.clockRollbacks[0]?.behindSeconds).toBeGreaterThan(2 * 86_400 - 60);
   });
 
@@ -119,7 +162,13 @@ describe("usage snapshots and the usage report", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-disposition")).toBe(`attachment; filename="vecto-usage-${from}-${to}.json"`);
     report = await json<UsageReport>(res);
-    expect(report.snapshots.map((s) => s.day)).toEqual([addDays(d0, -1), d0, addDays(d0, 2), addDays(d0, 3), addDays(d0, 4)]);
+    expect(report.snapshots.map((s) => s.day)).toEqual([
+      addDays(d0, -1),
+      d0,
+      addDays(d0, 2),
+      addDays(d0, 3),
+      addDays(d0, 4),
+    ]);
     expect(report.missingDays).toEqual([addDays(d0, 1)]);
     expect(report.clockRollbacks).toHaveLength(1);
     expect(report.chain.anchor).toBe(GENESIS_HASH);
@@ -128,23 +177,56 @@ describe("usage snapshots and the usage report", () => {
 
     const verified = verifyUsageReport(report);
     expect(verified.problems).toEqual([]);
-    expect(verified).toMatchObject({ ok: true, days: 5, missingDays: [addDays(d0, 1)], maxima: { tenants: 2, users: 4, agents: 1, peakConcurrentSessions: 5 } });
-    expect(platformEvents("usage.exported").at(-1)).toMatchObject({ from, to, days: 5, missingDays: 1, head: report.chain.head, out: "api" });
+    expect(verified).toMatchObject({
+      ok: true,
+      days: 5,
+      missingDays: [addDays(d0, 1)],
+      maxima: { tenants: 2, users: 4, agents: 1, peakConcurrentSessions: 5 },
+    });
+    expect(platformEvents("usage.exported").at(-1)).toMatchObject({
+      from,
+      to,
+      days: 5,
+      missingDays: 1,
+      head: report.chain.head,
+      out: "api",
+    });
 
     // The installation key is the one that signs the audit checkpoints (one installation key).
-    const checkpoints = await json<{ keys?: unknown; verifierKeys?: unknown }>(await f.call("GET", "/api/audit/checkpoints", { token }));
+    const checkpoints = await json<{ keys?: unknown; verifierKeys?: unknown }>(
+      await f.call("GET", "/api/audit/checkpoints", { token }),
+    );
     const verifier = /\+[0-9a-f]{8}\+([A-Za-z0-9+/=]+)/.exec(JSON.stringify(checkpoints))?.[1];
-    expect(Buffer.from(verifier ?? "", "base64").subarray(1).toString("base64")).toBe(report.installationPublicKey);
+    expect(
+      Buffer.from(verifier ?? "", "base64")
+        .subarray(1)
+        .toString("base64"),
+    ).toBe(report.installationPublicKey);
 
     // A later report continues the chain of this one.
-    const later = await json<UsageReport>(await f.call("GET", `/api/usage/report?from=${addDays(d0, 5)}&to=${addDays(d0, 6)}`, { token }));
+    const later = await json<UsageReport>(
+      await f.call("GET", `/api/usage/report?from=${addDays(d0, 5)}&to=${addDays(d0, 6)}`, { token }),
+    );
     expect(later.snapshots).toEqual([]);
     expect(verifyUsageReport(later, { previousHead: report.chain.head ?? "" }).ok).toBe(true);
   });
 
   it("holds counts only: no tenant, person or token ids, no names or e-mail addresses", () => {
     const text = JSON.stringify(report);
-    for (const secret of [acme.tenantId, beta.tenantId, acme.slug, beta.slug, acme.admin.email, acme.admin.id, member.id, member.email, agentId, "Counted", "Tenant usage-acme"]) expect(text.includes(secret), secret).toBe(false);
+    for (const secret of [
+      acme.tenantId,
+      beta.tenantId,
+      acme.slug,
+      beta.slug,
+      acme.admin.email,
+      acme.admin.id,
+      member.id,
+      member.email,
+      agentId,
+      "Counted",
+      "Tenant usage-acme",
+    ])
+      expect(text.includes(secret), secret).toBe(false);
   });
 
   it("refuses a bad period", async () => {
@@ -159,18 +241,24 @@ describe("usage snapshots and the usage report", () => {
     const clone = (): UsageReport => structuredClone(report);
     const edited = clone();
     (edited.snapshots[1] as SignedSnapshot).counts.users.active = 2;
-    expect(verifyUsageReport(edited).problems).toContain(`day ${d0} (snapshot 2): the snapshot signature does not verify: its content was altered, or it was signed by another key`);
+    expect(verifyUsageReport(edited).problems).toContain(
+      `day ${d0} (snapshot 2): the snapshot signature does not verify: its content was altered, or it was signed by another key`,
+    );
 
     const dropped = clone();
     dropped.snapshots.splice(2, 1);
     dropped.chain.hashes.splice(2, 1);
-    expect(verifyUsageReport(dropped).problems).toContain(`day ${addDays(d0, 3)} (snapshot 4): the chain skips from snapshot 2 to 4: 1 snapshot(s) were removed`);
+    expect(verifyUsageReport(dropped).problems).toContain(
+      `day ${addDays(d0, 3)} (snapshot 4): the chain skips from snapshot 2 to 4: 1 snapshot(s) were removed`,
+    );
     expect(verifyUsageReport(dropped).missingDays).toEqual([addDays(d0, 1), addDays(d0, 2)]);
 
     const reordered = clone();
     reordered.snapshots.reverse();
     reordered.chain.hashes.reverse();
-    expect(verifyUsageReport(reordered).problems).toContain(`days out of order: day ${d0} (snapshot 2) comes after day ${addDays(d0, 2)}`);
+    expect(verifyUsageReport(reordered).problems).toContain(
+      `days out of order: day ${d0} (snapshot 2) comes after day ${addDays(d0, 2)}`,
+    );
 
     const swapped = clone();
     swapped.installationPublicKey = Buffer.alloc(32, 7).toString("base64");
@@ -182,15 +270,23 @@ describe("usage snapshots and the usage report", () => {
   it("vecto usage export (the built CLI) writes the same chain to a 0600 file, with the Markdown summary", () => {
     const out = join(scratch.path, "usage.json");
     const md = join(scratch.path, "usage.md");
-    const result = runCli(["usage", "export", "--from", addDays(d0, -1), "--to", addDays(d0, 4), "--out", out, "--summary", md], { cwd: scratch.path, env: { VECTO_DATA_DIR: f.dataDir, VECTO_LOG_LEVEL: "warn" } });
+    const result = runCli(
+      ["usage", "export", "--from", addDays(d0, -1), "--to", addDays(d0, 4), "--out", out, "--summary", md],
+      { cwd: scratch.path, env: { VECTO_DATA_DIR: f.dataDir, VECTO_LOG_LEVEL: "warn" } },
+    );
     expect(result.status, result.stderr).toBe(0);
     expect(statSync(out).mode & 0o777).toBe(0o600);
     const fromCli = JSON.parse(readFileSync(out, "utf8")) as UsageReport;
     expect(fromCli.snapshots).toEqual(report.snapshots);
     expect(fromCli.chain).toEqual(report.chain);
-    expect(verifyUsageReport(fromCli, { pinnedKey: new Uint8Array(Buffer.from(report.installationPublicKey, "base64")) }).ok).toBe(true);
+    expect(
+      verifyUsageReport(fromCli, { pinnedKey: new Uint8Array(Buffer.from(report.installationPublicKey, "base64")) }).ok,
+    ).toBe(true);
     expect(readFileSync(md, "utf8")).toBe(fromCli.summary);
-    const bad = runCli(["usage", "export", "--from", "2026-05-02", "--to", "2026-05-01"], { cwd: scratch.path, env: { VECTO_DATA_DIR: f.dataDir, VECTO_LOG_LEVEL: "warn" } });
+    const bad = runCli(["usage", "export", "--from", "2026-05-02", "--to", "2026-05-01"], {
+      cwd: scratch.path,
+      env: { VECTO_DATA_DIR: f.dataDir, VECTO_LOG_LEVEL: "warn" },
+    });
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim()).toBe("vecto: the period is reversed: from 2026-05-02 is after to 2026-05-01");
   });
@@ -198,10 +294,14 @@ describe("usage snapshots and the usage report", () => {
   it("snapshots, installed licenses and rollback records are append-only in the database", () => {
     const raw = new BetterSqlite3(join(f.dataDir, "vecto.db"));
     try {
-      expect(() => raw.exec("UPDATE usage_snapshots SET body = '{}' WHERE seq = 1")).toThrow(/usage snapshots are append-only/);
+      expect(() => raw.exec("UPDATE usage_snapshots SET body = '{}' WHERE seq = 1")).toThrow(
+        /usage snapshots are append-only/,
+      );
       expect(() => raw.exec("DELETE FROM usage_snapshots WHERE seq = 1")).toThrow(/usage snapshots are append-only/);
       expect(() => raw.exec("DELETE FROM clock_rollbacks")).toThrow(/clock rollback records are append-only/);
-      expect(() => raw.exec("INSERT INTO licenses VALUES (1, 'x', 'k', 't', 'now', 'me'); DELETE FROM licenses")).toThrow(/installed licenses are append-only/);
+      expect(() =>
+        raw.exec("INSERT INTO licenses VALUES (1, 'x', 'k', 't', 'now', 'me'); DELETE FROM licenses"),
+      ).toThrow(/installed licenses are append-only/);
     } finally {
       raw.close();
     }

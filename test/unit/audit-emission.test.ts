@@ -33,7 +33,8 @@ function eventNames(vocabulary: SourceFile): Set<string> {
 
 const NAMES = eventNames(src.find((f) => f.path === "src/vocabulary/events.ts") as SourceFile);
 
-const propertyName = (p: ts.ObjectLiteralElementLike): string | undefined => (p.name && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)) ? p.name.text : undefined);
+const propertyName = (p: ts.ObjectLiteralElementLike): string | undefined =>
+  p.name && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)) ? p.name.text : undefined;
 
 /** Event names a file emits: string literals in the value of an `event:` property (a ternary's branches included). */
 function emittedNames(file: SourceFile, names: ReadonlySet<string>): Set<string> {
@@ -41,7 +42,8 @@ function emittedNames(file: SourceFile, names: ReadonlySet<string>): Set<string>
   visitAll(parse(file), (node) => {
     if (!ts.isPropertyAssignment(node) || propertyName(node) !== "event") return;
     visitAll(node.initializer, (inner) => {
-      if ((ts.isStringLiteral(inner) || ts.isNoSubstitutionTemplateLiteral(inner)) && names.has(inner.text)) found.add(inner.text);
+      if ((ts.isStringLiteral(inner) || ts.isNoSubstitutionTemplateLiteral(inner)) && names.has(inner.text))
+        found.add(inner.text);
     });
   });
   return found;
@@ -50,7 +52,8 @@ function emittedNames(file: SourceFile, names: ReadonlySet<string>): Set<string>
 /** Each event name with the files emitting it, for those emitted in more than one. */
 function emittedTwice(files: readonly SourceFile[], names: ReadonlySet<string>): Record<string, string[]> {
   const where = new Map<string, string[]>();
-  for (const file of files) for (const name of emittedNames(file, names)) where.set(name, [...(where.get(name) ?? []), file.path]);
+  for (const file of files)
+    for (const name of emittedNames(file, names)) where.set(name, [...(where.get(name) ?? []), file.path]);
   return Object.fromEntries([...where].filter(([, paths]) => paths.length > 1));
 }
 
@@ -61,7 +64,12 @@ const EVENT_FIELDS = new Set(["severity", "sensitivity", "payload"]);
 function emitsOrBuildsEvent(file: SourceFile): boolean {
   let found = false;
   visitAll(parse(file), (node) => {
-    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && ["emit", "audit"].includes(node.expression.name.text)) found = true;
+    if (
+      ts.isCallExpression(node) &&
+      ts.isPropertyAccessExpression(node.expression) &&
+      ["emit", "audit"].includes(node.expression.name.text)
+    )
+      found = true;
     if (ts.isObjectLiteralExpression(node)) {
       const keys = node.properties.map(propertyName);
       if (keys.includes("event") && keys.some((k) => k !== undefined && EVENT_FIELDS.has(k))) found = true;
@@ -86,7 +94,10 @@ describe("audit events are made in one place", () => {
     const b = synthetic('sink.emit({ ...base, event: ok ? "audit.verified" : "audit.exported" });', "src/b.ts");
     expect(emittedTwice([a, b], names)).toEqual({ "audit.exported": ["src/a.ts", "src/b.ts"] });
     const once = synthetic('emit({ event: "audit.exported" }); emit({ event: "audit.exported" });', "src/c.ts");
-    const reader = synthetic('const rows = log.filtered(id, { limit: 10 }); if (row.event === "audit.exported") count++;', "src/d.ts");
+    const reader = synthetic(
+      'const rows = log.filtered(id, { limit: 10 }); if (row.event === "audit.exported") count++;',
+      "src/d.ts",
+    );
     expect(emittedTwice([once, reader], names)).toEqual({});
   });
 
@@ -101,7 +112,12 @@ describe("audit events are made in one place", () => {
       'const e = { event: name, sensitivity: "security", actor, payload };',
       'record({ event: "backup.created" });',
     ];
-    const benign = ['const report = await verifyForReader(deps, principal, log);', 'program.command("audit").description("the audit trail");', 'const q = { event: options.event, actor: options.actor, from: options.from };', "recordBackupCreated(recorder, created);"];
+    const benign = [
+      "const report = await verifyForReader(deps, principal, log);",
+      'program.command("audit").description("the audit trail");',
+      "const q = { event: options.event, actor: options.actor, from: options.from };",
+      "recordBackupCreated(recorder, created);",
+    ];
     expect(offending.filter((text) => !emitsOrBuildsEvent(synthetic(text)))).toEqual([]);
     expect(benign.filter((text) => emitsOrBuildsEvent(synthetic(text)))).toEqual([]);
   });

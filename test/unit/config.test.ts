@@ -27,13 +27,28 @@ describe("config", () => {
     expect(config.keyResolver).toBe("env");
     expect(config.masterKeyFile).toBe("/srv/vecto-test/data/master.key");
     expect(config.devMasterKey).toBe(true);
-    expect(config.tls).toEqual({ certFile: "/srv/vecto-test/data/tls/cert.pem", keyFile: "/srv/vecto-test/data/tls/key.pem", selfSigned: true, clientCaFile: null, names: [] });
+    expect(config.tls).toEqual({
+      certFile: "/srv/vecto-test/data/tls/cert.pem",
+      keyFile: "/srv/vecto-test/data/tls/key.pem",
+      selfSigned: true,
+      clientCaFile: null,
+      names: [],
+    });
     expect(config.airgapped).toBe(true);
     expect(config.ollamaUrl).toBe("http://127.0.0.1:11434");
   });
 
   it("takes a configured master key and certificate as production settings", () => {
-    const config = loadConfig({ ...base, VECTO_MASTER_KEY_FILE: "keys/master", VECTO_TLS_CERT: "/etc/pki/c.pem", VECTO_TLS_KEY: "/etc/pki/k.pem", VECTO_TLS_CLIENT_CA: "pki/clients.pem" }, cwd);
+    const config = loadConfig(
+      {
+        ...base,
+        VECTO_MASTER_KEY_FILE: "keys/master",
+        VECTO_TLS_CERT: "/etc/pki/c.pem",
+        VECTO_TLS_KEY: "/etc/pki/k.pem",
+        VECTO_TLS_CLIENT_CA: "pki/clients.pem",
+      },
+      cwd,
+    );
     expect(config.masterKeyFile).toBe("/srv/vecto-test/keys/master");
     expect(config.devMasterKey).toBe(false);
     expect(config.tls.selfSigned).toBe(false);
@@ -41,11 +56,27 @@ describe("config", () => {
   });
 
   it("takes earlier master keys for unwrapping, files and HSM labels, and a data-key encryption limit", () => {
-    const hsm = { VECTO_PKCS11_LIB: "/usr/lib/softhsm/libsofthsm2.so", VECTO_PKCS11_TOKEN_LABEL: "vecto", VECTO_PKCS11_PIN_FILE: "/etc/vecto/pin", VECTO_PKCS11_KEY_LABEL: "master-2" };
-    const config = loadConfig({ ...base, ...hsm, VECTO_PREVIOUS_MASTER_KEYS: "file:old.key, pkcs11:master-1", VECTO_DEK_MAX_ENCRYPTIONS: "1000000" }, cwd);
+    const hsm = {
+      VECTO_PKCS11_LIB: "/usr/lib/softhsm/libsofthsm2.so",
+      VECTO_PKCS11_TOKEN_LABEL: "vecto",
+      VECTO_PKCS11_PIN_FILE: "/etc/vecto/pin",
+      VECTO_PKCS11_KEY_LABEL: "master-2",
+    };
+    const config = loadConfig(
+      {
+        ...base,
+        ...hsm,
+        VECTO_PREVIOUS_MASTER_KEYS: "file:old.key, pkcs11:master-1",
+        VECTO_DEK_MAX_ENCRYPTIONS: "1000000",
+      },
+      cwd,
+    );
     expect(config.keyResolver).toBe("env");
     expect(config.pkcs11?.keyLabel).toBe("master-2");
-    expect(config.previousMasterKeys).toEqual([{ kind: "env", file: "/srv/vecto-test/old.key" }, { kind: "pkcs11", keyLabel: "master-1" }]);
+    expect(config.previousMasterKeys).toEqual([
+      { kind: "env", file: "/srv/vecto-test/old.key" },
+      { kind: "pkcs11", keyLabel: "master-1" },
+    ]);
     expect(config.dekMaxEncryptions).toBe(1_000_000);
     expect(loadConfig(base, cwd)).toMatchObject({ previousMasterKeys: [], pkcs11: null, dekMaxEncryptions: 2 ** 30 });
   });
@@ -69,8 +100,14 @@ describe("config", () => {
     [{ VECTO_KEY_RESOLVER: "pkcs11" }, /^VECTO_PKCS11_PIN_FILE: required when VECTO_KEY_RESOLVER=pkcs11/],
     [{ VECTO_KEY_RESOLVER: "pkcs11", VECTO_PKCS11_PIN_FILE: "/p" }, /^VECTO_PKCS11_LIB: required/],
     [{ VECTO_EGRESS_ALLOW: "api.example.com" }, /^VECTO_EGRESS_ALLOW: expected host:port/],
-    [{ VECTO_PREVIOUS_MASTER_KEYS: "/etc/vecto/old.key" }, /^VECTO_PREVIOUS_MASTER_KEYS: expected file:PATH or pkcs11:KEY_LABEL/],
-    [{ VECTO_PREVIOUS_MASTER_KEYS: "pkcs11:old-master" }, /^VECTO_PREVIOUS_MASTER_KEYS: a pkcs11: entry needs the VECTO_PKCS11_\* settings/],
+    [
+      { VECTO_PREVIOUS_MASTER_KEYS: "/etc/vecto/old.key" },
+      /^VECTO_PREVIOUS_MASTER_KEYS: expected file:PATH or pkcs11:KEY_LABEL/,
+    ],
+    [
+      { VECTO_PREVIOUS_MASTER_KEYS: "pkcs11:old-master" },
+      /^VECTO_PREVIOUS_MASTER_KEYS: a pkcs11: entry needs the VECTO_PKCS11_\* settings/,
+    ],
     [{ VECTO_DEK_MAX_ENCRYPTIONS: "4294967296" }, /^VECTO_DEK_MAX_ENCRYPTIONS: must be at most 2147483648/],
     [{ VECTO_DEK_MAX_ENCRYPTIONS: "0" }, /^VECTO_DEK_MAX_ENCRYPTIONS: must be greater than 0/],
   ])("refuses %j with one line naming the variable", (env, expected) => {
@@ -81,7 +118,7 @@ describe("config", () => {
 
   it("takes values from the env file, with the process environment winning", () => {
     const file = join(testDir(), "vecto.env");
-    writeFileSync(file, "# comment\nVECTO_LISTEN=0.0.0.0:9443\nVECTO_DATA_DIR=\"/var/lib/vecto\"\n");
+    writeFileSync(file, '# comment\nVECTO_LISTEN=0.0.0.0:9443\nVECTO_DATA_DIR="/var/lib/vecto"\n');
     const config = loadConfig({ VECTO_ENV_FILE: file, VECTO_LISTEN: "127.0.0.1:7443" }, cwd);
     expect(config.listen).toEqual({ host: "127.0.0.1", port: 7443 });
     expect(config.dataDir).toBe("/var/lib/vecto");
@@ -94,26 +131,41 @@ describe("config", () => {
   });
 
   it("refuses an explicitly named env file that does not exist", () => {
-    expect(failure({ VECTO_ENV_FILE: "/nonexistent/vecto.env" })).toBe("VECTO_ENV_FILE: /nonexistent/vecto.env does not exist");
+    expect(failure({ VECTO_ENV_FILE: "/nonexistent/vecto.env" })).toBe(
+      "VECTO_ENV_FILE: /nonexistent/vecto.env does not exist",
+    );
   });
 });
 
 describe("config: backups", () => {
   it("defaults to a nightly backup into the data dir, keeping 7", () => {
-    expect(loadConfig(base, cwd).backup).toEqual({ dir: "/srv/vecto-test/data/backups", schedule: "0 3 * * *", keep: 7 });
+    expect(loadConfig(base, cwd).backup).toEqual({
+      dir: "/srv/vecto-test/data/backups",
+      schedule: "0 3 * * *",
+      keep: 7,
+    });
     expect(loadConfig({ ...base, VECTO_DATA_DIR: "/var/lib/vecto" }, cwd).backup.dir).toBe("/var/lib/vecto/backups");
   });
 
   it("takes a directory (relative to the working directory), a schedule or off, and a count", () => {
-    const config = loadConfig({ ...base, VECTO_BACKUP_DIR: "bk", VECTO_BACKUP_SCHEDULE: "30 1 * * 0", VECTO_BACKUP_KEEP: "14" }, cwd);
+    const config = loadConfig(
+      { ...base, VECTO_BACKUP_DIR: "bk", VECTO_BACKUP_SCHEDULE: "30 1 * * 0", VECTO_BACKUP_KEEP: "14" },
+      cwd,
+    );
     expect(config.backup).toEqual({ dir: "/srv/vecto-test/bk", schedule: "30 1 * * 0", keep: 14 });
     expect(loadConfig({ ...base, VECTO_BACKUP_SCHEDULE: "off" }, cwd).backup.schedule).toBeNull();
   });
 
   it("refuses a schedule that is not a five-field cron expression, and a count below 1, naming the variable", () => {
-    expect(failure({ VECTO_BACKUP_SCHEDULE: "daily" })).toBe('VECTO_BACKUP_SCHEDULE: expected a cron expression (minute hour day month weekday) or off (got "daily")');
-    expect(failure({ VECTO_BACKUP_SCHEDULE: "*/5 * * * * *" })).toMatch(/^VECTO_BACKUP_SCHEDULE: expected a cron expression/);
-    expect(failure({ VECTO_BACKUP_SCHEDULE: "61 * * * *" })).toMatch(/^VECTO_BACKUP_SCHEDULE: expected a cron expression/);
+    expect(failure({ VECTO_BACKUP_SCHEDULE: "daily" })).toBe(
+      'VECTO_BACKUP_SCHEDULE: expected a cron expression (minute hour day month weekday) or off (got "daily")',
+    );
+    expect(failure({ VECTO_BACKUP_SCHEDULE: "*/5 * * * * *" })).toMatch(
+      /^VECTO_BACKUP_SCHEDULE: expected a cron expression/,
+    );
+    expect(failure({ VECTO_BACKUP_SCHEDULE: "61 * * * *" })).toMatch(
+      /^VECTO_BACKUP_SCHEDULE: expected a cron expression/,
+    );
     expect(failure({ VECTO_BACKUP_KEEP: "0" })).toBe('VECTO_BACKUP_KEEP: must be greater than 0 (got "0")');
     expect(failure({ VECTO_BACKUP_KEEP: "seven" })).toMatch(/^VECTO_BACKUP_KEEP: expected a whole number/);
   });
@@ -122,12 +174,18 @@ describe("config: backups", () => {
 describe("config: audit anchors", () => {
   it("defaults to a directory in the data dir and takes another, relative to the working directory", () => {
     expect(loadConfig(base, cwd).auditAnchorDir).toBe("/srv/vecto-test/data/audit-anchors");
-    expect(loadConfig({ ...base, VECTO_AUDIT_ANCHOR_DIR: "/mnt/worm/vecto" }, cwd).auditAnchorDir).toBe("/mnt/worm/vecto");
-    expect(loadConfig({ ...base, VECTO_AUDIT_ANCHOR_DIR: "anchors" }, cwd).auditAnchorDir).toBe("/srv/vecto-test/anchors");
+    expect(loadConfig({ ...base, VECTO_AUDIT_ANCHOR_DIR: "/mnt/worm/vecto" }, cwd).auditAnchorDir).toBe(
+      "/mnt/worm/vecto",
+    );
+    expect(loadConfig({ ...base, VECTO_AUDIT_ANCHOR_DIR: "anchors" }, cwd).auditAnchorDir).toBe(
+      "/srv/vecto-test/anchors",
+    );
   });
 
   it("refuses the data directory itself, naming the variable", () => {
-    expect(failure({ VECTO_AUDIT_ANCHOR_DIR: "data/" })).toBe("VECTO_AUDIT_ANCHOR_DIR: must be a directory of its own, not the data directory (default: <data>/audit-anchors)");
+    expect(failure({ VECTO_AUDIT_ANCHOR_DIR: "data/" })).toBe(
+      "VECTO_AUDIT_ANCHOR_DIR: must be a directory of its own, not the data directory (default: <data>/audit-anchors)",
+    );
   });
 });
 
@@ -139,7 +197,15 @@ describe("config: trusted proxies and rate limits", () => {
   });
 
   it("takes IPv4 and IPv6 addresses and CIDR ranges, and limits per minute or off", () => {
-    const config = loadConfig({ ...base, VECTO_TRUSTED_PROXIES: " 10.0.0.0/8, 192.0.2.7 ,fd00::/8,[::1]", VECTO_RATE_LIMIT_PER_CREDENTIAL: "off", VECTO_RATE_LIMIT_PER_ADDRESS: "60" }, cwd);
+    const config = loadConfig(
+      {
+        ...base,
+        VECTO_TRUSTED_PROXIES: " 10.0.0.0/8, 192.0.2.7 ,fd00::/8,[::1]",
+        VECTO_RATE_LIMIT_PER_CREDENTIAL: "off",
+        VECTO_RATE_LIMIT_PER_ADDRESS: "60",
+      },
+      cwd,
+    );
     expect(config.trustedProxies).toEqual([
       { network: "10.0.0.0", prefix: 8, family: "ipv4" },
       { network: "192.0.2.7", prefix: 32, family: "ipv4" },
@@ -150,21 +216,39 @@ describe("config: trusted proxies and rate limits", () => {
   });
 
   it("refuses a malformed range or limit in one line naming the variable", () => {
-    const proxies = /^VECTO_TRUSTED_PROXIES: expected IPv4 or IPv6 addresses or CIDR ranges separated by commas \(got "/;
-    for (const bad of ["10.0.0.0/33", "fd00::/129", "proxy.example", "10.0.0.0/8/1", "10.0.0.0/", "300.1.1.1"]) expect(failure({ VECTO_TRUSTED_PROXIES: bad }), bad).toMatch(proxies);
+    const proxies =
+      /^VECTO_TRUSTED_PROXIES: expected IPv4 or IPv6 addresses or CIDR ranges separated by commas \(got "/;
+    for (const bad of ["10.0.0.0/33", "fd00::/129", "proxy.example", "10.0.0.0/8/1", "10.0.0.0/", "300.1.1.1"])
+      expect(failure({ VECTO_TRUSTED_PROXIES: bad }), bad).toMatch(proxies);
     expect(failure({ VECTO_RATE_LIMIT_PER_ADDRESS: "0" })).toMatch(/^VECTO_RATE_LIMIT_PER_ADDRESS: /);
-    expect(failure({ VECTO_RATE_LIMIT_PER_CREDENTIAL: "lots" })).toBe('VECTO_RATE_LIMIT_PER_CREDENTIAL: expected requests per minute (a whole number above 0) or off (got "lots")');
+    expect(failure({ VECTO_RATE_LIMIT_PER_CREDENTIAL: "lots" })).toBe(
+      'VECTO_RATE_LIMIT_PER_CREDENTIAL: expected requests per minute (a whole number above 0) or off (got "lots")',
+    );
   });
 
   it("takes extra certificate names: DNS names lower-cased, IPv4 and bare IPv6 addresses", () => {
-    const config = loadConfig({ ...base, VECTO_TLS_NAMES: " Vecto.Example.internal, 192.0.2.10 ,2001:DB8::10,, " }, cwd);
+    const config = loadConfig(
+      { ...base, VECTO_TLS_NAMES: " Vecto.Example.internal, 192.0.2.10 ,2001:DB8::10,, " },
+      cwd,
+    );
     expect(config.tls.names).toEqual(["vecto.example.internal", "192.0.2.10", "2001:db8::10"]);
   });
 
   it("refuses a certificate name that is neither a DNS name nor an IP address, and a bracketed IPv6 address", () => {
-    expect(failure({ VECTO_TLS_NAMES: "vecto.example,[2001:db8::10]" })).toBe('VECTO_TLS_NAMES: write an IPv6 address without brackets (got "[2001:db8::10]")');
-    for (const bad of ["https://vecto.example", "vecto.example:8443", "under_score.example", "-lead.example", "300.1.1.1.1.", "a..b"]) {
-      expect(failure({ VECTO_TLS_NAMES: bad }), bad).toBe(`VECTO_TLS_NAMES: expected DNS names or IP addresses separated by commas (got "${bad}")`);
+    expect(failure({ VECTO_TLS_NAMES: "vecto.example,[2001:db8::10]" })).toBe(
+      'VECTO_TLS_NAMES: write an IPv6 address without brackets (got "[2001:db8::10]")',
+    );
+    for (const bad of [
+      "https://vecto.example",
+      "vecto.example:8443",
+      "under_score.example",
+      "-lead.example",
+      "300.1.1.1.1.",
+      "a..b",
+    ]) {
+      expect(failure({ VECTO_TLS_NAMES: bad }), bad).toBe(
+        `VECTO_TLS_NAMES: expected DNS names or IP addresses separated by commas (got "${bad}")`,
+      );
     }
   });
 });

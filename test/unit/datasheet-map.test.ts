@@ -46,7 +46,16 @@ function mapRows(markdown: string): Row[] {
     if (row.join() === HEADER.join()) inTable = true;
     else if (inTable && !/^[-: ]*$/.test(row.join(""))) {
       const [, , status = "", proof = "", note = ""] = row;
-      rows.push({ line: index + 1, cellCount: row.length, status, proofs: proof.split("<br>").map((p) => p.trim()).filter((p) => p !== ""), note });
+      rows.push({
+        line: index + 1,
+        cellCount: row.length,
+        status,
+        proofs: proof
+          .split("<br>")
+          .map((p) => p.trim())
+          .filter((p) => p !== ""),
+        note,
+      });
     }
   });
   return rows;
@@ -57,7 +66,8 @@ const RUNNERS = new Set(["describe", "it", "test"]);
 /** The identifier a call chain starts from: `it` for it(…), it.each(…)(…) and describe.skipIf(…)(…). */
 function runnerOf(expression: ts.Expression): string | undefined {
   if (ts.isIdentifier(expression)) return expression.text;
-  if (ts.isPropertyAccessExpression(expression) || ts.isCallExpression(expression)) return runnerOf(expression.expression);
+  if (ts.isPropertyAccessExpression(expression) || ts.isCallExpression(expression))
+    return runnerOf(expression.expression);
   return undefined;
 }
 
@@ -119,7 +129,8 @@ function mapProblems(markdown: string, read: (path: string) => string | undefine
     }
     if (!STATUSES.includes(row.status)) problems.push(`${at}: unknown status "${row.status}"`);
     if (row.status === "proven" && row.proofs.length === 0) problems.push(`${at}: proven, but names no test`);
-    if ((row.status === "partial" || row.status === "not built") && row.note === "") problems.push(`${at}: ${row.status}, but the note does not say what is missing`);
+    if ((row.status === "partial" || row.status === "not built") && row.note === "")
+      problems.push(`${at}: ${row.status}, but the note does not say what is missing`);
     for (const proof of row.proofs) {
       const problem = proofProblem(proof, titlesOf);
       if (problem !== undefined) problems.push(`${at}: ${problem}`);
@@ -128,7 +139,8 @@ function mapProblems(markdown: string, read: (path: string) => string | undefine
   return problems;
 }
 
-const readRepoFile = (path: string): string | undefined => (existsSync(join(ROOT, path)) ? readFileSync(join(ROOT, path), "utf8") : undefined);
+const readRepoFile = (path: string): string | undefined =>
+  existsSync(join(ROOT, path)) ? readFileSync(join(ROOT, path), "utf8") : undefined;
 
 describe("the datasheet map (docs/datasheet.md)", () => {
   const doc = readFileSync(join(ROOT, MAP), "utf8");
@@ -161,11 +173,12 @@ describe("the map checker", () => {
     '  it.each([1, 2])("each %i", () => {});',
     '  describe.skipIf(!isRoot)("root only", () => { test("twice", () => {}); });',
     '  describe("other", () => { it("twice", () => {}); });',
-    "  expect(x).toBe(\"not a title\");",
+    '  expect(x).toBe("not a title");',
     "});",
   ].join("\n");
   const read = (path: string): string | undefined => (path === "test/unit/fake.test.ts" ? source : undefined);
-  const map = (...rows: string[]): string => ["# map", "", `| ${HEADER.join(" | ")} |`, "| --- | --- | --- | --- | --- |", ...rows, ""].join("\n");
+  const map = (...rows: string[]): string =>
+    ["# map", "", `| ${HEADER.join(" | ")} |`, "| --- | --- | --- | --- | --- |", ...rows, ""].join("\n");
 
   it("reads titles as vitest has them: quotes, templates, .each and .skipIf, nested describes", () => {
     expect(testTitles("fake.test.ts", source)).toEqual([
@@ -182,8 +195,16 @@ describe("the map checker", () => {
   });
 
   it("accepts a map whose every proof exists, a describe path included", () => {
-    const proofs = ["plain title", "a template of ${LIMIT}", "each %i", "root only › twice", "outer › other › twice"].map((t) => `test/unit/fake.test.ts › ${t}`);
-    expect(mapProblems(map(`| 1 | a promise | proven | ${proofs.join("<br>")} | |`, "| 2 | later | roadmap | | |"), read)).toEqual([]);
+    const proofs = [
+      "plain title",
+      "a template of ${LIMIT}",
+      "each %i",
+      "root only › twice",
+      "outer › other › twice",
+    ].map((t) => `test/unit/fake.test.ts › ${t}`);
+    expect(
+      mapProblems(map(`| 1 | a promise | proven | ${proofs.join("<br>")} | |`, "| 2 | later | roadmap | | |"), read),
+    ).toEqual([]);
   });
 
   it("can fail: a missing file or title, an ambiguous title, a proven row without a test, a bad status, a partial row without a note, a stray pipe", () => {

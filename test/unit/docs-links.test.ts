@@ -51,7 +51,8 @@ function broken(file: string): string[] {
     const where = `${relative(ROOT, file)}: ${target}`;
     if (!existsSync(resolved)) return [`${where}: no such file`];
     if (fragment === undefined || fragment === "") return [];
-    if (statSync(resolved).isDirectory() || !resolved.endsWith(".md")) return [`${where}: an anchor into something that is not a Markdown file`];
+    if (statSync(resolved).isDirectory() || !resolved.endsWith(".md"))
+      return [`${where}: an anchor into something that is not a Markdown file`];
     return anchors(readFileSync(resolved, "utf8")).has(fragment) ? [] : [`${where}: no heading with that anchor`];
   });
 }
@@ -64,12 +65,11 @@ describe("links between the docs", () => {
   });
 
   it("reads GitHub's anchors the way GitHub makes them", () => {
-    expect([...anchors("# Running `vecto` commands\n## Keys and certificates\n## Keys and certificates\n## What's new? (2027)\n")]).toEqual([
-      "running-vecto-commands",
-      "keys-and-certificates",
-      "keys-and-certificates-1",
-      "whats-new-2027",
-    ]);
+    expect([
+      ...anchors(
+        "# Running `vecto` commands\n## Keys and certificates\n## Keys and certificates\n## What's new? (2027)\n",
+      ),
+    ]).toEqual(["running-vecto-commands", "keys-and-certificates", "keys-and-certificates-1", "whats-new-2027"]);
   });
 
   it("has no relative link to a missing file or heading", () => {

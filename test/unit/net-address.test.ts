@@ -9,14 +9,16 @@ describe("addresses and ranges", () => {
     expect(normalizeAddress("::ffff:192.0.2.1")).toBe("192.0.2.1");
     expect(normalizeAddress("[2001:DB8::1]")).toBe("2001:db8::1");
     expect(normalizeAddress(" 198.51.100.4 ")).toBe("198.51.100.4");
-    for (const bad of ["", "unknown", "198.51.100.4:443", "[::1]:80", "256.1.1.1", "example.org"]) expect(normalizeAddress(bad), bad).toBeUndefined();
+    for (const bad of ["", "unknown", "198.51.100.4:443", "[::1]:80", "256.1.1.1", "example.org"])
+      expect(normalizeAddress(bad), bad).toBeUndefined();
   });
 
   it("parses CIDR ranges and bare addresses", () => {
     expect(parseCidr("10.0.0.0/8")).toEqual({ network: "10.0.0.0", prefix: 8, family: "ipv4" });
     expect(parseCidr("2001:db8::/32")).toEqual({ network: "2001:db8::", prefix: 32, family: "ipv6" });
     expect(parseCidr("192.0.2.9")).toEqual({ network: "192.0.2.9", prefix: 32, family: "ipv4" });
-    for (const bad of ["10.0.0.0/33", "::/129", "10.0.0.0/-1", "10.0.0.0/8/8", "10.0.0.0/", "/8", "10.0.0.0/ 8"]) expect(parseCidr(bad), bad).toBeUndefined();
+    for (const bad of ["10.0.0.0/33", "::/129", "10.0.0.0/-1", "10.0.0.0/8/8", "10.0.0.0/", "/8", "10.0.0.0/ 8"])
+      expect(parseCidr(bad), bad).toBeUndefined();
   });
 });
 

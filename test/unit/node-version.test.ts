@@ -15,7 +15,11 @@ describe("supported Node versions", () => {
   it("refuses older releases (no zlib.crc32 before 20.15, no vite 8 before 20.19) and 21, in one line", () => {
     for (const version of ["18.20.4", "20.12.2", "20.15.0", "20.18.3", "21.7.3", "22.11.0"]) {
       const problem = unsupportedNode(version);
-      expect(problem, version).toMatch(new RegExp(`^vecto: Node\\.js ${version.replace(/\./g, "\\.")} is not supported; install Node\\.js \\^20\\.19\\.0 or >=22\\.12\\.0$`));
+      expect(problem, version).toMatch(
+        new RegExp(
+          `^vecto: Node\\.js ${version.replace(/\./g, "\\.")} is not supported; install Node\\.js \\^20\\.19\\.0 or >=22\\.12\\.0$`,
+        ),
+      );
     }
   });
 

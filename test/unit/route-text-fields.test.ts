@@ -15,13 +15,17 @@ import { identityFixture, type Fixture } from "../identity-fixture.js";
 const PROBES = ["x\u0000y", "/x\u0000y", "x\ud800y", "x\udc00y", "x\u001by", "x\u007fy", "x\u009by"];
 
 /** Schemas that are never stored as text, wherever they appear. */
-const NOT_STORED_SCHEMAS = new Map<z.ZodType, string>([[passwordSchema, "a password: only its argon2id hash is stored"]]);
+const NOT_STORED_SCHEMAS = new Map<z.ZodType, string>([
+  [passwordSchema, "a password: only its argon2id hash is stored"],
+]);
 /** Fields, by route and path, that are never stored as text. Each entry must exist (no stale entries). */
 const NOT_STORED_FIELDS: Readonly<Record<string, string>> = {
   "POST /api/setup body.token": "the one-time setup token: compared with its hash, never stored",
   "POST /api/auth/refresh body.refreshToken": "a refresh token: looked up by its hash, never stored",
-  "POST /api/secrets body.value": "a credential: write-only, never shown; its own rule refuses NUL and lone surrogates (secretValueProblem)",
-  "PUT /api/secrets/:name body.value": "a credential: write-only, never shown; its own rule refuses NUL and lone surrogates (secretValueProblem)",
+  "POST /api/secrets body.value":
+    "a credential: write-only, never shown; its own rule refuses NUL and lone surrogates (secretValueProblem)",
+  "PUT /api/secrets/:name body.value":
+    "a credential: write-only, never shown; its own rule refuses NUL and lone surrogates (secretValueProblem)",
 };
 
 interface Field {
@@ -32,14 +36,30 @@ interface Field {
 /** Every leaf schema under `schema`, named by its path; wrappers (optional, default, pipes…) are looked through. */
 function leaves(schema: z.ZodType, where: string): Field[] {
   if (NOT_STORED_SCHEMAS.has(schema)) return [{ where, schema }];
-  if (schema instanceof z.ZodObject) return Object.entries(schema.shape as Record<string, z.ZodType>).flatMap(([key, value]) => leaves(value, `${where}.${key}`));
-  if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable || schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault || schema instanceof z.ZodReadonly || schema instanceof z.ZodNonOptional || schema instanceof z.ZodCatch) {
+  if (schema instanceof z.ZodObject)
+    return Object.entries(schema.shape as Record<string, z.ZodType>).flatMap(([key, value]) =>
+      leaves(value, `${where}.${key}`),
+    );
+  if (
+    schema instanceof z.ZodOptional ||
+    schema instanceof z.ZodNullable ||
+    schema instanceof z.ZodDefault ||
+    schema instanceof z.ZodPrefault ||
+    schema instanceof z.ZodReadonly ||
+    schema instanceof z.ZodNonOptional ||
+    schema instanceof z.ZodCatch
+  ) {
     return leaves(schema.def.innerType as z.ZodType, where);
   }
   if (schema instanceof z.ZodPipe) return leaves(schema.def.in as z.ZodType, where);
   if (schema instanceof z.ZodArray) return leaves(schema.element as z.ZodType, `${where}[]`);
   if (schema instanceof z.ZodUnion) return (schema.options as z.ZodType[]).flatMap((option) => leaves(option, where));
-  if (schema instanceof z.ZodRecord || schema instanceof z.ZodIntersection || schema instanceof z.ZodTuple || schema instanceof z.ZodLazy) {
+  if (
+    schema instanceof z.ZodRecord ||
+    schema instanceof z.ZodIntersection ||
+    schema instanceof z.ZodTuple ||
+    schema instanceof z.ZodLazy
+  ) {
     throw new Error(`${where}: teach this walker about ${schema.def.type}`);
   }
   return [{ where, schema }];
@@ -56,7 +76,8 @@ function fieldsOf(spec: RouteSpec): Field[] {
 
 const acceptedProbes = (schema: z.ZodType): string[] => PROBES.filter((probe) => schema.safeParse(probe).success);
 /** A probe as an escaped literal, so that the report shows which control got through. */
-const shown = (probe: string): string => probe.replace(/[^\x20-\x7e]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`);
+const shown = (probe: string): string =>
+  probe.replace(/[^\x20-\x7e]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`);
 
 interface TextCheck {
   readonly fields: readonly string[];
@@ -92,19 +113,41 @@ describe("every stored text field follows the one text rule", () => {
     expect(result.open, "stored text fields without lineSchema/multilineSchema (src/text.ts)").toEqual([]);
     expect(result.staleExceptions, "exceptions that match no field").toEqual([]);
     // It walked the fields it is for: these are free text, and pass only through the rule.
-    for (const field of ["POST /api/projects/:projectId/nodes body.title", "PATCH /api/nodes/:nodeId body.body", "POST /api/tenants body.admin.name", "POST /api/users body.name", "POST /api/tokens body.name", "POST /api/secrets body.description", "PUT /api/secrets/:name path.name"]) {
+    for (const field of [
+      "POST /api/projects/:projectId/nodes body.title",
+      "PATCH /api/nodes/:nodeId body.body",
+      "POST /api/tenants body.admin.name",
+      "POST /api/users body.name",
+      "POST /api/tokens body.name",
+      "POST /api/secrets body.description",
+      "PUT /api/secrets/:name path.name",
+    ]) {
       expect(result.fields, field).toContain(field);
     }
   });
 
   it("the check can fail: a raw z.string() in a body, nested or in a path is found; an exception is honoured", () => {
-    const spec = (path: string, body: z.ZodType, pathParams?: Record<string, z.ZodType<string>>): RouteSpec => ({ method: "post", path, operationId: path, summary: "", tags: [], scopes: ["self"], body, responses: {}, ...(pathParams ? { pathParams } : {}) });
+    const spec = (path: string, body: z.ZodType, pathParams?: Record<string, z.ZodType<string>>): RouteSpec => ({
+      method: "post",
+      path,
+      operationId: path,
+      summary: "",
+      tags: [],
+      scopes: ["self"],
+      body,
+      responses: {},
+      ...(pathParams ? { pathParams } : {}),
+    });
     const result = checkText([
       spec("/api/raw", z.strictObject({ comment: z.string().max(100), id: z.uuid() })),
       spec("/api/nested", z.strictObject({ items: z.array(z.strictObject({ label: z.string().trim().optional() })) })),
       spec("/api/named/:name", z.strictObject({ kind: z.enum(["a"]) }), { name: z.string().min(1) }),
       spec("/api/login-like", z.strictObject({ password: passwordSchema })),
     ]);
-    expect(result.open.map((o) => o.split(" accepts ")[0])).toEqual(["POST /api/raw body.comment", "POST /api/nested body.items[].label", "POST /api/named/:name path.name"]);
+    expect(result.open.map((o) => o.split(" accepts ")[0])).toEqual([
+      "POST /api/raw body.comment",
+      "POST /api/nested body.items[].label",
+      "POST /api/named/:name path.name",
+    ]);
   });
 });

@@ -10,7 +10,15 @@ import { requireScope, scopeDeclarations } from "../../src/server/middleware/req
 import { identityFixture, type Fixture } from "../identity-fixture.js";
 
 /** The only routes reachable without a credential. Each entry must exist (no stale entries). */
-const PUBLIC_ROUTES: readonly string[] = ["GET /healthz", "GET /readyz", "GET /api/openapi.json", "POST /api/setup", "POST /api/auth/login", "POST /api/auth/refresh", "POST /api/auth/password-reset"];
+const PUBLIC_ROUTES: readonly string[] = [
+  "GET /healthz",
+  "GET /readyz",
+  "GET /api/openapi.json",
+  "POST /api/setup",
+  "POST /api/auth/login",
+  "POST /api/auth/refresh",
+  "POST /api/auth/password-reset",
+];
 
 interface RouteEntry {
   readonly method: string;
@@ -32,7 +40,8 @@ interface ScopeCheck {
 /** Hono wraps a sub-app's handler when the sub-app has its own onError; the original is kept here. */
 function unwrap(handler: unknown): unknown {
   let current = handler;
-  while (typeof current === "function" && "__COMPOSED_HANDLER" in current) current = (current as { __COMPOSED_HANDLER: unknown }).__COMPOSED_HANDLER;
+  while (typeof current === "function" && "__COMPOSED_HANDLER" in current)
+    current = (current as { __COMPOSED_HANDLER: unknown }).__COMPOSED_HANDLER;
   return current;
 }
 
@@ -63,7 +72,10 @@ function checkScopes(routes: readonly RouteEntry[], publicRoutes: readonly strin
   const scoped = (key: string): boolean => {
     const entries = groups.get(key) ?? [];
     const path = entries[0]?.path ?? "";
-    return entries.some((r) => declares(r.handler)) || wildcardMiddleware.some((m) => coveredBy(m.path, path) && declares(m.handler));
+    return (
+      entries.some((r) => declares(r.handler)) ||
+      wildcardMiddleware.some((m) => coveredBy(m.path, path) && declares(m.handler))
+    );
   };
   return {
     endpoints,
@@ -83,7 +95,9 @@ describe("every route declares a scope", () => {
 
   it("the real app: every non-public route has requireScope, and the public list is exact", () => {
     const result = checkScopes(f.app.routes, PUBLIC_ROUTES);
-    console.log(`route scopes: ${result.endpoints.length} routes checked (${PUBLIC_ROUTES.length} public, ${result.endpoints.length - PUBLIC_ROUTES.length} scoped)`);
+    console.log(
+      `route scopes: ${result.endpoints.length} routes checked (${PUBLIC_ROUTES.length} public, ${result.endpoints.length - PUBLIC_ROUTES.length} scoped)`,
+    );
     expect(result.endpoints.length).toBeGreaterThan(PUBLIC_ROUTES.length);
     expect(result.undeclared, "routes without requireScope that are not on the public list").toEqual([]);
     expect(result.stalePublic, "public-list entries that no longer exist").toEqual([]);
@@ -94,14 +108,18 @@ describe("every route declares a scope", () => {
     for (const route of f.app.routes) {
       const handler = unwrap(route.handler);
       if (typeof handler !== "function" || !scopeDeclarations.has(handler as MiddlewareHandler)) continue;
-      expect(scopeDeclarations.get(handler as MiddlewareHandler)?.length, `${route.method} ${route.path}`).toBeGreaterThan(0);
+      expect(
+        scopeDeclarations.get(handler as MiddlewareHandler)?.length,
+        `${route.method} ${route.path}`,
+      ).toBeGreaterThan(0);
     }
   });
 
   it("the public routes really answer without a credential, and a scoped one does not", async () => {
     expect((await f.call("GET", "/healthz")).status).toBe(200);
     expect((await f.call("GET", "/readyz")).status).toBe(200);
-    for (const path of ["/api/auth/login", "/api/auth/refresh", "/api/setup", "/api/auth/password-reset"]) expect((await f.call("POST", path, { body: {} })).status).not.toBe(401);
+    for (const path of ["/api/auth/login", "/api/auth/refresh", "/api/setup", "/api/auth/password-reset"])
+      expect((await f.call("POST", path, { body: {} })).status).not.toBe(401);
     for (const key of checkScopes(f.app.routes, PUBLIC_ROUTES).endpoints.filter((k) => !PUBLIC_ROUTES.includes(k))) {
       const [method, path] = key.split(" ") as [string, string];
       const concrete = path.replace(/:[A-Za-z]+/g, "00000000-0000-4000-8000-000000000000");
@@ -118,7 +136,11 @@ describe("every route declares a scope", () => {
     app.get("/healthz", (c) => c.text("ok"));
     app.get("/api/declared", requireScope(authenticator, "self"), (c) => c.text("ok"));
     app.delete("/api/forgotten/:id", (c) => c.text("oops"));
-    app.post("/api/forgotten", async (_c, next) => next(), (c) => c.text("oops")); // a middleware, but not a scope
+    app.post(
+      "/api/forgotten",
+      async (_c, next) => next(),
+      (c) => c.text("oops"),
+    ); // a middleware, but not a scope
     app.use("/api/guarded/*", requireScope(authenticator, "graph:read"));
     app.get("/api/guarded/:id", (c) => c.text("ok"));
     const sub = new Hono();

@@ -10,7 +10,14 @@ import { importedModules, namedImportsFrom, sourceFiles, type SourceFile } from 
 
 describe("secret values", () => {
   it("accepts any well-formed UTF-8 text of 1 to 8 KiB", () => {
-    for (const value of ["x", "sk-proj-abc123", "with spaces and\nnewlines\t", "ünïcödé 密钥 🔑", "a".repeat(SECRET_VALUE_MAX_BYTES), "é".repeat(SECRET_VALUE_MAX_BYTES / 2)]) {
+    for (const value of [
+      "x",
+      "sk-proj-abc123",
+      "with spaces and\nnewlines\t",
+      "ünïcödé 密钥 🔑",
+      "a".repeat(SECRET_VALUE_MAX_BYTES),
+      "é".repeat(SECRET_VALUE_MAX_BYTES / 2),
+    ]) {
       expect(secretValueProblem(value), JSON.stringify(value).slice(0, 40)).toBeUndefined();
     }
   });
@@ -35,8 +42,23 @@ describe("secret values", () => {
 
 describe("secret names", () => {
   it("are identifiers: lowercase letters, digits, _ . -, starting with a letter or digit, at most 63", () => {
-    for (const name of ["a", "openai", "openai.api-key", "anthropic_key", "0day", "a".repeat(63)]) expect(isSecretName(name), name).toBe(true);
-    for (const name of ["", "A", "Openai", "-x", ".x", "_x", "has space", "sl/ash", "ü", "a".repeat(64), "x\n", "x\u0000"]) expect(isSecretName(name), JSON.stringify(name)).toBe(false);
+    for (const name of ["a", "openai", "openai.api-key", "anthropic_key", "0day", "a".repeat(63)])
+      expect(isSecretName(name), name).toBe(true);
+    for (const name of [
+      "",
+      "A",
+      "Openai",
+      "-x",
+      ".x",
+      "_x",
+      "has space",
+      "sl/ash",
+      "ü",
+      "a".repeat(64),
+      "x\n",
+      "x\u0000",
+    ])
+      expect(isSecretName(name), JSON.stringify(name)).toBe(false);
   });
 });
 
@@ -52,13 +74,25 @@ describe("who opens a secret", () => {
   it("no module under src/server (routes included) imports useSecret: values are for server-internal use only", () => {
     const secretsModule = (m: string): boolean => /(^|\/)secrets\/secrets\.js$/.test(m);
     // A namespace or default import ("*") could reach useSecret too, so it counts as one.
-    const opens = (file: SourceFile): boolean => importedModules(file).filter(secretsModule).some((m) => namedImportsFrom(file, m).some((name) => name === "useSecret" || name === "*"));
+    const opens = (file: SourceFile): boolean =>
+      importedModules(file)
+        .filter(secretsModule)
+        .some((m) => namedImportsFrom(file, m).some((name) => name === "useSecret" || name === "*"));
     const server = sourceFiles("src/server");
     expect(server.some((f) => f.path === "src/server/routes/secrets.ts")).toBe(true);
     expect(server.filter(opens).map((f) => f.path)).toEqual([]);
     // The check sees such imports:
-    expect(opens({ path: "src/server/routes/x.ts", text: 'import { listSecrets, useSecret } from "../../secrets/secrets.js";' })).toBe(true);
-    expect(opens({ path: "src/server/routes/x.ts", text: 'import * as secrets from "../../secrets/secrets.js";' })).toBe(true);
-    expect(opens({ path: "src/server/routes/x.ts", text: 'import { listSecrets } from "../../secrets/secrets.js";' })).toBe(false);
+    expect(
+      opens({
+        path: "src/server/routes/x.ts",
+        text: 'import { listSecrets, useSecret } from "../../secrets/secrets.js";',
+      }),
+    ).toBe(true);
+    expect(
+      opens({ path: "src/server/routes/x.ts", text: 'import * as secrets from "../../secrets/secrets.js";' }),
+    ).toBe(true);
+    expect(
+      opens({ path: "src/server/routes/x.ts", text: 'import { listSecrets } from "../../secrets/secrets.js";' }),
+    ).toBe(false);
   });
 });

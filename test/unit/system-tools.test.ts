@@ -27,10 +27,15 @@ describe("test/system-tools.sh", () => {
     const env = { PATH: bin };
     // As root, drop to nobody first: root would install the packages instead.
     const result = isRoot
-      ? spawnSync("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", SCRIPT], { encoding: "utf8", env })
+      ? spawnSync("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", SCRIPT], {
+          encoding: "utf8",
+          env,
+        })
       : spawnSync("/bin/sh", [SCRIPT], { encoding: "utf8", env });
     expect(result.status).toBe(1);
     expect(result.stdout).toBe("");
-    expect(result.stderr).toBe("npm test needs Debian packages that are missing; run: sudo apt-get install -y softhsm2 shellcheck systemd strace iproute2 openssl curl jq\n");
+    expect(result.stderr).toBe(
+      "npm test needs Debian packages that are missing; run: sudo apt-get install -y softhsm2 shellcheck systemd strace iproute2 openssl curl jq\n",
+    );
   });
 });

@@ -4,7 +4,16 @@
  * must carry its kind, and nothing else may be taken for one.
  */
 import { describe, expect, it } from "vitest";
-import { CryptoError, DecryptError, HsmError, KeyFileError, KeyUnwrapError, MasterKeyRetiredError, MasterKeyUnavailableError, TenantKeyError } from "../../src/crypto/errors.js";
+import {
+  CryptoError,
+  DecryptError,
+  HsmError,
+  KeyFileError,
+  KeyUnwrapError,
+  MasterKeyRetiredError,
+  MasterKeyUnavailableError,
+  TenantKeyError,
+} from "../../src/crypto/errors.js";
 import { StorageFullError } from "../../src/db/storage.js";
 import { DomainError, unavailableKind } from "../../src/errors.js";
 

@@ -56,7 +56,10 @@ const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 function matcher(entry: string): { method: string; path: RegExp } {
   const [method = "", path = ""] = entry.split(" ");
-  const pattern = path.split("/").map((segment) => (segment.startsWith(":") ? "[^/]+" : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))).join("/");
+  const pattern = path
+    .split("/")
+    .map((segment) => (segment.startsWith(":") ? "[^/]+" : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+    .join("/");
   return { method, path: new RegExp(`^${pattern}/?$`) };
 }
 

@@ -21,7 +21,12 @@ function credentialKey(token: string): string {
 }
 
 function refuse(what: string, seconds: number): never {
-  throw new ProblemError(429, "too-many-requests", `too many requests from this ${what}; try again in ${seconds} seconds`, { retryAfterSeconds: seconds });
+  throw new ProblemError(
+    429,
+    "too-many-requests",
+    `too many requests from this ${what}; try again in ${seconds} seconds`,
+    { retryAfterSeconds: seconds },
+  );
 }
 
 export function rateLimit(config: RateLimitConfig, now: () => number = Date.now): MiddlewareHandler<AppEnv> {

@@ -33,7 +33,8 @@ export function requireScope(authenticator: Authenticator, ...scopes: Scope[]): 
     try {
       principal = await authenticator.authenticate(token);
     } catch (error) {
-      if (error instanceof InvalidTokenError) throw new ProblemError(401, "unauthorized", "the token is invalid or expired");
+      if (error instanceof InvalidTokenError)
+        throw new ProblemError(401, "unauthorized", "the token is invalid or expired");
       throw error;
     }
     const missing = scopes.filter((s) => !principal.scopes.has(s));

@@ -23,7 +23,17 @@ export function auditIntegrityRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/audit/verify", operationId: "verifyAuditLog", reads: "sensitive", summary: "Recompute every signature, leaf and signed checkpoint of the log; names the first bad event", tags, scopes: read, query: logQuery, responses: { 200: { description: "the verification report (ok, events, checkpoints, firstBad)" } } },
+    {
+      method: "get",
+      path: "/api/audit/verify",
+      operationId: "verifyAuditLog",
+      reads: "sensitive",
+      summary: "Recompute every signature, leaf and signed checkpoint of the log; names the first bad event",
+      tags,
+      scopes: read,
+      query: logQuery,
+      responses: { 200: { description: "the verification report (ok, events, checkpoints, firstBad)" } },
+    },
     async (c, { query }) => {
       const principal = principalOf(c);
       const report = await deps.auditTrail.verify(principal, logOf(principal, query.log));
@@ -33,25 +43,63 @@ export function auditIntegrityRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/audit/checkpoints", operationId: "listAuditCheckpoints", reads: "sensitive", summary: "The log's signed checkpoints (C2SP signed notes) and the verifier key that checks them", tags, scopes: read, query: logQuery, responses: { 200: { description: "origin, verifier key and checkpoints" } } },
+    {
+      method: "get",
+      path: "/api/audit/checkpoints",
+      operationId: "listAuditCheckpoints",
+      reads: "sensitive",
+      summary: "The log's signed checkpoints (C2SP signed notes) and the verifier key that checks them",
+      tags,
+      scopes: read,
+      query: logQuery,
+      responses: { 200: { description: "origin, verifier key and checkpoints" } },
+    },
     async (c, { query }) => c.json(await deps.auditTrail.checkpoints(logOf(principalOf(c), query.log))),
   );
 
   defineRoute(
     router,
-    { method: "get", path: "/api/audit/proofs/inclusion", operationId: "auditInclusionProof", reads: "sensitive", summary: "RFC 6962 proof that event `seq` is in the log at a signed size", tags, scopes: read, query: inclusionQuery, responses: { 200: { description: "leaf hash and audit path (base64)" } } },
+    {
+      method: "get",
+      path: "/api/audit/proofs/inclusion",
+      operationId: "auditInclusionProof",
+      reads: "sensitive",
+      summary: "RFC 6962 proof that event `seq` is in the log at a signed size",
+      tags,
+      scopes: read,
+      query: inclusionQuery,
+      responses: { 200: { description: "leaf hash and audit path (base64)" } },
+    },
     (c, { query }) => c.json(deps.auditTrail.inclusion(logOf(principalOf(c), query.log), query.seq, query.size)),
   );
 
   defineRoute(
     router,
-    { method: "get", path: "/api/audit/proofs/consistency", operationId: "auditConsistencyProof", reads: "sensitive", summary: "RFC 6962 proof that the log at signed size `from` is a prefix of the log at signed size `to`", tags, scopes: read, query: consistencyQuery, responses: { 200: { description: "consistency proof (base64)" } } },
+    {
+      method: "get",
+      path: "/api/audit/proofs/consistency",
+      operationId: "auditConsistencyProof",
+      reads: "sensitive",
+      summary: "RFC 6962 proof that the log at signed size `from` is a prefix of the log at signed size `to`",
+      tags,
+      scopes: read,
+      query: consistencyQuery,
+      responses: { 200: { description: "consistency proof (base64)" } },
+    },
     (c, { query }) => c.json(deps.auditTrail.consistency(logOf(principalOf(c), query.log), query.from, query.to)),
   );
 
   defineRoute(
     router,
-    { method: "post", path: "/api/audit/checkpoints", operationId: "makeAuditCheckpoints", summary: "Sign checkpoints now for every log that grew (the scheduler also does it every few minutes)", tags, scopes: ["platform:admin"], responses: { 200: { description: "the logs checkpointed and their sizes" } } },
+    {
+      method: "post",
+      path: "/api/audit/checkpoints",
+      operationId: "makeAuditCheckpoints",
+      summary: "Sign checkpoints now for every log that grew (the scheduler also does it every few minutes)",
+      tags,
+      scopes: ["platform:admin"],
+      responses: { 200: { description: "the logs checkpointed and their sizes" } },
+    },
     async (c) => c.json({ checkpoints: await deps.auditTrail.checkpointNow() }),
   );
 

@@ -16,7 +16,10 @@ import { streamedBody } from "../streamed.js";
 const auditQuery = z.strictObject({ ...auditFilterFields, log: z.enum(["platform"]).optional() });
 type AuditQuery = z.output<typeof auditQuery>;
 
-const CONTENT_TYPES: Record<AuditFormat, string> = { jsonl: "application/x-ndjson; charset=utf-8", csv: "text/csv; charset=utf-8; header=present" };
+const CONTENT_TYPES: Record<AuditFormat, string> = {
+  jsonl: "application/x-ndjson; charset=utf-8",
+  csv: "text/csv; charset=utf-8; header=present",
+};
 
 function exportAudit(deps: AppDeps, c: Context<AppEnv>, query: AuditQuery): Response {
   const principal = principalOf(c);
@@ -24,7 +27,10 @@ function exportAudit(deps: AppDeps, c: Context<AppEnv>, query: AuditQuery): Resp
   const log = readableLog(principal, which === "platform", "forbidden");
   const chunks = deps.auditTrail.export(principal, log, request);
   c.header("Content-Type", CONTENT_TYPES[request.format]);
-  c.header("Content-Disposition", `attachment; filename="${exportFileName(deps.auditTrail.fileLabel(log), request.format, new Date())}"`);
+  c.header(
+    "Content-Disposition",
+    `attachment; filename="${exportFileName(deps.auditTrail.fileLabel(log), request.format, new Date())}"`,
+  );
   c.header("Cache-Control", "no-store");
   return streamedBody(c, exportStream(chunks), deps.log, "audit export");
 }
@@ -36,7 +42,8 @@ export function auditRoutes(deps: AppDeps): ApiRouter {
     {
       method: "get",
       path: "/api/audit",
-      operationId: "exportAuditLog", reads: "sensitive",
+      operationId: "exportAuditLog",
+      reads: "sensitive",
       summary: "The caller's tenant's audit log as JSON Lines or CSV, streamed; security payloads need audit:security",
       description:
         "Holds the events with seq below the log's size when the export started; the export itself is recorded (audit.exported) just before, and so is not in it. " +
@@ -48,7 +55,12 @@ export function auditRoutes(deps: AppDeps): ApiRouter {
       tags: ["audit"],
       scopes: ["audit:read"],
       query: auditQuery,
-      responses: { 200: { description: "a streamed JSON Lines (application/x-ndjson) or CSV (text/csv) file; sent chunked, and cut off (no terminating chunk) if it fails midway: treat a connection error as a failed export" } },
+      responses: {
+        200: {
+          description:
+            "a streamed JSON Lines (application/x-ndjson) or CSV (text/csv) file; sent chunked, and cut off (no terminating chunk) if it fails midway: treat a connection error as a failed export",
+        },
+      },
     },
     (c, { query }) => exportAudit(deps, c, query),
   );

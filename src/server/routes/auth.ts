@@ -11,7 +11,10 @@ import { emailSchema, passwordSchema, slugSchema } from "./schemas.js";
 const loginSchema = z.strictObject({ tenant: slugSchema.optional(), email: emailSchema, password: passwordSchema });
 const refreshSchema = z.strictObject({ refreshToken: z.string().min(16).max(200) });
 const passwordChangeSchema = z.strictObject({ currentPassword: passwordSchema, newPassword: passwordSchema });
-const passwordResetSchema = z.strictObject({ token: z.string().regex(/^vrt_[A-Za-z0-9_-]{43}$/, "expected a vrt_ reset token"), newPassword: passwordSchema });
+const passwordResetSchema = z.strictObject({
+  token: z.string().regex(/^vrt_[A-Za-z0-9_-]{43}$/, "expected a vrt_ reset token"),
+  newPassword: passwordSchema,
+});
 
 const tags = ["auth"];
 
@@ -35,7 +38,10 @@ function sessionRoutes(router: ApiRouter, deps: AppDeps): void {
         429: { description: "too many failed attempts; Retry-After says when to try again" },
       },
     },
-    async (c, { body }) => c.json(await sessions.login({ ...body, client: c.req.header("user-agent") ?? "", address: c.get("clientAddress") })),
+    async (c, { body }) =>
+      c.json(
+        await sessions.login({ ...body, client: c.req.header("user-agent") ?? "", address: c.get("clientAddress") }),
+      ),
   );
 
   defineRoute(
@@ -48,7 +54,10 @@ function sessionRoutes(router: ApiRouter, deps: AppDeps): void {
       tags,
       scopes: "public",
       body: refreshSchema,
-      responses: { 200: { description: "the new token pair" }, 401: { description: "the refresh token is invalid, spent or expired" } },
+      responses: {
+        200: { description: "the new token pair" },
+        401: { description: "the refresh token is invalid, spent or expired" },
+      },
     },
     async (c, { body }) => c.json(await sessions.refresh(body.refreshToken)),
   );
@@ -62,7 +71,10 @@ function sessionRoutes(router: ApiRouter, deps: AppDeps): void {
       summary: "End the caller's session",
       tags,
       scopes: ["self"],
-      responses: { 204: { description: "the session is ended" }, 422: { description: "the credential is not a session (a personal access token is revoked instead)" } },
+      responses: {
+        204: { description: "the session is ended" },
+        422: { description: "the credential is not a session (a personal access token is revoked instead)" },
+      },
     },
     async (c) => {
       await sessions.logout(principalOf(c));
@@ -79,7 +91,8 @@ function passwordRoutes(router: ApiRouter, deps: AppDeps): void {
       path: "/api/me/password",
       operationId: "changeOwnPassword",
       summary: "Change your password: the current one is required; your other sessions end",
-      description: "Throttled like sign-in (the same counters). The session making the call stays; personal access tokens stay and are counted in the answer.",
+      description:
+        "Throttled like sign-in (the same counters). The session making the call stays; personal access tokens stay and are counted in the answer.",
       tags,
       scopes: ["self"],
       body: passwordChangeSchema,
@@ -90,7 +103,8 @@ function passwordRoutes(router: ApiRouter, deps: AppDeps): void {
         429: { description: "too many failed attempts; Retry-After says when to try again" },
       },
     },
-    async (c, { body }) => c.json(await changeOwnPassword(deps.identity.passwordFlows, principalOf(c), body, c.get("clientAddress"))),
+    async (c, { body }) =>
+      c.json(await changeOwnPassword(deps.identity.passwordFlows, principalOf(c), body, c.get("clientAddress"))),
   );
 
   defineRoute(
@@ -100,7 +114,8 @@ function passwordRoutes(router: ApiRouter, deps: AppDeps): void {
       path: "/api/auth/password-reset",
       operationId: "redeemPasswordReset",
       summary: "Set a new password with a one-time reset token from your administrator",
-      description: "Ends every session and personal access token of the account. The token is spent only when the new password is accepted.",
+      description:
+        "Ends every session and personal access token of the account. The token is spent only when the new password is accepted.",
       tags,
       scopes: "public",
       body: passwordResetSchema,
@@ -125,7 +140,16 @@ export function authRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/me", operationId: "getMe", reads: "content", summary: "Who am I: user, tenant, scopes and credential", tags, scopes: ["self"], responses: { 200: { description: "the caller" } } },
+    {
+      method: "get",
+      path: "/api/me",
+      operationId: "getMe",
+      reads: "content",
+      summary: "Who am I: user, tenant, scopes and credential",
+      tags,
+      scopes: ["self"],
+      responses: { 200: { description: "the caller" } },
+    },
     async (c) => {
       const principal = principalOf(c);
       return c.json({

@@ -13,7 +13,10 @@ const exportQuery = z.strictObject({ format: z.enum(["json", "markdown"]).defaul
 const eraseTenantSchema = z.strictObject({ confirm: slugSchema });
 /** The documented request behind a content erasure (a ticket or letter reference); kept in the audit trail for good. */
 const eraseContentSchema = z.strictObject({ reason: multilineSchema({ max: REASON_MAX_CHARS, trim: true }) });
-const contentErasure = { 200: { description: "erased; the counts of what went with it" }, 409: { description: "not archived yet: archive it first" } };
+const contentErasure = {
+  200: { description: "erased; the counts of what went with it" },
+  409: { description: "not archived yet: archive it first" },
+};
 const tags = ["gdpr"];
 
 export function gdprRoutes(deps: AppDeps): ApiRouter {
@@ -21,9 +24,31 @@ export function gdprRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/tenants/:tenantId/export", operationId: "exportTenant", reads: "sensitive", summary: "The tenant's complete graph, decrypted: JSON, or a tar of Markdown files (decisions in ADR form)", tags, scopes: ["tenant:admin"], query: exportQuery, responses: { 200: { description: "a streamed JSON document or tar archive; sent chunked, and cut off (no terminating chunk) if it fails midway: treat a connection error as a failed export" }, 503: { description: "the tenant's keys cannot be unwrapped (keys-unavailable); checked before the first byte" } } },
+    {
+      method: "get",
+      path: "/api/tenants/:tenantId/export",
+      operationId: "exportTenant",
+      reads: "sensitive",
+      summary: "The tenant's complete graph, decrypted: JSON, or a tar of Markdown files (decisions in ADR form)",
+      tags,
+      scopes: ["tenant:admin"],
+      query: exportQuery,
+      responses: {
+        200: {
+          description:
+            "a streamed JSON document or tar archive; sent chunked, and cut off (no terminating chunk) if it fails midway: treat a connection error as a failed export",
+        },
+        503: { description: "the tenant's keys cannot be unwrapped (keys-unavailable); checked before the first byte" },
+      },
+    },
     async (c, { params, query }) => {
-      const exported = await exportTenant(deps.graph, tenantDbOf(deps, c), principalOf(c), params.tenantId, query.format);
+      const exported = await exportTenant(
+        deps.graph,
+        tenantDbOf(deps, c),
+        principalOf(c),
+        params.tenantId,
+        query.format,
+      );
       c.header("Content-Type", exported.contentType);
       c.header("Content-Disposition", `attachment; filename="${exported.filename}"`);
       return streamedBody(c, exported.body, deps.log, "tenant export");
@@ -32,7 +57,15 @@ export function gdprRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "post", path: "/api/users/:userId/erase", operationId: "eraseUser", summary: "Erase a person: pseudonymise their email and name, end their access; the id stays for provenance", tags, scopes: ["users:manage"], responses: { 204: { description: "erased" } } },
+    {
+      method: "post",
+      path: "/api/users/:userId/erase",
+      operationId: "eraseUser",
+      summary: "Erase a person: pseudonymise their email and name, end their access; the id stays for provenance",
+      tags,
+      scopes: ["users:manage"],
+      responses: { 204: { description: "erased" } },
+    },
     async (c, { params }) => {
       await eraseUser(deps.identity.accounts, tenantDbOf(deps, c), principalOf(c), params.userId);
       return c.body(null, 204);
@@ -41,20 +74,52 @@ export function gdprRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "post", path: "/api/nodes/:nodeId/erase", operationId: "eraseNode", summary: "Hard-delete an archived node on documented request: content, search terms and edges; an audit tombstone stays", tags, scopes: ["tenant:admin"], body: eraseContentSchema, responses: contentErasure },
-    async (c, { params, body }) => c.json(await eraseNode(deps.graph, tenantDbOf(deps, c), principalOf(c), params.nodeId, body.reason)),
+    {
+      method: "post",
+      path: "/api/nodes/:nodeId/erase",
+      operationId: "eraseNode",
+      summary:
+        "Hard-delete an archived node on documented request: content, search terms and edges; an audit tombstone stays",
+      tags,
+      scopes: ["tenant:admin"],
+      body: eraseContentSchema,
+      responses: contentErasure,
+    },
+    async (c, { params, body }) =>
+      c.json(await eraseNode(deps.graph, tenantDbOf(deps, c), principalOf(c), params.nodeId, body.reason)),
   );
 
   defineRoute(
     router,
-    { method: "post", path: "/api/projects/:projectId/erase", operationId: "eraseProject", summary: "Hard-delete an archived project on documented request: its nodes, edges and memberships; an audit tombstone stays", tags, scopes: ["tenant:admin"], body: eraseContentSchema, responses: contentErasure },
-    async (c, { params, body }) => c.json(await eraseProject(deps.graph, tenantDbOf(deps, c), principalOf(c), params.projectId, body.reason)),
+    {
+      method: "post",
+      path: "/api/projects/:projectId/erase",
+      operationId: "eraseProject",
+      summary:
+        "Hard-delete an archived project on documented request: its nodes, edges and memberships; an audit tombstone stays",
+      tags,
+      scopes: ["tenant:admin"],
+      body: eraseContentSchema,
+      responses: contentErasure,
+    },
+    async (c, { params, body }) =>
+      c.json(await eraseProject(deps.graph, tenantDbOf(deps, c), principalOf(c), params.projectId, body.reason)),
   );
 
   defineRoute(
     router,
-    { method: "post", path: "/api/tenants/:tenantId/erase", operationId: "eraseTenant", summary: "Erase a tenant: destroy its keys (crypto-shredding), then delete its data. Irreversible", tags, scopes: ["platform:admin"], body: eraseTenantSchema, responses: { 200: { description: "erased" } } },
-    async (c, { params, body }) => c.json(await eraseTenant(deps.identity.accounts, principalOf(c), params.tenantId, body.confirm)),
+    {
+      method: "post",
+      path: "/api/tenants/:tenantId/erase",
+      operationId: "eraseTenant",
+      summary: "Erase a tenant: destroy its keys (crypto-shredding), then delete its data. Irreversible",
+      tags,
+      scopes: ["platform:admin"],
+      body: eraseTenantSchema,
+      responses: { 200: { description: "erased" } },
+    },
+    async (c, { params, body }) =>
+      c.json(await eraseTenant(deps.identity.accounts, principalOf(c), params.tenantId, body.confirm)),
   );
 
   return router;

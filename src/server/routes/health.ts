@@ -16,9 +16,19 @@ import { ApiRouter, defineRoute } from "../route.js";
 type CheckResult = "ok" | string;
 
 const liveSchema = z.object({ status: z.literal("ok") });
-const licenseDetail = z.enum([...LICENSE_STATES, "unknown"]).meta({ description: "the license state (detail only: never makes the appliance unready)" });
-const warningsSchema = z.array(z.string()).meta({ description: "things to act on soon that do not make the appliance unready (a superseded master key, a TLS certificate that expires within 30 days); empty when none" });
-const readySchema = z.object({ status: z.literal("ready"), checks: z.object({ database: z.literal("ok"), storage: z.literal("ok"), keys: z.literal("ok") }), license: licenseDetail, warnings: warningsSchema });
+const licenseDetail = z
+  .enum([...LICENSE_STATES, "unknown"])
+  .meta({ description: "the license state (detail only: never makes the appliance unready)" });
+const warningsSchema = z.array(z.string()).meta({
+  description:
+    "things to act on soon that do not make the appliance unready (a superseded master key, a TLS certificate that expires within 30 days); empty when none",
+});
+const readySchema = z.object({
+  status: z.literal("ready"),
+  checks: z.object({ database: z.literal("ok"), storage: z.literal("ok"), keys: z.literal("ok") }),
+  license: licenseDetail,
+  warnings: warningsSchema,
+});
 
 async function probe(run: () => unknown): Promise<CheckResult> {
   try {
@@ -35,7 +45,15 @@ export function healthRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/healthz", operationId: "getLiveness", summary: "Liveness", tags, scopes: "public", responses: { 200: { description: "the process is up", schema: liveSchema } } },
+    {
+      method: "get",
+      path: "/healthz",
+      operationId: "getLiveness",
+      summary: "Liveness",
+      tags,
+      scopes: "public",
+      responses: { 200: { description: "the process is up", schema: liveSchema } },
+    },
     (c) => c.json({ status: "ok" }),
   );
 
@@ -81,7 +99,9 @@ export function healthRoutes(deps: AppDeps): ApiRouter {
       if (failing.length === 0) return c.json({ status: "ready", checks, license, warnings });
       const detail = failing.map(([name, reason]) => `${name}: ${reason}`).join("; ");
       c.header("Retry-After", "5");
-      return c.body(JSON.stringify(problemBody(503, "not-ready", detail, { checks, license, warnings })), 503, { "Content-Type": PROBLEM_CONTENT_TYPE });
+      return c.body(JSON.stringify(problemBody(503, "not-ready", detail, { checks, license, warnings })), 503, {
+        "Content-Type": PROBLEM_CONTENT_TYPE,
+      });
     },
   );
 

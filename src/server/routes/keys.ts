@@ -14,7 +14,10 @@ import { lineSchema } from "./schemas.js";
 const keyLabelSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "letters, digits, _ . - (at most 64)");
 const rotateMasterSchema = z.strictObject({
   newMasterKey: z.discriminatedUnion("kind", [
-    z.strictObject({ kind: z.literal("env"), file: lineSchema({ max: 4096 }).refine(isAbsolute, "must be an absolute path") }),
+    z.strictObject({
+      kind: z.literal("env"),
+      file: lineSchema({ max: 4096 }).refine(isAbsolute, "must be an absolute path"),
+    }),
     z.strictObject({ kind: z.literal("pkcs11"), keyLabel: keyLabelSchema }),
   ]),
 });
@@ -24,12 +27,32 @@ export function keyRoutes(deps: AppDeps): ApiRouter {
   const router = new ApiRouter(deps.identity.authenticator);
   defineRoute(
     router,
-    { method: "get", path: "/api/keys/status", operationId: "keyStatus", reads: "sensitive", summary: "The master keys, every data-key version with its encryption count and the values sealed under it, and re-encryption progress (no key material)", tags, scopes: ["keys:manage"], responses: { 200: { description: "key status" } } },
+    {
+      method: "get",
+      path: "/api/keys/status",
+      operationId: "keyStatus",
+      reads: "sensitive",
+      summary:
+        "The master keys, every data-key version with its encryption count and the values sealed under it, and re-encryption progress (no key material)",
+      tags,
+      scopes: ["keys:manage"],
+      responses: { 200: { description: "key status" } },
+    },
     (c) => c.json(deps.keyAdmin.status()),
   );
   defineRoute(
     router,
-    { method: "post", path: "/api/keys/rotate", operationId: "rotateMasterKey", summary: "Rotate the master key: load (or create) the new key, wrap every data key under it, make it current. The old key keeps unwrapping until retired", tags, scopes: ["keys:manage"], body: rotateMasterSchema, responses: { 200: { description: "rotated" } } },
+    {
+      method: "post",
+      path: "/api/keys/rotate",
+      operationId: "rotateMasterKey",
+      summary:
+        "Rotate the master key: load (or create) the new key, wrap every data key under it, make it current. The old key keeps unwrapping until retired",
+      tags,
+      scopes: ["keys:manage"],
+      body: rotateMasterSchema,
+      responses: { 200: { description: "rotated" } },
+    },
     async (c, { body }) => {
       const next = await deps.keyAdmin.openMaster(body.newMasterKey);
       return c.json(await rotateMaster(deps.keyAdmin, next, actorOf(principalOf(c))));
@@ -37,7 +60,15 @@ export function keyRoutes(deps: AppDeps): ApiRouter {
   );
   defineRoute(
     router,
-    { method: "post", path: "/api/tenants/:tenantId/keys/rotate", operationId: "rotateTenantKey", summary: "A new data-key version for the tenant: new writes use it at once, older rows move in the background", tags, scopes: ["keys:manage"], responses: { 200: { description: "rotated" } } },
+    {
+      method: "post",
+      path: "/api/tenants/:tenantId/keys/rotate",
+      operationId: "rotateTenantKey",
+      summary: "A new data-key version for the tenant: new writes use it at once, older rows move in the background",
+      tags,
+      scopes: ["keys:manage"],
+      responses: { 200: { description: "rotated" } },
+    },
     async (c, { params }) => c.json(await rotateTenantKey(deps.keyAdmin, params.tenantId, actorOf(principalOf(c)))),
   );
   return router;

@@ -41,8 +41,12 @@ const statusSchema = z.strictObject({
       installedBy: z.string(),
     })
     .nullable(),
-  limits: limitsSchema.meta({ description: "the limits in effect: the license's, or the evaluation limits without one" }),
-  usage: limitsSchema.meta({ description: "what counts against them now: customer tenants, active people, active agents" }),
+  limits: limitsSchema.meta({
+    description: "the limits in effect: the license's, or the evaluation limits without one",
+  }),
+  usage: limitsSchema.meta({
+    description: "what counts against them now: customer tenants, active people, active agents",
+  }),
   expiresAt: z.string().nullable(),
   graceEndsAt: z.string().nullable(),
   daysLeft: z.int().nullable(),
@@ -51,18 +55,32 @@ const statusSchema = z.strictObject({
 });
 
 const installSchema = z.strictObject({
-  license: multilineSchema({ max: MAX_LICENSE_TEXT_BYTES }).meta({ description: "the license file's text, -----BEGIN VECTO LICENSE----- ... -----END VECTO LICENSE-----" }),
+  license: multilineSchema({ max: MAX_LICENSE_TEXT_BYTES }).meta({
+    description: "the license file's text, -----BEGIN VECTO LICENSE----- ... -----END VECTO LICENSE-----",
+  }),
 });
 
 const dayParam = (what: string): z.ZodType<string> => z.string().refine(isDay, `${what} must be a date YYYY-MM-DD`);
-const reportQuery = z.strictObject({ from: dayParam("from").meta({ description: "first day (UTC), YYYY-MM-DD" }), to: dayParam("to").meta({ description: "last day (UTC), YYYY-MM-DD, included" }) });
+const reportQuery = z.strictObject({
+  from: dayParam("from").meta({ description: "first day (UTC), YYYY-MM-DD" }),
+  to: dayParam("to").meta({ description: "last day (UTC), YYYY-MM-DD, included" }),
+});
 
 export function licenseRoutes(deps: AppDeps): ApiRouter {
   const router = new ApiRouter(deps.identity.authenticator);
 
   defineRoute(
     router,
-    { method: "get", path: "/api/license", operationId: "getLicense", reads: "content", summary: "The license: state, licensee, edition, limits, usage against them, expiry and warnings", tags, scopes: manage, responses: { 200: { description: "the license status", schema: statusSchema } } },
+    {
+      method: "get",
+      path: "/api/license",
+      operationId: "getLicense",
+      reads: "content",
+      summary: "The license: state, licensee, edition, limits, usage against them, expiry and warnings",
+      tags,
+      scopes: manage,
+      responses: { 200: { description: "the license status", schema: statusSchema } },
+    },
     (c) => c.json(deps.license.status()),
   );
 
@@ -73,11 +91,15 @@ export function licenseRoutes(deps: AppDeps): ApiRouter {
       path: "/api/license",
       operationId: "installLicense",
       summary: "Install a license (checked now: vendor signature, dates, a sequence higher than the installed one's)",
-      description: "Always allowed, also while the appliance is read-only after expiry. A refusal is 422 with the reason (`reason`: armor, envelope, unknown-key, bad-signature, invalid-payload, not-yet-valid, expired, sequence) and is recorded as license.refused.",
+      description:
+        "Always allowed, also while the appliance is read-only after expiry. A refusal is 422 with the reason (`reason`: armor, envelope, unknown-key, bad-signature, invalid-payload, not-yet-valid, expired, sequence) and is recorded as license.refused.",
       tags,
       scopes: manage,
       body: installSchema,
-      responses: { 200: { description: "installed; the new license status", schema: statusSchema }, 422: { description: "the license is refused; `detail` says why, `reason` names the check" } },
+      responses: {
+        200: { description: "installed; the new license status", schema: statusSchema },
+        422: { description: "the license is refused; `detail` says why, `reason` names the check" },
+      },
     },
     async (c, { body }) => {
       const principal = principalOf(c);
@@ -90,13 +112,18 @@ export function licenseRoutes(deps: AppDeps): ApiRouter {
     {
       method: "get",
       path: "/api/usage/report",
-      operationId: "getUsageReport", reads: "sensitive",
+      operationId: "getUsageReport",
+      reads: "sensitive",
       summary: "The signed usage report for a period (counts only), for a license audit",
-      description: "Daily snapshots of the period with their hash chain, missing days and clock rollbacks, a Markdown summary, signed with the installation's Ed25519 key. Recorded as usage.exported. The vendor verifies it with `npm run licensing -- verify-usage`.",
+      description:
+        "Daily snapshots of the period with their hash chain, missing days and clock rollbacks, a Markdown summary, signed with the installation's Ed25519 key. Recorded as usage.exported. The vendor verifies it with `npm run licensing -- verify-usage`.",
       tags,
       scopes: manage,
       query: reportQuery,
-      responses: { 200: { description: "the report (a download: Content-Disposition attachment)" }, 422: { description: "the period is reversed or longer than allowed" } },
+      responses: {
+        200: { description: "the report (a download: Content-Disposition attachment)" },
+        422: { description: "the period is reversed or longer than allowed" },
+      },
     },
     async (c, { query }) => {
       const principal = principalOf(c);

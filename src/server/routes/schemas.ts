@@ -14,8 +14,14 @@ export const nameSchema = lineSchema({ max: 200, trim: true });
  * Ill-formed Unicode is refused: a lone surrogate turns into U+FFFD when hashed as UTF-8, so
  * "x\ud800" and "x\udfff" would be one password.
  */
-export const passwordSchema = z.string().min(1).max(1024).refine((value) => value.isWellFormed(), "contains a lone surrogate (ill-formed Unicode)");
-export const slugSchema = z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, "lowercase letters, digits and inner hyphens, 1-40 characters");
+export const passwordSchema = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((value) => value.isWellFormed(), "contains a lone surrogate (ill-formed Unicode)");
+export const slugSchema = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/, "lowercase letters, digits and inner hyphens, 1-40 characters");
 export const tenantRoleSchema = z.enum(TENANT_ROLES);
 export const idSchema = z.uuid();
 

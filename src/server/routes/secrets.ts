@@ -5,7 +5,18 @@
  */
 import type { Context } from "hono";
 import { z } from "zod";
-import { createSecret, deleteSecret, listSecrets, rotateSecret, SECRET_DESCRIPTION_MAX_CHARS, SECRET_NAME_PATTERN, SECRET_NAME_RULE, SECRET_VALUE_MAX_BYTES, secretValueProblem, type SecretView } from "../../secrets/secrets.js";
+import {
+  createSecret,
+  deleteSecret,
+  listSecrets,
+  rotateSecret,
+  SECRET_DESCRIPTION_MAX_CHARS,
+  SECRET_NAME_PATTERN,
+  SECRET_NAME_RULE,
+  SECRET_VALUE_MAX_BYTES,
+  secretValueProblem,
+  type SecretView,
+} from "../../secrets/secrets.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
@@ -24,9 +35,14 @@ const secretValueSchema = z
     const problem = secretValueProblem(value);
     if (problem) ctx.addIssue({ code: "custom", message: `value ${problem}` });
   })
-  .meta({ writeOnly: true, description: `the secret itself, 1-${SECRET_VALUE_MAX_BYTES} bytes of UTF-8 text without NUL; never returned by any route` });
+  .meta({
+    writeOnly: true,
+    description: `the secret itself, 1-${SECRET_VALUE_MAX_BYTES} bytes of UTF-8 text without NUL; never returned by any route`,
+  });
 
-const descriptionSchema = multilineSchema({ min: 0, max: SECRET_DESCRIPTION_MAX_CHARS, trim: true }).meta({ description: "what the secret is for (tenant content: stored encrypted, returned in listings)" });
+const descriptionSchema = multilineSchema({ min: 0, max: SECRET_DESCRIPTION_MAX_CHARS, trim: true }).meta({
+  description: "what the secret is for (tenant content: stored encrypted, returned in listings)",
+});
 
 /** The response shape, documented: metadata only; there is no field a value could travel in. */
 const secretViewSchema = z.strictObject({
@@ -41,7 +57,11 @@ const secretViewSchema = z.strictObject({
 });
 const oneSecret = z.strictObject({ secret: secretViewSchema });
 
-const createSchema = z.strictObject({ name: secretNameSchema, value: secretValueSchema, description: descriptionSchema.optional() });
+const createSchema = z.strictObject({
+  name: secretNameSchema,
+  value: secretValueSchema,
+  description: descriptionSchema.optional(),
+});
 const rotateSchema = z.strictObject({ value: secretValueSchema, description: descriptionSchema.optional() });
 
 const tags = ["secrets"];
@@ -59,25 +79,82 @@ export function secretRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/secrets", operationId: "listSecrets", reads: "sensitive", summary: "The tenant's secrets: metadata only, never a value", tags, scopes: manage, query: pageSchema, responses: { 200: { description: "a page of secrets (by name)", schema: z.strictObject({ secrets: z.array(secretViewSchema) }) } } },
-    async (c, { query }) => c.json({ secrets: await listSecrets(deps.graph, tenantDbOf(deps, c), principalOf(c), query.after, query.limit) }),
+    {
+      method: "get",
+      path: "/api/secrets",
+      operationId: "listSecrets",
+      reads: "sensitive",
+      summary: "The tenant's secrets: metadata only, never a value",
+      tags,
+      scopes: manage,
+      query: pageSchema,
+      responses: {
+        200: {
+          description: "a page of secrets (by name)",
+          schema: z.strictObject({ secrets: z.array(secretViewSchema) }),
+        },
+      },
+    },
+    async (c, { query }) =>
+      c.json({ secrets: await listSecrets(deps.graph, tenantDbOf(deps, c), principalOf(c), query.after, query.limit) }),
   );
 
   defineRoute(
     router,
-    { method: "post", path: "/api/secrets", operationId: "createSecret", summary: "Store a secret (write-only: the value is never returned)", tags, scopes: manage, body: createSchema, responses: { 201: { description: "the secret's metadata, version 1 (ETag)", schema: oneSecret }, 409: { description: "the tenant has a secret of that name" } } },
-    async (c, { body }) => secretResponse(c, await createSecret(deps.graph, tenantDbOf(deps, c), principalOf(c), body), 201),
+    {
+      method: "post",
+      path: "/api/secrets",
+      operationId: "createSecret",
+      summary: "Store a secret (write-only: the value is never returned)",
+      tags,
+      scopes: manage,
+      body: createSchema,
+      responses: {
+        201: { description: "the secret's metadata, version 1 (ETag)", schema: oneSecret },
+        409: { description: "the tenant has a secret of that name" },
+      },
+    },
+    async (c, { body }) =>
+      secretResponse(c, await createSecret(deps.graph, tenantDbOf(deps, c), principalOf(c), body), 201),
   );
 
   defineRoute(
     router,
-    { method: "put", path: "/api/secrets/:name", operationId: "rotateSecret", summary: "Rotate a secret: replace its value, version + 1 (If-Match optional)", tags, scopes: manage, pathParams, body: rotateSchema, responses: { 200: { description: "the secret's metadata at its new version (ETag)", schema: oneSecret }, 404: { description: "no secret of that name" }, 412: { description: "If-Match named a version that is no longer current" } } },
-    async (c, { params, body }) => secretResponse(c, await rotateSecret(deps.graph, tenantDbOf(deps, c), principalOf(c), params.name, body, ifMatchVersion(c)), 200),
+    {
+      method: "put",
+      path: "/api/secrets/:name",
+      operationId: "rotateSecret",
+      summary: "Rotate a secret: replace its value, version + 1 (If-Match optional)",
+      tags,
+      scopes: manage,
+      pathParams,
+      body: rotateSchema,
+      responses: {
+        200: { description: "the secret's metadata at its new version (ETag)", schema: oneSecret },
+        404: { description: "no secret of that name" },
+        412: { description: "If-Match named a version that is no longer current" },
+      },
+    },
+    async (c, { params, body }) =>
+      secretResponse(
+        c,
+        await rotateSecret(deps.graph, tenantDbOf(deps, c), principalOf(c), params.name, body, ifMatchVersion(c)),
+        200,
+      ),
   );
 
   defineRoute(
     router,
-    { method: "delete", path: "/api/secrets/:name", operationId: "deleteSecret", summary: "Delete a secret", tags, scopes: manage, pathParams, responses: { 204: { description: "the secret is gone" }, 404: { description: "no secret of that name" } } },
+    {
+      method: "delete",
+      path: "/api/secrets/:name",
+      operationId: "deleteSecret",
+      summary: "Delete a secret",
+      tags,
+      scopes: manage,
+      pathParams,
+      responses: { 204: { description: "the secret is gone" }, 404: { description: "no secret of that name" } },
+    },
     async (c, { params }) => {
       await deleteSecret(deps.graph, tenantDbOf(deps, c), principalOf(c), params.name);
       return c.body(null, 204);

@@ -10,13 +10,30 @@ export function sessionRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/sessions", operationId: "listOwnSessions", reads: "content", summary: "The caller's sessions", tags, scopes: ["self"], responses: { 200: { description: "the sessions" } } },
+    {
+      method: "get",
+      path: "/api/sessions",
+      operationId: "listOwnSessions",
+      reads: "content",
+      summary: "The caller's sessions",
+      tags,
+      scopes: ["self"],
+      responses: { 200: { description: "the sessions" } },
+    },
     (c) => c.json({ sessions: ownSessions(accountDbOf(deps, c), principalOf(c)) }),
   );
 
   defineRoute(
     router,
-    { method: "delete", path: "/api/sessions/:sessionId", operationId: "endOwnSession", summary: "End one of the caller's sessions", tags, scopes: ["self"], responses: { 204: { description: "the session is ended" } } },
+    {
+      method: "delete",
+      path: "/api/sessions/:sessionId",
+      operationId: "endOwnSession",
+      summary: "End one of the caller's sessions",
+      tags,
+      scopes: ["self"],
+      responses: { 204: { description: "the session is ended" } },
+    },
     async (c, { params }) => {
       await endOwnSession(accountDbOf(deps, c), principalOf(c), params.sessionId);
       return c.body(null, 204);

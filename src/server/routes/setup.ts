@@ -5,7 +5,12 @@ import type { AppDeps } from "../deps.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { emailSchema, nameSchema, passwordSchema } from "./schemas.js";
 
-const setupSchema = z.strictObject({ token: z.string().min(1).max(200), email: emailSchema, name: nameSchema, password: passwordSchema });
+const setupSchema = z.strictObject({
+  token: z.string().min(1).max(200),
+  email: emailSchema,
+  name: nameSchema,
+  password: passwordSchema,
+});
 
 export function setupRoutes(deps: AppDeps): ApiRouter {
   const router = new ApiRouter(deps.identity.authenticator);
@@ -27,7 +32,11 @@ export function setupRoutes(deps: AppDeps): ApiRouter {
       },
     },
     async (c, { body }) => {
-      const root = await completeSetup(deps.identity.accounts, body.token, { email: body.email, name: body.name, password: body.password });
+      const root = await completeSetup(deps.identity.accounts, body.token, {
+        email: body.email,
+        name: body.name,
+        password: body.password,
+      });
       return c.json({ user: root }, 201);
     },
   );

@@ -8,7 +8,10 @@ import { ApiRouter, defineRoute } from "../route.js";
 import { nothingToChange } from "./schemas.js";
 
 const settingsSchema = z.strictObject({
-  readAudit: z.enum(READ_AUDIT_LEVELS).meta({ description: 'which reads leave an audit event: "off", "sensitive" (exports, audit-log reads, secret metadata, key views; the default) or "all" (every read of the tenant\'s data too); see docs/audit.md' }),
+  readAudit: z.enum(READ_AUDIT_LEVELS).meta({
+    description:
+      'which reads leave an audit event: "off", "sensitive" (exports, audit-log reads, secret metadata, key views; the default) or "all" (every read of the tenant\'s data too); see docs/audit.md',
+  }),
 });
 const updateSchema = nothingToChange(settingsSchema.partial());
 
@@ -18,12 +21,26 @@ export function tenantSettingsRoutes(deps: AppDeps): ApiRouter {
   const responses = { 200: { description: "the tenant's settings", schema: settingsSchema } };
   defineRoute(
     router,
-    { ...common, method: "get", operationId: "getTenantSettings", summary: "The caller's tenant's settings", reads: "content", responses },
+    {
+      ...common,
+      method: "get",
+      operationId: "getTenantSettings",
+      summary: "The caller's tenant's settings",
+      reads: "content",
+      responses,
+    },
     (c) => c.json(tenantSettings(deps.identity.accounts, principalOf(c))),
   );
   defineRoute(
     router,
-    { ...common, method: "put", operationId: "updateTenantSettings", summary: "Change the caller's tenant's settings (audited as tenant.updated)", body: updateSchema, responses },
+    {
+      ...common,
+      method: "put",
+      operationId: "updateTenantSettings",
+      summary: "Change the caller's tenant's settings (audited as tenant.updated)",
+      body: updateSchema,
+      responses,
+    },
     async (c, { body }) => c.json(await updateTenantSettings(deps.identity.accounts, principalOf(c), body)),
   );
   return router;

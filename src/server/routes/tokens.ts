@@ -11,7 +11,16 @@ export function tokenRoutes(deps: AppDeps): ApiRouter {
 
   defineRoute(
     router,
-    { method: "get", path: "/api/tokens", operationId: "listOwnTokens", reads: "content", summary: "The caller's personal access tokens (never the secret)", tags, scopes: ["self"], responses: { 200: { description: "the tokens" } } },
+    {
+      method: "get",
+      path: "/api/tokens",
+      operationId: "listOwnTokens",
+      reads: "content",
+      summary: "The caller's personal access tokens (never the secret)",
+      tags,
+      scopes: ["self"],
+      responses: { 200: { description: "the tokens" } },
+    },
     (c) => c.json({ tokens: ownTokens(accountDbOf(deps, c), principalOf(c)) }),
   );
 
@@ -32,14 +41,25 @@ export function tokenRoutes(deps: AppDeps): ApiRouter {
       },
     },
     async (c, { body }) => {
-      const created = await createOwnToken(accountDbOf(deps, c), principalOf(c), { ...body, scopes: [...new Set(body.scopes)] });
+      const created = await createOwnToken(accountDbOf(deps, c), principalOf(c), {
+        ...body,
+        scopes: [...new Set(body.scopes)],
+      });
       return c.json({ token: created.token, ...created.info }, 201);
     },
   );
 
   defineRoute(
     router,
-    { method: "delete", path: "/api/tokens/:tokenId", operationId: "revokeOwnToken", summary: "Revoke one of the caller's personal access tokens", tags, scopes: ["self"], responses: { 204: { description: "the token is revoked" } } },
+    {
+      method: "delete",
+      path: "/api/tokens/:tokenId",
+      operationId: "revokeOwnToken",
+      summary: "Revoke one of the caller's personal access tokens",
+      tags,
+      scopes: ["self"],
+      responses: { 204: { description: "the token is revoked" } },
+    },
     async (c, { params }) => {
       await revokeOwnToken(accountDbOf(deps, c), principalOf(c), params.tokenId);
       return c.body(null, 204);

@@ -58,7 +58,9 @@ export const DISCARD_LIMIT_BYTES = 64 * 1024;
 
 function smallBody(req: IncomingMessage): boolean {
   const length = Number(req.headers["content-length"]);
-  return req.headers["transfer-encoding"] === undefined && Number.isSafeInteger(length) && length <= DISCARD_LIMIT_BYTES;
+  return (
+    req.headers["transfer-encoding"] === undefined && Number.isSafeInteger(length) && length <= DISCARD_LIMIT_BYTES
+  );
 }
 
 /** Reads what is left of a body nobody will read, so that the connection can go on (or close without a reset). */
@@ -71,9 +73,15 @@ function discardBody(req: IncomingMessage): void {
 
 /** Node's ServerResponse, plus the keep-alive rule above: passed as the `ServerResponse` server option. */
 export class TransportResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
-  override writeHead(statusCode: number, second?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], third?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
+  override writeHead(
+    statusCode: number,
+    second?: string | OutgoingHttpHeaders | OutgoingHttpHeader[],
+    third?: OutgoingHttpHeaders | OutgoingHttpHeader[],
+  ): this {
     if (!this.headersSent) this.beforeHeaders();
-    return typeof second === "string" ? super.writeHead(statusCode, second, third) : super.writeHead(statusCode, second);
+    return typeof second === "string"
+      ? super.writeHead(statusCode, second, third)
+      : super.writeHead(statusCode, second);
   }
 
   private beforeHeaders(): void {

@@ -26,21 +26,40 @@ export function parserProblem(error: ParserError): TransportProblem | null {
   const reason = error.code ?? "unknown";
   switch (error.code) {
     case "HPE_HEADER_OVERFLOW":
-      return { status: 431, kind: "headers-too-large", detail: `the request line and header fields exceed ${maxHeaderSize} bytes`, reason };
+      return {
+        status: 431,
+        kind: "headers-too-large",
+        detail: `the request line and header fields exceed ${maxHeaderSize} bytes`,
+        reason,
+      };
     case "HPE_CHUNK_EXTENSIONS_OVERFLOW":
       return { status: 413, kind: "payload-too-large", detail: "chunk extensions too large", reason };
     case "ERR_HTTP_REQUEST_TIMEOUT":
       return { status: 408, kind: "request-timeout", detail: "the request did not arrive in time", reason };
   }
   if (!reason.startsWith("HPE_")) return null;
-  const what = error.reason !== undefined && /^[A-Za-z0-9 ,.'()-]{1,80}$/.test(error.reason) ? `: ${error.reason.toLowerCase()}` : "";
+  const what =
+    error.reason !== undefined && /^[A-Za-z0-9 ,.'()-]{1,80}$/.test(error.reason)
+      ? `: ${error.reason.toLowerCase()}`
+      : "";
   return { status: 400, kind: "bad-request", detail: `malformed HTTP request${what}`, reason };
 }
 
 /** For the adapter's error hook: a RequestError is the client's fault; anything else is ours. */
 export function adapterProblem(error: unknown): TransportProblem {
-  if (error instanceof RequestError) return { status: 400, kind: "bad-request", detail: "the request target or Host header is not a valid URL", reason: "invalid-url" };
-  return { status: 500, kind: "internal-error", detail: "the request failed; quote the request id to your administrator", reason: "adapter-error" };
+  if (error instanceof RequestError)
+    return {
+      status: 400,
+      kind: "bad-request",
+      detail: "the request target or Host header is not a valid URL",
+      reason: "invalid-url",
+    };
+  return {
+    status: 500,
+    kind: "internal-error",
+    detail: "the request failed; quote the request id to your administrator",
+    reason: "adapter-error",
+  };
 }
 
 function onClientError(responder: TransportResponder): (error: ParserError, socket: Duplex) => void {
@@ -71,7 +90,12 @@ export function guardRequests(
       return;
     }
     if (req.httpVersion === "1.1" && req.headers.host === undefined) {
-      responder.send(res, { status: 400, kind: "bad-request", detail: "an HTTP/1.1 request needs a Host header", reason: "missing-host" });
+      responder.send(res, {
+        status: 400,
+        kind: "bad-request",
+        detail: "an HTTP/1.1 request needs a Host header",
+        reason: "missing-host",
+      });
       return;
     }
     void next(req, res);
@@ -82,10 +106,17 @@ export function guardRequests(
 export function answerHttpErrors(server: HttpServer | HttpsServer, responder: TransportResponder): void {
   server.on("clientError", onClientError(responder));
   server.on("checkExpectation", (_req: IncomingMessage, res: ServerResponse) => {
-    responder.send(res, { status: 417, kind: "expectation-failed", detail: "only Expect: 100-continue is supported", reason: "expectation" });
+    responder.send(res, {
+      status: 417,
+      kind: "expectation-failed",
+      detail: "only Expect: 100-continue is supported",
+      reason: "expectation",
+    });
   });
   server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
-    socket.write(responder.raw({ status: 405, kind: "method-not-allowed", detail: "CONNECT is not supported", reason: "connect" }));
+    socket.write(
+      responder.raw({ status: 405, kind: "method-not-allowed", detail: "CONNECT is not supported", reason: "connect" }),
+    );
     closeGracefully(socket as Socket);
   });
 }

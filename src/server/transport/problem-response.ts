@@ -32,7 +32,10 @@ export class TransportResponder {
   /** A complete HTTP/1.1 response, for a socket the parser gave up on. */
   raw(problem: TransportProblem): Buffer {
     const { headers, body } = this.render(problem);
-    const lines = [`HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ""}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+    const lines = [
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ""}`,
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    ];
     return Buffer.from(`${lines.join("\r\n")}\r\n\r\n${body}`, "utf8");
   }
 
@@ -51,7 +54,10 @@ export class TransportResponder {
 
   private render(problem: TransportProblem): Rendered {
     const requestId = randomUUID();
-    this.log.info({ requestId, status: problem.status, problem: problem.kind, reason: problem.reason }, "request refused by the HTTP layer");
+    this.log.info(
+      { requestId, status: problem.status, problem: problem.kind, reason: problem.reason },
+      "request refused by the HTTP layer",
+    );
     const body = JSON.stringify(problemBody(problem.status, problem.kind, problem.detail, { requestId }));
     return {
       body,

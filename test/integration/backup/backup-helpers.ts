@@ -5,11 +5,23 @@ import { copyFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { basename, join, relative } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { expect } from "vitest";
-import { CLI, cleanEnv, freePort, httpsRequest, runCli, startServe, waitForExit, type CliResult } from "../../helpers.js";
+import {
+  CLI,
+  cleanEnv,
+  freePort,
+  httpsRequest,
+  runCli,
+  startServe,
+  waitForExit,
+  type CliResult,
+} from "../../helpers.js";
 import { STRONG_PASSWORD, type Fixture, type TenantAccount } from "../../identity-fixture.js";
 
 /** Runs the built CLI without blocking the event loop (the in-process app keeps serving meanwhile). */
-export function runCliAsync(args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
+export function runCliAsync(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string> },
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env: cleanEnv(options.env) });
     let stdout = "";
@@ -23,7 +35,12 @@ export function runCliAsync(args: string[], options: { cwd: string; env?: Record
 
 /** The last non-empty stderr line that is not a JSON log line: what an operator reads. */
 export function failureLine(result: CliResult): string {
-  return result.stderr.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("{")).at(-1) ?? "";
+  return (
+    result.stderr
+      .split("\n")
+      .filter((l) => l.trim() !== "" && !l.startsWith("{"))
+      .at(-1) ?? ""
+  );
 }
 
 /** Every regular file under `dir` with its SHA-256 and mode: equal maps mean nothing changed. */
@@ -36,7 +53,8 @@ export function hashTree(dir: string): Record<string, string> {
         out[`${relative(dir, full)}/`] = (statSync(full).mode & 0o777).toString(8);
         walk(full);
       } else {
-        out[relative(dir, full)] = `${createHash("sha256").update(readFileSync(full)).digest("hex")} ${(statSync(full).mode & 0o777).toString(8)}`;
+        out[relative(dir, full)] =
+          `${createHash("sha256").update(readFileSync(full)).digest("hex")} ${(statSync(full).mode & 0o777).toString(8)}`;
       }
     }
   };
@@ -60,7 +78,12 @@ export interface NewMachine {
   readonly dataDir: string;
   /** The environment that runs `vecto` there (data dir, the copied master key). */
   readonly env: Record<string, string>;
-  readonly report: { erasedAgain: string[]; contentErasedAgain: { kind: string; id: string }[]; erasureSources: string[]; warnings: string[] };
+  readonly report: {
+    erasedAgain: string[];
+    contentErasedAgain: { kind: string; id: string }[];
+    erasureSources: string[];
+    warnings: string[];
+  };
 }
 
 /**
@@ -68,9 +91,17 @@ export interface NewMachine {
  * master key copied, nothing else; the backup is restored from where it lies (copy the backup
  * directory there first to model carrying it over). `extra` adds restore options.
  */
-export function restoreOnNewMachine(f: Fixture, backup: string, scratch: string, name = "new-machine", extra: string[] = []): NewMachine {
+export function restoreOnNewMachine(
+  f: Fixture,
+  backup: string,
+  scratch: string,
+  name = "new-machine",
+  extra: string[] = [],
+): NewMachine {
   const fresh = join(scratch, name);
-  const key = existsSync(join(scratch, "master.key")) ? join(scratch, "master.key") : copyMasterKey(f, join(scratch, "master.key"));
+  const key = existsSync(join(scratch, "master.key"))
+    ? join(scratch, "master.key")
+    : copyMasterKey(f, join(scratch, "master.key"));
   const env = { VECTO_DATA_DIR: fresh, VECTO_MASTER_KEY_FILE: key, VECTO_LOG_LEVEL: "warn" };
   const restored = runCli(["backup", "restore", backup, "--yes", "--json", ...extra], { cwd: scratch, env });
   expect(restored.status, restored.stderr).toBe(0);
@@ -90,9 +121,15 @@ export function carryBackups(files: readonly string[], to: string): string[] {
 /** Serves a restored data dir and tries a tenant admin's login there: the HTTP status. */
 export async function loginStatusOn(machine: NewMachine, cwd: string, tenant: string, email: string): Promise<number> {
   const port = await freePort();
-  const server = await startServe(cwd, { ...machine.env, VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_LOG_LEVEL: "info", VECTO_BACKUP_SCHEDULE: "off" }, ["--no-setup-token"]);
+  const server = await startServe(
+    cwd,
+    { ...machine.env, VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_LOG_LEVEL: "info", VECTO_BACKUP_SCHEDULE: "off" },
+    ["--no-setup-token"],
+  );
   try {
-    const res = await httpsCaller(port).call("POST", "/api/auth/login", { body: { tenant, email, password: STRONG_PASSWORD } });
+    const res = await httpsCaller(port).call("POST", "/api/auth/login", {
+      body: { tenant, email, password: STRONG_PASSWORD },
+    });
     return res.status;
   } finally {
     server.child.kill("SIGTERM");
@@ -100,15 +137,23 @@ export async function loginStatusOn(machine: NewMachine, cwd: string, tenant: st
   }
 }
 
-export function allRows(file: string, skip: (table: string, row: Record<string, unknown>) => boolean = () => false): Record<string, string[]> {
+export function allRows(
+  file: string,
+  skip: (table: string, row: Record<string, unknown>) => boolean = () => false,
+): Record<string, string[]> {
   if (!existsSync(file)) throw new Error(`${file} does not exist`);
   const db = new BetterSqlite3(file, { readonly: true });
   try {
-    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[];
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+      .all() as { name: string }[];
     const out: Record<string, string[]> = {};
     for (const { name } of tables) {
       const rows = db.prepare(`SELECT * FROM "${name}"`).all() as Record<string, unknown>[];
-      out[name] = rows.filter((r) => !skip(name, r)).map(canonicalRow).sort();
+      out[name] = rows
+        .filter((r) => !skip(name, r))
+        .map(canonicalRow)
+        .sort();
     }
     return out;
   } finally {
@@ -131,18 +176,44 @@ export async function populate(f: Fixture, prefix: string): Promise<Populated> {
   await f.createUser(acme.admin, { role: "member" }, acme.slug);
   const post = (token: string, path: string, body: unknown): Promise<Response> => f.call("POST", path, { token, body });
   const admin = acme.admin.tokens.accessToken;
-  const projectId = (await json<{ project: { id: string } }>(await post(admin, "/api/projects", { name: "Backed up" }))).project.id;
-  const idea = (await json<{ node: { id: string } }>(await post(admin, `/api/projects/${projectId}/nodes`, { type: "idea", title: "Keep encrypted backups" }))).node.id;
-  const decision = (await json<{ node: { id: string } }>(await post(admin, `/api/projects/${projectId}/nodes`, { type: "decision", title: "Chunked AES-GCM", body: "Authenticated chunks, final flag.", status: "accepted" }))).node.id;
-  const edge = await post(admin, `/api/projects/${projectId}/edges`, { type: "originates_from", from: decision, to: idea });
+  const projectId = (await json<{ project: { id: string } }>(await post(admin, "/api/projects", { name: "Backed up" })))
+    .project.id;
+  const idea = (
+    await json<{ node: { id: string } }>(
+      await post(admin, `/api/projects/${projectId}/nodes`, { type: "idea", title: "Keep encrypted backups" }),
+    )
+  ).node.id;
+  const decision = (
+    await json<{ node: { id: string } }>(
+      await post(admin, `/api/projects/${projectId}/nodes`, {
+        type: "decision",
+        title: "Chunked AES-GCM",
+        body: "Authenticated chunks, final flag.",
+        status: "accepted",
+      }),
+    )
+  ).node.id;
+  const edge = await post(admin, `/api/projects/${projectId}/edges`, {
+    type: "originates_from",
+    from: decision,
+    to: idea,
+  });
   if (edge.status !== 201) throw new Error(`edge: ${edge.status}`);
-  const betaProject = (await json<{ project: { id: string } }>(await post(beta.admin.tokens.accessToken, "/api/projects", { name: "Beta project" }))).project.id;
+  const betaProject = (
+    await json<{ project: { id: string } }>(
+      await post(beta.admin.tokens.accessToken, "/api/projects", { name: "Beta project" }),
+    )
+  ).project.id;
   await post(beta.admin.tokens.accessToken, `/api/projects/${betaProject}/nodes`, { type: "task", title: "Beta task" });
   return { acme, beta, projectId };
 }
 
 /** A tenant's JSON export without its time stamp: the API-visible objects. */
-export async function exportOf(f: Pick<Fixture, "call">, tenant: TenantAccount, token = tenant.admin.tokens.accessToken): Promise<Record<string, unknown>> {
+export async function exportOf(
+  f: Pick<Fixture, "call">,
+  tenant: TenantAccount,
+  token = tenant.admin.tokens.accessToken,
+): Promise<Record<string, unknown>> {
   const res = await f.call("GET", `/api/tenants/${tenant.tenantId}/export`, { token });
   if (res.status !== 200) throw new Error(`export: ${res.status} ${await res.text()}`);
   const doc = await json<Record<string, unknown>>(res);
@@ -157,8 +228,15 @@ export function httpsCaller(port: number): Pick<Fixture, "call"> {
       const headers: Record<string, string> = { ...options.headers };
       if (options.token !== undefined) headers.Authorization = `Bearer ${options.token}`;
       if (options.body !== undefined) headers["Content-Type"] = "application/json";
-      const res = await httpsRequest(port, path, { method, headers, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
-      return new Response(res.status === 204 ? null : res.body, { status: res.status, headers: { "content-type": String(res.headers["content-type"] ?? "") } });
+      const res = await httpsRequest(port, path, {
+        method,
+        headers,
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+      });
+      return new Response(res.status === 204 ? null : res.body, {
+        status: res.status,
+        headers: { "content-type": String(res.headers["content-type"] ?? "") },
+      });
     },
   };
 }

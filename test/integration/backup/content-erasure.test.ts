@@ -30,7 +30,8 @@ describe("content erasure across a restore", () => {
   const backups = join(scratch.path, "backups");
   const fullBackup = join(backups, "full-before-erasure.vbak");
   const laterBackup = join(backups, "full-after-erasure.vbak");
-  const cli = (args: string[]): ReturnType<typeof runCli> => runCli(args, { cwd: scratch.path, env: { VECTO_DATA_DIR: f.dataDir, VECTO_LOG_LEVEL: "warn" } });
+  const cli = (args: string[]): ReturnType<typeof runCli> =>
+    runCli(args, { cwd: scratch.path, env: { VECTO_DATA_DIR: f.dataDir, VECTO_LOG_LEVEL: "warn" } });
 
   const post = async <T>(path: string, body: unknown): Promise<T> => {
     const res = await f.call("POST", path, { token: acme.admin.tokens.accessToken, body });
@@ -38,21 +39,53 @@ describe("content erasure across a restore", () => {
     return json<T>(res);
   };
   const erase = async (kind: "nodes" | "projects", id: string): Promise<void> => {
-    expect((await f.call("DELETE", `/api/${kind}/${id}`, { token: acme.admin.tokens.accessToken })).status).toBeLessThan(300);
-    expect((await f.call("POST", `/api/${kind}/${id}/erase`, { token: acme.admin.tokens.accessToken, body: { reason: "DSR-7" } })).status).toBe(200);
+    expect(
+      (await f.call("DELETE", `/api/${kind}/${id}`, { token: acme.admin.tokens.accessToken })).status,
+    ).toBeLessThan(300);
+    expect(
+      (
+        await f.call("POST", `/api/${kind}/${id}/erase`, {
+          token: acme.admin.tokens.accessToken,
+          body: { reason: "DSR-7" },
+        })
+      ).status,
+    ).toBe(200);
   };
 
   beforeAll(async () => {
     f = await identityFixture();
     acme = await f.createTenant("ce-acme");
     const projectId = (await post<{ project: { id: string } }>("/api/projects", { name: "Kept project" })).project.id;
-    const nodeId = (await post<{ node: { id: string } }>(`/api/projects/${projectId}/nodes`, { type: "idea", title: "Xylophone merger memo" })).node.id;
-    const keptNodeId = (await post<{ node: { id: string } }>(`/api/projects/${projectId}/nodes`, { type: "decision", title: "Kept decision" })).node.id;
+    const nodeId = (
+      await post<{ node: { id: string } }>(`/api/projects/${projectId}/nodes`, {
+        type: "idea",
+        title: "Xylophone merger memo",
+      })
+    ).node.id;
+    const keptNodeId = (
+      await post<{ node: { id: string } }>(`/api/projects/${projectId}/nodes`, {
+        type: "decision",
+        title: "Kept decision",
+      })
+    ).node.id;
     await post(`/api/projects/${projectId}/edges`, { type: "originates_from", from: keptNodeId, to: nodeId });
-    const erasedProjectId = (await post<{ project: { id: string } }>("/api/projects", { name: "Erased project" })).project.id;
-    const erasedProjectNodeId = (await post<{ node: { id: string } }>(`/api/projects/${erasedProjectId}/nodes`, { type: "task", title: "Erased task" })).node.id;
+    const erasedProjectId = (await post<{ project: { id: string } }>("/api/projects", { name: "Erased project" }))
+      .project.id;
+    const erasedProjectNodeId = (
+      await post<{ node: { id: string } }>(`/api/projects/${erasedProjectId}/nodes`, {
+        type: "task",
+        title: "Erased task",
+      })
+    ).node.id;
     const stored = f.services.db.forTenant({ tenantId: acme.tenantId } as never).nodes.get(nodeId);
-    planted = { nodeId, projectId, keptNodeId, erasedProjectId, erasedProjectNodeId, titleEnc: Buffer.from(stored?.titleEnc ?? []) };
+    planted = {
+      nodeId,
+      projectId,
+      keptNodeId,
+      erasedProjectId,
+      erasedProjectNodeId,
+      titleEnc: Buffer.from(stored?.titleEnc ?? []),
+    };
     mkdirSync(backups, { mode: 0o700 });
   });
   afterAll(() => {
@@ -74,9 +107,14 @@ describe("content erasure across a restore", () => {
 
     const restored = cli(["backup", "restore", fullBackup, "--yes", "--json"]);
     expect(restored.status, restored.stderr).toBe(0);
-    const report = JSON.parse(restored.stdout) as { erasedAgain: string[]; contentErasedAgain: { kind: string; id: string }[] };
+    const report = JSON.parse(restored.stdout) as {
+      erasedAgain: string[];
+      contentErasedAgain: { kind: string; id: string }[];
+    };
     expect(report.erasedAgain).toEqual([]);
-    expect(report.contentErasedAgain.map((c) => `${c.kind} ${c.id}`).sort()).toEqual([`node ${planted.nodeId}`, `project ${planted.erasedProjectId}`].sort());
+    expect(report.contentErasedAgain.map((c) => `${c.kind} ${c.id}`).sort()).toEqual(
+      [`node ${planted.nodeId}`, `project ${planted.erasedProjectId}`].sort(),
+    );
     expectErased(f.dataDir);
     const record = JSON.parse(readFileSync(join(f.dataDir, ERASED_FILE), "utf8")) as { content: { id: string }[] };
     expect(record.content.map((c) => c.id).sort()).toEqual([planted.nodeId, planted.erasedProjectId].sort());
@@ -85,7 +123,9 @@ describe("content erasure across a restore", () => {
   it("nor on a new machine, from the backup directory carried over (the later backup's embedded record)", () => {
     const [oldCopy] = carryBackups([fullBackup, laterBackup], join(scratch.path, "carried"));
     const machine = restoreOnNewMachine(f, oldCopy ?? "", scratch.path);
-    expect(machine.report.contentErasedAgain.map((c) => c.id).sort()).toEqual([planted.nodeId, planted.erasedProjectId].sort());
+    expect(machine.report.contentErasedAgain.map((c) => c.id).sort()).toEqual(
+      [planted.nodeId, planted.erasedProjectId].sort(),
+    );
     expectErased(machine.dataDir);
   });
 
@@ -94,17 +134,32 @@ describe("content erasure across a restore", () => {
     const db = new BetterSqlite3(file, { readonly: true });
     try {
       const count = (sql: string, ...args: string[]): unknown => (db.prepare(sql).get(...args) as { n: number }).n;
-      expect(count("SELECT count(*) AS n FROM nodes WHERE id IN (?, ?)", planted.nodeId, planted.erasedProjectNodeId)).toBe(0);
-      expect(count("SELECT count(*) AS n FROM node_terms WHERE node_id IN (?, ?)", planted.nodeId, planted.erasedProjectNodeId)).toBe(0);
-      expect(count("SELECT count(*) AS n FROM edges WHERE from_id = ? OR to_id = ?", planted.nodeId, planted.nodeId)).toBe(0);
+      expect(
+        count("SELECT count(*) AS n FROM nodes WHERE id IN (?, ?)", planted.nodeId, planted.erasedProjectNodeId),
+      ).toBe(0);
+      expect(
+        count(
+          "SELECT count(*) AS n FROM node_terms WHERE node_id IN (?, ?)",
+          planted.nodeId,
+          planted.erasedProjectNodeId,
+        ),
+      ).toBe(0);
+      expect(
+        count("SELECT count(*) AS n FROM edges WHERE from_id = ? OR to_id = ?", planted.nodeId, planted.nodeId),
+      ).toBe(0);
       expect(count("SELECT count(*) AS n FROM projects WHERE id = ?", planted.erasedProjectId)).toBe(0);
       // What was not erased came back.
       expect(count("SELECT count(*) AS n FROM nodes WHERE id = ?", planted.keptNodeId)).toBe(1);
-      const again = db.prepare("SELECT event, payload FROM audit_events WHERE tenant_id = ? AND payload LIKE '%erasedAgainAfterRestoreOf%' ORDER BY seq").all(acme.tenantId) as { event: string }[];
+      const again = db
+        .prepare(
+          "SELECT event, payload FROM audit_events WHERE tenant_id = ? AND payload LIKE '%erasedAgainAfterRestoreOf%' ORDER BY seq",
+        )
+        .all(acme.tenantId) as { event: string }[];
       expect(again.map((r) => r.event).sort()).toEqual(["node.erased", "project.erased"]);
     } finally {
       db.close();
     }
-    for (const path of [file, `${file}-wal`].filter((p) => existsSync(p))) expect(readFileSync(path).includes(planted.titleEnc), path).toBe(false);
+    for (const path of [file, `${file}-wal`].filter((p) => existsSync(p)))
+      expect(readFileSync(path).includes(planted.titleEnc), path).toBe(false);
   }
 });

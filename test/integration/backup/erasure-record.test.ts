@@ -12,15 +12,26 @@ import { readBackupHeader } from "../../../src/backup/verify.js";
 import { createLogger } from "../../../src/log.js";
 import { runCli, tempDir } from "../../helpers.js";
 import { identityFixture, type Fixture } from "../../identity-fixture.js";
-import { carryBackups, failureLine, loginStatusOn, populate, restoreOnNewMachine, type Populated } from "./backup-helpers.js";
+import {
+  carryBackups,
+  failureLine,
+  loginStatusOn,
+  populate,
+  restoreOnNewMachine,
+  type Populated,
+} from "./backup-helpers.js";
 
-const tenantsIn = (file: string): string[] => (JSON.parse(readFileSync(file, "utf8")) as { tenants: { tenantId: string }[] }).tenants.map((t) => t.tenantId);
+const tenantsIn = (file: string): string[] =>
+  (JSON.parse(readFileSync(file, "utf8")) as { tenants: { tenantId: string }[] }).tenants.map((t) => t.tenantId);
 
 /** Rewrites a backup's header JSON (its length prefix too), keeping every chunk as it was. */
 function editHeader(file: string, change: (header: Record<string, unknown>) => void): void {
   const bytes = readFileSync(file);
   const length = bytes.readUInt32BE(MAGIC.length + 2);
-  const header = JSON.parse(bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + length).toString("utf8")) as Record<string, unknown>;
+  const header = JSON.parse(bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + length).toString("utf8")) as Record<
+    string,
+    unknown
+  >;
   change(header);
   const json = Buffer.from(JSON.stringify(header), "utf8");
   const prefix = Buffer.from(bytes.subarray(0, PREFIX_BYTES));
@@ -35,7 +46,11 @@ describe("the erasure record", () => {
   const backups = join(scratch.path, "backups");
   let oldBackup = "";
   let newBackup = "";
-  const cli = (args: string[]): ReturnType<typeof runCli> => runCli(args, { cwd: scratch.path, env: { VECTO_DATA_DIR: f.dataDir, VECTO_BACKUP_DIR: backups, VECTO_LOG_LEVEL: "warn" } });
+  const cli = (args: string[]): ReturnType<typeof runCli> =>
+    runCli(args, {
+      cwd: scratch.path,
+      env: { VECTO_DATA_DIR: f.dataDir, VECTO_BACKUP_DIR: backups, VECTO_LOG_LEVEL: "warn" },
+    });
   const create = (): string => {
     const made = cli(["backup", "create", "--json"]);
     expect(made.status, made.stderr).toBe(0);
@@ -55,7 +70,10 @@ describe("the erasure record", () => {
   it("is written next to the data and in the backup directory the moment a tenant is erased, and carried in the next backup's header", async () => {
     oldBackup = create();
     expect(tenantsIn(join(backups, ERASED_FILE))).toEqual([]);
-    const erase = await f.call("POST", `/api/tenants/${data.acme.tenantId}/erase`, { token: f.root.tokens.accessToken, body: { confirm: data.acme.slug } });
+    const erase = await f.call("POST", `/api/tenants/${data.acme.tenantId}/erase`, {
+      token: f.root.tokens.accessToken,
+      body: { confirm: data.acme.slug },
+    });
     expect(erase.status).toBe(200);
     // No backup ran since: the erasure itself wrote both files.
     for (const dir of [f.dataDir, backups]) expect(tenantsIn(join(dir, ERASED_FILE))).toEqual([data.acme.tenantId]);
@@ -82,12 +100,20 @@ describe("the erasure record", () => {
     const bare = restoreOnNewMachine(f, alone ?? "", scratch.path, "bare");
     expect(bare.report.erasedAgain).toEqual([]);
     expect(bare.report.erasureSources).toEqual([]);
-    expect(bare.report.warnings[0]).toMatch(/^NO ERASURE RECORD FOUND: .* Copy the whole backup directory \(not one file\), or give the record with --erasures FILE/);
-    const human = runCli(["backup", "restore", alone ?? "", "--yes"], { cwd: scratch.path, env: { ...bare.env, VECTO_DATA_DIR: join(scratch.path, "bare-text") } });
+    expect(bare.report.warnings[0]).toMatch(
+      /^NO ERASURE RECORD FOUND: .* Copy the whole backup directory \(not one file\), or give the record with --erasures FILE/,
+    );
+    const human = runCli(["backup", "restore", alone ?? "", "--yes"], {
+      cwd: scratch.path,
+      env: { ...bare.env, VECTO_DATA_DIR: join(scratch.path, "bare-text") },
+    });
     expect(human.status, human.stderr).toBe(0);
     expect(human.stdout).toContain("warning: NO ERASURE RECORD FOUND");
 
-    const given = restoreOnNewMachine(f, alone ?? "", scratch.path, "given", ["--erasures", join(backups, ERASED_FILE)]);
+    const given = restoreOnNewMachine(f, alone ?? "", scratch.path, "given", [
+      "--erasures",
+      join(backups, ERASED_FILE),
+    ]);
     expect(given.report.erasedAgain).toEqual([data.acme.tenantId]);
     expect(given.report.warnings).toEqual([]);
   });
@@ -98,10 +124,18 @@ describe("the erasure record", () => {
     editHeader(newCopy, (header) => {
       (header.erasures as { tenants: unknown[] }).tenants = [];
     });
-    const env = { VECTO_DATA_DIR: join(scratch.path, "tampered-machine"), VECTO_MASTER_KEY_FILE: join(scratch.path, "master.key"), VECTO_LOG_LEVEL: "warn" };
+    const env = {
+      VECTO_DATA_DIR: join(scratch.path, "tampered-machine"),
+      VECTO_MASTER_KEY_FILE: join(scratch.path, "master.key"),
+      VECTO_LOG_LEVEL: "warn",
+    };
     const refused = runCli(["backup", "restore", oldCopy, "--yes"], { cwd: scratch.path, env });
     expect(refused.status).toBe(3);
-    expect(failureLine(refused)).toMatch(new RegExp(`^vecto: refusing to restore: ${newCopy}, next to the backup, may hold a newer erasure record and cannot be trusted \\(.*fails authentication.*\\); move it out of`));
+    expect(failureLine(refused)).toMatch(
+      new RegExp(
+        `^vecto: refusing to restore: ${newCopy}, next to the backup, may hold a newer erasure record and cannot be trusted \\(.*fails authentication.*\\); move it out of`,
+      ),
+    );
     const verified = runCli(["backup", "verify", newCopy], { cwd: scratch.path, env });
     expect(verified.status).toBe(2);
 
@@ -111,7 +145,9 @@ describe("the erasure record", () => {
     });
     const stripped = runCli(["backup", "restore", oldCopy, "--yes"], { cwd: scratch.path, env });
     expect(stripped.status).toBe(3);
-    expect(failureLine(stripped)).toContain(`${newCopy}, next to the backup, may hold a newer erasure record and cannot be trusted`);
+    expect(failureLine(stripped)).toContain(
+      `${newCopy}, next to the backup, may hold a newer erasure record and cannot be trusted`,
+    );
   });
 });
 
@@ -123,7 +159,10 @@ describe("an erasure record that cannot be written", () => {
       const acme = await f.createTenant("er-unwritable");
       // A directory where the file should be: every write of it fails.
       mkdirSync(join(f.dataDir, ERASED_FILE));
-      const erase = await f.call("POST", `/api/tenants/${acme.tenantId}/erase`, { token: f.root.tokens.accessToken, body: { confirm: acme.slug } });
+      const erase = await f.call("POST", `/api/tenants/${acme.tenantId}/erase`, {
+        token: f.root.tokens.accessToken,
+        body: { confirm: acme.slug },
+      });
       expect(erase.status).toBe(200);
       expect(f.services.db.tenants.get(acme.tenantId)).toBeUndefined();
       expect(lines.join("")).toContain("the erasure is done and audited, but the erasure record could not be written");

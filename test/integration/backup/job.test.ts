@@ -23,7 +23,11 @@ describe("scheduled backup job", () => {
 
   const events = (): { event: string; severity: string; payload: Record<string, unknown> }[] => {
     const raw = new BetterSqlite3(join(f.dataDir, "vecto.db"), { readonly: true });
-    const rows = raw.prepare("SELECT event, severity, payload FROM audit_events WHERE tenant_id = '_platform' AND (event LIKE 'backup.%' OR event = 'job.run') ORDER BY seq").all() as { event: string; severity: string; payload: string }[];
+    const rows = raw
+      .prepare(
+        "SELECT event, severity, payload FROM audit_events WHERE tenant_id = '_platform' AND (event LIKE 'backup.%' OR event = 'job.run') ORDER BY seq",
+      )
+      .all() as { event: string; severity: string; payload: string }[];
     raw.close();
     return rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) as Record<string, unknown> }));
   };
@@ -33,8 +37,19 @@ describe("scheduled backup job", () => {
     data = await populate(f, "job");
     writeFileSync(notADir, "not a directory");
     const base = { dataDir: f.dataDir, databaseFile: join(f.dataDir, "vecto.db") };
-    const good = backupJob(f.services, { ...base, backup: { dir: backupDir, keep: 2, schedule: "0 3 * * *" } }, "0 3 * * *");
-    const broken = { ...backupJob(f.services, { ...base, backup: { dir: join(notADir, "backups"), keep: 2, schedule: "0 3 * * *" } }, "0 3 * * *"), name: "backup-broken" };
+    const good = backupJob(
+      f.services,
+      { ...base, backup: { dir: backupDir, keep: 2, schedule: "0 3 * * *" } },
+      "0 3 * * *",
+    );
+    const broken = {
+      ...backupJob(
+        f.services,
+        { ...base, backup: { dir: join(notADir, "backups"), keep: 2, schedule: "0 3 * * *" } },
+        "0 3 * * *",
+      ),
+      name: "backup-broken",
+    };
     scheduler = startScheduler([good, broken], f.services.identity.events, createLogger("silent"));
   });
   afterAll(async () => {
@@ -49,14 +64,18 @@ describe("scheduled backup job", () => {
     expect(runs).toHaveLength(4);
     expect(runs.every((r) => r.payload.ok === true)).toBe(true);
     const made = runs.map((r) => String(r.payload.file));
-    const kept = readdirSync(backupDir).filter((n) => n.endsWith(".vbak")).sort();
+    const kept = readdirSync(backupDir)
+      .filter((n) => n.endsWith(".vbak"))
+      .sort();
     expect(kept).toEqual(made.slice(2).sort());
     expect(statSync(backupDir).mode & 0o777).toBe(0o700);
     for (const name of kept) {
       expect(statSync(join(backupDir, name)).mode & 0o777).toBe(0o600);
       const work = await privateWorkDir(f.dataDir, "test-verify");
       try {
-        expect((await verifyBackup(join(backupDir, name), { resolver: f.services.resolver }, work.path)).kind).toBe("full");
+        expect((await verifyBackup(join(backupDir, name), { resolver: f.services.resolver }, work.path)).kind).toBe(
+          "full",
+        );
       } finally {
         await work.remove();
       }
@@ -68,10 +87,17 @@ describe("scheduled backup job", () => {
   });
 
   it("records erasures next to the data and next to the backups", async () => {
-    const erase = await f.call("POST", `/api/tenants/${data.beta.tenantId}/erase`, { token: f.root.tokens.accessToken, body: { confirm: data.beta.slug } });
+    const erase = await f.call("POST", `/api/tenants/${data.beta.tenantId}/erase`, {
+      token: f.root.tokens.accessToken,
+      body: { confirm: data.beta.slug },
+    });
     expect(erase.status).toBe(200);
     // Recorded next to the data by the erasure itself, before any backup runs.
-    expect((JSON.parse(readFileSync(join(f.dataDir, ERASED_FILE), "utf8")) as { tenants: { tenantId: string }[] }).tenants.map((t) => t.tenantId)).toEqual([data.beta.tenantId]);
+    expect(
+      (
+        JSON.parse(readFileSync(join(f.dataDir, ERASED_FILE), "utf8")) as { tenants: { tenantId: string }[] }
+      ).tenants.map((t) => t.tenantId),
+    ).toEqual([data.beta.tenantId]);
     await scheduler.runNow("backup");
     for (const dir of [f.dataDir, backupDir]) {
       const record = JSON.parse(readFileSync(join(dir, ERASED_FILE), "utf8")) as { tenants: { tenantId: string }[] };
@@ -81,11 +107,16 @@ describe("scheduled backup job", () => {
   });
 
   it("a scheduled backup from before the erasure, restored on a new machine from the backup directory, erases the tenant again; its admin cannot sign in", async () => {
-    const [before, after] = readdirSync(backupDir).filter((n) => n.endsWith(".vbak")).sort();
+    const [before, after] = readdirSync(backupDir)
+      .filter((n) => n.endsWith(".vbak"))
+      .sort();
     const { header } = await readBackupHeader(join(backupDir, after ?? ""));
     expect(header.erasures?.tenants.map((t) => t.tenantId)).toEqual([data.beta.tenantId]);
     // Only the backups travel: the newer one's header is the record.
-    const [oldCopy] = carryBackups([join(backupDir, before ?? ""), join(backupDir, after ?? "")], join(scratch.path, "carried"));
+    const [oldCopy] = carryBackups(
+      [join(backupDir, before ?? ""), join(backupDir, after ?? "")],
+      join(scratch.path, "carried"),
+    );
     const machine = restoreOnNewMachine(f, oldCopy ?? "", scratch.path);
     expect(machine.report.erasedAgain).toEqual([data.beta.tenantId]);
     expect(machine.report.warnings).toEqual([]);

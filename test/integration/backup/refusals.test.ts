@@ -31,12 +31,22 @@ describe("restore refusals", () => {
   let dataOffset: number;
   let goodBytes: Buffer;
 
-  const env = (extra: Record<string, string> = {}): Record<string, string> => ({ VECTO_DATA_DIR: f.dataDir, VECTO_LOG_LEVEL: "warn", VECTO_BACKUP_SCHEDULE: "off", ...extra });
-  const cli = (args: string[], extra: Record<string, string> = {}): CliResult => runCli(args, { cwd: scratch.path, env: env(extra) });
+  const env = (extra: Record<string, string> = {}): Record<string, string> => ({
+    VECTO_DATA_DIR: f.dataDir,
+    VECTO_LOG_LEVEL: "warn",
+    VECTO_BACKUP_SCHEDULE: "off",
+    ...extra,
+  });
+  const cli = (args: string[], extra: Record<string, string> = {}): CliResult =>
+    runCli(args, { cwd: scratch.path, env: env(extra) });
 
   async function backupOf(dataDir: string, out: string): Promise<string> {
     const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: dataDir }, scratch.path);
-    await createFullBackup({ dataDir, databaseFile: config.databaseFile, keystoreFile: keystorePath(config.databaseFile) }, await openKeyResolver(config), { out, chunkBytes: CHUNK });
+    await createFullBackup(
+      { dataDir, databaseFile: config.databaseFile, keystoreFile: keystorePath(config.databaseFile) },
+      await openKeyResolver(config),
+      { out, chunkBytes: CHUNK },
+    );
     return out;
   }
 
@@ -47,7 +57,13 @@ describe("restore refusals", () => {
   }
 
   /** Restores `file`, expects the exit code and message, and that the live data dir is byte-identical afterwards. */
-  function refused(file: string, code: number, message: RegExp, extra: Record<string, string> = {}, args: string[] = ["--yes"]): void {
+  function refused(
+    file: string,
+    code: number,
+    message: RegExp,
+    extra: Record<string, string> = {},
+    args: string[] = ["--yes"],
+  ): void {
     const before = hashTree(f.dataDir);
     const result = cli(["backup", "restore", file, ...args], extra);
     expect(result.status, result.stderr).toBe(code);
@@ -86,7 +102,10 @@ describe("restore refusals", () => {
     const message = new RegExp(`encrypted under master key ${label}, but the loaded master key is ${masterLabel}`);
     refused(good, 2, message, { VECTO_MASTER_KEY_FILE: wrongKey });
     const fresh = join(scratch.path, "fresh-wrong");
-    const verify = runCli(["backup", "verify", good], { cwd: scratch.path, env: { VECTO_DATA_DIR: fresh, VECTO_MASTER_KEY_FILE: wrongKey, VECTO_LOG_LEVEL: "warn" } });
+    const verify = runCli(["backup", "verify", good], {
+      cwd: scratch.path,
+      env: { VECTO_DATA_DIR: fresh, VECTO_MASTER_KEY_FILE: wrongKey, VECTO_LOG_LEVEL: "warn" },
+    });
     expect(verify.status).toBe(2);
     expect(failureLine(verify)).toMatch(message);
     // Verifying inside the installation with the wrong key configured says the same.
@@ -104,7 +123,11 @@ describe("restore refusals", () => {
       ["at a chunk boundary", dataOffset + 3 * SEALED, /truncated or modified: its last chunk \(2\)/],
       ["one byte short", goodBytes.length - 1, /truncated or modified: its last chunk/],
     ];
-    for (const [what, at, message] of cuts) refused(variant(`cut-${what.replace(/ /g, "-")}.vbak`, goodBytes.subarray(0, at)), 2, message, {}, ["--yes", "--json"]);
+    for (const [what, at, message] of cuts)
+      refused(variant(`cut-${what.replace(/ /g, "-")}.vbak`, goodBytes.subarray(0, at)), 2, message, {}, [
+        "--yes",
+        "--json",
+      ]);
     expect(cuts.length).toBe(6);
   });
 
@@ -129,7 +152,13 @@ describe("restore refusals", () => {
 
   it("refuses swapped chunks", () => {
     const at = (i: number): Buffer => goodBytes.subarray(dataOffset + i * SEALED, dataOffset + (i + 1) * SEALED);
-    const swapped = Buffer.concat([goodBytes.subarray(0, dataOffset), at(0), at(2), at(1), goodBytes.subarray(dataOffset + 3 * SEALED)]);
+    const swapped = Buffer.concat([
+      goodBytes.subarray(0, dataOffset),
+      at(0),
+      at(2),
+      at(1),
+      goodBytes.subarray(dataOffset + 3 * SEALED),
+    ]);
     expect(swapped.length).toBe(goodBytes.length);
     refused(variant("swapped.vbak", swapped), 2, /chunk 1 fails authentication/);
   });
@@ -142,9 +171,12 @@ describe("restore refusals", () => {
   it("refuses a backup with a newer schema than this build knows", async () => {
     const futureDir = join(scratch.path, "future-data");
     mkdirSync(futureDir, { mode: 0o700 });
-    for (const name of ["vecto.db", "keys.db", "master.key"]) copyFileSync(join(f.dataDir, name), join(futureDir, name));
+    for (const name of ["vecto.db", "keys.db", "master.key"])
+      copyFileSync(join(f.dataDir, name), join(futureDir, name));
     const db = new BetterSqlite3(join(futureDir, "vecto.db"));
-    db.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (99, '0099_future', 'x', '2030-01-01T00:00:00Z')").run();
+    db.prepare(
+      "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (99, '0099_future', 'x', '2030-01-01T00:00:00Z')",
+    ).run();
     db.close();
     const future = await backupOf(futureDir, join(scratch.path, "future.vbak"));
     expect((await readBackupHeader(future)).header.schema.data).toBe(99);
@@ -161,15 +193,26 @@ describe("restore refusals", () => {
     (await openServices(otherConfig, createLogger("silent"))).close();
     const foreign = await backupOf(otherDir, join(scratch.path, "foreign.vbak"));
     const theirs = (await readBackupHeader(foreign)).header.installationId;
-    refused(foreign, 3, new RegExp(`backup is from installation ${theirs}, this data directory is installation [0-9a-f-]+; use --force-installation`));
+    refused(
+      foreign,
+      3,
+      new RegExp(
+        `backup is from installation ${theirs}, this data directory is installation [0-9a-f-]+; use --force-installation`,
+      ),
+    );
     // Forced, onto a copy of this installation: the copy becomes the other installation.
     const copy = join(scratch.path, "clone-target");
     mkdirSync(copy, { mode: 0o700 });
     for (const name of ["vecto.db", "keys.db", "master.key"]) copyFileSync(join(f.dataDir, name), join(copy, name));
-    const forced = runCli(["backup", "restore", foreign, "--yes", "--force-installation"], { cwd: scratch.path, env: { VECTO_DATA_DIR: copy, VECTO_LOG_LEVEL: "warn" } });
+    const forced = runCli(["backup", "restore", foreign, "--yes", "--force-installation"], {
+      cwd: scratch.path,
+      env: { VECTO_DATA_DIR: copy, VECTO_LOG_LEVEL: "warn" },
+    });
     expect(forced.status, forced.stderr).toBe(0);
     const db = new BetterSqlite3(join(copy, "vecto.db"), { readonly: true });
-    expect((db.prepare("SELECT installation_id FROM installation").get() as { installation_id: string }).installation_id).toBe(theirs);
+    expect(
+      (db.prepare("SELECT installation_id FROM installation").get() as { installation_id: string }).installation_id,
+    ).toBe(theirs);
     db.close();
   });
 
@@ -184,7 +227,9 @@ describe("restore refusals", () => {
 
   it("refuses while the appliance is serving from the data directory", async () => {
     const port = await freePort();
-    const server = await startServe(scratch.path, env({ VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_LOG_LEVEL: "info" }), ["--no-setup-token"]);
+    const server = await startServe(scratch.path, env({ VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_LOG_LEVEL: "info" }), [
+      "--no-setup-token",
+    ]);
     try {
       refused(good, 3, /is in use by a running vecto serve; stop the service first/);
     } finally {

@@ -23,8 +23,13 @@ describe("backup rewrap and master-key retirement", () => {
   let backup = "";
   let tenantBackup = "";
   let base: Record<string, string> = {};
-  const rotated = (): Record<string, string> => ({ ...base, VECTO_MASTER_KEY_FILE: newKey, VECTO_PREVIOUS_MASTER_KEYS: `file:${oldKey}` });
-  const cli = (args: string[], env: Record<string, string>): ReturnType<typeof runCli> => runCli(args, { cwd: scratch.path, env });
+  const rotated = (): Record<string, string> => ({
+    ...base,
+    VECTO_MASTER_KEY_FILE: newKey,
+    VECTO_PREVIOUS_MASTER_KEYS: `file:${oldKey}`,
+  });
+  const cli = (args: string[], env: Record<string, string>): ReturnType<typeof runCli> =>
+    runCli(args, { cwd: scratch.path, env });
 
   beforeAll(async () => {
     mkdirSync(backups, { mode: 0o700 });
@@ -63,7 +68,9 @@ describe("backup rewrap and master-key retirement", () => {
     const bytes = readFileSync(backup);
     const failed = cli(["backup", "rewrap", backup], { ...base, VECTO_MASTER_KEY_FILE: newKey });
     expect(failed.status).toBe(2);
-    expect(failureLine(failed)).toBe(`vecto: this backup is encrypted under master key ${oldLabel}, but the loaded master key is ${newLabel}; configure master key ${oldLabel} to open it`);
+    expect(failureLine(failed)).toBe(
+      `vecto: this backup is encrypted under master key ${oldLabel}, but the loaded master key is ${newLabel}; configure master key ${oldLabel} to open it`,
+    );
     expect(readFileSync(backup).equals(bytes)).toBe(true);
   });
 
@@ -80,7 +87,8 @@ describe("backup rewrap and master-key retirement", () => {
     );
     const { header: after } = await readBackupHeader(backup);
     expect(after.key).toMatchObject({ type: "master", masterLabel: newLabel });
-    for (const field of ["kind", "backupId", "createdAt", "installationId", "erasures"] as const) expect(after[field]).toEqual(before[field]);
+    for (const field of ["kind", "backupId", "createdAt", "installationId", "erasures"] as const)
+      expect(after[field]).toEqual(before[field]);
     expect(after.cipher.noncePrefix).not.toBe(before.cipher.noncePrefix);
 
     const again = cli(["backup", "rewrap", backup], rotated());
@@ -100,7 +108,10 @@ describe("backup rewrap and master-key retirement", () => {
     const restored = cli(["backup", "restore", backup, "--yes", "--json"], restoredEnv);
     expect(restored.status, restored.stderr).toBe(0);
     // The restored tenant's data key opens under the new key alone: its rows can be sealed into a tenant backup.
-    const opened = cli(["backup", "create", "--tenant", "rw-acme", "--out", join(scratch.path, "acme-after.vbak")], restoredEnv);
+    const opened = cli(
+      ["backup", "create", "--tenant", "rw-acme", "--out", join(scratch.path, "acme-after.vbak")],
+      restoredEnv,
+    );
     expect(opened.status, opened.stderr).toBe(0);
   });
 });

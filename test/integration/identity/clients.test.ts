@@ -8,10 +8,20 @@ import { identityFixture, STRONG_PASSWORD, type Fixture, type TenantAccount } fr
 
 type Emitted = Parameters<Fixture["services"]["identity"]["events"]["emit"]>[0];
 
-async function failLogins(f: Fixture, acme: TenantAccount, count: number, address: string, forwardedFor: () => string): Promise<number[]> {
+async function failLogins(
+  f: Fixture,
+  acme: TenantAccount,
+  count: number,
+  address: string,
+  forwardedFor: () => string,
+): Promise<number[]> {
   const statuses: number[] = [];
   for (let i = 0; i < count; i++) {
-    const res = await f.call("POST", "/api/auth/login", { body: { tenant: acme.slug, email: acme.admin.email, password: `wrong-guess-${i}-xyz` }, address, headers: { "X-Forwarded-For": forwardedFor() } });
+    const res = await f.call("POST", "/api/auth/login", {
+      body: { tenant: acme.slug, email: acme.admin.email, password: `wrong-guess-${i}-xyz` },
+      address,
+      headers: { "X-Forwarded-For": forwardedFor() },
+    });
     statuses.push(res.status);
   }
   return statuses;
@@ -43,7 +53,9 @@ describe("client address: X-Forwarded-For only from trusted proxies", () => {
 
     it("the address the proxy appended is the client, for the throttle and in the audit events", async () => {
       const emitted: Emitted[] = [];
-      const spy = vi.spyOn(f.services.identity.events, "emit").mockImplementation((event: DomainEvent) => void emitted.push(event));
+      const spy = vi
+        .spyOn(f.services.identity.events, "emit")
+        .mockImplementation((event: DomainEvent) => void emitted.push(event));
       let statuses: number[];
       try {
         // The attacker prepends a different forged address each time; the proxy appends the real one.
@@ -56,7 +68,11 @@ describe("client address: X-Forwarded-For only from trusted proxies", () => {
       const addresses = new Set(emitted.map((e) => e.payload.address));
       expect([...addresses]).toEqual(["203.0.113.77"]);
       // Another client behind the same proxy is not the attacker, and is let in.
-      const other = await f.call("POST", "/api/auth/login", { body: { tenant: acme.slug, email: acme.admin.email, password: STRONG_PASSWORD }, address: "10.0.0.2", headers: { "X-Forwarded-For": "198.51.100.30" } });
+      const other = await f.call("POST", "/api/auth/login", {
+        body: { tenant: acme.slug, email: acme.admin.email, password: STRONG_PASSWORD },
+        address: "10.0.0.2",
+        headers: { "X-Forwarded-For": "198.51.100.30" },
+      });
       expect(other.status).toBe(200);
     });
   });
@@ -67,16 +83,27 @@ describe("rate limits on every route", () => {
   let t = Date.now();
   beforeAll(async () => {
     // Tight limits to see them work; the fixture's own setup (2 requests) has no address of its own.
-    f = await identityFixture({ env: { VECTO_RATE_LIMIT_PER_ADDRESS: "8", VECTO_RATE_LIMIT_PER_CREDENTIAL: "3" }, now: () => new Date(t) });
+    f = await identityFixture({
+      env: { VECTO_RATE_LIMIT_PER_ADDRESS: "8", VECTO_RATE_LIMIT_PER_CREDENTIAL: "3" },
+      now: () => new Date(t),
+    });
   });
   afterAll(() => f.close());
 
   it("per address: 429 with Retry-After on any route, 404s and public routes included; others and the probes unaffected", async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 8; i++) statuses.push((await f.call("GET", "/api/no-such-route", { address: "203.0.113.8" })).status);
+    for (let i = 0; i < 8; i++)
+      statuses.push((await f.call("GET", "/api/no-such-route", { address: "203.0.113.8" })).status);
     expect(statuses).toEqual(Array(8).fill(404));
-    for (const [method, path] of [["GET", "/api/no-such-route"], ["POST", "/api/auth/login"], ["GET", "/api/openapi.json"]] as const) {
-      const res = await f.call(method, path, { address: "203.0.113.8", ...(method === "POST" ? { body: { email: "x@example.test", password: "whatever-it-is" } } : {}) });
+    for (const [method, path] of [
+      ["GET", "/api/no-such-route"],
+      ["POST", "/api/auth/login"],
+      ["GET", "/api/openapi.json"],
+    ] as const) {
+      const res = await f.call(method, path, {
+        address: "203.0.113.8",
+        ...(method === "POST" ? { body: { email: "x@example.test", password: "whatever-it-is" } } : {}),
+      });
       expect(res.status, path).toBe(429);
       expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
       expect(Number(res.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
@@ -90,7 +117,8 @@ describe("rate limits on every route", () => {
 
   it("per credential: one token is held back whatever address it comes from; another token is not; it recovers with time", async () => {
     const token = f.root.tokens.accessToken;
-    for (let i = 0; i < 3; i++) expect((await f.call("GET", "/api/me", { token, address: `198.51.100.${i + 1}` })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await f.call("GET", "/api/me", { token, address: `198.51.100.${i + 1}` })).status).toBe(200);
     const refused = await f.call("GET", "/api/me", { token, address: "198.51.100.4" });
     expect(refused.status).toBe(429);
     expect(refused.headers.get("retry-after")).toBe("20");

@@ -9,7 +9,13 @@ import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_SESSION_POLICY } from "../../../src/auth/sessions.js";
-import { identityFixture, STRONG_PASSWORD, type Fixture, type TenantAccount, type Tokens } from "../../identity-fixture.js";
+import {
+  identityFixture,
+  STRONG_PASSWORD,
+  type Fixture,
+  type TenantAccount,
+  type Tokens,
+} from "../../identity-fixture.js";
 
 const IDLE_MS = DEFAULT_SESSION_POLICY.refreshIdleSeconds * 1000;
 const SESSION_MS = DEFAULT_SESSION_POLICY.sessionSeconds * 1000;
@@ -33,7 +39,8 @@ describe("refresh-token and session lifetimes", () => {
     expect(res.status).toBe(200);
     return (await res.json()) as Tokens;
   }
-  const refresh = (refreshToken: string): Promise<Response> => f.call("POST", "/api/auth/refresh", { body: { refreshToken } });
+  const refresh = (refreshToken: string): Promise<Response> =>
+    f.call("POST", "/api/auth/refresh", { body: { refreshToken } });
   const me = (accessToken: string): Promise<Response> => f.call("GET", "/api/me", { token: accessToken });
 
   it("refuses a refresh token unused for its idle lifetime, while its session lives on", async () => {
@@ -67,7 +74,9 @@ describe("refresh-token and session lifetimes", () => {
     expect((await me(tokens.accessToken)).status).toBe(200);
     const raw = new BetterSqlite3(join(f.dataDir, "vecto.db"));
     try {
-      raw.prepare("UPDATE sessions SET expires_at = ? WHERE id = ?").run(new Date(clock.getTime() - 1000).toISOString(), tokens.sessionId);
+      raw
+        .prepare("UPDATE sessions SET expires_at = ? WHERE id = ?")
+        .run(new Date(clock.getTime() - 1000).toISOString(), tokens.sessionId);
     } finally {
       raw.close();
     }

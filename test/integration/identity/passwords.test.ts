@@ -10,7 +10,14 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../../src/log.js";
-import { identityFixture, STRONG_PASSWORD, type Account, type Fixture, type TenantAccount, type Tokens } from "../../identity-fixture.js";
+import {
+  identityFixture,
+  STRONG_PASSWORD,
+  type Account,
+  type Fixture,
+  type TenantAccount,
+  type Tokens,
+} from "../../identity-fixture.js";
 
 const NEW_PASSWORD = "saffron-glacier-tundra-lyric-58";
 const OTHER_PASSWORD = "cobalt-meadow-harvest-violin-73";
@@ -37,18 +44,29 @@ describe("passwords: change and reset", () => {
   afterAll(() => f.close());
 
   const me = (token: string): Promise<Response> => f.call("GET", "/api/me", { token });
-  const refresh = (refreshToken: string): Promise<Response> => f.call("POST", "/api/auth/refresh", { body: { refreshToken } });
-  const change = (token: string, currentPassword: string, newPassword: string, address = "192.0.2.1"): Promise<Response> =>
+  const refresh = (refreshToken: string): Promise<Response> =>
+    f.call("POST", "/api/auth/refresh", { body: { refreshToken } });
+  const change = (
+    token: string,
+    currentPassword: string,
+    newPassword: string,
+    address = "192.0.2.1",
+  ): Promise<Response> =>
     f.call("POST", "/api/me/password", { token, body: { currentPassword, newPassword }, address });
-  const issue = (admin: Account, userId: string): Promise<Response> => f.call("POST", `/api/users/${userId}/password-reset`, { token: admin.tokens.accessToken });
-  const redeem = (token: string, newPassword: string, address = "192.0.2.50"): Promise<Response> => f.call("POST", "/api/auth/password-reset", { body: { token, newPassword }, address });
+  const issue = (admin: Account, userId: string): Promise<Response> =>
+    f.call("POST", `/api/users/${userId}/password-reset`, { token: admin.tokens.accessToken });
+  const redeem = (token: string, newPassword: string, address = "192.0.2.50"): Promise<Response> =>
+    f.call("POST", "/api/auth/password-reset", { body: { token, newPassword }, address });
   const signIn = async (account: Account, password: string): Promise<Tokens> => {
     const res = await f.login(acme.slug, account.email, password);
     expect(res.status).toBe(200);
     return (await res.json()) as Tokens;
   };
   const newPat = async (token: string): Promise<string> => {
-    const res = await f.call("POST", "/api/tokens", { token, body: { name: "script", scopes: ["self"], expiresAt: new Date(t + 86_400_000).toISOString() } });
+    const res = await f.call("POST", "/api/tokens", {
+      token,
+      body: { name: "script", scopes: ["self"], expiresAt: new Date(t + 86_400_000).toISOString() },
+    });
     expect(res.status).toBe(201);
     return ((await res.json()) as { token: string }).token;
   };
@@ -81,7 +99,10 @@ describe("passwords: change and reset", () => {
     it("refuses a wrong current password with 403, then throttles it with the sign-in's own counters", async () => {
       const user = await f.createUser(acme.admin, { role: "member" }, acme.slug);
       const statuses: number[] = [];
-      for (let i = 0; i < 6; i++) statuses.push((await change(user.tokens.accessToken, `not-my-password-${i}`, NEW_PASSWORD, "203.0.113.40")).status);
+      for (let i = 0; i < 6; i++)
+        statuses.push(
+          (await change(user.tokens.accessToken, `not-my-password-${i}`, NEW_PASSWORD, "203.0.113.40")).status,
+        );
       expect(statuses).toEqual([403, 403, 403, 403, 403, 429]);
       // The right password waits too, and sign-in from that address is held back: no side door for guessing.
       expect((await change(user.tokens.accessToken, STRONG_PASSWORD, NEW_PASSWORD, "203.0.113.40")).status).toBe(429);
@@ -91,7 +112,8 @@ describe("passwords: change and reset", () => {
 
     it("puts the new password through the policy and refuses the current one again", async () => {
       const user = await f.createUser(acme.admin, { role: "member" }, acme.slug);
-      for (const weak of ["short1!", "password1234", "aaaaaaaaaaaaaaaa"]) expect((await change(user.tokens.accessToken, STRONG_PASSWORD, weak)).status, weak).toBe(422);
+      for (const weak of ["short1!", "password1234", "aaaaaaaaaaaaaaaa"])
+        expect((await change(user.tokens.accessToken, STRONG_PASSWORD, weak)).status, weak).toBe(422);
       expect((await change(user.tokens.accessToken, STRONG_PASSWORD, STRONG_PASSWORD)).status).toBe(422);
       expect((await f.login(acme.slug, user.email, STRONG_PASSWORD)).status).toBe(200);
     });
@@ -149,10 +171,14 @@ describe("passwords: change and reset", () => {
       const user = await f.createUser(acme.admin, { role: "member" }, acme.slug);
       const token = await issued(acme.admin, user.id);
       const admin = acme.admin.tokens.accessToken;
-      expect((await f.call("PATCH", `/api/users/${user.id}`, { token: admin, body: { status: "disabled" } })).status).toBe(200);
+      expect(
+        (await f.call("PATCH", `/api/users/${user.id}`, { token: admin, body: { status: "disabled" } })).status,
+      ).toBe(200);
       expect((await redeem(token, NEW_PASSWORD)).status).toBe(401);
       expect((await issue(acme.admin, user.id)).status).toBe(422);
-      expect((await f.call("PATCH", `/api/users/${user.id}`, { token: admin, body: { status: "active" } })).status).toBe(200);
+      expect(
+        (await f.call("PATCH", `/api/users/${user.id}`, { token: admin, body: { status: "active" } })).status,
+      ).toBe(200);
       expect((await redeem(token, NEW_PASSWORD)).status).toBe(401);
       const again = await issued(acme.admin, user.id);
       expect((await f.call("DELETE", `/api/users/${user.id}`, { token: admin })).status).toBe(204);
@@ -161,7 +187,8 @@ describe("passwords: change and reset", () => {
 
     it("throttles guessing per address", async () => {
       const statuses: number[] = [];
-      for (let i = 0; i < 21; i++) statuses.push((await redeem(`vrt_${String(i).padStart(43, "x")}`, NEW_PASSWORD, "203.0.113.90")).status);
+      for (let i = 0; i < 21; i++)
+        statuses.push((await redeem(`vrt_${String(i).padStart(43, "x")}`, NEW_PASSWORD, "203.0.113.90")).status);
       expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
       expect(statuses[20]).toBe(429);
       expect((await redeem(`vrt_${"y".repeat(43)}`, NEW_PASSWORD, "198.51.100.90")).status).toBe(401);

@@ -48,7 +48,9 @@ const logStream = new Writable({
  * SQLite locks on it (POSIX advisory locks are per process).
  */
 function snapshot(dir: string): string {
-  const result = spawnSync("sh", ["-c", 'find "$1" -type f -exec sha256sum {} + | sort', "snapshot", dir], { encoding: "utf8" });
+  const result = spawnSync("sh", ["-c", 'find "$1" -type f -exec sha256sum {} + | sort', "snapshot", dir], {
+    encoding: "utf8",
+  });
   expect(result.status, result.stderr).toBe(0);
   expect(result.stdout).toContain("vecto.db");
   return result.stdout;
@@ -64,7 +66,12 @@ describe("vecto recover-root", () => {
   beforeAll(async () => {
     f = await identityFixture({ log: createLogger("trace", logStream), now: () => new Date(t) });
     const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: f.dataDir });
-    server = await startServer(f.app, { listen: { host: "127.0.0.1", port: 0 }, redirectListen: null, tls: readTlsFiles(config.tls), log: createLogger("trace", logStream) });
+    server = await startServer(f.app, {
+      listen: { host: "127.0.0.1", port: 0 },
+      redirectListen: null,
+      tls: readTlsFiles(config.tls),
+      log: createLogger("trace", logStream),
+    });
   });
   afterAll(async () => {
     await server.close();
@@ -84,14 +91,24 @@ describe("vecto recover-root", () => {
     issuedTokens.push(issued.token);
     return issued;
   };
-  const api = async (method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<{ status: number; body: string }> => {
+  const api = async (
+    method: string,
+    path: string,
+    options: { token?: string; body?: unknown } = {},
+  ): Promise<{ status: number; body: string }> => {
     const headers: Record<string, string> = {};
     if (options.token !== undefined) headers.Authorization = `Bearer ${options.token}`;
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
-    return httpsRequest(server.address.port, path, { method, headers, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
+    return httpsRequest(server.address.port, path, {
+      method,
+      headers,
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    });
   };
-  const redeem = async (token: string, newPassword: string): Promise<number> => (await api("POST", "/api/auth/password-reset", { body: { token, newPassword } })).status;
-  const signIn = async (password: string, email = f.root.email): Promise<number> => (await api("POST", "/api/auth/login", { body: { email, password } })).status;
+  const redeem = async (token: string, newPassword: string): Promise<number> =>
+    (await api("POST", "/api/auth/password-reset", { body: { token, newPassword } })).status;
+  const signIn = async (password: string, email = f.root.email): Promise<number> =>
+    (await api("POST", "/api/auth/login", { body: { email, password } })).status;
   const platformId = (): string => f.services.db.tenants.platformTenant()?.id ?? "";
   /** The password the root has now, set by the test that changed it last. */
   let rootPassword = STRONG_PASSWORD;
@@ -123,7 +140,11 @@ describe("vecto recover-root", () => {
     const result = cli([]);
     expect(result.status, result.stderr).toBe(0);
     const lines = result.stdout.trim().split("\n");
-    expect(lines[0]).toMatch(new RegExp(`^recovery token for the platform root ${f.root.email.replace(/[.]/g, "\\.")}: vrt_[A-Za-z0-9_-]{43}$`));
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^recovery token for the platform root ${f.root.email.replace(/[.]/g, "\\.")}: vrt_[A-Za-z0-9_-]{43}$`,
+      ),
+    );
     expect(lines[1]).toMatch(/^valid until: \S+Z \(single use; any earlier recovery token no longer works\)$/);
     issuedTokens.push(lines[0]?.split(": ")[1] ?? "");
   });
@@ -160,19 +181,31 @@ describe("vecto recover-root", () => {
 
   it("disabled: a token issued before is refused by a server configured so, and stays usable where recovery is enabled", async () => {
     const issued = issue();
-    const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: f.dataDir, VECTO_ROOT_RECOVERY: "disabled" });
+    const config = loadConfig({
+      VECTO_ENV_FILE: "/dev/null",
+      VECTO_DATA_DIR: f.dataDir,
+      VECTO_ROOT_RECOVERY: "disabled",
+    });
     const log = createLogger("silent");
     const services = await openServices(config, log);
     try {
       const app = buildApp({ ...servedParts(services), log, bodyLimitBytes: config.bodyLimitBytes });
-      const res = await app.request("/api/auth/password-reset", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: issued.token, newPassword: OTHER_PASSWORD }) });
+      const res = await app.request("/api/auth/password-reset", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ token: issued.token, newPassword: OTHER_PASSWORD }),
+      });
       expect(res.status).toBe(401);
       // Issuing through the domain, as any other caller would, is refused as well.
-      await expect(issueRootRecovery(services.identity.passwordFlows)).rejects.toThrow("root recovery is disabled (VECTO_ROOT_RECOVERY=disabled)");
+      await expect(issueRootRecovery(services.identity.passwordFlows)).rejects.toThrow(
+        "root recovery is disabled (VECTO_ROOT_RECOVERY=disabled)",
+      );
     } finally {
       services.close();
     }
-    const failed = f.services.db.auditLog.filtered(platformId(), { afterSeq: -1, limit: 100_000 }).filter((e) => e.event === "auth.password_reset_failed");
+    const failed = f.services.db.auditLog
+      .filtered(platformId(), { afterSeq: -1, limit: 100_000 })
+      .filter((e) => e.event === "auth.password_reset_failed");
     expect(JSON.parse(failed.at(-1)?.payload ?? "{}")).toMatchObject({ reason: "root recovery disabled" });
     expect(await signIn(rootPassword)).toBe(200);
     expect(await redeem(issued.token, OTHER_PASSWORD)).toBe(204);
@@ -191,8 +224,23 @@ describe("vecto recover-root", () => {
     // No route makes a second root; the schema allows one, so the command must not guess.
     const id = "00000000-0000-4000-8000-00000000a002";
     const now = new Date().toISOString();
-    const profile = await sealProfile(f.services.crypto, platformId(), id, { email: "second-root@example.test", name: "Second Root" });
-    await behindTheApi(f.services.db, platformId(), (tx) => tx.users.insert({ id, kind: "human", ...profile, role: "platform_root", auditor: false, passwordHash: null, status: "active", createdAt: now, updatedAt: now }));
+    const profile = await sealProfile(f.services.crypto, platformId(), id, {
+      email: "second-root@example.test",
+      name: "Second Root",
+    });
+    await behindTheApi(f.services.db, platformId(), (tx) =>
+      tx.users.insert({
+        id,
+        kind: "human",
+        ...profile,
+        role: "platform_root",
+        auditor: false,
+        passwordHash: null,
+        status: "active",
+        createdAt: now,
+        updatedAt: now,
+      }),
+    );
     const first = issue(["--email", f.root.email]);
     const ambiguous = cli([]);
     expect(ambiguous.status).toBe(1);
@@ -212,7 +260,13 @@ describe("vecto recover-root", () => {
     const events = f.services.db.auditLog.filtered(platformId(), { afterSeq: -1, limit: 100_000 });
     const issuedEvents = events.filter((e) => e.event === "auth.root_recovery_issued");
     expect(issuedEvents.length).toBe(issuedTokens.length);
-    for (const e of issuedEvents) expect(e).toMatchObject({ sensitivity: "security", severity: "warn", actorType: "system", actorId: "vecto recover-root" });
+    for (const e of issuedEvents)
+      expect(e).toMatchObject({
+        sensitivity: "security",
+        severity: "warn",
+        actorType: "system",
+        actorId: "vecto recover-root",
+      });
     const completed = events.filter((e) => e.event === "auth.password_reset_completed");
     expect(completed.length).toBeGreaterThanOrEqual(4);
     for (const e of completed) {
@@ -222,7 +276,9 @@ describe("vecto recover-root", () => {
     expect(serverLog).toContain("auth.password_reset_completed");
     const rows = JSON.stringify(events);
     const cliLogs = cliOutput.join("\n");
-    const files = readdirSync(f.dataDir).filter((name) => /\.db(-wal)?$/.test(name)).map((name) => readFileSync(join(f.dataDir, name)));
+    const files = readdirSync(f.dataDir)
+      .filter((name) => /\.db(-wal)?$/.test(name))
+      .map((name) => readFileSync(join(f.dataDir, name)));
     for (const token of issuedTokens) {
       const secret = token.slice(4);
       expect(secret).toHaveLength(43);
@@ -243,7 +299,9 @@ describe("vecto recover-root before setup", () => {
       const result = runCli(["recover-root"], { cwd: dir.path, env });
       expect(result.status).toBe(1);
       expect(result.stdout).toBe("");
-      expect(result.stderr).toBe('vecto: setup is not complete: there is no platform root to recover; create it with a setup token ("vecto setup-token")\n');
+      expect(result.stderr).toBe(
+        'vecto: setup is not complete: there is no platform root to recover; create it with a setup token ("vecto setup-token")\n',
+      );
       const raw = new BetterSqlite3(join(dir.path, "data", "vecto.db"), { readonly: true });
       expect(raw.prepare("SELECT count(*) AS n FROM password_resets").get()).toEqual({ n: 0 });
       raw.close();

@@ -28,7 +28,11 @@ describe("first-run setup", () => {
     });
     const app = buildApp({ ...servedParts(services), log, bodyLimitBytes: config.bodyLimitBytes });
     const setup = async (token: string): Promise<Response> =>
-      app.request("/api/setup", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD }) });
+      app.request("/api/setup", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD }),
+      });
     return { services, setup };
   }
 

@@ -28,28 +28,61 @@ const inOneDay = (): string => new Date(Date.now() + 86_400_000).toISOString();
 /** Every tenant-scoped route with a path parameter. Keep in step with the app: the coverage test enforces it. */
 const PARAM_ROUTES: Readonly<Record<string, ParamRoute>> = {
   "GET /api/users/:userId": { params: { userId: "user" } },
-  "PATCH /api/users/:userId": { params: { userId: "user" }, bodies: () => [{ name: "Taken Over" }, { role: "viewer" }, { role: "tenant_admin" }, { auditor: true }, { status: "disabled" }] },
+  "PATCH /api/users/:userId": {
+    params: { userId: "user" },
+    bodies: () => [
+      { name: "Taken Over" },
+      { role: "viewer" },
+      { role: "tenant_admin" },
+      { auditor: true },
+      { status: "disabled" },
+    ],
+  },
   "DELETE /api/users/:userId": { params: { userId: "user" } },
   "POST /api/users/:userId/password-reset": { params: { userId: "user" } },
   "GET /api/users/:userId/tokens": { params: { userId: "user" } },
   // The body is one that would succeed inside B (B's agent, B's project): only the tenant boundary stops it.
-  "POST /api/users/:userId/tokens": { params: { userId: "user" }, bodies: (theirs) => theirs.project.map((projectId) => ({ name: "minted", scopes: ["self", "graph:read"], projectId, expiresAt: inOneDay() })) },
+  "POST /api/users/:userId/tokens": {
+    params: { userId: "user" },
+    bodies: (theirs) =>
+      theirs.project.map((projectId) => ({
+        name: "minted",
+        scopes: ["self", "graph:read"],
+        projectId,
+        expiresAt: inOneDay(),
+      })),
+  },
   "DELETE /api/users/:userId/tokens/:tokenId": { params: { userId: "user", tokenId: "token" } },
   "DELETE /api/sessions/:sessionId": { params: { sessionId: "session" } },
   "DELETE /api/tokens/:tokenId": { params: { tokenId: "token" } },
   "GET /api/projects/:projectId": { params: { projectId: "project" } },
-  "PATCH /api/projects/:projectId": { params: { projectId: "project" }, bodies: () => [{ name: "Taken Over" }, { status: "archived" }] },
+  "PATCH /api/projects/:projectId": {
+    params: { projectId: "project" },
+    bodies: () => [{ name: "Taken Over" }, { status: "archived" }],
+  },
   "DELETE /api/projects/:projectId": { params: { projectId: "project" } },
   "GET /api/projects/:projectId/members": { params: { projectId: "project" } },
-  "PUT /api/projects/:projectId/members/:userId": { params: { projectId: "project", userId: "user" }, bodies: () => [{ role: "editor" }] },
+  "PUT /api/projects/:projectId/members/:userId": {
+    params: { projectId: "project", userId: "user" },
+    bodies: () => [{ role: "editor" }],
+  },
   "DELETE /api/projects/:projectId/members/:userId": { params: { projectId: "project", userId: "user" } },
-  "POST /api/projects/:projectId/nodes": { params: { projectId: "project" }, bodies: () => [{ type: "idea", title: "Injected" }] },
+  "POST /api/projects/:projectId/nodes": {
+    params: { projectId: "project" },
+    bodies: () => [{ type: "idea", title: "Injected" }],
+  },
   "GET /api/projects/:projectId/nodes": { params: { projectId: "project" } },
   // Edges between B's own nodes, in B's project: only the tenant boundary stops it.
-  "POST /api/projects/:projectId/edges": { params: { projectId: "project" }, bodies: (theirs) => [{ type: "relates", from: theirs.node[0], to: theirs.node[1] }] },
+  "POST /api/projects/:projectId/edges": {
+    params: { projectId: "project" },
+    bodies: (theirs) => [{ type: "relates", from: theirs.node[0], to: theirs.node[1] }],
+  },
   "GET /api/projects/:projectId/edges": { params: { projectId: "project" } },
   "GET /api/nodes/:nodeId": { params: { nodeId: "node" } },
-  "PATCH /api/nodes/:nodeId": { params: { nodeId: "node" }, bodies: () => [{ title: "Taken Over" }, { status: "accepted" }] },
+  "PATCH /api/nodes/:nodeId": {
+    params: { nodeId: "node" },
+    bodies: () => [{ title: "Taken Over" }, { status: "accepted" }],
+  },
   "DELETE /api/nodes/:nodeId": { params: { nodeId: "node" } },
   "POST /api/nodes/:nodeId/restore": { params: { nodeId: "node" } },
   // A reason that would do inside B: only the tenant boundary (404, never "archive it first") stops it.
@@ -62,15 +95,38 @@ const PARAM_ROUTES: Readonly<Record<string, ParamRoute>> = {
   "POST /api/notifications/:notificationId/read": { params: { notificationId: "notification" } },
   "DELETE /api/edges/:edgeId": { params: { edgeId: "edge" } },
   // Secrets are addressed by name, and names are only unique within a tenant: A holds none of B's names, so each must be 404.
-  "PUT /api/secrets/:name": { params: { name: "secret" }, bodies: () => [{ value: "A-OVERWRITES-B" }, { value: "A-OVERWRITES-B", description: "taken over" }] },
+  "PUT /api/secrets/:name": {
+    params: { name: "secret" },
+    bodies: () => [{ value: "A-OVERWRITES-B" }, { value: "A-OVERWRITES-B", description: "taken over" }],
+  },
   "DELETE /api/secrets/:name": { params: { name: "secret" } },
 };
 
 /** Every tenant-side listing (GET without a parameter), and the platform root's license and usage views (counts only); none may show B's ids to A. */
-const LISTING_ROUTES: readonly string[] = ["GET /api/me", "GET /api/users", "GET /api/sessions", "GET /api/tokens", "GET /api/projects", "GET /api/notifications", "GET /api/audit", "GET /api/audit/verify", "GET /api/audit/checkpoints", "GET /api/audit/proofs/inclusion", "GET /api/audit/proofs/consistency", "GET /api/secrets", "GET /api/tenant/settings", "GET /api/license", "GET /api/usage/report"];
+const LISTING_ROUTES: readonly string[] = [
+  "GET /api/me",
+  "GET /api/users",
+  "GET /api/sessions",
+  "GET /api/tokens",
+  "GET /api/projects",
+  "GET /api/notifications",
+  "GET /api/audit",
+  "GET /api/audit/verify",
+  "GET /api/audit/checkpoints",
+  "GET /api/audit/proofs/inclusion",
+  "GET /api/audit/proofs/consistency",
+  "GET /api/secrets",
+  "GET /api/tenant/settings",
+  "GET /api/license",
+  "GET /api/usage/report",
+];
 
 /** Reads that need query parameters: without them they answer 400, which reveals nothing either. */
-const NEEDS_QUERY: ReadonlySet<string> = new Set(["GET /api/audit/proofs/inclusion", "GET /api/audit/proofs/consistency", "GET /api/usage/report"]);
+const NEEDS_QUERY: ReadonlySet<string> = new Set([
+  "GET /api/audit/proofs/inclusion",
+  "GET /api/audit/proofs/consistency",
+  "GET /api/usage/report",
+]);
 
 const paramNames = (path: string): string[] => [...path.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1] as string);
 
@@ -79,18 +135,37 @@ const paramNames = (path: string): string[] => [...path.matchAll(/:([A-Za-z]+)/g
  * B's ids and A's own ids in which at least one id is B's (A's project with B's user, B's
  * project with A's user, ...). B's tenant id is thrown in everywhere as an id of the wrong kind.
  */
-function combinations(params: readonly [string, IdKind][], theirs: Record<IdKind, string[]>, tenantOfTheirs: string, ours: Record<IdKind, string[]>): { values: Record<string, string>; mixed: boolean }[] {
-  let combos: { values: Record<string, string>; anyTheirs: boolean; mixed: boolean }[] = [{ values: {}, anyTheirs: false, mixed: false }];
+function combinations(
+  params: readonly [string, IdKind][],
+  theirs: Record<IdKind, string[]>,
+  tenantOfTheirs: string,
+  ours: Record<IdKind, string[]>,
+): { values: Record<string, string>; mixed: boolean }[] {
+  let combos: { values: Record<string, string>; anyTheirs: boolean; mixed: boolean }[] = [
+    { values: {}, anyTheirs: false, mixed: false },
+  ];
   for (const [name, kind] of params) {
-    const candidates = [...[...theirs[kind], tenantOfTheirs].map((id) => ({ id, theirs: true })), ...(params.length > 1 ? ours[kind].map((id) => ({ id, theirs: false })) : [])];
-    combos = combos.flatMap((c) => candidates.map((x) => ({ values: { ...c.values, [name]: x.id }, anyTheirs: c.anyTheirs || x.theirs, mixed: c.mixed || !x.theirs })));
+    const candidates = [
+      ...[...theirs[kind], tenantOfTheirs].map((id) => ({ id, theirs: true })),
+      ...(params.length > 1 ? ours[kind].map((id) => ({ id, theirs: false })) : []),
+    ];
+    combos = combos.flatMap((c) =>
+      candidates.map((x) => ({
+        values: { ...c.values, [name]: x.id },
+        anyTheirs: c.anyTheirs || x.theirs,
+        mixed: c.mixed || !x.theirs,
+      })),
+    );
   }
   return combos.filter((c) => c.anyTheirs).map(({ values, mixed }) => ({ values, mixed }));
 }
 
 /** /api/tenants and /api/keys are the platform root's (it manages tenants, so it knows their ids), except a tenant's export, which is its own admin's. */
 const isTenantScoped = (path: string): boolean =>
-  path.startsWith("/api/") && !path.startsWith("/api/keys") && (!path.startsWith("/api/tenants") || path.endsWith("/export")) && path !== "/api/openapi.json";
+  path.startsWith("/api/") &&
+  !path.startsWith("/api/keys") &&
+  (!path.startsWith("/api/tenants") || path.endsWith("/export")) &&
+  path !== "/api/openapi.json";
 
 interface Attacker {
   readonly name: string;
@@ -130,7 +205,10 @@ describe("cross-tenant matrix", () => {
   }
 
   async function createPat(owner: Account, scopes: string[]): Promise<{ id: string; token: string }> {
-    const res = await f.call("POST", "/api/tokens", { token: owner.tokens.accessToken, body: { name: "matrix", scopes, expiresAt: inOneDay() } });
+    const res = await f.call("POST", "/api/tokens", {
+      token: owner.tokens.accessToken,
+      body: { name: "matrix", scopes, expiresAt: inOneDay() },
+    });
     expect(res.status).toBe(201);
     return (await res.json()) as { id: string; token: string };
   }
@@ -141,19 +219,39 @@ describe("cross-tenant matrix", () => {
     return ((await res.json()) as { project: { id: string } }).project.id;
   }
 
-  async function setMember(admin: Account, projectId: string, userId: string, role: "editor" | "viewer"): Promise<void> {
-    const res = await f.call("PUT", `/api/projects/${projectId}/members/${userId}`, { token: admin.tokens.accessToken, body: { role } });
+  async function setMember(
+    admin: Account,
+    projectId: string,
+    userId: string,
+    role: "editor" | "viewer",
+  ): Promise<void> {
+    const res = await f.call("PUT", `/api/projects/${projectId}/members/${userId}`, {
+      token: admin.tokens.accessToken,
+      body: { role },
+    });
     expect(res.status, await res.clone().text()).toBe(200);
   }
 
   async function createNode(owner: Account, projectId: string, type: string, title: string): Promise<string> {
-    const res = await f.call("POST", `/api/projects/${projectId}/nodes`, { token: owner.tokens.accessToken, body: { type, title } });
+    const res = await f.call("POST", `/api/projects/${projectId}/nodes`, {
+      token: owner.tokens.accessToken,
+      body: { type, title },
+    });
     expect(res.status, await res.clone().text()).toBe(201);
     return ((await res.json()) as { node: { id: string } }).node.id;
   }
 
-  async function createEdge(owner: Account, projectId: string, type: string, from: string, to: string): Promise<string> {
-    const res = await f.call("POST", `/api/projects/${projectId}/edges`, { token: owner.tokens.accessToken, body: { type, from, to } });
+  async function createEdge(
+    owner: Account,
+    projectId: string,
+    type: string,
+    from: string,
+    to: string,
+  ): Promise<string> {
+    const res = await f.call("POST", `/api/projects/${projectId}/edges`, {
+      token: owner.tokens.accessToken,
+      body: { type, from, to },
+    });
     expect(res.status, await res.clone().text()).toBe(201);
     return ((await res.json()) as { edge: { id: string } }).edge.id;
   }
@@ -164,8 +262,15 @@ describe("cross-tenant matrix", () => {
     return name;
   }
 
-  async function issueAgentToken(admin: Account, agentId: string, projectId: string): Promise<{ id: string; token: string }> {
-    const res = await f.call("POST", `/api/users/${agentId}/tokens`, { token: admin.tokens.accessToken, body: { name: "agent", scopes: ["self", "graph:read"], projectId, expiresAt: inOneDay() } });
+  async function issueAgentToken(
+    admin: Account,
+    agentId: string,
+    projectId: string,
+  ): Promise<{ id: string; token: string }> {
+    const res = await f.call("POST", `/api/users/${agentId}/tokens`, {
+      token: admin.tokens.accessToken,
+      body: { name: "agent", scopes: ["self", "graph:read"], projectId, expiresAt: inOneDay() },
+    });
     expect(res.status, await res.clone().text()).toBe(201);
     return (await res.json()) as { id: string; token: string };
   }
@@ -178,15 +283,24 @@ describe("cross-tenant matrix", () => {
       expect(res.status, path).toBe(200);
       return res.json();
     };
-    const pick = (list: { id: string; revokedAt: string | null; expiresAt: string; scopes?: unknown }[]): unknown[] => list.map(({ id, revokedAt, expiresAt, scopes }) => ({ id, revokedAt, expiresAt, scopes }));
+    const pick = (list: { id: string; revokedAt: string | null; expiresAt: string; scopes?: unknown }[]): unknown[] =>
+      list.map(({ id, revokedAt, expiresAt, scopes }) => ({ id, revokedAt, expiresAt, scopes }));
     return JSON.stringify({
       projects: await get("/api/projects"),
       memberProjects: await get("/api/projects", bMember.tokens.accessToken),
       members: await Promise.all(bIds.project.map((id) => get(`/api/projects/${id}/members`))),
       users: await get("/api/users"),
       each: await Promise.all(bIds.user.map((id) => get(`/api/users/${id}`))),
-      sessions: await Promise.all([admin, bMember.tokens.accessToken].map(async (t) => pick(((await get("/api/sessions", t)) as { sessions: [] }).sessions))),
-      tokens: await Promise.all([admin, bMember.tokens.accessToken].map(async (t) => pick(((await get("/api/tokens", t)) as { tokens: [] }).tokens))),
+      sessions: await Promise.all(
+        [admin, bMember.tokens.accessToken].map(async (t) =>
+          pick(((await get("/api/sessions", t)) as { sessions: [] }).sessions),
+        ),
+      ),
+      tokens: await Promise.all(
+        [admin, bMember.tokens.accessToken].map(async (t) =>
+          pick(((await get("/api/tokens", t)) as { tokens: [] }).tokens),
+        ),
+      ),
       agentTokens: pick(((await get(`/api/users/${bAgent.id}/tokens`)) as { tokens: [] }).tokens),
       nodes: await Promise.all(bIds.project.map((id) => get(`/api/projects/${id}/nodes?includeArchived=true`))),
       edges: await Promise.all(bIds.project.map((id) => get(`/api/projects/${id}/edges`))),
@@ -204,7 +318,10 @@ describe("cross-tenant matrix", () => {
     const bViewer = await f.createUser(b.admin, { role: "viewer" }, b.slug);
     bPats = [await createPat(b.admin, ["self", "users:manage"]), await createPat(bMember, ["self", "graph:read"])];
     const aAdminPat = await createPat(a.admin, ["self", "users:manage", "graph:read"]);
-    const bProjects = [await createProject(b.admin, "B secret project one"), await createProject(bMember, "B secret project two")];
+    const bProjects = [
+      await createProject(b.admin, "B secret project one"),
+      await createProject(bMember, "B secret project two"),
+    ];
     await setMember(b.admin, bProjects[0] as string, bMember.id, "editor");
     await setMember(b.admin, bProjects[0] as string, bViewer.id, "viewer");
     bAgent = await f.createUser(b.admin, { role: "member", kind: "agent" }, b.slug);
@@ -222,7 +339,10 @@ describe("cross-tenant matrix", () => {
     const aDecision = await createNode(a.admin, aProject, "decision", "A own decision");
     const aEdge = await createEdge(a.admin, aProject, "originates_from", aDecision, aIdea);
     const bSecretValues = ["B-SECRET-VALUE-sk-live-4f9a", "B-SECRET-VALUE-anthropic-77c1"];
-    const bSecretNames = [await createSecret(b.admin, "b-openai.key", bSecretValues[0] as string), await createSecret(b.admin, "b-anthropic_key", bSecretValues[1] as string)];
+    const bSecretNames = [
+      await createSecret(b.admin, "b-openai.key", bSecretValues[0] as string),
+      await createSecret(b.admin, "b-anthropic_key", bSecretValues[1] as string),
+    ];
     const aSecretName = await createSecret(a.admin, "a-own-key", "A-SECRET-VALUE-own");
     bIds = {
       user: [b.admin.id, bMember.id, bViewer.id, bAgent.id],
@@ -232,12 +352,37 @@ describe("cross-tenant matrix", () => {
       node: [bIdea, bDecision],
       edge: [bEdge],
       tenant: [b.tenantId],
-      notification: ((await (await f.call("GET", "/api/notifications", { token: bMember.tokens.accessToken })).json()) as { notifications: { id: string }[] }).notifications.map((n) => n.id),
+      notification: (
+        (await (await f.call("GET", "/api/notifications", { token: bMember.tokens.accessToken })).json()) as {
+          notifications: { id: string }[];
+        }
+      ).notifications.map((n) => n.id),
       secret: bSecretNames,
     };
     expect(bIds.notification.length).toBeGreaterThan(0);
-    aIds = { user: [aMember.id, aAgent.id], session: [aMember.tokens.sessionId], token: [aAdminPat.id, aAgentToken.id], project: [aProject], node: [aIdea, aDecision], edge: [aEdge], tenant: [a.tenantId], notification: [], secret: [aSecretName] };
-    bSecrets = [b.tenantId, ...Object.values(bIds).flat(), b.admin.email, bMember.email, bViewer.email, ...bPats.map((p) => p.token), "B secret project", "B secret idea", "B secret decision", ...bSecretValues];
+    aIds = {
+      user: [aMember.id, aAgent.id],
+      session: [aMember.tokens.sessionId],
+      token: [aAdminPat.id, aAgentToken.id],
+      project: [aProject],
+      node: [aIdea, aDecision],
+      edge: [aEdge],
+      tenant: [a.tenantId],
+      notification: [],
+      secret: [aSecretName],
+    };
+    bSecrets = [
+      b.tenantId,
+      ...Object.values(bIds).flat(),
+      b.admin.email,
+      bMember.email,
+      bViewer.email,
+      ...bPats.map((p) => p.token),
+      "B secret project",
+      "B secret idea",
+      "B secret decision",
+      ...bSecretValues,
+    ];
     attackers = [
       { name: "A admin (session)", token: a.admin.tokens.accessToken, scopes: new Set() },
       { name: "A admin (personal token)", token: aAdminPat.token, scopes: new Set() },
@@ -254,13 +399,21 @@ describe("cross-tenant matrix", () => {
   afterAll(() => f.close());
 
   it("the tables cover every tenant-scoped route with a parameter and every listing, and nothing stale", () => {
-    const keys = new Set(f.app.routes.filter((r) => r.method !== "ALL" && isTenantScoped(r.path)).map((r) => `${r.method} ${r.path}`));
+    const keys = new Set(
+      f.app.routes.filter((r) => r.method !== "ALL" && isTenantScoped(r.path)).map((r) => `${r.method} ${r.path}`),
+    );
     const withParam = [...keys].filter((k) => k.includes("/:")).sort();
     const listings = [...keys].filter((k) => k.startsWith("GET ") && !k.includes("/:")).sort();
-    expect(withParam, "routes with a path parameter missing from PARAM_ROUTES (or stale entries)").toEqual(Object.keys(PARAM_ROUTES).sort());
-    expect(listings, "listing routes missing from LISTING_ROUTES (or stale entries)").toEqual([...LISTING_ROUTES].sort());
-    for (const key of [...withParam, ...listings]) expect(declaredScopes(key).length, `${key} declares no scope`).toBeGreaterThan(0);
-    for (const [key, spec] of Object.entries(PARAM_ROUTES)) expect(Object.keys(spec.params), key).toEqual(paramNames(key));
+    expect(withParam, "routes with a path parameter missing from PARAM_ROUTES (or stale entries)").toEqual(
+      Object.keys(PARAM_ROUTES).sort(),
+    );
+    expect(listings, "listing routes missing from LISTING_ROUTES (or stale entries)").toEqual(
+      [...LISTING_ROUTES].sort(),
+    );
+    for (const key of [...withParam, ...listings])
+      expect(declaredScopes(key).length, `${key} declares no scope`).toBeGreaterThan(0);
+    for (const [key, spec] of Object.entries(PARAM_ROUTES))
+      expect(Object.keys(spec.params), key).toEqual(paramNames(key));
   });
 
   it("the attackers are who they should be (so 404 vs 403 below is meaningful)", () => {
@@ -286,12 +439,17 @@ describe("cross-tenant matrix", () => {
         const path = pattern.replace(/:([A-Za-z]+)/g, (_m, name: string) => values[name] as string);
         const used = Object.values(values);
         for (const body of spec.bodies?.(bIds) ?? [undefined]) {
-          const res = await f.call(method, path, body === undefined ? { token: attacker.token } : { token: attacker.token, body });
+          const res = await f.call(
+            method,
+            path,
+            body === undefined ? { token: attacker.token } : { token: attacker.token, body },
+          );
           const text = await res.text();
           const label = `${attacker.name} ${method} ${path} ${body === undefined ? "" : JSON.stringify(body)}`;
           expect.soft(expected, `${label} -> ${res.status} ${text}`).toContain(res.status);
           expect.soft(res.headers.get("content-type"), label).toMatch(/^application\/problem\+json/);
-          for (const secret of bSecrets.filter((s) => !used.includes(s))) expect.soft(text.includes(secret), `${label} leaks ${secret}`).toBe(false);
+          for (const secret of bSecrets.filter((s) => !used.includes(s)))
+            expect.soft(text.includes(secret), `${label} leaks ${secret}`).toBe(false);
           attempts += 1;
         }
       }
@@ -308,7 +466,11 @@ describe("cross-tenant matrix", () => {
         const text = await res.text();
         const label = `${attacker.name} GET ${path}${query}`;
         // A listing that takes no such parameter refuses it (400): that reveals nothing either.
-        const allowed = !scopes.every((s) => attacker.scopes.has(s)) ? [403] : query === "" && !NEEDS_QUERY.has(key) ? [200] : [200, 400];
+        const allowed = !scopes.every((s) => attacker.scopes.has(s))
+          ? [403]
+          : query === "" && !NEEDS_QUERY.has(key)
+            ? [200]
+            : [200, 400];
         expect.soft(allowed, `${label} -> ${res.status} ${text}`).toContain(res.status);
         for (const secret of bSecrets) expect.soft(text.includes(secret), `${label} leaks ${secret}`).toBe(false);
         attempts += 1;
@@ -322,7 +484,8 @@ describe("cross-tenant matrix", () => {
     for (const token of [b.admin.tokens.accessToken, bMember.tokens.accessToken, ...bPats.map((p) => p.token)]) {
       expect((await f.call("GET", "/api/me", { token })).status).toBe(200);
     }
-    for (const id of bIds.user) expect((await f.call("GET", `/api/users/${id}`, { token: b.admin.tokens.accessToken })).status).toBe(200);
+    for (const id of bIds.user)
+      expect((await f.call("GET", `/api/users/${id}`, { token: b.admin.tokens.accessToken })).status).toBe(200);
   });
 
   it("the same routes do work within a tenant (the matrix is not passing on a broken route)", async () => {
@@ -330,10 +493,21 @@ describe("cross-tenant matrix", () => {
     expect((await f.call("GET", `/api/users/${aMember.id}`, { token })).status).toBe(200);
     expect((await f.call("GET", `/api/projects/${aProject}`, { token: aMember.tokens.accessToken })).status).toBe(200);
     expect((await f.call("GET", `/api/projects/${aProject}/members`, { token })).status).toBe(200);
-    expect((await f.call("PUT", "/api/secrets/a-own-key", { token, body: { value: "A-SECRET-VALUE-rotated" } })).status).toBe(200);
+    expect(
+      (await f.call("PUT", "/api/secrets/a-own-key", { token, body: { value: "A-SECRET-VALUE-rotated" } })).status,
+    ).toBe(200);
     expect((await f.call("GET", `/api/users/${aIds.user[1] as string}/tokens`, { token })).status).toBe(200);
-    expect((await f.call("PATCH", `/api/projects/${aProject}`, { token: aMember.tokens.accessToken, body: { name: "A renamed" } })).status).toBe(200);
-    expect((await f.call("PATCH", `/api/users/${aMember.id}`, { token, body: { name: "Renamed Member" } })).status).toBe(200);
+    expect(
+      (
+        await f.call("PATCH", `/api/projects/${aProject}`, {
+          token: aMember.tokens.accessToken,
+          body: { name: "A renamed" },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (await f.call("PATCH", `/api/users/${aMember.id}`, { token, body: { name: "Renamed Member" } })).status,
+    ).toBe(200);
     const pat = await createPat(aMember, ["self"]);
     expect((await f.call("DELETE", `/api/tokens/${pat.id}`, { token: aMember.tokens.accessToken })).status).toBe(204);
     // Within a tenant, one user's session or token is not another's to end.
@@ -341,18 +515,26 @@ describe("cross-tenant matrix", () => {
     expect((await f.call("DELETE", `/api/sessions/${aMember.tokens.sessionId}`, { token })).status).toBe(404);
     expect((await f.call("DELETE", `/api/tokens/${memberPat.id}`, { token })).status).toBe(404);
     expect((await f.call("GET", "/api/me", { token: memberPat.token })).status).toBe(200);
-    expect((await f.call("DELETE", `/api/sessions/${aMember.tokens.sessionId}`, { token: aMember.tokens.accessToken })).status).toBe(204);
+    expect(
+      (await f.call("DELETE", `/api/sessions/${aMember.tokens.sessionId}`, { token: aMember.tokens.accessToken }))
+        .status,
+    ).toBe(204);
     expect((await f.call("DELETE", `/api/users/${aMember.id}`, { token })).status).toBe(204);
   });
 
   it("A cannot create anything that points into B: a token bound to B's project, B's user in A's project", async () => {
     const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
     for (const projectId of bIds.project) {
-      const res = await f.call("POST", "/api/tokens", { token: a.admin.tokens.accessToken, body: { name: "into-b", scopes: ["self", "graph:read"], projectId, expiresAt } });
+      const res = await f.call("POST", "/api/tokens", {
+        token: a.admin.tokens.accessToken,
+        body: { name: "into-b", scopes: ["self", "graph:read"], projectId, expiresAt },
+      });
       expect(res.status, await res.clone().text()).toBe(404);
       expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     }
-    const tokens = (await (await f.call("GET", "/api/tokens", { token: a.admin.tokens.accessToken })).json()) as { tokens: { projectId: string | null }[] };
+    const tokens = (await (await f.call("GET", "/api/tokens", { token: a.admin.tokens.accessToken })).json()) as {
+      tokens: { projectId: string | null }[];
+    };
     expect(tokens.tokens.filter((t) => t.projectId !== null && bIds.project.includes(t.projectId))).toEqual([]);
     expect(await snapshotOfB()).toBe(before);
   });

@@ -17,7 +17,8 @@ describe("login throttling", () => {
 
   it("slows the attacker's address after 5 failures, but not the real user elsewhere", async () => {
     const attacker = "203.0.113.66";
-    for (let i = 0; i < 5; i++) expect((await f.login("throttle-co", acme.admin.email, `guess-number-${i}-wrong`, attacker)).status).toBe(401);
+    for (let i = 0; i < 5; i++)
+      expect((await f.login("throttle-co", acme.admin.email, `guess-number-${i}-wrong`, attacker)).status).toBe(401);
     const blocked = await f.login("throttle-co", acme.admin.email, `guess-number-6-wrong`, attacker);
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
@@ -31,7 +32,8 @@ describe("login throttling", () => {
   it("slows an address that sprays many accounts", async () => {
     const sprayer = "203.0.113.99";
     const statuses: number[] = [];
-    for (let i = 0; i < 22; i++) statuses.push((await f.login("throttle-co", `victim${i}@example.test`, "Summer2026!!x", sprayer)).status);
+    for (let i = 0; i < 22; i++)
+      statuses.push((await f.login("throttle-co", `victim${i}@example.test`, "Summer2026!!x", sprayer)).status);
     expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
     expect(statuses.slice(20)).toContain(429);
   });
@@ -50,7 +52,8 @@ describe("login throttling and a successful sign-in (movable clock)", () => {
 
   it("a sprayer's own valid account does not reset its address counter", async () => {
     const sprayer = "203.0.113.77";
-    for (let i = 0; i < 20; i++) expect((await f.login("spray-co", `victim${i}@example.test`, "Summer2026!!x", sprayer)).status).toBe(401);
+    for (let i = 0; i < 20; i++)
+      expect((await f.login("spray-co", `victim${i}@example.test`, "Summer2026!!x", sprayer)).status).toBe(401);
     expect((await f.login("spray-co", "victim20@example.test", "Summer2026!!x", sprayer)).status).toBe(429);
     clock = new Date(clock.getTime() + 1000);
     // The attacker owns one real account and signs in to it from the spraying address.

@@ -1,6 +1,14 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { CheckpointError, checkpointOrigin, formatCheckpoint, parseCheckpoint, signCheckpoint, verifyCheckpoint, type Checkpoint } from "../../../src/audit/checkpoint-format.js";
+import {
+  CheckpointError,
+  checkpointOrigin,
+  formatCheckpoint,
+  parseCheckpoint,
+  signCheckpoint,
+  verifyCheckpoint,
+  type Checkpoint,
+} from "../../../src/audit/checkpoint-format.js";
 import { SignedNoteError, newKeyPair, open, parseVerifierKey, sign } from "../../../src/audit/signed-note.js";
 
 /** Root hash of the tlog-checkpoint spec's example, reused only as 32 known bytes. */
@@ -24,13 +32,23 @@ function thrown(fn: () => unknown): unknown {
 describe("checkpoint text", () => {
   it("has the exact C2SP layout plus one time extension line (golden)", () => {
     expect(formatCheckpoint(cp)).toBe(
-      "vecto.local/3f1c9a2e-7b4d-4e8a-9c1f-2a5b6c7d8e9f/audit\n" + "20852163\n" + "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n" + "time 2025-01-02T03:04:05Z\n",
+      "vecto.local/3f1c9a2e-7b4d-4e8a-9c1f-2a5b6c7d8e9f/audit\n" +
+        "20852163\n" +
+        "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n" +
+        "time 2025-01-02T03:04:05Z\n",
     );
   });
 
   it("empty tree: size 0 and the empty root; milliseconds kept when present", () => {
-    const empty = { origin: "vecto.local/i/s", size: 0, rootHash: EMPTY_ROOT, time: new Date("2025-06-30T23:59:59.250Z") };
-    expect(formatCheckpoint(empty)).toBe("vecto.local/i/s\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\ntime 2025-06-30T23:59:59.250Z\n");
+    const empty = {
+      origin: "vecto.local/i/s",
+      size: 0,
+      rootHash: EMPTY_ROOT,
+      time: new Date("2025-06-30T23:59:59.250Z"),
+    };
+    expect(formatCheckpoint(empty)).toBe(
+      "vecto.local/i/s\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\ntime 2025-06-30T23:59:59.250Z\n",
+    );
   });
 
   it("parse is the exact inverse of format", () => {
@@ -40,10 +58,25 @@ describe("checkpoint text", () => {
   });
 
   it("refuses non-canonical or out-of-range sizes", () => {
-    const body = (size: string): string => `${origin}\n${size}\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\ntime 2025-01-02T03:04:05Z\n`;
+    const body = (size: string): string =>
+      `${origin}\n${size}\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\ntime 2025-01-02T03:04:05Z\n`;
     expect(parseCheckpoint(body("0")).size).toBe(0);
     expect(parseCheckpoint(body("9007199254740991")).size).toBe(Number.MAX_SAFE_INTEGER);
-    for (const bad of ["", "007", "00", "-1", "+1", "1e3", " 1", "1 ", "1.0", "0x10", "9007199254740992", "12345678901234567890", "١"]) {
+    for (const bad of [
+      "",
+      "007",
+      "00",
+      "-1",
+      "+1",
+      "1e3",
+      " 1",
+      "1 ",
+      "1.0",
+      "0x10",
+      "9007199254740992",
+      "12345678901234567890",
+      "١",
+    ]) {
       expect(thrown(() => parseCheckpoint(body(bad)))).toBeInstanceOf(CheckpointError);
     }
   });
@@ -106,7 +139,17 @@ describe("checkpointOrigin", () => {
   });
 
   it("refuses segments that would make the origin ambiguous or an invalid key name", () => {
-    for (const [id, scope] of [["", "s"], ["i", ""], ["a/b", "s"], ["i", "a/b"], ["a b", "s"], ["i", "a+b"], ["-i", "s"], ["i", "s\n"], ["i", "x".repeat(129)]] as const) {
+    for (const [id, scope] of [
+      ["", "s"],
+      ["i", ""],
+      ["a/b", "s"],
+      ["i", "a/b"],
+      ["a b", "s"],
+      ["i", "a+b"],
+      ["-i", "s"],
+      ["i", "s\n"],
+      ["i", "x".repeat(129)],
+    ] as const) {
       expect(thrown(() => checkpointOrigin(id, scope))).toBeInstanceOf(CheckpointError);
     }
   });
@@ -123,7 +166,9 @@ describe("signed checkpoints", () => {
   });
 
   it("fails for another expected origin", () => {
-    const err = thrown(() => verifyCheckpoint(note, pair.verifierKey, checkpointOrigin("3f1c9a2e-7b4d-4e8a-9c1f-2a5b6c7d8e9f", "other")));
+    const err = thrown(() =>
+      verifyCheckpoint(note, pair.verifierKey, checkpointOrigin("3f1c9a2e-7b4d-4e8a-9c1f-2a5b6c7d8e9f", "other")),
+    );
     expect(err).toBeInstanceOf(CheckpointError);
   });
 
@@ -154,7 +199,10 @@ describe("signed checkpoints", () => {
   });
 
   it("a correctly signed note with a bad body is refused as a checkpoint", () => {
-    const notCheckpoint = sign(`${origin}\n01\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\ntime 2025-01-02T03:04:05Z\n`, pair.signer);
+    const notCheckpoint = sign(
+      `${origin}\n01\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\ntime 2025-01-02T03:04:05Z\n`,
+      pair.signer,
+    );
     expect(open(notCheckpoint, [parseVerifierKey(pair.verifierKey)]).verifiedBy).toHaveLength(1);
     expect(thrown(() => verifyCheckpoint(notCheckpoint, pair.verifierKey, origin))).toBeInstanceOf(CheckpointError);
   });

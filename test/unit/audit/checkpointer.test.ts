@@ -95,12 +95,20 @@ describe("Checkpointer", () => {
     const lines: string[] = [];
     let failing = true;
     const r = recorder({ fail: () => failing });
-    const c = new Checkpointer(r.run, createLogger("info", { write: (line: string) => lines.push(line) }), { intervalMs: HOUR });
+    const c = new Checkpointer(r.run, createLogger("info", { write: (line: string) => lines.push(line) }), {
+      intervalMs: HOUR,
+    });
     c.start();
     c.grew("a");
     await until(() => c.status().failing !== null);
     expect(c.status()).toMatchObject({ pendingLogs: 1, failing: "disk full" });
-    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([expect.objectContaining({ level: "error", msg: "audit checkpoint failed; the events stay uncovered until a later run succeeds", error: { name: "Error", message: "disk full" } })]);
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({
+        level: "error",
+        msg: "audit checkpoint failed; the events stay uncovered until a later run succeeds",
+        error: { name: "Error", message: "disk full" },
+      }),
+    ]);
     failing = false;
     await c.stop();
     expect(r.runs).toEqual([["a"], ["a"]]);

@@ -11,7 +11,14 @@ import { EventBatcher } from "../../../src/audit/event-batcher.js";
 import { createLogger } from "../../../src/log.js";
 import type { DomainEvent } from "../../../src/vocabulary/events.js";
 
-const event = (n: number): DomainEvent => ({ event: "read.content", sensitivity: "normal", severity: "info", tenantId: "t", actor: { type: "system", id: "test" }, payload: { n } });
+const event = (n: number): DomainEvent => ({
+  event: "read.content",
+  sensitivity: "normal",
+  severity: "info",
+  tenantId: "t",
+  actor: { type: "system", id: "test" },
+  payload: { n },
+});
 
 describe("event batcher when writes fail", () => {
   let written: number[][];
@@ -24,7 +31,9 @@ describe("event batcher when writes fail", () => {
     written = [];
     failing = false;
     lines = [];
-    const log = createLogger("warn", { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
+    const log = createLogger("warn", {
+      write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]),
+    });
     const write = (events: readonly DomainEvent[]): Promise<void> => {
       if (failing) return Promise.reject(new Error("disk full"));
       written.push(events.map((e) => e.payload.n as number));
@@ -47,7 +56,10 @@ describe("event batcher when writes fail", () => {
     failing = false;
     await vi.advanceTimersByTimeAsync(1000);
     expect(written).toEqual([[1, 2, 3]]);
-    expect(lines.map((l) => l.msg)).toEqual(["audit: read events cannot be written; kept in memory and retried every second", "audit: read events are written again"]);
+    expect(lines.map((l) => l.msg)).toEqual([
+      "audit: read events cannot be written; kept in memory and retried every second",
+      "audit: read events are written again",
+    ]);
     expect(lines[1]?.dropped).toBe(0);
   });
 
@@ -65,10 +77,18 @@ describe("event batcher when writes fail", () => {
     batcher.add(event(1));
     await batcher.close();
     expect(written).toEqual([[1]]);
-    const other = new EventBatcher({ write: () => Promise.reject(new Error("database is closed")), log: createLogger("warn", { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) }) });
+    const other = new EventBatcher({
+      write: () => Promise.reject(new Error("database is closed")),
+      log: createLogger("warn", {
+        write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]),
+      }),
+    });
     other.add(event(2));
     other.add(event(3));
     await other.close();
-    expect(lines.at(-1)).toMatchObject({ msg: "audit: queued read events could not be written at shutdown and are lost", lost: 2 });
+    expect(lines.at(-1)).toMatchObject({
+      msg: "audit: queued read events could not be written at shutdown and are lost",
+      lost: 2,
+    });
   });
 });

@@ -36,7 +36,9 @@ interface Fixture {
   consistencyProofs: { oldSize: number; newSize: number; proof: string[] }[];
 }
 
-const fixture = JSON.parse(readFileSync(resolve(process.cwd(), "test/fixtures/merkle/rfc6962.json"), "utf8")) as Fixture;
+const fixture = JSON.parse(
+  readFileSync(resolve(process.cwd(), "test/fixtures/merkle/rfc6962.json"), "utf8"),
+) as Fixture;
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "hex"));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
@@ -97,7 +99,9 @@ const SEED = 0x6962;
 const random = seededRandom(SEED);
 const randomInt = (maxExclusive: number): number => Math.floor(random() * maxExclusive);
 const MAX_SIZE = 300;
-const randomLeaves = Array.from({ length: MAX_SIZE }, (_, i) => leafHash(new TextEncoder().encode(`entry ${SEED}/${i}/${random()}`)));
+const randomLeaves = Array.from({ length: MAX_SIZE }, (_, i) =>
+  leafHash(new TextEncoder().encode(`entry ${SEED}/${i}/${random()}`)),
+);
 
 /** Roots of every prefix, from the builder (checked against rootHash below). */
 const prefixRoots: Uint8Array[] = (() => {
@@ -150,7 +154,9 @@ describe("RFC 6962 hashing (transparency-dev/merkle rfc6962_test.go)", () => {
 
   it("hashes a leaf and a node with their domain prefixes", () => {
     expect(toHex(leafHash(hex(fixture.hasher.leaf.input)))).toBe(fixture.hasher.leaf.hash);
-    expect(toHex(nodeHash(hex(fixture.hasher.node.left), hex(fixture.hasher.node.right)))).toBe(fixture.hasher.node.hash);
+    expect(toHex(nodeHash(hex(fixture.hasher.node.left), hex(fixture.hasher.node.right)))).toBe(
+      fixture.hasher.node.hash,
+    );
   });
 
   it("depends on the order of children and is not a leaf hash of their concatenation", () => {
@@ -165,13 +171,16 @@ describe("RFC 6962 reference tree (transparency-dev/merkle testonly/constants.go
     expect(hexes(rfcLeaves)).toEqual(fixture.nodeHashes[0]);
   });
 
-  it.each(fixture.roots.map((root, size) => ({ size, root })))("rootHash and the builder give the size $size root", ({ size, root }) => {
-    expect(toHex(rootHash(rfcLeaves.slice(0, size)))).toBe(root);
-    const builder = new MerkleTreeBuilder();
-    rfcLeaves.slice(0, size).forEach((leaf) => builder.append(leaf));
-    expect(builder.size).toBe(size);
-    expect(toHex(builder.root())).toBe(root);
-  });
+  it.each(fixture.roots.map((root, size) => ({ size, root })))(
+    "rootHash and the builder give the size $size root",
+    ({ size, root }) => {
+      expect(toHex(rootHash(rfcLeaves.slice(0, size)))).toBe(root);
+      const builder = new MerkleTreeBuilder();
+      rfcLeaves.slice(0, size).forEach((leaf) => builder.append(leaf));
+      expect(builder.size).toBe(size);
+      expect(toHex(builder.root())).toBe(root);
+    },
+  );
 
   it("gives every complete subtree its published node hash", () => {
     fixture.nodeHashes.forEach((level, height) => {
@@ -208,41 +217,55 @@ describe("RFC 6962 inclusion proofs (transparency-dev/merkle proof/verify_test.g
   });
 
   // The corruptions of verify_test.go's corruptInclusionProof, applied to each published proof.
-  it.each(fixture.inclusionProofs)("rejects corrupted variants of PATH($index, D[$size])", ({ index, size, proof: proofHex }) => {
-    const proof = proofHex.map(hex);
-    const leaf = at(rfcLeaves, index);
-    const root = at(rfcRoots, size);
-    const probes: [string, Uint8Array, number, number, Uint8Array[], Uint8Array][] = [
-      ["index - 1", leaf, index - 1, size, proof, root],
-      ["index + 1", leaf, index + 1, size, proof, root],
-      ["index ^ 2", leaf, index ^ 2, size, proof, root],
-      ["size * 2", leaf, index, size * 2, proof, root],
-      ["size / 2", leaf, index, Math.floor(size / 2), proof, root],
-      ["wrong leaf", new TextEncoder().encode("WrongLeaf"), index, size, proof, root],
-      ["empty root", leaf, index, size, proof, emptyRoot()],
-      ["random root", leaf, index, size, proof, SOME_HASH],
-      ["trailing garbage", leaf, index, size, [...proof, new Uint8Array(0)], root],
-      ["trailing root", leaf, index, size, [...proof, root], root],
-      ["preceding garbage", leaf, index, size, [new Uint8Array(0), ...proof], root],
-      ["preceding root", leaf, index, size, [root, ...proof], root],
-      ...proof.map((_, i): [string, Uint8Array, number, number, Uint8Array[], Uint8Array] => [
-        `modified proof[${i}] bit 3`, leaf, index, size, proof.map((p, j) => (j === i ? flipBit(p, 3) : p)), root,
-      ]),
-    ];
-    if (proof.length > 0) probes.push(["removed component", leaf, index, size, proof.slice(0, -1), root]);
-    if (proof.length > 1) probes.push(["inserted component", leaf, index, size, [at(proof, 0), SOME_HASH, ...proof.slice(1)], root]);
-    const accepted = probes.filter(([, l, i, s, p, r]) => verifyInclusion(l, i, s, p, r)).map(([desc]) => desc);
-    expect(accepted).toEqual([]);
-  });
+  it.each(fixture.inclusionProofs)(
+    "rejects corrupted variants of PATH($index, D[$size])",
+    ({ index, size, proof: proofHex }) => {
+      const proof = proofHex.map(hex);
+      const leaf = at(rfcLeaves, index);
+      const root = at(rfcRoots, size);
+      const probes: [string, Uint8Array, number, number, Uint8Array[], Uint8Array][] = [
+        ["index - 1", leaf, index - 1, size, proof, root],
+        ["index + 1", leaf, index + 1, size, proof, root],
+        ["index ^ 2", leaf, index ^ 2, size, proof, root],
+        ["size * 2", leaf, index, size * 2, proof, root],
+        ["size / 2", leaf, index, Math.floor(size / 2), proof, root],
+        ["wrong leaf", new TextEncoder().encode("WrongLeaf"), index, size, proof, root],
+        ["empty root", leaf, index, size, proof, emptyRoot()],
+        ["random root", leaf, index, size, proof, SOME_HASH],
+        ["trailing garbage", leaf, index, size, [...proof, new Uint8Array(0)], root],
+        ["trailing root", leaf, index, size, [...proof, root], root],
+        ["preceding garbage", leaf, index, size, [new Uint8Array(0), ...proof], root],
+        ["preceding root", leaf, index, size, [root, ...proof], root],
+        ...proof.map((_, i): [string, Uint8Array, number, number, Uint8Array[], Uint8Array] => [
+          `modified proof[${i}] bit 3`,
+          leaf,
+          index,
+          size,
+          proof.map((p, j) => (j === i ? flipBit(p, 3) : p)),
+          root,
+        ]),
+      ];
+      if (proof.length > 0) probes.push(["removed component", leaf, index, size, proof.slice(0, -1), root]);
+      if (proof.length > 1)
+        probes.push(["inserted component", leaf, index, size, [at(proof, 0), SOME_HASH, ...proof.slice(1)], root]);
+      const accepted = probes.filter(([, l, i, s, p, r]) => verifyInclusion(l, i, s, p, r)).map(([desc]) => desc);
+      expect(accepted).toEqual([]);
+    },
+  );
 });
 
 describe("RFC 6962 consistency proofs (transparency-dev/merkle proof/verify_test.go)", () => {
-  it.each(fixture.consistencyProofs)("PROOF($oldSize, D[$newSize]) matches and verifies", ({ oldSize, newSize, proof }) => {
-    const leaves = rfcLeaves.slice(0, newSize);
-    expect(hexes(consistencyProof(leaves, oldSize))).toEqual(proof);
-    expect(hexes(consistencyProofFromHashes((i) => at(leaves, i), oldSize, newSize))).toEqual(proof);
-    expect(verifyConsistency(oldSize, newSize, at(rfcRoots, oldSize), at(rfcRoots, newSize), proof.map(hex))).toBe(true);
-  });
+  it.each(fixture.consistencyProofs)(
+    "PROOF($oldSize, D[$newSize]) matches and verifies",
+    ({ oldSize, newSize, proof }) => {
+      const leaves = rfcLeaves.slice(0, newSize);
+      expect(hexes(consistencyProof(leaves, oldSize))).toEqual(proof);
+      expect(hexes(consistencyProofFromHashes((i) => at(leaves, i), oldSize, newSize))).toEqual(proof);
+      expect(verifyConsistency(oldSize, newSize, at(rfcRoots, oldSize), at(rfcRoots, newSize), proof.map(hex))).toBe(
+        true,
+      );
+    },
+  );
 
   // The corruptions of verify_test.go's corruptConsistencyProof, for the non-trivial proofs.
   it.each(fixture.consistencyProofs.filter((v) => v.proof.length > 0))(
@@ -270,7 +293,12 @@ describe("RFC 6962 consistency proofs (transparency-dev/merkle proof/verify_test
         ["preceding proof[0]", m, n, r1, r2, [at(proof, 0), ...proof]],
         ["truncated proof", m, n, r1, r2, proof.slice(0, -1)],
         ...proof.map((_, i): [string, number, number, Uint8Array, Uint8Array, Uint8Array[]] => [
-          `modified proof[${i}] bit 4`, m, n, r1, r2, proof.map((p, j) => (j === i ? flipBit(p, 4) : p)),
+          `modified proof[${i}] bit 4`,
+          m,
+          n,
+          r1,
+          r2,
+          proof.map((p, j) => (j === i ? flipBit(p, 4) : p)),
         ]),
       ];
       const accepted = probes.filter(([, s1, s2, a, b, p]) => verifyConsistency(s1, s2, a, b, p)).map(([desc]) => desc);
@@ -346,8 +374,10 @@ describe(`random trees of 1..${MAX_SIZE} leaves (seed ${SEED})`, () => {
   it("matches the recursive PATH and PROOF for every index and old size up to 40 leaves", () => {
     for (let n = 1; n <= 40; n++) {
       const leaves = randomLeaves.slice(0, n);
-      for (let m = 0; m < n; m++) expect(hexes(inclusionProof(leaves, m)), `PATH(${m}, D[${n}])`).toEqual(hexes(refPath(m, leaves)));
-      for (let m = 1; m < n; m++) expect(hexes(consistencyProof(leaves, m)), `PROOF(${m}, D[${n}])`).toEqual(hexes(refSubproof(m, leaves, true)));
+      for (let m = 0; m < n; m++)
+        expect(hexes(inclusionProof(leaves, m)), `PATH(${m}, D[${n}])`).toEqual(hexes(refPath(m, leaves)));
+      for (let m = 1; m < n; m++)
+        expect(hexes(consistencyProof(leaves, m)), `PROOF(${m}, D[${n}])`).toEqual(hexes(refSubproof(m, leaves, true)));
     }
   });
 
@@ -380,18 +410,33 @@ describe(`random trees of 1..${MAX_SIZE} leaves (seed ${SEED})`, () => {
         const leaf = at(randomLeaves, m);
         const where = `PATH(${m}, D[${n}])`;
         expect(verifyInclusion(leaf, m, n, proof, root), where).toBe(true);
-        expect(verifyInclusion(at(randomLeaves, (m + 1) % MAX_SIZE), m, n, proof, root), `${where} other leaf`).toBe(false);
+        expect(verifyInclusion(at(randomLeaves, (m + 1) % MAX_SIZE), m, n, proof, root), `${where} other leaf`).toBe(
+          false,
+        );
         expect(verifyInclusion(flipBit(leaf, 0), m, n, proof, root), `${where} flipped leaf`).toBe(false);
         for (const other of [m - 1, m + 1, m ^ 1, m ^ 2, 0, n - 1, n]) {
-          if (other !== m) expect(verifyInclusion(leaf, other, n, proof, root), `${where} as index ${other}`).toBe(false);
+          if (other !== m)
+            expect(verifyInclusion(leaf, other, n, proof, root), `${where} as index ${other}`).toBe(false);
         }
-        expect(verifyInclusion(leaf, m, n, proof, at(prefixRoots, n < MAX_SIZE ? n + 1 : n - 1)), `${where} neighbour root`).toBe(false);
+        expect(
+          verifyInclusion(leaf, m, n, proof, at(prefixRoots, n < MAX_SIZE ? n + 1 : n - 1)),
+          `${where} neighbour root`,
+        ).toBe(false);
         expect(verifyInclusion(leaf, m, n, proof, flipBit(root, 7)), `${where} flipped root`).toBe(false);
         expect(verifyInclusion(leaf, m, n, [...proof, root], root), `${where} extended`).toBe(false);
         if (proof.length > 0) {
           expect(verifyInclusion(leaf, m, n, proof.slice(0, -1), root), `${where} truncated`).toBe(false);
           const i = randomInt(proof.length);
-          expect(verifyInclusion(leaf, m, n, proof.map((p, j) => (j === i ? flipBit(p, 5) : p)), root), `${where} flipped proof[${i}]`).toBe(false);
+          expect(
+            verifyInclusion(
+              leaf,
+              m,
+              n,
+              proof.map((p, j) => (j === i ? flipBit(p, 5) : p)),
+              root,
+            ),
+            `${where} flipped proof[${i}]`,
+          ).toBe(false);
         }
         checked++;
       }
@@ -415,13 +460,25 @@ describe(`random trees of 1..${MAX_SIZE} leaves (seed ${SEED})`, () => {
         if (m < n) {
           expect(verifyConsistency(n, m, r2, r1, proof), `${where} swapped sizes`).toBe(false);
           expect(verifyConsistency(m, n, r2, r1, proof), `${where} swapped roots`).toBe(false);
-          if (m > 0 && n < MAX_SIZE) expect(verifyConsistency(m, n + 1, r1, at(prefixRoots, n + 1), proof), `${where} as a proof to n+1`).toBe(false);
+          if (m > 0 && n < MAX_SIZE)
+            expect(verifyConsistency(m, n + 1, r1, at(prefixRoots, n + 1), proof), `${where} as a proof to n+1`).toBe(
+              false,
+            );
         }
         if (proof.length > 0) {
           expect(verifyConsistency(m, n, r1, r2, proof.slice(0, -1)), `${where} truncated`).toBe(false);
           expect(verifyConsistency(m, n, r1, r2, proof.slice(1)), `${where} head dropped`).toBe(false);
           const i = randomInt(proof.length);
-          expect(verifyConsistency(m, n, r1, r2, proof.map((p, j) => (j === i ? flipBit(p, 6) : p))), `${where} flipped proof[${i}]`).toBe(false);
+          expect(
+            verifyConsistency(
+              m,
+              n,
+              r1,
+              r2,
+              proof.map((p, j) => (j === i ? flipBit(p, 6) : p)),
+            ),
+            `${where} flipped proof[${i}]`,
+          ).toBe(false);
         }
         checked++;
       }
@@ -435,7 +492,9 @@ describe(`random trees of 1..${MAX_SIZE} leaves (seed ${SEED})`, () => {
     const index = randomInt(m);
     const oldRoot = at(prefixRoots, m);
     const newRoot = at(prefixRoots, n);
-    expect(verifyInclusion(at(randomLeaves, index), index, m, inclusionProof(randomLeaves.slice(0, m), index), oldRoot)).toBe(true);
+    expect(
+      verifyInclusion(at(randomLeaves, index), index, m, inclusionProof(randomLeaves.slice(0, m), index), oldRoot),
+    ).toBe(true);
     expect(verifyConsistency(m, n, oldRoot, newRoot, consistencyProof(randomLeaves, m))).toBe(true);
     expect(verifyInclusion(at(randomLeaves, index), index, n, inclusionProof(randomLeaves, index), newRoot)).toBe(true);
   });
@@ -462,7 +521,9 @@ describe("large trees", () => {
     expect(builder.frontier().length).toBe(3); // 2^16 + 3 = 0b1_0000_0000_0000_0011
     expect(toHex(builder.root())).toBe(toHex(rootHash(leaves)));
     const index = 2 ** 16 + 1;
-    expect(verifyInclusion(at(leaves, index), index, leaves.length, inclusionProof(leaves, index), builder.root())).toBe(true);
+    expect(
+      verifyInclusion(at(leaves, index), index, leaves.length, inclusionProof(leaves, index), builder.root()),
+    ).toBe(true);
   });
 
   it("handles indices and sizes past 2^32 without 32-bit truncation", () => {
@@ -475,6 +536,10 @@ describe("large trees", () => {
     expect(verifyInclusion(last, size - 1, size, [leftSubtree], root)).toBe(true);
     expect(verifyInclusion(last, size - 2, size, [leftSubtree], root)).toBe(false);
     expect(verifyConsistency(2 ** 33, size, leftSubtree, root, [last])).toBe(true);
-    expect(hexes(consistencyProofFromSubtrees((lo, hi) => (lo === 2 ** 33 && hi === size ? last : leftSubtree), 2 ** 33, size))).toEqual([toHex(last)]);
+    expect(
+      hexes(
+        consistencyProofFromSubtrees((lo, hi) => (lo === 2 ** 33 && hi === size ? last : leftSubtree), 2 ** 33, size),
+      ),
+    ).toEqual([toHex(last)]);
   });
 });

@@ -29,7 +29,9 @@ interface GoVectors {
   badVerifierKeys: { wrongLengthKey: string; unknownAlgorithm: string };
 }
 
-const go = JSON.parse(readFileSync(resolve(process.cwd(), "test/fixtures/signed-note/golang-mod-note.json"), "utf8")) as GoVectors;
+const go = JSON.parse(
+  readFileSync(resolve(process.cwd(), "test/fixtures/signed-note/golang-mod-note.json"), "utf8"),
+) as GoVectors;
 const { text, peter, enoch } = go;
 const peterSig = peter.signatureLine;
 const enochSig = enoch.signatureLine;
@@ -104,8 +106,12 @@ describe("Go sumdb/note vectors", () => {
   });
 
   it("a duplicated verifier is ambiguous only when its key signed", () => {
-    expect(errorCode(() => open(`${text}\n${enochSig}`, [enochVerifier, peterVerifier, enochVerifier]))).toBe("ambiguous-key");
-    expect(errorCode(() => open(`${text}\n${peterSig}`, [enochVerifier, peterVerifier, enochVerifier]))).toBe("no error");
+    expect(errorCode(() => open(`${text}\n${enochSig}`, [enochVerifier, peterVerifier, enochVerifier]))).toBe(
+      "ambiguous-key",
+    );
+    expect(errorCode(() => open(`${text}\n${peterSig}`, [enochVerifier, peterVerifier, enochVerifier]))).toBe(
+      "no error",
+    );
   });
 
   it("more than 100 signatures is malformed, known keys or not", () => {
@@ -154,7 +160,9 @@ describe("Go sumdb/note vectors", () => {
   });
 
   it("rejects every substring and every one-byte increment of the verifier key (Go's manglings)", () => {
-    const failures = manglings(peter.verifierKey).filter((k) => errorCode(() => parseVerifierKey(k)) !== "malformed-key");
+    const failures = manglings(peter.verifierKey).filter(
+      (k) => errorCode(() => parseVerifierKey(k)) !== "malformed-key",
+    );
     expect(failures).toEqual([]);
   });
 });
@@ -165,7 +173,8 @@ function manglings(key: string): string[] {
   for (let i = 0; i <= key.length; i++) {
     for (let j = i + 1; j <= key.length; j++) if (i !== 0 || j !== key.length) out.push(key.slice(i, j));
   }
-  for (let i = 0; i < key.length; i++) out.push(key.slice(0, i) + String.fromCharCode(key.charCodeAt(i) + 1) + key.slice(i + 1));
+  for (let i = 0; i < key.length; i++)
+    out.push(key.slice(0, i) + String.fromCharCode(key.charCodeAt(i) + 1) + key.slice(i + 1));
   return out;
 }
 
@@ -188,7 +197,11 @@ describe("new keys", () => {
   });
 
   it("logging a signer shows no key material", () => {
-    const forms = [Buffer.from(peterSeed).toString("hex"), Buffer.from(peterSeed).toString("base64").slice(0, 20), peter.signerKey.slice(-30)];
+    const forms = [
+      Buffer.from(peterSeed).toString("hex"),
+      Buffer.from(peterSeed).toString("base64").slice(0, 20),
+      peter.signerKey.slice(-30),
+    ];
     const printed = [JSON.stringify(peterSigner), inspect(peterSigner, { depth: 10, showHidden: true })];
     for (const p of printed) for (const f of forms) expect(p).not.toContain(f);
   });
@@ -242,7 +255,9 @@ describe("tampering", () => {
     const b64 = sigLine.slice(sigLine.lastIndexOf(" ") + 1, -1);
     const bytes = Buffer.from(b64, "base64");
     bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 1;
-    expect(errorCode(() => open(body + sigLine.replace(b64, bytes.toString("base64")), [verifier]))).toBe("invalid-signature");
+    expect(errorCode(() => open(body + sigLine.replace(b64, bytes.toString("base64")), [verifier]))).toBe(
+      "invalid-signature",
+    );
   });
 
   it("wrong key: another key under the same name", () => {
@@ -258,7 +273,9 @@ describe("tampering", () => {
   it("key name mismatch: same public key under another name is another key", () => {
     const renamed = parseVerifierKey(formatVerifierKey("vecto.local/inst-2", verifier.publicKey));
     expect(errorCode(() => open(note, [renamed]))).toBe("unverified-note");
-    expect(errorCode(() => open(note.replace("— PeterNeumann ", "— vecto.local/inst-2 "), [verifier, renamed]))).toBe("unverified-note");
+    expect(errorCode(() => open(note.replace("— PeterNeumann ", "— vecto.local/inst-2 "), [verifier, renamed]))).toBe(
+      "unverified-note",
+    );
   });
 
   it("missing blank line", () => {
@@ -273,9 +290,19 @@ describe("tampering", () => {
 
   it("truncated or non-canonical base64", () => {
     const b64 = sigLine.slice(sigLine.lastIndexOf(" ") + 1, -1);
-    const variants = [b64.slice(0, -1), b64.slice(0, -2), b64.slice(0, 5), b64.replace(/=$/, ""), b64.replace(/[+/]/g, (c) => (c === "+" ? "-" : "_")), `${b64} `, "", "AAAA"];
+    const variants = [
+      b64.slice(0, -1),
+      b64.slice(0, -2),
+      b64.slice(0, 5),
+      b64.replace(/=$/, ""),
+      b64.replace(/[+/]/g, (c) => (c === "+" ? "-" : "_")),
+      `${b64} `,
+      "",
+      "AAAA",
+    ];
     expect(variants).not.toContain(b64);
-    for (const v of variants) expect(errorCode(() => open(body + sigLine.replace(b64, v), [verifier]))).toBe("malformed-note");
+    for (const v of variants)
+      expect(errorCode(() => open(body + sigLine.replace(b64, v), [verifier]))).toBe("malformed-note");
   });
 
   it("base64 truncated on a 4-character boundary decodes, but is not a signature", () => {

@@ -27,7 +27,12 @@ describe("access tokens on a rotating key ring", () => {
     const { token } = await tokens.sign(subject, 3600);
     expect(decodeProtectedHeader(token)).toMatchObject({ alg: "HS256", typ: "at+jwt" });
     expect(kidOf(token)).toMatch(/^[A-Za-z0-9_-]{12}$/);
-    expect(await tokens.verify(token)).toMatchObject({ sub: "u-1", tid: "t-1", sid: "s-1", scopes: ["self", "graph:read"] });
+    expect(await tokens.verify(token)).toMatchObject({
+      sub: "u-1",
+      tid: "t-1",
+      sid: "s-1",
+      scopes: ["self", "graph:read"],
+    });
   });
 
   it("keeps verifying tokens of a rotated-out key until they expire", async () => {

@@ -16,7 +16,9 @@ describe("password policy", () => {
   });
 
   it("refuses a password containing the user's name or email", () => {
-    expect(passwordProblem("margaret-is-my-secret", ["margaret", "Thatcher"])).toBe("must not contain your name or email");
+    expect(passwordProblem("margaret-is-my-secret", ["margaret", "Thatcher"])).toBe(
+      "must not contain your name or email",
+    );
   });
 
   it("accepts a long unusual passphrase, counting characters not bytes", () => {
@@ -43,6 +45,8 @@ describe("argon2id hashing", () => {
   });
 
   it("refuses parameters below the OWASP minimum", () => {
-    expect(() => new PasswordHasher({ memoryKiB: 4096, timeCost: 1, parallelism: 1 })).toThrow(/below the OWASP minimum/);
+    expect(() => new PasswordHasher({ memoryKiB: 4096, timeCost: 1, parallelism: 1 })).toThrow(
+      /below the OWASP minimum/,
+    );
   });
 });

@@ -15,7 +15,13 @@ const CHUNK = 4096;
 const SEALED = CHUNK + 16;
 
 function params(overrides: Partial<ChunkParams> = {}): ChunkParams {
-  return { key: generateFileKey(), noncePrefix: new Uint8Array(randomBytes(4)), headerHash: new Uint8Array(randomBytes(32)), chunkBytes: CHUNK, ...overrides };
+  return {
+    key: generateFileKey(),
+    noncePrefix: new Uint8Array(randomBytes(4)),
+    headerHash: new Uint8Array(randomBytes(32)),
+    chunkBytes: CHUNK,
+    ...overrides,
+  };
 }
 
 /** Feeds `data` in uneven pieces, as a file stream would. */
@@ -64,7 +70,12 @@ describe("chunk cipher", () => {
 
   describe("refuses damaged streams", () => {
     const plain = randomBytes(4 * CHUNK + 100); // chunks 0..3 full, chunk 4 final (100 bytes)
-    const expectFailure = async (sealed: Buffer, p: ChunkParams, message: RegExp, releasedChunks: number): Promise<void> => {
+    const expectFailure = async (
+      sealed: Buffer,
+      p: ChunkParams,
+      message: RegExp,
+      releasedChunks: number,
+    ): Promise<void> => {
       const { plain: released, error } = await open(sealed, p);
       expect(error).toBeInstanceOf(BackupInvalidError);
       expect(error?.message).toMatch(message);
@@ -88,14 +99,24 @@ describe("chunk cipher", () => {
     it("swapped chunks", async () => {
       const p = params();
       const sealed = await seal(plain, p);
-      const swapped = Buffer.concat([sealed.subarray(0, SEALED), sealed.subarray(2 * SEALED, 3 * SEALED), sealed.subarray(SEALED, 2 * SEALED), sealed.subarray(3 * SEALED)]);
+      const swapped = Buffer.concat([
+        sealed.subarray(0, SEALED),
+        sealed.subarray(2 * SEALED, 3 * SEALED),
+        sealed.subarray(SEALED, 2 * SEALED),
+        sealed.subarray(3 * SEALED),
+      ]);
       await expectFailure(swapped, p, /chunk 1 fails authentication/, 1);
     });
 
     it("a dropped chunk", async () => {
       const p = params();
       const sealed = await seal(plain, p);
-      await expectFailure(Buffer.concat([sealed.subarray(0, SEALED), sealed.subarray(2 * SEALED)]), p, /chunk 1 fails authentication/, 1);
+      await expectFailure(
+        Buffer.concat([sealed.subarray(0, SEALED), sealed.subarray(2 * SEALED)]),
+        p,
+        /chunk 1 fails authentication/,
+        1,
+      );
     });
 
     it("truncation exactly at a chunk boundary (the cut chunk was not sealed as final)", async () => {
@@ -123,7 +144,11 @@ describe("chunk cipher", () => {
     it("another header (hash), another nonce prefix, another key", async () => {
       const p = params();
       const sealed = await seal(plain, p);
-      for (const other of [{ headerHash: new Uint8Array(randomBytes(32)) }, { noncePrefix: new Uint8Array(randomBytes(4)) }, { key: generateFileKey() }]) {
+      for (const other of [
+        { headerHash: new Uint8Array(randomBytes(32)) },
+        { noncePrefix: new Uint8Array(randomBytes(4)) },
+        { key: generateFileKey() },
+      ]) {
         await expectFailure(sealed, { ...p, ...other }, /chunk 0 fails authentication/, 0);
       }
     });

@@ -6,7 +6,15 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { hashFile, packFiles, unpackFiles } from "../../../src/backup/container.js";
 import { BackupInvalidError } from "../../../src/backup/errors.js";
-import { encodeHeader, FORMAT_VERSION, MAGIC, PREFIX_BYTES, readHeader, type BackupHeader, type BackupFileEntry } from "../../../src/backup/format.js";
+import {
+  encodeHeader,
+  FORMAT_VERSION,
+  MAGIC,
+  PREFIX_BYTES,
+  readHeader,
+  type BackupHeader,
+  type BackupFileEntry,
+} from "../../../src/backup/format.js";
 import { testDir } from "../../helpers.js";
 
 function header(overrides: Partial<BackupHeader> = {}): BackupHeader {
@@ -67,18 +75,40 @@ describe("backup format", () => {
     await failsWith(broken, /not valid JSON/);
     const extra = encodeHeaderUnchecked({ ...header(), extra: true });
     await failsWith(extra, /invalid header/);
-    const wrongFiles = encodeHeaderUnchecked(header({ files: [{ name: "other.db", size: 1, sha256: "c".repeat(64) }] }));
+    const wrongFiles = encodeHeaderUnchecked(
+      header({ files: [{ name: "other.db", size: 1, sha256: "c".repeat(64) }] }),
+    );
     await failsWith(wrongFiles, /invalid header \(a full backup holds vecto.db and keys.db\)/);
     const mixed = encodeHeaderUnchecked(header({ kind: "tenant" }));
     await failsWith(mixed, /inconsistent tenant backup/);
   });
 
   it("carries a full backup's erasure record, strictly shaped; a tenant backup carries none", async () => {
-    const erasures = { tenants: [{ tenantId: randomUUID(), erasedAt: "2026-01-01T00:00:00.000Z" }], content: [{ tenantId: randomUUID(), kind: "node" as const, id: randomUUID(), erasedAt: "2026-01-02T00:00:00.000Z" }] };
+    const erasures = {
+      tenants: [{ tenantId: randomUUID(), erasedAt: "2026-01-01T00:00:00.000Z" }],
+      content: [
+        { tenantId: randomUUID(), kind: "node" as const, id: randomUUID(), erasedAt: "2026-01-02T00:00:00.000Z" },
+      ],
+    };
     expect((await parse(encodeHeader(header({ erasures })))).erasures).toEqual(erasures);
-    await failsWith(encodeHeaderUnchecked({ ...header(), erasures: { ...erasures, content: [{ ...erasures.content[0], title: "leaked" }] } }), /invalid header \(erasures\.content\.0\)/);
-    await failsWith(encodeHeaderUnchecked({ ...header(), erasures: { tenants: [{ tenantId: "" }], content: [] } }), /invalid header \(erasures\.tenants\.0/);
-    const tenant = header({ kind: "tenant", key: { type: "tenant", tenantId: "t1", sealed: randomBytes(40).toString("base64") }, tenant: { id: "t1", slug: "acme" }, schema: { data: 9 }, files: [{ name: "tenants.jsonl", size: 1, sha256: "c".repeat(64), rows: 1 }] });
+    await failsWith(
+      encodeHeaderUnchecked({
+        ...header(),
+        erasures: { ...erasures, content: [{ ...erasures.content[0], title: "leaked" }] },
+      }),
+      /invalid header \(erasures\.content\.0\)/,
+    );
+    await failsWith(
+      encodeHeaderUnchecked({ ...header(), erasures: { tenants: [{ tenantId: "" }], content: [] } }),
+      /invalid header \(erasures\.tenants\.0/,
+    );
+    const tenant = header({
+      kind: "tenant",
+      key: { type: "tenant", tenantId: "t1", sealed: randomBytes(40).toString("base64") },
+      tenant: { id: "t1", slug: "acme" },
+      schema: { data: 9 },
+      files: [{ name: "tenants.jsonl", size: 1, sha256: "c".repeat(64), rows: 1 }],
+    });
     expect(() => encodeHeader(tenant)).not.toThrow();
     expect(() => encodeHeader({ ...tenant, erasures })).toThrow(/inconsistent tenant backup/);
   });
@@ -135,12 +165,20 @@ describe("backup format", () => {
         expect(error).toBeInstanceOf(BackupInvalidError);
         expect((error as Error).message).toMatch(message);
       };
-      await attempt(bytes, [{ ...expected[0]!, sha256: "0".repeat(64) }, ...expected.slice(1)], /vecto.db in the backup does not match its SHA-256/);
+      await attempt(
+        bytes,
+        [{ ...expected[0]!, sha256: "0".repeat(64) }, ...expected.slice(1)],
+        /vecto.db in the backup does not match its SHA-256/,
+      );
       await attempt(bytes, [expected[1]!, expected[0]!, expected[2]!], /does not match its header at keys.db/);
       await attempt(bytes, expected.slice(0, 2), /more files than its header lists/);
       await attempt(Buffer.concat([bytes, Buffer.from([1])]), expected, /data after its end marker/);
       await attempt(bytes.subarray(0, 50_000), expected, /ends inside vecto.db/);
-      await attempt(bytes, [...expected, { name: "more.db", size: 1, sha256: "0".repeat(64) }], /more.db is missing|ends inside the file list/);
+      await attempt(
+        bytes,
+        [...expected, { name: "more.db", size: 1, sha256: "0".repeat(64) }],
+        /more.db is missing|ends inside the file list/,
+      );
     });
   });
 });

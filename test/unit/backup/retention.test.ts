@@ -3,7 +3,13 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ERASED_FILE, mergeErasures, readErasedFile, readErasureRecord, recordErasures } from "../../../src/backup/erasures.js";
+import {
+  ERASED_FILE,
+  mergeErasures,
+  readErasedFile,
+  readErasureRecord,
+  recordErasures,
+} from "../../../src/backup/erasures.js";
 import { BackupError } from "../../../src/backup/errors.js";
 import { formatProgress, silentProgress, terminalProgress } from "../../../src/backup/progress.js";
 import { applyRetention, backupFileName, listBackupFiles } from "../../../src/backup/retention.js";
@@ -16,7 +22,9 @@ describe("backup files", () => {
     const late = backupFileName(new Date("2026-05-05T03:00:00.001Z"));
     expect(early).toMatch(/^vecto-full-20260505T030000\.000Z-[0-9a-f]{8}\.vbak$/);
     expect([late, early].sort()).toEqual([early, late]);
-    expect(backupFileName(new Date("2026-05-05T03:00:00Z"), "Acme_Corp")).toMatch(/^vecto-tenant-acme-corp-20260505T030000\.000Z-[0-9a-f]{8}\.vbak$/);
+    expect(backupFileName(new Date("2026-05-05T03:00:00Z"), "Acme_Corp")).toMatch(
+      /^vecto-tenant-acme-corp-20260505T030000\.000Z-[0-9a-f]{8}\.vbak$/,
+    );
   });
 
   it("keeps the newest N full backups, never the protected one, and leaves other files alone", async () => {
@@ -64,7 +72,9 @@ describe("backup files", () => {
       { tenantId: "b", erasedAt: "2026-01-01T00:00:00.000Z" },
     ]);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(mergeErasures([{ tenantId: "x", erasedAt: "2" }], [{ tenantId: "x", erasedAt: "1" }])).toEqual([{ tenantId: "x", erasedAt: "1" }]);
+    expect(mergeErasures([{ tenantId: "x", erasedAt: "2" }], [{ tenantId: "x", erasedAt: "1" }])).toEqual([
+      { tenantId: "x", erasedAt: "1" },
+    ]);
     writeFileSync(file, "{ not json");
     await expect(readErasedFile(file)).rejects.toBeInstanceOf(BackupError);
   });
@@ -75,15 +85,28 @@ describe("backup files", () => {
     writeFileSync(file, JSON.stringify({ tenants: [{ tenantId: "t", erasedAt: "1" }] }));
     expect(await readErasureRecord(file)).toEqual({ tenants: [{ tenantId: "t", erasedAt: "1" }], content: [] });
     await recordErasures(file, [], [{ tenantId: "a", kind: "node", id: "n-2", erasedAt: "3" }]);
-    await recordErasures(file, [{ tenantId: "u", erasedAt: "4" }], [
-      { tenantId: "a", kind: "project", id: "p-1", erasedAt: "5" },
-      { tenantId: "a", kind: "node", id: "n-2", erasedAt: "2" },
-    ]);
+    await recordErasures(
+      file,
+      [{ tenantId: "u", erasedAt: "4" }],
+      [
+        { tenantId: "a", kind: "project", id: "p-1", erasedAt: "5" },
+        { tenantId: "a", kind: "node", id: "n-2", erasedAt: "2" },
+      ],
+    );
     expect(await readErasureRecord(file)).toEqual({
-      tenants: [{ tenantId: "t", erasedAt: "1" }, { tenantId: "u", erasedAt: "4" }],
-      content: [{ tenantId: "a", kind: "node", id: "n-2", erasedAt: "2" }, { tenantId: "a", kind: "project", id: "p-1", erasedAt: "5" }],
+      tenants: [
+        { tenantId: "t", erasedAt: "1" },
+        { tenantId: "u", erasedAt: "4" },
+      ],
+      content: [
+        { tenantId: "a", kind: "node", id: "n-2", erasedAt: "2" },
+        { tenantId: "a", kind: "project", id: "p-1", erasedAt: "5" },
+      ],
     });
-    writeFileSync(file, JSON.stringify({ tenants: [], content: [{ tenantId: "a", kind: "edge", id: "e", erasedAt: "1" }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({ tenants: [], content: [{ tenantId: "a", kind: "edge", id: "e", erasedAt: "1" }] }),
+    );
     await expect(readErasureRecord(file)).rejects.toBeInstanceOf(BackupError);
   });
 
@@ -106,7 +129,10 @@ describe("backup files", () => {
     /** Asks a separate process, as `vecto backup restore` would. */
     function lockedFromOutside(d: string): boolean {
       const script = `import { dataDirLocked } from ${JSON.stringify(join(ROOT, "src/db/data-dir-lock.ts"))}; process.stdout.write(String(dataDirLocked(${JSON.stringify(d)})));`;
-      const out = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { cwd: ROOT, encoding: "utf8" });
+      const out = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+        cwd: ROOT,
+        encoding: "utf8",
+      });
       return out.stdout.trim() === "true";
     }
 

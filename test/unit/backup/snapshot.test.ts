@@ -11,8 +11,12 @@ describe("database snapshots", () => {
   function liveFiles(d: string): { data: BetterSqlite3.Database; keys: BetterSqlite3.Database } {
     const data = new BetterSqlite3(join(d, "vecto.db"));
     data.pragma("journal_mode = WAL");
-    data.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, checksum TEXT, applied_at TEXT); INSERT INTO schema_migrations VALUES (7, 'x', 'y', 'z');");
-    data.exec("CREATE TABLE installation (id INTEGER PRIMARY KEY, installation_id TEXT, created_at TEXT); INSERT INTO installation VALUES (1, 'inst-1', 'now');");
+    data.exec(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, checksum TEXT, applied_at TEXT); INSERT INTO schema_migrations VALUES (7, 'x', 'y', 'z');",
+    );
+    data.exec(
+      "CREATE TABLE installation (id INTEGER PRIMARY KEY, installation_id TEXT, created_at TEXT); INSERT INTO installation VALUES (1, 'inst-1', 'now');",
+    );
     data.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)");
     const insert = data.prepare("INSERT INTO t (v) VALUES (randomblob(2000))");
     data.transaction(() => {
@@ -49,7 +53,11 @@ describe("database snapshots", () => {
     copy.close();
     keyCopy.close();
     for (const name of ["vecto.db", "keys.db"]) expect(statSync(join(out, name)).mode & 0o777).toBe(0o600);
-    expect(inspectSnapshot(join(out, "vecto.db"), { full: true })).toEqual({ problems: [], schemaVersion: 7, installationId: "inst-1" });
+    expect(inspectSnapshot(join(out, "vecto.db"), { full: true })).toEqual({
+      problems: [],
+      schemaVersion: 7,
+      installationId: "inst-1",
+    });
     data.close();
     keys.close();
   });
@@ -58,14 +66,22 @@ describe("database snapshots", () => {
     const live = testDir();
     const { data, keys } = liveFiles(live);
     data.exec("CREATE TABLE audit_events (tenant_id TEXT, seq INTEGER, event TEXT, payload TEXT, timestamp TEXT)");
-    data.prepare("INSERT INTO audit_events VALUES ('_platform', 0, 'tenant.erased', ?, '2026-01-01T00:00:00Z')").run(JSON.stringify({ erasedTenantId: "t-1", slug: "acme" }));
-    data.prepare("INSERT INTO audit_events VALUES ('t-2', 0, 'tenant.erased', ?, '2026-01-01T00:00:00Z')").run(JSON.stringify({ erasedTenantId: "not-platform" }));
+    data
+      .prepare("INSERT INTO audit_events VALUES ('_platform', 0, 'tenant.erased', ?, '2026-01-01T00:00:00Z')")
+      .run(JSON.stringify({ erasedTenantId: "t-1", slug: "acme" }));
+    data
+      .prepare("INSERT INTO audit_events VALUES ('t-2', 0, 'tenant.erased', ?, '2026-01-01T00:00:00Z')")
+      .run(JSON.stringify({ erasedTenantId: "not-platform" }));
     data.pragma("wal_checkpoint(TRUNCATE)");
     data.close();
     keys.close();
     const before = readdirSync(live).sort();
     const bytes = readFileSync(join(live, "vecto.db"));
-    expect(readLiveFacts(join(live, "vecto.db"))).toEqual({ installationId: "inst-1", erasedTenants: [{ tenantId: "t-1", erasedAt: "2026-01-01T00:00:00Z" }], erasedContent: [] });
+    expect(readLiveFacts(join(live, "vecto.db"))).toEqual({
+      installationId: "inst-1",
+      erasedTenants: [{ tenantId: "t-1", erasedAt: "2026-01-01T00:00:00Z" }],
+      erasedContent: [],
+    });
     expect(readdirSync(live).sort()).toEqual(before);
     expect(readFileSync(join(live, "vecto.db")).equals(bytes)).toBe(true);
   });

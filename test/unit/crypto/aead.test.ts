@@ -20,9 +20,9 @@ interface Vector {
   result: "pass" | "fail";
 }
 
-const fixture = JSON.parse(
-  readFileSync(resolve(process.cwd(), "test/fixtures/nist/aes256gcm.json"), "utf8"),
-) as { vectors: Vector[] };
+const fixture = JSON.parse(readFileSync(resolve(process.cwd(), "test/fixtures/nist/aes256gcm.json"), "utf8")) as {
+  vectors: Vector[];
+};
 const vectors = fixture.vectors;
 const passing = vectors.filter((v) => v.result === "pass");
 const failing = vectors.filter((v) => v.result === "fail");

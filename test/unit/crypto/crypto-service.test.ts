@@ -6,7 +6,13 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { jwtVerify, SignJWT } from "jose";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { CryptoService, PLATFORM_TENANT_ID, SIGNING_KEY_ID, type FieldRef, type SigningPurpose } from "../../../src/crypto/crypto-service.js";
+import {
+  CryptoService,
+  PLATFORM_TENANT_ID,
+  SIGNING_KEY_ID,
+  type FieldRef,
+  type SigningPurpose,
+} from "../../../src/crypto/crypto-service.js";
 import { verifyEd25519 } from "../../../src/crypto/ed25519.js";
 import {
   CryptoParamError,
@@ -101,7 +107,9 @@ afterEach(async () => {
 function rewriteWrap(tenantId: string, wrapped: Uint8Array): void {
   const raw = new BetterSqlite3(join(dir, "keys.db"));
   try {
-    raw.prepare("UPDATE key_wraps SET wrapped = ? WHERE tenant_id = ? AND version = 1").run(Buffer.from(wrapped), tenantId);
+    raw
+      .prepare("UPDATE key_wraps SET wrapped = ? WHERE tenant_id = ? AND version = 1")
+      .run(Buffer.from(wrapped), tenantId);
   } finally {
     raw.close();
   }
@@ -250,7 +258,9 @@ describe("platform sub-keys, used through handles", () => {
     expect(toHex(tag)).toBe(toHex(hmac(sha256, await platformSubKey(resolverA, store, "audit-hmac"), message)));
     expect(toHex((await svc.mac("audit-hmac")).mac(message))).toBe(toHex(tag));
     const searchKey = await platformSubKey(resolverA, store, "search-index");
-    expect(toHex(await svc.blindIndex("t1", "users.email", "a@example.com"))).toBe(toHex(hmac(sha256, searchKey, new TextEncoder().encode("users.email\u0000t1\u0000a@example.com"))));
+    expect(toHex(await svc.blindIndex("t1", "users.email", "a@example.com"))).toBe(
+      toHex(hmac(sha256, searchKey, new TextEncoder().encode("users.email\u0000t1\u0000a@example.com"))),
+    );
     const all = await Promise.all(SUB_KEY_LABELS.map((l) => platformSubKey(resolverA, store, l)));
     expect(new Set(all.map(toHex)).size).toBe(SUB_KEY_LABELS.length);
   });
@@ -262,7 +272,15 @@ describe("platform sub-keys, used through handles", () => {
     expect((await jwtVerify(token, secret)).protectedHeader).toEqual({ alg: "HS256", typ: "at+jwt", kid: "kid-1" });
     expect((await keys.verify(token, (kid) => kid ?? "", {})).payload.sub).toBe("u1");
     // The caller's kid check runs first and its refusal stands; HS384 with the real secret is refused.
-    await expect(keys.verify(token, () => { throw new Error("untrusted kid"); }, {})).rejects.toThrow("untrusted kid");
+    await expect(
+      keys.verify(
+        token,
+        () => {
+          throw new Error("untrusted kid");
+        },
+        {},
+      ),
+    ).rejects.toThrow("untrusted kid");
     const hs384 = await new SignJWT({ sub: "u1" }).setProtectedHeader({ alg: "HS384", kid: "kid-1" }).sign(secret);
     await expect(keys.verify(hs384, (kid) => kid ?? "", { algorithms: ["HS384"] })).rejects.toThrow(/alg/);
   });
@@ -281,7 +299,7 @@ describe("platform sub-keys, used through handles", () => {
     expect(store.listTenantKeys(PLATFORM_TENANT_ID)).toHaveLength(1);
   });
 
-  it("refuses a MAC handle on a sub-key other keys derive from: mac(\"jwt\") would hand out every kid's secret", async () => {
+  it('refuses a MAC handle on a sub-key other keys derive from: mac("jwt") would hand out every kid\'s secret', async () => {
     await expect(svc.mac("jwt" as MacPurpose)).rejects.toThrow(CryptoParamError);
     await expect(svc.mac("search-index" as MacPurpose)).rejects.toThrow(CryptoParamError);
   });
@@ -307,9 +325,20 @@ describe("handles never expose key bytes", () => {
     const tokens = svc.accessTokenKeys();
     await tokens.sign("kid-1", { sub: "u" }); // its secret is now cached inside
     const [seedRow] = store.listTenantKeys(SIGNING_KEY_ID);
-    const seed = await resolverA.unwrap({ masterLabel: seedRow?.wraps[0]?.masterLabel ?? "", blob: seedRow?.wraps[0]?.wrapped ?? new Uint8Array() }, dekAad(SIGNING_KEY_ID, 1));
-    const secrets = [seed, await platformSubKey(resolverA, store, "audit-hmac"), await accessTokenSecret(resolverA, store, "kid-1")];
-    const forms = secrets.flatMap((k) => [toHex(k), Buffer.from(k).toString("base64").slice(0, 16), [...k.subarray(0, 6)].join(", ")]);
+    const seed = await resolverA.unwrap(
+      { masterLabel: seedRow?.wraps[0]?.masterLabel ?? "", blob: seedRow?.wraps[0]?.wrapped ?? new Uint8Array() },
+      dekAad(SIGNING_KEY_ID, 1),
+    );
+    const secrets = [
+      seed,
+      await platformSubKey(resolverA, store, "audit-hmac"),
+      await accessTokenSecret(resolverA, store, "kid-1"),
+    ];
+    const forms = secrets.flatMap((k) => [
+      toHex(k),
+      Buffer.from(k).toString("base64").slice(0, 16),
+      [...k.subarray(0, 6)].join(", "),
+    ]);
     for (const handle of [signer, mac, tokens] as object[]) {
       for (const name of Reflect.ownKeys(handle)) {
         const value: unknown = (handle as Record<string | symbol, unknown>)[name];
@@ -336,7 +365,12 @@ describe("several master keys (a rotation in progress)", () => {
     const both = new CryptoService(new MasterKeyRing(resolverB, [resolverA]), store);
     await both.createTenantKey("t1");
     const sealed = await both.encryptField("t1", ref, "either key");
-    expect(store.listTenantKeys("t1")[0]?.wraps.map((w) => w.masterLabel).sort()).toEqual([resolverB.describe().masterLabel, resolverA.describe().masterLabel].sort());
+    expect(
+      store
+        .listTenantKeys("t1")[0]
+        ?.wraps.map((w) => w.masterLabel)
+        .sort(),
+    ).toEqual([resolverB.describe().masterLabel, resolverA.describe().masterLabel].sort());
     expect(await new CryptoService(resolverA, store).decryptField("t1", ref, sealed)).toBe("either key");
     expect(await new CryptoService(resolverB, store).decryptField("t1", ref, sealed)).toBe("either key");
   });
@@ -346,8 +380,12 @@ describe("several master keys (a rotation in progress)", () => {
     const sealed = await svc.encryptField("t1", ref, "old key only");
     const resolverB = await newResolver("master-b.key");
     expect(store.listTenantKeys("t1")[0]?.wraps.map((w) => w.masterLabel)).toEqual([resolverA.describe().masterLabel]);
-    expect(await new CryptoService(new MasterKeyRing(resolverB, [resolverA]), store).decryptField("t1", ref, sealed)).toBe("old key only");
-    await expect(new CryptoService(new MasterKeyRing(resolverB), store).decryptField("t1", ref, sealed)).rejects.toThrow(MasterKeyUnavailableError);
+    expect(
+      await new CryptoService(new MasterKeyRing(resolverB, [resolverA]), store).decryptField("t1", ref, sealed),
+    ).toBe("old key only");
+    await expect(
+      new CryptoService(new MasterKeyRing(resolverB), store).decryptField("t1", ref, sealed),
+    ).rejects.toThrow(MasterKeyUnavailableError);
   });
 
   it("an unreachable earlier key does not stop new data keys; its wrap is added once it is back", async () => {
@@ -377,7 +415,13 @@ describe("several master keys (a rotation in progress)", () => {
     keystore.registerMaster(label, "env", new Date().toISOString());
     const other = await newResolver("master-b.key");
     keystore.registerMaster(other.describe().masterLabel, "env", new Date().toISOString());
-    keystore.addWraps([{ tenantId: "t0", version: 1, wraps: [{ masterLabel: other.describe().masterLabel, wrapped: new Uint8Array(60) }] }]);
+    keystore.addWraps([
+      {
+        tenantId: "t0",
+        version: 1,
+        wraps: [{ masterLabel: other.describe().masterLabel, wrapped: new Uint8Array(60) }],
+      },
+    ]);
     keystore.retireMaster(label, new Date().toISOString());
     await expect(svc.createTenantKey("t1")).rejects.toThrow(new MasterKeyRetiredError(label));
     expect(store.listTenantKeys("t1")).toEqual([]);
@@ -399,9 +443,16 @@ describe("several master keys (a rotation in progress)", () => {
     keystore.registerMaster(label, "env", new Date().toISOString());
     keystore.retireMaster(label, new Date().toISOString());
     const wraps = [{ masterLabel: label, wrapped: new Uint8Array(60) }];
-    expect(() => keystore.insertTenantKey({ tenantId: "t1", version: 1, wraps, createdAt: new Date().toISOString() })).toThrow(new MasterKeyRetiredError(label));
+    expect(() =>
+      keystore.insertTenantKey({ tenantId: "t1", version: 1, wraps, createdAt: new Date().toISOString() }),
+    ).toThrow(new MasterKeyRetiredError(label));
     expect(keystore.listTenantKeys("t1")).toEqual([]);
-    keystore.insertTenantKey({ tenantId: "t1", version: 1, wraps: [...wraps, { masterLabel: "env:other", wrapped: new Uint8Array(60) }], createdAt: new Date().toISOString() });
+    keystore.insertTenantKey({
+      tenantId: "t1",
+      version: 1,
+      wraps: [...wraps, { masterLabel: "env:other", wrapped: new Uint8Array(60) }],
+      createdAt: new Date().toISOString(),
+    });
     keystore.addWraps([{ tenantId: "t1", version: 1, wraps }]);
     expect(keystore.listTenantKeys("t1")[0]?.wraps.map((w) => w.masterLabel)).toEqual(["env:other"]);
   });

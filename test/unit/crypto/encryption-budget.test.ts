@@ -35,7 +35,11 @@ describe("data-key encryption budget", () => {
   it("counts encryptions in the keystore and rotates the key before the limit is passed", async () => {
     const { store, resolver } = await setup();
     const forced: [string, number][] = [];
-    const crypto = new CryptoService(resolver, store, { maxEncryptionsPerKey: 10, reservationBlock: 4, onForcedRotation: (t, v) => forced.push([t, v]) });
+    const crypto = new CryptoService(resolver, store, {
+      maxEncryptionsPerKey: 10,
+      reservationBlock: 4,
+      onForcedRotation: (t, v) => forced.push([t, v]),
+    });
     await crypto.createTenantKey("acme");
     const versions: number[] = [];
     const sealed: Uint8Array[] = [];
@@ -46,7 +50,11 @@ describe("data-key encryption budget", () => {
     }
     // Blocks of 4 under a limit of 10: two blocks (8) per version fit, the third would pass it.
     expect(versions).toEqual([1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 4]);
-    expect(forced).toEqual([["acme", 2], ["acme", 3], ["acme", 4]]);
+    expect(forced).toEqual([
+      ["acme", 2],
+      ["acme", 3],
+      ["acme", 4],
+    ]);
     const keys = store.listTenantKeys("acme");
     for (const k of keys.slice(0, 3)) expect(k.encryptions).toBeLessThanOrEqual(12);
     // No version was used past the limit, and everything still opens.

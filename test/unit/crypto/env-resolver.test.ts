@@ -2,12 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  DecryptError,
-  KeyFileError,
-  KeyUnwrapError,
-  MasterKeyUnavailableError,
-} from "../../../src/crypto/errors.js";
+import { DecryptError, KeyFileError, KeyUnwrapError, MasterKeyUnavailableError } from "../../../src/crypto/errors.js";
 import { EnvKeyResolver, generateMasterKeyFile } from "../../../src/crypto/resolvers/env.js";
 import { toHex, writeKeyFile } from "./helpers.js";
 import { tempDir } from "../../helpers.js";

@@ -20,10 +20,22 @@ const plaintext = utf8.encode("the quarterly plan");
 describe("fieldAad / dekAad", () => {
   it("is unambiguous where a naive join is not", () => {
     const pairs: [string[], string[]][] = [
-      [["t", "a|b", "c", "r"], ["t", "a", "b|c", "r"]],
-      [["t", "ab", "c", "r"], ["t", "a", "bc", "r"]],
-      [["t\u0000x", "a", "c", "r"], ["t", "\u0000xa", "c", "r"]],
-      [["t", "a", "c", ""], ["t", "a", "", "c"]],
+      [
+        ["t", "a|b", "c", "r"],
+        ["t", "a", "b|c", "r"],
+      ],
+      [
+        ["t", "ab", "c", "r"],
+        ["t", "a", "bc", "r"],
+      ],
+      [
+        ["t\u0000x", "a", "c", "r"],
+        ["t", "\u0000xa", "c", "r"],
+      ],
+      [
+        ["t", "a", "c", ""],
+        ["t", "a", "", "c"],
+      ],
     ];
     for (const [a, b] of pairs) {
       const [ta, xa, ca, ra] = a as [string, string, string, string];

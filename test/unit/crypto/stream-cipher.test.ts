@@ -10,7 +10,13 @@ import { inspect } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CryptoService, type FieldRef } from "../../../src/crypto/crypto-service.js";
 import { CryptoParamError, FileKeyError, StreamCipherError } from "../../../src/crypto/errors.js";
-import { fileKeyFromBytes, generateFileKey, unwrapFileKey, wrapFileKey, type FileKey } from "../../../src/crypto/file-key.js";
+import {
+  fileKeyFromBytes,
+  generateFileKey,
+  unwrapFileKey,
+  wrapFileKey,
+  type FileKey,
+} from "../../../src/crypto/file-key.js";
 import { EnvKeyResolver, generateMasterKeyFile } from "../../../src/crypto/resolvers/env.js";
 import { openStream, sealStream, type StreamParams } from "../../../src/crypto/stream-cipher.js";
 import { KeyStore } from "../../../src/db/keystore.js";
@@ -26,7 +32,12 @@ const AAD = new TextEncoder().encode("backup-file-key");
 const ref: FieldRef = { table: "backup", column: "file_key", rowId: "b1" };
 
 function params(key: FileKey): StreamParams {
-  return { key, noncePrefix: new Uint8Array([1, 2, 3, 4]), headerHash: new Uint8Array(createHash("sha256").update("vecto backup header").digest()), chunkBytes: 16 };
+  return {
+    key,
+    noncePrefix: new Uint8Array([1, 2, 3, 4]),
+    headerHash: new Uint8Array(createHash("sha256").update("vecto backup header").digest()),
+    chunkBytes: 16,
+  };
 }
 
 async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -43,7 +54,8 @@ async function* pieces(bytes: Uint8Array, ...cuts: number[]): AsyncGenerator<Uin
   }
 }
 
-const opens = async (key: FileKey): Promise<string> => toHex(await collect(openStream(pieces(Buffer.from(EARLIER_CIPHERTEXT, "hex"), 50), params(key))));
+const opens = async (key: FileKey): Promise<string> =>
+  toHex(await collect(openStream(pieces(Buffer.from(EARLIER_CIPHERTEXT, "hex"), 50), params(key))));
 
 let dir: string;
 let cleanup: () => void;
@@ -66,7 +78,9 @@ afterEach(async () => {
 
 describe("the stream cipher writes and reads the earlier format", () => {
   it("seals the known answer byte for byte, and opens it", async () => {
-    expect(toHex(await collect(sealStream(pieces(PLAIN, 7), params(fileKeyFromBytes(KEY())))))).toBe(EARLIER_CIPHERTEXT);
+    expect(toHex(await collect(sealStream(pieces(PLAIN, 7), params(fileKeyFromBytes(KEY())))))).toBe(
+      EARLIER_CIPHERTEXT,
+    );
     expect(await opens(fileKeyFromBytes(KEY()))).toBe(toHex(PLAIN));
   });
 
@@ -85,8 +99,12 @@ describe("the stream cipher writes and reads the earlier format", () => {
   });
 
   it("refuses file keys of the wrong length, wrapped or sealed", async () => {
-    await expect(unwrapFileKey(resolver, await resolver.wrap(new Uint8Array(31), AAD), AAD)).rejects.toThrow(FileKeyError);
-    await expect(crypto.openFileKey("t1", ref, await crypto.encryptField("t1", ref, Buffer.alloc(33).toString("base64")))).rejects.toThrow(FileKeyError);
+    await expect(unwrapFileKey(resolver, await resolver.wrap(new Uint8Array(31), AAD), AAD)).rejects.toThrow(
+      FileKeyError,
+    );
+    await expect(
+      crypto.openFileKey("t1", ref, await crypto.encryptField("t1", ref, Buffer.alloc(33).toString("base64"))),
+    ).rejects.toThrow(FileKeyError);
   });
 
   it("names where a damaged stream fails", async () => {
@@ -107,7 +125,12 @@ describe("a file key handle", () => {
     expect(Reflect.ownKeys(key)).toEqual([]);
     expect(JSON.stringify(key)).toBe("{}");
     const printed = inspect(key, { showHidden: true, depth: 10, getters: true });
-    for (const form of [bytes.toString("hex"), bytes.toString("base64").slice(0, 16), [...bytes.subarray(0, 6)].join(", ")]) expect(printed).not.toContain(form);
+    for (const form of [
+      bytes.toString("hex"),
+      bytes.toString("base64").slice(0, 16),
+      [...bytes.subarray(0, 6)].join(", "),
+    ])
+      expect(printed).not.toContain(form);
     key.destroy();
     await expect(collect(sealStream(pieces(PLAIN), params(key)))).rejects.toThrow(CryptoParamError);
     await expect(crypto.sealFileKey("t1", ref, key)).rejects.toThrow(CryptoParamError);

@@ -11,7 +11,15 @@ import { mintTenantScope } from "../../../src/db/tenant-scope.js";
 import type { DomainEvent } from "../../../src/vocabulary/events.js";
 import { tempDir } from "../../helpers.js";
 
-const tenant = (id: string) => ({ id, slug: id, nameEnc: null, kind: "customer" as const, status: "active" as const, accessTokenTtlSeconds: 28800, createdAt: "2026-01-01T00:00:00.000Z" });
+const tenant = (id: string) => ({
+  id,
+  slug: id,
+  nameEnc: null,
+  kind: "customer" as const,
+  status: "active" as const,
+  accessTokenTtlSeconds: 28800,
+  createdAt: "2026-01-01T00:00:00.000Z",
+});
 const user = (id: string) => ({
   id,
   kind: "human" as const,
@@ -27,7 +35,14 @@ const user = (id: string) => ({
 });
 
 /** The event a test write records with its change (the write path refuses a change without one). */
-const changed = (tenantId: string | null): DomainEvent => ({ event: "tenant.created", sensitivity: "normal", severity: "info", tenantId, actor: { type: "system", id: "test" }, payload: {} });
+const changed = (tenantId: string | null): DomainEvent => ({
+  event: "tenant.created",
+  sensitivity: "normal",
+  severity: "info",
+  tenantId,
+  actor: { type: "system", id: "test" },
+  payload: {},
+});
 
 describe("database", () => {
   const cleanups: (() => void)[] = [];
@@ -64,7 +79,10 @@ describe("database", () => {
     expect(db.schemaVersion()).toBe(migrations.at(-1)?.version);
     db.close();
     const raw = new BetterSqlite3(file);
-    const rows = raw.prepare("SELECT version, name, checksum FROM schema_migrations").all() as { version: number; checksum: string }[];
+    const rows = raw.prepare("SELECT version, name, checksum FROM schema_migrations").all() as {
+      version: number;
+      checksum: string;
+    }[];
     expect(rows.map((r) => r.version)).toEqual(migrations.map((m) => m.version));
     expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.checksum))).toBe(true);
     expect(migrate(raw, migrations, () => "now")).toEqual([]);
@@ -73,10 +91,15 @@ describe("database", () => {
 
   it("rolls a failing migration back whole", () => {
     const raw = new BetterSqlite3(":memory:");
-    const broken = [...migrations, { version: 99, name: "0099_broken", sql: "CREATE TABLE half (x INTEGER); INSERT INTO nowhere VALUES (1);" }];
+    const broken = [
+      ...migrations,
+      { version: 99, name: "0099_broken", sql: "CREATE TABLE half (x INTEGER); INSERT INTO nowhere VALUES (1);" },
+    ];
     expect(() => migrate(raw, broken, () => "now")).toThrow();
     expect(raw.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'half'").get()).toEqual({ n: 0 });
-    expect(raw.prepare("SELECT max(version) AS v FROM schema_migrations").get()).toEqual({ v: migrations.at(-1)?.version });
+    expect(raw.prepare("SELECT max(version) AS v FROM schema_migrations").get()).toEqual({
+      v: migrations.at(-1)?.version,
+    });
     raw.close();
   });
 
@@ -84,7 +107,11 @@ describe("database", () => {
     const { file, db } = fresh();
     db.close();
     const raw = new BetterSqlite3(file);
-    raw.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, '0999_future', 'x', 'now')").run();
+    raw
+      .prepare(
+        "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, '0999_future', 'x', 'now')",
+      )
+      .run();
     raw.close();
     expect(() => Database.open(file)).toThrow(SchemaError);
     expect(() => Database.open(file)).toThrow(/schema version 999 is newer than this binary supports/);

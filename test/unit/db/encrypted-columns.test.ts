@@ -21,7 +21,11 @@ function schemaAfterMigrations(extraSql = ""): Map<string, Column[]> {
   try {
     migrate(handle, migrations, () => new Date(0).toISOString());
     if (extraSql !== "") handle.exec(extraSql);
-    const tables = handle.prepare<[], { name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all();
+    const tables = handle
+      .prepare<[], { name: string }>(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+      )
+      .all();
     return new Map(tables.map((t) => [t.name, handle.pragma(`table_info(${JSON.stringify(t.name)})`) as Column[]]));
   } finally {
     handle.close();
@@ -30,13 +34,25 @@ function schemaAfterMigrations(extraSql = ""): Map<string, Column[]> {
 
 /** `table.column` of every sealed column in the schema (by the house naming rule: `*_enc`, BLOB). */
 function sealedColumns(schema: Map<string, Column[]>): string[] {
-  return [...schema].flatMap(([table, columns]) => columns.filter((c) => c.name.endsWith("_enc") && c.type.toUpperCase() === "BLOB").map((c) => `${table}.${c.name}`)).sort();
+  return [...schema]
+    .flatMap(([table, columns]) =>
+      columns
+        .filter((c) => c.name.endsWith("_enc") && c.type.toUpperCase() === "BLOB")
+        .map((c) => `${table}.${c.name}`),
+    )
+    .sort();
 }
 
-function compare(schema: Map<string, Column[]>, registry: readonly EncryptedColumn[]): { unregistered: string[]; stale: string[] } {
+function compare(
+  schema: Map<string, Column[]>,
+  registry: readonly EncryptedColumn[],
+): { unregistered: string[]; stale: string[] } {
   const inSchema = sealedColumns(schema);
   const registered = registry.map((c) => `${c.table}.${c.sqlColumn}`).sort();
-  return { unregistered: inSchema.filter((c) => !registered.includes(c)), stale: registered.filter((c) => !inSchema.includes(c)) };
+  return {
+    unregistered: inSchema.filter((c) => !registered.includes(c)),
+    stale: registered.filter((c) => !inSchema.includes(c)),
+  };
 }
 
 describe("the encrypted-column registry", () => {
@@ -45,7 +61,9 @@ describe("the encrypted-column registry", () => {
   it("names exactly the *_enc BLOB columns the migrations create, both ways", () => {
     expect(sealedColumns(schema).length).toBeGreaterThan(5);
     expect(compare(schema, ENCRYPTED_COLUMNS)).toEqual({ unregistered: [], stale: [] });
-    expect(new Set(ENCRYPTED_COLUMNS.map((c) => `${c.table}.${c.sqlColumn}`)).size, "duplicate entries").toBe(ENCRYPTED_COLUMNS.length);
+    expect(new Set(ENCRYPTED_COLUMNS.map((c) => `${c.table}.${c.sqlColumn}`)).size, "duplicate entries").toBe(
+      ENCRYPTED_COLUMNS.length,
+    );
   });
 
   it("every entry's table has its id column and its tenant column (re-encryption works tenant by tenant)", () => {
@@ -73,8 +91,13 @@ describe("the encrypted-column registry", () => {
   });
 
   it("the check can fail: a new sealed column, one added by ALTER TABLE, and a stale entry are all caught", () => {
-    const grown = schemaAfterMigrations("CREATE TABLE widgets (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, label_enc BLOB NOT NULL) STRICT; ALTER TABLE projects ADD COLUMN notes_enc BLOB;");
+    const grown = schemaAfterMigrations(
+      "CREATE TABLE widgets (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, label_enc BLOB NOT NULL) STRICT; ALTER TABLE projects ADD COLUMN notes_enc BLOB;",
+    );
     const stale: EncryptedColumn = { table: "gone", sqlColumn: "thing_enc", fieldColumn: "thing", idColumn: "id" };
-    expect(compare(grown, [...ENCRYPTED_COLUMNS, stale])).toEqual({ unregistered: ["projects.notes_enc", "widgets.label_enc"], stale: ["gone.thing_enc"] });
+    expect(compare(grown, [...ENCRYPTED_COLUMNS, stale])).toEqual({
+      unregistered: ["projects.notes_enc", "widgets.label_enc"],
+      stale: ["gone.thing_enc"],
+    });
   });
 });

@@ -19,7 +19,8 @@ describe("master-key retirement in the keystore", () => {
   let dir: { path: string; cleanup: () => void };
   let keystore: KeyStore;
   const file = () => join(dir.path, "keys.db");
-  const labelsOf = (tenantId: string) => keystore.listTenantKeys(tenantId).map((k) => k.wraps.map((w) => w.masterLabel));
+  const labelsOf = (tenantId: string) =>
+    keystore.listTenantKeys(tenantId).map((k) => k.wraps.map((w) => w.masterLabel));
 
   beforeEach(() => {
     dir = tempDir();
@@ -57,7 +58,9 @@ describe("master-key retirement in the keystore", () => {
     expect(keystore.retireMaster(OLD, NOW)).toBe(2);
     expect(labelsOf("both")).toEqual([[NEW]]);
     expect(labelsOf("late")).toEqual([[NEW]]);
-    expect(() => keystore.insertTenantKey({ tenantId: "window", version: 1, wraps: [wrap(OLD)], createdAt: NOW })).toThrow(`this server's master key ${OLD} was retired`);
+    expect(() =>
+      keystore.insertTenantKey({ tenantId: "window", version: 1, wraps: [wrap(OLD)], createdAt: NOW }),
+    ).toThrow(`this server's master key ${OLD} was retired`);
     expect(keystore.listTenantKeys("window")).toEqual([]);
   });
 
@@ -66,9 +69,19 @@ describe("master-key retirement in the keystore", () => {
     keystore.retireMaster(OLD, NOW);
     // What a process without the in-transaction check could leave behind: raw rows under the retired key.
     const raw = new BetterSqlite3(file());
-    raw.prepare("INSERT INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES ('both', 1, ?, x'00', ?)").run(OLD, NOW);
-    raw.prepare("INSERT INTO tenant_keys (tenant_id, version, status, created_at) VALUES ('stranded', 1, 'active', ?)").run(NOW);
-    raw.prepare("INSERT INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES ('stranded', 1, ?, x'00', ?)").run(OLD, NOW);
+    raw
+      .prepare(
+        "INSERT INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES ('both', 1, ?, x'00', ?)",
+      )
+      .run(OLD, NOW);
+    raw
+      .prepare("INSERT INTO tenant_keys (tenant_id, version, status, created_at) VALUES ('stranded', 1, 'active', ?)")
+      .run(NOW);
+    raw
+      .prepare(
+        "INSERT INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES ('stranded', 1, ?, x'00', ?)",
+      )
+      .run(OLD, NOW);
     raw.close();
     expect(() => keystore.retireMaster(OLD, NOW)).toThrow(StrandingRetirementError);
     expect(labelsOf("both").map((l) => l.sort())).toEqual([[OLD, NEW]]);

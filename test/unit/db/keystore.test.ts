@@ -9,7 +9,12 @@ import { migrations } from "../../../src/db/migrations/index.js";
 import { tempDir } from "../../helpers.js";
 
 const LABEL = "env:0123456789abcdef";
-const key = (tenantId: string, version: number, wrapped = new Uint8Array(60).fill(version)) => ({ tenantId, version, wraps: [{ masterLabel: LABEL, wrapped }], createdAt: "2026-01-01T00:00:00.000Z" });
+const key = (tenantId: string, version: number, wrapped = new Uint8Array(60).fill(version)) => ({
+  tenantId,
+  version,
+  wraps: [{ masterLabel: LABEL, wrapped }],
+  createdAt: "2026-01-01T00:00:00.000Z",
+});
 
 describe("keystore", () => {
   const cleanups: (() => void)[] = [];
@@ -39,14 +44,21 @@ describe("keystore", () => {
     const file = join(dir(), "vecto.db");
     const old = new BetterSqlite3(file);
     migrate(old, migrations.slice(0, 4), () => "2026-01-01T00:00:00.000Z");
-    const insert = old.prepare("INSERT INTO tenant_keys (tenant_id, version, master_label, wrapped, status, created_at) VALUES (?, ?, ?, ?, ?, ?)");
-    for (const k of [key("_platform", 1), key("t1", 1), key("t1", 2)]) insert.run(k.tenantId, k.version, LABEL, Buffer.from(k.wraps[0]?.wrapped ?? []), "active", k.createdAt);
+    const insert = old.prepare(
+      "INSERT INTO tenant_keys (tenant_id, version, master_label, wrapped, status, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+    for (const k of [key("_platform", 1), key("t1", 1), key("t1", 2)])
+      insert.run(k.tenantId, k.version, LABEL, Buffer.from(k.wraps[0]?.wrapped ?? []), "active", k.createdAt);
     old.close();
     expect(existsSync(keystorePath(file))).toBe(false);
     const db = Database.open(file);
     expect(db.keystore.listTenantKeys("t1").map((k) => k.version)).toEqual([1, 2]);
-    expect(db.keystore.listTenantKeys("t1")[1]?.wraps).toEqual([{ masterLabel: LABEL, wrapped: new Uint8Array(60).fill(2) }]);
-    expect(db.keystore.masters()).toEqual([expect.objectContaining({ label: LABEL, version: 1, kind: "env", wraps: 3, retiredAt: null })]);
+    expect(db.keystore.listTenantKeys("t1")[1]?.wraps).toEqual([
+      { masterLabel: LABEL, wrapped: new Uint8Array(60).fill(2) },
+    ]);
+    expect(db.keystore.masters()).toEqual([
+      expect.objectContaining({ label: LABEL, version: 1, kind: "env", wraps: 3, retiredAt: null }),
+    ]);
     expect(db.keystore.listTenantKeys("_platform")).toHaveLength(1);
     expect(db.schemaVersion()).toBe(migrations.at(-1)?.version);
     db.close();

@@ -36,7 +36,9 @@ const SQL_START = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH|REPLACE)\b/i;
 function tenantOwnedTables(sql: readonly string[]): string[] {
   const tables: string[] = [];
   for (const text of sql) {
-    for (const match of text.matchAll(/CREATE TABLE\s+(?:IF NOT EXISTS\s+)?(\w+)\s*\(([\s\S]*?)\)\s*(?:STRICT|WITHOUT ROWID|;)/gi)) {
+    for (const match of text.matchAll(
+      /CREATE TABLE\s+(?:IF NOT EXISTS\s+)?(\w+)\s*\(([\s\S]*?)\)\s*(?:STRICT|WITHOUT ROWID|;)/gi,
+    )) {
       const [, name, body] = match as unknown as [string, string, string];
       if (/^\s*tenant_id\s+TEXT\s+NOT NULL/im.test(body)) tables.push(name.toLowerCase());
     }
@@ -94,7 +96,9 @@ function conditionAt(level: string, at: number, isQuery: boolean): string | unde
  * beside it at any of those levels lets rows of other tenants through: `(tenant_id = ? OR 1)`.
  */
 function bindsTenant(statement: string, at: number): boolean {
-  const around = groups(statement).filter((g) => g.open < at && at < g.close).sort((x, y) => y.open - x.open);
+  const around = groups(statement)
+    .filter((g) => g.open < at && at < g.close)
+    .sort((x, y) => y.open - x.open);
   let position = at;
   for (const group of [...around, { open: -1, close: statement.length }]) {
     const level = oneLevel(statement.slice(group.open + 1, group.close));
@@ -116,7 +120,8 @@ function tenancyViolation(statement: string): string | undefined {
     if (!/\btenant_id\b/i.test(columns)) return "INSERT without a tenant_id column";
     // An upsert's update hits the row already there, whoever's it is: it must check the tenant.
     const upsert = /\bDO\s+UPDATE\b([\s\S]*)$/i.exec(normalized)?.[1];
-    if (upsert !== undefined && !/\bWHERE\b[\s\S]*\btenant_id\s*=\s*excluded\.tenant_id\b/i.test(upsert)) return "upsert whose DO UPDATE does not check tenant_id";
+    if (upsert !== undefined && !/\bWHERE\b[\s\S]*\btenant_id\s*=\s*excluded\.tenant_id\b/i.test(upsert))
+      return "upsert whose DO UPDATE does not check tenant_id";
     return undefined;
   }
   if (!/\b(WHERE|ON)\b/i.test(normalized)) return "no WHERE clause";
@@ -124,7 +129,9 @@ function tenancyViolation(statement: string): string | undefined {
   const conditions = [...normalized.matchAll(/\btenant_id\s*(=|IN\b)/gi)].map((m) => m.index);
   if (conditions.length === 0) return "WHERE clause without a tenant_id condition";
   // Every tenant condition must bind, a subquery's too: one weakened there lets its rows cross over.
-  return conditions.every((at) => bindsTenant(normalized, at)) ? undefined : "tenant_id condition not ANDed into its WHERE or ON";
+  return conditions.every((at) => bindsTenant(normalized, at))
+    ? undefined
+    : "tenant_id condition not ANDed into its WHERE or ON";
 }
 
 interface Found {
@@ -137,7 +144,11 @@ function sqlStatements(): Found[] {
   return sourceFiles("src").flatMap((file) =>
     stringLiterals(file)
       .filter((literal) => SQL_START.test(literal.text))
-      .map((literal) => ({ where: `${file.path}:${literal.line}`, statement: literal.text, tables: tablesIn(literal.text) })),
+      .map((literal) => ({
+        where: `${file.path}:${literal.line}`,
+        statement: literal.text,
+        tables: tablesIn(literal.text),
+      })),
   );
 }
 
@@ -156,7 +167,11 @@ describe("tenant isolation in SQL", () => {
     const violations = statements
       .filter((s) => s.tables.some((t) => owned.includes(t)))
       .filter((s) => ALLOWED[s.statement.replace(/\s+/g, " ").trim()] === undefined)
-      .map((s) => ({ where: s.where, why: tenancyViolation(s.statement), statement: s.statement.replace(/\s+/g, " ").trim() }))
+      .map((s) => ({
+        where: s.where,
+        why: tenancyViolation(s.statement),
+        statement: s.statement.replace(/\s+/g, " ").trim(),
+      }))
       .filter((v) => v.why !== undefined);
     expect(violations).toEqual([]);
   });
@@ -164,33 +179,82 @@ describe("tenant isolation in SQL", () => {
   it("the check itself catches the statements it exists for", () => {
     expect(tenancyViolation("SELECT title FROM nodes WHERE id = ?")).toBe("WHERE clause without a tenant_id condition");
     expect(tenancyViolation("SELECT title FROM nodes")).toBe("no WHERE clause");
-    expect(tenancyViolation("UPDATE nodes SET title = ? WHERE id = ?")).toBe("WHERE clause without a tenant_id condition");
-    expect(tenancyViolation("DELETE FROM nodes WHERE project_id = ?")).toBe("WHERE clause without a tenant_id condition");
+    expect(tenancyViolation("UPDATE nodes SET title = ? WHERE id = ?")).toBe(
+      "WHERE clause without a tenant_id condition",
+    );
+    expect(tenancyViolation("DELETE FROM nodes WHERE project_id = ?")).toBe(
+      "WHERE clause without a tenant_id condition",
+    );
     expect(tenancyViolation("INSERT INTO nodes (id, title) VALUES (?, ?)")).toBe("INSERT without a tenant_id column");
     expect(tenancyViolation("SELECT title FROM nodes WHERE tenant_id = ? AND id = ?")).toBeUndefined();
     expect(tenancyViolation("INSERT INTO nodes (tenant_id, id) VALUES (?, ?)")).toBeUndefined();
-    expect(tenancyViolation("WITH RECURSIVE r(id) AS (SELECT ? UNION SELECT e.to_id FROM r JOIN edges e ON e.from_id = r.id) SELECT id FROM r")).toBe("WHERE clause without a tenant_id condition");
-    expect(tenancyViolation("WITH RECURSIVE r(id) AS (SELECT ? UNION SELECT e.to_id FROM r JOIN edges e ON e.tenant_id = ? AND e.from_id = r.id) SELECT id FROM r")).toBeUndefined();
+    expect(
+      tenancyViolation(
+        "WITH RECURSIVE r(id) AS (SELECT ? UNION SELECT e.to_id FROM r JOIN edges e ON e.from_id = r.id) SELECT id FROM r",
+      ),
+    ).toBe("WHERE clause without a tenant_id condition");
+    expect(
+      tenancyViolation(
+        "WITH RECURSIVE r(id) AS (SELECT ? UNION SELECT e.to_id FROM r JOIN edges e ON e.tenant_id = ? AND e.from_id = r.id) SELECT id FROM r",
+      ),
+    ).toBeUndefined();
     // Weakened conditions: an OR beside the tenant condition, at its level or around it.
-    expect(tenancyViolation("SELECT title FROM nodes WHERE (tenant_id = ? OR 1) AND id = ?")).toBe("tenant_id condition not ANDed into its WHERE or ON");
-    expect(tenancyViolation("SELECT title FROM nodes WHERE tenant_id = ? OR id = ?")).toBe("tenant_id condition not ANDed into its WHERE or ON");
-    expect(tenancyViolation("SELECT title FROM nodes WHERE id = ? OR (tenant_id = ? AND id = ?)")).toBe("tenant_id condition not ANDed into its WHERE or ON");
-    expect(tenancyViolation("SELECT title FROM nodes n WHERE (n.tenant_id = ? OR n.tenant_id IS NOT NULL) AND n.id = ?")).toBe("tenant_id condition not ANDed into its WHERE or ON");
-    expect(tenancyViolation("UPDATE nodes SET title = ? WHERE tenant_id = ? OR 1")).toBe("tenant_id condition not ANDed into its WHERE or ON");
-    expect(tenancyViolation("SELECT tenant_id = ? AS mine FROM nodes WHERE id = ?")).toBe("tenant_id condition not ANDed into its WHERE or ON");
+    expect(tenancyViolation("SELECT title FROM nodes WHERE (tenant_id = ? OR 1) AND id = ?")).toBe(
+      "tenant_id condition not ANDed into its WHERE or ON",
+    );
+    expect(tenancyViolation("SELECT title FROM nodes WHERE tenant_id = ? OR id = ?")).toBe(
+      "tenant_id condition not ANDed into its WHERE or ON",
+    );
+    expect(tenancyViolation("SELECT title FROM nodes WHERE id = ? OR (tenant_id = ? AND id = ?)")).toBe(
+      "tenant_id condition not ANDed into its WHERE or ON",
+    );
+    expect(
+      tenancyViolation("SELECT title FROM nodes n WHERE (n.tenant_id = ? OR n.tenant_id IS NOT NULL) AND n.id = ?"),
+    ).toBe("tenant_id condition not ANDed into its WHERE or ON");
+    expect(tenancyViolation("UPDATE nodes SET title = ? WHERE tenant_id = ? OR 1")).toBe(
+      "tenant_id condition not ANDed into its WHERE or ON",
+    );
+    expect(tenancyViolation("SELECT tenant_id = ? AS mine FROM nodes WHERE id = ?")).toBe(
+      "tenant_id condition not ANDed into its WHERE or ON",
+    );
     // An OR elsewhere, or inside a subquery that itself binds the tenant, is fine.
-    expect(tenancyViolation("SELECT title FROM nodes WHERE tenant_id = ? AND (status = ? OR status = ?)")).toBeUndefined();
-    expect(tenancyViolation("SELECT id FROM nodes n WHERE n.tenant_id = ? AND (? = 0 OR n.id IN (SELECT t.node_id FROM node_terms t WHERE t.tenant_id = ? AND t.term = ?))")).toBeUndefined();
-    expect(tenancyViolation("SELECT id FROM nodes n WHERE (? = 0 OR n.id IN (SELECT t.node_id FROM node_terms t WHERE t.tenant_id = ? AND t.term = ?)) AND n.tenant_id = ?")).toBeUndefined();
-    expect(tenancyViolation("SELECT id FROM nodes n WHERE n.tenant_id = ? AND n.id IN (SELECT t.node_id FROM node_terms t WHERE (t.tenant_id = ? OR 1) AND t.term = ?)")).toBe("tenant_id condition not ANDed into its WHERE or ON");
+    expect(
+      tenancyViolation("SELECT title FROM nodes WHERE tenant_id = ? AND (status = ? OR status = ?)"),
+    ).toBeUndefined();
+    expect(
+      tenancyViolation(
+        "SELECT id FROM nodes n WHERE n.tenant_id = ? AND (? = 0 OR n.id IN (SELECT t.node_id FROM node_terms t WHERE t.tenant_id = ? AND t.term = ?))",
+      ),
+    ).toBeUndefined();
+    expect(
+      tenancyViolation(
+        "SELECT id FROM nodes n WHERE (? = 0 OR n.id IN (SELECT t.node_id FROM node_terms t WHERE t.tenant_id = ? AND t.term = ?)) AND n.tenant_id = ?",
+      ),
+    ).toBeUndefined();
+    expect(
+      tenancyViolation(
+        "SELECT id FROM nodes n WHERE n.tenant_id = ? AND n.id IN (SELECT t.node_id FROM node_terms t WHERE (t.tenant_id = ? OR 1) AND t.term = ?)",
+      ),
+    ).toBe("tenant_id condition not ANDed into its WHERE or ON");
     // An upsert must not update another tenant's row that happens to conflict.
-    expect(tenancyViolation("INSERT INTO project_members (tenant_id, project_id, user_id, role) VALUES (?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role")).toBe("upsert whose DO UPDATE does not check tenant_id");
-    expect(tenancyViolation("INSERT INTO project_members (tenant_id, project_id, user_id, role) VALUES (?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role WHERE project_members.tenant_id = excluded.tenant_id")).toBeUndefined();
-    expect(tenantOwnedTables(["CREATE TABLE nodes (\n  id TEXT PRIMARY KEY,\n  tenant_id TEXT NOT NULL\n) STRICT;"])).toEqual(["nodes"]);
+    expect(
+      tenancyViolation(
+        "INSERT INTO project_members (tenant_id, project_id, user_id, role) VALUES (?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
+      ),
+    ).toBe("upsert whose DO UPDATE does not check tenant_id");
+    expect(
+      tenancyViolation(
+        "INSERT INTO project_members (tenant_id, project_id, user_id, role) VALUES (?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role WHERE project_members.tenant_id = excluded.tenant_id",
+      ),
+    ).toBeUndefined();
+    expect(
+      tenantOwnedTables(["CREATE TABLE nodes (\n  id TEXT PRIMARY KEY,\n  tenant_id TEXT NOT NULL\n) STRICT;"]),
+    ).toEqual(["nodes"]);
   });
 
   it("reads a statement split over lines with + as one statement, never as its pieces", () => {
-    const text = 'const COLS = "id, " + "tenant_id";\ndb.prepare(\n  `INSERT INTO nodes (${COLS}) ` +\n    "VALUES (?, ?)",\n).run(f("SELECT 1 " + "FROM x"));';
+    const text =
+      'const COLS = "id, " + "tenant_id";\ndb.prepare(\n  `INSERT INTO nodes (${COLS}) ` +\n    "VALUES (?, ?)",\n).run(f("SELECT 1 " + "FROM x"));';
     const found = stringLiterals({ path: "src/x.ts", text }).map((l) => l.text);
     expect(found).toContain("INSERT INTO nodes (id, tenant_id) VALUES (?, ?)");
     expect(found).toContain("SELECT 1 FROM x");

@@ -22,9 +22,36 @@ import { ROOT, tempDir } from "../../helpers.js";
 const T0 = "2026-01-01T00:00:00.000Z";
 const LATER = "2026-02-01T00:00:00.000Z";
 const blob = (text: string): Uint8Array => new Uint8Array(Buffer.from(text));
-const event = (tenantId: string | null): DomainEvent => ({ event: "user.created", sensitivity: "security", severity: "info", tenantId, actor: { type: "system", id: "test" }, payload: {} });
-const user = (id: string) => ({ id, kind: "human" as const, emailLookup: blob(`${id}-lookup`), emailEnc: blob("x"), nameEnc: blob("x"), role: "member" as const, auditor: false, passwordHash: null, status: "active" as const, createdAt: T0, updatedAt: T0 });
-const tenantRow = (id: string) => ({ id, slug: id, nameEnc: null, kind: "customer" as const, status: "active" as const, accessTokenTtlSeconds: 28_800, createdAt: T0 });
+const event = (tenantId: string | null): DomainEvent => ({
+  event: "user.created",
+  sensitivity: "security",
+  severity: "info",
+  tenantId,
+  actor: { type: "system", id: "test" },
+  payload: {},
+});
+const user = (id: string) => ({
+  id,
+  kind: "human" as const,
+  emailLookup: blob(`${id}-lookup`),
+  emailEnc: blob("x"),
+  nameEnc: blob("x"),
+  role: "member" as const,
+  auditor: false,
+  passwordHash: null,
+  status: "active" as const,
+  createdAt: T0,
+  updatedAt: T0,
+});
+const tenantRow = (id: string) => ({
+  id,
+  slug: id,
+  nameEnc: null,
+  kind: "customer" as const,
+  status: "active" as const,
+  accessTokenTtlSeconds: 28_800,
+  createdAt: T0,
+});
 
 describe("the write path: no write without its event", () => {
   let db: Database;
@@ -42,7 +69,16 @@ describe("the write path: no write without its event", () => {
     beta = db.forTenant(mintTenantScope("beta", { type: "system", id: "test" }));
     await beta.write((tx) => {
       tx.users.insert(user("b-1"));
-      tx.sessions.insert({ id: "s-1", userId: "b-1", createdAt: T0, expiresAt: LATER, lastUsedAt: T0, revokedAt: null, revokeReason: null, client: "test" });
+      tx.sessions.insert({
+        id: "s-1",
+        userId: "b-1",
+        createdAt: T0,
+        expiresAt: LATER,
+        lastUsedAt: T0,
+        revokedAt: null,
+        revokeReason: null,
+        client: "test",
+      });
       tx.audit(event("beta"));
     });
     return () => {
@@ -127,11 +163,26 @@ describe("the write path: no write without its event", () => {
   });
 
   it("a bookkeeping handle holds only its named methods: a cast reaches no other change", async () => {
-    await expect(beta.bookkeep("credential-use", (tx) => (tx.sessions as unknown as SessionRepository).revoke("s-1", "by a cast", LATER))).rejects.toThrow(TypeError);
+    await expect(
+      beta.bookkeep("credential-use", (tx) =>
+        (tx.sessions as unknown as SessionRepository).revoke("s-1", "by a cast", LATER),
+      ),
+    ).rejects.toThrow(TypeError);
     expect(beta.sessions.get("s-1")?.revokedAt).toBeNull();
-    await expect(beta.bookkeep("notification-read", (tx) => (tx as unknown as { users: unknown }).users)).resolves.toBeUndefined();
-    const license = { sequence: 1, licenseId: "by-a-cast", kid: "k", text: "x", installedAt: T0, installedBy: "nobody" };
-    await expect(db.bookkeep("license-marks", (tx) => (tx.licensing as unknown as LicensingRepository).insertLicense(license))).rejects.toThrow(TypeError);
+    await expect(
+      beta.bookkeep("notification-read", (tx) => (tx as unknown as { users: unknown }).users),
+    ).resolves.toBeUndefined();
+    const license = {
+      sequence: 1,
+      licenseId: "by-a-cast",
+      kid: "k",
+      text: "x",
+      installedAt: T0,
+      installedBy: "nobody",
+    };
+    await expect(
+      db.bookkeep("license-marks", (tx) => (tx.licensing as unknown as LicensingRepository).insertLicense(license)),
+    ).rejects.toThrow(TypeError);
     expect(db.licensing.currentLicense()).toBeUndefined();
   });
 
@@ -163,11 +214,13 @@ describe("the write path: no write without its event", () => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) walk(path);
-        else if (entry.name.endsWith(".ts") && /\.transaction\(|["'`]\s*BEGIN\b/.test(readFileSync(path, "utf8"))) found.push(relative(ROOT, path));
+        else if (entry.name.endsWith(".ts") && /\.transaction\(|["'`]\s*BEGIN\b/.test(readFileSync(path, "utf8")))
+          found.push(relative(ROOT, path));
       }
     };
     walk(join(ROOT, "src"));
     expect(found.sort()).toEqual(Object.keys(allowed).sort());
-    for (const [file, pattern] of Object.entries(allowed)) expect(readFileSync(join(ROOT, file), "utf8")).toMatch(pattern);
+    for (const [file, pattern] of Object.entries(allowed))
+      expect(readFileSync(join(ROOT, file), "utf8")).toMatch(pattern);
   });
 });

@@ -43,9 +43,32 @@ const ID = "00000000-0000-4000-8000-000000000001";
 const OTHER = "00000000-0000-4000-8000-000000000002";
 
 function node(title: string, body: string, type: NodeView["type"] = "decision"): NodeView {
-  return { id: ID, projectId: OTHER, type, status: "accepted", reviewKind: null, verdict: null, title, body, author: { type: "human", id: OTHER }, version: 3, createdAt: "2026-01-01T00:00:00.000Z", updatedAt: "2026-01-02T00:00:00.000Z", archivedAt: null };
+  return {
+    id: ID,
+    projectId: OTHER,
+    type,
+    status: "accepted",
+    reviewKind: null,
+    verdict: null,
+    title,
+    body,
+    author: { type: "human", id: OTHER },
+    version: 3,
+    createdAt: "2026-01-01T00:00:00.000Z",
+    updatedAt: "2026-01-02T00:00:00.000Z",
+    archivedAt: null,
+  };
 }
-const link: EdgeView = { id: OTHER, projectId: OTHER, type: "originates_from", inverse: "origin of", from: ID, to: OTHER, createdBy: OTHER, createdAt: "2026-01-01T00:00:00.000Z" };
+const link: EdgeView = {
+  id: OTHER,
+  projectId: OTHER,
+  type: "originates_from",
+  inverse: "origin of",
+  from: ID,
+  to: OTHER,
+  createdBy: OTHER,
+  createdAt: "2026-01-01T00:00:00.000Z",
+};
 
 /** The linked node (OTHER) is an idea of the same project: its file is ../idea/OTHER.md from the node's file. */
 const FILES: ReadonlyMap<string, string> = new Map([[OTHER, `${OTHER}/idea/${OTHER}.md`]]);
@@ -58,9 +81,17 @@ describe("Markdown export with hostile text", () => {
     for (const title of HOSTILE_TITLES) {
       const md = nodeMarkdown(node(title, "plain body"), [link], FILES);
       const structure = markdownStructure(md);
-      expect(structure.headings, JSON.stringify(title)).toEqual([`# ${inlineText(title)}`, "## Status", "## Context and decision", "## Links"]);
+      expect(structure.headings, JSON.stringify(title)).toEqual([
+        `# ${inlineText(title)}`,
+        "## Status",
+        "## Context and decision",
+        "## Links",
+      ]);
       expect(structure.htmlBlocks, JSON.stringify(title)).toEqual([]);
-      expect(structure.frontMatter?.map((l) => l.split(":")[0]), JSON.stringify(title)).toEqual(["id", "type", "status", "author", "version", "created", "updated"]);
+      expect(
+        structure.frontMatter?.map((l) => l.split(":")[0]),
+        JSON.stringify(title),
+      ).toEqual(["id", "type", "status", "author", "version", "created", "updated"]);
       const heading = structure.headings[0]?.slice(2) ?? "";
       expect(unescapedPunctuation(heading), JSON.stringify(title)).toEqual([]);
       expect(unescapeMarkdown(heading), "the heading reads as the title").toBe(shownTitle(title));
@@ -73,10 +104,16 @@ describe("Markdown export with hostile text", () => {
       const md = nodeMarkdown(node("Fine title", HOSTILE_BODY, type), [link], FILES);
       const structure = markdownStructure(md);
       expect(structure.fences, type).toEqual([HOSTILE_BODY]);
-      const expected = type === "decision" ? ["# Fine title", "## Status", "## Context and decision", "## Links"] : ["# Fine title", "## Links"];
+      const expected =
+        type === "decision"
+          ? ["# Fine title", "## Status", "## Context and decision", "## Links"]
+          : ["# Fine title", "## Links"];
       expect(structure.headings, type).toEqual(expected);
       expect(structure.htmlBlocks, type).toEqual([]);
-      expect(structure.lines.filter((l) => l.startsWith("- ")), "only the export's own link").toEqual([`- originates_from → [${OTHER}](../idea/${OTHER}.md)`]);
+      expect(
+        structure.lines.filter((l) => l.startsWith("- ")),
+        "only the export's own link",
+      ).toEqual([`- originates_from → [${OTHER}](../idea/${OTHER}.md)`]);
       expect(md).toContain("\n``````markdown\n"); // longest run in the body is 5
     }
   });
@@ -89,8 +126,23 @@ describe("Markdown export with hostile text", () => {
   });
 
   it("secrets.md: a hostile description or name cannot add a column, a row or markup", () => {
-    const secret = (name: string, description: string | null): SecretView => ({ id: ID, name, description, version: 2, createdBy: OTHER, createdAt: "2026-01-01T00:00:00.000Z", rotatedBy: OTHER, rotatedAt: "2026-01-02T00:00:00.000Z" });
-    const descriptions = ["a | b | c", "line one\n| x | y | z | w | v |\nline three", "<img src=x onerror=alert(1)>", "trailing \\", null];
+    const secret = (name: string, description: string | null): SecretView => ({
+      id: ID,
+      name,
+      description,
+      version: 2,
+      createdBy: OTHER,
+      createdAt: "2026-01-01T00:00:00.000Z",
+      rotatedBy: OTHER,
+      rotatedAt: "2026-01-02T00:00:00.000Z",
+    });
+    const descriptions = [
+      "a | b | c",
+      "line one\n| x | y | z | w | v |\nline three",
+      "<img src=x onerror=alert(1)>",
+      "trailing \\",
+      null,
+    ];
     const md = secretsMarkdown(descriptions.map((d, i) => secret(`key_${i}.v-1`, d)));
     const rows = markdownStructure(md).lines.filter((l) => l.startsWith("|"));
     expect(rows).toHaveLength(2 + descriptions.length);
@@ -106,7 +158,11 @@ describe("Markdown export with hostile text", () => {
   it("front matter values cannot end the block or break a line, whatever they hold", () => {
     const fm = frontMatter({ id: "x\n---\ninjected: true", note: "a\u2028b\u0085c\u007f", n: 3, gone: null });
     const structure = markdownStructure(`${fm}# T\n`);
-    expect(structure.frontMatter).toEqual(['id: "x\\n---\\ninjected: true"', 'note: "a\\u2028b\\u0085c\\u007f"', "n: 3"]);
+    expect(structure.frontMatter).toEqual([
+      'id: "x\\n---\\ninjected: true"',
+      'note: "a\\u2028b\\u0085c\\u007f"',
+      "n: 3",
+    ]);
     expect(structure.headings).toEqual(["# T"]);
   });
 });

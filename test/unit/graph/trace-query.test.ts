@@ -163,12 +163,20 @@ describe("traceUpstream", () => {
   it("does not follow noise edges, cycles included, nor go downstream", async () => {
     const trace = await traceUpstream(deps, acme.tenantDb, acme.principal, n.release as string);
     const ids = new Set(trace.nodes.map((t) => t.id));
-    for (const name of ["idea3", "note", "otherRelease", "otherTask"]) expect(ids.has(n[name] as string), name).toBe(false);
+    for (const name of ["idea3", "note", "otherRelease", "otherTask"])
+      expect(ids.has(n[name] as string), name).toBe(false);
   });
 
   it("respects the depth bound", async () => {
-    expect(depths(await traceUpstream(deps, acme.tenantDb, acme.principal, n.release as string, 0))).toEqual({ release: 0 });
-    expect(depths(await traceUpstream(deps, acme.tenantDb, acme.principal, n.release as string, 1))).toEqual({ release: 0, task1: 1, task2: 1, releaseReview: 1 });
+    expect(depths(await traceUpstream(deps, acme.tenantDb, acme.principal, n.release as string, 0))).toEqual({
+      release: 0,
+    });
+    expect(depths(await traceUpstream(deps, acme.tenantDb, acme.principal, n.release as string, 1))).toEqual({
+      release: 0,
+      task1: 1,
+      task2: 1,
+      releaseReview: 1,
+    });
     const two = await traceUpstream(deps, acme.tenantDb, acme.principal, n.release as string, 2);
     expect(Math.max(...two.nodes.map((t) => t.depth))).toBe(2);
     expect(two.nodes.some((t) => t.id === n.idea1)).toBe(false);
@@ -178,7 +186,13 @@ describe("traceUpstream", () => {
   });
 
   it("starts anywhere in the chain, and a node with nothing upstream traces to itself", async () => {
-    expect(depths(await traceUpstream(deps, acme.tenantDb, acme.principal, n.decision2 as string))).toEqual({ decision2: 0, decision1: 1, idea2: 1, review1: 1, idea1: 2 });
+    expect(depths(await traceUpstream(deps, acme.tenantDb, acme.principal, n.decision2 as string))).toEqual({
+      decision2: 0,
+      decision1: 1,
+      idea2: 1,
+      review1: 1,
+      idea1: 2,
+    });
     const idea = await traceUpstream(deps, acme.tenantDb, acme.principal, n.idea1 as string);
     expect(depths(idea)).toEqual({ idea1: 0 });
     expect(idea.edges).toEqual([]);
@@ -190,8 +204,16 @@ describe("traceUpstream", () => {
     expect(ids).not.toContain(otherProjectNode);
     expect(ids).not.toContain(otherTenantNode);
     // Another tenant cannot trace this tenant's node: not found, as if it did not exist.
-    await expect(traceUpstream(deps, globex.tenantDb, globex.principal, n.release as string)).rejects.toSatisfy((e: unknown) => e instanceof DomainError && e.kind === "not-found");
+    await expect(traceUpstream(deps, globex.tenantDb, globex.principal, n.release as string)).rejects.toSatisfy(
+      (e: unknown) => e instanceof DomainError && e.kind === "not-found",
+    );
     // And no edge can join two projects, so the trace has nothing to follow across them.
-    await expect(createEdge(deps, acme.tenantDb, acme.principal, projectA, { type: "originates_from", from: n.decision1 as string, to: otherProjectNode })).rejects.toBeInstanceOf(DomainError);
+    await expect(
+      createEdge(deps, acme.tenantDb, acme.principal, projectA, {
+        type: "originates_from",
+        from: n.decision1 as string,
+        to: otherProjectNode,
+      }),
+    ).rejects.toBeInstanceOf(DomainError);
   });
 });

@@ -39,13 +39,22 @@ describe("licensing/ and src/", () => {
     expect(tool.map((f) => f.path)).toContain("licensing/cli.ts");
     const { files, packages } = closure("licensing/cli.ts");
     const fromSrc = files.filter((f) => f.startsWith("src/"));
-    expect(fromSrc).toEqual(["src/crypto/ed25519.ts", "src/license/canonical.ts", "src/license/format.ts", "src/license/state.ts", "src/license/vendor-keys.ts", "src/usage/report-format.ts"]);
+    expect(fromSrc).toEqual([
+      "src/crypto/ed25519.ts",
+      "src/license/canonical.ts",
+      "src/license/format.ts",
+      "src/license/state.ts",
+      "src/license/vendor-keys.ts",
+      "src/usage/report-format.ts",
+    ]);
     for (const native of ["better-sqlite3", "argon2", "pkcs11js"]) expect(packages.has(native), native).toBe(false);
     expect([...packages].filter((p) => !p.startsWith("node:")).sort()).toEqual(["canonicalize", "commander", "zod"]);
   });
 
   it("nothing in src imports licensing/", () => {
-    const offenders = sourceFiles("src").filter((f) => importedModules(f).some((m) => /(^|\/)licensing\//.test(m) && !m.includes("/license/")));
+    const offenders = sourceFiles("src").filter((f) =>
+      importedModules(f).some((m) => /(^|\/)licensing\//.test(m) && !m.includes("/license/")),
+    );
     expect(offenders.map((f) => f.path)).toEqual([]);
   });
 });

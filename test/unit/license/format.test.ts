@@ -7,7 +7,17 @@ import { createPublicKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { canonicalJson } from "../../../src/license/canonical.js";
 import { keyIdOf, parsePublicKey } from "../../../src/crypto/ed25519.js";
-import { armorLicense, LICENSE_BEGIN, LICENSE_END, LicenseError, signLicense, trustedKeyMap, verifyLicense, type LicenseErrorCode, type VendorKey } from "../../../src/license/format.js";
+import {
+  armorLicense,
+  LICENSE_BEGIN,
+  LICENSE_END,
+  LicenseError,
+  signLicense,
+  trustedKeyMap,
+  verifyLicense,
+  type LicenseErrorCode,
+  type VendorKey,
+} from "../../../src/license/format.js";
 import { VENDOR_KEYS } from "../../../src/license/vendor-keys.js";
 import { envelopeOf, payloadAt, testVendor } from "../../license-helpers.js";
 
@@ -26,7 +36,10 @@ function refusal(text: string, keys: readonly VendorKey[] = trusted): { code: Li
 }
 
 /** Re-armors an edited envelope (the signature is left as it was). */
-function rearmor(text: string, edit: (envelope: { payload: Record<string, unknown>; kid: string; sig: string }) => void): string {
+function rearmor(
+  text: string,
+  edit: (envelope: { payload: Record<string, unknown>; kid: string; sig: string }) => void,
+): string {
   const envelope = envelopeOf(text);
   edit(envelope);
   return armorLicense(envelope);
@@ -41,7 +54,12 @@ describe("license format", () => {
     for (const line of lines.slice(1, -2)) expect(line).toHaveLength(64);
     const verified = verifyLicense(text, trusted);
     expect(verified.kid).toBe(vendor.key.kid);
-    expect(verified.payload).toMatchObject({ licenseId: "LIC-42", limits: { tenants: 3, users: 12, agents: 2 }, deploymentMode: "on-prem", features: ["hsm", "sso"] });
+    expect(verified.payload).toMatchObject({
+      licenseId: "LIC-42",
+      limits: { tenants: 3, users: 12, agents: 2 },
+      deploymentMode: "on-prem",
+      features: ["hsm", "sso"],
+    });
     // Line endings and surrounding whitespace of a mailed file do not matter.
     expect(verifyLicense(`\n  ${text.replace(/\n/g, "\r\n")}  \n`, trusted).payload.licenseId).toBe("LIC-42");
   });
@@ -55,12 +73,17 @@ describe("license format", () => {
   it("refuses a license signed by a key that is not trusted: unknown kid", () => {
     const r = refusal(other.sign());
     expect(r.code).toBe("unknown-key");
-    expect(r.message).toBe(`the license is signed with key ${other.key.kid}, which this build does not trust (a license from another vendor key, or a build that predates the key)`);
+    expect(r.message).toBe(
+      `the license is signed with key ${other.key.kid}, which this build does not trust (a license from another vendor key, or a build that predates the key)`,
+    );
   });
 
   it("refuses a license signed by the wrong key under a trusted kid", () => {
     const forged = rearmor(other.sign(), (e) => (e.kid = vendor.key.kid));
-    expect(refusal(forged)).toEqual({ code: "bad-signature", message: "the license signature does not verify: the license was altered or damaged" });
+    expect(refusal(forged)).toEqual({
+      code: "bad-signature",
+      message: "the license signature does not verify: the license was altered or damaged",
+    });
   });
 
   it("refuses a payload altered by one byte (users 50 -> 59)", () => {
@@ -72,14 +95,21 @@ describe("license format", () => {
     const tampered = `${LICENSE_BEGIN}\n${body}\n${LICENSE_END}\n`;
     expect(refusal(tampered).code).toBe("bad-signature");
     // Extending the limits, adding a feature or moving the expiry is the same alteration.
-    expect(refusal(rearmor(text, (e) => ((e.payload.features as string[]).push("external-llm")))).code).toBe("bad-signature");
+    expect(refusal(rearmor(text, (e) => (e.payload.features as string[]).push("external-llm"))).code).toBe(
+      "bad-signature",
+    );
     expect(refusal(rearmor(text, (e) => (e.payload.expiresAt = "2099-01-01T00:00:00Z"))).code).toBe("bad-signature");
   });
 
   it("refuses any single flipped character of the armored text", () => {
     const text = vendor.sign();
     const lines = text.split("\n");
-    for (const [line, col] of [[1, 0], [1, 30], [2, 10], [3, 5]] as const) {
+    for (const [line, col] of [
+      [1, 0],
+      [1, 30],
+      [2, 10],
+      [3, 5],
+    ] as const) {
       const target = lines[line] as string;
       const flipped = target[col] === "A" ? "B" : "A";
       const copy = [...lines];
@@ -91,11 +121,24 @@ describe("license format", () => {
   it("refuses damaged armor with the reason", () => {
     const text = vendor.sign();
     const lines = text.trim().split("\n");
-    expect(refusal(lines.slice(1).join("\n"))).toEqual({ code: "armor", message: `not a Vecto license: the first line must be ${LICENSE_BEGIN}` });
-    expect(refusal(lines.slice(0, -1).join("\n"))).toEqual({ code: "armor", message: `the license is damaged: it does not end with ${LICENSE_END}` });
-    expect(refusal(lines.slice(0, 2).concat(lines.slice(3)).join("\n")).code).toMatch(/^(armor|envelope|bad-signature)$/); // a line lost in transit
-    expect(refusal([lines[0], "not*base64!", lines.at(-1)].join("\n"))).toEqual({ code: "armor", message: "the license is damaged: the text between the armor lines is not valid base64" });
-    expect(refusal([lines[0], Buffer.from("{not json").toString("base64"), lines.at(-1)].join("\n")).message).toBe("the license is damaged: its content is not valid JSON");
+    expect(refusal(lines.slice(1).join("\n"))).toEqual({
+      code: "armor",
+      message: `not a Vecto license: the first line must be ${LICENSE_BEGIN}`,
+    });
+    expect(refusal(lines.slice(0, -1).join("\n"))).toEqual({
+      code: "armor",
+      message: `the license is damaged: it does not end with ${LICENSE_END}`,
+    });
+    expect(refusal(lines.slice(0, 2).concat(lines.slice(3)).join("\n")).code).toMatch(
+      /^(armor|envelope|bad-signature)$/,
+    ); // a line lost in transit
+    expect(refusal([lines[0], "not*base64!", lines.at(-1)].join("\n"))).toEqual({
+      code: "armor",
+      message: "the license is damaged: the text between the armor lines is not valid base64",
+    });
+    expect(refusal([lines[0], Buffer.from("{not json").toString("base64"), lines.at(-1)].join("\n")).message).toBe(
+      "the license is damaged: its content is not valid JSON",
+    );
     expect(refusal("").code).toBe("armor");
     expect(refusal("x".repeat(70_000)).message).toMatch(/at most 65536 bytes/);
   });
@@ -103,21 +146,34 @@ describe("license format", () => {
   it("refuses an envelope with missing or unknown fields", () => {
     const text = vendor.sign();
     expect(refusal(rearmor(text, (e) => Object.assign(e, { extra: 1 }))).code).toBe("envelope");
-    expect(refusal(rearmor(text, (e) => delete (e as Partial<typeof e>).kid)).message).toMatch(/^the license is damaged: kid:/);
+    expect(refusal(rearmor(text, (e) => delete (e as Partial<typeof e>).kid)).message).toMatch(
+      /^the license is damaged: kid:/,
+    );
     expect(refusal(rearmor(text, (e) => (e.sig = "AAAA"))).code).toBe("bad-signature");
   });
 
   it("refuses a vendor-signed payload with unknown or invalid fields, naming the field", () => {
     const sign = (payload: unknown): string => {
-      const sig = Buffer.from(vendor.signer.sign(Buffer.from(`vecto-license-v1\n${canonicalJson(payload)}`))).toString("base64");
+      const sig = Buffer.from(vendor.signer.sign(Buffer.from(`vecto-license-v1\n${canonicalJson(payload)}`))).toString(
+        "base64",
+      );
       return armorLicense({ payload, kid: vendor.key.kid, sig });
     };
     const good = payloadAt(new Date());
     expect(verifyLicense(sign(good), trusted).payload.licenseId).toBe(good.licenseId); // the hand-made signature is the real thing
-    expect(refusal(sign({ ...good, unlimited: true }))).toEqual({ code: "invalid-payload", message: 'the license is signed but invalid: (payload): Unrecognized key: "unlimited"' });
-    expect(refusal(sign({ ...good, limits: { ...good.limits, projects: 5 } })).message).toMatch(/limits: Unrecognized key: "projects"/);
-    expect(refusal(sign({ ...good, deploymentMode: "cloud" })).message).toMatch(/^the license is signed but invalid: deploymentMode:/);
-    expect(refusal(sign({ ...good, expiresAt: "2026-02-30T00:00:00Z" })).message).toMatch(/expiresAt: must be an RFC 3339 UTC time/);
+    expect(refusal(sign({ ...good, unlimited: true }))).toEqual({
+      code: "invalid-payload",
+      message: 'the license is signed but invalid: (payload): Unrecognized key: "unlimited"',
+    });
+    expect(refusal(sign({ ...good, limits: { ...good.limits, projects: 5 } })).message).toMatch(
+      /limits: Unrecognized key: "projects"/,
+    );
+    expect(refusal(sign({ ...good, deploymentMode: "cloud" })).message).toMatch(
+      /^the license is signed but invalid: deploymentMode:/,
+    );
+    expect(refusal(sign({ ...good, expiresAt: "2026-02-30T00:00:00Z" })).message).toMatch(
+      /expiresAt: must be an RFC 3339 UTC time/,
+    );
     expect(refusal(sign({ ...good, notBefore: good.expiresAt })).message).toMatch(/expiresAt: must be after notBefore/);
     expect(refusal(sign({ ...good, sequence: 0 })).message).toMatch(/sequence:/);
     expect(refusal(sign({ ...good, features: ["sso", "sso"] })).message).toMatch(/features: must not repeat a feature/);
@@ -136,7 +192,9 @@ describe("license format", () => {
   });
 
   it("a key list entry whose kid does not match its key is refused", () => {
-    expect(() => trustedKeyMap([{ kid: other.key.kid, publicKey: vendor.key.publicKey }])).toThrow(/does not match its public key/);
+    expect(() => trustedKeyMap([{ kid: other.key.kid, publicKey: vendor.key.publicKey }])).toThrow(
+      /does not match its public key/,
+    );
     expect(() => parsePublicKey("not a key")).toThrow(/expected an Ed25519 public key/);
   });
 

@@ -43,7 +43,11 @@ export type DatabasePaths<T, Prefix extends string = "", Depth extends unknown[]
  * that any other path, `db` itself above all, makes this test fail. Shrink it as they move.
  */
 type KnownInsidePlatformModules = "keyAdmin.db" | "identity.accounts.db" | "identity.passwordFlows.db";
-const KNOWN_INSIDE_PLATFORM_MODULES: readonly KnownInsidePlatformModules[] = ["identity.accounts.db", "identity.passwordFlows.db", "keyAdmin.db"];
+const KNOWN_INSIDE_PLATFORM_MODULES: readonly KnownInsidePlatformModules[] = [
+  "identity.accounts.db",
+  "identity.passwordFlows.db",
+  "keyAdmin.db",
+];
 
 /** The run-time twin of DatabasePaths: walks plain objects (not class instances, not functions) for the database. */
 function databasePaths(value: object, prefix = ""): string[] {
@@ -55,10 +59,14 @@ function databasePaths(value: object, prefix = ""): string[] {
 }
 
 /** Where a server source takes a `db` out of what it was given (`deps.identity.accounts.db`, `const { db } = …`). */
-const takesDb = (f: SourceFile): string[] => [...f.text.matchAll(/\.db\b|\{[^}]*\bdb\b[^}]*\}\s*=/g)].map((m) => `${f.path}: ${m[0]}`);
+const takesDb = (f: SourceFile): string[] =>
+  [...f.text.matchAll(/\.db\b|\{[^}]*\bdb\b[^}]*\}\s*=/g)].map((m) => `${f.path}: ${m[0]}`);
 
 /** buildApp calls in a source that are not given servedParts(...) first (the definition aside). */
-const wholeRootToApp = (f: SourceFile): string[] => [...f.text.matchAll(/\bbuildApp\((?!\{\s*\.\.\.servedParts\()[^)]{0,60}/g)].filter((m) => !/^buildApp\(deps: AppDeps/.test(m[0])).map((m) => `${f.path}: ${m[0]}`);
+const wholeRootToApp = (f: SourceFile): string[] =>
+  [...f.text.matchAll(/\bbuildApp\((?!\{\s*\.\.\.servedParts\()[^)]{0,60}/g)]
+    .filter((m) => !/^buildApp\(deps: AppDeps/.test(m[0]))
+    .map((m) => `${f.path}: ${m[0]}`);
 
 describe("what src/server receives", () => {
   it("does not carry the platform database: AppDeps has no `db`, and no other path to it but the named ones", () => {
@@ -68,8 +76,12 @@ describe("what src/server receives", () => {
 
   it("the check finds the database wherever it is put, and passes the door", () => {
     expectTypeOf<DatabasePaths<Pick<Services, "db" | "door">>>().toEqualTypeOf<"db">();
-    expectTypeOf<DatabasePaths<AppDeps & { readonly db: Database }>>().toEqualTypeOf<"db" | KnownInsidePlatformModules>();
-    expectTypeOf<DatabasePaths<{ readonly a: { readonly b?: { readonly platform: Database } } }>>().toEqualTypeOf<"a.b.platform">();
+    expectTypeOf<DatabasePaths<AppDeps & { readonly db: Database }>>().toEqualTypeOf<
+      "db" | KnownInsidePlatformModules
+    >();
+    expectTypeOf<
+      DatabasePaths<{ readonly a: { readonly b?: { readonly platform: Database } } }>
+    >().toEqualTypeOf<"a.b.platform">();
     expectTypeOf<DatabasePaths<{ readonly door: TenantDoor; readonly ping: () => Database }>>().toEqualTypeOf<never>();
   });
 
@@ -83,7 +95,10 @@ describe("what src/server receives", () => {
     it("the served parts of real services hold the database only where the type says", () => {
       expect(databasePaths(servedParts(f.services)).sort()).toEqual(KNOWN_INSIDE_PLATFORM_MODULES);
       // The walk finds the database itself, at the top and deeper, and nothing in a door.
-      expect(databasePaths({ ...servedParts(f.services), extra: { db: f.services.db } }).sort()).toEqual(["extra.db", ...KNOWN_INSIDE_PLATFORM_MODULES]);
+      expect(databasePaths({ ...servedParts(f.services), extra: { db: f.services.db } }).sort()).toEqual([
+        "extra.db",
+        ...KNOWN_INSIDE_PLATFORM_MODULES,
+      ]);
       expect(databasePaths({ ...f.services }).sort()).toContain("db");
       expect(databasePaths({ door: f.services.door, probes: f.services.probes })).toEqual([]);
     });
@@ -103,7 +118,11 @@ describe("what src/server receives", () => {
     const at = (text: string): SourceFile => ({ path: "src/cli/serve.ts", text });
     expect(wholeRootToApp(at("const app = buildApp({ ...services, log, bodyLimitBytes: 1 });"))).toHaveLength(1);
     expect(wholeRootToApp(at("const app = buildApp(services as AppDeps);"))).toHaveLength(1);
-    expect(wholeRootToApp(at("const app = buildApp({ ...servedParts(services), log, bodyLimitBytes: 1 });"))).toEqual([]);
-    expect(wholeRootToApp(at("export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hono<AppEnv> {"))).toEqual([]);
+    expect(wholeRootToApp(at("const app = buildApp({ ...servedParts(services), log, bodyLimitBytes: 1 });"))).toEqual(
+      [],
+    );
+    expect(
+      wholeRootToApp(at("export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hono<AppEnv> {")),
+    ).toEqual([]);
   });
 });

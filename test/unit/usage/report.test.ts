@@ -48,7 +48,12 @@ function counts(users: number, extra: Partial<UsageCounts> = {}): UsageCounts {
   };
 }
 
-function chain(key: Ed25519Signer, days: readonly string[], users: (i: number) => number, rollbackOn?: string): SignedSnapshot[] {
+function chain(
+  key: Ed25519Signer,
+  days: readonly string[],
+  users: (i: number) => number,
+  rollbackOn?: string,
+): SignedSnapshot[] {
   const out: SignedSnapshot[] = [];
   days.forEach((day, i) => {
     const prev = out.at(-1);
@@ -62,7 +67,17 @@ function chain(key: Ed25519Signer, days: readonly string[], users: (i: number) =
       appVersion: "0.1.0",
       license: { licenseId: "LIC-TEST-1", state: "valid" },
       counts: counts(users(i)),
-      clockRollbacks: day === rollbackOn ? [{ detectedAt: `${day}T10:00:00.000Z`, highWater: `${day}T12:00:00.000Z`, behindSeconds: 7200, source: "usage-snapshot" }] : [],
+      clockRollbacks:
+        day === rollbackOn
+          ? [
+              {
+                detectedAt: `${day}T10:00:00.000Z`,
+                highWater: `${day}T12:00:00.000Z`,
+                behindSeconds: 7200,
+                source: "usage-snapshot",
+              },
+            ]
+          : [],
     };
     out.push({ ...body, signature: sig(key, snapshotSigningMessage(body)) });
   });
@@ -78,9 +93,22 @@ function report(key: Ed25519Signer, snapshots: SignedSnapshot[], from: string, t
     appVersion: "0.1.0",
     generatedAt: "2026-04-01T08:00:00.000Z",
     period: { from, to },
-    license: { licenseId: "LIC-TEST-1", licensee: "Example", edition: "enterprise", deploymentMode: "on-prem", limits: { tenants: 10, users: 5, agents: 10 }, expiresAt: "2027-01-01T00:00:00Z", sequence: 1, state: "valid" },
+    license: {
+      licenseId: "LIC-TEST-1",
+      licensee: "Example",
+      edition: "enterprise",
+      deploymentMode: "on-prem",
+      limits: { tenants: 10, users: 5, agents: 10 },
+      expiresAt: "2027-01-01T00:00:00Z",
+      sequence: 1,
+      state: "valid",
+    },
     snapshots,
-    chain: { anchor: snapshots[0]?.prevHash ?? GENESIS_HASH, head: snapshots.length ? snapshotHash(snapshots.at(-1) as SignedSnapshot) : null, hashes: snapshots.map(snapshotHash) },
+    chain: {
+      anchor: snapshots[0]?.prevHash ?? GENESIS_HASH,
+      head: snapshots.length ? snapshotHash(snapshots.at(-1) as SignedSnapshot) : null,
+      hashes: snapshots.map(snapshotHash),
+    },
     missingDays: daysIn(from, to).filter((d) => !have.has(d)),
     clockRollbacks: snapshots.flatMap((s) => s.clockRollbacks),
   };
@@ -95,7 +123,12 @@ function resign(r: UsageReport, key: Ed25519Signer): UsageReport {
 }
 
 const days = daysIn("2026-03-01", "2026-03-07");
-const good = report(installation, chain(installation, days, (i) => 3 + (i % 2)), "2026-03-01", "2026-03-07");
+const good = report(
+  installation,
+  chain(installation, days, (i) => 3 + (i % 2)),
+  "2026-03-01",
+  "2026-03-07",
+);
 const clone = (r: UsageReport): UsageReport => structuredClone(r);
 
 describe("usage report verification", () => {
@@ -116,8 +149,12 @@ describe("usage report verification", () => {
     (r.snapshots[2] as SignedSnapshot).counts.users.active = 1;
     const v = verifyUsageReport(r);
     expect(v.ok).toBe(false);
-    expect(v.problems).toContain("day 2026-03-03 (snapshot 3): the snapshot signature does not verify: its content was altered, or it was signed by another key");
-    expect(v.problems).toContain("the report signature does not verify with the installation key in the report: the report was altered after it was signed, or signed by another key");
+    expect(v.problems).toContain(
+      "day 2026-03-03 (snapshot 3): the snapshot signature does not verify: its content was altered, or it was signed by another key",
+    );
+    expect(v.problems).toContain(
+      "the report signature does not verify with the installation key in the report: the report was altered after it was signed, or signed by another key",
+    );
   });
 
   it("a dropped day is detected: the chain skips a snapshot, and the day is listed as missing", () => {
@@ -127,8 +164,12 @@ describe("usage report verification", () => {
     r.missingDays = ["2026-03-04"];
     const v = verifyUsageReport(r);
     expect(v.ok).toBe(false);
-    expect(v.problems).toContain("day 2026-03-05 (snapshot 5): the chain skips from snapshot 3 to 5: 1 snapshot(s) were removed");
-    expect(v.problems).toContain("day 2026-03-05 (snapshot 5): the chain is broken: its prevHash is not the hash of the snapshot before it (day 2026-03-03)");
+    expect(v.problems).toContain(
+      "day 2026-03-05 (snapshot 5): the chain skips from snapshot 3 to 5: 1 snapshot(s) were removed",
+    );
+    expect(v.problems).toContain(
+      "day 2026-03-05 (snapshot 5): the chain is broken: its prevHash is not the hash of the snapshot before it (day 2026-03-03)",
+    );
     expect(v.missingDays).toEqual(["2026-03-04"]);
   });
 
@@ -148,16 +189,27 @@ describe("usage report verification", () => {
     const v = verifyUsageReport(swapped);
     expect(v.ok).toBe(false);
     expect(v.problems[0]).toMatch(/^the report signature does not verify/);
-    expect(v.problems).toContain("day 2026-03-01 (snapshot 1): the snapshot signature does not verify: its content was altered, or it was signed by another key");
+    expect(v.problems).toContain(
+      "day 2026-03-01 (snapshot 1): the snapshot signature does not verify: its content was altered, or it was signed by another key",
+    );
 
     // Everything re-made and re-signed with the intruder's key is self-consistent: only a pinned key tells.
-    const forged = report(intruder, chain(intruder, days, () => 2), "2026-03-01", "2026-03-07");
+    const forged = report(
+      intruder,
+      chain(intruder, days, () => 2),
+      "2026-03-01",
+      "2026-03-07",
+    );
     expect(verifyUsageReport(forged).ok).toBe(true);
     const pinned = verifyUsageReport(forged, { pinnedKey: publicOf(installation) });
     expect(pinned.ok).toBe(false);
-    expect(pinned.problems[0]).toMatch(/^the report is signed with installation key [0-9a-f]{16}, not the pinned key [0-9a-f]{16}: the signing key was swapped$/);
+    expect(pinned.problems[0]).toMatch(
+      /^the report is signed with installation key [0-9a-f]{16}, not the pinned key [0-9a-f]{16}: the signing key was swapped$/,
+    );
     // Re-signing only the report over the real snapshots: the snapshots give it away.
-    expect(verifyUsageReport(resign(good, intruder)).problems.filter((p) => p.includes("snapshot signature"))).toHaveLength(7);
+    expect(
+      verifyUsageReport(resign(good, intruder)).problems.filter((p) => p.includes("snapshot signature")),
+    ).toHaveLength(7);
   });
 
   it("gaps the appliance did not record are listed (not tampering); a chain continued across reports is checked", () => {
@@ -169,7 +221,9 @@ describe("usage report verification", () => {
     const next = report(installation, chain(installation, days, () => 3).slice(5), "2026-03-06", "2026-03-07");
     const head = chain(installation, days, () => 3)[4] as SignedSnapshot;
     expect(verifyUsageReport(next, { previousHead: snapshotHash(head) }).ok).toBe(true);
-    const gap = verifyUsageReport(next, { previousHead: snapshotHash(chain(installation, days, () => 3)[3] as SignedSnapshot) });
+    const gap = verifyUsageReport(next, {
+      previousHead: snapshotHash(chain(installation, days, () => 3)[3] as SignedSnapshot),
+    });
     expect(gap.problems[0]).toMatch(/does not continue the previous report's chain/);
   });
 
@@ -185,10 +239,24 @@ describe("usage report verification", () => {
   });
 
   it("lists clock rollbacks and overage against the license's limits", () => {
-    const r = report(installation, chain(installation, days, (i) => (i === 4 ? 7 : 4), "2026-03-03"), "2026-03-01", "2026-03-07");
-    const v = verifyUsageReport(r, { license: payloadAt(new Date("2026-01-01T00:00:00Z"), { limits: { tenants: 1, users: 6, agents: 10 } }) });
+    const r = report(
+      installation,
+      chain(installation, days, (i) => (i === 4 ? 7 : 4), "2026-03-03"),
+      "2026-03-01",
+      "2026-03-07",
+    );
+    const v = verifyUsageReport(r, {
+      license: payloadAt(new Date("2026-01-01T00:00:00Z"), { limits: { tenants: 1, users: 6, agents: 10 } }),
+    });
     expect(v.ok).toBe(true);
-    expect(v.clockRollbacks).toEqual([{ detectedAt: "2026-03-03T10:00:00.000Z", highWater: "2026-03-03T12:00:00.000Z", behindSeconds: 7200, source: "usage-snapshot" }]);
+    expect(v.clockRollbacks).toEqual([
+      {
+        detectedAt: "2026-03-03T10:00:00.000Z",
+        highWater: "2026-03-03T12:00:00.000Z",
+        behindSeconds: 7200,
+        source: "usage-snapshot",
+      },
+    ]);
     expect(v.overage).toContainEqual({ day: "2026-03-05", limit: "users", used: 7, allowed: 6 });
     expect(v.overage.filter((o) => o.limit === "tenants")).toHaveLength(7);
     // Without the license file, the limits the report states are used (and it says so).
