@@ -30,3 +30,18 @@ export async function loginToken(call: Call, tenant: string | undefined, email: 
   expect(res.status).toBe(200);
   return (JSON.parse(res.body) as { accessToken: string }).accessToken;
 }
+
+/** Completes setup with the one-time token (root@example.test) and returns the platform root's access token. */
+export async function setupRoot(call: Call, setupToken: string): Promise<string> {
+  const body = { token: setupToken, email: "root@example.test", name: "Root", password: STRONG_PASSWORD };
+  expect((await call("POST", "/api/setup", { body })).status).toBe(201);
+  return loginToken(call, undefined, "root@example.test");
+}
+
+/** Creates tenant "acme" with its admin (admin@acme.test) as the platform root; returns the tenant's id. */
+export async function createAcme(call: Call, root: string): Promise<string> {
+  const admin = { email: "admin@acme.test", name: "Admin", password: STRONG_PASSWORD };
+  const res = await call("POST", "/api/tenants", { token: root, body: { slug: "acme", name: "Acme", admin } });
+  expect(res.status).toBe(201);
+  return (JSON.parse(res.body) as { tenant: { id: string } }).tenant.id;
+}

@@ -11,8 +11,7 @@ import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, runCli, startServe, tempDir, waitForExit, waitForLines } from "../helpers.js";
-import { STRONG_PASSWORD } from "../identity-fixture.js";
-import { loginToken, serveClient, type Call } from "../serve-client.js";
+import { createAcme, loginToken, serveClient, setupRoot, type Call } from "../serve-client.js";
 
 type Server = Awaited<ReturnType<typeof startServe>>;
 
@@ -76,24 +75,7 @@ describe("checkpoints as the logs grow, under vecto serve", () => {
     expect(runCli(["init"], { cwd, env }).status).toBe(0);
     const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd, env }).stdout) as { token: string };
     await start();
-    expect(
-      (
-        await call("POST", "/api/setup", {
-          body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD },
-        })
-      ).status,
-    ).toBe(201);
-    const root = await loginToken(call, undefined, "root@example.test");
-    const tenant = await call("POST", "/api/tenants", {
-      token: root,
-      body: {
-        slug: "acme",
-        name: "Acme",
-        admin: { email: "admin@acme.test", name: "Admin", password: STRONG_PASSWORD },
-      },
-    });
-    expect(tenant.status).toBe(201);
-    tenantId = (JSON.parse(tenant.body) as { tenant: { id: string } }).tenant.id;
+    tenantId = await createAcme(call, await setupRoot(call, token));
     admin = await loginToken(call, "acme", "admin@acme.test");
     const project = await call("POST", "/api/projects", { token: admin, body: { name: "Apollo" } });
     projectId = (JSON.parse(project.body) as { project: { id: string } }).project.id;

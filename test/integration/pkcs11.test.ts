@@ -26,7 +26,7 @@ import { openServices } from "../../src/services.js";
 import { createSoftHsmToken, softHsmVersion, type SoftHsmToken } from "../fixtures/softhsm.js";
 import { freePort, runCli, startServe, tempDir, waitForExit } from "../helpers.js";
 import { STRONG_PASSWORD } from "../identity-fixture.js";
-import { loginToken, serveClient, type Call } from "../serve-client.js";
+import { createAcme, loginToken, serveClient, setupRoot, type Call } from "../serve-client.js";
 
 const MASTER = "vecto-master";
 const OTHER = "other-master";
@@ -549,23 +549,7 @@ describe("vecto with VECTO_KEY_RESOLVER=pkcs11 (built bundle)", () => {
           license: "unlicensed",
           warnings: [],
         });
-        expect(
-          (
-            await call("POST", "/api/setup", {
-              body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD },
-            })
-          ).status,
-        ).toBe(201);
-        const root = await loginToken(call, undefined, "root@example.test");
-        const tenant = await call("POST", "/api/tenants", {
-          token: root,
-          body: {
-            slug: "acme",
-            name: "Acme",
-            admin: { email: "admin@acme.test", name: "Admin", password: STRONG_PASSWORD },
-          },
-        });
-        expect(tenant.status).toBe(201);
+        await createAcme(call, await setupRoot(call, token));
         const admin = await loginToken(call, "acme", "admin@acme.test");
         const project = await call("POST", "/api/projects", { token: admin, body: { name: "Apollo" } });
         expect(project.status).toBe(201);
@@ -605,14 +589,7 @@ describe("vecto serve when the token goes away", () => {
         env,
         async (call) => {
           expect((await call("GET", "/readyz")).status).toBe(200);
-          expect(
-            (
-              await call("POST", "/api/setup", {
-                body: { token, email: "root@example.test", name: "Root", password: STRONG_PASSWORD },
-              })
-            ).status,
-          ).toBe(201);
-          const root = await loginToken(call, undefined, "root@example.test");
+          const root = await setupRoot(call, token);
           const tenantBody = (slug: string) => ({
             slug,
             name: slug,
