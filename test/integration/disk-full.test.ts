@@ -7,7 +7,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, startServe, tempDir, waitForExit, type HttpsResult, httpsRequest } from "../helpers.js";
@@ -53,9 +53,19 @@ describe.skipIf(!isRoot)("a full disk", () => {
     if (res.status === 201) acknowledged.push((JSON.parse(res.body) as { node: { id: string } }).node.id);
     return res;
   };
+  // The running server may write between the measure and the fill (a checkpoint soon after the last
+  // commit): the filler then finds less room than measured, so measure again and refill.
   const fill = (): void => {
-    const { bavail, bsize } = statfsSync(mnt);
-    writeFileSync(filler, Buffer.alloc(Math.max(0, bavail * bsize - LEFT_FREE)));
+    for (let attempt = 1; ; attempt++) {
+      const { bavail, bsize } = statfsSync(mnt);
+      try {
+        writeFileSync(filler, Buffer.alloc(Math.max(0, bavail * bsize - LEFT_FREE)));
+        return;
+      } catch (error) {
+        rmSync(filler, { force: true });
+        if ((error as NodeJS.ErrnoException).code !== "ENOSPC" || attempt === 5) throw error;
+      }
+    }
   };
   const start = async (args: string[] = ["--no-setup-token"]): Promise<Server> => {
     port = await freePort();
