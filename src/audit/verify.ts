@@ -123,7 +123,12 @@ function highestAnchor(
       };
     if (!highest || cp.size > highest.size) highest = { ...cp, at: line.at };
   }
-  return highest ? { highest } : {};
+  if (highest) return { highest };
+  // Emptied rather than deleted: the same attack, named the same way.
+  if (stored === 0) return {};
+  return {
+    bad: `the anchor file ${read.name} is empty, yet the database holds ${stored} signed checkpoints of this log: anchors deleted?`,
+  };
 }
 
 /** The token's anchor of the log, as an expectation; what the token holds is trusted as it stands (it needs the PIN to write). */

@@ -241,8 +241,12 @@ describe("audit anchors outside the database", () => {
     expect(inst.cli(["audit", "verify"]).status).toBe(0);
   });
 
-  it("reports a deleted anchor file or directory while the database holds checkpoints; only a directory without anchor files is seeded", () => {
+  it("reports a deleted or emptied anchor file or directory while the database holds checkpoints; only a directory without anchor files is seeded", () => {
     const inst = installation();
+    writeFileSync(inst.file, "");
+    expect(fails(inst)).toContain(
+      `the anchor file ${NAME} is empty, yet the database holds 1 signed checkpoints of this log: anchors deleted?`,
+    );
     rmSync(inst.file);
     expect(fails(inst)).toContain(
       `the anchor file ${NAME} is missing, yet the database holds 1 signed checkpoints of this log: anchors deleted?`,
