@@ -39,7 +39,6 @@ import { makeCheckpoints } from "../src/audit/checkpoints.js";
 import type { DomainEvent } from "../src/vocabulary/events.js";
 import { exportChunks, type AuditFormat, type ExportSpec } from "../src/audit/export.js";
 import { verifyLog } from "../src/audit/verify.js";
-import { completeSetup, createTenant } from "../src/auth/accounts.js";
 import type { Principal } from "../src/auth/principal.js";
 import { issueSetupToken } from "../src/auth/setup-token.js";
 import { loadConfig } from "../src/config.js";
@@ -123,7 +122,7 @@ async function setUp(dir: string): Promise<Appliance> {
   const services = await openServices(config, log);
   const { identity } = services;
   const { token: setupToken } = await issueSetupToken(services.db, 600);
-  await completeSetup(identity.accounts, setupToken, {
+  await identity.accounts.completeSetup(setupToken, {
     email: "root@example.test",
     name: "Bench Root",
     password: PASSWORD,
@@ -135,12 +134,12 @@ async function setUp(dir: string): Promise<Appliance> {
     address: "127.0.0.1",
   });
   const root = await identity.authenticator.authenticate(rootTokens.accessToken);
-  await createTenant(identity.accounts, root, {
+  await identity.accounts.createTenant(root, {
     slug: "acme",
     name: "Acme",
     admin: { email: "admin@acme.test", name: "Acme Admin", password: PASSWORD },
   });
-  const { tenant: bulk } = await createTenant(identity.accounts, root, {
+  const { tenant: bulk } = await identity.accounts.createTenant(root, {
     slug: "bulk",
     name: "Bulk",
     admin: { email: "admin@bulk.test", name: "Bulk Admin", password: PASSWORD },

@@ -26,7 +26,6 @@ import { randomUUID } from "node:crypto";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { completeSetup, createTenant } from "../src/auth/accounts.js";
 import type { Principal } from "../src/auth/principal.js";
 import { issueSetupToken } from "../src/auth/setup-token.js";
 import { loadConfig } from "../src/config.js";
@@ -631,7 +630,7 @@ export async function run(): Promise<Record<string, unknown>> {
     services = await openServices(config, log);
     const { identity } = services;
     const { token: setupToken } = await issueSetupToken(services.db, 600);
-    await completeSetup(identity.accounts, setupToken, {
+    await identity.accounts.completeSetup(setupToken, {
       email: "root@example.test",
       name: "Bench Root",
       password: PASSWORD,
@@ -643,7 +642,7 @@ export async function run(): Promise<Record<string, unknown>> {
       address: "127.0.0.1",
     });
     const root = await identity.authenticator.authenticate(rootTokens.accessToken);
-    await createTenant(identity.accounts, root, {
+    await identity.accounts.createTenant(root, {
       slug: "acme",
       name: "Acme",
       admin: { email: "admin@acme.test", name: "Acme Admin", password: PASSWORD },

@@ -6,8 +6,8 @@
 import type { Config, PreviousMasterKey } from "./config.js";
 import { ConfigError } from "./config.js";
 import { Authenticator } from "./auth/authenticate.js";
-import type { AccountDeps } from "./auth/accounts.js";
-import type { PasswordFlowDeps } from "./auth/password-change.js";
+import { accountAdmin, type AccountAdmin } from "./auth/account-admin.js";
+import { passwordFlows, type PasswordFlows } from "./auth/password-flows.js";
 import { AuditAnchor } from "./audit/anchor.js";
 import { Checkpointer } from "./audit/checkpointer.js";
 import { makeCheckpoints } from "./audit/checkpoints.js";
@@ -19,6 +19,7 @@ import { HmacAuditSealer } from "./audit/seal.js";
 import { notifyFromEvent } from "./notify/notifications.js";
 import { erasureJournal } from "./backup/erasure-journal.js";
 import type { ErasureJournal } from "./vocabulary/erasure.js";
+import type { Actor } from "./vocabulary/events.js";
 import { AccessTokens } from "./auth/jwt.js";
 import { MIN_ARGON2, PasswordHasher } from "./auth/passwords.js";
 import { DEFAULT_SESSION_POLICY, Sessions } from "./auth/sessions.js";
@@ -40,7 +41,14 @@ import type { ServingRecord } from "./db/keystore.js";
 import type { TenantDoor } from "./db/tenant-db.js";
 import type { GraphDeps } from "./graph/projects.js";
 import { keyHealth, type KeyHealth } from "./key-admin/health.js";
-import { recordDekRotated, registerLoadedMasters, type KeyDeps } from "./key-admin/rotation.js";
+import {
+  recordDekRotated,
+  registerLoadedMasters,
+  rotateMaster,
+  rotateTenantKey,
+  type KeyDeps,
+  type MasterRotation,
+} from "./key-admin/rotation.js";
 import { keyStatus, type KeyStatus } from "./key-admin/status.js";
 import type { Logger } from "./log.js";
 import type { VendorKey } from "./license/format.js";
@@ -52,9 +60,10 @@ import { VERSION } from "./version.js";
 export interface Identity {
   readonly authenticator: Authenticator;
   readonly sessions: Sessions;
-  readonly accounts: AccountDeps;
-  /** Password change and admin-issued reset (src/auth/password-change.ts, password-reset.ts). */
-  readonly passwordFlows: PasswordFlowDeps;
+  /** Setup, tenants, people, erasure, tenant settings: bound to their dependencies (src/auth/account-admin.ts). */
+  readonly accounts: AccountAdmin;
+  /** Password change, admin-issued reset, root recovery: bound to their dependencies (src/auth/password-flows.ts). */
+  readonly passwordFlows: PasswordFlows;
   readonly accessTokens: AccessTokens;
   readonly events: EventSink;
   /** Read events, by each tenant's read-audit setting, appended in batches off the request path (src/audit/read-audit.ts). */
@@ -64,16 +73,24 @@ export interface Identity {
 /** A master key to load or create: a key file, or a key label in the configured PKCS#11 token. */
 export type MasterKeyTarget = PreviousMasterKey;
 
-/** What key administration (rotation, re-encryption, status) needs, and how to open another master key. */
+/** What key administration (rotation, re-encryption, retirement) needs, and how to open another master key: for the CLI and the jobs. */
 export interface KeyAdmin extends KeyDeps {
   /** Loads the master key, creating it first if it does not exist (a new 0600 file, or a non-extractable HSM key). */
   openMaster(target: MasterKeyTarget): Promise<KeyResolver>;
   /** The master keys of the server running on this data directory now (it holds vecto.lock); null when none runs. */
   readonly runningServer: () => ServingRecord | null;
+}
+
+/** Key administration as the HTTP side calls it, bound here to the database and the keys (src/server never holds them). */
+export interface KeyOperations {
   /** The master keys, every data-key version and re-encryption progress, no key material (GET /api/keys/status, `vecto keys status`). */
   status(): KeyStatus;
   /** Whether the loaded master keys open every data key, tenant ids only, no labels (GET /readyz). */
   health(): KeyHealth;
+  /** Opens (or creates) the new master key and makes it current, every data key wrapped under it (POST /api/keys/rotate). */
+  rotateMaster(target: MasterKeyTarget, actor: Actor): Promise<MasterRotation>;
+  /** A new data-key version for the tenant (POST /api/tenants/:id/keys/rotate). */
+  rotateTenantKey(tenantId: string, actor: Actor): Promise<{ version: number }>;
 }
 
 /** Readiness checks on the database, without writing (GET /readyz); each throws what is wrong. */
@@ -96,6 +113,7 @@ export interface Services {
   readonly resolver: MasterKeyRing;
   readonly crypto: CryptoService;
   readonly keyAdmin: KeyAdmin;
+  readonly keys: KeyOperations;
   readonly identity: Identity;
   readonly graph: GraphDeps;
   /** The license in effect, its limits and the clock's high-water mark (docs/licensing.md). */
@@ -183,8 +201,8 @@ export function createIdentity(
   return {
     authenticator: new Authenticator(db, accessTokens, now),
     sessions,
-    accounts: { db, crypto, passwords, events, license, erasures },
-    passwordFlows: { db, crypto, passwords, events, throttle, now, rootRecovery },
+    accounts: accountAdmin({ db, crypto, passwords, events, license, erasures }),
+    passwordFlows: passwordFlows({ db, crypto, passwords, events, throttle, now, rootRecovery }),
     accessTokens,
     events,
     reads: new ReadAudit({ db, events, log }),
@@ -234,6 +252,8 @@ export async function openServices(config: Config, log: Logger, options: Service
     openMaster: (target) => openOrCreateMaster(config, target),
     // A record left by a server that crashed is ignored: nobody holds the lock then.
     runningServer: () => (dataDirLocked(config.dataDir) ? db.keystore.servingRecord() : null),
+  };
+  const keys: KeyOperations = {
     status: () => keyStatus(db, crypto, keyAdmin.runningServer()),
     health: () =>
       keyHealth(
@@ -241,6 +261,8 @@ export async function openServices(config: Config, log: Logger, options: Service
         { currentLabel: crypto.masterKeys.currentLabel, loadedLabels: crypto.masterKeys.labels() },
         false,
       ),
+    rotateMaster: async (target, actor) => rotateMaster(keyAdmin, await keyAdmin.openMaster(target), actor),
+    rotateTenantKey: (tenantId, actor) => rotateTenantKey(keyAdmin, tenantId, actor),
   };
   registerLoadedMasters(keyAdmin);
   await sealPlaintextTenantNames({ db, crypto, events: identity.events });
@@ -262,6 +284,7 @@ export async function openServices(config: Config, log: Logger, options: Service
     resolver,
     crypto,
     keyAdmin,
+    keys,
     identity,
     graph: { crypto, events: identity.events, erasures },
     license,

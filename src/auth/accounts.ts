@@ -217,6 +217,11 @@ export function tenantById(deps: AccountDeps, tenantId: string): Tenant {
   return tenant;
 }
 
+/** One tenant as the platform root sees it, its name opened (GET /api/tenants/:id). */
+export async function getTenant(deps: AccountDeps, tenantId: string): Promise<TenantView> {
+  return tenantView(deps.crypto, tenantById(deps, tenantId));
+}
+
 export async function updateTenant(
   deps: AccountDeps,
   actor: Principal,

@@ -7,7 +7,6 @@ import { backupsUnderMaster, backupsUnderMasterRefusal } from "../backup/rewrap.
 import type { Config } from "../config.js";
 import { reencryptTenant, retireUnusedVersions, tenantsWithKeys } from "../key-admin/reencrypt.js";
 import { retireMaster, rewrapAll, rotateMaster, rotateTenantKey } from "../key-admin/rotation.js";
-import { keyStatus } from "../key-admin/status.js";
 import { openServices, type MasterKeyTarget } from "../services.js";
 import { cliLogger, commandConfig, withServices } from "./context.js";
 import { action, CliError, printJson, printLine } from "./output.js";
@@ -51,7 +50,7 @@ export function keysCommand(program: Command): void {
         const config = commandConfig();
         const services = await openServices(config, cliLogger(config));
         try {
-          const status = keyStatus(services.db, services.crypto, services.keyAdmin.runningServer());
+          const status = services.keys.status();
           if (options.json) return printJson(status);
           printLine(
             `resolver: ${status.resolver.kind}, master key ${status.resolver.masterLabel} (version ` +

@@ -1,6 +1,6 @@
 /** `vecto recover-root`: the break-glass reset of a forgotten platform-root password (src/auth/root-recovery.ts). */
 import type { Command } from "commander";
-import { issueRootRecovery, ROOT_RECOVERY_DISABLED, ROOT_RECOVERY_TTL_SECONDS } from "../auth/root-recovery.js";
+import { ROOT_RECOVERY_DISABLED, ROOT_RECOVERY_TTL_SECONDS } from "../auth/root-recovery.js";
 import { commandConfig, withServices } from "./context.js";
 import { action, CliError, printJson, printLine } from "./output.js";
 
@@ -18,7 +18,7 @@ export function recoverRootCommand(program: Command): void {
         // Checked before anything is opened: a refusal writes nothing, not even a migration.
         if (!commandConfig().rootRecovery) throw new CliError(ROOT_RECOVERY_DISABLED);
         await withServices(async (services) => {
-          const issued = await issueRootRecovery(services.identity.passwordFlows, options.email);
+          const issued = await services.identity.passwordFlows.issueRootRecovery(options.email);
           if (options.json) return printJson(issued);
           printLine(`recovery token for the platform root ${issued.email}: ${issued.token}`);
           printLine(`valid until: ${issued.expiresAt} (single use; any earlier recovery token no longer works)`);

@@ -16,14 +16,14 @@ import type { ServedCertificate } from "../tls/served-certificate.js";
  * The composition root's parts the routes use: the door into one tenant's data (for a scope
  * authentication minted), the readiness probes, the audit trail (exports, verification, proofs,
  * checkpoints on demand, their anchors included), the master keys (readiness checks them), key
- * administration (its status and health too), identity, the graph, the license (/readyz,
+ * operations (status, health, rotation), identity, the graph, the license (/readyz,
  * GET|PUT /api/license, read-only after expiry) and usage. Never the platform database `db`:
  * test/unit/server/served-parts.test.ts fails if it, or anything else typed as the database, is
  * added here.
  */
 export type ServedParts = Pick<
   Services,
-  "door" | "probes" | "auditTrail" | "resolver" | "keyAdmin" | "identity" | "graph" | "license" | "usage"
+  "door" | "probes" | "auditTrail" | "resolver" | "keys" | "identity" | "graph" | "license" | "usage"
 >;
 
 /**
@@ -32,8 +32,8 @@ export type ServedParts = Pick<
  * `services` itself would carry it along, out of sight of the type).
  */
 export function servedParts(services: Services): ServedParts {
-  const { door, probes, auditTrail, resolver, keyAdmin, identity, graph, license, usage } = services;
-  return { door, probes, auditTrail, resolver, keyAdmin, identity, graph, license, usage };
+  const { door, probes, auditTrail, resolver, keys, identity, graph, license, usage } = services;
+  return { door, probes, auditTrail, resolver, keys, identity, graph, license, usage };
 }
 
 /** How this listener serves: what is not the composition root's. */

@@ -4,7 +4,6 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { completeSetup } from "../../src/auth/accounts.js";
 import { loadConfig } from "../../src/config.js";
 import { migrations } from "../../src/db/migrations/index.js";
 import { createLogger } from "../../src/log.js";
@@ -207,7 +206,7 @@ describe("vecto CLI", () => {
     const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd }).stdout) as { token: string };
     const config = loadConfig({ VECTO_ENV_FILE: "/dev/null" }, cwd);
     const services = await openServices(config, createLogger("silent"));
-    await completeSetup(services.identity.accounts, token, {
+    await services.identity.accounts.completeSetup(token, {
       email: "root@example.test",
       name: "Root",
       password: "violet-anchor-quartz-meadow-42",
@@ -225,7 +224,7 @@ describe("vecto CLI", () => {
     expect(runCli(["init"], { cwd }).status).toBe(0);
     const { token } = JSON.parse(runCli(["setup-token", "--json"], { cwd }).stdout) as { token: string };
     const services = await openServices(loadConfig({ VECTO_ENV_FILE: "/dev/null" }, cwd), createLogger("silent"));
-    await completeSetup(services.identity.accounts, token, {
+    await services.identity.accounts.completeSetup(token, {
       email: "root@example.test",
       name: "Root",
       password: "violet-anchor-quartz-meadow-42",

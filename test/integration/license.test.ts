@@ -381,7 +381,7 @@ describe("license on the appliance", () => {
     );
     expect(everything()).toBe(before);
     // The domain gate says the same to any other caller.
-    expect(() => f.services.identity.accounts.license.assertCanCreate("user")).toThrow(DomainError);
+    expect(() => f.services.license.assertCanCreate("user")).toThrow(DomainError);
 
     // Reading and exporting.
     const projects = await json<{ projects: { name: string }[] }>(

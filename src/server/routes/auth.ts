@@ -1,8 +1,5 @@
 /** Sign-in (public), refresh (public: the refresh token is the credential), sign-out, who-am-I, password change and reset redemption. */
 import { z } from "zod";
-import { currentUser } from "../../auth/accounts.js";
-import { changeOwnPassword } from "../../auth/password-change.js";
-import { redeemPasswordReset } from "../../auth/password-reset.js";
 import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
@@ -104,7 +101,7 @@ function passwordRoutes(router: ApiRouter, deps: AppDeps): void {
       },
     },
     async (c, { body }) =>
-      c.json(await changeOwnPassword(deps.identity.passwordFlows, principalOf(c), body, c.get("clientAddress"))),
+      c.json(await deps.identity.passwordFlows.changeOwnPassword(principalOf(c), body, c.get("clientAddress"))),
   );
 
   defineRoute(
@@ -127,7 +124,7 @@ function passwordRoutes(router: ApiRouter, deps: AppDeps): void {
       },
     },
     async (c, { body }) => {
-      await redeemPasswordReset(deps.identity.passwordFlows, body.token, body.newPassword, c.get("clientAddress"));
+      await deps.identity.passwordFlows.redeemPasswordReset(body.token, body.newPassword, c.get("clientAddress"));
       return c.body(null, 204);
     },
   );
@@ -153,7 +150,7 @@ export function authRoutes(deps: AppDeps): ApiRouter {
     async (c) => {
       const principal = principalOf(c);
       return c.json({
-        user: await currentUser(deps.identity.accounts, principal),
+        user: await deps.identity.accounts.currentUser(principal),
         tenant: { id: principal.tenantId, kind: principal.tenantKind },
         scopes: [...principal.scopes].sort(),
         credential: principal.credential.kind,

@@ -1,6 +1,5 @@
 /** GDPR: a tenant's complete export (its own admin), erasure of content and of a person (tenant admin), a tenant's erasure (platform root). */
 import { z } from "zod";
-import { eraseTenant, eraseUser } from "../../auth/erasure.js";
 import { eraseNode, eraseProject, REASON_MAX_CHARS } from "../../graph/erasure.js";
 import { exportTenant } from "../../graph/export.js";
 import type { AppDeps } from "../deps.js";
@@ -67,7 +66,7 @@ export function gdprRoutes(deps: AppDeps): ApiRouter {
       responses: { 204: { description: "erased" } },
     },
     async (c, { params }) => {
-      await eraseUser(deps.identity.accounts, tenantDbOf(deps, c), principalOf(c), params.userId);
+      await deps.identity.accounts.eraseUser(tenantDbOf(deps, c), principalOf(c), params.userId);
       return c.body(null, 204);
     },
   );
@@ -119,7 +118,7 @@ export function gdprRoutes(deps: AppDeps): ApiRouter {
       responses: { 200: { description: "erased" } },
     },
     async (c, { params, body }) =>
-      c.json(await eraseTenant(deps.identity.accounts, principalOf(c), params.tenantId, body.confirm)),
+      c.json(await deps.identity.accounts.eraseTenant(principalOf(c), params.tenantId, body.confirm)),
   );
 
   return router;

@@ -83,7 +83,7 @@ export function healthRoutes(deps: AppDeps): ApiRouter {
         keys: await probe(async () => {
           await deps.resolver.check();
           if (database !== "ok") return;
-          const health = deps.keyAdmin.health();
+          const health = deps.keys.health();
           warnings.push(...health.warnings);
           if (health.failures.length > 0) throw new Error(health.failures.join("; "));
         }),

@@ -4,7 +4,6 @@
  */
 import { isAbsolute } from "node:path";
 import { z } from "zod";
-import { rotateMaster, rotateTenantKey } from "../../key-admin/rotation.js";
 import { actorOf } from "../../auth/principal.js";
 import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
@@ -38,7 +37,7 @@ export function keyRoutes(deps: AppDeps): ApiRouter {
       scopes: ["keys:manage"],
       responses: { 200: { description: "key status" } },
     },
-    (c) => c.json(deps.keyAdmin.status()),
+    (c) => c.json(deps.keys.status()),
   );
   defineRoute(
     router,
@@ -53,10 +52,7 @@ export function keyRoutes(deps: AppDeps): ApiRouter {
       body: rotateMasterSchema,
       responses: { 200: { description: "rotated" } },
     },
-    async (c, { body }) => {
-      const next = await deps.keyAdmin.openMaster(body.newMasterKey);
-      return c.json(await rotateMaster(deps.keyAdmin, next, actorOf(principalOf(c))));
-    },
+    async (c, { body }) => c.json(await deps.keys.rotateMaster(body.newMasterKey, actorOf(principalOf(c)))),
   );
   defineRoute(
     router,
@@ -69,7 +65,7 @@ export function keyRoutes(deps: AppDeps): ApiRouter {
       scopes: ["keys:manage"],
       responses: { 200: { description: "rotated" } },
     },
-    async (c, { params }) => c.json(await rotateTenantKey(deps.keyAdmin, params.tenantId, actorOf(principalOf(c)))),
+    async (c, { params }) => c.json(await deps.keys.rotateTenantKey(params.tenantId, actorOf(principalOf(c)))),
   );
   return router;
 }

@@ -1,6 +1,5 @@
 /** POST /api/setup: the first platform root, with the one-time setup token. Public, and works once. */
 import { z } from "zod";
-import { completeSetup } from "../../auth/accounts.js";
 import type { AppDeps } from "../deps.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { emailSchema, nameSchema, passwordSchema } from "./schemas.js";
@@ -32,7 +31,7 @@ export function setupRoutes(deps: AppDeps): ApiRouter {
       },
     },
     async (c, { body }) => {
-      const root = await completeSetup(deps.identity.accounts, body.token, {
+      const root = await deps.identity.accounts.completeSetup(body.token, {
         email: body.email,
         name: body.name,
         password: body.password,

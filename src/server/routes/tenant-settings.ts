@@ -1,7 +1,6 @@
 /** A tenant admin's own tenant settings (src/auth/tenant-settings.ts); the platform root's tenant management is routes/tenants.ts. */
 import { z } from "zod";
 import { READ_AUDIT_LEVELS } from "../../audit/read-audit.js";
-import { tenantSettings, updateTenantSettings } from "../../auth/tenant-settings.js";
 import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
@@ -29,7 +28,7 @@ export function tenantSettingsRoutes(deps: AppDeps): ApiRouter {
       reads: "content",
       responses,
     },
-    (c) => c.json(tenantSettings(deps.identity.accounts, principalOf(c))),
+    (c) => c.json(deps.identity.accounts.tenantSettings(principalOf(c))),
   );
   defineRoute(
     router,
@@ -41,7 +40,7 @@ export function tenantSettingsRoutes(deps: AppDeps): ApiRouter {
       body: updateSchema,
       responses,
     },
-    async (c, { body }) => c.json(await updateTenantSettings(deps.identity.accounts, principalOf(c), body)),
+    async (c, { body }) => c.json(await deps.identity.accounts.updateTenantSettings(principalOf(c), body)),
   );
   return router;
 }

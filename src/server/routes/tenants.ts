@@ -3,9 +3,6 @@
  * Never their content. Names are sealed with each tenant's key and opened here for the operator (src/auth/tenant-names.ts).
  */
 import { z } from "zod";
-import { createTenant, listTenants, tenantById, updateTenant } from "../../auth/accounts.js";
-import { assignTenantAdmin } from "../../auth/tenant-admins.js";
-import { tenantView } from "../../auth/tenant-names.js";
 import type { AppDeps } from "../deps.js";
 import { principalOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
@@ -38,7 +35,7 @@ export function tenantRoutes(deps: AppDeps): ApiRouter {
       query: pageSchema,
       responses: { 200: { description: "a page of tenants" } },
     },
-    async (c, { query }) => c.json({ tenants: await listTenants(accounts, query.after, query.limit) }),
+    async (c, { query }) => c.json({ tenants: await accounts.listTenants(query.after, query.limit) }),
   );
 
   defineRoute(
@@ -60,7 +57,7 @@ export function tenantRoutes(deps: AppDeps): ApiRouter {
         422: { description: "the body does not match the schema, or the password is too weak" },
       },
     },
-    async (c, { body }) => c.json(await createTenant(accounts, principalOf(c), body), 201),
+    async (c, { body }) => c.json(await accounts.createTenant(principalOf(c), body), 201),
   );
 
   defineRoute(
@@ -74,8 +71,7 @@ export function tenantRoutes(deps: AppDeps): ApiRouter {
       summary: "One tenant",
       responses: { 200: { description: "the tenant" } },
     },
-    async (c, { params }) =>
-      c.json({ tenant: await tenantView(accounts.crypto, tenantById(accounts, params.tenantId)) }),
+    async (c, { params }) => c.json({ tenant: await accounts.getTenant(params.tenantId) }),
   );
 
   defineRoute(
@@ -90,7 +86,7 @@ export function tenantRoutes(deps: AppDeps): ApiRouter {
       responses: { 200: { description: "the updated tenant" } },
     },
     async (c, { params, body }) =>
-      c.json({ tenant: await updateTenant(accounts, principalOf(c), params.tenantId, body) }),
+      c.json({ tenant: await accounts.updateTenant(principalOf(c), params.tenantId, body) }),
   );
 
   defineRoute(
@@ -116,8 +112,7 @@ export function tenantRoutes(deps: AppDeps): ApiRouter {
         422: { description: "the body does not match the schema, or the email belongs to an agent" },
       },
     },
-    async (c, { params, body }) =>
-      c.json(await assignTenantAdmin(accounts, principalOf(c), params.tenantId, body), 201),
+    async (c, { params, body }) => c.json(await accounts.assignTenantAdmin(principalOf(c), params.tenantId, body), 201),
   );
 
   return router;

@@ -1,8 +1,6 @@
 /** The users of the caller's tenant, managed by its tenant admins. Another tenant's user is simply not found. */
 import { z } from "zod";
-import { createUser, deleteUser, listUsers, updateUser, userById } from "../../auth/accounts.js";
 import { agentTokens, issueAgentToken, revokeAgentToken } from "../../auth/agent-tokens.js";
-import { issuePasswordReset } from "../../auth/password-reset.js";
 import type { AppDeps } from "../deps.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
@@ -50,7 +48,7 @@ function accountRoutes(router: ApiRouter, deps: AppDeps): void {
       query: pageSchema,
       responses: { 200: { description: "a page of users" } },
     },
-    async (c, { query }) => c.json({ users: await listUsers(accounts, tenantDbOf(deps, c), query.after, query.limit) }),
+    async (c, { query }) => c.json({ users: await accounts.listUsers(tenantDbOf(deps, c), query.after, query.limit) }),
   );
 
   defineRoute(
@@ -72,7 +70,7 @@ function accountRoutes(router: ApiRouter, deps: AppDeps): void {
         422: { description: "the body does not match the schema, or the password is missing, unwanted or too weak" },
       },
     },
-    async (c, { body }) => c.json({ user: await createUser(accounts, tenantDbOf(deps, c), principalOf(c), body) }, 201),
+    async (c, { body }) => c.json({ user: await accounts.createUser(tenantDbOf(deps, c), principalOf(c), body) }, 201),
   );
 
   defineRoute(
@@ -86,7 +84,7 @@ function accountRoutes(router: ApiRouter, deps: AppDeps): void {
       summary: "One user",
       responses: { 200: { description: "the user" } },
     },
-    async (c, { params }) => c.json({ user: await userById(accounts, tenantDbOf(deps, c), params.userId) }),
+    async (c, { params }) => c.json({ user: await accounts.userById(tenantDbOf(deps, c), params.userId) }),
   );
 
   defineRoute(
@@ -109,7 +107,7 @@ function accountRoutes(router: ApiRouter, deps: AppDeps): void {
       },
     },
     async (c, { params, body }) =>
-      c.json({ user: await updateUser(accounts, tenantDbOf(deps, c), principalOf(c), params.userId, body) }),
+      c.json({ user: await accounts.updateUser(tenantDbOf(deps, c), principalOf(c), params.userId, body) }),
   );
 
   defineRoute(
@@ -130,7 +128,7 @@ function accountRoutes(router: ApiRouter, deps: AppDeps): void {
     },
     async (c, { params }) =>
       c.json(
-        await issuePasswordReset(deps.identity.passwordFlows, tenantDbOf(deps, c), principalOf(c), params.userId),
+        await deps.identity.passwordFlows.issuePasswordReset(tenantDbOf(deps, c), principalOf(c), params.userId),
         201,
       ),
   );
@@ -149,7 +147,7 @@ function accountRoutes(router: ApiRouter, deps: AppDeps): void {
       },
     },
     async (c, { params }) => {
-      await deleteUser(accounts, tenantDbOf(deps, c), principalOf(c), params.userId);
+      await accounts.deleteUser(tenantDbOf(deps, c), principalOf(c), params.userId);
       return c.body(null, 204);
     },
   );

@@ -18,6 +18,7 @@ import {
   type TenantAccount,
 } from "../../identity-fixture.js";
 import { accessTokenSecret } from "../../platform-secrets.js";
+import { MIN_ARGON2, PasswordHasher } from "../../../src/auth/passwords.js";
 
 const PROBLEM = /^application\/problem\+json/;
 
@@ -800,7 +801,7 @@ describe("identity attacks", () => {
         422,
         "agent created with a password",
       );
-      const hash = await f.services.identity.accounts.passwords.hash(STRONG_PASSWORD);
+      const hash = await new PasswordHasher(MIN_ARGON2).hash(STRONG_PASSWORD);
       await behindTheApi(f.services.db, acme.tenantId, (tx) =>
         tx.users.update(agent.id, { passwordHash: hash }, tx.now),
       );

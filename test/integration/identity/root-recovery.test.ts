@@ -12,7 +12,6 @@ import { Writable } from "node:stream";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sealProfile } from "../../../src/auth/profiles.js";
-import { issueRootRecovery } from "../../../src/auth/root-recovery.js";
 import { loadConfig } from "../../../src/config.js";
 import { createLogger } from "../../../src/log.js";
 import { buildApp } from "../../../src/server/app.js";
@@ -197,7 +196,7 @@ describe("vecto recover-root", () => {
       });
       expect(res.status).toBe(401);
       // Issuing through the domain, as any other caller would, is refused as well.
-      await expect(issueRootRecovery(services.identity.passwordFlows)).rejects.toThrow(
+      await expect(services.identity.passwordFlows.issueRootRecovery()).rejects.toThrow(
         "root recovery is disabled (VECTO_ROOT_RECOVERY=disabled)",
       );
     } finally {

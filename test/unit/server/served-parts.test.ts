@@ -1,10 +1,10 @@
 /**
  * src/server never receives the platform database (issue 14, the one door): what the routes are
  * given (AppDeps) reaches tenant data only through the door, for a scope authentication minted,
- * and reads the rest through parts that hold the database inside them (probes, the audit trail,
- * key administration's status and health). Checked on the type, by the type checker (`npm test` runs
- * `tsc --noEmit` over test/ too): DatabasePaths lists every property path of AppDeps whose value
- * is the database, and the list must be exactly the known, named ones below. Checked at run time
+ * and reaches the rest through parts that hold the database inside them (probes, the audit trail,
+ * key operations, account administration and password flows, bound in src/services.ts). Checked on
+ * the type, by the type checker (`npm test` runs `tsc --noEmit` over test/ too): DatabasePaths
+ * lists every property path of AppDeps whose value is the database, and there must be none. Checked at run time
  * too, on the object `vecto serve` hands to buildApp (servedParts of real services), and on the
  * sources: no server file takes a `db` out of what it is given, and every buildApp call in src is
  * given servedParts, never the whole composition root.
@@ -37,18 +37,6 @@ export type DatabasePaths<T, Prefix extends string = "", Depth extends unknown[]
             : never;
     }[keyof T & string];
 
-/**
- * The database still reaches the routes inside the dependencies of three platform modules they
- * call (key administration, tenant and account administration, password flows): named here so
- * that any other path, `db` itself above all, makes this test fail. Shrink it as they move.
- */
-type KnownInsidePlatformModules = "keyAdmin.db" | "identity.accounts.db" | "identity.passwordFlows.db";
-const KNOWN_INSIDE_PLATFORM_MODULES: readonly KnownInsidePlatformModules[] = [
-  "identity.accounts.db",
-  "identity.passwordFlows.db",
-  "keyAdmin.db",
-];
-
 /** The run-time twin of DatabasePaths: walks plain objects (not class instances, not functions) for the database. */
 function databasePaths(value: object, prefix = ""): string[] {
   return Object.entries(value).flatMap(([key, inner]: [string, unknown]) => {
@@ -69,16 +57,15 @@ const wholeRootToApp = (f: SourceFile): string[] =>
     .map((m) => `${f.path}: ${m[0]}`);
 
 describe("what src/server receives", () => {
-  it("does not carry the platform database: AppDeps has no `db`, and no other path to it but the named ones", () => {
-    expectTypeOf<DatabasePaths<AppDeps>>().toEqualTypeOf<KnownInsidePlatformModules>();
+  it("does not carry the platform database: AppDeps has no `db`, and no other path to it", () => {
+    expectTypeOf<DatabasePaths<AppDeps>>().toEqualTypeOf<never>();
     expectTypeOf<AppDeps>().not.toHaveProperty("db");
   });
 
   it("the check finds the database wherever it is put, and passes the door", () => {
     expectTypeOf<DatabasePaths<Pick<Services, "db" | "door">>>().toEqualTypeOf<"db">();
-    expectTypeOf<DatabasePaths<AppDeps & { readonly db: Database }>>().toEqualTypeOf<
-      "db" | KnownInsidePlatformModules
-    >();
+    expectTypeOf<DatabasePaths<AppDeps & { readonly db: Database }>>().toEqualTypeOf<"db">();
+    expectTypeOf<DatabasePaths<Pick<Services, "keyAdmin">>>().toEqualTypeOf<"keyAdmin.db">();
     expectTypeOf<
       DatabasePaths<{ readonly a: { readonly b?: { readonly platform: Database } } }>
     >().toEqualTypeOf<"a.b.platform">();
@@ -92,19 +79,17 @@ describe("what src/server receives", () => {
     });
     afterAll(() => f.close());
 
-    it("the served parts of real services hold the database only where the type says", () => {
-      expect(databasePaths(servedParts(f.services)).sort()).toEqual(KNOWN_INSIDE_PLATFORM_MODULES);
+    it("the served parts of real services do not hold the database either", () => {
+      expect(databasePaths(servedParts(f.services))).toEqual([]);
       // The walk finds the database itself, at the top and deeper, and nothing in a door.
-      expect(databasePaths({ ...servedParts(f.services), extra: { db: f.services.db } }).sort()).toEqual([
-        "extra.db",
-        ...KNOWN_INSIDE_PLATFORM_MODULES,
-      ]);
+      expect(databasePaths({ ...servedParts(f.services), extra: { db: f.services.db } })).toEqual(["extra.db"]);
+      expect(databasePaths({ keyAdmin: f.services.keyAdmin })).toEqual(["keyAdmin.db"]);
       expect(databasePaths({ ...f.services }).sort()).toContain("db");
       expect(databasePaths({ door: f.services.door, probes: f.services.probes })).toEqual([]);
     });
   });
 
-  it("no server source takes the database out of the named paths: they are only passed on to their platform modules", () => {
+  it("no server source takes a `db` out of what it is given", () => {
     expect(sourceFiles("src/server").flatMap(takesDb)).toEqual([]);
     const at = (text: string): SourceFile => ({ path: "src/server/routes/audit-integrity.ts", text });
     expect(takesDb(at("  const { db, crypto } = deps.identity.accounts;"))).toHaveLength(1);
