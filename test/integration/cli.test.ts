@@ -53,7 +53,8 @@ describe("vecto CLI", () => {
       expect(result.status, command.join(" ")).toBe(0);
       expect(result.stdout).toContain("Usage: vecto");
     }
-  });
+    // Seven CLI starts in a row: on a loaded two-core machine each can take seconds.
+  }, 120_000);
 
   it("fails an unknown command or option with one line and a non-zero exit", () => {
     const cwd = testDir();
