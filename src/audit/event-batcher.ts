@@ -67,9 +67,9 @@ export class EventBatcher {
   }
 
   /**
-   * Stops the timer and writes what is queued. The write is started before this returns (the
-   * database's write path runs its transaction synchronously), so a caller closing the database
-   * right after loses nothing; the returned promise settles once the outcome is known.
+   * Stops the timer and writes what is queued. The write is handed to the database before this
+   * returns, and closing the database commits the writes queued in it, so a caller closing the
+   * database right after loses nothing; the returned promise settles once the outcome is known.
    */
   close(): Promise<void> {
     this.#closed = true;

@@ -219,7 +219,7 @@ export class Database {
 
   /** The single write path for platform-level changes (contract: write-path.ts). */
   async write<T>(fn: (tx: PlatformTx) => T): Promise<T> {
-    return this.writes.run(true, () => fn(this.platformTx(this.clock().toISOString())));
+    return this.writes.enqueue(true, () => fn(this.platformTx(this.clock().toISOString())));
   }
 
   /** A platform write that is not an action: one of the named kinds, with only its repository (see Bookkeeping). */
@@ -227,7 +227,7 @@ export class Database {
     kind: K,
     fn: (tx: Bookkeeping[K] & { readonly now: string }) => T,
   ): Promise<T> {
-    return this.writes.run(false, () => fn({ ...this.bookkeeping(kind), now: this.clock().toISOString() }));
+    return this.writes.enqueue(false, () => fn({ ...this.bookkeeping(kind), now: this.clock().toISOString() }));
   }
 
   /** The data of one tenant, reachable only with a scope minted by authentication. */
@@ -236,14 +236,14 @@ export class Database {
     return {
       ...tenantReads(this.handle, tenantId),
       tenantId,
-      write: async (fn) => this.writes.run(true, () => fn(this.tenantTx(tenantId, this.clock().toISOString()))),
+      write: async (fn) => this.writes.enqueue(true, () => fn(this.tenantTx(tenantId, this.clock().toISOString()))),
       erase: async (fn) => {
-        const result = await this.writes.run(true, () => fn(this.tenantTx(tenantId, this.clock().toISOString())));
+        const result = await this.writes.enqueue(true, () => fn(this.tenantTx(tenantId, this.clock().toISOString())));
         this.checkpoint();
         return result;
       },
       bookkeep: async (kind, fn) =>
-        this.writes.run(false, () =>
+        this.writes.enqueue(false, () =>
           fn({ ...tenantBookkeeping(this.handle, tenantId)[kind], now: this.clock().toISOString() }),
         ),
     };
@@ -376,6 +376,8 @@ export class Database {
    */
   close(): void {
     if (this.closed) return;
+    // Writes queued for the next batch commit first: a write handed to the database is never dropped.
+    this.writes.flush();
     this.closed = true;
     let failure: unknown;
     try {

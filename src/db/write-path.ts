@@ -1,6 +1,6 @@
 /**
  * The one write path: every change to the database — a request's, a CLI command's, a job's —
- * runs through `WritePath.run`, in one IMMEDIATE transaction, together with the audit events
+ * runs through `WritePath` (enqueue, or run), in one IMMEDIATE transaction, together with the audit events
  * that record it.
  *
  * The contract the domain relies on, and the only one:
@@ -13,12 +13,19 @@
  *    event is rolled back and refused (MissingAuditEventError): there is no write without its
  *    event. Writes that are not actions take a named bookkeeping path (db.ts) instead.
  *  - A thrown error rolls fn's changes and events back and rejects the Promise with it.
- * So issue 15 can batch concurrent writes into one durable transaction (a savepoint per write,
- * each Promise settled after the batch commits) here, without touching domain code.
+ *
+ * Group commit: writes queued in the same turn of the event loop (every request whose handler
+ * reached its write while the previous batch was committing) run in ONE IMMEDIATE transaction,
+ * each inside its own savepoint, and that transaction commits once (one WAL fsync with
+ * synchronous=FULL) for all of them. A write that throws is rolled back to its savepoint alone;
+ * the others in its batch commit. Every Promise settles only after its batch committed, so a write
+ * is acknowledged only once it is durable. Only what fails the whole transaction (a full disk, an
+ * I/O error, the database busy) rejects every write of the batch: nothing of it was kept.
+ * docs/adr/0007-group-commit.md says why the batch commits on the main thread.
  */
 import type BetterSqlite3 from "better-sqlite3";
 import type { DomainEvent } from "../vocabulary/events.js";
-import type { StorageState } from "./storage.js";
+import { isStorageFull, type StorageState } from "./storage.js";
 
 /** What every write transaction holds besides its repositories. */
 export interface TransactionBase {
@@ -44,10 +51,29 @@ interface Open {
   readonly mustAudit: boolean;
 }
 
+/** A write waiting for the next batch. */
+interface Queued {
+  readonly mustAudit: boolean;
+  readonly fn: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** A write of the batch that ran and was released into it: settled once the batch commits. */
+interface Kept {
+  readonly write: Queued;
+  readonly value: unknown;
+  readonly open: Open;
+}
+
 export class WritePath {
   private open: Open | undefined;
+  private queue: Queued[] = [];
   private readonly committedListeners: ((committed: Committed) => void)[] = [];
-  private readonly changes: BetterSqlite3.Statement<[], { n: number }>;
+  private readonly sql: Record<
+    "changes" | "begin" | "commit" | "rollback" | "savepoint" | "release" | "undo",
+    BetterSqlite3.Statement
+  >;
 
   constructor(
     private readonly handle: BetterSqlite3.Database,
@@ -55,12 +81,35 @@ export class WritePath {
     private readonly storage: StorageState,
     private readonly isClosed: () => boolean,
   ) {
-    this.changes = handle.prepare<[], { n: number }>("SELECT total_changes() AS n");
+    this.sql = {
+      changes: handle.prepare("SELECT total_changes() AS n"),
+      begin: handle.prepare("BEGIN IMMEDIATE"),
+      commit: handle.prepare("COMMIT"),
+      rollback: handle.prepare("ROLLBACK"),
+      savepoint: handle.prepare("SAVEPOINT write"),
+      release: handle.prepare("RELEASE write"),
+      undo: handle.prepare("ROLLBACK TO write"),
+    };
   }
 
   /**
-   * Runs fn in one IMMEDIATE transaction (inside an open one, as part of it). `mustAudit`: fn's
-   * row changes need an audit event (an action) or not (bookkeeping, the engine's own rows).
+   * Queues fn for the next batch (see the top of this file); inside an open transaction, runs it
+   * there, as part of it. `mustAudit`: fn's row changes need an audit event (an action) or not
+   * (bookkeeping, the engine's own rows).
+   */
+  enqueue<T>(mustAudit: boolean, fn: () => T): Promise<T> {
+    if (this.isClosed()) return Promise.reject(new Error("database is closed"));
+    if (this.open !== undefined) return Promise.resolve(this.run(mustAudit, fn));
+    return new Promise<T>((resolve, reject) => {
+      if (this.queue.length === 0) setImmediate(() => this.flush());
+      this.queue.push({ mustAudit, fn, resolve: resolve as (value: unknown) => void, reject });
+    });
+  }
+
+  /**
+   * Runs fn now, in its own IMMEDIATE transaction (inside an open one, as part of it): for what
+   * must be written before the caller goes on (an event with no change of its own, the engine's
+   * rows at start-up, a checkpoint row). Requests use enqueue, through the handles' write().
    */
   run<T>(mustAudit: boolean, fn: () => T): T {
     if (this.isClosed()) throw new Error("database is closed");
@@ -70,32 +119,85 @@ export class WritePath {
         throw new Error("an audited write cannot run inside a bookkeeping transaction");
       return fn();
     }
-    const open: Open = { audited: new Set(), afterCommit: [], mustAudit };
-    this.open = open;
-    let result: T;
+    const write: Queued = { mustAudit, fn, resolve: () => undefined, reject: () => undefined };
+    const [kept] = this.commitBatch([write], true);
+    return (kept as Kept).value as T;
+  }
+
+  /** Commits what is queued now, before the database closes: a queued write is never dropped. */
+  flush(): void {
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    if (this.isClosed()) {
+      for (const write of batch) write.reject(new Error("database is closed"));
+      return;
+    }
+    let kept: Kept[];
     try {
-      result = this.storage.write(() =>
-        this.handle
-          .transaction(() => {
-            const before = this.totalChanges();
-            const value = fn();
-            if (mustAudit && open.audited.size === 0 && this.totalChanges() !== before) {
-              throw new MissingAuditEventError(
-                "a write changed rows without recording an audit event (tx.audit); it was rolled back",
-              );
-            }
-            return value;
-          })
-          .immediate(),
-      );
+      kept = this.commitBatch(batch, false);
+    } catch (error) {
+      for (const write of batch) write.reject(error);
+      return;
+    }
+    for (const { write, value } of kept) write.resolve(value);
+  }
+
+  /**
+   * One IMMEDIATE transaction for the batch, a savepoint per write, one commit. A write that throws
+   * is undone alone and rejected (rethrown when `alone`); an error that ended the transaction fails
+   * the batch. Returns the kept writes after the commit and what follows it ran.
+   */
+  private commitBatch(batch: readonly Queued[], alone: boolean): Kept[] {
+    const kept: Kept[] = [];
+    this.storage.write(() => {
+      this.sql.begin.run();
+      try {
+        for (const write of batch) {
+          const one = this.runOne(write);
+          if ("error" in one) {
+            if (alone) throw one.error;
+            write.reject(one.error);
+          } else kept.push(one);
+        }
+        this.sql.commit.run();
+      } catch (error) {
+        if (this.handle.inTransaction) this.sql.rollback.run();
+        throw error;
+      }
+    });
+    for (const { open } of kept) for (const run of open.afterCommit) run();
+    const logIds = new Set(kept.flatMap(({ open }) => [...open.audited]));
+    if (logIds.size > 0) for (const listener of this.committedListeners) listener({ logIds });
+    return kept;
+  }
+
+  /** One write in its savepoint: kept, or undone with its error. Rethrows what ended the transaction. */
+  private runOne(write: Queued): Kept | { readonly error: unknown } {
+    const open: Open = { audited: new Set(), afterCommit: [], mustAudit: write.mustAudit };
+    this.open = open;
+    this.sql.savepoint.run();
+    try {
+      const before = this.totalChanges();
+      const value = write.fn();
+      if (isThenable(value)) throw new TypeError("a write function must not return a promise (it never awaits)");
+      if (write.mustAudit && open.audited.size === 0 && this.totalChanges() !== before) {
+        throw new MissingAuditEventError(
+          "a write changed rows without recording an audit event (tx.audit); it was rolled back",
+        );
+      }
+      this.sql.release.run();
+      return { write, value, open };
+    } catch (error) {
+      // SQLite may end the whole transaction itself (a full disk, I/O): then nothing of the batch is kept.
+      if (!this.handle.inTransaction || isStorageFull(error)) throw error;
+      this.sql.undo.run();
+      this.sql.release.run();
+      return { error };
     } finally {
       this.open = undefined;
     }
-    for (const run of open.afterCommit) run();
-    if (open.audited.size > 0) for (const listener of this.committedListeners) listener({ logIds: open.audited });
-    return result;
   }
-
   /** Notes that the open transaction appended an event to `logId` (Database.audit). */
   audited(logId: string): void {
     if (this.open === undefined) throw new Error("an audit event is appended only inside a transaction");
@@ -117,6 +219,10 @@ export class WritePath {
   }
 
   private totalChanges(): number {
-    return this.changes.get()?.n ?? 0;
+    return (this.sql.changes.get() as { n: number } | undefined)?.n ?? 0;
   }
+}
+
+function isThenable(value: unknown): boolean {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
 }

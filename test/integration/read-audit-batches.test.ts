@@ -27,6 +27,11 @@ describe("read events are written in batches, off the request path", () => {
       })
       .map((row) => ({ ...row, payload: JSON.parse(row.payload) as Record<string, unknown> }));
   const readEvents = (): Logged[] => logged().filter((row) => row.event.startsWith("read."));
+  /** Moves the fake clock, then lets the write it started commit (the write path commits a turn later). */
+  const advance = async (ms: number): Promise<void> => {
+    vi.advanceTimersByTime(ms);
+    await new Promise((resolve) => setImmediate(resolve));
+  };
   const listSecrets = async (): Promise<void> => {
     expect((await f.call("GET", "/api/secrets", { token: acme.admin.tokens.accessToken })).status).toBe(200);
   };
@@ -48,9 +53,9 @@ describe("read events are written in batches, off the request path", () => {
     await listSecrets();
     // The response is out and the event is still only queued: the read did not wait for a write.
     expect(readEvents()).toHaveLength(before);
-    vi.advanceTimersByTime(999);
+    await advance(999);
     expect(readEvents()).toHaveLength(before);
-    vi.advanceTimersByTime(1);
+    await advance(1);
     const written = readEvents().slice(before);
     expect(written).toHaveLength(1);
     expect(written[0]).toMatchObject({
@@ -66,7 +71,7 @@ describe("read events are written in batches, off the request path", () => {
     expect((await f.call("GET", "/api/audit/checkpoints", { token: acme.admin.tokens.accessToken })).status).toBe(200);
     await listSecrets();
     expect(f.services.db.auditLog.size(acme.tenantId)).toBe(before);
-    vi.advanceTimersByTime(1000);
+    await advance(1000);
     const ops = logged({ afterSeq: before - 1 }).map((row) => row.payload.operation);
     expect(ops).toEqual(["listSecrets", "listAuditCheckpoints", "listSecrets"]);
   });
@@ -76,7 +81,7 @@ describe("read events are written in batches, off the request path", () => {
     const platform = f.services.db.tenants.platformTenant()?.id ?? "";
     const before = f.services.db.auditLog.size(platform);
     expect((await f.call("GET", "/api/keys/status", { token: f.root.tokens.accessToken })).status).toBe(200);
-    vi.advanceTimersByTime(1000);
+    await advance(1000);
     const [row] = f.services.db.auditLog.filtered(platform, { afterSeq: before - 1, limit: 10 });
     expect(row).toMatchObject({
       event: "read.sensitive",

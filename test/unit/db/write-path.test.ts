@@ -8,6 +8,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
 import { beforeEach, describe, expect, it } from "vitest";
 import { HmacAuditSealer } from "../../../src/audit/seal.js";
 import { Database, PLATFORM_LOG } from "../../../src/db/db.js";
@@ -53,38 +54,51 @@ const tenantRow = (id: string) => ({
   createdAt: T0,
 });
 
+/** A database with tenant "beta", one user b-1 and one session s-1; `close` removes it. */
+async function openBeta(): Promise<{ db: Database; beta: TenantDb; file: string; close: () => void }> {
+  const dir = tempDir("vecto-write-path-");
+  const file = join(dir.path, "vecto.db");
+  const db = Database.open(file);
+  const key = randomBytes(32);
+  db.setAuditSealer(new HmacAuditSealer({ mac: (data) => createHmac("sha256", key).update(data).digest() }));
+  await db.write((tx) => {
+    tx.tenants.create(tenantRow("beta"));
+    tx.audit({ ...event("beta"), event: "tenant.created" });
+  });
+  const beta = db.forTenant(mintTenantScope("beta", { type: "system", id: "test" }));
+  await beta.write((tx) => {
+    tx.users.insert(user("b-1"));
+    tx.sessions.insert({
+      id: "s-1",
+      userId: "b-1",
+      createdAt: T0,
+      expiresAt: LATER,
+      lastUsedAt: T0,
+      revokedAt: null,
+      revokeReason: null,
+      client: "test",
+    });
+    tx.audit(event("beta"));
+  });
+  return {
+    db,
+    beta,
+    file,
+    close: () => {
+      db.close();
+      dir.cleanup();
+    },
+  };
+}
+
 describe("the write path: no write without its event", () => {
   let db: Database;
   let beta: TenantDb;
 
   beforeEach(async () => {
-    const dir = tempDir("vecto-write-path-");
-    db = Database.open(join(dir.path, "vecto.db"));
-    const key = randomBytes(32);
-    db.setAuditSealer(new HmacAuditSealer({ mac: (data) => createHmac("sha256", key).update(data).digest() }));
-    await db.write((tx) => {
-      tx.tenants.create(tenantRow("beta"));
-      tx.audit({ ...event("beta"), event: "tenant.created" });
-    });
-    beta = db.forTenant(mintTenantScope("beta", { type: "system", id: "test" }));
-    await beta.write((tx) => {
-      tx.users.insert(user("b-1"));
-      tx.sessions.insert({
-        id: "s-1",
-        userId: "b-1",
-        createdAt: T0,
-        expiresAt: LATER,
-        lastUsedAt: T0,
-        revokedAt: null,
-        revokeReason: null,
-        client: "test",
-      });
-      tx.audit(event("beta"));
-    });
-    return () => {
-      db.close();
-      dir.cleanup();
-    };
+    const opened = await openBeta();
+    ({ db, beta } = opened);
+    return opened.close;
   });
 
   it("refuses a tenant write that changed rows without recording an event, and keeps nothing of it", async () => {
@@ -202,7 +216,7 @@ describe("the write path: no write without its event", () => {
     // The keystore is its own file; migrations run at open, before any request; the exports and
     // snapshots open read transactions for a consistent view.
     const allowed: Record<string, RegExp> = {
-      "src/db/write-path.ts": /\.transaction\(/,
+      "src/db/write-path.ts": /prepare\("BEGIN IMMEDIATE"\)/,
       "src/db/keystore.ts": /\.transaction\(/,
       "src/db/migrate.ts": /\.transaction\(/,
       "src/db/snapshot.ts": /exec\("BEGIN"\)/,
@@ -222,5 +236,114 @@ describe("the write path: no write without its event", () => {
     expect(found.sort()).toEqual(Object.keys(allowed).sort());
     for (const [file, pattern] of Object.entries(allowed))
       expect(readFileSync(join(ROOT, file), "utf8")).toMatch(pattern);
+  });
+});
+
+describe("group commit: writes of one turn share one durable transaction", () => {
+  let db: Database;
+  let beta: TenantDb;
+  let file: string;
+
+  beforeEach(async () => {
+    const opened = await openBeta();
+    ({ db, beta, file } = opened);
+    return opened.close;
+  });
+
+  /** A write of user `id` with its event. */
+  const addUser = (id: string) =>
+    beta.write((tx) => {
+      tx.users.insert(user(id));
+      tx.audit(event("beta"));
+    });
+
+  it("commits the writes queued in one turn once, and each sees the ones before it", async () => {
+    const heard: string[][] = [];
+    db.onCommitted((committed) => heard.push([...committed.logIds].sort()));
+    const seen = (): Promise<string | null> =>
+      beta.write((tx) => {
+        tx.audit(event("beta"));
+        return tx.users.get("b-20")?.id ?? null;
+      });
+    const results = await Promise.all([seen(), addUser("b-20"), seen(), db.write((tx) => tx.audit(event(null)))]);
+    // In the order they were queued: before b-20's write, it is not there; after it, it is.
+    expect([results[0], results[2]]).toEqual([null, "b-20"]);
+    expect(heard).toEqual([[PLATFORM_LOG, "beta"].sort()]);
+  });
+
+  it("one write's failure rolls back that write alone: the others of its batch commit, with their events", async () => {
+    const size = beta.auditLog.size();
+    const settled = await Promise.allSettled([
+      addUser("b-30"),
+      beta.write((tx) => {
+        tx.users.insert(user("b-31"));
+        tx.audit(event("beta"));
+        throw new Error("the request failed after its insert");
+      }),
+      beta.write((tx) => tx.users.insert(user("b-32"))),
+      addUser("b-33"),
+    ]);
+    expect(settled.map((s) => s.status)).toEqual(["fulfilled", "rejected", "rejected", "fulfilled"]);
+    expect((settled[2] as PromiseRejectedResult).reason).toBeInstanceOf(MissingAuditEventError);
+    expect(["b-30", "b-31", "b-32", "b-33"].map((id) => beta.users.get(id) !== undefined)).toEqual([
+      true,
+      false,
+      false,
+      true,
+    ]);
+    expect(beta.auditLog.size()).toBe(size + 2);
+  });
+
+  it("settles a write only once its batch is committed: another connection reads it then", async () => {
+    const other = new BetterSqlite3(file, { readonly: true });
+    try {
+      const count = (): number =>
+        (other.prepare("SELECT count(*) AS n FROM users WHERE id LIKE 'b-4%'").get() as { n: number }).n;
+      const writes = [addUser("b-40"), addUser("b-41")];
+      expect(count()).toBe(0);
+      await writes[0];
+      expect(count()).toBe(2);
+    } finally {
+      other.close();
+    }
+  });
+
+  it("a batch that cannot commit (another writer holds the database) rejects every write of it and keeps none", async () => {
+    const other = new BetterSqlite3(file);
+    other.pragma("busy_timeout = 0");
+    other.exec("BEGIN IMMEDIATE");
+    let released = false;
+    try {
+      const settled = await Promise.allSettled([addUser("b-50"), addUser("b-51")]);
+      expect(settled.map((s) => s.status)).toEqual(["rejected", "rejected"]);
+      expect((settled[0] as PromiseRejectedResult).reason).toMatchObject({ code: "SQLITE_BUSY" });
+      other.exec("ROLLBACK");
+      released = true;
+      expect([beta.users.get("b-50"), beta.users.get("b-51")]).toEqual([undefined, undefined]);
+      await addUser("b-52");
+      expect(beta.users.get("b-52")?.id).toBe("b-52");
+    } finally {
+      if (!released) other.exec("ROLLBACK");
+      other.close();
+    }
+  }, 20_000);
+
+  it("closing the database commits the writes still queued: none is dropped", async () => {
+    const queued = addUser("b-60");
+    db.close();
+    await expect(queued).resolves.toBeUndefined();
+    const reopened = Database.open(file);
+    try {
+      expect(reopened.forTenant(mintTenantScope("beta", { type: "system", id: "test" })).users.get("b-60")?.id).toBe(
+        "b-60",
+      );
+    } finally {
+      reopened.close();
+    }
+  });
+
+  it("refuses a write function that returns a promise (it would run outside its transaction)", async () => {
+    const asyncWrite = beta.write((async () => undefined) as unknown as () => void);
+    await expect(asyncWrite).rejects.toThrow("a write function must not return a promise");
   });
 });
