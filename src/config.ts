@@ -6,6 +6,7 @@
  * receives a `Config`.
  */
 import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { validate as validCron } from "node-cron";
 import { z } from "zod";
@@ -74,6 +75,11 @@ export interface Config {
   /** Reverse proxies whose X-Forwarded-For names the client (VECTO_TRUSTED_PROXIES); empty: the TCP peer is the client. */
   readonly trustedProxies: readonly Cidr[];
   readonly rateLimit: RateLimitConfig;
+  /**
+   * VECTO_ARGON2_CONCURRENCY: password hashes and checks that may run at once; the rest queue. Always
+   * below the size of libuv's thread pool, so a login storm never takes every thread of it.
+   */
+  readonly argon2Concurrency: number;
 }
 
 /** API requests per minute (token buckets, src/server/middleware/rate-limit.ts); null: that limit is off. */
@@ -345,6 +351,52 @@ const perMinuteSchema = z.union([z.literal("off").transform(() => null), positiv
   message: "expected requests per minute (a whole number above 0) or off",
 });
 
+/** libuv's pool size when UV_THREADPOOL_SIZE is not set, and the most it accepts (deps/uv/src/threadpool.c). */
+const LIBUV_DEFAULT_POOL_SIZE = 4;
+const LIBUV_MAX_POOL_SIZE = 1024;
+
+/**
+ * The size libuv gives its thread pool, read from UV_THREADPOOL_SIZE the way libuv reads it (atoi;
+ * 0 becomes 1, anything above 1024 becomes 1024). The pool starts on its first use, and then the
+ * variable is read once: sizeThreadPool must run before that.
+ */
+export function threadPoolSize(processEnv: Env = process.env): number {
+  const raw = processEnv.UV_THREADPOOL_SIZE;
+  if (raw === undefined) return LIBUV_DEFAULT_POOL_SIZE;
+  const size = Number.parseInt(raw.trim(), 10);
+  if (Number.isNaN(size) || size === 0) return 1;
+  return size < 0 ? LIBUV_MAX_POOL_SIZE : Math.min(size, LIBUV_MAX_POOL_SIZE);
+}
+
+/**
+ * Sizes libuv's thread pool for the appliance unless the operator set UV_THREADPOOL_SIZE: one
+ * thread per core plus one, at least libuv's 4, so that argon2 (at most cores - 1 threads, below)
+ * leaves threads for file I/O and DNS. Runs first thing in src/main.ts (src/thread-pool.ts).
+ */
+export function sizeThreadPool(processEnv: Record<string, string | undefined> = process.env): number {
+  processEnv.UV_THREADPOOL_SIZE ??= String(Math.max(LIBUV_DEFAULT_POOL_SIZE, availableParallelism() + 1));
+  return threadPoolSize(processEnv);
+}
+
+/**
+ * At most one hash per core but one, so the event loop keeps a core while argon2 runs flat out
+ * (more hashes than cores add no throughput), and at most the pool size minus one.
+ */
+function argon2Concurrency(env: Env, poolSize: number): number {
+  if (poolSize < 2)
+    throw new ConfigError(`UV_THREADPOOL_SIZE: must be at least 2, one thread beyond argon2's (got ${poolSize})`);
+  const fallback = Math.max(1, Math.min(poolSize - 1, availableParallelism() - 1));
+  return parse(
+    env,
+    "VECTO_ARGON2_CONCURRENCY",
+    positiveIntSchema.refine(
+      (n) => n < poolSize,
+      `must be below the thread pool size, ${poolSize} (UV_THREADPOOL_SIZE)`,
+    ),
+    String(fallback),
+  );
+}
+
 /** Builds the validated config. Throws ConfigError with one line naming the variable. */
 export function loadConfig(processEnv: Env = process.env, cwd: string = process.cwd()): Config {
   const env = collectEnv(processEnv);
@@ -407,5 +459,6 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
       ),
       perAddress: parse(env, "VECTO_RATE_LIMIT_PER_ADDRESS", perMinuteSchema, String(DEFAULT_RATE_LIMIT.perAddress)),
     },
+    argon2Concurrency: argon2Concurrency(env, threadPoolSize(processEnv)),
   };
 }

@@ -3,6 +3,8 @@
  */
 // First: an unsupported Node stops here with one line, before anything else is loaded.
 import "./require-node.js";
+// Second: libuv's thread pool is sized before its first use (docs/authentication.md).
+import "./thread-pool.js";
 import { Command } from "commander";
 import { auditCommand } from "./cli/audit.js";
 import { backupCommand } from "./cli/backup.js";

@@ -181,11 +181,11 @@ export function createIdentity(
   crypto: CryptoService,
   log: Logger,
   license: Pick<LicenseService, "assertCanCreate">,
-  options: { erasures: ErasureJournal; now: () => Date; rootRecovery: boolean },
+  options: { erasures: ErasureJournal; now: () => Date; rootRecovery: boolean; argon2Concurrency: number },
 ): Identity {
   const { erasures, now, rootRecovery } = options;
   const events = auditEventSink(db);
-  const passwords = new PasswordHasher(MIN_ARGON2);
+  const passwords = new PasswordHasher(MIN_ARGON2, options.argon2Concurrency);
   const accessTokens = new AccessTokens(db, crypto, `vecto:${db.installationId()}`, "vecto-api", now);
   const throttle = new LoginThrottle(db, now);
   const sessions = new Sessions({
@@ -243,7 +243,12 @@ export async function openServices(config: Config, log: Logger, options: Service
   const license = new LicenseService({ db, events, vendorKeys: options.vendorKeys ?? VENDOR_KEYS, now });
   const usage = new UsageService({ db, crypto, events, license, now, appVersion: VERSION });
   const erasures = erasureJournal(config, log);
-  const identity = createIdentity(db, crypto, log, license, { erasures, now, rootRecovery: config.rootRecovery });
+  const identity = createIdentity(db, crypto, log, license, {
+    erasures,
+    now,
+    rootRecovery: config.rootRecovery,
+    argon2Concurrency: config.argon2Concurrency,
+  });
   const keyAdmin: KeyAdmin = {
     db,
     crypto,

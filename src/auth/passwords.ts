@@ -2,8 +2,13 @@
  * Passwords: Argon2id in PHC string form, at least OWASP's minimum (m = 19 MiB, t = 2, p = 1),
  * rehashed at login when the configured parameters rise; a policy of length plus a bundled list
  * of common passwords (NIST SP 800-63B: no composition rules, block known-bad choices).
+ *
+ * Each hash or check runs in libuv's thread pool, which everything asynchronous in Node shares
+ * (file I/O, DNS, zlib, WebCrypto): PasswordHasher runs at most `concurrency` of them at once,
+ * fewer than the pool has threads, and queues the rest, so a login storm never holds every thread.
  */
 import commonPasswordList from "./common-passwords.txt";
+import { Semaphore } from "./semaphore.js";
 
 export interface Argon2Params {
   readonly memoryKiB: number;
@@ -46,21 +51,29 @@ function argon2(): Promise<Argon2> {
 
 export class PasswordHasher {
   private dummyHash: Promise<string> | undefined;
+  private readonly slots: Semaphore;
 
-  constructor(private readonly params: Argon2Params) {
+  /** `concurrency`: hashes and checks at once (Config.argon2Concurrency: below the thread pool's size). */
+  constructor(
+    private readonly params: Argon2Params,
+    concurrency: number,
+  ) {
     if (params.memoryKiB < MIN_ARGON2.memoryKiB || params.timeCost < MIN_ARGON2.timeCost || params.parallelism < 1) {
       throw new Error("argon2 parameters below the OWASP minimum (m=19 MiB, t=2, p=1)");
     }
+    this.slots = new Semaphore(concurrency);
   }
 
   async hash(password: string): Promise<string> {
     const { hash, argon2id } = await argon2();
-    return hash(password, {
-      type: argon2id,
-      memoryCost: this.params.memoryKiB,
-      timeCost: this.params.timeCost,
-      parallelism: this.params.parallelism,
-    });
+    return this.slots.run(() =>
+      hash(password, {
+        type: argon2id,
+        memoryCost: this.params.memoryKiB,
+        timeCost: this.params.timeCost,
+        parallelism: this.params.parallelism,
+      }),
+    );
   }
 
   /** Verifies; `rehash` is true when the stored hash used weaker parameters than configured now. */
@@ -68,7 +81,7 @@ export class PasswordHasher {
     const { verify, needsRehash } = await argon2();
     let ok = false;
     try {
-      ok = await verify(stored, password);
+      ok = await this.slots.run(() => verify(stored, password));
     } catch {
       return { ok: false, rehash: false };
     }

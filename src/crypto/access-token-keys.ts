@@ -1,60 +1,68 @@
 /**
  * The HS256 keys of access tokens (src/auth/jwt.ts): one secret per `kid`, derived inside
- * src/crypto and never handed out. Callers give the header fields and claims to sign, and the
- * checks to verify with; the algorithm is fixed here (HS256 only, whatever the caller passes).
+ * src/crypto and never handed out. The token shape is fixed here (src/crypto/compact-jws.ts):
+ * header {alg: HS256, typ: at+jwt, kid}, the claims as payload.
+ *
+ * Signing and verifying are synchronous node:crypto HMAC on a KeyObject prepared once per kid.
+ * Not WebCrypto (as jose does it): WebCrypto's HMAC runs in libuv's thread pool, where every
+ * request then waited behind argon2 during a login storm, and it imported the key on each call.
  */
-import {
-  jwtVerify,
-  SignJWT,
-  type JWTHeaderParameters,
-  type JWTPayload,
-  type JWTVerifyOptions,
-  type JWTVerifyResult,
-} from "jose";
-
-const ALGORITHM = "HS256";
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from "node:crypto";
+import { decodePayload, parseJws, signingInputOf } from "./compact-jws.js";
+import { JwsError } from "./errors.js";
 
 export class AccessTokenKeys {
   readonly #derive: (kid: string) => Promise<Uint8Array>;
-  /** Derived secrets of the kids this process has used. */
-  readonly #secrets = new Map<string, Uint8Array>();
+  /** The keys of the kids this process has used, prepared once; forget() drops those that left the ring. */
+  readonly #keys = new Map<string, KeyObject>();
 
   /** Only src/crypto constructs one (CryptoService.accessTokenKeys). */
   constructor(derive: (kid: string) => Promise<Uint8Array>) {
     this.#derive = derive;
   }
 
-  /** A compact JWS: header {alg: HS256, ...header, kid}, the claims as payload, signed with kid's secret. */
-  async sign(kid: string, claims: JWTPayload, header: Omit<JWTHeaderParameters, "alg" | "kid"> = {}): Promise<string> {
-    return new SignJWT(claims).setProtectedHeader({ alg: ALGORITHM, ...header, kid }).sign(await this.#secret(kid));
+  /** A compact JWS: header {alg: HS256, typ: at+jwt, kid}, the claims as payload, signed with kid's secret. */
+  async sign(kid: string, claims: Readonly<Record<string, unknown>>): Promise<string> {
+    const input = signingInputOf(kid, claims);
+    return `${input}.${mac(await this.#key(kid), input).toString("base64url")}`;
   }
 
   /**
-   * jose's jwtVerify with HS256 only. `checkKid` runs before any secret is derived: it must throw
-   * for a kid the caller does not trust (its error propagates unchanged), so an attacker-chosen
-   * kid never selects a key.
+   * The payload of a token whose format, header and signature hold; the claims are the caller's to
+   * check. Throws JwsError. `checkKid` runs after the header checks and
+   * before any key is looked up: it must throw for a kid the caller does not trust (its error
+   * propagates unchanged), so an attacker-chosen kid never selects a key.
    */
-  async verify<T extends JWTPayload>(
-    token: string,
-    checkKid: (kid: string | undefined) => Promise<string> | string,
-    options: JWTVerifyOptions,
-  ): Promise<JWTVerifyResult<T>> {
-    return jwtVerify<T>(token, async (header) => this.#secret(await checkKid(header.kid)), {
-      ...options,
-      algorithms: [ALGORITHM],
-    });
+  async verify(token: string, checkKid: (kid: string) => void): Promise<Record<string, unknown>> {
+    const jws = parseJws(token);
+    checkKid(jws.kid);
+    // Cached after the kid's first use: from then on no await and no thread pool on this path.
+    const key = this.#keys.get(jws.kid) ?? (await this.#key(jws.kid));
+    if (!timingSafeEqual(mac(key, jws.signingInput), jws.signature)) throw new JwsError("bad signature");
+    return decodePayload(jws.payloadSegment);
   }
 
-  async #secret(kid: string): Promise<Uint8Array> {
-    let secret = this.#secrets.get(kid);
-    if (secret === undefined) {
-      secret = await this.#derive(kid);
-      this.#secrets.set(kid, secret);
+  /** Drops the prepared keys of kids that are no longer in the ring. */
+  forget(ring: readonly string[]): void {
+    for (const kid of this.#keys.keys()) if (!ring.includes(kid)) this.#keys.delete(kid);
+  }
+
+  async #key(kid: string): Promise<KeyObject> {
+    let key = this.#keys.get(kid);
+    if (key === undefined) {
+      const secret = await this.#derive(kid);
+      key = createSecretKey(secret);
+      secret.fill(0);
+      this.#keys.set(kid, key);
     }
-    return secret;
+    return key;
   }
 
   toJSON(): Record<string, never> {
     return {};
   }
+}
+
+function mac(key: KeyObject, input: string): Buffer {
+  return createHmac("sha256", key).update(input, "utf8").digest();
 }

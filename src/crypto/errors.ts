@@ -25,6 +25,14 @@ export class DecryptError extends CryptoError {
   }
 }
 
+/**
+ * An access token that is not a well-formed JWS of the one shape the product issues, or whose
+ * signature does not hold. The message is for logs; clients are told only "unauthorized".
+ */
+export class JwsError extends CryptoError {
+  override readonly name: string = "JwsError";
+}
+
 /** A sealed content field is not in a format this version understands. */
 export class FieldFormatError extends CryptoError {
   override readonly name: string = "FieldFormatError";

@@ -1,8 +1,9 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, parseEnvFile } from "../../src/config.js";
-import { testDir } from "../helpers.js";
+import { ConfigError, loadConfig, parseEnvFile, sizeThreadPool, threadPoolSize } from "../../src/config.js";
+import { ROOT, testDir } from "../helpers.js";
 
 const cwd = "/srv/vecto-test";
 const base = { VECTO_ENV_FILE: "/dev/null" };
@@ -250,5 +251,49 @@ describe("config: trusted proxies and rate limits", () => {
         `VECTO_TLS_NAMES: expected DNS names or IP addresses separated by commas (got "${bad}")`,
       );
     }
+  });
+
+  it("reads UV_THREADPOOL_SIZE the way libuv does: 4 when unset, 0 as 1, at most 1024", () => {
+    const cases: [string | undefined, number][] = [
+      [undefined, 4],
+      ["8", 8],
+      [" 12", 12],
+      ["0", 1],
+      ["many", 1],
+      ["5000", 1024],
+      ["-3", 1024],
+    ];
+    for (const [value, size] of cases) expect(threadPoolSize({ UV_THREADPOOL_SIZE: value }), String(value)).toBe(size);
+  });
+
+  it("sizes the thread pool to the cores plus one, at least 4, unless the operator set it", () => {
+    const unset: Record<string, string | undefined> = {};
+    expect(sizeThreadPool(unset)).toBe(Math.max(4, availableParallelism() + 1));
+    expect(unset.UV_THREADPOOL_SIZE).toBe(String(Math.max(4, availableParallelism() + 1)));
+    const operators: Record<string, string | undefined> = { UV_THREADPOOL_SIZE: "3" };
+    expect(sizeThreadPool(operators)).toBe(3);
+    expect(operators.UV_THREADPOOL_SIZE).toBe("3");
+  });
+
+  it("sizes the pool in src/main.ts right after the Node version check, before any other module", () => {
+    const imports = readFileSync(join(ROOT, "src", "main.ts"), "utf8").match(/^import .*$/gm) ?? [];
+    expect(imports.slice(0, 2)).toEqual(['import "./require-node.js";', 'import "./thread-pool.js";']);
+  });
+
+  it("keeps argon2 below the thread pool: one hash per core but one by default, a setting below the pool", () => {
+    expect(loadConfig({ ...base, UV_THREADPOOL_SIZE: "64" }, cwd).argon2Concurrency).toBe(
+      Math.max(1, availableParallelism() - 1),
+    );
+    expect(loadConfig({ ...base, UV_THREADPOOL_SIZE: "2" }, cwd).argon2Concurrency).toBe(1);
+    expect(loadConfig({ ...base, UV_THREADPOOL_SIZE: "8", VECTO_ARGON2_CONCURRENCY: "7" }, cwd).argon2Concurrency).toBe(
+      7,
+    );
+    expect(failure({ UV_THREADPOOL_SIZE: "8", VECTO_ARGON2_CONCURRENCY: "8" })).toBe(
+      'VECTO_ARGON2_CONCURRENCY: must be below the thread pool size, 8 (UV_THREADPOOL_SIZE) (got "8")',
+    );
+    expect(failure({ VECTO_ARGON2_CONCURRENCY: "0" })).toMatch(/^VECTO_ARGON2_CONCURRENCY: must be greater than 0/);
+    expect(failure({ UV_THREADPOOL_SIZE: "1" })).toBe(
+      "UV_THREADPOOL_SIZE: must be at least 2, one thread beyond argon2's (got 1)",
+    );
   });
 });

@@ -801,7 +801,7 @@ describe("identity attacks", () => {
         422,
         "agent created with a password",
       );
-      const hash = await new PasswordHasher(MIN_ARGON2).hash(STRONG_PASSWORD);
+      const hash = await new PasswordHasher(MIN_ARGON2, 1).hash(STRONG_PASSWORD);
       await behindTheApi(f.services.db, acme.tenantId, (tx) =>
         tx.users.update(agent.id, { passwordHash: hash }, tx.now),
       );

@@ -1,5 +1,9 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MIN_ARGON2, PasswordHasher, passwordProblem } from "../../../src/auth/passwords.js";
+import { threadPoolSize } from "../../../src/config.js";
+import { ROOT } from "../../helpers.js";
 
 describe("password policy", () => {
   it.each([
@@ -28,7 +32,7 @@ describe("password policy", () => {
 });
 
 describe("argon2id hashing", () => {
-  const hasher = new PasswordHasher(MIN_ARGON2);
+  const hasher = new PasswordHasher(MIN_ARGON2, 1);
 
   it("hashes in PHC form with at least OWASP's minimum and verifies", async () => {
     const hash = await hasher.hash("violet-anchor-quartz-meadow-42");
@@ -40,13 +44,33 @@ describe("argon2id hashing", () => {
 
   it("asks for a rehash when the configured parameters rise", async () => {
     const hash = await hasher.hash("violet-anchor-quartz-meadow-42");
-    const stronger = new PasswordHasher({ ...MIN_ARGON2, memoryKiB: 32 * 1024 });
+    const stronger = new PasswordHasher({ ...MIN_ARGON2, memoryKiB: 32 * 1024 }, 1);
     expect(await stronger.verify(hash, "violet-anchor-quartz-meadow-42")).toEqual({ ok: true, rehash: true });
   });
 
   it("refuses parameters below the OWASP minimum", () => {
-    expect(() => new PasswordHasher({ memoryKiB: 4096, timeCost: 1, parallelism: 1 })).toThrow(
+    expect(() => new PasswordHasher({ memoryKiB: 4096, timeCost: 1, parallelism: 1 }, 1)).toThrow(
       /below the OWASP minimum/,
     );
+  });
+});
+
+describe("argon2 below the size of libuv's thread pool", () => {
+  it("leaves a thread free: a file read queued behind three pool-fulls of password checks finishes before one pool-full of them", async () => {
+    // This process's pool, as libuv sized it from UV_THREADPOOL_SIZE (the product's own reading of it).
+    const pool = threadPoolSize();
+    const hasher = new PasswordHasher(MIN_ARGON2, pool - 1);
+    const stored = await hasher.hash("violet-anchor-quartz-meadow-42"); // also loads argon2
+    const finished: string[] = [];
+    const checks = Array.from({ length: 3 * pool }, (_, i) =>
+      hasher.verify(stored, `wrong password ${i}`).then(() => finished.push("check")),
+    );
+    await new Promise((resolve) => setImmediate(resolve)); // every check is in the pool or in the hasher's queue
+    // Any other user of the pool (file I/O here; DNS, zlib, WebCrypto alike): four pool jobs in a row.
+    const read = readFile(join(ROOT, "package.json")).then(() => finished.push("read"));
+    await Promise.all([...checks, read]);
+    // Order of completion, not time: without the cap the read waits until the pool has taken every check.
+    expect(finished.indexOf("read")).toBeLessThan(pool);
+    expect(finished.filter((f) => f === "check")).toHaveLength(3 * pool);
   });
 });

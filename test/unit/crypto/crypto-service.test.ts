@@ -18,6 +18,7 @@ import {
   CryptoParamError,
   DecryptError,
   KeyUnwrapError,
+  JwsError,
   MasterKeyUnavailableError,
   MasterKeyRetiredError,
   TenantKeyError,
@@ -265,24 +266,29 @@ describe("platform sub-keys, used through handles", () => {
     expect(new Set(all.map(toHex)).size).toBe(SUB_KEY_LABELS.length);
   });
 
-  it("signs access tokens with the per-kid secret and verifies HS256 only", async () => {
+  it("signs access tokens with the per-kid secret, the way jose verifies them, and verifies HS256 at+jwt only", async () => {
     const keys = svc.accessTokenKeys();
-    const token = await keys.sign("kid-1", { sub: "u1" }, { typ: "at+jwt" });
+    const token = await keys.sign("kid-1", { sub: "u1" });
     const secret = await accessTokenSecret(resolverA, store, "kid-1");
-    expect((await jwtVerify(token, secret)).protectedHeader).toEqual({ alg: "HS256", typ: "at+jwt", kid: "kid-1" });
-    expect((await keys.verify(token, (kid) => kid ?? "", {})).payload.sub).toBe("u1");
+    const checked = await jwtVerify(token, secret, { algorithms: ["HS256"], typ: "at+jwt" });
+    expect(checked.protectedHeader).toEqual({ alg: "HS256", typ: "at+jwt", kid: "kid-1" });
+    expect(checked.payload).toEqual({ sub: "u1" });
+    expect((await keys.verify(token, () => undefined)).sub).toBe("u1");
     // The caller's kid check runs first and its refusal stands; HS384 with the real secret is refused.
     await expect(
-      keys.verify(
-        token,
-        () => {
-          throw new Error("untrusted kid");
-        },
-        {},
-      ),
+      keys.verify(token, () => {
+        throw new Error("untrusted kid");
+      }),
     ).rejects.toThrow("untrusted kid");
-    const hs384 = await new SignJWT({ sub: "u1" }).setProtectedHeader({ alg: "HS384", kid: "kid-1" }).sign(secret);
-    await expect(keys.verify(hs384, (kid) => kid ?? "", { algorithms: ["HS384"] })).rejects.toThrow(/alg/);
+    const hs384 = await new SignJWT({ sub: "u1" })
+      .setProtectedHeader({ alg: "HS384", typ: "at+jwt", kid: "kid-1" })
+      .sign(secret);
+    await expect(keys.verify(hs384, () => undefined)).rejects.toThrow(JwsError);
+    // jose's own HS256 token with the real secret is accepted when its header is exactly ours.
+    const byJose = await new SignJWT({ sub: "u2" })
+      .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid: "kid-1" })
+      .sign(secret);
+    expect((await keys.verify(byJose, () => undefined)).sub).toBe("u2");
   });
 
   it("survives a restart", async () => {
