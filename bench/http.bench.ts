@@ -64,7 +64,7 @@ const SETTINGS = {
   /** The storm runs this long before reads are measured under it, so that they meet it at full strength. */
   stormRampMs: 1000,
   /** How long a started server sits idle before its RSS is read again. */
-  idleMs: 2000,
+  idleMs: 1000,
   seaBuildTimeoutMs: 180_000,
 };
 
@@ -107,7 +107,7 @@ async function measure(drivers: Drivers, group: Group, side: Side, seconds: numb
     throw new Error(`${group.key} ${side.label}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.requests} requests`);
   if (storm !== undefined && storm.failures > 0)
     throw new Error(`${group.key} ${side.label}: ${storm.failures} failed logins`);
-  return { round: index, result: r, ...(storm ? { storm } : {}) };
+  return { round: index, result: r, loadAverage1m: round(loadavg()[0] ?? 0, 2), ...(storm ? { storm } : {}) };
 }
 
 /** Every group: a warm-up run per side, then rounds visiting every side, each round starting one side further. */
@@ -159,7 +159,7 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" 
 function markdown(
   summaries: ReturnType<typeof summarize>,
   startup: { startups: StartupSummary[]; skipped: string[] },
-  context: { date: string; loadAtStart: number; answerBytes: Record<string, unknown>; nodes: number },
+  context: { date: string; load: string; answerBytes: Record<string, unknown>; nodes: number },
 ): string {
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   const variants =
@@ -168,7 +168,7 @@ function markdown(
       : `Also measured: ${EXTRA_VARIANTS.map((v) => v.name).join(", ")}.`;
   return [
     `Run of ${context.date}: ${cpu}, ${availableParallelism()} logical CPUs, Linux ${release()}, Node ${process.version}; ` +
-      `load average ${context.loadAtStart} at the start. ${plural(SETTINGS.rounds, "round")} of ${SETTINGS.seconds} s per side, ` +
+      `1-minute load average ${context.load} (other work on the machine competes for the same cores). ${plural(SETTINGS.rounds, "round")} of ${SETTINGS.seconds} s per side, ` +
       `interleaved, after a ${SETTINGS.warmupSeconds} s warm-up; login storm: ${SETTINGS.stormClients} concurrent sign-ins.`,
     "",
     "### Requests",
@@ -223,7 +223,10 @@ export async function run(): Promise<Record<string, unknown>> {
       summaries
         .filter((s) => s.case.startsWith("create") && !s.side.startsWith("bare"))
         .reduce((n, s) => n + s.requests, 0);
-    const doc = writePerformanceDoc(root, markdown(summaries, startup, { date, loadAtStart, answerBytes, nodes }));
+    const during = measured.flatMap((s) => s.runs.map((r) => r.loadAverage1m));
+    const loadText = `${loadAtStart} at the start, ${Math.min(...during)} to ${Math.max(...during)} after the runs`;
+    const context = { date, load: loadText, answerBytes, nodes };
+    const doc = writePerformanceDoc(root, markdown(summaries, startup, context));
     console.log(`[http] wrote ${relative(root, doc)}`);
     return {
       note:

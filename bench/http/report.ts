@@ -13,6 +13,8 @@ export interface StormStats {
 export interface Run {
   readonly round: number;
   readonly result: LoadResult;
+  /** The machine's 1-minute load average just after the run: how much else was competing for the cores. */
+  readonly loadAverage1m: number;
   readonly storm?: StormStats;
 }
 
