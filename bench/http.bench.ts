@@ -1,0 +1,254 @@
+/**
+ * The hot path, end to end (issue 15): the real appliance against a bare baseline, each its own
+ * process, driven by a third over HTTPS (TLS 1.3, same certificate) on 127.0.0.1.
+ *
+ * - real: `node dist/vecto.cjs serve` (rebuilt first if stale) on a fresh data directory, set up
+ *   through its API (bench/http/appliance.ts); rate limits raised so high that none refuses, but
+ *   the limiter still does its work. Log level and everything else as shipped.
+ * - bare: Hono + @hono/node-server + better-sqlite3 with the same pragmas and one transaction per
+ *   insert, answering the same JSON shapes (bench/http/bare-server.ts).
+ * - load: autocannon in its own process (bench/http/load.ts), which also reads the measured
+ *   server's CPU time from /proc around each run; the login storm is a fourth process
+ *   (bench/http/login-storm.ts), correct passwords in a loop, while reads are measured.
+ *
+ * Creates and reads at 10 and 64 clients, with a session JWT and a PAT, interleaved with the bare
+ * server round by round (bench/http/cases.ts); ratios are paired within a round. Then start-up of
+ * the bundle and of the single binary on the data directory the load left behind.
+ *
+ * Settings (environment, all optional): BENCH_HTTP_ROUNDS (3), BENCH_HTTP_SECONDS (5),
+ * BENCH_HTTP_WARMUP_SECONDS (1), BENCH_HTTP_STORM_CLIENTS (4), BENCH_HTTP_START_RUNS (5),
+ * BENCH_HTTP_SEA (on; "off" skips the single binary).
+ *
+ * Writes bench/results/http.json (through bench/run.ts) and the generated section of
+ * docs/performance.md. Takes about four and a half minutes with the defaults.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { availableParallelism, cpus, loadavg, release, tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { startAppliance, type Appliance } from "./http/appliance.js";
+import { startBare, type Bare } from "./http/bare.js";
+import { ensureBundle, ensureSea } from "./http/build.js";
+import { EXTRA_VARIANTS, groups, job, type Group, type Side } from "./http/cases.js";
+import { writePerformanceDoc } from "./http/docs.js";
+import { rssMiB } from "./http/proc.js";
+import { forkWorker, type Worker } from "./http/processes.js";
+import type { LoadJob, LoadReply, StormCommand, StormReply } from "./http/protocol.js";
+import {
+  loadTable,
+  startupTable,
+  summarize,
+  summarizeStartup,
+  type Run,
+  type SideRuns,
+  type StartupSummary,
+  type StormStats,
+} from "./http/report.js";
+import { startRuns } from "./http/startup.js";
+import { round } from "./stats.js";
+
+function setting(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: expected a whole number above 0, got "${raw}"`);
+  return n;
+}
+
+const SETTINGS = {
+  rounds: setting("BENCH_HTTP_ROUNDS", 3),
+  seconds: setting("BENCH_HTTP_SECONDS", 5),
+  warmupSeconds: setting("BENCH_HTTP_WARMUP_SECONDS", 1),
+  stormClients: setting("BENCH_HTTP_STORM_CLIENTS", 4),
+  startRuns: setting("BENCH_HTTP_START_RUNS", 5),
+  sea: process.env.BENCH_HTTP_SEA !== "off",
+  /** The storm runs this long before reads are measured under it, so that they meet it at full strength. */
+  stormRampMs: 1000,
+  /** How long a started server sits idle before its RSS is read again. */
+  idleMs: 1000,
+  seaBuildTimeoutMs: 180_000,
+};
+
+interface Drivers {
+  readonly real: ReadonlyMap<string, Appliance>;
+  readonly bare: Bare;
+  readonly load: Worker<LoadJob, LoadReply>;
+  readonly storm: Worker<StormCommand, StormReply>;
+}
+
+let jobId = 0;
+
+async function stormAsk(drivers: Drivers, command: StormCommand): Promise<StormReply> {
+  const reply = await drivers.storm.ask(command, () => true);
+  if (reply.type === "error") throw new Error(`login storm: ${reply.message}`);
+  return reply;
+}
+
+/** One run of one side; with the storm around it when the side says so. */
+async function measure(drivers: Drivers, group: Group, side: Side, seconds: number, index: number): Promise<Run> {
+  const id = ++jobId;
+  const load = { ...job(group, side, drivers), id, seconds };
+  let storm: StormStats | undefined;
+  if (side.storm) {
+    const real = drivers.real.get(side.server);
+    if (real === undefined) throw new Error(`no server ${side.server}`);
+    const origin = `https://127.0.0.1:${real.server.port}`;
+    await stormAsk(drivers, { type: "start", origin, body: real.stormLogin, concurrency: SETTINGS.stormClients });
+    await new Promise((r) => setTimeout(r, SETTINGS.stormRampMs));
+  }
+  const reply = await drivers.load.ask(load, (r) => r.id === id);
+  if (side.storm) {
+    const stopped = await stormAsk(drivers, { type: "stop" });
+    if (stopped.type === "stopped") storm = stopped;
+  }
+  if (reply.type === "error") throw new Error(`${group.key} ${side.label}: ${reply.message}`);
+  const r = reply.result;
+  // A run of refusals would measure the refusal path: refuse to report it.
+  if (r.non2xx > 0 || r.errors > 0 || r.requests === 0)
+    throw new Error(`${group.key} ${side.label}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.requests} requests`);
+  if (storm !== undefined && storm.failures > 0)
+    throw new Error(`${group.key} ${side.label}: ${storm.failures} failed logins`);
+  return { round: index, result: r, loadAverage1m: round(loadavg()[0] ?? 0, 2), ...(storm ? { storm } : {}) };
+}
+
+/** Every group: a warm-up run per side, then rounds visiting every side, each round starting one side further. */
+async function measureGroups(drivers: Drivers, all: readonly Group[]): Promise<SideRuns[]> {
+  const results: SideRuns[] = [];
+  for (const group of all) {
+    const runs = new Map<Side, Run[]>(group.sides.map((s) => [s, []]));
+    for (const side of group.sides.filter((s) => !s.storm))
+      await measure(drivers, group, side, SETTINGS.warmupSeconds, -1);
+    for (let r = 0; r < SETTINGS.rounds; r++) {
+      const order = group.sides.map((_, i) => group.sides[(i + r) % group.sides.length] as Side);
+      for (const side of order) runs.get(side)?.push(await measure(drivers, group, side, SETTINGS.seconds, r));
+      console.log(`[http] ${group.key}: round ${r + 1} of ${SETTINGS.rounds} done`);
+    }
+    for (const side of group.sides) results.push({ group, side, runs: runs.get(side) ?? [] });
+  }
+  return results;
+}
+
+async function measureStartups(
+  root: string,
+  appliance: Appliance,
+): Promise<{ startups: StartupSummary[]; skipped: string[] }> {
+  const bundle = join(root, "dist", "vecto.cjs");
+  const runs = SETTINGS.startRuns;
+  const startups = [
+    summarizeStartup(
+      "bundle",
+      "node dist/vecto.cjs serve",
+      await startRuns([process.execPath, bundle], appliance, runs, SETTINGS.idleMs, "start-bundle.log"),
+    ),
+  ];
+  const skipped: string[] = [];
+  const sea = SETTINGS.sea ? ensureSea(root, SETTINGS.seaBuildTimeoutMs) : { skipped: "BENCH_HTTP_SEA=off" };
+  if ("skipped" in sea) skipped.push(sea.skipped);
+  else
+    startups.push(
+      summarizeStartup(
+        "single binary (SEA)",
+        "dist/vecto serve",
+        await startRuns([sea.path], appliance, runs, SETTINGS.idleMs, "start-sea.log"),
+      ),
+    );
+  return { startups, skipped };
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+function markdown(
+  summaries: ReturnType<typeof summarize>,
+  startup: { startups: StartupSummary[]; skipped: string[] },
+  context: { date: string; load: string; answerBytes: Record<string, unknown>; nodes: number },
+): string {
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  const variants =
+    EXTRA_VARIANTS.length === 0
+      ? "Not measured: creates against the same server with `synchronous=NORMAL` (the appliance has no setting for it; bench/http/cases.ts says where it plugs in)."
+      : `Also measured: ${EXTRA_VARIANTS.map((v) => v.name).join(", ")}.`;
+  return [
+    `Run of ${context.date}: ${cpu}, ${availableParallelism()} logical CPUs, Linux ${release()}, Node ${process.version}; ` +
+      `1-minute load average ${context.load} (other work on the machine competes for the same cores). ${plural(SETTINGS.rounds, "round")} of ${SETTINGS.seconds} s per side, ` +
+      `interleaved, after a ${SETTINGS.warmupSeconds} s warm-up; login storm: ${SETTINGS.stormClients} concurrent sign-ins.`,
+    "",
+    "### Requests",
+    "",
+    loadTable(summaries),
+    "",
+    `Answer sizes (bytes of JSON): ${JSON.stringify(context.answerBytes)}. ${variants}`,
+    "",
+    "### Start-up",
+    "",
+    `On the data directory the load left behind (about ${context.nodes} nodes), ${SETTINGS.startRuns} starts in a row; ` +
+      `the first is shown apart, the others give the median. RSS idle: ${SETTINGS.idleMs / 1000} s after ready.`,
+    "",
+    startupTable(startup.startups, startup.skipped),
+  ].join("\n");
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const root = process.cwd();
+  const date = new Date().toISOString();
+  const loadAtStart = round(loadavg()[0] ?? 0, 2);
+  const bundle = ensureBundle(root);
+  const dir = await mkdtemp(join(tmpdir(), "vecto-bench-http-"));
+  const stoppers: (() => Promise<unknown>)[] = [];
+  try {
+    const command = [process.execPath, bundle.path];
+    const real = new Map<string, Appliance>();
+    const primary = await startAppliance(command, join(dir, "real"));
+    stoppers.push(() => primary.server.stop());
+    real.set("real", primary);
+    for (const [i, variant] of EXTRA_VARIANTS.entries()) {
+      const extra = await startAppliance(command, join(dir, `variant-${i}`), variant.env);
+      stoppers.push(() => extra.server.stop());
+      real.set(variant.name, extra);
+    }
+    const bare = await startBare(join(dir, "bare"), primary);
+    stoppers.push(() => bare.server.stop());
+    const load = forkWorker<LoadJob, LoadReply>(resolve(import.meta.dirname, "http", "load.ts"));
+    stoppers.push(() => load.stop());
+    const storm = forkWorker<StormCommand, StormReply>(resolve(import.meta.dirname, "http", "login-storm.ts"));
+    stoppers.push(() => storm.stop());
+
+    const measured = await measureGroups({ real, bare, load, storm }, groups(EXTRA_VARIANTS));
+    const rssAfterLoadMiB = round(rssMiB(primary.server.pid), 1);
+    for (const stop of stoppers.splice(0).reverse()) await stop();
+
+    const summaries = summarize(measured);
+    const startup = await measureStartups(root, primary);
+    const answerBytes = { real: primary.answerBytes, bare: bare.answerBytes };
+    const nodes =
+      primary.nodeIds.length +
+      summaries
+        .filter((s) => s.case.startsWith("create") && !s.side.startsWith("bare"))
+        .reduce((n, s) => n + s.requests, 0);
+    const during = measured.flatMap((s) => s.runs.map((r) => r.loadAverage1m));
+    const loadText = `${loadAtStart} at the start, ${Math.min(...during)} to ${Math.max(...during)} after the runs`;
+    const context = { date, load: loadText, answerBytes, nodes };
+    const doc = writePerformanceDoc(root, markdown(summaries, startup, context));
+    console.log(`[http] wrote ${relative(root, doc)}`);
+    return {
+      note:
+        "Server, baseline, load and storm are separate processes on one machine and share its cores: compare the rows with each other " +
+        "(ratios paired within a round), not with other machines. Server CPU is utime+stime of the server process (every thread) " +
+        "from /proc around each run, divided by the requests it answered; under the storm it also pays for the logins, so it is left out there.",
+      settings: SETTINGS,
+      loadAverage1m: { atStart: loadAtStart, atEnd: round(loadavg()[0] ?? 0, 2), cpus: availableParallelism() },
+      bundleRebuilt: bundle.rebuilt,
+      answerBytes,
+      rssAfterLoadMiB,
+      variants: EXTRA_VARIANTS,
+      synchronousNormal:
+        EXTRA_VARIANTS.length === 0
+          ? "not measured: the appliance has no setting for synchronous=NORMAL (see bench/http/cases.ts)"
+          : "measured",
+      sides: measured.map((s) => ({ case: s.group.key, side: s.side.label, runs: s.runs })),
+      startup,
+      summary: summaries,
+    };
+  } finally {
+    for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+}

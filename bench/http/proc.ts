@@ -1,0 +1,32 @@
+/** What Linux says about a process: its CPU time and resident memory (/proc/<pid>/stat, /proc/<pid>/status). */
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+let ticksPerSecond: number | undefined;
+
+/** USER_HZ, the unit of utime and stime (100 on every common Linux; asked once, to be sure). */
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    const answer = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+    ticksPerSecond = Number.isInteger(answer) && answer > 0 ? answer : 100;
+  }
+  return ticksPerSecond;
+}
+
+/** User + system CPU time of the process (every thread: main, libuv pool, V8's), in ms. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // Field 3 (state) is fields[0]; utime is field 14, stime field 15.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / clockTicks();
+}
+
+/** Resident set size (VmRSS), in MiB. */
+export function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
+  if (kib === undefined) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(kib) / 1024;
+}
