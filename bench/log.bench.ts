@@ -6,8 +6,8 @@
  * pino's work (redaction, serialisation) and not the disk's. Sides interleaved in blocks.
  */
 import { Writable } from "node:stream";
-import { pino, type Logger } from "pino";
-import { createLogger, SECRET_FIELDS } from "../src/log.js";
+import { pino } from "pino";
+import { createLogger, SECRET_FIELDS, type LogFields, type Logger } from "../src/log.js";
 import { round } from "./stats.js";
 
 const LINES_PER_BLOCK = 5_000;
@@ -36,7 +36,7 @@ function logger(redact: string[] | undefined): Logger {
   );
 }
 
-function accessLine(i: number): Record<string, unknown> {
+function accessLine(i: number): LogFields {
   return {
     requestId: "0f8e7d6c-5b4a-3928-1716-151413121110",
     client: "192.0.2.10",
