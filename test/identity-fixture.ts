@@ -41,6 +41,8 @@ export interface Fixture {
   readonly app: Hono<AppEnv>;
   readonly services: Services;
   readonly root: Account;
+  /** The one-time setup token the fixture set the appliance up with (spent by then). */
+  readonly setupToken: string;
   /** The appliance's data directory (database, keystore, generated keys). */
   readonly dataDir: string;
   /** `address` plays the TCP peer address, as @hono/node-server would report it (no address: no peer, "unknown"). */
@@ -136,6 +138,7 @@ export async function identityFixture(
     app,
     services,
     root,
+    setupToken: token,
     dataDir: config.dataDir,
     call,
     login,

@@ -4,6 +4,7 @@
  */
 import { join } from "node:path";
 import { request as httpRequest } from "node:http";
+import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { loadConfig } from "../../src/config.js";
@@ -13,6 +14,7 @@ import { buildApp } from "../../src/server/app.js";
 import { servedParts } from "../../src/server/deps.js";
 import { jsonBody } from "../../src/server/json-body.js";
 import { startServer, type RunningServer } from "../../src/server/listen.js";
+import { streamedBody } from "../../src/server/streamed.js";
 import { readTlsFiles } from "../../src/tls/tls-files.js";
 import { openServices, type Services } from "../../src/services.js";
 import { httpsRequest, tempDir } from "../helpers.js";
@@ -69,6 +71,29 @@ describe("HTTPS server", () => {
         a.get("/api/test/boom", () => {
           throw new Error('SQLITE_ERROR: near "SELEC": syntax error in SELEC * FROM secrets');
         }),
+      // Answers of every shape, for the security headers: a download, no content, a handler's own
+      // Response, and a handler that tries to weaken the headers it was given.
+      (a) =>
+        a.get("/api/test/download", (c) => {
+          c.header("Content-Type", "application/x-ndjson");
+          c.header("Content-Disposition", 'attachment; filename="test.ndjson"');
+          return streamedBody(c, Readable.from(['{"n":1}\n', '{"n":2}\n']), log, "test download");
+        }),
+      (a) => a.delete("/api/test/empty", (c) => c.body(null, 204)),
+      (a) =>
+        a.get(
+          "/api/test/own-response",
+          () =>
+            new Response('{"own":true}', {
+              headers: { "Content-Type": "application/json", "X-Frame-Options": "SAMEORIGIN" },
+            }),
+        ),
+      (a) =>
+        a.get("/api/test/weakened", (c) => {
+          c.header("Content-Security-Policy", "default-src *");
+          c.header("Cache-Control", "public, max-age=3600");
+          return c.json({ weakened: false });
+        }),
     ]);
     server = await startServer(app, {
       listen: config.listen,
@@ -120,6 +145,50 @@ describe("HTTPS server", () => {
       expect(res.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
       expect(res.headers["x-powered-by"]).toBeUndefined();
     }
+  });
+
+  it("puts the same security headers on every kind of answer: JSON, problem+json, 404, 413, 500, a download, no content, a handler's own Response", async () => {
+    const expected: Record<string, string> = {
+      "content-security-policy":
+        "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+      "cross-origin-opener-policy": "same-origin",
+      "cross-origin-resource-policy": "same-origin",
+      "origin-agent-cluster": "?1",
+      "referrer-policy": "no-referrer",
+      "strict-transport-security": "max-age=63072000; includeSubDomains",
+      "x-content-type-options": "nosniff",
+      "x-dns-prefetch-control": "off",
+      "x-download-options": "noopen",
+      "x-frame-options": "DENY",
+      "x-permitted-cross-domain-policies": "none",
+      "x-xss-protection": "0",
+    };
+    const json = { "Content-Type": "application/json" };
+    const answers: [string, string, Parameters<typeof httpsRequest>[2], number][] = [
+      ["probe JSON", "/healthz", {}, 200],
+      ["API JSON", "/api/test/weakened", {}, 200],
+      ["problem+json", "/api/test/tenants", { method: "POST", body: '{"slug":"NO"}', headers: json }, 422],
+      ["too large", "/api/test/tenants", { method: "POST", body: "x".repeat(5000), headers: json }, 413],
+      ["no route", "/api/nothing-here", {}, 404],
+      ["no route outside the API", "/nothing-here", {}, 404],
+      ["unhandled error", "/api/test/boom", {}, 500],
+      ["download", "/api/test/download", {}, 200],
+      ["no content", "/api/test/empty", { method: "DELETE" }, 204],
+      ["a handler's own Response", "/api/test/own-response", {}, 200],
+    ];
+    for (const [what, path, options, status] of answers) {
+      const res = await httpsRequest(port, path, options);
+      expect(res.status, what).toBe(status);
+      for (const [name, value] of Object.entries(expected)) expect(res.headers[name], `${what}: ${name}`).toBe(value);
+      // The API's answers may carry tenant data: never cached, whatever the handler said.
+      expect(res.headers["cache-control"], what).toBe(path.startsWith("/api/") ? "no-store" : undefined);
+      // (X-Request-Id is set by its own middleware, which a handler's own Response bypasses: none in src/ does that.)
+      if (!path.endsWith("/own-response")) expect(String(res.headers["x-request-id"]), what).toMatch(/^[0-9a-f-]{36}$/);
+      expect(res.headers["x-powered-by"], what).toBeUndefined();
+    }
+    const download = await httpsRequest(port, "/api/test/download");
+    expect(download.headers["content-disposition"]).toBe('attachment; filename="test.ndjson"');
+    expect(download.body).toBe('{"n":1}\n{"n":2}\n');
   });
 
   it("keeps a well-formed caller request id and replaces a hostile one", async () => {
