@@ -177,7 +177,7 @@ export class NodeRepository {
 
   /**
    * Applies the changes only if the stored version is `expectedVersion` (and replaces the search
-   * terms when given); returns the new version or undefined on a stale one.
+   * terms when given); returns the row as the write left it (RETURNING), or undefined on a stale one.
    */
   update(
     id: string,
@@ -185,16 +185,16 @@ export class NodeRepository {
     changes: NodeChanges,
     now: string,
     terms?: readonly Uint8Array[],
-  ): number | undefined {
+  ): NodeRecord | undefined {
     const current = this.get(id);
     if (!current || current.version !== expectedVersion) return undefined;
     const next = expectedVersion + 1;
-    const result = statement(
+    const written = statement<unknown[], NodeRow>(
       this.handle,
       "UPDATE nodes SET status = ?, review_kind = ?, verdict = ?, title_enc = ?, body_enc = ?, " +
         "archived_at = ?, version = ?, updated_at = ? " +
-        "WHERE tenant_id = ? AND id = ? AND version = ?",
-    ).run(
+        `WHERE tenant_id = ? AND id = ? AND version = ? RETURNING ${COLUMNS}`,
+    ).get(
       changes.status ?? current.status,
       changes.reviewKind !== undefined ? changes.reviewKind : current.reviewKind,
       changes.verdict !== undefined ? changes.verdict : current.verdict,
@@ -207,9 +207,9 @@ export class NodeRepository {
       id,
       expectedVersion,
     );
-    if (result.changes !== 1) return undefined;
+    if (written === undefined) return undefined;
     if (terms) this.#replaceTerms(id, terms);
-    return next;
+    return toNode(written);
   }
 
   /**
