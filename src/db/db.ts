@@ -28,6 +28,7 @@ import { isStorageFull, StorageFullError, StorageState } from "./storage.js";
 import { WritePath, type Committed, type TransactionBase } from "./write-path.js";
 import { PLATFORM_LOG, type DomainEvent } from "../vocabulary/events.js";
 import type { TenantScope } from "./tenant-scope.js";
+import { statement } from "./statements.js";
 
 export interface OpenOptions {
   /** Where the wrapped tenant keys live; default keys.db beside the database. */
@@ -201,9 +202,10 @@ export class Database {
   /** The engine's own row (not an action of anyone): outside the audited path. */
   private ensureInstallation(): void {
     this.writes.run(false, () => {
-      this.handle
-        .prepare("INSERT OR IGNORE INTO installation (id, installation_id, created_at) VALUES (1, ?, ?)")
-        .run(randomUUID(), this.clock().toISOString());
+      statement(
+        this.handle,
+        "INSERT OR IGNORE INTO installation (id, installation_id, created_at) VALUES (1, ?, ?)",
+      ).run(randomUUID(), this.clock().toISOString());
     });
   }
 
@@ -300,9 +302,10 @@ export class Database {
   }
 
   installationId(): string {
-    const row = this.handle
-      .prepare<[], { installation_id: string }>("SELECT installation_id FROM installation WHERE id = 1")
-      .get();
+    const row = statement<[], { installation_id: string }>(
+      this.handle,
+      "SELECT installation_id FROM installation WHERE id = 1",
+    ).get();
     if (!row) throw new Error("installation row missing");
     return row.installation_id;
   }
@@ -354,7 +357,7 @@ export class Database {
 
   /** Cheap liveness probe for /readyz. */
   ping(): void {
-    this.handle.prepare("SELECT 1").get();
+    statement(this.handle, "SELECT 1").get();
   }
 
   /** For /readyz, without writing: throws StorageFullError while the disk has no room (see storage.ts). */

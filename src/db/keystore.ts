@@ -11,6 +11,7 @@ import { migrate, schemaVersion } from "./migrate.js";
 import { keystoreMigrations } from "./migrations/index.js";
 import { openSqlite } from "./sqlite.js";
 import { StorageState } from "./storage.js";
+import { statement } from "./statements.js";
 
 interface TenantKeyRow {
   tenant_id: string;
@@ -88,6 +89,12 @@ export class StrandingRetirementError extends Error {
 
 const KEY_COLUMNS = "tenant_id, version, status, encryptions, created_at";
 
+/** Two texts, not one built from a flag: only static SQL goes to the statement cache (statements.ts). */
+const INSERT_WRAP =
+  "INSERT INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES (?, ?, ?, ?, ?)";
+const INSERT_WRAP_IF_NEW =
+  "INSERT OR IGNORE INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES (?, ?, ?, ?, ?)";
+
 /**
  * Active data keys (k) with no wrap under a registered, non-retired master key other than @excluded
  * and within the label list @labels (a JSON array; null: any label).
@@ -123,14 +130,14 @@ export class KeyStore implements TenantKeyStore {
   }
 
   listTenantKeys(tenantId: string): StoredTenantKey[] {
-    const keys = this.handle
-      .prepare<[string], TenantKeyRow>(`SELECT ${KEY_COLUMNS} FROM tenant_keys WHERE tenant_id = ? ORDER BY version`)
-      .all(tenantId);
-    const wraps = this.handle
-      .prepare<[string], WrapRow>(
-        "SELECT version, master_label, wrapped FROM key_wraps WHERE tenant_id = ? ORDER BY created_at, master_label",
-      )
-      .all(tenantId);
+    const keys = statement<[string], TenantKeyRow>(
+      this.handle,
+      `SELECT ${KEY_COLUMNS} FROM tenant_keys WHERE tenant_id = ? ORDER BY version`,
+    ).all(tenantId);
+    const wraps = statement<[string], WrapRow>(
+      this.handle,
+      "SELECT version, master_label, wrapped FROM key_wraps WHERE tenant_id = ? ORDER BY created_at, master_label",
+    ).all(tenantId);
     return keys.map((k) => ({
       tenantId: k.tenant_id,
       version: k.version,
@@ -145,8 +152,10 @@ export class KeyStore implements TenantKeyStore {
 
   /** Every tenant (and reserved id) that has keys. */
   keyOwners(): string[] {
-    return this.handle
-      .prepare<[], { tenant_id: string }>("SELECT DISTINCT tenant_id FROM tenant_keys ORDER BY tenant_id")
+    return statement<[], { tenant_id: string }>(
+      this.handle,
+      "SELECT DISTINCT tenant_id FROM tenant_keys ORDER BY tenant_id",
+    )
       .all()
       .map((r) => r.tenant_id);
   }
@@ -161,9 +170,10 @@ export class KeyStore implements TenantKeyStore {
       const wraps = this.withoutRetired(key.wraps);
       const first = key.wraps[0];
       if (wraps.length === 0 && first !== undefined) throw new MasterKeyRetiredError(first.masterLabel);
-      this.handle
-        .prepare("INSERT INTO tenant_keys (tenant_id, version, status, created_at) VALUES (?, ?, 'active', ?)")
-        .run(key.tenantId, key.version, key.createdAt);
+      statement(
+        this.handle,
+        "INSERT INTO tenant_keys (tenant_id, version, status, created_at) VALUES (?, ?, 'active', ?)",
+      ).run(key.tenantId, key.version, key.createdAt);
       this.insertWraps(key.tenantId, key.version, wraps, key.createdAt, false);
     });
   }
@@ -188,23 +198,18 @@ export class KeyStore implements TenantKeyStore {
     createdAt: string,
     ignoreExisting: boolean,
   ): void {
-    const insert = this.handle.prepare(
-      `INSERT ${ignoreExisting ? "OR IGNORE " : ""}INTO key_wraps (tenant_id, version, master_label, ` +
-        `wrapped, created_at) ` +
-        `VALUES (?, ?, ?, ?, ?)`,
-    );
+    const insert = statement(this.handle, ignoreExisting ? INSERT_WRAP_IF_NEW : INSERT_WRAP);
     for (const w of wraps) insert.run(tenantId, version, w.masterLabel, Buffer.from(w.wrapped), createdAt);
   }
 
   reserveEncryptions(tenantId: string, version: number, count: number): number {
     const row = this.storage.write(() =>
-      this.handle
-        .prepare<[number, string, number], { encryptions: number }>(
-          "UPDATE tenant_keys SET encryptions = encryptions + ? " +
-            "WHERE tenant_id = ? AND version = ? " +
-            "RETURNING encryptions",
-        )
-        .get(count, tenantId, version),
+      statement<[number, string, number], { encryptions: number }>(
+        this.handle,
+        "UPDATE tenant_keys SET encryptions = encryptions + ? " +
+          "WHERE tenant_id = ? AND version = ? " +
+          "RETURNING encryptions",
+      ).get(count, tenantId, version),
     );
     if (!row) throw new Error(`no data key ${tenantId} version ${version} to count encryptions for`);
     return row.encryptions;
@@ -212,8 +217,7 @@ export class KeyStore implements TenantKeyStore {
 
   retiredMasterLabels(): ReadonlySet<string> {
     return new Set(
-      this.handle
-        .prepare<[], { label: string }>("SELECT label FROM master_keys WHERE retired_at IS NOT NULL")
+      statement<[], { label: string }>(this.handle, "SELECT label FROM master_keys WHERE retired_at IS NOT NULL")
         .all()
         .map((r) => r.label),
     );
@@ -222,36 +226,41 @@ export class KeyStore implements TenantKeyStore {
   /** Records a master key the installation uses; returns its version (existing or new). */
   registerMaster(label: string, kind: "env" | "pkcs11", now: string): number {
     return this.transact(() => {
-      const existing = this.handle
-        .prepare<[string], { version: number }>("SELECT version FROM master_keys WHERE label = ?")
-        .get(label);
+      const existing = statement<[string], { version: number }>(
+        this.handle,
+        "SELECT version FROM master_keys WHERE label = ?",
+      ).get(label);
       if (existing) return existing.version;
       const next =
-        (this.handle.prepare<[], { v: number | null }>("SELECT max(version) AS v FROM master_keys").get()?.v ?? 0) + 1;
-      this.handle
-        .prepare("INSERT INTO master_keys (label, version, kind, created_at) VALUES (?, ?, ?, ?)")
-        .run(label, next, kind, now);
+        (statement<[], { v: number | null }>(this.handle, "SELECT max(version) AS v FROM master_keys").get()?.v ?? 0) +
+        1;
+      statement(this.handle, "INSERT INTO master_keys (label, version, kind, created_at) VALUES (?, ?, ?, ?)").run(
+        label,
+        next,
+        kind,
+        now,
+      );
       return next;
     });
   }
 
   masters(): MasterKeyRecord[] {
-    return this.handle
-      .prepare<
-        [],
-        {
-          label: string;
-          version: number;
-          kind: "env" | "pkcs11";
-          created_at: string;
-          retired_at: string | null;
-          wraps: number;
-        }
-      >(
-        "SELECT m.label, m.version, m.kind, m.created_at, m.retired_at, (SELECT count(*) " +
-          "FROM key_wraps w WHERE w.master_label = m.label) AS wraps " +
-          "FROM master_keys m ORDER BY m.version",
-      )
+    return statement<
+      [],
+      {
+        label: string;
+        version: number;
+        kind: "env" | "pkcs11";
+        created_at: string;
+        retired_at: string | null;
+        wraps: number;
+      }
+    >(
+      this.handle,
+      "SELECT m.label, m.version, m.kind, m.created_at, m.retired_at, (SELECT count(*) " +
+        "FROM key_wraps w WHERE w.master_label = m.label) AS wraps " +
+        "FROM master_keys m ORDER BY m.version",
+    )
       .all()
       .map((r) => ({
         label: r.label,
@@ -272,23 +281,23 @@ export class KeyStore implements TenantKeyStore {
    */
   retireMaster(label: string, now: string): number {
     const removed = this.transact(() => {
-      const stranded = this.handle
-        .prepare<[{ excluded: string; labels: null }], { tenant_id: string; version: number }>(
-          `SELECT k.tenant_id, k.version FROM tenant_keys k WHERE ${WITHOUT_USABLE_WRAP}
+      const stranded = statement<[{ excluded: string; labels: null }], { tenant_id: string; version: number }>(
+        this.handle,
+        `SELECT k.tenant_id, k.version FROM tenant_keys k WHERE ${WITHOUT_USABLE_WRAP}
              AND EXISTS (SELECT 1 FROM key_wraps w
                          WHERE w.tenant_id = k.tenant_id AND w.version = k.version AND w.master_label = @excluded)
            ORDER BY k.tenant_id, k.version`,
-        )
-        .all({ excluded: label, labels: null });
+      ).all({ excluded: label, labels: null });
       if (stranded.length > 0)
         throw new StrandingRetirementError(
           label,
           stranded.map((r) => ({ tenantId: r.tenant_id, version: r.version })),
         );
-      const n = this.handle.prepare("DELETE FROM key_wraps WHERE master_label = ?").run(label).changes;
-      this.handle
-        .prepare("UPDATE master_keys SET retired_at = ? WHERE label = ? AND retired_at IS NULL")
-        .run(now, label);
+      const n = statement(this.handle, "DELETE FROM key_wraps WHERE master_label = ?").run(label).changes;
+      statement(this.handle, "UPDATE master_keys SET retired_at = ? WHERE label = ? AND retired_at IS NULL").run(
+        now,
+        label,
+      );
       return n;
     });
     this.storage.write(() => this.handle.pragma("wal_checkpoint(TRUNCATE)"));
@@ -301,10 +310,10 @@ export class KeyStore implements TenantKeyStore {
    * for /readyz.
    */
   keysWithoutUsableWrap(labels: readonly string[]): DataKeyRef[] {
-    return this.handle
-      .prepare<[{ excluded: null; labels: string }], { tenant_id: string; version: number }>(
-        `SELECT k.tenant_id, k.version FROM tenant_keys k WHERE ${WITHOUT_USABLE_WRAP} ORDER BY k.tenant_id, k.version`,
-      )
+    return statement<[{ excluded: null; labels: string }], { tenant_id: string; version: number }>(
+      this.handle,
+      `SELECT k.tenant_id, k.version FROM tenant_keys k WHERE ${WITHOUT_USABLE_WRAP} ORDER BY k.tenant_id, k.version`,
+    )
       .all({ excluded: null, labels: JSON.stringify(labels) })
       .map((r) => ({ tenantId: r.tenant_id, version: r.version }));
   }
@@ -312,31 +321,30 @@ export class KeyStore implements TenantKeyStore {
   /** Records the master keys of the server now starting on this data directory (replacing any earlier record). */
   recordServing(record: ServingRecord): void {
     this.transact(() => {
-      this.handle
-        .prepare(
-          "INSERT OR REPLACE INTO serving (id, pid, current_label, loaded_labels, started_at) VALUES (1, ?, ?, ?, ?)",
-        )
-        .run(record.pid, record.currentLabel, JSON.stringify(record.loadedLabels), record.startedAt);
+      statement(
+        this.handle,
+        "INSERT OR REPLACE INTO serving (id, pid, current_label, loaded_labels, started_at) VALUES (1, ?, ?, ?, ?)",
+      ).run(record.pid, record.currentLabel, JSON.stringify(record.loadedLabels), record.startedAt);
     });
   }
 
   /** Removes the record at a clean stop (only the process's own). */
   clearServing(pid: number): void {
-    this.transact(() => this.handle.prepare("DELETE FROM serving WHERE pid = ?").run(pid));
+    this.transact(() => statement(this.handle, "DELETE FROM serving WHERE pid = ?").run(pid));
   }
 
   /** The last server's record; whether it still runs is for the caller to tell (vecto.lock). */
   servingRecord(): ServingRecord | null {
     // A keystore opened read-only (vecto doctor) may predate migration 0003: then no server recorded anything.
     if (
-      this.handle.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'serving'").get() === undefined
+      statement(this.handle, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'serving'").get() ===
+      undefined
     )
       return null;
-    const row = this.handle
-      .prepare<[], { pid: number; current_label: string; loaded_labels: string; started_at: string }>(
-        "SELECT pid, current_label, loaded_labels, started_at FROM serving WHERE id = 1",
-      )
-      .get();
+    const row = statement<[], { pid: number; current_label: string; loaded_labels: string; started_at: string }>(
+      this.handle,
+      "SELECT pid, current_label, loaded_labels, started_at FROM serving WHERE id = 1",
+    ).get();
     if (row === undefined) return null;
     return {
       pid: row.pid,
@@ -349,32 +357,37 @@ export class KeyStore implements TenantKeyStore {
   /** Re-encryption found nothing sealed under this version since `since` (null: it found something). */
   markUnused(tenantId: string, version: number, since: string | null): void {
     this.storage.write(() =>
-      this.handle
-        .prepare("UPDATE tenant_keys SET unused_since = ? WHERE tenant_id = ? AND version = ? AND status = 'active'")
-        .run(since, tenantId, version),
+      statement(
+        this.handle,
+        "UPDATE tenant_keys SET unused_since = ? WHERE tenant_id = ? AND version = ? AND status = 'active'",
+      ).run(since, tenantId, version),
     );
   }
 
   /** Destroys one data-key version's wraps: whatever it sealed becomes unreadable. */
   retireVersion(tenantId: string, version: number, now: string): void {
     this.transact(() => {
-      this.handle.prepare("DELETE FROM key_wraps WHERE tenant_id = ? AND version = ?").run(tenantId, version);
-      this.handle
-        .prepare("UPDATE tenant_keys SET status = 'retired', retired_at = ? WHERE tenant_id = ? AND version = ?")
-        .run(now, tenantId, version);
+      statement(this.handle, "DELETE FROM key_wraps WHERE tenant_id = ? AND version = ?").run(tenantId, version);
+      statement(
+        this.handle,
+        "UPDATE tenant_keys SET status = 'retired', retired_at = ? WHERE tenant_id = ? AND version = ?",
+      ).run(now, tenantId, version);
     });
     this.storage.write(() => this.handle.pragma("wal_checkpoint(TRUNCATE)"));
   }
 
   /** Adds keys that are not there yet (same tenant and version); used once to move keys out of the data database. */
   adopt(keys: readonly LegacyTenantKey[]): void {
-    const insertKey = this.handle.prepare(
+    const insertKey = statement(
+      this.handle,
       "INSERT OR IGNORE INTO tenant_keys (tenant_id, version, status, created_at) VALUES (?, ?, ?, ?)",
     );
-    const insertWrap = this.handle.prepare(
+    const insertWrap = statement(
+      this.handle,
       "INSERT OR IGNORE INTO key_wraps (tenant_id, version, master_label, wrapped, created_at) VALUES (?, ?, ?, ?, ?)",
     );
-    const register = this.handle.prepare(
+    const register = statement(
+      this.handle,
       "INSERT OR IGNORE INTO master_keys (label, version, kind, created_at) " +
         "VALUES (?, (SELECT coalesce(max(version), 0) + 1 " +
         "FROM master_keys), ?, ?)",
@@ -390,15 +403,14 @@ export class KeyStore implements TenantKeyStore {
 
   /** Every key's metadata (never the wrapped bytes), for the key status report. */
   summary(): TenantKeySummary[] {
-    const wraps = this.handle
-      .prepare<[], { tenant_id: string; version: number; master_label: string }>(
-        "SELECT tenant_id, version, master_label FROM key_wraps ORDER BY master_label",
-      )
-      .all();
-    return this.handle
-      .prepare<[], TenantKeyRow & { unused_since: string | null; retired_at: string | null }>(
-        `SELECT ${KEY_COLUMNS}, unused_since, retired_at FROM tenant_keys ORDER BY tenant_id, version`,
-      )
+    const wraps = statement<[], { tenant_id: string; version: number; master_label: string }>(
+      this.handle,
+      "SELECT tenant_id, version, master_label FROM key_wraps ORDER BY master_label",
+    ).all();
+    return statement<[], TenantKeyRow & { unused_since: string | null; retired_at: string | null }>(
+      this.handle,
+      `SELECT ${KEY_COLUMNS}, unused_since, retired_at FROM tenant_keys ORDER BY tenant_id, version`,
+    )
       .all()
       .map((r) => ({
         tenantId: r.tenant_id,
@@ -417,8 +429,8 @@ export class KeyStore implements TenantKeyStore {
   /** Crypto-shredding: every key of the tenant is overwritten and removed, and the WAL folded in so no copy lingers. */
   destroyTenantKeys(tenantId: string): number {
     const removed = this.transact(() => {
-      this.handle.prepare("DELETE FROM key_wraps WHERE tenant_id = ?").run(tenantId);
-      return this.handle.prepare("DELETE FROM tenant_keys WHERE tenant_id = ?").run(tenantId).changes;
+      statement(this.handle, "DELETE FROM key_wraps WHERE tenant_id = ?").run(tenantId);
+      return statement(this.handle, "DELETE FROM tenant_keys WHERE tenant_id = ?").run(tenantId).changes;
     });
     this.storage.write(() => this.handle.pragma("wal_checkpoint(TRUNCATE)"));
     return removed;

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { actorOf, type Principal } from "../auth/principal.js";
-import type { NodeChanges, NodeRecord } from "../db/repositories/nodes.js";
+import type { NewNode, NodeChanges, NodeRecord } from "../db/repositories/nodes.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "../auth/project-access.js";
@@ -94,7 +94,8 @@ function checkTypeFields(
   if (status !== "done" && verdict !== null) throw new DomainError("rejected", "only a done review has a verdict");
 }
 
-export async function toNodeView(deps: GraphDeps, node: NodeRecord): Promise<NodeView> {
+/** The one shape of a node answer: a row's plaintext columns with its title and body in the clear. */
+function nodeView(node: NewNode, title: string, body: string): NodeView {
   return {
     id: node.id,
     projectId: node.projectId,
@@ -102,14 +103,26 @@ export async function toNodeView(deps: GraphDeps, node: NodeRecord): Promise<Nod
     status: node.status,
     reviewKind: node.reviewKind,
     verdict: node.verdict,
-    title: await deps.crypto.decryptField(node.tenantId, ref(node.id, "title"), node.titleEnc),
-    body: await deps.crypto.decryptField(node.tenantId, ref(node.id, "body"), node.bodyEnc),
+    title,
+    body,
     author: { type: node.authorType, id: node.authorId },
     version: node.version,
     createdAt: node.createdAt,
     updatedAt: node.updatedAt,
     archivedAt: node.archivedAt,
   };
+}
+
+function decryptTitle(deps: GraphDeps, node: NodeRecord): Promise<string> {
+  return deps.crypto.decryptField(node.tenantId, ref(node.id, "title"), node.titleEnc);
+}
+
+function decryptBody(deps: GraphDeps, node: NodeRecord): Promise<string> {
+  return deps.crypto.decryptField(node.tenantId, ref(node.id, "body"), node.bodyEnc);
+}
+
+export async function toNodeView(deps: GraphDeps, node: NodeRecord): Promise<NodeView> {
+  return nodeView(node, await decryptTitle(deps, node), await decryptBody(deps, node));
 }
 
 /** The node and the caller's access to its project; a node in a project one cannot enter is not found. */
@@ -147,26 +160,24 @@ export async function createNode(
   const titleEnc = await deps.crypto.encryptField(tenantId, ref(id, "title"), input.title);
   const bodyEnc = await deps.crypto.encryptField(tenantId, ref(id, "body"), input.body);
   const terms = await titleTerms(deps, tenantId, input.title);
-  await tenantDb.write((tx) => {
-    tx.nodes.insert(
-      {
-        id,
-        projectId,
-        type: input.type,
-        status,
-        reviewKind,
-        verdict,
-        titleEnc,
-        bodyEnc,
-        authorType: principal.actorKind,
-        authorId: principal.userId,
-        version: 1,
-        createdAt: tx.now,
-        updatedAt: tx.now,
-        archivedAt: null,
-      },
-      terms,
-    );
+  const written = await tenantDb.write((tx) => {
+    const node: NewNode = {
+      id,
+      projectId,
+      type: input.type,
+      status,
+      reviewKind,
+      verdict,
+      titleEnc,
+      bodyEnc,
+      authorType: principal.actorKind,
+      authorId: principal.userId,
+      version: 1,
+      createdAt: tx.now,
+      updatedAt: tx.now,
+      archivedAt: null,
+    };
+    tx.nodes.insert(node, terms);
     tx.audit({
       event: "node.created",
       sensitivity: "normal",
@@ -175,8 +186,10 @@ export async function createNode(
       actor: actorOf(principal),
       payload: { nodeId: id, projectId, type: input.type },
     });
+    return node;
   });
-  return getNode(deps, tenantDb, principal, id);
+  // The answer is what was written, with the plaintext just sealed: no read back, no decryption.
+  return nodeView(written, input.title, input.body);
 }
 
 export async function getNode(
@@ -229,6 +242,16 @@ export async function listNodes(
 
 type NodeChangeEvent = "node.updated" | "node.archived" | "node.restored";
 
+/** The title and body a change sent in the clear, so that its answer need not decrypt them again. */
+interface SentText {
+  readonly title?: string;
+  readonly body?: string;
+}
+
+/**
+ * Writes the change and answers with the row as the write left it: the text the change sent as
+ * sent, the text it left alone decrypted from that row (nothing is read back).
+ */
 async function applyUpdate(
   deps: GraphDeps,
   tenantDb: TenantDb,
@@ -236,12 +259,13 @@ async function applyUpdate(
   node: NodeRecord,
   expectedVersion: number,
   changes: NodeChanges,
+  sent: SentText = {},
   terms?: Uint8Array[],
   event: NodeChangeEvent = "node.updated",
 ): Promise<NodeView> {
-  await tenantDb.write((tx) => {
-    const version = tx.nodes.update(node.id, expectedVersion, changes, tx.now, terms);
-    if (version === undefined)
+  const written = await tenantDb.write((tx) => {
+    const row = tx.nodes.update(node.id, expectedVersion, changes, tx.now, terms);
+    if (row === undefined)
       throw new DomainError("precondition-failed", `the node changed since version ${expectedVersion}; fetch it again`);
     tx.audit({
       event,
@@ -249,10 +273,15 @@ async function applyUpdate(
       severity: "info",
       tenantId: tenantDb.tenantId,
       actor: actorOf(principal),
-      payload: { nodeId: node.id, projectId: node.projectId, version },
+      payload: { nodeId: node.id, projectId: node.projectId, version: row.version },
     });
+    return row;
   });
-  return getNode(deps, tenantDb, principal, node.id);
+  return nodeView(
+    written,
+    sent.title ?? (await decryptTitle(deps, written)),
+    sent.body ?? (await decryptBody(deps, written)),
+  );
 }
 
 /** Edits a node (rectification, in GDPR terms). `expectedVersion` comes from If-Match. */
@@ -289,7 +318,7 @@ export async function updateNode(
       : {}),
   };
   const terms = update.title !== undefined ? await titleTerms(deps, tenantId, update.title) : undefined;
-  return applyUpdate(deps, tenantDb, principal, node, expectedVersion, changes, terms);
+  return applyUpdate(deps, tenantDb, principal, node, expectedVersion, changes, update, terms);
 }
 
 /**
@@ -311,6 +340,7 @@ export async function archiveNode(
     node,
     node.version,
     { archivedAt: new Date().toISOString() },
+    {},
     undefined,
     "node.archived",
   );
@@ -329,5 +359,15 @@ export async function restoreNode(
   const node = nodeAccess(tenantDb, principal, nodeId).node;
   requireTenantAdmin(principal, "restore an archived node");
   if (node.archivedAt === null) return toNodeView(deps, node);
-  return applyUpdate(deps, tenantDb, principal, node, node.version, { archivedAt: null }, undefined, "node.restored");
+  return applyUpdate(
+    deps,
+    tenantDb,
+    principal,
+    node,
+    node.version,
+    { archivedAt: null },
+    {},
+    undefined,
+    "node.restored",
+  );
 }

@@ -131,6 +131,60 @@ describe("graph: nodes, edges, trace", () => {
     );
   });
 
+  it("answers a create and every change with exactly what a later GET returns, byte for byte", async () => {
+    // The answer is built from what was written, not read back: it must still be the stored node.
+    const answered = async (res: Response): Promise<{ etag: string | null; text: string; id: string }> => {
+      const text = await res.text();
+      if (res.status !== 200 && res.status !== 201) throw new Error(`${res.status} ${text}`);
+      return { etag: res.headers.get("etag"), text, id: (JSON.parse(text) as NodeBody).node.id };
+    };
+    const expectSameAsGet = async (answer: { etag: string | null; text: string; id: string }): Promise<void> => {
+      const read = await answered(await f.call("GET", `/api/nodes/${answer.id}`, { token: admin }));
+      expect(answer.text).toBe(read.text);
+      expect(answer.etag).toBe(read.etag);
+    };
+    const patch = async (id: string, version: number, body: Record<string, unknown>) =>
+      answered(
+        await f.call("PATCH", `/api/nodes/${id}`, { token: admin, body, headers: { "If-Match": `"${version}"` } }),
+      );
+
+    const created = await answered(
+      await f.call("POST", `/api/projects/${projectId}/nodes`, {
+        token: admin,
+        body: {
+          type: "review",
+          title: "  Revue de sécurité — 鍵の管理 🔐  ",
+          body: "Findings:\r\n- keys rotate\r\n- שלום \u2067isolated\u2069 text",
+          reviewKind: "security",
+          status: "done",
+          verdict: "changes_requested",
+        },
+      }),
+    );
+    expect(created.etag).toBe('"1"');
+    expect((JSON.parse(created.text) as NodeBody).node.title).toBe("Revue de sécurité — 鍵の管理 🔐");
+    await expectSameAsGet(created);
+
+    const id = created.id;
+    const titled = await patch(id, 1, { title: "  Revue de sécurité, v2  " });
+    expect((JSON.parse(titled.text) as NodeBody).node).toMatchObject({ title: "Revue de sécurité, v2", version: 2 });
+    await expectSameAsGet(titled);
+    const bodied = await patch(id, 2, { body: "Rewritten body only" });
+    expect((JSON.parse(bodied.text) as NodeBody).node).toMatchObject({
+      title: "Revue de sécurité, v2",
+      body: "Rewritten body only",
+    });
+    await expectSameAsGet(bodied);
+    const reopened = await patch(id, 3, { status: "open", verdict: null });
+    expect((JSON.parse(reopened.text) as NodeBody).node).toMatchObject({ status: "open", verdict: null, version: 4 });
+    await expectSameAsGet(reopened);
+    const archived = await answered(await f.call("DELETE", `/api/nodes/${id}`, { token: admin }));
+    await expectSameAsGet(archived);
+    const restored = await answered(await f.call("POST", `/api/nodes/${id}/restore`, { token: admin }));
+    expect((JSON.parse(restored.text) as NodeBody).node).toMatchObject({ archivedAt: null, version: 6 });
+    await expectSameAsGet(restored);
+  });
+
   it("archives and restores; archived nodes leave the default listing", async () => {
     const note = await node("note", "Temporary note");
     expect(

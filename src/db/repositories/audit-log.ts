@@ -1,6 +1,7 @@
 /** Audit rows: appended inside the transaction of the change they record; never updated or deleted (triggers). */
 import type BetterSqlite3 from "better-sqlite3";
 import type { DomainEvent } from "../../vocabulary/events.js";
+import { statement } from "../statements.js";
 
 /** Where the row goes: its log, leaf index, id and time (decided inside the write transaction). */
 export interface AuditPosition {
@@ -145,18 +146,17 @@ export class AuditLogRepository {
 
   /** The log's rows in leaf order, from `fromSeq`, a page at a time (constant memory for any size). */
   page(fromSeq: number, limit: number): AuditRow[] {
-    return this.handle
-      .prepare<[string, number, number], Row>(
-        `SELECT ${COLUMNS} FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
-      )
+    return statement<[string, number, number], Row>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?`,
+    )
       .all(this.tenantId, fromSeq, limit)
       .map(toRow);
   }
 
   /** One page of the log's rows matching the filter, in seq order (keyset pagination: constant memory). */
   filtered(filter: AuditFilter): AuditRow[] {
-    return this.handle
-      .prepare<[Record<string, string | number | null>], Row>(FILTER_SQL)
+    return statement<[Record<string, string | number | null>], Row>(this.handle, FILTER_SQL)
       .all({
         tenantId: this.tenantId,
         afterSeq: filter.afterSeq,
@@ -171,10 +171,10 @@ export class AuditLogRepository {
 
   /** Only the leaf hashes of a page of the log (what the Merkle tree needs), in seq order. */
   leafHashes(fromSeq: number, limit: number): Uint8Array[] {
-    return this.handle
-      .prepare<[string, number, number], { leaf_hash: Buffer }>(
-        "SELECT leaf_hash FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
-      )
+    return statement<[string, number, number], { leaf_hash: Buffer }>(
+      this.handle,
+      "SELECT leaf_hash FROM audit_events WHERE tenant_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
+    )
       .all(this.tenantId, fromSeq, limit)
       .map((r) => new Uint8Array(r.leaf_hash));
   }
@@ -182,32 +182,30 @@ export class AuditLogRepository {
   /** How many events the log holds (its next leaf index). */
   size(): number {
     return (
-      this.handle
-        .prepare<[string], { next: number }>(
-          "SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_events WHERE tenant_id = ?",
-        )
-        .get(this.tenantId)?.next ?? 0
+      statement<[string], { next: number }>(
+        this.handle,
+        "SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_events WHERE tenant_id = ?",
+      ).get(this.tenantId)?.next ?? 0
     );
   }
 
   latestCheckpoint(): CheckpointRow | undefined {
-    const row = this.handle
-      .prepare<[string], CheckpointSqlRow>(
-        "SELECT tenant_id, size, root_hash, frontier, note, created_at " +
-          "FROM audit_checkpoints " +
-          "WHERE tenant_id = ? ORDER BY size DESC LIMIT 1",
-      )
-      .get(this.tenantId);
+    const row = statement<[string], CheckpointSqlRow>(
+      this.handle,
+      "SELECT tenant_id, size, root_hash, frontier, note, created_at " +
+        "FROM audit_checkpoints " +
+        "WHERE tenant_id = ? ORDER BY size DESC LIMIT 1",
+    ).get(this.tenantId);
     return row ? toCheckpoint(row) : undefined;
   }
 
   checkpoints(): CheckpointRow[] {
-    return this.handle
-      .prepare<[string], CheckpointSqlRow>(
-        "SELECT tenant_id, size, root_hash, frontier, note, created_at " +
-          "FROM audit_checkpoints " +
-          "WHERE tenant_id = ? ORDER BY size",
-      )
+    return statement<[string], CheckpointSqlRow>(
+      this.handle,
+      "SELECT tenant_id, size, root_hash, frontier, note, created_at " +
+        "FROM audit_checkpoints " +
+        "WHERE tenant_id = ? ORDER BY size",
+    )
       .all(this.tenantId)
       .map(toCheckpoint);
   }
@@ -219,26 +217,23 @@ export class AuditLogRepository {
  * and checkpoints walk every log, the installation's included).
  */
 export class AuditRepository {
-  // Prepared once, on first use (after migrations): appending runs inside every write request,
-  // and preparing each time doubled its cost.
-  private nextSeqStatement: BetterSqlite3.Statement<[string], { next: number }> | undefined;
-  private appendStatement: BetterSqlite3.Statement | undefined;
-
   constructor(private readonly handle: BetterSqlite3.Database) {}
 
   /** The next leaf index of a log; called inside the write transaction, so no two appends race for it. */
   nextSeq(logId: string): number {
-    this.nextSeqStatement ??= this.handle.prepare<[string], { next: number }>(
-      "SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_events WHERE tenant_id = ?",
+    return (
+      statement<[string], { next: number }>(
+        this.handle,
+        "SELECT coalesce(max(seq) + 1, 0) AS next FROM audit_events WHERE tenant_id = ?",
+      ).get(logId)?.next ?? 0
     );
-    return this.nextSeqStatement.get(logId)?.next ?? 0;
   }
 
   append(row: AuditRow): void {
-    this.appendStatement ??= this.handle.prepare(
+    statement(
+      this.handle,
       `INSERT INTO audit_events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.appendStatement.run(
+    ).run(
       row.vid,
       row.tenantId,
       row.seq,
@@ -288,20 +283,19 @@ export class AuditRepository {
 
   /** Every log that has events: the tenants' and the installation's. */
   logIds(): string[] {
-    return this.handle
-      .prepare<[], { tenant_id: string }>(
-        "SELECT DISTINCT tenant_id FROM audit_events WHERE tenant_id IS NOT NULL ORDER BY tenant_id",
-      )
+    return statement<[], { tenant_id: string }>(
+      this.handle,
+      "SELECT DISTINCT tenant_id FROM audit_events WHERE tenant_id IS NOT NULL ORDER BY tenant_id",
+    )
       .all()
       .map((r) => r.tenant_id);
   }
 
   insertCheckpoint(row: CheckpointRow): void {
-    this.handle
-      .prepare(
-        "INSERT OR IGNORE INTO audit_checkpoints (tenant_id, size, root_hash, frontier, note, " +
-          "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-      )
-      .run(row.tenantId, row.size, Buffer.from(row.rootHash), Buffer.from(row.frontier), row.note, row.createdAt);
+    statement(
+      this.handle,
+      "INSERT OR IGNORE INTO audit_checkpoints (tenant_id, size, root_hash, frontier, note, " +
+        "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(row.tenantId, row.size, Buffer.from(row.rootHash), Buffer.from(row.frontier), row.note, row.createdAt);
   }
 }

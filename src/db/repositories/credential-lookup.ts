@@ -13,43 +13,41 @@ import { toPasswordReset, type PasswordResetRecord, type PasswordResetRow } from
 import { toPersonalToken, type PersonalTokenRecord, type PersonalTokenRow } from "./personal-tokens.js";
 import { toRefreshToken, type RefreshRow, type RefreshTokenRecord } from "./sessions.js";
 import { UserRepository, type UserRecord } from "./users.js";
+import { statement } from "../statements.js";
 
 export class CredentialLookup {
   constructor(private readonly handle: BetterSqlite3.Database) {}
 
   /** A personal access token by the hash of the presented token. */
   personalToken(tokenHash: Uint8Array): PersonalTokenRecord | undefined {
-    const row = this.handle
-      .prepare<[Buffer], PersonalTokenRow>(
-        "SELECT id, tenant_id, user_id, name, token_hash, scopes, project_id, created_at, expires_at, " +
-          "last_used_at, revoked_at " +
-          "FROM personal_access_tokens " +
-          "WHERE token_hash = ?",
-      )
-      .get(Buffer.from(tokenHash));
+    const row = statement<[Buffer], PersonalTokenRow>(
+      this.handle,
+      "SELECT id, tenant_id, user_id, name, token_hash, scopes, project_id, created_at, expires_at, " +
+        "last_used_at, revoked_at " +
+        "FROM personal_access_tokens " +
+        "WHERE token_hash = ?",
+    ).get(Buffer.from(tokenHash));
     return row ? toPersonalToken(row) : undefined;
   }
 
   /** A refresh token's row by the hash of the presented token. */
   refreshToken(tokenHash: Uint8Array): RefreshTokenRecord | undefined {
-    const row = this.handle
-      .prepare<[Buffer], RefreshRow>(
-        "SELECT token_hash, tenant_id, session_id, created_at, expires_at, used_at " +
-          "FROM refresh_tokens WHERE token_hash = ?",
-      )
-      .get(Buffer.from(tokenHash));
+    const row = statement<[Buffer], RefreshRow>(
+      this.handle,
+      "SELECT token_hash, tenant_id, session_id, created_at, expires_at, used_at " +
+        "FROM refresh_tokens WHERE token_hash = ?",
+    ).get(Buffer.from(tokenHash));
     return row ? toRefreshToken(row) : undefined;
   }
 
   /** A password reset by the hash of the presented token. */
   passwordReset(tokenHash: Uint8Array): PasswordResetRecord | undefined {
-    const row = this.handle
-      .prepare<[Buffer], PasswordResetRow>(
-        "SELECT token_hash, tenant_id, user_id, created_by, created_at, expires_at " +
-          "FROM password_resets " +
-          "WHERE token_hash = ?",
-      )
-      .get(Buffer.from(tokenHash));
+    const row = statement<[Buffer], PasswordResetRow>(
+      this.handle,
+      "SELECT token_hash, tenant_id, user_id, created_by, created_at, expires_at " +
+        "FROM password_resets " +
+        "WHERE token_hash = ?",
+    ).get(Buffer.from(tokenHash));
     return row ? toPasswordReset(row) : undefined;
   }
 

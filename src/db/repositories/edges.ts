@@ -1,6 +1,7 @@
 /** Edges of the graph, and the recursive queries over them (cycle check, chain of custody). */
 import type BetterSqlite3 from "better-sqlite3";
 import type { EdgeType } from "../../vocabulary/graph.js";
+import { statement } from "../statements.js";
 
 export interface EdgeRecord {
   readonly id: string;
@@ -99,43 +100,43 @@ export class EdgeRepository {
   ) {}
 
   get(id: string): EdgeRecord | undefined {
-    const row = this.handle
-      .prepare<[string, string], EdgeRow>(`SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND id = ?`)
-      .get(this.tenantId, id);
+    const row = statement<[string, string], EdgeRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND id = ?`,
+    ).get(this.tenantId, id);
     return row ? toEdge(row) : undefined;
   }
 
   find(type: EdgeType, fromId: string, toId: string): EdgeRecord | undefined {
-    const row = this.handle
-      .prepare<[string, EdgeType, string, string], EdgeRow>(
-        `SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND type = ? AND from_id = ? AND to_id = ?`,
-      )
-      .get(this.tenantId, type, fromId, toId);
+    const row = statement<[string, EdgeType, string, string], EdgeRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND type = ? AND from_id = ? AND to_id = ?`,
+    ).get(this.tenantId, type, fromId, toId);
     return row ? toEdge(row) : undefined;
   }
 
   /** Edges touching any of the nodes (either end). */
   touching(nodeIds: readonly string[]): EdgeRecord[] {
     if (nodeIds.length === 0) return [];
-    return this.handle
-      .prepare<[string, string, string, string], EdgeRow>(TOUCHING_SQL)
+    return statement<[string, string, string, string], EdgeRow>(this.handle, TOUCHING_SQL)
       .all(this.tenantId, JSON.stringify(nodeIds), this.tenantId, JSON.stringify(nodeIds))
       .map(toEdge);
   }
 
   /** A project's edges, keyset-paginated by id. */
   listForProject(projectId: string, after: string | undefined, limit: number): EdgeRecord[] {
-    return this.handle
-      .prepare<[string, string, string, number], EdgeRow>(
-        `SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?`,
-      )
+    return statement<[string, string, string, number], EdgeRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM edges WHERE tenant_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?`,
+    )
       .all(this.tenantId, projectId, after ?? "", limit)
       .map(toEdge);
   }
 
   reachable(type: EdgeType, start: string, target: string, maxDepth: number): boolean {
     return (
-      this.handle.prepare(REACHABLE_SQL).get({ tenantId: this.tenantId, type, start, target, maxDepth }) !== undefined
+      statement(this.handle, REACHABLE_SQL).get({ tenantId: this.tenantId, type, start, target, maxDepth }) !==
+      undefined
     );
   }
 
@@ -147,8 +148,7 @@ export class EdgeRepository {
     maxNodes: number,
     includeArchived = false,
   ): TraceStep[] {
-    return this.handle
-      .prepare<[Record<string, string | number>], { node_id: string; depth: number }>(TRACE_SQL)
+    return statement<[Record<string, string | number>], { node_id: string; depth: number }>(this.handle, TRACE_SQL)
       .all({
         tenantId: this.tenantId,
         start,
@@ -162,25 +162,38 @@ export class EdgeRepository {
   }
 
   insert(edge: Omit<EdgeRecord, "tenantId">): void {
-    this.handle
-      .prepare(`INSERT INTO edges (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(edge.id, this.tenantId, edge.projectId, edge.type, edge.fromId, edge.toId, edge.createdBy, edge.createdAt);
+    statement(this.handle, `INSERT INTO edges (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      edge.id,
+      this.tenantId,
+      edge.projectId,
+      edge.type,
+      edge.fromId,
+      edge.toId,
+      edge.createdBy,
+      edge.createdAt,
+    );
   }
 
   delete(id: string): boolean {
-    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1;
+    return (
+      statement(this.handle, "DELETE FROM edges WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1
+    );
   }
 
   /** Deletes every edge with the node at either end; returns how many went. */
   deleteTouching(nodeId: string): number {
-    return this.handle
-      .prepare("DELETE FROM edges WHERE tenant_id = ? AND (from_id = ? OR to_id = ?)")
-      .run(this.tenantId, nodeId, nodeId).changes;
+    return statement(this.handle, "DELETE FROM edges WHERE tenant_id = ? AND (from_id = ? OR to_id = ?)").run(
+      this.tenantId,
+      nodeId,
+      nodeId,
+    ).changes;
   }
 
   /** Deletes every edge of a project (edges never cross projects); returns how many went. */
   deleteForProject(projectId: string): number {
-    return this.handle.prepare("DELETE FROM edges WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, projectId)
-      .changes;
+    return statement(this.handle, "DELETE FROM edges WHERE tenant_id = ? AND project_id = ?").run(
+      this.tenantId,
+      projectId,
+    ).changes;
   }
 }

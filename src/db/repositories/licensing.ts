@@ -4,6 +4,7 @@
  * tenant. Rows of licenses, clock_rollbacks and usage_snapshots are append-only (triggers).
  */
 import type BetterSqlite3 from "better-sqlite3";
+import { statement } from "../statements.js";
 
 export interface InstalledLicenseRow {
   readonly sequence: number;
@@ -96,91 +97,99 @@ export class LicensingRepository {
 
   /** The installed license with the highest sequence. */
   currentLicense(): InstalledLicenseRow | undefined {
-    const row = this.handle
-      .prepare<[], LicenseRow>(`SELECT ${LICENSE_COLUMNS} FROM licenses ORDER BY sequence DESC LIMIT 1`)
-      .get();
+    const row = statement<[], LicenseRow>(
+      this.handle,
+      `SELECT ${LICENSE_COLUMNS} FROM licenses ORDER BY sequence DESC LIMIT 1`,
+    ).get();
     return row ? toLicense(row) : undefined;
   }
 
   /** Cheap: which license is current (its sequence), to tell whether a cached copy is still it. */
   currentSequence(): number | undefined {
     return (
-      this.handle.prepare<[], { sequence: number | null }>("SELECT max(sequence) AS sequence FROM licenses").get()
+      statement<[], { sequence: number | null }>(this.handle, "SELECT max(sequence) AS sequence FROM licenses").get()
         ?.sequence ?? undefined
     );
   }
 
   licenseHistory(): InstalledLicenseRow[] {
-    return this.handle
-      .prepare<[], LicenseRow>(`SELECT ${LICENSE_COLUMNS} FROM licenses ORDER BY sequence`)
+    return statement<[], LicenseRow>(this.handle, `SELECT ${LICENSE_COLUMNS} FROM licenses ORDER BY sequence`)
       .all()
       .map(toLicense);
   }
 
   insertLicense(row: InstalledLicenseRow): void {
-    this.handle
-      .prepare(`INSERT INTO licenses (${LICENSE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`)
-      .run(row.sequence, row.licenseId, row.kid, row.text, row.installedAt, row.installedBy);
+    statement(this.handle, `INSERT INTO licenses (${LICENSE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(
+      row.sequence,
+      row.licenseId,
+      row.kid,
+      row.text,
+      row.installedAt,
+      row.installedBy,
+    );
   }
 
   meta(key: LicenseMetaKey): string | undefined {
-    return this.handle.prepare<[string], { value: string }>("SELECT value FROM license_meta WHERE key = ?").get(key)
+    return statement<[string], { value: string }>(this.handle, "SELECT value FROM license_meta WHERE key = ?").get(key)
       ?.value;
   }
 
   setMeta(key: LicenseMetaKey, value: string): void {
-    this.handle
-      .prepare(
-        "INSERT INTO license_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      )
-      .run(key, value);
+    statement(
+      this.handle,
+      "INSERT INTO license_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ).run(key, value);
   }
 
   insertRollback(row: Omit<ClockRollbackRow, "id">): number {
-    const result = this.handle
-      .prepare("INSERT INTO clock_rollbacks (detected_at, high_water, behind_seconds, source) VALUES (?, ?, ?, ?)")
-      .run(row.detectedAt, row.highWater, row.behindSeconds, row.source);
+    const result = statement(
+      this.handle,
+      "INSERT INTO clock_rollbacks (detected_at, high_water, behind_seconds, source) VALUES (?, ?, ?, ?)",
+    ).run(row.detectedAt, row.highWater, row.behindSeconds, row.source);
     return Number(result.lastInsertRowid);
   }
 
   /** Rollbacks with an id above `afterId`, oldest first. */
   rollbacksAfter(afterId: number): ClockRollbackRow[] {
-    return this.handle
-      .prepare<[number], RollbackRow>(`SELECT ${ROLLBACK_COLUMNS} FROM clock_rollbacks WHERE id > ? ORDER BY id`)
+    return statement<[number], RollbackRow>(
+      this.handle,
+      `SELECT ${ROLLBACK_COLUMNS} FROM clock_rollbacks WHERE id > ? ORDER BY id`,
+    )
       .all(afterId)
       .map(toRollback);
   }
 
   lastSnapshot(): UsageSnapshotRow | undefined {
-    const row = this.handle
-      .prepare<[], SnapshotRow>(`SELECT ${SNAPSHOT_COLUMNS} FROM usage_snapshots ORDER BY seq DESC LIMIT 1`)
-      .get();
+    const row = statement<[], SnapshotRow>(
+      this.handle,
+      `SELECT ${SNAPSHOT_COLUMNS} FROM usage_snapshots ORDER BY seq DESC LIMIT 1`,
+    ).get();
     return row ? toSnapshot(row) : undefined;
   }
 
   snapshotForDay(day: string): UsageSnapshotRow | undefined {
-    const row = this.handle
-      .prepare<[string], SnapshotRow>(`SELECT ${SNAPSHOT_COLUMNS} FROM usage_snapshots WHERE day = ?`)
-      .get(day);
+    const row = statement<[string], SnapshotRow>(
+      this.handle,
+      `SELECT ${SNAPSHOT_COLUMNS} FROM usage_snapshots WHERE day = ?`,
+    ).get(day);
     return row ? toSnapshot(row) : undefined;
   }
 
   /** The last snapshot of a day before `day`: where a report starting at `day` continues the chain from. */
   lastSnapshotBefore(day: string): UsageSnapshotRow | undefined {
-    const row = this.handle
-      .prepare<[string], SnapshotRow>(
-        `SELECT ${SNAPSHOT_COLUMNS} FROM usage_snapshots WHERE day < ? ORDER BY seq DESC LIMIT 1`,
-      )
-      .get(day);
+    const row = statement<[string], SnapshotRow>(
+      this.handle,
+      `SELECT ${SNAPSHOT_COLUMNS} FROM usage_snapshots WHERE day < ? ORDER BY seq DESC LIMIT 1`,
+    ).get(day);
     return row ? toSnapshot(row) : undefined;
   }
 
   /** Snapshots whose day is within [fromDay, toDay], in chain order. */
   snapshotsBetween(fromDay: string, toDay: string): UsageSnapshotRow[] {
-    return this.handle
-      .prepare<[string, string], SnapshotRow>(
-        `SELECT ${SNAPSHOT_COLUMNS} FROM usage_snapshots WHERE day >= ? AND day <= ? ORDER BY seq`,
-      )
+    return statement<[string, string], SnapshotRow>(
+      this.handle,
+      `SELECT ${SNAPSHOT_COLUMNS} FROM usage_snapshots WHERE day >= ? AND day <= ? ORDER BY seq`,
+    )
       .all(fromDay, toDay)
       .map(toSnapshot);
   }
@@ -188,15 +197,21 @@ export class LicensingRepository {
   /** The latest event time of one audit log: the audit trail's own high-water mark of the clock. */
   latestAuditTime(logId: string): string | undefined {
     return (
-      this.handle
-        .prepare<[string], { t: string | null }>("SELECT max(timestamp) AS t FROM audit_events WHERE tenant_id = ?")
-        .get(logId)?.t ?? undefined
+      statement<[string], { t: string | null }>(
+        this.handle,
+        "SELECT max(timestamp) AS t FROM audit_events WHERE tenant_id = ?",
+      ).get(logId)?.t ?? undefined
     );
   }
 
   insertSnapshot(row: UsageSnapshotRow): void {
-    this.handle
-      .prepare(`INSERT INTO usage_snapshots (${SNAPSHOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`)
-      .run(row.seq, row.day, row.body, row.hash, row.rollbacksThrough, row.createdAt);
+    statement(this.handle, `INSERT INTO usage_snapshots (${SNAPSHOT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(
+      row.seq,
+      row.day,
+      row.body,
+      row.hash,
+      row.rollbacksThrough,
+      row.createdAt,
+    );
   }
 }

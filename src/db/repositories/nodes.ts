@@ -1,6 +1,7 @@
 /** Nodes of the graph. Every statement binds tenant_id; reads of one project also bind project_id. */
 import type BetterSqlite3 from "better-sqlite3";
 import type { NodeType, ReviewKind, ReviewVerdict } from "../../vocabulary/graph.js";
+import { statement } from "../statements.js";
 
 export interface NodeRecord {
   readonly id: string;
@@ -112,23 +113,21 @@ export class NodeRepository {
   ) {}
 
   get(id: string): NodeRecord | undefined {
-    const row = this.handle
-      .prepare<[string, string], NodeRow>(`SELECT ${COLUMNS} FROM nodes WHERE tenant_id = ? AND id = ?`)
-      .get(this.tenantId, id);
+    const row = statement<[string, string], NodeRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM nodes WHERE tenant_id = ? AND id = ?`,
+    ).get(this.tenantId, id);
     return row ? toNode(row) : undefined;
   }
 
   getMany(ids: readonly string[]): NodeRecord[] {
     if (ids.length === 0) return [];
-    return (
-      this.handle
-        // "+tenant_id": still bound, but the planner looks rows up by primary key instead of scanning by tenant.
-        .prepare<[string, string], NodeRow>(
-          `SELECT ${COLUMNS} FROM nodes WHERE +tenant_id = ? AND id IN (SELECT value FROM json_each(?))`,
-        )
-        .all(this.tenantId, JSON.stringify(ids))
-        .map(toNode)
-    );
+    return statement<[string, string], NodeRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM nodes WHERE +tenant_id = ? AND id IN (SELECT value FROM json_each(?))`,
+    )
+      .all(this.tenantId, JSON.stringify(ids))
+      .map(toNode);
   }
 
   /**
@@ -137,8 +136,7 @@ export class NodeRepository {
    */
   list(projectId: string, filter: NodeFilter): NodeRecord[] {
     const terms = (filter.terms ?? []).map((t) => Buffer.from(t).toString("hex"));
-    return this.handle
-      .prepare<[Record<string, string | number | null>], NodeRow>(LIST_SQL)
+    return statement<[Record<string, string | number | null>], NodeRow>(this.handle, LIST_SQL)
       .all({
         tenantId: this.tenantId,
         projectId,
@@ -157,31 +155,29 @@ export class NodeRepository {
 
   /** Inserts the node with the search terms of its title. */
   insert(node: NewNode, terms: readonly Uint8Array[]): void {
-    this.handle
-      .prepare(`INSERT INTO nodes (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(
-        node.id,
-        this.tenantId,
-        node.projectId,
-        node.type,
-        node.status,
-        node.reviewKind,
-        node.verdict,
-        Buffer.from(node.titleEnc),
-        Buffer.from(node.bodyEnc),
-        node.authorType,
-        node.authorId,
-        node.version,
-        node.createdAt,
-        node.updatedAt,
-        node.archivedAt,
-      );
+    statement(this.handle, `INSERT INTO nodes (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      node.id,
+      this.tenantId,
+      node.projectId,
+      node.type,
+      node.status,
+      node.reviewKind,
+      node.verdict,
+      Buffer.from(node.titleEnc),
+      Buffer.from(node.bodyEnc),
+      node.authorType,
+      node.authorId,
+      node.version,
+      node.createdAt,
+      node.updatedAt,
+      node.archivedAt,
+    );
     this.#replaceTerms(node.id, terms);
   }
 
   /**
    * Applies the changes only if the stored version is `expectedVersion` (and replaces the search
-   * terms when given); returns the new version or undefined on a stale one.
+   * terms when given); returns the row as the write left it (RETURNING), or undefined on a stale one.
    */
   update(
     id: string,
@@ -189,32 +185,31 @@ export class NodeRepository {
     changes: NodeChanges,
     now: string,
     terms?: readonly Uint8Array[],
-  ): number | undefined {
+  ): NodeRecord | undefined {
     const current = this.get(id);
     if (!current || current.version !== expectedVersion) return undefined;
     const next = expectedVersion + 1;
-    const result = this.handle
-      .prepare(
-        "UPDATE nodes SET status = ?, review_kind = ?, verdict = ?, title_enc = ?, body_enc = ?, " +
-          "archived_at = ?, version = ?, updated_at = ? " +
-          "WHERE tenant_id = ? AND id = ? AND version = ?",
-      )
-      .run(
-        changes.status ?? current.status,
-        changes.reviewKind !== undefined ? changes.reviewKind : current.reviewKind,
-        changes.verdict !== undefined ? changes.verdict : current.verdict,
-        Buffer.from(changes.titleEnc ?? current.titleEnc),
-        Buffer.from(changes.bodyEnc ?? current.bodyEnc),
-        changes.archivedAt !== undefined ? changes.archivedAt : current.archivedAt,
-        next,
-        now,
-        this.tenantId,
-        id,
-        expectedVersion,
-      );
-    if (result.changes !== 1) return undefined;
+    const written = statement<unknown[], NodeRow>(
+      this.handle,
+      "UPDATE nodes SET status = ?, review_kind = ?, verdict = ?, title_enc = ?, body_enc = ?, " +
+        "archived_at = ?, version = ?, updated_at = ? " +
+        `WHERE tenant_id = ? AND id = ? AND version = ? RETURNING ${COLUMNS}`,
+    ).get(
+      changes.status ?? current.status,
+      changes.reviewKind !== undefined ? changes.reviewKind : current.reviewKind,
+      changes.verdict !== undefined ? changes.verdict : current.verdict,
+      Buffer.from(changes.titleEnc ?? current.titleEnc),
+      Buffer.from(changes.bodyEnc ?? current.bodyEnc),
+      changes.archivedAt !== undefined ? changes.archivedAt : current.archivedAt,
+      next,
+      now,
+      this.tenantId,
+      id,
+      expectedVersion,
+    );
+    if (written === undefined) return undefined;
     if (terms) this.#replaceTerms(id, terms);
-    return next;
+    return toNode(written);
   }
 
   /**
@@ -223,26 +218,32 @@ export class NodeRepository {
    * complete whatever the schema says. Edges are the caller's (EdgeRepository.deleteTouching).
    */
   erase(id: string): boolean {
-    this.handle.prepare("DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?").run(this.tenantId, id);
-    return this.handle.prepare("DELETE FROM nodes WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1;
+    statement(this.handle, "DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?").run(this.tenantId, id);
+    return (
+      statement(this.handle, "DELETE FROM nodes WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1
+    );
   }
 
   /** Hard delete of every node of a project, search terms first; returns how many nodes went. */
   eraseProjectNodes(projectId: string): number {
-    this.handle
-      .prepare(
-        "DELETE FROM node_terms " +
-          "WHERE tenant_id = ? AND node_id IN (SELECT id " +
-          "FROM nodes WHERE tenant_id = ? AND project_id = ?)",
-      )
-      .run(this.tenantId, this.tenantId, projectId);
-    return this.handle.prepare("DELETE FROM nodes WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, projectId)
-      .changes;
+    statement(
+      this.handle,
+      "DELETE FROM node_terms " +
+        "WHERE tenant_id = ? AND node_id IN (SELECT id " +
+        "FROM nodes WHERE tenant_id = ? AND project_id = ?)",
+    ).run(this.tenantId, this.tenantId, projectId);
+    return statement(this.handle, "DELETE FROM nodes WHERE tenant_id = ? AND project_id = ?").run(
+      this.tenantId,
+      projectId,
+    ).changes;
   }
 
   #replaceTerms(nodeId: string, terms: readonly Uint8Array[]): void {
-    this.handle.prepare("DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?").run(this.tenantId, nodeId);
-    const insert = this.handle.prepare("INSERT OR IGNORE INTO node_terms (tenant_id, term, node_id) VALUES (?, ?, ?)");
+    statement(this.handle, "DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?").run(this.tenantId, nodeId);
+    const insert = statement(
+      this.handle,
+      "INSERT OR IGNORE INTO node_terms (tenant_id, term, node_id) VALUES (?, ?, ?)",
+    );
     for (const term of terms) insert.run(this.tenantId, Buffer.from(term), nodeId);
   }
 }

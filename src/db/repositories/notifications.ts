@@ -1,5 +1,6 @@
 /** Notifications; created only together with the audit row that triggers them (see Database.audit). */
 import type BetterSqlite3 from "better-sqlite3";
+import { statement } from "../statements.js";
 
 export interface NotificationRecord {
   readonly id: string;
@@ -46,30 +47,35 @@ export class NotificationRepository {
   ) {}
 
   insert(n: Omit<NotificationRecord, "tenantId">): void {
-    this.handle
-      .prepare(`INSERT INTO notifications (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-      .run(n.id, this.tenantId, n.userId, n.triggeredByAuditVid, n.message, n.createdAt, n.readAt);
+    statement(this.handle, `INSERT INTO notifications (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
+      n.id,
+      this.tenantId,
+      n.userId,
+      n.triggeredByAuditVid,
+      n.message,
+      n.createdAt,
+      n.readAt,
+    );
   }
 
   /** A user's notifications, newest first. */
   forUser(userId: string, unreadOnly: boolean, limit: number): NotificationRecord[] {
-    return this.handle
-      .prepare<[string, string, number, number], Row>(
-        `SELECT ${COLUMNS} FROM notifications ` +
-          `WHERE tenant_id = ? AND user_id = ? AND (? = 0 OR read_at IS NULL) ` +
-          `ORDER BY created_at DESC, id LIMIT ?`,
-      )
+    return statement<[string, string, number, number], Row>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM notifications ` +
+        `WHERE tenant_id = ? AND user_id = ? AND (? = 0 OR read_at IS NULL) ` +
+        `ORDER BY created_at DESC, id LIMIT ?`,
+    )
       .all(this.tenantId, userId, unreadOnly ? 1 : 0, limit)
       .map(toRecord);
   }
 
   markRead(userId: string, id: string, now: string): boolean {
     return (
-      this.handle
-        .prepare(
-          "UPDATE notifications SET read_at = coalesce(read_at, ?) WHERE tenant_id = ? AND user_id = ? AND id = ?",
-        )
-        .run(now, this.tenantId, userId, id).changes === 1
+      statement(
+        this.handle,
+        "UPDATE notifications SET read_at = coalesce(read_at, ?) WHERE tenant_id = ? AND user_id = ? AND id = ?",
+      ).run(now, this.tenantId, userId, id).changes === 1
     );
   }
 }

@@ -1,5 +1,6 @@
 /** One-time password reset tokens, stored as SHA-256 hashes only; at most one per user. */
 import type BetterSqlite3 from "better-sqlite3";
+import { statement } from "../statements.js";
 
 export interface PasswordResetRecord {
   readonly tokenHash: Uint8Array;
@@ -45,41 +46,37 @@ export class PasswordResetRepository {
 
   /** Stores a new reset for the user; the user's earlier one, and every expired one of the tenant, are gone. */
   replace(reset: Omit<PasswordResetRecord, "tenantId">): void {
-    this.handle
-      .prepare("DELETE FROM password_resets WHERE tenant_id = ? AND (user_id = ? OR expires_at <= ?)")
-      .run(this.tenantId, reset.userId, reset.createdAt);
-    this.handle
-      .prepare(
-        "INSERT INTO password_resets (token_hash, tenant_id, user_id, created_by, created_at, " +
-          "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-      )
-      .run(
-        Buffer.from(reset.tokenHash),
-        this.tenantId,
-        reset.userId,
-        reset.createdBy,
-        reset.createdAt,
-        reset.expiresAt,
-      );
+    statement(this.handle, "DELETE FROM password_resets WHERE tenant_id = ? AND (user_id = ? OR expires_at <= ?)").run(
+      this.tenantId,
+      reset.userId,
+      reset.createdAt,
+    );
+    statement(
+      this.handle,
+      "INSERT INTO password_resets (token_hash, tenant_id, user_id, created_by, created_at, " +
+        "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(Buffer.from(reset.tokenHash), this.tenantId, reset.userId, reset.createdBy, reset.createdAt, reset.expiresAt);
   }
 
   /** Deletes the reset if it is still unexpired; true only then (it can be spent once). */
   consume(tokenHash: Uint8Array, now: string): boolean {
     return (
-      this.handle
-        .prepare("DELETE FROM password_resets WHERE tenant_id = ? AND token_hash = ? AND expires_at > ?")
-        .run(this.tenantId, Buffer.from(tokenHash), now).changes === 1
+      statement(
+        this.handle,
+        "DELETE FROM password_resets WHERE tenant_id = ? AND token_hash = ? AND expires_at > ?",
+      ).run(this.tenantId, Buffer.from(tokenHash), now).changes === 1
     );
   }
 
   /** Every reset of the tenant: a new root recovery token voids any earlier one, whichever root it was for. */
   deleteForTenant(): number {
-    return this.handle.prepare("DELETE FROM password_resets WHERE tenant_id = ?").run(this.tenantId).changes;
+    return statement(this.handle, "DELETE FROM password_resets WHERE tenant_id = ?").run(this.tenantId).changes;
   }
 
   deleteForUser(userId: string): number {
-    return this.handle
-      .prepare("DELETE FROM password_resets WHERE tenant_id = ? AND user_id = ?")
-      .run(this.tenantId, userId).changes;
+    return statement(this.handle, "DELETE FROM password_resets WHERE tenant_id = ? AND user_id = ?").run(
+      this.tenantId,
+      userId,
+    ).changes;
   }
 }

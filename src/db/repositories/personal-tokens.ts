@@ -1,5 +1,6 @@
 /** Personal access tokens: stored as SHA-256 hashes only; the token is shown once at creation. */
 import type BetterSqlite3 from "better-sqlite3";
+import { statement } from "../statements.js";
 
 export interface PersonalTokenRecord {
   readonly id: string;
@@ -59,67 +60,65 @@ export class PersonalTokenRepository {
   ) {}
 
   get(id: string): PersonalTokenRecord | undefined {
-    const row = this.handle
-      .prepare<[string, string], PersonalTokenRow>(
-        `SELECT ${PERSONAL_TOKEN_COLUMNS} FROM personal_access_tokens WHERE tenant_id = ? AND id = ?`,
-      )
-      .get(this.tenantId, id);
+    const row = statement<[string, string], PersonalTokenRow>(
+      this.handle,
+      `SELECT ${PERSONAL_TOKEN_COLUMNS} FROM personal_access_tokens WHERE tenant_id = ? AND id = ?`,
+    ).get(this.tenantId, id);
     return row ? toPersonalToken(row) : undefined;
   }
 
   listForUser(userId: string): PersonalTokenRecord[] {
-    return this.handle
-      .prepare<[string, string], PersonalTokenRow>(
-        `SELECT ${PERSONAL_TOKEN_COLUMNS} ` +
-          `FROM personal_access_tokens ` +
-          `WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC`,
-      )
+    return statement<[string, string], PersonalTokenRow>(
+      this.handle,
+      `SELECT ${PERSONAL_TOKEN_COLUMNS} ` +
+        `FROM personal_access_tokens ` +
+        `WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC`,
+    )
       .all(this.tenantId, userId)
       .map(toPersonalToken);
   }
 
   insert(token: Omit<PersonalTokenRecord, "tenantId">): void {
-    this.handle
-      .prepare(
-        `INSERT INTO personal_access_tokens (${PERSONAL_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        token.id,
-        this.tenantId,
-        token.userId,
-        token.name,
-        Buffer.from(token.tokenHash),
-        token.scopes.join(" "),
-        token.projectId,
-        token.createdAt,
-        token.expiresAt,
-        token.lastUsedAt,
-        token.revokedAt,
-      );
+    statement(
+      this.handle,
+      `INSERT INTO personal_access_tokens (${PERSONAL_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      token.id,
+      this.tenantId,
+      token.userId,
+      token.name,
+      Buffer.from(token.tokenHash),
+      token.scopes.join(" "),
+      token.projectId,
+      token.createdAt,
+      token.expiresAt,
+      token.lastUsedAt,
+      token.revokedAt,
+    );
   }
 
   touch(id: string, now: string): void {
-    this.handle
-      .prepare("UPDATE personal_access_tokens SET last_used_at = ? WHERE tenant_id = ? AND id = ?")
-      .run(now, this.tenantId, id);
+    statement(this.handle, "UPDATE personal_access_tokens SET last_used_at = ? WHERE tenant_id = ? AND id = ?").run(
+      now,
+      this.tenantId,
+      id,
+    );
   }
 
   revoke(userId: string, id: string, now: string): boolean {
     return (
-      this.handle
-        .prepare(
-          "UPDATE personal_access_tokens " +
-            "SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND id = ? AND revoked_at IS NULL",
-        )
-        .run(now, this.tenantId, userId, id).changes === 1
+      statement(
+        this.handle,
+        "UPDATE personal_access_tokens " +
+          "SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND id = ? AND revoked_at IS NULL",
+      ).run(now, this.tenantId, userId, id).changes === 1
     );
   }
 
   revokeAllForUser(userId: string, now: string): number {
-    return this.handle
-      .prepare(
-        "UPDATE personal_access_tokens SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL",
-      )
-      .run(now, this.tenantId, userId).changes;
+    return statement(
+      this.handle,
+      "UPDATE personal_access_tokens SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL",
+    ).run(now, this.tenantId, userId).changes;
   }
 }

@@ -1,5 +1,6 @@
 /** Projects and memberships. Every statement binds tenant_id. */
 import type BetterSqlite3 from "better-sqlite3";
+import { statement } from "../statements.js";
 
 export type ProjectRole = "editor" | "viewer";
 
@@ -66,78 +67,77 @@ export class ProjectRepository {
   ) {}
 
   get(id: string): ProjectRecord | undefined {
-    const row = this.handle
-      .prepare<[string, string], ProjectRow>(`SELECT ${COLUMNS} FROM projects WHERE tenant_id = ? AND id = ?`)
-      .get(this.tenantId, id);
+    const row = statement<[string, string], ProjectRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM projects WHERE tenant_id = ? AND id = ?`,
+    ).get(this.tenantId, id);
     return row ? toProject(row) : undefined;
   }
 
   /** The tenant's projects, keyset-paginated by id; archived ones only when asked for. */
   list(after: string | undefined, limit: number, includeArchived = true): ProjectRecord[] {
-    return this.handle
-      .prepare<[string, string, number, number], ProjectRow>(
-        `SELECT ${COLUMNS} FROM projects ` +
-          `WHERE tenant_id = ? AND id > ? AND (? = 1 OR status = 'active') ORDER BY id LIMIT ?`,
-      )
+    return statement<[string, string, number, number], ProjectRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM projects ` +
+        `WHERE tenant_id = ? AND id > ? AND (? = 1 OR status = 'active') ORDER BY id LIMIT ?`,
+    )
       .all(this.tenantId, after ?? "", includeArchived ? 1 : 0, limit)
       .map(toProject);
   }
 
   /** The projects a user is a member of, keyset-paginated by id; archived ones only when asked for. */
   listForMember(userId: string, after: string | undefined, limit: number, includeArchived = true): ProjectRecord[] {
-    return this.handle
-      .prepare<[string, string, string, number, number], ProjectRow>(
-        `SELECT p.id, p.tenant_id, p.name_enc, p.status, p.created_by, p.created_at, p.updated_at
+    return statement<[string, string, string, number, number], ProjectRow>(
+      this.handle,
+      `SELECT p.id, p.tenant_id, p.name_enc, p.status, p.created_by, p.created_at, p.updated_at
          FROM projects p JOIN project_members m ON m.tenant_id = p.tenant_id AND m.project_id = p.id
          WHERE p.tenant_id = ? AND m.user_id = ? AND p.id > ? AND (? = 1 OR p.status = 'active') ORDER BY p.id LIMIT ?`,
-      )
+    )
       .all(this.tenantId, userId, after ?? "", includeArchived ? 1 : 0, limit)
       .map(toProject);
   }
 
   insert(project: Omit<ProjectRecord, "tenantId">): void {
-    this.handle
-      .prepare(`INSERT INTO projects (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-      .run(
-        project.id,
-        this.tenantId,
-        Buffer.from(project.nameEnc),
-        project.status,
-        project.createdBy,
-        project.createdAt,
-        project.updatedAt,
-      );
+    statement(this.handle, `INSERT INTO projects (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
+      project.id,
+      this.tenantId,
+      Buffer.from(project.nameEnc),
+      project.status,
+      project.createdBy,
+      project.createdAt,
+      project.updatedAt,
+    );
   }
 
   update(id: string, changes: { nameEnc?: Uint8Array; status?: ProjectRecord["status"] }, now: string): boolean {
     const current = this.get(id);
     if (!current) return false;
     return (
-      this.handle
-        .prepare("UPDATE projects SET name_enc = ?, status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
-        .run(Buffer.from(changes.nameEnc ?? current.nameEnc), changes.status ?? current.status, now, this.tenantId, id)
+      statement(
+        this.handle,
+        "UPDATE projects SET name_enc = ?, status = ?, updated_at = ? WHERE tenant_id = ? AND id = ?",
+      ).run(Buffer.from(changes.nameEnc ?? current.nameEnc), changes.status ?? current.status, now, this.tenantId, id)
         .changes === 1
     );
   }
 
   membership(projectId: string, userId: string): MemberRecord | undefined {
-    const row = this.handle
-      .prepare<[string, string, string], MemberRow>(
-        "SELECT project_id, user_id, role, added_at " +
-          "FROM project_members " +
-          "WHERE tenant_id = ? AND project_id = ? AND user_id = ?",
-      )
-      .get(this.tenantId, projectId, userId);
+    const row = statement<[string, string, string], MemberRow>(
+      this.handle,
+      "SELECT project_id, user_id, role, added_at " +
+        "FROM project_members " +
+        "WHERE tenant_id = ? AND project_id = ? AND user_id = ?",
+    ).get(this.tenantId, projectId, userId);
     return row ? toMember(row) : undefined;
   }
 
   members(projectId: string): MemberRecord[] {
-    return this.handle
-      .prepare<[string, string], MemberRow>(
-        "SELECT project_id, user_id, role, added_at " +
-          "FROM project_members " +
-          "WHERE tenant_id = ? AND project_id = ? ORDER BY added_at, user_id",
-      )
+    return statement<[string, string], MemberRow>(
+      this.handle,
+      "SELECT project_id, user_id, role, added_at " +
+        "FROM project_members " +
+        "WHERE tenant_id = ? AND project_id = ? ORDER BY added_at, user_id",
+    )
       .all(this.tenantId, projectId)
       .map(toMember);
   }
@@ -147,29 +147,30 @@ export class ProjectRepository {
    * update binds the tenant too: another tenant naming this project and user changes nothing.
    */
   putMember(member: MemberRecord): void {
-    this.handle
-      .prepare(
-        "INSERT INTO project_members (tenant_id, project_id, user_id, role, added_at) " +
-          "VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE " +
-          "SET role = excluded.role " +
-          "WHERE project_members.tenant_id = excluded.tenant_id",
-      )
-      .run(this.tenantId, member.projectId, member.userId, member.role, member.addedAt);
+    statement(
+      this.handle,
+      "INSERT INTO project_members (tenant_id, project_id, user_id, role, added_at) " +
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE " +
+        "SET role = excluded.role " +
+        "WHERE project_members.tenant_id = excluded.tenant_id",
+    ).run(this.tenantId, member.projectId, member.userId, member.role, member.addedAt);
   }
 
   /** Hard delete of the project row and its memberships (its nodes and edges go first, through their repositories). */
   erase(id: string): boolean {
-    this.handle.prepare("DELETE FROM project_members WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, id);
+    statement(this.handle, "DELETE FROM project_members WHERE tenant_id = ? AND project_id = ?").run(this.tenantId, id);
     return (
-      this.handle.prepare("DELETE FROM projects WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1
+      statement(this.handle, "DELETE FROM projects WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1
     );
   }
 
   removeMember(projectId: string, userId: string): boolean {
     return (
-      this.handle
-        .prepare("DELETE FROM project_members WHERE tenant_id = ? AND project_id = ? AND user_id = ?")
-        .run(this.tenantId, projectId, userId).changes === 1
+      statement(this.handle, "DELETE FROM project_members WHERE tenant_id = ? AND project_id = ? AND user_id = ?").run(
+        this.tenantId,
+        projectId,
+        userId,
+      ).changes === 1
     );
   }
 }

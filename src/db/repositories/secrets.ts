@@ -4,6 +4,7 @@
  * parameter or SQLite error message.
  */
 import type BetterSqlite3 from "better-sqlite3";
+import { statement } from "../statements.js";
 
 export interface SecretRecord {
   readonly id: string;
@@ -67,37 +68,36 @@ export class SecretRepository {
   ) {}
 
   get(name: string): SecretRecord | undefined {
-    const row = this.handle
-      .prepare<[string, string], SecretRow>(`SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND name = ?`)
-      .get(this.tenantId, name);
+    const row = statement<[string, string], SecretRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND name = ?`,
+    ).get(this.tenantId, name);
     return row ? toSecret(row) : undefined;
   }
 
   /** The tenant's secrets, keyset-paginated by name. */
   list(after: string | undefined, limit: number): SecretRecord[] {
-    return this.handle
-      .prepare<[string, string, number], SecretRow>(
-        `SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?`,
-      )
+    return statement<[string, string, number], SecretRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?`,
+    )
       .all(this.tenantId, after ?? "", limit)
       .map(toSecret);
   }
 
   insert(secret: Omit<SecretRecord, "tenantId">): void {
-    this.handle
-      .prepare(`INSERT INTO tenant_secrets (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(
-        secret.id,
-        this.tenantId,
-        secret.name,
-        Buffer.from(secret.valueEnc),
-        Buffer.from(secret.descriptionEnc),
-        secret.version,
-        secret.createdBy,
-        secret.createdAt,
-        secret.rotatedBy,
-        secret.rotatedAt,
-      );
+    statement(this.handle, `INSERT INTO tenant_secrets (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      secret.id,
+      this.tenantId,
+      secret.name,
+      Buffer.from(secret.valueEnc),
+      Buffer.from(secret.descriptionEnc),
+      secret.version,
+      secret.createdBy,
+      secret.createdAt,
+      secret.rotatedBy,
+      secret.rotatedAt,
+    );
   }
 
   /**
@@ -106,27 +106,27 @@ export class SecretRepository {
    * Returns the new version, or undefined when nothing matched.
    */
   rotate(id: string, expectedVersion: number | undefined, rotation: SecretRotation, now: string): number | undefined {
-    const current = this.handle
-      .prepare<[string, string], SecretRow>(`SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND id = ?`)
-      .get(this.tenantId, id);
+    const current = statement<[string, string], SecretRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM tenant_secrets WHERE tenant_id = ? AND id = ?`,
+    ).get(this.tenantId, id);
     if (!current || (expectedVersion !== undefined && current.version !== expectedVersion)) return undefined;
     const description =
       rotation.descriptionEnc === undefined ? current.description_enc : Buffer.from(rotation.descriptionEnc);
-    const changed = this.handle
-      .prepare(
-        "UPDATE tenant_secrets " +
-          "SET value_enc = ?, description_enc = ?, version = version + 1, rotated_by = ?, rotated_at = ? " +
-          "WHERE tenant_id = ? AND id = ? AND version = ?",
-      )
-      .run(
-        Buffer.from(rotation.valueEnc),
-        description,
-        rotation.rotatedBy,
-        now,
-        this.tenantId,
-        id,
-        current.version,
-      ).changes;
+    const changed = statement(
+      this.handle,
+      "UPDATE tenant_secrets " +
+        "SET value_enc = ?, description_enc = ?, version = version + 1, rotated_by = ?, rotated_at = ? " +
+        "WHERE tenant_id = ? AND id = ? AND version = ?",
+    ).run(
+      Buffer.from(rotation.valueEnc),
+      description,
+      rotation.rotatedBy,
+      now,
+      this.tenantId,
+      id,
+      current.version,
+    ).changes;
     return changed === 1 ? current.version + 1 : undefined;
   }
 
@@ -134,9 +134,10 @@ export class SecretRepository {
   delete(name: string): SecretRecord | undefined {
     const current = this.get(name);
     if (!current) return undefined;
-    const changed = this.handle
-      .prepare("DELETE FROM tenant_secrets WHERE tenant_id = ? AND id = ?")
-      .run(this.tenantId, current.id).changes;
+    const changed = statement(this.handle, "DELETE FROM tenant_secrets WHERE tenant_id = ? AND id = ?").run(
+      this.tenantId,
+      current.id,
+    ).changes;
     return changed === 1 ? current : undefined;
   }
 }

@@ -3,6 +3,7 @@
  * spends the old one; presenting a spent one revokes the session (the family).
  */
 import type BetterSqlite3 from "better-sqlite3";
+import { statement } from "../statements.js";
 
 export interface SessionRecord {
   readonly id: string;
@@ -87,94 +88,85 @@ export class SessionRepository {
   ) {}
 
   get(id: string): SessionRecord | undefined {
-    const row = this.handle
-      .prepare<[string, string], SessionRow>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND id = ?`)
-      .get(this.tenantId, id);
+    const row = statement<[string, string], SessionRow>(
+      this.handle,
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND id = ?`,
+    ).get(this.tenantId, id);
     return row ? toSession(row) : undefined;
   }
 
   listForUser(userId: string): SessionRecord[] {
-    return this.handle
-      .prepare<[string, string], SessionRow>(
-        `SELECT ${SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC`,
-      )
+    return statement<[string, string], SessionRow>(
+      this.handle,
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE tenant_id = ? AND user_id = ? ORDER BY created_at DESC`,
+    )
       .all(this.tenantId, userId)
       .map(toSession);
   }
 
   insert(session: Omit<SessionRecord, "tenantId">): void {
-    this.handle
-      .prepare(`INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(
-        session.id,
-        this.tenantId,
-        session.userId,
-        session.createdAt,
-        session.expiresAt,
-        session.lastUsedAt,
-        session.revokedAt,
-        session.revokeReason,
-        session.client,
-      );
+    statement(this.handle, `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      session.id,
+      this.tenantId,
+      session.userId,
+      session.createdAt,
+      session.expiresAt,
+      session.lastUsedAt,
+      session.revokedAt,
+      session.revokeReason,
+      session.client,
+    );
   }
 
   touch(id: string, now: string): void {
-    this.handle
-      .prepare("UPDATE sessions SET last_used_at = ? WHERE tenant_id = ? AND id = ?")
-      .run(now, this.tenantId, id);
+    statement(this.handle, "UPDATE sessions SET last_used_at = ? WHERE tenant_id = ? AND id = ?").run(
+      now,
+      this.tenantId,
+      id,
+    );
   }
 
   revoke(id: string, reason: string, now: string): boolean {
     return (
-      this.handle
-        .prepare(
-          "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL",
-        )
-        .run(now, reason, this.tenantId, id).changes === 1
+      statement(
+        this.handle,
+        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL",
+      ).run(now, reason, this.tenantId, id).changes === 1
     );
   }
 
   revokeAllForUser(userId: string, reason: string, now: string): number {
-    return this.handle
-      .prepare(
-        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? " +
-          "WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL",
-      )
-      .run(now, reason, this.tenantId, userId).changes;
+    return statement(
+      this.handle,
+      "UPDATE sessions SET revoked_at = ?, revoke_reason = ? " +
+        "WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL",
+    ).run(now, reason, this.tenantId, userId).changes;
   }
 
   /** Every live session of the user but one (the caller's own, after a password change). */
   revokeOthersForUser(userId: string, keepId: string, reason: string, now: string): number {
-    return this.handle
-      .prepare(
-        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? " +
-          "WHERE tenant_id = ? AND user_id = ? AND id <> ? AND revoked_at IS NULL",
-      )
-      .run(now, reason, this.tenantId, userId, keepId).changes;
+    return statement(
+      this.handle,
+      "UPDATE sessions SET revoked_at = ?, revoke_reason = ? " +
+        "WHERE tenant_id = ? AND user_id = ? AND id <> ? AND revoked_at IS NULL",
+    ).run(now, reason, this.tenantId, userId, keepId).changes;
   }
 
   insertRefreshToken(token: Omit<RefreshTokenRecord, "tenantId">): void {
-    this.handle
-      .prepare(
-        "INSERT INTO refresh_tokens (token_hash, tenant_id, session_id, created_at, expires_at, used_at) " +
-          "VALUES (?, ?, ?, ?, ?, ?)",
-      )
-      .run(
-        Buffer.from(token.tokenHash),
-        this.tenantId,
-        token.sessionId,
-        token.createdAt,
-        token.expiresAt,
-        token.usedAt,
-      );
+    statement(
+      this.handle,
+      "INSERT INTO refresh_tokens (token_hash, tenant_id, session_id, created_at, expires_at, used_at) " +
+        "VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(Buffer.from(token.tokenHash), this.tenantId, token.sessionId, token.createdAt, token.expiresAt, token.usedAt);
   }
 
   /** Marks the token spent; false when it was already spent (a replay). */
   spendRefreshToken(tokenHash: Uint8Array, now: string): boolean {
     return (
-      this.handle
-        .prepare("UPDATE refresh_tokens SET used_at = ? WHERE tenant_id = ? AND token_hash = ? AND used_at IS NULL")
-        .run(now, this.tenantId, Buffer.from(tokenHash)).changes === 1
+      statement(
+        this.handle,
+        "UPDATE refresh_tokens SET used_at = ? WHERE tenant_id = ? AND token_hash = ? AND used_at IS NULL",
+      ).run(now, this.tenantId, Buffer.from(tokenHash)).changes === 1
     );
   }
 }

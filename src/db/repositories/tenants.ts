@@ -1,5 +1,6 @@
 /** Tenant records (platform level: the platform root manages them, never their content). */
 import type BetterSqlite3 from "better-sqlite3";
+import { statement } from "../statements.js";
 
 export type TenantKind = "platform" | "customer";
 
@@ -53,45 +54,43 @@ export class TenantRepository {
 
   /** A new tenant reads-audits at the column's default ('sensitive', migration 0013) until its admin changes it. */
   create(tenant: Omit<Tenant, "readAudit">): void {
-    this.handle
-      // `name` is the plaintext column of before 0011, always '' now.
-      .prepare(
-        "INSERT INTO tenants (name, id, slug, name_enc, kind, status, access_token_ttl_seconds, " +
-          "created_at) VALUES ('', ?, ?, ?, ?, ?, ?, ?)",
-      )
-      .run(
-        tenant.id,
-        tenant.slug,
-        tenant.nameEnc === null ? null : Buffer.from(tenant.nameEnc),
-        tenant.kind,
-        tenant.status,
-        tenant.accessTokenTtlSeconds,
-        tenant.createdAt,
-      );
+    statement(
+      this.handle,
+      "INSERT INTO tenants (name, id, slug, name_enc, kind, status, access_token_ttl_seconds, " +
+        "created_at) VALUES ('', ?, ?, ?, ?, ?, ?, ?)",
+    ).run(
+      tenant.id,
+      tenant.slug,
+      tenant.nameEnc === null ? null : Buffer.from(tenant.nameEnc),
+      tenant.kind,
+      tenant.status,
+      tenant.accessTokenTtlSeconds,
+      tenant.createdAt,
+    );
   }
 
   get(id: string): Tenant | undefined {
-    const row = this.handle.prepare<[string], TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE id = ?`).get(id);
+    const row = statement<[string], TenantRow>(this.handle, `SELECT ${COLUMNS} FROM tenants WHERE id = ?`).get(id);
     return row ? toTenant(row) : undefined;
   }
 
   getBySlug(slug: string): Tenant | undefined {
-    const row = this.handle.prepare<[string], TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE slug = ?`).get(slug);
+    const row = statement<[string], TenantRow>(this.handle, `SELECT ${COLUMNS} FROM tenants WHERE slug = ?`).get(slug);
     return row ? toTenant(row) : undefined;
   }
 
   /** The one tenant that holds the platform root's account; undefined before setup. */
   platformTenant(): Tenant | undefined {
-    const row = this.handle.prepare<[], TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE kind = 'platform'`).get();
+    const row = statement<[], TenantRow>(this.handle, `SELECT ${COLUMNS} FROM tenants WHERE kind = 'platform'`).get();
     return row ? toTenant(row) : undefined;
   }
 
   /** Customer tenants, keyset-paginated by id. */
   list(after?: string, limit = 100): Tenant[] {
-    return this.handle
-      .prepare<[string, number], TenantRow>(
-        `SELECT ${COLUMNS} FROM tenants WHERE kind = 'customer' AND id > ? ORDER BY id LIMIT ?`,
-      )
+    return statement<[string, number], TenantRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM tenants WHERE kind = 'customer' AND id > ? ORDER BY id LIMIT ?`,
+    )
       .all(after ?? "", limit)
       .map(toTenant);
   }
@@ -100,7 +99,7 @@ export class TenantRepository {
    * Deletes a customer tenant; its users, sessions, tokens, projects, nodes and edges go with it (ON DELETE CASCADE).
    */
   erase(id: string): boolean {
-    return this.handle.prepare("DELETE FROM tenants WHERE id = ? AND kind = 'customer'").run(id).changes === 1;
+    return statement(this.handle, "DELETE FROM tenants WHERE id = ? AND kind = 'customer'").run(id).changes === 1;
   }
 
   update(
@@ -116,36 +115,35 @@ export class TenantRepository {
     if (!current || current.kind !== "customer") return false;
     const nameEnc = changes.nameEnc ?? current.nameEnc;
     return (
-      this.handle
-        .prepare(
-          "UPDATE tenants SET status = ?, name = '', name_enc = ?, access_token_ttl_seconds = ?, " +
-            "read_audit = ? WHERE id = ? AND kind = 'customer'",
-        )
-        .run(
-          changes.status ?? current.status,
-          nameEnc === null ? null : Buffer.from(nameEnc),
-          changes.accessTokenTtlSeconds ?? current.accessTokenTtlSeconds,
-          changes.readAudit ?? current.readAudit,
-          id,
-        ).changes === 1
+      statement(
+        this.handle,
+        "UPDATE tenants SET status = ?, name = '', name_enc = ?, access_token_ttl_seconds = ?, " +
+          "read_audit = ? WHERE id = ? AND kind = 'customer'",
+      ).run(
+        changes.status ?? current.status,
+        nameEnc === null ? null : Buffer.from(nameEnc),
+        changes.accessTokenTtlSeconds ?? current.accessTokenTtlSeconds,
+        changes.readAudit ?? current.readAudit,
+        id,
+      ).changes === 1
     );
   }
 
   /** Names still in plaintext (rows from before migration 0011), for sealing at start. */
   plaintextNames(): { id: string; name: string }[] {
-    return this.handle
-      .prepare<[], { id: string; name: string }>(
-        "SELECT id, name FROM tenants WHERE name_enc IS NULL AND name <> '' ORDER BY id",
-      )
-      .all();
+    return statement<[], { id: string; name: string }>(
+      this.handle,
+      "SELECT id, name FROM tenants WHERE name_enc IS NULL AND name <> '' ORDER BY id",
+    ).all();
   }
 
   /** Replaces a plaintext name by its sealed form, only if it is still the plaintext that was sealed. */
   sealPlaintextName(id: string, name: string, nameEnc: Uint8Array): boolean {
     return (
-      this.handle
-        .prepare("UPDATE tenants SET name = '', name_enc = ? WHERE id = ? AND name = ? AND name_enc IS NULL")
-        .run(Buffer.from(nameEnc), id, name).changes === 1
+      statement(
+        this.handle,
+        "UPDATE tenants SET name = '', name_enc = ? WHERE id = ? AND name = ? AND name_enc IS NULL",
+      ).run(Buffer.from(nameEnc), id, name).changes === 1
     );
   }
 }
@@ -161,9 +159,9 @@ export class OwnTenantRepository {
   ) {}
 
   get(): Tenant | undefined {
-    const row = this.handle
-      .prepare<[string], TenantRow>(`SELECT ${COLUMNS} FROM tenants WHERE id = ?`)
-      .get(this.tenantId);
+    const row = statement<[string], TenantRow>(this.handle, `SELECT ${COLUMNS} FROM tenants WHERE id = ?`).get(
+      this.tenantId,
+    );
     return row ? toTenant(row) : undefined;
   }
 }

@@ -7,6 +7,7 @@ import type BetterSqlite3 from "better-sqlite3";
 import type { Role } from "../../vocabulary/roles.js";
 import type { ActorKind } from "../../vocabulary/events.js";
 import type { UserStatus } from "./users.js";
+import { statement } from "../statements.js";
 
 export interface UserCountRow {
   readonly kind: ActorKind;
@@ -30,17 +31,18 @@ export class UsageCountRepository {
 
   /** Customer tenants (the platform tenant holds only the platform root) with their access-token lifetime. */
   customerTenants(): { id: string; accessTokenTtlSeconds: number }[] {
-    return this.handle
-      .prepare<[], { id: string; access_token_ttl_seconds: number }>(
-        "SELECT id, access_token_ttl_seconds FROM tenants WHERE kind = 'customer' ORDER BY id",
-      )
+    return statement<[], { id: string; access_token_ttl_seconds: number }>(
+      this.handle,
+      "SELECT id, access_token_ttl_seconds FROM tenants WHERE kind = 'customer' ORDER BY id",
+    )
       .all()
       .map((r) => ({ id: r.id, accessTokenTtlSeconds: r.access_token_ttl_seconds }));
   }
 
   customerTenantCount(): number {
     return (
-      this.handle.prepare<[], { n: number }>("SELECT count(*) AS n FROM tenants WHERE kind = 'customer'").get()?.n ?? 0
+      statement<[], { n: number }>(this.handle, "SELECT count(*) AS n FROM tenants WHERE kind = 'customer'").get()?.n ??
+      0
     );
   }
 }
@@ -65,11 +67,10 @@ export class TenantUsageRepository {
 
   /** Active accounts of a tenant by kind: the seats a license counts. */
   activeAccounts(): { humans: number; agents: number } {
-    const rows = this.handle
-      .prepare<[string], { kind: ActorKind; n: number }>(
-        "SELECT kind, count(*) AS n FROM users WHERE tenant_id = ? AND status = 'active' GROUP BY kind",
-      )
-      .all(this.tenantId);
+    const rows = statement<[string], { kind: ActorKind; n: number }>(
+      this.handle,
+      "SELECT kind, count(*) AS n FROM users WHERE tenant_id = ? AND status = 'active' GROUP BY kind",
+    ).all(this.tenantId);
     return {
       humans: rows.find((r) => r.kind === "human")?.n ?? 0,
       agents: rows.find((r) => r.kind === "agent")?.n ?? 0,
@@ -77,11 +78,11 @@ export class TenantUsageRepository {
   }
 
   users(): UserCountRow[] {
-    return this.handle
-      .prepare<[string], { kind: ActorKind; role: Role; status: UserStatus; auditor: number; n: number }>(
-        "SELECT kind, role, status, auditor, count(*) AS n " +
-          "FROM users WHERE tenant_id = ? GROUP BY kind, role, status, auditor",
-      )
+    return statement<[string], { kind: ActorKind; role: Role; status: UserStatus; auditor: number; n: number }>(
+      this.handle,
+      "SELECT kind, role, status, auditor, count(*) AS n " +
+        "FROM users WHERE tenant_id = ? GROUP BY kind, role, status, auditor",
+    )
       .all(this.tenantId)
       .map((r) => ({ kind: r.kind, role: r.role, status: r.status, auditor: r.auditor === 1, count: r.n }));
   }
@@ -92,64 +93,62 @@ export class TenantUsageRepository {
    */
   activeHumans(since: string, until: string): number {
     return (
-      this.handle
-        .prepare<[string, string, string, string, string, string, string, string], { n: number }>(
-          `SELECT count(*) AS n FROM users u WHERE u.tenant_id = ? AND u.kind = 'human' AND (
+      statement<[string, string, string, string, string, string, string, string], { n: number }>(
+        this.handle,
+        `SELECT count(*) AS n FROM users u WHERE u.tenant_id = ? AND u.kind = 'human' AND (
              EXISTS (SELECT 1 FROM sessions s
                      WHERE s.tenant_id = ? AND s.user_id = u.id AND s.created_at <= ?
                        AND (s.created_at >= ? OR s.last_used_at >= ?))
              OR EXISTS (SELECT 1 FROM personal_access_tokens p
                         WHERE p.tenant_id = ? AND p.user_id = u.id AND p.last_used_at IS NOT NULL
                           AND p.last_used_at >= ? AND p.last_used_at <= ?))`,
-        )
-        .get(this.tenantId, this.tenantId, until, since, since, this.tenantId, since, until)?.n ?? 0
+      ).get(this.tenantId, this.tenantId, until, since, since, this.tenantId, since, until)?.n ?? 0
     );
   }
 
   /** Projects that are not archived. */
   activeProjects(): number {
     return (
-      this.handle
-        .prepare<[string], { n: number }>(
-          "SELECT count(*) AS n FROM projects WHERE tenant_id = ? AND status = 'active'",
-        )
-        .get(this.tenantId)?.n ?? 0
+      statement<[string], { n: number }>(
+        this.handle,
+        "SELECT count(*) AS n FROM projects WHERE tenant_id = ? AND status = 'active'",
+      ).get(this.tenantId)?.n ?? 0
     );
   }
 
   /** Nodes that are not archived (deleting a node archives it). */
   liveNodes(): number {
     return (
-      this.handle
-        .prepare<[string], { n: number }>("SELECT count(*) AS n FROM nodes WHERE tenant_id = ? AND archived_at IS NULL")
-        .get(this.tenantId)?.n ?? 0
+      statement<[string], { n: number }>(
+        this.handle,
+        "SELECT count(*) AS n FROM nodes WHERE tenant_id = ? AND archived_at IS NULL",
+      ).get(this.tenantId)?.n ?? 0
     );
   }
 
   /** Personal access tokens that are neither revoked nor expired at `at`. */
   livePersonalTokens(at: string): number {
     return (
-      this.handle
-        .prepare<[string, string], { n: number }>(
-          "SELECT count(*) AS n " +
-            "FROM personal_access_tokens " +
-            "WHERE tenant_id = ? AND revoked_at IS NULL AND expires_at > ?",
-        )
-        .get(this.tenantId, at)?.n ?? 0
+      statement<[string, string], { n: number }>(
+        this.handle,
+        "SELECT count(*) AS n " +
+          "FROM personal_access_tokens " +
+          "WHERE tenant_id = ? AND revoked_at IS NULL AND expires_at > ?",
+      ).get(this.tenantId, at)?.n ?? 0
     );
   }
 
   /** Sessions of a tenant that may have been live at some moment in [from, to). */
   sessionSpans(from: string, to: string): SessionSpan[] {
-    return this.handle
-      .prepare<
-        [string, string, string, string],
-        { created_at: string; expires_at: string; last_used_at: string; revoked_at: string | null }
-      >(
-        "SELECT created_at, expires_at, last_used_at, revoked_at " +
-          "FROM sessions WHERE tenant_id = ? AND created_at < ? AND expires_at > ? AND (revoked_at IS NULL " +
-          "OR revoked_at > ?)",
-      )
+    return statement<
+      [string, string, string, string],
+      { created_at: string; expires_at: string; last_used_at: string; revoked_at: string | null }
+    >(
+      this.handle,
+      "SELECT created_at, expires_at, last_used_at, revoked_at " +
+        "FROM sessions WHERE tenant_id = ? AND created_at < ? AND expires_at > ? AND (revoked_at IS NULL " +
+        "OR revoked_at > ?)",
+    )
       .all(this.tenantId, to, from, from)
       .map((r) => ({
         createdAt: r.created_at,

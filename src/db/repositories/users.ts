@@ -2,6 +2,7 @@
 import type BetterSqlite3 from "better-sqlite3";
 import type { Role } from "../../vocabulary/roles.js";
 import type { ActorKind } from "../../vocabulary/events.js";
+import { statement } from "../statements.js";
 
 export type UserStatus = "active" | "disabled";
 
@@ -75,79 +76,78 @@ export class UserRepository {
   ) {}
 
   get(id: string): UserRecord | undefined {
-    const row = this.handle
-      .prepare<[string, string], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id = ?`)
-      .get(this.tenantId, id);
+    const row = statement<[string, string], UserRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id = ?`,
+    ).get(this.tenantId, id);
     return row ? toUser(row) : undefined;
   }
 
   findByEmail(emailLookup: Uint8Array): UserRecord | undefined {
-    const row = this.handle
-      .prepare<[string, Buffer], UserRow>(`SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND email_lookup = ?`)
-      .get(this.tenantId, Buffer.from(emailLookup));
+    const row = statement<[string, Buffer], UserRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND email_lookup = ?`,
+    ).get(this.tenantId, Buffer.from(emailLookup));
     return row ? toUser(row) : undefined;
   }
 
   /** Keyset-paginated, oldest first. */
   list(after: string | undefined, limit: number): UserRecord[] {
-    return this.handle
-      .prepare<[string, string, number], UserRow>(
-        `SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
-      )
+    return statement<[string, string, number], UserRow>(
+      this.handle,
+      `SELECT ${COLUMNS} FROM users WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
+    )
       .all(this.tenantId, after ?? "", limit)
       .map(toUser);
   }
 
   countByRole(role: Role): number {
-    const row = this.handle
-      .prepare<[string, Role], { n: number }>(
-        "SELECT count(*) AS n FROM users WHERE tenant_id = ? AND role = ? AND status = 'active'",
-      )
-      .get(this.tenantId, role);
+    const row = statement<[string, Role], { n: number }>(
+      this.handle,
+      "SELECT count(*) AS n FROM users WHERE tenant_id = ? AND role = ? AND status = 'active'",
+    ).get(this.tenantId, role);
     return row?.n ?? 0;
   }
 
   insert(user: Omit<UserRecord, "tenantId">): void {
-    this.handle
-      .prepare(
-        `INSERT INTO users (id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash,
+    statement(
+      this.handle,
+      `INSERT INTO users (id, tenant_id, kind, email_lookup, email_enc, name_enc, role, auditor, password_hash,
            status, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        user.id,
-        this.tenantId,
-        user.kind,
-        Buffer.from(user.emailLookup),
-        Buffer.from(user.emailEnc),
-        Buffer.from(user.nameEnc),
-        user.role,
-        user.auditor ? 1 : 0,
-        user.passwordHash,
-        user.status,
-        user.createdAt,
-        user.updatedAt,
-      );
+    ).run(
+      user.id,
+      this.tenantId,
+      user.kind,
+      Buffer.from(user.emailLookup),
+      Buffer.from(user.emailEnc),
+      Buffer.from(user.nameEnc),
+      user.role,
+      user.auditor ? 1 : 0,
+      user.passwordHash,
+      user.status,
+      user.createdAt,
+      user.updatedAt,
+    );
   }
 
   update(id: string, changes: UserChanges, now: string): boolean {
     const current = this.get(id);
     if (!current) return false;
-    const result = this.handle
-      .prepare(
-        "UPDATE users SET role = ?, auditor = ?, status = ?, name_enc = ?, password_hash = ?, updated_at " +
-          "= ? WHERE tenant_id = ? AND id = ?",
-      )
-      .run(
-        changes.role ?? current.role,
-        (changes.auditor ?? current.auditor) ? 1 : 0,
-        changes.status ?? current.status,
-        Buffer.from(changes.nameEnc ?? current.nameEnc),
-        changes.passwordHash ?? current.passwordHash,
-        now,
-        this.tenantId,
-        id,
-      );
+    const result = statement(
+      this.handle,
+      "UPDATE users SET role = ?, auditor = ?, status = ?, name_enc = ?, password_hash = ?, updated_at " +
+        "= ? WHERE tenant_id = ? AND id = ?",
+    ).run(
+      changes.role ?? current.role,
+      (changes.auditor ?? current.auditor) ? 1 : 0,
+      changes.status ?? current.status,
+      Buffer.from(changes.nameEnc ?? current.nameEnc),
+      changes.passwordHash ?? current.passwordHash,
+      now,
+      this.tenantId,
+      id,
+    );
     return result.changes === 1;
   }
 
@@ -157,24 +157,25 @@ export class UserRepository {
    */
   pseudonymise(id: string, profile: Pick<UserRecord, "emailLookup" | "emailEnc" | "nameEnc">, now: string): boolean {
     return (
-      this.handle
-        .prepare(
-          "UPDATE users SET email_lookup = ?, email_enc = ?, name_enc = ?, password_hash = NULL, status " +
-            "= 'disabled', updated_at = ? " +
-            "WHERE tenant_id = ? AND id = ?",
-        )
-        .run(
-          Buffer.from(profile.emailLookup),
-          Buffer.from(profile.emailEnc),
-          Buffer.from(profile.nameEnc),
-          now,
-          this.tenantId,
-          id,
-        ).changes === 1
+      statement(
+        this.handle,
+        "UPDATE users SET email_lookup = ?, email_enc = ?, name_enc = ?, password_hash = NULL, status " +
+          "= 'disabled', updated_at = ? " +
+          "WHERE tenant_id = ? AND id = ?",
+      ).run(
+        Buffer.from(profile.emailLookup),
+        Buffer.from(profile.emailEnc),
+        Buffer.from(profile.nameEnc),
+        now,
+        this.tenantId,
+        id,
+      ).changes === 1
     );
   }
 
   delete(id: string): boolean {
-    return this.handle.prepare("DELETE FROM users WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1;
+    return (
+      statement(this.handle, "DELETE FROM users WHERE tenant_id = ? AND id = ?").run(this.tenantId, id).changes === 1
+    );
   }
 }
