@@ -85,6 +85,9 @@ export function keystorePath(databaseFile: string): string {
   return join(dirname(databaseFile), "keys.db");
 }
 
+/** Doors kept built at most; past it the cache starts again (an installation has far fewer tenants). */
+const MAX_CACHED_DOORS = 10_000;
+
 export class DatabaseOpenError extends Error {
   override readonly name = "DatabaseOpenError";
 }
@@ -132,6 +135,8 @@ export class Database {
   private auditSealer: AuditSealer | undefined;
   private readonly followers: EventFollower[] = [];
   private closed = false;
+  /** Each tenant's door, built on first use (forTenant). */
+  private readonly doors = new Map<string, TenantDb>();
 
   private constructor(
     private readonly handle: BetterSqlite3.Database,
@@ -235,7 +240,19 @@ export class Database {
   /** The data of one tenant, reachable only with a scope minted by authentication. */
   forTenant(scope: TenantScope): TenantDb {
     const tenantId = scope.tenantId;
-    return {
+    let door = this.doors.get(tenantId);
+    if (door === undefined) {
+      // Built once per tenant and shared by its requests: it holds nothing but the tenant id and
+      // this connection (building the repositories cost more than a read's query).
+      if (this.doors.size >= MAX_CACHED_DOORS) this.doors.clear();
+      door = this.tenantDoor(tenantId);
+      this.doors.set(tenantId, door);
+    }
+    return door;
+  }
+
+  private tenantDoor(tenantId: string): TenantDb {
+    return Object.freeze({
       ...tenantReads(this.handle, tenantId),
       tenantId,
       write: async (fn) => this.writes.enqueue(true, () => fn(this.tenantTx(tenantId, this.clock().toISOString()))),
@@ -248,7 +265,7 @@ export class Database {
         this.writes.enqueue(false, () =>
           fn({ ...tenantBookkeeping(this.handle, tenantId)[kind], now: this.clock().toISOString() }),
         ),
-    };
+    });
   }
 
   /**

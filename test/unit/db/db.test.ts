@@ -171,6 +171,23 @@ describe("database", () => {
     expect(beta.users.get("b-1")?.role).toBe("member");
   });
 
+  it("shares one frozen door per tenant across scopes, never one tenant's with another", async () => {
+    const { db } = fresh();
+    await db.write((tx) => {
+      tx.tenants.create(tenant("alpha"));
+      tx.tenants.create(tenant("beta"));
+      tx.audit(changed(null));
+    });
+    const alpha = db.forTenant(mintTenantScope("alpha", { type: "human", id: "u1" }));
+    expect(db.forTenant(mintTenantScope("alpha", { type: "human", id: "u3" }))).toBe(alpha);
+    const beta = db.forTenant(mintTenantScope("beta", { type: "human", id: "u2" }));
+    expect(beta).not.toBe(alpha);
+    expect([alpha.tenantId, beta.tenantId, beta.tenant.get()?.id]).toEqual(["alpha", "beta", "beta"]);
+    // A caller cannot change the shared door for the next request.
+    expect(Object.isFrozen(alpha)).toBe(true);
+    expect(() => Object.assign(alpha, { users: beta.users })).toThrow(TypeError);
+  });
+
   it("will not mint a tenant scope for the reserved platform id", () => {
     expect(() => mintTenantScope("_platform", { type: "system", id: "x" })).toThrow();
     expect(() => mintTenantScope("", { type: "system", id: "x" })).toThrow();
