@@ -74,6 +74,7 @@ export class Authenticator {
   /** Sessions and personal tokens apart: a session key can never name a token entry, nor the reverse. */
   private readonly sessions: PrincipalCache<Found>;
   private readonly tokens: PrincipalCache<FoundToken>;
+  private readonly remembers: boolean;
 
   constructor(
     private readonly db: Database,
@@ -82,6 +83,7 @@ export class Authenticator {
     options: AuthenticatorOptions = {},
   ) {
     const entries = options.cacheEntries ?? PRINCIPAL_CACHE_ENTRIES;
+    this.remembers = entries > 0;
     this.sessions = new PrincipalCache(entries);
     this.tokens = new PrincipalCache(entries);
     db.watchedRows.subscribe((change) => {
@@ -100,7 +102,7 @@ export class Authenticator {
     const key = `session ${claims.tid} ${claims.sid}`;
     const granted = claims.scopes.join(" ");
     // From the look at the cache to storing what was read nothing awaits: no commit falls in between.
-    this.db.watchedRows.sync();
+    this.syncMemory();
     const found = this.sessions.get(key) ?? this.lookUpSession(key, claims.tid, claims.sid, claims.scopes);
     if (found.account.user.id !== claims.sub || found.expiresAt <= this.now().getTime())
       throw new InvalidTokenError("session ended");
@@ -130,7 +132,7 @@ export class Authenticator {
     if (!isWellFormedToken(token)) throw new InvalidTokenError("unknown token");
     // Keyed by the token's hash, as it is stored: memory holds no presented secret.
     const key = `token ${Buffer.from(secretHash(token)).toString("hex")}`;
-    this.db.watchedRows.sync();
+    this.syncMemory();
     const found = this.tokens.get(key) ?? this.lookUpToken(key, token);
     const now = this.now();
     if (found.expiresAt <= now.getTime()) throw new InvalidTokenError("unknown token");
@@ -155,6 +157,11 @@ export class Authenticator {
     };
     this.remember(this.tokens, key, found, rowTag("personal_access_tokens", record.id));
     return found;
+  }
+
+  /** Forgets everything when another process committed since the last look (nothing to forget without memory). */
+  private syncMemory(): void {
+    if (this.remembers) this.db.watchedRows.sync();
   }
 
   /** Keeps what was read until its credential's row, its user's or its tenant's changes; only committed rows. */
