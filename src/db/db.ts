@@ -26,6 +26,7 @@ import { LicensingRepository } from "./repositories/licensing.js";
 import { UsageCountRepository } from "./repositories/usage-counts.js";
 import { isStorageFull, StorageFullError, StorageState } from "./storage.js";
 import { WritePath, type Committed, type TransactionBase } from "./write-path.js";
+import { RowWatch } from "./row-watch.js";
 import { PLATFORM_LOG, type DomainEvent } from "../vocabulary/events.js";
 import type { TenantScope } from "./tenant-scope.js";
 import { statement } from "./statements.js";
@@ -123,6 +124,8 @@ export class Database {
    * tenantReads(id).usage).
    */
   readonly usageCounts: UsageCountRepository;
+  /** Changes of the rows authentication and the license gate serve from memory (row-watch.ts). */
+  readonly watchedRows: RowWatch;
   private readonly platform: {
     readonly setupTokens: SetupTokenRepository;
     readonly tenants: TenantRepository;
@@ -165,6 +168,7 @@ export class Database {
     this.credentials = new CredentialLookup(handle);
     this.usageCounts = new UsageCountRepository(handle);
     this.writes = new WritePath(handle, storage, () => this.closed);
+    this.watchedRows = new RowWatch(handle, (fn) => this.writes.afterCommit(fn));
   }
 
   /** Opens (creating if needed) and migrates the database file and its keystore (default: keys.db beside it). */

@@ -90,12 +90,22 @@ export function seatUsage(db: Database): Limits {
 export class LicenseService {
   #cached: Current | undefined;
 
-  constructor(private readonly deps: LicenseDeps) {}
+  constructor(private readonly deps: LicenseDeps) {
+    // Forgotten when a license row is written here, or another process committed (`vecto license install`).
+    deps.db.watchedRows.subscribe((change) => {
+      if (change.kind === "external" || change.table === "licenses") this.#cached = undefined;
+    });
+  }
 
-  /** The license in effect, re-verified when the installed one changed (another process may install). */
+  /**
+   * The license in effect, from memory: read and verified again only after the installed one
+   * changed (src/db/row-watch.ts tells: a license written here, or a commit by another process,
+   * looked for first). The state it is in is a matter of the clock, asked at every call.
+   */
   #current(): Current {
+    this.deps.db.watchedRows.sync();
+    if (this.#cached) return this.#cached;
     const sequence = this.deps.db.licensing.currentSequence();
-    if (this.#cached && this.#cached.sequence === sequence) return this.#cached;
     const row = sequence === undefined ? undefined : this.deps.db.licensing.currentLicense();
     let current: Current = { sequence, license: null, problem: null };
     if (row) {
@@ -122,7 +132,7 @@ export class LicenseService {
         };
       }
     }
-    this.#cached = current;
+    if (this.deps.db.watchedRows.readsCommitted) this.#cached = current;
     return current;
   }
 
