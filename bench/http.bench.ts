@@ -21,6 +21,14 @@
  *
  * Writes bench/results/http.json (through bench/run.ts) and the generated section of
  * docs/performance.md. Takes about four and a half minutes with the defaults.
+ *
+ * Profile mode, BENCH_HTTP_PROFILE=1: instead of all that, creates and reads at 10 clients with the
+ * session JWT, each in its own run of the real server under `node --cpu-prof`
+ * (bench/http/profile.ts), summarised by category and by function; writes
+ * bench/results/http-profile.json and the "Where the time goes" section of docs/performance.md;
+ * the profiles themselves stay in bench/results/http-profile-{create,read}.cpuprofile.
+ * BENCH_HTTP_PROFILE_SECONDS (5) per case after the warm-up, BENCH_HTTP_PROFILE_TOP (15) functions
+ * listed. About half a minute.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { availableParallelism, cpus, loadavg, release, tmpdir } from "node:os";
@@ -29,9 +37,11 @@ import { startAppliance, type Appliance } from "./http/appliance.js";
 import { startBare, type Bare } from "./http/bare.js";
 import { ensureBundle, ensureSea } from "./http/build.js";
 import { EXTRA_VARIANTS, groups, job, type Group, type Side } from "./http/cases.js";
-import { writePerformanceDoc } from "./http/docs.js";
+import { writeGeneratedSection, writePerformanceDoc } from "./http/docs.js";
 import { rssMiB } from "./http/proc.js";
 import { forkWorker, type Worker } from "./http/processes.js";
+import { profileCases } from "./http/profile.js";
+import { PROFILE_BEGIN, PROFILE_END, profileMarkdown } from "./http/profile-report.js";
 import type { LoadJob, LoadReply, StormCommand, StormReply } from "./http/protocol.js";
 import {
   loadTable,
@@ -67,6 +77,18 @@ const SETTINGS = {
   idleMs: 1000,
   seaBuildTimeoutMs: 180_000,
 };
+
+const PROFILE = process.env.BENCH_HTTP_PROFILE === "1";
+const PROFILE_SETTINGS = {
+  seconds: setting("BENCH_HTTP_PROFILE_SECONDS", 5),
+  warmupSeconds: SETTINGS.warmupSeconds,
+  top: setting("BENCH_HTTP_PROFILE_TOP", 15),
+};
+
+/** bench/run.ts writes bench/results/<this>.json: the profile mode's results do not replace the measure's. */
+export function resultsName(): string {
+  return PROFILE ? "http-profile" : "http";
+}
 
 interface Drivers {
   readonly real: ReadonlyMap<string, Appliance>;
@@ -186,8 +208,39 @@ function markdown(
   ].join("\n");
 }
 
+async function runProfile(root: string): Promise<Record<string, unknown>> {
+  const date = new Date().toISOString();
+  const bundle = ensureBundle(root);
+  const dir = await mkdtemp(join(tmpdir(), "vecto-bench-http-profile-"));
+  try {
+    const { locations, cases } = await profileCases(bundle.path, dir, join(root, "bench", "results"), PROFILE_SETTINGS);
+    const machine =
+      `${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} logical CPUs, Node ${process.version}, ` +
+      `1-minute load average ${round(loadavg()[0] ?? 0, 2)} at the end`;
+    const section = profileMarkdown(cases, { date, machine, locations, ...PROFILE_SETTINGS });
+    const doc = writeGeneratedSection(root, { begin: PROFILE_BEGIN, end: PROFILE_END }, section);
+    console.log(`[http] wrote ${relative(root, doc)}`);
+    return {
+      note:
+        "Main-thread CPU profiles (node --cpu-prof) of the appliance, one workload per server run, only the measured " +
+        "seconds counted. Percentages are of that window's time, idle included; 'of busy' leaves idle out. The profiler " +
+        "slows the server: compare shares, not speeds, with the measure's rows.",
+      settings: PROFILE_SETTINGS,
+      bundleRebuilt: bundle.rebuilt,
+      locations,
+      cases,
+      summary: cases.flatMap((c) =>
+        c.profile.categories.map((k) => ({ case: c.case, category: k.category, ms: k.ms, percent: k.percent })),
+      ),
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export async function run(): Promise<Record<string, unknown>> {
   const root = process.cwd();
+  if (PROFILE) return runProfile(root);
   const date = new Date().toISOString();
   const loadAtStart = round(loadavg()[0] ?? 0, 2);
   const bundle = ensureBundle(root);

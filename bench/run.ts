@@ -10,6 +10,8 @@ import { pathToFileURL } from "node:url";
 
 interface BenchModule {
   run(): Promise<Record<string, unknown>>;
+  /** The name of its results file when not its own (a mode of the bench that must not replace its results). */
+  resultsName?(): string;
 }
 
 const BENCH_DIR = resolve(process.cwd(), "bench");
@@ -39,8 +41,9 @@ async function runOne(name: string): Promise<void> {
   const results = await mod.run();
   const seconds = (performance.now() - started) / 1000;
   const doc = { name, date: new Date().toISOString(), seconds, environment: environment(), results };
-  await writeFile(join(RESULTS_DIR, `${name}.json`), JSON.stringify(doc, null, 2) + "\n");
-  console.log(`\n[${name}] ${seconds.toFixed(1)} s -> bench/results/${name}.json`);
+  const file = mod.resultsName?.() ?? name;
+  await writeFile(join(RESULTS_DIR, `${file}.json`), JSON.stringify(doc, null, 2) + "\n");
+  console.log(`\n[${name}] ${seconds.toFixed(1)} s -> bench/results/${file}.json`);
   const summary = results["summary"];
   if (Array.isArray(summary)) console.table(summary);
   else console.log(JSON.stringify(results, null, 2));

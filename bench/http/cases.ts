@@ -51,6 +51,8 @@ const real = (credential: Credential, storm = false): Side => ({
   storm,
 });
 const BARE: Side = { label: "bare", server: "bare", credential: null, storm: false };
+/** The appliance as it ships with the tenant admin's session JWT (bench/http/profile.ts drives it alone). */
+export const REAL_JWT: Side = real("session JWT");
 
 export function groups(variants: readonly RealVariant[]): Group[] {
   const base: { op: Op; clients: number; storm: boolean }[] = [
@@ -77,11 +79,11 @@ const CREATE_BODY = JSON.stringify({ type: "note", title: "Bench note [<id>]", b
 export function job(
   group: Group,
   side: Side,
-  servers: { readonly real: ReadonlyMap<string, Appliance>; readonly bare: Bare },
+  servers: { readonly real: ReadonlyMap<string, Appliance>; readonly bare?: Bare },
 ): Omit<LoadJob, "id" | "seconds"> {
   const appliance = side.server === "bare" ? undefined : servers.real.get(side.server);
-  if (side.server !== "bare" && appliance === undefined) throw new Error(`no server ${side.server}`);
-  const target = appliance ?? servers.bare;
+  const target = appliance ?? (side.server === "bare" ? servers.bare : undefined);
+  if (target === undefined) throw new Error(`no server ${side.server}`);
   const primary = servers.real.get("real");
   // The bare server ignores Authorization; it gets the same header so that requests are the same size.
   const token = side.credential === "PAT" ? appliance?.pat : (appliance ?? primary)?.jwt;

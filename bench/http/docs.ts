@@ -1,5 +1,5 @@
 /**
- * Writes the generated part of docs/performance.md: only what lies between the two marker comments
+ * Writes the generated parts of docs/performance.md: only what lies between a pair of marker comments
  * is replaced, so the prose around it stays as written. A missing file is created with a short
  * introduction; a file without the markers gets the section appended.
  */
@@ -18,14 +18,23 @@ Run it with \`npm run bench -- http\`; the section below is replaced by each run
 `;
 
 export function writePerformanceDoc(root: string, section: string): string {
+  return writeGeneratedSection(root, { begin: BEGIN, end: END }, section);
+}
+
+/** Replaces what lies between `markers` in docs/performance.md with `section` (appended when they are missing). */
+export function writeGeneratedSection(
+  root: string,
+  markers: { readonly begin: string; readonly end: string },
+  section: string,
+): string {
   const file = join(root, "docs", "performance.md");
-  const block = `${BEGIN}\n\n${section.trim()}\n\n${END}`;
+  const block = `${markers.begin}\n\n${section.trim()}\n\n${markers.end}`;
   const text = existsSync(file) ? readFileSync(file, "utf8") : INTRO;
-  const begin = text.indexOf(BEGIN);
-  const end = text.indexOf(END);
+  const begin = text.indexOf(markers.begin);
+  const end = text.indexOf(markers.end);
   const next =
     begin >= 0 && end > begin
-      ? text.slice(0, begin) + block + text.slice(end + END.length)
+      ? text.slice(0, begin) + block + text.slice(end + markers.end.length)
       : `${text.trimEnd()}\n\n${block}\n`;
   writeFileSync(file, next);
   return file;

@@ -30,3 +30,13 @@ export function rssMiB(pid: number): number {
   if (kib === undefined) throw new Error(`no VmRSS for process ${pid}`);
   return Number(kib) / 1024;
 }
+
+/**
+ * Context switches of the process's main thread so far (/proc/<pid>/status): voluntary (it waited,
+ * e.g. in epoll) and involuntary (the kernel gave its core to another process while it could run).
+ */
+export function contextSwitches(pid: number): { voluntary: number; involuntary: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)$`, "m").exec(status)?.[1] ?? NaN);
+  return { voluntary: field("voluntary_ctxt_switches"), involuntary: field("nonvoluntary_ctxt_switches") };
+}
