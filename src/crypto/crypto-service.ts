@@ -86,6 +86,8 @@ export class CryptoService {
   readonly #ring: MasterKeyRing;
   readonly #store: TenantKeyStore;
   readonly #deks = new Map<string, Uint8Array>();
+  /** Platform sub-keys by label and root version: HKDF once, not on every blind index. */
+  readonly #subKeys = new Map<string, Uint8Array>();
   readonly #pending = new Map<string, Promise<Uint8Array>>();
   readonly #writeVersions = new Map<string, number>();
   readonly #budgets = new Map<string, { next: number; end: number }>();
@@ -285,7 +287,13 @@ export class CryptoService {
     const version =
       this.#cachedOrStoredVersion(PLATFORM_TENANT_ID) ??
       (await this.#serialized(PLATFORM_TENANT_ID, () => this.#ensurePlatformRoot()));
-    return deriveKey(await this.#dek(PLATFORM_TENANT_ID, version), label);
+    const id = label + SEP + version;
+    let key = this.#subKeys.get(id);
+    if (key === undefined) {
+      key = deriveKey(await this.#dek(PLATFORM_TENANT_ID, version), label);
+      this.#subKeys.set(id, key);
+    }
+    return key;
   }
 
   /**
