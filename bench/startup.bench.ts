@@ -3,8 +3,9 @@
  * /readyz 200, and RSS at ready and idle, on a data directory set up as bench/http.bench.ts sets
  * it up. The same timer as that bench's start-up section (bench/http/startup.ts), without the load.
  *
- * BENCH_STARTUP_BASELINE=<path of another vecto.cjs> starts that bundle too, interleaved run by run
- * with this one on the same data directory, so a change is compared within one run of the machine.
+ * BENCH_STARTUP_BASELINE=<paths of other vecto.cjs, comma-separated> starts those bundles too,
+ * interleaved run by run with this one on the same data directory, so a change is compared within
+ * one run of the machine.
  * Keep the baseline beside dist/vecto.cjs (e.g. dist/old.cjs): the bundle loads its native packages
  * from the node_modules above it. BENCH_STARTUP_RUNS (default 9) starts per bundle.
  */
@@ -28,9 +29,8 @@ function runsSetting(): number {
 
 export async function run(): Promise<Record<string, unknown>> {
   const root = process.cwd();
-  const bundles = [ensureBundle(root).path];
-  const baseline = process.env.BENCH_STARTUP_BASELINE;
-  if (baseline !== undefined && baseline !== "") bundles.push(resolve(baseline));
+  const others = (process.env.BENCH_STARTUP_BASELINE ?? "").split(",").filter((path) => path !== "");
+  const bundles = [ensureBundle(root).path, ...others.map((path) => resolve(path))];
   const runs = runsSetting();
   const dir = await mkdtemp(join(tmpdir(), "vecto-bench-startup-"));
   try {
