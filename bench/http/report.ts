@@ -96,6 +96,8 @@ export function summarize(all: readonly SideRuns[]): SideSummary[] {
 
 export interface StartupRun {
   readonly readyMs: number;
+  /** User + system CPU time of the server (every thread) when it first answered ready. */
+  readonly cpuAtReadyMs: number;
   readonly rssAtReadyMiB: number;
   readonly rssIdleMiB: number;
   readonly exitCode: number | null;
@@ -110,6 +112,7 @@ export interface StartupSummary {
   readonly warm: {
     readonly runs: number;
     readonly readyMs: number;
+    readonly cpuAtReadyMs: number;
     readonly rssAtReadyMiB: number;
     readonly rssIdleMiB: number;
   };
@@ -127,6 +130,7 @@ export function summarizeStartup(binary: string, command: string, runs: readonly
     warm: {
       runs: warm.length,
       readyMs: round(median(warm.map((r) => r.readyMs)), 1),
+      cpuAtReadyMs: round(median(warm.map((r) => r.cpuAtReadyMs)), 1),
       rssAtReadyMiB: round(median(warm.map((r) => r.rssAtReadyMiB)), 1),
       rssIdleMiB: round(median(warm.map((r) => r.rssIdleMiB)), 1),
     },
@@ -160,16 +164,16 @@ export function loadTable(summaries: readonly SideSummary[]): string {
 
 export function startupTable(startups: readonly StartupSummary[], skipped: readonly string[]): string {
   const head = [
-    "| Binary | exec to first /readyz 200, warm (median) | first start of the series | RSS at ready | RSS idle |",
-    "| --- | ---: | ---: | ---: | ---: |",
+    "| Binary | exec to first /readyz 200, warm (median) | first start of the series | CPU to ready | RSS at ready | RSS idle |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
   ];
   const rows = startups.map(
     (s) =>
-      `| \`${s.command}\` | ${s.warm.readyMs} ms (${s.warm.runs} run${s.warm.runs === 1 ? "" : "s"}) | ${round(s.first.readyMs, 1)} ms | ${s.warm.rssAtReadyMiB} MiB | ${s.warm.rssIdleMiB} MiB |`,
+      `| \`${s.command}\` | ${s.warm.readyMs} ms (${s.warm.runs} run${s.warm.runs === 1 ? "" : "s"}) | ${round(s.first.readyMs, 1)} ms | ${s.warm.cpuAtReadyMs} ms | ${s.warm.rssAtReadyMiB} MiB | ${s.warm.rssIdleMiB} MiB |`,
   );
   return [
     ...head,
     ...rows,
-    ...skipped.map((why) => `| single binary: not measured (${why.replaceAll("|", "/")}) | | | | |`),
+    ...skipped.map((why) => `| single binary: not measured (${why.replaceAll("|", "/")}) | | | | | |`),
   ].join("\n");
 }

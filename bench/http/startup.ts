@@ -1,12 +1,13 @@
 /**
  * Start-up of `vecto serve` on an existing data directory: from just before exec to the first
- * GET /readyz that answers 200 (polled every 5 ms over HTTPS), and the resident memory at that
- * moment and after the server has sat idle for a while. The server is stopped with SIGTERM after
+ * GET /readyz that answers 200 (polled every 5 ms over HTTPS), the CPU time the server used until
+ * then (all its threads: less disturbed than the wall time by other work on the machine), and the
+ * resident memory at that moment and after the server has sat idle for a while. The server is stopped with SIGTERM after
  * each run, as systemd stops it.
  */
 import { join } from "node:path";
 import type { Appliance } from "./appliance.js";
-import { rssMiB } from "./proc.js";
+import { cpuMs, rssMiB } from "./proc.js";
 import { spawnServer, whenReady } from "./processes.js";
 import type { StartupRun } from "./report.js";
 
@@ -27,9 +28,10 @@ export async function startOnce(
   try {
     const ready = await whenReady(server, "/readyz", 60_000, 5);
     const rssAtReadyMiB = rssMiB(server.pid);
+    const cpuAtReadyMs = cpuMs(server.pid);
     await new Promise((resolve) => setTimeout(resolve, idleMs));
     const rssIdleMiB = rssMiB(server.pid);
-    return { readyMs: ready - started, rssAtReadyMiB, rssIdleMiB, exitCode: await server.stop() };
+    return { readyMs: ready - started, cpuAtReadyMs, rssAtReadyMiB, rssIdleMiB, exitCode: await server.stop() };
   } finally {
     await server.stop();
   }

@@ -12,16 +12,15 @@ import { describeCertificate } from "../crypto/index.js";
 import { ServedCertificate } from "../tls/served-certificate.js";
 import { processStartTime, removeServeRecord, writeServeRecord } from "../tls/serve-record.js";
 import { TlsReloader } from "../server/tls-reload.js";
-import { logCertificateExpiry, tlsExpiryJob } from "../jobs/tls-expiry.js";
+import { logCertificateExpiry } from "../jobs/tls-expiry.js";
 import { openServices, type Services } from "../services.js";
 import { commandConfig } from "./context.js";
 import { ensureAnchors, ensureTokenAnchors } from "../audit/checkpoints.js";
-import { auditCheckpointJob, backupJob, keyMaintenanceJob, usageSnapshotJob } from "../jobs/jobs.js";
 import { acquireDataDirLock } from "../db/data-dir-lock.js";
 import { StorageFullError } from "../db/storage.js";
 import { keyHealth, watchKeyHealth } from "../key-admin/health.js";
 import { wrapUnderLoadedMasters } from "../key-admin/rotation.js";
-import { startScheduler } from "../jobs/scheduler.js";
+import { startBackground } from "./serve-background.js";
 import { action } from "./output.js";
 
 /** How often a running server looks for a retired or superseded master key (a few indexed reads). */
@@ -86,22 +85,21 @@ function onSignals(stop: (signal: NodeJS.Signals) => Promise<void>): void {
 }
 
 /**
- * At start: the clock against its high-water mark, the license state, and yesterday's usage
- * snapshot when the nightly job missed it (the appliance was down at 00:15). Never blocks start-up:
- * a failure is logged and the nightly job tries again.
+ * At start, before the listener opens: the clock against its high-water mark and the license state
+ * (the usage snapshot a missed night owes waits until after, src/cli/serve-background.ts). Never
+ * blocks start-up: a failure is logged and the nightly job tries again.
  */
 async function licenseAtStart(services: Services, log: Logger): Promise<void> {
   try {
     await services.license.observeClock("start");
     await services.license.recordStateChange();
-    const outcome = await services.usage.snapshot({ type: "system", id: "start" });
     const status = services.license.status();
     for (const warning of status.warnings) log.warn({ license: status.state }, warning);
-    log.info({ license: status.state, usageSnapshot: outcome.status, day: outcome.day }, "license and usage checked");
+    log.info({ license: status.state }, "license checked");
   } catch (error) {
     log.error(
       { error: { name: (error as Error).name, message: (error as Error).message } },
-      "license and usage check at start failed",
+      "license check at start failed",
     );
   }
 }
@@ -220,21 +218,11 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     log,
     KEY_HEALTH_INTERVAL_MS,
   );
-  const backups = config.backup.schedule === null ? [] : [backupJob(services, config, config.backup.schedule)];
-  const scheduler = startScheduler(
-    [
-      auditCheckpointJob(services),
-      keyMaintenanceJob(services),
-      usageSnapshotJob(services),
-      tlsExpiryJob(served, log),
-      ...backups,
-    ],
-    services.identity.events,
-    log,
-  );
+  // Jobs, the checkpoint catch-up and a missed usage snapshot: once the listener answers (src/cli/serve-background.ts).
+  const background = startBackground(config, services, served, log);
   onSignals(async (signal) => {
     log.info({ signal }, "shutting down");
-    await scheduler.stop();
+    await background.stop();
     await server.close();
     stopKeyWatch();
     // The last requests' read events written, then every event signed, stored and anchored before the database closes.

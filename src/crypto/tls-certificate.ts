@@ -9,7 +9,6 @@ import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
-import { generate } from "selfsigned";
 import { isDnsName, normalizeAddress } from "../net-address.js";
 import { replaceFile, writeNewFile } from "./secret-file.js";
 
@@ -66,6 +65,9 @@ export function selfSignedNames(listenHost: string, extra: readonly string[]): C
 }
 
 async function selfSignedPem(names: CertificateNames): Promise<{ cert: string; key: string }> {
+  // Loaded here, not with the module: selfsigned and its X.509/ASN.1 libraries cost `vecto serve` about 80 ms at
+  // start, and only `init` and `tls renew --self-signed` (or a serve that finds no certificate) make one.
+  const { generate } = await import("selfsigned");
   const notBefore = new Date(Date.now() - 5 * 60_000);
   const notAfter = new Date(notBefore.getTime() + VALIDITY_DAYS * DAY_MS);
   const pem = await generate([{ name: "commonName", value: "vecto appliance (self-signed)" }], {

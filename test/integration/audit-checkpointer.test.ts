@@ -3,8 +3,9 @@
  * HTTPS: an acknowledged write is covered by a signed, anchored checkpoint soon after, without
  * the five-minute job; a burst of concurrent writes is covered by far fewer checkpoints than
  * writes; a SIGTERM leaves the last events covered; a failing checkpoint fails no request and
- * recovers. The database is read beside the running server (WAL readers do not block it), and
- * waits are bounded polls, never timed assertions.
+ * recovers; events a CLI command wrote while the server was down are covered once it starts. The
+ * database is read beside the running server (WAL readers do not block it), and waits are bounded
+ * polls, never timed assertions.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -144,5 +145,18 @@ describe("checkpoints as the logs grow, under vecto serve", () => {
     }
     const verify = runCli(["audit", "verify", "--log", tenantId], { cwd, env });
     expect(verify.status, verify.stdout).toBe(0);
+  }, 60_000);
+
+  it("events a CLI command wrote while the server was down are checkpointed once it starts, without the five-minute job", async () => {
+    await stop();
+    const rotate = runCli(["keys", "rotate-tenant", "acme"], { cwd, env });
+    expect(rotate.status, rotate.stderr).toBe(0);
+    const size = logSize(tenantId);
+    expect(newest(tenantId)).toBeLessThan(size);
+    const running = await start();
+    expect(await reaches(() => newest(tenantId), size)).toBe(size);
+    expect(await reaches(() => anchored(tenantId), size)).toBe(size);
+    // The rest of the deferred start ran too, after the listener: the usage snapshot a missed night owes.
+    await waitForLines(running.child, running.stdout, "usage checked at start");
   }, 60_000);
 });
