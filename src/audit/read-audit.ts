@@ -54,7 +54,7 @@ export function readEvent(principal: Pick<Reader, "tenantId" | "actorKind" | "us
 }
 
 export interface ReadAuditDeps {
-  readonly db: Pick<Database, "tenants" | "write">;
+  readonly db: Pick<Database, "tenants" | "write" | "watchedRows">;
   readonly events: EventSink;
   readonly log: Logger;
   /** Tests only: a shorter batch delay (never more than a second). */
@@ -63,8 +63,13 @@ export interface ReadAuditDeps {
 
 export class ReadAudit {
   readonly #batcher: EventBatcher;
+  /** Each tenant's setting, kept until a tenant row changes (here or in another process). */
+  readonly #levels = new Map<string, ReadAuditLevel>();
 
   constructor(private readonly deps: ReadAuditDeps) {
+    deps.db.watchedRows.subscribe((change) => {
+      if (change.kind === "external" || change.table === "tenants") this.#levels.clear();
+    });
     this.#batcher = new EventBatcher({
       log: deps.log,
       ...(deps.intervalMs === undefined ? {} : { intervalMs: deps.intervalMs }),
@@ -76,8 +81,7 @@ export class ReadAudit {
   /** Called after a successful read; never throws and never waits. */
   record(principal: Pick<Reader, "tenantId" | "actorKind" | "userId">, read: ReadRecord): void {
     try {
-      const level = this.deps.db.tenants.get(principal.tenantId)?.readAudit ?? "sensitive";
-      if (recordsRead(level, read.kind)) this.#batcher.add(readEvent(principal, read));
+      if (recordsRead(this.#level(principal.tenantId), read.kind)) this.#batcher.add(readEvent(principal, read));
     } catch (error) {
       // The read itself succeeded; its record is not worth failing it for (the database is going away).
       this.deps.log.error(
@@ -85,6 +89,16 @@ export class ReadAudit {
         "audit: a read event could not be queued",
       );
     }
+  }
+
+  #level(tenantId: string): ReadAuditLevel {
+    const rows = this.deps.db.watchedRows;
+    rows.sync();
+    const known = this.#levels.get(tenantId);
+    if (known !== undefined) return known;
+    const level = this.deps.db.tenants.get(tenantId)?.readAudit ?? "sensitive";
+    if (rows.readsCommitted) this.#levels.set(tenantId, level);
+    return level;
   }
 
   /** Writes what is queued (the write starts before this returns); later reads are not recorded. */
