@@ -1,48 +1,13 @@
-import { createHmac, randomBytes } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { HmacAuditSealer } from "../../../src/audit/seal.js";
 import { Database } from "../../../src/db/db.js";
 import { migrate, SchemaError } from "../../../src/db/migrate.js";
 import { migrations } from "../../../src/db/migrations/index.js";
 import { mintTenantScope } from "../../../src/db/tenant-scope.js";
-import type { DomainEvent } from "../../../src/vocabulary/events.js";
 import { tempDir } from "../../helpers.js";
-
-const tenant = (id: string) => ({
-  id,
-  slug: id,
-  nameEnc: null,
-  kind: "customer" as const,
-  status: "active" as const,
-  accessTokenTtlSeconds: 28800,
-  createdAt: "2026-01-01T00:00:00.000Z",
-});
-const user = (id: string) => ({
-  id,
-  kind: "human" as const,
-  emailLookup: new Uint8Array(32).fill(id.length),
-  emailEnc: new Uint8Array(40),
-  nameEnc: new Uint8Array(40),
-  role: "member" as const,
-  auditor: false,
-  passwordHash: null,
-  status: "active" as const,
-  createdAt: "2026-01-01T00:00:00.000Z",
-  updatedAt: "2026-01-01T00:00:00.000Z",
-});
-
-/** The event a test write records with its change (the write path refuses a change without one). */
-const changed = (tenantId: string | null): DomainEvent => ({
-  event: "tenant.created",
-  sensitivity: "normal",
-  severity: "info",
-  tenantId,
-  actor: { type: "system", id: "test" },
-  payload: {},
-});
+import { openSealed, tenantRow, testEvent, userRow } from "./rows.js";
 
 describe("database", () => {
   const cleanups: (() => void)[] = [];
@@ -52,9 +17,7 @@ describe("database", () => {
     const dir = tempDir();
     cleanups.push(dir.cleanup);
     const file = join(dir.path, "data", "vecto.db");
-    const db = Database.open(file);
-    const key = randomBytes(32);
-    db.setAuditSealer(new HmacAuditSealer({ mac: (data) => createHmac("sha256", key).update(data).digest() }));
+    const db = openSealed(file);
     cleanups.unshift(() => db.close());
     return { file, db };
   }
@@ -128,14 +91,14 @@ describe("database", () => {
   it("commits a write whole or not at all", async () => {
     const { db } = fresh();
     await db.write((tx) => {
-      tx.tenants.create(tenant("t1"));
-      tx.audit(changed(null));
+      tx.tenants.create(tenantRow("t1"));
+      tx.audit(testEvent(null));
     });
     await expect(
       db.write((tx) => {
-        tx.tenants.create(tenant("t2"));
-        tx.audit(changed(null));
-        tx.tenants.create(tenant("t1")); // duplicate id: the whole transaction must roll back
+        tx.tenants.create(tenantRow("t2"));
+        tx.audit(testEvent(null));
+        tx.tenants.create(tenantRow("t1")); // duplicate id: the whole transaction must roll back
       }),
     ).rejects.toThrow(/UNIQUE/);
     expect(db.tenants.list().map((t) => t.id)).toEqual(["t1"]);
@@ -146,20 +109,20 @@ describe("database", () => {
   it("gives a TenantDb that sees only its own tenant", async () => {
     const { db } = fresh();
     await db.write((tx) => {
-      tx.tenants.create(tenant("alpha"));
-      tx.tenants.create(tenant("beta"));
-      tx.audit(changed(null));
+      tx.tenants.create(tenantRow("alpha"));
+      tx.tenants.create(tenantRow("beta"));
+      tx.audit(testEvent(null));
     });
     const alpha = db.forTenant(mintTenantScope("alpha", { type: "human", id: "u1" }));
     const beta = db.forTenant(mintTenantScope("beta", { type: "human", id: "u2" }));
     await alpha.write((tx) => {
-      tx.users.insert(user("a-1"));
-      tx.audit(changed("alpha"));
+      tx.users.insert(userRow("a-1"));
+      tx.audit(testEvent("alpha"));
     });
     await beta.write((tx) => {
-      tx.users.insert(user("b-1"));
-      tx.users.insert(user("b-22"));
-      tx.audit(changed("beta"));
+      tx.users.insert(userRow("b-1"));
+      tx.users.insert(userRow("b-22"));
+      tx.audit(testEvent("beta"));
     });
     expect(alpha.tenant.get()?.id).toBe("alpha");
     expect(alpha.users.list(undefined, 10).map((u) => u.id)).toEqual(["a-1"]);
@@ -174,9 +137,9 @@ describe("database", () => {
   it("shares one frozen door per tenant across scopes, never one tenant's with another", async () => {
     const { db } = fresh();
     await db.write((tx) => {
-      tx.tenants.create(tenant("alpha"));
-      tx.tenants.create(tenant("beta"));
-      tx.audit(changed(null));
+      tx.tenants.create(tenantRow("alpha"));
+      tx.tenants.create(tenantRow("beta"));
+      tx.audit(testEvent(null));
     });
     const alpha = db.forTenant(mintTenantScope("alpha", { type: "human", id: "u1" }));
     expect(db.forTenant(mintTenantScope("alpha", { type: "human", id: "u3" }))).toBe(alpha);
@@ -196,8 +159,8 @@ describe("database", () => {
   it("leaves one consistent file after close: the WAL is checkpointed and removed", async () => {
     const { file, db } = fresh();
     await db.write((tx) => {
-      tx.tenants.create(tenant("t1"));
-      tx.audit(changed(null));
+      tx.tenants.create(tenantRow("t1"));
+      tx.audit(testEvent(null));
     });
     expect(existsSync(`${file}-wal`)).toBe(true);
     db.close();

@@ -5,45 +5,12 @@
  * is told by the next sync(), and only then; an open transaction's reads are not "committed".
  */
 import BetterSqlite3 from "better-sqlite3";
-import { createHmac, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { HmacAuditSealer } from "../../../src/audit/seal.js";
 import { Database } from "../../../src/db/db.js";
 import type { RowChange } from "../../../src/db/row-watch.js";
-import type { DomainEvent } from "../../../src/vocabulary/events.js";
 import { tempDir } from "../../helpers.js";
-
-const T0 = "2026-01-01T00:00:00.000Z";
-const blob = (text: string): Uint8Array => new Uint8Array(Buffer.from(text));
-const event = (tenantId: string | null): DomainEvent => ({
-  event: "user.updated",
-  sensitivity: "security",
-  severity: "info",
-  tenantId,
-  actor: { type: "system", id: "test" },
-  payload: {},
-});
-const user = (id: string) => ({
-  id,
-  kind: "human" as const,
-  emailLookup: blob(`${id}-lookup`),
-  emailEnc: blob("x"),
-  nameEnc: blob("x"),
-  role: "member" as const,
-  auditor: false,
-  passwordHash: null,
-  status: "active" as const,
-  createdAt: T0,
-  updatedAt: T0,
-});
-
-function open(file: string): Database {
-  const db = Database.open(file);
-  const key = randomBytes(32);
-  db.setAuditSealer(new HmacAuditSealer({ mac: (data) => createHmac("sha256", key).update(data).digest() }));
-  return db;
-}
+import { openSealed, tenantRow, testEvent, userRow } from "./rows.js";
 
 describe("watched rows", () => {
   let dir: { path: string; cleanup: () => void };
@@ -54,19 +21,11 @@ describe("watched rows", () => {
 
   beforeEach(async () => {
     dir = tempDir("vecto-row-watch-");
-    db = open(join(dir.path, "vecto.db"));
+    db = openSealed(join(dir.path, "vecto.db"));
     await db.write((tx) => {
-      tx.tenants.create({
-        id: "beta",
-        slug: "beta",
-        nameEnc: null,
-        kind: "customer",
-        status: "active",
-        accessTokenTtlSeconds: 28_800,
-        createdAt: T0,
-      });
-      tx.tenant("beta").users.insert(user("u-1"));
-      tx.audit(event("beta"));
+      tx.tenants.create(tenantRow("beta"));
+      tx.tenant("beta").users.insert(userRow("u-1"));
+      tx.audit(testEvent("beta"));
     });
     heard = [];
     db.watchedRows.subscribe((change) => heard.push(said(change)));
@@ -80,7 +39,7 @@ describe("watched rows", () => {
     let inside: string[] = [];
     await db.write((tx) => {
       tx.tenant("beta").users.update("u-1", { role: "viewer" }, tx.now);
-      tx.audit(event("beta"));
+      tx.audit(testEvent("beta"));
       inside = [...heard];
     });
     expect(inside).toEqual([]);
@@ -91,7 +50,7 @@ describe("watched rows", () => {
     await expect(
       db.write((tx) => {
         tx.tenant("beta").users.update("u-1", { status: "disabled" }, tx.now);
-        tx.audit(event("beta"));
+        tx.audit(testEvent("beta"));
         throw new Error("refused");
       }),
     ).rejects.toThrow("refused");
@@ -101,7 +60,7 @@ describe("watched rows", () => {
   it("tells deletions, cascades included: erasing a tenant names its users", async () => {
     await db.write((tx) => {
       tx.tenants.erase("beta");
-      tx.audit(event(null));
+      tx.audit(testEvent(null));
     });
     expect(heard).toEqual(expect.arrayContaining(["tenants:beta", "users:u-1"]));
   });
@@ -109,11 +68,11 @@ describe("watched rows", () => {
   it("tells another connection's commit at the next sync(), once, and nothing while none came", async () => {
     db.watchedRows.sync();
     expect(heard).toEqual([]);
-    const other = open(join(dir.path, "vecto.db"));
+    const other = openSealed(join(dir.path, "vecto.db"));
     try {
       await other.write((tx) => {
         tx.tenant("beta").users.update("u-1", { status: "disabled" }, tx.now);
-        tx.audit(event("beta"));
+        tx.audit(testEvent("beta"));
       });
     } finally {
       other.close();
@@ -145,7 +104,7 @@ describe("watched rows", () => {
     let inside: boolean | undefined;
     await db.write((tx) => {
       inside = db.watchedRows.readsCommitted;
-      tx.audit(event("beta"));
+      tx.audit(testEvent("beta"));
     });
     expect(inside).toBe(false);
   });

@@ -5,69 +5,33 @@
  * bookkeeping write nested inside an action, a cast through a bookkeeping handle, an event of
  * another tenant. Real SQLite file, real sealer.
  */
-import { createHmac, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { beforeEach, describe, expect, it } from "vitest";
-import { HmacAuditSealer } from "../../../src/audit/seal.js";
 import { Database, PLATFORM_LOG } from "../../../src/db/db.js";
 import type { LicensingRepository } from "../../../src/db/repositories/licensing.js";
 import type { SessionRepository } from "../../../src/db/repositories/sessions.js";
 import type { TenantDb } from "../../../src/db/tenant-db.js";
 import { mintTenantScope } from "../../../src/db/tenant-scope.js";
 import { MissingAuditEventError } from "../../../src/db/write-path.js";
-import type { DomainEvent } from "../../../src/vocabulary/events.js";
 import { ROOT, tempDir } from "../../helpers.js";
+import { openSealed, T0, tenantRow, testEvent, userRow } from "./rows.js";
 
-const T0 = "2026-01-01T00:00:00.000Z";
 const LATER = "2026-02-01T00:00:00.000Z";
-const blob = (text: string): Uint8Array => new Uint8Array(Buffer.from(text));
-const event = (tenantId: string | null): DomainEvent => ({
-  event: "user.created",
-  sensitivity: "security",
-  severity: "info",
-  tenantId,
-  actor: { type: "system", id: "test" },
-  payload: {},
-});
-const user = (id: string) => ({
-  id,
-  kind: "human" as const,
-  emailLookup: blob(`${id}-lookup`),
-  emailEnc: blob("x"),
-  nameEnc: blob("x"),
-  role: "member" as const,
-  auditor: false,
-  passwordHash: null,
-  status: "active" as const,
-  createdAt: T0,
-  updatedAt: T0,
-});
-const tenantRow = (id: string) => ({
-  id,
-  slug: id,
-  nameEnc: null,
-  kind: "customer" as const,
-  status: "active" as const,
-  accessTokenTtlSeconds: 28_800,
-  createdAt: T0,
-});
 
 /** A database with tenant "beta", one user b-1 and one session s-1; `close` removes it. */
 async function openBeta(): Promise<{ db: Database; beta: TenantDb; file: string; close: () => void }> {
   const dir = tempDir("vecto-write-path-");
   const file = join(dir.path, "vecto.db");
-  const db = Database.open(file);
-  const key = randomBytes(32);
-  db.setAuditSealer(new HmacAuditSealer({ mac: (data) => createHmac("sha256", key).update(data).digest() }));
+  const db = openSealed(file);
   await db.write((tx) => {
     tx.tenants.create(tenantRow("beta"));
-    tx.audit({ ...event("beta"), event: "tenant.created" });
+    tx.audit(testEvent("beta", "tenant.created"));
   });
   const beta = db.forTenant(mintTenantScope("beta", { type: "system", id: "test" }));
   await beta.write((tx) => {
-    tx.users.insert(user("b-1"));
+    tx.users.insert(userRow("b-1"));
     tx.sessions.insert({
       id: "s-1",
       userId: "b-1",
@@ -78,7 +42,7 @@ async function openBeta(): Promise<{ db: Database; beta: TenantDb; file: string;
       revokeReason: null,
       client: "test",
     });
-    tx.audit(event("beta"));
+    tx.audit(testEvent("beta"));
   });
   return {
     db,
@@ -103,7 +67,7 @@ describe("the write path: no write without its event", () => {
 
   it("refuses a tenant write that changed rows without recording an event, and keeps nothing of it", async () => {
     const size = beta.auditLog.size();
-    await expect(beta.write((tx) => tx.users.insert(user("b-2")))).rejects.toThrow(MissingAuditEventError);
+    await expect(beta.write((tx) => tx.users.insert(userRow("b-2")))).rejects.toThrow(MissingAuditEventError);
     expect(beta.users.get("b-2")).toBeUndefined();
     expect(beta.auditLog.size()).toBe(size);
   });
@@ -111,22 +75,24 @@ describe("the write path: no write without its event", () => {
   it("refuses a platform write likewise, and one that reaches a tenant from the platform", async () => {
     await expect(db.write((tx) => tx.tenants.create(tenantRow("gamma")))).rejects.toThrow(MissingAuditEventError);
     expect(db.tenants.get("gamma")).toBeUndefined();
-    await expect(db.write((tx) => tx.tenant("beta").users.insert(user("b-3")))).rejects.toThrow(MissingAuditEventError);
+    await expect(db.write((tx) => tx.tenant("beta").users.insert(userRow("b-3")))).rejects.toThrow(
+      MissingAuditEventError,
+    );
     expect(beta.users.get("b-3")).toBeUndefined();
   });
 
   it("commits a change with its event, both or neither; a write that changes nothing needs none", async () => {
     const size = beta.auditLog.size();
     await beta.write((tx) => {
-      tx.users.insert(user("b-4"));
-      tx.audit(event("beta"));
+      tx.users.insert(userRow("b-4"));
+      tx.audit(testEvent("beta"));
     });
     expect(beta.users.get("b-4")?.id).toBe("b-4");
     expect(beta.auditLog.size()).toBe(size + 1);
     await expect(
       beta.write((tx) => {
-        tx.users.insert(user("b-5"));
-        tx.audit(event("beta"));
+        tx.users.insert(userRow("b-5"));
+        tx.audit(testEvent("beta"));
         throw new Error("the domain changed its mind");
       }),
     ).rejects.toThrow("the domain changed its mind");
@@ -141,14 +107,14 @@ describe("the write path: no write without its event", () => {
   it("a tenant's transaction records only that tenant's events: another tenant's event does not pay for the change", async () => {
     await expect(
       beta.write((tx) => {
-        tx.users.insert(user("b-6"));
-        tx.audit(event("alpha"));
+        tx.users.insert(userRow("b-6"));
+        tx.audit(testEvent("alpha"));
       }),
     ).rejects.toThrow(/only that tenant's events/);
     await expect(
       beta.write((tx) => {
-        tx.users.insert(user("b-6"));
-        tx.audit(event(null));
+        tx.users.insert(userRow("b-6"));
+        tx.audit(testEvent(null));
       }),
     ).rejects.toThrow(/only that tenant's events/);
     expect(beta.users.get("b-6")).toBeUndefined();
@@ -168,8 +134,8 @@ describe("the write path: no write without its event", () => {
     let inner: Promise<void> | undefined;
     await beta.bookkeep("credential-use", () => {
       inner = beta.write((tx) => {
-        tx.users.insert(user("b-7"));
-        tx.audit(event("beta"));
+        tx.users.insert(userRow("b-7"));
+        tx.audit(testEvent("beta"));
       });
     });
     await expect(inner).rejects.toThrow(/cannot run inside a bookkeeping transaction/);
@@ -204,10 +170,10 @@ describe("the write path: no write without its event", () => {
     const heard: string[][] = [];
     db.onCommitted((committed) => heard.push([...committed.logIds]));
     await beta.write((tx) => {
-      tx.users.insert(user("b-8"));
-      tx.audit(event("beta"));
+      tx.users.insert(userRow("b-8"));
+      tx.audit(testEvent("beta"));
     });
-    await expect(beta.write((tx) => tx.users.insert(user("b-9")))).rejects.toThrow(MissingAuditEventError);
+    await expect(beta.write((tx) => tx.users.insert(userRow("b-9")))).rejects.toThrow(MissingAuditEventError);
     await beta.bookkeep("credential-use", (tx) => tx.sessions.touch("s-1", LATER));
     expect(heard).toEqual([["beta"]]);
   });
@@ -253,8 +219,8 @@ describe("group commit: writes of one turn share one durable transaction", () =>
   /** A write of user `id` with its event. */
   const addUser = (id: string) =>
     beta.write((tx) => {
-      tx.users.insert(user(id));
-      tx.audit(event("beta"));
+      tx.users.insert(userRow(id));
+      tx.audit(testEvent("beta"));
     });
 
   it("commits the writes queued in one turn once, and each sees the ones before it", async () => {
@@ -262,10 +228,10 @@ describe("group commit: writes of one turn share one durable transaction", () =>
     db.onCommitted((committed) => heard.push([...committed.logIds].sort()));
     const seen = (): Promise<string | null> =>
       beta.write((tx) => {
-        tx.audit(event("beta"));
+        tx.audit(testEvent("beta"));
         return tx.users.get("b-20")?.id ?? null;
       });
-    const results = await Promise.all([seen(), addUser("b-20"), seen(), db.write((tx) => tx.audit(event(null)))]);
+    const results = await Promise.all([seen(), addUser("b-20"), seen(), db.write((tx) => tx.audit(testEvent(null)))]);
     // In the order they were queued: before b-20's write, it is not there; after it, it is.
     expect([results[0], results[2]]).toEqual([null, "b-20"]);
     expect(heard).toEqual([[PLATFORM_LOG, "beta"].sort()]);
@@ -276,11 +242,11 @@ describe("group commit: writes of one turn share one durable transaction", () =>
     const settled = await Promise.allSettled([
       addUser("b-30"),
       beta.write((tx) => {
-        tx.users.insert(user("b-31"));
-        tx.audit(event("beta"));
+        tx.users.insert(userRow("b-31"));
+        tx.audit(testEvent("beta"));
         throw new Error("the request failed after its insert");
       }),
-      beta.write((tx) => tx.users.insert(user("b-32"))),
+      beta.write((tx) => tx.users.insert(userRow("b-32"))),
       addUser("b-33"),
     ]);
     expect(settled.map((s) => s.status)).toEqual(["fulfilled", "rejected", "rejected", "fulfilled"]);
