@@ -40,9 +40,6 @@ import type { DomainEvent } from "../src/vocabulary/events.js";
 import { exportChunks, type AuditFormat, type ExportSpec } from "../src/audit/export.js";
 import { verifyLog } from "../src/audit/verify.js";
 import type { Principal } from "../src/auth/principal.js";
-import { issueSetupToken } from "../src/auth/setup-token.js";
-import { loadConfig } from "../src/config.js";
-import { prepareForServe } from "../src/data-dir.js";
 import { NodeRepository, type NodeRecord } from "../src/db/repositories/nodes.js";
 import { openSqlite } from "../src/db/sqlite.js";
 import type { TenantDb } from "../src/db/tenant-db.js";
@@ -50,10 +47,9 @@ import { titleWords } from "../src/graph/nodes.js";
 import { createProject } from "../src/graph/projects.js";
 import { createLogger } from "../src/log.js";
 import { buildApp } from "../src/server/app.js";
-import { openServices, type Services } from "../src/services.js";
+import { type Services } from "../src/services.js";
+import { openBenchAppliance, PASSWORD } from "./appliance.js";
 import { pair, round, stats, type Stats } from "./stats.js";
-
-const PASSWORD = "violet-anchor-quartz-meadow-42";
 
 /** Part 1: writes per side, after WARMUP per side, in blocks of BLOCK alternating sides. */
 const WRITES = 2_000;
@@ -116,49 +112,20 @@ interface Appliance {
 }
 
 async function setUp(dir: string): Promise<Appliance> {
-  const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir, "data") }, dir);
-  const log = createLogger("silent");
-  await prepareForServe(config, log);
-  const services = await openServices(config, log);
+  const { config, services, root, admin: principal, adminAccessToken } = await openBenchAppliance(dir);
   const { identity } = services;
-  const { token: setupToken } = await issueSetupToken(services.db, 600);
-  await identity.accounts.completeSetup(setupToken, {
-    email: "root@example.test",
-    name: "Bench Root",
-    password: PASSWORD,
-  });
-  const rootTokens = await identity.sessions.login({
-    email: "root@example.test",
-    password: PASSWORD,
-    client: "bench",
-    address: "127.0.0.1",
-  });
-  const root = await identity.authenticator.authenticate(rootTokens.accessToken);
-  await identity.accounts.createTenant(root, {
-    slug: "acme",
-    name: "Acme",
-    admin: { email: "admin@acme.test", name: "Acme Admin", password: PASSWORD },
-  });
   const { tenant: bulk } = await identity.accounts.createTenant(root, {
     slug: "bulk",
     name: "Bulk",
     admin: { email: "admin@bulk.test", name: "Bulk Admin", password: PASSWORD },
   });
-  const adminTokens = await identity.sessions.login({
-    tenant: "acme",
-    email: "admin@acme.test",
-    password: PASSWORD,
-    client: "bench",
-    address: "127.0.0.1",
-  });
-  const principal = await identity.authenticator.authenticate(adminTokens.accessToken);
   if (!principal.tenantScope) throw new Error("the tenant admin has no tenant scope");
   const tenantDb = services.db.forTenant(principal.tenantScope);
   const project = await createProject(services.graph, tenantDb, principal, { name: "Bench project" });
   return {
     services,
     principal,
-    accessToken: adminTokens.accessToken,
+    accessToken: adminAccessToken,
     tenantDb,
     projectId: project.id,
     bulkLog: bulk.id,

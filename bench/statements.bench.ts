@@ -26,18 +26,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import type { Principal } from "../src/auth/principal.js";
-import { issueSetupToken } from "../src/auth/setup-token.js";
-import { loadConfig } from "../src/config.js";
-import { prepareForServe } from "../src/data-dir.js";
 import { openSqlite } from "../src/db/sqlite.js";
 import type { TenantScope } from "../src/db/tenant-scope.js";
 import { createNode, getNode, titleWords } from "../src/graph/nodes.js";
 import { createProject } from "../src/graph/projects.js";
-import { createLogger } from "../src/log.js";
-import { openServices, type Services } from "../src/services.js";
+import { type Services } from "../src/services.js";
+import { openBenchAppliance } from "./appliance.js";
 import { round, stats, type Stats } from "./stats.js";
 
-const PASSWORD = "violet-anchor-quartz-meadow-42";
 const CALLS = 10_000;
 const WARMUP = 500;
 const BLOCK = 250;
@@ -60,35 +56,8 @@ interface Appliance {
 }
 
 async function setUp(dir: string): Promise<Appliance> {
-  const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir, "data") }, dir);
-  const log = createLogger("silent");
-  await prepareForServe(config, log);
-  const services = await openServices(config, log);
-  const { identity } = services;
-  const { token } = await issueSetupToken(services.db, 600);
-  await identity.accounts.completeSetup(token, { email: "root@example.test", name: "Bench Root", password: PASSWORD });
-  const rootTokens = await identity.sessions.login({
-    email: "root@example.test",
-    password: PASSWORD,
-    client: "bench",
-    address: "127.0.0.1",
-  });
-  const root = await identity.authenticator.authenticate(rootTokens.accessToken);
-  await identity.accounts.createTenant(root, {
-    slug: "acme",
-    name: "Acme",
-    admin: { email: "admin@acme.test", name: "Acme Admin", password: PASSWORD },
-  });
-  const tokens = await identity.sessions.login({
-    tenant: "acme",
-    email: "admin@acme.test",
-    password: PASSWORD,
-    client: "bench",
-    address: "127.0.0.1",
-  });
-  const principal = await identity.authenticator.authenticate(tokens.accessToken);
-  if (!principal.tenantScope) throw new Error("the tenant admin has no tenant scope");
-  const scope = principal.tenantScope;
+  const { config, services, admin: principal } = await openBenchAppliance(dir);
+  const scope = principal.tenantScope as TenantScope;
   const project = await createProject(services.graph, services.db.forTenant(scope), principal, { name: "Bench" });
   return { services, principal, scope, projectId: project.id, databaseFile: config.databaseFile };
 }

@@ -27,22 +27,18 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import type { Principal } from "../src/auth/principal.js";
-import { issueSetupToken } from "../src/auth/setup-token.js";
-import { loadConfig } from "../src/config.js";
-import { prepareForServe } from "../src/data-dir.js";
 import type { EdgeRecord } from "../src/db/repositories/edges.js";
 import type { NodeRecord } from "../src/db/repositories/nodes.js";
 import type { TenantDb } from "../src/db/tenant-db.js";
-import { createLogger } from "../src/log.js";
 import { getNode } from "../src/graph/nodes.js";
 import { createProject } from "../src/graph/projects.js";
 import { DEFAULT_TRACE_DEPTH, MAX_TRACE_DEPTH, MAX_TRACE_NODES, traceUpstream } from "../src/graph/trace.js";
 import { UPSTREAM_VIA_FROM, UPSTREAM_VIA_TO, type EdgeType, type NodeType } from "../src/vocabulary/graph.js";
-import { openServices, type Services } from "../src/services.js";
+import { type Services } from "../src/services.js";
+import { openBenchAppliance } from "./appliance.js";
 import { percentile, round } from "./stats.js";
 import { seededRandom } from "../test/seeded-random.js";
 
-const PASSWORD = "violet-anchor-quartz-meadow-42";
 const SEED = 20_240_601;
 
 /** The project: 100,000 nodes. */
@@ -624,37 +620,9 @@ export async function run(): Promise<Record<string, unknown>> {
   let readOnly: BetterSqlite3.Database | undefined;
   try {
     const setupStarted = performance.now();
-    const config = loadConfig({ VECTO_ENV_FILE: "/dev/null", VECTO_DATA_DIR: join(dir, "data") }, dir);
-    const log = createLogger("silent");
-    await prepareForServe(config, log);
-    services = await openServices(config, log);
-    const { identity } = services;
-    const { token: setupToken } = await issueSetupToken(services.db, 600);
-    await identity.accounts.completeSetup(setupToken, {
-      email: "root@example.test",
-      name: "Bench Root",
-      password: PASSWORD,
-    });
-    const rootTokens = await identity.sessions.login({
-      email: "root@example.test",
-      password: PASSWORD,
-      client: "bench",
-      address: "127.0.0.1",
-    });
-    const root = await identity.authenticator.authenticate(rootTokens.accessToken);
-    await identity.accounts.createTenant(root, {
-      slug: "acme",
-      name: "Acme",
-      admin: { email: "admin@acme.test", name: "Acme Admin", password: PASSWORD },
-    });
-    const adminTokens = await identity.sessions.login({
-      tenant: "acme",
-      email: "admin@acme.test",
-      password: PASSWORD,
-      client: "bench",
-      address: "127.0.0.1",
-    });
-    const principal = await identity.authenticator.authenticate(adminTokens.accessToken);
+    const opened = await openBenchAppliance(dir);
+    services = opened.services;
+    const { config, admin: principal } = opened;
     if (!principal.tenantScope) throw new Error("the tenant admin has no tenant scope");
     const tenantDb = services.db.forTenant(principal.tenantScope);
     const project = await createProject(services.graph, tenantDb, principal, { name: "Bench project" });
