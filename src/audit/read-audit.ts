@@ -91,9 +91,9 @@ export class ReadAudit {
     }
   }
 
+  /** Another process's change was seen by authentication's look (watchedRows.sync) earlier in the same request. */
   #level(tenantId: string): ReadAuditLevel {
     const rows = this.deps.db.watchedRows;
-    rows.sync();
     const known = this.#levels.get(tenantId);
     if (known !== undefined) return known;
     const level = this.deps.db.tenants.get(tenantId)?.readAudit ?? "sensitive";

@@ -163,9 +163,12 @@ export class Authenticator {
     return found;
   }
 
-  /** Forgets everything when another process committed since the last look (nothing to forget without memory). */
+  /**
+   * Looks whether another process committed since the last look, so what is kept in memory (this
+   * cache, each tenant's read-audit level) forgets it before this request is served.
+   */
   private syncMemory(): void {
-    if (this.remembers) this.db.watchedRows.sync();
+    this.db.watchedRows.sync();
   }
 
   /** Keeps what was read until its credential's row, its user's or its tenant's changes; only committed rows. */

@@ -55,7 +55,6 @@ export class RowWatch {
   private readonly dataVersion: BetterSqlite3.Statement<[], number>;
   private seenVersion: number;
   private installed = false;
-  private lookedThisTurn = false;
 
   constructor(
     private readonly handle: BetterSqlite3.Database,
@@ -82,17 +81,10 @@ export class RowWatch {
   }
 
   /**
-   * Looks whether another connection committed since the last look (one pragma); if so, every
-   * listener hears "external" before this returns. Call before serving from memory. Looks once per
-   * turn of the event loop: the several callers of one request (authentication, the license, read
-   * auditing) share the look, and another process's commit is seen from the next turn on.
+   * Looks whether another connection committed since the last look (one cheap pragma); if so,
+   * every listener hears "external" before this returns. Call before serving from memory.
    */
   sync(): void {
-    if (this.lookedThisTurn) return;
-    this.lookedThisTurn = true;
-    setImmediate(() => {
-      this.lookedThisTurn = false;
-    });
     const version = this.version();
     if (version === this.seenVersion) return;
     this.seenVersion = version;
