@@ -20,7 +20,7 @@
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { request } from "node:https";
-import { createRequire } from "node:module";
+import { autocannon } from "./autocannon.js";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { issueSetupToken } from "../src/auth/setup-token.js";
@@ -44,36 +44,6 @@ const NEVER_REFUSED = 1_000_000_000;
 const PAIRED_CALLS = 3_000;
 const PAIRED_WARMUP = 300;
 const PAIRED_BLOCK = 100;
-
-/** The part of autocannon's result this bench reads (autocannon ships no type declarations). */
-interface Histogram {
-  readonly average: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly max: number;
-}
-interface AutocannonResult {
-  readonly requests: Histogram & { readonly total: number };
-  readonly latency: Histogram;
-  readonly duration: number;
-  readonly errors: number;
-  readonly timeouts: number;
-  readonly non2xx: number;
-  readonly "2xx": number;
-}
-interface AutocannonOptions {
-  readonly url: string;
-  readonly method: "GET";
-  readonly headers?: Record<string, string>;
-  readonly connections: number;
-  readonly duration: number;
-  readonly workers?: number;
-  readonly warmup?: { readonly connections: number; readonly duration: number };
-  readonly tlsOptions?: { readonly rejectUnauthorized: boolean; readonly minVersion: "TLSv1.3" };
-}
-type Autocannon = (options: AutocannonOptions) => Promise<AutocannonResult>;
-
-const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
 
 interface Target {
   readonly label: string;

@@ -4,45 +4,10 @@
  * and just after, so that CPU per request counts the server's work only. Its own process: its
  * event loop is neither server's (it still shares the machine's cores with them).
  */
-import { createRequire } from "node:module";
+import { autocannon, type AutocannonOptions, type AutocannonRequest } from "../autocannon.js";
 import { round } from "../stats.js";
 import { cpuMs } from "./proc.js";
 import type { LoadJob, LoadReply, LoadResult } from "./protocol.js";
-
-/** The part of autocannon's API used here (autocannon ships no type declarations). */
-interface Histogram {
-  readonly average: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly max: number;
-}
-interface AutocannonResult {
-  readonly requests: Histogram & { readonly total: number };
-  readonly latency: Histogram;
-  readonly duration: number;
-  readonly errors: number;
-  readonly timeouts: number;
-  readonly non2xx: number;
-}
-interface AutocannonRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly body?: string;
-  readonly setupRequest?: (request: AutocannonRequest) => AutocannonRequest;
-}
-interface AutocannonOptions {
-  readonly url: string;
-  readonly method: "GET" | "POST";
-  readonly headers: Readonly<Record<string, string>>;
-  readonly requests: readonly AutocannonRequest[];
-  readonly connections: number;
-  readonly duration: number;
-  readonly pipelining: 1;
-  readonly tlsOptions: { readonly rejectUnauthorized: boolean; readonly minVersion: "TLSv1.3" };
-}
-type Autocannon = (options: AutocannonOptions) => Promise<AutocannonResult>;
-
-const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
 
 /**
  * The request autocannon repeats, rebuilt per request when it varies: reads go round the paths;
