@@ -78,7 +78,6 @@ export class Authenticator {
   /** Sessions and personal tokens apart: a session key can never name a token entry, nor the reverse. */
   private readonly sessions: PrincipalCache<Found>;
   private readonly tokens: PrincipalCache<FoundToken>;
-  private readonly remembers: boolean;
 
   constructor(
     private readonly db: Database,
@@ -87,7 +86,6 @@ export class Authenticator {
     options: AuthenticatorOptions = {},
   ) {
     const entries = options.cacheEntries ?? PRINCIPAL_CACHE_ENTRIES;
-    this.remembers = entries > 0;
     this.sessions = new PrincipalCache(entries);
     this.tokens = new PrincipalCache(entries);
     db.watchedRows.subscribe((change) => {
