@@ -17,7 +17,8 @@
  *
  * Settings (environment, all optional): BENCH_HTTP_ROUNDS (3), BENCH_HTTP_SECONDS (5),
  * BENCH_HTTP_WARMUP_SECONDS (1), BENCH_HTTP_STORM_CLIENTS (4), BENCH_HTTP_START_RUNS (5),
- * BENCH_HTTP_SEA (on; "off" skips the single binary).
+ * BENCH_HTTP_SEA (on; "off" skips the single binary), BENCH_HTTP_CASES (all; a comma-separated
+ * list such as "create@10,read@10" measures only those, skips start-up and leaves the docs alone).
  *
  * Writes bench/results/http.json (through bench/run.ts) and the generated section of
  * docs/performance.md. Takes about four and a half minutes with the defaults.
@@ -71,6 +72,8 @@ const SETTINGS = {
   stormClients: setting("BENCH_HTTP_STORM_CLIENTS", 4),
   startRuns: setting("BENCH_HTTP_START_RUNS", 5),
   sea: process.env.BENCH_HTTP_SEA !== "off",
+  /** Only these cases ("op@clients"), for a quick look; undefined: all, with start-up and the docs. */
+  cases: process.env.BENCH_HTTP_CASES?.split(",").map((key) => key.trim()),
   /** The storm runs this long before reads are measured under it, so that they meet it at full strength. */
   stormRampMs: 1000,
   /** How long a started server sits idle before its RSS is read again. */
@@ -176,6 +179,16 @@ async function measureStartups(
   return { startups, skipped };
 }
 
+/** "create@64 real JWT ÷ synchronous=NORMAL 0.93, ..." from the summaries' paired ratios. */
+function versusVariants(summaries: ReturnType<typeof summarize>): string {
+  const pairs = summaries.flatMap((s) =>
+    Object.entries(s.reqPerSecVsVariants).map(
+      ([variant, ratio]) => `${s.case} ${s.side} ÷ ${variant} ${ratio ?? "n/a"}`,
+    ),
+  );
+  return pairs.length === 0 ? "none in the cases run" : pairs.join(", ");
+}
+
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 function markdown(
@@ -187,7 +200,7 @@ function markdown(
   const variants =
     EXTRA_VARIANTS.length === 0
       ? "Not measured: creates against the same server with `synchronous=NORMAL` (the appliance has no setting for it; bench/http/cases.ts says where it plugs in)."
-      : `Also measured: ${EXTRA_VARIANTS.map((v) => v.name).join(", ")}.`;
+      : `Also measured: ${EXTRA_VARIANTS.map((v) => v.name).join(", ")}; the appliance as it ships against it, req/s paired by round: ${versusVariants(summaries)}.`;
   return [
     `Run of ${context.date}: ${cpu}, ${availableParallelism()} logical CPUs, Linux ${release()}, Node ${process.version}; ` +
       `1-minute load average ${context.load} (other work on the machine competes for the same cores). ${plural(SETTINGS.rounds, "round")} of ${SETTINGS.seconds} s per side, ` +
@@ -264,12 +277,22 @@ export async function run(): Promise<Record<string, unknown>> {
     const storm = forkWorker<StormCommand, StormReply>(resolve(import.meta.dirname, "http", "login-storm.ts"));
     stoppers.push(() => storm.stop());
 
-    const measured = await measureGroups({ real, bare, load, storm }, groups(EXTRA_VARIANTS));
+    const selected = groups(EXTRA_VARIANTS).filter((g) => SETTINGS.cases?.includes(g.key) ?? true);
+    if (selected.length === 0)
+      throw new Error(
+        `BENCH_HTTP_CASES: no such case among ${groups([])
+          .map((g) => g.key)
+          .join(", ")}`,
+      );
+    const measured = await measureGroups({ real, bare, load, storm }, selected);
     const rssAfterLoadMiB = round(rssMiB(primary.server.pid), 1);
     for (const stop of stoppers.splice(0).reverse()) await stop();
 
     const summaries = summarize(measured);
-    const startup = await measureStartups(root, primary);
+    const startup =
+      SETTINGS.cases === undefined
+        ? await measureStartups(root, primary)
+        : { startups: [], skipped: ["BENCH_HTTP_CASES"] };
     const answerBytes = { real: primary.answerBytes, bare: bare.answerBytes };
     const nodes =
       primary.nodeIds.length +
@@ -279,8 +302,9 @@ export async function run(): Promise<Record<string, unknown>> {
     const during = measured.flatMap((s) => s.runs.map((r) => r.loadAverage1m));
     const loadText = `${loadAtStart} at the start, ${Math.min(...during)} to ${Math.max(...during)} after the runs`;
     const context = { date, load: loadText, answerBytes, nodes };
-    const doc = writePerformanceDoc(root, markdown(summaries, startup, context));
-    console.log(`[http] wrote ${relative(root, doc)}`);
+    const table = markdown(summaries, startup, context);
+    if (SETTINGS.cases === undefined) console.log(`[http] wrote ${relative(root, writePerformanceDoc(root, table))}`);
+    else console.log(table);
     return {
       note:
         "Server, baseline, load and storm are separate processes on one machine and share its cores: compare the rows with each other " +

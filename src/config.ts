@@ -80,6 +80,12 @@ export interface Config {
    * below the size of libuv's thread pool, so a login storm never takes every thread of it.
    */
   readonly argon2Concurrency: number;
+  /**
+   * VECTO_SQLITE_SYNCHRONOUS: "full" (default), a write is acknowledged once it is on disk;
+   * "normal", once it is committed, so a power cut (not a crash) may take the last ones back
+   * (src/db/wal-sync.ts, docs/operator-guide.md).
+   */
+  readonly durability: "full" | "normal";
 }
 
 /** API requests per minute (token buckets, src/server/middleware/rate-limit.ts); null: that limit is off. */
@@ -460,5 +466,11 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
       perAddress: parse(env, "VECTO_RATE_LIMIT_PER_ADDRESS", perMinuteSchema, String(DEFAULT_RATE_LIMIT.perAddress)),
     },
     argon2Concurrency: argon2Concurrency(env, threadPoolSize(processEnv)),
+    durability: parse(
+      env,
+      "VECTO_SQLITE_SYNCHRONOUS",
+      z.enum(["full", "normal"], { message: "expected full or normal" }),
+      "full",
+    ),
   };
 }

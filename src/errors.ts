@@ -34,7 +34,7 @@ export class DomainError extends Error {
  * each kind to its problem (src/server/app.ts) without knowing those classes, the CLI prints the
  * message. Nothing was written when one is thrown.
  */
-export type UnavailableKind = "keys-unavailable" | "master-key-retired" | "storage-full";
+export type UnavailableKind = "keys-unavailable" | "master-key-retired" | "storage-full" | "storage-failed";
 
 /** What an error class of src/crypto or src/db declares to be recognised as one of these failures. */
 export interface Unavailable {
@@ -45,6 +45,7 @@ const UNAVAILABLE_KINDS: ReadonlySet<unknown> = new Set<UnavailableKind>([
   "keys-unavailable",
   "master-key-retired",
   "storage-full",
+  "storage-failed",
 ]);
 
 /** The kind of an unavailability failure, or undefined for any other error. */

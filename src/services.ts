@@ -101,12 +101,20 @@ export interface StorageProbes {
   storage(): void;
 }
 
+/** What is awaited before data read from the database leaves the process (Database.whenDurable, src/db/wal-sync.ts). */
+export interface DurableReads {
+  /** A Promise for every commit so far to be on disk; undefined when they are. */
+  whenDurable(): Promise<void> | undefined;
+}
+
 export interface Services {
   /** The platform database: for platform modules and the CLI. src/server never receives it (src/server/deps.ts); it gets the parts below. */
   readonly db: Database;
   /** One tenant's data, for a scope authentication minted: the only way the HTTP side reaches tenant data. */
   readonly door: TenantDoor;
   readonly probes: StorageProbes;
+  /** Awaited before an answer that read the database leaves (src/server/middleware/durable-answers.ts). */
+  readonly durability: DurableReads;
   /** The audit trail as the API reaches it: exports, verification, proofs, checkpoints on demand. */
   readonly auditTrail: AuditTrail;
   /** The master keys in use: the configured one, current, and VECTO_PREVIOUS_MASTER_KEYS for unwrapping. */
@@ -218,7 +226,7 @@ function closeServices(identity: Identity, db: Database): void {
 export async function openServices(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Services> {
   const now = options.now ?? (() => new Date());
   const resolver = await openKeyResolver(config);
-  const db = Database.open(config.databaseFile, { now });
+  const db = Database.open(config.databaseFile, { now, durability: config.durability });
   // What follows every audit event into its transaction: the user notifications it names, its log line.
   db.followEvents(notifyFromEvent);
   db.followEvents(auditLogLines(db, log));
@@ -274,6 +282,7 @@ export async function openServices(config: Config, log: Logger, options: Service
   // Fresh objects that close over db, so the parts handed to the HTTP side are not the database itself.
   const door: TenantDoor = { forTenant: (scope) => db.forTenant(scope) };
   const probes: StorageProbes = { database: () => db.ping(), storage: () => db.checkStorage() };
+  const durability: DurableReads = { whenDurable: () => db.whenDurable() };
   const trail = auditTrail({
     db,
     crypto,
@@ -285,6 +294,7 @@ export async function openServices(config: Config, log: Logger, options: Service
     db,
     door,
     probes,
+    durability,
     auditTrail: trail,
     resolver,
     crypto,

@@ -41,6 +41,8 @@ export interface SideSummary {
   /** Storm sides: median over rounds of (p99 under the storm ÷ idle p99 of the same credential, same round). */
   readonly p99VsIdle: number | null;
   readonly loginsPerSec: number | null;
+  /** "real" sides: median over rounds of (this side's req/s ÷ each other real variant's, same credential and round). */
+  readonly reqPerSecVsVariants: Readonly<Record<string, number | null>>;
   /** Median share of one core the load process itself used: near 1, autocannon was the limit, not the server. */
   readonly loadProcessBusy: number;
 }
@@ -77,6 +79,13 @@ export function summarize(all: readonly SideRuns[]): SideSummary[] {
     const logins = s.runs.reduce((n, r) => n + (r.storm?.logins ?? 0), 0);
     const stormSeconds = s.runs.reduce((n, r) => n + (r.storm?.seconds ?? 0), 0);
     const storm = s.side.storm;
+    const variants = sameGroup.filter(
+      (o) =>
+        s.side.server === "real" &&
+        !["real", "bare"].includes(o.side.server) &&
+        o.side.credential === s.side.credential &&
+        o.side.storm === s.side.storm,
+    );
     return {
       case: s.group.key,
       side: s.side.label,
@@ -89,6 +98,9 @@ export function summarize(all: readonly SideRuns[]): SideSummary[] {
       cpuVsBare: storm ? null : paired(s, bare, (a, b) => cpuPerRequest(b.result) / cpuPerRequest(a.result)),
       p99VsIdle: storm ? paired(s, idle, (a, b) => a.result.latencyMs.p99 / b.result.latencyMs.p99) : null,
       loginsPerSec: storm ? round(logins / Math.max(stormSeconds, 1e-9), 1) : null,
+      reqPerSecVsVariants: Object.fromEntries(
+        variants.map((v) => [v.side.server, paired(s, v, (a, b) => a.result.reqPerSec / b.result.reqPerSec)]),
+      ),
       loadProcessBusy: round(median(s.runs.map((r) => r.result.loadCpuMs / (r.result.seconds * 1000))), 2),
     };
   });

@@ -26,6 +26,7 @@ import { LicensingRepository } from "./repositories/licensing.js";
 import { UsageCountRepository } from "./repositories/usage-counts.js";
 import { isStorageFull, StorageFullError, StorageState } from "./storage.js";
 import { WritePath, type Committed, type TransactionBase } from "./write-path.js";
+import { WalSync, type Durability, type SyncCalls } from "./wal-sync.js";
 import { RowWatch } from "./row-watch.js";
 import { PLATFORM_LOG, type DomainEvent } from "../vocabulary/events.js";
 import type { TenantScope } from "./tenant-scope.js";
@@ -37,6 +38,13 @@ export interface OpenOptions {
   /** Clock for recorded timestamps; tests pass a fixed one. */
   readonly now?: () => Date;
   readonly readonly?: boolean;
+  /**
+   * "full" (default): a write is acknowledged once its commit is on disk. "normal": once it is
+   * committed; a power loss may take the last commits back (VECTO_SQLITE_SYNCHRONOUS, wal-sync.ts).
+   */
+  readonly durability?: Durability;
+  /** The fsync calls, for tests that hold one back; default node:fs. */
+  readonly syncCalls?: SyncCalls;
 }
 
 /** What a platform write transaction may change: the installation's own tables, and (for system work) one tenant's. */
@@ -148,6 +156,8 @@ export class Database {
     private readonly clock: () => Date,
     /** Whether the disk has room: fed by every write of the database and the keystore. */
     private readonly storage: StorageState,
+    /** When a commit is on disk (wal-sync.ts). */
+    private readonly walSync: WalSync,
   ) {
     this.platform = {
       setupTokens: new SetupTokenRepository(handle),
@@ -167,7 +177,7 @@ export class Database {
     } = this.platform);
     this.credentials = new CredentialLookup(handle);
     this.usageCounts = new UsageCountRepository(handle);
-    this.writes = new WritePath(handle, storage, () => this.closed);
+    this.writes = new WritePath(handle, storage, walSync, () => this.closed);
     this.watchedRows = new RowWatch(handle, (fn) => this.writes.afterCommit(fn));
   }
 
@@ -181,7 +191,8 @@ export class Database {
     let keystore: KeyStore;
     const storage = new StorageState(dirname(file));
     try {
-      handle = openSqlite(file, readonly);
+      // NORMAL: the commit's fsync is WalSync's, off the event loop (docs/adr/0008-fsync-off-the-event-loop.md).
+      handle = openSqlite(file, readonly, "NORMAL");
     } catch (error) {
       throw new DatabaseOpenError(`cannot open database ${file}: ${(error as Error).message}`);
     }
@@ -191,7 +202,8 @@ export class Database {
       handle.close();
       throw new DatabaseOpenError(`cannot open keystore beside ${file}: ${(error as Error).message}`);
     }
-    const db = new Database(handle, keystore, clock, storage);
+    const walSync = new WalSync(`${file}-wal`, options.durability ?? "full", options.syncCalls);
+    const db = new Database(handle, keystore, clock, storage, walSync);
     try {
       if (!readonly) db.migrate();
     } catch (error) {
@@ -381,9 +393,22 @@ export class Database {
     statement(this.handle, "SELECT 1").get();
   }
 
-  /** For /readyz, without writing: throws StorageFullError while the disk has no room (see storage.ts). */
+  /**
+   * For /readyz, without writing: throws StorageFullError while the disk has no room (see
+   * storage.ts), StorageFailedError once a commit could not be made durable (wal-sync.ts).
+   */
   checkStorage(): void {
+    this.walSync.check();
     this.storage.check();
+  }
+
+  /**
+   * A Promise for every commit made so far to be on disk, or undefined when they are: awaited
+   * before what was read from the database leaves the process (a response, an export's chunk), so
+   * nothing anyone has seen can be lost to a power cut (wal-sync.ts).
+   */
+  whenDurable(): Promise<void> | undefined {
+    return this.walSync.pending();
   }
 
   /** Full `PRAGMA integrity_check`; returns the problems found (empty when healthy). */
@@ -402,6 +427,8 @@ export class Database {
     if (this.closed) return;
     // Writes queued for the next batch commit first: a write handed to the database is never dropped.
     this.writes.flush();
+    // ... and are made durable and settled before the connection goes.
+    this.walSync.drain();
     this.closed = true;
     let failure: unknown;
     try {

@@ -12,8 +12,15 @@ function createPrivately(file: string): void {
   }
 }
 
+/**
+ * How a COMMIT reaches the disk. FULL: SQLite fsyncs the WAL before COMMIT returns (the keystore).
+ * NORMAL: COMMIT returns once the WAL frames are written, and the caller makes them durable (the
+ * database, through wal-sync.ts, off the event loop).
+ */
+export type CommitSync = "FULL" | "NORMAL";
+
 /** Opens a SQLite file with the appliance's durable settings; deleted content is overwritten. */
-export function openSqlite(file: string, readonly: boolean): BetterSqlite3.Database {
+export function openSqlite(file: string, readonly: boolean, commitSync: CommitSync = "FULL"): BetterSqlite3.Database {
   if (!readonly) createPrivately(file);
   const nativeBinding = sqliteNativeBinding();
   const handle = new BetterSqlite3(file, {
@@ -26,8 +33,9 @@ export function openSqlite(file: string, readonly: boolean): BetterSqlite3.Datab
   handle.pragma("busy_timeout = 5000");
   if (!readonly) {
     handle.pragma("journal_mode = WAL");
-    // FULL: an acknowledged write survives power loss, not only a process crash.
-    handle.pragma("synchronous = FULL");
+    // An acknowledged write survives power loss, not only a process crash: SQLite's fsync at each
+    // COMMIT (FULL), or the caller's before it acknowledges (NORMAL, see CommitSync).
+    handle.pragma(`synchronous = ${commitSync}`);
     // Erased rows are overwritten with zeros instead of lingering in free pages.
     handle.pragma("secure_delete = ON");
   }

@@ -16,16 +16,21 @@
  *
  * Group commit: writes queued in the same turn of the event loop (every request whose handler
  * reached its write while the previous batch was committing) run in ONE IMMEDIATE transaction,
- * each inside its own savepoint, and that transaction commits once (one WAL fsync with
- * synchronous=FULL) for all of them. A write that throws is rolled back to its savepoint alone;
- * the others in its batch commit. Every Promise settles only after its batch committed, so a write
- * is acknowledged only once it is durable. Only what fails the whole transaction (a full disk, an
- * I/O error, the database busy) rejects every write of the batch: nothing of it was kept.
- * docs/adr/0007-group-commit.md says why the batch commits on the main thread.
+ * each inside its own savepoint, and that transaction commits once for all of them. A write that
+ * throws is rolled back to its savepoint alone; the others in its batch commit. Only what fails
+ * the whole transaction (a full disk, an I/O error, the database busy) rejects every write of the
+ * batch: nothing of it was kept (docs/adr/0007-group-commit.md).
+ *
+ * Durable before acknowledged: the COMMIT returns once its WAL frames are written, and the WAL's
+ * fsync runs on libuv's thread pool (wal-sync.ts, docs/adr/0008-fsync-off-the-event-loop.md), so
+ * the event loop goes on parsing and answering requests, and the next batch forms meanwhile. A
+ * batch's Promises settle, and what follows its commit (afterCommit, onCommitted) runs, only once
+ * the batch is durable.
  */
 import type BetterSqlite3 from "better-sqlite3";
 import type { DomainEvent } from "../vocabulary/events.js";
 import { isStorageFull, type StorageState } from "./storage.js";
+import type { WalSync } from "./wal-sync.js";
 
 /** What every write transaction holds besides its repositories. */
 export interface TransactionBase {
@@ -69,6 +74,8 @@ interface Kept {
 export class WritePath {
   private open: Open | undefined;
   private queue: Queued[] = [];
+  /** The number WalSync gave the last commit. */
+  private committedSeq = 0;
   private readonly committedListeners: ((committed: Committed) => void)[] = [];
   private readonly sql: Record<
     "changes" | "begin" | "commit" | "rollback" | "savepoint" | "release" | "undo",
@@ -79,6 +86,8 @@ export class WritePath {
     private readonly handle: BetterSqlite3.Database,
     /** Whether the disk has room: a full disk rolls the transaction back (StorageFullError). */
     private readonly storage: StorageState,
+    /** When a commit is on disk: a batch is acknowledged only then. */
+    private readonly sync: WalSync,
     private readonly isClosed: () => boolean,
   ) {
     this.sql = {
@@ -100,6 +109,11 @@ export class WritePath {
   enqueue<T>(mustAudit: boolean, fn: () => T): Promise<T> {
     if (this.isClosed()) return Promise.reject(new Error("database is closed"));
     if (this.open !== undefined) return Promise.resolve(this.run(mustAudit, fn));
+    try {
+      this.sync.check();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise<T>((resolve, reject) => {
       if (this.queue.length === 0) setImmediate(() => this.flush());
       this.queue.push({ mustAudit, fn, resolve: resolve as (value: unknown) => void, reject });
@@ -121,6 +135,8 @@ export class WritePath {
     }
     const write: Queued = { mustAudit, fn, resolve: () => undefined, reject: () => undefined };
     const [kept] = this.commitBatch([write], true);
+    this.sync.syncNow();
+    this.settle([kept as Kept]);
     return (kept as Kept).value as T;
   }
 
@@ -135,18 +151,39 @@ export class WritePath {
     }
     let kept: Kept[];
     try {
+      this.sync.check();
       kept = this.commitBatch(batch, false);
     } catch (error) {
       for (const write of batch) write.reject(error);
       return;
     }
-    for (const { write, value } of kept) write.resolve(value);
+    this.sync.whenDurable(this.committedSeq, (failure) => {
+      if (failure !== undefined) {
+        for (const { write } of kept) write.reject(failure);
+        return;
+      }
+      try {
+        this.settle(kept);
+      } catch (error) {
+        for (const { write } of kept) write.reject(error);
+        return;
+      }
+      for (const { write, value } of kept) write.resolve(value);
+    });
+  }
+
+  /** What follows a durable commit: afterCommit callbacks, then the onCommitted listeners. */
+  private settle(kept: readonly Kept[]): void {
+    for (const { open } of kept) for (const run of open.afterCommit) run();
+    const logIds = new Set(kept.flatMap(({ open }) => [...open.audited]));
+    if (logIds.size > 0) for (const listener of this.committedListeners) listener({ logIds });
   }
 
   /**
    * One IMMEDIATE transaction for the batch, a savepoint per write, one commit. A write that throws
    * is undone alone and rejected (rethrown when `alone`); an error that ended the transaction fails
-   * the batch. Returns the kept writes after the commit and what follows it ran.
+   * the batch. Returns the kept writes once the COMMIT returned (committedSeq: its number in
+   * WalSync); what follows a commit waits until it is durable.
    */
   private commitBatch(batch: readonly Queued[], alone: boolean): Kept[] {
     const kept: Kept[] = [];
@@ -166,9 +203,7 @@ export class WritePath {
         throw error;
       }
     });
-    for (const { open } of kept) for (const run of open.afterCommit) run();
-    const logIds = new Set(kept.flatMap(({ open }) => [...open.audited]));
-    if (logIds.size > 0) for (const listener of this.committedListeners) listener({ logIds });
+    this.committedSeq = this.sync.committedNow();
     return kept;
   }
 

@@ -12,6 +12,7 @@ import { HTTPException } from "hono/http-exception";
 import { DEFAULT_RATE_LIMIT } from "../config.js";
 import { TrustedProxies } from "../net-address.js";
 import { accessLog } from "./middleware/access-log.js";
+import { durableAnswers } from "./middleware/durable-answers.js";
 import { clientAddress } from "./middleware/client-address.js";
 import { rateLimit } from "./middleware/rate-limit.js";
 import { bodyLimit } from "./middleware/body-limit.js";
@@ -84,6 +85,14 @@ const UNAVAILABLE_PROBLEM: Record<UnavailableKind, () => ProblemError> = {
       "the appliance's storage is full: the change was not stored; retry once space has been freed",
       { retryAfterSeconds: 60 },
     ),
+  // Fail-stop: after a failed fsync nothing is acknowledged until a restart recovers from the disk (wal-sync.ts).
+  "storage-failed": () =>
+    new ProblemError(
+      503,
+      "storage-failed",
+      "the appliance's storage failed to make a change durable; it was not acknowledged; the appliance must be restarted",
+      { retryAfterSeconds: 60 },
+    ),
 };
 
 function toProblem(error: unknown): ProblemError | undefined {
@@ -111,6 +120,7 @@ export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hon
     securityHeaders(),
     clientAddress(new TrustedProxies(clients.trustedProxies)),
     accessLog(deps.log),
+    durableAnswers(deps.durability),
     rateLimit(clients.rateLimit, clients.now),
     bodyLimit(deps.bodyLimitBytes),
     licenseGuard(deps.license),

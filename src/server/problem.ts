@@ -32,6 +32,7 @@ export type ProblemKind =
   | "not-ready"
   | "keys-unavailable"
   | "storage-full"
+  | "storage-failed"
   | "internal-error";
 
 export interface ProblemBody {
@@ -66,6 +67,7 @@ const TITLES: Record<ProblemKind, string> = {
   "not-ready": "Service not ready",
   "keys-unavailable": "Encryption keys unavailable",
   "storage-full": "Storage full",
+  "storage-failed": "Storage failed",
   "internal-error": "Internal server error",
 };
 

@@ -6,18 +6,20 @@
  * failed download), never a short body that looks complete. Without the explicit chunked framing
  * the HTTP adapter reads the first chunks ahead and, when the stream fails right away, answers
  * 200 with a Content-Length that makes the truncated body look whole.
+ *
+ * Each chunk leaves only once every commit made so far is on disk (Database.whenDurable): an export
+ * never carries what a power cut could still take back (src/server/middleware/durable-answers.ts).
  */
 import type { HttpBindings } from "@hono/node-server";
 import { Readable } from "node:stream";
 import type { Context } from "hono";
-import type { Logger } from "../log.js";
-import type { AppEnv } from "./deps.js";
+import type { AppDeps, AppEnv } from "./deps.js";
 
 /** The response for a streamed body; a failure midway is logged (name and message, no stack) and cuts the response off. */
 export function streamedBody(
   c: Context<AppEnv>,
   body: Readable | ReadableStream<Uint8Array>,
-  log: Logger,
+  { log, durability }: Pick<AppDeps, "log" | "durability">,
   what: string,
 ): Response {
   const source = (body instanceof Readable ? Readable.toWeb(body) : body) as ReadableStream<Uint8Array>;
@@ -29,6 +31,7 @@ export function streamedBody(
     async pull(controller) {
       try {
         const next = await reader.read();
+        await durability.whenDurable();
         if (next.done) controller.close();
         else controller.enqueue(next.value);
       } catch (error) {

@@ -77,7 +77,12 @@ describe("HTTPS server", () => {
         a.get("/api/test/download", (c) => {
           c.header("Content-Type", "application/x-ndjson");
           c.header("Content-Disposition", 'attachment; filename="test.ndjson"');
-          return streamedBody(c, Readable.from(['{"n":1}\n', '{"n":2}\n']), log, "test download");
+          return streamedBody(
+            c,
+            Readable.from(['{"n":1}\n', '{"n":2}\n']),
+            { log, durability: services.durability },
+            "test download",
+          );
         }),
       (a) => a.delete("/api/test/empty", (c) => c.body(null, 204)),
       (a) =>

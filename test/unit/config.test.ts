@@ -227,6 +227,12 @@ describe("config: trusted proxies and rate limits", () => {
     );
   });
 
+  it("acknowledges writes once on disk unless the operator chooses normal; refuses anything else", () => {
+    expect(loadConfig(base, cwd).durability).toBe("full");
+    expect(loadConfig({ ...base, VECTO_SQLITE_SYNCHRONOUS: "normal" }, cwd).durability).toBe("normal");
+    expect(failure({ VECTO_SQLITE_SYNCHRONOUS: "off" })).toMatch(/^VECTO_SQLITE_SYNCHRONOUS: expected full or normal/);
+  });
+
   it("takes extra certificate names: DNS names lower-cased, IPv4 and bare IPv6 addresses", () => {
     const config = loadConfig(
       { ...base, VECTO_TLS_NAMES: " Vecto.Example.internal, 192.0.2.10 ,2001:DB8::10,, " },

@@ -32,7 +32,7 @@ function exportAudit(deps: AppDeps, c: Context<AppEnv>, query: AuditQuery): Resp
     `attachment; filename="${exportFileName(deps.auditTrail.fileLabel(log), request.format, new Date())}"`,
   );
   c.header("Cache-Control", "no-store");
-  return streamedBody(c, exportStream(chunks), deps.log, "audit export");
+  return streamedBody(c, exportStream(chunks), deps, "audit export");
 }
 
 export function auditRoutes(deps: AppDeps): ApiRouter {

@@ -50,7 +50,7 @@ export function gdprRoutes(deps: AppDeps): ApiRouter {
       );
       c.header("Content-Type", exported.contentType);
       c.header("Content-Disposition", `attachment; filename="${exported.filename}"`);
-      return streamedBody(c, exported.body, deps.log, "tenant export");
+      return streamedBody(c, exported.body, deps, "tenant export");
     },
   );
 

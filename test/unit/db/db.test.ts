@@ -22,7 +22,7 @@ describe("database", () => {
     return { file, db };
   }
 
-  it("opens with WAL, foreign keys, synchronous=FULL and a busy timeout", () => {
+  it("opens with WAL, foreign keys, synchronous=NORMAL (its fsync is WalSync's) and a busy timeout; the keystore with FULL", () => {
     const { file, db } = fresh();
     db.close();
     // Pragmas are per connection: read them on a connection opened by Database itself.
@@ -32,8 +32,11 @@ describe("database", () => {
     const again = Database.open(file);
     const handle = (again as unknown as { handle: BetterSqlite3.Database }).handle;
     expect(handle.pragma("foreign_keys", { simple: true })).toBe(1);
-    expect(handle.pragma("synchronous", { simple: true })).toBe(2); // 2 = FULL
+    // 1 = NORMAL: COMMIT returns without an fsync; the write path waits for WalSync's before it acknowledges.
+    expect(handle.pragma("synchronous", { simple: true })).toBe(1);
     expect(handle.pragma("busy_timeout", { simple: true })).toBe(5000);
+    const keystore = (again.keystore as unknown as { handle: BetterSqlite3.Database }).handle;
+    expect(keystore.pragma("synchronous", { simple: true })).toBe(2); // 2 = FULL
     again.close();
   });
 

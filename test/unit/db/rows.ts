@@ -1,7 +1,7 @@
 /** Rows, events and a sealed database for the tests of src/db: one set, shared by its test files. */
 import { createHmac, randomBytes } from "node:crypto";
 import { HmacAuditSealer } from "../../../src/audit/seal.js";
-import { Database } from "../../../src/db/db.js";
+import { Database, type OpenOptions } from "../../../src/db/db.js";
 import type { DomainEvent } from "../../../src/vocabulary/events.js";
 
 export const T0 = "2026-01-01T00:00:00.000Z";
@@ -43,8 +43,8 @@ export const tenantRow = (id: string) => ({
 });
 
 /** Opens the database file with an audit sealer under a fresh key, as the services do. */
-export function openSealed(file: string): Database {
-  const db = Database.open(file);
+export function openSealed(file: string, options: OpenOptions = {}): Database {
+  const db = Database.open(file, options);
   const key = randomBytes(32);
   db.setAuditSealer(new HmacAuditSealer({ mac: (data) => createHmac("sha256", key).update(data).digest() }));
   return db;

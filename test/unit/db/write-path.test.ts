@@ -137,6 +137,8 @@ describe("the write path: no write without its event", () => {
         tx.users.insert(userRow("b-7"));
         tx.audit(testEvent("beta"));
       });
+      // Observed below, once the bookkeeping write is durable: handled now, not reported as unhandled meanwhile.
+      inner.catch(() => undefined);
     });
     await expect(inner).rejects.toThrow(/cannot run inside a bookkeeping transaction/);
     expect(beta.users.get("b-7")).toBeUndefined();
