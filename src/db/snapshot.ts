@@ -9,12 +9,15 @@
  * at the moment the transaction started, however long the copy takes and whoever writes meanwhile
  * (without the pinned transaction the backup API restarts whenever another connection writes).
  * The data database is read first and the keystore right after: keys are added before any row
- * uses them, so the keystore copy holds every key the data copy needs.
+ * uses them, so the keystore copy holds every key the data copy needs. Once the snapshot is pinned, the live WAL is
+ * fsynced: a commit the copy holds is on the live disk too, never one a power cut could take back
+ * from the database but not from the backup (docs/adr/0008-fsync-off-the-event-loop.md).
  */
 import { closeSync, constants, existsSync, openSync } from "node:fs";
 import type BetterSqlite3 from "better-sqlite3";
 import { PLATFORM_LOG } from "./db.js";
 import { openSqlite } from "./sqlite.js";
+import { syncWalOf } from "./wal-sync.js";
 
 export interface SnapshotTargets {
   readonly databaseFile: string;
@@ -72,6 +75,7 @@ export async function snapshotDatabases(
       // Reading starts the snapshot of each file: data first, keystore second (see the file comment).
       handle.prepare("SELECT count(*) AS n FROM main.sqlite_master").get();
       handle.prepare(`SELECT count(*) AS n FROM ${KEYSTORE_SCHEMA}.sqlite_master`).get();
+      syncWalOf(live.databaseFile);
       const step =
         (file: SnapshotProgress["file"], pageSize: number) =>
         (p: { totalPages: number; remainingPages: number }): number => {

@@ -37,6 +37,26 @@ export class StorageFailedError extends Error implements Unavailable {
   readonly unavailable: UnavailableKind = "storage-failed";
 }
 
+/**
+ * Fsyncs a database's WAL file from any connection or process, blocking: for a reader that pinned
+ * a snapshot (a backup) and must not carry off a commit a power cut could still take back. No WAL
+ * file: nothing is waiting in one.
+ */
+export function syncWalOf(databaseFile: string): void {
+  let fd: number;
+  try {
+    fd = openSync(`${databaseFile}-wal`, constants.O_RDONLY);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw error;
+  }
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const FAILED = "the database's storage failed to make a commit durable; restart the appliance";
 
 interface Waiter {
