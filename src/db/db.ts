@@ -178,7 +178,7 @@ export class Database {
     this.credentials = new CredentialLookup(handle);
     this.usageCounts = new UsageCountRepository(handle);
     this.writes = new WritePath(handle, storage, walSync, () => this.closed);
-    this.watchedRows = new RowWatch(handle, (fn) => this.writes.afterCommit(fn));
+    this.watchedRows = new RowWatch(handle, (fn) => this.writes.atCommit(fn));
   }
 
   /** Opens (creating if needed) and migrates the database file and its keystore (default: keys.db beside it). */

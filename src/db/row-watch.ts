@@ -6,9 +6,10 @@
  *  - Through this connection: TEMP triggers on the watched tables (this connection's alone; other
  *    connections and the schema file never see them) call a function registered here for every
  *    row inserted, updated or deleted, whatever code path ran the statement, cascades included.
- *    The notice is delivered once the transaction has committed (write-path afterCommit), never
- *    for one rolled back, and before the write's Promise settles: the request that revoked has its
- *    answer only after the memory forgot.
+ *    The notice is delivered as soon as the transaction's COMMIT returned (write-path atCommit,
+ *    before its fsync: the connection reads the new rows from then on, so memory must not lag),
+ *    never for one rolled back, and before the write's Promise settles: the request that revoked
+ *    has its answer only after the memory forgot.
  *  - Through another connection (a CLI command such as `vecto license install` while the server
  *    runs; someone with sqlite3): `PRAGMA data_version` changes when another connection commits.
  *    `sync()` compares it and, when it moved, tells every listener that anything may have
@@ -58,8 +59,8 @@ export class RowWatch {
 
   constructor(
     private readonly handle: BetterSqlite3.Database,
-    /** Runs fn once the open transaction commits (never if it rolls back); at once outside one. */
-    private readonly afterCommit: (fn: () => void) => void,
+    /** Runs fn once the open transaction's COMMIT returned (never if it rolls back); at once outside one. */
+    private readonly atCommit: (fn: () => void) => void,
   ) {
     this.dataVersion = handle.prepare<[], number>("PRAGMA data_version").pluck();
     this.seenVersion = this.version();
@@ -98,7 +99,7 @@ export class RowWatch {
   private install(): void {
     this.handle.function(FUNCTION, { deterministic: false, varargs: false }, (table: unknown, id: unknown) => {
       const change: RowChange = { kind: "row", table: table as WatchedTable, id: String(id) };
-      this.afterCommit(() => this.notify(change));
+      this.atCommit(() => this.notify(change));
       return null;
     });
     for (const statement of triggers()) this.handle.exec(statement);

@@ -53,6 +53,7 @@ export interface Committed {
 interface Open {
   readonly audited: Set<string>;
   readonly afterCommit: (() => void)[];
+  readonly atCommit: (() => void)[];
   readonly mustAudit: boolean;
 }
 
@@ -204,12 +205,13 @@ export class WritePath {
       }
     });
     this.committedSeq = this.sync.committedNow();
+    for (const { open } of kept) for (const run of open.atCommit) run();
     return kept;
   }
 
   /** One write in its savepoint: kept, or undone with its error. Rethrows what ended the transaction. */
   private runOne(write: Queued): Kept | { readonly error: unknown } {
-    const open: Open = { audited: new Set(), afterCommit: [], mustAudit: write.mustAudit };
+    const open: Open = { audited: new Set(), afterCommit: [], atCommit: [], mustAudit: write.mustAudit };
     this.open = open;
     this.sql.savepoint.run();
     try {
@@ -239,7 +241,17 @@ export class WritePath {
     this.open.audited.add(logId);
   }
 
-  /** Runs fn once the open transaction has committed (never, if it rolls back); at once outside one. */
+  /**
+   * Runs fn as soon as the open transaction's COMMIT returned, before it is durable (never, if it
+   * rolls back); at once outside one. For what only drops what memory holds (caches of rows): the
+   * connection already reads the new rows, so memory must not lag behind them.
+   */
+  atCommit(fn: () => void): void {
+    if (this.open === undefined) fn();
+    else this.open.atCommit.push(fn);
+  }
+
+  /** Runs fn once the open transaction has committed and is durable (never, if it rolls back); at once outside one. */
   afterCommit(fn: () => void): void {
     if (this.open === undefined) fn();
     else this.open.afterCommit.push(fn);

@@ -114,6 +114,22 @@ describe("durable before acknowledged, the fsync off the event loop", () => {
     expect(heard).toEqual(["beta"]);
   });
 
+  it("memory that caches rows forgets a changed row at the COMMIT, before the fsync: it never lags behind what the connection reads", async () => {
+    const { db, beta, sync } = await open();
+    const heard: string[] = [];
+    db.watchedRows.subscribe((change) =>
+      heard.push(change.kind === "row" ? `${change.table}:${change.id}` : change.kind),
+    );
+    sync.hold();
+    let acknowledged = false;
+    const write = addUser(beta, "b-5").then(() => (acknowledged = true));
+    await turns(5);
+    expect(acknowledged).toBe(false);
+    expect(heard).toContain("users:b-5");
+    await sync.release(1);
+    await write;
+  });
+
   it("the event loop goes on while the fsync runs: the next writes commit meanwhile and share the next fsync", async () => {
     const { beta, sync } = await open();
     sync.hold();
