@@ -172,7 +172,7 @@ export class NodeRepository {
       node.updatedAt,
       node.archivedAt,
     );
-    this.#replaceTerms(node.id, terms);
+    this.#insertTerms(node.id, terms);
   }
 
   /**
@@ -240,6 +240,11 @@ export class NodeRepository {
 
   #replaceTerms(nodeId: string, terms: readonly Uint8Array[]): void {
     statement(this.handle, "DELETE FROM node_terms WHERE tenant_id = ? AND node_id = ?").run(this.tenantId, nodeId);
+    this.#insertTerms(nodeId, terms);
+  }
+
+  /** A new node's terms (it has none yet: nothing to delete first). */
+  #insertTerms(nodeId: string, terms: readonly Uint8Array[]): void {
     const insert = statement(
       this.handle,
       "INSERT OR IGNORE INTO node_terms (tenant_id, term, node_id) VALUES (?, ?, ?)",
