@@ -21,6 +21,11 @@ function canonical(value: unknown): string {
 
 /** The event exactly as the datasheet shows it, with its position; `signature` is added after signing. */
 export function unsignedEvent(row: Omit<AuditRow, "signature" | "leafHash">): Record<string, unknown> {
+  return eventRecord(row, JSON.parse(row.payload) as unknown);
+}
+
+/** unsignedEvent with the payload given as a value (sealing has it; a stored row has its canonical JSON). */
+function eventRecord(row: Omit<AuditRow, "signature" | "leafHash">, payload: unknown): Record<string, unknown> {
   return {
     vid: row.vid,
     log: row.tenantId,
@@ -32,7 +37,7 @@ export function unsignedEvent(row: Omit<AuditRow, "signature" | "leafHash">): Re
     actor: { type: row.actorType, id: row.actorId, name: row.actorName },
     scope_vid: row.scopeVid,
     timestamp: row.timestamp,
-    payload: JSON.parse(row.payload) as unknown,
+    payload,
   };
 }
 
@@ -50,11 +55,14 @@ export function leafInput(row: AuditRow): Uint8Array {
 }
 
 export function leafHashOf(row: AuditRow): Uint8Array {
-  return createHash("sha256")
-    .update(Buffer.from([0]))
-    .update(leafInput(row))
-    .digest();
+  return leafHash(leafInput(row));
 }
+
+function leafHash(input: Uint8Array): Uint8Array {
+  return createHash("sha256").update(LEAF_PREFIX).update(input).digest();
+}
+
+const LEAF_PREFIX = Buffer.from([0]);
 
 function scopeOf(event: DomainEvent): AuditRow["scope"] {
   if (event.tenantId === null) return "infra";
@@ -82,8 +90,11 @@ export class HmacAuditSealer implements AuditSealer {
       timestamp: position.timestamp,
       payload: canonical(event.payload),
     } as const;
-    const signature = this.key.mac(signatureInput(unsigned));
-    const signed: AuditRow = { ...unsigned, signature, leafHash: new Uint8Array(32) };
-    return { ...signed, leafHash: leafHashOf(signed) };
+    // The same bytes signatureInput and leafInput give for the stored row (verify recomputes them
+    // there), built from the payload value at hand instead of parsing its canonical JSON back.
+    const record = eventRecord(unsigned, event.payload);
+    const signature = this.key.mac(Buffer.from(canonical(record), "utf8"));
+    const signedRecord = { ...record, signature: Buffer.from(signature).toString("base64") };
+    return { ...unsigned, signature, leafHash: leafHash(Buffer.from(canonical(signedRecord), "utf8")) };
   }
 }
