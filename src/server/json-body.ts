@@ -46,12 +46,15 @@ function fieldErrors(error: z.ZodError): FieldError[] {
  * The body's bytes. With a Content-Length (already checked against the limit by the body-limit
  * middleware; Node's parser delivers exactly that many bytes) they are read straight from the
  * socket's request: asking Hono for them makes @hono/node-server build a whole WHATWG Request and
- * a web stream around the same bytes first. A chunked body, which the body-limit middleware
- * wraps in a counting stream, and a request without a socket (tests) go through Hono.
+ * a web stream around the same bytes first. Only while nothing has started reading the socket's
+ * request (`readableFlowing` still null): once something asked for `c.req.raw.body`, the bytes
+ * flow into that web stream instead. A chunked body (the body-limit middleware reads and counts
+ * it), and a request without a socket (tests), go through Hono.
  */
 async function bodyBytes(c: Context): Promise<Uint8Array> {
   const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
-  if (incoming !== undefined && c.req.header("content-length") !== undefined) return buffer(incoming);
+  if (incoming !== undefined && incoming.readableFlowing === null && c.req.header("content-length") !== undefined)
+    return buffer(incoming);
   return new Uint8Array(await c.req.arrayBuffer());
 }
 

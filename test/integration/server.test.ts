@@ -4,6 +4,7 @@
  */
 import { join } from "node:path";
 import { request as httpRequest } from "node:http";
+import { request as httpsRawRequest } from "node:https";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -18,6 +19,44 @@ import { streamedBody } from "../../src/server/streamed.js";
 import { readTlsFiles } from "../../src/tls/tls-files.js";
 import { openServices, type Services } from "../../src/services.js";
 import { httpsRequest, tempDir } from "../helpers.js";
+
+const echoInput = z.strictObject({ text: z.string() });
+
+/** POSTs `body` (Content-Length set) in `pieces` writes a few milliseconds apart; the answer's status and text. */
+function postInPieces(
+  port: number,
+  path: string,
+  body: string,
+  pieces: number,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRawRequest(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "POST",
+        rejectUnauthorized: false,
+        headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
+    req.on("error", reject);
+    const bytes = Buffer.from(body);
+    const size = Math.ceil(bytes.length / pieces);
+    const send = (i: number): void => {
+      if (i >= pieces) return void req.end();
+      req.write(bytes.subarray(i * size, (i + 1) * size));
+      setTimeout(() => send(i + 1), 5);
+    };
+    send(0);
+  });
+}
 
 const tenantInput = z.strictObject({ slug: z.string().regex(/^[a-z0-9-]{2,40}$/), name: z.string().min(1).max(200) });
 
@@ -66,6 +105,15 @@ describe("HTTPS server", () => {
             });
           });
           return c.json({ id: input.slug }, 201);
+        }),
+      // A body read whole whether or not something asked Hono for the raw body first (json-body.ts).
+      (a) => a.post("/api/test/echo", async (c) => c.json(await jsonBody(c, echoInput))),
+      (a) =>
+        a.post("/api/test/echo-after-raw", async (c) => {
+          void c.req.raw.body;
+          // By now @hono/node-server's web stream has started pulling the socket's bytes.
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return c.json(await jsonBody(c, echoInput));
         }),
       (a) =>
         a.get("/api/test/boom", () => {
@@ -205,6 +253,15 @@ describe("HTTPS server", () => {
         "x-request-id"
       ],
     ).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("reads a JSON body whole when it arrives in pieces, whether or not something asked for the raw body first", async () => {
+    const text = "päckchen ".repeat(300);
+    const body = JSON.stringify({ text });
+    for (const path of ["/api/test/echo", "/api/test/echo-after-raw"]) {
+      const answers = await Promise.all([1, 3, 7].map((pieces) => postInPieces(port, path, body, pieces)));
+      for (const answer of answers) expect({ path, ...answer }).toEqual({ path, status: 200, text: body });
+    }
   });
 
   it("answers unknown routes with RFC 9457 problem+json", async () => {
