@@ -3,11 +3,12 @@
  * /readyz 200, and RSS at ready and idle, on a data directory set up as bench/http.bench.ts sets
  * it up. The same timer as that bench's start-up section (bench/http/startup.ts), without the load.
  *
- * BENCH_STARTUP_BASELINE=<paths of other vecto.cjs, comma-separated> starts those bundles too,
- * interleaved run by run with this one on the same data directory, so a change is compared within
- * one run of the machine.
- * Keep the baseline beside dist/vecto.cjs (e.g. dist/old.cjs): the bundle loads its native packages
- * from the node_modules above it. BENCH_STARTUP_RUNS (default 9) starts per bundle.
+ * BENCH_STARTUP_BASELINE=<paths of other vecto.cjs or single binaries, comma-separated> starts
+ * those too, interleaved run by run with this one on the same data directory, so a change is
+ * compared within one run of the machine. A path ending in .cjs runs under this node, any other
+ * is executed itself (a single binary built by appliance/build-sea.mjs, e.g. a copy of dist/vecto).
+ * Keep a baseline bundle beside dist/vecto.cjs (e.g. dist/old.cjs): the bundle loads its native
+ * packages from the node_modules above it. BENCH_STARTUP_RUNS (default 9) starts per bundle.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,6 +19,11 @@ import { startupTable, summarizeStartup, type StartupRun } from "./http/report.j
 import { startOnce } from "./http/startup.js";
 
 const IDLE_MS = 1000;
+
+/** How to exec a bundle (under this node) or a single binary (itself). */
+function command(path: string): string[] {
+  return path.endsWith(".cjs") ? [process.execPath, path] : [path];
+}
 
 function runsSetting(): number {
   const raw = process.env.BENCH_STARTUP_RUNS ?? "9";
@@ -34,17 +40,21 @@ export async function run(): Promise<Record<string, unknown>> {
   const runs = runsSetting();
   const dir = await mkdtemp(join(tmpdir(), "vecto-bench-startup-"));
   try {
-    const appliance = await startAppliance([process.execPath, bundles[0] ?? ""], join(dir, "real"));
+    const appliance = await startAppliance(command(bundles[0] ?? ""), join(dir, "real"));
     await appliance.server.stop();
     const results = bundles.map((): StartupRun[] => []);
     // Interleaved: every round starts each bundle once, the first one a bundle further each round.
     for (let round = 0; round < runs; round++)
       for (let k = 0; k < bundles.length; k++) {
         const i = (round + k) % bundles.length;
-        results[i]?.push(await startOnce([process.execPath, bundles[i] ?? ""], appliance, IDLE_MS, `start-${i}.log`));
+        results[i]?.push(await startOnce(command(bundles[i] ?? ""), appliance, IDLE_MS, `start-${i}.log`));
       }
     const startups = bundles.map((path, i) =>
-      summarizeStartup(relative(root, path), `node ${relative(root, path)} serve`, results[i] ?? []),
+      summarizeStartup(
+        relative(root, path),
+        `${path.endsWith(".cjs") ? "node " : ""}${relative(root, path)} serve`,
+        results[i] ?? [],
+      ),
     );
     console.log(`\n${startupTable(startups, [])}\n`);
     return {

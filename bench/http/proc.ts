@@ -23,12 +23,26 @@ export function cpuMs(pid: number): number {
   return (ticks * 1000) / clockTicks();
 }
 
+function statusMiB(pid: number, field: string): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status)?.[1];
+  if (kib === undefined) throw new Error(`no ${field} for process ${pid}`);
+  return Number(kib) / 1024;
+}
+
 /** Resident set size (VmRSS), in MiB. */
 export function rssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
-  if (kib === undefined) throw new Error(`no VmRSS for process ${pid}`);
-  return Number(kib) / 1024;
+  return statusMiB(pid, "VmRSS");
+}
+
+/**
+ * VmRSS in its two parts, in MiB: anonymous memory (the heaps: V8's, malloc's, SQLite's page cache)
+ * and pages of mapped files (the node binary's code and read-only data, the addons), which are
+ * clean, shared with the page cache and other processes of the same file, and counted in full
+ * where the kernel holds the file in large folios (a binary just written, e.g. by its build).
+ */
+export function rssPartsMiB(pid: number): { anon: number; file: number } {
+  return { anon: statusMiB(pid, "RssAnon"), file: statusMiB(pid, "RssFile") };
 }
 
 /**

@@ -112,6 +112,9 @@ export interface StartupRun {
   readonly cpuAtReadyMs: number;
   readonly rssAtReadyMiB: number;
   readonly rssIdleMiB: number;
+  /** RSS idle's anonymous and file-backed parts (bench/http/proc.ts rssPartsMiB). */
+  readonly rssIdleAnonMiB: number;
+  readonly rssIdleFileMiB: number;
   readonly exitCode: number | null;
 }
 
@@ -127,6 +130,8 @@ export interface StartupSummary {
     readonly cpuAtReadyMs: number;
     readonly rssAtReadyMiB: number;
     readonly rssIdleMiB: number;
+    readonly rssIdleAnonMiB: number;
+    readonly rssIdleFileMiB: number;
   };
   readonly runs: readonly StartupRun[];
 }
@@ -145,6 +150,8 @@ export function summarizeStartup(binary: string, command: string, runs: readonly
       cpuAtReadyMs: round(median(warm.map((r) => r.cpuAtReadyMs)), 1),
       rssAtReadyMiB: round(median(warm.map((r) => r.rssAtReadyMiB)), 1),
       rssIdleMiB: round(median(warm.map((r) => r.rssIdleMiB)), 1),
+      rssIdleAnonMiB: round(median(warm.map((r) => r.rssIdleAnonMiB)), 1),
+      rssIdleFileMiB: round(median(warm.map((r) => r.rssIdleFileMiB)), 1),
     },
     runs,
   };
@@ -176,16 +183,16 @@ export function loadTable(summaries: readonly SideSummary[]): string {
 
 export function startupTable(startups: readonly StartupSummary[], skipped: readonly string[]): string {
   const head = [
-    "| Binary | exec to first /readyz 200, warm (median) | first start of the series | CPU to ready | RSS at ready | RSS idle |",
-    "| --- | ---: | ---: | ---: | ---: | ---: |",
+    "| Binary | exec to first /readyz 200, warm (median) | first start of the series | CPU to ready | RSS at ready | RSS idle | of which anon / file |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   const rows = startups.map(
     (s) =>
-      `| \`${s.command}\` | ${s.warm.readyMs} ms (${s.warm.runs} run${s.warm.runs === 1 ? "" : "s"}) | ${round(s.first.readyMs, 1)} ms | ${s.warm.cpuAtReadyMs} ms | ${s.warm.rssAtReadyMiB} MiB | ${s.warm.rssIdleMiB} MiB |`,
+      `| \`${s.command}\` | ${s.warm.readyMs} ms (${s.warm.runs} run${s.warm.runs === 1 ? "" : "s"}) | ${round(s.first.readyMs, 1)} ms | ${s.warm.cpuAtReadyMs} ms | ${s.warm.rssAtReadyMiB} MiB | ${s.warm.rssIdleMiB} MiB | ${s.warm.rssIdleAnonMiB} / ${s.warm.rssIdleFileMiB} MiB |`,
   );
   return [
     ...head,
     ...rows,
-    ...skipped.map((why) => `| single binary: not measured (${why.replaceAll("|", "/")}) | | | | | |`),
+    ...skipped.map((why) => `| single binary: not measured (${why.replaceAll("|", "/")}) | | | | | | |`),
   ].join("\n");
 }

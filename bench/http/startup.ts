@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import type { Appliance } from "./appliance.js";
-import { cpuMs, rssMiB } from "./proc.js";
+import { cpuMs, rssMiB, rssPartsMiB } from "./proc.js";
 import { spawnServer, whenReady } from "./processes.js";
 import type { StartupRun } from "./report.js";
 
@@ -31,7 +31,16 @@ export async function startOnce(
     const cpuAtReadyMs = cpuMs(server.pid);
     await new Promise((resolve) => setTimeout(resolve, idleMs));
     const rssIdleMiB = rssMiB(server.pid);
-    return { readyMs: ready - started, cpuAtReadyMs, rssAtReadyMiB, rssIdleMiB, exitCode: await server.stop() };
+    const idle = rssPartsMiB(server.pid);
+    return {
+      readyMs: ready - started,
+      cpuAtReadyMs,
+      rssAtReadyMiB,
+      rssIdleMiB,
+      rssIdleAnonMiB: idle.anon,
+      rssIdleFileMiB: idle.file,
+      exitCode: await server.stop(),
+    };
   } finally {
     await server.stop();
   }

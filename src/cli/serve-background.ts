@@ -1,10 +1,13 @@
 /**
  * What `vecto serve` starts once its listener answers: nothing a request or /readyz needs waits
  * for it (keys, database, anchors, license state and TLS are ready before the listener opens,
- * src/cli/serve.ts). Run on the turn of the event loop after the listener is up; a failure is
- * logged and never stops the server: the nightly job takes the usage snapshot again, the
- * five-minute job checkpoints again, and a job that cannot be scheduled is named in the log.
+ * src/cli/serve.ts). Run a moment after the listener is up (BACKGROUND_DELAY_MS), so that the
+ * first requests, readiness probes first of all, are not queued behind it on the event loop; a
+ * signal in the meantime runs it at once. A failure is logged and never stops the server: the
+ * nightly job takes the usage snapshot again, the five-minute job checkpoints again, the next
+ * start or backup rewrites the erasure record, and a job that cannot be scheduled is named in the log.
  */
+import { repairErasureRecords } from "../backup/erasure-journal.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../services.js";
@@ -12,6 +15,13 @@ import type { ServedCertificate } from "../tls/served-certificate.js";
 import { tlsExpiryJob } from "../jobs/tls-expiry.js";
 import { auditCheckpointJob, backupJob, keyMaintenanceJob, usageSnapshotJob } from "../jobs/jobs.js";
 import { startScheduler, type Scheduler } from "../jobs/scheduler.js";
+
+/**
+ * How long after the listener opens the background start waits. It takes the event loop for some
+ * tens of milliseconds (the erasure record scans each tenant's audit log, node-cron computes each
+ * job's next run through Intl): a start answers its first /readyz that much sooner.
+ */
+const BACKGROUND_DELAY_MS = 250;
 
 export interface Background {
   /** Waits for the deferred start to finish, then stops the jobs (on shutdown, before the listener closes). */
@@ -44,6 +54,23 @@ function catchUpCheckpoints(services: Services): void {
   for (const logId of services.db.auditLog.logIds()) services.checkpointer.grew(logId);
 }
 
+/**
+ * A failed write of the erasure record at erasure time, or a crash right after the commit, heals here
+ * (src/backup/erasure-journal.ts). An erasure committed meanwhile writes its own entry; both merge
+ * into the file one after the other (src/backup/erasures.ts), so the order does not matter.
+ */
+async function erasureRecordsAtStart(config: Config, log: Logger): Promise<void> {
+  try {
+    await repairErasureRecords(config);
+  } catch (error) {
+    log.error(
+      errorFields(error),
+      "the erasure record (erased-tenants.json) could not be brought up to date; a restore of an older " +
+        "backup may not erase again what was erased since",
+    );
+  }
+}
+
 /** Yesterday's usage snapshot when the nightly job missed it (the appliance was down at 00:15). */
 async function usageAtStart(services: Services, log: Logger): Promise<void> {
   try {
@@ -62,8 +89,17 @@ export function startBackground(
 ): Background {
   let scheduler: Scheduler | null = null;
   let stopping = false;
-  const started = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
-    // A signal in the meantime: the server is going down, nothing is started.
+  let timer: NodeJS.Timeout | undefined;
+  let now = (): void => {};
+  const due = new Promise<void>((resolve) => {
+    now = resolve;
+    timer = setTimeout(resolve, BACKGROUND_DELAY_MS);
+  });
+  const started = due.then(async () => {
+    clearTimeout(timer);
+    // Also on the way down: the record is what a restore of an older backup erases again.
+    await erasureRecordsAtStart(config, log);
+    // A signal in the meantime: the server is going down, nothing else is started.
     if (stopping) return;
     try {
       scheduler = scheduleJobs(config, services, served, log);
@@ -80,6 +116,7 @@ export function startBackground(
   return {
     async stop() {
       stopping = true;
+      now();
       await started;
       await scheduler?.stop();
     },

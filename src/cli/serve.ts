@@ -5,7 +5,6 @@ import { prepareForServe } from "../data-dir.js";
 import { createLogger, type Logger } from "../log.js";
 import { buildApp } from "../server/app.js";
 import { servedParts } from "../server/deps.js";
-import { repairErasureRecords } from "../backup/erasure-journal.js";
 import { startServer, type RunningServer } from "../server/listen.js";
 import { readTlsFiles } from "../tls/tls-files.js";
 import { describeCertificate } from "../crypto/index.js";
@@ -157,22 +156,6 @@ function recordServingKeys(services: Services, log: Logger): void {
   }
 }
 
-/**
- * A failed write of the erasure record at erasure time, or a crash right after the commit, heals here
- * (src/backup/erasure-journal.ts).
- */
-async function erasureRecordsAtStart(config: Config, log: Logger): Promise<void> {
-  try {
-    await repairErasureRecords(config);
-  } catch (error) {
-    log.error(
-      { error: { name: (error as Error).name, message: (error as Error).message } },
-      "the erasure record (erased-tenants.json) could not be brought up to date; a restore of an older " +
-        "backup may not erase again what was erased since",
-    );
-  }
-}
-
 export async function runServer(config: Config, log: Logger, options: ServeOptions): Promise<void> {
   const armReload = onReloadSignal();
   await prepareForServe(config, log);
@@ -196,7 +179,6 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     // From here on every committed event gets its log checkpointed within about a second.
     services.checkpointer.start();
     await licenseAtStart(services, log);
-    await erasureRecordsAtStart(config, log);
     const tls = readTlsFiles(config.tls);
     served = new ServedCertificate(describeCertificate(tls.cert));
     const app = buildApp({
@@ -218,7 +200,8 @@ export async function runServer(config: Config, log: Logger, options: ServeOptio
     log,
     KEY_HEALTH_INTERVAL_MS,
   );
-  // Jobs, the checkpoint catch-up and a missed usage snapshot: once the listener answers (src/cli/serve-background.ts).
+  // The erasure record, jobs, the checkpoint catch-up and a missed usage snapshot: once the listener answers
+  // (src/cli/serve-background.ts).
   const background = startBackground(config, services, served, log);
   onSignals(async (signal) => {
     log.info({ signal }, "shutting down");

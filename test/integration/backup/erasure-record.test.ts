@@ -10,7 +10,7 @@ import { ERASED_FILE } from "../../../src/backup/erasures.js";
 import { MAGIC, PREFIX_BYTES } from "../../../src/backup/format.js";
 import { readBackupHeader } from "../../../src/backup/verify.js";
 import { createLogger } from "../../../src/log.js";
-import { runCli, tempDir } from "../../helpers.js";
+import { freePort, runCli, startServe, tempDir, waitForExit } from "../../helpers.js";
 import { identityFixture, type Fixture } from "../../identity-fixture.js";
 import {
   carryBackups,
@@ -92,6 +92,20 @@ describe("the erasure record", () => {
     // A lost record file (a failed write at erasure time, a crash after the commit) is rewritten from the audit log when vecto serve starts.
     rmSync(join(machine.dataDir, ERASED_FILE));
     expect(await loginStatusOn(machine, scratch.path, data.acme.slug, data.acme.admin.email)).toBe(401);
+    expect(tenantsIn(join(machine.dataDir, ERASED_FILE))).toEqual([data.acme.tenantId]);
+  });
+
+  it("a server stopped the moment it listens still rewrites a lost record (the rewrite waits for the first requests, not for the stop)", async () => {
+    const machine = restoreOnNewMachine(f, oldBackup, scratch.path, "stopped-at-once");
+    rmSync(join(machine.dataDir, ERASED_FILE));
+    const port = await freePort();
+    const server = await startServe(
+      scratch.path,
+      { ...machine.env, VECTO_LISTEN: `127.0.0.1:${port}`, VECTO_LOG_LEVEL: "info", VECTO_BACKUP_SCHEDULE: "off" },
+      ["--no-setup-token"],
+    );
+    server.child.kill("SIGTERM");
+    expect(await waitForExit(server.child), server.stderr()).toBe(0);
     expect(tenantsIn(join(machine.dataDir, ERASED_FILE))).toEqual([data.acme.tenantId]);
   });
 
