@@ -8,13 +8,13 @@
  * arithmetic (% 2, / 2), not the 32-bit bitwise operators, so they stay exact up to 2^53.
  * Nothing recurses: every walk is a loop over at most ~53 levels.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { createHash } from "node:crypto";
 
 /** SHA-256 output length; every leaf, node and root hash has it. */
 export const HASH_SIZE = 32;
 
-const LEAF_PREFIX = 0x00;
-const NODE_PREFIX = 0x01;
+const LEAF_PREFIX = Uint8Array.of(0x00);
+const NODE_PREFIX = Uint8Array.of(0x01);
 
 /**
  * MTH of the leaves [start, end) of the tree: start < end <= size. The ranges asked for are
@@ -28,24 +28,25 @@ export type LeafHashAt = (index: number) => Uint8Array;
 
 /** SHA-256(0x00 || data): the domain prefix keeps a leaf from being passed off as a node. */
 export function leafHash(data: Uint8Array): Uint8Array {
-  const input = new Uint8Array(1 + data.length);
-  input[0] = LEAF_PREFIX;
-  input.set(data, 1);
-  return sha256(input);
+  return sha256(LEAF_PREFIX, data);
 }
 
 /** SHA-256(0x01 || left || right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const input = new Uint8Array(1 + left.length + right.length);
-  input[0] = NODE_PREFIX;
-  input.set(left, 1);
-  input.set(right, 1 + left.length);
-  return sha256(input);
+  return sha256(NODE_PREFIX, left, right);
 }
 
 /** MTH({}) = SHA-256 of the empty string (RFC 6962 §2.1); a fresh copy, callers may mutate it. */
 export function emptyRoot(): Uint8Array {
-  return sha256(new Uint8Array(0));
+  return sha256();
+}
+
+/** SHA-256 over the parts in order, through node:crypto (OpenSSL); a plain Uint8Array. */
+function sha256(...parts: readonly Uint8Array[]): Uint8Array {
+  const hash = createHash("sha256");
+  for (const part of parts) hash.update(part);
+  const digest = hash.digest();
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
 }
 
 // ---------------------------------------------------------------------------------------------

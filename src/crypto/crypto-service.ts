@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { AccessTokenKeys } from "./access-token-keys.js";
+import { hmacSha256 } from "./hmac-sha256.js";
 import { AEAD_KEY_BYTES } from "./aead-params.js";
 import { ed25519SignerFromSeed, type Ed25519Signer } from "./ed25519.js";
 import { CryptoParamError, FileKeyError, isKeyUnavailable, MasterKeyRetiredError, TenantKeyError } from "./errors.js";
@@ -303,7 +302,7 @@ export class CryptoService {
    */
   async blindIndex(tenantId: string, purpose: string, value: string): Promise<Uint8Array> {
     const key = await this.#subKey("search-index");
-    return hmac(sha256, key, utf8Encoder.encode(purpose + SEP + tenantId + SEP + value));
+    return hmacSha256(key, utf8Encoder.encode(purpose + SEP + tenantId + SEP + value));
   }
 
   /**
@@ -320,9 +319,7 @@ export class CryptoService {
    * The HS256 keys of access tokens: per kid, HMAC of "kid:<kid>" under the "jwt" sub-key, used inside the handle only.
    */
   accessTokenKeys(): AccessTokenKeys {
-    return new AccessTokenKeys(async (kid) =>
-      hmac(sha256, await this.#subKey("jwt"), utf8Encoder.encode(`kid:${kid}`)),
-    );
+    return new AccessTokenKeys(async (kid) => hmacSha256(await this.#subKey("jwt"), utf8Encoder.encode(`kid:${kid}`)));
   }
 
   /**

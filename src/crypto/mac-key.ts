@@ -1,6 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { hmacSha256 } from "./hmac-sha256.js";
 
 /** The purposes a MAC handle may be asked for: a closed set, reviewed here (see CryptoService.mac). */
 export const MAC_PURPOSES = ["audit-hmac"] as const;
@@ -23,7 +22,7 @@ export class MacKey {
   }
 
   mac(message: Uint8Array): Uint8Array {
-    return hmac(sha256, this.#key, message);
+    return hmacSha256(this.#key, message);
   }
 
   /** Constant-time comparison against the expected tag; false for a tag of the wrong length. */
