@@ -11,6 +11,7 @@
  */
 import { pino, type DestinationStream } from "pino";
 import type { LogLevel } from "./config.js";
+import { bufferedLines } from "./log-buffer.js";
 
 /** An error as a log line carries it: name and message, never a stack. */
 export interface LoggedError {
@@ -137,6 +138,13 @@ export function createLogger(level: LogLevel, target: LogTarget = "stdout"): Log
       redact: { paths: SECRET_FIELDS.map(quote), censor: "[REDACTED]" },
       formatters: { level: (label) => ({ level: label }) },
     },
-    typeof target === "string" ? pino.destination({ fd: target === "stdout" ? 1 : 2, sync: true }) : target,
+    destination(target),
   );
+}
+
+function destination(target: LogTarget): DestinationStream {
+  if (typeof target !== "string") return target;
+  // The server's lines (stdout): one write per turn of the event loop (log-buffer.ts says what a crash can lose).
+  // A command's (stderr): as they come, the process is short-lived.
+  return target === "stdout" ? bufferedLines(1) : pino.destination({ fd: 2, sync: true });
 }

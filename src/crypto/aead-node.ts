@@ -31,7 +31,8 @@ function open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8
     const head = decipher.update(sealed.subarray(0, ctLength));
     // final() verifies the tag; plaintext from update() is discarded when it throws.
     const tail = decipher.final();
-    return asBytes(Buffer.concat([head, tail]));
+    // GCM gives everything from update(); final() only checks the tag (and returns no bytes).
+    return asBytes(tail.length === 0 ? head : Buffer.concat([head, tail]));
   } catch {
     throw new DecryptError();
   }

@@ -140,7 +140,9 @@ export class CryptoService {
   /** Throws DecryptError if the ciphertext was tampered with or belongs to another place. */
   async decryptField(tenantId: string, ref: FieldRef, sealed: Uint8Array): Promise<string> {
     checkTenantId(tenantId);
-    const dek = await this.#dek(tenantId, fieldKeyVersion(sealed));
+    const version = fieldKeyVersion(sealed);
+    // A key already unwrapped is used as it is, without a turn of the microtask queue per field.
+    const dek = this.#deks.get(tenantId + SEP + version) ?? (await this.#dek(tenantId, version));
     const aad = fieldAad(tenantId, ref.table, ref.column, ref.rowId);
     return utf8Decoder.decode(openField(() => dek, sealed, aad));
   }

@@ -46,10 +46,24 @@ function uint32(value: number): Uint8Array {
   return out;
 }
 
+/** encodeParts of the strings' UTF-8, written straight into one buffer (every read of a field builds one). */
+function encodeStrings(parts: readonly string[]): Uint8Array {
+  let total = 0;
+  for (const part of parts) total += 4 + Buffer.byteLength(part, "utf8");
+  const out = Buffer.alloc(total);
+  let offset = 0;
+  for (const part of parts) {
+    const length = out.write(part, offset + 4, "utf8");
+    out.writeUInt32BE(length, offset);
+    offset += 4 + length;
+  }
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
 /** AAD binding a field ciphertext to its place: moving it to another row/column/table/tenant breaks it. */
 export function fieldAad(tenantId: string, table: string, column: string, rowId: string): Uint8Array {
   // The leading domain tag keeps field AADs and DEK-wrapping AADs from ever coinciding.
-  return encodeParts(["vecto/field/v1", tenantId, table, column, rowId].map((s) => utf8.encode(s)));
+  return encodeStrings(["vecto/field/v1", tenantId, table, column, rowId]);
 }
 
 /** AAD for wrapping a tenant DEK under the master key: binds the blob to tenant and version. */

@@ -10,6 +10,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import { KeyStore } from "./keystore.js";
+import { readTogether, type ReadTogether } from "./read-transaction.js";
 import { openSqlite } from "./sqlite.js";
 import { moveKeysToKeystore } from "./keystore-move.js";
 import { migrate, schemaVersion } from "./migrate.js";
@@ -148,6 +149,8 @@ export class Database {
   private closed = false;
   /** Each tenant's door, built on first use (forTenant). */
   private readonly doors = new Map<string, TenantDb>();
+  /** A request's reads in one read transaction (TenantDb.read). */
+  private readonly readTogether: ReadTogether;
 
   private constructor(
     private readonly handle: BetterSqlite3.Database,
@@ -179,6 +182,7 @@ export class Database {
     this.usageCounts = new UsageCountRepository(handle);
     this.writes = new WritePath(handle, storage, walSync, () => this.closed);
     this.watchedRows = new RowWatch(handle, (fn) => this.writes.atCommit(fn));
+    this.readTogether = readTogether(handle);
   }
 
   /** Opens (creating if needed) and migrates the database file and its keystore (default: keys.db beside it). */
@@ -271,6 +275,7 @@ export class Database {
     return Object.freeze({
       ...tenantReads(this.handle, tenantId),
       tenantId,
+      read: this.readTogether,
       write: async (fn) => this.writes.enqueue(true, () => fn(this.tenantTx(tenantId, this.clock().toISOString()))),
       erase: async (fn) => {
         const result = await this.writes.enqueue(true, () => fn(this.tenantTx(tenantId, this.clock().toISOString())));

@@ -48,6 +48,14 @@ export type TenantTx = TenantRepositories & TransactionBase & { readonly tenantI
 /** One tenant's data: its reads, and the write path for its changes. */
 export type TenantDb = TenantReads & {
   readonly tenantId: string;
+  /**
+   * Runs fn, whose reads then share one read transaction: one snapshot, and the WAL read lock
+   * taken and released once instead of around every statement. fn must be synchronous (a
+   * transaction never stays open across an await; a Promise returned is refused with a
+   * TypeError). Nothing read inside is kept in memory by the caches that fill only from
+   * committed reads (row-watch.ts readsCommitted): use it for a request's own reads.
+   */
+  read<T>(fn: () => T): T;
   /** The single write path for this tenant's changes (contract: src/db/write-path.ts). */
   write<T>(fn: (tx: TenantTx) => T): Promise<T>;
   /**

@@ -131,9 +131,12 @@ export function nodeAccess(
   principal: Principal,
   nodeId: string,
 ): { node: NodeRecord; canWrite: boolean } {
-  const node = tenantDb.nodes.get(nodeId);
-  const canWrite = accessWithin(tenantDb, principal, node, "node");
-  return { node: node as NodeRecord, canWrite };
+  // The node, its project and the caller's membership: one read transaction, one snapshot.
+  return tenantDb.read(() => {
+    const node = tenantDb.nodes.get(nodeId);
+    const canWrite = accessWithin(tenantDb, principal, node, "node");
+    return { node: node as NodeRecord, canWrite };
+  });
 }
 
 function writableNode(tenantDb: TenantDb, principal: Principal, nodeId: string): NodeRecord {

@@ -88,17 +88,25 @@ export function pathParamNames(path: string): string[] {
   return [...path.matchAll(/:([A-Za-z0-9_]+)/g)].map((match) => match[1] ?? "");
 }
 
+/** Each path parameter's reader, built once per route (not a regular expression over the path per request). */
+type ParamReader = (c: Context<AppEnv>) => string;
+
+function paramReaders(spec: Pick<RouteSpec, "path" | "pathParams">): readonly (readonly [string, ParamReader])[] {
+  const own: Readonly<Record<string, z.ZodType<string> | undefined>> = spec.pathParams ?? {};
+  return pathParamNames(spec.path).map((name) => {
+    const schema = own[name];
+    const read: ParamReader = schema === undefined ? (c) => idParam(c, name) : (c) => namedParam(c, name, schema);
+    return [name, read] as const;
+  });
+}
+
 async function readInput<P extends string, B extends z.ZodType | undefined, Q extends z.ZodType | undefined>(
   c: Context<AppEnv>,
   spec: RouteSpec<P, B, Q>,
+  readers: readonly (readonly [string, ParamReader])[],
 ): Promise<RouteInput<P, B, Q>> {
-  const own: Readonly<Record<string, z.ZodType<string> | undefined>> = spec.pathParams ?? {};
-  const params = Object.fromEntries(
-    pathParamNames(spec.path).map((name) => {
-      const schema = own[name];
-      return [name, schema === undefined ? idParam(c, name) : namedParam(c, name, schema)];
-    }),
-  );
+  const params: Record<string, string> = {};
+  for (const [name, read] of readers) params[name] = read(c);
   const body: unknown = spec.body === undefined ? undefined : await jsonBody(c, spec.body);
   const query: unknown = spec.query === undefined ? undefined : queryOf(c, spec.query);
   // The casts restate what the schemas just proved; TypeScript cannot follow it through the optional generics.
@@ -111,8 +119,9 @@ export function defineRoute<
   Q extends z.ZodType | undefined = undefined,
 >(router: ApiRouter, spec: RouteSpec<P, B, Q>, handler: RouteHandler<P, B, Q>): void {
   router.specs.push(spec);
+  const readers = paramReaders(spec);
   const run: MiddlewareHandler<AppEnv> = async (c) => {
-    const input = await readInput(c, spec);
+    const input = await readInput(c, spec, readers);
     // Handed to the read-audit middleware, which records it if the call succeeds (src/server/middleware/read-audit.ts).
     if (spec.reads !== undefined)
       c.set("read", {

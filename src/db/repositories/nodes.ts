@@ -79,6 +79,11 @@ const LIST_SQL = `SELECT ${COLUMNS}
   ORDER BY n.updated_at, n.id
   LIMIT @limit`;
 
+/** The blob better-sqlite3 returned (its own memory, never a pooled slice), seen as a plain Uint8Array, not copied. */
+function bytes(blob: Buffer): Uint8Array {
+  return new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength);
+}
+
 function toNode(row: NodeRow): NodeRecord {
   return {
     id: row.id,
@@ -88,8 +93,8 @@ function toNode(row: NodeRow): NodeRecord {
     status: row.status,
     reviewKind: row.review_kind,
     verdict: row.verdict,
-    titleEnc: new Uint8Array(row.title_enc),
-    bodyEnc: new Uint8Array(row.body_enc),
+    titleEnc: bytes(row.title_enc),
+    bodyEnc: bytes(row.body_enc),
     authorType: row.author_type,
     authorId: row.author_id,
     version: row.version,

@@ -44,6 +44,24 @@ describe("fieldAad / dekAad", () => {
     }
   });
 
+  it("has the layout every stored field was sealed with: uint32-BE length, then UTF-8, per part", () => {
+    // Written out by hand: a change of layout would leave every sealed field unreadable.
+    expect(toHex(fieldAad("tenant-\u00e9", "nodes", "title", "row-\u{1F642}"))).toBe(
+      "0000000e" +
+        Buffer.from("vecto/field/v1").toString("hex") +
+        "00000009" +
+        Buffer.from("tenant-").toString("hex") +
+        "c3a9" +
+        "00000005" +
+        Buffer.from("nodes").toString("hex") +
+        "00000005" +
+        Buffer.from("title").toString("hex") +
+        "00000008" +
+        Buffer.from("row-").toString("hex") +
+        "f09f9982",
+    );
+  });
+
   it("is deterministic", () => {
     expect(fieldAad("t", "a", "b", "c")).toEqual(fieldAad("t", "a", "b", "c"));
     expect(dekAad("t", 3)).toEqual(dekAad("t", 3));

@@ -607,6 +607,11 @@ describe("tenant isolation, by behaviour", () => {
   /** The door's own paths, each bound to beta, and the platform's ways to one tenant's data. */
   const doorCases = (): Record<string, DoorCase> => ({
     write: { run: () => beta.write((tx) => tx.tenantId), expected: b.tenant },
+    // One read transaction around beta's reads is still beta's door: alpha's node is not found.
+    read: {
+      run: () => beta.read(() => [beta.nodes.get(a.idea), beta.projects.get(a.project)]),
+      expected: [undefined, undefined],
+    },
     erase: { run: () => beta.erase((tx) => tx.nodes.erase(a.idea)), expected: false },
     "bookkeep:credential-use": {
       run: () =>
@@ -657,7 +662,7 @@ describe("tenant isolation, by behaviour", () => {
       Object.keys(beta)
         .filter((key) => !(NAMES as string[]).includes(key))
         .sort(),
-    ).toEqual(["bookkeep", "erase", "tenantId", "write"]);
+    ).toEqual(["bookkeep", "erase", "read", "tenantId", "write"]);
     expect((beta.nodes as unknown as Record<string, unknown>)["insert"]).toBeUndefined();
     expect(() => (beta.users as unknown as { delete: (id: string) => boolean }).delete(b.member)).toThrow(TypeError);
   });
