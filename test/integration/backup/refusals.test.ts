@@ -24,6 +24,21 @@ import { failureLine, hashTree, populate } from "./backup-helpers.js";
 const CHUNK = 16 * 1024;
 const SEALED = CHUNK + 16;
 
+/**
+ * Waits until the files under `dir` stay the same for longer than the checkpointer's interval (1 s):
+ * a running server's start has settled.
+ */
+async function untilUnchanged(dir: string): Promise<void> {
+  let last = JSON.stringify(hashTree(dir));
+  for (let round = 0; round < 30; round++) {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const now = JSON.stringify(hashTree(dir));
+    if (now === last) return;
+    last = now;
+  }
+  throw new Error(`${dir} kept changing`);
+}
+
 describe("restore refusals", () => {
   let f: Fixture;
   const scratch = tempDir("vecto-refusals-");
@@ -231,6 +246,9 @@ describe("restore refusals", () => {
       "--no-setup-token",
     ]);
     try {
+      // The server's own background start (checkpoints of every log, their anchor files) ends first:
+      // the data directory must then be left exactly as it is by the refused restore.
+      await untilUnchanged(f.dataDir);
       refused(good, 3, /is in use by a running vecto serve; stop the service first/);
     } finally {
       server.child.kill("SIGTERM");
