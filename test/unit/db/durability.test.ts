@@ -6,6 +6,7 @@
  */
 import { fdatasync, fdatasyncSync } from "node:fs";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import BetterSqlite3 from "better-sqlite3";
 import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
@@ -13,7 +14,10 @@ import type { Database } from "../../../src/db/db.js";
 import type { TenantDb } from "../../../src/db/tenant-db.js";
 import { mintTenantScope } from "../../../src/db/tenant-scope.js";
 import { StorageFailedError, type SyncCalls } from "../../../src/db/wal-sync.js";
+import { createLogger } from "../../../src/log.js";
+import type { AppEnv } from "../../../src/server/deps.js";
 import { durableAnswers } from "../../../src/server/middleware/durable-answers.js";
+import { streamedBody } from "../../../src/server/streamed.js";
 import { tempDir } from "../../helpers.js";
 import { openSealed, tenantRow, testEvent, userRow } from "./rows.js";
 
@@ -167,6 +171,32 @@ describe("durable before acknowledged, the fsync off the event loop", () => {
     await write;
     // With every commit on disk, an answer does not wait at all.
     expect(db.whenDurable()).toBeUndefined();
+  });
+
+  it("a streamed export's chunks wait for the commits made before them to be on disk (streamedBody)", async () => {
+    const { db, beta, sync } = await open();
+    const app = new Hono<AppEnv>();
+    const durability = { whenDurable: () => db.whenDurable() };
+    app.get("/export", (c) =>
+      streamedBody(
+        c,
+        Readable.from([Buffer.from('{"n":1}\n'), Buffer.from('{"n":2}\n')]),
+        { log: createLogger("silent"), durability },
+        "export",
+      ),
+    );
+    sync.hold();
+    const write = addUser(beta, "b-25");
+    await turns(3);
+    const response = await app.request("/export");
+    let body: string | undefined;
+    const read = response.text().then((text) => (body = text));
+    await turns(5);
+    expect(body).toBeUndefined();
+    await sync.release(1);
+    await read;
+    expect(body).toBe('{"n":1}\n{"n":2}\n');
+    await write;
   });
 
   it("a failed fsync is never retried: its writes are refused, and so is every later write and readiness", async () => {
