@@ -15,6 +15,7 @@ import {
   TenantKeyError,
 } from "../../src/crypto/errors.js";
 import { StorageFullError } from "../../src/db/storage.js";
+import { StorageFailedError } from "../../src/db/wal-sync.js";
 import { DomainError, unavailableKind } from "../../src/errors.js";
 
 describe("unavailableKind", () => {
@@ -25,6 +26,7 @@ describe("unavailableKind", () => {
     expect(unavailableKind(new TenantKeyError("no usable data key"))).toBe("keys-unavailable");
     expect(unavailableKind(new MasterKeyRetiredError("k1"))).toBe("master-key-retired");
     expect(unavailableKind(new StorageFullError("the disk is full"))).toBe("storage-full");
+    expect(unavailableKind(new StorageFailedError("the fsync failed"))).toBe("storage-failed");
   });
 
   it("takes nothing else for one: bad data, bad files, domain errors, look-alikes", () => {
