@@ -73,12 +73,14 @@ export class WalSync {
   private waiters: Waiter[] = [];
   private failure: StorageFailedError | undefined;
   private wal: { readonly fd: number; readonly ino: number } | undefined;
-  /** drain() ran: the connection is closing, a sync still running closes the file when it ends. */
+  /** Files let go of while a sync ran on them (the connection closing, a WAL SQLite replaced): closed when it ends. */
+  private closeAfterSync: number[] = [];
+  /** drain() ran: the connection is closing, no sync is started any more. */
   private drained = false;
 
   constructor(
     private readonly walFile: string,
-    readonly durability: Durability,
+    private readonly durability: Durability,
     private readonly calls: SyncCalls = NODE_SYNC_CALLS,
   ) {}
 
@@ -159,10 +161,10 @@ export class WalSync {
     this.syncing = true;
     this.calls.fdatasync(wal.fd, (error) => {
       this.syncing = false;
+      for (const fd of this.closeAfterSync.splice(0)) closeSync(fd);
       if (error !== null) this.fail(error);
       else this.markDurable(target);
-      if (this.drained) this.release();
-      else if (this.waiters.length > 0) this.startSync();
+      if (!this.drained && this.waiters.length > 0) this.startSync();
     });
   }
 
@@ -203,8 +205,9 @@ export class WalSync {
   }
 
   private release(): void {
-    if (this.wal === undefined || this.syncing) return;
-    closeSync(this.wal.fd);
+    if (this.wal === undefined) return;
+    if (this.syncing) this.closeAfterSync.push(this.wal.fd);
+    else closeSync(this.wal.fd);
     this.wal = undefined;
   }
 }

@@ -4,7 +4,7 @@
  * pool. The fsync calls are node:fs's own; a test that must watch who waits for one holds its
  * completion back (the real fdatasync still runs before it is released).
  */
-import { fdatasync, fdatasyncSync } from "node:fs";
+import { fdatasync, fdatasyncSync, fstatSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import BetterSqlite3 from "better-sqlite3";
@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Database } from "../../../src/db/db.js";
 import type { TenantDb } from "../../../src/db/tenant-db.js";
 import { mintTenantScope } from "../../../src/db/tenant-scope.js";
-import { StorageFailedError, type SyncCalls } from "../../../src/db/wal-sync.js";
+import { StorageFailedError, WalSync, type SyncCalls } from "../../../src/db/wal-sync.js";
 import { createLogger } from "../../../src/log.js";
 import type { AppEnv } from "../../../src/server/deps.js";
 import { durableAnswers } from "../../../src/server/middleware/durable-answers.js";
@@ -25,6 +25,8 @@ import { openSealed, tenantRow, testEvent, userRow } from "./rows.js";
 class HeldSync implements SyncCalls {
   asyncCalls = 0;
   syncCalls = 0;
+  /** The file descriptor and inode of every fsync, in order. */
+  readonly files: { fd: number; ino: number }[] = [];
   private holding = false;
   private held: (() => void)[] = [];
   /** Set to make the next asynchronous fsync fail with this code instead. */
@@ -32,6 +34,7 @@ class HeldSync implements SyncCalls {
 
   fdatasync(fd: number, done: (error: NodeJS.ErrnoException | null) => void): void {
     this.asyncCalls += 1;
+    this.files.push({ fd, ino: fstatSync(fd).ino });
     if (this.failWith !== undefined) {
       const error: NodeJS.ErrnoException = Object.assign(new Error(`${this.failWith}: i/o error, fdatasync`), {
         code: this.failWith,
@@ -47,6 +50,7 @@ class HeldSync implements SyncCalls {
 
   fdatasyncSync(fd: number): void {
     this.syncCalls += 1;
+    this.files.push({ fd, ino: fstatSync(fd).ino });
     fdatasyncSync(fd);
   }
 
@@ -221,6 +225,36 @@ describe("durable before acknowledged, the fsync off the event loop", () => {
     await Promise.all([addUser(beta, "b-40"), addUser(beta, "b-41")]);
     expect(beta.users.get("b-41")?.id).toBe("b-41");
     expect(sync.asyncCalls + sync.syncCalls).toBe(0);
+  });
+
+  it("fsyncs the WAL file there is now when the old one was replaced mid-sync, and closes the old one once that sync ends", async () => {
+    const dir = tempDir("vecto-wal-sync-");
+    cleanup = () => dir.cleanup();
+    const wal = join(dir.path, "vecto.db-wal");
+    writeFileSync(wal, "frames");
+    const sync = new HeldSync();
+    const walSync = new WalSync(wal, "full", sync);
+    sync.hold();
+    let durable = false;
+    walSync.whenDurable(walSync.committedNow(), () => (durable = true));
+    await turns(3);
+    const [old] = sync.files;
+    unlinkSync(wal);
+    writeFileSync(wal, "new frames");
+    walSync.committedNow();
+    walSync.syncNow();
+    expect(sync.files[1]?.ino).toBe(statSync(wal).ino);
+    expect(sync.files[1]?.ino).not.toBe(old?.ino);
+    await sync.release(1);
+    expect(durable).toBe(true);
+    // The old file's descriptor is closed (its number may since name another file, never the old one).
+    let stillOpen: boolean;
+    try {
+      stillOpen = fstatSync(old?.fd ?? -1).ino === old?.ino;
+    } catch {
+      stillOpen = false;
+    }
+    expect(stillOpen).toBe(false);
   });
 
   it("closing makes what is queued durable and settles it before the connection goes", async () => {
