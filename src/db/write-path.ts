@@ -75,8 +75,6 @@ interface Kept {
 export class WritePath {
   private open: Open | undefined;
   private queue: Queued[] = [];
-  /** The number WalSync gave the last commit. */
-  private committedSeq = 0;
   private readonly committedListeners: ((committed: Committed) => void)[] = [];
   private readonly sql: Record<
     "changes" | "begin" | "commit" | "rollback" | "savepoint" | "release" | "undo",
@@ -135,10 +133,10 @@ export class WritePath {
       return fn();
     }
     const write: Queued = { mustAudit, fn, resolve: () => undefined, reject: () => undefined };
-    const [kept] = this.commitBatch([write], true);
+    const kept = this.commitBatch([write], true).kept[0] as Kept;
     this.sync.syncNow();
-    this.settle([kept as Kept]);
-    return (kept as Kept).value as T;
+    this.settle([kept]);
+    return kept.value as T;
   }
 
   /** Commits what is queued now, before the database closes: a queued write is never dropped. */
@@ -150,15 +148,16 @@ export class WritePath {
       for (const write of batch) write.reject(new Error("database is closed"));
       return;
     }
-    let kept: Kept[];
+    let committed: { kept: Kept[]; seq: number };
     try {
       this.sync.check();
-      kept = this.commitBatch(batch, false);
+      committed = this.commitBatch(batch, false);
     } catch (error) {
       for (const write of batch) write.reject(error);
       return;
     }
-    this.sync.whenDurable(this.committedSeq, (failure) => {
+    const { kept, seq } = committed;
+    this.sync.whenDurable(seq, (failure) => {
       if (failure !== undefined) {
         for (const { write } of kept) write.reject(failure);
         return;
@@ -183,10 +182,10 @@ export class WritePath {
   /**
    * One IMMEDIATE transaction for the batch, a savepoint per write, one commit. A write that throws
    * is undone alone and rejected (rethrown when `alone`); an error that ended the transaction fails
-   * the batch. Returns the kept writes once the COMMIT returned (committedSeq: its number in
-   * WalSync); what follows a commit waits until it is durable.
+   * the batch. Returns the kept writes once the COMMIT returned, with the commit's number in
+   * WalSync; what follows a commit waits until it is durable.
    */
-  private commitBatch(batch: readonly Queued[], alone: boolean): Kept[] {
+  private commitBatch(batch: readonly Queued[], alone: boolean): { kept: Kept[]; seq: number } {
     const kept: Kept[] = [];
     this.storage.write(() => {
       this.sql.begin.run();
@@ -204,9 +203,9 @@ export class WritePath {
         throw error;
       }
     });
-    this.committedSeq = this.sync.committedNow();
+    const seq = this.sync.committedNow();
     for (const { open } of kept) for (const run of open.atCommit) run();
-    return kept;
+    return { kept, seq };
   }
 
   /** One write in its savepoint: kept, or undone with its error. Rethrows what ended the transaction. */
