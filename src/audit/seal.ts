@@ -3,9 +3,9 @@
  * any verifier re-creates the same bytes), an HMAC-SHA256 signature over it, and the Merkle leaf
  * hash of the signed event (RFC 6962: SHA-256(0x00 || bytes)).
  */
-import { createHash } from "node:crypto";
 import canonicalizeModule from "canonicalize";
 import type { MacKey } from "../crypto/index.js";
+import { leafHash } from "./merkle.js";
 import type { AuditPosition, AuditRow, AuditSealer } from "../db/repositories/audit-log.js";
 import type { DomainEvent } from "../vocabulary/events.js";
 
@@ -57,12 +57,6 @@ export function leafInput(row: AuditRow): Uint8Array {
 export function leafHashOf(row: AuditRow): Uint8Array {
   return leafHash(leafInput(row));
 }
-
-function leafHash(input: Uint8Array): Uint8Array {
-  return createHash("sha256").update(LEAF_PREFIX).update(input).digest();
-}
-
-const LEAF_PREFIX = Buffer.from([0]);
 
 function scopeOf(event: DomainEvent): AuditRow["scope"] {
   if (event.tenantId === null) return "infra";
