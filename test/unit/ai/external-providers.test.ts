@@ -277,13 +277,15 @@ describe.each(CASES)("$id adapter", (c) => {
     }
   });
 
-  it("a key that is not a valid header value fails without being quoted", async () => {
+  it("a key that is not a valid header value fails before anything is sent, without being quoted", async () => {
     const broken = `${KEY}\nx-injected: 1`;
     const bad = c.make({ egress, apiKey: broken, baseUrl: server.baseUrl });
+    const reported: string[] = [];
     const { error } = await collectUntilFailure(
-      bad.chat(REQUEST, { signal: new AbortController().signal, sent: () => {} }),
+      bad.chat(REQUEST, { signal: new AbortController().signal, sent: (body) => reported.push(body) }),
     );
-    expectFailure(error, "failed", c.id);
+    expect(expectFailure(error, "failed", c.id).message).toContain("not a valid header value");
+    expect(reported).toEqual([]);
     expect(server.requests).toEqual([]);
   });
 
