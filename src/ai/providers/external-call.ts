@@ -81,8 +81,12 @@ export async function* postForEvents(
   }
 }
 
-/** The caller's signal decides first: our timeout is a timeout, any other abort is the caller's and rethrown as is. */
-function aborted(signal: AbortSignal, request: ExternalRequest): ProviderError | null {
+/**
+ * What to throw when the caller's signal ended the call, which decides before the error that
+ * surfaced: our timeout becomes a timeout, any other abort is the caller's and its reason is
+ * rethrown as is. Null while the signal has not fired.
+ */
+function abortOutcome(signal: AbortSignal, request: ExternalRequest): unknown {
   if (!signal.aborted) return null;
   const reason: unknown = signal.reason;
   if (reason instanceof DOMException && reason.name === "TimeoutError") {
@@ -92,12 +96,12 @@ function aborted(signal: AbortSignal, request: ExternalRequest): ProviderError |
       `${request.label}: no answer from ${request.url.origin} in time`,
     );
   }
-  throw reason;
+  return reason;
 }
 
-function beforeAnswer(error: unknown, request: ExternalRequest, signal: AbortSignal): Error {
-  const abort = aborted(signal, request);
-  if (abort) return abort;
+function beforeAnswer(error: unknown, request: ExternalRequest, signal: AbortSignal): unknown {
+  const abort = abortOutcome(signal, request);
+  if (abort !== null) return abort;
   if (error instanceof EgressDeniedError) return new ProviderError("refused", request.provider, error.message);
   const code = socketCode(error);
   if (code !== null) {
@@ -106,10 +110,9 @@ function beforeAnswer(error: unknown, request: ExternalRequest, signal: AbortSig
   return failed(request, `the request to ${request.url.origin} could not be sent`);
 }
 
-function duringAnswer(error: unknown, request: ExternalRequest, signal: AbortSignal): Error {
-  const abort = aborted(signal, request);
-  if (abort) return abort;
-  if (error instanceof ProviderError) return error;
+function duringAnswer(error: unknown, request: ExternalRequest, signal: AbortSignal): unknown {
+  const abort = abortOutcome(signal, request);
+  if (abort !== null) return abort;
   if (error instanceof SseStreamError) return failed(request, error.message);
   return failed(request, `the answer from ${request.url.origin} broke off`);
 }
@@ -122,7 +125,7 @@ function socketCode(error: unknown): string | null {
   return typeof cause.code === "string" && /^[A-Z0-9_]{1,64}$/.test(cause.code) ? cause.code : null;
 }
 
-async function httpFailure(response: Response, request: ExternalRequest, signal: AbortSignal): Promise<Error> {
+async function httpFailure(response: Response, request: ExternalRequest, signal: AbortSignal): Promise<unknown> {
   let text: string;
   try {
     text = await readCapped(response);
