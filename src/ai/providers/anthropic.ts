@@ -46,7 +46,7 @@ function errorText(body: unknown): string | null {
 }
 
 /** The request body: system messages joined into the top-level `system`, the rest as the conversation. */
-export function anthropicBody(request: ChatRequest): Record<string, unknown> {
+function anthropicBody(request: ChatRequest): Record<string, unknown> {
   const system = request.messages.filter((m) => m.role === "system").map((m) => m.content);
   return {
     model: request.model,

@@ -53,7 +53,7 @@ function errorText(body: unknown): string | null {
  * Structured output goes in `responseJsonSchema`, which takes JSON Schema (`responseSchema` takes
  * an OpenAPI subset and refuses `additionalProperties`, which the other providers' strict modes need).
  */
-export function googleBody(request: ChatRequest): Record<string, unknown> {
+function googleBody(request: ChatRequest): Record<string, unknown> {
   const system = request.messages.filter((m) => m.role === "system").map((m) => ({ text: m.content }));
   const generationConfig = {
     ...(request.maxOutputTokens === undefined ? {} : { maxOutputTokens: request.maxOutputTokens }),

@@ -37,7 +37,7 @@ function errorText(body: unknown): string | null {
 }
 
 /** The request body: the messages as they are, structured output as a strict JSON schema. */
-export function openAiBody(request: ChatRequest): Record<string, unknown> {
+function openAiBody(request: ChatRequest): Record<string, unknown> {
   return {
     model: request.model,
     messages: request.messages.map(({ role, content }) => ({ role, content })),
