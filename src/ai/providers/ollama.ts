@@ -42,6 +42,24 @@ export interface OllamaProvider extends ChatProvider {
   version(signal: AbortSignal): Promise<string>;
 }
 
+/**
+ * Ollama answers JSON or NDJSON, errors included. Anything else is another service at that address
+ * (a proxy's error page, a web server): refused here, because the client would print its lines
+ * on the console (every line that is not JSON, and the text of a non-JSON error).
+ */
+async function onlyJson(response: Response, url: string): Promise<Response> {
+  if ((response.headers.get("content-type") ?? "").toLowerCase().includes("json")) return response;
+  await response.body?.cancel();
+  const where = shownUrl(url);
+  throw new ProviderError(
+    "failed",
+    "ollama",
+    response.ok
+      ? `Ollama at ${where} answered with something other than JSON: is another service listening there?`
+      : `Ollama at ${where} answered ${response.status}`,
+  );
+}
+
 /** A client whose every request goes through egress under `signal`; `onBody` sees each request body as sent. */
 function clientFor(
   settings: OllamaProviderOptions,
@@ -53,11 +71,13 @@ function clientFor(
     const url = input instanceof Request ? input.url : input;
     if (typeof init?.body === "string") onBody(init.body);
     const joined = init?.signal ? AbortSignal.any([init.signal, signal]) : signal;
+    let response: Response;
     try {
-      return await settings.egress.fetch(OLLAMA_EGRESS_PURPOSE, url, { ...init, signal: joined });
+      response = await settings.egress.fetch(OLLAMA_EGRESS_PURPOSE, url, { ...init, signal: joined });
     } catch (error) {
       throw connectFailure(error, settings.url, signal);
     }
+    return onlyJson(response, settings.url);
   };
   return new Ollama({ host: settings.url, fetch: viaEgress });
 }

@@ -3,7 +3,9 @@
  * what it reports as sent, how each failure reaches the caller (unreachable / timeout / failed /
  * refused, or the caller's own abort), and that a call that ends early closes its connection.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ollamaProvider, type OllamaProvider } from "../../../src/ai/providers/ollama.js";
 import { ProviderError, type ChatPart, type ChatRequest } from "../../../src/ai/providers/provider.js";
 import { createEgress, type Egress } from "../../../src/egress.js";
@@ -199,6 +201,35 @@ describe("Ollama provider: failures", () => {
     expect(error).toBeInstanceOf(ProviderError);
     expect((error as Error).message).not.toContain("hunter2");
     expect((error as Error).message).toContain(`http://127.0.0.1:${port}`);
+  });
+});
+
+describe("Ollama provider: another service at the address", () => {
+  it.each([
+    [200, "text/html", /answered with something other than JSON: is another service listening there\?$/],
+    [502, "text/plain", /answered 502$/],
+  ])("a %i %s answer fails plainly, and nothing reaches the console", async (status, type, message) => {
+    const other = createServer((_req, res) => {
+      res.writeHead(status, { "Content-Type": type });
+      res.end("<html>not ollama\n\u001b[2Jspoofed log line</html>\n");
+    });
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    const consoleCalls = (["log", "warn", "error", "info"] as const).map((m) =>
+      vi.spyOn(console, m).mockImplementation(() => undefined),
+    );
+    try {
+      const p = provider(url);
+      const { error } = await collect(p.chat(request, { signal: AbortSignal.timeout(30_000), sent: noop }));
+      expectFailure(error, "failed", message);
+      await expect(p.listModels(AbortSignal.timeout(30_000))).rejects.toMatchObject({ failure: "failed" });
+      await expect(p.version(AbortSignal.timeout(30_000))).rejects.toMatchObject({ failure: "failed" });
+      for (const spy of consoleCalls) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of consoleCalls) spy.mockRestore();
+      other.closeAllConnections();
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
   });
 });
 
