@@ -12,6 +12,7 @@
 import { Ollama, type AbortableAsyncIterator, type ChatResponse, type Fetch } from "ollama";
 import { z } from "zod";
 import type { Egress } from "../../egress.js";
+import { ndjsonChecked } from "./ndjson-guard.js";
 import { connectFailure, ollamaFailure, shownUrl } from "./ollama-failures.js";
 import {
   ProviderError,
@@ -45,12 +46,20 @@ export interface OllamaProvider extends ChatProvider {
 /**
  * Ollama answers JSON or NDJSON, errors included. Anything else is another service at that address
  * (a proxy's error page, a web server): refused here, because the client would print its lines
- * on the console (every line that is not JSON, and the text of a non-JSON error).
+ * on the console (every line that is not JSON, and the text of a non-JSON error). A streamed body
+ * is checked line by line as it comes, for the same reason.
  */
 async function onlyJson(response: Response, url: string): Promise<Response> {
-  if ((response.headers.get("content-type") ?? "").toLowerCase().includes("json")) return response;
-  await response.body?.cancel();
+  const type = (response.headers.get("content-type") ?? "").toLowerCase();
   const where = shownUrl(url);
+  if (type.includes("ndjson") && response.body !== null) {
+    const unusable = (why: string): ProviderError =>
+      new ProviderError("failed", "ollama", `Ollama at ${where} sent ${why}`);
+    const { status, statusText, headers } = response;
+    return new Response(ndjsonChecked(response.body, unusable), { status, statusText, headers });
+  }
+  if (type.includes("json")) return response;
+  await response.body?.cancel();
   throw new ProviderError(
     "failed",
     "ollama",

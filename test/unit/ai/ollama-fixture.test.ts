@@ -4,7 +4,7 @@
  * that the product's tests against the fixture mean something about a real Ollama.
  */
 import { Ollama, type ChatResponse } from "ollama";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { startOllamaServer, type OllamaServer } from "../../fixtures/ollama-server.js";
 
 let ollama: OllamaServer;
@@ -255,6 +255,21 @@ describe("Ollama test server: errors as Ollama sends them", () => {
     const { parts, error } = await drain(await client.chat({ model: "llama3.2", messages, stream: true }));
     expect(parts).toHaveLength(2);
     expect((error as Error).message).toBe("Did not receive done or success response in stream.");
+  });
+
+  it("can send a line that is not JSON mid-stream, which the client skips", async () => {
+    ollama.script({ reply: ["one ", "two"], failure: { kind: "bad-line", afterChunks: 1, line: "<html>" } });
+    const res = await raw("/api/chat", JSON.stringify({ model: "llama3.2", messages }));
+    expect(res.text.split("\n")[1]).toBe("<html>");
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      const { parts, error } = await drain(await client.chat({ model: "llama3.2", messages, stream: true }));
+      expect(error).toBeUndefined();
+      expect(parts.map((p) => p.message.content)).toEqual(["one ", "two", ""]);
+      expect(warn).toHaveBeenCalledWith("invalid json: ", "<html>");
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it("can destroy the connection mid-stream", async () => {

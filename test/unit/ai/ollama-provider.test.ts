@@ -6,6 +6,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { MAX_NDJSON_LINE_CHARS } from "../../../src/ai/providers/ndjson-guard.js";
 import { ollamaProvider, type OllamaProvider } from "../../../src/ai/providers/ollama.js";
 import { ProviderError, type ChatPart, type ChatRequest } from "../../../src/ai/providers/provider.js";
 import { createEgress, type Egress } from "../../../src/egress.js";
@@ -179,6 +180,33 @@ describe("Ollama provider: failures", () => {
     );
     expect(text).toBe("one ");
     expectFailure(error, "failed", `Ollama at ${ollama.url} closed the connection before the answer was complete`);
+  });
+
+  it("a streamed line that is not JSON fails the call, and nothing reaches the console", async () => {
+    ollama.script({
+      reply: ["one ", "two"],
+      failure: { kind: "bad-line", afterChunks: 1, line: "\u001b[2Jnot json" },
+    });
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      const { error, text } = await collect(
+        provider().chat(request, { signal: AbortSignal.timeout(30_000), sent: noop }),
+      );
+      expect(text).toBe("one ");
+      expectFailure(error, "failed", `Ollama at ${ollama.url} sent a line that is not JSON`);
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it("a streamed line longer than a bound fails the call", async () => {
+    ollama.script({ reply: ["one ", "x".repeat(MAX_NDJSON_LINE_CHARS)] });
+    const { error, text } = await collect(
+      provider().chat(request, { signal: AbortSignal.timeout(30_000), sent: noop }),
+    );
+    expect(text).toBe("one ");
+    expectFailure(error, "failed", `Ollama at ${ollama.url} sent a line longer than it accepts`);
   });
 
   it("nothing listening at the configured address is unreachable, naming it", async () => {
