@@ -86,6 +86,10 @@ export interface Config {
    * (src/db/wal-sync.ts, docs/operator-guide.md).
    */
   readonly durability: "full" | "normal";
+  /** VECTO_AI_TIMEOUT_SECONDS: the longest a call to a language model may take, first byte to last. */
+  readonly aiTimeoutSeconds: number;
+  /** VECTO_AI_PAYLOAD_RETENTION_DAYS: how long what was sent to a model (and its answer) is kept, sealed; 0 keeps none. */
+  readonly aiPayloadRetentionDays: number;
 }
 
 /** API requests per minute (token buckets, src/server/middleware/rate-limit.ts); null: that limit is off. */
@@ -471,6 +475,22 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
       "VECTO_SQLITE_SYNCHRONOUS",
       z.enum(["full", "normal"], { message: "expected full or normal" }),
       "full",
+    ),
+    aiTimeoutSeconds: parse(
+      env,
+      "VECTO_AI_TIMEOUT_SECONDS",
+      positiveIntSchema.refine((n) => n <= 3600, "must be at most 3600"),
+      "120",
+    ),
+    aiPayloadRetentionDays: parse(
+      env,
+      "VECTO_AI_PAYLOAD_RETENTION_DAYS",
+      z
+        .string()
+        .regex(/^\d+$/, "expected a whole number of days (0 keeps no payload)")
+        .transform(Number)
+        .refine((n) => n <= 3650, "must be at most 3650"),
+      "30",
     ),
   };
 }

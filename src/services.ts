@@ -55,6 +55,10 @@ import type { VendorKey } from "./license/format.js";
 import { LicenseService } from "./license/license.js";
 import { VENDOR_KEYS } from "./license/vendor-keys.js";
 import { UsageService } from "./usage/usage.js";
+import { aiService, type AiService } from "./ai/service.js";
+import { providerConnector } from "./ai/providers/connect.js";
+import { ollamaProvider } from "./ai/providers/ollama.js";
+import { createEgress } from "./egress.js";
 import { VERSION } from "./version.js";
 
 export interface Identity {
@@ -128,6 +132,8 @@ export interface Services {
   readonly license: LicenseService;
   /** Daily usage snapshots and the signed usage report. */
   readonly usage: UsageService;
+  /** AI governance: providers per tenant and use case, the streamed features, every call recorded (src/ai/). */
+  readonly ai: AiService;
   /** Where every signed audit checkpoint is also appended, outside the database (VECTO_AUDIT_ANCHOR_DIR). */
   readonly auditAnchor: AuditAnchor;
   /** Checkpoints each log soon after it grew; idle until `vecto serve` starts it (src/audit/checkpointer.ts). */
@@ -223,6 +229,20 @@ function closeServices(identity: Identity, db: Database): void {
   db.close();
 }
 
+/** The AI domain, reaching providers only through the egress guard built from the configuration. */
+function openAi(config: Config, log: Logger, parts: { crypto: CryptoService; graph: GraphDeps }): AiService {
+  const egress = createEgress({ allow: config.egressAllow }, log);
+  const ollama = ollamaProvider({ url: config.ollamaUrl, egress });
+  return aiService({
+    ...parts,
+    platform: { airgapped: config.airgapped, ollamaUrl: config.ollamaUrl },
+    connect: providerConnector(egress, config.ollamaUrl),
+    timeoutMs: config.aiTimeoutSeconds * 1000,
+    payloadRetentionDays: config.aiPayloadRetentionDays,
+    ollamaModels: (signal) => ollama.listModels(signal),
+  });
+}
+
 export async function openServices(config: Config, log: Logger, options: ServiceOptions = {}): Promise<Services> {
   const now = options.now ?? (() => new Date());
   const resolver = await openKeyResolver(config);
@@ -283,6 +303,7 @@ export async function openServices(config: Config, log: Logger, options: Service
   const door: TenantDoor = { forTenant: (scope) => db.forTenant(scope) };
   const probes: StorageProbes = { database: () => db.ping(), storage: () => db.checkStorage() };
   const durability: DurableReads = { whenDurable: () => db.whenDurable() };
+  const ai = openAi(config, log, { crypto, graph: { crypto, events: identity.events, erasures } });
   const trail = auditTrail({
     db,
     crypto,
@@ -302,6 +323,7 @@ export async function openServices(config: Config, log: Logger, options: Service
     keys,
     identity,
     graph: { crypto, events: identity.events, erasures },
+    ai,
     license,
     usage,
     auditAnchor,

@@ -13,7 +13,13 @@ import type { Logger } from "../log.js";
 import type { Services } from "../services.js";
 import type { ServedCertificate } from "../tls/served-certificate.js";
 import { tlsExpiryJob } from "../jobs/tls-expiry.js";
-import { auditCheckpointJob, backupJob, keyMaintenanceJob, usageSnapshotJob } from "../jobs/jobs.js";
+import {
+  aiPayloadRetentionJob,
+  auditCheckpointJob,
+  backupJob,
+  keyMaintenanceJob,
+  usageSnapshotJob,
+} from "../jobs/jobs.js";
 import { startScheduler, type Scheduler } from "../jobs/scheduler.js";
 
 /**
@@ -39,6 +45,7 @@ function scheduleJobs(config: Config, services: Services, served: ServedCertific
     auditCheckpointJob(services),
     keyMaintenanceJob(services),
     usageSnapshotJob(services),
+    aiPayloadRetentionJob(services),
     tlsExpiryJob(served, log),
     ...backups,
   ];

@@ -25,6 +25,7 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
   { table: "nodes", sqlColumn: "body_enc", fieldColumn: "body", idColumn: "id" },
   { table: "tenant_secrets", sqlColumn: "value_enc", fieldColumn: "value", idColumn: "id" },
   { table: "tenant_secrets", sqlColumn: "description_enc", fieldColumn: "description", idColumn: "id" },
+  { table: "ai_calls", sqlColumn: "payload_enc", fieldColumn: "payload", idColumn: "id" },
   { table: "tenants", sqlColumn: "name_enc", fieldColumn: "name", idColumn: "id", tenantColumn: "id" },
 ];
 

@@ -9,6 +9,8 @@
  * here next to its migration and repository file.
  */
 import type BetterSqlite3 from "better-sqlite3";
+import { AiCallRepository } from "./repositories/ai-calls.js";
+import { AiSettingsRepository } from "./repositories/ai-settings.js";
 import { AuditLogRepository } from "./repositories/audit-log.js";
 import { EdgeRepository } from "./repositories/edges.js";
 import { NodeRepository } from "./repositories/nodes.js";
@@ -43,6 +45,8 @@ export const TENANT_REPOSITORIES = {
   auditLog: AuditLogRepository,
   usage: TenantUsageRepository,
   sealedFields: SealedFieldRepository,
+  aiSettings: AiSettingsRepository,
+  aiCalls: AiCallRepository,
 } as const satisfies Record<string, TenantRepositoryClass>;
 
 type Registry = typeof TENANT_REPOSITORIES;

@@ -1,5 +1,6 @@
 /** The appliance's scheduled jobs. */
 import { basename } from "node:path";
+import { expireAiPayloads } from "./ai-payload-retention.js";
 import { makeCheckpoints } from "../audit/checkpoints.js";
 import { runScheduledBackup } from "../backup/scheduled.js";
 import type { Config } from "../config.js";
@@ -95,6 +96,17 @@ export function usageSnapshotJob(services: Pick<JobDeps, "license" | "usage">): 
       const outcome = await services.usage.snapshot({ type: "system", id: "job:usage-snapshot" });
       const state = await services.license.recordStateChange();
       return { day: outcome.day, snapshot: outcome.status, licenseState: state };
+    },
+  };
+}
+
+/** Hourly: drop the payloads of LLM calls whose retention ended (VECTO_AI_PAYLOAD_RETENTION_DAYS, docs/ai.md). */
+export function aiPayloadRetentionJob(services: Pick<JobDeps, "db">): Job {
+  return {
+    name: "ai-payload-retention",
+    cron: "40 * * * *",
+    async run() {
+      return { payloadsExpired: await expireAiPayloads(services.db) };
     },
   };
 }

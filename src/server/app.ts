@@ -8,7 +8,6 @@
  * anything records it; the rate limit runs before any work is done for the request.
  */
 import { Hono } from "hono";
-import { HTTPException } from "hono/http-exception";
 import { DEFAULT_RATE_LIMIT } from "../config.js";
 import { TrustedProxies } from "../net-address.js";
 import { accessLog } from "./middleware/access-log.js";
@@ -20,11 +19,11 @@ import { licenseGuard } from "./middleware/license-guard.js";
 import { readAudit } from "./middleware/read-audit.js";
 import { requestId } from "./middleware/request-id.js";
 import { securityHeaders } from "./middleware/security-headers.js";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { DomainError, unavailableKind, type DomainErrorKind, type UnavailableKind } from "../errors.js";
+import { toProblem } from "./error-mapping.js";
 import { openApiRoutes } from "./openapi.js";
-import { ProblemError, problemResponse, type ProblemKind } from "./problem.js";
+import { ProblemError, problemResponse } from "./problem.js";
 import { ApiRegistry, attachRegistry, type ApiRouter } from "./route.js";
+import { aiRoutes } from "./routes/ai.js";
 import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
 import { healthRoutes } from "./routes/health.js";
@@ -46,70 +45,6 @@ import type { AppDeps, AppEnv } from "./deps.js";
 
 /** Routes added by callers (tests, later issues) are mounted after the built-in ones. */
 export type RouteMount = (app: Hono<AppEnv>) => void;
-
-const DOMAIN_STATUS: Record<DomainErrorKind, [ContentfulStatusCode, ProblemKind]> = {
-  "invalid-credentials": [401, "unauthorized"],
-  throttled: [429, "too-many-requests"],
-  forbidden: [403, "forbidden"],
-  "not-found": [404, "not-found"],
-  conflict: [409, "conflict"],
-  "precondition-failed": [412, "precondition-failed"],
-  "precondition-required": [428, "precondition-required"],
-  rejected: [422, "rejected"],
-  // 402, not 403: the caller's rights are fine, the installation's entitlement is not (docs/licensing.md).
-  "license-limit": [402, "license-limit"],
-  "license-read-only": [402, "license-read-only"],
-};
-
-// Fail closed: without its key (master key not loaded, wrap not opening, no usable version) a tenant's data is neither read nor written; the client may retry.
-// A retired master key's label stays in the log (onError), as for every keys-unavailable answer; the client learns the cause.
-const UNAVAILABLE_PROBLEM: Record<UnavailableKind, () => ProblemError> = {
-  "keys-unavailable": () =>
-    new ProblemError(
-      503,
-      "keys-unavailable",
-      "the encryption keys for this data are unavailable; nothing was read or written",
-      { retryAfterSeconds: 30 },
-    ),
-  "master-key-retired": () =>
-    new ProblemError(
-      503,
-      "keys-unavailable",
-      "this server's master key was retired: it cannot create a data key; restart it with the current configuration; nothing was written",
-      { retryAfterSeconds: 30 },
-    ),
-  "storage-full": () =>
-    new ProblemError(
-      507,
-      "storage-full",
-      "the appliance's storage is full: the change was not stored; retry once space has been freed",
-      { retryAfterSeconds: 60 },
-    ),
-  // Fail-stop: after a failed fsync nothing is acknowledged until a restart recovers from the disk (wal-sync.ts).
-  "storage-failed": () =>
-    new ProblemError(
-      503,
-      "storage-failed",
-      "the appliance's storage failed to make a change durable; it was not acknowledged; the appliance must be restarted",
-      { retryAfterSeconds: 60 },
-    ),
-};
-
-function toProblem(error: unknown): ProblemError | undefined {
-  if (error instanceof ProblemError) return error;
-  if (error instanceof DomainError) {
-    const [status, kind] = DOMAIN_STATUS[error.kind];
-    return new ProblemError(status, kind, error.message, error.details);
-  }
-  const unavailable = unavailableKind(error);
-  if (unavailable !== undefined) return UNAVAILABLE_PROBLEM[unavailable]();
-  if (error instanceof HTTPException) {
-    const status = error.status;
-    if (status === 413) return new ProblemError(413, "payload-too-large");
-    if (status >= 400 && status < 500) return new ProblemError(status, "bad-request", error.message || undefined);
-  }
-  return undefined;
-}
 
 export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -140,6 +75,7 @@ export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hon
     tokenRoutes,
     projectRoutes,
     graphRoutes,
+    aiRoutes,
     gdprRoutes,
     auditIntegrityRoutes,
     notificationRoutes,

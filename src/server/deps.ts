@@ -23,7 +23,7 @@ import type { ServedCertificate } from "../tls/served-certificate.js";
  */
 export type ServedParts = Pick<
   Services,
-  "door" | "probes" | "durability" | "auditTrail" | "resolver" | "keys" | "identity" | "graph" | "license" | "usage"
+  "door" | "probes" | "durability" | "auditTrail" | "resolver" | "keys" | "identity" | "graph" | "ai" | "license" | "usage"
 >;
 
 /**
@@ -32,8 +32,8 @@ export type ServedParts = Pick<
  * `services` itself would carry it along, out of sight of the type).
  */
 export function servedParts(services: Services): ServedParts {
-  const { door, probes, durability, auditTrail, resolver, keys, identity, graph, license, usage } = services;
-  return { door, probes, durability, auditTrail, resolver, keys, identity, graph, license, usage };
+  const { door, probes, durability, auditTrail, resolver, keys, identity, graph, ai, license, usage } = services;
+  return { door, probes, durability, auditTrail, resolver, keys, identity, graph, ai, license, usage };
 }
 
 /** How this listener serves: what is not the composition root's. */

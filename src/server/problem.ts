@@ -33,6 +33,10 @@ export type ProblemKind =
   | "keys-unavailable"
   | "storage-full"
   | "storage-failed"
+  | "ai-provider-unavailable"
+  | "ai-provider-timeout"
+  | "ai-provider-failed"
+  | "ai-provider-refused"
   | "internal-error";
 
 export interface ProblemBody {
@@ -68,6 +72,10 @@ const TITLES: Record<ProblemKind, string> = {
   "keys-unavailable": "Encryption keys unavailable",
   "storage-full": "Storage full",
   "storage-failed": "Storage failed",
+  "ai-provider-unavailable": "Language model unavailable",
+  "ai-provider-timeout": "Language model timed out",
+  "ai-provider-failed": "Language model failed",
+  "ai-provider-refused": "Language model provider refused by configuration",
   "internal-error": "Internal server error",
 };
 

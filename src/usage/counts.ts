@@ -70,7 +70,6 @@ export function countUsage(db: Database, day: string, at: Date): UsageCounts {
     nodes: 0,
     personalAccessTokens: 0,
     peakConcurrentSessions: 0,
-    // No LLM integration exists in this build: there is nothing to count yet.
     llmCallsByProvider: {},
   };
   const intervals: Interval[] = [];
@@ -95,6 +94,9 @@ export function countUsage(db: Database, day: string, at: Date): UsageCounts {
     counts.projects += usage.activeProjects();
     counts.nodes += usage.liveNodes();
     counts.personalAccessTokens += usage.livePersonalTokens(at.toISOString());
+    const calls = db.tenantReads(tenant.id).aiCalls.countByProvider(new Date(from).toISOString(), until);
+    for (const [provider, n] of Object.entries(calls))
+      counts.llmCallsByProvider[provider] = (counts.llmCallsByProvider[provider] ?? 0) + n;
     for (const span of usage.sessionSpans(new Date(from).toISOString(), new Date(to).toISOString())) {
       const interval = sessionInterval(span, tenant.accessTokenTtlSeconds, from, to);
       if (interval) intervals.push(interval);

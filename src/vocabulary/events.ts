@@ -88,7 +88,10 @@ export type EventName =
   | "license.state_changed"
   | "license.clock_rollback"
   | "usage.snapshot"
-  | "usage.exported";
+  | "usage.exported"
+  | "ai.settings_changed"
+  | "ai.invoked"
+  | "ai.payloads_expired";
 
 export interface DomainEvent {
   readonly event: EventName;

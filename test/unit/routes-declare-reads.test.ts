@@ -14,7 +14,7 @@ function undeclared(specs: readonly Pick<RouteSpec, "method" | "path" | "scopes"
     .map((s) => `GET ${s.path}`);
 }
 
-/** Routes the sensitive level records: exports, audit-log reads, secret metadata, key views. */
+/** Routes the sensitive level records: exports, audit-log reads, secret metadata, key views, what was sent to a language model. */
 const SENSITIVE = [
   "/api/audit",
   "/api/audit/verify",
@@ -25,6 +25,7 @@ const SENSITIVE = [
   "/api/tenants/:tenantId/export",
   "/api/usage/report",
   "/api/keys/status",
+  "/api/ai/calls/:callId",
 ];
 
 describe("every credentialed read declares what it reads", () => {

@@ -5,11 +5,12 @@
  * byte, because the audit trail records a hash of exactly what left the appliance.
  */
 
-export const PROVIDER_IDS = ["ollama", "openai", "anthropic", "google"] as const;
-export type ProviderId = (typeof PROVIDER_IDS)[number];
+import { EXTERNAL_PROVIDER_IDS, type ProviderId } from "../../vocabulary/ai.js";
+
+export { PROVIDER_IDS, type ProviderId } from "../../vocabulary/ai.js";
 
 /** Providers outside the appliance: off unless a tenant admin enables them, always refused when air-gapped. */
-export const EXTERNAL_PROVIDERS: ReadonlySet<ProviderId> = new Set<ProviderId>(["openai", "anthropic", "google"]);
+export const EXTERNAL_PROVIDERS: ReadonlySet<ProviderId> = new Set<ProviderId>(EXTERNAL_PROVIDER_IDS);
 
 export interface ChatMessage {
   readonly role: "system" | "user" | "assistant";

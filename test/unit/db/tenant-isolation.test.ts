@@ -46,6 +46,7 @@ function idsOf(t: string) {
     tokenHash: hash(`${t}-token`),
     emailLookup: hash(`${t}-admin@example.test`),
     term: hash(`${t}-term`),
+    aiCall: `${t}-ai-call`,
     notification: "", // filled in after the audit row that triggers it is written
   };
 }
@@ -62,6 +63,26 @@ const event = (tenantId: string, name: DomainEvent["event"] = "user.updated"): D
 
 /** Each tenant's log gets SEEDED_EVENTS events here (alpha one more, below). */
 const SEEDED_EVENTS = 3;
+
+/** One recorded LLM call, its sealed payload already past its retention at LATER. */
+const aiCall = (ids: Ids) => ({
+  id: ids.aiCall,
+  projectId: ids.project,
+  actorType: "human" as const,
+  actorId: ids.admin,
+  useCase: "summarize",
+  provider: "ollama",
+  model: `${ids.tenant}-model`,
+  outcome: "ok" as const,
+  payloadSha256: "0".repeat(64),
+  payloadBytes: 10,
+  promptTokens: 1,
+  outputTokens: 1,
+  durationMs: 5,
+  createdAt: T0,
+  payloadEnc: blob(`${ids.tenant}-payload`),
+  payloadExpiresAt: T0,
+});
 
 async function seed(db: Database, ids: Ids): Promise<void> {
   const user = (id: string, role: "tenant_admin" | "member", lookup: Uint8Array) => ({
@@ -139,6 +160,21 @@ async function seed(db: Database, ids: Ids): Promise<void> {
       rotatedBy: ids.admin,
       rotatedAt: T0,
     });
+    tx.aiSettings.setUseCase({
+      useCase: "default",
+      provider: "ollama",
+      model: `${ids.tenant}-model`,
+      updatedBy: ids.admin,
+      updatedAt: T0,
+    });
+    tx.aiSettings.setProvider({
+      provider: "openai",
+      enabled: true,
+      apiKeySecret: ids.secretName,
+      updatedBy: ids.admin,
+      updatedAt: T0,
+    });
+    tx.aiCalls.insert(aiCall(ids));
     tx.passwordResets.replace({
       tokenHash: ids.reset,
       userId: ids.member,
@@ -534,6 +570,38 @@ describe("tenant isolation, by behaviour", () => {
     "edges.delete": { run: (r) => r.edges.delete(a.edge), expected: false },
     "edges.deleteTouching": { run: (r) => r.edges.deleteTouching(a.idea), expected: 0 },
     "edges.deleteForProject": { run: (r) => r.edges.deleteForProject(a.project), expected: 0 },
+    "aiSettings.useCases": { run: (r) => r.aiSettings.useCases() },
+    "aiSettings.providers": { run: (r) => r.aiSettings.providers() },
+    // Upserts and a removal on keys both tenants have: beta's own row changes, alpha's must not.
+    "aiSettings.setUseCase": {
+      run: (r) =>
+        r.aiSettings.setUseCase({
+          useCase: "default",
+          provider: "ollama",
+          model: "planted",
+          updatedBy: b.admin,
+          updatedAt: LATER,
+        }),
+      inserts: true,
+    },
+    "aiSettings.removeUseCase": { run: (r) => r.aiSettings.removeUseCase("default"), inserts: true },
+    "aiSettings.setProvider": {
+      run: (r) =>
+        r.aiSettings.setProvider({
+          provider: "openai",
+          enabled: false,
+          apiKeySecret: "planted",
+          updatedBy: b.admin,
+          updatedAt: LATER,
+        }),
+      inserts: true,
+    },
+    "aiCalls.get": { run: (r) => r.aiCalls.get(a.aiCall) },
+    // Seeded alike: beta counts its own one call; alpha's would make two.
+    "aiCalls.countByProvider": { run: (r) => r.aiCalls.countByProvider(T0, LATER), expected: { ollama: 1 } },
+    "aiCalls.insert": { run: (r) => r.aiCalls.insert({ ...aiCall(b), id: `${b.tenant}-planted-call` }), inserts: true },
+    // Both payloads are past retention at LATER: beta's expires (its own), alpha's must stay.
+    "aiCalls.expirePayloads": { run: (r) => r.aiCalls.expirePayloads(LATER), inserts: true },
     "secrets.get": { run: (r) => r.secrets.get(a.secretName) },
     "secrets.list": { run: (r) => r.secrets.list(undefined, 100) },
     "secrets.insert": {
