@@ -344,8 +344,13 @@ describe("Ollama provider: egress", () => {
 
   it("a host not on the allow-list is refused before any request is made", async () => {
     const p = provider(mapped());
-    const { error } = await collect(p.chat(request, { signal: AbortSignal.timeout(30_000), sent: noop }));
+    const sent: string[] = [];
+    const { error } = await collect(
+      p.chat(request, { signal: AbortSignal.timeout(30_000), sent: (body) => sent.push(body) }),
+    );
     expectFailure(error, "refused", /not on the allow-list/);
+    // What was about to leave is still reported, so the audit can say what was refused.
+    expect(sent).toHaveLength(1);
     await expect(p.listModels(AbortSignal.timeout(30_000))).rejects.toMatchObject({ failure: "refused" });
     await expect(p.version(AbortSignal.timeout(30_000))).rejects.toMatchObject({ failure: "refused" });
     expect(ollama.requests).toHaveLength(0);
