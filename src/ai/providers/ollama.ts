@@ -69,7 +69,10 @@ async function onlyJson(response: Response, url: string): Promise<Response> {
   );
 }
 
-/** A client whose every request goes through egress under `signal`; `onBody` sees each request body as sent. */
+/**
+ * A client whose every request goes through egress under `signal`. `onBody` sees each request body
+ * as it is handed to the egress door: before the door's check, so a refused call reports too.
+ */
 function clientFor(
   settings: OllamaProviderOptions,
   signal: AbortSignal,

@@ -262,20 +262,40 @@ describe("Ollama provider: another service at the address", () => {
 });
 
 describe("Ollama provider: timeouts and callers that leave", () => {
-  it("a timeout before the first byte is a timeout, and Ollama sees the connection close", async () => {
+  it("a slow Ollama under AbortSignal.timeout is a timeout", async () => {
     ollama.script({ firstByteDelayMs: 600_000 });
-    const arrived = ollama.nextRequest("/api/chat");
     const { error } = await collect(provider().chat(request, { signal: AbortSignal.timeout(100), sent: noop }));
     expectFailure(error, "timeout", `Ollama at ${ollama.url} did not answer in time`);
-    expect(await (await arrived).ended).toBe("client-closed");
+  });
+
+  // The timer is the test's, so that when it fires does not depend on the machine's speed: it
+  // aborts with the same reason AbortSignal.timeout gives (a DOMException named TimeoutError).
+  const timedOut = (): DOMException => new DOMException("The operation was aborted due to timeout", "TimeoutError");
+
+  it("a timeout before the first byte closes the connection Ollama was answering on", async () => {
+    ollama.script({ firstByteDelayMs: 600_000 });
+    const timer = new AbortController();
+    const arrived = ollama.nextRequest("/api/chat");
+    const result = collect(provider().chat(request, { signal: timer.signal, sent: noop }));
+    const recorded = await arrived;
+    timer.abort(timedOut());
+    expectFailure((await result).error, "timeout", /did not answer in time/);
+    expect(await recorded.ended).toBe("client-closed");
   });
 
   it("a timeout mid-stream, inside the signal a route joins with its client's, is a timeout", async () => {
     ollama.script({ reply: ["one ", "two"], chunkDelayMs: 600_000 });
+    const timer = new AbortController();
     const client = new AbortController();
-    const signal = AbortSignal.any([AbortSignal.timeout(200), client.signal]);
-    const { error, text } = await collect(provider().chat(request, { signal, sent: noop }));
-    expect(text).toBe("one ");
+    const signal = AbortSignal.any([timer.signal, client.signal]);
+    const parts = provider().chat(request, { signal, sent: noop })[Symbol.asyncIterator]();
+    expect(await parts.next()).toEqual({ done: false, value: { kind: "text", text: "one " } });
+    const waiting = parts.next();
+    timer.abort(timedOut());
+    const error = await waiting.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expectFailure(error, "timeout", /did not answer in time/);
     const recorded = ollama.requestsTo("/api/chat")[0];
     expect(await recorded?.ended).toBe("client-closed");
@@ -324,8 +344,13 @@ describe("Ollama provider: egress", () => {
 
   it("a host not on the allow-list is refused before any request is made", async () => {
     const p = provider(mapped());
-    const { error } = await collect(p.chat(request, { signal: AbortSignal.timeout(30_000), sent: noop }));
+    const sent: string[] = [];
+    const { error } = await collect(
+      p.chat(request, { signal: AbortSignal.timeout(30_000), sent: (body) => sent.push(body) }),
+    );
     expectFailure(error, "refused", /not on the allow-list/);
+    // What was about to leave is still reported, so the audit can say what was refused.
+    expect(sent).toHaveLength(1);
     await expect(p.listModels(AbortSignal.timeout(30_000))).rejects.toMatchObject({ failure: "refused" });
     await expect(p.version(AbortSignal.timeout(30_000))).rejects.toMatchObject({ failure: "refused" });
     expect(ollama.requests).toHaveLength(0);
