@@ -26,6 +26,8 @@ export interface EdgeView {
   readonly from: string;
   readonly to: string;
   readonly createdBy: string;
+  /** Whether a person or an agent made the edge (nodes say it as author.type). */
+  readonly createdByType: "human" | "agent";
   readonly createdAt: string;
 }
 
@@ -38,6 +40,7 @@ export function toEdgeView(edge: EdgeRecord): EdgeView {
     from: edge.fromId,
     to: edge.toId,
     createdBy: edge.createdBy,
+    createdByType: edge.createdByType,
     createdAt: edge.createdAt,
   };
 }
@@ -85,6 +88,7 @@ export async function createEdge(
       fromId: from.id,
       toId: to.id,
       createdBy: principal.userId,
+      createdByType: principal.actorKind,
       createdAt: tx.now,
     });
     if (input.type === "supersedes" && to.status !== "superseded") {

@@ -25,6 +25,7 @@ import { DomainError, unavailableKind, type DomainErrorKind, type UnavailableKin
 import { openApiRoutes } from "./openapi.js";
 import { ProblemError, problemResponse, type ProblemKind } from "./problem.js";
 import { ApiRegistry, attachRegistry, type ApiRouter } from "./route.js";
+import { approvalRoutes } from "./routes/approvals.js";
 import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
 import { healthRoutes } from "./routes/health.js";
@@ -37,6 +38,7 @@ import { graphRoutes } from "./routes/graph.js";
 import { projectRoutes } from "./routes/projects.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { sessionRoutes } from "./routes/sessions.js";
+import { signingKeyRoutes } from "./routes/signing-keys.js";
 import { setupRoutes } from "./routes/setup.js";
 import { tenantRoutes } from "./routes/tenants.js";
 import { tenantSettingsRoutes } from "./routes/tenant-settings.js";
@@ -56,6 +58,8 @@ const DOMAIN_STATUS: Record<DomainErrorKind, [ContentfulStatusCode, ProblemKind]
   "precondition-failed": [412, "precondition-failed"],
   "precondition-required": [428, "precondition-required"],
   rejected: [422, "rejected"],
+  "signature-required": [403, "signature-required"],
+  "separation-of-duties": [403, "separation-of-duties"],
   // 402, not 403: the caller's rights are fine, the installation's entitlement is not (docs/licensing.md).
   "license-limit": [402, "license-limit"],
   "license-read-only": [402, "license-read-only"],
@@ -138,8 +142,10 @@ export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hon
     userRoutes,
     sessionRoutes,
     tokenRoutes,
+    signingKeyRoutes,
     projectRoutes,
     graphRoutes,
+    approvalRoutes,
     gdprRoutes,
     auditIntegrityRoutes,
     notificationRoutes,
