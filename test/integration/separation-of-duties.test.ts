@@ -214,6 +214,21 @@ describe("separation of duties", () => {
         await problem(await register(token, { name: "via pat", publicKey: key }), 403, "forbidden");
       }
     });
+
+    it("erasing a person revokes their keys; deleting one deletes them", async () => {
+      const keysOf = (userId: string): { revokedAt: string | null }[] =>
+        f.services.db.tenantReads(acme.tenantId).signingKeys.listForUser(userId);
+      const [erased, deleted] = [
+        await f.createUser(acme.admin, { role: "member" }, acme.slug),
+        await f.createUser(acme.admin, { role: "member" }, acme.slug),
+      ];
+      for (const person of [erased, deleted])
+        expect((await register(session(person), { name: "k", publicKey: newKey().pem })).status).toBe(201);
+      expect((await f.call("POST", `/api/users/${erased.id}/erase`, { token: admin })).status).toBe(204);
+      expect(keysOf(erased.id)).toEqual([expect.objectContaining({ revokedAt: expect.any(String) as unknown })]);
+      expect((await f.call("DELETE", `/api/users/${deleted.id}`, { token: admin })).status).toBe(204);
+      expect(keysOf(deleted.id)).toEqual([]);
+    });
   });
 
   describe("plain writes", () => {
