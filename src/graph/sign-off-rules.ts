@@ -1,7 +1,8 @@
 /**
- * The rules plain node writes (nodes.ts) obey so that separation of duties holds (docs/signing.md):
- * a security review approved and a release released are reached only through a signed approval
- * (approval.ts), and an agent never sets, clears or changes the verdict of a security review.
+ * The rules plain node and edge writes (nodes.ts, edges.ts) obey so that separation of duties holds
+ * (docs/signing.md): a security review approved and a release released are reached only through a
+ * signed approval (approval.ts), an agent never sets, clears or changes the verdict of a security
+ * review, and what a signed-off node covers is not changed by adding or removing its edges.
  */
 import type { Principal } from "../auth/principal.js";
 import { DomainError } from "../errors.js";
@@ -42,4 +43,17 @@ export function checkPlainWrite(principal: Principal, before: SignOffState | nul
         : "approving a security review needs a signed approval: GET /api/nodes/{id}/approval, sign its digest, " +
             "POST /api/nodes/{id}/approve",
     );
+}
+
+/**
+ * An edge that would change what a signed-off node covers: a `reviewed_in` edge to an approved
+ * security review, a `ships_in` edge to a released release, added or removed. The signature named
+ * its subjects; a new subject needs a new review (or release).
+ */
+export function checkSignedOffEdge(type: string, to: SignOffState | undefined): void {
+  if (to === undefined || !isSignedOffState(to)) return;
+  if (type === "reviewed_in")
+    throw new DomainError("conflict", "this security review is approved: what it covers is fixed; open a new review");
+  if (type === "ships_in")
+    throw new DomainError("conflict", "this release is released: what ships in it is fixed; plan a new release");
 }

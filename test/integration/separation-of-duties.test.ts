@@ -79,9 +79,10 @@ describe("separation of duties", () => {
     if (res.status !== 201) throw new Error(`create node: ${res.status} ${await res.text()}`);
     return (await json<{ node: NodeBody }>(res)).node;
   }
-  async function edge(token: string, type: string, from: string, to: string): Promise<void> {
+  async function edge(token: string, type: string, from: string, to: string): Promise<string> {
     const res = await f.call("POST", `/api/projects/${projectId}/edges`, { token, body: { type, from, to } });
     if (res.status !== 201) throw new Error(`create edge: ${res.status} ${await res.text()}`);
+    return (await json<{ edge: { id: string } }>(res)).edge.id;
   }
   const patch = (token: string, n: NodeBody, body: Record<string, unknown>): Promise<Response> =>
     f.call("PATCH", `/api/nodes/${n.id}`, { token, body, headers: { "If-Match": `"${n.version}"` } });
@@ -96,11 +97,11 @@ describe("separation of duties", () => {
     f.call("POST", "/api/me/signing-keys", { token, body });
 
   /** A change by `author`, under a fresh security review opened by carol. */
-  async function reviewedChange(author: string): Promise<{ change: NodeBody; review: NodeBody }> {
+  async function reviewedChange(author: string): Promise<{ change: NodeBody; review: NodeBody; link: string }> {
     const change = await node(author, { type: "task", title: "Rotate the session keys" });
     const review = await node(session(carol), { type: "review", title: "Security review", reviewKind: "security" });
-    await edge(session(carol), "reviewed_in", change.id, review.id);
-    return { change, review };
+    const link = await edge(session(carol), "reviewed_in", change.id, review.id);
+    return { change, review, link };
   }
 
   async function auditPayloads(event: string, token = session(auditor)): Promise<Record<string, unknown>[]> {
@@ -490,7 +491,7 @@ describe("separation of duties", () => {
     });
 
     it("the right signature approves, and the audit event gives an auditor what re-verifies it offline", async () => {
-      const { change, review } = await reviewedChange(session(bob));
+      const { change, review, link } = await reviewedChange(session(bob));
       const { digest, canonical, purpose } = await approval(session(carol), review.id);
       expect(purpose).toBe("vecto.security-review.approve");
       expect(JSON.parse(canonical)).toEqual({
@@ -544,6 +545,17 @@ describe("separation of duties", () => {
       );
       // Without audit:security the payload is redacted.
       expect(await auditPayloads("review.approved", admin)).toContainEqual({ redacted: true });
+      // What the approval covers stays as signed: no subject joins or leaves it afterwards.
+      const later = await node(session(bob), { type: "task", title: "Slipped in after the approval" });
+      await problem(
+        await f.call("POST", `/api/projects/${projectId}/edges`, {
+          token: session(bob),
+          body: { type: "reviewed_in", from: later.id, to: review.id },
+        }),
+        409,
+        "conflict",
+      );
+      await problem(await f.call("DELETE", `/api/edges/${link}`, { token: session(carol) }), 409, "conflict");
     });
   });
 
@@ -582,6 +594,15 @@ describe("separation of duties", () => {
       expect((await json<{ node: NodeBody }>(res)).node.status).toBe("released");
       const event = (await auditPayloads("release.signed_off")).find((p) => p.nodeId === release.id);
       expect(event).toMatchObject({ approverId: carol.id, keyId: carolKey.keyId, digest, canonical });
+      const late = await node(session(bob), { type: "task", title: "Not in v4" });
+      await problem(
+        await f.call("POST", `/api/projects/${projectId}/edges`, {
+          token: session(bob),
+          body: { type: "ships_in", from: late.id, to: release.id },
+        }),
+        409,
+        "conflict",
+      );
     });
   });
 
