@@ -559,6 +559,20 @@ describe("separation of duties", () => {
     });
   });
 
+  describe("what cannot be signed off", () => {
+    it("a review with no subjects, an archived review, a review of another kind", async () => {
+      const bare = await node(session(carol), { type: "review", title: "Nothing joined", reviewKind: "security" });
+      const get = (id: string): Promise<Response> =>
+        f.call("GET", `/api/nodes/${id}/approval`, { token: session(carol) });
+      expect((await problem(await get(bare.id), 422, "rejected")).detail).toContain("nothing to approve");
+      const { review } = await reviewedChange(session(bob));
+      expect((await f.call("DELETE", `/api/nodes/${review.id}`, { token: session(carol) })).status).toBe(200);
+      expect((await problem(await get(review.id), 422, "rejected")).detail).toContain("archived");
+      const design = await node(session(carol), { type: "review", title: "Design", reviewKind: "design" });
+      await problem(await get(design.id), 422, "rejected");
+    });
+  });
+
   describe("release sign-off", () => {
     it("releasing needs the signed approval over the release and what ships in it", async () => {
       const task = await node(session(bob), { type: "task", title: "Build the SEA" });
