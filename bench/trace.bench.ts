@@ -358,6 +358,7 @@ async function populate(
           fromId: e.from,
           toId: e.to,
           createdBy: principal.userId,
+          createdByType: principal.actorKind,
           createdAt: tx.now,
         };
         tx.edges.insert(record);

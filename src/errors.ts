@@ -12,6 +12,8 @@ export type DomainErrorKind =
   | "precondition-failed" // If-Match named a version that is no longer current
   | "precondition-required" // a change that needs If-Match came without it
   | "rejected" // well-formed input that a rule refuses (password policy, limits)
+  | "signature-required" // a critical sign-off attempted without the signed approval it needs (docs/signing.md)
+  | "separation-of-duties" // an agent, or the author of what is approved, attempting a sign-off
   | "license-limit" // creating this would exceed a limit of the license (tenants, users, agents)
   | "license-read-only"; // the license expired after its grace period: changes wait for a renewed license
 

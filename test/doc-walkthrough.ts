@@ -89,6 +89,8 @@ const VOLATILE: readonly [string, RegExp][] = [
   ["jwt", /^eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+$/],
   ["prefixed token", /^v[a-z]{1,4}_[\w-]{40,}$/],
   ["opaque token", /^[\w-]{43}$/],
+  ["key id", /^[0-9a-f]{16}$/],
+  ["Ed25519 public key", /^[A-Za-z0-9+/]{43}=$/],
 ];
 
 /** Compares what a step printed with what the doc shows. */

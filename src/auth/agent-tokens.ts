@@ -14,7 +14,7 @@ import {
   type TokenRequest,
 } from "./personal-tokens.js";
 import type { Principal } from "./principal.js";
-import { scopesFor } from "../vocabulary/roles.js";
+import { HUMAN_ONLY_SCOPES, scopesFor } from "../vocabulary/roles.js";
 import { tokenView, type TokenView } from "./self-service.js";
 
 function agentOf(tenantDb: TenantDb, agentId: string): UserRecord {
@@ -33,6 +33,12 @@ export async function issueAgentToken(
 ): Promise<{ token: string; info: TokenView }> {
   const agent = agentOf(tenantDb, agentId);
   if (agent.status !== "active") throw new DomainError("rejected", "the agent is disabled");
+  const humanOnly = request.scopes.filter((s) => HUMAN_ONLY_SCOPES.has(s));
+  if (humanOnly.length > 0)
+    throw new DomainError(
+      "rejected",
+      `an agent's token never carries ${humanOnly.join(", ")}: sign-offs are a person's`,
+    );
   if (request.projectId !== null && !tenantDb.projects.membership(request.projectId, agentId)) {
     throw new DomainError("rejected", "the agent is not a member of that project; add it first");
   }
@@ -41,7 +47,7 @@ export async function issueAgentToken(
       tenantId: tenantDb.tenantId,
       userId: agentId,
       kind: "agent" as const,
-      scopes: scopesFor(agent.role, agent.auditor),
+      scopes: scopesFor(agent.role, agent.auditor, "agent"),
     };
     const created = await createPersonalToken(tenantDb, owner, actor, request, new Date(), (record) =>
       tokenCreatedEvent(actor, record, agentId),

@@ -193,7 +193,8 @@ function principal(
   credential: Principal["credential"],
   projectId: string | null,
 ): Principal {
-  const held = scopesFor(user.role, user.auditor);
+  // An agent never holds the human-only scopes (release:signoff), whatever its stored token says.
+  const held = scopesFor(user.role, user.auditor, user.kind);
   // A project-restricted credential never reaches beyond its project, whatever it was granted.
   const allowed = (s: Scope): boolean => held.has(s) && (projectId === null || PROJECT_SCOPES.has(s));
   const scopes = new Set<Scope>(granted.filter((s): s is Scope => isScope(s) && allowed(s)));

@@ -34,6 +34,8 @@ export async function eraseUser(
   await tenantDb.write((tx) => {
     tx.users.pseudonymise(userId, pseudonym, tx.now);
     revokeUserCredentials(tx, userId, "erased");
+    // Not part of revokeUserCredentials: a role change or a disabled account keeps the person's public keys.
+    tx.signingKeys.revokeAllForUser(userId, tx.now);
     tx.audit({
       event: "user.erased",
       sensitivity: "security",

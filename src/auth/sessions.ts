@@ -241,7 +241,12 @@ export class Sessions {
       Math.floor((Date.parse(session.expiresAt) - now.getTime()) / 1000),
     );
     const access = await this.deps.accessTokens.sign(
-      { userId: user.id, tenantId: tenant.id, sessionId: session.id, scopes: [...scopesFor(user.role, user.auditor)] },
+      {
+        userId: user.id,
+        tenantId: tenant.id,
+        sessionId: session.id,
+        scopes: [...scopesFor(user.role, user.auditor, user.kind)],
+      },
       lifetime,
     );
     return {

@@ -121,6 +121,75 @@ export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signat
   }
 }
 
+// Curve25519 in Edwards form (RFC 8032 section 5.1): the field prime and the curve constant d.
+const P = 2n ** 255n - 19n;
+const D = (-121665n * modPow(121666n, P - 2n)) % P;
+const SQRT_MINUS_ONE = modPow(2n, (P - 1n) / 4n);
+
+function mod(a: bigint): bigint {
+  const r = a % P;
+  return r < 0n ? r + P : r;
+}
+
+function modPow(base: bigint, exponent: bigint): bigint {
+  let result = 1n;
+  let b = ((base % P) + P) % P;
+  for (let e = exponent; e > 0n; e >>= 1n) {
+    if (e & 1n) result = (result * b) % P;
+    b = (b * b) % P;
+  }
+  return result;
+}
+
+/** The affine point an encoding names (RFC 8032 section 5.1.3), or undefined if it names none or not canonically. */
+function decodePoint(raw: Uint8Array): { x: bigint; y: bigint } | undefined {
+  const bytes = Buffer.from(raw);
+  const sign = (bytes[31] ?? 0) >> 7;
+  bytes[31] = (bytes[31] ?? 0) & 0x7f;
+  const y = BigInt(`0x${Buffer.from(bytes).reverse().toString("hex")}`);
+  if (y >= P) return undefined;
+  const u = mod(y * y - 1n);
+  const v = mod(D * y * y + 1n);
+  let x = mod(u * modPow(v, 3n) * modPow(u * modPow(v, 7n), (P - 5n) / 8n));
+  const vx2 = mod(v * x * x);
+  if (vx2 === mod(-u)) x = mod(x * SQRT_MINUS_ONE);
+  else if (vx2 !== u) return undefined;
+  if (x === 0n && sign === 1) return undefined;
+  if (Number(x & 1n) !== sign) x = P - x;
+  return { x, y };
+}
+
+/** [8]P is the neutral element exactly when P has small order (the curve's cofactor is 8). */
+function hasSmallOrder(point: { x: bigint; y: bigint }): boolean {
+  // Extended coordinates (X:Y:Z:T), doubling per "dbl-2008-hwcd" with a = -1.
+  let [X, Y, Z] = [point.x, point.y, 1n];
+  for (let i = 0; i < 3; i++) {
+    const A = mod(X * X);
+    const B = mod(Y * Y);
+    const C = mod(2n * Z * Z);
+    const E = mod((X + Y) * (X + Y) - A - B);
+    const G = mod(B - A);
+    const F = mod(G - C);
+    const H = mod(-A - B);
+    [X, Y, Z] = [mod(E * F), mod(G * H), mod(F * G)];
+  }
+  return X === 0n && Y === Z;
+}
+
+/**
+ * Refuses a 32-byte string that is no usable Ed25519 public key: not the canonical encoding of a
+ * curve point, or a point of small order. node:crypto accepts any 32 bytes as a key, and with a
+ * small-order key (the all-zero one, say) a signature of zeros verifies for some messages: such a
+ * key would let its holder "sign" without a private key.
+ */
+export function checkEd25519PublicKey(raw: Uint8Array): void {
+  if (raw.length !== ED25519_PUBLIC_KEY_BYTES)
+    throw new KeyFormatError(`an Ed25519 public key is ${ED25519_PUBLIC_KEY_BYTES} bytes`);
+  const point = decodePoint(raw);
+  if (point === undefined) throw new KeyFormatError("not an Ed25519 public key: the bytes encode no curve point");
+  if (hasSmallOrder(point)) throw new KeyFormatError("not a usable Ed25519 public key: a point of small order");
+}
+
 export function keyIdOf(rawPublicKey: Uint8Array): string {
   return createHash("sha256").update(rawPublicKey).digest("hex").slice(0, 16);
 }

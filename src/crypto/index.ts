@@ -14,6 +14,7 @@ export {
 // Not ed25519SignerFromSeed, readEd25519SignerFile or writeNewEd25519KeyFiles: seeds and key files stay inside
 // src/crypto (the vendor tool, which must not load the crypto service, imports ./ed25519.js itself).
 export {
+  checkEd25519PublicKey,
   decodeBase64Strict,
   ED25519_PUBLIC_KEY_BYTES,
   ED25519_SIGNATURE_BYTES,

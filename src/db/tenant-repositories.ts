@@ -21,6 +21,7 @@ import { ProjectRepository } from "./repositories/projects.js";
 import { SealedFieldRepository } from "./repositories/sealed-fields.js";
 import { SecretRepository } from "./repositories/secrets.js";
 import { SessionRepository } from "./repositories/sessions.js";
+import { SigningKeyRepository } from "./repositories/signing-keys.js";
 import { OwnTenantRepository } from "./repositories/tenants.js";
 import { TenantUsageRepository } from "./repositories/usage-counts.js";
 import { UserRepository } from "./repositories/users.js";
@@ -36,6 +37,7 @@ export const TENANT_REPOSITORIES = {
   users: UserRepository,
   sessions: SessionRepository,
   personalTokens: PersonalTokenRepository,
+  signingKeys: SigningKeyRepository,
   passwordResets: PasswordResetRepository,
   projects: ProjectRepository,
   nodes: NodeRepository,

@@ -12,6 +12,7 @@ import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "../auth/project-access.js";
 import { accessWithin, type GraphDeps } from "./projects.js";
+import { checkSignedOffEdge } from "./sign-off-rules.js";
 import { EDGE_RULES, type EdgeType } from "../vocabulary/graph.js";
 
 /** Deeper than any real chain; bounds the cycle check on a hostile graph. */
@@ -26,6 +27,8 @@ export interface EdgeView {
   readonly from: string;
   readonly to: string;
   readonly createdBy: string;
+  /** Whether a person or an agent made the edge (nodes say it as author.type). */
+  readonly createdByType: "human" | "agent";
   readonly createdAt: string;
 }
 
@@ -38,6 +41,7 @@ export function toEdgeView(edge: EdgeRecord): EdgeView {
     from: edge.fromId,
     to: edge.toId,
     createdBy: edge.createdBy,
+    createdByType: edge.createdByType,
     createdAt: edge.createdAt,
   };
 }
@@ -72,6 +76,7 @@ export async function createEdge(
   checkEndpoints(input.type, from, to);
   const id = randomUUID();
   await tenantDb.write((tx) => {
+    checkSignedOffEdge(input.type, tx.nodes.get(to.id));
     if (tx.edges.find(input.type, from.id, to.id))
       throw new DomainError("conflict", `a ${input.type} edge from ${from.id} to ${to.id} exists`);
     // Checked inside the transaction: no concurrent edge can slip a cycle in between check and insert.
@@ -85,6 +90,7 @@ export async function createEdge(
       fromId: from.id,
       toId: to.id,
       createdBy: principal.userId,
+      createdByType: principal.actorKind,
       createdAt: tx.now,
     });
     if (input.type === "supersedes" && to.status !== "superseded") {
@@ -135,6 +141,7 @@ export async function deleteEdge(
   const { edge, canWrite } = edgeAccess(tenantDb, principal, edgeId);
   if (!canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
   await tenantDb.write((tx) => {
+    checkSignedOffEdge(edge.type, tx.nodes.get(edge.toId));
     tx.edges.delete(edgeId);
     tx.audit({
       event: "edge.deleted",

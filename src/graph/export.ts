@@ -191,8 +191,11 @@ export function nodeMarkdown(node: NodeView, links: readonly EdgeView[], files: 
     const file = files.get(id);
     return file === undefined ? id : `[${id}](${posix.join("..", posix.relative(project, file))})`;
   };
-  const linkLines = links.map((e) =>
-    e.from === node.id ? `- ${e.type} → ${target(e.to)}` : `- ${EDGE_RULES[e.type].inverse} → ${target(e.from)}`,
+  // Each link says who made it, a person or an agent, as the front matter says of the node's author.
+  const linkLines = links.map(
+    (e) =>
+      `${e.from === node.id ? `- ${e.type} → ${target(e.to)}` : `- ${EDGE_RULES[e.type].inverse} → ${target(e.from)}`}` +
+      ` (by ${e.createdByType}:${e.createdBy})`,
   );
   const linkSection = linkLines.length > 0 ? `\n## Links\n\n${linkLines.join("\n")}\n` : "";
   // Title and body are tenant text: the title is escaped, the body fenced (src/graph/markdown.ts).

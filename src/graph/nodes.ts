@@ -11,6 +11,7 @@ import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "../auth/project-access.js";
 import { accessWithin, requireTenantAdmin, type GraphDeps } from "./projects.js";
+import { checkPlainWrite } from "./sign-off-rules.js";
 import { NODE_STATUSES, isStatusOf, type NodeType, type ReviewKind, type ReviewVerdict } from "../vocabulary/graph.js";
 
 export interface NodeInput {
@@ -158,6 +159,7 @@ export async function createNode(
   const reviewKind = input.type === "review" ? (input.reviewKind ?? "other") : (input.reviewKind ?? null);
   const verdict = input.verdict ?? null;
   checkTypeFields(input.type, status, reviewKind, verdict);
+  checkPlainWrite(principal, null, { type: input.type, status, reviewKind, verdict });
   const id = randomUUID();
   const tenantId = tenantDb.tenantId;
   const titleEnc = await deps.crypto.encryptField(tenantId, ref(id, "title"), input.title);
@@ -308,6 +310,7 @@ export async function updateNode(
   const reviewKind = update.reviewKind ?? node.reviewKind;
   const verdict = update.verdict !== undefined ? update.verdict : node.verdict;
   checkTypeFields(node.type, status, reviewKind, verdict);
+  checkPlainWrite(principal, node, { type: node.type, status, reviewKind, verdict });
   const tenantId = tenantDb.tenantId;
   const changes: NodeChanges = {
     status,

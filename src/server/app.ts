@@ -24,6 +24,7 @@ import { openApiRoutes } from "./openapi.js";
 import { ProblemError, problemResponse } from "./problem.js";
 import { ApiRegistry, attachRegistry, type ApiRouter } from "./route.js";
 import { aiRoutes } from "./routes/ai.js";
+import { approvalRoutes } from "./routes/approvals.js";
 import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
 import { healthRoutes } from "./routes/health.js";
@@ -36,6 +37,7 @@ import { graphRoutes } from "./routes/graph.js";
 import { projectRoutes } from "./routes/projects.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { sessionRoutes } from "./routes/sessions.js";
+import { signingKeyRoutes } from "./routes/signing-keys.js";
 import { setupRoutes } from "./routes/setup.js";
 import { tenantRoutes } from "./routes/tenants.js";
 import { tenantSettingsRoutes } from "./routes/tenant-settings.js";
@@ -73,8 +75,10 @@ export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hon
     userRoutes,
     sessionRoutes,
     tokenRoutes,
+    signingKeyRoutes,
     projectRoutes,
     graphRoutes,
+    approvalRoutes,
     aiRoutes,
     gdprRoutes,
     auditIntegrityRoutes,

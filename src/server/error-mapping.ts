@@ -20,6 +20,8 @@ const DOMAIN_STATUS: Record<DomainErrorKind, [ContentfulStatusCode, ProblemKind]
   "precondition-failed": [412, "precondition-failed"],
   "precondition-required": [428, "precondition-required"],
   rejected: [422, "rejected"],
+  "signature-required": [403, "signature-required"],
+  "separation-of-duties": [403, "separation-of-duties"],
   // 402, not 403: the caller's rights are fine, the installation's entitlement is not (docs/licensing.md).
   "license-limit": [402, "license-limit"],
   "license-read-only": [402, "license-read-only"],

@@ -27,6 +27,8 @@ export type ProblemKind =
   | "precondition-failed"
   | "precondition-required"
   | "rejected"
+  | "signature-required"
+  | "separation-of-duties"
   | "license-limit"
   | "license-read-only"
   | "not-ready"
@@ -66,6 +68,8 @@ const TITLES: Record<ProblemKind, string> = {
   "precondition-failed": "Precondition failed",
   "precondition-required": "Precondition required",
   rejected: "Request refused by policy",
+  "signature-required": "Signed approval required",
+  "separation-of-duties": "Separation of duties",
   "license-limit": "License limit reached",
   "license-read-only": "License expired: read-only",
   "not-ready": "Service not ready",

@@ -58,9 +58,16 @@ const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
 
 const AUDITOR_SCOPES: readonly Scope[] = ["audit:read", "audit:security"];
 
-/** The scopes a user holds now: its role's, plus the auditor capability's. */
-export function scopesFor(role: Role, auditor: boolean): ReadonlySet<Scope> {
-  return new Set<Scope>([...ROLE_SCOPES[role], ...(auditor ? AUDITOR_SCOPES : [])]);
+/**
+ * Scopes no agent holds, whatever its role grants: a critical sign-off is a person's (issue 16,
+ * docs/signing.md). Authentication drops them from an agent's credential whatever it carries.
+ */
+export const HUMAN_ONLY_SCOPES: ReadonlySet<Scope> = new Set<Scope>(["release:signoff"]);
+
+/** The scopes a user holds now: its role's, plus the auditor capability's; an agent's without the human-only ones. */
+export function scopesFor(role: Role, auditor: boolean, kind: "human" | "agent"): ReadonlySet<Scope> {
+  const scopes = [...ROLE_SCOPES[role], ...(auditor ? AUDITOR_SCOPES : [])];
+  return new Set<Scope>(kind === "human" ? scopes : scopes.filter((s) => !HUMAN_ONLY_SCOPES.has(s)));
 }
 
 export function isScope(value: string): value is Scope {

@@ -95,12 +95,19 @@ describe("graph: nodes, edges, trace", () => {
         })
       ).status,
     ).toBe(422);
-    const review = await node("review", "Security review", {
-      reviewKind: "security",
+    const review = await node("review", "Design review", {
+      reviewKind: "design",
       status: "done",
       verdict: "approved",
     });
-    expect(review).toMatchObject({ reviewKind: "security", verdict: "approved" });
+    expect(review).toMatchObject({ reviewKind: "design", verdict: "approved" });
+    // An approved security review is a signed sign-off (docs/signing.md), never a plain write.
+    const unsigned = await f.call("POST", `/api/projects/${projectId}/nodes`, {
+      token: admin,
+      body: { type: "review", title: "x", reviewKind: "security", status: "done", verdict: "approved" },
+    });
+    expect(unsigned.status).toBe(403);
+    expect((await json<{ type: string }>(unsigned)).type).toBe("urn:vecto:problem:signature-required");
     expect(
       (await f.call("POST", `/api/projects/${projectId}/nodes`, { token: admin, body: { type: "widget", title: "x" } }))
         .status,
@@ -282,8 +289,8 @@ describe("graph: nodes, edges, trace", () => {
     const idea = await node("idea", "Customers need air-gapped installs");
     const decision = await node("decision", "Ship a single binary", { status: "accepted" });
     const task = await node("task", "Build the SEA");
-    const review = await node("review", "Release security review", {
-      reviewKind: "security",
+    const review = await node("review", "Release code review", {
+      reviewKind: "code",
       status: "done",
       verdict: "approved",
     });

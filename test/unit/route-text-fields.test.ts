@@ -24,6 +24,8 @@ const NOT_STORED_FIELDS: Readonly<Record<string, string>> = {
   "POST /api/auth/refresh body.refreshToken": "a refresh token: looked up by its hash, never stored",
   "POST /api/secrets body.value":
     "a credential: write-only, never shown; its own rule refuses NUL and lone surrogates (secretValueProblem)",
+  "POST /api/me/signing-keys body.publicKey":
+    "an Ed25519 public key (PEM or base64): parsed into its 32 raw bytes, which are stored; the text is not",
   "PUT /api/secrets/:name body.value":
     "a credential: write-only, never shown; its own rule refuses NUL and lone surrogates (secretValueProblem)",
 };

@@ -64,7 +64,7 @@ describe("secret names", () => {
 
 describe("the secrets:manage scope", () => {
   it("belongs to tenant admins only, and never to a project-restricted token", () => {
-    const holders = ROLES.filter((role) => scopesFor(role, true).has("secrets:manage"));
+    const holders = ROLES.filter((role) => scopesFor(role, true, "human").has("secrets:manage"));
     expect(holders).toEqual(["tenant_admin"]);
     expect(PROJECT_SCOPES.has("secrets:manage")).toBe(false);
   });

@@ -11,6 +11,8 @@ export interface EdgeRecord {
   readonly fromId: string;
   readonly toId: string;
   readonly createdBy: string;
+  /** Whether a person or an agent made the edge. */
+  readonly createdByType: "human" | "agent";
   readonly createdAt: string;
 }
 
@@ -22,6 +24,7 @@ interface EdgeRow {
   from_id: string;
   to_id: string;
   created_by: string;
+  created_by_type: "human" | "agent";
   created_at: string;
 }
 
@@ -30,7 +33,7 @@ export interface TraceStep {
   readonly depth: number;
 }
 
-const COLUMNS = "id, tenant_id, project_id, type, from_id, to_id, created_by, created_at";
+const COLUMNS = "id, tenant_id, project_id, type, from_id, to_id, created_by, created_by_type, created_at";
 
 function toEdge(row: EdgeRow): EdgeRecord {
   return {
@@ -41,6 +44,7 @@ function toEdge(row: EdgeRow): EdgeRecord {
     fromId: row.from_id,
     toId: row.to_id,
     createdBy: row.created_by,
+    createdByType: row.created_by_type,
     createdAt: row.created_at,
   };
 }
@@ -162,7 +166,7 @@ export class EdgeRepository {
   }
 
   insert(edge: Omit<EdgeRecord, "tenantId">): void {
-    statement(this.handle, `INSERT INTO edges (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    statement(this.handle, `INSERT INTO edges (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       edge.id,
       this.tenantId,
       edge.projectId,
@@ -170,6 +174,7 @@ export class EdgeRepository {
       edge.fromId,
       edge.toId,
       edge.createdBy,
+      edge.createdByType,
       edge.createdAt,
     );
   }

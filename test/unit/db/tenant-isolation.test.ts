@@ -44,6 +44,8 @@ function idsOf(t: string) {
     reset: hash(`${t}-reset`),
     token: `${t}-token`,
     tokenHash: hash(`${t}-token`),
+    signingKey: `${t}-signing-key`.slice(0, 16).padEnd(16, "0"),
+    signingPublicKey: hash(`${t}-signing-key`),
     emailLookup: hash(`${t}-admin@example.test`),
     term: hash(`${t}-term`),
     aiCall: `${t}-ai-call`,
@@ -147,6 +149,7 @@ async function seed(db: Database, ids: Ids): Promise<void> {
       fromId: ids.decision,
       toId: ids.idea,
       createdBy: ids.admin,
+      createdByType: "human",
       createdAt: T0,
     });
     tx.secrets.insert({
@@ -192,6 +195,14 @@ async function seed(db: Database, ids: Ids): Promise<void> {
       createdAt: T0,
       expiresAt: LATER,
       lastUsedAt: null,
+      revokedAt: null,
+    });
+    tx.signingKeys.insert({
+      id: ids.signingKey,
+      userId: ids.member,
+      name: "laptop",
+      publicKey: ids.signingPublicKey,
+      createdAt: T0,
       revokedAt: null,
     });
     tx.sessions.insert({
@@ -490,6 +501,23 @@ describe("tenant isolation, by behaviour", () => {
     "personalTokens.touch": { run: (r) => r.personalTokens.touch(a.token, LATER) },
     "personalTokens.revoke": { run: (r) => r.personalTokens.revoke(a.member, a.token, LATER), expected: false },
     "personalTokens.revokeAllForUser": { run: (r) => r.personalTokens.revokeAllForUser(a.member, LATER), expected: 0 },
+    "signingKeys.get": { run: (r) => r.signingKeys.get(a.signingKey) },
+    "signingKeys.findByPublicKey": { run: (r) => r.signingKeys.findByPublicKey(a.signingPublicKey) },
+    "signingKeys.listForUser": { run: (r) => r.signingKeys.listForUser(a.member) },
+    "signingKeys.insert": {
+      run: (r) =>
+        r.signingKeys.insert({
+          id: "beta-planted-key",
+          userId: a.member,
+          name: "x",
+          publicKey: hash("planted-signing-key"),
+          createdAt: T0,
+          revokedAt: null,
+        }),
+      inserts: true,
+    },
+    "signingKeys.revoke": { run: (r) => r.signingKeys.revoke(a.member, a.signingKey, LATER), expected: false },
+    "signingKeys.revokeAllForUser": { run: (r) => r.signingKeys.revokeAllForUser(a.member, LATER), expected: 0 },
     "passwordResets.replace": {
       run: (r) =>
         r.passwordResets.replace({
@@ -563,6 +591,7 @@ describe("tenant isolation, by behaviour", () => {
           fromId: a.idea,
           toId: a.decision,
           createdBy: b.admin,
+          createdByType: "human",
           createdAt: T0,
         }),
       inserts: true,

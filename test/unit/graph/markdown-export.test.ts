@@ -67,6 +67,7 @@ const link: EdgeView = {
   from: ID,
   to: OTHER,
   createdBy: OTHER,
+  createdByType: "agent",
   createdAt: "2026-01-01T00:00:00.000Z",
 };
 
@@ -113,7 +114,7 @@ describe("Markdown export with hostile text", () => {
       expect(
         structure.lines.filter((l) => l.startsWith("- ")),
         "only the export's own link",
-      ).toEqual([`- originates_from → [${OTHER}](../idea/${OTHER}.md)`]);
+      ).toEqual([`- originates_from → [${OTHER}](../idea/${OTHER}.md) (by agent:${OTHER})`]);
       expect(md).toContain("\n``````markdown\n"); // longest run in the body is 5
     }
   });
