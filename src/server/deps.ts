@@ -23,7 +23,17 @@ import type { ServedCertificate } from "../tls/served-certificate.js";
  */
 export type ServedParts = Pick<
   Services,
-  "door" | "probes" | "durability" | "auditTrail" | "resolver" | "keys" | "identity" | "graph" | "ai" | "license" | "usage"
+  | "door"
+  | "probes"
+  | "durability"
+  | "auditTrail"
+  | "resolver"
+  | "keys"
+  | "identity"
+  | "graph"
+  | "ai"
+  | "license"
+  | "usage"
 >;
 
 /**
