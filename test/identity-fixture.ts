@@ -58,7 +58,16 @@ export interface Fixture {
     input: { role: "tenant_admin" | "member" | "viewer"; kind?: "human" | "agent"; auditor?: boolean; email?: string },
     tenantSlug: string,
   ): Promise<Account>;
+  /** Replaces a project's autonomy rules for agents (PUT /api/projects/:projectId/autonomy), as a tenant admin. */
+  setAutonomy(admin: Account, projectId: string, rules: readonly AutonomyRuleInput[]): Promise<void>;
   close(): void;
+}
+
+/** One autonomy rule as the API takes it (docs/agents.md): null agent or task type means "any". */
+export interface AutonomyRuleInput {
+  readonly agentId: string | null;
+  readonly taskType: string | null;
+  readonly level: string;
 }
 
 let counter = 0;
@@ -171,6 +180,13 @@ export async function identityFixture(
       if (kind === "agent")
         return { id, email, password: "", tokens: { accessToken: "", refreshToken: "", sessionId: "" } };
       return loggedIn(tenantSlug, id, email, STRONG_PASSWORD);
+    },
+    async setAutonomy(admin, projectId, rules) {
+      const res = await call("PUT", `/api/projects/${projectId}/autonomy`, {
+        token: admin.tokens.accessToken,
+        body: { rules },
+      });
+      if (res.status !== 200) throw new Error(`set autonomy failed: ${res.status} ${await res.text()}`);
     },
     close() {
       services.close();

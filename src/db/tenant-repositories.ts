@@ -10,6 +10,8 @@
  */
 import type BetterSqlite3 from "better-sqlite3";
 import { AuditLogRepository } from "./repositories/audit-log.js";
+import { AutonomyRuleRepository } from "./repositories/autonomy-rules.js";
+import { CommentRepository } from "./repositories/comments.js";
 import { EdgeRepository } from "./repositories/edges.js";
 import { NodeRepository } from "./repositories/nodes.js";
 import { NotificationRepository } from "./repositories/notifications.js";
@@ -38,6 +40,8 @@ export const TENANT_REPOSITORIES = {
   projects: ProjectRepository,
   nodes: NodeRepository,
   edges: EdgeRepository,
+  comments: CommentRepository,
+  autonomyRules: AutonomyRuleRepository,
   secrets: SecretRepository,
   notifications: NotificationRepository,
   auditLog: AuditLogRepository,

@@ -15,6 +15,7 @@ import licenseUsage from "./0010_license_usage.sql";
 import tenantNameEnc from "./0011_tenant_name_enc.sql";
 import passwordResets from "./0012_password_resets.sql";
 import readAudit from "./0013_read_audit.sql";
+import autonomy from "./0015_autonomy.sql";
 import keys from "../keystore-migrations/0001_keys.sql";
 import keyRotation from "../keystore-migrations/0002_rotation.sql";
 import keyServing from "../keystore-migrations/0003_serving.sql";
@@ -39,6 +40,7 @@ export const migrations: readonly Migration[] = [
   { version: 11, name: "0011_tenant_name_enc", sql: tenantNameEnc },
   { version: 12, name: "0012_password_resets", sql: passwordResets },
   { version: 13, name: "0013_read_audit", sql: readAudit },
+  { version: 15, name: "0015_autonomy", sql: autonomy },
 ];
 
 /** Migrations of the keystore file (src/db/keystore.ts), versioned on their own. */

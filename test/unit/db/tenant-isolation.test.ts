@@ -128,6 +128,16 @@ async function seed(db: Database, ids: Ids): Promise<void> {
       createdBy: ids.admin,
       createdAt: T0,
     });
+    tx.comments.insert({
+      id: `${ids.tenant}-comment`,
+      projectId: ids.project,
+      nodeId: ids.idea,
+      bodyEnc: blob(`${ids.tenant}-comment-body`),
+      authorType: "human",
+      authorId: ids.admin,
+      createdAt: T0,
+    });
+    tx.autonomyRules.replace(ids.project, [{ agentId: null, taskType: null, level: "advise" }], ids.admin, T0);
     tx.secrets.insert({
       id: ids.secretId,
       name: ids.secretName,
@@ -534,6 +544,34 @@ describe("tenant isolation, by behaviour", () => {
     "edges.delete": { run: (r) => r.edges.delete(a.edge), expected: false },
     "edges.deleteTouching": { run: (r) => r.edges.deleteTouching(a.idea), expected: 0 },
     "edges.deleteForProject": { run: (r) => r.edges.deleteForProject(a.project), expected: 0 },
+    "edges.approve": { run: (r) => r.edges.approve(a.edge), expected: false },
+    "comments.forNode": { run: (r) => r.comments.forNode(a.idea, undefined, 100) },
+    "comments.insert": {
+      run: (r) =>
+        r.comments.insert({
+          id: `${b.tenant}-planted-comment`,
+          projectId: a.project,
+          nodeId: a.idea,
+          bodyEnc: blob("x"),
+          authorType: "human",
+          authorId: b.admin,
+          createdAt: T0,
+        }),
+      inserts: true,
+    },
+    "comments.eraseForNode": { run: (r) => r.comments.eraseForNode(a.idea), expected: 0 },
+    "comments.eraseForProject": { run: (r) => r.comments.eraseForProject(a.project), expected: 0 },
+    "autonomyRules.forProject": { run: (r) => r.autonomyRules.forProject(a.project), expected: [] },
+    "autonomyRules.applicable": {
+      run: (r) => r.autonomyRules.applicable(a.project, a.member, "comment"),
+      expected: [],
+    },
+    "autonomyRules.overseers": { run: (r) => r.autonomyRules.overseers(a.project), expected: [b.admin] },
+    "autonomyRules.replace": {
+      run: (r) =>
+        r.autonomyRules.replace(a.project, [{ agentId: a.member, taskType: null, level: "automate" }], b.admin, LATER),
+      inserts: true,
+    },
     "secrets.get": { run: (r) => r.secrets.get(a.secretName) },
     "secrets.list": { run: (r) => r.secrets.list(undefined, 100) },
     "secrets.insert": {

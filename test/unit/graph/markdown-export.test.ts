@@ -57,6 +57,7 @@ function node(title: string, body: string, type: NodeView["type"] = "decision"):
     createdAt: "2026-01-01T00:00:00.000Z",
     updatedAt: "2026-01-02T00:00:00.000Z",
     archivedAt: null,
+    draft: false,
   };
 }
 const link: EdgeView = {
@@ -68,6 +69,7 @@ const link: EdgeView = {
   to: OTHER,
   createdBy: OTHER,
   createdAt: "2026-01-01T00:00:00.000Z",
+  draft: false,
 };
 
 /** The linked node (OTHER) is an idea of the same project: its file is ../idea/OTHER.md from the node's file. */
