@@ -63,6 +63,7 @@ export function ownSessions(account: TenantDb, principal: Principal): SessionVie
 }
 
 export async function endOwnSession(account: TenantDb, principal: Principal, sessionId: string): Promise<void> {
+  refuseAgents(principal, "end sessions"); // an agent has none: it acts through tokens a tenant admin issues
   const session = account.sessions.get(sessionId);
   if (!session || session.userId !== principal.userId) throw new DomainError("not-found", "no such session");
   await account.write((tx) => {
