@@ -24,6 +24,8 @@ export const ENCRYPTED_COLUMNS: readonly EncryptedColumn[] = [
   { table: "nodes", sqlColumn: "title_enc", fieldColumn: "title", idColumn: "id" },
   { table: "nodes", sqlColumn: "body_enc", fieldColumn: "body", idColumn: "id" },
   { table: "comments", sqlColumn: "body_enc", fieldColumn: "body", idColumn: "id" },
+  { table: "node_revisions", sqlColumn: "title_enc", fieldColumn: "title", idColumn: "id" },
+  { table: "node_revisions", sqlColumn: "body_enc", fieldColumn: "body", idColumn: "id" },
   { table: "tenant_secrets", sqlColumn: "value_enc", fieldColumn: "value", idColumn: "id" },
   { table: "tenant_secrets", sqlColumn: "description_enc", fieldColumn: "description", idColumn: "id" },
   { table: "tenants", sqlColumn: "name_enc", fieldColumn: "name", idColumn: "id", tenantColumn: "id" },

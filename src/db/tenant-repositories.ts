@@ -14,6 +14,7 @@ import { AutonomyRuleRepository } from "./repositories/autonomy-rules.js";
 import { CommentRepository } from "./repositories/comments.js";
 import { EdgeRepository } from "./repositories/edges.js";
 import { NodeRepository } from "./repositories/nodes.js";
+import { NodeRevisionRepository } from "./repositories/node-revisions.js";
 import { NotificationRepository } from "./repositories/notifications.js";
 import { PasswordResetRepository } from "./repositories/password-resets.js";
 import { PersonalTokenRepository } from "./repositories/personal-tokens.js";
@@ -41,6 +42,7 @@ export const TENANT_REPOSITORIES = {
   nodes: NodeRepository,
   edges: EdgeRepository,
   comments: CommentRepository,
+  nodeRevisions: NodeRevisionRepository,
   autonomyRules: AutonomyRuleRepository,
   secrets: SecretRepository,
   notifications: NotificationRepository,

@@ -11,6 +11,7 @@ import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "../auth/project-access.js";
 import { authorizeWrite, grantEventFields, type WriteGrant } from "../auth/autonomy.js";
+import { sealRevision, type SealedRevision } from "./revisions.js";
 import { accessWithin, requireTenantAdmin, type GraphDeps } from "./projects.js";
 import { NODE_STATUSES, isStatusOf, type NodeType, type ReviewKind, type ReviewVerdict } from "../vocabulary/graph.js";
 
@@ -284,12 +285,14 @@ async function applyUpdate(
   terms?: Uint8Array[],
   event: NodeChangeEvent = "node.updated",
   grant: WriteGrant = { level: null, draft: false },
+  revision?: SealedRevision,
 ): Promise<NodeView> {
   const governed = grantEventFields(grant);
   const written = await tenantDb.write((tx) => {
     const row = tx.nodes.update(node.id, expectedVersion, changes, tx.now, terms);
     if (row === undefined)
       throw new DomainError("precondition-failed", `the node changed since version ${expectedVersion}; fetch it again`);
+    if (revision) tx.nodeRevisions.insert({ ...revision, changedAt: tx.now });
     tx.audit({
       event,
       sensitivity: "normal",
@@ -343,7 +346,21 @@ export async function updateNode(
       : {}),
   };
   const terms = update.title !== undefined ? await titleTerms(deps, tenantId, update.title) : undefined;
-  return applyUpdate(deps, tenantDb, principal, node, expectedVersion, changes, update, terms, "node.updated", grant);
+  // What an agent's edit replaces is kept, so that a person can undo it (src/graph/revisions.ts).
+  const revision = grant.level === null ? undefined : await sealRevision(deps, node, principal.userId);
+  return applyUpdate(
+    deps,
+    tenantDb,
+    principal,
+    node,
+    expectedVersion,
+    changes,
+    update,
+    terms,
+    "node.updated",
+    grant,
+    revision,
+  );
 }
 
 /**

@@ -3,6 +3,8 @@
  * against each task type, the most specific setting winning, people unaffected, drafts kept out of
  * the chain of custody until a person approves them, and Delegate telling the project's people.
  */
+import { join } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AUTONOMY_LEVELS, TASK_TYPES, type AutonomyLevel, type TaskType } from "../../src/vocabulary/autonomy.js";
 import { parseJsonl, type AuditLine } from "../audit-lines.js";
@@ -384,11 +386,56 @@ describe("agents' autonomy levels", () => {
     const deleted = (await audit("?event=edge.deleted")).find((l) => l.payload.edgeId === made.edge.id);
     expect(deleted?.payload).toMatchObject({ type: "blocks", from: from.id, to: to.id, autonomyLevel: "delegate" });
     expect((await edge(String(deleted?.payload.from), String(deleted?.payload.to), "blocks")).status).toBe(201);
+    // A node the agent edited: what it held before is kept, and a person edits it back.
+    const edited = await node("decision", "Original title");
+    const changed = await as(agent.token).patch(
+      `/api/nodes/${edited.id}`,
+      { title: "Agent's title", status: "accepted" },
+      edited.version,
+    );
+    expect(changed.status).toBe(200);
+    const { revisions } = await json<{
+      revisions: { version: number; title: string; status: string; changedBy: string }[];
+    }>(await as(editor.tokens.accessToken).get(`/api/nodes/${edited.id}/revisions`));
+    expect(revisions).toEqual([
+      expect.objectContaining({ version: 1, title: "Original title", status: "proposed", changedBy: agent.id }),
+    ]);
+    const reverted = await as(editor.tokens.accessToken).patch(
+      `/api/nodes/${edited.id}`,
+      { title: revisions[0]?.title, status: revisions[0]?.status },
+      2,
+    );
+    expect(await json<{ node: { title: string; status: string } }>(reverted)).toMatchObject({
+      node: { title: "Original title", status: "proposed" },
+    });
+    // A person's own edit keeps no copy of what it corrected (a rectification).
+    expect(
+      (await json<{ revisions: unknown[] }>(await as(admin).get(`/api/nodes/${edited.id}/revisions`))).revisions,
+    ).toHaveLength(1);
     // A node the agent archived: a tenant admin restores it; agents never erase.
     const archived = await node();
     expect((await as(agent.token).del(`/api/nodes/${archived.id}`)).status).toBe(200);
     expect((await as(agent.token).post(`/api/nodes/${archived.id}/erase`, { reason: "x" })).status).toBe(403);
     expect((await as(admin).post(`/api/nodes/${archived.id}/restore`)).status).toBe(200);
+  });
+
+  it("erasing a node erases its comments and revisions with it", async () => {
+    await setRules([{ agentId: agent.id, taskType: null, level: "automate" }]);
+    const target = await node("idea", "To be erased");
+    expect((await as(agent.token).post(`/api/nodes/${target.id}/comments`, { body: "c" })).status).toBe(201);
+    expect((await as(agent.token).patch(`/api/nodes/${target.id}`, { body: "b" }, target.version)).status).toBe(200);
+    const raw = new BetterSqlite3(join(f.dataDir, "vecto.db"), { readonly: true });
+    try {
+      const count = (table: string): number =>
+        raw.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM ${table} WHERE node_id = ?`).get(target.id)
+          ?.n ?? -1;
+      expect([count("comments"), count("node_revisions")]).toEqual([1, 1]);
+      expect((await as(admin).del(`/api/nodes/${target.id}`)).status).toBe(200);
+      expect((await as(admin).post(`/api/nodes/${target.id}/erase`, { reason: "request 42" })).status).toBe(200);
+      expect([count("comments"), count("node_revisions")]).toEqual([0, 0]);
+    } finally {
+      raw.close();
+    }
   });
 
   it("an agent's comment is sealed, attributed and audited", async () => {

@@ -34,3 +34,22 @@ CREATE INDEX comments_by_node ON comments (tenant_id, node_id, created_at, id);
 -- A draft takes effect only when a human approves it: 1 until then.
 ALTER TABLE nodes ADD COLUMN draft INTEGER NOT NULL DEFAULT 0 CHECK (draft IN (0, 1));
 ALTER TABLE edges ADD COLUMN draft INTEGER NOT NULL DEFAULT 0 CHECK (draft IN (0, 1));
+
+-- What a node held before an agent changed it, so that a person can undo the change (docs/agents.md,
+-- "Undoing what an agent did"). Title and body sealed like the node's own; gone with the node's erasure.
+CREATE TABLE node_revisions (
+  id          TEXT PRIMARY KEY,
+  tenant_id   TEXT NOT NULL,
+  project_id  TEXT NOT NULL,
+  node_id     TEXT NOT NULL,
+  version     INTEGER NOT NULL,
+  status      TEXT NOT NULL,
+  review_kind TEXT,
+  verdict     TEXT,
+  title_enc   BLOB NOT NULL,
+  body_enc    BLOB NOT NULL,
+  changed_by  TEXT NOT NULL,
+  changed_at  TEXT NOT NULL,
+  FOREIGN KEY (tenant_id, project_id, node_id) REFERENCES nodes (tenant_id, project_id, id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX node_revisions_by_node ON node_revisions (tenant_id, node_id, version);

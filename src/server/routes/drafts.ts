@@ -1,7 +1,11 @@
-/** Drafts (docs/agents.md): a person with write access approves or discards what an agent drafted. */
+/**
+ * What people do with agents' work (docs/agents.md): approve or discard a draft, and see what an
+ * agent's edit replaced, to undo it.
+ */
 import type { Context } from "hono";
 import { approveDraftEdge, approveDraftNode, discardDraftEdge, discardDraftNode } from "../../graph/drafts.js";
 import type { NodeView } from "../../graph/nodes.js";
+import { listRevisions } from "../../graph/revisions.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
 import { ApiRouter, defineRoute } from "../route.js";
@@ -80,6 +84,22 @@ export function draftRoutes(deps: AppDeps): ApiRouter {
       await discardDraftEdge(tenantDbOf(deps, c), principalOf(c), params.edgeId);
       return c.body(null, 204);
     },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: "get",
+      path: "/api/nodes/:nodeId/revisions",
+      operationId: "listNodeRevisions",
+      reads: "content",
+      summary: "What the node held before each change an agent made, newest first (to undo one, edit the node back)",
+      tags: ["nodes"],
+      scopes: ["graph:read"],
+      responses: { 200: { description: "the revisions" } },
+    },
+    async (c, { params }) =>
+      c.json({ revisions: await listRevisions(deps.graph, tenantDbOf(deps, c), principalOf(c), params.nodeId) }),
   );
 
   return router;

@@ -137,6 +137,19 @@ async function seed(db: Database, ids: Ids): Promise<void> {
       authorId: ids.admin,
       createdAt: T0,
     });
+    tx.nodeRevisions.insert({
+      id: `${ids.tenant}-revision`,
+      projectId: ids.project,
+      nodeId: ids.idea,
+      version: 1,
+      status: "open",
+      reviewKind: null,
+      verdict: null,
+      titleEnc: blob(`${ids.tenant}-old-title`),
+      bodyEnc: blob(`${ids.tenant}-old-body`),
+      changedBy: ids.member,
+      changedAt: T0,
+    });
     tx.autonomyRules.replace(ids.project, [{ agentId: null, taskType: null, level: "advise" }], ids.admin, T0);
     tx.secrets.insert({
       id: ids.secretId,
@@ -561,6 +574,26 @@ describe("tenant isolation, by behaviour", () => {
     },
     "comments.eraseForNode": { run: (r) => r.comments.eraseForNode(a.idea), expected: 0 },
     "comments.eraseForProject": { run: (r) => r.comments.eraseForProject(a.project), expected: 0 },
+    "nodeRevisions.forNode": { run: (r) => r.nodeRevisions.forNode(a.idea, 100) },
+    "nodeRevisions.insert": {
+      run: (r) =>
+        r.nodeRevisions.insert({
+          id: `${b.tenant}-planted-revision`,
+          projectId: a.project,
+          nodeId: a.idea,
+          version: 1,
+          status: "open",
+          reviewKind: null,
+          verdict: null,
+          titleEnc: blob("x"),
+          bodyEnc: blob("x"),
+          changedBy: b.admin,
+          changedAt: T0,
+        }),
+      inserts: true,
+    },
+    "nodeRevisions.eraseForNode": { run: (r) => r.nodeRevisions.eraseForNode(a.idea), expected: 0 },
+    "nodeRevisions.eraseForProject": { run: (r) => r.nodeRevisions.eraseForProject(a.project), expected: 0 },
     "autonomyRules.forProject": { run: (r) => r.autonomyRules.forProject(a.project), expected: [] },
     "autonomyRules.applicable": {
       run: (r) => r.autonomyRules.applicable(a.project, a.member, "comment"),
