@@ -92,6 +92,33 @@ function refused(level: AutonomyLevel, taskType: TaskType): DomainError {
   );
 }
 
+/** What a level does with a task type: refuse it, keep it as a draft, or perform it (telling people or not). */
+export type WriteOutcome = "refused" | "draft" | "performed-notified" | "performed";
+
+/** The rule of the levels, in one place (docs/agents.md, "Autonomy levels"). */
+export function outcomeOf(level: AutonomyLevel, taskType: TaskType): WriteOutcome {
+  const rank = levelRank(level);
+  if (taskType === "comment") return rank >= levelRank("advise") ? "performed" : "refused";
+  if (rank < levelRank("assist")) return "refused";
+  if (rank === levelRank("assist")) return CREATING_TASKS.has(taskType) ? "draft" : "refused";
+  return level === "delegate" ? "performed-notified" : "performed";
+}
+
+/**
+ * What the principal's write of `taskType` in the project would do, without refusing: for
+ * callers that offer only what an agent may do (the MCP server's tools/list). A person: "performed".
+ */
+export function writeOutcome(
+  reads: Pick<TenantReads, "autonomyRules">,
+  principal: Pick<Principal, "actorKind" | "userId">,
+  projectId: string,
+  taskType: TaskType,
+): { readonly level: AutonomyLevel | null; readonly outcome: WriteOutcome } {
+  if (principal.actorKind !== "agent") return { level: null, outcome: "performed" };
+  const { level } = resolveAutonomy(reads, projectId, principal.userId, taskType);
+  return { level, outcome: outcomeOf(level, taskType) };
+}
+
 /**
  * Whether the principal may make a write of `taskType` in the project, and how: call it before
  * the write, after the project access check, and apply the grant (draft, notify) to the write
@@ -108,27 +135,25 @@ export function authorizeWrite(
   projectId: string,
   taskType: TaskType,
 ): WriteGrant {
-  if (principal.actorKind !== "agent") return HUMAN;
-  const { level } = resolveAutonomy(reads, projectId, principal.userId, taskType);
-  const rank = levelRank(level);
-  if (taskType === "comment") {
-    if (rank < levelRank("advise")) throw refused(level, taskType);
-    return { level, draft: false };
+  const { level, outcome } = writeOutcome(reads, principal, projectId, taskType);
+  if (level === null) return HUMAN;
+  switch (outcome) {
+    case "refused":
+      throw refused(level, taskType);
+    case "draft":
+      return { level, draft: true };
+    case "performed":
+      return { level, draft: false };
+    case "performed-notified":
+      return {
+        level,
+        draft: false,
+        notify: {
+          userIds: reads.autonomyRules.overseers(projectId),
+          message: `Agent ${principal.userId} did ${taskType} in project ${projectId} on its own (Delegate); the audit trail has it.`,
+        },
+      };
   }
-  if (rank < levelRank("assist")) throw refused(level, taskType);
-  if (rank === levelRank("assist")) {
-    if (!CREATING_TASKS.has(taskType)) throw refused(level, taskType);
-    return { level, draft: true };
-  }
-  if (level === "automate") return { level, draft: false };
-  return {
-    level,
-    draft: false,
-    notify: {
-      userIds: reads.autonomyRules.overseers(projectId),
-      message: `Agent ${principal.userId} did ${taskType} in project ${projectId} on its own (Delegate); the audit trail has it.`,
-    },
-  };
 }
 
 /** What the audit event of a governed write adds: the level in its payload, the people to tell. */
