@@ -209,6 +209,8 @@ export function nodeMarkdown(node: NodeView, links: readonly EdgeView[], files: 
     created: node.createdAt,
     updated: node.updatedAt,
     archived: node.archivedAt,
+    // Only drafts say so: a draft has not taken effect (docs/agents.md).
+    draft: node.draft ? "true" : null,
   });
   // From <project>/<type>/: up to the project, then down ("../<type>/<id>.md" within the project).
   const project = posix.dirname(posix.dirname(nodeFile(node)));
@@ -216,8 +218,10 @@ export function nodeMarkdown(node: NodeView, links: readonly EdgeView[], files: 
     const file = files.get(id);
     return file === undefined ? id : `[${id}](${posix.join("..", posix.relative(project, file))})`;
   };
-  const linkLines = links.map((e) =>
-    e.from === node.id ? `- ${e.type} → ${target(e.to)}` : `- ${EDGE_RULES[e.type].inverse} → ${target(e.from)}`,
+  const linkLines = links.map(
+    (e) =>
+      (e.from === node.id ? `- ${e.type} → ${target(e.to)}` : `- ${EDGE_RULES[e.type].inverse} → ${target(e.from)}`) +
+      (e.draft ? " (draft)" : ""),
   );
   const linkSection = linkLines.length > 0 ? `\n## Links\n\n${linkLines.join("\n")}\n` : "";
   // Title and body are tenant text: the title is escaped, the body fenced (src/graph/markdown.ts).

@@ -157,6 +157,14 @@ describe("Markdown export with hostile text", () => {
     }
   });
 
+  it("a draft says so in its front matter, a draft link in its line; a node in effect and its links do not", () => {
+    const inEffect = nodeMarkdown(node("T", "b"), [link], FILES);
+    expect(inEffect).not.toContain("draft");
+    const draft = nodeMarkdown({ ...node("T", "b"), draft: true }, [{ ...link, draft: true }], FILES);
+    expect(markdownStructure(draft).frontMatter).toContain('draft: "true"');
+    expect(draft).toMatch(/^- originates_from → .*\(draft\)$/m);
+  });
+
   it("front matter values cannot end the block or break a line, whatever they hold", () => {
     const fm = frontMatter({ id: "x\n---\ninjected: true", note: "a\u2028b\u0085c\u007f", n: 3, gone: null });
     const structure = markdownStructure(`${fm}# T\n`);
