@@ -94,6 +94,19 @@ const PARAM_ROUTES: Readonly<Record<string, ParamRoute>> = {
   "GET /api/tenants/:tenantId/export": { params: { tenantId: "tenant" } },
   "POST /api/notifications/:notificationId/read": { params: { notificationId: "notification" } },
   "DELETE /api/edges/:edgeId": { params: { edgeId: "edge" } },
+  // Agents' autonomy, comments, drafts and revisions (docs/agents.md): bodies that would do inside B.
+  "GET /api/projects/:projectId/autonomy": { params: { projectId: "project" } },
+  "PUT /api/projects/:projectId/autonomy": {
+    params: { projectId: "project" },
+    bodies: () => [{ rules: [{ agentId: null, taskType: null, level: "automate" }] }, { rules: [] }],
+  },
+  "GET /api/nodes/:nodeId/comments": { params: { nodeId: "node" } },
+  "POST /api/nodes/:nodeId/comments": { params: { nodeId: "node" }, bodies: () => [{ body: "Injected" }] },
+  "GET /api/nodes/:nodeId/revisions": { params: { nodeId: "node" } },
+  "POST /api/nodes/:nodeId/approve": { params: { nodeId: "node" } },
+  "POST /api/nodes/:nodeId/discard": { params: { nodeId: "node" } },
+  "POST /api/edges/:edgeId/approve": { params: { edgeId: "edge" } },
+  "POST /api/edges/:edgeId/discard": { params: { edgeId: "edge" } },
   // Secrets are addressed by name, and names are only unique within a tenant: A holds none of B's names, so each must be 404.
   "PUT /api/secrets/:name": {
     params: { name: "secret" },
@@ -310,7 +323,8 @@ describe("cross-tenant matrix", () => {
   }
 
   beforeAll(async () => {
-    f = await identityFixture();
+    // Thousands of attempts from one address within a minute: the rate limit is not what is tested here.
+    f = await identityFixture({ env: { VECTO_RATE_LIMIT_PER_ADDRESS: "off", VECTO_RATE_LIMIT_PER_CREDENTIAL: "off" } });
     a = await f.createTenant("matrix-a");
     b = await f.createTenant("matrix-b");
     aMember = await f.createUser(a.admin, { role: "member" }, a.slug);
