@@ -40,7 +40,7 @@ import type { DomainEvent } from "../src/vocabulary/events.js";
 import { exportChunks, type AuditFormat, type ExportSpec } from "../src/audit/export.js";
 import { verifyLog } from "../src/audit/verify.js";
 import type { Principal } from "../src/auth/principal.js";
-import { NodeRepository, type NodeRecord } from "../src/db/repositories/nodes.js";
+import { NodeRepository, type NewNode } from "../src/db/repositories/nodes.js";
 import { openSqlite } from "../src/db/sqlite.js";
 import type { TenantDb } from "../src/db/tenant-db.js";
 import { titleWords } from "../src/graph/nodes.js";
@@ -159,7 +159,7 @@ async function dataLayerPair(ap: Appliance, writes: number, warmup: number): Pro
     });
   }
   let next = 0;
-  const take = (): Omit<NodeRecord, "tenantId"> => {
+  const take = (): NewNode => {
     const n = pool[next++];
     if (!n) throw new Error("node pool exhausted");
     const now = new Date().toISOString();

@@ -28,7 +28,7 @@ import { join, resolve } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import type { Principal } from "../src/auth/principal.js";
 import type { EdgeRecord } from "../src/db/repositories/edges.js";
-import type { NodeRecord } from "../src/db/repositories/nodes.js";
+import type { NewNode } from "../src/db/repositories/nodes.js";
 import type { TenantDb } from "../src/db/tenant-db.js";
 import { getNode } from "../src/graph/nodes.js";
 import { createProject } from "../src/graph/projects.js";
@@ -315,7 +315,7 @@ async function populate(
     const t1 = performance.now();
     await tenantDb.write((tx) => {
       for (const { n, titleEnc, bodyEnc } of sealed) {
-        const record: Omit<NodeRecord, "tenantId"> = {
+        const record: NewNode = {
           id: n.id,
           projectId,
           type: n.type,
@@ -351,7 +351,7 @@ async function populate(
     const t0 = performance.now();
     await tenantDb.write((tx) => {
       for (const e of batch) {
-        const record: Omit<EdgeRecord, "tenantId"> = {
+        const record: Omit<EdgeRecord, "tenantId" | "draft"> = {
           id: randomUUID(),
           projectId,
           type: e.type,

@@ -58,7 +58,16 @@ export interface Fixture {
     input: { role: "tenant_admin" | "member" | "viewer"; kind?: "human" | "agent"; auditor?: boolean; email?: string },
     tenantSlug: string,
   ): Promise<Account>;
+  /** Replaces a project's autonomy rules for agents (PUT /api/projects/:projectId/autonomy), as a tenant admin. */
+  setAutonomy(admin: Account, projectId: string, rules: readonly AutonomyRuleInput[]): Promise<void>;
   close(): void;
+}
+
+/** One autonomy rule as the API takes it (docs/agents.md): null agent or task type means "any". */
+export interface AutonomyRuleInput {
+  readonly agentId: string | null;
+  readonly taskType: string | null;
+  readonly level: string;
 }
 
 let counter = 0;
@@ -172,6 +181,13 @@ export async function identityFixture(
         return { id, email, password: "", tokens: { accessToken: "", refreshToken: "", sessionId: "" } };
       return loggedIn(tenantSlug, id, email, STRONG_PASSWORD);
     },
+    async setAutonomy(admin, projectId, rules) {
+      const res = await call("PUT", `/api/projects/${projectId}/autonomy`, {
+        token: admin.tokens.accessToken,
+        body: { rules },
+      });
+      if (res.status !== 200) throw new Error(`set autonomy failed: ${res.status} ${await res.text()}`);
+    },
     close() {
       services.close();
       dir.cleanup();
@@ -197,4 +213,30 @@ export async function behindTheApi<T>(db: Database, tenantId: string, fn: (tx: T
     });
     return result;
   });
+}
+
+/**
+ * An agent of the tenant, editor of the project, with an access token restricted to it (issued by
+ * the tenant admin as a client would). Its autonomy is the project's to set (Fixture.setAutonomy).
+ */
+export async function agentInProject(
+  f: Fixture,
+  tenant: TenantAccount,
+  projectId: string,
+  scopes: readonly string[] = ["self", "graph:read", "graph:write"],
+): Promise<{ id: string; token: string; tokenId: string }> {
+  const admin = tenant.admin.tokens.accessToken;
+  const agent = await f.createUser(tenant.admin, { role: "member", kind: "agent" }, tenant.slug);
+  const member = await f.call("PUT", `/api/projects/${projectId}/members/${agent.id}`, {
+    token: admin,
+    body: { role: "editor" },
+  });
+  if (member.status !== 200) throw new Error(`add agent to project: ${member.status} ${await member.text()}`);
+  const issued = await f.call("POST", `/api/users/${agent.id}/tokens`, {
+    token: admin,
+    body: { name: "agent", scopes, projectId, expiresAt: new Date(Date.now() + 86_400_000).toISOString() },
+  });
+  if (issued.status !== 201) throw new Error(`issue agent token: ${issued.status} ${await issued.text()}`);
+  const body = (await issued.json()) as { token: string; id: string };
+  return { id: agent.id, token: body.token, tokenId: body.id };
 }

@@ -14,6 +14,7 @@ import {
   type TokenRequest,
 } from "./personal-tokens.js";
 import type { Principal } from "./principal.js";
+import { refuseAgents } from "./autonomy.js";
 import { HUMAN_ONLY_SCOPES, scopesFor } from "../vocabulary/roles.js";
 import { tokenView, type TokenView } from "./self-service.js";
 
@@ -31,6 +32,7 @@ export async function issueAgentToken(
   agentId: string,
   request: TokenRequest,
 ): Promise<{ token: string; info: TokenView }> {
+  refuseAgents(actor, "issue access tokens");
   const agent = agentOf(tenantDb, agentId);
   if (agent.status !== "active") throw new DomainError("rejected", "the agent is disabled");
   const humanOnly = request.scopes.filter((s) => HUMAN_ONLY_SCOPES.has(s));
@@ -69,6 +71,7 @@ export async function revokeAgentToken(
   agentId: string,
   tokenId: string,
 ): Promise<void> {
+  refuseAgents(actor, "revoke access tokens");
   agentOf(tenantDb, agentId);
   await tenantDb.write((tx) => {
     if (!tx.personalTokens.revoke(agentId, tokenId, tx.now)) throw new DomainError("not-found", "no such token");

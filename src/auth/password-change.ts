@@ -11,6 +11,7 @@ import type { Database } from "../db/db.js";
 import { DomainError } from "../errors.js";
 import type { EventSink } from "../audit/events.js";
 import { checkPassword } from "./accounts.js";
+import { refuseAgents } from "./autonomy.js";
 import type { PasswordHasher } from "./passwords.js";
 import { actorOf, type Principal } from "./principal.js";
 import { openProfile } from "./profiles.js";
@@ -43,6 +44,7 @@ export async function changeOwnPassword(
   change: PasswordChange,
   address: string,
 ): Promise<PasswordChanged> {
+  refuseAgents(principal, "change a password"); // an agent has none, and changes nothing about itself
   const { events } = deps;
   const account = deps.db.forTenant(principal.accountScope);
   const user = account.users.get(principal.userId);

@@ -8,6 +8,7 @@ import type { SessionRecord } from "../db/repositories/sessions.js";
 import type { PersonalTokenRecord } from "../db/repositories/personal-tokens.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "./project-access.js";
+import { refuseAgents } from "./autonomy.js";
 import {
   assertCanIssue,
   createPersonalToken,
@@ -62,6 +63,7 @@ export function ownSessions(account: TenantDb, principal: Principal): SessionVie
 }
 
 export async function endOwnSession(account: TenantDb, principal: Principal, sessionId: string): Promise<void> {
+  refuseAgents(principal, "end sessions"); // an agent has none: it acts through tokens a tenant admin issues
   const session = account.sessions.get(sessionId);
   if (!session || session.userId !== principal.userId) throw new DomainError("not-found", "no such session");
   await account.write((tx) => {
@@ -97,6 +99,7 @@ export async function createOwnToken(
   principal: Principal,
   request: TokenRequest,
 ): Promise<{ token: string; info: TokenView }> {
+  refuseAgents(principal, "create access tokens"); // no self-elevation (docs/agents.md)
   assertCanIssue(principal); // before the project check, which could otherwise answer first
   checkProjectRestriction(account, principal, request.projectId);
   try {
@@ -117,6 +120,7 @@ export async function createOwnToken(
 }
 
 export async function revokeOwnToken(account: TenantDb, principal: Principal, tokenId: string): Promise<void> {
+  refuseAgents(principal, "revoke access tokens");
   const token = account.personalTokens.get(tokenId);
   if (!token || token.userId !== principal.userId) throw new DomainError("not-found", "no such token");
   await account.write((tx) => {

@@ -12,8 +12,11 @@ import type BetterSqlite3 from "better-sqlite3";
 import { AiCallRepository } from "./repositories/ai-calls.js";
 import { AiSettingsRepository } from "./repositories/ai-settings.js";
 import { AuditLogRepository } from "./repositories/audit-log.js";
+import { AutonomyRuleRepository } from "./repositories/autonomy-rules.js";
+import { CommentRepository } from "./repositories/comments.js";
 import { EdgeRepository } from "./repositories/edges.js";
 import { NodeRepository } from "./repositories/nodes.js";
+import { NodeRevisionRepository } from "./repositories/node-revisions.js";
 import { NotificationRepository } from "./repositories/notifications.js";
 import { PasswordResetRepository } from "./repositories/password-resets.js";
 import { PersonalTokenRepository } from "./repositories/personal-tokens.js";
@@ -42,6 +45,9 @@ export const TENANT_REPOSITORIES = {
   projects: ProjectRepository,
   nodes: NodeRepository,
   edges: EdgeRepository,
+  comments: CommentRepository,
+  nodeRevisions: NodeRevisionRepository,
+  autonomyRules: AutonomyRuleRepository,
   secrets: SecretRepository,
   notifications: NotificationRepository,
   auditLog: AuditLogRepository,

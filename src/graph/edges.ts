@@ -8,9 +8,10 @@ import { randomUUID } from "node:crypto";
 import { actorOf, type Principal } from "../auth/principal.js";
 import type { EdgeRecord } from "../db/repositories/edges.js";
 import type { NodeRecord } from "../db/repositories/nodes.js";
-import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "../auth/project-access.js";
+import { authorizeWrite, grantEventFields } from "../auth/autonomy.js";
+import type { TenantDb, TenantTx } from "../db/tenant-db.js";
 import { accessWithin, type GraphDeps } from "./projects.js";
 import { checkSignedOffEdge } from "./sign-off-rules.js";
 import { EDGE_RULES, type EdgeType } from "../vocabulary/graph.js";
@@ -30,6 +31,8 @@ export interface EdgeView {
   /** Whether a person or an agent made the edge (nodes say it as author.type). */
   readonly createdByType: "human" | "agent";
   readonly createdAt: string;
+  /** A draft takes effect only when a human approves it (src/graph/drafts.ts). */
+  readonly draft: boolean;
 }
 
 export function toEdgeView(edge: EdgeRecord): EdgeView {
@@ -43,6 +46,7 @@ export function toEdgeView(edge: EdgeRecord): EdgeView {
     createdBy: edge.createdBy,
     createdByType: edge.createdByType,
     createdAt: edge.createdAt,
+    draft: edge.draft,
   };
 }
 
@@ -68,9 +72,13 @@ export async function createEdge(
   principal: Principal,
   projectId: string,
   input: { type: EdgeType; from: string; to: string },
+  options: { readonly draft?: boolean } = {},
 ): Promise<EdgeView> {
   if (!projectAccess(tenantDb, principal, projectId).canWrite)
     throw new DomainError("forbidden", "you may read this project but not change it");
+  const grant = authorizeWrite(tenantDb, principal, projectId, "edge.create");
+  const draft = options.draft === true || grant.draft;
+  const governed = grantEventFields({ ...grant, draft });
   const from = endpoint(tenantDb, projectId, input.from, "from");
   const to = endpoint(tenantDb, projectId, input.to, "to");
   checkEndpoints(input.type, from, to);
@@ -92,23 +100,30 @@ export async function createEdge(
       createdBy: principal.userId,
       createdByType: principal.actorKind,
       createdAt: tx.now,
+      draft,
     });
-    if (input.type === "supersedes" && to.status !== "superseded") {
-      const older = tx.nodes.get(to.id);
-      if (older) tx.nodes.update(older.id, older.version, { status: "superseded" }, tx.now);
-    }
+    if (!draft) applyEdgeEffects(tx, input.type, to.id);
     tx.audit({
       event: "edge.created",
       sensitivity: "normal",
       severity: "info",
       tenantId: tenantDb.tenantId,
       actor: actorOf(principal),
-      payload: { edgeId: id, projectId, type: input.type, from: from.id, to: to.id },
+      payload: { edgeId: id, projectId, type: input.type, from: from.id, to: to.id, ...governed.payload },
+      ...(governed.notify ? { notify: governed.notify } : {}),
     });
   });
   const edge = tenantDb.edges.get(id);
   if (!edge) throw new Error("edge vanished after write");
   return toEdgeView(edge);
+}
+
+/** What an edge in effect does beyond itself: a `supersedes` edge marks the older decision superseded. */
+export function applyEdgeEffects(tx: TenantTx, type: EdgeType, toId: string): void {
+  if (type !== "supersedes") return;
+  const older = tx.nodes.get(toId);
+  if (older && older.status !== "superseded")
+    tx.nodes.update(older.id, older.version, { status: "superseded" }, tx.now);
 }
 
 function edgeAccess(tenantDb: TenantDb, principal: Principal, edgeId: string): { edge: EdgeRecord; canWrite: boolean } {
@@ -140,16 +155,26 @@ export async function deleteEdge(
 ): Promise<void> {
   const { edge, canWrite } = edgeAccess(tenantDb, principal, edgeId);
   if (!canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
+  const governed = grantEventFields(authorizeWrite(tenantDb, principal, edge.projectId, "edge.delete"));
   await tenantDb.write((tx) => {
     checkSignedOffEdge(edge.type, tx.nodes.get(edge.toId));
     tx.edges.delete(edgeId);
+    // From and to: what re-creating the edge needs, should the deletion be undone.
     tx.audit({
       event: "edge.deleted",
       sensitivity: "normal",
       severity: "info",
       tenantId: tenantDb.tenantId,
       actor: actorOf(principal),
-      payload: { edgeId, projectId: edge.projectId, type: edge.type },
+      payload: {
+        edgeId,
+        projectId: edge.projectId,
+        type: edge.type,
+        from: edge.fromId,
+        to: edge.toId,
+        ...governed.payload,
+      },
+      ...(governed.notify ? { notify: governed.notify } : {}),
     });
   });
 }

@@ -2,8 +2,8 @@
  * Erasure of content on documented request (datasheet section 9: "soft-delete with archival;
  * hard-delete on documented request"). A tenant admin hard-deletes a node or a whole project
  * that was archived first, giving the reason (the request's reference). In one transaction with
- * its audit event: the title and body ciphertext, the title's search terms, the edges touching
- * it (and for a project: every node, edge and membership, and the project row) are deleted;
+ * its audit event: the title and body ciphertext, the title's search terms, its comments and revisions, the
+ * edges touching it (and for a project: every node, edge and membership, and the project row) are deleted;
  * secure_delete zeroes the freed bytes and the WAL is folded into the file afterwards. What
  * remains is the audit tombstone: ids, type, counts, the reason and who asked; no content.
  *
@@ -35,6 +35,8 @@ export interface ProjectErasure {
 
 /** Hard delete of a node: its edges, search terms and row. Undefined when there was no such node. */
 function eraseNodeRows(tx: TenantTx, id: string): { edges: number } | undefined {
+  tx.comments.eraseForNode(id);
+  tx.nodeRevisions.eraseForNode(id);
   const edges = tx.edges.deleteTouching(id);
   return tx.nodes.erase(id) ? { edges } : undefined;
 }
@@ -44,6 +46,8 @@ function eraseNodeRows(tx: TenantTx, id: string): { edges: number } | undefined 
  * no such project.
  */
 function eraseProjectRows(tx: TenantTx, id: string): { nodes: number; edges: number } | undefined {
+  tx.comments.eraseForProject(id);
+  tx.nodeRevisions.eraseForProject(id);
   const edges = tx.edges.deleteForProject(id);
   const nodes = tx.nodes.eraseProjectNodes(id);
   return tx.projects.erase(id) ? { nodes, edges } : undefined;

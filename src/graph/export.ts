@@ -120,6 +120,31 @@ async function* nodes(deps: GraphDeps, tenantDb: TenantDb, projectId: string): A
   }
 }
 
+/** A node's comments in the clear, oldest first. */
+async function commentsOf(deps: GraphDeps, tenantDb: TenantDb, nodeId: string): Promise<ExportedComment[]> {
+  const out: ExportedComment[] = [];
+  for (let after: { createdAt: string; id: string } | undefined; ;) {
+    const page = tenantDb.comments.forNode(nodeId, after, PAGE);
+    for (const c of page)
+      out.push({
+        id: c.id,
+        author: { type: c.authorType, id: c.authorId },
+        createdAt: c.createdAt,
+        body: await deps.crypto.decryptField(c.tenantId, { table: "comments", column: "body", rowId: c.id }, c.bodyEnc),
+      });
+    const last = page.at(-1);
+    if (page.length < PAGE || !last) return out;
+    after = { createdAt: last.createdAt, id: last.id };
+  }
+}
+
+interface ExportedComment {
+  readonly id: string;
+  readonly author: { readonly type: "human" | "agent"; readonly id: string };
+  readonly createdAt: string;
+  readonly body: string;
+}
+
 function* edges(tenantDb: TenantDb, projectId: string): Generator<EdgeView> {
   for (let after: string | undefined; ;) {
     const page = tenantDb.edges.listForProject(projectId, after, PAGE);
@@ -129,7 +154,7 @@ function* edges(tenantDb: TenantDb, projectId: string): Generator<EdgeView> {
   }
 }
 
-/** The JSON export as chunks of text: { tenant, exportedAt, users, projects: [{ …, nodes, edges }] }. */
+/** The JSON export as chunks of text: { tenant, exportedAt, users, projects: [{ …, nodes (with comments), edges }] }. */
 export async function* jsonExport(deps: GraphDeps, tenantDb: TenantDb): AsyncGenerator<string> {
   const stored = tenantDb.tenant.get();
   const tenant = stored === undefined ? undefined : await tenantView(deps.crypto, stored);
@@ -154,7 +179,7 @@ export async function* jsonExport(deps: GraphDeps, tenantDb: TenantDb): AsyncGen
     first = false;
     let firstNode = true;
     for await (const node of nodes(deps, tenantDb, project.id)) {
-      yield (firstNode ? "" : ",") + JSON.stringify(node);
+      yield (firstNode ? "" : ",") + JSON.stringify({ ...node, comments: await commentsOf(deps, tenantDb, node.id) });
       firstNode = false;
     }
     yield `],"edges":${JSON.stringify([...edges(tenantDb, project.id)])}}`;
@@ -184,6 +209,8 @@ export function nodeMarkdown(node: NodeView, links: readonly EdgeView[], files: 
     created: node.createdAt,
     updated: node.updatedAt,
     archived: node.archivedAt,
+    // Only drafts say so: a draft has not taken effect (docs/agents.md).
+    draft: node.draft ? "true" : null,
   });
   // From <project>/<type>/: up to the project, then down ("../<type>/<id>.md" within the project).
   const project = posix.dirname(posix.dirname(nodeFile(node)));
@@ -194,8 +221,9 @@ export function nodeMarkdown(node: NodeView, links: readonly EdgeView[], files: 
   // Each link says who made it, a person or an agent, as the front matter says of the node's author.
   const linkLines = links.map(
     (e) =>
-      `${e.from === node.id ? `- ${e.type} → ${target(e.to)}` : `- ${EDGE_RULES[e.type].inverse} → ${target(e.from)}`}` +
-      ` (by ${e.createdByType}:${e.createdBy})`,
+      (e.from === node.id ? `- ${e.type} → ${target(e.to)}` : `- ${EDGE_RULES[e.type].inverse} → ${target(e.from)}`) +
+      ` (by ${e.createdByType}:${e.createdBy})` +
+      (e.draft ? " (draft)" : ""),
   );
   const linkSection = linkLines.length > 0 ? `\n## Links\n\n${linkLines.join("\n")}\n` : "";
   // Title and body are tenant text: the title is escaped, the body fenced (src/graph/markdown.ts).

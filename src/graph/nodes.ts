@@ -10,6 +10,8 @@ import type { NewNode, NodeChanges, NodeRecord } from "../db/repositories/nodes.
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
 import { projectAccess } from "../auth/project-access.js";
+import { authorizeWrite, grantEventFields, type WriteGrant } from "../auth/autonomy.js";
+import { sealRevision, type SealedRevision } from "./revisions.js";
 import { accessWithin, requireTenantAdmin, type GraphDeps } from "./projects.js";
 import { checkPlainWrite } from "./sign-off-rules.js";
 import { NODE_STATUSES, isStatusOf, type NodeType, type ReviewKind, type ReviewVerdict } from "../vocabulary/graph.js";
@@ -45,6 +47,13 @@ export interface NodeView {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly archivedAt: string | null;
+  /** A draft takes effect only when a human approves it (src/graph/drafts.ts). */
+  readonly draft: boolean;
+}
+
+/** How a node is created: as a draft (`draft: true`) that takes effect only when a human approves it. */
+export interface CreateOptions {
+  readonly draft?: boolean;
 }
 
 export interface NodeQuery {
@@ -53,6 +62,8 @@ export interface NodeQuery {
   readonly updatedSince?: string;
   readonly q?: string;
   readonly includeArchived: boolean;
+  /** Only drafts (true) or only nodes in effect (false); undefined: both. */
+  readonly draft?: boolean;
   readonly cursor?: string;
   readonly limit: number;
 }
@@ -111,6 +122,7 @@ function nodeView(node: NewNode, title: string, body: string): NodeView {
     createdAt: node.createdAt,
     updatedAt: node.updatedAt,
     archivedAt: node.archivedAt,
+    draft: node.draft === true,
   };
 }
 
@@ -152,9 +164,13 @@ export async function createNode(
   principal: Principal,
   projectId: string,
   input: NodeInput,
+  options: CreateOptions = {},
 ): Promise<NodeView> {
   const access = projectAccess(tenantDb, principal, projectId);
   if (!access.canWrite) throw new DomainError("forbidden", "you may read this project but not change it");
+  const grant = authorizeWrite(tenantDb, principal, projectId, "node.create");
+  const draft = options.draft === true || grant.draft;
+  const governed = grantEventFields({ ...grant, draft });
   const status = input.status ?? NODE_STATUSES[input.type][0];
   const reviewKind = input.type === "review" ? (input.reviewKind ?? "other") : (input.reviewKind ?? null);
   const verdict = input.verdict ?? null;
@@ -181,6 +197,7 @@ export async function createNode(
       createdAt: tx.now,
       updatedAt: tx.now,
       archivedAt: null,
+      draft,
     };
     tx.nodes.insert(node, terms);
     tx.audit({
@@ -189,7 +206,8 @@ export async function createNode(
       severity: "info",
       tenantId,
       actor: actorOf(principal),
-      payload: { nodeId: id, projectId, type: input.type },
+      payload: { nodeId: id, projectId, type: input.type, ...governed.payload },
+      ...(governed.notify ? { notify: governed.notify } : {}),
     });
     return node;
   });
@@ -232,6 +250,7 @@ export async function listNodes(
     ...(query.type ? { type: query.type } : {}),
     ...(query.status ? { status: query.status } : {}),
     ...(query.updatedSince ? { updatedSince: query.updatedSince } : {}),
+    ...(query.draft !== undefined ? { draft: query.draft } : {}),
     ...(query.cursor ? { after: decodeCursor(query.cursor) } : {}),
     terms: await Promise.all(words.map((w) => deps.crypto.blindIndex(tenantDb.tenantId, "nodes.title", w))),
     includeArchived: query.includeArchived,
@@ -267,18 +286,23 @@ async function applyUpdate(
   sent: SentText = {},
   terms?: Uint8Array[],
   event: NodeChangeEvent = "node.updated",
+  grant: WriteGrant = { level: null, draft: false },
+  revision?: SealedRevision,
 ): Promise<NodeView> {
+  const governed = grantEventFields(grant);
   const written = await tenantDb.write((tx) => {
     const row = tx.nodes.update(node.id, expectedVersion, changes, tx.now, terms);
     if (row === undefined)
       throw new DomainError("precondition-failed", `the node changed since version ${expectedVersion}; fetch it again`);
+    if (revision) tx.nodeRevisions.insert({ ...revision, changedAt: tx.now });
     tx.audit({
       event,
       sensitivity: "normal",
       severity: "info",
       tenantId: tenantDb.tenantId,
       actor: actorOf(principal),
-      payload: { nodeId: node.id, projectId: node.projectId, version: row.version },
+      payload: { nodeId: node.id, projectId: node.projectId, version: row.version, ...governed.payload },
+      ...(governed.notify ? { notify: governed.notify } : {}),
     });
     return row;
   });
@@ -299,6 +323,7 @@ export async function updateNode(
   update: NodeUpdate,
 ): Promise<NodeView> {
   const node = writableNode(tenantDb, principal, nodeId);
+  const grant = authorizeWrite(tenantDb, principal, node.projectId, "node.update");
   if (expectedVersion === undefined)
     throw new DomainError("precondition-required", 'changing a node needs If-Match: "<version>" from its ETag');
   if (node.version !== expectedVersion)
@@ -324,7 +349,21 @@ export async function updateNode(
       : {}),
   };
   const terms = update.title !== undefined ? await titleTerms(deps, tenantId, update.title) : undefined;
-  return applyUpdate(deps, tenantDb, principal, node, expectedVersion, changes, update, terms);
+  // What an agent's edit replaces is kept, so that a person can undo it (src/graph/revisions.ts).
+  const revision = grant.level === null ? undefined : await sealRevision(deps, node, principal.userId);
+  return applyUpdate(
+    deps,
+    tenantDb,
+    principal,
+    node,
+    expectedVersion,
+    changes,
+    update,
+    terms,
+    "node.updated",
+    grant,
+    revision,
+  );
 }
 
 /**
@@ -338,6 +377,7 @@ export async function archiveNode(
   nodeId: string,
 ): Promise<NodeView> {
   const node = writableNode(tenantDb, principal, nodeId);
+  const grant = authorizeWrite(tenantDb, principal, node.projectId, "node.archive");
   if (node.archivedAt !== null) return toNodeView(deps, node);
   return applyUpdate(
     deps,
@@ -349,6 +389,7 @@ export async function archiveNode(
     {},
     undefined,
     "node.archived",
+    grant,
   );
 }
 

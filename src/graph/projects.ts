@@ -8,6 +8,7 @@ import type { EventSink } from "../audit/events.js";
 import type { ErasureJournal } from "../vocabulary/erasure.js";
 import { actorOf, type Principal } from "../auth/principal.js";
 import { projectAccess, type ProjectAccess, type ProjectStanding } from "../auth/project-access.js";
+import { refuseAgents } from "../auth/autonomy.js";
 import type { CryptoService } from "../crypto/index.js";
 import type { MemberRecord, ProjectRecord, ProjectRole } from "../db/repositories/projects.js";
 import type { TenantDb } from "../db/tenant-db.js";
@@ -173,6 +174,8 @@ export async function updateProject(
   projectId: string,
   changes: { name?: string; status?: ProjectRecord["status"] },
 ): Promise<ProjectView> {
+  // Agents work inside a project; renaming or archiving it is a person's call (docs/agents.md).
+  refuseAgents(principal, "rename, archive or restore a project");
   const { project } = writable(projectAccess(tenantDb, principal, projectId));
   const statusChange = statusEvent(project.status, changes.status);
   if (statusChange === "project.restored") requireTenantAdmin(principal, "restore an archived project");
@@ -223,6 +226,7 @@ export async function setMember(
   userId: string,
   role: ProjectRole,
 ): Promise<MemberRecord> {
+  refuseAgents(principal, "change project memberships");
   projectAccess(tenantDb, principal, projectId);
   const user = tenantDb.users.get(userId);
   if (!user) throw new DomainError("not-found", "no such user");
@@ -251,6 +255,7 @@ export async function removeMember(
   projectId: string,
   userId: string,
 ): Promise<void> {
+  refuseAgents(principal, "change project memberships");
   projectAccess(tenantDb, principal, projectId);
   await tenantDb.write((tx) => {
     if (!tx.projects.removeMember(projectId, userId)) throw new DomainError("not-found", "no such member");

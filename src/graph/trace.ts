@@ -31,7 +31,10 @@ export interface Trace {
   readonly edges: EdgeView[];
 }
 
-/** Archived nodes are neither shown nor walked through unless `includeArchived`; the node asked for is always there. */
+/**
+ * Archived nodes are neither shown nor walked through unless `includeArchived`; drafts (nodes and
+ * edges a human has not approved) never are; the node asked for is always there.
+ */
 export async function traceUpstream(
   deps: GraphDeps,
   tenantDb: TenantDb,
@@ -64,7 +67,9 @@ export async function traceUpstream(
   nodes.sort((a, b) => a.depth - b.depth || a.id.localeCompare(b.id));
   const edges = tenantDb.edges
     .touching([...depthOf.keys()])
-    .filter((e) => EDGE_RULES[e.type].upstream !== undefined && depthOf.has(e.fromId) && depthOf.has(e.toId))
+    .filter(
+      (e) => !e.draft && EDGE_RULES[e.type].upstream !== undefined && depthOf.has(e.fromId) && depthOf.has(e.toId),
+    )
     .map(toEdgeView);
   return { root: nodeId, depth, truncated: steps.length > MAX_TRACE_NODES, nodes, edges };
 }

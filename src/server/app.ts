@@ -43,6 +43,9 @@ import { tenantRoutes } from "./routes/tenants.js";
 import { tenantSettingsRoutes } from "./routes/tenant-settings.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { userRoutes } from "./routes/users.js";
+import { autonomyRoutes } from "./routes/autonomy.js";
+import { commentRoutes } from "./routes/comments.js";
+import { draftRoutes } from "./routes/drafts.js";
 import type { AppDeps, AppEnv } from "./deps.js";
 
 /** Routes added by callers (tests, later issues) are mounted after the built-in ones. */
@@ -80,6 +83,9 @@ export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hon
     graphRoutes,
     approvalRoutes,
     aiRoutes,
+    commentRoutes,
+    draftRoutes,
+    autonomyRoutes,
     gdprRoutes,
     auditIntegrityRoutes,
     notificationRoutes,

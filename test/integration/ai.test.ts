@@ -19,7 +19,7 @@ interface Line {
   usage?: { promptTokens: number | null; outputTokens: number | null };
   edges?: { type: string; from: string; to: string; reason: string }[];
   rejected?: number;
-  node?: { id: string; type: string; title: string; body: string };
+  node?: { id: string; type: string; title: string; body: string; draft: boolean };
   problem?: { type: string; status: number; detail: string };
 }
 
@@ -334,7 +334,7 @@ describe("AI governance", () => {
       expect(res.status).toBe(200);
       const events = await lines(res);
       const draft = events.find((e) => e.type === "draft");
-      expect(draft?.node).toMatchObject({ type: "decision", title: "Use one binary" });
+      expect(draft?.node).toMatchObject({ type: "decision", title: "Use one binary", draft: true });
       expect(draft?.node?.body).toContain("## Decision\n\nShip a Node SEA binary.");
       const stored = await call("GET", `/api/nodes/${draft?.node?.id}`, admin);
       expect(stored.status).toBe(200);

@@ -68,6 +68,7 @@ describe("named actors in audit reads", () => {
     });
     expect(issued.status).toBe(201);
     agentToken = ((await issued.json()) as { token: string }).token;
+    await f.setAutonomy(acme.admin, projectId, [{ agentId, taskType: "node.create", level: "automate" }]);
     for (const [token, title] of [
       [agentToken, "by the agent"],
       [human.tokens.accessToken, "by the person"],

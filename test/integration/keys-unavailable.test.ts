@@ -16,7 +16,7 @@ import { keystorePath } from "../../src/db/db.js";
 import { createLogger } from "../../src/log.js";
 import { startServer, type RunningServer } from "../../src/server/listen.js";
 import { registryOf } from "../../src/server/route.js";
-import { identityFixture, type Fixture, type TenantAccount } from "../identity-fixture.js";
+import { agentInProject, identityFixture, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
 describe("keys unavailable", () => {
   let f: Fixture;
@@ -88,6 +88,7 @@ const NO_SEALED_DATA: Readonly<Record<string, string>> = {
   "GET /api/audit/proofs/inclusion": "the audit trail",
   "GET /api/audit/proofs/consistency": "the audit trail",
   "GET /api/tenant/settings": "the tenant's settings, none sealed",
+  "GET /api/projects/:projectId/autonomy": "agents' autonomy rules: ids and levels",
   "GET /api/tenants": "the platform root's list: a stranded tenant is listed without its name (below)",
   "GET /api/keys/status": "key metadata (platform root)",
   "GET /api/license": "the license (platform root)",
@@ -175,6 +176,18 @@ describe.each(["master-not-loaded", "wrap-does-not-open"] as const)(
         (await f.call("POST", "/api/secrets", { token, body: { name: "db-password", value: "sealed-value" } })).status,
       ).toBe(201);
       ids.userId = (await f.createUser(stranded.admin, { role: "member", kind: "agent" }, stranded.slug)).id;
+      // A comment, and an agent's edit that leaves a revision: both sealed.
+      expect(
+        (await f.call("POST", `/api/nodes/${ids.nodeId}/comments`, { token, body: { body: "sealed comment" } })).status,
+      ).toBe(201);
+      const editor = await agentInProject(f, stranded, ids.projectId);
+      await f.setAutonomy(stranded.admin, ids.projectId, [{ agentId: editor.id, taskType: null, level: "automate" }]);
+      const edit = await f.call("PATCH", `/api/nodes/${ids.nodeId}`, {
+        token: editor.token,
+        body: { body: "edited by an agent" },
+        headers: { "If-Match": '"1"' },
+      });
+      expect(edit.status).toBe(200);
       ids.tenantId = stranded.tenantId;
       strandedId = stranded.tenantId;
       strand(f, stranded.tenantId, how);

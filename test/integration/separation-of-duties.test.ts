@@ -132,6 +132,12 @@ describe("separation of duties", () => {
         (await f.call("PUT", `/api/projects/${projectId}/members/${id}`, { token: admin, body: { role: "editor" } }))
           .status,
       ).toBe(200);
+    // The agent acts without confirmation here (docs/agents.md): what stops it is separation of duties, not autonomy.
+    const autonomy = await f.call("PUT", `/api/projects/${projectId}/autonomy`, {
+      token: admin,
+      body: { rules: [{ agentId, taskType: null, level: "automate" }] },
+    });
+    expect(autonomy.status).toBe(200);
     const issued = await f.call("POST", `/api/users/${agentId}/tokens`, {
       token: admin,
       body: { name: "bot", scopes: ["self", "graph:read", "graph:write"], projectId, expiresAt: inOneDay() },

@@ -119,11 +119,14 @@ export async function* draftDecision(
   );
   const result = yield* textEvents(call);
   const draft = parseDraft(result.text, result.provider);
-  const node = await createNode(graph, tenantDb, principal, projectId, {
-    type: "decision",
-    title: draft.title,
-    body: body(draft),
-  });
+  const node = await createNode(
+    graph,
+    tenantDb,
+    principal,
+    projectId,
+    { type: "decision", title: draft.title, body: body(draft) },
+    { draft: true },
+  );
   yield { type: "draft", node, sources: sources.map((source) => source.id) };
   yield doneEvent(result);
 }

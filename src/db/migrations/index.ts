@@ -16,6 +16,7 @@ import tenantNameEnc from "./0011_tenant_name_enc.sql";
 import passwordResets from "./0012_password_resets.sql";
 import readAudit from "./0013_read_audit.sql";
 import signingKeys from "./0014_signing_keys.sql";
+import autonomy from "./0015_autonomy.sql";
 import ai from "./0016_ai.sql";
 import keys from "../keystore-migrations/0001_keys.sql";
 import keyRotation from "../keystore-migrations/0002_rotation.sql";
@@ -42,6 +43,7 @@ export const migrations: readonly Migration[] = [
   { version: 12, name: "0012_password_resets", sql: passwordResets },
   { version: 13, name: "0013_read_audit", sql: readAudit },
   { version: 14, name: "0014_signing_keys", sql: signingKeys },
+  { version: 15, name: "0015_autonomy", sql: autonomy },
   { version: 16, name: "0016_ai", sql: ai },
 ];
 

@@ -14,6 +14,8 @@ export interface EdgeRecord {
   /** Whether a person or an agent made the edge. */
   readonly createdByType: "human" | "agent";
   readonly createdAt: string;
+  /** A draft takes effect only when a human approves it (src/graph/drafts.ts). */
+  readonly draft: boolean;
 }
 
 interface EdgeRow {
@@ -26,6 +28,7 @@ interface EdgeRow {
   created_by: string;
   created_by_type: "human" | "agent";
   created_at: string;
+  draft: 0 | 1;
 }
 
 export interface TraceStep {
@@ -33,7 +36,7 @@ export interface TraceStep {
   readonly depth: number;
 }
 
-const COLUMNS = "id, tenant_id, project_id, type, from_id, to_id, created_by, created_by_type, created_at";
+const COLUMNS = "id, tenant_id, project_id, type, from_id, to_id, created_by, created_by_type, created_at, draft";
 
 function toEdge(row: EdgeRow): EdgeRecord {
   return {
@@ -46,6 +49,7 @@ function toEdge(row: EdgeRow): EdgeRecord {
     createdBy: row.created_by,
     createdByType: row.created_by_type,
     createdAt: row.created_at,
+    draft: row.draft === 1,
   };
 }
 
@@ -68,21 +72,24 @@ const REACHABLE_SQL = `WITH RECURSIVE reach(node_id, depth) AS (
  * pinned to the edge indexes (CROSS JOIN keeps the recursion outermost, INDEXED BY the index):
  * without planner statistics SQLite otherwise scans every custody edge of the tenant per step.
  * An archived node is neither reached nor walked through unless @includeArchived is 1 (its
- * primary-key lookup is the one extra step per edge).
+ * primary-key lookup is the one extra step per edge). Drafts, edges or nodes, are not in effect:
+ * never followed nor reached.
  */
 const TRACE_SQL = `WITH RECURSIVE up(node_id, depth) AS (
     SELECT @start, 0
     UNION
     SELECT e.to_id, up.depth + 1 FROM up CROSS JOIN edges e INDEXED BY edges_from
       ON e.tenant_id = @tenantId AND e.from_id = up.node_id AND e.type IN (SELECT value FROM json_each(@viaTo))
+        AND e.draft = 0
       CROSS JOIN nodes n ON n.id = e.to_id AND n.tenant_id = @tenantId
-        AND (@includeArchived = 1 OR n.archived_at IS NULL)
+        AND (@includeArchived = 1 OR n.archived_at IS NULL) AND n.draft = 0
     WHERE up.depth < @maxDepth
     UNION
     SELECT e.from_id, up.depth + 1 FROM up CROSS JOIN edges e INDEXED BY edges_to
       ON e.tenant_id = @tenantId AND e.to_id = up.node_id AND e.type IN (SELECT value FROM json_each(@viaFrom))
+        AND e.draft = 0
       CROSS JOIN nodes n ON n.id = e.from_id AND n.tenant_id = @tenantId
-        AND (@includeArchived = 1 OR n.archived_at IS NULL)
+        AND (@includeArchived = 1 OR n.archived_at IS NULL) AND n.draft = 0
     WHERE up.depth < @maxDepth
   )
   SELECT node_id, min(depth) AS depth FROM up GROUP BY node_id ORDER BY depth, node_id LIMIT @maxNodes`;
@@ -165,8 +172,9 @@ export class EdgeRepository {
       .map((r) => ({ nodeId: r.node_id, depth: r.depth }));
   }
 
-  insert(edge: Omit<EdgeRecord, "tenantId">): void {
-    statement(this.handle, `INSERT INTO edges (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+  /** The edge is in effect unless `draft`. */
+  insert(edge: Omit<EdgeRecord, "tenantId" | "draft"> & { readonly draft?: boolean }): void {
+    statement(this.handle, `INSERT INTO edges (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       edge.id,
       this.tenantId,
       edge.projectId,
@@ -176,6 +184,17 @@ export class EdgeRepository {
       edge.createdBy,
       edge.createdByType,
       edge.createdAt,
+      edge.draft === true ? 1 : 0,
+    );
+  }
+
+  /** Makes a draft edge take effect; false when there is no such draft. */
+  approve(id: string): boolean {
+    return (
+      statement(this.handle, "UPDATE edges SET draft = 0 WHERE tenant_id = ? AND id = ? AND draft = 1").run(
+        this.tenantId,
+        id,
+      ).changes === 1
     );
   }
 

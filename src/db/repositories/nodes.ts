@@ -19,6 +19,8 @@ export interface NodeRecord {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly archivedAt: string | null;
+  /** A draft takes effect only when a human approves it (src/graph/drafts.ts). */
+  readonly draft: boolean;
 }
 
 export interface NodeChanges {
@@ -28,6 +30,8 @@ export interface NodeChanges {
   readonly titleEnc?: Uint8Array;
   readonly bodyEnc?: Uint8Array;
   readonly archivedAt?: string | null;
+  /** Only ever false: a draft is approved, never made one again. */
+  readonly draft?: false;
 }
 
 export interface NodeFilter {
@@ -35,6 +39,8 @@ export interface NodeFilter {
   readonly status?: string;
   readonly updatedSince?: string;
   readonly includeArchived: boolean;
+  /** Only drafts (true) or only nodes in effect (false); undefined: both. */
+  readonly draft?: boolean;
   /** Only nodes whose title has every one of these term hashes. */
   readonly terms?: readonly Uint8Array[];
   /** Keyset cursor: strictly after (updatedAt, id). */
@@ -58,11 +64,12 @@ interface NodeRow {
   created_at: string;
   updated_at: string;
   archived_at: string | null;
+  draft: 0 | 1;
 }
 
 const COLUMNS =
   "id, tenant_id, project_id, type, status, review_kind, verdict, title_enc, body_enc, author_type, " +
-  "author_id, version, created_at, updated_at, archived_at";
+  "author_id, version, created_at, updated_at, archived_at, draft";
 
 const LIST_SQL = `SELECT ${COLUMNS}
   FROM nodes n
@@ -71,6 +78,7 @@ const LIST_SQL = `SELECT ${COLUMNS}
     AND (@status IS NULL OR n.status = @status)
     AND (@updatedSince IS NULL OR n.updated_at >= @updatedSince)
     AND (@includeArchived = 1 OR n.archived_at IS NULL)
+    AND (@draft IS NULL OR n.draft = @draft)
     AND (@afterUpdated IS NULL OR n.updated_at > @afterUpdated OR (n.updated_at = @afterUpdated AND n.id > @afterId))
     AND (@termCount = 0 OR n.id IN (
       SELECT t.node_id FROM node_terms t
@@ -101,11 +109,12 @@ function toNode(row: NodeRow): NodeRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     archivedAt: row.archived_at,
+    draft: row.draft === 1,
   };
 }
 
-/** A node to insert: the repository adds its tenant. */
-export type NewNode = Omit<NodeRecord, "tenantId">;
+/** A node to insert: the repository adds its tenant; it is in effect unless `draft`. */
+export type NewNode = Omit<NodeRecord, "tenantId" | "draft"> & { readonly draft?: boolean };
 
 /** One tenant's nodes: the tenant id is bound at construction and in every statement. */
 export class NodeRepository {
@@ -149,6 +158,7 @@ export class NodeRepository {
         status: filter.status ?? null,
         updatedSince: filter.updatedSince ?? null,
         includeArchived: filter.includeArchived ? 1 : 0,
+        draft: filter.draft === undefined ? null : filter.draft ? 1 : 0,
         afterUpdated: filter.after?.updatedAt ?? null,
         afterId: filter.after?.id ?? "",
         terms: JSON.stringify(terms),
@@ -160,7 +170,10 @@ export class NodeRepository {
 
   /** Inserts the node with the search terms of its title. */
   insert(node: NewNode, terms: readonly Uint8Array[]): void {
-    statement(this.handle, `INSERT INTO nodes (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    statement(
+      this.handle,
+      `INSERT INTO nodes (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
       node.id,
       this.tenantId,
       node.projectId,
@@ -176,6 +189,7 @@ export class NodeRepository {
       node.createdAt,
       node.updatedAt,
       node.archivedAt,
+      node.draft === true ? 1 : 0,
     );
     this.#insertTerms(node.id, terms);
   }
@@ -197,7 +211,7 @@ export class NodeRepository {
     const written = statement<unknown[], NodeRow>(
       this.handle,
       "UPDATE nodes SET status = ?, review_kind = ?, verdict = ?, title_enc = ?, body_enc = ?, " +
-        "archived_at = ?, version = ?, updated_at = ? " +
+        "archived_at = ?, draft = ?, version = ?, updated_at = ? " +
         `WHERE tenant_id = ? AND id = ? AND version = ? RETURNING ${COLUMNS}`,
     ).get(
       changes.status ?? current.status,
@@ -206,6 +220,7 @@ export class NodeRepository {
       Buffer.from(changes.titleEnc ?? current.titleEnc),
       Buffer.from(changes.bodyEnc ?? current.bodyEnc),
       changes.archivedAt !== undefined ? changes.archivedAt : current.archivedAt,
+      (changes.draft ?? current.draft) ? 1 : 0,
       next,
       now,
       this.tenantId,

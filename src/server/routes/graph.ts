@@ -55,6 +55,7 @@ const listNodesQuery = z.strictObject({
   updatedSince: z.iso.datetime({ offset: true }).optional(),
   q: z.string().min(1).max(200).optional(),
   includeArchived: z.enum(["true", "false"]).default("false"),
+  draft: z.enum(["true", "false"]).optional(),
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
@@ -106,11 +107,12 @@ function nodeRoutes(router: ApiRouter, deps: AppDeps): void {
       responses: { 200: { description: "a page of nodes" } },
     },
     async (c, { params, query }) => {
-      const { includeArchived, ...rest } = query;
+      const { includeArchived, draft, ...rest } = query;
       return c.json(
         await listNodes(deps.graph, tenantDbOf(deps, c), principalOf(c), params.projectId, {
           ...rest,
           includeArchived: includeArchived === "true",
+          ...(draft === undefined ? {} : { draft: draft === "true" }),
         }),
       );
     },

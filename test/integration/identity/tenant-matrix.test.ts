@@ -12,9 +12,27 @@
 import type { MiddlewareHandler } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scopeDeclarations } from "../../../src/server/middleware/require-scope.js";
-import { identityFixture, type Account, type Fixture, type TenantAccount } from "../../identity-fixture.js";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import {
+  behindTheApi,
+  identityFixture,
+  type Account,
+  type Fixture,
+  type TenantAccount,
+} from "../../identity-fixture.js";
 
-type IdKind = "user" | "session" | "token" | "project" | "node" | "edge" | "tenant" | "notification" | "secret";
+type IdKind =
+  | "user"
+  | "session"
+  | "token"
+  | "project"
+  | "node"
+  | "edge"
+  | "tenant"
+  | "notification"
+  | "secret"
+  | "signingKey"
+  | "aiCall";
 
 interface ParamRoute {
   /** For each path parameter, the kind of id that goes into it. */
@@ -94,6 +112,34 @@ const PARAM_ROUTES: Readonly<Record<string, ParamRoute>> = {
   "GET /api/tenants/:tenantId/export": { params: { tenantId: "tenant" } },
   "POST /api/notifications/:notificationId/read": { params: { notificationId: "notification" } },
   "DELETE /api/edges/:edgeId": { params: { edgeId: "edge" } },
+  // Agents' autonomy, comments, drafts and revisions (docs/agents.md): bodies that would do inside B.
+  "GET /api/projects/:projectId/autonomy": { params: { projectId: "project" } },
+  "PUT /api/projects/:projectId/autonomy": {
+    params: { projectId: "project" },
+    bodies: () => [{ rules: [{ agentId: null, taskType: null, level: "automate" }] }, { rules: [] }],
+  },
+  "GET /api/nodes/:nodeId/comments": { params: { nodeId: "node" } },
+  "POST /api/nodes/:nodeId/comments": { params: { nodeId: "node" }, bodies: () => [{ body: "Injected" }] },
+  "GET /api/nodes/:nodeId/revisions": { params: { nodeId: "node" } },
+  "POST /api/nodes/:nodeId/draft/approve": { params: { nodeId: "node" } },
+  "POST /api/nodes/:nodeId/draft/discard": { params: { nodeId: "node" } },
+  "POST /api/edges/:edgeId/draft/approve": { params: { edgeId: "edge" } },
+  "POST /api/edges/:edgeId/draft/discard": { params: { edgeId: "edge" } },
+  // Signing keys are the caller's own: another tenant's key id names nothing of A's.
+  "DELETE /api/me/signing-keys/:keyId": { params: { keyId: "signingKey" } },
+  "GET /api/nodes/:nodeId/approval": { params: { nodeId: "node" } },
+  "POST /api/nodes/:nodeId/approve": {
+    params: { nodeId: "node" },
+    bodies: () => [{ keyId: "0".repeat(16), signature: Buffer.alloc(64).toString("base64"), digest: "0".repeat(64) }],
+  },
+  // AI: B's nodes and calls through A's credentials, with bodies that would do inside B.
+  "GET /api/ai/calls/:callId": { params: { callId: "aiCall" } },
+  "POST /api/projects/:projectId/nodes/:nodeId/ai/summarize": { params: { projectId: "project", nodeId: "node" } },
+  "POST /api/projects/:projectId/nodes/:nodeId/ai/links": { params: { projectId: "project", nodeId: "node" } },
+  "POST /api/projects/:projectId/ai/decision-draft": {
+    params: { projectId: "project" },
+    bodies: (theirs) => [{ sources: [theirs.node[0]] }],
+  },
   // Secrets are addressed by name, and names are only unique within a tenant: A holds none of B's names, so each must be 404.
   "PUT /api/secrets/:name": {
     params: { name: "secret" },
@@ -119,6 +165,8 @@ const LISTING_ROUTES: readonly string[] = [
   "GET /api/tenant/settings",
   "GET /api/license",
   "GET /api/usage/report",
+  "GET /api/me/signing-keys",
+  "GET /api/ai/settings",
 ];
 
 /** Reads that need query parameters: without them they answer 400, which reveals nothing either. */
@@ -165,7 +213,9 @@ const isTenantScoped = (path: string): boolean =>
   path.startsWith("/api/") &&
   !path.startsWith("/api/keys") &&
   (!path.startsWith("/api/tenants") || path.endsWith("/export")) &&
-  path !== "/api/openapi.json";
+  path !== "/api/openapi.json" &&
+  // The models of the installation's Ollama: the same list for every tenant, no tenant data in it.
+  path !== "/api/ai/models";
 
 interface Attacker {
   readonly name: string;
@@ -256,6 +306,43 @@ describe("cross-tenant matrix", () => {
     return ((await res.json()) as { edge: { id: string } }).edge.id;
   }
 
+  /** A signing key B's admin registers from its session (docs/signing.md); its key id. */
+  async function registerSigningKey(owner: Account): Promise<string> {
+    const raw = generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }).subarray(-32);
+    const res = await f.call("POST", "/api/me/signing-keys", {
+      token: owner.tokens.accessToken,
+      body: { name: "laptop", publicKey: raw.toString("base64") },
+    });
+    expect(res.status, await res.clone().text()).toBe(201);
+    return ((await res.json()) as { key: { keyId: string } }).key.keyId;
+  }
+
+  /** A recorded call to a language model in B's tenant, planted as the product records one (src/ai/invoke.ts). */
+  async function plantAiCall(tenant: TenantAccount, projectId: string): Promise<string> {
+    const id = randomUUID();
+    await behindTheApi(f.services.db, tenant.tenantId, (tx) =>
+      tx.aiCalls.insert({
+        id,
+        projectId,
+        actorType: "human",
+        actorId: tenant.admin.id,
+        useCase: "summarize",
+        provider: "ollama",
+        model: "llama3.2:latest",
+        outcome: "ok",
+        payloadSha256: "0".repeat(64),
+        payloadBytes: 2,
+        promptTokens: 1,
+        outputTokens: 1,
+        durationMs: 1,
+        createdAt: new Date().toISOString(),
+        payloadEnc: null,
+        payloadExpiresAt: null,
+      }),
+    );
+    return id;
+  }
+
   async function createSecret(admin: Account, name: string, value: string): Promise<string> {
     const res = await f.call("POST", "/api/secrets", { token: admin.tokens.accessToken, body: { name, value } });
     expect(res.status, await res.clone().text()).toBe(201);
@@ -310,7 +397,8 @@ describe("cross-tenant matrix", () => {
   }
 
   beforeAll(async () => {
-    f = await identityFixture();
+    // Thousands of attempts from one address within a minute: the rate limit is not what is tested here.
+    f = await identityFixture({ env: { VECTO_RATE_LIMIT_PER_ADDRESS: "off", VECTO_RATE_LIMIT_PER_CREDENTIAL: "off" } });
     a = await f.createTenant("matrix-a");
     b = await f.createTenant("matrix-b");
     aMember = await f.createUser(a.admin, { role: "member" }, a.slug);
@@ -358,6 +446,8 @@ describe("cross-tenant matrix", () => {
         }
       ).notifications.map((n) => n.id),
       secret: bSecretNames,
+      signingKey: [await registerSigningKey(b.admin)],
+      aiCall: [await plantAiCall(b, bProjects[0] as string)],
     };
     expect(bIds.notification.length).toBeGreaterThan(0);
     aIds = {
@@ -370,6 +460,8 @@ describe("cross-tenant matrix", () => {
       tenant: [a.tenantId],
       notification: [],
       secret: [aSecretName],
+      signingKey: [],
+      aiCall: [],
     };
     bSecrets = [
       b.tenantId,

@@ -152,6 +152,29 @@ async function seed(db: Database, ids: Ids): Promise<void> {
       createdByType: "human",
       createdAt: T0,
     });
+    tx.comments.insert({
+      id: `${ids.tenant}-comment`,
+      projectId: ids.project,
+      nodeId: ids.idea,
+      bodyEnc: blob(`${ids.tenant}-comment-body`),
+      authorType: "human",
+      authorId: ids.admin,
+      createdAt: T0,
+    });
+    tx.nodeRevisions.insert({
+      id: `${ids.tenant}-revision`,
+      projectId: ids.project,
+      nodeId: ids.idea,
+      version: 1,
+      status: "open",
+      reviewKind: null,
+      verdict: null,
+      titleEnc: blob(`${ids.tenant}-old-title`),
+      bodyEnc: blob(`${ids.tenant}-old-body`),
+      changedBy: ids.member,
+      changedAt: T0,
+    });
+    tx.autonomyRules.replace(ids.project, [{ agentId: null, taskType: null, level: "advise" }], ids.admin, T0);
     tx.secrets.insert({
       id: ids.secretId,
       name: ids.secretName,
@@ -631,6 +654,54 @@ describe("tenant isolation, by behaviour", () => {
     "aiCalls.insert": { run: (r) => r.aiCalls.insert({ ...aiCall(b), id: `${b.tenant}-planted-call` }), inserts: true },
     // Both payloads are past retention at LATER: beta's expires (its own), alpha's must stay.
     "aiCalls.expirePayloads": { run: (r) => r.aiCalls.expirePayloads(LATER), inserts: true },
+    "edges.approve": { run: (r) => r.edges.approve(a.edge), expected: false },
+    "comments.forNode": { run: (r) => r.comments.forNode(a.idea, undefined, 100) },
+    "comments.insert": {
+      run: (r) =>
+        r.comments.insert({
+          id: `${b.tenant}-planted-comment`,
+          projectId: a.project,
+          nodeId: a.idea,
+          bodyEnc: blob("x"),
+          authorType: "human",
+          authorId: b.admin,
+          createdAt: T0,
+        }),
+      inserts: true,
+    },
+    "comments.eraseForNode": { run: (r) => r.comments.eraseForNode(a.idea), expected: 0 },
+    "comments.eraseForProject": { run: (r) => r.comments.eraseForProject(a.project), expected: 0 },
+    "nodeRevisions.forNode": { run: (r) => r.nodeRevisions.forNode(a.idea, 100) },
+    "nodeRevisions.insert": {
+      run: (r) =>
+        r.nodeRevisions.insert({
+          id: `${b.tenant}-planted-revision`,
+          projectId: a.project,
+          nodeId: a.idea,
+          version: 1,
+          status: "open",
+          reviewKind: null,
+          verdict: null,
+          titleEnc: blob("x"),
+          bodyEnc: blob("x"),
+          changedBy: b.admin,
+          changedAt: T0,
+        }),
+      inserts: true,
+    },
+    "nodeRevisions.eraseForNode": { run: (r) => r.nodeRevisions.eraseForNode(a.idea), expected: 0 },
+    "nodeRevisions.eraseForProject": { run: (r) => r.nodeRevisions.eraseForProject(a.project), expected: 0 },
+    "autonomyRules.forProject": { run: (r) => r.autonomyRules.forProject(a.project), expected: [] },
+    "autonomyRules.applicable": {
+      run: (r) => r.autonomyRules.applicable(a.project, a.member, "comment"),
+      expected: [],
+    },
+    "autonomyRules.overseers": { run: (r) => r.autonomyRules.overseers(a.project), expected: [b.admin] },
+    "autonomyRules.replace": {
+      run: (r) =>
+        r.autonomyRules.replace(a.project, [{ agentId: a.member, taskType: null, level: "automate" }], b.admin, LATER),
+      inserts: true,
+    },
     "secrets.get": { run: (r) => r.secrets.get(a.secretName) },
     "secrets.list": { run: (r) => r.secrets.list(undefined, 100) },
     "secrets.insert": {

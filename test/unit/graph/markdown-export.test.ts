@@ -57,6 +57,7 @@ function node(title: string, body: string, type: NodeView["type"] = "decision"):
     createdAt: "2026-01-01T00:00:00.000Z",
     updatedAt: "2026-01-02T00:00:00.000Z",
     archivedAt: null,
+    draft: false,
   };
 }
 const link: EdgeView = {
@@ -69,6 +70,7 @@ const link: EdgeView = {
   createdBy: OTHER,
   createdByType: "agent",
   createdAt: "2026-01-01T00:00:00.000Z",
+  draft: false,
 };
 
 /** The linked node (OTHER) is an idea of the same project: its file is ../idea/OTHER.md from the node's file. */
@@ -154,6 +156,14 @@ describe("Markdown export with hostile text", () => {
       expect(unescapedPunctuation(cells[1] ?? "")).toEqual([]);
       expect(unescapeMarkdown(cells[0] ?? "")).toBe(`key_${i}.v-1`);
     }
+  });
+
+  it("a draft says so in its front matter, a draft link in its line; a node in effect and its links do not", () => {
+    const inEffect = nodeMarkdown(node("T", "b"), [link], FILES);
+    expect(inEffect).not.toContain("draft");
+    const draft = nodeMarkdown({ ...node("T", "b"), draft: true }, [{ ...link, draft: true }], FILES);
+    expect(markdownStructure(draft).frontMatter).toContain('draft: "true"');
+    expect(draft).toMatch(/^- originates_from → .*\(draft\)$/m);
   });
 
   it("front matter values cannot end the block or break a line, whatever they hold", () => {
