@@ -1,0 +1,99 @@
+/**
+ * One MCP exchange: a new McpServer and a stateless Streamable HTTP transport for each POST,
+ * with only the tools this principal is offered (tools.ts `toolsFor`), answering in JSON (no
+ * SSE stream to keep open). Nothing outlives the request: no session, no state between calls.
+ *
+ * A tool's failure is a result with `isError`, as MCP wants: a DomainError's message (written to
+ * be shown), a fixed sentence for anything else; never a stack, SQL or an internal message, which
+ * the SDK would otherwise pass on as the error's text.
+ */
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Principal } from "../../auth/principal.js";
+import { DomainError, unavailableKind } from "../../errors.js";
+import { VERSION } from "../../version.js";
+import type { AppDeps, AppEnv } from "../deps.js";
+import { ProblemError } from "../problem.js";
+import { toolsFor, type McpTool, type ToolContext } from "./tools.js";
+
+export type McpDeps = Pick<AppDeps, "graph" | "license" | "identity" | "log">;
+
+/** Built once: each Server would otherwise compile its own validator (about half the per-request cost). */
+const validator = new AjvJsonSchemaValidator();
+
+function textResult(value: Record<string, unknown>): CallToolResult {
+  return { content: [{ type: "text", text: JSON.stringify(value) }], structuredContent: value };
+}
+
+function errorResult(text: string): CallToolResult {
+  return { content: [{ type: "text", text }], isError: true };
+}
+
+/** What the caller may be told about a failure: nothing the domain did not write for it. */
+function failure(deps: McpDeps, requestId: string, tool: string, error: unknown): CallToolResult {
+  if (error instanceof DomainError) return errorResult(error.message);
+  const { name, message } = error instanceof Error ? error : new Error(String(error));
+  const unavailable = unavailableKind(error);
+  if (unavailable !== undefined) {
+    deps.log.warn({ requestId, error: { name, message } }, `mcp tool ${tool}: ${unavailable}`);
+    return errorResult(`the appliance cannot serve this now (${unavailable}); nothing was written; retry later`);
+  }
+  deps.log.error({ requestId, error: { name, message } }, `mcp tool ${tool} failed`);
+  return errorResult(`the tool failed; quote the request id ${requestId} to your administrator`);
+}
+
+function register(server: McpServer, deps: McpDeps, context: ToolContext, requestId: string, tool: McpTool): void {
+  server.registerTool(
+    tool.name,
+    { title: tool.title, description: tool.description, inputSchema: tool.input, annotations: tool.annotations },
+    async (args: Record<string, unknown>) => {
+      try {
+        const outcome = await tool.run(context, args);
+        if (outcome.read !== undefined)
+          deps.identity.reads.record(context.principal, { kind: "content", operation: tool.name, ...outcome.read });
+        return textResult(outcome.value);
+      } catch (error) {
+        return failure(deps, requestId, tool.name, error);
+      }
+    },
+  );
+}
+
+/** The transport's own refusals (Accept, protocol version, a malformed message) as problem details. */
+async function refusal(response: Response): Promise<ProblemError> {
+  const body = (await response.json().catch(() => ({}))) as { error?: { message?: unknown } };
+  const message = typeof body.error?.message === "string" ? body.error.message : undefined;
+  return new ProblemError(response.status as ContentfulStatusCode, "bad-request", message);
+}
+
+/**
+ * Serves one POST /mcp whose JSON body was already read and checked (route.ts); the transport
+ * is handed the parsed message and the headers, never the socket's body a second time.
+ */
+export async function serveMcp(
+  deps: McpDeps,
+  c: Context<AppEnv>,
+  principal: Principal,
+  tenantDb: ToolContext["tenantDb"],
+  message: unknown,
+): Promise<Response> {
+  const requestId = c.get("requestId");
+  const server = new McpServer({ name: "vecto", version: VERSION }, { jsonSchemaValidator: validator });
+  const context: ToolContext = { deps, principal, tenantDb };
+  for (const tool of toolsFor(principal)) register(server, deps, context, requestId, tool);
+  const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true });
+  await server.connect(transport);
+  try {
+    const request = new Request(c.req.url, { method: "POST", headers: c.req.header() });
+    const response = await transport.handleRequest(request, { parsedBody: message });
+    if (response.status >= 400) throw await refusal(response);
+    return response;
+  } finally {
+    // With JSON answers the response is complete once handleRequest resolved: closing loses nothing.
+    await server.close();
+  }
+}
