@@ -4,13 +4,15 @@
  * SDK's own client. An agent with project-restricted tokens: a reader's token is offered only the
  * read tools and cannot create; a writer's creates a node and an edge that the HTTP API then shows
  * with the agent as author; neither reaches a node of another project. Without a token the client
- * cannot connect (401); from a foreign origin nothing is served (403).
+ * cannot connect (401); from a foreign origin nothing is served (403). What an agent does over MCP
+ * is in the audit log as over the API: its creations, and its reads when the tenant records them.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, httpsRequest, startServe, tempDir, waitForExit, type HttpsResult } from "../helpers.js";
+import { STRONG_PASSWORD } from "../identity-fixture.js";
 import { createAcme, loginToken, serveClient, setupRoot, type Call } from "../serve-client.js";
 
 const READ_TOOLS = ["list_nodes", "search_nodes", "read_node", "read_trace"];
@@ -30,6 +32,12 @@ function fetchOver(port: number) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
     return new Response(res.status === 204 ? null : res.body, { status: res.status, headers });
   };
+}
+
+interface AuditLine {
+  readonly event: string;
+  readonly actor: { readonly type: string; readonly id: string | null };
+  readonly payload: Record<string, unknown>;
 }
 
 interface Problem {
@@ -340,5 +348,74 @@ describe("MCP server at /mcp", () => {
     const createNode = tools.find((t) => t.name === "create_node");
     expect(createNode?.inputSchema.required).toEqual(["type", "title"]);
     expect(createNode?.inputSchema.properties?.title).toMatchObject({ maxLength: 300 });
+  });
+
+  it("one JSON-RPC message per request: a batch, an unknown field or a non-JSON body is refused as problem+json", async () => {
+    const post = (body: string, contentType = "application/json"): Promise<HttpsResult> =>
+      httpsRequest(port, "/mcp", {
+        method: "POST",
+        headers: {
+          Authorization: `Bearer ${reader}`,
+          "Content-Type": contentType,
+          Accept: "application/json, text/event-stream",
+        },
+        body,
+      });
+    const batch = await post(JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "tools/list" }]));
+    expect(batch.status).toBe(422);
+    expect(problemOf(batch).type).toBe("urn:vecto:problem:validation-failed");
+    expect((await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", smuggled: 1 }))).status).toBe(422);
+    expect((await post("{not json")).status).toBe(400);
+    expect((await post("{}", "text/plain")).status).toBe(415);
+    // The transport's own refusal (an Accept without text/event-stream) comes as problem+json too.
+    const res = await httpsRequest(port, "/mcp", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${reader}`, "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+    });
+    expect(res.status).toBe(406);
+    expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
+  });
+
+  it("the audit log names the agent for what it created, and its reads when the tenant records every read", async () => {
+    await ok(
+      "POST",
+      "/api/users",
+      {
+        email: "auditor@acme.test",
+        name: "Auditor",
+        role: "viewer",
+        auditor: true,
+        password: STRONG_PASSWORD,
+      },
+      201,
+    );
+    const auditor = await loginToken(call, "acme", "auditor@acme.test");
+    await ok("PUT", "/api/tenant/settings", { readAudit: "all" });
+    const client = await connect(reader);
+    expect(
+      ((await client.callTool({ name: "read_node", arguments: { nodeId: homeNode } })) as CallToolResult).isError,
+    ).toBeFalsy();
+    // Read events are written in batches, at most a second behind: poll for this one (no fixed wait).
+    for (;;) {
+      const res = await call("GET", "/api/audit", { token: auditor });
+      expect(res.status).toBe(200);
+      const events = res.body
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as AuditLine);
+      const read = events.find((e) => e.event === "read.content" && e.payload.operation === "read_node");
+      if (read) {
+        expect(read).toMatchObject({
+          actor: { type: "agent", id: agentId },
+          payload: { nodeId: homeNode, resource: "nodes" },
+        });
+        const created = events.filter((e) => e.event === "node.created" && e.actor.type === "agent");
+        expect(created.length).toBeGreaterThan(0);
+        expect(created.every((e) => e.actor.id === agentId && e.payload.projectId === home)).toBe(true);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   });
 });

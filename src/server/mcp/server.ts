@@ -2,49 +2,24 @@
  * One MCP exchange: a new McpServer and a stateless Streamable HTTP transport for each POST,
  * with only the tools this principal is offered (tools.ts `toolsFor`), answering in JSON (no
  * SSE stream to keep open). Nothing outlives the request: no session, no state between calls.
- *
- * A tool's failure is a result with `isError`, as MCP wants: a DomainError's message (written to
- * be shown), a fixed sentence for anything else; never a stack, SQL or an internal message, which
- * the SDK would otherwise pass on as the error's text.
+ * A tool's failure is a result with `isError` (tool-result.ts).
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Principal } from "../../auth/principal.js";
-import { DomainError, unavailableKind } from "../../errors.js";
 import { VERSION } from "../../version.js";
 import type { AppDeps, AppEnv } from "../deps.js";
 import { ProblemError } from "../problem.js";
+import { failure, textResult } from "./tool-result.js";
 import { toolsFor, type McpTool, type ToolContext } from "./tools.js";
 
 export type McpDeps = Pick<AppDeps, "graph" | "license" | "identity" | "log">;
 
 /** Built once: each Server would otherwise compile its own validator (about half the per-request cost). */
 const validator = new AjvJsonSchemaValidator();
-
-function textResult(value: Record<string, unknown>): CallToolResult {
-  return { content: [{ type: "text", text: JSON.stringify(value) }], structuredContent: value };
-}
-
-function errorResult(text: string): CallToolResult {
-  return { content: [{ type: "text", text }], isError: true };
-}
-
-/** What the caller may be told about a failure: nothing the domain did not write for it. */
-function failure(deps: McpDeps, requestId: string, tool: string, error: unknown): CallToolResult {
-  if (error instanceof DomainError) return errorResult(error.message);
-  const { name, message } = error instanceof Error ? error : new Error(String(error));
-  const unavailable = unavailableKind(error);
-  if (unavailable !== undefined) {
-    deps.log.warn({ requestId, error: { name, message } }, `mcp tool ${tool}: ${unavailable}`);
-    return errorResult(`the appliance cannot serve this now (${unavailable}); nothing was written; retry later`);
-  }
-  deps.log.error({ requestId, error: { name, message } }, `mcp tool ${tool} failed`);
-  return errorResult(`the tool failed; quote the request id ${requestId} to your administrator`);
-}
 
 function register(server: McpServer, deps: McpDeps, context: ToolContext, requestId: string, tool: McpTool): void {
   server.registerTool(
@@ -57,7 +32,7 @@ function register(server: McpServer, deps: McpDeps, context: ToolContext, reques
           deps.identity.reads.record(context.principal, { kind: "content", operation: tool.name, ...outcome.read });
         return textResult(outcome.value);
       } catch (error) {
-        return failure(deps, requestId, tool.name, error);
+        return failure(deps.log, requestId, tool.name, error);
       }
     },
   );
