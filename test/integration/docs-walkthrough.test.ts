@@ -41,6 +41,7 @@ function differences(check: ShapeCheck, step: WalkthroughStep, output: string): 
 describe.each([
   { doc: "docs/graph.md", heading: "## Walkthrough with curl" },
   { doc: "docs/authentication.md", heading: "## Walkthrough with curl" },
+  { doc: "docs/agents.md", heading: "## Connecting an MCP client" },
 ])("$doc, $heading", ({ doc, heading }) => {
   const steps = walkthroughSteps(readFileSync(join(ROOT, doc), "utf8"), heading);
   const scratch = tempDir();
