@@ -4,9 +4,9 @@
  * SSE stream to keep open). Nothing outlives the request: no session, no state between calls.
  * A tool's failure is a result with `isError` (tool-result.ts).
  */
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import type { jsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/types.js";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Principal } from "../../auth/principal.js";
@@ -18,8 +18,32 @@ import { toolsFor, type McpTool, type ToolContext } from "./tools.js";
 
 export type McpDeps = Pick<AppDeps, "graph" | "license" | "identity" | "log">;
 
-/** Built once: each Server would otherwise compile its own validator (about half the per-request cost). */
-const validator = new AjvJsonSchemaValidator();
+interface Sdk {
+  readonly McpServer: typeof McpServer;
+  readonly Transport: typeof WebStandardStreamableHTTPServerTransport;
+  /** Built once: each Server would otherwise build its own (about half the per-request cost). */
+  readonly validator: jsonSchemaValidator;
+}
+
+let loaded: Promise<Sdk> | undefined;
+
+/**
+ * The SDK's server side, loaded by the first MCP request rather than with the module: its
+ * protocol schemas and the JSON Schema validator cost every `vecto` command, `serve` included,
+ * tens of milliseconds at start otherwise (the bundle evaluates every module it holds).
+ */
+function sdk(): Promise<Sdk> {
+  loaded ??= Promise.all([
+    import("@modelcontextprotocol/sdk/server/mcp.js"),
+    import("@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js"),
+    import("@modelcontextprotocol/sdk/validation/ajv"),
+  ]).then(([mcp, transport, ajv]) => ({
+    McpServer: mcp.McpServer,
+    Transport: transport.WebStandardStreamableHTTPServerTransport,
+    validator: new ajv.AjvJsonSchemaValidator(),
+  }));
+  return loaded;
+}
 
 function register(server: McpServer, deps: McpDeps, context: ToolContext, requestId: string, tool: McpTool): void {
   server.registerTool(
@@ -57,10 +81,11 @@ export async function serveMcp(
   message: unknown,
 ): Promise<Response> {
   const requestId = c.get("requestId");
+  const { McpServer, Transport, validator } = await sdk();
   const server = new McpServer({ name: "vecto", version: VERSION }, { jsonSchemaValidator: validator });
   const context: ToolContext = { deps, principal, tenantDb };
   for (const tool of toolsFor(principal)) register(server, deps, context, requestId, tool);
-  const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true });
+  const transport = new Transport({ enableJsonResponse: true });
   await server.connect(transport);
   try {
     const request = new Request(c.req.url, { method: "POST", headers: c.req.header() });
