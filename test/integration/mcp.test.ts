@@ -169,6 +169,12 @@ describe("MCP server at /mcp", () => {
     expect(res.status).toBe(401);
     expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
     expect(res.headers["www-authenticate"]).toMatch(/^Bearer /);
+    // A valid token without graph:read: 403, no tool is offered.
+    const selfOnly = await issueAgentToken(["self"]);
+    expect(((await connectError(selfOnly)) as StreamableHTTPError).code).toBe(403);
+    expect(problemOf(await rawInitialize({ Authorization: `Bearer ${selfOnly}` })).detail).toBe(
+      "requires scope graph:read",
+    );
     expect((await connectError("vct_not-a-real-token-at-all-000000000000")) as StreamableHTTPError).toMatchObject({
       code: 401,
     });

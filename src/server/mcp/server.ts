@@ -62,6 +62,18 @@ function register(server: McpServer, deps: McpDeps, context: ToolContext, reques
   );
 }
 
+/** What the transport looks at (content negotiation, protocol version); not the credential, nor anything else. */
+const TRANSPORT_HEADERS = ["accept", "content-type", "mcp-protocol-version", "mcp-session-id", "last-event-id"];
+
+function transportHeaders(c: Context<AppEnv>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of TRANSPORT_HEADERS) {
+    const value = c.req.header(name);
+    if (value !== undefined) headers[name] = value;
+  }
+  return headers;
+}
+
 /** The transport's own refusals (Accept, protocol version, a malformed message) as problem details. */
 async function refusal(response: Response): Promise<ProblemError> {
   const body = (await response.json().catch(() => ({}))) as { error?: { message?: unknown } };
@@ -88,7 +100,7 @@ export async function serveMcp(
   const transport = new Transport({ enableJsonResponse: true });
   await server.connect(transport);
   try {
-    const request = new Request(c.req.url, { method: "POST", headers: c.req.header() });
+    const request = new Request(c.req.url, { method: "POST", headers: transportHeaders(c) });
     const response = await transport.handleRequest(request, { parsedBody: message });
     if (response.status >= 400) throw await refusal(response);
     return response;
