@@ -5,7 +5,8 @@
  * wrap everything (errors included), the access log sees the final status, the body limit runs
  * before any handler reads a body, and the license guard refuses changes while the license is
  * expired after its grace period (docs/licensing.md). The client's address is settled before
- * anything records it; the rate limit runs before any work is done for the request.
+ * anything records it; the rate limit runs before any work is done for the request. MCP refuses
+ * browsers' requests from other origins before authentication (src/server/mcp/origin.ts).
  */
 import { Hono } from "hono";
 import { DEFAULT_RATE_LIMIT } from "../config.js";
@@ -34,6 +35,8 @@ import { keyRoutes } from "./routes/keys.js";
 import { licenseRoutes } from "./routes/license.js";
 import { notificationRoutes } from "./routes/notifications.js";
 import { graphRoutes } from "./routes/graph.js";
+import { MCP_PATH, mcpRoutes } from "./mcp/routes.js";
+import { sameOriginOnly } from "./mcp/origin.js";
 import { projectRoutes } from "./routes/projects.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { sessionRoutes } from "./routes/sessions.js";
@@ -62,6 +65,7 @@ export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hon
     accessLog(deps.log),
     durableAnswers(deps.durability),
     rateLimit(clients.rateLimit, clients.now),
+    sameOriginOnly(MCP_PATH),
     bodyLimit(deps.bodyLimitBytes),
     licenseGuard(deps.license),
     readAudit(deps.identity.reads),
@@ -93,6 +97,7 @@ export function buildApp(deps: AppDeps, mounts: readonly RouteMount[] = []): Hon
     auditRoutes,
     secretRoutes,
     licenseRoutes,
+    mcpRoutes,
   ];
   for (const routes of builtIn) registry.mount(app, routes(deps));
   registry.mount(app, openApiRoutes(deps.identity.authenticator, registry));

@@ -42,6 +42,7 @@ describe.each([
   { doc: "docs/graph.md", heading: "## Walkthrough with curl" },
   { doc: "docs/authentication.md", heading: "## Walkthrough with curl" },
   { doc: "docs/signing.md", heading: "## Walkthrough with curl" },
+  { doc: "docs/agents.md", heading: "## Connecting an MCP client" },
 ])("$doc, $heading", ({ doc, heading }) => {
   const steps = walkthroughSteps(readFileSync(join(ROOT, doc), "utf8"), heading);
   const scratch = tempDir();

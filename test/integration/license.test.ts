@@ -384,10 +384,28 @@ describe("license on the appliance", () => {
     expect(() => f.services.license.assertCanCreate("user")).toThrow(DomainError);
 
     // Reading and exporting.
-    const projects = await json<{ projects: { name: string }[] }>(
+    const projects = await json<{ projects: { id: string; name: string }[] }>(
       await f.call("GET", "/api/projects", { token: admin }),
     );
     expect(projects.projects.map((p) => p.name).sort()).toEqual(["Expiring", "In grace"]);
+    // Over MCP as well: its read tools answer, its create tools are refused with the same message.
+    const projectId = projects.projects[0]?.id ?? "";
+    const tool = async (name: string, args: Record<string, unknown>): Promise<{ isError?: boolean; text: string }> => {
+      const res = await f.call("POST", "/mcp", {
+        token: admin,
+        headers: { Accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18" },
+        body: { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: { projectId, ...args } } },
+      });
+      expect(res.status).toBe(200);
+      const { result } = await json<{ result: { isError?: boolean; content: { text: string }[] } }>(res);
+      return { ...(result.isError ? { isError: true } : {}), text: result.content[0]?.text ?? "" };
+    };
+    const beforeMcp = everything();
+    expect(await tool("list_nodes", {})).toEqual({ text: JSON.stringify({ nodes: [], nextCursor: null }) });
+    const mcpRefused = await tool("create_node", { type: "idea", title: "After expiry" });
+    expect(mcpRefused.isError).toBe(true);
+    expect(mcpRefused.text).toBe(refused.detail);
+    expect(everything()).toBe(beforeMcp);
     expect((await f.call("GET", `/api/tenants/${acme.tenantId}/export`, { token: admin })).status).toBe(200);
     expect((await f.call("GET", "/api/audit", { token: admin })).status).toBe(200);
     expect((await f.call("GET", "/api/audit/verify", { token: admin })).status).toBe(200);

@@ -18,6 +18,9 @@ const PUBLIC_ROUTES: readonly string[] = [
   "POST /api/auth/login",
   "POST /api/auth/refresh",
   "POST /api/auth/password-reset",
+  // They answer 405 to anyone (MCP here has no event stream and no session); POST /mcp needs a token.
+  "GET /mcp",
+  "DELETE /mcp",
 ];
 
 interface RouteEntry {

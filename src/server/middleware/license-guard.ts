@@ -50,6 +50,8 @@ export const ALWAYS_ALLOWED_CHANGES: readonly string[] = [
   "DELETE /api/secrets/:name",
   "POST /api/audit/checkpoints",
   "POST /api/notifications/:notificationId/read",
+  // MCP carries reads and changes alike: its tools that change anything ask the license themselves (src/server/mcp/tools.ts).
+  "POST /mcp",
 ];
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);

@@ -32,7 +32,7 @@ const bodySchema = multilineSchema({ min: 0, max: BODY_MAX_CHARS });
 /** Any status of the vocabulary; the domain checks it fits the node's type. */
 const statusSchema = z.enum(ALL_NODE_STATUSES);
 
-const createNodeSchema = z.strictObject({
+export const createNodeSchema = z.strictObject({
   type: z.enum(NODE_TYPES),
   title: titleSchema,
   body: bodySchema.default(""),
@@ -49,17 +49,19 @@ const updateNodeSchema = nothingToChange(
     verdict: z.enum(REVIEW_VERDICTS).nullable().optional(),
   }),
 );
-const listNodesQuery = z.strictObject({
+/** A title search: the words a node's title must all contain. */
+export const titleSearchSchema = z.string().min(1).max(200);
+export const listNodesQuery = z.strictObject({
   type: z.enum(NODE_TYPES).optional(),
   status: statusSchema.optional(),
   updatedSince: z.iso.datetime({ offset: true }).optional(),
-  q: z.string().min(1).max(200).optional(),
+  q: titleSearchSchema.optional(),
   includeArchived: z.enum(["true", "false"]).default("false"),
   draft: z.enum(["true", "false"]).optional(),
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
-const createEdgeSchema = z.strictObject({ type: z.enum(EDGE_TYPES), from: idSchema, to: idSchema });
+export const createEdgeSchema = z.strictObject({ type: z.enum(EDGE_TYPES), from: idSchema, to: idSchema });
 const traceQuery = z.strictObject({
   depth: z.coerce.number().int().min(1).max(MAX_TRACE_DEPTH).default(DEFAULT_TRACE_DEPTH),
   includeArchived: z.enum(["true", "false"]).default("false"),
