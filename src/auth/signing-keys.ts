@@ -7,6 +7,7 @@
 import type { SigningKeyRecord } from "../db/repositories/signing-keys.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { checkEd25519PublicKey, encodePublicKey, KeyFormatError, keyIdOf, parsePublicKey } from "../crypto/index.js";
+import { refuseAgents } from "./autonomy.js";
 import { DomainError } from "../errors.js";
 import { actorOf, type Principal } from "./principal.js";
 
@@ -93,6 +94,8 @@ export function ownSigningKeys(account: TenantDb, principal: Principal): Signing
 }
 
 export async function revokeSigningKey(account: TenantDb, principal: Principal, keyId: string): Promise<void> {
+  // An agent never holds a key; it is told so, like on every other route of power.
+  refuseAgents(principal, "revoke signing keys");
   await account.write((tx) => {
     if (!tx.signingKeys.revoke(principal.userId, keyId, tx.now))
       throw new DomainError("not-found", "no such signing key of yours that is not revoked");

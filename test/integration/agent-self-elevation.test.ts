@@ -6,14 +6,19 @@
  * unless it is one of the agent writes that autonomy governs (listed below). A route added
  * tomorrow is therefore tried too, without anyone remembering to add it here.
  */
+import { generateKeyPairSync } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registryOf, type RouteSpec } from "../../src/server/route.js";
 import { parseJsonl } from "../audit-lines.js";
 import { agentInProject, identityFixture, type Fixture, type TenantAccount } from "../identity-fixture.js";
 
 /**
- * The only changing routes an agent's token may get through: graph writes, each governed by the
- * agent's autonomy level (test/integration/autonomy.test.ts), and marking its own notification read.
+ * The only POST/PUT/PATCH/DELETE routes an agent's token may get through: graph writes, each
+ * governed by the agent's autonomy level (test/integration/autonomy.test.ts), marking its own
+ * notification read, and the doors that lead to those same governed functions or change nothing
+ * but the record of a model call: MCP (its tools call the graph functions, test/integration/mcp.test.ts)
+ * and the AI features (a summary and link suggestions store nothing; a decision draft is a
+ * createNode, governed like any; test/integration/ai.test.ts).
  */
 const AGENT_WRITES: readonly string[] = [
   "createNode",
@@ -23,6 +28,10 @@ const AGENT_WRITES: readonly string[] = [
   "deleteEdge",
   "addComment",
   "markNotificationRead",
+  "mcp",
+  "summarizeNode",
+  "proposeLinks",
+  "draftDecision",
 ];
 
 /** Refusals that are not 403 because the route refuses every access token alike, and why. */
@@ -60,6 +69,7 @@ describe("no self-elevation: an agent's token changes no power, its own or anyon
       tokenId: agent.tokenId,
       tenantId: acme.tenantId,
       name: "agent-secret",
+      keyId: "0".repeat(16),
     })[name] ?? NOWHERE;
 
   /** A body that passes validation where the route reaches its domain check: the strongest elevation attempt. */
@@ -82,6 +92,18 @@ describe("no self-elevation: an agent's token changes no power, its own or anyon
       updateTenantSettings: { readAudit: "off" },
       createSecret: { name: "agent-secret", value: "s3cret-value" },
       rotateSecret: { value: "s3cret-value" },
+      registerSigningKey: {
+        name: "the agent's key",
+        publicKey: generateKeyPairSync("ed25519")
+          .publicKey.export({ format: "der", type: "spki" })
+          .subarray(-32)
+          .toString("base64"),
+      },
+      approveNode: { keyId: "0".repeat(16), signature: Buffer.alloc(64).toString("base64"), digest: "0".repeat(64) },
+      updateAiSettings: {
+        providers: { openai: { enabled: true, apiKeySecret: "agent-secret" } },
+        useCases: { default: { provider: "ollama", model: "agent-chosen" } },
+      },
     })[spec.operationId] ?? (spec.body === undefined ? undefined : {});
 
   /** An agent's tokens as the admin sees them, without lastUsedAt (which every use moves). */
@@ -112,14 +134,8 @@ describe("no self-elevation: an agent's token changes no power, its own or anyon
       await f.call("POST", "/api/projects", { token: admin, body: { name: "Q" } }),
       "project",
     );
-    // Every scope a project-restricted token of a member can carry.
-    agent = await agentInProject(f, acme, projectId, [
-      "self",
-      "graph:read",
-      "graph:write",
-      "ai:invoke",
-      "release:signoff",
-    ]);
+    // Every scope an agent's project-restricted token can carry (never release:signoff: a person's).
+    agent = await agentInProject(f, acme, projectId, ["self", "graph:read", "graph:write", "ai:invoke"]);
     otherAgent = await agentInProject(f, acme, projectId);
     await f.setAutonomy(acme.admin, projectId, [{ agentId: null, taskType: null, level: "automate" }]);
     const node = (title: string) =>
@@ -206,7 +222,7 @@ describe("no self-elevation: an agent's token changes no power, its own or anyon
     }
     // The agent's own token still works as before, and carries what it was issued with.
     const me = await json<{ scopes: string[] }>(await f.call("GET", "/api/me", { token: agent.token }));
-    expect(me.scopes.sort()).toEqual(["ai:invoke", "graph:read", "graph:write", "release:signoff", "self"]);
+    expect(me.scopes.sort()).toEqual(["ai:invoke", "graph:read", "graph:write", "self"]);
   });
 
   it("a person tenant admin sets autonomy; a member, a project-restricted admin token and an agent cannot", async () => {
