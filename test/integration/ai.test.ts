@@ -29,6 +29,9 @@ interface AuditLine {
   payload: Record<string, unknown>;
 }
 
+const never = (): never => {
+  throw new Error("the tenant admin has no tenant scope");
+};
 const json = async <T>(res: Response): Promise<T> => (await res.json()) as T;
 
 async function lines(res: Response): Promise<Line[]> {
@@ -421,6 +424,10 @@ describe("AI governance", () => {
       const [sent] = ollama.requestsTo("/api/chat");
       const path = `/api/ai/calls/${done?.callId}`;
       expect((await call("GET", path, admin)).status).toBe(403);
+      // The domain refuses too, whatever door asks (MCP, a route declared wrongly).
+      const adminPrincipal = await f.services.identity.authenticator.authenticate(admin);
+      const adminDb = f.services.door.forTenant(adminPrincipal.tenantScope ?? never());
+      await expect(f.services.ai.call(adminDb, adminPrincipal, done?.callId ?? "")).rejects.toThrow("audit:security");
       const read = await call("GET", path, auditor.tokens.accessToken);
       expect(read.status).toBe(200);
       const { call: recorded } = await json<{ call: { payload: { request: string; output: string } | null } }>(read);
@@ -436,5 +443,45 @@ describe("AI governance", () => {
       expect(later?.payloadEnc).toBeNull();
       expect(later?.payloadSha256).toMatch(/^[0-9a-f]{64}$/);
     });
+  });
+});
+
+describe("AI calls and tenant erasure", () => {
+  it("erasing a tenant erases its recorded calls, payloads and AI settings with it", async () => {
+    const ollama = await startOllamaServer();
+    const f = await identityFixture({ env: { VECTO_OLLAMA_URL: ollama.url } });
+    try {
+      const doomed = await f.createTenant("ai-doomed");
+      const token = doomed.admin.tokens.accessToken;
+      const settings = await f.call("PUT", "/api/ai/settings", {
+        token,
+        body: { useCases: { default: { provider: "ollama", model: "llama3.2:latest" } } },
+      });
+      expect(settings.status).toBe(200);
+      const project = await f.call("POST", "/api/projects", { token, body: { name: "Doomed" } });
+      const projectId = (await json<{ project: { id: string } }>(project)).project.id;
+      const created = await f.call("POST", `/api/projects/${projectId}/nodes`, {
+        token,
+        body: { type: "idea", title: "Soon gone" },
+      });
+      const nodeId = (await json<{ node: { id: string } }>(created)).node.id;
+      const answer = await f.call("POST", `/api/projects/${projectId}/nodes/${nodeId}/ai/summarize`, { token });
+      const callId = (await lines(answer)).at(-1)?.callId ?? "";
+      const reads = (): ReturnType<typeof f.services.db.tenantReads> => f.services.db.tenantReads(doomed.tenantId);
+      expect(reads().aiCalls.get(callId)?.payloadEnc).not.toBeNull();
+      expect(reads().aiSettings.useCases()).toHaveLength(1);
+
+      const erased = await f.call("POST", `/api/tenants/${doomed.tenantId}/erase`, {
+        token: f.root.tokens.accessToken,
+        body: { confirm: "ai-doomed" },
+      });
+      expect(erased.status).toBe(200);
+      expect(reads().aiCalls.get(callId)).toBeUndefined();
+      expect(reads().aiSettings.useCases()).toEqual([]);
+      expect(reads().aiCalls.countByProvider("2000-01-01T00:00:00.000Z", "2100-01-01T00:00:00.000Z")).toEqual({});
+    } finally {
+      f.close();
+      await ollama.close();
+    }
   });
 });
