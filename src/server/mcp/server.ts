@@ -95,7 +95,7 @@ export async function serveMcp(
   const requestId = c.get("requestId");
   const { McpServer, Transport, validator } = await sdk();
   const server = new McpServer({ name: "vecto", version: VERSION }, { jsonSchemaValidator: validator });
-  const context: ToolContext = { deps, principal, tenantDb };
+  const context: ToolContext = { deps, principal, tenantDb, signal: c.req.raw.signal };
   for (const tool of toolsFor(principal, tenantDb)) register(server, deps, context, requestId, tool);
   const transport = new Transport({ enableJsonResponse: true });
   await server.connect(transport);

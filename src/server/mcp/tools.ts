@@ -32,6 +32,8 @@ export interface ToolContext {
   readonly deps: Pick<AppDeps, "graph" | "license" | "ai">;
   readonly principal: Principal;
   readonly tenantDb: TenantDb;
+  /** Aborted when the client goes away: ends a model call a tool started. */
+  readonly signal: AbortSignal;
 }
 
 /** What a tool produced, and the read it made (recorded by read auditing once it succeeded). */
@@ -143,7 +145,7 @@ const readNodeTool = tool({
   effect: "reads",
   annotations: READS,
   input: z.strictObject({ nodeId: idSchema }),
-  async run({ deps, principal, tenantDb }, { nodeId }) {
+  async run({ deps, principal, tenantDb, signal }, { nodeId }) {
     const node = await getNode(deps.graph, tenantDb, principal, nodeId);
     return { value: { node }, read: { resource: "nodes", ids: { nodeId } } };
   },
@@ -233,7 +235,7 @@ const requestSummaryTool = tool({
   effect: "reads",
   annotations: { readOnlyHint: true, openWorldHint: true },
   input: z.strictObject({ nodeId: idSchema }),
-  async run({ deps, principal, tenantDb }, { nodeId }) {
+  async run({ deps, principal, tenantDb, signal }, { nodeId }) {
     const node = await getNode(deps.graph, tenantDb, principal, nodeId);
     let summary = "";
     let done: Record<string, unknown> = {};
