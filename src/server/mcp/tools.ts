@@ -145,7 +145,7 @@ const readNodeTool = tool({
   effect: "reads",
   annotations: READS,
   input: z.strictObject({ nodeId: idSchema }),
-  async run({ deps, principal, tenantDb, signal }, { nodeId }) {
+  async run({ deps, principal, tenantDb }, { nodeId }) {
     const node = await getNode(deps.graph, tenantDb, principal, nodeId);
     return { value: { node }, read: { resource: "nodes", ids: { nodeId } } };
   },
@@ -239,13 +239,7 @@ const requestSummaryTool = tool({
     const node = await getNode(deps.graph, tenantDb, principal, nodeId);
     let summary = "";
     let done: Record<string, unknown> = {};
-    for await (const event of deps.ai.summarize(
-      tenantDb,
-      principal,
-      node.projectId,
-      nodeId,
-      new AbortController().signal,
-    )) {
+    for await (const event of deps.ai.summarize(tenantDb, principal, node.projectId, nodeId, signal)) {
       if (event.type === "text") summary += event.text;
       if (event.type === "done")
         done = { callId: event.callId, provider: event.provider, model: event.model, usage: event.usage };
