@@ -144,12 +144,6 @@ const positiveIntSchema = z
 
 const urlSchema = z.url({ protocol: /^https?$/, message: "expected an http(s) URL" });
 
-/** Ollama's address: no user:password in it, which fetch refuses and a log line would show. */
-const ollamaUrlSchema = urlSchema.refine((value) => {
-  const url = new URL(value);
-  return url.username === "" && url.password === "";
-}, "must not carry a user name or password (Ollama takes none; put a proxy's credentials elsewhere)");
-
 /** Parses a systemd-style env file: KEY=VALUE lines, # comments, optional quotes. */
 export function parseEnvFile(text: string, file: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -454,7 +448,7 @@ export function loadConfig(processEnv: Env = process.env, cwd: string = process.
       String(2 ** 30),
     ),
     airgapped: parse(env, "VECTO_AIRGAPPED", booleanSchema, "true"),
-    ollamaUrl: parse(env, "VECTO_OLLAMA_URL", ollamaUrlSchema, "http://127.0.0.1:11434"),
+    ollamaUrl: parse(env, "VECTO_OLLAMA_URL", urlSchema, "http://127.0.0.1:11434"),
     egressAllow: egressAllowList(env),
     logLevel: parse(
       env,

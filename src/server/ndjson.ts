@@ -11,6 +11,7 @@
  */
 import type { Context } from "hono";
 import type { AppDeps, AppEnv } from "./deps.js";
+import { clientGone } from "./client-gone.js";
 import { toProblem } from "./error-mapping.js";
 import { problemBody, ProblemError } from "./problem.js";
 import { streamedBody } from "./streamed.js";
@@ -48,7 +49,7 @@ export async function ndjsonResponse(
   produce: EventProducer,
 ): Promise<Response> {
   const gone = new AbortController();
-  const clientSignal = c.req.raw.signal;
+  const clientSignal = clientGone(c);
   clientSignal.addEventListener("abort", () => gone.abort(clientSignal.reason), { once: true });
   const events = produce(gone.signal);
   // Thrown here, a failure before the first event is the app's problem answer with its own status.

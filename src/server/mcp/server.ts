@@ -12,6 +12,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Principal } from "../../auth/principal.js";
 import { VERSION } from "../../version.js";
 import type { AppDeps, AppEnv } from "../deps.js";
+import { clientGone } from "../client-gone.js";
 import { ProblemError } from "../problem.js";
 import { failure, textResult } from "./tool-result.js";
 import { toolsFor, type McpTool, type ToolContext } from "./tools.js";
@@ -95,7 +96,7 @@ export async function serveMcp(
   const requestId = c.get("requestId");
   const { McpServer, Transport, validator } = await sdk();
   const server = new McpServer({ name: "vecto", version: VERSION }, { jsonSchemaValidator: validator });
-  const context: ToolContext = { deps, principal, tenantDb, signal: c.req.raw.signal };
+  const context: ToolContext = { deps, principal, tenantDb, signal: clientGone(c) };
   for (const tool of toolsFor(principal, tenantDb)) register(server, deps, context, requestId, tool);
   const transport = new Transport({ enableJsonResponse: true });
   await server.connect(transport);

@@ -8,6 +8,7 @@ import { MAX_DRAFT_SOURCES } from "../../ai/features/decision-draft.js";
 import { PROVIDER_IDS, type AiUseCaseSetting, type ExternalProviderId } from "../../vocabulary/ai.js";
 import type { AppDeps } from "../deps.js";
 import { principalOf, tenantDbOf } from "../middleware/require-scope.js";
+import { clientGone } from "../client-gone.js";
 import { ndjsonResponse } from "../ndjson.js";
 import { ApiRouter, defineRoute } from "../route.js";
 import { idSchema, lineSchema, nothingToChange } from "./schemas.js";
@@ -99,7 +100,7 @@ export function aiRoutes(deps: AppDeps): ApiRouter {
       reads: "content",
       responses: { 200: { description: "the models" } },
     },
-    async (c) => c.json({ models: await deps.ai.models(c.req.raw.signal) }),
+    async (c) => c.json({ models: await deps.ai.models(clientGone(c)) }),
   );
   defineRoute(
     router,
