@@ -1,6 +1,6 @@
 /** A JSON client for a `vecto serve` child process (startServe in helpers.ts): calls and sign-in over real HTTPS. */
 import { expect } from "vitest";
-import { httpsRequest } from "./helpers.js";
+import { freePort, httpsRequest, startServe } from "./helpers.js";
 import { STRONG_PASSWORD } from "./identity-fixture.js";
 
 export type Call = (
@@ -44,4 +44,30 @@ export async function createAcme(call: Call, root: string): Promise<string> {
   const res = await call("POST", "/api/tenants", { token: root, body: { slug: "acme", name: "Acme", admin } });
   expect(res.status).toBe(201);
   return (JSON.parse(res.body) as { tenant: { id: string } }).tenant.id;
+}
+
+export interface ServedAcme {
+  readonly port: number;
+  readonly server: Awaited<ReturnType<typeof startServe>>;
+  readonly call: Call;
+  /** The access token of acme's admin, signed in. */
+  readonly admin: string;
+}
+
+/**
+ * `vecto serve` on a fresh data directory under `dir`, on a free port, with `env` on top (no
+ * scheduled backups), set up through its API: the platform root, tenant "acme", its admin signed in.
+ * The caller stops `server`.
+ */
+export async function serveAcme(dir: string, env: Record<string, string> = {}): Promise<ServedAcme> {
+  const port = await freePort();
+  const server = await startServe(
+    dir,
+    { VECTO_DATA_DIR: `${dir}/data`, VECTO_BACKUP_SCHEDULE: "off", VECTO_LISTEN: `127.0.0.1:${port}`, ...env },
+    ["--setup-token"],
+  );
+  const setupToken = /vst_[A-Za-z0-9_-]{43}/.exec(server.stderr())?.[0] ?? "";
+  const call = serveClient(port);
+  await createAcme(call, await setupRoot(call, setupToken));
+  return { port, server, call, admin: await loginToken(call, "acme", "admin@acme.test") };
 }

@@ -4,10 +4,15 @@
  * is tenant content sent out of the graph, so it is an auditor's to read: `audit:security` only.
  */
 import type { Principal } from "../auth/principal.js";
-import type { CryptoService } from "../crypto/index.js";
+import type { CryptoService, FieldRef } from "../crypto/index.js";
 import type { AiCallRecord } from "../db/repositories/ai-calls.js";
 import type { TenantDb } from "../db/tenant-db.js";
 import { DomainError } from "../errors.js";
+
+/** What a call's sealed payload is bound to (src/db/encrypted-columns.ts): its row, no other. */
+export function aiPayloadRef(callId: string): FieldRef {
+  return { table: "ai_calls", column: "payload", rowId: callId };
+}
 
 export interface AiCallView extends Omit<AiCallRecord, "payloadEnc" | "payloadExpiresAt"> {
   /** null once the retention ended, or when none was kept. */
@@ -29,12 +34,9 @@ export async function readAiCall(
   const payload =
     payloadEnc === null
       ? null
-      : (JSON.parse(
-          await crypto.decryptField(
-            tenantDb.tenantId,
-            { table: "ai_calls", column: "payload", rowId: call.id },
-            payloadEnc,
-          ),
-        ) as { request: string; output: string });
+      : (JSON.parse(await crypto.decryptField(tenantDb.tenantId, aiPayloadRef(call.id), payloadEnc)) as {
+          request: string;
+          output: string;
+        });
   return { ...facts, payload };
 }

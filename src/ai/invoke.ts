@@ -20,6 +20,7 @@ import {
   type ChatRequest,
   type ChatUsage,
 } from "./providers/provider.js";
+import { aiPayloadRef } from "./calls.js";
 import { resolveUseCase, type AiPlatform } from "./settings.js";
 
 /** Builds the adapter for a provider; apiKey is the external provider's key, null for Ollama. */
@@ -66,10 +67,6 @@ interface CallFacts {
   readonly durationMs: number;
 }
 
-function payloadRef(callId: string): { table: string; column: string; rowId: string } {
-  return { table: "ai_calls", column: "payload", rowId: callId };
-}
-
 async function record(
   deps: AiDeps,
   tenantDb: TenantDb,
@@ -83,7 +80,7 @@ async function record(
   const payloadEnc = keep
     ? await deps.crypto.encryptField(
         tenantDb.tenantId,
-        payloadRef(facts.id),
+        aiPayloadRef(facts.id),
         JSON.stringify({ request: facts.sent, output: facts.output }),
       )
     : null;

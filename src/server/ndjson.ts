@@ -48,10 +48,8 @@ export async function ndjsonResponse(
   deps: Pick<AppDeps, "log" | "durability">,
   produce: EventProducer,
 ): Promise<Response> {
-  const gone = new AbortController();
-  const clientSignal = clientGone(c);
-  clientSignal.addEventListener("abort", () => gone.abort(clientSignal.reason), { once: true });
-  const events = produce(gone.signal);
+  const cancelled = new AbortController();
+  const events = produce(AbortSignal.any([clientGone(c), cancelled.signal]));
   // Thrown here, a failure before the first event is the app's problem answer with its own status.
   const first = await events.next();
   let finished = first.done === true;
@@ -74,7 +72,7 @@ export async function ndjsonResponse(
       }
     },
     async cancel(reason) {
-      gone.abort(reason);
+      cancelled.abort(reason);
       await events.return(undefined);
     },
   });

@@ -7,8 +7,8 @@
 import { request } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOllamaServer, type OllamaServer } from "../fixtures/ollama-server.js";
-import { freePort, startServe, tempDir, waitForExit } from "../helpers.js";
-import { createAcme, loginToken, serveClient, setupRoot, type Call } from "../serve-client.js";
+import { tempDir, waitForExit, type startServe } from "../helpers.js";
+import { serveAcme, type Call } from "../serve-client.js";
 
 describe("AI features over HTTPS", () => {
   const dir = tempDir();
@@ -28,22 +28,8 @@ describe("AI features over HTTPS", () => {
     (await ok<{ node: { id: string } }>("POST", `/api/projects/${projectId}/nodes`, { type, title }, 201)).node.id;
 
   beforeAll(async () => {
-    port = await freePort();
     ollama = await startOllamaServer();
-    server = await startServe(
-      dir.path,
-      {
-        VECTO_DATA_DIR: `${dir.path}/data`,
-        VECTO_BACKUP_SCHEDULE: "off",
-        VECTO_LISTEN: `127.0.0.1:${port}`,
-        VECTO_OLLAMA_URL: ollama.url,
-      },
-      ["--setup-token"],
-    );
-    const setupToken = /vst_[A-Za-z0-9_-]{43}/.exec(server.stderr())?.[0] ?? "";
-    call = serveClient(port);
-    await createAcme(call, await setupRoot(call, setupToken));
-    admin = await loginToken(call, "acme", "admin@acme.test");
+    ({ port, server, call, admin } = await serveAcme(dir.path, { VECTO_OLLAMA_URL: ollama.url }));
     projectId = (await ok<{ project: { id: string } }>("POST", "/api/projects", { name: "AI over HTTPS" }, 201)).project
       .id;
     await ok("PUT", "/api/ai/settings", { useCases: { default: { provider: "ollama", model: "llama3.2:latest" } } });

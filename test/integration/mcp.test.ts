@@ -12,9 +12,9 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontex
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOllamaServer, type OllamaServer } from "../fixtures/ollama-server.js";
-import { freePort, httpsRequest, startServe, tempDir, waitForExit, type HttpsResult } from "../helpers.js";
+import { httpsRequest, startServe, tempDir, waitForExit, type HttpsResult } from "../helpers.js";
 import { STRONG_PASSWORD } from "../identity-fixture.js";
-import { createAcme, loginToken, serveClient, setupRoot, type Call } from "../serve-client.js";
+import { loginToken, serveAcme, type Call } from "../serve-client.js";
 
 const READ_TOOLS = ["list_nodes", "search_nodes", "read_node", "read_trace"];
 const CREATE_TOOLS = ["create_node", "create_edge", "add_review_comment"];
@@ -122,23 +122,11 @@ describe("MCP server at /mcp", () => {
     ).node.id;
 
   beforeAll(async () => {
-    port = await freePort();
     ollama = await startOllamaServer();
-    server = await startServe(
-      dir.path,
-      {
-        VECTO_DATA_DIR: `${dir.path}/data`,
-        VECTO_BACKUP_SCHEDULE: "off",
-        VECTO_LOG_LEVEL: "info",
-        VECTO_LISTEN: `127.0.0.1:${port}`,
-        VECTO_OLLAMA_URL: ollama.url,
-      },
-      ["--setup-token"],
-    );
-    const setupToken = /vst_[A-Za-z0-9_-]{43}/.exec(server.stderr())?.[0] ?? "";
-    call = serveClient(port);
-    await createAcme(call, await setupRoot(call, setupToken));
-    admin = await loginToken(call, "acme", "admin@acme.test");
+    ({ port, server, call, admin } = await serveAcme(dir.path, {
+      VECTO_LOG_LEVEL: "info",
+      VECTO_OLLAMA_URL: ollama.url,
+    }));
     home = (await ok<{ project: { id: string } }>("POST", "/api/projects", { name: "Agent home" }, 201)).project.id;
     elsewhere = (await ok<{ project: { id: string } }>("POST", "/api/projects", { name: "Elsewhere" }, 201)).project.id;
     agentId = (

@@ -5,12 +5,9 @@
  * byte, because the audit trail records a hash of exactly what left the appliance.
  */
 
-import { EXTERNAL_PROVIDER_IDS, type ProviderId } from "../../vocabulary/ai.js";
+import type { ProviderId } from "../../vocabulary/ai.js";
 
-export { PROVIDER_IDS, type ProviderId } from "../../vocabulary/ai.js";
-
-/** Providers outside the appliance: off unless a tenant admin enables them, always refused when air-gapped. */
-export const EXTERNAL_PROVIDERS: ReadonlySet<ProviderId> = new Set<ProviderId>(EXTERNAL_PROVIDER_IDS);
+export type { ProviderId } from "../../vocabulary/ai.js";
 
 export interface ChatMessage {
   readonly role: "system" | "user" | "assistant";

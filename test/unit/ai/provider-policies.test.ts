@@ -1,7 +1,7 @@
 /** The policies shown in the tenant's AI settings (datasheet 8.4): one per provider, each sourced and dated. */
 import { describe, expect, it } from "vitest";
 import { PROVIDER_POLICIES } from "../../../src/ai/providers/policies.js";
-import { EXTERNAL_PROVIDERS, PROVIDER_IDS } from "../../../src/ai/providers/provider.js";
+import { isExternalProvider, PROVIDER_IDS } from "../../../src/vocabulary/ai.js";
 
 describe("provider policies", () => {
   it("has one entry per provider, under its own id", () => {
@@ -10,7 +10,7 @@ describe("provider policies", () => {
   });
 
   it("marks exactly the external providers as sending data out", () => {
-    for (const id of PROVIDER_IDS) expect(PROVIDER_POLICIES[id].external, id).toBe(EXTERNAL_PROVIDERS.has(id));
+    for (const id of PROVIDER_IDS) expect(PROVIDER_POLICIES[id].external, id).toBe(isExternalProvider(id));
   });
 
   it("gives every entry its texts, https sources and a real date", () => {
